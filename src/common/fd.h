@@ -1,0 +1,32 @@
+#pragma once
+/* File-descriptor helpers. All return 0 (or a count) on success and -errno on failure. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* write()/read() the whole buffer, retrying on EINTR and short counts. */
+int fd_write_all(int fd, const void *buf, size_t len);
+/* Reads up to len bytes; returns the count read (short only at EOF) or -errno. */
+ssize_t fd_read_all(int fd, void *buf, size_t len);
+
+/*
+ * Read a whole file at dirfd/path (AT_FDCWD allowed) into a NUL-terminated heap buffer.
+ * Files larger than max_size fail with -EFBIG: never trust a file's size (STYLE.md).
+ */
+int fd_read_file_at(int dirfd, const char *path, size_t max_size, char **ret_buf,
+		    size_t *ret_len);
+
+/*
+ * Write a file atomically: write to a temporary name in the same directory, fsync, rename
+ * over path. A crash leaves either the old or the new content, never a half-written file.
+ */
+int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t len,
+			    unsigned mode);
+
+/*
+ * Mark every fd >= min_fd close-on-exec, so nothing leaks into a container or a guest.
+ * Uses close_range(CLOSE_RANGE_CLOEXEC) and falls back to /proc/self/fd.
+ */
+int fd_cloexec_from(int min_fd);
+int fd_set_cloexec(int fd, bool on);
+int fd_set_nonblock(int fd, bool on);
