@@ -1,0 +1,58 @@
+"""Shared fixtures for hull's integration tests (pytest, as root, driving the real binaries).
+
+The build directory comes from $HULL_BUILD_DIR (scripts/test sets it), else ./build-test or
+./build. Tests that need cgroup v2 or a working /dev/kvm are marked `sandbox`: scripts/test
+runs them inside the sandbox VM (tests/sandbox), and on the host they are deselected.
+"""
+import os
+import pathlib
+import shutil
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def build_dir() -> pathlib.Path:
+    env = os.environ.get("HULL_BUILD_DIR")
+    if env:
+        return pathlib.Path(env)
+    for name in ("build-test", "build"):
+        if (REPO / name / "build.ninja").exists():
+            return REPO / name
+    raise RuntimeError("no build directory: run scripts/test or set HULL_BUILD_DIR")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sandbox: needs cgroup v2 or a usable /dev/kvm; runs inside tests/sandbox")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture(scope="session")
+def build():
+    return build_dir()
+
+
+@pytest.fixture(scope="session")
+def hull_oci(build):
+    return str(build / "src/cli/hull-oci")
+
+
+@pytest.fixture(scope="session")
+def hull(build):
+    return str(build / "src/cli/hull")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("integration tests run as root")
+
+
+def have(cmd: str) -> bool:
+    return shutil.which(cmd) is not None
+
+
+def cgroup_version() -> int:
+    """2 on a pure cgroup v2 host (the sandbox), 1 on a v1 or hybrid host (this host)."""
+    return 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1
