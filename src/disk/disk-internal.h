@@ -1,0 +1,59 @@
+#pragma once
+/* What the back ends (raw.c, qcow2*.c) share with disk.c; not for users of disk.h. */
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "disk/disk.h"
+
+struct disk_ops {
+	const char *name;
+	/* Requests arrive range-checked, with the disk's lock held. */
+	int (*readv)(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
+	int (*writev)(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
+	int (*flush)(struct disk *d);
+	int (*discard)(struct disk *d, uint64_t off, uint64_t len);
+	int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, unsigned flags);
+	int (*block_status)(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
+			    unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
+	/* Frees the back end's state and the struct disk that starts it. */
+	void (*free)(struct disk *d);
+};
+
+/* Every back end's state starts with this. */
+struct disk {
+	const struct disk_ops *ops;
+	enum disk_format format;
+	uint64_t size;
+	bool read_only;
+	char *path;
+	pthread_mutex_t lock;
+};
+
+/* Fill the common part (path copied). */
+void disk_init_common(struct disk *d, const struct disk_ops *ops, enum disk_format fmt,
+		      const char *path, bool read_only);
+/* Release the common part (for the back ends' free). */
+void disk_fini_common(struct disk *d);
+
+/* Total length of an iovec array, or -EINVAL when it overflows or iovcnt is out of range. */
+int64_t iov_total(const struct iovec *iov, int iovcnt);
+
+/* Back ends. fd is owned by the callee on success and on failure. */
+int raw_open_fd(const char *path, int fd, bool read_only, struct disk **ret,
+		struct hull_err *err);
+/* The files already open in a backing chain, innermost first: loop detection. */
+struct disk_chain {
+	dev_t dev;
+	ino_t ino;
+	unsigned depth;
+	const struct disk_chain *next;
+};
+int qcow2_open_fd(const char *path, int fd, unsigned flags, const struct disk_chain *chain,
+		  struct disk **ret, struct hull_err *err);
+int qcow2_create(const char *path, const struct disk_create_opts *opts, struct hull_err *err);
+
+/* Backing chains deeper than this are refused (and catch loops that evade the name check). */
+#define DISK_MAX_BACKING_DEPTH 64
+/* disk_open for a backing file: chain lists the images that lead to it (NULL at the top). */
+int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
+		    const struct disk_chain *chain, struct disk **ret, struct hull_err *err);

@@ -1,0 +1,295 @@
+/*
+ * The block-device front: argument checks, the per-disk lock, format probing and dispatch to
+ * the back ends (raw.c, qcow2.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "disk/disk-internal.h"
+#include "disk/qcow2-format.h"
+
+static const char *const format_names[DISK_FORMAT_COUNT] = {
+	[DISK_FORMAT_AUTO] = "auto",
+	[DISK_FORMAT_RAW] = "raw",
+	[DISK_FORMAT_QCOW2] = "qcow2",
+};
+
+int disk_format_parse(const char *name, enum disk_format *ret)
+{
+	for (size_t i = 0; i < DISK_FORMAT_COUNT; i++) {
+		if (strcmp(name, format_names[i]) == 0) {
+			*ret = (enum disk_format)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *disk_format_name(enum disk_format fmt)
+{
+	if ((unsigned)fmt >= DISK_FORMAT_COUNT)
+		return "unknown";
+	return format_names[fmt];
+}
+
+void disk_init_common(struct disk *d, const struct disk_ops *ops, enum disk_format fmt,
+		      const char *path, bool read_only)
+{
+	d->ops = ops;
+	d->format = fmt;
+	d->path = xstrdup(path);
+	d->read_only = read_only;
+	(void)pthread_mutex_init(&d->lock, NULL);
+}
+
+void disk_fini_common(struct disk *d)
+{
+	free(d->path);
+	d->path = NULL;
+	(void)pthread_mutex_destroy(&d->lock);
+}
+
+int64_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	uint64_t total = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > (uint64_t)INT64_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	return (int64_t)total;
+}
+
+static int probe_format(const char *path, int fd, enum disk_format *ret, struct hull_err *err)
+{
+	uint8_t magic[4];
+	ssize_t n = pread(fd, magic, sizeof(magic), 0);
+
+	if (n < 0)
+		return hull_err_set(err, errno, "%s: read", path);
+	if (n == (ssize_t)sizeof(magic) && be32toh(*(const uint32_t *)(const void *)magic) ==
+						   QCOW2_MAGIC)
+		*ret = DISK_FORMAT_QCOW2;
+	else
+		*ret = DISK_FORMAT_RAW;
+	return 0;
+}
+
+int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
+		    const struct disk_chain *chain, struct disk **ret, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	bool ro = flags & DISK_OPEN_RDONLY;
+	int r;
+
+	if ((unsigned)fmt >= DISK_FORMAT_COUNT)
+		return hull_err_setx(err, EINVAL, "%s: unknown disk format %d", path, (int)fmt);
+	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "open %s", path);
+	if (fmt == DISK_FORMAT_AUTO) {
+		r = probe_format(path, fd, &fmt, err);
+		if (r < 0)
+			return r;
+		log_debug("%s: probed format %s", path, disk_format_name(fmt));
+	}
+	switch (fmt) {
+	case DISK_FORMAT_RAW:
+		return raw_open_fd(path, steal_fd(&fd), ro, ret, err);
+	case DISK_FORMAT_QCOW2:
+		return qcow2_open_fd(path, steal_fd(&fd), flags, chain, ret, err);
+	case DISK_FORMAT_AUTO:
+	case DISK_FORMAT_COUNT:
+		break;
+	}
+	return hull_err_setx(err, EINVAL, "%s: unknown disk format", path);
+}
+
+int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct disk **ret,
+	      struct hull_err *err)
+{
+	return disk_open_chain(path, fmt, flags, NULL, ret, err);
+}
+
+int disk_create(const char *path, const struct disk_create_opts *opts, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+
+	switch (opts->format) {
+	case DISK_FORMAT_RAW:
+		if (opts->backing_file)
+			return hull_err_setx(err, EINVAL,
+					     "%s: raw images cannot have a backing file", path);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return hull_err_set(err, errno, "create %s", path);
+		if (opts->size > INT64_MAX || ftruncate(fd, (off_t)opts->size) < 0) {
+			int saved = opts->size > INT64_MAX ? EFBIG : errno;
+
+			(void)unlink(path);
+			return hull_err_set(err, saved, "%s: set size", path);
+		}
+		return 0;
+	case DISK_FORMAT_AUTO:
+	case DISK_FORMAT_QCOW2:
+		return qcow2_create(path, opts, err);
+	case DISK_FORMAT_COUNT:
+		break;
+	}
+	return hull_err_setx(err, EINVAL, "%s: unknown disk format", path);
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	if (!d->read_only)
+		(void)d->ops->flush(d);
+	d->ops->free(d);
+}
+
+uint64_t disk_size(const struct disk *d)
+{
+	return d->size;
+}
+
+enum disk_format disk_get_format(const struct disk *d)
+{
+	return d->format;
+}
+
+bool disk_is_read_only(const struct disk *d)
+{
+	return d->read_only;
+}
+
+const char *disk_path(const struct disk *d)
+{
+	return d->path;
+}
+
+static int check_range(const struct disk *d, uint64_t off, uint64_t len)
+{
+	if (off > d->size || len > d->size - off)
+		return -EINVAL;
+	return 0;
+}
+
+int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+	int64_t len = iov_total(iov, iovcnt);
+	int r;
+
+	if (len < 0)
+		return (int)len;
+	r = check_range(d, off, (uint64_t)len);
+	if (r < 0 || len == 0)
+		return r;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->readv(d, off, iov, iovcnt);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+	int64_t len = iov_total(iov, iovcnt);
+	int r;
+
+	if (len < 0)
+		return (int)len;
+	if (d->read_only)
+		return -EROFS;
+	r = check_range(d, off, (uint64_t)len);
+	if (r < 0 || len == 0)
+		return r;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->writev(d, off, iov, iovcnt);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	return disk_readv(d, off, &iov, 1);
+}
+
+int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return disk_writev(d, off, &iov, 1);
+}
+
+int disk_flush(struct disk *d)
+{
+	int r;
+
+	if (d->read_only)
+		return 0;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->flush(d);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+	int r;
+
+	if (d->read_only)
+		return -EROFS;
+	r = check_range(d, off, len);
+	if (r < 0 || len == 0)
+		return r;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->discard(d, off, len);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags)
+{
+	int r;
+
+	if (d->read_only)
+		return -EROFS;
+	r = check_range(d, off, len);
+	if (r < 0 || len == 0)
+		return r;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->write_zeroes(d, off, len, flags);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
+		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth)
+{
+	int r;
+
+	r = check_range(d, off, len);
+	if (r < 0)
+		return r;
+	if (len == 0)
+		return -EINVAL;
+	*ret_host_offset = 0;
+	*ret_depth = 0;
+	(void)pthread_mutex_lock(&d->lock);
+	r = d->ops->block_status(d, off, len, ret_len, ret_flags, ret_host_offset, ret_depth);
+	(void)pthread_mutex_unlock(&d->lock);
+	return r;
+}

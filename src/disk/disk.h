@@ -1,0 +1,125 @@
+#pragma once
+/*
+ * Block devices: one interface over raw files and QCOW2 images (docs/qcow2.md).
+ *
+ * Control plane: disk_open() takes a struct hull_err and may allocate and log at debug level.
+ * Data plane: every other function returns 0 (or a positive count where documented) or a bare
+ * -errno, never allocates per request beyond the back end's bounded caches, and never logs;
+ * the caller (virtio-blk, `hull img`) maps the errno to its own status.
+ *
+ * Offsets and lengths are in bytes and need no alignment. A request that reaches past
+ * disk_size() fails with -EINVAL and touches nothing.
+ *
+ * Threads: every call on one struct disk is serialised by a lock inside it, so a device may
+ * call from several threads; requests on one disk do not run in parallel.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/error.h"
+
+struct disk;
+
+enum disk_format {
+	DISK_FORMAT_AUTO,  /* probe: QCOW2 magic, else raw */
+	DISK_FORMAT_RAW,
+	DISK_FORMAT_QCOW2,
+	DISK_FORMAT_COUNT,
+};
+
+/* disk_open() flags */
+#define DISK_OPEN_RDONLY (1u << 0)     /* open read-only; writes fail with -EROFS */
+#define DISK_OPEN_NO_BACKING (1u << 1) /* QCOW2: do not open the backing file (reads of
+				        * unallocated clusters return zeroes) */
+#define DISK_OPEN_NO_REPAIR (1u << 2)  /* QCOW2: do not repair refcounts of a dirty image
+				        * (for `hull img check`, which reports instead) */
+
+/* disk_write_zeroes() flags */
+#define DISK_ZEROES_MAY_UNMAP (1u << 0) /* the range may be deallocated if it then reads as 0 */
+
+/* disk_block_status() flags */
+#define DISK_STATUS_DATA (1u << 0)      /* allocated in this image (host_offset valid) */
+#define DISK_STATUS_ZERO (1u << 1)      /* reads as zeroes */
+#define DISK_STATUS_BACKING (1u << 2)   /* comes from the backing chain (depth in ret_depth) */
+#define DISK_STATUS_COMPRESSED (1u << 3)
+
+/* Parse "raw" / "qcow2"; returns 0 or -EINVAL. */
+int disk_format_parse(const char *name, enum disk_format *ret);
+/* "raw", "qcow2", "auto" */
+const char *disk_format_name(enum disk_format fmt);
+
+/*
+ * Open path as fmt (DISK_FORMAT_AUTO probes the content). QCOW2 images open their backing
+ * chain read-only, with relative backing names resolved against the image's directory.
+ * On success *ret owns the disk (free with disk_close). Returns 0 or -errno with err set to
+ * one line naming the file and what is wrong with it.
+ */
+int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct disk **ret,
+	      struct hull_err *err);
+
+/* Flushes (errors ignored: call disk_flush first to see them) and frees. Accepts NULL. */
+void disk_close(struct disk *d);
+
+uint64_t disk_size(const struct disk *d);
+enum disk_format disk_get_format(const struct disk *d);
+bool disk_is_read_only(const struct disk *d);
+/* The path it was opened with (owned by the disk). */
+const char *disk_path(const struct disk *d);
+
+/* Read/write exactly len bytes at off. 0 or -errno (-EINVAL out of range, -EROFS, -EIO...). */
+int disk_read(struct disk *d, uint64_t off, void *buf, size_t len);
+int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len);
+/* The same with a scatter-gather list (iovcnt <= IOV_MAX). */
+int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
+int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
+
+/*
+ * Make every write acknowledged before this call durable (metadata included), then return 0
+ * or -errno. After a failed flush the state of unflushed writes is unknown.
+ */
+int disk_flush(struct disk *d);
+
+/*
+ * Discard: the range may afterwards read as zeroes or as its old content (raw files punch a
+ * hole; QCOW2 deallocates whole clusters and ignores partial ones). 0 or -errno.
+ */
+int disk_discard(struct disk *d, uint64_t off, uint64_t len);
+
+/* Make the range read as zeroes. 0 or -errno. */
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags);
+
+/*
+ * Describe the range starting at off: on success *ret_len (> 0, <= len) bytes from off share
+ * *ret_flags (DISK_STATUS_*), *ret_host_offset (the offset in the file holding the data of
+ * `off` when DISK_STATUS_DATA and not compressed, else 0) and *ret_depth (0 for this image,
+ * n for the n-th backing file). Returns 0 or -errno.
+ */
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
+		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
+
+/* Options for disk_create(); zero means the default. */
+struct disk_create_opts {
+	enum disk_format format;         /* RAW or QCOW2 (AUTO means QCOW2) */
+	uint64_t size;                   /* virtual size in bytes; 0 with a backing file: its size */
+	const char *backing_file;        /* QCOW2 only: stored as given (relative to the image) */
+	enum disk_format backing_format; /* AUTO: probe it (and record nothing) */
+	unsigned cluster_bits;           /* QCOW2: 9..21, default 16 (64 KiB) */
+	unsigned refcount_bits;          /* QCOW2: 1..64, a power of two, default 16 */
+	bool compat_v2;                  /* QCOW2: version 2 ("compat=0.10") instead of 3 */
+	bool lazy_refcounts;             /* QCOW2 v3 only */
+};
+
+/*
+ * Create a new image at path (it must not exist). Returns 0 or -errno with err set; on
+ * failure no file is left behind.
+ */
+int disk_create(const char *path, const struct disk_create_opts *opts, struct hull_err *err);
+
+static inline void disk_close_cleanup(struct disk **d)
+{
+	if (*d)
+		disk_close(*d);
+}
+#define cleanup_disk __attribute__((cleanup(disk_close_cleanup)))
