@@ -1,0 +1,123 @@
+#pragma once
+/*
+ * hull's OCI runtime as a library: what `hull-oci` does, callable in process (the `hull`
+ * engine uses this instead of spawning hull-oci).
+ *
+ * Lifecycle (OCI runtime-spec "Lifecycle"): oci_runtime_create() sets everything up and
+ * leaves the container's init blocked just before execve() until oci_runtime_start();
+ * states go creating -> created -> running -> stopped. State lives under
+ * <ctx->root>/<id>/ (state.json, written atomically, and the exec fifo).
+ *
+ * Reaping: the container's init is a child of the process that called oci_runtime_create().
+ * That process must reap it: waitpid(*ret_pid) or poll the pidfd from ret_pidfd and then
+ * waitpid(), or oci_runtime_wait(). If the caller exits, the init is reparented to the
+ * nearest subreaper (conmon, containerd-shim) or to pid 1.
+ *
+ * Threads: create clone()s the calling process; the child allocates memory before exec.
+ * Call it from a single-threaded process, or from one whose other threads hold no malloc
+ * or stdio locks (e.g. right after fork()).
+ *
+ * Errors: every function returns 0 on success or a negative errno with err set to one line
+ * ("config.json: linux.namespaces[2].type: unknown namespace type \"foo\"").
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+
+#define OCI_RUNTIME_DEFAULT_ROOT "/run/hull-oci"
+/* Longest container id accepted: one path component (NAME_MAX). */
+#define OCI_ID_MAX 255
+
+struct oci_runtime_ctx {
+	const char *root;      /* state root; NULL means OCI_RUNTIME_DEFAULT_ROOT */
+	bool systemd_cgroup;   /* the systemd cgroup driver: refused until supported */
+};
+
+struct oci_create_opts {
+	const char *pid_file;       /* written atomically with the init's pid; NULL: none */
+	const char *console_socket; /* AF_UNIX path that receives the pty master (terminal) */
+	bool no_pivot;              /* chroot instead of pivot_root (e.g. on a ramfs root) */
+	bool no_new_keyring;        /* keep the caller's session keyring */
+	unsigned preserve_fds;      /* pass fds 3 .. 3+N-1 into the container */
+	/*
+	 * fds the container gets as 0, 1, 2; -1 keeps the caller's own. The caller keeps
+	 * ownership of these fds (they are dup'ed in the child).
+	 */
+	int stdio[3];
+};
+
+enum oci_status {
+	OCI_STATUS_CREATING,
+	OCI_STATUS_CREATED,
+	OCI_STATUS_RUNNING,
+	OCI_STATUS_STOPPED,
+	OCI_STATUS_COUNT,
+};
+
+/* The OCI state of one container (runtime-spec "State"). Free with oci_state_free(). */
+struct oci_state {
+	char *oci_version;
+	char *id;
+	enum oci_status status;
+	pid_t pid;            /* 0 once stopped */
+	char *bundle;         /* absolute */
+	char *rootfs;         /* absolute */
+	char *created;        /* RFC 3339, UTC */
+	char *annotations_json; /* the config's annotations object, "{}" if none */
+};
+
+/* Fill opts with the defaults (stdio all -1, everything else off). */
+void oci_create_opts_init(struct oci_create_opts *opts);
+
+/*
+ * Create container id from the bundle directory (config.json inside it). On success the
+ * init is blocked before exec, the state is "created", *ret_pid is its pid (in the caller's
+ * pid namespace) and, when ret_pidfd is not NULL, *ret_pidfd a pidfd for it (O_CLOEXEC;
+ * the caller owns it). On failure nothing is left behind: no state directory, no process.
+ */
+int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const char *bundle,
+		       const struct oci_create_opts *opts, pid_t *ret_pid, int *ret_pidfd,
+		       struct hull_err *err);
+
+/* Let a created container exec its process; runs the poststart hooks. */
+int oci_runtime_start(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err);
+
+/* Send sig to the init (all == true: to every process of the container). */
+int oci_runtime_kill(const struct oci_runtime_ctx *ctx, const char *id, int sig, bool all,
+		     struct hull_err *err);
+
+/*
+ * Delete a stopped (or created) container: poststop hooks, then the state directory.
+ * A running container is refused unless force, which SIGKILLs it and waits for its exit.
+ */
+int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool force,
+		       struct hull_err *err);
+
+/* Read the current state; *ret is allocated and owned by the caller. */
+int oci_runtime_state(const struct oci_runtime_ctx *ctx, const char *id,
+		      struct oci_state **ret, struct hull_err *err);
+
+/*
+ * Ids of every container under the root, as a NULL-terminated vector (strv_free());
+ * an absent root gives an empty vector.
+ */
+int oci_runtime_list(const struct oci_runtime_ctx *ctx, char ***ret_ids, struct hull_err *err);
+
+/*
+ * Reap the init the caller created (waitpid, retried on EINTR) and turn its wait status
+ * into a shell-style exit code: the exit status, or 128+signal when killed.
+ * Returns the code (>= 0) or -errno.
+ */
+int oci_runtime_wait(pid_t pid);
+
+void oci_state_free(struct oci_state *st);
+DEFINE_CLEANUP_FUNC(struct oci_state, oci_state_free)
+#define cleanup_oci_state __attribute__((cleanup(oci_state_free_cleanup)))
+
+const char *oci_status_name(enum oci_status status);
+
+/* 0 if id is a valid container id (1..OCI_ID_MAX of [A-Za-z0-9_+.-], not "." or ".."). */
+int oci_id_validate(const char *id, struct hull_err *err);

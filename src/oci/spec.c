@@ -1,0 +1,501 @@
+/* config.json: top level, root, process and hooks (runtime-spec config.md). */
+#include "oci/spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "common/strv.h"
+#include "oci/spec-internal.h"
+
+static const char *const hook_names[OCI_HOOK_COUNT] = {
+	[OCI_HOOK_PRESTART] = "prestart",
+	[OCI_HOOK_CREATE_RUNTIME] = "createRuntime",
+	[OCI_HOOK_CREATE_CONTAINER] = "createContainer",
+	[OCI_HOOK_START_CONTAINER] = "startContainer",
+	[OCI_HOOK_POSTSTART] = "poststart",
+	[OCI_HOOK_POSTSTOP] = "poststop",
+};
+
+const char *oci_hook_name(enum oci_hook_kind kind)
+{
+	return kind < OCI_HOOK_COUNT ? hook_names[kind] : "?";
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} rlimit_names[] = {
+	{ "RLIMIT_CPU", RLIMIT_CPU },		{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
+	{ "RLIMIT_DATA", RLIMIT_DATA },		{ "RLIMIT_STACK", RLIMIT_STACK },
+	{ "RLIMIT_CORE", RLIMIT_CORE },		{ "RLIMIT_RSS", RLIMIT_RSS },
+	{ "RLIMIT_NPROC", RLIMIT_NPROC },	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
+	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },	{ "RLIMIT_AS", RLIMIT_AS },
+	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
+	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+};
+
+/* Capability names in number order (linux/capability.h, up to CAP_CHECKPOINT_RESTORE). */
+static const char *const cap_names[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+
+int oci_cap_from_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+		if (strcasecmp(name, cap_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+int oci_cap_last(void)
+{
+	return (int)ARRAY_SIZE(cap_names) - 1;
+}
+
+int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
+		    size_t n_out[OCI_HOOK_COUNT], struct hull_err *err)
+{
+	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
+		json_t *arr = NULL, *item;
+		size_t i;
+		int r;
+
+		r = hjson_get_arr(hooks, hook_names[k], where, false, &arr, err);
+		if (r < 0)
+			return r;
+		if (!arr)
+			continue;
+		if (json_array_size(arr) > OCI_MAX_HOOKS)
+			return hull_err_setx(err, E2BIG, "%s.%s: more than %d hooks", where,
+					     hook_names[k], OCI_MAX_HOOKS);
+		out[k] = xcalloc(json_array_size(arr) + 1, sizeof(struct oci_hook));
+		json_array_foreach(arr, i, item) {
+			struct oci_hook *h = &out[k][i];
+			char w[256];
+			const char *path = NULL;
+			int64_t timeout = 0;
+
+			n_out[k] = i + 1;
+			(void)snprintf(w, sizeof(w), "%s.%s[%zu]", where, hook_names[k], i);
+			if (!json_is_object(item))
+				return hull_err_setx(err, EINVAL, "%s: expected an object, got %s",
+						     w, hjson_type_name(item));
+			if ((r = hjson_get_str(item, "path", w, true, &path, err)) < 0 ||
+			    (r = hjson_get_strv(item, "args", w, false, OCI_MAX_ARGS, &h->args,
+						err)) < 0 ||
+			    (r = hjson_get_strv(item, "env", w, false, OCI_MAX_ENV, &h->env, err)) <
+				    0 ||
+			    (r = hjson_get_int(item, "timeout", w, false, 1, INT_MAX, &timeout,
+					       err)) < 0)
+				return r;
+			if (!path_is_absolute(path))
+				return hull_err_setx(err, EINVAL,
+						     "%s.path: \"%s\" is not an absolute path", w, path);
+			h->path = xstrdup(path);
+			h->timeout = (int)timeout;
+		}
+	}
+	return 0;
+}
+
+void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT])
+{
+	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
+		for (size_t i = 0; hooks[k] && i < n[k]; i++) {
+			free(hooks[k][i].path);
+			strv_free(hooks[k][i].args);
+			strv_free(hooks[k][i].env);
+		}
+		free(hooks[k]);
+		hooks[k] = NULL;
+		n[k] = 0;
+	}
+}
+
+static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *err)
+{
+	json_t *arr = NULL, *item;
+	size_t i;
+	int r;
+
+	r = hjson_get_arr(proc, "rlimits", "config.json: process", false, &arr, err);
+	if (r < 0 || !arr)
+		return r;
+	if (json_array_size(arr) > OCI_MAX_RLIMITS)
+		return hull_err_setx(err, E2BIG, "config.json: process.rlimits: more than %d items",
+				     OCI_MAX_RLIMITS);
+	p->rlimits = xcalloc(json_array_size(arr) + 1, sizeof(*p->rlimits));
+	json_array_foreach(arr, i, item) {
+		struct oci_rlimit *rl = &p->rlimits[i];
+		const char *type = NULL;
+		char w[128];
+		size_t k;
+
+		(void)snprintf(w, sizeof(w), "config.json: process.rlimits[%zu]", i);
+		if (!json_is_object(item))
+			return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
+					     hjson_type_name(item));
+		if ((r = hjson_get_str(item, "type", w, true, &type, err)) < 0 ||
+		    (r = hjson_get_u64(item, "soft", w, true, &rl->soft, err)) < 0 ||
+		    (r = hjson_get_u64(item, "hard", w, true, &rl->hard, err)) < 0)
+			return r;
+		for (k = 0; k < ARRAY_SIZE(rlimit_names); k++)
+			if (strcmp(type, rlimit_names[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(rlimit_names))
+			return hull_err_setx(err, EINVAL, "%s.type: unknown rlimit \"%s\"", w, type);
+		for (size_t j = 0; j < i; j++)
+			if (p->rlimits[j].resource == rlimit_names[k].resource)
+				return hull_err_setx(err, EINVAL, "%s.type: duplicate rlimit \"%s\"",
+						     w, type);
+		if (rl->soft > rl->hard)
+			return hull_err_setx(err, EINVAL,
+					     "%s: soft limit %llu is above the hard limit %llu", w,
+					     (unsigned long long)rl->soft,
+					     (unsigned long long)rl->hard);
+		rl->resource = rlimit_names[k].resource;
+		rl->name = rlimit_names[k].name;
+		p->n_rlimits = i + 1;
+	}
+	return 0;
+}
+
+static int parse_caps(json_t *proc, struct oci_process *p, struct hull_err *err)
+{
+	static const char *const set_names[OCI_CAP_COUNT] = {
+		[OCI_CAP_BOUNDING] = "bounding",   [OCI_CAP_EFFECTIVE] = "effective",
+		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
+		[OCI_CAP_AMBIENT] = "ambient",
+	};
+	json_t *caps = NULL;
+	int r;
+
+	r = hjson_get_obj(proc, "capabilities", "config.json: process", false, &caps, err);
+	if (r < 0 || !caps)
+		return r;
+	p->has_caps = true;
+	for (int s = 0; s < OCI_CAP_COUNT; s++) {
+		cleanup_strv char **names = NULL;
+
+		r = hjson_get_strv(caps, set_names[s], "config.json: process.capabilities", false,
+				   256, &names, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; names && names[i]; i++) {
+			int c = oci_cap_from_name(names[i]);
+
+			/* As runc 1.1: a capability this build does not know is skipped, so
+			 * that configs written for newer kernels still run. */
+			if (c < 0) {
+				log_warn("config.json: process.capabilities.%s[%zu]: unknown "
+					 "capability \"%s\" ignored", set_names[s], i, names[i]);
+				continue;
+			}
+			p->caps[s] |= 1ULL << c;
+		}
+	}
+	return 0;
+}
+
+static int parse_user(json_t *proc, struct oci_process *p, struct hull_err *err)
+{
+	const char *w = "config.json: process.user";
+	json_t *user = NULL, *gids = NULL, *item;
+	int64_t v = 0;
+	size_t i;
+	int r;
+
+	r = hjson_get_obj(proc, "user", "config.json: process", false, &user, err);
+	if (r < 0 || !user)
+		return r;
+	if ((r = hjson_get_int(user, "uid", w, false, 0, UINT32_MAX - 1, &v, err)) < 0)
+		return r;
+	p->uid = (uint32_t)v;
+	v = 0;
+	if ((r = hjson_get_int(user, "gid", w, false, 0, UINT32_MAX - 1, &v, err)) < 0)
+		return r;
+	p->gid = (uint32_t)v;
+	v = -1;
+	if ((r = hjson_get_int(user, "umask", w, false, 0, 0777, &v, err)) < 0)
+		return r;
+	if (v >= 0) {
+		p->has_umask = true;
+		p->umask = (uint32_t)v;
+	}
+	if ((r = hjson_get_arr(user, "additionalGids", w, false, &gids, err)) < 0 || !gids)
+		return r;
+	if (json_array_size(gids) > OCI_MAX_GIDS)
+		return hull_err_setx(err, E2BIG, "%s.additionalGids: more than %d items", w,
+				     OCI_MAX_GIDS);
+	p->additional_gids = xcalloc(json_array_size(gids) + 1, sizeof(uint32_t));
+	json_array_foreach(gids, i, item) {
+		if (!json_is_integer(item) || json_integer_value(item) < 0 ||
+		    json_integer_value(item) >= (json_int_t)UINT32_MAX)
+			return hull_err_setx(err, EINVAL,
+					     "%s.additionalGids[%zu]: expected a gid (an integer "
+					     "from 0 to 4294967294), got %s",
+					     w, i, hjson_type_name(item));
+		p->additional_gids[i] = (uint32_t)json_integer_value(item);
+		p->n_additional_gids = i + 1;
+	}
+	return 0;
+}
+
+static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
+{
+	const char *w = "config.json: process";
+	struct oci_process *p = &s->process;
+	json_t *proc = NULL, *cs = NULL;
+	const char *cwd = NULL, *str = NULL;
+	int64_t v = 0;
+	int r;
+
+	r = hjson_get_obj(root, "process", "config.json", false, &proc, err);
+	if (r < 0 || !proc)
+		return r;
+	s->has_process = true;
+	if ((r = hjson_get_bool(proc, "terminal", w, false, &p->terminal, err)) < 0 ||
+	    (r = hjson_get_strv(proc, "args", w, true, OCI_MAX_ARGS, &p->args, err)) < 0 ||
+	    (r = hjson_get_strv(proc, "env", w, false, OCI_MAX_ENV, &p->env, err)) < 0 ||
+	    (r = hjson_get_str(proc, "cwd", w, true, &cwd, err)) < 0 ||
+	    (r = hjson_get_bool(proc, "noNewPrivileges", w, false, &p->no_new_privileges, err)) <
+		    0)
+		return r;
+	if (!p->args[0])
+		return hull_err_setx(err, EINVAL, "%s.args: must not be empty", w);
+	if (!p->env)
+		p->env = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; p->env[i]; i++)
+		if (!strchr(p->env[i], '=') || p->env[i][0] == '=')
+			return hull_err_setx(err, EINVAL,
+					     "%s.env[%zu]: \"%s\" is not of the form NAME=VALUE", w,
+					     i, p->env[i]);
+	if (!path_is_absolute(cwd))
+		return hull_err_setx(err, EINVAL, "%s.cwd: \"%s\" is not an absolute path", w, cwd);
+	p->cwd = xstrdup(cwd);
+	if ((r = hjson_get_obj(proc, "consoleSize", w, false, &cs, err)) < 0)
+		return r;
+	if (cs) {
+		if ((r = hjson_get_int(cs, "height", "config.json: process.consoleSize", true, 0,
+				       UINT16_MAX, &v, err)) < 0)
+			return r;
+		p->console_height = (unsigned)v;
+		if ((r = hjson_get_int(cs, "width", "config.json: process.consoleSize", true, 0,
+				       UINT16_MAX, &v, err)) < 0)
+			return r;
+		p->console_width = (unsigned)v;
+	}
+	v = INT64_MIN;
+	if ((r = hjson_get_int(proc, "oomScoreAdj", w, false, -1000, 1000, &v, err)) < 0)
+		return r;
+	if (v != INT64_MIN) {
+		p->has_oom_score_adj = true;
+		p->oom_score_adj = (int)v;
+	}
+	if ((r = hjson_get_str(proc, "apparmorProfile", w, false, &str, err)) < 0)
+		return r;
+	p->apparmor_profile = str && *str ? xstrdup(str) : NULL;
+	str = NULL;
+	if ((r = hjson_get_str(proc, "selinuxLabel", w, false, &str, err)) < 0)
+		return r;
+	p->selinux_label = str && *str ? xstrdup(str) : NULL;
+	if ((r = parse_user(proc, p, err)) < 0 || (r = parse_rlimits(proc, p, err)) < 0)
+		return r;
+	return parse_caps(proc, p, err);
+}
+
+static int parse_root(json_t *doc, struct oci_spec *s, struct hull_err *err)
+{
+	json_t *root = NULL;
+	const char *path = NULL;
+	int r;
+
+	if ((r = hjson_get_obj(doc, "root", "config.json", true, &root, err)) < 0 ||
+	    (r = hjson_get_str(root, "path", "config.json: root", true, &path, err)) < 0 ||
+	    (r = hjson_get_bool(root, "readonly", "config.json: root", false, &s->root_readonly,
+				err)) < 0)
+		return r;
+	if (!*path)
+		return hull_err_setx(err, EINVAL, "config.json: root.path: must not be empty");
+	s->root_path = path_is_absolute(path) ? path_normalize(path) : ({
+		cleanup_free char *j = path_join(s->bundle, path);
+		path_normalize(j);
+	});
+	return 0;
+}
+
+static int parse_annotations(json_t *doc, struct oci_spec *s, struct hull_err *err)
+{
+	json_t *ann = NULL, *v;
+	const char *key;
+	int r;
+
+	r = hjson_get_obj(doc, "annotations", "config.json", false, &ann, err);
+	if (r < 0)
+		return r;
+	if (!ann) {
+		s->annotations = json_object();
+		return 0;
+	}
+	json_object_foreach(ann, key, v) {
+		if (!json_is_string(v))
+			return hull_err_setx(err, EINVAL,
+					     "config.json: annotations.%s: expected a string, got %s",
+					     key, hjson_type_name(v));
+	}
+	s->annotations = json_incref(ann);
+	return 0;
+}
+
+static int parse_doc(struct oci_spec *s, struct hull_err *err)
+{
+	json_t *doc = s->json, *hooks = NULL;
+	const char *ver = NULL, *str = NULL;
+	int r;
+
+	if (!json_is_object(doc))
+		return hull_err_setx(err, EINVAL, "config.json: expected an object, got %s",
+				     hjson_type_name(doc));
+	if ((r = hjson_get_str(doc, "ociVersion", "config.json", true, &ver, err)) < 0)
+		return r;
+	if (strncmp(ver, "1.", 2) != 0)
+		return hull_err_setx(err, EINVAL,
+				     "config.json: ociVersion: unsupported version \"%s\" (need 1.x)",
+				     ver);
+	s->oci_version = xstrdup(ver);
+	if ((r = parse_root(doc, s, err)) < 0 || (r = parse_process(doc, s, err)) < 0)
+		return r;
+	if ((r = hjson_get_str(doc, "hostname", "config.json", false, &str, err)) < 0)
+		return r;
+	s->hostname = str ? xstrdup(str) : NULL;
+	str = NULL;
+	if ((r = hjson_get_str(doc, "domainname", "config.json", false, &str, err)) < 0)
+		return r;
+	s->domainname = str ? xstrdup(str) : NULL;
+	if ((r = oci_spec_parse_mounts(doc, s, err)) < 0)
+		return r;
+	if ((r = hjson_get_obj(doc, "hooks", "config.json", false, &hooks, err)) < 0)
+		return r;
+	if (hooks) {
+		s->hooks_json = json_incref(hooks);
+		if ((r = oci_hooks_parse(hooks, "config.json: hooks", s->hooks, s->n_hooks, err)) <
+		    0)
+			return r;
+	}
+	if ((r = parse_annotations(doc, s, err)) < 0)
+		return r;
+	return oci_spec_parse_linux(doc, s, err);
+}
+
+int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
+		   struct oci_spec **ret, struct hull_err *err)
+{
+	cleanup_oci_spec struct oci_spec *s = xcalloc(1, sizeof(*s));
+	int r;
+
+	s->bundle = xstrdup(bundle);
+	if ((r = hjson_load_buf(buf, len, name, &s->json, err)) < 0)
+		return r;
+	if ((r = parse_doc(s, err)) < 0)
+		return r;
+	*ret = steal_ptr(&s);
+	return 0;
+}
+
+int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err)
+{
+	cleanup_free char *abs = NULL, *buf = NULL, *cfg = NULL;
+	cleanup_oci_spec struct oci_spec *s = NULL;
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	abs = realpath(bundle, NULL);
+	if (!abs)
+		return hull_err_set(err, errno, "bundle %s", bundle);
+	cfg = path_join(abs, "config.json");
+	r = fd_read_file_at(AT_FDCWD, cfg, OCI_CONFIG_MAX_SIZE, &buf, &len);
+	if (r == -EFBIG)
+		return hull_err_setx(err, EFBIG, "config.json: larger than %u bytes",
+				     OCI_CONFIG_MAX_SIZE);
+	if (r < 0)
+		return hull_err_set(err, -r, "config.json: %s", cfg);
+	if ((r = oci_spec_parse(buf, len, "config.json", abs, &s, err)) < 0)
+		return r;
+	if (stat(s->root_path, &st) < 0)
+		return hull_err_set(err, errno, "config.json: root.path: %s", s->root_path);
+	if (!S_ISDIR(st.st_mode))
+		return hull_err_setx(err, ENOTDIR, "config.json: root.path: %s: not a directory",
+				     s->root_path);
+	*ret = steal_ptr(&s);
+	return 0;
+}
+
+void oci_spec_free(struct oci_spec *s)
+{
+	if (!s)
+		return;
+	free(s->oci_version);
+	free(s->bundle);
+	free(s->root_path);
+	free(s->hostname);
+	free(s->domainname);
+	strv_free(s->process.args);
+	strv_free(s->process.env);
+	free(s->process.cwd);
+	free(s->process.additional_gids);
+	free(s->process.rlimits);
+	free(s->process.apparmor_profile);
+	free(s->process.selinux_label);
+	for (size_t i = 0; s->mounts && i < s->n_mounts; i++) {
+		free(s->mounts[i].destination);
+		free(s->mounts[i].type);
+		free(s->mounts[i].source);
+		free(s->mounts[i].data);
+	}
+	free(s->mounts);
+	oci_hooks_free(s->hooks, s->n_hooks);
+	for (int k = 0; k < OCI_NS_COUNT; k++)
+		free(s->ns[k].path);
+	free(s->uid_mappings);
+	free(s->gid_mappings);
+	for (size_t i = 0; s->devices && i < s->n_devices; i++)
+		free(s->devices[i].path);
+	free(s->devices);
+	for (size_t i = 0; s->sysctl && i < s->n_sysctl; i++) {
+		free(s->sysctl[i].key);
+		free(s->sysctl[i].value);
+	}
+	free(s->sysctl);
+	strv_free(s->masked_paths);
+	strv_free(s->readonly_paths);
+	free(s->mount_label);
+	free(s->cgroups_path);
+	json_decref(s->hooks_json);
+	json_decref(s->annotations);
+	json_decref(s->resources);
+	json_decref(s->seccomp);
+	json_decref(s->json);
+	free(s);
+}

@@ -1,0 +1,213 @@
+#pragma once
+/*
+ * The OCI runtime-spec config.json as C structs, parsed and validated in one pass
+ * (runtime-spec config.md and config-linux.md, version 1.x).
+ *
+ * Every error names the file and the field, e.g.
+ *   config.json: linux.namespaces[2].type: unknown namespace type "foo"
+ * Every list has an upper bound (OCI_MAX_*), so a hostile config cannot make us allocate
+ * without limit.
+ *
+ * The structs are plain data: src/container/ reads them to set up the container (the types
+ * live here because config.json defines them; container/ uses no function from oci/).
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+
+#define OCI_CONFIG_MAX_SIZE (4U << 20)
+#define OCI_MAX_ARGS 4096
+#define OCI_MAX_ENV 4096
+#define OCI_MAX_MOUNTS 1024
+#define OCI_MAX_MOUNT_OPTIONS 64
+#define OCI_MAX_HOOKS 64
+#define OCI_MAX_IDMAPS 340 /* the kernel's limit for uid_map lines */
+#define OCI_MAX_DEVICES 1024
+#define OCI_MAX_PATHS 1024 /* maskedPaths, readonlyPaths */
+#define OCI_MAX_SYSCTL 1024
+#define OCI_MAX_GIDS 65536
+#define OCI_MAX_RLIMITS 32
+
+enum oci_ns_kind {
+	OCI_NS_USER, /* first: it must be joined before the others */
+	OCI_NS_MOUNT,
+	OCI_NS_PID,
+	OCI_NS_NET,
+	OCI_NS_IPC,
+	OCI_NS_UTS,
+	OCI_NS_CGROUP,
+	OCI_NS_TIME,
+	OCI_NS_COUNT,
+};
+
+struct oci_namespace {
+	bool present;
+	char *path; /* NULL: create a new one; else join this one (setns) */
+};
+
+struct oci_idmap {
+	uint32_t container_id;
+	uint32_t host_id;
+	uint32_t size;
+};
+
+struct oci_mount {
+	char *destination;   /* absolute inside the container */
+	char *type;          /* NULL for bind mounts without a type */
+	char *source;        /* for bind mounts: absolute on the host (bundle-relative resolved) */
+	unsigned long flags; /* MS_* from the options */
+	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [| MS_REC] */
+	uint64_t attr_set;   /* MOUNT_ATTR_* to set (bind mounts are changed with mount_setattr) */
+	uint64_t attr_clr;
+	bool bind;           /* "bind" or "rbind" option, or type "bind" */
+	bool recursive;      /* "rbind" */
+	bool tmpcopyup;
+	char *data;          /* unrecognised options joined with ',' for the filesystem */
+};
+
+struct oci_device {
+	char *path;
+	char type; /* 'c', 'b', 'p' ('u' is stored as 'c') */
+	int64_t major, minor;
+	uint32_t mode;
+	bool has_mode;
+	uint32_t uid, gid;
+	bool has_uid, has_gid;
+};
+
+struct oci_rlimit {
+	int resource;
+	const char *name; /* "RLIMIT_NOFILE": static */
+	uint64_t soft, hard;
+};
+
+struct oci_sysctl {
+	char *key;
+	char *value;
+};
+
+enum oci_hook_kind {
+	OCI_HOOK_PRESTART,
+	OCI_HOOK_CREATE_RUNTIME,
+	OCI_HOOK_CREATE_CONTAINER,
+	OCI_HOOK_START_CONTAINER,
+	OCI_HOOK_POSTSTART,
+	OCI_HOOK_POSTSTOP,
+	OCI_HOOK_COUNT,
+};
+
+struct oci_hook {
+	char *path;
+	char **args; /* NULL-terminated; NULL means { path } */
+	char **env;
+	int timeout; /* seconds; 0 means none */
+};
+
+enum oci_cap_set {
+	OCI_CAP_BOUNDING,
+	OCI_CAP_EFFECTIVE,
+	OCI_CAP_INHERITABLE,
+	OCI_CAP_PERMITTED,
+	OCI_CAP_AMBIENT,
+	OCI_CAP_COUNT,
+};
+
+struct oci_process {
+	bool terminal;
+	unsigned console_height, console_width;
+	uint32_t uid, gid;
+	uint32_t *additional_gids;
+	size_t n_additional_gids;
+	bool has_umask;
+	uint32_t umask;
+	char **args;
+	char **env;
+	char *cwd;
+	struct oci_rlimit *rlimits;
+	size_t n_rlimits;
+	bool no_new_privileges;
+	bool has_oom_score_adj;
+	int oom_score_adj;
+	bool has_caps;
+	uint64_t caps[OCI_CAP_COUNT]; /* bit n = capability n */
+	char *apparmor_profile;
+	char *selinux_label;
+};
+
+struct oci_spec {
+	char *oci_version;
+	char *bundle;        /* absolute path of the bundle directory */
+	char *root_path;     /* absolute: resolved against the bundle */
+	bool root_readonly;
+	char *hostname;
+	char *domainname;
+	bool has_process;
+	struct oci_process process;
+	struct oci_mount *mounts;
+	size_t n_mounts;
+	struct oci_hook *hooks[OCI_HOOK_COUNT];
+	size_t n_hooks[OCI_HOOK_COUNT];
+	json_t *hooks_json;  /* the "hooks" object as given (kept for poststop at delete) */
+	json_t *annotations; /* object; never NULL after a successful parse */
+
+	/* linux */
+	struct oci_namespace ns[OCI_NS_COUNT];
+	struct oci_idmap *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
+	struct oci_device *devices;
+	size_t n_devices;
+	struct oci_sysctl *sysctl;
+	size_t n_sysctl;
+	char **masked_paths;
+	char **readonly_paths;
+	unsigned long rootfs_propagation; /* 0: the default (MS_REC|MS_SLAVE) */
+	char *mount_label;
+	char *cgroups_path;
+	json_t *resources; /* linux.resources, validated later by the cgroup code */
+	json_t *seccomp;   /* linux.seccomp, applied by the seccomp code (later) */
+	bool has_time_offsets;
+	int64_t time_offsets[2][2]; /* [monotonic, boottime][secs, nanosecs] */
+
+	json_t *json; /* the whole document (owned) */
+};
+
+/*
+ * Parse and validate bundle/config.json. bundle may be relative; it is made absolute.
+ * The root filesystem must exist and be a directory. *ret is owned by the caller.
+ */
+int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err);
+
+/*
+ * Parse a config document held in memory. name is used in messages ("config.json"); bundle
+ * (absolute) resolves relative paths. The rootfs is not checked for existence.
+ */
+int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
+		   struct oci_spec **ret, struct hull_err *err);
+
+void oci_spec_free(struct oci_spec *spec);
+DEFINE_CLEANUP_FUNC(struct oci_spec, oci_spec_free)
+#define cleanup_oci_spec __attribute__((cleanup(oci_spec_free_cleanup)))
+
+/* Names, for messages: "mount", "prestart", ... */
+const char *oci_ns_name(enum oci_ns_kind kind);
+int oci_ns_clone_flag(enum oci_ns_kind kind);
+const char *oci_hook_name(enum oci_hook_kind kind);
+
+/* Parse a hooks object (as in config.json) into out; used for poststop at delete time. */
+int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
+		    size_t n_out[OCI_HOOK_COUNT], struct hull_err *err);
+void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT]);
+
+/* Capability name ("CAP_SYS_ADMIN") to number, or -1. */
+int oci_cap_from_name(const char *name);
+/* The highest capability number this build knows. */
+int oci_cap_last(void);
+
+/* Mount options (runtime-spec "Mounts", mount(8)) into m; unknown ones go to m->data. */
+int oci_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
+			    struct hull_err *err);
