@@ -1,0 +1,111 @@
+"""Fixtures for the OCI runtime integration suite (tests/integration/oci).
+
+The suite is runtime-agnostic: it drives whatever binary the `runtime_bin` fixture names:
+
+    HULL_OCI_UNDER_TEST=/usr/sbin/runc /usr/bin/python3 -m pytest tests/integration/oci
+
+Without HULL_OCI_UNDER_TEST the runtime is build*/src/cli/hull-oci (the `hull_oci` fixture).
+Each test gets its own --root and busybox-static bundle under a tmp dir (`rt`, `bundle`);
+teardown force-deletes what is left under that root and kills any process still running in
+the tmp dir, so a failing test leaves nothing on the host.
+"""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+from ocilib import BUSYBOX, Bundle, Runtime, host_mountpoints, make_rootfs, procs_in
+
+
+def runtime_binary(request) -> str:
+    env = os.environ.get("HULL_OCI_UNDER_TEST")
+    if env:
+        return shutil.which(env) or env
+    return request.getfixturevalue("hull_oci")
+
+
+@pytest.fixture(scope="session")
+def runtime_bin(request):
+    path = runtime_binary(request)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"runtime under test {path} is not executable (build it, or set "
+                    f"HULL_OCI_UNDER_TEST)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs_tmpl(tmp_path_factory):
+    """One busybox rootfs per session; bundles copy it (cp -a keeps the symlinks)."""
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("busybox-static not installed")
+    d = tmp_path_factory.mktemp("rootfs-tmpl") / "rootfs"
+    make_rootfs(d)
+    return d
+
+
+@pytest.fixture
+def workdir():
+    """A tmp dir outside pytest's tmp_path tree (short paths; removed even on failure)."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="hull-ot-", dir="/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def rt(runtime_bin, workdir):
+    root = workdir / "state"
+    r = Runtime(runtime_bin, root)
+    yield r
+    r.cleanup()
+    for pid in procs_in(workdir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def bundle(workdir, busybox_rootfs_tmpl):
+    b = workdir / "bundle"
+    b.mkdir()
+    subprocess.run(["cp", "-a", str(busybox_rootfs_tmpl), str(b / "rootfs")], check=True)
+    bun = Bundle(b)
+    bun.write()
+    return bun
+
+
+@pytest.fixture
+def make_bundle(workdir, busybox_rootfs_tmpl):
+    """Factory for extra bundles in the same test (e.g. a namespace holder)."""
+    n = [0]
+
+    def make():
+        n[0] += 1
+        b = workdir / f"bundle{n[0]}"
+        b.mkdir()
+        subprocess.run(["cp", "-a", str(busybox_rootfs_tmpl), str(b / "rootfs")], check=True)
+        bun = Bundle(b)
+        bun.write()
+        return bun
+    return make
+
+
+@pytest.fixture
+def leftovers(workdir):
+    """Call it after a failing command: asserts nothing was left behind."""
+    before = host_mountpoints()
+
+    def check(rt, cid=None):
+        after = host_mountpoints()
+        assert after == before, f"mounts changed: {set(after) ^ set(before)}"
+        procs = procs_in(workdir)
+        assert not procs, f"processes left running in the bundle: {procs}"
+        if cid is not None and rt.root.exists():
+            assert cid not in os.listdir(rt.root), f"state for {cid} left under --root"
+    return check
+
+
