@@ -1,0 +1,116 @@
+"""Host-side tests of tests/sandbox/run and run-pytest: exit codes, output, paths, timeout, skip.
+
+Each boot of the VM costs ~7 s, so one boot checks several things at once.
+"""
+import os
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from sandbox_helpers import run_sandbox, SANDBOX_RUN_PYTEST, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_exit_code_output_cwd_env_and_results(sandbox_available, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    script = (
+        'echo "out $PWD"; echo "err line" >&2; '
+        'echo "build=$HULL_BUILD_DIR extra=$HULL_SANDBOX_TEST_VAR other=${OTHER_VAR-unset}"; '
+        'echo written >result.txt; '
+        'grep -q " $PWD 9p " /proc/mounts && echo results-9p; '
+        'exit 3'
+    )
+    r = run_sandbox("--results", str(results), "--", "sh", "-c", script, cwd=str(results),
+                    env={"HULL_BUILD_DIR": "/some/build", "HULL_SANDBOX_TEST_VAR": "a b'c",
+                         "OTHER_VAR": "x"})
+    assert r.returncode == 3, r.stderr
+    lines = r.stdout.splitlines()
+    # The caller's cwd is the results dir, mounted inside at the same path.
+    assert lines[0] == f"out {results}"
+    assert lines[1] == "build=/some/build extra=a b'c other=unset"
+    assert lines[2] == "results-9p"
+    assert "err line" in r.stderr and "err line" not in r.stdout
+    assert (results / "result.txt").read_text() == "written\n"
+
+
+def test_cwd_missing_inside_falls_back_to_root(sandbox_available, tmp_path):
+    # The host's /tmp is not visible inside (a fresh tmpfs is), so this cwd does not exist.
+    r = run_sandbox("--", "pwd", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "/\n"
+    assert f"{tmp_path} does not exist in the sandbox" in r.stderr
+
+
+def test_signal_exit_code(sandbox_available):
+    r = run_sandbox("--", "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 128 + 15, r.stderr
+
+
+def test_timeout_kills_the_vm(sandbox_available):
+    t0 = time.monotonic()
+    r = run_sandbox("--timeout", "4", "--", "sleep", "1000", timeout=60)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 124, r.stderr
+    assert "timeout: killed the VM after 4 s" in r.stderr
+    assert elapsed < 30
+    # No QEMU left behind.
+    ps = subprocess.run(["pgrep", "-f", "hull-sandbox-.*sleep"], capture_output=True)
+    assert ps.returncode == 1
+
+
+def test_boot_that_never_starts_is_retried_once_then_fails(sandbox_available):
+    r = run_sandbox("--boot-timeout", "1", "--", "true", timeout=60)
+    assert r.returncode == 125, r.stderr
+    assert "retrying with -smp 1" in r.stderr
+    assert "failed: the command did not start within 1 s" in r.stderr
+
+
+def test_missing_kernel_skips_with_77(tmp_path):
+    r = run_sandbox("--", "true", env={"HULL_SANDBOX_KERNEL": str(tmp_path / "vmlinuz-none")})
+    assert r.returncode == 77
+    assert "skipped: no kernel" in r.stderr
+
+
+def test_missing_qemu_skips_with_77(tmp_path):
+    # A PATH with python3 but without qemu-system-x86_64.
+    (tmp_path / "python3").symlink_to("/usr/bin/python3")
+    r = subprocess.run(["/usr/bin/python3", str(REPO / "tests/sandbox/run"), "--", "true"],
+                       capture_output=True, text=True, env={"PATH": str(tmp_path)}, timeout=60)
+    assert r.returncode == 77
+    assert "skipped: qemu-system-x86_64 is not installed" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "no command given"),
+    (["--mem", "10", "--", "true"], "--mem must be"),
+    (["--results", "/nonexistent/dir", "--", "true"], "not a directory"),
+])
+def test_usage_errors(args, message):
+    r = run_sandbox(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+
+
+def test_run_pytest_nothing_collected_still_writes_junit(sandbox_available, tmp_path):
+    xml = tmp_path / "out" / "sandbox.xml"
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml), "-k", "no_test_has_this_name"],
+                       capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    assert r.returncode == 0, r.stdout + r.stderr
+    root = ET.parse(xml).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert int(suite.get("failures")) == 0 and int(suite.get("errors")) == 0
+    assert int(suite.get("tests")) == 0
+
+
+def test_run_pytest_skip_writes_a_skipped_case(tmp_path):
+    xml = tmp_path / "sandbox.xml"
+    env = dict(os.environ, HULL_SANDBOX_KERNEL=str(tmp_path / "vmlinuz-none"))
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml)], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite.get("skipped") == "1" and suite.get("failures") == "0"
