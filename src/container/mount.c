@@ -1,0 +1,219 @@
+/* mounts[] of config.json, inside the container's mount namespace, before pivot_root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "container/mount-internal.h"
+#include "container/rootfs.h"
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+void fd_proc_path(char buf[static 64], int fd)
+{
+	(void)snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+/* Mount attributes for mount_setattr(2) from MS_* flags (what a bind remount can change). */
+static uint64_t attrs_from_flags(unsigned long flags)
+{
+	uint64_t a = 0;
+
+	if (flags & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	if (flags & MS_NODIRATIME)
+		a |= MOUNT_ATTR_NODIRATIME;
+	if (flags & MS_NOSYMFOLLOW)
+		a |= MOUNT_ATTR_NOSYMFOLLOW;
+	return a;
+}
+
+int mount_set_attrs(int fd, uint64_t set, uint64_t clr, bool recursive, const char *what,
+		    struct hull_err *err)
+{
+	struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+
+	if (!set && !clr)
+		return 0;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+			  sizeof(attr)) < 0)
+		return hull_err_set(err, errno, "set mount attributes of %s", what);
+	return 0;
+}
+
+/*
+ * Open (creating if needed) the target of a mount inside the root: a directory, or an
+ * empty file when the source of a bind mount is not a directory.
+ */
+int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err *err)
+{
+	cleanup_free char *parent = NULL;
+	cleanup_close int pfd = -1;
+	const char *base;
+	int fd;
+
+	if (is_dir) {
+		fd = path_mkdirs_in_root(root_fd, dst, 0755);
+		if (fd < 0)
+			return hull_err_set(err, -fd, "mkdir %s in the rootfs", dst);
+		return fd;
+	}
+	fd = path_open_in_root(root_fd, dst, O_PATH, 0, 0);
+	if (fd >= 0)
+		return fd;
+	base = strrchr(dst, '/');
+	parent = xstrndup(dst, (size_t)(base - dst));
+	pfd = path_mkdirs_in_root(root_fd, *parent ? parent : "/", 0755);
+	if (pfd < 0)
+		return hull_err_set(err, -pfd, "mkdir %s in the rootfs", parent);
+	{
+		cleanup_close int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cleanup_close int f = -1;
+
+		if (dfd < 0)
+			return hull_err_set(err, errno, "open %s in the rootfs", parent);
+		f = openat(dfd, base + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f < 0 && errno != EEXIST && errno != ELOOP)
+			return hull_err_set(err, errno, "create %s in the rootfs", dst);
+	}
+	fd = path_open_in_root(root_fd, dst, O_PATH, 0, 0);
+	if (fd < 0)
+		return hull_err_set(err, -fd, "open %s in the rootfs", dst);
+	return fd;
+}
+
+static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *err)
+{
+	cleanup_close int fd = -1, top = -1;
+	char target[64];
+	struct stat st;
+	int r;
+
+	if (stat(m->source, &st) < 0)
+		return hull_err_set(err, errno, "bind mount source %s", m->source);
+	fd = mount_target_open(root_fd, m->destination, S_ISDIR(st.st_mode), err);
+	if (fd < 0)
+		return fd;
+	fd_proc_path(target, fd);
+	if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+		return hull_err_set(err, errno, "bind mount %s on %s", m->source, m->destination);
+	/* The fd still names the covered directory: reopen to reach the new mount. Its
+	 * flags change through mount_setattr(2), which touches only the attributes named,
+	 * so flags locked by a user namespace (nosuid, nodev...) stay as they were. */
+	top = path_open_in_root(root_fd, m->destination, O_PATH, 0, 0);
+	if (top < 0)
+		return hull_err_set(err, -top, "reopen %s", m->destination);
+	if ((r = mount_set_attrs(top, attrs_from_flags(m->flags), 0, false, m->destination,
+				 err)) < 0 ||
+	    (r = mount_set_attrs(top, m->attr_set, m->attr_clr, true, m->destination, err)) < 0)
+		return r;
+	if (m->propagation) {
+		fd_proc_path(target, top);
+		if (mount(NULL, target, NULL, m->propagation, NULL) < 0)
+			return hull_err_set(err, errno, "set propagation of %s", m->destination);
+	}
+	return 0;
+}
+
+/* A cgroup filesystem: cgroup2 with a cgroup namespace on a v2 host; otherwise the host's
+ * hierarchy bound read-only (the cgroup code will narrow this to the container's own). */
+static int cgroup_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
+			struct hull_err *err)
+{
+	struct oci_mount b = *m;
+	struct stat st;
+
+	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0 && s->ns[OCI_NS_CGROUP].present) {
+		cleanup_close int fd = mount_target_open(root_fd, m->destination, true, err);
+		char target[64];
+
+		if (fd < 0)
+			return fd;
+		fd_proc_path(target, fd);
+		if (mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, NULL) < 0)
+			return hull_err_set(err, errno, "mount cgroup2 on %s", m->destination);
+		return 0;
+	}
+	b.source = (char *)"/sys/fs/cgroup";
+	b.bind = true;
+	b.recursive = true;
+	b.flags = m->flags;
+	return bind_mount(root_fd, &b, err);
+}
+
+static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
+		    bool in_userns, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	char target[64];
+	unsigned long flags = m->flags & ~MS_REMOUNT;
+
+	if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0)
+		return cgroup_mount(root_fd, m, s, err);
+	fd = mount_target_open(root_fd, m->destination, true, err);
+	if (fd < 0)
+		return fd;
+	fd_proc_path(target, fd);
+	if (mount(m->source, target, m->type, flags, m->data) < 0) {
+		int e = errno;
+
+		/* sysfs and mqueue need a network / ipc namespace of their own when the
+		 * caller is in a user namespace: bind the host's instead, as runc does. */
+		if (e == EPERM && in_userns &&
+		    (strcmp(m->type, "sysfs") == 0 || strcmp(m->type, "mqueue") == 0)) {
+			struct oci_mount b = *m;
+
+			b.source = (char *)(strcmp(m->type, "sysfs") == 0 ? "/sys" : "/dev/mqueue");
+			b.bind = true;
+			b.recursive = true;
+			return bind_mount(root_fd, &b, err);
+		}
+		return hull_err_set(err, e, "mount %s (%s) on %s", m->source, m->type,
+				    m->destination);
+	}
+	if (m->propagation || m->attr_set || m->attr_clr) {
+		cleanup_close int top = path_open_in_root(root_fd, m->destination, O_PATH, 0, 0);
+		int r;
+
+		if (top < 0)
+			return hull_err_set(err, -top, "reopen %s", m->destination);
+		if ((r = mount_set_attrs(top, m->attr_set, m->attr_clr, true, m->destination,
+					 err)) < 0)
+			return r;
+		fd_proc_path(target, top);
+		if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
+			return hull_err_set(err, errno, "set propagation of %s", m->destination);
+	}
+	return 0;
+}
+
+int rootfs_mount_all(int root_fd, const struct oci_spec *s, bool in_userns,
+		     struct hull_err *err)
+{
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct oci_mount *m = &s->mounts[i];
+		int r;
+
+		if (m->tmpcopyup)
+			log_debug("mounts[%zu]: tmpcopyup is not supported yet; ignored", i);
+		r = m->bind ? bind_mount(root_fd, m, err) : fs_mount(root_fd, m, s, in_userns, err);
+		if (r < 0)
+			return hull_err_prefix(err, "mounts[%zu]", i);
+	}
+	return 0;
+}

@@ -1,0 +1,137 @@
+#include "container/ns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+
+int ns_clone_flags(const struct oci_spec *s)
+{
+	int flags = 0;
+
+	for (int k = 0; k < OCI_NS_COUNT; k++)
+		/* A new time namespace is unshared by the child itself (offsets must be written
+		 * before any process enters it), see ns_time_setup(). */
+		if (s->ns[k].present && !s->ns[k].path && k != OCI_NS_TIME)
+			flags |= oci_ns_clone_flag((enum oci_ns_kind)k);
+	return flags;
+}
+
+static int join(const struct oci_spec *s, enum oci_ns_kind k, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+
+	fd = open(s->ns[k].path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "linux.namespaces: %s namespace %s", oci_ns_name(k),
+				    s->ns[k].path);
+	if (setns(fd, oci_ns_clone_flag(k)) < 0)
+		return hull_err_set(err, errno, "linux.namespaces: join %s namespace %s",
+				    oci_ns_name(k), s->ns[k].path);
+	return 0;
+}
+
+int ns_join_paths(const struct oci_spec *s, struct hull_err *err)
+{
+	for (int k = 0; k < OCI_NS_COUNT; k++) {
+		int r;
+
+		if (k == OCI_NS_PID || k == OCI_NS_TIME || !s->ns[k].present || !s->ns[k].path)
+			continue;
+		if ((r = join(s, (enum oci_ns_kind)k, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ns_pid_enter_for_children(const struct oci_spec *s, struct hull_err *err)
+{
+	cleanup_close int saved = -1;
+	int r;
+
+	if (!s->ns[OCI_NS_PID].present || !s->ns[OCI_NS_PID].path)
+		return -1;
+	saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (saved < 0)
+		return hull_err_set(err, errno, "open /proc/self/ns/pid");
+	if ((r = join(s, OCI_NS_PID, err)) < 0)
+		return r;
+	return steal_fd(&saved);
+}
+
+void ns_pid_restore(int saved_fd)
+{
+	if (saved_fd >= 0) {
+		(void)setns(saved_fd, CLONE_NEWPID);
+		(void)close(saved_fd);
+	}
+}
+
+static int write_map(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
+		     struct hull_err *err)
+{
+	cleanup_free char *buf = xmalloc(n * 40 + 1);
+	cleanup_close int fd = -1;
+	char path[64];
+	size_t len = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, 40, "%u %u %u\n", m[i].container_id,
+					m[i].host_id, m[i].size);
+	(void)snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "open %s", path);
+	/* The kernel takes the whole map in one write(2) or not at all. */
+	r = (int)write(fd, buf, len);
+	if (r < 0)
+		return hull_err_set(err, errno, "linux.%s: write %s",
+				    file[0] == 'u' ? "uidMappings" : "gidMappings", path);
+	return 0;
+}
+
+int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err)
+{
+	int r = write_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err);
+
+	return r < 0 ? r : write_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err);
+}
+
+int ns_time_setup(const struct oci_spec *s, struct hull_err *err)
+{
+	char buf[128];
+	cleanup_close int fd = -1;
+	int n, r;
+
+	if (!s->ns[OCI_NS_TIME].present)
+		return 0;
+	if (s->ns[OCI_NS_TIME].path) {
+		cleanup_close int nfd = open(s->ns[OCI_NS_TIME].path, O_RDONLY | O_CLOEXEC);
+
+		if (nfd < 0 || setns(nfd, CLONE_NEWTIME) < 0)
+			return hull_err_set(err, errno, "linux.namespaces: join time namespace %s",
+					    s->ns[OCI_NS_TIME].path);
+		return 0;
+	}
+	if (unshare(CLONE_NEWTIME) < 0)
+		return hull_err_set(err, errno, "linux.namespaces: new time namespace");
+	if (!s->has_time_offsets)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+		     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
+		     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "linux.timeOffsets: open /proc/self/timens_offsets");
+	r = fd_write_all(fd, buf, (size_t)n);
+	if (r < 0)
+		return hull_err_set(err, -r, "linux.timeOffsets");
+	return 0;
+}

@@ -1,0 +1,207 @@
+#include "container/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+
+const char *process_getenv(const struct oci_process *p, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; p->env && p->env[i]; i++)
+		if (strncmp(p->env[i], name, n) == 0 && p->env[i][n] == '=')
+			return p->env[i] + n + 1;
+	return NULL;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char data[1] = { 0 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err)
+{
+	cleanup_close int master = -1, slave = -1;
+	int r;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return hull_err_set(err, errno, "open /dev/ptmx in the container");
+	if (unlockpt(master) < 0)
+		return hull_err_set(err, errno, "unlockpt");
+	/* TIOCGPTPEER opens the slave through the master: no path lookup in /dev/pts. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return hull_err_set(err, errno, "open the pty slave");
+	if (p->console_height && p->console_width) {
+		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
+				      .ws_col = (unsigned short)p->console_width };
+
+		(void)ioctl(master, TIOCSWINSZ, &ws);
+	}
+	if ((r = send_fd(sock_fd, master)) < 0)
+		return hull_err_set(err, -r, "send the pty master to the console socket");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		return hull_err_set(err, errno, "make the pty the controlling terminal");
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			return hull_err_set(err, errno, "dup the pty to fd %d", i);
+	return 0;
+}
+
+int process_rlimits(const struct oci_process *p, struct hull_err *err)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		const struct oci_rlimit *rl = &p->rlimits[i];
+		struct rlimit lim = { .rlim_cur = rl->soft, .rlim_max = rl->hard };
+
+		/* Raising a hard limit needs CAP_SYS_RESOURCE, which root may lack (it does on
+		 * the hull CI hosts): say which limit failed. */
+		if (setrlimit(rl->resource, &lim) < 0)
+			return hull_err_set(err, errno, "setrlimit %s (soft %llu, hard %llu)", rl->name,
+					    (unsigned long long)rl->soft,
+					    (unsigned long long)rl->hard);
+	}
+	return 0;
+}
+
+int process_oom_score_adj(const struct oci_process *p, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	char buf[16];
+	int n, r;
+
+	if (!p->has_oom_score_adj)
+		return 0;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "process.oomScoreAdj: open /proc/self/oom_score_adj");
+	n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+	r = fd_write_all(fd, buf, (size_t)n);
+	if (r < 0)
+		return hull_err_set(err, -r, "process.oomScoreAdj: set %d", p->oom_score_adj);
+	return 0;
+}
+
+/* The minimal capability model (the caps issue replaces this with caps.c). */
+static int apply_caps(const struct oci_process *p, struct hull_err *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	const uint64_t *c = p->caps;
+
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(c[OCI_CAP_EFFECTIVE] >> (32 * i));
+		data[i].permitted = (uint32_t)(c[OCI_CAP_PERMITTED] >> (32 * i));
+		data[i].inheritable = (uint32_t)(c[OCI_CAP_INHERITABLE] >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return hull_err_set(err, errno, "process.capabilities: capset");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return hull_err_set(err, errno, "process.capabilities: clear ambient");
+	for (int n = 0; n < 64; n++)
+		if ((c[OCI_CAP_AMBIENT] >> n) & 1)
+			/* As runc: an ambient cap missing from permitted/inheritable is skipped. */
+			(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)n, 0, 0);
+	return 0;
+}
+
+int process_set_user(const struct oci_process *p, struct hull_err *err)
+{
+	int r;
+
+	if (p->has_caps) {
+		for (int n = 0; n < 64; n++) {
+			if ((p->caps[OCI_CAP_BOUNDING] >> n) & 1)
+				continue;
+			if (prctl(PR_CAPBSET_DROP, (unsigned long)n, 0, 0, 0) < 0) {
+				if (errno == EINVAL)
+					break; /* past the kernel's last capability */
+				return hull_err_set(err, errno,
+						    "process.capabilities.bounding: drop %d", n);
+			}
+		}
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			return hull_err_set(err, errno, "prctl PR_SET_KEEPCAPS");
+	}
+	if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
+		return hull_err_set(err, errno, "process.user.additionalGids: setgroups");
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		return hull_err_set(err, errno, "process.user.gid: setgid %u", p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		return hull_err_set(err, errno, "process.user.uid: setuid %u", p->uid);
+	if (p->has_caps) {
+		if ((r = apply_caps(p, err)) < 0)
+			return r;
+		(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return hull_err_set(err, errno, "process.noNewPrivileges");
+	return 0;
+}
+
+static bool is_executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int process_find_exec(const struct oci_process *p, char **ret_path, struct hull_err *err)
+{
+	const char *name = p->args[0];
+	const char *path = process_getenv(p, "PATH");
+	cleanup_free char *copy = NULL;
+	char *save = NULL;
+
+	if (strchr(name, '/')) {
+		struct stat st;
+
+		if (stat(name, &st) < 0)
+			return hull_err_set(err, errno, "exec: \"%s\": stat %s", name, name);
+		*ret_path = xstrdup(name);
+		return 0;
+	}
+	copy = xstrdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *cand = xasprintf("%s/%s", *dir ? dir : ".", name);
+
+		if (is_executable(cand)) {
+			*ret_path = steal_ptr(&cand);
+			return 0;
+		}
+	}
+	return hull_err_setx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+}

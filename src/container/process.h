@@ -1,0 +1,34 @@
+#pragma once
+/*
+ * The container process itself, the last steps before execve (runtime-spec config.md
+ * "Process"): console, rlimits, user and groups, capabilities, no_new_privs, the program.
+ */
+#include "common/error.h"
+#include "oci/spec.h"
+
+/*
+ * Open a pty inside the container (after pivot_root), send its master to the console socket
+ * sock_fd (SCM_RIGHTS, as runc) and make the slave our stdio and controlling terminal.
+ */
+int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err);
+
+/* setrlimit() each process.rlimits entry; errors name the rlimit. */
+int process_rlimits(const struct oci_process *p, struct hull_err *err);
+
+/* oom_score_adj, through /proc/self. */
+int process_oom_score_adj(const struct oci_process *p, struct hull_err *err);
+
+/*
+ * additionalGids, gid, uid, then capabilities (bounding, permitted, effective, inheritable,
+ * ambient) when process.capabilities is given, then no_new_privs.
+ */
+int process_set_user(const struct oci_process *p, struct hull_err *err);
+
+/*
+ * Resolve args[0] the way execvp(3) would, using PATH from the process env (a default
+ * PATH if it has none). *ret_path is a heap string.
+ */
+int process_find_exec(const struct oci_process *p, char **ret_path, struct hull_err *err);
+
+/* The env value of name in p->env, or NULL. */
+const char *process_getenv(const struct oci_process *p, const char *name);
