@@ -51,6 +51,7 @@ def busybox_rootfs_tmpl(tmp_path_factory):
 def workdir():
     """A tmp dir outside pytest's tmp_path tree (short paths; removed even on failure)."""
     d = pathlib.Path(tempfile.mkdtemp(prefix="hull-ot-", dir="/tmp"))
+    os.chmod(d, 0o755)  # user-namespace containers (uid 100000) must reach their rootfs
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
