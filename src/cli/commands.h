@@ -1,7 +1,48 @@
 #pragma once
 /*
  * `hull` subcommands. Each cmd_<name>() gets argv starting at its own name (argv[0] is the
- * subcommand), prints its own errors and returns the process exit status.
+ * subcommand), prints its own errors and returns the process exit status (docker's codes:
+ * 125 for an error of hull itself or of its flags).
  */
+#include "common/error.h"
+
+#define EXIT_ENGINE 125
+
+struct image_store;
+
 int cmd_img(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
+
+/* images */
+int cmd_images(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_system(int argc, char **argv);
+
+/* containers */
+int cmd_run(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+
+/* Shared by the subcommands (hull.c). */
+extern const char *cli_root; /* --root, or NULL */
+/* Print "hull CMD: msg" to stderr and return EXIT_ENGINE. */
+int cli_fail(const char *cmd, const struct hull_err *err);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Open the image store (--root, $HULL_ROOT or the default); prints errors. */
+int cli_store_open(const char *cmd, struct image_store **ret);

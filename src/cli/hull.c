@@ -1,9 +1,11 @@
 /* hull: the daemonless docker/podman-style front door. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "common/cleanup.h"
+#include "image/store.h"
 
 struct hull_cmd {
 	const char *name;
@@ -12,35 +14,97 @@ struct hull_cmd {
 };
 
 static const struct hull_cmd cmds[] = {
+	{ .name = "images", .fn = cmd_images, .help = "list images" },
+	{ .name = "load", .fn = cmd_load, .help = "load images from a docker- or oci-archive" },
+	{ .name = "import", .fn = cmd_import, .help = "make an image from a root file system tar" },
+	{ .name = "pull", .fn = cmd_pull, .help = "copy an image from oci:, oci-archive: or "
+						   "docker-archive:" },
+	{ .name = "save", .fn = cmd_save, .help = "write images to an archive" },
+	{ .name = "rmi", .fn = cmd_rmi, .help = "remove images" },
+	{ .name = "tag", .fn = cmd_tag, .help = "give an image another name" },
+	{ .name = "system", .fn = cmd_system, .help = "system prune: remove unused data" },
 	{ .name = "img", .fn = cmd_img, .help = "create, inspect, check and convert disk images" },
 	{ .name = "vm", .fn = cmd_vm, .help = "run a virtual machine on hull's own VMM" },
 };
 
+const char *cli_root;
+
+int cli_fail(const char *cmd, const struct hull_err *err)
+{
+	fprintf(stderr, "hull %s: %s\n", cmd, err->msg[0] ? err->msg : "failed");
+	return EXIT_ENGINE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hull %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return EXIT_ENGINE;
+}
+
+int cli_store_open(const char *cmd, struct image_store **ret)
+{
+	struct hull_err err = { 0 };
+
+	if (image_store_open(cli_root, ret, &err) < 0)
+		return cli_fail(cmd, &err);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: hull [--version] COMMAND [ARGS...]\n\nCommands:\n");
+	fprintf(f, "Usage: hull [--root DIR] [--version] COMMAND [ARGS...]\n\n"
+		   "The image store is at --root, else $HULL_ROOT, else %s.\n\nCommands:\n",
+		IMAGE_STORE_DEFAULT_ROOT);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		if (cmds[i].help)
+			fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return 125;
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("hull version %s\n", HULL_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+			cli_root = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--root=", 7) == 0) {
+			cli_root = argv[i] + 7;
+			i++;
+		} else {
+			fprintf(stderr, "hull: unknown option '%s' (see 'hull --help')\n", argv[i]);
+			return EXIT_ENGINE;
+		}
 	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_ENGINE;
+	}
+	if (strcmp(argv[i], "version") == 0) {
 		printf("hull version %s\n", HULL_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[i], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "hull: unknown command '%s' (see 'hull --help')\n", argv[1]);
-	return 125;
+	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++)
+		if (strcmp(argv[i], cmds[c].name) == 0)
+			return cmds[c].fn(argc - i, argv + i);
+	fprintf(stderr, "hull: unknown command '%s' (see 'hull --help')\n", argv[i]);
+	return EXIT_ENGINE;
 }

@@ -1,0 +1,73 @@
+/* hull images [-q] [--no-trunc]: REPOSITORY TAG IMAGE ID CREATED SIZE */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "engine/human.h"
+#include "image/image.h"
+
+int cmd_images(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "no-trunc", no_argument, NULL, 'N' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	struct image_list l = { 0 };
+	struct hull_err err = { 0 };
+	bool quiet = false, no_trunc = false;
+	time_t now = time(NULL);
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+qa", opts, NULL)) != -1) {
+		if (c == 'q')
+			quiet = true;
+		else if (c == 'N')
+			no_trunc = true;
+		else if (c != 'a')
+			return EXIT_ENGINE;
+	}
+	if (optind < argc)
+		return cli_usage_error("images", "unexpected argument '%s'", argv[optind]);
+	if (cli_store_open("images", &s) != 0)
+		return EXIT_ENGINE;
+	if (image_list(s, &l, &err) < 0)
+		return cli_fail("images", &err);
+	if (!quiet)
+		printf("%-40s %-16s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
+		       "SIZE");
+	for (size_t i = 0; i < l.n; i++) {
+		const struct image_info *im = &l.v[i];
+		char *repo = NULL, *tag = NULL;
+		char id[DIGEST_STR_LEN + 1], ago[64], size[32];
+		time_t t = human_parse_time(im->created);
+
+		(void)snprintf(id, sizeof(id), "%s", no_trunc ? im->config : im->config + 7);
+		if (!no_trunc)
+			id[12] = '\0';
+		if (quiet) {
+			/* docker prints each id once */
+			bool seen = false;
+
+			for (size_t j = 0; j < i; j++)
+				seen = seen || strcmp(l.v[j].config, im->config) == 0;
+			if (!seen)
+				printf("%s\n", id);
+			continue;
+		}
+		if (im->name)
+			image_ref_split(im->name, &repo, &tag);
+		human_duration(now - t, ago, sizeof(ago));
+		human_size(im->size, size, sizeof(size));
+		printf("%-40s %-16s %-14s %-16s %s\n", repo ? repo : "<none>", tag ? tag : "<none>",
+		       id, t ? strcat(ago, " ago") : "N/A", size);
+		free(repo);
+		free(tag);
+	}
+	image_list_free(&l);
+	return 0;
+}

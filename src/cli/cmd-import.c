@@ -1,0 +1,39 @@
+/* hull import ROOTFS.tar|- [NAME] [--change 'CMD ...']... */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "common/strv.h"
+#include "image/transfer.h"
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "change", required_argument, NULL, 'c' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_strv char **changes = NULL;
+	struct hull_err err = { 0 };
+	char id[DIGEST_STR_LEN + 1];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:m:q", opts, NULL)) != -1) {
+		if (c == 'c')
+			strv_push(&changes, optarg);
+		else if (c != 'm' && c != 'q')
+			return EXIT_ENGINE;
+	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_usage_error("import", "usage: hull import FILE|- [NAME] [--change "
+						 "'INSTRUCTION']...");
+	if (cli_store_open("import", &s) != 0)
+		return EXIT_ENGINE;
+	if (image_import(s, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, changes,
+			 id, &err) < 0)
+		return cli_fail("import", &err);
+	printf("%s\n", id);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* hull load -i FILE [-q]: a docker-archive or an oci-archive into the store. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "common/strv.h"
+#include "image/transfer.h"
+
+int cmd_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_strv char **names = NULL;
+	struct hull_err err = { 0 };
+	const char *input = NULL;
+	bool quiet = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+i:q", opts, NULL)) != -1) {
+		if (c == 'i')
+			input = optarg;
+		else if (c == 'q')
+			quiet = true;
+		else
+			return EXIT_ENGINE;
+	}
+	if (!input && optind < argc)
+		input = argv[optind++];
+	if (!input || optind < argc)
+		return cli_usage_error("load", "usage: hull load -i FILE");
+	if (cli_store_open("load", &s) != 0)
+		return EXIT_ENGINE;
+	if (image_load(s, input, &names, &err) < 0)
+		return cli_fail("load", &err);
+	for (size_t i = 0; !quiet && names && names[i]; i++)
+		printf("Loaded image: %s\n", names[i]);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* hull save -o FILE [--format oci-archive|docker-archive] NAME... */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "image/transfer.h"
+
+int cmd_save(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	struct hull_err err = { 0 };
+	const char *out = NULL, *format = "docker-archive";
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if (c == 'f')
+			format = optarg;
+		else
+			return EXIT_ENGINE;
+	}
+	if (!out || optind >= argc)
+		return cli_usage_error("save", "usage: hull save -o FILE [--format "
+					       "oci-archive|docker-archive] NAME...");
+	if (cli_store_open("save", &s) != 0)
+		return EXIT_ENGINE;
+	if (image_save(s, argv + optind, out, format, &err) < 0)
+		return cli_fail("save", &err);
+	return 0;
+}

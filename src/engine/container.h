@@ -1,0 +1,72 @@
+#pragma once
+/*
+ * Container records of the `hull` engine, under <store>/containers/<id>/:
+ *
+ *   hull.json     what was asked for (name, image, command, options): written once
+ *   state.json    status, pids, exit code, times: replaced atomically on every change
+ *   config.json   the generated OCI config; this directory is the OCI bundle
+ *   rootfs/       overlayfs of the image's layers (upper/ and work/ beside it), or a copy
+ *   ctr.log       output of a detached container, one record per line:
+ *                 "<RFC 3339 time> <stdout|stderr> <F|P> <text>" (P: no newline yet)
+ *
+ * The OCI runtime keeps its own state under <store>/runtime (src/oci/runtime.h).
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "image/store.h"
+
+#define CTR_ID_LEN 64
+
+enum ctr_status {
+	CTR_CREATED,
+	CTR_RUNNING,
+	CTR_EXITED,
+	CTR_STATUS_COUNT,
+};
+
+struct ctr {
+	char id[CTR_ID_LEN + 1];
+	char *dir;     /* absolute: <store>/containers/<id> */
+	json_t *rec;   /* hull.json */
+	json_t *state; /* state.json */
+};
+
+void ctr_free(struct ctr *c);
+DEFINE_CLEANUP_FUNC(struct ctr, ctr_free)
+#define cleanup_ctr __attribute__((cleanup(ctr_free_cleanup)))
+
+/* Accessors over the two JSON documents. */
+const char *ctr_name(const struct ctr *c);
+const char *ctr_str(const struct ctr *c, const char *key); /* hull.json field */
+enum ctr_status ctr_status(const struct ctr *c);
+/* The status, corrected when a running container's monitor died without recording it. */
+enum ctr_status ctr_status_live(struct ctr *c);
+pid_t ctr_pid(const struct ctr *c);
+int ctr_exit_code(const struct ctr *c);
+const char *ctr_status_name(enum ctr_status st);
+
+/* Load one container by exact name, exact id, or unique id prefix. -ENOENT "no such
+ * container: REF", -EEXIST when a prefix is ambiguous. */
+int container_load(struct image_store *s, const char *ref, struct ctr **ret,
+		   struct hull_err *err);
+/* Every container, oldest first. *ret is a NULL-terminated array; free with ctr_list_free. */
+int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *err);
+void ctr_list_free(struct ctr **v);
+
+/* Replace state.json with c->state. */
+int ctr_state_save(struct ctr *c, struct hull_err *err);
+/* Re-read state.json. */
+int ctr_state_reload(struct ctr *c, struct hull_err *err);
+
+/* The image ids of all containers (for image_gc). */
+int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err);
+
+/* Lock protecting name uniqueness (containers/.lock); returns an fd to close. */
+int container_names_lock(struct image_store *s, struct hull_err *err);
+/* True if a container (other than except_id) is called name. */
+bool container_name_taken(struct image_store *s, const char *name);

@@ -1,0 +1,117 @@
+#include "engine/human.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+void human_duration(time_t secs, char *buf, size_t len)
+{
+	if (secs < 1)
+		(void)snprintf(buf, len, "Less than a second");
+	else if (secs == 1)
+		(void)snprintf(buf, len, "1 second");
+	else if (secs < 60)
+		(void)snprintf(buf, len, "%ld seconds", (long)secs);
+	else if (secs < 120)
+		(void)snprintf(buf, len, "About a minute");
+	else if (secs < 3600)
+		(void)snprintf(buf, len, "%ld minutes", (long)secs / 60);
+	else if (secs < 7200)
+		(void)snprintf(buf, len, "About an hour");
+	else if (secs < 48 * 3600)
+		(void)snprintf(buf, len, "%ld hours", (long)secs / 3600);
+	else if (secs < 14 * 86400)
+		(void)snprintf(buf, len, "%ld days", (long)secs / 86400);
+	else if (secs < 60 * 86400)
+		(void)snprintf(buf, len, "%ld weeks", (long)secs / (7 * 86400));
+	else if (secs < 2 * 365 * 86400)
+		(void)snprintf(buf, len, "%ld months", (long)secs / (30 * 86400));
+	else
+		(void)snprintf(buf, len, "%ld years", (long)secs / (365 * 86400));
+}
+
+void human_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1000.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1000.0;
+		u++;
+	}
+	if (u == 0)
+		(void)snprintf(buf, len, "%lluB", (unsigned long long)bytes);
+	else
+		(void)snprintf(buf, len, "%.3g%s", v, units[u]);
+}
+
+time_t human_parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	time_t t;
+
+	if (!s || !*s)
+		return 0;
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return 0;
+	t = timegm(&tm);
+	if (*p == '.')
+		while (isdigit((unsigned char)*++p))
+			;
+	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+		long off = strtol(p + 1, NULL, 10) * 3600 + strtol(p + 4, NULL, 10) * 60;
+
+		t += *p == '+' ? -off : off;
+	}
+	return t;
+}
+
+char *human_rfc3339(const struct timespec *t)
+{
+	struct tm tm;
+	char buf[64];
+
+	(void)gmtime_r(&t->tv_sec, &tm);
+	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, t->tv_nsec);
+}
+
+int64_t human_parse_bytes(const char *s)
+{
+	char *end = NULL;
+	double v;
+	int64_t mult = 1;
+
+	if (!s || !*s)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	switch (tolower((unsigned char)*end)) {
+	case '\0':
+	case 'b':
+		break;
+	case 'k':
+		mult = 1024;
+		break;
+	case 'm':
+		mult = 1024 * 1024;
+		break;
+	case 'g':
+		mult = 1024LL * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]))
+		return -1;
+	if (v * (double)mult > 9e18)
+		return -1;
+	return (int64_t)(v * (double)mult);
+}

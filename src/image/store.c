@@ -1,0 +1,372 @@
+#include "image/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fd.h"
+#include "common/log.h"
+
+char *image_store_root_default(const char *root)
+{
+	const char *env;
+
+	if (root && *root)
+		return xstrdup(root);
+	/* secure_getenv: a set-uid hull must not take its store from the caller's environment */
+	env = secure_getenv("HULL_ROOT");
+	return xstrdup(env && *env ? env : IMAGE_STORE_DEFAULT_ROOT);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	cleanup_free char *copy = xstrdup(path);
+
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int image_store_open(const char *root, struct image_store **ret, struct hull_err *err)
+{
+	static const char *const dirs[] = { "blobs", "blobs/sha256", "layers", "containers",
+					    "tmp" };
+	cleanup_free char *path = image_store_root_default(root);
+	cleanup_free char *abs = NULL;
+	struct image_store *s;
+	int r;
+
+	r = mkdir_p(path, 0700);
+	if (r < 0)
+		return hull_err_set(err, -r, "image store %s", path);
+	abs = realpath(path, NULL);
+	if (!abs)
+		return hull_err_set(err, errno, "image store %s", path);
+	s = xcalloc(1, sizeof(*s));
+	s->lock_fd = -1;
+	s->root = steal_ptr(&abs);
+	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0) {
+		r = hull_err_set(err, errno, "image store %s", s->root);
+		image_store_free(s);
+		return r;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (mkdirat(s->root_fd, dirs[i], 0700) < 0 && errno != EEXIST) {
+			r = hull_err_set(err, errno, "image store %s/%s", s->root, dirs[i]);
+			image_store_free(s);
+			return r;
+		}
+	}
+	if (faccessat(s->root_fd, "oci-layout", F_OK, 0) < 0) {
+		static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+
+		r = fd_write_file_atomic_at(s->root_fd, "oci-layout", layout, strlen(layout), 0644);
+		if (r < 0) {
+			r = hull_err_set(err, -r, "image store %s/oci-layout", s->root);
+			image_store_free(s);
+			return r;
+		}
+	}
+	*ret = s;
+	return 0;
+}
+
+void image_store_free(struct image_store *s)
+{
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		(void)close(s->lock_fd);
+	if (s->root_fd >= 0)
+		(void)close(s->root_fd);
+	free(s->root);
+	free(s);
+}
+
+int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err)
+{
+	cleanup_close int tmp = -1;
+	DIR *d;
+	struct dirent *de;
+
+	if (s->lock_fd < 0) {
+		s->lock_fd = openat(s->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->lock_fd < 0)
+			return hull_err_set(err, errno, "%s/lock", s->root);
+	}
+	while (flock(s->lock_fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR)
+			return hull_err_set(err, errno, "locking %s/lock", s->root);
+	if (!exclusive)
+		return 0;
+	/* Holding the exclusive lock, nobody else is staging: whatever is in tmp/ was left
+	 * by a writer that died (kill -9, power loss) and is garbage. */
+	tmp = openat(s->root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tmp < 0)
+		return 0;
+	d = fdopendir(tmp);
+	if (!d)
+		return 0;
+	tmp = -1;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		log_debug("removing stale %s/tmp/%s", s->root, de->d_name);
+		(void)rm_rf_at(dirfd(d), de->d_name);
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+int image_store_mktemp(struct image_store *s, char **ret_name, int *ret_fd,
+		       struct hull_err *err)
+{
+	cleanup_free char *tmpl = xasprintf("%s/tmp/%d-XXXXXX", s->root, (int)getpid());
+	int fd;
+
+	if (!mkdtemp(tmpl))
+		return hull_err_set(err, errno, "creating a directory in %s/tmp", s->root);
+	fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "%s", tmpl);
+	*ret_fd = fd;
+	*ret_name = xstrdup(tmpl + strlen(s->root) + 1);
+	return 0;
+}
+
+char *store_blob_relpath(const char *digest)
+{
+	return xasprintf("blobs/sha256/%s", digest_hex(digest));
+}
+
+char *store_layer_relpath(const char *diff_id)
+{
+	return xasprintf("layers/%s", digest_hex(diff_id));
+}
+
+bool store_blob_exists(struct image_store *s, const char *digest)
+{
+	cleanup_free char *rel = NULL;
+
+	if (!digest_is_valid(digest))
+		return false;
+	rel = store_blob_relpath(digest);
+	return faccessat(s->root_fd, rel, F_OK, 0) == 0;
+}
+
+bool store_layer_exists(struct image_store *s, const char *diff_id)
+{
+	cleanup_free char *rel = NULL;
+
+	if (!digest_is_valid(diff_id))
+		return false;
+	rel = store_layer_relpath(diff_id);
+	return faccessat(s->root_fd, rel, F_OK, 0) == 0;
+}
+
+static int hash_fd(int fd, char *ret_digest, uint64_t *ret_size)
+{
+	struct digest_ctx *ctx = digest_ctx_new();
+	static char buf[1 << 16];
+	uint64_t total = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			digest_ctx_free(ctx);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		digest_ctx_update(ctx, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	digest_ctx_finish(ctx, ret_digest);
+	*ret_size = total;
+	return 0;
+}
+
+int store_blob_put_file(struct image_store *s, const char *tmpname, const char *expect,
+			char *ret_digest, uint64_t *ret_size, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *rel = NULL;
+	char digest[DIGEST_STR_LEN + 1];
+	uint64_t size = 0;
+	int r;
+
+	fd = openat(s->root_fd, tmpname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return hull_err_set(err, errno, "%s/%s", s->root, tmpname);
+	r = hash_fd(fd, digest, &size);
+	if (r < 0)
+		return hull_err_set(err, -r, "reading %s/%s", s->root, tmpname);
+	if (expect && strcmp(expect, digest) != 0)
+		return hull_err_setx(err, EBADMSG, "content digest mismatch: expected %s, got %s",
+				     expect, digest);
+	if (fsync(fd) < 0 || fchmod(fd, 0444) < 0)
+		return hull_err_set(err, errno, "%s/%s", s->root, tmpname);
+	rel = store_blob_relpath(digest);
+	if (renameat(s->root_fd, tmpname, s->root_fd, rel) < 0)
+		return hull_err_set(err, errno, "storing blob %s", digest);
+	if (ret_digest)
+		memcpy(ret_digest, digest, sizeof(digest));
+	if (ret_size)
+		*ret_size = size;
+	return 0;
+}
+
+static int put_via_tmp(struct image_store *s, int in_fd, const void *buf, size_t len,
+		       const char *expect, char *ret_digest, uint64_t *ret_size,
+		       struct hull_err *err)
+{
+	cleanup_free char *full = xasprintf("%s/tmp/blob-%d-XXXXXX", s->root, (int)getpid());
+	cleanup_close int fd = -1;
+	const char *name;
+	int r = 0;
+
+	fd = mkostemp(full, O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "creating a file in %s/tmp", s->root);
+	name = full + strlen(s->root) + 1;
+	if (buf) {
+		r = fd_write_all(fd, buf, len);
+	} else {
+		static char cbuf[1 << 16];
+
+		for (;;) {
+			ssize_t n = read(in_fd, cbuf, sizeof(cbuf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				r = -errno;
+				break;
+			}
+			if (n == 0)
+				break;
+			r = fd_write_all(fd, cbuf, (size_t)n);
+			if (r < 0)
+				break;
+		}
+	}
+	if (r < 0) {
+		(void)unlink(full);
+		return hull_err_set(err, -r, "writing %s", full);
+	}
+	r = store_blob_put_file(s, name, expect, ret_digest, ret_size, err);
+	if (r < 0)
+		(void)unlink(full);
+	return r;
+}
+
+int store_blob_put_fd(struct image_store *s, int fd, const char *expect, char *ret_digest,
+		      uint64_t *ret_size, struct hull_err *err)
+{
+	return put_via_tmp(s, fd, NULL, 0, expect, ret_digest, ret_size, err);
+}
+
+int store_blob_put_buf(struct image_store *s, const void *buf, size_t len, char *ret_digest,
+		       struct hull_err *err)
+{
+	char digest[DIGEST_STR_LEN + 1];
+
+	/* Manifests and configs are small and often already present: skip the write. */
+	digest_buf(buf, len, digest);
+	if (store_blob_exists(s, digest)) {
+		if (ret_digest)
+			memcpy(ret_digest, digest, sizeof(digest));
+		return 0;
+	}
+	return put_via_tmp(s, -1, buf ? buf : "", len, NULL, ret_digest, NULL, err);
+}
+
+int store_blob_open(struct image_store *s, const char *digest, struct hull_err *err)
+{
+	cleanup_free char *rel = NULL;
+	int fd;
+
+	if (!digest_is_valid(digest))
+		return hull_err_setx(err, EINVAL, "invalid digest '%s'", digest);
+	rel = store_blob_relpath(digest);
+	fd = openat(s->root_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return hull_err_set(err, errno, "blob %s", digest);
+	return fd;
+}
+
+int store_blob_read(struct image_store *s, const char *digest, size_t max, char **ret_buf,
+		    size_t *ret_len, struct hull_err *err)
+{
+	cleanup_free char *rel = NULL;
+	int r;
+
+	if (!digest_is_valid(digest))
+		return hull_err_setx(err, EINVAL, "invalid digest '%s'", digest);
+	rel = store_blob_relpath(digest);
+	r = fd_read_file_at(s->root_fd, rel, max, ret_buf, ret_len);
+	if (r == -EFBIG)
+		return hull_err_setx(err, EFBIG, "blob %s: larger than %zu bytes", digest, max);
+	if (r < 0)
+		return hull_err_set(err, -r, "blob %s", digest);
+	return 0;
+}
+
+static int rm_children(int fd)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		(void)close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rm_rf_at(dirfd(d), de->d_name) < 0 && r == 0)
+			r = -errno;
+	}
+	(void)closedir(d);
+	return r;
+}
+
+int rm_rf_at(int dirfd, const char *name)
+{
+	int fd, r;
+
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* Depth is bounded by PATH_MAX / 2 and each level holds one fd. */
+	r = rm_children(fd);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	return r;
+}
