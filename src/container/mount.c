@@ -153,6 +153,9 @@ static int cgroup_mount(int root_fd, const struct oci_mount *m, const struct oci
 	b.bind = true;
 	b.recursive = true;
 	b.flags = m->flags;
+	/* Read-only means the controller mounts below too. */
+	if (m->flags & MS_RDONLY)
+		b.attr_set |= MOUNT_ATTR_RDONLY;
 	return bind_mount(root_fd, &b, err);
 }
 

@@ -100,6 +100,17 @@ int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool f
 int oci_runtime_state(const struct oci_runtime_ctx *ctx, const char *id,
 		      struct oci_state **ret, struct hull_err *err);
 
+/* The OCI state document, pretty-printed (what `hull-oci state` prints); heap string. */
+int oci_runtime_state_json(const struct oci_runtime_ctx *ctx, const char *id, char **ret_json,
+			   struct hull_err *err);
+
+/*
+ * Pids (host view) of the container's processes: its init first. *ret is a heap array (may
+ * be NULL when *ret_n is 0). Empty when the container is stopped.
+ */
+int oci_runtime_pids(const struct oci_runtime_ctx *ctx, const char *id, pid_t **ret,
+		     size_t *ret_n, struct hull_err *err);
+
 /*
  * Ids of every container under the root, as a NULL-terminated vector (strv_free());
  * an absent root gives an empty vector.
@@ -118,6 +129,11 @@ DEFINE_CLEANUP_FUNC(struct oci_state, oci_state_free)
 #define cleanup_oci_state __attribute__((cleanup(oci_state_free_cleanup)))
 
 const char *oci_status_name(enum oci_status status);
+
+/* A default config.json (what `hull-oci spec` writes); rootless adds a user namespace. */
+char *oci_default_spec(bool rootless);
+/* The runtime-spec features document (features.md) for this build. */
+char *oci_features_json(void);
 
 /* 0 if id is a valid container id (1..OCI_ID_MAX of [A-Za-z0-9_+.-], not "." or ".."). */
 int oci_id_validate(const char *id, struct hull_err *err);

@@ -68,6 +68,11 @@ int oci_cap_from_name(const char *name)
 	return -1;
 }
 
+const char *oci_cap_name(int cap)
+{
+	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
+}
+
 int oci_cap_last(void)
 {
 	return (int)ARRAY_SIZE(cap_names) - 1;

@@ -205,6 +205,8 @@ void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_CO
 
 /* Capability name ("CAP_SYS_ADMIN") to number, or -1. */
 int oci_cap_from_name(const char *name);
+/* Capability number to name, or NULL. */
+const char *oci_cap_name(int cap);
 /* The highest capability number this build knows. */
 int oci_cap_last(void);
 

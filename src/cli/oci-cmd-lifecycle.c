@@ -1,0 +1,276 @@
+/* hull-oci create, run, start, kill, delete: thin wrappers over src/oci/runtime.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli/oci-cli.h"
+#include "common/log.h"
+
+int oci_cli_fail(const struct hull_err *err)
+{
+	log_error("%s", err->msg[0] ? err->msg : "unknown error");
+	return 1;
+}
+
+int oci_cli_nargs(const char *cmd, int have, int min, int max)
+{
+	if (have >= min && have <= max)
+		return 0;
+	if (min == max)
+		log_error("\"%s\" requires exactly %d argument(s)", cmd, min);
+	else
+		log_error("\"%s\" requires %d to %d argument(s)", cmd, min, max);
+	return 1;
+}
+
+static const struct {
+	const char *name;
+	int num;
+} signals[] = {
+	{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT },   { "ILL", SIGILL },
+	{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "IOT", SIGIOT },     { "BUS", SIGBUS },
+	{ "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },   { "TERM", SIGTERM },
+	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },   { "TTOU", SIGTTOU },   { "URG", SIGURG },
+	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
+	{ "WINCH", SIGWINCH }, { "IO", SIGIO },	    { "POLL", SIGPOLL },   { "PWR", SIGPWR },
+	{ "SYS", SIGSYS },
+};
+
+int oci_signal_parse(const char *s)
+{
+	char *end;
+	long n;
+
+	if (isdigit((unsigned char)s[0])) {
+		n = strtol(s, &end, 10);
+		return *end || n <= 0 || n >= _NSIG ? -1 : (int)n;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(s, signals[i].name) == 0)
+			return signals[i].num;
+	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+		n = s[5] ? strtol(s + 5, &end, 10) : 0;
+		if (s[5] && *end)
+			return -1;
+		n = (strncasecmp(s, "RTMIN", 5) == 0 ? SIGRTMIN : SIGRTMAX) + n;
+		return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : -1;
+	}
+	return -1;
+}
+
+enum { OPT_BUNDLE = 'b', OPT_DETACH = 'd', OPT_PIDFILE = 256, OPT_CONSOLE, OPT_NOPIVOT,
+       OPT_NOKEYRING, OPT_PRESERVE, OPT_KEEP, OPT_NOSUBREAPER, OPT_PIDFD };
+
+/* Options shared by create and run. Returns -1 to go on, else an exit code. */
+static int parse_create(int argc, char **argv, bool is_run, const char **bundle,
+			struct oci_create_opts *o, bool *detach, bool *keep)
+{
+	static const struct option opts[] = {
+		{ "bundle", required_argument, NULL, OPT_BUNDLE },
+		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
+		{ "console-socket", required_argument, NULL, OPT_CONSOLE },
+		{ "pidfd-socket", required_argument, NULL, OPT_PIDFD },
+		{ "no-pivot", no_argument, NULL, OPT_NOPIVOT },
+		{ "no-new-keyring", no_argument, NULL, OPT_NOKEYRING },
+		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
+		{ "detach", no_argument, NULL, OPT_DETACH },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "no-subreaper", no_argument, NULL, OPT_NOSUBREAPER },
+		{ 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+b:d", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case OPT_BUNDLE:
+			*bundle = optarg;
+			break;
+		case OPT_PIDFILE:
+			o->pid_file = optarg;
+			break;
+		case OPT_CONSOLE:
+			o->console_socket = optarg;
+			break;
+		case OPT_NOPIVOT:
+			o->no_pivot = true;
+			break;
+		case OPT_NOKEYRING:
+			o->no_new_keyring = true;
+			break;
+		case OPT_PRESERVE: {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || n > 1024) {
+				log_error("--preserve-fds: \"%s\" is not a count from 0 to 1024",
+					  optarg);
+				return 1;
+			}
+			o->preserve_fds = (unsigned)n;
+			break;
+		}
+		case OPT_DETACH:
+		case OPT_KEEP:
+		case OPT_NOSUBREAPER:
+			if (!is_run)
+				goto bad;
+			if (c == OPT_DETACH)
+				*detach = true;
+			if (c == OPT_KEEP)
+				*keep = true;
+			break;
+		case OPT_PIDFD:
+			break;
+		default:
+			goto bad;
+		}
+	}
+	return -1;
+bad:
+	log_error("%s: unknown option %s", argv[0], argv[optind - 1]);
+	return 1;
+}
+
+int oci_cmd_create(struct oci_cli *cli, int argc, char **argv)
+{
+	struct oci_create_opts o;
+	struct hull_err err = { 0 };
+	const char *bundle = ".";
+	bool detach = false, keep = false;
+	pid_t pid;
+	int r;
+
+	oci_create_opts_init(&o);
+	if ((r = parse_create(argc, argv, false, &bundle, &o, &detach, &keep)) >= 0)
+		return r;
+	if (oci_cli_nargs("create", argc - optind, 1, 1))
+		return 1;
+	if (oci_runtime_create(&cli->ctx, argv[optind], bundle, &o, &pid, NULL, &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
+}
+
+static volatile pid_t forward_pid;
+
+static void forward_signal(int sig)
+{
+	if (forward_pid > 0)
+		(void)kill(forward_pid, sig);
+}
+
+int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
+{
+	static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
+	struct oci_create_opts o;
+	struct hull_err err = { 0 };
+	const char *bundle = ".", *id;
+	bool detach = false, keep = false;
+	struct sigaction sa = { .sa_handler = forward_signal };
+	pid_t pid;
+	int r, code;
+
+	oci_create_opts_init(&o);
+	if ((r = parse_create(argc, argv, true, &bundle, &o, &detach, &keep)) >= 0)
+		return r;
+	if (oci_cli_nargs("run", argc - optind, 1, 1))
+		return 1;
+	id = argv[optind];
+	/* In the foreground a terminal is simply ours: the container shares our stdio. */
+	if (!detach && !o.console_socket)
+		o.stdio[0] = 0, o.stdio[1] = 1, o.stdio[2] = 2;
+	if (oci_runtime_create(&cli->ctx, id, bundle, &o, &pid, NULL, &err) < 0)
+		return oci_cli_fail(&err);
+	if (oci_runtime_start(&cli->ctx, id, &err) < 0) {
+		(void)oci_cli_fail(&err);
+		hull_err_clear(&err);
+		(void)oci_runtime_delete(&cli->ctx, id, true, &err);
+		(void)oci_runtime_wait(pid);
+		return 1;
+	}
+	if (detach)
+		return 0;
+	forward_pid = pid;
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		(void)sigaction(fwd[i], &sa, NULL);
+	code = oci_runtime_wait(pid);
+	if (code < 0) {
+		log_error("wait for the container: %s", strerror(-code));
+		code = 1;
+	}
+	if (!keep && oci_runtime_delete(&cli->ctx, id, true, &err) < 0)
+		(void)oci_cli_fail(&err);
+	return code;
+}
+
+int oci_cmd_start(struct oci_cli *cli, int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+
+	if (oci_cli_nargs("start", argc - 1, 1, 1))
+		return 1;
+	if (oci_runtime_start(&cli->ctx, argv[1], &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
+}
+
+int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { 0 } };
+	struct hull_err err = { 0 };
+	bool all = false;
+	int c, sig = SIGTERM;
+
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+a", opts, NULL)) != -1) {
+		if (c != 'a') {
+			log_error("kill: unknown option %s", argv[optind - 1]);
+			return 1;
+		}
+		all = true;
+	}
+	if (oci_cli_nargs("kill", argc - optind, 1, 2))
+		return 1;
+	if (argc - optind == 2 && (sig = oci_signal_parse(argv[optind + 1])) < 0) {
+		log_error("kill: unknown signal \"%s\"", argv[optind + 1]);
+		return 1;
+	}
+	if (oci_runtime_kill(&cli->ctx, argv[optind], sig, all, &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
+}
+
+int oci_cmd_delete(struct oci_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	struct hull_err err = { 0 };
+	bool force = false;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+f", opts, NULL)) != -1) {
+		if (c != 'f') {
+			log_error("delete: unknown option %s", argv[optind - 1]);
+			return 1;
+		}
+		force = true;
+	}
+	if (oci_cli_nargs("delete", argc - optind, 1, 1))
+		return 1;
+	r = oci_runtime_delete(&cli->ctx, argv[optind], force, &err);
+	/* As runc: deleting a container that does not exist is fine with --force. */
+	if (r == -ENOENT && force)
+		return 0;
+	return r < 0 ? oci_cli_fail(&err) : 0;
+}

@@ -1,0 +1,14 @@
+#pragma once
+/* Running OCI hooks (runtime-spec config.md "POSIX-platform Hooks"). Internal to src/oci. */
+#include <stddef.h>
+
+#include "common/error.h"
+#include "oci/spec.h"
+
+/*
+ * Run hooks[0..n) in order, each with state_json on its stdin, its args and env (nothing
+ * else), and its timeout (killed with SIGKILL when it runs over). Stops at the first hook
+ * that fails; the error names the kind, the index and the path.
+ */
+int oci_hooks_run(const struct oci_hook *hooks, size_t n, enum oci_hook_kind kind,
+		  const char *state_json, struct hull_err *err);

@@ -1,0 +1,341 @@
+/* start, kill, delete, state, list: the lifecycle after create (runtime-spec runtime.md). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/strv.h"
+#include "container/seams.h"
+#include "oci/hooks.h"
+#include "oci/runtime.h"
+#include "oci/spec.h"
+#include "oci/state.h"
+
+static int open_rec(const struct oci_runtime_ctx *ctx, const char *id, int *ret_dirfd,
+		    struct state_rec **ret, struct hull_err *err)
+{
+	cleanup_close int dirfd = state_dir_open(state_root(ctx), id, err);
+	int r;
+
+	if (dirfd < 0)
+		return dirfd;
+	if ((r = state_read(dirfd, id, ret, err)) < 0)
+		return r;
+	*ret_dirfd = steal_fd(&dirfd);
+	return 0;
+}
+
+static char *state_json_str(const struct state_rec *rec, enum oci_status st)
+{
+	json_t *o = state_to_json(rec, st);
+	char *s = hjson_dump(o, 0);
+
+	json_decref(o);
+	return s;
+}
+
+static void run_hooks_warn(const struct state_rec *rec, enum oci_hook_kind kind,
+			   enum oci_status st)
+{
+	struct oci_hook *hooks[OCI_HOOK_COUNT] = { 0 };
+	size_t n[OCI_HOOK_COUNT] = { 0 };
+	struct hull_err err = { 0 };
+
+	if (!rec->hooks)
+		return;
+	if (oci_hooks_parse(rec->hooks, "state.json: hooks", hooks, n, &err) == 0 && n[kind]) {
+		cleanup_free char *json = state_json_str(rec, st);
+
+		/* poststart and poststop failures are warnings (runtime.md "Lifecycle"). */
+		if (oci_hooks_run(hooks[kind], n[kind], kind, json, &err) < 0)
+			log_warn("%s", err.msg);
+	}
+	oci_hooks_free(hooks, n);
+}
+
+int oci_runtime_start(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1, fifo = -1;
+	enum oci_status st;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	st = state_status(dirfd, rec);
+	if (st == OCI_STATUS_RUNNING)
+		return hull_err_setx(err, EBUSY, "cannot start an already running container");
+	if (st != OCI_STATUS_CREATED)
+		return hull_err_setx(err, EINVAL, "cannot start a container that has stopped");
+	/* Non-blocking open of the write side fails with ENXIO when no reader is left,
+	 * i.e. the init died: no hang on a dead container. */
+	fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0) {
+		if (errno == ENXIO || errno == ENOENT)
+			return hull_err_setx(err, ESRCH, "cannot start a container that has stopped");
+		return hull_err_set(err, errno, "open %s", EXEC_FIFO);
+	}
+	if (write(fifo, "0", 1) != 1)
+		return hull_err_set(err, errno, "signal the container to start");
+	(void)unlinkat(dirfd, EXEC_FIFO, 0);
+	run_hooks_warn(rec, OCI_HOOK_POSTSTART, OCI_STATUS_RUNNING);
+	return 0;
+}
+
+/* The init and, transitively, its children: what `ps` and `kill --all` see without cgroups. */
+static size_t collect_pids(pid_t init, pid_t **ret)
+{
+	pid_t *pids = xmalloc(sizeof(pid_t) * 16);
+	size_t n = 0, cap = 16;
+	bool grew = true;
+	DIR *d;
+
+	pids[n++] = init;
+	while (grew && (d = opendir("/proc"))) {
+		struct dirent *de;
+
+		grew = false;
+		while ((de = readdir(d))) {
+			char path[64], buf[512], *p;
+			cleanup_close int fd = -1;
+			pid_t pid = (pid_t)strtol(de->d_name, &p, 10), ppid;
+			ssize_t len;
+			bool known = false;
+
+			if (*p || pid <= 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				known = known || pids[i] == pid;
+			if (known)
+				continue;
+			(void)snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || (len = fd_read_all(fd, buf, sizeof(buf) - 1)) <= 0)
+				continue;
+			buf[len] = '\0';
+			p = strrchr(buf, ')');
+			if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (pids[i] != ppid)
+					continue;
+				if (n == cap)
+					pids = xreallocarray(pids, cap *= 2, sizeof(pid_t));
+				pids[n++] = pid;
+				grew = true;
+				break;
+			}
+		}
+		(void)closedir(d);
+	}
+	*ret = pids;
+	return n;
+}
+
+int oci_runtime_pids(const struct oci_runtime_ctx *ctx, const char *id, pid_t **ret,
+		     size_t *ret_n, struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	if (container_cgroup_ops->pids) {
+		r = container_cgroup_ops->pids(id, ret, err);
+		if (r != -ENOSYS) {
+			if (r >= 0)
+				*ret_n = (size_t)r;
+			return r < 0 ? r : 0;
+		}
+	}
+	if (state_status(dirfd, rec) == OCI_STATUS_STOPPED) {
+		*ret = NULL;
+		*ret_n = 0;
+		return 0;
+	}
+	*ret_n = collect_pids(rec->pid, ret);
+	return 0;
+}
+
+static int signal_init(const struct state_rec *rec, int sig, struct hull_err *err)
+{
+	cleanup_close int pfd = (int)syscall(SYS_pidfd_open, rec->pid, 0);
+	unsigned long long start = 0;
+	bool zombie = false;
+
+	/* Check the start time after taking the pidfd: the pidfd pins the process, so a
+	 * matching start time means the signal cannot reach a recycled pid. */
+	if (pfd < 0 || proc_stat_read(rec->pid, &start, &zombie) < 0 || start != rec->starttime)
+		return hull_err_setx(err, ESRCH, "container not running");
+	if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
+		return hull_err_set(err, errno, "kill %d", rec->pid);
+	return 0;
+}
+
+int oci_runtime_kill(const struct oci_runtime_ctx *ctx, const char *id, int sig, bool all,
+		     struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	if (state_status(dirfd, rec) == OCI_STATUS_STOPPED)
+		return hull_err_setx(err, ESRCH, "container not running");
+	if (all && container_cgroup_ops->kill_all) {
+		r = container_cgroup_ops->kill_all(id, sig, err);
+		if (r != -ENOSYS)
+			return r;
+	}
+	if (all) {
+		cleanup_free pid_t *pids = NULL;
+		size_t n = collect_pids(rec->pid, &pids);
+
+		for (size_t i = 1; i < n; i++)
+			(void)kill(pids[i], sig);
+	}
+	return signal_init(rec, sig, err);
+}
+
+/* Wait (up to timeout_ms) for the init to exit; reaped or not does not matter. */
+static bool wait_exit(const struct state_rec *rec, int dirfd, int timeout_ms)
+{
+	cleanup_close int pfd = (int)syscall(SYS_pidfd_open, rec->pid, 0);
+	struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+	if (pfd >= 0)
+		(void)poll(&p, 1, timeout_ms);
+	for (int i = 0; i < timeout_ms / 10 && state_status(dirfd, rec) != OCI_STATUS_STOPPED; i++)
+		(void)usleep(10000);
+	return state_status(dirfd, rec) == OCI_STATUS_STOPPED;
+}
+
+int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool force,
+		       struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = state_dir_open(state_root(ctx), id, err);
+	enum oci_status st;
+	int r;
+
+	if (dirfd < 0)
+		return dirfd;
+	r = state_read(dirfd, id, &rec, err);
+	if (r == -ENOENT) {
+		/* A create that died before writing its state: nothing runs, just clean up. */
+		hull_err_clear(err);
+		return state_dir_remove(state_root(ctx), id, err);
+	}
+	if (r < 0)
+		return r;
+	st = state_status(dirfd, rec);
+	if (st == OCI_STATUS_RUNNING && !force)
+		return hull_err_setx(err, EBUSY,
+				     "cannot delete container %s that is not stopped: running", id);
+	if (st != OCI_STATUS_STOPPED) {
+		cleanup_free pid_t *pids = NULL;
+		size_t n = collect_pids(rec->pid, &pids);
+
+		if (container_cgroup_ops->kill_all)
+			(void)container_cgroup_ops->kill_all(id, SIGKILL, NULL);
+		for (size_t i = n; i-- > 1;)
+			(void)kill(pids[i], SIGKILL);
+		(void)signal_init(rec, SIGKILL, NULL);
+		if (!wait_exit(rec, dirfd, 10000))
+			return hull_err_setx(err, ETIMEDOUT,
+					     "container %s did not exit after SIGKILL", id);
+	}
+	run_hooks_warn(rec, OCI_HOOK_POSTSTOP, OCI_STATUS_STOPPED);
+	if (container_cgroup_ops->destroy && (r = container_cgroup_ops->destroy(id, err)) < 0)
+		return r;
+	return state_dir_remove(state_root(ctx), id, err);
+}
+
+int oci_runtime_state(const struct oci_runtime_ctx *ctx, const char *id,
+		      struct oci_state **ret, struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	struct oci_state *st;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	st = xcalloc(1, sizeof(*st));
+	st->status = state_status(dirfd, rec);
+	st->oci_version = steal_ptr(&rec->oci_version);
+	st->id = steal_ptr(&rec->id);
+	st->pid = st->status == OCI_STATUS_STOPPED ? 0 : rec->pid;
+	st->bundle = steal_ptr(&rec->bundle);
+	st->rootfs = steal_ptr(&rec->rootfs);
+	st->created = steal_ptr(&rec->created);
+	st->annotations_json = hjson_dump(rec->annotations, 0);
+	*ret = st;
+	return 0;
+}
+
+int oci_runtime_state_json(const struct oci_runtime_ctx *ctx, const char *id, char **ret_json,
+			   struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	json_t *o;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	o = state_to_json(rec, state_status(dirfd, rec));
+	*ret_json = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	if (!*ret_json)
+		abort();
+	return 0;
+}
+
+void oci_state_free(struct oci_state *st)
+{
+	if (!st)
+		return;
+	free(st->oci_version);
+	free(st->id);
+	free(st->bundle);
+	free(st->rootfs);
+	free(st->created);
+	free(st->annotations_json);
+	free(st);
+}
+
+int oci_runtime_list(const struct oci_runtime_ctx *ctx, char ***ret_ids, struct hull_err *err)
+{
+	char **ids = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	DIR *d = opendir(state_root(ctx));
+
+	if (!d) {
+		if (errno == ENOENT) {
+			*ret_ids = ids;
+			return 0;
+		}
+		strv_free(ids);
+		return hull_err_set(err, errno, "open %s", state_root(ctx));
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && de->d_type == DT_DIR)
+			strv_push(&ids, de->d_name);
+	(void)closedir(d);
+	*ret_ids = ids;
+	return 0;
+}

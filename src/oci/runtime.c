@@ -1,0 +1,305 @@
+/* create: the parent side of the lifecycle (runtime-spec runtime.md "Lifecycle", step 1-6). */
+#include "oci/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container/ns.h"
+#include "container/seams.h"
+#include "container/sync.h"
+#include "oci/hooks.h"
+#include "oci/init.h"
+#include "oci/spec.h"
+#include "oci/state.h"
+
+void oci_create_opts_init(struct oci_create_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->stdio[0] = opts->stdio[1] = opts->stdio[2] = -1;
+}
+
+int oci_id_validate(const char *id, struct hull_err *err)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0)
+		return hull_err_setx(err, EINVAL, "container id must not be empty");
+	if (n > OCI_ID_MAX)
+		return hull_err_setx(err, ENAMETOOLONG,
+				     "container id is too long (%zu bytes, at most %d)", n,
+				     OCI_ID_MAX);
+	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return hull_err_setx(err, EINVAL, "invalid container id \"%s\"", id);
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("_+-.", *p)))
+			return hull_err_setx(err, EINVAL,
+					     "invalid container id \"%s\": only letters, digits and "
+					     "_+-. are allowed",
+					     id);
+	return 0;
+}
+
+static int console_connect(const char *path, struct hull_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return hull_err_setx(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return hull_err_set(err, errno, "--console-socket %s", path);
+	return steal_fd(&fd);
+}
+
+static char *now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *s,
+		      const struct oci_create_opts *opts, struct hull_err *err)
+{
+	if (ctx && ctx->systemd_cgroup)
+		return hull_err_setx(err, ENOTSUP,
+				     "--systemd-cgroup: the systemd cgroup driver is not supported "
+				     "yet; use the cgroupfs driver");
+	if (!s->has_process)
+		return hull_err_setx(err, EINVAL, "config.json: process: required field is missing");
+	if (!s->ns[OCI_NS_MOUNT].present)
+		return hull_err_setx(err, EINVAL,
+				     "config.json: linux.namespaces: a mount namespace is required");
+	if (s->process.terminal && !opts->console_socket && opts->stdio[0] < 0)
+		return hull_err_setx(err, EINVAL,
+				     "config.json: process.terminal: a terminal needs "
+				     "--console-socket");
+	return 0;
+}
+
+struct create_ctx {
+	const struct oci_spec *spec;
+	const char *id;
+	struct state_rec rec;
+	int sync_fd;
+	pid_t pid;
+};
+
+/* Talk to the child until it is ready (or failed). */
+static int parent_sync(struct create_ctx *c, const char *state_json, struct hull_err *err)
+{
+	const struct oci_spec *s = c->spec;
+	int r;
+
+	if ((r = sync_send(c->sync_fd, SYNC_GO, state_json, strlen(state_json))) < 0)
+		return hull_err_set(err, -r, "sync with the container init");
+	for (;;) {
+		cleanup_free char *payload = NULL;
+		enum sync_type t;
+
+		r = sync_recv(c->sync_fd, &t, &payload);
+		if (r == -EPIPE)
+			return hull_err_setx(err, EPIPE, "container init exited during set-up");
+		if (r < 0)
+			return hull_err_set(err, -r, "sync with the container init");
+		switch (t) {
+		case SYNC_READY:
+			return 0;
+		case SYNC_ERR:
+			if ((size_t)r != sizeof(struct hull_err))
+				return hull_err_setx(err, EPROTO, "container init: bad error message");
+			memcpy(err, payload, sizeof(*err));
+			err->msg[sizeof(err->msg) - 1] = '\0';
+			return -(err->code ? err->code : EINVAL);
+		case SYNC_HOOKS:
+			if ((r = oci_hooks_run(s->hooks[OCI_HOOK_PRESTART],
+					       s->n_hooks[OCI_HOOK_PRESTART], OCI_HOOK_PRESTART,
+					       state_json, err)) < 0 ||
+			    (r = oci_hooks_run(s->hooks[OCI_HOOK_CREATE_RUNTIME],
+					       s->n_hooks[OCI_HOOK_CREATE_RUNTIME],
+					       OCI_HOOK_CREATE_RUNTIME, state_json, err)) < 0)
+				return r;
+			if ((r = sync_send(c->sync_fd, SYNC_GO, NULL, 0)) < 0)
+				return hull_err_set(err, -r, "sync with the container init");
+			break;
+		case SYNC_GO:
+		case SYNC_TYPE_COUNT:
+			return hull_err_setx(err, EPROTO, "container init: unexpected message %d", t);
+		}
+	}
+}
+
+static pid_t clone_init(const struct oci_spec *s, int *ret_pidfd)
+{
+	struct clone_args ca = {
+		.flags = (uint64_t)ns_clone_flags(s) | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+/* After clone: the parent's half of create. */
+static int create_parent(struct create_ctx *c, int dirfd, const struct oci_create_opts *opts,
+			 struct hull_err *err)
+{
+	const struct oci_spec *s = c->spec;
+	cleanup_free char *state_json = NULL;
+	bool zombie = false;
+	json_t *st;
+	int r;
+
+	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
+	    (r = ns_write_idmaps(c->pid, s, err)) < 0)
+		return r;
+	if ((r = container_cgroup_ops->enter(s, c->id, c->pid, err)) < 0)
+		return r;
+	if ((r = proc_stat_read(c->pid, &c->rec.starttime, &zombie)) < 0)
+		return hull_err_set(err, -r, "read /proc/%d/stat", c->pid);
+	st = state_to_json(&c->rec, OCI_STATUS_CREATING);
+	state_json = hjson_dump(st, 0);
+	json_decref(st);
+	if ((r = parent_sync(c, state_json, err)) < 0)
+		return r;
+	if ((r = state_write(dirfd, &c->rec, err)) < 0)
+		return r;
+	if (opts->pid_file) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%d", c->pid);
+
+		r = fd_write_file_atomic_at(AT_FDCWD, opts->pid_file, buf, (size_t)n, 0644);
+		if (r < 0)
+			return hull_err_set(err, -r, "--pid-file %s", opts->pid_file);
+	}
+	return 0;
+}
+
+static void fill_rec(struct state_rec *rec, const struct oci_spec *s, const char *id)
+{
+	rec->oci_version = s->oci_version;
+	rec->id = (char *)id;
+	rec->bundle = s->bundle;
+	rec->rootfs = s->root_path;
+	rec->created = now_rfc3339();
+	rec->annotations = s->annotations;
+	rec->hooks = s->hooks_json;
+}
+
+int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const char *bundle,
+		       const struct oci_create_opts *opts, pid_t *ret_pid, int *ret_pidfd,
+		       struct hull_err *err)
+{
+	cleanup_oci_spec struct oci_spec *s = NULL;
+	cleanup_close int dirfd = -1, fifo = -1, console = -1, pidfd = -1, sv0 = -1, sv1 = -1;
+	cleanup_free char *created = NULL;
+	struct create_ctx c = { 0 };
+	int sv[2], saved_pidns, r;
+	const char *root = state_root(ctx);
+
+	if ((r = oci_id_validate(id, err)) < 0 || (r = oci_spec_load(bundle, &s, err)) < 0 ||
+	    (r = check_spec(ctx, s, opts, err)) < 0)
+		return r;
+	if (opts->console_socket && (console = console_connect(opts->console_socket, err)) < 0)
+		return console;
+	dirfd = state_dir_create(root, id, err);
+	if (dirfd < 0)
+		return dirfd;
+	/* From here on, failure must remove the state directory (and the child). */
+	if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0) {
+		r = hull_err_set(err, errno, "mkfifo %s", EXEC_FIFO);
+		goto err_rmdir;
+	}
+	/* Open the read side without blocking; the child polls it until `start` writes. */
+	fifo = openat(dirfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = hull_err_set(err, errno, "create the sync channel");
+		goto err_rmdir;
+	}
+	sv0 = sv[0];
+	sv1 = sv[1];
+	saved_pidns = ns_pid_enter_for_children(s, err);
+	if (saved_pidns < -1) {
+		r = saved_pidns;
+		goto err_rmdir;
+	}
+	c.pid = clone_init(s, &pidfd);
+	if (c.pid == 0) {
+		struct init_args a = {
+			.spec = s, .opts = opts, .id = id, .sync_fd = sv1, .fifo_fd = fifo,
+			.console_fd = s->process.terminal ? console : -1,
+			.new_userns = s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path,
+			.in_userns = s->ns[OCI_NS_USER].present,
+		};
+
+		(void)close(sv0);
+		oci_init_main(&a);
+	}
+	r = c.pid < 0 ? -errno : 0;
+	ns_pid_restore(saved_pidns);
+	if (r < 0) {
+		r = hull_err_set(err, -r, "clone the container init");
+		goto err_rmdir;
+	}
+	(void)close(steal_fd(&sv1));
+	(void)close(steal_fd(&fifo));
+	c.spec = s;
+	c.id = id;
+	c.sync_fd = sv0;
+	c.rec.pid = c.pid;
+	fill_rec(&c.rec, s, id);
+	created = c.rec.created;
+	if ((r = create_parent(&c, dirfd, opts, err)) < 0)
+		goto err_kill;
+	*ret_pid = c.pid;
+	if (ret_pidfd)
+		*ret_pidfd = steal_fd(&pidfd);
+	return 0;
+
+err_kill:
+	(void)kill(c.pid, SIGKILL);
+	while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (container_cgroup_ops->destroy)
+		(void)container_cgroup_ops->destroy(id, NULL);
+err_rmdir:
+	(void)state_dir_remove(root, id, NULL);
+	return r;
+}
+
+int oci_runtime_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
