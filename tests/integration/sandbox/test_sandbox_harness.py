@@ -3,6 +3,7 @@
 Each boot of the VM costs ~7 s, so one boot checks several things at once.
 """
 import os
+import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -52,14 +53,15 @@ def test_signal_exit_code(sandbox_available):
 
 def test_timeout_kills_the_vm(sandbox_available):
     t0 = time.monotonic()
-    r = run_sandbox("--timeout", "4", "--", "sleep", "1000", timeout=60)
+    r = run_sandbox("--verbose", "--timeout", "12", "--", "sleep", "1000", timeout=60)
     elapsed = time.monotonic() - t0
     assert r.returncode == 124, r.stderr
-    assert "timeout: killed the VM after 4 s" in r.stderr
+    assert "timeout: killed the VM after 12 s" in r.stderr
     assert elapsed < 30
-    # No QEMU left behind.
-    ps = subprocess.run(["pgrep", "-f", "hull-sandbox-.*sleep"], capture_output=True)
-    assert ps.returncode == 1
+    # No QEMU left behind: none has this run's control directory on its command line.
+    ctl = re.search(r"path=(/\S*/hull-sandbox-\w+),mount_tag=ctl", r.stderr).group(1)
+    ps = subprocess.run(["pgrep", "-f", ctl], capture_output=True)
+    assert ps.returncode == 1, ps.stdout
 
 
 def test_boot_that_never_starts_is_retried_once_then_fails(sandbox_available):
@@ -114,3 +116,15 @@ def test_run_pytest_skip_writes_a_skipped_case(tmp_path):
     assert r.returncode == 0, r.stderr
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite.get("skipped") == "1" and suite.get("failures") == "0"
+
+
+def test_hung_guest_is_detected(sandbox_available):
+    # Stop the guest init's heartbeat (a child of PID 1 running /init), then idle.
+    script = ('for p in $(pgrep -x -f "/bin/busybox sh /init"); do '
+              '[ "$p" = 1 ] || kill -STOP "$p"; done; echo stopped; sleep 1000')
+    t0 = time.monotonic()
+    r = run_sandbox("--hang-timeout", "15", "--", "sh", "-c", script, timeout=120)
+    assert r.returncode == 125, r.stderr
+    assert r.stdout == "stopped\n"
+    assert "failed: the guest stopped responding (no heartbeat for 15 s)" in r.stderr
+    assert time.monotonic() - t0 < 60
