@@ -1,9 +1,451 @@
+/* hull img: qemu-img compatible disk image commands (logic in src/disk/img-*.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
+#include "common/cleanup.h"
+#include "disk/img.h"
+
+static int fail(const struct hull_err *err)
+{
+	fprintf(stderr, "hull img: %s\n", err->msg);
+	return 1;
+}
+
+static int usage_err(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "hull img %s: %s (see 'hull img --help')\n", cmd, msg);
+	return 1;
+}
+
+static int parse_fmt(const char *cmd, const char *s, enum disk_format *ret)
+{
+	if (disk_format_parse(s, ret) < 0 || *ret == DISK_FORMAT_AUTO) {
+		fprintf(stderr, "hull img %s: unknown format '%s' (raw or qcow2)\n", cmd, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* qemu's human sizes: "4 MiB", "1.5 GiB", "324 KiB" */
+static void human_size(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double d = (double)v;
+	size_t u = 0;
+
+	while (d >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else if (d >= 100 || d == (double)(uint64_t)d)
+		snprintf(buf, len, "%.0f %s", d, units[u]);
+	else
+		snprintf(buf, len, "%.3g %s", d, units[u]);
+}
+
+enum { OPT_OUTPUT = 256, OPT_SHRINK, OPT_BACKING_CHAIN, OPT_IMAGE_OPTS };
+
+static const struct option long_opts[] = {
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "shrink", no_argument, NULL, OPT_SHRINK },
+	{ "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
+	{ "format", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct img_args {
+	enum disk_format fmt, out_fmt, backing_fmt;
+	const char *backing, *opts, *repair, *output;
+	bool quiet, compress, unsafe, shrink, keep, backing_set;
+	char **pos;
+	int npos;
+};
+
+static int parse_args(const char *cmd, int argc, char **argv, const char *optstr,
+		      struct img_args *a)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (parse_fmt(cmd, optarg, &a->fmt) < 0)
+				return -1;
+			break;
+		case 'O':
+			if (parse_fmt(cmd, optarg, &a->out_fmt) < 0)
+				return -1;
+			break;
+		case 'F':
+			if (parse_fmt(cmd, optarg, &a->backing_fmt) < 0)
+				return -1;
+			break;
+		case 'b':
+			a->backing = optarg;
+			a->backing_set = true;
+			break;
+		case 'o': a->opts = optarg; break;
+		case 'r': a->repair = optarg; break;
+		case 'q': a->quiet = true; break;
+		case 'c': a->compress = true; break;
+		case 'u': a->unsafe = true; break;
+		case 'd': a->keep = true; break;
+		case 'p': case 'U': break; /* progress, force-share: accepted, no effect */
+		case OPT_SHRINK: a->shrink = true; break;
+		case OPT_BACKING_CHAIN: break;
+		case OPT_OUTPUT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
+				usage_err(cmd, "--output must be 'human' or 'json'");
+				return -1;
+			}
+			a->output = optarg;
+			break;
+		default:
+			fprintf(stderr, "hull img %s: unknown or incomplete option '%s'\n", cmd,
+				argv[optind - 1]);
+			return -1;
+		}
+	}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+static bool is_json(const struct img_args *a)
+{
+	return a->output && strcmp(a->output, "json") == 0;
+}
+
+static int img_create_cmd(int argc, char **argv)
+{
+	struct disk_create_opts o = { 0 };
+	cleanup_free char *obuf = NULL;
+	struct hull_err err = { 0 };
+	struct img_args a;
+
+	if (parse_args("create", argc, argv, "+f:b:F:o:qu", &a) < 0)
+		return 1;
+	if (a.npos < 1 || a.npos > 2 || (a.npos == 1 && !a.backing))
+		return usage_err("create", "expected FILE SIZE");
+	o.format = a.fmt == DISK_FORMAT_AUTO ? DISK_FORMAT_RAW : a.fmt;
+	if (a.opts && img_parse_create_opts(a.opts, &o, &obuf, &err) < 0)
+		return fail(&err);
+	if (a.backing)
+		o.backing_file = a.backing;
+	if (a.backing_fmt)
+		o.backing_format = a.backing_fmt;
+	if (a.npos == 2 && img_parse_size(a.pos[1], &o.size) < 0) {
+		fprintf(stderr, "hull img create: invalid size '%s'\n", a.pos[1]);
+		return 1;
+	}
+	if (!a.quiet)
+		printf("Formatting '%s', fmt=%s size=%" PRIu64 "%s%s\n", a.pos[0],
+		       disk_format_name(o.format), o.size, o.backing_file ? " backing_file=" : "",
+		       o.backing_file ? o.backing_file : "");
+	if (disk_create(a.pos[0], &o, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static void print_info_human(json_t *o)
+{
+	json_t *fs = json_object_get(o, "format-specific"), *snaps = json_object_get(o, "snapshots");
+	char a[64], b[64];
+	const char *key;
+	json_t *v;
+
+	human_size((uint64_t)json_integer_value(json_object_get(o, "virtual-size")), a, sizeof(a));
+	human_size((uint64_t)json_integer_value(json_object_get(o, "actual-size")), b, sizeof(b));
+	printf("image: %s\nfile format: %s\nvirtual size: %s (%" JSON_INTEGER_FORMAT
+	       " bytes)\ndisk size: %s\n",
+	       json_string_value(json_object_get(o, "filename")),
+	       json_string_value(json_object_get(o, "format")), a,
+	       json_integer_value(json_object_get(o, "virtual-size")), b);
+	if (json_object_get(o, "cluster-size"))
+		printf("cluster_size: %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(json_object_get(o, "cluster-size")));
+	if (json_object_get(o, "backing-filename"))
+		printf("backing file: %s\n",
+		       json_string_value(json_object_get(o, "backing-filename")));
+	if (json_object_get(o, "backing-filename-format"))
+		printf("backing file format: %s\n",
+		       json_string_value(json_object_get(o, "backing-filename-format")));
+	if (snaps) {
+		size_t i;
+
+		printf("Snapshot list:\nID        TAG               VM SIZE                DATE     "
+		       "VM CLOCK     ICOUNT\n");
+		json_array_foreach(snaps, i, v) {
+			time_t t = (time_t)json_integer_value(json_object_get(v, "date-sec"));
+			long long clk = json_integer_value(json_object_get(v, "vm-clock-sec"));
+			char date[32];
+			struct tm tm;
+
+			human_size((uint64_t)json_integer_value(json_object_get(v, "vm-state-size")),
+				   a, sizeof(a));
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+			printf("%-9s %-17s %7s %s %02lld:%02lld:%02lld.%03lld          0\n",
+			       json_string_value(json_object_get(v, "id")),
+			       json_string_value(json_object_get(v, "name")), a, date, clk / 3600,
+			       clk / 60 % 60, clk % 60,
+			       json_integer_value(json_object_get(v, "vm-clock-nsec")) / 1000000);
+		}
+	}
+	if (fs) {
+		printf("Format specific information:\n");
+		json_object_foreach(json_object_get(fs, "data"), key, v) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s", key);
+			for (char *p = name; *p; p++)
+				if (*p == '-')
+					*p = ' ';
+			if (json_is_string(v))
+				printf("    %s: %s\n", name, json_string_value(v));
+			else if (json_is_boolean(v))
+				printf("    %s: %s\n", name, json_is_true(v) ? "true" : "false");
+			else
+				printf("    %s: %" JSON_INTEGER_FORMAT "\n", name,
+				       json_integer_value(v));
+		}
+	}
+}
+
+static int img_info_cmd(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_args a;
+	json_t *o = NULL;
+
+	if (parse_args("info", argc, argv, "+f:U", &a) < 0)
+		return 1;
+	if (a.npos != 1)
+		return usage_err("info", "expected FILE");
+	if (img_info(a.pos[0], a.fmt, &o, &err) < 0)
+		return fail(&err);
+	if (is_json(&a)) {
+		char *s = json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+
+		printf("%s\n", s);
+		free(s);
+	} else {
+		print_info_human(o);
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int img_check_cmd(int argc, char **argv)
+{
+	struct img_check_report rep;
+	struct hull_err err = { 0 };
+	struct img_args a;
+	uint64_t total;
+
+	if (parse_args("check", argc, argv, "+f:r:qU", &a) < 0)
+		return 1;
+	if (a.npos != 1)
+		return usage_err("check", "expected FILE");
+	if (img_check(a.pos[0], a.fmt, a.repair, &rep, &err) < 0) {
+		fprintf(stderr, "hull img: %s\n", err.msg);
+		return err.code == ENOTSUP ? 63 : 1;
+	}
+	total = rep.total_clusters ? rep.total_clusters : 1;
+	if (is_json(&a)) {
+		printf("{\n    \"image-end-offset\": %" PRIu64 ",\n    \"total-clusters\": %" PRIu64
+		       ",\n    \"check-errors\": 0,\n", rep.image_end_offset, rep.total_clusters);
+		if (rep.leaks)
+			printf("    \"leaks\": %" PRIu64 ",\n", rep.leaks);
+		if (rep.corruptions)
+			printf("    \"corruptions\": %" PRIu64 ",\n", rep.corruptions);
+		if (rep.leaks_fixed)
+			printf("    \"leaks-fixed\": %" PRIu64 ",\n", rep.leaks_fixed);
+		if (rep.corruptions_fixed)
+			printf("    \"corruptions-fixed\": %" PRIu64 ",\n", rep.corruptions_fixed);
+		printf("    \"allocated-clusters\": %" PRIu64 ",\n    \"filename\": \"%s\",\n"
+		       "    \"format\": \"qcow2\"\n}\n", rep.allocated_clusters, a.pos[0]);
+	} else if (!a.quiet) {
+		if (rep.first_error[0] && rep.corruptions)
+			printf("ERROR %s\n", rep.first_error);
+		if (rep.leaks_fixed || rep.corruptions_fixed)
+			printf("The following inconsistencies were found and repaired:\n\n"
+			       "    %" PRIu64 " leaked clusters\n    %" PRIu64 " corruptions\n\n",
+			       rep.leaks_fixed, rep.corruptions_fixed);
+		if (rep.corruptions)
+			printf("\n%" PRIu64 " errors were found on the image.\nData may be corrupted, "
+			       "or further writes to the image may corrupt it.\n", rep.corruptions);
+		if (rep.leaks)
+			printf("\n%" PRIu64 " leaked clusters were found on the image.\nThis means "
+			       "waste of disk space, but no harm to data.\n", rep.leaks);
+		if (!rep.corruptions && !rep.leaks)
+			printf("No errors were found on the image.\n");
+		printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %.2f%% fragmented, %.2f%% "
+		       "compressed clusters\nImage end offset: %" PRIu64 "\n",
+		       rep.allocated_clusters, rep.total_clusters,
+		       100.0 * (double)rep.allocated_clusters / (double)total,
+		       100.0 * (double)rep.fragmented_clusters / (double)total,
+		       100.0 * (double)rep.compressed_clusters / (double)total, rep.image_end_offset);
+	}
+	if (rep.corruptions)
+		return 2;
+	if (rep.leaks)
+		return 3;
+	return 0;
+}
+
+static int img_convert_cmd(int argc, char **argv)
+{
+	struct disk_create_opts o = { 0 };
+	cleanup_free char *obuf = NULL;
+	struct hull_err err = { 0 };
+	struct img_args a;
+
+	if (parse_args("convert", argc, argv, "+f:O:o:cpqU", &a) < 0)
+		return 1;
+	if (a.npos != 2)
+		return usage_err("convert", "expected SOURCE TARGET");
+	if (a.opts && img_parse_create_opts(a.opts, &o, &obuf, &err) < 0)
+		return fail(&err);
+	o.format = a.out_fmt ? a.out_fmt : DISK_FORMAT_RAW;
+	if (img_convert(a.pos[0], a.fmt, a.pos[1], &o, a.compress, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static int img_commit_cmd(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_args a;
+
+	if (parse_args("commit", argc, argv, "+f:dqp", &a) < 0)
+		return 1;
+	if (a.npos != 1)
+		return usage_err("commit", "expected FILE");
+	if (img_commit(a.pos[0], a.fmt, a.keep, &err) < 0)
+		return fail(&err);
+	if (!a.quiet)
+		printf("Image committed.\n");
+	return 0;
+}
+
+static int img_rebase_cmd(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_args a;
+
+	if (parse_args("rebase", argc, argv, "+f:b:F:uqp", &a) < 0)
+		return 1;
+	if (a.npos != 1 || !a.backing_set)
+		return usage_err("rebase", "expected -b BACKING FILE");
+	if (img_rebase(a.pos[0], a.fmt, a.backing, a.backing_fmt, a.unsafe, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static int img_resize_cmd(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_args a;
+
+	/* "-1G" must reach us as a size, not an option: stop at the first non-option */
+	if (parse_args("resize", argc, argv, "+f:q", &a) < 0)
+		return 1;
+	if (a.npos == 3 && strcmp(a.pos[0], "--shrink") == 0) {
+		a.shrink = true;
+		a.pos++;
+		a.npos--;
+	}
+	if (a.npos != 2)
+		return usage_err("resize", "expected FILE [+|-]SIZE");
+	if (img_resize(a.pos[0], a.fmt, a.pos[1], a.shrink, &err) < 0)
+		return fail(&err);
+	if (!a.quiet)
+		printf("Image resized.\n");
+	return 0;
+}
+
+static int img_map_cmd(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_args a;
+	json_t *arr = NULL, *e;
+	size_t i;
+
+	if (parse_args("map", argc, argv, "+f:U", &a) < 0)
+		return 1;
+	if (a.npos != 1)
+		return usage_err("map", "expected FILE");
+	if (img_map(a.pos[0], a.fmt, &arr, &err) < 0)
+		return fail(&err);
+	if (!is_json(&a))
+		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+	json_array_foreach(arr, i, e) {
+		long long start = json_integer_value(json_object_get(e, "start"));
+		long long len = json_integer_value(json_object_get(e, "length"));
+		json_t *off = json_object_get(e, "offset");
+
+		if (!is_json(&a)) {
+			if (json_is_true(json_object_get(e, "data")) && off)
+				printf("%#-16llx%#-16llx%#-16llx%s\n", start, len,
+				       json_integer_value(off), a.pos[0]);
+			continue;
+		}
+		printf("%s{ \"start\": %lld, \"length\": %lld, \"depth\": %lld, \"present\": %s, "
+		       "\"zero\": %s, \"data\": %s", i ? ",\n" : "[", start, len,
+		       json_integer_value(json_object_get(e, "depth")),
+		       json_is_true(json_object_get(e, "present")) ? "true" : "false",
+		       json_is_true(json_object_get(e, "zero")) ? "true" : "false",
+		       json_is_true(json_object_get(e, "data")) ? "true" : "false");
+		if (off)
+			printf(", \"offset\": %lld", json_integer_value(off));
+		printf("}");
+	}
+	if (is_json(&a))
+		printf("%s]\n", json_array_size(arr) ? "" : "[");
+	json_decref(arr);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} subcmds[] = {
+	{ "create", img_create_cmd, "create [-f qcow2|raw] [-b BACKING [-F FMT]] [-o OPTS] FILE [SIZE]" },
+	{ "info", img_info_cmd, "info [-f FMT] [--output human|json] FILE" },
+	{ "check", img_check_cmd, "check [-f FMT] [-r leaks|all] [--output human|json] FILE" },
+	{ "convert", img_convert_cmd, "convert [-f FMT] [-O FMT] [-c] [-o OPTS] SOURCE TARGET" },
+	{ "commit", img_commit_cmd, "commit [-f FMT] [-d] FILE" },
+	{ "rebase", img_rebase_cmd, "rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE" },
+	{ "resize", img_resize_cmd, "resize [-f FMT] [--shrink] FILE [+|-]SIZE" },
+	{ "map", img_map_cmd, "map [-f FMT] [--output human|json] FILE" },
+};
 
 int cmd_img(int argc, char **argv)
 {
-	fprintf(stderr, "hull img: not implemented yet\n");
-	return 125;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		FILE *f = argc < 2 ? stderr : stdout;
+
+		fprintf(f, "Usage: hull img COMMAND ...\n\nCommands:\n");
+		for (size_t i = 0; i < ARRAY_SIZE(subcmds); i++)
+			fprintf(f, "  %s\n", subcmds[i].usage);
+		return argc < 2 ? 1 : 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subcmds); i++)
+		if (strcmp(argv[1], subcmds[i].name) == 0)
+			return subcmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "hull img: unknown command '%s' (see 'hull img --help')\n", argv[1]);
+	return 1;
 }

@@ -44,6 +44,9 @@ enum disk_format {
 #define DISK_STATUS_ZERO (1u << 1)      /* reads as zeroes */
 #define DISK_STATUS_BACKING (1u << 2)   /* comes from the backing chain (depth in ret_depth) */
 #define DISK_STATUS_COMPRESSED (1u << 3)
+#define DISK_STATUS_ALLOCATED (1u << 4) /* allocated (data or a zero flag) at ret_depth:
+					 * qemu-img map's "present" */
+#define DISK_STATUS_OFFSET_VALID (1u << 5) /* ret_host_offset is meaningful */
 
 /* Parse "raw" / "qcow2"; returns 0 or -EINVAL. */
 int disk_format_parse(const char *name, enum disk_format *ret);

@@ -151,20 +151,20 @@ static int raw_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t
 	off_t data, hole;
 
 	*ret_host_offset = off;
-	*ret_flags = DISK_STATUS_DATA;
+	*ret_flags = DISK_STATUS_DATA | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
 	*ret_len = len;
 	if (rd->is_blockdev)
 		return 0;
 	data = lseek(rd->fd, (off_t)off, SEEK_DATA);
 	if (data < 0) {
 		if (errno == ENXIO) { /* a hole up to the end of the file */
-			*ret_flags = DISK_STATUS_ZERO;
+			*ret_flags = DISK_STATUS_ZERO | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
 			return 0;
 		}
 		return 0; /* no SEEK_DATA: everything is data */
 	}
 	if ((uint64_t)data > off) {
-		*ret_flags = DISK_STATUS_ZERO;
+		*ret_flags = DISK_STATUS_ZERO | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
 		if ((uint64_t)data - off < len)
 			*ret_len = (uint64_t)data - off;
 		return 0;

@@ -1,0 +1,324 @@
+/* `hull img` operations that change images: check (-r), convert, commit, rebase, resize. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/path.h"
+#include "disk/img.h"
+#include "disk/qcow2.h"
+
+#define COPY_CHUNK (2u << 20)
+
+int img_check(const char *path, enum disk_format fmt, const char *repair,
+	      struct img_check_report *rep, struct hull_err *err)
+{
+	cleanup_disk struct disk *d = NULL;
+	struct qcow2_check_result res;
+	unsigned rmask = 0, flags = DISK_OPEN_NO_REPAIR | DISK_OPEN_NO_BACKING;
+	struct qcow2 *q;
+	int r;
+
+	if (repair && strcmp(repair, "leaks") == 0)
+		rmask = QCOW2_REPAIR_LEAKS;
+	else if (repair && strcmp(repair, "all") == 0)
+		rmask = QCOW2_REPAIR_LEAKS | QCOW2_REPAIR_ERRORS;
+	else if (repair)
+		return hull_err_setx(err, EINVAL, "-r: '%s' is not 'leaks' or 'all'", repair);
+	if (!rmask)
+		flags |= DISK_OPEN_RDONLY;
+	else
+		flags |= QCOW2_OPEN_REPAIR;
+	r = disk_open(path, fmt, flags, &d, err);
+	if (r < 0)
+		return r;
+	if (disk_get_format(d) != DISK_FORMAT_QCOW2)
+		return hull_err_setx(err, ENOTSUP, "%s: this image format does not support checks",
+				     path);
+	q = to_qcow2(d);
+	r = qcow2_check(q, rmask, &res);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s: check", path);
+	if (rmask && res.corruptions == 0 &&
+	    (q->incompat & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT))) {
+		uint64_t v = htobe64(q->incompat & ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT));
+
+		q->incompat = be64toh(v);
+		r = qcow2_pwrite_meta(q, &v, sizeof(v), 72);
+		if (r == 0)
+			r = qcow2_sync(q);
+		if (r < 0)
+			return hull_err_set(err, -r, "%s: clear the dirty and corrupt bits", path);
+	}
+	memset(rep, 0, sizeof(*rep));
+	rep->corruptions = res.corruptions;
+	rep->leaks = res.leaks;
+	rep->corruptions_fixed = res.corruptions_fixed;
+	rep->leaks_fixed = res.leaks_fixed;
+	rep->allocated_clusters = res.allocated_clusters;
+	rep->total_clusters = res.total_clusters;
+	rep->compressed_clusters = res.compressed_clusters;
+	rep->fragmented_clusters = res.fragmented_clusters;
+	rep->image_end_offset = res.image_end_offset;
+	memcpy(rep->first_error, res.first_error, sizeof(rep->first_error));
+	return 0;
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf)
+{
+	uint64_t size = disk_size(s), off = 0;
+
+	while (off < size) {
+		uint64_t n, host;
+		unsigned flags, depth;
+		int r = disk_block_status(s, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
+					  &n, &flags, &host, &depth);
+
+		if (r < 0)
+			return r;
+		if (!(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO)) {
+			off += n;
+			continue;
+		}
+		r = disk_read(s, off, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		/* skip zero runs in 4 KiB steps to keep the target sparse */
+		for (uint64_t p = 0; p < n;) {
+			uint64_t l = n - p < 4096 ? n - p : 4096, q = p;
+
+			if (is_zero(buf + p, (size_t)l)) {
+				p += l;
+				continue;
+			}
+			while (q < n && !is_zero(buf + q, (size_t)(n - q < 4096 ? n - q : 4096)))
+				q += n - q < 4096 ? n - q : 4096;
+			r = disk_write(d, off + p, buf + p, (size_t)(q - p));
+			if (r < 0)
+				return r;
+			p = q;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf)
+{
+	uint64_t size = disk_size(s), cs = q->cluster_size;
+
+	for (uint64_t off = 0; off < size; off += cs) {
+		uint64_t n = size - off < cs ? size - off : cs;
+		int r;
+
+		memset(buf, 0, cs);
+		r = disk_read(s, off, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		if (is_zero(buf, cs))
+			continue;
+		r = qcow2_write_compressed(q, off >> q->cluster_bits, buf);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
+		const struct disk_create_opts *opts, bool compress, struct hull_err *err)
+{
+	cleanup_disk struct disk *s = NULL;
+	cleanup_disk struct disk *d = NULL;
+	cleanup_free uint8_t *buf = NULL;
+	struct disk_create_opts o = *opts;
+	int r;
+
+	r = disk_open(src, src_fmt, DISK_OPEN_RDONLY, &s, err);
+	if (r < 0)
+		return r;
+	if (o.format == DISK_FORMAT_AUTO)
+		o.format = DISK_FORMAT_RAW; /* qemu-img convert's default output */
+	if (compress && o.format != DISK_FORMAT_QCOW2)
+		return hull_err_setx(err, ENOTSUP, "%s: compression needs -O qcow2", dst);
+	o.size = disk_size(s);
+	o.backing_file = NULL;
+	r = disk_create(dst, &o, err);
+	if (r < 0)
+		return r;
+	r = disk_open(dst, o.format, DISK_OPEN_NO_BACKING, &d, err);
+	if (r < 0)
+		goto err_unlink;
+	buf = xmalloc(COPY_CHUNK);
+	if (compress)
+		r = copy_compressed(s, to_qcow2(d), buf);
+	else
+		r = copy_plain(s, d, buf);
+	if (r == 0)
+		r = disk_flush(d);
+	if (r < 0) {
+		hull_err_set(err, -r, "convert %s to %s", src, dst);
+		goto err_unlink;
+	}
+	return 0;
+err_unlink:
+	(void)unlink(dst);
+	return -err->code;
+}
+
+int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err)
+{
+	cleanup_disk struct disk *top = NULL;
+	cleanup_disk struct disk *base = NULL;
+	cleanup_free uint8_t *buf = NULL;
+	struct qcow2 *q;
+	uint64_t off = 0, size;
+	int r;
+
+	r = disk_open(path, fmt, 0, &top, err);
+	if (r < 0)
+		return r;
+	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
+		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
+	q = to_qcow2(top);
+	r = disk_open(q->backing_path, disk_get_format(q->backing), DISK_OPEN_NO_BACKING, &base,
+		      err);
+	if (r < 0)
+		return hull_err_prefix(err, "commit %s", path);
+	size = disk_size(top) < disk_size(base) ? disk_size(top) : disk_size(base);
+	buf = xmalloc(COPY_CHUNK);
+	while (off < size) {
+		uint64_t n, host;
+		unsigned flags, depth;
+
+		r = disk_block_status(top, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
+				      &n, &flags, &host, &depth);
+		if (r < 0)
+			break;
+		if (depth == 0 && (flags & DISK_STATUS_ALLOCATED)) {
+			if (flags & DISK_STATUS_DATA) {
+				r = disk_read(top, off, buf, (size_t)n);
+				if (r == 0)
+					r = disk_write(base, off, buf, (size_t)n);
+			} else {
+				r = disk_write_zeroes(base, off, n, 0);
+			}
+			if (r < 0)
+				break;
+		}
+		off += n;
+	}
+	if (r == 0)
+		r = disk_flush(base);
+	if (r < 0)
+		return hull_err_set(err, -r, "commit %s into %s", path, q->backing_path);
+	if (!keep) {
+		r = qcow2_make_empty(q);
+		if (r < 0)
+			return hull_err_set(err, -r, "%s: empty the image after commit", path);
+	}
+	return 0;
+}
+
+int img_rebase(const char *path, enum disk_format fmt, const char *backing,
+	       enum disk_format backing_fmt, bool unsafe, struct hull_err *err)
+{
+	cleanup_disk struct disk *top = NULL;
+	cleanup_disk struct disk *nb = NULL;
+	cleanup_free uint8_t *a = NULL;
+	cleanup_free uint8_t *b = NULL;
+	struct qcow2 *q;
+	const char *fname = NULL;
+	uint64_t size;
+	int r;
+
+	if (backing && !*backing)
+		backing = NULL;
+	r = disk_open(path, fmt, unsafe ? DISK_OPEN_NO_BACKING : 0, &top, err);
+	if (r < 0)
+		return r;
+	if (disk_get_format(top) != DISK_FORMAT_QCOW2)
+		return hull_err_setx(err, ENOTSUP, "%s: only qcow2 images have a backing file", path);
+	q = to_qcow2(top);
+	if (backing) {
+		cleanup_free char *copy = xstrdup(path);
+		cleanup_free char *full = path_is_absolute(backing)
+						  ? xstrdup(backing)
+						  : path_join(dirname(copy), backing);
+
+		r = disk_open(full, backing_fmt, DISK_OPEN_RDONLY, &nb, err);
+		if (r < 0)
+			return hull_err_prefix(err, "%s: new backing file", path);
+		fname = disk_format_name(disk_get_format(nb));
+	}
+	if (!unsafe) {
+		/* copy into the image every cluster whose content the new chain would change */
+		size = disk_size(top);
+		a = xmalloc(q->cluster_size);
+		b = xmalloc(q->cluster_size);
+		for (uint64_t off = 0; off < size; off += q->cluster_size) {
+			uint64_t n = size - off < q->cluster_size ? size - off : q->cluster_size;
+			uint64_t got, host, bn = 0;
+			unsigned flags, depth;
+
+			r = disk_block_status(top, off, n, &got, &flags, &host, &depth);
+			if (r < 0)
+				return hull_err_set(err, -r, "%s: rebase", path);
+			if (depth == 0 && (flags & DISK_STATUS_ALLOCATED) && got == n)
+				continue;
+			r = disk_read(top, off, a, (size_t)n);
+			memset(b, 0, (size_t)n);
+			if (nb && off < disk_size(nb)) {
+				bn = disk_size(nb) - off < n ? disk_size(nb) - off : n;
+				if (r == 0)
+					r = disk_read(nb, off, b, (size_t)bn);
+			}
+			if (r == 0 && memcmp(a, b, (size_t)n) != 0)
+				r = disk_write(top, off, a, (size_t)n);
+			if (r < 0)
+				return hull_err_set(err, -r, "%s: rebase", path);
+		}
+	}
+	return qcow2_set_backing(q, backing, fname, err);
+}
+
+int img_resize(const char *path, enum disk_format fmt, const char *size, bool shrink,
+	       struct hull_err *err)
+{
+	cleanup_disk struct disk *d = NULL;
+	uint64_t v, cur, nsize;
+	int r;
+
+	r = img_parse_size(size + (*size == '+' || *size == '-'), &v);
+	if (r < 0)
+		return hull_err_setx(err, EINVAL, "invalid size '%s'", size);
+	r = disk_open(path, fmt, DISK_OPEN_NO_BACKING, &d, err);
+	if (r < 0)
+		return r;
+	cur = disk_size(d);
+	if (*size == '+')
+		nsize = cur + v;
+	else if (*size == '-')
+		nsize = v > cur ? 0 : cur - v;
+	else
+		nsize = v;
+	if (nsize < cur && !shrink)
+		return hull_err_setx(err, EINVAL, "%s: shrinking discards data: use --shrink to "
+				     "confirm", path);
+	if (disk_get_format(d) == DISK_FORMAT_QCOW2)
+		return qcow2_resize(to_qcow2(d), nsize, err);
+	if (truncate(path, (off_t)nsize) < 0)
+		return hull_err_set(err, errno, "resize %s", path);
+	return 0;
+}

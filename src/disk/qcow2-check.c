@@ -1,0 +1,246 @@
+/*
+ * QCOW2 consistency check and refcount repair: recount every reference (header, L1 tables,
+ * L2 tables, data and compressed clusters, snapshot table, refcount structures), compare
+ * with the stored refcounts, and optionally rewrite them (used for `hull img check -r` and
+ * to repair an image whose dirty bit is set).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "disk/qcow2.h"
+
+/* refcount arrays bigger than this (1 GiB of file per 16384 64K clusters...) are refused */
+#define CHECK_MAX_CLUSTERS (1ull << 28)
+
+struct counter {
+	struct qcow2 *q;
+	uint32_t *refs;
+	uint8_t *seen_l2; /* bitmap: L2 tables already walked */
+	uint64_t n;
+	struct qcow2_check_result *res;
+};
+
+static void __attribute__((format(printf, 2, 3))) note(struct counter *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->res->corruptions++;
+	if (c->res->first_error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->res->first_error, sizeof(c->res->first_error), fmt, ap);
+	va_end(ap);
+}
+
+static void inc(struct counter *c, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return;
+	for (uint64_t k = off >> c->q->cluster_bits; k <= (off + len - 1) >> c->q->cluster_bits;
+	     k++) {
+		if (k >= c->n) {
+			note(c, "reference to 0x%llx (cluster %llu) past the end of the file",
+			     (unsigned long long)off, (unsigned long long)k);
+			return;
+		}
+		if (c->refs[k] != UINT32_MAX)
+			c->refs[k]++;
+	}
+}
+
+static int walk_l2(struct counter *c, uint64_t l2off, bool active)
+{
+	struct qcow2 *q = c->q;
+	uint64_t cs = q->cluster_size, k = l2off >> q->cluster_bits;
+	uint64_t *t;
+	int r;
+
+	inc(c, l2off, cs);
+	if (k >= c->n || (c->seen_l2[k / 8] & (1u << (k % 8))))
+		return 0;
+	c->seen_l2[k / 8] |= (uint8_t)(1u << (k % 8));
+	t = xmalloc(cs);
+	r = qcow2_pread(q, t, cs, l2off);
+	for (uint64_t i = 0; r == 0 && i < q->l2_entries; i++) {
+		uint64_t e = be64toh(t[i]), off = e & QCOW2_L2_OFFSET_MASK, len;
+
+		if (e & QCOW2_OFLAG_COMPRESSED) {
+			qcow2_compressed_range(q, e, &off, &len);
+			inc(c, off, len);
+			if (active)
+				c->res->compressed_clusters++;
+			if (active)
+				c->res->allocated_clusters++;
+			continue;
+		}
+		if (off == 0)
+			continue;
+		if ((e & QCOW2_L2_RESERVED_MASK) || (off & (cs - 1))) {
+			note(c, "L2 entry 0x%llx at 0x%llx is invalid", (unsigned long long)e,
+			     (unsigned long long)l2off);
+			continue;
+		}
+		inc(c, off, cs);
+		if (active && !(q->version >= 3 && (e & QCOW2_OFLAG_ZERO)))
+			c->res->allocated_clusters++;
+	}
+	free(t);
+	return r;
+}
+
+static int walk_l1(struct counter *c, const uint64_t *l1, uint64_t l1_size, bool active)
+{
+	uint64_t cs = c->q->cluster_size;
+
+	for (uint64_t i = 0; i < l1_size; i++) {
+		uint64_t off = l1[i] & QCOW2_L1_OFFSET_MASK;
+		int r;
+
+		if (off == 0)
+			continue;
+		if (off & (cs - 1)) {
+			note(c, "L1 entry %llu (0x%llx) is unaligned", (unsigned long long)i,
+			     (unsigned long long)l1[i]);
+			continue;
+		}
+		r = walk_l2(c, off, active);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int count_refs(struct counter *c)
+{
+	struct qcow2 *q = c->q;
+	uint64_t cs = q->cluster_size;
+	int r;
+
+	inc(c, 0, cs);
+	inc(c, q->l1_offset, (uint64_t)q->l1_size * 8);
+	r = walk_l1(c, q->l1, q->l1_size, true);
+	if (r < 0)
+		return r;
+	for (uint32_t s = 0; s < q->nb_snapshots; s++) {
+		const struct qcow2_snapshot *sn = &q->snapshots[s];
+		uint64_t *l1 = xcalloc(sn->l1_size ? sn->l1_size : 1, 8);
+
+		inc(c, sn->l1_offset, (uint64_t)sn->l1_size * 8);
+		r = qcow2_pread(q, l1, (size_t)sn->l1_size * 8, sn->l1_offset);
+		for (uint32_t i = 0; i < sn->l1_size; i++)
+			l1[i] = be64toh(l1[i]);
+		if (r == 0)
+			r = walk_l1(c, l1, sn->l1_size, false);
+		free(l1);
+		if (r < 0)
+			return r;
+	}
+	if (q->nb_snapshots)
+		inc(c, q->snapshots_offset, q->snapshots_size);
+	inc(c, q->reftable_offset, (uint64_t)q->reftable_clusters * cs);
+	for (uint64_t i = 0; i < q->reftable_entries; i++)
+		if (q->reftable[i])
+			inc(c, q->reftable[i] & QCOW2_REFT_OFFSET_MASK, cs);
+	return 0;
+}
+
+static int compare(struct counter *c, unsigned repair)
+{
+	struct qcow2 *q = c->q;
+	struct qcow2_check_result *res = c->res;
+	uint64_t end = c->n;
+	int r;
+
+	for (uint64_t ri = 0; ri < q->reftable_entries; ri++)
+		if (q->reftable[ri] && (ri + 1) * q->refblock_entries > end)
+			end = (ri + 1) * q->refblock_entries;
+	for (uint64_t k = 0; k < end; k++) {
+		uint64_t on, want = k < c->n ? c->refs[k] : 0;
+		bool fix;
+
+		if (k % q->refblock_entries == 0) {
+			uint64_t ri = k / q->refblock_entries;
+
+			/* no block here: all zero, and nothing past the file to count */
+			if (k >= c->n && (ri >= q->reftable_entries || !q->reftable[ri])) {
+				k += q->refblock_entries - 1;
+				continue;
+			}
+		}
+		r = qcow2_refcount_get(q, k, &on);
+		if (r < 0)
+			return r;
+		if (on == want)
+			continue;
+		if (on < want) {
+			res->corruptions++;
+			if (!res->first_error[0])
+				snprintf(res->first_error, sizeof(res->first_error),
+					 "cluster %llu has refcount %llu but %llu references",
+					 (unsigned long long)k, (unsigned long long)on,
+					 (unsigned long long)want);
+			fix = repair & QCOW2_REPAIR_ERRORS;
+		} else {
+			res->leaks++;
+			fix = repair & QCOW2_REPAIR_LEAKS;
+		}
+		if (!fix)
+			continue;
+		if (want > q->refcount_max)
+			want = q->refcount_max;
+		r = qcow2_refcount_set(q, k, want);
+		if (r < 0)
+			return r;
+		if (on < want) {
+			res->corruptions--;
+			res->corruptions_fixed++;
+		} else {
+			res->leaks--;
+			res->leaks_fixed++;
+		}
+	}
+	return 0;
+}
+
+int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res)
+{
+	struct counter c = { .q = q, .res = res };
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = qcow2_process_frees(q);
+	if (r == 0)
+		r = qcow2_meta_flush(q);
+	if (r < 0)
+		return r;
+	c.n = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
+	if (c.n > CHECK_MAX_CLUSTERS)
+		return -EFBIG;
+	c.refs = xcalloc(c.n ? c.n : 1, sizeof(*c.refs));
+	c.seen_l2 = xcalloc(c.n / 8 + 1, 1);
+	r = count_refs(&c);
+	if (r == 0) {
+		if (repair) {
+			q->repair_refs = c.refs;
+			q->repair_nclusters = c.n;
+			q->free_hint = 1;
+		}
+		r = compare(&c, repair);
+		q->repair_refs = NULL;
+		q->repair_nclusters = 0;
+	}
+	if (r == 0 && repair) {
+		r = qcow2_meta_flush(q);
+		if (r == 0)
+			r = qcow2_sync(q);
+	}
+	res->total_clusters = (q->d.size + q->cluster_size - 1) >> q->cluster_bits;
+	res->image_end_offset = q->file_size;
+	free(c.refs);
+	free(c.seen_l2);
+	return r;
+}

@@ -1,0 +1,768 @@
+/*
+ * QCOW2 data path (qcow2.txt "Cluster mapping"): reads through L1/L2 with runs of contiguous
+ * clusters coalesced into one preadv, compressed clusters (zlib or zstd), zero clusters and
+ * the backing chain; writes with cluster allocation and copy-on-write; discard, zeroes, flush
+ * and block status. Every function returns 0 or -errno and never logs (STYLE.md).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/alloc.h"
+#include "disk/qcow2.h"
+
+void qcow2_release(struct disk *d);
+
+enum cluster_kind {
+	CK_UNALLOC,
+	CK_ZERO,
+	CK_NORMAL,
+	CK_COMPRESSED,
+};
+
+static enum cluster_kind classify(const struct qcow2 *q, uint64_t e)
+{
+	if (e & QCOW2_OFLAG_COMPRESSED)
+		return CK_COMPRESSED;
+	if (q->version >= 3 && (e & QCOW2_OFLAG_ZERO))
+		return CK_ZERO;
+	if ((e & QCOW2_L2_OFFSET_MASK) == 0)
+		return CK_UNALLOC;
+	return CK_NORMAL;
+}
+
+/* Check a normal entry's host offset; bad metadata is -EIO to the caller. */
+static int check_normal(const struct qcow2 *q, uint64_t e)
+{
+	uint64_t off = e & QCOW2_L2_OFFSET_MASK;
+
+	if ((e & QCOW2_L2_RESERVED_MASK) || (off & (q->cluster_size - 1)) || off >= q->file_size)
+		return -EIO;
+	return 0;
+}
+
+/* ---- iovec helpers ---- */
+
+struct iov_sub {
+	struct iovec v[IOV_MAX];
+	int n;
+};
+
+/* Describe bytes [skip, skip+len) of iov. */
+static void iov_slice(const struct iovec *iov, int cnt, uint64_t skip, uint64_t len,
+		      struct iov_sub *out)
+{
+	out->n = 0;
+	for (int i = 0; i < cnt && len; i++) {
+		uint64_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		out->v[out->n].iov_base = (uint8_t *)iov[i].iov_base + skip;
+		out->v[out->n].iov_len = (size_t)l;
+		out->n++;
+		len -= l;
+		skip = 0;
+	}
+}
+
+static void iov_fill(const struct iovec *iov, int cnt, uint64_t skip, const uint8_t *buf,
+		     uint64_t len, bool zero)
+{
+	for (int i = 0; i < cnt && len; i++) {
+		uint64_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		if (zero)
+			memset((uint8_t *)iov[i].iov_base + skip, 0, (size_t)l);
+		else
+			memcpy((uint8_t *)iov[i].iov_base + skip, buf, (size_t)l);
+		buf += zero ? 0 : l;
+		len -= l;
+		skip = 0;
+	}
+}
+
+static void iov_gather(const struct iovec *iov, int cnt, uint64_t skip, uint8_t *buf,
+		       uint64_t len)
+{
+	for (int i = 0; i < cnt && len; i++) {
+		uint64_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		memcpy(buf, (uint8_t *)iov[i].iov_base + skip, (size_t)l);
+		buf += l;
+		len -= l;
+		skip = 0;
+	}
+}
+
+/* preadv/pwritev a whole slice; reads past EOF give zeroes. */
+static int file_rw(int fd, uint64_t off, struct iov_sub *s, bool write)
+{
+	struct iovec *v = s->v;
+	int n = s->n;
+
+	while (n > 0) {
+		ssize_t done = write ? pwritev(fd, v, n, (off_t)off) : preadv(fd, v, n, (off_t)off);
+
+		if (done < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (done == 0) {
+			if (write)
+				return -EIO;
+			for (int i = 0; i < n; i++)
+				memset(v[i].iov_base, 0, v[i].iov_len);
+			return 0;
+		}
+		off += (uint64_t)done;
+		while (n > 0 && (size_t)done >= v->iov_len) {
+			done -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + done;
+			v->iov_len -= (size_t)done;
+		}
+	}
+	return 0;
+}
+
+/* ---- compressed clusters ---- */
+
+static int decompress_cluster(struct qcow2 *q, uint64_t entry)
+{
+	uint64_t off, len;
+	int r;
+
+	if (q->dcache_entry == entry)
+		return 0;
+	qcow2_compressed_range(q, entry, &off, &len);
+	if (off >= q->file_size || len > 2 * q->cluster_size)
+		return -EIO;
+	if (len > q->file_size - off)
+		len = q->file_size - off;
+	r = qcow2_pread(q, q->zbuf, (size_t)len, off);
+	if (r < 0)
+		return r;
+	if (q->compression_type == QCOW2_COMPRESSION_ZSTD) {
+		ZSTD_inBuffer in = { q->zbuf, (size_t)len, 0 };
+		ZSTD_outBuffer out = { q->dcache, q->cluster_size, 0 };
+
+		if (!q->zstd_dctx)
+			q->zstd_dctx = ZSTD_createDCtx();
+		if (!q->zstd_dctx)
+			return -ENOMEM;
+		(void)ZSTD_DCtx_reset(q->zstd_dctx, ZSTD_reset_session_only);
+		while (out.pos < out.size) {
+			size_t z = ZSTD_decompressStream(q->zstd_dctx, &out, &in);
+
+			if (ZSTD_isError(z))
+				return -EIO;
+			if (in.pos == in.size && out.pos < out.size && z != 0)
+				return -EIO;
+			if (z == 0 && out.pos < out.size)
+				return -EIO;
+		}
+	} else {
+		z_stream zs = { 0 };
+		int zr;
+
+		if (inflateInit2(&zs, -15) != Z_OK)
+			return -ENOMEM;
+		zs.next_in = q->zbuf;
+		zs.avail_in = (uInt)len;
+		zs.next_out = q->dcache;
+		zs.avail_out = (uInt)q->cluster_size;
+		zr = inflate(&zs, Z_FINISH);
+		(void)inflateEnd(&zs);
+		/* the data may end inside the last sector: a full cluster is what counts */
+		if ((zr != Z_STREAM_END && zr != Z_BUF_ERROR && zr != Z_OK) || zs.avail_out != 0)
+			return -EIO;
+	}
+	q->dcache_entry = entry;
+	return 0;
+}
+
+/* ---- reads ---- */
+
+/* Read [g, g+len) of unallocated guest space: from the backing chain, else zeroes. */
+static int read_unallocated(struct qcow2 *q, uint64_t g, const struct iovec *iov, int cnt,
+			    uint64_t skip, uint64_t len)
+{
+	uint64_t bsize, n = 0;
+
+	if (q->backing) {
+		struct iov_sub *s = xmalloc(sizeof(*s));
+		int r = 0;
+
+		bsize = disk_size(q->backing);
+		if (g < bsize) {
+			n = bsize - g < len ? bsize - g : len;
+			iov_slice(iov, cnt, skip, n, s);
+			r = disk_readv(q->backing, g, s->v, s->n);
+		}
+		free(s);
+		if (r < 0)
+			return r;
+	}
+	if (n < len)
+		iov_fill(iov, cnt, skip + n, NULL, len - n, true);
+	return 0;
+}
+
+static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, int cnt)
+{
+	struct qcow2 *q = to_qcow2(d);
+	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
+	struct iov_sub *s = NULL;
+	int r = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	while (pos < total) {
+		uint64_t g = off + pos, ci = g >> q->cluster_bits, in = g & (cs - 1);
+		uint64_t n = cs - in < total - pos ? cs - in : total - pos;
+		enum cluster_kind k;
+
+		r = qcow2_l2_entry(q, ci, &e);
+		if (r < 0)
+			break;
+		k = classify(q, e);
+		/* extend the run over following clusters of the same kind (and contiguous) */
+		while (pos + n < total && (k == CK_NORMAL || k == CK_UNALLOC || k == CK_ZERO)) {
+			uint64_t nci = (g + n) >> q->cluster_bits;
+
+			r = qcow2_l2_entry(q, nci, &e2);
+			if (r < 0)
+				goto out;
+			if (classify(q, e2) != k)
+				break;
+			if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
+						      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
+				break;
+			n += cs < total - pos - n ? cs : total - pos - n;
+		}
+		switch (k) {
+		case CK_NORMAL:
+			r = check_normal(q, e);
+			if (r < 0)
+				goto out;
+			if (!s)
+				s = xmalloc(sizeof(*s));
+			iov_slice(iov, cnt, pos, n, s);
+			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, s, false);
+			break;
+		case CK_ZERO:
+			iov_fill(iov, cnt, pos, NULL, n, true);
+			break;
+		case CK_UNALLOC:
+			r = read_unallocated(q, g, iov, cnt, pos, n);
+			break;
+		case CK_COMPRESSED:
+			r = decompress_cluster(q, e);
+			if (r == 0)
+				iov_fill(iov, cnt, pos, q->dcache + in, n, false);
+			break;
+		}
+		if (r < 0)
+			break;
+		pos += n;
+	}
+out:
+	free(s);
+	return r;
+}
+
+/* The current content of guest cluster ci (entry e) into buf, for copy-on-write. */
+static int read_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint8_t *buf)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = q->cluster_size };
+	uint64_t g = ci << q->cluster_bits;
+	uint64_t len = q->d.size - g < q->cluster_size ? q->d.size - g : q->cluster_size;
+	int r;
+
+	if (len < q->cluster_size)
+		memset(buf + len, 0, (size_t)(q->cluster_size - len));
+	switch (classify(q, e)) {
+	case CK_NORMAL:
+		r = check_normal(q, e);
+		if (r < 0)
+			return r;
+		return qcow2_pread(q, buf, q->cluster_size, e & QCOW2_L2_OFFSET_MASK);
+	case CK_ZERO:
+		memset(buf, 0, q->cluster_size);
+		return 0;
+	case CK_COMPRESSED:
+		r = decompress_cluster(q, e);
+		if (r == 0)
+			memcpy(buf, q->dcache, q->cluster_size);
+		return r;
+	case CK_UNALLOC:
+		break;
+	}
+	v.iov_len = (size_t)len;
+	return read_unallocated(q, g, &v, 1, 0, len);
+}
+
+/* ---- writes ---- */
+
+/* Drop a reference held by an L2 entry being replaced (after the L2 change is durable). */
+static void release_entry(struct qcow2 *q, uint64_t e)
+{
+	switch (classify(q, e)) {
+	case CK_NORMAL:
+		qcow2_free_later(q, e & QCOW2_L2_OFFSET_MASK);
+		break;
+	case CK_COMPRESSED: {
+		uint64_t off, len;
+
+		qcow2_compressed_range(q, e, &off, &len);
+		for (uint64_t c = off >> q->cluster_bits; c <= (off + len - 1) >> q->cluster_bits;
+		     c++)
+			qcow2_free_later(q, c << q->cluster_bits);
+		break;
+	}
+	case CK_ZERO:
+		if (e & QCOW2_L2_OFFSET_MASK)
+			qcow2_free_later(q, e & QCOW2_L2_OFFSET_MASK);
+		break;
+	case CK_UNALLOC:
+		break;
+	}
+}
+
+/* Add a reference for every cluster an L2 entry holds (when an L2 table is copied). */
+static int ref_entry(struct qcow2 *q, uint64_t e)
+{
+	uint64_t off, len;
+	int r = 0;
+
+	switch (classify(q, e)) {
+	case CK_NORMAL:
+		return qcow2_refcount_add(q, (e & QCOW2_L2_OFFSET_MASK) >> q->cluster_bits, 1);
+	case CK_COMPRESSED:
+		qcow2_compressed_range(q, e, &off, &len);
+		for (uint64_t c = off >> q->cluster_bits;
+		     r == 0 && c <= (off + len - 1) >> q->cluster_bits; c++)
+			r = qcow2_refcount_add(q, c, 1);
+		return r;
+	case CK_ZERO:
+		if (e & QCOW2_L2_OFFSET_MASK)
+			return qcow2_refcount_add(q, (e & QCOW2_L2_OFFSET_MASK) >> q->cluster_bits,
+						  1);
+		return 0;
+	case CK_UNALLOC:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Make the L2 table of guest cluster ci writable: allocate it when absent, copy it when
+ * shared with a snapshot. *ret_off is its host offset.
+ */
+static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
+{
+	uint64_t l1i = ci >> q->l2_bits, l1e, old, nw, rc;
+	uint8_t *t;
+	int r;
+
+	if (l1i >= q->l1_size)
+		return -EIO;
+	l1e = q->l1[l1i];
+	old = l1e & QCOW2_L1_OFFSET_MASK;
+	if (old && (l1e & QCOW2_OFLAG_COPIED)) {
+		*ret_off = old;
+		return 0;
+	}
+	if (old) {
+		r = qcow2_refcount_get(q, old >> q->cluster_bits, &rc);
+		if (r < 0)
+			return r;
+		if (rc == 1) {
+			q->l1[l1i] = old | QCOW2_OFLAG_COPIED;
+			q->l1_dirty = true;
+			*ret_off = old;
+			return 0;
+		}
+	}
+	r = qcow2_alloc_clusters(q, 1, &nw);
+	if (r < 0)
+		return r;
+	if (old) {
+		/* shared with a snapshot: copy, and the copy shares every cluster it maps */
+		r = qcow2_cache_get(q, &q->l2_cache, old, false, &t);
+		if (r < 0)
+			return r;
+		memcpy(q->cbuf, t, q->cluster_size);
+		for (uint64_t i = 0; i < q->l2_entries; i++) {
+			uint64_t *p = (uint64_t *)(void *)q->cbuf + i;
+			uint64_t e = be64toh(*p);
+
+			r = ref_entry(q, e);
+			if (r < 0)
+				return r;
+			*p = htobe64(e & ~QCOW2_OFLAG_COPIED);
+		}
+		r = qcow2_cache_get(q, &q->l2_cache, nw, true, &t);
+		if (r < 0)
+			return r;
+		memcpy(t, q->cbuf, q->cluster_size);
+		qcow2_free_later(q, old);
+	} else {
+		r = qcow2_cache_get(q, &q->l2_cache, nw, true, &t);
+		if (r < 0)
+			return r;
+	}
+	qcow2_cache_mark_dirty(&q->l2_cache, nw);
+	q->l1[l1i] = nw | QCOW2_OFLAG_COPIED;
+	q->l1_dirty = true;
+	*ret_off = nw;
+	return 0;
+}
+
+static int l2_set(struct qcow2 *q, uint64_t ci, uint64_t entry)
+{
+	uint64_t l2off;
+	uint8_t *t;
+	int r = l2_prepare(q, ci, &l2off);
+
+	if (r < 0)
+		return r;
+	r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t);
+	if (r < 0)
+		return r;
+	((uint64_t *)(void *)t)[ci & (q->l2_entries - 1)] = htobe64(entry);
+	qcow2_cache_mark_dirty(&q->l2_cache, l2off);
+	return 0;
+}
+
+/*
+ * Write [in, in+n) of guest cluster ci from iov[skip..] into a newly allocated cluster: data
+ * first, then (in the caches) its refcount and the L2 entry; the old cluster is released.
+ */
+static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t in, uint64_t n,
+			     const struct iovec *iov, int cnt, uint64_t skip)
+{
+	uint64_t nw;
+	int r;
+
+	if (n < q->cluster_size) {
+		r = read_cluster(q, ci, e, q->cbuf);
+		if (r < 0)
+			return r;
+	}
+	r = qcow2_alloc_clusters(q, 1, &nw);
+	if (r < 0)
+		return r;
+	if (n < q->cluster_size) {
+		iov_gather(iov, cnt, skip, q->cbuf + in, n);
+		r = qcow2_pwrite_meta(q, q->cbuf, q->cluster_size, nw);
+	} else {
+		struct iov_sub *s = xmalloc(sizeof(*s));
+
+		iov_slice(iov, cnt, skip, n, s);
+		r = file_rw(q->fd, nw, s, true);
+		free(s);
+		if (nw + q->cluster_size > q->file_size)
+			q->file_size = nw + q->cluster_size;
+	}
+	if (r < 0)
+		return r;
+	r = l2_set(q, ci, nw | QCOW2_OFLAG_COPIED);
+	if (r < 0)
+		return r;
+	release_entry(q, e);
+	return 0;
+}
+
+static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, int cnt)
+{
+	struct qcow2 *q = to_qcow2(d);
+	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
+	struct iov_sub *s = NULL;
+	int r = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	while (pos < total) {
+		uint64_t g = off + pos, ci = g >> q->cluster_bits, in = g & (cs - 1);
+		uint64_t n = cs - in < total - pos ? cs - in : total - pos;
+
+		r = qcow2_l2_entry(q, ci, &e);
+		if (r < 0)
+			break;
+		if (classify(q, e) == CK_NORMAL && (e & QCOW2_OFLAG_COPIED)) {
+			r = check_normal(q, e);
+			if (r < 0)
+				break;
+			while (pos + n < total) {
+				uint64_t nci = (g + n) >> q->cluster_bits;
+
+				r = qcow2_l2_entry(q, nci, &e2);
+				if (r < 0)
+					goto out;
+				if (classify(q, e2) != CK_NORMAL || !(e2 & QCOW2_OFLAG_COPIED) ||
+				    (e2 & QCOW2_L2_OFFSET_MASK) !=
+					    (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
+					break;
+				n += cs < total - pos - n ? cs : total - pos - n;
+			}
+			if (!s)
+				s = xmalloc(sizeof(*s));
+			iov_slice(iov, cnt, pos, n, s);
+			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, s, true);
+		} else {
+			r = write_new_cluster(q, ci, e, in, n, iov, cnt, pos);
+		}
+		if (r < 0)
+			break;
+		pos += n;
+	}
+out:
+	free(s);
+	if (r == 0)
+		r = qcow2_process_frees(q);
+	return r;
+}
+
+static int qcow2_flush(struct disk *d)
+{
+	struct qcow2 *q = to_qcow2(d);
+	int r = qcow2_process_frees(q);
+
+	if (r == 0)
+		r = qcow2_meta_flush(q);
+	if (r == 0)
+		r = qcow2_sync(q);
+	return r;
+}
+
+/* Write zeroes into part of a cluster through the normal write path. */
+static int write_zero_bytes(struct qcow2 *q, uint64_t off, uint64_t len)
+{
+	static const uint8_t zero[65536];
+	struct iovec v[32];
+	int n = 0;
+
+	while (len) {
+		size_t l = len > sizeof(zero) ? sizeof(zero) : (size_t)len;
+
+		v[n].iov_base = (void *)zero;
+		v[n].iov_len = l;
+		n++;
+		len -= l;
+	}
+	return qcow2_writev(&q->d, off, v, n);
+}
+
+/* Make whole cluster ci read as zeroes (discard: or as its backing content on v2). */
+static int zero_cluster(struct qcow2 *q, uint64_t ci, bool discard)
+{
+	uint64_t e, target;
+	int r = qcow2_l2_entry(q, ci, &e);
+
+	if (r < 0)
+		return r;
+	if (q->version >= 3)
+		target = (q->backing || classify(q, e) == CK_ZERO) ? QCOW2_OFLAG_ZERO : 0;
+	else if (!q->backing || discard)
+		target = 0;
+	else
+		return write_zero_bytes(q, ci << q->cluster_bits, q->cluster_size);
+	if (e == target)
+		return 0;
+	if (target == 0 && (q->l1[ci >> q->l2_bits] & QCOW2_L1_OFFSET_MASK) == 0)
+		return 0;
+	r = l2_set(q, ci, target);
+	if (r < 0)
+		return r;
+	release_entry(q, e);
+	return 0;
+}
+
+static int zero_range(struct qcow2 *q, uint64_t off, uint64_t len, bool discard)
+{
+	uint64_t cs = q->cluster_size, end = off + len;
+	int r = 0;
+
+	while (off < end) {
+		uint64_t in = off & (cs - 1);
+		uint64_t n = cs - in < end - off ? cs - in : end - off;
+		bool whole = n == cs || (in == 0 && off + n == q->d.size);
+
+		if (whole)
+			r = zero_cluster(q, off >> q->cluster_bits, discard);
+		else if (!discard)
+			r = write_zero_bytes(q, off, n);
+		if (r < 0)
+			break;
+		off += n;
+	}
+	if (r == 0)
+		r = qcow2_process_frees(q);
+	return r;
+}
+
+static int qcow2_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+	return zero_range(to_qcow2(d), off, len, true);
+}
+
+static int qcow2_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags)
+{
+	return zero_range(to_qcow2(d), off, len, false);
+}
+
+static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
+			      unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth)
+{
+	struct qcow2 *q = to_qcow2(d);
+	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, in = off & (cs - 1), e, e2;
+	uint64_t n = cs - in < len ? cs - in : len;
+	enum cluster_kind k;
+	int r = qcow2_l2_entry(q, ci, &e);
+
+	if (r < 0)
+		return r;
+	k = classify(q, e);
+	while (n < len && k != CK_COMPRESSED) {
+		uint64_t nci = (off + n) >> q->cluster_bits;
+
+		r = qcow2_l2_entry(q, nci, &e2);
+		if (r < 0)
+			return r;
+		if (classify(q, e2) != k)
+			break;
+		if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
+					      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
+			break;
+		if (k == CK_ZERO && (e2 & QCOW2_L2_OFFSET_MASK) != 0) /* keep it simple */
+			break;
+		n += cs < len - n ? cs : len - n;
+	}
+	*ret_len = n;
+	switch (k) {
+	case CK_NORMAL:
+		r = check_normal(q, e);
+		if (r < 0)
+			return r;
+		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
+		*ret_host = (e & QCOW2_L2_OFFSET_MASK) + in;
+		return 0;
+	case CK_COMPRESSED:
+		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_COMPRESSED | DISK_STATUS_ALLOCATED;
+		return 0;
+	case CK_ZERO:
+		*ret_flags = DISK_STATUS_ZERO | DISK_STATUS_ALLOCATED;
+		return 0;
+	case CK_UNALLOC:
+		break;
+	}
+	if (q->backing && off < disk_size(q->backing)) {
+		uint64_t bn = disk_size(q->backing) - off < n ? disk_size(q->backing) - off : n;
+
+		r = disk_block_status(q->backing, off, bn, ret_len, ret_flags, ret_host,
+				      ret_depth);
+		if (r < 0)
+			return r;
+		*ret_flags |= DISK_STATUS_BACKING;
+		(*ret_depth)++;
+		return 0;
+	}
+	*ret_flags = DISK_STATUS_ZERO;
+	*ret_depth = q->backing ? 1 : 0;
+	if (q->backing)
+		*ret_flags |= DISK_STATUS_BACKING;
+	return 0;
+}
+
+int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
+{
+	uint64_t cs = q->cluster_size, clen = 0, host, e, nsec;
+	unsigned x = 62 - (q->cluster_bits - 8);
+	struct iovec v = { .iov_base = (void *)data, .iov_len = cs };
+	int r;
+
+	if (q->compression_type == QCOW2_COMPRESSION_ZSTD) {
+		size_t z = ZSTD_compress(q->zbuf, cs - 1, data, cs, 3);
+
+		if (!ZSTD_isError(z))
+			clen = z;
+	} else {
+		z_stream zs = { 0 };
+
+		if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -ENOMEM;
+		zs.next_in = (Bytef *)data;
+		zs.avail_in = (uInt)cs;
+		zs.next_out = q->zbuf;
+		zs.avail_out = (uInt)(cs - 1);
+		if (deflate(&zs, Z_FINISH) == Z_STREAM_END)
+			clen = zs.total_out;
+		(void)deflateEnd(&zs);
+	}
+	if (clen == 0) /* does not shrink: store it plain */
+		return qcow2_writev(&q->d, ci << q->cluster_bits, &v, 1);
+	r = qcow2_l2_entry(q, ci, &e);
+	if (r < 0)
+		return r;
+	/* pack into the current cluster when it fits, else start a new one */
+	if (q->compress_next && (q->compress_next & (cs - 1)) &&
+	    (q->compress_next & (cs - 1)) + clen <= cs) {
+		host = q->compress_next;
+		r = qcow2_refcount_add(q, host >> q->cluster_bits, 1);
+	} else {
+		r = qcow2_alloc_clusters(q, 1, &host);
+	}
+	if (r < 0)
+		return r;
+	r = qcow2_pwrite_meta(q, q->zbuf, (size_t)clen, host);
+	if (r < 0)
+		return r;
+	q->compress_next = host + clen;
+	nsec = ((host + clen - 1) >> 9) - (host >> 9);
+	r = l2_set(q, ci, QCOW2_OFLAG_COMPRESSED | (nsec << x) | host);
+	if (r < 0)
+		return r;
+	release_entry(q, e);
+	return qcow2_process_frees(q);
+}
+
+const struct disk_ops qcow2_ops = {
+	.name = "qcow2",
+	.readv = qcow2_readv,
+	.writev = qcow2_writev,
+	.flush = qcow2_flush,
+	.discard = qcow2_discard,
+	.write_zeroes = qcow2_write_zeroes,
+	.block_status = qcow2_block_status,
+	.free = qcow2_release,
+};

@@ -1,0 +1,316 @@
+/*
+ * QCOW2 refcounts (qcow2.txt "Host cluster management"): lookups and updates in refcount
+ * blocks of any width (refcount_order 0..6), refcount-block and table growth, cluster
+ * allocation, and deferred frees.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "disk/qcow2.h"
+
+static uint64_t rb_read(const struct qcow2 *q, const uint8_t *b, uint64_t idx)
+{
+	switch (q->refcount_bits) {
+	case 8:
+		return b[idx];
+	case 16:
+		return be16toh(*(const uint16_t *)(const void *)(b + idx * 2));
+	case 32:
+		return be32toh(*(const uint32_t *)(const void *)(b + idx * 4));
+	case 64:
+		return be64toh(*(const uint64_t *)(const void *)(b + idx * 8));
+	default: {
+		/* 1, 2 or 4 bits: bit 0 is the least significant bit of the byte (qcow2.txt) */
+		uint64_t bit = idx * q->refcount_bits;
+
+		return (uint64_t)(b[bit / 8] >> (bit % 8)) & q->refcount_max;
+	}
+	}
+}
+
+static void rb_write(const struct qcow2 *q, uint8_t *b, uint64_t idx, uint64_t v)
+{
+	switch (q->refcount_bits) {
+	case 8:
+		b[idx] = (uint8_t)v;
+		break;
+	case 16:
+		*(uint16_t *)(void *)(b + idx * 2) = htobe16((uint16_t)v);
+		break;
+	case 32:
+		*(uint32_t *)(void *)(b + idx * 4) = htobe32((uint32_t)v);
+		break;
+	case 64:
+		*(uint64_t *)(void *)(b + idx * 8) = htobe64(v);
+		break;
+	default: {
+		uint64_t bit = idx * q->refcount_bits;
+		unsigned shift = (unsigned)(bit % 8);
+		uint8_t mask = (uint8_t)(q->refcount_max << shift);
+
+		b[bit / 8] = (uint8_t)((b[bit / 8] & ~mask) | ((v << shift) & mask));
+		break;
+	}
+	}
+}
+
+int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *ret)
+{
+	uint64_t ri = cluster / q->refblock_entries;
+	uint8_t *b;
+	int r;
+
+	*ret = 0;
+	if (ri >= q->reftable_entries || q->reftable[ri] == 0)
+		return 0;
+	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri], false, &b);
+	if (r < 0)
+		return r;
+	*ret = rb_read(q, b, cluster % q->refblock_entries);
+	return 0;
+}
+
+static bool in_use_elsewhere(const struct qcow2 *q, uint64_t c)
+{
+	uint64_t rt = q->reftable_offset >> q->cluster_bits;
+
+	if (c >= q->resv_start && c < q->resv_end)
+		return true;
+	if (c >= rt && c < rt + q->reftable_clusters)
+		return true;
+	if (q->repair_refs && c < q->repair_nclusters && q->repair_refs[c])
+		return true;
+	return false;
+}
+
+static int grow_reftable(struct qcow2 *q, uint64_t need_entries);
+
+/* Create the refcount block for table index ri, placed inside the range it covers. */
+static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
+{
+	uint64_t first = ri * q->refblock_entries, c;
+	uint8_t *b;
+	int r;
+
+	for (c = first; c < first + q->refblock_entries; c++)
+		if (c != avoid && !in_use_elsewhere(q, c))
+			break;
+	if (c == first + q->refblock_entries)
+		return -ENOSPC;
+	r = qcow2_cache_get(q, &q->rb_cache, c << q->cluster_bits, true, &b);
+	if (r < 0)
+		return r;
+	rb_write(q, b, c - first, 1);
+	qcow2_cache_mark_dirty(&q->rb_cache, c << q->cluster_bits);
+	q->reftable[ri] = c << q->cluster_bits;
+	q->reftable_dirty = true;
+	if ((c + 1) << q->cluster_bits > q->file_size)
+		q->file_size = (c + 1) << q->cluster_bits;
+	if (q->repair_refs && c < q->repair_nclusters)
+		q->repair_refs[c] = 1;
+	return 0;
+}
+
+int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t value)
+{
+	uint64_t ri = cluster / q->refblock_entries;
+	uint8_t *b;
+	int r;
+
+	if (value > q->refcount_max)
+		return -ERANGE;
+	if (ri >= q->reftable_entries) {
+		if (value == 0)
+			return 0;
+		r = grow_reftable(q, ri + 1);
+		if (r < 0)
+			return r;
+	}
+	if (q->reftable[ri] == 0) {
+		if (value == 0)
+			return 0;
+		r = refblock_create(q, ri, cluster);
+		if (r < 0)
+			return r;
+	}
+	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri], false, &b);
+	if (r < 0)
+		return r;
+	rb_write(q, b, cluster % q->refblock_entries, value);
+	qcow2_cache_mark_dirty(&q->rb_cache, q->reftable[ri]);
+	if (value == 0 && cluster < q->free_hint)
+		q->free_hint = cluster;
+	return 0;
+}
+
+int qcow2_refcount_add(struct qcow2 *q, uint64_t cluster, int64_t delta)
+{
+	uint64_t v;
+	int r = qcow2_refcount_get(q, cluster, &v);
+
+	if (r < 0)
+		return r;
+	if (delta < 0 && v < (uint64_t)-delta)
+		return -EIO; /* would go below zero: the metadata is inconsistent */
+	if (delta > 0 && q->refcount_max - v < (uint64_t)delta)
+		return -ERANGE;
+	return qcow2_refcount_set(q, cluster, v + (uint64_t)delta);
+}
+
+/*
+ * Grow the refcount table to at least need_entries, moving it to the end of the file:
+ * refcount blocks for the new area, then the new table, then the header, then the old table
+ * is freed (each step synced), so a crash leaves the old table in charge.
+ */
+static int grow_reftable(struct qcow2 *q, uint64_t need_entries)
+{
+	uint64_t cs = q->cluster_size, per = cs / 8;
+	uint64_t end = (q->file_size + cs - 1) >> q->cluster_bits;
+	uint64_t entries = q->reftable_entries * 2, nclusters, old_off = q->reftable_offset;
+	uint32_t old_clusters = q->reftable_clusters;
+	uint64_t *t;
+	struct {
+		uint64_t off;
+		uint32_t clusters;
+	} __attribute__((packed)) hdr;
+	int r;
+
+	if (q->repair_refs && q->repair_nclusters > end)
+		end = q->repair_nclusters;
+	if (entries < need_entries)
+		entries = need_entries;
+	/* cover the file end plus the new table and its blocks, with room to spare */
+	for (int i = 0; i < 4; i++) {
+		nclusters = (entries + per - 1) / per;
+		if ((end + nclusters + entries) / q->refblock_entries + 1 > entries)
+			entries = (end + nclusters + entries) / q->refblock_entries + 1;
+	}
+	nclusters = (entries + per - 1) / per;
+	if (nclusters * cs > QCOW2_MAX_REFTABLE_BYTES * 8ull)
+		return -EFBIG;
+	entries = nclusters * per;
+	t = xcalloc(entries, sizeof(*t));
+	memcpy(t, q->reftable, q->reftable_entries * sizeof(*t));
+	free(q->reftable);
+	q->reftable = t;
+	q->reftable_entries = entries;
+	q->reftable_offset = end << q->cluster_bits;
+	q->reftable_clusters = (uint32_t)nclusters;
+	if ((end + nclusters) << q->cluster_bits > q->file_size)
+		q->file_size = (end + nclusters) << q->cluster_bits;
+	for (uint64_t c = end; c < end + nclusters; c++) {
+		if (q->repair_refs && c < q->repair_nclusters)
+			q->repair_refs[c] = 1;
+		r = qcow2_refcount_set(q, c, 1);
+		if (r < 0)
+			return r;
+	}
+	q->reftable_dirty = true;
+	r = qcow2_meta_flush(q);
+	if (r < 0)
+		return r;
+	r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	hdr.off = htobe64(q->reftable_offset);
+	hdr.clusters = htobe32(q->reftable_clusters);
+	r = qcow2_pwrite_meta(q, &hdr, sizeof(hdr), 48);
+	if (r < 0)
+		return r;
+	r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	for (uint64_t i = 0; i < old_clusters; i++) {
+		r = qcow2_refcount_add(q, (old_off >> q->cluster_bits) + i, -1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret)
+{
+	uint64_t start = q->free_hint, run = 0, v;
+	bool from_hint = true;
+	int r = 0;
+
+	while (run < n) {
+		uint64_t c = start + run;
+
+		r = qcow2_refcount_get(q, c, &v);
+		if (r < 0)
+			return r;
+		if (v != 0 || in_use_elsewhere(q, c) || c == 0) {
+			if (from_hint && run == 0)
+				q->free_hint = c + 1;
+			else
+				from_hint = false;
+			start = c + 1;
+			run = 0;
+			continue;
+		}
+		run++;
+	}
+	if (from_hint)
+		q->free_hint = start + n;
+	q->resv_start = start;
+	q->resv_end = start + n;
+	for (uint64_t i = 0; i < n; i++) {
+		r = qcow2_refcount_set(q, start + i, 1);
+		if (r < 0)
+			break;
+		if (q->repair_refs && start + i < q->repair_nclusters)
+			q->repair_refs[start + i] = 1;
+	}
+	q->resv_start = q->resv_end = 0;
+	if (r < 0)
+		return r;
+	if ((start + n) << q->cluster_bits > q->file_size)
+		q->file_size = (start + n) << q->cluster_bits;
+	*ret = start << q->cluster_bits;
+	return 0;
+}
+
+void qcow2_free_later(struct qcow2 *q, uint64_t off)
+{
+	if (q->nb_frees == q->cap_frees) {
+		q->cap_frees = q->cap_frees ? q->cap_frees * 2 : 16;
+		q->frees = xreallocarray(q->frees, q->cap_frees, sizeof(*q->frees));
+	}
+	q->frees[q->nb_frees++].offset = off;
+}
+
+int qcow2_process_frees(struct qcow2 *q)
+{
+	int r;
+
+	if (q->nb_frees == 0)
+		return 0;
+	r = qcow2_meta_flush(q);
+	if (r < 0)
+		return r;
+	r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < q->nb_frees; i++) {
+		uint64_t c = q->frees[i].offset >> q->cluster_bits, v;
+
+		r = qcow2_refcount_add(q, c, -1);
+		if (r < 0)
+			return r;
+		r = qcow2_refcount_get(q, c, &v);
+		if (r < 0)
+			return r;
+		if (v == 0) {
+			qcow2_cache_drop(&q->l2_cache, c << q->cluster_bits);
+			if (q->dcache_entry)
+				q->dcache_entry = 0;
+			if (q->compress_next >> q->cluster_bits == c)
+				q->compress_next = 0;
+		}
+	}
+	q->nb_frees = 0;
+	return 0;
+}
