@@ -34,7 +34,31 @@ def runtime_bin(request):
     if not os.access(path, os.X_OK):
         pytest.fail(f"runtime under test {path} is not executable (build it, or set "
                     f"HULL_OCI_UNDER_TEST)")
+    if os.path.basename(path) == "crun":
+        request.getfixturevalue("crun_hugetlb")
     return path
+
+
+HUGETLB = "/sys/fs/cgroup/hugetlb"
+
+
+@pytest.fixture(scope="session")
+def crun_hugetlb():
+    """crun 1.8.1 refuses a hybrid cgroup host ("cgroups in hybrid mode not supported") unless
+    every v1 controller is mounted; this host lacks a hugetlb hierarchy. Mount one for the
+    session and take it away afterwards."""
+    mounted = False
+    if os.path.isdir("/sys/fs/cgroup/memory") and not os.path.ismount(HUGETLB):
+        made = not os.path.exists(HUGETLB)
+        if made:
+            os.mkdir(HUGETLB)
+        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "hugetlb", HUGETLB], check=True)
+        mounted = True
+    yield
+    if mounted:
+        subprocess.run(["umount", HUGETLB], check=False)
+        if made:
+            os.rmdir(HUGETLB)
 
 
 @pytest.fixture(scope="session")

@@ -96,13 +96,15 @@ def test_user_namespace_with_mappings(rt, bundle):
 def test_time_namespace(rt, bundle):
     if not rt.is_hull and not supports(rt, "time"):
         pytest.skip(f"{rt.name} does not support time namespaces (not in its features)")
+    year = 86400 * 365
     bundle.config["linux"]["namespaces"].append({"type": "time"})
-    bundle.config["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400 * 365, "nanosecs": 0}}
+    bundle.config["linux"]["timeOffsets"] = {"monotonic": {"secs": year, "nanosecs": 0},
+                                             "boottime": {"secs": year, "nanosecs": 0}}
     bundle.write()
     out = run_ok(rt, bundle, *sh("readlink /proc/self/ns/time; cat /proc/uptime"))
     lines = out.splitlines()
     assert lines[0] != host_ns("time")
-    assert float(lines[1].split()[0]) > 86400 * 365
+    assert float(lines[1].split()[0]) > year  # /proc/uptime follows CLOCK_BOOTTIME
 
 
 def test_unknown_path_namespace_fails(rt, bundle, leftovers):
@@ -393,7 +395,8 @@ def test_cgroup_mount(rt, bundle):
 
 
 def test_mount_symlink_escape_stays_in_rootfs(rt, bundle, workdir):
-    """A destination that is a symlink to a host path is resolved inside the rootfs."""
+    """A destination that is a symlink to a host path is resolved inside the rootfs: the
+    runtime either mounts at <rootfs>/<target> or refuses; the host path never gets it."""
     target = workdir / "host-target"
     target.mkdir()
     src = workdir / "bind-src"
@@ -402,15 +405,36 @@ def test_mount_symlink_escape_stays_in_rootfs(rt, bundle, workdir):
     os.symlink(str(target), bundle.rootfs / "evil")
     bundle.config["mounts"].append({"destination": "/evil", "type": "bind", "source": str(src),
                                     "options": ["bind"]})
-    bundle.write()
-    out = run_ok(rt, bundle, *sh("cat /evil/marker; cat /proc/self/mountinfo"))
-    assert out.startswith("bound\n")
-    mps = [m["mountpoint"] for m in mountinfo(out)]
-    assert str(target) in mps  # the symlink target, taken inside the rootfs
+    bundle.set_args(*sh("cat /evil/marker; cat /proc/self/mountinfo"))
+    cid = rt.new_id()
+    r = rt.run(cid, bundle)
+    if r.returncode == 0:
+        assert r.stdout.startswith("bound\n")
+        mps = [m["mountpoint"] for m in mountinfo(r.stdout)]
+        assert str(target) in mps  # the symlink target, taken inside the rootfs
+        assert (bundle.rootfs / str(target).lstrip("/")).is_dir()
+    else:
+        assert r.stderr.strip()
     assert os.listdir(target) == []
-    assert (bundle.rootfs / str(target).lstrip("/")).is_dir()
     assert str(target) not in [m["mountpoint"] for m in
                                mountinfo(open("/proc/self/mountinfo").read())]
+
+
+def test_mount_symlink_escape_existing_target(rt, bundle, workdir):
+    """Same, with the target also present inside the rootfs: it must get the mount."""
+    target = workdir / "host-target"
+    target.mkdir()
+    (bundle.rootfs / str(target).lstrip("/")).mkdir(parents=True)
+    src = workdir / "bind-src"
+    src.mkdir()
+    (src / "marker").write_text("bound\n")
+    os.symlink(str(target), bundle.rootfs / "evil")
+    bundle.config["mounts"].append({"destination": "/evil", "type": "bind", "source": str(src),
+                                    "options": ["bind"]})
+    out = run_ok(rt, bundle, *sh(f"cat {target}/marker; cat /proc/self/mountinfo"))
+    assert out.startswith("bound\n")
+    assert str(target) in [m["mountpoint"] for m in mountinfo(out)]
+    assert os.listdir(target) == []
 
 
 def test_mount_dotdot_destination_stays_in_rootfs(rt, bundle, workdir):
