@@ -29,10 +29,10 @@ static int join(const struct oci_spec *s, enum oci_ns_kind k, struct hull_err *e
 
 	fd = open(s->ns[k].path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return hull_err_set(err, errno, "linux.namespaces: %s namespace %s", oci_ns_name(k),
+		return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s", oci_ns_name(k),
 				    s->ns[k].path);
 	if (setns(fd, oci_ns_clone_flag(k)) < 0)
-		return hull_err_set(err, errno, "linux.namespaces: join %s namespace %s",
+		return hull_err_set(err, errno, "config.json: linux.namespaces: join %s namespace %s",
 				    oci_ns_name(k), s->ns[k].path);
 	return 0;
 }
@@ -92,7 +92,7 @@ static int write_map(pid_t pid, const char *file, const struct oci_idmap *m, siz
 	/* The kernel takes the whole map in one write(2) or not at all. */
 	r = (int)write(fd, buf, len);
 	if (r < 0)
-		return hull_err_set(err, errno, "linux.%s: write %s",
+		return hull_err_set(err, errno, "config.json: linux.%s: write %s",
 				    file[0] == 'u' ? "uidMappings" : "gidMappings", path);
 	return 0;
 }
@@ -116,12 +116,12 @@ int ns_time_setup(const struct oci_spec *s, struct hull_err *err)
 		cleanup_close int nfd = open(s->ns[OCI_NS_TIME].path, O_RDONLY | O_CLOEXEC);
 
 		if (nfd < 0 || setns(nfd, CLONE_NEWTIME) < 0)
-			return hull_err_set(err, errno, "linux.namespaces: join time namespace %s",
+			return hull_err_set(err, errno, "config.json: linux.namespaces: join time namespace %s",
 					    s->ns[OCI_NS_TIME].path);
 		return 0;
 	}
 	if (unshare(CLONE_NEWTIME) < 0)
-		return hull_err_set(err, errno, "linux.namespaces: new time namespace");
+		return hull_err_set(err, errno, "config.json: linux.namespaces: new time namespace");
 	if (!s->has_time_offsets)
 		return 0;
 	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
@@ -129,9 +129,9 @@ int ns_time_setup(const struct oci_spec *s, struct hull_err *err)
 		     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
 	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return hull_err_set(err, errno, "linux.timeOffsets: open /proc/self/timens_offsets");
+		return hull_err_set(err, errno, "config.json: linux.timeOffsets: open /proc/self/timens_offsets");
 	r = fd_write_all(fd, buf, (size_t)n);
 	if (r < 0)
-		return hull_err_set(err, -r, "linux.timeOffsets");
+		return hull_err_set(err, -r, "config.json: linux.timeOffsets");
 	return 0;
 }

@@ -90,7 +90,10 @@ int process_rlimits(const struct oci_process *p, struct hull_err *err)
 		/* Raising a hard limit needs CAP_SYS_RESOURCE, which root may lack (it does on
 		 * the hull CI hosts): say which limit failed. */
 		if (setrlimit(rl->resource, &lim) < 0)
-			return hull_err_set(err, errno, "setrlimit %s (soft %llu, hard %llu)", rl->name,
+			return hull_err_set(err, errno,
+					    "config.json: process.rlimits[%zu]: setrlimit %s (soft %llu, "
+					    "hard %llu)",
+					    i, rl->name,
 					    (unsigned long long)rl->soft,
 					    (unsigned long long)rl->hard);
 	}
@@ -107,11 +110,11 @@ int process_oom_score_adj(const struct oci_process *p, struct hull_err *err)
 		return 0;
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return hull_err_set(err, errno, "process.oomScoreAdj: open /proc/self/oom_score_adj");
+		return hull_err_set(err, errno, "config.json: process.oomScoreAdj: open /proc/self/oom_score_adj");
 	n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
 	r = fd_write_all(fd, buf, (size_t)n);
 	if (r < 0)
-		return hull_err_set(err, -r, "process.oomScoreAdj: set %d", p->oom_score_adj);
+		return hull_err_set(err, -r, "config.json: process.oomScoreAdj: set %d", p->oom_score_adj);
 	return 0;
 }
 
@@ -128,9 +131,9 @@ static int apply_caps(const struct oci_process *p, struct hull_err *err)
 		data[i].inheritable = (uint32_t)(c[OCI_CAP_INHERITABLE] >> (32 * i));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		return hull_err_set(err, errno, "process.capabilities: capset");
+		return hull_err_set(err, errno, "config.json: process.capabilities: capset");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return hull_err_set(err, errno, "process.capabilities: clear ambient");
+		return hull_err_set(err, errno, "config.json: process.capabilities: clear ambient");
 	for (int n = 0; n < 64; n++)
 		if ((c[OCI_CAP_AMBIENT] >> n) & 1)
 			/* As runc: an ambient cap missing from permitted/inheritable is skipped. */
@@ -150,25 +153,25 @@ int process_set_user(const struct oci_process *p, struct hull_err *err)
 				if (errno == EINVAL)
 					break; /* past the kernel's last capability */
 				return hull_err_set(err, errno,
-						    "process.capabilities.bounding: drop %d", n);
+						    "config.json: process.capabilities.bounding: drop %d", n);
 			}
 		}
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			return hull_err_set(err, errno, "prctl PR_SET_KEEPCAPS");
 	}
 	if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
-		return hull_err_set(err, errno, "process.user.additionalGids: setgroups");
+		return hull_err_set(err, errno, "config.json: process.user.additionalGids: setgroups");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		return hull_err_set(err, errno, "process.user.gid: setgid %u", p->gid);
+		return hull_err_set(err, errno, "config.json: process.user.gid: setgid %u", p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		return hull_err_set(err, errno, "process.user.uid: setuid %u", p->uid);
+		return hull_err_set(err, errno, "config.json: process.user.uid: setuid %u", p->uid);
 	if (p->has_caps) {
 		if ((r = apply_caps(p, err)) < 0)
 			return r;
 		(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	}
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return hull_err_set(err, errno, "process.noNewPrivileges");
+		return hull_err_set(err, errno, "config.json: process.noNewPrivileges");
 	return 0;
 }
 

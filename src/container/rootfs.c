@@ -232,6 +232,10 @@ int rootfs_mask_paths(int root_fd, const struct oci_spec *s, struct hull_err *er
 
 int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 {
+	cleanup_close int oldroot = -1;
+
+	if (!no_pivot && (oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return hull_err_set(err, errno, "open /");
 	if (chdir(s->root_path) < 0)
 		return hull_err_set(err, errno, "chdir to the rootfs %s", s->root_path);
 	if (no_pivot) {
@@ -240,10 +244,13 @@ int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 		if (chroot(".") < 0)
 			return hull_err_set(err, errno, "chroot to the rootfs");
 	} else {
-		/* pivot_root(".", ".") stacks the old root on top of the new one; detach it
-		 * (after making it a slave so the unmount cannot reach the host). */
+		/* pivot_root(".", ".") stacks the old root on top of the new one. Step onto the
+		 * old root (our cwd is still the new one), make it rslave so that detaching it
+		 * cannot propagate to the host, and detach it. */
 		if (syscall(SYS_pivot_root, ".", ".") < 0)
 			return hull_err_set(err, errno, "pivot_root to %s", s->root_path);
+		if (fchdir(oldroot) < 0)
+			return hull_err_set(err, errno, "fchdir to the old root");
 		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 			return hull_err_set(err, errno, "make the old root rslave");
 		if (umount2(".", MNT_DETACH) < 0)

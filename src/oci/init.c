@@ -88,6 +88,31 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	return rootfs_enter(s, a->opts->no_pivot, err);
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * Close every fd from 3 + nfds up except keep[]: before chdir(process.cwd), so that a cwd of
+ * /proc/self/fd/N cannot land on a runtime fd that points outside the container
+ * (CVE-2024-21626).
+ */
+static void close_fds_except(unsigned nfds, int *keep, size_t n)
+{
+	unsigned lo = 3 + nfds;
+
+	qsort(keep, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			(void)syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	(void)syscall(SYS_close_range, lo, ~0U, 0);
+}
+
 static int setup_process(const struct init_args *a, char **ret_exec, struct hull_err *err)
 {
 	const struct oci_process *p = &a->spec->process;
@@ -107,8 +132,22 @@ static int setup_process(const struct init_args *a, char **ret_exec, struct hull
 	umask(p->has_umask ? p->umask : 022);
 	if ((r = process_set_user(p, err)) < 0)
 		return r;
-	if (chdir(p->cwd) < 0)
-		return hull_err_set(err, errno, "process.cwd: chdir to %s", p->cwd);
+	{
+		int keep[] = { a->sync_fd, a->fifo_fd, log_fd() };
+		char cwd[4096];
+
+		close_fds_except(nfds, keep, ARRAY_SIZE(keep));
+		if (chdir(p->cwd) < 0)
+			return hull_err_set(err, errno, "config.json: process.cwd: chdir to %s",
+					    p->cwd);
+		/* getcwd(3) fails (or says "(unreachable)") for a cwd outside our root. */
+		if (!getcwd(cwd, sizeof(cwd)) && errno != ERANGE)
+			return hull_err_set(err, errno, "config.json: process.cwd: %s", p->cwd);
+		if (cwd[0] != '/')
+			return hull_err_setx(err, EPERM,
+					     "config.json: process.cwd: %s is outside the container",
+					     p->cwd);
+	}
 	if ((r = process_find_exec(p, ret_exec, err)) < 0)
 		return r;
 	if ((r = container_seccomp_ops->load(a->spec, err)) < 0)

@@ -47,13 +47,14 @@ int oci_id_validate(const char *id, struct hull_err *err)
 				     OCI_ID_MAX);
 	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return hull_err_setx(err, EINVAL, "invalid container id \"%s\"", id);
+	/* The id is not echoed below: it may hold a newline, and errors are one line. */
 	for (const char *p = id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || strchr("_+-.", *p)))
 			return hull_err_setx(err, EINVAL,
-					     "invalid container id \"%s\": only letters, digits and "
-					     "_+-. are allowed",
-					     id);
+					     "invalid container id: only letters, digits and _+-. are "
+					     "allowed (character %zu is 0x%02x)",
+					     (size_t)(p - id), (unsigned char)*p);
 	return 0;
 }
 

@@ -176,7 +176,8 @@ static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *e
 						     w, type);
 		if (rl->soft > rl->hard)
 			return hull_err_setx(err, EINVAL,
-					     "%s: soft limit %llu is above the hard limit %llu", w,
+					     "%s: %s: soft limit %llu is above the hard limit %llu", w,
+					     rlimit_names[k].name,
 					     (unsigned long long)rl->soft,
 					     (unsigned long long)rl->hard);
 		rl->resource = rlimit_names[k].resource;
