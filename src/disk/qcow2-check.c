@@ -19,7 +19,6 @@
 struct counter {
 	struct qcow2 *q;
 	uint32_t *refs;
-	uint8_t *seen_l2; /* bitmap: L2 tables already walked */
 	uint64_t n;
 	struct qcow2_check_result *res;
 };
@@ -59,10 +58,13 @@ static int walk_l2(struct counter *c, uint64_t l2off, bool active)
 	uint64_t *t;
 	int r;
 
+	/*
+	 * Every L1 table counts its own references, through shared L2 tables too: that is
+	 * how snapshots keep refcounts (qcow2.txt "Snapshots").
+	 */
 	inc(c, l2off, cs);
-	if (k >= c->n || (c->seen_l2[k / 8] & (1u << (k % 8))))
+	if (k >= c->n)
 		return 0;
-	c->seen_l2[k / 8] |= (uint8_t)(1u << (k % 8));
 	t = xmalloc(cs);
 	r = qcow2_pread(q, t, cs, l2off);
 	for (uint64_t i = 0; r == 0 && i < q->l2_entries; i++) {
@@ -221,7 +223,6 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 	if (c.n > CHECK_MAX_CLUSTERS)
 		return -EFBIG;
 	c.refs = xcalloc(c.n ? c.n : 1, sizeof(*c.refs));
-	c.seen_l2 = xcalloc(c.n / 8 + 1, 1);
 	r = count_refs(&c);
 	if (r == 0) {
 		if (repair) {
@@ -241,6 +242,5 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 	res->total_clusters = (q->d.size + q->cluster_size - 1) >> q->cluster_bits;
 	res->image_end_offset = q->file_size;
 	free(c.refs);
-	free(c.seen_l2);
 	return r;
 }

@@ -357,32 +357,6 @@ static void release_entry(struct qcow2 *q, uint64_t e)
 	}
 }
 
-/* Add a reference for every cluster an L2 entry holds (when an L2 table is copied). */
-static int ref_entry(struct qcow2 *q, uint64_t e)
-{
-	uint64_t off, len;
-	int r = 0;
-
-	switch (classify(q, e)) {
-	case CK_NORMAL:
-		return qcow2_refcount_add(q, (e & QCOW2_L2_OFFSET_MASK) >> q->cluster_bits, 1);
-	case CK_COMPRESSED:
-		qcow2_compressed_range(q, e, &off, &len);
-		for (uint64_t c = off >> q->cluster_bits;
-		     r == 0 && c <= (off + len - 1) >> q->cluster_bits; c++)
-			r = qcow2_refcount_add(q, c, 1);
-		return r;
-	case CK_ZERO:
-		if (e & QCOW2_L2_OFFSET_MASK)
-			return qcow2_refcount_add(q, (e & QCOW2_L2_OFFSET_MASK) >> q->cluster_bits,
-						  1);
-		return 0;
-	case CK_UNALLOC:
-		break;
-	}
-	return 0;
-}
-
 /*
  * Make the L2 table of guest cluster ci writable: allocate it when absent, copy it when
  * shared with a snapshot. *ret_off is its host offset.
@@ -416,19 +390,18 @@ static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
 	if (r < 0)
 		return r;
 	if (old) {
-		/* shared with a snapshot: copy, and the copy shares every cluster it maps */
+		/*
+		 * shared with a snapshot: copy it. Refcounts count references per L1 table
+		 * (qcow2.txt "Snapshots"), so the clusters it maps keep theirs; the copy marks
+		 * them shared (no COPIED flag) so that writes copy them too.
+		 */
 		r = qcow2_cache_get(q, &q->l2_cache, old, false, &t);
 		if (r < 0)
 			return r;
 		memcpy(q->cbuf, t, q->cluster_size);
 		for (uint64_t i = 0; i < q->l2_entries; i++) {
 			uint64_t *p = (uint64_t *)(void *)q->cbuf + i;
-			uint64_t e = be64toh(*p);
-
-			r = ref_entry(q, e);
-			if (r < 0)
-				return r;
-			*p = htobe64(e & ~QCOW2_OFLAG_COPIED);
+			*p = htobe64(be64toh(*p) & ~QCOW2_OFLAG_COPIED);
 		}
 		r = qcow2_cache_get(q, &q->l2_cache, nw, true, &t);
 		if (r < 0)
