@@ -1,6 +1,7 @@
 /* hull images [-q] [--no-trunc]: REPOSITORY TAG IMAGE ID CREATED SIZE */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 

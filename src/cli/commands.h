@@ -9,6 +9,7 @@
 #define EXIT_ENGINE 125
 
 struct image_store;
+struct run_opts;
 
 int cmd_img(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
@@ -37,7 +38,6 @@ int cmd_top(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);
-int cmd_monitor(int argc, char **argv);
 
 /* Shared by the subcommands (hull.c). */
 extern const char *cli_root; /* --root, or NULL */
@@ -46,3 +46,10 @@ int cli_fail(const char *cmd, const struct hull_err *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the image store (--root, $HULL_ROOT or the default); prints errors. */
 int cli_store_open(const char *cmd, struct image_store **ret);
+
+/*
+ * Parse `hull create`/`run` flags into o (cmd-create.c); strings point into argv or are
+ * owned by o (free with cli_run_opts_free). Returns 0, or EXIT_ENGINE after printing.
+ */
+int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o);
+void cli_run_opts_free(struct run_opts *o);

@@ -14,6 +14,19 @@ struct hull_cmd {
 };
 
 static const struct hull_cmd cmds[] = {
+	{ .name = "run", .fn = cmd_run, .help = "run a command in a new container" },
+	{ .name = "create", .fn = cmd_create, .help = "create a container" },
+	{ .name = "start", .fn = cmd_start, .help = "start created or stopped containers" },
+	{ .name = "ps", .fn = cmd_ps, .help = "list containers" },
+	{ .name = "logs", .fn = cmd_logs, .help = "print a container's output" },
+	{ .name = "stop", .fn = cmd_stop, .help = "stop containers (TERM, then KILL)" },
+	{ .name = "kill", .fn = cmd_kill, .help = "send a signal to containers" },
+	{ .name = "rm", .fn = cmd_rm, .help = "remove containers" },
+	{ .name = "inspect", .fn = cmd_inspect, .help = "show containers or images as JSON" },
+	{ .name = "top", .fn = cmd_top, .help = "list a container's processes" },
+	{ .name = "stats", .fn = cmd_stats, .help = "show containers' resource usage" },
+	{ .name = "exec", .fn = cmd_exec, .help = "run a command in a running container" },
+	{ .name = "export", .fn = cmd_export, .help = "write a container's file system as a tar" },
 	{ .name = "images", .fn = cmd_images, .help = "list images" },
 	{ .name = "load", .fn = cmd_load, .help = "load images from a docker- or oci-archive" },
 	{ .name = "import", .fn = cmd_import, .help = "make an image from a root file system tar" },

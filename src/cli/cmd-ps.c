@@ -1,0 +1,125 @@
+/* hull ps [-a] [-q] [--no-trunc]:
+ * CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  PORTS  NAMES */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "engine/container.h"
+#include "engine/human.h"
+
+static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
+{
+	char d[64];
+
+	switch (ctr_status_live(c)) {
+	case CTR_RUNNING:
+		human_duration(now - human_parse_time(json_string_value(
+					     json_object_get(c->state, "StartedAt"))),
+			       d, sizeof(d));
+		(void)snprintf(buf, len, "Up %s", d);
+		break;
+	case CTR_EXITED:
+		human_duration(now - human_parse_time(json_string_value(
+					     json_object_get(c->state, "FinishedAt"))),
+			       d, sizeof(d));
+		(void)snprintf(buf, len, "Exited (%d) %s ago", ctr_exit_code(c), d);
+		break;
+	case CTR_CREATED:
+	case CTR_STATUS_COUNT:
+	default:
+		(void)snprintf(buf, len, "Created");
+		break;
+	}
+}
+
+static char *command_text(struct ctr *c, bool no_trunc)
+{
+	json_t *args = json_object_get(json_object_get(c->rec, "Config"), "Cmd");
+	cleanup_free char *joined = xstrdup("");
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(args, i, a) {
+		char *n = xasprintf("%s%s%s", joined, i ? " " : "", json_string_value(a));
+
+		free(joined);
+		joined = n;
+	}
+	if (!no_trunc && strlen(joined) > 20) {
+		joined[19] = '\0';
+		return xasprintf("\"%s…\"", joined);
+	}
+	return xasprintf("\"%s\"", joined);
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-trunc", no_argument, NULL, 'N' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	struct ctr **all = NULL;
+	struct hull_err err = { 0 };
+	bool show_all = false, quiet = false, no_trunc = false;
+	time_t now = time(NULL);
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+aq", opts, NULL)) != -1) {
+		if (c == 'a')
+			show_all = true;
+		else if (c == 'q')
+			quiet = true;
+		else if (c == 'N')
+			no_trunc = true;
+		else
+			return EXIT_ENGINE;
+	}
+	if (optind < argc)
+		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
+	if (cli_store_open("ps", &s) != 0)
+		return EXIT_ENGINE;
+	if (container_list(s, &all, &err) < 0)
+		return cli_fail("ps", &err);
+	if (!quiet)
+		printf("%-14s %-28s %-24s %-20s %-28s %-8s %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
+		       "CREATED", "STATUS", "PORTS", "NAMES");
+	/* newest first, as docker */
+	for (size_t n = 0; all[n]; n++) {
+		struct ctr *ct;
+		size_t i = 0;
+		char st[96], created[64], id[CTR_ID_LEN + 1];
+
+		while (all[i + 1])
+			i++;
+		i -= n;
+		ct = all[i];
+		if (!show_all && ctr_status_live(ct) != CTR_RUNNING)
+			continue;
+		(void)snprintf(id, sizeof(id), "%s", ct->id);
+		if (!no_trunc)
+			id[12] = '\0';
+		if (quiet) {
+			printf("%s\n", id);
+			continue;
+		}
+		status_text(ct, now, st, sizeof(st));
+		human_duration(now - human_parse_time(ctr_str(ct, "Created")), created,
+			       sizeof(created));
+		{
+			cleanup_free char *cmd = command_text(ct, no_trunc);
+			cleanup_free char *cr = xasprintf("%s ago", created);
+
+			printf("%-14s %-28s %-24s %-20s %-28s %-8s %s\n", id, ctr_str(ct, "Image"),
+			       cmd, cr, st, "", ctr_name(ct));
+		}
+	}
+	ctr_list_free(all);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* hull run [flags] IMAGE [CMD...]: create and start, in the foreground or detached (-d). */
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "engine/run.h"
+
+int cmd_run(int argc, char **argv)
+{
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_ctr struct ctr *c = NULL;
+	struct run_opts o;
+	struct hull_err err = { 0 };
+	int code = 0;
+
+	if (cli_run_opts_parse("run", argc, argv, &o) != 0) {
+		cli_run_opts_free(&o);
+		return EXIT_ENGINE;
+	}
+	if (o.tty) {
+		cli_run_opts_free(&o);
+		return cli_usage_error("run", "-t: terminals are not supported yet");
+	}
+	if (cli_store_open("run", &s) != 0 || engine_create(s, &o, &c, &code, &err) < 0) {
+		cli_run_opts_free(&o);
+		if (code == 0)
+			return EXIT_ENGINE;
+		(void)cli_fail("run", &err);
+		return code;
+	}
+	if (o.detach) {
+		cli_run_opts_free(&o);
+		if (engine_start_detached(s, c, &err) < 0)
+			return cli_fail("run", &err);
+		printf("%s\n", c->id);
+		return 0;
+	}
+	code = engine_run_foreground(s, c, o.interactive, o.rm, &err);
+	cli_run_opts_free(&o);
+	if (code < 0)
+		return cli_fail("run", &err);
+	return code;
+}

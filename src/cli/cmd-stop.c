@@ -1,0 +1,43 @@
+/* hull stop [-t N] CONTAINER...: TERM, then KILL after N seconds (default 10). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/commands.h"
+#include "engine/run.h"
+
+int cmd_stop(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "time", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	long timeout = 10;
+	char *end = NULL;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
+		if (c != 't')
+			return EXIT_ENGINE;
+		timeout = strtol(optarg, &end, 10);
+		if (end == optarg || *end || timeout < 0 || timeout > 86400)
+			return cli_usage_error("stop", "-t %s: invalid number of seconds", optarg);
+	}
+	if (optind >= argc)
+		return cli_usage_error("stop", "usage: hull stop [-t N] CONTAINER...");
+	if (cli_store_open("stop", &s) != 0)
+		return EXIT_ENGINE;
+	for (int i = optind; i < argc; i++) {
+		cleanup_ctr struct ctr *ct = NULL;
+		struct hull_err err = { 0 };
+
+		if (container_load(s, argv[i], &ct, &err) < 0 ||
+		    engine_stop(s, ct, (int)timeout, &err) < 0) {
+			rc = cli_fail("stop", &err);
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* hull top CONTAINER: UID PID PPID CMD of the container's processes. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "engine/procs.h"
+
+int cmd_top(int argc, char **argv)
+{
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_ctr struct ctr *c = NULL;
+	struct hull_err err = { 0 };
+	struct ctr_proc *p = NULL;
+	size_t n = 0;
+
+	if (argc != 2)
+		return cli_usage_error("top", "usage: hull top CONTAINER");
+	if (cli_store_open("top", &s) != 0)
+		return EXIT_ENGINE;
+	if (container_load(s, argv[1], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
+		return cli_fail("top", &err);
+	printf("%-8s %-8s %-8s %s\n", "UID", "PID", "PPID", "CMD");
+	for (size_t i = 0; i < n; i++)
+		printf("%-8u %-8d %-8d %s\n", (unsigned)p[i].uid, (int)p[i].pid, (int)p[i].ppid,
+		       p[i].cmd);
+	procs_free(p, n);
+	return 0;
+}

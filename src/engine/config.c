@@ -1,0 +1,593 @@
+#include "engine/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/path.h"
+#include "common/strv.h"
+#include "net/net.h"
+#include "oci/spec.h"
+
+extern char **environ;
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* docker's default capability set */
+static const char *const default_caps[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+};
+
+static const char *const all_caps[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+
+static const char *const masked_paths[] = {
+	"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+};
+
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		(void)json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static char **json_to_strv(json_t *a)
+{
+	char **v = NULL;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e)
+		if (json_is_string(e))
+			strv_push(&v, json_string_value(e));
+	return v;
+}
+
+/* Set K=V in env, replacing an existing K. */
+static void env_put(char ***env, const char *kv)
+{
+	size_t k = strcspn(kv, "=");
+
+	for (size_t i = 0; *env && (*env)[i]; i++) {
+		if (strncmp((*env)[i], kv, k) == 0 && (*env)[i][k] == '=') {
+			free((*env)[i]);
+			(*env)[i] = xstrdup(kv);
+			return;
+		}
+	}
+	strv_push(env, kv);
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], key, k) == 0 && env[i][k] == '=')
+			return env[i] + k + 1;
+	return NULL;
+}
+
+/* The process's arguments: docker's Entrypoint/Cmd rules. */
+static int build_args(const struct run_opts *o, json_t *icfg, char ***ret, struct hull_err *err)
+{
+	char **args = NULL;
+
+	if (o->entrypoint) {
+		if (*o->entrypoint)
+			strv_push(&args, o->entrypoint);
+	} else {
+		char **ep = json_to_strv(json_object_get(icfg, "Entrypoint"));
+
+		for (size_t i = 0; ep && ep[i]; i++)
+			strv_push(&args, ep[i]);
+		strv_free(ep);
+	}
+	if (o->cmd && o->cmd[0]) {
+		for (size_t i = 0; o->cmd[i]; i++)
+			strv_push(&args, o->cmd[i]);
+	} else if (!o->entrypoint) {
+		char **cmd = json_to_strv(json_object_get(icfg, "Cmd"));
+
+		for (size_t i = 0; cmd && cmd[i]; i++)
+			strv_push(&args, cmd[i]);
+		strv_free(cmd);
+	}
+	if (!args)
+		return hull_err_setx(err, EINVAL, "no command specified: the image has no Cmd or "
+				     "Entrypoint and none was given");
+	*ret = args;
+	return 0;
+}
+
+/* Find field fields[idx] of the line of a passwd/group file whose field 0 or 2 matches. */
+static char *db_lookup(int rootfs, const char *file, const char *key, bool by_id, int field)
+{
+	cleanup_close int fd = path_open_in_root(rootfs, file, O_RDONLY, 0, 0);
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+
+	if (fd < 0)
+		return NULL;
+	buf = xmalloc(1 << 20);
+	{
+		ssize_t n = fd_read_all(fd, buf, (1 << 20) - 1);
+
+		if (n < 0)
+			return NULL;
+		buf[n] = '\0';
+	}
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[8] = { 0 };
+		int nf = 0;
+		char *p = line;
+
+		while (nf < 8) {
+			f[nf++] = p;
+			p = strchr(p, ':');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (nf < 3 || strcmp(f[by_id ? 2 : 0], key) != 0)
+			continue;
+		return field < nf ? xstrdup(f[field]) : NULL;
+	}
+	return NULL;
+}
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Supplementary groups: the /etc/group entries that list the user. */
+static json_t *extra_gids(int rootfs, const char *user, unsigned gid)
+{
+	cleanup_close int fd = path_open_in_root(rootfs, "/etc/group", O_RDONLY, 0, 0);
+	cleanup_free char *buf = NULL;
+	json_t *a = json_array();
+	char *save = NULL;
+	ssize_t n;
+
+	if (fd < 0 || !user)
+		return a;
+	buf = xmalloc(1 << 20);
+	n = fd_read_all(fd, buf, (1 << 20) - 1);
+	if (n < 0)
+		return a;
+	buf[n] = '\0';
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4] = { 0 };
+		int nf = 0;
+		char *p = line, *s2 = NULL;
+
+		while (nf < 4) {
+			f[nf++] = p;
+			p = strchr(p, ':');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (nf < 4 || !is_number(f[2]) || strtoul(f[2], NULL, 10) == gid)
+			continue;
+		for (char *m = strtok_r(f[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2))
+			if (strcmp(m, user) == 0)
+				(void)json_array_append_new(a, json_integer(strtol(f[2], NULL, 10)));
+	}
+	return a;
+}
+
+/* USER[:GROUP], names resolved in the image's /etc/passwd and /etc/group. */
+static int resolve_user(const char *spec, int rootfs, json_t **ret_user, char **ret_home,
+			struct hull_err *err)
+{
+	cleanup_free char *u = xstrdup(spec && *spec ? spec : "0");
+	cleanup_free char *name = NULL;
+	cleanup_free char *uid_s = NULL;
+	cleanup_free char *gid_s = NULL;
+	char *group = strchr(u, ':');
+	unsigned long uid, gid = 0;
+
+	if (group)
+		*group++ = '\0';
+	if (is_number(u)) {
+		uid = strtoul(u, NULL, 10);
+		name = db_lookup(rootfs, "/etc/passwd", u, true, 0);
+	} else {
+		uid_s = db_lookup(rootfs, "/etc/passwd", u, false, 2);
+		if (!uid_s || !is_number(uid_s))
+			return hull_err_setx(err, ENOENT, "unable to find user %s: no matching "
+					     "entries in passwd file", u);
+		uid = strtoul(uid_s, NULL, 10);
+		name = xstrdup(u);
+	}
+	if (uid > 0xfffffffeUL)
+		return hull_err_setx(err, EINVAL, "user %s: uid out of range", u);
+	if (name) {
+		gid_s = db_lookup(rootfs, "/etc/passwd", name, false, 3);
+		*ret_home = db_lookup(rootfs, "/etc/passwd", name, false, 5);
+		if (gid_s && is_number(gid_s))
+			gid = strtoul(gid_s, NULL, 10);
+	}
+	if (group && is_number(group)) {
+		gid = strtoul(group, NULL, 10);
+	} else if (group) {
+		cleanup_free char *g = db_lookup(rootfs, "/etc/group", group, false, 2);
+
+		if (!g || !is_number(g))
+			return hull_err_setx(err, ENOENT, "unable to find group %s: no matching "
+					     "entries in group file", group);
+		gid = strtoul(g, NULL, 10);
+	}
+	*ret_user = json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
+			      "additionalGids", extra_gids(rootfs, name, (unsigned)gid));
+	return 0;
+}
+
+/* 127 when args[0] is not in the image, 126 when it is not executable (docker's codes). */
+static int check_command(int rootfs, const char *cmd, char *const *env, int *ret_exit,
+			 struct hull_err *err)
+{
+	const char *path = env_get(env, "PATH");
+	cleanup_free char *copy = xstrdup(path ? path : DEFAULT_PATH);
+	char *save = NULL;
+	struct stat st;
+	int fd;
+
+	if (strchr(cmd, '/')) {
+		fd = path_open_in_root(rootfs, cmd, O_PATH, 0, 0);
+		if (fd < 0) {
+			*ret_exit = EXIT_NOT_FOUND;
+			return hull_err_set(err, -fd, "%s", cmd);
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+			(void)close(fd);
+			*ret_exit = EXIT_CANNOT_EXEC;
+			return hull_err_setx(err, EACCES, "%s: permission denied", cmd);
+		}
+		(void)close(fd);
+		return 0;
+	}
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *p = path_join(d, cmd);
+
+		fd = path_open_in_root(rootfs, p, O_PATH, 0, 0);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+			(void)close(fd);
+			return 0;
+		}
+		(void)close(fd);
+	}
+	*ret_exit = EXIT_NOT_FOUND;
+	return hull_err_setx(err, ENOENT, "%s: executable file not found in $PATH", cmd);
+}
+
+static int build_env(const struct run_opts *o, json_t *icfg, const char *hostname,
+		     const char *home, char ***ret, struct hull_err *err)
+{
+	char **env = NULL;
+	char **img = json_to_strv(json_object_get(icfg, "Env"));
+
+	env_put(&env, "PATH=" DEFAULT_PATH);
+	for (size_t i = 0; img && img[i]; i++)
+		env_put(&env, img[i]);
+	strv_free(img);
+	{
+		cleanup_free char *h = xasprintf("HOSTNAME=%s", hostname);
+
+		env_put(&env, h);
+	}
+	if (o->tty)
+		env_put(&env, "TERM=xterm");
+	for (size_t i = 0; o->env && o->env[i]; i++) {
+		if (o->env[i][0] == '=' || !o->env[i][0]) {
+			strv_free(env);
+			return hull_err_setx(err, EINVAL, "invalid environment variable '%s'",
+					     o->env[i]);
+		}
+		if (strchr(o->env[i], '=')) {
+			env_put(&env, o->env[i]);
+		} else {
+			const char *v = env_get(environ, o->env[i]);
+
+			if (v) {
+				cleanup_free char *kv = xasprintf("%s=%s", o->env[i], v);
+
+				env_put(&env, kv);
+			}
+		}
+	}
+	if (!env_get(env, "HOME")) {
+		cleanup_free char *h = xasprintf("HOME=%s", home && *home ? home : "/root");
+
+		env_put(&env, h);
+	}
+	*ret = env;
+	return 0;
+}
+
+static json_t *mnt(const char *dst, const char *type, const char *src, const char *opts)
+{
+	json_t *m = json_pack("{s:s, s:s, s:s}", "destination", dst, "type", type, "source", src);
+	cleanup_free char *copy = xstrdup(opts);
+	json_t *o = json_array();
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		(void)json_array_append_new(o, json_string(t));
+	(void)json_object_set_new(m, "options", o);
+	return m;
+}
+
+static int add_volumes(const struct run_opts *o, json_t *mounts, struct hull_err *err)
+{
+	for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
+		cleanup_free char *v = xstrdup(o->volumes[i]);
+		char *ctr = strchr(v, ':'), *mode = NULL;
+
+		if (ctr) {
+			*ctr++ = '\0';
+			mode = strchr(ctr, ':');
+			if (mode)
+				*mode++ = '\0';
+		}
+		if (!ctr || v[0] != '/' || ctr[0] != '/')
+			return hull_err_setx(err, EINVAL, "-v %s: expected /HOST:/CONTAINER[:ro|rw] "
+					     "(named volumes are not supported)", o->volumes[i]);
+		if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+			return hull_err_setx(err, EINVAL, "-v %s: unknown mode '%s'", o->volumes[i],
+					     mode);
+		if (access(v, F_OK) < 0 && mkdir(v, 0755) < 0)
+			return hull_err_set(err, errno, "-v %s: %s", o->volumes[i], v);
+		(void)json_array_append_new(mounts,
+					    mnt(ctr, "bind", v,
+						mode && strcmp(mode, "ro") == 0 ? "rbind,ro"
+										 : "rbind"));
+	}
+	return 0;
+}
+
+static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *err)
+{
+	char **caps = NULL;
+	json_t *a;
+
+	if (o->privileged) {
+		for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
+			if (oci_cap_from_name(all_caps[i]) >= 0)
+				strv_push(&caps, all_caps[i]);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
+			strv_push(&caps, default_caps[i]);
+	}
+	for (size_t i = 0; o->cap_drop && o->cap_drop[i]; i++) {
+		cleanup_free char *n = strncasecmp(o->cap_drop[i], "CAP_", 4) == 0
+					       ? xstrdup(o->cap_drop[i])
+					       : xasprintf("CAP_%s", o->cap_drop[i]);
+
+		for (char *p = n; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		if (strcmp(n, "CAP_ALL") == 0) {
+			strv_free(caps);
+			caps = NULL;
+			continue;
+		}
+		if (oci_cap_from_name(n) < 0) {
+			strv_free(caps);
+			return hull_err_setx(err, EINVAL, "--cap-drop %s: unknown capability",
+					     o->cap_drop[i]);
+		}
+		for (int k; (k = strv_find(caps, n)) >= 0;) {
+			free(caps[k]);
+			memmove(caps + k, caps + k + 1, (strv_length(caps) - (size_t)k) * sizeof(*caps));
+		}
+	}
+	for (size_t i = 0; o->cap_add && o->cap_add[i]; i++) {
+		cleanup_free char *n = strncasecmp(o->cap_add[i], "CAP_", 4) == 0
+					       ? xstrdup(o->cap_add[i])
+					       : xasprintf("CAP_%s", o->cap_add[i]);
+
+		for (char *p = n; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		if (strcmp(n, "CAP_ALL") == 0) {
+			for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
+				if (oci_cap_from_name(all_caps[k]) >= 0 &&
+				    strv_find(caps, all_caps[k]) < 0)
+					strv_push(&caps, all_caps[k]);
+			continue;
+		}
+		if (oci_cap_from_name(n) < 0) {
+			strv_free(caps);
+			return hull_err_setx(err, EINVAL, "--cap-add %s: unknown capability",
+					     o->cap_add[i]);
+		}
+		if (strv_find(caps, n) < 0)
+			strv_push(&caps, n);
+	}
+	a = strv_to_json(caps);
+	strv_free(caps);
+	*ret = json_pack("{s:O, s:O, s:O}", "bounding", a, "effective", a, "permitted", a);
+	json_decref(a);
+	return 0;
+}
+
+static json_t *build_resources(const struct run_opts *o)
+{
+	json_t *r = json_object();
+
+	if (o->memory > 0)
+		(void)json_object_set_new(r, "memory",
+					  json_pack("{s:I}", "limit", (json_int_t)o->memory));
+	if (o->cpus > 0)
+		(void)json_object_set_new(r, "cpu",
+					  json_pack("{s:I, s:I}", "quota",
+						    (json_int_t)(o->cpus * 100000.0), "period",
+						    (json_int_t)100000));
+	if (o->pids_limit > 0)
+		(void)json_object_set_new(r, "pids",
+					  json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));
+	return r;
+}
+
+/* /etc/hostname and /etc/hosts of the container, bind-mounted from its directory. */
+static void add_etc_files(const char *dir, const char *hostname, enum net_mode net,
+			  int rootfs, json_t *mounts)
+{
+	cleanup_free char *hn = xasprintf("%s/hostname", dir);
+	cleanup_free char *hosts = xasprintf("%s/hosts", dir);
+	cleanup_free char *hn_data = xasprintf("%s\n", hostname);
+	cleanup_free char *hosts_data = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost "
+						  "ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+						  hostname);
+	int fd;
+
+	fd = path_mkdirs_in_root(rootfs, "/etc", 0755);
+	if (fd >= 0)
+		(void)close(fd);
+	if (fd_write_file_atomic_at(AT_FDCWD, hn, hn_data, strlen(hn_data), 0644) == 0)
+		(void)json_array_append_new(mounts, mnt("/etc/hostname", "bind", hn, "rbind,ro"));
+	if (fd_write_file_atomic_at(AT_FDCWD, hosts, hosts_data, strlen(hosts_data), 0644) == 0)
+		(void)json_array_append_new(mounts, mnt("/etc/hosts", "bind", hosts, "rbind,ro"));
+	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
+		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind",
+							"/etc/resolv.conf", "rbind,ro"));
+}
+
+static json_t *build_mounts(void)
+{
+	json_t *m = json_array();
+
+	(void)json_array_append_new(m, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+	(void)json_array_append_new(m, mnt("/dev", "tmpfs", "tmpfs",
+					   "nosuid,strictatime,mode=755,size=65536k"));
+	(void)json_array_append_new(m, mnt("/dev/pts", "devpts", "devpts",
+					   "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+	(void)json_array_append_new(m, mnt("/dev/shm", "tmpfs", "shm",
+					   "nosuid,noexec,nodev,mode=1777,size=65536k"));
+	(void)json_array_append_new(m, mnt("/dev/mqueue", "mqueue", "mqueue",
+					   "nosuid,noexec,nodev"));
+	(void)json_array_append_new(m, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	return m;
+}
+
+static json_t *build_linux(const struct run_opts *o, enum net_mode net)
+{
+	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
+			       "type", "uts", "type", "mount");
+	json_t *lx;
+
+	if (net_mode_has_netns(net))
+		(void)json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+	lx = json_pack("{s:o, s:o}", "namespaces", ns, "resources", build_resources(o));
+	if (!o->privileged) {
+		json_t *mp = json_array(), *rp = json_array();
+
+		for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++)
+			(void)json_array_append_new(mp, json_string(masked_paths[i]));
+		for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++)
+			(void)json_array_append_new(rp, json_string(readonly_paths[i]));
+		(void)json_object_set_new(lx, "maskedPaths", mp);
+		(void)json_object_set_new(lx, "readonlyPaths", rp);
+	}
+	return lx;
+}
+
+int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const char *dir,
+		     const char *id, json_t **ret, int *ret_exit, struct hull_err *err)
+{
+	json_t *icfg = json_object_get(img, "config");
+	cleanup_strv char **args = NULL;
+	cleanup_strv char **env = NULL;
+	cleanup_free char *home = NULL;
+	cleanup_free char *hostname = xstrndup(id, 12);
+	const char *cwd = o->workdir ? o->workdir
+				     : json_string_value(json_object_get(icfg, "WorkingDir"));
+	const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
+	json_t *juser = NULL, *caps = NULL, *mounts, *proc;
+	enum net_mode net;
+	int r;
+
+	*ret_exit = 125;
+	if (o->hostname) {
+		free(hostname);
+		hostname = xstrdup(o->hostname);
+	}
+	if (!cwd || !*cwd)
+		cwd = "/";
+	if (cwd[0] != '/')
+		return hull_err_setx(err, EINVAL, "working directory '%s' is not absolute", cwd);
+	if ((r = net_mode_parse(o->network, &net, err)) < 0 ||
+	    (r = build_args(o, icfg, &args, err)) < 0 ||
+	    (r = resolve_user(user, rootfs_fd, &juser, &home, err)) < 0)
+		return r;
+	r = build_env(o, icfg, hostname, home, &env, err);
+	if (r == 0)
+		r = build_caps(o, &caps, err);
+	if (r == 0)
+		r = check_command(rootfs_fd, args[0], env, ret_exit, err);
+	if (r < 0) {
+		json_decref(juser);
+		json_decref(caps);
+		return r;
+	}
+	{
+		/* docker creates a missing working directory */
+		int fd = path_mkdirs_in_root(rootfs_fd, cwd, 0755);
+
+		if (fd >= 0)
+			(void)close(fd);
+	}
+	mounts = build_mounts();
+	add_etc_files(dir, hostname, net, rootfs_fd, mounts);
+	r = add_volumes(o, mounts, err);
+	if (r < 0) {
+		json_decref(juser);
+		json_decref(caps);
+		json_decref(mounts);
+		return r;
+	}
+	proc = json_pack("{s:b, s:o, s:o, s:o, s:s, s:o, s:b}", "terminal", o->tty, "user", juser,
+			 "args", strv_to_json(args), "env", strv_to_json(env), "cwd", cwd,
+			 "capabilities", caps, "noNewPrivileges", false);
+	*ret = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o, s:{}}", "ociVersion", "1.0.2",
+			 "process", proc, "root", "path", "rootfs", "readonly", o->read_only,
+			 "hostname", hostname, "mounts", mounts, "linux", build_linux(o, net),
+			 "annotations");
+	*ret_exit = 0;
+	return 0;
+}

@@ -1,0 +1,15 @@
+#pragma once
+/* The OCI config.json of a container, generated from the image config and `hull run` flags. */
+#include <jansson.h>
+
+#include "common/error.h"
+#include "engine/run.h"
+
+/*
+ * Build config.json for container id from the image config (img, the whole config blob)
+ * and the options. rootfs_fd is the mounted rootfs (users, groups and the command are
+ * looked up in it); dir is the container directory. *ret_exit is set to 125, 126 or 127
+ * on failure.
+ */
+int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const char *dir,
+		     const char *id, json_t **ret, int *ret_exit, struct hull_err *err);

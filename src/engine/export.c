@@ -1,0 +1,81 @@
+#include "engine/export.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/strv.h"
+#include "engine/rootfs.h"
+
+int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err *err)
+{
+	cleanup_free char *rootfs = xasprintf("%s/rootfs", c->dir);
+	cleanup_strv char **layers = NULL;
+	struct archive *disk = NULL, *out = NULL;
+	struct archive_entry *e;
+	json_t *l;
+	size_t i;
+	int r;
+
+	json_array_foreach(json_object_get(c->rec, "Layers"), i, l)
+		strv_push(&layers, json_string_value(l));
+	if (!layers)
+		layers = xcalloc(1, sizeof(*layers));
+	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
+	if (r < 0)
+		return r;
+	disk = archive_read_disk_new();
+	out = archive_write_new();
+	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+	archive_read_disk_set_standard_lookup(disk);
+	archive_write_set_format_pax_restricted(out);
+	if (archive_write_open_fd(out, fd) != ARCHIVE_OK ||
+	    archive_read_disk_open(disk, rootfs) != ARCHIVE_OK) {
+		r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c),
+				  archive_error_string(disk));
+		goto out;
+	}
+	while ((r = archive_read_next_header2(disk, e = archive_entry_new())) == ARCHIVE_OK) {
+		const char *p = archive_entry_pathname(e);
+		cleanup_free char *rel = NULL;
+
+		archive_read_disk_descend(disk);
+		rel = strlen(p) > strlen(rootfs) ? xasprintf(".%s", p + strlen(rootfs))
+						 : xstrdup(".");
+		archive_entry_set_pathname(e, rel);
+		if (archive_write_header(out, e) != ARCHIVE_OK) {
+			r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c),
+					  archive_error_string(out));
+			archive_entry_free(e);
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
+			cleanup_close int in = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			char buf[1 << 16];
+			ssize_t n;
+
+			while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+				if (archive_write_data(out, buf, (size_t)n) != n)
+					break;
+		}
+		archive_entry_free(e);
+	}
+	archive_entry_free(e);
+	if (r != ARCHIVE_EOF) {
+		r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c), archive_error_string(disk));
+		goto out;
+	}
+	r = archive_write_close(out) == ARCHIVE_OK ? 0
+						   : hull_err_setx(err, EIO, "export %s: %s",
+								   ctr_name(c),
+								   archive_error_string(out));
+out:
+	archive_read_free(disk);
+	archive_write_free(out);
+	return r;
+}

@@ -1,0 +1,154 @@
+#include "engine/inspect.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/strv.h"
+
+json_t *engine_inspect_container(struct ctr *c)
+{
+	enum ctr_status st = ctr_status_live(c);
+	json_t *state = c->state;
+	json_t *o = json_deep_copy(c->rec);
+	cleanup_free char *name = xasprintf("/%s", ctr_name(c) ? ctr_name(c) : "");
+
+	(void)json_object_set_new(o, "Name", json_string(name));
+	(void)json_object_set(o, "Image", json_object_get(c->rec, "ImageID"));
+	(void)json_object_set_new(
+		o, "State",
+		json_pack("{s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:O, s:O}", "Status",
+			  ctr_status_name(st), "Running", st == CTR_RUNNING, "Paused", false,
+			  "Restarting", false, "Dead", false, "Pid",
+			  (json_int_t)(st == CTR_RUNNING ? ctr_pid(c) : 0), "ExitCode",
+			  (json_int_t)ctr_exit_code(c), "StartedAt",
+			  json_object_get(state, "StartedAt"), "FinishedAt",
+			  json_object_get(state, "FinishedAt")));
+	{
+		cleanup_free char *lp = xasprintf("%s/ctr.log", c->dir);
+		cleanup_free char *rp = xasprintf("%s/rootfs", c->dir);
+
+		(void)json_object_set_new(o, "LogPath", json_string(lp));
+		(void)json_object_set_new(o, "GraphDriver",
+					  json_pack("{s:s, s:{s:s}}", "Name",
+						    ctr_str(c, "RootfsMode") ? ctr_str(c, "RootfsMode")
+									      : "overlay",
+						    "Data", "MergedDir", rp));
+	}
+	(void)json_object_del(o, "Layers");
+	(void)json_object_del(o, "ImageName");
+	return o;
+}
+
+json_t *engine_inspect_image(struct image_store *s, const struct image_info *img,
+			     struct hull_err *err)
+{
+	json_t *cfg = NULL, *tags = json_array();
+	cleanup_strv char **ids = NULL;
+	struct image_list l = { 0 };
+	json_t *o;
+
+	if (image_config(s, img, &cfg, &ids, err) < 0) {
+		json_decref(tags);
+		return NULL;
+	}
+	if (image_list(s, &l, err) == 0) {
+		for (size_t i = 0; i < l.n; i++)
+			if (l.v[i].name && strcmp(l.v[i].config, img->config) == 0)
+				(void)json_array_append_new(tags, json_string(l.v[i].name));
+		image_list_free(&l);
+	}
+	o = json_pack("{s:s, s:o, s:s, s:s, s:I, s:O, s:O, s:O, s:O}", "Id", img->config,
+		      "RepoTags", tags, "Digest", img->manifest, "Created",
+		      img->created ? img->created : "", "Size", (json_int_t)img->size, "Config",
+		      json_object_get(cfg, "config") ? json_object_get(cfg, "config")
+						     : json_null(),
+		      "RootFS", json_object_get(cfg, "rootfs"), "Architecture",
+		      json_object_get(cfg, "architecture") ? json_object_get(cfg, "architecture")
+							   : json_null(),
+		      "Os", json_object_get(cfg, "os") ? json_object_get(cfg, "os") : json_null());
+	json_decref(cfg);
+	return o;
+}
+
+static json_t *lookup_path(json_t *v, const char *path, size_t len)
+{
+	cleanup_free char *p = xstrndup(path, len);
+	char *save = NULL;
+
+	if (strcmp(p, ".") == 0)
+		return v;
+	for (char *k = strtok_r(p, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, k);
+	return v;
+}
+
+static void append(char **out, size_t *len, const char *s, size_t n)
+{
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n);
+	*len += n;
+	(*out)[*len] = '\0';
+}
+
+char *engine_format(const char *tmpl, json_t *v, struct hull_err *err)
+{
+	char *out = xstrdup("");
+	size_t len = 0;
+	const char *p = tmpl;
+
+	while (*p) {
+		const char *open = strstr(p, "{{");
+		const char *close;
+		const char *expr;
+		bool as_json = false;
+		size_t elen;
+		json_t *val;
+
+		if (!open) {
+			append(&out, &len, p, strlen(p));
+			break;
+		}
+		append(&out, &len, p, (size_t)(open - p));
+		close = strstr(open, "}}");
+		if (!close) {
+			free(out);
+			(void)hull_err_setx(err, EINVAL, "--format: unterminated '{{'");
+			return NULL;
+		}
+		expr = open + 2;
+		while (*expr == ' ')
+			expr++;
+		if (strncmp(expr, "json ", 5) == 0) {
+			as_json = true;
+			expr += 5;
+			while (*expr == ' ')
+				expr++;
+		}
+		elen = (size_t)(close - expr);
+		while (elen && expr[elen - 1] == ' ')
+			elen--;
+		if (elen == 0 || expr[0] != '.') {
+			free(out);
+			(void)hull_err_setx(err, EINVAL, "--format: unsupported expression '%.*s'",
+					    (int)(close - open - 2), open + 2);
+			return NULL;
+		}
+		val = lookup_path(v, expr, elen);
+		if (!val) {
+			append(&out, &len, as_json ? "null" : "<no value>",
+			       strlen(as_json ? "null" : "<no value>"));
+		} else if (json_is_string(val) && !as_json) {
+			append(&out, &len, json_string_value(val), json_string_length(val));
+		} else {
+			cleanup_free char *d = hjson_dump(val, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			append(&out, &len, d, strlen(d));
+		}
+		p = close + 2;
+	}
+	return out;
+}

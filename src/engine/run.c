@@ -1,0 +1,568 @@
+#include "engine/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/strv.h"
+#include "engine/config.h"
+#include "engine/human.h"
+#include "engine/rootfs.h"
+#include "image/image.h"
+#include "oci/runtime.h"
+
+DEFINE_CLEANUP_FUNC(json_t, json_decref)
+#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+
+static char *runtime_root(struct image_store *s)
+{
+	return xasprintf("%s/runtime", s->root);
+}
+
+static char *now_str(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return human_rfc3339(&ts);
+}
+
+static void random_id(char out[CTR_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[CTR_ID_LEN / 2];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		abort();
+	for (size_t i = 0; i < sizeof(b); i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[CTR_ID_LEN] = '\0';
+}
+
+/* docker-like generated names: adjective_noun, unique among the containers. */
+static char *random_name(struct image_store *s)
+{
+	static const char *const adj[] = { "brave", "calm", "eager", "fond", "gentle", "happy",
+					   "jolly", "keen", "lucid", "merry", "nifty", "proud",
+					   "quiet", "sharp", "tender", "vivid", "witty", "zen" };
+	static const char *const noun[] = { "hull", "keel", "mast", "sail", "deck", "helm",
+					    "bow", "stern", "anchor", "rudder", "cabin", "galley",
+					    "hatch", "bridge", "berth", "compass" };
+	unsigned char r[4];
+
+	for (int tries = 0;; tries++) {
+		char *n;
+
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			abort();
+		n = tries < 20 ? xasprintf("%s_%s", adj[r[0] % ARRAY_SIZE(adj)],
+					   noun[r[1] % ARRAY_SIZE(noun)])
+			       : xasprintf("%s_%s_%u", adj[r[0] % ARRAY_SIZE(adj)],
+					   noun[r[1] % ARRAY_SIZE(noun)], (unsigned)r[2] << 8 | r[3]);
+		if (!container_name_taken(s, n))
+			return n;
+		free(n);
+	}
+}
+
+static bool valid_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
+					(n[0] >= '0' && n[0] <= '9')))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+		      (n[i] >= '0' && n[i] <= '9') || strchr("_.-", n[i])))
+			return false;
+	return true;
+}
+
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		(void)json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *make_record(const struct run_opts *o, const char *id, const char *name,
+			   const struct image_info *img, const char *rootfs_mode,
+			   char *const *diff_ids, json_t *oci)
+{
+	json_t *proc = json_object_get(oci, "process");
+	json_t *args = json_object_get(proc, "args");
+	json_t *rest = json_array();
+	cleanup_free char *created = now_str();
+
+	for (size_t i = 1; i < json_array_size(args); i++)
+		(void)json_array_append(rest, json_array_get(args, i));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:o,"
+			 " s:{s:O, s:O, s:s, s:s, s:b, s:b, s:s, s:s}, "
+			 " s:{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o}}",
+			 "Id", id, "Name", name, "Created", created, "Image", o->image,
+			 "ImageName", img->name ? img->name : img->config, "ImageID", img->config,
+			 "Path", json_array_get(args, 0), "Args", rest, "RootfsMode", rootfs_mode,
+			 "Layers", strv_json(diff_ids), "Config", "Cmd", args, "Env",
+			 json_object_get(proc, "env"), "WorkingDir",
+			 json_string_value(json_object_get(proc, "cwd")), "Hostname",
+			 json_string_value(json_object_get(oci, "hostname")), "Tty", o->tty,
+			 "OpenStdin", o->interactive, "Image", o->image, "User",
+			 o->user ? o->user : "", "HostConfig", "AutoRemove", o->rm, "NetworkMode",
+			 o->network ? o->network : "none", "Memory", (json_int_t)o->memory,
+			 "NanoCpus", (json_int_t)(o->cpus * 1e9), "PidsLimit",
+			 (json_int_t)o->pids_limit, "ReadonlyRootfs", o->read_only, "Privileged",
+			 o->privileged, "CapAdd", strv_json(o->cap_add), "CapDrop",
+			 strv_json(o->cap_drop), "Binds", strv_json(o->volumes));
+}
+
+static int write_json(const char *dir, const char *name, json_t *v, struct hull_err *err)
+{
+	cleanup_free char *buf = hjson_dump(v, JSON_COMPACT);
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (dfd < 0)
+		return hull_err_set(err, errno, "%s", dir);
+	r = fd_write_file_atomic_at(dfd, name, buf, strlen(buf), 0600);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s/%s", dir, name);
+	return 0;
+}
+
+static int create_in_dir(struct image_store *s, const struct run_opts *o, const char *id,
+			 const char *name, const char *dir, int *ret_exit, struct hull_err *err)
+{
+	cleanup_json json_t *img = NULL;
+	cleanup_json json_t *oci = NULL;
+	cleanup_json json_t *rec = NULL;
+	cleanup_json json_t *state = NULL;
+	cleanup_strv char **diff_ids = NULL;
+	cleanup_close int rootfs = -1;
+	cleanup_free char *rootfs_path = xasprintf("%s/rootfs", dir);
+	struct image_info info = { 0 };
+	const char *mode = NULL;
+	int r;
+
+	r = image_lookup(s, o->image, &info, err);
+	if (r == 0)
+		r = image_config(s, &info, &img, &diff_ids, err);
+	for (size_t i = 0; r == 0 && diff_ids[i]; i++)
+		if (!store_layer_exists(s, diff_ids[i]))
+			r = hull_err_setx(err, ENOENT, "image %s: layer %s is not unpacked: load "
+					  "the image again", o->image, diff_ids[i]);
+	if (r == 0)
+		r = ctr_rootfs_setup(s, dir, diff_ids, o->force_copy, &mode, err);
+	if (r == 0) {
+		rootfs = open(rootfs_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfs < 0)
+			r = hull_err_set(err, errno, "%s", rootfs_path);
+	}
+	if (r == 0)
+		r = ctr_config_build(o, img, rootfs, dir, id, &oci, ret_exit, err);
+	if (r == 0)
+		r = write_json(dir, "config.json", oci, err);
+	if (r == 0) {
+		rec = make_record(o, id, name, &info, mode, diff_ids, oci);
+		state = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "Status", "created", "Pid", 0,
+				  "MonitorPid", 0, "ExitCode", 0, "StartedAt", "", "FinishedAt",
+				  "");
+		r = write_json(dir, "state.json", state, err);
+	}
+	/* hull.json last: a directory without it is not a container (container_list) */
+	if (r == 0)
+		r = write_json(dir, "hull.json", rec, err);
+	image_info_clear(&info);
+	return r;
+}
+
+int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **ret,
+		  int *ret_exit, struct hull_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_free char *name = NULL;
+	cleanup_free char *dir = NULL;
+	char id[CTR_ID_LEN + 1];
+	int r;
+
+	*ret_exit = 125;
+	if (o->name && !valid_name(o->name))
+		return hull_err_setx(err, EINVAL, "invalid container name '%s': use "
+				     "[a-zA-Z0-9][a-zA-Z0-9_.-]*", o->name);
+	r = image_store_lock(s, false, err);
+	if (r < 0)
+		return r;
+	lock = container_names_lock(s, err);
+	if (lock < 0)
+		return lock;
+	if (o->name && container_name_taken(s, o->name))
+		return hull_err_setx(err, EEXIST, "the container name \"%s\" is already in use",
+				     o->name);
+	name = o->name ? xstrdup(o->name) : random_name(s);
+	random_id(id);
+	dir = xasprintf("%s/containers/%s", s->root, id);
+	if (mkdir(dir, 0700) < 0)
+		return hull_err_set(err, errno, "%s", dir);
+	r = create_in_dir(s, o, id, name, dir, ret_exit, err);
+	if (r < 0) {
+		struct hull_err e2;
+
+		(void)ctr_rootfs_teardown(dir, &e2);
+		(void)rm_rf_at(AT_FDCWD, dir);
+		return r;
+	}
+	return container_load(s, id, ret, err);
+}
+
+static void state_set_running(struct ctr *c, pid_t pid)
+{
+	cleanup_free char *now = now_str();
+
+	(void)json_object_set_new(c->state, "Status", json_string("running"));
+	(void)json_object_set_new(c->state, "Pid", json_integer(pid));
+	(void)json_object_set_new(c->state, "MonitorPid", json_integer(getpid()));
+	(void)json_object_set_new(c->state, "StartedAt", json_string(now));
+	(void)json_object_set_new(c->state, "FinishedAt", json_string(""));
+	(void)json_object_set_new(c->state, "ExitCode", json_integer(0));
+}
+
+static void state_set_exited(struct ctr *c, int code)
+{
+	cleanup_free char *now = now_str();
+
+	(void)json_object_set_new(c->state, "Status", json_string("exited"));
+	(void)json_object_set_new(c->state, "Pid", json_integer(0));
+	(void)json_object_set_new(c->state, "MonitorPid", json_integer(0));
+	(void)json_object_set_new(c->state, "FinishedAt", json_string(now));
+	(void)json_object_set_new(c->state, "ExitCode", json_integer(code));
+}
+
+/* Create and start the container with the given stdio; the caller reaps *ret_pid. */
+static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_t *ret_pid,
+		  int *ret_pidfd, struct hull_err *err)
+{
+	cleanup_free char *rroot = runtime_root(s);
+	struct oci_runtime_ctx ctx = { .root = rroot };
+	struct oci_create_opts opts;
+	cleanup_strv char **layers = NULL;
+	struct hull_err e2;
+	int r;
+
+	if (ctr_status_live(c) == CTR_RUNNING)
+		return hull_err_setx(err, EBUSY, "container %s is already running", ctr_name(c));
+	layers = NULL;
+	{
+		json_t *l = json_object_get(c->rec, "Layers");
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(l, i, e)
+			strv_push(&layers, json_string_value(e));
+		if (!layers)
+			layers = xcalloc(1, sizeof(*layers));
+	}
+	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
+	if (r < 0)
+		return r;
+	/* a previous run of this container may have left its runtime state */
+	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	oci_create_opts_init(&opts);
+	memcpy(opts.stdio, stdio, sizeof(opts.stdio));
+	r = oci_runtime_create(&ctx, c->id, c->dir, &opts, ret_pid, ret_pidfd, err);
+	if (r < 0)
+		return r;
+	r = oci_runtime_start(&ctx, c->id, err);
+	if (r < 0) {
+		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+		(void)oci_runtime_wait(*ret_pid);
+		if (ret_pidfd && *ret_pidfd >= 0)
+			(void)close(*ret_pidfd);
+		return r;
+	}
+	state_set_running(c, *ret_pid);
+	(void)ctr_state_save(c, &e2);
+	return 0;
+}
+
+/* After the init exited: record the status, drop the runtime state, --rm. */
+static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
+{
+	cleanup_free char *rroot = runtime_root(s);
+	struct oci_runtime_ctx ctx = { .root = rroot };
+	struct hull_err e2;
+
+	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	if (rm) {
+		(void)engine_remove(s, c, true, &e2);
+		return;
+	}
+	state_set_exited(c, code);
+	(void)ctr_state_save(c, &e2);
+}
+
+static volatile sig_atomic_t fg_pid;
+
+static void forward_signal(int sig)
+{
+	if (fg_pid > 0)
+		(void)kill((pid_t)fg_pid, sig);
+}
+
+int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive, bool rm,
+			  struct hull_err *err)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	cleanup_close int devnull = -1;
+	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+	int stdio[3] = { -1, -1, -1 };
+	pid_t pid = 0;
+	int code, r;
+
+	if (!interactive) {
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		stdio[0] = devnull;
+	}
+	/* the store lock is not held while the container runs: prune and others go on */
+	if (s->lock_fd >= 0) {
+		(void)close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+	r = launch(s, c, stdio, &pid, NULL, err);
+	if (r < 0) {
+		if (rm) {
+			struct hull_err e2;
+
+			(void)engine_remove(s, c, true, &e2);
+		}
+		return r;
+	}
+	fg_pid = pid;
+	(void)sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+	code = oci_runtime_wait(pid);
+	fg_pid = 0;
+	if (code < 0)
+		code = 125;
+	finish(s, c, code, rm);
+	return code;
+}
+
+/* Append output to ctr.log as records "<time> <stream> <F|P> <text>\n". */
+static void log_chunk(int logfd, const char *stream, const char *buf, size_t len)
+{
+	cleanup_free char *now = now_str();
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+		cleanup_free char *rec = xasprintf("%s %s %c %.*s\n", now, stream, nl ? 'F' : 'P',
+						   (int)n, buf + off);
+
+		(void)fd_write_all(logfd, rec, strlen(rec));
+		off += n + (nl ? 1 : 0);
+	}
+}
+
+int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
+{
+	cleanup_free char *logpath = xasprintf("%s/ctr.log", c->dir);
+	cleanup_close int logfd = -1;
+	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct hull_err err = { 0 };
+	bool rm = json_is_true(json_object_get(json_object_get(c->rec, "HostConfig"),
+					       "AutoRemove"));
+	int pidfd = -1, code;
+	pid_t pid = 0;
+	char buf[1 << 14];
+
+	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (logfd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		(void)hull_err_set(&err, errno, "%s: monitor set-up", c->id);
+		goto fail;
+	}
+	if (launch(s, c, (int[]){ devnull, out[1], errp[1] }, &pid, &pidfd, &err) < 0)
+		goto fail;
+	(void)close(out[1]);
+	(void)close(errp[1]);
+	(void)fd_write_all(notify_fd, "ok\n", 3);
+	(void)close(notify_fd);
+	{
+		struct pollfd p[2] = { { .fd = out[0], .events = POLLIN },
+				       { .fd = errp[0], .events = POLLIN } };
+		int open_fds = 2;
+
+		/* The pipes close when every process of the container has exited (or closed
+		 * them); the init's exit is collected after. */
+		while (open_fds > 0) {
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			for (int i = 0; i < 2; i++) {
+				ssize_t n;
+
+				if (p[i].fd < 0 || !p[i].revents)
+					continue;
+				n = read(p[i].fd, buf, sizeof(buf));
+				if (n > 0) {
+					log_chunk(logfd, i ? "stderr" : "stdout", buf, (size_t)n);
+				} else if (n == 0 || errno != EINTR) {
+					(void)close(p[i].fd);
+					p[i].fd = -1;
+					open_fds--;
+				}
+			}
+		}
+	}
+	code = oci_runtime_wait(pid);
+	if (pidfd >= 0)
+		(void)close(pidfd);
+	finish(s, c, code < 0 ? 125 : code, rm);
+	return 0;
+fail:
+	{
+		cleanup_free char *msg = xasprintf("err %s\n", err.msg);
+
+		(void)fd_write_all(notify_fd, msg, strlen(msg));
+	}
+	(void)close(notify_fd);
+	if (rm)
+		(void)engine_remove(s, c, true, &err);
+	return 1;
+}
+
+int engine_start_detached(struct image_store *s, struct ctr *c, struct hull_err *err)
+{
+	int p[2];
+	pid_t pid;
+	char buf[HULL_ERR_MSG_MAX + 8];
+	ssize_t n;
+
+	if (ctr_status_live(c) == CTR_RUNNING)
+		return hull_err_setx(err, EBUSY, "container %s is already running", ctr_name(c));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return hull_err_set(err, errno, "pipe");
+	(void)fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return hull_err_set(err, errno, "fork");
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		(void)close(p[0]);
+		if (s->lock_fd >= 0) {
+			(void)close(s->lock_fd);
+			s->lock_fd = -1;
+		}
+		(void)setsid();
+		if (chdir("/") < 0) {
+			/* nothing to do: the monitor uses absolute paths only */
+		}
+		if (fd >= 0) {
+			(void)dup2(fd, 0);
+			(void)dup2(fd, 1);
+			(void)dup2(fd, 2);
+			if (fd > 2)
+				(void)close(fd);
+		}
+		_exit(engine_monitor(s, c, p[1]));
+	}
+	(void)close(p[1]);
+	n = fd_read_all(p[0], buf, sizeof(buf) - 1);
+	(void)close(p[0]);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	if (strncmp(buf, "ok", 2) == 0)
+		return ctr_state_reload(c, err);
+	buf[strcspn(buf, "\n")] = '\0';
+	return hull_err_setx(err, EIO, "%s", n > 4 ? buf + 4 : "the monitor failed");
+}
+
+int engine_wait_exit(struct ctr *c, int timeout_ms)
+{
+	struct hull_err err;
+
+	for (int waited = 0; timeout_ms < 0 || waited <= timeout_ms; waited += 20) {
+		if (ctr_state_reload(c, &err) < 0 || ctr_status_live(c) != CTR_RUNNING)
+			return 0;
+		(void)usleep(20000);
+	}
+	return -ETIMEDOUT;
+}
+
+int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err)
+{
+	cleanup_free char *rroot = runtime_root(s);
+	struct oci_runtime_ctx ctx = { .root = rroot };
+
+	if (ctr_status_live(c) != CTR_RUNNING)
+		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
+	return oci_runtime_kill(&ctx, c->id, sig, false, err);
+}
+
+int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err)
+{
+	int r;
+
+	if (ctr_status_live(c) != CTR_RUNNING)
+		return 0;
+	r = engine_kill(s, c, SIGTERM, err);
+	if (r < 0 && ctr_status_live(c) == CTR_RUNNING)
+		return r;
+	if (engine_wait_exit(c, timeout * 1000) == 0)
+		return 0;
+	r = engine_kill(s, c, SIGKILL, err);
+	if (r < 0 && ctr_status_live(c) == CTR_RUNNING)
+		return r;
+	if (engine_wait_exit(c, 10000) < 0)
+		return hull_err_setx(err, ETIMEDOUT, "container %s did not exit after SIGKILL",
+				     ctr_name(c));
+	return 0;
+}
+
+int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err)
+{
+	cleanup_free char *rroot = runtime_root(s);
+	struct oci_runtime_ctx ctx = { .root = rroot };
+	struct hull_err e2;
+	int r;
+
+	/* the monitor removing its own container (--rm) is not "running" any more */
+	if (ctr_status_live(c) == CTR_RUNNING &&
+	    json_integer_value(json_object_get(c->state, "MonitorPid")) != getpid()) {
+		if (!force)
+			return hull_err_setx(err, EBUSY, "cannot remove running container %s: stop "
+					     "it first or use -f", ctr_name(c));
+		(void)engine_kill(s, c, SIGKILL, &e2);
+		(void)engine_wait_exit(c, 10000);
+	}
+	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	r = ctr_rootfs_teardown(c->dir, err);
+	if (r < 0)
+		return r;
+	r = rm_rf_at(AT_FDCWD, c->dir);
+	if (r < 0)
+		return hull_err_set(err, -r, "removing %s", c->dir);
+	return 0;
+}

@@ -1,0 +1,66 @@
+#pragma once
+/*
+ * `hull create`/`run`/`start`/`stop`/`kill`/`rm` on the runtime library (src/oci/runtime.h),
+ * in process: no hull-oci is spawned.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "engine/container.h"
+#include "image/store.h"
+
+/* What `hull create`/`run` was asked for. */
+struct run_opts {
+	const char *name;       /* NULL: generated */
+	const char *image;
+	char **cmd;             /* after IMAGE; NULL: the image's Cmd */
+	const char *entrypoint; /* NULL: the image's; "": none */
+	char **env;             /* -e and --env-file, in order: "K=V" or "K" (from the host) */
+	char **volumes;         /* HOST:CTR[:ro] */
+	const char *workdir, *user, *hostname, *network;
+	int64_t memory;         /* bytes, 0: none */
+	double cpus;            /* 0: none */
+	int64_t pids_limit;     /* 0: none */
+	bool read_only, privileged, interactive, tty, rm, detach, force_copy;
+	char **cap_add, **cap_drop;
+};
+
+/* docker's exit codes */
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+/*
+ * Create the container (record, rootfs, config.json); its status is "created".
+ * On failure nothing is left. *ret_exit gets the docker exit code for the failure
+ * (125, or 126/127 when the command cannot be executed or found).
+ */
+int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **ret,
+		  int *ret_exit, struct hull_err *err);
+
+/*
+ * Run a created (or exited) container in the foreground with the caller's stdio, forwarding
+ * signals; returns its exit code (128+signal when killed) or -errno with err set.
+ * With rm the container is removed afterwards.
+ */
+int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive, bool rm,
+			  struct hull_err *err);
+
+/*
+ * Start a created or exited container detached: a monitor process holds its stdio, writes
+ * ctr.log, records the exit status, and removes the container afterwards when rm.
+ * Returns once the container runs (or failed to start).
+ */
+int engine_start_detached(struct image_store *s, struct ctr *c, struct hull_err *err);
+
+/* The monitor's body (`hull __monitor ID` is not used: it runs after fork()). */
+int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd);
+
+int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err);
+/* TERM (or the image's stop signal), then KILL after timeout seconds. */
+int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err);
+/* Remove a container; a running one only with force (killed first). */
+int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err);
+/* Wait until the container is no longer running (polling state.json); timeout < 0: forever.
+ * Returns 0, or -ETIMEDOUT. */
+int engine_wait_exit(struct ctr *c, int timeout_ms);
