@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "container/ns.h"
@@ -27,6 +30,7 @@
 #include "container/seams.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
+#include "waiter-blob.h"
 
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
@@ -113,7 +117,23 @@ static void close_fds_except(unsigned nfds, int *keep, size_t n)
 	(void)syscall(SYS_close_range, lo, ~0U, 0);
 }
 
-static int setup_process(const struct init_args *a, char **ret_exec, struct hull_err *err)
+/* A sealed memfd holding hull-oci-wait (waiter/waiter.c). */
+static int waiter_memfd(struct hull_err *err)
+{
+	cleanup_close int fd = memfd_create("hull-oci-wait", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int r;
+
+	if (fd < 0)
+		return hull_err_set(err, errno, "memfd_create");
+	if ((r = fd_write_all(fd, oci_waiter_blob, sizeof(oci_waiter_blob))) < 0)
+		return hull_err_set(err, -r, "write the waiter");
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		return hull_err_set(err, errno, "seal the waiter");
+	return steal_fd(&fd);
+}
+
+static int setup_process(const struct init_args *a, char **ret_exec, int *ret_waiter,
+			 struct hull_err *err)
 {
 	const struct oci_process *p = &a->spec->process;
 	unsigned nfds = a->opts->preserve_fds;
@@ -133,8 +153,15 @@ static int setup_process(const struct init_args *a, char **ret_exec, struct hull
 	if ((r = process_set_user(p, err)) < 0)
 		return r;
 	{
-		int keep[] = { a->sync_fd, a->fifo_fd, log_fd() };
-		char cwd[4096];
+		int keep[] = { a->sync_fd, a->fifo_fd, log_fd(), -1 };
+
+		/* startContainer hooks run from this process after start: keep waiting here. */
+		if (!a->spec->n_hooks[OCI_HOOK_START_CONTAINER]) {
+			if ((r = waiter_memfd(err)) < 0)
+				return r;
+			keep[3] = *ret_waiter = r;
+		}
+		char cwd[4096] = "/";
 
 		close_fds_except(nfds, keep, ARRAY_SIZE(keep));
 		if (chdir(p->cwd) < 0)
@@ -176,22 +203,44 @@ static int wait_start(int fifo_fd)
 	return read(fifo_fd, &c, 1) == 1 ? 0 : -EPIPE;
 }
 
+/* Wait for start in hull-oci-wait rather than in this copy of the runtime. */
+static void __attribute__((noreturn))
+exec_waiter(int waiter, int fifo_fd, const char *exec_path, const struct oci_spec *s)
+{
+	size_t n = strv_length(s->process.args);
+	char **argv = xcalloc(n + 4, sizeof(char *));
+	char fdbuf[16];
+
+	(void)snprintf(fdbuf, sizeof(fdbuf), "%d", fifo_fd);
+	argv[0] = (char *)"hull-oci-wait";
+	argv[1] = fdbuf;
+	argv[2] = (char *)exec_path;
+	memcpy(argv + 3, s->process.args, n * sizeof(char *));
+	(void)fd_set_cloexec(fifo_fd, false);
+	syscall(SYS_execveat, waiter, "", argv, s->process.env, AT_EMPTY_PATH);
+	(void)dprintf(STDERR_FILENO, "hull-oci: exec the waiter: %s\n", strerror(errno));
+	_exit(127);
+}
+
 void oci_init_main(const struct init_args *a)
 {
 	const struct oci_spec *s = a->spec;
 	struct hull_err err = { 0 };
 	char *state = NULL, *exec_path = NULL;
+	int waiter = -1;
 
 	/* Non-dumpable: no process in the container may ptrace us or open /proc/<pid>/exe
 	 * (the runtime binary), fd/ or mem/ while we still run hull-oci's code. execve()
 	 * resets this for the user's program. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (setup_namespaces_and_rootfs(a, &state, &err) < 0 ||
-	    setup_process(a, &exec_path, &err) < 0)
+	    setup_process(a, &exec_path, &waiter, &err) < 0)
 		sync_fail(a->sync_fd, &err);
 	if (sync_send(a->sync_fd, SYNC_READY, NULL, 0) < 0)
 		_exit(1);
 	(void)close(a->sync_fd);
+	if (waiter >= 0)
+		exec_waiter(waiter, a->fifo_fd, exec_path, s);
 	if (wait_start(a->fifo_fd) < 0)
 		_exit(1);
 	(void)close(a->fifo_fd);
