@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "common/path.h"
 #include "common/strv.h"
+#include "engine/container.h"
 #include "net/net.h"
 #include "oci/spec.h"
 
@@ -474,14 +475,15 @@ static void add_etc_files(const char *dir, const char *hostname, enum net_mode n
 	cleanup_free char *hosts_data = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost "
 						  "ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
 						  hostname);
+	struct hull_err e2;
 	int fd;
 
 	fd = path_mkdirs_in_root(rootfs, "/etc", 0755);
 	if (fd >= 0)
 		(void)close(fd);
-	if (fd_write_file_atomic_at(AT_FDCWD, hn, hn_data, strlen(hn_data), 0644) == 0)
+	if (ctr_write_file(dir, "hostname", hn_data, strlen(hn_data), &e2) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/hostname", "bind", hn, "rbind,ro"));
-	if (fd_write_file_atomic_at(AT_FDCWD, hosts, hosts_data, strlen(hosts_data), 0644) == 0)
+	if (ctr_write_file(dir, "hosts", hosts_data, strlen(hosts_data), &e2) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/hosts", "bind", hosts, "rbind,ro"));
 	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind",

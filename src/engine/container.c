@@ -151,18 +151,32 @@ int ctr_state_reload(struct ctr *c, struct hull_err *err)
 	return 0;
 }
 
+int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
+		   struct hull_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+	cleanup_free char *tmp = xasprintf("%s/.%s.%d", dir, name, (int)getpid());
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+				    0600);
+	int r;
+
+	if (fd < 0)
+		return hull_err_set(err, errno, "%s", tmp);
+	r = fd_write_all(fd, buf, len);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return hull_err_set(err, -r, "%s", path);
+	}
+	return 0;
+}
+
 int ctr_state_save(struct ctr *c, struct hull_err *err)
 {
 	cleanup_free char *buf = hjson_dump(c->state, JSON_COMPACT);
-	cleanup_close int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
 
-	if (dfd < 0)
-		return hull_err_set(err, errno, "%s", c->dir);
-	r = fd_write_file_atomic_at(dfd, "state.json", buf, strlen(buf), 0600);
-	if (r < 0)
-		return hull_err_set(err, -r, "%s/state.json", c->dir);
-	return 0;
+	return ctr_write_file(c->dir, "state.json", buf, strlen(buf), err);
 }
 
 /* Ids of the container directories (complete ones: being created ones start with '.'). */

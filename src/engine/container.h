@@ -60,6 +60,13 @@ void ctr_list_free(struct ctr **v);
 
 /* Replace state.json with c->state. */
 int ctr_state_save(struct ctr *c, struct hull_err *err);
+/*
+ * Replace dir/name atomically (temporary name, then rename) without fsync: container
+ * records are rewritten on every state change and a container does not outlive a reboot,
+ * so atomicity matters and durability does not (the image store does fsync).
+ */
+int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
+		   struct hull_err *err);
 /* Re-read state.json. */
 int ctr_state_reload(struct ctr *c, struct hull_err *err);
 

@@ -135,15 +135,8 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 static int write_json(const char *dir, const char *name, json_t *v, struct hull_err *err)
 {
 	cleanup_free char *buf = hjson_dump(v, JSON_COMPACT);
-	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
 
-	if (dfd < 0)
-		return hull_err_set(err, errno, "%s", dir);
-	r = fd_write_file_atomic_at(dfd, name, buf, strlen(buf), 0600);
-	if (r < 0)
-		return hull_err_set(err, -r, "%s/%s", dir, name);
-	return 0;
+	return ctr_write_file(dir, name, buf, strlen(buf), err);
 }
 
 static int create_in_dir(struct image_store *s, const struct run_opts *o, const char *id,

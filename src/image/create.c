@@ -136,8 +136,8 @@ static char *now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-int image_import(struct image_store *s, const char *path, const char *name,
-		 char *const *changes, char *ret_id, struct hull_err *err)
+static int import_rootfs(struct image_store *s, const char *path, const char *name,
+			 char *const *changes, char *ret_id, struct hull_err *err)
 {
 	cleanup_close int fd = -1;
 	cleanup_json json_t *cfg = NULL;
@@ -166,6 +166,7 @@ int image_import(struct image_store *s, const char *path, const char *name,
 		json_decref(c);
 		return r;
 	}
+	image_store_txn_begin(s);
 	fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		json_decref(c);
@@ -194,6 +195,8 @@ int image_import(struct image_store *s, const char *path, const char *name,
 			rel = store_layer_relpath(diff_id);
 			if (renameat(s->root_fd, tmpname, s->root_fd, rel) < 0)
 				r = hull_err_set(err, errno, "%s: storing the layer", what);
+			else
+				image_store_txn_added(s, rel);
 		}
 		(void)rm_rf_at(s->root_fd, tmpname);
 		if (r < 0) {
@@ -217,4 +220,13 @@ int image_import(struct image_store *s, const char *path, const char *name,
 		return r;
 	memcpy(ret_id, config, sizeof(config));
 	return 0;
+}
+
+int image_import(struct image_store *s, const char *path, const char *name,
+		 char *const *changes, char *ret_id, struct hull_err *err)
+{
+	int r = import_rootfs(s, path, name, changes, ret_id, err);
+
+	image_store_txn_end(s, r == 0);
+	return r;
 }

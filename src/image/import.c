@@ -57,6 +57,8 @@ int image_layer_ensure(struct image_store *s, const char *what, const char *blob
 	rel = store_layer_relpath(diff_id);
 	if (r == 0 && renameat(s->root_fd, tmpname, s->root_fd, rel) < 0)
 		r = hull_err_set(err, errno, "%s: storing", lwhat);
+	if (r == 0)
+		image_store_txn_added(s, rel);
 	if (r < 0)
 		(void)rm_rf_at(s->root_fd, tmpname);
 	return r;
@@ -488,6 +490,7 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 	r = image_store_lock(s, true, err);
 	if (r < 0)
 		return r;
+	image_store_txn_begin(s);
 	r = image_store_mktemp(s, &tmpname, &dfd, err);
 	if (r < 0)
 		return r;
@@ -511,11 +514,14 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 int image_load(struct image_store *s, const char *path, char ***ret_names,
 	       struct hull_err *err)
 {
-	return load_from_archive(s, path, SRC_AUTO, NULL, ret_names, err);
+	int r = load_from_archive(s, path, SRC_AUTO, NULL, ret_names, err);
+
+	image_store_txn_end(s, r == 0);
+	return r;
 }
 
-int image_pull(struct image_store *s, const char *ref, char ***ret_names,
-	       struct hull_err *err)
+static int pull(struct image_store *s, const char *ref, char ***ret_names,
+		struct hull_err *err)
 {
 	cleanup_free char *path = NULL;
 	cleanup_free char *repo = NULL;
@@ -535,20 +541,30 @@ int image_pull(struct image_store *s, const char *ref, char ***ret_names,
 		return hull_err_setx(err, EINVAL, "unsupported image reference '%s': hull pulls "
 				     "offline from oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
 				     "docker-archive:FILE", ref);
-	/* DIR[:TAG]: the tag is after the last ':' when that is after the last '/' */
-	colon = strrchr(rest, ':');
-	path = colon && !strchr(colon, '/') ? xstrndup(rest, (size_t)(colon - rest)) : xstrdup(rest);
-	if (colon && !strchr(colon, '/'))
+	/* DIR[:REF]: as skopeo, the path ends at the first ':' (REF may hold ':' and '/') */
+	colon = strchr(rest, ':');
+	path = colon ? xstrndup(rest, (size_t)(colon - rest)) : xstrdup(rest);
+	if (colon && colon[1])
 		tag = (char *)colon + 1;
 	if (ref[3] == '-')
 		return load_from_archive(s, path, SRC_OCI, tag, ret_names, err);
 	r = image_store_lock(s, true, err);
 	if (r < 0)
 		return r;
+	image_store_txn_begin(s);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return hull_err_set(err, errno, "%s", path);
 	repo = repo_from_path(path);
 	src = (struct source){ .dirfd = dfd, .tmprel = NULL, .label = path, .repo = repo };
 	return load_oci_layout(s, &src, tag, ret_names, err);
+}
+
+int image_pull(struct image_store *s, const char *ref, char ***ret_names,
+	       struct hull_err *err)
+{
+	int r = pull(s, ref, ret_names, err);
+
+	image_store_txn_end(s, r == 0);
+	return r;
 }

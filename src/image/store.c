@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/strv.h"
 
 char *image_store_root_default(const char *root)
 {
@@ -86,10 +87,33 @@ int image_store_open(const char *root, struct image_store **ret, struct hull_err
 	return 0;
 }
 
+void image_store_txn_begin(struct image_store *s)
+{
+	strv_free(s->added);
+	s->added = NULL;
+	s->in_txn = true;
+}
+
+void image_store_txn_added(struct image_store *s, const char *relpath)
+{
+	if (s->in_txn)
+		strv_push(&s->added, relpath);
+}
+
+void image_store_txn_end(struct image_store *s, bool commit)
+{
+	for (size_t i = 0; !commit && s->added && s->added[i]; i++)
+		(void)rm_rf_at(s->root_fd, s->added[i]);
+	strv_free(s->added);
+	s->added = NULL;
+	s->in_txn = false;
+}
+
 void image_store_free(struct image_store *s)
 {
 	if (!s)
 		return;
+	strv_free(s->added);
 	if (s->lock_fd >= 0)
 		(void)close(s->lock_fd);
 	if (s->root_fd >= 0)
@@ -227,6 +251,8 @@ int store_blob_put_file(struct image_store *s, const char *tmpname, const char *
 	if (fsync(fd) < 0 || fchmod(fd, 0444) < 0)
 		return hull_err_set(err, errno, "%s/%s", s->root, tmpname);
 	rel = store_blob_relpath(digest);
+	if (faccessat(s->root_fd, rel, F_OK, 0) < 0)
+		image_store_txn_added(s, rel);
 	if (renameat(s->root_fd, tmpname, s->root_fd, rel) < 0)
 		return hull_err_set(err, errno, "storing blob %s", digest);
 	if (ret_digest)

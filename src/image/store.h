@@ -28,6 +28,8 @@ struct image_store {
 	char *root;  /* absolute path of the store */
 	int root_fd; /* O_DIRECTORY fd on root */
 	int lock_fd; /* fd on root/lock, -1 until locked */
+	char **added; /* blobs and layers added since image_store_txn_begin (relative paths) */
+	bool in_txn;
 };
 
 /*
@@ -45,6 +47,16 @@ char *image_store_root_default(const char *root);
 /* Take the store lock (exclusive or shared), held until image_store_free. An exclusive
  * lock also removes what a crashed writer left in tmp/. */
 int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err);
+
+/*
+ * A failed load/pull/import must leave the store as it was, including blobs it verified
+ * before failing: between begin and end, every blob or layer moved into place is recorded,
+ * and image_store_txn_end(s, false) removes them again. Caller holds the exclusive lock.
+ */
+void image_store_txn_begin(struct image_store *s);
+void image_store_txn_end(struct image_store *s, bool commit);
+/* Record relpath as added in the current transaction (no-op outside one). */
+void image_store_txn_added(struct image_store *s, const char *relpath);
 
 /* Make a new empty directory under tmp/; returns its name (relative to root) and an fd. */
 int image_store_mktemp(struct image_store *s, char **ret_name, int *ret_fd,

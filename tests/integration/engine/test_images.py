@@ -1,0 +1,226 @@
+"""The image store and the image commands: import, images, tag, rmi, save, load, pull,
+system prune, and what bad input does (one clear line, exit 125, store unchanged)."""
+import json
+import os
+import re
+import subprocess
+import tarfile
+
+import pytest
+
+
+def test_import_lists_image_with_columns(bb):
+    out = bb.out("images")
+    lines = out.splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    assert re.match(r"localhost/busybox\s+latest\s+[0-9a-f]{12}\s+(Less than a second|\d+ seconds?) ago\s+[\d.]+[kM]?B$",
+                    lines[1]), lines[1]
+
+
+def test_import_prints_id_and_applies_changes(hull_store, rootfs_tar):
+    r = hull_store.run("import", rootfs_tar, "cfg:1", "--change", "CMD echo from-cmd",
+                       "--change", "ENV GREETING=hi", "--change", "WORKDIR /tmp",
+                       "--change", "USER alice", "--change", "ENTRYPOINT [\"/bin/sh\", \"-c\"]")
+    image_id = r.stdout.strip()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
+    img = hull_store.inspect("cfg:1")
+    assert img["Id"] == image_id
+    assert img["RepoTags"] == ["localhost/cfg:1"]
+    cfg = img["Config"]
+    assert cfg["Cmd"] == ["/bin/sh", "-c", "echo from-cmd"]
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"]
+    assert "GREETING=hi" in cfg["Env"]
+    assert cfg["WorkingDir"] == "/tmp" and cfg["User"] == "alice"
+    assert len(img["RootFS"]["diff_ids"]) == 1
+
+
+def test_import_bad_change_is_rejected(hull_store, rootfs_tar):
+    r = hull_store.run("import", rootfs_tar, "x", "--change", "FROBNICATE 1", check=False)
+    assert r.returncode == 125
+    assert "unsupported instruction FROBNICATE" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_import_missing_file(hull_store):
+    r = hull_store.run("import", "/nonexistent.tar", "x", check=False)
+    assert r.returncode == 125 and "/nonexistent.tar" in r.stderr
+
+
+def test_import_from_stdin_and_untagged(hull_store, rootfs_tar):
+    with open(rootfs_tar, "rb") as f:
+        r = subprocess.run([hull_store.binary, "import", "-"], stdin=f, capture_output=True,
+                           text=True, env=hull_store.env)
+    assert r.returncode == 0, r.stderr
+    out = hull_store.out("images")
+    assert re.search(r"<none>\s+<none>\s+" + r.stdout.strip()[7:19], out)
+
+
+def test_layers_are_shared_between_images(hull_store, rootfs_tar):
+    hull_store.run("import", rootfs_tar, "a")
+    hull_store.run("import", rootfs_tar, "b", "--change", "CMD echo b")
+    assert len(os.listdir(hull_store.root / "layers")) == 1
+    ids = set(hull_store.out("images", "-q").split())
+    assert len(ids) == 2
+
+
+def test_tag_rmi_and_id_prefix(bb):
+    image_id = bb.inspect("busybox")["Id"]
+    bb.run("tag", "busybox", "other/name:v2")
+    assert "localhost/other/name" in bb.out("images")
+    assert bb.inspect(image_id[7:15])["Id"] == image_id
+    r = bb.run("rmi", "other/name:v2")
+    assert "Untagged" in r.stdout and "Deleted" not in r.stdout
+    r = bb.run("rmi", image_id[7:19])
+    assert "Deleted: " + image_id in r.stdout
+    assert bb.out("images", "-q") == ""
+    r = bb.run("rmi", "busybox", check=False)
+    assert r.returncode == 125 and "no such image: busybox" in r.stderr
+
+
+def test_tag_invalid_name(bb):
+    r = bb.run("tag", "busybox", "Bad Name", check=False)
+    assert r.returncode == 125 and "invalid image name" in r.stderr
+
+
+def test_save_load_round_trip_both_formats(bb, tmp_path):
+    image_id = bb.inspect("busybox")["Id"]
+    for fmt in ("docker-archive", "oci-archive"):
+        out = tmp_path / f"bb-{fmt}.tar"
+        bb.run("save", "--format", fmt, "-o", out, "busybox")
+        names = tarfile.open(out).getnames()
+        assert ("manifest.json" in names) == (fmt == "docker-archive")
+        assert ("index.json" in names) == (fmt == "oci-archive")
+        bb.run("rmi", "busybox")
+        r = bb.run("load", "-i", out)
+        assert r.stdout.strip() == "Loaded image: localhost/busybox:latest"
+        assert bb.inspect("busybox")["Id"] == image_id
+
+
+def test_save_unknown_format_and_image(bb, tmp_path):
+    r = bb.run("save", "--format", "zip", "-o", tmp_path / "x", "busybox", check=False)
+    assert r.returncode == 125 and "--format zip" in r.stderr
+    r = bb.run("save", "-o", tmp_path / "y", "nope", check=False)
+    assert r.returncode == 125 and "no such image: nope" in r.stderr
+    assert not (tmp_path / "y").exists()
+
+
+def test_load_garbage_fails_cleanly(bb, tmp_path):
+    before = bb.store_snapshot()
+    bad = tmp_path / "garbage.tar"
+    bad.write_bytes(os.urandom(4096))
+    r = bb.run("load", "-i", bad, check=False)
+    assert r.returncode == 125
+    assert str(bad) in r.stderr
+    assert bb.store_snapshot() == before and bb.tmp_is_empty()
+
+
+def test_load_digest_mismatch_rejected(bb, tmp_path):
+    out = tmp_path / "bb.tar"
+    bb.run("save", "--format", "oci-archive", "-o", out, "busybox")
+    bb.run("rmi", "busybox")
+    bb.run("system", "prune")
+    # corrupt the config blob: its content no longer matches its name
+    d = tmp_path / "x"
+    d.mkdir()
+    subprocess.run(["tar", "-C", d, "-xf", out], check=True)
+    idx = json.loads((d / "index.json").read_text())
+    man = json.loads((d / "blobs/sha256" / idx["manifests"][0]["digest"][7:]).read_text())
+    cfg = d / "blobs/sha256" / man["config"]["digest"][7:]
+    cfg.write_text(cfg.read_text().replace("/bin/sh", "/bin/XX"))
+    bad = tmp_path / "bad.tar"
+    subprocess.run(["tar", "-C", d, "-cf", bad, "."], check=True)
+    before = bb.store_snapshot()
+    r = bb.run("load", "-i", bad, check=False)
+    assert r.returncode == 125
+    assert "digest mismatch" in r.stderr and man["config"]["digest"] in r.stderr
+    assert bb.store_snapshot() == before and bb.tmp_is_empty()
+
+
+def test_pull_oci_dir_with_tag_and_archives(bb, tmp_path):
+    image_id = bb.inspect("busybox")["Id"]
+    out = tmp_path / "bb.tar"
+    bb.run("save", "--format", "oci-archive", "-o", out, "busybox")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    subprocess.run(["tar", "-C", layout, "-xf", out], check=True)
+    bb.run("rmi", "busybox")
+    r = bb.run("pull", f"oci:{layout}:localhost/busybox:latest")
+    assert bb.inspect("busybox")["Id"] == image_id
+    bb.run("rmi", "busybox")
+    bb.run("pull", f"oci-archive:{out}")
+    assert bb.inspect("busybox")["Id"] == image_id
+    r = bb.run("pull", "docker.io/library/busybox", check=False)
+    assert r.returncode == 125 and "offline" in r.stderr
+    r = bb.run("pull", f"oci:{layout}:nosuchtag", check=False)
+    assert r.returncode == 125 and "no image tagged nosuchtag" in r.stderr
+
+
+def test_system_prune_removes_unreferenced(bb, rootfs_tar, tmp_path):
+    # a second, different layer that becomes garbage after rmi
+    other = tmp_path / "other.tar"
+    with tarfile.open(other, "w") as t:
+        ti = tarfile.TarInfo("hello")
+        data = b"hello"
+        ti.size = len(data)
+        import io
+        t.addfile(ti, io.BytesIO(data))
+    bb.run("import", other, "other")
+    assert len(os.listdir(bb.root / "layers")) == 2
+    bb.run("rmi", "other")
+    r = bb.run("system", "prune")
+    assert re.search(r"Deleted [1-9]\d* blobs and 1 layers", r.stdout)
+    assert len(os.listdir(bb.root / "layers")) == 1
+    # busybox still runs from what is left
+    assert bb.out("inspect", "-f", "{{.Id}}", "busybox").startswith("sha256:")
+
+
+def test_root_flag_and_env(hull, tmp_path, rootfs_tar):
+    a, b = tmp_path / "a", tmp_path / "b"
+    subprocess.run([hull, "--root", a, "import", rootfs_tar, "x"], check=True,
+                   capture_output=True)
+    env = dict(os.environ, HULL_ROOT=str(b))
+    out = subprocess.run([hull, "images", "-q"], env=env, capture_output=True, text=True)
+    assert out.stdout == ""
+    out = subprocess.run([hull, "--root", a, "images", "-q"], env=env, capture_output=True,
+                         text=True)
+    assert len(out.stdout.split()) == 1
+    assert (a / "oci-layout").exists() and (a / "index.json").exists()
+
+
+@pytest.mark.slow
+def test_kill_during_load_leaves_store_usable(bb, tmp_path):
+    """kill -9 in the middle of `hull load`; then `hull images` and a retry both work."""
+    big = tmp_path / "big"
+    (big / "data").mkdir(parents=True)
+    with open(big / "data/blob", "wb") as f:
+        for _ in range(48):
+            f.write(os.urandom(1 << 20))
+    layer = tmp_path / "big.tar"
+    subprocess.run(["tar", "-C", big, "-cf", layer, "."], check=True)
+    bb.run("import", layer, "big")
+    arch = tmp_path / "big-save.tar"
+    bb.run("save", "-o", arch, "big")
+    bb.run("rmi", "big")
+    bb.run("system", "prune")
+    before = bb.store_snapshot()
+    killed = False
+    for delay in (0.05, 0.1, 0.2, 0.3):
+        p = subprocess.Popen([bb.binary, "load", "-i", str(arch)], env=bb.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            p.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            killed = True
+            break
+        bb.run("rmi", "big")
+        bb.run("system", "prune")
+        before = bb.store_snapshot()
+    assert killed, "load finished before it could be killed"
+    assert bb.store_snapshot()["index"] == before["index"]
+    assert "localhost/big" not in bb.out("images")
+    r = bb.run("load", "-i", arch)
+    assert "localhost/big:latest" in r.stdout
+    assert bb.tmp_is_empty()
+    assert "localhost/big" in bb.out("images")
