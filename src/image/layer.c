@@ -57,21 +57,23 @@ struct unpack {
  * Split a tar path into normalised components: "./a//b/" -> "a/b". Absolute paths and ".."
  * are refused rather than rewritten: no honest image builder writes them.
  */
-static int clean_path(struct unpack *u, const char *raw, const char *role, char **ret)
+static int clean_path(struct unpack *u, const char *entry, const char *raw, const char *role,
+		      char **ret)
 {
 	cleanup_free char *copy = NULL;
 	cleanup_free char *out = NULL;
 	char *save = NULL;
 	size_t o = 0;
 
-	if (!raw)
+	if (!raw || !entry)
 		return hull_err_setx(u->err, EINVAL, "%s: entry without a name", u->what);
 	if (strlen(raw) >= PATH_MAX)
 		return hull_err_setx(u->err, ENAMETOOLONG, "%s: entry '%.64s...': %s too long",
-				     u->what, raw, role);
+				     u->what, entry, role);
 	if (raw[0] == '/')
-		return hull_err_setx(u->err, EPERM, "%s: entry '%s': absolute %s refused",
-				     u->what, raw, role);
+		return hull_err_setx(u->err, EPERM, "%s: entry '%s': absolute %s%s%s refused",
+				     u->what, entry, role, entry == raw ? "" : " ",
+				     entry == raw ? "" : raw);
 	copy = xstrdup(raw);
 	out = xcalloc(1, strlen(raw) + 1);
 	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
@@ -79,8 +81,9 @@ static int clean_path(struct unpack *u, const char *raw, const char *role, char 
 			continue;
 		if (strcmp(c, "..") == 0)
 			return hull_err_setx(u->err, EPERM,
-					     "%s: entry '%s': %s with '..' leaves the layer",
-					     u->what, raw, role);
+					     "%s: entry '%s': %s%s%s with '..' leaves the layer",
+					     u->what, entry, role, entry == raw ? "" : " ",
+					     entry == raw ? "" : raw);
 		if (o)
 			out[o++] = '/';
 		memcpy(out + o, c, strlen(c));
@@ -279,7 +282,7 @@ static int make_hardlink(struct unpack *u, const char *target_raw, int dir, cons
 	struct stat st;
 	int r;
 
-	r = clean_path(u, target_raw, "hard link target", &target);
+	r = clean_path(u, entry, target_raw, "hard link target", &target);
 	if (r < 0)
 		return r;
 	split(target, &tdname, &tbase);
@@ -336,7 +339,7 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 		return hull_err_setx(u->err, E2BIG, "%s: more than %llu entries (entry '%s')",
 				     u->what, (unsigned long long)u->lim->max_entries,
 				     raw ? raw : "");
-	r = clean_path(u, raw, "path", &path);
+	r = clean_path(u, raw, raw, "path", &path);
 	if (r < 0)
 		return r;
 	if (!*path) /* "./": the layer root itself keeps the store's ownership and mode */
