@@ -42,7 +42,7 @@ int oci_ns_clone_flag(enum oci_ns_kind kind)
 	return kind < OCI_NS_COUNT ? ns_names[kind].clone_flag : 0;
 }
 
-enum opt_kind { OPT_FLAG, OPT_PROPAGATION, OPT_ATTR, OPT_BIND, OPT_OTHER };
+enum opt_kind { OPT_FLAG, OPT_PROPAGATION, OPT_ATTR, OPT_ATIME, OPT_BIND, OPT_OTHER };
 
 /*
  * mount(8) options: flag options set (clear == false) or clear an MS_* bit; "r"-prefixed
@@ -105,9 +105,9 @@ static const struct mount_opt {
 	{ "rdiratime", OPT_ATTR, true, MOUNT_ATTR_NODIRATIME },
 	{ "rnosymfollow", OPT_ATTR, false, MOUNT_ATTR_NOSYMFOLLOW },
 	{ "rsymfollow", OPT_ATTR, true, MOUNT_ATTR_NOSYMFOLLOW },
-	{ "rnoatime", OPT_ATTR, false, MOUNT_ATTR_NOATIME },
-	{ "rrelatime", OPT_ATTR, false, MOUNT_ATTR_RELATIME },
-	{ "rstrictatime", OPT_ATTR, false, MOUNT_ATTR_STRICTATIME },
+	{ "rnoatime", OPT_ATIME, false, MOUNT_ATTR_NOATIME },
+	{ "rrelatime", OPT_ATIME, false, MOUNT_ATTR_RELATIME },
+	{ "rstrictatime", OPT_ATIME, false, MOUNT_ATTR_STRICTATIME },
 	{ "tmpcopyup", OPT_OTHER, false, 0 },
 };
 
@@ -149,11 +149,14 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 		case OPT_PROPAGATION:
 			m->propagation = mo->flag;
 			break;
+		case OPT_ATIME:
+			/* The atime mode is one field: clear it whole, set the one chosen
+			 * (MOUNT_ATTR_RELATIME is 0). */
+			m->attr_clr |= MOUNT_ATTR__ATIME;
+			m->attr_set = (m->attr_set & ~MOUNT_ATTR__ATIME) | mo->flag;
+			break;
 		case OPT_ATTR:
-			if (mo->flag & MOUNT_ATTR__ATIME) {
-				m->attr_clr |= MOUNT_ATTR__ATIME;
-				m->attr_set = (m->attr_set & ~MOUNT_ATTR__ATIME) | mo->flag;
-			} else if (mo->clear) {
+			if (mo->clear) {
 				m->attr_clr |= mo->flag;
 				m->attr_set &= ~mo->flag;
 			} else {
@@ -194,7 +197,7 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
 	if (!path_is_absolute(dst)) {
 		/* runc 1.1 accepts these, relative to "/", with a warning: so do we. */
-		log_warn("%s.destination: \"%s\" is not absolute; taken relative to /", w, dst);
+		log_debug("%s.destination: \"%s\" is not absolute; taken relative to /", w, dst);
 	}
 	{
 		cleanup_free char *abs = path_is_absolute(dst) ? xstrdup(dst)

@@ -214,7 +214,7 @@ static int parse_caps(json_t *proc, struct oci_process *p, struct hull_err *err)
 			/* As runc 1.1: a capability this build does not know is skipped, so
 			 * that configs written for newer kernels still run. */
 			if (c < 0) {
-				log_warn("config.json: process.capabilities.%s[%zu]: unknown "
+				log_debug("config.json: process.capabilities.%s[%zu]: unknown "
 					 "capability \"%s\" ignored", set_names[s], i, names[i]);
 				continue;
 			}
