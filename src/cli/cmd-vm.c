@@ -1,9 +1,129 @@
+/* `hull vm`: run a VM on hull's own VMM. Option parsing only; the VMM lives in src/vmm. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "vmm/vmm.h"
+
+static void vm_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hull vm run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline S]\n"
+		"                   [--cpus N] [--memory SIZE] [--disk PATH[,ro][,serial=ID]]...\n"
+		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
+		"                   [--raw] [--allow-pvm]\n"
+		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked, 125 error.\n");
+}
+
+static int vm_run_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "console", required_argument, NULL, 'C' },
+		{ "api-sock", required_argument, NULL, 'a' },
+		{ "rng", no_argument, NULL, 'r' },
+		{ "raw", no_argument, NULL, 'R' },
+		{ "allow-pvm", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct vm_config cfg;
+	struct hull_err err = { 0 };
+	enum vm_stop stop = VM_STOP_NONE;
+	char *end;
+	unsigned long n;
+	int c;
+
+	vm_config_init(&cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'c': cfg.cmdline = optarg; break;
+		case 'a': cfg.api_sock = optarg; break;
+		case 'r': cfg.rng = true; break;
+		case 'R': cfg.kernel_kind = VM_KERNEL_RAW; break;
+		case 'P': cfg.allow_pvm = true; break;
+		case 'p':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 1 || n > VM_MAX_CPUS) {
+				fprintf(stderr, "hull vm run: --cpus %s: must be 1 to %d\n", optarg,
+					VM_MAX_CPUS);
+				return 125;
+			}
+			cfg.cpus = (unsigned)n;
+			break;
+		case 'm':
+			if (vm_parse_size(optarg, &cfg.mem_size) < 0) {
+				fprintf(stderr, "hull vm run: --memory %s: not a size (e.g. 512M, 2G)\n",
+					optarg);
+				return 125;
+			}
+			break;
+		case 'd':
+			if (cfg.n_disks >= VM_MAX_DISKS) {
+				fprintf(stderr, "hull vm run: at most %d --disk\n", VM_MAX_DISKS);
+				return 125;
+			}
+			if (vm_parse_disk(optarg, &cfg.disks[cfg.n_disks], &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
+			cfg.n_disks++;
+			break;
+		case 'C':
+			if (strcmp(optarg, "serial") == 0)
+				cfg.console = VM_CONSOLE_SERIAL;
+			else if (strcmp(optarg, "none") == 0)
+				cfg.console = VM_CONSOLE_NONE;
+			else {
+				fprintf(stderr, "hull vm run: --console %s: expected serial or none\n",
+					optarg);
+				return 125;
+			}
+			break;
+		case 'h':
+			vm_usage(stdout);
+			return 0;
+		default:
+			vm_usage(stderr);
+			return 125;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hull vm run: unexpected argument '%s'\n", argv[optind]);
+		return 125;
+	}
+	if (!cfg.kernel) {
+		fprintf(stderr, "hull vm run: --kernel is required\n");
+		return 125;
+	}
+	fflush(stdout);
+	if (vmm_run(&cfg, &stop, &err) < 0) {
+		fprintf(stderr, "hull vm run: %s\n", err.msg);
+		return 125;
+	}
+	return vmm_stop_exit_code(stop);
+}
 
 int cmd_vm(int argc, char **argv)
 {
-	fprintf(stderr, "hull vm: not implemented yet\n");
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		vm_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 125 : 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return vm_run_main(argc - 1, argv + 1);
+	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

@@ -1,0 +1,25 @@
+#pragma once
+/*
+ * Small platform devices: the MC146818 CMOS RTC (0x70/0x71), the i8042's reset line
+ * (0x60/0x64), the ACPI hardware-reduced sleep/reset registers (x86/layout.h), and a sink
+ * for port 0x80 (POST codes, Linux's I/O delay).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/error.h"
+
+struct vm;
+
+struct rtc {
+	uint8_t index;
+	uint8_t cmos[128];
+	time_t (*now)(time_t *); /* time(), replaceable in tests */
+};
+
+int legacy_devices_create(struct vm *vm, struct rtc **ret_rtc, struct hull_err *err);
+
+/* Register access, exposed for unit tests. */
+void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+void rtc_init(struct rtc *r);

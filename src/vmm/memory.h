@@ -1,0 +1,37 @@
+#pragma once
+/*
+ * Guest physical memory: one anonymous mapping, presented to the guest as RAM below the PCI
+ * hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
+ *
+ * Every guest-supplied address goes through gmem_ptr(), which returns NULL unless the whole
+ * range lies inside one RAM region: device code never reads or writes host memory outside
+ * the guest's.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GMEM_HOLE_START 0xC0000000ULL /* 3 GiB: start of the 32-bit PCI/MMIO hole */
+#define GMEM_HIGH_START 0x100000000ULL /* 4 GiB */
+
+struct guest_mem {
+	uint8_t *host;     /* mapping of size bytes */
+	uint64_t size;     /* RAM bytes in total */
+	uint64_t low_size; /* bytes mapped at [0, low_size) */
+};
+
+/* mmap size bytes of RAM (MAP_NORESERVE); returns 0 or -errno. */
+int gmem_init(struct guest_mem *m, uint64_t size);
+void gmem_release(struct guest_mem *m);
+
+/* Host pointer for [gpa, gpa + len) or NULL when any byte is outside guest RAM. */
+void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Copy into / out of guest memory; -EFAULT when the range is not RAM. */
+int gmem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
+int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
+
+/* End of RAM below the hole, and the size of RAM above 4 GiB. */
+static inline uint64_t gmem_high_size(const struct guest_mem *m)
+{
+	return m->size - m->low_size;
+}

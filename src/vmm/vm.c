@@ -1,0 +1,345 @@
+/* Building, running and tearing down a VM (the core of `hull vm run`). */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "vmm/api.h"
+#include "vmm/dev/legacy.h"
+#include "vmm/dev/serial.h"
+#include "vmm/kvm.h"
+#include "vmm/loop.h"
+#include "vmm/pci.h"
+#include "vmm/vcpu.h"
+#include "vmm/virtio/devices.h"
+#include "vmm/x86/arch.h"
+
+#define VM_MIN_MEM (16ULL << 20)
+#define VM_MIN_MEM_RAW (1ULL << 20)
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = 1;
+	cfg->mem_size = 512ULL << 20;
+	cfg->console = VM_CONSOLE_SERIAL;
+}
+
+int vm_parse_size(const char *s, uint64_t *ret)
+{
+	char *end = NULL;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	if ((*end == 'i' || *end == 'I') && shift)
+		end++;
+	if ((*end == 'b' || *end == 'B') && shift)
+		end++;
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(d, 0, sizeof(*d));
+	d->path = strtok_r(s, ",", &save);
+	if (!d->path || !*d->path)
+		return hull_err_setx(err, EINVAL, "--disk: empty path");
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (strcmp(opt, "ro") == 0)
+			d->readonly = true;
+		else if (strcmp(opt, "rw") == 0)
+			d->readonly = false;
+		else if (strncmp(opt, "serial=", 7) == 0) {
+			if (strlen(opt + 7) > 20)
+				return hull_err_setx(err, EINVAL,
+						     "--disk %s: serial=%s: at most 20 bytes", d->path,
+						     opt + 7);
+			(void)snprintf(d->serial, sizeof(d->serial), "%s", opt + 7);
+		} else
+			return hull_err_setx(err, EINVAL,
+					     "--disk %s: unknown option '%s' (ro, rw, serial=ID)",
+					     d->path, opt);
+	}
+	return 0;
+}
+
+const char *vmm_stop_name(enum vm_stop stop)
+{
+	switch (stop) {
+	case VM_STOP_POWEROFF: return "power-off";
+	case VM_STOP_REBOOT: return "reboot";
+	case VM_STOP_PANIC: return "panic";
+	case VM_STOP_ERROR: return "error";
+	case VM_STOP_NONE:
+	case VM_STOP_COUNT:
+	default: return "running";
+	}
+}
+
+int vmm_stop_exit_code(enum vm_stop stop)
+{
+	switch (stop) {
+	case VM_STOP_POWEROFF: return 0;
+	case VM_STOP_REBOOT: return 3;
+	case VM_STOP_PANIC: return 4;
+	case VM_STOP_NONE:
+	case VM_STOP_ERROR:
+	case VM_STOP_COUNT:
+	default: return 125;
+	}
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail)
+{
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+
+	/* Linux reboots after a panic (hull passes panic=-1): report that as a panic. */
+	if (why == VM_STOP_REBOOT && serial_saw_panic(vm->serial))
+		why = VM_STOP_PANIC;
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why))
+		(void)snprintf(vm->stop_detail, sizeof(vm->stop_detail), "%s", detail ? detail : "");
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (vm->stop_efd >= 0)
+		(void)!write(vm->stop_efd, &one, sizeof(one));
+	if (vm->vcpus)
+		vcpus_kick(vm);
+}
+
+void vm_pause(struct vm *vm)
+{
+	unsigned running = 0;
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		running += vm->vcpus[i].started;
+	pthread_mutex_lock(&vm->lock);
+	vm->paused = true;
+	pthread_mutex_unlock(&vm->lock);
+	vcpus_kick(vm);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->n_parked < running && !atomic_load(&vm->stop))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int vm_irq_line(struct vm *vm, uint32_t irq, bool level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)addr,
+		.address_hi = (uint32_t)(addr >> 32),
+		.data = data,
+	};
+
+	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+/* MemTotal of the host in bytes, 0 when unknown. */
+static uint64_t host_mem_total(void)
+{
+	cleanup_fclose FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb;
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			return (uint64_t)kb << 10;
+	return 0;
+}
+
+static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
+{
+	uint64_t host = host_mem_total();
+	uint64_t min = cfg->kernel_kind == VM_KERNEL_RAW ? VM_MIN_MEM_RAW : VM_MIN_MEM;
+
+	if (!cfg->kernel)
+		return hull_err_setx(err, EINVAL, "--kernel is required");
+	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
+		return hull_err_setx(err, EINVAL, "--cpus %u: must be 1 to %u", cfg->cpus,
+				     VM_MAX_CPUS);
+	if (cfg->mem_size < min)
+		return hull_err_setx(err, EINVAL, "--memory %" PRIu64 " MiB: at least %" PRIu64
+				     " MiB needed", cfg->mem_size >> 20, min >> 20);
+	if (cfg->mem_size & 0xfff)
+		return hull_err_setx(err, EINVAL, "--memory: must be a multiple of 4 KiB");
+	if (host && cfg->mem_size > host)
+		return hull_err_setx(err, ENOMEM,
+				     "--memory %" PRIu64 " MiB: larger than the host's memory (%" PRIu64
+				     " MiB)", cfg->mem_size >> 20, host >> 20);
+	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
+		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	return 0;
+}
+
+static void vm_on_stop_efd(void *opaque, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	(void)!read(fd, &v, sizeof(v));
+}
+
+static void vm_on_stdin(void *opaque, int fd, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint8_t buf[256];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		/* EOF or error: stop watching (the guest simply gets no more input). */
+		(void)evloop_del(vm->loop, fd);
+		return;
+	}
+	(void)serial_input(vm->serial, buf, (size_t)n);
+}
+
+static int vm_build(struct vm *vm, struct hull_err *err)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int r;
+
+	vm->kvm_fd = kvm_open(NULL, cfg->allow_pvm, err);
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	r = gmem_init(&vm->mem, cfg->mem_size);
+	if (r < 0)
+		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
+				    cfg->mem_size >> 20);
+	r = kvm_vm_create(vm, err);
+	if (r < 0)
+		return r;
+	vm->loop = evloop_new();
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!vm->loop || vm->stop_efd < 0)
+		return hull_err_set(err, errno, "event loop");
+	r = evloop_add(vm->loop, vm->stop_efd, EPOLLIN, vm_on_stop_efd, vm);
+	if (r < 0)
+		return hull_err_set(err, -r, "event loop");
+	r = serial_create(vm, cfg->console == VM_CONSOLE_SERIAL ? STDOUT_FILENO : -1, &vm->serial,
+			  err);
+	if (r < 0)
+		return r;
+	if (cfg->console == VM_CONSOLE_SERIAL)
+		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
+	r = legacy_devices_create(vm, &vm->rtc, err);
+	if (r < 0)
+		return r;
+	if (cfg->kernel_kind != VM_KERNEL_RAW) {
+		r = pci_bus_create(vm, &vm->pci, err);
+		if (r < 0)
+			return r;
+		r = virtio_devices_create(vm, err);
+		if (r < 0)
+			return r;
+	}
+	r = arch_load(vm, err);
+	if (r < 0)
+		return r;
+	r = vcpus_create(vm, err);
+	if (r < 0)
+		return r;
+	if (cfg->api_sock) {
+		r = api_server_create(vm, cfg->api_sock, &vm->api, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void vm_free(struct vm *vm)
+{
+	api_server_free(vm->api);
+	virtio_devices_free(vm);
+	pci_bus_free(vm->pci);
+	vcpus_free(vm);
+	serial_free(vm->serial);
+	free(vm->rtc);
+	evloop_free(vm->loop);
+	if (vm->stop_efd >= 0)
+		(void)close(vm->stop_efd);
+	if (vm->vm_fd >= 0)
+		(void)close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		(void)close(vm->kvm_fd);
+	gmem_release(&vm->mem);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+}
+
+int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err)
+{
+	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1,
+			 .ncpus = cfg->cpus };
+	int r;
+
+	pthread_mutex_init(&vm.lock, NULL);
+	pthread_cond_init(&vm.cond, NULL);
+	r = vm_validate(cfg, err);
+	if (r == 0)
+		r = vm_build(&vm, err);
+	if (r == 0)
+		r = vcpus_start(&vm, err);
+	if (r == 0) {
+		r = evloop_run(vm.loop, &vm.stop);
+		if (r < 0)
+			vm_request_stop(&vm, VM_STOP_ERROR, "event loop failed");
+		r = 0;
+	}
+	if (r < 0)
+		vm_request_stop(&vm, VM_STOP_ERROR, err->msg);
+	vcpus_join(&vm);
+	*ret_stop = (enum vm_stop)atomic_load(&vm.stop);
+	if (r == 0 && *ret_stop == VM_STOP_ERROR)
+		r = hull_err_setx(err, EIO, "the VM stopped on an error: %s", vm.stop_detail);
+	log_debug("vm stopped: %s (%s)", vmm_stop_name(*ret_stop), vm.stop_detail);
+	vm_free(&vm);
+	return r;
+}

@@ -1,0 +1,66 @@
+#pragma once
+/*
+ * The VM object shared by the VMM's modules (not part of the public API: see vmm.h).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "vmm/bus.h"
+#include "vmm/memory.h"
+#include "vmm/vmm.h"
+
+struct vcpu;
+struct serial;
+struct rtc;
+struct pci_bus;
+struct evloop;
+struct api_server;
+struct virtio_pci_dev;
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+
+	unsigned ncpus;
+	struct vcpu *vcpus;
+
+	/* Pause/stop protocol: guarded by lock; vCPU threads wait on cond while paused. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool paused;
+	unsigned n_parked;  /* vCPU threads parked because of pause */
+	atomic_int stop;    /* enum vm_stop, first writer wins */
+	int stop_efd;       /* eventfd: wakes the event loop when stop is set */
+	char stop_detail[256];
+
+	struct evloop *loop;
+	struct serial *serial;
+	struct rtc *rtc;
+	struct pci_bus *pci;
+	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 2];
+	unsigned n_vdevs;
+	struct api_server *api;
+
+	uint64_t kernel_entry; /* filled by the loader */
+	uint64_t boot_params;  /* zero page (bzImage) or start_info (PVH) */
+	int boot_mode;         /* enum boot_mode (x86/boot.h) */
+};
+
+/* Record why the VM stops (the first reason wins) and kick every vCPU out of KVM_RUN. */
+void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail);
+/* Pause or resume every vCPU; returns once all are parked (pause) or released. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* Level of an ISA interrupt line on the in-kernel PIC/IOAPIC; -errno. */
+int vm_irq_line(struct vm *vm, uint32_t irq, bool level);
+/* Inject an MSI (from a device's MSI-X table); -errno. */
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);

@@ -1,0 +1,73 @@
+#pragma once
+/*
+ * hull's KVM virtual machine monitor: the public entry points used by `hull vm`.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define VM_MAX_CPUS 32
+#define VM_MAX_DISKS 8
+
+/* How the guest stopped; the CLI maps it to the exit status (vmm_stop_exit_code). */
+enum vm_stop {
+	VM_STOP_NONE,
+	VM_STOP_POWEROFF, /* ACPI S5 or the tiny guest's power-off port */
+	VM_STOP_REBOOT,   /* ACPI reset register, i8042 reset, triple fault */
+	VM_STOP_PANIC,    /* reset or halt right after "Kernel panic" on the console */
+	VM_STOP_ERROR,    /* hull failed or the guest wedged a vCPU */
+	VM_STOP_COUNT,
+};
+
+enum vm_console {
+	VM_CONSOLE_SERIAL,
+	VM_CONSOLE_NONE,
+	VM_CONSOLE_COUNT,
+};
+
+enum vm_kernel_kind {
+	VM_KERNEL_AUTO, /* bzImage or ELF vmlinux (PVH), by content */
+	VM_KERNEL_RAW,  /* flat real-mode binary loaded at 0x10000 (the tiny test guest) */
+	VM_KERNEL_COUNT,
+};
+
+struct vm_disk_config {
+	const char *path;
+	bool readonly;
+	char serial[21]; /* virtio-blk serial id: at most 20 bytes */
+};
+
+struct vm_config {
+	const char *kernel;
+	enum vm_kernel_kind kernel_kind;
+	const char *initrd;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t mem_size;
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	size_t n_disks;
+	enum vm_console console;
+	bool rng;
+	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */
+	const char *api_sock;
+};
+
+void vm_config_init(struct vm_config *cfg);
+
+/* Parse "512M", "2G", "1048576" (bytes) into *ret; -EINVAL on garbage or overflow. */
+int vm_parse_size(const char *s, uint64_t *ret);
+/* Parse a --disk value "PATH[,ro][,serial=ID]" into d (which points into s). */
+int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err);
+
+/*
+ * Validate cfg, build the VM, run it until the guest stops. Returns 0 with *ret_stop set
+ * when the guest stopped by itself (power-off, reboot, panic) or was stopped through the API;
+ * -errno with err set when the VM could not be built or failed while running.
+ */
+int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err);
+
+/* The `hull vm run` exit status for a stop reason: power-off 0, reboot 3, panic 4, error 125. */
+int vmm_stop_exit_code(enum vm_stop stop);
+const char *vmm_stop_name(enum vm_stop stop);

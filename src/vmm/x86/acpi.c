@@ -1,0 +1,306 @@
+#include "vmm/x86/acpi.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/x86/layout.h"
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_header) == 36, "ACPI header");
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t ext_checksum;
+	uint8_t reserved[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
+
+/* Generic Address Structure (ACPI 6.4 5.2.3.2). */
+struct acpi_gas {
+	uint8_t space_id; /* 1: system I/O */
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size; /* 1: byte */
+	uint64_t address;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
+
+/* FADT, revision 6 (ACPI 6.4 5.2.9, table 5.9). */
+struct acpi_fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk, pm2_cnt_blk, pm_tmr_blk;
+	uint32_t gpe0_blk, gpe1_blk;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_blk_len, gpe1_blk_len;
+	uint8_t gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct acpi_gas sleep_control_reg, sleep_status_reg;
+	uint64_t hypervisor_vendor_id;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT");
+
+#define FADT_F_PWR_BUTTON (1U << 4)
+#define FADT_F_SLP_BUTTON (1U << 5)
+#define FADT_F_RESET_REG_SUP (1U << 10)
+#define FADT_F_HW_REDUCED_ACPI (1U << 20)
+#define FADT_BOOT_VGA_NOT_PRESENT (1U << 2)
+#define FADT_BOOT_ASPM_DISABLED (1U << 4)
+
+struct madt_lapic {
+	uint8_t type; /* 0 */
+	uint8_t length;
+	uint8_t uid;
+	uint8_t apic_id;
+	uint32_t flags; /* bit 0: enabled */
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_lapic) == 8, "MADT LAPIC");
+
+struct madt_ioapic {
+	uint8_t type; /* 1 */
+	uint8_t length;
+	uint8_t id;
+	uint8_t reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_ioapic) == 12, "MADT IOAPIC");
+
+/* Table placement inside [LAYOUT_ACPI, LAYOUT_ACPI_END). */
+#define ACPI_XSDT_OFF 0x40
+#define ACPI_FADT_OFF 0x100
+#define ACPI_DSDT_OFF 0x300
+#define ACPI_MADT_OFF 0x800
+
+uint8_t acpi_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t s = 0;
+
+	for (size_t i = 0; i < len; i++)
+		s = (uint8_t)(s + b[i]);
+	return s;
+}
+
+static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = htole32(len);
+	h->revision = rev;
+	memcpy(h->oem_id, "HULL  ", 6);
+	memcpy(h->oem_table_id, "HULLVMM ", 8);
+	h->oem_revision = htole32(1);
+	memcpy(h->creator_id, "HULL", 4);
+	h->creator_revision = htole32(1);
+	h->checksum = 0;
+}
+
+static void acpi_header_sum(struct acpi_header *h)
+{
+	h->checksum = (uint8_t)(0 - acpi_checksum(h, le32toh(h->length)));
+}
+
+/* AML PkgLength (ACPI 6.4 20.2.4): the encoded length counts its own bytes. */
+static size_t aml_pkglen(uint8_t *out, size_t body)
+{
+	size_t total;
+
+	if (body + 1 <= 63) {
+		out[0] = (uint8_t)(body + 1);
+		return 1;
+	}
+	total = body + 2;
+	if (total <= 0xfff) {
+		out[0] = (uint8_t)(0x40 | (total & 0xf));
+		out[1] = (uint8_t)(total >> 4);
+		return 2;
+	}
+	total = body + 3;
+	out[0] = (uint8_t)(0x80 | (total & 0xf));
+	out[1] = (uint8_t)(total >> 4);
+	out[2] = (uint8_t)(total >> 12);
+	return 3;
+}
+
+/* Emit prefix bytes, a PkgLength and body. Returns bytes written. */
+static size_t aml_wrap(uint8_t *out, const uint8_t *prefix, size_t plen, const uint8_t *body,
+		       size_t blen)
+{
+	size_t n;
+
+	memcpy(out, prefix, plen);
+	n = plen + aml_pkglen(out + plen, blen);
+	memmove(out + n, body, blen);
+	return n + blen;
+}
+
+/*
+ * The PCI root bridge's resources (ACPI 6.4 6.4): bus 0, the conf1 ports, all other ports,
+ * and the 32-bit MMIO window [3 GiB, IOAPIC).
+ */
+static const uint8_t pci0_crs[] = {
+	/* WordBusNumber 0..0 */
+	0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x00, 0, 0, 0x01, 0x00,
+	/* IO decode16 0xcf8, len 8 */
+	0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+	/* WordIO 0x0000..0x0cf7 */
+	0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00, 0xf7, 0x0c, 0, 0, 0xf8, 0x0c,
+	/* WordIO 0x0d00..0xffff */
+	0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d, 0xff, 0xff, 0, 0, 0x00, 0xf3,
+	/* DWordMemory 0xc0000000..0xfebfffff, read-write */
+	0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xbf,
+	0xfe, 0, 0, 0, 0, 0x00, 0x00, 0xc0, 0x3e,
+	/* EndTag */
+	0x79, 0x00,
+};
+
+/* DSDT body: \_S5 and \_SB.PCI0. Returns its length. */
+static size_t dsdt_body(uint8_t *out)
+{
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
+				      0x0a, 0x05, 0x00, 0x00, 0x00 };
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t uid[] = { 0x08, '_', 'U', 'I', 'D', 0x00 };
+	static const uint8_t crs_name[] = { 0x08, '_', 'C', 'R', 'S' };
+	static const uint8_t buffer_op[] = { 0x11 };
+	static const uint8_t dev_op[] = { 0x5b, 0x82 };
+	static const uint8_t scope_op[] = { 0x10 };
+	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[320];
+	size_t n = 0, d = 0, s = 0;
+
+	memcpy(out, s5, sizeof(s5));
+	n = sizeof(s5);
+	/* Buffer(len) { bytes }: BufferSize is a ByteConst. */
+	crs_body[0] = 0x0a;
+	crs_body[1] = (uint8_t)sizeof(pci0_crs);
+	memcpy(crs_body + 2, pci0_crs, sizeof(pci0_crs));
+	memcpy(dev_body, "PCI0", 4);
+	d = 4;
+	memcpy(dev_body + d, hid, sizeof(hid));
+	d += sizeof(hid);
+	memcpy(dev_body + d, uid, sizeof(uid));
+	d += sizeof(uid);
+	memcpy(dev_body + d, crs_name, sizeof(crs_name));
+	d += sizeof(crs_name);
+	d += aml_wrap(dev_body + d, buffer_op, 1, crs_body, sizeof(crs_body));
+	memcpy(scope_body, "_SB_", 4);
+	s = 4;
+	s += aml_wrap(scope_body + s, dev_op, 2, dev_body, d);
+	n += aml_wrap(out + n, scope_op, 1, scope_body, s);
+	return n;
+}
+
+int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *ret_rsdp)
+{
+	uint8_t *base = gmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_END - LAYOUT_ACPI);
+	struct acpi_rsdp *rsdp;
+	struct acpi_header *xsdt, *dsdt, *madt;
+	struct acpi_fadt *fadt;
+	uint64_t *xsdt_entries;
+	uint8_t *p;
+	size_t dlen, madt_len;
+	const struct acpi_gas sleep_ctl = { 1, 8, 0, 1, htole64(PM_PORT_SLEEP_CTL) };
+	const struct acpi_gas sleep_sts = { 1, 8, 0, 1, htole64(PM_PORT_SLEEP_STS) };
+	const struct acpi_gas reset = { 1, 8, 0, 1, htole64(PM_PORT_RESET) };
+
+	if (!base)
+		return -EFAULT;
+	madt_len = sizeof(struct acpi_header) + 8 + sizeof(struct madt_ioapic) +
+		   ncpus * sizeof(struct madt_lapic);
+	if (ncpus == 0 || ncpus > 254 || ACPI_MADT_OFF + madt_len > LAYOUT_ACPI_END - LAYOUT_ACPI)
+		return -ENOSPC;
+	memset(base, 0, LAYOUT_ACPI_END - LAYOUT_ACPI);
+
+	/* DSDT */
+	dsdt = (struct acpi_header *)(base + ACPI_DSDT_OFF);
+	dlen = dsdt_body((uint8_t *)(dsdt + 1));
+	acpi_header_init(dsdt, "DSDT", (uint32_t)(sizeof(*dsdt) + dlen), 2);
+	acpi_header_sum(dsdt);
+
+	/* FADT */
+	fadt = (struct acpi_fadt *)(base + ACPI_FADT_OFF);
+	acpi_header_init(&fadt->h, "FACP", sizeof(*fadt), 6);
+	fadt->x_dsdt = htole64(LAYOUT_ACPI + ACPI_DSDT_OFF);
+	fadt->flags = htole32(FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP | FADT_F_PWR_BUTTON |
+			      FADT_F_SLP_BUTTON);
+	fadt->iapc_boot_arch = htole16(FADT_BOOT_VGA_NOT_PRESENT | FADT_BOOT_ASPM_DISABLED);
+	fadt->reset_reg = reset;
+	fadt->reset_value = PM_RESET_VALUE;
+	fadt->sleep_control_reg = sleep_ctl;
+	fadt->sleep_status_reg = sleep_sts;
+	memcpy(&fadt->hypervisor_vendor_id, "HULLVMM", 8);
+	acpi_header_sum(&fadt->h);
+
+	/* MADT (ACPI 6.4 5.2.12): local APIC address, PCAT_COMPAT, IOAPIC, one LAPIC per vCPU. */
+	madt = (struct acpi_header *)(base + ACPI_MADT_OFF);
+	acpi_header_init(madt, "APIC", (uint32_t)madt_len, 4);
+	p = (uint8_t *)(madt + 1);
+	*(uint32_t *)p = htole32(ACPI_LAPIC_ADDR);
+	*(uint32_t *)(p + 4) = htole32(1);
+	p += 8;
+	*(struct madt_ioapic *)p = (struct madt_ioapic){
+		.type = 1, .length = sizeof(struct madt_ioapic), .id = (uint8_t)ncpus,
+		.address = htole32(ACPI_IOAPIC_ADDR), .gsi_base = 0,
+	};
+	p += sizeof(struct madt_ioapic);
+	for (unsigned i = 0; i < ncpus; i++, p += sizeof(struct madt_lapic))
+		*(struct madt_lapic *)p = (struct madt_lapic){
+			.type = 0, .length = sizeof(struct madt_lapic), .uid = (uint8_t)i,
+			.apic_id = (uint8_t)i, .flags = htole32(1),
+		};
+	acpi_header_sum(madt);
+
+	/* XSDT */
+	xsdt = (struct acpi_header *)(base + ACPI_XSDT_OFF);
+	acpi_header_init(xsdt, "XSDT", sizeof(*xsdt) + 2 * 8, 1);
+	xsdt_entries = (uint64_t *)(xsdt + 1);
+	xsdt_entries[0] = htole64(LAYOUT_ACPI + ACPI_FADT_OFF);
+	xsdt_entries[1] = htole64(LAYOUT_ACPI + ACPI_MADT_OFF);
+	acpi_header_sum(xsdt);
+
+	/* RSDP, revision 2 (ACPI 6.4 5.2.5.3) */
+	rsdp = (struct acpi_rsdp *)base;
+	memcpy(rsdp->signature, "RSD PTR ", 8);
+	memcpy(rsdp->oem_id, "HULL  ", 6);
+	rsdp->revision = 2;
+	rsdp->length = htole32(sizeof(*rsdp));
+	rsdp->xsdt_address = htole64(LAYOUT_ACPI + ACPI_XSDT_OFF);
+	rsdp->checksum = (uint8_t)(0 - acpi_checksum(rsdp, 20));
+	rsdp->ext_checksum = (uint8_t)(0 - acpi_checksum(rsdp, sizeof(*rsdp)));
+	*ret_rsdp = LAYOUT_ACPI;
+	return 0;
+}

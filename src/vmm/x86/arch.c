@@ -1,0 +1,143 @@
+#include "vmm/x86/arch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+#include "vmm/x86/acpi.h"
+#include "vmm/x86/boot.h"
+#include "vmm/x86/cpuid.h"
+#include "vmm/x86/layout.h"
+
+#define KERNEL_MAX_SIZE (512ULL << 20)
+#define INITRD_MAX_SIZE (2048ULL << 20)
+
+int arch_load(struct vm *vm, struct hull_err *err)
+{
+	const struct vm_config *cfg = vm->cfg;
+	cleanup_free char *kernel = NULL;
+	cleanup_free char *initrd = NULL;
+	size_t klen = 0, ilen = 0;
+	struct boot_input in = { .name = cfg->kernel };
+	cleanup_free char *cmdline = NULL;
+	struct boot_result out = { 0 };
+	int r;
+
+	r = fd_read_file_at(AT_FDCWD, cfg->kernel, KERNEL_MAX_SIZE, &kernel, &klen);
+	if (r < 0)
+		return hull_err_set(err, -r, "--kernel %s", cfg->kernel);
+	if (cfg->initrd) {
+		r = fd_read_file_at(AT_FDCWD, cfg->initrd, INITRD_MAX_SIZE, &initrd, &ilen);
+		if (r < 0)
+			return hull_err_set(err, -r, "--initrd %s", cfg->initrd);
+		if (ilen >= vm->mem.low_size)
+			return hull_err_setx(err, ENOMEM,
+					     "--initrd %s: %zu MiB does not fit in --memory", cfg->initrd,
+					     ilen >> 20);
+	}
+	/*
+	 * Linux waits forever after a panic unless told otherwise; panic=-1 makes it reset at
+	 * once, which hull reports as a panic (the console saw it, dev/serial.c).
+	 */
+	cmdline = xasprintf("%s%s", cfg->cmdline ? cfg->cmdline : "console=ttyS0",
+			    cfg->cmdline && strstr(cfg->cmdline, "panic=") ? "" : " panic=-1");
+	in.cmdline = cmdline;
+	in.kernel = (const uint8_t *)kernel;
+	in.kernel_len = klen;
+	in.initrd = (const uint8_t *)initrd;
+	in.initrd_len = ilen;
+	if (cfg->kernel_kind == VM_KERNEL_RAW) {
+		r = raw_load(&vm->mem, &in, &out, err);
+	} else {
+		if (acpi_build(&vm->mem, vm->ncpus, &in.rsdp) < 0)
+			return hull_err_setx(err, ENOMEM, "guest memory too small for ACPI tables");
+		if (bzimage_detect(in.kernel, klen))
+			r = bzimage_load(&vm->mem, &in, &out, err);
+		else if (elf_detect(in.kernel, klen))
+			r = pvh_load(&vm->mem, &in, &out, err);
+		else
+			r = hull_err_setx(err, EINVAL,
+					  "--kernel %s: not a Linux kernel (neither a bzImage nor an "
+					  "ELF vmlinux)",
+					  cfg->kernel);
+	}
+	if (r < 0)
+		return r;
+	vm->boot_mode = out.mode;
+	vm->kernel_entry = out.entry;
+	vm->boot_params = out.params;
+	return 0;
+}
+
+static struct kvm_segment seg(uint64_t base, uint32_t limit, uint16_t sel, uint8_t type,
+			      uint8_t db, uint8_t l, uint8_t g)
+{
+	return (struct kvm_segment){ .base = base, .limit = limit, .selector = sel, .type = type,
+				     .present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = g };
+}
+
+static int arch_bsp_regs(struct vm *vm, struct vcpu *c, struct hull_err *err)
+{
+	struct kvm_sregs s;
+	struct kvm_regs regs = { .rflags = 0x2 };
+
+	if (ioctl(c->fd, KVM_GET_SREGS, &s) < 0)
+		return hull_err_set(err, errno, "KVM_GET_SREGS");
+	switch ((enum boot_mode)vm->boot_mode) {
+	case BOOT_MODE_REAL:
+		s.cs = seg(LAYOUT_RAW_LOAD, 0xffff, (uint16_t)(LAYOUT_RAW_LOAD >> 4), 0xb, 0, 0, 0);
+		s.ds = s.es = s.fs = s.gs = s.ss =
+			seg(LAYOUT_RAW_LOAD, 0xffff, (uint16_t)(LAYOUT_RAW_LOAD >> 4), 0x3, 0, 0, 0);
+		regs.rip = 0;
+		regs.rsp = 0xfff0;
+		break;
+	case BOOT_MODE_LONG:
+		s.gdt.base = LAYOUT_GDT;
+		s.gdt.limit = 4 * 8 - 1;
+		s.cs = seg(0, 0xffffffff, 0x10, 0xb, 0, 1, 1);
+		s.ds = s.es = s.fs = s.gs = s.ss = seg(0, 0xffffffff, 0x18, 0x3, 1, 0, 1);
+		s.cr3 = LAYOUT_PML4;
+		s.cr4 = 1U << 5;                   /* PAE */
+		s.cr0 = 0x80000000U | 0x10U | 0x1U; /* PG, ET, PE */
+		s.efer = 0x500;                    /* LME | LMA */
+		regs.rip = vm->kernel_entry;
+		regs.rsi = vm->boot_params;
+		break;
+	case BOOT_MODE_PVH:
+		s.cs = seg(0, 0xffffffff, 0x10, 0xb, 1, 0, 1);
+		s.ds = s.es = s.fs = s.gs = s.ss = seg(0, 0xffffffff, 0x18, 0x3, 1, 0, 1);
+		s.cr0 = 0x10U | 0x1U; /* ET, PE */
+		s.cr4 = 0;
+		s.efer = 0;
+		regs.rip = vm->kernel_entry;
+		regs.rbx = vm->boot_params;
+		break;
+	case BOOT_MODE_COUNT:
+	default:
+		return hull_err_setx(err, EINVAL, "no kernel loaded");
+	}
+	if (ioctl(c->fd, KVM_SET_SREGS, &s) < 0)
+		return hull_err_set(err, errno, "KVM_SET_SREGS");
+	if (ioctl(c->fd, KVM_SET_REGS, &regs) < 0)
+		return hull_err_set(err, errno, "KVM_SET_REGS");
+	return 0;
+}
+
+int arch_vcpu_init(struct vm *vm, struct vcpu *c, struct hull_err *err)
+{
+	int r = cpuid_setup(vm->kvm_fd, c->fd, c->id, vm->ncpus, err);
+
+	if (r < 0)
+		return r;
+	/* Application processors wait for INIT/SIPI in the in-kernel LAPIC. */
+	if (c->id == 0)
+		return arch_bsp_regs(vm, c, err);
+	return 0;
+}
