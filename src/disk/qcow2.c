@@ -450,8 +450,9 @@ static int open_backing(struct qcow2 *q, const struct disk_chain *chain, struct 
 					     "the chain", q->d.path, q->backing_path);
 	r = disk_open_chain(q->backing_path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_REPAIR, &self,
 			    &q->backing, err);
+	/* only the top of the chain prefixes: deeper errors already name their own file */
 	if (r < 0)
-		return hull_err_prefix(err, "%s: backing file", q->d.path);
+		return chain ? r : hull_err_prefix(err, "%s: backing file", q->d.path);
 	return 0;
 }
 

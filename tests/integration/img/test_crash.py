@@ -13,7 +13,7 @@ def plan(cluster):
     """Steps, and for each flush the regions (off, len, byte) that it makes durable."""
     steps, durable, pending = [], [], []
     scratch = 6 * MiB
-    for i in range(10):
+    for i in range(6):
         off, length, byte = i * 300000 + 1000 + (i % 3) * cluster, 70000, i + 1
         steps.append(f"write:{off}:{length}:{byte}")
         pending.append((off, length, byte))

@@ -1,0 +1,176 @@
+"""Hostile and damaged images: each is one clear error line naming the file, never a crash
+or a huge allocation (the fixture caps the address space at 1 GiB)."""
+import json
+import struct
+
+import pytest
+
+CL = 65536
+
+
+def patch(path, off, data):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(data)
+
+
+def be64(v):
+    return struct.pack(">Q", v)
+
+
+def be32(v):
+    return struct.pack(">I", v)
+
+
+@pytest.fixture
+def base(img):
+    """A qemu-made v3 image with data in cluster 0: header 0, reftable 0x10000, refcount
+    block 0x20000, L1 0x30000, L2 0x40000, data 0x50000."""
+    img.qemu_img("create", "-f", "qcow2", "h.qcow2", "16M")
+    img.qemu_io("h.qcow2", "write -P 0x5a 0 64k")
+    assert img.map_json("h.qcow2", tool="qemu")[0]["offset"] == 0x50000
+    return img.p("h.qcow2")
+
+
+def expect_error(img, base, *needles, cmd=("info",)):
+    r = img.img(*cmd, "h.qcow2", check=False)
+    assert 0 < r.returncode < 128, (r.returncode, r.stderr)
+    err = r.stderr.strip()
+    assert "h.qcow2" in err and "\n" not in err, err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+@pytest.mark.parametrize("name,off,data,needle", [
+    ("l1 past eof", 40, be64(1 << 40), "l1_table_offset"),
+    ("l1 unaligned", 40, be64(0x30008), "l1_table_offset"),
+    ("reftable past eof", 48, be64(1 << 40), "refcount_table_offset"),
+    ("reftable huge", 56, be32(0xffffffff), "refcount_table_clusters"),
+    ("l1 overlaps reftable", 40, be64(0x10000), "overlap"),
+    ("l1 overlaps header", 40, be64(0), "l1_table_offset"),
+    ("l1 entry past eof", 0x30000, be64((1 << 63) | (1 << 40)), "L1 entry 0"),
+    ("refblock past eof", 0x10000, be64(1 << 40), "refcount table entry 0"),
+    ("refblock on the header", 0x10000, be64(0x200), "refcount block 0"),
+    ("absurd size", 24, be64(1 << 63), "absurd"),
+    ("size beyond l1", 24, be64(1 << 50), "l1_size"),
+    ("l1_size huge", 36, be32(0x7fffffff), "l1_size"),
+    ("cluster bits", 20, be32(31), "cluster_bits"),
+    ("version", 4, be32(4), "version"),
+    ("encrypted", 32, be32(1), "encrypted"),
+    ("unknown incompatible", 72, be64(1 << 20), "incompatible feature bit 20"),
+    ("extended l2", 72, be64(1 << 4), "extended L2 entries"),
+    ("refcount order", 96, be32(7), "refcount_order"),
+    ("header length", 100, be32(13), "header_length"),
+    ("backing name too long", 8, be64(512) + be32(5000), "backing file name"),
+    ("snapshots", 60, be32(10 ** 7) + be64(0x10000), "nb_snapshots"),
+    ("extension runs past header", 112, be32(0x12345678) + be32(0xfffff), "extension"),
+])
+def test_hostile_header(img, base, name, off, data, needle):
+    patch(base, off, data)
+    expect_error(img, base, needle)
+    # the data path refuses it too
+    expect_error(img, base, needle, cmd=("map",))
+
+
+def test_bad_magic_with_explicit_format(img, base):
+    patch(base, 0, b"QFI\x00")
+    expect_error(img, base, "not a qcow2 image", cmd=("info", "-f", "qcow2"))
+    # probing sees a raw image, as qemu-img does
+    assert json.loads(img.img("info", "--output=json", "h.qcow2").stdout)["format"] == "raw"
+
+
+def test_truncated_file(img, tmp_path):
+    (tmp_path / "h.qcow2").write_bytes(b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 40)
+    expect_error(img, None, "too short")
+
+
+def test_l2_entry_past_eof_is_an_io_error(img, base):
+    patch(base, 0x40000, be64((1 << 63) | (1 << 40)))
+    r = img.img("convert", "-O", "raw", "h.qcow2", "out.raw", check=False)
+    assert r.returncode == 1 and "Input/output error" in r.stderr, r.stderr
+    assert not (img.tmp / "out.raw").exists(), "half-written output left behind"
+    r = img.img("check", "h.qcow2", check=False)
+    assert r.returncode == 2 and "past the end of the file" in r.stdout, r.stdout
+
+
+def test_compressed_entry_past_eof(img, base):
+    patch(base, 0x40000, be64((1 << 62) | (1 << 40)))
+    r = img.img("convert", "-O", "raw", "h.qcow2", "out.raw", check=False)
+    assert r.returncode == 1 and "Input/output error" in r.stderr, r.stderr
+
+
+def test_overlapping_data_and_metadata_detected(img, base):
+    # the data cluster points at the L1 table: two references, refcount 1
+    patch(base, 0x40000, be64((1 << 63) | 0x30000))
+    r = img.img("check", "h.qcow2", check=False)
+    assert r.returncode == 2, r.stdout
+    assert img.qemu_img("check", "h.qcow2", check=False).returncode == 2
+
+
+def test_backing_loops(img):
+    img.qemu_img("create", "-f", "qcow2", "a.qcow2", "1M")
+    img.qemu_img("create", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "b.qcow2")
+    img.qemu_img("rebase", "-u", "-b", "b.qcow2", "-F", "qcow2", "a.qcow2")
+    for f in ("a.qcow2", "b.qcow2"):
+        r = img.img("map", f, check=False)
+        assert r.returncode == 1 and "loops" in r.stderr, r.stderr
+    img.qemu_img("create", "-f", "qcow2", "self.qcow2", "1M")
+    img.qemu_img("rebase", "-u", "-b", "self.qcow2", "-F", "qcow2", "self.qcow2")
+    r = img.img("convert", "-O", "raw", "self.qcow2", "o.raw", check=False)
+    assert r.returncode == 1 and "loops" in r.stderr, r.stderr
+
+
+def test_backing_chain_too_deep(img):
+    img.qemu_img("create", "-f", "qcow2", "c0.qcow2", "1M")
+    for i in range(1, 70):
+        img.qemu_img("create", "-f", "qcow2", "-u", "-b", f"c{i - 1}.qcow2", "-F", "qcow2",
+                     f"c{i}.qcow2", "1M")
+    r = img.img("map", "c69.qcow2", check=False)
+    assert r.returncode == 1 and "deeper than" in r.stderr, r.stderr
+    img.img("map", "c40.qcow2")  # a deep but legal chain works
+
+
+def test_missing_backing_file(img):
+    img.qemu_img("create", "-f", "qcow2", "a.qcow2", "1M")
+    img.qemu_img("create", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "b.qcow2")
+    (img.tmp / "a.qcow2").unlink()
+    r = img.img("map", "b.qcow2", check=False)
+    assert r.returncode == 1 and "b.qcow2" in r.stderr and "a.qcow2" in r.stderr, r.stderr
+
+
+def test_unknown_autoclear_cleared_compatible_kept(img, base):
+    patch(base, 80, be64(1 << 7))        # unknown compatible bit: kept
+    patch(base, 88, be64((1 << 9) | 1))  # unknown autoclear bits (and bitmaps): cleared
+    img.io("h.qcow2", "write:65536:10:1")
+    hdr = open(base, "rb").read(112)
+    assert struct.unpack(">Q", hdr[80:88])[0] == 1 << 7
+    assert struct.unpack(">Q", hdr[88:96])[0] == 0
+    img.qemu_check_clean("h.qcow2")
+    # a read-only open changes nothing
+    patch(base, 88, be64(1 << 9))
+    img.img("info", "h.qcow2")
+    assert struct.unpack(">Q", open(base, "rb").read(96)[88:96])[0] == 1 << 9
+
+
+def test_dirty_bit_repaired_on_open(img, base):
+    # lazy refcounts left the refcount of the data cluster at 0 and the dirty bit set
+    patch(base, 0x20000 + 5 * 2, struct.pack(">H", 0))
+    patch(base, 72, be64(1))
+    assert json.loads(img.img("info", "--output=json", "h.qcow2").stdout)["dirty-flag"]
+    img.io("h.qcow2", "read:0:65536:0x5a", "write:131072:4096:3")
+    assert struct.unpack(">Q", open(base, "rb").read(80)[72:80])[0] == 0
+    img.qemu_check_clean("h.qcow2")
+    img.qemu_io("h.qcow2", "read -P 0x5a 0 64k")
+
+
+def test_corrupt_bit_read_only(img, base):
+    patch(base, 72, be64(2))
+    r = img.io("h.qcow2", "write:0:1:1", check=False)
+    assert r.returncode == 1 and "marked corrupt" in r.stderr, r.stderr
+    img.img("convert", "-O", "raw", "h.qcow2", "ro.raw")  # reading works
+    info = json.loads(img.img("info", "--output=json", "h.qcow2").stdout)
+    assert info["format-specific"]["data"]["corrupt"] is True
+    img.img("check", "-r", "all", "h.qcow2")
+    assert struct.unpack(">Q", open(base, "rb").read(80)[72:80])[0] == 0
+    img.io("h.qcow2", "write:0:1:1")
