@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -383,6 +384,14 @@ static int add_volumes(const struct run_opts *o, json_t *mounts, struct hull_err
 	return 0;
 }
 
+/* A capability the runtime can grant: in our own bounding set (root here lacks some). */
+static bool cap_grantable(const char *name)
+{
+	int n = oci_cap_from_name(name);
+
+	return n >= 0 && prctl(PR_CAPBSET_READ, (unsigned long)n, 0, 0, 0) == 1;
+}
+
 static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *err)
 {
 	char **caps = NULL;
@@ -390,7 +399,7 @@ static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *e
 
 	if (o->privileged) {
 		for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
-			if (oci_cap_from_name(all_caps[i]) >= 0)
+			if (cap_grantable(all_caps[i]))
 				strv_push(&caps, all_caps[i]);
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
@@ -427,8 +436,7 @@ static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *e
 			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
 		if (strcmp(n, "CAP_ALL") == 0) {
 			for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
-				if (oci_cap_from_name(all_caps[k]) >= 0 &&
-				    strv_find(caps, all_caps[k]) < 0)
+				if (cap_grantable(all_caps[k]) && strv_find(caps, all_caps[k]) < 0)
 					strv_push(&caps, all_caps[k]);
 			continue;
 		}
@@ -481,9 +489,9 @@ static void add_etc_files(const char *dir, const char *hostname, enum net_mode n
 	fd = path_mkdirs_in_root(rootfs, "/etc", 0755);
 	if (fd >= 0)
 		(void)close(fd);
-	if (ctr_write_file(dir, "hostname", hn_data, strlen(hn_data), &e2) == 0)
+	if (ctr_write_file(dir, "hostname", hn_data, strlen(hn_data), 0644, &e2) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/hostname", "bind", hn, "rbind,ro"));
-	if (ctr_write_file(dir, "hosts", hosts_data, strlen(hosts_data), &e2) == 0)
+	if (ctr_write_file(dir, "hosts", hosts_data, strlen(hosts_data), 0644, &e2) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/hosts", "bind", hosts, "rbind,ro"));
 	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind",

@@ -152,17 +152,19 @@ int ctr_state_reload(struct ctr *c, struct hull_err *err)
 }
 
 int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
-		   struct hull_err *err)
+		   unsigned mode, struct hull_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, name);
 	cleanup_free char *tmp = xasprintf("%s/.%s.%d", dir, name, (int)getpid());
 	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-				    0600);
+				    mode);
 	int r;
 
 	if (fd < 0)
 		return hull_err_set(err, errno, "%s", tmp);
 	r = fd_write_all(fd, buf, len);
+	if (r == 0 && fchmod(fd, mode) < 0) /* the umask must not narrow it */
+		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -176,7 +178,7 @@ int ctr_state_save(struct ctr *c, struct hull_err *err)
 {
 	cleanup_free char *buf = hjson_dump(c->state, JSON_COMPACT);
 
-	return ctr_write_file(c->dir, "state.json", buf, strlen(buf), err);
+	return ctr_write_file(c->dir, "state.json", buf, strlen(buf), 0600, err);
 }
 
 /* Ids of the container directories (complete ones: being created ones start with '.'). */

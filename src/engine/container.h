@@ -66,7 +66,7 @@ int ctr_state_save(struct ctr *c, struct hull_err *err);
  * so atomicity matters and durability does not (the image store does fsync).
  */
 int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
-		   struct hull_err *err);
+		   unsigned mode, struct hull_err *err);
 /* Re-read state.json. */
 int ctr_state_reload(struct ctr *c, struct hull_err *err);
 

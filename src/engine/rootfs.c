@@ -214,7 +214,8 @@ int ctr_rootfs_setup(struct image_store *s, const char *dir, char *const *diff_i
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
 		cleanup_free char *p = xasprintf("%s/%s", dir, subdirs[i]);
 
-		if (mkdir(p, i == 0 ? 0755 : 0700) < 0 && errno != EEXIST)
+		/* overlayfs shows the upper dir's mode on the root: 0755 like the layers */
+		if (mkdir(p, i < 2 ? 0755 : 0700) < 0 && errno != EEXIST)
 			return hull_err_set(err, errno, "%s", p);
 	}
 	if (!force_copy && overlay_mount(s, dir, diff_ids, err) == 0) {

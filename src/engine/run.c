@@ -136,7 +136,7 @@ static int write_json(const char *dir, const char *name, json_t *v, struct hull_
 {
 	cleanup_free char *buf = hjson_dump(v, JSON_COMPACT);
 
-	return ctr_write_file(dir, name, buf, strlen(buf), err);
+	return ctr_write_file(dir, name, buf, strlen(buf), 0600, err);
 }
 
 static int create_in_dir(struct image_store *s, const struct run_opts *o, const char *id,
@@ -520,13 +520,14 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 
 	if (ctr_status_live(c) != CTR_RUNNING)
 		return 0;
+	/* a kill that fails because the container is exiting right now is not an error */
 	r = engine_kill(s, c, SIGTERM, err);
-	if (r < 0 && ctr_status_live(c) == CTR_RUNNING)
+	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
 	if (engine_wait_exit(c, timeout * 1000) == 0)
 		return 0;
 	r = engine_kill(s, c, SIGKILL, err);
-	if (r < 0 && ctr_status_live(c) == CTR_RUNNING)
+	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
 	if (engine_wait_exit(c, 10000) < 0)
 		return hull_err_setx(err, ETIMEDOUT, "container %s did not exit after SIGKILL",

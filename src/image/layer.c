@@ -342,8 +342,8 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 	r = clean_path(u, raw, raw, "path", &path);
 	if (r < 0)
 		return r;
-	if (!*path) /* "./": the layer root itself keeps the store's ownership and mode */
-		return 0;
+	if (!*path) /* "./": the layer root itself */
+		return type == S_IFDIR ? apply_meta(u, e, u->root_fd, raw) : 0;
 	split(path, &dname, &base);
 	dir = open_dir(u, raw, dname, true);
 	if (dir < 0)
@@ -386,6 +386,13 @@ int layer_unpack(int fd, int dirfd, const char *what, const struct layer_limits 
 	struct archive_entry *e;
 	int r;
 
+	/* the staging directory is 0700; a layer root without a "./" entry is 0755 */
+	if (fchmod(dirfd, 0755) < 0) {
+		int saved = errno;
+
+		free(st);
+		return hull_err_set(err, saved, "%s", what);
+	}
 	st->hash = digest_ctx_new();
 	st->outer = archive_read_new();
 	archive_read_support_filter_all(st->outer);

@@ -1,0 +1,158 @@
+"""hull run: the image config and the flags become the OCI config; docker's exit codes."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+
+def test_run_prints_and_exits_with_status(bb):
+    r = bb.run("run", "--rm", "busybox", "echo", "hello")
+    assert r.stdout == "hello\n"
+    assert bb.run("run", "--rm", "busybox", "sh", "-c", "exit 7", check=False).returncode == 7
+
+
+def test_exit_codes_like_docker(bb):
+    r = bb.run("run", "--rm", "busybox", "no-such-command", check=False)
+    assert r.returncode == 127 and "executable file not found" in r.stderr
+    r = bb.run("run", "--rm", "busybox", "/etc/passwd", check=False)
+    assert r.returncode == 126
+    r = bb.run("run", "--rm", "--bogus-flag", "busybox", check=False)
+    assert r.returncode == 125 and "unknown option" in r.stderr
+    r = bb.run("run", "--rm", "no-such-image", check=False)
+    assert r.returncode == 125 and "no such image: no-such-image" in r.stderr
+    # nothing is left behind by the failures
+    assert bb.out("ps", "-a", "-q") == ""
+
+
+def test_image_cmd_env_workdir_user(hull_store, rootfs_tar):
+    hull_store.run("import", rootfs_tar, "cfg", "--change", "CMD [\"sh\", \"-c\", \"echo $GREETING; pwd; id\"]",
+                   "--change", "ENV GREETING=from-image", "--change", "WORKDIR /srv/app",
+                   "--change", "USER alice")
+    r = hull_store.run("run", "--rm", "cfg")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "from-image"
+    assert lines[1] == "/srv/app"
+    assert lines[2].startswith("uid=1000(alice) gid=1000(alice)")
+    assert "users" in lines[2] and "wheel" in lines[2]
+
+
+def test_env_flags_and_env_file(bb, tmp_path):
+    envf = tmp_path / "env"
+    envf.write_text("# comment\nFROM_FILE=1\n\nOVER=file\n")
+    env = dict(bb.env, HOST_VAR="from-host")
+    r = subprocess.run([bb.binary, "run", "--rm", "--env-file", str(envf), "-e", "OVER=flag",
+                        "-e", "HOST_VAR", "-e", "PLAIN=a=b", "busybox", "env"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    env_lines = r.stdout.splitlines()
+    for want in ("FROM_FILE=1", "OVER=flag", "HOST_VAR=from-host", "PLAIN=a=b", "HOME=/root"):
+        assert want in env_lines
+    assert any(l.startswith("PATH=") for l in env_lines)
+    r = bb.run("run", "--rm", "--env-file", tmp_path / "missing", "busybox", "true", check=False)
+    assert r.returncode == 125 and "missing" in r.stderr
+
+
+def test_workdir_user_entrypoint_hostname(bb):
+    r = bb.run("run", "--rm", "-w", "/new/dir", "-u", "1000:100", "--hostname", "boat",
+               "busybox", "sh", "-c", "pwd; id -u; id -g; hostname; cat /etc/hostname")
+    assert r.stdout.split() == ["/new/dir", "1000", "100", "boat", "boat"]
+    r = bb.run("run", "--rm", "-u", "alice:wheel", "busybox", "id")
+    assert r.stdout.startswith("uid=1000(alice) gid=10(wheel)")
+    r = bb.run("run", "--rm", "-u", "nosuchuser", "busybox", "id", check=False)
+    assert r.returncode == 125 and "unable to find user nosuchuser" in r.stderr
+    r = bb.run("run", "--rm", "--entrypoint", "/bin/echo", "busybox", "a", "b")
+    assert r.stdout == "a b\n"
+
+
+def test_volumes_and_read_only(bb, tmp_path):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "in").write_text("from-host")
+    r = bb.run("run", "--rm", "-v", f"{vol}:/mnt/v", "busybox", "sh", "-c",
+               "cat /mnt/v/in; echo back > /mnt/v/out")
+    assert r.stdout == "from-host"
+    assert (vol / "out").read_text() == "back\n"
+    r = bb.run("run", "--rm", "-v", f"{vol}:/mnt/v:ro", "busybox", "sh", "-c",
+               "echo x > /mnt/v/no", check=False)
+    assert r.returncode != 0 and not (vol / "no").exists()
+    r = bb.run("run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /x", check=False)
+    assert r.returncode != 0 and "Read-only file system" in r.stderr
+    r = bb.run("run", "--rm", "-v", "relative:/x", "busybox", "true", check=False)
+    assert r.returncode == 125 and "-v relative:/x" in r.stderr
+
+
+def cap_eff(bb, *flags):
+    out = bb.out("run", "--rm", *flags, "busybox", "grep", "CapEff", "/proc/self/status")
+    return int(out.split()[1], 16)
+
+
+def test_capabilities(bb):
+    default = cap_eff(bb)
+    CAP_NET_ADMIN, CAP_CHOWN, CAP_SYS_ADMIN = 12, 0, 21
+    assert default & (1 << CAP_CHOWN) and not default & (1 << CAP_NET_ADMIN)
+    assert cap_eff(bb, "--cap-add", "NET_ADMIN") & (1 << CAP_NET_ADMIN)
+    assert not cap_eff(bb, "--cap-drop", "chown") & (1 << CAP_CHOWN)
+    assert cap_eff(bb, "--cap-drop", "ALL") == 0
+    assert cap_eff(bb, "--privileged") & (1 << CAP_SYS_ADMIN)
+    r = bb.run("run", "--rm", "--cap-add", "FLY", "busybox", "true", check=False)
+    assert r.returncode == 125 and "--cap-add FLY" in r.stderr
+
+
+def test_network_none_and_host(bb):
+    none = bb.out("run", "--rm", "busybox", "cat", "/proc/net/dev")
+    ifaces = [l.split(":")[0].strip() for l in none.splitlines()[2:]]
+    assert ifaces == ["lo"]
+    host = bb.out("run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev")
+    with open("/proc/net/dev") as f:
+        assert len(host.splitlines()) == len(f.read().splitlines())
+    r = bb.run("run", "--rm", "--network", "bridge", "busybox", "true", check=False)
+    assert r.returncode == 125 and "only 'none' and 'host'" in r.stderr
+
+
+def test_resource_flags_go_into_the_config(bb):
+    cid = bb.out("create", "-m", "64m", "--cpus", "1.5", "--pids-limit", "50", "busybox",
+                 "true").strip()
+    cfg = json.loads((bb.root / "containers" / cid / "config.json").read_text())
+    res = cfg["linux"]["resources"]
+    assert res["memory"]["limit"] == 64 << 20
+    assert res["cpu"] == {"quota": 150000, "period": 100000}
+    assert res["pids"]["limit"] == 50
+    hc = bb.inspect(cid)["HostConfig"]
+    assert hc["Memory"] == 64 << 20 and hc["PidsLimit"] == 50 and hc["NanoCpus"] == 1500000000
+    for bad in (["-m", "lots"], ["--cpus", "-1"], ["--pids-limit", "x"]):
+        r = bb.run("create", *bad, "busybox", check=False)
+        assert r.returncode == 125
+
+
+def test_interactive_stdin(bb):
+    r = bb.run("run", "--rm", "-i", "busybox", "sh", "-c", "read x; echo got-$x", input="abc\n")
+    assert r.stdout == "got-abc\n"
+    # without -i, stdin is /dev/null
+    r = bb.run("run", "--rm", "busybox", "sh", "-c", "cat; echo end", input="abc\n")
+    assert r.stdout == "end\n"
+
+
+def test_names_are_unique_and_rm_removes(bb):
+    bb.run("run", "--name", "one", "busybox", "true")
+    r = bb.run("run", "--name", "one", "busybox", "true", check=False)
+    assert r.returncode == 125 and 'name "one" is already in use' in r.stderr
+    r = bb.run("run", "--name", "bad name", "busybox", "true", check=False)
+    assert r.returncode == 125 and "invalid container name" in r.stderr
+    bb.run("run", "--rm", "--name", "two", "busybox", "true")
+    names = bb.out("ps", "-a").splitlines()[1:]
+    assert len(names) == 1 and names[0].endswith(" one")
+    assert len(os.listdir(bb.root / "containers")) == 2  # one/ and .lock
+
+
+def test_overlay_rootfs_is_private_and_copy_fallback(bb):
+    diff_id = bb.inspect("busybox")["RootFS"]["diff_ids"][0]
+    for flags in ([], ["--rootfs-copy"]):
+        cid = bb.out("run", "-d", *flags, "busybox", "sh", "-c", "echo changed > /etc/motd; rm /bin/vi").strip()
+        bb.run("stop", cid)
+        assert not (bb.root / "layers" / diff_id[7:] / "etc/motd").exists()
+        assert (bb.root / "layers" / diff_id[7:] / "bin/vi").is_symlink()
+        mode = bb.inspect(cid)["GraphDriver"]["Name"]
+        assert mode == ("copy" if flags else "overlay")
+        bb.run("rm", cid)
