@@ -179,6 +179,8 @@ static int grow_reftable(struct qcow2 *q, uint64_t need_entries)
 
 	if (q->repair_refs && q->repair_nclusters > end)
 		end = q->repair_nclusters;
+	if (q->resv_end > end) /* clusters being allocated right now */
+		end = q->resv_end;
 	if (entries < need_entries)
 		entries = need_entries;
 	/* cover the file end plus the new table and its blocks, with room to spare */

@@ -31,6 +31,7 @@ def test_created_image_passes_qemu_check(img, opts):
     ("compat=0.10", 64 * MiB),
     ("cluster_size=512,refcount_bits=1", 8 * MiB),  # grows the refcount table
     ("cluster_size=4096,refcount_bits=64", 32 * MiB),
+    ("cluster_size=512,refcount_bits=64", 8 * MiB),
     ("cluster_size=2M", 64 * MiB),
     ("refcount_bits=4", 64 * MiB),
 ])
