@@ -122,15 +122,23 @@ def make_bundle(workdir, busybox_rootfs_tmpl):
 @pytest.fixture
 def leftovers(workdir):
     """Call it after a failing command: asserts nothing was left behind."""
-    before = host_mountpoints()
+    # only mounts under our tmp dir count: other suites may mount elsewhere meanwhile, and a
+    # runtime's leak would be on the bundle, the rootfs, the state dir or a symlink target here
+    def ours():
+        return [m for m in host_mountpoints() if m.startswith(str(workdir))]
+    before = ours()
 
     def check(rt, cid=None):
-        after = host_mountpoints()
+        after = ours()
         assert after == before, f"mounts changed: {set(after) ^ set(before)}"
         procs = procs_in(workdir)
         assert not procs, f"processes left running in the bundle: {procs}"
         if cid is not None and rt.root.exists():
             assert cid not in os.listdir(rt.root), f"state for {cid} left under --root"
+        if cid:
+            cg = [c for c in os.listdir("/sys/fs/cgroup")
+                  if os.path.exists(os.path.join("/sys/fs/cgroup", c, cid))]
+            assert not cg, f"cgroup {cid} left in {cg}"
     return check
 
 

@@ -372,3 +372,87 @@ def test_create_blocks_until_start_even_for_args_checks(rt, bundle):
         assert rt("start", cid).returncode != 0 or rt.wait_status(cid, "stopped")
     else:
         assert r.stderr.strip()
+
+
+def test_console_socket_terminal(rt, bundle, workdir):
+    """process.terminal with --console-socket: the runtime sends the pty master over the
+    socket (SCM_RIGHTS); the process has the pty slave as its controlling terminal."""
+    import socket
+    import threading
+    sock_path = str(workdir / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    got = {}
+
+    def accept():
+        conn, _ = srv.accept()
+        with conn:
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+            got["fds"] = fds
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args(*sh("tty; [ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo term=$TERM"))
+    cid = rt.new_id()
+    try:
+        rt.create(cid, bundle, "--console-socket", sock_path)
+        t.join(timeout=10)
+        assert got.get("fds"), "no pty master received on the console socket"
+        master = got["fds"][0]
+        assert rt("start", cid).returncode == 0
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the slave side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        text = out.decode(errors="replace").replace("\r\n", "\n")
+        lines = text.splitlines()
+        assert lines[0].startswith("/dev/pts/"), text
+        assert "is-a-tty" in lines
+    finally:
+        srv.close()
+        for fd in got.get("fds", []):
+            os.close(fd)
+
+
+def test_terminal_without_console_socket_fails(rt, bundle, leftovers):
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+    cid = rt.new_id()
+    r = rt.create(cid, bundle, check=False)
+    assert r.returncode != 0
+    assert "console" in r.stderr.lower() or "terminal" in r.stderr.lower()
+    leftovers(rt, cid)
+
+
+def test_no_new_keyring_and_debug_accepted(rt, bundle):
+    r = rt("run", "--no-new-keyring", "--bundle", str(bundle.path), rt.new_id(), input="")
+    assert r.returncode == 0, r.stderr
+    r = rt("run", "--bundle", str(bundle.path), rt.new_id(), glob=("--debug",), input="")
+    assert r.returncode == 0, r.stderr
+
+
+def test_state_and_kill_of_stopped_container(rt, bundle):
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)  # /bin/true
+    rt.wait_status(cid, "stopped")
+    st = rt.state(cid)
+    assert st["status"] == "stopped"
+    assert st.get("pid", 0) == 0 or not os.path.exists(f"/proc/{st['pid']}/cmdline") or \
+        open(f"/proc/{st['pid']}/cmdline", "rb").read() == b""
+    r = rt("kill", cid, "KILL")
+    assert r.returncode != 0
+    assert "not running" in r.stderr.lower() or "stopped" in r.stderr.lower()
+
+
+def test_start_of_stopped_container_fails(rt, bundle):
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    rt.wait_status(cid, "stopped")
+    assert rt("start", cid).returncode != 0

@@ -306,6 +306,37 @@ def test_recursive_readonly_rro(rt, bundle):
         assert "ro" in m["opts"], m
 
 
+@pytest.fixture
+def locked_tmpfs(workdir):
+    """A host tmpfs mounted nosuid,nodev,noexec (private: host mounts are private here)."""
+    d = workdir / "locked"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,nodev,noexec,size=1m", "tmpfs",
+                    str(d)], check=True)
+    (d / "f").write_text("locked\n")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def test_readonly_bind_keeps_locked_flags_in_userns(rt, bundle, locked_tmpfs):
+    """In a user namespace the source's nosuid/nodev/noexec are locked: a read-only remount
+    that drops them fails with EPERM. Done right, the remount keeps them."""
+    userns_config(bundle)
+    (bundle.rootfs / "locked").mkdir()  # root in the userns cannot mkdir in this rootfs
+    bundle.config["mounts"].append({"destination": "/locked", "type": "bind",
+                                    "source": str(locked_tmpfs), "options": ["bind", "ro"]})
+    bundle.write()
+    bundle.set_args(*sh("cat /locked/f; cat /proc/self/mountinfo"))
+    r = rt.run(rt.new_id(), bundle)
+    if rt.name == "runc" and r.returncode != 0 and "operation not permitted" in r.stderr:
+        pytest.xfail("runc 1.1.5 drops locked flags on the ro remount (runc issue #1229)")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("locked\n")
+    m = find_mount(mountinfo(out), "/locked")
+    assert {"ro", "nosuid", "nodev", "noexec"} <= m["opts"], m
+
+
 def test_bind_file(rt, bundle, workdir):
     f = workdir / "hostfile"
     f.write_text("file-bind\n")
