@@ -88,11 +88,12 @@ int cmd_stats(int argc, char **argv)
 		uint64_t after = sum_ticks(list[i], &rss, &np);
 		double cpu = (double)(after - before[i]) * 100.0 /
 			     ((double)sysconf(_SC_CLK_TCK) * 0.2);
-		char mem[32], id[13];
+		char mem[32], id[13], pct[32];
 
 		human_size(rss, mem, sizeof(mem));
 		(void)snprintf(id, sizeof(id), "%s", list[i]->id);
-		printf("%-14s %-24s %-7.2f%% %-12s %zu\n", id, ctr_name(list[i]), cpu, mem, np);
+		(void)snprintf(pct, sizeof(pct), "%.2f%%", cpu);
+		printf("%-14s %-24s %-8s %-12s %zu\n", id, ctr_name(list[i]), pct, mem, np);
 	}
 	free(before);
 	ctr_list_free(list);

@@ -41,7 +41,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 		goto out;
 	}
 	while ((r = archive_read_next_header2(disk, e = archive_entry_new())) == ARCHIVE_OK) {
-		const char *p = archive_entry_pathname(e);
+		cleanup_free char *p = xstrdup(archive_entry_pathname(e));
 		cleanup_free char *rel = NULL;
 
 		archive_read_disk_descend(disk);
