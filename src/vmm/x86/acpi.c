@@ -188,7 +188,49 @@ static const uint8_t pci0_crs[] = {
 	0x79, 0x00,
 };
 
-/* DSDT body: \_S5 and \_SB.PCI0. Returns its length. */
+/*
+ * The UART and the RTC as ACPI devices with their ports and ISA interrupts: in
+ * hardware-reduced mode Linux has no legacy PIC and maps ISA IRQs to GSIs only for devices
+ * that declare them (8250_pnp, rtc_cmos bind to these).
+ */
+static const uint8_t com1_hid[] = { 0x41, 0xd0, 0x05, 0x01 }; /* PNP0501 */
+static const uint8_t com1_crs[] = {
+	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, /* IO 0x3f8, 8 ports */
+	0x22, 0x10, 0x00,                               /* IRQNoFlags {4} */
+	0x79, 0x00,
+};
+static const uint8_t rtc_hid[] = { 0x41, 0xd0, 0x0b, 0x00 }; /* PNP0B00 */
+static const uint8_t rtc_crs[] = {
+	0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02, /* IO 0x70, 2 ports */
+	0x22, 0x00, 0x01,                               /* IRQNoFlags {8} */
+	0x79, 0x00,
+};
+
+/* Device(name) { Name(_HID, EisaId(hid)) Name(_CRS, Buffer() { crs }) }; returns length. */
+static size_t isa_device(uint8_t *out, const char *name, const uint8_t *hid, const uint8_t *crs,
+			 size_t crs_len)
+{
+	static const uint8_t dev_op[] = { 0x5b, 0x82 };
+	static const uint8_t buffer_op[] = { 0x11 };
+	uint8_t body[128], buf[64];
+	size_t n = 0;
+
+	memcpy(body, name, 4);
+	n = 4;
+	memcpy(body + n, (const uint8_t[]){ 0x08, '_', 'H', 'I', 'D', 0x0c }, 6);
+	n += 6;
+	memcpy(body + n, hid, 4);
+	n += 4;
+	memcpy(body + n, (const uint8_t[]){ 0x08, '_', 'C', 'R', 'S' }, 5);
+	n += 5;
+	buf[0] = 0x0a;
+	buf[1] = (uint8_t)crs_len;
+	memcpy(buf + 2, crs, crs_len);
+	n += aml_wrap(body + n, buffer_op, 1, buf, crs_len + 2);
+	return aml_wrap(out, dev_op, 2, body, n);
+}
+
+/* DSDT body: \_S5 and \_SB.PCI0, \_SB.COM1, \_SB.RTC. Returns its length. */
 static size_t dsdt_body(uint8_t *out)
 {
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
@@ -199,7 +241,7 @@ static size_t dsdt_body(uint8_t *out)
 	static const uint8_t buffer_op[] = { 0x11 };
 	static const uint8_t dev_op[] = { 0x5b, 0x82 };
 	static const uint8_t scope_op[] = { 0x10 };
-	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[320];
+	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[512];
 	size_t n = 0, d = 0, s = 0;
 
 	memcpy(out, s5, sizeof(s5));
@@ -220,6 +262,8 @@ static size_t dsdt_body(uint8_t *out)
 	memcpy(scope_body, "_SB_", 4);
 	s = 4;
 	s += aml_wrap(scope_body + s, dev_op, 2, dev_body, d);
+	s += isa_device(scope_body + s, "COM1", com1_hid, com1_crs, sizeof(com1_crs));
+	s += isa_device(scope_body + s, "RTC_", rtc_hid, rtc_crs, sizeof(rtc_crs));
 	n += aml_wrap(out + n, scope_op, 1, scope_body, s);
 	return n;
 }
