@@ -394,6 +394,16 @@ int layer_unpack(int fd, int dirfd, const char *what, const struct layer_limits 
 		return hull_err_set(err, saved, "%s", what);
 	}
 	st->hash = digest_ctx_new();
+	{
+		struct stat sb;
+
+		/* an empty blob is an empty layer (libarchive refuses to open it) */
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+			digest_ctx_finish(st->hash, ret_diff_id);
+			free(st);
+			return 0;
+		}
+	}
 	st->outer = archive_read_new();
 	archive_read_support_filter_all(st->outer);
 	archive_read_support_format_raw(st->outer);
