@@ -99,7 +99,8 @@ def test_usage_errors(args, message):
 
 def test_run_pytest_nothing_collected_still_writes_junit(sandbox_available, tmp_path):
     xml = tmp_path / "out" / "sandbox.xml"
-    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml), "-k", "no_test_has_this_name"],
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml), "tests/integration/sandbox",
+                        "-k", "no_test_has_this_name"],
                        capture_output=True, text=True, timeout=300, cwd=str(REPO))
     assert r.returncode == 0, r.stdout + r.stderr
     root = ET.parse(xml).getroot()
