@@ -674,7 +674,8 @@ int qcow2_header_write(struct qcow2 *q)
 #undef PUT_EXT
 	if (pos + q->unknown_ext_len + 8 + blen > q->cluster_size)
 		return -ENOSPC;
-	memcpy(cl + pos, q->unknown_ext, q->unknown_ext_len);
+	if (q->unknown_ext_len)
+		memcpy(cl + pos, q->unknown_ext, q->unknown_ext_len);
 	pos += q->unknown_ext_len;
 	pos += 8; /* end of extensions */
 	if (blen) {
