@@ -243,12 +243,12 @@ void oci_init_main(const struct init_args *a)
 		exec_waiter(waiter, a->fifo_fd, exec_path, s);
 	if (wait_start(a->fifo_fd) < 0)
 		_exit(1);
-	(void)close(a->fifo_fd);
 	if (oci_hooks_run(s->hooks[OCI_HOOK_START_CONTAINER], s->n_hooks[OCI_HOOK_START_CONTAINER],
 			  OCI_HOOK_START_CONTAINER, state, &err) < 0) {
 		(void)dprintf(STDERR_FILENO, "hull-oci: %s\n", err.msg);
 		_exit(127);
 	}
+	/* fifo_fd is O_CLOEXEC: it closes with the exec, which `start` waits for. */
 	execve(exec_path, s->process.args, s->process.env);
 	(void)dprintf(STDERR_FILENO, "hull-oci: exec %s: %s\n", exec_path, strerror(errno));
 	_exit(127);

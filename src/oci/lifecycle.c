@@ -89,6 +89,15 @@ int oci_runtime_start(const struct oci_runtime_ctx *ctx, const char *id, struct 
 	if (write(fifo, "0", 1) != 1)
 		return hull_err_set(err, errno, "signal the container to start");
 	(void)unlinkat(dirfd, EXEC_FIFO, 0);
+	{
+		/* Return once the program runs: the init holds the fifo's only read side
+		 * open until its execve (close-on-exec), and a write side sees POLLERR when
+		 * the last reader goes. Clients (containerd) look at the process next. */
+		struct pollfd p = { .fd = fifo, .events = 0 };
+
+		while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+			;
+	}
 	run_hooks_warn(rec, OCI_HOOK_POSTSTART, OCI_STATUS_RUNNING);
 	return 0;
 }

@@ -195,16 +195,12 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 		return r;
 	if (!*dst)
 		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
-	if (!path_is_absolute(dst)) {
-		/* runc 1.1 accepts these, relative to "/", with a warning: so do we. */
-		log_debug("%s.destination: \"%s\" is not absolute; taken relative to /", w, dst);
-	}
-	{
-		cleanup_free char *abs = path_is_absolute(dst) ? xstrdup(dst)
-							       : xasprintf("/%s", dst);
-
-		m->destination = path_normalize(abs);
-	}
+	/* runc 1.1 still takes relative destinations (with a warning); the spec wants them
+	 * absolute and so do we: a relative one is almost always a mistake. */
+	if (!path_is_absolute(dst))
+		return hull_err_setx(err, EINVAL, "%s.destination: \"%s\" is not an absolute path",
+				     w, dst);
+	m->destination = path_normalize(dst);
 	if (type && *type && strcmp(type, "none") != 0)
 		m->type = xstrdup(type);
 	if ((r = oci_mount_options_parse(m, options, w, err)) < 0)

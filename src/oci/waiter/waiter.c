@@ -54,7 +54,9 @@ void waiter_main(long *sp)
 	while (r == -4 /* EINTR */);
 	if (sys3(__NR_read, p.fd, (long)&c, 1) != 1)
 		DIE("", 1); /* the fifo closed without a start: give up quietly */
-	(void)sys3(__NR_close, p.fd, 0, 0);
+	/* Close-on-exec rather than close: `start` waits for the fifo's last reader to go,
+	 * which is then the moment the program replaces us. */
+	(void)sys3(__NR_fcntl, p.fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
 	(void)sys3(__NR_execve, (long)argv[2], (long)&argv[3], (long)envp);
 	DIE("hull-oci: exec of the container process failed\n", 127);
 }

@@ -188,6 +188,7 @@ static const struct bad_case bad_cases[] = {
 	{ "hostname", "5", "config.json: hostname: expected a string" },
 	{ "mounts", "{}", "config.json: mounts: expected an array, got object" },
 	{ "mounts.0.destination", NULL, "mounts[0].destination: required field is missing" },
+	{ "mounts.0.destination", "\"proc\"", "mounts[0].destination: \"proc\" is not an absolute" },
 	{ "mounts.0.options", "\"ro\"", "mounts[0].options: expected an array, got string" },
 	{ "mounts.0.options", "[\"idmap\"]", "mounts[0].options[0]: \"idmap\" is not supported" },
 	{ "mounts.1.source", NULL, "mounts[1].source: required for a bind mount" },
@@ -279,9 +280,9 @@ static void test_bounded_counts(void **state)
 	json_decref(doc);
 }
 
-static void test_relative_mount_destination_is_rooted(void **state)
+static void test_mount_destination_normalized(void **state)
 {
-	char *doc = edit("mounts.0.destination", "\"run/x/../y\"");
+	char *doc = edit("mounts.0.destination", "\"/run//x/../y/\"");
 	cleanup_oci_spec struct oci_spec *s = parse_ok(doc);
 
 	assert_string_equal(s->mounts[0].destination, "/run/y");
@@ -357,7 +358,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_bounded_counts),
-		cmocka_unit_test(test_relative_mount_destination_is_rooted),
+		cmocka_unit_test(test_mount_destination_normalized),
 		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_default_spec_parses),
