@@ -88,11 +88,12 @@ static void iov_fill(const struct iovec *iov, int cnt, uint64_t skip, const uint
 		l -= skip;
 		if (l > len)
 			l = len;
-		if (zero)
+		if (zero) {
 			memset((uint8_t *)iov[i].iov_base + skip, 0, (size_t)l);
-		else
+		} else {
 			memcpy((uint8_t *)iov[i].iov_base + skip, buf, (size_t)l);
-		buf += zero ? 0 : l;
+			buf += l;
+		}
 		len -= l;
 		skip = 0;
 	}
