@@ -132,8 +132,9 @@ def podman(clientdir, rootfs_tar, runtime_bin):
         yield p
     finally:
         p("rm", "--force", "--all", "--time", "0", timeout=60)
+        p("rmi", "--all", "--force", timeout=60, runtime=False)
         kill_procs_mentioning(str(base))
-        p("system", "reset", "--force", timeout=60, runtime=False)
+        # no `podman system reset`: it also wipes the host-wide /run/libpod other users share
         umount_under(base)
         remove_cgroups(p.cgparent)
 

@@ -61,7 +61,13 @@ def test_all_six_hooks_run_in_order_with_state(rt, bundle, workdir):
 
     assert rt("start", cid).returncode == 0
     deadline = time.monotonic() + 10
-    while not (out / "poststart.json").exists() and time.monotonic() < deadline:
+    # order.log gets the hook's name last, once its other files are complete
+    while "poststart" not in (out / "order.log").read_text().split()[3:] and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    inside_log = bundle.rootfs / "order.log"
+    while "process" not in (inside_log.read_text().split() if inside_log.exists() else []) \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     st = json.loads((out / "poststart.json").read_text())
     assert st["id"] == cid and st["pid"] == pid

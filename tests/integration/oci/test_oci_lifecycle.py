@@ -192,19 +192,32 @@ def test_ps_lists_container_processes(rt, bundle):
     assert str(init) in r.stdout
 
 
+def wait_content(path, want, timeout=5.0):
+    """Poll path until it holds want (a writer may have created it but not written yet)."""
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        try:
+            got = path.read_text()
+        except FileNotFoundError:
+            got = None
+        if got == want:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{path}: {got!r}, wanted {want!r}")
+
+
 def test_kill_by_name_number_and_sig_prefix(rt, bundle):
     script = "trap 'echo got-term > /trap; exit 3' TERM; trap 'echo got-usr1 > /trap' USR1; " \
-             "while true; do sleep 0.1; done"
+             "echo ready > /ready; while true; do sleep 0.1; done"
     bundle.set_args(*sh(script))
     cid = rt.new_id()
     rt.run_detached(cid, bundle)
+    wait_content(bundle.rootfs / "ready", "ready\n")  # the traps are in place
     for sig in ("USR1", "10", "SIGUSR1"):
         (bundle.rootfs / "trap").unlink(missing_ok=True)
         assert rt("kill", cid, sig).returncode == 0, sig
-        deadline = time.monotonic() + 5
-        while not (bundle.rootfs / "trap").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert (bundle.rootfs / "trap").read_text() == "got-usr1\n", sig
+        wait_content(bundle.rootfs / "trap", "got-usr1\n")
     assert rt.status(cid) == "running"
     assert rt("kill", cid).returncode == 0  # default SIGTERM
     rt.wait_status(cid, "stopped")
