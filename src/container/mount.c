@@ -40,6 +40,10 @@ static uint64_t attrs_from_flags(unsigned long flags)
 		a |= MOUNT_ATTR_NODIRATIME;
 	if (flags & MS_NOSYMFOLLOW)
 		a |= MOUNT_ATTR_NOSYMFOLLOW;
+	if (flags & MS_NOATIME)
+		a |= MOUNT_ATTR_NOATIME;
+	else if (flags & MS_STRICTATIME)
+		a |= MOUNT_ATTR_STRICTATIME;
 	return a;
 }
 
@@ -100,6 +104,7 @@ int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err
 static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *err)
 {
 	cleanup_close int fd = -1, top = -1;
+	uint64_t set, clr;
 	char target[64];
 	struct stat st;
 	int r;
@@ -118,8 +123,11 @@ static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *e
 	top = path_open_in_root(root_fd, m->destination, O_PATH, 0, 0);
 	if (top < 0)
 		return hull_err_set(err, -top, "reopen %s", m->destination);
-	if ((r = mount_set_attrs(top, attrs_from_flags(m->flags), 0, false, m->destination,
-				 err)) < 0 ||
+	set = attrs_from_flags(m->flags);
+	clr = attrs_from_flags(m->clear_flags) & ~MOUNT_ATTR__ATIME;
+	if (m->flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME))
+		clr |= MOUNT_ATTR__ATIME; /* one atime mode replaces another (relatime is 0) */
+	if ((r = mount_set_attrs(top, set, clr, false, m->destination, err)) < 0 ||
 	    (r = mount_set_attrs(top, m->attr_set, m->attr_clr, true, m->destination, err)) < 0)
 		return r;
 	if (m->propagation) {

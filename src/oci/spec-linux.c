@@ -141,10 +141,13 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 		}
 		switch (mo->kind) {
 		case OPT_FLAG:
-			if (mo->clear)
+			if (mo->clear) {
 				m->flags &= ~mo->flag;
-			else
+				m->clear_flags |= mo->flag;
+			} else {
 				m->flags |= mo->flag;
+				m->clear_flags &= ~mo->flag;
+			}
 			break;
 		case OPT_PROPAGATION:
 			m->propagation = mo->flag;

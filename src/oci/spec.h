@@ -61,6 +61,7 @@ struct oci_mount {
 	char *type;          /* NULL for bind mounts without a type */
 	char *source;        /* for bind mounts: absolute on the host (bundle-relative resolved) */
 	unsigned long flags; /* MS_* from the options */
+	unsigned long clear_flags; /* MS_* named by a clearing option ("rw", "suid", ...) */
 	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [| MS_REC] */
 	uint64_t attr_set;   /* MOUNT_ATTR_* to set (bind mounts are changed with mount_setattr) */
 	uint64_t attr_clr;
