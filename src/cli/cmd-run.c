@@ -16,10 +16,6 @@ int cmd_run(int argc, char **argv)
 		cli_run_opts_free(&o);
 		return EXIT_ENGINE;
 	}
-	if (o.tty) {
-		cli_run_opts_free(&o);
-		return cli_usage_error("run", "-t: terminals are not supported yet");
-	}
 	if (cli_store_open("run", &s) != 0 || engine_create(s, &o, &c, &code, &err) < 0) {
 		cli_run_opts_free(&o);
 		if (code == 0)

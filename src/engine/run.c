@@ -20,6 +20,7 @@
 #include "engine/config.h"
 #include "engine/human.h"
 #include "engine/rootfs.h"
+#include "engine/tty.h"
 #include "image/image.h"
 #include "oci/runtime.h"
 
@@ -246,10 +247,19 @@ static void state_set_exited(struct ctr *c, int code)
 	(void)json_object_set_new(c->state, "ExitCode", json_integer(code));
 }
 
-/* Create and start the container with the given stdio; the caller reaps *ret_pid. */
-static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_t *ret_pid,
-		  int *ret_pidfd, struct hull_err *err)
+static bool ctr_tty(const struct ctr *c)
 {
+	return json_is_true(json_object_get(json_object_get(c->rec, "Config"), "Tty"));
+}
+
+/*
+ * Create and start the container with the given stdio; the caller reaps *ret_pid. With a
+ * terminal (Config.Tty), *ret_master receives the pty master.
+ */
+static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_t *ret_pid,
+		  int *ret_pidfd, int *ret_master, struct hull_err *err)
+{
+	struct tty_console console = { .listen_fd = -1 };
 	cleanup_free char *rroot = runtime_root(s);
 	struct oci_runtime_ctx ctx = { .root = rroot };
 	struct oci_create_opts opts;
@@ -276,8 +286,25 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	/* a previous run of this container may have left its runtime state */
 	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
 	oci_create_opts_init(&opts);
-	memcpy(opts.stdio, stdio, sizeof(opts.stdio));
+	*ret_master = -1;
+	/* with a terminal the pty is the container's stdio: pass none of ours */
+	if (!ctr_tty(c))
+		memcpy(opts.stdio, stdio, sizeof(opts.stdio));
+	if (ctr_tty(c)) {
+		r = tty_console_listen(&console, err);
+		if (r < 0) {
+			tty_console_close(&console);
+			return r;
+		}
+		opts.console_socket = console.path;
+	}
 	r = oci_runtime_create(&ctx, c->id, c->dir, &opts, ret_pid, ret_pidfd, err);
+	if (r == 0 && ctr_tty(c) && tty_console_receive(&console, ret_master, err) < 0) {
+		r = -err->code;
+		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+		(void)oci_runtime_wait(*ret_pid);
+	}
+	tty_console_close(&console);
 	if (r < 0)
 		return r;
 	r = oci_runtime_start(&ctx, c->id, err);
@@ -286,6 +313,8 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 		(void)oci_runtime_wait(*ret_pid);
 		if (ret_pidfd && *ret_pidfd >= 0)
 			(void)close(*ret_pidfd);
+		if (*ret_master >= 0)
+			(void)close(*ret_master);
 		return r;
 	}
 	state_set_running(c, *ret_pid);
@@ -325,7 +354,7 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
 	int stdio[3] = { -1, -1, -1 };
 	pid_t pid = 0;
-	int code, r;
+	int code, r, master = -1;
 
 	if (!interactive) {
 		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -336,7 +365,7 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 		(void)close(s->lock_fd);
 		s->lock_fd = -1;
 	}
-	r = launch(s, c, stdio, &pid, NULL, err);
+	r = launch(s, c, stdio, &pid, NULL, &master, err);
 	if (r < 0) {
 		if (rm) {
 			struct hull_err e2;
@@ -349,6 +378,10 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	(void)sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		(void)sigaction(sigs[i], &sa, NULL);
+	if (master >= 0) {
+		tty_relay(master, interactive);
+		(void)close(master);
+	}
 	code = oci_runtime_wait(pid);
 	fg_pid = 0;
 	if (code < 0)
@@ -383,7 +416,7 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 	struct hull_err err = { 0 };
 	bool rm = json_is_true(json_object_get(json_object_get(c->rec, "HostConfig"),
 					       "AutoRemove"));
-	int pidfd = -1, code;
+	int pidfd = -1, code, master = -1;
 	pid_t pid = 0;
 	char buf[1 << 14];
 
@@ -392,10 +425,14 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 		(void)hull_err_set(&err, errno, "%s: monitor set-up", c->id);
 		goto fail;
 	}
-	if (launch(s, c, (int[]){ devnull, out[1], errp[1] }, &pid, &pidfd, &err) < 0)
+	if (launch(s, c, (int[]){ devnull, out[1], errp[1] }, &pid, &pidfd, &master, &err) < 0)
 		goto fail;
 	(void)close(out[1]);
 	(void)close(errp[1]);
+	if (master >= 0) { /* with a terminal, its output is the log's stdout */
+		(void)close(out[0]);
+		out[0] = master;
+	}
 	(void)fd_write_all(notify_fd, "ok\n", 3);
 	(void)close(notify_fd);
 	{

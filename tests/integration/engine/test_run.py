@@ -156,3 +156,22 @@ def test_overlay_rootfs_is_private_and_copy_fallback(bb):
         mode = bb.inspect(cid)["GraphDriver"]["Name"]
         assert mode == ("copy" if flags else "overlay")
         bb.run("rm", cid)
+
+
+def test_tty_foreground_and_detached(bb):
+    import shutil
+    if not shutil.which("script"):
+        pytest.skip("script (util-linux) not installed")
+    cmd = f"{bb.binary} run --rm -it busybox sh"
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], input="tty\nexit 6\n",
+                       capture_output=True, text=True, env=bb.env, timeout=30)
+    assert r.returncode == 6
+    assert "/dev/pts/0" in r.stdout
+    cid = bb.out("run", "-dt", "busybox", "sh", "-c", "tty; echo via-pty").strip()
+    import time
+    for _ in range(100):
+        if bb.out("inspect", "-f", "{{.State.Status}}", cid).strip() == "exited":
+            break
+        time.sleep(0.05)
+    out = bb.out("logs", cid)
+    assert "/dev/pts/0" in out and "via-pty" in out
