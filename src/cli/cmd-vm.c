@@ -1,11 +1,16 @@
 /* `hull vm`: run a VM on hull's own VMM. Option parsing only; the VMM lives in src/vmm. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/strv.h"
+#include "vmm/initramfs.h"
 #include "vmm/vmm.h"
 
 static void vm_usage(FILE *f)
@@ -15,7 +20,10 @@ static void vm_usage(FILE *f)
 		"                   [--cpus N] [--memory SIZE] [--disk PATH[,ro][,serial=ID]]...\n"
 		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
 		"                   [--raw] [--allow-pvm]\n"
-		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked, 125 error.\n");
+		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"
+		"                   [--module-dir /lib/modules/VERSION] [--module NAME]...\n"
+		"                   [--file HOSTPATH:GUESTPATH]...\n"
+		"Exit status of run: 0 guest powered off, 3 guest rebooted, 4 guest panicked, 125 error.\n");
 }
 
 static int vm_run_main(int argc, char **argv)
@@ -116,6 +124,59 @@ static int vm_run_main(int argc, char **argv)
 	return vmm_stop_exit_code(stop);
 }
 
+static int vm_initramfs_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "init", required_argument, NULL, 'i' },
+		{ "busybox", required_argument, NULL, 'b' },
+		{ "module-dir", required_argument, NULL, 'd' },
+		{ "module", required_argument, NULL, 'm' },
+		{ "file", required_argument, NULL, 'f' },
+		{ 0 },
+	};
+	struct initramfs_spec spec = { 0 };
+	cleanup_strv char **modules = NULL;
+	cleanup_strv char **files = NULL;
+	struct cpio_buf b = { 0 };
+	struct hull_err err = { 0 };
+	const char *output = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': output = optarg; break;
+		case 'i': spec.init = optarg; break;
+		case 'b': spec.busybox = optarg; break;
+		case 'd': spec.module_dir = optarg; break;
+		case 'm': strv_push(&modules, optarg); break;
+		case 'f': strv_push(&files, optarg); break;
+		default:
+			vm_usage(stderr);
+			return 125;
+		}
+	}
+	if (!output || optind < argc) {
+		fprintf(stderr, "hull vm initramfs: --output FILE is required\n");
+		return 125;
+	}
+	spec.modules = modules;
+	spec.files = files;
+	r = initramfs_build(&spec, &b, &err);
+	if (r == 0) {
+		r = fd_write_file_atomic_at(AT_FDCWD, output, b.data, b.len, 0644);
+		if (r < 0)
+			(void)hull_err_set(&err, -r, "--output %s", output);
+	}
+	cpio_buf_free(&b);
+	if (r < 0) {
+		fprintf(stderr, "hull vm initramfs: %s\n", err.msg);
+		return 125;
+	}
+	return 0;
+}
+
 int cmd_vm(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -124,6 +185,8 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return vm_run_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "initramfs") == 0)
+		return vm_initramfs_main(argc - 1, argv + 1);
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

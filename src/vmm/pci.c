@@ -20,6 +20,7 @@
 
 struct pci_bus {
 	struct vm *vm;
+	struct pci_dev host; /* 00:00.0 */
 	pthread_mutex_t lock;
 	uint32_t addr; /* conf1 address register */
 	struct pci_dev *dev[PCI_MAX_DEVICES];
@@ -65,16 +66,15 @@ static void pci_cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, 
 			d->cfg[o] = data[i] & 0x07; /* I/O, memory, bus master */
 		else if (o == PCI_COMMAND + 1)
 			d->cfg[o] = data[i] & 0x04; /* INTx disable */
-		else if (o >= PCI_BAR0 && o < PCI_BAR0 + 4) {
-			d->cfg[o] = data[i];
-		} else if (o >= PCI_BAR1 && o < PCI_BAR1 + 4) {
-			d->cfg[o] = data[i];
+		else if (o >= PCI_BAR0 && o < PCI_BAR1 + 4) {
+			if (d->bar_size)
+				d->cfg[o] = data[i];
 		} else if (o == PCI_INTERRUPT_LINE || o >= PCI_CAP_START) {
 			d->cfg[o] = data[i];
 		}
 		/* Everything else in the header is read-only. */
 	}
-	if (off < PCI_BAR0 + 4 && off + len > PCI_BAR0) {
+	if (d->bar_size && off < PCI_BAR0 + 4 && off + len > PCI_BAR0) {
 		/* BAR sizing (PCI 3.0 6.2.5.1): the low bits that the size covers read as 0. */
 		uint32_t bar = rd32(d->cfg + PCI_BAR0) & ~(d->bar_size - 1);
 
@@ -155,6 +155,13 @@ int pci_bus_create(struct vm *vm, struct pci_bus **ret, struct hull_err *err)
 
 	b->vm = vm;
 	pthread_mutex_init(&b->lock, NULL);
+	/*
+	 * A host bridge at 00:00.0: without DMI, Linux trusts conf1 only after finding a device
+	 * of class "host bridge" on bus 0 (arch/x86/pci/direct.c, pci_sanity_check).
+	 */
+	wr32(b->host.cfg + 0x00, 0x00081b36U); /* vendor 0x1b36, device 0x0008: generic host */
+	wr32(b->host.cfg + 0x08, 0x06000000U); /* class 06/00/00, revision 0 */
+	(void)pci_bus_add(b, &b->host);
 	if (vm) {
 		if ((r = io_bus_add(&vm->pio, PCI_CONF_PORT, 8, pci_conf_io, b)) < 0 ||
 		    (r = io_bus_add(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_END - PCI_MMIO_BASE,
@@ -183,9 +190,11 @@ int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
 	if (b->n >= PCI_MAX_DEVICES || d->bar_size > 0x10000 ||
 	    (d->bar_size & (d->bar_size - 1)))
 		return -ENOSPC;
-	wr32(d->cfg + PCI_BAR0, (uint32_t)addr | 0x4);
-	wr32(d->cfg + PCI_BAR1, 0);
-	d->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+	if (d->bar_size) {
+		wr32(d->cfg + PCI_BAR0, (uint32_t)addr | 0x4);
+		wr32(d->cfg + PCI_BAR1, 0);
+		d->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+	}
 	pthread_mutex_lock(&b->lock);
 	b->dev[b->n] = d;
 	pci_bar_update(d);

@@ -2,15 +2,41 @@
 
 #include <errno.h>
 
+#include "vmm/virtio/blk.h"
+#include "vmm/virtio/pci.h"
+#include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
 
 int virtio_devices_create(struct vm *vm, struct hull_err *err)
 {
-	if (vm->cfg->n_disks)
-		return hull_err_setx(err, ENOTSUP, "--disk: virtio-blk not implemented yet");
+	const struct vm_config *cfg = vm->cfg;
+	int r;
+
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		r = virtio_blk_create(vm, &cfg->disks[i], &vm->vdevs[vm->n_vdevs], err);
+		if (r < 0)
+			return r;
+		vm->n_vdevs++;
+	}
+	if (cfg->rng) {
+		r = virtio_rng_create(vm, &vm->vdevs[vm->n_vdevs], err);
+		if (r < 0)
+			return r;
+		vm->n_vdevs++;
+	}
 	return 0;
 }
 
 void virtio_devices_free(struct vm *vm)
 {
+	for (unsigned i = 0; i < vm->n_vdevs; i++) {
+		struct virtio_pci_dev *v = vm->vdevs[i];
+
+		if (v->ops->device_id == 2)
+			virtio_blk_free(v);
+		else
+			virtio_rng_free(v);
+		vm->vdevs[i] = NULL;
+	}
+	vm->n_vdevs = 0;
 }

@@ -1,0 +1,286 @@
+#include "vmm/initramfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/strv.h"
+
+#define INITRAMFS_FILE_MAX (256U << 20)
+#define MODULES_DEP_MAX (16U << 20)
+
+static void buf_put(struct cpio_buf *b, const void *p, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+}
+
+static void buf_pad4(struct cpio_buf *b)
+{
+	static const uint8_t zero[4];
+
+	buf_put(b, zero, (4 - (b->len & 3)) & 3);
+}
+
+void cpio_add(struct cpio_buf *b, const char *name, mode_t mode, uint32_t rdev_major,
+	      uint32_t rdev_minor, const void *data, size_t len)
+{
+	char hdr[111];
+	size_t namesize = strlen(name) + 1;
+
+	/* newc: magic, then 13 fields of 8 hex digits; mtime 0 keeps images reproducible. */
+	(void)snprintf(hdr, sizeof(hdr),
+		       "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		       ++b->next_ino, (unsigned)mode, 0U, 0U, S_ISDIR(mode) ? 2U : 1U, 0U,
+		       (unsigned)len, 0U, 0U, rdev_major, rdev_minor, (unsigned)namesize, 0U);
+	buf_put(b, hdr, 110);
+	buf_put(b, name, namesize);
+	buf_pad4(b);
+	if (len) {
+		buf_put(b, data, len);
+		buf_pad4(b);
+	}
+}
+
+void cpio_finish(struct cpio_buf *b)
+{
+	cpio_add(b, "TRAILER!!!", 0, 0, 0, NULL, 0);
+}
+
+void cpio_buf_free(struct cpio_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* "kernel/x/virtio-rng.ko" -> "virtio_rng" in out (module names treat - and _ alike). */
+static void module_name_of(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base ? base + 1 : path;
+	for (i = 0; i + 1 < size && base[i] && base[i] != '.'; i++)
+		out[i] = base[i] == '-' ? '_' : base[i];
+	out[i] = '\0';
+}
+
+/* The modules.dep line for name: returns the start of the line (in dep) or NULL. */
+static char *dep_find(char *dep, const char *name)
+{
+	char want[128], have[128];
+
+	module_name_of(name, want, sizeof(want));
+	for (char *line = dep; line && *line;) {
+		char *nl = strchr(line, '\n');
+		char *colon = strchr(line, ':');
+
+		if (colon && (!nl || colon < nl)) {
+			char path[512];
+			size_t n = (size_t)(colon - line);
+
+			if (n < sizeof(path)) {
+				memcpy(path, line, n);
+				path[n] = '\0';
+				module_name_of(path, have, sizeof(have));
+				if (strcmp(want, have) == 0)
+					return line;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static int resolve_one(char *dep, const char *name, char ***paths, unsigned depth,
+		       struct hull_err *err)
+{
+	char *line = dep_find(dep, name);
+	char *nl, *colon, *save = NULL, *tok;
+	cleanup_free char *copy = NULL;
+	char path[512];
+	size_t n;
+	int r;
+
+	if (!line)
+		return hull_err_setx(err, ENOENT, "module %s: not in modules.dep", name);
+	if (depth > 16 || strv_length(*paths) >= INITRAMFS_MAX_MODULES)
+		return hull_err_setx(err, ELOOP, "module %s: too many dependencies", name);
+	colon = strchr(line, ':');
+	n = (size_t)(colon - line);
+	if (n >= sizeof(path))
+		return hull_err_setx(err, ENAMETOOLONG, "module %s: path too long", name);
+	memcpy(path, line, n);
+	path[n] = '\0';
+	if (strv_find(*paths, path) >= 0)
+		return 0;
+	nl = strchr(colon, '\n');
+	copy = nl ? xstrndup(colon + 1, (size_t)(nl - colon - 1)) : xstrdup(colon + 1);
+	/* Each listed dependency first (modprobe loads the list in reverse; recursion covers it). */
+	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		r = resolve_one(dep, tok, paths, depth + 1, err);
+		if (r < 0)
+			return r;
+	}
+	if (strv_find(*paths, path) < 0)
+		strv_push(paths, path);
+	return 0;
+}
+
+int modules_resolve(const char *module_dir, char *const *names, char ***ret_paths,
+		    struct hull_err *err)
+{
+	cleanup_free char *dep_path = xasprintf("%s/modules.dep", module_dir);
+	cleanup_free char *dep = NULL;
+	cleanup_strv char **paths = NULL;
+	size_t len;
+	int r;
+
+	r = fd_read_file_at(AT_FDCWD, dep_path, MODULES_DEP_MAX, &dep, &len);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", dep_path);
+	paths = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; names && names[i]; i++) {
+		r = resolve_one(dep, names[i], &paths, 0, err);
+		if (r < 0)
+			return hull_err_prefix(err, "%s", dep_path);
+	}
+	*ret_paths = steal_ptr(&paths);
+	return 0;
+}
+
+static int add_host_file(struct cpio_buf *b, const char *src, const char *dst, mode_t mode,
+			 struct hull_err *err)
+{
+	cleanup_free char *data = NULL;
+	size_t len;
+	int r = fd_read_file_at(AT_FDCWD, src, INITRAMFS_FILE_MAX, &data, &len);
+
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", src);
+	cpio_add(b, dst, S_IFREG | mode, 0, 0, data, len);
+	return 0;
+}
+
+/* Every parent directory of path (without a leading '/'), each once. */
+static void add_parents(struct cpio_buf *b, char ***dirs, const char *path)
+{
+	cleanup_free char *p = xstrdup(path);
+
+	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (*p && strv_find(*dirs, p) < 0) {
+			strv_push(dirs, p);
+			cpio_add(b, p, S_IFDIR | 0755, 0, 0, NULL, 0);
+		}
+		*s = '/';
+	}
+}
+
+static const char default_init[] =
+	"#!/bin/sh\n"
+	"# generated by hull vm initramfs\n"
+	"mount -t proc proc /proc\n"
+	"mount -t sysfs sys /sys\n"
+	"mount -t devtmpfs dev /dev\n"
+	"while read -r m; do insmod \"$m\"; done < /etc/hull-modules\n"
+	"exec sh\n";
+
+static int add_modules(const struct initramfs_spec *spec, struct cpio_buf *b, char ***dirs,
+		       struct hull_err *err)
+{
+	cleanup_strv char **paths = NULL;
+	cleanup_free char *order = xstrdup("");
+	int r;
+
+	if (spec->modules && spec->modules[0]) {
+		if (!spec->module_dir)
+			return hull_err_setx(err, EINVAL, "--module needs --module-dir");
+		r = modules_resolve(spec->module_dir, spec->modules, &paths, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; paths && paths[i]; i++) {
+		cleanup_free char *src = xasprintf("%s/%s", spec->module_dir, paths[i]);
+		cleanup_free char *dst = xasprintf("lib/modules/%s", paths[i]);
+		char *o;
+
+		add_parents(b, dirs, dst);
+		r = add_host_file(b, src, dst, 0644, err);
+		if (r < 0)
+			return r;
+		o = xasprintf("%s/%s\n", order, dst);
+		free(order);
+		order = o;
+	}
+	cpio_add(b, "etc/hull-modules", S_IFREG | 0644, 0, 0, order, strlen(order));
+	return 0;
+}
+
+int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b, struct hull_err *err)
+{
+	static const char *const base_dirs[] = { "bin", "dev", "etc", "lib", "lib/modules",
+						 "proc", "sys", "tmp", "run", "mnt" };
+	cleanup_strv char **dirs = xcalloc(1, sizeof(char *));
+	int r;
+
+	for (size_t i = 0; i < sizeof(base_dirs) / sizeof(base_dirs[0]); i++) {
+		cpio_add(b, base_dirs[i], S_IFDIR | 0755, 0, 0, NULL, 0);
+		strv_push(&dirs, base_dirs[i]);
+	}
+	/* The kernel opens /dev/console for init before anything is mounted. */
+	cpio_add(b, "dev/console", S_IFCHR | 0600, 5, 1, NULL, 0);
+	cpio_add(b, "dev/null", S_IFCHR | 0666, 1, 3, NULL, 0);
+	r = add_host_file(b, spec->busybox ? spec->busybox : "/bin/busybox", "bin/busybox", 0755,
+			  err);
+	if (r < 0)
+		return hull_err_prefix(err, "busybox");
+	for (const char *const *a = (const char *const[]){ "sh", "mount", "insmod", "cat", "echo",
+							    "poweroff", "reboot", "sleep", NULL };
+	     *a; a++) {
+		cleanup_free char *name = xasprintf("bin/%s", *a);
+
+		cpio_add(b, name, S_IFLNK | 0777, 0, 0, "busybox", 7);
+	}
+	if (spec->init) {
+		r = add_host_file(b, spec->init, "init", 0755, err);
+		if (r < 0)
+			return hull_err_prefix(err, "--init");
+	} else {
+		cpio_add(b, "init", S_IFREG | 0755, 0, 0, default_init, sizeof(default_init) - 1);
+	}
+	r = add_modules(spec, b, &dirs, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; spec->files && spec->files[i]; i++) {
+		cleanup_free char *src = xstrdup(spec->files[i]);
+		char *dst = strchr(src, ':');
+
+		if (!dst || !dst[1] || dst == src)
+			return hull_err_setx(err, EINVAL, "--file %s: expected HOSTPATH:GUESTPATH",
+					     spec->files[i]);
+		*dst++ = '\0';
+		while (*dst == '/')
+			dst++;
+		add_parents(b, &dirs, dst);
+		r = add_host_file(b, src, dst, 0755, err);
+		if (r < 0)
+			return hull_err_prefix(err, "--file");
+	}
+	cpio_finish(b);
+	return 0;
+}

@@ -1,0 +1,304 @@
+#include "vmm/virtio/blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "disk/disk.h"
+#include "vmm/virtio/pci.h"
+#include "vmm/vm.h"
+
+#define VIRTIO_ID_BLOCK 2
+#define BLK_F_SEG_MAX (1ULL << 2)
+#define BLK_F_RO (1ULL << 5)
+#define BLK_F_BLK_SIZE (1ULL << 6)
+#define BLK_F_FLUSH (1ULL << 9)
+#define BLK_F_DISCARD (1ULL << 13)
+#define BLK_T_IN 0
+#define BLK_T_OUT 1
+#define BLK_T_FLUSH 4
+#define BLK_T_GET_ID 8
+#define BLK_T_DISCARD 11
+#define BLK_S_OK 0
+#define BLK_S_IOERR 1
+#define BLK_S_UNSUPP 2
+#define BLK_ID_BYTES 20
+#define BLK_QUEUE_SIZE 256
+#define BLK_SEG_MAX (VIRTQ_MAX_CHAIN - 2)
+#define BLK_MAX_DISCARD_SEG 16
+
+struct blk_req_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+} __attribute__((packed));
+_Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio_blk_outhdr");
+
+struct blk_discard {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+} __attribute__((packed));
+_Static_assert(sizeof(struct blk_discard) == 16, "virtio_blk_discard_write_zeroes");
+
+struct blk {
+	struct virtio_pci_dev v; /* first */
+	struct disk *disk;
+	bool readonly;
+	char serial[BLK_ID_BYTES + 1];
+};
+
+/* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
+static void elem_write(const struct virtq_elem *e, uint64_t off, const void *src, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = e->n_in; i < e->n_in + e->n_out && done < len; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > len - done)
+			l = len - done;
+		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, l);
+		done += l;
+		off = 0;
+	}
+}
+
+/*
+ * Slice [off, off + len) of buffers [first, first + n) of e into iov; returns the count or
+ * -EINVAL when the range does not fit.
+ */
+static int elem_slice(const struct virtq_elem *e, unsigned first, unsigned n, uint64_t off,
+		      uint64_t len, struct iovec *iov)
+{
+	int cnt = 0;
+
+	for (unsigned i = first; i < first + n && len; i++) {
+		uint64_t l = e->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		iov[cnt++] = (struct iovec){ (uint8_t *)e->iov[i].iov_base + off, (size_t)l };
+		len -= l;
+		off = 0;
+	}
+	return len ? -EINVAL : cnt;
+}
+
+static uint8_t blk_discard(struct blk *b, const struct virtq_elem *e)
+{
+	uint64_t n = (e->in_len - sizeof(struct blk_req_hdr)) / sizeof(struct blk_discard);
+
+	if (n == 0 || n > BLK_MAX_DISCARD_SEG)
+		return BLK_S_IOERR;
+	for (uint64_t i = 0; i < n; i++) {
+		struct blk_discard s;
+		uint64_t sector, count;
+
+		(void)virtq_elem_read(e, sizeof(struct blk_req_hdr) + i * sizeof(s), &s, sizeof(s));
+		sector = le64toh(s.sector);
+		count = le32toh(s.num_sectors);
+		if (sector > (UINT64_MAX >> 9) || disk_discard(b->disk, sector << 9, count << 9) < 0)
+			return BLK_S_IOERR;
+	}
+	return BLK_S_OK;
+}
+
+/* Serve one request; returns the status byte and the bytes written to the guest. */
+static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *ret_written)
+{
+	struct iovec iov[VIRTQ_MAX_CHAIN];
+	struct blk_req_hdr h;
+	uint64_t off, len;
+	int n;
+
+	*ret_written = 0;
+	if (virtq_elem_read(e, 0, &h, sizeof(h)) != sizeof(h))
+		return BLK_S_IOERR;
+	if (le64toh(h.sector) > (UINT64_MAX >> 9))
+		return BLK_S_IOERR;
+	off = le64toh(h.sector) << 9;
+	switch (le32toh(h.type)) {
+	case BLK_T_IN:
+		len = e->out_len - 1;
+		n = elem_slice(e, e->n_in, e->n_out, 0, len, iov);
+		if (n < 0 || (len & 511) || disk_readv(b->disk, off, iov, n) < 0)
+			return BLK_S_IOERR;
+		*ret_written = (uint32_t)len;
+		return BLK_S_OK;
+	case BLK_T_OUT:
+		if (b->readonly)
+			return BLK_S_IOERR;
+		len = e->in_len - sizeof(h);
+		n = elem_slice(e, 0, e->n_in, sizeof(h), len, iov);
+		if (n < 0 || (len & 511) || disk_writev(b->disk, off, iov, n) < 0)
+			return BLK_S_IOERR;
+		return BLK_S_OK;
+	case BLK_T_FLUSH:
+		return disk_flush(b->disk) < 0 ? BLK_S_IOERR : BLK_S_OK;
+	case BLK_T_GET_ID: {
+		char id[BLK_ID_BYTES] = { 0 };
+
+		memcpy(id, b->serial, strnlen(b->serial, BLK_ID_BYTES));
+		len = e->out_len - 1 < BLK_ID_BYTES ? e->out_len - 1 : BLK_ID_BYTES;
+		elem_write(e, 0, id, (size_t)len);
+		*ret_written = (uint32_t)len;
+		return BLK_S_OK;
+	}
+	case BLK_T_DISCARD:
+		if (b->readonly)
+			return BLK_S_IOERR;
+		return blk_discard(b, e);
+	default:
+		return BLK_S_UNSUPP;
+	}
+}
+
+static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
+{
+	struct blk *b = (struct blk *)v;
+	struct virtq *vq = &v->vq[q];
+	struct virtq_elem e;
+	bool done = false;
+	int r;
+
+	while ((r = virtq_pop(vq, &e)) > 0) {
+		uint32_t written;
+		uint8_t status;
+
+		/* Every request ends with a writable status byte (5.2.6). */
+		if (e.out_len < 1 || e.in_len < sizeof(struct blk_req_hdr)) {
+			status = BLK_S_IOERR;
+			written = 0;
+		} else {
+			status = blk_request(b, &e, &written);
+		}
+		if (e.out_len >= 1)
+			elem_write(&e, e.out_len - 1, &status, 1);
+		(void)virtq_push(vq, e.head, written + (e.out_len >= 1 ? 1 : 0));
+		done = true;
+	}
+	if (done)
+		virtio_pci_notify(v, q);
+	if (r < 0)
+		virtio_pci_device_error(v);
+}
+
+static const struct virtio_dev_ops blk_ops_rw = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.class_code = 0x018000,
+	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_DISCARD,
+	.num_queues = 1,
+	.queue_max = BLK_QUEUE_SIZE,
+	.queue_notify = blk_queue_notify,
+};
+
+static const struct virtio_dev_ops blk_ops_ro = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.class_code = 0x018000,
+	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_RO,
+	.num_queues = 1,
+	.queue_max = BLK_QUEUE_SIZE,
+	.queue_notify = blk_queue_notify,
+};
+
+/* struct virtio_blk_config (5.2.4), the fields hull offers. */
+static void blk_config(struct blk *b)
+{
+	uint8_t *c = b->v.config;
+	uint64_t cap = htole64(disk_size(b->disk) >> 9);
+	uint32_t v32;
+
+	memcpy(c + 0, &cap, 8);
+	v32 = htole32(BLK_SEG_MAX);
+	memcpy(c + 12, &v32, 4); /* seg_max */
+	v32 = htole32(512);
+	memcpy(c + 20, &v32, 4); /* blk_size */
+	v32 = htole32(UINT32_MAX >> 9);
+	memcpy(c + 36, &v32, 4); /* max_discard_sectors */
+	v32 = htole32(BLK_MAX_DISCARD_SEG);
+	memcpy(c + 40, &v32, 4); /* max_discard_seg */
+	v32 = htole32(1);
+	memcpy(c + 44, &v32, 4); /* discard_sector_alignment */
+	b->v.config_len = 60;
+}
+
+static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
+{
+	struct blk *b = xcalloc(1, sizeof(*b));
+
+	b->disk = d;
+	b->readonly = ro;
+	memcpy(b->serial, serial, strnlen(serial, BLK_ID_BYTES));
+	blk_config(b);
+	return b;
+}
+
+int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
+		      struct virtio_pci_dev **ret, struct hull_err *err)
+{
+	struct disk *d = NULL;
+	struct blk *b;
+	struct stat st;
+	int r;
+
+	if (stat(cfg->path, &st) < 0)
+		return hull_err_set(err, errno, "--disk %s", cfg->path);
+	/* Root may write to any file: a file without write permission is taken as read-only. */
+	if (!cfg->readonly && !(st.st_mode & 0222))
+		return hull_err_setx(err, EROFS,
+				     "--disk %s: the file is read-only (mode %04o): add ,ro",
+				     cfg->path, st.st_mode & 07777);
+	/* Always raw: probing a guest-writable image for QCOW2 would let the guest pick files. */
+	r = disk_open(cfg->path, DISK_FORMAT_RAW, cfg->readonly ? DISK_OPEN_RDONLY : 0, &d, err);
+	if (r < 0)
+		return hull_err_prefix(err, "--disk %s", cfg->path);
+	if (disk_size(d) < 512) {
+		disk_close(d);
+		return hull_err_setx(err, EINVAL, "--disk %s: smaller than one sector", cfg->path);
+	}
+	b = blk_alloc(d, cfg->readonly, cfg->serial);
+	r = virtio_pci_init(&b->v, vm, &vm->mem, cfg->readonly ? &blk_ops_ro : &blk_ops_rw, err);
+	if (r < 0) {
+		virtio_blk_free(&b->v);
+		return r;
+	}
+	*ret = &b->v;
+	return 0;
+}
+
+struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
+					   const char *serial)
+{
+	struct blk *b = blk_alloc(d, disk_is_read_only(d), serial);
+
+	(void)virtio_pci_init(&b->v, NULL, mem, disk_is_read_only(d) ? &blk_ops_ro : &blk_ops_rw,
+			      NULL);
+	return &b->v;
+}
+
+void virtio_blk_free(struct virtio_pci_dev *v)
+{
+	struct blk *b = (struct blk *)v;
+
+	if (!v)
+		return;
+	virtio_pci_release(v);
+	disk_close(b->disk);
+	free(b);
+}

@@ -1,0 +1,21 @@
+#pragma once
+/*
+ * virtio-blk (virtio 1.2, 5.2) on src/disk: read, write, flush, discard, get-id, read-only.
+ */
+#include <stdbool.h>
+
+#include "common/error.h"
+
+struct vm;
+struct virtio_pci_dev;
+struct disk;
+struct vm_disk_config;
+struct guest_mem;
+
+/* Open the disk for cfg and create the device; *ret is freed with virtio_blk_free. */
+int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
+		      struct virtio_pci_dev **ret, struct hull_err *err);
+/* For unit tests: a device over an open disk, without a VM (no bus, no interrupts). */
+struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
+					   const char *serial);
+void virtio_blk_free(struct virtio_pci_dev *v);

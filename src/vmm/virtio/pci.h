@@ -1,0 +1,105 @@
+#pragma once
+/*
+ * The virtio-pci transport, modern interface only (virtio 1.2, 4.1): vendor capabilities for
+ * the common, notify, ISR and device configuration in BAR0, MSI-X for interrupts, and an
+ * ioeventfd per queue so that a guest kick is handled by the event loop without stopping the
+ * vCPU (falls back to the MMIO exit when the write is not a plain notify).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "vmm/pci.h"
+#include "vmm/virtio/queue.h"
+
+struct vm;
+struct virtio_pci_dev;
+
+#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_CONFIG_MAX 64
+#define VIRTIO_F_VERSION_1 (1ULL << 32)
+
+/* Device status bits (2.1) */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+struct virtio_dev_ops {
+	const char *name;
+	uint16_t device_id; /* 5 Device Types: 2 block, 4 entropy */
+	uint32_t class_code;
+	uint64_t features;  /* VIRTIO_F_VERSION_1 is added */
+	uint16_t num_queues;
+	uint16_t queue_max;
+	/* A queue was kicked: process it. Called with v->lock held. */
+	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
+	void (*reset)(struct virtio_pci_dev *v);
+	void (*free)(struct virtio_pci_dev *v);
+};
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci_dev {
+	struct pci_dev pci; /* first: pci callbacks cast back */
+	struct vm *vm;
+	const struct guest_mem *mem;
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	pthread_mutex_t lock;
+
+	uint8_t config[VIRTIO_CONFIG_MAX]; /* device-specific configuration, little-endian */
+	uint32_t config_len;
+
+	uint32_t dev_feature_sel, drv_feature_sel;
+	uint64_t driver_features;
+	uint8_t status;
+	uint8_t config_gen;
+	uint8_t isr;
+	uint16_t msix_config;
+	uint16_t queue_sel;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	struct msix_entry msix[VIRTIO_MAX_QUEUES + 1];
+	uint32_t msix_pending;
+	uint16_t msix_ctrl; /* MSI-X message control: enable and function-mask bits */
+
+	int kick_fd[VIRTIO_MAX_QUEUES];
+	struct virtio_kick {
+		struct virtio_pci_dev *v;
+		unsigned q;
+	} kick[VIRTIO_MAX_QUEUES]; /* event-loop context of each kick fd */
+	uint64_t kick_addr; /* notify area address the ioeventfds are registered at */
+	bool kick_registered;
+};
+
+/*
+ * Set up v (allocated by the caller, zeroed) for ops and add it to the VM's PCI bus; its
+ * ioeventfds go on the event loop. vm may be NULL in unit tests (no bus, no KVM).
+ */
+int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_mem *mem,
+		    const struct virtio_dev_ops *ops, struct hull_err *err);
+void virtio_pci_release(struct virtio_pci_dev *v);
+
+/* Used-buffer notification for queue q (MSI-X). Called with v->lock held. */
+void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
+/* The guest broke the rules on a queue: DEVICE_NEEDS_RESET and a config interrupt. */
+void virtio_pci_device_error(struct virtio_pci_dev *v);
+
+/* BAR0 access, exposed for unit tests. */
+void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t len,
+		       bool is_write);
+
+/* BAR0 layout */
+#define VIRTIO_BAR_COMMON 0x0000
+#define VIRTIO_BAR_ISR 0x1000
+#define VIRTIO_BAR_DEVICE 0x2000
+#define VIRTIO_BAR_NOTIFY 0x3000
+#define VIRTIO_NOTIFY_MULT 4
+#define VIRTIO_BAR_MSIX 0x4000
+#define VIRTIO_BAR_PBA 0x5000
+#define VIRTIO_BAR_SIZE 0x8000

@@ -1,0 +1,53 @@
+#pragma once
+/*
+ * Split virtqueues (virtio 1.2, 2.7) over guest memory. Everything in the rings is written
+ * by the guest and checked here: indices, chain length, loops, descriptor addresses (through
+ * gmem_ptr, so never outside guest RAM), and the readable-before-writable order. A queue
+ * that breaks a rule is marked broken and the device reports DEVICE_NEEDS_RESET.
+ * Data plane: functions return -errno, never allocate, never log.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vmm/memory.h"
+
+#define VIRTQ_MAX_SIZE 256
+#define VIRTQ_MAX_CHAIN 64 /* descriptors per request; longer chains are an error */
+
+struct virtq {
+	const struct guest_mem *mem;
+	uint16_t size;      /* negotiated size, a power of two <= max_size */
+	uint16_t max_size;
+	bool ready;
+	bool broken;
+	uint16_t msix_vector;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail;
+	uint16_t used_idx;
+};
+
+struct virtq_elem {
+	uint16_t head;
+	unsigned n_in;  /* device-readable buffers, first */
+	unsigned n_out; /* device-writable buffers, after them */
+	uint64_t in_len, out_len;
+	struct iovec iov[VIRTQ_MAX_CHAIN]; /* [0, n_in) readable, [n_in, n_in + n_out) writable */
+};
+
+/* Back to the reset state (size = max_size, not ready, vector none). */
+void virtq_reset(struct virtq *q, const struct guest_mem *mem, uint16_t max_size);
+
+/*
+ * Check size and ring placement when the driver enables the queue: 0, or -EINVAL (size not a
+ * power of two, too large, zero) or -EFAULT (a ring outside guest RAM or misaligned).
+ */
+int virtq_enable(struct virtq *q);
+
+/* 1 with *e filled, 0 when the ring is empty, -errno when the guest broke the rules. */
+int virtq_pop(struct virtq *q, struct virtq_elem *e);
+/* Put head on the used ring with len bytes written. 0 or -errno. */
+int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+
+/* Copy up to len bytes from the readable part of e, starting at off; returns bytes copied. */
+size_t virtq_elem_read(const struct virtq_elem *e, uint64_t off, void *dst, size_t len);
