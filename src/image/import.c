@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +65,16 @@ int image_layer_ensure(struct image_store *s, const char *what, const char *blob
 	return r;
 }
 
+/* True if relpath is a regular file reached without any symbolic link. */
+static bool no_symlinks_to(int dirfd, const char *relpath)
+{
+	cleanup_close int fd = path_open_in_root(dirfd, relpath, O_PATH | O_NOFOLLOW, 0,
+						 RESOLVE_NO_SYMLINKS);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Store the blob at relpath in the source; verify expect when given. */
 static int src_put(struct image_store *s, const struct source *src, const char *relpath,
 		   const char *expect, char *ret_digest, uint64_t *ret_size, struct hull_err *err)
@@ -81,14 +92,20 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 		*ret_size = (uint64_t)st.st_size;
 		return 0;
 	}
+	/* relpath comes from the archive (manifest.json): it names a file inside it, never
+	 * outside, even through the archive's own symlinks (RESOLVE_IN_ROOT) */
+	if (relpath[0] == '/' || strcmp(relpath, "..") == 0 || strncmp(relpath, "../", 3) == 0 ||
+	    strstr(relpath, "/../") || (strlen(relpath) >= 3 &&
+					strcmp(relpath + strlen(relpath) - 3, "/..") == 0))
+		return hull_err_setx(err, EPERM, "%s: '%s': path leaves the archive", src->label,
+				     relpath);
 	fd = path_open_in_root(src->dirfd, relpath, O_RDONLY, 0, 0);
 	if (fd < 0)
 		return hull_err_set(err, -fd, "%s: %s", src->label, relpath);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return hull_err_setx(err, EINVAL, "%s: %s: not a regular file", src->label,
 				     relpath);
-	if (src->tmprel && fstatat(src->dirfd, relpath, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	if (src->tmprel && no_symlinks_to(src->dirfd, relpath)) {
 		/* staged inside the store: hash, then rename rather than copy */
 		cleanup_free char *tmpname = xasprintf("%s/%s", src->tmprel, relpath);
 

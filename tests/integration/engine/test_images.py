@@ -224,3 +224,26 @@ def test_kill_during_load_leaves_store_usable(bb, tmp_path):
     assert "localhost/big:latest" in r.stdout
     assert bb.tmp_is_empty()
     assert "localhost/big" in bb.out("images")
+
+
+def test_docker_archive_paths_cannot_leave_the_archive(bb, tmp_path):
+    """manifest.json names files: '..' and symlinks out of the archive are refused, and
+    nothing of the store (index.json here) is taken as a blob."""
+    d = tmp_path / "evil"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps(
+        [{"Config": "../../index.json", "RepoTags": ["evil:1"], "Layers": []}]))
+    arch = tmp_path / "evil.tar"
+    subprocess.run(["tar", "-C", d, "-cf", arch, "."], check=True)
+    before = bb.store_snapshot()
+    r = bb.run("load", "-i", arch, check=False)
+    assert r.returncode == 125 and "'../../index.json': path leaves the archive" in r.stderr
+    # through a symlink that the archive itself carries
+    (d / "manifest.json").write_text(json.dumps(
+        [{"Config": "up/index.json", "RepoTags": ["evil:1"], "Layers": []}]))
+    (d / "up").symlink_to("../..")
+    subprocess.run(["tar", "-C", d, "-cf", arch, "."], check=True)
+    r = bb.run("load", "-i", arch, check=False)
+    assert r.returncode == 125
+    assert bb.store_snapshot() == before and bb.tmp_is_empty()
+    assert (bb.root / "index.json").exists()
