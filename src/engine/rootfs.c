@@ -49,7 +49,9 @@ static int overlay_mount(struct image_store *s, const char *dir, char *const *di
 				     "options", n);
 	if (fchdir(layers) < 0)
 		return hull_err_set(err, errno, "%s/layers", s->root);
-	if (mount("overlay", target, "overlay", 0, opts) < 0)
+	/* nodev: a device node that came in an image must not open a host device (there is no
+	 * device cgroup yet); the container's /dev is a tmpfs of its own */
+	if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
 		r = hull_err_set(err, errno, "mounting overlay on %s", target);
 	if (cwd >= 0 && fchdir(cwd) < 0 && r == 0)
 		r = hull_err_set(err, errno, "returning to the working directory");

@@ -175,3 +175,43 @@ def test_tty_foreground_and_detached(bb):
         time.sleep(0.05)
     out = bb.out("logs", cid)
     assert "/dev/pts/0" in out and "via-pty" in out
+
+
+def test_device_nodes_from_images_do_not_open_host_devices(bb, tmp_path):
+    import io
+    import tarfile
+    path = tmp_path / "dev.tar"
+    with tarfile.open(path, "w") as t:
+        ti = tarfile.TarInfo("opt/mem")
+        ti.type = tarfile.CHRTYPE
+        ti.devmajor, ti.devminor, ti.mode = 1, 3, 0o666  # what /dev/null is, as a probe
+        t.addfile(ti)
+    bb.run("import", path, "devlayer")
+    bb.run("tag", "busybox", "base")
+    # a two-layer image: busybox, then the device node
+    r = bb.run("run", "--rm", "busybox", "true")
+    arch = tmp_path / "two.tar"
+    bb.run("save", "-o", arch, "busybox")
+    d = tmp_path / "x"
+    d.mkdir()
+    subprocess.run(["tar", "-C", d, "-xf", arch], check=True)
+    man = json.loads((d / "manifest.json").read_text())
+    cfg = json.loads((d / man[0]["Config"]).read_text())
+    import hashlib, shutil
+    dev_tar = path.read_bytes()
+    dev_id = hashlib.sha256(dev_tar).hexdigest()
+    shutil.copy(path, d / f"{dev_id}.tar")
+    cfg["rootfs"]["diff_ids"].append("sha256:" + dev_id)
+    cfg_bytes = json.dumps(cfg).encode()
+    cfg_name = hashlib.sha256(cfg_bytes).hexdigest() + ".json"
+    (d / cfg_name).write_bytes(cfg_bytes)
+    man[0]["Config"] = cfg_name
+    man[0]["Layers"].append(f"{dev_id}.tar")
+    man[0]["RepoTags"] = ["localhost/withdev:latest"]
+    (d / "manifest.json").write_text(json.dumps(man))
+    subprocess.run(["tar", "-C", d, "-cf", tmp_path / "withdev.tar", "."], check=True)
+    bb.run("load", "-i", tmp_path / "withdev.tar")
+    r = bb.run("run", "--rm", "withdev", "sh", "-c", "ls -l /opt/mem; echo x > /opt/mem",
+               check=False)
+    assert "1,   3" in r.stdout
+    assert r.returncode != 0 and "Permission denied" in r.stderr
