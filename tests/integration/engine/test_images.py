@@ -247,3 +247,33 @@ def test_docker_archive_paths_cannot_leave_the_archive(bb, tmp_path):
     assert r.returncode == 125
     assert bb.store_snapshot() == before and bb.tmp_is_empty()
     assert (bb.root / "index.json").exists()
+
+
+def test_image_index_picks_host_platform(bb, tmp_path):
+    import hashlib
+    image_id = bb.inspect("busybox")["Id"]
+    out = tmp_path / "bb.tar"
+    bb.run("save", "--format", "oci-archive", "-o", out, "busybox")
+    layout = tmp_path / "multi"
+    layout.mkdir()
+    subprocess.run(["tar", "-C", layout, "-xf", out], check=True)
+    top = json.loads((layout / "index.json").read_text())
+    amd64 = dict(top["manifests"][0])
+    amd64.pop("annotations", None)
+    amd64["platform"] = {"architecture": "amd64", "os": "linux"}
+    # an arm64 entry whose blob is absent: choosing it would fail the pull
+    arm64 = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": "sha256:" + "0" * 64, "size": 1,
+             "platform": {"architecture": "arm64", "os": "linux"}}
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [arm64, amd64]}).encode()
+    digest = hashlib.sha256(index).hexdigest()
+    (layout / "blobs/sha256" / digest).write_bytes(index)
+    top["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                         "digest": "sha256:" + digest, "size": len(index),
+                         "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+    (layout / "index.json").write_text(json.dumps(top))
+    bb.run("rmi", "busybox")
+    r = bb.run("pull", f"oci:{layout}:multi")
+    assert r.stdout.strip() == "localhost/multi:multi"
+    assert bb.inspect("multi:multi")["Id"] == image_id
