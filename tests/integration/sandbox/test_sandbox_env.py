@@ -177,3 +177,28 @@ def test_environment_is_minimal():
     assert os.getcwd() == str(REPO)
     assert os.geteuid() == 0
     assert subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip() == "hull-sandbox"
+
+
+def test_namespaces_user_pid_net():
+    """The command is not merely chrooted (a chroot forbids CLONE_NEWUSER): / is the root of
+    its mount namespace, so user namespaces work, as rootless containers need."""
+    r = subprocess.run(["unshare", "-U", "-r", "id", "-u"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr
+    r = subprocess.run(["unshare", "-m", "-p", "-n", "-f", "--mount-proc", "sh", "-c", "echo $$"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+
+
+def test_device_modules_load_on_first_open(tmp_path):
+    """/dev/loop-control exists before the loop module is loaded (modules.devname)."""
+    assert os.path.exists("/dev/net/tun") and os.path.exists("/dev/fuse")
+    img = tmp_path / "disk.img"
+    with open(img, "wb") as f:
+        f.truncate(4 << 20)
+    r = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    dev = r.stdout.strip()
+    try:
+        assert dev.startswith("/dev/loop")
+    finally:
+        subprocess.run(["losetup", "-d", dev])
