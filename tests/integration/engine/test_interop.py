@@ -4,6 +4,7 @@ they write load into hull and run; images hull writes load into podman and pass
 import json
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
@@ -89,3 +90,26 @@ def test_hull_save_loads_in_podman_and_skopeo_inspects(bb, podman, tmp_path, fmt
     assert f"localhost/hullsaved-{fmt[:3]}:v1" in r.stdout
     r = podman("image", "inspect", f"localhost/hullsaved-{fmt[:3]}:v1")
     assert json.loads(r.stdout)[0]["Id"] == bb.inspect("busybox")["Id"][7:]
+
+
+def test_gzip_layers_round_trip_back_to_podman(hull_store, podman_images, tmp_path):
+    """podman's oci-archive has gzip layers; hull's docker-archive of it has plain tars that
+    podman loads and runs, and skopeo inspects."""
+    need("skopeo")
+    src = tmp_path / "two-oci.tar"
+    podman_images("save", "--format", "oci-archive", "-o", src, "localhost/twolayer:latest")
+    hull_store.run("load", "-i", src)
+    back = tmp_path / "back.tar"
+    hull_store.run("tag", "twolayer", "localhost/roundtrip:1")
+    hull_store.run("save", "-o", back, "localhost/roundtrip:1")
+    with tarfile.open(back) as t:
+        for m in t.getmembers():
+            if m.name.endswith(".tar"):
+                assert t.extractfile(m).read(262)[257:262] == b"ustar"
+    r = subprocess.run(["skopeo", "inspect", f"docker-archive:{back}"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and len(json.loads(r.stdout)["Layers"]) == 2
+    podman_images("load", "-i", back)
+    r = podman_images("run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024",
+                      "--ulimit", "nproc=1024:1024", "localhost/roundtrip:1", "cat", "/data/f")
+    assert r.stdout == "two\n"
