@@ -17,8 +17,10 @@ int ns_clone_flags(const struct oci_spec *s)
 
 	for (int k = 0; k < OCI_NS_COUNT; k++)
 		/* A new time namespace is unshared by the child itself (offsets must be written
-		 * before any process enters it), see ns_time_setup(). */
-		if (s->ns[k].present && !s->ns[k].path && k != OCI_NS_TIME)
+		 * before any process enters it), see ns_time_setup(); so is a new cgroup
+		 * namespace, once the parent has placed the child in its cgroup, so that the
+		 * namespace is rooted there (ns_cgroup_setup()). */
+		if (s->ns[k].present && !s->ns[k].path && k != OCI_NS_TIME && k != OCI_NS_CGROUP)
 			flags |= oci_ns_clone_flag((enum oci_ns_kind)k);
 	return flags;
 }
@@ -133,5 +135,14 @@ int ns_time_setup(const struct oci_spec *s, struct hull_err *err)
 	r = fd_write_all(fd, buf, (size_t)n);
 	if (r < 0)
 		return hull_err_set(err, -r, "config.json: linux.timeOffsets");
+	return 0;
+}
+
+int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)
+{
+	if (!s->ns[OCI_NS_CGROUP].present || s->ns[OCI_NS_CGROUP].path)
+		return 0;
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return hull_err_set(err, errno, "config.json: linux.namespaces: new cgroup namespace");
 	return 0;
 }

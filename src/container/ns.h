@@ -25,5 +25,8 @@ void ns_pid_restore(int saved_fd);
 /* Parent side: write uid_map and gid_map of the child's new user namespace. */
 int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err);
 
+/* Child side, after the parent placed us in our cgroup: unshare a new cgroup namespace. */
+int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err);
+
 /* Child side: unshare a time namespace and set its offsets (they apply from execve on). */
 int ns_time_setup(const struct oci_spec *s, struct hull_err *err);
