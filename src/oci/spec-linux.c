@@ -198,12 +198,15 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 		return r;
 	if (!*dst)
 		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
-	/* runc 1.1 still takes relative destinations (with a warning); the spec wants them
-	 * absolute and so do we: a relative one is almost always a mistake. */
+	/* runtime-spec 1.1 (and runc) take a relative destination as relative to the
+	 * container's "/"; it is deprecated, so only say so at debug level. */
 	if (!path_is_absolute(dst))
-		return hull_err_setx(err, EINVAL, "%s.destination: \"%s\" is not an absolute path",
-				     w, dst);
-	m->destination = path_normalize(dst);
+		log_debug("%s.destination: \"%s\" is relative: taken from /", w, dst);
+	{
+		cleanup_free char *abs = xasprintf("/%s", dst);
+
+		m->destination = path_normalize(abs);
+	}
 	if (type && *type && strcmp(type, "none") != 0)
 		m->type = xstrdup(type);
 	if ((r = oci_mount_options_parse(m, options, w, err)) < 0)
