@@ -1,0 +1,157 @@
+/* The cpio newc writer and modules.dep resolution. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/fd.h"
+#include "common/strv.h"
+#include "vmm/initramfs.h"
+
+static void test_cpio_layout(void **state)
+{
+	struct cpio_buf b = { 0 };
+	char field[9] = { 0 };
+
+	cpio_add(&b, "init", S_IFREG | 0755, 0, 0, "#!/bin/sh\n", 10);
+	assert_memory_equal(b.data, "070701", 6);
+	memcpy(field, b.data + 6 + 8, 8); /* mode */
+	assert_int_equal(strtoul(field, NULL, 16), S_IFREG | 0755);
+	memcpy(field, b.data + 6 + 6 * 8, 8); /* filesize */
+	assert_int_equal(strtoul(field, NULL, 16), 10);
+	memcpy(field, b.data + 6 + 11 * 8, 8); /* namesize, with the NUL */
+	assert_int_equal(strtoul(field, NULL, 16), 5);
+	assert_string_equal((char *)b.data + 110, "init");
+	/* header + name padded to 4, then data padded to 4 */
+	assert_int_equal(b.len, 116 + 12);
+	assert_memory_equal(b.data + 116, "#!/bin/sh\n", 10);
+	cpio_add(&b, "dev/console", S_IFCHR | 0600, 5, 1, NULL, 0);
+	cpio_finish(&b);
+	assert_int_equal(b.len % 4, 0);
+	assert_non_null(memmem(b.data, b.len, "TRAILER!!!", 10));
+	cpio_buf_free(&b);
+}
+
+static void test_cpio_readable_by_cpio(void **state)
+{
+	struct cpio_buf b = { 0 };
+	char path[] = "/tmp/hull-test-cpio-XXXXXX";
+	char cmd[256];
+	int fd = mkstemp(path);
+	FILE *p;
+	char line[64] = { 0 };
+
+	if (access("/usr/bin/cpio", X_OK) != 0)
+		skip();
+	cpio_add(&b, "etc", S_IFDIR | 0755, 0, 0, NULL, 0);
+	cpio_add(&b, "etc/hello", S_IFREG | 0644, 0, 0, "hi", 2);
+	cpio_add(&b, "bin/sh", S_IFLNK | 0777, 0, 0, "busybox", 7);
+	cpio_finish(&b);
+	assert_int_equal(fd_write_all(fd, b.data, b.len), 0);
+	close(fd);
+	(void)snprintf(cmd, sizeof(cmd), "cpio -i --to-stdout etc/hello < %s 2>/dev/null", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "hi");
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	cpio_buf_free(&b);
+}
+
+static char dir[64];
+
+static int make_moddir(void **state)
+{
+	const char *dep = "kernel/a/mod-a.ko: kernel/b/mod_b.ko kernel/c/mod_c.ko\n"
+			  "kernel/b/mod_b.ko: kernel/c/mod_c.ko\n"
+			  "kernel/c/mod_c.ko:\n"
+			  "kernel/d/loop1.ko: kernel/d/loop2.ko\n"
+			  "kernel/d/loop2.ko: kernel/d/loop1.ko\n";
+	char p[128];
+	int dfd;
+
+	strcpy(dir, "/tmp/hull-test-mod-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_PATH | O_DIRECTORY);
+	assert_int_equal(fd_write_file_atomic_at(dfd, "modules.dep", dep, strlen(dep), 0644), 0);
+	close(dfd);
+	(void)snprintf(p, sizeof(p), "%s/kernel", dir);
+	(void)state;
+	return 0;
+}
+
+static int remove_moddir(void **state)
+{
+	char p[128];
+
+	(void)snprintf(p, sizeof(p), "%s/modules.dep", dir);
+	unlink(p);
+	rmdir(dir);
+	return 0;
+}
+
+static void test_modules_order(void **state)
+{
+	struct hull_err err = { 0 };
+	char n1[] = "mod_a";
+	char *names[] = { n1, NULL };
+	char **paths = NULL;
+
+	/* "mod_a" matches mod-a.ko: - and _ are the same in module names */
+	assert_int_equal(modules_resolve(dir, names, &paths, &err), 0);
+	assert_int_equal(strv_length(paths), 3);
+	assert_string_equal(paths[0], "kernel/c/mod_c.ko"); /* dependencies first, once */
+	assert_string_equal(paths[1], "kernel/b/mod_b.ko");
+	assert_string_equal(paths[2], "kernel/a/mod-a.ko");
+	strv_free(paths);
+}
+
+static void test_modules_missing_and_cycle(void **state)
+{
+	struct hull_err err = { 0 };
+	char n1[] = "nope", n2[] = "loop1";
+	char *missing[] = { n1, NULL };
+	char *cycle[] = { n2, NULL };
+	char **paths = NULL;
+
+	assert_int_equal(modules_resolve(dir, missing, &paths, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "nope"));
+	assert_non_null(strstr(err.msg, "modules.dep"));
+	/* A dependency cycle in a corrupt modules.dep ends, with an error, not a stack overflow. */
+	assert_int_equal(modules_resolve(dir, cycle, &paths, &err), -ELOOP);
+	assert_int_equal(modules_resolve("/nonexistent", missing, &paths, &err), -ENOENT);
+}
+
+static void test_build_needs_busybox(void **state)
+{
+	struct cpio_buf b = { 0 };
+	struct hull_err err = { 0 };
+	struct initramfs_spec spec = { .busybox = "/nonexistent/busybox" };
+
+	assert_int_equal(initramfs_build(&spec, &b, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/busybox"));
+	cpio_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cpio_layout),
+		cmocka_unit_test(test_cpio_readable_by_cpio),
+		cmocka_unit_test_setup_teardown(test_modules_order, make_moddir, remove_moddir),
+		cmocka_unit_test_setup_teardown(test_modules_missing_and_cycle, make_moddir,
+						remove_moddir),
+		cmocka_unit_test(test_build_needs_busybox),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
