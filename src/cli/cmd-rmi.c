@@ -1,8 +1,11 @@
 /* hull rmi [-f] IMAGE...: names lose their tag; an id removes the image. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "common/cleanup.h"
+#include "engine/container.h"
 #include "image/image.h"
 
 int cmd_rmi(int argc, char **argv)
@@ -12,11 +15,14 @@ int cmd_rmi(int argc, char **argv)
 		{ 0 },
 	};
 	cleanup_image_store struct image_store *s = NULL;
+	bool force = false;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
 		if (c != 'f')
 			return EXIT_ENGINE;
+		force = true;
+	}
 	if (optind >= argc)
 		return cli_usage_error("rmi", "usage: hull rmi IMAGE...");
 	if (cli_store_open("rmi", &s) != 0)
@@ -24,7 +30,29 @@ int cmd_rmi(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		struct hull_err err = { 0 };
 		char removed[DIGEST_STR_LEN + 1] = "";
+		struct image_info info = { 0 };
 
+		/* as docker: an image a container uses is not removed (its last name neither)
+		 * without -f; its layers stay for the container anyway */
+		if (!force && image_lookup(s, argv[i], &info, &err) == 0) {
+			cleanup_free char *user = container_using_image(s, info.config);
+			cleanup_free char *norm = image_ref_normalize(argv[i]);
+			bool by_name = norm && info.name && strcmp(norm, info.name) == 0;
+			size_t names = 0;
+			struct image_list l = { 0 };
+
+			if (image_list(s, &l, &err) == 0) {
+				for (size_t k = 0; k < l.n; k++)
+					names += strcmp(l.v[k].config, info.config) == 0;
+				image_list_free(&l);
+			}
+			image_info_clear(&info);
+			if (user && (!by_name || names <= 1)) {
+				rc = cli_usage_error("rmi", "image %s is in use by container %s (use -f)",
+						     argv[i], user);
+				continue;
+			}
+		}
 		if (image_remove(s, argv[i], removed, &err) < 0) {
 			rc = cli_fail("rmi", &err);
 			continue;

@@ -32,11 +32,16 @@ int cmd_system(int argc, char **argv)
 			return EXIT_ENGINE;
 	if (cli_store_open("system prune", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_image_ids(s, &keep, &err) < 0)
+	unsigned incomplete = 0;
+
+	if (container_prune_incomplete(s, &incomplete, &err) < 0 ||
+	    container_image_ids(s, &keep, &err) < 0)
 		return cli_fail("system prune", &err);
 	if (image_gc(s, keep, &st, &err) < 0)
 		return cli_fail("system prune", &err);
 	human_size(st.bytes, size, sizeof(size));
+	if (incomplete)
+		printf("Removed %u half-created containers\n", incomplete);
 	printf("Deleted %u blobs and %u layers\nTotal reclaimed space: %s\n", st.blobs, st.layers,
 	       size);
 	return 0;

@@ -14,6 +14,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/rootfs.h"
 #include "image/digest.h"
 
 void ctr_free(struct ctr *c)
@@ -323,4 +324,55 @@ bool container_name_taken(struct image_store *s, const char *name)
 		taken = taken || (ctr_name(all[i]) && strcmp(ctr_name(all[i]), name) == 0);
 	ctr_list_free(all);
 	return taken;
+}
+
+int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err)
+{
+	cleanup_close int lock = container_names_lock(s, err);
+	cleanup_close int dfd = -1;
+	DIR *d;
+	struct dirent *de;
+
+	*ret_n = 0;
+	if (lock < 0)
+		return lock;
+	dfd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return hull_err_set(err, errno, "%s/containers", s->root);
+	d = fdopendir(dfd);
+	if (!d)
+		return hull_err_set(err, errno, "%s/containers", s->root);
+	dfd = -1;
+	while ((de = readdir(d))) {
+		cleanup_free char *rec = NULL;
+		cleanup_free char *dir = NULL;
+		struct hull_err e2;
+
+		if (strlen(de->d_name) != CTR_ID_LEN || !digest_is_hex_prefix(de->d_name))
+			continue;
+		rec = xasprintf("%s/hull.json", de->d_name);
+		if (faccessat(dirfd(d), rec, F_OK, 0) == 0)
+			continue;
+		dir = xasprintf("%s/containers/%s", s->root, de->d_name);
+		(void)ctr_rootfs_teardown(dir, &e2);
+		if (rm_rf_at(dirfd(d), de->d_name) == 0)
+			(*ret_n)++;
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+char *container_using_image(struct image_store *s, const char *image_id)
+{
+	struct ctr **all = NULL;
+	struct hull_err err;
+	char *name = NULL;
+
+	if (container_list(s, &all, &err) < 0)
+		return NULL;
+	for (size_t i = 0; all[i] && !name; i++)
+		if (ctr_str(all[i], "ImageID") && strcmp(ctr_str(all[i], "ImageID"), image_id) == 0)
+			name = xstrdup(ctr_name(all[i]) ? ctr_name(all[i]) : all[i]->id);
+	ctr_list_free(all);
+	return name;
 }

@@ -73,6 +73,14 @@ int ctr_state_reload(struct ctr *c, struct hull_err *err);
 /* The image ids of all containers (for image_gc). */
 int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err);
 
+/*
+ * Remove container directories that a crash left half-created (no hull.json), unmounting
+ * their rootfs. Takes the names lock, which creation holds throughout. *ret_n: how many.
+ */
+int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err);
+/* The name of a container that uses image id, or NULL (a heap string). */
+char *container_using_image(struct image_store *s, const char *image_id);
+
 /* Lock protecting name uniqueness (containers/.lock); returns an fd to close. */
 int container_names_lock(struct image_store *s, struct hull_err *err);
 /* True if a container (other than except_id) is called name. */

@@ -111,18 +111,26 @@ static void exec_child(struct ctr *c, const struct exec_opts *o, int errfd)
 int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 {
 	static const char *const order[] = { "ipc", "uts", "net", "pid", "mnt" };
-	int fds[ARRAY_SIZE(order)];
+	int fds[ARRAY_SIZE(order)], errs[ARRAY_SIZE(order)];
 	pid_t init = ctr_pid(c), pid;
 	int status = 0, r = 0;
 
 	if (ctr_status_live(c) != CTR_RUNNING || init <= 0)
 		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
 		fds[i] = open_ns(init, order[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
-		if (fds[i] < 0 && r == 0)
-			r = hull_err_set(err, errno, "container %s: namespace %s", ctr_name(c),
+		errs[i] = fds[i] < 0 ? errno : 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		if (fds[i] >= 0 || r < 0)
+			continue;
+		/* the init exited between the state check and here */
+		if (errs[i] == ENOENT || errs[i] == ESRCH)
+			r = hull_err_setx(err, ESRCH, "container %s is not running", ctr_name(c));
+		else
+			r = hull_err_set(err, errs[i], "container %s: namespace %s", ctr_name(c),
 					 order[i]);
+	}
 	if (r < 0)
 		goto out;
 	pid = fork();
