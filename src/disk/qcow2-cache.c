@@ -67,6 +67,8 @@ int qcow2_pwrite_meta(struct qcow2 *q, const void *buf, size_t len, uint64_t off
 	}
 	if (off + len > q->file_size)
 		q->file_size = off + len;
+	if (off + len > q->phys_size)
+		q->phys_size = off + len;
 	return 0;
 }
 
@@ -82,6 +84,7 @@ void qcow2_cache_init(struct qcow2_cache *c, unsigned n, size_t cluster_size)
 {
 	c->n = n;
 	c->tick = 0;
+	c->last = 0;
 	c->cluster_size = cluster_size;
 	c->e = xcalloc(n, sizeof(*c->e));
 	for (unsigned i = 0; i < n; i++)
@@ -134,10 +137,16 @@ int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool f
 	struct qcow2_cache_entry *victim = NULL;
 	int r;
 
+	if (c->last < c->n && c->e[c->last].offset == off && !fresh) {
+		c->e[c->last].lru = ++c->tick;
+		*ret = c->e[c->last].buf;
+		return 0;
+	}
 	for (unsigned i = 0; i < c->n; i++) {
 		struct qcow2_cache_entry *e = &c->e[i];
 
 		if (e->offset == off) {
+			c->last = i;
 			e->lru = ++c->tick;
 			if (fresh)
 				memset(e->buf, 0, c->cluster_size);
@@ -160,6 +169,7 @@ int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool f
 	}
 	victim->offset = off;
 	victim->lru = ++c->tick;
+	c->last = (unsigned)(victim - c->e);
 	*ret = victim->buf;
 	return 0;
 }

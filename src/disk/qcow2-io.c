@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "disk/qcow2.h"
 
 void qcow2_release(struct disk *d);
@@ -47,15 +48,27 @@ static int check_normal(const struct qcow2 *q, uint64_t e)
 
 /* ---- iovec helpers ---- */
 
+/* A slice of a request's iovec; requests of up to 16 segments need no allocation. */
 struct iov_sub {
-	struct iovec v[IOV_MAX];
+	struct iovec *v;
 	int n;
+	struct iovec small[16];
 };
 
-/* Describe bytes [skip, skip+len) of iov. */
+static void iov_sub_fini(struct iov_sub *s)
+{
+	if (s->v && s->v != s->small)
+		free(s->v);
+	s->v = NULL;
+}
+
+/* Describe bytes [skip, skip+len) of iov (release with iov_sub_fini). */
 static void iov_slice(const struct iovec *iov, int cnt, uint64_t skip, uint64_t len,
 		      struct iov_sub *out)
 {
+	iov_sub_fini(out);
+	out->v = cnt <= (int)ARRAY_SIZE(out->small) ? out->small
+						     : xcalloc((size_t)cnt, sizeof(*out->v));
 	out->n = 0;
 	for (int i = 0; i < cnt && len; i++) {
 		uint64_t l = iov[i].iov_len;
@@ -219,16 +232,16 @@ static int read_unallocated(struct qcow2 *q, uint64_t g, const struct iovec *iov
 	uint64_t bsize, n = 0;
 
 	if (q->backing) {
-		struct iov_sub *s = xmalloc(sizeof(*s));
+		struct iov_sub s = { 0 };
 		int r = 0;
 
 		bsize = disk_size(q->backing);
 		if (g < bsize) {
 			n = bsize - g < len ? bsize - g : len;
-			iov_slice(iov, cnt, skip, n, s);
-			r = disk_readv(q->backing, g, s->v, s->n);
+			iov_slice(iov, cnt, skip, n, &s);
+			r = disk_readv(q->backing, g, s.v, s.n);
 		}
-		free(s);
+		iov_sub_fini(&s);
 		if (r < 0)
 			return r;
 	}
@@ -241,7 +254,7 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 {
 	struct qcow2 *q = to_qcow2(d);
 	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
-	struct iov_sub *s = NULL;
+	struct iov_sub s = { 0 };
 	int r = 0;
 
 	for (int i = 0; i < cnt; i++)
@@ -274,10 +287,8 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 			r = check_normal(q, e);
 			if (r < 0)
 				goto out;
-			if (!s)
-				s = xmalloc(sizeof(*s));
-			iov_slice(iov, cnt, pos, n, s);
-			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, s, false);
+			iov_slice(iov, cnt, pos, n, &s);
+			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, &s, false);
 			break;
 		case CK_ZERO:
 			iov_fill(iov, cnt, pos, NULL, n, true);
@@ -296,7 +307,7 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 		pos += n;
 	}
 out:
-	free(s);
+	iov_sub_fini(&s);
 	return r;
 }
 
@@ -444,10 +455,15 @@ static int l2_set(struct qcow2 *q, uint64_t ci, uint64_t entry)
 static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t in, uint64_t n,
 			     const struct iovec *iov, int cnt, uint64_t skip)
 {
-	uint64_t nw;
+	uint64_t nw, cs = q->cluster_size;
+	enum cluster_kind k = classify(q, e);
+	bool zero_src = k == CK_ZERO || (k == CK_UNALLOC && (!q->backing ||
+							      (ci << q->cluster_bits) >=
+								      disk_size(q->backing)));
+	struct iov_sub s = { 0 };
 	int r;
 
-	if (n < q->cluster_size) {
+	if (n < cs && !zero_src) {
 		r = read_cluster(q, ci, e, q->cbuf);
 		if (r < 0)
 			return r;
@@ -455,20 +471,29 @@ static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t 
 	r = qcow2_alloc_clusters(q, 1, &nw);
 	if (r < 0)
 		return r;
-	if (n < q->cluster_size) {
+	if (n < cs && zero_src && nw >= q->phys_size) {
+		/* a fresh cluster past the end of the file already reads as zeroes: write only
+		 * the new bytes, then extend the file over the rest of the cluster */
+		iov_slice(iov, cnt, skip, n, &s);
+		r = file_rw(q->fd, nw + in, &s, true);
+		if (r == 0 && nw + in + n < nw + cs && ftruncate(q->fd, (off_t)(nw + cs)) < 0)
+			r = -errno;
+	} else if (n < cs) {
+		if (zero_src)
+			memset(q->cbuf, 0, cs);
 		iov_gather(iov, cnt, skip, q->cbuf + in, n);
-		r = qcow2_pwrite_meta(q, q->cbuf, q->cluster_size, nw);
+		r = qcow2_pwrite_meta(q, q->cbuf, cs, nw);
 	} else {
-		struct iov_sub *s = xmalloc(sizeof(*s));
-
-		iov_slice(iov, cnt, skip, n, s);
-		r = file_rw(q->fd, nw, s, true);
-		free(s);
-		if (nw + q->cluster_size > q->file_size)
-			q->file_size = nw + q->cluster_size;
+		iov_slice(iov, cnt, skip, n, &s);
+		r = file_rw(q->fd, nw, &s, true);
 	}
+	iov_sub_fini(&s);
 	if (r < 0)
 		return r;
+	if (nw + cs > q->phys_size)
+		q->phys_size = nw + cs;
+	if (nw + cs > q->file_size)
+		q->file_size = nw + cs;
 	r = l2_set(q, ci, nw | QCOW2_OFLAG_COPIED);
 	if (r < 0)
 		return r;
@@ -480,7 +505,7 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 {
 	struct qcow2 *q = to_qcow2(d);
 	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
-	struct iov_sub *s = NULL;
+	struct iov_sub s = { 0 };
 	int r = 0;
 
 	for (int i = 0; i < cnt; i++)
@@ -508,10 +533,8 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 					break;
 				n += cs < total - pos - n ? cs : total - pos - n;
 			}
-			if (!s)
-				s = xmalloc(sizeof(*s));
-			iov_slice(iov, cnt, pos, n, s);
-			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, s, true);
+			iov_slice(iov, cnt, pos, n, &s);
+			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, &s, true);
 		} else {
 			r = write_new_cluster(q, ci, e, in, n, iov, cnt, pos);
 		}
@@ -520,7 +543,7 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 		pos += n;
 	}
 out:
-	free(s);
+	iov_sub_fini(&s);
 	if (r == 0)
 		r = qcow2_process_frees(q);
 	return r;
@@ -614,6 +637,30 @@ static int qcow2_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsign
 	return zero_range(to_qcow2(d), off, len, false);
 }
 
+/*
+ * Holes in the file under allocated clusters read as zeroes: report them like qemu-img map
+ * does (data and zero), splitting the extent where the file changes between data and hole.
+ */
+static void refine_with_holes(struct qcow2 *q, uint64_t host, uint64_t *len, unsigned *flags)
+{
+	off_t data = lseek(q->fd, (off_t)host, SEEK_DATA), hole;
+
+	if (data < 0) {
+		if (errno == ENXIO) /* no data from here to the end of the file */
+			*flags |= DISK_STATUS_ZERO;
+		return;
+	}
+	if ((uint64_t)data > host) {
+		*flags |= DISK_STATUS_ZERO;
+		if ((uint64_t)data - host < *len)
+			*len = (uint64_t)data - host;
+		return;
+	}
+	hole = lseek(q->fd, (off_t)host, SEEK_HOLE);
+	if (hole > (off_t)host && (uint64_t)hole - host < *len)
+		*len = (uint64_t)hole - host;
+}
+
 static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 			      unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth)
 {
@@ -649,6 +696,7 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 			return r;
 		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
 		*ret_host = (e & QCOW2_L2_OFFSET_MASK) + in;
+		refine_with_holes(q, *ret_host, ret_len, ret_flags);
 		return 0;
 	case CK_COMPRESSED:
 		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_COMPRESSED | DISK_STATUS_ALLOCATED;

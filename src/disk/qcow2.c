@@ -532,6 +532,7 @@ int qcow2_open_fd(const char *path, int fd, unsigned flags, const struct disk_ch
 	if (fstat(fd, &st) < 0)
 		return hull_err_set(err, errno, "stat %s", path);
 	q->file_size = (uint64_t)st.st_size;
+	q->phys_size = q->file_size;
 	r = qcow2_pread(q, &h, sizeof(h), 0);
 	if (r < 0)
 		return hull_err_set(err, -r, "%s: read header", path);

@@ -30,6 +30,7 @@ struct qcow2_cache {
 	struct qcow2_cache_entry *e;
 	unsigned n;
 	uint64_t tick;
+	unsigned last; /* index of the last hit */
 	size_t cluster_size;
 };
 
@@ -110,6 +111,7 @@ struct qcow2 {
 	struct qcow2_cache rb_cache;
 
 	uint64_t file_size;      /* host file size (allocation extends it) */
+	uint64_t phys_size;      /* bytes actually in the file (past it: zeroes) */
 	uint64_t free_hint;      /* lowest cluster index that may be free */
 	uint64_t compress_next;  /* byte offset for the next compressed cluster, 0: none */
 	struct qcow2_free *frees;
