@@ -312,18 +312,19 @@ int container_names_lock(struct image_store *s, struct hull_err *err)
 	return fd;
 }
 
-bool container_name_taken(struct image_store *s, const char *name)
+char **container_names(struct image_store *s)
 {
 	struct ctr **all = NULL;
 	struct hull_err err;
-	bool taken = false;
+	char **names = xcalloc(1, sizeof(*names));
 
 	if (container_list(s, &all, &err) < 0)
-		return false;
+		return names;
 	for (size_t i = 0; all[i]; i++)
-		taken = taken || (ctr_name(all[i]) && strcmp(ctr_name(all[i]), name) == 0);
+		if (ctr_name(all[i]))
+			strv_push(&names, ctr_name(all[i]));
 	ctr_list_free(all);
-	return taken;
+	return names;
 }
 
 int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err)

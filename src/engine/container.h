@@ -83,5 +83,5 @@ char *container_using_image(struct image_store *s, const char *image_id);
 
 /* Lock protecting name uniqueness (containers/.lock); returns an fd to close. */
 int container_names_lock(struct image_store *s, struct hull_err *err);
-/* True if a container (other than except_id) is called name. */
-bool container_name_taken(struct image_store *s, const char *name);
+/* The names of all containers (a new NULL-terminated vector; strv_free). */
+char **container_names(struct image_store *s);

@@ -55,7 +55,7 @@ static void random_id(char out[CTR_ID_LEN + 1])
 }
 
 /* docker-like generated names: adjective_noun, unique among the containers. */
-static char *random_name(struct image_store *s)
+static char *random_name(char *const *taken)
 {
 	static const char *const adj[] = { "brave", "calm", "eager", "fond", "gentle", "happy",
 					   "jolly", "keen", "lucid", "merry", "nifty", "proud",
@@ -74,7 +74,7 @@ static char *random_name(struct image_store *s)
 					   noun[r[1] % ARRAY_SIZE(noun)])
 			       : xasprintf("%s_%s_%u", adj[r[0] % ARRAY_SIZE(adj)],
 					   noun[r[1] % ARRAY_SIZE(noun)], (unsigned)r[2] << 8 | r[3]);
-		if (!container_name_taken(s, n))
+		if (strv_find(taken, n) < 0)
 			return n;
 		free(n);
 	}
@@ -192,6 +192,7 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	cleanup_close int lock = -1;
 	cleanup_free char *name = NULL;
 	cleanup_free char *dir = NULL;
+	cleanup_strv char **taken = NULL;
 	char id[CTR_ID_LEN + 1];
 	int r;
 
@@ -205,10 +206,11 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	lock = container_names_lock(s, err);
 	if (lock < 0)
 		return lock;
-	if (o->name && container_name_taken(s, o->name))
+	taken = container_names(s);
+	if (o->name && strv_find(taken, o->name) >= 0)
 		return hull_err_setx(err, EEXIST, "the container name \"%s\" is already in use",
 				     o->name);
-	name = o->name ? xstrdup(o->name) : random_name(s);
+	name = o->name ? xstrdup(o->name) : random_name(taken);
 	random_id(id);
 	dir = xasprintf("%s/containers/%s", s->root, id);
 	if (mkdir(dir, 0700) < 0)
