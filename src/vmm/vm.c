@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -200,6 +201,8 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 {
 	uint64_t host = host_mem_total();
 	uint64_t min = cfg->kernel_kind == VM_KERNEL_RAW ? VM_MIN_MEM_RAW : VM_MIN_MEM;
+	struct stat st;
+	int r;
 
 	if (!cfg->kernel)
 		return hull_err_setx(err, EINVAL, "--kernel is required");
@@ -217,6 +220,25 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     " MiB)", cfg->mem_size >> 20, host >> 20);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
 		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	r = arch_kernel_check(cfg, err);
+	if (r < 0)
+		return r;
+	if (cfg->initrd && stat(cfg->initrd, &st) < 0)
+		return hull_err_set(err, errno, "--initrd %s", cfg->initrd);
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		const struct vm_disk_config *d = &cfg->disks[i];
+
+		if (stat(d->path, &st) < 0)
+			return hull_err_set(err, errno, "--disk %s", d->path);
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return hull_err_setx(err, EINVAL, "--disk %s: not a file or block device",
+					     d->path);
+		/* Root may write to any file: one without write permission is read-only. */
+		if (!d->readonly && !(st.st_mode & 0222))
+			return hull_err_setx(err, EROFS,
+					     "--disk %s: the file is read-only (mode %04o): add ,ro",
+					     d->path, st.st_mode & 07777);
+	}
 	return 0;
 }
 

@@ -19,6 +19,27 @@
 #define KERNEL_MAX_SIZE (512ULL << 20)
 #define INITRD_MAX_SIZE (2048ULL << 20)
 
+int arch_kernel_check(const struct vm_config *cfg, struct hull_err *err)
+{
+	cleanup_close int fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
+	uint8_t head[1024] = { 0 };
+	ssize_t n;
+
+	if (fd < 0)
+		return hull_err_set(err, errno, "--kernel %s", cfg->kernel);
+	n = fd_read_all(fd, head, sizeof(head));
+	if (n < 0)
+		return hull_err_set(err, (int)-n, "--kernel %s", cfg->kernel);
+	if (cfg->kernel_kind == VM_KERNEL_RAW)
+		return 0;
+	if (!bzimage_detect(head, (size_t)n) && !elf_detect(head, (size_t)n))
+		return hull_err_setx(err, EINVAL,
+				     "--kernel %s: not a Linux kernel (neither a bzImage nor an ELF "
+				     "vmlinux)",
+				     cfg->kernel);
+	return 0;
+}
+
 int arch_load(struct vm *vm, struct hull_err *err)
 {
 	const struct vm_config *cfg = vm->cfg;

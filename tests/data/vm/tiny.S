@@ -68,6 +68,13 @@ _start:
 	mov	$str_mem, %si
 	call	puts
 
+.ifdef SPIN
+	/* for the control-socket tests: stay up until hull is told to stop */
+	mov	$str_spin, %si
+	call	puts
+5:	pause
+	jmp	5b
+.endif
 .ifdef REBOOT
 	mov	$str_reboot, %si
 	call	puts
@@ -114,6 +121,7 @@ str_rtc:	.asciz "rtc ok\n"
 str_mem:	.asciz "memory ok\n"
 str_bye:	.asciz "powering off\n"
 str_reboot:	.asciz "rebooting\n"
+str_spin:	.asciz "spinning\n"
 str_fail:	.asciz "tiny guest: FAILED\n"
 nl:		.asciz "\n"
 sig:		.fill 13, 1, 0
