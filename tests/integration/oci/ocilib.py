@@ -254,3 +254,20 @@ def procs_in(path: pathlib.Path):
 def host_mountpoints():
     with open("/proc/self/mountinfo") as f:
         return sorted(line.split()[4] for line in f)
+
+
+def wait_cmdline(pid, prefix: bytes, timeout=5.0):
+    """Wait until pid has exec'd a command line starting with prefix (start may return just
+    before the container's process reaches execve)."""
+    deadline = time.monotonic() + timeout
+    cmd = b""
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            cmd = b""
+        if cmd.startswith(prefix):
+            return cmd
+        time.sleep(0.02)
+    raise AssertionError(f"pid {pid}: cmdline {cmd!r}, wanted {prefix!r}...")

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from ocilib import host_mountpoints, make_rootfs
+from ocilib import host_mountpoints, make_rootfs, wait_cmdline
 
 pytestmark = pytest.mark.slow
 
@@ -165,8 +165,7 @@ def test_podman_detached_kill_rm(podman):
     r = podman("inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name)
     status, pid = r.stdout.split()
     assert status == "running"
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        assert f.read().startswith(b"/bin/sleep")
+    wait_cmdline(pid, b"/bin/sleep")
     r = podman("kill", name)
     assert r.returncode == 0, r.stderr
     r = podman("wait", name)
@@ -362,8 +361,7 @@ def test_containerd_detached_kill_rm(containerd):
     row = [ln.split() for ln in r.stdout.splitlines() if ln.startswith(cid)]
     assert row and row[0][2] == "RUNNING", r.stdout
     pid = int(row[0][1])
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        assert f.read().startswith(b"/bin/sleep")
+    wait_cmdline(pid, b"/bin/sleep")
     assert c.ctr("tasks", "kill", "-s", "SIGKILL", cid).returncode == 0
     deadline = time.monotonic() + 20
     status = None

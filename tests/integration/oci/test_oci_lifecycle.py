@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ocilib import sh
+from ocilib import sh, wait_cmdline
 
 
 def test_version(rt):
@@ -137,8 +137,7 @@ def test_run_pid_file_and_detach(rt, bundle):
     st = rt.state(cid)
     assert st["status"] == "running"
     assert int(pidfile.read_text()) == st["pid"]
-    with open(f"/proc/{st['pid']}/cmdline", "rb") as f:
-        assert f.read().split(b"\0")[:2] == [b"/bin/sleep", b"1000"]
+    assert wait_cmdline(st["pid"], b"/bin/sleep\x001000\x00")
 
 
 def test_list_table_and_json(rt, bundle):
