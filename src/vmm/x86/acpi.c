@@ -274,7 +274,7 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *ret_rsdp)
 	struct acpi_rsdp *rsdp;
 	struct acpi_header *xsdt, *dsdt, *madt;
 	struct acpi_fadt *fadt;
-	uint64_t *xsdt_entries;
+	uint64_t xsdt_entries[2];
 	uint8_t *p;
 	size_t dlen, madt_len;
 	const struct acpi_gas sleep_ctl = { 1, 8, 0, 1, htole64(PM_PORT_SLEEP_CTL) };
@@ -313,8 +313,8 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *ret_rsdp)
 	madt = (struct acpi_header *)(base + ACPI_MADT_OFF);
 	acpi_header_init(madt, "APIC", (uint32_t)madt_len, 4);
 	p = (uint8_t *)(madt + 1);
-	*(uint32_t *)p = htole32(ACPI_LAPIC_ADDR);
-	*(uint32_t *)(p + 4) = htole32(1);
+	memcpy(p, &(uint32_t){ htole32(ACPI_LAPIC_ADDR) }, 4);
+	memcpy(p + 4, &(uint32_t){ htole32(1) }, 4); /* PCAT_COMPAT */
 	p += 8;
 	*(struct madt_ioapic *)p = (struct madt_ioapic){
 		.type = 1, .length = sizeof(struct madt_ioapic), .id = (uint8_t)ncpus,
@@ -331,9 +331,10 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *ret_rsdp)
 	/* XSDT */
 	xsdt = (struct acpi_header *)(base + ACPI_XSDT_OFF);
 	acpi_header_init(xsdt, "XSDT", sizeof(*xsdt) + 2 * 8, 1);
-	xsdt_entries = (uint64_t *)(xsdt + 1);
+	/* XSDT entries sit at offset 36: not 8-byte aligned. */
 	xsdt_entries[0] = htole64(LAYOUT_ACPI + ACPI_FADT_OFF);
 	xsdt_entries[1] = htole64(LAYOUT_ACPI + ACPI_MADT_OFF);
+	memcpy(xsdt + 1, xsdt_entries, sizeof(xsdt_entries));
 	acpi_header_sum(xsdt);
 
 	/* RSDP, revision 2 (ACPI 6.4 5.2.5.3) */
