@@ -38,17 +38,12 @@ def test_exit_code_output_cwd_env_and_results(sandbox_available, tmp_path):
     assert (results / "result.txt").read_text() == "written\n"
 
 
-def test_cwd_missing_inside_falls_back_to_root(sandbox_available, tmp_path):
+def test_cwd_missing_inside_falls_back_to_root_and_signal_status(sandbox_available, tmp_path):
     # The host's /tmp is not visible inside (a fresh tmpfs is), so this cwd does not exist.
-    r = run_sandbox("--", "pwd", cwd=str(tmp_path))
-    assert r.returncode == 0, r.stderr
+    r = run_sandbox("--", "sh", "-c", "pwd; kill -TERM $$", cwd=str(tmp_path))
+    assert r.returncode == 128 + 15, r.stderr  # killed by SIGTERM
     assert r.stdout == "/\n"
     assert f"{tmp_path} does not exist in the sandbox" in r.stderr
-
-
-def test_signal_exit_code(sandbox_available):
-    r = run_sandbox("--", "sh", "-c", "kill -TERM $$")
-    assert r.returncode == 128 + 15, r.stderr
 
 
 def test_timeout_kills_the_vm(sandbox_available):
@@ -124,8 +119,8 @@ def test_hung_guest_is_detected(sandbox_available):
     script = ('for p in $(pgrep -x -f "/bin/busybox sh /init"); do '
               '[ "$p" = 1 ] || kill -STOP "$p"; done; echo stopped; sleep 1000')
     t0 = time.monotonic()
-    r = run_sandbox("--hang-timeout", "15", "--", "sh", "-c", script, timeout=120)
+    r = run_sandbox("--hang-timeout", "20", "--", "sh", "-c", script, timeout=120)
     assert r.returncode == 125, r.stderr
     assert r.stdout == "stopped\n"
-    assert "failed: the guest stopped responding (no heartbeat for 15 s)" in r.stderr
-    assert time.monotonic() - t0 < 60
+    assert "failed: the guest stopped responding (no heartbeat for 20 s)" in r.stderr
+    assert time.monotonic() - t0 < 90
