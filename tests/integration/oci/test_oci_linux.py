@@ -61,6 +61,12 @@ def test_default_namespaces_are_new(rt, bundle):
         assert ns[kind] == host_ns(kind), kind
 
 
+def test_new_network_namespace_has_only_lo(rt, bundle):
+    out = run_ok(rt, bundle, "/bin/cat", "/proc/net/dev")
+    ifaces = [ln.split(":")[0].strip() for ln in out.splitlines()[2:]]
+    assert ifaces == ["lo"]
+
+
 def test_pid_namespace_process_is_pid1(rt, bundle):
     out = run_ok(rt, bundle, *sh("echo $$; ps -o pid | wc -l"))
     assert out.splitlines()[0] == "1"
@@ -502,6 +508,16 @@ def test_default_devices_and_symlinks(rt, bundle):
     assert dev["/dev/stderr"].split()[1] == "/proc/self/fd/2"
     assert dev["/dev/ptmx"].split()[1] == "pts/ptmx"
     assert "null-ok" in lines and lines[-1].strip() == "4"
+
+
+def test_dev_holds_only_the_default_devices(rt, bundle):
+    """No host device (kvm, disks, ...) leaks into the container's /dev."""
+    names = set(run_ok(rt, bundle, "/bin/ls", "-A", "/dev").split())
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue",
+            "fd", "stdin", "stdout", "stderr", "ptmx"} <= names
+    extra = names - {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm",
+                     "mqueue", "fd", "stdin", "stdout", "stderr", "ptmx", "core", "console"}
+    assert not extra, f"unexpected entries in /dev: {sorted(extra)}"
 
 
 def test_linux_devices(rt, bundle):
