@@ -1,0 +1,116 @@
+"""The tiny real-mode guest: KVM plumbing, exit handling, platform devices and the control
+socket, on this host's KVM (PVM is fine for a few hundred instructions)."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from vmhelpers import host_lacks_hw_virt
+
+RUN = ["vm", "run", "--raw", "--allow-pvm", "--memory", "2M"]
+
+
+def test_tiny_guest_powers_off(hull, tiny_guest):
+    r = subprocess.run([hull, *RUN, "--kernel", tiny_guest["poweroff"]], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "hull tiny guest: hello"
+    assert "rep outsb ok" in lines                    # string I/O, one exit
+    assert "cpuid 0x40000000: KVMKVMKVM" in lines     # KVM leaves passed through
+    assert "rtc ok" in lines and "memory ok" in lines
+    assert lines[-1] == "powering off"
+    assert "FAILED" not in r.stdout
+
+
+def test_tiny_guest_reboot_exit_status(hull, tiny_guest):
+    r = subprocess.run([hull, *RUN, "--kernel", tiny_guest["reboot"]], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.splitlines()[-1] == "rebooting"
+
+
+def test_console_none_prints_nothing(hull, tiny_guest):
+    r = subprocess.run([hull, *RUN, "--console", "none", "--kernel", tiny_guest["poweroff"]],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    assert r.stdout == ""
+
+
+def test_smp_tiny_guest(hull, tiny_guest):
+    # Application processors wait for INIT/SIPI; the boot CPU alone runs and powers off.
+    r = subprocess.run([hull, *RUN, "--cpus", "4", "--kernel", tiny_guest["poweroff"]],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("hull tiny guest: hello") == 1
+
+
+@pytest.mark.skipif(not host_lacks_hw_virt(), reason="this host has vmx/svm")
+def test_pvm_host_refused_without_flag(hull, tiny_guest):
+    r = subprocess.run([hull, "vm", "run", "--raw", "--memory", "2M", "--kernel",
+                        tiny_guest["poweroff"]], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 125
+    assert r.stderr.count("\n") == 1
+    assert "no vmx/svm" in r.stderr and "1000x" in r.stderr and "sandbox" in r.stderr
+
+
+def api(path, obj, raw=None):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(raw if raw is not None else (json.dumps(obj) + "\n").encode())
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+
+
+def test_api_socket(hull, tiny_guest, tmp_path):
+    sock = str(tmp_path / "api.sock")
+    p = subprocess.Popen([hull, *RUN, "--api-sock", sock, "--kernel", tiny_guest["spin"]],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.time() + 60
+        while time.time() < deadline:  # the guest is up once it says so
+            line = p.stdout.readline()
+            seen.append(line)
+            if line == "spinning\n" or not line:
+                break
+        assert seen[-1] == "spinning\n", seen
+        assert os.path.exists(sock)
+        st = api(sock, {"op": "status"})
+        assert st == {"ok": True, "state": "running", "cpus": 1, "memory": 2 << 20}
+        assert api(sock, {"op": "pause"})["state"] == "paused"
+        assert api(sock, {"op": "status"})["state"] == "paused"
+        assert api(sock, {"op": "resume"})["state"] == "running"
+        bad = api(sock, {"op": "explode"})
+        assert bad["ok"] is False and "explode" in bad["error"]
+        garbage = api(sock, None, raw=b"not json\n")
+        assert garbage["ok"] is False and "request" in garbage["error"]
+        missing = api(sock, {"nop": 1})
+        assert missing["ok"] is False and "op" in missing["error"]
+        assert api(sock, {"op": "power-off"}) == {"ok": True, "state": "power-off"}
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out == ""  # nothing after the spin loop
+    assert not os.path.exists(sock)  # removed on exit
+
+
+def test_api_socket_path_in_use(hull, tiny_guest, tmp_path):
+    sock = tmp_path / "api.sock"
+    sock.write_text("")
+    r = subprocess.run([hull, *RUN, "--api-sock", str(sock), "--kernel", tiny_guest["poweroff"]],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 125
+    assert str(sock) in r.stderr and "in use" in r.stderr
