@@ -113,34 +113,6 @@ def bb(hull_store, rootfs_tar):
     return hull_store
 
 
-def write_tar(path: pathlib.Path, entries):
-    """entries: (name, kind, extra) with kind file|dir|symlink|hardlink|raw."""
-    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as t:
-        for name, kind, extra in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mtime = 0
-            data = None
-            if kind == "file":
-                data = extra if isinstance(extra, bytes) else (extra or "x").encode()
-                ti.size = len(data)
-                ti.mode = 0o644
-            elif kind == "dir":
-                ti.type = tarfile.DIRTYPE
-                ti.mode = 0o755
-            elif kind == "symlink":
-                ti.type = tarfile.SYMTYPE
-                ti.linkname = extra
-            elif kind == "hardlink":
-                ti.type = tarfile.LNKTYPE
-                ti.linkname = extra
-            import io
-            t.addfile(ti, io.BytesIO(data) if data is not None else None)
-    return path
-
-
-PODMAN_STORE = None
-
-
 @pytest.fixture(scope="session")
 def podman(tmp_path_factory):
     """podman with a private storage (vfs), so tests never touch the host's images."""

@@ -164,6 +164,7 @@ def test_exec(bb, running):
     assert bb.run("exec", "loop", "sh", "-c", "exit 5", check=False).returncode == 5
     assert bb.run("exec", "loop", "nope", check=False).returncode == 127
     bb.run("kill", "loop")
+    assert wait_for(lambda: "exited" in bb.out("inspect", "-f", "{{.State.Status}}", "loop"))
     r = bb.run("exec", "loop", "true", check=False)
     assert r.returncode == 125 and "not running" in r.stderr
 

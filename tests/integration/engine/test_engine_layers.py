@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from conftest import write_tar
+from engine_helpers import write_tar
 
 
 def hostile(bb, tmp_path, name, entries, expect):
