@@ -2,34 +2,10 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "cli/commands.h"
+#include "engine/human.h"
 #include "engine/run.h"
-
-static int parse_signal(const char *s)
-{
-	static const struct {
-		const char *name;
-		int sig;
-	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
-		{ "CONT", SIGCONT }, { "ALRM", SIGALRM }, { "WINCH", SIGWINCH },
-	};
-	char *end = NULL;
-	long n;
-
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (strcasecmp(s, sigs[i].name) == 0)
-			return sigs[i].sig;
-	n = strtol(s, &end, 10);
-	return end != s && !*end && n > 0 && n < 65 ? (int)n : -1;
-}
 
 int cmd_kill(int argc, char **argv)
 {
@@ -43,7 +19,7 @@ int cmd_kill(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+s:", opts, NULL)) != -1) {
 		if (c != 's')
 			return EXIT_ENGINE;
-		sig = parse_signal(optarg);
+		sig = human_parse_signal(optarg);
 		if (sig < 0)
 			return cli_usage_error("kill", "-s %s: unknown signal", optarg);
 	}

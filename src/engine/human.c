@@ -1,9 +1,11 @@
 #include "engine/human.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/alloc.h"
 
@@ -114,4 +116,28 @@ int64_t human_parse_bytes(const char *s)
 	if (v * (double)mult > 9e18)
 		return -1;
 	return (int64_t)(v * (double)mult);
+}
+
+int human_parse_signal(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = {
+		{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
+		{ "CONT", SIGCONT }, { "ALRM", SIGALRM }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
+	};
+	char *end = NULL;
+	long n;
+
+	if (!s || !*s)
+		return -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (strcasecmp(s, sigs[i].name) == 0)
+			return sigs[i].sig;
+	n = strtol(s, &end, 10);
+	return end != s && !*end && n > 0 && n < 65 ? (int)n : -1;
 }

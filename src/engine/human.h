@@ -14,3 +14,5 @@ time_t human_parse_time(const char *s);
 char *human_rfc3339(const struct timespec *t);
 /* Parse a size with an optional unit b/k/m/g (1024-based, as docker -m); -1 if invalid. */
 int64_t human_parse_bytes(const char *s);
+/* "KILL", "SIGTERM", "9": a signal number, or -1. */
+int human_parse_signal(const char *s);

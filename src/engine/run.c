@@ -105,8 +105,11 @@ static json_t *strv_json(char *const *v)
 
 static json_t *make_record(const struct run_opts *o, const char *id, const char *name,
 			   const struct image_info *img, const char *rootfs_mode,
-			   char *const *diff_ids, json_t *oci)
+			   char *const *diff_ids, json_t *oci, json_t *icfg)
 {
+	json_t *rec;
+	const char *stop = json_string_value(json_object_get(icfg, "StopSignal"));
+
 	json_t *proc = json_object_get(oci, "process");
 	json_t *args = json_object_get(proc, "args");
 	json_t *rest = json_array();
@@ -114,7 +117,7 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 
 	for (size_t i = 1; i < json_array_size(args); i++)
 		(void)json_array_append(rest, json_array_get(args, i));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:o,"
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:o,"
 			 " s:{s:O, s:O, s:s, s:s, s:b, s:b, s:s, s:s}, "
 			 " s:{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o}}",
 			 "Id", id, "Name", name, "Created", created, "Image", o->image,
@@ -131,6 +134,10 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 			 (json_int_t)o->pids_limit, "ReadonlyRootfs", o->read_only, "Privileged",
 			 o->privileged, "CapAdd", strv_json(o->cap_add), "CapDrop",
 			 strv_json(o->cap_drop), "Binds", strv_json(o->volumes));
+	/* the image's STOPSIGNAL, used by `hull stop` */
+	(void)json_object_set_new(json_object_get(rec, "Config"), "StopSignal",
+				  json_string(stop && human_parse_signal(stop) > 0 ? stop : "SIGTERM"));
+	return rec;
 }
 
 static int write_json(const char *dir, const char *name, json_t *v, struct hull_err *err)
@@ -173,7 +180,8 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);
 	if (r == 0) {
-		rec = make_record(o, id, name, &info, mode, diff_ids, oci);
+		rec = make_record(o, id, name, &info, mode, diff_ids, oci,
+				  json_object_get(img, "config"));
 		state = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "Status", "created", "Pid", 0,
 				  "MonitorPid", 0, "ExitCode", 0, "StartedAt", "", "FinishedAt",
 				  "");
@@ -555,12 +563,14 @@ int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *
 
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err)
 {
-	int r;
+	int r, sig;
 
 	if (ctr_status_live(c) != CTR_RUNNING)
 		return 0;
 	/* a kill that fails because the container is exiting right now is not an error */
-	r = engine_kill(s, c, SIGTERM, err);
+	sig = human_parse_signal(json_string_value(
+		json_object_get(json_object_get(c->rec, "Config"), "StopSignal")));
+	r = engine_kill(s, c, sig > 0 ? sig : SIGTERM, err);
 	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
 	if (engine_wait_exit(c, timeout * 1000) == 0)

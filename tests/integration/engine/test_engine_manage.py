@@ -204,3 +204,15 @@ def test_ambiguous_and_unknown_prefix(bb):
     r = bb.run("rm", dup, check=False)
     assert r.returncode == 125 and "ambiguous" in r.stderr
     assert bb.out("rm", ids[0][:10]).strip() == ids[0][:10]
+
+
+def test_stop_uses_the_image_stop_signal(hull_store, rootfs_tar):
+    hull_store.run("import", rootfs_tar, "stopper", "--change", "STOPSIGNAL SIGUSR1")
+    hull_store.run("run", "-d", "--name", "s", "stopper", "sh", "-c",
+                   "trap 'exit 9' USR1; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    t0 = time.time()
+    hull_store.run("stop", "-t", "10", "s")
+    assert time.time() - t0 < 5
+    assert hull_store.out("inspect", "-f", "{{.State.ExitCode}} {{.Config.StopSignal}}",
+                          "s").strip() == "9 SIGUSR1"
