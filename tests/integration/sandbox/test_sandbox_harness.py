@@ -124,3 +124,21 @@ def test_hung_guest_is_detected(sandbox_available):
     assert r.stdout == "stopped\n"
     assert "failed: the guest stopped responding (no heartbeat for 20 s)" in r.stderr
     assert time.monotonic() - t0 < 90
+
+
+def test_run_pytest_terminated_leaves_no_vm_and_a_failed_junit(tmp_path):
+    xml = tmp_path / "sandbox.xml"
+    p = subprocess.Popen([str(SANDBOX_RUN_PYTEST), str(xml), "tests/integration/sandbox"],
+                         cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    p.terminate()
+    p.communicate(timeout=60)
+    assert p.returncode != 0
+    # QEMU's command line names the results directory (tmp_path): none may be left.
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", f"path={tmp_path},mount_tag=results"],
+                         capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "QEMU still running after run-pytest was terminated"
+        time.sleep(0.2)
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite.get("failures") == "1"
