@@ -27,7 +27,7 @@ int cmd_exec(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+ite:u:w:d", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': o.interactive = true; break;
-		case 't': return cli_usage_error("exec", "-t: terminals are not supported yet");
+		case 't': o.tty = true; break;
 		case 'd': return cli_usage_error("exec", "-d: not supported yet");
 		case 'e': strv_push(&env, optarg); break;
 		case 'u': o.user = optarg; break;

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pty.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "engine/run.h"
+#include "engine/tty.h"
 
 static int open_ns(pid_t pid, const char *name)
 {
@@ -113,7 +116,7 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 	static const char *const order[] = { "ipc", "uts", "net", "pid", "mnt" };
 	int fds[ARRAY_SIZE(order)], errs[ARRAY_SIZE(order)];
 	pid_t init = ctr_pid(c), pid;
-	int status = 0, r = 0;
+	int status = 0, r = 0, master = -1, slave = -1;
 
 	if (ctr_status_live(c) != CTR_RUNNING || init <= 0)
 		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
@@ -133,6 +136,10 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 	}
 	if (r < 0)
 		goto out;
+	if (o->tty && openpty(&master, &slave, NULL, NULL, NULL) < 0) {
+		r = hull_err_set(err, errno, "openpty");
+		goto out;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = hull_err_set(err, errno, "fork");
@@ -141,7 +148,15 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 	if (pid == 0) {
 		pid_t child;
 
-		if (!o->interactive) {
+		if (o->tty) {
+			/* the pty is the process's controlling terminal and stdio */
+			(void)close(master);
+			if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
+			    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+				_exit(125);
+			if (slave > 2)
+				(void)close(slave);
+		} else if (!o->interactive) {
 			int dn = open("/dev/null", O_RDONLY);
 
 			if (dn >= 0)
@@ -172,6 +187,11 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 
 		(void)sigaction(SIGINT, &ign, NULL);
 	}
+	if (o->tty) {
+		(void)close(slave);
+		slave = -1;
+		tty_relay(master, o->interactive);
+	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			r = hull_err_set(err, errno, "waitpid");
@@ -180,6 +200,10 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 	}
 	r = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 out:
+	if (master >= 0)
+		(void)close(master);
+	if (slave >= 0)
+		(void)close(slave);
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
 		if (fds[i] >= 0)
 			(void)close(fds[i]);

@@ -16,6 +16,7 @@ struct exec_opts {
 	const char *user;  /* USER[:GROUP], numeric or names from the container's files */
 	const char *workdir;
 	bool interactive;
+	bool tty; /* a pty of hull's own, relayed to the caller's terminal */
 };
 
 /* Returns the process's exit code (126/127 when it cannot be executed / found), or -errno. */

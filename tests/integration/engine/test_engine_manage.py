@@ -216,3 +216,14 @@ def test_stop_uses_the_image_stop_signal(hull_store, rootfs_tar):
     assert time.time() - t0 < 5
     assert hull_store.out("inspect", "-f", "{{.State.ExitCode}} {{.Config.StopSignal}}",
                           "s").strip() == "9 SIGUSR1"
+
+
+def test_exec_with_tty(bb, running):
+    import shutil
+    if not shutil.which("script"):
+        pytest.skip("script (util-linux) not installed")
+    r = subprocess.run(["script", "-qec", f"{bb.binary} exec -it loop sh", "/dev/null"],
+                       input="test -t 0 && echo stdin-is-a-tty\nexit 4\n", capture_output=True,
+                       text=True, env=bb.env, timeout=30)
+    assert r.returncode == 4
+    assert "stdin-is-a-tty" in r.stdout
