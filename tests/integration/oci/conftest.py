@@ -86,7 +86,7 @@ def rt(runtime_bin, workdir):
     r = Runtime(runtime_bin, root)
     yield r
     r.cleanup()
-    for pid in procs_in(workdir):
+    for pid in procs_in(workdir, r.ids):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -131,7 +131,7 @@ def leftovers(workdir):
     def check(rt, cid=None):
         after = ours()
         assert after == before, f"mounts changed: {set(after) ^ set(before)}"
-        procs = procs_in(workdir)
+        procs = procs_in(workdir, [cid] if cid else [])
         assert not procs, f"processes left running in the bundle: {procs}"
         if cid is not None and rt.root.exists():
             assert cid not in os.listdir(rt.root), f"state for {cid} left under --root"

@@ -233,21 +233,36 @@ def find_mount(mounts, point):
     return hits[-1]
 
 
-def procs_in(path: pathlib.Path):
-    """pids whose root or cwd lies inside path (a leftover container process)."""
+def procs_in(path: pathlib.Path, needles=()):
+    """Live pids that belong to a test under path: root or cwd inside it (before pivot_root),
+    or the path or one of needles (container ids) on the command line. A process that has
+    pivoted shows root "/" from here, so the runtime's --root on the command line of whatever
+    it left running, and the container id, are what catch those."""
     found = []
     prefix = str(path)
+    words = [prefix.encode()] + [n.encode() for n in needles if n]
     for p in os.listdir("/proc"):
-        if not p.isdigit():
+        if not p.isdigit() or int(p) == os.getpid():
             continue
+        hit = False
         for link in ("root", "cwd"):
             try:
                 t = os.readlink(f"/proc/{p}/{link}")
             except OSError:
                 continue
             if t == prefix or t.startswith(prefix + "/"):
-                found.append(int(p))
-                break
+                hit = True
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{p}/stat") as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if zombie:
+            continue
+        if hit or any(w in cmd for w in words):
+            found.append(int(p))
     return found
 
 
