@@ -468,3 +468,50 @@ def test_start_of_stopped_container_fails(rt, bundle):
     rt.run_detached(cid, bundle)
     rt.wait_status(cid, "stopped")
     assert rt("start", cid).returncode != 0
+
+
+def test_kill_all_without_pid_namespace(rt, bundle):
+    """Without a pid namespace the children do not die with the container's init: --all must
+    reach every process of the container."""
+    bundle.config["linux"]["namespaces"] = [{"type": t} for t in ("network", "ipc", "uts",
+                                                                  "mount")]
+    bundle.set_args(*sh("sleep 1001 & sleep 1002 & echo $! > /kids; wait"))
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    init = rt.state(cid)["pid"]
+    deadline = time.monotonic() + 10
+    kids = []
+    while time.monotonic() < deadline:
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and
+                _ppid(int(p)) == init]
+        if len(kids) == 2:
+            break
+        time.sleep(0.05)
+    assert len(kids) == 2
+    r = rt("ps", "--format", "json", cid)
+    assert r.returncode == 0, r.stderr
+    assert set(json.loads(r.stdout)) == {init, *kids}
+    assert rt("kill", "--all", cid, "KILL").returncode == 0
+    rt.wait_status(cid, "stopped")
+    deadline = time.monotonic() + 5
+    alive = kids
+    while alive and time.monotonic() < deadline:
+        alive = [k for k in kids if _alive(k)]
+        time.sleep(0.05)
+    assert not alive, f"children survived kill --all: {alive}"
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
