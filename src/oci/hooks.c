@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,12 @@ static int run_one(const struct oci_hook *h, const char *state_json, int *ret_st
 		_exit(127);
 	}
 	(void)close(steal_fd(&sv1));
+	if (h->timeout > 0) {
+		/* A hook that neither reads nor exits must not block us past its timeout. */
+		struct timeval tv = { .tv_sec = h->timeout };
+
+		(void)setsockopt(sv0, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	(void)send(sv0, state_json, strlen(state_json), MSG_NOSIGNAL);
 	(void)shutdown(sv0, SHUT_WR);
 	return wait_hook(pid, h->timeout, ret_status);
