@@ -128,7 +128,7 @@ static int index_load(struct image_store *s, json_t **ret, struct hull_err *err)
 
 static int index_save(struct image_store *s, json_t *idx, struct hull_err *err)
 {
-	cleanup_free char *buf = hjson_dump(idx, JSON_INDENT(1));
+	cleanup_free char *buf = hjson_dump(idx, JSON_COMPACT);
 	int r = fd_write_file_atomic_at(s->root_fd, "index.json", buf, strlen(buf), 0644);
 
 	if (r < 0)
