@@ -113,3 +113,14 @@ def test_gzip_layers_round_trip_back_to_podman(hull_store, podman_images, tmp_pa
     r = podman_images("run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024",
                       "--ulimit", "nproc=1024:1024", "localhost/roundtrip:1", "cat", "/data/f")
     assert r.stdout == "two\n"
+
+
+def test_the_store_is_an_oci_layout_skopeo_and_umoci_read(bb):
+    need("skopeo")
+    need("umoci")
+    r = subprocess.run(["umoci", "ls", "--layout", bb.root], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.split() == ["localhost/busybox:latest"]
+    r = subprocess.run(["skopeo", "inspect", f"oci:{bb.root}:localhost/busybox:latest"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Digest"] == bb.inspect("busybox")["Digest"]
