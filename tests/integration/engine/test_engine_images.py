@@ -149,6 +149,14 @@ def test_pull_oci_dir_with_tag_and_archives(bb, tmp_path):
     bb.run("rmi", "busybox")
     bb.run("pull", f"oci-archive:{out}")
     assert bb.inspect("busybox")["Id"] == image_id
+    dout = tmp_path / "bb-docker.tar"
+    bb.run("save", "--format", "docker-archive", "-o", dout, "busybox")
+    bb.run("rmi", "busybox")
+    r = bb.run("pull", f"docker-archive:{dout}")
+    assert r.stdout.strip() == "localhost/busybox:latest"
+    assert bb.inspect("busybox")["Id"] == image_id
+    r = bb.run("pull", f"docker-archive:{layout}/index.json", check=False)
+    assert r.returncode == 125 and "index.json" in r.stderr
     r = bb.run("pull", "docker.io/library/busybox", check=False)
     assert r.returncode == 125 and "offline" in r.stderr
     r = bb.run("pull", f"oci:{layout}:nosuchtag", check=False)
