@@ -16,8 +16,8 @@ int ns_clone_flags(const struct oci_spec *s)
 	int flags = 0;
 
 	for (int k = 0; k < OCI_NS_COUNT; k++)
-		/* A new time namespace is unshared by the child itself (offsets must be written
-		 * before any process enters it), see ns_time_setup(); so is a new cgroup
+		/* A time namespace is entered through ns_time_enter_for_children() (offsets
+		 * must be written before any process enters it); a new cgroup
 		 * namespace, once the parent has placed the child in its cgroup, so that the
 		 * namespace is rooted there (ns_cgroup_setup()). */
 		if (s->ns[k].present && !s->ns[k].path && k != OCI_NS_TIME && k != OCI_NS_CGROUP)
@@ -106,36 +106,47 @@ int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err)
 	return r < 0 ? r : write_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err);
 }
 
-int ns_time_setup(const struct oci_spec *s, struct hull_err *err)
+int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err)
 {
+	cleanup_close int saved = -1, fd = -1;
 	char buf[128];
-	cleanup_close int fd = -1;
 	int n, r;
 
 	if (!s->ns[OCI_NS_TIME].present)
-		return 0;
+		return -1;
+	saved = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
+	if (saved < 0)
+		return hull_err_set(err, errno, "open /proc/self/ns/time");
 	if (s->ns[OCI_NS_TIME].path) {
-		cleanup_close int nfd = open(s->ns[OCI_NS_TIME].path, O_RDONLY | O_CLOEXEC);
-
-		if (nfd < 0 || setns(nfd, CLONE_NEWTIME) < 0)
-			return hull_err_set(err, errno, "config.json: linux.namespaces: join time namespace %s",
+		fd = open(s->ns[OCI_NS_TIME].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+			return hull_err_set(err, errno,
+					    "config.json: linux.namespaces: join time namespace %s",
 					    s->ns[OCI_NS_TIME].path);
-		return 0;
+		return steal_fd(&saved);
 	}
 	if (unshare(CLONE_NEWTIME) < 0)
 		return hull_err_set(err, errno, "config.json: linux.namespaces: new time namespace");
-	if (!s->has_time_offsets)
-		return 0;
-	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
-		     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
-		     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
-	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hull_err_set(err, errno, "config.json: linux.timeOffsets: open /proc/self/timens_offsets");
-	r = fd_write_all(fd, buf, (size_t)n);
-	if (r < 0)
-		return hull_err_set(err, -r, "config.json: linux.timeOffsets");
-	return 0;
+	if (s->has_time_offsets) {
+		n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+			     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
+			     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
+		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		r = fd < 0 ? -errno : fd_write_all(fd, buf, (size_t)n);
+		if (r < 0) {
+			ns_time_restore(steal_fd(&saved));
+			return hull_err_set(err, -r, "config.json: linux.timeOffsets");
+		}
+	}
+	return steal_fd(&saved);
+}
+
+void ns_time_restore(int saved_fd)
+{
+	if (saved_fd >= 0) {
+		(void)setns(saved_fd, CLONE_NEWTIME);
+		(void)close(saved_fd);
+	}
 }
 
 int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)

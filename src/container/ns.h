@@ -28,5 +28,13 @@ int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err);
 /* Child side, after the parent placed us in our cgroup: unshare a new cgroup namespace. */
 int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err);
 
-/* Child side: unshare a time namespace and set its offsets (they apply from execve on). */
-int ns_time_setup(const struct oci_spec *s, struct hull_err *err);
+/*
+ * Parent side, before clone: unshare a new time namespace for our children and write its
+ * offsets (or join the one given by path), returning an fd on our own time namespace for
+ * ns_time_restore(); -1 when config.json has no time namespace; < -1 on failure. The child
+ * enters it by being forked: on kernels before 6.x an execve() does not switch time
+ * namespaces, so unsharing in the child would leave the container's own process outside.
+ * The caller must be single-threaded (setns(2) of a time namespace requires it).
+ */
+int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err);
+void ns_time_restore(int saved_fd);

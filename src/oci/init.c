@@ -60,8 +60,7 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 		return r;
 	if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return hull_err_set(err, errno, "become root in the new user namespace");
-	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_cgroup_setup(s, err)) < 0 ||
-	    (r = ns_time_setup(s, err)) < 0)
+	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_cgroup_setup(s, err)) < 0)
 		return r;
 	/* A session keyring of its own, so the container cannot see the host's keys. */
 	if (!a->opts->no_new_keyring &&

@@ -220,7 +220,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	cleanup_close int dirfd = -1, fifo = -1, console = -1, pidfd = -1, sv0 = -1, sv1 = -1;
 	cleanup_free char *created = NULL;
 	struct create_ctx c = { 0 };
-	int sv[2], saved_pidns, r;
+	int sv[2], saved_pidns, saved_timens, r;
 	const char *root = state_root(ctx);
 
 	if ((r = oci_id_validate(id, err)) < 0 || (r = oci_spec_load(bundle, &s, err)) < 0 ||
@@ -244,8 +244,14 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	}
 	sv0 = sv[0];
 	sv1 = sv[1];
+	saved_timens = ns_time_enter_for_children(s, err);
+	if (saved_timens < -1) {
+		r = saved_timens;
+		goto err_rmdir;
+	}
 	saved_pidns = ns_pid_enter_for_children(s, err);
 	if (saved_pidns < -1) {
+		ns_time_restore(saved_timens);
 		r = saved_pidns;
 		goto err_rmdir;
 	}
@@ -263,6 +269,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	}
 	r = c.pid < 0 ? -errno : 0;
 	ns_pid_restore(saved_pidns);
+	ns_time_restore(saved_timens);
 	if (r < 0) {
 		r = hull_err_set(err, -r, "clone the container init");
 		goto err_rmdir;
