@@ -1,6 +1,7 @@
 /* hull load -i FILE [-q]: a docker-archive or an oci-archive into the store. */
 #include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/strv.h"
@@ -30,8 +31,12 @@ int cmd_load(int argc, char **argv)
 	}
 	if (!input && optind < argc)
 		input = argv[optind++];
+	/* as docker: without -i, the archive comes on standard input */
+	if (!input && !isatty(0))
+		input = "-";
 	if (!input || optind < argc)
-		return cli_usage_error("load", "usage: hull load -i FILE");
+		return cli_usage_error("load", "usage: hull load [-i FILE|-] (or the archive on "
+					       "standard input)");
 	if (cli_store_open("load", &s) != 0)
 		return EXIT_ENGINE;
 	if (image_load(s, input, &names, &err) < 0)

@@ -102,7 +102,9 @@ int archive_extract_plain(const char *path, int dirfd, struct hull_err *err)
 
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+	/* "-" is standard input (libarchive reads stdin for a NULL name) */
+	if (archive_read_open_filename(a, strcmp(path, "-") == 0 ? NULL : path, 1 << 16) !=
+	    ARCHIVE_OK) {
 		r = hull_err_setx(err, EINVAL, "%s: %s", path, archive_error_string(a));
 		goto out;
 	}

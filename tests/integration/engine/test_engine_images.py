@@ -285,3 +285,14 @@ def test_image_index_picks_host_platform(bb, tmp_path):
     r = bb.run("pull", f"oci:{layout}:multi")
     assert r.stdout.strip() == "localhost/multi:multi"
     assert bb.inspect("multi:multi")["Id"] == image_id
+
+
+def test_load_from_stdin(bb, tmp_path):
+    out = tmp_path / "bb.tar"
+    bb.run("save", "-o", out, "busybox")
+    bb.run("rmi", "busybox")
+    with open(out, "rb") as f:
+        r = subprocess.run([bb.binary, "load"], stdin=f, capture_output=True, text=True,
+                           env=bb.env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Loaded image: localhost/busybox:latest"
