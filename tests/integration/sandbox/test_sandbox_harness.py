@@ -3,6 +3,7 @@
 Each boot of the VM costs ~7 s, so one boot checks several things at once.
 """
 import os
+import pathlib
 import re
 import subprocess
 import time
@@ -142,3 +143,30 @@ def test_run_pytest_terminated_leaves_no_vm_and_a_failed_junit(tmp_path):
         time.sleep(0.2)
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite.get("failures") == "1"
+
+
+def test_bzimage_boot_smp_and_mem_options(sandbox_available):
+    """HULL_SANDBOX_PVH=0 boots the bzImage itself (the fallback when no vmlinux can be
+    extracted); --smp and --mem reach the guest."""
+    r = run_sandbox("--smp", "1", "--mem", "1024", "--", "sh", "-c",
+                    "nproc; awk '/MemTotal/ {print $2}' /proc/meminfo",
+                    env={"HULL_SANDBOX_PVH": "0"})
+    assert r.returncode == 0, r.stderr
+    cpus, mem_kb = r.stdout.split()
+    assert cpus == "1"
+    assert 900_000 < int(mem_kb) <= 1024 * 1024
+
+
+def test_initramfs_and_vmlinux_cache(sandbox_available):
+    """The cached initramfs is a valid newc archive with init, busybox and the modules; the
+    cached vmlinux carries the PVH note."""
+    cache = pathlib.Path(os.environ.get("HULL_SANDBOX_CACHE") or REPO / "tests/sandbox/.cache")
+    cpios = sorted(cache.glob("initramfs-*.cpio"), key=lambda p: p.stat().st_mtime)
+    assert cpios
+    names = subprocess.run(["cpio", "-it", "--quiet"], stdin=open(cpios[-1], "rb"),
+                           capture_output=True, text=True, check=True).stdout.split()
+    for n in ("init", "bin/busybox", "bin/hull-modprobe", "modules.list",
+              "lib/modules/9p.ko", "lib/modules/kvm-amd.ko", "lib/modules/overlay.ko"):
+        assert n in names
+    vmlinux = list(cache.glob("vmlinux-*"))
+    assert vmlinux and open(vmlinux[0], "rb").read(4) == b"\x7fELF"
