@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import Mirror, random_steps
+from img_helpers import Mirror, random_steps
 
 MiB = 1 << 20
 
