@@ -1,5 +1,6 @@
 """hull img / src/disk against qemu-img and qemu-io, both ways."""
 import json
+import subprocess
 
 import pytest
 
@@ -194,3 +195,21 @@ def test_check_exit_codes_and_repair(img):
     img.img("check", "-r", "all", "l.qcow2")
     img.qemu_check_clean("l.qcow2")
     img.qemu_io("l.qcow2", "read -P 1 0 64k")
+
+
+def test_dirty_image_from_qemu_lazy_refcounts(img):
+    """qemu-io aborts with lazy refcounts: the image is dirty and its refcounts stale; hull's
+    check reports it like qemu-img, and a read-write open repairs it."""
+    img.qemu_img("create", "-f", "qcow2", "-o", "lazy_refcounts=on", "lz.qcow2", "4M")
+    subprocess.run(["qemu-io", "-c", "write -P 7 0 200k", "-c", "write -P 8 1M 64k",
+                    "-c", "abort", "lz.qcow2"], cwd=img.tmp, capture_output=True)
+    theirs = json.loads(img.qemu_img("info", "--output=json", "lz.qcow2").stdout)
+    assert theirs["dirty-flag"] is True
+    ours = json.loads(img.img("info", "--output=json", "lz.qcow2").stdout)
+    assert ours["dirty-flag"] is True
+    assert img.img("check", "lz.qcow2", check=False).returncode == \
+        img.qemu_img("check", "lz.qcow2", check=False).returncode == 2
+    img.io("lz.qcow2", "read:0:204800:7", "read:1048576:65536:8", "write:2097152:4096:9")
+    img.qemu_check_clean("lz.qcow2")
+    assert json.loads(img.qemu_img("info", "--output=json", "lz.qcow2").stdout)["dirty-flag"] \
+        is False
