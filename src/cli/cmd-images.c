@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "engine/human.h"
+#include "engine/table.h"
 #include "image/image.h"
 
 int cmd_images(int argc, char **argv)
@@ -19,6 +20,7 @@ int cmd_images(int argc, char **argv)
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct image_list l = { 0 };
+	struct table *t = NULL;
 	struct hull_err err = { 0 };
 	bool quiet = false, no_trunc = false;
 	time_t now = time(NULL);
@@ -38,14 +40,14 @@ int cmd_images(int argc, char **argv)
 		return EXIT_ENGINE;
 	if (image_list(s, &l, &err) < 0)
 		return cli_fail("images", &err);
+	t = table_new(5);
 	if (!quiet)
-		printf("%-40s %-16s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
-		       "SIZE");
+		table_add(t, (const char *[]){ "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE" });
 	for (size_t i = 0; i < l.n; i++) {
 		const struct image_info *im = &l.v[i];
 		char *repo = NULL, *tag = NULL;
 		char id[DIGEST_STR_LEN + 1], ago[64], size[32];
-		time_t t = human_parse_time(im->created);
+		time_t created = human_parse_time(im->created);
 
 		(void)snprintf(id, sizeof(id), "%s", no_trunc ? im->config : im->config + 7);
 		if (!no_trunc)
@@ -62,13 +64,15 @@ int cmd_images(int argc, char **argv)
 		}
 		if (im->name)
 			image_ref_split(im->name, &repo, &tag);
-		human_duration(now - t, ago, sizeof(ago));
+		human_duration(now - created, ago, sizeof(ago));
 		human_size(im->size, size, sizeof(size));
-		printf("%-40s %-16s %-14s %-16s %s\n", repo ? repo : "<none>", tag ? tag : "<none>",
-		       id, t ? strcat(ago, " ago") : "N/A", size);
+		table_add(t, (const char *[]){ repo ? repo : "<none>", tag ? tag : "<none>", id,
+					       created ? strcat(ago, " ago") : "N/A", size });
 		free(repo);
 		free(tag);
 	}
 	image_list_free(&l);
+	table_print(t, stdout);
+	table_free(t);
 	return 0;
 }

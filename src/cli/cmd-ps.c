@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "engine/container.h"
 #include "engine/human.h"
+#include "engine/table.h"
 
 static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
 {
@@ -66,6 +67,7 @@ int cmd_ps(int argc, char **argv)
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct ctr **all = NULL;
+	struct table *t = NULL;
 	struct hull_err err = { 0 };
 	bool show_all = false, quiet = false, no_trunc = false;
 	time_t now = time(NULL);
@@ -87,9 +89,10 @@ int cmd_ps(int argc, char **argv)
 		return EXIT_ENGINE;
 	if (container_list(s, &all, &err) < 0)
 		return cli_fail("ps", &err);
+	t = table_new(7);
 	if (!quiet)
-		printf("%-14s %-28s %-24s %-20s %-28s %-8s %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
-		       "CREATED", "STATUS", "PORTS", "NAMES");
+		table_add(t, (const char *[]){ "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+					       "STATUS", "PORTS", "NAMES" });
 	/* newest first, as docker */
 	for (size_t n = 0; all[n]; n++) {
 		struct ctr *ct;
@@ -116,10 +119,12 @@ int cmd_ps(int argc, char **argv)
 			cleanup_free char *cmd = command_text(ct, no_trunc);
 			cleanup_free char *cr = xasprintf("%s ago", created);
 
-			printf("%-14s %-28s %-24s %-20s %-28s %-8s %s\n", id, ctr_str(ct, "Image"),
-			       cmd, cr, st, "", ctr_name(ct));
+			table_add(t, (const char *[]){ id, ctr_str(ct, "Image"), cmd, cr, st, "",
+						       ctr_name(ct) });
 		}
 	}
 	ctr_list_free(all);
+	table_print(t, stdout);
+	table_free(t);
 	return 0;
 }
