@@ -208,6 +208,82 @@ static int compare(struct counter *c, unsigned repair)
 	return 0;
 }
 
+/*
+ * The COPIED flag (bit 63) of active L1 and L2 entries must say whether the refcount is
+ * exactly one (qcow2.txt "Cluster mapping"); qemu-img counts a mismatch as a corruption.
+ */
+static int check_copied_l2(struct qcow2 *q, uint64_t l2off, bool fix,
+			   struct qcow2_check_result *res)
+{
+	uint8_t *t;
+	int r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t);
+
+	for (uint64_t i = 0; r == 0 && i < q->l2_entries; i++) {
+		uint64_t *p = (uint64_t *)(void *)t + i, e = be64toh(*p), rc;
+		bool want;
+
+		if ((e & QCOW2_OFLAG_COMPRESSED) || (e & QCOW2_L2_OFFSET_MASK) == 0)
+			continue;
+		r = qcow2_refcount_get(q, (e & QCOW2_L2_OFFSET_MASK) >> q->cluster_bits, &rc);
+		if (r < 0)
+			break;
+		want = rc == 1;
+		if (want == !!(e & QCOW2_OFLAG_COPIED))
+			continue;
+		if (!fix) {
+			res->corruptions++;
+			if (!res->first_error[0])
+				snprintf(res->first_error, sizeof(res->first_error),
+					 "OFLAG_COPIED data cluster: l2_entry=%llx refcount=%llu",
+					 (unsigned long long)e, (unsigned long long)rc);
+			continue;
+		}
+		/* the cache entry may move while refcounts load: fetch it again */
+		r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t);
+		if (r < 0)
+			break;
+		p = (uint64_t *)(void *)t + i;
+		*p = htobe64(want ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED);
+		qcow2_cache_mark_dirty(&q->l2_cache, l2off);
+		res->corruptions_fixed++;
+		r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t);
+	}
+	return r;
+}
+
+static int check_copied(struct qcow2 *q, bool fix, struct qcow2_check_result *res)
+{
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t l2off = q->l1[i] & QCOW2_L1_OFFSET_MASK, rc;
+		int r;
+
+		if (l2off == 0 || (l2off & (q->cluster_size - 1)) || l2off >= q->file_size)
+			continue;
+		r = qcow2_refcount_get(q, l2off >> q->cluster_bits, &rc);
+		if (r < 0)
+			return r;
+		if ((rc == 1) != !!(q->l1[i] & QCOW2_OFLAG_COPIED)) {
+			if (fix) {
+				q->l1[i] ^= QCOW2_OFLAG_COPIED;
+				q->l1_dirty = true;
+				res->corruptions_fixed++;
+			} else {
+				res->corruptions++;
+				if (!res->first_error[0])
+					snprintf(res->first_error, sizeof(res->first_error),
+						 "OFLAG_COPIED L2 cluster: l1_index=%u "
+						 "l1_entry=%llx refcount=%llu", i,
+						 (unsigned long long)q->l1[i],
+						 (unsigned long long)rc);
+			}
+		}
+		r = check_copied_l2(q, l2off, fix, res);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res)
 {
 	struct counter c = { .q = q, .res = res };
@@ -234,6 +310,8 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 		q->repair_refs = NULL;
 		q->repair_nclusters = 0;
 	}
+	if (r == 0 && res->corruptions == 0)
+		r = check_copied(q, repair & QCOW2_REPAIR_ERRORS, res);
 	if (r == 0 && repair) {
 		r = qcow2_meta_flush(q);
 		if (r == 0)

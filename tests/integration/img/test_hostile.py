@@ -199,3 +199,14 @@ def test_mutated_images_never_crash(img, build, rng):
             files.append(name)
     r = img.run(replay, *files, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_copied_flag_mismatch(img, base):
+    # the data cluster's COPIED flag cleared although its refcount is 1
+    patch(base, 0x40000, be64(0x50000))
+    r = img.img("check", "h.qcow2", check=False)
+    assert r.returncode == 2 and "OFLAG_COPIED" in r.stdout, r.stdout
+    assert img.qemu_img("check", "h.qcow2", check=False).returncode == 2
+    img.img("check", "-r", "all", "h.qcow2")
+    img.qemu_check_clean("h.qcow2")
+    img.qemu_io("h.qcow2", "read -P 0x5a 0 64k")
