@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -143,6 +144,7 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 	cleanup_disk struct disk *d = NULL;
 	cleanup_free uint8_t *buf = NULL;
 	struct disk_create_opts o = *opts;
+	struct stat dst_st;
 	int r;
 
 	r = disk_open(src, src_fmt, DISK_OPEN_RDONLY, &s, err);
@@ -154,6 +156,18 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		return hull_err_setx(err, ENOTSUP, "%s: compression needs -O qcow2", dst);
 	o.size = disk_size(s);
 	o.backing_file = NULL;
+	/* like qemu-img, replace an existing target file (never the source itself) */
+	if (stat(dst, &dst_st) == 0) {
+		struct stat src_st;
+
+		if (!S_ISREG(dst_st.st_mode))
+			return hull_err_setx(err, EEXIST, "%s: exists and is not a regular file", dst);
+		if (stat(src, &src_st) == 0 && src_st.st_dev == dst_st.st_dev &&
+		    src_st.st_ino == dst_st.st_ino)
+			return hull_err_setx(err, EINVAL, "%s: target is the source image", dst);
+		if (unlink(dst) < 0)
+			return hull_err_set(err, errno, "replace %s", dst);
+	}
 	r = disk_create(dst, &o, err);
 	if (r < 0)
 		return r;

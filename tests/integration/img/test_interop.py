@@ -213,3 +213,18 @@ def test_dirty_image_from_qemu_lazy_refcounts(img):
     img.qemu_check_clean("lz.qcow2")
     assert json.loads(img.qemu_img("info", "--output=json", "lz.qcow2").stdout)["dirty-flag"] \
         is False
+
+
+def test_convert_replaces_target_create_refuses(img):
+    img.img("create", "-q", "-f", "qcow2", "a.qcow2", "1M")
+    img.io("a.qcow2", "write:0:4096:3")
+    (img.tmp / "out.raw").write_bytes(b"old" * 1000)
+    img.img("convert", "-O", "raw", "a.qcow2", "out.raw")  # replaced, as qemu-img does
+    img.qemu_compare("a.qcow2", "out.raw", fmt_a="qcow2")
+    r = img.img("convert", "-O", "qcow2", "a.qcow2", "a.qcow2", check=False)
+    assert r.returncode == 1 and "target is the source" in r.stderr
+    img.qemu_check_clean("a.qcow2")
+    # create never overwrites an existing image (qemu-img would)
+    r = img.img("create", "-q", "-f", "qcow2", "a.qcow2", "2M", check=False)
+    assert r.returncode == 1 and "File exists" in r.stderr
+    img.qemu_io("a.qcow2", "read -P 3 0 4k")
