@@ -399,7 +399,8 @@ static int img_map_cmd(int argc, char **argv)
 		if (!is_json(&a)) {
 			if (json_is_true(json_object_get(e, "data")) && off)
 				printf("%#-16llx%#-16llx%#-16llx%s\n", start, len,
-				       json_integer_value(off), a.pos[0]);
+				       json_integer_value(off),
+				       json_string_value(json_object_get(e, "filename")));
 			continue;
 		}
 		printf("%s{ \"start\": %lld, \"length\": %lld, \"depth\": %lld, \"present\": %s, "

@@ -192,10 +192,21 @@ int img_info(const char *path, enum disk_format fmt, json_t **ret, struct hull_e
 	return 0;
 }
 
-static json_t *map_entry(uint64_t start, uint64_t len, unsigned depth, unsigned flags,
-			 uint64_t host)
+/* The path of the image at a depth of the backing chain (for the human map's File column). */
+static const char *chain_path(struct disk *d, unsigned depth)
+{
+	for (unsigned i = 0; i < depth && d && disk_get_format(d) == DISK_FORMAT_QCOW2; i++)
+		d = to_qcow2(d)->backing;
+	return d ? disk_path(d) : "";
+}
+
+static json_t *map_entry(struct disk *d, uint64_t start, uint64_t len, unsigned depth,
+			 unsigned flags, uint64_t host)
 {
 	json_t *e = json_object();
+
+	/* not in qemu-img's JSON (cmd-img.c prints the fields it knows): the human form's File */
+	json_object_set_new(e, "filename", json_string(chain_path(d, depth)));
 
 	json_object_set_new(e, "start", json_integer((json_int_t)start));
 	json_object_set_new(e, "length", json_integer((json_int_t)len));
@@ -237,7 +248,7 @@ int img_map(const char *path, enum disk_format fmt, json_t **ret, struct hull_er
 			cur_len += n;
 		} else {
 			if (cur_len)
-				json_array_append_new(arr, map_entry(cur_start, cur_len, cur_depth,
+				json_array_append_new(arr, map_entry(d, cur_start, cur_len, cur_depth,
 								     cur_flags, cur_host));
 			cur_start = off;
 			cur_len = n;
@@ -248,7 +259,7 @@ int img_map(const char *path, enum disk_format fmt, json_t **ret, struct hull_er
 		off += n;
 	}
 	if (cur_len)
-		json_array_append_new(arr, map_entry(cur_start, cur_len, cur_depth, cur_flags,
+		json_array_append_new(arr, map_entry(d, cur_start, cur_len, cur_depth, cur_flags,
 						     cur_host));
 	*ret = arr;
 	return 0;

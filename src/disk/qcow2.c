@@ -432,8 +432,10 @@ static int open_backing(struct qcow2 *q, const struct disk_chain *chain, struct 
 		q->backing_path = xstrdup(q->backing_name);
 	} else {
 		cleanup_free char *copy = xstrdup(q->d.path);
+		const char *dir = dirname(copy);
 
-		q->backing_path = path_join(dirname(copy), q->backing_name);
+		q->backing_path = strcmp(dir, ".") == 0 ? xstrdup(q->backing_name)
+							: path_join(dir, q->backing_name);
 	}
 	if (q->backing_format && disk_format_parse(q->backing_format, &fmt) < 0)
 		return hull_err_setx(err, ENOTSUP, "%s: backing format '%s' is not supported",

@@ -228,3 +228,11 @@ def test_convert_replaces_target_create_refuses(img):
     r = img.img("create", "-q", "-f", "qcow2", "a.qcow2", "2M", check=False)
     assert r.returncode == 1 and "File exists" in r.stderr
     img.qemu_io("a.qcow2", "read -P 3 0 4k")
+
+
+def test_human_map_names_the_file(img):
+    img.qemu_img("create", "-f", "qcow2", "b.qcow2", "4M")
+    img.qemu_io("b.qcow2", "write -P 1 0 64k")
+    img.qemu_img("create", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", "t.qcow2")
+    img.qemu_io("t.qcow2", "write -P 2 1M 64k")
+    assert img.img("map", "t.qcow2").stdout == img.qemu_img("map", "t.qcow2").stdout
