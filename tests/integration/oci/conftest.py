@@ -9,6 +9,7 @@ Each test gets its own --root and busybox-static bundle under a tmp dir (`rt`, `
 teardown force-deletes what is left under that root and kills any process still running in
 the tmp dir, so a failing test leaves nothing on the host.
 """
+import ctypes
 import os
 import pathlib
 import shutil
@@ -45,20 +46,24 @@ HUGETLB = "/sys/fs/cgroup/hugetlb"
 @pytest.fixture(scope="session")
 def crun_hugetlb():
     """crun 1.8.1 refuses a hybrid cgroup host ("cgroups in hybrid mode not supported") unless
-    every v1 controller is mounted; this host lacks a hugetlb hierarchy. Mount one for the
-    session and take it away afterwards."""
-    mounted = False
-    if os.path.isdir("/sys/fs/cgroup/memory") and not os.path.ismount(HUGETLB):
-        made = not os.path.exists(HUGETLB)
-        if made:
-            os.mkdir(HUGETLB)
-        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "hugetlb", HUGETLB], check=True)
-        mounted = True
+    every v1 controller is mounted; this host lacks a hugetlb hierarchy. Move this pytest
+    process into a private mount namespace and mount one there: the tests' runtimes see it,
+    the rest of the host does not, and it goes away with the process."""
+    if not os.path.isdir("/sys/fs/cgroup/memory") or os.path.ismount(HUGETLB):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        pytest.fail(f"unshare(CLONE_NEWNS): {os.strerror(ctypes.get_errno())}")
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    made = not os.path.exists(HUGETLB)
+    if made:
+        os.mkdir(HUGETLB)
+    subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "hugetlb", HUGETLB], check=True)
     yield
-    if mounted:
-        subprocess.run(["umount", HUGETLB], check=False)
-        if made:
-            os.rmdir(HUGETLB)
+    subprocess.run(["umount", HUGETLB], check=False)
+    if made:
+        os.rmdir(HUGETLB)
 
 
 @pytest.fixture(scope="session")
