@@ -157,6 +157,30 @@ def test_podman_exit_code(podman, code):
     assert r.returncode == code, r.stderr
 
 
+def test_podman_tty(podman):
+    """-t: conmon hands the runtime a --console-socket and gets the pty master back."""
+    r = podman(*podman.run_args("--rm", "-t", "localhost/hullbb:latest", "/bin/sh", "-c",
+                                "tty; exit 4"))
+    assert r.returncode == 4, r.stderr
+    assert r.stdout.replace("\r", "").splitlines()[0].startswith("/dev/pts/")
+
+
+def test_podman_volume_user_readonly(podman, clientdir):
+    """A typical podman config: read-only root, a :ro volume, a user, its masked paths."""
+    vol = clientdir / "podman-vol"
+    vol.mkdir(exist_ok=True)
+    (vol / "data").write_text("vol-data\n")
+    r = podman(*podman.run_args("--rm", "--read-only", "-v", f"{vol}:/data:ro",
+                                "--user", "1000:1000", "localhost/hullbb:latest", "/bin/sh",
+                                "-c", "cat /data/data; id -u; id -g; touch /x 2>/dev/null "
+                                "|| echo root-ro; touch /data/y 2>/dev/null || echo vol-ro; "
+                                "grep -c . /proc/kcore 2>/dev/null; echo end"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:5] == ["vol-data", "1000", "1000", "root-ro", "vol-ro"]
+    assert not (vol / "y").exists()
+
+
 def test_podman_detached_kill_rm(podman):
     name = f"hulld-{uuid.uuid4().hex[:8]}"
     r = podman(*podman.run_args("-d", "--name", name, "localhost/hullbb:latest",

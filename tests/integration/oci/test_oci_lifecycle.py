@@ -518,3 +518,49 @@ def _alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_state_readable_throughout_lifecycle(rt, bundle):
+    """state and list read the persisted state while create/start/kill/delete rewrite it: every
+    answer is complete JSON (the state file is replaced atomically, never half-written)."""
+    import threading
+    bundle.set_args("/bin/sleep", "1000")
+    cid = rt.new_id()
+    stop = threading.Event()
+    bad = []
+    seen = set()
+
+    def reader():
+        while not stop.is_set():
+            r = rt("state", cid)
+            if r.returncode == 0:
+                try:
+                    seen.add(json.loads(r.stdout)["status"])
+                except (ValueError, KeyError) as e:
+                    bad.append((r.stdout, e))
+            r = rt("list", "--format", "json")
+            if r.returncode == 0:
+                try:
+                    json.loads(r.stdout)
+                except ValueError as e:
+                    bad.append((r.stdout, e))
+            else:
+                bad.append(("list failed", r.stderr))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for _ in range(3):
+            rt.create(cid, bundle)
+            time.sleep(0.1)
+            assert rt("start", cid).returncode == 0
+            time.sleep(0.1)
+            assert rt("kill", cid, "KILL").returncode == 0
+            rt.wait_status(cid, "stopped")
+            time.sleep(0.1)
+            assert rt("delete", cid).returncode == 0
+    finally:
+        stop.set()
+        t.join()
+    assert not bad, bad[:3]
+    assert seen and seen <= {"creating", "created", "running", "stopped"}, seen
