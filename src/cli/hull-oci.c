@@ -22,6 +22,10 @@ static const struct {
 	{ "spec", oci_cmd_spec },
 };
 
+/* runc commands that later issues add. */
+static const char *const later[] = { "exec", "pause", "resume", "update", "events",
+				     "checkpoint", "restore" };
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hull-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]\n"
@@ -116,6 +120,16 @@ int main(int argc, char **argv)
 	if (strcmp(argv[optind], "version") == 0) {
 		version();
 		return 0;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		if (strcmp(argv[optind], later[i]) == 0) {
+			log_error("\"%s\" is not implemented yet", argv[optind]);
+			return 1;
+		}
 	}
 	log_error("unknown command \"%s\"", argv[optind]);
 	return 1;
