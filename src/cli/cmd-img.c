@@ -65,7 +65,7 @@ static const struct option long_opts[] = {
 struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
 	const char *backing, *opts, *repair, *output;
-	bool quiet, compress, unsafe, shrink, keep, backing_set;
+	bool quiet, compress, unsafe, shrink, keep, backing_set, chain;
 	char **pos;
 	int npos;
 };
@@ -104,7 +104,7 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'd': a->keep = true; break;
 		case 'p': case 'U': break; /* progress, force-share: accepted, no effect */
 		case OPT_SHRINK: a->shrink = true; break;
-		case OPT_BACKING_CHAIN: break;
+		case OPT_BACKING_CHAIN: a->chain = true; break;
 		case OPT_OUTPUT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
 				usage_err(cmd, "--output must be 'human' or 'json'");
@@ -227,23 +227,48 @@ static int img_info_cmd(int argc, char **argv)
 {
 	struct hull_err err = { 0 };
 	struct img_args a;
-	json_t *o = NULL;
+	json_t *all, *o = NULL;
+	const char *path;
+	enum disk_format fmt;
+	size_t i;
 
 	if (parse_args("info", argc, argv, "+f:U", &a) < 0)
 		return 1;
 	if (a.npos != 1)
 		return usage_err("info", "expected FILE");
-	if (img_info(a.pos[0], a.fmt, &o, &err) < 0)
-		return fail(&err);
+	/* --backing-chain: this image, then each backing file in turn (64 at most) */
+	all = json_array();
+	path = a.pos[0];
+	fmt = a.fmt;
+	for (i = 0; path && i < 64; i++) {
+		json_t *next, *nfmt;
+
+		if (img_info(path, fmt, &o, &err) < 0) {
+			json_decref(all);
+			return fail(&err);
+		}
+		json_array_append_new(all, o);
+		next = json_object_get(o, "full-backing-filename");
+		nfmt = json_object_get(o, "backing-filename-format");
+		path = a.chain && next ? json_string_value(next) : NULL;
+		fmt = DISK_FORMAT_AUTO;
+		if (nfmt)
+			(void)disk_format_parse(json_string_value(nfmt), &fmt);
+	}
 	if (is_json(&a)) {
-		char *s = json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		char *s = json_dumps(a.chain ? all : json_array_get(all, 0),
+				     JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 
 		printf("%s\n", s);
 		free(s);
 	} else {
-		print_info_human(o);
+		json_array_foreach(all, i, o) {
+			if (i)
+				printf("\n");
+			print_info_human(o);
+		}
 	}
-	json_decref(o);
+	json_decref(all);
 	return 0;
 }
 

@@ -236,3 +236,15 @@ def test_human_map_names_the_file(img):
     img.qemu_img("create", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", "t.qcow2")
     img.qemu_io("t.qcow2", "write -P 2 1M 64k")
     assert img.img("map", "t.qcow2").stdout == img.qemu_img("map", "t.qcow2").stdout
+
+
+def test_info_backing_chain(img):
+    img.qemu_img("create", "-f", "qcow2", "a.qcow2", "4M")
+    img.qemu_img("create", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "b.qcow2")
+    img.img("create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", "c.qcow2")
+    ours = json.loads(img.img("info", "--backing-chain", "--output=json", "c.qcow2").stdout)
+    theirs = json.loads(img.qemu_img("info", "--backing-chain", "--output=json",
+                                     "c.qcow2").stdout)
+    assert [i["filename"] for i in ours] == [i["filename"] for i in theirs]
+    assert [i.get("backing-filename") for i in ours] == \
+        [i.get("backing-filename") for i in theirs]
