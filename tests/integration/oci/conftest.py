@@ -43,6 +43,19 @@ def runtime_bin(request):
 HUGETLB = "/sys/fs/cgroup/hugetlb"
 
 
+def drop_hugetlb_children(top):
+    """rmdir the cgroups left in the hugetlb hierarchy, leaves first, so that the hierarchy
+    is destroyed once unmounted. A v1 hierarchy with children outlives its last mount and
+    keeps showing in every process's /proc/self/cgroup, which makes tools such as conmon
+    create plain directories under /sys/fs/cgroup/hugetlb."""
+    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda x: -len(x[0])):
+        if dirpath != top:
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 @pytest.fixture(scope="session")
 def crun_hugetlb():
     """crun 1.8.1 refuses a hybrid cgroup host ("cgroups in hybrid mode not supported") unless
@@ -61,9 +74,12 @@ def crun_hugetlb():
         os.mkdir(HUGETLB)
     subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "hugetlb", HUGETLB], check=True)
     yield
+    drop_hugetlb_children(HUGETLB)
     subprocess.run(["umount", HUGETLB], check=False)
     if made:
-        os.rmdir(HUGETLB)
+        # host processes may have made plain directories under it meanwhile (see
+        # drop_hugetlb_children): they are meaningless once the hierarchy is gone
+        shutil.rmtree(HUGETLB, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
