@@ -19,6 +19,9 @@
 #define KERNEL_MAX_SIZE (512ULL << 20)
 #define INITRD_MAX_SIZE (2048ULL << 20)
 
+/* mov al, 0xfe; out 0x64, al; hlt; jmp $-1 */
+static const uint8_t reset_stub[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd };
+
 int arch_kernel_check(const struct vm_config *cfg, struct hull_err *err)
 {
 	cleanup_close int fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
@@ -79,6 +82,13 @@ int arch_load(struct vm *vm, struct hull_err *err)
 	} else {
 		if (acpi_build(&vm->mem, vm->ncpus, &in.rsdp) < 0)
 			return hull_err_setx(err, ENOMEM, "guest memory too small for ACPI tables");
+		/*
+		 * On a hardware-reduced ACPI platform Linux reboots through "EFI", which without
+		 * EFI falls back to a real-mode jump to the BIOS reset vector F000:FFF0. There is
+		 * no BIOS: put a stub there that pulses the i8042 reset line.
+		 */
+		if (gmem_write(&vm->mem, LAYOUT_RESET_VECTOR, reset_stub, sizeof(reset_stub)) < 0)
+			return hull_err_setx(err, ENOMEM, "guest memory too small for the reset stub");
 		if (bzimage_detect(in.kernel, klen))
 			r = bzimage_load(&vm->mem, &in, &out, err);
 		else if (elf_detect(in.kernel, klen))

@@ -14,6 +14,7 @@
 #define LAYOUT_ACPI 0xE0000ULL      /* RSDP first (the legacy scan finds it here too) */
 #define LAYOUT_ACPI_END 0x100000ULL
 #define LAYOUT_KERNEL 0x100000ULL
+#define LAYOUT_RESET_VECTOR 0xFFFF0ULL /* F000:FFF0, where a PC starts after reset */
 
 /* Ports of the ACPI hardware-reduced power-management block (dev/pm.c, acpi.c). */
 #define PM_PORT_BASE 0x600

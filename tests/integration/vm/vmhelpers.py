@@ -28,6 +28,7 @@ def find_kernel():
 
 # The guest init's common prologue: mount, load the modules hull packed, in order.
 INIT_PROLOGUE = """#!/bin/sh
+/bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
