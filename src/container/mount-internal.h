@@ -12,3 +12,5 @@ int mount_set_attrs(int fd, uint64_t set, uint64_t clr, bool recursive, const ch
 		    struct hull_err *err);
 /* O_PATH fd on dst inside the root, created as a directory or an empty file if missing. */
 int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err *err);
+/* tmpcopyup: copy the tree of directory sfd into directory dfd (depth: 0). */
+int copyup_dir(int sfd, int dfd, int depth);

@@ -170,7 +170,7 @@ static int cgroup_mount(int root_fd, const struct oci_mount *m, const struct oci
 static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
 		    bool in_userns, struct hull_err *err)
 {
-	cleanup_close int fd = -1;
+	cleanup_close int fd = -1, under = -1;
 	char target[64];
 	unsigned long flags = m->flags & ~MS_REMOUNT;
 
@@ -180,6 +180,10 @@ static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spe
 	if (fd < 0)
 		return fd;
 	fd_proc_path(target, fd);
+	/* tmpcopyup: keep a handle on what the tmpfs is about to cover. */
+	if (m->tmpcopyup && strcmp(m->type, "tmpfs") == 0 &&
+	    (under = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return hull_err_set(err, errno, "tmpcopyup: open %s", m->destination);
 	if (mount(m->source, target, m->type, flags, m->data) < 0) {
 		int e = errno;
 
@@ -196,6 +200,14 @@ static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spe
 		}
 		return hull_err_set(err, e, "mount %s (%s) on %s", m->source, m->type,
 				    m->destination);
+	}
+	if (under >= 0) {
+		cleanup_close int top = path_open_in_root(root_fd, m->destination,
+							  O_RDONLY | O_DIRECTORY, 0, 0);
+		int r = top < 0 ? top : copyup_dir(under, top, 0);
+
+		if (r < 0)
+			return hull_err_set(err, -r, "tmpcopyup into %s", m->destination);
 	}
 	if (m->propagation || m->attr_set || m->attr_clr) {
 		cleanup_close int top = path_open_in_root(root_fd, m->destination, O_PATH, 0, 0);
@@ -220,8 +232,6 @@ int rootfs_mount_all(int root_fd, const struct oci_spec *s, bool in_userns,
 		const struct oci_mount *m = &s->mounts[i];
 		int r;
 
-		if (m->tmpcopyup)
-			log_debug("mounts[%zu]: tmpcopyup is not supported yet; ignored", i);
 		r = m->bind ? bind_mount(root_fd, m, err) : fs_mount(root_fd, m, s, in_userns, err);
 		if (r < 0)
 			return hull_err_prefix(err, "mounts[%zu]", i);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container/mount-internal.h"
 #include "container/rootfs.h"
 #include "oci/spec.h"
 
@@ -206,6 +207,49 @@ static void test_file_bind_creates_file(void **state)
 	assert_int_equal(calls[0].flags, MS_BIND | MS_REC);
 }
 
+static void test_copyup_dir(void **state)
+{
+	char src[PATH_MAX], dst[PATH_MAX], p[PATH_MAX], buf[64];
+	int sfd, dfd, fd;
+	struct stat st;
+	ssize_t n;
+
+	(void)snprintf(src, sizeof(src), "%s/cu-src", root);
+	(void)snprintf(dst, sizeof(dst), "%s/cu-dst", root);
+	assert_int_equal(mkdir(src, 0755), 0);
+	assert_int_equal(mkdir(dst, 0755), 0);
+	(void)snprintf(p, sizeof(p), "%s/sub", src);
+	assert_int_equal(mkdir(p, 0700), 0);
+	(void)snprintf(p, sizeof(p), "%s/sub/f", src);
+	fd = open(p, O_WRONLY | O_CREAT, 0640);
+	assert_int_equal(write(fd, "content", 7), 7);
+	close(fd);
+	(void)snprintf(p, sizeof(p), "%s/link", src);
+	assert_int_equal(symlink("sub/f", p), 0);
+
+	sfd = open(src, O_RDONLY | O_DIRECTORY);
+	dfd = open(dst, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(copyup_dir(sfd, dfd, 0), 0);
+	close(sfd);
+	close(dfd);
+
+	(void)snprintf(p, sizeof(p), "%s/sub", dst);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	(void)snprintf(p, sizeof(p), "%s/sub/f", dst);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	fd = open(p, O_RDONLY);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 7);
+	(void)snprintf(p, sizeof(p), "%s/link", dst);
+	n = readlink(p, buf, sizeof(buf) - 1);
+	assert_int_equal(n, 5);
+	buf[n] = '\0';
+	assert_string_equal(buf, "sub/f");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_rbind_rro_recursive),
 		cmocka_unit_test(test_symlink_cannot_send_mount_to_host),
 		cmocka_unit_test(test_file_bind_creates_file),
+		cmocka_unit_test(test_copyup_dir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
