@@ -156,3 +156,31 @@ def test_compressed_layers_detected_by_magic(bb, tmp_path, compress):
     import hashlib
     assert diff_id == "sha256:" + hashlib.sha256(plain.read_bytes()).hexdigest()
     assert (bb.root / "layers" / diff_id[7:] / "hello").read_text() == "compressed layer"
+
+
+def test_mutated_layers_never_half_apply(bb, tmp_path):
+    """60 random corruptions of a small valid layer (plain and gzip): each import either
+    succeeds or fails with exit 125 and one line, and a failure leaves the store as it was."""
+    import gzip
+    import random
+    rng = random.Random(5)
+    base = write_tar(tmp_path / "base.tar", [("d", "dir", None), ("d/f", "file", "hello" * 50),
+                                           ("d/l", "symlink", "f"), ("d/h", "hardlink", "d/f")])
+    plain = base.read_bytes()
+    variants = [plain, gzip.compress(plain)]
+    for i in range(60):
+        data = bytearray(variants[i % 2])
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            data[pos] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[:rng.randrange(len(data))]
+        path = tmp_path / f"m{i}.tar"
+        path.write_bytes(bytes(data))
+        before = bb.store_snapshot()
+        r = bb.run("import", path, f"m{i}", check=False)
+        assert r.returncode in (0, 125), (i, r.returncode, r.stderr)
+        if r.returncode == 125:
+            assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert bb.store_snapshot() == before, i
+        assert bb.tmp_is_empty()
