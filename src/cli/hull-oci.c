@@ -16,10 +16,11 @@ static const struct {
 	const char *name;
 	int (*fn)(struct oci_cli *cli, int argc, char **argv);
 } commands[] = {
-	{ "create", oci_cmd_create }, { "run", oci_cmd_run },	     { "start", oci_cmd_start },
-	{ "state", oci_cmd_state },   { "kill", oci_cmd_kill },      { "delete", oci_cmd_delete },
-	{ "list", oci_cmd_list },     { "ps", oci_cmd_ps },	     { "features", oci_cmd_features },
-	{ "spec", oci_cmd_spec },
+	{ "create", oci_cmd_create }, { "run", oci_cmd_run },
+	{ "start", oci_cmd_start },   { "state", oci_cmd_state },
+	{ "kill", oci_cmd_kill },     { "delete", oci_cmd_delete },
+	{ "list", oci_cmd_list },     { "ps", oci_cmd_ps },
+	{ "features", oci_cmd_features }, { "spec", oci_cmd_spec },
 };
 
 /* runc commands that later issues add. */

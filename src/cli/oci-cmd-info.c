@@ -42,7 +42,8 @@ static int parse_format(int argc, char **argv, bool *json, bool *quiet)
 	while ((c = getopt_long_only(argc, argv, "+f:q", opts, NULL)) != -1) {
 		if (c == 'q' && quiet) {
 			*quiet = true;
-		} else if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
+		} else if (c == 'f' &&
+			   (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
 			*json = strcmp(optarg, "json") == 0;
 		} else {
 			log_error("%s: bad option %s", argv[0], argv[optind - 1]);
@@ -81,13 +82,13 @@ int oci_cmd_list(struct oci_cli *cli, int argc, char **argv)
 			       oci_status_name(st->status), st->bundle, st->created, "root");
 		else
 			json_array_append_new(
-				arr, json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:s}", "ociVersion",
-					       st->oci_version, "id", st->id, "pid", st->pid,
-					       "status", oci_status_name(st->status), "bundle",
-					       st->bundle, "rootfs", st->rootfs, "created",
-					       st->created, "annotations",
-					       json_loads(st->annotations_json, 0, NULL), "owner",
-					       "root"));
+				arr,
+				json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:s}", "ociVersion",
+					  st->oci_version, "id", st->id, "pid", st->pid, "status",
+					  oci_status_name(st->status), "bundle", st->bundle,
+					  "rootfs", st->rootfs, "created", st->created,
+					  "annotations", json_loads(st->annotations_json, 0, NULL),
+					  "owner", "root"));
 	}
 	if (json) {
 		char *s = json_dumps(arr, 0);
@@ -151,7 +152,8 @@ static int ps_table(char **ps_args, const pid_t *pids, size_t n)
 		int col = 0;
 
 		if (pid_col < 0) {
-			for (tok = strtok_r(copy, " \t", &s2); tok; tok = strtok_r(NULL, " \t", &s2), col++)
+			for (tok = strtok_r(copy, " \t", &s2); tok;
+			     tok = strtok_r(NULL, " \t", &s2), col++)
 				if (strcmp(tok, "PID") == 0)
 					pid_col = col;
 			if (pid_col < 0) {
@@ -161,7 +163,8 @@ static int ps_table(char **ps_args, const pid_t *pids, size_t n)
 			printf("%s\n", line);
 			continue;
 		}
-		for (tok = strtok_r(copy, " \t", &s2); tok && col < pid_col; tok = strtok_r(NULL, " \t", &s2))
+		for (tok = strtok_r(copy, " \t", &s2); tok && col < pid_col;
+		     tok = strtok_r(NULL, " \t", &s2))
 			col++;
 		for (size_t i = 0; tok && i < n; i++)
 			if (strtol(tok, NULL, 10) == pids[i]) {

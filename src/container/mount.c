@@ -234,7 +234,7 @@ int rootfs_mount_all(int root_fd, const struct oci_spec *s, bool in_userns,
 
 		r = m->bind ? bind_mount(root_fd, m, err) : fs_mount(root_fd, m, s, in_userns, err);
 		if (r < 0)
-			return hull_err_prefix(err, "mounts[%zu]", i);
+			return hull_err_prefix(err, "config.json: mounts[%zu]", i);
 	}
 	return 0;
 }

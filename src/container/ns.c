@@ -31,10 +31,11 @@ static int join(const struct oci_spec *s, enum oci_ns_kind k, struct hull_err *e
 
 	fd = open(s->ns[k].path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s", oci_ns_name(k),
-				    s->ns[k].path);
+		return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s",
+				    oci_ns_name(k), s->ns[k].path);
 	if (setns(fd, oci_ns_clone_flag(k)) < 0)
-		return hull_err_set(err, errno, "config.json: linux.namespaces: join %s namespace %s",
+		return hull_err_set(err, errno,
+				    "config.json: linux.namespaces: join %s namespace %s",
 				    oci_ns_name(k), s->ns[k].path);
 	return 0;
 }
@@ -126,7 +127,8 @@ int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err)
 		return steal_fd(&saved);
 	}
 	if (unshare(CLONE_NEWTIME) < 0)
-		return hull_err_set(err, errno, "config.json: linux.namespaces: new time namespace");
+		return hull_err_set(err, errno,
+				    "config.json: linux.namespaces: new time namespace");
 	if (s->has_time_offsets) {
 		n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
 			     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
@@ -154,6 +156,7 @@ int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)
 	if (!s->ns[OCI_NS_CGROUP].present || s->ns[OCI_NS_CGROUP].path)
 		return 0;
 	if (unshare(CLONE_NEWCGROUP) < 0)
-		return hull_err_set(err, errno, "config.json: linux.namespaces: new cgroup namespace");
+		return hull_err_set(err, errno,
+				    "config.json: linux.namespaces: new cgroup namespace");
 	return 0;
 }

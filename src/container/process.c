@@ -90,12 +90,12 @@ int process_rlimits(const struct oci_process *p, struct hull_err *err)
 		/* Raising a hard limit needs CAP_SYS_RESOURCE, which root may lack (it does on
 		 * the hull CI hosts): say which limit failed. */
 		if (setrlimit(rl->resource, &lim) < 0)
-			return hull_err_set(err, errno,
-					    "config.json: process.rlimits[%zu]: setrlimit %s (soft %llu, "
-					    "hard %llu)",
-					    i, rl->name,
-					    (unsigned long long)rl->soft,
-					    (unsigned long long)rl->hard);
+			return hull_err_set(
+				err, errno,
+				"config.json: process.rlimits[%zu]: setrlimit %s (soft %llu, "
+				"hard %llu)",
+				i, rl->name, (unsigned long long)rl->soft,
+				(unsigned long long)rl->hard);
 	}
 	return 0;
 }
@@ -110,11 +110,14 @@ int process_oom_score_adj(const struct oci_process *p, struct hull_err *err)
 		return 0;
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return hull_err_set(err, errno, "config.json: process.oomScoreAdj: open /proc/self/oom_score_adj");
+		return hull_err_set(
+			err, errno,
+			"config.json: process.oomScoreAdj: open /proc/self/oom_score_adj");
 	n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
 	r = fd_write_all(fd, buf, (size_t)n);
 	if (r < 0)
-		return hull_err_set(err, -r, "config.json: process.oomScoreAdj: set %d", p->oom_score_adj);
+		return hull_err_set(err, -r, "config.json: process.oomScoreAdj: set %d",
+				    p->oom_score_adj);
 	return 0;
 }
 
@@ -152,15 +155,17 @@ int process_set_user(const struct oci_process *p, struct hull_err *err)
 			if (prctl(PR_CAPBSET_DROP, (unsigned long)n, 0, 0, 0) < 0) {
 				if (errno == EINVAL)
 					break; /* past the kernel's last capability */
-				return hull_err_set(err, errno,
-						    "config.json: process.capabilities.bounding: drop %d", n);
+				return hull_err_set(
+					err, errno,
+					"config.json: process.capabilities.bounding: drop %d", n);
 			}
 		}
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			return hull_err_set(err, errno, "prctl PR_SET_KEEPCAPS");
 	}
 	if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
-		return hull_err_set(err, errno, "config.json: process.user.additionalGids: setgroups");
+		return hull_err_set(err, errno,
+				    "config.json: process.user.additionalGids: setgroups");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
 		return hull_err_set(err, errno, "config.json: process.user.gid: setgid %u", p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
@@ -197,7 +202,8 @@ int process_find_exec(const struct oci_process *p, char **ret_path, struct hull_
 		*ret_path = xstrdup(name);
 		return 0;
 	}
-	copy = xstrdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	copy = xstrdup(path ? path
+			    : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		cleanup_free char *cand = xasprintf("%s/%s", *dir ? dir : ".", name);
 

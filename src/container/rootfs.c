@@ -28,7 +28,8 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	if (s->rootfs_propagation & (MS_PRIVATE | MS_SLAVE))
 		prop = s->rootfs_propagation | MS_REC;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
-		return hull_err_set(err, errno, "make / %s", prop & MS_PRIVATE ? "rprivate" : "rslave");
+		return hull_err_set(err, errno, "make / %s",
+				    prop & MS_PRIVATE ? "rprivate" : "rslave");
 	/* pivot_root(2) needs the new root to be a mount point. */
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);
@@ -167,11 +168,12 @@ int rootfs_sysctl(int root_fd, const struct oci_spec *s, struct hull_err *err)
 				*p = '/';
 		fd = path_open_in_root(root_fd, path, O_WRONLY | O_NOFOLLOW, 0, 0);
 		if (fd < 0)
-			return hull_err_set(err, -fd, "sysctl %s", s->sysctl[i].key);
+			return hull_err_set(err, -fd, "config.json: linux.sysctl: %s",
+					    s->sysctl[i].key);
 		r = fd_write_all(fd, s->sysctl[i].value, strlen(s->sysctl[i].value));
 		if (r < 0)
-			return hull_err_set(err, -r, "sysctl %s=%s", s->sysctl[i].key,
-					    s->sysctl[i].value);
+			return hull_err_set(err, -r, "config.json: linux.sysctl: %s=%s",
+					    s->sysctl[i].key, s->sysctl[i].value);
 	}
 	return 0;
 }
@@ -185,15 +187,18 @@ static int mask_path(int root_fd, const char *path, struct hull_err *err)
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
-		return hull_err_set(err, -fd, "maskedPaths: %s", path);
+		return hull_err_set(err, -fd, "config.json: linux.maskedPaths: %s", path);
 	if (fstat(fd, &st) < 0)
-		return hull_err_set(err, errno, "maskedPaths: %s", path);
+		return hull_err_set(err, errno, "config.json: linux.maskedPaths: %s", path);
 	fd_proc_path(target, fd);
 	if (S_ISDIR(st.st_mode)) {
 		if (mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0)
-			return hull_err_set(err, errno, "maskedPaths: mount tmpfs on %s", path);
+			return hull_err_set(err, errno,
+					    "config.json: linux.maskedPaths: mount tmpfs on %s",
+					    path);
 	} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
-		return hull_err_set(err, errno, "maskedPaths: bind /dev/null on %s", path);
+		return hull_err_set(err, errno,
+				    "config.json: linux.maskedPaths: bind /dev/null on %s", path);
 	}
 	return 0;
 }
@@ -207,13 +212,13 @@ static int readonly_path(int root_fd, const char *path, struct hull_err *err)
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
-		return hull_err_set(err, -fd, "readonlyPaths: %s", path);
+		return hull_err_set(err, -fd, "config.json: linux.readonlyPaths: %s", path);
 	fd_proc_path(target, fd);
 	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return hull_err_set(err, errno, "readonlyPaths: bind %s", path);
+		return hull_err_set(err, errno, "config.json: linux.readonlyPaths: bind %s", path);
 	top = path_open_in_root(root_fd, path, O_PATH, 0, 0);
 	if (top < 0)
-		return hull_err_set(err, -top, "readonlyPaths: reopen %s", path);
+		return hull_err_set(err, -top, "config.json: linux.readonlyPaths: reopen %s", path);
 	return mount_set_attrs(top, MOUNT_ATTR_RDONLY, 0, true, path, err);
 }
 

@@ -84,7 +84,8 @@ int oci_hooks_run(const struct oci_hook *hooks, size_t n, enum oci_hook_kind kin
 
 		r = run_one(h, state_json, &status);
 		if (r == -ETIMEDOUT)
-			return hull_err_setx(err, ETIMEDOUT, "%s hook #%zu (%s): timed out after %d s",
+			return hull_err_setx(err, ETIMEDOUT,
+					     "%s hook #%zu (%s): timed out after %d s",
 					     oci_hook_name(kind), i, h->path, h->timeout);
 		if (r < 0)
 			return hull_err_set(err, -r, "%s hook #%zu (%s)", oci_hook_name(kind), i,
@@ -93,7 +94,8 @@ int oci_hooks_run(const struct oci_hook *hooks, size_t n, enum oci_hook_kind kin
 			return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): killed by signal %d",
 					     oci_hook_name(kind), i, h->path, WTERMSIG(status));
 		if (WEXITSTATUS(status) != 0)
-			return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): exited with status %d",
+			return hull_err_setx(err, ECHILD,
+					     "%s hook #%zu (%s): exited with status %d",
 					     oci_hook_name(kind), i, h->path, WEXITSTATUS(status));
 	}
 	return 0;

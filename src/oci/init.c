@@ -87,7 +87,8 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	if ((r = oci_hooks_run(s->hooks[OCI_HOOK_CREATE_CONTAINER],
 			       s->n_hooks[OCI_HOOK_CREATE_CONTAINER], OCI_HOOK_CREATE_CONTAINER,
 			       *state, err)) < 0 ||
-	    (r = rootfs_sysctl(root_fd, s, err)) < 0 || (r = rootfs_mask_paths(root_fd, s, err)) < 0)
+	    (r = rootfs_sysctl(root_fd, s, err)) < 0 ||
+	    (r = rootfs_mask_paths(root_fd, s, err)) < 0)
 		return r;
 	return rootfs_enter(s, a->opts->no_pivot, err);
 }
@@ -171,9 +172,9 @@ static int setup_process(const struct init_args *a, char **ret_exec, int *ret_wa
 		if (!getcwd(cwd, sizeof(cwd)) && errno != ERANGE)
 			return hull_err_set(err, errno, "config.json: process.cwd: %s", p->cwd);
 		if (cwd[0] != '/')
-			return hull_err_setx(err, EPERM,
-					     "config.json: process.cwd: %s is outside the container",
-					     p->cwd);
+			return hull_err_setx(
+				err, EPERM, "config.json: process.cwd: %s is outside the container",
+				p->cwd);
 	}
 	if ((r = process_find_exec(p, ret_exec, err)) < 0)
 		return r;

@@ -83,7 +83,8 @@ int oci_runtime_start(const struct oci_runtime_ctx *ctx, const char *id, struct 
 	fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fifo < 0) {
 		if (errno == ENXIO || errno == ENOENT)
-			return hull_err_setx(err, ESRCH, "cannot start a container that has stopped");
+			return hull_err_setx(err, ESRCH,
+					     "cannot start a container that has stopped");
 		return hull_err_set(err, errno, "open %s", EXEC_FIFO);
 	}
 	if (write(fifo, "0", 1) != 1)

@@ -51,10 +51,11 @@ int oci_id_validate(const char *id, struct hull_err *err)
 	for (const char *p = id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || strchr("_+-.", *p)))
-			return hull_err_setx(err, EINVAL,
-					     "invalid container id: only letters, digits and _+-. are "
-					     "allowed (character %zu is 0x%02x)",
-					     (size_t)(p - id), (unsigned char)*p);
+			return hull_err_setx(
+				err, EINVAL,
+				"invalid container id: only letters, digits and _+-. are "
+				"allowed (character %zu is 0x%02x)",
+				(size_t)(p - id), (unsigned char)*p);
 	return 0;
 }
 
@@ -92,10 +93,12 @@ static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *
 				     "--systemd-cgroup: the systemd cgroup driver is not supported "
 				     "yet; use the cgroupfs driver");
 	if (!s->has_process)
-		return hull_err_setx(err, EINVAL, "config.json: process: required field is missing");
-	if (!s->ns[OCI_NS_MOUNT].present)
 		return hull_err_setx(err, EINVAL,
-				     "config.json: linux.namespaces: a mount namespace is required");
+				     "config.json: process: required field is missing");
+	if (!s->ns[OCI_NS_MOUNT].present)
+		return hull_err_setx(
+			err, EINVAL,
+			"config.json: linux.namespaces: a mount namespace is required");
 	if (s->process.terminal && !opts->console_socket && opts->stdio[0] < 0)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process.terminal: a terminal needs "
@@ -133,7 +136,8 @@ static int parent_sync(struct create_ctx *c, const char *state_json, struct hull
 			return 0;
 		case SYNC_ERR:
 			if ((size_t)r != sizeof(struct hull_err))
-				return hull_err_setx(err, EPROTO, "container init: bad error message");
+				return hull_err_setx(err, EPROTO,
+						     "container init: bad error message");
 			memcpy(err, payload, sizeof(*err));
 			err->msg[sizeof(err->msg) - 1] = '\0';
 			return -(err->code ? err->code : EINVAL);
@@ -150,7 +154,8 @@ static int parent_sync(struct create_ctx *c, const char *state_json, struct hull
 			break;
 		case SYNC_GO:
 		case SYNC_TYPE_COUNT:
-			return hull_err_setx(err, EPROTO, "container init: unexpected message %d", t);
+			return hull_err_setx(err, EPROTO, "container init: unexpected message %d",
+					     t);
 		}
 	}
 }

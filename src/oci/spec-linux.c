@@ -126,8 +126,8 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 		if (!mo) {
 			if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0)
 				return hull_err_setx(err, EOPNOTSUPP,
-						     "%s.options[%zu]: \"%s\" is not supported", where,
-						     i, o);
+						     "%s.options[%zu]: \"%s\" is not supported",
+						     where, i, o);
 			/* Anything else goes to the filesystem as data (mode=755, size=64k). */
 			if (data) {
 				char *n = xasprintf("%s,%s", data, o);
@@ -218,13 +218,14 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 	}
 	if (m->bind) {
 		if (!src || !*src)
-			return hull_err_setx(err, EINVAL, "%s.source: required for a bind mount", w);
+			return hull_err_setx(err, EINVAL, "%s.source: required for a bind mount",
+					     w);
 		m->source = path_is_absolute(src) ? xstrdup(src) : path_join(bundle, src);
 	} else {
 		if (!m->type)
-			return hull_err_setx(err, EINVAL,
-					     "%s.type: required for a mount that is not a bind mount",
-					     w);
+			return hull_err_setx(
+				err, EINVAL,
+				"%s.type: required for a mount that is not a bind mount", w);
 		m->source = xstrdup(src && *src ? src : m->type);
 	}
 	return 0;
@@ -264,8 +265,10 @@ static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *er
 	if (r < 0 || !arr)
 		return r;
 	if (json_array_size(arr) > 64)
-		return hull_err_setx(err, E2BIG, "config.json: linux.namespaces: more than 64 items");
-	json_array_foreach(arr, i, item) {
+		return hull_err_setx(err, E2BIG,
+				     "config.json: linux.namespaces: more than 64 items");
+	json_array_foreach(arr, i, item)
+	{
 		const char *type = NULL, *path = NULL;
 		char w[64];
 		int k;
@@ -281,8 +284,8 @@ static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *er
 			if (strcmp(type, ns_names[k].name) == 0)
 				break;
 		if (k == OCI_NS_COUNT)
-			return hull_err_setx(err, EINVAL, "%s.type: unknown namespace type \"%s\"", w,
-					     type);
+			return hull_err_setx(err, EINVAL, "%s.type: unknown namespace type \"%s\"",
+					     w, type);
 		if (s->ns[k].present)
 			return hull_err_setx(err, EINVAL, "%s.type: duplicate namespace \"%s\"", w,
 					     type);
@@ -290,7 +293,8 @@ static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *er
 		if (path && *path) {
 			if (!path_is_absolute(path))
 				return hull_err_setx(err, EINVAL,
-						     "%s.path: \"%s\" is not an absolute path", w, path);
+						     "%s.path: \"%s\" is not an absolute path", w,
+						     path);
 			s->ns[k].path = xstrdup(path);
 		}
 	}
@@ -362,16 +366,16 @@ static int parse_devices(json_t *lnx, struct oci_spec *s, struct hull_err *err)
 		    (r = hjson_get_str(item, "type", w, true, &type, err)) < 0)
 			return r;
 		if (!path_is_absolute(path))
-			return hull_err_setx(err, EINVAL, "%s.path: \"%s\" is not an absolute path", w,
-					     path);
+			return hull_err_setx(err, EINVAL, "%s.path: \"%s\" is not an absolute path",
+					     w, path);
 		d->path = path_normalize(path);
 		if (strcmp(d->path, "/") == 0 || strcmp(d->path, "/dev") == 0)
 			return hull_err_setx(err, EINVAL, "%s.path: \"%s\" is not a device path", w,
 					     path);
 		if (strlen(type) != 1 || !strchr("cbup", type[0]))
 			return hull_err_setx(err, EINVAL,
-					     "%s.type: unknown device type \"%s\" (c, b, u or p)", w,
-					     type);
+					     "%s.type: unknown device type \"%s\" (c, b, u or p)",
+					     w, type);
 		d->type = type[0] == 'u' ? 'c' : type[0];
 		if (d->type != 'p') {
 			if ((r = hjson_get_int(item, "major", w, true, 0, 0xfff, &d->major, err)) <
@@ -420,9 +424,10 @@ static int parse_sysctl(json_t *lnx, struct oci_spec *s, struct hull_err *err)
 	s->sysctl = xcalloc(json_object_size(obj) + 1, sizeof(*s->sysctl));
 	json_object_foreach(obj, key, v) {
 		if (!json_is_string(v))
-			return hull_err_setx(err, EINVAL,
-					     "config.json: linux.sysctl.%s: expected a string, got %s",
-					     key, hjson_type_name(v));
+			return hull_err_setx(
+				err, EINVAL,
+				"config.json: linux.sysctl.%s: expected a string, got %s", key,
+				hjson_type_name(v));
 		if (!*key || strstr(key, "..") || key[0] == '.' || key[0] == '/' ||
 		    strchr(key, '\n'))
 			return hull_err_setx(err, EINVAL,
@@ -442,10 +447,11 @@ static int parse_paths(json_t *lnx, const char *key, char ***ret, struct hull_er
 		return r;
 	for (size_t i = 0; (*ret)[i]; i++)
 		if (!path_is_absolute((*ret)[i]))
-			return hull_err_setx(err, EINVAL,
-					     "config.json: linux.%s[%zu]: \"%s\" is not an absolute "
-					     "path",
-					     key, i, (*ret)[i]);
+			return hull_err_setx(
+				err, EINVAL,
+				"config.json: linux.%s[%zu]: \"%s\" is not an absolute "
+				"path",
+				key, i, (*ret)[i]);
 	return 0;
 }
 
@@ -517,8 +523,9 @@ static int check_linux(struct oci_spec *s, struct hull_err *err)
 				     "config.json: linux.uidMappings: given without a new user "
 				     "namespace");
 	if (s->has_time_offsets && !s->ns[OCI_NS_TIME].present)
-		return hull_err_setx(err, EINVAL,
-				     "config.json: linux.timeOffsets: given without a time namespace");
+		return hull_err_setx(
+			err, EINVAL,
+			"config.json: linux.timeOffsets: given without a time namespace");
 	if (s->hostname && *s->hostname && !s->ns[OCI_NS_UTS].present)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: hostname: needs a new uts namespace");

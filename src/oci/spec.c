@@ -116,7 +116,8 @@ int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_H
 				return r;
 			if (!path_is_absolute(path))
 				return hull_err_setx(err, EINVAL,
-						     "%s.path: \"%s\" is not an absolute path", w, path);
+						     "%s.path: \"%s\" is not an absolute path", w,
+						     path);
 			h->path = xstrdup(path);
 			h->timeout = (int)timeout;
 		}
@@ -169,16 +170,16 @@ static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *e
 			if (strcmp(type, rlimit_names[k].name) == 0)
 				break;
 		if (k == ARRAY_SIZE(rlimit_names))
-			return hull_err_setx(err, EINVAL, "%s.type: unknown rlimit \"%s\"", w, type);
+			return hull_err_setx(err, EINVAL, "%s.type: unknown rlimit \"%s\"", w,
+					     type);
 		for (size_t j = 0; j < i; j++)
 			if (p->rlimits[j].resource == rlimit_names[k].resource)
-				return hull_err_setx(err, EINVAL, "%s.type: duplicate rlimit \"%s\"",
-						     w, type);
+				return hull_err_setx(err, EINVAL,
+						     "%s.type: duplicate rlimit \"%s\"", w, type);
 		if (rl->soft > rl->hard)
 			return hull_err_setx(err, EINVAL,
-					     "%s: %s: soft limit %llu is above the hard limit %llu", w,
-					     rlimit_names[k].name,
-					     (unsigned long long)rl->soft,
+					     "%s: %s: soft limit %llu is above the hard limit %llu",
+					     w, rlimit_names[k].name, (unsigned long long)rl->soft,
 					     (unsigned long long)rl->hard);
 		rl->resource = rlimit_names[k].resource;
 		rl->name = rlimit_names[k].name;
@@ -366,9 +367,10 @@ static int parse_annotations(json_t *doc, struct oci_spec *s, struct hull_err *e
 	}
 	json_object_foreach(ann, key, v) {
 		if (!json_is_string(v))
-			return hull_err_setx(err, EINVAL,
-					     "config.json: annotations.%s: expected a string, got %s",
-					     key, hjson_type_name(v));
+			return hull_err_setx(
+				err, EINVAL,
+				"config.json: annotations.%s: expected a string, got %s", key,
+				hjson_type_name(v));
 	}
 	s->annotations = json_incref(ann);
 	return 0;
@@ -386,9 +388,9 @@ static int parse_doc(struct oci_spec *s, struct hull_err *err)
 	if ((r = hjson_get_str(doc, "ociVersion", "config.json", true, &ver, err)) < 0)
 		return r;
 	if (strncmp(ver, "1.", 2) != 0)
-		return hull_err_setx(err, EINVAL,
-				     "config.json: ociVersion: unsupported version \"%s\" (need 1.x)",
-				     ver);
+		return hull_err_setx(
+			err, EINVAL,
+			"config.json: ociVersion: unsupported version \"%s\" (need 1.x)", ver);
 	s->oci_version = xstrdup(ver);
 	if ((r = parse_root(doc, s, err)) < 0 || (r = parse_process(doc, s, err)) < 0)
 		return r;

@@ -21,7 +21,8 @@ static const char base_config[] =
 	"{\"ociVersion\":\"1.0.2\","
 	" \"process\":{\"terminal\":false,\"user\":{\"uid\":1,\"gid\":2,\"additionalGids\":[5,6],"
 	"   \"umask\":18},"
-	"   \"args\":[\"/bin/sh\",\"-c\",\"true\"],\"env\":[\"PATH=/bin\",\"A=b=c\"],\"cwd\":\"/tmp\","
+	"   \"args\":[\"/bin/sh\",\"-c\",\"true\"],"
+	"   \"env\":[\"PATH=/bin\",\"A=b=c\"],\"cwd\":\"/tmp\","
 	"   \"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}],"
 	"   \"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_SYS_ADMIN\"],"
 	"     \"effective\":[\"CAP_KILL\",\"CAP_NOT_YET_INVENTED\"]},"
@@ -33,7 +34,8 @@ static const char base_config[] =
 	"    \"options\":[\"rbind\",\"ro\",\"nosuid\",\"rprivate\",\"rnoexec\",\"rrelatime\"]},"
 	"   {\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
 	"    \"options\":[\"nosuid\",\"mode=755\",\"size=64k\",\"strictatime\"]}],"
-	" \"hooks\":{\"prestart\":[{\"path\":\"/bin/hook\",\"args\":[\"hook\",\"a\"],\"timeout\":3}],"
+	" \"hooks\":{\"prestart\":[{\"path\":\"/bin/hook\",\"args\":[\"hook\",\"a\"],"
+	"   \"timeout\":3}],"
 	"   \"poststop\":[{\"path\":\"/bin/post\"}]},"
 	" \"annotations\":{\"k\":\"v\"},"
 	" \"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},"
@@ -184,7 +186,8 @@ static const struct bad_case bad_cases[] = {
 	{ "process.rlimits.0.soft", "100", "RLIMIT_NOFILE: soft limit 100 is above the hard" },
 	{ "process.rlimits.1", "{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1}",
 	  "duplicate rlimit" },
-	{ "process.capabilities.bounding", "\"CAP_KILL\"", "capabilities.bounding: expected an array" },
+	{ "process.capabilities.bounding", "\"CAP_KILL\"",
+	  "capabilities.bounding: expected an array" },
 	{ "hostname", "5", "config.json: hostname: expected a string" },
 	{ "mounts", "{}", "config.json: mounts: expected an array, got object" },
 	{ "mounts.0.destination", NULL, "mounts[0].destination: required field is missing" },
@@ -192,8 +195,8 @@ static const struct bad_case bad_cases[] = {
 	{ "mounts.0.options", "[\"idmap\"]", "mounts[0].options[0]: \"idmap\" is not supported" },
 	{ "mounts.1.source", NULL, "mounts[1].source: required for a bind mount" },
 	{ "mounts.2.type", NULL, "mounts[2].type: required" },
-	{ "hooks.prestart.0.path", "\"bin/hook\"", "hooks.prestart[0].path: \"bin/hook\" is not an "
-						 "absolute path" },
+	{ "hooks.prestart.0.path", "\"bin/hook\"",
+	  "hooks.prestart[0].path: \"bin/hook\" is not an absolute path" },
 	{ "hooks.prestart.0.timeout", "0", "hooks.prestart[0].timeout: 0 is out of range" },
 	{ "hooks.poststop", "{}", "hooks.poststop: expected an array" },
 	{ "annotations.k", "1", "annotations.k: expected a string" },
@@ -211,7 +214,8 @@ static const struct bad_case bad_cases[] = {
 	{ "linux.gidMappings", NULL, "needs uidMappings and gidMappings" },
 	{ "linux.namespaces.4", "{\"type\":\"ipc\"}", "given without a new user namespace" },
 	{ "linux.devices.0.type", "\"q\"", "linux.devices[0].type: unknown device type \"q\"" },
-	{ "linux.devices.0.path", "\"dev/x\"", "linux.devices[0].path: \"dev/x\" is not an absolute" },
+	{ "linux.devices.0.path", "\"dev/x\"",
+	  "linux.devices[0].path: \"dev/x\" is not an absolute" },
 	{ "linux.devices.0.major", NULL, "linux.devices[0].major: required field is missing" },
 	{ "linux.sysctl.a", "1", "linux.sysctl.a: expected a string" },
 	{ "linux.sysctl./x", "\"1\"", "linux.sysctl: invalid key" },
@@ -219,7 +223,8 @@ static const struct bad_case bad_cases[] = {
 	{ "linux.readonlyPaths", "[1]", "linux.readonlyPaths[0]: expected a string" },
 	{ "linux.rootfsPropagation", "\"sideways\"", "rootfsPropagation: unknown propagation" },
 	{ "linux.namespaces.2", "{\"type\":\"ipc\"}", "hostname: needs a new uts namespace" },
-	{ "linux.timeOffsets", "{\"monotonic\":{\"secs\":1}}", "timeOffsets: given without a time" },
+	{ "linux.timeOffsets", "{\"monotonic\":{\"secs\":1}}",
+	  "timeOffsets: given without a time" },
 	{ "linux.resources", "[]", "linux.resources: expected an object" },
 };
 
@@ -235,7 +240,8 @@ static void test_bad_configs(void **state)
 		if (r >= 0)
 			fail_msg("case %zu (%s): accepted", i, c->path);
 		if (!strstr(err.msg, c->want))
-			fail_msg("case %zu (%s): \"%s\" lacks \"%s\"", i, c->path, err.msg, c->want);
+			fail_msg("case %zu (%s): \"%s\" lacks \"%s\"", i, c->path, err.msg,
+				 c->want);
 		if (!strstr(err.msg, "config.json"))
 			fail_msg("case %zu: \"%s\" does not name the file", i, err.msg);
 		if (strchr(err.msg, '\n'))
