@@ -277,7 +277,7 @@ static int img_check_cmd(int argc, char **argv)
 	struct img_check_report rep;
 	struct hull_err err = { 0 };
 	struct img_args a;
-	uint64_t total;
+	uint64_t total, alloc;
 
 	if (parse_args("check", argc, argv, "+f:r:qU", &a) < 0)
 		return 1;
@@ -288,6 +288,7 @@ static int img_check_cmd(int argc, char **argv)
 		return err.code == ENOTSUP ? 63 : 1;
 	}
 	total = rep.total_clusters ? rep.total_clusters : 1;
+	alloc = rep.allocated_clusters ? rep.allocated_clusters : 1;
 	if (is_json(&a)) {
 		printf("{\n    \"image-end-offset\": %" PRIu64 ",\n    \"total-clusters\": %" PRIu64
 		       ",\n    \"check-errors\": 0,\n", rep.image_end_offset, rep.total_clusters);
@@ -299,8 +300,14 @@ static int img_check_cmd(int argc, char **argv)
 			printf("    \"leaks-fixed\": %" PRIu64 ",\n", rep.leaks_fixed);
 		if (rep.corruptions_fixed)
 			printf("    \"corruptions-fixed\": %" PRIu64 ",\n", rep.corruptions_fixed);
-		printf("    \"allocated-clusters\": %" PRIu64 ",\n    \"filename\": \"%s\",\n"
-		       "    \"format\": \"qcow2\"\n}\n", rep.allocated_clusters, a.pos[0]);
+		printf("    \"allocated-clusters\": %" PRIu64 ",\n", rep.allocated_clusters);
+		if (rep.fragmented_clusters)
+			printf("    \"fragmented-clusters\": %" PRIu64 ",\n",
+			       rep.fragmented_clusters);
+		if (rep.compressed_clusters)
+			printf("    \"compressed-clusters\": %" PRIu64 ",\n",
+			       rep.compressed_clusters);
+		printf("    \"filename\": \"%s\",\n    \"format\": \"qcow2\"\n}\n", a.pos[0]);
 	} else if (!a.quiet) {
 		if (rep.first_error[0] && rep.corruptions)
 			printf("ERROR %s\n", rep.first_error);
@@ -316,12 +323,13 @@ static int img_check_cmd(int argc, char **argv)
 			       "waste of disk space, but no harm to data.\n", rep.leaks);
 		if (!rep.corruptions && !rep.leaks)
 			printf("No errors were found on the image.\n");
+		/* like qemu-img: fragmented and compressed are shares of the allocated clusters */
 		printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %.2f%% fragmented, %.2f%% "
 		       "compressed clusters\nImage end offset: %" PRIu64 "\n",
 		       rep.allocated_clusters, rep.total_clusters,
 		       100.0 * (double)rep.allocated_clusters / (double)total,
-		       100.0 * (double)rep.fragmented_clusters / (double)total,
-		       100.0 * (double)rep.compressed_clusters / (double)total, rep.image_end_offset);
+		       100.0 * (double)rep.fragmented_clusters / (double)alloc,
+		       100.0 * (double)rep.compressed_clusters / (double)alloc, rep.image_end_offset);
 	}
 	if (rep.corruptions)
 		return 2;

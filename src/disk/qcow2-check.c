@@ -20,6 +20,7 @@ struct counter {
 	struct qcow2 *q;
 	uint32_t *refs;
 	uint64_t n;
+	uint64_t next_contiguous; /* host offset that would continue the last data cluster */
 	struct qcow2_check_result *res;
 };
 
@@ -66,6 +67,7 @@ static int walk_l2(struct counter *c, uint64_t l2off, bool active)
 	if (k >= c->n)
 		return 0;
 	t = xmalloc(cs);
+	c->next_contiguous = 0; /* qemu-img counts fragmentation within each L2 table */
 	r = qcow2_pread(q, t, cs, l2off);
 	for (uint64_t i = 0; r == 0 && i < q->l2_entries; i++) {
 		uint64_t e = be64toh(t[i]), off = e & QCOW2_L2_OFFSET_MASK, len;
@@ -73,10 +75,12 @@ static int walk_l2(struct counter *c, uint64_t l2off, bool active)
 		if (e & QCOW2_OFLAG_COMPRESSED) {
 			qcow2_compressed_range(q, e, &off, &len);
 			inc(c, off, len);
-			if (active)
+			if (active) {
+				/* compressed clusters count as fragmented (qemu-img check does) */
 				c->res->compressed_clusters++;
-			if (active)
 				c->res->allocated_clusters++;
+				c->res->fragmented_clusters++;
+			}
 			continue;
 		}
 		if (off == 0)
@@ -87,8 +91,13 @@ static int walk_l2(struct counter *c, uint64_t l2off, bool active)
 			continue;
 		}
 		inc(c, off, cs);
-		if (active && !(q->version >= 3 && (e & QCOW2_OFLAG_ZERO)))
+		if (active) {
+			/* fragmented: not right after the previous allocated cluster */
 			c->res->allocated_clusters++;
+			if (c->next_contiguous && off != c->next_contiguous)
+				c->res->fragmented_clusters++;
+			c->next_contiguous = off + cs;
+		}
 	}
 	free(t);
 	return r;

@@ -9,6 +9,14 @@ from img_helpers import Mirror, random_steps
 MiB = 1 << 20
 
 
+def same_check_stats(img, image):
+    ours = json.loads(img.img("check", "--output=json", image).stdout)
+    theirs = json.loads(img.qemu_img("check", "--output=json", image).stdout)
+    for k in ("total-clusters", "allocated-clusters", "fragmented-clusters",
+              "compressed-clusters", "image-end-offset"):
+        assert ours.get(k) == theirs.get(k), (k, ours, theirs)
+
+
 @pytest.mark.parametrize("opts", [
     "compat=1.1", "compat=0.10", "cluster_size=512", "cluster_size=4096",
     "cluster_size=2M", "refcount_bits=1", "refcount_bits=2", "refcount_bits=4",
@@ -44,6 +52,8 @@ def test_hull_writes_pass_check_and_compare(img, rng, opts, size):
         m.steps(random_steps(rng, size, 40, cluster))
         img.qemu_check_clean("w.qcow2")
         img.qemu_compare("w.qcow2", "ref.raw")
+    # hull's check agrees with qemu-img's statistics
+    same_check_stats(img, "w.qcow2")
     # and hull reads back what it wrote
     img.img("convert", "-O", "raw", "w.qcow2", "back.raw")
     img.qemu_compare("back.raw", "ref.raw", fmt_a="raw")
@@ -101,6 +111,8 @@ def test_compressed_both_ways(img, ctype):
     img.qemu_compare("hc.qcow2", "src.qcow2", fmt_a="qcow2", fmt_b="qcow2")
     out = json.loads(img.qemu_img("check", "--output=json", "hc.qcow2").stdout)
     assert out.get("compressed-clusters", 0) > 0
+    same_check_stats(img, "hc.qcow2")
+    same_check_stats(img, "qc.qcow2")
 
 
 def test_snapshots_listed_and_shared_clusters_copied(img):
