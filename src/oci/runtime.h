@@ -15,7 +15,11 @@
  *
  * Threads: create clone()s the calling process; the child allocates memory before exec.
  * Call it from a single-threaded process, or from one whose other threads hold no malloc
- * or stdio locks (e.g. right after fork()).
+ * or stdio locks (e.g. right after fork()). A config with a time namespace needs a
+ * single-threaded caller (setns(2) of a time namespace refuses threaded processes).
+ *
+ * oci_runtime_start() returns once the container's process has exec'd (the init's copy of
+ * the exec fifo closes on exec), so a caller can look at /proc/<pid> right away.
  *
  * Errors: every function returns 0 on success or a negative errno with err set to one line
  * ("config.json: linux.namespaces[2].type: unknown namespace type \"foo\"").
