@@ -119,13 +119,27 @@ def podman(tmp_path_factory):
     if not shutil.which("podman"):
         pytest.skip("podman not installed")
     base = tmp_path_factory.mktemp("podman")
+    # This host: crun 1.8.1 refuses its hybrid cgroup layout, and root lacks
+    # CAP_SYS_RESOURCE, so podman's default ulimits fail; runc with explicit ulimits and the
+    # cgroupfs manager works. A private containers.conf keeps that out of the host's config.
+    conf = base / "containers.conf"
+    conf.write_text('[containers]\n'
+                    'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+                    '[engine]\n'
+                    'cgroup_manager = "cgroupfs"\n'
+                    'runtime = "runc"\n'
+                    'events_logger = "file"\n')
+    env = dict(os.environ, CONTAINERS_CONF=str(conf))
     cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--storage-driver", "vfs"]
+           "--storage-driver", "vfs", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 
     def run(*args, check=True, **kw):
-        r = subprocess.run(cmd + list(map(str, args)), capture_output=True, text=True, **kw)
+        r = subprocess.run(cmd + list(map(str, args)), capture_output=True, text=True,
+                           env=env, **kw)
         if check and r.returncode != 0:
             raise AssertionError(f"podman {' '.join(map(str, args))}: {r.returncode}\n{r.stderr}")
         return r
     yield run
-    subprocess.run(cmd + ["system", "reset", "-f"], capture_output=True)
+    # Not `podman system reset`: it also wipes the host-wide /run/libpod.
+    subprocess.run(cmd + ["rm", "-a", "-f"], capture_output=True, env=env)
+    shutil.rmtree(base, ignore_errors=True)
