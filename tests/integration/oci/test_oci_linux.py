@@ -162,6 +162,33 @@ def test_join_namespaces_by_path(rt, bundle, ns_holder):
     assert run_ok(rt, bundle, "/bin/hostname").strip() == "holder"
 
 
+def test_join_mount_namespace_by_path(rt, bundle):
+    """A mount namespace joined by path is the one the rootfs is set up in: a tmpfs that
+    exists only in the holder's namespace is visible inside, and the host never sees it."""
+    marker = bundle.path / "rootfs" / "mnt"
+    marker.mkdir(exist_ok=True)
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          f"mount -t tmpfs holder {marker} && echo in-holder > {marker}/f && "
+                          "exec sleep 1000"], stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while (os.readlink(f"/proc/{p.pid}/ns/mnt") == host_ns("mnt")
+               or not open(f"/proc/{p.pid}/cmdline", "rb").read().startswith(b"sleep")):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        holder_ns = os.readlink(f"/proc/{p.pid}/ns/mnt")
+        for n in bundle.config["linux"]["namespaces"]:
+            if n["type"] == "mount":
+                n["path"] = f"/proc/{p.pid}/ns/mnt"
+        bundle.set_args(*sh("readlink /proc/self/ns/mnt; cat /mnt/f"))
+        out = run_ok(rt, bundle).split()
+        assert out == [holder_ns, "in-holder"]
+        assert not (marker / "f").exists()  # the host's view of the rootfs is untouched
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_join_user_namespace_by_path(rt, bundle):
     p = subprocess.Popen(["unshare", "--user", "--map-root-user", "sleep", "1000"],
                          stdin=subprocess.DEVNULL)
