@@ -533,6 +533,10 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 					break;
 				n += cs < total - pos - n ? cs : total - pos - n;
 			}
+			if (qcow2_hits_metadata(q, (e & QCOW2_L2_OFFSET_MASK) + in, n)) {
+				r = -EIO;
+				break;
+			}
 			iov_slice(iov, cnt, pos, n, &s);
 			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, &s, true);
 		} else {

@@ -106,6 +106,8 @@ static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 	qcow2_cache_mark_dirty(&q->rb_cache, c << q->cluster_bits);
 	q->reftable[ri] = c << q->cluster_bits;
 	q->reftable_dirty = true;
+	if (ri >= q->reftable_used)
+		q->reftable_used = ri + 1;
 	if ((c + 1) << q->cluster_bits > q->file_size)
 		q->file_size = (c + 1) << q->cluster_bits;
 	if (q->repair_refs && c < q->repair_nclusters)
@@ -232,6 +234,36 @@ static int grow_reftable(struct qcow2 *q, uint64_t need_entries)
 	return 0;
 }
 
+/*
+ * Would data written at host [off, off+len) land on metadata: the header
+ * cluster, the active or a snapshot's L1 table, the refcount table, a refcount block or an
+ * active L2 table? A hostile or damaged image can point a COPIED data cluster at its own
+ * tables; like QEMU's default overlap check ("cached"), such writes are refused (-EIO)
+ * rather than let the guest rewrite the image's metadata. Costs O(L1 + used reftable).
+ */
+bool qcow2_hits_metadata(const struct qcow2 *q, uint64_t off, uint64_t len)
+{
+	uint64_t cs = q->cluster_size;
+
+	if (qcow2_overlaps(off, len, 0, cs) ||
+	    qcow2_overlaps(off, len, q->l1_offset, (uint64_t)q->l1_size * 8) ||
+	    qcow2_overlaps(off, len, q->reftable_offset, (uint64_t)q->reftable_clusters * cs))
+		return true;
+	for (uint32_t i = 0; i < q->l1_size; i++)
+		if (qcow2_overlaps(off, len, q->l1[i] & QCOW2_L1_OFFSET_MASK,
+				   q->l1[i] & QCOW2_L1_OFFSET_MASK ? cs : 0))
+			return true;
+	for (uint64_t i = 0; i < q->reftable_used && i < q->reftable_entries; i++)
+		if (qcow2_overlaps(off, len, q->reftable[i] & QCOW2_REFT_OFFSET_MASK,
+				   q->reftable[i] & QCOW2_REFT_OFFSET_MASK ? cs : 0))
+			return true;
+	for (uint32_t i = 0; q->snapshots && i < q->nb_snapshots; i++)
+		if (qcow2_overlaps(off, len, q->snapshots[i].l1_offset,
+				   (uint64_t)q->snapshots[i].l1_size * 8))
+			return true;
+	return false;
+}
+
 int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret)
 {
 	uint64_t start = q->free_hint, run = 0, v;
@@ -257,6 +289,11 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret)
 	}
 	if (from_hint)
 		q->free_hint = start + n;
+	/* a cluster inside the file with refcount 0 may still be live metadata (a damaged
+	 * refcount): handing it out would overwrite that table */
+	if (start < q->file_size >> q->cluster_bits &&
+	    qcow2_hits_metadata(q, start << q->cluster_bits, n << q->cluster_bits))
+		return -EIO;
 	q->resv_start = start;
 	q->resv_end = start + n;
 	for (uint64_t i = 0; i < n; i++) {

@@ -78,12 +78,6 @@ static const char *feature_name(const struct qcow2 *q, uint8_t type, unsigned bi
 	return NULL;
 }
 
-/* [a, a+alen) and [b, b+blen) overlap */
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return alen && blen && a < b + blen && b < a + alen;
-}
-
 static char *strndup_clean(const uint8_t *p, size_t n)
 {
 	return xstrndup((const char *)p, n);
@@ -278,8 +272,8 @@ static int check_layout(struct qcow2 *q, uint64_t fsize, struct hull_err *err)
 				     "%s: refcount_table_offset 0x%llx is unaligned or past the "
 				     "end of the file", path,
 				     (unsigned long long)q->reftable_offset);
-	if (overlaps(q->l1_offset, l1_bytes, q->reftable_offset, rt_bytes) ||
-	    overlaps(q->l1_offset, l1_bytes, 0, cs) || overlaps(q->reftable_offset, rt_bytes, 0, cs))
+	if (qcow2_overlaps(q->l1_offset, l1_bytes, q->reftable_offset, rt_bytes) ||
+	    qcow2_overlaps(q->l1_offset, l1_bytes, 0, cs) || qcow2_overlaps(q->reftable_offset, rt_bytes, 0, cs))
 		return hull_err_setx(err, EINVAL,
 				     "%s: the L1 table, refcount table and header overlap", path);
 	if (q->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
@@ -344,9 +338,10 @@ static int load_tables(struct qcow2 *q, uint64_t fsize, struct hull_err *err)
 					     (unsigned long long)q->reftable[i]);
 		if (off == 0)
 			continue;
-		if (overlaps(off, cs, q->reftable_offset, (uint64_t)q->reftable_clusters * cs) ||
-		    overlaps(off, cs, q->l1_offset, (uint64_t)q->l1_size * 8) ||
-		    overlaps(off, cs, 0, cs))
+		q->reftable_used = i + 1;
+		if (qcow2_overlaps(off, cs, q->reftable_offset, (uint64_t)q->reftable_clusters * cs) ||
+		    qcow2_overlaps(off, cs, q->l1_offset, (uint64_t)q->l1_size * 8) ||
+		    qcow2_overlaps(off, cs, 0, cs))
 			return hull_err_setx(err, EINVAL,
 					     "%s: refcount block %llu at 0x%llx overlaps other "
 					     "metadata", q->d.path, (unsigned long long)i,

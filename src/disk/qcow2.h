@@ -75,6 +75,7 @@ struct qcow2 {
 
 	uint64_t *reftable; /* host-endian copy */
 	uint64_t reftable_entries;
+	uint64_t reftable_used; /* past the last non-zero entry (bounds overlap checks) */
 	uint64_t reftable_offset;
 	uint32_t reftable_clusters;
 	bool reftable_dirty;
@@ -131,6 +132,15 @@ static inline struct qcow2 *to_qcow2(struct disk *d)
 {
 	return (struct qcow2 *)d;
 }
+
+/* [a, a+alen) and [b, b+blen) overlap (empty ranges overlap nothing) */
+static inline bool qcow2_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+/* True if host [off, off+len) overlaps the header, an L1/L2/refcount table or block. */
+bool qcow2_hits_metadata(const struct qcow2 *q, uint64_t off, uint64_t len);
 
 /* ---- qcow2-cache.c: cluster-sized write-back caches ---- */
 void qcow2_cache_init(struct qcow2_cache *c, unsigned n, size_t cluster_size);

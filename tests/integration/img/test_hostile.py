@@ -210,3 +210,29 @@ def test_copied_flag_mismatch(img, base):
     img.img("check", "-r", "all", "h.qcow2")
     img.qemu_check_clean("h.qcow2")
     img.qemu_io("h.qcow2", "read -P 0x5a 0 64k")
+
+
+@pytest.mark.parametrize("target,what", [
+    (0x30000, "L1 table"), (0x10000, "refcount table"), (0x20000, "refcount block"),
+    (0x40000, "L2 table")])
+def test_guest_write_never_lands_on_metadata(img, base, target, what):
+    # a COPIED data cluster whose host offset is a metadata cluster: writing the guest
+    # data there in place would overwrite the image's own tables (QEMU refuses too)
+    patch(base, 0x40000, be64((1 << 63) | target))
+    before = open(base, "rb").read()
+    r = img.io(base, "write:0:4096:0x77", "flush", check=False)
+    assert r.returncode != 0, what
+    assert "overlap" in r.stderr or "Input/output" in r.stderr, r.stderr
+    after = open(base, "rb").read()
+    assert after[target:target + 4096] == before[target:target + 4096], what
+
+
+def test_allocation_never_lands_on_metadata(img, base):
+    # the L1 table's refcount (cluster 3, 16-bit entries) zeroed: the allocator would
+    # hand that cluster out for new guest data and overwrite the table
+    patch(base, 0x20000 + 3 * 2, b"\0\0")
+    before = open(base, "rb").read()
+    r = img.io(base, "write:0x10000:0x10000:0x77", "flush", check=False)
+    assert r.returncode != 0 and "Input/output" in r.stderr, (r.returncode, r.stderr)
+    after = open(base, "rb").read()
+    assert after[0x30000:0x31000] == before[0x30000:0x31000]
