@@ -215,3 +215,13 @@ def test_device_nodes_from_images_do_not_open_host_devices(bb, tmp_path):
                check=False)
     assert "1,   3" in r.stdout
     assert r.returncode != 0 and "Permission denied" in r.stderr
+
+
+@pytest.mark.parametrize("spec", ["0:4294967296", "0:4294967295", "4294967296:0",
+                                  "0:18446744073709551616", "1000:-1"])
+def test_user_ids_out_of_range_refused(bb, spec):
+    # 4294967296 must not wrap to root's id 0 (or to the invalid (gid_t)-1) in the runtime
+    r = bb.run("run", "--rm", "-u", spec, "busybox", "id", check=False)
+    assert r.returncode == 125, (r.returncode, r.stdout)
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
