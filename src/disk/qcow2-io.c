@@ -250,10 +250,50 @@ static int read_unallocated(struct qcow2 *q, uint64_t g, const struct iovec *iov
 	return 0;
 }
 
+/* How a run of clusters may grow: see run_extend(). */
+enum run_rule {
+	RUN_READ,     /* same kind; data clusters contiguous on the host */
+	RUN_IN_PLACE, /* also COPIED: writable where they are */
+	RUN_STATUS,   /* also zero clusters without a preallocated host offset */
+};
+
+/*
+ * The length of the run that starts at guest offset g, whose first cluster (entry e) gives
+ * n bytes: it extends over the following clusters of the same kind, up to total bytes.
+ * Compressed clusters are never merged.
+ */
+static int run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint64_t total,
+		      enum run_rule rule, uint64_t *ret_n)
+{
+	uint64_t cs = q->cluster_size, ci = g >> q->cluster_bits, e2;
+	enum cluster_kind k = classify(q, e);
+	int r;
+
+	while (n < total && k != CK_COMPRESSED) {
+		uint64_t nci = (g + n) >> q->cluster_bits;
+
+		r = qcow2_l2_entry(q, nci, &e2);
+		if (r < 0)
+			return r;
+		if (classify(q, e2) != k)
+			break;
+		if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
+					      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
+			break;
+		if (rule == RUN_IN_PLACE && !(e2 & QCOW2_OFLAG_COPIED))
+			break;
+		if (rule == RUN_STATUS && k == CK_ZERO && (e2 & QCOW2_L2_OFFSET_MASK) != 0)
+			break;
+		n += cs < total - n ? cs : total - n;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, int cnt)
 {
 	struct qcow2 *q = to_qcow2(d);
-	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
+	uint64_t cs = q->cluster_size, total = 0, pos = 0, e;
 	struct iov_sub s = { 0 };
 	int r = 0;
 
@@ -268,20 +308,9 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 		if (r < 0)
 			break;
 		k = classify(q, e);
-		/* extend the run over following clusters of the same kind (and contiguous) */
-		while (pos + n < total && (k == CK_NORMAL || k == CK_UNALLOC || k == CK_ZERO)) {
-			uint64_t nci = (g + n) >> q->cluster_bits;
-
-			r = qcow2_l2_entry(q, nci, &e2);
-			if (r < 0)
-				goto out;
-			if (classify(q, e2) != k)
-				break;
-			if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
-						      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
-				break;
-			n += cs < total - pos - n ? cs : total - pos - n;
-		}
+		r = run_extend(q, g, e, n, total - pos, RUN_READ, &n);
+		if (r < 0)
+			break;
 		switch (k) {
 		case CK_NORMAL:
 			r = check_normal(q, e);
@@ -504,7 +533,7 @@ static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t 
 static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, int cnt)
 {
 	struct qcow2 *q = to_qcow2(d);
-	uint64_t cs = q->cluster_size, total = 0, pos = 0, e, e2;
+	uint64_t cs = q->cluster_size, total = 0, pos = 0, e;
 	struct iov_sub s = { 0 };
 	int r = 0;
 
@@ -521,18 +550,9 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 			r = check_normal(q, e);
 			if (r < 0)
 				break;
-			while (pos + n < total) {
-				uint64_t nci = (g + n) >> q->cluster_bits;
-
-				r = qcow2_l2_entry(q, nci, &e2);
-				if (r < 0)
-					goto out;
-				if (classify(q, e2) != CK_NORMAL || !(e2 & QCOW2_OFLAG_COPIED) ||
-				    (e2 & QCOW2_L2_OFFSET_MASK) !=
-					    (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
-					break;
-				n += cs < total - pos - n ? cs : total - pos - n;
-			}
+			r = run_extend(q, g, e, n, total - pos, RUN_IN_PLACE, &n);
+			if (r < 0)
+				break;
 			if (qcow2_hits_metadata(q, (e & QCOW2_L2_OFFSET_MASK) + in, n)) {
 				r = -EIO;
 				break;
@@ -546,7 +566,6 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 			break;
 		pos += n;
 	}
-out:
 	iov_sub_fini(&s);
 	if (r == 0)
 		r = qcow2_process_frees(q);
@@ -669,7 +688,7 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 			      unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth)
 {
 	struct qcow2 *q = to_qcow2(d);
-	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, in = off & (cs - 1), e, e2;
+	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, in = off & (cs - 1), e;
 	uint64_t n = cs - in < len ? cs - in : len;
 	enum cluster_kind k;
 	int r = qcow2_l2_entry(q, ci, &e);
@@ -677,21 +696,9 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 	if (r < 0)
 		return r;
 	k = classify(q, e);
-	while (n < len && k != CK_COMPRESSED) {
-		uint64_t nci = (off + n) >> q->cluster_bits;
-
-		r = qcow2_l2_entry(q, nci, &e2);
-		if (r < 0)
-			return r;
-		if (classify(q, e2) != k)
-			break;
-		if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
-					      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
-			break;
-		if (k == CK_ZERO && (e2 & QCOW2_L2_OFFSET_MASK) != 0) /* keep it simple */
-			break;
-		n += cs < len - n ? cs : len - n;
-	}
+	r = run_extend(q, off, e, n, len, RUN_STATUS, &n);
+	if (r < 0)
+		return r;
 	*ret_len = n;
 	switch (k) {
 	case CK_NORMAL:
