@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/path.h"
 #include "common/strv.h"
 #include "engine/rootfs.h"
 
@@ -16,6 +17,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 {
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", c->dir);
 	cleanup_strv char **layers = NULL;
+	cleanup_close int root_fd = -1;
 	struct archive *disk = NULL, *out = NULL;
 	struct archive_entry *e;
 	json_t *l;
@@ -29,6 +31,9 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
 	if (r < 0)
 		return r;
+	root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return hull_err_set(err, errno, "export %s: %s", ctr_name(c), rootfs);
 	disk = archive_read_disk_new();
 	out = archive_write_new();
 	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
@@ -55,7 +60,11 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 			goto out;
 		}
 		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
-			cleanup_close int in = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			/* a running container can swap a directory of the path for a symbolic
+			 * link between the walk and this open (the docker cp race): resolve the
+			 * path inside the rootfs, never on the host */
+			cleanup_close int in = path_open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW,
+								 0, 0);
 			char buf[1 << 16];
 			ssize_t n;
 
