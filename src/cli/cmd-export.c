@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/alloc.h"
 #include "engine/export.h"
+#include "image/tarball.h"
 
 int cmd_export(int argc, char **argv)
 {
@@ -38,10 +39,9 @@ int cmd_export(int argc, char **argv)
 	if (container_load(s, argv[optind], &c, &err) < 0)
 		return cli_fail("export", &err);
 	if (out) {
-		tmp = xasprintf("%s.tmp.%d", out, (int)getpid());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = output_tmp_create(out, &tmp);
 		if (fd < 0)
-			return cli_usage_error("export", "%s: %s", out, strerror(errno));
+			return cli_usage_error("export", "%s: %s", out, strerror(-fd));
 	}
 	r = engine_export(s, c, fd, &err);
 	if (out) {

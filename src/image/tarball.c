@@ -131,19 +131,42 @@ out:
 
 struct archive_out {
 	struct archive *a;
+	int fd;
 	char *path, *tmp;
 	bool committed;
 };
+
+int output_tmp_create(const char *path, char **ret_tmp)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = -1;
+
+	/* O_EXCL | O_NOFOLLOW: never through a symbolic link planted at the name (the
+	 * directory may be writable by others); a stale entry there is removed, once */
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && (errno != EEXIST || tries || unlink(tmp) < 0))
+			return -errno;
+	}
+	*ret_tmp = steal_ptr(&tmp);
+	return fd;
+}
 
 int archive_out_open(const char *path, struct archive_out **ret, struct hull_err *err)
 {
 	struct archive_out *o = xcalloc(1, sizeof(*o));
 
 	o->path = xstrdup(path);
-	o->tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	o->fd = output_tmp_create(path, &o->tmp);
+	if (o->fd < 0) {
+		int r = hull_err_set(err, -o->fd, "%s", path);
+
+		archive_out_free(o);
+		return r;
+	}
 	o->a = archive_write_new();
 	archive_write_set_format_pax_restricted(o->a);
-	if (archive_write_open_filename(o->a, o->tmp) != ARCHIVE_OK) {
+	if (archive_write_open_fd(o->a, o->fd) != ARCHIVE_OK) {
 		int r = hull_err_setx(err, EIO, "%s: %s", path, archive_error_string(o->a));
 
 		archive_out_free(o);
@@ -221,6 +244,11 @@ int archive_out_commit(struct archive_out *o, struct hull_err *err)
 {
 	if (archive_write_close(o->a) != ARCHIVE_OK)
 		return hull_err_setx(err, EIO, "%s: %s", o->path, archive_error_string(o->a));
+	if (close(o->fd) < 0) {
+		o->fd = -1;
+		return hull_err_set(err, errno, "%s", o->path);
+	}
+	o->fd = -1;
 	if (rename(o->tmp, o->path) < 0)
 		return hull_err_set(err, errno, "%s", o->path);
 	o->committed = true;
@@ -231,8 +259,11 @@ void archive_out_free(struct archive_out *o)
 {
 	if (!o)
 		return;
-	archive_write_free(o->a);
-	if (!o->committed)
+	if (o->a)
+		archive_write_free(o->a);
+	if (o->fd >= 0)
+		(void)close(o->fd);
+	if (!o->committed && o->tmp)
 		(void)unlink(o->tmp);
 	free(o->tmp);
 	free(o->path);

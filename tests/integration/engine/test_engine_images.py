@@ -296,3 +296,22 @@ def test_load_from_stdin(bb, tmp_path):
                            env=bb.env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Loaded image: localhost/busybox:latest"
+
+
+@pytest.mark.parametrize("cmd", ["save", "export"])
+def test_output_temp_file_never_follows_a_planted_symlink(bb, tmp_path, cmd):
+    # hull writes FILE.tmp.PID, then renames it: a symbolic link planted at that name (in
+    # a directory others can write) must not make root overwrite the file it points to
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out.tar"
+
+    def plant():  # runs in the child: its pid is hull's after exec
+        os.symlink(victim, f"{out}.tmp.{os.getpid()}")
+
+    if cmd == "export":
+        bb.run("create", "--name", "exp", "busybox", "true")
+    r = bb.run(cmd, "-o", out, "busybox" if cmd == "save" else "exp", preexec_fn=plant)
+    assert victim.read_text() == "precious"
+    assert tarfile.is_tarfile(out)
+    assert not list(tmp_path.glob("out.tar.tmp.*")), r.stderr
