@@ -103,7 +103,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			break;
 		case OPT_CPUS:
 			o->cpus = strtod(optarg, &end);
-			if (end == optarg || *end || o->cpus <= 0 || o->cpus > 4096)
+			if (end == optarg || *end || !(o->cpus > 0 && o->cpus <= 4096))
 				return cli_usage_error(cmd, "--cpus %s: invalid number", optarg);
 			break;
 		case OPT_PIDS:

@@ -93,7 +93,7 @@ int64_t human_parse_bytes(const char *s)
 	if (!s || !*s)
 		return -1;
 	v = strtod(s, &end);
-	if (end == s || v < 0)
+	if (end == s || !(v >= 0)) /* NaN compares false */
 		return -1;
 	switch (tolower((unsigned char)*end)) {
 	case '\0':
@@ -113,7 +113,7 @@ int64_t human_parse_bytes(const char *s)
 	}
 	if (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]))
 		return -1;
-	if (v * (double)mult > 9e18)
+	if (!(v * (double)mult <= 9e18))
 		return -1;
 	return (int64_t)(v * (double)mult);
 }

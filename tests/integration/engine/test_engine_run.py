@@ -225,3 +225,13 @@ def test_user_ids_out_of_range_refused(bb, spec):
     assert r.returncode == 125, (r.returncode, r.stdout)
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("flag,value", [("--cpus", "nan"), ("--cpus", "-nan"),
+                                        ("--cpus", "inf"), ("-m", "nan"), ("-m", "nanm"),
+                                        ("-m", "infg"), ("--pids-limit", "1e3")])
+def test_resource_flags_reject_non_numbers(bb, flag, value):
+    # strtod takes "nan": it passed the range checks and became a garbage CPU quota
+    r = bb.run("create", flag, value, "busybox", "true", check=False)
+    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
+    assert value in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
