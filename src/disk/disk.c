@@ -91,13 +91,22 @@ int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
 {
 	cleanup_close int fd = -1;
 	bool ro = flags & DISK_OPEN_RDONLY;
+	struct stat st;
 	int r;
 
 	if ((unsigned)fmt >= DISK_FORMAT_COUNT)
 		return hull_err_setx(err, EINVAL, "%s: unknown disk format %d", path, (int)fmt);
-	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a (backing) file must not hang the open; only regular
+	 * files and block devices hold disks */
+	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_set(err, errno, "open %s", path);
+	if (fstat(fd, &st) < 0)
+		return hull_err_set(err, errno, "stat %s", path);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return hull_err_setx(err, EINVAL, "%s: not a regular file or block device", path);
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return hull_err_set(err, errno, "%s", path);
 	if (fmt == DISK_FORMAT_AUTO) {
 		r = probe_format(path, fd, &fmt, err);
 		if (r < 0)

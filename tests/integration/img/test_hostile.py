@@ -1,6 +1,7 @@
 """Hostile and damaged images: each is one clear error line naming the file, never a crash
 or a huge allocation (the fixture caps the address space at 1 GiB)."""
 import json
+import os
 import struct
 
 import pytest
@@ -236,3 +237,15 @@ def test_allocation_never_lands_on_metadata(img, base):
     assert r.returncode != 0 and "Input/output" in r.stderr, (r.returncode, r.stderr)
     after = open(base, "rb").read()
     assert after[0x30000:0x31000] == before[0x30000:0x31000]
+
+
+def test_backing_file_that_is_a_fifo(img):
+    # a hostile image naming a FIFO (or socket) as its backing file must not hang hull
+    os.mkfifo(img.p("fifo"))
+    img.qemu_img("create", "-f", "qcow2", "b.qcow2", "1M")
+    img.qemu_img("create", "-f", "qcow2", "-b", "b.qcow2", "-F", "raw", "top.qcow2")
+    img.qemu_img("rebase", "-u", "-b", "fifo", "-F", "raw", "top.qcow2")
+    for cmd in (("info", "--backing-chain"), ("map",)):
+        r = img.img(*cmd, "top.qcow2", check=False)
+        assert r.returncode == 1 and "fifo" in r.stderr, r.stderr
+        assert "regular file" in r.stderr and "\n" not in r.stderr.strip(), r.stderr
