@@ -28,6 +28,7 @@ struct source {
 	const char *tmprel; /* dirfd's path relative to the store root when staged, or NULL */
 	const char *label;  /* for messages */
 	const char *repo;   /* repository for names that are only a tag */
+	char ***stored;     /* relpath, digest pairs already stored from a staging dir */
 };
 
 int image_layer_ensure(struct image_store *s, const char *what, const char *blob,
@@ -83,6 +84,11 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 	struct stat st;
 	int r;
 
+	/* a staged file is renamed into the store: a second reference to the same path (docker
+	 * save names an identical layer file once per use) takes the stored blob */
+	for (size_t i = 0; !expect && src->stored && *src->stored && (*src->stored)[i]; i += 2)
+		if (strcmp((*src->stored)[i], relpath) == 0)
+			expect = (*src->stored)[i + 1];
 	if (expect && store_blob_exists(s, expect)) {
 		cleanup_free char *rel = store_blob_relpath(expect);
 
@@ -110,6 +116,10 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 		cleanup_free char *tmpname = xasprintf("%s/%s", src->tmprel, relpath);
 
 		r = store_blob_put_file(s, tmpname, expect, ret_digest, ret_size, err);
+		if (r == 0 && src->stored) {
+			strv_push(src->stored, relpath);
+			strv_push(src->stored, ret_digest);
+		}
 	} else {
 		r = store_blob_put_fd(s, fd, expect, ret_digest, ret_size, err);
 	}
@@ -500,6 +510,7 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 {
 	cleanup_free char *tmpname = NULL;
 	cleanup_free char *repo = repo_from_path(path);
+	cleanup_strv char **stored = NULL;
 	cleanup_close int dfd = -1;
 	struct source src;
 	int r;
@@ -511,7 +522,8 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 	r = image_store_mktemp(s, &tmpname, &dfd, err);
 	if (r < 0)
 		return r;
-	src = (struct source){ .dirfd = dfd, .tmprel = tmpname, .label = path, .repo = repo };
+	src = (struct source){ .dirfd = dfd, .tmprel = tmpname, .label = path, .repo = repo,
+			       .stored = &stored };
 	r = archive_extract_plain(path, dfd, err);
 	if (r == 0 && kind == SRC_AUTO)
 		kind = faccessat(dfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&

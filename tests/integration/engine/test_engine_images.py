@@ -315,3 +315,32 @@ def test_output_temp_file_never_follows_a_planted_symlink(bb, tmp_path, cmd):
     assert victim.read_text() == "precious"
     assert tarfile.is_tarfile(out)
     assert not list(tmp_path.glob("out.tar.tmp.*")), r.stderr
+
+
+def test_docker_archive_listing_one_layer_file_twice(bb, tmp_path):
+    # docker save stores identical layers (e.g. two empty ones) once and names the file
+    # twice in manifest.json
+    import hashlib
+    import io
+    lay = io.BytesIO()
+    with tarfile.open(fileobj=lay, mode="w") as t:
+        ti = tarfile.TarInfo("f")
+        ti.size = 2
+        t.addfile(ti, io.BytesIO(b"hi"))
+    lay = lay.getvalue()
+    diff = "sha256:" + hashlib.sha256(lay).hexdigest()
+    cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                      "config": {"Cmd": ["/f"]},
+                      "rootfs": {"type": "layers", "diff_ids": [diff, diff]}}).encode()
+    cname = hashlib.sha256(cfg).hexdigest() + ".json"
+    man = json.dumps([{"Config": cname, "RepoTags": ["twice:latest"],
+                       "Layers": ["l/layer.tar", "l/layer.tar"]}]).encode()
+    out = tmp_path / "twice.tar"
+    with tarfile.open(out, "w") as t:
+        for name, data in (("l/layer.tar", lay), (cname, cfg), ("manifest.json", man)):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    r = bb.run("load", "-i", out, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "localhost/twice" in bb.out("images")
