@@ -1,5 +1,4 @@
 /* hull rm [-f] CONTAINER... */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -7,23 +6,13 @@
 
 int cmd_rm(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ 0 },
-	};
 	cleanup_image_store struct image_store *s = NULL;
-	bool force = false;
-	int c, rc = 0;
+	bool force;
+	int rc = cli_force_targets("rm", "usage: hull rm [-f] CONTAINER...", argc, argv, &force,
+				   &s);
 
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
-		if (c != 'f')
-			return EXIT_ENGINE;
-		force = true;
-	}
-	if (optind >= argc)
-		return cli_usage_error("rm", "usage: hull rm [-f] CONTAINER...");
-	if (cli_store_open("rm", &s) != 0)
-		return EXIT_ENGINE;
+	if (rc != 0)
+		return rc;
 	for (int i = optind; i < argc; i++) {
 		cleanup_ctr struct ctr *ct = NULL;
 		struct hull_err err = { 0 };

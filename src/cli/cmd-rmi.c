@@ -1,5 +1,4 @@
 /* hull rmi [-f] IMAGE...: names lose their tag; an id removes the image. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,23 +9,13 @@
 
 int cmd_rmi(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ 0 },
-	};
 	cleanup_image_store struct image_store *s = NULL;
-	bool force = false;
-	int c, rc = 0;
+	bool force;
+	int rc = cli_force_targets("rmi", "usage: hull rmi IMAGE...", argc, argv, &force,
+				   &s);
 
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
-		if (c != 'f')
-			return EXIT_ENGINE;
-		force = true;
-	}
-	if (optind >= argc)
-		return cli_usage_error("rmi", "usage: hull rmi IMAGE...");
-	if (cli_store_open("rmi", &s) != 0)
-		return EXIT_ENGINE;
+	if (rc != 0)
+		return rc;
 	for (int i = optind; i < argc; i++) {
 		struct hull_err err = { 0 };
 		char removed[DIGEST_STR_LEN + 1] = "";

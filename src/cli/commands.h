@@ -46,6 +46,12 @@ int cli_fail(const char *cmd, const struct hull_err *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the image store (--root, $HULL_ROOT or the default); prints errors. */
 int cli_store_open(const char *cmd, struct image_store **ret);
+/*
+ * "[-f|--force] TARGET...", the arguments of rm and rmi: sets *ret_force and opens the store.
+ * Returns 0 with optind at the first target, or EXIT_ENGINE after printing.
+ */
+int cli_force_targets(const char *cmd, const char *usage_line, int argc, char **argv,
+		      bool *ret_force, struct image_store **ret_store);
 
 /*
  * Parse `hull create`/`run` flags into o (cmd-create.c); strings point into argv or are

@@ -1,4 +1,5 @@
 /* hull: the daemonless docker/podman-style front door. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,26 @@ int cli_store_open(const char *cmd, struct image_store **ret)
 	if (image_store_open(cli_root, ret, &err) < 0)
 		return cli_fail(cmd, &err);
 	return 0;
+}
+
+int cli_force_targets(const char *cmd, const char *usage_line, int argc, char **argv,
+		      bool *ret_force, struct image_store **ret_store)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ 0 },
+	};
+	int c;
+
+	*ret_force = false;
+	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+		if (c != 'f')
+			return EXIT_ENGINE;
+		*ret_force = true;
+	}
+	if (optind >= argc)
+		return cli_usage_error(cmd, "%s", usage_line);
+	return cli_store_open(cmd, ret_store) != 0 ? EXIT_ENGINE : 0;
 }
 
 static void usage(FILE *f)
