@@ -128,6 +128,33 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 	return 0;
 }
 
+/*
+ * Store the config blob at relpath (verified against expect when given) and read its
+ * rootfs.diff_ids, which must number nlayers (the manifest's field named field).
+ */
+static int put_config(struct image_store *s, const struct source *src, const char *relpath,
+		      const char *expect, const char *where, const char *field, size_t nlayers,
+		      char *ret_digest, char ***ret_diff_ids, struct hull_err *err)
+{
+	cleanup_strv char **diff_ids = NULL;
+	struct image_info info = { 0 };
+	uint64_t size;
+	int r;
+
+	r = src_put(s, src, relpath, expect, ret_digest, &size, err);
+	if (r < 0)
+		return r;
+	memcpy(info.config, ret_digest, sizeof(info.config));
+	r = image_config(s, &info, NULL, &diff_ids, err);
+	if (r < 0)
+		return r;
+	if (nlayers != strv_length(diff_ids))
+		return hull_err_setx(err, EINVAL, "%s: %zu %s but %zu rootfs.diff_ids", where,
+				     nlayers, field, strv_length(diff_ids));
+	*ret_diff_ids = steal_ptr(&diff_ids);
+	return 0;
+}
+
 static const char *host_arch(void)
 {
 	static struct utsname u;
@@ -148,7 +175,6 @@ static int import_manifest(struct image_store *s, const struct source *src, cons
 	cleanup_json json_t *man = NULL;
 	cleanup_strv char **diff_ids = NULL;
 	cleanup_free char *mwhere = xasprintf("%s: manifest %s", what, mdigest);
-	struct image_info info = { 0 };
 	json_t *config = NULL, *layers = NULL, *l;
 	const char *cdigest = NULL;
 	char got[DIGEST_STR_LEN + 1];
@@ -168,17 +194,11 @@ static int import_manifest(struct image_store *s, const struct source *src, cons
 	{
 		cleanup_free char *p = store_blob_relpath(cdigest);
 
-		r = src_put(s, src, p, cdigest, got, &size, err);
+		r = put_config(s, src, p, cdigest, mwhere, "layers", json_array_size(layers), got,
+			       &diff_ids, err);
 		if (r < 0)
 			return r;
 	}
-	memcpy(info.config, cdigest, sizeof(info.config));
-	r = image_config(s, &info, NULL, &diff_ids, err);
-	if (r < 0)
-		return r;
-	if (json_array_size(layers) != strv_length(diff_ids))
-		return hull_err_setx(err, EINVAL, "%s: %zu layers but %zu rootfs.diff_ids", mwhere,
-				     json_array_size(layers), strv_length(diff_ids));
 	json_array_foreach(layers, i, l) {
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 		cleanup_free char *p = NULL;
@@ -387,7 +407,6 @@ static int load_docker_one(struct image_store *s, const struct source *src, json
 	cleanup_strv char **tags = NULL;
 	cleanup_strv char **blobs = NULL;
 	cleanup_strv char **diff_ids = NULL;
-	struct image_info info = { 0 };
 	const char *cpath = NULL;
 	char cdigest[DIGEST_STR_LEN + 1], mdigest[DIGEST_STR_LEN + 1];
 	uint64_t size;
@@ -398,16 +417,10 @@ static int load_docker_one(struct image_store *s, const struct source *src, json
 				err)) < 0 ||
 	    (r = hjson_get_strv(ent, "RepoTags", where, false, 64, &tags, err)) < 0)
 		return r;
-	r = src_put(s, src, cpath, NULL, cdigest, &size, err);
+	r = put_config(s, src, cpath, NULL, where, "Layers", strv_length(layer_paths), cdigest,
+		       &diff_ids, err);
 	if (r < 0)
 		return r;
-	memcpy(info.config, cdigest, sizeof(info.config));
-	r = image_config(s, &info, NULL, &diff_ids, err);
-	if (r < 0)
-		return r;
-	if (strv_length(diff_ids) != strv_length(layer_paths))
-		return hull_err_setx(err, EINVAL, "%s: %zu Layers but %zu rootfs.diff_ids", where,
-				     strv_length(layer_paths), strv_length(diff_ids));
 	for (size_t i = 0; layer_paths[i]; i++) {
 		char ld[DIGEST_STR_LEN + 1];
 
