@@ -37,6 +37,9 @@ void disk_fini_common(struct disk *d);
 
 /* Total length of an iovec array, or -EINVAL when it overflows or iovcnt is out of range. */
 int64_t iov_total(const struct iovec *iov, int iovcnt);
+/* preadv/pwritev the whole vector at off (any count); reads past EOF give zeroes. Returns 0
+ * or -errno (-EIO for a write that makes no progress). */
+int disk_fd_rw(int fd, uint64_t off, const struct iovec *iov, int iovcnt, bool write);
 
 /* Back ends. fd is owned by the callee on success and on failure. */
 int raw_open_fd(const char *path, int fd, bool read_only, struct disk **ret,

@@ -188,6 +188,52 @@ const char *disk_path(const struct disk *d)
 	return d->path;
 }
 
+/* preadv/pwritev until done; a read past the end of a shrunken file yields zeroes. */
+int disk_fd_rw(int fd, uint64_t off, const struct iovec *iov, int iovcnt, bool write)
+{
+	struct iovec local[64];
+	const struct iovec *cur = iov;
+	int cnt = iovcnt;
+
+	while (cnt > 0) {
+		int n = cnt > (int)ARRAY_SIZE(local) ? (int)ARRAY_SIZE(local) : cnt;
+		ssize_t done;
+
+		memcpy(local, cur, (size_t)n * sizeof(*local));
+		for (int i = 0; i < n;) {
+			if (write)
+				done = pwritev(fd, local + i, n - i, (off_t)off);
+			else
+				done = preadv(fd, local + i, n - i, (off_t)off);
+			if (done < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			if (done == 0) {
+				if (write)
+					return -EIO;
+				/* EOF: the rest reads as zeroes */
+				for (; i < n; i++)
+					memset(local[i].iov_base, 0, local[i].iov_len);
+				break;
+			}
+			off += (uint64_t)done;
+			while (i < n && (size_t)done >= local[i].iov_len) {
+				done -= (ssize_t)local[i].iov_len;
+				i++;
+			}
+			if (i < n) {
+				local[i].iov_base = (char *)local[i].iov_base + done;
+				local[i].iov_len -= (size_t)done;
+			}
+		}
+		cur += n;
+		cnt -= n;
+	}
+	return 0;
+}
+
 static int check_range(const struct disk *d, uint64_t off, uint64_t len)
 {
 	if (off > d->size || len > d->size - off)

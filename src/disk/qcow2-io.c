@@ -135,36 +135,7 @@ static void iov_gather(const struct iovec *iov, int cnt, uint64_t skip, uint8_t 
 /* preadv/pwritev a whole slice; reads past EOF give zeroes. */
 static int file_rw(int fd, uint64_t off, struct iov_sub *s, bool write)
 {
-	struct iovec *v = s->v;
-	int n = s->n;
-
-	while (n > 0) {
-		ssize_t done = write ? pwritev(fd, v, n, (off_t)off) : preadv(fd, v, n, (off_t)off);
-
-		if (done < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (done == 0) {
-			if (write)
-				return -EIO;
-			for (int i = 0; i < n; i++)
-				memset(v[i].iov_base, 0, v[i].iov_len);
-			return 0;
-		}
-		off += (uint64_t)done;
-		while (n > 0 && (size_t)done >= v->iov_len) {
-			done -= (ssize_t)v->iov_len;
-			v++;
-			n--;
-		}
-		if (n > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + done;
-			v->iov_len -= (size_t)done;
-		}
-	}
-	return 0;
+	return disk_fd_rw(fd, off, s->v, s->n, write);
 }
 
 /* ---- compressed clusters ---- */

@@ -24,60 +24,14 @@ static struct raw_disk *to_raw(struct disk *d)
 	return (struct raw_disk *)d;
 }
 
-/* preadv/pwritev until done; a read past the end of a shrunken file yields zeroes. */
-static int raw_rw(int fd, uint64_t off, const struct iovec *iov, int iovcnt, bool write)
-{
-	struct iovec local[64];
-	const struct iovec *cur = iov;
-	int cnt = iovcnt;
-
-	while (cnt > 0) {
-		int n = cnt > (int)ARRAY_SIZE(local) ? (int)ARRAY_SIZE(local) : cnt;
-		ssize_t done;
-
-		memcpy(local, cur, (size_t)n * sizeof(*local));
-		for (int i = 0; i < n;) {
-			if (write)
-				done = pwritev(fd, local + i, n - i, (off_t)off);
-			else
-				done = preadv(fd, local + i, n - i, (off_t)off);
-			if (done < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			if (done == 0) {
-				if (write)
-					return -EIO;
-				/* EOF: the rest reads as zeroes */
-				for (; i < n; i++)
-					memset(local[i].iov_base, 0, local[i].iov_len);
-				break;
-			}
-			off += (uint64_t)done;
-			while (i < n && (size_t)done >= local[i].iov_len) {
-				done -= (ssize_t)local[i].iov_len;
-				i++;
-			}
-			if (i < n) {
-				local[i].iov_base = (char *)local[i].iov_base + done;
-				local[i].iov_len -= (size_t)done;
-			}
-		}
-		cur += n;
-		cnt -= n;
-	}
-	return 0;
-}
-
 static int raw_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
 {
-	return raw_rw(to_raw(d)->fd, off, iov, iovcnt, false);
+	return disk_fd_rw(to_raw(d)->fd, off, iov, iovcnt, false);
 }
 
 static int raw_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
 {
-	return raw_rw(to_raw(d)->fd, off, iov, iovcnt, true);
+	return disk_fd_rw(to_raw(d)->fd, off, iov, iovcnt, true);
 }
 
 static int raw_flush(struct disk *d)
@@ -95,7 +49,7 @@ static int raw_write_zero_buf(int fd, uint64_t off, uint64_t len)
 	while (len > 0) {
 		size_t n = len > sizeof(zero) ? sizeof(zero) : (size_t)len;
 		struct iovec iov = { .iov_base = (void *)zero, .iov_len = n };
-		int r = raw_rw(fd, off, &iov, 1, true);
+		int r = disk_fd_rw(fd, off, &iov, 1, true);
 
 		if (r < 0)
 			return r;
