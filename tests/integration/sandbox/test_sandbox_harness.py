@@ -39,12 +39,16 @@ def test_exit_code_output_cwd_env_and_results(sandbox_available, tmp_path):
     assert (results / "result.txt").read_text() == "written\n"
 
 
-def test_cwd_missing_inside_falls_back_to_root_and_signal_status(sandbox_available, tmp_path):
-    # The host's /tmp is not visible inside (a fresh tmpfs is), so this cwd does not exist.
-    r = run_sandbox("--", "sh", "-c", "pwd; kill -TERM $$", cwd=str(tmp_path))
+def test_cwd_under_tmp_is_shared_read_only_and_signal_status(sandbox_available, tmp_path):
+    # The guest covers /tmp with a fresh tmpfs; a cwd there (a checkout under /tmp, as a CI
+    # clone may be) is exported read-only at the same path, so tests find the repo.
+    (tmp_path / "host-file").write_text("from the host\n")
+    r = run_sandbox("--", "sh", "-c",
+                    "pwd; cat host-file; touch new 2>/dev/null || echo read-only; kill -TERM $$",
+                    cwd=str(tmp_path))
     assert r.returncode == 128 + 15, r.stderr  # killed by SIGTERM
-    assert r.stdout == "/\n"
-    assert f"{tmp_path} does not exist in the sandbox" in r.stderr
+    assert r.stdout.splitlines() == [str(tmp_path), "from the host", "read-only"]
+    assert not (tmp_path / "new").exists()
 
 
 def test_timeout_kills_the_vm(sandbox_available):
