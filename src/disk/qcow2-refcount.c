@@ -99,6 +99,10 @@ static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 			break;
 	if (c == first + q->refblock_entries)
 		return -ENOSPC;
+	/* every cluster of a range without a refcount block reads as free: in a damaged image
+	 * that includes live tables (the header, for range 0), which it must not overwrite */
+	if (qcow2_hits_metadata(q, c << q->cluster_bits, q->cluster_size))
+		return -EIO;
 	r = qcow2_cache_get(q, &q->rb_cache, c << q->cluster_bits, true, &b);
 	if (r < 0)
 		return r;

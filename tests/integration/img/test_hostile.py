@@ -249,3 +249,15 @@ def test_backing_file_that_is_a_fifo(img):
         r = img.img(*cmd, "top.qcow2", check=False)
         assert r.returncode == 1 and "fifo" in r.stderr, r.stderr
         assert "regular file" in r.stderr and "\n" not in r.stderr.strip(), r.stderr
+
+
+def test_missing_refcount_block_never_placed_on_metadata(img, base):
+    # reftable entry 0 cleared: the refcounts of clusters 0.. read as 0, and a new refcount
+    # block for that range must not be put on the header (cluster 0) or any other table
+    patch(base, 0x10000, be64(0))
+    before = open(base, "rb").read()
+    r = img.io(base, "write:0x10000:0x10000:0x77", "flush", check=False)
+    assert r.returncode != 0 and "Input/output" in r.stderr, (r.returncode, r.stderr)
+    after = open(base, "rb").read()
+    for off in (0, 0x10000, 0x30000, 0x40000):
+        assert after[off:off + 0x1000] == before[off:off + 0x1000], hex(off)
