@@ -316,10 +316,14 @@ static int load_tables(struct qcow2 *q, uint64_t fsize, struct hull_err *err)
 		uint64_t off = q->l1[i] & QCOW2_L1_OFFSET_MASK;
 
 		if ((q->l1[i] & QCOW2_L1_RESERVED_MASK) || off % cs || off >= fsize ||
-		    (q->l1[i] && off == 0))
+		    (q->l1[i] && off == 0) ||
+		    qcow2_overlaps(off, off ? cs : 0, q->l1_offset, (uint64_t)q->l1_size * 8) ||
+		    qcow2_overlaps(off, off ? cs : 0, q->reftable_offset,
+				   (uint64_t)q->reftable_clusters * cs))
 			return hull_err_setx(err, EINVAL,
 					     "%s: L1 entry %u (0x%llx): L2 table offset is "
-					     "invalid or past the end of the file", q->d.path, i,
+					     "invalid, on other metadata or past the end of the "
+					     "file", q->d.path, i,
 					     (unsigned long long)q->l1[i]);
 	}
 	q->reftable_entries = (uint64_t)q->reftable_clusters * cs / 8;

@@ -51,6 +51,8 @@ def expect_error(img, base, *needles, cmd=("info",)):
     ("l1 overlaps reftable", 40, be64(0x10000), "overlap"),
     ("l1 overlaps header", 40, be64(0), "l1_table_offset"),
     ("l1 entry past eof", 0x30000, be64((1 << 63) | (1 << 40)), "L1 entry 0"),
+    ("l1 entry on the reftable", 0x30000, be64((1 << 63) | 0x10000), "L1 entry 0"),
+    ("l1 entry on the l1 table", 0x30000, be64((1 << 63) | 0x30000), "L1 entry 0"),
     ("refblock past eof", 0x10000, be64(1 << 40), "refcount table entry 0"),
     ("refblock on the header", 0x10000, be64(0x200), "refcount block 0"),
     ("absurd size", 24, be64(1 << 63), "absurd"),
