@@ -17,7 +17,8 @@ static void vm_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hull vm run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline S]\n"
-		"                   [--cpus N] [--memory SIZE] [--disk PATH[,ro][,serial=ID]]...\n"
+		"                   [--cpus N] [--memory SIZE]\n"
+		"                   [--disk PATH[,ro][,format=raw|qcow2][,serial=ID]]...\n"
 		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
 		"                   [--raw] [--allow-pvm]\n"
 		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"

@@ -73,6 +73,7 @@ int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 	char *save = NULL, *opt;
 
 	memset(d, 0, sizeof(*d));
+	d->format = DISK_FORMAT_RAW;
 	d->path = strtok_r(s, ",", &save);
 	if (!d->path || !*d->path)
 		return hull_err_setx(err, EINVAL, "--disk: empty path");
@@ -81,7 +82,13 @@ int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 			d->readonly = true;
 		else if (strcmp(opt, "rw") == 0)
 			d->readonly = false;
-		else if (strncmp(opt, "serial=", 7) == 0) {
+		else if (strncmp(opt, "format=", 7) == 0) {
+			if (disk_format_parse(opt + 7, &d->format) < 0 ||
+			    d->format == DISK_FORMAT_AUTO)
+				return hull_err_setx(err, EINVAL,
+						     "--disk %s: format=%s: expected raw or qcow2",
+						     d->path, opt + 7);
+		} else if (strncmp(opt, "serial=", 7) == 0) {
 			if (strlen(opt + 7) > 20)
 				return hull_err_setx(err, EINVAL,
 						     "--disk %s: serial=%s: at most 20 bytes", d->path,
@@ -89,7 +96,7 @@ int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 			(void)snprintf(d->serial, sizeof(d->serial), "%s", opt + 7);
 		} else
 			return hull_err_setx(err, EINVAL,
-					     "--disk %s: unknown option '%s' (ro, rw, serial=ID)",
+					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID)",
 					     d->path, opt);
 	}
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "disk/disk.h"
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
@@ -36,6 +37,7 @@ enum vm_kernel_kind {
 struct vm_disk_config {
 	const char *path;
 	bool readonly;
+	enum disk_format format; /* RAW (the default) or QCOW2; never AUTO: see vm_parse_disk */
 	char serial[21]; /* virtio-blk serial id: at most 20 bytes */
 };
 
@@ -58,7 +60,11 @@ void vm_config_init(struct vm_config *cfg);
 
 /* Parse "512M", "2G", "1048576" (bytes) into *ret; -EINVAL on garbage or overflow. */
 int vm_parse_size(const char *s, uint64_t *ret);
-/* Parse a --disk value "PATH[,ro][,serial=ID]" into d (which points into s). */
+/*
+ * Parse a --disk value "PATH[,ro|rw][,format=raw|qcow2][,serial=ID]" into d (which points
+ * into s). The format is raw unless given: a guest-writable raw disk is never probed, since a
+ * guest that wrote QCOW2 magic into it would then choose the host files behind it.
+ */
 int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err);
 
 /*

@@ -264,8 +264,15 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
 		return hull_err_setx(err, EROFS,
 				     "--disk %s: the file is read-only (mode %04o): add ,ro",
 				     cfg->path, st.st_mode & 07777);
-	/* Always raw: probing a guest-writable image for QCOW2 would let the guest pick files. */
-	r = disk_open(cfg->path, DISK_FORMAT_RAW, cfg->readonly ? DISK_OPEN_RDONLY : 0, &d, err);
+	/*
+	 * The format is the user's (raw by default), never probed: probing a guest-writable raw
+	 * image would let a guest that wrote QCOW2 magic into it pick host files as its backing.
+	 * A QCOW2 image opens its backing chain read-only (src/disk).
+	 */
+	if (cfg->format != DISK_FORMAT_RAW && cfg->format != DISK_FORMAT_QCOW2)
+		return hull_err_setx(err, EINVAL, "--disk %s: format must be raw or qcow2",
+				     cfg->path);
+	r = disk_open(cfg->path, cfg->format, cfg->readonly ? DISK_OPEN_RDONLY : 0, &d, err);
 	if (r < 0)
 		return hull_err_prefix(err, "--disk %s", cfg->path);
 	if (disk_size(d) < 512) {

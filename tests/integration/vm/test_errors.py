@@ -74,6 +74,37 @@ def test_disk_bad_option(hull, tmp_path):
                  "20 bytes")
 
 
+@pytest.mark.parametrize("fmt", ["vmdk", "auto", ""])
+def test_disk_bad_format(hull, tmp_path, fmt):
+    disk = tmp_path / "d.img"
+    disk.write_bytes(b"\0" * 512)
+    assert_error(run(hull, "run", "--kernel", KERNEL, "--disk", f"{disk},format={fmt}"),
+                 str(disk), f"format={fmt}", "raw or qcow2")
+
+
+def test_disk_qcow2_on_a_raw_file(hull, tmp_path):
+    # format=qcow2 on a file that is not one: refused before the guest runs (hence
+    # --allow-pvm is harmless here), naming the file.
+    disk = tmp_path / "plain.raw"
+    disk.write_bytes(b"\0" * 65536)
+    assert_error(run(hull, "run", "--allow-pvm", "--kernel", KERNEL, "--disk",
+                     f"{disk},format=qcow2"), str(disk), "not a qcow2 image")
+    assert disk.read_bytes() == b"\0" * 65536
+
+
+def test_disk_qcow2_missing_backing(hull, tmp_path):
+    base = tmp_path / "base.raw"
+    base.write_bytes(b"\0" * 65536)
+    ov = tmp_path / "ov.qcow2"
+    subprocess.run([hull, "img", "create", "-f", "qcow2", "-b", "base.raw", "-F", "raw",
+                    str(ov)], check=True, cwd=tmp_path, capture_output=True)
+    base.unlink()
+    before = ov.read_bytes()
+    assert_error(run(hull, "run", "--allow-pvm", "--kernel", KERNEL, "--disk",
+                     f"{ov},format=qcow2"), "base.raw")
+    assert ov.read_bytes() == before
+
+
 def test_missing_initrd(hull):
     assert_error(run(hull, "run", "--kernel", KERNEL, "--initrd", "/nonexistent/initrd"),
                  "--initrd", "/nonexistent/initrd")
