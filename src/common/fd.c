@@ -103,7 +103,12 @@ int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t
 	int r;
 
 	tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* O_EXCL: a symlink or hard link planted at the temporary name is never written
+	 * through; a stale file of ours (a crashed earlier run with the same pid) is removed
+	 * and the create tried once more. */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	r = fd_write_all(fd, buf, len);

@@ -35,6 +35,41 @@ static void test_atomic_write_and_read(void **state)
 	close(dfd);
 }
 
+/* A link planted at the temporary name must not be written through. */
+static void test_atomic_write_never_follows_planted_links(void **state)
+{
+	char tmpl[] = "/tmp/hull-test-fd-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	int dfd = open(dir, O_PATH | O_DIRECTORY);
+	char victim[600], tmpname[64], *buf = NULL;
+	size_t len = 0;
+	int vfd;
+
+	assert_true(dfd >= 0);
+	(void)snprintf(victim, sizeof(victim), "%s/victim", dir);
+	vfd = open(victim, O_WRONLY | O_CREAT, 0600);
+	assert_true(vfd >= 0);
+	assert_int_equal(write(vfd, "precious", 8), 8);
+	close(vfd);
+	(void)snprintf(tmpname, sizeof(tmpname), "state.json.tmp.%d", (int)getpid());
+
+	assert_int_equal(symlinkat(victim, dfd, tmpname), 0);
+	assert_int_equal(fd_write_file_atomic_at(dfd, "state.json", "new", 3, 0600), 0);
+	assert_int_equal(linkat(AT_FDCWD, victim, dfd, tmpname, 0), 0);
+	assert_int_equal(fd_write_file_atomic_at(dfd, "state.json", "new2", 4, 0600), 0);
+
+	assert_int_equal(fd_read_file_at(AT_FDCWD, victim, 100, &buf, &len), 0);
+	assert_string_equal(buf, "precious");
+	free(buf);
+	assert_int_equal(fd_read_file_at(dfd, "state.json", 100, &buf, &len), 0);
+	assert_string_equal(buf, "new2");
+	free(buf);
+	assert_int_equal(unlinkat(dfd, "state.json", 0), 0);
+	assert_int_equal(unlinkat(dfd, "victim", 0), 0);
+	assert_int_equal(unlinkat(AT_FDCWD, dir, AT_REMOVEDIR), 0);
+	close(dfd);
+}
+
 static void test_cloexec_from(void **state)
 {
 	int fd = open("/dev/null", O_RDONLY);
@@ -50,6 +85,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_write_and_read),
+		cmocka_unit_test(test_atomic_write_never_follows_planted_links),
 		cmocka_unit_test(test_cloexec_from),
 	};
 
