@@ -20,11 +20,24 @@ static void vm_usage(FILE *f)
 		"                   [--cpus N] [--memory SIZE]\n"
 		"                   [--disk PATH[,ro][,format=raw|qcow2][,serial=ID]]...\n"
 		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
-		"                   [--raw] [--allow-pvm]\n"
+		"                   [--raw] [--allow-pvm] [--stats]\n"
 		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"
 		"                   [--module-dir /lib/modules/VERSION] [--module NAME]...\n"
 		"                   [--file HOSTPATH:GUESTPATH]...\n"
 		"Exit status of run: 0 guest powered off, 3 guest rebooted, 4 guest panicked, 125 error.\n");
+}
+
+/* --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot. */
+static void vm_print_stats(const struct vm_stats *st)
+{
+	fprintf(stderr, "hull-vm-stats: build_ms=%.3f first_output_ms=%.3f run_ms=%.3f",
+		(double)st->build_ns / 1e6, (double)st->first_output_ns / 1e6,
+		(double)st->run_ns / 1e6);
+	for (unsigned k = 0; k < VM_EXIT_KIND_COUNT; k++)
+		fprintf(stderr, " exits.%s=%llu", vm_exit_kind_name((enum vm_exit_kind)k),
+			(unsigned long long)st->exits[k]);
+	fprintf(stderr, " msi_irqfd=%llu msi_ioctl=%llu\n", (unsigned long long)st->msi_irqfd,
+		(unsigned long long)st->msi_ioctl);
 }
 
 static int vm_run_main(int argc, char **argv)
@@ -41,15 +54,17 @@ static int vm_run_main(int argc, char **argv)
 		{ "rng", no_argument, NULL, 'r' },
 		{ "raw", no_argument, NULL, 'R' },
 		{ "allow-pvm", no_argument, NULL, 'P' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct vm_config cfg;
+	struct vm_stats stats;
 	struct hull_err err = { 0 };
 	enum vm_stop stop = VM_STOP_NONE;
 	char *end;
 	unsigned long n;
-	int c;
+	int c, r;
 
 	vm_config_init(&cfg);
 	optind = 1;
@@ -62,6 +77,7 @@ static int vm_run_main(int argc, char **argv)
 		case 'r': cfg.rng = true; break;
 		case 'R': cfg.kernel_kind = VM_KERNEL_RAW; break;
 		case 'P': cfg.allow_pvm = true; break;
+		case 'S': cfg.stats = &stats; break;
 		case 'p':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
@@ -118,7 +134,11 @@ static int vm_run_main(int argc, char **argv)
 		return 125;
 	}
 	fflush(stdout);
-	if (vmm_run(&cfg, &stop, &err) < 0) {
+	memset(&stats, 0, sizeof(stats));
+	r = vmm_run(&cfg, &stop, &err);
+	if (cfg.stats && stats.run_ns)
+		vm_print_stats(&stats);
+	if (r < 0) {
 		fprintf(stderr, "hull vm run: %s\n", err.msg);
 		return 125;
 	}

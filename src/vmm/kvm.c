@@ -115,6 +115,9 @@ int kvm_vm_create(struct vm *vm, struct hull_err *err)
 		return hull_err_set(err, errno, "KVM_CREATE_IRQCHIP");
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return hull_err_set(err, errno, "KVM_CREATE_PIT2");
+	r = irq_routing_init(&vm->irq, vm->kvm_fd, vm->vm_fd, err);
+	if (r < 0)
+		return r;
 	r = kvm_add_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host, err);
 	if (r < 0)
 		return r;

@@ -99,11 +99,20 @@ static bool vcpu_handle_exit(struct vcpu *c)
 	struct kvm_run *run = c->run;
 	char detail[128];
 
+	if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO)
+		c->exits[VM_EXIT_OTHER]++;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		if (run->io.port >= 0x3f8 && run->io.port < 0x400)
+			c->exits[VM_EXIT_IO_SERIAL]++;
+		else if (run->io.port >= 0xcf8 && run->io.port < 0xd00)
+			c->exits[VM_EXIT_IO_PCI]++;
+		else
+			c->exits[VM_EXIT_IO_OTHER]++;
 		vcpu_pio(c);
 		return true;
 	case KVM_EXIT_MMIO:
+		c->exits[VM_EXIT_MMIO]++;
 		vcpu_mmio(c);
 		return true;
 	case KVM_EXIT_SHUTDOWN:

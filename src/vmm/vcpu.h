@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "vmm/vmm.h"
 
 struct vm;
 
@@ -15,6 +16,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	uint64_t exits[VM_EXIT_KIND_COUNT]; /* this thread's own counters: summed after join */
 };
 
 /* Create vm->ncpus vCPUs with their CPUID; the boot vCPU's registers come from the loader. */

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -323,6 +324,43 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *vm_exit_kind_name(enum vm_exit_kind k)
+{
+	switch (k) {
+	case VM_EXIT_IO_SERIAL: return "io-serial";
+	case VM_EXIT_IO_PCI: return "io-pci-config";
+	case VM_EXIT_IO_OTHER: return "io-other";
+	case VM_EXIT_MMIO: return "mmio";
+	case VM_EXIT_OTHER: return "other";
+	case VM_EXIT_KIND_COUNT:
+	default: return "unknown";
+	}
+}
+
+/* After the vCPU threads have joined: their counters are stable. */
+static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, uint64_t t_start)
+{
+	uint64_t first = atomic_load(&vm->first_output_ns);
+
+	memset(st, 0, sizeof(*st));
+	st->build_ns = t_start - t0;
+	st->run_ns = vm_now_ns() - t_start;
+	st->first_output_ns = first > t_start ? first - t_start : 0;
+	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
+		for (unsigned k = 0; k < VM_EXIT_KIND_COUNT; k++)
+			st->exits[k] += vm->vcpus[i].exits[k];
+	st->msi_irqfd = atomic_load(&vm->n_msi_irqfd);
+	st->msi_ioctl = atomic_load(&vm->n_msi_ioctl);
+}
+
 static void vm_free(struct vm *vm)
 {
 	api_server_free(vm->api);
@@ -336,6 +374,7 @@ static void vm_free(struct vm *vm)
 		(void)close(vm->stop_efd);
 	if (vm->vm_fd >= 0)
 		(void)close(vm->vm_fd);
+	irq_routing_release(&vm->irq);
 	if (vm->kvm_fd >= 0)
 		(void)close(vm->kvm_fd);
 	gmem_release(&vm->mem);
@@ -349,13 +388,17 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 			 .ncpus = cfg->cpus };
 	int r;
 
+	uint64_t t0 = vm_now_ns(), t_start = 0;
+
 	pthread_mutex_init(&vm.lock, NULL);
 	pthread_cond_init(&vm.cond, NULL);
 	r = vm_validate(cfg, err);
 	if (r == 0)
 		r = vm_build(&vm, err);
-	if (r == 0)
+	if (r == 0) {
+		t_start = vm_now_ns();
 		r = vcpus_start(&vm, err);
+	}
 	if (r == 0) {
 		r = evloop_run(vm.loop, &vm.stop);
 		if (r < 0)
@@ -365,6 +408,8 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 	if (r < 0)
 		vm_request_stop(&vm, VM_STOP_ERROR, err->msg);
 	vcpus_join(&vm);
+	if (cfg->stats && t_start)
+		vm_stats_collect(&vm, cfg->stats, t0, t_start);
 	*ret_stop = (enum vm_stop)atomic_load(&vm.stop);
 	if (r == 0 && *ret_stop == VM_STOP_ERROR)
 		r = hull_err_setx(err, EIO, "the VM stopped on an error: %s", vm.stop_detail);

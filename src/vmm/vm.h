@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "vmm/bus.h"
+#include "vmm/irq.h"
 #include "vmm/memory.h"
 #include "vmm/vmm.h"
 
@@ -28,6 +29,7 @@ struct vm {
 	struct guest_mem mem;
 	struct io_bus pio;
 	struct io_bus mmio;
+	struct irq_routing irq; /* GSI routes and MSI irqfds (irq.h) */
 
 	unsigned ncpus;
 	struct vcpu *vcpus;
@@ -49,6 +51,10 @@ struct vm {
 	unsigned n_vdevs;
 	struct api_server *api;
 
+	/* Counters for vm_config.stats (relaxed atomics: several threads add to them). */
+	atomic_uint_fast64_t n_msi_irqfd, n_msi_ioctl;
+	atomic_uint_fast64_t first_output_ns; /* CLOCK_MONOTONIC of the first serial byte */
+
 	uint64_t kernel_entry; /* filled by the loader */
 	uint64_t boot_params;  /* zero page (bzImage) or start_info (PVH) */
 	int boot_mode;         /* enum boot_mode (x86/boot.h) */
@@ -59,6 +65,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail);
 /* Pause or resume every vCPU; returns once all are parked (pause) or released. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vm_now_ns(void);
 
 /* Level of an ISA interrupt line on the in-kernel PIC/IOAPIC; -errno. */
 int vm_irq_line(struct vm *vm, uint32_t irq, bool level);

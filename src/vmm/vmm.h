@@ -41,6 +41,28 @@ struct vm_disk_config {
 	char serial[21]; /* virtio-blk serial id: at most 20 bytes */
 };
 
+/* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
+enum vm_exit_kind {
+	VM_EXIT_IO_SERIAL,  /* port I/O on COM1 */
+	VM_EXIT_IO_PCI,     /* port I/O on the PCI configuration ports 0xcf8-0xcff */
+	VM_EXIT_IO_OTHER,   /* other port I/O (RTC, ACPI, i8042, probes of absent ports) */
+	VM_EXIT_MMIO,       /* MMIO: PCI BARs not covered by an ioeventfd, absent devices */
+	VM_EXIT_OTHER,      /* halt, shutdown, system events, errors */
+	VM_EXIT_KIND_COUNT,
+};
+
+/* Filled by vmm_run when vm_config.stats is set. Times in nanoseconds (CLOCK_MONOTONIC). */
+struct vm_stats {
+	uint64_t build_ns;        /* vmm_run entry to the vCPUs' start (KVM, memory, kernel load) */
+	uint64_t first_output_ns; /* vCPUs' start to the guest's first serial byte (0: none) */
+	uint64_t run_ns;          /* vCPUs' start to the stop */
+	uint64_t exits[VM_EXIT_KIND_COUNT];
+	uint64_t msi_irqfd;       /* interrupts injected with an eventfd write */
+	uint64_t msi_ioctl;       /* interrupts injected with KVM_SIGNAL_MSI */
+};
+
+const char *vm_exit_kind_name(enum vm_exit_kind k);
+
 struct vm_config {
 	const char *kernel;
 	enum vm_kernel_kind kernel_kind;
@@ -54,6 +76,7 @@ struct vm_config {
 	bool rng;
 	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */
 	const char *api_sock;
+	struct vm_stats *stats; /* NULL, or filled when the VM stops */
 };
 
 void vm_config_init(struct vm_config *cfg);

@@ -83,6 +83,8 @@ static void serial_out(struct serial *s, uint8_t c)
 			s->rx[(s->rx_head + s->rx_len++) % SERIAL_RX_SIZE] = c;
 		return;
 	}
+	if (s->vm && !atomic_load_explicit(&s->vm->first_output_ns, memory_order_relaxed))
+		atomic_store_explicit(&s->vm->first_output_ns, vm_now_ns(), memory_order_relaxed);
 	if (s->out_fd >= 0)
 		(void)fd_write_all(s->out_fd, &c, 1);
 	if (c == '\n' || s->line_len + 1 >= sizeof(s->line)) {

@@ -10,6 +10,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/log.h"
+#include "vmm/irq.h"
 #include "vmm/loop.h"
 #include "vmm/vm.h"
 
@@ -52,6 +54,7 @@ static void msix_fire(struct virtio_pci_dev *v, uint16_t vec)
 {
 	uint16_t ctrl = msix_ctrl(v);
 	const struct msix_entry *e;
+	uint64_t addr;
 
 	if (vec >= msix_count(v) || !(ctrl & MSIX_CTRL_ENABLE))
 		return;
@@ -61,8 +64,24 @@ static void msix_fire(struct virtio_pci_dev *v, uint16_t vec)
 		return;
 	}
 	v->msix_pending &= ~(1U << vec);
-	if (v->vm)
-		(void)vm_signal_msi(v->vm, ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
+	if (!v->vm)
+		return;
+	addr = ((uint64_t)e->addr_hi << 32) | e->addr_lo;
+	if (v->msix_fd[vec] >= 0) {
+		/* A changed message is routed once, then each interrupt is an eventfd write. */
+		if (!(v->msix_stale & (1U << vec)) ||
+		    irq_msi_vector_route(&v->vm->irq, v->vm->vm_fd, v->msix_gsi[vec], addr,
+					 e->data) == 0) {
+			v->msix_stale &= ~(1U << vec);
+			if (irq_msi_vector_fire(v->msix_fd[vec]) == 0) {
+				atomic_fetch_add_explicit(&v->vm->n_msi_irqfd, 1,
+							  memory_order_relaxed);
+				return;
+			}
+		}
+	}
+	atomic_fetch_add_explicit(&v->vm->n_msi_ioctl, 1, memory_order_relaxed);
+	(void)vm_signal_msi(v->vm, addr, e->data);
 }
 
 static void msix_flush_pending(struct virtio_pci_dev *v)
@@ -231,6 +250,8 @@ static void msix_table_io(struct virtio_pci_dev *v, uint64_t off, uint8_t *data,
 		return;
 	}
 	*f = (uint32_t)ldn(data, 4);
+	if (field < 3)
+		v->msix_stale |= 1U << idx;
 	if (field == 3)
 		msix_flush_pending(v); /* an unmask delivers what was held back */
 }
@@ -380,6 +401,9 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	pthread_mutex_init(&v->lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		v->kick_fd[q] = -1;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES + 1; i++)
+		v->msix_fd[i] = -1;
+	v->msix_stale = ~0U;
 	virtio_reset(v);
 	stn(c + 0x00, 2, PCI_VENDOR_VIRTIO);
 	stn(c + 0x02, 2, 0x1040U + ops->device_id); /* modern-only device id (4.1.2) */
@@ -397,6 +421,16 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	v->pci.cfg_written = virtio_cfg_written;
 	if (!vm)
 		return 0;
+	/* An irqfd per MSI-X vector when KVM can; else (or on failure) KVM_SIGNAL_MSI. */
+	for (unsigned i = 0; vm->irq.enabled && i < msix_count(v); i++) {
+		r = irq_msi_vector_new(&vm->irq, vm->vm_fd, &v->msix_gsi[i]);
+		if (r < 0) {
+			log_debug("%s: irqfd for MSI-X vector %u: %s: KVM_SIGNAL_MSI", ops->name, i,
+				  strerror(-r));
+			break;
+		}
+		v->msix_fd[i] = r;
+	}
 	for (unsigned q = 0; q < ops->num_queues; q++) {
 		struct virtio_kick *k = &v->kick[q];
 
@@ -423,6 +457,12 @@ void virtio_pci_release(struct virtio_pci_dev *v)
 				(void)evloop_del(v->vm->loop, v->kick_fd[q]);
 			(void)close(v->kick_fd[q]);
 			v->kick_fd[q] = -1;
+		}
+	/* Closing an irqfd's eventfd makes KVM release it (virt/kvm/eventfd.c). */
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES + 1; i++)
+		if (v->msix_fd[i] >= 0) {
+			(void)close(v->msix_fd[i]);
+			v->msix_fd[i] = -1;
 		}
 	pthread_mutex_destroy(&v->lock);
 }

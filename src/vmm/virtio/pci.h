@@ -67,6 +67,10 @@ struct virtio_pci_dev {
 	struct msix_entry msix[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_pending;
 	uint16_t msix_ctrl; /* MSI-X message control: enable and function-mask bits */
+	/* Per vector: an irqfd and its GSI (irq.h), or -1 to use KVM_SIGNAL_MSI. */
+	int msix_fd[VIRTIO_MAX_QUEUES + 1];
+	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
+	uint32_t msix_stale; /* vectors whose message changed since their route was set */
 
 	int kick_fd[VIRTIO_MAX_QUEUES];
 	struct virtio_kick {

@@ -40,7 +40,12 @@ def raw_of(qcow2, out):
     return out.read_bytes()
 
 
-def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path):
+@pytest.mark.parametrize("irqfd", [True, False], ids=["irqfd", "signal-msi"])
+def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path, monkeypatch,
+                                     irqfd):
+    # HULL_VMM_NO_IRQFD keeps the KVM_SIGNAL_MSI fallback (KVM without irqfd) tested.
+    if not irqfd:
+        monkeypatch.setenv("HULL_VMM_NO_IRQFD", "1")
     base = tmp_path / "base.raw"
     data = bytearray(8 * MiB)
     data[0:16] = b"base-disk-magic!"
@@ -60,7 +65,8 @@ def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path):
 
     initrd = make_initramfs(QCOW2_INIT)
     r, m = boot(hull, kernel[0], initrd, "--memory", "256M",
-                "--disk", f"{overlay},format=qcow2", "--disk", f"{ro},ro,format=qcow2")
+                "--disk", f"{overlay},format=qcow2", "--disk", f"{ro},ro,format=qcow2",
+                "--stats")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert m.get("done") == "yes", r.stdout[-3000:]
     assert m["vda_sectors"] == str(8 * MiB // 512)
@@ -70,6 +76,16 @@ def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path):
     assert m["reread"] == "guest-wrote-this"
     assert m["vdb_ro"] == "1" and m["ro_write"] == "refused"
     assert m["vdb"] == "read-only-qcow2!"
+
+    # --stats: virtio interrupts went through irqfds, none through KVM_SIGNAL_MSI
+    stats = [ln for ln in r.stderr.splitlines() if ln.startswith("hull-vm-stats:")]
+    assert len(stats) == 1, r.stderr
+    st = dict(w.split("=", 1) for w in stats[0].split()[1:])
+    if irqfd:
+        assert int(st["msi_irqfd"]) > 0 and int(st["msi_ioctl"]) == 0, st
+    else:
+        assert int(st["msi_irqfd"]) == 0 and int(st["msi_ioctl"]) > 0, st
+    assert int(st["exits.io-serial"]) > 0 and float(st["first_output_ms"]) > 0, st
 
     assert sha(base) == base_sum  # the backing file is untouched
     assert sha(ro) == ro_sum

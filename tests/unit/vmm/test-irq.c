@@ -1,0 +1,149 @@
+/*
+ * MSI routing for irqfds (irq.c) and the --disk format option. The routing table is checked
+ * as data; when /dev/kvm can create a VM with an in-kernel irqchip, the table is also pushed
+ * to KVM and an irqfd is bound and fired (skipped otherwise).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vmm/irq.h"
+#include "vmm/vmm.h"
+
+static struct irq_routing rt;
+
+static const struct kvm_irq_routing_entry *find(const struct irq_routing *r, uint32_t gsi,
+						uint32_t type, uint32_t chip)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->e[i].gsi == gsi && r->e[i].type == type &&
+		    (type != KVM_IRQ_ROUTING_IRQCHIP || r->e[i].u.irqchip.irqchip == chip))
+			return &r->e[i];
+	return NULL;
+}
+
+static void test_defaults(void **state)
+{
+	const struct kvm_irq_routing_entry *e;
+
+	memset(&rt, 0xff, sizeof(rt));
+	irq_routing_defaults(&rt);
+	/* 16 PIC routes + 24 IOAPIC routes, as KVM's own default table */
+	assert_int_equal(rt.n, 40);
+	assert_int_equal(rt.next_gsi, IRQ_ISA_PINS);
+	e = find(&rt, 4, KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQCHIP_PIC_MASTER);
+	assert_non_null(e);
+	assert_int_equal(e->u.irqchip.pin, 4);
+	e = find(&rt, 12, KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQCHIP_PIC_SLAVE);
+	assert_non_null(e);
+	assert_int_equal(e->u.irqchip.pin, 4);
+	e = find(&rt, 20, KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQCHIP_IOAPIC);
+	assert_non_null(e);
+	assert_int_equal(e->u.irqchip.pin, 20);
+	assert_null(find(&rt, 20, KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQCHIP_PIC_SLAVE));
+}
+
+static void test_msi_routes(void **state)
+{
+	const struct kvm_irq_routing_entry *e;
+	uint32_t g1, g2, g;
+
+	irq_routing_defaults(&rt);
+	assert_int_equal(irq_routing_add_msi(&rt, &g1), 0);
+	assert_int_equal(irq_routing_add_msi(&rt, &g2), 0);
+	assert_int_equal(g1, 24);
+	assert_int_equal(g2, 25);
+	assert_int_equal(irq_routing_set_msi(&rt, g2, 0x1fee01000ULL, 0x4031), 0);
+	e = find(&rt, g2, KVM_IRQ_ROUTING_MSI, 0);
+	assert_non_null(e);
+	assert_int_equal(e->u.msi.address_lo, 0xfee01000U);
+	assert_int_equal(e->u.msi.address_hi, 1);
+	assert_int_equal(e->u.msi.data, 0x4031);
+	e = find(&rt, g1, KVM_IRQ_ROUTING_MSI, 0);
+	assert_int_equal(e->u.msi.data, 0); /* untouched */
+	/* an ISA GSI has no MSI route to change */
+	assert_int_equal(irq_routing_set_msi(&rt, 4, 0xfee00000, 1), -ENOENT);
+	assert_int_equal(irq_routing_set_msi(&rt, 99, 0xfee00000, 1), -ENOENT);
+	while (rt.n < IRQ_MAX_ROUTES)
+		assert_int_equal(irq_routing_add_msi(&rt, &g), 0);
+	assert_int_equal(irq_routing_add_msi(&rt, &g), -ENOSPC);
+	assert_int_equal(rt.n, IRQ_MAX_ROUTES);
+}
+
+static void test_kvm_irqfd(void **state)
+{
+	struct hull_err err = { 0 };
+	int kvm, vm, fd;
+	uint32_t gsi;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		skip();
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+		if (vm >= 0)
+			close(vm);
+		close(kvm);
+		skip();
+	}
+	assert_int_equal(irq_routing_init(&rt, kvm, vm, &err), 0);
+	assert_true(rt.enabled);
+	fd = irq_msi_vector_new(&rt, vm, &gsi);
+	assert_true(fd >= 0);
+	assert_int_equal(gsi, IRQ_ISA_PINS);
+	assert_int_equal(irq_msi_vector_route(&rt, vm, gsi, 0xfee00000, 0x4041), 0);
+	assert_int_equal(irq_msi_vector_fire(fd), 0);
+	/* an ISA GSI is not re-routed as MSI */
+	assert_int_equal(irq_msi_vector_route(&rt, vm, 3, 0xfee00000, 1), -ENOENT);
+	close(fd);
+	irq_routing_release(&rt);
+	close(vm);
+	close(kvm);
+}
+
+static void test_disk_format_option(void **state)
+{
+	struct hull_err err = { 0 };
+	struct vm_disk_config d;
+	char s1[] = "/a.img";
+	char s2[] = "/b.qcow2,format=qcow2,ro";
+	char s3[] = "/c.img,format=raw";
+	char s4[] = "/d.img,format=auto";
+	char s5[] = "/e.img,format=vmdk";
+
+	assert_int_equal(vm_parse_disk(s1, &d, &err), 0);
+	assert_int_equal(d.format, DISK_FORMAT_RAW); /* the default: never probed */
+	assert_int_equal(vm_parse_disk(s2, &d, &err), 0);
+	assert_int_equal(d.format, DISK_FORMAT_QCOW2);
+	assert_true(d.readonly);
+	assert_string_equal(d.path, "/b.qcow2");
+	assert_int_equal(vm_parse_disk(s3, &d, &err), 0);
+	assert_int_equal(d.format, DISK_FORMAT_RAW);
+	assert_int_equal(vm_parse_disk(s4, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "format=auto"));
+	assert_int_equal(vm_parse_disk(s5, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "/e.img"));
+	assert_non_null(strstr(err.msg, "raw or qcow2"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_msi_routes),
+		cmocka_unit_test(test_kvm_irqfd),
+		cmocka_unit_test(test_disk_format_option),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
