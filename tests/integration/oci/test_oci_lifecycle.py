@@ -453,6 +453,24 @@ def test_no_new_keyring_and_debug_accepted(rt, bundle):
     assert r.returncode == 0, r.stderr
 
 
+def test_session_keyring_is_the_containers_own(rt, bundle):
+    """By default the process gets a new session keyring named after the container, so it
+    cannot reach the caller's keys; --no-new-keyring keeps the caller's. (runc also joins a
+    new one, but restricts its permissions so that /proc/keys does not list it: the listing
+    is asserted for hull-oci only.)"""
+    cid = rt.new_id()
+    bundle.set_args(*sh(f"grep -c ' keyring  *{cid}: ' /proc/keys || true"))
+    r = rt.run(cid, bundle)
+    assert r.returncode == 0, r.stderr
+    if rt.is_hull:
+        assert r.stdout.strip() == "1"
+    cid2 = rt.new_id()
+    bundle.set_args(*sh(f"grep -c ' keyring  *{cid2}: ' /proc/keys || true"))
+    r = rt("run", "--no-new-keyring", "--bundle", str(bundle.path), cid2, input="")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "0"
+
+
 def test_state_and_kill_of_stopped_container(rt, bundle):
     cid = rt.new_id()
     rt.run_detached(cid, bundle)  # /bin/true
