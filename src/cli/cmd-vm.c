@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/cleanup.h"
@@ -198,14 +200,51 @@ static int vm_initramfs_main(int argc, char **argv)
 	return 0;
 }
 
+#ifndef HULL_VMM_MAIN
+/*
+ * `hull vm run` in the big hull binary: exec hull-vmm from the same directory when it is
+ * there, so that the VM's process maps only what the VMM needs (src/cli/hull-vmm.c). The
+ * same argv, with argv[0] "hull-vmm"; HULL_VM_IN_PROCESS=1 keeps the VM in this process.
+ * Returns only when there is nothing to exec: the VM then runs here.
+ */
+static void vm_exec_lean(char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 16];
+	const char *env = getenv("HULL_VM_IN_PROCESS");
+	ssize_t n;
+	char *slash;
+
+	if (env && strcmp(env, "1") == 0)
+		return;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	(void)snprintf(path, sizeof(path), "%s/hull-vmm", self);
+	if (access(path, X_OK) < 0)
+		return;
+	argv[0] = (char *)"hull-vmm";
+	fflush(stdout);
+	(void)execv(path, argv); /* on failure: run in this process */
+}
+#endif
+
 int cmd_vm(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		vm_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 125 : 0;
 	}
-	if (strcmp(argv[1], "run") == 0)
+	if (strcmp(argv[1], "run") == 0) {
+#ifndef HULL_VMM_MAIN
+		vm_exec_lean(argv);
+#endif
 		return vm_run_main(argc - 1, argv + 1);
+	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
