@@ -5,6 +5,9 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -43,10 +46,49 @@ int arch_kernel_check(const struct vm_config *cfg, struct hull_err *err)
 	return 0;
 }
 
+/* A read-only view of the kernel file: mapped, not read into the heap (a vmlinux is 66 MiB). */
+struct kernel_file {
+	int fd;
+	uint8_t *map;
+	size_t len;
+};
+
+static void kernel_file_close(struct kernel_file *k)
+{
+	if (k->map)
+		(void)munmap(k->map, k->len);
+	if (k->fd >= 0)
+		(void)close(k->fd);
+}
+#define cleanup_kernel_file __attribute__((cleanup(kernel_file_close)))
+
+static int kernel_file_open(const char *path, struct kernel_file *k, struct hull_err *err)
+{
+	struct stat st;
+	void *p;
+
+	k->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (k->fd < 0 || fstat(k->fd, &st) < 0)
+		return hull_err_set(err, errno, "--kernel %s", path);
+	/* Only a regular file: its size is known and a map of it does not change under us
+	 * unless someone truncates it, which is the user's own foot. */
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return hull_err_setx(err, EINVAL, "--kernel %s: not a regular, non-empty file", path);
+	if ((uint64_t)st.st_size > KERNEL_MAX_SIZE)
+		return hull_err_setx(err, EFBIG, "--kernel %s: larger than %llu MiB", path,
+				     KERNEL_MAX_SIZE >> 20);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, k->fd, 0);
+	if (p == MAP_FAILED)
+		return hull_err_set(err, errno, "--kernel %s: mmap", path);
+	k->map = p;
+	k->len = (size_t)st.st_size;
+	return 0;
+}
+
 int arch_load(struct vm *vm, struct hull_err *err)
 {
 	const struct vm_config *cfg = vm->cfg;
-	cleanup_free char *kernel = NULL;
+	cleanup_kernel_file struct kernel_file kf = { .fd = -1 };
 	cleanup_free char *initrd = NULL;
 	size_t klen = 0, ilen = 0;
 	struct boot_input in = { .name = cfg->kernel };
@@ -55,9 +97,10 @@ int arch_load(struct vm *vm, struct hull_err *err)
 	struct boot_result out = { 0 };
 	int r;
 
-	r = fd_read_file_at(AT_FDCWD, cfg->kernel, KERNEL_MAX_SIZE, &kernel, &klen);
+	r = kernel_file_open(cfg->kernel, &kf, err);
 	if (r < 0)
-		return hull_err_set(err, -r, "--kernel %s", cfg->kernel);
+		return r;
+	klen = kf.len;
 	if (cfg->initrd) {
 		r = fd_read_file_at(AT_FDCWD, cfg->initrd, INITRD_MAX_SIZE, &initrd, &ilen);
 		if (r < 0)
@@ -78,8 +121,10 @@ int arch_load(struct vm *vm, struct hull_err *err)
 	cmdline = xasprintf("%s%s%s", base, strstr(base, "panic=") ? "" : " panic=-1",
 			    strstr(base, "pci=") ? "" : " pci=noearly");
 	in.cmdline = cmdline;
-	in.kernel = (const uint8_t *)kernel;
+	in.kernel = kf.map;
 	in.kernel_len = klen;
+	in.has_kernel_fd = true;
+	in.kernel_fd = kf.fd;
 	in.initrd = (const uint8_t *)initrd;
 	in.initrd_len = ilen;
 	if (cfg->kernel_kind == VM_KERNEL_RAW) {

@@ -22,6 +22,13 @@ struct boot_input {
 	const char *name; /* kernel path, for error messages */
 	const uint8_t *kernel;
 	size_t kernel_len;
+	/*
+	 * The kernel file, when has_kernel_fd. With it, pvh_load maps the page-aligned parts of ELF segments
+	 * straight into guest memory (MAP_PRIVATE: the guest's writes stay its own) instead of
+	 * copying 60 MiB; kernel must then hold the file's content at load time.
+	 */
+	bool has_kernel_fd;
+	int kernel_fd;
 	const uint8_t *initrd;
 	size_t initrd_len;
 	const char *cmdline;

@@ -7,6 +7,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/x86/boot.h"
 #include "vmm/x86/e820.h"
@@ -82,6 +84,35 @@ static uint64_t pvh_note_entry(const uint8_t *p, uint64_t len)
 	return 0;
 }
 
+/*
+ * Put filesz bytes of the kernel file from off at dst (guest memory). The whole pages are
+ * mapped from the file, copy-on-write, when offset and destination are page-aligned: no copy,
+ * and the guest faults in only what it touches from the page cache. The tail (and every
+ * segment of a kernel given without an fd) is copied. 0, or -1 with errno set when a mapping
+ * failed and the guest memory under it could not be restored.
+ */
+static int pvh_copy_segment(uint8_t *dst, const struct boot_input *in, uint64_t off,
+			    uint64_t filesz)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), mapped = 0;
+
+	if (in->has_kernel_fd && off % page == 0 && (uintptr_t)dst % page == 0) {
+		mapped = filesz - filesz % page;
+		if (mapped &&
+		    mmap(dst, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+			 in->kernel_fd, (off_t)off) == MAP_FAILED) {
+			/* A failed MAP_FIXED may have unmapped the range: put anonymous RAM back. */
+			if (mmap(dst, mapped, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+				 0) == MAP_FAILED)
+				return -1;
+			mapped = 0;
+		}
+	}
+	memcpy(dst + mapped, in->kernel + off + mapped, filesz - mapped);
+	return 0;
+}
+
 static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 			uint64_t *ret_entry, uint64_t *ret_end, struct hull_err *err)
 {
@@ -121,7 +152,8 @@ static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 					     "in guest memory",
 					     in->name, i, (unsigned long long)paddr,
 					     (unsigned long long)memsz);
-		memcpy(dst, in->kernel + off, filesz);
+		if (pvh_copy_segment(dst, in, off, filesz) < 0)
+			return hull_err_set(err, errno, "%s: mapping ELF segment %u", in->name, i);
 		memset(dst + filesz, 0, memsz - filesz);
 		if (paddr + memsz > end)
 			end = paddr + memsz;

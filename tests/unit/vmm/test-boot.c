@@ -1,13 +1,16 @@
 /* Kernel loaders (bzImage 64-bit protocol, PVH ELF, raw) and the e820 map. */
 #include <asm/bootparam.h>
 #include <elf.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "vmm/memory.h"
@@ -194,6 +197,56 @@ static void test_pvh_load(void **state)
 	free(k);
 }
 
+static bool maps_has(const char *what)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		found = found || strstr(line, what);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* With the kernel's fd, whole pages of a segment are mapped from the file copy-on-write. */
+static void test_pvh_load_mapped(void **state)
+{
+	struct guest_mem m;
+	struct hull_err err = { 0 };
+	size_t klen;
+	uint8_t *k = fake_vmlinux(&klen, true);
+	struct boot_input in = { .name = "vmlinux", .kernel = k, .kernel_len = klen,
+				 .cmdline = "", .rsdp = 0xe0000, .has_kernel_fd = true };
+	struct boot_result out;
+	uint8_t back[8] = { 0 };
+	uint8_t *g;
+
+	in.kernel_fd = memfd_create("vmlinux", MFD_CLOEXEC);
+	assert_true(in.kernel_fd >= 0);
+	assert_int_equal(write(in.kernel_fd, k, klen), (ssize_t)klen);
+	assert_int_equal(gmem_init(&m, MEM), 0);
+	memset(gmem_ptr(&m, 0x1000000, 0x3000), 0xff, 0x3000);
+	assert_int_equal(pvh_load(&m, &in, &out, &err), 0);
+	g = gmem_ptr(&m, 0x1000000, 0x3000);
+	assert_memory_equal(g, "VMLINUX", 7);
+	assert_true(maps_has("memfd:vmlinux")); /* mapped, not copied */
+	assert_int_equal(g[0xfff], 0);   /* the rest of the file page */
+	assert_int_equal(g[0x1000], 0);  /* bss zeroed */
+	assert_int_equal(g[0x2fff], 0);
+	/* the guest's writes stay in guest memory, not in the file */
+	memcpy(g, "GUESTWR", 7);
+	assert_int_equal(pread(in.kernel_fd, back, 7, 0x1000), 7);
+	assert_memory_equal(back, "VMLINUX", 7);
+	/* and the mapping's neighbours are still the guest's anonymous RAM */
+	*(uint8_t *)gmem_ptr(&m, 0xfff000, 1) = 7;
+	assert_int_equal(*(uint8_t *)gmem_ptr(&m, 0xfff000, 1), 7);
+	gmem_release(&m);
+	close(in.kernel_fd);
+	free(k);
+}
+
 static void test_pvh_errors(void **state)
 {
 	struct guest_mem m;
@@ -269,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_bzimage_load),
 		cmocka_unit_test(test_bzimage_errors),
 		cmocka_unit_test(test_pvh_load),
+		cmocka_unit_test(test_pvh_load_mapped),
 		cmocka_unit_test(test_pvh_errors),
 		cmocka_unit_test(test_raw_load),
 		cmocka_unit_test(test_e820_large),
