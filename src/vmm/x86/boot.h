@@ -23,9 +23,8 @@ struct boot_input {
 	const uint8_t *kernel;
 	size_t kernel_len;
 	/*
-	 * The kernel file, when has_kernel_fd. With it, pvh_load maps the page-aligned parts of ELF segments
-	 * straight into guest memory (MAP_PRIVATE: the guest's writes stay its own) instead of
-	 * copying 60 MiB; kernel must then hold the file's content at load time.
+	 * The kernel file, when has_kernel_fd: pvh_load then pread()s ELF segments straight
+	 * into guest memory (kernel may be a mapping of the file that it never touches).
 	 */
 	bool has_kernel_fd;
 	int kernel_fd;

@@ -7,7 +7,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vmm/x86/boot.h"
@@ -85,31 +84,34 @@ static uint64_t pvh_note_entry(const uint8_t *p, uint64_t len)
 }
 
 /*
- * Put filesz bytes of the kernel file from off at dst (guest memory). The whole pages are
- * mapped from the file, copy-on-write, when offset and destination are page-aligned: no copy,
- * and the guest faults in only what it touches from the page cache. The tail (and every
- * segment of a kernel given without an fd) is copied. 0, or -1 with errno set when a mapping
- * failed and the guest memory under it could not be restored.
+ * Put filesz bytes of the kernel file from off at dst (guest memory). With the file's fd,
+ * pread() straight into guest RAM: one copy, done by the kernel, and no page faults on a
+ * mapping of the file. (Mapping the file's pages into guest RAM copy-on-write was tried: it
+ * saves the copy but costs the guest one 4 KiB EPT/NPT fault per page it touches instead of
+ * huge-page-backed RAM, and made boots slower in the sandbox; docs/performance.md.)
+ * 0, or -1 with errno set.
  */
 static int pvh_copy_segment(uint8_t *dst, const struct boot_input *in, uint64_t off,
 			    uint64_t filesz)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), mapped = 0;
+	uint64_t done = 0;
 
-	if (in->has_kernel_fd && off % page == 0 && (uintptr_t)dst % page == 0) {
-		mapped = filesz - filesz % page;
-		if (mapped &&
-		    mmap(dst, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-			 in->kernel_fd, (off_t)off) == MAP_FAILED) {
-			/* A failed MAP_FIXED may have unmapped the range: put anonymous RAM back. */
-			if (mmap(dst, mapped, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-				 0) == MAP_FAILED)
-				return -1;
-			mapped = 0;
-		}
+	if (!in->has_kernel_fd) {
+		memcpy(dst, in->kernel + off, filesz);
+		return 0;
 	}
-	memcpy(dst + mapped, in->kernel + off + mapped, filesz - mapped);
+	while (done < filesz) {
+		ssize_t n = pread(in->kernel_fd, dst + done, filesz - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file shrank under us */
+			return -1;
+		}
+		done += (uint64_t)n;
+	}
 	return 0;
 }
 
@@ -153,7 +155,7 @@ static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 					     in->name, i, (unsigned long long)paddr,
 					     (unsigned long long)memsz);
 		if (pvh_copy_segment(dst, in, off, filesz) < 0)
-			return hull_err_set(err, errno, "%s: mapping ELF segment %u", in->name, i);
+			return hull_err_set(err, errno, "%s: reading ELF segment %u", in->name, i);
 		memset(dst + filesz, 0, memsz - filesz);
 		if (paddr + memsz > end)
 			end = paddr + memsz;
