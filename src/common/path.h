@@ -19,6 +19,12 @@ int path_open_in_root(int root_fd, const char *path, int flags, mode_t mode,
  */
 int path_mkdirs_in_root(int root_fd, const char *path, mode_t mode);
 
+/*
+ * mkdir -p for trusted host paths (state and store roots, not container paths): create each
+ * missing directory with mode. Returns 0 or -errno.
+ */
+int path_mkdir_p(const char *path, mode_t mode);
+
 /* Join a and b with exactly one '/' between them. Returns a heap string. */
 char *path_join(const char *a, const char *b);
 

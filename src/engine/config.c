@@ -29,18 +29,6 @@ static const char *const default_caps[] = {
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 };
 
-static const char *const all_caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-};
-
 static const char *const masked_paths[] = {
 	"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -392,26 +380,32 @@ static bool cap_grantable(const char *name)
 	return n >= 0 && prctl(PR_CAPBSET_READ, (unsigned long)n, 0, 0, 0) == 1;
 }
 
+/* "net_admin", "NET_ADMIN" and "cap_net_admin" all name CAP_NET_ADMIN (docker's forms). */
+static char *cap_canonical_name(const char *flag)
+{
+	char *n = strncasecmp(flag, "CAP_", 4) == 0 ? xstrdup(flag) : xasprintf("CAP_%s", flag);
+
+	for (char *p = n; *p; p++)
+		*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+	return n;
+}
+
 static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *err)
 {
 	char **caps = NULL;
 	json_t *a;
 
 	if (o->privileged) {
-		for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
-			if (cap_grantable(all_caps[i]))
-				strv_push(&caps, all_caps[i]);
+		for (int i = 0; i <= oci_cap_last(); i++)
+			if (cap_grantable(oci_cap_name(i)))
+				strv_push(&caps, oci_cap_name(i));
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
 			strv_push(&caps, default_caps[i]);
 	}
 	for (size_t i = 0; o->cap_drop && o->cap_drop[i]; i++) {
-		cleanup_free char *n = strncasecmp(o->cap_drop[i], "CAP_", 4) == 0
-					       ? xstrdup(o->cap_drop[i])
-					       : xasprintf("CAP_%s", o->cap_drop[i]);
+		cleanup_free char *n = cap_canonical_name(o->cap_drop[i]);
 
-		for (char *p = n; *p; p++)
-			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
 		if (strcmp(n, "CAP_ALL") == 0) {
 			strv_free(caps);
 			caps = NULL;
@@ -428,16 +422,13 @@ static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *e
 		}
 	}
 	for (size_t i = 0; o->cap_add && o->cap_add[i]; i++) {
-		cleanup_free char *n = strncasecmp(o->cap_add[i], "CAP_", 4) == 0
-					       ? xstrdup(o->cap_add[i])
-					       : xasprintf("CAP_%s", o->cap_add[i]);
+		cleanup_free char *n = cap_canonical_name(o->cap_add[i]);
 
-		for (char *p = n; *p; p++)
-			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
 		if (strcmp(n, "CAP_ALL") == 0) {
-			for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
-				if (cap_grantable(all_caps[k]) && strv_find(caps, all_caps[k]) < 0)
-					strv_push(&caps, all_caps[k]);
+			for (int k = 0; k <= oci_cap_last(); k++)
+				if (cap_grantable(oci_cap_name(k)) &&
+				    strv_find(caps, oci_cap_name(k)) < 0)
+					strv_push(&caps, oci_cap_name(k));
 			continue;
 		}
 		if (oci_cap_from_name(n) < 0) {

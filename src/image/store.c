@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/strv.h"
 
 char *image_store_root_default(const char *root)
@@ -25,23 +26,6 @@ char *image_store_root_default(const char *root)
 	return xstrdup(env && *env ? env : IMAGE_STORE_DEFAULT_ROOT);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	cleanup_free char *copy = xstrdup(path);
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(copy, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int image_store_open(const char *root, struct image_store **ret, struct hull_err *err)
 {
 	static const char *const dirs[] = { "blobs", "blobs/sha256", "layers", "containers",
@@ -51,7 +35,7 @@ int image_store_open(const char *root, struct image_store **ret, struct hull_err
 	struct image_store *s;
 	int r;
 
-	r = mkdir_p(path, 0700);
+	r = path_mkdir_p(path, 0700);
 	if (r < 0)
 		return hull_err_set(err, -r, "image store %s", path);
 	abs = realpath(path, NULL);

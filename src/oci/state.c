@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/json.h"
+#include "common/path.h"
 
 static const char *const status_names[OCI_STATUS_COUNT] = {
 	[OCI_STATUS_CREATING] = "creating",
@@ -44,29 +45,12 @@ void state_rec_free(struct state_rec *rec)
 	free(rec);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	cleanup_free char *copy = xstrdup(path);
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(copy, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int state_dir_create(const char *root, const char *id, struct hull_err *err)
 {
 	cleanup_close int rfd = -1;
 	int r, fd;
 
-	r = mkdir_p(root, 0700);
+	r = path_mkdir_p(root, 0700);
 	if (r < 0)
 		return hull_err_set(err, -r, "state root %s", root);
 	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
