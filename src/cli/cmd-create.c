@@ -1,5 +1,6 @@
 /* hull create [flags] IMAGE [CMD...] (the flags of `hull run`) */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static int env_file(const char *cmd, const char *path, struct run_opts *o)
 	cleanup_free char *buf = NULL;
 	char *save = NULL;
 	size_t len = 0;
-	int r = fd_read_file_at(-100 /* AT_FDCWD */, path, 1 << 20, &buf, &len);
+	int r = fd_read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
 
 	if (r < 0)
 		return cli_usage_error(cmd, "--env-file %s: %s", path, strerror(-r));
