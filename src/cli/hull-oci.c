@@ -21,17 +21,20 @@ static const struct {
 	{ "kill", oci_cmd_kill },     { "delete", oci_cmd_delete },
 	{ "list", oci_cmd_list },     { "ps", oci_cmd_ps },
 	{ "features", oci_cmd_features }, { "spec", oci_cmd_spec },
+	{ "exec", oci_cmd_exec },     { "update", oci_cmd_update },
+	{ "pause", oci_cmd_pause },   { "resume", oci_cmd_resume },
+	{ "events", oci_cmd_events },
 };
 
 /* runc commands that later issues add. */
-static const char *const later[] = { "exec", "pause", "resume", "update", "events",
-				     "checkpoint", "restore" };
+static const char *const later[] = { "checkpoint", "restore" };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hull-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]\n"
 		   "                [--systemd-cgroup] COMMAND [OPTIONS] [ARGS]\n"
-		   "commands: create run start state kill delete list ps features spec\n"
+		   "commands: create run start state kill delete list ps exec update pause resume\n"
+		   "          events features spec\n"
 		   "          --version\n");
 }
 

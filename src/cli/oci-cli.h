@@ -18,6 +18,11 @@ int oci_cmd_list(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_ps(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_features(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_spec(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv);   /* oci-cmd-exec.c */
+int oci_cmd_update(struct oci_cli *cli, int argc, char **argv); /* oci-cmd-cgroup.c */
+int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_resume(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_events(struct oci_cli *cli, int argc, char **argv);
 
 /* Log err (or "msg") as an error and return 1. */
 int oci_cli_fail(const struct hull_err *err);

@@ -139,18 +139,18 @@ void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_CO
 	}
 }
 
-static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *err)
+static int parse_rlimits(json_t *proc, const char *pw, struct oci_process *p, struct hull_err *err)
 {
 	json_t *arr = NULL, *item;
 	size_t i;
 	int r;
 
-	r = hjson_get_arr(proc, "rlimits", "config.json: process", false, &arr, err);
+	r = hjson_get_arr(proc, "rlimits", pw, false, &arr, err);
 	if (r < 0 || !arr)
 		return r;
 	if (json_array_size(arr) > OCI_MAX_RLIMITS)
-		return hull_err_setx(err, E2BIG, "config.json: process.rlimits: more than %d items",
-				     OCI_MAX_RLIMITS);
+		return hull_err_setx(err, E2BIG, "%s.rlimits: more than %d items",
+				     pw, OCI_MAX_RLIMITS);
 	p->rlimits = xcalloc(json_array_size(arr) + 1, sizeof(*p->rlimits));
 	json_array_foreach(arr, i, item) {
 		struct oci_rlimit *rl = &p->rlimits[i];
@@ -158,7 +158,7 @@ static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *e
 		char w[128];
 		size_t k;
 
-		(void)snprintf(w, sizeof(w), "config.json: process.rlimits[%zu]", i);
+		(void)snprintf(w, sizeof(w), "%s.rlimits[%zu]", pw, i);
 		if (!json_is_object(item))
 			return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
 					     hjson_type_name(item));
@@ -188,24 +188,25 @@ static int parse_rlimits(json_t *proc, struct oci_process *p, struct hull_err *e
 	return 0;
 }
 
-static int parse_caps(json_t *proc, struct oci_process *p, struct hull_err *err)
+static int parse_caps(json_t *proc, const char *pw, struct oci_process *p, struct hull_err *err)
 {
 	static const char *const set_names[OCI_CAP_COUNT] = {
 		[OCI_CAP_BOUNDING] = "bounding",   [OCI_CAP_EFFECTIVE] = "effective",
 		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
 		[OCI_CAP_AMBIENT] = "ambient",
 	};
+	cleanup_free char *cw = xasprintf("%s.capabilities", pw);
 	json_t *caps = NULL;
 	int r;
 
-	r = hjson_get_obj(proc, "capabilities", "config.json: process", false, &caps, err);
+	r = hjson_get_obj(proc, "capabilities", pw, false, &caps, err);
 	if (r < 0 || !caps)
 		return r;
 	p->has_caps = true;
 	for (int s = 0; s < OCI_CAP_COUNT; s++) {
 		cleanup_strv char **names = NULL;
 
-		r = hjson_get_strv(caps, set_names[s], "config.json: process.capabilities", false,
+		r = hjson_get_strv(caps, set_names[s], cw, false,
 				   256, &names, err);
 		if (r < 0)
 			return r;
@@ -215,8 +216,8 @@ static int parse_caps(json_t *proc, struct oci_process *p, struct hull_err *err)
 			/* As runc 1.1: a capability this build does not know is skipped, so
 			 * that configs written for newer kernels still run. */
 			if (c < 0) {
-				log_debug("config.json: process.capabilities.%s[%zu]: unknown "
-					 "capability \"%s\" ignored", set_names[s], i, names[i]);
+				log_debug("%s.%s[%zu]: unknown capability \"%s\" ignored", cw,
+					  set_names[s], i, names[i]);
 				continue;
 			}
 			p->caps[s] |= 1ULL << c;
@@ -225,15 +226,15 @@ static int parse_caps(json_t *proc, struct oci_process *p, struct hull_err *err)
 	return 0;
 }
 
-static int parse_user(json_t *proc, struct oci_process *p, struct hull_err *err)
+static int parse_user(json_t *proc, const char *pw, struct oci_process *p, struct hull_err *err)
 {
-	const char *w = "config.json: process.user";
+	cleanup_free char *w = xasprintf("%s.user", pw);
 	json_t *user = NULL, *gids = NULL, *item;
 	int64_t v = 0;
 	size_t i;
 	int r;
 
-	r = hjson_get_obj(proc, "user", "config.json: process", false, &user, err);
+	r = hjson_get_obj(proc, "user", pw, false, &user, err);
 	if (r < 0 || !user)
 		return r;
 	if ((r = hjson_get_int(user, "uid", w, false, 0, UINT32_MAX - 1, &v, err)) < 0)
@@ -269,19 +270,17 @@ static int parse_user(json_t *proc, struct oci_process *p, struct hull_err *err)
 	return 0;
 }
 
-static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
+int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
 {
-	const char *w = "config.json: process";
-	struct oci_process *p = &s->process;
-	json_t *proc = NULL, *cs = NULL;
+	cleanup_free char *csw = xasprintf("%s.consoleSize", w);
+	json_t *cs = NULL;
 	const char *cwd = NULL, *str = NULL;
 	int64_t v = 0;
 	int r;
 
-	r = hjson_get_obj(root, "process", "config.json", false, &proc, err);
-	if (r < 0 || !proc)
-		return r;
-	s->has_process = true;
+	if (!json_is_object(proc))
+		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
+				     hjson_type_name(proc));
 	if ((r = hjson_get_bool(proc, "terminal", w, false, &p->terminal, err)) < 0 ||
 	    (r = hjson_get_strv(proc, "args", w, true, OCI_MAX_ARGS, &p->args, err)) < 0 ||
 	    (r = hjson_get_strv(proc, "env", w, false, OCI_MAX_ENV, &p->env, err)) < 0 ||
@@ -304,11 +303,11 @@ static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
 	if ((r = hjson_get_obj(proc, "consoleSize", w, false, &cs, err)) < 0)
 		return r;
 	if (cs) {
-		if ((r = hjson_get_int(cs, "height", "config.json: process.consoleSize", true, 0,
+		if ((r = hjson_get_int(cs, "height", csw, true, 0,
 				       UINT16_MAX, &v, err)) < 0)
 			return r;
 		p->console_height = (unsigned)v;
-		if ((r = hjson_get_int(cs, "width", "config.json: process.consoleSize", true, 0,
+		if ((r = hjson_get_int(cs, "width", csw, true, 0,
 				       UINT16_MAX, &v, err)) < 0)
 			return r;
 		p->console_width = (unsigned)v;
@@ -327,9 +326,21 @@ static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
 	if ((r = hjson_get_str(proc, "selinuxLabel", w, false, &str, err)) < 0)
 		return r;
 	p->selinux_label = str && *str ? xstrdup(str) : NULL;
-	if ((r = parse_user(proc, p, err)) < 0 || (r = parse_rlimits(proc, p, err)) < 0)
+	if ((r = parse_user(proc, w, p, err)) < 0 || (r = parse_rlimits(proc, w, p, err)) < 0)
 		return r;
-	return parse_caps(proc, p, err);
+	return parse_caps(proc, w, p, err);
+}
+
+static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
+{
+	json_t *proc = NULL;
+	int r;
+
+	r = hjson_get_obj(root, "process", "config.json", false, &proc, err);
+	if (r < 0 || !proc)
+		return r;
+	s->has_process = true;
+	return oci_process_parse(proc, "config.json: process", &s->process, err);
 }
 
 static int parse_root(json_t *doc, struct oci_spec *s, struct hull_err *err)
@@ -460,6 +471,18 @@ int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *er
 	return 0;
 }
 
+void oci_process_clear(struct oci_process *p)
+{
+	strv_free(p->args);
+	strv_free(p->env);
+	free(p->cwd);
+	free(p->additional_gids);
+	free(p->rlimits);
+	free(p->apparmor_profile);
+	free(p->selinux_label);
+	memset(p, 0, sizeof(*p));
+}
+
 void oci_spec_free(struct oci_spec *s)
 {
 	if (!s)
@@ -469,13 +492,7 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);
-	strv_free(s->process.args);
-	strv_free(s->process.env);
-	free(s->process.cwd);
-	free(s->process.additional_gids);
-	free(s->process.rlimits);
-	free(s->process.apparmor_profile);
-	free(s->process.selinux_label);
+	oci_process_clear(&s->process);
 	for (size_t i = 0; s->mounts && i < s->n_mounts; i++) {
 		free(s->mounts[i].destination);
 		free(s->mounts[i].type);

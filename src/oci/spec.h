@@ -191,6 +191,14 @@ int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bu
 		   struct oci_spec **ret, struct hull_err *err);
 
 void oci_spec_free(struct oci_spec *spec);
+
+/*
+ * Parse one runtime-spec "process" object (config.json's, or `exec --process FILE`); w names
+ * it in messages ("config.json: process"). On error p may be half-filled: oci_process_clear.
+ */
+int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err);
+/* Free what p holds and zero it. */
+void oci_process_clear(struct oci_process *p);
 DEFINE_CLEANUP_FUNC(struct oci_spec, oci_spec_free)
 #define cleanup_oci_spec __attribute__((cleanup(oci_spec_free_cleanup)))
 
