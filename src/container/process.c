@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "container/caps.h"
 
 const char *process_getenv(const struct oci_process *p, const char *name)
 {
@@ -121,48 +121,17 @@ int process_oom_score_adj(const struct oci_process *p, struct hull_err *err)
 	return 0;
 }
 
-/* The minimal capability model (the caps issue replaces this with caps.c). */
-static int apply_caps(const struct oci_process *p, struct hull_err *err)
+int process_set_user(const struct oci_process *p, struct hull_err *err)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	const uint64_t *c = p->caps;
-
-	for (int i = 0; i < 2; i++) {
-		data[i].effective = (uint32_t)(c[OCI_CAP_EFFECTIVE] >> (32 * i));
-		data[i].permitted = (uint32_t)(c[OCI_CAP_PERMITTED] >> (32 * i));
-		data[i].inheritable = (uint32_t)(c[OCI_CAP_INHERITABLE] >> (32 * i));
-	}
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return hull_err_set(err, errno, "config.json: process.capabilities: capset");
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return hull_err_set(err, errno, "config.json: process.capabilities: clear ambient");
-	for (int n = 0; n < 64; n++)
-		if ((c[OCI_CAP_AMBIENT] >> n) & 1)
-			/* As runc: an ambient cap missing from permitted/inheritable is skipped. */
-			(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)n, 0, 0);
-	return 0;
+	return process_set_user_keep(p, 0, err);
 }
 
-int process_set_user(const struct oci_process *p, struct hull_err *err)
+int process_set_user_keep(const struct oci_process *p, uint64_t keep, struct hull_err *err)
 {
 	int r;
 
-	if (p->has_caps) {
-		for (int n = 0; n < 64; n++) {
-			if ((p->caps[OCI_CAP_BOUNDING] >> n) & 1)
-				continue;
-			if (prctl(PR_CAPBSET_DROP, (unsigned long)n, 0, 0, 0) < 0) {
-				if (errno == EINVAL)
-					break; /* past the kernel's last capability */
-				return hull_err_set(
-					err, errno,
-					"config.json: process.capabilities.bounding: drop %d", n);
-			}
-		}
-		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-			return hull_err_set(err, errno, "prctl PR_SET_KEEPCAPS");
-	}
+	if (p->has_caps && (r = caps_prepare(p, keep, err)) < 0)
+		return r;
 	if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
 		return hull_err_set(err, errno,
 				    "config.json: process.user.additionalGids: setgroups");
@@ -170,11 +139,8 @@ int process_set_user(const struct oci_process *p, struct hull_err *err)
 		return hull_err_set(err, errno, "config.json: process.user.gid: setgid %u", p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
 		return hull_err_set(err, errno, "config.json: process.user.uid: setuid %u", p->uid);
-	if (p->has_caps) {
-		if ((r = apply_caps(p, err)) < 0)
-			return r;
-		(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	}
+	if (p->has_caps && (r = caps_apply(p, keep, err)) < 0)
+		return r;
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return hull_err_set(err, errno, "config.json: process.noNewPrivileges");
 	return 0;

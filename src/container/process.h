@@ -3,6 +3,8 @@
  * The container process itself, the last steps before execve (runtime-spec config.md
  * "Process"): console, rlimits, user and groups, capabilities, no_new_privs, the program.
  */
+#include <stdint.h>
+
 #include "common/error.h"
 #include "oci/spec.h"
 
@@ -23,6 +25,12 @@ int process_oom_score_adj(const struct oci_process *p, struct hull_err *err);
  * ambient) when process.capabilities is given, then no_new_privs.
  */
 int process_set_user(const struct oci_process *p, struct hull_err *err);
+
+/*
+ * As process_set_user, keeping the capabilities in the mask keep in every set (ambient
+ * included) for one more exec: see caps.h. Only meaningful with p->has_caps.
+ */
+int process_set_user_keep(const struct oci_process *p, uint64_t keep, struct hull_err *err);
 
 /*
  * Resolve args[0] the way execvp(3) would, using PATH from the process env (a default
