@@ -5,7 +5,7 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,17 +46,24 @@ int arch_kernel_check(const struct vm_config *cfg, struct hull_err *err)
 	return 0;
 }
 
-/* A read-only view of the kernel file: mapped, not read into the heap (a vmlinux is 66 MiB). */
+/*
+ * The kernel file: its first KERNEL_HEAD_MAX bytes in the heap (a bzImage's setup header sits
+ * in the first 1 KiB; an ELF header and, in practice, its program headers come first),
+ * the rest pread() by the loaders straight into guest RAM. Never mapped: a file truncated
+ * while mapped would SIGBUS the VMM on the next access.
+ */
+#define KERNEL_HEAD_MAX (128U << 10)
+
 struct kernel_file {
 	int fd;
-	uint8_t *map;
+	uint8_t *head;
+	size_t head_len;
 	size_t len;
 };
 
 static void kernel_file_close(struct kernel_file *k)
 {
-	if (k->map)
-		(void)munmap(k->map, k->len);
+	free(k->head);
 	if (k->fd >= 0)
 		(void)close(k->fd);
 }
@@ -65,23 +72,25 @@ static void kernel_file_close(struct kernel_file *k)
 static int kernel_file_open(const char *path, struct kernel_file *k, struct hull_err *err)
 {
 	struct stat st;
-	void *p;
+	ssize_t n;
 
 	k->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (k->fd < 0 || fstat(k->fd, &st) < 0)
 		return hull_err_set(err, errno, "--kernel %s", path);
-	/* Only a regular file: its size is known and a map of it does not change under us
-	 * unless someone truncates it, which is the user's own foot. */
 	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
 		return hull_err_setx(err, EINVAL, "--kernel %s: not a regular, non-empty file", path);
 	if ((uint64_t)st.st_size > KERNEL_MAX_SIZE)
 		return hull_err_setx(err, EFBIG, "--kernel %s: larger than %llu MiB", path,
 				     KERNEL_MAX_SIZE >> 20);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, k->fd, 0);
-	if (p == MAP_FAILED)
-		return hull_err_set(err, errno, "--kernel %s: mmap", path);
-	k->map = p;
 	k->len = (size_t)st.st_size;
+	k->head_len = k->len < KERNEL_HEAD_MAX ? k->len : KERNEL_HEAD_MAX;
+	k->head = xmalloc(k->head_len);
+	n = fd_read_all(k->fd, k->head, k->head_len);
+	if (n < 0)
+		return hull_err_set(err, (int)-n, "--kernel %s", path);
+	if ((size_t)n < k->head_len)
+		return hull_err_setx(err, EIO, "--kernel %s: the file shrank while hull was loading it",
+				     path);
 	return 0;
 }
 
@@ -121,7 +130,8 @@ int arch_load(struct vm *vm, struct hull_err *err)
 	cmdline = xasprintf("%s%s%s", base, strstr(base, "panic=") ? "" : " panic=-1",
 			    strstr(base, "pci=") ? "" : " pci=noearly");
 	in.cmdline = cmdline;
-	in.kernel = kf.map;
+	in.kernel = kf.head;
+	in.head_len = kf.head_len;
 	in.kernel_len = klen;
 	in.has_kernel_fd = true;
 	in.kernel_fd = kf.fd;
@@ -139,9 +149,9 @@ int arch_load(struct vm *vm, struct hull_err *err)
 		 */
 		if (gmem_write(&vm->mem, LAYOUT_RESET_VECTOR, reset_stub, sizeof(reset_stub)) < 0)
 			return hull_err_setx(err, ENOMEM, "guest memory too small for the reset stub");
-		if (bzimage_detect(in.kernel, klen))
+		if (bzimage_detect(in.kernel, in.head_len))
 			r = bzimage_load(&vm->mem, &in, &out, err);
-		else if (elf_detect(in.kernel, klen))
+		else if (elf_detect(in.kernel, in.head_len))
 			r = pvh_load(&vm->mem, &in, &out, err);
 		else
 			r = hull_err_setx(err, EINVAL,

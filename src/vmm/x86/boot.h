@@ -20,12 +20,16 @@ enum boot_mode {
 
 struct boot_input {
 	const char *name; /* kernel path, for error messages */
-	const uint8_t *kernel;
-	size_t kernel_len;
 	/*
-	 * The kernel file, when has_kernel_fd: pvh_load then pread()s ELF segments straight
-	 * into guest memory (kernel may be a mapping of the file that it never touches).
+	 * The first head_len bytes of the kernel file (enough for a bzImage's setup and an ELF
+	 * header); kernel_len is the whole file's size. Without has_kernel_fd, kernel holds
+	 * the whole file (head_len == kernel_len: unit tests). With it, the rest is read with
+	 * pread() from kernel_fd straight into guest RAM (boot_kernel_read): the file is never
+	 * mapped, so one truncated while hull loads it is an error, not a SIGBUS.
 	 */
+	const uint8_t *kernel;
+	size_t head_len;
+	size_t kernel_len;
 	bool has_kernel_fd;
 	int kernel_fd;
 	const uint8_t *initrd;
@@ -39,6 +43,13 @@ struct boot_result {
 	uint64_t entry;
 	uint64_t params; /* boot_params or start_info address */
 };
+
+/*
+ * Copy len bytes of the kernel file from off to dst (host memory, usually guest RAM): from
+ * the head or with pread(). 0, -EINVAL when the range is outside kernel_len, -EIO when the
+ * file is shorter than it was (truncated while loading), or another -errno of pread().
+ */
+int boot_kernel_read(const struct boot_input *in, void *dst, uint64_t off, uint64_t len);
 
 bool bzimage_detect(const uint8_t *img, size_t len);
 bool elf_detect(const uint8_t *img, size_t len);

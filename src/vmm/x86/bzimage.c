@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/x86/boot.h"
 #include "vmm/x86/e820.h"
@@ -21,6 +22,40 @@ bool bzimage_detect(const uint8_t *img, size_t len)
 		return false;
 	memcpy(&magic, img + BZ_OFF_HDR, 4);
 	return le32toh(magic) == BZ_HDR_MAGIC;
+}
+
+static size_t boot_head_len(const struct boot_input *in)
+{
+	if (!in->has_kernel_fd)
+		return in->kernel_len;
+	return in->head_len < in->kernel_len ? in->head_len : in->kernel_len;
+}
+
+int boot_kernel_read(const struct boot_input *in, void *dst, uint64_t off, uint64_t len)
+{
+	uint8_t *d = dst;
+	uint64_t done = 0;
+
+	if (off > in->kernel_len || len > in->kernel_len - off)
+		return -EINVAL;
+	if (off + len <= boot_head_len(in)) {
+		memcpy(d, in->kernel + off, len);
+		return 0;
+	}
+	if (!in->has_kernel_fd)
+		return -EINVAL;
+	while (done < len) {
+		ssize_t n = pread(in->kernel_fd, d + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the file is shorter than when it was opened */
+		done += (uint64_t)n;
+	}
+	return 0;
 }
 
 int boot_place_initrd(const struct guest_mem *m, uint64_t len, uint64_t floor, uint64_t limit,
@@ -79,11 +114,12 @@ int bzimage_load(const struct guest_mem *m, const struct boot_input *in,
 	struct boot_params *bp = gmem_ptr(m, LAYOUT_ZERO_PAGE, sizeof(*bp));
 	struct e820_range map[E820_MAX_ENTRIES_ZEROPAGE];
 	size_t setup_sects, setup_len, hdr_end, pm_off, pm_len, n;
+	uint8_t *dst;
 	uint64_t kernel_end, initrd_addr = 0;
 	uint32_t init_size, cmdline_size;
 	int r;
 
-	if (!bzimage_detect(in->kernel, in->kernel_len))
+	if (!bzimage_detect(in->kernel, boot_head_len(in)))
 		return hull_err_setx(err, EINVAL, "%s: not a bzImage (no HdrS header)", in->name);
 	if (!bp)
 		return hull_err_setx(err, ENOMEM, "%s: guest memory too small", in->name);
@@ -107,6 +143,13 @@ int bzimage_load(const struct guest_mem *m, const struct boot_input *in,
 				     in->name, setup_len);
 	pm_off = setup_len;
 	pm_len = in->kernel_len - pm_off;
+	/* syssize (protocol 2.04+): the protected-mode code's size in 16-byte units. */
+	if ((uint64_t)le32toh(bp->hdr.syssize) * 16 > pm_len)
+		return hull_err_setx(err, EINVAL,
+				     "%s: truncated bzImage (the header says %llu bytes of kernel "
+				     "after the setup, the file has %zu)",
+				     in->name, (unsigned long long)le32toh(bp->hdr.syssize) * 16,
+				     pm_len);
 	init_size = le32toh(bp->hdr.init_size);
 	kernel_end = LAYOUT_KERNEL + (init_size > pm_len ? init_size : pm_len);
 	/* A relocatable kernel decompresses at pref_address: leave that room too. */
@@ -117,7 +160,13 @@ int bzimage_load(const struct guest_mem *m, const struct boot_input *in,
 		return hull_err_setx(err, ENOMEM,
 				     "%s: needs %llu MiB of guest memory to decompress; --memory is too small",
 				     in->name, (unsigned long long)(kernel_end >> 20) + 1);
-	r = gmem_write(m, LAYOUT_KERNEL, in->kernel + pm_off, pm_len);
+	dst = gmem_ptr(m, LAYOUT_KERNEL, pm_len);
+	if (!dst)
+		return hull_err_setx(err, ENOMEM, "%s: guest memory too small", in->name);
+	r = boot_kernel_read(in, dst, pm_off, pm_len);
+	if (r == -EIO)
+		return hull_err_setx(err, EIO, "%s: the file shrank while hull was loading it",
+				     in->name);
 	if (r < 0)
 		return hull_err_set(err, -r, "%s: loading the kernel", in->name);
 
@@ -166,11 +215,18 @@ int bzimage_load(const struct guest_mem *m, const struct boot_input *in,
 int raw_load(const struct guest_mem *m, const struct boot_input *in, struct boot_result *out,
 	     struct hull_err *err)
 {
+	uint8_t *dst;
+	int r;
+
 	if (in->kernel_len == 0 || in->kernel_len > LAYOUT_RAW_MAX)
 		return hull_err_setx(err, EINVAL, "%s: a raw guest image must be 1 to %llu bytes",
 				     in->name, (unsigned long long)LAYOUT_RAW_MAX);
-	if (gmem_write(m, LAYOUT_RAW_LOAD, in->kernel, in->kernel_len) < 0)
+	dst = gmem_ptr(m, LAYOUT_RAW_LOAD, in->kernel_len);
+	if (!dst)
 		return hull_err_setx(err, ENOMEM, "%s: guest memory too small", in->name);
+	r = boot_kernel_read(in, dst, 0, in->kernel_len);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s: loading the raw guest", in->name);
 	out->mode = BOOT_MODE_REAL;
 	out->entry = LAYOUT_RAW_LOAD;
 	out->params = 0;

@@ -6,8 +6,8 @@
 #include <elf.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vmm/x86/boot.h"
 #include "vmm/x86/e820.h"
@@ -17,6 +17,7 @@
 #define HVM_START_MAGIC 0x336ec578U
 #define PVH_MAX_PHDRS 64
 #define PVH_MAX_MEMMAP 16
+#define PVH_MAX_NOTES (64U << 10) /* bytes of one PT_NOTE segment hull looks into */
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -83,44 +84,37 @@ static uint64_t pvh_note_entry(const uint8_t *p, uint64_t len)
 	return 0;
 }
 
-/*
- * Put filesz bytes of the kernel file from off at dst (guest memory). With the file's fd,
- * pread() straight into guest RAM: one copy, done by the kernel, and no page faults on a
- * mapping of the file. (Mapping the file's pages into guest RAM copy-on-write was tried: it
- * saves the copy but costs the guest one 4 KiB EPT/NPT fault per page it touches instead of
- * huge-page-backed RAM, and made boots slower in the sandbox; docs/performance.md.)
- * 0, or -1 with errno set.
- */
-static int pvh_copy_segment(uint8_t *dst, const struct boot_input *in, uint64_t off,
-			    uint64_t filesz)
+/* The PHYS32_ENTRY of one PT_NOTE segment (read from the file); 0 when absent or unreadable. */
+static uint64_t pvh_segment_entry(const struct boot_input *in, uint64_t off, uint64_t len)
 {
-	uint64_t done = 0;
+	uint8_t *buf;
+	uint64_t entry = 0;
 
-	if (!in->has_kernel_fd) {
-		memcpy(dst, in->kernel + off, filesz);
+	if (len > PVH_MAX_NOTES)
+		len = PVH_MAX_NOTES;
+	buf = malloc(len ? len : 1);
+	if (!buf)
 		return 0;
-	}
-	while (done < filesz) {
-		ssize_t n = pread(in->kernel_fd, dst + done, filesz - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO; /* the file shrank under us */
-			return -1;
-		}
-		done += (uint64_t)n;
-	}
-	return 0;
+	if (boot_kernel_read(in, buf, off, len) == 0)
+		entry = pvh_note_entry(buf, len);
+	free(buf);
+	return entry;
 }
 
+/*
+ * Segments are read with pread() straight into guest RAM (boot_kernel_read): one copy, done
+ * by the kernel. (Mapping the file's pages into guest RAM copy-on-write was tried: it saves
+ * the copy but costs the guest one 4 KiB EPT/NPT fault per page it touches instead of
+ * huge-page-backed RAM, and made boots slower in the sandbox; docs/performance.md.)
+ */
 static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 			uint64_t *ret_entry, uint64_t *ret_end, struct hull_err *err)
 {
 	Elf64_Ehdr eh;
+	Elf64_Phdr phs[PVH_MAX_PHDRS];
 	uint16_t phnum;
 	uint64_t phoff, entry = 0, end = 0;
+	int r;
 
 	memcpy(&eh, in->kernel, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || le16toh(eh.e_machine) != EM_X86_64)
@@ -128,24 +122,22 @@ static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 	phnum = le16toh(eh.e_phnum);
 	phoff = le64toh(eh.e_phoff);
 	if (phnum == 0 || phnum > PVH_MAX_PHDRS || le16toh(eh.e_phentsize) != sizeof(Elf64_Phdr) ||
-	    phoff > in->kernel_len || phnum * sizeof(Elf64_Phdr) > in->kernel_len - phoff)
+	    boot_kernel_read(in, phs, phoff, phnum * sizeof(Elf64_Phdr)) < 0)
 		return hull_err_setx(err, EINVAL, "%s: bad ELF program headers", in->name);
 	for (uint16_t i = 0; i < phnum; i++) {
-		Elf64_Phdr ph;
 		uint64_t off, filesz, memsz, paddr;
 		uint8_t *dst;
 
-		memcpy(&ph, in->kernel + phoff + i * sizeof(ph), sizeof(ph));
-		off = le64toh(ph.p_offset);
-		filesz = le64toh(ph.p_filesz);
-		memsz = le64toh(ph.p_memsz);
-		paddr = le64toh(ph.p_paddr);
+		off = le64toh(phs[i].p_offset);
+		filesz = le64toh(phs[i].p_filesz);
+		memsz = le64toh(phs[i].p_memsz);
+		paddr = le64toh(phs[i].p_paddr);
 		if (off > in->kernel_len || filesz > in->kernel_len - off)
 			return hull_err_setx(err, EINVAL, "%s: ELF segment %u outside the file",
 					     in->name, i);
-		if (le32toh(ph.p_type) == PT_NOTE && !entry)
-			entry = pvh_note_entry(in->kernel + off, filesz);
-		if (le32toh(ph.p_type) != PT_LOAD)
+		if (le32toh(phs[i].p_type) == PT_NOTE && !entry)
+			entry = pvh_segment_entry(in, off, filesz);
+		if (le32toh(phs[i].p_type) != PT_LOAD)
 			continue;
 		dst = filesz <= memsz ? gmem_ptr(m, paddr, memsz) : NULL;
 		if (!dst || paddr < LAYOUT_KERNEL)
@@ -154,8 +146,12 @@ static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 					     "in guest memory",
 					     in->name, i, (unsigned long long)paddr,
 					     (unsigned long long)memsz);
-		if (pvh_copy_segment(dst, in, off, filesz) < 0)
-			return hull_err_set(err, errno, "%s: reading ELF segment %u", in->name, i);
+		r = boot_kernel_read(in, dst, off, filesz);
+		if (r == -EIO)
+			return hull_err_setx(err, EIO, "%s: the file shrank while hull was loading it",
+					     in->name);
+		if (r < 0)
+			return hull_err_set(err, -r, "%s: reading ELF segment %u", in->name, i);
 		memset(dst + filesz, 0, memsz - filesz);
 		if (paddr + memsz > end)
 			end = paddr + memsz;
@@ -180,7 +176,7 @@ int pvh_load(const struct guest_mem *m, const struct boot_input *in, struct boot
 	size_t n, len = strlen(in->cmdline);
 	int r;
 
-	if (!elf_detect(in->kernel, in->kernel_len))
+	if (!elf_detect(in->kernel, in->has_kernel_fd ? in->head_len : in->kernel_len))
 		return hull_err_setx(err, EINVAL, "%s: not an ELF file", in->name);
 	if (!si || !mm)
 		return hull_err_setx(err, ENOMEM, "%s: guest memory too small", in->name);

@@ -44,6 +44,7 @@ static uint8_t *fake_bzimage(size_t *len, uint16_t version, uint16_t xloadflags)
 	put32(k + 0x238, 2047);        /* cmdline_size */
 	put64(k + 0x258, 0x1000000);   /* pref_address */
 	put32(k + 0x260, 8U << 20);    /* init_size */
+	put32(k + 0x1f4, PAYLOAD / 16); /* syssize */
 	memcpy(k + 1024, "PAYLOAD-START", 13);
 	*len = n;
 	return k;
@@ -90,6 +91,45 @@ static void test_bzimage_load(void **state)
 	pd = gmem_ptr(&m, LAYOUT_PD, 4096);
 	assert_int_equal(pd[3], (3ULL << 21) | 0x83);
 	gmem_release(&m);
+	free(k);
+}
+
+/*
+ * With the kernel's fd (as hull runs): only the head is in memory, the payload is pread()
+ * into guest RAM; a file cut short, before or during loading, is an error naming it.
+ */
+static void test_bzimage_load_fd(void **state)
+{
+	struct guest_mem m;
+	struct hull_err err = { 0 };
+	size_t klen;
+	uint8_t *k = fake_bzimage(&klen, 0x020f, XLF_KERNEL_64);
+	struct boot_input in = { .name = "/boot/vmlinuz-x", .kernel = k, .head_len = 1024,
+				 .kernel_len = klen, .cmdline = "", .rsdp = 0xe0000,
+				 .has_kernel_fd = true };
+	struct boot_result out;
+
+	in.kernel_fd = memfd_create("vmlinuz", MFD_CLOEXEC);
+	assert_true(in.kernel_fd >= 0);
+	assert_int_equal(write(in.kernel_fd, k, klen), (ssize_t)klen);
+	memset(k + 1024, 0, 16); /* the payload must come from the fd, not the buffer */
+	assert_int_equal(gmem_init(&m, MEM), 0);
+	assert_int_equal(bzimage_load(&m, &in, &out, &err), 0);
+	assert_memory_equal(gmem_ptr(&m, 0x100000, 13), "PAYLOAD-START", 13);
+	/* truncated after hull measured it: pread() comes up short */
+	assert_int_equal(ftruncate(in.kernel_fd, 2048), 0);
+	assert_int_equal(bzimage_load(&m, &in, &out, &err), -EIO);
+	assert_non_null(strstr(err.msg, "/boot/vmlinuz-x"));
+	assert_non_null(strstr(err.msg, "shrank"));
+	/* truncated before: the header's syssize says more than the file has */
+	in.kernel_len = 2048;
+	assert_int_equal(bzimage_load(&m, &in, &out, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "/boot/vmlinuz-x: truncated bzImage"));
+	/* a range outside the file is refused by the reader itself */
+	assert_int_equal(boot_kernel_read(&in, k, 2000, 100), -EINVAL);
+	assert_int_equal(boot_kernel_read(&in, k, UINT64_MAX, 2), -EINVAL);
+	gmem_release(&m);
+	close(in.kernel_fd);
 	free(k);
 }
 
@@ -204,8 +244,10 @@ static void test_pvh_load_mapped(void **state)
 	struct hull_err err = { 0 };
 	size_t klen;
 	uint8_t *k = fake_vmlinux(&klen, true);
-	struct boot_input in = { .name = "vmlinux", .kernel = k, .kernel_len = klen,
-				 .cmdline = "", .rsdp = 0xe0000, .has_kernel_fd = true };
+	/* the head holds the ELF and program headers and the note; the segment is in the fd */
+	struct boot_input in = { .name = "vmlinux", .kernel = k, .head_len = 0x1000,
+				 .kernel_len = klen, .cmdline = "", .rsdp = 0xe0000,
+				 .has_kernel_fd = true };
 	struct boot_result out;
 	uint8_t back[8] = { 0 };
 	uint8_t *g;
@@ -309,6 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bzimage_load),
 		cmocka_unit_test(test_bzimage_errors),
+		cmocka_unit_test(test_bzimage_load_fd),
 		cmocka_unit_test(test_pvh_load),
 		cmocka_unit_test(test_pvh_load_mapped),
 		cmocka_unit_test(test_pvh_errors),
