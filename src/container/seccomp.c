@@ -1,9 +1,398 @@
-/* See seccomp.h. */
+/* linux.seccomp: see seccomp.h and docs/runtime.md "seccomp". */
 #include "container/seccomp.h"
 
-int seccomp_load(const struct oci_spec *s, struct hull_err *err)
+#include <ctype.h>
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+static void ctx_release(scmp_filter_ctx *c)
 {
-	(void)s;
-	(void)err;
+	if (*c)
+		seccomp_release(*c);
+}
+#define cleanup_scmp __attribute__((cleanup(ctx_release)))
+
+static const struct {
+	const char *name;
+	uint32_t action; /* the errno/trace data is or'ed in later */
+	bool takes_ret;
+} actions[] = {
+	{ "SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, false },
+	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false },
+	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
+	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, false },
+	{ "SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true },
+	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true },
+	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false },
+	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
+	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false },
+};
+
+static const struct {
+	const char *name;
+	unsigned int flag;
+} flag_names[] = {
+	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC },
+	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG },
+	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV },
+};
+
+static const char *const op_names[] = {
+	[SCMP_CMP_NE] = "SCMP_CMP_NE", [SCMP_CMP_LT] = "SCMP_CMP_LT",
+	[SCMP_CMP_LE] = "SCMP_CMP_LE", [SCMP_CMP_EQ] = "SCMP_CMP_EQ",
+	[SCMP_CMP_GE] = "SCMP_CMP_GE", [SCMP_CMP_GT] = "SCMP_CMP_GT",
+	[SCMP_CMP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
+};
+
+/*
+ * obj.<key> (an action name) and obj.<ret_key> (errnoRet) into a libseccomp action.
+ * SCMP_ACT_ERRNO and SCMP_ACT_TRACE take errnoRet (default EPERM, as runc); the other
+ * actions refuse it.
+ */
+static int parse_action(json_t *obj, const char *key, const char *ret_key, const char *w,
+			uint32_t *ret, bool *ret_notify, struct hull_err *err)
+{
+	const char *name = NULL;
+	int64_t v = -1;
+	int r;
+
+	if ((r = hjson_get_str(obj, key, w, true, &name, err)) < 0 ||
+	    (r = hjson_get_int(obj, ret_key, w, false, 0, 0xffff, &v, err)) < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
+		if (strcmp(name, actions[i].name) != 0)
+			continue;
+		if (v >= 0 && !actions[i].takes_ret)
+			return hull_err_setx(err, EINVAL, "%s.%s: %s takes no %s", w, ret_key,
+					     name, ret_key);
+		*ret = actions[i].action;
+		if (actions[i].takes_ret)
+			*ret |= (uint32_t)(v >= 0 ? v : EPERM);
+		if (actions[i].action == SCMP_ACT_NOTIFY)
+			*ret_notify = true;
+		return 0;
+	}
+	return hull_err_setx(err, EINVAL, "%s.%s: unknown action \"%s\"", w, key, name);
+}
+
+static int parse_arches(scmp_filter_ctx ctx, json_t *sec, const char *w, struct hull_err *err)
+{
+	cleanup_strv char **arches = NULL;
+	int r;
+
+	if ((r = hjson_get_strv(sec, "architectures", w, false, 64, &arches, err)) < 0)
+		return r;
+	for (size_t i = 0; arches && arches[i]; i++) {
+		char lower[64];
+		const char *a = arches[i];
+		size_t n = 0;
+		uint32_t arch;
+
+		if (strncmp(a, "SCMP_ARCH_", 10) == 0)
+			a += 10;
+		for (; a[n] && n < sizeof(lower) - 1; n++)
+			lower[n] = (char)tolower((unsigned char)a[n]);
+		lower[n] = 0;
+		arch = seccomp_arch_resolve_name(lower);
+		if (!arch)
+			return hull_err_setx(err, EINVAL, "%s.architectures[%zu]: unknown "
+					     "architecture \"%s\"", w, i, arches[i]);
+		r = seccomp_arch_add(ctx, arch);
+		if (r < 0 && r != -EEXIST)
+			return hull_err_set(err, -r, "%s.architectures[%zu]: add %s", w, i,
+					    arches[i]);
+	}
 	return 0;
+}
+
+static int parse_flags(json_t *sec, const char *w, unsigned int *ret, struct hull_err *err)
+{
+	cleanup_strv char **flags = NULL;
+	int r;
+
+	if ((r = hjson_get_strv(sec, "flags", w, false, 64, &flags, err)) < 0)
+		return r;
+	for (size_t i = 0; flags && flags[i]; i++) {
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(flag_names); k++)
+			if (strcmp(flags[i], flag_names[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(flag_names))
+			return hull_err_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", w,
+					     i, flags[i]);
+		*ret |= flag_names[k].flag;
+	}
+	return 0;
+}
+
+static int parse_args(json_t *sc, const char *w, struct scmp_arg_cmp *cmp, unsigned *ret_n,
+		      bool *ret_split, struct hull_err *err)
+{
+	unsigned count[6] = { 0 };
+	json_t *args = NULL, *a;
+	size_t i;
+	int r;
+
+	*ret_n = 0;
+	*ret_split = false;
+	if ((r = hjson_get_arr(sc, "args", w, false, &args, err)) < 0 || !args)
+		return r;
+	if (json_array_size(args) > 6)
+		return hull_err_setx(err, E2BIG, "%s.args: more than 6 conditions", w);
+	json_array_foreach(args, i, a) {
+		char aw[256];
+		const char *op = NULL;
+		int64_t index = 0;
+		uint64_t value = 0, two = 0;
+		size_t k;
+
+		(void)snprintf(aw, sizeof(aw), "%s.args[%zu]", w, i);
+		if (!json_is_object(a))
+			return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", aw,
+					     hjson_type_name(a));
+		if ((r = hjson_get_int(a, "index", aw, true, 0, 5, &index, err)) < 0 ||
+		    (r = hjson_get_u64(a, "value", aw, true, &value, err)) < 0 ||
+		    (r = hjson_get_u64(a, "valueTwo", aw, false, &two, err)) < 0 ||
+		    (r = hjson_get_str(a, "op", aw, true, &op, err)) < 0)
+			return r;
+		for (k = 1; k < ARRAY_SIZE(op_names); k++)
+			if (strcmp(op, op_names[k]) == 0)
+				break;
+		if (k == ARRAY_SIZE(op_names))
+			return hull_err_setx(err, EINVAL, "%s.op: unknown operator \"%s\"", aw, op);
+		cmp[i] = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = (enum scmp_compare)k,
+						.datum_a = value, .datum_b = two };
+		if (++count[index] > 1)
+			*ret_split = true;
+		*ret_n = (unsigned)i + 1;
+	}
+	return 0;
+}
+
+/* One syscalls[] entry: each name, with its conditions (see parse_args and runc's rule). */
+static int add_entry(scmp_filter_ctx ctx, json_t *sc, const char *w, uint32_t def_action,
+		     bool *notify, struct hull_err *err)
+{
+	cleanup_strv char **names = NULL;
+	struct scmp_arg_cmp cmp[6];
+	uint32_t action = 0;
+	unsigned n_args = 0;
+	bool split = false;
+	int r;
+
+	if (!json_is_object(sc))
+		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
+				     hjson_type_name(sc));
+	if ((r = hjson_get_strv(sc, "names", w, true, SECCOMP_MAX_NAMES, &names, err)) < 0 ||
+	    (r = parse_action(sc, "action", "errnoRet", w, &action, notify, err)) < 0 ||
+	    (r = parse_args(sc, w, cmp, &n_args, &split, err)) < 0)
+		return r;
+	/* libseccomp refuses a rule whose action is the default one; it changes nothing. */
+	if (action == def_action)
+		return 0;
+	for (size_t i = 0; names[i]; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+
+		if (nr == __NR_SCMP_ERROR) {
+			log_debug("%s.names[%zu]: syscall \"%s\" unknown to libseccomp: skipped", w,
+				  i, names[i]);
+			continue;
+		}
+		/* Several conditions on the same argument cannot be one rule (libseccomp
+		 * refuses them); as runc, each condition then becomes a rule of its own, so
+		 * they match when any of them does. */
+		if (split) {
+			for (unsigned k = 0; k < n_args; k++)
+				if ((r = seccomp_rule_add_array(ctx, action, nr, 1, &cmp[k])) < 0)
+					return hull_err_set(err, -r, "%s: add rule for %s (args[%u])",
+							    w, names[i], k);
+		} else if ((r = seccomp_rule_add_array(ctx, action, nr, n_args, cmp)) < 0) {
+			return hull_err_set(err, -r, "%s: add rule for %s", w, names[i]);
+		}
+	}
+	return 0;
+}
+
+static int export_bpf(scmp_filter_ctx ctx, const char *w, struct seccomp_filter *f,
+		      struct hull_err *err)
+{
+	cleanup_close int fd = memfd_create("hull-seccomp", MFD_CLOEXEC);
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return hull_err_set(err, errno, "memfd_create");
+	if ((r = seccomp_export_bpf(ctx, fd)) < 0)
+		return hull_err_set(err, -r, "%s: export the filter", w);
+	if (fstat(fd, &st) < 0)
+		return hull_err_set(err, errno, "%s: export the filter", w);
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
+	    st.st_size > (off_t)(BPF_MAXINSNS * sizeof(struct sock_filter)))
+		return hull_err_setx(err, E2BIG, "%s: the filter has %lld bytes of BPF (at most "
+				     "%d instructions fit)", w, (long long)st.st_size,
+				     BPF_MAXINSNS);
+	f->n_insns = (size_t)st.st_size / sizeof(struct sock_filter);
+	f->insns = xcalloc(f->n_insns, sizeof(struct sock_filter));
+	if (pread(fd, f->insns, (size_t)st.st_size, 0) != st.st_size)
+		return hull_err_set(err, errno ? errno : EIO, "%s: read the filter back", w);
+	return 0;
+}
+
+static int build(json_t *sec, const char *w, struct seccomp_filter *f, struct hull_err *err)
+{
+	cleanup_scmp scmp_filter_ctx ctx = NULL;
+	const char *str = NULL;
+	uint32_t def = 0;
+	json_t *calls = NULL, *sc;
+	size_t i;
+	int r;
+
+	if (!json_is_object(sec))
+		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
+				     hjson_type_name(sec));
+	if ((r = parse_action(sec, "defaultAction", "defaultErrnoRet", w, &def, &f->notify,
+			      err)) < 0)
+		return r;
+	ctx = seccomp_init(def);
+	if (!ctx)
+		return hull_err_setx(err, EINVAL, "%s.defaultAction: refused by libseccomp", w);
+	if ((r = parse_arches(ctx, sec, w, err)) < 0 || (r = parse_flags(sec, w, &f->flags, err)) < 0)
+		return r;
+	if ((r = hjson_get_str(sec, "listenerPath", w, false, &str, err)) < 0)
+		return r;
+	f->listener_path = str && *str ? xstrdup(str) : NULL;
+	str = NULL;
+	if ((r = hjson_get_str(sec, "listenerMetadata", w, false, &str, err)) < 0)
+		return r;
+	f->listener_metadata = str ? xstrdup(str) : NULL;
+	if ((r = hjson_get_arr(sec, "syscalls", w, false, &calls, err)) < 0)
+		return r;
+	if (calls && json_array_size(calls) > SECCOMP_MAX_SYSCALL_ENTRIES)
+		return hull_err_setx(err, E2BIG, "%s.syscalls: more than %d entries", w,
+				     SECCOMP_MAX_SYSCALL_ENTRIES);
+	json_array_foreach(calls, i, sc) {
+		char sw[128];
+
+		(void)snprintf(sw, sizeof(sw), "%s.syscalls[%zu]", w, i);
+		if ((r = add_entry(ctx, sc, sw, def, &f->notify, err)) < 0)
+			return r;
+	}
+	if (f->notify && !f->listener_path)
+		return hull_err_setx(err, EINVAL, "%s.listenerPath: SCMP_ACT_NOTIFY needs a "
+				     "listener", w);
+	if (f->notify) {
+		/* TSYNC and NEW_LISTENER together need TSYNC_ESRCH; the process that installs
+		 * the filter has one thread, so TSYNC has nothing to do anyway. */
+		f->flags &= ~(unsigned)SECCOMP_FILTER_FLAG_TSYNC;
+		f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	}
+	return export_bpf(ctx, w, f, err);
+}
+
+int seccomp_filter_build(json_t *sec, const char *w, struct seccomp_filter *ret,
+			 struct hull_err *err)
+{
+	int r;
+
+	*ret = (struct seccomp_filter){ 0 };
+	if ((r = build(sec, w, ret, err)) < 0)
+		seccomp_filter_clear(ret);
+	return r;
+}
+
+void seccomp_filter_clear(struct seccomp_filter *f)
+{
+	free(f->insns);
+	free(f->listener_path);
+	free(f->listener_metadata);
+	*f = (struct seccomp_filter){ 0 };
+}
+
+int seccomp_filter_install(const struct seccomp_filter *f, struct hull_err *err)
+{
+	struct sock_fprog prog = { .len = (unsigned short)f->n_insns, .filter = f->insns };
+	long r;
+
+	if (!f->insns)
+		return 0;
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog);
+	if (r < 0)
+		return hull_err_set(err, errno, "config.json: linux.seccomp: load the filter");
+	return f->notify ? (int)r : 0;
+}
+
+int seccomp_load_spec(const struct oci_spec *s, struct hull_err *err)
+{
+	struct seccomp_filter f;
+	int r;
+
+	if (!s->seccomp)
+		return 0;
+	if ((r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &f, err)) < 0)
+		return r;
+	r = seccomp_filter_install(&f, err);
+	seccomp_filter_clear(&f);
+	return r;
+}
+
+char *seccomp_listener_message(const struct seccomp_filter *f, const char *state_json)
+{
+	json_t *msg = json_object(), *st = NULL, *fds = json_array();
+	json_t *ver, *pid;
+	char *out;
+
+	st = state_json ? json_loads(state_json, 0, NULL) : NULL;
+	if (!st)
+		st = json_object();
+	ver = json_object_get(st, "ociVersion");
+	pid = json_object_get(st, "pid");
+	(void)json_array_append_new(fds, json_string("seccompFd"));
+	(void)json_object_set_new(msg, "ociVersion", ver ? json_incref(ver) : json_string("1.0.2"));
+	(void)json_object_set_new(msg, "fds", fds);
+	(void)json_object_set_new(msg, "pid", pid ? json_incref(pid) : json_integer(0));
+	(void)json_object_set_new(msg, "metadata",
+				  json_string(f->listener_metadata ? f->listener_metadata : ""));
+	(void)json_object_set_new(msg, "state", st);
+	out = hjson_dump(msg, 0);
+	json_decref(msg);
+	return out;
+}
+
+int seccomp_listener_connect(const struct seccomp_filter *f, struct hull_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = -1;
+
+	if (strlen(f->listener_path) >= sizeof(sa.sun_path))
+		return hull_err_setx(err, ENAMETOOLONG,
+				     "config.json: linux.seccomp.listenerPath: path too long");
+	memcpy(sa.sun_path, f->listener_path, strlen(f->listener_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hull_err_set(err, errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: "
+				    "connect to %s", f->listener_path);
+	return steal_fd(&fd);
 }

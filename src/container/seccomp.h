@@ -1,7 +1,60 @@
 #pragma once
-/* linux.seccomp (runtime-spec config-linux.md "Seccomp") through libseccomp. */
+/*
+ * linux.seccomp (runtime-spec config-linux.md "Seccomp") through libseccomp.
+ *
+ * The filter is built with libseccomp and exported as classic BPF, then installed with
+ * seccomp(2) by whoever runs last before the user's program: for a container that is the
+ * waiter (src/oci/waiter), right before its final execve, so that nothing of the runtime
+ * runs under the filter (docs/runtime.md "seccomp"). Errors name the field, e.g.
+ *   config.json: linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"
+ * A syscall name that libseccomp does not know is skipped with a debug line (as crun).
+ */
+#include <jansson.h>
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "common/error.h"
 #include "oci/spec.h"
 
-/* Build and load linux.seccomp into the calling thread now. */
-int seccomp_load(const struct oci_spec *s, struct hull_err *err);
+#define SECCOMP_MAX_SYSCALL_ENTRIES 4096 /* linux.seccomp.syscalls[] */
+#define SECCOMP_MAX_NAMES 1024           /* names[] of one entry */
+
+struct seccomp_filter {
+	struct sock_filter *insns; /* heap; NULL when there is no filter */
+	size_t n_insns;
+	unsigned int flags; /* SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER included */
+	bool notify;        /* some rule (or the default) is SCMP_ACT_NOTIFY */
+	char *listener_path;
+	char *listener_metadata;
+};
+
+/*
+ * Build the filter from a linux.seccomp object; where names it in messages
+ * ("config.json: linux.seccomp"). On error *ret is cleared.
+ */
+int seccomp_filter_build(json_t *seccomp, const char *where, struct seccomp_filter *ret,
+			 struct hull_err *err);
+void seccomp_filter_clear(struct seccomp_filter *f);
+
+/*
+ * Install f in the calling thread with seccomp(2) (needs no_new_privs or CAP_SYS_ADMIN).
+ * Returns the notify fd (always > 2 when stdio is open) when f->notify, else 0.
+ */
+int seccomp_filter_install(const struct seccomp_filter *f, struct hull_err *err);
+
+/*
+ * Build and install linux.seccomp now (for exec). Returns 0, or the notify fd when the
+ * filter has SCMP_ACT_NOTIFY rules; the caller sends it to the listener.
+ */
+int seccomp_load_spec(const struct oci_spec *s, struct hull_err *err);
+
+/*
+ * The container process state sent to listenerPath with the notify fd (runtime-spec
+ * config-linux.md "Seccomp", runtime.md "State"): {"ociVersion", "fds":["seccompFd"],
+ * "pid", "metadata", "state"}. state_json is the container state. Heap string.
+ */
+char *seccomp_listener_message(const struct seccomp_filter *f, const char *state_json);
+
+/* Connect a SOCK_STREAM unix socket to f->listener_path; returns the fd. */
+int seccomp_listener_connect(const struct seccomp_filter *f, struct hull_err *err);
