@@ -2,14 +2,24 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
+/*
+ * Not <sched.h>: this library's own directory is on its include path, where sched.h is the
+ * scheduler module's header, which shadows glibc's. The kernel header has the CLONE_* flags;
+ * setns(2) and unshare(2) are declared here as glibc does.
+ */
+#include <linux/sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+
+int setns(int fd, int nstype);
+int unshare(int flags);
 
 int ns_clone_flags(const struct oci_spec *s)
 {
@@ -159,4 +169,82 @@ int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)
 		return hull_err_set(err, errno,
 				    "config.json: linux.namespaces: new cgroup namespace");
 	return 0;
+}
+
+/* Namespace names under /proc/<pid>/ns, the user namespace first (the order to join). */
+static const struct {
+	const char *name;
+	int flag;
+} proc_ns[] = {
+	{ "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS },     { "pid", CLONE_NEWPID },
+	{ "net", CLONE_NEWNET },   { "ipc", CLONE_NEWIPC },    { "uts", CLONE_NEWUTS },
+	{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+};
+
+int ns_differing(pid_t pid)
+{
+	int flags = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(proc_ns); i++) {
+		char path[64];
+		struct stat a, b;
+
+		(void)snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, proc_ns[i].name);
+		if (stat(path, &a) < 0) {
+			/* A kernel without this kind of namespace has no file for it. */
+			if (errno == ENOENT && kill(pid, 0) == 0)
+				continue;
+			return -errno;
+		}
+		(void)snprintf(path, sizeof(path), "/proc/self/ns/%s", proc_ns[i].name);
+		if (stat(path, &b) < 0)
+			return -errno;
+		if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			flags |= proc_ns[i].flag;
+	}
+	return flags;
+}
+
+/* setns() through /proc/<pid>/ns, for kernels before 5.8 (no pidfd setns). */
+static int join_by_path(pid_t pid, int flags, struct hull_err *err)
+{
+	int fds[ARRAY_SIZE(proc_ns)];
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(proc_ns); i++)
+		fds[i] = -1;
+	/* Open them all first: once we are in the mount namespace, /proc is another one. */
+	for (size_t i = 0; i < ARRAY_SIZE(proc_ns) && r == 0; i++) {
+		char path[64];
+
+		if (!(flags & proc_ns[i].flag))
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, proc_ns[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			r = hull_err_set(err, errno, "open %s", path);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(proc_ns) && r == 0; i++)
+		if (fds[i] >= 0 && setns(fds[i], proc_ns[i].flag) < 0)
+			r = hull_err_set(err, errno, "join the container's %s namespace",
+					 proc_ns[i].name);
+	for (size_t i = 0; i < ARRAY_SIZE(proc_ns); i++)
+		if (fds[i] >= 0)
+			(void)close(fds[i]);
+	return r;
+}
+
+int ns_join_process(int pidfd, pid_t pid, int flags, struct hull_err *err)
+{
+	if (!flags)
+		return 0;
+	if (setns(pidfd, flags) == 0)
+		return 0;
+	/* EINVAL: a kernel before 5.8 (a pidfd is not a namespace fd there), or one of the
+	 * namespaces refused: joining one at a time says which. ESRCH: pid has exited. */
+	if (errno == ESRCH)
+		return hull_err_setx(err, ESRCH, "the container's init has exited");
+	if (errno != EINVAL)
+		return hull_err_set(err, errno, "join the container's namespaces");
+	return join_by_path(pid, flags, err);
 }

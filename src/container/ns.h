@@ -38,3 +38,17 @@ int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err);
  */
 int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err);
 void ns_time_restore(int saved_fd);
+
+/*
+ * The CLONE_NEW* flags of the namespaces in which process pid differs from the caller (the
+ * ones an exec into pid's container must join). Returns the flags (>= 0) or -errno.
+ */
+int ns_differing(pid_t pid);
+
+/*
+ * Join the namespaces flags (CLONE_NEW*) of the process pidfd refers to (pid, in our pid
+ * namespace): one setns(pidfd, flags) where the kernel allows it (5.8+), which joins them
+ * all at once (the user namespace first), else /proc/<pid>/ns/<name> one at a time, user
+ * first. A pid namespace applies to our children only (setns(2)).
+ */
+int ns_join_process(int pidfd, pid_t pid, int flags, struct hull_err *err);

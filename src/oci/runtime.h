@@ -128,6 +128,48 @@ int oci_runtime_list(const struct oci_runtime_ctx *ctx, char ***ret_ids, struct 
  */
 int oci_runtime_wait(pid_t pid);
 
+/*
+ * exec: a new process in a running (or created) container (runc's `exec`). The process is
+ * config.json's process (of the bundle in the state) with these overrides, or, with
+ * process_file / process_json, that runtime-spec "process" object as is.
+ */
+struct oci_exec_opts {
+	const char *process_file; /* --process: a process.json; the fields below are ignored */
+	const char *process_json; /* the same, held in memory (the engine's in-process use) */
+	char **args;              /* NULL-terminated; required without a process file */
+	char **env;               /* K=V, added to (or replacing in) the config's env */
+	const char *cwd;          /* NULL: the config's */
+	bool has_user;
+	uint32_t uid, gid;        /* has_user: process.user.uid/gid */
+	const uint32_t *additional_gids; /* replace the config's when n_additional_gids > 0 */
+	size_t n_additional_gids;
+	char **caps;              /* capability names added to bounding/effective/permitted/ambient */
+	bool no_new_privs;        /* force noNewPrivileges on */
+	const char *apparmor;     /* accepted; this build applies no LSM profile */
+	const char *process_label;
+	bool tty;                 /* process.terminal */
+	const char *console_socket; /* AF_UNIX path that receives the pty master */
+	const char *pid_file;     /* written atomically with the new process's pid */
+	unsigned preserve_fds;    /* pass fds 3 .. 3+N-1 into the process */
+	int stdio[3];             /* as in oci_create_opts: -1 keeps the caller's own */
+};
+
+/* Fill opts with the defaults (stdio all -1, everything else off). */
+void oci_exec_opts_init(struct oci_exec_opts *opts);
+
+/*
+ * Start the process in container id: it joins the cgroups and every namespace of the
+ * container's init (pidfd setns), its root and cwd, then gets the rlimits, user, groups,
+ * capabilities, no_new_privs and seccomp filter, and execs. Returns once it has exec'd:
+ * *ret_pid (the caller's pid namespace view; a child of the caller, which must reap it,
+ * e.g. with oci_runtime_wait()) and, when ret_pidfd is not NULL, a pidfd for it (O_CLOEXEC).
+ * A stopped or paused container, or a failure before the exec (args[0] not found, a bad
+ * cwd), is an error with nothing left running. Same threading rules as create.
+ */
+int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
+		     const struct oci_exec_opts *opts, pid_t *ret_pid, int *ret_pidfd,
+		     struct hull_err *err);
+
 void oci_state_free(struct oci_state *st);
 DEFINE_CLEANUP_FUNC(struct oci_state, oci_state_free)
 #define cleanup_oci_state __attribute__((cleanup(oci_state_free_cleanup)))
