@@ -79,10 +79,21 @@ static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off,
 }
 
 /*
- * Registers: r1 ctx (free after the prologue, then scratch), r2 device type, r3 requested
- * access, r4 major, r5 minor, r0 the verdict.
+ * Registers: r1 the context throughout, r2..r4 scratch within one rule's block, r0 the
+ * verdict.
+ *
+ * Shaped for the verifier, which explores every path and keeps a stack of branches still to
+ * explore (at most 8192, "The sequence of 8193 jumps is too complex") under a budget of 1M
+ * processed instructions:
+ *   - One conditional jump per rule. The tests compute a word that is 0 exactly when the
+ *     rule matches ((type ^ T) | (access & ~allowed) | (major ^ M) | (minor ^ m)) and a
+ *     single "if w3 != 0 goto next rule" follows. A jump per test would leave the other tests'
+ *     branches pending on the verifier's stack, three per rule, too many for 4096 rules.
+ *   - Each block loads the context fields it tests afresh: the scratch registers are dead at
+ *     every block start, so the verifier finds the states there equal and prunes them instead
+ *     of carrying "w4 == 1" facts from block to block (which made it quadratic).
  */
-enum { R0, R1, R2, R3, R4, R5 };
+enum { R0, R1, R2, R3, R4 };
 
 struct prog {
 	struct bpf_insn *insns;
@@ -95,17 +106,20 @@ static void emit(struct prog *p, struct bpf_insn i)
 	p->insns[p->len++] = i;
 }
 
-static void emit_prologue(struct prog *p)
+static struct bpf_insn load_ctx(uint8_t dst, size_t off)
 {
-	emit(p, insn(BPF_LDX | BPF_MEM | BPF_W, R2, R1,
-		     offsetof(struct bpf_cgroup_dev_ctx, access_type), 0));
-	emit(p, insn(BPF_ALU64 | BPF_MOV | BPF_X, R3, R2, 0, 0));
-	emit(p, insn(BPF_ALU | BPF_RSH | BPF_K, R3, 0, 0, 16));
-	emit(p, insn(BPF_ALU | BPF_AND | BPF_K, R2, 0, 0, 0xffff));
-	emit(p, insn(BPF_LDX | BPF_MEM | BPF_W, R4, R1, offsetof(struct bpf_cgroup_dev_ctx, major),
-		     0));
-	emit(p, insn(BPF_LDX | BPF_MEM | BPF_W, R5, R1, offsetof(struct bpf_cgroup_dev_ctx, minor),
-		     0));
+	return insn(BPF_LDX | BPF_MEM | BPF_W, dst, R1, (int16_t)off, 0);
+}
+
+static struct bpf_insn alu32_k(uint8_t op, uint8_t dst, int32_t imm)
+{
+	return insn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
+}
+
+/* Fold a test's result (0 = match) into w3, the rule's mismatch word. */
+static struct bpf_insn fold(uint8_t src, bool first)
+{
+	return insn(BPF_ALU | (first ? BPF_MOV : BPF_OR) | BPF_X, R3, src, 0, 0);
 }
 
 /* How a rule's access test looks: none (matches any request), or a mask test. */
@@ -116,40 +130,60 @@ static bool rule_needs_access_test(const struct cgroup_dev_rule *r)
 
 static size_t rule_block_len(const struct cgroup_dev_rule *r)
 {
-	return (r->type != 'a') + 3 * rule_needs_access_test(r) + (r->major >= 0) +
-	       (r->minor >= 0) + 2;
+	bool type = r->type != 'a', access = rule_needs_access_test(r);
+	bool any = type || access || r->major >= 0 || r->minor >= 0;
+
+	return (type || access) + 3 * type + (access ? (r->allow ? 3 : 5) : 0) +
+	       3 * (r->major >= 0) + 3 * (r->minor >= 0) + any + 2;
 }
 
 /*
- * One rule: a chain of tests that each jump past the block on a mismatch, then the verdict.
- * JMP32 compares the low 32 bits, so majors and minors above INT32_MAX work too.
+ * One rule: its tests, one jump past the block on a mismatch, then the verdict.
+ * access_type is (BPF_DEVCG_ACC_* << 16) | BPF_DEVCG_DEV_* (struct bpf_cgroup_dev_ctx).
+ * 32-bit ALU throughout, so majors and minors above INT32_MAX compare right.
  */
 static void emit_rule(struct prog *p, const struct cgroup_dev_rule *r)
 {
 	size_t end = p->len + rule_block_len(r);
 	int bits = access_bits(r->access);
+	bool type = r->type != 'a', access = rule_needs_access_test(r), first = true;
 
-#define SKIP_OFF() ((int16_t)(end - (p->len + 1)))
-	if (r->type != 'a')
-		emit(p, insn(BPF_JMP32 | BPF_JNE | BPF_K, R2, 0, SKIP_OFF(),
-			     r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK));
-	if (rule_needs_access_test(r)) {
-		emit(p, insn(BPF_ALU | BPF_MOV | BPF_X, R1, R3, 0, 0));
-		if (r->allow) {
-			/* requested & ~allowed must be empty */
-			emit(p, insn(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, ACC_ALL & ~bits));
-			emit(p, insn(BPF_JMP32 | BPF_JNE | BPF_K, R1, 0, SKIP_OFF(), 0));
-		} else {
-			/* requested & denied must not be empty */
-			emit(p, insn(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, bits));
-			emit(p, insn(BPF_JMP32 | BPF_JEQ | BPF_K, R1, 0, SKIP_OFF(), 0));
-		}
+	if (type || access)
+		emit(p, load_ctx(R2, offsetof(struct bpf_cgroup_dev_ctx, access_type)));
+	if (type) {
+		emit(p, fold(R2, first));
+		emit(p, alu32_k(BPF_AND, R3, 0xffff));
+		emit(p, alu32_k(BPF_XOR, R3, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK));
+		first = false;
 	}
-	if (r->major >= 0)
-		emit(p, insn(BPF_JMP32 | BPF_JNE | BPF_K, R4, 0, SKIP_OFF(), (int32_t)(uint32_t)r->major));
-	if (r->minor >= 0)
-		emit(p, insn(BPF_JMP32 | BPF_JNE | BPF_K, R5, 0, SKIP_OFF(), (int32_t)(uint32_t)r->minor));
-#undef SKIP_OFF
+	if (access) {
+		emit(p, alu32_k(BPF_RSH, R2, 16));
+		if (r->allow) {
+			/* allow: every requested access allowed, requested & ~allowed == 0 */
+			emit(p, alu32_k(BPF_AND, R2, ACC_ALL & ~bits));
+		} else {
+			/* deny: any requested access denied; (x - 1) >> 31 is 1 for x == 0 only */
+			emit(p, alu32_k(BPF_AND, R2, bits));
+			emit(p, alu32_k(BPF_ADD, R2, -1));
+			emit(p, alu32_k(BPF_RSH, R2, 31));
+		}
+		emit(p, fold(R2, first));
+		first = false;
+	}
+	if (r->major >= 0) {
+		emit(p, load_ctx(R4, offsetof(struct bpf_cgroup_dev_ctx, major)));
+		emit(p, alu32_k(BPF_XOR, R4, (int32_t)(uint32_t)r->major));
+		emit(p, fold(R4, first));
+		first = false;
+	}
+	if (r->minor >= 0) {
+		emit(p, load_ctx(R4, offsetof(struct bpf_cgroup_dev_ctx, minor)));
+		emit(p, alu32_k(BPF_XOR, R4, (int32_t)(uint32_t)r->minor));
+		emit(p, fold(R4, first));
+		first = false;
+	}
+	if (!first)
+		emit(p, insn(BPF_JMP32 | BPF_JNE | BPF_K, R3, 0, (int16_t)(end - (p->len + 1)), 0));
 	emit(p, insn(BPF_ALU64 | BPF_MOV | BPF_K, R0, 0, 0, r->allow ? 1 : 0));
 	emit(p, insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
 }
@@ -178,7 +212,6 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 	if (max_insns < CGROUP_DEV_BPF_INSNS(0))
 		goto nospace;
 
-	emit_prologue(&p);
 	/*
 	 * The last matching rule wins, so test the rules from the last one back: the first hit
 	 * decides. A rule that matches everything ends the program; the rules before it (and the
@@ -331,7 +364,7 @@ static int prog_load(const struct bpf_insn *insns, size_t n, struct hull_err *er
 	if (fd >= 0)
 		return fd;
 	saved = errno;
-	if (saved != EINVAL && saved != EACCES)
+	if (saved != EINVAL && saved != EACCES && saved != EFAULT && saved != E2BIG)
 		return hull_err_set(err, saved, "bpf(BPF_PROG_LOAD) of the device program");
 
 	/* Load again with a log only now: a verbose verifier run costs time on every start. */

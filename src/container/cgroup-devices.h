@@ -32,8 +32,8 @@ struct cgroup_dev_rule {
 
 /* Most rules one program takes; the OCI parser refuses longer lists with a clear error. */
 #define CGROUP_DEV_RULES_MAX 4096
-/* Instructions: a 6-instruction prologue, at most 8 per rule, a 2-instruction default deny. */
-#define CGROUP_DEV_BPF_INSNS(n_rules) (6 + 8 * (size_t)(n_rules) + 2)
+/* Instructions: at most 18 per rule, and 2 for the default deny. */
+#define CGROUP_DEV_BPF_INSNS(n_rules) (18 * (size_t)(n_rules) + 2)
 #define CGROUP_DEV_BPF_INSNS_MAX CGROUP_DEV_BPF_INSNS(CGROUP_DEV_RULES_MAX)
 /* The name hull gives its programs (bpf_prog_info.name), to find them again on update. */
 #define CGROUP_DEV_BPF_PROG_NAME "hull_devices"
