@@ -22,11 +22,14 @@ static void vm_usage(FILE *f)
 		"                   [--cpus N] [--memory SIZE]\n"
 		"                   [--disk PATH[,ro][,format=raw|qcow2][,serial=ID]]...\n"
 		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
-		"                   [--raw] [--allow-pvm] [--stats]\n"
+		"                   [--shutdown-timeout SECONDS] [--raw] [--allow-pvm] [--stats]\n"
 		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"
 		"                   [--module-dir /lib/modules/VERSION] [--module NAME]...\n"
 		"                   [--file HOSTPATH:GUESTPATH]...\n"
-		"Exit status of run: 0 guest powered off, 3 guest rebooted, 4 guest panicked, 125 error.\n");
+		"Exit status of run: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
+		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
+		"SIGTERM (or {\"op\":\"shutdown\"} on --api-sock) asks the guest to shut down: hull\n"
+		"presses Ctrl-Alt-Del on its i8042 and stops it after --shutdown-timeout (30 s).\n");
 }
 
 /* --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot. */
@@ -57,6 +60,7 @@ static int vm_run_main(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'R' },
 		{ "allow-pvm", no_argument, NULL, 'P' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -89,6 +93,17 @@ static int vm_run_main(int argc, char **argv)
 				return 125;
 			}
 			cfg.cpus = (unsigned)n;
+			break;
+		case 'T':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 1 || n > 3600) {
+				fprintf(stderr,
+					"hull vm run: --shutdown-timeout %s: must be 1 to 3600 seconds\n",
+					optarg);
+				return 125;
+			}
+			cfg.shutdown_timeout_ms = (unsigned)n * 1000;
 			break;
 		case 'm':
 			if (vm_parse_size(optarg, &cfg.mem_size) < 0) {
@@ -144,6 +159,8 @@ static int vm_run_main(int argc, char **argv)
 		fprintf(stderr, "hull vm run: %s\n", err.msg);
 		return 125;
 	}
+	if (stop == VM_STOP_KILLED)
+		fprintf(stderr, "hull vm run: stopped the VM: the guest did not shut down in time (or a second SIGTERM)\n");
 	return vmm_stop_exit_code(stop);
 }
 

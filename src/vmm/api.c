@@ -55,7 +55,8 @@ static json_t *api_status(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	return json_pack("{s:b, s:s, s:i, s:I}", "ok", 1,
 			 "state", atomic_load(&vm->stop) ? vmm_stop_name((enum vm_stop)atomic_load(&vm->stop))
-							 : paused ? "paused" : "running",
+							 : paused ? "paused"
+							 : vm->shutdown_requested ? "shutting-down" : "running",
 			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size);
 }
 
@@ -83,11 +84,17 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 		vm_resume(vm);
 		vm_request_stop(vm, VM_STOP_POWEROFF, "power-off through the API");
 		reply = json_pack("{s:b, s:s}", "ok", 1, "state", "power-off");
+	} else if (strcmp(op, "shutdown") == 0) {
+		/* Graceful: the guest is asked (Ctrl-Alt-Del) and has until the deadline. */
+		if (vm_request_shutdown(vm) < 0)
+			reply = json_pack("{s:b, s:s}", "ok", 0, "error", "cannot arm the shutdown timer");
+		else
+			reply = json_pack("{s:b, s:s}", "ok", 1, "state", "shutting-down");
 	} else {
 		char msg[128];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, power-off)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off)",
 			       op);
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

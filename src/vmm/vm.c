@@ -11,7 +11,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "vmm/api.h"
+#include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
 #include "vmm/kvm.h"
@@ -109,6 +113,7 @@ const char *vmm_stop_name(enum vm_stop stop)
 	case VM_STOP_POWEROFF: return "power-off";
 	case VM_STOP_REBOOT: return "reboot";
 	case VM_STOP_PANIC: return "panic";
+	case VM_STOP_KILLED: return "killed";
 	case VM_STOP_ERROR: return "error";
 	case VM_STOP_NONE:
 	case VM_STOP_COUNT:
@@ -122,6 +127,7 @@ int vmm_stop_exit_code(enum vm_stop stop)
 	case VM_STOP_POWEROFF: return 0;
 	case VM_STOP_REBOOT: return 3;
 	case VM_STOP_PANIC: return 4;
+	case VM_STOP_KILLED: return 5;
 	case VM_STOP_NONE:
 	case VM_STOP_ERROR:
 	case VM_STOP_COUNT:
@@ -257,6 +263,54 @@ static void vm_on_stop_efd(void *opaque, int fd, uint32_t events)
 	(void)!read(fd, &v, sizeof(v));
 }
 
+int vm_request_shutdown(struct vm *vm)
+{
+	unsigned ms = vm->cfg->shutdown_timeout_ms ? vm->cfg->shutdown_timeout_ms
+						   : VM_SHUTDOWN_TIMEOUT_MS;
+	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+						.tv_nsec = (long)(ms % 1000) * 1000000L } };
+
+	vm_resume(vm); /* a paused guest could not act on it */
+	i8042_ctrl_alt_del(vm->kbd);
+	if (vm->shutdown_requested)
+		return 0;
+	vm->shutdown_requested = true;
+	log_debug("shutdown requested: Ctrl-Alt-Del pressed, %u ms to power off", ms);
+	if (timerfd_settime(vm->shutdown_tfd, 0, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void vm_on_shutdown_timer(void *opaque, int fd, uint32_t events)
+{
+	struct vm *vm = opaque;
+	unsigned ms = vm->cfg->shutdown_timeout_ms ? vm->cfg->shutdown_timeout_ms
+						   : VM_SHUTDOWN_TIMEOUT_MS;
+	char detail[96];
+	uint64_t n;
+
+	(void)!read(fd, &n, sizeof(n));
+	(void)snprintf(detail, sizeof(detail),
+		       "the guest did not power off within %u ms of the shutdown request", ms);
+	vm_request_stop(vm, VM_STOP_KILLED, detail);
+}
+
+/* SIGTERM: the first asks the guest to shut down, a second one stops the VM at once. */
+static void vm_on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (vm->shutdown_requested) {
+		vm_request_stop(vm, VM_STOP_KILLED, "a second SIGTERM");
+		return;
+	}
+	if (vm_request_shutdown(vm) < 0)
+		vm_request_stop(vm, VM_STOP_KILLED, "SIGTERM (no shutdown timer)");
+}
+
 static void vm_on_stdin(void *opaque, int fd, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -269,6 +323,26 @@ static void vm_on_stdin(void *opaque, int fd, uint32_t events)
 		return;
 	}
 	(void)serial_input(vm->serial, buf, (size_t)n);
+}
+
+/* SIGTERM through a signalfd (vmm_run blocks it before any thread starts), and its timer. */
+static int vm_signals_watch(struct vm *vm, struct hull_err *err)
+{
+	sigset_t set;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	vm->shutdown_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->sig_fd < 0 || vm->shutdown_tfd < 0)
+		return hull_err_set(err, errno, "signalfd/timerfd");
+	r = evloop_add(vm->loop, vm->sig_fd, EPOLLIN, vm_on_signal, vm);
+	if (r == 0)
+		r = evloop_add(vm->loop, vm->shutdown_tfd, EPOLLIN, vm_on_shutdown_timer, vm);
+	if (r < 0)
+		return hull_err_set(err, -r, "event loop");
+	return 0;
 }
 
 static int vm_build(struct vm *vm, struct hull_err *err)
@@ -293,6 +367,9 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	r = evloop_add(vm->loop, vm->stop_efd, EPOLLIN, vm_on_stop_efd, vm);
 	if (r < 0)
 		return hull_err_set(err, -r, "event loop");
+	r = vm_signals_watch(vm, err);
+	if (r < 0)
+		return r;
 	r = serial_create(vm, cfg->console == VM_CONSOLE_SERIAL ? STDOUT_FILENO : -1, &vm->serial,
 			  err);
 	if (r < 0)
@@ -300,6 +377,9 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	if (cfg->console == VM_CONSOLE_SERIAL)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
 	r = legacy_devices_create(vm, &vm->rtc, err);
+	if (r < 0)
+		return r;
+	r = i8042_create(vm, &vm->kbd, err);
 	if (r < 0)
 		return r;
 	if (cfg->kernel_kind != VM_KERNEL_RAW) {
@@ -369,9 +449,14 @@ static void vm_free(struct vm *vm)
 	vcpus_free(vm);
 	serial_free(vm->serial);
 	free(vm->rtc);
+	i8042_free(vm->kbd);
 	evloop_free(vm->loop);
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);
+	if (vm->sig_fd >= 0)
+		(void)close(vm->sig_fd);
+	if (vm->shutdown_tfd >= 0)
+		(void)close(vm->shutdown_tfd);
 	if (vm->vm_fd >= 0)
 		(void)close(vm->vm_fd);
 	irq_routing_release(&vm->irq);
@@ -384,12 +469,17 @@ static void vm_free(struct vm *vm)
 
 int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err)
 {
-	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1,
-			 .ncpus = cfg->cpus };
+	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1, .sig_fd = -1,
+			 .shutdown_tfd = -1, .ncpus = cfg->cpus };
+	sigset_t term, old;
 	int r;
 
 	uint64_t t0 = vm_now_ns(), t_start = 0;
 
+	/* SIGTERM goes to the signalfd: blocked here, before any vCPU thread inherits a mask. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	(void)pthread_sigmask(SIG_BLOCK, &term, &old);
 	pthread_mutex_init(&vm.lock, NULL);
 	pthread_cond_init(&vm.cond, NULL);
 	r = vm_validate(cfg, err);
@@ -415,5 +505,6 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 		r = hull_err_setx(err, EIO, "the VM stopped on an error: %s", vm.stop_detail);
 	log_debug("vm stopped: %s (%s)", vmm_stop_name(*ret_stop), vm.stop_detail);
 	vm_free(&vm);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

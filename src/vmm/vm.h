@@ -16,6 +16,7 @@
 struct vcpu;
 struct serial;
 struct rtc;
+struct i8042;
 struct pci_bus;
 struct evloop;
 struct api_server;
@@ -41,11 +42,15 @@ struct vm {
 	unsigned n_parked;  /* vCPU threads parked because of pause */
 	atomic_int stop;    /* enum vm_stop, first writer wins */
 	int stop_efd;       /* eventfd: wakes the event loop when stop is set */
+	int sig_fd;         /* signalfd for SIGTERM (graceful shutdown) */
+	int shutdown_tfd;   /* timerfd: the shutdown request's deadline */
+	bool shutdown_requested; /* event loop thread only */
 	char stop_detail[256];
 
 	struct evloop *loop;
 	struct serial *serial;
 	struct rtc *rtc;
+	struct i8042 *kbd;
 	struct pci_bus *pci;
 	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 2];
 	unsigned n_vdevs;
@@ -62,6 +67,12 @@ struct vm {
 
 /* Record why the VM stops (the first reason wins) and kick every vCPU out of KVM_RUN. */
 void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail);
+/*
+ * Ask the guest to shut down (event loop thread): press Ctrl-Alt-Del on the i8042 and arm the
+ * deadline after which the VM is stopped as VM_STOP_KILLED. A second request while one is
+ * pending presses the keys again. Returns 0 or -errno (timerfd).
+ */
+int vm_request_shutdown(struct vm *vm);
 /* Pause or resume every vCPU; returns once all are parked (pause) or released. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);

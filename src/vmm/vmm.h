@@ -11,6 +11,7 @@
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
+#define VM_SHUTDOWN_TIMEOUT_MS 30000U
 
 /* How the guest stopped; the CLI maps it to the exit status (vmm_stop_exit_code). */
 enum vm_stop {
@@ -18,6 +19,7 @@ enum vm_stop {
 	VM_STOP_POWEROFF, /* ACPI S5 or the tiny guest's power-off port */
 	VM_STOP_REBOOT,   /* ACPI reset register, i8042 reset, triple fault */
 	VM_STOP_PANIC,    /* reset or halt right after "Kernel panic" on the console */
+	VM_STOP_KILLED,   /* a shutdown request timed out (or a second SIGTERM): hull stopped it */
 	VM_STOP_ERROR,    /* hull failed or the guest wedged a vCPU */
 	VM_STOP_COUNT,
 };
@@ -76,6 +78,11 @@ struct vm_config {
 	bool rng;
 	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */
 	const char *api_sock;
+	/*
+	 * How long a guest asked to shut down (SIGTERM, the API's "shutdown") has to power off
+	 * before hull stops it (VM_STOP_KILLED). 0: the default, VM_SHUTDOWN_TIMEOUT_MS.
+	 */
+	unsigned shutdown_timeout_ms;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
 };
 

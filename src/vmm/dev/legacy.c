@@ -78,19 +78,6 @@ void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_wri
 		r->cmos[r->index] = data[0];
 }
 
-static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	struct vm *vm = opaque;
-
-	if (!is_write) {
-		data[0] = 0; /* status: output and input buffers empty; data: nothing */
-		return;
-	}
-	/* Command 0xfe on port 0x64 pulses the CPU reset line (Linux reboot=k). */
-	if (off == 4 && data[0] == 0xfe)
-		vm_request_stop(vm, VM_STOP_REBOOT, "i8042 reset");
-}
-
 static void pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vm *vm = opaque;
@@ -121,7 +108,6 @@ int legacy_devices_create(struct vm *vm, struct rtc **ret_rtc, struct hull_err *
 
 	rtc_init(r);
 	if ((e = io_bus_add(&vm->pio, 0x70, 2, rtc_io, r)) < 0 ||
-	    (e = io_bus_add(&vm->pio, 0x60, 5, i8042_io, vm)) < 0 ||
 	    (e = io_bus_add(&vm->pio, PM_PORT_BASE, PM_PORT_LEN, pm_io, vm)) < 0 ||
 	    (e = io_bus_add(&vm->pio, 0x80, 1, sink_io, NULL)) < 0) {
 		free(r);

@@ -1,7 +1,6 @@
 #pragma once
 /*
- * Small platform devices: the MC146818 CMOS RTC (0x70/0x71), the i8042's reset line
- * (0x60/0x64), the ACPI hardware-reduced sleep/reset registers (x86/layout.h), and a sink
+ * Small platform devices: the MC146818 CMOS RTC (0x70/0x71), the ACPI hardware-reduced sleep/reset registers (x86/layout.h), and a sink
  * for port 0x80 (POST codes, Linux's I/O delay).
  */
 #include <stdbool.h>

@@ -206,6 +206,15 @@ static const uint8_t rtc_crs[] = {
 	0x79, 0x00,
 };
 
+/* The i8042 (PNP0303): Linux's i8042 driver binds only to a declared controller here. */
+static const uint8_t kbd_hid[] = { 0x41, 0xd0, 0x03, 0x03 }; /* PNP0303 */
+static const uint8_t kbd_crs[] = {
+	0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, /* IO 0x60, 1 port (data) */
+	0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01, /* IO 0x64, 1 port (status/command) */
+	0x22, 0x02, 0x00,                               /* IRQNoFlags {1} */
+	0x79, 0x00,
+};
+
 /* Device(name) { Name(_HID, EisaId(hid)) Name(_CRS, Buffer() { crs }) }; returns length. */
 static size_t isa_device(uint8_t *out, const char *name, const uint8_t *hid, const uint8_t *crs,
 			 size_t crs_len)
@@ -230,7 +239,7 @@ static size_t isa_device(uint8_t *out, const char *name, const uint8_t *hid, con
 	return aml_wrap(out, dev_op, 2, body, n);
 }
 
-/* DSDT body: \_S5 and \_SB.PCI0, \_SB.COM1, \_SB.RTC. Returns its length. */
+/* DSDT body: \_S5 and \_SB.PCI0, \_SB.COM1, \_SB.RTC, \_SB.PS2K. Returns its length. */
 static size_t dsdt_body(uint8_t *out)
 {
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
@@ -264,6 +273,7 @@ static size_t dsdt_body(uint8_t *out)
 	s += aml_wrap(scope_body + s, dev_op, 2, dev_body, d);
 	s += isa_device(scope_body + s, "COM1", com1_hid, com1_crs, sizeof(com1_crs));
 	s += isa_device(scope_body + s, "RTC_", rtc_hid, rtc_crs, sizeof(rtc_crs));
+	s += isa_device(scope_body + s, "PS2K", kbd_hid, kbd_crs, sizeof(kbd_crs));
 	n += aml_wrap(out + n, scope_op, 1, scope_body, s);
 	return n;
 }

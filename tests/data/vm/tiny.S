@@ -3,6 +3,7 @@
  * CS=DS=0x1000, IP=0. It exercises port I/O exits (polled UART output, a `rep outsb`
  * string), the CMOS RTC, CPUID's KVM leaves and guest RAM, then stops through the ACPI sleep
  * control port (S5) or, when built with --defsym REBOOT=1, through the i8042 reset line.
+ * --defsym SPIN=1 spins forever; --defsym KBD=1 waits for Ctrl-Alt-Del on the i8042 first.
  * Assemble: as --32 -o tiny.o tiny.S && ld -m elf_i386 -Ttext=0 --oformat binary -o tiny.bin tiny.o
  */
 	.code16
@@ -75,6 +76,21 @@ _start:
 5:	pause
 	jmp	5b
 .endif
+.ifdef KBD
+	/* for the graceful-stop tests: poll the i8042 until hull presses Ctrl-Alt-Del (set 1,
+	 * translated: ... E0 53 is Delete), then power off */
+	mov	$str_kbd, %si
+	call	puts
+6:	pause
+	in	$0x64, %al
+	test	$0x01, %al
+	jz	6b
+	in	$0x60, %al
+	cmp	$0x53, %al
+	jne	6b
+	mov	$str_cad, %si
+	call	puts
+.endif
 .ifdef REBOOT
 	mov	$str_reboot, %si
 	call	puts
@@ -122,6 +138,8 @@ str_mem:	.asciz "memory ok\n"
 str_bye:	.asciz "powering off\n"
 str_reboot:	.asciz "rebooting\n"
 str_spin:	.asciz "spinning\n"
+str_kbd:	.asciz "waiting for ctrl-alt-del\n"
+str_cad:	.asciz "ctrl-alt-del\n"
 str_fail:	.asciz "tiny guest: FAILED\n"
 nl:		.asciz "\n"
 sig:		.fill 13, 1, 0

@@ -114,3 +114,100 @@ def test_api_socket_path_in_use(hull, tiny_guest, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 125
     assert str(sock) in r.stderr and "in use" in r.stderr
+
+
+def start_until(hull, args, marker, **kw):
+    p = subprocess.Popen([hull, *RUN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, **kw)
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        seen.append(line)
+        if line == marker or not line:
+            break
+    assert seen[-1] == marker, seen
+    return p
+
+
+def test_sigterm_presses_ctrl_alt_del(hull, tiny_guest):
+    # The guest polls the i8042; SIGTERM makes hull press Ctrl-Alt-Del, the guest powers off.
+    p = start_until(hull, ["--kernel", tiny_guest["kbd"]], "waiting for ctrl-alt-del\n")
+    try:
+        t0 = time.time()
+        p.send_signal(15)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out.splitlines() == ["ctrl-alt-del", "powering off"]
+    assert time.time() - t0 < 20
+
+
+def test_sigterm_timeout_kills(hull, tiny_guest):
+    # A guest that ignores the keyboard is stopped after --shutdown-timeout: exit status 5.
+    p = start_until(hull, ["--shutdown-timeout", "1", "--kernel", tiny_guest["spin"]],
+                    "spinning\n")
+    try:
+        t0 = time.time()
+        p.send_signal(15)
+        out, err = p.communicate(timeout=60)
+        took = time.time() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 5, err
+    assert "did not shut down in time" in err
+    assert 0.9 <= took < 20, took
+
+
+def test_second_sigterm_kills_at_once(hull, tiny_guest):
+    p = start_until(hull, ["--shutdown-timeout", "600", "--kernel", tiny_guest["spin"]],
+                    "spinning\n")
+    try:
+        p.send_signal(15)
+        time.sleep(0.5)
+        assert p.poll() is None  # still waiting for the guest
+        p.send_signal(15)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 5, err
+
+
+def test_api_shutdown(hull, tiny_guest, tmp_path):
+    sock = str(tmp_path / "api.sock")
+    p = start_until(hull, ["--api-sock", sock, "--kernel", tiny_guest["kbd"]],
+                    "waiting for ctrl-alt-del\n")
+    try:
+        assert api(sock, {"op": "shutdown"}) == {"ok": True, "state": "shutting-down"}
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out.splitlines() == ["ctrl-alt-del", "powering off"]
+
+
+def test_api_shutdown_timeout(hull, tiny_guest, tmp_path):
+    sock = str(tmp_path / "api.sock")
+    p = start_until(hull, ["--api-sock", sock, "--shutdown-timeout", "1", "--kernel",
+                           tiny_guest["spin"]], "spinning\n")
+    try:
+        assert api(sock, {"op": "shutdown"})["state"] == "shutting-down"
+        assert api(sock, {"op": "status"})["state"] == "shutting-down"
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 5, err
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon", "3601"])
+def test_shutdown_timeout_bad(hull, tiny_guest, value):
+    r = subprocess.run([hull, *RUN, "--shutdown-timeout", value, "--kernel",
+                        tiny_guest["poweroff"]], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 125
+    assert r.stderr.count("\n") == 1 and "--shutdown-timeout" in r.stderr

@@ -51,6 +51,10 @@ static void check(unsigned ncpus)
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "_S5_", 4));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "PCI0", 4));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "COM1", 4));
+	/* the i8042 as PNP0303 (EisaId 0x0303d041) with ports 0x60 and 0x64 and IRQ 1 */
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "PS2K", 4));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x41\xd0\x03\x03", 4));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x22\x02\x00", 3));
 	for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {
 		assert_true(madt[off + 1] >= 2);
 		if (madt[off] == 0) {
