@@ -6,7 +6,7 @@
  *   state.json    status, pids, exit code, times: replaced atomically on every change
  *   config.json   the generated OCI config; this directory is the OCI bundle
  *   rootfs/       overlayfs of the image's layers (upper/ and work/ beside it), or a copy
- *   ctr.log       output of a detached container, one record per line:
+ *   ctr.log       the container's output (engine/ctrlog.h), one record per line:
  *                 "<RFC 3339 time> <stdout|stderr> <F|P> <text>" (P: no newline yet)
  *
  * The OCI runtime keeps its own state under <store>/runtime (src/oci/runtime.h).

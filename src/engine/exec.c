@@ -190,7 +190,7 @@ int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
 	if (o->tty) {
 		(void)close(slave);
 		slave = -1;
-		tty_relay(master, o->interactive);
+		tty_relay(master, o->interactive, -1);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/config.h"
+#include "engine/ctrlog.h"
 #include "engine/human.h"
 #include "engine/rootfs.h"
 #include "engine/tty.h"
@@ -356,13 +356,41 @@ static void forward_signal(int sig)
 		(void)kill((pid_t)fg_pid, sig);
 }
 
+/*
+ * The container's stdout and stderr in the foreground: pipes that engine_run_foreground()
+ * copies both to our own stdout/stderr and into ctr.log (docker logs a foreground
+ * `docker run` too). With a terminal the pty carries the output instead (tty_relay logs it).
+ * When the log cannot be opened the container gets our stdio as is.
+ */
+static int fg_pipes(struct ctr *c, int stdio[3], int out[2], int errp[2], int *ret_log,
+		    struct hull_err *err)
+{
+	*ret_log = ctr_log_open(c->dir);
+	if (*ret_log < 0 || ctr_tty(c))
+		return 0;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+		return hull_err_set(err, errno, "%s: pipe", ctr_name(c));
+	stdio[1] = out[1];
+	stdio[2] = errp[1];
+	return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			(void)close(fds[i]);
+}
+
 int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive, bool rm,
 			  struct hull_err *err)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	cleanup_close int devnull = -1;
+	cleanup_close int logfd = -1;
 	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
 	int stdio[3] = { -1, -1, -1 };
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	pid_t pid = 0;
 	int code, r, master = -1;
 
@@ -375,8 +403,12 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 		(void)close(s->lock_fd);
 		s->lock_fd = -1;
 	}
-	r = launch(s, c, stdio, &pid, NULL, &master, err);
+	r = fg_pipes(c, stdio, out, errp, &logfd, err);
+	if (r == 0)
+		r = launch(s, c, stdio, &pid, NULL, &master, err);
+	close_fds((int[]){ out[1], errp[1] }, 2);
 	if (r < 0) {
+		close_fds((int[]){ out[0], errp[0] }, 2);
 		if (rm) {
 			struct hull_err e2;
 
@@ -389,8 +421,13 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		(void)sigaction(sigs[i], &sa, NULL);
 	if (master >= 0) {
-		tty_relay(master, interactive);
+		tty_relay(master, interactive, logfd);
 		(void)close(master);
+	} else if (out[0] >= 0) {
+		/* a reader that went away is an EPIPE for ctr_log_relay(), not our death; the
+		 * container has exec'd already, so it does not inherit this disposition */
+		(void)signal(SIGPIPE, SIG_IGN);
+		ctr_log_relay(logfd, out[0], errp[0], true);
 	}
 	code = oci_runtime_wait(pid);
 	fg_pid = 0;
@@ -400,26 +437,8 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	return code;
 }
 
-/* Append output to ctr.log as records "<time> <stream> <F|P> <text>\n". */
-static void log_chunk(int logfd, const char *stream, const char *buf, size_t len)
-{
-	cleanup_free char *now = now_str();
-	size_t off = 0;
-
-	while (off < len) {
-		const char *nl = memchr(buf + off, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
-		cleanup_free char *rec = xasprintf("%s %s %c %.*s\n", now, stream, nl ? 'F' : 'P',
-						   (int)n, buf + off);
-
-		(void)fd_write_all(logfd, rec, strlen(rec));
-		off += n + (nl ? 1 : 0);
-	}
-}
-
 int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 {
-	cleanup_free char *logpath = xasprintf("%s/ctr.log", c->dir);
 	cleanup_close int logfd = -1;
 	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
@@ -428,9 +447,10 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 					       "AutoRemove"));
 	int pidfd = -1, code, master = -1;
 	pid_t pid = 0;
-	char buf[1 << 14];
 
-	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	logfd = ctr_log_open(c->dir);
+	if (logfd < 0)
+		errno = -logfd;
 	if (logfd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		(void)hull_err_set(&err, errno, "%s: monitor set-up", c->id);
 		goto fail;
@@ -445,35 +465,9 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 	}
 	(void)fd_write_all(notify_fd, "ok\n", 3);
 	(void)close(notify_fd);
-	{
-		struct pollfd p[2] = { { .fd = out[0], .events = POLLIN },
-				       { .fd = errp[0], .events = POLLIN } };
-		int open_fds = 2;
-
-		/* The pipes close when every process of the container has exited (or closed
-		 * them); the init's exit is collected after. */
-		while (open_fds > 0) {
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			for (int i = 0; i < 2; i++) {
-				ssize_t n;
-
-				if (p[i].fd < 0 || !p[i].revents)
-					continue;
-				n = read(p[i].fd, buf, sizeof(buf));
-				if (n > 0) {
-					log_chunk(logfd, i ? "stderr" : "stdout", buf, (size_t)n);
-				} else if (n == 0 || errno != EINTR) {
-					(void)close(p[i].fd);
-					p[i].fd = -1;
-					open_fds--;
-				}
-			}
-		}
-	}
+	/* The pipes close when every process of the container has exited (or closed them);
+	 * the init's exit is collected after. */
+	ctr_log_relay(logfd, out[0], errp[0], false);
 	code = oci_runtime_wait(pid);
 	if (pidfd >= 0)
 		(void)close(pidfd);

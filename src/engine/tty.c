@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "engine/ctrlog.h"
 
 int tty_console_listen(struct tty_console *c, struct hull_err *err)
 {
@@ -90,7 +91,7 @@ static void copy_winsize(int master)
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 }
 
-void tty_relay(int master, bool forward_stdin)
+void tty_relay(int master, bool forward_stdin, int log_fd)
 {
 	struct termios saved, raw;
 	bool is_tty = isatty(0) && tcgetattr(0, &saved) == 0;
@@ -124,6 +125,8 @@ void tty_relay(int master, bool forward_stdin)
 
 			if (r <= 0 && !(r < 0 && errno == EINTR))
 				break; /* EIO: every slave fd is closed */
+			if (r > 0)
+				ctr_log_chunk(log_fd, "stdout", buf, (size_t)r);
 			if (r > 0 && fd_write_all(1, buf, (size_t)r) < 0)
 				break;
 		}

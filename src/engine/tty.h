@@ -22,7 +22,8 @@ void tty_console_close(struct tty_console *c);
 
 /*
  * Relay between the caller's terminal and master until the container's side hangs up:
- * stdin -> master when forward_stdin, master -> stdout. The caller's terminal is put in raw
+ * stdin -> master when forward_stdin, master -> stdout (and, when log_fd >= 0, into that
+ * container log as stdout records: engine/ctrlog.h). The caller's terminal is put in raw
  * mode meanwhile and its window size follows SIGWINCH.
  */
-void tty_relay(int master, bool forward_stdin);
+void tty_relay(int master, bool forward_stdin, int log_fd);

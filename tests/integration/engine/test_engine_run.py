@@ -13,6 +13,35 @@ def test_run_prints_and_exits_with_status(bb):
     assert bb.run("run", "--rm", "busybox", "sh", "-c", "exit 7", check=False).returncode == 7
 
 
+def test_foreground_run_is_logged(bb):
+    # docker writes the json-file log of a foreground `docker run` too
+    r = bb.run("run", "--name", "fg", "busybox", "sh", "-c",
+               "echo out1; echo err1 >&2; echo out2; printf part; exit 5", check=False)
+    assert r.returncode == 5
+    assert r.stdout == "out1\nout2\npart" and r.stderr == "err1\n"
+    logs = bb.run("logs", "fg")
+    assert logs.stdout == "out1\nout2\npart" and logs.stderr == "err1\n"
+    # output larger than a pipe buffer is passed through and logged whole, in order
+    r = bb.run("run", "--name", "big", "busybox", "seq", "1", "100000")
+    want = "".join(f"{i}\n" for i in range(1, 100001))
+    assert r.stdout == want and bb.out("logs", "big") == want
+    assert bb.out("logs", "--tail", "2", "big") == "99999\n100000\n"
+    # started again attached: the second run is appended
+    r = bb.run("start", "-a", "fg", check=False)
+    assert r.returncode == 5 and r.stdout == "out1\nout2\npart"
+    assert bb.out("logs", "fg") == "out1\nout2\npartout1\nout2\npart"
+
+
+def test_foreground_reader_going_away_ends_the_writer(bb):
+    # `hull run IMG yes | head -1`: once the reader is gone, the container's writes fail as
+    # they would on our own stdout (the relay must not keep it running into the log)
+    p = subprocess.run(f"{bb.binary} run --name y busybox yes | head -1", shell=True,
+                       capture_output=True, text=True, env=bb.env, timeout=30)
+    assert p.stdout == "y\n"
+    assert bb.out("inspect", "-f", "{{.State.Status}}", "y").strip() == "exited"
+    assert bb.out("logs", "y").startswith("y\n")
+
+
 def test_exit_codes_like_docker(bb):
     r = bb.run("run", "--rm", "busybox", "no-such-command", check=False)
     assert r.returncode == 127 and "executable file not found" in r.stderr
@@ -175,6 +204,13 @@ def test_tty_foreground_and_detached(bb):
         time.sleep(0.05)
     out = bb.out("logs", cid)
     assert "/dev/pts/0" in out and "via-pty" in out
+    # a foreground -t run is logged too (the pty's output, as stdout)
+    cmd = f"{bb.binary} run -t --name fgt busybox sh -c 'tty; echo fg-pty'"
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                       env=bb.env, timeout=30)
+    assert r.returncode == 0 and "fg-pty" in r.stdout
+    out = bb.out("logs", "fgt")
+    assert "/dev/pts/0" in out and "fg-pty" in out
 
 
 def test_device_nodes_from_images_do_not_open_host_devices(bb, tmp_path):
