@@ -4,6 +4,7 @@
  */
 #include "container/cgroup-devices.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,9 +54,15 @@ static bool is_devnum_ok(int64_t v)
 
 int cgroup_dev_rule_check(const struct cgroup_dev_rule *rule, struct hull_err *err)
 {
-	if (rule->type != 'a' && rule->type != 'b' && rule->type != 'c')
-		return hull_err_setx(err, EINVAL, "type: unknown device type '%c' (want a, b or c)",
-				     rule->type ? rule->type : '?');
+	if (rule->type != 'a' && rule->type != 'b' && rule->type != 'c') {
+		unsigned char t = (unsigned char)rule->type;
+
+		if (isgraph(t))
+			return hull_err_setx(err, EINVAL,
+					     "type: unknown device type '%c' (want a, b or c)", t);
+		return hull_err_setx(err, EINVAL,
+				     "type: unknown device type 0x%02x (want a, b or c)", t);
+	}
 	if (!memchr(rule->access, '\0', sizeof(rule->access)))
 		return hull_err_setx(err, EINVAL, "access: not NUL-terminated");
 	if (access_bits(rule->access) < 0)
@@ -346,13 +353,16 @@ static void verifier_summary(char *log, char *out, size_t len)
 		(void)snprintf(out, len, "%s", first);
 }
 
-static int prog_load(const struct bpf_insn *insns, size_t n, struct hull_err *err)
+int cgroup_devices_bpf_load(const struct bpf_insn *insns, size_t n, struct hull_err *err)
 {
 	union bpf_attr attr;
 	cleanup_free char *log = NULL;
 	char summary[512];
 	int fd, saved;
 
+	if (n == 0 || n > CGROUP_DEV_BPF_INSNS_MAX)
+		return hull_err_setx(err, E2BIG, "device program: %zu instructions (1..%zu)", n,
+				     CGROUP_DEV_BPF_INSNS_MAX);
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)insns;
@@ -364,21 +374,27 @@ static int prog_load(const struct bpf_insn *insns, size_t n, struct hull_err *er
 	if (fd >= 0)
 		return fd;
 	saved = errno;
-	if (saved != EINVAL && saved != EACCES && saved != EFAULT && saved != E2BIG)
+	/* No privilege or no memory: the verifier has nothing to say. */
+	if (saved == EPERM || saved == ENOMEM || saved == ENOSYS)
 		return hull_err_set(err, saved, "bpf(BPF_PROG_LOAD) of the device program");
 
-	/* Load again with a log only now: a verbose verifier run costs time on every start. */
+	/*
+	 * Load again with a log only now: a verbose verifier run costs time on every start.
+	 * Report the first attempt's errno: a log that overflows the buffer turns the second
+	 * one into ENOSPC on older kernels. Kernels before 6.4 keep the head of a long log,
+	 * later ones the tail, so the summary shows both ends.
+	 */
 	log = xcalloc(1, VERIFIER_LOG_SIZE);
 	attr.log_buf = (uint64_t)(uintptr_t)log;
 	attr.log_size = VERIFIER_LOG_SIZE;
 	attr.log_level = 1;
 	fd = sys_bpf(BPF_PROG_LOAD, &attr);
 	if (fd >= 0)
-		return fd; /* should not happen; take it */
-	saved = errno;
+		return fd; /* the first failure was transient */
 	log[VERIFIER_LOG_SIZE - 1] = '\0';
 	verifier_summary(log, summary, sizeof(summary));
-	return hull_err_setx(err, saved, "bpf(BPF_PROG_LOAD) of the device program (%zu insns): %s: %s",
+	return hull_err_setx(err, saved,
+			     "bpf(BPF_PROG_LOAD) of the device program (%zu insns): %s: verifier: %s",
 			     n, strerror(saved), summary);
 }
 
@@ -524,7 +540,7 @@ int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct cgroup_dev_rule *rul
 	len = cgroup_devices_bpf_build(rules, n, insns, max, err);
 	if (len < 0)
 		return len;
-	prog_fd = prog_load(insns, (size_t)len, err);
+	prog_fd = cgroup_devices_bpf_load(insns, (size_t)len, err);
 	if (prog_fd < 0)
 		return prog_fd;
 	r = query_attached(cgroup_dirfd, &a, err);

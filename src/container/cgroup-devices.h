@@ -51,6 +51,14 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 			     struct bpf_insn *insns, size_t max_insns, struct hull_err *err);
 
 /*
+ * Load a device program (normally cgroup_devices_bpf_build's) with the name
+ * CGROUP_DEV_BPF_PROG_NAME. Returns the program fd (O_CLOEXEC; the caller closes it) or
+ * -errno with err set; a verifier rejection carries the first and the last meaningful line
+ * of the verifier's log.
+ */
+int cgroup_devices_bpf_load(const struct bpf_insn *insns, size_t n, struct hull_err *err);
+
+/*
  * Build the program from rules, load it, and attach it to the cgroup2 directory
  * cgroup_dirfd (BPF_CGROUP_DEVICE), replacing the program hull attached there before.
  *
@@ -62,12 +70,14 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
  *     in between both run and the kernel allows only what every program allows, so the
  *     window is stricter than either rule set, never looser.
  *   - a cgroup in single-program mode (someone attached without BPF_F_ALLOW_MULTI): the new
- *     program is attached with the same flags, and the kernel swaps it in atomically.
- * Programs not named CGROUP_DEV_BPF_PROG_NAME (systemd's, for example) are left alone.
+ *     program is attached with the same flags, and the kernel swaps it in atomically for the
+ *     one there, whoever attached it (that mode holds only one; runc does the same).
+ * In BPF_F_ALLOW_MULTI mode, programs not named CGROUP_DEV_BPF_PROG_NAME (systemd's, for
+ * example) are left alone; the kernel allows an access only if every program does.
  *
  * The program stays attached after the process exits (the cgroup holds it) and goes away
- * with the cgroup. Returns 0 or -errno with err set; a verifier failure puts the verifier
- * log's first line (and its last meaningful one) into err.
+ * with the cgroup. Returns 0 or -errno with err set (see cgroup_devices_bpf_load for
+ * verifier failures). On a failure before the attach, the old program stays in force.
  */
 int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct cgroup_dev_rule *rules, size_t n,
 			     struct hull_err *err);

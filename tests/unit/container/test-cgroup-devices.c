@@ -313,6 +313,10 @@ static void test_bad_rules(void **state)
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "minor: 4294967296 is out of range"));
 
+	bad[1] = (struct cgroup_dev_rule)RULE(true, '\x01', 1, 3, "r");
+	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
+	assert_string_equal(err.msg, "device rule 1: type: unknown device type 0x01 (want a, b or c)");
+
 	/* too small a buffer */
 	assert_int_equal(cgroup_devices_bpf_build(bad, 1, prog, 10, &err), -ENOSPC);
 	assert_int_equal(cgroup_devices_bpf_build(NULL, 0, prog, 1, &err), -ENOSPC);
@@ -626,6 +630,204 @@ static void test_kernel_max_rules(void **state)
 	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), EPERM);
 }
 
+/* Load an allow-all device program named name (not hull's unless name says so). */
+static int load_allow_all(const char *name)
+{
+	const struct bpf_insn allow[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	attr.insns = (uint64_t)(uintptr_t)allow;
+	attr.insn_cnt = 2;
+	attr.license = (uint64_t)(uintptr_t)"Apache-2.0";
+	(void)snprintf(attr.prog_name, sizeof(attr.prog_name), "%s", name);
+	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (fd < 0 && errno == EPERM)
+		skip();
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void attach_raw(struct kfix *fix, int prog_fd, uint32_t flags)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = (uint32_t)fix->dirfd;
+	attr.attach_bpf_fd = (uint32_t)prog_fd;
+	attr.attach_type = BPF_CGROUP_DEVICE;
+	attr.attach_flags = flags;
+	assert_int_equal(syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)), 0);
+}
+
+static const struct cgroup_dev_rule rules_null[] = { RULE(true, 'c', 1, 3, "rw") };
+static const struct cgroup_dev_rule rules_null_zero[] = {
+	RULE(true, 'c', 1, 3, "rw"),
+	RULE(true, 'c', 1, 5, "rw"),
+};
+
+/* Someone else's program in multi mode stays; both must allow. */
+static void test_kernel_foreign_program_kept(void **state)
+{
+	struct kfix *fix = *state;
+	int fd;
+
+	if (!fix)
+		skip();
+	fd = load_allow_all("other");
+	attach_raw(fix, fd, BPF_F_ALLOW_MULTI);
+	(void)close(fd);
+	apply_or_skip(fix, rules_null, 1);
+	assert_int_equal(attached_count(fix), 2);
+	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), EPERM);
+	apply_or_skip(fix, rules_null_zero, 2);
+	assert_int_equal(attached_count(fix), 2);
+	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), 0);
+	assert_int_equal(open_in_cgroup(fix, "/dev/full", O_RDONLY), EPERM);
+}
+
+/* Several earlier hull programs (say, from an interrupted update): all are replaced. */
+static void test_kernel_several_old_programs(void **state)
+{
+	struct kfix *fix = *state;
+	int fd;
+
+	if (!fix)
+		skip();
+	for (int i = 0; i < 3; i++) {
+		fd = load_allow_all(CGROUP_DEV_BPF_PROG_NAME);
+		attach_raw(fix, fd, BPF_F_ALLOW_MULTI);
+		(void)close(fd);
+	}
+	assert_int_equal(attached_count(fix), 3);
+	apply_or_skip(fix, rules_null, 1);
+	assert_int_equal(attached_count(fix), 1);
+	assert_int_equal(open_in_cgroup(fix, "/dev/null", O_RDWR), 0);
+	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), EPERM);
+}
+
+/* A cgroup in single-program mode: the program there is swapped for ours. */
+static void test_kernel_single_mode(void **state)
+{
+	struct kfix *fix = *state;
+	int fd;
+
+	if (!fix)
+		skip();
+	fd = load_allow_all("other");
+	attach_raw(fix, fd, 0);
+	(void)close(fd);
+	apply_or_skip(fix, rules_null, 1);
+	assert_int_equal(attached_count(fix), 1);
+	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), EPERM);
+	apply_or_skip(fix, rules_null_zero, 2);
+	assert_int_equal(attached_count(fix), 1);
+	assert_int_equal(open_in_cgroup(fix, "/dev/zero", O_RDONLY), 0);
+}
+
+/*
+ * No gap during replacement: a child in the cgroup keeps opening /dev/full, which neither
+ * rule set allows, while the parent replaces the program over and over (BPF_F_REPLACE after
+ * the first round, attach-then-detach in the first, which starts from two old programs).
+ */
+static void test_kernel_no_gap(void **state)
+{
+	struct kfix *fix = *state;
+	int stop[2], res[2], fd, n = 0;
+	unsigned long got[2] = { 0, 0 };
+	pid_t pid;
+
+	if (!fix)
+		skip();
+	for (int i = 0; i < 2; i++) {
+		fd = load_allow_all(CGROUP_DEV_BPF_PROG_NAME);
+		attach_raw(fix, fd, BPF_F_ALLOW_MULTI);
+		(void)close(fd);
+	}
+	apply_or_skip(fix, rules_null, 1);
+	fd = load_allow_all(CGROUP_DEV_BPF_PROG_NAME); /* two again: the first round detaches */
+	attach_raw(fix, fd, BPF_F_ALLOW_MULTI);
+	(void)close(fd);
+	assert_int_equal(pipe2(stop, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(pipe2(res, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned long tries = 0, opened = 0, out[2];
+		char c;
+
+		fd = openat(fix->dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(1);
+		(void)close(fd);
+		(void)close(res[0]);
+		if (write(res[1], "r", 1) != 1) /* in the cgroup now */
+			_exit(1);
+		while (read(stop[0], &c, 1) < 0) {
+			fd = open("/dev/full", O_RDONLY | O_CLOEXEC);
+			tries++;
+			if (fd >= 0) {
+				opened++;
+				(void)close(fd);
+			}
+		}
+		out[0] = tries;
+		out[1] = opened;
+		_exit(write(res[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+	}
+	(void)close(res[1]);
+	{
+		char c;
+
+		assert_int_equal(read(res[0], &c, 1), 1);
+	}
+	for (n = 0; n < 200; n++)
+		apply_or_skip(fix, n % 2 ? rules_null : rules_null_zero, n % 2 ? 1 : 2);
+	assert_int_equal(write(stop[1], "x", 1), 1);
+	assert_int_equal(read(res[0], got, sizeof(got)), (ssize_t)sizeof(got));
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	(void)close(stop[0]);
+	(void)close(stop[1]);
+	(void)close(res[0]);
+	print_message("# %lu opens of /dev/full during 200 replacements, %lu succeeded\n", got[0],
+		      got[1]);
+	assert_true(got[0] > 0);
+	assert_int_equal(got[1], 0);
+	assert_int_equal(attached_count(fix), 1);
+}
+
+/* A program the verifier rejects: the error quotes the verifier. */
+static void test_kernel_verifier_error(void **state)
+{
+	const struct bpf_insn bad_ctx[] = {
+		/* r0 = *(u32 *)(r1 + 12): past the end of struct bpf_cgroup_dev_ctx */
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 0, .src_reg = 1, .off = 12 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	const struct bpf_insn no_r0[] = { { .code = BPF_JMP | BPF_EXIT } };
+	struct hull_err err = { 0 };
+	int r;
+
+	if (geteuid() != 0)
+		skip();
+	r = cgroup_devices_bpf_load(bad_ctx, 2, &err);
+	if (r == -EPERM)
+		skip();
+	assert_true(r < 0);
+	print_message("# %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "verifier: "));
+	assert_non_null(strstr(err.msg, "invalid bpf_context access"));
+	r = cgroup_devices_bpf_load(no_r0, 1, &err);
+	assert_true(r < 0);
+	assert_non_null(strstr(err.msg, "R0 !read_ok"));
+	assert_int_equal(cgroup_devices_bpf_load(no_r0, 0, &err), -E2BIG);
+}
+
 static void test_kernel_bad_fd(void **state)
 {
 	const struct cgroup_dev_rule rules[] = { RULE(true, 'c', 1, 3, "rw") };
@@ -665,6 +867,11 @@ int main(void)
 		cmocka_unit_test(test_json_too_many),
 		KERNEL_TEST(test_kernel_enforce_and_replace),
 		KERNEL_TEST(test_kernel_max_rules),
+		KERNEL_TEST(test_kernel_foreign_program_kept),
+		KERNEL_TEST(test_kernel_several_old_programs),
+		KERNEL_TEST(test_kernel_single_mode),
+		KERNEL_TEST(test_kernel_no_gap),
+		cmocka_unit_test(test_kernel_verifier_error),
 		cmocka_unit_test(test_kernel_bad_fd),
 	};
 
