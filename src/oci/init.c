@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,16 +26,181 @@
 #include "common/fd.h"
 #include "common/log.h"
 #include "container/ns.h"
+#include "container/caps.h"
 #include "container/process.h"
 #include "container/rootfs.h"
-#include "container/seams.h"
+#include "container/sched.h"
+#include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
 #include "waiter-blob.h"
+#include "waiter/plan.h"
 
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #endif
+
+#define CAP_BIT_SYS_ADMIN (1ULL << 21)
+
+/*
+ * linux.seccomp in the init (docs/runtime.md "seccomp"): built once the parent has sent the
+ * state, installed by whoever runs last before the user's program (the waiter, or this
+ * process when startContainer hooks keep it waiting), or early (before the uid switch, as
+ * runc) when nothing else can get the privilege to install it.
+ */
+struct init_sec {
+	struct seccomp_filter f;
+	int listener; /* connected to listenerPath before pivot_root, or -1 */
+	char *msg;    /* the container process state for the listener */
+	uint64_t keep; /* capabilities kept through the uid switch to install the filter */
+};
+
+static void init_sec_clear(struct init_sec *sec)
+{
+	seccomp_filter_clear(&sec->f);
+	if (sec->listener >= 0)
+		(void)close(sec->listener);
+	free(sec->msg);
+	*sec = (struct init_sec){ .listener = -1 };
+}
+
+/* Build the filter and connect to the listener: host paths are still reachable here. */
+static int sec_prepare(const struct oci_spec *s, const char *state, struct init_sec *sec,
+		       struct hull_err *err)
+{
+	int r;
+
+	if (!s->seccomp)
+		return 0;
+	if ((r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &sec->f, err)) <
+	    0)
+		return r;
+	if (sec->f.notify) {
+		if ((r = seccomp_listener_connect(&sec->f, err)) < 0)
+			return r;
+		sec->listener = r;
+		sec->msg = seccomp_listener_message(&sec->f, state);
+	}
+	return 0;
+}
+
+static int send_notify_fd(int sock, int nfd, const char *msg, struct hull_err *err)
+{
+	size_t len = strlen(msg);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &nfd, sizeof(int));
+	n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	if (n < 0)
+		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
+	if ((size_t)n < len && fd_write_all(sock, msg + n, len - (size_t)n) < 0)
+		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
+	return 0;
+}
+
+/* Install the filter in this process now; with a listener, send it the notify fd. */
+static int sec_install_here(const struct oci_process *p, struct init_sec *sec,
+			    struct hull_err *err)
+{
+	int nfd, r;
+
+	if (sec->keep) {
+		struct oci_process fixed = *p;
+
+		/* Give up the kept capability in ambient and inheritable (caps.h); effective
+		 * and permitted keep it for seccomp(2) and lose it at the execve. */
+		fixed.caps[OCI_CAP_EFFECTIVE] |= sec->keep;
+		fixed.caps[OCI_CAP_PERMITTED] |= sec->keep;
+		if ((r = caps_apply(&fixed, 0, err)) < 0)
+			return r;
+	}
+	if ((nfd = seccomp_filter_install(&sec->f, err)) < 0)
+		return nfd;
+	if (nfd > 0) {
+		r = send_notify_fd(sec->listener, nfd, sec->msg, err);
+		(void)close(nfd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The plan for the waiter (waiter/plan.h) in a memfd; *ret_fd is -1 when there is none. */
+static int sec_plan_memfd(const struct oci_process *p, const struct init_sec *sec,
+			  int *ret_fd, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	struct waiter_plan h = {
+		.magic = WAITER_PLAN_MAGIC,
+		.seccomp_flags = sec->f.flags,
+		.n_insns = (unsigned)sec->f.n_insns,
+		.listener_fd = sec->listener,
+		.msg_len = sec->msg ? (unsigned)strlen(sec->msg) : 0,
+		.keep = { (uint32_t)sec->keep, (uint32_t)(sec->keep >> 32) },
+		.ambient = { (uint32_t)p->caps[OCI_CAP_AMBIENT],
+			     (uint32_t)(p->caps[OCI_CAP_AMBIENT] >> 32) },
+		.inheritable = { (uint32_t)p->caps[OCI_CAP_INHERITABLE],
+				 (uint32_t)(p->caps[OCI_CAP_INHERITABLE] >> 32) },
+	};
+	int r;
+
+	*ret_fd = -1;
+	if (!sec->f.insns)
+		return 0;
+	if (h.msg_len > WAITER_PLAN_MAX_MSG)
+		return hull_err_setx(err, E2BIG, "config.json: linux.seccomp: the state for the "
+				     "listener is too large");
+	fd = memfd_create("hull-oci-plan", MFD_CLOEXEC);
+	if (fd < 0)
+		return hull_err_set(err, errno, "memfd_create");
+	if ((r = fd_write_all(fd, &h, sizeof(h))) < 0 ||
+	    (r = fd_write_all(fd, sec->f.insns, sec->f.n_insns * sizeof(*sec->f.insns))) < 0 ||
+	    (h.msg_len && (r = fd_write_all(fd, sec->msg, h.msg_len)) < 0))
+		return hull_err_set(err, -r, "write the waiter plan");
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return hull_err_set(err, errno, "write the waiter plan");
+	*ret_fd = steal_fd(&fd);
+	return 0;
+}
+
+/*
+ * Who installs the filter, decided before the uid switch. Without no_new_privs seccomp(2)
+ * needs CAP_SYS_ADMIN: with process.capabilities, keep it through the switch for the
+ * installer (caps.h); a root process without process.capabilities keeps every capability
+ * anyway; a non-root one without them can keep nothing, so install now, before the switch
+ * (runc's order: everything after runs under the filter).
+ */
+static int sec_before_user(const struct oci_process *p, struct init_sec *sec,
+			   struct hull_err *err)
+{
+	int r;
+
+	if (!sec->f.insns || p->no_new_privileges)
+		return 0;
+	if (p->has_caps) {
+		sec->keep = CAP_BIT_SYS_ADMIN;
+		return 0;
+	}
+	if (p->uid == 0)
+		return 0;
+	log_debug("seccomp: no capabilities to keep for uid %u: filter installed early",
+		  p->uid);
+	if ((r = sec_install_here(p, sec, err)) < 0)
+		return r;
+	init_sec_clear(sec);
+	return 0;
+}
 
 static int wait_go(int fd, char **ret_payload, struct hull_err *err)
 {
@@ -50,13 +216,13 @@ static int wait_go(int fd, char **ret_payload, struct hull_err *err)
 
 /* Everything up to and including pivot_root: needs the host's /proc and paths. */
 static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
-				       struct hull_err *err)
+				       struct init_sec *sec, struct hull_err *err)
 {
 	const struct oci_spec *s = a->spec;
 	cleanup_close int root_fd = -1;
 	int r;
 
-	if ((r = wait_go(a->sync_fd, state, err)) < 0)
+	if ((r = wait_go(a->sync_fd, state, err)) < 0 || (r = sec_prepare(s, *state, sec, err)) < 0)
 		return r;
 	if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return hull_err_set(err, errno, "become root in the new user namespace");
@@ -133,8 +299,8 @@ static int waiter_memfd(struct hull_err *err)
 	return steal_fd(&fd);
 }
 
-static int setup_process(const struct init_args *a, char **ret_exec, int *ret_waiter,
-			 struct hull_err *err)
+static int setup_process(const struct init_args *a, struct init_sec *sec, char **ret_exec,
+			 int *ret_waiter, int *ret_plan, struct hull_err *err)
 {
 	const struct oci_process *p = &a->spec->process;
 	unsigned nfds = a->opts->preserve_fds;
@@ -151,16 +317,25 @@ static int setup_process(const struct init_args *a, char **ret_exec, int *ret_wa
 	if ((r = process_oom_score_adj(p, err)) < 0 || (r = process_rlimits(p, err)) < 0)
 		return r;
 	umask(p->has_umask ? p->umask : 022);
-	if ((r = process_set_user(p, err)) < 0)
+	/* As root still: a negative nice, SCHED_FIFO or the RT I/O class need CAP_SYS_NICE,
+	 * SYS_ADMIN, which the process may not keep. */
+	if ((r = sched_apply_personality(a->spec, err)) < 0 ||
+	    (r = sched_apply_process(a->spec, err)) < 0)
+		return r;
+	if ((r = sec_before_user(p, sec, err)) < 0 ||
+	    (r = process_set_user_keep(p, sec->keep, err)) < 0)
 		return r;
 	{
-		int keep[] = { a->sync_fd, a->fifo_fd, log_fd(), -1 };
+		int keep[] = { a->sync_fd, a->fifo_fd, log_fd(), -1, -1, sec->listener };
 
 		/* startContainer hooks run from this process after start: keep waiting here. */
 		if (!a->spec->n_hooks[OCI_HOOK_START_CONTAINER]) {
 			if ((r = waiter_memfd(err)) < 0)
 				return r;
 			keep[3] = *ret_waiter = r;
+			if ((r = sec_plan_memfd(p, sec, ret_plan, err)) < 0)
+				return r;
+			keep[4] = *ret_plan;
 		}
 		char cwd[4096] = "/";
 
@@ -177,8 +352,6 @@ static int setup_process(const struct init_args *a, char **ret_exec, int *ret_wa
 				p->cwd);
 	}
 	if ((r = process_find_exec(p, ret_exec, err)) < 0)
-		return r;
-	if ((r = container_seccomp_ops->load(a->spec, err)) < 0)
 		return r;
 	/* Only 0-2 and --preserve-fds reach the program (the CVE-2024-21626 class: no
 	 * runtime fd, and the cwd was just set inside the container). */
@@ -206,18 +379,25 @@ static int wait_start(int fifo_fd)
 
 /* Wait for start in hull-oci-wait rather than in this copy of the runtime. */
 static void __attribute__((noreturn))
-exec_waiter(int waiter, int fifo_fd, const char *exec_path, const struct oci_spec *s)
+exec_waiter(int waiter, int fifo_fd, int plan_fd, int listener, const char *exec_path,
+	    const struct oci_spec *s)
 {
 	size_t n = strv_length(s->process.args);
-	char **argv = xcalloc(n + 4, sizeof(char *));
-	char fdbuf[16];
+	char **argv = xcalloc(n + 5, sizeof(char *));
+	char fdbuf[16], planbuf[16];
 
 	(void)snprintf(fdbuf, sizeof(fdbuf), "%d", fifo_fd);
+	(void)snprintf(planbuf, sizeof(planbuf), "%d", plan_fd);
 	argv[0] = (char *)"hull-oci-wait";
 	argv[1] = fdbuf;
-	argv[2] = (char *)exec_path;
-	memcpy(argv + 3, s->process.args, n * sizeof(char *));
+	argv[2] = planbuf;
+	argv[3] = (char *)exec_path;
+	memcpy(argv + 4, s->process.args, n * sizeof(char *));
 	(void)fd_set_cloexec(fifo_fd, false);
+	if (plan_fd >= 0)
+		(void)fd_set_cloexec(plan_fd, false);
+	if (listener >= 0)
+		(void)fd_set_cloexec(listener, false);
 	syscall(SYS_execveat, waiter, "", argv, s->process.env, AT_EMPTY_PATH);
 	(void)dprintf(STDERR_FILENO, "hull-oci: exec the waiter: %s\n", strerror(errno));
 	_exit(127);
@@ -228,24 +408,29 @@ void oci_init_main(const struct init_args *a)
 	const struct oci_spec *s = a->spec;
 	struct hull_err err = { 0 };
 	char *state = NULL, *exec_path = NULL;
-	int waiter = -1;
+	struct init_sec sec = { .listener = -1 };
+	int waiter = -1, plan = -1;
 
 	/* Non-dumpable: no process in the container may ptrace us or open /proc/<pid>/exe
 	 * (the runtime binary), fd/ or mem/ while we still run hull-oci's code. execve()
 	 * resets this for the user's program. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (setup_namespaces_and_rootfs(a, &state, &err) < 0 ||
-	    setup_process(a, &exec_path, &waiter, &err) < 0)
+	if (setup_namespaces_and_rootfs(a, &state, &sec, &err) < 0 ||
+	    setup_process(a, &sec, &exec_path, &waiter, &plan, &err) < 0)
 		sync_fail(a->sync_fd, &err);
 	if (sync_send(a->sync_fd, SYNC_READY, NULL, 0) < 0)
 		_exit(1);
 	(void)close(a->sync_fd);
 	if (waiter >= 0)
-		exec_waiter(waiter, a->fifo_fd, exec_path, s);
+		exec_waiter(waiter, a->fifo_fd, plan, sec.listener, exec_path, s);
 	if (wait_start(a->fifo_fd) < 0)
 		_exit(1);
 	if (oci_hooks_run(s->hooks[OCI_HOOK_START_CONTAINER], s->n_hooks[OCI_HOOK_START_CONTAINER],
 			  OCI_HOOK_START_CONTAINER, state, &err) < 0) {
+		(void)dprintf(STDERR_FILENO, "hull-oci: %s\n", err.msg);
+		_exit(127);
+	}
+	if (sec.f.insns && sec_install_here(&s->process, &sec, &err) < 0) {
 		(void)dprintf(STDERR_FILENO, "hull-oci: %s\n", err.msg);
 		_exit(127);
 	}

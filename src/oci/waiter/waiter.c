@@ -5,20 +5,34 @@
  * /proc/<pid>/exe is this sealed copy, never the hull-oci binary on the host
  * (CVE-2019-5736), without copying the whole runtime as runc does.
  *
- * argv: [name, fifo fd, program path, program argv...]; envp: the program's environment.
- * It blocks until the exec fifo becomes readable, reads the byte `start` wrote, closes the
- * fifo and execs the program. No libc: built -nostdlib -static.
+ * See below for its arguments.
  */
 #include <asm/unistd.h>
 
-static long sys3(long n, long a, long b, long c)
+#include "plan.h"
+
+/*
+ * argv: [name, fifo fd, plan fd or -1, program path, program argv...]; envp: the program's
+ * environment. It blocks until the exec fifo becomes readable, reads the byte `start`
+ * wrote, applies the plan (plan.h: the seccomp filter, as late as possible) and execs the
+ * program. No libc: built -nostdlib -static.
+ */
+
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
 {
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
 	long r;
 
-	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return r;
 }
+
+#define sys3(n, a, b, c) sys6(n, a, b, c, 0, 0, 0)
 
 static void __attribute__((noreturn)) die(const char *msg, long len, int code)
 {
@@ -35,6 +49,139 @@ struct wait_pollfd {
 	short revents;
 };
 
+/* The plan: header, BPF, message, in anonymous memory (mapped by read_plan): no .bss, so
+ * that the program keeps its single read-execute segment. */
+union waiter_plan_buf {
+	struct waiter_plan h;
+	unsigned char bytes[sizeof(struct waiter_plan) + WAITER_PLAN_MAX_INSNS * 8 +
+			    WAITER_PLAN_MAX_MSG];
+};
+/* Each function below takes the mapped buffer as planp: no writable global either. */
+#define plan (*planp)
+
+static long parse_fd(const char *s)
+{
+	long v = 0;
+
+	if (*s == '-')
+		return -1;
+	for (; *s; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+static union waiter_plan_buf *read_plan(long fd)
+{
+	union waiter_plan_buf *planp;
+	unsigned long off = 0;
+	long r;
+
+	r = sys6(__NR_mmap, 0, sizeof(plan), 3 /* PROT_READ|WRITE */,
+		 0x22 /* MAP_PRIVATE|ANONYMOUS */, -1, 0);
+	if (r < 0 && r > -4096)
+		DIE("hull-oci: no memory for the waiter plan\n", 127);
+	planp = (union waiter_plan_buf *)r;
+	do {
+		r = sys3(__NR_read, fd, (long)(plan.bytes + off), (long)(sizeof(plan) - off));
+		if (r > 0)
+			off += (unsigned long)r;
+	} while ((r > 0 || r == -4) && off < sizeof(plan));
+	(void)sys3(__NR_close, fd, 0, 0);
+	if (r < 0 || off < sizeof(plan.h) || plan.h.magic != WAITER_PLAN_MAGIC ||
+	    plan.h.n_insns > WAITER_PLAN_MAX_INSNS || plan.h.msg_len > WAITER_PLAN_MAX_MSG ||
+	    off < sizeof(plan.h) + plan.h.n_insns * 8UL + plan.h.msg_len)
+		DIE("hull-oci: bad waiter plan\n", 127);
+	return planp;
+}
+
+struct cap_header {
+	unsigned int version;
+	int pid;
+};
+
+struct cap_data {
+	unsigned int effective, permitted, inheritable;
+};
+
+/* Give up the capabilities kept for loading the filter (plan.h), in ambient and inheritable. */
+static void drop_kept_caps(const union waiter_plan_buf *planp)
+{
+	struct cap_header hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+	struct cap_data d[2];
+
+	for (int i = 0; i < 64; i++)
+		if (((plan.h.keep[i / 32] & ~plan.h.ambient[i / 32]) >> (i % 32)) & 1)
+			(void)sys6(__NR_prctl, 47 /* PR_CAP_AMBIENT */, 3 /* _LOWER */, i, 0, 0, 0);
+	if (sys3(__NR_capget, (long)&hdr, (long)d, 0) < 0)
+		DIE("hull-oci: capget failed\n", 127);
+	d[0].inheritable = plan.h.inheritable[0];
+	d[1].inheritable = plan.h.inheritable[1];
+	if (sys3(__NR_capset, (long)&hdr, (long)d, 0) < 0)
+		DIE("hull-oci: capset failed\n", 127);
+}
+
+struct w_iovec {
+	void *base;
+	unsigned long len;
+};
+
+struct w_msghdr {
+	void *name;
+	int namelen;
+	struct w_iovec *iov;
+	unsigned long iovlen;
+	void *control;
+	unsigned long controllen;
+	int flags;
+};
+
+/* Send the notify fd with the container process state to the listener (SCM_RIGHTS). */
+static void send_listener(union waiter_plan_buf *planp, long nfd)
+{
+	struct w_iovec iov = { plan.bytes + sizeof(plan.h) + plan.h.n_insns * 8UL,
+			       plan.h.msg_len };
+	/* struct cmsghdr { size_t len; int level; int type; } then the int, 8-aligned. */
+	unsigned long cbuf[3] = { 20, 1 /* SOL_SOCKET */ | (1UL /* SCM_RIGHTS */ << 32),
+				  (unsigned long)(unsigned int)nfd };
+	struct w_msghdr m = { 0, 0, &iov, 1, cbuf, sizeof(cbuf), 0 };
+	unsigned long sent = 0;
+	long r;
+
+	r = sys3(__NR_sendmsg, plan.h.listener_fd, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
+	if (r < 0)
+		DIE("hull-oci: send the seccomp notify fd to the listener failed\n", 127);
+	/* A short first write: the rest of the message without the fd. */
+	for (sent = (unsigned long)r; sent < plan.h.msg_len; sent += (unsigned long)r) {
+		r = sys3(__NR_write, plan.h.listener_fd, (long)((char *)iov.base + sent),
+			 (long)(plan.h.msg_len - sent));
+		if (r <= 0)
+			DIE("hull-oci: send the seccomp state to the listener failed\n", 127);
+	}
+	(void)sys3(__NR_close, nfd, 0, 0);
+	(void)sys3(__NR_close, plan.h.listener_fd, 0, 0);
+}
+
+static void apply_plan(union waiter_plan_buf *planp)
+{
+	struct {
+		unsigned short len;
+		void *filter;
+	} prog = { (unsigned short)plan.h.n_insns, plan.bytes + sizeof(plan.h) };
+	long r;
+
+	if (plan.h.keep[0] | plan.h.keep[1])
+		drop_kept_caps(planp);
+	if (!plan.h.n_insns)
+		return;
+	r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, plan.h.seccomp_flags, (long)&prog);
+	if (r < 0)
+		DIE("hull-oci: config.json: linux.seccomp: loading the filter failed\n", 127);
+	/* From here on every syscall goes through the filter: only sendmsg/write/close (with a
+	 * listener) and the execve below remain. */
+	if (plan.h.listener_fd >= 0 && r > 0)
+		send_listener(planp, r);
+}
+
 void waiter_main(long *sp) __attribute__((noreturn, used));
 void waiter_main(long *sp)
 {
@@ -42,22 +189,27 @@ void waiter_main(long *sp)
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
 	struct wait_pollfd p = { .fd = 0, .events = 1 /* POLLIN */ };
+	long plan_fd;
 	char c;
 	long r;
 
-	if (argc < 4)
+	if (argc < 5)
 		DIE("hull-oci-wait: bad arguments\n", 127);
-	for (const char *s = argv[1]; *s; s++)
-		p.fd = p.fd * 10 + (*s - '0');
+	p.fd = (int)parse_fd(argv[1]);
+	plan_fd = parse_fd(argv[2]);
 	do
 		r = sys3(__NR_poll, (long)&p, 1, -1);
 	while (r == -4 /* EINTR */);
 	if (sys3(__NR_read, p.fd, (long)&c, 1) != 1)
 		DIE("", 1); /* the fifo closed without a start: give up quietly */
 	/* Close-on-exec rather than close: `start` waits for the fifo's last reader to go,
-	 * which is then the moment the program replaces us. */
+	 * which is then the moment the program replaces us (or this process dies, e.g. of a
+	 * seccomp kill on execve: `start` returns then too). */
 	(void)sys3(__NR_fcntl, p.fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
-	(void)sys3(__NR_execve, (long)argv[2], (long)&argv[3], (long)envp);
+	if (plan_fd >= 0) {
+		apply_plan(read_plan(plan_fd));
+	}
+	(void)sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
 	DIE("hull-oci: exec of the container process failed\n", 127);
 }
 
