@@ -20,7 +20,7 @@
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
 /* The kernel keeps at most 64 programs per cgroup and attach type (BPF_CGROUP_MAX_PROGS). */
 #define CGROUP_PROGS_MAX 64
-#define VERIFIER_LOG_SIZE (256 * 1024)
+#define VERIFIER_LOG_SIZE ((size_t)256 * 1024)
 
 /* ---- rule validation ---------------------------------------------------------------- */
 
@@ -69,10 +69,12 @@ int cgroup_dev_rule_check(const struct cgroup_dev_rule *rule, struct hull_err *e
 		return hull_err_setx(err, EINVAL, "access: \"%s\" is not a combination of r, w, m",
 				     rule->access);
 	if (!is_devnum_ok(rule->major))
-		return hull_err_setx(err, EINVAL, "major: %" PRId64 " is out of range (-1 or 0..%u)",
+		return hull_err_setx(err, EINVAL,
+				     "major: %" PRId64 " is out of range (-1 or 0..%u)",
 				     rule->major, UINT32_MAX);
 	if (!is_devnum_ok(rule->minor))
-		return hull_err_setx(err, EINVAL, "minor: %" PRId64 " is out of range (-1 or 0..%u)",
+		return hull_err_setx(err, EINVAL,
+				     "minor: %" PRId64 " is out of range (-1 or 0..%u)",
 				     rule->minor, UINT32_MAX);
 	return 0;
 }
@@ -160,7 +162,8 @@ static void emit_rule(struct prog *p, const struct cgroup_dev_rule *r)
 	if (type) {
 		emit(p, fold(R2, first));
 		emit(p, alu32_k(BPF_AND, R3, 0xffff));
-		emit(p, alu32_k(BPF_XOR, R3, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK));
+		emit(p, alu32_k(BPF_XOR, R3,
+				r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK));
 		first = false;
 	}
 	if (access) {
@@ -201,6 +204,12 @@ static bool rule_matches_all(const struct cgroup_dev_rule *r)
 	return rule_block_len(r) == 2;
 }
 
+static int nospace(size_t max_insns, struct hull_err *err)
+{
+	return hull_err_setx(err, ENOSPC, "device program: %zu instructions are not enough",
+			     max_insns);
+}
+
 int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 			     struct bpf_insn *insns, size_t max_insns, struct hull_err *err)
 {
@@ -217,7 +226,7 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 			return hull_err_prefix(err, "device rule %zu", i);
 	}
 	if (max_insns < CGROUP_DEV_BPF_INSNS(0))
-		goto nospace;
+		return nospace(max_insns, err);
 
 	/*
 	 * The last matching rule wins, so test the rules from the last one back: the first hit
@@ -228,7 +237,7 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 		if (!rules[i].access[0])
 			continue; /* matches nothing */
 		if (p.len + rule_block_len(&rules[i]) + 2 > p.max)
-			goto nospace;
+			return nospace(max_insns, err);
 		emit_rule(&p, &rules[i]);
 		if (rule_matches_all(&rules[i]))
 			return (int)p.len;
@@ -236,10 +245,6 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 	emit(&p, insn(BPF_ALU64 | BPF_MOV | BPF_K, R0, 0, 0, 0));
 	emit(&p, insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
 	return (int)p.len;
-
-nospace:
-	return hull_err_setx(err, ENOSPC, "device program: %zu instructions are not enough",
-			     max_insns);
 }
 
 /* ---- JSON --------------------------------------------------------------------------- */
@@ -267,7 +272,7 @@ int cgroup_dev_rule_from_json(json_t *item, const char *where, struct cgroup_dev
 		return r;
 
 	if (type) {
-		if (strcmp(type, "a") && strcmp(type, "b") && strcmp(type, "c"))
+		if (strcmp(type, "a") != 0 && strcmp(type, "b") != 0 && strcmp(type, "c") != 0)
 			return hull_err_setx(err, EINVAL,
 					     "%s.type: unknown device type \"%s\" (want a, b or c)",
 					     where, type);
@@ -302,8 +307,8 @@ int cgroup_dev_rules_from_json(json_t *arr, const char *where, struct cgroup_dev
 				     hjson_type_name(arr));
 	n = arr ? json_array_size(arr) : 0;
 	if (n > CGROUP_DEV_RULES_MAX)
-		return hull_err_setx(err, E2BIG, "%s: %zu rules, at most %d are supported", where, n,
-				     CGROUP_DEV_RULES_MAX);
+		return hull_err_setx(err, E2BIG, "%s: %zu rules, at most %d are supported", where,
+				     n, CGROUP_DEV_RULES_MAX);
 	rules = xcalloc(n ? n : 1, sizeof(*rules));
 	json_array_foreach(arr, i, item) {
 		(void)snprintf(w, sizeof(w), "%s[%zu]", where, i);
@@ -394,7 +399,8 @@ int cgroup_devices_bpf_load(const struct bpf_insn *insns, size_t n, struct hull_
 	log[VERIFIER_LOG_SIZE - 1] = '\0';
 	verifier_summary(log, summary, sizeof(summary));
 	return hull_err_setx(err, saved,
-			     "bpf(BPF_PROG_LOAD) of the device program (%zu insns): %s: verifier: %s",
+			     "bpf(BPF_PROG_LOAD) of the device program (%zu insns): %s: "
+			     "verifier: %s",
 			     n, strerror(saved), summary);
 }
 
@@ -451,7 +457,9 @@ static int query_attached(int cgroup_dirfd, struct attached *a, struct hull_err 
 	if (sys_bpf(BPF_PROG_QUERY, &attr) < 0)
 		return hull_err_set(err, errno, "bpf(BPF_PROG_QUERY) on the cgroup");
 	a->flags = attr.query.attach_flags;
-	a->n_progs = attr.query.prog_cnt < CGROUP_PROGS_MAX ? attr.query.prog_cnt : CGROUP_PROGS_MAX;
+	a->n_progs = attr.query.prog_cnt;
+	if (a->n_progs > CGROUP_PROGS_MAX)
+		a->n_progs = CGROUP_PROGS_MAX;
 	for (size_t i = 0; i < a->n_progs; i++) {
 		fd = hull_prog_fd_by_id(ids[i]);
 		if (fd >= 0)
@@ -495,7 +503,8 @@ static int attach_replacing(int cgroup_dirfd, int prog_fd, struct attached *a,
 		/* Single-program mode: attaching with the same flags replaces it in place. */
 		r = prog_attach(cgroup_dirfd, prog_fd, a->flags, -1);
 		if (r < 0)
-			return hull_err_set(err, -r, "bpf(BPF_PROG_ATTACH) replacing the device program");
+			return hull_err_set(err, -r,
+					    "bpf(BPF_PROG_ATTACH) replacing the device program");
 		return 0;
 	}
 	if (a->n_hull == 1) {
@@ -505,7 +514,9 @@ static int attach_replacing(int cgroup_dirfd, int prog_fd, struct attached *a,
 			return 0;
 		/* EINVAL: a kernel before 5.6 without BPF_F_REPLACE; ENOENT: detached meanwhile. */
 		if (r != -EINVAL && r != -ENOENT)
-			return hull_err_set(err, -r, "bpf(BPF_PROG_ATTACH, BPF_F_REPLACE) of the device program");
+			return hull_err_set(err, -r,
+					    "bpf(BPF_PROG_ATTACH, BPF_F_REPLACE) of the device "
+					    "program");
 		log_debug("cgroup devices: BPF_F_REPLACE failed (%s), attach then detach",
 			  strerror(-r));
 	}
