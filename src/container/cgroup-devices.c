@@ -404,7 +404,11 @@ int cgroup_devices_bpf_load(const struct bpf_insn *insns, size_t n, struct hull_
 			     n, strerror(saved), summary);
 }
 
-/* An attached program's fd from its id, if it is one of hull's device programs; else -1. */
+/*
+ * An attached program's fd from its id if it is one of hull's device programs; -ENOENT if it
+ * is not, or went away meanwhile; another -errno when the kernel will not say (then hull
+ * cannot tell its programs from others', and must not pile up new ones).
+ */
 static int hull_prog_fd_by_id(uint32_t id)
 {
 	cleanup_close int fd = -1;
@@ -415,17 +419,17 @@ static int hull_prog_fd_by_id(uint32_t id)
 	attr.prog_id = id;
 	fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
 	if (fd < 0)
-		return -1; /* detached meanwhile: nothing to replace */
+		return -errno; /* ENOENT: detached meanwhile, nothing to replace */
 	memset(&info, 0, sizeof(info));
 	memset(&attr, 0, sizeof(attr));
 	attr.info.bpf_fd = (uint32_t)fd;
 	attr.info.info_len = sizeof(info);
 	attr.info.info = (uint64_t)(uintptr_t)&info;
 	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
-		return -1;
+		return -errno;
 	if (info.type != BPF_PROG_TYPE_CGROUP_DEVICE ||
 	    strncmp(info.name, CGROUP_DEV_BPF_PROG_NAME, sizeof(info.name)) != 0)
-		return -1;
+		return -ENOENT;
 	return steal_fd(&fd);
 }
 
@@ -464,6 +468,9 @@ static int query_attached(int cgroup_dirfd, struct attached *a, struct hull_err 
 		fd = hull_prog_fd_by_id(ids[i]);
 		if (fd >= 0)
 			a->hull_fds[a->n_hull++] = fd;
+		else if (fd != -ENOENT)
+			return hull_err_set(err, -fd, "bpf: looking at the cgroup's device program %u",
+					    ids[i]);
 	}
 	return 0;
 }
@@ -555,9 +562,8 @@ int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct cgroup_dev_rule *rul
 	if (prog_fd < 0)
 		return prog_fd;
 	r = query_attached(cgroup_dirfd, &a, err);
-	if (r < 0)
-		return r;
-	r = attach_replacing(cgroup_dirfd, prog_fd, &a, err);
+	if (r == 0)
+		r = attach_replacing(cgroup_dirfd, prog_fd, &a, err);
 	attached_clear(&a);
 	/* The cgroup now holds the program; our fd can go. */
 	return r;
