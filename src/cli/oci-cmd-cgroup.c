@@ -1,33 +1,346 @@
 /* hull-oci update, pause, resume, events: the cgroup commands (runc's command line). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cli/oci-cli.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
 #include "common/log.h"
 
-static int not_yet(const char *cmd)
+#define RESOURCES_MAX (1U << 20)
+
+/* "512m", "1g", "1024", "-1": bytes (runc's units.RAMInBytes, 1024-based suffixes). */
+static int parse_size(const char *s, long long *ret)
 {
-	log_error("\"%s\" is not implemented yet", cmd);
-	return 1;
+	char *end;
+	long long v, mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		switch (*end | 0x20) {
+		case 'b': mul = 1; break;
+		case 'k': mul = 1LL << 10; break;
+		case 'm': mul = 1LL << 20; break;
+		case 'g': mul = 1LL << 30; break;
+		case 't': mul = 1LL << 40; break;
+		default: return -1;
+		}
+		end++;
+		if ((*end | 0x20) == 'b' || (*end | 0x20) == 'i')
+			end += (*end | 0x20) == 'i' ? ((end[1] | 0x20) == 'b' ? 2 : 1) : 1;
+		if (*end)
+			return -1;
+	}
+	if (v > 0 && v > INT64_MAX / mul)
+		return -1;
+	*ret = v * mul;
+	return 0;
+}
+
+static int parse_int(const char *s, long long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoll(s, &end, 10);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+enum {
+	UPD_RESOURCES = 'r', UPD_BLKIO_WEIGHT = 256, UPD_CPU_PERIOD, UPD_CPU_QUOTA, UPD_CPU_SHARES,
+	UPD_RT_PERIOD, UPD_RT_RUNTIME, UPD_CPUSET_CPUS, UPD_CPUSET_MEMS, UPD_KMEM, UPD_KMEM_TCP,
+	UPD_MEMORY, UPD_MEM_RES, UPD_MEM_SWAP, UPD_PIDS, UPD_L3, UPD_MEMBW,
+};
+
+static const struct {
+	int opt;
+	const char *obj, *key; /* linux.resources.<obj>.<key> */
+	bool size, str;
+} upd_fields[] = {
+	{ UPD_BLKIO_WEIGHT, "blockIO", "weight", false, false },
+	{ UPD_CPU_PERIOD, "cpu", "period", false, false },
+	{ UPD_CPU_QUOTA, "cpu", "quota", false, false },
+	{ UPD_CPU_SHARES, "cpu", "shares", false, false },
+	{ UPD_RT_PERIOD, "cpu", "realtimePeriod", false, false },
+	{ UPD_RT_RUNTIME, "cpu", "realtimeRuntime", false, false },
+	{ UPD_CPUSET_CPUS, "cpu", "cpus", false, true },
+	{ UPD_CPUSET_MEMS, "cpu", "mems", false, true },
+	{ UPD_KMEM, "memory", "kernel", true, false },
+	{ UPD_KMEM_TCP, "memory", "kernelTCP", true, false },
+	{ UPD_MEMORY, "memory", "limit", true, false },
+	{ UPD_MEM_RES, "memory", "reservation", true, false },
+	{ UPD_MEM_SWAP, "memory", "swap", true, false },
+	{ UPD_PIDS, "pids", "limit", false, false },
+};
+
+/* Put one flag's value into the resources object; false (logged) when it does not parse. */
+static bool set_flag(json_t *res, int opt, const char *name, const char *val)
+{
+	for (size_t i = 0; i < sizeof(upd_fields) / sizeof(upd_fields[0]); i++) {
+		json_t *obj;
+		long long v;
+
+		if (upd_fields[i].opt != opt)
+			continue;
+		obj = json_object_get(res, upd_fields[i].obj);
+		if (!obj) {
+			obj = json_object();
+			json_object_set_new(res, upd_fields[i].obj, obj);
+		}
+		if (upd_fields[i].str) {
+			json_object_set_new(obj, upd_fields[i].key, json_string(val));
+			return true;
+		}
+		if ((upd_fields[i].size ? parse_size(val, &v) : parse_int(val, &v)) < 0) {
+			log_error("update: --%s: invalid value \"%s\"", name, val);
+			return false;
+		}
+		json_object_set_new(obj, upd_fields[i].key, json_integer(v));
+		return true;
+	}
+	return true;
+}
+
+static char *read_resources(const char *path)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (strcmp(path, "-") == 0) {
+		size_t cap = 4096;
+
+		buf = malloc(cap);
+		for (;;) {
+			ssize_t n;
+
+			if (!buf)
+				return NULL;
+			n = read(STDIN_FILENO, buf + len, cap - len - 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				log_error("update: --resources -: read stdin: %s", strerror(errno));
+				return NULL;
+			}
+			if (n == 0)
+				break;
+			len += (size_t)n;
+			if (len + 1 == cap) {
+				if (cap >= RESOURCES_MAX) {
+					log_error("update: --resources -: more than %u bytes",
+						  RESOURCES_MAX);
+					return NULL;
+				}
+				buf = realloc(buf, cap *= 2);
+			}
+		}
+		buf[len] = '\0';
+		return steal_ptr(&buf);
+	}
+	if ((r = fd_read_file_at(AT_FDCWD, path, RESOURCES_MAX, &buf, &len)) < 0) {
+		log_error("update: --resources %s: %s", path, strerror(-r));
+		return NULL;
+	}
+	return steal_ptr(&buf);
 }
 
 int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return not_yet("update");
+	static const struct option opts[] = {
+		{ "resources", required_argument, NULL, UPD_RESOURCES },
+		{ "r", required_argument, NULL, UPD_RESOURCES },
+		{ "blkio-weight", required_argument, NULL, UPD_BLKIO_WEIGHT },
+		{ "cpu-period", required_argument, NULL, UPD_CPU_PERIOD },
+		{ "cpu-quota", required_argument, NULL, UPD_CPU_QUOTA },
+		{ "cpu-share", required_argument, NULL, UPD_CPU_SHARES },
+		{ "cpu-shares", required_argument, NULL, UPD_CPU_SHARES },
+		{ "cpu-rt-period", required_argument, NULL, UPD_RT_PERIOD },
+		{ "cpu-rt-runtime", required_argument, NULL, UPD_RT_RUNTIME },
+		{ "cpuset-cpus", required_argument, NULL, UPD_CPUSET_CPUS },
+		{ "cpuset-mems", required_argument, NULL, UPD_CPUSET_MEMS },
+		{ "kernel-memory", required_argument, NULL, UPD_KMEM },
+		{ "kernel-memory-tcp", required_argument, NULL, UPD_KMEM_TCP },
+		{ "memory", required_argument, NULL, UPD_MEMORY },
+		{ "memory-reservation", required_argument, NULL, UPD_MEM_RES },
+		{ "memory-swap", required_argument, NULL, UPD_MEM_SWAP },
+		{ "pids-limit", required_argument, NULL, UPD_PIDS },
+		{ "l3-cache-schema", required_argument, NULL, UPD_L3 },
+		{ "mem-bw-schema", required_argument, NULL, UPD_MEMBW },
+		{ 0 },
+	};
+	cleanup_free char *text = NULL;
+	const char *file = NULL;
+	struct hull_err err = { 0 };
+	json_t *res = json_object();
+	int c, idx = 0;
+
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+", opts, &idx)) != -1) {
+		if (c == UPD_RESOURCES) {
+			file = optarg;
+		} else if (c == UPD_L3 || c == UPD_MEMBW) {
+			log_error("update: --%s: Intel RDT is not supported", opts[idx].name);
+			json_decref(res);
+			return 1;
+		} else if (c == '?' || c == ':' || !set_flag(res, c, opts[idx].name, optarg)) {
+			if (c == '?' || c == ':')
+				log_error("update: bad option %s", argv[optind - 1]);
+			json_decref(res);
+			return 1;
+		}
+	}
+	if (oci_cli_nargs("update", argc - optind, 1, 1)) {
+		json_decref(res);
+		return 1;
+	}
+	/* As runc: --resources replaces the flags. */
+	if (file) {
+		text = read_resources(file);
+		json_decref(res);
+		if (!text)
+			return 1;
+	} else {
+		text = json_dumps(res, JSON_COMPACT);
+		json_decref(res);
+		if (!text)
+			abort();
+	}
+	if (oci_runtime_update(&cli->ctx, argv[optind], text, file ? file : "update", &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
 }
 
 int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return not_yet("pause");
+	struct hull_err err = { 0 };
+
+	if (oci_cli_nargs("pause", argc - 1, 1, 1))
+		return 1;
+	if (oci_runtime_pause(&cli->ctx, argv[1], &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
 }
 
 int oci_cmd_resume(struct oci_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return not_yet("resume");
+	struct hull_err err = { 0 };
+
+	if (oci_cli_nargs("resume", argc - 1, 1, 1))
+		return 1;
+	if (oci_runtime_resume(&cli->ctx, argv[1], &err) < 0)
+		return oci_cli_fail(&err);
+	return 0;
+}
+
+/* Go-style durations as runc takes them: "5s", "100ms", "1m30s", "2" (seconds). */
+static int parse_duration(const char *s, long long *ret_ms)
+{
+	long long total = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -1;
+	while (*p) {
+		char *end;
+		double v = strtod(p, &end);
+		long long mul;
+
+		if (end == p || v < 0)
+			return -1;
+		if (*end == '\0' && p == s)
+			mul = 1000;
+		else if (strncmp(end, "ms", 2) == 0)
+			mul = 1, end += 2;
+		else if (*end == 's')
+			mul = 1000, end++;
+		else if (*end == 'm')
+			mul = 60000, end++;
+		else if (*end == 'h')
+			mul = 3600000, end++;
+		else
+			return -1;
+		total += (long long)(v * (double)mul);
+		p = end;
+	}
+	*ret_ms = total;
+	return 0;
+}
+
+static int sleep_ms(long long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
 }
 
 int oci_cmd_events(struct oci_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return not_yet("events");
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "stats", no_argument, NULL, 's' },
+		{ 0 },
+	};
+	struct hull_err err = { 0 };
+	long long interval = 5000, since = 0;
+	bool once = false;
+	uint64_t ooms = 0, seen_ooms = 0;
+	const char *id;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 's') {
+			once = true;
+		} else if (c == 'i' && parse_duration(optarg, &interval) == 0 && interval > 0) {
+			continue;
+		} else {
+			log_error("events: bad option %s", argv[optind - 1]);
+			return 1;
+		}
+	}
+	if (oci_cli_nargs("events", argc - optind, 1, 1))
+		return 1;
+	id = argv[optind];
+	(void)signal(SIGPIPE, SIG_IGN);
+	for (bool first = true;; first = false) {
+		cleanup_free char *json = NULL;
+		int r = oci_runtime_stats(&cli->ctx, id, &json, &ooms, &err);
+
+		if (r < 0) {
+			/* The container stopping ends the stream (runc's behaviour). */
+			if (r == -ESRCH && !first && !once)
+				return 0;
+			return oci_cli_fail(&err);
+		}
+		if (first)
+			seen_ooms = ooms;
+		if (ooms > seen_ooms) {
+			printf("{\"type\":\"oom\",\"id\":\"%s\"}\n", id);
+			seen_ooms = ooms;
+		}
+		if (once || since >= interval) {
+			printf("%s\n", json);
+			since = 0;
+		}
+		if (fflush(stdout) != 0 || once)
+			return once ? 0 : 1;
+		/* OOM kills are looked at every 100 ms, stats every interval. */
+		(void)sleep_ms(interval < 100 ? interval : 100);
+		since += interval < 100 ? interval : 100;
+	}
 }

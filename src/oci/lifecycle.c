@@ -16,7 +16,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strv.h"
-#include "container/seams.h"
+#include "container/cgroup.h"
 #include "oci/hooks.h"
 #include "oci/runtime.h"
 #include "oci/spec.h"
@@ -158,22 +158,31 @@ int oci_runtime_pids(const struct oci_runtime_ctx *ctx, const char *id, pid_t **
 {
 	cleanup_state_rec struct state_rec *rec = NULL;
 	cleanup_close int dirfd = -1;
+	struct cgroup_paths cg;
 	int r;
 
 	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
 		return r;
-	if (container_cgroup_ops->pids) {
-		r = container_cgroup_ops->pids(id, ret, err);
-		if (r != -ENOSYS) {
-			if (r >= 0)
-				*ret_n = (size_t)r;
-			return r < 0 ? r : 0;
-		}
-	}
 	if (state_status(dirfd, rec) == OCI_STATUS_STOPPED) {
 		*ret = NULL;
 		*ret_n = 0;
 		return 0;
+	}
+	if (state_cgroup(rec, &cg, NULL) == 0) {
+		/* The cgroup knows every process, also those reparented away from the init. */
+		r = cgroup_procs(&cg, ret, ret_n, err);
+		cgroup_paths_clear(&cg);
+		if (r < 0)
+			return r;
+		for (size_t i = 1; i < *ret_n; i++) {
+			if ((*ret)[i] == rec->pid) {
+				(*ret)[i] = (*ret)[0];
+				(*ret)[0] = rec->pid;
+			}
+		}
+		if (*ret_n)
+			return 0;
+		free(steal_ptr(ret));
 	}
 	*ret_n = collect_pids(rec->pid, ret);
 	return 0;
@@ -205,10 +214,14 @@ int oci_runtime_kill(const struct oci_runtime_ctx *ctx, const char *id, int sig,
 		return r;
 	if (state_status(dirfd, rec) == OCI_STATUS_STOPPED)
 		return hull_err_setx(err, ESRCH, "container not running");
-	if (all && container_cgroup_ops->kill_all) {
-		r = container_cgroup_ops->kill_all(id, sig, err);
-		if (r != -ENOSYS)
+	if (all) {
+		struct cgroup_paths cg;
+
+		if (state_cgroup(rec, &cg, NULL) == 0) {
+			r = cgroup_kill_all(&cg, sig, err);
+			cgroup_paths_clear(&cg);
 			return r;
+		}
 	}
 	if (all) {
 		cleanup_free pid_t *pids = NULL;
@@ -238,7 +251,9 @@ int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool f
 {
 	cleanup_state_rec struct state_rec *rec = NULL;
 	cleanup_close int dirfd = state_dir_open(state_root(ctx), id, err);
+	struct cgroup_paths cg = { 0 };
 	enum oci_status st;
+	bool has_cg;
 	int r;
 
 	if (dirfd < 0)
@@ -254,23 +269,32 @@ int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool f
 	st = state_status(dirfd, rec);
 	if (st == OCI_STATUS_RUNNING && !force)
 		return hull_err_setx(err, EBUSY,
-				     "cannot delete container %s that is not stopped: running", id);
+				     "cannot delete container %s that is not stopped: %s", id,
+				     state_status_name(rec, st));
+	has_cg = state_cgroup(rec, &cg, NULL) == 0;
 	if (st != OCI_STATUS_STOPPED) {
 		cleanup_free pid_t *pids = NULL;
 		size_t n = collect_pids(rec->pid, &pids);
 
-		if (container_cgroup_ops->kill_all)
-			(void)container_cgroup_ops->kill_all(id, SIGKILL, NULL);
+		/* Every process of the cgroup, thawed if it was paused (runc's destroy). */
+		if (has_cg)
+			(void)cgroup_kill_all(&cg, SIGKILL, NULL);
 		for (size_t i = n; i-- > 1;)
 			(void)kill(pids[i], SIGKILL);
 		(void)signal_init(rec, SIGKILL, NULL);
-		if (!wait_exit(rec, dirfd, 10000))
+		if (!wait_exit(rec, dirfd, 10000)) {
+			cgroup_paths_clear(&cg);
 			return hull_err_setx(err, ETIMEDOUT,
 					     "container %s did not exit after SIGKILL", id);
+		}
 	}
 	run_hooks_warn(rec, OCI_HOOK_POSTSTOP, OCI_STATUS_STOPPED);
-	if (container_cgroup_ops->destroy && (r = container_cgroup_ops->destroy(id, err)) < 0)
-		return r;
+	if (has_cg) {
+		r = cgroup_destroy(&cg, err);
+		cgroup_paths_clear(&cg);
+		if (r < 0)
+			return r;
+	}
 	return state_dir_remove(state_root(ctx), id, err);
 }
 
@@ -348,4 +372,97 @@ int oci_runtime_list(const struct oci_runtime_ctx *ctx, char ***ret_ids, struct 
 	(void)closedir(d);
 	*ret_ids = ids;
 	return 0;
+}
+
+/* The cgroup of a container that is not stopped. */
+static int live_cgroup(const struct oci_runtime_ctx *ctx, const char *id, const char *what,
+		       struct cgroup_paths *ret, struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	int r;
+
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0)
+		return r;
+	if (state_status(dirfd, rec) == OCI_STATUS_STOPPED)
+		return hull_err_setx(err, ESRCH, "cannot %s container %s: it is stopped", what, id);
+	if ((r = state_cgroup(rec, ret, err)) < 0)
+		return r;
+	return 0;
+}
+
+int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
+		       const char *resources_json, const char *where, struct hull_err *err)
+{
+	struct cgroup_paths cg;
+	json_t *res = NULL;
+	int r;
+
+	if ((r = hjson_load_buf(resources_json, strlen(resources_json), where, &res, err)) < 0)
+		return r;
+	if ((r = live_cgroup(ctx, id, "update", &cg, err)) == 0) {
+		r = cgroup_update(&cg, res, where, err);
+		cgroup_paths_clear(&cg);
+	}
+	json_decref(res);
+	return r;
+}
+
+static int set_frozen(const struct oci_runtime_ctx *ctx, const char *id, bool freeze,
+		      struct hull_err *err)
+{
+	struct cgroup_paths cg;
+	int r;
+
+	if ((r = live_cgroup(ctx, id, freeze ? "pause" : "resume", &cg, err)) < 0)
+		return r;
+	if (!freeze && !cgroup_is_frozen(&cg))
+		r = hull_err_setx(err, EINVAL, "container %s is not paused", id);
+	else if (freeze && cgroup_is_frozen(&cg))
+		r = hull_err_setx(err, EINVAL, "container %s is already paused", id);
+	else
+		r = cgroup_freeze(&cg, freeze, err);
+	cgroup_paths_clear(&cg);
+	return r;
+}
+
+int oci_runtime_pause(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err)
+{
+	return set_frozen(ctx, id, true, err);
+}
+
+int oci_runtime_resume(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err)
+{
+	return set_frozen(ctx, id, false, err);
+}
+
+bool oci_runtime_is_paused(const struct oci_runtime_ctx *ctx, const char *id)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+
+	if (open_rec(ctx, id, &dirfd, &rec, NULL) < 0)
+		return false;
+	return state_is_paused(rec, state_status(dirfd, rec));
+}
+
+int oci_runtime_stats(const struct oci_runtime_ctx *ctx, const char *id, char **ret_json,
+		      uint64_t *ret_oom_kills, struct hull_err *err)
+{
+	struct cgroup_paths cg;
+	json_t *data = NULL;
+	int r;
+
+	if ((r = live_cgroup(ctx, id, "get stats of", &cg, err)) < 0)
+		return r;
+	if ((r = cgroup_stats(&cg, &data, err)) == 0) {
+		json_t *ev = json_pack("{s:s,s:s,s:o}", "type", "stats", "id", id, "data", data);
+
+		*ret_json = hjson_dump(ev, JSON_COMPACT);
+		json_decref(ev);
+		if (ret_oom_kills)
+			(void)cgroup_oom_kills(&cg, ret_oom_kills);
+	}
+	cgroup_paths_clear(&cg);
+	return r;
 }

@@ -21,6 +21,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "container/cgroup.h"
 #include "container/ns.h"
 #include "container/seams.h"
 #include "container/sync.h"
@@ -110,6 +111,7 @@ struct create_ctx {
 	const struct oci_spec *spec;
 	const char *id;
 	struct state_rec rec;
+	struct cgroup_paths cg; /* resolved before the clone, created by create_parent() */
 	int sync_fd;
 	pid_t pid;
 };
@@ -184,8 +186,9 @@ static int create_parent(struct create_ctx *c, int dirfd, const struct oci_creat
 	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
 	    (r = ns_write_idmaps(c->pid, s, err)) < 0)
 		return r;
-	if ((r = container_cgroup_ops->enter(s, c->id, c->pid, err)) < 0)
+	if ((r = cgroup_create_enter(&c->cg, s, c->pid, err)) < 0)
 		return r;
+	c->rec.cgroup = cgroup_paths_to_json(&c->cg);
 	if ((r = proc_stat_read(c->pid, &c->rec.starttime, &zombie)) < 0)
 		return hull_err_set(err, -r, "read /proc/%d/stat", c->pid);
 	st = state_to_json(&c->rec, OCI_STATUS_CREATING);
@@ -233,9 +236,13 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 		return r;
 	if (opts->console_socket && (console = console_connect(opts->console_socket, err)) < 0)
 		return console;
+	if ((r = cgroup_paths_resolve(s->cgroups_path, id, &c.cg, err)) < 0)
+		return r;
 	dirfd = state_dir_create(root, id, err);
-	if (dirfd < 0)
+	if (dirfd < 0) {
+		cgroup_paths_clear(&c.cg);
 		return dirfd;
+	}
 	/* From here on, failure must remove the state directory (and the child). */
 	if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0) {
 		r = hull_err_set(err, errno, "mkfifo %s", EXEC_FIFO);
@@ -289,6 +296,8 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	created = c.rec.created;
 	if ((r = create_parent(&c, dirfd, opts, err)) < 0)
 		goto err_kill;
+	json_decref(c.rec.cgroup);
+	cgroup_paths_clear(&c.cg);
 	*ret_pid = c.pid;
 	if (ret_pidfd)
 		*ret_pidfd = steal_fd(&pidfd);
@@ -298,9 +307,11 @@ err_kill:
 	(void)kill(c.pid, SIGKILL);
 	while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (container_cgroup_ops->destroy)
-		(void)container_cgroup_ops->destroy(id, NULL);
+	json_decref(c.rec.cgroup);
+	(void)cgroup_destroy(&c.cg, NULL);
+	cgroup_paths_clear(&c.cg);
 err_rmdir:
+	cgroup_paths_clear(&c.cg);
 	(void)state_dir_remove(root, id, NULL);
 	return r;
 }

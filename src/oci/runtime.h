@@ -170,6 +170,30 @@ int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 		     const struct oci_exec_opts *opts, pid_t *ret_pid, int *ret_pidfd,
 		     struct hull_err *err);
 
+/*
+ * cgroup commands (runc's update, pause, resume, events). The container must be created,
+ * running or paused; a stopped one is an error naming it.
+ *
+ * update: resources_json is a linux.resources object (runc's `update --resources` file, or
+ * the object built from update's flags); where names it in messages. Every value is checked
+ * before any is written; on a failed write the old values are restored and the error names
+ * the field.
+ */
+int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
+		       const char *resources_json, const char *where, struct hull_err *err);
+/* Freeze / thaw every process of the container (its cgroup's freezer). */
+int oci_runtime_pause(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err);
+int oci_runtime_resume(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err);
+/* True when the container's cgroup is frozen (state/list show "paused"). */
+bool oci_runtime_is_paused(const struct oci_runtime_ctx *ctx, const char *id);
+/*
+ * One runc "stats" event as a heap JSON string ({"type":"stats","id":..,"data":{"cpu":..,
+ * "memory":..,"pids":..,"blkio":..,"hugetlb":..}}), and the count of OOM kills so far in
+ * *ret_oom_kills (may be NULL). A stopped container is -ESRCH.
+ */
+int oci_runtime_stats(const struct oci_runtime_ctx *ctx, const char *id, char **ret_json,
+		      uint64_t *ret_oom_kills, struct hull_err *err);
+
 void oci_state_free(struct oci_state *st);
 DEFINE_CLEANUP_FUNC(struct oci_state, oci_state_free)
 #define cleanup_oci_state __attribute__((cleanup(oci_state_free_cleanup)))

@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/path.h"
+#include "container/cgroup.h"
 
 static const char *const status_names[OCI_STATUS_COUNT] = {
 	[OCI_STATUS_CREATING] = "creating",
@@ -42,6 +43,7 @@ void state_rec_free(struct state_rec *rec)
 	free(rec->created);
 	json_decref(rec->annotations);
 	json_decref(rec->hooks);
+	json_decref(rec->cgroup);
 	free(rec);
 }
 
@@ -114,7 +116,7 @@ json_t *state_to_json(const struct state_rec *rec, enum oci_status status)
 	json_object_set_new(o, "ociVersion", json_string(rec->oci_version));
 	json_object_set_new(o, "id", json_string(rec->id));
 	json_object_set_new(o, "pid", json_integer(status == OCI_STATUS_STOPPED ? 0 : rec->pid));
-	json_object_set_new(o, "status", json_string(oci_status_name(status)));
+	json_object_set_new(o, "status", json_string(state_status_name(rec, status)));
 	json_object_set_new(o, "bundle", json_string(rec->bundle));
 	json_object_set_new(o, "rootfs", json_string(rec->rootfs));
 	json_object_set_new(o, "created", json_string(rec->created));
@@ -131,9 +133,10 @@ int state_write(int dirfd, const struct state_rec *rec, struct hull_err *err)
 	int r;
 
 	/* Private fields under "hull": not part of the OCI state we print. */
-	json_object_set_new(o, "hull", json_pack("{s:I,s:I,s:O?}", "pid", (json_int_t)rec->pid,
-						 "starttime", (json_int_t)rec->starttime, "hooks",
-						 rec->hooks));
+	json_object_set_new(o, "hull", json_pack("{s:I,s:I,s:O?,s:O?}", "pid",
+						 (json_int_t)rec->pid, "starttime",
+						 (json_int_t)rec->starttime, "hooks", rec->hooks,
+						 "cgroup", rec->cgroup));
 	buf = hjson_dump(o, 0);
 	json_decref(o);
 	r = fd_write_file_atomic_at(dirfd, STATE_FILE, buf, strlen(buf), 0600);
@@ -148,7 +151,7 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 	cleanup_free struct state_rec *rec = NULL;
 	size_t len = 0;
 	const char *v[5] = { 0 };
-	json_t *o = NULL, *h = NULL, *ann = NULL, *hooks = NULL;
+	json_t *o = NULL, *h = NULL, *ann = NULL, *hooks = NULL, *cg = NULL;
 	json_int_t pid = 0, st = 0;
 	int r;
 
@@ -159,9 +162,10 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 		return hull_err_set(err, -r, "container \"%s\": read %s", id, STATE_FILE);
 	if ((r = hjson_load_buf(buf, len, STATE_FILE, &o, err)) < 0)
 		return hull_err_prefix(err, "container \"%s\"", id);
-	if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:s,s?o,s:{s:I,s:I,s?o}}", "ociVersion", &v[0], "id",
-			&v[1], "bundle", &v[2], "rootfs", &v[3], "created", &v[4], "annotations",
-			&ann, "hull", "pid", &pid, "starttime", &st, "hooks", &hooks) < 0) {
+	if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:s,s?o,s:{s:I,s:I,s?o,s?o}}", "ociVersion", &v[0],
+			"id", &v[1], "bundle", &v[2], "rootfs", &v[3], "created", &v[4],
+			"annotations", &ann, "hull", "pid", &pid, "starttime", &st, "hooks", &hooks,
+			"cgroup", &cg) < 0) {
 		json_decref(o);
 		return hull_err_setx(err, EINVAL, "container \"%s\": state.json is damaged", id);
 	}
@@ -176,6 +180,7 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 	rec->starttime = (unsigned long long)st;
 	rec->annotations = ann ? json_incref(ann) : json_object();
 	rec->hooks = hooks && !json_is_null(hooks) ? json_incref(hooks) : NULL;
+	rec->cgroup = cg && json_is_object(cg) ? json_incref(cg) : NULL;
 	json_decref(o);
 	*ret = steal_ptr(&rec);
 	return 0;
@@ -223,4 +228,29 @@ enum oci_status state_status(int dirfd, const struct state_rec *rec)
 	if (fstatat(dirfd, EXEC_FIFO, &st, 0) == 0)
 		return OCI_STATUS_CREATED;
 	return OCI_STATUS_RUNNING;
+}
+
+int state_cgroup(const struct state_rec *rec, struct cgroup_paths *ret, struct hull_err *err)
+{
+	if (!rec->cgroup)
+		return hull_err_setx(err, ENOENT, "container \"%s\": no cgroup recorded", rec->id);
+	return cgroup_paths_from_json(rec->cgroup, ret, err);
+}
+
+bool state_is_paused(const struct state_rec *rec, enum oci_status status)
+{
+	struct cgroup_paths p;
+	bool frozen;
+
+	if ((status != OCI_STATUS_RUNNING && status != OCI_STATUS_CREATED) ||
+	    state_cgroup(rec, &p, NULL) < 0)
+		return false;
+	frozen = cgroup_is_frozen(&p);
+	cgroup_paths_clear(&p);
+	return frozen;
+}
+
+const char *state_status_name(const struct state_rec *rec, enum oci_status status)
+{
+	return state_is_paused(rec, status) ? "paused" : oci_status_name(status);
 }

@@ -24,6 +24,7 @@ struct state_rec {
 	unsigned long long starttime; /* of pid, from /proc/<pid>/stat: guards against reuse */
 	json_t *annotations;          /* object */
 	json_t *hooks;                /* the config's hooks object, or NULL */
+	json_t *cgroup;               /* cgroup_paths_to_json() of the container, or NULL */
 };
 
 void state_rec_free(struct state_rec *rec);
@@ -49,3 +50,14 @@ int proc_stat_read(pid_t pid, unsigned long long *ret_starttime, bool *ret_zombi
 
 /* The OCI state document (runtime-spec "State") for rec with the given status. */
 json_t *state_to_json(const struct state_rec *rec, enum oci_status status);
+
+/*
+ * The container's cgroup as recorded at create time. Returns 0 with *ret filled in (free
+ * with cgroup_paths_clear()), or -ENOENT when none was recorded (an older state file).
+ */
+struct cgroup_paths;
+int state_cgroup(const struct state_rec *rec, struct cgroup_paths *ret, struct hull_err *err);
+/* True when the container is running or created and its cgroup is frozen (runc "paused"). */
+bool state_is_paused(const struct state_rec *rec, enum oci_status status);
+/* oci_status_name(), with "paused" for a frozen container. */
+const char *state_status_name(const struct state_rec *rec, enum oci_status status);

@@ -1,0 +1,182 @@
+/* Reading and writing cgroup files, the write plan, and host checks shared by both back ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "container/cgroup-internal.h"
+
+int cg_read(const char *dir, const char *file, char *buf, size_t size)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = fd_read_all(fd, buf, size - 1);
+	if (n < 0)
+		return (int)n;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return 0;
+}
+
+char *cg_read_alloc(const char *dir, const char *file)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (fd_read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len) < 0)
+		return NULL;
+	return buf;
+}
+
+int cg_write_str(const char *dir, const char *file, const char *value)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	/* One write(2): cgroup files take one value per write. */
+	n = write(fd, value, strlen(value));
+	if (n < 0)
+		return -errno;
+	return (size_t)n == strlen(value) ? 0 : -EIO;
+}
+
+int cg_read_u64(const char *dir, const char *file, uint64_t *ret)
+{
+	char buf[64], *end;
+	int r = cg_read(dir, file, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	if (strcmp(buf, "max") == 0) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	errno = 0;
+	*ret = strtoull(buf, &end, 10);
+	return errno || end == buf ? -EINVAL : 0;
+}
+
+int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+	cleanup_free char *buf = cg_read_alloc(dir, file);
+	size_t kl = strlen(key);
+
+	if (!buf)
+		return -ENOENT;
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1
+									  : NULL) {
+		if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+			*ret = strtoull(line + kl + 1, NULL, 10);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void cg_plan_add(struct cg_plan *p, enum cgroup_ctrl ctrl, const char *file, const char *field,
+		 bool restorable, const char *fmt, ...)
+{
+	struct cg_write *w;
+	va_list ap;
+
+	if (p->n == p->cap)
+		p->w = xreallocarray(p->w, p->cap = p->cap ? p->cap * 2 : 16, sizeof(*p->w));
+	w = &p->w[p->n++];
+	memset(w, 0, sizeof(*w));
+	w->ctrl = ctrl;
+	w->file = xstrdup(file);
+	w->field = field;
+	w->restorable = restorable;
+	va_start(ap, fmt);
+	if (vasprintf(&w->value, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+}
+
+void cg_plan_clear(struct cg_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->w[i].file);
+		free(p->w[i].value);
+	}
+	free(p->w);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Parse a cpu/node list ("0-3,5") into a bitmap of max bits; false if malformed. */
+static bool parse_list(const char *s, unsigned char *bits, unsigned max)
+{
+	const char *p = s;
+
+	if (!*p)
+		return true;
+	for (;;) {
+		char *end;
+		unsigned long a, b;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		a = strtoul(p, &end, 10);
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				return false;
+			b = strtoul(p, &end, 10);
+		}
+		if (a > b || b >= max)
+			return false;
+		for (unsigned long i = a; i <= b; i++)
+			bits[i / 8] |= (unsigned char)(1U << (i % 8));
+		if (*end == '\0')
+			return true;
+		if (*end != ',')
+			return false;
+		p = end + 1;
+	}
+}
+
+#define CG_LIST_MAX 8192
+
+int cg_check_cpuset(const char *allowed, const char *field, const char *want,
+		    struct hull_err *err)
+{
+	unsigned char have[CG_LIST_MAX / 8] = { 0 }, need[CG_LIST_MAX / 8] = { 0 };
+
+	if (!parse_list(want, need, CG_LIST_MAX))
+		return hull_err_setx(err, EINVAL, "%s: invalid list \"%s\"", field, want);
+	if (!allowed || !parse_list(allowed, have, CG_LIST_MAX))
+		return 0; /* nothing to compare with: the kernel decides */
+	for (unsigned i = 0; i < CG_LIST_MAX; i++)
+		if ((need[i / 8] & (1U << (i % 8))) && !(have[i / 8] & (1U << (i % 8))))
+			return hull_err_setx(err, EINVAL, "%s: \"%s\" is not within the host's "
+					     "\"%s\" (%u is not available)", field, want, allowed,
+					     i);
+	return 0;
+}
+
+bool cg_block_device_exists(int64_t major, int64_t minor)
+{
+	char path[64];
+	struct stat st;
+
+	(void)snprintf(path, sizeof(path), "/sys/dev/block/%lld:%lld", (long long)major,
+		       (long long)minor);
+	return stat(path, &st) == 0;
+}
