@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
+#include "container/caps.h"
 #include "oci/spec-internal.h"
 
 static const char *const hook_names[OCI_HOOK_COUNT] = {
@@ -213,11 +214,14 @@ static int parse_caps(json_t *proc, const char *pw, struct oci_process *p, struc
 		for (size_t i = 0; names && names[i]; i++) {
 			int c = oci_cap_from_name(names[i]);
 
-			/* As runc 1.1: a capability this build does not know is skipped, so
-			 * that configs written for newer kernels still run. */
-			if (c < 0) {
-				log_debug("%s.%s[%zu]: unknown capability \"%s\" ignored", cw,
-					  set_names[s], i, names[i]);
+			/* As runc 1.1 ("ignoring unknown or unavailable capabilities"): a name
+			 * nobody knows, or a capability the running kernel lacks, is skipped with
+			 * a warning, so that configs written for newer kernels still run.
+			 * Skipping only ever grants less. docs/runtime.md "Capabilities". */
+			if (c < 0 || c > caps_kernel_last()) {
+				log_warn("%s.%s[%zu]: %s capability \"%s\" ignored", cw,
+					 set_names[s], i, c < 0 ? "unknown" : "kernel lacks the",
+					 names[i]);
 				continue;
 			}
 			p->caps[s] |= 1ULL << c;
