@@ -353,6 +353,84 @@ static void test_rule_limit(void **state)
 	free(rules);
 }
 
+/* ---- random rule lists against a reference ------------------------------------------ */
+
+/* The semantics written the plain way: rules in order, the last match wins, deny by default. */
+static int reference(const struct cgroup_dev_rule *rules, size_t n, uint32_t type,
+		     uint32_t access, uint32_t major, uint32_t minor)
+{
+	int verdict = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cgroup_dev_rule *r = &rules[i];
+		uint32_t bits = 0;
+
+		for (const char *c = r->access; *c; c++)
+			bits |= *c == 'r' ? ACC_R : *c == 'w' ? ACC_W : ACC_M;
+		if (r->type != 'a' && (r->type == 'c' ? DEV_C : DEV_B) != type)
+			continue;
+		if (r->major >= 0 && (uint32_t)r->major != major)
+			continue;
+		if (r->minor >= 0 && (uint32_t)r->minor != minor)
+			continue;
+		if (r->allow ? (access & ~bits) != 0 : (access & bits) == 0)
+			continue;
+		verdict = r->allow;
+	}
+	return verdict;
+}
+
+/* Small numbers so that rules and requests meet often; a few large ones for JMP32. */
+static int64_t random_num(unsigned *seed, bool wild)
+{
+	static const int64_t big[] = { 0, 4095, 0x7fffffff, 0x80000000LL, 0xffffffffLL };
+	int k = rand_r(seed) % 8;
+
+	if (wild && k == 0)
+		return -1;
+	if (k == 1)
+		return big[rand_r(seed) % 5];
+	return rand_r(seed) % 3;
+}
+
+static void random_rule(unsigned *seed, struct cgroup_dev_rule *r)
+{
+	static const char *const acc[] = { "", "r", "w", "m", "rw", "rm", "wm", "rwm" };
+
+	r->allow = rand_r(seed) % 2;
+	r->type = "abc"[rand_r(seed) % 3];
+	r->major = random_num(seed, true);
+	r->minor = random_num(seed, true);
+	(void)snprintf(r->access, sizeof(r->access), "%s", acc[rand_r(seed) % 8]);
+}
+
+static void test_random_against_reference(void **state)
+{
+	struct cgroup_dev_rule rules[12];
+	unsigned seed = 12345;
+
+	for (int round = 0; round < 2000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % 13);
+		int len;
+
+		for (size_t i = 0; i < n; i++)
+			random_rule(&seed, &rules[i]);
+		len = build(rules, n);
+		for (int q = 0; q < 50; q++) {
+			uint32_t type = rand_r(&seed) % 2 ? DEV_C : DEV_B;
+			uint32_t access = (uint32_t)(rand_r(&seed) % 7 + 1);
+			uint32_t major = (uint32_t)random_num(&seed, false);
+			uint32_t minor = (uint32_t)random_num(&seed, false);
+			int want = reference(rules, n, type, access, major, minor);
+			int got = run(len, type, access, major, minor);
+
+			if (got != want)
+				fail_msg("round %d: %u %u %u:%u: program says %d, rules say %d", round,
+					 type, access, major, minor, got, want);
+		}
+	}
+}
+
 /* ---- JSON --------------------------------------------------------------------------- */
 
 static int parse(const char *text, struct cgroup_dev_rule **rules, size_t *n,
@@ -809,6 +887,31 @@ static void test_kernel_no_gap(void **state)
 	assert_int_equal(attached_count(fix), 1);
 }
 
+/* Every shape of rule the generator makes passes the kernel's verifier. */
+static void test_kernel_verifier_accepts_random(void **state)
+{
+	struct cgroup_dev_rule rules[40];
+	struct hull_err err = { 0 };
+	unsigned seed = 777;
+	int len, fd;
+
+	if (geteuid() != 0)
+		skip();
+	for (int round = 0; round < 300; round++) {
+		size_t n = (size_t)(rand_r(&seed) % 41);
+
+		for (size_t i = 0; i < n; i++)
+			random_rule(&seed, &rules[i]);
+		len = build(rules, n);
+		fd = cgroup_devices_bpf_load(prog, (size_t)len, &err);
+		if (fd == -EPERM)
+			skip();
+		if (fd < 0)
+			fail_msg("round %d (%zu rules): %s", round, n, err.msg);
+		(void)close(fd);
+	}
+}
+
 /* A program the verifier rejects: the error quotes the verifier. */
 static void test_kernel_verifier_error(void **state)
 {
@@ -870,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_empty_access_matches_nothing),
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_rule_limit),
+		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_json_ok),
 		cmocka_unit_test(test_json_bad),
 		cmocka_unit_test(test_json_too_many),
@@ -879,6 +983,7 @@ int main(void)
 		KERNEL_TEST(test_kernel_several_old_programs),
 		KERNEL_TEST(test_kernel_single_mode),
 		KERNEL_TEST(test_kernel_no_gap),
+		cmocka_unit_test(test_kernel_verifier_accepts_random),
 		cmocka_unit_test(test_kernel_verifier_error),
 		cmocka_unit_test(test_kernel_bad_fd),
 	};
