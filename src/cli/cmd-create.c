@@ -26,6 +26,9 @@ enum {
 	OPT_PRIVILEGED,
 	OPT_NETWORK,
 	OPT_ROOTFS_COPY,
+	OPT_MEMORY_SWAP,
+	OPT_CPU_SHARES,
+	OPT_CPUSET_CPUS,
 };
 
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
@@ -48,6 +51,98 @@ static int env_file(const char *cmd, const char *path, struct run_opts *o)
 	return 0;
 }
 
+/* "0-3,5": cpu numbers and ranges, as cpuset.cpus takes them */
+static bool valid_cpu_list(const char *s)
+{
+	const char *p = s;
+
+	for (;;) {
+		char *end = NULL;
+		unsigned long a, b;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		a = strtoul(p, &end, 10);
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				return false;
+			b = strtoul(p, &end, 10);
+		}
+		if (a > b || b >= 8192)
+			return false;
+		if (*end == '\0')
+			return true;
+		if (*end != ',')
+			return false;
+		p = end + 1;
+	}
+}
+
+static const char *resource_flag(int opt)
+{
+	switch (opt) {
+	case 'm': return "-m";
+	case 'c': return "--cpu-shares";
+	case OPT_MEMORY_SWAP: return "--memory-swap";
+	case OPT_CPUS: return "--cpus";
+	case OPT_CPUSET_CPUS: return "--cpuset-cpus";
+	default: return "--pids-limit";
+	}
+}
+
+/* -m, --memory-swap, --cpus, -c/--cpu-shares, --cpuset-cpus, --pids-limit (docker's rules) */
+static int parse_resource(const char *cmd, int opt, const char *arg, struct run_opts *o)
+{
+	const char *flag = resource_flag(opt);
+	char *end = NULL;
+	long long n;
+
+	switch (opt) {
+	case 'm':
+		o->memory = human_parse_bytes(arg);
+		if (o->memory < 0)
+			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
+					       "unit b, k, m or g)", flag, arg);
+		return 0;
+	case OPT_MEMORY_SWAP:
+		o->memory_swap = strcmp(arg, "-1") == 0 ? -1 : human_parse_bytes(arg);
+		if (o->memory_swap == -1 && strcmp(arg, "-1") != 0)
+			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
+					       "unit b, k, m or g, or -1 for unlimited)", flag, arg);
+		return 0;
+	case OPT_CPUS:
+		o->cpus = strtod(arg, &end);
+		if (end == arg || *end || !(o->cpus > 0 && o->cpus <= 4096))
+			return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
+		return 0;
+	case OPT_CPUSET_CPUS:
+		if (!valid_cpu_list(arg))
+			return cli_usage_error(cmd, "%s %s: invalid CPU list (e.g. 0-3,5)", flag, arg);
+		o->cpuset_cpus = arg;
+		return 0;
+	default:
+		break;
+	}
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (end == arg || *end || errno == ERANGE)
+		return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
+	if (opt == 'c') {
+		/* the kernel's range for cpu.shares (it raises 1 to 2); 0: the default */
+		if (n < 0 || n > 262144)
+			return cli_usage_error(cmd, "%s %s: must be 0 to 262144", flag, arg);
+		o->cpu_shares = (uint64_t)n;
+		return 0;
+	}
+	/* --pids-limit: 0 or -1 is unlimited, as docker has it */
+	if (n < -1)
+		return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
+	o->pids_limit = n > 0 ? n : 0;
+	return 0;
+}
+
 int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
@@ -65,6 +160,9 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		{ "hostname", required_argument, NULL, 'h' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP },
+		{ "cpu-shares", required_argument, NULL, 'c' },
+		{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS },
 		{ "pids-limit", required_argument, NULL, OPT_PIDS },
 		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 		{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
@@ -75,12 +173,12 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY },
 		{ 0 },
 	};
-	char *end = NULL;
+	const char *swap_arg = NULL;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+ditre:v:w:u:h:m:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ditre:v:w:u:h:m:c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->detach = true; break;
 		case 'i': o->interactive = true; break;
@@ -98,21 +196,15 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case OPT_ENTRYPOINT: o->entrypoint = optarg; break;
 		case 'h': o->hostname = optarg; break;
 		case 'm':
-			o->memory = human_parse_bytes(optarg);
-			if (o->memory <= 0)
-				return cli_usage_error(cmd, "-m %s: invalid size", optarg);
-			break;
+		case OPT_MEMORY_SWAP:
 		case OPT_CPUS:
-			o->cpus = strtod(optarg, &end);
-			if (end == optarg || *end || !(o->cpus > 0 && o->cpus <= 4096))
-				return cli_usage_error(cmd, "--cpus %s: invalid number", optarg);
-			break;
+		case 'c':
+		case OPT_CPUSET_CPUS:
 		case OPT_PIDS:
-			o->pids_limit = strtoll(optarg, &end, 10);
-			if (end == optarg || *end || (o->pids_limit <= 0 && o->pids_limit != -1))
-				return cli_usage_error(cmd, "--pids-limit %s: invalid number", optarg);
-			if (o->pids_limit < 0)
-				o->pids_limit = 0;
+			if (parse_resource(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			if (c == OPT_MEMORY_SWAP)
+				swap_arg = optarg;
 			break;
 		case OPT_READ_ONLY: o->read_only = true; break;
 		case OPT_CAP_ADD: strv_push(&o->cap_add, optarg); break;
@@ -132,6 +224,12 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (o->network && strcmp(o->network, "none") != 0 && strcmp(o->network, "host") != 0)
 		return cli_usage_error(cmd, "--network %s: only 'none' and 'host' are supported",
 				       o->network);
+	if (o->memory_swap != 0 && o->memory == 0)
+		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
+				       swap_arg);
+	if (o->memory_swap > 0 && o->memory_swap < o->memory)
+		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
+				       "(-m), it is memory plus swap", swap_arg);
 	o->image = argv[optind];
 	if (optind + 1 < argc)
 		o->cmd = strv_dup(argv + optind + 1);

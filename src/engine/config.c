@@ -446,18 +446,41 @@ static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *e
 	return 0;
 }
 
+int64_t run_opts_memory_swap(const struct run_opts *o)
+{
+	if (o->memory <= 0 || o->memory_swap < 0)
+		return 0;
+	return o->memory_swap > 0 ? o->memory_swap : 2 * o->memory;
+}
+
+/*
+ * linux.resources as podman writes them: memory.limit with swap (memory + swap: twice the
+ * limit unless --memory-swap says otherwise, none when it is -1), cpu.quota/period with a
+ * 100 ms period, cpu.shares, cpu.cpus, pids.limit.
+ */
 static json_t *build_resources(const struct run_opts *o)
 {
 	json_t *r = json_object();
+	json_t *cpu = json_object();
 
-	if (o->memory > 0)
-		(void)json_object_set_new(r, "memory",
-					  json_pack("{s:I}", "limit", (json_int_t)o->memory));
-	if (o->cpus > 0)
-		(void)json_object_set_new(r, "cpu",
-					  json_pack("{s:I, s:I}", "quota",
-						    (json_int_t)(o->cpus * 100000.0), "period",
-						    (json_int_t)100000));
+	if (o->memory > 0) {
+		json_t *m = json_pack("{s:I}", "limit", (json_int_t)o->memory);
+
+		if (run_opts_memory_swap(o) > 0)
+			(void)json_object_set_new(m, "swap", json_integer(run_opts_memory_swap(o)));
+		(void)json_object_set_new(r, "memory", m);
+	}
+	if (o->cpu_shares > 0)
+		(void)json_object_set_new(cpu, "shares", json_integer((json_int_t)o->cpu_shares));
+	if (o->cpus > 0) {
+		(void)json_object_set_new(cpu, "quota", json_integer((json_int_t)(o->cpus * 100000.0)));
+		(void)json_object_set_new(cpu, "period", json_integer(100000));
+	}
+	if (o->cpuset_cpus)
+		(void)json_object_set_new(cpu, "cpus", json_string(o->cpuset_cpus));
+	if (json_object_size(cpu) > 0)
+		(void)json_object_set(r, "cpu", cpu);
+	json_decref(cpu);
 	if (o->pids_limit > 0)
 		(void)json_object_set_new(r, "pids",
 					  json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));

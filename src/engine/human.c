@@ -86,36 +86,35 @@ char *human_rfc3339(const struct timespec *t)
 
 int64_t human_parse_bytes(const char *s)
 {
-	char *end = NULL;
-	double v;
-	int64_t mult = 1;
+	static const char units[] = "kmgtp";
+	const char *p = s, *u;
+	long double v = 0, scale = 1;
+	int digits = 0;
 
-	if (!s || !*s)
+	/* docker's grammar (go-units RAMInBytes): DIGITS[.DIGITS][ ][kmgtp][i][b], any case */
+	if (!s)
 		return -1;
-	v = strtod(s, &end);
-	if (end == s || !(v >= 0)) /* NaN compares false */
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		v = v * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			v += (*p - '0') / (scale *= 10);
+	if (digits == 0 || p[-1] == '.')
 		return -1;
-	switch (tolower((unsigned char)*end)) {
-	case '\0':
-	case 'b':
-		break;
-	case 'k':
-		mult = 1024;
-		break;
-	case 'm':
-		mult = 1024 * 1024;
-		break;
-	case 'g':
-		mult = 1024LL * 1024 * 1024;
-		break;
-	default:
-		return -1;
+	if (*p == ' ')
+		p++;
+	if (*p && (u = strchr(units, tolower((unsigned char)*p)))) {
+		for (long i = 0; i <= u - units; i++)
+			v *= 1024;
+		p++;
+		if (tolower((unsigned char)*p) == 'i')
+			p++;
 	}
-	if (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]))
+	if (tolower((unsigned char)*p) == 'b')
+		p++;
+	if (*p || v >= 9223372036854775807.0L)
 		return -1;
-	if (!(v * (double)mult <= 9e18))
-		return -1;
-	return (int64_t)(v * (double)mult);
+	return (int64_t)v;
 }
 
 int human_parse_signal(const char *s)

@@ -12,7 +12,10 @@ void human_size(uint64_t bytes, char *buf, size_t len);
 time_t human_parse_time(const char *s);
 /* Format t as RFC 3339 UTC with nanoseconds. Heap string. */
 char *human_rfc3339(const struct timespec *t);
-/* Parse a size with an optional unit b/k/m/g (1024-based, as docker -m); -1 if invalid. */
+/*
+ * Parse a size as docker's -m does: DIGITS[.DIGITS][ ][k|m|g|t|p][i][b] in any case, the units
+ * 1024-based, fractions truncated to whole bytes ("1.5k" is 1536). -1 if invalid or too big.
+ */
 int64_t human_parse_bytes(const char *s);
 /* "KILL", "SIGTERM", "9": a signal number, or -1. */
 int human_parse_signal(const char *s);

@@ -134,6 +134,15 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 			 (json_int_t)o->pids_limit, "ReadonlyRootfs", o->read_only, "Privileged",
 			 o->privileged, "CapAdd", strv_json(o->cap_add), "CapDrop",
 			 strv_json(o->cap_drop), "Binds", strv_json(o->volumes));
+	{
+		json_t *hc = json_object_get(rec, "HostConfig");
+
+		(void)json_object_set_new(hc, "MemorySwap",
+					  json_integer(o->memory_swap < 0 ? -1 : run_opts_memory_swap(o)));
+		(void)json_object_set_new(hc, "CpuShares", json_integer((json_int_t)o->cpu_shares));
+		(void)json_object_set_new(hc, "CpusetCpus",
+					  json_string(o->cpuset_cpus ? o->cpuset_cpus : ""));
+	}
 	/* the image's STOPSIGNAL, used by `hull stop` */
 	(void)json_object_set_new(json_object_get(rec, "Config"), "StopSignal",
 				  json_string(stop && human_parse_signal(stop) > 0 ? stop : "SIGTERM"));

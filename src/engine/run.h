@@ -20,11 +20,17 @@ struct run_opts {
 	char **volumes;         /* HOST:CTR[:ro] */
 	const char *workdir, *user, *hostname, *network;
 	int64_t memory;         /* bytes, 0: none */
+	int64_t memory_swap;    /* memory + swap, bytes; 0: twice memory (docker), -1: unlimited */
 	double cpus;            /* 0: none */
+	uint64_t cpu_shares;    /* 0: none */
+	const char *cpuset_cpus; /* NULL: none */
 	int64_t pids_limit;     /* 0: none */
 	bool read_only, privileged, interactive, tty, rm, detach, force_copy;
 	char **cap_add, **cap_drop;
 };
+
+/* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */
+int64_t run_opts_memory_swap(const struct run_opts *o);
 
 /* docker's exit codes */
 #define EXIT_CANNOT_EXEC 126
