@@ -21,7 +21,7 @@ static void vm_usage(FILE *f)
 		"Usage: hull vm run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline S]\n"
 		"                   [--cpus N] [--memory SIZE]\n"
 		"                   [--disk PATH[,ro][,format=raw|qcow2][,serial=ID]]...\n"
-		"                   [--rng] [--console serial|none] [--api-sock PATH]\n"
+		"                   [--rng] [--console serial|virtio|none] [--api-sock PATH]\n"
 		"                   [--shutdown-timeout SECONDS] [--raw] [--allow-pvm] [--stats]\n"
 		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"
 		"                   [--module-dir /lib/modules/VERSION] [--module NAME]...\n"
@@ -128,8 +128,11 @@ static int vm_run_main(int argc, char **argv)
 				cfg.console = VM_CONSOLE_SERIAL;
 			else if (strcmp(optarg, "none") == 0)
 				cfg.console = VM_CONSOLE_NONE;
+			else if (strcmp(optarg, "virtio") == 0)
+				cfg.console = VM_CONSOLE_VIRTIO;
 			else {
-				fprintf(stderr, "hull vm run: --console %s: expected serial or none\n",
+				fprintf(stderr,
+					"hull vm run: --console %s: expected serial, virtio or none\n",
 					optarg);
 				return 125;
 			}

@@ -29,6 +29,7 @@
 #include "vmm/loop.h"
 #include "vmm/pci.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio/console.h"
 #include "vmm/virtio/devices.h"
 #include "vmm/x86/arch.h"
 
@@ -322,7 +323,10 @@ static void vm_on_stdin(void *opaque, int fd, uint32_t events)
 		(void)evloop_del(vm->loop, fd);
 		return;
 	}
-	(void)serial_input(vm->serial, buf, (size_t)n);
+	if (vm->vcon)
+		(void)virtio_console_input(vm->vcon, buf, (size_t)n);
+	else
+		(void)serial_input(vm->serial, buf, (size_t)n);
 }
 
 /* SIGTERM through a signalfd (vmm_run blocks it before any thread starts), and its timer. */
@@ -370,12 +374,11 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	r = vm_signals_watch(vm, err);
 	if (r < 0)
 		return r;
-	r = serial_create(vm, cfg->console == VM_CONSOLE_SERIAL ? STDOUT_FILENO : -1, &vm->serial,
+	/* With --console virtio the UART still prints (early messages), hvc0 gets the input. */
+	r = serial_create(vm, cfg->console != VM_CONSOLE_NONE ? STDOUT_FILENO : -1, &vm->serial,
 			  err);
 	if (r < 0)
 		return r;
-	if (cfg->console == VM_CONSOLE_SERIAL)
-		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
 	r = legacy_devices_create(vm, &vm->rtc, err);
 	if (r < 0)
 		return r;
@@ -390,6 +393,11 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
+	if (cfg->console == VM_CONSOLE_VIRTIO && !vm->vcon)
+		return hull_err_setx(err, EINVAL, "--console virtio needs a Linux kernel, not a raw guest");
+	/* After the devices: input goes to the virtio console when there is one. */
+	if (cfg->console != VM_CONSOLE_NONE)
+		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
 	r = arch_load(vm, err);
 	if (r < 0)
 		return r;

@@ -52,7 +52,8 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *kbd;
 	struct pci_bus *pci;
-	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 2];
+	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 3]; /* disks, rng, console */
+	struct virtio_pci_dev *vcon; /* the virtio console (also in vdevs), or NULL */
 	unsigned n_vdevs;
 	struct api_server *api;
 

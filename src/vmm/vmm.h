@@ -27,6 +27,7 @@ enum vm_stop {
 enum vm_console {
 	VM_CONSOLE_SERIAL,
 	VM_CONSOLE_NONE,
+	VM_CONSOLE_VIRTIO, /* hvc0 on virtio-console has the terminal; the UART prints too */
 	VM_CONSOLE_COUNT,
 };
 

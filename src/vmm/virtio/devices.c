@@ -1,8 +1,10 @@
 #include "vmm/virtio/devices.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/console.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
@@ -24,6 +26,12 @@ int virtio_devices_create(struct vm *vm, struct hull_err *err)
 			return r;
 		vm->n_vdevs++;
 	}
+	if (cfg->console == VM_CONSOLE_VIRTIO) {
+		r = virtio_console_create(vm, STDOUT_FILENO, &vm->vdevs[vm->n_vdevs], err);
+		if (r < 0)
+			return r;
+		vm->vcon = vm->vdevs[vm->n_vdevs++];
+	}
 	return 0;
 }
 
@@ -34,9 +42,12 @@ void virtio_devices_free(struct vm *vm)
 
 		if (v->ops->device_id == 2)
 			virtio_blk_free(v);
+		else if (v->ops->device_id == 3)
+			virtio_console_free(v);
 		else
 			virtio_rng_free(v);
 		vm->vdevs[i] = NULL;
 	}
 	vm->n_vdevs = 0;
+	vm->vcon = NULL;
 }

@@ -1,5 +1,5 @@
 #pragma once
-/* The virtio devices of a VM (virtio-blk per --disk, virtio-rng), on virtio-pci. */
+/* The virtio devices of a VM (virtio-blk per --disk, virtio-rng, virtio-console), on virtio-pci. */
 #include "common/error.h"
 
 struct vm;

@@ -184,3 +184,8 @@ def test_truncated_vmlinux(hull, vmlinux, tmp_path):
     k.write_bytes(pathlib.Path(vmlinux).read_bytes()[:8 << 20])
     assert_error(run(hull, "run", "--allow-pvm", "--memory", "256M", "--kernel", str(k)),
                  str(k), "outside the file")
+
+
+def test_console_virtio_needs_linux(hull, tiny_guest):
+    assert_error(run(hull, "run", "--raw", "--allow-pvm", "--memory", "2M", "--console",
+                     "virtio", "--kernel", tiny_guest["poweroff"]), "--console virtio")
