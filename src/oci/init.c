@@ -319,8 +319,7 @@ static int setup_process(const struct init_args *a, struct init_sec *sec, char *
 	umask(p->has_umask ? p->umask : 022);
 	/* As root still: a negative nice, SCHED_FIFO or the RT I/O class need CAP_SYS_NICE,
 	 * SYS_ADMIN, which the process may not keep. */
-	if ((r = sched_apply_personality(a->spec, err)) < 0 ||
-	    (r = sched_apply_process(a->spec, err)) < 0)
+	if ((r = sched_apply_linux(a->spec, err)) < 0 || (r = sched_apply_process(p, err)) < 0)
 		return r;
 	if ((r = sec_before_user(p, sec, err)) < 0 ||
 	    (r = process_set_user_keep(p, sec->keep, err)) < 0)

@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -510,6 +511,147 @@ static int parse_time_offsets(json_t *lnx, struct oci_spec *s, struct hull_err *
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned long flag;
+} personality_flags[] = {
+	{ "UNAME26", 0x0020000 },	     { "ADDR_NO_RANDOMIZE", 0x0040000 },
+	{ "FDPIC_FUNCPTRS", 0x0080000 },     { "MMAP_PAGE_ZERO", 0x0100000 },
+	{ "ADDR_COMPAT_LAYOUT", 0x0200000 }, { "READ_IMPLIES_EXEC", 0x0400000 },
+	{ "ADDR_LIMIT_32BIT", 0x0800000 },   { "SHORT_INODE", 0x1000000 },
+	{ "WHOLE_SECONDS", 0x2000000 },	     { "STICKY_TIMEOUTS", 0x4000000 },
+	{ "ADDR_LIMIT_3GB", 0x8000000 },
+};
+
+/* linux.personality: domain LINUX or LINUX32 (personality(2)), plus flags. */
+static int parse_personality(json_t *lnx, struct oci_spec *s, struct hull_err *err)
+{
+	const char *w = "config.json: linux.personality";
+	cleanup_strv char **flags = NULL;
+	const char *domain = NULL;
+	json_t *o = NULL;
+	int r;
+
+	if ((r = hjson_get_obj(lnx, "personality", "config.json: linux", false, &o, err)) < 0 ||
+	    !o)
+		return r;
+	if ((r = hjson_get_str(o, "domain", w, true, &domain, err)) < 0 ||
+	    (r = hjson_get_strv(o, "flags", w, false, 16, &flags, err)) < 0)
+		return r;
+	if (strcmp(domain, "LINUX") == 0)
+		s->personality = 0x0000; /* PER_LINUX */
+	else if (strcmp(domain, "LINUX32") == 0)
+		s->personality = 0x0008; /* PER_LINUX32 */
+	else
+		return hull_err_setx(err, EINVAL, "%s.domain: unknown domain \"%s\" (LINUX or "
+				     "LINUX32)", w, domain);
+	for (size_t i = 0; flags && flags[i]; i++) {
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(personality_flags); k++)
+			if (strcmp(flags[i], personality_flags[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(personality_flags))
+			return hull_err_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", w,
+					     i, flags[i]);
+		s->personality |= personality_flags[k].flag;
+	}
+	s->has_personality = true;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int val;
+} mpol_modes[] = {
+	{ "MPOL_DEFAULT", 0 },	      { "MPOL_PREFERRED", 1 },	    { "MPOL_BIND", 2 },
+	{ "MPOL_INTERLEAVE", 3 },     { "MPOL_LOCAL", 4 },	    { "MPOL_PREFERRED_MANY", 5 },
+	{ "MPOL_WEIGHTED_INTERLEAVE", 6 },
+}, mpol_flags[] = {
+	{ "MPOL_F_NUMA_BALANCING", 1 << 13 },
+	{ "MPOL_F_RELATIVE_NODES", 1 << 14 },
+	{ "MPOL_F_STATIC_NODES", 1 << 15 },
+};
+
+/* "0-3,7" into the node bitmap; false on a malformed list or a node out of range. */
+static bool parse_nodes(const char *str, struct oci_mempolicy *m)
+{
+	const char *p = str;
+
+	while (*p) {
+		char *end = NULL;
+		unsigned long lo, hi;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		lo = hi = strtoul(p, &end, 10);
+		p = end;
+		if (*p == '-') {
+			if (p[1] < '0' || p[1] > '9')
+				return false;
+			hi = strtoul(p + 1, &end, 10);
+			p = end;
+		}
+		if (lo > hi || hi >= OCI_MAX_NUMA_NODES)
+			return false;
+		for (unsigned long n = lo; n <= hi; n++)
+			m->nodes[n / (8 * sizeof(unsigned long))] |=
+				1UL << (n % (8 * sizeof(unsigned long)));
+		if (hi + 1 > m->max_node)
+			m->max_node = (unsigned)hi + 1;
+		if (*p == ',' && p[1])
+			p++;
+		else if (*p)
+			return false;
+	}
+	return true;
+}
+
+/* linux.memoryPolicy: mode, nodes, flags (set_mempolicy(2)). */
+static int parse_mempolicy(json_t *lnx, struct oci_spec *s, struct hull_err *err)
+{
+	const char *w = "config.json: linux.memoryPolicy";
+	struct oci_mempolicy *m = &s->mempolicy;
+	cleanup_strv char **flags = NULL;
+	const char *mode = NULL, *nodes = NULL;
+	json_t *o = NULL;
+	size_t k;
+	int r;
+
+	if ((r = hjson_get_obj(lnx, "memoryPolicy", "config.json: linux", false, &o, err)) < 0 ||
+	    !o)
+		return r;
+	if ((r = hjson_get_str(o, "mode", w, true, &mode, err)) < 0 ||
+	    (r = hjson_get_str(o, "nodes", w, false, &nodes, err)) < 0 ||
+	    (r = hjson_get_strv(o, "flags", w, false, 8, &flags, err)) < 0)
+		return r;
+	for (k = 0; k < ARRAY_SIZE(mpol_modes); k++)
+		if (strcmp(mode, mpol_modes[k].name) == 0)
+			break;
+	if (k == ARRAY_SIZE(mpol_modes))
+		return hull_err_setx(err, EINVAL, "%s.mode: unknown mode \"%s\"", w, mode);
+	m->mode = mpol_modes[k].val;
+	if (nodes && !parse_nodes(nodes, m))
+		return hull_err_setx(err, EINVAL, "%s.nodes: \"%s\" is not a node list such as "
+				     "\"0-3,7\" (nodes below %d)", w, nodes, OCI_MAX_NUMA_NODES);
+	for (size_t i = 0; flags && flags[i]; i++) {
+		for (k = 0; k < ARRAY_SIZE(mpol_flags); k++)
+			if (strcmp(flags[i], mpol_flags[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(mpol_flags))
+			return hull_err_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", w,
+					     i, flags[i]);
+		m->flags |= (unsigned)mpol_flags[k].val;
+	}
+	/* set_mempolicy(2): DEFAULT and LOCAL take no nodes; the others need some. */
+	if ((m->mode == 0 || m->mode == 4) && m->max_node)
+		return hull_err_setx(err, EINVAL, "%s.nodes: %s takes no nodes", w, mode);
+	if (m->mode != 0 && m->mode != 4 && !m->max_node)
+		return hull_err_setx(err, EINVAL, "%s.nodes: %s needs nodes", w, mode);
+	s->has_mempolicy = true;
+	return 0;
+}
+
 static int check_linux(struct oci_spec *s, struct hull_err *err)
 {
 	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
@@ -552,7 +694,8 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 		    (r = parse_paths(lnx, "maskedPaths", &s->masked_paths, err)) < 0 ||
 		    (r = parse_paths(lnx, "readonlyPaths", &s->readonly_paths, err)) < 0 ||
 		    (r = parse_propagation(lnx, s, err)) < 0 ||
-		    (r = parse_time_offsets(lnx, s, err)) < 0)
+		    (r = parse_time_offsets(lnx, s, err)) < 0 ||
+		    (r = parse_personality(lnx, s, err)) < 0 || (r = parse_mempolicy(lnx, s, err)) < 0)
 			return r;
 		if ((r = hjson_get_str(lnx, "mountLabel", w, false, &str, err)) < 0)
 			return r;

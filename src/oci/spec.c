@@ -274,6 +274,110 @@ static int parse_user(json_t *proc, const char *pw, struct oci_process *p, struc
 	return 0;
 }
 
+struct name_val {
+	const char *name;
+	uint64_t val;
+};
+
+static const struct name_val sched_policies[] = {
+	{ "SCHED_OTHER", 0 }, { "SCHED_FIFO", 1 },  { "SCHED_RR", 2 },	  { "SCHED_BATCH", 3 },
+	{ "SCHED_ISO", 4 },   { "SCHED_IDLE", 5 },  { "SCHED_DEADLINE", 6 },
+};
+
+static const struct name_val sched_flags[] = {
+	{ "SCHED_FLAG_RESET_ON_FORK", 0x01 }, { "SCHED_FLAG_RECLAIM", 0x02 },
+	{ "SCHED_FLAG_DL_OVERRUN", 0x04 },    { "SCHED_FLAG_KEEP_POLICY", 0x08 },
+	{ "SCHED_FLAG_KEEP_PARAMS", 0x10 },   { "SCHED_FLAG_UTIL_CLAMP_MIN", 0x20 },
+	{ "SCHED_FLAG_UTIL_CLAMP_MAX", 0x40 },
+};
+
+static const struct name_val ioprio_classes[] = {
+	{ "IOPRIO_CLASS_RT", 1 }, { "IOPRIO_CLASS_BE", 2 }, { "IOPRIO_CLASS_IDLE", 3 },
+};
+
+/* The value of name in t, or -1. */
+static int64_t name_find(const struct name_val *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return (int64_t)t[i].val;
+	return -1;
+}
+
+static int parse_scheduler(json_t *proc, const char *pw, struct oci_process *p,
+			   struct hull_err *err)
+{
+	cleanup_free char *w = xasprintf("%s.scheduler", pw);
+	cleanup_strv char **flags = NULL;
+	struct oci_scheduler *sc = &p->scheduler;
+	json_t *o = NULL;
+	const char *policy = NULL;
+	int64_t v = 0;
+	int r;
+
+	if ((r = hjson_get_obj(proc, "scheduler", pw, false, &o, err)) < 0 || !o)
+		return r;
+	if ((r = hjson_get_str(o, "policy", w, true, &policy, err)) < 0)
+		return r;
+	if ((v = name_find(sched_policies, ARRAY_SIZE(sched_policies), policy)) < 0)
+		return hull_err_setx(err, EINVAL, "%s.policy: unknown policy \"%s\"", w, policy);
+	sc->policy = (uint32_t)v;
+	v = 0;
+	if ((r = hjson_get_int(o, "nice", w, false, -20, 19, &v, err)) < 0)
+		return r;
+	sc->nice = (int32_t)v;
+	v = 0;
+	if ((r = hjson_get_int(o, "priority", w, false, 0, 99, &v, err)) < 0)
+		return r;
+	sc->priority = (uint32_t)v;
+	if ((r = hjson_get_u64(o, "runtime", w, false, &sc->runtime, err)) < 0 ||
+	    (r = hjson_get_u64(o, "deadline", w, false, &sc->deadline, err)) < 0 ||
+	    (r = hjson_get_u64(o, "period", w, false, &sc->period, err)) < 0 ||
+	    (r = hjson_get_strv(o, "flags", w, false, 16, &flags, err)) < 0)
+		return r;
+	for (size_t i = 0; flags && flags[i]; i++) {
+		int64_t f = name_find(sched_flags, ARRAY_SIZE(sched_flags), flags[i]);
+
+		if (f < 0)
+			return hull_err_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", w, i,
+					     flags[i]);
+		sc->flags |= (uint64_t)f;
+	}
+	/* The kernel's own checks (sched(7)), said here with the field's name. */
+	if ((sc->policy == 1 || sc->policy == 2) && sc->priority < 1)
+		return hull_err_setx(err, EINVAL, "%s.priority: %s needs a priority from 1 to 99",
+				     w, policy);
+	if (sc->policy != 1 && sc->policy != 2 && sc->priority)
+		return hull_err_setx(err, EINVAL, "%s.priority: must be 0 for %s", w, policy);
+	if (sc->policy == 6 && (!sc->runtime || sc->runtime > sc->deadline ||
+				(sc->period && sc->deadline > sc->period)))
+		return hull_err_setx(err, EINVAL, "%s: SCHED_DEADLINE needs 0 < runtime <= "
+				     "deadline <= period", w);
+	p->has_scheduler = true;
+	return 0;
+}
+
+static int parse_io_priority(json_t *proc, const char *pw, struct oci_process *p,
+			     struct hull_err *err)
+{
+	cleanup_free char *w = xasprintf("%s.ioPriority", pw);
+	json_t *o = NULL;
+	const char *cls = NULL;
+	int64_t c, level = 0;
+	int r;
+
+	if ((r = hjson_get_obj(proc, "ioPriority", pw, false, &o, err)) < 0 || !o)
+		return r;
+	if ((r = hjson_get_str(o, "class", w, true, &cls, err)) < 0 ||
+	    (r = hjson_get_int(o, "priority", w, false, 0, 7, &level, err)) < 0)
+		return r;
+	if ((c = name_find(ioprio_classes, ARRAY_SIZE(ioprio_classes), cls)) < 0)
+		return hull_err_setx(err, EINVAL, "%s.class: unknown class \"%s\"", w, cls);
+	p->has_io_priority = true;
+	p->io_priority = (int)((c << 13) | level); /* IOPRIO_PRIO_VALUE */
+	return 0;
+}
+
 int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
 {
 	cleanup_free char *csw = xasprintf("%s.consoleSize", w);
@@ -330,7 +434,9 @@ int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct
 	if ((r = hjson_get_str(proc, "selinuxLabel", w, false, &str, err)) < 0)
 		return r;
 	p->selinux_label = str && *str ? xstrdup(str) : NULL;
-	if ((r = parse_user(proc, w, p, err)) < 0 || (r = parse_rlimits(proc, w, p, err)) < 0)
+	if ((r = parse_user(proc, w, p, err)) < 0 || (r = parse_rlimits(proc, w, p, err)) < 0 ||
+	    (r = parse_scheduler(proc, w, p, err)) < 0 ||
+	    (r = parse_io_priority(proc, w, p, err)) < 0)
 		return r;
 	return parse_caps(proc, w, p, err);
 }

@@ -118,6 +118,15 @@ enum oci_cap_set {
 	OCI_CAP_COUNT,
 };
 
+/* process.scheduler (runtime-spec 1.2 config.md "Scheduler"): sched_setattr(2). */
+struct oci_scheduler {
+	uint32_t policy; /* SCHED_* */
+	int32_t nice;
+	uint32_t priority;
+	uint64_t flags; /* SCHED_FLAG_* */
+	uint64_t runtime, deadline, period; /* SCHED_DEADLINE, nanoseconds */
+};
+
 struct oci_process {
 	bool terminal;
 	unsigned console_height, console_width;
@@ -138,6 +147,20 @@ struct oci_process {
 	uint64_t caps[OCI_CAP_COUNT]; /* bit n = capability n */
 	char *apparmor_profile;
 	char *selinux_label;
+	bool has_scheduler;
+	struct oci_scheduler scheduler;
+	bool has_io_priority;
+	int io_priority; /* IOPRIO_PRIO_VALUE(class, level), for ioprio_set(2) */
+};
+
+#define OCI_MAX_NUMA_NODES 1024
+
+/* linux.memoryPolicy (runtime-spec 1.2 config-linux.md): set_mempolicy(2). */
+struct oci_mempolicy {
+	int mode;           /* MPOL_* */
+	unsigned int flags; /* MPOL_F_* */
+	unsigned long nodes[OCI_MAX_NUMA_NODES / (8 * sizeof(unsigned long))];
+	unsigned int max_node; /* highest node given + 1; 0 for none */
 };
 
 struct oci_spec {
@@ -171,6 +194,10 @@ struct oci_spec {
 	char *cgroups_path;
 	json_t *resources; /* linux.resources, validated later by the cgroup code */
 	json_t *seccomp;   /* linux.seccomp, applied by the seccomp code (later) */
+	bool has_personality;
+	unsigned long personality; /* PER_LINUX or PER_LINUX32, | the flags */
+	bool has_mempolicy;
+	struct oci_mempolicy mempolicy;
 	bool has_time_offsets;
 	int64_t time_offsets[2][2]; /* [monotonic, boottime][secs, nanosecs] */
 
