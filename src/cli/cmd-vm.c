@@ -35,8 +35,9 @@ static void vm_usage(FILE *f)
 /* --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot. */
 static void vm_print_stats(const struct vm_stats *st)
 {
-	fprintf(stderr, "hull-vm-stats: build_ms=%.3f first_output_ms=%.3f run_ms=%.3f",
-		(double)st->build_ns / 1e6, (double)st->first_output_ns / 1e6,
+	fprintf(stderr, "hull-vm-stats: build_ms=%.3f load_ms=%.3f first_output_ms=%.3f run_ms=%.3f",
+		(double)st->build_ns / 1e6, (double)st->load_ns / 1e6,
+		(double)st->first_output_ns / 1e6,
 		(double)st->run_ns / 1e6);
 	for (unsigned k = 0; k < VM_EXIT_KIND_COUNT; k++)
 		fprintf(stderr, " exits.%s=%llu", vm_exit_kind_name((enum vm_exit_kind)k),

@@ -398,7 +398,9 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
+	vm->load_ns = vm_now_ns();
 	r = arch_load(vm, err);
+	vm->load_ns = vm_now_ns() - vm->load_ns;
 	if (r < 0)
 		return r;
 	r = vcpus_create(vm, err);
@@ -440,6 +442,7 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 
 	memset(st, 0, sizeof(*st));
 	st->build_ns = t_start - t0;
+	st->load_ns = vm->load_ns;
 	st->run_ns = vm_now_ns() - t_start;
 	st->first_output_ns = first > t_start ? first - t_start : 0;
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)

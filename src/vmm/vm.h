@@ -61,6 +61,7 @@ struct vm {
 	atomic_uint_fast64_t n_msi_irqfd, n_msi_ioctl;
 	atomic_uint_fast64_t first_output_ns; /* CLOCK_MONOTONIC of the first serial byte */
 
+	uint64_t load_ns;      /* time arch_load took (stats) */
 	uint64_t kernel_entry; /* filled by the loader */
 	uint64_t boot_params;  /* zero page (bzImage) or start_info (PVH) */
 	int boot_mode;         /* enum boot_mode (x86/boot.h) */

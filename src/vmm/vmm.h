@@ -57,6 +57,7 @@ enum vm_exit_kind {
 /* Filled by vmm_run when vm_config.stats is set. Times in nanoseconds (CLOCK_MONOTONIC). */
 struct vm_stats {
 	uint64_t build_ns;        /* vmm_run entry to the vCPUs' start (KVM, memory, kernel load) */
+	uint64_t load_ns;         /* the part of build_ns spent loading the kernel and initrd */
 	uint64_t first_output_ns; /* vCPUs' start to the guest's first serial byte (0: none) */
 	uint64_t run_ns;          /* vCPUs' start to the stop */
 	uint64_t exits[VM_EXIT_KIND_COUNT];

@@ -58,6 +58,7 @@ def test_hull_vmm_directly_with_stats(hull, tiny_guest):
     assert 100 < int(st["exits.io-serial"]) < 1000, st
     assert int(st["exits.mmio"]) == 0 and int(st["msi_irqfd"]) == 0, st
     assert float(st["first_output_ms"]) > 0 and float(st["build_ms"]) > 0, st
+    assert 0 < float(st["load_ms"]) <= float(st["build_ms"]), st
 
 
 def test_hull_vmm_bad_flag(hull):
