@@ -173,7 +173,7 @@ int cgroup_paths_resolve(const char *cgroups_path, const char *id, struct cgroup
 		mnt[CG_UNIFIED] = xstrdup(CG_ROOT);
 	else if ((r = v1_mountpoints(mnt, err)) < 0)
 		return r;
-	if (cgroups_path && !path_is_absolute(cgroups_path))
+	if (!cgroups_path || !path_is_absolute(cgroups_path))
 		own_cgroups(own);
 	for (int c = 0; c < CG_COUNT; c++) {
 		cleanup_free char *inner = NULL, *norm = NULL;
@@ -181,7 +181,7 @@ int cgroup_paths_resolve(const char *cgroups_path, const char *id, struct cgroup
 		if (!mnt[c])
 			continue;
 		if (!cgroups_path)
-			inner = xasprintf("/%s", id);
+			inner = xasprintf("%s/%s", own[c] ? own[c] : "/", id);
 		else if (path_is_absolute(cgroups_path))
 			inner = xstrdup(cgroups_path);
 		else

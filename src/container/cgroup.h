@@ -7,7 +7,8 @@
  * A container's cgroup is a set of directories (struct cgroup_paths), one per mounted
  * hierarchy on v1 and one on v2. They are resolved once at create time, from
  * linux.cgroupsPath (absolute: from each hierarchy's root; relative: from the caller's own
- * cgroup in that hierarchy; absent: "/<id>", runc's cgroupfs default) and recorded in the
+ * cgroup in that hierarchy; absent: "<id>" relative, which is what runc 1.1's cgroupfs driver
+ * does) and recorded in the
  * container's state, so that later commands find them whatever the caller's cgroup is.
  *
  * linux.resources maps to each back end as runc maps it (runc's libcontainer/cgroups/fs and
@@ -96,3 +97,10 @@ bool cgroup_is_frozen(const struct cgroup_paths *p);
 int cgroup_stats(const struct cgroup_paths *p, json_t **ret, struct hull_err *err);
 /* How many processes the kernel's OOM killer has killed in the cgroup so far. */
 int cgroup_oom_kills(const struct cgroup_paths *p, uint64_t *ret);
+
+/*
+ * The container's cgroup mount m (type cgroup or cgroup2) inside root_fd: its own cgroups
+ * only (see cgroup-mount.c). Runs in the init before pivot_root.
+ */
+int cgroup_mount_in_root(int root_fd, const struct oci_mount *m, bool new_cgroupns,
+			 struct hull_err *err);

@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "container/cgroup.h"
 #include "container/mount-internal.h"
 #include "container/rootfs.h"
 
@@ -138,33 +139,11 @@ static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *e
 	return 0;
 }
 
-/* A cgroup filesystem: cgroup2 with a cgroup namespace on a v2 host; otherwise the host's
- * hierarchy bound read-only (the cgroup code will narrow this to the container's own). */
+/* A cgroup filesystem: the container's own cgroups (container/cgroup-mount.c). */
 static int cgroup_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
 			struct hull_err *err)
 {
-	struct oci_mount b = *m;
-	struct stat st;
-
-	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0 && s->ns[OCI_NS_CGROUP].present) {
-		cleanup_close int fd = mount_target_open(root_fd, m->destination, true, err);
-		char target[64];
-
-		if (fd < 0)
-			return fd;
-		fd_proc_path(target, fd);
-		if (mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, NULL) < 0)
-			return hull_err_set(err, errno, "mount cgroup2 on %s", m->destination);
-		return 0;
-	}
-	b.source = (char *)"/sys/fs/cgroup";
-	b.bind = true;
-	b.recursive = true;
-	b.flags = m->flags;
-	/* Read-only means the controller mounts below too. */
-	if (m->flags & MS_RDONLY)
-		b.attr_set |= MOUNT_ATTR_RDONLY;
-	return bind_mount(root_fd, &b, err);
+	return cgroup_mount_in_root(root_fd, m, s->ns[OCI_NS_CGROUP].present, err);
 }
 
 static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
