@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -32,12 +33,13 @@ const char *process_getenv(const struct oci_process *p, const char *name)
 
 static int send_fd(int sock, int fd)
 {
-	char data[1] = { 0 };
+	/* runc sends the master's file name, "/dev/ptmx", as the message body. */
+	char data[] = "/dev/ptmx";
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) - 1 };
 	struct msghdr msg = {
 		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 		.msg_controllen = sizeof(u.buf),
@@ -49,6 +51,29 @@ static int send_fd(int sock, int fd)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * /dev/console inside is the pty slave, bind-mounted over an empty file, as runc does (so
+ * that programs writing to /dev/console reach the terminal, not the host's console).
+ * Runs after pivot_root: every path here resolves inside the container.
+ */
+static int console_bind(int slave, struct hull_err *err)
+{
+	cleanup_close int fd = -1;
+	char src[64];
+	struct stat st;
+
+	if (lstat("/dev/console", &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return hull_err_setx(err, EINVAL, "/dev/console in the container is neither a "
+				     "file nor a device");
+	fd = open("/dev/console", O_RDONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hull_err_set(err, errno, "create /dev/console in the container");
+	(void)snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+	if (mount(src, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return hull_err_set(err, errno, "bind the pty to /dev/console");
+	return 0;
 }
 
 int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err)
@@ -71,6 +96,8 @@ int process_console(int sock_fd, const struct oci_process *p, struct hull_err *e
 
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 	}
+	if ((r = console_bind(slave, err)) < 0)
+		return r;
 	if ((r = send_fd(sock_fd, master)) < 0)
 		return hull_err_set(err, -r, "send the pty master to the console socket");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
