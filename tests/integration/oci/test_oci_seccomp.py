@@ -277,3 +277,23 @@ def test_bad_profile(rt, bundle, leftovers, mut, field):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "config.json: " + field in lines[0], r.stderr
     leftovers(rt, cid)
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_start_container_hook_then_filter(rt, bundle, nnp):
+    """With a startContainer hook the init itself waits for start and runs the hook: the
+    hook runs unfiltered (its mkdir works), the program under the filter."""
+    if not rt.is_hull:
+        pytest.skip("runc 1.1.5 runs startContainer hooks under the filter already")
+    proc = bundle.config["process"]
+    proc["noNewPrivileges"] = nnp
+    proc["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hook-made"]}]}
+    with_seccomp(bundle, profile({"names": MKDIR, "action": ERRNO}),
+                 *sh("grep CapEff /proc/self/status; mkdir /tmp/d || echo refused"))
+    r = rt.run(rt.new_id(), bundle)
+    assert r.returncode == 0, r.stderr
+    assert "refused" in r.stdout, r.stdout
+    assert (bundle.rootfs / "tmp/hook-made").is_dir()
+    assert status_caps(r.stdout)["CapEff"] == 0, r.stdout
