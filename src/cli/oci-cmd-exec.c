@@ -145,16 +145,32 @@ static void forward_signal(int sig)
 		(void)kill(forward_pid, sig);
 }
 
-/* In the foreground: pass signals on to the process and return its status. */
-static int wait_foreground(pid_t pid)
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/*
+ * In the foreground, signals go on to the process. They are blocked from before the exec
+ * until forward_pid is known (the exec'd process unblocks them for itself), so that one
+ * sent as soon as the process runs is passed on rather than lost or fatal to us.
+ */
+static void forward_prepare(sigset_t *ret_old)
 {
-	static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
 	struct sigaction sa = { .sa_handler = forward_signal };
+	sigset_t set;
+
+	(void)sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++) {
+		(void)sigaddset(&set, forwarded[i]);
+		(void)sigaction(forwarded[i], &sa, NULL);
+	}
+	(void)sigprocmask(SIG_BLOCK, &set, ret_old);
+}
+
+static int wait_foreground(pid_t pid, const sigset_t *old)
+{
 	int code;
 
 	forward_pid = pid;
-	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
-		(void)sigaction(fwd[i], &sa, NULL);
+	(void)sigprocmask(SIG_SETMASK, old, NULL);
 	code = oci_runtime_wait(pid);
 	if (code < 0) {
 		log_error("exec: wait for the process: %s", strerror(-code));
@@ -168,6 +184,7 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 	struct exec_args a = { 0 };
 	struct hull_err err = { 0 };
 	const char *id;
+	sigset_t old;
 	pid_t pid;
 	int r;
 
@@ -189,11 +206,13 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 		/* In the foreground the process shares our stdio (and a terminal of ours). */
 		if (!a.detach && !a.o.console_socket)
 			a.o.stdio[0] = 0, a.o.stdio[1] = 1, a.o.stdio[2] = 2;
+		if (!a.detach)
+			forward_prepare(&old);
 		if (oci_runtime_exec(&cli->ctx, id, &a.o, &pid, NULL, &err) < 0) {
 			(void)oci_cli_fail(&err);
 			r = EXEC_FAILED;
 		} else {
-			r = a.detach ? 0 : wait_foreground(pid);
+			r = a.detach ? 0 : wait_foreground(pid, &old);
 		}
 	}
 	strv_free(a.env);

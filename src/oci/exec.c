@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -37,9 +38,10 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strv.h"
+#include "container/caps.h"
 #include "container/ns.h"
 #include "container/process.h"
-#include "container/seams.h"
+#include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
 #include "oci/spec.h"
@@ -290,6 +292,9 @@ struct exec_ctx {
 	int console_fd; /* connected console socket, or -1 */
 	int sync_fd;    /* the child's end */
 	int ns_flags;   /* namespaces to join (pid excluded: cloned into it) */
+	const struct state_rec *rec;
+	struct seccomp_filter sec; /* linux.seccomp, built by the caller; no insns: none */
+	int listener;   /* connected to linux.seccomp.listenerPath, or -1 */
 };
 
 static int cmp_int(const void *a, const void *b)
@@ -356,17 +361,94 @@ static int child_cwd(const struct oci_process *p, struct hull_err *err)
 	return 0;
 }
 
+/* The process starts with every signal unblocked and at its default action, whatever the
+ * caller (a CLI forwarding signals, an engine ignoring SIGPIPE) had. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)signal(sig, SIG_DFL);
+	(void)sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int send_notify_fd(int sock, int nfd, const char *msg, struct hull_err *err)
+{
+	size_t len = strlen(msg);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &nfd, sizeof(int));
+	n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	if (n >= 0 && (size_t)n < len && fd_write_all(sock, msg + n, len - (size_t)n) < 0)
+		n = -1;
+	if (n < 0)
+		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
+	return 0;
+}
+
+/*
+ * Install linux.seccomp. keep: CAP_SYS_ADMIN kept through the uid switch for seccomp(2)
+ * without no_new_privs; it is in effective and permitted only now and gone at the execve
+ * (not in bounding, inheritable or ambient: caps.h).
+ */
+static int child_seccomp(struct exec_ctx *x, uint64_t keep, const char *msg,
+			 struct hull_err *err)
+{
+	int nfd, r;
+
+	if (keep) {
+		struct oci_process fixed = x->spec->process;
+
+		fixed.caps[OCI_CAP_EFFECTIVE] |= keep;
+		fixed.caps[OCI_CAP_PERMITTED] |= keep;
+		if ((r = caps_apply(&fixed, 0, err)) < 0)
+			return r;
+	}
+	if ((nfd = seccomp_filter_install(&x->sec, err)) <= 0)
+		return nfd;
+	r = send_notify_fd(x->listener, nfd, msg, err);
+	(void)close(nfd);
+	close_fd(&x->listener);
+	return r;
+}
+
 static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err)
 {
 	const struct oci_process *p = &x->spec->process;
 	unsigned nfds = x->opts->preserve_fds;
+	cleanup_free char *msg = NULL;
+	bool sec = x->sec.insns != NULL, early = false;
+	uint64_t keep = 0;
 	int r;
 
+	reset_signals();
 	{
-		int keep[] = { x->sync_fd, x->init_pidfd, x->root_fd, x->console_fd, log_fd() };
+		int keep_fds[] = { x->sync_fd, x->init_pidfd, x->root_fd, x->console_fd, log_fd(),
+				   x->listener };
 
 		/* Before any setns: no fd of the caller's (the host's) files goes further. */
-		close_fds_except(nfds, keep, ARRAY_SIZE(keep));
+		close_fds_except(nfds, keep_fds, ARRAY_SIZE(keep_fds));
+	}
+	if (x->listener >= 0) {
+		enum sync_type t;
+
+		/* The listener's message names our pid, which only the caller knows. */
+		r = sync_recv(x->sync_fd, &t, &msg);
+		if (r < 0 || t != SYNC_GO)
+			return hull_err_setx(err, EPROTO, "exec: sync with the caller");
 	}
 	if ((r = child_join(x, err)) < 0)
 		return r;
@@ -382,11 +464,21 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 	if ((r = process_rlimits(p, err)) < 0)
 		return r;
 	umask(p->has_umask ? p->umask : 022);
-	if ((r = process_set_user(p, err)) < 0 || (r = child_cwd(p, err)) < 0 ||
+	/* seccomp(2) needs no_new_privs or CAP_SYS_ADMIN; without no_new_privs keep the cap
+	 * through the uid switch, or (no capabilities given) install before it, as runc. */
+	if (sec && !p->no_new_privileges) {
+		if (p->has_caps)
+			keep = 1ULL << CAP_SYS_ADMIN;
+		else if ((r = child_seccomp(x, 0, msg, err)) < 0)
+			return r;
+		else
+			early = true;
+	}
+	if ((r = process_set_user_keep(p, keep, err)) < 0 || (r = child_cwd(p, err)) < 0 ||
 	    (r = process_find_exec(p, ret_path, err)) < 0)
 		return r;
 	/* Last: the filter must not see the runtime's own set-up. */
-	if ((r = container_seccomp_ops->load(x->spec, err)) < 0)
+	if (sec && !early && (r = child_seccomp(x, keep, msg, err)) < 0)
 		return r;
 	if ((r = fd_cloexec_from(3 + (int)nfds)) < 0)
 		return hull_err_set(err, -r, "mark fds close-on-exec");
@@ -447,6 +539,8 @@ static int open_init(const struct state_rec *rec, int dirfd, struct hull_err *er
 	case OCI_STATUS_COUNT:
 		break;
 	}
+	if (state_is_paused(rec, state_status(dirfd, rec)))
+		return hull_err_setx(err, EBUSY, "cannot exec in a paused container");
 	pfd = (int)syscall(SYS_pidfd_open, rec->pid, 0);
 	/* The pidfd pins the process: a start time that still matches means it is the init. */
 	if (pfd < 0 || proc_stat_read(rec->pid, &start, &zombie) < 0 || zombie ||
@@ -456,11 +550,11 @@ static int open_init(const struct state_rec *rec, int dirfd, struct hull_err *er
 }
 
 /* A pidfd polls readable once its process has exited (zombie or reaped). */
-static bool init_alive(int pidfd)
+static bool init_alive(int pidfd, int timeout_ms)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
-	return poll(&p, 1, 0) == 0;
+	return poll(&p, 1, timeout_ms) == 0;
 }
 
 /* clone the child straight into the init's pid namespace (for our children only). */
@@ -491,7 +585,7 @@ static pid_t clone_child(struct exec_ctx *x, int *ret_pidfd, struct hull_err *er
 	if (pid > 0)
 		return pid;
 	/* A pid namespace whose init has died takes no new process (ENOMEM). */
-	if (!init_alive(x->init_pidfd))
+	if (!init_alive(x->init_pidfd, 0))
 		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
 	return hull_err_set(err, r, "clone the exec process");
 }
@@ -526,6 +620,23 @@ static int write_pid_file(const char *path, pid_t pid, struct hull_err *err)
 	return r < 0 ? hull_err_set(err, -r, "--pid-file %s", path) : 0;
 }
 
+/* The seccomp listener's message: the container's state with the new process's pid. */
+static int send_listener_msg(const struct exec_ctx *x, int sync_fd, pid_t pid,
+			     struct hull_err *err)
+{
+	json_t *st = state_to_json(x->rec, OCI_STATUS_RUNNING);
+	cleanup_free char *state = NULL, *msg = NULL;
+	int r;
+
+	(void)json_object_set_new(st, "pid", json_integer(pid));
+	state = hjson_dump(st, 0);
+	json_decref(st);
+	msg = seccomp_listener_message(&x->sec, state);
+	if ((r = sync_send(sync_fd, SYNC_GO, msg, strlen(msg))) < 0)
+		return hull_err_set(err, -r, "sync with the exec process");
+	return 0;
+}
+
 static int exec_start(struct exec_ctx *x, pid_t *ret_pid, int *ret_pidfd, struct hull_err *err)
 {
 	cleanup_close int sv0 = -1, sv1 = -1, child_pidfd = -1;
@@ -541,6 +652,11 @@ static int exec_start(struct exec_ctx *x, pid_t *ret_pid, int *ret_pidfd, struct
 	if (pid < 0)
 		return pid;
 	close_fd(&sv1);
+	if (x->listener >= 0 && (r = send_listener_msg(x, sv0, pid, err)) < 0) {
+		(void)kill(pid, SIGKILL);
+		(void)oci_runtime_wait(pid);
+		return r;
+	}
 	if ((r = wait_child(sv0, pid, err)) < 0)
 		return r;
 	if (x->opts->pid_file && (r = write_pid_file(x->opts->pid_file, pid, err)) < 0) {
@@ -554,15 +670,44 @@ static int exec_start(struct exec_ctx *x, pid_t *ret_pid, int *ret_pidfd, struct
 	return 0;
 }
 
+/* Everything after the init's pidfd is open: its errors may come from the init exiting. */
+static int exec_in(struct exec_ctx *x, const struct state_rec *rec, pid_t *ret_pid,
+		   int *ret_pidfd, struct hull_err *err)
+{
+	cleanup_close int root_fd = -1, console = -1, listener = -1;
+	const struct oci_exec_opts *opts = x->opts;
+	char path[64];
+	int r;
+
+	if (opts->console_socket && x->spec->process.terminal &&
+	    (console = console_connect(opts->console_socket, err)) < 0)
+		return console;
+	if (x->sec.notify && (listener = seccomp_listener_connect(&x->sec, err)) < 0)
+		return listener;
+	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)rec->pid);
+	root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return hull_err_set(err, errno, "open %s", path);
+	if ((r = ns_differing(rec->pid)) < 0)
+		return hull_err_set(err, -r, "the container's namespaces (/proc/%d/ns)",
+				    (int)rec->pid);
+	x->ns_flags = r;
+	x->init_pid = rec->pid;
+	x->root_fd = root_fd;
+	x->console_fd = console;
+	x->listener = listener;
+	x->rec = rec;
+	return exec_start(x, ret_pid, ret_pidfd, err);
+}
+
 int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 		     const struct oci_exec_opts *opts, pid_t *ret_pid, int *ret_pidfd,
 		     struct hull_err *err)
 {
 	cleanup_state_rec struct state_rec *rec = NULL;
 	cleanup_oci_spec struct oci_spec *s = NULL;
-	cleanup_close int dirfd = -1, pidfd = -1, root_fd = -1, console = -1;
+	cleanup_close int dirfd = -1, pidfd = -1;
 	struct exec_ctx x = { 0 };
-	char path[64];
 	int r;
 
 	dirfd = state_dir_open(state_root(ctx), id, err);
@@ -574,25 +719,23 @@ int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 		return pidfd;
 	if ((r = oci_spec_load(rec->bundle, &s, err)) < 0 || (r = build_process(s, opts, err)) < 0)
 		return r;
-	if (opts->console_socket && s->process.terminal &&
-	    (console = console_connect(opts->console_socket, err)) < 0)
-		return console;
-	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)rec->pid);
-	root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		return hull_err_set(err, errno, "open %s", path);
-	if ((r = ns_differing(rec->pid)) < 0)
-		return hull_err_set(err, -r, "the container's namespaces (/proc/%d/ns)",
-				    (int)rec->pid);
-	x.ns_flags = r;
-	/* Everything above looked at /proc/<pid>: make sure it was still the init. */
-	if (!init_alive(pidfd))
-		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
 	x.spec = s;
 	x.opts = opts;
-	x.init_pid = rec->pid;
 	x.init_pidfd = pidfd;
-	x.root_fd = root_fd;
-	x.console_fd = console;
-	return exec_start(&x, ret_pid, ret_pidfd, err);
+	x.listener = -1;
+	if (s->seccomp &&
+	    (r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &x.sec, err)) < 0)
+		return r;
+	r = exec_in(&x, rec, ret_pid, ret_pidfd, err);
+	seccomp_filter_clear(&x.sec);
+	/*
+	 * An init that exits meanwhile makes /proc/<pid>/root and ns/ vanish (before it is a
+	 * zombie), setns fail (ESRCH) and clone fail (ENOMEM in a dead pid namespace): say what
+	 * happened instead, giving an exit in progress a moment to show.
+	 */
+	if (r < 0 && !init_alive(pidfd, r == -ENOENT || r == -ESRCH || r == -ENOMEM ? 100 : 0)) {
+		hull_err_clear(err);
+		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
+	}
+	return r;
 }
