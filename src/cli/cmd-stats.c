@@ -1,57 +1,80 @@
-/* hull stats [--no-stream] [CONTAINER...]: CPU and memory of running containers, from /proc
- * (the cgroup counters come with the cgroup layer). */
+/*
+ * hull stats [--no-stream] [CONTAINER...]: CPU, memory and pids of running containers, from
+ * their cgroups (docker's columns: MEM USAGE / LIMIT is the memory cgroup's usage without
+ * inactive page cache, and its limit or the host's memory when it has none); from /proc
+ * where a container has no readable cgroup. One sample over 200 ms; streaming is not done.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/alloc.h"
+#include "engine/cgstats.h"
 #include "engine/human.h"
 #include "engine/procs.h"
+#include "engine/table.h"
 
-static uint64_t sum_ticks(struct ctr *c, uint64_t *ret_rss, size_t *ret_n)
+struct sample {
+	uint64_t cpu_ns, mem, mem_limit, pids;
+	bool from_cgroup;
+};
+
+static uint64_t now_ns(void)
 {
-	struct hull_err err;
-	struct ctr_proc *p = NULL;
-	uint64_t t = 0;
-	size_t n = 0;
+	struct timespec ts;
 
-	*ret_rss = 0;
-	*ret_n = 0;
-	if (ctr_procs(c, &p, &n, &err) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		t += p[i].cpu_ticks;
-		*ret_rss += p[i].rss_bytes;
-	}
-	*ret_n = n;
-	procs_free(p, n);
-	return t;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int cmd_stats(int argc, char **argv)
+static void take_sample(struct ctr *c, struct sample *s)
 {
-	static const struct option opts[] = {
-		{ "no-stream", no_argument, NULL, 'N' },
-		{ 0 },
-	};
-	cleanup_image_store struct image_store *s = NULL;
+	struct ctr_cgstats cg;
+	struct hull_err err;
+	struct ctr_proc *p = NULL;
+	uint64_t ticks = 0, rss = 0;
+	size_t n = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	memset(s, 0, sizeof(*s));
+	s->mem_limit = UINT64_MAX;
+	if (ctr_cgroup_stats(ctr_pid(c), &cg) == 0 && cg.has_mem && cg.has_cpu) {
+		s->from_cgroup = true;
+		s->cpu_ns = cg.cpu_ns;
+		s->mem = cg.mem_usage;
+		s->mem_limit = cg.mem_limit;
+	}
+	if (s->from_cgroup && cg.has_pids) {
+		s->pids = cg.pids;
+		return;
+	}
+	if (ctr_procs(c, &p, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		ticks += p[i].cpu_ticks;
+		rss += p[i].rss_bytes;
+	}
+	procs_free(p, n);
+	s->pids = n;
+	if (!s->from_cgroup) {
+		s->cpu_ns = ticks * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+		s->mem = rss;
+	}
+}
+
+static int load_list(struct image_store *s, int argc, char **argv, struct ctr ***ret, size_t *ret_n)
+{
 	struct ctr **list = NULL;
 	struct hull_err err = { 0 };
-	uint64_t *before;
 	size_t n = 0;
-	int c;
 
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
-		if (c != 'N')
-			return EXIT_ENGINE;
-	if (cli_store_open("stats", &s) != 0)
-		return EXIT_ENGINE;
-	if (optind < argc) {
-		list = xcalloc((size_t)(argc - optind) + 1, sizeof(*list));
-		for (int i = optind; i < argc; i++, n++)
+	if (argc > 0) {
+		list = xcalloc((size_t)argc + 1, sizeof(*list));
+		for (int i = 0; i < argc; i++, n++)
 			if (container_load(s, argv[i], &list[n], &err) < 0) {
 				ctr_list_free(list);
 				return cli_fail("stats", &err);
@@ -73,28 +96,71 @@ int cmd_stats(int argc, char **argv)
 		}
 		free(all);
 	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
+}
+
+static void add_row(struct table *t, struct ctr *c, const struct sample *a,
+		    const struct sample *b, uint64_t wall_ns)
+{
+	uint64_t host = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t limit = b->mem_limit == UINT64_MAX || b->mem_limit > host ? host : b->mem_limit;
+	bool running = ctr_status_live(c) == CTR_RUNNING;
+	char id[13], cpu[32], usage[32], lim[32], mem[80], memp[32], pids[32];
+
+	(void)snprintf(id, sizeof(id), "%s", c->id);
+	(void)snprintf(cpu, sizeof(cpu), "%.2f%%",
+		       running && b->cpu_ns >= a->cpu_ns && wall_ns
+			       ? (double)(b->cpu_ns - a->cpu_ns) * 100.0 / (double)wall_ns : 0.0);
+	human_size_binary(running ? b->mem : 0, usage, sizeof(usage));
+	human_size_binary(limit, lim, sizeof(lim));
+	(void)snprintf(mem, sizeof(mem), "%s / %s", usage, lim);
+	(void)snprintf(memp, sizeof(memp), "%.2f%%",
+		       running && limit ? (double)b->mem * 100.0 / (double)limit : 0.0);
+	(void)snprintf(pids, sizeof(pids), "%llu", running ? (unsigned long long)b->pids : 0ull);
+	table_add(t, (const char *const[]){ id, ctr_name(c), cpu, mem, memp, pids });
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-stream", no_argument, NULL, 'N' },
+		{ 0 },
+	};
+	static const char *const head[] = { "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
+					    "MEM %", "PIDS" };
+	cleanup_image_store struct image_store *s = NULL;
+	struct ctr **list = NULL;
+	struct sample *before;
+	struct table *t;
+	uint64_t t0, wall;
+	size_t n = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+		if (c != 'N')
+			return EXIT_ENGINE;
+	if (cli_store_open("stats", &s) != 0)
+		return EXIT_ENGINE;
+	if (load_list(s, argc - optind, argv + optind, &list, &n) != 0)
+		return EXIT_ENGINE;
 	before = xcalloc(n + 1, sizeof(*before));
-	for (size_t i = 0; i < n; i++) {
-		uint64_t rss;
-		size_t np;
-
-		before[i] = sum_ticks(list[i], &rss, &np);
-	}
+	t0 = now_ns();
+	for (size_t i = 0; i < n; i++)
+		take_sample(list[i], &before[i]);
 	(void)usleep(200000);
-	printf("%-14s %-24s %-8s %-12s %s\n", "CONTAINER ID", "NAME", "CPU %", "MEM USAGE", "PIDS");
+	wall = now_ns() - t0;
+	t = table_new(ARRAY_SIZE(head));
+	table_add(t, head);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t rss = 0;
-		size_t np = 0;
-		uint64_t after = sum_ticks(list[i], &rss, &np);
-		double cpu = (double)(after - before[i]) * 100.0 /
-			     ((double)sysconf(_SC_CLK_TCK) * 0.2);
-		char mem[32], id[13], pct[32];
+		struct sample after;
 
-		human_size(rss, mem, sizeof(mem));
-		(void)snprintf(id, sizeof(id), "%s", list[i]->id);
-		(void)snprintf(pct, sizeof(pct), "%.2f%%", cpu);
-		printf("%-14s %-24s %-8s %-12s %zu\n", id, ctr_name(list[i]), pct, mem, np);
+		take_sample(list[i], &after);
+		add_row(t, list[i], &before[i], &after, wall);
 	}
+	table_print(t, stdout);
+	table_free(t);
 	free(before);
 	ctr_list_free(list);
 	return 0;

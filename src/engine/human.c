@@ -51,6 +51,19 @@ void human_size(uint64_t bytes, char *buf, size_t len)
 		(void)snprintf(buf, len, "%.3g%s", v, units[u]);
 }
 
+void human_size_binary(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	(void)snprintf(buf, len, u ? "%.4g%s" : "%.0f%s", v, units[u]);
+}
+
 time_t human_parse_time(const char *s)
 {
 	struct tm tm = { 0 };

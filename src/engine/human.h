@@ -8,6 +8,8 @@
 void human_duration(time_t secs, char *buf, size_t len);
 /* SI sizes as docker prints them: "0B", "932kB", "4.26MB", "1.2GB". */
 void human_size(uint64_t bytes, char *buf, size_t len);
+/* "1.289MiB", "31.3GiB": 1024-based, as docker stats prints memory. */
+void human_size_binary(uint64_t bytes, char *buf, size_t len);
 /* Parse RFC 3339 ("2024-01-02T03:04:05.123Z", "+01:00" offsets); 0 when unparsable. */
 time_t human_parse_time(const char *s);
 /* Format t as RFC 3339 UTC with nanoseconds. Heap string. */
