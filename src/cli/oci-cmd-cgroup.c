@@ -217,8 +217,15 @@ int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 		if (!text)
 			abort();
 	}
-	if (oci_runtime_update(&cli->ctx, argv[optind], text, file ? file : "update", &err) < 0)
-		return oci_cli_fail(&err);
+	{
+		/* Errors name the document and the field: "r.json: resources.memory.limit". */
+		cleanup_free char *where = NULL;
+
+		if (asprintf(&where, "%s: resources", file ? file : "update flags") < 0)
+			abort();
+		if (oci_runtime_update(&cli->ctx, argv[optind], text, where, &err) < 0)
+			return oci_cli_fail(&err);
+	}
 	return 0;
 }
 
