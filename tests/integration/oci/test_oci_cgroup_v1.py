@@ -245,3 +245,34 @@ def test_rt_runtime(rt, bundle):
     r = rt.run(rt.new_id(), bundle)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1000"]
+
+
+# ---- bad input: one clear line (hull names config.json and the field), non-zero exit, and
+# nothing left behind: no state, no cgroup directory. Every case fails on runc too.
+BAD = [
+    ({"memory": {"limit": -5}}, "linux.resources.memory.limit"),
+    ({"pids": {"limit": 18446744073709551616}}, "config.json"),
+    ({"cpu": {"shares": 1 << 40}}, "linux.resources.cpu.shares"),
+    ({"blockIO": {"throttleReadBpsDevice": [{"major": 250, "minor": 250, "rate": 1000}]}},
+     "linux.resources.blockIO.throttleReadBpsDevice[0]"),
+    ({"cpu": {"cpus": "0-511"}}, "linux.resources.cpu.cpus"),
+    ({"unified": {"pids.max": "5"}}, "linux.resources.unified"),
+]
+
+
+@pytest.mark.parametrize("res,field", BAD, ids=[f for _, f in BAD])
+def test_bad_resources(rt, bundle, leftovers, res, field):
+    path = unique_path()
+    bundle.config["linux"]["resources"] = res
+    bundle.config["linux"]["cgroupsPath"] = path
+    bundle.write()
+    cid = rt.new_id()
+    r = rt.create(cid, bundle, check=False)
+    assert r.returncode != 0
+    if rt.is_hull:
+        assert field in r.stderr
+        assert r.stderr.count("\n") == 1, r.stderr
+    rt("delete", "--force", cid)  # runc leaves a stopped container behind
+    for ctrl in ("memory", "cpu", "pids", "blkio", "cpuset"):
+        assert not (CG / ctrl / path.lstrip("/")).exists(), ctrl
+    leftovers(rt, cid)
