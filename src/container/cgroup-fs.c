@@ -44,7 +44,8 @@ char *cg_read_alloc(const char *dir, const char *file)
 int cg_write_str(const char *dir, const char *file, const char *value)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, file);
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC as runc: harmless on cgroupfs, and right for the plain files of tests. */
+	cleanup_close int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
