@@ -9,6 +9,7 @@ struct init_args {
 	const struct oci_spec *spec;
 	const struct oci_create_opts *opts;
 	const char *id;
+	const char *state_root; /* --root: holds the seccomp filter cache; NULL: no cache */
 	int sync_fd;    /* SOCK_SEQPACKET to the parent */
 	int fifo_fd;    /* exec fifo, O_RDONLY|O_NONBLOCK */
 	int console_fd; /* connected console socket, or -1 */

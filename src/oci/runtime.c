@@ -271,6 +271,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	if (c.pid == 0) {
 		struct init_args a = {
 			.spec = s, .opts = opts, .id = id, .sync_fd = sv1, .fifo_fd = fifo,
+			.state_root = root,
 			.console_fd = s->process.terminal ? console : -1,
 			.new_userns = s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path,
 			.in_userns = s->ns[OCI_NS_USER].present,
