@@ -221,11 +221,13 @@ def test_device_rules(rt, bundle):
     bundle.config["mounts"].append(CGROUP_MOUNT)
     bundle.set_args(*sh("cat /sys/fs/cgroup/devices/devices.list; "
                         "echo x > /dev/null && echo null-ok; "
-                        "mknod /tmp/kmsg c 1 11 && echo mknod-ok; "
-                        "head -c1 /tmp/kmsg 2>&1; echo; head -c1 /dev/zero >/dev/null && echo zero-ok"))
+                        "mknod /dev/kmsg2 c 1 11 && mknod /dev/null2 c 1 3 && echo mknod-ok; "
+                        "head -c1 /dev/kmsg2 2>&1; echo; echo x > /dev/null2 && echo null2-ok; "
+                        "head -c1 /dev/zero >/dev/null && echo zero-ok"))
     r = rt.run(rt.new_id(), bundle)
     assert r.returncode == 0, r.stderr
     assert "null-ok" in r.stdout and "zero-ok" in r.stdout and "mknod-ok" in r.stdout
+    assert "null2-ok" in r.stdout
     assert "Operation not permitted" in r.stdout
     assert "c 1:5 rwm" in r.stdout
     assert "a *:* rwm" not in r.stdout
