@@ -117,7 +117,7 @@ static int parse_arches(scmp_filter_ctx ctx, json_t *sec, const char *w, struct 
 		if (!arch)
 			return hull_err_setx(err, EINVAL, "%s.architectures[%zu]: unknown "
 					     "architecture \"%s\"", w, i, arches[i]);
-		r = seccomp_arch_add(ctx, arch);
+		r = ctx ? seccomp_arch_add(ctx, arch) : 0;
 		if (r < 0 && r != -EEXIST)
 			return hull_err_set(err, -r, "%s.architectures[%zu]: add %s", w, i,
 					    arches[i]);
@@ -209,7 +209,7 @@ static int add_entry(scmp_filter_ctx ctx, json_t *sc, const char *w, uint32_t de
 	    (r = parse_args(sc, w, cmp, &n_args, &split, err)) < 0)
 		return r;
 	/* libseccomp refuses a rule whose action is the default one; it changes nothing. */
-	if (action == def_action)
+	if (action == def_action || !ctx)
 		return 0;
 	for (size_t i = 0; names[i]; i++) {
 		int nr = seccomp_syscall_resolve_name(names[i]);
@@ -259,7 +259,8 @@ static int export_bpf(scmp_filter_ctx ctx, const char *w, struct seccomp_filter 
 	return 0;
 }
 
-static int build(json_t *sec, const char *w, struct seccomp_filter *f, struct hull_err *err)
+static int build(json_t *sec, const char *w, bool want_bpf, struct seccomp_filter *f,
+		 struct hull_err *err)
 {
 	cleanup_scmp scmp_filter_ctx ctx = NULL;
 	const char *str = NULL;
@@ -274,8 +275,9 @@ static int build(json_t *sec, const char *w, struct seccomp_filter *f, struct hu
 	if ((r = parse_action(sec, "defaultAction", "defaultErrnoRet", w, &def, &f->notify,
 			      err)) < 0)
 		return r;
-	ctx = seccomp_init(def);
-	if (!ctx)
+	/* Without want_bpf (the BPF comes from the cache) the profile is still checked in
+	 * full, but nothing is handed to libseccomp. */
+	if (want_bpf && !(ctx = seccomp_init(def)))
 		return hull_err_setx(err, EINVAL, "%s.defaultAction: refused by libseccomp", w);
 	if ((r = parse_arches(ctx, sec, w, err)) < 0 || (r = parse_flags(sec, w, &f->flags, err)) < 0)
 		return r;
@@ -307,7 +309,7 @@ static int build(json_t *sec, const char *w, struct seccomp_filter *f, struct hu
 		f->flags &= ~(unsigned)SECCOMP_FILTER_FLAG_TSYNC;
 		f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	}
-	return export_bpf(ctx, w, f, err);
+	return ctx ? export_bpf(ctx, w, f, err) : 0;
 }
 
 int seccomp_filter_build(json_t *sec, const char *w, struct seccomp_filter *ret,
@@ -316,9 +318,95 @@ int seccomp_filter_build(json_t *sec, const char *w, struct seccomp_filter *ret,
 	int r;
 
 	*ret = (struct seccomp_filter){ 0 };
-	if ((r = build(sec, w, ret, err)) < 0)
+	if ((r = build(sec, w, true, ret, err)) < 0)
 		seccomp_filter_clear(ret);
 	return r;
+}
+
+#define CACHE_MAGIC "hull-seccomp 1\n"
+
+/* The cache key text: the profile with sorted keys, and what made the BPF from it. */
+static char *cache_key_text(json_t *sec)
+{
+	const struct scmp_version *v = seccomp_version();
+	char *dump = json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *text;
+
+	if (!dump)
+		return NULL;
+	text = xasprintf("libseccomp %u.%u.%u x86_64 %s", v ? v->major : 0, v ? v->minor : 0,
+			 v ? v->micro : 0, dump);
+	free(dump);
+	return text;
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The BPF stored for exactly this key text, or false. */
+static bool cache_load(int dirfd, const char *name, const char *key, struct seccomp_filter *f)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0, head = strlen(CACHE_MAGIC) + strlen(key) + 1, n;
+
+	if (fd_read_file_at(dirfd, name, head + BPF_MAXINSNS * sizeof(struct sock_filter), &buf,
+			    &len) < 0 || len <= head)
+		return false;
+	if (memcmp(buf, CACHE_MAGIC, strlen(CACHE_MAGIC)) != 0 ||
+	    memcmp(buf + strlen(CACHE_MAGIC), key, strlen(key)) != 0 || buf[head - 1] != '\n' ||
+	    (len - head) % sizeof(struct sock_filter))
+		return false;
+	n = (len - head) / sizeof(struct sock_filter);
+	f->insns = xcalloc(n, sizeof(struct sock_filter));
+	memcpy(f->insns, buf + head, len - head);
+	f->n_insns = n;
+	return true;
+}
+
+static void cache_store(int dirfd, const char *name, const char *key,
+			const struct seccomp_filter *f)
+{
+	size_t head = strlen(CACHE_MAGIC) + strlen(key) + 1;
+	size_t bpf = f->n_insns * sizeof(struct sock_filter);
+	cleanup_free char *buf = xmalloc(head + bpf);
+	int r;
+
+	memcpy(buf, CACHE_MAGIC, strlen(CACHE_MAGIC));
+	memcpy(buf + strlen(CACHE_MAGIC), key, strlen(key));
+	buf[head - 1] = '\n';
+	memcpy(buf + head, f->insns, bpf);
+	if ((r = fd_write_file_atomic_at(dirfd, name, buf, head + bpf, 0600)) < 0)
+		log_debug("seccomp cache: write %s: %s", name, strerror(-r));
+}
+
+int seccomp_filter_build_cached(json_t *sec, const char *w, int cache_dirfd,
+				struct seccomp_filter *ret, struct hull_err *err)
+{
+	cleanup_free char *key = NULL;
+	char name[64];
+	int r;
+
+	if (cache_dirfd < 0 || !(key = cache_key_text(sec)))
+		return seccomp_filter_build(sec, w, ret, err);
+	(void)snprintf(name, sizeof(name), "%016llx.bpf", (unsigned long long)fnv1a64(key));
+	*ret = (struct seccomp_filter){ 0 };
+	if (cache_load(cache_dirfd, name, key, ret)) {
+		/* Checked in full all the same: errors and the listener fields come from here. */
+		if ((r = build(sec, w, false, ret, err)) < 0)
+			seccomp_filter_clear(ret);
+		return r;
+	}
+	seccomp_filter_clear(ret);
+	if ((r = seccomp_filter_build(sec, w, ret, err)) < 0)
+		return r;
+	cache_store(cache_dirfd, name, key, ret);
+	return 0;
 }
 
 void seccomp_filter_clear(struct seccomp_filter *f)

@@ -64,16 +64,35 @@ static void init_sec_clear(struct init_sec *sec)
 	*sec = (struct init_sec){ .listener = -1 };
 }
 
+/* <state root>/.seccomp-cache, created 0700 if missing; -1 when unusable (never fatal). */
+static int sec_cache_dir(const char *root)
+{
+	cleanup_close int rfd = -1;
+	int fd;
+
+	if (!root || (rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if (mkdirat(rfd, ".seccomp-cache", 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = openat(rfd, ".seccomp-cache", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
 /* Build the filter and connect to the listener: host paths are still reachable here. */
-static int sec_prepare(const struct oci_spec *s, const char *state, struct init_sec *sec,
+static int sec_prepare(const struct init_args *a, const char *state, struct init_sec *sec,
 		       struct hull_err *err)
 {
+	const struct oci_spec *s = a->spec;
+	cleanup_close int cache = -1;
 	int r;
 
 	if (!s->seccomp)
 		return 0;
-	if ((r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &sec->f, err)) <
-	    0)
+	/* Only a root-owned cache is trusted: it holds filters we install unchecked. */
+	if (geteuid() == 0 && !a->in_userns)
+		cache = sec_cache_dir(a->state_root);
+	if ((r = seccomp_filter_build_cached(s->seccomp, "config.json: linux.seccomp", cache,
+					     &sec->f, err)) < 0)
 		return r;
 	if (sec->f.notify) {
 		if ((r = seccomp_listener_connect(&sec->f, err)) < 0)
@@ -222,7 +241,7 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	cleanup_close int root_fd = -1;
 	int r;
 
-	if ((r = wait_go(a->sync_fd, state, err)) < 0 || (r = sec_prepare(s, *state, sec, err)) < 0)
+	if ((r = wait_go(a->sync_fd, state, err)) < 0 || (r = sec_prepare(a, *state, sec, err)) < 0)
 		return r;
 	if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return hull_err_set(err, errno, "become root in the new user namespace");

@@ -297,3 +297,29 @@ def test_start_container_hook_then_filter(rt, bundle, nnp):
     assert "refused" in r.stdout, r.stdout
     assert (bundle.rootfs / "tmp/hook-made").is_dir()
     assert status_caps(r.stdout)["CapEff"] == 0, r.stdout
+
+
+def test_filter_cache(rt, bundle):
+    """hull keeps built filters in <root>/.seccomp-cache (keyed by the profile text): the
+    second run of a profile uses the cached BPF and behaves the same; another profile gets
+    its own entry; a cache entry whose text does not match is rebuilt, not trusted."""
+    hull_only(rt)
+    with_seccomp(bundle, profile({"names": MKDIR, "action": ERRNO}),
+                 *sh("mkdir /tmp/d || echo refused"))
+    cache = rt.root / ".seccomp-cache"
+    for _ in range(2):
+        r = rt.run(rt.new_id(), bundle)
+        assert r.returncode == 0 and "refused" in r.stdout, (r.stdout, r.stderr)
+    entries = sorted(cache.iterdir())
+    assert len(entries) == 1
+    # same name, other text: must not be used (the run would then allow mkdir)
+    data = entries[0].read_bytes()
+    entries[0].write_bytes(data.replace(b"mkdir", b"mkdiR", 1))
+    r = rt.run(rt.new_id(), bundle)
+    assert "refused" in r.stdout, r.stdout
+    assert b"mkdiR" not in entries[0].read_bytes()  # rewritten with the real profile
+    with_seccomp(bundle, profile({"names": MKDIR, "action": ERRNO, "errnoRet": 28}),
+                 *sh("mkdir /tmp/d || echo refused"))
+    r = rt.run(rt.new_id(), bundle)
+    assert "No space left on device" in r.stdout + r.stderr
+    assert len(list(cache.iterdir())) == 2

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -207,6 +209,48 @@ static void test_flags_and_listener(void **state)
 	seccomp_filter_clear(&f);
 }
 
+static void test_cache(void **state)
+{
+	static const char prof[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":"
+				   "\"/x.sock\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+				   "\"action\":\"SCMP_ACT_NOTIFY\"}]}";
+	char dir[] = "/tmp/hull-scmp-XXXXXX";
+	json_t *j = json_loads(prof, 0, NULL);
+	struct seccomp_filter a, b;
+	struct hull_err err = { 0 };
+	int dfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(seccomp_filter_build_cached(j, "w", dfd, &a, &err), 0); /* miss */
+	assert_int_equal(seccomp_filter_build_cached(j, "w", dfd, &b, &err), 0); /* hit */
+	assert_int_equal(a.n_insns, b.n_insns);
+	assert_memory_equal(a.insns, b.insns, a.n_insns * sizeof(*a.insns));
+	assert_true(b.notify);
+	assert_int_equal(b.flags, a.flags);
+	assert_string_equal(b.listener_path, "/x.sock");
+	seccomp_filter_clear(&a);
+	seccomp_filter_clear(&b);
+	/* a bad profile is an error even though another profile is cached */
+	json_object_set_new(j, "defaultAction", json_string("nope"));
+	assert_true(seccomp_filter_build_cached(j, "w", dfd, &a, &err) < 0);
+	json_decref(j);
+	close(dfd);
+	{
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+		assert_int_equal(rmdir(dir), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_flags_and_listener),
+		cmocka_unit_test(test_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
