@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 /*
  * Not <sched.h>: this library's own directory is on its include path, where sched.h is the
  * scheduler module's header, which shadows glibc's. The kernel header has the CLONE_* flags;
@@ -17,6 +18,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "container/idmap.h"
 
 int setns(int fd, int nstype);
 int unshare(int flags);
@@ -86,35 +88,41 @@ void ns_pid_restore(int saved_fd)
 	}
 }
 
-static int write_map(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
-		     struct hull_err *err)
+/* The caller's user name, for its /etc/subuid and /etc/subgid ranges; NULL if unknown. */
+static char *caller_name(void)
 {
-	cleanup_free char *buf = xmalloc(n * 40 + 1);
-	cleanup_close int fd = -1;
-	char path[64];
-	size_t len = 0;
-	int r;
+	struct passwd pw, *res = NULL;
+	char buf[1024];
 
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(buf + len, 40, "%u %u %u\n", m[i].container_id,
-					m[i].host_id, m[i].size);
-	(void)snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hull_err_set(err, errno, "open %s", path);
-	/* The kernel takes the whole map in one write(2) or not at all. */
-	r = (int)write(fd, buf, len);
-	if (r < 0)
-		return hull_err_set(err, errno, "config.json: linux.%s: write %s",
-				    file[0] == 'u' ? "uidMappings" : "gidMappings", path);
-	return 0;
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return NULL;
+	return xstrdup(res->pw_name);
 }
 
 int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err)
 {
-	int r = write_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err);
+	cleanup_free struct oci_idmap *du = NULL, *dg = NULL;
+	cleanup_free char *name = NULL;
+	const struct oci_idmap *um = s->uid_mappings, *gm = s->gid_mappings;
+	size_t nu = s->n_uid_mappings, ng = s->n_gid_mappings;
+	int r;
 
-	return r < 0 ? r : write_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err);
+	/* No mappings given: crun's defaults (idmap.h). */
+	if (!nu || !ng)
+		name = caller_name();
+	if (!nu) {
+		nu = idmap_default(s->process.uid, (uint32_t)geteuid(), name, "/etc/subuid", &du);
+		um = du;
+	}
+	if (!ng) {
+		ng = idmap_default(s->process.gid, (uint32_t)getegid(), name, "/etc/subgid", &dg);
+		gm = dg;
+	}
+	if ((r = idmap_check(um, nu, "uidMappings", err)) < 0 ||
+	    (r = idmap_check(gm, ng, "gidMappings", err)) < 0 ||
+	    (r = idmap_write(pid, "uid_map", IDMAP_NEWUIDMAP, um, nu, "uidMappings", err)) < 0)
+		return r;
+	return idmap_write(pid, "gid_map", IDMAP_NEWGIDMAP, gm, ng, "gidMappings", err);
 }
 
 int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err)
