@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -308,6 +310,12 @@ static int build(json_t *sec, const char *w, bool want_bpf, struct seccomp_filte
 		 * the filter has one thread, so TSYNC has nothing to do anyway. */
 		f->flags &= ~(unsigned)SECCOMP_FILTER_FLAG_TSYNC;
 		f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	} else if (f->flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
+		/* It only changes how notifications wait; the kernel refuses it (EINVAL)
+		 * without a listener. */
+		log_debug("%s.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV without "
+			  "SCMP_ACT_NOTIFY rules: dropped", w);
+		f->flags &= ~(unsigned)SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 	}
 	return ctx ? export_bpf(ctx, w, f, err) : 0;
 }
@@ -428,6 +436,34 @@ int seccomp_filter_install(const struct seccomp_filter *f, struct hull_err *err)
 	if (r < 0)
 		return hull_err_set(err, errno, "config.json: linux.seccomp: load the filter");
 	return f->notify ? (int)r : 0;
+}
+
+int seccomp_filter_try(const struct seccomp_filter *f, struct hull_err *err)
+{
+	pid_t pid;
+	int st = 0;
+
+	if (!f->insns)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return hull_err_set(err, errno, "fork");
+	if (pid == 0) {
+		struct sock_fprog prog = { .len = (unsigned short)f->n_insns, .filter = f->insns };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(errno);
+		_exit(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog) < 0 ? errno
+											     : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return hull_err_set(err, errno, "waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return hull_err_set(err, WIFEXITED(st) ? WEXITSTATUS(st) : EIO,
+				    "config.json: linux.seccomp: the kernel refuses the filter "
+				    "(flags 0x%x)", f->flags);
+	return 0;
 }
 
 int seccomp_load_spec(const struct oci_spec *s, struct hull_err *err)

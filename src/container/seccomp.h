@@ -55,7 +55,14 @@ int seccomp_filter_build_cached(json_t *seccomp, const char *where, int cache_di
 int seccomp_filter_install(const struct seccomp_filter *f, struct hull_err *err);
 
 /*
- * Build and install linux.seccomp now (for exec). Returns 0, or the notify fd when the
+ * Install f in a forked child (under no_new_privs) to learn now, at create, whether the
+ * kernel takes it (flags it lacks, ...), rather than at the final exec. Errors name the field.
+ */
+int seccomp_filter_try(const struct seccomp_filter *f, struct hull_err *err);
+
+/*
+ * Build and install linux.seccomp now (for exec; not "seccomp_load": libseccomp owns that
+ * name). Returns 0, or the notify fd when the
  * filter has SCMP_ACT_NOTIFY rules; the caller sends it to the listener.
  */
 int seccomp_load_spec(const struct oci_spec *s, struct hull_err *err);

@@ -92,7 +92,8 @@ static int sec_prepare(const struct init_args *a, const char *state, struct init
 	if (geteuid() == 0 && !a->in_userns)
 		cache = sec_cache_dir(a->state_root);
 	if ((r = seccomp_filter_build_cached(s->seccomp, "config.json: linux.seccomp", cache,
-					     &sec->f, err)) < 0)
+					     &sec->f, err)) < 0 ||
+	    (r = seccomp_filter_try(&sec->f, err)) < 0)
 		return r;
 	if (sec->f.notify) {
 		if ((r = seccomp_listener_connect(&sec->f, err)) < 0)

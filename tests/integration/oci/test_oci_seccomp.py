@@ -158,6 +158,10 @@ def test_notify_listener(rt, bundle, workdir):
         with_seccomp(bundle, profile({"names": MKDIR, "action": "SCMP_ACT_NOTIFY"},
                                      listenerPath=str(lp), listenerMetadata="meta-42"),
                      *sh("mkdir /tmp/d; echo rc=$?"))
+        if rt.is_hull:  # runc 1.1.5 does not know this flag
+            bundle.config["linux"]["seccomp"]["flags"] = [
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+            bundle.write()
         cid = rt.new_id()
         r = rt.run(cid, bundle, timeout=60)
     finally:
@@ -244,7 +248,8 @@ def test_flags(rt, bundle):
     hull_only(rt)
     with_seccomp(bundle, profile({"names": MKDIR, "action": ERRNO},
                                  flags=["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
-                                        "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]),
+                                        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]),
                  *sh("mkdir /tmp/d || echo refused"))
     r = rt.run(rt.new_id(), bundle)
     assert r.returncode == 0 and "refused" in r.stdout, r.stderr
