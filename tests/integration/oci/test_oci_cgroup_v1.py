@@ -278,3 +278,44 @@ def test_bad_resources(rt, bundle, leftovers, res, field):
     for ctrl in ("memory", "cpu", "pids", "blkio", "cpuset"):
         assert not (CG / ctrl / path.lstrip("/")).exists(), ctrl
     leftovers(rt, cid)
+
+
+def a_block_device():
+    """major:minor of a real disk of this host (not zram/loop), or None."""
+    for name in sorted(os.listdir("/sys/block")):
+        if name.startswith(("loop", "zram", "ram")):
+            continue
+        dev = open(f"/sys/block/{name}/dev").read().strip()
+        return tuple(int(x) for x in dev.split(":"))
+    return None
+
+
+def test_blkio_throttle(rt, bundle):
+    dev = a_block_device()
+    if not dev:
+        pytest.skip("no block device")
+    maj, mn = dev
+    bundle.config["linux"]["resources"] = {"blockIO": {
+        "throttleReadBpsDevice": [{"major": maj, "minor": mn, "rate": 1 << 20}],
+        "throttleWriteIOPSDevice": [{"major": maj, "minor": mn, "rate": 100}]}}
+    bundle.config["mounts"].append(CGROUP_MOUNT)
+    bundle.set_args(*sh("cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+                        "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device"))
+    r = rt.run(rt.new_id(), bundle)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == [f"{maj}:{mn} {1 << 20}", f"{maj}:{mn} 100"]
+
+
+def test_hugetlb_without_hierarchy_is_an_error(rt, bundle, leftovers):
+    if (CG / "hugetlb").is_dir() and os.path.ismount(CG / "hugetlb"):
+        pytest.skip("this host has a hugetlb hierarchy")
+    bundle.config["linux"]["resources"] = {"hugepageLimits": [{"pageSize": "2MB",
+                                                               "limit": 1 << 21}]}
+    bundle.write()
+    cid = rt.new_id()
+    r = rt.create(cid, bundle, check=False)
+    assert r.returncode != 0
+    if rt.is_hull:
+        assert "linux.resources.hugepageLimits" in r.stderr
+    rt("delete", "--force", cid)  # runc leaves a stopped container behind
+    leftovers(rt, cid)
