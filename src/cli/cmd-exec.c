@@ -1,4 +1,4 @@
-/* hull exec [-i] [-e K=V] [-u USER] [-w DIR] CONTAINER CMD... */
+/* hull exec [-i] [-t] [-e K=V] [-u USER[:GROUP]] [-w DIR] CONTAINER CMD... */
 #include <getopt.h>
 #include <stdio.h>
 
@@ -22,7 +22,7 @@ int cmd_exec(int argc, char **argv)
 	cleanup_strv char **env = NULL;
 	struct exec_opts o = { 0 };
 	struct hull_err err = { 0 };
-	int ch, code;
+	int ch, code = EXIT_ENGINE, r;
 
 	while ((ch = getopt_long(argc, argv, "+ite:u:w:d", opts, NULL)) != -1) {
 		switch (ch) {
@@ -36,16 +36,18 @@ int cmd_exec(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2)
-		return cli_usage_error("exec", "usage: hull exec [-i] [-e K=V] [-u USER] [-w DIR] "
-					       "CONTAINER CMD...");
+		return cli_usage_error("exec", "usage: hull exec [-i] [-t] [-e K=V] [-u USER] "
+					       "[-w DIR] CONTAINER CMD...");
 	o.env = env;
 	o.args = argv + optind + 1;
 	if (cli_store_open("exec", &s) != 0)
 		return EXIT_ENGINE;
 	if (container_load(s, argv[optind], &c, &err) < 0)
 		return cli_fail("exec", &err);
-	code = engine_exec(c, &o, &err);
-	if (code < 0)
-		return cli_fail("exec", &err);
-	return code;
+	r = engine_exec(s, c, &o, &code, &err);
+	if (r < 0) {
+		(void)cli_fail("exec", &err);
+		return code;
+	}
+	return r;
 }

@@ -200,8 +200,7 @@ static json_t *extra_gids(int rootfs, const char *user, unsigned gid)
 	return a;
 }
 
-/* USER[:GROUP], names resolved in the image's /etc/passwd and /etc/group. */
-static int resolve_user(const char *spec, int rootfs, json_t **ret_user, char **ret_home,
+int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret_home,
 			struct hull_err *err)
 {
 	cleanup_free char *u = xstrdup(spec && *spec ? spec : "0");
@@ -526,6 +525,9 @@ static json_t *build_mounts(void)
 	(void)json_array_append_new(m, mnt("/dev/mqueue", "mqueue", "mqueue",
 					   "nosuid,noexec,nodev"));
 	(void)json_array_append_new(m, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	/* the container's own cgroups, read-only, as docker and podman mount them */
+	(void)json_array_append_new(m, mnt("/sys/fs/cgroup", "cgroup", "cgroup",
+					   "nosuid,noexec,nodev,relatime,ro"));
 	return m;
 }
 
@@ -577,7 +579,7 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 		return hull_err_setx(err, EINVAL, "working directory '%s' is not absolute", cwd);
 	if ((r = net_mode_parse(o->network, &net, err)) < 0 ||
 	    (r = build_args(o, icfg, &args, err)) < 0 ||
-	    (r = resolve_user(user, rootfs_fd, &juser, &home, err)) < 0)
+	    (r = ctr_user_resolve(user, rootfs_fd, &juser, &home, err)) < 0)
 		return r;
 	r = build_env(o, icfg, hostname, home, &env, err);
 	if (r == 0)

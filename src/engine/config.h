@@ -13,3 +13,12 @@
  */
 int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const char *dir,
 		     const char *id, json_t **ret, int *ret_exit, struct hull_err *err);
+
+/*
+ * USER[:GROUP] (names or numbers; "" or NULL is root) resolved in rootfs's /etc/passwd and
+ * /etc/group: *ret_user is a runtime-spec process.user object (uid, gid, additionalGids: the
+ * groups that list the user), *ret_home the passwd home or NULL (heap). -ENOENT "unable to
+ * find user NAME: no matching entries in passwd file" (or group), -EINVAL out of range.
+ */
+int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret_home,
+		     struct hull_err *err);

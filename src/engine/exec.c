@@ -2,210 +2,269 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pty.h>
-#include <pwd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/path.h"
 #include "common/strv.h"
+#include "engine/config.h"
 #include "engine/run.h"
 #include "engine/tty.h"
+#include "oci/runtime.h"
 
-static int open_ns(pid_t pid, const char *name)
+DEFINE_CLEANUP_FUNC(json_t, json_decref)
+#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+
+/* -e K=V as given; -e K takes our own value, as docker's, and is dropped when we have none */
+static char **exec_env(char *const *env, struct hull_err *err)
 {
-	char path[64];
+	char **out = xcalloc(1, sizeof(*out));
 
-	(void)snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, name);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
+	for (size_t i = 0; env && env[i]; i++) {
+		const char *v;
 
-/* Look a user up in the container's /etc/passwd (we are in its mount namespace). */
-static int set_user(const char *spec)
-{
-	cleanup_free char *u = xstrdup(spec);
-	char *group = strchr(u, ':');
-	uid_t uid;
-	gid_t gid = 0;
-	char *end = NULL;
+		if (env[i][0] == '=' || !env[i][0]) {
+			(void)hull_err_setx(err, EINVAL, "-e \"%s\": not of the form NAME=VALUE",
+					    env[i]);
+			strv_free(out);
+			return NULL;
+		}
+		if (strchr(env[i], '=')) {
+			strv_push(&out, env[i]);
+		} else if ((v = secure_getenv(env[i]))) {
+			cleanup_free char *kv = xasprintf("%s=%s", env[i], v);
 
-	if (group)
-		*group++ = '\0';
-	uid = (uid_t)strtoul(u, &end, 10);
-	if (end == u || *end) {
-		struct passwd *pw = getpwnam(u);
-
-		if (!pw)
-			return -ENOENT;
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	} else {
-		struct passwd *pw = getpwuid(uid);
-
-		gid = pw ? pw->pw_gid : 0;
-	}
-	if (group) {
-		gid = (gid_t)strtoul(group, &end, 10);
-		if (end == group || *end) {
-			struct group *gr = getgrnam(group);
-
-			if (!gr)
-				return -ENOENT;
-			gid = gr->gr_gid;
+			strv_push(&out, kv);
 		}
 	}
-	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-		return -errno;
+	return out;
+}
+
+/*
+ * -u USER[:GROUP], resolved in the container's own /etc/passwd and /etc/group (through its
+ * init's root, volumes included). The groups replace the container's: the user's
+ * supplementary groups, or just its primary group.
+ */
+static int exec_user(pid_t init, const char *spec, struct oci_exec_opts *opts, uint32_t **ret_gids,
+		     struct hull_err *err)
+{
+	cleanup_json json_t *user = NULL;
+	cleanup_free char *home = NULL;
+	cleanup_close int root = -1;
+	char path[64];
+	json_t *gids, *g;
+	size_t i;
+	int r;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)init);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return hull_err_set(err, errno, "%s", path);
+	r = ctr_user_resolve(spec, root, &user, &home, err);
+	if (r < 0)
+		return r;
+	opts->has_user = true;
+	opts->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
+	opts->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
+	gids = json_object_get(user, "additionalGids");
+	*ret_gids = xcalloc(json_array_size(gids) + 1, sizeof(**ret_gids));
+	json_array_foreach(gids, i, g)
+		(*ret_gids)[i] = (uint32_t)json_integer_value(g);
+	opts->n_additional_gids = json_array_size(gids);
+	if (opts->n_additional_gids == 0) {
+		(*ret_gids)[0] = opts->gid;
+		opts->n_additional_gids = 1;
+	}
+	opts->additional_gids = *ret_gids;
 	return 0;
 }
 
-static void exec_child(struct ctr *c, const struct exec_opts *o, int errfd)
+/* docker's code for a failure to start the process */
+static int failure_exit(const struct hull_err *err)
 {
-	json_t *env = json_object_get(json_object_get(c->rec, "Config"), "Env");
-	const char *cwd = o->workdir ? o->workdir
-				     : json_string_value(json_object_get(
-					       json_object_get(c->rec, "Config"), "WorkingDir"));
-	size_t i;
-	json_t *e;
-	int code;
-
-	(void)clearenv();
-	json_array_foreach(env, i, e) {
-		cleanup_free char *kv = xstrdup(json_string_value(e));
-		char *eq = strchr(kv, '=');
-
-		if (eq) {
-			*eq = '\0';
-			(void)setenv(kv, eq + 1, 1);
-		}
-	}
-	for (i = 0; o->env && o->env[i]; i++) {
-		cleanup_free char *kv = xstrdup(o->env[i]);
-		char *eq = strchr(kv, '=');
-
-		if (eq) {
-			*eq = '\0';
-			(void)setenv(kv, eq + 1, 1);
-		}
-	}
-	if (o->user && set_user(o->user) < 0) {
-		dprintf(errfd, "unable to find user %s\n", o->user);
-		_exit(125);
-	}
-	if (cwd && *cwd && chdir(cwd) < 0) {
-		dprintf(errfd, "chdir %s: %s\n", cwd, strerror(errno));
-		_exit(125);
-	}
-	execvp(o->args[0], o->args);
-	code = errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
-	dprintf(errfd, "%s: %s\n", o->args[0], errno == ENOENT ? "executable file not found in "
-								 "$PATH" : strerror(errno));
-	_exit(code);
+	/* process_find_exec()/execve(): "exec: \"NAME\": ..." */
+	if (strncmp(err->msg, "exec: \"", 7) == 0)
+		return err->code == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+	return EXIT_CANNOT_EXEC;
 }
 
-int engine_exec(struct ctr *c, const struct exec_opts *o, struct hull_err *err)
-{
-	static const char *const order[] = { "ipc", "uts", "net", "pid", "mnt" };
-	int fds[ARRAY_SIZE(order)], errs[ARRAY_SIZE(order)];
-	pid_t init = ctr_pid(c), pid;
-	int status = 0, r = 0, master = -1, slave = -1;
+static volatile sig_atomic_t exec_pid, pending_sig;
 
+static void forward_signal(int sig)
+{
+	if (exec_pid > 0)
+		(void)kill((pid_t)exec_pid, sig);
+	else
+		pending_sig = sig;
+}
+
+/*
+ * The process is in a session of its own (no terminal's INT reaches it): we forward INT,
+ * TERM, HUP, QUIT, USR1 and USR2. Installed before the process starts (the runtime resets
+ * them in it); what arrives before its pid is known is sent by forward_to().
+ */
+static void forward_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+
+	(void)sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+}
+
+static void forward_to(pid_t pid)
+{
+	exec_pid = pid;
+	if (pending_sig)
+		(void)kill(pid, pending_sig);
+}
+
+/*
+ * The pty of `exec -t`: a new one from the container's own devpts instance (so that `tty`
+ * inside names it), or from ours when that cannot be had. The container's /dev/pts/ptmx is
+ * opened below its root (RESOLVE_IN_ROOT) and must be the ptmx of a devpts, not a device
+ * node the container made.
+ */
+static int exec_pty(pid_t init, int *ret_master, int *ret_slave, struct hull_err *err)
+{
+	cleanup_close int root = -1;
+	cleanup_close int master = -1;
+	char path[64];
+	struct stat st;
+	struct statfs fs;
+	int slave;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)init);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root >= 0)
+		master = path_open_in_root(root, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0,
+					   0);
+	if (master >= 0 && (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) ||
+			    major(st.st_rdev) != 5 || minor(st.st_rdev) != 2 ||
+			    fstatfs(master, &fs) < 0 || fs.f_type != DEVPTS_SUPER_MAGIC)) {
+		(void)close(master);
+		master = -1;
+	}
+	if (master < 0)
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || unlockpt(master) < 0)
+		return hull_err_set(err, errno, "exec -t: open a pty");
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return hull_err_set(err, errno, "exec -t: open the pty's slave");
+	*ret_master = steal_fd(&master);
+	*ret_slave = slave;
+	return 0;
+}
+
+/*
+ * Have the runtime start the process with stdio (or ours where -1). The fds are made our own
+ * 0, 1, 2 for the call and restored after: oci_runtime_exec() closes the caller's fds above
+ * 2 before it dup2()s opts.stdio, so a pty or /dev/null passed there is gone ("set up fd 0:
+ * Bad file descriptor"). The runtime's own terminal (console socket) is not used: it
+ * bind-mounts the pty over the container's /dev/console, which then stays a dead pty and
+ * fails the next `exec -t` (see docs/engine.md).
+ */
+static int start_process(struct image_store *s, struct ctr *c, const int stdio[3],
+			 struct oci_exec_opts *opts, pid_t *ret_pid, struct hull_err *err)
+{
+	cleanup_free char *rroot = xasprintf("%s/runtime", s->root);
+	struct oci_runtime_ctx ctx = { .root = rroot };
+	int saved[3] = { -1, -1, -1 };
+	int r = 0;
+
+	for (int i = 0; i < 3 && r == 0; i++) {
+		if (stdio[i] < 0)
+			continue;
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+		if ((saved[i] < 0 && errno != EBADF) || dup2(stdio[i], i) < 0)
+			r = hull_err_set(err, errno, "exec: set up fd %d", i);
+	}
+	if (r == 0)
+		r = oci_runtime_exec(&ctx, c->id, opts, ret_pid, NULL, err);
+	for (int i = 0; i < 3; i++) {
+		if (stdio[i] < 0)
+			continue;
+		if (saved[i] >= 0) {
+			(void)dup2(saved[i], i);
+			(void)close(saved[i]);
+		} else {
+			(void)close(i);
+		}
+	}
+	return r;
+}
+
+int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o, int *ret_exit,
+		struct hull_err *err)
+{
+	cleanup_strv char **env = NULL;
+	cleanup_free uint32_t *gids = NULL;
+	cleanup_close int devnull = -1;
+	cleanup_close int master = -1;
+	cleanup_close int slave = -1;
+	struct oci_exec_opts opts;
+	pid_t init = ctr_pid(c), pid = 0;
+	int stdio[3] = { -1, -1, -1 };
+	int r, code;
+
+	*ret_exit = 125;
 	if (ctr_status_live(c) != CTR_RUNNING || init <= 0)
 		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-		fds[i] = open_ns(init, order[i]);
-		errs[i] = fds[i] < 0 ? errno : 0;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-		if (fds[i] >= 0 || r < 0)
-			continue;
-		/* the init exited between the state check and here */
-		if (errs[i] == ENOENT || errs[i] == ESRCH)
-			r = hull_err_setx(err, ESRCH, "container %s is not running", ctr_name(c));
-		else
-			r = hull_err_set(err, errs[i], "container %s: namespace %s", ctr_name(c),
-					 order[i]);
-	}
-	if (r < 0)
-		goto out;
-	if (o->tty && openpty(&master, &slave, NULL, NULL, NULL) < 0) {
-		r = hull_err_set(err, errno, "openpty");
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		r = hull_err_set(err, errno, "fork");
-		goto out;
-	}
-	if (pid == 0) {
-		pid_t child;
-
-		if (o->tty) {
-			/* the pty is the process's controlling terminal and stdio */
-			(void)close(master);
-			if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
-			    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
-				_exit(125);
-			if (slave > 2)
-				(void)close(slave);
-		} else if (!o->interactive) {
-			int dn = open("/dev/null", O_RDONLY);
-
-			if (dn >= 0)
-				(void)dup2(dn, 0);
-		}
-		/* the mount namespace last: its root and cwd become the container's */
-		for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-			if (setns(fds[i], 0) < 0) {
-				dprintf(2, "hull exec: setns %s: %s\n", order[i], strerror(errno));
-				_exit(125);
-			}
-		}
-		/* a pid namespace applies to children only */
-		child = fork();
-		if (child < 0)
-			_exit(125);
-		if (child == 0)
-			exec_child(c, o, 2);
-		while (waitpid(child, &status, 0) < 0)
-			if (errno != EINTR)
-				_exit(125);
-		if (WIFSIGNALED(status))
-			_exit(128 + WTERMSIG(status));
-		_exit(WEXITSTATUS(status));
-	}
-	{
-		struct sigaction ign = { .sa_handler = SIG_IGN };
-
-		(void)sigaction(SIGINT, &ign, NULL);
-	}
+	if (o->workdir && o->workdir[0] != '/')
+		return hull_err_setx(err, EINVAL, "-w %s: the working directory must be an "
+				     "absolute path", o->workdir);
+	env = exec_env(o->env, err);
+	if (!env)
+		return -err->code;
+	oci_exec_opts_init(&opts);
+	opts.args = o->args;
+	opts.env = env;
+	opts.cwd = o->workdir;
+	if (o->user && (r = exec_user(init, o->user, &opts, &gids, err)) < 0)
+		return r;
 	if (o->tty) {
-		(void)close(slave);
-		slave = -1;
-		tty_relay(master, o->interactive, -1);
+		r = exec_pty(init, &master, &slave, err);
+		if (r < 0)
+			return r;
+		stdio[0] = stdio[1] = stdio[2] = slave;
+	} else if (!o->interactive) {
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (devnull < 0)
+			return hull_err_set(err, errno, "/dev/null");
+		stdio[0] = devnull;
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			r = hull_err_set(err, errno, "waitpid");
-			goto out;
-		}
+	forward_signals();
+	r = start_process(s, c, stdio, &opts, &pid, err);
+	if (slave >= 0) /* the process's copies only: the pty hangs up when it is done */
+		(void)close(steal_fd(&slave));
+	if (r == -ESRCH) {
+		hull_err_clear(err);
+		return hull_err_setx(err, ESRCH, "container %s is not running", ctr_name(c));
 	}
-	r = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-out:
+	if (r < 0) {
+		*ret_exit = failure_exit(err);
+		return r;
+	}
+	forward_to(pid);
 	if (master >= 0)
-		(void)close(master);
-	if (slave >= 0)
-		(void)close(slave);
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
-		if (fds[i] >= 0)
-			(void)close(fds[i]);
-	return r;
+		tty_relay(master, o->interactive, -1);
+	code = oci_runtime_wait(pid);
+	exec_pid = 0;
+	if (code < 0) {
+		*ret_exit = 125;
+		return hull_err_set(err, -code, "wait for the exec'd process");
+	}
+	return code;
 }

@@ -59,6 +59,14 @@ def test_limits_are_applied_to_the_containers_cgroups(bb, limited):
     assert str(pid) in (pids / "cgroup.procs").read_text().split()
 
 
+def test_limits_are_visible_inside_read_only(bb):
+    r = bb.run("run", "--rm", "-m", "48m", "--pids-limit", "12", "busybox", "sh", "-c",
+               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max;"
+               " echo 1 > /sys/fs/cgroup/pids/pids.max", check=False)
+    assert r.stdout.split() == [str(48 << 20), "12"]
+    assert r.returncode != 0 and "Read-only file system" in r.stderr
+
+
 def test_cgroups_go_away_with_the_container(bb, limited):
     pid = int(bb.out("inspect", "-f", "{{.State.Pid}}", "lim"))
     mem = cgroup_dir(pid, "memory")
