@@ -253,8 +253,8 @@ static int override_process(struct oci_process *p, const struct oci_exec_opts *o
 	}
 	if (o->no_new_privs)
 		p->no_new_privileges = true;
-	if (o->tty)
-		p->terminal = true;
+	/* As runc: the command line decides, whatever config.json's process had. */
+	p->terminal = o->tty;
 	return 0;
 }
 

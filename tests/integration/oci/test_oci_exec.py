@@ -181,6 +181,27 @@ def test_exec_detach_pid_file(rt, bundle, workdir):
     with open(f"/proc/{pid}/status") as f:
         nspid = [ln for ln in f if ln.startswith("NSpid:")][0].split()[1:]
     assert len(nspid) == 2 and int(nspid[1]) > 1
+    # it is one of the container's processes (its cgroup), not the caller's
+    r = rt("ps", "--format", "json", cid)
+    assert r.returncode == 0 and pid in json.loads(r.stdout), r.stdout
+
+
+def test_exec_terminal_comes_from_the_command_line(rt, bundle):
+    """config.json's process.terminal (a container made with -t) does not carry over to an
+    exec without -t (runc)."""
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("/bin/sleep", "1000")
+    cid = rt.new_id()
+    rt.create(cid, bundle, check=False)
+    if rt.status(cid) is None:  # create needs a console socket for that; use a plain one
+        bundle.config["process"]["terminal"] = False
+        bundle.write()
+        rt.create(cid, bundle)
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+    r = rt("exec", cid, "/bin/sh", "-c", "[ -t 1 ] && echo tty || echo no-tty")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "no-tty\n"
 
 
 def test_exec_only_stdio_and_preserved_fds(rt, bundle, workdir):
