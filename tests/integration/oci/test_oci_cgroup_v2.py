@@ -66,6 +66,10 @@ def test_v2_cgroups_path_and_delete(rt, bundle):
 
 
 def test_v2_bind_mount_without_cgroupns(rt, bundle):
+    """Without a cgroup namespace hull binds the container's own directory; runc 1.1.5
+    mounts a fresh cgroup2 there, which shows the root of the hierarchy."""
+    if not rt.is_hull:
+        pytest.skip("hull's behaviour (runc shows the hierarchy's root)")
     bundle.config["mounts"].append(CGROUP_MOUNT)
     bundle.config["linux"]["resources"] = {"pids": {"limit": 17}}
     bundle.set_args(*sh("cat /sys/fs/cgroup/pids.max"))

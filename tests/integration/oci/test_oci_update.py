@@ -95,7 +95,9 @@ def test_update_invalid_value_changes_nothing(rt, running):
     cid, pid = running
     r = rt("update", "--memory", "96m", "--cpuset-cpus", "0-200", cid)
     assert r.returncode != 0
-    assert mem_limit(pid) == 64 << 20
+    # runc 1.1.5 on cgroup v2 writes memory.max before it fails on cpuset.cpus.
+    if rt.is_hull or not is_v2():
+        assert mem_limit(pid) == 64 << 20
     if rt.is_hull:
         assert "cpu.cpus" in r.stderr and r.stderr.count("\n") == 1
 
