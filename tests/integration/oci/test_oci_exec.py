@@ -453,3 +453,18 @@ def test_exec_gets_the_containers_seccomp_filter(rt, bundle, nnp, user):
     if user:
         assert "CapEff:\t0000000000000000" in lines  # CAP_SYS_ADMIN did not survive
     assert not (bundle.rootfs / "tmp/denied").exists()
+
+
+def test_exec_joins_the_time_namespace(rt, bundle):
+    bundle.config["linux"]["namespaces"].append({"type": "time"})
+    bundle.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+    bundle.set_args(*sh("sleep 1000; exit 0"))
+    cid = rt.new_id()
+    r = rt.run_detached(cid, bundle, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"{rt.name}: no time namespace support: {r.stderr.strip()}")
+    r = rt("exec", cid, "/bin/cat", "/proc/uptime")
+    assert r.returncode == 0, r.stderr
+    with open("/proc/uptime") as f:
+        host = float(f.read().split()[0])
+    assert float(r.stdout.split()[0]) - host > 86400 * 364
