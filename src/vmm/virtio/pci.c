@@ -434,6 +434,8 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	for (unsigned q = 0; q < ops->num_queues; q++) {
 		struct virtio_kick *k = &v->kick[q];
 
+		if (ops->sync_kick_queues & (1U << q))
+			continue;
 		v->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (v->kick_fd[q] < 0)
 			return hull_err_set(err, errno, "%s: eventfd", ops->name);

@@ -35,6 +35,12 @@ struct virtio_dev_ops {
 	uint64_t features;  /* VIRTIO_F_VERSION_1 is added */
 	uint16_t num_queues;
 	uint16_t queue_max;
+	/*
+	 * Queues (bit q) whose kicks are served in the vCPU thread on the MMIO exit instead of
+	 * through an ioeventfd: for queues whose driver spins until the device answers, where
+	 * a wake-up of the event loop thread only adds latency.
+	 */
+	uint32_t sync_kick_queues;
 	/* A queue was kicked: process it. Called with v->lock held. */
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);

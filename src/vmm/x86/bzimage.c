@@ -24,6 +24,13 @@ bool bzimage_detect(const uint8_t *img, size_t len)
 	return le32toh(magic) == BZ_HDR_MAGIC;
 }
 
+/*
+ * pread() size: reads of tens of MiB in one call were 3x slower than 128 KiB ones on the
+ * sandbox's 9p root (1.1-1.4 s against 0.38 s for the 66 MiB vmlinux: large reads skip
+ * readahead); on a local file system the extra system calls cost nothing measurable.
+ */
+#define BOOT_READ_CHUNK (128U << 10)
+
 static size_t boot_head_len(const struct boot_input *in)
 {
 	if (!in->has_kernel_fd)
@@ -45,7 +52,8 @@ int boot_kernel_read(const struct boot_input *in, void *dst, uint64_t off, uint6
 	if (!in->has_kernel_fd)
 		return -EINVAL;
 	while (done < len) {
-		ssize_t n = pread(in->kernel_fd, d + done, len - done, (off_t)(off + done));
+		uint64_t want = len - done < BOOT_READ_CHUNK ? len - done : BOOT_READ_CHUNK;
+		ssize_t n = pread(in->kernel_fd, d + done, want, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
