@@ -468,3 +468,16 @@ def test_exec_joins_the_time_namespace(rt, bundle):
     with open("/proc/uptime") as f:
         host = float(f.read().split()[0])
     assert float(r.stdout.split()[0]) - host > 86400 * 364
+
+
+def test_exec_without_pid_namespace(rt, bundle):
+    """A container sharing the host's pid namespace: the exec'd process is a plain host
+    process in the container's other namespaces."""
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
+                                            if n["type"] != "pid"]
+    cid, init = start_sleeper(rt, bundle)
+    r = rt("exec", cid, "/bin/sh", "-c", "hostname; echo $$")
+    assert r.returncode == 0, r.stderr
+    host, pid = r.stdout.split()
+    assert host == "hulltest"
+    assert int(pid) > 1 and int(pid) != init
