@@ -7,6 +7,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from ocilib import sh
 from seclib import recv_fd
 
@@ -77,8 +79,10 @@ SCRIPT = ("stty size; tty; echo stat=$(cut -d' ' -f6,7 /proc/self/stat) sid=$$; 
           "echo ready; read line; echo got:$line")
 
 
-def test_console_socket_pty(rt, bundle, workdir):
+@pytest.mark.parametrize("readonly", [False, True])
+def test_console_socket_pty(rt, bundle, workdir, readonly):
     srv = ConsoleServer(workdir / "console.sock")
+    bundle.config["root"]["readonly"] = readonly
     terminal_bundle(bundle, SCRIPT)
     cid = rt.new_id()
     try:
