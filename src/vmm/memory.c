@@ -2,19 +2,35 @@
 
 #include <errno.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+
+#define GMEM_ALIGN (2ULL << 20)
 
 int gmem_init(struct guest_mem *m, uint64_t size)
 {
 	void *p;
+	size_t head;
 
 	memset(m, 0, sizeof(*m));
 	if (size == 0 || size > (1ULL << 46))
 		return -EINVAL;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	/*
+	 * 2 MiB-aligned: a transparent huge page can only back an aligned 2 MiB of the mapping,
+	 * and KVM maps a guest 2 MiB page with one EPT/NPT entry only when the guest and host
+	 * addresses agree modulo 2 MiB. Linux 6.1 aligns anonymous mappings to 4 KiB only, so
+	 * map 2 MiB more and trim (QEMU aligns its RAM the same way).
+	 */
+	p = mmap(NULL, size + GMEM_ALIGN, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	head = (GMEM_ALIGN - ((uintptr_t)p & (GMEM_ALIGN - 1))) & (GMEM_ALIGN - 1);
+	if (head)
+		(void)munmap(p, head);
+	if (GMEM_ALIGN - head)
+		(void)munmap((uint8_t *)p + head + size, GMEM_ALIGN - head);
+	p = (uint8_t *)p + head;
 	/* Transparent huge pages cut EPT/NPT misses; advisory only. */
 	(void)madvise(p, size, MADV_HUGEPAGE);
 	m->host = p;

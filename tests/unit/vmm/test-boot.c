@@ -323,6 +323,21 @@ static void test_raw_load(void **state)
 	free(big);
 }
 
+/* Guest RAM is 2 MiB-aligned in the host (huge pages, one EPT/NPT entry per 2 MiB). */
+static void test_gmem_aligned(void **state)
+{
+	struct guest_mem m[4];
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(gmem_init(&m[i], (uint64_t)(i + 1) * (17U << 20) + 4096), 0);
+		assert_int_equal((uintptr_t)m[i].host & ((2U << 20) - 1), 0);
+		memset(gmem_ptr(&m[i], 0, 4096), 0xa5, 4096); /* mapped and writable at both ends */
+		memset(gmem_ptr(&m[i], m[i].size - 4096, 4096), 0x5a, 4096);
+	}
+	for (int i = 0; i < 4; i++)
+		gmem_release(&m[i]);
+}
+
 static void test_e820_large(void **state)
 {
 	/* 6 GiB: RAM stops at the 3 GiB hole and resumes at 4 GiB (not mapped: sizes only). */
@@ -357,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_pvh_errors),
 		cmocka_unit_test(test_raw_load),
 		cmocka_unit_test(test_e820_large),
+		cmocka_unit_test(test_gmem_aligned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
