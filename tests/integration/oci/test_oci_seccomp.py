@@ -328,3 +328,21 @@ def test_filter_cache(rt, bundle):
     r = rt.run(rt.new_id(), bundle)
     assert "No space left on device" in r.stdout + r.stderr
     assert len(list(cache.iterdir())) == 2
+
+
+def test_default_kill_allow_list(rt, bundle):
+    """A strict profile: default SCMP_ACT_KILL_PROCESS, only the program's own syscalls
+    allowed. Nothing of the runtime runs under it (runc's init would be killed by it)."""
+    hull_only(rt)
+    # what busybox-static true needs (strace), nothing more
+    allowed = ["execve", "brk", "arch_prctl", "set_tid_address", "exit_group", "getuid",
+               "getrandom", "mprotect", "prctl", "prlimit64", "readlink", "rseq",
+               "set_robust_list", "write"]
+    with_seccomp(bundle, profile({"names": allowed, "action": ALLOW},
+                                 default="SCMP_ACT_KILL_PROCESS"), "/bin/true")
+    r = rt.run(rt.new_id(), bundle, timeout=30)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    with_seccomp(bundle, profile({"names": allowed, "action": ALLOW},
+                                 default="SCMP_ACT_KILL_PROCESS"), "/bin/mkdir", "/tmp/x")
+    r = rt.run(rt.new_id(), bundle, timeout=30)
+    assert r.returncode == SIGSYS_EXIT, (r.returncode, r.stderr)
