@@ -41,6 +41,7 @@
 #include "container/caps.h"
 #include "container/ns.h"
 #include "container/process.h"
+#include "container/sched.h"
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
@@ -461,7 +462,10 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 		if (x->opts->stdio[i] >= 0 && x->opts->stdio[i] != i &&
 		    dup2(x->opts->stdio[i], i) < 0)
 			return hull_err_set(err, errno, "set up fd %d", i);
-	if ((r = process_rlimits(p, err)) < 0)
+	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
+	 * switch, which may take the privilege some of them need. */
+	if ((r = process_rlimits(p, err)) < 0 || (r = sched_apply_linux(x->spec, err)) < 0 ||
+	    (r = sched_apply_process(p, err)) < 0)
 		return r;
 	umask(p->has_umask ? p->umask : 022);
 	/* seccomp(2) needs no_new_privs or CAP_SYS_ADMIN; without no_new_privs keep the cap

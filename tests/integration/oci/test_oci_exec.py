@@ -481,3 +481,26 @@ def test_exec_without_pid_namespace(rt, bundle):
     host, pid = r.stdout.split()
     assert host == "hulltest"
     assert int(pid) > 1 and int(pid) != init
+
+
+def test_exec_scheduler_and_personality(rt, bundle, workdir):
+    """process.scheduler / ioPriority and linux.personality apply to exec'd processes too
+    (runtime-spec 1.2 fields: runc 1.1.5 ignores them)."""
+    if not rt.is_hull:
+        pytest.skip("runc 1.1.5 does not implement these runtime-spec 1.2 fields")
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_OTHER", "nice": 7}
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    cid, _ = start_sleeper(rt, bundle)
+    r = rt("exec", cid, "/bin/sh", "-c", "uname -m; cat /proc/self/stat")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] in ("i686", "i386")
+    assert int(lines[1][lines[1].rindex(")") + 2:].split()[16]) == 7
+    proc = {"args": ["/bin/sh", "-c", "cat /proc/self/stat"], "cwd": "/",
+            "scheduler": {"policy": "SCHED_BATCH", "nice": 3}}
+    pf = workdir / "sched.json"
+    pf.write_text(json.dumps(proc))
+    r = rt("exec", "--process", str(pf), cid)
+    assert r.returncode == 0, r.stderr
+    f = r.stdout[r.stdout.rindex(")") + 2:].split()
+    assert (int(f[16]), int(f[38])) == (3, 3)
