@@ -504,3 +504,32 @@ def test_exec_scheduler_and_personality(rt, bundle, workdir):
     assert r.returncode == 0, r.stderr
     f = r.stdout[r.stdout.rindex(")") + 2:].split()
     assert (int(f[16]), int(f[38])) == (3, 3)
+
+
+HOSTILE_PROCESS = [
+    ("not-json", "{\"args\": [", ["process.json"]),
+    ("empty-args", json.dumps({"args": [], "cwd": "/"}), ["process.json", "args"]),
+    ("relative-cwd", json.dumps({"args": ["/bin/true"], "cwd": "tmp"}), ["process.json", "cwd"]),
+    ("bad-env", json.dumps({"args": ["/bin/true"], "cwd": "/", "env": ["NOEQ"]}),
+     ["process.json", "env[0]"]),
+    ("huge", "{\"args\": [\"" + "a" * (5 << 20) + "\"], \"cwd\": \"/\"}", ["process.json"]),
+]
+
+
+@pytest.mark.parametrize("name,content,words", HOSTILE_PROCESS,
+                         ids=[h[0] for h in HOSTILE_PROCESS])
+def test_exec_hostile_process_file(rt, bundle, workdir, name, content, words):
+    cid, init = start_sleeper(rt, bundle)
+    before = json.loads(rt("ps", "--format", "json", cid).stdout)
+    pf = workdir / "process.json"
+    pf.write_text(content)
+    r = rt("exec", "--process", str(pf), cid)
+    assert r.returncode != 0
+    if rt.is_hull:
+        assert r.returncode == 255
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        for w in words:
+            assert w in r.stderr, r.stderr
+    # nothing was started in the container
+    r = rt("ps", "--format", "json", cid)
+    assert json.loads(r.stdout) == before
