@@ -57,9 +57,19 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 		char buf[32];
 
 		if (swap > 0) {
+			uint64_t cur = 0;
+
+			/* update --memory-swap alone: the memory limit in force counts. */
+			if (limit == 0 && cg_read_u64(p->dirs[CG_UNIFIED], "memory.max", &cur) == 0 &&
+			    cur != UINT64_MAX && cur <= INT64_MAX)
+				limit = (int64_t)cur;
 			if (limit <= 0)
 				return hull_err_setx(err, EINVAL, "%s.memory.swap: a swap limit needs "
 						     "a memory limit on cgroup v2", where);
+			if (swap < limit)
+				return hull_err_setx(err, EINVAL, "%s.memory.swap: memory+swap limit "
+						     "%lld is below the memory limit %lld", where,
+						     (long long)swap, (long long)limit);
 			(void)snprintf(buf, sizeof(buf), "%lld", (long long)(swap - limit));
 			val = buf;
 		}

@@ -173,3 +173,17 @@ def test_v2_realtime_is_an_error(rt, bundle, leftovers):
     r = rt.create(cid, bundle, check=False)
     assert r.returncode != 0 and "cpu.realtimeRuntime" in r.stderr
     leftovers(rt, cid)
+
+
+def test_v2_update_swap_alone_uses_the_memory_limit(rt, bundle):
+    """v1's memory+swap becomes memory.swap.max = swap - memory.max, also when update gives
+    only --memory-swap."""
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+    bundle.set_args("/bin/sleep", "1000")
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    pid = rt.state(cid)["pid"]
+    r = rt("update", "--memory-swap", str(200 << 20), cid)
+    assert r.returncode == 0, r.stderr
+    assert read(pid, "", "memory.swap.max") == str(136 << 20)
+    assert read(pid, "", "memory.max") == str(64 << 20)
