@@ -342,8 +342,9 @@ static int child_join(struct exec_ctx *x, struct hull_err *err)
 	close_fd(&x->root_fd);
 	if (setsid() < 0)
 		return hull_err_set(err, errno, "setsid");
-	/* A session keyring of its own, as the container's init has. */
-	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+	/* The container's session keyring (the init's is named after the container), never
+	 * the caller's. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, x->rec->id) < 0)
 		log_debug("join a new session keyring: %s", strerror(errno));
 	return 0;
 }
