@@ -204,3 +204,26 @@ def test_ctr_task_exec_tty(containerd):
         c.ctr("tasks", "kill", "-s", "SIGKILL", cid, timeout=30)
         c.ctr("tasks", "rm", "-f", cid, timeout=30)
         c.ctr("containers", "rm", cid, timeout=30)
+
+
+def test_podman_userns_run_and_exec(podman):
+    """--uidmap/--gidmap: podman writes the mappings into config.json, the runtime sets the
+    user namespace up; exec joins it."""
+    name = f"hullu-{uuid.uuid4().hex[:8]}"
+    r = podman(*podman.run_args("-d", "--name", name, "--uidmap", "0:200000:65536",
+                                "--gidmap", "0:200000:65536", IMAGE, "/bin/sh", "-c",
+                                "sleep 1000; exit 0"))
+    assert r.returncode == 0, r.stderr
+    try:
+        pid = int(podman("inspect", "--format", "{{.State.Pid}}", name).stdout)
+        wait_cmdline(pid, b"/bin/sh")
+        with open(f"/proc/{pid}/status") as f:
+            uids = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
+        assert uids == ["200000"] * 4
+        r = podman("exec", name, "/bin/sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0] == "0"
+        assert lines[1].split() == ["0", "200000", "65536"]
+    finally:
+        podman("rm", "--force", "--time", "0", name, timeout=60)
