@@ -442,7 +442,7 @@ def test_exec_gets_the_containers_seccomp_filter(rt, bundle, nnp, user):
     }
     cid, _ = start_sleeper(rt, bundle)
     r = rt("exec", "--user", f"{user}:{user}", cid, "/bin/sh", "-c",
-           "mkdir /tmp/denied; echo rc=$?; grep -E '^(Seccomp|NoNewPrivs|CapEff):' "
+           "mkdir /tmp/denied; echo rc=$?; grep -E '^(Seccomp|NoNewPrivs|CapEff|CapPrm):' "
            "/proc/self/status")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -450,8 +450,12 @@ def test_exec_gets_the_containers_seccomp_filter(rt, bundle, nnp, user):
     assert "not implemented" in r.stderr.lower()  # ENOSYS (38)
     assert "Seccomp:\t2" in lines
     assert f"NoNewPrivs:\t{int(nnp)}" in lines
+    caps = dict(ln.split(":\t") for ln in lines if ln.startswith("Cap"))
     if user:
-        assert "CapEff:\t0000000000000000" in lines  # CAP_SYS_ADMIN did not survive
+        assert caps["CapEff"] == "0000000000000000"  # CAP_SYS_ADMIN did not survive
+    else:
+        assert not int(caps["CapEff"], 16) & (1 << 21)  # not in the config's sets
+        assert int(caps["CapEff"], 16) != 0
     assert not (bundle.rootfs / "tmp/denied").exists()
 
 
