@@ -126,11 +126,15 @@ static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 	}
 	procs = xasprintf("%s%s/cgroup.procs", dir, path);
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hull_err_set(err, errno, "join the container's cgroup: open %s", procs);
 	/* "0": the writer itself, in v1 and v2 alike. */
-	if ((r = fd_write_all(fd, "0", 1)) < 0)
-		return hull_err_set(err, -r, "join the container's cgroup: write %s", procs);
+	r = fd < 0 ? -errno : fd_write_all(fd, "0", 1);
+	/* Rootless: a cgroup we may not write is skipped, as runc does. */
+	if ((r == -EACCES || r == -EPERM) && geteuid() != 0) {
+		log_debug("exec: %s: %s (rootless): skipped", procs, strerror(-r));
+		return 0;
+	}
+	if (r < 0)
+		return hull_err_set(err, -r, "join the container's cgroup: %s", procs);
 	return 0;
 }
 
