@@ -395,13 +395,11 @@ static int plan_build(const struct cgroup_paths *p, const struct cg_res *res, co
 	return p->v2 ? cgv2_plan(p, res, where, plan, err) : cgv1_plan(p, res, where, plan, err);
 }
 
-int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, pid_t pid,
-			struct hull_err *err)
+int cgroup_create(const struct cgroup_paths *p, const struct oci_spec *s, struct hull_err *err)
 {
 	static const char where[] = "config.json: linux.resources";
 	struct cg_res res = { 0 };
 	struct cg_plan plan = { 0 };
-	char buf[32];
 	int r;
 
 	if ((r = cg_res_parse(s->resources, where, s, true, &res, err)) < 0)
@@ -417,20 +415,9 @@ int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, 
 		if (!created)
 			log_debug("cgroup %s exists already: joining it", p->dirs[c]);
 	}
-	if ((r = plan_build(p, &res, where, &plan, err)) < 0)
-		goto err_destroy;
-	(void)snprintf(buf, sizeof(buf), "%d", pid);
-	for (int c = 0; c < CG_COUNT; c++) {
-		if (!p->dirs[c] || dir_seen(p, c))
-			continue;
-		if ((r = cg_write_str(p->dirs[c], "cgroup.procs", buf)) < 0) {
-			r = hull_err_set(err, -r, "move pid %d into cgroup %s", pid, p->dirs[c]);
-			goto err_destroy;
-		}
-	}
-	if ((r = plan_apply(p, &plan, where, false, err)) < 0)
-		goto err_destroy;
-	if (p->v2 && (r = apply_devices_v2(p, &res, err)) < 0)
+	if ((r = plan_build(p, &res, where, &plan, err)) < 0 ||
+	    (r = plan_apply(p, &plan, where, false, err)) < 0 ||
+	    (p->v2 && (r = apply_devices_v2(p, &res, err)) < 0))
 		goto err_destroy;
 	cg_plan_clear(&plan);
 	cg_res_clear(&res);
@@ -440,6 +427,41 @@ err_destroy:
 	cg_plan_clear(&plan);
 	cg_res_clear(&res);
 	(void)cgroup_destroy(p, NULL);
+	return r;
+}
+
+int cgroup_enter(const struct cgroup_paths *p, pid_t pid, bool skip_unified,
+		 struct hull_err *err)
+{
+	char buf[32];
+	int r;
+
+	(void)snprintf(buf, sizeof(buf), "%d", pid);
+	for (int c = 0; c < CG_COUNT; c++) {
+		if (!p->dirs[c] || dir_seen(p, c) || (skip_unified && c == CG_UNIFIED))
+			continue;
+		if ((r = cg_write_str(p->dirs[c], "cgroup.procs", buf)) < 0)
+			return hull_err_set(err, -r, "move pid %d into cgroup %s", pid, p->dirs[c]);
+	}
+	return 0;
+}
+
+int cgroup_open_unified(const struct cgroup_paths *p)
+{
+	if (!p->v2 || !p->dirs[CG_UNIFIED])
+		return -1;
+	return open(p->dirs[CG_UNIFIED], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, pid_t pid,
+			struct hull_err *err)
+{
+	int r;
+
+	if ((r = cgroup_create(p, s, err)) < 0)
+		return r;
+	if ((r = cgroup_enter(p, pid, false, err)) < 0)
+		(void)cgroup_destroy(p, NULL);
 	return r;
 }
 

@@ -66,9 +66,23 @@ json_t *cgroup_paths_to_json(const struct cgroup_paths *p);
 int cgroup_paths_from_json(json_t *o, struct cgroup_paths *ret, struct hull_err *err);
 
 /*
- * Validate linux.resources of s, create the cgroup directories, move pid in and apply the
- * resources. On failure the directories created are removed again.
+ * Validate linux.resources of s, create the cgroup directories and apply the resources (no
+ * process is in them yet). On failure the directories created are removed again.
  */
+int cgroup_create(const struct cgroup_paths *p, const struct oci_spec *s, struct hull_err *err);
+/*
+ * Move pid into every hierarchy of p; skip_unified: it is in the cgroup2 one already
+ * (clone3's CLONE_INTO_CGROUP).
+ */
+int cgroup_enter(const struct cgroup_paths *p, pid_t pid, bool skip_unified,
+		 struct hull_err *err);
+/*
+ * On pure v2, a directory fd of the container's cgroup for clone3(CLONE_INTO_CGROUP), which
+ * starts the child inside it (no migration, so no wait on the kernel's cgroup rwsem); -1 on
+ * v1 or on error. The caller closes it.
+ */
+int cgroup_open_unified(const struct cgroup_paths *p);
+/* cgroup_create() then cgroup_enter(); on failure nothing is left. */
 int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, pid_t pid,
 			struct hull_err *err);
 

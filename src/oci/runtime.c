@@ -111,7 +111,8 @@ struct create_ctx {
 	const struct oci_spec *spec;
 	const char *id;
 	struct state_rec rec;
-	struct cgroup_paths cg; /* resolved before the clone, created by create_parent() */
+	struct cgroup_paths cg; /* resolved and created before the clone */
+	bool in_cgroup;         /* the child started in its v2 cgroup (CLONE_INTO_CGROUP) */
 	int sync_fd;
 	pid_t pid;
 };
@@ -162,14 +163,34 @@ static int parent_sync(struct create_ctx *c, const char *state_json, struct hull
 	}
 }
 
-static pid_t clone_init(const struct oci_spec *s, int *ret_pidfd)
+/*
+ * cgroup_fd >= 0: start the child in that cgroup2 directory (CLONE_INTO_CGROUP, Linux 5.7),
+ * which spares the parent a migration afterwards; *ret_in_cgroup says whether it worked (a
+ * kernel without it, or a cgroup that refuses it, gets a plain clone and a later move).
+ */
+static pid_t clone_init(const struct oci_spec *s, int cgroup_fd, int *ret_pidfd,
+			bool *ret_in_cgroup)
 {
 	struct clone_args ca = {
 		.flags = (uint64_t)ns_clone_flags(s) | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 		.exit_signal = SIGCHLD,
 	};
+	pid_t pid;
 
+	*ret_in_cgroup = false;
+	if (cgroup_fd >= 0) {
+		struct clone_args cg = ca;
+
+		cg.flags |= CLONE_INTO_CGROUP;
+		cg.cgroup = (uint64_t)cgroup_fd;
+		pid = (pid_t)syscall(SYS_clone3, &cg, sizeof(cg));
+		if (pid >= 0) {
+			*ret_in_cgroup = true;
+			return pid;
+		}
+		log_debug("clone3(CLONE_INTO_CGROUP): %s: plain clone", strerror(errno));
+	}
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
@@ -186,7 +207,7 @@ static int create_parent(struct create_ctx *c, int dirfd, const struct oci_creat
 	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
 	    (r = ns_write_idmaps(c->pid, s, err)) < 0)
 		return r;
-	if ((r = cgroup_create_enter(&c->cg, s, c->pid, err)) < 0)
+	if ((r = cgroup_enter(&c->cg, c->pid, c->in_cgroup, err)) < 0)
 		return r;
 	c->rec.cgroup = cgroup_paths_to_json(&c->cg);
 	if ((r = proc_stat_read(c->pid, &c->rec.starttime, &zombie)) < 0)
@@ -226,6 +247,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 {
 	cleanup_oci_spec struct oci_spec *s = NULL;
 	cleanup_close int dirfd = -1, fifo = -1, console = -1, pidfd = -1, sv0 = -1, sv1 = -1;
+	cleanup_close int cgfd = -1;
 	cleanup_free char *created = NULL;
 	struct create_ctx c = { 0 };
 	int sv[2], saved_pidns, saved_timens, r;
@@ -256,18 +278,22 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	}
 	sv0 = sv[0];
 	sv1 = sv[1];
+	/* The cgroup exists, with its limits, before the init does. */
+	if ((r = cgroup_create(&c.cg, s, err)) < 0)
+		goto err_rmdir;
+	cgfd = cgroup_open_unified(&c.cg);
 	saved_timens = ns_time_enter_for_children(s, err);
 	if (saved_timens < -1) {
 		r = saved_timens;
-		goto err_rmdir;
+		goto err_cgroup;
 	}
 	saved_pidns = ns_pid_enter_for_children(s, err);
 	if (saved_pidns < -1) {
 		ns_time_restore(saved_timens);
 		r = saved_pidns;
-		goto err_rmdir;
+		goto err_cgroup;
 	}
-	c.pid = clone_init(s, &pidfd);
+	c.pid = clone_init(s, cgfd, &pidfd, &c.in_cgroup);
 	if (c.pid == 0) {
 		struct init_args a = {
 			.spec = s, .opts = opts, .id = id, .sync_fd = sv1, .fifo_fd = fifo,
@@ -285,7 +311,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	ns_time_restore(saved_timens);
 	if (r < 0) {
 		r = hull_err_set(err, -r, "clone the container init");
-		goto err_rmdir;
+		goto err_cgroup;
 	}
 	(void)close(steal_fd(&sv1));
 	(void)close(steal_fd(&fifo));
@@ -309,8 +335,8 @@ err_kill:
 	while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	json_decref(c.rec.cgroup);
+err_cgroup:
 	(void)cgroup_destroy(&c.cg, NULL);
-	cgroup_paths_clear(&c.cg);
 err_rmdir:
 	cgroup_paths_clear(&c.cg);
 	(void)state_dir_remove(root, id, NULL);
