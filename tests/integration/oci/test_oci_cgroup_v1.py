@@ -319,3 +319,17 @@ def test_hugetlb_without_hierarchy_is_an_error(rt, bundle, leftovers):
         assert "linux.resources.hugepageLimits" in r.stderr
     rt("delete", "--force", cid)  # runc leaves a stopped container behind
     leftovers(rt, cid)
+
+
+def test_blkio_weight(rt, bundle):
+    """blkio.weight (CFQ, gone) or blkio.bfq.weight (BFQ; only non-root cgroups have it):
+    set when the host has one, else a clear error naming the field."""
+    bundle.config["linux"]["resources"] = {"blockIO": {"weight": 500}}
+    bundle.config["mounts"].append(CGROUP_MOUNT)
+    bundle.set_args(*sh("cat /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight "
+                        "2>/dev/null; true"))
+    r = rt.run(rt.new_id(), bundle)
+    if r.returncode == 0:
+        assert "500" in r.stdout.split()
+    elif rt.is_hull:
+        assert "linux.resources.blockIO.weight" in r.stderr

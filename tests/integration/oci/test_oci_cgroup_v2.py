@@ -187,3 +187,19 @@ def test_v2_update_swap_alone_uses_the_memory_limit(rt, bundle):
     assert r.returncode == 0, r.stderr
     assert read(pid, "", "memory.swap.max") == str(136 << 20)
     assert read(pid, "", "memory.max") == str(64 << 20)
+
+
+def test_v2_blkio_weight(rt, bundle):
+    """blockIO.weight: io.bfq.weight as is, else io.weight converted from [10, 1000] to
+    [1, 10000] (runc's conversion: 500 -> 4950)."""
+    bundle.config["linux"]["resources"] = {"blockIO": {"weight": 500}}
+    with_cgroupns(bundle)
+    bundle.set_args(*sh("cat /sys/fs/cgroup/io.bfq.weight 2>/dev/null || "
+                        "cat /sys/fs/cgroup/io.weight 2>/dev/null || echo none"))
+    r = rt.run(rt.new_id(), bundle)
+    if r.returncode != 0 and "io.weight" in r.stderr:
+        pytest.skip(f"no io weight here: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    if r.stdout.strip() == "none":
+        pytest.skip("no io.weight / io.bfq.weight file")
+    assert r.stdout.split()[:2] in (["default", "500"], ["default", "4950"])
