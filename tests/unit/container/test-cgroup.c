@@ -218,6 +218,48 @@ static void test_v1_plan_unified_refused(void **state)
 	cg_res_clear(&r);
 }
 
+static void test_v1_plan_memory_and_devices(void **state)
+{
+	static const char *const files[] = { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+					     "memory.oom_control", NULL };
+	char tmpl[] = "/tmp/hull-cgtest.XXXXXX";
+	struct cgroup_paths p = { 0 };
+	struct hull_err err = { 0 };
+	struct cg_res r;
+	struct cg_plan plan = { 0 };
+	json_t *v;
+	size_t n_allow = 0;
+
+	p.dirs[CG_MEMORY] = fake_cgroup(tmpl, files);
+	p.dirs[CG_DEVICES] = xstrdup(p.dirs[CG_MEMORY]);
+	v = js("{\"memory\":{\"limit\":-1,\"disableOOMKiller\":true},"
+	       "\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
+	       "{\"allow\":true,\"type\":\"b\",\"major\":8,\"access\":\"r\"}]}");
+	assert_int_equal(cg_res_parse(v, "config.json: linux.resources", NULL, true, &r, &err), 0);
+	json_decref(v);
+	assert_int_equal(cgv1_plan(&p, &r, "w", &plan, &err), 0);
+	/* Unlimited memory means unlimited memory+swap too (runc). */
+	assert_string_equal(plan.w[0].file, "memory.limit_in_bytes");
+	assert_string_equal(plan.w[0].value, "-1");
+	assert_string_equal(plan.w[1].file, "memory.memsw.limit_in_bytes");
+	assert_string_equal(plan.w[1].value, "-1");
+	assert_string_equal(plan.w[2].file, "memory.oom_control");
+	/* deny-all first, then the config's rules, then the defaults. */
+	assert_string_equal(plan.w[3].file, "devices.deny");
+	assert_string_equal(plan.w[3].value, "a");
+	assert_string_equal(plan.w[4].file, "devices.deny");
+	assert_string_equal(plan.w[4].value, "a *:* rwm");
+	assert_string_equal(plan.w[5].file, "devices.allow");
+	assert_string_equal(plan.w[5].value, "b 8:* r");
+	for (size_t i = 6; i < plan.n; i++)
+		n_allow += strcmp(plan.w[i].file, "devices.allow") == 0;
+	assert_int_equal(n_allow, 12); /* runc's default devices */
+	cg_plan_clear(&plan);
+	cg_res_clear(&r);
+	rm_rf(tmpl);
+	cgroup_paths_clear(&p);
+}
+
 static void test_update_restores_on_failure(void **state)
 {
 	static const char *const files[] = { "memory.max", "pids.max", NULL };
@@ -305,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_cpuset_check),
 		cmocka_unit_test(test_v2_plan_conversions),
 		cmocka_unit_test(test_v1_plan_unified_refused),
+		cmocka_unit_test(test_v1_plan_memory_and_devices),
 		cmocka_unit_test(test_update_restores_on_failure),
 		cmocka_unit_test(test_paths_json_roundtrip),
 		cmocka_unit_test(test_resolve),
