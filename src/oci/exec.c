@@ -441,6 +441,11 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 	int r;
 
 	reset_signals();
+	/* stdio first: the caller's fds for it may be any number, and are closed next. */
+	for (int i = 0; i < 3; i++)
+		if (x->opts->stdio[i] >= 0 && x->opts->stdio[i] != i &&
+		    dup2(x->opts->stdio[i], i) < 0)
+			return hull_err_set(err, errno, "set up fd %d", i);
 	{
 		int keep_fds[] = { x->sync_fd, x->init_pidfd, x->root_fd, x->console_fd, log_fd(),
 				   x->listener };
@@ -463,10 +468,6 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 			return r;
 		close_fd(&x->console_fd);
 	}
-	for (int i = 0; i < 3; i++)
-		if (x->opts->stdio[i] >= 0 && x->opts->stdio[i] != i &&
-		    dup2(x->opts->stdio[i], i) < 0)
-			return hull_err_set(err, errno, "set up fd %d", i);
 	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
 	 * switch, which may take the privilege some of them need. */
 	if ((r = process_rlimits(p, err)) < 0 || (r = sched_apply_linux(x->spec, err)) < 0 ||
