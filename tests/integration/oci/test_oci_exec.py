@@ -549,3 +549,11 @@ def test_exec_joins_the_containers_session_keyring(rt, bundle):
     assert r.returncode == 0, r.stderr
     if rt.is_hull:
         assert int(r.stdout.strip()) in (1, 2)
+
+
+@pytest.mark.sandbox
+def test_exec_on_a_cgroup_v2_host(rt, bundle, workdir):
+    """The same joins on a pure cgroup v2 host (the sandbox VM)."""
+    if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("not a cgroup v2 host")
+    test_exec_joins_every_namespace_root_and_cgroup(rt, bundle, workdir)
