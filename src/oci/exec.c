@@ -702,6 +702,10 @@ static int exec_in(struct exec_ctx *x, const struct state_rec *rec, pid_t *ret_p
 		return hull_err_set(err, -r, "the container's namespaces (/proc/%d/ns)",
 				    (int)rec->pid);
 	x->ns_flags = r;
+	/* A pidfd does not keep the number from being reused once the init is reaped: all
+	 * that was read through /proc/<pid> above was the init's only if it still runs. */
+	if (!init_alive(x->init_pidfd, 0))
+		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
 	x->init_pid = rec->pid;
 	x->root_fd = root_fd;
 	x->console_fd = console;
