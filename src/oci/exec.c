@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -380,6 +381,60 @@ static void reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+static int send_with_fd(int sock, int fd, const char *body)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)body, .iov_len = strlen(body) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * -t: a pty from the container's /dev/ptmx, its master sent over the console socket (named
+ * "/dev/ptmx" in the message, as runc does), the slave our stdio and controlling terminal.
+ * Unlike the init's (process_console), nothing is mounted: /dev/console stays the
+ * container's own, not this exec's pty that goes away with it.
+ */
+static int exec_console(int sock, const struct oci_process *p, struct hull_err *err)
+{
+	cleanup_close int master = -1, slave = -1;
+	int r;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return hull_err_set(err, errno, "exec -t: open /dev/ptmx in the container");
+	if (unlockpt(master) < 0)
+		return hull_err_set(err, errno, "exec -t: unlockpt");
+	/* TIOCGPTPEER opens the slave through the master: no path lookup in /dev/pts. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return hull_err_set(err, errno, "exec -t: open the pty slave");
+	if (p->console_height && p->console_width) {
+		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
+				      .ws_col = (unsigned short)p->console_width };
+
+		(void)ioctl(master, TIOCSWINSZ, &ws);
+	}
+	if ((r = send_with_fd(sock, master, "/dev/ptmx")) < 0)
+		return hull_err_set(err, -r, "exec -t: send the pty master to the console socket");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		return hull_err_set(err, errno, "exec -t: make the pty the controlling terminal");
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			return hull_err_set(err, errno, "exec -t: dup the pty to fd %d", i);
+	return 0;
+}
+
 static int send_notify_fd(int sock, int nfd, const char *msg, struct hull_err *err)
 {
 	size_t len = strlen(msg);
@@ -464,7 +519,7 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 	if ((r = child_join(x, err)) < 0)
 		return r;
 	if (x->console_fd >= 0) {
-		if ((r = process_console(x->console_fd, p, err)) < 0)
+		if ((r = exec_console(x->console_fd, p, err)) < 0)
 			return r;
 		close_fd(&x->console_fd);
 	}

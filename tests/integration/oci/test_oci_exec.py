@@ -358,6 +358,10 @@ def test_exec_tty_console_socket(rt, bundle, workdir):
         lines = out.decode(errors="replace").replace("\r\n", "\n").splitlines()
         assert lines[0].startswith("/dev/pts/"), lines
         assert "is-a-tty" in lines
+        # the exec's pty was not mounted anywhere (/dev/console is the container's)
+        r = rt("exec", cid, "/bin/sh", "-c", "grep -c ' /dev/console ' /proc/self/mountinfo"
+               " || true")
+        assert r.stdout.strip() == "0", r.stdout
     finally:
         srv.close()
         for fd in got.get("fds", []):
@@ -557,3 +561,53 @@ def test_exec_on_a_cgroup_v2_host(rt, bundle, workdir):
     if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         pytest.skip("not a cgroup v2 host")
     test_exec_joins_every_namespace_root_and_cgroup(rt, bundle, workdir)
+
+
+def console_server(path):
+    """A console socket: returns (server socket, thread, dict that gets "fds")."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got = {}
+
+    def accept():
+        conn, _ = srv.accept()
+        with conn:
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+            got["fds"] = fds
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return srv, t, got
+
+
+def read_all(fd):
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO once the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_exec_process_file_terminal_console_size(rt, bundle, workdir):
+    srv, t, got = console_server(str(workdir / "size.sock"))
+    cid, _ = start_sleeper(rt, bundle)
+    pf = workdir / "tty.json"
+    pf.write_text(json.dumps({"terminal": True, "consoleSize": {"height": 33, "width": 101},
+                              "args": ["/bin/sh", "-c", "stty size; sleep 0.2"], "cwd": "/"}))
+    try:
+        r = rt("exec", "-d", "--console-socket", str(workdir / "size.sock"), "--process",
+               str(pf), cid, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        t.join(timeout=10)
+        assert got.get("fds"), "no pty master received"
+        assert read_all(got["fds"][0]).splitlines()[0] == "33 101"
+    finally:
+        srv.close()
+        for fd in got.get("fds", []):
+            os.close(fd)
