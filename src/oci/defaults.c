@@ -100,6 +100,17 @@ char *oci_features_json(void)
 		"rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
 		"strictatime", "suid", "symfollow", "sync", "unbindable",
 	};
+	static const char *const sc_actions[] = {
+		"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+		"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
+		"SCMP_ACT_TRAP",
+	};
+	static const char *const sc_ops[] = {
+		"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+		"SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE",
+	};
+	static const char *const sc_archs[] = { "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
+						"SCMP_ARCH_X32" };
 	json_t *ns = json_array(), *caps = json_array(), *doc;
 	char *out;
 
@@ -107,13 +118,16 @@ char *oci_features_json(void)
 		json_array_append_new(ns, json_string(oci_ns_name((enum oci_ns_kind)k)));
 	for (int c = 0; c <= oci_cap_last(); c++)
 		json_array_append_new(caps, json_string(oci_cap_name(c)));
-	doc = json_pack("{s:s,s:s,s:o,s:o,s:{s:o,s:o,s:{s:b,s:b,s:b},s:{s:b},s:{s:b},s:{s:b}},"
-			"s:{}}",
+	doc = json_pack("{s:s,s:s,s:o,s:o,s:{s:o,s:o,s:{s:b,s:b,s:b},s:{s:b,s:o,s:o,s:o},"
+			"s:{s:b},s:{s:b}},s:{}}",
 			"ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0", "hooks",
 			strs(hooks, ARRAY_SIZE(hooks)), "mountOptions",
 			strs(mount_opts, ARRAY_SIZE(mount_opts)), "linux", "namespaces", ns,
-			"capabilities", caps, "cgroup", "v1", 0, "v2", 0, "systemd", 0, "seccomp",
-			"enabled", 0, "apparmor", "enabled", 0, "selinux", "enabled", 0,
+			"capabilities", caps, "cgroup", "v1", 1, "v2", 1, "systemd", 0, "seccomp",
+			"enabled", 1, "actions", strs(sc_actions, ARRAY_SIZE(sc_actions)),
+			"operators", strs(sc_ops, ARRAY_SIZE(sc_ops)), "archs",
+			strs(sc_archs, ARRAY_SIZE(sc_archs)), "apparmor", "enabled", 0, "selinux",
+			"enabled", 0,
 			"annotations");
 	out = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);

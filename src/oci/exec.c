@@ -601,6 +601,7 @@ static int open_init(const struct state_rec *rec, int dirfd, struct hull_err *er
 	case OCI_STATUS_CREATING:
 	case OCI_STATUS_CREATED: /* allowed, as runc */
 	case OCI_STATUS_RUNNING:
+	case OCI_STATUS_PAUSED: /* state_status() does not say it: checked below */
 	case OCI_STATUS_COUNT:
 		break;
 	}

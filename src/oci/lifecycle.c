@@ -310,6 +310,8 @@ int oci_runtime_state(const struct oci_runtime_ctx *ctx, const char *id,
 		return r;
 	st = xcalloc(1, sizeof(*st));
 	st->status = state_status(dirfd, rec);
+	if (state_is_paused(rec, st->status))
+		st->status = OCI_STATUS_PAUSED;
 	st->oci_version = steal_ptr(&rec->oci_version);
 	st->id = steal_ptr(&rec->id);
 	st->pid = st->status == OCI_STATUS_STOPPED ? 0 : rec->pid;

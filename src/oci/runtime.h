@@ -58,6 +58,7 @@ enum oci_status {
 	OCI_STATUS_CREATED,
 	OCI_STATUS_RUNNING,
 	OCI_STATUS_STOPPED,
+	OCI_STATUS_PAUSED, /* running or created, with its cgroup frozen (oci_runtime_state only) */
 	OCI_STATUS_COUNT,
 };
 

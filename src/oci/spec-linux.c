@@ -654,11 +654,12 @@ static int parse_mempolicy(json_t *lnx, struct oci_spec *s, struct hull_err *err
 
 static int check_linux(struct oci_spec *s, struct hull_err *err)
 {
+	/* Neither: the caller's ids become root inside (crun's default, src/container/idmap.c). */
 	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
-	    (!s->n_uid_mappings || !s->n_gid_mappings))
+	    !s->n_uid_mappings != !s->n_gid_mappings)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: linux.uidMappings: a new user namespace needs "
-				     "uidMappings and gidMappings");
+				     "uidMappings and gidMappings (or neither)");
 	if ((s->n_uid_mappings || s->n_gid_mappings) &&
 	    (!s->ns[OCI_NS_USER].present || s->ns[OCI_NS_USER].path))
 		return hull_err_setx(err, EINVAL,

@@ -20,6 +20,7 @@ static const char *const status_names[OCI_STATUS_COUNT] = {
 	[OCI_STATUS_CREATED] = "created",
 	[OCI_STATUS_RUNNING] = "running",
 	[OCI_STATUS_STOPPED] = "stopped",
+	[OCI_STATUS_PAUSED] = "paused",
 };
 
 const char *oci_status_name(enum oci_status status)

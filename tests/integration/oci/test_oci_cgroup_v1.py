@@ -142,6 +142,8 @@ def test_pause_stops_progress_and_resume_continues(rt, bundle):
     assert wait_for(lambda: read_count(bundle) > 10)
     assert rt("pause", cid).returncode == 0
     assert rt.state(cid)["status"] == "paused"
+    listed = json.loads(rt("list", "--format", "json").stdout)
+    assert [c["status"] for c in listed if c["id"] == cid] == ["paused"]
     a = read_count(bundle)
     time.sleep(0.5)
     assert read_count(bundle) == a

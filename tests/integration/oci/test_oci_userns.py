@@ -179,8 +179,6 @@ def test_hostile_mappings(rt, bundle, leftovers, name, uid, field):
     leftovers(rt, cid)
 
 
-@pytest.mark.xfail(strict=True, reason="src/oci/spec-linux.c check_linux() still refuses a "
-                   "user namespace without mappings (the idmap code has crun's default)")
 def test_userns_without_mappings_as_crun(rt, bundle):
     """No uidMappings/gidMappings: crun maps the caller's id to container root (here root:
     "0 0 1", /etc/subuid has no range for root); runc refuses. hull follows crun."""
