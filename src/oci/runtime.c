@@ -23,7 +23,6 @@
 #include "common/log.h"
 #include "container/cgroup.h"
 #include "container/ns.h"
-#include "container/seams.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
 #include "oci/init.h"
