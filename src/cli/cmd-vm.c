@@ -164,7 +164,8 @@ static int vm_run_main(int argc, char **argv)
 		return 125;
 	}
 	if (stop == VM_STOP_KILLED)
-		fprintf(stderr, "hull vm run: stopped the VM: the guest did not shut down in time (or a second SIGTERM)\n");
+		fprintf(stderr, "hull vm run: stopped the VM: the guest did not shut down in time "
+			"(or a second SIGTERM)\n");
 	return vmm_stop_exit_code(stop);
 }
 

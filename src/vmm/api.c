@@ -87,7 +87,8 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 	} else if (strcmp(op, "shutdown") == 0) {
 		/* Graceful: the guest is asked (Ctrl-Alt-Del) and has until the deadline. */
 		if (vm_request_shutdown(vm) < 0)
-			reply = json_pack("{s:b, s:s}", "ok", 0, "error", "cannot arm the shutdown timer");
+			reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+					  "cannot arm the shutdown timer");
 		else
 			reply = json_pack("{s:b, s:s}", "ok", 1, "state", "shutting-down");
 	} else {

@@ -394,7 +394,8 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 			return r;
 	}
 	if (cfg->console == VM_CONSOLE_VIRTIO && !vm->vcon)
-		return hull_err_setx(err, EINVAL, "--console virtio needs a Linux kernel, not a raw guest");
+		return hull_err_setx(err, EINVAL,
+				     "--console virtio needs a Linux kernel, not a raw guest");
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);

@@ -205,8 +205,8 @@ void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_w
 		if (is_write)
 			i8042_command(k, data[0]);
 		else
-			data[0] = (uint8_t)(STR_KEYLOCK | STR_SYSFLAG | (k->pending ? STR_CMDDAT : 0) |
-					    (k->q_len ? STR_OBF : 0));
+			data[0] = (uint8_t)(STR_KEYLOCK | STR_SYSFLAG |
+					    (k->pending ? STR_CMDDAT : 0) | (k->q_len ? STR_OBF : 0));
 	} else if (!is_write) {
 		memset(data, 0xff, len); /* 0x61-0x63 are not the controller's */
 	}

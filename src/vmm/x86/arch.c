@@ -89,8 +89,8 @@ static int kernel_file_open(const char *path, struct kernel_file *k, struct hull
 	if (n < 0)
 		return hull_err_set(err, (int)-n, "--kernel %s", path);
 	if ((size_t)n < k->head_len)
-		return hull_err_setx(err, EIO, "--kernel %s: the file shrank while hull was loading it",
-				     path);
+		return hull_err_setx(err, EIO,
+				     "--kernel %s: the file shrank while hull was loading it", path);
 	return 0;
 }
 

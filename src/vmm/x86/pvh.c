@@ -148,8 +148,8 @@ static int pvh_segments(const struct guest_mem *m, const struct boot_input *in,
 					     (unsigned long long)memsz);
 		r = boot_kernel_read(in, dst, off, filesz);
 		if (r == -EIO)
-			return hull_err_setx(err, EIO, "%s: the file shrank while hull was loading it",
-					     in->name);
+			return hull_err_setx(err, EIO,
+					     "%s: the file shrank while hull was loading it", in->name);
 		if (r < 0)
 			return hull_err_set(err, -r, "%s: reading ELF segment %u", in->name, i);
 		memset(dst + filesz, 0, memsz - filesz);
