@@ -6,16 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
-#include <linux/magic.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
-#include "common/path.h"
 #include "common/strv.h"
 #include "engine/config.h"
 #include "engine/run.h"
@@ -131,78 +125,35 @@ static void forward_to(pid_t pid)
 }
 
 /*
- * The pty of `exec -t`: a new one from the container's own devpts instance (so that `tty`
- * inside names it), or from ours when that cannot be had. The container's /dev/pts/ptmx is
- * opened below its root (RESOLVE_IN_ROOT) and must be the ptmx of a devpts, not a device
- * node the container made.
+ * Have the runtime start the process: stdio[] (-1: ours) are dup2()ed in the child before it
+ * closes our other fds. With -t the runtime makes a pty inside the container, the process's
+ * stdio and controlling terminal (so ^C, job control and `tty` work as in docker), and sends
+ * its master over the console socket; *ret_master receives it.
  */
-static int exec_pty(pid_t init, int *ret_master, int *ret_slave, struct hull_err *err)
-{
-	cleanup_close int root = -1;
-	cleanup_close int master = -1;
-	char path[64];
-	struct stat st;
-	struct statfs fs;
-	int slave;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)init);
-	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root >= 0)
-		master = path_open_in_root(root, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0,
-					   0);
-	if (master >= 0 && (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) ||
-			    major(st.st_rdev) != 5 || minor(st.st_rdev) != 2 ||
-			    fstatfs(master, &fs) < 0 || fs.f_type != DEVPTS_SUPER_MAGIC)) {
-		(void)close(master);
-		master = -1;
-	}
-	if (master < 0)
-		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0 || unlockpt(master) < 0)
-		return hull_err_set(err, errno, "exec -t: open a pty");
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return hull_err_set(err, errno, "exec -t: open the pty's slave");
-	*ret_master = steal_fd(&master);
-	*ret_slave = slave;
-	return 0;
-}
-
-/*
- * Have the runtime start the process with stdio (or ours where -1). The fds are made our own
- * 0, 1, 2 for the call and restored after: oci_runtime_exec() closes the caller's fds above
- * 2 before it dup2()s opts.stdio, so a pty or /dev/null passed there is gone ("set up fd 0:
- * Bad file descriptor"). The runtime's own terminal (console socket) is not used: it
- * bind-mounts the pty over the container's /dev/console, which then stays a dead pty and
- * fails the next `exec -t` (see docs/engine.md).
- */
-static int start_process(struct image_store *s, struct ctr *c, const int stdio[3],
-			 struct oci_exec_opts *opts, pid_t *ret_pid, struct hull_err *err)
+static int start_process(struct image_store *s, struct ctr *c, bool tty, const int stdio[3],
+			 struct oci_exec_opts *opts, pid_t *ret_pid, int *ret_master,
+			 struct hull_err *err)
 {
 	cleanup_free char *rroot = xasprintf("%s/runtime", s->root);
 	struct oci_runtime_ctx ctx = { .root = rroot };
-	int saved[3] = { -1, -1, -1 };
+	struct tty_console console = { .listen_fd = -1 };
 	int r = 0;
 
-	for (int i = 0; i < 3 && r == 0; i++) {
-		if (stdio[i] < 0)
-			continue;
-		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
-		if ((saved[i] < 0 && errno != EBADF) || dup2(stdio[i], i) < 0)
-			r = hull_err_set(err, errno, "exec: set up fd %d", i);
+	for (int i = 0; i < 3; i++)
+		opts->stdio[i] = stdio[i];
+	if (tty) {
+		r = tty_console_listen(&console, err);
+		opts->tty = true;
+		opts->console_socket = console.path;
 	}
+	/* the runtime's child sends the master before it execs: it waits in our backlog */
 	if (r == 0)
 		r = oci_runtime_exec(&ctx, c->id, opts, ret_pid, NULL, err);
-	for (int i = 0; i < 3; i++) {
-		if (stdio[i] < 0)
-			continue;
-		if (saved[i] >= 0) {
-			(void)dup2(saved[i], i);
-			(void)close(saved[i]);
-		} else {
-			(void)close(i);
-		}
+	if (r == 0 && tty && (r = tty_console_receive(&console, ret_master, err)) < 0) {
+		(void)kill(*ret_pid, SIGKILL);
+		(void)oci_runtime_wait(*ret_pid);
 	}
+	tty_console_close(&console);
 	return r;
 }
 
@@ -213,7 +164,6 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	cleanup_free uint32_t *gids = NULL;
 	cleanup_close int devnull = -1;
 	cleanup_close int master = -1;
-	cleanup_close int slave = -1;
 	struct oci_exec_opts opts;
 	pid_t init = ctr_pid(c), pid = 0;
 	int stdio[3] = { -1, -1, -1 };
@@ -234,21 +184,14 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	opts.cwd = o->workdir;
 	if (o->user && (r = exec_user(init, o->user, &opts, &gids, err)) < 0)
 		return r;
-	if (o->tty) {
-		r = exec_pty(init, &master, &slave, err);
-		if (r < 0)
-			return r;
-		stdio[0] = stdio[1] = stdio[2] = slave;
-	} else if (!o->interactive) {
+	if (!o->tty && !o->interactive) {
 		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull < 0)
 			return hull_err_set(err, errno, "/dev/null");
 		stdio[0] = devnull;
 	}
 	forward_signals();
-	r = start_process(s, c, stdio, &opts, &pid, err);
-	if (slave >= 0) /* the process's copies only: the pty hangs up when it is done */
-		(void)close(steal_fd(&slave));
+	r = start_process(s, c, o->tty, stdio, &opts, &pid, &master, err);
 	if (r == -ESRCH) {
 		hull_err_clear(err);
 		return hull_err_setx(err, ESRCH, "container %s is not running", ctr_name(c));

@@ -2,6 +2,9 @@
 container's capability sets, cgroups, namespaces and root; -i/-t/-e/-u/-w; docker's exit
 codes (127 not found, 126 cannot execute, 125 hull's own errors, else the process's)."""
 import os
+import pty
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -110,6 +113,105 @@ def test_exec_tty_twice(bb, ctr):
         assert "/dev/pts/" in r.stdout and "stdin-is-a-tty" in r.stdout
     # the container's /dev/console is untouched by exec -t
     assert " /dev/console " not in bb.out("exec", "ex", "cat", "/proc/self/mountinfo")
+
+
+class PtyExec:
+    """`hull exec -it CTR sh` on a pty of python's own, as a user's terminal would run it."""
+
+    def __init__(self, bb, *args):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(bb.binary, [bb.binary, "exec", *args], bb.env)
+        self.buf = b""
+
+    def send(self, data):
+        os.write(self.fd, data.encode() if isinstance(data, str) else data)
+
+    def expect(self, pattern, timeout=15):
+        """Read until pattern (a regex) is in the output; return the match."""
+        end = time.time() + timeout
+        rx = re.compile(pattern.encode())
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            left = end - time.time()
+            assert left > 0, f"no {pattern!r} in {self.buf!r}"
+            if select.select([self.fd], [], [], left)[0]:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    chunk = b""
+                assert chunk, f"hull exec ended; no {pattern!r} in {self.buf!r}"
+                self.buf += chunk
+
+    def wait(self, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.pid = 0
+                return os.waitstatus_to_exitcode(status)
+            if select.select([self.fd], [], [], 0.1)[0]:
+                try:
+                    self.buf += os.read(self.fd, 4096)
+                except OSError:
+                    pass
+        raise AssertionError(f"hull exec did not end: {self.buf!r}")
+
+    def close(self):
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@pytest.fixture
+def term(bb, ctr):
+    t = PtyExec(bb, "-it", "ex", "sh")
+    yield t
+    t.close()
+
+
+def test_exec_tty_is_the_controlling_terminal(bb, ctr, term):
+    term.send("tty\n")
+    assert term.expect(r"(/dev/pts/\d+)\r?\n").group(1)
+    # field 7 of stat, tty_nr: the shell has a controlling terminal, and leads its session
+    term.send("read pid comm st ppid pgrp sid ttynr rest < /proc/self/stat; "
+              "echo ttynr=$((ttynr)) leader=$((sid == $$))\n")
+    m = term.expect(r"ttynr=(\d+) leader=(\d)")
+    assert int(m.group(1)) != 0 and m.group(2) == b"1"
+    # ps's TT column names the shell's terminal (busybox: major,minor; 136 = pts), not "?"
+    term.send("ps -o pid,tty | sed -n \"s/^ *$$ /$((6*7))tt=/p\"\n")
+    assert term.expect(r"42tt=(\S+)").group(1).startswith(b"136,")
+    term.send("exit 3\n")
+    assert term.wait() == 3
+
+
+def test_exec_tty_ctrl_c_interrupts_the_foreground_job(bb, ctr, term):
+    term.send("echo ready-$((40+2))\n")
+    term.expect("ready-42")
+    term.send("sleep 100\n")
+    assert wait_for(lambda: "sleep 100" in bb.out("top", "ex"))
+    start = time.time()
+    term.send("\x03")
+    # the shell survives: the sleep is gone, and the shell answers with $? = 128 + SIGINT
+    term.send("echo rc=$?\n")
+    assert term.expect(r"rc=(\d+)").group(1) == b"130"
+    assert time.time() - start < 10
+    assert "sleep 100" not in bb.out("top", "ex")
+    term.send("echo alive-$((1+1))\n")
+    term.expect("alive-2")
+    term.send("exit 0\n")
+    assert term.wait() == 0
+
+
+def test_exec_tty_exit_status(bb, ctr, term):
+    term.send("exit 3\n")
+    assert term.wait() == 3
+    # the terminal came back out of raw mode and nothing is left in the container
+    assert len(bb.out("top", "ex").splitlines()) == 2
 
 
 def test_exec_in_a_stopped_container(bb):
