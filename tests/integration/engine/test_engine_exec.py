@@ -1,11 +1,14 @@
 """hull exec through the runtime's exec (oci_runtime_exec, in process): the process has the
 container's capability sets, cgroups, namespaces and root; -i/-t/-e/-u/-w; docker's exit
 codes (127 not found, 126 cannot execute, 125 hull's own errors, else the process's)."""
+import fcntl
 import os
 import pty
 import re
 import select
 import shutil
+import struct
+import termios
 import signal
 import subprocess
 import time
@@ -118,11 +121,21 @@ def test_exec_tty_twice(bb, ctr):
 class PtyExec:
     """`hull exec -it CTR sh` on a pty of python's own, as a user's terminal would run it."""
 
-    def __init__(self, bb, *args):
+    def __init__(self, bb, *args, size=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            if size:
+                self.resize_fd(0, *size)
             os.execve(bb.binary, [bb.binary, "exec", *args], bb.env)
         self.buf = b""
+
+    @staticmethod
+    def resize_fd(fd, rows, cols):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def resize(self, rows, cols):
+        """As a terminal window does: the kernel sends SIGWINCH to hull exec."""
+        self.resize_fd(self.fd, rows, cols)
 
     def send(self, data):
         os.write(self.fd, data.encode() if isinstance(data, str) else data)
@@ -212,6 +225,20 @@ def test_exec_tty_exit_status(bb, ctr, term):
     assert term.wait() == 3
     # the terminal came back out of raw mode and nothing is left in the container
     assert len(bb.out("top", "ex").splitlines()) == 2
+
+
+def test_exec_tty_window_size(bb, ctr):
+    t = PtyExec(bb, "-it", "ex", "sh", size=(33, 101))
+    try:
+        t.send("echo size=$(stty size | tr ' ' x)\n")
+        t.expect(r"size=33x101")
+        t.resize(41, 120)  # followed through SIGWINCH
+        t.send("echo size=$(stty size | tr ' ' x)\n")
+        t.expect(r"size=41x120")
+        t.send("exit 0\n")
+        assert t.wait() == 0
+    finally:
+        t.close()
 
 
 def test_exec_in_a_stopped_container(bb):
