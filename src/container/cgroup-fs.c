@@ -172,6 +172,122 @@ int cg_check_cpuset(const char *allowed, const char *field, const char *want,
 	return 0;
 }
 
+bool cg_has_file(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *file)
+{
+	cleanup_free char *path = NULL;
+
+	if (!p->dirs[c])
+		return false;
+	path = xasprintf("%s/%s", p->dirs[c], file);
+	return access(path, F_OK) == 0;
+}
+
+/* One of cpuset.cpus / cpuset.mems, checked against the parent's effective set first. */
+static int plan_cpuset_one(const char *parent, enum cgroup_ctrl ctrl, const char *eff_file,
+			   const char *file, const char *field, const char *want,
+			   const char *where, struct cg_plan *out, struct hull_err *err)
+{
+	cleanup_free char *qualified = xasprintf("%s.%s", where, field);
+	char allowed[4096];
+	int e;
+
+	if ((e = cg_check_cpuset(cg_read(parent, eff_file, allowed, sizeof(allowed)) == 0 ? allowed
+											   : NULL,
+				 qualified, want, err)) < 0)
+		return e;
+	cg_plan_add(out, ctrl, file, field, true, "%s", want);
+	return 0;
+}
+
+int cg_plan_cpuset(const char *dir, enum cgroup_ctrl ctrl, const char *eff_cpus,
+		   const char *eff_mems, const struct cg_res *r, const char *where,
+		   struct cg_plan *out, struct hull_err *err)
+{
+	cleanup_free char *parent = xstrdup(dir);
+	int e;
+
+	*strrchr(parent, '/') = '\0';
+	/* The parent's effective sets: what the kernel lets a child use. */
+	if (r->cpus && (e = plan_cpuset_one(parent, ctrl, eff_cpus, "cpuset.cpus", "cpu.cpus",
+					    r->cpus, where, out, err)) < 0)
+		return e;
+	if (r->mems && (e = plan_cpuset_one(parent, ctrl, eff_mems, "cpuset.mems", "cpu.mems",
+					    r->mems, where, out, err)) < 0)
+		return e;
+	return 0;
+}
+
+void cg_plan_pids(const struct cg_res *r, enum cgroup_ctrl ctrl, struct cg_plan *out)
+{
+	if (!r->has_pids)
+		return;
+	if (r->pids_limit < 0)
+		cg_plan_add(out, ctrl, "pids.max", "pids.limit", true, "max");
+	else
+		cg_plan_add(out, ctrl, "pids.max", "pids.limit", true, "%lld",
+			    (long long)r->pids_limit);
+}
+
+int cg_plan_hugepages(const struct cgroup_paths *p, enum cgroup_ctrl ctrl, const char *suffix,
+		      const struct cg_res *r, const char *where, struct cg_plan *out,
+		      struct hull_err *err)
+{
+	for (size_t i = 0; i < r->n_hugepages; i++) {
+		cleanup_free char *file = xasprintf("hugetlb.%s.%s", r->hugepages[i].page_size,
+						    suffix);
+
+		if (!p->dirs[ctrl])
+			return hull_err_setx(err, ENOTSUP, "%s.hugepageLimits: no %s cgroup is "
+					     "mounted on this host", where, cgroup_ctrl_name(ctrl));
+		if (!cg_has_file(p, ctrl, file))
+			return hull_err_setx(err, EINVAL, "%s.hugepageLimits[%zu].pageSize: page "
+					     "size \"%s\" is not supported by this host", where, i,
+					     r->hugepages[i].page_size);
+		cg_plan_add(out, ctrl, file, "hugepageLimits", true, "%llu",
+			    (unsigned long long)r->hugepages[i].limit);
+	}
+	return 0;
+}
+
+void cg_json_set_u64(json_t *o, const char *key, uint64_t v, bool omitempty)
+{
+	if (!omitempty || v)
+		json_object_set_new(o, key, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+}
+
+char *cg_next_line(char **cursor)
+{
+	char *line = *cursor, *nl;
+
+	if (!line || !*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl)
+		*nl++ = '\0';
+	*cursor = nl;
+	return line;
+}
+
+json_t *cg_read_flat_keyed(const char *dir, const char *file)
+{
+	cleanup_free char *buf = cg_read_alloc(dir, file);
+	json_t *raw = json_object();
+	char *cursor = buf, *line;
+
+	while ((line = cg_next_line(&cursor))) {
+		char *sp = strchr(line, ' '), *end;
+		unsigned long long v;
+
+		if (!sp)
+			continue;
+		*sp = '\0';
+		v = strtoull(sp + 1, &end, 10);
+		if (end != sp + 1 && *end == '\0')
+			json_object_set_new(raw, line, json_integer((json_int_t)v));
+	}
+	return raw;
+}
+
 bool cg_block_device_exists(int64_t major, int64_t minor)
 {
 	char path[64];

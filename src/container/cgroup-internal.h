@@ -120,6 +120,20 @@ int cgv2_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *
 int cg_check_cpuset(const char *dir_parent_cpus, const char *field, const char *want,
 		    struct hull_err *err);
 bool cg_block_device_exists(int64_t major, int64_t minor);
+/* Whether the controller's directory exists and holds file. */
+bool cg_has_file(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *file);
+
+/*
+ * Plan pieces alike on both back ends, into the files of ctrl. cpuset: r->cpus and r->mems,
+ * checked against the parent of dir's effective sets (files eff_cpus, eff_mems). hugepages: hugetlb.<size>.<suffix>, with the page size checked.
+ */
+int cg_plan_cpuset(const char *dir, enum cgroup_ctrl ctrl, const char *eff_cpus,
+		   const char *eff_mems, const struct cg_res *r, const char *where,
+		   struct cg_plan *out, struct hull_err *err);
+void cg_plan_pids(const struct cg_res *r, enum cgroup_ctrl ctrl, struct cg_plan *out);
+int cg_plan_hugepages(const struct cgroup_paths *p, enum cgroup_ctrl ctrl, const char *suffix,
+		      const struct cg_res *r, const char *where, struct cg_plan *out,
+		      struct hull_err *err);
 
 /* Read dir/file into buf (trailing newline dropped); 0 or -errno. */
 int cg_read(const char *dir, const char *file, char *buf, size_t size);
@@ -129,6 +143,13 @@ int cg_write_str(const char *dir, const char *file, const char *value);
 int cg_read_u64(const char *dir, const char *file, uint64_t *ret);
 /* "key value" lines: the value for key (memory.stat, cpu.stat, memory.events). */
 int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret);
+
+/* Stats helpers: v as a JSON integer (capped at INT64_MAX; omitempty: not when 0). */
+void cg_json_set_u64(json_t *o, const char *key, uint64_t v, bool omitempty);
+/* The next line of a buffer split in place (*cursor advances); NULL at the end. */
+char *cg_next_line(char **cursor);
+/* "key number" lines (memory.stat, cpu.stat) as a JSON object; empty when unreadable. */
+json_t *cg_read_flat_keyed(const char *dir, const char *file);
 
 /* Back-end stats (runc's cgroups.Stats in JSON). */
 json_t *cgv1_stats(const struct cgroup_paths *p);

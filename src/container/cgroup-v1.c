@@ -36,16 +36,6 @@ static int need(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *wh
 	return 0;
 }
 
-static bool file_exists(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *file)
-{
-	cleanup_free char *path = NULL;
-
-	if (!p->dirs[c])
-		return false;
-	path = xasprintf("%s/%s", p->dirs[c], file);
-	return access(path, F_OK) == 0;
-}
-
 static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
 		       struct cg_plan *out, struct hull_err *err)
 {
@@ -60,8 +50,8 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 			    (long long)r->mem_limit);
 	/* runc: an unlimited memory limit without a swap value means unlimited swap too. */
 	if (r->has_mem_swap || (r->has_mem_limit && r->mem_limit == -1 &&
-				file_exists(p, CG_MEMORY, "memory.memsw.limit_in_bytes"))) {
-		if (!file_exists(p, CG_MEMORY, "memory.memsw.limit_in_bytes"))
+				cg_has_file(p, CG_MEMORY, "memory.memsw.limit_in_bytes"))) {
+		if (!cg_has_file(p, CG_MEMORY, "memory.memsw.limit_in_bytes"))
 			return hull_err_setx(err, ENOTSUP, "%s.memory.swap: swap accounting is off "
 					     "on this host (no memory.memsw.limit_in_bytes)", where);
 		cg_plan_add(out, CG_MEMORY, "memory.memsw.limit_in_bytes", "memory.swap", true,
@@ -115,37 +105,17 @@ static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const 
 static int plan_cpuset(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
 		       struct cg_plan *out, struct hull_err *err)
 {
-	cleanup_free char *parent = NULL, *field = NULL;
-	char allowed[4096];
 	int e;
 
 	if (!r->cpus && !r->mems)
 		return 0;
 	if ((e = need(p, CG_CPUSET, where, "cpu", err)) < 0)
 		return e;
-	parent = xstrdup(p->dirs[CG_CPUSET]);
-	*strrchr(parent, '/') = '\0';
-	if (!*parent)
+	/* A hierarchy's root has no parent to check against: nothing to do there. */
+	if (strrchr(p->dirs[CG_CPUSET], '/') == p->dirs[CG_CPUSET])
 		return 0;
-	/* The parent's effective sets: what the kernel lets a child use. */
-	if (r->cpus) {
-		field = xasprintf("%s.cpu.cpus", where);
-		if ((e = cg_check_cpuset(cg_read(parent, "cpuset.effective_cpus", allowed,
-						 sizeof(allowed)) == 0 ? allowed : NULL,
-					 field, r->cpus, err)) < 0)
-			return e;
-		cg_plan_add(out, CG_CPUSET, "cpuset.cpus", "cpu.cpus", true, "%s", r->cpus);
-	}
-	if (r->mems) {
-		free(field);
-		field = xasprintf("%s.cpu.mems", where);
-		if ((e = cg_check_cpuset(cg_read(parent, "cpuset.effective_mems", allowed,
-						 sizeof(allowed)) == 0 ? allowed : NULL,
-					 field, r->mems, err)) < 0)
-			return e;
-		cg_plan_add(out, CG_CPUSET, "cpuset.mems", "cpu.mems", true, "%s", r->mems);
-	}
-	return 0;
+	return cg_plan_cpuset(p->dirs[CG_CPUSET], CG_CPUSET, "cpuset.effective_cpus",
+			      "cpuset.effective_mems", r, where, out, err);
 }
 
 static int plan_blkio(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
@@ -162,11 +132,11 @@ static int plan_blkio(const struct cgroup_paths *p, const struct cg_res *r, cons
 	if ((e = need(p, CG_BLKIO, where, "blockIO", err)) < 0)
 		return e;
 	/* Without CFQ (gone since 5.0) the weight lives in BFQ's files, as runc falls back. */
-	if (!file_exists(p, CG_BLKIO, wfile)) {
+	if (!cg_has_file(p, CG_BLKIO, wfile)) {
 		wfile = "blkio.bfq.weight";
 		wdfile = "blkio.bfq.weight_device";
 	}
-	if ((r->has_blkio_weight || r->n_weight_dev) && !file_exists(p, CG_BLKIO, wfile))
+	if ((r->has_blkio_weight || r->n_weight_dev) && !cg_has_file(p, CG_BLKIO, wfile))
 		return hull_err_setx(err, ENOTSUP, "%s.blockIO.weight: no blkio weight on this "
 				     "host (neither blkio.weight nor blkio.bfq.weight)", where);
 	if (r->has_blkio_weight)
@@ -223,28 +193,11 @@ int cgv1_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *
 	    (e = plan_blkio(p, r, where, out, err)) < 0 ||
 	    (e = plan_devices(p, r, where, out, err)) < 0)
 		return e;
-	if (r->has_pids) {
-		if ((e = need(p, CG_PIDS, where, "pids", err)) < 0)
-			return e;
-		if (r->pids_limit < 0)
-			cg_plan_add(out, CG_PIDS, "pids.max", "pids.limit", true, "max");
-		else
-			cg_plan_add(out, CG_PIDS, "pids.max", "pids.limit", true, "%lld",
-				    (long long)r->pids_limit);
-	}
-	for (size_t i = 0; i < r->n_hugepages; i++) {
-		cleanup_free char *file = xasprintf("hugetlb.%s.limit_in_bytes",
-						    r->hugepages[i].page_size);
-
-		if ((e = need(p, CG_HUGETLB, where, "hugepageLimits", err)) < 0)
-			return e;
-		if (!file_exists(p, CG_HUGETLB, file))
-			return hull_err_setx(err, EINVAL, "%s.hugepageLimits[%zu].pageSize: page "
-					     "size \"%s\" is not supported by this host", where, i,
-					     r->hugepages[i].page_size);
-		cg_plan_add(out, CG_HUGETLB, file, "hugepageLimits", true, "%llu",
-			    (unsigned long long)r->hugepages[i].limit);
-	}
+	if (r->has_pids && (e = need(p, CG_PIDS, where, "pids", err)) < 0)
+		return e;
+	cg_plan_pids(r, CG_PIDS, out);
+	if ((e = cg_plan_hugepages(p, CG_HUGETLB, "limit_in_bytes", r, where, out, err)) < 0)
+		return e;
 	if (r->has_net_classid) {
 		if ((e = need(p, CG_NET_CLS, where, "network.classID", err)) < 0)
 			return e;
@@ -261,12 +214,6 @@ int cgv1_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *
 }
 
 /* ---- stats ---- */
-
-static void set_u64(json_t *o, const char *key, uint64_t v, bool omitempty)
-{
-	if (!omitempty || v)
-		json_object_set_new(o, key, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
-}
 
 static json_t *u64_list(const char *dir, const char *file)
 {
@@ -296,22 +243,22 @@ static json_t *v1_cpu(const struct cgroup_paths *p)
 		hz = 100;
 	if (acct) {
 		if (cg_read_u64(acct, "cpuacct.usage", &v) == 0)
-			set_u64(usage, "total", v, true);
+			cg_json_set_u64(usage, "total", v, true);
 		json_object_set_new(usage, "percpu", u64_list(acct, "cpuacct.usage_percpu"));
 		v = 0;
 		(void)cg_read_keyed(acct, "cpuacct.stat", "system", &v);
-		set_u64(usage, "kernel", v * (1000000000ULL / (uint64_t)hz), false);
+		cg_json_set_u64(usage, "kernel", v * (1000000000ULL / (uint64_t)hz), false);
 		v = 0;
 		(void)cg_read_keyed(acct, "cpuacct.stat", "user", &v);
-		set_u64(usage, "user", v * (1000000000ULL / (uint64_t)hz), false);
+		cg_json_set_u64(usage, "user", v * (1000000000ULL / (uint64_t)hz), false);
 	}
 	if (p->dirs[CG_CPU]) {
 		if (cg_read_keyed(p->dirs[CG_CPU], "cpu.stat", "nr_periods", &v) == 0)
-			set_u64(thr, "periods", v, true);
+			cg_json_set_u64(thr, "periods", v, true);
 		if (cg_read_keyed(p->dirs[CG_CPU], "cpu.stat", "nr_throttled", &v) == 0)
-			set_u64(thr, "throttledPeriods", v, true);
+			cg_json_set_u64(thr, "throttledPeriods", v, true);
 		if (cg_read_keyed(p->dirs[CG_CPU], "cpu.stat", "throttled_time", &v) == 0)
-			set_u64(thr, "throttledTime", v, true);
+			cg_json_set_u64(thr, "throttledTime", v, true);
 	}
 	json_object_set_new(cpu, "usage", usage);
 	json_object_set_new(cpu, "throttling", thr);
@@ -326,41 +273,18 @@ static json_t *mem_entry(const char *dir, const char *prefix)
 
 	(void)snprintf(file, sizeof(file), "%slimit_in_bytes", prefix);
 	if (cg_read_u64(dir, file, &v) == 0)
-		set_u64(e, "limit", v, false);
+		cg_json_set_u64(e, "limit", v, false);
 	(void)snprintf(file, sizeof(file), "%susage_in_bytes", prefix);
 	if (cg_read_u64(dir, file, &v) == 0)
-		set_u64(e, "usage", v, true);
+		cg_json_set_u64(e, "usage", v, true);
 	(void)snprintf(file, sizeof(file), "%smax_usage_in_bytes", prefix);
 	if (cg_read_u64(dir, file, &v) == 0)
-		set_u64(e, "max", v, true);
+		cg_json_set_u64(e, "max", v, true);
 	v = 0;
 	(void)snprintf(file, sizeof(file), "%sfailcnt", prefix);
 	(void)cg_read_u64(dir, file, &v);
-	set_u64(e, "failcnt", v, false);
+	cg_json_set_u64(e, "failcnt", v, false);
 	return e;
-}
-
-static json_t *raw_stat(const char *dir, const char *file)
-{
-	cleanup_free char *buf = cg_read_alloc(dir, file);
-	json_t *raw = json_object();
-
-	for (char *line = buf, *next; line && *line; line = next) {
-		char *sp, *end;
-		unsigned long long v;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp = '\0';
-		v = strtoull(sp + 1, &end, 10);
-		if (end != sp + 1 && *end == '\0')
-			json_object_set_new(raw, line, json_integer((json_int_t)v));
-	}
-	return raw;
 }
 
 json_t *cgv1_stats(const struct cgroup_paths *p)
@@ -372,9 +296,9 @@ json_t *cgv1_stats(const struct cgroup_paths *p)
 
 	json_object_set_new(o, "cpu", v1_cpu(p));
 	if (m) {
-		json_t *raw = raw_stat(m, "memory.stat");
+		json_t *raw = cg_read_flat_keyed(m, "memory.stat");
 
-		set_u64(mem, "cache", (uint64_t)json_integer_value(json_object_get(raw, "cache")),
+		cg_json_set_u64(mem, "cache", (uint64_t)json_integer_value(json_object_get(raw, "cache")),
 			true);
 		json_object_set_new(mem, "usage", mem_entry(m, "memory."));
 		json_object_set_new(mem, "swap", mem_entry(m, "memory.memsw."));
@@ -385,9 +309,9 @@ json_t *cgv1_stats(const struct cgroup_paths *p)
 	json_object_set_new(o, "memory", mem);
 	if (p->dirs[CG_PIDS]) {
 		if (cg_read_u64(p->dirs[CG_PIDS], "pids.current", &v) == 0)
-			set_u64(pids, "current", v, true);
+			cg_json_set_u64(pids, "current", v, true);
 		if (cg_read_u64(p->dirs[CG_PIDS], "pids.max", &v) == 0 && v != UINT64_MAX)
-			set_u64(pids, "limit", v, true);
+			cg_json_set_u64(pids, "limit", v, true);
 	}
 	json_object_set_new(o, "pids", pids);
 	if (p->dirs[CG_BLKIO]) {

@@ -20,13 +20,6 @@ static const char *const thr_keys[CG_THR_COUNT] = {
 	[CG_THR_WRITE_IOPS] = "wiops",
 };
 
-static bool has_file(const struct cgroup_paths *p, const char *file)
-{
-	cleanup_free char *path = xasprintf("%s/%s", p->dirs[CG_UNIFIED], file);
-
-	return access(path, F_OK) == 0;
-}
-
 /* cpu.shares [2, 262144] to cpu.weight [1, 10000] (runc's ConvertCPUSharesToCgroupV2Value). */
 static uint64_t shares_to_weight(uint64_t shares)
 {
@@ -73,7 +66,7 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 			(void)snprintf(buf, sizeof(buf), "%lld", (long long)(swap - limit));
 			val = buf;
 		}
-		if (has_file(p, "memory.swap.max"))
+		if (cg_has_file(p, CG_UNIFIED, "memory.swap.max"))
 			cg_plan_add(out, CG_UNIFIED, "memory.swap.max", "memory.swap", true, "%s",
 				    val);
 		else if (swap > 0)
@@ -94,10 +87,6 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
 		    struct cg_plan *out, struct hull_err *err)
 {
-	cleanup_free char *parent = NULL, *field = NULL;
-	char allowed[4096];
-	int e;
-
 	if (r->has_rt_period || r->has_rt_runtime)
 		return hull_err_setx(err, ENOTSUP, "%s.cpu.realtimeRuntime: realtime CPU limits "
 				     "do not exist on cgroup v2", where);
@@ -123,31 +112,13 @@ static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const 
 			    (long long)r->cpu_idle);
 	if (!r->cpus && !r->mems)
 		return 0;
-	parent = xstrdup(p->dirs[CG_UNIFIED]);
-	*strrchr(parent, '/') = '\0';
-	if (r->cpus) {
-		field = xasprintf("%s.cpu.cpus", where);
-		if ((e = cg_check_cpuset(cg_read(parent, "cpuset.cpus.effective", allowed,
-						 sizeof(allowed)) == 0 ? allowed : NULL,
-					 field, r->cpus, err)) < 0)
-			return e;
-		cg_plan_add(out, CG_UNIFIED, "cpuset.cpus", "cpu.cpus", true, "%s", r->cpus);
-	}
-	if (r->mems) {
-		free(field);
-		field = xasprintf("%s.cpu.mems", where);
-		if ((e = cg_check_cpuset(cg_read(parent, "cpuset.mems.effective", allowed,
-						 sizeof(allowed)) == 0 ? allowed : NULL,
-					 field, r->mems, err)) < 0)
-			return e;
-		cg_plan_add(out, CG_UNIFIED, "cpuset.mems", "cpu.mems", true, "%s", r->mems);
-	}
-	return 0;
+	return cg_plan_cpuset(p->dirs[CG_UNIFIED], CG_UNIFIED, "cpuset.cpus.effective",
+			      "cpuset.mems.effective", r, where, out, err);
 }
 
 static void plan_io(const struct cgroup_paths *p, const struct cg_res *r, struct cg_plan *out)
 {
-	bool bfq = has_file(p, "io.bfq.weight");
+	bool bfq = cg_has_file(p, CG_UNIFIED, "io.bfq.weight");
 
 	if (r->has_blkio_weight) {
 		if (bfq)
@@ -188,26 +159,12 @@ int cgv2_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *
 				     "on cgroup v2", where);
 	if ((e = plan_memory(p, r, where, out, err)) < 0 || (e = plan_cpu(p, r, where, out, err)) < 0)
 		return e;
-	if (r->has_pids) {
-		if (r->pids_limit < 0)
-			cg_plan_add(out, CG_UNIFIED, "pids.max", "pids.limit", true, "max");
-		else
-			cg_plan_add(out, CG_UNIFIED, "pids.max", "pids.limit", true, "%lld",
-				    (long long)r->pids_limit);
-	}
+	cg_plan_pids(r, CG_UNIFIED, out);
 	plan_io(p, r, out);
-	for (size_t i = 0; i < r->n_hugepages; i++) {
-		cleanup_free char *file = xasprintf("hugetlb.%s.max", r->hugepages[i].page_size);
-
-		if (!has_file(p, file))
-			return hull_err_setx(err, EINVAL, "%s.hugepageLimits[%zu].pageSize: page "
-					     "size \"%s\" is not supported by this host", where, i,
-					     r->hugepages[i].page_size);
-		cg_plan_add(out, CG_UNIFIED, file, "hugepageLimits", true, "%llu",
-			    (unsigned long long)r->hugepages[i].limit);
-	}
+	if ((e = cg_plan_hugepages(p, CG_UNIFIED, "max", r, where, out, err)) < 0)
+		return e;
 	for (size_t i = 0; i < r->n_unified; i++) {
-		if (!has_file(p, r->unified[i].key))
+		if (!cg_has_file(p, CG_UNIFIED, r->unified[i].key))
 			return hull_err_setx(err, ENOENT, "%s.unified.%s: no such cgroup file (is "
 					     "its controller enabled?)", where, r->unified[i].key);
 		cg_plan_add(out, CG_UNIFIED, r->unified[i].key, "unified", false, "%s",
@@ -217,35 +174,6 @@ int cgv2_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *
 }
 
 /* ---- stats ---- */
-
-static void set_u64(json_t *o, const char *key, uint64_t v, bool omitempty)
-{
-	if (!omitempty || v)
-		json_object_set_new(o, key, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
-}
-
-static json_t *keyed_obj(const char *dir, const char *file)
-{
-	cleanup_free char *buf = cg_read_alloc(dir, file);
-	json_t *raw = json_object();
-
-	for (char *line = buf, *next; line && *line; line = next) {
-		char *sp, *end;
-		unsigned long long v;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp = '\0';
-		v = strtoull(sp + 1, &end, 10);
-		if (end != sp + 1 && *end == '\0')
-			json_object_set_new(raw, line, json_integer((json_int_t)v));
-	}
-	return raw;
-}
 
 static json_t *v2_io(const char *dir)
 {
@@ -285,50 +213,50 @@ json_t *cgv2_stats(const struct cgroup_paths *p)
 	const char *d = p->dirs[CG_UNIFIED];
 	json_t *o = json_object(), *cpu = json_object(), *usage = json_object();
 	json_t *thr = json_object(), *mem = json_object(), *pids = json_object();
-	json_t *cst = keyed_obj(d, "cpu.stat"), *raw = keyed_obj(d, "memory.stat");
+	json_t *cst = cg_read_flat_keyed(d, "cpu.stat"), *raw = cg_read_flat_keyed(d, "memory.stat");
 	json_t *u = json_object(), *sw = json_object();
 	uint64_t v = 0;
 
-	set_u64(usage, "total", 1000 * (uint64_t)json_integer_value(json_object_get(cst, "usage_usec")),
+	cg_json_set_u64(usage, "total", 1000 * (uint64_t)json_integer_value(json_object_get(cst, "usage_usec")),
 		true);
-	set_u64(usage, "kernel",
+	cg_json_set_u64(usage, "kernel",
 		1000 * (uint64_t)json_integer_value(json_object_get(cst, "system_usec")), false);
-	set_u64(usage, "user", 1000 * (uint64_t)json_integer_value(json_object_get(cst, "user_usec")),
+	cg_json_set_u64(usage, "user", 1000 * (uint64_t)json_integer_value(json_object_get(cst, "user_usec")),
 		false);
-	set_u64(thr, "periods", (uint64_t)json_integer_value(json_object_get(cst, "nr_periods")),
+	cg_json_set_u64(thr, "periods", (uint64_t)json_integer_value(json_object_get(cst, "nr_periods")),
 		true);
-	set_u64(thr, "throttledPeriods",
+	cg_json_set_u64(thr, "throttledPeriods",
 		(uint64_t)json_integer_value(json_object_get(cst, "nr_throttled")), true);
-	set_u64(thr, "throttledTime",
+	cg_json_set_u64(thr, "throttledTime",
 		1000 * (uint64_t)json_integer_value(json_object_get(cst, "throttled_usec")), true);
 	json_decref(cst);
 	json_object_set_new(cpu, "usage", usage);
 	json_object_set_new(cpu, "throttling", thr);
 	json_object_set_new(o, "cpu", cpu);
 
-	set_u64(mem, "cache", (uint64_t)json_integer_value(json_object_get(raw, "file")), true);
+	cg_json_set_u64(mem, "cache", (uint64_t)json_integer_value(json_object_get(raw, "file")), true);
 	if (cg_read_u64(d, "memory.current", &v) == 0)
-		set_u64(u, "usage", v, true);
+		cg_json_set_u64(u, "usage", v, true);
 	if (cg_read_u64(d, "memory.max", &v) == 0)
-		set_u64(u, "limit", v, false);
+		cg_json_set_u64(u, "limit", v, false);
 	if (cg_read_u64(d, "memory.peak", &v) == 0)
-		set_u64(u, "max", v, true);
+		cg_json_set_u64(u, "max", v, true);
 	v = 0;
 	(void)cg_read_keyed(d, "memory.events", "max", &v);
-	set_u64(u, "failcnt", v, false);
+	cg_json_set_u64(u, "failcnt", v, false);
 	if (cg_read_u64(d, "memory.swap.current", &v) == 0)
-		set_u64(sw, "usage", v, true);
+		cg_json_set_u64(sw, "usage", v, true);
 	if (cg_read_u64(d, "memory.swap.max", &v) == 0)
-		set_u64(sw, "limit", v, false);
+		cg_json_set_u64(sw, "limit", v, false);
 	json_object_set_new(mem, "usage", u);
 	json_object_set_new(mem, "swap", sw);
 	json_object_set_new(mem, "raw", raw);
 	json_object_set_new(o, "memory", mem);
 
 	if (cg_read_u64(d, "pids.current", &v) == 0)
-		set_u64(pids, "current", v, true);
+		cg_json_set_u64(pids, "current", v, true);
 	if (cg_read_u64(d, "pids.max", &v) == 0 && v != UINT64_MAX)
-		set_u64(pids, "limit", v, true);
+		cg_json_set_u64(pids, "limit", v, true);
 	json_object_set_new(o, "pids", pids);
 	json_object_set_new(o, "blkio", v2_io(d));
 	json_object_set_new(o, "hugetlb", json_object());
