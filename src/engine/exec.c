@@ -137,6 +137,7 @@ static int start_process(struct image_store *s, struct ctr *c, bool tty, const i
 	cleanup_free char *rroot = xasprintf("%s/runtime", s->root);
 	struct oci_runtime_ctx ctx = { .root = rroot };
 	struct tty_console console = { .listen_fd = -1 };
+	bool started;
 	int r = 0;
 
 	for (int i = 0; i < 3; i++)
@@ -146,10 +147,19 @@ static int start_process(struct image_store *s, struct ctr *c, bool tty, const i
 		opts->tty = true;
 		opts->console_socket = console.path;
 	}
-	/* the runtime's child sends the master before it execs: it waits in our backlog */
+	/*
+	 * The runtime's child connects and sends the master before it execs, and the call
+	 * returns after the exec: the connection waits in our backlog. Non-blocking, so that a
+	 * runtime that sent nothing is an error here, not a hang.
+	 */
 	if (r == 0)
 		r = oci_runtime_exec(&ctx, c->id, opts, ret_pid, NULL, err);
-	if (r == 0 && tty && (r = tty_console_receive(&console, ret_master, err)) < 0) {
+	started = r == 0;
+	if (r == 0 && tty && fcntl(console.listen_fd, F_SETFL, O_NONBLOCK) < 0)
+		r = hull_err_set(err, errno, "exec -t: console socket");
+	if (r == 0 && tty)
+		r = tty_console_receive(&console, ret_master, err);
+	if (r < 0 && started) {
 		(void)kill(*ret_pid, SIGKILL);
 		(void)oci_runtime_wait(*ret_pid);
 	}
