@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/strv.h"
+#include "container/cgroup.h"
 #include "engine/human.h"
 #include "engine/run.h"
 
@@ -51,35 +52,6 @@ static int env_file(const char *cmd, const char *path, struct run_opts *o)
 	return 0;
 }
 
-/* "0-3,5": cpu numbers and ranges, as cpuset.cpus takes them */
-static bool valid_cpu_list(const char *s)
-{
-	const char *p = s;
-
-	for (;;) {
-		char *end = NULL;
-		unsigned long a, b;
-
-		if (*p < '0' || *p > '9')
-			return false;
-		a = strtoul(p, &end, 10);
-		b = a;
-		if (*end == '-') {
-			p = end + 1;
-			if (*p < '0' || *p > '9')
-				return false;
-			b = strtoul(p, &end, 10);
-		}
-		if (a > b || b >= 8192)
-			return false;
-		if (*end == '\0')
-			return true;
-		if (*end != ',')
-			return false;
-		p = end + 1;
-	}
-}
-
 static const char *resource_flag(int opt)
 {
 	switch (opt) {
@@ -118,7 +90,7 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 			return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
 		return 0;
 	case OPT_CPUSET_CPUS:
-		if (!valid_cpu_list(arg))
+		if (!cgroup_cpu_list_is_valid(arg))
 			return cli_usage_error(cmd, "%s %s: invalid CPU list (e.g. 0-3,5)", flag, arg);
 		o->cpuset_cpus = arg;
 		return 0;

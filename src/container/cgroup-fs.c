@@ -155,6 +155,13 @@ static bool parse_list(const char *s, unsigned char *bits, unsigned max)
 
 #define CG_LIST_MAX 8192
 
+bool cgroup_cpu_list_is_valid(const char *s)
+{
+	unsigned char bits[CG_LIST_MAX / 8] = { 0 };
+
+	return *s && parse_list(s, bits, CG_LIST_MAX);
+}
+
 int cg_check_cpuset(const char *allowed, const char *field, const char *want,
 		    struct hull_err *err)
 {

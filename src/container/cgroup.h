@@ -54,6 +54,9 @@ const char *cgroup_ctrl_name(enum cgroup_ctrl c);
 /* True if /sys/fs/cgroup is a cgroup2 filesystem (pure v2). */
 bool cgroup_host_is_v2(void);
 
+/* Whether s is a non-empty cpu/node list as cpuset.cpus takes it ("0-3,5"; numbers < 8192). */
+bool cgroup_cpu_list_is_valid(const char *s);
+
 /*
  * Resolve the directories of a container's cgroup (see above). ret is filled in (free with
  * cgroup_paths_clear()). Errors name config.json's linux.cgroupsPath.
