@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -165,4 +166,48 @@ int fd_cloexec_from(int min_fd)
 	}
 	(void)closedir(d);
 	return 0;
+}
+
+ssize_t fd_send_with_fd(int sock, int fd, const void *data, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	return n < 0 ? -errno : n;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int fd_close_from_except(int min_fd, int *keep, size_t n)
+{
+	unsigned lo = (unsigned)min_fd;
+	int r = 0;
+
+	qsort(keep, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
+			continue;
+		if ((unsigned)keep[i] > lo &&
+		    syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0) < 0)
+			r = -errno;
+		lo = (unsigned)keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
+		r = -errno;
+	return r;
 }

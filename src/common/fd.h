@@ -28,5 +28,16 @@ int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t
  * Uses close_range(CLOSE_RANGE_CLOEXEC) and falls back to /proc/self/fd.
  */
 int fd_cloexec_from(int min_fd);
+/*
+ * Close every fd >= min_fd except those in keep[] (sorted in place; negative entries are
+ * ignored), with close_range(2). Returns 0, or -errno of a close_range that failed.
+ */
+int fd_close_from_except(int min_fd, int *keep, size_t n);
 int fd_set_cloexec(int fd, bool on);
 int fd_set_nonblock(int fd, bool on);
+
+/*
+ * One sendmsg(2) of len bytes of data with fd attached (SCM_RIGHTS), without SIGPIPE.
+ * Returns the count sent (maybe short) or -errno.
+ */
+ssize_t fd_send_with_fd(int sock, int fd, const void *data, size_t len);

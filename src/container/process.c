@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -29,28 +30,6 @@ const char *process_getenv(const struct oci_process *p, const char *name)
 		if (strncmp(p->env[i], name, n) == 0 && p->env[i][n] == '=')
 			return p->env[i] + n + 1;
 	return NULL;
-}
-
-static int send_fd(int sock, int fd)
-{
-	/* runc sends the master's file name, "/dev/ptmx", as the message body. */
-	char data[] = "/dev/ptmx";
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) - 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 /*
@@ -76,7 +55,8 @@ static int console_bind(int slave, struct hull_err *err)
 	return 0;
 }
 
-int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err)
+int process_pty(int sock_fd, const struct oci_process *p, bool bind_console,
+		struct hull_err *err)
 {
 	cleanup_close int master = -1, slave = -1;
 	int r;
@@ -96,9 +76,10 @@ int process_console(int sock_fd, const struct oci_process *p, struct hull_err *e
 
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 	}
-	if ((r = console_bind(slave, err)) < 0)
+	if (bind_console && (r = console_bind(slave, err)) < 0)
 		return r;
-	if ((r = send_fd(sock_fd, master)) < 0)
+	/* runc sends the master's file name, "/dev/ptmx", as the message body. */
+	if ((r = (int)fd_send_with_fd(sock_fd, master, "/dev/ptmx", strlen("/dev/ptmx"))) < 0)
 		return hull_err_set(err, -r, "send the pty master to the console socket");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		return hull_err_set(err, errno, "make the pty the controlling terminal");
@@ -106,6 +87,25 @@ int process_console(int sock_fd, const struct oci_process *p, struct hull_err *e
 		if (dup2(slave, i) < 0)
 			return hull_err_set(err, errno, "dup the pty to fd %d", i);
 	return 0;
+}
+
+int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err)
+{
+	return process_pty(sock_fd, p, true, err);
+}
+
+int process_console_connect(const char *path, struct hull_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return hull_err_setx(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return hull_err_set(err, errno, "--console-socket %s", path);
+	return steal_fd(&fd);
 }
 
 int process_rlimits(const struct oci_process *p, struct hull_err *err)

@@ -3,6 +3,7 @@
  * The container process itself, the last steps before execve (runtime-spec config.md
  * "Process"): console, rlimits, user and groups, capabilities, no_new_privs, the program.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -13,6 +14,16 @@
  * sock_fd (SCM_RIGHTS, as runc) and make the slave our stdio and controlling terminal.
  */
 int process_console(int sock_fd, const struct oci_process *p, struct hull_err *err);
+
+/*
+ * The same pty set-up; bind_console: also bind the slave over /dev/console (the init's
+ * console; an exec's pty goes away with it, so `exec -t` passes false).
+ */
+int process_pty(int sock_fd, const struct oci_process *p, bool bind_console,
+		struct hull_err *err);
+
+/* Connect to the --console-socket unix socket at path; returns the fd. */
+int process_console_connect(const char *path, struct hull_err *err);
 
 /* setrlimit() each process.rlimits entry; errors name the rlimit. */
 int process_rlimits(const struct oci_process *p, struct hull_err *err);

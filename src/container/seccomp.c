@@ -520,3 +520,16 @@ int seccomp_listener_connect(const struct seccomp_filter *f, struct hull_err *er
 				    "connect to %s", f->listener_path);
 	return steal_fd(&fd);
 }
+
+int seccomp_listener_send(int sock, int nfd, const char *msg, struct hull_err *err)
+{
+	size_t len = strlen(msg);
+	ssize_t n = fd_send_with_fd(sock, nfd, msg, len);
+
+	/* The rest of a long state message, if one sendmsg did not take it all. */
+	if (n >= 0 && (size_t)n < len)
+		n = fd_write_all(sock, msg + n, len - (size_t)n);
+	if (n < 0)
+		return hull_err_set(err, (int)-n, "config.json: linux.seccomp.listenerPath: send");
+	return 0;
+}

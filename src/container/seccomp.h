@@ -76,3 +76,6 @@ char *seccomp_listener_message(const struct seccomp_filter *f, const char *state
 
 /* Connect a SOCK_STREAM unix socket to f->listener_path; returns the fd. */
 int seccomp_listener_connect(const struct seccomp_filter *f, struct hull_err *err);
+
+/* Send the notify fd nfd with msg (seccomp_listener_message) over the connected sock. */
+int seccomp_listener_send(int sock, int nfd, const char *msg, struct hull_err *err);

@@ -303,27 +303,6 @@ struct exec_ctx {
 	int listener;   /* connected to linux.seccomp.listenerPath, or -1 */
 };
 
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Close every fd from 3 + nfds up except keep[] (-1 entries ignored). */
-static void close_fds_except(unsigned nfds, int *keep, size_t n)
-{
-	unsigned lo = 3 + nfds;
-
-	qsort(keep, n, sizeof(int), cmp_int);
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < lo)
-			continue;
-		if ((unsigned)keep[i] > lo)
-			(void)syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-		lo = (unsigned)keep[i] + 1;
-	}
-	(void)syscall(SYS_close_range, lo, ~0U, 0);
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -381,85 +360,6 @@ static void reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int send_with_fd(int sock, int fd, const char *body)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)body, .iov_len = strlen(body) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-/*
- * -t: a pty from the container's /dev/ptmx, its master sent over the console socket (named
- * "/dev/ptmx" in the message, as runc does), the slave our stdio and controlling terminal.
- * Unlike the init's (process_console), nothing is mounted: /dev/console stays the
- * container's own, not this exec's pty that goes away with it.
- */
-static int exec_console(int sock, const struct oci_process *p, struct hull_err *err)
-{
-	cleanup_close int master = -1, slave = -1;
-	int r;
-
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return hull_err_set(err, errno, "exec -t: open /dev/ptmx in the container");
-	if (unlockpt(master) < 0)
-		return hull_err_set(err, errno, "exec -t: unlockpt");
-	/* TIOCGPTPEER opens the slave through the master: no path lookup in /dev/pts. */
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return hull_err_set(err, errno, "exec -t: open the pty slave");
-	if (p->console_height && p->console_width) {
-		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
-				      .ws_col = (unsigned short)p->console_width };
-
-		(void)ioctl(master, TIOCSWINSZ, &ws);
-	}
-	if ((r = send_with_fd(sock, master, "/dev/ptmx")) < 0)
-		return hull_err_set(err, -r, "exec -t: send the pty master to the console socket");
-	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		return hull_err_set(err, errno, "exec -t: make the pty the controlling terminal");
-	for (int i = 0; i < 3; i++)
-		if (dup2(slave, i) < 0)
-			return hull_err_set(err, errno, "exec -t: dup the pty to fd %d", i);
-	return 0;
-}
-
-static int send_notify_fd(int sock, int nfd, const char *msg, struct hull_err *err)
-{
-	size_t len = strlen(msg);
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	ssize_t n;
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &nfd, sizeof(int));
-	n = sendmsg(sock, &m, MSG_NOSIGNAL);
-	if (n >= 0 && (size_t)n < len && fd_write_all(sock, msg + n, len - (size_t)n) < 0)
-		n = -1;
-	if (n < 0)
-		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
-	return 0;
-}
-
 /*
  * Install linux.seccomp. keep: CAP_SYS_ADMIN kept through the uid switch for seccomp(2)
  * without no_new_privs; it is in effective and permitted only now and gone at the execve
@@ -480,7 +380,7 @@ static int child_seccomp(struct exec_ctx *x, uint64_t keep, const char *msg,
 	}
 	if ((nfd = seccomp_filter_install(&x->sec, err)) <= 0)
 		return nfd;
-	r = send_notify_fd(x->listener, nfd, msg, err);
+	r = seccomp_listener_send(x->listener, nfd, msg, err);
 	(void)close(nfd);
 	close_fd(&x->listener);
 	return r;
@@ -506,7 +406,7 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 				   x->listener };
 
 		/* Before any setns: no fd of the caller's (the host's) files goes further. */
-		close_fds_except(nfds, keep_fds, ARRAY_SIZE(keep_fds));
+		(void)fd_close_from_except(3 + (int)nfds, keep_fds, ARRAY_SIZE(keep_fds));
 	}
 	if (x->listener >= 0) {
 		enum sync_type t;
@@ -519,8 +419,10 @@ static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err
 	if ((r = child_join(x, err)) < 0)
 		return r;
 	if (x->console_fd >= 0) {
-		if ((r = exec_console(x->console_fd, p, err)) < 0)
-			return r;
+		/* -t: the pty's master goes to the console socket as for the init, but nothing is
+		 * mounted: /dev/console stays the container's own, not this exec's pty. */
+		if (process_pty(x->console_fd, p, false, err) < 0)
+			return hull_err_prefix(err, "exec -t");
 		close_fd(&x->console_fd);
 	}
 	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
@@ -573,20 +475,6 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *x)
 }
 
 /* ---- the caller ---------------------------------------------------------------------- */
-
-static int console_connect(const char *path, struct hull_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	cleanup_close int fd = -1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return hull_err_setx(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return hull_err_set(err, errno, "--console-socket %s", path);
-	return steal_fd(&fd);
-}
 
 /* A pidfd for the container's init, checked against its recorded start time. */
 static int open_init(const struct state_rec *rec, int dirfd, struct hull_err *err)
@@ -746,7 +634,7 @@ static int exec_in(struct exec_ctx *x, const struct state_rec *rec, pid_t *ret_p
 	int r;
 
 	if (opts->console_socket && x->spec->process.terminal &&
-	    (console = console_connect(opts->console_socket, err)) < 0)
+	    (console = process_console_connect(opts->console_socket, err)) < 0)
 		return console;
 	if (x->sec.notify && (listener = seccomp_listener_connect(&x->sec, err)) < 0)
 		return listener;

@@ -104,31 +104,6 @@ static int sec_prepare(const struct init_args *a, const char *state, struct init
 	return 0;
 }
 
-static int send_notify_fd(int sock, int nfd, const char *msg, struct hull_err *err)
-{
-	size_t len = strlen(msg);
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	ssize_t n;
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &nfd, sizeof(int));
-	n = sendmsg(sock, &m, MSG_NOSIGNAL);
-	if (n < 0)
-		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
-	if ((size_t)n < len && fd_write_all(sock, msg + n, len - (size_t)n) < 0)
-		return hull_err_set(err, errno, "config.json: linux.seccomp.listenerPath: send");
-	return 0;
-}
-
 /* Install the filter in this process now; with a listener, send it the notify fd. */
 static int sec_install_here(const struct oci_process *p, struct init_sec *sec,
 			    struct hull_err *err)
@@ -148,7 +123,7 @@ static int sec_install_here(const struct oci_process *p, struct init_sec *sec,
 	if ((nfd = seccomp_filter_install(&sec->f, err)) < 0)
 		return nfd;
 	if (nfd > 0) {
-		r = send_notify_fd(sec->listener, nfd, sec->msg, err);
+		r = seccomp_listener_send(sec->listener, nfd, sec->msg, err);
 		(void)close(nfd);
 		if (r < 0)
 			return r;
@@ -279,31 +254,6 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	return rootfs_enter(s, a->opts->no_pivot, err);
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/*
- * Close every fd from 3 + nfds up except keep[]: before chdir(process.cwd), so that a cwd of
- * /proc/self/fd/N cannot land on a runtime fd that points outside the container
- * (CVE-2024-21626).
- */
-static void close_fds_except(unsigned nfds, int *keep, size_t n)
-{
-	unsigned lo = 3 + nfds;
-
-	qsort(keep, n, sizeof(int), cmp_int);
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < lo)
-			continue;
-		if ((unsigned)keep[i] > lo)
-			(void)syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-		lo = (unsigned)keep[i] + 1;
-	}
-	(void)syscall(SYS_close_range, lo, ~0U, 0);
-}
-
 /* A sealed memfd holding hull-oci-wait (waiter/waiter.c). */
 static int waiter_memfd(struct hull_err *err)
 {
@@ -358,7 +308,9 @@ static int setup_process(const struct init_args *a, struct init_sec *sec, char *
 		}
 		char cwd[4096] = "/";
 
-		close_fds_except(nfds, keep, ARRAY_SIZE(keep));
+		/* Before chdir(process.cwd), so that a cwd of /proc/self/fd/N cannot land on a
+		 * runtime fd that points outside the container (CVE-2024-21626). */
+		(void)fd_close_from_except(3 + (int)nfds, keep, ARRAY_SIZE(keep));
 		if (chdir(p->cwd) < 0)
 			return hull_err_set(err, errno, "config.json: process.cwd: chdir to %s",
 					    p->cwd);

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "container/cgroup.h"
 #include "container/ns.h"
+#include "container/process.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
 #include "oci/init.h"
@@ -57,20 +58,6 @@ int oci_id_validate(const char *id, struct hull_err *err)
 				"allowed (character %zu is 0x%02x)",
 				(size_t)(p - id), (unsigned char)*p);
 	return 0;
-}
-
-static int console_connect(const char *path, struct hull_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	cleanup_close int fd = -1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return hull_err_setx(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return hull_err_set(err, errno, "--console-socket %s", path);
-	return steal_fd(&fd);
 }
 
 static char *now_rfc3339(void)
@@ -255,7 +242,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	if ((r = oci_id_validate(id, err)) < 0 || (r = oci_spec_load(bundle, &s, err)) < 0 ||
 	    (r = check_spec(ctx, s, opts, err)) < 0)
 		return r;
-	if (opts->console_socket && (console = console_connect(opts->console_socket, err)) < 0)
+	if (opts->console_socket && (console = process_console_connect(opts->console_socket, err)) < 0)
 		return console;
 	if ((r = cgroup_paths_resolve(s->cgroups_path, id, &c.cg, err)) < 0)
 		return r;
