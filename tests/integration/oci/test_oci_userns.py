@@ -3,6 +3,7 @@ unprivileged on the host, devices and mounts that still work inside, hostile map
 into such a container. Runtime-agnostic (HULL_OCI_UNDER_TEST=runc) except where noted."""
 import json
 import os
+import time
 
 import pytest
 
@@ -90,8 +91,16 @@ def test_several_ranges(rt, bundle):
     with open(f"/proc/{pid}/uid_map") as f:
         assert [ln.split() for ln in f] == [["0", str(BASE), "1000"],
                                             ["1000", str(3 * BASE), "1000"]]
-    st = os.stat(bundle.rootfs / "tmp/f")
-    assert (st.st_uid, st.st_gid) == (3 * BASE + 500, BASE + 1500)
+    # The shell is up before its chown has run: wait for it.
+    want, got = (3 * BASE + 500, BASE + 1500), None
+    for _ in range(100):
+        if os.path.exists(bundle.rootfs / "tmp/f"):
+            st = os.stat(bundle.rootfs / "tmp/f")
+            got = (st.st_uid, st.st_gid)
+            if got == want:
+                break
+        time.sleep(0.05)
+    assert got == want
     # a uid outside every range cannot be used
     r = rt("exec", cid, "/bin/sh", "-c", "chown 5000 /tmp/f || echo unmapped")
     assert "unmapped" in r.stdout
