@@ -521,7 +521,7 @@ static pid_t clone_child(struct exec_ctx *x, int *ret_pidfd, struct hull_err *er
 	};
 	cleanup_close int saved = -1;
 	pid_t pid;
-	int r;
+	int r, dumpable;
 
 	if (x->ns_flags & CLONE_NEWPID) {
 		saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -531,10 +531,16 @@ static pid_t clone_child(struct exec_ctx *x, int *ret_pidfd, struct hull_err *er
 			return r;
 		x->ns_flags &= ~CLONE_NEWPID;
 	}
+	/* The child is born non-dumpable: no window between the clone and its own prctl in
+	 * which a process of the container's pid namespace could ptrace a copy of the caller. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		exec_child(x);
 	r = errno;
+	if (dumpable > 0)
+		(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
 	ns_pid_restore(steal_fd(&saved));
 	if (pid > 0)
 		return pid;
