@@ -39,6 +39,38 @@
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #endif
+#ifndef KEYCTL_SETPERM
+#define KEYCTL_SETPERM 5
+#endif
+#ifndef KEYCTL_DESCRIBE
+#define KEYCTL_DESCRIBE 6
+#endif
+#define KEY_USR_SEARCH 0x00080000
+
+/*
+ * A session keyring of its own, named after the container, so that the container cannot see
+ * the caller's keys; with user search permission added, so that `exec` joins this same
+ * keyring by name (as runc) instead of making a second one.
+ */
+static void keyring_join(const char *name)
+{
+	char desc[512];
+	unsigned long perm;
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+
+	if (id < 0) {
+		log_debug("join a new session keyring: %s", strerror(errno));
+		return;
+	}
+	if (syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof(desc)) < 0)
+		return;
+	desc[sizeof(desc) - 1] = '\0';
+	/* "type;uid;gid;perm;description", perm in hex */
+	if (sscanf(desc, "%*[^;];%*u;%*u;%lx;", &perm) != 1)
+		return;
+	if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | KEY_USR_SEARCH) < 0)
+		log_debug("session keyring: add search permission: %s", strerror(errno));
+}
 
 #define CAP_BIT_SYS_ADMIN (1ULL << 21)
 
@@ -223,10 +255,8 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 		return hull_err_set(err, errno, "become root in the new user namespace");
 	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_cgroup_setup(s, err)) < 0)
 		return r;
-	/* A session keyring of its own, so the container cannot see the host's keys. */
-	if (!a->opts->no_new_keyring &&
-	    syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a->id) < 0)
-		log_debug("join a new session keyring: %s", strerror(errno));
+	if (!a->opts->no_new_keyring)
+		keyring_join(a->id);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
 		return hull_err_set(err, errno, "config.json: hostname: sethostname");
 	if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
