@@ -19,7 +19,9 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -286,3 +288,36 @@ def wait_cmdline(pid, prefix: bytes, timeout=5.0):
             return cmd
         time.sleep(0.02)
     raise AssertionError(f"pid {pid}: cmdline {cmd!r}, wanted {prefix!r}...")
+
+
+def console_server(path):
+    """A --console-socket listener: returns (server socket, thread, dict that gets "fds",
+    the fds sent with the first message: the pty master)."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got = {}
+
+    def accept():
+        conn, _ = srv.accept()
+        with conn:
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+            got["fds"] = fds
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return srv, t, got
+
+
+def read_pty(fd):
+    """Everything a pty master gives until the slave side is closed, as text ("\r\n" -> "\n")."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO once the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode(errors="replace").replace("\r\n", "\n")

@@ -5,14 +5,12 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
-from ocilib import sh, wait_cmdline
+from ocilib import console_server, read_pty, sh, wait_cmdline
 
 NS_KINDS = ("mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time")
 
@@ -325,19 +323,7 @@ def test_exec_forwards_signals(rt, bundle):
 
 def test_exec_tty_console_socket(rt, bundle, workdir):
     sock_path = str(workdir / "exec-console.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    srv.listen(1)
-    got = {}
-
-    def accept():
-        conn, _ = srv.accept()
-        with conn:
-            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
-            got["fds"] = fds
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
+    srv, t, got = console_server(sock_path)
     cid, _ = start_sleeper(rt, bundle)
     try:
         r = rt("exec", "-t", "-d", "--console-socket", sock_path, cid, "/bin/sh", "-c",
@@ -346,16 +332,7 @@ def test_exec_tty_console_socket(rt, bundle, workdir):
         assert r.returncode == 0, r.stderr
         t.join(timeout=10)
         assert got.get("fds"), "no pty master received"
-        out = b""
-        while True:
-            try:
-                chunk = os.read(got["fds"][0], 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        lines = out.decode(errors="replace").replace("\r\n", "\n").splitlines()
+        lines = read_pty(got["fds"][0]).splitlines()
         assert lines[0].startswith("/dev/pts/"), lines
         assert "is-a-tty" in lines
         # the exec's pty was not mounted anywhere (/dev/console is the container's)
@@ -562,37 +539,6 @@ def test_exec_on_a_cgroup_v2_host(rt, bundle, workdir):
     test_exec_joins_every_namespace_root_and_cgroup(rt, bundle, workdir)
 
 
-def console_server(path):
-    """A console socket: returns (server socket, thread, dict that gets "fds")."""
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    got = {}
-
-    def accept():
-        conn, _ = srv.accept()
-        with conn:
-            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
-            got["fds"] = fds
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    return srv, t, got
-
-
-def read_all(fd):
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO once the slave side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out.decode(errors="replace").replace("\r\n", "\n")
-
-
 def test_exec_process_file_terminal_console_size(rt, bundle, workdir):
     srv, t, got = console_server(str(workdir / "size.sock"))
     cid, _ = start_sleeper(rt, bundle)
@@ -605,7 +551,7 @@ def test_exec_process_file_terminal_console_size(rt, bundle, workdir):
         assert r.returncode == 0, r.stderr
         t.join(timeout=10)
         assert got.get("fds"), "no pty master received"
-        assert read_all(got["fds"][0]).splitlines()[0] == "33 101"
+        assert read_pty(got["fds"][0]).splitlines()[0] == "33 101"
     finally:
         srv.close()
         for fd in got.get("fds", []):

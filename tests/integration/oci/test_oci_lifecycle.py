@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ocilib import sh, wait_cmdline
+from ocilib import console_server, read_pty, sh, wait_cmdline
 
 
 def test_version(rt):
@@ -392,22 +392,8 @@ def test_missing_executable_is_reported_by_create_or_start(rt, bundle):
 def test_console_socket_terminal(rt, bundle, workdir):
     """process.terminal with --console-socket: the runtime sends the pty master over the
     socket (SCM_RIGHTS); the process has the pty slave as its controlling terminal."""
-    import socket
-    import threading
     sock_path = str(workdir / "console.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    srv.listen(1)
-    got = {}
-
-    def accept():
-        conn, _ = srv.accept()
-        with conn:
-            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
-            got["fds"] = fds
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
+    srv, t, got = console_server(sock_path)
     bundle.config["process"]["terminal"] = True
     bundle.set_args(*sh("tty; [ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo term=$TERM"))
     cid = rt.new_id()
@@ -417,16 +403,7 @@ def test_console_socket_terminal(rt, bundle, workdir):
         assert got.get("fds"), "no pty master received on the console socket"
         master = got["fds"][0]
         assert rt("start", cid).returncode == 0
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO once the slave side is closed
-                break
-            if not chunk:
-                break
-            out += chunk
-        text = out.decode(errors="replace").replace("\r\n", "\n")
+        text = read_pty(master)
         lines = text.splitlines()
         assert lines[0].startswith("/dev/pts/"), text
         assert "is-a-tty" in lines
