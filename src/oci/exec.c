@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -48,10 +49,6 @@
 #include "oci/runtime.h"
 #include "oci/spec.h"
 #include "oci/state.h"
-
-#ifndef KEYCTL_JOIN_SESSION_KEYRING
-#define KEYCTL_JOIN_SESSION_KEYRING 1
-#endif
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_FILE_MAX 65536

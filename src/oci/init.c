@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +37,6 @@
 #include "waiter-blob.h"
 #include "waiter/plan.h"
 
-#ifndef KEYCTL_JOIN_SESSION_KEYRING
-#define KEYCTL_JOIN_SESSION_KEYRING 1
-#endif
-#ifndef KEYCTL_SETPERM
-#define KEYCTL_SETPERM 5
-#endif
-#ifndef KEYCTL_DESCRIBE
-#define KEYCTL_DESCRIBE 6
-#endif
 #define KEY_USR_SEARCH 0x00080000
 
 /*
