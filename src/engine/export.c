@@ -20,6 +20,8 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 	cleanup_close int root_fd = -1;
 	struct archive *disk = NULL, *out = NULL;
 	struct archive_entry *e;
+	struct hull_err e2;
+	bool was_running;
 	json_t *l;
 	size_t i;
 	int r;
@@ -28,6 +30,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 		strv_push(&layers, json_string_value(l));
 	if (!layers)
 		layers = xcalloc(1, sizeof(*layers));
+	was_running = ctr_status_live(c) == CTR_RUNNING;
 	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
 	if (r < 0)
 		return r;
@@ -86,5 +89,9 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 out:
 	archive_read_free(disk);
 	archive_write_free(out);
+	/* a stopped container holds no mount: drop the one made for the export, unless the
+	 * container started meanwhile */
+	if (!was_running && ctr_state_reload(c, &e2) == 0 && ctr_status(c) != CTR_RUNNING)
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 	return r;
 }

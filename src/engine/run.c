@@ -196,6 +196,10 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 				  "");
 		r = write_json(dir, "state.json", state, err);
 	}
+	/* mounted again when it starts: an idle container holds no mount; before hull.json,
+	 * so that a complete record never comes with a mount whatever kills us */
+	if (r == 0)
+		r = ctr_rootfs_teardown(dir, err);
 	/* hull.json last: a directory without it is not a container (container_list) */
 	if (r == 0)
 		r = write_json(dir, "hull.json", rec, err);
@@ -233,13 +237,10 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	if (mkdir(dir, 0700) < 0)
 		return hull_err_set(err, errno, "%s", dir);
 	r = create_in_dir(s, o, id, name, dir, ret_exit, err);
-	{
+	if (r < 0) {
 		struct hull_err e2;
 
-		/* mounted again when it starts: an idle container holds no mount */
 		(void)ctr_rootfs_teardown(dir, &e2);
-	}
-	if (r < 0) {
 		(void)ctr_dir_remove(dir);
 		return r;
 	}

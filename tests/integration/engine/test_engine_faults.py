@@ -145,7 +145,7 @@ def test_interrupted_removal_is_listed_and_pruned(bb):
     assert container_dirs(bb) == [] and mounts_of(bb) == []
 
 
-def test_stopped_containers_hold_no_mount(bb):
+def test_stopped_containers_hold_no_mount(bb, tmp_path):
     cid = bb.out("run", "-d", "busybox", "sleep", "100").strip()
     assert rootfs_mounted(bb, cid)
     bb.run("stop", "-t", "0", cid)
@@ -160,6 +160,10 @@ def test_stopped_containers_hold_no_mount(bb):
     bb.run("start", "-a", fg)
     assert not rootfs_mounted(bb, fg)
     bb.run("start", "-a", fg)  # the upper dir is kept: remounted with what it wrote
+    bb.run("export", "-o", tmp_path / "fg.tar", fg)
+    with tarfile.open(tmp_path / "fg.tar") as t:
+        assert t.extractfile("./kept").read() == b"hi\n"
+    assert not rootfs_mounted(bb, fg)
     assert bb.out("run", "--rm", "busybox", "true") == ""
     assert mounts_of(bb) == []
     bb.run("rm", cid, fg)
