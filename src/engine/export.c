@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -66,12 +67,15 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 			/* a running container can swap a directory of the path for a symbolic
 			 * link between the walk and this open (the docker cp race): resolve the
 			 * path inside the rootfs, never on the host */
-			cleanup_close int in = path_open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW,
-								 0, 0);
+			cleanup_close int in = path_open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW |
+								 O_NONBLOCK, 0, 0);
 			char buf[1 << 16];
+			struct stat st;
 			ssize_t n;
+			/* ... or for a FIFO: a read that would wait forever */
+			bool regular = in >= 0 && fstat(in, &st) == 0 && S_ISREG(st.st_mode);
 
-			while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+			while (regular && (n = read(in, buf, sizeof(buf))) > 0)
 				if (archive_write_data(out, buf, (size_t)n) != n)
 					break;
 		}
