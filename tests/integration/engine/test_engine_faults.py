@@ -223,3 +223,19 @@ def test_rm_of_a_tree_deeper_than_the_fd_limit(bb):
                        preexec_fn=low_nofile, timeout=60)
     assert r.returncode == 0, r.stderr
     assert container_dirs(bb) == []
+
+
+def test_lost_monitor_reads_exited_now(bb):
+    """A monitor killed with its container: the exit is recorded as -1 with the time it was
+    found so (not "56 years ago"), and the rootfs is unmounted."""
+    cid = bb.out("run", "-d", "busybox", "sleep", "100").strip()
+    st = json.loads((bb.root / "containers" / cid / "state.json").read_text())
+    os.kill(st["MonitorPid"], 9)
+    os.kill(st["Pid"], 9)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{st['Pid']}"))
+    row = bb.out("ps", "-a").splitlines()[1]
+    assert re.search(r"Exited \(-1\) (Less than a second|\d+ seconds?) ago", row), row
+    assert bb.inspect(cid)["State"]["FinishedAt"] != ""
+    assert not rootfs_mounted(bb, cid)
+    bb.run("rm", cid)
+    assert cgroups_of([cid]) == [] and container_dirs(bb) == []
