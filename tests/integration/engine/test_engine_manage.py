@@ -229,6 +229,17 @@ def test_exec_with_tty(bb, running):
     assert "stdin-is-a-tty" in r.stdout
 
 
+def stats_stream(bb, *args):
+    """`hull stats ARGS` with its stdout piped, killed after 30 s whatever happens (the test
+    then fails on what it read, never hangs)."""
+    import threading
+    p = subprocess.Popen([bb.binary, "stats", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=bb.env)
+    guard = threading.Timer(30, p.kill)
+    guard.start()
+    return p, guard
+
+
 def read_tables(stream, count, rows=1):
     """Read `count` tables of a header and `rows` rows each from a stats stream."""
     tables = []
@@ -244,8 +255,7 @@ def read_tables(stream, count, rows=1):
 def test_stats_streams_until_interrupted(bb, running):
     """`hull stats` refreshes its table until ^C (issue 11 item 9), plain tables when piped."""
     import signal
-    p = subprocess.Popen([bb.binary, "stats", "loop"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=bb.env)
+    p, guard = stats_stream(bb, "loop")
     try:
         tables = read_tables(p.stdout, 2)
         assert len(tables) == 2, tables
@@ -255,6 +265,7 @@ def test_stats_streams_until_interrupted(bb, running):
         p.send_signal(signal.SIGINT)
         rest, err = p.communicate(timeout=10)
     finally:
+        guard.cancel()
         if p.poll() is None:
             p.kill()
             p.wait()
@@ -263,13 +274,13 @@ def test_stats_streams_until_interrupted(bb, running):
 
 
 def test_stats_stream_ends_when_its_containers_are_gone(bb, running):
-    p = subprocess.Popen([bb.binary, "stats", "loop"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=bb.env)
+    p, guard = stats_stream(bb, "loop")
     try:
         assert len(read_tables(p.stdout, 1)) == 1
         bb.run("rm", "-f", "loop")
         p.communicate(timeout=20)
     finally:
+        guard.cancel()
         if p.poll() is None:
             p.kill()
             p.wait()
