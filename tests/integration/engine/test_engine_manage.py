@@ -285,3 +285,29 @@ def test_stats_stream_ends_when_its_containers_are_gone(bb, running):
             p.kill()
             p.wait()
     assert p.returncode == 0
+
+
+def test_stats_on_a_terminal_clears_the_screen(bb, running):
+    import os
+    import pty
+    import select
+    import signal
+    master, slave = pty.openpty()
+    p = subprocess.Popen([bb.binary, "stats", "loop"], stdout=slave, stderr=subprocess.PIPE,
+                         env=bb.env)
+    os.close(slave)
+    out = b""
+    try:
+        end = time.time() + 30
+        while out.count(b"\033[2J\033[H") < 2 and time.time() < end:
+            if select.select([master], [], [], 1)[0]:
+                out += os.read(master, 4096)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    assert out.count(b"\033[2J\033[H") >= 2 and b"CONTAINER ID" in out
+    assert p.returncode == 0
