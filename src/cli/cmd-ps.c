@@ -29,6 +29,9 @@ static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
 			       d, sizeof(d));
 		(void)snprintf(buf, len, "Exited (%d) %s ago", ctr_exit_code(c), d);
 		break;
+	case CTR_DEAD:
+		(void)snprintf(buf, len, "Dead");
+		break;
 	case CTR_CREATED:
 	case CTR_STATUS_COUNT:
 	default:

@@ -2,9 +2,12 @@
  * hull stats [--no-stream] [CONTAINER...]: CPU, memory and pids of running containers, from
  * their cgroups (docker's columns: MEM USAGE / LIMIT is the memory cgroup's usage without
  * inactive page cache, and its limit or the host's memory when it has none); from /proc
- * where a container has no readable cgroup. One sample over 200 ms; streaming is not done.
+ * where a container has no readable cgroup. --no-stream: one sample over 200 ms. Otherwise the
+ * table is refreshed every second (the screen cleared first on a terminal, plain repeated
+ * tables when piped) until ^C, or until none of the containers shown is running any more.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,46 +125,155 @@ static void add_row(struct table *t, struct ctr *c, const struct sample *a,
 	table_add(t, (const char *const[]){ id, ctr_name(c), cpu, mem, memp, pids });
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Which containers to show this round: the named ones still there, or every running one. */
+static struct ctr **round_list(struct image_store *s, int argc, char **argv, size_t *ret_n)
+{
+	struct ctr **list = NULL;
+	size_t n = 0;
+
+	if (argc == 0) {
+		if (load_list(s, 0, argv, &list, &n) != 0)
+			return NULL;
+		*ret_n = n;
+		return list;
+	}
+	list = xcalloc((size_t)argc + 1, sizeof(*list));
+	for (int i = 0; i < argc; i++) {
+		struct hull_err err;
+
+		/* one removed since the start is dropped from the table, as docker does */
+		if (container_load(s, argv[i], &list[n], &err) == 0)
+			n++;
+	}
+	*ret_n = n;
+	return list;
+}
+
+/* The sample of container id in the previous round, or NULL. */
+static const struct sample *find_prev(struct ctr **prev, const struct sample *ps, size_t pn,
+				      const char *id)
+{
+	for (size_t i = 0; i < pn; i++)
+		if (strcmp(prev[i]->id, id) == 0)
+			return &ps[i];
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	/* a ^C ends the nap early (no SA_RESTART): the loop checks the flag */
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Print one table per round; each row's CPU % over the time since the previous round (the
+ * first round: a 200 ms interval). Returns when stream is false, on ^C or SIGTERM, or when
+ * no shown container runs any more.
+ */
+static int stats_loop(struct image_store *s, int argc, char **argv, bool stream)
+{
+	static const char *const head[] = { "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
+					    "MEM %", "PIDS" };
+	struct ctr **prev = NULL;
+	struct sample *ps = NULL;
+	size_t pn = 0;
+	uint64_t t_prev = now_ns();
+	bool tty = isatty(STDOUT_FILENO);
+
+	if (argc > 0) { /* an unknown name is an error at once */
+		struct ctr **first = NULL;
+		size_t n;
+
+		if (load_list(s, argc, argv, &first, &n) != 0)
+			return EXIT_ENGINE;
+		ctr_list_free(first);
+	}
+	for (int round = 0; !stop_requested; round++) {
+		size_t n = 0;
+		struct ctr **list = round_list(s, argc, argv, &n);
+		struct sample *now = xcalloc(n + 1, sizeof(*now));
+		size_t live = 0;
+		uint64_t wall;
+		struct table *t;
+
+		if (!list) {
+			free(now);
+			break;
+		}
+		if (round == 0) { /* the first interval */
+			for (size_t i = 0; i < n; i++)
+				take_sample(list[i], &now[i]);
+			prev = list;
+			ps = now;
+			pn = n;
+			t_prev = now_ns();
+			sleep_ms(200);
+			list = round_list(s, argc, argv, &n);
+			if (!list)
+				break;
+			now = xcalloc(n + 1, sizeof(*now));
+		}
+		for (size_t i = 0; i < n; i++)
+			take_sample(list[i], &now[i]);
+		wall = now_ns() - t_prev;
+		t_prev = now_ns();
+		t = table_new(ARRAY_SIZE(head));
+		table_add(t, head);
+		for (size_t i = 0; i < n; i++) {
+			const struct sample *before = find_prev(prev, ps, pn, list[i]->id);
+
+			add_row(t, list[i], before ? before : &now[i], &now[i], wall);
+			live += ctr_status_live(list[i]) == CTR_RUNNING;
+		}
+		if (stream && tty)
+			fputs("\033[2J\033[H", stdout);
+		table_print(t, stdout);
+		table_free(t);
+		(void)fflush(stdout);
+		ctr_list_free(prev);
+		free(ps);
+		prev = list;
+		ps = now;
+		pn = n;
+		if (!stream || live == 0)
+			break;
+		sleep_ms(1000);
+	}
+	ctr_list_free(prev);
+	free(ps);
+	return 0;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "no-stream", no_argument, NULL, 'N' },
 		{ 0 },
 	};
-	static const char *const head[] = { "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
-					    "MEM %", "PIDS" };
 	cleanup_image_store struct image_store *s = NULL;
-	struct ctr **list = NULL;
-	struct sample *before;
-	struct table *t;
-	uint64_t t0, wall;
-	size_t n = 0;
+	struct sigaction sa = { .sa_handler = on_stop };
+	bool stream = true;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
 		if (c != 'N')
 			return EXIT_ENGINE;
+		else
+			stream = false;
 	if (cli_store_open("stats", &s) != 0)
 		return EXIT_ENGINE;
-	if (load_list(s, argc - optind, argv + optind, &list, &n) != 0)
-		return EXIT_ENGINE;
-	before = xcalloc(n + 1, sizeof(*before));
-	t0 = now_ns();
-	for (size_t i = 0; i < n; i++)
-		take_sample(list[i], &before[i]);
-	(void)usleep(200000);
-	wall = now_ns() - t0;
-	t = table_new(ARRAY_SIZE(head));
-	table_add(t, head);
-	for (size_t i = 0; i < n; i++) {
-		struct sample after;
-
-		take_sample(list[i], &after);
-		add_row(t, list[i], &before[i], &after, wall);
-	}
-	table_print(t, stdout);
-	table_free(t);
-	free(before);
-	ctr_list_free(list);
-	return 0;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	return stats_loop(s, argc - optind, argv + optind, stream);
 }

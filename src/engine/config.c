@@ -14,6 +14,7 @@
 #include "common/fd.h"
 #include "common/path.h"
 #include "common/strv.h"
+#include "engine/cmdpath.h"
 #include "engine/container.h"
 #include "net/net.h"
 #include "oci/spec.h"
@@ -117,23 +118,44 @@ static int build_args(const struct run_opts *o, json_t *icfg, char ***ret, struc
 	return 0;
 }
 
-/* Find field fields[idx] of the line of a passwd/group file whose field 0 or 2 matches. */
-static char *db_lookup(int rootfs, const char *file, const char *key, bool by_id, int field)
+/*
+ * Read the image's passwd or group file (at most 1 MiB) into *ret (NULL when there is none).
+ * O_NONBLOCK and the regular-file check: a FIFO or a device there would block the caller
+ * forever while it holds the store locks.
+ */
+static int db_read(int rootfs, const char *file, char **ret, struct hull_err *err)
 {
-	cleanup_close int fd = path_open_in_root(rootfs, file, O_RDONLY, 0, 0);
+	cleanup_close int fd = path_open_in_root(rootfs, file, O_RDONLY | O_NONBLOCK, 0, 0);
 	cleanup_free char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+
+	*ret = NULL;
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return 0;
+	if (fd < 0)
+		return hull_err_set(err, -fd, "%s in the container", file);
+	if (fstat(fd, &st) < 0)
+		return hull_err_set(err, errno, "%s in the container", file);
+	if (!S_ISREG(st.st_mode))
+		return hull_err_setx(err, EINVAL, "%s in the container is not a regular file", file);
+	buf = xmalloc(1 << 20);
+	n = fd_read_all(fd, buf, (1 << 20) - 1);
+	if (n < 0)
+		return hull_err_set(err, (int)-n, "%s in the container", file);
+	buf[n] = '\0';
+	*ret = steal_ptr(&buf);
+	return 0;
+}
+
+/* Field `field` of the line of a passwd/group text whose field 0 (or 2, by_id) is key. */
+static char *db_lookup(const char *db, const char *key, bool by_id, int field)
+{
+	cleanup_free char *buf = db ? xstrdup(db) : NULL;
 	char *save = NULL;
 
-	if (fd < 0)
+	if (!buf)
 		return NULL;
-	buf = xmalloc(1 << 20);
-	{
-		ssize_t n = fd_read_all(fd, buf, (1 << 20) - 1);
-
-		if (n < 0)
-			return NULL;
-		buf[n] = '\0';
-	}
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f[8] = { 0 };
 		int nf = 0;
@@ -163,22 +185,15 @@ static bool is_number(const char *s)
 	return true;
 }
 
-/* Supplementary groups: the /etc/group entries that list the user. */
-static json_t *extra_gids(int rootfs, const char *user, unsigned gid)
+/* Supplementary groups: the group file's entries that list the user. */
+static json_t *extra_gids(const char *db, const char *user, unsigned gid)
 {
-	cleanup_close int fd = path_open_in_root(rootfs, "/etc/group", O_RDONLY, 0, 0);
-	cleanup_free char *buf = NULL;
+	cleanup_free char *buf = db ? xstrdup(db) : NULL;
 	json_t *a = json_array();
 	char *save = NULL;
-	ssize_t n;
 
-	if (fd < 0 || !user)
+	if (!buf || !user)
 		return a;
-	buf = xmalloc(1 << 20);
-	n = fd_read_all(fd, buf, (1 << 20) - 1);
-	if (n < 0)
-		return a;
-	buf[n] = '\0';
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f[4] = { 0 };
 		int nf = 0;
@@ -207,16 +222,25 @@ int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret
 	cleanup_free char *name = NULL;
 	cleanup_free char *uid_s = NULL;
 	cleanup_free char *gid_s = NULL;
+	cleanup_free char *passwd = NULL;
+	cleanup_free char *groups = NULL;
 	char *group = strchr(u, ':');
 	unsigned long uid, gid = 0;
+	int r;
 
 	if (group)
 		*group++ = '\0';
+	r = db_read(rootfs, "/etc/passwd", &passwd, err);
+	if (r == 0)
+		r = db_read(rootfs, "/etc/group", &groups, err);
+	/* numeric ids need neither file: only the home directory and groups are looked up */
+	if (r < 0 && !(is_number(u) && (!group || is_number(group))))
+		return r;
 	if (is_number(u)) {
 		uid = strtoul(u, NULL, 10);
-		name = db_lookup(rootfs, "/etc/passwd", u, true, 0);
+		name = db_lookup(passwd, u, true, 0);
 	} else {
-		uid_s = db_lookup(rootfs, "/etc/passwd", u, false, 2);
+		uid_s = db_lookup(passwd, u, false, 2);
 		if (!uid_s || !is_number(uid_s))
 			return hull_err_setx(err, ENOENT, "unable to find user %s: no matching "
 					     "entries in passwd file", u);
@@ -226,15 +250,15 @@ int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret
 	if (uid > 0xfffffffeUL)
 		return hull_err_setx(err, EINVAL, "user %s: uid out of range", u);
 	if (name) {
-		gid_s = db_lookup(rootfs, "/etc/passwd", name, false, 3);
-		*ret_home = db_lookup(rootfs, "/etc/passwd", name, false, 5);
+		gid_s = db_lookup(passwd, name, false, 3);
+		*ret_home = db_lookup(passwd, name, false, 5);
 		if (gid_s && is_number(gid_s))
 			gid = strtoul(gid_s, NULL, 10);
 	}
 	if (group && is_number(group)) {
 		gid = strtoul(group, NULL, 10);
 	} else if (group) {
-		cleanup_free char *g = db_lookup(rootfs, "/etc/group", group, false, 2);
+		cleanup_free char *g = db_lookup(groups, group, false, 2);
 
 		if (!g || !is_number(g))
 			return hull_err_setx(err, ENOENT, "unable to find group %s: no matching "
@@ -242,48 +266,8 @@ int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret
 		gid = strtoul(g, NULL, 10);
 	}
 	*ret_user = json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
-			      "additionalGids", extra_gids(rootfs, name, (unsigned)gid));
+			      "additionalGids", extra_gids(groups, name, (unsigned)gid));
 	return 0;
-}
-
-/* 127 when args[0] is not in the image, 126 when it is not executable (docker's codes). */
-static int check_command(int rootfs, const char *cmd, char *const *env, int *ret_exit,
-			 struct hull_err *err)
-{
-	const char *path = env_get(env, "PATH");
-	cleanup_free char *copy = xstrdup(path ? path : DEFAULT_PATH);
-	char *save = NULL;
-	struct stat st;
-	int fd;
-
-	if (strchr(cmd, '/')) {
-		fd = path_open_in_root(rootfs, cmd, O_PATH, 0, 0);
-		if (fd < 0) {
-			*ret_exit = EXIT_NOT_FOUND;
-			return hull_err_set(err, -fd, "%s", cmd);
-		}
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
-			(void)close(fd);
-			*ret_exit = EXIT_CANNOT_EXEC;
-			return hull_err_setx(err, EACCES, "%s: permission denied", cmd);
-		}
-		(void)close(fd);
-		return 0;
-	}
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		cleanup_free char *p = path_join(d, cmd);
-
-		fd = path_open_in_root(rootfs, p, O_PATH, 0, 0);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
-			(void)close(fd);
-			return 0;
-		}
-		(void)close(fd);
-	}
-	*ret_exit = EXIT_NOT_FOUND;
-	return hull_err_setx(err, ENOENT, "%s: executable file not found in $PATH", cmd);
 }
 
 static int build_env(const struct run_opts *o, json_t *icfg, const char *hostname,
@@ -584,11 +568,8 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 	r = build_env(o, icfg, hostname, home, &env, err);
 	if (r == 0)
 		r = build_caps(o, &caps, err);
-	if (r == 0)
-		r = check_command(rootfs_fd, args[0], env, ret_exit, err);
 	if (r < 0) {
 		json_decref(juser);
-		json_decref(caps);
 		return r;
 	}
 	{
@@ -601,6 +582,10 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 	mounts = build_mounts();
 	add_etc_files(dir, hostname, net, rootfs_fd, mounts);
 	r = add_volumes(o, mounts, err);
+	/* after the mounts: the command may come from a volume */
+	if (r == 0)
+		r = ctr_command_check(rootfs_fd, mounts, cwd, args[0], env_get(env, "PATH"),
+				      ret_exit, err);
 	if (r < 0) {
 		json_decref(juser);
 		json_decref(caps);

@@ -8,13 +8,17 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/json.h"
+#include "common/rmtree.h"
 #include "common/strv.h"
+#include "engine/human.h"
 #include "engine/rootfs.h"
+#include "engine/run.h"
 #include "image/digest.h"
 
 void ctr_free(struct ctr *c)
@@ -48,6 +52,7 @@ static const char *const status_names[CTR_STATUS_COUNT] = {
 	[CTR_CREATED] = "created",
 	[CTR_RUNNING] = "running",
 	[CTR_EXITED] = "exited",
+	[CTR_DEAD] = "dead",
 };
 
 const char *ctr_status_name(enum ctr_status st)
@@ -84,14 +89,22 @@ enum ctr_status ctr_status_live(struct ctr *c)
 	 * only if its init is gone too. */
 	if (st == CTR_RUNNING && ctr_pid(c) > 0 && kill(ctr_pid(c), 0) < 0 && errno == ESRCH &&
 	    (mon <= 0 || kill(mon, 0) < 0)) {
+		cleanup_free char *now = NULL;
 		struct hull_err err;
+		struct timespec ts;
 
 		if (ctr_state_reload(c, &err) == 0 && ctr_status(c) != CTR_RUNNING)
 			return ctr_status(c);
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		now = human_rfc3339(&ts);
 		(void)json_object_set_new(c->state, "Status", json_string("exited"));
 		(void)json_object_set_new(c->state, "ExitCode", json_integer(-1));
 		(void)json_object_set_new(c->state, "Pid", json_integer(0));
+		(void)json_object_set_new(c->state, "MonitorPid", json_integer(0));
+		(void)json_object_set_new(c->state, "FinishedAt", json_string(now));
 		(void)ctr_state_save(c, &err);
+		/* its init is gone, and with it the pid namespace: nothing uses the rootfs */
+		(void)ctr_rootfs_teardown(c->dir, &err);
 		return CTR_EXITED;
 	}
 	return st;
@@ -107,6 +120,25 @@ static int load_json_at(int dirfd, const char *name, const char *where, json_t *
 	if (r < 0)
 		return hull_err_set(err, -r, "%s/%s", where, name);
 	return hjson_load_buf(buf, len, name, ret, err);
+}
+
+/* A record for a directory that has no hull.json: a creation or a removal interrupted. */
+static json_t *leftover_record(const char *id)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[]}}", "Id", id, "Name", "", "Image", "",
+			 "ImageName", "", "Created", "", "Config", "Cmd");
+}
+
+/*
+ * A creation holds the names lock throughout: a directory without hull.json is a leftover
+ * only when nobody holds it (we may hold it ourselves, through another descriptor: then
+ * the directory is not reported, which is what creation wants).
+ */
+static bool creation_running(struct image_store *s)
+{
+	cleanup_close int fd = openat(s->root_fd, "containers/.lock", O_RDWR | O_CLOEXEC);
+
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0;
 }
 
 static int ctr_open_dir(struct image_store *s, const char *id, struct ctr **ret,
@@ -126,8 +158,19 @@ static int ctr_open_dir(struct image_store *s, const char *id, struct ctr **ret,
 		return r;
 	}
 	r = load_json_at(dfd, "hull.json", c->dir, &c->rec, err);
+	if (r == -ENOENT && !creation_running(s)) {
+		c->rec = leftover_record(id);
+		r = 0;
+	}
 	if (r == 0)
 		r = load_json_at(dfd, "state.json", c->dir, &c->state, err);
+	/* state.json goes first when a container is removed (ctr_dir_remove) */
+	if (r == -ENOENT) {
+		c->state = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "Status", "dead", "Pid", 0,
+				     "MonitorPid", 0, "ExitCode", 0, "StartedAt", "",
+				     "FinishedAt", "");
+		r = 0;
+	}
 	if (r < 0) {
 		ctr_free(c);
 		return r;
@@ -327,39 +370,63 @@ char **container_names(struct image_store *s)
 	return names;
 }
 
+int ctr_dir_remove(const char *dir)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
+	if (!d)
+		return -errno;
+	/* state.json first: from then on the record reads "dead" (ctr_open_dir) */
+	if (unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT)
+		r = -errno;
+	while (r == 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "hull.json") != 0)
+			r = rm_tree_at(dfd, de->d_name);
+	(void)closedir(d);
+	if (r == 0 && unlinkat(dfd, "hull.json", 0) < 0 && errno != ENOENT)
+		r = -errno;
+	/* whatever a racing writer added since is removed with the directory */
+	return r < 0 ? r : rm_tree_at(AT_FDCWD, dir);
+}
+
 int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err)
 {
 	cleanup_close int lock = container_names_lock(s, err);
-	cleanup_close int dfd = -1;
-	DIR *d;
-	struct dirent *de;
+	cleanup_strv char **ids = NULL;
+	int r;
 
 	*ret_n = 0;
 	if (lock < 0)
 		return lock;
-	dfd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return hull_err_set(err, errno, "%s/containers", s->root);
-	d = fdopendir(dfd);
-	if (!d)
-		return hull_err_set(err, errno, "%s/containers", s->root);
-	dfd = -1;
-	while ((de = readdir(d))) {
-		cleanup_free char *rec = NULL;
-		cleanup_free char *dir = NULL;
+	r = list_ids(s, &ids, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_free char *dir = xasprintf("%s/containers/%s", s->root, ids[i]);
+		cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct ctr *c = NULL;
 		struct hull_err e2;
 
-		if (strlen(de->d_name) != CTR_ID_LEN || !digest_is_hex_prefix(de->d_name))
+		/* creation holds the lock we hold: a missing file means a leftover */
+		if (dfd < 0 || (faccessat(dfd, "hull.json", F_OK, 0) == 0 &&
+				faccessat(dfd, "state.json", F_OK, 0) == 0))
 			continue;
-		rec = xasprintf("%s/hull.json", de->d_name);
-		if (faccessat(dirfd(d), rec, F_OK, 0) == 0)
-			continue;
-		dir = xasprintf("%s/containers/%s", s->root, de->d_name);
-		(void)ctr_rootfs_teardown(dir, &e2);
-		if (rm_rf_at(dirfd(d), de->d_name) == 0)
+		c = xcalloc(1, sizeof(*c));
+		(void)snprintf(c->id, sizeof(c->id), "%s", ids[i]);
+		c->dir = steal_ptr(&dir);
+		c->rec = leftover_record(ids[i]);
+		c->state = json_pack("{s:s}", "Status", "dead");
+		if (engine_remove(s, c, true, &e2) == 0)
 			(*ret_n)++;
+		ctr_free(c);
 	}
-	(void)closedir(d);
 	return 0;
 }
 

@@ -26,6 +26,7 @@ enum ctr_status {
 	CTR_CREATED,
 	CTR_RUNNING,
 	CTR_EXITED,
+	CTR_DEAD, /* a removal was interrupted, or a creation: only rm -f or prune remain */
 	CTR_STATUS_COUNT,
 };
 
@@ -54,7 +55,11 @@ const char *ctr_status_name(enum ctr_status st);
  * container: REF", -EEXIST when a prefix is ambiguous. */
 int container_load(struct image_store *s, const char *ref, struct ctr **ret,
 		   struct hull_err *err);
-/* Every container, oldest first. *ret is a NULL-terminated array; free with ctr_list_free. */
+/*
+ * Every container, oldest first, leftovers of interrupted creations and removals included
+ * (status "dead"; one without hull.json has an empty name and is listed only when no
+ * creation is running). *ret is a NULL-terminated array; free with ctr_list_free.
+ */
 int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *err);
 void ctr_list_free(struct ctr **v);
 
@@ -67,6 +72,12 @@ int ctr_state_save(struct ctr *c, struct hull_err *err);
  */
 int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
 		   unsigned mode, struct hull_err *err);
+/*
+ * Delete a container directory in an order that always leaves a record the listing shows:
+ * everything but hull.json (state.json among it: the record reads "dead" from then on),
+ * then hull.json, then the directory. Descriptors stay bounded whatever the depth. -errno.
+ */
+int ctr_dir_remove(const char *dir);
 /* Re-read state.json. */
 int ctr_state_reload(struct ctr *c, struct hull_err *err);
 
@@ -74,8 +85,10 @@ int ctr_state_reload(struct ctr *c, struct hull_err *err);
 int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err);
 
 /*
- * Remove container directories that a crash left half-created (no hull.json), unmounting
- * their rootfs. Takes the names lock, which creation holds throughout. *ret_n: how many.
+ * Remove what crashes left (every container container_list shows as "dead"): directories
+ * without hull.json (a creation or a removal interrupted) and records whose state.json is
+ * gone (a removal interrupted), unmounting their rootfs and deleting their runtime state.
+ * Takes the names lock, which creation holds throughout. *ret_n: how many.
  */
 int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err);
 /* The name of a container that uses image id, or NULL (a heap string). */

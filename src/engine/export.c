@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -20,6 +21,8 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 	cleanup_close int root_fd = -1;
 	struct archive *disk = NULL, *out = NULL;
 	struct archive_entry *e;
+	struct hull_err e2;
+	bool was_running;
 	json_t *l;
 	size_t i;
 	int r;
@@ -28,6 +31,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 		strv_push(&layers, json_string_value(l));
 	if (!layers)
 		layers = xcalloc(1, sizeof(*layers));
+	was_running = ctr_status_live(c) == CTR_RUNNING;
 	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
 	if (r < 0)
 		return r;
@@ -63,12 +67,15 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 			/* a running container can swap a directory of the path for a symbolic
 			 * link between the walk and this open (the docker cp race): resolve the
 			 * path inside the rootfs, never on the host */
-			cleanup_close int in = path_open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW,
-								 0, 0);
+			cleanup_close int in = path_open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW |
+								 O_NONBLOCK, 0, 0);
 			char buf[1 << 16];
+			struct stat st;
 			ssize_t n;
+			/* ... or for a FIFO: a read that would wait forever */
+			bool regular = in >= 0 && fstat(in, &st) == 0 && S_ISREG(st.st_mode);
 
-			while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+			while (regular && (n = read(in, buf, sizeof(buf))) > 0)
 				if (archive_write_data(out, buf, (size_t)n) != n)
 					break;
 		}
@@ -86,5 +93,9 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 out:
 	archive_read_free(disk);
 	archive_write_free(out);
+	/* a stopped container holds no mount: drop the one made for the export, unless the
+	 * container started meanwhile */
+	if (!was_running && ctr_state_reload(c, &e2) == 0 && ctr_status(c) != CTR_RUNNING)
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 	return r;
 }

@@ -13,6 +13,7 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/rmtree.h"
 #include "common/strv.h"
 #include "image/digest.h"
 
@@ -57,8 +58,6 @@ static int overlay_mount(struct image_store *s, const char *dir, char *const *di
 		r = hull_err_set(err, errno, "returning to the working directory");
 	return r;
 }
-
-static int copy_tree(int src, int dst, struct hull_err *err);
 
 static int copy_meta(int src, int dst, const char *name, const struct stat *st)
 {
@@ -114,22 +113,30 @@ static int copy_file(int src, int dst, const char *name, const struct stat *st)
 	return 0;
 }
 
-static int copy_entry(int src, int dst, const char *name, struct hull_err *err)
+/*
+ * Copy one entry of src into dst. A directory is made (or kept) but not filled: its fds are
+ * returned in *ret_sd and *ret_dd for the caller to descend into, and its metadata is
+ * applied when it is done, since filling it changes its times.
+ */
+static int copy_entry(int src, int dst, const char *name, struct stat *st, int *ret_sd,
+		      int *ret_dd, struct hull_err *err)
 {
-	struct stat st, old;
+	struct stat old;
 	bool exists = fstatat(dst, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
 	int r = 0;
 
-	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	*ret_sd = *ret_dd = -1;
+	if (fstatat(src, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return hull_err_set(err, errno, "copying %s", name);
 	/* an overlayfs whiteout: the lower layers' entry is deleted */
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
-		return rm_rf_at(dst, name) < 0 ? hull_err_set(err, errno, "removing %s", name) : 0;
-	if (exists && !(S_ISDIR(st.st_mode) && S_ISDIR(old.st_mode)))
-		(void)rm_rf_at(dst, name);
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
+		r = rm_tree_at(dst, name);
+		return r < 0 ? hull_err_set(err, -r, "removing %s", name) : 0;
+	}
+	if (exists && !(S_ISDIR(st->st_mode) && S_ISDIR(old.st_mode)))
+		(void)rm_tree_at(dst, name);
+	if (S_ISDIR(st->st_mode)) {
 		cleanup_close int sd = -1;
-		cleanup_close int dd = -1;
 		char v;
 
 		sd = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -138,18 +145,17 @@ static int copy_entry(int src, int dst, const char *name, struct hull_err *err)
 		/* opaque: nothing of the lower layers shows through */
 		if (exists && S_ISDIR(old.st_mode) &&
 		    fgetxattr(sd, "trusted.overlay.opaque", &v, 1) == 1 && v == 'y')
-			(void)rm_rf_at(dst, name);
+			(void)rm_tree_at(dst, name);
 		if (mkdirat(dst, name, 0700) < 0 && errno != EEXIST)
 			return hull_err_set(err, errno, "copying %s", name);
-		dd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dd < 0)
+		*ret_dd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (*ret_dd < 0)
 			return hull_err_set(err, errno, "copying %s", name);
-		r = copy_tree(sd, dd, err);
-		if (r < 0)
-			return r;
-	} else if (S_ISREG(st.st_mode)) {
-		r = copy_file(src, dst, name, &st);
-	} else if (S_ISLNK(st.st_mode)) {
+		*ret_sd = steal_fd(&sd);
+		return 0;
+	} else if (S_ISREG(st->st_mode)) {
+		r = copy_file(src, dst, name, st);
+	} else if (S_ISLNK(st->st_mode)) {
 		char target[4096];
 		ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
 
@@ -158,31 +164,143 @@ static int copy_entry(int src, int dst, const char *name, struct hull_err *err)
 		target[n] = '\0';
 		r = symlinkat(target, dst, name) < 0 ? -errno : 0;
 	} else {
-		r = mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ? -errno : 0;
+		r = mknodat(dst, name, st->st_mode, st->st_rdev) < 0 ? -errno : 0;
 	}
 	if (r == 0)
-		r = copy_meta(src, dst, name, &st);
+		r = copy_meta(src, dst, name, st);
 	if (r < 0)
 		return hull_err_set(err, -r, "copying %s", name);
 	return 0;
 }
 
-static int copy_tree(int src, int dst, struct hull_err *err)
+/* One directory being copied: its entries (read when it was entered) and where we are. */
+struct copy_frame {
+	char **names;
+	size_t next;
+	char *name;	      /* in the parent; NULL for the top */
+	struct stat st;	      /* the source directory's, applied when it is done */
+	struct stat sid, did; /* the source and copy directories, checked when reopened */
+};
+
+static char **list_names(int dir_fd)
 {
-	int fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
+	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **names = NULL;
 	struct dirent *de;
-	int r = 0;
 
 	if (!d) {
 		if (fd >= 0)
 			(void)close(fd);
-		return hull_err_set(err, errno, "reading a layer");
+		return NULL;
 	}
-	while (r == 0 && (de = readdir(d)))
+	names = xcalloc(1, sizeof(*names));
+	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = copy_entry(dirfd(d), dst, de->d_name, err);
+			strv_push(&names, de->d_name);
 	(void)closedir(d);
+	return names;
+}
+
+/* Go up from *fd to its parent, which must be the directory want. */
+static int go_up(int *fd, const struct stat *want)
+{
+	int p = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	if (p < 0)
+		return -errno;
+	if (fstat(p, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
+		(void)close(p);
+		return -ESTALE;
+	}
+	(void)close(*fd);
+	*fd = p;
+	return 0;
+}
+
+static int push_frame(struct copy_frame **stack, size_t *n, int sd, int dd, const char *name,
+		      const struct stat *st)
+{
+	struct copy_frame *f;
+
+	*stack = xreallocarray(*stack, *n + 1, sizeof(**stack));
+	f = &(*stack)[*n];
+	memset(f, 0, sizeof(*f));
+	f->names = list_names(sd);
+	if (!f->names || fstat(sd, &f->sid) < 0 || fstat(dd, &f->did) < 0) {
+		int e = errno;
+
+		strv_free(f->names);
+		return -e;
+	}
+	f->name = name ? xstrdup(name) : NULL;
+	if (st)
+		f->st = *st;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Copy the tree src into dst (merging: a layer over the ones before). Iterative, with one
+ * pair of descriptors whatever the depth: a deep directory (2,000 levels is a legal path)
+ * must neither overflow the stack nor exhaust RLIMIT_NOFILE. Going back up is through "..",
+ * checked against the directory we came down from.
+ */
+static int copy_tree(int src, int dst, struct hull_err *err)
+{
+	struct copy_frame *stack = NULL;
+	size_t n = 0;
+	int sd = fcntl(src, F_DUPFD_CLOEXEC, 3), dd = fcntl(dst, F_DUPFD_CLOEXEC, 3);
+	int r = sd < 0 || dd < 0 ? -errno : push_frame(&stack, &n, sd, dd, NULL, NULL);
+
+	if (r < 0)
+		r = hull_err_set(err, -r, "reading a layer");
+	while (r == 0 && n > 0) {
+		struct copy_frame *f = &stack[n - 1];
+		int csd, cdd;
+		struct stat st;
+
+		if (f->names[f->next]) {
+			const char *name = f->names[f->next++];
+
+			r = copy_entry(sd, dd, name, &st, &csd, &cdd, err);
+			if (r < 0 || csd < 0)
+				continue;
+			(void)close(sd);
+			(void)close(dd);
+			sd = csd;
+			dd = cdd;
+			r = push_frame(&stack, &n, sd, dd, name, &st);
+			if (r < 0)
+				r = hull_err_set(err, -r, "copying %s", name);
+			continue;
+		}
+		if (n == 1) {
+			strv_free(f->names);
+			n--;
+			break;
+		}
+		r = go_up(&sd, &stack[n - 2].sid);
+		if (r == 0)
+			r = go_up(&dd, &stack[n - 2].did);
+		if (r == 0)
+			r = copy_meta(sd, dd, f->name, &f->st);
+		if (r < 0)
+			r = hull_err_set(err, -r, "copying %s", f->name);
+		strv_free(f->names);
+		free(f->name);
+		n--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		strv_free(stack[i].names);
+		free(stack[i].name);
+	}
+	free(stack);
+	if (sd >= 0)
+		(void)close(sd);
+	if (dd >= 0)
+		(void)close(dd);
 	return r;
 }
 

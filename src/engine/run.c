@@ -196,6 +196,10 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 				  "");
 		r = write_json(dir, "state.json", state, err);
 	}
+	/* mounted again when it starts: an idle container holds no mount; before hull.json,
+	 * so that a complete record never comes with a mount whatever kills us */
+	if (r == 0)
+		r = ctr_rootfs_teardown(dir, err);
 	/* hull.json last: a directory without it is not a container (container_list) */
 	if (r == 0)
 		r = write_json(dir, "hull.json", rec, err);
@@ -237,7 +241,7 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 		struct hull_err e2;
 
 		(void)ctr_rootfs_teardown(dir, &e2);
-		(void)rm_rf_at(AT_FDCWD, dir);
+		(void)ctr_dir_remove(dir);
 		return r;
 	}
 	return container_load(s, id, ret, err);
@@ -288,6 +292,9 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 
 	if (ctr_status_live(c) == CTR_RUNNING)
 		return hull_err_setx(err, EBUSY, "container %s is already running", ctr_name(c));
+	if (ctr_status(c) == CTR_DEAD)
+		return hull_err_setx(err, EINVAL, "container %s is marked for removal and cannot be "
+				     "started", c->id);
 	layers = NULL;
 	{
 		json_t *l = json_object_get(c->rec, "Layers");
@@ -324,12 +331,15 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 		(void)oci_runtime_wait(*ret_pid);
 	}
 	tty_console_close(&console);
-	if (r < 0)
+	if (r < 0) {
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 		return r;
+	}
 	r = oci_runtime_start(&ctx, c->id, err);
 	if (r < 0) {
 		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
 		(void)oci_runtime_wait(*ret_pid);
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 		if (ret_pidfd && *ret_pidfd >= 0)
 			(void)close(*ret_pidfd);
 		if (*ret_master >= 0)
@@ -353,8 +363,24 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 		(void)engine_remove(s, c, true, &e2);
 		return;
 	}
+	/* a stopped container holds no mount on the host; start mounts it again */
+	(void)ctr_rootfs_teardown(c->dir, &e2);
 	state_set_exited(c, code);
 	(void)ctr_state_save(c, &e2);
+}
+
+/*
+ * Tell the `hull run -d` (or `start`) waiting for us. It may have been killed meanwhile:
+ * its end of the pipe is then closed, and the write must be an EPIPE, not our death by
+ * SIGPIPE (the container would run unmonitored). The container's processes were cloned
+ * before: they keep the default action.
+ */
+static void notify_parent(int fd, const char *msg)
+{
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)fd_write_all(fd, msg, strlen(msg));
+	(void)close(fd);
+	(void)signal(SIGPIPE, SIG_DFL);
 }
 
 static volatile sig_atomic_t fg_pid;
@@ -472,8 +498,7 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 		(void)close(out[0]);
 		out[0] = master;
 	}
-	(void)fd_write_all(notify_fd, "ok\n", 3);
-	(void)close(notify_fd);
+	notify_parent(notify_fd, "ok\n");
 	/* The pipes close when every process of the container has exited (or closed them);
 	 * the init's exit is collected after. */
 	ctr_log_relay(logfd, out[0], errp[0], false);
@@ -486,9 +511,8 @@ fail:
 	{
 		cleanup_free char *msg = xasprintf("err %s\n", err.msg);
 
-		(void)fd_write_all(notify_fd, msg, strlen(msg));
+		notify_parent(notify_fd, msg);
 	}
-	(void)close(notify_fd);
 	if (rm)
 		(void)engine_remove(s, c, true, &err);
 	return 1;
@@ -607,7 +631,7 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;
-	r = rm_rf_at(AT_FDCWD, c->dir);
+	r = ctr_dir_remove(c->dir);
 	if (r < 0)
 		return hull_err_set(err, -r, "removing %s", c->dir);
 	return 0;

@@ -227,3 +227,87 @@ def test_exec_with_tty(bb, running):
                        text=True, env=bb.env, timeout=30)
     assert r.returncode == 4
     assert "stdin-is-a-tty" in r.stdout
+
+
+def stats_stream(bb, *args):
+    """`hull stats ARGS` with its stdout piped, killed after 30 s whatever happens (the test
+    then fails on what it read, never hangs)."""
+    import threading
+    p = subprocess.Popen([bb.binary, "stats", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=bb.env)
+    guard = threading.Timer(30, p.kill)
+    guard.start()
+    return p, guard
+
+
+def read_tables(stream, count, rows=1):
+    """Read `count` tables of a header and `rows` rows each from a stats stream."""
+    tables = []
+    while len(tables) < count:
+        line = stream.readline()
+        if not line:
+            break
+        if line.startswith("CONTAINER ID"):
+            tables.append([stream.readline() for _ in range(rows)])
+    return tables
+
+
+def test_stats_streams_until_interrupted(bb, running):
+    """`hull stats` refreshes its table until ^C (issue 11 item 9), plain tables when piped."""
+    import signal
+    p, guard = stats_stream(bb, "loop")
+    try:
+        tables = read_tables(p.stdout, 2)
+        assert len(tables) == 2, tables
+        for t in tables:
+            assert len(t) == 1 and t[0].startswith(running[:12]) and " loop " in t[0]
+        assert p.poll() is None  # still streaming
+        p.send_signal(signal.SIGINT)
+        rest, err = p.communicate(timeout=10)
+    finally:
+        guard.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "\033[2J" not in rest  # no screen clearing into a pipe
+
+
+def test_stats_stream_ends_when_its_containers_are_gone(bb, running):
+    p, guard = stats_stream(bb, "loop")
+    try:
+        assert len(read_tables(p.stdout, 1)) == 1
+        bb.run("rm", "-f", "loop")
+        p.communicate(timeout=20)
+    finally:
+        guard.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0
+
+
+def test_stats_on_a_terminal_clears_the_screen(bb, running):
+    import os
+    import pty
+    import select
+    import signal
+    master, slave = pty.openpty()
+    p = subprocess.Popen([bb.binary, "stats", "loop"], stdout=slave, stderr=subprocess.PIPE,
+                         env=bb.env)
+    os.close(slave)
+    out = b""
+    try:
+        end = time.time() + 30
+        while out.count(b"\033[2J\033[H") < 2 and time.time() < end:
+            if select.select([master], [], [], 1)[0]:
+                out += os.read(master, 4096)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    assert out.count(b"\033[2J\033[H") >= 2 and b"CONTAINER ID" in out
+    assert p.returncode == 0

@@ -271,3 +271,53 @@ def test_resource_flags_reject_non_numbers(bb, flag, value):
     r = bb.run("create", flag, value, "busybox", "true", check=False)
     assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
     assert value in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_command_resolved_through_volumes_workdir_and_path(bb, tmp_path):
+    """The command is looked up as the container's exec will: in bind mounts, from the
+    working directory, along the container's PATH (issue 11 item 4)."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "x").write_text("#!/bin/sh\necho probed \"$@\"\n")
+    (probe / "x").chmod(0o755)
+    (probe / "plain").write_text("data\n")
+    (probe / "link").symlink_to("/probe/x")
+    vol = ["-v", f"{probe}:/probe"]
+    assert bb.out("run", "--rm", *vol, "busybox", "/probe/x", "a") == "probed a\n"
+    assert bb.out("run", "--rm", *vol, "--entrypoint", "/probe/x", "busybox", "b") == "probed b\n"
+    # a symlink in the volume, absolute: resolved from the container's root
+    assert bb.out("run", "--rm", *vol, "busybox", "/probe/link") == "probed\n"
+    # relative commands start from -w
+    assert bb.out("run", "--rm", "-w", "/bin", "busybox", "./echo", "hi") == "hi\n"
+    assert bb.out("run", "--rm", *vol, "-w", "/probe", "busybox", "./x", "c") == "probed c\n"
+    # PATH from -e, pointing into the volume, and a relative PATH entry
+    assert bb.out("run", "--rm", *vol, "-e", "PATH=/probe:/bin", "busybox", "x") == "probed\n"
+    assert bb.out("run", "--rm", *vol, "-w", "/probe", "-e", "PATH=.:/bin", "busybox",
+                  "x") == "probed\n"
+    # what is not there is still 127 with one clear line, not executable is 126
+    for args, code, msg in (([*vol, "busybox", "/probe/nope"], 127, "/probe/nope"),
+                            ([*vol, "busybox", "/probe/plain"], 126, "/probe/plain"),
+                            (["-w", "/bin", "busybox", "./nope"], 127, "./nope"),
+                            ([*vol, "-e", "PATH=/probe", "busybox", "echo"], 127,
+                             "executable file not found in $PATH")):
+        r = bb.run("run", "--rm", *args, check=False)
+        assert r.returncode == code, (args, r.stderr)
+        assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert bb.out("ps", "-a", "-q") == ""
+
+
+def test_user_database_fifo_refused_without_hanging(hull_store, tmp_path):
+    """A FIFO as /etc/passwd must not hang `hull run -u NAME` with the store locked."""
+    from conftest import make_rootfs
+    root = make_rootfs(tmp_path / "r")
+    (root / "etc/passwd").unlink()
+    os.mkfifo(root / "etc/passwd")
+    tar = tmp_path / "fifo.tar"
+    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(tar), "."], check=True)
+    hull_store.run("import", tar, "fifo")
+    r = hull_store.run("run", "--rm", "-u", "alice", "fifo", "true", check=False, timeout=20)
+    assert r.returncode == 125
+    assert "/etc/passwd in the container is not a regular file" in r.stderr
+    # numeric users need no passwd entry: the FIFO is ignored
+    assert hull_store.run("run", "--rm", "-u", "1000:1000", "fifo", "true", timeout=20).returncode == 0
+    assert hull_store.out("ps", "-a", "-q") == ""
