@@ -4,7 +4,6 @@
  * inactive page cache, and its limit or the host's memory when it has none); from /proc
  * where a container has no readable cgroup. One sample over 200 ms; streaming is not done.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,9 +123,13 @@ static void add_row(struct table *t, struct ctr *c, const struct sample *a,
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "no-stream", no_argument, NULL, 'N' },
+	static const struct cli_option opts[] = {
+		{ "no-stream", no_argument, NULL, 'N', NULL, "print one sample and exit" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "stats", .args = "[OPTIONS] [CONTAINER...]", .optstring = "+",
+		.opts = opts, .summary = "Show containers' resource usage.",
 	};
 	static const char *const head[] = { "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
 					    "MEM %", "PIDS" };
@@ -138,7 +141,7 @@ int cmd_stats(int argc, char **argv)
 	size_t n = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, &def)) != -1)
 		if (c != 'N')
 			return EXIT_ENGINE;
 	if (cli_store_open("stats", &s) != 0)

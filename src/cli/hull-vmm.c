@@ -10,5 +10,6 @@
 
 int main(int argc, char **argv)
 {
+	cli_prog = "hull-vmm";
 	return cmd_vm(argc, argv);
 }
