@@ -8,6 +8,12 @@
 #include "engine/human.h"
 #include "image/image.h"
 
+static void system_commands(FILE *f)
+{
+	fprintf(f, "Commands:\n  prune      remove unused data\n\n"
+		   "Run 'hull system COMMAND --help' for a command's options.\n");
+}
+
 int cmd_system(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
@@ -18,8 +24,8 @@ int cmd_system(int argc, char **argv)
 	};
 	static const struct cli_option no_opts[] = { { 0 } };
 	static const struct cli_command sys_def = {
-		.name = "system", .args = "COMMAND", .optstring = "+", .opts = no_opts,
-		.summary = "Manage hull's data. Commands:\n  prune   remove unused data",
+		.name = "system", .args = "COMMAND [OPTIONS]", .optstring = "+", .opts = no_opts,
+		.summary = "Manage hull's data.", .more = system_commands,
 	};
 	static const struct cli_command def = {
 		.name = "system prune", .args = "[OPTIONS]", .optstring = "+af", .opts = opts,

@@ -135,6 +135,20 @@ static int next_element(int argc, char **argv, const struct cli_command *cmd)
 	return i;
 }
 
+/* "td", "p/path": short options (the last may take the rest as its argument) */
+static bool is_cluster(const struct cli_command *cmd, const char *s)
+{
+	for (; *s; s++) {
+		const char *o = strchr(cmd->optstring, *s);
+
+		if (!o || *s == ':' || *s == '+')
+			return false;
+		if (o[1] == ':')
+			return true;
+	}
+	return true;
+}
+
 struct cli_next {
 	const char *elem;              /* the element, or NULL */
 	const struct cli_option *lopt; /* the long option it names, or NULL: short options */
@@ -152,6 +166,8 @@ static int classify(int argc, char **argv, const struct cli_command *cmd, struct
 	if (i >= argc || argv[i][0] != '-' || argv[i][1] == '\0' || strcmp(argv[i], "--") == 0)
 		return 0;
 	a = n->elem = argv[i];
+	if (a[1] == 'h' && a[2] == '\0' && h_is_help(cmd))
+		help_exit(cmd);
 	if (a[1] == '-') {
 		name = a + 2;
 	} else if ((cmd->flags & CLI_LONG_ONLY) && (a[2] || !strchr(cmd->optstring, a[1]))) {
@@ -166,7 +182,7 @@ static int classify(int argc, char **argv, const struct cli_command *cmd, struct
 	n->lopt = find_long(cmd, name, len);
 	if (n->lopt)
 		return 0;
-	if (n->long_only && strchr(cmd->optstring, a[1]) && a[1] != ':' && a[1] != '+') {
+	if (n->long_only && is_cluster(cmd, a + 1)) {
 		n->long_only = false; /* "-td": short options, as getopt_long would read it */
 		return 0;
 	}
