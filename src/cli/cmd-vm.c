@@ -260,6 +260,8 @@ static void vm_exec_lean(char **argv)
 	if (access(path, X_OK) < 0)
 		return;
 	argv[0] = (char *)"hull-vmm";
+	/* its usage and messages then say "hull vm run", as the user typed (hull-vmm.c) */
+	(void)setenv("HULL_VMM_PROG", "hull vm", 1);
 	fflush(stdout);
 	(void)execv(path, argv); /* on failure: run in this process */
 }

@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, build_dir
-from test_cli_forms import hull_run  # noqa: F401 (a fixture: a store with the image "bb")
-from test_cli_options import COMMANDS, table
+from cli_helpers import COMMANDS, REPO, build_dir, table
+from cli_helpers import hull_run  # noqa: F401 (a fixture: a store with the image "bb")
 
 PAGES = ("hull", "hull-oci", "hull-vmm")
 COMPLETION = REPO / "completion/hull.bash"

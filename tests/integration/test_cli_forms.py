@@ -1,46 +1,9 @@
 """docker's --flag=value forms do what they say on a real container (issue 11, item 6):
 --rm=false keeps the container, --name=x names it, --detach=true detaches, a later
 --flag=false unsets an earlier --flag, and --pid (no such flag) runs nothing."""
-import os
 import re
-import shutil
-import subprocess
-import tarfile
 
-import pytest
-
-BUSYBOX = "/bin/busybox"
-
-
-@pytest.fixture
-def hull_run(hull, tmp_path):
-    if not os.path.exists(BUSYBOX):
-        pytest.skip("busybox-static not installed")
-    root = tmp_path / "store"
-    env = dict(os.environ, HULL_ROOT=str(root))
-
-    def run(*args, check=True):
-        r = subprocess.run([hull, *args], capture_output=True, text=True, env=env, timeout=60)
-        if check and r.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {r.returncode}\n{r.stderr}")
-        return r
-
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "bin").mkdir(parents=True)
-    shutil.copy(BUSYBOX, rootfs / "bin/busybox")
-    for applet in ("sh", "true", "sleep"):
-        (rootfs / "bin" / applet).symlink_to("busybox")
-    with tarfile.open(tmp_path / "rootfs.tar", "w") as t:
-        t.add(rootfs, arcname=".")
-    run("import", str(tmp_path / "rootfs.tar"), "bb")
-    yield run
-    ids = run("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()
-    if ids:
-        run("rm", "-f", *ids, check=False)
-    assert run("ps", "-a", "-q").stdout == ""
-    subprocess.run(["sh", "-c", f"grep -o ' {root}/[^ ]*' /proc/mounts | xargs -r -n1 umount -l"],
-                   capture_output=True)
-
+from cli_helpers import hull_run  # noqa: F401 (a fixture: a store with the image "bb")
 
 def names(run):
     out = run("ps", "-a").stdout.splitlines()[1:]

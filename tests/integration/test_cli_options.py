@@ -9,72 +9,10 @@ and `help CMD` exit 0 on stdout and mention every long option; booleans take =tr
 """
 import os
 import re
-import subprocess
-import tempfile
 
 import pytest
 
-from conftest import build_dir
-
-BUILD = build_dir() / "src/cli"
-PROGS = {"hull": str(BUILD / "hull"), "hull-oci": str(BUILD / "hull-oci"),
-         "hull-vmm": str(BUILD / "hull-vmm")}
-# nothing these tests run may touch a real store: every run gets a private, empty root
-ROOT = tempfile.mkdtemp(prefix="hull-cli-test-")
-# `hull vm run` execs hull-vmm when it sits beside hull; keep it in process so the dump
-# and the messages are hull's own
-ENV = dict(os.environ, HULL_ROOT=ROOT, HULL_VM_IN_PROCESS="1")
-ENV.pop("HULL_CLI_DUMP_OPTIONS", None)
-
-
-def run(argv, **kw):
-    env = dict(ENV, **kw.pop("env", {}))
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, **kw)
-
-
-def argv_of(key):
-    """"hull img create" -> [/path/hull, --root ROOT, img, create] (hull-oci: --root too)."""
-    prog, *words = key.split()
-    head = [PROGS[prog]]
-    if prog in ("hull", "hull-oci"):
-        head += ["--root", ROOT]
-    return head + words
-
-
-def subcommands(key):
-    r = run(argv_of(key) + ["--help"])
-    m = re.search(r"^Commands:\n((?:  \S.*\n)+)", r.stdout, re.M)
-    if r.returncode != 0 or not m:
-        return []
-    names = [line.split()[0] for line in m.group(1).splitlines()]
-    return [n for n in names if n not in ("help", "version")]
-
-
-def all_commands():
-    keys = []
-    for prog in PROGS:
-        keys.append(prog)
-        for sub in subcommands(prog):
-            keys.append(f"{prog} {sub}")
-            keys += [f"{prog} {sub} {s}" for s in subcommands(f"{prog} {sub}")]
-    return keys
-
-
-COMMANDS = all_commands()
-
-
-def table(key):
-    """[(long name or None, takes an argument, short letter or None)] of the command."""
-    r = run(argv_of(key), env={"HULL_CLI_DUMP_OPTIONS": key})
-    rows = []
-    for line in r.stdout.splitlines():
-        parts = line.split("\t")
-        assert len(parts) == 3, f"{key}: not a table dump: {r.stdout!r} {r.stderr!r}"
-        name, arg, short = parts
-        rows.append((None if name == "-" else name, arg == "1", None if short == "-" else short))
-    assert r.returncode == 0 and any(n == "help" for n, _, _ in rows), \
-        f"{key}: no option table (exit {r.returncode}): {r.stderr.strip()}"
-    return rows
+from cli_helpers import COMMANDS, PROGS, ROOT, argv_of, run, table
 
 
 def usage_code_ok(key, code):
