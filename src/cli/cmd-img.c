@@ -554,6 +554,23 @@ int cmd_img(int argc, char **argv)
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
+	if (strcmp(argv[1], "help") == 0) {
+		/* hull img help create: that command's --help */
+		char *args[] = { argc == 3 ? argv[2] : NULL, (char *)"--help", NULL };
+
+		for (size_t i = 0; argc == 3 && i < ARRAY_SIZE(subcmds); i++)
+			if (strcmp(argv[2], subcmds[i].name) == 0)
+				return subcmds[i].fn(2, args);
+		if (argc == 2) {
+			cli_usage(stdout, &def);
+			return 0;
+		}
+		if (argc > 3)
+			fprintf(stderr, "hull img help: one COMMAND, not '%s'\n", argv[3]);
+		else
+			fprintf(stderr, "hull img help: unknown command '%s'\n", argv[2]);
+		return 1;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcmds); i++)
 		if (strcmp(argv[1], subcmds[i].name) == 0)
 			return subcmds[i].fn(argc - 1, argv + 1);

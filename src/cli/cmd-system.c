@@ -40,6 +40,15 @@ int cmd_system(int argc, char **argv)
 
 	while ((c = cli_getopt(argc, argv, &sys_def)) != -1)
 		return EXIT_ENGINE;
+	if (optind + 2 == argc && strcmp(argv[optind], "help") == 0 &&
+	    strcmp(argv[optind + 1], "prune") == 0) {
+		char *args[] = { argv[optind + 1], (char *)"--help", NULL };
+
+		optind = 0;
+		return cli_getopt(2, args, &def) == -1 ? 0 : EXIT_ENGINE; /* prints, exits 0 */
+	}
+	if (optind + 1 < argc && strcmp(argv[optind], "help") == 0)
+		return cli_usage_error("system", "help: unknown command '%s'", argv[optind + 1]);
 	if (optind >= argc || strcmp(argv[optind], "prune") != 0)
 		return cli_usage_error("system", "usage: hull system prune [-a] [-f]");
 	argc -= optind;

@@ -304,6 +304,28 @@ int cmd_vm(int argc, char **argv)
 		printf("%s version %s\n", cli_prog, HULL_VERSION);
 		return 0;
 	}
+	if (strcmp(argv[1], "help") == 0 && argc == 3) {
+		/* hull vm help run: that command's --help */
+		char *args[] = { argv[2], (char *)"--help", NULL };
+
+		if (strcmp(argv[2], "run") == 0)
+			return vm_run_main(2, args);
+		if (strcmp(argv[2], "initramfs") == 0)
+			return vm_initramfs_main(2, args);
+	}
+	if (strcmp(argv[1], "help") == 0 && argc == 2) {
+		cli_usage(stdout, &def);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc > 3)
+			fprintf(stderr, "%s%s%s help: one COMMAND, not '%s'\n", cli_prog,
+				VM_SELF[0] ? " " : "", VM_SELF, argv[3]);
+		else
+			fprintf(stderr, "%s%s%s help: unknown command '%s'\n", cli_prog,
+				VM_SELF[0] ? " " : "", VM_SELF, argv[2]);
+		return 125;
+	}
 	if (strcmp(argv[1], "run") == 0) {
 #ifndef HULL_VMM_MAIN
 		vm_exec_lean(argv);
