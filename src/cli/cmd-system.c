@@ -47,6 +47,10 @@ int cmd_system(int argc, char **argv)
 		optind = 0;
 		return cli_getopt(2, args, &def) == -1 ? 0 : EXIT_ENGINE; /* prints, exits 0 */
 	}
+	if (optind + 1 == argc && strcmp(argv[optind], "help") == 0) {
+		cli_usage(stdout, &sys_def);
+		return 0;
+	}
 	if (optind + 1 < argc && strcmp(argv[optind], "help") == 0)
 		return cli_usage_error("system", "help: unknown command '%s'", argv[optind + 1]);
 	if (optind >= argc || strcmp(argv[optind], "prune") != 0)
