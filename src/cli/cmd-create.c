@@ -1,7 +1,6 @@
 /* hull create [flags] IMAGE [CMD...] (the flags of `hull run`) */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,47 +114,68 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 	return 0;
 }
 
+static const struct cli_option run_opts[] = {
+	{ "detach", no_argument, NULL, 'd', NULL, "run in the background and print the id" },
+	{ "interactive", no_argument, NULL, 'i', NULL, "keep standard input open" },
+	{ "tty", no_argument, NULL, 't', NULL, "allocate a pseudo-terminal" },
+	{ "rm", no_argument, NULL, OPT_RM, NULL, "remove the container when it exits" },
+	{ "name", required_argument, NULL, OPT_NAME, "NAME", "name the container" },
+	{ "env", required_argument, NULL, 'e', "KEY=VALUE", "set an environment variable" },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE, "FILE",
+	  "read environment variables from FILE, one KEY=VALUE a line" },
+	{ "volume", required_argument, NULL, 'v', "SRC:DST[:ro]", "bind mount a host path" },
+	{ "workdir", required_argument, NULL, 'w', "DIR", "working directory in the container" },
+	{ "user", required_argument, NULL, 'u', "USER[:GROUP]", "run as this user" },
+	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT, "CMD",
+	  "override the image's entrypoint" },
+	{ "hostname", required_argument, NULL, 'h', "NAME", "the container's host name" },
+	{ "memory", required_argument, NULL, 'm', "SIZE", "memory limit (b, k, m, g)" },
+	{ "cpus", required_argument, NULL, OPT_CPUS, "N", "number of CPUs (e.g. 1.5)" },
+	{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP, "SIZE",
+	  "memory plus swap limit, -1 for unlimited swap" },
+	{ "cpu-shares", required_argument, NULL, 'c', "N", "relative CPU weight (0 to 262144)" },
+	{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS, "LIST",
+	  "CPUs the container may use (e.g. 0-3,5)" },
+	{ "pids-limit", required_argument, NULL, OPT_PIDS, "N",
+	  "maximum number of processes (-1 or 0: unlimited)" },
+	{ "read-only", no_argument, NULL, OPT_READ_ONLY, NULL, "mount the root file system "
+								"read-only" },
+	{ "cap-add", required_argument, NULL, OPT_CAP_ADD, "CAP", "add a capability (or ALL)" },
+	{ "cap-drop", required_argument, NULL, OPT_CAP_DROP, "CAP", "drop a capability (or ALL)" },
+	{ "privileged", no_argument, NULL, OPT_PRIVILEGED, NULL,
+	  "all capabilities, devices and no seccomp filter" },
+	{ "network", required_argument, NULL, OPT_NETWORK, "MODE", "none or host" },
+	{ "net", required_argument, NULL, OPT_NETWORK, "MODE", "the same as --network" },
+	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
+	  "copy the image instead of mounting an overlay" },
+	{ 0 },
+};
+
+static const struct cli_command run_cmd = {
+	.name = "run", .args = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	.optstring = "+dite:v:w:u:h:m:c:", .opts = run_opts,
+	.summary = "Create and run a new container from an image.",
+};
+
+static const struct cli_command create_cmd = {
+	.name = "create", .args = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	.optstring = "+dite:v:w:u:h:m:c:", .opts = run_opts,
+	.summary = "Create a new container from an image (start it with 'hull start').",
+};
+
 int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o)
 {
-	static const struct option opts[] = {
-		{ "detach", no_argument, NULL, 'd' },
-		{ "interactive", no_argument, NULL, 'i' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "rm", no_argument, NULL, OPT_RM },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "env", required_argument, NULL, 'e' },
-		{ "env-file", required_argument, NULL, OPT_ENV_FILE },
-		{ "volume", required_argument, NULL, 'v' },
-		{ "workdir", required_argument, NULL, 'w' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-		{ "hostname", required_argument, NULL, 'h' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, OPT_CPUS },
-		{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP },
-		{ "cpu-shares", required_argument, NULL, 'c' },
-		{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS },
-		{ "pids-limit", required_argument, NULL, OPT_PIDS },
-		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
-		{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
-		{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },
-		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
-		{ "network", required_argument, NULL, OPT_NETWORK },
-		{ "net", required_argument, NULL, OPT_NETWORK },
-		{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY },
-		{ 0 },
-	};
+	const struct cli_command *def = strcmp(cmd, "run") == 0 ? &run_cmd : &create_cmd;
 	const char *swap_arg = NULL;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+ditre:v:w:u:h:m:c:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'd': o->detach = true; break;
-		case 'i': o->interactive = true; break;
-		case 't': o->tty = true; break;
-		case OPT_RM: o->rm = true; break;
+		case 'd': o->detach = cli_opt_on; break;
+		case 'i': o->interactive = cli_opt_on; break;
+		case 't': o->tty = cli_opt_on; break;
+		case OPT_RM: o->rm = cli_opt_on; break;
 		case OPT_NAME: o->name = optarg; break;
 		case 'e': strv_push(&o->env, optarg); break;
 		case OPT_ENV_FILE:
@@ -178,16 +198,14 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			if (c == OPT_MEMORY_SWAP)
 				swap_arg = optarg;
 			break;
-		case OPT_READ_ONLY: o->read_only = true; break;
+		case OPT_READ_ONLY: o->read_only = cli_opt_on; break;
 		case OPT_CAP_ADD: strv_push(&o->cap_add, optarg); break;
 		case OPT_CAP_DROP: strv_push(&o->cap_drop, optarg); break;
-		case OPT_PRIVILEGED: o->privileged = true; break;
+		case OPT_PRIVILEGED: o->privileged = cli_opt_on; break;
 		case OPT_NETWORK: o->network = optarg; break;
-		case OPT_ROOTFS_COPY: o->force_copy = true; break;
-		case ':':
-			return cli_usage_error(cmd, "option '%s' needs an argument", argv[optind - 1]);
+		case OPT_ROOTFS_COPY: o->force_copy = cli_opt_on; break;
 		default:
-			return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return EXIT_ENGINE;
 		}
 	}
 	if (optind >= argc)

@@ -1,5 +1,4 @@
 /* hull exec [-i] [-t] [-e K=V] [-u USER[:GROUP]] [-w DIR] CONTAINER CMD... */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -8,14 +7,20 @@
 
 int cmd_exec(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "interactive", no_argument, NULL, 'i' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "workdir", required_argument, NULL, 'w' },
-		{ "detach", no_argument, NULL, 'd' },
+	static const struct cli_option opts[] = {
+		{ "interactive", no_argument, NULL, 'i', NULL, "keep standard input open" },
+		{ "tty", no_argument, NULL, 't', NULL, "allocate a pseudo-terminal" },
+		{ "env", required_argument, NULL, 'e', "KEY=VALUE", "set an environment variable" },
+		{ "user", required_argument, NULL, 'u', "USER[:GROUP]", "run as this user" },
+		{ "workdir", required_argument, NULL, 'w', "DIR", "working directory" },
+		{ "detach", no_argument, NULL, 'd', NULL, "run in the background (not supported "
+							    "yet)" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "exec", .args = "[OPTIONS] CONTAINER COMMAND [ARG...]",
+		.optstring = "+ite:u:w:d", .opts = opts,
+		.summary = "Run a command in a running container.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_ctr struct ctr *c = NULL;
@@ -24,11 +29,14 @@ int cmd_exec(int argc, char **argv)
 	struct hull_err err = { 0 };
 	int ch, code = EXIT_ENGINE, r;
 
-	while ((ch = getopt_long(argc, argv, "+ite:u:w:d", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, &def)) != -1) {
 		switch (ch) {
-		case 'i': o.interactive = true; break;
-		case 't': o.tty = true; break;
-		case 'd': return cli_usage_error("exec", "-d: not supported yet");
+		case 'i': o.interactive = cli_opt_on; break;
+		case 't': o.tty = cli_opt_on; break;
+		case 'd':
+			if (cli_opt_on)
+				return cli_usage_error("exec", "-d: not supported yet");
+			break;
 		case 'e': strv_push(&env, optarg); break;
 		case 'u': o.user = optarg; break;
 		case 'w': o.workdir = optarg; break;

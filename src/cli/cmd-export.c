@@ -1,7 +1,6 @@
 /* hull export [-o FILE] CONTAINER: the container's file system as a tar. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,9 +12,14 @@
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
+	static const struct cli_option opts[] = {
+		{ "output", required_argument, NULL, 'o', "FILE",
+		  "write to FILE (default: standard output)" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "export", .args = "[OPTIONS] CONTAINER", .optstring = "+o:", .opts = opts,
+		.summary = "Write a container's file system as a tar.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_ctr struct ctr *c = NULL;
@@ -24,7 +28,7 @@ int cmd_export(int argc, char **argv)
 	const char *out = NULL;
 	int ch, fd = 1, r;
 
-	while ((ch = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, &def)) != -1) {
 		if (ch != 'o')
 			return EXIT_ENGINE;
 		out = optarg;

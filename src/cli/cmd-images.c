@@ -1,5 +1,4 @@
 /* hull images [-q] [--no-trunc]: REPOSITORY TAG IMAGE ID CREATED SIZE */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +11,16 @@
 
 int cmd_images(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "no-trunc", no_argument, NULL, 'N' },
+	static const struct cli_option opts[] = {
+		{ "quiet", no_argument, NULL, 'q', NULL, "print image ids only" },
+		{ "all", no_argument, NULL, 'a', NULL, "all images (accepted: there are no "
+							 "intermediate images)" },
+		{ "no-trunc", no_argument, NULL, 'N', NULL, "print full image ids" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "images", .args = "[OPTIONS]", .optstring = "+qa", .opts = opts,
+		.summary = "List images: REPOSITORY TAG IMAGE ID CREATED SIZE.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct image_list l = { 0 };
@@ -26,11 +30,11 @@ int cmd_images(int argc, char **argv)
 	time_t now = time(NULL);
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+qa", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'q')
-			quiet = true;
+			quiet = cli_opt_on;
 		else if (c == 'N')
-			no_trunc = true;
+			no_trunc = cli_opt_on;
 		else if (c != 'a')
 			return EXIT_ENGINE;
 	}

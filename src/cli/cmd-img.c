@@ -1,6 +1,5 @@
 /* hull img: qemu-img compatible disk image commands (logic in src/disk/img-*.c). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +52,84 @@ static void human_size(uint64_t v, char *buf, size_t len)
 
 enum { OPT_OUTPUT = 256, OPT_SHRINK, OPT_BACKING_CHAIN, OPT_IMAGE_OPTS };
 
-static const struct option long_opts[] = {
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "shrink", no_argument, NULL, OPT_SHRINK },
-	{ "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
-	{ "format", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+/* qemu-img's options, per command; -h is --help, as qemu-img has it */
+#define O_FORMAT { "format", required_argument, NULL, 'f', "FMT", "the image's format: raw " \
+							       "or qcow2 (default: probed)" }
+#define O_QUIET { NULL, no_argument, NULL, 'q', NULL, "quiet: print no messages" }
+#define O_SHARE { NULL, no_argument, NULL, 'U', NULL, "force-share (accepted, no effect)" }
+#define O_PROGRESS { NULL, no_argument, NULL, 'p', NULL, "show progress" }
+#define O_OUTPUT { "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" }
+#define O_BACKING(h) { NULL, required_argument, NULL, 'b', "BACKING", h }
+#define O_BACKING_FMT { NULL, required_argument, NULL, 'F', "FMT", "the backing file's format" }
+#define O_UNSAFE(h) { NULL, no_argument, NULL, 'u', NULL, h }
+
+static const struct cli_option create_opts[] = {
+	O_FORMAT, O_BACKING("backing file: the new image starts as its copy-on-write overlay"),
+	O_BACKING_FMT,
+	{ NULL, required_argument, NULL, 'o', "OPTIONS",
+	  "format options: cluster_size=N, backing_file=F, backing_fmt=F, size=N" },
+	O_QUIET, O_UNSAFE("create even when the backing file cannot be opened"), { 0 },
 };
+static const struct cli_option info_opts[] = {
+	O_FORMAT, O_OUTPUT,
+	{ "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN, NULL,
+	  "also show the backing files, down the chain" },
+	O_SHARE, { 0 },
+};
+static const struct cli_option check_opts[] = {
+	O_FORMAT, O_OUTPUT,
+	{ NULL, required_argument, NULL, 'r', "leaks|all", "repair what check finds" },
+	O_QUIET, O_SHARE, { 0 },
+};
+static const struct cli_option convert_opts[] = {
+	O_FORMAT,
+	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
+	{ NULL, required_argument, NULL, 'o', "OPTIONS", "the output's format options" },
+	{ NULL, no_argument, NULL, 'c', NULL, "compress (accepted, written uncompressed)" },
+	O_PROGRESS, O_QUIET, O_SHARE, { 0 },
+};
+static const struct cli_option commit_opts[] = {
+	O_FORMAT,
+	{ NULL, no_argument, NULL, 'd', NULL, "keep the overlay's data (do not empty it)" },
+	O_QUIET, O_PROGRESS, { 0 },
+};
+static const struct cli_option rebase_opts[] = {
+	O_FORMAT, O_BACKING("the new backing file (\"\" for none)"), O_BACKING_FMT,
+	O_UNSAFE("only change the name: copy no data"), O_QUIET, O_PROGRESS, { 0 },
+};
+static const struct cli_option resize_opts[] = {
+	O_FORMAT,
+	{ "shrink", no_argument, NULL, OPT_SHRINK, NULL, "allow the image to shrink" },
+	O_QUIET, { 0 },
+};
+static const struct cli_option map_opts[] = { O_FORMAT, O_OUTPUT, O_SHARE, { 0 } };
+
+static const struct cli_command img_defs[] = {
+	{ .name = "img create", .args = "[OPTIONS] FILE [SIZE]", .optstring = "+f:b:F:o:qu",
+	  .opts = create_opts, .summary = "Create a disk image of SIZE bytes (k, M, G, T)." },
+	{ .name = "img info", .args = "[OPTIONS] FILE", .optstring = "+f:U", .opts = info_opts,
+	  .summary = "Show an image's format, sizes and backing file." },
+	{ .name = "img check", .args = "[OPTIONS] FILE", .optstring = "+f:r:qU",
+	  .opts = check_opts, .summary = "Check a qcow2 image's metadata for errors and leaks." },
+	{ .name = "img convert", .args = "[OPTIONS] SOURCE TARGET", .optstring = "+f:O:o:cpqU",
+	  .opts = convert_opts, .summary = "Copy an image, in another format or flattened." },
+	{ .name = "img commit", .args = "[OPTIONS] FILE", .optstring = "+f:dqp",
+	  .opts = commit_opts, .summary = "Write an overlay's data into its backing file." },
+	{ .name = "img rebase", .args = "[OPTIONS] -b BACKING FILE", .optstring = "+f:b:F:uqp",
+	  .opts = rebase_opts, .summary = "Give an overlay another backing file." },
+	{ .name = "img resize", .args = "[OPTIONS] FILE [+|-]SIZE", .optstring = "+f:q",
+	  .opts = resize_opts, .summary = "Change an image's virtual size." },
+	{ .name = "img map", .args = "[OPTIONS] FILE", .optstring = "+f:U", .opts = map_opts,
+	  .summary = "Show where an image's data is (which file, which offset)." },
+};
+
+static const struct cli_command *img_def(const char *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(img_defs); i++)
+		if (strcmp(img_defs[i].name + 4, cmd) == 0)
+			return &img_defs[i];
+	abort(); /* every command has its table */
+}
 
 struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
@@ -70,15 +139,16 @@ struct img_args {
 	int npos;
 };
 
+/* optstr: the command's short options, as in img_defs (kept for reading the call sites) */
 static int parse_args(const char *cmd, int argc, char **argv, const char *optstr,
 		      struct img_args *a)
 {
+	const struct cli_command *def = img_def(cmd);
 	int c;
 
 	memset(a, 0, sizeof(*a));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_fmt(cmd, optarg, &a->fmt) < 0)
@@ -98,13 +168,13 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 			break;
 		case 'o': a->opts = optarg; break;
 		case 'r': a->repair = optarg; break;
-		case 'q': a->quiet = true; break;
-		case 'c': a->compress = true; break;
-		case 'u': a->unsafe = true; break;
-		case 'd': a->keep = true; break;
+		case 'q': a->quiet = cli_opt_on; break;
+		case 'c': a->compress = cli_opt_on; break;
+		case 'u': a->unsafe = cli_opt_on; break;
+		case 'd': a->keep = cli_opt_on; break;
 		case 'p': case 'U': break; /* progress, force-share: accepted, no effect */
-		case OPT_SHRINK: a->shrink = true; break;
-		case OPT_BACKING_CHAIN: a->chain = true; break;
+		case OPT_SHRINK: a->shrink = cli_opt_on; break;
+		case OPT_BACKING_CHAIN: a->chain = cli_opt_on; break;
 		case OPT_OUTPUT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
 				usage_err(cmd, "--output must be 'human' or 'json'");
@@ -113,8 +183,6 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 			a->output = optarg;
 			break;
 		default:
-			fprintf(stderr, "hull img %s: unknown or incomplete option '%s'\n", cmd,
-				argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -455,27 +523,53 @@ static int img_map_cmd(int argc, char **argv)
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *usage;
 } subcmds[] = {
-	{ "create", img_create_cmd, "create [-f qcow2|raw] [-b BACKING [-F FMT]] [-o OPTS] FILE [SIZE]" },
-	{ "info", img_info_cmd, "info [-f FMT] [--output human|json] FILE" },
-	{ "check", img_check_cmd, "check [-f FMT] [-r leaks|all] [--output human|json] FILE" },
-	{ "convert", img_convert_cmd, "convert [-f FMT] [-O FMT] [-c] [-o OPTS] SOURCE TARGET" },
-	{ "commit", img_commit_cmd, "commit [-f FMT] [-d] FILE" },
-	{ "rebase", img_rebase_cmd, "rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE" },
-	{ "resize", img_resize_cmd, "resize [-f FMT] [--shrink] FILE [+|-]SIZE" },
-	{ "map", img_map_cmd, "map [-f FMT] [--output human|json] FILE" },
+	{ "create", img_create_cmd }, { "info", img_info_cmd },     { "check", img_check_cmd },
+	{ "convert", img_convert_cmd }, { "commit", img_commit_cmd }, { "rebase", img_rebase_cmd },
+	{ "resize", img_resize_cmd }, { "map", img_map_cmd },
 };
+
+static void img_commands(FILE *f)
+{
+	fprintf(f, "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(img_defs); i++)
+		fprintf(f, "  %-10s %s\n", img_defs[i].name + 4, img_defs[i].summary);
+	fprintf(f, "\nRun 'hull img COMMAND --help' for a command's options.\n");
+}
 
 int cmd_img(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "img", .args = "COMMAND [OPTIONS] [ARG...]", .optstring = "+",
+		.opts = opts, .more = img_commands,
+		.summary = "Create, inspect, check and convert disk images (qemu-img's commands).",
+	};
 
-		fprintf(f, "Usage: hull img COMMAND ...\n\nCommands:\n");
-		for (size_t i = 0; i < ARRAY_SIZE(subcmds); i++)
-			fprintf(f, "  %s\n", subcmds[i].usage);
-		return argc < 2 ? 1 : 0;
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
+	if (optind >= argc) {
+		cli_usage(stderr, &def);
+		return 1;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (strcmp(argv[1], "help") == 0) {
+		/* hull img help create: that command's --help */
+		char *args[] = { argc == 3 ? argv[2] : NULL, (char *)"--help", NULL };
+
+		for (size_t i = 0; argc == 3 && i < ARRAY_SIZE(subcmds); i++)
+			if (strcmp(argv[2], subcmds[i].name) == 0)
+				return subcmds[i].fn(2, args);
+		if (argc == 2) {
+			cli_usage(stdout, &def);
+			return 0;
+		}
+		if (argc > 3)
+			fprintf(stderr, "hull img help: one COMMAND, not '%s'\n", argv[3]);
+		else
+			fprintf(stderr, "hull img help: unknown command '%s'\n", argv[2]);
+		return 1;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcmds); i++)
 		if (strcmp(argv[1], subcmds[i].name) == 0)

@@ -1,5 +1,4 @@
 /* hull import ROOTFS.tar|- [NAME] [--change 'CMD ...']... */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -8,11 +7,16 @@
 
 int cmd_import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "change", required_argument, NULL, 'c' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "quiet", no_argument, NULL, 'q' },
+	static const struct cli_option opts[] = {
+		{ "change", required_argument, NULL, 'c', "INSTRUCTION",
+		  "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER...)" },
+		{ "message", required_argument, NULL, 'm', "TEXT", "commit message (ignored)" },
+		{ "quiet", no_argument, NULL, 'q', NULL, "accepted: import prints only the id" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "import", .args = "[OPTIONS] FILE|- [NAME]", .optstring = "c:m:q",
+		.opts = opts, .summary = "Make an image from a root file system tar.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **changes = NULL;
@@ -20,7 +24,7 @@ int cmd_import(int argc, char **argv)
 	char id[DIGEST_STR_LEN + 1];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:m:q", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'c')
 			strv_push(&changes, optarg);
 		else if (c != 'm' && c != 'q')

@@ -1,5 +1,4 @@
 /* hull inspect [--type container|image] [-f FORMAT] NAME...: a JSON array, or FORMAT per item. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,17 +32,22 @@ static json_t *find(struct image_store *s, const char *ref, const char *type,
 
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "type", required_argument, NULL, 'T' },
+	static const struct cli_option opts[] = {
+		{ "format", required_argument, NULL, 'f', "TEMPLATE",
+		  "print each object through a Go-style template ({{.Id}}, {{json .Config}})" },
+		{ "type", required_argument, NULL, 'T', "TYPE", "container or image" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "inspect", .args = "[OPTIONS] NAME|ID...", .optstring = "+f:",
+		.opts = opts, .summary = "Show containers or images as JSON.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	json_t *arr = json_array();
 	const char *format = NULL, *type = NULL;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'f') {
 			format = optarg;
 		} else if (c == 'T') {

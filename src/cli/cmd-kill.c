@@ -1,5 +1,4 @@
 /* hull kill [-s SIGNAL] CONTAINER... */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -9,14 +8,19 @@
 
 int cmd_kill(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "signal", required_argument, NULL, 's' },
+	static const struct cli_option opts[] = {
+		{ "signal", required_argument, NULL, 's', "SIGNAL",
+		  "the signal, by name or number (default KILL)" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "kill", .args = "[OPTIONS] CONTAINER...", .optstring = "+s:", .opts = opts,
+		.summary = "Send a signal to running containers.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	int sig = SIGKILL, c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+s:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c != 's')
 			return EXIT_ENGINE;
 		sig = human_parse_signal(optarg);

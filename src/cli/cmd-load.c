@@ -1,5 +1,4 @@
 /* hull load -i FILE [-q]: a docker-archive or an oci-archive into the store. */
-#include <getopt.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -9,10 +8,15 @@
 
 int cmd_load(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "input", required_argument, NULL, 'i' },
-		{ "quiet", no_argument, NULL, 'q' },
+	static const struct cli_option opts[] = {
+		{ "input", required_argument, NULL, 'i', "FILE", "read the archive from FILE "
+								 "(default: standard input)" },
+		{ "quiet", no_argument, NULL, 'q', NULL, "print nothing" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "load", .args = "[OPTIONS]", .optstring = "+i:q", .opts = opts,
+		.summary = "Load images from a docker-archive or an oci-archive.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
@@ -21,11 +25,11 @@ int cmd_load(int argc, char **argv)
 	bool quiet = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+i:q", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'i')
 			input = optarg;
 		else if (c == 'q')
-			quiet = true;
+			quiet = cli_opt_on;
 		else
 			return EXIT_ENGINE;
 	}

@@ -1,7 +1,6 @@
 /* hull logs [-f] [--tail N] [-t] CONTAINER */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +32,15 @@ static void print_record(const char *line, size_t len, bool timestamps)
 
 int cmd_logs(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "tail", required_argument, NULL, 'n' },
-		{ "timestamps", no_argument, NULL, 't' },
+	static const struct cli_option opts[] = {
+		{ "follow", no_argument, NULL, 'f', NULL, "keep printing until the container exits" },
+		{ "tail", required_argument, NULL, 'n', "N", "print only the last N lines (or all)" },
+		{ "timestamps", no_argument, NULL, 't', NULL, "prefix each line with its time" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "logs", .args = "[OPTIONS] CONTAINER", .optstring = "+fn:t", .opts = opts,
+		.summary = "Print a container's output.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_ctr struct ctr *c = NULL;
@@ -50,11 +53,11 @@ int cmd_logs(int argc, char **argv)
 	size_t len = 0, cap = 0, start = 0;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+fn:t", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, &def)) != -1) {
 		if (ch == 'f') {
-			follow = true;
+			follow = cli_opt_on;
 		} else if (ch == 't') {
-			ts = true;
+			ts = cli_opt_on;
 		} else if (ch == 'n') {
 			tail = strcmp(optarg, "all") == 0 ? -1 : strtol(optarg, &end, 10);
 			if (strcmp(optarg, "all") != 0 && (end == optarg || *end || tail < 0))

@@ -1,6 +1,5 @@
 /* hull ps [-a] [-q] [--no-trunc]:
  * CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  PORTS  NAMES */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -62,11 +61,15 @@ static char *command_text(struct ctr *c, bool no_trunc)
 
 int cmd_ps(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "no-trunc", no_argument, NULL, 'N' },
+	static const struct cli_option opts[] = {
+		{ "all", no_argument, NULL, 'a', NULL, "all containers (default: running ones)" },
+		{ "quiet", no_argument, NULL, 'q', NULL, "print container ids only" },
+		{ "no-trunc", no_argument, NULL, 'N', NULL, "do not truncate ids and commands" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "ps", .args = "[OPTIONS]", .optstring = "+aq", .opts = opts,
+		.summary = "List containers.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct ctr **all = NULL;
@@ -76,13 +79,13 @@ int cmd_ps(int argc, char **argv)
 	time_t now = time(NULL);
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+aq", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'a')
-			show_all = true;
+			show_all = cli_opt_on;
 		else if (c == 'q')
-			quiet = true;
+			quiet = cli_opt_on;
 		else if (c == 'N')
-			no_trunc = true;
+			no_trunc = cli_opt_on;
 		else
 			return EXIT_ENGINE;
 	}

@@ -1,5 +1,4 @@
 /* hull pull oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -8,9 +7,14 @@
 
 int cmd_pull(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },
+	static const struct cli_option opts[] = {
+		{ "quiet", no_argument, NULL, 'q', NULL, "print nothing" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "pull", .optstring = "+q", .opts = opts,
+		.args = "[OPTIONS] oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE",
+		.summary = "Copy an image into the store.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
@@ -18,9 +22,9 @@ int cmd_pull(int argc, char **argv)
 	bool quiet = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'q')
-			quiet = true;
+			quiet = cli_opt_on;
 		else
 			return EXIT_ENGINE;
 	}

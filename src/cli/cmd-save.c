@@ -1,5 +1,4 @@
 /* hull save -o FILE [--format oci-archive|docker-archive] NAME... */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -7,17 +6,22 @@
 
 int cmd_save(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
+	static const struct cli_option opts[] = {
+		{ "output", required_argument, NULL, 'o', "FILE", "write the archive to FILE" },
+		{ "format", required_argument, NULL, 'f', "FORMAT",
+		  "docker-archive (the default) or oci-archive" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "save", .args = "[OPTIONS] IMAGE...", .optstring = "+o:", .opts = opts,
+		.summary = "Write images to an archive.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct hull_err err = { 0 };
 	const char *out = NULL, *format = "docker-archive";
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'o')
 			out = optarg;
 		else if (c == 'f')

@@ -1,5 +1,4 @@
 /* hull start [-a] [-i] CONTAINER...: start created or exited containers. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -7,20 +6,25 @@
 
 int cmd_start(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "attach", no_argument, NULL, 'a' },
-		{ "interactive", no_argument, NULL, 'i' },
+	static const struct cli_option opts[] = {
+		{ "attach", no_argument, NULL, 'a', NULL, "attach to the container's output and "
+							    "wait for its exit" },
+		{ "interactive", no_argument, NULL, 'i', NULL, "attach standard input" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "start", .args = "[OPTIONS] CONTAINER...", .optstring = "+ai",
+		.opts = opts, .summary = "Start created or stopped containers.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	bool attach = false, interactive = false;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+ai", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 'a')
-			attach = true;
+			attach = cli_opt_on;
 		else if (c == 'i')
-			interactive = true;
+			interactive = cli_opt_on;
 		else
 			return EXIT_ENGINE;
 	}

@@ -256,20 +256,24 @@ static int stats_loop(struct image_store *s, int argc, char **argv, bool stream)
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "no-stream", no_argument, NULL, 'N' },
+	static const struct cli_option opts[] = {
+		{ "no-stream", no_argument, NULL, 'N', NULL, "print one sample and exit" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "stats", .args = "[OPTIONS] [CONTAINER...]", .optstring = "+",
+		.opts = opts, .summary = "Show containers' resource usage.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	struct sigaction sa = { .sa_handler = on_stop };
 	bool stream = true;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, &def)) != -1)
 		if (c != 'N')
 			return EXIT_ENGINE;
 		else
-			stream = false;
+			stream = !cli_opt_on;
 	if (cli_store_open("stats", &s) != 0)
 		return EXIT_ENGINE;
 	(void)sigemptyset(&sa.sa_mask);

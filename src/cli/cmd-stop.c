@@ -1,5 +1,4 @@
 /* hull stop [-t N] CONTAINER...: TERM, then KILL after N seconds (default 10). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,16 +7,21 @@
 
 int cmd_stop(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "time", required_argument, NULL, 't' },
+	static const struct cli_option opts[] = {
+		{ "time", required_argument, NULL, 't', "SECONDS",
+		  "seconds to wait after TERM before KILL (default 10)" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "stop", .args = "[OPTIONS] CONTAINER...", .optstring = "+t:", .opts = opts,
+		.summary = "Stop containers: TERM, then KILL after a timeout.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	long timeout = 10;
 	char *end = NULL;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c != 't')
 			return EXIT_ENGINE;
 		timeout = strtol(optarg, &end, 10);

@@ -1,5 +1,4 @@
 /* hull system prune [-a] [-f]: remove stopped containers' leftovers, unused blobs and layers. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +8,28 @@
 #include "engine/human.h"
 #include "image/image.h"
 
+static void system_commands(FILE *f)
+{
+	fprintf(f, "Commands:\n  prune      remove unused data\n\n"
+		   "Run 'hull system COMMAND --help' for a command's options.\n");
+}
+
 int cmd_system(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
+	static const struct cli_option opts[] = {
+		{ "all", no_argument, NULL, 'a', NULL, "remove all unused images, not only "
+							 "dangling ones" },
+		{ "force", no_argument, NULL, 'f', NULL, "do not ask for confirmation" },
 		{ 0 },
+	};
+	static const struct cli_option no_opts[] = { { 0 } };
+	static const struct cli_command sys_def = {
+		.name = "system", .args = "COMMAND [OPTIONS]", .optstring = "+", .opts = no_opts,
+		.summary = "Manage hull's data.", .more = system_commands,
+	};
+	static const struct cli_command def = {
+		.name = "system prune", .args = "[OPTIONS]", .optstring = "+af", .opts = opts,
+		.summary = "Remove stopped containers' leftovers, unused blobs and layers.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **keep = NULL;
@@ -23,11 +38,27 @@ int cmd_system(int argc, char **argv)
 	char size[32];
 	int c;
 
-	if (argc < 2 || strcmp(argv[1], "prune") != 0)
+	while ((c = cli_getopt(argc, argv, &sys_def)) != -1)
+		return EXIT_ENGINE;
+	if (optind + 2 == argc && strcmp(argv[optind], "help") == 0 &&
+	    strcmp(argv[optind + 1], "prune") == 0) {
+		char *args[] = { argv[optind + 1], (char *)"--help", NULL };
+
+		optind = 0;
+		return cli_getopt(2, args, &def) == -1 ? 0 : EXIT_ENGINE; /* prints, exits 0 */
+	}
+	if (optind + 1 == argc && strcmp(argv[optind], "help") == 0) {
+		cli_usage(stdout, &sys_def);
+		return 0;
+	}
+	if (optind + 1 < argc && strcmp(argv[optind], "help") == 0)
+		return cli_usage_error("system", "help: unknown command '%s'", argv[optind + 1]);
+	if (optind >= argc || strcmp(argv[optind], "prune") != 0)
 		return cli_usage_error("system", "usage: hull system prune [-a] [-f]");
-	argc--;
-	argv++;
-	while ((c = getopt_long(argc, argv, "+af", opts, NULL)) != -1)
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, &def)) != -1)
 		if (c != 'a' && c != 'f')
 			return EXIT_ENGINE;
 	if (cli_store_open("system prune", &s) != 0)

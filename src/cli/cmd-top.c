@@ -11,12 +11,19 @@ int cmd_top(int argc, char **argv)
 	struct hull_err err = { 0 };
 	struct ctr_proc *p = NULL;
 	size_t n = 0;
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "top", .args = "CONTAINER", .optstring = "+", .opts = opts,
+		.summary = "List a container's processes: UID PID PPID CMD.",
+	};
 
-	if (argc != 2)
+	if (cli_getopt(argc, argv, &def) != -1)
+		return EXIT_ENGINE;
+	if (argc - optind != 1)
 		return cli_usage_error("top", "usage: hull top CONTAINER");
 	if (cli_store_open("top", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_load(s, argv[1], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
+	if (container_load(s, argv[optind], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
 		return cli_fail("top", &err);
 	printf("%-8s %-8s %-8s %s\n", "UID", "PID", "PPID", "CMD");
 	for (size_t i = 0; i < n; i++)

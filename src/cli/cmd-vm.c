@@ -1,7 +1,6 @@
 /* `hull vm`: run a VM on hull's own VMM. Option parsing only; the VMM lives in src/vmm. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,22 +14,61 @@
 #include "vmm/initramfs.h"
 #include "vmm/vmm.h"
 
-static void vm_usage(FILE *f)
+#ifdef HULL_VMM_MAIN
+#define VM_SELF ""           /* hull-vmm */
+#define VM_CMD(name) name    /* hull-vmm run */
+#else
+#define VM_SELF "vm"         /* hull vm */
+#define VM_CMD(name) "vm " name /* hull vm run */
+#endif
+
+static void vm_run_more(FILE *f)
 {
 	fprintf(f,
-		"Usage: hull vm run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline S]\n"
-		"                   [--cpus N] [--memory SIZE]\n"
-		"                   [--disk PATH[,ro][,format=raw|qcow2][,serial=ID]]...\n"
-		"                   [--rng] [--console serial|virtio|none] [--api-sock PATH]\n"
-		"                   [--shutdown-timeout SECONDS] [--raw] [--allow-pvm] [--stats]\n"
-		"       hull vm initramfs --output FILE [--init FILE] [--busybox FILE]\n"
-		"                   [--module-dir /lib/modules/VERSION] [--module NAME]...\n"
-		"                   [--file HOSTPATH:GUESTPATH]...\n"
-		"Exit status of run: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
+		"DISK is PATH[,ro][,format=raw|qcow2][,serial=ID].\n"
+		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
 		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
 		"SIGTERM (or {\"op\":\"shutdown\"} on --api-sock) asks the guest to shut down: hull\n"
 		"presses Ctrl-Alt-Del on its i8042 and stops it after --shutdown-timeout (30 s).\n");
 }
+
+static const struct cli_option vm_run_opts[] = {
+	{ "kernel", required_argument, NULL, 'k', "FILE", "the kernel: a bzImage or an ELF vmlinux" },
+	{ "initrd", required_argument, NULL, 'i', "FILE", "the initial ram disk" },
+	{ "cmdline", required_argument, NULL, 'c', "STRING", "the kernel command line" },
+	{ "cpus", required_argument, NULL, 'p', "N", "number of vCPUs" },
+	{ "memory", required_argument, NULL, 'm', "SIZE", "guest memory (e.g. 512M, 2G)" },
+	{ "disk", required_argument, NULL, 'd', "DISK", "a virtio-blk disk (repeatable)" },
+	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
+	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
+	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
+	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
+	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
+	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
+	{ "shutdown-timeout", required_argument, NULL, 'T', "SECONDS",
+	  "how long a shutdown request waits for the guest (default 30)" },
+	{ 0 },
+};
+static const struct cli_command vm_run_cmd = {
+	.name = VM_CMD("run"), .args = "--kernel FILE [OPTIONS]", .optstring = "m:",
+	.opts = vm_run_opts, .more = vm_run_more,
+	.summary = "Boot a kernel in a KVM virtual machine on hull's own VMM.",
+};
+
+static const struct cli_option vm_initramfs_opts[] = {
+	{ "output", required_argument, NULL, 'o', "FILE", "write the initramfs (newc cpio) here" },
+	{ "init", required_argument, NULL, 'i', "FILE", "the /init program (default: hull's agent)" },
+	{ "busybox", required_argument, NULL, 'b', "FILE", "a static busybox to include" },
+	{ "module-dir", required_argument, NULL, 'd', "DIR",
+	  "where the kernel modules are (/lib/modules/VERSION)" },
+	{ "module", required_argument, NULL, 'm', "NAME", "include this module (repeatable)" },
+	{ "file", required_argument, NULL, 'f', "HOST:GUEST", "include a file (repeatable)" },
+	{ 0 },
+};
+static const struct cli_command vm_initramfs_cmd = {
+	.name = VM_CMD("initramfs"), .args = "--output FILE [OPTIONS]", .optstring = "o:",
+	.opts = vm_initramfs_opts, .summary = "Build an initramfs for a VM's guest.",
+};
 
 /* --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot. */
 static void vm_print_stats(const struct vm_stats *st)
@@ -48,23 +86,6 @@ static void vm_print_stats(const struct vm_stats *st)
 
 static int vm_run_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "cpus", required_argument, NULL, 'p' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "disk", required_argument, NULL, 'd' },
-		{ "console", required_argument, NULL, 'C' },
-		{ "api-sock", required_argument, NULL, 'a' },
-		{ "rng", no_argument, NULL, 'r' },
-		{ "raw", no_argument, NULL, 'R' },
-		{ "allow-pvm", no_argument, NULL, 'P' },
-		{ "stats", no_argument, NULL, 'S' },
-		{ "shutdown-timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct vm_config cfg;
 	struct vm_stats stats;
 	struct hull_err err = { 0 };
@@ -74,17 +95,20 @@ static int vm_run_main(int argc, char **argv)
 	int c, r;
 
 	vm_config_init(&cfg);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, &vm_run_cmd)) != -1) {
 		switch (c) {
 		case 'k': cfg.kernel = optarg; break;
 		case 'i': cfg.initrd = optarg; break;
 		case 'c': cfg.cmdline = optarg; break;
 		case 'a': cfg.api_sock = optarg; break;
-		case 'r': cfg.rng = true; break;
-		case 'R': cfg.kernel_kind = VM_KERNEL_RAW; break;
-		case 'P': cfg.allow_pvm = true; break;
-		case 'S': cfg.stats = &stats; break;
+		case 'r': cfg.rng = cli_opt_on; break;
+		case 'R':
+			if (cli_opt_on)
+				cfg.kernel_kind = VM_KERNEL_RAW;
+			break;
+		case 'P': cfg.allow_pvm = cli_opt_on; break;
+		case 'S': cfg.stats = cli_opt_on ? &stats : NULL; break;
 		case 'p':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
@@ -138,11 +162,7 @@ static int vm_run_main(int argc, char **argv)
 				return 125;
 			}
 			break;
-		case 'h':
-			vm_usage(stdout);
-			return 0;
 		default:
-			vm_usage(stderr);
 			return 125;
 		}
 	}
@@ -171,15 +191,6 @@ static int vm_run_main(int argc, char **argv)
 
 static int vm_initramfs_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "init", required_argument, NULL, 'i' },
-		{ "busybox", required_argument, NULL, 'b' },
-		{ "module-dir", required_argument, NULL, 'd' },
-		{ "module", required_argument, NULL, 'm' },
-		{ "file", required_argument, NULL, 'f' },
-		{ 0 },
-	};
 	struct initramfs_spec spec = { 0 };
 	cleanup_strv char **modules = NULL;
 	cleanup_strv char **files = NULL;
@@ -188,8 +199,8 @@ static int vm_initramfs_main(int argc, char **argv)
 	const char *output = NULL;
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, &vm_initramfs_cmd)) != -1) {
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 'i': spec.init = optarg; break;
@@ -198,7 +209,6 @@ static int vm_initramfs_main(int argc, char **argv)
 		case 'm': strv_push(&modules, optarg); break;
 		case 'f': strv_push(&files, optarg); break;
 		default:
-			vm_usage(stderr);
 			return 125;
 		}
 	}
@@ -250,16 +260,71 @@ static void vm_exec_lean(char **argv)
 	if (access(path, X_OK) < 0)
 		return;
 	argv[0] = (char *)"hull-vmm";
+	/* its usage and messages then say "hull vm run", as the user typed (hull-vmm.c) */
+	(void)setenv("HULL_VMM_PROG", "hull vm", 1);
 	fflush(stdout);
 	(void)execv(path, argv); /* on failure: run in this process */
 }
 #endif
 
+static void vm_commands(FILE *f)
+{
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n\nRun '%s %sCOMMAND --help' for a command's "
+		   "options.\n", "run", vm_run_cmd.summary, "initramfs", vm_initramfs_cmd.summary,
+		cli_prog, VM_CMD(""));
+}
+
 int cmd_vm(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		vm_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 125 : 0;
+	static const struct cli_option opts[] = {
+#ifdef HULL_VMM_MAIN
+		{ "version", no_argument, NULL, 'v', NULL, "print the version and exit" },
+#endif
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = VM_SELF, .args = "COMMAND [OPTIONS]", .optstring = "+", .opts = opts,
+		.more = vm_commands, .summary = "Run virtual machines on hull's own KVM VMM.",
+	};
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c != 'v')
+			return 125;
+		printf("%s version %s\n", cli_prog, HULL_VERSION);
+		return 0;
+	}
+	if (optind >= argc) {
+		cli_usage(stderr, &def);
+		return 125;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (strcmp(argv[1], "version") == 0) {
+		printf("%s version %s\n", cli_prog, HULL_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc == 3) {
+		/* hull vm help run: that command's --help */
+		char *args[] = { argv[2], (char *)"--help", NULL };
+
+		if (strcmp(argv[2], "run") == 0)
+			return vm_run_main(2, args);
+		if (strcmp(argv[2], "initramfs") == 0)
+			return vm_initramfs_main(2, args);
+	}
+	if (strcmp(argv[1], "help") == 0 && argc == 2) {
+		cli_usage(stdout, &def);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc > 3)
+			fprintf(stderr, "%s%s%s help: one COMMAND, not '%s'\n", cli_prog,
+				VM_SELF[0] ? " " : "", VM_SELF, argv[3]);
+		else
+			fprintf(stderr, "%s%s%s help: unknown command '%s'\n", cli_prog,
+				VM_SELF[0] ? " " : "", VM_SELF, argv[2]);
+		return 125;
 	}
 	if (strcmp(argv[1], "run") == 0) {
 #ifndef HULL_VMM_MAIN

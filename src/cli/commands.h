@@ -4,6 +4,7 @@
  * subcommand), prints its own errors and returns the process exit status (docker's codes:
  * 125 for an error of hull itself or of its flags).
  */
+#include "cli/opt.h"
 #include "common/error.h"
 
 #define EXIT_ENGINE 125

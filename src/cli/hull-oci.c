@@ -3,7 +3,6 @@
  * containerd call it exactly like runc): global options, then a command and its options.
  * Flags take one or two dashes and "--flag value" or "--flag=value", as runc's do.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +28,50 @@ static const struct {
 /* runc commands that later issues add. */
 static const char *const later[] = { "checkpoint", "restore" };
 
-static void usage(FILE *f)
+static const char *const summaries[][2] = {
+	{ "create", "create a container from a bundle (start runs its process)" },
+	{ "run", "create and start a container, and wait for it" },
+	{ "start", "run the user process of a created container" },
+	{ "state", "print a container's state as JSON" },
+	{ "kill", "send a signal to a container's init (or all its processes)" },
+	{ "delete", "delete a stopped container (any container with --force)" },
+	{ "list", "list the containers" },
+	{ "ps", "list a container's processes" },
+	{ "exec", "run a process in a running container" },
+	{ "update", "change a container's cgroup limits" },
+	{ "pause", "freeze a container's processes" },
+	{ "resume", "thaw a paused container" },
+	{ "events", "print a container's statistics and events as JSON" },
+	{ "features", "print what this runtime supports, as JSON" },
+	{ "spec", "write a default config.json" },
+};
+
+static void commands_list(FILE *f)
 {
-	fprintf(f, "usage: hull-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]\n"
-		   "                [--systemd-cgroup] COMMAND [OPTIONS] [ARGS]\n"
-		   "commands: create run start state kill delete list ps exec update pause resume\n"
-		   "          events features spec\n"
-		   "          --version\n");
+	fprintf(f, "Commands:\n");
+	for (size_t i = 0; i < sizeof(summaries) / sizeof(summaries[0]); i++)
+		fprintf(f, "  %-10s %s\n", summaries[i][0], summaries[i][1]);
+	fprintf(f, "\nFlags take one dash or two, and \"--flag value\" or \"--flag=value\", as "
+		   "runc's.\nRun 'hull-oci COMMAND --help' for a command's options.\n");
 }
+
+static const struct cli_option global_opts[] = {
+	{ "root", required_argument, NULL, 'r', "DIR", "where container states are kept" },
+	{ "log", required_argument, NULL, 'l', "FILE", "write errors and debug messages here" },
+	{ "log-format", required_argument, NULL, 'f', "FORMAT", "text (default) or json" },
+	{ "debug", no_argument, NULL, 'd', NULL, "log debug messages" },
+	{ "systemd-cgroup", no_argument, NULL, 's', NULL,
+	  "cgroupsPath is slice:prefix:name (systemd's cgroup driver)" },
+	{ "rootless", required_argument, NULL, 'R', "true|false|auto", "accepted, ignored" },
+	{ "criu", required_argument, NULL, 'C', "PATH", "accepted, ignored" },
+	{ "version", no_argument, NULL, 'v', NULL, "print the version and exit" },
+	{ 0 },
+};
+static const struct cli_command global_cmd = {
+	.name = "", .args = "[GLOBAL OPTIONS] COMMAND [OPTIONS] [ARG...]", .optstring = "+v",
+	.opts = global_opts, .flags = CLI_LONG_ONLY, .more = commands_list,
+	.summary = "An OCI runtime with runc's command line.",
+};
 
 static void version(void)
 {
@@ -45,25 +80,13 @@ static void version(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "log-format", required_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "systemd-cgroup", no_argument, NULL, 's' },
-		{ "rootless", required_argument, NULL, 'R' },
-		{ "criu", required_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct oci_cli cli = { .ctx = { .root = OCI_RUNTIME_DEFAULT_ROOT }, .prog = "hull-oci" };
 	const char *log_path = NULL;
 	enum log_format fmt = LOG_FORMAT_TEXT;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+vh", opts, NULL)) != -1) {
+	cli_prog = "hull-oci";
+	while ((c = cli_getopt(argc, argv, &global_cmd)) != -1) {
 		switch (c) {
 		case 'r':
 			cli.ctx.root = optarg;
@@ -81,10 +104,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'd':
-			log_set_level(LOG_LEVEL_DEBUG);
+			if (cli_opt_on)
+				log_set_level(LOG_LEVEL_DEBUG);
 			break;
 		case 's':
-			cli.ctx.systemd_cgroup = true;
+			cli.ctx.systemd_cgroup = cli_opt_on;
 			break;
 		case 'R':
 		case 'C':
@@ -92,12 +116,7 @@ int main(int argc, char **argv)
 		case 'v':
 			version();
 			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			fprintf(stderr, "hull-oci: unknown global option %s\n", argv[optind - 1]);
-			usage(stderr);
 			return 1;
 		}
 	}
@@ -110,7 +129,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		cli_usage(stderr, &global_cmd);
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -126,7 +145,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
-		usage(stdout);
+		/* runc help COMMAND: the command's --help */
+		for (size_t i = 0; optind + 1 < argc && i < sizeof(commands) / sizeof(commands[0]);
+		     i++) {
+			if (strcmp(argv[optind + 1], commands[i].name) == 0) {
+				char *args[] = { argv[optind + 1], (char *)"--help", NULL };
+
+				optind = 0;
+				return commands[i].fn(&cli, 2, args);
+			}
+		}
+		cli_usage(stdout, &global_cmd);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {

@@ -6,9 +6,17 @@
  *
  *     hull-vmm run --kernel vmlinuz --initrd initrd --disk root.qcow2,format=qcow2
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/commands.h"
 
 int main(int argc, char **argv)
 {
+	const char *as = getenv("HULL_VMM_PROG");
+
+	/* exec'd by `hull vm run`: speak as "hull vm" (not inherited by what the VM runs) */
+	cli_prog = as && strcmp(as, "hull vm") == 0 ? "hull vm" : "hull-vmm";
+	(void)unsetenv("HULL_VMM_PROG");
 	return cmd_vm(argc, argv);
 }

@@ -1,10 +1,10 @@
 /* hull: the daemonless docker/podman-style front door. */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opt.h"
 #include "common/cleanup.h"
 #include "image/store.h"
 
@@ -70,75 +70,123 @@ int cli_store_open(const char *cmd, struct image_store **ret)
 	return 0;
 }
 
+static const struct cli_option force_opts[] = {
+	{ "force", no_argument, NULL, 'f', NULL, "remove even what is in use or running" },
+	{ 0 },
+};
+static const struct cli_command rm_cmd = {
+	.name = "rm", .args = "[OPTIONS] CONTAINER...", .optstring = "+f", .opts = force_opts,
+	.summary = "Remove containers (running ones only with -f, which kills them first).",
+};
+static const struct cli_command rmi_cmd = {
+	.name = "rmi", .args = "[OPTIONS] IMAGE...", .optstring = "+f", .opts = force_opts,
+	.summary = "Remove images: a name loses its tag, an id removes the image.",
+};
+
 int cli_force_targets(const char *cmd, const char *usage_line, int argc, char **argv,
 		      bool *ret_force, struct image_store **ret_store)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ 0 },
-	};
+	const struct cli_command *def = strcmp(cmd, "rm") == 0 ? &rm_cmd : &rmi_cmd;
 	int c;
 
 	*ret_force = false;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		if (c != 'f')
 			return EXIT_ENGINE;
-		*ret_force = true;
+		*ret_force = cli_opt_on;
 	}
 	if (optind >= argc)
 		return cli_usage_error(cmd, "%s", usage_line);
 	return cli_store_open(cmd, ret_store) != 0 ? EXIT_ENGINE : 0;
 }
 
-static void usage(FILE *f)
+static void commands_list(FILE *f)
 {
-	fprintf(f, "Usage: hull [--root DIR] [--version] COMMAND [ARGS...]\n\n"
-		   "The image store is at --root, else $HULL_ROOT, else %s.\n\nCommands:\n",
+	fprintf(f, "The image store is at --root, else $HULL_ROOT, else %s.\n\nCommands:\n",
 		IMAGE_STORE_DEFAULT_ROOT);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (cmds[i].help)
-			fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "  %-10s %s\n  %-10s %s\n\nRun 'hull COMMAND --help' (or 'hull help COMMAND') "
+		   "for a command's options.\n",
+		"help", "show the usage of a command", "version", "show the version");
+}
+
+static const struct cli_option global_opts[] = {
+	{ "root", required_argument, NULL, 'r', "DIR", "the image and container store" },
+	{ "version", no_argument, NULL, 'v', NULL, "print the version and exit" },
+	{ 0 },
+};
+static const struct cli_command hull_cmd = {
+	.name = "", .args = "[OPTIONS] COMMAND [ARG...]", .optstring = "+v",
+	.opts = global_opts, .more = commands_list,
+	.summary = "A daemonless container engine with docker's command line.",
+};
+
+static const struct hull_cmd *find_cmd(const char *name)
+{
+	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++)
+		if (strcmp(name, cmds[c].name) == 0)
+			return &cmds[c];
+	return NULL;
+}
+
+/* hull help [COMMAND [SUBCOMMAND]]: the command's own --help */
+static int help_cmd(int argc, char **argv)
+{
+	const struct hull_cmd *cmd;
+	char *args[4];
+	int n = 0;
+
+	if (argc < 2) {
+		cli_usage(stdout, &hull_cmd);
+		return 0;
+	}
+	cmd = find_cmd(argv[1]);
+	if (!cmd || argc > 3)
+		return cli_usage_error("help", "unknown command '%s' (see 'hull --help')",
+				       argv[argc > 3 ? 3 : 1]);
+	args[n++] = argv[1];
+	if (argc == 3)
+		args[n++] = argv[2];
+	args[n++] = (char *)"--help";
+	args[n] = NULL;
+	optind = 0;
+	return cmd->fn(n, args);
 }
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	const struct hull_cmd *cmd;
+	int c, i;
 
-	while (i < argc && argv[i][0] == '-') {
-		if (strcmp(argv[i], "--version") == 0) {
+	cli_prog = "hull";
+	while ((c = cli_getopt(argc, argv, &hull_cmd)) != -1) {
+		switch (c) {
+		case 'r':
+			cli_root = optarg;
+			break;
+		case 'v':
 			printf("hull version %s\n", HULL_VERSION);
 			return 0;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
-			cli_root = argv[i + 1];
-			i += 2;
-		} else if (strncmp(argv[i], "--root=", 7) == 0) {
-			cli_root = argv[i] + 7;
-			i++;
-		} else {
-			fprintf(stderr, "hull: unknown option '%s' (see 'hull --help')\n", argv[i]);
+		default:
 			return EXIT_ENGINE;
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
+	if (optind >= argc) {
+		cli_usage(stderr, &hull_cmd);
 		return EXIT_ENGINE;
 	}
+	i = optind;
+	optind = 0; /* the command parses its own options from its argv[1] */
 	if (strcmp(argv[i], "version") == 0) {
 		printf("hull version %s\n", HULL_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[i], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++)
-		if (strcmp(argv[i], cmds[c].name) == 0)
-			return cmds[c].fn(argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0)
+		return help_cmd(argc - i, argv + i);
+	cmd = find_cmd(argv[i]);
+	if (cmd)
+		return cmd->fn(argc - i, argv + i);
 	fprintf(stderr, "hull: unknown command '%s' (see 'hull --help')\n", argv[i]);
 	return EXIT_ENGINE;
 }

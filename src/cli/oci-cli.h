@@ -1,5 +1,6 @@
 #pragma once
 /* hull-oci's subcommands (runc's command line); one function per command. */
+#include "cli/opt.h"
 #include "oci/runtime.h"
 
 struct oci_cli {

@@ -1,7 +1,6 @@
 /* hull-oci update, pause, resume, events: the cgroup commands (runc's command line). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,46 +157,53 @@ static char *read_resources(const char *path)
 
 int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "resources", required_argument, NULL, UPD_RESOURCES },
-		{ "r", required_argument, NULL, UPD_RESOURCES },
-		{ "blkio-weight", required_argument, NULL, UPD_BLKIO_WEIGHT },
-		{ "cpu-period", required_argument, NULL, UPD_CPU_PERIOD },
-		{ "cpu-quota", required_argument, NULL, UPD_CPU_QUOTA },
-		{ "cpu-share", required_argument, NULL, UPD_CPU_SHARES },
-		{ "cpu-shares", required_argument, NULL, UPD_CPU_SHARES },
-		{ "cpu-rt-period", required_argument, NULL, UPD_RT_PERIOD },
-		{ "cpu-rt-runtime", required_argument, NULL, UPD_RT_RUNTIME },
-		{ "cpuset-cpus", required_argument, NULL, UPD_CPUSET_CPUS },
-		{ "cpuset-mems", required_argument, NULL, UPD_CPUSET_MEMS },
-		{ "kernel-memory", required_argument, NULL, UPD_KMEM },
-		{ "kernel-memory-tcp", required_argument, NULL, UPD_KMEM_TCP },
-		{ "memory", required_argument, NULL, UPD_MEMORY },
-		{ "memory-reservation", required_argument, NULL, UPD_MEM_RES },
-		{ "memory-swap", required_argument, NULL, UPD_MEM_SWAP },
-		{ "pids-limit", required_argument, NULL, UPD_PIDS },
-		{ "l3-cache-schema", required_argument, NULL, UPD_L3 },
-		{ "mem-bw-schema", required_argument, NULL, UPD_MEMBW },
+	static const struct cli_option opts[] = {
+		{ "resources", required_argument, NULL, UPD_RESOURCES, "FILE",
+		  "the new resources as JSON (runtime-spec's linux.resources; - for stdin)" },
+		{ "r", required_argument, NULL, UPD_RESOURCES, "FILE", "the same as --resources" },
+		{ "blkio-weight", required_argument, NULL, UPD_BLKIO_WEIGHT, "N",
+		  "block I/O weight (10 to 1000)" },
+		{ "cpu-period", required_argument, NULL, UPD_CPU_PERIOD, "USEC", "CFS period" },
+		{ "cpu-quota", required_argument, NULL, UPD_CPU_QUOTA, "USEC", "CFS quota per period" },
+		{ "cpu-share", required_argument, NULL, UPD_CPU_SHARES, "N", "the same as --cpu-shares" },
+		{ "cpu-shares", required_argument, NULL, UPD_CPU_SHARES, "N", "relative CPU weight" },
+		{ "cpu-rt-period", required_argument, NULL, UPD_RT_PERIOD, "USEC", "realtime period" },
+		{ "cpu-rt-runtime", required_argument, NULL, UPD_RT_RUNTIME, "USEC",
+		  "realtime runtime per period" },
+		{ "cpuset-cpus", required_argument, NULL, UPD_CPUSET_CPUS, "LIST", "CPUs to use" },
+		{ "cpuset-mems", required_argument, NULL, UPD_CPUSET_MEMS, "LIST",
+		  "memory nodes to use" },
+		{ "kernel-memory", required_argument, NULL, UPD_KMEM, "BYTES", "accepted (cgroup v1)" },
+		{ "kernel-memory-tcp", required_argument, NULL, UPD_KMEM_TCP, "BYTES",
+		  "accepted (cgroup v1)" },
+		{ "memory", required_argument, NULL, UPD_MEMORY, "BYTES", "memory limit" },
+		{ "memory-reservation", required_argument, NULL, UPD_MEM_RES, "BYTES",
+		  "memory soft limit" },
+		{ "memory-swap", required_argument, NULL, UPD_MEM_SWAP, "BYTES",
+		  "memory plus swap limit" },
+		{ "pids-limit", required_argument, NULL, UPD_PIDS, "N", "maximum number of processes" },
+		{ "l3-cache-schema", required_argument, NULL, UPD_L3, "S", "Intel RDT: not supported" },
+		{ "mem-bw-schema", required_argument, NULL, UPD_MEMBW, "S", "Intel RDT: not supported" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "update", .args = "[OPTIONS] CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Change a container's cgroup limits.",
 	};
 	cleanup_free char *text = NULL;
 	const char *file = NULL;
 	struct hull_err err = { 0 };
 	json_t *res = json_object();
-	int c, idx = 0;
+	int c;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+", opts, &idx)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == UPD_RESOURCES) {
 			file = optarg;
 		} else if (c == UPD_L3 || c == UPD_MEMBW) {
-			log_error("update: --%s: Intel RDT is not supported", opts[idx].name);
+			log_error("update: --%s: Intel RDT is not supported", cli_opt_long->name);
 			json_decref(res);
 			return 1;
-		} else if (c == '?' || c == ':' || !set_flag(res, c, opts[idx].name, optarg)) {
-			if (c == '?' || c == ':')
-				log_error("update: bad option %s", argv[optind - 1]);
-			json_decref(res);
+		} else if (c == '?' || !set_flag(res, c, cli_opt_long->name, optarg)) {
 			return 1;
 		}
 	}
@@ -232,7 +238,14 @@ int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv)
 {
 	struct hull_err err = { 0 };
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "pause", .args = "CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Freeze a container's processes.",
+	};
 
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
 	if (oci_cli_nargs("pause", argc - 1, 1, 1))
 		return 1;
 	if (oci_runtime_pause(&cli->ctx, argv[1], &err) < 0)
@@ -243,7 +256,14 @@ int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv)
 int oci_cmd_resume(struct oci_cli *cli, int argc, char **argv)
 {
 	struct hull_err err = { 0 };
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "resume", .args = "CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Thaw a paused container.",
+	};
 
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
 	if (oci_cli_nargs("resume", argc - 1, 1, 1))
 		return 1;
 	if (oci_runtime_resume(&cli->ctx, argv[1], &err) < 0)
@@ -297,10 +317,16 @@ static int sleep_ms(long long ms)
 
 int oci_cmd_events(struct oci_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "stats", no_argument, NULL, 's' },
+	static const struct cli_option opts[] = {
+		{ "interval", required_argument, NULL, 'i', "DURATION",
+		  "time between samples (default 5s)" },
+		{ "stats", no_argument, NULL, 's', NULL, "print one sample and exit" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "events", .args = "[OPTIONS] CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY,
+		.summary = "Print a container's statistics (and OOM events) as JSON lines.",
 	};
 	struct hull_err err = { 0 };
 	long long interval = 5000, since = 0;
@@ -309,14 +335,14 @@ int oci_cmd_events(struct oci_cli *cli, int argc, char **argv)
 	const char *id;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c == 's') {
-			once = true;
+			once = cli_opt_on;
 		} else if (c == 'i' && parse_duration(optarg, &interval) == 0 && interval > 0) {
 			continue;
 		} else {
-			log_error("events: bad option %s", argv[optind - 1]);
+			if (c == 'i')
+				log_error("events: --interval %s: not a duration", optarg);
 			return 1;
 		}
 	}

@@ -1,6 +1,5 @@
 /* hull-oci exec: run a new process inside a running container (runc's command line). */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,15 +62,15 @@ static int parse_opt(struct exec_args *a, int c, const char *arg)
 
 	switch (c) {
 	case OPT_PROCESS: o->process_file = arg; return 0;
-	case OPT_TTY: o->tty = true; return 0;
-	case OPT_DETACH: a->detach = true; return 0;
+	case OPT_TTY: o->tty = cli_opt_on; return 0;
+	case OPT_DETACH: a->detach = cli_opt_on; return 0;
 	case OPT_ENV: strv_push(&a->env, arg); return 0;
 	case OPT_USER: return parse_user(o, arg);
 	case OPT_CAP: strv_push(&a->caps, arg); return 0;
 	case OPT_CONSOLE: o->console_socket = arg; return 0;
 	case OPT_PIDFILE: o->pid_file = arg; return 0;
 	case OPT_CWD: o->cwd = arg; return 0;
-	case OPT_NNP: o->no_new_privs = true; return 0;
+	case OPT_NNP: o->no_new_privs = cli_opt_on; return 0;
 	case OPT_APPARMOR: o->apparmor = arg; return 0;
 	case OPT_LABEL: o->process_label = arg; return 0;
 	case OPT_IGNORE_PAUSED: return 0;
@@ -103,36 +102,41 @@ static int parse_opt(struct exec_args *a, int c, const char *arg)
 
 static int parse(struct exec_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "process", required_argument, NULL, OPT_PROCESS },
-		{ "tty", no_argument, NULL, OPT_TTY },
-		{ "detach", no_argument, NULL, OPT_DETACH },
-		{ "env", required_argument, NULL, OPT_ENV },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "additional-gids", required_argument, NULL, OPT_GIDS },
-		{ "cap", required_argument, NULL, OPT_CAP },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE },
-		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
-		{ "cwd", required_argument, NULL, OPT_CWD },
-		{ "no-new-privs", no_argument, NULL, OPT_NNP },
-		{ "apparmor", required_argument, NULL, OPT_APPARMOR },
-		{ "process-label", required_argument, NULL, OPT_LABEL },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
-		{ "ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	static const struct cli_option opts[] = {
+		{ "process", required_argument, NULL, OPT_PROCESS, "FILE",
+		  "the process, as JSON (runtime-spec's process object)" },
+		{ "tty", no_argument, NULL, OPT_TTY, NULL, "allocate a pseudo-terminal" },
+		{ "detach", no_argument, NULL, OPT_DETACH, NULL, "do not wait for the process" },
+		{ "env", required_argument, NULL, OPT_ENV, "KEY=VALUE", "set an environment variable" },
+		{ "user", required_argument, NULL, OPT_USER, "UID[:GID]", "run as this user" },
+		{ "additional-gids", required_argument, NULL, OPT_GIDS, "GID", "add a group" },
+		{ "cap", required_argument, NULL, OPT_CAP, "CAP", "add a capability" },
+		{ "console-socket", required_argument, NULL, OPT_CONSOLE, "PATH",
+		  "send the terminal's master fd to this unix socket" },
+		{ "pid-file", required_argument, NULL, OPT_PIDFILE, "FILE", "write the pid here" },
+		{ "cwd", required_argument, NULL, OPT_CWD, "DIR", "working directory" },
+		{ "no-new-privs", no_argument, NULL, OPT_NNP, NULL, "set no_new_privs" },
+		{ "apparmor", required_argument, NULL, OPT_APPARMOR, "PROFILE", "AppArmor profile" },
+		{ "process-label", required_argument, NULL, OPT_LABEL, "LABEL", "SELinux label" },
+		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE, "N",
+		  "pass N more file descriptors (from fd 3)" },
+		{ "ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED, NULL, "accepted, ignored" },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP, "PATH", "not supported" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "exec", .args = "[OPTIONS] CONTAINER_ID [COMMAND [ARG...]]",
+		.optstring = "+p:tde:u:g:c:", .opts = opts, .flags = CLI_LONG_ONLY,
+		.summary = "Run a process in a running container.",
 	};
 	int c, r;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+p:tde:u:g:c:", opts, NULL)) != -1) {
-		r = parse_opt(a, c, optarg);
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		r = c == '?' ? 1 : parse_opt(a, c, optarg);
 		if (r > 0)
 			return r;
-		if (r < 0) {
-			log_error("exec: unknown option %s", argv[optind - 1]);
+		if (r < 0)
 			return 1;
-		}
 	}
 	return -1;
 }

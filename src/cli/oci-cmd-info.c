@@ -1,7 +1,6 @@
 /* hull-oci state, list, ps, features, spec. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,14 @@ int oci_cmd_state(struct oci_cli *cli, int argc, char **argv)
 {
 	cleanup_free char *json = NULL;
 	struct hull_err err = { 0 };
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "state", .args = "CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Print a container's state as JSON.",
+	};
 
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
 	if (oci_cli_nargs("state", argc - 1, 1, 1))
 		return 1;
 	if (oci_runtime_state_json(&cli->ctx, argv[1], &json, &err) < 0)
@@ -31,22 +37,34 @@ int oci_cmd_state(struct oci_cli *cli, int argc, char **argv)
 
 static int parse_format(int argc, char **argv, bool *json, bool *quiet)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
+	static const struct cli_option list_opts[] = {
+		{ "format", required_argument, NULL, 'f', "FORMAT", "table (default) or json" },
+		{ "quiet", no_argument, NULL, 'q', NULL, "print container ids only" },
 		{ 0 },
 	};
+	static const struct cli_command list_cmd = {
+		.name = "list", .args = "[OPTIONS]", .optstring = "+f:q", .opts = list_opts,
+		.flags = CLI_LONG_ONLY, .summary = "List the containers.",
+	};
+	static const struct cli_command ps_cmd = {
+		.name = "ps", .args = "[OPTIONS] CONTAINER_ID [PS_OPTIONS...]", .optstring = "+f:",
+		.opts = list_opts, .flags = CLI_LONG_ONLY,
+		.summary = "List a container's processes (through ps(1), with PS_OPTIONS).",
+	};
+	static const struct cli_option ps_opts[] = { list_opts[0], { 0 } };
+	struct cli_command ps_def = ps_cmd;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+f:q", opts, NULL)) != -1) {
+	ps_def.opts = ps_opts;
+	while ((c = cli_getopt(argc, argv, quiet ? &list_cmd : &ps_def)) != -1) {
 		if (c == 'q' && quiet) {
-			*quiet = true;
+			*quiet = cli_opt_on;
 		} else if (c == 'f' &&
 			   (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
 			*json = strcmp(optarg, "json") == 0;
 		} else {
-			log_error("%s: bad option %s", argv[0], argv[optind - 1]);
+			if (c == 'f')
+				log_error("%s: --format %s: expected table or json", argv[0], optarg);
 			return 1;
 		}
 	}
@@ -198,7 +216,14 @@ int oci_cmd_ps(struct oci_cli *cli, int argc, char **argv)
 int oci_cmd_features(struct oci_cli *cli, int argc, char **argv)
 {
 	cleanup_free char *s = NULL;
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "features", .args = "", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Print what this runtime supports, as JSON.",
+	};
 
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
 	if (oci_cli_nargs("features", argc - 1, 0, 0))
 		return 1;
 	s = oci_features_json();
@@ -208,26 +233,27 @@ int oci_cmd_features(struct oci_cli *cli, int argc, char **argv)
 
 int oci_cmd_spec(struct oci_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "bundle", required_argument, NULL, 'b' },
-		{ "rootless", no_argument, NULL, 'R' },
+	static const struct cli_option opts[] = {
+		{ "bundle", required_argument, NULL, 'b', "DIR", "write config.json here (default .)" },
+		{ "rootless", no_argument, NULL, 'R', NULL, "a spec for an unprivileged user" },
 		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "spec", .args = "[OPTIONS]", .optstring = "+b:", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Write a default config.json.",
 	};
 	cleanup_free char *doc = NULL, *path = NULL;
 	const char *bundle = ".";
 	bool rootless = false;
 	int c, r;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+b:", opts, NULL)) != -1) {
-		if (c == 'b') {
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c == 'b')
 			bundle = optarg;
-		} else if (c == 'R') {
-			rootless = true;
-		} else {
-			log_error("spec: unknown option %s", argv[optind - 1]);
+		else if (c == 'R')
+			rootless = cli_opt_on;
+		else
 			return 1;
-		}
 	}
 	if (oci_cli_nargs("spec", argc - optind, 0, 0))
 		return 1;

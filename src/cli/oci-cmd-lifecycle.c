@@ -1,7 +1,6 @@
 /* hull-oci create, run, start, kill, delete: thin wrappers over src/oci/runtime.h. */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,23 +74,41 @@ enum { OPT_BUNDLE = 'b', OPT_DETACH = 'd', OPT_PIDFILE = 256, OPT_CONSOLE, OPT_N
 static int parse_create(int argc, char **argv, bool is_run, const char **bundle,
 			struct oci_create_opts *o, bool *detach, bool *keep)
 {
-	static const struct option opts[] = {
-		{ "bundle", required_argument, NULL, OPT_BUNDLE },
-		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE },
-		{ "pidfd-socket", required_argument, NULL, OPT_PIDFD },
-		{ "no-pivot", no_argument, NULL, OPT_NOPIVOT },
-		{ "no-new-keyring", no_argument, NULL, OPT_NOKEYRING },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
-		{ "detach", no_argument, NULL, OPT_DETACH },
-		{ "keep", no_argument, NULL, OPT_KEEP },
-		{ "no-subreaper", no_argument, NULL, OPT_NOSUBREAPER },
+#define CREATE_OPTS                                                                             \
+	{ "bundle", required_argument, NULL, OPT_BUNDLE, "DIR",                                  \
+	  "the bundle: config.json and the root file system (default: .)" },                    \
+	{ "pid-file", required_argument, NULL, OPT_PIDFILE, "FILE", "write the init's pid here" }, \
+	{ "console-socket", required_argument, NULL, OPT_CONSOLE, "PATH",                         \
+	  "send the terminal's master fd to this unix socket" },                                  \
+	{ "pidfd-socket", required_argument, NULL, OPT_PIDFD, "PATH", "accepted, ignored" },      \
+	{ "no-pivot", no_argument, NULL, OPT_NOPIVOT, NULL, "use chroot-like MS_MOVE, not pivot_root" }, \
+	{ "no-new-keyring", no_argument, NULL, OPT_NOKEYRING, NULL,                               \
+	  "keep the caller's session keyring" },                                                   \
+	{ "preserve-fds", required_argument, NULL, OPT_PRESERVE, "N",                             \
+	  "pass N more file descriptors (from fd 3)" }
+	static const struct cli_option create_opts[] = { CREATE_OPTS, { 0 } };
+	static const struct cli_option run_opts[] = {
+		CREATE_OPTS,
+		{ "detach", no_argument, NULL, OPT_DETACH, NULL, "do not wait for the container" },
+		{ "keep", no_argument, NULL, OPT_KEEP, NULL, "do not delete the container after it "
+							     "exits" },
+		{ "no-subreaper", no_argument, NULL, OPT_NOSUBREAPER, NULL, "accepted, ignored" },
 		{ 0 },
+	};
+#undef CREATE_OPTS
+	static const struct cli_command create_cmd = {
+		.name = "create", .args = "[OPTIONS] CONTAINER_ID", .optstring = "+b:",
+		.opts = create_opts, .flags = CLI_LONG_ONLY,
+		.summary = "Create a container from a bundle; 'start' runs its process.",
+	};
+	static const struct cli_command run_cmd = {
+		.name = "run", .args = "[OPTIONS] CONTAINER_ID", .optstring = "+b:d",
+		.opts = run_opts, .flags = CLI_LONG_ONLY,
+		.summary = "Create and start a container, and wait for it.",
 	};
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+b:d", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, is_run ? &run_cmd : &create_cmd)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -105,10 +122,10 @@ static int parse_create(int argc, char **argv, bool is_run, const char **bundle,
 			o->console_socket = optarg;
 			break;
 		case OPT_NOPIVOT:
-			o->no_pivot = true;
+			o->no_pivot = cli_opt_on;
 			break;
 		case OPT_NOKEYRING:
-			o->no_new_keyring = true;
+			o->no_new_keyring = cli_opt_on;
 			break;
 		case OPT_PRESERVE: {
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -127,9 +144,9 @@ static int parse_create(int argc, char **argv, bool is_run, const char **bundle,
 			if (!is_run)
 				goto bad;
 			if (c == OPT_DETACH)
-				*detach = true;
+				*detach = cli_opt_on;
 			if (c == OPT_KEEP)
-				*keep = true;
+				*keep = cli_opt_on;
 			break;
 		case OPT_PIDFD:
 			break;
@@ -139,7 +156,6 @@ static int parse_create(int argc, char **argv, bool is_run, const char **bundle,
 	}
 	return -1;
 bad:
-	log_error("%s: unknown option %s", argv[0], argv[optind - 1]);
 	return 1;
 }
 
@@ -217,7 +233,14 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 int oci_cmd_start(struct oci_cli *cli, int argc, char **argv)
 {
 	struct hull_err err = { 0 };
+	static const struct cli_option opts[] = { { 0 } };
+	static const struct cli_command def = {
+		.name = "start", .args = "CONTAINER_ID", .optstring = "+", .opts = opts,
+		.flags = CLI_LONG_ONLY, .summary = "Run the user process of a created container.",
+	};
 
+	if (cli_getopt(argc, argv, &def) != -1)
+		return 1;
 	if (oci_cli_nargs("start", argc - 1, 1, 1))
 		return 1;
 	if (oci_runtime_start(&cli->ctx, argv[1], &err) < 0)
@@ -227,18 +250,23 @@ int oci_cmd_start(struct oci_cli *cli, int argc, char **argv)
 
 int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { 0 } };
+	static const struct cli_option opts[] = {
+		{ "all", no_argument, NULL, 'a', NULL, "signal every process of the container" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "kill", .args = "[OPTIONS] CONTAINER_ID [SIGNAL]", .optstring = "+a",
+		.opts = opts, .flags = CLI_LONG_ONLY,
+		.summary = "Send a signal (default TERM) to a container's init.",
+	};
 	struct hull_err err = { 0 };
 	bool all = false;
 	int c, sig = SIGTERM;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+a", opts, NULL)) != -1) {
-		if (c != 'a') {
-			log_error("kill: unknown option %s", argv[optind - 1]);
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c != 'a')
 			return 1;
-		}
-		all = true;
+		all = cli_opt_on;
 	}
 	if (oci_cli_nargs("kill", argc - optind, 1, 2))
 		return 1;
@@ -253,18 +281,23 @@ int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
 
 int oci_cmd_delete(struct oci_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	static const struct cli_option opts[] = {
+		{ "force", no_argument, NULL, 'f', NULL, "kill a running container first; a missing "
+							   "one is no error" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "delete", .args = "[OPTIONS] CONTAINER_ID", .optstring = "+f",
+		.opts = opts, .flags = CLI_LONG_ONLY, .summary = "Delete a stopped container.",
+	};
 	struct hull_err err = { 0 };
 	bool force = false;
 	int c, r;
 
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+f", opts, NULL)) != -1) {
-		if (c != 'f') {
-			log_error("delete: unknown option %s", argv[optind - 1]);
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c != 'f')
 			return 1;
-		}
-		force = true;
+		force = cli_opt_on;
 	}
 	if (oci_cli_nargs("delete", argc - optind, 1, 1))
 		return 1;

@@ -48,7 +48,7 @@ def test_exit_codes_like_docker(bb):
     r = bb.run("run", "--rm", "busybox", "/etc/passwd", check=False)
     assert r.returncode == 126
     r = bb.run("run", "--rm", "--bogus-flag", "busybox", check=False)
-    assert r.returncode == 125 and "unknown option" in r.stderr
+    assert r.returncode == 125 and "unknown flag: --bogus-flag" in r.stderr
     r = bb.run("run", "--rm", "no-such-image", check=False)
     assert r.returncode == 125 and "no such image: no-such-image" in r.stderr
     # nothing is left behind by the failures
