@@ -245,7 +245,8 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 		return r;
 	if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return hull_err_set(err, errno, "become root in the new user namespace");
-	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_cgroup_setup(s, err)) < 0)
+	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_net_setup(s, err)) < 0 ||
+	    (r = ns_cgroup_setup(s, err)) < 0)
 		return r;
 	if (!a->opts->no_new_keyring)
 		keyring_join(a->id);
