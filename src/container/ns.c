@@ -204,6 +204,38 @@ int ns_net_setup(const struct oci_spec *s, struct hull_err *err)
 	return 0;
 }
 
+/* /proc/self/ns/<name> of the namespace kinds that hold sysctls. */
+static const char *proc_ns_name(enum oci_ns_kind k)
+{
+	return k == OCI_NS_NET ? "net" : k == OCI_NS_IPC ? "ipc" : k == OCI_NS_UTS ? "uts" : NULL;
+}
+
+int ns_sysctl_check(const struct oci_spec *s, struct hull_err *err)
+{
+	for (size_t i = 0; i < s->n_sysctl; i++) {
+		enum oci_ns_kind k = oci_sysctl_ns(s->sysctl[i].key);
+		const char *name = proc_ns_name(k);
+		char self[64];
+		struct stat a, b;
+
+		/* Keys of no namespace or of none the container has: refused by the model. */
+		if (!name || !s->ns[k].present || !s->ns[k].path)
+			continue;
+		(void)snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
+		if (stat(s->ns[k].path, &a) < 0)
+			return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s",
+					    oci_ns_name(k), s->ns[k].path);
+		if (stat(self, &b) < 0)
+			return hull_err_set(err, errno, "stat %s", self);
+		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return hull_err_setx(err, EPERM,
+					     "config.json: linux.sysctl: %s: the %s namespace %s is "
+					     "the host's (the runtime's own)",
+					     s->sysctl[i].key, oci_ns_name(k), s->ns[k].path);
+	}
+	return 0;
+}
+
 int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)
 {
 	if (!s->ns[OCI_NS_CGROUP].present || s->ns[OCI_NS_CGROUP].path)

@@ -90,7 +90,7 @@ static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process.terminal: a terminal needs "
 				     "--console-socket");
-	return 0;
+	return ns_sysctl_check(s, err);
 }
 
 struct create_ctx {
