@@ -5,6 +5,7 @@ something changed. A unique module name: pytest puts every test folder on sys.pa
 
 Cheap on purpose (a few tens of ms per module): one read of each file, no subprocess.
 """
+import fnmatch
 import os
 import stat
 
@@ -21,9 +22,13 @@ SYSCTL_IGNORE = (
     "fs.quota.",                      # usage counters
     "fs.fscache.",
     "net.netfilter.nf_conntrack_count",
-    "net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.forwarding",
     "vm.stat_refresh",                # write-only trigger
+    # Forwarding: netavark, CNI (podman, containerd in test_oci_clients) and docker turn it on
+    # for their networks and leave it on; net.ipv4.ip_forward sets every interface's
+    # forwarding and clears conf.all.accept_redirects with it (inet_forward_change()).
+    "net.ipv4.ip_forward", "net.ipv4.conf.all.accept_redirects",
 )
+SYSCTL_IGNORE_GLOBS = ("net.ipv4.conf.*.forwarding", "net.ipv6.conf.*.forwarding")
 # Keys that appear or go with an interface or a module (net.ipv4.conf.veth0.*) are compared
 # only when present in both snapshots: their coming and going is not a change of a setting.
 
@@ -37,7 +42,8 @@ CG_SKIP_PARTS = ("max_usage", "failcnt", "cpuacct.", ".pressure", ".peak", "stat
 
 
 def sysctl_key_ignored(key):
-    return key.startswith(SYSCTL_IGNORE)
+    return key.startswith(SYSCTL_IGNORE) or \
+        any(fnmatch.fnmatchcase(key, g) for g in SYSCTL_IGNORE_GLOBS)
 
 
 def sysctls(root="/proc/sys"):

@@ -46,7 +46,8 @@ def test_compare_ignores_keys_that_come_and_go():
 
 
 @pytest.mark.parametrize("key", ["kernel.random.uuid", "kernel.random.entropy_avail",
-                                 "fs.dentry-state", "fs.file-nr", "kernel.ns_last_pid"])
+                                 "fs.dentry-state", "fs.file-nr", "kernel.ns_last_pid",
+                                 "net.ipv4.conf.eth0.forwarding", "net.ipv4.ip_forward"])
 def test_self_changing_sysctls_ignored(key):
     assert hostcheck.sysctl_key_ignored(key)
     assert key not in hostcheck.sysctls()
