@@ -246,7 +246,8 @@ int cgroup_mount_in_root(int root_fd, const struct oci_mount *m, bool new_cgroup
 
 		if (top < 0)
 			return hull_err_set(err, -top, "reopen %s", m->destination);
-		return mount_set_attrs(top, MOUNT_ATTR_RDONLY, 0, false, m->destination, err);
+		/* Recursive: every hierarchy under it too, whatever mount_hier() did. */
+		return mount_set_attrs(top, MOUNT_ATTR_RDONLY, 0, true, m->destination, err);
 	}
 	return 0;
 }

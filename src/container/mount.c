@@ -24,6 +24,9 @@ void fd_proc_path(char buf[static 64], int fd)
 	(void)snprintf(buf, 64, "/proc/self/fd/%d", fd);
 }
 
+#define MOUNT_ATTRS_RESTRICT \
+	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
 /* Mount attributes for mount_setattr(2) from MS_* flags (what a bind remount can change). */
 static uint64_t attrs_from_flags(unsigned long flags)
 {
@@ -128,7 +131,14 @@ static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *e
 	clr = attrs_from_flags(m->clear_flags) & ~MOUNT_ATTR__ATIME;
 	if (m->flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME))
 		clr |= MOUNT_ATTR__ATIME; /* one atime mode replaces another (relatime is 0) */
+	/* A recursive bind gets the restricting flags on every submount too: "ro" on an rbind
+	 * of /sys (the sysfs fallback below, or -v /sys:/sys:ro) must cover /sys/fs/cgroup and
+	 * the hierarchies under it, not only the top (as docker's recursive read-only binds).
+	 * Only flags that restrict, only set: clearing a flag locked by a user namespace on a
+	 * submount would fail, and an atime mode is the top's alone. */
 	if ((r = mount_set_attrs(top, set, clr, false, m->destination, err)) < 0 ||
+	    (m->recursive && (r = mount_set_attrs(top, set & MOUNT_ATTRS_RESTRICT, 0, true,
+						   m->destination, err)) < 0) ||
 	    (r = mount_set_attrs(top, m->attr_set, m->attr_clr, true, m->destination, err)) < 0)
 		return r;
 	if (m->propagation) {

@@ -9,9 +9,12 @@
  * setns(2) and unshare(2) are declared here as glibc does.
  */
 #include <linux/sched.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,19 +68,21 @@ int ns_join_paths(const struct oci_spec *s, struct hull_err *err)
 	return 0;
 }
 
-int ns_pid_enter_for_children(const struct oci_spec *s, struct hull_err *err)
+int ns_pid_enter_for_children(const struct oci_spec *s, int *ret_saved, struct hull_err *err)
 {
 	cleanup_close int saved = -1;
 	int r;
 
+	*ret_saved = -1;
 	if (!s->ns[OCI_NS_PID].present || !s->ns[OCI_NS_PID].path)
-		return -1;
+		return 0;
 	saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (saved < 0)
 		return hull_err_set(err, errno, "open /proc/self/ns/pid");
 	if ((r = join(s, OCI_NS_PID, err)) < 0)
 		return r;
-	return steal_fd(&saved);
+	*ret_saved = steal_fd(&saved);
+	return 0;
 }
 
 void ns_pid_restore(int saved_fd)
@@ -125,14 +130,31 @@ int ns_write_idmaps(pid_t pid, const struct oci_spec *s, struct hull_err *err)
 	return idmap_write(pid, "gid_map", IDMAP_NEWGIDMAP, gm, ng, "gidMappings", err);
 }
 
-int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err)
+/* Write config.json's linux.timeOffsets into the time namespace we just unshared. */
+static int time_offsets_write(const struct oci_spec *s, struct hull_err *err)
 {
-	cleanup_close int saved = -1, fd = -1;
+	cleanup_close int fd = -1;
 	char buf[128];
 	int n, r;
 
+	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+		     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
+		     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	r = fd < 0 ? -errno : fd_write_all(fd, buf, (size_t)n);
+	if (r < 0)
+		return hull_err_set(err, -r, "config.json: linux.timeOffsets");
+	return 0;
+}
+
+int ns_time_enter_for_children(const struct oci_spec *s, int *ret_saved, struct hull_err *err)
+{
+	cleanup_close int saved = -1, fd = -1;
+	int r;
+
+	*ret_saved = -1;
 	if (!s->ns[OCI_NS_TIME].present)
-		return -1;
+		return 0;
 	saved = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
 	if (saved < 0)
 		return hull_err_set(err, errno, "open /proc/self/ns/time");
@@ -142,23 +164,15 @@ int ns_time_enter_for_children(const struct oci_spec *s, struct hull_err *err)
 			return hull_err_set(err, errno,
 					    "config.json: linux.namespaces: join time namespace %s",
 					    s->ns[OCI_NS_TIME].path);
-		return steal_fd(&saved);
-	}
-	if (unshare(CLONE_NEWTIME) < 0)
+	} else if (unshare(CLONE_NEWTIME) < 0) {
 		return hull_err_set(err, errno,
 				    "config.json: linux.namespaces: new time namespace");
-	if (s->has_time_offsets) {
-		n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
-			     (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
-			     (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
-		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-		r = fd < 0 ? -errno : fd_write_all(fd, buf, (size_t)n);
-		if (r < 0) {
-			ns_time_restore(steal_fd(&saved));
-			return hull_err_set(err, -r, "config.json: linux.timeOffsets");
-		}
+	} else if (s->has_time_offsets && (r = time_offsets_write(s, err)) < 0) {
+		ns_time_restore(steal_fd(&saved));
+		return r;
 	}
-	return steal_fd(&saved);
+	*ret_saved = steal_fd(&saved);
+	return 0;
 }
 
 void ns_time_restore(int saved_fd)
@@ -167,6 +181,59 @@ void ns_time_restore(int saved_fd)
 		(void)setns(saved_fd, CLONE_NEWTIME);
 		(void)close(saved_fd);
 	}
+}
+
+int ns_net_setup(const struct oci_spec *s, struct hull_err *err)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	cleanup_close int fd = -1;
+
+	/* Only a namespace we made: one joined by path belongs to whoever set it up. */
+	if (!s->ns[OCI_NS_NET].present || s->ns[OCI_NS_NET].path)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hull_err_set(err, errno, "bring up lo: socket");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return hull_err_set(err, errno, "bring up lo: SIOCGIFFLAGS");
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return hull_err_set(err, errno, "bring up lo: SIOCSIFFLAGS");
+	return 0;
+}
+
+/* /proc/self/ns/<name> of the namespace kinds that hold sysctls. */
+static const char *proc_ns_name(enum oci_ns_kind k)
+{
+	return k == OCI_NS_NET ? "net" : k == OCI_NS_IPC ? "ipc" : k == OCI_NS_UTS ? "uts" : NULL;
+}
+
+int ns_sysctl_check(const struct oci_spec *s, struct hull_err *err)
+{
+	for (size_t i = 0; i < s->n_sysctl; i++) {
+		enum oci_ns_kind k = oci_sysctl_ns(s->sysctl[i].key);
+		const char *name = proc_ns_name(k);
+		char self[64];
+		struct stat a, b;
+
+		/* Keys of no namespace or of none the container has: refused by the model. */
+		if (!name || !s->ns[k].present || !s->ns[k].path)
+			continue;
+		(void)snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
+		if (stat(s->ns[k].path, &a) < 0)
+			return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s",
+					    oci_ns_name(k), s->ns[k].path);
+		if (stat(self, &b) < 0)
+			return hull_err_set(err, errno, "stat %s", self);
+		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return hull_err_setx(err, EPERM,
+					     "config.json: linux.sysctl: %s: the %s namespace %s is "
+					     "the host's (the runtime's own)",
+					     s->sysctl[i].key, oci_ns_name(k), s->ns[k].path);
+	}
+	return 0;
 }
 
 int ns_cgroup_setup(const struct oci_spec *s, struct hull_err *err)

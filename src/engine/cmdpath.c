@@ -147,9 +147,12 @@ int ctr_command_check(int rootfs, json_t *mounts, const char *cwd, const char *c
 		cleanup_free char *abs = path_join(cwd, cmd);
 
 		r = probe(rootfs, mounts, cmd[0] == '/' ? cmd : abs);
-		if (r == 0 || r == -EAGAIN)
+		/* a path that exists but cannot be run (no x bit, a directory, another
+		 * architecture) is left to the runtime's exec, which says why in runc's words:
+		 * one line and one code whichever way the container is started */
+		if (r == 0 || r == -EAGAIN || r == -EACCES)
 			return 0;
-		*ret_exit = r == -EACCES ? EXIT_CANNOT_EXEC : EXIT_NOT_FOUND;
+		*ret_exit = EXIT_NOT_FOUND;
 		return hull_err_set(err, -r, "exec %s", cmd);
 	}
 	/* execvp(3): an empty entry is the working directory, as is a relative one's base */

@@ -7,6 +7,7 @@
  */
 #include "oci/init.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
@@ -245,7 +246,8 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 		return r;
 	if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return hull_err_set(err, errno, "become root in the new user namespace");
-	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_cgroup_setup(s, err)) < 0)
+	if ((r = ns_join_paths(s, err)) < 0 || (r = ns_net_setup(s, err)) < 0 ||
+	    (r = ns_cgroup_setup(s, err)) < 0)
 		return r;
 	if (!a->opts->no_new_keyring)
 		keyring_join(a->id);
@@ -396,6 +398,17 @@ exec_waiter(int waiter, int fifo_fd, int plan_fd, int listener, const char *exec
 	_exit(127);
 }
 
+/* As hull-oci-wait's exec_failed (waiter.c): runc's line, docker's exit codes. */
+static void __attribute__((noreturn)) exec_failed(const char *path, int e)
+{
+	char why[128];
+
+	(void)snprintf(why, sizeof(why), "%s", strerror(e));
+	why[0] = (char)tolower((unsigned char)why[0]);
+	(void)dprintf(STDERR_FILENO, "exec %s: %s\n", path, why);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
 void oci_init_main(const struct init_args *a)
 {
 	const struct oci_spec *s = a->spec;
@@ -429,6 +442,5 @@ void oci_init_main(const struct init_args *a)
 	}
 	/* fifo_fd is O_CLOEXEC: it closes with the exec, which `start` waits for. */
 	execve(exec_path, s->process.args, s->process.env);
-	(void)dprintf(STDERR_FILENO, "hull-oci: exec %s: %s\n", exec_path, strerror(errno));
-	_exit(127);
+	exec_failed(exec_path, errno);
 }

@@ -90,7 +90,7 @@ static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process.terminal: a terminal needs "
 				     "--console-socket");
-	return 0;
+	return ns_sysctl_check(s, err);
 }
 
 struct create_ctx {
@@ -268,15 +268,10 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	if ((r = cgroup_create(&c.cg, s, err)) < 0)
 		goto err_rmdir;
 	cgfd = cgroup_open_unified(&c.cg);
-	saved_timens = ns_time_enter_for_children(s, err);
-	if (saved_timens < -1) {
-		r = saved_timens;
+	if ((r = ns_time_enter_for_children(s, &saved_timens, err)) < 0)
 		goto err_cgroup;
-	}
-	saved_pidns = ns_pid_enter_for_children(s, err);
-	if (saved_pidns < -1) {
+	if ((r = ns_pid_enter_for_children(s, &saved_pidns, err)) < 0) {
 		ns_time_restore(saved_timens);
-		r = saved_pidns;
 		goto err_cgroup;
 	}
 	c.pid = clone_init(s, cgfd, &pidfd, &c.in_cgroup);

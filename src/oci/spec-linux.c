@@ -652,8 +652,64 @@ static int parse_mempolicy(json_t *lnx, struct oci_spec *s, struct hull_err *err
 	return 0;
 }
 
+enum oci_ns_kind oci_sysctl_ns(const char *key)
+{
+	static const char *const ipc[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+					    "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+					    "kernel.shmmni", "kernel.shm_rmid_forced" };
+	char k[128];
+	size_t n = strlen(key);
+
+	if (n >= sizeof(k))
+		n = sizeof(k) - 1; /* longer than any key below: the prefixes still match */
+	memcpy(k, key, n);
+	k[n] = '\0';
+	for (char *c = k; *c; c++)
+		if (*c == '/')
+			*c = '.';
+	if (strncmp(k, "net.", 4) == 0)
+		return OCI_NS_NET;
+	if (strncmp(k, "fs.mqueue.", 10) == 0)
+		return OCI_NS_IPC;
+	for (size_t i = 0; i < ARRAY_SIZE(ipc); i++)
+		if (strcmp(k, ipc[i]) == 0)
+			return OCI_NS_IPC;
+	if (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0)
+		return OCI_NS_UTS;
+	return OCI_NS_COUNT;
+}
+
+/*
+ * linux.sysctl: only keys of a namespace the container has (made, or joined by path: whether
+ * that path is the runtime's own namespace is checked on the host, ns_sysctl_check()); a key
+ * that is not namespaced would change the host. As runc and crun.
+ */
+static int check_sysctl(const struct oci_spec *s, struct hull_err *err)
+{
+	for (size_t i = 0; i < s->n_sysctl; i++) {
+		const char *key = s->sysctl[i].key;
+		enum oci_ns_kind k = oci_sysctl_ns(key);
+
+		if (k == OCI_NS_COUNT)
+			return hull_err_setx(err, EPERM,
+					     "config.json: linux.sysctl: %s: not namespaced, writing "
+					     "it would change the host",
+					     key);
+		if (!s->ns[k].present)
+			return hull_err_setx(err, EPERM,
+					     "config.json: linux.sysctl: %s: needs a %s namespace of "
+					     "the container's own (it would change the host's)",
+					     key, oci_ns_name(k));
+	}
+	return 0;
+}
+
 static int check_linux(struct oci_spec *s, struct hull_err *err)
 {
+	int r;
+
+	if ((r = check_sysctl(s, err)) < 0)
+		return r;
 	/* Neither: the caller's ids become root inside (crun's default, src/container/idmap.c). */
 	if (s->ns[OCI_NS_USER].present && !s->ns[OCI_NS_USER].path &&
 	    !s->n_uid_mappings != !s->n_gid_mappings)

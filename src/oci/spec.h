@@ -232,6 +232,12 @@ DEFINE_CLEANUP_FUNC(struct oci_spec, oci_spec_free)
 /* Names, for messages: "mount", "prestart", ... */
 const char *oci_ns_name(enum oci_ns_kind kind);
 int oci_ns_clone_flag(enum oci_ns_kind kind);
+/*
+ * The namespace a linux.sysctl key ("net.ipv4.ip_forward" or "net/ipv4/ip_forward") lives in:
+ * OCI_NS_IPC, OCI_NS_NET or OCI_NS_UTS, the lists runc and crun accept; OCI_NS_COUNT for a
+ * key that is not namespaced (writing it changes the host whatever the container).
+ */
+enum oci_ns_kind oci_sysctl_ns(const char *key);
 const char *oci_hook_name(enum oci_hook_kind kind);
 
 /* Parse a hooks object (as in config.json) into out; used for poststop at delete time. */

@@ -10,6 +10,8 @@ import shutil
 
 import pytest
 
+import hostcheck
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -41,6 +43,22 @@ def hull_oci(build):
 @pytest.fixture(scope="session")
 def hull(build):
     return str(build / "src/cli/hull")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_untouched(request):
+    """Fail the module when it changed the host: its sysctls, /dev/null and friends, the
+    limits of the root cgroups (hostcheck.py). HULL_HOST_CHECK=0 turns it off (e.g. while
+    other programs on the machine change them)."""
+    if os.environ.get("HULL_HOST_CHECK", "1") == "0" or os.geteuid() != 0:
+        yield
+        return
+    before = hostcheck.snapshot()
+    yield
+    diffs = hostcheck.compare(before, hostcheck.snapshot())
+    if diffs:
+        pytest.fail(f"{request.module.__name__} changed the host:\n  " + "\n  ".join(diffs),
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

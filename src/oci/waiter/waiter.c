@@ -182,6 +182,58 @@ static void apply_plan(union waiter_plan_buf *planp)
 		send_listener(planp, r);
 }
 
+struct w_iovec_c {
+	const void *base;
+	unsigned long len;
+};
+
+static unsigned long str_len(const char *s)
+{
+	unsigned long n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* Go's (so runc's) wording of the errors an execve(2) can give; "" for a rare one. */
+static const char *exec_strerror(long e)
+{
+	switch (e) {
+	case 2: return "no such file or directory"; /* ENOENT */
+	case 8: return "exec format error";         /* ENOEXEC */
+	case 13: return "permission denied";        /* EACCES */
+	case 20: return "not a directory";          /* ENOTDIR */
+	case 21: return "is a directory";           /* EISDIR */
+	case 7: return "argument list too long";    /* E2BIG */
+	case 12: return "cannot allocate memory";   /* ENOMEM */
+	case 26: return "text file busy";           /* ETXTBSY */
+	case 36: return "file name too long";       /* ENAMETOOLONG */
+	case 40: return "too many levels of symbolic links"; /* ELOOP */
+	case 1: return "operation not permitted";   /* EPERM */
+	case 5: return "input/output error";        /* EIO */
+	default: return "exec failed";
+	}
+}
+
+/*
+ * The execve of path failed with -r: say why in runc's words ("exec /s/run.sh: no such
+ * file or directory", one write) and exit as docker does: 127 for a missing file (or
+ * interpreter), 126 for one that cannot be executed.
+ */
+static void __attribute__((noreturn)) exec_failed(const char *path, long r)
+{
+	const char *why = exec_strerror(-r);
+	struct w_iovec_c iov[5] = {
+		{ "exec ", 5 }, { path, str_len(path) }, { ": ", 2 }, { why, str_len(why) },
+		{ "\n", 1 },
+	};
+
+	(void)sys3(__NR_writev, 2, (long)iov, 5);
+	for (;;)
+		(void)sys3(__NR_exit_group, r == -2 ? 127 : 126, 0, 0);
+}
+
 void waiter_main(long *sp) __attribute__((noreturn, used));
 void waiter_main(long *sp)
 {
@@ -209,8 +261,8 @@ void waiter_main(long *sp)
 	if (plan_fd >= 0) {
 		apply_plan(read_plan(plan_fd));
 	}
-	(void)sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
-	DIE("hull-oci: exec of the container process failed\n", 127);
+	r = sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
+	exec_failed(argv[3], r);
 }
 
 __asm__(".globl _start\n"

@@ -1,8 +1,42 @@
 """Helpers shared by the engine tests (a unique module name: pytest puts every test folder on
 sys.path, and conftest modules of other folders share the name)."""
 import io
+import os
 import pathlib
+import shutil
+import subprocess
 import tarfile
+
+BUSYBOX = "/bin/busybox"
+
+PASSWD = """root:x:0:0:root:/root:/bin/sh
+alice:x:1000:1000:Alice:/home/alice:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+"""
+GROUP = """root:x:0:
+users:x:100:alice
+wheel:x:10:alice
+alice:x:1000:
+nogroup:x:65534:
+"""
+
+
+def make_rootfs(root: pathlib.Path) -> pathlib.Path:
+    """A minimal busybox-static root file system at root."""
+    for d in ("bin", "etc", "tmp", "root", "home/alice", "proc", "sys", "dev"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy(BUSYBOX, root / "bin/busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for a in applets:
+        link = root / "bin" / a
+        if not link.exists():
+            link.symlink_to("busybox")
+    (root / "etc/passwd").write_text(PASSWD)
+    (root / "etc/group").write_text(GROUP)
+    os.chown(root / "home/alice", 1000, 1000)
+    (root / "tmp").chmod(0o1777)
+    return root
 
 
 def write_tar(path: pathlib.Path, entries):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import make_rootfs
+from engine_helpers import make_rootfs
 
 SEED = int(os.environ.get("HULL_TEST_SEED", "11"))
 DEPTH = 2000  # "d/" * 2000 + "f": a legal path (< PATH_MAX)

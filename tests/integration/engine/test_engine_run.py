@@ -308,7 +308,7 @@ def test_command_resolved_through_volumes_workdir_and_path(bb, tmp_path):
 
 def test_user_database_fifo_refused_without_hanging(hull_store, tmp_path):
     """A FIFO as /etc/passwd must not hang `hull run -u NAME` with the store locked."""
-    from conftest import make_rootfs
+    from engine_helpers import make_rootfs
     root = make_rootfs(tmp_path / "r")
     (root / "etc/passwd").unlink()
     os.mkfifo(root / "etc/passwd")

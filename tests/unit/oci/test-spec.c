@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include "common/alloc.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "oci/runtime.h"
@@ -407,6 +408,59 @@ static void test_names(void **state)
 	assert_string_equal(oci_status_name(OCI_STATUS_CREATED), "created");
 }
 
+/* linux.sysctl keys by namespace (runc's and crun's lists), and refusals naming the key. */
+static void test_sysctl_ns(void **state)
+{
+	static const struct {
+		const char *key;
+		enum oci_ns_kind ns;
+	} cases[] = {
+		{ "net.ipv4.ip_forward", OCI_NS_NET },      { "net/ipv4/ip_forward", OCI_NS_NET },
+		{ "fs.mqueue.queues_max", OCI_NS_IPC },     { "kernel.msgmax", OCI_NS_IPC },
+		{ "kernel.shm_rmid_forced", OCI_NS_IPC },   { "kernel.sem", OCI_NS_IPC },
+		{ "kernel.domainname", OCI_NS_UTS },        { "kernel.hostname", OCI_NS_UTS },
+		{ "kernel.msgmax2", OCI_NS_COUNT },         { "kernel.shm", OCI_NS_COUNT },
+		{ "vm.swappiness", OCI_NS_COUNT },          { "fs.mqueue", OCI_NS_COUNT },
+		{ "user.max_user_namespaces", OCI_NS_COUNT }, { "netx.a", OCI_NS_COUNT },
+		{ "kernel.pid_max", OCI_NS_COUNT },         { "", OCI_NS_COUNT },
+	};
+	static const struct {
+		const char *nss, *sysctl, *msg;
+	} docs[] = {
+		{ "{\"type\":\"mount\"}", "\"net.ipv4.ip_forward\":\"1\"",
+		  "linux.sysctl: net.ipv4.ip_forward: needs a network namespace" },
+		{ "{\"type\":\"mount\"},{\"type\":\"network\"}", "\"kernel.sem\":\"1 2 3 4\"",
+		  "linux.sysctl: kernel.sem: needs a ipc namespace" },
+		{ "{\"type\":\"mount\"},{\"type\":\"ipc\"}", "\"kernel.domainname\":\"x\"",
+		  "linux.sysctl: kernel.domainname: needs a uts namespace" },
+		{ "{\"type\":\"mount\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+		  "{\"type\":\"network\"}",
+		  "\"vm.swappiness\":\"1\"", "linux.sysctl: vm.swappiness: not namespaced" },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		assert_int_equal(oci_sysctl_ns(cases[i].key), cases[i].ns);
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+		cleanup_free char *doc = xasprintf(
+			"{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},"
+			"\"linux\":{\"namespaces\":[%s],\"sysctl\":{%s}}}",
+			docs[i].nss, docs[i].sysctl);
+		struct oci_spec *s = NULL;
+		struct hull_err err = { 0 };
+
+		assert_true(oci_spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err) < 0);
+		if (!strstr(err.msg, docs[i].msg))
+			fail_msg("case %zu: got \"%s\"", i, err.msg);
+	}
+	/* joined by path: the model accepts it (whose namespace it is, is a host check) */
+	{
+		const char *doc = "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},"
+				  "\"linux\":{\"namespaces\":[{\"type\":\"ipc\",\"path\":\"/x\"}],"
+				  "\"sysctl\":{\"kernel.msgmax\":\"1\"}}}";
+		oci_spec_free(parse_ok(doc));
+	}
+}
+
 static void test_default_spec_parses(void **state)
 {
 	char *doc = oci_default_spec(false), *rootless = oci_default_spec(true);
@@ -446,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_default_spec_parses),
+		cmocka_unit_test(test_sysctl_ns),
 		cmocka_unit_test(test_features_json),
 		cmocka_unit_test(test_sched_fields),
 	};
