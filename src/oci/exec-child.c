@@ -169,9 +169,17 @@ static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct
 	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
 	 * switch, which may take the privilege some of them need. All are inherited by the
 	 * process the waiter forks. */
-	if ((r = process_rlimits(p, err)) < 0 || (r = sched_apply_linux(x->spec, err)) < 0 ||
-	    (r = sched_apply_process(p, err)) < 0)
-		return r;
+	{
+		struct oci_process q = *p;
+
+		/* A scheduler the fork would lose (caller's sched_after_fork()) is the caller's
+		 * to set on the process. */
+		q.has_scheduler = p->has_scheduler && !x->sched_by_caller;
+		if ((r = process_rlimits(p, err)) < 0 ||
+		    (r = sched_apply_linux(x->spec, err)) < 0 ||
+		    (r = sched_apply_process(&q, err)) < 0)
+			return r;
+	}
 	umask(p->has_umask ? p->umask : 022);
 	if ((r = child_seccomp_early(x, ret_nfd, err)) < 0 ||
 	    (r = process_set_user_keep(p, x->keep, err)) < 0 || (r = child_cwd(p, err)) < 0 ||

@@ -506,6 +506,47 @@ static int write_plan(const struct exec_ctx *x, pid_t pid, int nfd, struct hull_
 	return 0;
 }
 
+/*
+ * process.scheduler that a fork does not pass on (SCHED_FLAG_RESET_ON_FORK) or forbids
+ * (a SCHED_DEADLINE task cannot fork): the child leaves it, and we set it on the forked
+ * process before it goes on, with the privilege the child may have given up by then.
+ */
+static bool sched_after_fork(const struct oci_process *p)
+{
+	return p->has_scheduler && (p->scheduler.policy == SCHED_DEADLINE ||
+				    (p->scheduler.flags & SCHED_FLAG_RESET_ON_FORK));
+}
+
+/* struct sched_attr as of SCHED_ATTR_SIZE_VER0 (<linux/sched/types.h> clashes with glibc). */
+struct exec_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+_Static_assert(sizeof(struct exec_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
+
+static int sched_set_on(const struct oci_process *p, pid_t pid, struct hull_err *err)
+{
+	const struct oci_scheduler *sc = &p->scheduler;
+	struct exec_sched_attr a = {
+		.size = sizeof(a),
+		.sched_policy = sc->policy,
+		.sched_flags = sc->flags,
+		.sched_nice = sc->nice,
+		.sched_priority = sc->priority,
+		.sched_runtime = sc->runtime,
+		.sched_deadline = sc->deadline,
+		.sched_period = sc->period,
+	};
+
+	if (syscall(SYS_sched_setattr, pid, &a, 0) < 0)
+		return hull_err_set(err, errno, "config.json: process.scheduler: policy %u",
+				    sc->policy);
+	return 0;
+}
+
 /* After the child's set-up: the pid the waiter forked, our child too (CLONE_PARENT). */
 static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_err *err)
 {
@@ -519,16 +560,21 @@ static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_
 	r = recv_ready(x, sync_fd, &nfd, err);
 	if (r == 0)
 		r = recv_ready(x, sync_fd, &pid, err);
-	reap(child, r < 0);
-	if (r < 0)
+	if (r == 0 && pid <= 0)
+		r = hull_err_setx(err, EPROTO, "exec process: bad pid %d", pid);
+	if (r < 0) {
+		reap(child, true);
 		return r;
-	if (pid <= 0)
-		return hull_err_setx(err, EPROTO, "exec process: bad pid %d", pid);
-	r = write_plan(x, pid, nfd, err);
+	}
+	r = x->sched_by_caller ? sched_set_on(&x->spec->process, pid, err) : 0;
+	if (r == 0)
+		r = write_plan(x, pid, nfd, err);
 	if (r == 0 && (r = sync_send(sync_fd, SYNC_GO, NULL, 0)) < 0)
 		r = hull_err_set(err, -r, "sync with the exec process");
 	if (r == 0)
 		r = wait_exec(x, sync_fd, err);
+	/* It exited after sending the pid: reaped off the critical path. */
+	reap(child, false);
 	if (r < 0) {
 		reap(pid, true);
 		return r;
@@ -658,6 +704,7 @@ int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 	    (r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &x.sec, err)) < 0)
 		return r;
 	seccomp_who(&x);
+	x.sched_by_caller = sched_after_fork(&s->process);
 	r = exec_in(&x, rec, ret_pid, ret_pidfd, err);
 	seccomp_filter_clear(&x.sec);
 	/*

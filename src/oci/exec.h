@@ -36,6 +36,7 @@ struct exec_ctx {
 	int listener;   /* connected to linux.seccomp.listenerPath, or -1 */
 	bool sec_early; /* the child installs the filter before the uid switch (runc's order) */
 	uint64_t keep;  /* capabilities kept through the uid switch for the waiter's seccomp(2) */
+	bool sched_by_caller; /* process.scheduler does not survive a fork: the caller sets it */
 };
 
 /*

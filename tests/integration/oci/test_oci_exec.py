@@ -637,3 +637,23 @@ def test_exec_seccomp_listener_gets_the_exec(rt, bundle, workdir):
         for a in (init_agent, exec_agent):
             if a:
                 a.close()
+
+
+@pytest.mark.parametrize("sched,want", [
+    ({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]},
+     os.SCHED_BATCH | os.SCHED_RESET_ON_FORK),
+    ({"policy": "SCHED_DEADLINE", "runtime": 1000000, "deadline": 10000000,
+      "period": 10000000}, 6),
+], ids=["reset-on-fork", "deadline"])
+def test_exec_scheduler_that_a_fork_drops(rt, bundle, workdir, sched, want):
+    """A scheduler that a fork does not pass on (reset-on-fork) or forbids (SCHED_DEADLINE)
+    still reaches the exec'd process, which the runtime forks (hull only: a runtime-spec
+    1.2 field)."""
+    if not rt.is_hull:
+        pytest.skip("runc 1.1.5 does not implement process.scheduler")
+    cid, _ = start_sleeper(rt, bundle)
+    pf = workdir / "sched.json"
+    pf.write_text(json.dumps({"args": ["/bin/sleep", "1000"], "cwd": "/", "scheduler": sched}))
+    pid = exec_detached(rt, cid, workdir, extra=("--process", str(pf)))
+    wait_cmdline(pid, b"/bin/sleep")
+    assert os.sched_getscheduler(pid) == want
