@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -145,6 +146,27 @@ static int child_seccomp_early(struct exec_ctx *x, int *ret_nfd, struct hull_err
 	return 0;
 }
 
+/*
+ * RLIMIT_NPROC counts the user's processes at each fork: set here it would refuse the
+ * waiter's own fork of the process (a limit of 1 for a user already running one). The
+ * waiter sets it after the fork (plan); here only a hard limit above ours is raised, while
+ * we still have the privilege, so that the waiter merely lowers.
+ */
+static int child_nproc(const struct oci_process *p, struct hull_err *err)
+{
+	const struct oci_rlimit *rl = exec_nproc(p);
+	struct rlimit cur;
+
+	if (!rl || getrlimit(RLIMIT_NPROC, &cur) < 0 || rl->hard <= cur.rlim_max)
+		return 0;
+	cur.rlim_max = rl->hard;
+	cur.rlim_cur = rl->hard;
+	if (setrlimit(RLIMIT_NPROC, &cur) < 0)
+		return hull_err_set(err, errno, "config.json: process.rlimits: setrlimit %s (hard "
+				    "%llu)", rl->name, (unsigned long long)rl->hard);
+	return 0;
+}
+
 static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct hull_err *err)
 {
 	const struct oci_process *p = &x->spec->process;
@@ -171,11 +193,17 @@ static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct
 	 * process the waiter forks. */
 	{
 		struct oci_process q = *p;
+		struct oci_rlimit lims[OCI_MAX_RLIMITS];
 
-		/* A scheduler the fork would lose (caller's sched_after_fork()) is the caller's
-		 * to set on the process. */
+		/* A scheduler the fork would lose (caller's sched_after_fork()) is the
+		 * caller's to set on the process. */
 		q.has_scheduler = p->has_scheduler && !x->sched_by_caller;
-		if ((r = process_rlimits(p, err)) < 0 ||
+		q.rlimits = lims;
+		q.n_rlimits = 0;
+		for (size_t i = 0; i < p->n_rlimits && i < ARRAY_SIZE(lims); i++)
+			if (p->rlimits[i].resource != RLIMIT_NPROC)
+				lims[q.n_rlimits++] = p->rlimits[i];
+		if ((r = child_nproc(p, err)) < 0 || (r = process_rlimits(&q, err)) < 0 ||
 		    (r = sched_apply_linux(x->spec, err)) < 0 ||
 		    (r = sched_apply_process(&q, err)) < 0)
 			return r;

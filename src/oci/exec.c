@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -386,6 +387,8 @@ static int waiter_error(const struct exec_ctx *x, const char *payload, struct hu
 		return hull_err_set(err, e, "config.json: linux.seccomp: load the filter");
 	case WAITER_STEP_LISTENER:
 		return hull_err_set(err, e, "send the seccomp notify fd to the listener");
+	case WAITER_STEP_RLIMIT:
+		return hull_err_set(err, e, "config.json: process.rlimits: RLIMIT_NPROC");
 	case WAITER_STEP_EXEC:
 		if (e == ENOENT || e == EACCES)
 			return hull_err_set(err, e, "exec: \"%s\"", arg0);
@@ -463,6 +466,14 @@ static char *listener_msg(const struct exec_ctx *x, pid_t pid)
 	return seccomp_listener_message(&x->sec, state);
 }
 
+const struct oci_rlimit *exec_nproc(const struct oci_process *p)
+{
+	for (size_t i = p->n_rlimits; i-- > 0;)
+		if (p->rlimits[i].resource == RLIMIT_NPROC)
+			return &p->rlimits[i];
+	return NULL;
+}
+
 /*
  * The waiter's plan (waiter/plan.h), once the process's pid is known: setsid, the pty as
  * controlling terminal, the capabilities kept for seccomp(2) to give up, the filter (unless
@@ -488,6 +499,7 @@ static int write_plan(const struct exec_ctx *x, pid_t pid, int nfd, struct hull_
 			 (nfd >= 0 ? WAITER_PLAN_NOTIFY_FD : 0),
 		.notify_fd = nfd,
 	};
+	const struct oci_rlimit *nproc = exec_nproc(p);
 	struct iovec iov[3] = {
 		{ &h, sizeof(h) },
 		{ filter ? x->sec.insns : NULL, h.n_insns * sizeof(*x->sec.insns) },
@@ -496,6 +508,11 @@ static int write_plan(const struct exec_ctx *x, pid_t pid, int nfd, struct hull_
 	size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
 	ssize_t n;
 
+	if (nproc) {
+		h.flags |= WAITER_PLAN_NPROC;
+		h.nproc[0] = nproc->soft;
+		h.nproc[1] = nproc->hard;
+	}
 	if (msg && strlen(msg) > WAITER_PLAN_MAX_MSG)
 		return hull_err_setx(err, E2BIG, "config.json: linux.seccomp: the state for the "
 				     "listener is too large");

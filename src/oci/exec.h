@@ -19,6 +19,9 @@
  */
 int exec_cgroup_join(pid_t pid, struct hull_err *err);
 
+/* process.rlimits' RLIMIT_NPROC (the last one given), or NULL. */
+const struct oci_rlimit *exec_nproc(const struct oci_process *p);
+
 /* What the caller (exec.c) hands to its child (exec-child.c). */
 struct exec_ctx {
 	struct oci_spec *spec; /* process replaced or overridden */

@@ -24,11 +24,13 @@ struct waiter_plan {
 	/* exec only (zero for the init): WAITER_PLAN_* below. */
 	unsigned int flags;
 	int notify_fd; /* with WAITER_PLAN_NOTIFY_FD: a filter already installed left this fd */
+	unsigned long long nproc[2]; /* with WAITER_PLAN_NPROC: RLIMIT_NPROC soft, hard */
 };
 
 #define WAITER_PLAN_SETSID 1u    /* setsid() first */
 #define WAITER_PLAN_CTTY 2u      /* then make fd 0 (a pty slave) the controlling terminal */
 #define WAITER_PLAN_NOTIFY_FD 4u /* send notify_fd, not a new filter's, to the listener */
+#define WAITER_PLAN_NPROC 8u     /* set RLIMIT_NPROC after the fork it would have limited */
 
 /*
  * exec mode (oci/exec-child.c): argv [WAITER_EXEC_NAME, sync fd, plan fd, program path,
@@ -52,6 +54,7 @@ enum waiter_step {
 	WAITER_STEP_SECCOMP,
 	WAITER_STEP_LISTENER,
 	WAITER_STEP_EXEC,
+	WAITER_STEP_RLIMIT,
 };
 
 struct waiter_report {

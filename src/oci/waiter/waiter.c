@@ -262,6 +262,9 @@ static void __attribute__((noreturn)) exec_main(char **argv, char **envp)
 	if ((plan.h.flags & WAITER_PLAN_CTTY) &&
 	    (r = sys3(__NR_ioctl, 0, 0x540E /* TIOCSCTTY */, 0)) < 0)
 		FAIL(sync_fd, WAITER_STEP_CTTY, r, "");
+	if ((plan.h.flags & WAITER_PLAN_NPROC) &&
+	    (r = sys6(__NR_prlimit64, 0, 6 /* RLIMIT_NPROC */, (long)plan.h.nproc, 0, 0, 0)) < 0)
+		FAIL(sync_fd, WAITER_STEP_RLIMIT, r, "");
 	apply_plan(planp, sync_fd);
 	r = sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
 	FAIL(sync_fd, WAITER_STEP_EXEC, r, "");

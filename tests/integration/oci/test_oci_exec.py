@@ -657,3 +657,13 @@ def test_exec_scheduler_that_a_fork_drops(rt, bundle, workdir, sched, want):
     pid = exec_detached(rt, cid, workdir, extra=("--process", str(pf)))
     wait_cmdline(pid, b"/bin/sleep")
     assert os.sched_getscheduler(pid) == want
+
+
+def test_exec_nproc_limit_counts_the_process_not_the_runtime(rt, bundle):
+    """RLIMIT_NPROC 1 for a non-root user: the exec'd process still starts (the runtime's own
+    fork must not count against it) and has the limit."""
+    bundle.config["process"]["rlimits"].append({"type": "RLIMIT_NPROC", "hard": 1, "soft": 1})
+    cid, _ = start_sleeper(rt, bundle)
+    r = rt("exec", "--user", "1000:1000", cid, "/bin/sh", "-c", "ulimit -u; ulimit -Hu")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1"]
