@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -24,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -46,7 +44,6 @@
 #include "container/caps.h"
 #include "container/ns.h"
 #include "container/process.h"
-#include "container/sched.h"
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
