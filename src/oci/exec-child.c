@@ -228,22 +228,26 @@ static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct
 	return 0;
 }
 
-/* execveat the waiter: argv [WAITER_EXEC_NAME, sync fd, plan fd, path, args...]. */
-static int exec_waiter(const struct exec_ctx *x, const char *path, struct hull_err *err)
+/* execveat the waiter in exec mode (waiter/plan.h for its argv). */
+static int exec_waiter(const struct exec_ctx *x, const char *path, int nfd,
+		       struct hull_err *err)
 {
 	const struct oci_process *p = &x->spec->process;
 	size_t n = strv_length(p->args);
-	char **argv = xcalloc(n + 5, sizeof(char *));
-	char syncbuf[16], planbuf[16];
+	char **argv = xcalloc(n + 7, sizeof(char *));
+	char syncbuf[16], planbuf[16], nfdbuf[16];
 	int e;
 
 	(void)snprintf(syncbuf, sizeof(syncbuf), "%d", x->sync_fd);
 	(void)snprintf(planbuf, sizeof(planbuf), "%d", x->plan_fd);
+	(void)snprintf(nfdbuf, sizeof(nfdbuf), "%d", nfd);
 	argv[0] = (char *)WAITER_EXEC_NAME;
 	argv[1] = syncbuf;
 	argv[2] = planbuf;
-	argv[3] = (char *)path;
-	memcpy(argv + 4, p->args, n * sizeof(char *));
+	argv[3] = nfdbuf;
+	argv[4] = (char *)(exec_plan_needs_pid(x) ? "1" : "0");
+	argv[5] = (char *)path;
+	memcpy(argv + 6, p->args, n * sizeof(char *));
 
 	syscall(SYS_execveat, x->waiter_fd, "", argv, p->env, AT_EMPTY_PATH);
 	e = errno;
@@ -261,8 +265,6 @@ void exec_child(struct exec_ctx *x)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (child_setup(x, &path, &nfd, &err) < 0)
 		sync_fail(x->sync_fd, &err);
-	if (sync_send(x->sync_fd, SYNC_READY, &nfd, sizeof(nfd)) < 0)
-		_exit(1);
-	(void)exec_waiter(x, path, &err);
+	(void)exec_waiter(x, path, nfd, &err);
 	sync_fail(x->sync_fd, &err);
 }

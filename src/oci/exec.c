@@ -409,7 +409,7 @@ static int child_error(const struct exec_ctx *x, enum sync_type t, const char *p
 	return hull_err_setx(err, EPROTO, "exec process: unexpected message %d", t);
 }
 
-/* SYNC_READY with an int (the child's: its early notify fd; the waiter's: the pid). */
+/* SYNC_READY with an int: the pid of the process the waiter forked. */
 static int recv_ready(const struct exec_ctx *x, int sync_fd, int *ret_val,
 		      struct hull_err *err)
 {
@@ -471,12 +471,18 @@ const struct oci_rlimit *exec_nproc(const struct oci_process *p)
 	return NULL;
 }
 
+bool exec_plan_needs_pid(const struct exec_ctx *x)
+{
+	return x->listener >= 0 || x->sched_by_caller;
+}
+
 /*
- * The waiter's plan (waiter/plan.h), once the process's pid is known: setsid, the pty as
- * controlling terminal, the capabilities kept for seccomp(2) to give up, the filter (unless
- * the child installed it early: then nfd is its notify fd) and the listener's message.
+ * The waiter's plan (waiter/plan.h): setsid, the pty as controlling terminal, the
+ * capabilities kept for seccomp(2) to give up, the filter (unless the child installed it
+ * early), RLIMIT_NPROC and the listener's message, which names the process's pid (0: not
+ * known yet, and not needed).
  */
-static int write_plan(const struct exec_ctx *x, pid_t pid, int nfd, struct hull_err *err)
+static int write_plan(const struct exec_ctx *x, pid_t pid, struct hull_err *err)
 {
 	const struct oci_process *p = &x->spec->process;
 	cleanup_free char *msg = x->listener >= 0 ? listener_msg(x, pid) : NULL;
@@ -492,9 +498,8 @@ static int write_plan(const struct exec_ctx *x, pid_t pid, int nfd, struct hull_
 			     (uint32_t)(p->caps[OCI_CAP_AMBIENT] >> 32) },
 		.inheritable = { (uint32_t)p->caps[OCI_CAP_INHERITABLE],
 				 (uint32_t)(p->caps[OCI_CAP_INHERITABLE] >> 32) },
-		.flags = WAITER_PLAN_SETSID | (x->console_fd >= 0 ? WAITER_PLAN_CTTY : 0) |
-			 (nfd >= 0 ? WAITER_PLAN_NOTIFY_FD : 0),
-		.notify_fd = nfd,
+		.flags = WAITER_PLAN_SETSID | (x->console_fd >= 0 ? WAITER_PLAN_CTTY : 0),
+		.notify_fd = -1,
 	};
 	const struct oci_rlimit *nproc = exec_nproc(p);
 	struct iovec iov[3] = {
@@ -564,16 +569,18 @@ static int sched_set_on(const struct oci_process *p, pid_t pid, struct hull_err 
 /* After the child's set-up: the pid the waiter forked, our child too (CLONE_PARENT). */
 static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_err *err)
 {
-	int nfd = -1, pid = 0, r;
+	bool later = exec_plan_needs_pid(x);
+	int pid = 0, r;
 	pid_t child;
 
+	/* Most often the plan is known now: the process goes on without waiting for us. */
+	if (!later && (r = write_plan(x, 0, err)) < 0)
+		return r;
 	child = clone_child(x, err);
 	if (child < 0)
 		return child;
 	close_fd(&x->sync_fd);
-	r = recv_ready(x, sync_fd, &nfd, err);
-	if (r == 0)
-		r = recv_ready(x, sync_fd, &pid, err);
+	r = recv_ready(x, sync_fd, &pid, err);
 	if (r == 0 && pid <= 0)
 		r = hull_err_setx(err, EPROTO, "exec process: bad pid %d", pid);
 	if (r < 0) {
@@ -581,9 +588,9 @@ static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_
 		return r;
 	}
 	r = x->sched_by_caller ? sched_set_on(&x->spec->process, pid, err) : 0;
-	if (r == 0)
-		r = write_plan(x, pid, nfd, err);
-	if (r == 0 && (r = sync_send(sync_fd, SYNC_GO, NULL, 0)) < 0)
+	if (r == 0 && later)
+		r = write_plan(x, pid, err);
+	if (r == 0 && later && (r = sync_send(sync_fd, SYNC_GO, NULL, 0)) < 0)
 		r = hull_err_set(err, -r, "sync with the exec process");
 	if (r == 0)
 		r = wait_exec(x, sync_fd, err);

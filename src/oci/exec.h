@@ -43,9 +43,15 @@ struct exec_ctx {
 };
 
 /*
+ * Whether the waiter's plan can be written only once the process's pid is known (the
+ * listener's message names it; a scheduler is set on it): the process then waits for the
+ * caller's go.
+ */
+bool exec_plan_needs_pid(const struct exec_ctx *x);
+
+/*
  * The child, in the caller's pid namespace: joins the container, sets the process up and
  * execs the waiter in exec mode (waiter/plan.h), which forks the process into the
- * container's pid namespace. Reports errors on x->sync_fd (SYNC_ERR), then SYNC_READY with
- * an int payload: the notify fd of an early-installed filter, or -1.
+ * container's pid namespace and sends its pid. Errors go to x->sync_fd (SYNC_ERR).
  */
 void exec_child(struct exec_ctx *x) __attribute__((noreturn));

@@ -33,13 +33,15 @@ struct waiter_plan {
 #define WAITER_PLAN_NPROC 8u     /* set RLIMIT_NPROC after the fork it would have limited */
 
 /*
- * exec mode (oci/exec-child.c): argv [WAITER_EXEC_NAME, sync fd, plan fd, program path,
- * program argv...]. The waiter, still in the caller's pid namespace, makes itself
- * non-dumpable and forks (CLONE_PARENT) the process into the container's pid namespace; the
- * parent sends {WAITER_SYNC_READY, 4, pid} on the sync socket and exits. The child waits
- * for any message there (the runtime has written the plan), reads the plan, applies it and
- * execs. A failure is {WAITER_SYNC_ERR, 8, step, errno} on the sync socket, exit 127.
- * These are container/sync.h's message layout and types (checked in exec.c).
+ * exec mode (oci/exec-child.c): argv [WAITER_EXEC_NAME, sync fd, plan fd, notify fd or -1,
+ * wait "1"/"0", program path, program argv...]. The waiter, still in the caller's pid
+ * namespace, makes itself non-dumpable and forks (CLONE_PARENT) the process into the
+ * container's pid namespace; the parent sends {WAITER_SYNC_READY, 4, pid} on the sync socket
+ * and exits. The child, with wait "1" (the plan needs its pid), waits for any message there
+ * (the runtime has written the plan); it reads the plan (a notify fd given is that of a
+ * filter the runtime's child installed early: WAITER_PLAN_NOTIFY_FD), applies it and execs.
+ * A failure is {WAITER_SYNC_ERR, 8, step, errno} on the sync socket, exit 127. These are
+ * container/sync.h's message layout and types (checked in exec.c).
  */
 #define WAITER_EXEC_NAME "hull-oci-exec"
 #define WAITER_SYNC_READY 3u

@@ -230,6 +230,7 @@ static int is_exec_mode(const char *name)
 static void __attribute__((noreturn)) exec_main(char **argv, char **envp)
 {
 	long sync_fd = parse_fd(argv[1]), plan_fd = parse_fd(argv[2]);
+	long notify_fd = parse_fd(argv[3]);
 	union waiter_plan_buf *planp;
 	struct {
 		unsigned int type, len;
@@ -249,14 +250,21 @@ static void __attribute__((noreturn)) exec_main(char **argv, char **envp)
 		for (;;)
 			(void)sys3(__NR_exit_group, 0, 0, 0);
 	}
-	do
-		r = sys3(__NR_read, sync_fd, (long)go, sizeof(go));
-	while (r == -4 /* EINTR */);
-	if (r <= 0)
-		DIE("", 1); /* the runtime gave up on us */
+	/* "1": the plan needs our pid; wait for the message saying it is written. */
+	if (argv[4][0] == '1') {
+		do
+			r = sys3(__NR_read, sync_fd, (long)go, sizeof(go));
+		while (r == -4 /* EINTR */);
+		if (r <= 0)
+			DIE("", 1); /* the runtime gave up on us */
+	}
 	/* EOF there tells the runtime that the program runs. */
 	(void)sys3(__NR_fcntl, sync_fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
 	planp = read_plan(plan_fd, sync_fd);
+	if (notify_fd >= 0) {
+		plan.h.flags |= WAITER_PLAN_NOTIFY_FD;
+		plan.h.notify_fd = (int)notify_fd;
+	}
 	if ((plan.h.flags & WAITER_PLAN_SETSID) && (r = sys3(__NR_setsid, 0, 0, 0)) < 0)
 		FAIL(sync_fd, WAITER_STEP_SETSID, r, "");
 	if ((plan.h.flags & WAITER_PLAN_CTTY) &&
@@ -266,7 +274,7 @@ static void __attribute__((noreturn)) exec_main(char **argv, char **envp)
 	    (r = sys6(__NR_prlimit64, 0, 6 /* RLIMIT_NPROC */, (long)plan.h.nproc, 0, 0, 0)) < 0)
 		FAIL(sync_fd, WAITER_STEP_RLIMIT, r, "");
 	apply_plan(planp, sync_fd);
-	r = sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
+	r = sys3(__NR_execve, (long)argv[5], (long)&argv[6], (long)envp);
 	FAIL(sync_fd, WAITER_STEP_EXEC, r, "");
 }
 
@@ -281,7 +289,7 @@ void waiter_main(long *sp)
 	char c;
 	long r;
 
-	if (argc < 5)
+	if (argc < 5 || (is_exec_mode(argv[0]) && argc < 7))
 		DIE("hull-oci-wait: bad arguments\n", 127);
 	if (is_exec_mode(argv[0]))
 		exec_main(argv, envp);
