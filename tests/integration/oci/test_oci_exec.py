@@ -598,11 +598,18 @@ def test_exec_seccomp_denying_execve(rt, bundle):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_exec_seccomp_listener_gets_the_exec(rt, bundle, workdir):
+@pytest.mark.parametrize("early", [False, True], ids=["waiter", "before-uid-switch"])
+def test_exec_seccomp_listener_gets_the_exec(rt, bundle, workdir, early):
     """SCMP_ACT_NOTIFY in exec: a second connection to listenerPath brings the notify fd of
-    the exec'd process's filter, with that process's pid in the state."""
+    the exec'd process's filter, with that process's pid in the state; also when the filter
+    goes in before the uid switch (non-root, no capabilities object, no no_new_privs)."""
     import errno
     from seclib import Listener
+    extra = ()
+    if early:
+        del bundle.config["process"]["capabilities"]
+        bundle.config["process"]["noNewPrivileges"] = False
+        extra = ("--user", "1000:1000")
     lp = workdir / "agent.sock"
     bundle.config["linux"]["seccomp"] = {
         "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(lp),
@@ -619,7 +626,7 @@ def test_exec_seccomp_listener_gets_the_exec(rt, bundle, workdir):
         os.unlink(lp)  # the init's agent keeps its socket; the exec finds a new one
         exec_agent = Listener(lp, errno.ENOSPC)
         pid = exec_detached(rt, cid, workdir, "/bin/sh", "-c",
-                            "mkdir /tmp/d 2>/tmp/err; sleep 1000")
+                            "mkdir /tmp/d 2>/tmp/err; sleep 1000", extra=extra)
         deadline = time.monotonic() + 10
         while not (bundle.rootfs / "tmp/err").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
