@@ -106,6 +106,11 @@ static int index_load(struct image_store *s, json_t **ret, struct hull_err *err)
 	size_t len = 0;
 	int r;
 
+	/* inside a load, the index as the transaction leaves it (written once, at its end) */
+	if (s->in_txn && s->txn_index) {
+		*ret = json_incref(s->txn_index);
+		return 0;
+	}
 	r = fd_read_file_at(s->root_fd, "index.json", 64u << 20, &buf, &len);
 	if (r == -ENOENT) {
 		*ret = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
@@ -128,12 +133,17 @@ static int index_load(struct image_store *s, json_t **ret, struct hull_err *err)
 
 static int index_save(struct image_store *s, json_t *idx, struct hull_err *err)
 {
-	cleanup_free char *buf = hjson_dump(idx, JSON_COMPACT);
-	int r = fd_write_file_atomic_at(s->root_fd, "index.json", buf, strlen(buf), 0644);
+	cleanup_free char *buf = NULL;
 
-	if (r < 0)
-		return hull_err_set(err, -r, "writing %s/index.json", s->root);
-	return 0;
+	if (s->in_txn) {
+		if (s->txn_index != idx) {
+			json_decref(s->txn_index);
+			s->txn_index = json_incref(idx);
+		}
+		return 0;
+	}
+	buf = hjson_dump(idx, JSON_COMPACT);
+	return store_index_write(s, buf, strlen(buf), err);
 }
 
 static const char *annot(json_t *desc, const char *key)

@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <linux/openat2.h>
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
@@ -75,6 +79,8 @@ void image_store_txn_begin(struct image_store *s)
 {
 	strv_free(s->added);
 	s->added = NULL;
+	json_decref(s->txn_index);
+	s->txn_index = NULL;
 	s->in_txn = true;
 }
 
@@ -84,13 +90,45 @@ void image_store_txn_added(struct image_store *s, const char *relpath)
 		strv_push(&s->added, relpath);
 }
 
-void image_store_txn_end(struct image_store *s, bool commit)
+int store_index_write(struct image_store *s, const char *buf, size_t len, struct hull_err *err)
 {
-	for (size_t i = 0; !commit && s->added && s->added[i]; i++)
+	cleanup_free char *tmp = xasprintf("tmp/index-%d.json", (int)getpid());
+	cleanup_close int fd = -1;
+	int r;
+
+	/* staged in tmp/ (not beside index.json): a writer killed before the rename leaves
+	 * its file where the next exclusive lock sweeps it away */
+	(void)unlinkat(s->root_fd, tmp, 0);
+	fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return hull_err_set(err, errno, "%s/%s", s->root, tmp);
+	r = store_pwrite_all(fd, buf, len, 0);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && renameat(s->root_fd, tmp, s->root_fd, "index.json") < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(s->root_fd, tmp, 0);
+		return hull_err_set(err, -r, "writing %s/index.json", s->root);
+	}
+	return 0;
+}
+
+int image_store_txn_end(struct image_store *s, int result, struct hull_err *err)
+{
+	if (result == 0 && s->txn_index) {
+		cleanup_free char *buf = hjson_dump(s->txn_index, JSON_COMPACT);
+
+		result = store_index_write(s, buf, strlen(buf), err);
+	}
+	for (size_t i = 0; result < 0 && s->added && s->added[i]; i++)
 		(void)rm_rf_at(s->root_fd, s->added[i]);
 	strv_free(s->added);
 	s->added = NULL;
+	json_decref(s->txn_index);
+	s->txn_index = NULL;
 	s->in_txn = false;
+	return result;
 }
 
 void image_store_free(struct image_store *s)
@@ -98,6 +136,7 @@ void image_store_free(struct image_store *s)
 	if (!s)
 		return;
 	strv_free(s->added);
+	json_decref(s->txn_index);
 	if (s->lock_fd >= 0)
 		(void)close(s->lock_fd);
 	if (s->root_fd >= 0)
@@ -260,9 +299,10 @@ static int put_via_tmp(struct image_store *s, int in_fd, const void *buf, size_t
 		return hull_err_set(err, errno, "creating a file in %s/tmp", s->root);
 	name = full + strlen(s->root) + 1;
 	if (buf) {
-		r = fd_write_all(fd, buf, len);
+		r = store_pwrite_all(fd, buf, len, 0);
 	} else {
 		static char cbuf[1 << 16];
+		off_t off = 0;
 
 		for (;;) {
 			ssize_t n = read(in_fd, cbuf, sizeof(cbuf));
@@ -275,9 +315,10 @@ static int put_via_tmp(struct image_store *s, int in_fd, const void *buf, size_t
 			}
 			if (n == 0)
 				break;
-			r = fd_write_all(fd, cbuf, (size_t)n);
+			r = store_pwrite_all(fd, cbuf, (size_t)n, off);
 			if (r < 0)
 				break;
+			off += n;
 		}
 	}
 	if (r < 0) {
@@ -342,7 +383,44 @@ int store_blob_read(struct image_store *s, const char *digest, size_t max, char 
 	return 0;
 }
 
-static int rm_children(int fd)
+int store_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int store_open_regular_in(int dirfd, const char *relpath)
+{
+	struct stat st;
+	int fd = path_open_in_root(dirfd, relpath, O_RDONLY | O_NONBLOCK, 0, 0);
+
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever, with the
+	 * store lock held; a regular file ignores the flag, which is cleared anyway */
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		(void)close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int rm_children(int fd, uint64_t *freed)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -356,18 +434,28 @@ static int rm_children(int fd)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (rm_rf_at(dirfd(d), de->d_name) < 0 && r == 0)
+		if (rm_rf_at_freed(dirfd(d), de->d_name, freed) < 0 && r == 0)
 			r = -errno;
 	}
 	(void)closedir(d);
 	return r;
 }
 
-int rm_rf_at(int dirfd, const char *name)
+int rm_rf_at_freed(int dirfd, const char *name, uint64_t *freed)
 {
+	struct stat st;
+	bool have = false;
 	int fd, r;
 
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+	/* the blocks an unlink releases: those of an inode losing its last link */
+	if (freed && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		have = true;
+	if (unlinkat(dirfd, name, 0) == 0) {
+		if (have && st.st_nlink <= 1)
+			*freed += (uint64_t)st.st_blocks * 512;
+		return 0;
+	}
+	if (errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
@@ -375,8 +463,91 @@ int rm_rf_at(int dirfd, const char *name)
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	/* Depth is bounded by PATH_MAX / 2 and each level holds one fd. */
-	r = rm_children(fd);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-		r = -errno;
+	r = rm_children(fd, freed);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0) {
+		if (errno != ENOENT && r == 0)
+			r = -errno;
+	} else if (have && S_ISDIR(st.st_mode)) {
+		*freed += (uint64_t)st.st_blocks * 512;
+	}
+	return r;
+}
+
+int rm_rf_at(int dirfd, const char *name)
+{
+	return rm_rf_at_freed(dirfd, name, NULL);
+}
+
+struct du_state {
+	dev_t dev;
+	void *seen; /* tsearch tree of inode numbers with more than one link */
+	uint64_t total;
+};
+
+static int ino_cmp(const void *a, const void *b)
+{
+	ino_t x = *(const ino_t *)a, y = *(const ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void du_add(struct du_state *du, const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		ino_t *key = xmalloc(sizeof(*key));
+		void *found;
+
+		*key = st->st_ino;
+		found = tsearch(key, &du->seen, ino_cmp);
+		if (found && *(ino_t **)found != key) {
+			free(key); /* counted already */
+			return;
+		}
+	}
+	du->total += (uint64_t)st->st_blocks * 512;
+}
+
+static int du_walk(struct du_state *du, int at, const char *name)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (st.st_dev != du->dev) /* a mount point (a running container's rootfs) */
+		return 0;
+	du_add(du, &st);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		(void)close(fd);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			(void)du_walk(du, dirfd(d), de->d_name);
+	(void)closedir(d);
+	return 0;
+}
+
+int store_du_at(int dirfd, const char *name, uint64_t *ret)
+{
+	struct du_state du = { 0 };
+	struct stat st;
+	int r;
+
+	*ret = 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	du.dev = st.st_dev;
+	r = du_walk(&du, dirfd, name);
+	tdestroy(du.seen, free);
+	*ret = du.total;
 	return r;
 }

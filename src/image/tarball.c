@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/path.h"
+#include "image/store.h"
 
 static bool path_is_clean(const char *p)
 {
@@ -82,9 +83,12 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dirfd,
 	fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return hull_err_set(err, errno, "%s: entry '%s'", path, name);
-	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-		if (pwrite(fd, buf, len, off) != (ssize_t)len)
-			return hull_err_set(err, errno ? errno : EIO, "%s: entry '%s'", path, name);
+	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+		int w = store_pwrite_all(fd, buf, len, off);
+
+		if (w < 0)
+			return hull_err_set(err, -w, "%s: entry '%s'", path, name);
+	}
 	if (r != ARCHIVE_EOF)
 		return hull_err_setx(err, EIO, "%s: entry '%s': %s", path, name,
 				     archive_error_string(a));
