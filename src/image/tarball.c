@@ -160,10 +160,15 @@ int archive_out_open(const char *path, struct archive_out **ret, struct hull_err
 {
 	struct archive_out *o = xcalloc(1, sizeof(*o));
 
-	o->path = xstrdup(path);
-	o->fd = output_tmp_create(path, &o->tmp);
+	/* "-": standard output, written in place (a pipe or a redirection has no name to
+	 * rename into) */
+	o->path = xstrdup(strcmp(path, "-") == 0 ? "standard output" : path);
+	o->fd = strcmp(path, "-") == 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+				       : output_tmp_create(path, &o->tmp);
+	if (strcmp(path, "-") == 0 && o->fd < 0)
+		o->fd = -errno;
 	if (o->fd < 0) {
-		int r = hull_err_set(err, -o->fd, "%s", path);
+		int r = hull_err_set(err, -o->fd, "%s", o->path);
 
 		archive_out_free(o);
 		return r;
@@ -253,7 +258,7 @@ int archive_out_commit(struct archive_out *o, struct hull_err *err)
 		return hull_err_set(err, errno, "%s", o->path);
 	}
 	o->fd = -1;
-	if (rename(o->tmp, o->path) < 0)
+	if (o->tmp && rename(o->tmp, o->path) < 0)
 		return hull_err_set(err, errno, "%s", o->path);
 	o->committed = true;
 	return 0;
