@@ -582,16 +582,19 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 	struct source src;
 	int r;
 
-	r = image_store_lock(s, true, err);
-	if (r < 0)
-		return r;
-	image_store_txn_begin(s);
 	r = image_store_mktemp(s, &tmpname, &dfd, err);
 	if (r < 0)
 		return r;
 	src = (struct source){ .dirfd = dfd, .tmprel = tmpname, .label = path, .repo = repo,
 			       .stored = &stored };
+	/* read the whole archive before taking the lock: `hull save X | hull load` on one
+	 * store would otherwise wait forever (save holds the shared lock while it writes);
+	 * the sweep of tmp/ spares the staging of a live process */
 	r = archive_extract_plain(path, dfd, err);
+	if (r == 0)
+		r = image_store_lock(s, true, err);
+	if (r == 0)
+		image_store_txn_begin(s);
 	if (r == 0 && kind == SRC_AUTO)
 		kind = faccessat(dfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
 				       faccessat(dfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0

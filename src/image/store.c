@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <linux/openat2.h>
 #include <search.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -145,6 +147,26 @@ void image_store_free(struct image_store *s)
 	free(s);
 }
 
+/*
+ * Staging names carry their writer's pid ("PID-XXXXXX", "blob-PID-XXXXXX", "index-PID.json").
+ * A load stages its archive before it takes the lock, so an entry whose writer still runs
+ * is not garbage. A pid reused meanwhile only delays the sweep of that entry.
+ */
+static bool tmp_owner_alive(const char *name)
+{
+	const char *p = name;
+	char *end = NULL;
+	long pid;
+
+	while (*p && !(*p >= '0' && *p <= '9'))
+		p++;
+	pid = strtol(p, &end, 10);
+	if (end == p || pid <= 0 || pid > INT32_MAX || (*end != '-' && *end != '.'))
+		return false;
+	/* this process's own staging (a load takes the lock after it extracted) */
+	return pid == getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err)
 {
 	cleanup_close int tmp = -1;
@@ -171,7 +193,8 @@ int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err
 		return 0;
 	tmp = -1;
 	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    tmp_owner_alive(de->d_name))
 			continue;
 		log_debug("removing stale %s/tmp/%s", s->root, de->d_name);
 		(void)rm_rf_at(dirfd(d), de->d_name);

@@ -382,3 +382,39 @@ def test_save_to_standard_output(bb, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 125
     assert b"refusing to write an archive to a terminal" in text, text
     assert len(text) < 400, text  # an error line, not tar data
+
+
+def test_save_piped_into_load_on_the_same_store(bb, tmp_path):
+    """`hull save X | hull load`: load reads the whole archive before it takes the store
+    lock that save holds while it writes (the old code waited forever: the timeout only
+    keeps the test from hanging)."""
+    image_id = bb.inspect("busybox")["Id"]
+    bb.run("tag", "busybox", "piped:1")
+    save = subprocess.Popen([bb.binary, "save", "piped:1"], stdout=subprocess.PIPE,
+                            env=bb.env)
+    try:
+        r = subprocess.run([bb.binary, "load"], stdin=save.stdout, capture_output=True,
+                           text=True, env=bb.env, timeout=60)
+    finally:
+        save.stdout.close()
+        if save.poll() is None:
+            save.kill()
+        save.wait()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Loaded image: localhost/piped:1"
+    assert bb.inspect("piped:1")["Id"] == image_id
+    assert bb.tmp_is_empty()
+
+
+def test_stale_staging_of_dead_writers_is_swept_live_ones_kept(bb, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid names staging nobody owns any more
+    stale = bb.root / "tmp" / f"{dead.pid}-abcdef"
+    stale.mkdir()
+    (stale / "x").write_text("left by a killed load")
+    live = bb.root / "tmp" / f"blob-{os.getpid()}-ghijkl"
+    live.write_text("a load that is still reading its archive")
+    bb.run("tag", "busybox", "sweep:1")  # takes the exclusive lock
+    assert not stale.exists()
+    assert live.exists()
+    live.unlink()
