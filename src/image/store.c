@@ -623,46 +623,104 @@ static void du_add(struct du_state *du, const struct stat *st)
 	du->total += (uint64_t)st->st_blocks * 512;
 }
 
-static int du_walk(struct du_state *du, int at, const char *name)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	int fd;
+struct du_level {
+	dev_t dev;
+	ino_t ino;
+	long pos; /* where to resume reading the parent */
+};
 
-	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (st.st_dev != du->dev) /* a mount point (a running container's rootfs) */
-		return 0;
-	du_add(du, &st);
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		(void)close(fd);
-		return -ENOMEM;
+/* Down into the sub-directory name of d: remember where d was, return the new stream. */
+static DIR *du_down(DIR *d, const char *name, struct du_level **stack, size_t *n, size_t *cap)
+{
+	int next = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	DIR *nd;
+
+	if (next < 0 || fstat(dirfd(d), &st) < 0) {
+		if (next >= 0)
+			(void)close(next);
+		return NULL;
 	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			(void)du_walk(du, dirfd(d), de->d_name);
+	nd = fdopendir(next);
+	if (!nd) {
+		(void)close(next);
+		return NULL;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		*stack = xrealloc(*stack, *cap * sizeof(**stack));
+	}
+	(*stack)[(*n)++] = (struct du_level){ st.st_dev, st.st_ino, telldir(d) };
 	(void)closedir(d);
-	return 0;
+	return nd;
 }
 
-int store_du_at(int dirfd, const char *name, uint64_t *ret)
+/* Back up to the parent (checked against what du_down recorded), where reading stopped. */
+static DIR *du_up(DIR *d, struct du_level *stack, size_t *n)
+{
+	int up = openat(dirfd(d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	DIR *pd;
+
+	(*n)--;
+	if (up < 0 || fstat(up, &st) < 0 || st.st_dev != stack[*n].dev ||
+	    st.st_ino != stack[*n].ino || !(pd = fdopendir(up))) {
+		if (up >= 0)
+			(void)close(up);
+		return NULL;
+	}
+	seekdir(pd, stack[*n].pos);
+	return pd;
+}
+
+/*
+ * As rm_rf_at, without recursion and with one directory open at a time, whatever the depth:
+ * down with openat, up with ".." checked against the inode recorded on the way down.
+ */
+int store_du_at(int at, const char *name, uint64_t *ret)
 {
 	struct du_state du = { 0 };
+	struct du_level *stack = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
 	struct stat st;
-	int r;
+	DIR *d = NULL;
+	int fd, r = 0;
 
 	*ret = 0;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	du.dev = st.st_dev;
-	r = du_walk(&du, dirfd, name);
+	du_add(&du, &st);
+	fd = S_ISDIR(st.st_mode)
+		     ? openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+		     : -1;
+	if (fd >= 0 && !(d = fdopendir(fd)))
+		(void)close(fd);
+	while (d) {
+		de = readdir(d);
+		if (!de) {
+			DIR *up = NULL;
+
+			if (n && !(up = du_up(d, stack, &n)))
+				r = -EBUSY; /* moved while we walked it: a partial count */
+			(void)closedir(d);
+			d = up;
+			continue;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != du.dev) /* a mount point (a running container's rootfs) */
+			continue;
+		du_add(&du, &st);
+		if (S_ISDIR(st.st_mode)) {
+			DIR *down = du_down(d, de->d_name, &stack, &n, &cap);
+
+			if (down)
+				d = down;
+		}
+	}
+	free(stack);
 	tdestroy(du.seen, free);
 	*ret = du.total;
 	return r;

@@ -46,15 +46,15 @@ static void write_file(int dfd, const char *name, size_t len)
 }
 
 /*
- * A tree deeper than the open-file limit (and than PATH_MAX) is removed whole: the old
- * recursion held one fd per level and stopped with EMFILE, leaving the tree behind.
+ * A tree deeper than the open-file limit (and than PATH_MAX) is measured and removed whole:
+ * the old recursions held one fd per level and stopped with EMFILE, leaving the tree behind.
  */
 static void test_deeper_than_rlimit_nofile(void **state)
 {
 	enum { DEPTH = 3000 };
 	struct rlimit old, low = { 48, 48 };
 	int cur = fcntl(base_fd, F_DUPFD_CLOEXEC, 3);
-	uint64_t freed = 0;
+	uint64_t freed = 0, used = 0;
 
 	assert_int_equal(mkdirat(cur, "top", 0755), 0);
 	for (int i = 0; i < DEPTH; i++) {
@@ -71,10 +71,13 @@ static void test_deeper_than_rlimit_nofile(void **state)
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	low.rlim_max = old.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* du walks it whole too (the old recursion stopped counting at EMFILE) */
+	assert_int_equal(store_du_at(base_fd, "top", &used), 0);
 	assert_int_equal(rm_rf_at_freed(base_fd, "top", &freed), 0);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(faccessat(base_fd, "top", F_OK, AT_SYMLINK_NOFOLLOW), -1);
-	assert_true(freed > 0);
+	assert_true(freed > (uint64_t)DEPTH * 512);
+	assert_int_equal(freed, used);
 }
 
 /* What rm_rf_at_freed counts is what du counts: blocks, a hard-linked inode once. */
