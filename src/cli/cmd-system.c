@@ -6,12 +6,15 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/alloc.h"
 #include "common/strv.h"
 #include "engine/container.h"
 #include "engine/human.h"
+#include "engine/table.h"
 #include "image/image.h"
 
 #define SYSTEM_USAGE "usage: hull system prune [-a] [-f] [--volumes] | hull system df [-v]"
@@ -134,6 +137,96 @@ static int df_containers(struct image_store *s, unsigned *ret_n, unsigned *ret_a
 	return 0;
 }
 
+static unsigned containers_of(struct ctr **all, const char *image_id)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; all[i]; i++)
+		n += ctr_str(all[i], "ImageID") && strcmp(ctr_str(all[i], "ImageID"), image_id) == 0;
+	return n;
+}
+
+/* docker's "Images space usage" table (-v). */
+static int df_images_verbose(struct image_store *s, struct ctr **all, struct hull_err *err)
+{
+	struct image_usage *u = NULL;
+	struct table *t = table_new(8);
+	time_t now = time(NULL);
+	size_t n = 0;
+
+	if (image_usage_list(s, &u, &n, err) < 0) {
+		table_free(t);
+		return -1;
+	}
+	table_add(t, (const char *[]){ "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE",
+				       "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS" });
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *repo = NULL;
+		cleanup_free char *tag = NULL;
+		cleanup_free char *created = NULL;
+		cleanup_free char *users = xasprintf("%u", containers_of(all, u[i].info.config));
+		char id[13], sz[32], sh[32], un[32], ago[64] = "N/A";
+
+		if (u[i].info.name)
+			image_ref_split(u[i].info.name, &repo, &tag);
+		(void)snprintf(id, sizeof(id), "%s", u[i].info.config + 7);
+		if (u[i].info.created && human_parse_time(u[i].info.created))
+			human_duration(now - human_parse_time(u[i].info.created), ago, sizeof(ago));
+		created = xasprintf("%s%s", ago, strcmp(ago, "N/A") ? " ago" : "");
+		human_size(u[i].size, sz, sizeof(sz));
+		human_size(u[i].shared, sh, sizeof(sh));
+		human_size(u[i].size - u[i].shared, un, sizeof(un));
+		table_add(t, (const char *[]){ repo ? repo : "<none>", tag ? tag : "<none>", id,
+					       created, sz, sh, un, users });
+		image_info_clear(&u[i].info);
+	}
+	free(u);
+	printf("Images space usage:\n\n");
+	table_print(t, stdout);
+	table_free(t);
+	return 0;
+}
+
+/* -v: docker's per-object tables (containers: no COMMAND column; no volumes, no cache). */
+static int df_verbose(struct image_store *s, struct hull_err *err)
+{
+	struct ctr **all = NULL;
+	struct table *t;
+	time_t now = time(NULL);
+
+	if (container_list(s, &all, err) < 0)
+		return -1;
+	if (df_images_verbose(s, all, err) < 0) {
+		ctr_list_free(all);
+		return -1;
+	}
+	t = table_new(6);
+	table_add(t, (const char *[]){ "CONTAINER ID", "IMAGE", "SIZE", "CREATED", "STATUS",
+				       "NAMES" });
+	for (size_t i = 0; all[i]; i++) {
+		char id[13], sz[32], ago[64];
+		cleanup_free char *created = NULL;
+		uint64_t du = 0;
+
+		(void)store_du_at(AT_FDCWD, all[i]->dir, &du);
+		human_size(du, sz, sizeof(sz));
+		(void)snprintf(id, sizeof(id), "%s", all[i]->id);
+		human_duration(now - human_parse_time(ctr_str(all[i], "Created")), ago, sizeof(ago));
+		created = xasprintf("%s ago", ago);
+		table_add(t, (const char *[]){ id, ctr_str(all[i], "Image"), sz, created,
+					       ctr_status_name(ctr_status_live(all[i])),
+					       ctr_name(all[i]) });
+	}
+	ctr_list_free(all);
+	printf("\nContainers space usage:\n\n");
+	table_print(t, stdout);
+	table_free(t);
+	printf("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n\n"
+	       "Build cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   SHARED    "
+	       "USAGE     PRIVATE\n");
+	return 0;
+}
+
 static int cmd_df(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -146,15 +239,21 @@ static int cmd_df(int argc, char **argv)
 	struct image_df img;
 	unsigned cn = 0, cactive = 0;
 	uint64_t csize = 0, creclaim = 0;
+	bool verbose = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+v", opts, NULL)) != -1)
-		if (c != 'v') /* -v: docker's per-object tables; this summary says it all here */
+	while ((c = getopt_long(argc, argv, "+v", opts, NULL)) != -1) {
+		if (c == 'v')
+			verbose = true;
+		else
 			return EXIT_ENGINE;
+	}
 	if (optind < argc)
 		return cli_usage_error("system df", SYSTEM_USAGE);
 	if (cli_store_open("system df", &s) != 0)
 		return EXIT_ENGINE;
+	if (verbose)
+		return df_verbose(s, &err) < 0 ? cli_fail("system df", &err) : 0;
 	if (image_store_lock(s, false, &err) < 0 || container_image_ids(s, &keep, &err) < 0 ||
 	    image_df(s, keep, &img, &err) < 0 ||
 	    df_containers(s, &cn, &cactive, &csize, &creclaim, &err) < 0)

@@ -168,3 +168,76 @@ int image_df(struct image_store *s, char *const *keep_ids, struct image_df *ret,
 		return hull_err_set(err, -r, "disk usage of %s", s->root);
 	return 0;
 }
+
+/* Disk usage of blobs/sha256/<hex> or layers/<hex>. */
+static uint64_t entry_du(struct image_store *s, const char *dir, const char *hex)
+{
+	cleanup_free char *rel = xasprintf("%s/%s", dir, hex);
+	uint64_t du = 0;
+
+	(void)store_du_at(s->root_fd, rel, &du);
+	return du;
+}
+
+/* How many distinct image ids among l mark hex in dir (blobs or layers). */
+static unsigned users_of(char ***marks, const struct image_list *l, size_t which,
+			 const char *hex)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = strcmp(l->v[j].config, l->v[i].config) == 0;
+		if (!dup && strv_find(marks[2 * i + which], hex) >= 0)
+			n++;
+	}
+	return n;
+}
+
+int image_usage_list(struct image_store *s, struct image_usage **ret, size_t *ret_n,
+		     struct hull_err *err)
+{
+	struct image_list l = { 0 };
+	struct image_usage *u;
+	char ***marks; /* per image: blobs (2i) and layers (2i + 1) */
+	int r;
+
+	r = image_store_lock(s, false, err);
+	if (r < 0)
+		return r;
+	r = image_list(s, &l, err);
+	if (r < 0)
+		return r;
+	marks = xcalloc(2 * l.n + 1, sizeof(*marks));
+	u = xcalloc(l.n + 1, sizeof(*u));
+	for (size_t i = 0; i < l.n; i++)
+		gc_mark(s, l.v[i].manifest, l.v[i].config, &marks[2 * i], &marks[2 * i + 1]);
+	for (size_t i = 0; i < l.n; i++) {
+		for (size_t w = 0; w < 2; w++) {
+			for (size_t k = 0; marks[2 * i + w] && marks[2 * i + w][k]; k++) {
+				const char *hex = marks[2 * i + w][k];
+				uint64_t du;
+
+				if (strv_find(marks[2 * i + w], hex) < (int)k)
+					continue; /* listed twice (a layer used twice) */
+				du = entry_du(s, w ? "layers" : "blobs/sha256", hex);
+				u[i].size += du;
+				if (users_of(marks, &l, w, hex) > 1)
+					u[i].shared += du;
+			}
+		}
+	}
+	for (size_t i = 0; i < l.n; i++) { /* only now: users_of reads every config */
+		u[i].info = l.v[i];
+		memset(&l.v[i], 0, sizeof(l.v[i]));
+	}
+	for (size_t i = 0; i < 2 * l.n; i++)
+		strv_free(marks[i]);
+	free(marks);
+	*ret_n = l.n;
+	image_list_free(&l);
+	*ret = u;
+	return 0;
+}

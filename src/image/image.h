@@ -117,6 +117,17 @@ struct image_df {
 	uint64_t reclaimable;    /* of which no container's image needs */
 };
 
+struct image_usage {
+	struct image_info info; /* as image_list gives it (one entry per name) */
+	uint64_t size;          /* disk usage of its blobs and unpacked layers */
+	uint64_t shared;        /* of which another image (another id) uses too */
+};
+
+/* Every image of the index with its disk usage (`system df -v`). Free with free() after
+ * image_info_clear on each. Shared lock. */
+int image_usage_list(struct image_store *s, struct image_usage **ret, size_t *ret_n,
+		     struct hull_err *err);
+
 /* What `hull system df` reports for images; keep_ids as for image_gc. Shared lock. */
 int image_df(struct image_store *s, char *const *keep_ids, struct image_df *ret,
 	     struct hull_err *err);

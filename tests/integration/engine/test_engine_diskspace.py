@@ -199,3 +199,28 @@ def test_system_df(bb, tmp_path):
     bb.run("system", "prune", "-a", "-f")
     rows = df_rows(bb)
     assert rows["Images"][:2] == ("1", "1") and rows["Images"][3] == "0B"
+
+
+def test_system_df_verbose(bb, tmp_path):
+    big = random_layer(tmp_path, "big", 1 << 20, 10)
+    bb.run("import", big, "one")
+    bb.run("import", big, "two", "--change", "CMD echo two")  # shares one's layer
+    bb.run("create", "--name", "c1", "busybox", "true")
+    out = bb.out("system", "df", "-v")
+    sections = out.split("\n\n")
+    assert sections[0] == "Images space usage:"
+    lines = sections[1].splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == [
+        "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE",
+        "CONTAINERS"]
+    rows = {}
+    for l in lines[1:]:
+        cells = re.split(r"\s{2,}", l.strip())
+        rows[cells[0]] = cells
+    one, two, box = rows["localhost/one"], rows["localhost/two"], rows["localhost/busybox"]
+    size = lambda c: float(re.match(r"[\d.]+", c).group()) * UNITS[re.search(r"[a-zA-Z]+$", c).group()]
+    # one and two share a 1 MiB layer (blob and unpacked): mostly shared, a little unique
+    assert size(one[5]) >= 2 << 20 and size(one[6]) < 64 << 10
+    assert box[5] == "0B" and box[7] == "1" and one[7] == "0"
+    assert "Containers space usage:" in out and "c1" in out
+    assert "Build cache usage: 0B" in out
