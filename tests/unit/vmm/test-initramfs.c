@@ -51,8 +51,11 @@ static void test_cpio_readable_by_cpio(void **state)
 	FILE *p;
 	char line[64] = { 0 };
 
-	if (access("/usr/bin/cpio", X_OK) != 0)
-		skip();
+	/*
+	 * cpio is a dependency (scripts/debian-packages.txt): no skip(), which cmocka prints as
+	 * "not ok # SKIP" and Meson counts as a failure anyway.
+	 */
+	assert_int_equal(access("/usr/bin/cpio", X_OK), 0);
 	cpio_add(&b, "etc", S_IFDIR | 0755, 0, 0, NULL, 0);
 	cpio_add(&b, "etc/hello", S_IFREG | 0644, 0, 0, "hi", 2);
 	cpio_add(&b, "bin/sh", S_IFLNK | 0777, 0, 0, "busybox", 7);
