@@ -30,7 +30,7 @@ def test_readme_has_examples():
     blocks = readme_blocks()
     assert blocks, "README's 'Using it' section has no sh blocks"
     joined = "".join(blocks)
-    for word in ("hull run", "hull-oci", "img create"):
+    for word in ("hull run", "hull-oci", "img create", "vm run"):
         assert word in joined.replace("$H ", "hull "), f"README examples lack {word}"
 
 
@@ -70,3 +70,4 @@ def test_readme_examples_run(workdir, build):
     assert r.returncode == 0, (f"README examples failed ({r.returncode}):\n"
                                f"{r.stderr[-3000:]}\nstdout:\n{r.stdout[-2000:]}")
     assert "hello\n" in r.stdout and "hi from hull-oci" in r.stdout
+    assert "hello from a hull VM, kernel" in r.stdout
