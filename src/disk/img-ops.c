@@ -191,27 +191,37 @@ err_unlink:
 	return -err->code;
 }
 
-int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err)
+/*
+ * Give the image (opened read-write, with its backing chain) the size nsize: QCOW2 through
+ * qcow2_resize (which zeroes a range a longer backing file would show), raw by truncating
+ * the file and reopening it so that the disk sees the new size.
+ */
+static int resize_disk(struct disk **d, const char *path, enum disk_format fmt, unsigned flags,
+		       uint64_t nsize, struct hull_err *err)
 {
-	cleanup_disk struct disk *top = NULL;
-	cleanup_disk struct disk *base = NULL;
-	cleanup_free uint8_t *buf = NULL;
-	struct qcow2 *q;
-	uint64_t off = 0, size;
 	int r;
 
-	r = disk_open(path, fmt, 0, &top, err);
-	if (r < 0)
-		return r;
-	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
-		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
-	q = to_qcow2(top);
-	r = disk_open(q->backing_path, disk_get_format(q->backing), DISK_OPEN_NO_BACKING, &base,
-		      err);
-	if (r < 0)
-		return hull_err_prefix(err, "commit %s", path);
-	size = disk_size(top) < disk_size(base) ? disk_size(top) : disk_size(base);
-	buf = xmalloc(COPY_CHUNK);
+	if (disk_get_format(*d) == DISK_FORMAT_QCOW2)
+		return qcow2_resize(to_qcow2(*d), nsize, err);
+	disk_close(*d);
+	*d = NULL;
+	if (nsize > INT64_MAX || truncate(path, (off_t)nsize) < 0)
+		return hull_err_set(err, errno ? errno : EFBIG, "resize %s", path);
+	r = disk_open(path, fmt, flags, d, err);
+	if (r == 0)
+		r = disk_flush(*d);
+	if (r < 0 && !err->code)
+		return hull_err_set(err, -r, "resize %s", path);
+	return r;
+}
+
+/* Copy what the top image itself holds (data and zeroes) into base, up to size. */
+static int commit_copy(struct disk *top, struct disk *base, uint64_t size)
+{
+	cleanup_free uint8_t *buf = xmalloc(COPY_CHUNK);
+	uint64_t off = 0;
+	int r = 0;
+
 	while (off < size) {
 		uint64_t n, host;
 		unsigned flags, depth;
@@ -219,7 +229,7 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 		r = disk_block_status(top, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
 				      &n, &flags, &host, &depth);
 		if (r < 0)
-			break;
+			return r;
 		if (depth == 0 && (flags & DISK_STATUS_ALLOCATED)) {
 			if (flags & DISK_STATUS_DATA) {
 				r = disk_read(top, off, buf, (size_t)n);
@@ -229,14 +239,49 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 				r = disk_write_zeroes(base, off, n, 0);
 			}
 			if (r < 0)
-				break;
+				return r;
 		}
 		off += n;
 	}
-	if (r == 0)
-		r = disk_flush(base);
+	/* durable in the base before the caller empties the top */
+	return disk_flush(base);
+}
+
+/*
+ * qemu-img commit: the base is opened with its own backing chain, so that clusters the top
+ * covers only partly keep the base's backing bytes around them and zeroed ranges become
+ * zero clusters (or explicit zeroes) rather than holes that show what is below. A base
+ * shorter than the top is grown first (as QEMU's commit job does), which changes nothing
+ * the top shows. The top is emptied only after the base is flushed.
+ */
+int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err)
+{
+	cleanup_disk struct disk *top = NULL;
+	cleanup_disk struct disk *base = NULL;
+	cleanup_free char *base_path = NULL;
+	enum disk_format base_fmt;
+	struct qcow2 *q;
+	int r;
+
+	r = disk_open(path, fmt, 0, &top, err);
 	if (r < 0)
-		return hull_err_set(err, -r, "commit %s into %s", path, q->backing_path);
+		return r;
+	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
+		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
+	q = to_qcow2(top);
+	base_path = xstrdup(q->backing_path);
+	base_fmt = disk_get_format(q->backing);
+	r = disk_open(base_path, base_fmt, 0, &base, err);
+	if (r < 0)
+		return hull_err_prefix(err, "commit %s", path);
+	if (disk_size(base) < disk_size(top)) {
+		r = resize_disk(&base, base_path, base_fmt, 0, disk_size(top), err);
+		if (r < 0)
+			return hull_err_prefix(err, "commit %s: grow the backing file", path);
+	}
+	r = commit_copy(top, base, disk_size(top));
+	if (r < 0)
+		return hull_err_set(err, -r, "commit %s into %s", path, base_path);
 	if (!keep) {
 		r = qcow2_make_empty(q);
 		if (r < 0)
@@ -317,22 +362,23 @@ int img_resize(const char *path, enum disk_format fmt, const char *size, bool sh
 	r = img_parse_size(size + (*size == '+' || *size == '-'), &v);
 	if (r < 0)
 		return hull_err_setx(err, EINVAL, "invalid size '%s'", size);
-	r = disk_open(path, fmt, DISK_OPEN_NO_BACKING, &d, err);
+	/* with the backing chain: growing must know whether a longer backing file shows */
+	r = disk_open(path, fmt, 0, &d, err);
 	if (r < 0)
 		return r;
 	cur = disk_size(d);
 	if (*size == '+')
 		nsize = cur + v;
 	else if (*size == '-')
-		nsize = v > cur ? 0 : cur - v;
+		nsize = v >= cur ? 0 : cur - v;
 	else
 		nsize = v;
+	if (nsize == 0 || (*size == '+' && nsize < cur))
+		return hull_err_setx(err, EINVAL, "%s: new image size must be positive (current "
+				     "size %" PRIu64 ", requested %s)", path, cur, size);
 	if (nsize < cur && !shrink)
-		return hull_err_setx(err, EINVAL, "%s: shrinking discards data: use --shrink to "
-				     "confirm", path);
-	if (disk_get_format(d) == DISK_FORMAT_QCOW2)
-		return qcow2_resize(to_qcow2(d), nsize, err);
-	if (truncate(path, (off_t)nsize) < 0)
-		return hull_err_set(err, errno, "resize %s", path);
-	return 0;
+		return hull_err_setx(err, EINVAL, "%s: shrinking from %" PRIu64 " to %" PRIu64
+				     " bytes discards data: use --shrink to confirm", path, cur,
+				     nsize);
+	return resize_disk(&d, path, fmt, 0, nsize, err);
 }
