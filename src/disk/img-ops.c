@@ -20,7 +20,7 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 {
 	cleanup_disk struct disk *d = NULL;
 	struct qcow2_check_result res;
-	unsigned rmask = 0, flags = DISK_OPEN_NO_REPAIR | DISK_OPEN_NO_BACKING;
+	unsigned rmask = 0, flags = DISK_OPEN_NO_REPAIR | DISK_OPEN_NO_BACKING | QCOW2_OPEN_CHECK;
 	struct qcow2 *q;
 	int r;
 

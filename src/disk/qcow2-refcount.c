@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "disk/qcow2.h"
 
 static uint64_t rb_read(const struct qcow2 *q, const uint8_t *b, uint64_t idx)
@@ -355,5 +356,83 @@ int qcow2_process_frees(struct qcow2 *q)
 		}
 	}
 	q->nb_frees = 0;
+	return 0;
+}
+
+/*
+ * Write fresh refcount blocks and a fresh refcount table after the end of the file, holding
+ * refs[0..n) (the references counted from the header, L1/L2 and snapshot tables, without the
+ * old refcount structures) and 1 for the new structures themselves; then point the header
+ * at them. The old table and blocks are left untouched until the header moves (each step
+ * synced), so a crash leaves the image as it was; afterwards they are free clusters.
+ * Like QEMU's rebuild_refcount_structure, used when the refcount table cannot be trusted.
+ */
+int qcow2_refcount_rebuild(struct qcow2 *q, const uint32_t *refs, uint64_t n)
+{
+	uint64_t cs = q->cluster_size, rbe = q->refblock_entries, per = cs / 8;
+	uint64_t nrb = 0, nrt = 1, total, end = n ? n : 1;
+	cleanup_free uint8_t *b = xmalloc(cs);
+	cleanup_free uint64_t *t = NULL;
+	struct {
+		uint64_t off;
+		uint32_t clusters;
+	} __attribute__((packed)) hdr;
+	int r;
+
+	/* the blocks must also count themselves and the table: iterate to the fixed point */
+	for (;;) {
+		uint64_t nrb2, nrt2;
+
+		total = end + nrb + nrt;
+		nrb2 = (total + rbe - 1) / rbe;
+		nrt2 = (nrb2 * 8 + cs - 1) / cs;
+		if (nrb2 == nrb && nrt2 == nrt)
+			break;
+		nrb = nrb2;
+		nrt = nrt2;
+	}
+	if (nrt * cs > QCOW2_MAX_REFTABLE_BYTES)
+		return -EFBIG;
+	for (uint64_t i = 0; i < nrb; i++) {
+		memset(b, 0, cs);
+		for (uint64_t j = 0; j < rbe; j++) {
+			uint64_t k = i * rbe + j, v = k < n ? refs[k] : k >= end && k < total;
+
+			if (v)
+				rb_write(q, b, j, v > q->refcount_max ? q->refcount_max : v);
+		}
+		r = qcow2_pwrite_meta(q, b, cs, (end + i) * cs);
+		if (r < 0)
+			return r;
+	}
+	t = xcalloc(nrt * per, sizeof(*t));
+	for (uint64_t i = 0; i < nrb; i++)
+		t[i] = htobe64((end + i) * cs);
+	r = qcow2_pwrite_meta(q, t, nrt * cs, (end + nrb) * cs);
+	if (r == 0)
+		r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	hdr.off = htobe64((end + nrb) * cs);
+	hdr.clusters = htobe32((uint32_t)nrt);
+	r = qcow2_pwrite_meta(q, &hdr, sizeof(hdr), 48);
+	if (r == 0)
+		r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	/* the cache holds blocks of the old structure (none dirty: the caller flushed) */
+	qcow2_cache_fini(&q->rb_cache);
+	qcow2_cache_init(&q->rb_cache, 8, cs);
+	for (uint64_t i = 0; i < nrt * per; i++)
+		t[i] = be64toh(t[i]);
+	free(q->reftable);
+	q->reftable = steal_ptr(&t);
+	q->reftable_entries = nrt * per;
+	q->reftable_used = nrb;
+	q->reftable_offset = (end + nrb) * cs;
+	q->reftable_clusters = (uint32_t)nrt;
+	q->reftable_dirty = false;
+	q->file_size = q->phys_size = total * cs;
+	q->free_hint = 1;
 	return 0;
 }
