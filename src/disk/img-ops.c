@@ -268,9 +268,18 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 		return r;
 	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
 		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
+	base_path = xstrdup(to_qcow2(top)->backing_path);
+	base_fmt = disk_get_format(to_qcow2(top)->backing);
+	/*
+	 * The top's own read-only handle on the base would go stale as the base changes (its
+	 * L1 table may move): reopen the top without its chain; only what the top itself
+	 * holds is copied.
+	 */
+	disk_close(steal_ptr(&top));
+	r = disk_open(path, fmt, DISK_OPEN_NO_BACKING, &top, err);
+	if (r < 0)
+		return r;
 	q = to_qcow2(top);
-	base_path = xstrdup(q->backing_path);
-	base_fmt = disk_get_format(q->backing);
 	r = disk_open(base_path, base_fmt, 0, &base, err);
 	if (r < 0)
 		return hull_err_prefix(err, "commit %s", path);
