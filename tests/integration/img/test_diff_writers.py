@@ -394,3 +394,110 @@ def test_resize_refuses_like_qemu_img(img, args, needle):
     assert r.returncode == 1 and needle in r.stderr, r.stderr
     assert img.qemu_img("resize", *args, check=False).returncode == 1
     assert view(img, img.p("t.qcow2")) == b"\x42" * MiB
+
+
+# ---- commit and resize killed part-way (issue 13: nothing is lost) ----
+
+def crash_points(rng, limit=4000):
+    """Every early ordering point, then a seeded sample of the later ones."""
+    n = 1
+    while n < limit:
+        yield n
+        n += 1 if n < 24 else rng.randrange(1, max(2, n // 6))
+
+
+def commit_chain(img, d):
+    os.makedirs(d)
+    img.qemu_img("create", "-q", "-f", "raw", f"{d}/bb.raw", "4M")
+    img.qemu_io(f"{d}/bb.raw", "write -P 0x11 0 4M", fmt="raw")
+    img.qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "bb.raw",
+                 "-F", "raw", f"{d}/base.qcow2", "1M")
+    img.qemu_io(f"{d}/base.qcow2", "write -P 0x22 0 512k")
+    img.qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "-b", "base.qcow2",
+                 "-F", "qcow2", f"{d}/top.qcow2", "3M")
+    img.qemu_io(f"{d}/top.qcow2", "write -P 0x33 4096 700k", "write -z 200k 100k",
+                "write -P 0x44 1500k 900k", "write -P 0x55 2999k 1k")
+
+
+def assert_no_corruption(img, path, what):
+    r = img.qemu_img("check", "--output=json", path, check=False)
+    assert r.returncode in (0, 3), f"{what}: {path}: {r.stdout}{r.stderr}"
+    assert json.loads(r.stdout).get("corruptions", 0) == 0, what
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
+def test_commit_killed_at_ordering_points(img, rng, keep):
+    commit_chain(img, img.p("o"))
+    before = view(img, img.p("o/top.qcow2"))
+    op = "img-commit-keep" if keep else "img-commit"
+    done = False
+    for n in crash_points(rng):
+        shutil.copytree(img.p("o"), img.p("c"))
+        r = img.io(op, img.p("c/top.qcow2"), crash_after=n, check=False)
+        assert r.returncode in (0, 99), r.stderr
+        what = f"crash point {n}"
+        # the top still shows what it showed: either it is whole, or the base has it all
+        assert view(img, img.p("c/top.qcow2")) == before, what
+        for p in ("c/top.qcow2", "c/base.qcow2"):
+            assert_no_corruption(img, img.p(p), what)
+        if r.returncode == 0:
+            assert view(img, img.p("c/base.qcow2"))[:len(before)] == before, what
+            done = True
+        shutil.rmtree(img.p("c"))
+        if done:
+            break
+    assert done and n > 5, "the commit never finished, or had no ordering points"
+
+
+@pytest.mark.slow
+def test_resize_killed_at_ordering_points(img, rng):
+    img.qemu_img("create", "-q", "-f", "qcow2", "b.qcow2", "4M")
+    img.qemu_io("b.qcow2", "write -P 0xaa 0 4M")
+    img.qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "-b", "b.qcow2",
+                 "-F", "qcow2", "t.qcow2", "1000448")
+    img.qemu_io("t.qcow2", "write -P 0x42 4096 64k", "write -P 0x43 999936 512")
+    before = view(img, img.p("t.qcow2"))
+    new = 3 * MiB
+    done = False
+    for n in crash_points(rng):
+        shutil.copy(img.p("t.qcow2"), img.p("c.qcow2"))
+        r = img.io("img-resize", img.p("c.qcow2"), str(new), crash_after=n, check=False)
+        assert r.returncode in (0, 99), r.stderr
+        got = view(img, img.p("c.qcow2"))
+        assert got in (before, before + bytes(new - len(before))), f"crash point {n}"
+        assert_no_corruption(img, img.p("c.qcow2"), f"crash point {n}")
+        if r.returncode == 0:
+            assert len(got) == new
+            done = True
+            break
+    assert done and n > 5
+
+
+@pytest.mark.slow
+def test_commit_sigkilled_at_random_moments(img, rng):
+    """Real SIGKILLs of `hull img commit` at seeded random moments of its run."""
+    import signal
+    import subprocess
+    import time
+    d = img.p("o")
+    commit_chain(img, d)
+    img.qemu_io(f"{d}/top.qcow2", "write -P 0x66 0 3M")
+    before = view(img, f"{d}/top.qcow2")
+    t0 = time.monotonic()
+    shutil.copytree(d, img.p("c"))
+    img.img("commit", img.p("c/top.qcow2"))
+    span = time.monotonic() - t0
+    shutil.rmtree(img.p("c"))
+    for i in range(12):
+        shutil.copytree(d, img.p("c"))
+        p = subprocess.Popen([str(img.hull), "img", "commit", img.p("c/top.qcow2")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0, span))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        assert p.returncode in (0, -signal.SIGKILL), p.stderr.read()
+        p.stderr.close()
+        assert view(img, img.p("c/top.qcow2")) == before, f"kill {i}"
+        assert_no_corruption(img, img.p("c/base.qcow2"), f"kill {i}")
+        shutil.rmtree(img.p("c"))
