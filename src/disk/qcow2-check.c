@@ -165,7 +165,8 @@ static uint64_t refblock_cluster(const struct counter *c, uint64_t ri)
 {
 	uint64_t off = c->q->reftable[ri] & QCOW2_REFT_OFFSET_MASK;
 
-	if (off & (c->q->cluster_size - 1) || off >> c->q->cluster_bits >= c->n)
+	if (off & (c->q->cluster_size - 1) || off >> c->q->cluster_bits >= c->n ||
+	    (c->q->reftable[ri] & QCOW2_REFT_RESERVED_MASK) || off == 0)
 		return UINT64_MAX;
 	return off >> c->q->cluster_bits;
 }
@@ -182,6 +183,12 @@ static void check_refblocks(struct counter *c)
 	for (uint64_t i = 0; i < q->reftable_entries; i++) {
 		uint64_t off = q->reftable[i] & QCOW2_REFT_OFFSET_MASK, k;
 
+		if (q->reftable[i] & QCOW2_REFT_RESERVED_MASK) {
+			note(c, "refcount table entry %llu (0x%llx) has reserved bits set",
+			     (unsigned long long)i, (unsigned long long)q->reftable[i]);
+			c->rebuild = true;
+			continue;
+		}
 		if (off == 0)
 			continue;
 		k = refblock_cluster(c, i);
@@ -284,8 +291,14 @@ static int compare(struct counter *c, unsigned repair)
 		}
 		if (!fix)
 			continue;
-		if (want > q->refcount_max)
-			want = q->refcount_max;
+		if (want > q->refcount_max) {
+			/* more references than the width can count: raised to the maximum, but
+			 * still a corruption (never reported as repaired) */
+			r = on < q->refcount_max ? qcow2_refcount_set(q, k, q->refcount_max) : 0;
+			if (r < 0)
+				return r;
+			continue;
+		}
 		r = qcow2_refcount_set(q, k, want);
 		if (r < 0)
 			return r;

@@ -64,9 +64,9 @@ int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *ret)
 	int r;
 
 	*ret = 0;
-	if (ri >= q->reftable_entries || q->reftable[ri] == 0)
+	if (ri >= q->reftable_entries || (q->reftable[ri] & QCOW2_REFT_OFFSET_MASK) == 0)
 		return 0;
-	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri], false, &b);
+	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri] & QCOW2_REFT_OFFSET_MASK, false, &b);
 	if (r < 0)
 		return r;
 	*ret = rb_read(q, b, cluster % q->refblock_entries);
