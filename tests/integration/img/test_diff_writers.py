@@ -172,6 +172,7 @@ def run_resize_case(img, i):
 
 
 CORRUPTIONS = ["reft-l2", "reft-data", "reft-refblock", "reft-dup", "reft-past-eof",
+               "reft-reserved",
                "reft-all-same", "refcount-zero", "refcount-leak", "refcount-past-eof",
                "none"]
 
@@ -192,6 +193,8 @@ def corrupt(lay, kind, rng):
         lay.put64(lay.rt_off + 8 * (blocks[0] + 1), rt[blocks[0]])
     elif kind == "reft-past-eof":
         lay.put64(lay.rt_off + 8 * slot, (lay.file_clusters() + rng.randrange(1, 9)) * lay.cs)
+    elif kind == "reft-reserved":
+        lay.put64(lay.rt_off + 8 * slot, rt[slot] | rng.randrange(1, 512))
     elif kind == "reft-all-same":
         for i in range(len(rt)):
             lay.put64(lay.rt_off + 8 * i, rt[blocks[0]])
@@ -266,7 +269,7 @@ def base_image(img, cs=65536, size="4M"):
 
 
 @pytest.mark.parametrize("kind", ["reft-l2", "reft-data", "reft-refblock", "reft-dup",
-                                  "reft-past-eof", "refcount-past-eof"])
+                                  "reft-past-eof", "reft-reserved", "refcount-past-eof"])
 def test_check_repairs_refcount_table(img, kind):
     p = base_image(img)
     lay = Layout(p)
@@ -282,6 +285,9 @@ def test_check_repairs_refcount_table(img, kind):
         lay.put64(lay.rt_off + 24, rt[0])
     elif kind == "reft-past-eof":
         lay.put64(lay.rt_off + 8, (lay.file_clusters() + 5) * lay.cs)
+    elif kind == "reft-reserved":
+        # read as a block at the unmasked offset 0xe4, -r all zeroed the header cluster
+        lay.put64(lay.rt_off + 8, 0xe4)
     else:
         n = lay.file_clusters()
         for c in range(n + 2, n + 10):
