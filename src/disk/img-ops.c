@@ -298,8 +298,10 @@ static int resize_disk(struct disk **d, const char *path, enum disk_format fmt, 
 		return qcow2_resize(to_qcow2(*d), nsize, err);
 	disk_close(*d);
 	*d = NULL;
-	if (nsize > INT64_MAX || truncate(path, (off_t)nsize) < 0)
-		return hull_err_set(err, errno ? errno : EFBIG, "resize %s", path);
+	if (nsize > INT64_MAX)
+		return hull_err_setx(err, EFBIG, "%s: size %" PRIu64 " is too large", path, nsize);
+	if (truncate(path, (off_t)nsize) < 0)
+		return hull_err_set(err, errno, "resize %s", path);
 	r = disk_open(path, fmt, flags, d, err);
 	if (r == 0)
 		r = disk_flush(*d);
