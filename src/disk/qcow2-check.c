@@ -238,8 +238,18 @@ static void q_repair_begin(struct counter *c)
 	c->q->free_hint = 1;
 }
 
+/* The computed refcounts, as the repair may have grown them (qcow2_repair_note). */
+static void q_repair_sync(struct counter *c)
+{
+	if (c->q->repair_refs) {
+		c->refs = c->q->repair_refs;
+		c->n = c->q->repair_nclusters;
+	}
+}
+
 static void q_repair_end(struct counter *c)
 {
+	q_repair_sync(c);
 	c->q->repair_refs = NULL;
 	c->q->repair_nclusters = 0;
 }
@@ -295,11 +305,13 @@ static int compare(struct counter *c, unsigned repair)
 			/* more references than the width can count: raised to the maximum, but
 			 * still a corruption (never reported as repaired) */
 			r = on < q->refcount_max ? qcow2_refcount_set(q, k, q->refcount_max) : 0;
+			q_repair_sync(c);
 			if (r < 0)
 				return r;
 			continue;
 		}
 		r = qcow2_refcount_set(q, k, want);
+		q_repair_sync(c);
 		if (r < 0)
 			return r;
 		if (on < want) {

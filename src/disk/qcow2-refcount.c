@@ -88,6 +88,26 @@ static bool in_use_elsewhere(const struct qcow2 *q, uint64_t c)
 
 static int grow_reftable(struct qcow2 *q, uint64_t need_entries);
 
+/*
+ * During a repair, a cluster the repair itself allocated (a refcount block, the moved table,
+ * an L2 copy) is referenced: record it in the computed refcounts, growing them past the old
+ * end of the file, so that the comparison does not take it for a leak and free it.
+ */
+void qcow2_repair_note(struct qcow2 *q, uint64_t c)
+{
+	if (!q->repair_refs)
+		return;
+	if (c >= q->repair_nclusters) {
+		uint64_t n = c + 1 > 2 * q->repair_nclusters ? c + 1 : 2 * q->repair_nclusters;
+
+		q->repair_refs = xreallocarray(q->repair_refs, n, sizeof(*q->repair_refs));
+		memset(q->repair_refs + q->repair_nclusters, 0,
+		       (n - q->repair_nclusters) * sizeof(*q->repair_refs));
+		q->repair_nclusters = n;
+	}
+	q->repair_refs[c] = 1;
+}
+
 /* Create the refcount block for table index ri, placed inside the range it covers. */
 static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 {
@@ -115,8 +135,7 @@ static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 		q->reftable_used = ri + 1;
 	if ((c + 1) << q->cluster_bits > q->file_size)
 		q->file_size = (c + 1) << q->cluster_bits;
-	if (q->repair_refs && c < q->repair_nclusters)
-		q->repair_refs[c] = 1;
+	qcow2_repair_note(q, c);
 	return 0;
 }
 
@@ -210,8 +229,7 @@ static int grow_reftable(struct qcow2 *q, uint64_t need_entries)
 	if ((end + nclusters) << q->cluster_bits > q->file_size)
 		q->file_size = (end + nclusters) << q->cluster_bits;
 	for (uint64_t c = end; c < end + nclusters; c++) {
-		if (q->repair_refs && c < q->repair_nclusters)
-			q->repair_refs[c] = 1;
+		qcow2_repair_note(q, c);
 		r = qcow2_refcount_set(q, c, 1);
 		if (r < 0)
 			return r;
@@ -305,8 +323,7 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret)
 		r = qcow2_refcount_set(q, start + i, 1);
 		if (r < 0)
 			break;
-		if (q->repair_refs && start + i < q->repair_nclusters)
-			q->repair_refs[start + i] = 1;
+		qcow2_repair_note(q, start + i);
 	}
 	q->resv_start = q->resv_end = 0;
 	if (r < 0)

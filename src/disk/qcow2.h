@@ -175,6 +175,8 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret);
 void qcow2_free_later(struct qcow2 *q, uint64_t off);
 /* Make the L2 changes durable, then apply the queued decrements. */
 int qcow2_process_frees(struct qcow2 *q);
+/* During repair: cluster c is now referenced (see the .c). */
+void qcow2_repair_note(struct qcow2 *q, uint64_t c);
 /* Replace the refcount table and blocks by new ones holding refs[0..n) (see the .c). */
 int qcow2_refcount_rebuild(struct qcow2 *q, const uint32_t *refs, uint64_t n);
 

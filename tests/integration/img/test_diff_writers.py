@@ -535,3 +535,19 @@ def test_check_repair_killed_at_ordering_points(img, rng):
             done = True
             break
     assert done and n > 2
+
+
+def test_check_repair_keeps_the_blocks_it_allocates(img):
+    """Found by the fuzz target's recheck: the refcount block that -r all creates past the
+    end of the file was then taken for a leak and freed, and the repair claimed success."""
+    p = img.p("h.qcow2")
+    img.qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512,refcount_bits=64", p,
+                 "1M")
+    lay = Layout(p)
+    rt = lay.reftable()
+    lay.put64(lay.rt_off + 8, rt[0])  # the block now covers clusters 64..127
+    lay.put64(lay.rt_off, 0)          # and nothing covers the file's own clusters
+    r = img.img("check", "-r", "all", p, check=False)
+    assert r.returncode == 0, r.stdout
+    img.qemu_check_clean(p)
+    assert img.img("check", p).returncode == 0
