@@ -134,7 +134,7 @@ static const struct cli_command *img_def(const char *cmd)
 struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
 	const char *backing, *opts, *repair, *output;
-	bool quiet, compress, unsafe, shrink, keep, backing_set, chain;
+	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress;
 	char **pos;
 	int npos;
 };
@@ -172,7 +172,8 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'c': a->compress = cli_opt_on; break;
 		case 'u': a->unsafe = cli_opt_on; break;
 		case 'd': a->keep = cli_opt_on; break;
-		case 'p': case 'U': break; /* progress, force-share: accepted, no effect */
+		case 'p': a->progress = cli_opt_on; break;
+		case 'U': break; /* force-share: accepted, no effect */
 		case OPT_SHRINK: a->shrink = cli_opt_on; break;
 		case OPT_BACKING_CHAIN: a->chain = cli_opt_on; break;
 		case OPT_OUTPUT:
@@ -218,12 +219,13 @@ static int img_create_cmd(int argc, char **argv)
 		fprintf(stderr, "hull img create: invalid size '%s'\n", a.pos[1]);
 		return 1;
 	}
+	/* after success: a failed create says only why (qemu-img prints this line first) */
+	if (img_create(a.pos[0], &o, &err) < 0)
+		return fail(&err);
 	if (!a.quiet)
 		printf("Formatting '%s', fmt=%s size=%" PRIu64 "%s%s\n", a.pos[0],
 		       disk_format_name(o.format), o.size, o.backing_file ? " backing_file=" : "",
 		       o.backing_file ? o.backing_file : "");
-	if (disk_create(a.pos[0], &o, &err) < 0)
-		return fail(&err);
 	return 0;
 }
 
@@ -406,12 +408,28 @@ static int img_check_cmd(int argc, char **argv)
 	return 0;
 }
 
+/* qemu-img's progress line ("    (12.34/100%)" and a carriage return), every 1% or more. */
+static void print_progress(void *opaque, double percent)
+{
+	double *last = opaque;
+
+	if (*last >= 0 && percent - *last < 1.0 && percent < 100.0)
+		return;
+	*last = percent;
+	printf("    (%3.2f/100%%)\r", percent);
+	(void)fflush(stdout);
+}
+
 static int img_convert_cmd(int argc, char **argv)
 {
 	struct disk_create_opts o = { 0 };
 	cleanup_free char *obuf = NULL;
 	struct hull_err err = { 0 };
 	struct img_args a;
+
+	double last = -1;
+	struct img_progress progress = { .fn = print_progress, .opaque = &last };
+	int r;
 
 	if (parse_args("convert", argc, argv, "+f:O:o:cpqU", &a) < 0)
 		return 1;
@@ -420,9 +438,13 @@ static int img_convert_cmd(int argc, char **argv)
 	if (a.opts && img_parse_create_opts(a.opts, &o, &obuf, &err) < 0)
 		return fail(&err);
 	o.format = a.out_fmt ? a.out_fmt : DISK_FORMAT_RAW;
-	if (img_convert(a.pos[0], a.fmt, a.pos[1], &o, a.compress, &err) < 0)
-		return fail(&err);
-	return 0;
+	if (a.progress && !a.quiet)
+		print_progress(&last, 0.0);
+	r = img_convert(a.pos[0], a.fmt, a.pos[1], &o, a.compress,
+			a.progress && !a.quiet ? &progress : NULL, &err);
+	if (a.progress && !a.quiet)
+		printf("\n");
+	return r < 0 ? fail(&err) : 0;
 }
 
 static int img_commit_cmd(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* `hull img` operations that change images: check (-r), convert, commit, rebase, resize. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 {
 	cleanup_disk struct disk *d = NULL;
 	struct qcow2_check_result res;
-	unsigned rmask = 0, flags = DISK_OPEN_NO_REPAIR | DISK_OPEN_NO_BACKING;
+	unsigned rmask = 0, flags = DISK_OPEN_NO_REPAIR | DISK_OPEN_NO_BACKING | QCOW2_OPEN_CHECK;
 	struct qcow2 *q;
 	int r;
 
@@ -77,7 +78,14 @@ static bool is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf)
+static void report(const struct img_progress *p, uint64_t done, uint64_t size)
+{
+	if (p)
+		p->fn(p->opaque, size ? 100.0 * (double)done / (double)size : 100.0);
+}
+
+static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
+		      const struct img_progress *progress)
 {
 	uint64_t size = disk_size(s), off = 0;
 
@@ -112,11 +120,13 @@ static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf)
 			p = q;
 		}
 		off += n;
+		report(progress, off, size);
 	}
 	return 0;
 }
 
-static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf)
+static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf,
+			   const struct img_progress *progress)
 {
 	uint64_t size = disk_size(s), cs = q->cluster_size;
 
@@ -133,18 +143,111 @@ static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf)
 		r = qcow2_write_compressed(q, off >> q->cluster_bits, buf);
 		if (r < 0)
 			return r;
+		report(progress, off + n, size);
 	}
 	return 0;
 }
 
-int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
-		const struct disk_create_opts *opts, bool compress, struct hull_err *err)
+/*
+ * Atomic outputs (issue 13): an image is built under a temporary name in the target's
+ * directory (so relative backing names resolve alike and the rename is atomic) and renamed
+ * over the target once complete and durable: a killed run never leaves a half-written image
+ * under the final name. convert replaces an existing regular file (as qemu-img does);
+ * create never does (qemu-img would).
+ */
+struct out_tmp {
+	char *path; /* the temporary name, NULL once renamed */
+};
+
+static void out_tmp_cleanup(struct out_tmp *t)
 {
+	if (t->path)
+		(void)unlink(t->path);
+	free(t->path);
+}
+
+/* Refuse targets that are not regular files, and the source itself. */
+static int out_check(const char *dst, const char *src, struct hull_err *err)
+{
+	struct stat st, sst;
+
+	if (stat(dst, &st) < 0)
+		return errno == ENOENT ? 0 : hull_err_set(err, errno, "%s", dst);
+	if (!S_ISREG(st.st_mode))
+		return hull_err_setx(err, EEXIST, "%s: exists and is not a regular file", dst);
+	if (src && stat(src, &sst) == 0 && sst.st_dev == st.st_dev && sst.st_ino == st.st_ino)
+		return hull_err_setx(err, EINVAL, "%s: target is the source image", dst);
+	return 0;
+}
+
+static void out_tmp_init(struct out_tmp *t, const char *dst)
+{
+	cleanup_free char *copy = xstrdup(dst);
+	cleanup_free char *dcopy = xstrdup(dst);
+	const char *dir = dirname(copy), *base = basename(dcopy);
+
+	t->path = xasprintf("%s/.%s.hull-tmp.%d", dir, base, (int)getpid());
+	(void)unlink(t->path); /* a leftover of a killed run with the same pid */
+}
+
+/* Messages about the temporary file name the target the user gave. */
+static int out_err(struct hull_err *err, const struct out_tmp *t, const char *dst)
+{
+	char *p = t->path ? strstr(err->msg, t->path) : NULL;
+
+	if (p) {
+		char buf[sizeof(err->msg)];
+
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - err->msg), err->msg, dst,
+			 p + strlen(t->path));
+		memcpy(err->msg, buf, sizeof(buf));
+	}
+	return -err->code;
+}
+
+/* fsync the temporary file, rename it to dst (over it unless noreplace), fsync the dir. */
+static int out_commit(struct out_tmp *t, const char *dst, bool noreplace, struct hull_err *err)
+{
+	cleanup_close int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	cleanup_free char *copy = xstrdup(dst);
+	cleanup_close int dfd = -1;
+
+	if (fd < 0 || fsync(fd) < 0)
+		return hull_err_set(err, errno, "%s: sync", dst);
+	if (renameat2(AT_FDCWD, t->path, AT_FDCWD, dst, noreplace ? RENAME_NOREPLACE : 0) < 0)
+		return hull_err_set(err, errno, "create %s", dst);
+	free(t->path);
+	t->path = NULL;
+	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return hull_err_set(err, errno, "%s: sync the directory", dst);
+	return 0;
+}
+
+int img_create(const char *path, const struct disk_create_opts *opts, struct hull_err *err)
+{
+	__attribute__((cleanup(out_tmp_cleanup))) struct out_tmp t = { 0 };
+	struct stat st;
+	int r;
+
+	if (lstat(path, &st) == 0)
+		return hull_err_set(err, EEXIST, "create %s", path);
+	out_tmp_init(&t, path);
+	r = disk_create(t.path, opts, err);
+	if (r == 0)
+		r = out_commit(&t, path, true, err);
+	return r < 0 ? out_err(err, &t, path) : 0;
+}
+
+int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
+		const struct disk_create_opts *opts, bool compress,
+		const struct img_progress *progress, struct hull_err *err)
+{
+	__attribute__((cleanup(out_tmp_cleanup))) struct out_tmp t = { 0 };
 	cleanup_disk struct disk *s = NULL;
 	cleanup_disk struct disk *d = NULL;
 	cleanup_free uint8_t *buf = NULL;
 	struct disk_create_opts o = *opts;
-	struct stat dst_st;
 	int r;
 
 	r = disk_open(src, src_fmt, DISK_OPEN_RDONLY, &s, err);
@@ -156,62 +259,64 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		return hull_err_setx(err, ENOTSUP, "%s: compression needs -O qcow2", dst);
 	o.size = disk_size(s);
 	o.backing_file = NULL;
-	/* like qemu-img, replace an existing target file (never the source itself) */
-	if (stat(dst, &dst_st) == 0) {
-		struct stat src_st;
-
-		if (!S_ISREG(dst_st.st_mode))
-			return hull_err_setx(err, EEXIST, "%s: exists and is not a regular file", dst);
-		if (stat(src, &src_st) == 0 && src_st.st_dev == dst_st.st_dev &&
-		    src_st.st_ino == dst_st.st_ino)
-			return hull_err_setx(err, EINVAL, "%s: target is the source image", dst);
-		if (unlink(dst) < 0)
-			return hull_err_set(err, errno, "replace %s", dst);
-	}
-	r = disk_create(dst, &o, err);
+	r = out_check(dst, src, err);
 	if (r < 0)
 		return r;
-	r = disk_open(dst, o.format, DISK_OPEN_NO_BACKING, &d, err);
+	out_tmp_init(&t, dst);
+	r = disk_create(t.path, &o, err);
+	if (r == 0)
+		r = disk_open(t.path, o.format, DISK_OPEN_NO_BACKING, &d, err);
 	if (r < 0)
-		goto err_unlink;
+		return out_err(err, &t, dst);
 	buf = xmalloc(COPY_CHUNK);
 	if (compress)
-		r = copy_compressed(s, to_qcow2(d), buf);
+		r = copy_compressed(s, to_qcow2(d), buf, progress);
 	else
-		r = copy_plain(s, d, buf);
+		r = copy_plain(s, d, buf, progress);
 	if (r == 0)
 		r = disk_flush(d);
-	if (r < 0) {
-		hull_err_set(err, -r, "convert %s to %s", src, dst);
-		goto err_unlink;
-	}
-	return 0;
-err_unlink:
-	(void)unlink(dst);
-	return -err->code;
+	if (r < 0)
+		return hull_err_set(err, -r, "convert %s to %s", src, dst);
+	disk_close(steal_ptr(&d));
+	r = out_commit(&t, dst, false, err);
+	if (r == 0 && progress)
+		progress->fn(progress->opaque, 100.0);
+	return r;
 }
 
-int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err)
+/*
+ * Give the image (opened read-write, with its backing chain) the size nsize: QCOW2 through
+ * qcow2_resize (which zeroes a range a longer backing file would show), raw by truncating
+ * the file and reopening it so that the disk sees the new size.
+ */
+static int resize_disk(struct disk **d, const char *path, enum disk_format fmt, unsigned flags,
+		       uint64_t nsize, struct hull_err *err)
 {
-	cleanup_disk struct disk *top = NULL;
-	cleanup_disk struct disk *base = NULL;
-	cleanup_free uint8_t *buf = NULL;
-	struct qcow2 *q;
-	uint64_t off = 0, size;
 	int r;
 
-	r = disk_open(path, fmt, 0, &top, err);
-	if (r < 0)
-		return r;
-	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
-		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
-	q = to_qcow2(top);
-	r = disk_open(q->backing_path, disk_get_format(q->backing), DISK_OPEN_NO_BACKING, &base,
-		      err);
-	if (r < 0)
-		return hull_err_prefix(err, "commit %s", path);
-	size = disk_size(top) < disk_size(base) ? disk_size(top) : disk_size(base);
-	buf = xmalloc(COPY_CHUNK);
+	if (disk_get_format(*d) == DISK_FORMAT_QCOW2)
+		return qcow2_resize(to_qcow2(*d), nsize, err);
+	disk_close(*d);
+	*d = NULL;
+	if (nsize > INT64_MAX)
+		return hull_err_setx(err, EFBIG, "%s: size %" PRIu64 " is too large", path, nsize);
+	if (truncate(path, (off_t)nsize) < 0)
+		return hull_err_set(err, errno, "resize %s", path);
+	r = disk_open(path, fmt, flags, d, err);
+	if (r == 0)
+		r = disk_flush(*d);
+	if (r < 0 && !err->code)
+		return hull_err_set(err, -r, "resize %s", path);
+	return r;
+}
+
+/* Copy what the top image itself holds (data and zeroes) into base, up to size. */
+static int commit_copy(struct disk *top, struct disk *base, uint64_t size)
+{
+	cleanup_free uint8_t *buf = xmalloc(COPY_CHUNK);
+	uint64_t off = 0;
+	int r = 0;
+
 	while (off < size) {
 		uint64_t n, host;
 		unsigned flags, depth;
@@ -219,7 +324,7 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 		r = disk_block_status(top, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
 				      &n, &flags, &host, &depth);
 		if (r < 0)
-			break;
+			return r;
 		if (depth == 0 && (flags & DISK_STATUS_ALLOCATED)) {
 			if (flags & DISK_STATUS_DATA) {
 				r = disk_read(top, off, buf, (size_t)n);
@@ -229,14 +334,58 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 				r = disk_write_zeroes(base, off, n, 0);
 			}
 			if (r < 0)
-				break;
+				return r;
 		}
 		off += n;
 	}
-	if (r == 0)
-		r = disk_flush(base);
+	/* durable in the base before the caller empties the top */
+	return disk_flush(base);
+}
+
+/*
+ * qemu-img commit: the base is opened with its own backing chain, so that clusters the top
+ * covers only partly keep the base's backing bytes around them and zeroed ranges become
+ * zero clusters (or explicit zeroes) rather than holes that show what is below. A base
+ * shorter than the top is grown first (as QEMU's commit job does), which changes nothing
+ * the top shows. The top is emptied only after the base is flushed.
+ */
+int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err)
+{
+	cleanup_disk struct disk *top = NULL;
+	cleanup_disk struct disk *base = NULL;
+	cleanup_free char *base_path = NULL;
+	enum disk_format base_fmt;
+	struct qcow2 *q;
+	int r;
+
+	r = disk_open(path, fmt, 0, &top, err);
 	if (r < 0)
-		return hull_err_set(err, -r, "commit %s into %s", path, q->backing_path);
+		return r;
+	if (disk_get_format(top) != DISK_FORMAT_QCOW2 || !to_qcow2(top)->backing)
+		return hull_err_setx(err, EINVAL, "%s: image has no backing file to commit to", path);
+	base_path = xstrdup(to_qcow2(top)->backing_path);
+	base_fmt = disk_get_format(to_qcow2(top)->backing);
+	/*
+	 * The top's own read-only handle on the base would go stale as the base changes (its
+	 * L1 table may move): reopen the top without its chain; only what the top itself
+	 * holds is copied.
+	 */
+	disk_close(steal_ptr(&top));
+	r = disk_open(path, fmt, DISK_OPEN_NO_BACKING, &top, err);
+	if (r < 0)
+		return r;
+	q = to_qcow2(top);
+	r = disk_open(base_path, base_fmt, 0, &base, err);
+	if (r < 0)
+		return hull_err_prefix(err, "commit %s", path);
+	if (disk_size(base) < disk_size(top)) {
+		r = resize_disk(&base, base_path, base_fmt, 0, disk_size(top), err);
+		if (r < 0)
+			return hull_err_prefix(err, "commit %s: grow the backing file", path);
+	}
+	r = commit_copy(top, base, disk_size(top));
+	if (r < 0)
+		return hull_err_set(err, -r, "commit %s into %s", path, base_path);
 	if (!keep) {
 		r = qcow2_make_empty(q);
 		if (r < 0)
@@ -317,22 +466,23 @@ int img_resize(const char *path, enum disk_format fmt, const char *size, bool sh
 	r = img_parse_size(size + (*size == '+' || *size == '-'), &v);
 	if (r < 0)
 		return hull_err_setx(err, EINVAL, "invalid size '%s'", size);
-	r = disk_open(path, fmt, DISK_OPEN_NO_BACKING, &d, err);
+	/* with the backing chain: growing must know whether a longer backing file shows */
+	r = disk_open(path, fmt, 0, &d, err);
 	if (r < 0)
 		return r;
 	cur = disk_size(d);
 	if (*size == '+')
 		nsize = cur + v;
 	else if (*size == '-')
-		nsize = v > cur ? 0 : cur - v;
+		nsize = v >= cur ? 0 : cur - v;
 	else
 		nsize = v;
+	if (nsize == 0 || (*size == '+' && nsize < cur))
+		return hull_err_setx(err, EINVAL, "%s: new image size must be positive (current "
+				     "size %" PRIu64 ", requested %s)", path, cur, size);
 	if (nsize < cur && !shrink)
-		return hull_err_setx(err, EINVAL, "%s: shrinking discards data: use --shrink to "
-				     "confirm", path);
-	if (disk_get_format(d) == DISK_FORMAT_QCOW2)
-		return qcow2_resize(to_qcow2(d), nsize, err);
-	if (truncate(path, (off_t)nsize) < 0)
-		return hull_err_set(err, errno, "resize %s", path);
-	return 0;
+		return hull_err_setx(err, EINVAL, "%s: shrinking from %" PRIu64 " to %" PRIu64
+				     " bytes discards data: use --shrink to confirm", path, cur,
+				     nsize);
+	return resize_disk(&d, path, fmt, 0, nsize, err);
 }

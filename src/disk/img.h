@@ -31,9 +31,27 @@ struct img_check_report {
 int img_check(const char *path, enum disk_format fmt, const char *repair,
 	      struct img_check_report *rep, struct hull_err *err);
 
-/* Copy src into a new image dst (opts->format, size taken from src); compress: qcow2 only. */
+/*
+ * Create an image at path as disk_create() does (path must not exist: -EEXIST), but built
+ * under a temporary name in the same directory and renamed to path when durable, so that a
+ * killed run never leaves a half-made image under path.
+ */
+int img_create(const char *path, const struct disk_create_opts *opts, struct hull_err *err);
+
+/* Progress of a long operation: fn gets the percentage done (0..100), often. */
+struct img_progress {
+	void (*fn)(void *opaque, double percent);
+	void *opaque;
+};
+
+/*
+ * Copy src into a new image dst (opts->format, size taken from src); compress: qcow2 only.
+ * Built under a temporary name and renamed over dst at the end (see img_create).
+ * progress may be NULL.
+ */
 int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
-		const struct disk_create_opts *opts, bool compress, struct hull_err *err);
+		const struct disk_create_opts *opts, bool compress,
+		const struct img_progress *progress, struct hull_err *err);
 
 /* Write the image's own clusters into its backing file; then empty it unless keep. */
 int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err);

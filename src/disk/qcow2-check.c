@@ -22,6 +22,7 @@ struct counter {
 	uint64_t n;
 	uint64_t next_contiguous; /* host offset that would continue the last data cluster */
 	struct qcow2_check_result *res;
+	bool rebuild; /* the refcount table points at something other than its own blocks */
 };
 
 static void __attribute__((format(printf, 2, 3))) note(struct counter *c, const char *fmt, ...)
@@ -125,6 +126,8 @@ static int walk_l1(struct counter *c, const uint64_t *l1, uint64_t l1_size, bool
 	return 0;
 }
 
+static void check_refblocks(struct counter *c);
+
 static int count_refs(struct counter *c)
 {
 	struct qcow2 *q = c->q;
@@ -153,10 +156,102 @@ static int count_refs(struct counter *c)
 	if (q->nb_snapshots)
 		inc(c, q->snapshots_offset, q->snapshots_size);
 	inc(c, q->reftable_offset, (uint64_t)q->reftable_clusters * cs);
-	for (uint64_t i = 0; i < q->reftable_entries; i++)
-		if (q->reftable[i])
-			inc(c, q->reftable[i] & QCOW2_REFT_OFFSET_MASK, cs);
+	check_refblocks(c);
 	return 0;
+}
+
+/* The cluster index of refcount block ri, or UINT64_MAX when it is unaligned or past EOF. */
+static uint64_t refblock_cluster(const struct counter *c, uint64_t ri)
+{
+	uint64_t off = c->q->reftable[ri] & QCOW2_REFT_OFFSET_MASK;
+
+	if (off & (c->q->cluster_size - 1) || off >> c->q->cluster_bits >= c->n ||
+	    (c->q->reftable[ri] & QCOW2_REFT_RESERVED_MASK) || off == 0)
+		return UINT64_MAX;
+	return off >> c->q->cluster_bits;
+}
+
+/*
+ * Like qemu-img's check_refblocks: every refcount block must be cluster aligned, inside the
+ * file, and referenced once (not shared with an L2 table, data, another block...). When one
+ * is not, its refcounts cannot be trusted nor written: the structure is rebuilt.
+ */
+static void check_refblocks(struct counter *c)
+{
+	struct qcow2 *q = c->q;
+
+	for (uint64_t i = 0; i < q->reftable_entries; i++) {
+		uint64_t off = q->reftable[i] & QCOW2_REFT_OFFSET_MASK, k;
+
+		if (q->reftable[i] & QCOW2_REFT_RESERVED_MASK) {
+			note(c, "refcount table entry %llu (0x%llx) has reserved bits set",
+			     (unsigned long long)i, (unsigned long long)q->reftable[i]);
+			c->rebuild = true;
+			continue;
+		}
+		if (off == 0)
+			continue;
+		k = refblock_cluster(c, i);
+		if (k == UINT64_MAX) {
+			note(c, "refcount block %llu at 0x%llx is unaligned or past the end of the "
+			     "file", (unsigned long long)i, (unsigned long long)off);
+			c->rebuild = true;
+		} else if (c->refs[k] != UINT32_MAX) {
+			c->refs[k]++;
+		}
+	}
+	for (uint64_t i = 0; i < q->reftable_entries; i++) {
+		uint64_t k = q->reftable[i] ? refblock_cluster(c, i) : UINT64_MAX;
+
+		if (k != UINT64_MAX && c->refs[k] != 1) {
+			note(c, "refcount block %llu at 0x%llx is also used by other metadata, data "
+			     "or another refcount table entry (%u references)",
+			     (unsigned long long)i, (unsigned long long)(k << q->cluster_bits),
+			     c->refs[k]);
+			c->rebuild = true;
+		}
+	}
+}
+
+/* Take back what count_refs counted for the old refcount table and blocks. */
+static void uncount_refcount_structures(struct counter *c)
+{
+	struct qcow2 *q = c->q;
+	uint64_t first = q->reftable_offset >> q->cluster_bits;
+
+	for (uint64_t k = first; k < first + q->reftable_clusters && k < c->n; k++)
+		if (c->refs[k] && c->refs[k] != UINT32_MAX)
+			c->refs[k]--;
+	for (uint64_t i = 0; i < q->reftable_entries; i++) {
+		uint64_t k = q->reftable[i] ? refblock_cluster(c, i) : UINT64_MAX;
+
+		if (k != UINT64_MAX && c->refs[k] && c->refs[k] != UINT32_MAX)
+			c->refs[k]--;
+	}
+}
+
+/* While repairing, the allocator must not hand out clusters that are referenced. */
+static void q_repair_begin(struct counter *c)
+{
+	c->q->repair_refs = c->refs;
+	c->q->repair_nclusters = c->n;
+	c->q->free_hint = 1;
+}
+
+/* The computed refcounts, as the repair may have grown them (qcow2_repair_note). */
+static void q_repair_sync(struct counter *c)
+{
+	if (c->q->repair_refs) {
+		c->refs = c->q->repair_refs;
+		c->n = c->q->repair_nclusters;
+	}
+}
+
+static void q_repair_end(struct counter *c)
+{
+	q_repair_sync(c);
+	c->q->repair_refs = NULL;
+	c->q->repair_nclusters = 0;
 }
 
 static int compare(struct counter *c, unsigned repair)
@@ -166,18 +261,23 @@ static int compare(struct counter *c, unsigned repair)
 	uint64_t end = c->n;
 	int r;
 
-	for (uint64_t ri = 0; ri < q->reftable_entries; ri++)
+	/*
+	 * Past the end of the file, only the ranges of sound blocks (each a distinct cluster of
+	 * the file) are looked at: the work stays bounded by the file's size even when every
+	 * table entry names the same block.
+	 */
+	for (uint64_t ri = 0; !c->rebuild && ri < q->reftable_entries; ri++)
 		if (q->reftable[ri] && (ri + 1) * q->refblock_entries > end)
 			end = (ri + 1) * q->refblock_entries;
 	for (uint64_t k = 0; k < end; k++) {
 		uint64_t on, want = k < c->n ? c->refs[k] : 0;
 		bool fix;
 
-		if (k % q->refblock_entries == 0) {
+		if (k % q->refblock_entries == 0 && k >= c->n) {
 			uint64_t ri = k / q->refblock_entries;
 
 			/* no block here: all zero, and nothing past the file to count */
-			if (k >= c->n && (ri >= q->reftable_entries || !q->reftable[ri])) {
+			if (ri >= q->reftable_entries || !q->reftable[ri]) {
 				k += q->refblock_entries - 1;
 				continue;
 			}
@@ -201,9 +301,17 @@ static int compare(struct counter *c, unsigned repair)
 		}
 		if (!fix)
 			continue;
-		if (want > q->refcount_max)
-			want = q->refcount_max;
+		if (want > q->refcount_max) {
+			/* more references than the width can count: raised to the maximum, but
+			 * still a corruption (never reported as repaired) */
+			r = on < q->refcount_max ? qcow2_refcount_set(q, k, q->refcount_max) : 0;
+			q_repair_sync(c);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		r = qcow2_refcount_set(q, k, want);
+		q_repair_sync(c);
 		if (r < 0)
 			return r;
 		if (on < want) {
@@ -293,6 +401,56 @@ static int check_copied(struct qcow2 *q, bool fix, struct qcow2_check_result *re
 	return 0;
 }
 
+/* Count every reference into a fresh c->refs; 0 or -errno. */
+static int count_all(struct counter *c)
+{
+	struct qcow2 *q = c->q;
+
+	c->n = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
+	if (c->n > CHECK_MAX_CLUSTERS)
+		return -EFBIG;
+	free(c->refs);
+	c->refs = xcalloc(c->n ? c->n : 1, sizeof(*c->refs));
+	c->rebuild = false;
+	return count_refs(c);
+}
+
+/*
+ * Rebuild the refcount structures (qemu-img check -r all does the same), then check again
+ * from scratch: what the second pass still finds is reported as not repaired.
+ */
+static int rebuild(struct counter *c, unsigned repair)
+{
+	struct qcow2_check_result first;
+	struct qcow2_check_result *res = c->res;
+	int r = compare(c, 0); /* read only: how many refcounts were wrong */
+
+	if (r < 0)
+		return r;
+	first = *res;
+	uncount_refcount_structures(c);
+	r = qcow2_refcount_rebuild(c->q, c->refs, c->n);
+	if (r < 0)
+		return r;
+	memset(res, 0, sizeof(*res));
+	r = count_all(c);
+	if (r < 0)
+		return r;
+	if (c->rebuild) /* cannot happen with the blocks just written */
+		return -EIO;
+	q_repair_begin(c);
+	r = compare(c, repair);
+	q_repair_end(c);
+	if (r < 0)
+		return r;
+	res->corruptions_fixed += first.corruptions > res->corruptions
+					  ? first.corruptions - res->corruptions : 0;
+	res->leaks_fixed += first.leaks;
+	if (!res->first_error[0] || res->corruptions == 0)
+		memcpy(res->first_error, first.first_error, sizeof(res->first_error));
+	return 0;
+}
+
 int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res)
 {
 	struct counter c = { .q = q, .res = res };
@@ -302,22 +460,18 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 	r = qcow2_process_frees(q);
 	if (r == 0)
 		r = qcow2_meta_flush(q);
-	if (r < 0)
-		return r;
-	c.n = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
-	if (c.n > CHECK_MAX_CLUSTERS)
-		return -EFBIG;
-	c.refs = xcalloc(c.n ? c.n : 1, sizeof(*c.refs));
-	r = count_refs(&c);
-	if (r == 0) {
-		if (repair) {
-			q->repair_refs = c.refs;
-			q->repair_nclusters = c.n;
-			q->free_hint = 1;
-		}
-		r = compare(&c, repair);
-		q->repair_refs = NULL;
-		q->repair_nclusters = 0;
+	if (r == 0)
+		r = count_all(&c);
+	if (r == 0 && c.rebuild && (repair & QCOW2_REPAIR_ERRORS)) {
+		r = rebuild(&c, repair);
+	} else if (r == 0) {
+		/* never write into blocks that are not sound (-r leaks on such an image) */
+		unsigned fix = c.rebuild ? 0 : repair;
+
+		if (fix)
+			q_repair_begin(&c);
+		r = compare(&c, fix);
+		q_repair_end(&c);
 	}
 	if (r == 0 && res->corruptions == 0)
 		r = check_copied(q, repair & QCOW2_REPAIR_ERRORS, res);

@@ -101,12 +101,39 @@ static int grow_l1(struct qcow2 *q, uint64_t need)
 	return r;
 }
 
+/*
+ * Growing an image whose backing file is longer than the old size would show the backing's
+ * bytes in the new range: like QEMU's bdrv_co_truncate (BDRV_REQ_ZERO_WRITE), the new range
+ * is made to read as zeroes, explicit zeroes for the partial cluster at the old end and zero
+ * clusters after it. Version 2 has no zero clusters: refused (qemu-img refuses with "Failed
+ * to zero out new clusters") before anything changes.
+ */
+static int resize_zero_check(struct qcow2 *q, uint64_t new_size, bool *ret_zero,
+			     struct hull_err *err)
+{
+	uint64_t old = q->d.size, cs = q->cluster_size, zero_start = (old + cs - 1) & ~(cs - 1);
+
+	*ret_zero = new_size > old && q->backing && disk_size(q->backing) > old;
+	if (*ret_zero && q->version < 3 && new_size > zero_start)
+		return hull_err_setx(err, ENOTSUP,
+				     "%s: the backing file (%llu bytes) is longer than the image "
+				     "(%llu bytes) and a compat=0.10 image cannot make the new "
+				     "range read as zeroes (qemu-img refuses too): amend it to "
+				     "compat=1.1 first", q->d.path,
+				     (unsigned long long)disk_size(q->backing),
+				     (unsigned long long)old);
+	return 0;
+}
+
 int qcow2_resize(struct qcow2 *q, uint64_t new_size, struct hull_err *err)
 {
-	uint64_t cs = q->cluster_size, need;
+	uint64_t cs = q->cluster_size, need, old = q->d.size;
+	bool zero_new;
 	int r;
 
-	new_size = (new_size + 511) & ~511ull;
+	if (new_size % 512)
+		return hull_err_setx(err, EINVAL, "%s: the new size %llu must be a multiple of 512",
+				     q->d.path, (unsigned long long)new_size);
 	need = (new_size + (cs << q->l2_bits) - 1) / (cs << q->l2_bits);
 	if (need * 8 > QCOW2_MAX_L1_BYTES || new_size > (1ull << 55))
 		return hull_err_setx(err, EFBIG, "%s: size %llu is too large", q->d.path,
@@ -114,6 +141,9 @@ int qcow2_resize(struct qcow2 *q, uint64_t new_size, struct hull_err *err)
 	if (q->nb_snapshots && new_size < q->d.size)
 		return hull_err_setx(err, ENOTSUP, "%s: cannot shrink an image with snapshots",
 				     q->d.path);
+	r = resize_zero_check(q, new_size, &zero_new, err);
+	if (r < 0)
+		return r;
 	if (new_size < q->d.size) {
 		r = unmap_clusters(q, (new_size + cs - 1) >> q->cluster_bits,
 				   (q->d.size + cs - 1) >> q->cluster_bits);
@@ -131,6 +161,16 @@ int qcow2_resize(struct qcow2 *q, uint64_t new_size, struct hull_err *err)
 		}
 		if (r < 0)
 			return hull_err_set(err, -r, "%s: grow the L1 table", q->d.path);
+	}
+	if (zero_new) {
+		/* zeroes first, durable, then the new size: a crash never shows backing data */
+		q->d.size = new_size;
+		r = disk_write_zeroes(&q->d, old, new_size - old, 0);
+		if (r == 0)
+			r = flush_all(q);
+		q->d.size = old;
+		if (r < 0)
+			return hull_err_set(err, -r, "%s: zero the new range", q->d.path);
 	}
 	r = flush_all(q);
 	q->d.size = new_size;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "disk/qcow2.h"
 
 static uint64_t rb_read(const struct qcow2 *q, const uint8_t *b, uint64_t idx)
@@ -63,9 +64,9 @@ int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *ret)
 	int r;
 
 	*ret = 0;
-	if (ri >= q->reftable_entries || q->reftable[ri] == 0)
+	if (ri >= q->reftable_entries || (q->reftable[ri] & QCOW2_REFT_OFFSET_MASK) == 0)
 		return 0;
-	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri], false, &b);
+	r = qcow2_cache_get(q, &q->rb_cache, q->reftable[ri] & QCOW2_REFT_OFFSET_MASK, false, &b);
 	if (r < 0)
 		return r;
 	*ret = rb_read(q, b, cluster % q->refblock_entries);
@@ -86,6 +87,26 @@ static bool in_use_elsewhere(const struct qcow2 *q, uint64_t c)
 }
 
 static int grow_reftable(struct qcow2 *q, uint64_t need_entries);
+
+/*
+ * During a repair, a cluster the repair itself allocated (a refcount block, the moved table,
+ * an L2 copy) is referenced: record it in the computed refcounts, growing them past the old
+ * end of the file, so that the comparison does not take it for a leak and free it.
+ */
+void qcow2_repair_note(struct qcow2 *q, uint64_t c)
+{
+	if (!q->repair_refs)
+		return;
+	if (c >= q->repair_nclusters) {
+		uint64_t n = c + 1 > 2 * q->repair_nclusters ? c + 1 : 2 * q->repair_nclusters;
+
+		q->repair_refs = xreallocarray(q->repair_refs, n, sizeof(*q->repair_refs));
+		memset(q->repair_refs + q->repair_nclusters, 0,
+		       (n - q->repair_nclusters) * sizeof(*q->repair_refs));
+		q->repair_nclusters = n;
+	}
+	q->repair_refs[c] = 1;
+}
 
 /* Create the refcount block for table index ri, placed inside the range it covers. */
 static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
@@ -114,8 +135,7 @@ static int refblock_create(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 		q->reftable_used = ri + 1;
 	if ((c + 1) << q->cluster_bits > q->file_size)
 		q->file_size = (c + 1) << q->cluster_bits;
-	if (q->repair_refs && c < q->repair_nclusters)
-		q->repair_refs[c] = 1;
+	qcow2_repair_note(q, c);
 	return 0;
 }
 
@@ -209,8 +229,7 @@ static int grow_reftable(struct qcow2 *q, uint64_t need_entries)
 	if ((end + nclusters) << q->cluster_bits > q->file_size)
 		q->file_size = (end + nclusters) << q->cluster_bits;
 	for (uint64_t c = end; c < end + nclusters; c++) {
-		if (q->repair_refs && c < q->repair_nclusters)
-			q->repair_refs[c] = 1;
+		qcow2_repair_note(q, c);
 		r = qcow2_refcount_set(q, c, 1);
 		if (r < 0)
 			return r;
@@ -304,8 +323,7 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret)
 		r = qcow2_refcount_set(q, start + i, 1);
 		if (r < 0)
 			break;
-		if (q->repair_refs && start + i < q->repair_nclusters)
-			q->repair_refs[start + i] = 1;
+		qcow2_repair_note(q, start + i);
 	}
 	q->resv_start = q->resv_end = 0;
 	if (r < 0)
@@ -355,5 +373,83 @@ int qcow2_process_frees(struct qcow2 *q)
 		}
 	}
 	q->nb_frees = 0;
+	return 0;
+}
+
+/*
+ * Write fresh refcount blocks and a fresh refcount table after the end of the file, holding
+ * refs[0..n) (the references counted from the header, L1/L2 and snapshot tables, without the
+ * old refcount structures) and 1 for the new structures themselves; then point the header
+ * at them. The old table and blocks are left untouched until the header moves (each step
+ * synced), so a crash leaves the image as it was; afterwards they are free clusters.
+ * Like QEMU's rebuild_refcount_structure, used when the refcount table cannot be trusted.
+ */
+int qcow2_refcount_rebuild(struct qcow2 *q, const uint32_t *refs, uint64_t n)
+{
+	uint64_t cs = q->cluster_size, rbe = q->refblock_entries, per = cs / 8;
+	uint64_t nrb = 0, nrt = 1, total, end = n ? n : 1;
+	cleanup_free uint8_t *b = xmalloc(cs);
+	cleanup_free uint64_t *t = NULL;
+	struct {
+		uint64_t off;
+		uint32_t clusters;
+	} __attribute__((packed)) hdr;
+	int r;
+
+	/* the blocks must also count themselves and the table: iterate to the fixed point */
+	for (;;) {
+		uint64_t nrb2, nrt2;
+
+		total = end + nrb + nrt;
+		nrb2 = (total + rbe - 1) / rbe;
+		nrt2 = (nrb2 * 8 + cs - 1) / cs;
+		if (nrb2 == nrb && nrt2 == nrt)
+			break;
+		nrb = nrb2;
+		nrt = nrt2;
+	}
+	if (nrt * cs > QCOW2_MAX_REFTABLE_BYTES)
+		return -EFBIG;
+	for (uint64_t i = 0; i < nrb; i++) {
+		memset(b, 0, cs);
+		for (uint64_t j = 0; j < rbe; j++) {
+			uint64_t k = i * rbe + j, v = k < n ? refs[k] : k >= end && k < total;
+
+			if (v)
+				rb_write(q, b, j, v > q->refcount_max ? q->refcount_max : v);
+		}
+		r = qcow2_pwrite_meta(q, b, cs, (end + i) * cs);
+		if (r < 0)
+			return r;
+	}
+	t = xcalloc(nrt * per, sizeof(*t));
+	for (uint64_t i = 0; i < nrb; i++)
+		t[i] = htobe64((end + i) * cs);
+	r = qcow2_pwrite_meta(q, t, nrt * cs, (end + nrb) * cs);
+	if (r == 0)
+		r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	hdr.off = htobe64((end + nrb) * cs);
+	hdr.clusters = htobe32((uint32_t)nrt);
+	r = qcow2_pwrite_meta(q, &hdr, sizeof(hdr), 48);
+	if (r == 0)
+		r = qcow2_sync(q);
+	if (r < 0)
+		return r;
+	/* the cache holds blocks of the old structure (none dirty: the caller flushed) */
+	qcow2_cache_fini(&q->rb_cache);
+	qcow2_cache_init(&q->rb_cache, 8, cs);
+	for (uint64_t i = 0; i < nrt * per; i++)
+		t[i] = be64toh(t[i]);
+	free(q->reftable);
+	q->reftable = steal_ptr(&t);
+	q->reftable_entries = nrt * per;
+	q->reftable_used = nrb;
+	q->reftable_offset = (end + nrb) * cs;
+	q->reftable_clusters = (uint32_t)nrt;
+	q->reftable_dirty = false;
+	q->file_size = q->phys_size = total * cs;
+	q->free_hint = 1;
 	return 0;
 }

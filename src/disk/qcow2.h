@@ -18,6 +18,9 @@
 
 /* Internal open flag for `hull img check -r`: allow opening a corrupt image read-write. */
 #define QCOW2_OPEN_REPAIR (1u << 30)
+/* Internal open flag for `hull img check`: accept a damaged refcount table (check reports it,
+ * -r all rebuilds it); every other opener refuses it. */
+#define QCOW2_OPEN_CHECK (1u << 29)
 
 struct qcow2_cache_entry {
 	uint64_t offset; /* host offset of the cluster, 0 when the slot is free */
@@ -172,6 +175,10 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *ret);
 void qcow2_free_later(struct qcow2 *q, uint64_t off);
 /* Make the L2 changes durable, then apply the queued decrements. */
 int qcow2_process_frees(struct qcow2 *q);
+/* During repair: cluster c is now referenced (see the .c). */
+void qcow2_repair_note(struct qcow2 *q, uint64_t c);
+/* Replace the refcount table and blocks by new ones holding refs[0..n) (see the .c). */
+int qcow2_refcount_rebuild(struct qcow2 *q, const uint32_t *refs, uint64_t n);
 
 /* ---- qcow2.c ---- */
 /* Look up the L2 entry of guest cluster index ci (0 when unallocated); -errno on bad metadata. */

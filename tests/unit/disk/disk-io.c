@@ -6,7 +6,11 @@
  *   STEP: write:OFF:LEN:BYTE  read:OFF:LEN:BYTE (verify)  zero:OFF:LEN[:unmap]
  *         discard:OFF:LEN  flush (prints "flushed N" once durable)
  *
+ *   disk-io [--crash-after N] img-commit|img-commit-keep|img-check-all IMAGE
+ *   disk-io [--crash-after N] img-resize IMAGE SIZE   (shrinking allowed)
+ *
  * --crash-after N ends the process (exit 99) at the Nth QCOW2 metadata write or sync.
+ * The img-* forms run the `hull img` operation (src/disk/img-ops.c), for the crash tests.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,12 +19,37 @@
 #include <string.h>
 
 #include "disk/disk.h"
+#include "disk/img.h"
 
 void qcow2_debug_crash_after(long n);
 
 static uint64_t num(const char *s)
 {
 	return strtoull(s, NULL, 0);
+}
+
+/* The img-* forms: 0 on success, 1 with the error on stderr. */
+static int img_op(int argc, char **argv)
+{
+	struct hull_err err = { 0 };
+	struct img_check_report rep;
+	int r = -EINVAL;
+
+	if (strcmp(argv[0], "img-commit") == 0 && argc == 2)
+		r = img_commit(argv[1], DISK_FORMAT_AUTO, false, &err);
+	else if (strcmp(argv[0], "img-commit-keep") == 0 && argc == 2)
+		r = img_commit(argv[1], DISK_FORMAT_AUTO, true, &err);
+	else if (strcmp(argv[0], "img-check-all") == 0 && argc == 2)
+		r = img_check(argv[1], DISK_FORMAT_AUTO, "all", &rep, &err);
+	else if (strcmp(argv[0], "img-resize") == 0 && argc == 3)
+		r = img_resize(argv[1], DISK_FORMAT_AUTO, argv[2], true, &err);
+	else
+		snprintf(err.msg, sizeof(err.msg), "bad img-* arguments");
+	if (r < 0) {
+		fprintf(stderr, "disk-io: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
 }
 
 static int step(struct disk *d, char *s, unsigned *flushes)
@@ -94,6 +123,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: disk-io [-f FMT] [--crash-after N] IMAGE STEP...\n");
 		return 2;
 	}
+	if (strncmp(argv[i], "img-", 4) == 0)
+		return img_op(argc - i, argv + i);
 	if (disk_open(argv[i], fmt, 0, &d, &err) < 0) {
 		fprintf(stderr, "disk-io: %s\n", err.msg);
 		return 1;
