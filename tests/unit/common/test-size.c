@@ -43,6 +43,11 @@ static void test_docker(void **state)
 		{ "1.2.3", -EINVAL, 0 },	{ "1  m", -EINVAL, 0 },	      { "1mm", -EINVAL, 0 },
 		{ "1bb", -EINVAL, 0 },		{ " 1", -EINVAL, 0 },	      { "8192p", -ERANGE, 0 },
 		{ "99999999999999999999", -ERANGE, 0 },
+		/* the cases engine/human.c's copy had */
+		{ "64MiB", 0, 64 << 20 },	{ "0.5", 0, 0 },	      { "+1", -EINVAL, 0 },
+		{ "1e3", -EINVAL, 0 },		{ "0x10", -EINVAL, 0 },	      { "64x", -EINVAL, 0 },
+		{ "64m ", -EINVAL, 0 },		{ "nan", -EINVAL, 0 },	      { "inf", -EINVAL, 0 },
+		{ NULL, -EINVAL, 0 },
 	};
 	run(c, N(c), SIZE_DOCKER);
 }
