@@ -76,9 +76,8 @@ static int parse_qemu(const char *s, int64_t *ret)
 		val = strtoull(s, &end, 16);
 		if (errno == ERANGE)
 			return -ERANGE;
-		if (*end)
-			return -EINVAL; /* hex takes no fraction and no suffix */
-		mul = 1;
+		if (*end == '.')
+			return -EINVAL; /* hex takes no fraction (a suffix: deprecated, still taken) */
 	} else if (*end == '.') {
 		char *fend = NULL;
 		double f;
@@ -89,8 +88,9 @@ static int parse_qemu(const char *s, int64_t *ret)
 			fend = end + 1; /* "1.k": a bare point is allowed */
 		else if (memchr(end, 'e', (size_t)(fend - end)) || memchr(end, 'E', (size_t)(fend - end)))
 			return -EINVAL;
-		else /* ".99999999999999999999" reads as 1.0: keep the cast defined */
-			frac = f >= 1.0 ? UINT64_MAX : (__uint128_t)(uint64_t)(f * 0x1p64);
+		else /* ".99999999999999999999" reads as 1.0, whose 64-bit fraction qemu-img
+		      * (x86-64) computes as 0: keep the cast defined and the answer the same */
+			frac = f >= 1.0 ? 0 : (__uint128_t)(uint64_t)(f * 0x1p64);
 		end = fend;
 	}
 	mul = suffix_mul(*end, "BKMGTPE");

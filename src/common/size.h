@@ -8,7 +8,7 @@ enum size_grammar {
 	SIZE_DOCKER,
 	/* runc update: docker's grammar, plus "-1" for "unlimited" (*ret = -1) */
 	SIZE_RUNC,
-	/* qemu-img (qemu_strtosz): DIGITS[.DIGITS][BKMGTPE] or 0xHEX, any case, 1024-based;
+	/* qemu-img 7.2 (qemu_strtosz): DIGITS[.DIGITS][BKMGTPE] or 0xHEX[KMGTP], any case, 1024-based;
 	 * a fraction needs a suffix other than B; rounds half up */
 	SIZE_QEMU,
 };
