@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "common/timefmt.h"
 #include "image/image.h"
 #include "image/layer.h"
 #include "image/transfer.h"
@@ -127,13 +128,11 @@ static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 static char *now_rfc3339(void)
 {
 	struct timespec ts;
-	struct tm tm;
-	char buf[64];
+	char buf[RFC3339_MAX] = "";
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+	(void)rfc3339_format(&ts, buf, sizeof(buf)); /* the clock is in range */
+	return xstrdup(buf);
 }
 
 static int import_rootfs(struct image_store *s, const char *path, const char *name,
