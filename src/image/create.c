@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/signame.h"
 #include "common/strv.h"
 #include "common/timefmt.h"
 #include "image/image.h"
@@ -112,6 +113,9 @@ static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 
 			(void)json_object_set_new(labels, lk, json_string(arg + k + 1));
 		}
+	} else if (strcmp(key, "STOPSIGNAL") == 0 && signal_parse(arg) < 0) {
+		return hull_err_setx(err, EINVAL, "--change '%s': STOPSIGNAL: unknown signal %s",
+				     change, arg);
 	} else if (strcmp(key, "EXPOSE") == 0 || strcmp(key, "VOLUME") == 0 ||
 		   strcmp(key, "STOPSIGNAL") == 0) {
 		(void)json_object_set_new(cfg, key[0] == 'E' ? "ExposedPorts" : key[0] == 'V'
