@@ -10,6 +10,7 @@
 #include "common/fd.h"
 #include "common/strv.h"
 #include "container/cgroup.h"
+#include "common/size.h"
 #include "engine/human.h"
 #include "engine/run.h"
 
@@ -72,14 +73,12 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 
 	switch (opt) {
 	case 'm':
-		o->memory = human_parse_bytes(arg);
-		if (o->memory < 0)
+		if (size_parse(arg, SIZE_DOCKER, &o->memory) < 0)
 			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
 					       "unit b, k, m or g)", flag, arg);
 		return 0;
 	case OPT_MEMORY_SWAP:
-		o->memory_swap = strcmp(arg, "-1") == 0 ? -1 : human_parse_bytes(arg);
-		if (o->memory_swap == -1 && strcmp(arg, "-1") != 0)
+		if (size_parse(arg, SIZE_RUNC, &o->memory_swap) < 0)
 			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
 					       "unit b, k, m or g, or -1 for unlimited)", flag, arg);
 		return 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/commands.h"
+#include "common/signame.h"
 #include "engine/human.h"
 #include "engine/run.h"
 
@@ -23,7 +24,7 @@ int cmd_kill(int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, &def)) != -1) {
 		if (c != 's')
 			return EXIT_ENGINE;
-		sig = human_parse_signal(optarg);
+		sig = signal_parse(optarg);
 		if (sig < 0)
 			return cli_usage_error("kill", "-s %s: unknown signal", optarg);
 	}

@@ -30,4 +30,3 @@ int oci_cli_fail(const struct hull_err *err);
 /* Check the positional argument count: "<cmd>" requires exactly N argument(s). */
 int oci_cli_nargs(const char *cmd, int have, int min, int max);
 /* "KILL", "SIGKILL", "kill", "9" -> 9; -1 if unknown. */
-int oci_signal_parse(const char *s);

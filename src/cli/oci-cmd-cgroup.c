@@ -13,41 +13,11 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/size.h"
 
 #define RESOURCES_MAX (1U << 20)
 
-/* "512m", "1g", "1024", "-1": bytes (runc's units.RAMInBytes, 1024-based suffixes). */
-static int parse_size(const char *s, long long *ret)
-{
-	char *end;
-	long long v, mul = 1;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		switch (*end | 0x20) {
-		case 'b': mul = 1; break;
-		case 'k': mul = 1LL << 10; break;
-		case 'm': mul = 1LL << 20; break;
-		case 'g': mul = 1LL << 30; break;
-		case 't': mul = 1LL << 40; break;
-		default: return -1;
-		}
-		end++;
-		if ((*end | 0x20) == 'b' || (*end | 0x20) == 'i')
-			end += (*end | 0x20) == 'i' ? ((end[1] | 0x20) == 'b' ? 2 : 1) : 1;
-		if (*end)
-			return -1;
-	}
-	if (v > 0 && v > INT64_MAX / mul)
-		return -1;
-	*ret = v * mul;
-	return 0;
-}
-
-static int parse_int(const char *s, long long *ret)
+static int parse_int(const char *s, int64_t *ret)
 {
 	char *end;
 
@@ -88,7 +58,7 @@ static bool set_flag(json_t *res, int opt, const char *name, const char *val)
 {
 	for (size_t i = 0; i < sizeof(upd_fields) / sizeof(upd_fields[0]); i++) {
 		json_t *obj;
-		long long v;
+		int64_t v;
 
 		if (upd_fields[i].opt != opt)
 			continue;
@@ -101,7 +71,8 @@ static bool set_flag(json_t *res, int opt, const char *name, const char *val)
 			json_object_set_new(obj, upd_fields[i].key, json_string(val));
 			return true;
 		}
-		if ((upd_fields[i].size ? parse_size(val, &v) : parse_int(val, &v)) < 0) {
+		/* runc's sizes: units.RAMInBytes, or -1 */
+		if ((upd_fields[i].size ? size_parse(val, SIZE_RUNC, &v) : parse_int(val, &v)) < 0) {
 			log_error("update: --%s: invalid value \"%s\"", name, val);
 			return false;
 		}

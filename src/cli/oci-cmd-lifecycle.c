@@ -1,15 +1,14 @@
 /* hull-oci create, run, start, kill, delete: thin wrappers over src/oci/runtime.h. */
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli/oci-cli.h"
 #include "common/log.h"
+#include "common/signame.h"
 
 int oci_cli_fail(const struct hull_err *err)
 {
@@ -26,45 +25,6 @@ int oci_cli_nargs(const char *cmd, int have, int min, int max)
 	else
 		log_error("\"%s\" requires %d to %d argument(s)", cmd, min, max);
 	return 1;
-}
-
-static const struct {
-	const char *name;
-	int num;
-} signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT },   { "ILL", SIGILL },
-	{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "IOT", SIGIOT },     { "BUS", SIGBUS },
-	{ "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
-	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },   { "TERM", SIGTERM },
-	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },   { "TTOU", SIGTTOU },   { "URG", SIGURG },
-	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
-	{ "WINCH", SIGWINCH }, { "IO", SIGIO },	    { "POLL", SIGPOLL },   { "PWR", SIGPWR },
-	{ "SYS", SIGSYS },
-};
-
-int oci_signal_parse(const char *s)
-{
-	char *end;
-	long n;
-
-	if (isdigit((unsigned char)s[0])) {
-		n = strtol(s, &end, 10);
-		return *end || n <= 0 || n >= _NSIG ? -1 : (int)n;
-	}
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcasecmp(s, signals[i].name) == 0)
-			return signals[i].num;
-	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
-		n = s[5] ? strtol(s + 5, &end, 10) : 0;
-		if (s[5] && *end)
-			return -1;
-		n = (strncasecmp(s, "RTMIN", 5) == 0 ? SIGRTMIN : SIGRTMAX) + n;
-		return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : -1;
-	}
-	return -1;
 }
 
 enum { OPT_BUNDLE = 'b', OPT_DETACH = 'd', OPT_PIDFILE = 256, OPT_CONSOLE, OPT_NOPIVOT,
@@ -270,7 +230,7 @@ int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
 	}
 	if (oci_cli_nargs("kill", argc - optind, 1, 2))
 		return 1;
-	if (argc - optind == 2 && (sig = oci_signal_parse(argv[optind + 1])) < 0) {
+	if (argc - optind == 2 && (sig = signal_parse(argv[optind + 1])) < 0) {
 		log_error("kill: unknown signal \"%s\"", argv[optind + 1]);
 		return 1;
 	}

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timefmt.h"
+
 static int g_fd = -1;
 static enum log_format g_format = LOG_FORMAT_TEXT;
 static enum log_level g_level = LOG_LEVEL_WARN;
@@ -104,7 +106,6 @@ void log_write(enum log_level level, const char *fmt, ...)
 	char msg[2048], esc[4200], line[4400], ts[64];
 	int saved = errno;
 	struct timespec now;
-	struct tm tm;
 	va_list ap;
 	int n;
 
@@ -116,16 +117,14 @@ void log_write(enum log_level level, const char *fmt, ...)
 
 	if (g_fd >= 0) {
 		(void)clock_gettime(CLOCK_REALTIME, &now);
-		(void)gmtime_r(&now.tv_sec, &tm);
-		(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		(void)rfc3339_format(&now, ts, sizeof(ts));
 		if (g_format == LOG_FORMAT_JSON) {
 			json_escape(esc, sizeof(esc), msg);
 			n = snprintf(line, sizeof(line),
-				     "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s.%09ldZ\"}\n",
-				     level_names[level], esc, ts, now.tv_nsec);
+				     "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}\n",
+				     level_names[level], esc, ts);
 		} else {
-			n = snprintf(line, sizeof(line), "%s.%09ldZ %s: %s\n", ts, now.tv_nsec,
-				     level_names[level], msg);
+			n = snprintf(line, sizeof(line), "%s %s: %s\n", ts, level_names[level], msg);
 		}
 		if (n > 0)
 			write_all(g_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);

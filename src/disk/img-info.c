@@ -9,36 +9,18 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/path.h"
+#include "common/size.h"
 #include "disk/img.h"
 #include "disk/qcow2.h"
 
 int img_parse_size(const char *s, uint64_t *ret)
 {
-	char *end = NULL;
-	unsigned long long v;
-	unsigned shift = 0;
+	int64_t v;
+	int r = size_parse(s, SIZE_QEMU, &v); /* qemu-img's grammar, as `hull img` mirrors it */
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case '\0': case 'b': case 'B': shift = 0; break;
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
-	case 'p': case 'P': shift = 50; break;
-	default: return -EINVAL;
-	}
-	if (*end && end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
+	if (r == 0)
+		*ret = (uint64_t)v;
+	return r;
 }
 
 int img_parse_create_opts(const char *list, struct disk_create_opts *o, char **ret_buf,

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "common/proccgroup.h"
 
 enum cg_ctl {
 	CG_MEMORY,
@@ -42,30 +43,24 @@ static bool list_has(const char *list, const char *word)
  */
 static void find_dirs(pid_t pid, char *dirs[CG_CTL_COUNT])
 {
-	cleanup_free char *cg = NULL;
+	struct proc_cgroup cg;
 	cleanup_free char *mi = NULL;
-	cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
-	char *paths[CG_CTL_COUNT] = { 0 };
+	const char *paths[CG_CTL_COUNT] = { 0 };
 	char *save = NULL;
 	size_t len;
 
-	if (fd_read_file_at(AT_FDCWD, path, 1 << 16, &cg, &len) < 0 ||
-	    fd_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 22, &mi, &len) < 0)
+	if (proc_cgroup_read(pid, &cg) < 0)
 		return;
-	/* "ID:CONTROLLERS:PATH"; v2 is "0::PATH" */
-	for (char *l = strtok_r(cg, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (fd_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 22, &mi, &len) < 0) {
+		proc_cgroup_free(&cg);
+		return;
+	}
+	for (int k = 0; k < CG_CTL_COUNT; k++) {
+		const struct proc_cgroup_line *l = proc_cgroup_find(&cg, ctl_name[k]);
 
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		for (int k = 0; k < CG_CTL_COUNT; k++)
-			if (k == CG_UNIFIED ? strcmp(l, "0") == 0 && c1[1] == '\0'
-					    : list_has(c1 + 1, ctl_name[k]))
-				paths[k] = c2 + 1;
+		paths[k] = l ? l->path : NULL;
 	}
 	/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - FSTYPE SOURCE SUPEROPTS" */
-	save = NULL;
 	for (char *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char root[512], mnt[512], fstype[32], super[512];
 		const char *dash = strstr(l, " - ");
@@ -92,6 +87,7 @@ static void find_dirs(pid_t pid, char *dirs[CG_CTL_COUNT])
 			dirs[k] = xasprintf("%s%s", mnt, rest);
 		}
 	}
+	proc_cgroup_free(&cg);
 }
 
 /* The first number in dir/file (after key when key is not NULL), or -1 */

@@ -1,13 +1,11 @@
 #include "engine/human.h"
 
-#include <ctype.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/alloc.h"
+#include "common/timefmt.h"
 
 void human_duration(time_t secs, char *buf, size_t len)
 {
@@ -66,90 +64,16 @@ void human_size_binary(uint64_t bytes, char *buf, size_t len)
 
 time_t human_parse_time(const char *s)
 {
-	struct tm tm = { 0 };
-	const char *p;
-	time_t t;
+	struct timespec t;
 
-	if (!s || !*s)
-		return 0;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
-	t = timegm(&tm);
-	if (*p == '.')
-		while (isdigit((unsigned char)*++p))
-			;
-	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
-		long off = strtol(p + 1, NULL, 10) * 3600 + strtol(p + 4, NULL, 10) * 60;
-
-		t += *p == '+' ? -off : off;
-	}
-	return t;
+	return s && rfc3339_parse(s, &t) == 0 ? t.tv_sec : 0;
 }
 
 char *human_rfc3339(const struct timespec *t)
 {
-	struct tm tm;
-	char buf[64];
+	char buf[RFC3339_MAX];
 
-	(void)gmtime_r(&t->tv_sec, &tm);
-	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, t->tv_nsec);
-}
-
-int64_t human_parse_bytes(const char *s)
-{
-	static const char units[] = "kmgtp";
-	const char *p = s, *u;
-	long double v = 0, scale = 1;
-	int digits = 0;
-
-	/* docker's grammar (go-units RAMInBytes): DIGITS[.DIGITS][ ][kmgtp][i][b], any case */
-	if (!s)
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++, digits++)
-		v = v * 10 + (*p - '0');
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			v += (*p - '0') / (scale *= 10);
-	if (digits == 0 || p[-1] == '.')
-		return -1;
-	if (*p == ' ')
-		p++;
-	if (*p && (u = strchr(units, tolower((unsigned char)*p)))) {
-		for (long i = 0; i <= u - units; i++)
-			v *= 1024;
-		p++;
-		if (tolower((unsigned char)*p) == 'i')
-			p++;
-	}
-	if (tolower((unsigned char)*p) == 'b')
-		p++;
-	if (*p || v >= 9223372036854775807.0L)
-		return -1;
-	return (int64_t)v;
-}
-
-int human_parse_signal(const char *s)
-{
-	static const struct {
-		const char *name;
-		int sig;
-	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
-		{ "CONT", SIGCONT }, { "ALRM", SIGALRM }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
-	};
-	char *end = NULL;
-	long n;
-
-	if (!s || !*s)
-		return -1;
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (strcasecmp(s, sigs[i].name) == 0)
-			return sigs[i].sig;
-	n = strtol(s, &end, 10);
-	return end != s && !*end && n > 0 && n < 65 ? (int)n : -1;
+	if (rfc3339_format(t, buf, sizeof(buf)) < 0)
+		return xstrdup("0001-01-01T00:00:00Z"); /* Go's zero time, as docker prints it */
+	return xstrdup(buf);
 }

@@ -10,14 +10,7 @@ void human_duration(time_t secs, char *buf, size_t len);
 void human_size(uint64_t bytes, char *buf, size_t len);
 /* "1.289MiB", "31.3GiB": 1024-based, as docker stats prints memory. */
 void human_size_binary(uint64_t bytes, char *buf, size_t len);
-/* Parse RFC 3339 ("2024-01-02T03:04:05.123Z", "+01:00" offsets); 0 when unparsable. */
+/* Seconds of an RFC 3339 time (common/timefmt.h's grammar); 0 when unparsable. */
 time_t human_parse_time(const char *s);
 /* Format t as RFC 3339 UTC with nanoseconds. Heap string. */
 char *human_rfc3339(const struct timespec *t);
-/*
- * Parse a size as docker's -m does: DIGITS[.DIGITS][ ][k|m|g|t|p][i][b] in any case, the units
- * 1024-based, fractions truncated to whole bytes ("1.5k" is 1536). -1 if invalid or too big.
- */
-int64_t human_parse_bytes(const char *s);
-/* "KILL", "SIGTERM", "9": a signal number, or -1. */
-int human_parse_signal(const char *s);

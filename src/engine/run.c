@@ -18,6 +18,7 @@
 #include "common/strv.h"
 #include "engine/config.h"
 #include "engine/ctrlog.h"
+#include "common/signame.h"
 #include "engine/human.h"
 #include "engine/rootfs.h"
 #include "engine/tty.h"
@@ -145,7 +146,7 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 	}
 	/* the image's STOPSIGNAL, used by `hull stop` */
 	(void)json_object_set_new(json_object_get(rec, "Config"), "StopSignal",
-				  json_string(stop && human_parse_signal(stop) > 0 ? stop : "SIGTERM"));
+				  json_string(stop && signal_parse(stop) > 0 ? stop : "SIGTERM"));
 	return rec;
 }
 
@@ -595,7 +596,7 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 	if (ctr_status_live(c) != CTR_RUNNING)
 		return 0;
 	/* a kill that fails because the container is exiting right now is not an error */
-	sig = human_parse_signal(json_string_value(
+	sig = signal_parse(json_string_value(
 		json_object_get(json_object_get(c->rec, "Config"), "StopSignal")));
 	r = engine_kill(s, c, sig > 0 ? sig : SIGTERM, err);
 	if (r < 0 && engine_wait_exit(c, 2000) < 0)

@@ -10,7 +10,9 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/signame.h"
 #include "common/strv.h"
+#include "common/timefmt.h"
 #include "image/image.h"
 #include "image/layer.h"
 #include "image/transfer.h"
@@ -111,6 +113,9 @@ static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 
 			(void)json_object_set_new(labels, lk, json_string(arg + k + 1));
 		}
+	} else if (strcmp(key, "STOPSIGNAL") == 0 && signal_parse(arg) < 0) {
+		return hull_err_setx(err, EINVAL, "--change '%s': STOPSIGNAL: unknown signal %s",
+				     change, arg);
 	} else if (strcmp(key, "EXPOSE") == 0 || strcmp(key, "VOLUME") == 0 ||
 		   strcmp(key, "STOPSIGNAL") == 0) {
 		(void)json_object_set_new(cfg, key[0] == 'E' ? "ExposedPorts" : key[0] == 'V'
@@ -127,13 +132,11 @@ static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 static char *now_rfc3339(void)
 {
 	struct timespec ts;
-	struct tm tm;
-	char buf[64];
+	char buf[RFC3339_MAX] = "";
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+	(void)rfc3339_format(&ts, buf, sizeof(buf)); /* the clock is in range */
+	return xstrdup(buf);
 }
 
 static int import_rootfs(struct image_store *s, const char *path, const char *name,

@@ -40,6 +40,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/proccgroup.h"
 #include "common/strv.h"
 #include "container/caps.h"
 #include "container/ns.h"
@@ -53,7 +54,6 @@
 #include "waiter/plan.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
-#define CGROUP_FILE_MAX 65536
 
 void oci_exec_opts_init(struct oci_exec_opts *opts)
 {
@@ -101,18 +101,6 @@ static char *hierarchy_dir(const char *ctrls)
 	return NULL;
 }
 
-/* The path of hierarchy "<id>:<ctrls>:" in a /proc/<pid>/cgroup text, or NULL. */
-static const char *find_line(const char *text, const char *prefix, size_t plen, size_t *ret_len)
-{
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, prefix, plen) == 0) {
-			*ret_len = strcspn(l + plen, "\n");
-			return l + plen;
-		}
-	}
-	return NULL;
-}
-
 static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 {
 	cleanup_free char *dir = hierarchy_dir(ctrls);
@@ -138,37 +126,37 @@ static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 	return 0;
 }
 
+/* The line of ours for the hierarchy of theirs (same id and controllers), or NULL */
+static const struct proc_cgroup_line *same_hierarchy(const struct proc_cgroup *ours,
+						     const struct proc_cgroup_line *theirs)
+{
+	for (size_t i = 0; i < ours->n; i++)
+		if (ours->lines[i].id == theirs->id &&
+		    strcmp(ours->lines[i].controllers, theirs->controllers) == 0)
+			return &ours->lines[i];
+	return NULL;
+}
+
 int exec_cgroup_join(pid_t pid, struct hull_err *err)
 {
-	cleanup_free char *theirs = NULL, *ours = NULL;
-	char path[64];
+	struct proc_cgroup theirs, ours;
 	int r;
 
-	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if ((r = fd_read_file_at(AT_FDCWD, path, CGROUP_FILE_MAX, &theirs, NULL)) < 0)
-		return hull_err_set(err, -r, "read %s", path);
-	if ((r = fd_read_file_at(AT_FDCWD, "/proc/self/cgroup", CGROUP_FILE_MAX, &ours, NULL)) < 0)
+	if ((r = proc_cgroup_read(pid, &theirs)) < 0)
+		return hull_err_set(err, -r, "read /proc/%d/cgroup", (int)pid);
+	if ((r = proc_cgroup_read(0, &ours)) < 0) {
+		proc_cgroup_free(&theirs);
 		return hull_err_set(err, -r, "read /proc/self/cgroup");
-	for (char *l = theirs, *next; l && *l; l = next) {
-		char *c1, *c2;
-		const char *mine;
-		size_t mlen = 0;
-
-		next = strchr(l, '\n');
-		if (next)
-			*next++ = '\0';
-		c1 = strchr(l, ':');
-		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2 || c2[1] != '/')
-			continue;
-		mine = find_line(ours, l, (size_t)(c2 + 1 - l), &mlen);
-		if (mine && mlen == strlen(c2 + 1) && memcmp(mine, c2 + 1, mlen) == 0)
-			continue; /* already there */
-		*c2 = '\0';
-		if ((r = join_one(c1 + 1, c2 + 1, err)) < 0)
-			return r;
 	}
-	return 0;
+	for (size_t i = 0; i < theirs.n && r >= 0; i++) {
+		const struct proc_cgroup_line *l = &theirs.lines[i], *mine = same_hierarchy(&ours, l);
+
+		if (!mine || strcmp(mine->path, l->path) != 0) /* else: already there */
+			r = join_one(l->controllers, l->path, err);
+	}
+	proc_cgroup_free(&theirs);
+	proc_cgroup_free(&ours);
+	return r < 0 ? r : 0;
 }
 
 /* ---- the process ------------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "container/cgroup.h"
 #include "container/ns.h"
 #include "container/process.h"
@@ -63,13 +64,11 @@ int oci_id_validate(const char *id, struct hull_err *err)
 static char *now_rfc3339(void)
 {
 	struct timespec ts;
-	struct tm tm;
-	char buf[64];
+	char buf[RFC3339_MAX] = "";
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	(void)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+	(void)rfc3339_format(&ts, buf, sizeof(buf)); /* the clock is in range */
+	return xstrdup(buf);
 }
 
 static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *s,

@@ -21,6 +21,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/size.h"
 #include "vmm/api.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
@@ -47,31 +48,12 @@ void vm_config_init(struct vm_config *cfg)
 
 int vm_parse_size(const char *s, uint64_t *ret)
 {
-	char *end = NULL;
-	unsigned long long v;
-	unsigned shift = 0;
+	int64_t v;
 
-	if (!s || !*s || *s == '-')
+	/* docker's grammar (512M, 2GiB, 1.5g, 4096): the one hull's other --memory flags take */
+	if (size_parse(s, SIZE_DOCKER, &v) < 0)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
-	}
-	if ((*end == 'i' || *end == 'I') && shift)
-		end++;
-	if ((*end == 'b' || *end == 'B') && shift)
-		end++;
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*ret = (uint64_t)v << shift;
+	*ret = (uint64_t)v;
 	return 0;
 }
 

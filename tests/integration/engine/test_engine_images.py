@@ -41,6 +41,14 @@ def test_import_bad_change_is_rejected(hull_store, rootfs_tar):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("sig", ["SIGBOGUS", "RTMIN+31", "0", "65"])
+def test_import_bad_stopsignal_is_rejected(hull_store, rootfs_tar, sig):
+    r = hull_store.run("import", rootfs_tar, "x", "--change", f"STOPSIGNAL {sig}", check=False)
+    assert r.returncode == 125
+    assert r.stderr.count("\n") == 1 and f"STOPSIGNAL: unknown signal {sig}" in r.stderr
+    assert hull_store.out("images", "-q") == ""  # no image half-made
+
+
 def test_import_missing_file(hull_store):
     r = hull_store.run("import", "/nonexistent.tar", "x", check=False)
     assert r.returncode == 125 and "/nonexistent.tar" in r.stderr

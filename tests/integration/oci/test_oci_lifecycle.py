@@ -229,9 +229,27 @@ def test_kill_bad_signal_fails(rt, bundle):
     bundle.set_args("/bin/sleep", "1000")
     cid = rt.new_id()
     rt.run_detached(cid, bundle)
-    r = rt("kill", cid, "NOSUCHSIG")
-    assert r.returncode != 0
+    for sig in ("NOSUCHSIG", "RTMIN+31", "RTMIN3", "65", "0"):
+        r = rt("kill", cid, sig)
+        assert r.returncode != 0, sig
+        if rt.is_hull:
+            assert f'unknown signal "{sig}"' in r.stderr and r.stderr.count("\n") == 1
     assert rt.status(cid) == "running"
+
+
+def test_kill_realtime_signals_by_name(rt, bundle):
+    """SIGRTMIN+3 and friends, as `kill -l` names them (glibc's SIGRTMIN is 34)."""
+    script = "trap 'echo got-37 > /trap' 37; trap 'echo got-62 > /trap' 62; " \
+             "echo ready > /ready; while true; do sleep 0.1; done"
+    bundle.set_args(*sh(script))
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    wait_content(bundle.rootfs / "ready", "ready\n")
+    for sig, want in (("SIGRTMIN+3", 37), ("rtmin+3", 37), ("RTMAX-2", 62), ("SIGRTMAX-2", 62)):
+        (bundle.rootfs / "trap").unlink(missing_ok=True)
+        assert rt("kill", cid, sig).returncode == 0, sig
+        wait_content(bundle.rootfs / "trap", f"got-{want}\n")
+    assert rt("kill", cid, "KILL").returncode == 0
 
 
 def test_kill_all(rt, bundle):

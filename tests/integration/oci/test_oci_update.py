@@ -47,6 +47,16 @@ def test_update_flags(rt, running):
     assert cpu_quota(pid) == ["30000", "100000"]
 
 
+@pytest.mark.parametrize("val,want", [("1.5m", 3 << 19), ("96 MiB", 96 << 20), ("100663296b", 96 << 20),
+                                      ("80M", 80 << 20)])
+def test_update_memory_in_runcs_grammar(rt, running, val, want):
+    """units.RAMInBytes, as runc reads --memory: fractions, a space, any case, iB/B."""
+    cid, pid = running
+    r = rt("update", "--memory", val, cid)
+    assert r.returncode == 0, r.stderr
+    assert mem_limit(pid) == want
+
+
 def test_update_cpu_shares_and_cpuset(rt, running):
     cid, pid = running
     r = rt("update", "--cpu-share", "256", "--cpuset-cpus", "0", cid)
@@ -125,6 +135,8 @@ def test_update_refused_write_restores_old_values(rt, bundle):
 
 @pytest.mark.parametrize("args,field", [
     (["--memory", "12q"], "--memory"),
+    (["--memory", "-2"], "--memory"),
+    (["--memory", "1.m"], "--memory"),
     (["--pids-limit", "abc"], "--pids-limit"),
 ])
 def test_update_bad_flag_values(rt, running, args, field):

@@ -1,4 +1,4 @@
-/* Sizes as docker's -m parses them (human_parse_bytes), and the binary sizes of stats. */
+/* The binary sizes of stats (docker's -m grammar is tested in tests/unit/common/test-size.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,36 +6,6 @@
 #include <cmocka.h>
 
 #include "engine/human.h"
-
-static void test_sizes(void **state)
-{
-	static const struct {
-		const char *in;
-		int64_t want;
-	} cases[] = {
-		{ "0", 0 },		{ "4096", 4096 },	   { "100b", 100 },
-		{ "100B", 100 },	{ "1k", 1024 },		   { "1.5k", 1536 },
-		{ "64m", 64 << 20 },	{ "64M", 64 << 20 },	   { "64mb", 64 << 20 },
-		{ "64MiB", 64 << 20 },	{ "64 m", 64 << 20 },	   { "1.5g", 3LL << 29 },
-		{ "2t", 2LL << 40 },	{ "1p", 1LL << 50 },	   { "0.5", 0 },
-		/* refused */
-		{ "", -1 },		{ "m", -1 },		   { "-1", -1 },
-		{ "+1", -1 },		{ "1.", -1 },		   { ".5m", -1 },
-		{ "1e3", -1 },		{ "0x10", -1 },		   { "64mm", -1 },
-		{ "64x", -1 },		{ "64  m", -1 },	   { " 64m", -1 },
-		{ "64m ", -1 },		{ "nan", -1 },		   { "inf", -1 },
-		{ "8192p", -1 },	{ "99999999999999999999", -1 }, { "1.2.3", -1 },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int64_t got = human_parse_bytes(cases[i].in);
-
-		if (got != cases[i].want)
-			fail_msg("\"%s\": got %lld, want %lld", cases[i].in, (long long)got,
-				 (long long)cases[i].want);
-	}
-	assert_int_equal(human_parse_bytes(NULL), -1);
-}
 
 static void test_size_binary(void **state)
 {
@@ -56,7 +26,6 @@ static void test_size_binary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_size_binary),
 	};
 

@@ -220,6 +220,8 @@ static void test_parse(void **state)
 	assert_int_equal(v, 2ULL << 30);
 	assert_int_equal(vm_parse_size("4096", &v), 0);
 	assert_int_equal(v, 4096);
+	assert_int_equal(vm_parse_size("1.5g", &v), 0); /* common/size.c: docker's grammar */
+	assert_int_equal(v, 3ULL << 29);
 	assert_int_equal(vm_parse_size("-1G", &v), -EINVAL);
 	assert_int_equal(vm_parse_size("12X", &v), -EINVAL);
 	assert_int_equal(vm_parse_size("99999999999T", &v), -EINVAL);
