@@ -47,7 +47,7 @@ static int env_file(const char *cmd, const char *path, struct run_opts *o)
 			line++;
 		if (!*line || *line == '#')
 			continue;
-		strv_push(&o->env, line);
+		cli_env_push(&o->env, line);
 	}
 	return 0;
 }
@@ -176,7 +176,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case 't': o->tty = cli_opt_on; break;
 		case OPT_RM: o->rm = cli_opt_on; break;
 		case OPT_NAME: o->name = optarg; break;
-		case 'e': strv_push(&o->env, optarg); break;
+		case 'e': cli_env_push(&o->env, optarg); break;
 		case OPT_ENV_FILE:
 			if (env_file(cmd, optarg, o) != 0)
 				return EXIT_ENGINE;

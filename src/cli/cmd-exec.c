@@ -37,7 +37,7 @@ int cmd_exec(int argc, char **argv)
 			if (cli_opt_on)
 				return cli_usage_error("exec", "-d: not supported yet");
 			break;
-		case 'e': strv_push(&env, optarg); break;
+		case 'e': cli_env_push(&env, optarg); break;
 		case 'u': o.user = optarg; break;
 		case 'w': o.workdir = optarg; break;
 		default: return EXIT_ENGINE;

@@ -50,7 +50,7 @@ int cmd_images(int argc, char **argv)
 	for (size_t i = 0; i < l.n; i++) {
 		const struct image_info *im = &l.v[i];
 		char *repo = NULL, *tag = NULL;
-		char id[DIGEST_STR_LEN + 1], ago[64], size[32];
+		char id[DIGEST_STR_LEN + 1], ago[64], since[72], size[32];
 		time_t created = human_parse_time(im->created);
 
 		(void)snprintf(id, sizeof(id), "%s", no_trunc ? im->config : im->config + 7);
@@ -69,9 +69,10 @@ int cmd_images(int argc, char **argv)
 		if (im->name)
 			image_ref_split(im->name, &repo, &tag);
 		human_duration(now - created, ago, sizeof(ago));
+		(void)snprintf(since, sizeof(since), "%s ago", ago);
 		human_size(im->size, size, sizeof(size));
 		table_add(t, (const char *[]){ repo ? repo : "<none>", tag ? tag : "<none>", id,
-					       created ? strcat(ago, " ago") : "N/A", size });
+					       created ? since : "N/A", size });
 		free(repo);
 		free(tag);
 	}

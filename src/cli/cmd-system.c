@@ -166,10 +166,11 @@ static int df_images_verbose(struct image_store *s, struct ctr **all, struct hul
 	struct table *t = table_new(8);
 	time_t now = time(NULL);
 	size_t n = 0;
+	int rc = image_usage_list(s, &u, &n, err);
 
-	if (image_usage_list(s, &u, &n, err) < 0) {
+	if (rc < 0) {
 		table_free(t);
-		return -1;
+		return rc;
 	}
 	table_add(t, (const char *[]){ "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE",
 				       "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS" });
@@ -206,12 +207,14 @@ static int df_verbose(struct image_store *s, struct hull_err *err)
 	struct ctr **all = NULL;
 	struct table *t;
 	time_t now = time(NULL);
+	int rc = container_list(s, &all, err);
 
-	if (container_list(s, &all, err) < 0)
-		return -1;
-	if (df_images_verbose(s, all, err) < 0) {
+	if (rc < 0)
+		return rc;
+	rc = df_images_verbose(s, all, err);
+	if (rc < 0) {
 		ctr_list_free(all);
-		return -1;
+		return rc;
 	}
 	t = table_new(6);
 	table_add(t, (const char *[]){ "CONTAINER ID", "IMAGE", "SIZE", "CREATED", "STATUS",

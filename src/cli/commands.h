@@ -47,6 +47,9 @@ int cli_fail(const char *cmd, const struct hull_err *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the image store (--root, $HULL_ROOT or the default); prints errors. */
 int cli_store_open(const char *cmd, struct image_store **ret);
+/* Append -e/--env-file entry kv to *env; a bare NAME takes our own value, as docker's, and is
+ * dropped when we have none (library code never reads the environment). */
+void cli_env_push(char ***env, const char *kv);
 /*
  * "[-f|--force] TARGET...", the arguments of rm and rmi: sets *ret_force and opens the store.
  * Returns 0 with optind at the first target, or EXIT_ENGINE after printing.

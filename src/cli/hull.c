@@ -1,11 +1,14 @@
 /* hull: the daemonless docker/podman-style front door. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/opt.h"
+#include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "image/store.h"
 
 struct hull_cmd {
@@ -64,10 +67,26 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_store_open(const char *cmd, struct image_store **ret)
 {
 	struct hull_err err = { 0 };
+	/* secure_getenv: a set-uid hull must not take its store from the caller's environment */
+	const char *root = cli_root ? cli_root : secure_getenv("HULL_ROOT");
 
-	if (image_store_open(cli_root, ret, &err) < 0)
+	if (image_store_open(root, ret, &err) < 0)
 		return cli_fail(cmd, &err);
 	return 0;
+}
+
+void cli_env_push(char ***env, const char *kv)
+{
+	const char *v;
+
+	/* NAME=VALUE and the malformed "=x" or "" go on as given (the engine refuses the latter) */
+	if (!*kv || *kv == '=' || strchr(kv, '=')) {
+		strv_push(env, kv);
+	} else if ((v = secure_getenv(kv))) {
+		cleanup_free char *pair = xasprintf("%s=%s", kv, v);
+
+		strv_push(env, pair);
+	}
 }
 
 static const struct cli_option force_opts[] = {

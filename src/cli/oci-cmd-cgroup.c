@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/oci-cli.h"
+#include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -113,7 +114,7 @@ static char *read_resources(const char *path)
 						  RESOURCES_MAX);
 					return NULL;
 				}
-				buf = realloc(buf, cap *= 2);
+				buf = xrealloc(buf, cap *= 2);
 			}
 		}
 		buf[len] = '\0';

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/oci-cli.h"
+#include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -148,9 +149,7 @@ static int ps_table(char **ps_args, const pid_t *pids, size_t n)
 		ssize_t r;
 
 		if (len + 4096 > cap)
-			out = realloc(out, cap = cap * 2 + 8192);
-		if (!out)
-			abort();
+			out = xrealloc(out, cap = cap * 2 + 8192);
 		r = read(pfd[0], out + len, cap - len - 1);
 		if (r <= 0)
 			break;

@@ -19,8 +19,6 @@
 #include "net/net.h"
 #include "oci/spec.h"
 
-extern char **environ;
-
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* docker's default capability set */
@@ -293,17 +291,9 @@ static int build_env(const struct run_opts *o, json_t *icfg, const char *hostnam
 			return hull_err_setx(err, EINVAL, "invalid environment variable '%s'",
 					     o->env[i]);
 		}
-		if (strchr(o->env[i], '=')) {
+		/* a bare NAME: the CLI resolved it from its environment, or dropped it */
+		if (strchr(o->env[i], '='))
 			env_put(&env, o->env[i]);
-		} else {
-			const char *v = env_get(environ, o->env[i]);
-
-			if (v) {
-				cleanup_free char *kv = xasprintf("%s=%s", o->env[i], v);
-
-				env_put(&env, kv);
-			}
-		}
 	}
 	if (!env_get(env, "HOME")) {
 		cleanup_free char *h = xasprintf("HOME=%s", home && *home ? home : "/root");

@@ -19,27 +19,20 @@
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
 
-/* -e K=V as given; -e K takes our own value, as docker's, and is dropped when we have none */
+/* -e K=V as given; a bare K (the CLI resolves -e K to K=V from its environment) is dropped */
 static char **exec_env(char *const *env, struct hull_err *err)
 {
 	char **out = xcalloc(1, sizeof(*out));
 
 	for (size_t i = 0; env && env[i]; i++) {
-		const char *v;
-
 		if (env[i][0] == '=' || !env[i][0]) {
 			(void)hull_err_setx(err, EINVAL, "-e \"%s\": not of the form NAME=VALUE",
 					    env[i]);
 			strv_free(out);
 			return NULL;
 		}
-		if (strchr(env[i], '=')) {
+		if (strchr(env[i], '='))
 			strv_push(&out, env[i]);
-		} else if ((v = secure_getenv(env[i]))) {
-			cleanup_free char *kv = xasprintf("%s=%s", env[i], v);
-
-			strv_push(&out, kv);
-		}
 	}
 	return out;
 }

@@ -23,13 +23,7 @@
 
 char *image_store_root_default(const char *root)
 {
-	const char *env;
-
-	if (root && *root)
-		return xstrdup(root);
-	/* secure_getenv: a set-uid hull must not take its store from the caller's environment */
-	env = secure_getenv("HULL_ROOT");
-	return xstrdup(env && *env ? env : IMAGE_STORE_DEFAULT_ROOT);
+	return xstrdup(root && *root ? root : IMAGE_STORE_DEFAULT_ROOT);
 }
 
 int image_store_open(const char *root, struct image_store **ret, struct hull_err *err)

@@ -37,7 +37,7 @@ struct image_store {
 };
 
 /*
- * Open (creating if needed) the store at root; NULL means $HULL_ROOT or the default.
+ * Open (creating if needed) the store at root; NULL means the default.
  * Returns 0 and a store to free with image_store_free, or -errno with err set.
  */
 int image_store_open(const char *root, struct image_store **ret, struct hull_err *err);
@@ -45,7 +45,8 @@ void image_store_free(struct image_store *s);
 DEFINE_CLEANUP_FUNC(struct image_store, image_store_free)
 #define cleanup_image_store __attribute__((cleanup(image_store_free_cleanup)))
 
-/* Resolve the store root: the argument, else $HULL_ROOT, else the default. Heap string. */
+/* Resolve the store root: the argument, else the default. Heap string. ($HULL_ROOT is the
+ * CLI's to read: library code never reads the environment.) */
 char *image_store_root_default(const char *root);
 
 /* Take the store lock (exclusive or shared), held until image_store_free. An exclusive

@@ -75,6 +75,13 @@ def test_exec_is_in_the_containers_cgroups_and_namespaces(bb, ctr):
 def test_exec_flags_and_exit_codes(bb, ctr):
     r = bb.run("exec", "-e", "EXTRA=1", "-w", "/tmp", "ex", "sh", "-c", "echo $EXTRA; pwd")
     assert r.stdout == "1\n/tmp\n"
+    # -e NAME takes hull's own value, and is dropped when hull has none
+    env = dict(bb.env, HOST_VAR="from-host")
+    env.pop("HOST_UNSET", None)
+    r = subprocess.run([bb.binary, "exec", "-e", "HOST_VAR", "-e", "HOST_UNSET", "ex", "env"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "HOST_VAR=from-host" in r.stdout.splitlines() and "HOST_UNSET" not in r.stdout
     assert bb.out("exec", "-u", "alice", "ex", "id") == \
         "uid=1000(alice) gid=1000(alice) groups=10(wheel),100(users)\n"
     # the group given, plus the user's supplementary groups (as `run -u` and docker)

@@ -69,15 +69,21 @@ def test_image_cmd_env_workdir_user(hull_store, rootfs_tar):
 
 def test_env_flags_and_env_file(bb, tmp_path):
     envf = tmp_path / "env"
-    envf.write_text("# comment\nFROM_FILE=1\n\nOVER=file\n")
-    env = dict(bb.env, HOST_VAR="from-host")
+    envf.write_text("# comment\nFROM_FILE=1\n\nOVER=file\nFILE_HOST\nFILE_UNSET\n")
+    env = dict(bb.env, HOST_VAR="from-host", FILE_HOST="file-host")
+    env.pop("FILE_UNSET", None)
+    env.pop("HOST_UNSET", None)
+    # a bare NAME (flag or file) takes hull's own value, and is dropped when hull has none
     r = subprocess.run([bb.binary, "run", "--rm", "--env-file", str(envf), "-e", "OVER=flag",
-                        "-e", "HOST_VAR", "-e", "PLAIN=a=b", "busybox", "env"],
+                        "-e", "HOST_VAR", "-e", "HOST_UNSET", "-e", "PLAIN=a=b", "busybox",
+                        "env"],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     env_lines = r.stdout.splitlines()
-    for want in ("FROM_FILE=1", "OVER=flag", "HOST_VAR=from-host", "PLAIN=a=b", "HOME=/root"):
+    for want in ("FROM_FILE=1", "OVER=flag", "HOST_VAR=from-host", "PLAIN=a=b", "HOME=/root",
+                 "FILE_HOST=file-host"):
         assert want in env_lines
+    assert not any(l.startswith(("FILE_UNSET", "HOST_UNSET")) for l in env_lines)
     assert any(l.startswith("PATH=") for l in env_lines)
     r = bb.run("run", "--rm", "--env-file", tmp_path / "missing", "busybox", "true", check=False)
     assert r.returncode == 125 and "missing" in r.stderr

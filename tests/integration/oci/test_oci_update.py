@@ -80,6 +80,10 @@ def test_update_resources_file_and_stdin(rt, running, workdir):
     assert r.returncode == 0, r.stderr
     assert pids_max(pid) == "13"
     assert mem_limit(pid) == 100 << 20  # untouched: not in the document
+    # a document larger than the first read buffer (4 KiB): the buffer grows
+    r = rt("update", "-r", "-", cid, input=json.dumps({"pids": {"limit": 14}}) + " " * 20000)
+    assert r.returncode == 0, r.stderr
+    assert pids_max(pid) == "14"
 
 
 def test_update_unlimited(rt, running):
