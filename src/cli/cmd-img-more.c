@@ -1,0 +1,254 @@
+/* hull img compare, measure, dd: option parsing and output as qemu-img 7.2's. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd-img.h"
+#include "common/cleanup.h"
+#include "disk/img.h"
+
+enum { OPT_OUTPUT = 300, OPT_SIZE, OPT_FORCE };
+
+static int img_fail(const struct hull_err *err, int code)
+{
+	fprintf(stderr, "hull img: %s\n", err->msg);
+	return code;
+}
+
+static int img_usage(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "hull img %s: %s (see 'hull img %s --help')\n", cmd, msg, cmd);
+	return 1;
+}
+
+static int fmt_arg(const char *cmd, const char *s, enum disk_format *ret)
+{
+	if (disk_format_parse(s, ret) < 0 || *ret == DISK_FORMAT_AUTO) {
+		fprintf(stderr, "hull img %s: unknown format '%s' (raw or qcow2)\n", cmd, s);
+		return -1;
+	}
+	return 0;
+}
+
+const struct cli_option img_compare_opts[] = {
+	{ NULL, required_argument, NULL, 'f', "FMT", "the first image's format" },
+	{ NULL, required_argument, NULL, 'F', "FMT", "the second image's format" },
+	{ NULL, no_argument, NULL, 's', NULL, "strict: sizes and allocation must match too" },
+	{ NULL, no_argument, NULL, 'q', NULL, "quiet: print nothing, only the exit code" },
+	{ NULL, no_argument, NULL, 'p', NULL, "show progress (accepted, no effect)" },
+	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	{ NULL, required_argument, NULL, 'T', "CACHE", "source cache mode (accepted)" },
+	{ 0 },
+};
+
+int img_compare_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("compare");
+	enum disk_format f1 = DISK_FORMAT_AUTO, f2 = DISK_FORMAT_AUTO;
+	struct img_compare_result res;
+	struct hull_err err = { 0 };
+	bool strict = false, quiet = false;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'f': if (fmt_arg("compare", optarg, &f1) < 0) return 1; break;
+		case 'F': if (fmt_arg("compare", optarg, &f2) < 0) return 1; break;
+		case 's': strict = cli_opt_on; break;
+		case 'q': quiet = cli_opt_on; break;
+		case 'p': case 'U': case 'T': break;
+		default: return 1;
+		}
+	}
+	if (argc - optind != 2)
+		return img_usage("compare", "expected two image file names");
+	if (img_compare(argv[optind], f1, argv[optind + 1], f2, strict, &res, &err) < 0)
+		return img_fail(&err, res.code);
+	if (quiet)
+		return res.code;
+	if (res.size_warning)
+		printf("Warning: Image size mismatch!\n");
+	if (res.code == 0)
+		printf("Images are identical.\n");
+	else if (res.what == IMG_CMP_SIZE)
+		printf("Strict mode: Image size mismatch!\n");
+	else if (res.what == IMG_CMP_STATUS)
+		printf("Strict mode: Offset %" PRIu64 " block status mismatch!\n", res.offset);
+	else
+		printf("Content mismatch at offset %" PRIu64 "!\n", res.offset);
+	return res.code;
+}
+
+const struct cli_option img_measure_opts[] = {
+	{ NULL, required_argument, NULL, 'f', "FMT", "the input's format (default: probed)" },
+	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
+	{ NULL, required_argument, NULL, 'o', "OPTIONS", "the output's format options" },
+	{ "size", required_argument, NULL, OPT_SIZE, "SIZE", "measure a new image of SIZE" },
+	{ "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" },
+	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	{ 0 },
+};
+
+static void print_measure(const struct img_measure *m, bool json)
+{
+	if (!json) {
+		printf("required size: %" PRIu64 "\nfully allocated size: %" PRIu64 "\n",
+		       m->required, m->fully_allocated);
+		if (m->has_bitmaps)
+			printf("bitmaps size: %" PRIu64 "\n", m->bitmaps);
+		return;
+	}
+	printf("{\n");
+	if (m->has_bitmaps)
+		printf("    \"bitmaps\": %" PRIu64 ",\n", m->bitmaps);
+	printf("    \"required\": %" PRIu64 ",\n    \"fully-allocated\": %" PRIu64 "\n}\n",
+	       m->required, m->fully_allocated);
+}
+
+/* raw takes no format options but size and preallocation (qemu-img refuses the others) */
+static bool raw_opts_bad(const char *list)
+{
+	cleanup_free char *copy = strdup(list);
+	char *save = NULL;
+
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		kv[strcspn(kv, "=")] = '\0';
+		if (strcmp(kv, "size") && strcmp(kv, "preallocation")) {
+			fprintf(stderr, "hull img measure: -o %s: not an option of format raw\n", kv);
+			return true;
+		}
+	}
+	return false;
+}
+
+int img_measure_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("measure");
+	struct disk_create_opts o = { .format = DISK_FORMAT_RAW };
+	enum disk_format fmt = DISK_FORMAT_AUTO;
+	cleanup_free char *obuf = NULL;
+	const char *optlist = NULL;
+	struct hull_err err = { 0 };
+	struct img_measure m;
+	bool json = false, has_size = false;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'f': if (fmt_arg("measure", optarg, &fmt) < 0) return 1; break;
+		case 'O': if (fmt_arg("measure", optarg, &o.format) < 0) return 1; break;
+		case 'o': optlist = optarg; break;
+		case 'U': break;
+		case OPT_SIZE:
+			if (img_parse_size(optarg, &o.size) < 0) {
+				fprintf(stderr, "hull img measure: invalid --size '%s'\n", optarg);
+				return 1;
+			}
+			has_size = true;
+			break;
+		case OPT_OUTPUT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "human"))
+				return img_usage("measure", "--output must be 'human' or 'json'");
+			json = strcmp(optarg, "json") == 0;
+			break;
+		default: return 1;
+		}
+	}
+	if (has_size == (argc - optind == 1) || argc - optind > 1)
+		return img_usage("measure", has_size ? "--size N cannot be used together with a "
+						       "filename"
+						     : "either --size N or one filename must be "
+						       "specified");
+	if (optlist && o.format == DISK_FORMAT_RAW && raw_opts_bad(optlist))
+		return 1;
+	if (optlist) {
+		enum disk_format keep = o.format;
+		uint64_t size = o.size;
+
+		if (img_parse_create_opts(optlist, &o, &obuf, &err) < 0)
+			return img_fail(&err, 1);
+		o.format = keep;
+		if (has_size)
+			o.size = size;
+	}
+	if (img_measure(has_size ? NULL : argv[optind], fmt, &o, &m, &err) < 0)
+		return img_fail(&err, 1);
+	print_measure(&m, json);
+	return 0;
+}
+
+const struct cli_option img_dd_opts[] = {
+	{ NULL, required_argument, NULL, 'f', "FMT", "the input's format (default: probed)" },
+	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
+	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	{ 0 },
+};
+
+/* dd's operand KEY=VALUE into o; -1 after printing why. */
+static int dd_operand(char *arg, struct img_dd_opts *o, const char **in, const char **out)
+{
+	char *v = strchr(arg, '=');
+	uint64_t n = 0;
+
+	if (!v) {
+		fprintf(stderr, "hull img dd: unrecognized operand '%s'\n", arg);
+		return -1;
+	}
+	*v++ = '\0';
+	if (strcmp(arg, "if") == 0 || strcmp(arg, "of") == 0) {
+		*(arg[0] == 'i' ? in : out) = v;
+		return 0;
+	}
+	if (strcmp(arg, "bs") && strcmp(arg, "count") && strcmp(arg, "skip")) {
+		fprintf(stderr, "hull img dd: unrecognized operand '%s'\n", arg);
+		return -1;
+	}
+	if (img_parse_size(v, &n) < 0 || (arg[0] == 'b' && (n == 0 || n > 0x7fffffff))) {
+		fprintf(stderr, "hull img dd: invalid %s '%s'%s\n", arg, v,
+			arg[0] == 'b' ? ": must be between 1 and 2147483647" : "");
+		return -1;
+	}
+	if (arg[0] == 'b')
+		o->bs = n;
+	else if (arg[0] == 'c')
+		o->count = n, o->has_count = true;
+	else
+		o->skip = n, o->has_skip = true;
+	return 0;
+}
+
+int img_dd_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("dd");
+	enum disk_format in_fmt = DISK_FORMAT_AUTO, out_fmt = DISK_FORMAT_RAW;
+	struct img_dd_opts o = { .bs = 512 };
+	struct hull_err err = { 0 };
+	const char *in = NULL, *out = NULL;
+	bool warn;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'f': if (fmt_arg("dd", optarg, &in_fmt) < 0) return 1; break;
+		case 'O': if (fmt_arg("dd", optarg, &out_fmt) < 0) return 1; break;
+		case 'U': break;
+		default: return 1;
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		if (dd_operand(argv[i], &o, &in, &out) < 0)
+			return 1;
+	if (!in || !out)
+		return img_usage("dd", "must specify both input and output files (if=, of=)");
+	if (img_dd(in, in_fmt, out, out_fmt, &o, &warn, &err) < 0)
+		return img_fail(&err, 1);
+	if (warn)
+		fprintf(stderr, "hull img dd: %s: cannot skip to specified offset\n", in);
+	return 0;
+}
