@@ -252,3 +252,50 @@ int img_dd_cmd(int argc, char **argv)
 		fprintf(stderr, "hull img dd: %s: cannot skip to specified offset\n", in);
 	return 0;
 }
+
+const struct cli_option img_amend_opts[] = {
+	{ NULL, required_argument, NULL, 'f', "FMT", "the image's format (default: probed)" },
+	{ NULL, required_argument, NULL, 'o', "OPTIONS",
+	  "compat=0.10|1.1, lazy_refcounts=on|off, refcount_bits=N, size=N (repeatable)" },
+	{ NULL, no_argument, NULL, 'p', NULL, "show progress (accepted, no effect)" },
+	{ NULL, no_argument, NULL, 'q', NULL, "quiet" },
+	{ NULL, required_argument, NULL, 't', "CACHE", "cache mode (accepted)" },
+	{ "force", no_argument, NULL, OPT_FORCE, NULL, "accepted, as qemu-img's" },
+	{ 0 },
+};
+
+int img_amend_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("amend");
+	enum disk_format fmt = DISK_FORMAT_AUTO;
+	cleanup_free char *list = NULL;
+	struct hull_err err = { 0 };
+	struct img_amend_opts o;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'f': if (fmt_arg("amend", optarg, &fmt) < 0) return 1; break;
+		case 'o': {
+			/* several -o add up, as in qemu-img */
+			char *n = NULL;
+
+			if (asprintf(&n, "%s%s%s", list ? list : "", list ? "," : "", optarg) < 0)
+				return 1;
+			free(list);
+			list = n;
+			break;
+		}
+		case 'p': case 'q': case 't': case OPT_FORCE: break;
+		default: return 1;
+		}
+	}
+	if (!list)
+		return img_usage("amend", "must specify options (-o)");
+	if (argc - optind != 1)
+		return img_usage("amend", "expected one image file name");
+	if (img_amend_parse(list, &o, &err) < 0 || img_amend(argv[optind], fmt, &o, &err) < 0)
+		return img_fail(&err, 1);
+	return 0;
+}

@@ -130,6 +130,9 @@ static const struct cli_command img_defs[] = {
 	{ .name = "img dd", .args = "[OPTIONS] if=INPUT of=OUTPUT [bs=N] [count=N] [skip=N]",
 	  .optstring = "+f:O:U", .opts = img_dd_opts,
 	  .summary = "Copy a range of an image into a new image, like dd." },
+	{ .name = "img amend", .args = "[OPTIONS] -o OPTIONS FILE", .optstring = "+f:o:pqt:",
+	  .opts = img_amend_opts,
+	  .summary = "Change a qcow2 image's compat, lazy_refcounts, refcount_bits or size." },
 };
 
 const struct cli_command *img_def(const char *cmd)
@@ -537,6 +540,7 @@ static const struct {
 	{ "convert", img_convert_cmd }, { "commit", img_commit_cmd }, { "rebase", img_rebase_cmd },
 	{ "resize", img_resize_cmd }, { "map", img_map_cmd },
 	{ "compare", img_compare_cmd }, { "measure", img_measure_cmd }, { "dd", img_dd_cmd },
+	{ "amend", img_amend_cmd },
 };
 
 static void img_commands(FILE *f)

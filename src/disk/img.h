@@ -90,3 +90,17 @@ int img_dd_range(uint64_t size, const struct img_dd_opts *o, uint64_t *ret_start
 int img_dd(const char *in, enum disk_format in_fmt, const char *out,
 	   enum disk_format out_fmt, const struct img_dd_opts *o, bool *ret_skip_warn,
 	   struct hull_err *err);
+
+/* ---- img-amend.c: `qemu-img amend` ---- */
+struct img_amend_opts {
+	unsigned version;       /* 0: unchanged, 2 (compat=0.10) or 3 (compat=1.1) */
+	int lazy;               /* -1 unchanged, 0 off, 1 on */
+	unsigned refcount_bits; /* 0: unchanged */
+	uint64_t size;
+	bool has_size;
+};
+int img_amend_parse(const char *list, struct img_amend_opts *o, struct hull_err *err);
+int img_amend(const char *path, enum disk_format fmt, const struct img_amend_opts *o,
+	      struct hull_err *err);
+/* Store refcount v at entry i of a refcount block of 2^order-bit entries (qemu's layout). */
+void img_refblock_put(uint8_t *blk, unsigned order, uint64_t i, uint64_t v);

@@ -148,3 +148,53 @@ def test_dd_usage(img):
         h, q = both(img, "dd", *ops)
         assert h.returncode == q.returncode == 1, ops
     assert not os.path.exists(img.p("y"))
+
+
+def info_fields(img, path):
+    i = json.loads(img.qemu_img("info", "--output=json", path).stdout)
+    d = i.get("format-specific", {}).get("data", {})
+    return (i["virtual-size"], d.get("compat"), d.get("lazy-refcounts"), d.get("refcount-bits"))
+
+
+AMEND_OPTS = ["compat=0.10", "compat=1.1", "lazy_refcounts=on", "lazy_refcounts=off",
+              "refcount_bits=1", "refcount_bits=2", "refcount_bits=8", "refcount_bits=64",
+              "compat=0.10,refcount_bits=16", "compat=1.1,lazy_refcounts=on,refcount_bits=4",
+              "size=5M", "compat=0.9", "cluster_size=4k", "lazy_refcounts=maybe",
+              "refcount_bits=3"]
+
+
+def test_amend_like_qemu(img, rng):
+    base = img.p("base")
+    img.qemu_img("create", "-q", "-f", "qcow2", base, "4M")
+    qemu_writes(img, rng, base, 4 * MiB, 6)
+    for case in range(CASES * 2):
+        h = img.p(f"h{case}")
+        create = rng.choice(["compat=0.10", "compat=1.1", "compat=1.1,lazy_refcounts=on",
+                             "compat=1.1,refcount_bits=4", "compat=1.1,refcount_bits=64"])
+        args = ["create", "-q", "-f", "qcow2", "-o", create + ",cluster_size=" +
+                rng.choice(["4k", "64k"])]
+        if rng.random() < 0.3:
+            args += ["-b", base, "-F", "qcow2"]
+        img.qemu_img(*args, h, "3M")
+        qemu_writes(img, rng, h, 3 * MiB, rng.randrange(0, 10))
+        if rng.random() < 0.2:  # clusters with refcount 2: refcount_bits=1 must refuse
+            img.qemu_img("snapshot", "-c", "s1", h)
+        q = h + ".q"
+        shutil.copy(h, q)
+        opts = rng.choice(AMEND_OPTS)
+        hr = img.img("amend", "-o", opts, h, check=False)
+        qr = img.qemu_img("amend", "-o", opts, q, check=False)
+        assert hr.returncode == qr.returncode, (create, opts, hr.stderr, qr.stderr)
+        assert info_fields(img, h) == info_fields(img, q), (create, opts)
+        img.qemu_compare(h, q, fmt_a="qcow2", fmt_b="qcow2")
+        img.qemu_check_clean(h)
+        assert img.img("check", h, check=False).returncode == 0, (create, opts)
+
+
+def test_amend_usage(img):
+    img.qemu_img("create", "-q", "-f", "raw", img.p("r"), "1M")
+    img.qemu_img("create", "-q", "-f", "qcow2", img.p("q"), "1M")
+    for args in (["amend", img.p("q")], ["amend", "-o", "compat=0.10", img.p("missing")],
+                 ["amend", "-f", "raw", "-o", "compat=0.10", img.p("r")]):
+        h, q = both(img, *args)
+        assert h.returncode == q.returncode == 1, args

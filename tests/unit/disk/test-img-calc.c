@@ -68,6 +68,24 @@ static void test_dd_range(void **state)
 	(void)state;
 }
 
+static void test_refblock_put(void **state)
+{
+	uint8_t b[16];
+
+	memset(b, 0, sizeof(b));
+	img_refblock_put(b, 0, 9, 1); /* 1-bit entries: low bits first */
+	assert_int_equal(b[1], 0x02);
+	img_refblock_put(b, 2, 1, 0xf); /* 4-bit: entry 1 is the high nibble of byte 0 */
+	assert_int_equal(b[0], 0xf0);
+	img_refblock_put(b, 2, 1, 0x3);
+	assert_int_equal(b[0], 0x30);
+	img_refblock_put(b, 4, 2, 0x1234); /* 16-bit big-endian */
+	assert_true(b[4] == 0x12 && b[5] == 0x34);
+	img_refblock_put(b, 6, 1, 0x0102030405060708ull); /* 64-bit */
+	assert_true(b[8] == 1 && b[15] == 8);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +93,7 @@ int main(void)
 		cmocka_unit_test(test_compare_buffers),
 		cmocka_unit_test(test_measure_sizes),
 		cmocka_unit_test(test_dd_range),
+		cmocka_unit_test(test_refblock_put),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
