@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cmd-img.h"
 #include "common/cleanup.h"
@@ -296,6 +297,103 @@ int img_amend_cmd(int argc, char **argv)
 	if (argc - optind != 1)
 		return img_usage("amend", "expected one image file name");
 	if (img_amend_parse(list, &o, &err) < 0 || img_amend(argv[optind], fmt, &o, &err) < 0)
+		return img_fail(&err, 1);
+	return 0;
+}
+
+const struct cli_option img_snapshot_opts[] = {
+	{ NULL, no_argument, NULL, 'l', NULL, "list the image's snapshots" },
+	{ NULL, required_argument, NULL, 'c', "NAME", "create a snapshot of the current state" },
+	{ NULL, required_argument, NULL, 'a', "SNAPSHOT", "revert to a snapshot (ID or name)" },
+	{ NULL, required_argument, NULL, 'd', "NAME", "delete a snapshot" },
+	{ NULL, required_argument, NULL, 'f', "FMT", "the image's format (default: probed)" },
+	{ NULL, no_argument, NULL, 'q', NULL, "quiet" },
+	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	{ 0 },
+};
+
+/* qemu's human sizes ("0 B", "1.5 MiB") */
+static void snap_size(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double d = (double)v;
+	size_t u = 0;
+
+	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(*units)) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else if (d >= 100 || d == (double)(uint64_t)d)
+		snprintf(buf, len, "%.0f %s", d, units[u]);
+	else
+		snprintf(buf, len, "%.3g %s", d, units[u]);
+}
+
+static void print_snapshots(json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(arr))
+		return;
+	printf("Snapshot list:\nID        TAG               VM SIZE                DATE     "
+	       "VM CLOCK     ICOUNT\n");
+	json_array_foreach(arr, i, v) {
+		time_t t = (time_t)json_integer_value(json_object_get(v, "date-sec"));
+		long long clk = json_integer_value(json_object_get(v, "vm-clock-sec"));
+		char date[32], size[32];
+		struct tm tm;
+
+		snap_size((uint64_t)json_integer_value(json_object_get(v, "vm-state-size")), size,
+			  sizeof(size));
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		printf("%-9s %-17s %7s %s %02lld:%02lld:%02lld.%03lld          0\n",
+		       json_string_value(json_object_get(v, "id")),
+		       json_string_value(json_object_get(v, "name")), size, date, clk / 3600,
+		       clk / 60 % 60, clk % 60,
+		       json_integer_value(json_object_get(v, "vm-clock-nsec")) / 1000000);
+	}
+}
+
+int img_snapshot_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("snapshot");
+	enum disk_format fmt = DISK_FORMAT_AUTO;
+	struct hull_err err = { 0 };
+	const char *name = NULL;
+	char action = 0;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'l': case 'c': case 'a': case 'd':
+			if (action)
+				return img_usage("snapshot", "cannot mix '-l', '-a', '-c', '-d'");
+			action = (char)c;
+			name = c == 'l' ? NULL : optarg;
+			break;
+		case 'f': if (fmt_arg("snapshot", optarg, &fmt) < 0) return 1; break;
+		case 'q': case 'U': break;
+		default: return 1;
+		}
+	}
+	if (argc - optind != 1)
+		return img_usage("snapshot", "expected one image file name");
+	if (!action)
+		return 0; /* as qemu-img: nothing asked, nothing done */
+	if (action == 'l') {
+		json_t *arr = NULL;
+
+		if (img_snapshot_list(argv[optind], fmt, &arr, &err) < 0)
+			return img_fail(&err, 1);
+		print_snapshots(arr);
+		json_decref(arr);
+		return 0;
+	}
+	if (img_snapshot(argv[optind], fmt, action, name, &err) < 0)
 		return img_fail(&err, 1);
 	return 0;
 }

@@ -133,6 +133,9 @@ static const struct cli_command img_defs[] = {
 	{ .name = "img amend", .args = "[OPTIONS] -o OPTIONS FILE", .optstring = "+f:o:pqt:",
 	  .opts = img_amend_opts,
 	  .summary = "Change a qcow2 image's compat, lazy_refcounts, refcount_bits or size." },
+	{ .name = "img snapshot", .args = "[-l | -c NAME | -a SNAPSHOT | -d NAME] [OPTIONS] FILE",
+	  .optstring = "+lc:a:d:f:qU", .opts = img_snapshot_opts,
+	  .summary = "List, create, apply or delete a qcow2 image's internal snapshots." },
 };
 
 const struct cli_command *img_def(const char *cmd)
@@ -540,7 +543,7 @@ static const struct {
 	{ "convert", img_convert_cmd }, { "commit", img_commit_cmd }, { "rebase", img_rebase_cmd },
 	{ "resize", img_resize_cmd }, { "map", img_map_cmd },
 	{ "compare", img_compare_cmd }, { "measure", img_measure_cmd }, { "dd", img_dd_cmd },
-	{ "amend", img_amend_cmd },
+	{ "amend", img_amend_cmd }, { "snapshot", img_snapshot_cmd },
 };
 
 static void img_commands(FILE *f)

@@ -104,3 +104,16 @@ int img_amend(const char *path, enum disk_format fmt, const struct img_amend_opt
 	      struct hull_err *err);
 /* Store refcount v at entry i of a refcount block of 2^order-bit entries (qemu's layout). */
 void img_refblock_put(uint8_t *blk, unsigned order, uint64_t i, uint64_t v);
+
+/* ---- qcow2-snapshot.c: `qemu-img snapshot` (internal snapshots, as QEMU writes them) ---- */
+struct qcow2;
+int qcow2_snapshot_create(struct qcow2 *q, const char *name, struct hull_err *err);
+/* By name (as qemu-img -d); apply: by ID, then by name (as qemu-img -a). */
+int qcow2_snapshot_delete(struct qcow2 *q, const char *name, struct hull_err *err);
+int qcow2_snapshot_apply(struct qcow2 *q, const char *name, struct hull_err *err);
+/* action: 'c' create, 'a' apply, 'd' delete. */
+int img_snapshot(const char *path, enum disk_format fmt, char action, const char *name,
+		 struct hull_err *err);
+/* The snapshot table as `info --output json` lists it (empty for raw). */
+int img_snapshot_list(const char *path, enum disk_format fmt, json_t **ret,
+		      struct hull_err *err);
