@@ -397,3 +397,91 @@ int img_snapshot_cmd(int argc, char **argv)
 		return img_fail(&err, 1);
 	return 0;
 }
+
+enum { OPT_PATTERN = 320, OPT_FLUSH, OPT_NO_DRAIN };
+
+const struct cli_option img_bench_opts[] = {
+	{ NULL, required_argument, NULL, 'c', "COUNT", "requests to send (default 75000)" },
+	{ NULL, required_argument, NULL, 'd', "DEPTH", "requests in flight (reported; hull "
+						      "sends one at a time)" },
+	{ NULL, required_argument, NULL, 'f', "FMT", "the image's format (default: probed)" },
+	{ NULL, required_argument, NULL, 'o', "OFFSET", "first request's offset" },
+	{ NULL, required_argument, NULL, 's', "SIZE", "bytes per request (default 4096)" },
+	{ NULL, required_argument, NULL, 'S', "STEP", "offset step (default: the size)" },
+	{ NULL, no_argument, NULL, 'w', NULL, "write instead of read" },
+	{ NULL, required_argument, NULL, 't', "CACHE", "cache mode (accepted)" },
+	{ NULL, required_argument, NULL, 'i', "AIO", "AIO mode (accepted)" },
+	{ NULL, no_argument, NULL, 'n', NULL, "native AIO (accepted)" },
+	{ NULL, no_argument, NULL, 'q', NULL, "quiet (accepted: qemu-img prints anyway)" },
+	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	{ "pattern", required_argument, NULL, OPT_PATTERN, "BYTE", "byte written (default 0)" },
+	{ "flush-interval", required_argument, NULL, OPT_FLUSH, "N", "flush every N writes" },
+	{ "no-drain", no_argument, NULL, OPT_NO_DRAIN, NULL, "accepted" },
+	{ 0 },
+};
+
+static void bench_started(const struct img_bench_opts *o)
+{
+	printf("Sending %" PRIu64 " %s requests, %" PRIu64 " bytes each, %" PRIu64
+	       " in parallel (starting at offset %" PRIu64 ", step size %" PRIu64 ")\n",
+	       o->count, o->write ? "write" : "read", o->size, o->depth, o->offset, o->step);
+	if (o->flush_interval)
+		printf("Sending flush every %" PRIu64 " requests\n", o->flush_interval);
+	fflush(stdout);
+}
+
+static int bench_num(int c, const char *arg, struct img_bench_opts *o)
+{
+	uint64_t v;
+
+	if (img_parse_size(arg, &v) < 0 || (c == OPT_PATTERN && v > 255) ||
+	    ((c == 'c' || c == 'd') && v == 0)) {
+		fprintf(stderr, "hull img bench: invalid value '%s'\n", arg);
+		return -1;
+	}
+	switch (c) {
+	case 'c': o->count = v; break;
+	case 'd': o->depth = v; break;
+	case 'o': o->offset = v; break;
+	case 's': o->size = v; break;
+	case 'S': o->step = v; break;
+	case OPT_PATTERN: o->pattern = (uint8_t)v; break;
+	default: o->flush_interval = v; break;
+	}
+	return 0;
+}
+
+int img_bench_cmd(int argc, char **argv)
+{
+	const struct cli_command *def = img_def("bench");
+	struct img_bench_opts o = { .count = 75000, .depth = 64, .size = 4096 };
+	struct hull_err err = { 0 };
+	bool step_set = false;
+	double secs;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		switch (c) {
+		case 'f': if (fmt_arg("bench", optarg, &o.fmt) < 0) return 1; break;
+		case 'w': o.write = cli_opt_on; break;
+		case OPT_NO_DRAIN: o.no_drain = cli_opt_on; break;
+		case 't': case 'i': case 'n': case 'q': case 'U': break;
+		case 'c': case 'd': case 'o': case 's': case 'S': case OPT_PATTERN: case OPT_FLUSH:
+			if (bench_num(c, optarg, &o) < 0)
+				return 1;
+			step_set |= c == 'S';
+			break;
+		default: return 1;
+		}
+	}
+	if (argc - optind != 1)
+		return img_usage("bench", "expected one image file name");
+	o.path = argv[optind];
+	if (!step_set)
+		o.step = o.size;
+	if (img_bench(&o, bench_started, &secs, &err) < 0)
+		return img_fail(&err, 1);
+	printf("Run completed in %.3f seconds.\n", secs);
+	return 0;
+}

@@ -136,6 +136,8 @@ static const struct cli_command img_defs[] = {
 	{ .name = "img snapshot", .args = "[-l | -c NAME | -a SNAPSHOT | -d NAME] [OPTIONS] FILE",
 	  .optstring = "+lc:a:d:f:qU", .opts = img_snapshot_opts,
 	  .summary = "List, create, apply or delete a qcow2 image's internal snapshots." },
+	{ .name = "img bench", .args = "[OPTIONS] FILE", .optstring = "+c:d:f:o:s:S:wt:i:nqU",
+	  .opts = img_bench_opts, .summary = "Time a stream of reads or writes, as qemu-img bench." },
 };
 
 const struct cli_command *img_def(const char *cmd)
@@ -544,6 +546,7 @@ static const struct {
 	{ "resize", img_resize_cmd }, { "map", img_map_cmd },
 	{ "compare", img_compare_cmd }, { "measure", img_measure_cmd }, { "dd", img_dd_cmd },
 	{ "amend", img_amend_cmd }, { "snapshot", img_snapshot_cmd },
+	{ "bench", img_bench_cmd },
 };
 
 static void img_commands(FILE *f)

@@ -117,3 +117,16 @@ int img_snapshot(const char *path, enum disk_format fmt, char action, const char
 /* The snapshot table as `info --output json` lists it (empty for raw). */
 int img_snapshot_list(const char *path, enum disk_format fmt, json_t **ret,
 		      struct hull_err *err);
+
+/* ---- img-bench.c: `qemu-img bench` ---- */
+struct img_bench_opts {
+	const char *path;
+	enum disk_format fmt;
+	uint64_t count, size, offset, step, flush_interval, depth;
+	uint8_t pattern;
+	bool write, no_drain;
+};
+/* started() runs once the image is open, before the first request (qemu-img prints there). */
+int img_bench(const struct img_bench_opts *o, void (*started)(const struct img_bench_opts *),
+	      double *ret_secs, struct hull_err *err);
+uint64_t img_bench_next(uint64_t off, uint64_t step, uint64_t size, uint64_t bufsize);

@@ -265,3 +265,40 @@ def test_snapshot_usage_and_raw(img):
         assert h.returncode == q.returncode == 1, args
     h, q = both(img, "snapshot", "-l", img.p("q"))
     assert (h.returncode, h.stdout) == (q.returncode, q.stdout) == (0, "")
+
+
+def test_bench_like_qemu(img, rng):
+    """Same request stream as qemu-img bench: same first line, same exit code, and a write
+    run leaves the same guest data."""
+    for case in range(CASES):
+        size = rng.choice([1, 4]) * MiB
+        args = ["bench", "-c", str(rng.randrange(1, 300)), "-s",
+                str(rng.choice([512, 4096, 65536])), "-d", "1"]
+        if rng.random() < 0.5:
+            args += ["-S", str(rng.choice([512, 3000, 65536, MiB]))]
+        if rng.random() < 0.3:
+            args += ["-o", str(rng.randrange(0, size // 512) * 512)]
+        if rng.random() < 0.6:
+            args += ["-w", f"--pattern={rng.randrange(256)}"]
+            if rng.random() < 0.5:
+                args += ["--flush-interval", str(rng.randrange(1, 20))]
+        h, q = img.p(f"b{case}"), img.p(f"b{case}.q")
+        img.qemu_img("create", "-q", "-f", "qcow2", h, str(size))
+        shutil.copy(h, q)
+        hr = img.img(*args, h, check=False)
+        qr = img.qemu_img(*args, q, check=False)
+        assert hr.returncode == qr.returncode, (args, hr.stderr, qr.stderr)
+        assert hr.stdout.splitlines()[:1] == qr.stdout.splitlines()[:1], args
+        if hr.returncode == 0:
+            assert hr.stdout.splitlines()[-1].startswith("Run completed in ")
+            img.qemu_compare(h, q, fmt_a="qcow2", fmt_b="qcow2")
+            img.qemu_check_clean(h)
+
+
+def test_bench_usage(img):
+    img.qemu_img("create", "-q", "-f", "qcow2", img.p("q"), "1M")
+    for args in (["bench", "--flush-interval=2", img.p("q")],
+                 ["bench", "-w", "-c", "3", "--flush-interval=2", img.p("q")],
+                 ["bench", img.p("missing")]):
+        h, q = both(img, *args)
+        assert h.returncode == q.returncode == 1, args
