@@ -118,6 +118,16 @@ static int set_copied(struct qcow2 *q)
 	return 0;
 }
 
+/*
+ * After a failure part way through (a hostile or damaged table): refcounts may be higher
+ * than the references (leaks, harmless); make the COPIED flags agree with them so that the
+ * image closes consistent (best effort: the error being reported is the first one).
+ */
+static void fail_cleanup(struct qcow2 *q)
+{
+	(void)set_copied(q);
+}
+
 static uint64_t clusters_of(const struct qcow2 *q, uint64_t bytes)
 {
 	return (bytes + q->cluster_size - 1) >> q->cluster_bits;
@@ -265,6 +275,7 @@ int qcow2_snapshot_create(struct qcow2 *q, const char *name, struct hull_err *er
 	if (r == 0)
 		return 0;
 fail:
+	fail_cleanup(q);
 	return hull_err_set(err, -r, "Could not create snapshot '%s'", name);
 }
 
@@ -336,6 +347,7 @@ int qcow2_snapshot_delete(struct qcow2 *q, const char *name, struct hull_err *er
 	if (r == 0)
 		return 0;
 fail:
+	fail_cleanup(q);
 	return hull_err_set(err, -r, "Could not delete snapshot '%s'", name);
 }
 
@@ -397,6 +409,7 @@ int qcow2_snapshot_apply(struct qcow2 *q, const char *name, struct hull_err *err
 	if (r == 0)
 		return 0;
 fail:
+	fail_cleanup(q);
 	return hull_err_set(err, -r, "Could not apply snapshot '%s'", name);
 }
 

@@ -331,3 +331,25 @@ def test_hull_writes_after_hull_snapshot(img, rng):
         img.img("snapshot", "-d", "s", p)
         img.qemu_check_clean(p)
         img.qemu_compare(p, img.p("before.raw"), fmt_a="qcow2")
+
+
+def test_snapshot_on_hostile_image_fails_cleanly(img):
+    """An active L2 entry that points past the end of the file: snapshot -c fails (exit 1,
+    no crash), lists nothing new, and leaves no more corruption than the image had."""
+    import struct
+    p = img.p("bad")
+    img.qemu_img("create", "-q", "-f", "qcow2", p, "1M")
+    img.qemu_io(p, "write -P 1 0 64k", "write -P 2 128k 64k")
+    with open(p, "r+b") as f:
+        f.seek(40)
+        l1 = struct.unpack(">Q", f.read(8))[0]
+        f.seek(l1)
+        l2 = struct.unpack(">Q", f.read(8))[0] & 0x00fffffffffffe00
+        f.seek(l2 + 16)  # guest cluster 2 (128k)
+        f.write(struct.pack(">Q", (1 << 63) | (1 << 40)))
+    before = json.loads(img.qemu_img("check", "--output=json", p, check=False).stdout)
+    r = img.img("snapshot", "-c", "x", p, check=False)
+    assert r.returncode == 1 and "snapshot 'x'" in r.stderr, r.stderr
+    assert img.img("snapshot", "-l", p).stdout == ""
+    after = json.loads(img.qemu_img("check", "--output=json", p, check=False).stdout)
+    assert after.get("corruptions", 0) <= before.get("corruptions", 0), (before, after)
