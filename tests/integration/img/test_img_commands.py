@@ -353,3 +353,51 @@ def test_snapshot_on_hostile_image_fails_cleanly(img):
     assert img.img("snapshot", "-l", p).stdout == ""
     after = json.loads(img.qemu_img("check", "--output=json", p, check=False).stdout)
     assert after.get("corruptions", 0) <= before.get("corruptions", 0), (before, after)
+
+
+@pytest.mark.parametrize("op", [("snapshot-c", "new"), ("snapshot-d", "old"),
+                                ("snapshot-a", "old"), ("amend", "refcount_bits=4"),
+                                ("amend", "refcount_bits=64,lazy_refcounts=on")])
+def test_crash_at_every_metadata_write(img, rng, op):
+    """End the operation at each of its metadata writes in turn: no cluster is ever referenced
+    beyond its refcount (leaks allowed; a COPIED flag that disagrees with a refcount, which
+    refcount and L2 writes cannot change together, as in QEMU, and which check -r all fixes),
+    the guest sees either the old or the new state, and the snapshot table is either the old
+    or the new one."""
+    helper = os.path.join(os.path.dirname(img.disk_io), "img-crash")
+    base = img.p("base")
+    img.qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", base, "1M")
+    qemu_writes(img, rng, base, MiB, 6)
+    img.qemu_img("snapshot", "-c", "old", base)
+    qemu_writes(img, rng, base, MiB, 6)
+    img.qemu_img("convert", "-O", "raw", base, img.p("active.raw"))
+    shutil.copy(base, img.p("snapcopy"))
+    img.qemu_img("snapshot", "-a", "old", img.p("snapcopy"))
+    img.qemu_img("convert", "-O", "raw", img.p("snapcopy"), img.p("snap.raw"))
+    allowed = [img.p("active.raw")] + ([img.p("snap.raw")] if op[0] == "snapshot-a" else [])
+    old_names = snap_names(img, base)
+    for n in range(1, 400):
+        p = img.p("c")
+        shutil.copy(base, p)
+        r = img.run(helper, n, p, *op, check=False)
+        assert r.returncode in (0, 99), (n, r.stderr)
+        r2 = img.qemu_img("check", p, check=False)
+        errors = [line for line in (r2.stdout + r2.stderr).splitlines()
+                  if line.startswith("ERROR")]
+        assert all("OFLAG_COPIED" in e for e in errors), (n, errors[:3])
+        if errors:
+            img.qemu_img("check", "-q", "-r", "all", p, check=False)
+        out = json.loads(img.qemu_img("check", "--output=json", p, check=False).stdout)
+        assert out.get("corruptions", 0) == 0, (n, out)
+        same = [a for a in allowed if img.qemu_img("compare", "-F", "raw", p, a,
+                                                   check=False).returncode == 0]
+        assert same, n
+        names = snap_names(img, p)
+        assert names == old_names or len(names) == len(old_names) + (
+            1 if op[0] == "snapshot-c" else -1 if op[0] == "snapshot-d" else 0), (n, names)
+        if r.returncode == 0:
+            break
+    else:
+        pytest.fail("the operation never finished")
+    if op[0] == "snapshot-a":
+        assert same == [img.p("snap.raw")]
