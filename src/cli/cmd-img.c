@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cmd-img.h"
 #include "cli/commands.h"
 #include "common/cleanup.h"
 #include "disk/img.h"
@@ -121,9 +122,25 @@ static const struct cli_command img_defs[] = {
 	  .opts = resize_opts, .summary = "Change an image's virtual size." },
 	{ .name = "img map", .args = "[OPTIONS] FILE", .optstring = "+f:U", .opts = map_opts,
 	  .summary = "Show where an image's data is (which file, which offset)." },
+	{ .name = "img compare", .args = "[OPTIONS] FILE1 FILE2", .optstring = "+f:F:sqpUT:",
+	  .opts = img_compare_opts,
+	  .summary = "Compare two images' contents (exit 0 same, 1 different, 2+ error)." },
+	{ .name = "img measure", .args = "[OPTIONS] (--size SIZE | FILE)", .optstring = "+f:O:o:U",
+	  .opts = img_measure_opts, .summary = "Show the file size a new image would need." },
+	{ .name = "img dd", .args = "[OPTIONS] if=INPUT of=OUTPUT [bs=N] [count=N] [skip=N]",
+	  .optstring = "+f:O:U", .opts = img_dd_opts,
+	  .summary = "Copy a range of an image into a new image, like dd." },
+	{ .name = "img amend", .args = "[OPTIONS] -o OPTIONS FILE", .optstring = "+f:o:pqt:",
+	  .opts = img_amend_opts,
+	  .summary = "Change a qcow2 image's compat, lazy_refcounts, refcount_bits or size." },
+	{ .name = "img snapshot", .args = "[-l | -c NAME | -a SNAPSHOT | -d NAME] [OPTIONS] FILE",
+	  .optstring = "+lc:a:d:f:qU", .opts = img_snapshot_opts,
+	  .summary = "List, create, apply or delete a qcow2 image's internal snapshots." },
+	{ .name = "img bench", .args = "[OPTIONS] FILE", .optstring = "+c:d:f:o:s:S:wt:i:nqU",
+	  .opts = img_bench_opts, .summary = "Time a stream of reads or writes, as qemu-img bench." },
 };
 
-static const struct cli_command *img_def(const char *cmd)
+const struct cli_command *img_def(const char *cmd)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(img_defs); i++)
 		if (strcmp(img_defs[i].name + 4, cmd) == 0)
@@ -549,6 +566,9 @@ static const struct {
 	{ "create", img_create_cmd }, { "info", img_info_cmd },     { "check", img_check_cmd },
 	{ "convert", img_convert_cmd }, { "commit", img_commit_cmd }, { "rebase", img_rebase_cmd },
 	{ "resize", img_resize_cmd }, { "map", img_map_cmd },
+	{ "compare", img_compare_cmd }, { "measure", img_measure_cmd }, { "dd", img_dd_cmd },
+	{ "amend", img_amend_cmd }, { "snapshot", img_snapshot_cmd },
+	{ "bench", img_bench_cmd },
 };
 
 static void img_commands(FILE *f)

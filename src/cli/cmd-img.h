@@ -1,0 +1,16 @@
+#pragma once
+/* What cmd-img.c shares with cmd-img-more.c (compare, measure, dd, amend, snapshot, bench). */
+#include "cli/commands.h"
+
+/* The command's row of img_defs ("create", "compare"...); aborts on an unknown name. */
+const struct cli_command *img_def(const char *cmd);
+
+extern const struct cli_option img_compare_opts[], img_measure_opts[], img_dd_opts[],
+	img_amend_opts[], img_snapshot_opts[], img_bench_opts[];
+
+int img_compare_cmd(int argc, char **argv);
+int img_measure_cmd(int argc, char **argv);
+int img_dd_cmd(int argc, char **argv);
+int img_amend_cmd(int argc, char **argv);
+int img_snapshot_cmd(int argc, char **argv);
+int img_bench_cmd(int argc, char **argv);
