@@ -181,7 +181,8 @@ static json_t *v2_io(const char *dir)
 	json_t *bytes = json_array(), *ios = json_array(), *o = json_object();
 
 	for (char *line = buf, *next; line && *line; line = next) {
-		unsigned maj, min, n = 0;
+		unsigned maj, min;
+		int n = 0;
 		char *tok, *save = NULL;
 
 		next = strchr(line, '\n');

@@ -112,7 +112,7 @@ static int parse_arches(scmp_filter_ctx ctx, json_t *sec, const char *w, struct 
 
 		if (strncmp(a, "SCMP_ARCH_", 10) == 0)
 			a += 10;
-		for (; a[n] && n < sizeof(lower) - 1; n++)
+		for (; n < sizeof(lower) - 1 && a[n]; n++)
 			lower[n] = (char)tolower((unsigned char)a[n]);
 		lower[n] = 0;
 		arch = seccomp_arch_resolve_name(lower);

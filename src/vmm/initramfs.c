@@ -350,7 +350,7 @@ static int add_modules(const struct initramfs_spec *spec, struct cpio_buf *b, ch
 int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b,
 		    struct initramfs_info *ret_info, struct hull_err *err)
 {
-	struct initramfs_info info_local;
+	struct initramfs_info info_local = { 0 };
 	struct initramfs_info *info = ret_info ? ret_info : &info_local;
 	static const char *const base_dirs[] = { "bin", "dev", "etc", "lib", "lib/modules",
 						 "proc", "sys", "tmp", "run", "mnt" };

@@ -1,4 +1,5 @@
 #pragma once
+/* The guest's CPUID: the host's supported leaves, filtered and completed for hull's VMs. */
 #include <linux/kvm.h>
 #include <stdbool.h>
 

@@ -1,4 +1,5 @@
 #pragma once
+/* The guest's E820 memory map (boot_params and PVH start info), built from its RAM layout. */
 #include <stddef.h>
 #include <stdint.h>
 
