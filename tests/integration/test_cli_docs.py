@@ -73,7 +73,7 @@ def test_complete_commands_and_flags(tmp_path):
     assert complete(["r"], env) == ["rm", "rmi", "run"]
     assert complete(["run", "--rm"], env) == ["--rm"]
     assert complete(["run", "--r"], env) == ["--read-only", "--rm", "--rootfs-copy"]
-    assert complete(["img", "c"], env) == ["check", "commit", "convert", "create"]
+    assert complete(["img", "c"], env) == ["check", "commit", "compare", "convert", "create"]
     assert "--shrink" in complete(["img", "resize", "--"], env)
     assert complete(["help", "sy"], env) == ["system"]
     assert complete(["system", ""], env) == ["df", "prune"]
