@@ -23,6 +23,17 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	unsigned long prop = MS_SLAVE | MS_REC;
 	int fd;
 
+	/* No mount namespace in config.json: we are in the runtime's, which the container
+	 * inherits (runtime-spec config-linux.md "Namespaces"), as runc and crun. Everything
+	 * is mounted under a private bind of the rootfs, which `delete` detaches. */
+	if (!s->ns[OCI_NS_MOUNT].present) {
+		if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);
+		if (mount(NULL, s->root_path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+			return hull_err_set(err, errno, "make the rootfs %s rprivate",
+					    s->root_path);
+		goto open;
+	}
 	/* Nothing we mount may propagate back to the host: the default is rslave, as runc;
 	 * rootfsPropagation shared/slave/private applies to / here and again after pivot. */
 	if (s->rootfs_propagation & (MS_PRIVATE | MS_SLAVE))
@@ -33,6 +44,7 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	/* pivot_root(2) needs the new root to be a mount point. */
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);
+open:
 	fd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_set(err, errno, "open the rootfs %s", s->root_path);
@@ -239,6 +251,13 @@ int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 {
 	cleanup_close int oldroot = -1;
 
+	if (!s->ns[OCI_NS_MOUNT].present) {
+		/* In the runtime's mount namespace: neither pivot_root nor a move of / (they
+		 * would change the host's root); the root is the private bind of the rootfs. */
+		if (chdir(s->root_path) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return hull_err_set(err, errno, "chroot to the rootfs %s", s->root_path);
+		goto attrs;
+	}
 	if (!no_pivot && (oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return hull_err_set(err, errno, "open /");
 	if (chdir(s->root_path) < 0)
@@ -265,6 +284,7 @@ int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 		return hull_err_set(err, errno, "chdir to /");
 	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
 		return hull_err_set(err, errno, "set rootfsPropagation");
+attrs:
 	if (s->root_readonly) {
 		cleanup_close int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -289,6 +290,11 @@ int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool f
 		}
 	}
 	run_hooks_warn(rec, OCI_HOOK_POSTSTOP, OCI_STATUS_STOPPED);
+	/* Without a mount namespace the container's mounts sit in ours, under the rootfs bind
+	 * create made (rootfs_prepare()): detach it with everything below. */
+	if (rec->rootfs_bind && umount2(rec->rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 &&
+	    errno != EINVAL && errno != ENOENT)
+		log_warn("delete %s: detach the rootfs %s: %s", id, rec->rootfs, strerror(errno));
 	if (has_cg) {
 		r = cgroup_destroy(&cg, err);
 		cgroup_paths_clear(&cg);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,6 +73,16 @@ static char *now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
+static uint64_t mount_id(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return stx.stx_mnt_id;
+}
+
 static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *s,
 		      const struct oci_create_opts *opts, struct hull_err *err)
 {
@@ -82,10 +93,6 @@ static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *
 	if (!s->has_process)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process: required field is missing");
-	if (!s->ns[OCI_NS_MOUNT].present)
-		return hull_err_setx(
-			err, EINVAL,
-			"config.json: linux.namespaces: a mount namespace is required");
 	if (s->process.terminal && !opts->console_socket && opts->stdio[0] < 0)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process.terminal: a terminal needs "
@@ -99,6 +106,7 @@ struct create_ctx {
 	struct state_rec rec;
 	struct cgroup_paths cg; /* resolved and created before the clone */
 	bool in_cgroup;         /* the child started in its v2 cgroup (CLONE_INTO_CGROUP) */
+	uint64_t root_mnt_id;   /* of the rootfs before the clone (no mount namespace) */
 	int sync_fd;
 	pid_t pid;
 };
@@ -225,6 +233,7 @@ static void fill_rec(struct state_rec *rec, const struct oci_spec *s, const char
 	rec->created = now_rfc3339();
 	rec->annotations = s->annotations;
 	rec->hooks = s->hooks_json;
+	rec->rootfs_bind = !s->ns[OCI_NS_MOUNT].present;
 }
 
 int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const char *bundle,
@@ -274,6 +283,8 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 		ns_time_restore(saved_timens);
 		goto err_cgroup;
 	}
+	if (!s->ns[OCI_NS_MOUNT].present)
+		c.root_mnt_id = mount_id(s->root_path);
 	c.pid = clone_init(s, cgfd, &pidfd, &c.in_cgroup);
 	if (c.pid == 0) {
 		struct init_args a = {
@@ -315,6 +326,9 @@ err_kill:
 	(void)kill(c.pid, SIGKILL);
 	while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	/* Only a mount the init stacked on the rootfs (not one that was there before). */
+	if (c.rec.rootfs_bind && mount_id(s->root_path) != c.root_mnt_id)
+		(void)umount2(s->root_path, MNT_DETACH | UMOUNT_NOFOLLOW);
 	json_decref(c.rec.cgroup);
 err_cgroup:
 	(void)cgroup_destroy(&c.cg, NULL);
