@@ -71,15 +71,25 @@ static int make_dev(int root_fd, const char *path, char type, mode_t mode, dev_t
 	mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
 
 	if (in_userns && type != 'p') {
-		cleanup_close int fd = mount_target_open(root_fd, path, false, err);
+		cleanup_close int fd = -1, top = -1;
 		char target[64];
+		struct stat st;
 
+		if (stat(path, &st) < 0)
+			return hull_err_set(err, errno, "%s: in a user namespace a device is bound "
+					    "from the host's node, and the host has none", path);
+		fd = mount_target_open(root_fd, path, false, err);
 		if (fd < 0)
 			return fd;
 		fd_proc_path(target, fd);
 		if (mount(path, target, NULL, MS_BIND, NULL) < 0)
 			return hull_err_set(err, errno, "bind mount device %s", path);
-		return 0;
+		/* As runc: a device node needs neither setuid nor exec. */
+		top = path_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0, 0);
+		if (top < 0)
+			return hull_err_set(err, -top, "reopen %s", path);
+		return mount_set_attrs(top, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, false, path,
+				       err);
 	}
 	parent = xstrndup(path, (size_t)(base - path));
 	pfd = path_mkdirs_in_root(root_fd, *parent ? parent : "/", 0755);

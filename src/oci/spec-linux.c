@@ -170,7 +170,8 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 			break;
 		case OPT_BIND:
 			m->bind = true;
-			m->recursive = mo->flag != 0;
+			/* "rbind" with "bind" stays recursive: flags add up (runc, crun). */
+			m->recursive |= mo->flag != 0;
 			break;
 		case OPT_OTHER:
 			m->tmpcopyup = true;
