@@ -58,9 +58,11 @@ static void run_hooks_warn(const struct state_rec *rec, enum oci_hook_kind kind,
 	if (oci_hooks_parse(rec->hooks, "state.json: hooks", hooks, n, &err) == 0 && n[kind]) {
 		cleanup_free char *json = state_json_str(rec, st);
 
-		/* poststart and poststop failures are warnings (runtime.md "Lifecycle"). */
-		if (oci_hooks_run(hooks[kind], n[kind], kind, json, &err) < 0)
-			log_warn("%s", err.msg);
+		/* poststart and poststop failures are warnings, and the remaining hooks still
+		 * run (runtime.md "Lifecycle": "log a warning ... continue the lifecycle"). */
+		for (size_t i = 0; i < n[kind]; i++)
+			if (oci_hook_run(&hooks[kind][i], i, kind, json, &err) < 0)
+				log_warn("%s", err.msg);
 	}
 	oci_hooks_free(hooks, n);
 }

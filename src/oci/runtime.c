@@ -206,7 +206,9 @@ static int create_parent(struct create_ctx *c, int dirfd, const struct oci_creat
 	c->rec.cgroup = cgroup_paths_to_json(&c->cg);
 	if ((r = proc_stat_read(c->pid, &c->rec.starttime, &zombie)) < 0)
 		return hull_err_set(err, -r, "read /proc/%d/stat", c->pid);
-	st = state_to_json(&c->rec, OCI_STATUS_CREATING);
+	/* What the hooks of create read: the environment is made (lifecycle step 2), the
+	 * user's program not run yet: "created" (runtime.md "State", as crun). */
+	st = state_to_json(&c->rec, OCI_STATUS_CREATED);
 	state_json = hjson_dump(st, 0);
 	json_decref(st);
 	if ((r = parent_sync(c, state_json, err)) < 0)
