@@ -1,0 +1,47 @@
+"""uint64 fields of config.json up to 2^64-1 (issue 12 item 8): jansson alone refused the
+whole document ("too big integer")."""
+import pytest
+
+from ocilib import sh
+
+U64_MAX = 18446744073709551615
+
+
+@pytest.mark.parametrize("soft", [U64_MAX, 2 ** 63, 4096])
+def test_rlimit_uint64_max_is_unlimited(rt, bundle, soft):
+    bundle.config["process"]["rlimits"].append(
+        {"type": "RLIMIT_CORE", "hard": U64_MAX, "soft": soft})
+    bundle.set_args(*sh("ulimit -H -c; ulimit -S -c"))
+    r = rt.run(rt.new_id(), bundle)
+    assert r.returncode == 0, r.stderr
+    hard, cur = r.stdout.split()
+    assert hard == "unlimited"
+    if soft == U64_MAX:
+        assert cur == "unlimited"
+    elif soft == 4096:
+        assert cur == "8"  # busybox counts 512-byte blocks
+
+
+def test_too_big_for_an_int64_field_is_named(rt, bundle, leftovers):
+    bundle.config["process"]["oomScoreAdj"] = 2 ** 63
+    bundle.write()
+    cid = rt.new_id()
+    r = rt.run(cid, bundle)
+    assert r.returncode != 0
+    if rt.is_hull:
+        assert "process.oomScoreAdj" in r.stderr and "too big" in r.stderr, r.stderr
+    rt("delete", "--force", cid)
+    leftovers(rt, cid)
+
+
+def test_seccomp_arg_uint64_max(rt, bundle):
+    """A seccomp argument value of 2^64-1 (uint64 in the spec) loads and matches nothing
+    that the program does."""
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                      "args": [{"index": 0, "value": U64_MAX, "op": "SCMP_CMP_EQ"}]}]}
+    bundle.set_args("echo", "ok")
+    r = rt.run(rt.new_id(), bundle)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ok\n"
