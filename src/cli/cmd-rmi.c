@@ -1,9 +1,13 @@
-/* hull rmi [-f] IMAGE...: names lose their tag; an id removes the image. */
+/*
+ * hull rmi [-f] IMAGE...: names lose their tag; an id (or the last name) removes the image,
+ * and what no other image and no container uses (blobs, unpacked layers) leaves the disk.
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "engine/container.h"
 #include "image/image.h"
 
@@ -14,8 +18,15 @@ int cmd_rmi(int argc, char **argv)
 	int rc = cli_force_targets("rmi", "usage: hull rmi IMAGE...", argc, argv, &force,
 				   &s);
 
+	struct hull_err lerr = { 0 };
+	bool deleted = false;
+
 	if (rc != 0)
 		return rc;
+	/* exclusive from the first check to the sweep: no container starts using an image
+	 * between "unused" and its removal */
+	if (image_store_lock(s, true, &lerr) < 0)
+		return cli_fail("rmi", &lerr);
 	for (int i = optind; i < argc; i++) {
 		struct hull_err err = { 0 };
 		char removed[DIGEST_STR_LEN + 1] = "";
@@ -49,6 +60,15 @@ int cmd_rmi(int argc, char **argv)
 		printf("Untagged: %s\n", argv[i]);
 		if (removed[0])
 			printf("Deleted: %s\n", removed);
+		deleted |= removed[0] != '\0';
+	}
+	if (deleted) {
+		cleanup_strv char **keep = NULL;
+		struct image_gc_stats st;
+
+		/* the images of containers keep their layers, as `system prune` does */
+		if (container_image_ids(s, &keep, &lerr) < 0 || image_gc(s, keep, &st, &lerr) < 0)
+			rc = cli_fail("rmi", &lerr);
 	}
 	return rc;
 }

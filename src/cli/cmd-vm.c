@@ -192,6 +192,7 @@ static int vm_run_main(int argc, char **argv)
 static int vm_initramfs_main(int argc, char **argv)
 {
 	struct initramfs_spec spec = { 0 };
+	struct initramfs_info info;
 	cleanup_strv char **modules = NULL;
 	cleanup_strv char **files = NULL;
 	struct cpio_buf b = { 0 };
@@ -218,7 +219,9 @@ static int vm_initramfs_main(int argc, char **argv)
 	}
 	spec.modules = modules;
 	spec.files = files;
-	r = initramfs_build(&spec, &b, &err);
+	r = initramfs_build(&spec, &b, &info, &err);
+	if (r == 0 && info.warning[0])
+		fprintf(stderr, "hull vm initramfs: warning: %s\n", info.warning);
 	if (r == 0) {
 		r = fd_write_file_atomic_at(AT_FDCWD, output, b.data, b.len, 0644);
 		if (r < 0)

@@ -227,6 +227,5 @@ int image_import(struct image_store *s, const char *path, const char *name,
 {
 	int r = import_rootfs(s, path, name, changes, ret_id, err);
 
-	image_store_txn_end(s, r == 0);
-	return r;
+	return image_store_txn_end(s, r, err);
 }

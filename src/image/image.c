@@ -106,6 +106,11 @@ static int index_load(struct image_store *s, json_t **ret, struct hull_err *err)
 	size_t len = 0;
 	int r;
 
+	/* inside a load, the index as the transaction leaves it (written once, at its end) */
+	if (s->in_txn && s->txn_index) {
+		*ret = json_incref(s->txn_index);
+		return 0;
+	}
 	r = fd_read_file_at(s->root_fd, "index.json", 64u << 20, &buf, &len);
 	if (r == -ENOENT) {
 		*ret = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
@@ -128,12 +133,17 @@ static int index_load(struct image_store *s, json_t **ret, struct hull_err *err)
 
 static int index_save(struct image_store *s, json_t *idx, struct hull_err *err)
 {
-	cleanup_free char *buf = hjson_dump(idx, JSON_COMPACT);
-	int r = fd_write_file_atomic_at(s->root_fd, "index.json", buf, strlen(buf), 0644);
+	cleanup_free char *buf = NULL;
 
-	if (r < 0)
-		return hull_err_set(err, -r, "writing %s/index.json", s->root);
-	return 0;
+	if (s->in_txn) {
+		if (s->txn_index != idx) {
+			json_decref(s->txn_index);
+			s->txn_index = json_incref(idx);
+		}
+		return 0;
+	}
+	buf = hjson_dump(idx, JSON_COMPACT);
+	return store_index_write(s, buf, strlen(buf), err);
 }
 
 static const char *annot(json_t *desc, const char *key)
@@ -440,99 +450,39 @@ int image_config(struct image_store *s, const struct image_info *info, json_t **
 	return 0;
 }
 
-/* Mark the blobs and layers of one image (by manifest, or by config id alone). */
-static void gc_mark(struct image_store *s, const char *manifest, const char *config,
-		    char ***blobs, char ***layers)
+int image_prune(struct image_store *s, bool all, char *const *keep_ids, char ***ret_removed,
+		struct hull_err *err)
 {
-	cleanup_json json_t *man = NULL;
-	struct image_info info = { 0 };
-	char **ids = NULL;
-	struct hull_err err;
-	json_t *l;
-	size_t i;
-
-	if (manifest) {
-		strv_push(blobs, manifest);
-		if (image_blob_json(s, manifest, &man, &err) == 0) {
-			json_array_foreach(json_object_get(man, "layers"), i, l) {
-				const char *d = json_string_value(json_object_get(l, "digest"));
-
-				if (d)
-					strv_push(blobs, d);
-			}
-		}
-	}
-	strv_push(blobs, config);
-	memcpy(info.config, config, sizeof(info.config));
-	if (image_config(s, &info, NULL, &ids, &err) == 0) {
-		for (i = 0; ids[i]; i++)
-			strv_push(layers, digest_hex(ids[i]));
-	}
-	strv_free(ids);
-}
-
-static int gc_sweep(int root_fd, const char *dir, char **keep, struct image_gc_stats *st,
-		    bool is_layer)
-{
-	cleanup_close int fd = openat(root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d)
-		return -errno;
-	fd = -1;
-	while ((de = readdir(d))) {
-		struct stat sb;
-
-		if (de->d_name[0] == '.' || strv_find(keep, de->d_name) >= 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !is_layer)
-			st->bytes += (uint64_t)sb.st_size;
-		if (rm_rf_at(dirfd(d), de->d_name) == 0) {
-			if (is_layer)
-				st->layers++;
-			else
-				st->blobs++;
-		}
-	}
-	(void)closedir(d);
-	return 0;
-}
-
-int image_gc(struct image_store *s, char *const *keep_ids, struct image_gc_stats *ret,
-	     struct hull_err *err)
-{
-	cleanup_strv char **blobs = NULL;
-	cleanup_strv char **blob_hex = NULL;
-	cleanup_strv char **layers = NULL;
-	struct image_list l = { 0 };
+	cleanup_json json_t *idx = NULL;
+	json_t *m;
 	int r;
 
-	memset(ret, 0, sizeof(*ret));
 	r = image_store_lock(s, true, err);
 	if (r < 0)
 		return r;
-	r = image_list(s, &l, err);
+	r = index_load(s, &idx, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < l.n; i++)
-		gc_mark(s, l.v[i].manifest, l.v[i].config, &blobs, &layers);
-	for (size_t i = 0; keep_ids && keep_ids[i]; i++)
-		if (digest_is_valid(keep_ids[i]))
-			gc_mark(s, NULL, keep_ids[i], &blobs, &layers);
-	image_list_free(&l);
-	for (size_t i = 0; blobs && blobs[i]; i++)
-		if (digest_is_valid(blobs[i]))
-			strv_push(&blob_hex, digest_hex(blobs[i]));
-	strv_push(&blob_hex, "");
-	strv_push(&layers, "");
-	r = gc_sweep(s->root_fd, "blobs/sha256", blob_hex, ret, false);
-	if (r == 0)
-		r = gc_sweep(s->root_fd, "layers", layers, ret, true);
-	if (r < 0)
-		return hull_err_set(err, -r, "garbage collection in %s", s->root);
-	return 0;
+	m = json_object_get(idx, "manifests");
+	for (size_t i = json_array_size(m); i-- > 0;) {
+		struct image_info info = { 0 };
+		bool drop;
+
+		r = desc_info(s, json_array_get(m, i), &info, err);
+		if (r < 0) {
+			image_info_clear(&info);
+			return r;
+		}
+		/* docker's meanings: without -a only dangling (untagged) images go; with -a
+		 * every image no container uses */
+		drop = (all || !info.name) && strv_find(keep_ids, info.config) < 0;
+		if (drop) {
+			(void)json_array_remove(m, i);
+			if (!index_has_config(m, info.config) &&
+			    strv_find(*ret_removed, info.config) < 0)
+				strv_push(ret_removed, info.config);
+		}
+		image_info_clear(&info);
+	}
+	return index_save(s, idx, err);
 }

@@ -91,9 +91,17 @@ int image_blob_json(struct image_store *s, const char *digest, json_t **ret,
 int image_config(struct image_store *s, const struct image_info *info, json_t **ret_config,
 		 char ***ret_diff_ids, struct hull_err *err);
 
+/*
+ * Drop from the index the images no container uses (their ids not in keep_ids): all of them
+ * with all, else only the untagged ("dangling") ones. Their blobs stay for image_gc.
+ * ret_removed receives the ids of the images removed. Takes the exclusive lock.
+ */
+int image_prune(struct image_store *s, bool all, char *const *keep_ids, char ***ret_removed,
+		struct hull_err *err);
+
 struct image_gc_stats {
 	unsigned blobs, layers;
-	uint64_t bytes;
+	uint64_t bytes; /* released on disk, as du counts it (blocks) */
 };
 
 /*
@@ -101,4 +109,25 @@ struct image_gc_stats {
  * is in keep_ids (images of existing containers). Takes the exclusive lock.
  */
 int image_gc(struct image_store *s, char *const *keep_ids, struct image_gc_stats *ret,
+	     struct hull_err *err);
+
+struct image_df {
+	unsigned images, active; /* images in the index; those a container uses */
+	uint64_t size;           /* disk usage of every blob and unpacked layer */
+	uint64_t reclaimable;    /* of which no container's image needs */
+};
+
+struct image_usage {
+	struct image_info info; /* as image_list gives it (one entry per name) */
+	uint64_t size;          /* disk usage of its blobs and unpacked layers */
+	uint64_t shared;        /* of which another image (another id) uses too */
+};
+
+/* Every image of the index with its disk usage (`system df -v`). Free with free() after
+ * image_info_clear on each. Shared lock. */
+int image_usage_list(struct image_store *s, struct image_usage **ret, size_t *ret_n,
+		     struct hull_err *err);
+
+/* What `hull system df` reports for images; keep_ids as for image_gc. Shared lock. */
+int image_df(struct image_store *s, char *const *keep_ids, struct image_df *ret,
 	     struct hull_err *err);

@@ -76,9 +76,24 @@ static bool no_symlinks_to(int dirfd, const char *relpath)
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Store the blob at relpath in the source; verify expect when given. */
+/* A blob's size must be the one its descriptor declares (image-spec descriptor.md). */
+static int check_size(const struct source *src, const char *digest, uint64_t got,
+		      int64_t declared, struct hull_err *err)
+{
+	if (declared >= 0 && got != (uint64_t)declared)
+		return hull_err_setx(err, EBADMSG, "%s: blob %s: %llu bytes, but its descriptor "
+				     "declares %lld", src->label, digest, (unsigned long long)got,
+				     (long long)declared);
+	return 0;
+}
+
+/*
+ * Store the blob at relpath in the source; verify expect when given, and the declared size
+ * when not negative (before anything is stored).
+ */
 static int src_put(struct image_store *s, const struct source *src, const char *relpath,
-		   const char *expect, char *ret_digest, uint64_t *ret_size, struct hull_err *err)
+		   const char *expect, int64_t declared, char *ret_digest, uint64_t *ret_size,
+		   struct hull_err *err)
 {
 	cleanup_close int fd = -1;
 	struct stat st;
@@ -94,6 +109,9 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 
 		if (fstatat(s->root_fd, rel, &st, 0) < 0)
 			return hull_err_set(err, errno, "blob %s", expect);
+		r = check_size(src, expect, (uint64_t)st.st_size, declared, err);
+		if (r < 0)
+			return r;
 		memcpy(ret_digest, expect, DIGEST_STR_LEN + 1);
 		*ret_size = (uint64_t)st.st_size;
 		return 0;
@@ -105,12 +123,17 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 					strcmp(relpath + strlen(relpath) - 3, "/..") == 0))
 		return hull_err_setx(err, EPERM, "%s: '%s': path leaves the archive", src->label,
 				     relpath);
-	fd = path_open_in_root(src->dirfd, relpath, O_RDONLY, 0, 0);
-	if (fd < 0)
-		return hull_err_set(err, -fd, "%s: %s", src->label, relpath);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	fd = store_open_regular_in(src->dirfd, relpath);
+	if (fd == -EINVAL)
 		return hull_err_setx(err, EINVAL, "%s: %s: not a regular file", src->label,
 				     relpath);
+	if (fd < 0)
+		return hull_err_set(err, -fd, "%s: %s", src->label, relpath);
+	if (fstat(fd, &st) < 0)
+		return hull_err_set(err, errno, "%s: %s", src->label, relpath);
+	r = check_size(src, expect ? expect : relpath, (uint64_t)st.st_size, declared, err);
+	if (r < 0)
+		return r;
 	if (src->tmprel && no_symlinks_to(src->dirfd, relpath)) {
 		/* staged inside the store: hash, then rename rather than copy */
 		cleanup_free char *tmpname = xasprintf("%s/%s", src->tmprel, relpath);
@@ -128,20 +151,34 @@ static int src_put(struct image_store *s, const struct source *src, const char *
 	return 0;
 }
 
+/* A descriptor's "size" (required by image-spec descriptor.md): a non-negative integer. */
+static int desc_size(json_t *desc, const char *where, const char *field, int64_t *ret,
+		     struct hull_err *err)
+{
+	json_t *v = json_object_get(desc, "size");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return hull_err_setx(err, EINVAL, "%s: %s.size: %s", where, field,
+				     v ? "not a non-negative integer" : "missing");
+	*ret = (int64_t)json_integer_value(v);
+	return 0;
+}
+
 /*
- * Store the config blob at relpath (verified against expect when given) and read its
- * rootfs.diff_ids, which must number nlayers (the manifest's field named field).
+ * Store the config blob at relpath (verified against expect and declared when given) and
+ * read its rootfs.diff_ids, which must number nlayers (the manifest's field named field).
  */
 static int put_config(struct image_store *s, const struct source *src, const char *relpath,
-		      const char *expect, const char *where, const char *field, size_t nlayers,
-		      char *ret_digest, char ***ret_diff_ids, struct hull_err *err)
+		      const char *expect, int64_t declared, const char *where, const char *field,
+		      size_t nlayers, char *ret_digest, char ***ret_diff_ids,
+		      struct hull_err *err)
 {
 	cleanup_strv char **diff_ids = NULL;
 	struct image_info info = { 0 };
 	uint64_t size;
 	int r;
 
-	r = src_put(s, src, relpath, expect, ret_digest, &size, err);
+	r = src_put(s, src, relpath, expect, declared, ret_digest, &size, err);
 	if (r < 0)
 		return r;
 	memcpy(info.config, ret_digest, sizeof(info.config));
@@ -178,6 +215,7 @@ static int import_manifest(struct image_store *s, const struct source *src, cons
 	json_t *config = NULL, *layers = NULL, *l;
 	const char *cdigest = NULL;
 	char got[DIGEST_STR_LEN + 1];
+	int64_t declared;
 	uint64_t size;
 	size_t i;
 	int r;
@@ -191,23 +229,31 @@ static int import_manifest(struct image_store *s, const struct source *src, cons
 		return r;
 	if (!digest_is_valid(cdigest))
 		return hull_err_setx(err, EINVAL, "%s: config.digest: invalid digest", mwhere);
+	r = desc_size(config, mwhere, "config", &declared, err);
+	if (r < 0)
+		return r;
 	{
 		cleanup_free char *p = store_blob_relpath(cdigest);
 
-		r = put_config(s, src, p, cdigest, mwhere, "layers", json_array_size(layers), got,
-			       &diff_ids, err);
+		r = put_config(s, src, p, cdigest, declared, mwhere, "layers",
+			       json_array_size(layers), got, &diff_ids, err);
 		if (r < 0)
 			return r;
 	}
 	json_array_foreach(layers, i, l) {
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 		cleanup_free char *p = NULL;
+		char field[32];
 
 		if (!digest_is_valid(ld))
 			return hull_err_setx(err, EINVAL, "%s: layers[%zu].digest: invalid digest",
 					     mwhere, i);
+		(void)snprintf(field, sizeof(field), "layers[%zu]", i);
+		r = desc_size(l, mwhere, field, &declared, err);
+		if (r < 0)
+			return r;
 		p = store_blob_relpath(ld);
-		r = src_put(s, src, p, ld, got, &size, err);
+		r = src_put(s, src, p, ld, declared, got, &size, err);
 		if (r < 0)
 			return r;
 		r = image_layer_ensure(s, what, ld, diff_ids[i], err);
@@ -251,6 +297,7 @@ static int pick_manifest(struct image_store *s, const struct source *src, json_t
 	cleanup_json json_t *sub = NULL;
 	char got[DIGEST_STR_LEN + 1];
 	json_t *m, *e;
+	int64_t declared;
 	uint64_t size;
 	size_t i;
 	int r;
@@ -258,8 +305,11 @@ static int pick_manifest(struct image_store *s, const struct source *src, json_t
 	if (!digest_is_valid(d))
 		return hull_err_setx(err, EINVAL, "%s: index.json: manifests[].digest: invalid",
 				     src->label);
+	r = desc_size(desc, src->label, d, &declared, err);
+	if (r < 0)
+		return r;
 	p = store_blob_relpath(d);
-	r = src_put(s, src, p, d, got, &size, err);
+	r = src_put(s, src, p, d, declared, got, &size, err);
 	if (r < 0)
 		return r;
 	r = image_blob_json(s, d, &sub, err);
@@ -293,7 +343,9 @@ static int load_oci_layout(struct image_store *s, const struct source *src, cons
 	size_t i, len = 0, loaded = 0;
 	int r;
 
-	fd = path_open_in_root(src->dirfd, "index.json", O_RDONLY, 0, 0);
+	fd = store_open_regular_in(src->dirfd, "index.json");
+	if (fd == -EINVAL)
+		return hull_err_setx(err, EINVAL, "%s: not a regular file", where);
 	if (fd < 0)
 		return hull_err_set(err, -fd, "%s", where);
 	buf = xmalloc(IMAGE_JSON_MAX + 1);
@@ -417,14 +469,14 @@ static int load_docker_one(struct image_store *s, const struct source *src, json
 				err)) < 0 ||
 	    (r = hjson_get_strv(ent, "RepoTags", where, false, 64, &tags, err)) < 0)
 		return r;
-	r = put_config(s, src, cpath, NULL, where, "Layers", strv_length(layer_paths), cdigest,
+	r = put_config(s, src, cpath, NULL, -1, where, "Layers", strv_length(layer_paths), cdigest,
 		       &diff_ids, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; layer_paths[i]; i++) {
 		char ld[DIGEST_STR_LEN + 1];
 
-		r = src_put(s, src, layer_paths[i], NULL, ld, &size, err);
+		r = src_put(s, src, layer_paths[i], NULL, -1, ld, &size, err);
 		if (r < 0)
 			return r;
 		r = image_layer_ensure(s, tags && tags[0] ? tags[0] : src->label, ld, diff_ids[i],
@@ -468,7 +520,9 @@ static int load_docker_archive(struct image_store *s, const struct source *src,
 	ssize_t n;
 	int r;
 
-	fd = path_open_in_root(src->dirfd, "manifest.json", O_RDONLY, 0, 0);
+	fd = store_open_regular_in(src->dirfd, "manifest.json");
+	if (fd == -EINVAL)
+		return hull_err_setx(err, EINVAL, "%s: not a regular file", where);
 	if (fd < 0)
 		return hull_err_set(err, -fd, "%s", where);
 	buf = xmalloc(IMAGE_JSON_MAX + 1);
@@ -528,16 +582,19 @@ static int load_from_archive(struct image_store *s, const char *path, enum src_k
 	struct source src;
 	int r;
 
-	r = image_store_lock(s, true, err);
-	if (r < 0)
-		return r;
-	image_store_txn_begin(s);
 	r = image_store_mktemp(s, &tmpname, &dfd, err);
 	if (r < 0)
 		return r;
 	src = (struct source){ .dirfd = dfd, .tmprel = tmpname, .label = path, .repo = repo,
 			       .stored = &stored };
+	/* read the whole archive before taking the lock: `hull save X | hull load` on one
+	 * store would otherwise wait forever (save holds the shared lock while it writes);
+	 * the sweep of tmp/ spares the staging of a live process */
 	r = archive_extract_plain(path, dfd, err);
+	if (r == 0)
+		r = image_store_lock(s, true, err);
+	if (r == 0)
+		image_store_txn_begin(s);
 	if (r == 0 && kind == SRC_AUTO)
 		kind = faccessat(dfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
 				       faccessat(dfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0
@@ -558,8 +615,7 @@ int image_load(struct image_store *s, const char *path, char ***ret_names,
 {
 	int r = load_from_archive(s, path, SRC_AUTO, NULL, ret_names, err);
 
-	image_store_txn_end(s, r == 0);
-	return r;
+	return image_store_txn_end(s, r, err);
 }
 
 static int pull(struct image_store *s, const char *ref, char ***ret_names,
@@ -607,6 +663,5 @@ int image_pull(struct image_store *s, const char *ref, char ***ret_names,
 {
 	int r = pull(s, ref, ret_names, err);
 
-	image_store_txn_end(s, r == 0);
-	return r;
+	return image_store_txn_end(s, r, err);
 }

@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/path.h"
+#include "image/store.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
@@ -44,9 +45,30 @@ static ssize_t stream_read(struct archive *a, void *opaque, const void **ret_buf
 	return n;
 }
 
+/*
+ * The directories of the last path walked: names[k] is its k-th component and fds[k] the
+ * directory of components 0..k below the layer root, or -1 when not open (only a few dozen
+ * fds are kept; a closed level is re-opened in one openat2 from the nearest open one). Tar
+ * files list entries depth first, so the next entry almost always shares most of its parent
+ * path and costs O(1) opens; a switch to another existing branch costs one openat2 (the
+ * kernel walks it, refusing any symbolic link), or O(log depth) of them when new levels
+ * follow. The old walker opened every component of every entry: 5,000 files at depth 1,000
+ * took 54 s. Cached fds stay valid because an unpack only adds names: a directory it opened
+ * is never replaced.
+ */
+struct dircache {
+	char **names;
+	int *fds;
+	size_t n, open;
+};
+
+#define DIRCACHE_LEVELS (PATH_MAX / 2 + 1) /* a clean tar path has fewer components */
+#define DIRCACHE_OPEN_MAX 32
+
 struct unpack {
 	struct archive *in;
 	int root_fd;
+	struct dircache dirs, links; /* entries' parents, hard link targets' parents */
 	const char *what;
 	const struct layer_limits *lim;
 	uint64_t entries, total;
@@ -94,44 +116,197 @@ static int clean_path(struct unpack *u, const char *entry, const char *raw, cons
 	return 0;
 }
 
+static void dircache_trim(struct dircache *c, size_t keep)
+{
+	while (c->n > keep) {
+		c->n--;
+		if (c->fds[c->n] >= 0) {
+			(void)close(c->fds[c->n]);
+			c->open--;
+		}
+		free(c->names[c->n]);
+	}
+}
+
+static void dircache_init(struct dircache *c)
+{
+	c->names = xcalloc(DIRCACHE_LEVELS, sizeof(*c->names));
+	c->fds = xcalloc(DIRCACHE_LEVELS, sizeof(*c->fds));
+	c->n = c->open = 0;
+}
+
+static void dircache_free(struct dircache *c)
+{
+	if (!c->names)
+		return;
+	dircache_trim(c, 0);
+	free(c->names);
+	free(c->fds);
+}
+
+static void dircache_push(struct dircache *c, const char *name, int fd)
+{
+	c->names[c->n] = xstrdup(name);
+	c->fds[c->n] = fd;
+	c->open += fd >= 0;
+	c->n++;
+	/* past the budget, the level above the new one is closed (re-opened on demand) */
+	if (c->open > DIRCACHE_OPEN_MAX && c->n >= 2 && c->fds[c->n - 2] >= 0) {
+		(void)close(c->fds[c->n - 2]);
+		c->fds[c->n - 2] = -1;
+		c->open--;
+	}
+}
+
+/* "a/b/c" from comps[from..to) */
+static char *join(char *const *comps, size_t from, size_t to)
+{
+	size_t len = 1, o = 0;
+	char *out;
+
+	for (size_t i = from; i < to; i++)
+		len += strlen(comps[i]) + 1;
+	out = xmalloc(len);
+	for (size_t i = from; i < to; i++) {
+		size_t l = strlen(comps[i]);
+
+		if (i > from)
+			out[o++] = '/';
+		memcpy(out + o, comps[i], l);
+		o += l;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Existing directories only, no symbolic link anywhere (scoped below base). fd or -errno. */
+static int open_existing(int base, char *const *comps, size_t from, size_t to)
+{
+	cleanup_free char *rel = join(comps, from, to);
+
+	return path_open_in_root(base, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
+				 RESOLVE_NO_SYMLINKS);
+}
+
+/* The fd of level k (k == 0: the layer root; else level k - 1 of the cache). */
+static int dircache_fd(struct unpack *u, struct dircache *c, size_t k, const char *entry)
+{
+	size_t j = k;
+	int fd;
+
+	if (k == 0)
+		return u->root_fd;
+	if (c->fds[k - 1] >= 0)
+		return c->fds[k - 1];
+	while (j > 0 && c->fds[j - 1] < 0)
+		j--;
+	fd = open_existing(j ? c->fds[j - 1] : u->root_fd, c->names, j, k);
+	if (fd < 0)
+		return hull_err_set(u->err, -fd, "%s: entry '%s'", u->what, entry);
+	c->fds[k - 1] = fd;
+	c->open++;
+	return fd;
+}
+
+/* One O_NOFOLLOW step below cur, creating the directory when asked. Returns an fd. */
+static int open_step(struct unpack *u, const char *entry, int cur, const char *c, bool create)
+{
+	int next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (next < 0 && errno == ENOENT && create) {
+		if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+			return hull_err_set(u->err, errno, "%s: entry '%s'", u->what, entry);
+		next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (next < 0) {
+		int e = errno;
+
+		if (fstatat(cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			return hull_err_setx(u->err, ELOOP,
+					     "%s: entry '%s': goes through the symbolic link '%s'",
+					     u->what, entry, c);
+		return hull_err_set(u->err, e, "%s: entry '%s'", u->what, entry);
+	}
+	return next;
+}
+
+/*
+ * How many of comps[from..n) exist as directories below base (no symbolic link): all of
+ * them usually; else the longest such prefix, found by bisection. *ret_fd is its fd (-1 for
+ * none). Any error but ENOENT stops the search: the step walk reports it precisely.
+ */
+static size_t longest_existing(int base, char *const *comps, size_t from, size_t n, int *ret_fd)
+{
+	size_t lo = 0, hi = n - from;
+	int fd = open_existing(base, comps, from, n);
+
+	*ret_fd = -1;
+	if (fd >= 0) {
+		*ret_fd = fd;
+		return hi;
+	}
+	while (fd == -ENOENT && lo + 1 < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		fd = open_existing(base, comps, from, from + mid);
+		if (fd >= 0) {
+			if (*ret_fd >= 0)
+				(void)close(*ret_fd);
+			*ret_fd = fd;
+			lo = mid;
+			fd = -ENOENT;
+		} else if (fd == -ENOENT) {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
 /*
  * Open the directory at path (relative, clean) below the layer, creating missing
- * components (0755, root) when create is set. Each step is O_NOFOLLOW from the previous
- * fd, so a symbolic link planted by an earlier entry can never be followed.
+ * components (0755, root) when create is set. A symbolic link planted by an earlier entry is
+ * never followed: existing levels are opened with RESOLVE_NO_SYMLINKS, new ones step by step
+ * with O_NOFOLLOW from their parent. Returns a new fd.
  */
-static int open_dir(struct unpack *u, const char *entry, const char *path, bool create)
+static int open_dir(struct unpack *u, struct dircache *c, const char *entry, const char *path,
+		    bool create)
 {
 	cleanup_free char *copy = xstrdup(path);
-	cleanup_close int cur = -1;
+	cleanup_free char **comps = xcalloc(strlen(path) / 2 + 2, sizeof(*comps));
 	char *save = NULL;
+	size_t n = 0, m = 0, have;
+	int base, fd, cur;
 
-	cur = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 3);
-	if (cur < 0)
-		return hull_err_set(u->err, errno, "%s: dup", u->what);
-	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		int next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-
-		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
-				return hull_err_set(u->err, errno, "%s: entry '%s'", u->what,
-						    entry);
-			next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (next < 0) {
-			int e = errno;
-
-			if (fstatat(cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-				return hull_err_setx(u->err, ELOOP,
-						     "%s: entry '%s': goes through the symbolic "
-						     "link '%s'",
-						     u->what, entry, c);
-			return hull_err_set(u->err, e, "%s: entry '%s'", u->what, entry);
-		}
-		(void)close(cur);
-		cur = next;
+	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save))
+		comps[n++] = comp;
+	while (m < n && m < c->n && strcmp(c->names[m], comps[m]) == 0)
+		m++;
+	if (m < n)
+		dircache_trim(c, m);
+	/* a prefix of the cached path (m == n) keeps the deeper levels for later */
+	base = dircache_fd(u, c, m, entry);
+	if (base < 0)
+		return base;
+	have = m < n ? longest_existing(base, comps, m, n, &fd) : 0;
+	for (size_t k = m; k < m + have; k++)
+		dircache_push(c, comps[k], k + 1 == m + have ? fd : -1);
+	for (size_t k = m + have; k < n; k++) {
+		cur = dircache_fd(u, c, k, entry);
+		if (cur < 0)
+			return cur;
+		fd = open_step(u, entry, cur, comps[k], create);
+		if (fd < 0)
+			return fd;
+		dircache_push(c, comps[k], fd);
 	}
-	return steal_fd(&cur);
+	cur = dircache_fd(u, c, n, entry);
+	if (cur < 0)
+		return cur;
+	fd = fcntl(cur, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return hull_err_set(u->err, errno, "%s: entry '%s'", u->what, entry);
+	return fd;
 }
 
 static void split(char *path, const char **ret_dir, const char **ret_base)
@@ -211,9 +386,9 @@ static int write_file(struct unpack *u, struct archive_entry *e, int dir, const 
 		if (off < 0 || (uint64_t)off + len > (uint64_t)size)
 			return hull_err_setx(u->err, EFBIG, "%s: entry '%s': data beyond its size",
 					     u->what, entry);
-		if (pwrite(fd, buf, len, off) != (ssize_t)len)
-			return hull_err_set(u->err, errno ? errno : EIO, "%s: entry '%s'", u->what,
-					    entry);
+		r = store_pwrite_all(fd, buf, len, off);
+		if (r < 0)
+			return hull_err_set(u->err, -r, "%s: entry '%s'", u->what, entry);
 	}
 	if (r != ARCHIVE_EOF)
 		return hull_err_setx(u->err, EIO, "%s: entry '%s': %s", u->what, entry,
@@ -289,7 +464,7 @@ static int make_hardlink(struct unpack *u, const char *target_raw, int dir, cons
 	if (!*tbase)
 		return hull_err_setx(u->err, EPERM, "%s: entry '%s': hard link to the layer root",
 				     u->what, entry);
-	tdir = open_dir(u, entry, tdname, false);
+	tdir = open_dir(u, &u->links, entry, tdname, false);
 	if (tdir < 0)
 		return tdir;
 	if (fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -345,7 +520,7 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 	if (!*path) /* "./": the layer root itself */
 		return type == S_IFDIR ? apply_meta(u, e, u->root_fd, raw) : 0;
 	split(path, &dname, &base);
-	dir = open_dir(u, raw, dname, true);
+	dir = open_dir(u, &u->dirs, raw, dname, true);
 	if (dir < 0)
 		return dir;
 	if (strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0)
@@ -421,6 +596,8 @@ int layer_unpack(int fd, int dirfd, const char *what, const struct layer_limits 
 		goto out;
 	}
 	u.in = archive_read_new();
+	dircache_init(&u.dirs);
+	dircache_init(&u.links);
 	archive_read_support_format_tar(u.in);
 	archive_read_support_format_empty(u.in);
 	if (archive_read_open(u.in, st, NULL, stream_read, NULL) != ARCHIVE_OK)
@@ -428,6 +605,8 @@ int layer_unpack(int fd, int dirfd, const char *what, const struct layer_limits 
 				  archive_error_string(u.in));
 	else
 		r = unpack_tar(&u);
+	dircache_free(&u.dirs);
+	dircache_free(&u.links);
 	if (r == 0) {
 		const void *p;
 

@@ -3,6 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <linux/openat2.h>
+#include <search.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
@@ -75,6 +81,8 @@ void image_store_txn_begin(struct image_store *s)
 {
 	strv_free(s->added);
 	s->added = NULL;
+	json_decref(s->txn_index);
+	s->txn_index = NULL;
 	s->in_txn = true;
 }
 
@@ -84,13 +92,45 @@ void image_store_txn_added(struct image_store *s, const char *relpath)
 		strv_push(&s->added, relpath);
 }
 
-void image_store_txn_end(struct image_store *s, bool commit)
+int store_index_write(struct image_store *s, const char *buf, size_t len, struct hull_err *err)
 {
-	for (size_t i = 0; !commit && s->added && s->added[i]; i++)
+	cleanup_free char *tmp = xasprintf("tmp/index-%d.json", (int)getpid());
+	cleanup_close int fd = -1;
+	int r;
+
+	/* staged in tmp/ (not beside index.json): a writer killed before the rename leaves
+	 * its file where the next exclusive lock sweeps it away */
+	(void)unlinkat(s->root_fd, tmp, 0);
+	fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return hull_err_set(err, errno, "%s/%s", s->root, tmp);
+	r = store_pwrite_all(fd, buf, len, 0);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && renameat(s->root_fd, tmp, s->root_fd, "index.json") < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(s->root_fd, tmp, 0);
+		return hull_err_set(err, -r, "writing %s/index.json", s->root);
+	}
+	return 0;
+}
+
+int image_store_txn_end(struct image_store *s, int result, struct hull_err *err)
+{
+	if (result == 0 && s->txn_index) {
+		cleanup_free char *buf = hjson_dump(s->txn_index, JSON_COMPACT);
+
+		result = store_index_write(s, buf, strlen(buf), err);
+	}
+	for (size_t i = 0; result < 0 && s->added && s->added[i]; i++)
 		(void)rm_rf_at(s->root_fd, s->added[i]);
 	strv_free(s->added);
 	s->added = NULL;
+	json_decref(s->txn_index);
+	s->txn_index = NULL;
 	s->in_txn = false;
+	return result;
 }
 
 void image_store_free(struct image_store *s)
@@ -98,12 +138,33 @@ void image_store_free(struct image_store *s)
 	if (!s)
 		return;
 	strv_free(s->added);
+	json_decref(s->txn_index);
 	if (s->lock_fd >= 0)
 		(void)close(s->lock_fd);
 	if (s->root_fd >= 0)
 		(void)close(s->root_fd);
 	free(s->root);
 	free(s);
+}
+
+/*
+ * Staging names carry their writer's pid ("PID-XXXXXX", "blob-PID-XXXXXX", "index-PID.json").
+ * A load stages its archive before it takes the lock, so an entry whose writer still runs
+ * is not garbage. A pid reused meanwhile only delays the sweep of that entry.
+ */
+static bool tmp_owner_alive(const char *name)
+{
+	const char *p = name;
+	char *end = NULL;
+	long pid;
+
+	while (*p && !(*p >= '0' && *p <= '9'))
+		p++;
+	pid = strtol(p, &end, 10);
+	if (end == p || pid <= 0 || pid > INT32_MAX || (*end != '-' && *end != '.'))
+		return false;
+	/* this process's own staging (a load takes the lock after it extracted) */
+	return pid == getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err)
@@ -132,7 +193,8 @@ int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err
 		return 0;
 	tmp = -1;
 	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    tmp_owner_alive(de->d_name))
 			continue;
 		log_debug("removing stale %s/tmp/%s", s->root, de->d_name);
 		(void)rm_rf_at(dirfd(d), de->d_name);
@@ -260,9 +322,10 @@ static int put_via_tmp(struct image_store *s, int in_fd, const void *buf, size_t
 		return hull_err_set(err, errno, "creating a file in %s/tmp", s->root);
 	name = full + strlen(s->root) + 1;
 	if (buf) {
-		r = fd_write_all(fd, buf, len);
+		r = store_pwrite_all(fd, buf, len, 0);
 	} else {
 		static char cbuf[1 << 16];
+		off_t off = 0;
 
 		for (;;) {
 			ssize_t n = read(in_fd, cbuf, sizeof(cbuf));
@@ -275,9 +338,10 @@ static int put_via_tmp(struct image_store *s, int in_fd, const void *buf, size_t
 			}
 			if (n == 0)
 				break;
-			r = fd_write_all(fd, cbuf, (size_t)n);
+			r = store_pwrite_all(fd, cbuf, (size_t)n, off);
 			if (r < 0)
 				break;
+			off += n;
 		}
 	}
 	if (r < 0) {
@@ -342,41 +406,322 @@ int store_blob_read(struct image_store *s, const char *digest, size_t max, char 
 	return 0;
 }
 
-static int rm_children(int fd)
+int store_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	DIR *d = fdopendir(fd);
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int store_open_regular_in(int dirfd, const char *relpath)
+{
+	struct stat st;
+	int fd = path_open_in_root(dirfd, relpath, O_RDONLY | O_NONBLOCK, 0, 0);
+
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever, with the
+	 * store lock held; a regular file ignores the flag, which is cleared anyway */
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		(void)close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* Remove dirfd/name if it is not a directory, counting what it released. 1: a directory. */
+static int unlink_counted(int dirfd, const char *name, uint64_t *freed)
+{
+	struct stat st;
+	bool have = freed && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	/* the blocks an unlink releases: those of an inode losing its last link */
+	if (unlinkat(dirfd, name, 0) == 0) {
+		if (have && st.st_nlink <= 1)
+			*freed += (uint64_t)st.st_blocks * 512;
+		return 0;
+	}
+	if (errno == ENOENT)
+		return 0;
+	return errno == EISDIR || errno == EPERM ? 1 : -errno;
+}
+
+static int rmdir_counted(int dirfd, const char *name, uint64_t *freed)
+{
+	struct stat st;
+	bool have = freed && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (have)
+		*freed += (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
+/*
+ * Empty the directory fd of everything but sub-directories; ret_sub receives the name of
+ * the first sub-directory (to free), or NULL when the directory is empty.
+ */
+static int rm_files_in(int fd, uint64_t *freed, char **ret_sub)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	struct dirent *de;
 	int r = 0;
 
+	*ret_sub = NULL;
 	if (!d) {
 		r = -errno;
-		(void)close(fd);
+		if (dup_fd >= 0)
+			(void)close(dup_fd);
 		return r;
 	}
-	while ((de = readdir(d))) {
+	while (r == 0 && !*ret_sub && (de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (rm_rf_at(dirfd(d), de->d_name) < 0 && r == 0)
-			r = -errno;
+		r = unlink_counted(fd, de->d_name, freed);
+		if (r == 1) {
+			*ret_sub = xstrdup(de->d_name);
+			r = 0;
+		}
 	}
 	(void)closedir(d);
 	return r;
 }
 
+struct rm_level {
+	dev_t dev;
+	ino_t ino;
+	char *name; /* this directory's name in its parent */
+};
+
+/*
+ * Depth first without recursion and with two fds at most, whatever the depth (a layer or a
+ * container tree may be thousands of levels deep, beyond RLIMIT_NOFILE and the stack): the
+ * way back up is "..", checked against the device and inode recorded on the way down, so a
+ * directory moved meanwhile stops the removal instead of misdirecting it.
+ */
+int rm_rf_at_freed(int dirfd, const char *name, uint64_t *freed)
+{
+	struct rm_level *stack = NULL;
+	size_t n = 0, cap = 0;
+	int cur = -1, r;
+	struct stat st;
+
+	r = unlink_counted(dirfd, name, freed);
+	if (r <= 0)
+		goto out;
+	cur = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cur < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	for (;;) {
+		char *sub = NULL;
+		int next;
+
+		if (fstat(cur, &st) < 0) {
+			r = -errno;
+			break;
+		}
+		r = rm_files_in(cur, freed, &sub);
+		if (r < 0)
+			break;
+		if (sub) { /* down */
+			next = openat(cur, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0) {
+				r = -errno;
+				free(sub);
+				break;
+			}
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[n++] = (struct rm_level){ st.st_dev, st.st_ino, sub };
+			(void)close(cur);
+			cur = next;
+			continue;
+		}
+		if (n == 0) /* the top is empty */
+			break;
+		/* up: the parent must be the directory we came down from */
+		next = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st) < 0 || st.st_dev != stack[n - 1].dev ||
+		    st.st_ino != stack[n - 1].ino) {
+			r = next < 0 ? -errno : -EBUSY;
+			if (next >= 0)
+				(void)close(next);
+			break;
+		}
+		(void)close(cur);
+		cur = next;
+		n--;
+		r = rmdir_counted(cur, stack[n].name, freed);
+		free(stack[n].name);
+		if (r < 0)
+			break;
+	}
+	if (cur >= 0)
+		(void)close(cur);
+	if (r == 0)
+		r = rmdir_counted(dirfd, name, freed);
+	while (n > 0)
+		free(stack[--n].name);
+	free(stack);
+out:
+	if (r < 0)
+		errno = -r; /* callers report errno */
+	return r < 0 ? r : 0;
+}
+
 int rm_rf_at(int dirfd, const char *name)
 {
-	int fd, r;
+	return rm_rf_at_freed(dirfd, name, NULL);
+}
 
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+struct du_state {
+	dev_t dev;
+	void *seen; /* tsearch tree of inode numbers with more than one link */
+	uint64_t total;
+};
+
+static int ino_cmp(const void *a, const void *b)
+{
+	ino_t x = *(const ino_t *)a, y = *(const ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void du_add(struct du_state *du, const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		ino_t *key = xmalloc(sizeof(*key));
+		void *found;
+
+		*key = st->st_ino;
+		found = tsearch(key, &du->seen, ino_cmp);
+		if (found && *(ino_t **)found != key) {
+			free(key); /* counted already */
+			return;
+		}
+	}
+	du->total += (uint64_t)st->st_blocks * 512;
+}
+
+struct du_level {
+	dev_t dev;
+	ino_t ino;
+	long pos; /* where to resume reading the parent */
+};
+
+/* Down into the sub-directory name of d: remember where d was, return the new stream. */
+static DIR *du_down(DIR *d, const char *name, struct du_level **stack, size_t *n, size_t *cap)
+{
+	int next = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	DIR *nd;
+
+	if (next < 0 || fstat(dirfd(d), &st) < 0) {
+		if (next >= 0)
+			(void)close(next);
+		return NULL;
+	}
+	nd = fdopendir(next);
+	if (!nd) {
+		(void)close(next);
+		return NULL;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		*stack = xrealloc(*stack, *cap * sizeof(**stack));
+	}
+	(*stack)[(*n)++] = (struct du_level){ st.st_dev, st.st_ino, telldir(d) };
+	(void)closedir(d);
+	return nd;
+}
+
+/* Back up to the parent (checked against what du_down recorded), where reading stopped. */
+static DIR *du_up(DIR *d, struct du_level *stack, size_t *n)
+{
+	int up = openat(dirfd(d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	DIR *pd;
+
+	(*n)--;
+	if (up < 0 || fstat(up, &st) < 0 || st.st_dev != stack[*n].dev ||
+	    st.st_ino != stack[*n].ino || !(pd = fdopendir(up))) {
+		if (up >= 0)
+			(void)close(up);
+		return NULL;
+	}
+	seekdir(pd, stack[*n].pos);
+	return pd;
+}
+
+/*
+ * As rm_rf_at, without recursion and with one directory open at a time, whatever the depth:
+ * down with openat, up with ".." checked against the inode recorded on the way down.
+ */
+int store_du_at(int at, const char *name, uint64_t *ret)
+{
+	struct du_state du = { 0 };
+	struct du_level *stack = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	int fd, r = 0;
+
+	*ret = 0;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	/* Depth is bounded by PATH_MAX / 2 and each level holds one fd. */
-	r = rm_children(fd);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-		r = -errno;
+	du.dev = st.st_dev;
+	du_add(&du, &st);
+	fd = S_ISDIR(st.st_mode)
+		     ? openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+		     : -1;
+	if (fd >= 0 && !(d = fdopendir(fd)))
+		(void)close(fd);
+	while (d) {
+		de = readdir(d);
+		if (!de) {
+			DIR *up = NULL;
+
+			if (n && !(up = du_up(d, stack, &n)))
+				r = -EBUSY; /* moved while we walked it: a partial count */
+			(void)closedir(d);
+			d = up;
+			continue;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != du.dev) /* a mount point (a running container's rootfs) */
+			continue;
+		du_add(&du, &st);
+		if (S_ISDIR(st.st_mode)) {
+			DIR *down = du_down(d, de->d_name, &stack, &n, &cap);
+
+			if (down)
+				d = down;
+		}
+	}
+	free(stack);
+	tdestroy(du.seen, free);
+	*ret = du.total;
 	return r;
 }

@@ -24,12 +24,16 @@
 
 #define IMAGE_STORE_DEFAULT_ROOT "/var/lib/hull"
 
+struct json_t;
+
 struct image_store {
 	char *root;  /* absolute path of the store */
 	int root_fd; /* O_DIRECTORY fd on root */
 	int lock_fd; /* fd on root/lock, -1 until locked */
 	char **added; /* blobs and layers added since image_store_txn_begin (relative paths) */
 	bool in_txn;
+	/* index.json as the transaction will leave it: written once, by image_store_txn_end */
+	struct json_t *txn_index;
 };
 
 /*
@@ -51,10 +55,15 @@ int image_store_lock(struct image_store *s, bool exclusive, struct hull_err *err
 /*
  * A failed load/pull/import must leave the store as it was, including blobs it verified
  * before failing: between begin and end, every blob or layer moved into place is recorded,
- * and image_store_txn_end(s, false) removes them again. Caller holds the exclusive lock.
+ * and index changes are kept in s->txn_index. image_store_txn_end with result < 0 removes
+ * the recorded blobs and layers and returns result; with result 0 it writes index.json once
+ * (temporary file, fsync, rename) and returns 0, or rolls back and returns -errno with err
+ * set when that write fails. Caller holds the exclusive lock.
  */
 void image_store_txn_begin(struct image_store *s);
-void image_store_txn_end(struct image_store *s, bool commit);
+int image_store_txn_end(struct image_store *s, int result, struct hull_err *err);
+/* Replace index.json with buf (staged in tmp/, fsync, rename). */
+int store_index_write(struct image_store *s, const char *buf, size_t len, struct hull_err *err);
 /* Record relpath as added in the current transaction (no-op outside one). */
 void image_store_txn_added(struct image_store *s, const char *relpath);
 
@@ -86,3 +95,19 @@ bool store_layer_exists(struct image_store *s, const char *diff_id);
 
 /* Remove dirfd/name recursively (no error if absent). Returns 0 or -errno. */
 int rm_rf_at(int dirfd, const char *name);
+/*
+ * rm_rf_at that adds to *freed the bytes it released, counted as du counts them (st_blocks),
+ * each inode once: a file when its last link goes, a directory when it is removed.
+ */
+int rm_rf_at_freed(int dirfd, const char *name, uint64_t *freed);
+/* The disk usage (st_blocks, each inode once, one file system) of dirfd/name, as du -s. */
+int store_du_at(int dirfd, const char *name, uint64_t *ret);
+
+/*
+ * Open relpath below dirfd (RESOLVE_IN_ROOT) for reading without blocking on a FIFO or a
+ * device, and refuse anything but a regular file (-EINVAL). Returns the fd or -errno.
+ */
+int store_open_regular_in(int dirfd, const char *relpath);
+/* write() all of buf at offset off; a short write is continued, so a full disk reports
+ * ENOSPC (not a stale errno). Returns 0 or -errno. */
+int store_pwrite_all(int fd, const void *buf, size_t len, off_t off);

@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/path.h"
+#include "image/store.h"
 
 static bool path_is_clean(const char *p)
 {
@@ -82,9 +83,12 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dirfd,
 	fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return hull_err_set(err, errno, "%s: entry '%s'", path, name);
-	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-		if (pwrite(fd, buf, len, off) != (ssize_t)len)
-			return hull_err_set(err, errno ? errno : EIO, "%s: entry '%s'", path, name);
+	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+		int w = store_pwrite_all(fd, buf, len, off);
+
+		if (w < 0)
+			return hull_err_set(err, -w, "%s: entry '%s'", path, name);
+	}
 	if (r != ARCHIVE_EOF)
 		return hull_err_setx(err, EIO, "%s: entry '%s': %s", path, name,
 				     archive_error_string(a));
@@ -156,10 +160,15 @@ int archive_out_open(const char *path, struct archive_out **ret, struct hull_err
 {
 	struct archive_out *o = xcalloc(1, sizeof(*o));
 
-	o->path = xstrdup(path);
-	o->fd = output_tmp_create(path, &o->tmp);
+	/* "-": standard output, written in place (a pipe or a redirection has no name to
+	 * rename into) */
+	o->path = xstrdup(strcmp(path, "-") == 0 ? "standard output" : path);
+	o->fd = strcmp(path, "-") == 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+				       : output_tmp_create(path, &o->tmp);
+	if (strcmp(path, "-") == 0 && o->fd < 0)
+		o->fd = -errno;
 	if (o->fd < 0) {
-		int r = hull_err_set(err, -o->fd, "%s", path);
+		int r = hull_err_set(err, -o->fd, "%s", o->path);
 
 		archive_out_free(o);
 		return r;
@@ -249,7 +258,7 @@ int archive_out_commit(struct archive_out *o, struct hull_err *err)
 		return hull_err_set(err, errno, "%s", o->path);
 	}
 	o->fd = -1;
-	if (rename(o->tmp, o->path) < 0)
+	if (o->tmp && rename(o->tmp, o->path) < 0)
 		return hull_err_set(err, errno, "%s", o->path);
 	o->committed = true;
 	return 0;

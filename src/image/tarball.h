@@ -28,7 +28,8 @@ int output_tmp_create(const char *path, char **ret_tmp);
 
 struct archive_out;
 
-/* Start writing a tar file at path (written to a temporary name until archive_out_commit). */
+/* Start writing a tar file at path (written to a temporary name until archive_out_commit),
+ * or to standard output when path is "-". */
 int archive_out_open(const char *path, struct archive_out **ret, struct hull_err *err);
 /* Add a directory entry. */
 int archive_out_dir(struct archive_out *o, const char *name, struct hull_err *err);

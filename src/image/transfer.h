@@ -29,7 +29,7 @@ int image_pull(struct image_store *s, const char *ref, char ***ret_names,
 int image_import(struct image_store *s, const char *path, const char *name,
 		 char *const *changes, char *ret_id, struct hull_err *err);
 
-/* Write the images refs to path as "oci-archive" or "docker-archive". */
+/* Write the images refs to path ("-": standard output) as "oci-archive" or "docker-archive". */
 int image_save(struct image_store *s, char *const *refs, const char *path, const char *format,
 	       struct hull_err *err);
 

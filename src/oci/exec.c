@@ -1,21 +1,20 @@
 /*
  * exec: a new process inside a running container (runc's `exec`, runtime-spec "Process").
  *
- * The caller joins the container's pid namespace for its children only, then clone()s a
- * child that lands in it directly: the child's pid is reported in the caller's namespace and
- * the caller is its parent (it reaps it). The child, single-threaded, closes every inherited
- * fd, joins the container's cgroups (from the host's view, before any namespace), then every
- * other namespace of the init in one setns(pidfd) (user first), chroots into the init's root,
- * sets up its stdio, limits, user and capabilities, checks the cwd inside the container, loads
- * the seccomp filter last and execs. Errors travel back over a close-on-exec SEQPACKET socket:
- * EOF there means the exec happened.
+ * The caller (this file) reads the state, builds the process and the seccomp filter, opens
+ * the init's pidfd and root, then clone()s a child that stays in the caller's pid namespace
+ * (exec-child.c): it joins the container and sets the process up there, out of the
+ * container's sight, and execs hull-oci-wait from a sealed memfd, which forks the process
+ * into the container's pid namespace as the caller's child (CLONE_PARENT) and reports its
+ * pid. The caller then writes the waiter's plan (seccomp filter, listener message with that
+ * pid: waiter/plan.h) and lets it go; the waiter installs the filter last and execs. Errors
+ * travel back over a close-on-exec SEQPACKET socket: EOF there means the exec happened.
  */
 #include "oci/exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -24,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,12 +44,13 @@
 #include "container/caps.h"
 #include "container/ns.h"
 #include "container/process.h"
-#include "container/sched.h"
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
 #include "oci/spec.h"
 #include "oci/state.h"
+#include "oci/waiter-fd.h"
+#include "waiter/plan.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_FILE_MAX 65536
@@ -284,193 +286,6 @@ static int build_process(struct oci_spec *s, const struct oci_exec_opts *o, stru
 	return 0;
 }
 
-/* ---- the child ----------------------------------------------------------------------- */
-
-struct exec_ctx {
-	struct oci_spec *spec; /* process replaced or overridden */
-	const struct oci_exec_opts *opts;
-	pid_t init_pid;
-	int init_pidfd;
-	int root_fd;    /* /proc/<init>/root, O_PATH */
-	int console_fd; /* connected console socket, or -1 */
-	int sync_fd;    /* the child's end */
-	int ns_flags;   /* namespaces to join (pid excluded: cloned into it) */
-	const struct state_rec *rec;
-	struct seccomp_filter sec; /* linux.seccomp, built by the caller; no insns: none */
-	int listener;   /* connected to linux.seccomp.listenerPath, or -1 */
-};
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		(void)close(*fd);
-	*fd = -1;
-}
-
-/* Cgroups, namespaces and root: after this, nothing of the host is reachable by path. */
-static int child_join(struct exec_ctx *x, struct hull_err *err)
-{
-	int r;
-
-	if ((r = exec_cgroup_join(x->init_pid, err)) < 0 ||
-	    (r = ns_join_process(x->init_pidfd, x->init_pid, x->ns_flags, err)) < 0)
-		return r;
-	close_fd(&x->init_pidfd);
-	/* setns(mnt) put us at the namespace's root; the init's own root is what counts (a
-	 * container made with --no-pivot is chrooted inside its namespace). */
-	if (fchdir(x->root_fd) < 0 || chroot(".") < 0)
-		return hull_err_set(err, errno, "enter the container's root");
-	close_fd(&x->root_fd);
-	if (setsid() < 0)
-		return hull_err_set(err, errno, "setsid");
-	/* The container's session keyring (the init's is named after the container), never
-	 * the caller's. */
-	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, x->rec->id) < 0)
-		log_debug("join a new session keyring: %s", strerror(errno));
-	return 0;
-}
-
-static int child_cwd(const struct oci_process *p, struct hull_err *err)
-{
-	char cwd[4096] = "/";
-
-	if (chdir(p->cwd) < 0)
-		return hull_err_set(err, errno, "exec: cwd %s: chdir", p->cwd);
-	/* getcwd(3) fails (or says "(unreachable)") for a cwd outside our root. */
-	if (!getcwd(cwd, sizeof(cwd)) && errno != ERANGE)
-		return hull_err_set(err, errno, "exec: cwd %s", p->cwd);
-	if (cwd[0] != '/')
-		return hull_err_setx(err, EPERM, "exec: cwd %s is outside the container", p->cwd);
-	return 0;
-}
-
-/* The process starts with every signal unblocked and at its default action, whatever the
- * caller (a CLI forwarding signals, an engine ignoring SIGPIPE) had. */
-static void reset_signals(void)
-{
-	sigset_t none;
-
-	for (int sig = 1; sig < _NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)signal(sig, SIG_DFL);
-	(void)sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/*
- * Install linux.seccomp. keep: CAP_SYS_ADMIN kept through the uid switch for seccomp(2)
- * without no_new_privs; it is in effective and permitted only now and gone at the execve
- * (not in bounding, inheritable or ambient: caps.h).
- */
-static int child_seccomp(struct exec_ctx *x, uint64_t keep, const char *msg,
-			 struct hull_err *err)
-{
-	int nfd, r;
-
-	if (keep) {
-		struct oci_process fixed = x->spec->process;
-
-		fixed.caps[OCI_CAP_EFFECTIVE] |= keep;
-		fixed.caps[OCI_CAP_PERMITTED] |= keep;
-		if ((r = caps_apply(&fixed, 0, err)) < 0)
-			return r;
-	}
-	if ((nfd = seccomp_filter_install(&x->sec, err)) <= 0)
-		return nfd;
-	r = seccomp_listener_send(x->listener, nfd, msg, err);
-	(void)close(nfd);
-	close_fd(&x->listener);
-	return r;
-}
-
-static int child_setup(struct exec_ctx *x, char **ret_path, struct hull_err *err)
-{
-	const struct oci_process *p = &x->spec->process;
-	unsigned nfds = x->opts->preserve_fds;
-	cleanup_free char *msg = NULL;
-	bool sec = x->sec.insns != NULL, early = false;
-	uint64_t keep = 0;
-	int r;
-
-	reset_signals();
-	/* stdio first: the caller's fds for it may be any number, and are closed next. */
-	for (int i = 0; i < 3; i++)
-		if (x->opts->stdio[i] >= 0 && x->opts->stdio[i] != i &&
-		    dup2(x->opts->stdio[i], i) < 0)
-			return hull_err_set(err, errno, "set up fd %d", i);
-	{
-		int keep_fds[] = { x->sync_fd, x->init_pidfd, x->root_fd, x->console_fd, log_fd(),
-				   x->listener };
-
-		/* Before any setns: no fd of the caller's (the host's) files goes further. */
-		(void)fd_close_from_except(3 + (int)nfds, keep_fds, ARRAY_SIZE(keep_fds));
-	}
-	if (x->listener >= 0) {
-		enum sync_type t;
-
-		/* The listener's message names our pid, which only the caller knows. */
-		r = sync_recv(x->sync_fd, &t, &msg);
-		if (r < 0 || t != SYNC_GO)
-			return hull_err_setx(err, EPROTO, "exec: sync with the caller");
-	}
-	if ((r = child_join(x, err)) < 0)
-		return r;
-	if (x->console_fd >= 0) {
-		/* -t: the pty's master goes to the console socket as for the init, but nothing is
-		 * mounted: /dev/console stays the container's own, not this exec's pty. */
-		if (process_pty(x->console_fd, p, false, err) < 0)
-			return hull_err_prefix(err, "exec -t");
-		close_fd(&x->console_fd);
-	}
-	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
-	 * switch, which may take the privilege some of them need. */
-	if ((r = process_rlimits(p, err)) < 0 || (r = sched_apply_linux(x->spec, err)) < 0 ||
-	    (r = sched_apply_process(p, err)) < 0)
-		return r;
-	umask(p->has_umask ? p->umask : 022);
-	/* seccomp(2) needs no_new_privs or CAP_SYS_ADMIN; without no_new_privs keep the cap
-	 * through the uid switch, or (no capabilities given) install before it, as runc. */
-	if (sec && !p->no_new_privileges) {
-		if (p->has_caps)
-			keep = 1ULL << CAP_SYS_ADMIN;
-		else if ((r = child_seccomp(x, 0, msg, err)) < 0)
-			return r;
-		else
-			early = true;
-	}
-	if ((r = process_set_user_keep(p, keep, err)) < 0 || (r = child_cwd(p, err)) < 0 ||
-	    (r = process_find_exec(p, ret_path, err)) < 0)
-		return r;
-	/* Last: the filter must not see the runtime's own set-up. */
-	if (sec && !early && (r = child_seccomp(x, keep, msg, err)) < 0)
-		return r;
-	if ((r = fd_cloexec_from(3 + (int)nfds)) < 0)
-		return hull_err_set(err, -r, "mark fds close-on-exec");
-	for (unsigned i = 0; i < nfds; i++)
-		if ((int)(3 + i) != x->sync_fd)
-			(void)fd_set_cloexec(3 + (int)i, false);
-	return 0;
-}
-
-static void __attribute__((noreturn)) exec_child(struct exec_ctx *x)
-{
-	const struct oci_process *p = &x->spec->process;
-	struct hull_err err = { 0 };
-	char *path = NULL;
-
-	/* Non-dumpable while we run hull's code inside the container's pid namespace: its
-	 * processes must not ptrace us or open our /proc/<pid>/fd, exe or mem. */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (child_setup(x, &path, &err) < 0)
-		sync_fail(x->sync_fd, &err);
-	execve(path, p->args, p->env);
-	if (errno == ENOENT || errno == EACCES)
-		(void)hull_err_set(&err, errno, "exec: \"%s\"", p->args[0]);
-	else
-		(void)hull_err_set(&err, errno, "exec %s", path);
-	sync_fail(x->sync_fd, &err);
-}
-
 /* ---- the caller ---------------------------------------------------------------------- */
 
 /* A pidfd for the container's init, checked against its recorded start time. */
@@ -508,28 +323,20 @@ static bool init_alive(int pidfd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 0;
 }
 
-/* clone the child straight into the init's pid namespace (for our children only). */
-static pid_t clone_child(struct exec_ctx *x, int *ret_pidfd, struct hull_err *err)
+static void close_fd(int *fd)
 {
-	struct clone_args ca = {
-		.flags = CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
-		.exit_signal = SIGCHLD,
-	};
-	cleanup_close int saved = -1;
+	if (*fd >= 0)
+		(void)close(*fd);
+	*fd = -1;
+}
+
+/* The child (exec-child.c): in our pid namespace, born non-dumpable like everything after. */
+static pid_t clone_child(struct exec_ctx *x, struct hull_err *err)
+{
+	struct clone_args ca = { .exit_signal = SIGCHLD };
 	pid_t pid;
 	int r, dumpable;
 
-	if (x->ns_flags & CLONE_NEWPID) {
-		saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-		if (saved < 0)
-			return hull_err_set(err, errno, "open /proc/self/ns/pid");
-		if ((r = ns_join_process(x->init_pidfd, x->init_pid, CLONE_NEWPID, err)) < 0)
-			return r;
-		x->ns_flags &= ~CLONE_NEWPID;
-	}
-	/* The child is born non-dumpable: no window between the clone and its own prctl in
-	 * which a process of the container's pid namespace could ptrace a copy of the caller. */
 	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
@@ -538,17 +345,91 @@ static pid_t clone_child(struct exec_ctx *x, int *ret_pidfd, struct hull_err *er
 	r = errno;
 	if (dumpable > 0)
 		(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
-	ns_pid_restore(steal_fd(&saved));
-	if (pid > 0)
-		return pid;
-	/* A pid namespace whose init has died takes no new process (ENOMEM). */
-	if (!init_alive(x->init_pidfd, 0))
-		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
-	return hull_err_set(err, r, "clone the exec process");
+	if (pid < 0)
+		return hull_err_set(err, r, "clone the exec process");
+	return pid;
 }
 
-/* Wait for the exec (EOF on the sync socket) or the child's error. */
-static int wait_child(int sync_fd, pid_t pid, struct hull_err *err)
+static void reap(pid_t pid, bool kill_first)
+{
+	if (kill_first)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+_Static_assert(WAITER_SYNC_READY == SYNC_READY && WAITER_SYNC_ERR == SYNC_ERR,
+	       "waiter/plan.h speaks container/sync.h's message types");
+
+/* A failure the waiter reported (waiter/plan.h), in the words of the runtime's own code. */
+static int waiter_error(const struct exec_ctx *x, const char *payload, struct hull_err *err)
+{
+	const char *arg0 = x->spec->process.args[0];
+	int step, e;
+
+	memcpy(&step, payload, sizeof(step));
+	memcpy(&e, payload + sizeof(step), sizeof(e));
+	if (e <= 0)
+		e = EIO;
+	switch (step) {
+	case WAITER_STEP_CLONE:
+		return hull_err_set(err, e, "clone the exec process");
+	case WAITER_STEP_SETSID:
+		return hull_err_set(err, e, "setsid");
+	case WAITER_STEP_CTTY:
+		return hull_err_set(err, e, "exec -t: make the pty the controlling terminal");
+	case WAITER_STEP_CAPS:
+		return hull_err_set(err, e, "exec: give up the capabilities kept for seccomp");
+	case WAITER_STEP_SECCOMP:
+		return hull_err_set(err, e, "config.json: linux.seccomp: load the filter");
+	case WAITER_STEP_LISTENER:
+		return hull_err_set(err, e, "send the seccomp notify fd to the listener");
+	case WAITER_STEP_RLIMIT:
+		return hull_err_set(err, e, "config.json: process.rlimits: RLIMIT_NPROC");
+	case WAITER_STEP_EXEC:
+		if (e == ENOENT || e == EACCES)
+			return hull_err_set(err, e, "exec: \"%s\"", arg0);
+		return hull_err_set(err, e, "exec %s", arg0);
+	default:
+		return hull_err_set(err, e, "exec: the waiter's plan");
+	}
+}
+
+/* A message that is not what we wait for: the child's or the waiter's error. */
+static int child_error(const struct exec_ctx *x, enum sync_type t, const char *payload,
+		       size_t len, struct hull_err *err)
+{
+	if (t == SYNC_ERR && len == sizeof(struct hull_err)) {
+		memcpy(err, payload, sizeof(*err));
+		err->msg[sizeof(err->msg) - 1] = '\0';
+		return -(err->code ? err->code : EINVAL);
+	}
+	if (t == SYNC_ERR && len == 2 * sizeof(int))
+		return waiter_error(x, payload, err);
+	return hull_err_setx(err, EPROTO, "exec process: unexpected message %d", t);
+}
+
+/* SYNC_READY with an int: the pid of the process the waiter forked. */
+static int recv_ready(const struct exec_ctx *x, int sync_fd, int *ret_val,
+		      struct hull_err *err)
+{
+	cleanup_free char *payload = NULL;
+	enum sync_type t;
+	int r = sync_recv(sync_fd, &t, &payload);
+
+	if (r == -EPIPE)
+		return hull_err_setx(err, EPIPE, "the exec process exited during its set-up");
+	if (r < 0)
+		return hull_err_set(err, -r, "sync with the exec process");
+	if (t == SYNC_READY && (size_t)r == sizeof(int)) {
+		memcpy(ret_val, payload, sizeof(int));
+		return 0;
+	}
+	return child_error(x, t, payload, (size_t)r, err);
+}
+
+/* Wait for the exec (EOF on the sync socket) or the waiter's error. */
+static int wait_exec(const struct exec_ctx *x, int sync_fd, struct hull_err *err)
 {
 	cleanup_free char *payload = NULL;
 	enum sync_type t;
@@ -556,16 +437,9 @@ static int wait_child(int sync_fd, pid_t pid, struct hull_err *err)
 
 	if (r == -EPIPE)
 		return 0;
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
 	if (r < 0)
 		return hull_err_set(err, -r, "sync with the exec process");
-	if (t != SYNC_ERR || (size_t)r != sizeof(struct hull_err))
-		return hull_err_setx(err, EPROTO, "exec process: unexpected message %d", t);
-	memcpy(err, payload, sizeof(*err));
-	err->msg[sizeof(err->msg) - 1] = '\0';
-	return -(err->code ? err->code : EINVAL);
+	return child_error(x, t, payload, (size_t)r, err);
 }
 
 static int write_pid_file(const char *path, pid_t pid, struct hull_err *err)
@@ -578,53 +452,212 @@ static int write_pid_file(const char *path, pid_t pid, struct hull_err *err)
 }
 
 /* The seccomp listener's message: the container's state with the new process's pid. */
-static int send_listener_msg(const struct exec_ctx *x, int sync_fd, pid_t pid,
-			     struct hull_err *err)
+static char *listener_msg(const struct exec_ctx *x, pid_t pid)
 {
 	json_t *st = state_to_json(x->rec, OCI_STATUS_RUNNING);
-	cleanup_free char *state = NULL, *msg = NULL;
-	int r;
+	cleanup_free char *state = NULL;
 
 	(void)json_object_set_new(st, "pid", json_integer(pid));
 	state = hjson_dump(st, 0);
 	json_decref(st);
-	msg = seccomp_listener_message(&x->sec, state);
-	if ((r = sync_send(sync_fd, SYNC_GO, msg, strlen(msg))) < 0)
-		return hull_err_set(err, -r, "sync with the exec process");
+	return seccomp_listener_message(&x->sec, state);
+}
+
+const struct oci_rlimit *exec_nproc(const struct oci_process *p)
+{
+	for (size_t i = p->n_rlimits; i-- > 0;)
+		if (p->rlimits[i].resource == RLIMIT_NPROC)
+			return &p->rlimits[i];
+	return NULL;
+}
+
+bool exec_plan_needs_pid(const struct exec_ctx *x)
+{
+	return x->listener >= 0 || x->sched_by_caller;
+}
+
+/*
+ * The waiter's plan (waiter/plan.h): setsid, the pty as controlling terminal, the
+ * capabilities kept for seccomp(2) to give up, the filter (unless the child installed it
+ * early), RLIMIT_NPROC and the listener's message, which names the process's pid (0: not
+ * known yet, and not needed).
+ */
+static int write_plan(const struct exec_ctx *x, pid_t pid, struct hull_err *err)
+{
+	const struct oci_process *p = &x->spec->process;
+	cleanup_free char *msg = x->listener >= 0 ? listener_msg(x, pid) : NULL;
+	bool filter = x->sec.insns && !x->sec_early;
+	struct waiter_plan h = {
+		.magic = WAITER_PLAN_MAGIC,
+		.seccomp_flags = x->sec.flags,
+		.n_insns = filter ? (unsigned)x->sec.n_insns : 0,
+		.listener_fd = x->listener,
+		.msg_len = msg ? (unsigned)strlen(msg) : 0,
+		.keep = { (uint32_t)x->keep, (uint32_t)(x->keep >> 32) },
+		.ambient = { (uint32_t)p->caps[OCI_CAP_AMBIENT],
+			     (uint32_t)(p->caps[OCI_CAP_AMBIENT] >> 32) },
+		.inheritable = { (uint32_t)p->caps[OCI_CAP_INHERITABLE],
+				 (uint32_t)(p->caps[OCI_CAP_INHERITABLE] >> 32) },
+		.flags = WAITER_PLAN_SETSID | (x->console_fd >= 0 ? WAITER_PLAN_CTTY : 0),
+		.notify_fd = -1,
+	};
+	const struct oci_rlimit *nproc = exec_nproc(p);
+	struct iovec iov[3] = {
+		{ &h, sizeof(h) },
+		{ filter ? x->sec.insns : NULL, h.n_insns * sizeof(*x->sec.insns) },
+		{ msg, h.msg_len },
+	};
+	size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+	ssize_t n;
+
+	if (nproc) {
+		h.flags |= WAITER_PLAN_NPROC;
+		h.nproc[0] = nproc->soft;
+		h.nproc[1] = nproc->hard;
+	}
+	if (msg && strlen(msg) > WAITER_PLAN_MAX_MSG)
+		return hull_err_setx(err, E2BIG, "config.json: linux.seccomp: the state for the "
+				     "listener is too large");
+	/* At offset 0 without moving the file offset, which the waiter reads from. */
+	n = pwritev(x->plan_fd, iov, 3, 0);
+	if (n < 0 || (size_t)n != total)
+		return hull_err_set(err, n < 0 ? errno : EIO, "write the exec waiter's plan");
+	return 0;
+}
+
+/*
+ * process.scheduler that a fork does not pass on (SCHED_FLAG_RESET_ON_FORK) or forbids
+ * (a SCHED_DEADLINE task cannot fork): the child leaves it, and we set it on the forked
+ * process before it goes on, with the privilege the child may have given up by then.
+ */
+static bool sched_after_fork(const struct oci_process *p)
+{
+	return p->has_scheduler && (p->scheduler.policy == SCHED_DEADLINE ||
+				    (p->scheduler.flags & SCHED_FLAG_RESET_ON_FORK));
+}
+
+/* struct sched_attr as of SCHED_ATTR_SIZE_VER0 (<linux/sched/types.h> clashes with glibc). */
+struct exec_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+_Static_assert(sizeof(struct exec_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
+
+static int sched_set_on(const struct oci_process *p, pid_t pid, struct hull_err *err)
+{
+	const struct oci_scheduler *sc = &p->scheduler;
+	struct exec_sched_attr a = {
+		.size = sizeof(a),
+		.sched_policy = sc->policy,
+		.sched_flags = sc->flags,
+		.sched_nice = sc->nice,
+		.sched_priority = sc->priority,
+		.sched_runtime = sc->runtime,
+		.sched_deadline = sc->deadline,
+		.sched_period = sc->period,
+	};
+
+	if (syscall(SYS_sched_setattr, pid, &a, 0) < 0)
+		return hull_err_set(err, errno, "config.json: process.scheduler: policy %u",
+				    sc->policy);
+	return 0;
+}
+
+/* After the child's set-up: the pid the waiter forked, our child too (CLONE_PARENT). */
+static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_err *err)
+{
+	bool later = exec_plan_needs_pid(x);
+	int pid = 0, r;
+	pid_t child;
+
+	/* Most often the plan is known now: the process goes on without waiting for us. */
+	if (!later && (r = write_plan(x, 0, err)) < 0)
+		return r;
+	child = clone_child(x, err);
+	if (child < 0)
+		return child;
+	close_fd(&x->sync_fd);
+	r = recv_ready(x, sync_fd, &pid, err);
+	if (r == 0 && pid <= 0)
+		r = hull_err_setx(err, EPROTO, "exec process: bad pid %d", pid);
+	if (r < 0) {
+		reap(child, true);
+		return r;
+	}
+	r = x->sched_by_caller ? sched_set_on(&x->spec->process, pid, err) : 0;
+	if (r == 0 && later)
+		r = write_plan(x, pid, err);
+	if (r == 0 && later && (r = sync_send(sync_fd, SYNC_GO, NULL, 0)) < 0)
+		r = hull_err_set(err, -r, "sync with the exec process");
+	if (r == 0)
+		r = wait_exec(x, sync_fd, err);
+	/* It exited after sending the pid: reaped off the critical path. */
+	reap(child, false);
+	if (r < 0) {
+		reap(pid, true);
+		return r;
+	}
+	*ret_pid = pid;
 	return 0;
 }
 
 static int exec_start(struct exec_ctx *x, pid_t *ret_pid, int *ret_pidfd, struct hull_err *err)
 {
-	cleanup_close int sv0 = -1, sv1 = -1, child_pidfd = -1;
+	cleanup_close int sv0 = -1, waiter = -1, plan = -1;
 	int sv[2], r;
-	pid_t pid;
+	pid_t pid = 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return hull_err_set(err, errno, "create the sync channel");
 	sv0 = sv[0];
-	sv1 = sv[1];
-	x->sync_fd = sv1;
-	pid = clone_child(x, &child_pidfd, err);
-	if (pid < 0)
-		return pid;
-	close_fd(&sv1);
-	if (x->listener >= 0 && (r = send_listener_msg(x, sv0, pid, err)) < 0) {
-		(void)kill(pid, SIGKILL);
-		(void)oci_runtime_wait(pid);
+	x->sync_fd = sv[1];
+	/* 0111: not readable, so that the kernel keeps the exec non-dumpable with its mm
+	 * owned by a user namespace that has the host's root (would_dump()). */
+	if ((waiter = waiter_memfd(0111, err)) < 0 ||
+	    (plan = memfd_create("hull-oci-plan", MFD_CLOEXEC)) < 0) {
+		close_fd(&x->sync_fd);
+		return waiter < 0 ? waiter : hull_err_set(err, errno, "memfd_create");
+	}
+	x->waiter_fd = waiter;
+	x->plan_fd = plan;
+	if ((r = exec_go(x, sv0, &pid, err)) < 0) {
+		close_fd(&x->sync_fd);
 		return r;
 	}
-	if ((r = wait_child(sv0, pid, err)) < 0)
-		return r;
 	if (x->opts->pid_file && (r = write_pid_file(x->opts->pid_file, pid, err)) < 0) {
-		(void)kill(pid, SIGKILL);
-		(void)oci_runtime_wait(pid);
+		reap(pid, true);
 		return r;
 	}
 	*ret_pid = pid;
-	if (ret_pidfd)
-		*ret_pidfd = steal_fd(&child_pidfd);
+	/* Our child, not yet reaped: the pid cannot have been reused. */
+	if (ret_pidfd && (*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		r = hull_err_set(err, errno, "pidfd_open %d", (int)pid);
+		reap(pid, true);
+		return r;
+	}
 	return 0;
+}
+
+/*
+ * Who installs linux.seccomp (as the init: docs/runtime.md "seccomp"): the waiter, last,
+ * right before the program's execve. Without no_new_privs seccomp(2) needs CAP_SYS_ADMIN:
+ * with process.capabilities it is kept through the uid switch for the waiter, which gives it
+ * up before installing; a root process without them keeps every capability anyway; a
+ * non-root one without them can keep nothing, so the child installs it before the switch.
+ */
+static void seccomp_who(struct exec_ctx *x)
+{
+	const struct oci_process *p = &x->spec->process;
+
+	if (!x->sec.insns || p->no_new_privileges)
+		return;
+	if (p->has_caps)
+		x->keep = 1ULL << CAP_SYS_ADMIN;
+	else if (p->uid != 0)
+		x->sec_early = true;
 }
 
 /* Everything after the init's pidfd is open: its errors may come from the init exiting. */
@@ -643,6 +676,10 @@ static int exec_in(struct exec_ctx *x, const struct state_rec *rec, pid_t *ret_p
 		return listener;
 	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)rec->pid);
 	root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Gone while the pidfd still holds the process: it is exiting, and a pid namespace's
+	 * init takes as long as its last process to go (a loaded host: seconds). */
+	if (root_fd < 0 && errno == ENOENT && !init_alive(x->init_pidfd, 5000))
+		return hull_err_setx(err, ESRCH, "cannot exec in a stopped container");
 	if (root_fd < 0)
 		return hull_err_set(err, errno, "open %s", path);
 	if ((r = ns_differing(rec->pid)) < 0)
@@ -687,6 +724,8 @@ int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 	if (s->seccomp &&
 	    (r = seccomp_filter_build(s->seccomp, "config.json: linux.seccomp", &x.sec, err)) < 0)
 		return r;
+	seccomp_who(&x);
+	x.sched_by_caller = sched_after_fork(&s->process);
 	r = exec_in(&x, rec, ret_pid, ret_pidfd, err);
 	seccomp_filter_clear(&x.sec);
 	/*

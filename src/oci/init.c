@@ -36,7 +36,7 @@
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
-#include "waiter-blob.h"
+#include "oci/waiter-fd.h"
 #include "waiter/plan.h"
 
 #define KEY_USR_SEARCH 0x00080000
@@ -287,21 +287,6 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	return rootfs_enter(s, a->opts->no_pivot, err);
 }
 
-/* A sealed memfd holding hull-oci-wait (waiter/waiter.c). */
-static int waiter_memfd(struct hull_err *err)
-{
-	cleanup_close int fd = memfd_create("hull-oci-wait", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	int r;
-
-	if (fd < 0)
-		return hull_err_set(err, errno, "memfd_create");
-	if ((r = fd_write_all(fd, oci_waiter_blob, sizeof(oci_waiter_blob))) < 0)
-		return hull_err_set(err, -r, "write the waiter");
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-		return hull_err_set(err, errno, "seal the waiter");
-	return steal_fd(&fd);
-}
-
 static int setup_process(const struct init_args *a, struct init_sec *sec, char **ret_exec,
 			 char ***ret_env, int *ret_waiter, int *ret_plan, struct hull_err *err)
 {
@@ -336,7 +321,7 @@ static int setup_process(const struct init_args *a, struct init_sec *sec, char *
 
 		/* startContainer hooks run from this process after start: keep waiting here. */
 		if (!a->spec->n_hooks[OCI_HOOK_START_CONTAINER]) {
-			if ((r = waiter_memfd(err)) < 0)
+			if ((r = waiter_memfd(0777, err)) < 0)
 				return r;
 			keep[3] = *ret_waiter = r;
 			if ((r = sec_plan_memfd(p, sec, ret_plan, err)) < 0)

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -14,6 +17,7 @@
 
 #define INITRAMFS_FILE_MAX (256U << 20)
 #define MODULES_DEP_MAX (16U << 20)
+#define MODULES_BUILTIN_MAX (4U << 20)
 
 static void buf_put(struct cpio_buf *b, const void *p, size_t len)
 {
@@ -141,26 +145,58 @@ static int resolve_one(char *dep, const char *name, char ***paths, unsigned dept
 	return 0;
 }
 
+/* module_dir/modules.dep into *ret (NUL-terminated); -errno with err naming the file. */
+static int modules_dep_read(const char *module_dir, char **ret, struct hull_err *err)
+{
+	cleanup_free char *dep_path = xasprintf("%s/modules.dep", module_dir);
+	size_t len;
+	int r = fd_read_file_at(AT_FDCWD, dep_path, MODULES_DEP_MAX, ret, &len);
+
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", dep_path);
+	return 0;
+}
+
 int modules_resolve(const char *module_dir, char *const *names, char ***ret_paths,
 		    struct hull_err *err)
 {
-	cleanup_free char *dep_path = xasprintf("%s/modules.dep", module_dir);
 	cleanup_free char *dep = NULL;
 	cleanup_strv char **paths = NULL;
-	size_t len;
 	int r;
 
-	r = fd_read_file_at(AT_FDCWD, dep_path, MODULES_DEP_MAX, &dep, &len);
+	r = modules_dep_read(module_dir, &dep, err);
 	if (r < 0)
-		return hull_err_set(err, -r, "%s", dep_path);
+		return r;
 	paths = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; names && names[i]; i++) {
 		r = resolve_one(dep, names[i], &paths, 0, err);
 		if (r < 0)
-			return hull_err_prefix(err, "%s", dep_path);
+			return hull_err_prefix(err, "%s/modules.dep", module_dir);
 	}
 	*ret_paths = steal_ptr(&paths);
 	return 0;
+}
+
+/* Is name built into the kernel? modules.builtin lists their paths, one a line. */
+static bool module_is_builtin(const char *builtin, const char *name)
+{
+	char want[128], have[128], path[512];
+
+	module_name_of(name, want, sizeof(want));
+	for (const char *line = builtin; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (n < sizeof(path)) {
+			memcpy(path, line, n);
+			path[n] = '\0';
+			module_name_of(path, have, sizeof(have));
+			if (strcmp(want, have) == 0)
+				return true;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
 }
 
 static int add_host_file(struct cpio_buf *b, const char *src, const char *dst, mode_t mode,
@@ -200,22 +236,15 @@ static const char default_init[] =
 	"while read -r m; do insmod \"$m\"; done < /etc/hull-modules\n"
 	"exec sh\n";
 
-static int add_modules(const struct initramfs_spec *spec, struct cpio_buf *b, char ***dirs,
-		       struct hull_err *err)
+/* The modules' files under lib/modules/ and their load order in etc/hull-modules. */
+static int pack_modules(const char *module_dir, char **paths, struct cpio_buf *b, char ***dirs,
+			struct hull_err *err)
 {
-	cleanup_strv char **paths = NULL;
 	cleanup_free char *order = xstrdup("");
 	int r;
 
-	if (spec->modules && spec->modules[0]) {
-		if (!spec->module_dir)
-			return hull_err_setx(err, EINVAL, "--module needs --module-dir");
-		r = modules_resolve(spec->module_dir, spec->modules, &paths, err);
-		if (r < 0)
-			return r;
-	}
 	for (size_t i = 0; paths && paths[i]; i++) {
-		cleanup_free char *src = xasprintf("%s/%s", spec->module_dir, paths[i]);
+		cleanup_free char *src = xasprintf("%s/%s", module_dir, paths[i]);
 		cleanup_free char *dst = xasprintf("lib/modules/%s", paths[i]);
 		char *o;
 
@@ -231,13 +260,104 @@ static int add_modules(const struct initramfs_spec *spec, struct cpio_buf *b, ch
 	return 0;
 }
 
-int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b, struct hull_err *err)
+/*
+ * The default modules (unless built in) and the user's, resolved in dep into *paths. A
+ * default module that the tree lacks is named in info->warning; a user's is an error.
+ */
+static int modules_choose(const char *module_dir, char *dep, const char *builtin,
+			  char *const *user, char ***paths, struct initramfs_info *info,
+			  struct hull_err *err)
 {
+	static const char *const defaults[] = INITRAMFS_DEFAULT_MODULES;
+	char missing[128] = "";
+	int r;
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		if (module_is_builtin(builtin, defaults[i]))
+			continue;
+		if (!dep_find(dep, defaults[i])) {
+			size_t n = strlen(missing);
+
+			(void)snprintf(missing + n, sizeof(missing) - n, "%s%s", n ? ", " : "",
+				       defaults[i]);
+			continue;
+		}
+		r = resolve_one(dep, defaults[i], paths, 0, err);
+		if (r < 0)
+			return hull_err_prefix(err, "%s/modules.dep", module_dir);
+	}
+	for (size_t i = 0; user && user[i]; i++) {
+		if (module_is_builtin(builtin, user[i]))
+			continue;
+		r = resolve_one(dep, user[i], paths, 0, err);
+		if (r < 0)
+			return hull_err_prefix(err, "%s/modules.dep", module_dir);
+	}
+	if (*missing)
+		(void)snprintf(info->warning, sizeof(info->warning),
+			       "%s: %s neither in modules.dep nor built in: the guest will not see "
+			       "its --disk",
+			       module_dir, missing);
+	return 0;
+}
+
+static int add_modules(const struct initramfs_spec *spec, struct cpio_buf *b, char ***dirs,
+		       struct initramfs_info *info, struct hull_err *err)
+{
+	cleanup_strv char **paths = xcalloc(1, sizeof(char *));
+	cleanup_free char *dep = NULL;
+	cleanup_free char *builtin = NULL;
+	cleanup_free char *probe = NULL;
+	cleanup_free char *builtin_path = NULL;
+	struct utsname u = { 0 };
+	size_t len;
+	int r;
+
+	if (spec->module_dir) {
+		(void)snprintf(info->module_dir, sizeof(info->module_dir), "%s", spec->module_dir);
+	} else if (uname(&u) == 0) {
+		/* The running kernel's tree: right when the guest boots the host's kernel. */
+		(void)snprintf(info->module_dir, sizeof(info->module_dir), "/lib/modules/%s",
+			       u.release);
+		probe = xasprintf("%s/modules.dep", info->module_dir);
+		if (access(probe, R_OK) < 0)
+			info->module_dir[0] = '\0';
+	}
+	if (!info->module_dir[0]) {
+		if (spec->modules && spec->modules[0])
+			return hull_err_setx(err, EINVAL, "--module needs --module-dir (there is no "
+					     "/lib/modules/%s for the running kernel)", u.release);
+		(void)snprintf(info->warning, sizeof(info->warning),
+			       "no kernel modules packed (no --module-dir, no /lib/modules/%s): "
+			       "the guest will not see its --disk unless its kernel has virtio_pci "
+			       "and virtio_blk built in",
+			       u.release);
+		return pack_modules(NULL, NULL, b, dirs, err);
+	}
+	r = modules_dep_read(info->module_dir, &dep, err);
+	if (r < 0)
+		return r;
+	/* Optional: a tree without modules.builtin has nothing built in that we know of. */
+	builtin_path = xasprintf("%s/modules.builtin", info->module_dir);
+	if (fd_read_file_at(AT_FDCWD, builtin_path, MODULES_BUILTIN_MAX, &builtin, &len) < 0)
+		builtin = xstrdup("");
+	r = modules_choose(info->module_dir, dep, builtin, spec->modules, &paths, info, err);
+	if (r < 0)
+		return r;
+	return pack_modules(info->module_dir, paths, b, dirs, err);
+}
+
+int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b,
+		    struct initramfs_info *ret_info, struct hull_err *err)
+{
+	struct initramfs_info info_local;
+	struct initramfs_info *info = ret_info ? ret_info : &info_local;
 	static const char *const base_dirs[] = { "bin", "dev", "etc", "lib", "lib/modules",
 						 "proc", "sys", "tmp", "run", "mnt" };
 	cleanup_strv char **dirs = xcalloc(1, sizeof(char *));
 	int r;
 
+	memset(info, 0, sizeof(*info));
 	for (size_t i = 0; i < sizeof(base_dirs) / sizeof(base_dirs[0]); i++) {
 		cpio_add(b, base_dirs[i], S_IFDIR | 0755, 0, 0, NULL, 0);
 		strv_push(&dirs, base_dirs[i]);
@@ -263,7 +383,7 @@ int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b, struc
 	} else {
 		cpio_add(b, "init", S_IFREG | 0755, 0, 0, default_init, sizeof(default_init) - 1);
 	}
-	r = add_modules(spec, b, &dirs, err);
+	r = add_modules(spec, b, &dirs, info, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; spec->files && spec->files[i]; i++) {

@@ -4,6 +4,7 @@
  * Documentation/driver-api/early-userspace/buffer-format.rst) and a builder that packs
  * busybox, an /init and kernel modules resolved through the guest kernel's modules.dep.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,9 +30,27 @@ void cpio_buf_free(struct cpio_buf *b);
 struct initramfs_spec {
 	const char *init;       /* host file to become /init; NULL: a generated shell init */
 	const char *busybox;    /* static busybox (default /bin/busybox) */
-	const char *module_dir; /* /lib/modules/<version> of the guest kernel */
-	char **modules;         /* names to include, e.g. virtio_blk (NULL-terminated) */
+	/*
+	 * /lib/modules/<version> of the guest kernel. NULL: the running kernel's,
+	 * /lib/modules/$(uname -r), when it has a modules.dep.
+	 */
+	const char *module_dir;
+	char **modules;         /* names to include besides the defaults (NULL-terminated) */
 	char **files;           /* extra "HOSTPATH:GUESTPATH" entries (NULL-terminated) */
+};
+
+/*
+ * Packed whenever there is a module tree, unless built into the kernel (modules.builtin):
+ * what `hull vm run --disk` needs in the guest, the virtio-pci transport and virtio-blk, with
+ * their dependencies (virtio, virtio_ring, virtio_pci_modern_dev...). Without them a modular
+ * kernel (Debian's) boots and sees no disk, silently.
+ */
+#define INITRAMFS_DEFAULT_MODULES { "virtio_pci", "virtio_blk" }
+
+/* What initramfs_build chose, and what the user should hear although it succeeded. */
+struct initramfs_info {
+	char module_dir[PATH_MAX]; /* the module tree used; "" for none */
+	char warning[512];         /* "" or one line: why the guest may not see its --disk */
 };
 
 /*
@@ -45,6 +64,8 @@ int modules_resolve(const char *module_dir, char *const *names, char ***ret_path
 /*
  * Build the initramfs into b. The guest finds the modules under /lib/modules/ and their load
  * order in /etc/hull-modules (one path per line); the generated /init mounts proc, sys and
- * devtmpfs, loads them in that order and starts a shell.
+ * devtmpfs, loads them in that order and starts a shell. ret_info (may be NULL) gets the
+ * module tree used and a warning when the default modules could not be packed.
  */
-int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b, struct hull_err *err);
+int initramfs_build(const struct initramfs_spec *spec, struct cpio_buf *b,
+		    struct initramfs_info *ret_info, struct hull_err *err);

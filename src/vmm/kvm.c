@@ -63,6 +63,9 @@ int kvm_open(const char *dev_path, bool allow_pvm, struct hull_err *err)
 		return hull_err_set(err, errno, "open %s", path);
 	}
 	v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (v < 0)
+		return hull_err_set(err, errno, "%s: not a usable KVM device (KVM_GET_API_VERSION)",
+				    path);
 	if (v != KVM_API_VERSION)
 		return hull_err_setx(err, ENOTSUP, "%s: KVM API version %d, hull needs %d", path, v,
 				     KVM_API_VERSION);

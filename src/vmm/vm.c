@@ -29,6 +29,7 @@
 #include "vmm/loop.h"
 #include "vmm/pci.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/devices.h"
 #include "vmm/x86/arch.h"
@@ -235,6 +236,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     " MiB)", cfg->mem_size >> 20, host >> 20);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
 		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->console == VM_CONSOLE_VIRTIO)
+		return hull_err_setx(err, EINVAL,
+				     "--console virtio needs a Linux kernel, not a raw guest");
 	r = arch_kernel_check(cfg, err);
 	if (r < 0)
 		return r;
@@ -349,19 +353,29 @@ static int vm_signals_watch(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
-static int vm_build(struct vm *vm, struct hull_err *err)
+/*
+ * Everything that needs no KVM, done before /dev/kvm is opened: the user hears about a typo
+ * in --disk, a truncated kernel or a taken --api-sock on every host, including one without
+ * KVM. Opens the disks (vm->disks), loads the kernel and initrd into guest memory (the file
+ * checks that only a full load can make), and binds the API socket.
+ */
+static int vm_prepare(struct vm *vm, struct hull_err *err)
 {
 	const struct vm_config *cfg = vm->cfg;
 	int r;
 
-	vm->kvm_fd = kvm_open(NULL, cfg->allow_pvm, err);
-	if (vm->kvm_fd < 0)
-		return vm->kvm_fd;
 	r = gmem_init(&vm->mem, cfg->mem_size);
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
 				    cfg->mem_size >> 20);
-	r = kvm_vm_create(vm, err);
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		r = virtio_blk_open_disk(&cfg->disks[i], &vm->disks[i], err);
+		if (r < 0)
+			return r;
+	}
+	vm->load_ns = vm_now_ns();
+	r = arch_load(vm, err);
+	vm->load_ns = vm_now_ns() - vm->load_ns;
 	if (r < 0)
 		return r;
 	vm->loop = evloop_new();
@@ -372,6 +386,23 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return hull_err_set(err, -r, "event loop");
 	r = vm_signals_watch(vm, err);
+	if (r < 0)
+		return r;
+	if (cfg->api_sock)
+		return api_server_create(vm, cfg->api_sock, &vm->api, err);
+	return 0;
+}
+
+/* Then KVM: the VM, its devices (the disks opened by vm_prepare) and its vCPUs. */
+static int vm_build(struct vm *vm, struct hull_err *err)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int r;
+
+	vm->kvm_fd = kvm_open(NULL, cfg->allow_pvm, err);
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	r = kvm_vm_create(vm, err);
 	if (r < 0)
 		return r;
 	/* With --console virtio the UART still prints (early messages), hvc0 gets the input. */
@@ -393,26 +424,10 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
-	if (cfg->console == VM_CONSOLE_VIRTIO && !vm->vcon)
-		return hull_err_setx(err, EINVAL,
-				     "--console virtio needs a Linux kernel, not a raw guest");
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
-	vm->load_ns = vm_now_ns();
-	r = arch_load(vm, err);
-	vm->load_ns = vm_now_ns() - vm->load_ns;
-	if (r < 0)
-		return r;
-	r = vcpus_create(vm, err);
-	if (r < 0)
-		return r;
-	if (cfg->api_sock) {
-		r = api_server_create(vm, cfg->api_sock, &vm->api, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return vcpus_create(vm, err);
 }
 
 uint64_t vm_now_ns(void)
@@ -457,6 +472,8 @@ static void vm_free(struct vm *vm)
 {
 	api_server_free(vm->api);
 	virtio_devices_free(vm);
+	for (size_t i = 0; i < VM_MAX_DISKS; i++)
+		disk_close(vm->disks[i]); /* those no device took over */
 	pci_bus_free(vm->pci);
 	vcpus_free(vm);
 	serial_free(vm->serial);
@@ -495,6 +512,8 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 	pthread_mutex_init(&vm.lock, NULL);
 	pthread_cond_init(&vm.cond, NULL);
 	r = vm_validate(cfg, err);
+	if (r == 0)
+		r = vm_prepare(&vm, err);
 	if (r == 0)
 		r = vm_build(&vm, err);
 	if (r == 0) {

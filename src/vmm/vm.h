@@ -21,6 +21,7 @@ struct pci_bus;
 struct evloop;
 struct api_server;
 struct virtio_pci_dev;
+struct disk;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -52,6 +53,7 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *kbd;
 	struct pci_bus *pci;
+	struct disk *disks[VM_MAX_DISKS]; /* opened by vm_prepare, then owned by their devices */
 	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 3]; /* disks, rng, console */
 	struct virtio_pci_dev *vcon; /* the virtio console (also in vdevs), or NULL */
 	unsigned n_vdevs;

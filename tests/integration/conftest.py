@@ -28,6 +28,8 @@ def build_dir() -> pathlib.Path:
 def pytest_configure(config):
     config.addinivalue_line("markers", "sandbox: needs cgroup v2 or a usable /dev/kvm; runs inside tests/sandbox")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "kvm: needs a working /dev/kvm; on a host without one "
+                            "scripts/test runs it inside tests/sandbox")
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def test_complete_commands_and_flags(tmp_path):
     assert complete(["img", "c"], env) == ["check", "commit", "convert", "create"]
     assert "--shrink" in complete(["img", "resize", "--"], env)
     assert complete(["help", "sy"], env) == ["system"]
-    assert complete(["system", ""], env) == ["prune"]
+    assert complete(["system", ""], env) == ["df", "prune"]
     assert not (tmp_path / "empty").exists()
 
 

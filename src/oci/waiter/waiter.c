@@ -15,7 +15,8 @@
  * argv: [name, fifo fd, plan fd or -1, program path, program argv...]; envp: the program's
  * environment. It blocks until the exec fifo becomes readable, reads the byte `start`
  * wrote, applies the plan (plan.h: the seccomp filter, as late as possible) and execs the
- * program. No libc: built -nostdlib -static.
+ * program. With name WAITER_EXEC_NAME it is exec's last step instead (plan.h, "exec mode").
+ * No libc: built -nostdlib -static.
  */
 
 static long sys6(long n, long a, long b, long c, long d, long e, long f)
@@ -42,6 +43,24 @@ static void __attribute__((noreturn)) die(const char *msg, long len, int code)
 }
 
 #define DIE(msg, code) die(msg, sizeof(msg) - 1, code)
+
+/*
+ * A failure: in exec mode (rfd >= 0) reported to the runtime over the sync socket, which
+ * names it; for the init, a line on stderr. r is the syscall's -errno.
+ */
+static void __attribute__((noreturn)) fail(long rfd, int step, long r, const char *msg,
+					   long len)
+{
+	struct waiter_report m = { WAITER_SYNC_ERR, 8, step, (int)-r };
+
+	if (rfd < 0)
+		die(msg, len, 127);
+	(void)sys6(__NR_sendto, rfd, (long)&m, sizeof(m), 0x4000 /* MSG_NOSIGNAL */, 0, 0);
+	for (;;)
+		(void)sys3(__NR_exit_group, 127, 0, 0);
+}
+
+#define FAIL(rfd, step, r, msg) fail(rfd, step, r, msg, sizeof(msg) - 1)
 
 struct wait_pollfd {
 	int fd;
@@ -70,7 +89,7 @@ static long parse_fd(const char *s)
 	return v;
 }
 
-static union waiter_plan_buf *read_plan(long fd)
+static union waiter_plan_buf *read_plan(long fd, long rfd)
 {
 	union waiter_plan_buf *planp;
 	unsigned long off = 0;
@@ -79,7 +98,7 @@ static union waiter_plan_buf *read_plan(long fd)
 	r = sys6(__NR_mmap, 0, sizeof(plan), 3 /* PROT_READ|WRITE */,
 		 0x22 /* MAP_PRIVATE|ANONYMOUS */, -1, 0);
 	if (r < 0 && r > -4096)
-		DIE("hull-oci: no memory for the waiter plan\n", 127);
+		FAIL(rfd, WAITER_STEP_PLAN, r, "hull-oci: no memory for the waiter plan\n");
 	planp = (union waiter_plan_buf *)r;
 	do {
 		r = sys3(__NR_read, fd, (long)(plan.bytes + off), (long)(sizeof(plan) - off));
@@ -90,7 +109,8 @@ static union waiter_plan_buf *read_plan(long fd)
 	if (r < 0 || off < sizeof(plan.h) || plan.h.magic != WAITER_PLAN_MAGIC ||
 	    plan.h.n_insns > WAITER_PLAN_MAX_INSNS || plan.h.msg_len > WAITER_PLAN_MAX_MSG ||
 	    off < sizeof(plan.h) + plan.h.n_insns * 8UL + plan.h.msg_len)
-		DIE("hull-oci: bad waiter plan\n", 127);
+		FAIL(rfd, WAITER_STEP_PLAN, r < 0 ? r : -22 /* EINVAL */,
+		     "hull-oci: bad waiter plan\n");
 	return planp;
 }
 
@@ -104,7 +124,7 @@ struct cap_data {
 };
 
 /* Give up the capabilities kept for loading the filter (plan.h), in ambient and inheritable. */
-static void drop_kept_caps(const union waiter_plan_buf *planp)
+static void drop_kept_caps(const union waiter_plan_buf *planp, long rfd)
 {
 	struct cap_header hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
 	struct cap_data d[2];
@@ -112,12 +132,14 @@ static void drop_kept_caps(const union waiter_plan_buf *planp)
 	for (int i = 0; i < 64; i++)
 		if (((plan.h.keep[i / 32] & ~plan.h.ambient[i / 32]) >> (i % 32)) & 1)
 			(void)sys6(__NR_prctl, 47 /* PR_CAP_AMBIENT */, 3 /* _LOWER */, i, 0, 0, 0);
-	if (sys3(__NR_capget, (long)&hdr, (long)d, 0) < 0)
-		DIE("hull-oci: capget failed\n", 127);
+	long r = sys3(__NR_capget, (long)&hdr, (long)d, 0);
+
+	if (r < 0)
+		FAIL(rfd, WAITER_STEP_CAPS, r, "hull-oci: capget failed\n");
 	d[0].inheritable = plan.h.inheritable[0];
 	d[1].inheritable = plan.h.inheritable[1];
-	if (sys3(__NR_capset, (long)&hdr, (long)d, 0) < 0)
-		DIE("hull-oci: capset failed\n", 127);
+	if ((r = sys3(__NR_capset, (long)&hdr, (long)d, 0)) < 0)
+		FAIL(rfd, WAITER_STEP_CAPS, r, "hull-oci: capset failed\n");
 }
 
 struct w_iovec {
@@ -136,7 +158,7 @@ struct w_msghdr {
 };
 
 /* Send the notify fd with the container process state to the listener (SCM_RIGHTS). */
-static void send_listener(union waiter_plan_buf *planp, long nfd)
+static void send_listener(union waiter_plan_buf *planp, long nfd, long rfd)
 {
 	struct w_iovec iov = { plan.bytes + sizeof(plan.h) + plan.h.n_insns * 8UL,
 			       plan.h.msg_len };
@@ -149,19 +171,21 @@ static void send_listener(union waiter_plan_buf *planp, long nfd)
 
 	r = sys3(__NR_sendmsg, plan.h.listener_fd, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
 	if (r < 0)
-		DIE("hull-oci: send the seccomp notify fd to the listener failed\n", 127);
+		FAIL(rfd, WAITER_STEP_LISTENER, r,
+		     "hull-oci: send the seccomp notify fd to the listener failed\n");
 	/* A short first write: the rest of the message without the fd. */
 	for (sent = (unsigned long)r; sent < plan.h.msg_len; sent += (unsigned long)r) {
 		r = sys3(__NR_write, plan.h.listener_fd, (long)((char *)iov.base + sent),
 			 (long)(plan.h.msg_len - sent));
 		if (r <= 0)
-			DIE("hull-oci: send the seccomp state to the listener failed\n", 127);
+			FAIL(rfd, WAITER_STEP_LISTENER, r < 0 ? r : -32 /* EPIPE */,
+			     "hull-oci: send the seccomp state to the listener failed\n");
 	}
 	(void)sys3(__NR_close, nfd, 0, 0);
 	(void)sys3(__NR_close, plan.h.listener_fd, 0, 0);
 }
 
-static void apply_plan(union waiter_plan_buf *planp)
+static void apply_plan(union waiter_plan_buf *planp, long rfd)
 {
 	struct {
 		unsigned short len;
@@ -170,16 +194,88 @@ static void apply_plan(union waiter_plan_buf *planp)
 	long r;
 
 	if (plan.h.keep[0] | plan.h.keep[1])
-		drop_kept_caps(planp);
-	if (!plan.h.n_insns)
+		drop_kept_caps(planp, rfd);
+	if (plan.h.n_insns) {
+		r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, plan.h.seccomp_flags,
+			 (long)&prog);
+		if (r < 0)
+			FAIL(rfd, WAITER_STEP_SECCOMP, r,
+			     "hull-oci: config.json: linux.seccomp: loading the filter failed\n");
+	} else if (plan.h.flags & WAITER_PLAN_NOTIFY_FD) {
+		r = plan.h.notify_fd;
+	} else {
 		return;
-	r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, plan.h.seccomp_flags, (long)&prog);
-	if (r < 0)
-		DIE("hull-oci: config.json: linux.seccomp: loading the filter failed\n", 127);
+	}
 	/* From here on every syscall goes through the filter: only sendmsg/write/close (with a
 	 * listener) and the execve below remain. */
 	if (plan.h.listener_fd >= 0 && r > 0)
-		send_listener(planp, r);
+		send_listener(planp, r, rfd);
+}
+
+static int is_exec_mode(const char *name)
+{
+	const char *want = WAITER_EXEC_NAME;
+
+	while (*name && *name == *want)
+		name++, want++;
+	return *name == *want;
+}
+
+/*
+ * exec (plan.h, "exec mode"). We run in the container's namespaces and root but still in
+ * the caller's pid namespace, which the container cannot see; the child we fork is the first
+ * process of this exec that it can, and it is born non-dumpable, with this sealed copy as
+ * its exe, the container's root and cwd and no fd of the host's.
+ */
+static void __attribute__((noreturn)) exec_main(char **argv, char **envp)
+{
+	long sync_fd = parse_fd(argv[1]), plan_fd = parse_fd(argv[2]);
+	long notify_fd = parse_fd(argv[3]);
+	union waiter_plan_buf *planp;
+	struct {
+		unsigned int type, len;
+		int pid;
+	} ready = { WAITER_SYNC_READY, 4, 0 };
+	char go[16];
+	long r;
+
+	(void)sys6(__NR_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0, 0);
+	/* The runtime's child, not ours: it reaps it and signals it by pid. */
+	r = sys6(__NR_clone, 0x8000 /* CLONE_PARENT */ | 17 /* SIGCHLD */, 0, 0, 0, 0, 0);
+	if (r < 0)
+		FAIL(sync_fd, WAITER_STEP_CLONE, r, "");
+	if (r > 0) {
+		ready.pid = (int)r;
+		(void)sys6(__NR_sendto, sync_fd, (long)&ready, sizeof(ready), 0x4000, 0, 0);
+		for (;;)
+			(void)sys3(__NR_exit_group, 0, 0, 0);
+	}
+	/* "1": the plan needs our pid; wait for the message saying it is written. */
+	if (argv[4][0] == '1') {
+		do
+			r = sys3(__NR_read, sync_fd, (long)go, sizeof(go));
+		while (r == -4 /* EINTR */);
+		if (r <= 0)
+			DIE("", 1); /* the runtime gave up on us */
+	}
+	/* EOF there tells the runtime that the program runs. */
+	(void)sys3(__NR_fcntl, sync_fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
+	planp = read_plan(plan_fd, sync_fd);
+	if (notify_fd >= 0) {
+		plan.h.flags |= WAITER_PLAN_NOTIFY_FD;
+		plan.h.notify_fd = (int)notify_fd;
+	}
+	if ((plan.h.flags & WAITER_PLAN_SETSID) && (r = sys3(__NR_setsid, 0, 0, 0)) < 0)
+		FAIL(sync_fd, WAITER_STEP_SETSID, r, "");
+	if ((plan.h.flags & WAITER_PLAN_CTTY) &&
+	    (r = sys3(__NR_ioctl, 0, 0x540E /* TIOCSCTTY */, 0)) < 0)
+		FAIL(sync_fd, WAITER_STEP_CTTY, r, "");
+	if ((plan.h.flags & WAITER_PLAN_NPROC) &&
+	    (r = sys6(__NR_prlimit64, 0, 6 /* RLIMIT_NPROC */, (long)plan.h.nproc, 0, 0, 0)) < 0)
+		FAIL(sync_fd, WAITER_STEP_RLIMIT, r, "");
+	apply_plan(planp, sync_fd);
+	r = sys3(__NR_execve, (long)argv[5], (long)&argv[6], (long)envp);
+	FAIL(sync_fd, WAITER_STEP_EXEC, r, "");
 }
 
 struct w_iovec_c {
@@ -245,8 +341,10 @@ void waiter_main(long *sp)
 	char c;
 	long r;
 
-	if (argc < 5)
+	if (argc < 5 || (is_exec_mode(argv[0]) && argc < 7))
 		DIE("hull-oci-wait: bad arguments\n", 127);
+	if (is_exec_mode(argv[0]))
+		exec_main(argv, envp);
 	p.fd = (int)parse_fd(argv[1]);
 	plan_fd = parse_fd(argv[2]);
 	do
@@ -259,7 +357,7 @@ void waiter_main(long *sp)
 	 * seccomp kill on execve: `start` returns then too). */
 	(void)sys3(__NR_fcntl, p.fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
 	if (plan_fd >= 0) {
-		apply_plan(read_plan(plan_fd));
+		apply_plan(read_plan(plan_fd, -1), -1);
 	}
 	r = sys3(__NR_execve, (long)argv[3], (long)&argv[4], (long)envp);
 	exec_failed(argv[3], r);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "disk/disk.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
@@ -249,25 +250,17 @@ static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
 	return b;
 }
 
-int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
-		      struct virtio_pci_dev **ret, struct hull_err *err)
+int virtio_blk_open_disk(const struct vm_disk_config *cfg, struct disk **ret,
+			 struct hull_err *err)
 {
 	struct disk *d = NULL;
-	struct blk *b;
-	struct stat st;
 	int r;
 
-	if (stat(cfg->path, &st) < 0)
-		return hull_err_set(err, errno, "--disk %s", cfg->path);
-	/* Root may write to any file: a file without write permission is taken as read-only. */
-	if (!cfg->readonly && !(st.st_mode & 0222))
-		return hull_err_setx(err, EROFS,
-				     "--disk %s: the file is read-only (mode %04o): add ,ro",
-				     cfg->path, st.st_mode & 07777);
 	/*
 	 * The format is the user's (raw by default), never probed: probing a guest-writable raw
 	 * image would let a guest that wrote QCOW2 magic into it pick host files as its backing.
-	 * A QCOW2 image opens its backing chain read-only (src/disk).
+	 * A QCOW2 image opens its backing chain read-only (src/disk). The file's type and mode
+	 * were checked with the other arguments (vm_validate).
 	 */
 	if (cfg->format != DISK_FORMAT_RAW && cfg->format != DISK_FORMAT_QCOW2)
 		return hull_err_setx(err, EINVAL, "--disk %s: format must be raw or qcow2",
@@ -279,7 +272,16 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
 		disk_close(d);
 		return hull_err_setx(err, EINVAL, "--disk %s: smaller than one sector", cfg->path);
 	}
-	b = blk_alloc(d, cfg->readonly, cfg->serial);
+	*ret = d;
+	return 0;
+}
+
+int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct disk **disk,
+		      struct virtio_pci_dev **ret, struct hull_err *err)
+{
+	struct blk *b = blk_alloc(steal_ptr(disk), cfg->readonly, cfg->serial);
+	int r;
+
 	r = virtio_pci_init(&b->v, vm, &vm->mem, cfg->readonly ? &blk_ops_ro : &blk_ops_rw, err);
 	if (r < 0) {
 		virtio_blk_free(&b->v);

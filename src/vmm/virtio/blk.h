@@ -12,8 +12,17 @@ struct disk;
 struct vm_disk_config;
 struct guest_mem;
 
-/* Open the disk for cfg and create the device; *ret is freed with virtio_blk_free. */
-int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg,
+/*
+ * Open the disk of a --disk (no KVM needed: vm_prepare calls it before /dev/kvm is opened).
+ * *ret is freed with disk_close. Returns 0 or -errno with err naming the --disk.
+ */
+int virtio_blk_open_disk(const struct vm_disk_config *cfg, struct disk **ret,
+			 struct hull_err *err);
+/*
+ * Create the device over *disk (from virtio_blk_open_disk), which it takes over: *disk is
+ * NULL afterwards, also on failure. *ret is freed with virtio_blk_free.
+ */
+int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct disk **disk,
 		      struct virtio_pci_dev **ret, struct hull_err *err);
 /* For unit tests: a device over an open disk, without a VM (no bus, no interrupts). */
 struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,

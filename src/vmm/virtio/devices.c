@@ -15,7 +15,8 @@ int virtio_devices_create(struct vm *vm, struct hull_err *err)
 	int r;
 
 	for (size_t i = 0; i < cfg->n_disks; i++) {
-		r = virtio_blk_create(vm, &cfg->disks[i], &vm->vdevs[vm->n_vdevs], err);
+		r = virtio_blk_create(vm, &cfg->disks[i], &vm->disks[i], &vm->vdevs[vm->n_vdevs],
+				      err);
 		if (r < 0)
 			return r;
 		vm->n_vdevs++;

@@ -556,3 +556,121 @@ def test_exec_process_file_terminal_console_size(rt, bundle, workdir):
         srv.close()
         for fd in got.get("fds", []):
             os.close(fd)
+
+
+def test_exec_seccomp_before_the_uid_switch(rt, bundle):
+    """A non-root exec without process.capabilities and without no_new_privs keeps nothing
+    that seccomp(2) needs: the filter goes in before the uid switch (runc's order)."""
+    proc = bundle.config["process"]
+    del proc["capabilities"]
+    proc["noNewPrivileges"] = False
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 38}],
+    }
+    cid, _ = start_sleeper(rt, bundle)
+    r = rt("exec", "--user", "1000:1000", cid, "/bin/sh", "-c",
+           "mkdir /tmp/denied; echo rc=$?; grep -E '^(Seccomp|CapEff):' /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "rc=1" in lines and "Seccomp:\t2" in lines, lines
+    assert "CapEff:\t0000000000000000" in lines
+    assert not (bundle.rootfs / "tmp/denied").exists()
+
+
+def test_exec_seccomp_denying_execve(rt, bundle):
+    """The filter is loaded right before the program's execve: a profile that denies execve
+    fails the exec with the command named (into a created container, whose own waiter has
+    not loaded it yet)."""
+    if not rt.is_hull:
+        pytest.skip("hull's wording")
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["execve", "execveat"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    bundle.set_args("/bin/sleep", "1000")
+    cid = rt.new_id()
+    rt.create(cid, bundle)
+    r = rt("exec", cid, "/bin/true")
+    assert r.returncode == 255, r.stderr
+    assert "/bin/true" in r.stderr and "not permitted" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["waiter", "before-uid-switch"])
+def test_exec_seccomp_listener_gets_the_exec(rt, bundle, workdir, early):
+    """SCMP_ACT_NOTIFY in exec: a second connection to listenerPath brings the notify fd of
+    the exec'd process's filter, with that process's pid in the state; also when the filter
+    goes in before the uid switch (non-root, no capabilities object, no no_new_privs)."""
+    import errno
+    from seclib import Listener
+    extra = ()
+    if early:
+        del bundle.config["process"]["capabilities"]
+        bundle.config["process"]["noNewPrivileges"] = False
+        extra = ("--user", "1000:1000")
+    lp = workdir / "agent.sock"
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(lp),
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    init_agent = Listener(lp, errno.EROFS)
+    exec_agent = None
+    try:
+        cid, _ = start_sleeper(rt, bundle)
+        deadline = time.monotonic() + 10
+        while init_agent.state is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert init_agent.state is not None, "the init never reached the listener"
+        os.unlink(lp)  # the init's agent keeps its socket; the exec finds a new one
+        exec_agent = Listener(lp, errno.ENOSPC)
+        pid = exec_detached(rt, cid, workdir, "/bin/sh", "-c",
+                            "mkdir /tmp/d 2>/tmp/err; sleep 1000", extra=extra)
+        deadline = time.monotonic() + 10
+        while not (bundle.rootfs / "tmp/err").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert os.strerror(errno.ENOSPC) in (bundle.rootfs / "tmp/err").read_text()
+        st = exec_agent.state
+        assert st["fds"] == ["seccompFd"] and st["state"]["id"] == cid, st
+        if rt.is_hull:
+            assert st["pid"] == pid, (st, pid)
+    finally:
+        for a in (init_agent, exec_agent):
+            if a:
+                a.sock.close()
+        rt("delete", "--force", cid)
+        for a in (init_agent, exec_agent):
+            if a:
+                a.close()
+
+
+@pytest.mark.parametrize("sched,want", [
+    ({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]},
+     os.SCHED_BATCH | os.SCHED_RESET_ON_FORK),
+    ({"policy": "SCHED_DEADLINE", "runtime": 1000000, "deadline": 10000000,
+      "period": 10000000}, 6),
+], ids=["reset-on-fork", "deadline"])
+def test_exec_scheduler_that_a_fork_drops(rt, bundle, workdir, sched, want):
+    """A scheduler that a fork does not pass on (reset-on-fork) or forbids (SCHED_DEADLINE)
+    still reaches the exec'd process, which the runtime forks (hull only: a runtime-spec
+    1.2 field)."""
+    if not rt.is_hull:
+        pytest.skip("runc 1.1.5 does not implement process.scheduler")
+    cid, _ = start_sleeper(rt, bundle)
+    pf = workdir / "sched.json"
+    pf.write_text(json.dumps({"args": ["/bin/sleep", "1000"], "cwd": "/", "scheduler": sched}))
+    pid = exec_detached(rt, cid, workdir, extra=("--process", str(pf)))
+    wait_cmdline(pid, b"/bin/sleep")
+    assert os.sched_getscheduler(pid) == want
+
+
+def test_exec_nproc_limit_counts_the_process_not_the_runtime(rt, bundle):
+    """RLIMIT_NPROC 1 for a non-root user: the exec'd process still starts (the runtime's own
+    fork must not count against it) and has the limit."""
+    bundle.config["process"]["rlimits"].append({"type": "RLIMIT_NPROC", "hard": 1, "soft": 1})
+    cid, _ = start_sleeper(rt, bundle)
+    r = rt("exec", "--user", "1000:1000", cid, "/bin/sh", "-c", "ulimit -u; ulimit -Hu")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1"]

@@ -174,3 +174,19 @@ def test_initramfs_and_vmlinux_cache(sandbox_available):
         assert n in names
     vmlinux = list(cache.glob("vmlinux-*"))
     assert vmlinux and open(vmlinux[0], "rb").read(4) == b"\x7fELF"
+
+
+def test_run_pytest_markers_from_environment(sandbox_available, tmp_path):
+    # scripts/test on a host without /dev/kvm: HULL_SANDBOX_MARKERS="sandbox or kvm" brings
+    # the tests marked kvm into the VM, where nested KVM runs them (here the real-KVM cmocka
+    # test, with the build directory scripts/test would pass).
+    xml = tmp_path / "out" / "sandbox.xml"
+    env = dict(os.environ, HULL_SANDBOX_MARKERS="sandbox or kvm")
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml),
+                        "tests/integration/vm/test_kvm_unit.py"],
+                       capture_output=True, text=True, timeout=600, cwd=str(REPO), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite.get("tests") == "1", r.stdout
+    assert suite.get("failures") == "0" and suite.get("errors") == "0", r.stdout
+    assert suite.get("skipped") == "0", r.stdout

@@ -1,10 +1,13 @@
 """hull-vmm, the lean VMM executable: `hull vm run` execs it (so the VM's process does not map
 the image store's libraries), it runs on its own, and HULL_VM_IN_PROCESS=1 keeps the VM in
-hull. --stats prints the exit counters. The tiny guest on this host's KVM."""
+hull. --stats prints the exit counters. The tiny guest on this host's KVM, or in the sandbox's
+(marked `kvm`)."""
 import os
 import pathlib
 import subprocess
 import time
+
+import pytest
 
 RUN = ["vm", "run", "--raw", "--allow-pvm", "--memory", "2M"]
 
@@ -33,18 +36,21 @@ def maps_of_running_vm(cmd, env=None):
     return exe, maps
 
 
+@pytest.mark.kvm
 def test_hull_vm_run_execs_hull_vmm(hull, tiny_guest):
     exe, maps = maps_of_running_vm([hull, *RUN, "--kernel", tiny_guest["spin"]])
     assert os.path.basename(exe) == "hull-vmm"
     assert "libarchive" not in maps and "libcrypto" not in maps
 
 
+@pytest.mark.kvm
 def test_in_process_escape_hatch(hull, tiny_guest):
     env = dict(os.environ, HULL_VM_IN_PROCESS="1")
     exe, _ = maps_of_running_vm([hull, *RUN, "--kernel", tiny_guest["spin"]], env=env)
     assert os.path.basename(exe) == "hull"
 
 
+@pytest.mark.kvm
 def test_hull_vmm_directly_with_stats(hull, tiny_guest):
     r = subprocess.run([hull_vmm(hull), "run", "--raw", "--allow-pvm", "--memory", "2M",
                         "--stats", "--kernel", tiny_guest["poweroff"]],
