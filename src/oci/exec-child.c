@@ -188,6 +188,17 @@ static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct
 	}
 	if ((r = child_join(x, err)) < 0 || (r = child_pty(x, err)) < 0)
 		return r;
+	/* As the init (init.c): the user's pipes and terminal (exec -t --user U), and HOME
+	 * from the container's /etc/passwd when neither config nor --env set it. */
+	process_stdio_chown(p);
+	{
+		char **env = process_env_with_home(p);
+
+		if (env) {
+			free(x->spec->process.env); /* the strings stay: env points at them */
+			x->spec->process.env = env;
+		}
+	}
 	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
 	 * switch, which may take the privilege some of them need. All are inherited by the
 	 * process the waiter forks. */

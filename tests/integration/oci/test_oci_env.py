@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ocilib import sh
+from ocilib import console_server, read_pty, sh
 
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
           "broken-line\n"
@@ -91,3 +91,66 @@ def test_stdio_pipes_reopenable_by_user(rt, bundle, uid):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "out\n"
     assert r.stderr.endswith("err\n")
+
+
+def start_sleeper(rt, bundle, env):
+    (bundle.rootfs / "etc/passwd").write_text(PASSWD)
+    bundle.config["process"]["env"] = env
+    bundle.set_args("sleep", "1000")
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    return cid
+
+
+@pytest.mark.parametrize("user,home", [("1000:1000", "/home/u"), ("0:0", "/root"),
+                                       ("4242:4242", "/")])
+def test_exec_home_from_passwd(rt, bundle, user, home):
+    if rt.name == "crun" and home == "/":
+        pytest.xfail("crun 1.8.1 leaves HOME empty for a uid without a passwd entry")
+    cid = start_sleeper(rt, bundle, ["PATH=/bin"])
+    r = rt("exec", "--user", user, cid, "/bin/sh", "-c", "echo \"HOME=$HOME\"")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"HOME={home}"
+
+
+def test_exec_env_added_and_home_kept(rt, bundle):
+    if rt.name == "crun":
+        pytest.xfail("crun 1.8.1 exec replaces the config's HOME with the passwd one")
+    cid = start_sleeper(rt, bundle, ["PATH=/bin", "KEEP=1", "HOME=/cfg"])
+    r = rt("exec", "--env", "FOO=bar", "--env", "KEEP=2", "--user", "1000:1000", cid,
+           "/bin/sh", "-c", "echo $FOO $KEEP $HOME")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["bar", "2", "/cfg"]
+
+
+def test_exec_stdio_pipes_reopenable_by_user(rt, bundle):
+    cid = start_sleeper(rt, bundle, ["PATH=/bin"])
+    r = rt("exec", "--user", "1000:1000", cid, "/bin/sh", "-c",
+           "echo out > /dev/stdout && echo err > /dev/stderr")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "out\n" and r.stderr.endswith("err\n")
+
+
+def test_exec_tty_belongs_to_the_user(rt, bundle, workdir):
+    """exec -t --user U: stdin, stdout and stderr are the pty, owned by U (so that U can
+    reopen /dev/tty and /proc/self/fd/0)."""
+    cid = start_sleeper(rt, bundle, ["PATH=/bin"])
+    sock = str(workdir / "console.sock")
+    srv, t, got = console_server(sock)
+    try:
+        r = rt("exec", "--tty", "--detach", "--console-socket", sock, "--user", "1000:1000", cid,
+               "/bin/sh", "-c", "for i in 0 1 2; do stat -L -c %u /proc/self/fd/$i; done; "
+               "test -t 0 && test -t 1 && test -t 2 && echo alltty; echo x > /dev/tty && "
+               "echo reopened")
+        t.join(10)
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stderr
+    master = got["fds"][0]
+    try:
+        out = read_pty(master)
+    finally:
+        os.close(master)
+    if rt.name == "crun" and out.split()[:3] == ["0", "0", "0"]:
+        pytest.xfail("crun 1.8.1 leaves the exec pty to root")
+    assert out.split() == ["1000", "1000", "1000", "alltty", "x", "reopened"], out
