@@ -64,3 +64,23 @@ def test_no_mount_namespace_detached_on_delete(rt, bundle, workdir):
     assert r.returncode == 0, r.stderr
     if rt.is_hull:
         assert left == [], f"mounts left after delete: {left}"
+
+
+def test_exec_without_mount_namespace(rt, bundle, workdir):
+    """exec into such a container lands in its root (the chroot), not the host's."""
+    bundle.config["linux"]["namespaces"] = [{"type": t} for t in ("pid", "uts", "ipc")]
+    bundle.set_args("sleep", "1000")
+    (bundle.rootfs / "marker-inside").write_text("x")
+    cid = rt.new_id()
+    try:
+        rt.run_detached(cid, bundle)
+        r = rt("exec", cid, "/bin/sh", "-c", "ls /marker-inside && grep -c ' /proc ' "
+               "/proc/self/mountinfo")
+    finally:
+        rt("delete", "--force", cid)
+        if not rt.is_hull:
+            detach_left(workdir)
+    if not rt.is_hull and r.returncode != 0:
+        pytest.xfail(f"{rt.name} execs into the runtime's root, not the container's")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == "/marker-inside"
