@@ -113,7 +113,7 @@ static const char *find_line(const char *text, const char *prefix, size_t plen, 
 	return NULL;
 }
 
-static int join_one(const char *ctrls, const char *path, struct hull_err *err)
+static int join_one(const char *ctrls, const char *path, const char *sub, struct hull_err *err)
 {
 	cleanup_free char *dir = hierarchy_dir(ctrls);
 	cleanup_free char *procs = NULL;
@@ -124,12 +124,16 @@ static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 		log_debug("exec: cgroup hierarchy \"%s\" is not mounted here: skipped", ctrls);
 		return 0;
 	}
-	procs = xasprintf("%s%s/cgroup.procs", dir, path);
+	procs = xasprintf("%s%s%s%s/cgroup.procs", dir, path, sub ? "/" : "", sub ? sub : "");
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && sub)
+		return hull_err_setx(err, ENOENT, "exec --cgroup: %s: no sub-cgroup \"%s\" in the "
+				     "container's cgroup (%s%s)", ctrls[0] ? ctrls : "cgroup2", sub,
+				     dir, path);
 	/* "0": the writer itself, in v1 and v2 alike. */
 	r = fd < 0 ? -errno : fd_write_all(fd, "0", 1);
 	/* Rootless: a cgroup we may not write is skipped, as runc does. */
-	if ((r == -EACCES || r == -EPERM) && geteuid() != 0) {
+	if ((r == -EACCES || r == -EPERM) && geteuid() != 0 && !sub) {
 		log_debug("exec: %s: %s (rootless): skipped", procs, strerror(-r));
 		return 0;
 	}
@@ -138,7 +142,83 @@ static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 	return 0;
 }
 
-int exec_cgroup_join(pid_t pid, struct hull_err *err)
+static bool ctrl_in(const char *list, const char *name, size_t n)
+{
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *p = path; *p; p += strcspn(p, "/"), p += *p == '/')
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+/* Check --cgroup values as runc does: a relative path without "..", known controllers. */
+static int subs_check(char *const *subs, const char *theirs, struct hull_err *err)
+{
+	for (size_t i = 0; subs && subs[i]; i++) {
+		const char *colon = strchr(subs[i], ':');
+		const char *path = colon ? colon + 1 : subs[i];
+
+		if (!*path || has_dotdot(path))
+			return hull_err_setx(err, EINVAL, "exec --cgroup %s: the path must be a "
+					     "sub-cgroup (not empty, no \"..\")", subs[i]);
+		for (const char *c = subs[i]; colon && c < colon;) {
+			size_t n = strcspn(c, ",:");
+			bool found = false;
+
+			/* "<id>:<ctrls>:<path>" lines: v1 names the controllers, v2 ("0::")
+			 * has them in cgroup.controllers, checked by the join. */
+			for (const char *l = theirs; l && *l && !found;
+			     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+				const char *c1 = strchr(l, ':');
+				cleanup_free char *ctrls = NULL;
+
+				if (!c1 || !strchr(c1 + 1, ':'))
+					continue;
+				ctrls = xstrndup(c1 + 1, (size_t)(strchr(c1 + 1, ':') - c1 - 1));
+				found = ctrl_in(ctrls, c, n) ||
+					(n > 5 && strncmp(c, "name=", 5) == 0 && ctrl_in(ctrls, c, n));
+			}
+			if (!found)
+				return hull_err_setx(err, ENOENT, "exec --cgroup %s: no cgroup "
+						     "controller \"%.*s\" in the container", subs[i],
+						     (int)n, c);
+			c += n + (c[n] == ',');
+		}
+	}
+	return 0;
+}
+
+/* The sub-cgroup for hierarchy ctrls ("" on v2) among subs, or NULL for none. */
+static const char *sub_for(char *const *subs, const char *ctrls)
+{
+	const char *any = NULL;
+
+	for (size_t i = 0; subs && subs[i]; i++) {
+		const char *colon = strchr(subs[i], ':');
+
+		if (!colon) {
+			any = subs[i];
+			continue;
+		}
+		for (const char *c = subs[i]; c < colon;) {
+			size_t n = strcspn(c, ",:");
+
+			if (ctrl_in(ctrls, c, n))
+				return colon + 1;
+			c += n + (c[n] == ',');
+		}
+	}
+	return any;
+}
+
+int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err)
 {
 	cleanup_free char *theirs = NULL, *ours = NULL;
 	char path[64];
@@ -149,9 +229,11 @@ int exec_cgroup_join(pid_t pid, struct hull_err *err)
 		return hull_err_set(err, -r, "read %s", path);
 	if ((r = fd_read_file_at(AT_FDCWD, "/proc/self/cgroup", CGROUP_FILE_MAX, &ours, NULL)) < 0)
 		return hull_err_set(err, -r, "read /proc/self/cgroup");
+	if ((r = subs_check(subs, theirs, err)) < 0)
+		return r;
 	for (char *l = theirs, *next; l && *l; l = next) {
 		char *c1, *c2;
-		const char *mine;
+		const char *mine, *sub;
 		size_t mlen = 0;
 
 		next = strchr(l, '\n');
@@ -161,11 +243,15 @@ int exec_cgroup_join(pid_t pid, struct hull_err *err)
 		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2 || c2[1] != '/')
 			continue;
+		*c2 = '\0';
+		sub = sub_for(subs, c1 + 1);
+		*c2 = ':';
 		mine = find_line(ours, l, (size_t)(c2 + 1 - l), &mlen);
-		if (mine && mlen == strlen(c2 + 1) && memcmp(mine, c2 + 1, mlen) == 0)
+		if (!sub && mine && mlen == strlen(c2 + 1) && memcmp(mine, c2 + 1, mlen) == 0)
 			continue; /* already there */
 		*c2 = '\0';
-		if ((r = join_one(c1 + 1, c2 + 1, err)) < 0)
+		/* v2's root cgroup path is "/": no double slash before the sub-cgroup */
+		if ((r = join_one(c1 + 1, strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1, sub, err)) < 0)
 			return r;
 	}
 	return 0;

@@ -45,3 +45,54 @@ def test_seccomp_arg_uint64_max(rt, bundle):
     r = rt.run(rt.new_id(), bundle)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ok\n"
+
+
+# ---- exec --cgroup (runc's flag): a sub-cgroup of the container's -------------------------
+
+def v1_container(rt, bundle):
+    from cglib import unique_path
+    path = unique_path()
+    bundle.config["linux"]["cgroupsPath"] = path
+    bundle.set_args("sleep", "1000")
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    return cid, path
+
+
+@pytest.fixture
+def v1_only(rt):
+    from cglib import is_v1
+    if rt.name == "crun":
+        pytest.xfail("crun 1.8.1 ignores exec --cgroup on this hybrid host")
+    if not is_v1():
+        pytest.skip("a cgroup v1 host (the v2 case runs in the sandbox)")
+
+
+def test_exec_cgroup_sub_v1(rt, bundle, v1_only):
+    from cglib import CG
+    cid, path = v1_container(rt, bundle)
+    sub = CG / "pids" / path.lstrip("/") / "side"
+    sub.mkdir()
+    try:
+        r = rt("exec", "--cgroup", "pids:side", cid, "cat", "/proc/self/cgroup")
+        assert r.returncode == 0, r.stderr
+        lines = dict(line.split(":", 2)[1:] for line in r.stdout.splitlines())
+        assert lines["pids"] == path + "/side"
+        assert lines["memory"] == path  # the others: the container's own
+    finally:
+        sub.rmdir()
+        rt("delete", "--force", cid)
+
+
+@pytest.mark.parametrize("arg,what", [
+    ("pids:../escape", ".."), ("../x", ".."), ("pids:a/../../b", ".."),
+    ("hullnosuchctrl:side", "hullnosuchctrl"), ("pids:nosuchsub", "nosuchsub")])
+def test_exec_cgroup_checks(rt, bundle, v1_only, arg, what):
+    cid, _ = v1_container(rt, bundle)
+    try:
+        r = rt("exec", "--cgroup", arg, cid, "true")
+    finally:
+        rt("delete", "--force", cid)
+    assert r.returncode != 0, r.stdout
+    if rt.is_hull:
+        assert what in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
