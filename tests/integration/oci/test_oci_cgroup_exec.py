@@ -1,5 +1,7 @@
 """uint64 fields of config.json up to 2^64-1 (issue 12 item 8): jansson alone refused the
 whole document ("too big integer")."""
+import os
+
 import pytest
 
 from ocilib import sh
@@ -96,3 +98,30 @@ def test_exec_cgroup_checks(rt, bundle, v1_only, arg, what):
     assert r.returncode != 0, r.stdout
     if rt.is_hull:
         assert what in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.sandbox
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+                    reason="cgroup v2 host (the sandbox)")
+def test_exec_cgroup_sub_v2(rt, bundle):
+    from cglib import CG, unique_path
+    path = unique_path()
+    bundle.config["linux"]["cgroupsPath"] = path
+    bundle.set_args("sleep", "1000")
+    cid = rt.new_id()
+    rt.run_detached(cid, bundle)
+    sub = CG / path.lstrip("/") / "side"
+    try:
+        bad = rt("exec", "--cgroup", "../up", cid, "true")
+        missing = rt("exec", "--cgroup", "nosuchsub", cid, "true")
+        sub.mkdir()
+        r = rt("exec", "--cgroup", "side", cid, "cat", "/proc/self/cgroup")
+    finally:
+        if sub.exists():
+            sub.rmdir()
+        rt("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("/side"), r.stdout
+    assert bad.returncode != 0 and missing.returncode != 0
+    if rt.is_hull:
+        assert ".." in bad.stderr and "nosuchsub" in missing.stderr
