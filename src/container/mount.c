@@ -145,14 +145,22 @@ static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *e
 	struct stat st;
 	int r;
 
-	if (stat(m->source, &st) < 0)
+	if (m->has_src_fd ? fstat(m->src_fd, &st) < 0 : stat(m->source, &st) < 0)
 		return hull_err_set(err, errno, "bind mount source %s", m->source);
 	fd = mount_target_open(root_fd, m->destination, S_ISDIR(st.st_mode), err);
 	if (fd < 0)
 		return fd;
 	fd_proc_path(target, fd);
-	if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+	if (m->has_src_fd) {
+		/* The tree the runtime cloned before the user namespace (runc's mount fds). */
+		if (move_mount(m->src_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH |
+			       MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return hull_err_set(err, errno, "bind mount %s on %s", m->source,
+					    m->destination);
+	} else if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0),
+			 NULL) < 0) {
 		return hull_err_set(err, errno, "bind mount %s on %s", m->source, m->destination);
+	}
 	/* The fd still names the covered directory: reopen to reach the new mount. Its
 	 * flags change through mount_setattr(2), which touches only the attributes named,
 	 * so flags locked by a user namespace (nosuid, nodev...) stay as they were. */

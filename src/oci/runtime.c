@@ -83,6 +83,42 @@ static uint64_t mount_id(const char *path)
 	return stx.stx_mnt_id;
 }
 
+/*
+ * A new user namespace: open each bind source now, with the runtime's privileges (open_tree
+ * clones the tree, submounts included for rbind), for the init to attach: its root may not
+ * be able to reach the source (a 0700 directory of the host's root). The init inherits the
+ * fds with the clone. Where open_tree fails, the init binds by path as before.
+ */
+static void open_bind_sources(struct oci_spec *s)
+{
+	if (!s->ns[OCI_NS_USER].present || s->ns[OCI_NS_USER].path)
+		return;
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		struct oci_mount *m = &s->mounts[i];
+		int fd;
+
+		if (!m->bind)
+			continue;
+		fd = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+						    (m->recursive ? AT_RECURSIVE : 0));
+		if (fd < 0) {
+			log_debug("open_tree %s: %s: bound by path", m->source, strerror(errno));
+			continue;
+		}
+		m->src_fd = fd;
+		m->has_src_fd = true;
+	}
+}
+
+static void close_bind_sources(struct oci_spec *s)
+{
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (s->mounts[i].has_src_fd) {
+			(void)close(s->mounts[i].src_fd);
+			s->mounts[i].has_src_fd = false;
+		}
+}
+
 static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *s,
 		      const struct oci_create_opts *opts, struct hull_err *err)
 {
@@ -287,6 +323,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	}
 	if (!s->ns[OCI_NS_MOUNT].present)
 		c.root_mnt_id = mount_id(s->root_path);
+	open_bind_sources(s);
 	c.pid = clone_init(s, cgfd, &pidfd, &c.in_cgroup);
 	if (c.pid == 0) {
 		struct init_args a = {
@@ -301,6 +338,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 		oci_init_main(&a);
 	}
 	r = c.pid < 0 ? -errno : 0;
+	close_bind_sources(s);
 	ns_pid_restore(saved_pidns);
 	ns_time_restore(saved_timens);
 	if (r < 0) {

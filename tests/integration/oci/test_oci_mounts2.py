@@ -145,3 +145,30 @@ def test_mount_idmaps_refused_not_ignored(rt, bundle, workdir, key, leftovers):
     assert r.returncode != 0
     assert f"mounts[6].{key}: idmapped mounts are not supported" in r.stderr, r.stderr
     leftovers(rt, cid)
+
+
+@pytest.mark.parametrize("options", [["bind"], ["rbind"]])
+def test_bind_source_unreachable_from_userns(rt, bundle, workdir, options):
+    """A source under a 0700 directory of the host's root, which the container's root (uid
+    100000 on the host) cannot reach: opened by the runtime before the switch (open_tree),
+    its submounts too with rbind."""
+    secret = workdir / "secret"
+    (secret / "vol/sub").mkdir(parents=True)
+    os.chmod(secret, 0o700)
+    (secret / "vol/file").write_text("top\n")
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(secret / "vol/sub")], check=True)
+    try:
+        (secret / "vol/sub/file").write_text("sub\n")
+        userns(bundle)
+        bundle.config["mounts"].append({"destination": "/mnt", "type": "bind",
+                                        "source": str(secret / "vol"), "options": options})
+        bundle.set_args(*sh("cat /mnt/file; cat /mnt/sub/file 2>/dev/null || echo none"))
+        r = rt.run(rt.new_id(), bundle)
+    finally:
+        subprocess.run(["umount", str(secret / "vol/sub")], check=True)
+    if rt.name == "runc" and r.returncode != 0:
+        pytest.xfail("runc 1.1 opens the source without its submounts (rbind)")
+    if rt.name == "crun" and r.stdout.split() == ["top", "none"]:
+        pytest.xfail("crun 1.8.1 drops the submounts of such an rbind")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["top", "sub" if options == ["rbind"] else "none"]
