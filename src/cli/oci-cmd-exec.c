@@ -92,9 +92,7 @@ static int parse_opt(struct exec_args *a, int c, const char *arg)
 		o->preserve_fds = (unsigned)n;
 		return 0;
 	}
-	case OPT_CGROUP:
-		log_error("exec --cgroup: sub-cgroups are not supported");
-		return 1;
+	case OPT_CGROUP: strv_push(&o->cgroups, arg); return 0;
 	default:
 		return -1;
 	}
@@ -121,7 +119,8 @@ static int parse(struct exec_args *a, int argc, char **argv)
 		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE, "N",
 		  "pass N more file descriptors (from fd 3)" },
 		{ "ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED, NULL, "accepted, ignored" },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP, "PATH", "not supported" },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP, "[CTRL[,CTRL]:]PATH",
+		  "run in this sub-cgroup of the container's (as runc)" },
 		{ 0 },
 	};
 	static const struct cli_command def = {
@@ -220,6 +219,7 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 		}
 	}
 	strv_free(a.env);
+	strv_free(a.o.cgroups);
 	strv_free(a.caps);
 	free(a.gids);
 	return r;

@@ -192,6 +192,11 @@ int cgroup_mount_in_root(int root_fd, const struct oci_mount *m, bool new_cgroup
 	size_t n = 0;
 	int r = 0;
 
+	/* Options that are not mount flags are the filesystem's: only a cgroup2 mount of our
+	 * own takes them (the kernel checks them); anything else would be dropped silently. */
+	if (m->data && *m->data && !(cgroup_host_is_v2() && new_cgroupns))
+		return hull_err_setx(err, EINVAL, "options \"%s\": unknown for a cgroup mount",
+				     m->data);
 	fd = mount_target_open(root_fd, m->destination, true, err);
 	if (fd < 0)
 		return fd;
@@ -200,9 +205,10 @@ int cgroup_mount_in_root(int root_fd, const struct oci_mount *m, bool new_cgroup
 		struct hier v2 = { .point = (char *)"/sys/fs/cgroup/", .v2 = true };
 
 		if (new_cgroupns) {
-			if (mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, NULL) < 0)
-				return hull_err_set(err, errno, "mount cgroup2 on %s",
-						    m->destination);
+			if (mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, m->data) < 0)
+				return hull_err_set(err, errno, "mount cgroup2 on %s%s%s",
+						    m->destination, m->data ? " with " : "",
+						    m->data ? m->data : "");
 			return 0;
 		}
 		find_own(&v2, 1);

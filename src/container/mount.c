@@ -68,12 +68,46 @@ int mount_set_attrs(int fd, uint64_t set, uint64_t clr, bool recursive, const ch
  * Open (creating if needed) the target of a mount inside the root: a directory, or an
  * empty file when the source of a bind mount is not a directory.
  */
-int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err *err)
+/* Create dst as an empty file; *ret_next is set when dst is a symlink (to its target). */
+static int target_file_create(int root_fd, const char *dst, char **ret_next,
+			      struct hull_err *err)
 {
 	cleanup_free char *parent = NULL;
-	cleanup_close int pfd = -1;
-	const char *base;
-	int fd;
+	cleanup_close int pfd = -1, dfd = -1, f = -1;
+	const char *base = strrchr(dst, '/');
+	char link[4096];
+	ssize_t n;
+
+	parent = xstrndup(dst, (size_t)(base - dst));
+	pfd = path_mkdirs_in_root(root_fd, *parent ? parent : "/", 0755);
+	if (pfd < 0)
+		return hull_err_set(err, -pfd, "mkdir %s in the rootfs", parent);
+	dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return hull_err_set(err, errno, "open %s in the rootfs", parent);
+	f = openat(dfd, base + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (f >= 0 || errno == EEXIST)
+		return 0;
+	if (errno != ELOOP)
+		return hull_err_set(err, errno, "create %s in the rootfs", dst);
+	/* A dangling symlink: create its target, resolved in the root (as runc and crun). */
+	n = readlinkat(dfd, base + 1, link, sizeof(link) - 1);
+	if (n <= 0)
+		return hull_err_set(err, n < 0 ? errno : EINVAL, "readlink %s in the rootfs", dst);
+	link[n] = '\0';
+	*ret_next = link[0] == '/' ? xstrdup(link) : path_join(*parent ? parent : "/", link);
+	return 0;
+}
+
+/*
+ * Open (creating if needed) the target of a mount inside the root: a directory, or an
+ * empty file when the source of a bind mount is not a directory. A dangling symlink on
+ * the way (or as the target) gets its target created, inside the root.
+ */
+int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err *err)
+{
+	cleanup_free char *cur = xstrdup(dst);
+	int fd, r;
 
 	if (is_dir) {
 		fd = path_mkdirs_in_root(root_fd, dst, 0755);
@@ -81,28 +115,26 @@ int mount_target_open(int root_fd, const char *dst, bool is_dir, struct hull_err
 			return hull_err_set(err, -fd, "mkdir %s in the rootfs", dst);
 		return fd;
 	}
-	fd = path_open_in_root(root_fd, dst, O_PATH, 0, 0);
-	if (fd >= 0)
-		return fd;
-	base = strrchr(dst, '/');
-	parent = xstrndup(dst, (size_t)(base - dst));
-	pfd = path_mkdirs_in_root(root_fd, *parent ? parent : "/", 0755);
-	if (pfd < 0)
-		return hull_err_set(err, -pfd, "mkdir %s in the rootfs", parent);
-	{
-		cleanup_close int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		cleanup_close int f = -1;
+	/* 40 as the kernel's MAXSYMLINKS: a loop of links ends in ELOOP. */
+	for (int links = 0; links < 40; links++) {
+		char *next = NULL;
 
-		if (dfd < 0)
-			return hull_err_set(err, errno, "open %s in the rootfs", parent);
-		f = openat(dfd, base + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (f < 0 && errno != EEXIST && errno != ELOOP)
-			return hull_err_set(err, errno, "create %s in the rootfs", dst);
+		fd = path_open_in_root(root_fd, cur, O_PATH, 0, 0);
+		if (fd >= 0)
+			return fd;
+		if ((r = target_file_create(root_fd, cur, &next, err)) < 0)
+			return r;
+		if (!next) {
+			fd = path_open_in_root(root_fd, cur, O_PATH, 0, 0);
+			if (fd < 0)
+				return hull_err_set(err, -fd, "open %s in the rootfs", dst);
+			return fd;
+		}
+		free(cur);
+		cur = path_normalize(next);
+		free(next);
 	}
-	fd = path_open_in_root(root_fd, dst, O_PATH, 0, 0);
-	if (fd < 0)
-		return hull_err_set(err, -fd, "open %s in the rootfs", dst);
-	return fd;
+	return hull_err_setx(err, ELOOP, "open %s in the rootfs: too many symlinks", dst);
 }
 
 static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *err)
@@ -113,14 +145,22 @@ static int bind_mount(int root_fd, const struct oci_mount *m, struct hull_err *e
 	struct stat st;
 	int r;
 
-	if (stat(m->source, &st) < 0)
+	if (m->has_src_fd ? fstat(m->src_fd, &st) < 0 : stat(m->source, &st) < 0)
 		return hull_err_set(err, errno, "bind mount source %s", m->source);
 	fd = mount_target_open(root_fd, m->destination, S_ISDIR(st.st_mode), err);
 	if (fd < 0)
 		return fd;
 	fd_proc_path(target, fd);
-	if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+	if (m->has_src_fd) {
+		/* The tree the runtime cloned before the user namespace (runc's mount fds). */
+		if (move_mount(m->src_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH |
+			       MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return hull_err_set(err, errno, "bind mount %s on %s", m->source,
+					    m->destination);
+	} else if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0),
+			 NULL) < 0) {
 		return hull_err_set(err, errno, "bind mount %s on %s", m->source, m->destination);
+	}
 	/* The fd still names the covered directory: reopen to reach the new mount. Its
 	 * flags change through mount_setattr(2), which touches only the attributes named,
 	 * so flags locked by a user namespace (nosuid, nodev...) stay as they were. */
@@ -156,12 +196,43 @@ static int cgroup_mount(int root_fd, const struct oci_mount *m, const struct oci
 	return cgroup_mount_in_root(root_fd, m, s->ns[OCI_NS_CGROUP].present, err);
 }
 
+static bool has_mode_option(const char *data)
+{
+	for (const char *p = data; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+		if (strncmp(p, "mode=", 5) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A tmpfs without mode= keeps the mode of the directory it covers (mount_fd, opened before
+ * the mount), as runc and crun, rather than tmpfs's 1777.
+ */
+static int tmpfs_keep_mode(int root_fd, int mount_fd, const struct oci_mount *m,
+			   struct hull_err *err)
+{
+	cleanup_close int top = -1;
+	struct stat st;
+
+	if (strcmp(m->type, "tmpfs") != 0 || has_mode_option(m->data))
+		return 0;
+	if (fstat(mount_fd, &st) < 0)
+		return hull_err_set(err, errno, "stat %s", m->destination);
+	top = path_open_in_root(root_fd, m->destination, O_RDONLY | O_DIRECTORY, 0, 0);
+	if (top < 0)
+		return hull_err_set(err, -top, "reopen %s", m->destination);
+	if (fchmod(top, st.st_mode & 07777) < 0 && errno != EROFS)
+		return hull_err_set(err, errno, "chmod the tmpfs on %s", m->destination);
+	return 0;
+}
+
 static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spec *s,
 		    bool in_userns, struct hull_err *err)
 {
 	cleanup_close int fd = -1, under = -1;
 	char target[64];
 	unsigned long flags = m->flags & ~MS_REMOUNT;
+	int r;
 
 	if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0)
 		return cgroup_mount(root_fd, m, s, err);
@@ -190,17 +261,19 @@ static int fs_mount(int root_fd, const struct oci_mount *m, const struct oci_spe
 		return hull_err_set(err, e, "mount %s (%s) on %s", m->source, m->type,
 				    m->destination);
 	}
+	if ((r = tmpfs_keep_mode(root_fd, fd, m, err)) < 0)
+		return r;
 	if (under >= 0) {
 		cleanup_close int top = path_open_in_root(root_fd, m->destination,
 							  O_RDONLY | O_DIRECTORY, 0, 0);
-		int r = top < 0 ? top : copyup_dir(under, top, 0);
+
+		r = top < 0 ? top : copyup_dir(under, top, 0);
 
 		if (r < 0)
 			return hull_err_set(err, -r, "tmpcopyup into %s", m->destination);
 	}
 	if (m->propagation || m->attr_set || m->attr_clr) {
 		cleanup_close int top = path_open_in_root(root_fd, m->destination, O_PATH, 0, 0);
-		int r;
 
 		if (top < 0)
 			return hull_err_set(err, -top, "reopen %s", m->destination);

@@ -207,3 +207,72 @@ int process_find_exec(const struct oci_process *p, char **ret_path, struct hull_
 	}
 	return hull_err_setx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
+
+/* The home directory of uid in the container's /etc/passwd (after pivot_root), or NULL. */
+static char *passwd_home(uid_t uid)
+{
+	cleanup_close int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	cleanup_free char *line = NULL;
+	char *home = NULL;
+	size_t cap = 0;
+	struct stat st;
+	FILE *f;
+
+	/* The image's file: only a regular one (a fifo would block us), read line by line. */
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r")))
+		return NULL;
+	fd = -1;
+	while (!home && getline(&line, &cap, f) > 0) {
+		/* name:passwd:uid:gid:gecos:home:shell */
+		char *fields[7] = { 0 }, *save = line, *end;
+		size_t n = 0;
+		unsigned long u;
+
+		line[strcspn(line, "\n")] = '\0';
+		while (n < 7 && save)
+			fields[n++] = strsep(&save, ":");
+		if (n < 6 || !*fields[2])
+			continue;
+		errno = 0;
+		u = strtoul(fields[2], &end, 10);
+		/* The entry's home as it is, even empty (as runc and crun). */
+		if (!errno && !*end && u == uid)
+			home = xstrdup(fields[5]);
+	}
+	(void)fclose(f);
+	return home;
+}
+
+char **process_env_with_home(const struct oci_process *p)
+{
+	size_t n = 0;
+	char **env;
+	cleanup_free char *home = NULL;
+
+	if (process_getenv(p, "HOME"))
+		return NULL;
+	/* runc and crun: HOME from the container's passwd entry for the uid, else "/". */
+	home = passwd_home(p->uid);
+	while (p->env && p->env[n])
+		n++;
+	env = xcalloc(n + 2, sizeof(char *));
+	if (n)
+		memcpy(env, p->env, n * sizeof(char *));
+	env[n] = xasprintf("HOME=%s", home ? home : "/");
+	return env;
+}
+
+void process_stdio_chown(const struct oci_process *p)
+{
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+
+		/* Pipes and terminals only (not /dev/null, not the caller's files): a process that
+		 * is not root must be able to reopen /dev/stdout (runc's fixStdioPermissions).
+		 * EPERM in a user namespace where the owner is not mapped: left as it is. */
+		if (fstat(i, &st) < 0 || st.st_uid == p->uid || !(S_ISFIFO(st.st_mode) || isatty(i)))
+			continue;
+		if (fchown(i, p->uid, (gid_t)-1) < 0)
+			continue;
+	}
+}

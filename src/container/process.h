@@ -50,4 +50,13 @@ int process_set_user_keep(const struct oci_process *p, uint64_t keep, struct hul
 int process_find_exec(const struct oci_process *p, char **ret_path, struct hull_err *err);
 
 /* The env value of name in p->env, or NULL. */
+/*
+ * p->env with HOME added from the container's /etc/passwd for p->uid ("/" when it has no
+ * entry), as runc and crun; NULL when p->env has HOME. Call inside the container's root.
+ */
+char **process_env_with_home(const struct oci_process *p);
+
+/* Give p->uid the pipes and terminal on fds 0-2 (runc's fixStdioPermissions); as root. */
+void process_stdio_chown(const struct oci_process *p);
+
 const char *process_getenv(const struct oci_process *p, const char *name);

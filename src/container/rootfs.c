@@ -23,6 +23,17 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	unsigned long prop = MS_SLAVE | MS_REC;
 	int fd;
 
+	/* No mount namespace in config.json: we are in the runtime's, which the container
+	 * inherits (runtime-spec config-linux.md "Namespaces"), as runc and crun. Everything
+	 * is mounted under a private bind of the rootfs, which `delete` detaches. */
+	if (!s->ns[OCI_NS_MOUNT].present) {
+		if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);
+		if (mount(NULL, s->root_path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+			return hull_err_set(err, errno, "make the rootfs %s rprivate",
+					    s->root_path);
+		goto open;
+	}
 	/* Nothing we mount may propagate back to the host: the default is rslave, as runc;
 	 * rootfsPropagation shared/slave/private applies to / here and again after pivot. */
 	if (s->rootfs_propagation & (MS_PRIVATE | MS_SLAVE))
@@ -33,6 +44,7 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	/* pivot_root(2) needs the new root to be a mount point. */
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);
+open:
 	fd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_set(err, errno, "open the rootfs %s", s->root_path);
@@ -59,15 +71,25 @@ static int make_dev(int root_fd, const char *path, char type, mode_t mode, dev_t
 	mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
 
 	if (in_userns && type != 'p') {
-		cleanup_close int fd = mount_target_open(root_fd, path, false, err);
+		cleanup_close int fd = -1, top = -1;
 		char target[64];
+		struct stat st;
 
+		if (stat(path, &st) < 0)
+			return hull_err_set(err, errno, "%s: in a user namespace a device is bound "
+					    "from the host's node, and the host has none", path);
+		fd = mount_target_open(root_fd, path, false, err);
 		if (fd < 0)
 			return fd;
 		fd_proc_path(target, fd);
 		if (mount(path, target, NULL, MS_BIND, NULL) < 0)
 			return hull_err_set(err, errno, "bind mount device %s", path);
-		return 0;
+		/* As runc: a device node needs neither setuid nor exec. */
+		top = path_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0, 0);
+		if (top < 0)
+			return hull_err_set(err, -top, "reopen %s", path);
+		return mount_set_attrs(top, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, false, path,
+				       err);
 	}
 	parent = xstrndup(path, (size_t)(base - path));
 	pfd = path_mkdirs_in_root(root_fd, *parent ? parent : "/", 0755);
@@ -239,6 +261,13 @@ int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 {
 	cleanup_close int oldroot = -1;
 
+	if (!s->ns[OCI_NS_MOUNT].present) {
+		/* In the runtime's mount namespace: neither pivot_root nor a move of / (they
+		 * would change the host's root); the root is the private bind of the rootfs. */
+		if (chdir(s->root_path) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return hull_err_set(err, errno, "chroot to the rootfs %s", s->root_path);
+		goto attrs;
+	}
 	if (!no_pivot && (oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return hull_err_set(err, errno, "open /");
 	if (chdir(s->root_path) < 0)
@@ -265,6 +294,7 @@ int rootfs_enter(const struct oci_spec *s, bool no_pivot, struct hull_err *err)
 		return hull_err_set(err, errno, "chdir to /");
 	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
 		return hull_err_set(err, errno, "set rootfsPropagation");
+attrs:
 	if (s->root_readonly) {
 		cleanup_close int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 

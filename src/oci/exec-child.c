@@ -56,7 +56,7 @@ static int child_join(struct exec_ctx *x, struct hull_err *err)
 
 	/* The cgroups by the host's paths, before any namespace; pid goes with the others:
 	 * it applies to our children only, and we have none before the waiter forks. */
-	if ((r = exec_cgroup_join(x->init_pid, err)) < 0 ||
+	if ((r = exec_cgroup_join(x->init_pid, x->opts->cgroups, err)) < 0 ||
 	    (r = ns_join_process(x->init_pidfd, x->init_pid, x->ns_flags, err)) < 0)
 		return r;
 	close_fd(&x->init_pidfd);
@@ -188,6 +188,17 @@ static int child_setup(struct exec_ctx *x, char **ret_path, int *ret_nfd, struct
 	}
 	if ((r = child_join(x, err)) < 0 || (r = child_pty(x, err)) < 0)
 		return r;
+	/* As the init (init.c): the user's pipes and terminal (exec -t --user U), and HOME
+	 * from the container's /etc/passwd when neither config nor --env set it. */
+	process_stdio_chown(p);
+	{
+		char **env = process_env_with_home(p);
+
+		if (env) {
+			free(x->spec->process.env); /* the strings stay: env points at them */
+			x->spec->process.env = env;
+		}
+	}
 	/* As the init: scheduling, I/O priority, personality and memory policy before the uid
 	 * switch, which may take the privilege some of them need. All are inherited by the
 	 * process the waiter forks. */

@@ -101,7 +101,7 @@ static char *hierarchy_dir(const char *ctrls)
 	return NULL;
 }
 
-static int join_one(const char *ctrls, const char *path, struct hull_err *err)
+static int join_one(const char *ctrls, const char *path, const char *sub, struct hull_err *err)
 {
 	cleanup_free char *dir = hierarchy_dir(ctrls);
 	cleanup_free char *procs = NULL;
@@ -112,12 +112,16 @@ static int join_one(const char *ctrls, const char *path, struct hull_err *err)
 		log_debug("exec: cgroup hierarchy \"%s\" is not mounted here: skipped", ctrls);
 		return 0;
 	}
-	procs = xasprintf("%s%s/cgroup.procs", dir, path);
+	procs = xasprintf("%s%s%s%s/cgroup.procs", dir, path, sub ? "/" : "", sub ? sub : "");
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && sub)
+		return hull_err_setx(err, ENOENT, "exec --cgroup: %s: no sub-cgroup \"%s\" in the "
+				     "container's cgroup (%s%s)", ctrls[0] ? ctrls : "cgroup2", sub,
+				     dir, path);
 	/* "0": the writer itself, in v1 and v2 alike. */
 	r = fd < 0 ? -errno : fd_write_all(fd, "0", 1);
 	/* Rootless: a cgroup we may not write is skipped, as runc does. */
-	if ((r == -EACCES || r == -EPERM) && geteuid() != 0) {
+	if ((r == -EACCES || r == -EPERM) && geteuid() != 0 && !sub) {
 		log_debug("exec: %s: %s (rootless): skipped", procs, strerror(-r));
 		return 0;
 	}
@@ -137,7 +141,74 @@ static const struct proc_cgroup_line *same_hierarchy(const struct proc_cgroup *o
 	return NULL;
 }
 
-int exec_cgroup_join(pid_t pid, struct hull_err *err)
+static bool ctrl_in(const char *list, const char *name, size_t n)
+{
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *p = path; *p; p += strcspn(p, "/"), p += *p == '/')
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+/* Check --cgroup values as runc does: a relative path without "..", known controllers. */
+static int subs_check(char *const *subs, const struct proc_cgroup *theirs, struct hull_err *err)
+{
+	for (size_t i = 0; subs && subs[i]; i++) {
+		const char *colon = strchr(subs[i], ':');
+		const char *path = colon ? colon + 1 : subs[i];
+
+		if (!*path || has_dotdot(path))
+			return hull_err_setx(err, EINVAL, "exec --cgroup %s: the path must be a "
+					     "sub-cgroup (not empty, no \"..\")", subs[i]);
+		for (const char *c = subs[i]; colon && c < colon;) {
+			size_t n = strcspn(c, ",:");
+			bool found = false;
+
+			/* v1 lines name their controllers; v2's ("0::") has them in
+			 * cgroup.controllers, checked by the join */
+			for (size_t k = 0; k < theirs->n && !found; k++)
+				found = ctrl_in(theirs->lines[k].controllers, c, n);
+			if (!found)
+				return hull_err_setx(err, ENOENT, "exec --cgroup %s: no cgroup "
+						     "controller \"%.*s\" in the container", subs[i],
+						     (int)n, c);
+			c += n + (c[n] == ',');
+		}
+	}
+	return 0;
+}
+
+/* The sub-cgroup for hierarchy ctrls ("" on v2) among subs, or NULL for none. */
+static const char *sub_for(char *const *subs, const char *ctrls)
+{
+	const char *any = NULL;
+
+	for (size_t i = 0; subs && subs[i]; i++) {
+		const char *colon = strchr(subs[i], ':');
+
+		if (!colon) {
+			any = subs[i];
+			continue;
+		}
+		for (const char *c = subs[i]; c < colon;) {
+			size_t n = strcspn(c, ",:");
+
+			if (ctrl_in(ctrls, c, n))
+				return colon + 1;
+			c += n + (c[n] == ',');
+		}
+	}
+	return any;
+}
+
+int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err)
 {
 	struct proc_cgroup theirs, ours;
 	int r;
@@ -148,11 +219,15 @@ int exec_cgroup_join(pid_t pid, struct hull_err *err)
 		proc_cgroup_free(&theirs);
 		return hull_err_set(err, -r, "read /proc/self/cgroup");
 	}
+	r = subs_check(subs, &theirs, err);
 	for (size_t i = 0; i < theirs.n && r >= 0; i++) {
 		const struct proc_cgroup_line *l = &theirs.lines[i], *mine = same_hierarchy(&ours, l);
+		const char *sub = sub_for(subs, l->controllers);
 
-		if (!mine || strcmp(mine->path, l->path) != 0) /* else: already there */
-			r = join_one(l->controllers, l->path, err);
+		if (!sub && mine && strcmp(mine->path, l->path) == 0)
+			continue; /* already there */
+		/* v2's root cgroup path is "/": no double slash before the sub-cgroup */
+		r = join_one(l->controllers, strcmp(l->path, "/") == 0 ? "" : l->path, sub, err);
 	}
 	proc_cgroup_free(&theirs);
 	proc_cgroup_free(&ours);

@@ -17,7 +17,8 @@
  * <controllers>, the v2 one under the cgroup2 mount (/sys/fs/cgroup or, on a hybrid host,
  * /sys/fs/cgroup/unified). A hierarchy the caller cannot see (not mounted) is skipped.
  */
-int exec_cgroup_join(pid_t pid, struct hull_err *err);
+/* Join pid's cgroups, or the sub-cgroups of them that subs (exec --cgroup) name. */
+int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err);
 
 /* process.rlimits' RLIMIT_NPROC (the last one given), or NULL. */
 const struct oci_rlimit *exec_nproc(const struct oci_process *p);

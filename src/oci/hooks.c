@@ -36,7 +36,8 @@ static int wait_hook(pid_t pid, int timeout, int *ret_status)
 	return 0;
 }
 
-static int run_one(const struct oci_hook *h, const char *state_json, int *ret_status)
+static int run_one(const struct oci_hook *h, bool inherit_env, const char *state_json,
+		   int *ret_status)
 {
 	char *const default_args[] = { h->path, NULL };
 	char *const no_env[] = { NULL };
@@ -59,8 +60,14 @@ static int run_one(const struct oci_hook *h, const char *state_json, int *ret_st
 		if (dup2(sv1, STDIN_FILENO) < 0)
 			_exit(127);
 		(void)shutdown(STDIN_FILENO, SHUT_WR);
-		execve(h->path, h->args && h->args[0] ? h->args : default_args,
-		       h->env ? h->env : no_env);
+		/* Without env, the runtime's environment (as runc's exec.Cmd and crun); not
+		 * into the container (startContainer runs there). */
+		char *const *args = h->args && h->args[0] ? h->args : default_args;
+
+		if (!h->env && inherit_env)
+			execv(h->path, args); /* the runtime's own environment, as exec(3) passes it */
+		else
+			execve(h->path, args, h->env ? h->env : no_env);
 		_exit(127);
 	}
 	(void)close(steal_fd(&sv1));
@@ -75,28 +82,34 @@ static int run_one(const struct oci_hook *h, const char *state_json, int *ret_st
 	return wait_hook(pid, h->timeout, ret_status);
 }
 
+int oci_hook_run(const struct oci_hook *h, size_t i, enum oci_hook_kind kind,
+		 const char *state_json, struct hull_err *err)
+{
+	int status = 0, r;
+
+	r = run_one(h, kind != OCI_HOOK_START_CONTAINER, state_json, &status);
+	if (r == -ETIMEDOUT)
+		return hull_err_setx(err, ETIMEDOUT, "%s hook #%zu (%s): timed out after %d s",
+				     oci_hook_name(kind), i, h->path, h->timeout);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s hook #%zu (%s)", oci_hook_name(kind), i, h->path);
+	if (WIFSIGNALED(status))
+		return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): killed by signal %d",
+				     oci_hook_name(kind), i, h->path, WTERMSIG(status));
+	if (WEXITSTATUS(status) != 0)
+		return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): exited with status %d",
+				     oci_hook_name(kind), i, h->path, WEXITSTATUS(status));
+	return 0;
+}
+
 int oci_hooks_run(const struct oci_hook *hooks, size_t n, enum oci_hook_kind kind,
 		  const char *state_json, struct hull_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct oci_hook *h = &hooks[i];
-		int status = 0, r;
+		int r = oci_hook_run(&hooks[i], i, kind, state_json, err);
 
-		r = run_one(h, state_json, &status);
-		if (r == -ETIMEDOUT)
-			return hull_err_setx(err, ETIMEDOUT,
-					     "%s hook #%zu (%s): timed out after %d s",
-					     oci_hook_name(kind), i, h->path, h->timeout);
 		if (r < 0)
-			return hull_err_set(err, -r, "%s hook #%zu (%s)", oci_hook_name(kind), i,
-					    h->path);
-		if (WIFSIGNALED(status))
-			return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): killed by signal %d",
-					     oci_hook_name(kind), i, h->path, WTERMSIG(status));
-		if (WEXITSTATUS(status) != 0)
-			return hull_err_setx(err, ECHILD,
-					     "%s hook #%zu (%s): exited with status %d",
-					     oci_hook_name(kind), i, h->path, WEXITSTATUS(status));
+			return r;
 	}
 	return 0;
 }

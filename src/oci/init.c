@@ -27,6 +27,7 @@
 #include "common/strv.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "container/ns.h"
 #include "container/caps.h"
 #include "container/process.h"
@@ -275,11 +276,19 @@ static int setup_namespaces_and_rootfs(const struct init_args *a, char **state,
 	    (r = rootfs_sysctl(root_fd, s, err)) < 0 ||
 	    (r = rootfs_mask_paths(root_fd, s, err)) < 0)
 		return r;
+	/* A missing process.cwd is created (root-owned, 0755), as runc and crun do. */
+	{
+		cleanup_close int cwd = path_mkdirs_in_root(root_fd, s->process.cwd, 0755);
+
+		if (cwd < 0)
+			return hull_err_set(err, -cwd, "config.json: process.cwd: mkdir %s",
+					    s->process.cwd);
+	}
 	return rootfs_enter(s, a->opts->no_pivot, err);
 }
 
 static int setup_process(const struct init_args *a, struct init_sec *sec, char **ret_exec,
-			 int *ret_waiter, int *ret_plan, struct hull_err *err)
+			 char ***ret_env, int *ret_waiter, int *ret_plan, struct hull_err *err)
 {
 	const struct oci_process *p = &a->spec->process;
 	unsigned nfds = a->opts->preserve_fds;
@@ -293,6 +302,10 @@ static int setup_process(const struct init_args *a, struct init_sec *sec, char *
 		if (a->opts->stdio[i] >= 0 && a->opts->stdio[i] != i &&
 		    dup2(a->opts->stdio[i], i) < 0)
 			return hull_err_set(err, errno, "set up fd %d", i);
+	process_stdio_chown(p);
+	*ret_env = process_env_with_home(p);
+	if (!*ret_env)
+		*ret_env = p->env;
 	if ((r = process_oom_score_adj(p, err)) < 0 || (r = process_rlimits(p, err)) < 0)
 		return r;
 	umask(p->has_umask ? p->umask : 022);
@@ -360,7 +373,7 @@ static int wait_start(int fifo_fd)
 /* Wait for start in hull-oci-wait rather than in this copy of the runtime. */
 static void __attribute__((noreturn))
 exec_waiter(int waiter, int fifo_fd, int plan_fd, int listener, const char *exec_path,
-	    const struct oci_spec *s)
+	    const struct oci_spec *s, char **env)
 {
 	size_t n = strv_length(s->process.args);
 	char **argv = xcalloc(n + 5, sizeof(char *));
@@ -378,7 +391,7 @@ exec_waiter(int waiter, int fifo_fd, int plan_fd, int listener, const char *exec
 		(void)fd_set_cloexec(plan_fd, false);
 	if (listener >= 0)
 		(void)fd_set_cloexec(listener, false);
-	syscall(SYS_execveat, waiter, "", argv, s->process.env, AT_EMPTY_PATH);
+	syscall(SYS_execveat, waiter, "", argv, env, AT_EMPTY_PATH);
 	(void)dprintf(STDERR_FILENO, "hull-oci: exec the waiter: %s\n", strerror(errno));
 	_exit(127);
 }
@@ -398,7 +411,7 @@ void oci_init_main(const struct init_args *a)
 {
 	const struct oci_spec *s = a->spec;
 	struct hull_err err = { 0 };
-	char *state = NULL, *exec_path = NULL;
+	char *state = NULL, *exec_path = NULL, **env = NULL;
 	struct init_sec sec = { .listener = -1 };
 	int waiter = -1, plan = -1;
 
@@ -407,13 +420,13 @@ void oci_init_main(const struct init_args *a)
 	 * resets this for the user's program. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (setup_namespaces_and_rootfs(a, &state, &sec, &err) < 0 ||
-	    setup_process(a, &sec, &exec_path, &waiter, &plan, &err) < 0)
+	    setup_process(a, &sec, &exec_path, &env, &waiter, &plan, &err) < 0)
 		sync_fail(a->sync_fd, &err);
 	if (sync_send(a->sync_fd, SYNC_READY, NULL, 0) < 0)
 		_exit(1);
 	(void)close(a->sync_fd);
 	if (waiter >= 0)
-		exec_waiter(waiter, a->fifo_fd, plan, sec.listener, exec_path, s);
+		exec_waiter(waiter, a->fifo_fd, plan, sec.listener, exec_path, s, env);
 	if (wait_start(a->fifo_fd) < 0)
 		_exit(1);
 	if (oci_hooks_run(s->hooks[OCI_HOOK_START_CONTAINER], s->n_hooks[OCI_HOOK_START_CONTAINER],
@@ -426,6 +439,6 @@ void oci_init_main(const struct init_args *a)
 		_exit(127);
 	}
 	/* fifo_fd is O_CLOEXEC: it closes with the exec, which `start` waits for. */
-	execve(exec_path, s->process.args, s->process.env);
+	execve(exec_path, s->process.args, env);
 	exec_failed(exec_path, errno);
 }

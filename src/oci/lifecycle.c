@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -57,9 +58,11 @@ static void run_hooks_warn(const struct state_rec *rec, enum oci_hook_kind kind,
 	if (oci_hooks_parse(rec->hooks, "state.json: hooks", hooks, n, &err) == 0 && n[kind]) {
 		cleanup_free char *json = state_json_str(rec, st);
 
-		/* poststart and poststop failures are warnings (runtime.md "Lifecycle"). */
-		if (oci_hooks_run(hooks[kind], n[kind], kind, json, &err) < 0)
-			log_warn("%s", err.msg);
+		/* poststart and poststop failures are warnings, and the remaining hooks still
+		 * run (runtime.md "Lifecycle": "log a warning ... continue the lifecycle"). */
+		for (size_t i = 0; i < n[kind]; i++)
+			if (oci_hook_run(&hooks[kind][i], i, kind, json, &err) < 0)
+				log_warn("%s", err.msg);
 	}
 	oci_hooks_free(hooks, n);
 }
@@ -289,6 +292,11 @@ int oci_runtime_delete(const struct oci_runtime_ctx *ctx, const char *id, bool f
 		}
 	}
 	run_hooks_warn(rec, OCI_HOOK_POSTSTOP, OCI_STATUS_STOPPED);
+	/* Without a mount namespace the container's mounts sit in ours, under the rootfs bind
+	 * create made (rootfs_prepare()): detach it with everything below. */
+	if (rec->rootfs_bind && umount2(rec->rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 &&
+	    errno != EINVAL && errno != ENOENT)
+		log_warn("delete %s: detach the rootfs %s: %s", id, rec->rootfs, strerror(errno));
 	if (has_cg) {
 		r = cgroup_destroy(&cg, err);
 		cgroup_paths_clear(&cg);

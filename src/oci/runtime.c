@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -71,6 +72,52 @@ static char *now_rfc3339(void)
 	return xstrdup(buf);
 }
 
+static uint64_t mount_id(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return stx.stx_mnt_id;
+}
+
+/*
+ * A new user namespace: open each bind source now, with the runtime's privileges (open_tree
+ * clones the tree, submounts included for rbind), for the init to attach: its root may not
+ * be able to reach the source (a 0700 directory of the host's root). The init inherits the
+ * fds with the clone. Where open_tree fails, the init binds by path as before.
+ */
+static void open_bind_sources(struct oci_spec *s)
+{
+	if (!s->ns[OCI_NS_USER].present || s->ns[OCI_NS_USER].path)
+		return;
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		struct oci_mount *m = &s->mounts[i];
+		int fd;
+
+		if (!m->bind)
+			continue;
+		fd = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+						    (m->recursive ? AT_RECURSIVE : 0));
+		if (fd < 0) {
+			log_debug("open_tree %s: %s: bound by path", m->source, strerror(errno));
+			continue;
+		}
+		m->src_fd = fd;
+		m->has_src_fd = true;
+	}
+}
+
+static void close_bind_sources(struct oci_spec *s)
+{
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (s->mounts[i].has_src_fd) {
+			(void)close(s->mounts[i].src_fd);
+			s->mounts[i].has_src_fd = false;
+		}
+}
+
 static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *s,
 		      const struct oci_create_opts *opts, struct hull_err *err)
 {
@@ -81,10 +128,6 @@ static int check_spec(const struct oci_runtime_ctx *ctx, const struct oci_spec *
 	if (!s->has_process)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process: required field is missing");
-	if (!s->ns[OCI_NS_MOUNT].present)
-		return hull_err_setx(
-			err, EINVAL,
-			"config.json: linux.namespaces: a mount namespace is required");
 	if (s->process.terminal && !opts->console_socket && opts->stdio[0] < 0)
 		return hull_err_setx(err, EINVAL,
 				     "config.json: process.terminal: a terminal needs "
@@ -98,6 +141,7 @@ struct create_ctx {
 	struct state_rec rec;
 	struct cgroup_paths cg; /* resolved and created before the clone */
 	bool in_cgroup;         /* the child started in its v2 cgroup (CLONE_INTO_CGROUP) */
+	uint64_t root_mnt_id;   /* of the rootfs before the clone (no mount namespace) */
 	int sync_fd;
 	pid_t pid;
 };
@@ -197,7 +241,9 @@ static int create_parent(struct create_ctx *c, int dirfd, const struct oci_creat
 	c->rec.cgroup = cgroup_paths_to_json(&c->cg);
 	if ((r = proc_stat_read(c->pid, &c->rec.starttime, &zombie)) < 0)
 		return hull_err_set(err, -r, "read /proc/%d/stat", c->pid);
-	st = state_to_json(&c->rec, OCI_STATUS_CREATING);
+	/* What the hooks of create read: the environment is made (lifecycle step 2), the
+	 * user's program not run yet: "created" (runtime.md "State", as crun). */
+	st = state_to_json(&c->rec, OCI_STATUS_CREATED);
 	state_json = hjson_dump(st, 0);
 	json_decref(st);
 	if ((r = parent_sync(c, state_json, err)) < 0)
@@ -224,6 +270,7 @@ static void fill_rec(struct state_rec *rec, const struct oci_spec *s, const char
 	rec->created = now_rfc3339();
 	rec->annotations = s->annotations;
 	rec->hooks = s->hooks_json;
+	rec->rootfs_bind = !s->ns[OCI_NS_MOUNT].present;
 }
 
 int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const char *bundle,
@@ -273,6 +320,9 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 		ns_time_restore(saved_timens);
 		goto err_cgroup;
 	}
+	if (!s->ns[OCI_NS_MOUNT].present)
+		c.root_mnt_id = mount_id(s->root_path);
+	open_bind_sources(s);
 	c.pid = clone_init(s, cgfd, &pidfd, &c.in_cgroup);
 	if (c.pid == 0) {
 		struct init_args a = {
@@ -287,6 +337,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 		oci_init_main(&a);
 	}
 	r = c.pid < 0 ? -errno : 0;
+	close_bind_sources(s);
 	ns_pid_restore(saved_pidns);
 	ns_time_restore(saved_timens);
 	if (r < 0) {
@@ -314,6 +365,9 @@ err_kill:
 	(void)kill(c.pid, SIGKILL);
 	while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	/* Only a mount the init stacked on the rootfs (not one that was there before). */
+	if (c.rec.rootfs_bind && mount_id(s->root_path) != c.root_mnt_id)
+		(void)umount2(s->root_path, MNT_DETACH | UMOUNT_NOFOLLOW);
 	json_decref(c.rec.cgroup);
 err_cgroup:
 	(void)cgroup_destroy(&c.cg, NULL);

@@ -153,6 +153,7 @@ struct oci_exec_opts {
 	const char *pid_file;     /* written atomically with the new process's pid */
 	unsigned preserve_fds;    /* pass fds 3 .. 3+N-1 into the process */
 	int stdio[3];             /* as in oci_create_opts: -1 keeps the caller's own */
+	char **cgroups;           /* --cgroup: "PATH" or "CTRL[,CTRL]:PATH" under the container's */
 };
 
 /* Fill opts with the defaults (stdio all -1, everything else off). */

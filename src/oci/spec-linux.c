@@ -170,7 +170,8 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 			break;
 		case OPT_BIND:
 			m->bind = true;
-			m->recursive = mo->flag != 0;
+			/* "rbind" with "bind" stays recursive: flags add up (runc, crun). */
+			m->recursive |= mo->flag != 0;
 			break;
 		case OPT_OTHER:
 			m->tmpcopyup = true;
@@ -199,6 +200,11 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 		return r;
 	if (!*dst)
 		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
+	/* Idmapped mounts are not implemented: refused, never made without the mapping. */
+	if (json_object_get(item, "uidMappings") || json_object_get(item, "gidMappings"))
+		return hull_err_setx(err, EOPNOTSUPP, "%s.%s: idmapped mounts are not supported",
+				     w, json_object_get(item, "uidMappings") ? "uidMappings"
+									 : "gidMappings");
 	/* runtime-spec 1.1 (and runc) take a relative destination as relative to the
 	 * container's "/"; it is deprecated, so only say so at debug level. */
 	if (!path_is_absolute(dst))

@@ -69,6 +69,10 @@ struct oci_mount {
 	bool recursive;      /* "rbind" */
 	bool tmpcopyup;
 	char *data;          /* unrecognised options joined with ',' for the filesystem */
+	/* A new user namespace: the source, opened (open_tree) by the runtime before the
+	 * clone, so that a source container root cannot reach is still bound. */
+	bool has_src_fd;
+	int src_fd;
 };
 
 struct oci_device {

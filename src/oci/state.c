@@ -134,10 +134,11 @@ int state_write(int dirfd, const struct state_rec *rec, struct hull_err *err)
 	int r;
 
 	/* Private fields under "hull": not part of the OCI state we print. */
-	json_object_set_new(o, "hull", json_pack("{s:I,s:I,s:O?,s:O?}", "pid",
+	json_object_set_new(o, "hull", json_pack("{s:I,s:I,s:O?,s:O?,s:b}", "pid",
 						 (json_int_t)rec->pid, "starttime",
 						 (json_int_t)rec->starttime, "hooks", rec->hooks,
-						 "cgroup", rec->cgroup));
+						 "cgroup", rec->cgroup, "rootfsBind",
+						 rec->rootfs_bind));
 	buf = hjson_dump(o, 0);
 	json_decref(o);
 	r = fd_write_file_atomic_at(dirfd, STATE_FILE, buf, strlen(buf), 0600);
@@ -154,7 +155,7 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 	const char *v[5] = { 0 };
 	json_t *o = NULL, *h = NULL, *ann = NULL, *hooks = NULL, *cg = NULL;
 	json_int_t pid = 0, st = 0;
-	int r;
+	int r, bind = 0;
 
 	r = fd_read_file_at(dirfd, STATE_FILE, 1 << 22, &buf, &len);
 	if (r == -ENOENT)
@@ -163,10 +164,10 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 		return hull_err_set(err, -r, "container \"%s\": read %s", id, STATE_FILE);
 	if ((r = hjson_load_buf(buf, len, STATE_FILE, &o, err)) < 0)
 		return hull_err_prefix(err, "container \"%s\"", id);
-	if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:s,s?o,s:{s:I,s:I,s?o,s?o}}", "ociVersion", &v[0],
-			"id", &v[1], "bundle", &v[2], "rootfs", &v[3], "created", &v[4],
+	if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:s,s?o,s:{s:I,s:I,s?o,s?o,s?b}}", "ociVersion",
+			&v[0], "id", &v[1], "bundle", &v[2], "rootfs", &v[3], "created", &v[4],
 			"annotations", &ann, "hull", "pid", &pid, "starttime", &st, "hooks", &hooks,
-			"cgroup", &cg) < 0) {
+			"cgroup", &cg, "rootfsBind", &bind) < 0) {
 		json_decref(o);
 		return hull_err_setx(err, EINVAL, "container \"%s\": state.json is damaged", id);
 	}
@@ -182,6 +183,7 @@ int state_read(int dirfd, const char *id, struct state_rec **ret, struct hull_er
 	rec->annotations = ann ? json_incref(ann) : json_object();
 	rec->hooks = hooks && !json_is_null(hooks) ? json_incref(hooks) : NULL;
 	rec->cgroup = cg && json_is_object(cg) ? json_incref(cg) : NULL;
+	rec->rootfs_bind = bind;
 	json_decref(o);
 	*ret = steal_ptr(&rec);
 	return 0;

@@ -25,6 +25,7 @@ struct state_rec {
 	json_t *annotations;          /* object */
 	json_t *hooks;                /* the config's hooks object, or NULL */
 	json_t *cgroup;               /* cgroup_paths_to_json() of the container, or NULL */
+	bool rootfs_bind; /* no mount namespace: the rootfs bind in the runtime's, for delete */
 };
 
 void state_rec_free(struct state_rec *rec);

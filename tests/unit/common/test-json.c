@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -83,12 +85,69 @@ static void test_errors_name_the_field(void **state)
 	json_decref(v);
 }
 
+/* uint64 fields take the whole range (issue 12 item 8); jansson alone stops at INT64_MAX. */
+static void test_u64_full_range(void **state)
+{
+	static const uint64_t edges[] = { 0, 1, INT64_MAX, (uint64_t)INT64_MAX + 1,
+					  UINT64_MAX - 1, UINT64_MAX };
+	struct hull_err err = { 0 };
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+
+	for (int n = 0; n < 2000; n++) {
+		char doc[256];
+		uint64_t want, got = 0, other = 0;
+		json_t *v, *arr;
+		const char *str = NULL;
+
+		/* xorshift64: edges first, then values spread over every magnitude */
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		want = n < 6 ? edges[n] : seed >> (seed % 64);
+		(void)snprintf(doc, sizeof(doc),
+			       "{\"s\":\"\\\"%llu\",\"a\":[%llu,{\"v\":%llu}],\"v\":%llu,"
+			       "\"w\":-1e3}",
+			       (unsigned long long)want, (unsigned long long)want,
+			       (unsigned long long)want, (unsigned long long)want);
+		v = load(doc);
+		assert_int_equal(hjson_get_u64(v, "v", "c.json", true, &got, &err), 0);
+		assert_true(got == want);
+		arr = json_object_get(v, "a");
+		assert_int_equal(hjson_get_u64(json_array_get(arr, 1), "v", "c.json", true, &other,
+					       &err), 0);
+		assert_true(other == want);
+		/* a number inside a string stays a string */
+		assert_int_equal(hjson_get_str(v, "s", "c.json", true, &str, &err), 0);
+		assert_int_equal(strtoull(str + 1, NULL, 10), want);
+		json_decref(v);
+	}
+}
+
+static void test_u64_too_big_named(void **state)
+{
+	struct hull_err err = { 0 };
+	json_t *v = load("{\"i\":9223372036854775808}");
+	int64_t i = 0;
+	uint64_t u = 0;
+
+	assert_int_equal(hjson_get_int(v, "i", "config.json: process", true, 0, INT64_MAX, &i,
+				       &err), -ERANGE);
+	assert_non_null(strstr(err.msg, "config.json: process.i: 9223372036854775808 is too big"));
+	json_decref(v);
+	/* past uint64: a parse error, as before */
+	assert_int_equal(hjson_load_buf("{\"u\":18446744073709551616}", 26, "c.json", &v, &err),
+			 -EINVAL);
+	assert_int_equal(hjson_load_buf("{\"u\":-9223372036854775809}", 26, "c.json", &v, &err),
+			 -EINVAL);
+	(void)u;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_error_names_file),
 		cmocka_unit_test(test_typed_getters),
 		cmocka_unit_test(test_errors_name_the_field),
+		cmocka_unit_test(test_u64_full_range),
+		cmocka_unit_test(test_u64_too_big_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
