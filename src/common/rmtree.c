@@ -1,6 +1,7 @@
 #include "common/rmtree.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@ struct rm_frame {
 	char *name; /* in the parent directory */
 	dev_t dev;  /* this directory's identity, checked when it is reopened */
 	ino_t ino;
-	DIR *d; /* NULL while closed (deep levels) */
+	blkcnt_t blocks; /* what its removal releases (counted when asked for) */
+	DIR *d;		 /* NULL while closed (deep levels) */
 };
 
 static int frame_open(struct rm_frame *f, int fd, const char *name)
@@ -37,6 +39,7 @@ static int frame_open(struct rm_frame *f, int fd, const char *name)
 	f->name = xstrdup(name);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->blocks = st.st_blocks;
 	return 0;
 }
 
@@ -62,14 +65,30 @@ static int frame_reopen(struct rm_frame *p, int child_fd)
 	return 0;
 }
 
-/* Remove the entry of directory d: 0 done, 1 a non-empty directory to descend into. */
-static int rm_entry(DIR *d, const char *name)
+/*
+ * unlinkat(at, name, flags), adding to *freed (when not NULL) the bytes it released as du
+ * counts them (st_blocks): those of an inode that loses its last link.
+ */
+static int unlink_counted(int at, const char *name, int flags, uint64_t *freed)
 {
-	if (unlinkat(dirfd(d), name, 0) == 0 || errno == ENOENT)
+	struct stat st;
+	bool have = freed && fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (unlinkat(at, name, flags) < 0)
+		return -1;
+	if (have && (S_ISDIR(st.st_mode) || st.st_nlink <= 1))
+		*freed += (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
+/* Remove the entry of directory d: 0 done, 1 a non-empty directory to descend into. */
+static int rm_entry(DIR *d, const char *name, uint64_t *freed)
+{
+	if (unlink_counted(dirfd(d), name, 0, freed) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	if (unlinkat(dirfd(d), name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+	if (unlink_counted(dirfd(d), name, AT_REMOVEDIR, freed) == 0 || errno == ENOENT)
 		return 0;
 	if (errno == ENOTDIR) /* unlink's EPERM was about a file */
 		return -EPERM;
@@ -78,11 +97,16 @@ static int rm_entry(DIR *d, const char *name)
 
 int rm_tree_at(int at, const char *name)
 {
+	return rm_tree_at_freed(at, name, NULL);
+}
+
+int rm_tree_at_freed(int at, const char *name, uint64_t *freed)
+{
 	struct rm_frame *st = NULL;
 	size_t n = 0, cap = 0;
 	int fd, r = 0;
 
-	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+	if (unlink_counted(at, name, 0, freed) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
@@ -102,7 +126,7 @@ int rm_tree_at(int at, const char *name)
 		if (de) {
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			r = rm_entry(f->d, de->d_name);
+			r = rm_entry(f->d, de->d_name, freed);
 			if (r <= 0)
 				continue;
 			fd = openat(dirfd(f->d), de->d_name,
@@ -137,6 +161,8 @@ int rm_tree_at(int at, const char *name)
 		    unlinkat(n >= 2 ? dirfd(st[n - 2].d) : at, f->name, AT_REMOVEDIR) < 0 &&
 		    errno != ENOENT)
 			r = -errno;
+		else if (r == 0 && freed)
+			*freed += (uint64_t)f->blocks * 512;
 		(void)closedir(f->d);
 		free(f->name);
 		n--;

@@ -3,6 +3,7 @@
  * rm -rf that holds a bounded number of descriptors, whatever the depth: a tree deeper than
  * RLIMIT_NOFILE (a container can make one) must still be removable.
  */
+#include <stdint.h>
 
 /*
  * Remove name (relative to at, or absolute) and everything below it, never following a
@@ -12,5 +13,9 @@
  * under it.
  */
 int rm_tree_at(int at, const char *name);
+
+/* rm_tree_at that adds to *freed the bytes it released, as du counts them (st_blocks of
+ * directories and of files losing their last link). */
+int rm_tree_at_freed(int at, const char *name, uint64_t *freed);
 
 #define RM_TREE_KEEP_OPEN 16

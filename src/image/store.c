@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/rmtree.h"
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -437,150 +438,13 @@ int store_open_regular_in(int dirfd, const char *relpath)
 	return fd;
 }
 
-/* Remove dirfd/name if it is not a directory, counting what it released. 1: a directory. */
-static int unlink_counted(int dirfd, const char *name, uint64_t *freed)
-{
-	struct stat st;
-	bool have = freed && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-
-	/* the blocks an unlink releases: those of an inode losing its last link */
-	if (unlinkat(dirfd, name, 0) == 0) {
-		if (have && st.st_nlink <= 1)
-			*freed += (uint64_t)st.st_blocks * 512;
-		return 0;
-	}
-	if (errno == ENOENT)
-		return 0;
-	return errno == EISDIR || errno == EPERM ? 1 : -errno;
-}
-
-static int rmdir_counted(int dirfd, const char *name, uint64_t *freed)
-{
-	struct stat st;
-	bool have = freed && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (have)
-		*freed += (uint64_t)st.st_blocks * 512;
-	return 0;
-}
-
-/*
- * Empty the directory fd of everything but sub-directories; ret_sub receives the name of
- * the first sub-directory (to free), or NULL when the directory is empty.
- */
-static int rm_files_in(int fd, uint64_t *freed, char **ret_sub)
-{
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	struct dirent *de;
-	int r = 0;
-
-	*ret_sub = NULL;
-	if (!d) {
-		r = -errno;
-		if (dup_fd >= 0)
-			(void)close(dup_fd);
-		return r;
-	}
-	while (r == 0 && !*ret_sub && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = unlink_counted(fd, de->d_name, freed);
-		if (r == 1) {
-			*ret_sub = xstrdup(de->d_name);
-			r = 0;
-		}
-	}
-	(void)closedir(d);
-	return r;
-}
-
-struct rm_level {
-	dev_t dev;
-	ino_t ino;
-	char *name; /* this directory's name in its parent */
-};
-
-/*
- * Depth first without recursion and with two fds at most, whatever the depth (a layer or a
- * container tree may be thousands of levels deep, beyond RLIMIT_NOFILE and the stack): the
- * way back up is "..", checked against the device and inode recorded on the way down, so a
- * directory moved meanwhile stops the removal instead of misdirecting it.
- */
 int rm_rf_at_freed(int dirfd, const char *name, uint64_t *freed)
 {
-	struct rm_level *stack = NULL;
-	size_t n = 0, cap = 0;
-	int cur = -1, r;
-	struct stat st;
+	int r = rm_tree_at_freed(dirfd, name, freed);
 
-	r = unlink_counted(dirfd, name, freed);
-	if (r <= 0)
-		goto out;
-	cur = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cur < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	for (;;) {
-		char *sub = NULL;
-		int next;
-
-		if (fstat(cur, &st) < 0) {
-			r = -errno;
-			break;
-		}
-		r = rm_files_in(cur, freed, &sub);
-		if (r < 0)
-			break;
-		if (sub) { /* down */
-			next = openat(cur, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (next < 0) {
-				r = -errno;
-				free(sub);
-				break;
-			}
-			if (n == cap) {
-				cap = cap ? 2 * cap : 64;
-				stack = xrealloc(stack, cap * sizeof(*stack));
-			}
-			stack[n++] = (struct rm_level){ st.st_dev, st.st_ino, sub };
-			(void)close(cur);
-			cur = next;
-			continue;
-		}
-		if (n == 0) /* the top is empty */
-			break;
-		/* up: the parent must be the directory we came down from */
-		next = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (next < 0 || fstat(next, &st) < 0 || st.st_dev != stack[n - 1].dev ||
-		    st.st_ino != stack[n - 1].ino) {
-			r = next < 0 ? -errno : -EBUSY;
-			if (next >= 0)
-				(void)close(next);
-			break;
-		}
-		(void)close(cur);
-		cur = next;
-		n--;
-		r = rmdir_counted(cur, stack[n].name, freed);
-		free(stack[n].name);
-		if (r < 0)
-			break;
-	}
-	if (cur >= 0)
-		(void)close(cur);
-	if (r == 0)
-		r = rmdir_counted(dirfd, name, freed);
-	while (n > 0)
-		free(stack[--n].name);
-	free(stack);
-out:
 	if (r < 0)
 		errno = -r; /* callers report errno */
-	return r < 0 ? r : 0;
+	return r;
 }
 
 int rm_rf_at(int dirfd, const char *name)
