@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from engine_helpers import BUSYBOX, make_rootfs  # noqa: F401 (fixtures below use them)
+from engine_helpers import BUSYBOX, Hull, cleanup_store, make_rootfs  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -20,57 +20,6 @@ def rootfs_tar(tmp_path_factory) -> pathlib.Path:
     subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(out), "."],
                    check=True)
     return out
-
-
-class Hull:
-    """Runs the hull binary against a private store."""
-
-    def __init__(self, binary: str, root: pathlib.Path):
-        self.binary = binary
-        self.root = root
-        self.env = dict(os.environ, HULL_ROOT=str(root))
-
-    def run(self, *args, check=True, input=None, timeout=60, **kw):
-        r = subprocess.run([self.binary, *map(str, args)], capture_output=True, text=True,
-                           env=self.env, input=input, timeout=timeout, **kw)
-        if check and r.returncode != 0:
-            raise AssertionError(f"hull {' '.join(map(str, args))} exited {r.returncode}\n"
-                                 f"stdout: {r.stdout}\nstderr: {r.stderr}")
-        return r
-
-    def out(self, *args, **kw) -> str:
-        return self.run(*args, **kw).stdout
-
-    def inspect(self, name):
-        return json.loads(self.out("inspect", name))[0]
-
-    def store_snapshot(self):
-        """What must not change when an operation fails."""
-        snap = {}
-        for sub in ("blobs/sha256", "layers"):
-            d = self.root / sub
-            snap[sub] = sorted(os.listdir(d)) if d.exists() else []
-        idx = self.root / "index.json"
-        snap["index"] = idx.read_text() if idx.exists() else None
-        return snap
-
-    def tmp_is_empty(self) -> bool:
-        d = self.root / "tmp"
-        return not d.exists() or os.listdir(d) == []
-
-
-def cleanup_store(h: Hull):
-    """Stop and remove containers (unmounting their rootfs) before the directory goes."""
-    if not h.root.exists():
-        return
-    subprocess.run([h.binary, "rm", "-f", *h.run("ps", "-a", "-q", "--no-trunc",
-                                                 check=False).stdout.split()],
-                   capture_output=True, env=h.env)
-    subprocess.run(["sh", "-c", f"grep -o ' {h.root}/[^ ]*' /proc/mounts | xargs -r -n1 umount -l"],
-                   capture_output=True)
-    # rm -rf, not pytest's own clean-up later: shutil.rmtree recurses once per level and
-    # fails on the 2,000-level trees some tests store
-    subprocess.run(["rm", "-rf", "--one-file-system", str(h.root)], capture_output=True)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_declared_size_must_match_the_blob(bb, tmp_path, what):
 
 @pytest.fixture
 def small_store(hull, tmp_path):
-    from conftest import Hull, cleanup_store
+    from engine_helpers import Hull, cleanup_store
     root = tmp_path / "small"
     root.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", root], check=True)

@@ -32,10 +32,14 @@ def random_size(rng):
 
 
 def verdict(cmd, tmp_path):
-    """The size the tool formats with, or None if it refused the size."""
+    """The size the tool formats with, "too large" when it took the size but the file system
+    cannot hold such a file, or None if it refused the size. (hull says "Formatting" only
+    after success, qemu-img before it tries.)"""
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     m = re.search(r"^Formatting 'x', fmt=raw size=(\d+)", r.stdout, re.M)
     (tmp_path / "x").unlink(missing_ok=True)
+    if r.returncode != 0 and re.search(r"too large", r.stderr, re.I):
+        return "too large"
     return int(m.group(1)) if m else None
 
 
