@@ -171,7 +171,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	struct blk *b = (struct blk *)v;
-	struct virtq *vq = &v->vq[q];
+	struct virtq *vq = &v->st.vq[q];
 	struct virtq_elem e;
 	bool done = false;
 	int r;
@@ -221,7 +221,7 @@ static const struct virtio_dev_ops blk_ops_ro = {
 /* struct virtio_blk_config (5.2.4), the fields hull offers. */
 static void blk_config(struct blk *b)
 {
-	uint8_t *c = b->v.config;
+	uint8_t *c = b->v.st.config;
 	uint64_t cap = htole64(disk_size(b->disk) >> 9);
 	uint32_t v32;
 
@@ -236,7 +236,7 @@ static void blk_config(struct blk *b)
 	memcpy(c + 40, &v32, 4); /* max_discard_seg */
 	v32 = htole32(1);
 	memcpy(c + 44, &v32, 4); /* discard_sector_alignment */
-	b->v.config_len = 60;
+	b->v.st.config_len = 60;
 }
 
 static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)

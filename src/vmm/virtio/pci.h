@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "vmm/pci.h"
+#include "vmm/state.h"
 #include "vmm/virtio/queue.h"
 
 struct vm;
@@ -51,14 +52,13 @@ struct msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
-struct virtio_pci_dev {
-	struct pci_dev pci; /* first: pci callbacks cast back */
-	struct vm *vm;
-	const struct guest_mem *mem;
-	const struct virtio_dev_ops *ops;
-	void *priv;
-	pthread_mutex_t lock;
-
+/*
+ * Everything the guest can see of a virtio-pci device: the common configuration, the
+ * queues' addresses, sizes and indices, the feature bits, the device configuration space and
+ * the MSI-X table. Saved and loaded as a whole (virtio_pci_save/load); the host resources
+ * (lock, eventfds, irqfds) stay in struct virtio_pci_dev.
+ */
+struct virtio_pci_state {
 	uint8_t config[VIRTIO_CONFIG_MAX]; /* device-specific configuration, little-endian */
 	uint32_t config_len;
 
@@ -69,10 +69,21 @@ struct virtio_pci_dev {
 	uint8_t isr;
 	uint16_t msix_config;
 	uint16_t queue_sel;
-	struct virtq vq[VIRTIO_MAX_QUEUES];
+	struct virtq vq[VIRTIO_MAX_QUEUES]; /* all guest state but vq.mem, a host pointer */
 	struct msix_entry msix[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_pending;
 	uint16_t msix_ctrl; /* MSI-X message control: enable and function-mask bits */
+};
+
+struct virtio_pci_dev {
+	struct pci_dev pci; /* first: pci callbacks cast back */
+	struct vm *vm;
+	const struct guest_mem *mem;
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	pthread_mutex_t lock;
+
+	struct virtio_pci_state st;
 	/* Per vector: an irqfd and its GSI (irq.h), or -1 to use KVM_SIGNAL_MSI. */
 	int msix_fd[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
@@ -95,10 +106,21 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 		    const struct virtio_dev_ops *ops, struct hull_err *err);
 void virtio_pci_release(struct virtio_pci_dev *v);
 
+/* Device reset, as when the driver writes status 0 (takes v->lock). */
+void virtio_pci_reset(struct virtio_pci_dev *v);
+
 /* Used-buffer notification for queue q (MSI-X). Called with v->lock held. */
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
 /* The guest broke the rules on a queue: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_pci_device_error(struct virtio_pci_dev *v);
+
+/*
+ * Save the guest-visible state (struct virtio_pci_state) to w, or load it from r: the load
+ * checks every value (the device's config size, queue and vector counts must match; enabled
+ * queues must pass virtq_enable) and changes nothing unless all of it is valid (-EBADMSG).
+ */
+void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w);
+int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r);
 
 /* BAR0 access, exposed for unit tests. */
 void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t len,
