@@ -405,11 +405,17 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	v->vm = vm;
 	v->mem = mem;
 	v->ops = ops;
-	pthread_mutex_init(&v->lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		v->kick_fd[q] = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES + 1; i++)
 		v->msix_fd[i] = -1;
+	pthread_mutex_init(&v->lock, NULL);
+	/* The device's own table sizes: within the transport's arrays and the ring limits. */
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES || ops->queue_max == 0 ||
+	    ops->queue_max > VIRTQ_MAX_SIZE || (ops->queue_max & (ops->queue_max - 1)))
+		return hull_err_setx(err, EINVAL, "%s: %u queues of %u: at most %u queues of %u",
+				     ops->name, ops->num_queues, ops->queue_max, VIRTIO_MAX_QUEUES,
+				     VIRTQ_MAX_SIZE);
 	v->msix_stale = ~0U;
 	virtio_reset(v);
 	stn(c + 0x00, 2, PCI_VENDOR_VIRTIO);
