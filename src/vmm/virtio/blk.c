@@ -50,6 +50,8 @@ struct blk {
 	struct disk *disk;
 	bool readonly;
 	char serial[BLK_ID_BYTES + 1];
+	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
+	void *test_opaque;
 };
 
 /* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
@@ -185,6 +187,8 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 			status = BLK_S_IOERR;
 			written = 0;
 		} else {
+			if (b->test_delay)
+				b->test_delay(b->test_opaque);
 			status = blk_request(b, &e, &written);
 		}
 		if (e.out_len >= 1)
@@ -205,6 +209,7 @@ static const struct virtio_dev_ops blk_ops_rw = {
 	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_DISCARD,
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
+	.io_thread = true, /* a slow disk must not hold up the console and the API */
 	.queue_notify = blk_queue_notify,
 };
 
@@ -215,6 +220,7 @@ static const struct virtio_dev_ops blk_ops_ro = {
 	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_RO,
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
+	.io_thread = true, /* a slow disk must not hold up the console and the API */
 	.queue_notify = blk_queue_notify,
 };
 
@@ -310,4 +316,14 @@ void virtio_blk_free(struct virtio_pci_dev *v)
 	virtio_pci_release(v);
 	disk_close(b->disk);
 	free(b);
+}
+
+void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)
+{
+	struct blk *b = (struct blk *)v;
+
+	pthread_mutex_lock(&v->lock);
+	b->test_delay = fn;
+	b->test_opaque = opaque;
+	pthread_mutex_unlock(&v->lock);
 }

@@ -396,6 +396,52 @@ static void virtio_on_kick(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&k->v->lock);
 }
 
+static void *virtio_io_thread(void *opaque)
+{
+	struct virtio_pci_dev *v = opaque;
+
+	if (evloop_run(v->io_loop, &v->io_stop) < 0)
+		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: epoll failed");
+	return NULL;
+}
+
+static void virtio_on_io_wake(void *opaque, int fd, uint32_t events)
+{
+	uint64_t n;
+
+	(void)!read(fd, &n, sizeof(n));
+}
+
+/* The device's own loop and its wake-up eventfd; the thread starts once the kicks are on it. */
+static int virtio_io_loop_new(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	int r;
+
+	v->io_loop = evloop_new();
+	v->io_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!v->io_loop || v->io_wake_fd < 0)
+		return hull_err_set(err, errno, "%s: I/O thread loop", v->ops->name);
+	r = evloop_add(v->io_loop, v->io_wake_fd, EPOLLIN, virtio_on_io_wake, v);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s: I/O thread loop", v->ops->name);
+	return 0;
+}
+
+static int virtio_io_thread_start(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	int r = pthread_create(&v->io_tid, NULL, virtio_io_thread, v);
+
+	if (r)
+		return hull_err_set(err, r, "%s: starting its I/O thread", v->ops->name);
+	v->io_started = true;
+	return 0;
+}
+
+static struct evloop *kick_loop(const struct virtio_pci_dev *v)
+{
+	return v->io_loop ? v->io_loop : (v->vm ? v->vm->loop : NULL);
+}
+
 int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_mem *mem,
 		    const struct virtio_dev_ops *ops, struct hull_err *err)
 {
@@ -405,6 +451,7 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	v->vm = vm;
 	v->mem = mem;
 	v->ops = ops;
+	v->io_wake_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		v->kick_fd[q] = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES + 1; i++)
@@ -444,6 +491,11 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 		}
 		v->msix_fd[i] = r;
 	}
+	if (ops->io_thread) {
+		r = virtio_io_loop_new(v, err);
+		if (r < 0)
+			return r;
+	}
 	for (unsigned q = 0; q < ops->num_queues; q++) {
 		struct virtio_kick *k = &v->kick[q];
 
@@ -454,9 +506,14 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 			return hull_err_set(err, errno, "%s: eventfd", ops->name);
 		k->v = v;
 		k->q = q;
-		r = evloop_add(vm->loop, v->kick_fd[q], EPOLLIN, virtio_on_kick, k);
+		r = evloop_add(kick_loop(v), v->kick_fd[q], EPOLLIN, virtio_on_kick, k);
 		if (r < 0)
 			return hull_err_set(err, -r, "%s: event loop", ops->name);
+	}
+	if (v->io_loop) {
+		r = virtio_io_thread_start(v, err);
+		if (r < 0)
+			return r;
 	}
 	r = pci_bus_add(vm->pci, &v->pci);
 	if (r < 0)
@@ -466,10 +523,19 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 
 void virtio_pci_release(struct virtio_pci_dev *v)
 {
+	uint64_t one = 1;
+
+	/* The I/O thread first: it may be serving a queue (it finishes that request). */
+	if (v->io_started) {
+		atomic_store(&v->io_stop, 1);
+		(void)!write(v->io_wake_fd, &one, sizeof(one));
+		(void)pthread_join(v->io_tid, NULL);
+		v->io_started = false;
+	}
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (v->kick_fd[q] >= 0) {
-			if (v->vm && v->vm->loop)
-				(void)evloop_del(v->vm->loop, v->kick_fd[q]);
+			if (kick_loop(v))
+				(void)evloop_del(kick_loop(v), v->kick_fd[q]);
 			(void)close(v->kick_fd[q]);
 			v->kick_fd[q] = -1;
 		}
@@ -479,6 +545,11 @@ void virtio_pci_release(struct virtio_pci_dev *v)
 			(void)close(v->msix_fd[i]);
 			v->msix_fd[i] = -1;
 		}
+	evloop_free(v->io_loop);
+	v->io_loop = NULL;
+	if (v->io_wake_fd >= 0)
+		(void)close(v->io_wake_fd);
+	v->io_wake_fd = -1;
 	pthread_mutex_destroy(&v->lock);
 }
 

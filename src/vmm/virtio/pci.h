@@ -6,6 +6,7 @@
  * vCPU (falls back to the MMIO exit when the write is not a plain notify).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@
 
 struct vm;
 struct virtio_pci_dev;
+struct evloop;
 
 /*
  * Queues per device: the transport's arrays are this large; each device declares how many it
@@ -49,6 +51,11 @@ struct virtio_dev_ops {
 	 * a wake-up of the event loop thread only adds latency.
 	 */
 	uint32_t sync_kick_queues;
+	/*
+	 * Serve this device's kicks on its own I/O thread (its own epoll loop) instead of the
+	 * VM's event loop, so that slow I/O (a disk) never delays the console or the API.
+	 */
+	bool io_thread;
 	/* A queue was kicked: process it. Called with v->lock held. */
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);
@@ -95,6 +102,13 @@ struct virtio_pci_dev {
 	int msix_fd[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_stale; /* vectors whose message changed since their route was set */
+
+	/* The I/O thread (ops->io_thread, with a VM): its loop, stop flag and wake-up eventfd. */
+	struct evloop *io_loop;
+	pthread_t io_tid;
+	bool io_started;
+	atomic_int io_stop;
+	int io_wake_fd;
 
 	int kick_fd[VIRTIO_MAX_QUEUES];
 	struct virtio_kick {
