@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "cli/oci-cli.h"
+#include "cli/oci-tty.h"
+#include "oci/spec.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/signame.h"
 
@@ -146,6 +149,37 @@ static void forward_signal(int sig)
 		(void)kill(forward_pid, sig);
 }
 
+/* process.terminal of the bundle's config (false when it does not load: create says why). */
+static bool wants_terminal(const char *bundle)
+{
+	cleanup_oci_spec struct oci_spec *s = NULL;
+	struct hull_err err = { 0 };
+	bool t = oci_spec_load(bundle, &s, &err) >= 0 && s->process.terminal;
+
+	hull_err_clear(&err);
+	return t;
+}
+
+/*
+ * Foreground with a terminal and no --console-socket: as runc, the container's pty is
+ * relayed to our stdio (raw mode on our terminal, its window size, restored at the end).
+ * Returns the pty master, -1 after printing the failure (the container is deleted).
+ */
+static int run_receive_pty(struct oci_cli *cli, const char *id, pid_t pid, struct oci_tty *tty)
+{
+	struct hull_err err = { 0 };
+	int master = -1;
+
+	if (oci_tty_receive(tty, &master, &err) < 0) {
+		(void)oci_cli_fail(&err);
+		hull_err_clear(&err);
+		(void)oci_runtime_delete(&cli->ctx, id, true, &err);
+		(void)oci_runtime_wait(pid);
+	}
+	oci_tty_close(tty);
+	return master;
+}
+
 int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 {
 	static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
@@ -154,6 +188,9 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	const char *bundle = ".", *id;
 	bool detach = false, keep = false;
 	struct sigaction sa = { .sa_handler = forward_signal };
+	struct oci_tty tty = { .listen_fd = -1 };
+	cleanup_close int master = -1;
+	bool relay = false;
 	pid_t pid;
 	int r, code;
 
@@ -163,11 +200,23 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	if (oci_cli_nargs("run", argc - optind, 1, 1))
 		return 1;
 	id = argv[optind];
-	/* In the foreground a terminal is simply ours: the container shares our stdio. */
-	if (!detach && !o.console_socket)
+	/* In the foreground the container shares our stdio, or with a terminal, gets a pty of
+	 * its own that we relay (runc). */
+	if (!detach && !o.console_socket && (relay = wants_terminal(bundle))) {
+		if (oci_tty_listen(&tty, &err) < 0) {
+			oci_tty_close(&tty);
+			return oci_cli_fail(&err);
+		}
+		o.console_socket = tty.path;
+	} else if (!detach && !o.console_socket) {
 		o.stdio[0] = 0, o.stdio[1] = 1, o.stdio[2] = 2;
-	if (oci_runtime_create(&cli->ctx, id, bundle, &o, &pid, NULL, &err) < 0)
+	}
+	if (oci_runtime_create(&cli->ctx, id, bundle, &o, &pid, NULL, &err) < 0) {
+		oci_tty_close(&tty);
 		return oci_cli_fail(&err);
+	}
+	if (relay && (master = run_receive_pty(cli, id, pid, &tty)) < 0)
+		return 1;
 	if (oci_runtime_start(&cli->ctx, id, &err) < 0) {
 		(void)oci_cli_fail(&err);
 		hull_err_clear(&err);
@@ -180,6 +229,8 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	forward_pid = pid;
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		(void)sigaction(fwd[i], &sa, NULL);
+	if (relay)
+		oci_tty_relay(master, true);
 	code = oci_runtime_wait(pid);
 	if (code < 0) {
 		log_error("wait for the container: %s", strerror(-code));

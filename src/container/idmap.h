@@ -21,6 +21,8 @@
  * ("config.json: linux.uidMappings[2]: overlaps linux.uidMappings[0] ...").
  */
 int idmap_check(const struct oci_idmap *m, size_t n, const char *field, struct hull_err *err);
+/* The same, where names the whole list ("config.json: mounts[2].uidMappings"). */
+int idmap_check_at(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err);
 
 /*
  * The mapping crun (1.8) uses for a user namespace without mappings: the caller's id as

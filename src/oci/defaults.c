@@ -70,6 +70,9 @@ char *oci_default_spec(bool rootless)
 					      (int)getgid(), "size", 1));
 		json_object_del(lnx, "resources");
 	}
+	/* features.md: idmapped mounts (a mount's uidMappings/gidMappings) are supported. */
+	json_object_set_new(json_object_get(doc, "linux"), "mountExtensions",
+			    json_pack("{s:{s:b}}", "idmap", "enabled", 1));
 	out = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);
 	if (!out)
@@ -92,10 +95,10 @@ char *oci_features_json(void)
 					     "startContainer", "poststart", "poststop" };
 	static const char *const mount_opts[] = {
 		"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-		"lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
+		"idmap", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
 		"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
 		"private", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
-		"rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow", "ro",
+		"ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow", "ro",
 		"rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime",
 		"rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
 		"strictatime", "suid", "symfollow", "sync", "unbindable",
@@ -129,6 +132,9 @@ char *oci_features_json(void)
 			strs(sc_archs, ARRAY_SIZE(sc_archs)), "apparmor", "enabled", 0, "selinux",
 			"enabled", 0,
 			"annotations");
+	/* features.md: idmapped mounts (a mount's uidMappings/gidMappings) are supported. */
+	json_object_set_new(json_object_get(doc, "linux"), "mountExtensions",
+			    json_pack("{s:{s:b}}", "idmap", "enabled", 1));
 	out = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);
 	if (!out)

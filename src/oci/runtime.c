@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "container/cgroup.h"
+#include "container/idmount.h"
 #include "container/ns.h"
 #include "container/process.h"
 #include "container/sync.h"
@@ -96,7 +97,7 @@ static void open_bind_sources(struct oci_spec *s)
 		struct oci_mount *m = &s->mounts[i];
 		int fd;
 
-		if (!m->bind)
+		if (!m->bind || m->has_src_fd)
 			continue;
 		fd = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
 						    (m->recursive ? AT_RECURSIVE : 0));
@@ -107,6 +108,19 @@ static void open_bind_sources(struct oci_spec *s)
 		m->src_fd = fd;
 		m->has_src_fd = true;
 	}
+}
+
+/* Idmapped binds: made now, before the pid namespace is entered (the helper of
+ * container/idmount.c must not be a process of the container's). */
+static int open_idmapped_sources(struct oci_spec *s, struct hull_err *err)
+{
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		int r;
+
+		if (s->mounts[i].idmap && (r = idmount_open(s, i, err)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 static void close_bind_sources(struct oci_spec *s)
@@ -314,9 +328,16 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	if ((r = cgroup_create(&c.cg, s, err)) < 0)
 		goto err_rmdir;
 	cgfd = cgroup_open_unified(&c.cg);
-	if ((r = ns_time_enter_for_children(s, &saved_timens, err)) < 0)
+	if ((r = open_idmapped_sources(s, err)) < 0) {
+		close_bind_sources(s);
 		goto err_cgroup;
+	}
+	if ((r = ns_time_enter_for_children(s, &saved_timens, err)) < 0) {
+		close_bind_sources(s);
+		goto err_cgroup;
+	}
 	if ((r = ns_pid_enter_for_children(s, &saved_pidns, err)) < 0) {
+		close_bind_sources(s);
 		ns_time_restore(saved_timens);
 		goto err_cgroup;
 	}

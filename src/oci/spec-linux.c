@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
+#include "container/idmap.h"
 #include "oci/spec-internal.h"
 #include "oci/spec.h"
 
@@ -125,10 +126,12 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 			if (strcmp(o, mount_opts[k].name) == 0)
 				mo = &mount_opts[k];
 		if (!mo) {
-			if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0)
-				return hull_err_setx(err, EOPNOTSUPP,
-						     "%s.options[%zu]: \"%s\" is not supported",
-						     where, i, o);
+			/* crun's: an idmapped bind (ridmap: every submount too). */
+			if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0) {
+				m->idmap = true;
+				m->idmap_recursive |= o[0] == 'r';
+				continue;
+			}
 			/* Anything else goes to the filesystem as data (mode=755, size=64k). */
 			if (data) {
 				char *n = xasprintf("%s,%s", data, o);
@@ -182,6 +185,38 @@ int oci_mount_options_parse(struct oci_mount *m, char *const *options, const cha
 	return 0;
 }
 
+static int parse_idmaps(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
+			size_t *ret_n, struct hull_err *err);
+
+/*
+ * runtime-spec 1.1 mount uidMappings/gidMappings: the mount is idmapped with a user
+ * namespace of exactly these mappings (both lists, or neither: the container's own).
+ */
+static int parse_mount_idmaps(json_t *item, const char *w, struct oci_mount *m,
+			      struct hull_err *err)
+{
+	char where[96];
+	int r;
+
+	if ((r = parse_idmaps(item, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings,
+			      err)) < 0 ||
+	    (r = parse_idmaps(item, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings,
+			      err)) < 0)
+		return r;
+	if (!m->n_uid_mappings != !m->n_gid_mappings)
+		return hull_err_setx(err, EINVAL, "%s.%s: needed with %s", w,
+				     m->n_uid_mappings ? "gidMappings" : "uidMappings",
+				     m->n_uid_mappings ? "uidMappings" : "gidMappings");
+	(void)snprintf(where, sizeof(where), "%s.uidMappings", w);
+	if ((r = idmap_check_at(m->uid_mappings, m->n_uid_mappings, where, err)) < 0)
+		return r;
+	(void)snprintf(where, sizeof(where), "%s.gidMappings", w);
+	if ((r = idmap_check_at(m->gid_mappings, m->n_gid_mappings, where, err)) < 0)
+		return r;
+	m->idmap |= m->n_uid_mappings > 0;
+	return 0;
+}
+
 static int parse_one_mount(json_t *item, const char *w, const char *bundle, struct oci_mount *m,
 			   struct hull_err *err)
 {
@@ -200,11 +235,6 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 		return r;
 	if (!*dst)
 		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
-	/* Idmapped mounts are not implemented: refused, never made without the mapping. */
-	if (json_object_get(item, "uidMappings") || json_object_get(item, "gidMappings"))
-		return hull_err_setx(err, EOPNOTSUPP, "%s.%s: idmapped mounts are not supported",
-				     w, json_object_get(item, "uidMappings") ? "uidMappings"
-									 : "gidMappings");
 	/* runtime-spec 1.1 (and runc) take a relative destination as relative to the
 	 * container's "/"; it is deprecated, so only say so at debug level. */
 	if (!path_is_absolute(dst))
@@ -216,7 +246,8 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 	}
 	if (type && *type && strcmp(type, "none") != 0)
 		m->type = xstrdup(type);
-	if ((r = oci_mount_options_parse(m, options, w, err)) < 0)
+	if ((r = oci_mount_options_parse(m, options, w, err)) < 0 ||
+	    (r = parse_mount_idmaps(item, w, m, err)) < 0)
 		return r;
 	if (m->type && strcmp(m->type, "bind") == 0) {
 		m->bind = true;
@@ -228,6 +259,10 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 			return hull_err_setx(err, EINVAL, "%s.source: required for a bind mount",
 					     w);
 		m->source = path_is_absolute(src) ? xstrdup(src) : path_join(bundle, src);
+	} else if (m->idmap || json_object_get(item, "uidMappings") ||
+		   json_object_get(item, "gidMappings")) {
+		return hull_err_setx(err, EOPNOTSUPP,
+				     "%s: idmapped mounts are supported for bind mounts only", w);
 	} else {
 		if (!m->type)
 			return hull_err_setx(
@@ -308,26 +343,26 @@ static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *er
 	return 0;
 }
 
-static int parse_idmaps(json_t *lnx, const char *key, struct oci_idmap **ret, size_t *ret_n,
-			struct hull_err *err)
+static int parse_idmaps(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
+			size_t *ret_n, struct hull_err *err)
 {
 	json_t *arr = NULL, *item;
 	size_t i;
 	int r;
 
-	r = hjson_get_arr(lnx, key, "config.json: linux", false, &arr, err);
+	r = hjson_get_arr(lnx, key, where, false, &arr, err);
 	if (r < 0 || !arr)
 		return r;
 	if (json_array_size(arr) > OCI_MAX_IDMAPS)
-		return hull_err_setx(err, E2BIG, "config.json: linux.%s: more than %d items", key,
+		return hull_err_setx(err, E2BIG, "%s.%s: more than %d items", where, key,
 				     OCI_MAX_IDMAPS);
 	*ret = xcalloc(json_array_size(arr) + 1, sizeof(**ret));
 	json_array_foreach(arr, i, item) {
 		struct oci_idmap *m = &(*ret)[i];
 		int64_t c = 0, h = 0, n = 0;
-		char w[64];
+		char w[96];
 
-		(void)snprintf(w, sizeof(w), "config.json: linux.%s[%zu]", key, i);
+		(void)snprintf(w, sizeof(w), "%s.%s[%zu]", where, key, i);
 		if (!json_is_object(item))
 			return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
 					     hjson_type_name(item));
@@ -749,9 +784,9 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 		return r;
 	if (lnx) {
 		if ((r = parse_namespaces(lnx, s, err)) < 0 ||
-		    (r = parse_idmaps(lnx, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
+		    (r = parse_idmaps(lnx, w, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
 				      err)) < 0 ||
-		    (r = parse_idmaps(lnx, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
+		    (r = parse_idmaps(lnx, w, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
 				      err)) < 0 ||
 		    (r = parse_devices(lnx, s, err)) < 0 || (r = parse_sysctl(lnx, s, err)) < 0 ||
 		    (r = parse_paths(lnx, "maskedPaths", &s->masked_paths, err)) < 0 ||

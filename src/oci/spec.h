@@ -73,6 +73,12 @@ struct oci_mount {
 	 * clone, so that a source container root cannot reach is still bound. */
 	bool has_src_fd;
 	int src_fd;
+	/* Idmapped ("idmap"/"ridmap" options, or uidMappings/gidMappings on the mount): with
+	 * these mappings, or the container's user namespace when none are given. */
+	bool idmap;
+	bool idmap_recursive;
+	struct oci_idmap *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
 };
 
 struct oci_device {
