@@ -45,6 +45,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
+	{ "no-irqfd", no_argument, NULL, 'I', NULL,
+	  "deliver interrupts with KVM_SIGNAL_MSI, not irqfd (tests the fallback)" },
 	{ "shutdown-timeout", required_argument, NULL, 'T', "SECONDS",
 	  "how long a shutdown request waits for the guest (default 30)" },
 	{ 0 },
@@ -108,6 +110,7 @@ static int vm_run_main(int argc, char **argv)
 				cfg.kernel_kind = VM_KERNEL_RAW;
 			break;
 		case 'P': cfg.allow_pvm = cli_opt_on; break;
+		case 'I': cfg.no_irqfd = cli_opt_on; break;
 		case 'S': cfg.stats = cli_opt_on ? &stats : NULL; break;
 		case 'p':
 			errno = 0;

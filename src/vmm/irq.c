@@ -64,7 +64,8 @@ static int irq_routing_push(struct irq_routing *r, int vm_fd)
 	return ret;
 }
 
-int irq_routing_init(struct irq_routing *r, int kvm_fd, int vm_fd, struct hull_err *err)
+int irq_routing_init(struct irq_routing *r, int kvm_fd, int vm_fd, bool no_irqfd,
+		     struct hull_err *err)
 {
 	int ret;
 
@@ -73,8 +74,8 @@ int irq_routing_init(struct irq_routing *r, int kvm_fd, int vm_fd, struct hull_e
 	if (ret)
 		return hull_err_set(err, ret, "irq routing lock");
 	irq_routing_defaults(r);
-	if (getenv("HULL_VMM_NO_IRQFD")) {
-		log_debug("vmm: irqfd disabled by HULL_VMM_NO_IRQFD");
+	if (no_irqfd) {
+		log_debug("vmm: irqfd disabled (--no-irqfd)");
 		return 0;
 	}
 	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) <= 0 ||

@@ -43,7 +43,8 @@ int irq_routing_set_msi(struct irq_routing *r, uint32_t gsi, uint64_t addr, uint
  * KVM_CAP_IRQFD, or refuses the table, leaves r->enabled false (devices then fall back to
  * KVM_SIGNAL_MSI) and returns 0; -errno with err set only for a broken mutex/table.
  */
-int irq_routing_init(struct irq_routing *r, int kvm_fd, int vm_fd, struct hull_err *err);
+int irq_routing_init(struct irq_routing *r, int kvm_fd, int vm_fd, bool no_irqfd,
+		     struct hull_err *err);
 void irq_routing_release(struct irq_routing *r);
 
 /*

@@ -108,7 +108,7 @@ int kvm_vm_create(struct vm *vm, struct hull_err *err)
 	r = arch_vm_init(vm, err); /* x86: TSS, identity map, PIC/IOAPIC, PIT */
 	if (r < 0)
 		return r;
-	r = irq_routing_init(&vm->irq, vm->kvm_fd, vm->vm_fd, err);
+	r = irq_routing_init(&vm->irq, vm->kvm_fd, vm->vm_fd, vm->cfg->no_irqfd, err);
 	if (r < 0)
 		return r;
 	r = kvm_add_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host, err);

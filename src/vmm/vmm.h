@@ -79,6 +79,7 @@ struct vm_config {
 	enum vm_console console;
 	bool rng;
 	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */
+	bool no_irqfd;	/* interrupts by KVM_SIGNAL_MSI even when KVM has irqfd (tests the fallback) */
 	const char *api_sock;
 	/*
 	 * How long a guest asked to shut down (SIGTERM, the API's "shutdown") has to power off

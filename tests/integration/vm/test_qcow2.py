@@ -43,9 +43,8 @@ def raw_of(qcow2, out):
 @pytest.mark.parametrize("irqfd", [True, False], ids=["irqfd", "signal-msi"])
 def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path, monkeypatch,
                                      irqfd):
-    # HULL_VMM_NO_IRQFD keeps the KVM_SIGNAL_MSI fallback (KVM without irqfd) tested.
-    if not irqfd:
-        monkeypatch.setenv("HULL_VMM_NO_IRQFD", "1")
+    # --no-irqfd keeps the KVM_SIGNAL_MSI fallback (KVM without irqfd) tested.
+    extra = [] if irqfd else ["--no-irqfd"]
     base = tmp_path / "base.raw"
     data = bytearray(8 * MiB)
     data[0:16] = b"base-disk-magic!"
@@ -66,7 +65,7 @@ def test_qcow2_overlay_over_raw_base(hull, kernel, make_initramfs, tmp_path, mon
     initrd = make_initramfs(QCOW2_INIT)
     r, m = boot(hull, kernel[0], initrd, "--memory", "256M",
                 "--disk", f"{overlay},format=qcow2", "--disk", f"{ro},ro,format=qcow2",
-                "--stats")
+                "--stats", *extra)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert m.get("done") == "yes", r.stdout[-3000:]
     assert m["vda_sectors"] == str(8 * MiB // 512)

@@ -30,7 +30,7 @@ static void test_kvm_irqfd(void **state)
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	assert_true(vm >= 0);
 	assert_int_equal(ioctl(vm, KVM_CREATE_IRQCHIP, 0), 0);
-	assert_int_equal(irq_routing_init(&rt, kvm, vm, &err), 0);
+	assert_int_equal(irq_routing_init(&rt, kvm, vm, false, &err), 0);
 	assert_true(rt.enabled);
 	fd = irq_msi_vector_new(&rt, vm, &gsi);
 	assert_true(fd >= 0);
