@@ -97,6 +97,19 @@ static int l2_entry_for_write(struct qcow2 *q, uint64_t ci, uint64_t *ret)
 	if (qcow2_hits_metadata(q, off, cs))
 		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
 			       ": host offset 0x%" PRIx64 " is metadata", l2off, idx, off);
+	/* not COPIED means shared: a refcount below 2 says another entry uses the cluster
+	 * without counting it, and replacing this one would free it under the other */
+	if (!(e & QCOW2_OFLAG_COPIED)) {
+		uint64_t rc;
+
+		r = qcow2_refcount_get(q, off >> q->cluster_bits, &rc);
+		if (r < 0)
+			return r;
+		if (rc < 2)
+			return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
+				       ": host cluster 0x%" PRIx64 " has refcount %" PRIu64
+				       " without the COPIED flag", l2off, idx, off, rc);
+	}
 	return 0;
 }
 
@@ -424,6 +437,40 @@ static void release_entry(struct qcow2 *q, uint64_t e)
 	}
 }
 
+static int cmp_l1(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/*
+ * Once per open, before the first L2 change: an L2 table that two L1 entries share (counted
+ * once, or COPIED in one of them) is not ours to write in place or to free. Sorting (offset,
+ * index) pairs keeps it O(n log n) whatever the L1 size.
+ */
+static int l1_check_unique(struct qcow2 *q)
+{
+	cleanup_free uint64_t *v = xcalloc((size_t)q->l1_size + 1, 2 * sizeof(*v));
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < q->l1_size; i++)
+		if (q->l1[i] & QCOW2_L1_OFFSET_MASK) {
+			v[2 * n] = q->l1[i] & QCOW2_L1_OFFSET_MASK;
+			v[2 * n + 1] = i;
+			n++;
+		}
+	qsort(v, n, 2 * sizeof(*v), cmp_l1);
+	for (size_t i = 1; i < n; i++)
+		if (v[2 * i] == v[2 * i - 2])
+			return qcow2_bad(q, "L1 table at 0x%" PRIx64 ", entries %" PRIu64
+				       " and %" PRIu64 ": both use the L2 table at 0x%" PRIx64,
+				       q->l1_offset, v[2 * i - 1] < v[2 * i + 1] ? v[2 * i - 1] : v[2 * i + 1],
+				       v[2 * i - 1] < v[2 * i + 1] ? v[2 * i + 1] : v[2 * i - 1], v[2 * i]);
+	q->l1_unique = true;
+	return 0;
+}
+
 /*
  * Make the L2 table of guest cluster ci writable: allocate it when absent, copy it when
  * shared with a snapshot. *ret_off is its host offset.
@@ -436,6 +483,11 @@ static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
 
 	if (l1i >= q->l1_size)
 		return -EIO;
+	if (!q->l1_unique) {
+		r = l1_check_unique(q);
+		if (r < 0)
+			return r;
+	}
 	l1e = q->l1[l1i];
 	old = l1e & QCOW2_L1_OFFSET_MASK;
 	if (old && (l1e & QCOW2_OFLAG_COPIED)) {
@@ -489,7 +541,7 @@ static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
 
 static int l2_set(struct qcow2 *q, uint64_t ci, uint64_t entry)
 {
-	uint64_t l2off;
+	uint64_t l2off = 0;
 	uint8_t *t;
 	int r = l2_prepare(q, ci, &l2off);
 

@@ -75,6 +75,7 @@ struct qcow2 {
 	uint64_t l1_offset;
 	uint64_t l1_alloc_entries; /* capacity of the clusters holding it */
 	bool l1_dirty;
+	bool l1_unique; /* checked: no two L1 entries share an L2 table (see l2_prepare) */
 
 	uint64_t *reftable; /* host-endian copy */
 	uint64_t reftable_entries;
