@@ -187,7 +187,7 @@ def qemu_corruptions(img, path):
 def test_bit_flips_then_write(img, rng):
     """Seeded: flip a few random bits in the tables of a small image, then write to it with
     disk-io or hull img commit. No crash, no hang (the helper's timeout), and a write that
-    claims success never leaves qemu-img check with more corruptions than before."""
+    claims success never leaves qemu-img check reporting corruption where it saw none."""
     img.qemu_img("create", "-f", "qcow2", "-o", "cluster_size=512", "b.qcow2", "256k")
     img.qemu_io(img.p("b.qcow2"), "write -P 1 0 8k", "write -z 16k 2k", "write -P 2 100k 3k")
     img.qemu_img("create", "-f", "qcow2", "-o", "cluster_size=512", "-b", "b.qcow2",
@@ -224,7 +224,9 @@ def test_bit_flips_then_write(img, rng):
             continue
         claimed += 1
         for n in seeds:
-            after = qemu_corruptions(img, img.p(n))
-            if before[n] is not None:
-                assert after is not None and after <= before[n], (i, victim, n, before, after)
+            # an image qemu-img found clean stays clean. (One it found corrupt may change:
+            # a dangling entry past the end of the file becomes a double reference once the
+            # file grows over it, as with qemu; only a full scan before each write would tell)
+            if before[n] == 0:
+                assert qemu_corruptions(img, img.p(n)) == 0, (i, victim, n, before)
     assert claimed and refused, (claimed, refused)
