@@ -27,6 +27,9 @@ struct disk {
 	bool read_only;
 	char *path;
 	pthread_mutex_t lock;
+	/* why the last request failed when bad metadata was the cause ("L2 table at 0x..,
+	 * entry N: ..."), else empty: the data path cannot fill a struct hull_err */
+	char detail[160];
 };
 
 /* Fill the common part (path copied). */

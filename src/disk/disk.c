@@ -183,6 +183,11 @@ bool disk_is_read_only(const struct disk *d)
 	return d->read_only;
 }
 
+const char *disk_error_detail(const struct disk *d)
+{
+	return d && d->detail[0] ? d->detail : NULL;
+}
+
 const char *disk_path(const struct disk *d)
 {
 	return d->path;
@@ -252,6 +257,7 @@ int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt
 	if (r < 0 || len == 0)
 		return r;
 	(void)pthread_mutex_lock(&d->lock);
+	d->detail[0] = 0;
 	r = d->ops->readv(d, off, iov, iovcnt);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;
@@ -270,6 +276,7 @@ int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcn
 	if (r < 0 || len == 0)
 		return r;
 	(void)pthread_mutex_lock(&d->lock);
+	d->detail[0] = 0;
 	r = d->ops->writev(d, off, iov, iovcnt);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;
@@ -296,6 +303,7 @@ int disk_flush(struct disk *d)
 	if (d->read_only)
 		return 0;
 	(void)pthread_mutex_lock(&d->lock);
+	d->detail[0] = 0;
 	r = d->ops->flush(d);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;
@@ -311,6 +319,7 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len)
 	if (r < 0 || len == 0)
 		return r;
 	(void)pthread_mutex_lock(&d->lock);
+	d->detail[0] = 0;
 	r = d->ops->discard(d, off, len);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;
@@ -326,6 +335,7 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags
 	if (r < 0 || len == 0)
 		return r;
 	(void)pthread_mutex_lock(&d->lock);
+	d->detail[0] = 0;
 	r = d->ops->write_zeroes(d, off, len, flags);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;

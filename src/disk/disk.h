@@ -70,6 +70,9 @@ enum disk_format disk_get_format(const struct disk *d);
 bool disk_is_read_only(const struct disk *d);
 /* The path it was opened with (owned by the disk). */
 const char *disk_path(const struct disk *d);
+/* What made the last failed request fail when the image's metadata was the cause (names
+ * the table and entry), or NULL. */
+const char *disk_error_detail(const struct disk *d);
 
 /* Read/write exactly len bytes at off. 0 or -errno (-EINVAL out of range, -EROFS, -EIO...). */
 int disk_read(struct disk *d, uint64_t off, void *buf, size_t len);

@@ -70,6 +70,40 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 	return 0;
 }
 
+
+/*
+ * A failed request: when the image's metadata was the cause, say which table and entry (from
+ * disk_error_detail of a, else b) rather than a bare strerror.
+ */
+static int io_err(struct hull_err *err, int r, struct disk *a, struct disk *b, const char *what)
+{
+	struct disk *d = disk_error_detail(a) ? a : disk_error_detail(b) ? b : NULL;
+
+	if (d)
+		return hull_err_set(err, -r, "%s: %s: %s", what, disk_path(d),
+				     disk_error_detail(d));
+	return hull_err_set(err, -r, "%s", what);
+}
+
+/* Rebasing path onto nb must not make a loop: nb, or a file in its chain, is path itself. */
+static int refuse_loop(const char *path, struct disk *nb, const char *backing,
+		       struct hull_err *err)
+{
+	struct stat top, st;
+
+	if (stat(path, &top) < 0)
+		return hull_err_set(err, errno, "%s", path);
+	for (struct disk *d = nb; d;
+	     d = disk_get_format(d) == DISK_FORMAT_QCOW2 ? to_qcow2(d)->backing : NULL)
+		if (stat(disk_path(d), &st) == 0 && st.st_dev == top.st_dev &&
+		    st.st_ino == top.st_ino)
+			return hull_err_setx(err, ELOOP,
+					     "%s: new backing file '%s' would make a backing-file "
+					     "loop (it is, or is backed by, %s)",
+					     path, backing, path);
+	return 0;
+}
+
 static bool is_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -276,7 +310,13 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 	if (r == 0)
 		r = disk_flush(d);
 	if (r < 0)
-		return hull_err_set(err, -r, "convert %s to %s", src, dst);
+	if (r < 0) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "convert %s to %s", src, dst);
+		(void)io_err(err, r, s, d, what);
+		return out_err(err, &t, dst);
+	}
 	disk_close(steal_ptr(&d));
 	r = out_commit(&t, dst, false, err);
 	if (r == 0 && progress)
@@ -385,7 +425,12 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 	}
 	r = commit_copy(top, base, disk_size(top));
 	if (r < 0)
-		return hull_err_set(err, -r, "commit %s into %s", path, base_path);
+	if (r < 0) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "commit %s into %s", path, base_path);
+		return io_err(err, r, base, top, what);
+	}
 	if (!keep) {
 		r = qcow2_make_empty(q);
 		if (r < 0)
@@ -424,6 +469,9 @@ int img_rebase(const char *path, enum disk_format fmt, const char *backing,
 		if (r < 0)
 			return hull_err_prefix(err, "%s: new backing file", path);
 		fname = disk_format_name(disk_get_format(nb));
+		r = refuse_loop(path, nb, backing, err);
+		if (r < 0)
+			return r;
 	}
 	if (!unsafe) {
 		/* copy into the image every cluster whose content the new chain would change */
@@ -449,8 +497,12 @@ int img_rebase(const char *path, enum disk_format fmt, const char *backing,
 			}
 			if (r == 0 && memcmp(a, b, (size_t)n) != 0)
 				r = disk_write(top, off, a, (size_t)n);
-			if (r < 0)
-				return hull_err_set(err, -r, "%s: rebase", path);
+			if (r < 0) {
+				char what[512];
+
+				snprintf(what, sizeof(what), "%s: rebase", path);
+				return io_err(err, r, top, nb, what);
+			}
 		}
 	}
 	return qcow2_set_backing(q, backing, fname, err);

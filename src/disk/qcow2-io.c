@@ -5,6 +5,7 @@
  * and block status. Every function returns 0 or -errno and never logs (STYLE.md).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,79 @@ static enum cluster_kind classify(const struct qcow2 *q, uint64_t e)
 	return CK_NORMAL;
 }
 
-/* Check a normal entry's host offset; bad metadata is -EIO to the caller. */
-static int check_normal(const struct qcow2 *q, uint64_t e)
+/* Check the normal entry e of guest cluster ci; bad metadata is -EIO, and says which entry. */
+static int check_normal(struct qcow2 *q, uint64_t ci, uint64_t e)
 {
-	uint64_t off = e & QCOW2_L2_OFFSET_MASK;
+	uint64_t off = e & QCOW2_L2_OFFSET_MASK, l1i = ci >> q->l2_bits;
+	uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_L1_OFFSET_MASK : 0;
+	const char *why = (e & QCOW2_L2_RESERVED_MASK)	   ? "reserved bits set"
+			  : (off & (q->cluster_size - 1)) ? "host offset is not cluster-aligned"
+			  : off >= q->file_size		   ? "host offset is past the end of the file"
+							   : NULL;
 
-	if ((e & QCOW2_L2_RESERVED_MASK) || (off & (q->cluster_size - 1)) || off >= q->file_size)
-		return -EIO;
+	if (why)
+		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64 ": %s", l2off,
+				 ci & (q->l2_entries - 1), why);
+	return 0;
+}
+
+/*
+ * The L2 entry of guest cluster ci for a request that may overwrite or free what it points
+ * at. As qemu's QCOW_OFLAG masks: reserved bits are refused in the L1 and L2 entries; the L2
+ * table and a normal or zero entry's host cluster (a zero entry may keep one) must be
+ * aligned, inside the file and not other metadata. Freeing a cluster that an entry claims
+ * but that holds an L1 table would hand live metadata to the allocator.
+ */
+static int l2_entry_for_write(struct qcow2 *q, uint64_t ci, uint64_t *ret)
+{
+	uint64_t l1i = ci >> q->l2_bits, idx = ci & (q->l2_entries - 1), cs = q->cluster_size;
+	uint64_t l1e = l1i < q->l1_size ? q->l1[l1i] : 0, l2off = l1e & QCOW2_L1_OFFSET_MASK;
+	uint64_t e, off;
+	int r;
+
+	if (l1e & QCOW2_L1_RESERVED_MASK)
+		return qcow2_bad(q, "L1 table at 0x%" PRIx64 ", entry %" PRIu64
+			       ": reserved bits set", q->l1_offset, l1i);
+	if (l2off && ((l2off & (cs - 1)) || l2off >= q->file_size ||
+		      qcow2_overlaps(l2off, cs, 0, cs) ||
+		      qcow2_overlaps(l2off, cs, q->l1_offset, (uint64_t)q->l1_size * 8) ||
+		      qcow2_overlaps(l2off, cs, q->reftable_offset,
+				     (uint64_t)q->reftable_clusters * cs)))
+		return qcow2_bad(q, "L1 table at 0x%" PRIx64 ", entry %" PRIu64
+			       ": L2 table offset 0x%" PRIx64 " is invalid", q->l1_offset, l1i,
+			       l2off);
+	r = qcow2_l2_entry(q, ci, &e);
+	if (r < 0)
+		return r;
+	*ret = e;
+	if (classify(q, e) == CK_COMPRESSED)
+		return 0;
+	if (e & QCOW2_L2_RESERVED_MASK)
+		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
+			       ": reserved bits set", l2off, idx);
+	off = e & QCOW2_L2_OFFSET_MASK;
+	if (off == 0)
+		return 0;
+	if ((off & (cs - 1)) || off >= q->file_size)
+		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
+			       ": host offset 0x%" PRIx64 " is %s", l2off, idx, off,
+			       (off & (cs - 1)) ? "not cluster-aligned" : "past the end of the file");
+	if (qcow2_hits_metadata(q, off, cs))
+		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
+			       ": host offset 0x%" PRIx64 " is metadata", l2off, idx, off);
+	/* not COPIED means shared: a refcount below 2 says another entry uses the cluster
+	 * without counting it, and replacing this one would free it under the other */
+	if (!(e & QCOW2_OFLAG_COPIED)) {
+		uint64_t rc;
+
+		r = qcow2_refcount_get(q, off >> q->cluster_bits, &rc);
+		if (r < 0)
+			return r;
+		if (rc < 2)
+			return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
+				       ": host cluster 0x%" PRIx64 " has refcount %" PRIu64
+				       " without the COPIED flag", l2off, idx, off, rc);
+	}
 	return 0;
 }
 
@@ -251,7 +318,8 @@ static int run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint6
 		if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
 					      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
 			break;
-		if (rule == RUN_IN_PLACE && !(e2 & QCOW2_OFLAG_COPIED))
+		if (rule == RUN_IN_PLACE &&
+		    (!(e2 & QCOW2_OFLAG_COPIED) || (e2 & QCOW2_L2_RESERVED_MASK)))
 			break;
 		if (rule == RUN_STATUS && k == CK_ZERO && (e2 & QCOW2_L2_OFFSET_MASK) != 0)
 			break;
@@ -284,7 +352,7 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 			break;
 		switch (k) {
 		case CK_NORMAL:
-			r = check_normal(q, e);
+			r = check_normal(q, ci, e);
 			if (r < 0)
 				goto out;
 			iov_slice(iov, cnt, pos, n, &s);
@@ -323,7 +391,7 @@ static int read_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint8_t *buf)
 		memset(buf + len, 0, (size_t)(q->cluster_size - len));
 	switch (classify(q, e)) {
 	case CK_NORMAL:
-		r = check_normal(q, e);
+		r = check_normal(q, ci, e);
 		if (r < 0)
 			return r;
 		return qcow2_pread(q, buf, q->cluster_size, e & QCOW2_L2_OFFSET_MASK);
@@ -369,6 +437,40 @@ static void release_entry(struct qcow2 *q, uint64_t e)
 	}
 }
 
+static int cmp_l1(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/*
+ * Once per open, before the first L2 change: an L2 table that two L1 entries share (counted
+ * once, or COPIED in one of them) is not ours to write in place or to free. Sorting (offset,
+ * index) pairs keeps it O(n log n) whatever the L1 size.
+ */
+static int l1_check_unique(struct qcow2 *q)
+{
+	cleanup_free uint64_t *v = xcalloc((size_t)q->l1_size + 1, 2 * sizeof(*v));
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < q->l1_size; i++)
+		if (q->l1[i] & QCOW2_L1_OFFSET_MASK) {
+			v[2 * n] = q->l1[i] & QCOW2_L1_OFFSET_MASK;
+			v[2 * n + 1] = i;
+			n++;
+		}
+	qsort(v, n, 2 * sizeof(*v), cmp_l1);
+	for (size_t i = 1; i < n; i++)
+		if (v[2 * i] == v[2 * i - 2])
+			return qcow2_bad(q, "L1 table at 0x%" PRIx64 ", entries %" PRIu64
+				       " and %" PRIu64 ": both use the L2 table at 0x%" PRIx64,
+				       q->l1_offset, v[2 * i - 1] < v[2 * i + 1] ? v[2 * i - 1] : v[2 * i + 1],
+				       v[2 * i - 1] < v[2 * i + 1] ? v[2 * i + 1] : v[2 * i - 1], v[2 * i]);
+	q->l1_unique = true;
+	return 0;
+}
+
 /*
  * Make the L2 table of guest cluster ci writable: allocate it when absent, copy it when
  * shared with a snapshot. *ret_off is its host offset.
@@ -381,6 +483,11 @@ static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
 
 	if (l1i >= q->l1_size)
 		return -EIO;
+	if (!q->l1_unique) {
+		r = l1_check_unique(q);
+		if (r < 0)
+			return r;
+	}
 	l1e = q->l1[l1i];
 	old = l1e & QCOW2_L1_OFFSET_MASK;
 	if (old && (l1e & QCOW2_OFLAG_COPIED)) {
@@ -434,7 +541,7 @@ static int l2_prepare(struct qcow2 *q, uint64_t ci, uint64_t *ret_off)
 
 static int l2_set(struct qcow2 *q, uint64_t ci, uint64_t entry)
 {
-	uint64_t l2off;
+	uint64_t l2off = 0;
 	uint8_t *t;
 	int r = l2_prepare(q, ci, &l2off);
 
@@ -514,18 +621,20 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 		uint64_t g = off + pos, ci = g >> q->cluster_bits, in = g & (cs - 1);
 		uint64_t n = cs - in < total - pos ? cs - in : total - pos;
 
-		r = qcow2_l2_entry(q, ci, &e);
+		r = l2_entry_for_write(q, ci, &e);
 		if (r < 0)
 			break;
 		if (classify(q, e) == CK_NORMAL && (e & QCOW2_OFLAG_COPIED)) {
-			r = check_normal(q, e);
+			r = check_normal(q, ci, e);
 			if (r < 0)
 				break;
 			r = run_extend(q, g, e, n, total - pos, RUN_IN_PLACE, &n);
 			if (r < 0)
 				break;
 			if (qcow2_hits_metadata(q, (e & QCOW2_L2_OFFSET_MASK) + in, n)) {
-				r = -EIO;
+				r = qcow2_bad(q, "L2 entry of guest cluster %" PRIu64
+					      ": data run at 0x%" PRIx64 " overlaps metadata", ci,
+					      (uint64_t)(e & QCOW2_L2_OFFSET_MASK));
 				break;
 			}
 			iov_slice(iov, cnt, pos, n, &s);
@@ -577,7 +686,7 @@ static int write_zero_bytes(struct qcow2 *q, uint64_t off, uint64_t len)
 static int zero_cluster(struct qcow2 *q, uint64_t ci, bool discard)
 {
 	uint64_t e, target;
-	int r = qcow2_l2_entry(q, ci, &e);
+	int r = l2_entry_for_write(q, ci, &e);
 
 	if (r < 0)
 		return r;
@@ -673,7 +782,7 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 	*ret_len = n;
 	switch (k) {
 	case CK_NORMAL:
-		r = check_normal(q, e);
+		r = check_normal(q, ci, e);
 		if (r < 0)
 			return r;
 		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
@@ -709,7 +818,7 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 
 int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 {
-	uint64_t cs = q->cluster_size, clen = 0, host, e, nsec;
+	uint64_t cs = q->cluster_size, clen = 0, host, e, nsec, rc;
 	unsigned x = 62 - (q->cluster_bits - 8);
 	struct iovec v = { .iov_base = (void *)data, .iov_len = cs };
 	int r;
@@ -735,12 +844,19 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 	}
 	if (clen == 0) /* does not shrink: store it plain */
 		return qcow2_writev(&q->d, ci << q->cluster_bits, &v, 1);
-	r = qcow2_l2_entry(q, ci, &e);
+	r = l2_entry_for_write(q, ci, &e);
 	if (r < 0)
 		return r;
-	/* pack into the current cluster when it fits, else start a new one */
+	/* pack into the current cluster when it fits and its refcount can count one more
+	 * (refcount_bits 1..8 saturate after a few: start a new cluster, as qemu does) */
+	rc = q->refcount_max;
 	if (q->compress_next && (q->compress_next & (cs - 1)) &&
 	    (q->compress_next & (cs - 1)) + clen <= cs) {
+		r = qcow2_refcount_get(q, q->compress_next >> q->cluster_bits, &rc);
+		if (r < 0)
+			return r;
+	}
+	if (rc < q->refcount_max) {
 		host = q->compress_next;
 		r = qcow2_refcount_add(q, host >> q->cluster_bits, 1);
 	} else {

@@ -4,6 +4,7 @@
  * allocation, and deferred frees.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,13 @@ int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t value)
 		if (r < 0)
 			return r;
 	}
+	if ((q->reftable[ri] & QCOW2_REFT_RESERVED_MASK) ||
+	    (q->reftable[ri] & (q->cluster_size - 1)))
+		return qcow2_bad(q, "refcount table at 0x%" PRIx64 ", entry %" PRIu64 ": %s",
+				 q->reftable_offset, ri,
+				 (q->reftable[ri] & QCOW2_REFT_RESERVED_MASK)
+					 ? "reserved bits set"
+					 : "refcount block offset is not cluster-aligned");
 	if (q->reftable[ri] == 0) {
 		if (value == 0)
 			return 0;

@@ -4,6 +4,8 @@
  * images"), and rewriting the header. The data path is in qcow2-io.c.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -618,6 +620,16 @@ void qcow2_compressed_range(const struct qcow2 *q, uint64_t entry, uint64_t *ret
 
 	*ret_off = off;
 	*ret_len = (nsec + 1) * 512 - (off & 511);
+}
+
+int qcow2_bad(struct qcow2 *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(q->d.detail, sizeof(q->d.detail), fmt, ap);
+	va_end(ap);
+	return -EIO;
 }
 
 int qcow2_l2_entry(struct qcow2 *q, uint64_t ci, uint64_t *ret)

@@ -75,6 +75,7 @@ struct qcow2 {
 	uint64_t l1_offset;
 	uint64_t l1_alloc_entries; /* capacity of the clusters holding it */
 	bool l1_dirty;
+	bool l1_unique; /* checked: no two L1 entries share an L2 table (see l2_prepare) */
 
 	uint64_t *reftable; /* host-endian copy */
 	uint64_t reftable_entries;
@@ -181,6 +182,8 @@ void qcow2_repair_note(struct qcow2 *q, uint64_t c);
 int qcow2_refcount_rebuild(struct qcow2 *q, const uint32_t *refs, uint64_t n);
 
 /* ---- qcow2.c ---- */
+/* Record why the metadata is refused (printf-style: name the table and entry); -EIO. */
+int qcow2_bad(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Look up the L2 entry of guest cluster index ci (0 when unallocated); -errno on bad metadata. */
 int qcow2_l2_entry(struct qcow2 *q, uint64_t ci, uint64_t *ret);
 /* Rewrite the header cluster from the in-memory state; 0 or -errno. */

@@ -135,16 +135,20 @@ int main(int argc, char **argv)
 		r = step(d, s, &flushes);
 		free(s);
 		if (r < 0) {
-			fprintf(stderr, "disk-io: step '%s': %s\n", argv[i], strerror(-r));
+			fprintf(stderr, "disk-io: step '%s': %s%s%s\n", argv[i], strerror(-r),
+				disk_error_detail(d) ? ": " : "",
+				disk_error_detail(d) ? disk_error_detail(d) : "");
 			disk_close(d);
 			return 1;
 		}
 	}
 	r = disk_flush(d);
+	if (r < 0)
+		fprintf(stderr, "disk-io: flush: %s%s%s\n", strerror(-r),
+			disk_error_detail(d) ? ": " : "",
+			disk_error_detail(d) ? disk_error_detail(d) : "");
 	disk_close(d);
-	if (r < 0) {
-		fprintf(stderr, "disk-io: flush: %s\n", strerror(-r));
+	if (r < 0)
 		return 1;
-	}
 	return 0;
 }
