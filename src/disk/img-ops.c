@@ -309,7 +309,6 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		r = copy_plain(s, d, buf, progress);
 	if (r == 0)
 		r = disk_flush(d);
-	if (r < 0)
 	if (r < 0) {
 		char what[512];
 
@@ -424,7 +423,6 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 			return hull_err_prefix(err, "commit %s: grow the backing file", path);
 	}
 	r = commit_copy(top, base, disk_size(top));
-	if (r < 0)
 	if (r < 0) {
 		char what[512];
 
