@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/oci-cli.h"
-#include "cli/oci-tty.h"
+#include "container/tty.h"
 #include "oci/spec.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -165,18 +165,18 @@ static bool wants_terminal(const char *bundle)
  * relayed to our stdio (raw mode on our terminal, its window size, restored at the end).
  * Returns the pty master, -1 after printing the failure (the container is deleted).
  */
-static int run_receive_pty(struct oci_cli *cli, const char *id, pid_t pid, struct oci_tty *tty)
+static int run_receive_pty(struct oci_cli *cli, const char *id, pid_t pid, struct tty_console *tty)
 {
 	struct hull_err err = { 0 };
 	int master = -1;
 
-	if (oci_tty_receive(tty, &master, &err) < 0) {
+	if (tty_console_receive(tty, &master, &err) < 0) {
 		(void)oci_cli_fail(&err);
 		hull_err_clear(&err);
 		(void)oci_runtime_delete(&cli->ctx, id, true, &err);
 		(void)oci_runtime_wait(pid);
 	}
-	oci_tty_close(tty);
+	tty_console_close(tty);
 	return master;
 }
 
@@ -188,7 +188,7 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	const char *bundle = ".", *id;
 	bool detach = false, keep = false;
 	struct sigaction sa = { .sa_handler = forward_signal };
-	struct oci_tty tty = { .listen_fd = -1 };
+	struct tty_console tty = { .listen_fd = -1 };
 	cleanup_close int master = -1;
 	bool relay = false;
 	pid_t pid;
@@ -203,8 +203,8 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	/* In the foreground the container shares our stdio, or with a terminal, gets a pty of
 	 * its own that we relay (runc). */
 	if (!detach && !o.console_socket && (relay = wants_terminal(bundle))) {
-		if (oci_tty_listen(&tty, &err) < 0) {
-			oci_tty_close(&tty);
+		if (tty_console_listen(&tty, &err) < 0) {
+			tty_console_close(&tty);
 			return oci_cli_fail(&err);
 		}
 		o.console_socket = tty.path;
@@ -212,7 +212,7 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 		o.stdio[0] = 0, o.stdio[1] = 1, o.stdio[2] = 2;
 	}
 	if (oci_runtime_create(&cli->ctx, id, bundle, &o, &pid, NULL, &err) < 0) {
-		oci_tty_close(&tty);
+		tty_console_close(&tty);
 		return oci_cli_fail(&err);
 	}
 	if (relay && (master = run_receive_pty(cli, id, pid, &tty)) < 0)
@@ -230,7 +230,7 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		(void)sigaction(fwd[i], &sa, NULL);
 	if (relay)
-		oci_tty_relay(master, true);
+		tty_relay(master, true, NULL, NULL);
 	code = oci_runtime_wait(pid);
 	if (code < 0) {
 		log_error("wait for the container: %s", strerror(-code));

@@ -13,7 +13,7 @@
 #include "common/strv.h"
 #include "engine/config.h"
 #include "engine/run.h"
-#include "engine/tty.h"
+#include "container/tty.h"
 #include "oci/runtime.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
@@ -205,7 +205,7 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	}
 	forward_to(pid);
 	if (master >= 0)
-		tty_relay(master, o->interactive, -1);
+		tty_relay(master, o->interactive, NULL, NULL);
 	code = oci_runtime_wait(pid);
 	exec_pid = 0;
 	if (code < 0) {

@@ -21,12 +21,18 @@
 #include "common/signame.h"
 #include "engine/human.h"
 #include "engine/rootfs.h"
-#include "engine/tty.h"
+#include "container/tty.h"
 #include "image/image.h"
 #include "oci/runtime.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+
+/* tty_relay's tap: what the container's terminal prints goes to its log as stdout. */
+static void log_tty_chunk(void *opaque, const char *buf, size_t len)
+{
+	ctr_log_chunk(*(int *)opaque, "stdout", buf, len);
+}
 
 static char *runtime_root(struct image_store *s)
 {
@@ -457,7 +463,7 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		(void)sigaction(sigs[i], &sa, NULL);
 	if (master >= 0) {
-		tty_relay(master, interactive, logfd);
+		tty_relay(master, interactive, log_tty_chunk, &logfd);
 		(void)close(master);
 	} else if (out[0] >= 0) {
 		/* a reader that went away is an EPIPE for ctr_log_relay(), not our death; the

@@ -1,7 +1,4 @@
-/* The terminal of a foreground `hull-oci run` with process.terminal and no
- * --console-socket: as runc, a pty of the container's relayed to our stdio (the engine's
- * relay, src/engine/tty.c, without its container log: hull-oci does not link the engine). */
-#include "cli/oci-tty.h"
+#include "container/tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +16,10 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 
-int oci_tty_listen(struct oci_tty *c, struct hull_err *err)
+int tty_console_listen(struct tty_console *c, struct hull_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char tmpl[] = "/tmp/hull-oci-tty-XXXXXX";
+	char tmpl[] = "/tmp/hull-tty-XXXXXX";
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
@@ -38,7 +35,7 @@ int oci_tty_listen(struct oci_tty *c, struct hull_err *err)
 	return 0;
 }
 
-int oci_tty_receive(struct oci_tty *c, int *ret_master, struct hull_err *err)
+int tty_console_receive(struct tty_console *c, int *ret_master, struct hull_err *err)
 {
 	cleanup_close int conn = -1;
 	char data[64];
@@ -64,7 +61,7 @@ int oci_tty_receive(struct oci_tty *c, int *ret_master, struct hull_err *err)
 	return 0;
 }
 
-void oci_tty_close(struct oci_tty *c)
+void tty_console_close(struct tty_console *c)
 {
 	if (c->listen_fd >= 0)
 		(void)close(c->listen_fd);
@@ -93,7 +90,7 @@ static void copy_winsize(int master)
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 }
 
-void oci_tty_relay(int master, bool forward_stdin)
+void tty_relay(int master, bool forward_stdin, tty_tap_fn tap, void *opaque)
 {
 	struct termios saved, raw;
 	bool is_tty = isatty(0) && tcgetattr(0, &saved) == 0;
@@ -127,6 +124,8 @@ void oci_tty_relay(int master, bool forward_stdin)
 
 			if (r <= 0 && !(r < 0 && errno == EINTR))
 				break; /* EIO: every slave fd is closed */
+			if (r > 0 && tap)
+				tap(opaque, buf, (size_t)r);
 			if (r > 0 && fd_write_all(1, buf, (size_t)r) < 0)
 				break;
 		}
