@@ -49,34 +49,40 @@ int sched_apply_linux(const struct oci_spec *s, struct hull_err *err)
 	return 0;
 }
 
+int sched_set_pid(const struct oci_scheduler *sc, pid_t pid, struct hull_err *err)
+{
+	struct sched_attr_v0 a = {
+		.size = sizeof(a),
+		.sched_policy = sc->policy,
+		.sched_flags = sc->flags,
+		.sched_nice = sc->nice,
+		.sched_priority = sc->priority,
+		.sched_runtime = sc->runtime,
+		.sched_deadline = sc->deadline,
+		.sched_period = sc->period,
+	};
+
+	if (syscall(SYS_sched_setattr, pid, &a, 0) < 0) {
+		bool rt = sc->policy == 1 || sc->policy == 2 || sc->policy == 6;
+
+		if (errno == EPERM && rt)
+			return hull_err_set(err, errno,
+					    "config.json: process.scheduler: %s refused "
+					    "(no realtime budget for the container's cpu "
+					    "cgroup? cpu.rt_runtime_us)",
+					    policy_name(sc->policy));
+		return hull_err_set(err, errno, "config.json: process.scheduler: %s",
+				    policy_name(sc->policy));
+	}
+	return 0;
+}
+
 int sched_apply_process(const struct oci_process *p, struct hull_err *err)
 {
-	if (p->has_scheduler) {
-		const struct oci_scheduler *sc = &p->scheduler;
-		struct sched_attr_v0 a = {
-			.size = sizeof(a),
-			.sched_policy = sc->policy,
-			.sched_flags = sc->flags,
-			.sched_nice = sc->nice,
-			.sched_priority = sc->priority,
-			.sched_runtime = sc->runtime,
-			.sched_deadline = sc->deadline,
-			.sched_period = sc->period,
-		};
+	int r;
 
-		if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) {
-			bool rt = sc->policy == 1 || sc->policy == 2 || sc->policy == 6;
-
-			if (errno == EPERM && rt)
-				return hull_err_set(err, errno,
-						    "config.json: process.scheduler: %s refused "
-						    "(no realtime budget for the container's cpu "
-						    "cgroup? cpu.rt_runtime_us)",
-						    policy_name(sc->policy));
-			return hull_err_set(err, errno, "config.json: process.scheduler: %s",
-					    policy_name(sc->policy));
-		}
-	}
+	if (p->has_scheduler && (r = sched_set_pid(&p->scheduler, 0, err)) < 0)
+		return r;
 	/* ioprio_set(IOPRIO_WHO_PROCESS, self, prio). */
 	if (p->has_io_priority && syscall(SYS_ioprio_set, 1, 0, p->io_priority) < 0)
 		return hull_err_set(err, errno, "config.json: process.ioPriority: ioprio_set");

@@ -18,3 +18,5 @@ int sched_apply_linux(const struct oci_spec *s, struct hull_err *err);
  * cgroup, cpu.rt_runtime_us = 0 on cgroup v1 hosts).
  */
 int sched_apply_process(const struct oci_process *p, struct hull_err *err);
+/* sched_setattr(2) of process pid (0: the caller) from a process.scheduler. 0 or -errno. */
+int sched_set_pid(const struct oci_scheduler *sc, pid_t pid, struct hull_err *err);

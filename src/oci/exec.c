@@ -45,6 +45,7 @@
 #include "container/caps.h"
 #include "container/ns.h"
 #include "container/process.h"
+#include "container/sched.h"
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
@@ -599,36 +600,6 @@ static bool sched_after_fork(const struct oci_process *p)
 				    (p->scheduler.flags & SCHED_FLAG_RESET_ON_FORK));
 }
 
-/* struct sched_attr as of SCHED_ATTR_SIZE_VER0 (<linux/sched/types.h> clashes with glibc). */
-struct exec_sched_attr {
-	uint32_t size, sched_policy;
-	uint64_t sched_flags;
-	int32_t sched_nice;
-	uint32_t sched_priority;
-	uint64_t sched_runtime, sched_deadline, sched_period;
-};
-_Static_assert(sizeof(struct exec_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
-
-static int sched_set_on(const struct oci_process *p, pid_t pid, struct hull_err *err)
-{
-	const struct oci_scheduler *sc = &p->scheduler;
-	struct exec_sched_attr a = {
-		.size = sizeof(a),
-		.sched_policy = sc->policy,
-		.sched_flags = sc->flags,
-		.sched_nice = sc->nice,
-		.sched_priority = sc->priority,
-		.sched_runtime = sc->runtime,
-		.sched_deadline = sc->deadline,
-		.sched_period = sc->period,
-	};
-
-	if (syscall(SYS_sched_setattr, pid, &a, 0) < 0)
-		return hull_err_set(err, errno, "config.json: process.scheduler: policy %u",
-				    sc->policy);
-	return 0;
-}
-
 /* After the child's set-up: the pid the waiter forked, our child too (CLONE_PARENT). */
 static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_err *err)
 {
@@ -650,7 +621,7 @@ static int exec_go(struct exec_ctx *x, int sync_fd, pid_t *ret_pid, struct hull_
 		reap(child, true);
 		return r;
 	}
-	r = x->sched_by_caller ? sched_set_on(&x->spec->process, pid, err) : 0;
+	r = x->sched_by_caller ? sched_set_pid(&x->spec->process.scheduler, pid, err) : 0;
 	if (r == 0 && later)
 		r = write_plan(x, pid, err);
 	if (r == 0 && later && (r = sync_send(sync_fd, SYNC_GO, NULL, 0)) < 0)
