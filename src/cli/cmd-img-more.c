@@ -19,21 +19,6 @@ static int img_fail(const struct hull_err *err, int code)
 	return code;
 }
 
-static int img_usage(const char *cmd, const char *msg)
-{
-	fprintf(stderr, "hull img %s: %s (see 'hull img %s --help')\n", cmd, msg, cmd);
-	return 1;
-}
-
-static int fmt_arg(const char *cmd, const char *s, enum disk_format *ret)
-{
-	if (disk_format_parse(s, ret) < 0 || *ret == DISK_FORMAT_AUTO) {
-		fprintf(stderr, "hull img %s: unknown format '%s' (raw or qcow2)\n", cmd, s);
-		return -1;
-	}
-	return 0;
-}
-
 const struct cli_option img_compare_opts[] = {
 	{ NULL, required_argument, NULL, 'f', "FMT", "the first image's format" },
 	{ NULL, required_argument, NULL, 'F', "FMT", "the second image's format" },
@@ -57,8 +42,8 @@ int img_compare_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'f': if (fmt_arg("compare", optarg, &f1) < 0) return 1; break;
-		case 'F': if (fmt_arg("compare", optarg, &f2) < 0) return 1; break;
+		case 'f': if (parse_fmt("compare", optarg, &f1) < 0) return 1; break;
+		case 'F': if (parse_fmt("compare", optarg, &f2) < 0) return 1; break;
 		case 's': strict = cli_opt_on; break;
 		case 'q': quiet = cli_opt_on; break;
 		case 'p': case 'U': case 'T': break;
@@ -66,7 +51,7 @@ int img_compare_cmd(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return img_usage("compare", "expected two image file names");
+		return usage_err("compare", "expected two image file names");
 	if (img_compare(argv[optind], f1, argv[optind + 1], f2, strict, &res, &err) < 0)
 		return img_fail(&err, res.code);
 	if (quiet)
@@ -141,8 +126,8 @@ int img_measure_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'f': if (fmt_arg("measure", optarg, &fmt) < 0) return 1; break;
-		case 'O': if (fmt_arg("measure", optarg, &o.format) < 0) return 1; break;
+		case 'f': if (parse_fmt("measure", optarg, &fmt) < 0) return 1; break;
+		case 'O': if (parse_fmt("measure", optarg, &o.format) < 0) return 1; break;
 		case 'o': optlist = optarg; break;
 		case 'U': break;
 		case OPT_SIZE:
@@ -154,14 +139,14 @@ int img_measure_cmd(int argc, char **argv)
 			break;
 		case OPT_OUTPUT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "human"))
-				return img_usage("measure", "--output must be 'human' or 'json'");
+				return usage_err("measure", "--output must be 'human' or 'json'");
 			json = strcmp(optarg, "json") == 0;
 			break;
 		default: return 1;
 		}
 	}
 	if (has_size == (argc - optind == 1) || argc - optind > 1)
-		return img_usage("measure", has_size ? "--size N cannot be used together with a "
+		return usage_err("measure", has_size ? "--size N cannot be used together with a "
 						       "filename"
 						     : "either --size N or one filename must be "
 						       "specified");
@@ -236,8 +221,8 @@ int img_dd_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'f': if (fmt_arg("dd", optarg, &in_fmt) < 0) return 1; break;
-		case 'O': if (fmt_arg("dd", optarg, &out_fmt) < 0) return 1; break;
+		case 'f': if (parse_fmt("dd", optarg, &in_fmt) < 0) return 1; break;
+		case 'O': if (parse_fmt("dd", optarg, &out_fmt) < 0) return 1; break;
 		case 'U': break;
 		default: return 1;
 		}
@@ -246,7 +231,7 @@ int img_dd_cmd(int argc, char **argv)
 		if (dd_operand(argv[i], &o, &in, &out) < 0)
 			return 1;
 	if (!in || !out)
-		return img_usage("dd", "must specify both input and output files (if=, of=)");
+		return usage_err("dd", "must specify both input and output files (if=, of=)");
 	if (img_dd(in, in_fmt, out, out_fmt, &o, &warn, &err) < 0)
 		return img_fail(&err, 1);
 	if (warn)
@@ -277,7 +262,7 @@ int img_amend_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'f': if (fmt_arg("amend", optarg, &fmt) < 0) return 1; break;
+		case 'f': if (parse_fmt("amend", optarg, &fmt) < 0) return 1; break;
 		case 'o': {
 			/* several -o add up, as in qemu-img */
 			char *n = NULL;
@@ -293,9 +278,9 @@ int img_amend_cmd(int argc, char **argv)
 		}
 	}
 	if (!list)
-		return img_usage("amend", "must specify options (-o)");
+		return usage_err("amend", "must specify options (-o)");
 	if (argc - optind != 1)
-		return img_usage("amend", "expected one image file name");
+		return usage_err("amend", "expected one image file name");
 	if (img_amend_parse(list, &o, &err) < 0 || img_amend(argv[optind], fmt, &o, &err) < 0)
 		return img_fail(&err, 1);
 	return 0;
@@ -371,17 +356,17 @@ int img_snapshot_cmd(int argc, char **argv)
 		switch (c) {
 		case 'l': case 'c': case 'a': case 'd':
 			if (action)
-				return img_usage("snapshot", "cannot mix '-l', '-a', '-c', '-d'");
+				return usage_err("snapshot", "cannot mix '-l', '-a', '-c', '-d'");
 			action = (char)c;
 			name = c == 'l' ? NULL : optarg;
 			break;
-		case 'f': if (fmt_arg("snapshot", optarg, &fmt) < 0) return 1; break;
+		case 'f': if (parse_fmt("snapshot", optarg, &fmt) < 0) return 1; break;
 		case 'q': case 'U': break;
 		default: return 1;
 		}
 	}
 	if (argc - optind != 1)
-		return img_usage("snapshot", "expected one image file name");
+		return usage_err("snapshot", "expected one image file name");
 	if (!action)
 		return 0; /* as qemu-img: nothing asked, nothing done */
 	if (action == 'l') {
@@ -463,7 +448,7 @@ int img_bench_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
 		switch (c) {
-		case 'f': if (fmt_arg("bench", optarg, &o.fmt) < 0) return 1; break;
+		case 'f': if (parse_fmt("bench", optarg, &o.fmt) < 0) return 1; break;
 		case 'w': o.write = cli_opt_on; break;
 		case OPT_NO_DRAIN: o.no_drain = cli_opt_on; break;
 		case 't': case 'i': case 'n': case 'q': case 'U': break;
@@ -476,7 +461,7 @@ int img_bench_cmd(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return img_usage("bench", "expected one image file name");
+		return usage_err("bench", "expected one image file name");
 	o.path = argv[optind];
 	if (!step_set)
 		o.step = o.size;

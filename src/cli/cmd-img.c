@@ -17,13 +17,13 @@ static int fail(const struct hull_err *err)
 	return 1;
 }
 
-static int usage_err(const char *cmd, const char *msg)
+int usage_err(const char *cmd, const char *msg)
 {
-	fprintf(stderr, "hull img %s: %s (see 'hull img --help')\n", cmd, msg);
+	fprintf(stderr, "hull img %s: %s (see 'hull img %s --help')\n", cmd, msg, cmd);
 	return 1;
 }
 
-static int parse_fmt(const char *cmd, const char *s, enum disk_format *ret)
+int parse_fmt(const char *cmd, const char *s, enum disk_format *ret)
 {
 	if (disk_format_parse(s, ret) < 0 || *ret == DISK_FORMAT_AUTO) {
 		fprintf(stderr, "hull img %s: unknown format '%s' (raw or qcow2)\n", cmd, s);

@@ -1,6 +1,12 @@
 #pragma once
 /* What cmd-img.c shares with cmd-img-more.c (compare, measure, dd, amend, snapshot, bench). */
 #include "cli/commands.h"
+#include "disk/disk.h"
+
+/* "hull img CMD: msg (see ...)" on stderr; returns 1, qemu-img's usage status. */
+int usage_err(const char *cmd, const char *msg);
+/* A -f/-O/-F value (raw or qcow2) into *ret; prints and returns -1 for another. */
+int parse_fmt(const char *cmd, const char *s, enum disk_format *ret);
 
 /* The command's row of img_defs ("create", "compare"...); aborts on an unknown name. */
 const struct cli_command *img_def(const char *cmd);
