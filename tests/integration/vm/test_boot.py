@@ -76,7 +76,13 @@ echo "HULL-TEST: memtotal_kb=$(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d'
 poweroff -f
 """
     initrd = make_initramfs(init, modules=())
-    r, m = boot(hull, kernel[0], initrd, "--cpus", "8", "--memory", "3584M")
+    # Eight nested vCPUs on the sandbox's two TCG ones: the guest sometimes resets during early
+    # boot (exit 3, before its init prints), with or without this session's VMM changes
+    # (docs/sandbox.md). Such a reset is retried twice; any other outcome counts at once.
+    for _ in range(3):
+        r, m = boot(hull, kernel[0], initrd, "--cpus", "8", "--memory", "3584M")
+        if not (r.returncode == 3 and "HULL-TEST" not in r.stdout):
+            break
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert m["cpus"] == "8"
     # 3.5 GiB: 3 GiB below the hole, 512 MiB from 4 GiB (MemTotal lacks the kernel's own)
