@@ -17,16 +17,14 @@ static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
 
 	switch (ctr_status_live(c)) {
 	case CTR_RUNNING:
-		human_duration(now - human_parse_time(json_string_value(
-					     json_object_get(c->state, "StartedAt"))),
+		human_duration(now - human_parse_time(c->state.started_at),
 			       d, sizeof(d));
 		(void)snprintf(buf, len, "Up %s", d);
 		break;
 	case CTR_EXITED:
-		human_duration(now - human_parse_time(json_string_value(
-					     json_object_get(c->state, "FinishedAt"))),
+		human_duration(now - human_parse_time(c->state.finished_at),
 			       d, sizeof(d));
-		(void)snprintf(buf, len, "Exited (%d) %s ago", ctr_exit_code(c), d);
+		(void)snprintf(buf, len, "Exited (%d) %s ago", c->state.exit_code, d);
 		break;
 	case CTR_DEAD:
 		(void)snprintf(buf, len, "Dead");
@@ -41,13 +39,10 @@ static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
 
 static char *command_text(struct ctr *c, bool no_trunc)
 {
-	json_t *args = json_object_get(json_object_get(c->rec, "Config"), "Cmd");
 	cleanup_free char *joined = xstrdup("");
-	size_t i;
-	json_t *a;
 
-	json_array_foreach(args, i, a) {
-		char *n = xasprintf("%s%s%s", joined, i ? " " : "", json_string_value(a));
+	for (size_t i = 0; c->config.cmd[i]; i++) {
+		char *n = xasprintf("%s%s%s", joined, i ? " " : "", c->config.cmd[i]);
 
 		free(joined);
 		joined = n;
@@ -119,14 +114,13 @@ int cmd_ps(int argc, char **argv)
 			continue;
 		}
 		status_text(ct, now, st, sizeof(st));
-		human_duration(now - human_parse_time(ctr_str(ct, "Created")), created,
+		human_duration(now - human_parse_time(ct->created), created,
 			       sizeof(created));
 		{
 			cleanup_free char *cmd = command_text(ct, no_trunc);
 			cleanup_free char *cr = xasprintf("%s ago", created);
 
-			table_add(t, (const char *[]){ id, ctr_str(ct, "Image"), cmd, cr, st, "",
-						       ctr_name(ct) });
+			table_add(t, (const char *[]){ id, ct->image, cmd, cr, st, "", ct->name });
 		}
 	}
 	ctr_list_free(all);

@@ -43,8 +43,7 @@ int cmd_start(int argc, char **argv)
 			continue;
 		}
 		if (attach) {
-			bool rm = json_is_true(json_object_get(json_object_get(ct->rec, "HostConfig"),
-							       "AutoRemove"));
+			bool rm = ct->host.auto_remove;
 			int code = engine_run_foreground(s, ct, interactive, rm, &err);
 
 			return code < 0 ? cli_fail("start", &err) : code;

@@ -45,7 +45,7 @@ static void take_sample(struct ctr *c, struct sample *s)
 
 	memset(s, 0, sizeof(*s));
 	s->mem_limit = UINT64_MAX;
-	if (ctr_cgroup_stats(ctr_pid(c), &cg) == 0 && cg.has_mem && cg.has_cpu) {
+	if (ctr_cgroup_stats(c->state.pid, &cg) == 0 && cg.has_mem && cg.has_cpu) {
 		s->from_cgroup = true;
 		s->cpu_ns = cg.cpu_ns;
 		s->mem = cg.mem_usage;
@@ -122,7 +122,7 @@ static void add_row(struct table *t, struct ctr *c, const struct sample *a,
 	(void)snprintf(memp, sizeof(memp), "%.2f%%",
 		       running && limit ? (double)b->mem * 100.0 / (double)limit : 0.0);
 	(void)snprintf(pids, sizeof(pids), "%llu", running ? (unsigned long long)b->pids : 0ull);
-	table_add(t, (const char *const[]){ id, ctr_name(c), cpu, mem, memp, pids });
+	table_add(t, (const char *const[]){ id, c->name, cpu, mem, memp, pids });
 }
 
 static volatile sig_atomic_t stop_requested;

@@ -155,7 +155,7 @@ static unsigned containers_of(struct ctr **all, const char *image_id)
 	unsigned n = 0;
 
 	for (size_t i = 0; all[i]; i++)
-		n += ctr_str(all[i], "ImageID") && strcmp(ctr_str(all[i], "ImageID"), image_id) == 0;
+		n += all[i]->image_id && strcmp(all[i]->image_id, image_id) == 0;
 	return n;
 }
 
@@ -227,11 +227,11 @@ static int df_verbose(struct image_store *s, struct hull_err *err)
 		(void)store_du_at(AT_FDCWD, all[i]->dir, &du);
 		human_size(du, sz, sizeof(sz));
 		(void)snprintf(id, sizeof(id), "%s", all[i]->id);
-		human_duration(now - human_parse_time(ctr_str(all[i], "Created")), ago, sizeof(ago));
+		human_duration(now - human_parse_time(all[i]->created), ago, sizeof(ago));
 		created = xasprintf("%s ago", ago);
-		table_add(t, (const char *[]){ id, ctr_str(all[i], "Image"), sz, created,
+		table_add(t, (const char *[]){ id, all[i]->image, sz, created,
 					       ctr_status_name(ctr_status_live(all[i])),
-					       ctr_name(all[i]) });
+					       all[i]->name });
 	}
 	ctr_list_free(all);
 	printf("\nContainers space usage:\n\n");

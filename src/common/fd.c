@@ -96,14 +96,11 @@ int fd_read_file_at(int dirfd, const char *path, size_t max_size, char **ret_buf
 	return 0;
 }
 
-int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t len,
-			    unsigned mode)
+int fd_tmp_create_beside(int dirfd, const char *path, unsigned mode, char **ret_tmp)
 {
-	cleanup_free char *tmp = NULL;
-	cleanup_close int fd = -1;
-	int r;
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd;
 
-	tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	/* O_EXCL: a symlink or hard link planted at the temporary name is never written
 	 * through; a stale file of ours (a crashed earlier run with the same pid) is removed
 	 * and the create tried once more. */
@@ -112,14 +109,41 @@ int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
+	*ret_tmp = steal_ptr(&tmp);
+	return fd;
+}
+
+static int replace_file(int dirfd, const char *path, const void *buf, size_t len, unsigned mode,
+			unsigned flags, bool exact_mode)
+{
+	cleanup_free char *tmp = NULL;
+	cleanup_close int fd = fd_tmp_create_beside(dirfd, path, mode, &tmp);
+	int r;
+
+	if (fd < 0)
+		return fd;
 	r = fd_write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && exact_mode && fchmod(fd, mode) < 0) /* the umask must not narrow it */
+		r = -errno;
+	if (r == 0 && (flags & FD_REPLACE_SYNC) && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, path) < 0)
 		r = -errno;
 	if (r < 0)
 		(void)unlinkat(dirfd, tmp, 0);
 	return r;
+}
+
+int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t len,
+			    unsigned mode)
+{
+	return replace_file(dirfd, path, buf, len, mode, FD_REPLACE_SYNC, false);
+}
+
+int fd_replace_file_at(int dirfd, const char *path, const void *buf, size_t len, unsigned mode,
+		       unsigned flags)
+{
+	return replace_file(dirfd, path, buf, len, mode, flags, true);
 }
 
 int fd_set_cloexec(int fd, bool on)

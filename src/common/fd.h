@@ -24,6 +24,23 @@ int fd_write_file_atomic_at(int dirfd, const char *path, const void *buf, size_t
 			    unsigned mode);
 
 /*
+ * The same with choices: FD_REPLACE_SYNC fsyncs before the rename (fd_write_file_atomic_at
+ * always does); without it a crash may leave the new name with lost content, which suits
+ * files that do not outlive a reboot (container records). The file gets exactly mode, the
+ * umask left out. Returns 0 or -errno; the temporary name is removed on failure.
+ */
+#define FD_REPLACE_SYNC 1u
+int fd_replace_file_at(int dirfd, const char *path, const void *buf, size_t len, unsigned mode,
+		       unsigned flags);
+
+/*
+ * Create the temporary file PATH.tmp.PID beside path, for an output that is renamed over
+ * path once complete (O_EXCL: never through a symbolic link planted at that name; a stale
+ * one of ours is replaced). Returns the fd (*ret_tmp receives the name, to free) or -errno.
+ */
+int fd_tmp_create_beside(int dirfd, const char *path, unsigned mode, char **ret_tmp);
+
+/*
  * Mark every fd >= min_fd close-on-exec, so nothing leaks into a container or a guest.
  * Uses close_range(CLOSE_RANGE_CLOEXEC) and falls back to /proc/self/fd.
  */

@@ -13,23 +13,12 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
-#include "common/json.h"
 #include "common/rmtree.h"
 #include "common/strv.h"
 #include "engine/human.h"
 #include "engine/rootfs.h"
 #include "engine/run.h"
 #include "image/digest.h"
-
-void ctr_free(struct ctr *c)
-{
-	if (!c)
-		return;
-	free(c->dir);
-	json_decref(c->rec);
-	json_decref(c->state);
-	free(c);
-}
 
 void ctr_list_free(struct ctr **v)
 {
@@ -38,95 +27,32 @@ void ctr_list_free(struct ctr **v)
 	free(v);
 }
 
-const char *ctr_str(const struct ctr *c, const char *key)
-{
-	return json_string_value(json_object_get(c->rec, key));
-}
-
-const char *ctr_name(const struct ctr *c)
-{
-	return ctr_str(c, "Name");
-}
-
-static const char *const status_names[CTR_STATUS_COUNT] = {
-	[CTR_CREATED] = "created",
-	[CTR_RUNNING] = "running",
-	[CTR_EXITED] = "exited",
-	[CTR_DEAD] = "dead",
-};
-
-const char *ctr_status_name(enum ctr_status st)
-{
-	return st < CTR_STATUS_COUNT ? status_names[st] : "unknown";
-}
-
-enum ctr_status ctr_status(const struct ctr *c)
-{
-	const char *s = json_string_value(json_object_get(c->state, "Status"));
-
-	for (int i = 0; s && i < CTR_STATUS_COUNT; i++)
-		if (strcmp(s, status_names[i]) == 0)
-			return (enum ctr_status)i;
-	return CTR_CREATED;
-}
-
-pid_t ctr_pid(const struct ctr *c)
-{
-	return (pid_t)json_integer_value(json_object_get(c->state, "Pid"));
-}
-
-int ctr_exit_code(const struct ctr *c)
-{
-	return (int)json_integer_value(json_object_get(c->state, "ExitCode"));
-}
-
 enum ctr_status ctr_status_live(struct ctr *c)
 {
-	enum ctr_status st = ctr_status(c);
-	pid_t mon = (pid_t)json_integer_value(json_object_get(c->state, "MonitorPid"));
+	struct ctr_state *st = &c->state;
 
 	/* A monitor killed with -9 cannot record the exit: the container is gone with it
 	 * only if its init is gone too. */
-	if (st == CTR_RUNNING && ctr_pid(c) > 0 && kill(ctr_pid(c), 0) < 0 && errno == ESRCH &&
-	    (mon <= 0 || kill(mon, 0) < 0)) {
-		cleanup_free char *now = NULL;
+	if (st->status == CTR_RUNNING && st->pid > 0 && kill(st->pid, 0) < 0 && errno == ESRCH &&
+	    (st->monitor_pid <= 0 || kill(st->monitor_pid, 0) < 0)) {
 		struct hull_err err;
 		struct timespec ts;
 
-		if (ctr_state_reload(c, &err) == 0 && ctr_status(c) != CTR_RUNNING)
-			return ctr_status(c);
+		if (ctr_state_reload(c, &err) == 0 && st->status != CTR_RUNNING)
+			return st->status;
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
-		now = human_rfc3339(&ts);
-		(void)json_object_set_new(c->state, "Status", json_string("exited"));
-		(void)json_object_set_new(c->state, "ExitCode", json_integer(-1));
-		(void)json_object_set_new(c->state, "Pid", json_integer(0));
-		(void)json_object_set_new(c->state, "MonitorPid", json_integer(0));
-		(void)json_object_set_new(c->state, "FinishedAt", json_string(now));
+		st->status = CTR_EXITED;
+		st->exit_code = -1;
+		st->pid = 0;
+		st->monitor_pid = 0;
+		free(st->finished_at);
+		st->finished_at = human_rfc3339(&ts);
 		(void)ctr_state_save(c, &err);
 		/* its init is gone, and with it the pid namespace: nothing uses the rootfs */
 		(void)ctr_rootfs_teardown(c->dir, &err);
 		return CTR_EXITED;
 	}
-	return st;
-}
-
-static int load_json_at(int dirfd, const char *name, const char *where, json_t **ret,
-			struct hull_err *err)
-{
-	cleanup_free char *buf = NULL;
-	size_t len = 0;
-	int r = fd_read_file_at(dirfd, name, 1u << 20, &buf, &len);
-
-	if (r < 0)
-		return hull_err_set(err, -r, "%s/%s", where, name);
-	return hjson_load_buf(buf, len, name, ret, err);
-}
-
-/* A record for a directory that has no hull.json: a creation or a removal interrupted. */
-static json_t *leftover_record(const char *id)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[]}}", "Id", id, "Name", "", "Image", "",
-			 "ImageName", "", "Created", "", "Config", "Cmd");
+	return st->status;
 }
 
 /*
@@ -157,19 +83,12 @@ static int ctr_open_dir(struct image_store *s, const char *id, struct ctr **ret,
 		ctr_free(c);
 		return r;
 	}
-	r = load_json_at(dfd, "hull.json", c->dir, &c->rec, err);
+	r = ctr_record_read_at(dfd, c, err);
 	if (r == -ENOENT && !creation_running(s)) {
-		c->rec = leftover_record(id);
-		r = 0;
-	}
-	if (r == 0)
-		r = load_json_at(dfd, "state.json", c->dir, &c->state, err);
-	/* state.json goes first when a container is removed (ctr_dir_remove) */
-	if (r == -ENOENT) {
-		c->state = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "Status", "dead", "Pid", 0,
-				     "MonitorPid", 0, "ExitCode", 0, "StartedAt", "",
-				     "FinishedAt", "");
-		r = 0;
+		hull_err_clear(err);
+		ctr_record_leftover(c);
+		/* as any record: an interrupted creation may have written state.json */
+		r = ctr_state_read_at(dfd, c, err);
 	}
 	if (r < 0) {
 		ctr_free(c);
@@ -182,47 +101,29 @@ static int ctr_open_dir(struct image_store *s, const char *id, struct ctr **ret,
 int ctr_state_reload(struct ctr *c, struct hull_err *err)
 {
 	cleanup_close int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	json_t *st = NULL;
-	int r;
 
 	if (dfd < 0)
 		return hull_err_set(err, errno, "%s", c->dir);
-	r = load_json_at(dfd, "state.json", c->dir, &st, err);
-	if (r < 0)
-		return r;
-	json_decref(c->state);
-	c->state = st;
-	return 0;
+	return ctr_state_read_at(dfd, c, err);
 }
 
 int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
 		   unsigned mode, struct hull_err *err)
 {
-	cleanup_free char *path = xasprintf("%s/%s", dir, name);
-	cleanup_free char *tmp = xasprintf("%s/.%s.%d", dir, name, (int)getpid());
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-				    mode);
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
 
-	if (fd < 0)
-		return hull_err_set(err, errno, "%s", tmp);
-	r = fd_write_all(fd, buf, len);
-	if (r == 0 && fchmod(fd, mode) < 0) /* the umask must not narrow it */
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
-		return hull_err_set(err, -r, "%s", path);
-	}
+	if (dfd < 0)
+		return hull_err_set(err, errno, "%s", dir);
+	r = fd_replace_file_at(dfd, name, buf, len, mode, 0);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s/%s", dir, name);
 	return 0;
 }
 
 int ctr_state_save(struct ctr *c, struct hull_err *err)
 {
-	cleanup_free char *buf = hjson_dump(c->state, JSON_COMPACT);
-
-	return ctr_write_file(c->dir, "state.json", buf, strlen(buf), 0600, err);
+	return ctr_state_write(c, err);
 }
 
 /* Ids of the container directories (complete ones: being created ones start with '.'). */
@@ -253,9 +154,7 @@ static int list_ids(struct image_store *s, char ***ret, struct hull_err *err)
 static int cmp_created(const void *a, const void *b)
 {
 	const struct ctr *x = *(struct ctr *const *)a, *y = *(struct ctr *const *)b;
-	const char *cx = ctr_str(x, "Created"), *cy = ctr_str(y, "Created");
-
-	return strcmp(cx ? cx : "", cy ? cy : "");
+	return strcmp(x->created, y->created);
 }
 
 int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *err)
@@ -291,11 +190,19 @@ int container_load(struct image_store *s, const char *ref, struct ctr **ret,
 
 	if (!ref || !*ref)
 		return hull_err_setx(err, EINVAL, "empty container name");
+	/* a full id opens the record itself: a record it cannot read is that error, not "no
+	 * such container" (the listing skips what it cannot read) */
+	if (strlen(ref) == CTR_ID_LEN && digest_is_hex_prefix(ref)) {
+		r = ctr_open_dir(s, ref, ret, err);
+		if (r != -ENOENT)
+			return r;
+		hull_err_clear(err);
+	}
 	r = container_list(s, &all, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; all[i] && !found; i++)
-		if ((ctr_name(all[i]) && strcmp(ctr_name(all[i]), ref) == 0) ||
+		if (strcmp(all[i]->name, ref) == 0 ||
 		    strcmp(all[i]->id, ref) == 0)
 			found = all[i];
 	for (size_t i = 0; all[i] && !found; i++)
@@ -330,8 +237,8 @@ int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err
 	if (r < 0)
 		return r;
 	for (size_t i = 0; all[i]; i++)
-		if (ctr_str(all[i], "ImageID"))
-			strv_push(&ids, ctr_str(all[i], "ImageID"));
+		if (all[i]->image_id && *all[i]->image_id)
+			strv_push(&ids, all[i]->image_id);
 	ctr_list_free(all);
 	if (!ids)
 		ids = xcalloc(1, sizeof(*ids));
@@ -364,8 +271,7 @@ char **container_names(struct image_store *s)
 	if (container_list(s, &all, &err) < 0)
 		return names;
 	for (size_t i = 0; all[i]; i++)
-		if (ctr_name(all[i]))
-			strv_push(&names, ctr_name(all[i]));
+		strv_push(&names, all[i]->name);
 	ctr_list_free(all);
 	return names;
 }
@@ -421,8 +327,7 @@ int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hu
 		c = xcalloc(1, sizeof(*c));
 		(void)snprintf(c->id, sizeof(c->id), "%s", ids[i]);
 		c->dir = steal_ptr(&dir);
-		c->rec = leftover_record(ids[i]);
-		c->state = json_pack("{s:s}", "Status", "dead");
+		ctr_record_leftover(c);
 		if (engine_remove(s, c, true, &e2) == 0)
 			(*ret_n)++;
 		ctr_free(c);
@@ -439,8 +344,8 @@ char *container_using_image(struct image_store *s, const char *image_id)
 	if (container_list(s, &all, &err) < 0)
 		return NULL;
 	for (size_t i = 0; all[i] && !name; i++)
-		if (ctr_str(all[i], "ImageID") && strcmp(ctr_str(all[i], "ImageID"), image_id) == 0)
-			name = xstrdup(ctr_name(all[i]) ? ctr_name(all[i]) : all[i]->id);
+		if (all[i]->image_id && strcmp(all[i]->image_id, image_id) == 0)
+			name = xstrdup(*all[i]->name ? all[i]->name : all[i]->id);
 	ctr_list_free(all);
 	return name;
 }

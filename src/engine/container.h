@@ -11,45 +11,22 @@
  *
  * The OCI runtime keeps its own state under <store>/runtime (src/oci/runtime.h).
  */
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "engine/record.h"
 #include "image/store.h"
 
-#define CTR_ID_LEN 64
-
-enum ctr_status {
-	CTR_CREATED,
-	CTR_RUNNING,
-	CTR_EXITED,
-	CTR_DEAD, /* a removal was interrupted, or a creation: only rm -f or prune remain */
-	CTR_STATUS_COUNT,
-};
-
-struct ctr {
-	char id[CTR_ID_LEN + 1];
-	char *dir;     /* absolute: <store>/containers/<id> */
-	json_t *rec;   /* hull.json */
-	json_t *state; /* state.json */
-};
-
-void ctr_free(struct ctr *c);
 DEFINE_CLEANUP_FUNC(struct ctr, ctr_free)
 #define cleanup_ctr __attribute__((cleanup(ctr_free_cleanup)))
 
-/* Accessors over the two JSON documents. */
-const char *ctr_name(const struct ctr *c);
-const char *ctr_str(const struct ctr *c, const char *key); /* hull.json field */
-enum ctr_status ctr_status(const struct ctr *c);
+void ctr_list_free(struct ctr **v);
+
 /* The status, corrected when a running container's monitor died without recording it. */
 enum ctr_status ctr_status_live(struct ctr *c);
-pid_t ctr_pid(const struct ctr *c);
-int ctr_exit_code(const struct ctr *c);
-const char *ctr_status_name(enum ctr_status st);
 
 /* Load one container by exact name, exact id, or unique id prefix. -ENOENT "no such
  * container: REF", -EEXIST when a prefix is ambiguous. */
@@ -66,9 +43,8 @@ void ctr_list_free(struct ctr **v);
 /* Replace state.json with c->state. */
 int ctr_state_save(struct ctr *c, struct hull_err *err);
 /*
- * Replace dir/name atomically (temporary name, then rename) without fsync: container
- * records are rewritten on every state change and a container does not outlive a reboot,
- * so atomicity matters and durability does not (the image store does fsync).
+ * Replace dir/name atomically (temporary name, then rename) without fsync, with exactly
+ * mode (common/fd.h fd_replace_file_at); the error names the file.
  */
 int ctr_write_file(const char *dir, const char *name, const char *buf, size_t len,
 		   unsigned mode, struct hull_err *err);

@@ -168,13 +168,13 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	cleanup_close int devnull = -1;
 	cleanup_close int master = -1;
 	struct oci_exec_opts opts;
-	pid_t init = ctr_pid(c), pid = 0;
+	pid_t init = c->state.pid, pid = 0;
 	int stdio[3] = { -1, -1, -1 };
 	int r, code;
 
 	*ret_exit = 125;
 	if (ctr_status_live(c) != CTR_RUNNING || init <= 0)
-		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
+		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
 	if (o->workdir && o->workdir[0] != '/')
 		return hull_err_setx(err, EINVAL, "-w %s: the working directory must be an "
 				     "absolute path", o->workdir);
@@ -197,7 +197,7 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	r = start_process(s, c, o->tty, stdio, &opts, &pid, &master, err);
 	if (r == -ESRCH) {
 		hull_err_clear(err);
-		return hull_err_setx(err, ESRCH, "container %s is not running", ctr_name(c));
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
 	}
 	if (r < 0) {
 		*ret_exit = failure_exit(err);

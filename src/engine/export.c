@@ -17,27 +17,20 @@
 int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err *err)
 {
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", c->dir);
-	cleanup_strv char **layers = NULL;
 	cleanup_close int root_fd = -1;
 	struct archive *disk = NULL, *out = NULL;
 	struct archive_entry *e;
 	struct hull_err e2;
 	bool was_running;
-	json_t *l;
-	size_t i;
 	int r;
 
-	json_array_foreach(json_object_get(c->rec, "Layers"), i, l)
-		strv_push(&layers, json_string_value(l));
-	if (!layers)
-		layers = xcalloc(1, sizeof(*layers));
 	was_running = ctr_status_live(c) == CTR_RUNNING;
-	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
+	r = ctr_rootfs_ensure(s, c->dir, c->layers, c->rootfs_mode, err);
 	if (r < 0)
 		return r;
 	root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
-		return hull_err_set(err, errno, "export %s: %s", ctr_name(c), rootfs);
+		return hull_err_set(err, errno, "export %s: %s", c->name, rootfs);
 	disk = archive_read_disk_new();
 	out = archive_write_new();
 	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
@@ -45,7 +38,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 	archive_write_set_format_pax_restricted(out);
 	if (archive_write_open_fd(out, fd) != ARCHIVE_OK ||
 	    archive_read_disk_open(disk, rootfs) != ARCHIVE_OK) {
-		r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c),
+		r = hull_err_setx(err, EIO, "export %s: %s", c->name,
 				  archive_error_string(disk));
 		goto out;
 	}
@@ -58,7 +51,7 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 						 : xstrdup(".");
 		archive_entry_set_pathname(e, rel);
 		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c),
+			r = hull_err_setx(err, EIO, "export %s: %s", c->name,
 					  archive_error_string(out));
 			archive_entry_free(e);
 			goto out;
@@ -83,19 +76,19 @@ int engine_export(struct image_store *s, struct ctr *c, int fd, struct hull_err 
 	}
 	archive_entry_free(e);
 	if (r != ARCHIVE_EOF) {
-		r = hull_err_setx(err, EIO, "export %s: %s", ctr_name(c), archive_error_string(disk));
+		r = hull_err_setx(err, EIO, "export %s: %s", c->name, archive_error_string(disk));
 		goto out;
 	}
 	r = archive_write_close(out) == ARCHIVE_OK ? 0
 						   : hull_err_setx(err, EIO, "export %s: %s",
-								   ctr_name(c),
+								   c->name,
 								   archive_error_string(out));
 out:
 	archive_read_free(disk);
 	archive_write_free(out);
 	/* a stopped container holds no mount: drop the one made for the export, unless the
 	 * container started meanwhile */
-	if (!was_running && ctr_state_reload(c, &e2) == 0 && ctr_status(c) != CTR_RUNNING)
+	if (!was_running && ctr_state_reload(c, &e2) == 0 && c->state.status != CTR_RUNNING)
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 	return r;
 }

@@ -9,37 +9,76 @@
 #include "common/json.h"
 #include "common/strv.h"
 
-json_t *engine_inspect_container(struct ctr *c)
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		(void)json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* docker's Config and HostConfig, in the order hull.json always had them */
+static json_t *config_json(const struct ctr *c)
+{
+	const struct ctr_config *cf = &c->config;
+
+	if (c->leftover)
+		return json_pack("{s:o}", "Cmd", strv_json(cf->cmd));
+	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "Cmd",
+			 strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
+			 cf->working_dir, "Hostname", cf->hostname, "Tty", cf->tty, "OpenStdin",
+			 cf->open_stdin, "Image", cf->image, "User", cf->user, "StopSignal",
+			 cf->stop_signal);
+}
+
+static json_t *host_config_json(const struct ctr_host_config *h)
+{
+	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
+			 "AutoRemove", h->auto_remove, "NetworkMode", h->network_mode, "Memory",
+			 (json_int_t)h->memory, "NanoCpus", (json_int_t)h->nano_cpus, "PidsLimit",
+			 (json_int_t)h->pids_limit, "ReadonlyRootfs", h->readonly_rootfs,
+			 "Privileged", h->privileged, "CapAdd", strv_json(h->cap_add), "CapDrop",
+			 strv_json(h->cap_drop), "Binds", strv_json(h->binds), "MemorySwap",
+			 (json_int_t)h->memory_swap, "CpuShares", (json_int_t)h->cpu_shares,
+			 "CpusetCpus", h->cpuset_cpus);
+}
+
+static json_t *state_json(struct ctr *c)
 {
 	enum ctr_status st = ctr_status_live(c);
-	json_t *state = c->state;
-	json_t *o = json_deep_copy(c->rec);
-	cleanup_free char *name = xasprintf("/%s", ctr_name(c) ? ctr_name(c) : "");
 
-	(void)json_object_set_new(o, "Name", json_string(name));
-	(void)json_object_set(o, "Image", json_object_get(c->rec, "ImageID"));
-	(void)json_object_set_new(
-		o, "State",
-		json_pack("{s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:O, s:O}", "Status",
-			  ctr_status_name(st), "Running", st == CTR_RUNNING, "Paused", false,
-			  "Restarting", false, "Dead", false, "Pid",
-			  (json_int_t)(st == CTR_RUNNING ? ctr_pid(c) : 0), "ExitCode",
-			  (json_int_t)ctr_exit_code(c), "StartedAt",
-			  json_object_get(state, "StartedAt"), "FinishedAt",
-			  json_object_get(state, "FinishedAt")));
-	{
-		cleanup_free char *lp = xasprintf("%s/ctr.log", c->dir);
-		cleanup_free char *rp = xasprintf("%s/rootfs", c->dir);
+	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:s, s:s}", "Status",
+			 ctr_status_name(st), "Running", st == CTR_RUNNING, "Paused", false,
+			 "Restarting", false, "Dead", false, "Pid",
+			 (json_int_t)(st == CTR_RUNNING ? c->state.pid : 0), "ExitCode",
+			 (json_int_t)c->state.exit_code, "StartedAt", c->state.started_at,
+			 "FinishedAt", c->state.finished_at);
+}
 
-		(void)json_object_set_new(o, "LogPath", json_string(lp));
-		(void)json_object_set_new(o, "GraphDriver",
-					  json_pack("{s:s, s:{s:s}}", "Name",
-						    ctr_str(c, "RootfsMode") ? ctr_str(c, "RootfsMode")
-									      : "overlay",
-						    "Data", "MergedDir", rp));
+json_t *engine_inspect_container(struct ctr *c)
+{
+	cleanup_free char *name = xasprintf("/%s", c->name);
+	cleanup_free char *lp = xasprintf("%s/ctr.log", c->dir);
+	cleanup_free char *rp = xasprintf("%s/rootfs", c->dir);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "Id", c->id, "Name", name, "Created",
+			      c->created, "Image", c->image_id ? c->image_id : c->image);
+
+	if (!c->leftover) {
+		(void)json_object_set_new(o, "ImageID", json_string(c->image_id ? c->image_id : ""));
+		(void)json_object_set_new(o, "Path", json_string(c->path ? c->path : ""));
+		(void)json_object_set_new(o, "Args", strv_json(c->args));
+		(void)json_object_set_new(o, "RootfsMode", json_string(c->rootfs_mode));
 	}
-	(void)json_object_del(o, "Layers");
-	(void)json_object_del(o, "ImageName");
+	(void)json_object_set_new(o, "Config", config_json(c));
+	if (!c->leftover)
+		(void)json_object_set_new(o, "HostConfig", host_config_json(&c->host));
+	(void)json_object_set_new(o, "State", state_json(c));
+	(void)json_object_set_new(o, "LogPath", json_string(lp));
+	(void)json_object_set_new(o, "GraphDriver",
+				  json_pack("{s:s, s:{s:s}}", "Name",
+					    *c->rootfs_mode ? c->rootfs_mode : "overlay", "Data",
+					    "MergedDir", rp));
 	return o;
 }
 

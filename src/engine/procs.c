@@ -78,11 +78,11 @@ int ctr_procs(struct ctr *c, struct ctr_proc **ret, size_t *ret_n, struct hull_e
 	DIR *d;
 	struct dirent *de;
 
-	if (ctr_status_live(c) != CTR_RUNNING || ctr_pid(c) <= 0)
-		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
-	ns = ns_of(ctr_pid(c));
+	if (ctr_status_live(c) != CTR_RUNNING || c->state.pid <= 0)
+		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
+	ns = ns_of(c->state.pid);
 	if (!ns)
-		return hull_err_set(err, errno, "container %s: /proc/%d", ctr_name(c), ctr_pid(c));
+		return hull_err_set(err, errno, "container %s: /proc/%d", c->name, c->state.pid);
 	d = opendir("/proc");
 	if (!d)
 		return hull_err_set(err, errno, "/proc");
@@ -98,7 +98,7 @@ int ctr_procs(struct ctr *c, struct ctr_proc **ret, size_t *ret_n, struct hull_e
 			continue;
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		/* the init first */
-		if (pid == ctr_pid(c) && n > 0) {
+		if (pid == c->state.pid && n > 0) {
 			v[n] = v[0];
 			v[0] = p;
 		} else {

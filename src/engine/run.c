@@ -101,59 +101,78 @@ static bool valid_name(const char *n)
 	return true;
 }
 
-static json_t *strv_json(char *const *v)
+static char *xstrdup_or(const char *s, const char *dflt)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; v && v[i]; i++)
-		(void)json_array_append_new(a, json_string(v[i]));
-	return a;
+	return xstrdup(s ? s : dflt);
 }
 
-static json_t *make_record(const struct run_opts *o, const char *id, const char *name,
-			   const struct image_info *img, const char *rootfs_mode,
-			   char *const *diff_ids, json_t *oci, json_t *icfg)
+/* The process of config.json as docker's Config shows it. */
+static int record_process(struct ctr *c, json_t *oci, struct hull_err *err)
 {
-	json_t *rec;
+	json_t *proc = NULL;
+	const char *cwd = NULL, *hostname = NULL;
+	int r = hjson_get_obj(oci, "process", "config.json", true, &proc, err);
+
+	if (r == 0)
+		r = hjson_get_strv(proc, "args", "config.json: process", true, 65536,
+				   &c->config.cmd, err);
+	if (r == 0)
+		r = hjson_get_strv(proc, "env", "config.json: process", false, 65536,
+				   &c->config.env, err);
+	if (r == 0)
+		r = hjson_get_str(proc, "cwd", "config.json: process", false, &cwd, err);
+	if (r == 0)
+		r = hjson_get_str(oci, "hostname", "config.json", false, &hostname, err);
+	if (r < 0)
+		return r;
+	if (!c->config.env)
+		c->config.env = xcalloc(1, sizeof(char *));
+	c->config.working_dir = xstrdup_or(cwd, "");
+	c->config.hostname = xstrdup_or(hostname, "");
+	c->path = xstrdup_or(c->config.cmd[0], "");
+	c->args = strv_dup(c->config.cmd[0] ? c->config.cmd + 1 : c->config.cmd);
+	return 0;
+}
+
+/* hull.json's content: what create was asked for, and what it made of it. */
+static int record_fill(struct ctr *c, const struct run_opts *o, const char *name,
+		       const struct image_info *img, const char *rootfs_mode, char *const *diff_ids,
+		       json_t *oci, json_t *icfg, struct hull_err *err)
+{
 	const char *stop = json_string_value(json_object_get(icfg, "StopSignal"));
+	struct ctr_host_config *h = &c->host;
 
-	json_t *proc = json_object_get(oci, "process");
-	json_t *args = json_object_get(proc, "args");
-	json_t *rest = json_array();
-	cleanup_free char *created = now_str();
-
-	for (size_t i = 1; i < json_array_size(args); i++)
-		(void)json_array_append(rest, json_array_get(args, i));
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:o,"
-			 " s:{s:O, s:O, s:s, s:s, s:b, s:b, s:s, s:s}, "
-			 " s:{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o}}",
-			 "Id", id, "Name", name, "Created", created, "Image", o->image,
-			 "ImageName", img->name ? img->name : img->config, "ImageID", img->config,
-			 "Path", json_array_get(args, 0), "Args", rest, "RootfsMode", rootfs_mode,
-			 "Layers", strv_json(diff_ids), "Config", "Cmd", args, "Env",
-			 json_object_get(proc, "env"), "WorkingDir",
-			 json_string_value(json_object_get(proc, "cwd")), "Hostname",
-			 json_string_value(json_object_get(oci, "hostname")), "Tty", o->tty,
-			 "OpenStdin", o->interactive, "Image", o->image, "User",
-			 o->user ? o->user : "", "HostConfig", "AutoRemove", o->rm, "NetworkMode",
-			 o->network ? o->network : "none", "Memory", (json_int_t)o->memory,
-			 "NanoCpus", (json_int_t)(o->cpus * 1e9), "PidsLimit",
-			 (json_int_t)o->pids_limit, "ReadonlyRootfs", o->read_only, "Privileged",
-			 o->privileged, "CapAdd", strv_json(o->cap_add), "CapDrop",
-			 strv_json(o->cap_drop), "Binds", strv_json(o->volumes));
-	{
-		json_t *hc = json_object_get(rec, "HostConfig");
-
-		(void)json_object_set_new(hc, "MemorySwap",
-					  json_integer(o->memory_swap < 0 ? -1 : run_opts_memory_swap(o)));
-		(void)json_object_set_new(hc, "CpuShares", json_integer((json_int_t)o->cpu_shares));
-		(void)json_object_set_new(hc, "CpusetCpus",
-					  json_string(o->cpuset_cpus ? o->cpuset_cpus : ""));
-	}
+	c->name = xstrdup(name);
+	c->created = now_str();
+	c->image = xstrdup(o->image);
+	c->image_name = xstrdup(img->name ? img->name : img->config);
+	c->image_id = xstrdup(img->config);
+	c->rootfs_mode = xstrdup(rootfs_mode);
+	c->layers = strv_dup(diff_ids);
+	c->backend = xstrdup("oci");
+	c->config.tty = o->tty;
+	c->config.open_stdin = o->interactive;
+	c->config.image = xstrdup(o->image);
+	c->config.user = xstrdup_or(o->user, "");
 	/* the image's STOPSIGNAL, used by `hull stop` */
-	(void)json_object_set_new(json_object_get(rec, "Config"), "StopSignal",
-				  json_string(stop && signal_parse(stop) > 0 ? stop : "SIGTERM"));
-	return rec;
+	c->config.stop_signal = xstrdup(stop && signal_parse(stop) > 0 ? stop : "SIGTERM");
+	h->auto_remove = o->rm;
+	h->network_mode = xstrdup_or(o->network, "none");
+	h->memory = o->memory;
+	h->nano_cpus = (int64_t)(o->cpus * 1e9);
+	h->pids_limit = o->pids_limit;
+	h->readonly_rootfs = o->read_only;
+	h->privileged = o->privileged;
+	h->cap_add = strv_dup(o->cap_add);
+	h->cap_drop = strv_dup(o->cap_drop);
+	h->binds = strv_dup(o->volumes);
+	h->memory_swap = o->memory_swap < 0 ? -1 : run_opts_memory_swap(o);
+	h->cpu_shares = o->cpu_shares;
+	h->cpuset_cpus = xstrdup_or(o->cpuset_cpus, "");
+	c->state.status = CTR_CREATED;
+	c->state.started_at = xstrdup("");
+	c->state.finished_at = xstrdup("");
+	return record_process(c, oci, err);
 }
 
 static int write_json(const char *dir, const char *name, json_t *v, struct hull_err *err)
@@ -168,8 +187,7 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 {
 	cleanup_json json_t *img = NULL;
 	cleanup_json json_t *oci = NULL;
-	cleanup_json json_t *rec = NULL;
-	cleanup_json json_t *state = NULL;
+	cleanup_ctr struct ctr *c = xcalloc(1, sizeof(*c));
 	cleanup_strv char **diff_ids = NULL;
 	cleanup_close int rootfs = -1;
 	cleanup_free char *rootfs_path = xasprintf("%s/rootfs", dir);
@@ -177,6 +195,9 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	const char *mode = NULL;
 	int r;
 
+	(void)snprintf(c->id, sizeof(c->id), "%s", id);
+	c->dir = xstrdup(dir);
+	c->version = CTR_RECORD_VERSION;
 	r = image_lookup(s, o->image, &info, err);
 	if (r == 0)
 		r = image_config(s, &info, &img, &diff_ids, err);
@@ -195,21 +216,18 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 		r = ctr_config_build(o, img, rootfs, dir, id, &oci, ret_exit, err);
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);
-	if (r == 0) {
-		rec = make_record(o, id, name, &info, mode, diff_ids, oci,
-				  json_object_get(img, "config"));
-		state = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "Status", "created", "Pid", 0,
-				  "MonitorPid", 0, "ExitCode", 0, "StartedAt", "", "FinishedAt",
-				  "");
-		r = write_json(dir, "state.json", state, err);
-	}
+	if (r == 0)
+		r = record_fill(c, o, name, &info, mode, diff_ids, oci,
+				json_object_get(img, "config"), err);
+	if (r == 0)
+		r = ctr_state_write(c, err);
 	/* mounted again when it starts: an idle container holds no mount; before hull.json,
 	 * so that a complete record never comes with a mount whatever kills us */
 	if (r == 0)
 		r = ctr_rootfs_teardown(dir, err);
-	/* hull.json last: a directory without it is not a container (container_list) */
+	/* hull.json last: a directory without it is not a container (ctr_list) */
 	if (r == 0)
-		r = write_json(dir, "hull.json", rec, err);
+		r = ctr_record_write(c, err);
 	image_info_clear(&info);
 	return r;
 }
@@ -256,30 +274,30 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 
 static void state_set_running(struct ctr *c, pid_t pid)
 {
-	cleanup_free char *now = now_str();
+	struct ctr_state *st = &c->state;
 
-	(void)json_object_set_new(c->state, "Status", json_string("running"));
-	(void)json_object_set_new(c->state, "Pid", json_integer(pid));
-	(void)json_object_set_new(c->state, "MonitorPid", json_integer(getpid()));
-	(void)json_object_set_new(c->state, "StartedAt", json_string(now));
-	(void)json_object_set_new(c->state, "FinishedAt", json_string(""));
-	(void)json_object_set_new(c->state, "ExitCode", json_integer(0));
+	st->status = CTR_RUNNING;
+	st->pid = pid;
+	st->monitor_pid = getpid();
+	free(st->started_at);
+	st->started_at = now_str();
+	free(st->finished_at);
+	st->finished_at = xstrdup("");
+	st->exit_code = 0;
+	st->oom_killed = false;
 }
 
-static void state_set_exited(struct ctr *c, int code)
+static void state_set_exited(struct ctr *c, int code, bool oom_killed)
 {
-	cleanup_free char *now = now_str();
+	struct ctr_state *st = &c->state;
 
-	(void)json_object_set_new(c->state, "Status", json_string("exited"));
-	(void)json_object_set_new(c->state, "Pid", json_integer(0));
-	(void)json_object_set_new(c->state, "MonitorPid", json_integer(0));
-	(void)json_object_set_new(c->state, "FinishedAt", json_string(now));
-	(void)json_object_set_new(c->state, "ExitCode", json_integer(code));
-}
-
-static bool ctr_tty(const struct ctr *c)
-{
-	return json_is_true(json_object_get(json_object_get(c->rec, "Config"), "Tty"));
+	st->status = CTR_EXITED;
+	st->pid = 0;
+	st->monitor_pid = 0;
+	free(st->finished_at);
+	st->finished_at = now_str();
+	st->exit_code = code;
+	st->oom_killed = oom_killed;
 }
 
 /*
@@ -293,27 +311,15 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	cleanup_free char *rroot = runtime_root(s);
 	struct oci_runtime_ctx ctx = { .root = rroot };
 	struct oci_create_opts opts;
-	cleanup_strv char **layers = NULL;
 	struct hull_err e2;
 	int r;
 
 	if (ctr_status_live(c) == CTR_RUNNING)
-		return hull_err_setx(err, EBUSY, "container %s is already running", ctr_name(c));
-	if (ctr_status(c) == CTR_DEAD)
+		return hull_err_setx(err, EBUSY, "container %s is already running", c->name);
+	if (c->state.status == CTR_DEAD)
 		return hull_err_setx(err, EINVAL, "container %s is marked for removal and cannot be "
 				     "started", c->id);
-	layers = NULL;
-	{
-		json_t *l = json_object_get(c->rec, "Layers");
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(l, i, e)
-			strv_push(&layers, json_string_value(e));
-		if (!layers)
-			layers = xcalloc(1, sizeof(*layers));
-	}
-	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
+	r = ctr_rootfs_ensure(s, c->dir, c->layers, c->rootfs_mode, err);
 	if (r < 0)
 		return r;
 	/* a previous run of this container may have left its runtime state */
@@ -321,9 +327,9 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	oci_create_opts_init(&opts);
 	*ret_master = -1;
 	/* with a terminal the pty is the container's stdio: pass none of ours */
-	if (!ctr_tty(c))
+	if (!c->config.tty)
 		memcpy(opts.stdio, stdio, sizeof(opts.stdio));
-	if (ctr_tty(c)) {
+	if (c->config.tty) {
 		r = tty_console_listen(&console, err);
 		if (r < 0) {
 			tty_console_close(&console);
@@ -332,7 +338,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 		opts.console_socket = console.path;
 	}
 	r = oci_runtime_create(&ctx, c->id, c->dir, &opts, ret_pid, ret_pidfd, err);
-	if (r == 0 && ctr_tty(c) && tty_console_receive(&console, ret_master, err) < 0) {
+	if (r == 0 && c->config.tty && tty_console_receive(&console, ret_master, err) < 0) {
 		r = -err->code;
 		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
 		(void)oci_runtime_wait(*ret_pid);
@@ -372,7 +378,7 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 	}
 	/* a stopped container holds no mount on the host; start mounts it again */
 	(void)ctr_rootfs_teardown(c->dir, &e2);
-	state_set_exited(c, code);
+	state_set_exited(c, code, false);
 	(void)ctr_state_save(c, &e2);
 }
 
@@ -408,10 +414,10 @@ static int fg_pipes(struct ctr *c, int stdio[3], int out[2], int errp[2], int *r
 		    struct hull_err *err)
 {
 	*ret_log = ctr_log_open(c->dir);
-	if (*ret_log < 0 || ctr_tty(c))
+	if (*ret_log < 0 || c->config.tty)
 		return 0;
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
-		return hull_err_set(err, errno, "%s: pipe", ctr_name(c));
+		return hull_err_set(err, errno, "%s: pipe", c->name);
 	stdio[1] = out[1];
 	stdio[2] = errp[1];
 	return 0;
@@ -485,8 +491,7 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct hull_err err = { 0 };
-	bool rm = json_is_true(json_object_get(json_object_get(c->rec, "HostConfig"),
-					       "AutoRemove"));
+	bool rm = c->host.auto_remove;
 	int pidfd = -1, code, master = -1;
 	pid_t pid = 0;
 
@@ -533,7 +538,7 @@ int engine_start_detached(struct image_store *s, struct ctr *c, struct hull_err 
 	ssize_t n;
 
 	if (ctr_status_live(c) == CTR_RUNNING)
-		return hull_err_setx(err, EBUSY, "container %s is already running", ctr_name(c));
+		return hull_err_setx(err, EBUSY, "container %s is already running", c->name);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return hull_err_set(err, errno, "pipe");
 	(void)fflush(NULL);
@@ -591,7 +596,7 @@ int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *
 	struct oci_runtime_ctx ctx = { .root = rroot };
 
 	if (ctr_status_live(c) != CTR_RUNNING)
-		return hull_err_setx(err, EINVAL, "container %s is not running", ctr_name(c));
+		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
 	return oci_runtime_kill(&ctx, c->id, sig, false, err);
 }
 
@@ -602,8 +607,7 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 	if (ctr_status_live(c) != CTR_RUNNING)
 		return 0;
 	/* a kill that fails because the container is exiting right now is not an error */
-	sig = signal_parse(json_string_value(
-		json_object_get(json_object_get(c->rec, "Config"), "StopSignal")));
+	sig = signal_parse(c->config.stop_signal);
 	r = engine_kill(s, c, sig > 0 ? sig : SIGTERM, err);
 	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
@@ -614,7 +618,7 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 		return r;
 	if (engine_wait_exit(c, 10000) < 0)
 		return hull_err_setx(err, ETIMEDOUT, "container %s did not exit after SIGKILL",
-				     ctr_name(c));
+				     c->name);
 	return 0;
 }
 
@@ -627,10 +631,10 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 
 	/* the monitor removing its own container (--rm) is not "running" any more */
 	if (ctr_status_live(c) == CTR_RUNNING &&
-	    json_integer_value(json_object_get(c->state, "MonitorPid")) != getpid()) {
+	    c->state.monitor_pid != getpid()) {
 		if (!force)
 			return hull_err_setx(err, EBUSY, "cannot remove running container %s: stop "
-					     "it first or use -f", ctr_name(c));
+					     "it first or use -f", c->name);
 		(void)engine_kill(s, c, SIGKILL, &e2);
 		(void)engine_wait_exit(c, 10000);
 	}

@@ -1,0 +1,431 @@
+#include "engine/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/strv.h"
+
+#define RECORD_MAX_SIZE (1u << 20)
+#define RECORD_MAX_ITEMS 65536
+
+DEFINE_CLEANUP_FUNC(json_t, json_decref)
+#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+
+static const char *const status_names[CTR_STATUS_COUNT] = {
+	[CTR_CREATED] = "created",
+	[CTR_RUNNING] = "running",
+	[CTR_EXITED] = "exited",
+	[CTR_DEAD] = "dead",
+};
+
+const char *ctr_status_name(enum ctr_status st)
+{
+	return st < CTR_STATUS_COUNT ? status_names[st] : "unknown";
+}
+
+static void state_clear(struct ctr_state *st)
+{
+	free(st->started_at);
+	free(st->finished_at);
+	memset(st, 0, sizeof(*st));
+}
+
+void ctr_free(struct ctr *c)
+{
+	if (!c)
+		return;
+	free(c->dir);
+	free(c->name);
+	free(c->created);
+	free(c->image);
+	free(c->image_name);
+	free(c->image_id);
+	free(c->path);
+	strv_free(c->args);
+	free(c->rootfs_mode);
+	strv_free(c->layers);
+	free(c->backend);
+	strv_free(c->config.cmd);
+	strv_free(c->config.env);
+	free(c->config.working_dir);
+	free(c->config.hostname);
+	free(c->config.image);
+	free(c->config.user);
+	free(c->config.stop_signal);
+	free(c->host.network_mode);
+	free(c->host.cpuset_cpus);
+	strv_free(c->host.cap_add);
+	strv_free(c->host.cap_drop);
+	strv_free(c->host.binds);
+	state_clear(&c->state);
+	free(c);
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static int load_at(int dirfd, const char *name, json_t **ret, struct hull_err *err)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	int r = fd_read_file_at(dirfd, name, RECORD_MAX_SIZE, &buf, &len);
+
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", name);
+	r = hjson_load_buf(buf, len, name, ret, err);
+	if (r == 0 && !json_is_object(*ret)) {
+		json_decref(steal_ptr(ret));
+		return hull_err_setx(err, EINVAL, "%s: expected an object", name);
+	}
+	return r;
+}
+
+/* An optional string field, copied (replacing *dst) when present. */
+static int get_str(json_t *o, const char *key, const char *where, char **dst,
+		   struct hull_err *err)
+{
+	const char *v = NULL;
+	int r = hjson_get_str(o, key, where, false, &v, err);
+
+	if (r == 0 && v) {
+		free(*dst);
+		*dst = xstrdup(v);
+	}
+	return r;
+}
+
+static int get_i64(json_t *o, const char *key, const char *where, int64_t *dst,
+		   struct hull_err *err)
+{
+	return hjson_get_int(o, key, where, false, INT64_MIN, INT64_MAX, dst, err);
+}
+
+static int get_bool(json_t *o, const char *key, const char *where, bool *dst,
+		    struct hull_err *err)
+{
+	return hjson_get_bool(o, key, where, false, dst, err);
+}
+
+static int get_strv(json_t *o, const char *key, const char *where, char ***dst,
+		    struct hull_err *err)
+{
+	int r = hjson_get_strv(o, key, where, false, RECORD_MAX_ITEMS, dst, err);
+
+	if (r == 0 && !*dst)
+		*dst = xcalloc(1, sizeof(**dst));
+	return r;
+}
+
+/* "Version": absent is 0 (hull before the typed record); newer than ours is refused. */
+static int get_version(json_t *o, const char *file, unsigned *ret, struct hull_err *err)
+{
+	int64_t v = 0;
+	int r = hjson_get_int(o, "Version", file, false, 0, INT32_MAX, &v, err);
+
+	if (r < 0)
+		return r;
+	if (v > CTR_RECORD_VERSION)
+		return hull_err_setx(err, EPROTONOSUPPORT, "%s: Version %lld: written by a newer "
+				     "hull (this one reads up to %d)", file, (long long)v,
+				     CTR_RECORD_VERSION);
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int read_config(json_t *rec, struct ctr_config *cf, struct hull_err *err)
+{
+	static const char where[] = "hull.json: Config";
+	json_t *o = NULL;
+	int r = hjson_get_obj(rec, "Config", "hull.json", false, &o, err);
+
+	if (r == 0)
+		r = get_strv(o, "Cmd", where, &cf->cmd, err);
+	if (r == 0)
+		r = get_strv(o, "Env", where, &cf->env, err);
+	if (r == 0)
+		r = get_str(o, "WorkingDir", where, &cf->working_dir, err);
+	if (r == 0)
+		r = get_str(o, "Hostname", where, &cf->hostname, err);
+	if (r == 0)
+		r = get_bool(o, "Tty", where, &cf->tty, err);
+	if (r == 0)
+		r = get_bool(o, "OpenStdin", where, &cf->open_stdin, err);
+	if (r == 0)
+		r = get_str(o, "Image", where, &cf->image, err);
+	if (r == 0)
+		r = get_str(o, "User", where, &cf->user, err);
+	if (r == 0)
+		r = get_str(o, "StopSignal", where, &cf->stop_signal, err);
+	if (r == 0 && !cf->stop_signal)
+		cf->stop_signal = xstrdup("SIGTERM");
+	return r;
+}
+
+static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_err *err)
+{
+	static const char where[] = "hull.json: HostConfig";
+	json_t *o = NULL;
+	int64_t shares = 0;
+	int r = hjson_get_obj(rec, "HostConfig", "hull.json", false, &o, err);
+
+	if (r == 0)
+		r = get_bool(o, "AutoRemove", where, &h->auto_remove, err);
+	if (r == 0)
+		r = get_str(o, "NetworkMode", where, &h->network_mode, err);
+	if (r == 0)
+		r = get_i64(o, "Memory", where, &h->memory, err);
+	if (r == 0)
+		r = get_i64(o, "NanoCpus", where, &h->nano_cpus, err);
+	if (r == 0)
+		r = get_i64(o, "PidsLimit", where, &h->pids_limit, err);
+	if (r == 0)
+		r = get_bool(o, "ReadonlyRootfs", where, &h->readonly_rootfs, err);
+	if (r == 0)
+		r = get_bool(o, "Privileged", where, &h->privileged, err);
+	if (r == 0)
+		r = get_strv(o, "CapAdd", where, &h->cap_add, err);
+	if (r == 0)
+		r = get_strv(o, "CapDrop", where, &h->cap_drop, err);
+	if (r == 0)
+		r = get_strv(o, "Binds", where, &h->binds, err);
+	if (r == 0)
+		r = get_i64(o, "MemorySwap", where, &h->memory_swap, err);
+	if (r == 0)
+		r = hjson_get_int(o, "CpuShares", where, false, 0, INT64_MAX, &shares, err);
+	h->cpu_shares = (uint64_t)shares;
+	if (r == 0)
+		r = get_str(o, "CpusetCpus", where, &h->cpuset_cpus, err);
+	if (r == 0 && !h->network_mode)
+		h->network_mode = xstrdup("none");
+	if (r == 0 && !h->cpuset_cpus)
+		h->cpuset_cpus = xstrdup("");
+	return r;
+}
+
+static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
+{
+	static const char where[] = "hull.json";
+	int r = get_version(o, where, &c->version, err);
+
+	if (r == 0)
+		r = get_str(o, "Name", where, &c->name, err);
+	if (r == 0)
+		r = get_str(o, "Created", where, &c->created, err);
+	if (r == 0)
+		r = get_str(o, "Image", where, &c->image, err);
+	if (r == 0)
+		r = get_str(o, "ImageName", where, &c->image_name, err);
+	if (r == 0)
+		r = get_str(o, "ImageID", where, &c->image_id, err);
+	if (r == 0)
+		r = get_str(o, "Path", where, &c->path, err);
+	if (r == 0)
+		r = get_strv(o, "Args", where, &c->args, err);
+	if (r == 0)
+		r = get_str(o, "RootfsMode", where, &c->rootfs_mode, err);
+	if (r == 0)
+		r = get_strv(o, "Layers", where, &c->layers, err);
+	/* version 1 added the backend; every older container ran on the OCI runtime */
+	if (r == 0)
+		r = get_str(o, "Backend", where, &c->backend, err);
+	if (r == 0)
+		r = read_config(o, &c->config, err);
+	if (r == 0)
+		r = read_host_config(o, &c->host, err);
+	return r;
+}
+
+/* Empty strings and vectors where the file had nothing, so that readers need no checks. */
+static void record_defaults(struct ctr *c)
+{
+	char **strs[] = { &c->name, &c->created, &c->image, &c->image_name, &c->rootfs_mode,
+			  &c->config.working_dir, &c->config.hostname, &c->config.image,
+			  &c->config.user };
+
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+		if (!*strs[i])
+			*strs[i] = xstrdup("");
+	if (!c->backend)
+		c->backend = xstrdup("oci");
+	if (!c->config.stop_signal)
+		c->config.stop_signal = xstrdup("SIGTERM");
+	if (!c->config.cmd)
+		c->config.cmd = xcalloc(1, sizeof(char *));
+	if (!c->layers)
+		c->layers = xcalloc(1, sizeof(char *));
+	if (!c->args)
+		c->args = xcalloc(1, sizeof(char *));
+}
+
+static void state_dead(struct ctr_state *st)
+{
+	state_clear(st);
+	st->status = CTR_DEAD;
+	st->started_at = xstrdup("");
+	st->finished_at = xstrdup("");
+}
+
+static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
+{
+	static const char where[] = "state.json";
+	const char *status = NULL;
+	int64_t pid = 0, mon = 0, code = 0;
+	unsigned version;
+	int r = get_version(o, where, &version, err);
+
+	state_dead(st);
+	if (r == 0)
+		r = hjson_get_str(o, "Status", where, false, &status, err);
+	if (r == 0)
+		r = hjson_get_int(o, "Pid", where, false, 0, INT32_MAX, &pid, err);
+	if (r == 0)
+		r = hjson_get_int(o, "MonitorPid", where, false, 0, INT32_MAX, &mon, err);
+	if (r == 0)
+		r = hjson_get_int(o, "ExitCode", where, false, INT32_MIN, INT32_MAX, &code, err);
+	if (r == 0)
+		r = get_bool(o, "OOMKilled", where, &st->oom_killed, err);
+	if (r == 0)
+		r = get_str(o, "StartedAt", where, &st->started_at, err);
+	if (r == 0)
+		r = get_str(o, "FinishedAt", where, &st->finished_at, err);
+	if (r < 0)
+		return r;
+	/* an unknown status reads as "created", as it always did */
+	st->status = CTR_CREATED;
+	for (int i = 0; status && i < CTR_STATUS_COUNT; i++)
+		if (strcmp(status, status_names[i]) == 0)
+			st->status = (enum ctr_status)i;
+	st->pid = (pid_t)pid;
+	st->monitor_pid = (pid_t)mon;
+	st->exit_code = (int)code;
+	return 0;
+}
+
+int ctr_state_read_at(int dirfd, struct ctr *c, struct hull_err *err)
+{
+	cleanup_json json_t *o = NULL;
+	struct ctr_state st = { 0 };
+	int r = load_at(dirfd, "state.json", &o, err);
+
+	/* state.json goes first when a container is removed (ctr_dir_remove) */
+	if (r == -ENOENT) {
+		hull_err_clear(err);
+		state_dead(&c->state);
+		return 0;
+	}
+	if (r == 0)
+		r = read_state(o, &st, err);
+	if (r < 0) {
+		state_clear(&st);
+		return hull_err_prefix(err, "%s", c->dir);
+	}
+	state_clear(&c->state);
+	c->state = st;
+	return 0;
+}
+
+int ctr_record_read_at(int dirfd, struct ctr *c, struct hull_err *err)
+{
+	cleanup_json json_t *o = NULL;
+	int r = load_at(dirfd, "hull.json", &o, err);
+
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = read_record(o, c, err);
+	if (r < 0)
+		return hull_err_prefix(err, "%s", c->dir);
+	record_defaults(c);
+	return ctr_state_read_at(dirfd, c, err);
+}
+
+void ctr_record_leftover(struct ctr *c)
+{
+	c->leftover = true;
+	record_defaults(c);
+	state_dead(&c->state);
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		(void)json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *config_json(const struct ctr_config *cf)
+{
+	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "Cmd",
+			 strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
+			 cf->working_dir, "Hostname", cf->hostname, "Tty", cf->tty, "OpenStdin",
+			 cf->open_stdin, "Image", cf->image, "User", cf->user, "StopSignal",
+			 cf->stop_signal);
+}
+
+static json_t *host_config_json(const struct ctr_host_config *h)
+{
+	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
+			 "AutoRemove", h->auto_remove, "NetworkMode", h->network_mode, "Memory",
+			 (json_int_t)h->memory, "NanoCpus", (json_int_t)h->nano_cpus, "PidsLimit",
+			 (json_int_t)h->pids_limit, "ReadonlyRootfs", h->readonly_rootfs,
+			 "Privileged", h->privileged, "CapAdd", strv_json(h->cap_add), "CapDrop",
+			 strv_json(h->cap_drop), "Binds", strv_json(h->binds), "MemorySwap",
+			 (json_int_t)h->memory_swap, "CpuShares", (json_int_t)h->cpu_shares,
+			 "CpusetCpus", h->cpuset_cpus);
+}
+
+static int write_json(const char *dir, const char *name, json_t *o, struct hull_err *err)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_close int dfd = -1;
+	int r;
+
+	if (!o)
+		return hull_err_setx(err, EINVAL, "%s/%s: incomplete record", dir, name);
+	buf = hjson_dump(o, JSON_COMPACT);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return hull_err_set(err, errno, "%s", dir);
+	/* records are rewritten on every state change and a container does not outlive a
+	 * reboot: atomicity matters, durability does not (the image store does fsync) */
+	r = fd_replace_file_at(dfd, name, buf, strlen(buf), 0600, 0);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s/%s", dir, name);
+	return 0;
+}
+
+int ctr_record_write(const struct ctr *c, struct hull_err *err)
+{
+	cleanup_json json_t *o = json_pack(
+		"{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:o}", "Version",
+		CTR_RECORD_VERSION, "Id", c->id, "Name", c->name, "Created", c->created, "Image",
+		c->image, "ImageName", c->image_name, "ImageID", c->image_id ? c->image_id : "",
+		"Path", c->path ? c->path : "", "Args", strv_json(c->args), "RootfsMode",
+		c->rootfs_mode, "Layers", strv_json(c->layers), "Backend", c->backend, "Config",
+		config_json(&c->config), "HostConfig", host_config_json(&c->host));
+
+	return write_json(c->dir, "hull.json", o, err);
+}
+
+int ctr_state_write(const struct ctr *c, struct hull_err *err)
+{
+	const struct ctr_state *st = &c->state;
+	cleanup_json json_t *o = json_pack(
+		"{s:i, s:s, s:i, s:i, s:i, s:b, s:s, s:s}", "Version", CTR_RECORD_VERSION, "Status",
+		ctr_status_name(st->status), "Pid", (int)st->pid, "MonitorPid",
+		(int)st->monitor_pid, "ExitCode", st->exit_code, "OOMKilled", st->oom_killed,
+		"StartedAt", st->started_at ? st->started_at : "", "FinishedAt",
+		st->finished_at ? st->finished_at : "");
+
+	return write_json(c->dir, "state.json", o, err);
+}
