@@ -16,7 +16,7 @@
 
 #include "cli/commands.h"
 #include "common/alloc.h"
-#include "engine/cgstats.h"
+#include "engine/run.h"
 #include "engine/human.h"
 #include "engine/procs.h"
 #include "engine/table.h"
@@ -34,9 +34,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void take_sample(struct ctr *c, struct sample *s)
+static void take_sample(struct image_store *store, struct ctr *c, struct sample *s)
 {
-	struct ctr_cgstats cg;
+	struct engine_stats cg;
 	struct hull_err err;
 	struct ctr_proc *p = NULL;
 	uint64_t ticks = 0, rss = 0;
@@ -45,7 +45,7 @@ static void take_sample(struct ctr *c, struct sample *s)
 
 	memset(s, 0, sizeof(*s));
 	s->mem_limit = UINT64_MAX;
-	if (ctr_cgroup_stats(c->state.pid, &cg) == 0 && cg.has_mem && cg.has_cpu) {
+	if (engine_stats(store, c, &cg, &err) == 0 && cg.has_mem && cg.has_cpu) {
 		s->from_cgroup = true;
 		s->cpu_ns = cg.cpu_ns;
 		s->mem = cg.mem_usage;
@@ -212,7 +212,7 @@ static int stats_loop(struct image_store *s, int argc, char **argv, bool stream)
 		}
 		if (round == 0) { /* the first interval */
 			for (size_t i = 0; i < n; i++)
-				take_sample(list[i], &now[i]);
+				take_sample(s, list[i], &now[i]);
 			prev = list;
 			ps = now;
 			pn = n;
@@ -224,7 +224,7 @@ static int stats_loop(struct image_store *s, int argc, char **argv, bool stream)
 			now = xcalloc(n + 1, sizeof(*now));
 		}
 		for (size_t i = 0; i < n; i++)
-			take_sample(list[i], &now[i]);
+			take_sample(s, list[i], &now[i]);
 		wall = now_ns() - t_prev;
 		t_prev = now_ns();
 		t = table_new(ARRAY_SIZE(head));

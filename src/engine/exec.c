@@ -11,13 +11,9 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
-#include "engine/config.h"
 #include "engine/run.h"
 #include "container/tty.h"
-#include "oci/runtime.h"
-
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+#include "engine/backend.h"
 
 /* -e K=V as given; a bare K (the CLI resolves -e K to K=V from its environment) is dropped */
 static char **exec_env(char *const *env, struct hull_err *err)
@@ -35,45 +31,6 @@ static char **exec_env(char *const *env, struct hull_err *err)
 			strv_push(&out, env[i]);
 	}
 	return out;
-}
-
-/*
- * -u USER[:GROUP], resolved in the container's own /etc/passwd and /etc/group (through its
- * init's root, volumes included). The groups replace the container's: the user's
- * supplementary groups, or just its primary group.
- */
-static int exec_user(pid_t init, const char *spec, struct oci_exec_opts *opts, uint32_t **ret_gids,
-		     struct hull_err *err)
-{
-	cleanup_json json_t *user = NULL;
-	cleanup_free char *home = NULL;
-	cleanup_close int root = -1;
-	char path[64];
-	json_t *gids, *g;
-	size_t i;
-	int r;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)init);
-	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return hull_err_set(err, errno, "%s", path);
-	r = ctr_user_resolve(spec, root, &user, &home, err);
-	if (r < 0)
-		return r;
-	opts->has_user = true;
-	opts->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
-	opts->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
-	gids = json_object_get(user, "additionalGids");
-	*ret_gids = xcalloc(json_array_size(gids) + 1, sizeof(**ret_gids));
-	json_array_foreach(gids, i, g)
-		(*ret_gids)[i] = (uint32_t)json_integer_value(g);
-	opts->n_additional_gids = json_array_size(gids);
-	if (opts->n_additional_gids == 0) {
-		(*ret_gids)[0] = opts->gid;
-		opts->n_additional_gids = 1;
-	}
-	opts->additional_gids = *ret_gids;
-	return 0;
 }
 
 /* docker's code for a failure to start the process */
@@ -118,35 +75,30 @@ static void forward_to(pid_t pid)
 }
 
 /*
- * Have the runtime start the process: stdio[] (-1: ours) are dup2()ed in the child before it
- * closes our other fds. With -t the runtime makes a pty inside the container, the process's
+ * Have the backend start the process: stdio[] (-1: ours) are dup2()ed in the child before it
+ * closes our other fds. With -t the backend makes a pty inside the container, the process's
  * stdio and controlling terminal (so ^C, job control and `tty` work as in docker), and sends
  * its master over the console socket; *ret_master receives it.
  */
-static int start_process(struct image_store *s, struct ctr *c, bool tty, const int stdio[3],
-			 struct oci_exec_opts *opts, pid_t *ret_pid, int *ret_master,
+static int start_process(const struct engine_backend *b, struct ctr *c, bool tty,
+			 struct engine_exec_req *req, pid_t *ret_pid, int *ret_master,
 			 struct hull_err *err)
 {
-	cleanup_free char *rroot = xasprintf("%s/runtime", s->root);
-	struct oci_runtime_ctx ctx = { .root = rroot };
 	struct tty_console console = { .listen_fd = -1 };
 	bool started;
 	int r = 0;
 
-	for (int i = 0; i < 3; i++)
-		opts->stdio[i] = stdio[i];
 	if (tty) {
 		r = tty_console_listen(&console, err);
-		opts->tty = true;
-		opts->console_socket = console.path;
+		req->io.console_socket = console.path;
 	}
 	/*
-	 * The runtime's child connects and sends the master before it execs, and the call
+	 * The backend's child connects and sends the master before it execs, and the call
 	 * returns after the exec: the connection waits in our backlog. Non-blocking, so that a
-	 * runtime that sent nothing is an error here, not a hang.
+	 * backend that sent nothing is an error here, not a hang.
 	 */
 	if (r == 0)
-		r = oci_runtime_exec(&ctx, c->id, opts, ret_pid, NULL, err);
+		r = b->ops->exec(b, c, req, ret_pid, err);
 	started = r == 0;
 	if (r == 0 && tty && fcntl(console.listen_fd, F_SETFL, O_NONBLOCK) < 0)
 		r = hull_err_set(err, errno, "exec -t: console socket");
@@ -154,7 +106,7 @@ static int start_process(struct image_store *s, struct ctr *c, bool tty, const i
 		r = tty_console_receive(&console, ret_master, err);
 	if (r < 0 && started) {
 		(void)kill(*ret_pid, SIGKILL);
-		(void)oci_runtime_wait(*ret_pid);
+		(void)b->ops->wait(b, *ret_pid);
 	}
 	tty_console_close(&console);
 	return r;
@@ -163,17 +115,18 @@ static int start_process(struct image_store *s, struct ctr *c, bool tty, const i
 int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o, int *ret_exit,
 		struct hull_err *err)
 {
+	cleanup_backend struct engine_backend b = { 0 };
 	cleanup_strv char **env = NULL;
-	cleanup_free uint32_t *gids = NULL;
 	cleanup_close int devnull = -1;
 	cleanup_close int master = -1;
-	struct oci_exec_opts opts;
-	pid_t init = c->state.pid, pid = 0;
-	int stdio[3] = { -1, -1, -1 };
+	struct engine_exec_req req = { .io = { .stdio = { -1, -1, -1 } } };
+	struct engine_user user = { 0 };
+	cleanup_free uint32_t *gids = NULL;
+	pid_t pid = 0;
 	int r, code;
 
 	*ret_exit = 125;
-	if (ctr_status_live(c) != CTR_RUNNING || init <= 0)
+	if (ctr_status_live(c) != CTR_RUNNING || c->state.pid <= 0)
 		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
 	if (o->workdir && o->workdir[0] != '/')
 		return hull_err_setx(err, EINVAL, "-w %s: the working directory must be an "
@@ -181,20 +134,27 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	env = exec_env(o->env, err);
 	if (!env)
 		return -err->code;
-	oci_exec_opts_init(&opts);
-	opts.args = o->args;
-	opts.env = env;
-	opts.cwd = o->workdir;
-	if (o->user && (r = exec_user(init, o->user, &opts, &gids, err)) < 0)
-		return r;
+	if (engine_backend_open(s, c, &b, err) < 0)
+		return -err->code;
+	req.args = o->args;
+	req.env = env;
+	req.cwd = o->workdir;
+	/* the user is hull's own check (125), before the backend runs anything */
+	if (o->user) {
+		r = b.ops->user(&b, c, o->user, &user, err);
+		gids = user.gids;
+		if (r < 0)
+			return r;
+		req.user = &user;
+	}
 	if (!o->tty && !o->interactive) {
 		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull < 0)
 			return hull_err_set(err, errno, "/dev/null");
-		stdio[0] = devnull;
+		req.io.stdio[0] = devnull;
 	}
 	forward_signals();
-	r = start_process(s, c, o->tty, stdio, &opts, &pid, &master, err);
+	r = start_process(&b, c, o->tty, &req, &pid, &master, err);
 	if (r == -ESRCH) {
 		hull_err_clear(err);
 		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
@@ -206,7 +166,7 @@ int engine_exec(struct image_store *s, struct ctr *c, const struct exec_opts *o,
 	forward_to(pid);
 	if (master >= 0)
 		tty_relay(master, o->interactive, NULL, NULL);
-	code = oci_runtime_wait(pid);
+	code = b.ops->wait(&b, pid);
 	exec_pid = 0;
 	if (code < 0) {
 		*ret_exit = 125;

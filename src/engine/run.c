@@ -23,7 +23,7 @@
 #include "engine/rootfs.h"
 #include "container/tty.h"
 #include "image/image.h"
-#include "oci/runtime.h"
+#include "engine/backend.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
@@ -32,11 +32,6 @@ DEFINE_CLEANUP_FUNC(json_t, json_decref)
 static void log_tty_chunk(void *opaque, const char *buf, size_t len)
 {
 	ctr_log_chunk(*(int *)opaque, "stdout", buf, len);
-}
-
-static char *runtime_root(struct image_store *s)
-{
-	return xasprintf("%s/runtime", s->root);
 }
 
 static char *now_str(void)
@@ -307,10 +302,9 @@ static void state_set_exited(struct ctr *c, int code, bool oom_killed)
 static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_t *ret_pid,
 		  int *ret_pidfd, int *ret_master, struct hull_err *err)
 {
+	cleanup_backend struct engine_backend b = { 0 };
 	struct tty_console console = { .listen_fd = -1 };
-	cleanup_free char *rroot = runtime_root(s);
-	struct oci_runtime_ctx ctx = { .root = rroot };
-	struct oci_create_opts opts;
+	struct engine_io io = { .stdio = { -1, -1, -1 } };
 	struct hull_err e2;
 	int r;
 
@@ -319,39 +313,38 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	if (c->state.status == CTR_DEAD)
 		return hull_err_setx(err, EINVAL, "container %s is marked for removal and cannot be "
 				     "started", c->id);
-	r = ctr_rootfs_ensure(s, c->dir, c->layers, c->rootfs_mode, err);
+	r = engine_backend_open(s, c, &b, err);
+	if (r == 0)
+		r = ctr_rootfs_ensure(s, c->dir, c->layers, c->rootfs_mode, err);
 	if (r < 0)
 		return r;
-	/* a previous run of this container may have left its runtime state */
-	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
-	oci_create_opts_init(&opts);
 	*ret_master = -1;
 	/* with a terminal the pty is the container's stdio: pass none of ours */
 	if (!c->config.tty)
-		memcpy(opts.stdio, stdio, sizeof(opts.stdio));
+		memcpy(io.stdio, stdio, sizeof(io.stdio));
 	if (c->config.tty) {
 		r = tty_console_listen(&console, err);
 		if (r < 0) {
 			tty_console_close(&console);
 			return r;
 		}
-		opts.console_socket = console.path;
+		io.console_socket = console.path;
 	}
-	r = oci_runtime_create(&ctx, c->id, c->dir, &opts, ret_pid, ret_pidfd, err);
+	r = b.ops->create(&b, c, &io, ret_pid, ret_pidfd, err);
 	if (r == 0 && c->config.tty && tty_console_receive(&console, ret_master, err) < 0) {
 		r = -err->code;
-		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
-		(void)oci_runtime_wait(*ret_pid);
+		(void)b.ops->remove(&b, c, true, &e2);
+		(void)b.ops->wait(&b, *ret_pid);
 	}
 	tty_console_close(&console);
 	if (r < 0) {
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		return r;
 	}
-	r = oci_runtime_start(&ctx, c->id, err);
+	r = b.ops->start(&b, c, err);
 	if (r < 0) {
-		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
-		(void)oci_runtime_wait(*ret_pid);
+		(void)b.ops->remove(&b, c, true, &e2);
+		(void)b.ops->wait(&b, *ret_pid);
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		if (ret_pidfd && *ret_pidfd >= 0)
 			(void)close(*ret_pidfd);
@@ -367,11 +360,11 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 /* After the init exited: record the status, drop the runtime state, --rm. */
 static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 {
-	cleanup_free char *rroot = runtime_root(s);
-	struct oci_runtime_ctx ctx = { .root = rroot };
+	cleanup_backend struct engine_backend b = { 0 };
 	struct hull_err e2;
 
-	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	if (engine_backend_open(s, c, &b, &e2) == 0)
+		(void)b.ops->remove(&b, c, true, &e2);
 	if (rm) {
 		(void)engine_remove(s, c, true, &e2);
 		return;
@@ -380,6 +373,28 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 	(void)ctr_rootfs_teardown(c->dir, &e2);
 	state_set_exited(c, code, false);
 	(void)ctr_state_save(c, &e2);
+}
+
+int engine_wait_handle(struct image_store *s, struct ctr *c, pid_t pid)
+{
+	cleanup_backend struct engine_backend b = { 0 };
+	struct hull_err e2;
+
+	if (engine_backend_open(s, c, &b, &e2) < 0)
+		return -e2.code;
+	return b.ops->wait(&b, pid);
+}
+
+int engine_stats(struct image_store *s, struct ctr *c, struct engine_stats *ret,
+		 struct hull_err *err)
+{
+	cleanup_backend struct engine_backend b = { 0 };
+
+	if (ctr_status_live(c) != CTR_RUNNING)
+		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
+	if (engine_backend_open(s, c, &b, err) < 0)
+		return -err->code;
+	return b.ops->stats(&b, c, ret, err);
 }
 
 /*
@@ -477,7 +492,7 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 		(void)signal(SIGPIPE, SIG_IGN);
 		ctr_log_relay(logfd, out[0], errp[0], true);
 	}
-	code = oci_runtime_wait(pid);
+	code = engine_wait_handle(s, c, pid);
 	fg_pid = 0;
 	if (code < 0)
 		code = 125;
@@ -514,7 +529,7 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 	/* The pipes close when every process of the container has exited (or closed them);
 	 * the init's exit is collected after. */
 	ctr_log_relay(logfd, out[0], errp[0], false);
-	code = oci_runtime_wait(pid);
+	code = engine_wait_handle(s, c, pid);
 	if (pidfd >= 0)
 		(void)close(pidfd);
 	finish(s, c, code < 0 ? 125 : code, rm);
@@ -592,12 +607,13 @@ int engine_wait_exit(struct ctr *c, int timeout_ms)
 
 int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err)
 {
-	cleanup_free char *rroot = runtime_root(s);
-	struct oci_runtime_ctx ctx = { .root = rroot };
+	cleanup_backend struct engine_backend b = { 0 };
 
 	if (ctr_status_live(c) != CTR_RUNNING)
 		return hull_err_setx(err, EINVAL, "container %s is not running", c->name);
-	return oci_runtime_kill(&ctx, c->id, sig, false, err);
+	if (engine_backend_open(s, c, &b, err) < 0)
+		return -err->code;
+	return b.ops->kill(&b, c, sig, err);
 }
 
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err)
@@ -624,8 +640,7 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 
 int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err)
 {
-	cleanup_free char *rroot = runtime_root(s);
-	struct oci_runtime_ctx ctx = { .root = rroot };
+	cleanup_backend struct engine_backend b = { 0 };
 	struct hull_err e2;
 	int r;
 
@@ -638,7 +653,9 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 		(void)engine_kill(s, c, SIGKILL, &e2);
 		(void)engine_wait_exit(c, 10000);
 	}
-	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	/* a record whose backend this hull lacks is still removable: nothing of it runs */
+	if (engine_backend_open(s, c, &b, &e2) == 0)
+		(void)b.ops->remove(&b, c, true, &e2);
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engine/backend.h"
 #include "engine/container.h"
 #include "image/store.h"
 
@@ -67,6 +68,11 @@ int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err);
 /* Remove a container; a running one only with force (killed first). */
 int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err);
+/* Reap a process handle of c's backend (create's or exec's): its exit code or -errno. */
+int engine_wait_handle(struct image_store *s, struct ctr *c, pid_t pid);
+/* The running container's counters, from its backend (`hull stats`). */
+int engine_stats(struct image_store *s, struct ctr *c, struct engine_stats *ret,
+		 struct hull_err *err);
 /* Wait until the container is no longer running (polling state.json); timeout < 0: forever.
  * Returns 0, or -ETIMEDOUT. */
 int engine_wait_exit(struct ctr *c, int timeout_ms);
