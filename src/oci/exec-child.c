@@ -56,7 +56,7 @@ static int child_join(struct exec_ctx *x, struct hull_err *err)
 
 	/* The cgroups by the host's paths, before any namespace; pid goes with the others:
 	 * it applies to our children only, and we have none before the waiter forks. */
-	if ((r = exec_cgroup_join(x->init_pid, x->opts->cgroups, err)) < 0 ||
+	if ((r = exec_cgroup_join(x->rec, x->opts->cgroups, err)) < 0 ||
 	    (r = ns_join_process(x->init_pidfd, x->init_pid, x->ns_flags, err)) < 0)
 		return r;
 	close_fd(&x->init_pidfd);

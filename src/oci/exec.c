@@ -43,6 +43,7 @@
 #include "common/proccgroup.h"
 #include "common/strv.h"
 #include "container/caps.h"
+#include "container/cgroup.h"
 #include "container/ns.h"
 #include "container/process.h"
 #include "container/sched.h"
@@ -102,23 +103,18 @@ static char *hierarchy_dir(const char *ctrls)
 	return NULL;
 }
 
-static int join_one(const char *ctrls, const char *path, const char *sub, struct hull_err *err)
+/* Move the calling process into dir (or its sub-cgroup sub); label names the hierarchy. */
+static int join_dir(const char *dir, const char *label, const char *sub, struct hull_err *err)
 {
-	cleanup_free char *dir = hierarchy_dir(ctrls);
 	cleanup_free char *procs = NULL;
 	cleanup_close int fd = -1;
 	int r;
 
-	if (!dir) {
-		log_debug("exec: cgroup hierarchy \"%s\" is not mounted here: skipped", ctrls);
-		return 0;
-	}
-	procs = xasprintf("%s%s%s%s/cgroup.procs", dir, path, sub ? "/" : "", sub ? sub : "");
+	procs = xasprintf("%s%s%s/cgroup.procs", dir, sub ? "/" : "", sub ? sub : "");
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && sub)
 		return hull_err_setx(err, ENOENT, "exec --cgroup: %s: no sub-cgroup \"%s\" in the "
-				     "container's cgroup (%s%s)", ctrls[0] ? ctrls : "cgroup2", sub,
-				     dir, path);
+				     "container's cgroup (%s)", label, sub, dir);
 	/* "0": the writer itself, in v1 and v2 alike. */
 	r = fd < 0 ? -errno : fd_write_all(fd, "0", 1);
 	/* Rootless: a cgroup we may not write is skipped, as runc does. */
@@ -129,6 +125,19 @@ static int join_one(const char *ctrls, const char *path, const char *sub, struct
 	if (r < 0)
 		return hull_err_set(err, -r, "join the container's cgroup: %s", procs);
 	return 0;
+}
+
+static int join_one(const char *ctrls, const char *path, const char *sub, struct hull_err *err)
+{
+	cleanup_free char *dir = hierarchy_dir(ctrls);
+	cleanup_free char *full = NULL;
+
+	if (!dir) {
+		log_debug("exec: cgroup hierarchy \"%s\" is not mounted here: skipped", ctrls);
+		return 0;
+	}
+	full = xasprintf("%s%s", dir, path);
+	return join_dir(full, ctrls[0] ? ctrls : "cgroup2", sub, err);
 }
 
 /* The line of ours for the hierarchy of theirs (same id and controllers), or NULL */
@@ -158,8 +167,12 @@ static bool has_dotdot(const char *path)
 	return false;
 }
 
-/* Check --cgroup values as runc does: a relative path without "..", known controllers. */
-static int subs_check(char *const *subs, const struct proc_cgroup *theirs, struct hull_err *err)
+/*
+ * Check --cgroup values as runc does: a relative path without "..", known controllers
+ * (known: in the comma-separated list; v2's controllers are in cgroup.controllers, checked
+ * by the join).
+ */
+static int subs_check(char *const *subs, const char *known, struct hull_err *err)
 {
 	for (size_t i = 0; subs && subs[i]; i++) {
 		const char *colon = strchr(subs[i], ':');
@@ -170,13 +183,8 @@ static int subs_check(char *const *subs, const struct proc_cgroup *theirs, struc
 					     "sub-cgroup (not empty, no \"..\")", subs[i]);
 		for (const char *c = subs[i]; colon && c < colon;) {
 			size_t n = strcspn(c, ",:");
-			bool found = false;
 
-			/* v1 lines name their controllers; v2's ("0::") has them in
-			 * cgroup.controllers, checked by the join */
-			for (size_t k = 0; k < theirs->n && !found; k++)
-				found = ctrl_in(theirs->lines[k].controllers, c, n);
-			if (!found)
+			if (!ctrl_in(known, c, n))
 				return hull_err_setx(err, ENOENT, "exec --cgroup %s: no cgroup "
 						     "controller \"%.*s\" in the container", subs[i],
 						     (int)n, c);
@@ -209,9 +217,28 @@ static const char *sub_for(char *const *subs, const char *ctrls)
 	return any;
 }
 
-int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err)
+/* The controllers of pid's v1 lines, comma-separated (v2's line names none). */
+static char *proc_controllers(const struct proc_cgroup *cg)
+{
+	char *all = xstrdup("");
+
+	for (size_t i = 0; i < cg->n; i++) {
+		char *n;
+
+		if (!*cg->lines[i].controllers)
+			continue;
+		n = xasprintf("%s%s%s", all, *all ? "," : "", cg->lines[i].controllers);
+		free(all);
+		all = n;
+	}
+	return all;
+}
+
+/* An older state file recorded no cgroup: join the init's, as /proc/<pid>/cgroup names them. */
+static int join_proc(pid_t pid, char *const *subs, struct hull_err *err)
 {
 	struct proc_cgroup theirs, ours;
+	cleanup_free char *known = NULL;
 	int r;
 
 	if ((r = proc_cgroup_read(pid, &theirs)) < 0)
@@ -220,7 +247,8 @@ int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err)
 		proc_cgroup_free(&theirs);
 		return hull_err_set(err, -r, "read /proc/self/cgroup");
 	}
-	r = subs_check(subs, &theirs, err);
+	known = proc_controllers(&theirs);
+	r = subs_check(subs, known, err);
 	for (size_t i = 0; i < theirs.n && r >= 0; i++) {
 		const struct proc_cgroup_line *l = &theirs.lines[i], *mine = same_hierarchy(&ours, l);
 		const char *sub = sub_for(subs, l->controllers);
@@ -233,6 +261,73 @@ int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err)
 	proc_cgroup_free(&theirs);
 	proc_cgroup_free(&ours);
 	return r < 0 ? r : 0;
+}
+
+/*
+ * The controllers that share directory k of p (co-mounted v1 controllers, e.g.
+ * "cpu,cpuacct"), or NULL when an earlier entry has the same directory (joined with it).
+ * v2's directory has none: "".
+ */
+static char *hierarchy_ctrls(const struct cgroup_paths *p, int k)
+{
+	char *ctrls = xstrdup("");
+
+	for (int j = 0; j < CG_COUNT; j++) {
+		char *n;
+
+		if (!p->dirs[j] || strcmp(p->dirs[j], p->dirs[k]) != 0)
+			continue;
+		if (j < k) {
+			free(ctrls);
+			return NULL;
+		}
+		if (j == CG_UNIFIED)
+			continue;
+		n = xasprintf("%s%s%s", ctrls, *ctrls ? "," : "", cgroup_ctrl_name(j));
+		free(ctrls);
+		ctrls = n;
+	}
+	return ctrls;
+}
+
+/* The cgroup the runtime recorded at create: each directory once, by its host path. */
+static int join_recorded(const struct cgroup_paths *p, char *const *subs, struct hull_err *err)
+{
+	cleanup_free char *known = xstrdup("");
+	int r;
+
+	for (int k = 0; k < CG_UNIFIED; k++) {
+		char *n;
+
+		if (!p->dirs[k])
+			continue;
+		n = xasprintf("%s%s%s", known, *known ? "," : "", cgroup_ctrl_name(k));
+		free(known);
+		known = n;
+	}
+	r = subs_check(subs, known, err);
+	for (int k = 0; k < CG_COUNT && r >= 0; k++) {
+		cleanup_free char *ctrls = p->dirs[k] ? hierarchy_ctrls(p, k) : NULL;
+
+		if (ctrls)
+			r = join_dir(p->dirs[k], *ctrls ? ctrls : "cgroup2", sub_for(subs, ctrls),
+				     err);
+	}
+	return r;
+}
+
+int exec_cgroup_join(const struct state_rec *rec, char *const *subs, struct hull_err *err)
+{
+	struct cgroup_paths p;
+	int r;
+
+	/* runc joins the paths its state recorded, not what the init's /proc file says now:
+	 * the init may have moved, or live in a cgroup namespace whose paths are not ours */
+	if (state_cgroup(rec, &p, NULL) < 0)
+		return join_proc(rec->pid, subs, err);
+	r = join_recorded(&p, subs, err);
+	cgroup_paths_clear(&p);
+	return r;
 }
 
 /* ---- the process ------------------------------------------------------------------- */

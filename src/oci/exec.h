@@ -12,13 +12,14 @@
 #include "oci/state.h"
 
 /*
- * Move the calling process into every cgroup of process pid (as /proc/<pid>/cgroup names
- * them, relative to the caller's cgroup namespace): v1 hierarchies under /sys/fs/cgroup/
- * <controllers>, the v2 one under the cgroup2 mount (/sys/fs/cgroup or, on a hybrid host,
- * /sys/fs/cgroup/unified). A hierarchy the caller cannot see (not mounted) is skipped.
+ * Move the calling process into the container's cgroup as the runtime recorded it at create
+ * (state_cgroup(): host paths, whatever the caller's or the init's cgroup namespace), or
+ * into the sub-cgroups of it that subs (exec --cgroup: "PATH" or "CTRL[,CTRL]:PATH") name.
+ * A state file without a recorded cgroup (an older runtime's) falls back to the init's
+ * /proc/<pid>/cgroup, relative to the caller's cgroup namespace; a hierarchy the caller
+ * cannot see there is skipped.
  */
-/* Join pid's cgroups, or the sub-cgroups of them that subs (exec --cgroup) name. */
-int exec_cgroup_join(pid_t pid, char *const *subs, struct hull_err *err);
+int exec_cgroup_join(const struct state_rec *rec, char *const *subs, struct hull_err *err);
 
 /* process.rlimits' RLIMIT_NPROC (the last one given), or NULL. */
 const struct oci_rlimit *exec_nproc(const struct oci_process *p);
