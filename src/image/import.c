@@ -17,6 +17,7 @@
 #include "image/tarball.h"
 #include "image/image.h"
 #include "image/layer.h"
+#include "image/source.h"
 #include "image/transfer.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
@@ -542,126 +543,80 @@ static int load_docker_archive(struct image_store *s, const struct source *src,
 	return 0;
 }
 
-/* "/x/busybox.tar.gz" -> "busybox": the repository for names that are only a tag. */
-static char *repo_from_path(const char *path)
+/* ---- the sources (image/source.h) ----------------------------------------------------- */
+
+static int oci_fetch(struct image_store *s, struct image_source *is, char ***ret_names,
+		     struct hull_err *err)
 {
-	const char *base = strrchr(path, '/');
-	cleanup_free char *b = NULL;
-	char *dot;
-	size_t o = 0;
+	cleanup_strv char **stored = NULL;
+	struct source src = { .dirfd = is->dirfd, .tmprel = is->stage, .label = is->path,
+			      .repo = is->repo, .stored = is->stage ? &stored : NULL };
 
-	while (base && base[1] == '\0' && base > path) /* trailing slash */
-		base--;
-	b = xstrdup(base ? base + 1 : path);
-	if (b[0] && b[strlen(b) - 1] == '/')
-		b[strlen(b) - 1] = '\0';
-	dot = strchr(b, '.');
-	if (dot && dot != b)
-		*dot = '\0';
-	for (size_t i = 0; b[i]; i++) {
-		char c = b[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (o && strchr("._-", c)))
-			b[o++] = c;
-	}
-	b[o] = '\0';
-	return xasprintf("localhost/%s", o ? b : "image");
+	if (faccessat(is->dirfd, "index.json", F_OK, 0) < 0 && is->stage)
+		return hull_err_setx(err, EINVAL, "%s: neither a docker-archive (manifest.json) "
+				     "nor an oci-archive (index.json)", is->path);
+	return load_oci_layout(s, &src, is->tag, ret_names, err);
 }
 
-enum src_kind { SRC_AUTO, SRC_OCI, SRC_DOCKER };
-
-static int load_from_archive(struct image_store *s, const char *path, enum src_kind kind,
-			     const char *tag, char ***ret_names, struct hull_err *err)
+static int docker_fetch(struct image_store *s, struct image_source *is, char ***ret_names,
+			struct hull_err *err)
 {
-	cleanup_free char *tmpname = NULL;
-	cleanup_free char *repo = repo_from_path(path);
 	cleanup_strv char **stored = NULL;
-	cleanup_close int dfd = -1;
-	struct source src;
-	int r;
+	struct source src = { .dirfd = is->dirfd, .tmprel = is->stage, .label = is->path,
+			      .repo = is->repo, .stored = &stored };
 
-	r = image_store_mktemp(s, &tmpname, &dfd, err);
-	if (r < 0)
-		return r;
-	src = (struct source){ .dirfd = dfd, .tmprel = tmpname, .label = path, .repo = repo,
-			       .stored = &stored };
-	/* read the whole archive before taking the lock: `hull save X | hull load` on one
-	 * store would otherwise wait forever (save holds the shared lock while it writes);
-	 * the sweep of tmp/ spares the staging of a live process */
-	r = archive_extract_plain(path, dfd, err);
-	if (r == 0)
-		r = image_store_lock(s, true, err);
-	if (r == 0)
+	return load_docker_archive(s, &src, ret_names, err);
+}
+
+const struct image_source_ops image_source_oci = {
+	.transport = "oci",
+	.parse = image_source_parse_path_tag,
+	.open = image_source_open_dir,
+	.fetch = oci_fetch,
+};
+
+const struct image_source_ops image_source_oci_archive = {
+	.transport = "oci-archive",
+	.parse = image_source_parse_path_tag,
+	.open = image_source_extract,
+	.fetch = oci_fetch,
+};
+
+const struct image_source_ops image_source_docker_archive = {
+	.transport = "docker-archive",
+	.parse = image_source_parse_path,
+	.open = image_source_extract,
+	.fetch = docker_fetch,
+};
+
+/* Lock the store, fetch in one transaction, and drop the source's staging. */
+static int fetch_source(struct image_store *s, struct image_source *src, char ***ret_names,
+			struct hull_err *err)
+{
+	int r = image_store_lock(s, true, err);
+
+	if (r == 0) {
 		image_store_txn_begin(s);
-	if (r == 0 && kind == SRC_AUTO)
-		kind = faccessat(dfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-				       faccessat(dfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0
-			       ? SRC_DOCKER
-			       : SRC_OCI;
-	if (r == 0 && kind == SRC_OCI && faccessat(dfd, "index.json", F_OK, 0) < 0)
-		r = hull_err_setx(err, EINVAL, "%s: neither a docker-archive (manifest.json) nor "
-				  "an oci-archive (index.json)", path);
-	if (r == 0)
-		r = kind == SRC_DOCKER ? load_docker_archive(s, &src, ret_names, err)
-				       : load_oci_layout(s, &src, tag, ret_names, err);
-	(void)rm_rf_at(s->root_fd, tmpname);
-	return r;
+		r = src->ops->fetch(s, src, ret_names, err);
+	}
+	image_source_close(s, src);
+	return image_store_txn_end(s, r, err);
 }
 
 int image_load(struct image_store *s, const char *path, char ***ret_names,
 	       struct hull_err *err)
 {
-	int r = load_from_archive(s, path, SRC_AUTO, NULL, ret_names, err);
+	struct image_source *src = NULL;
+	int r = image_source_open_archive(s, path, &src, err);
 
-	return image_store_txn_end(s, r, err);
-}
-
-static int pull(struct image_store *s, const char *ref, char ***ret_names,
-		struct hull_err *err)
-{
-	cleanup_free char *path = NULL;
-	cleanup_free char *repo = NULL;
-	cleanup_close int dfd = -1;
-	const char *rest, *colon;
-	char *tag = NULL;
-	struct source src;
-	int r;
-
-	if (strncmp(ref, "docker-archive:", 15) == 0)
-		return load_from_archive(s, ref + 15, SRC_DOCKER, NULL, ret_names, err);
-	if (strncmp(ref, "oci-archive:", 12) == 0)
-		rest = ref + 12;
-	else if (strncmp(ref, "oci:", 4) == 0)
-		rest = ref + 4;
-	else
-		return hull_err_setx(err, EINVAL, "unsupported image reference '%s': hull pulls "
-				     "offline from oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
-				     "docker-archive:FILE", ref);
-	/* DIR[:REF]: as skopeo, the path ends at the first ':' (REF may hold ':' and '/') */
-	colon = strchr(rest, ':');
-	path = colon ? xstrndup(rest, (size_t)(colon - rest)) : xstrdup(rest);
-	if (colon && colon[1])
-		tag = (char *)colon + 1;
-	if (ref[3] == '-')
-		return load_from_archive(s, path, SRC_OCI, tag, ret_names, err);
-	r = image_store_lock(s, true, err);
-	if (r < 0)
-		return r;
-	image_store_txn_begin(s);
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return hull_err_set(err, errno, "%s", path);
-	repo = repo_from_path(path);
-	src = (struct source){ .dirfd = dfd, .tmprel = NULL, .label = path, .repo = repo };
-	return load_oci_layout(s, &src, tag, ret_names, err);
+	return r < 0 ? r : fetch_source(s, src, ret_names, err);
 }
 
 int image_pull(struct image_store *s, const char *ref, char ***ret_names,
 	       struct hull_err *err)
 {
-	int r = pull(s, ref, ret_names, err);
+	struct image_source *src = NULL;
+	int r = image_source_open(s, ref, &src, err);
 
-	return image_store_txn_end(s, r, err);
+	return r < 0 ? r : fetch_source(s, src, ret_names, err);
 }
