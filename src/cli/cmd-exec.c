@@ -50,7 +50,7 @@ int cmd_exec(int argc, char **argv)
 	o.args = argv + optind + 1;
 	if (cli_store_open("exec", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_load(s, argv[optind], &c, &err) < 0)
+	if (ctr_load(s, argv[optind], &c, &err) < 0)
 		return cli_fail("exec", &err);
 	r = engine_exec(s, c, &o, &code, &err);
 	if (r < 0) {

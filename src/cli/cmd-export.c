@@ -7,8 +7,8 @@
 
 #include "cli/commands.h"
 #include "common/alloc.h"
+#include "common/fd.h"
 #include "engine/export.h"
-#include "image/tarball.h"
 
 int cmd_export(int argc, char **argv)
 {
@@ -40,10 +40,10 @@ int cmd_export(int argc, char **argv)
 						 "FILE or a redirection");
 	if (cli_store_open("export", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_load(s, argv[optind], &c, &err) < 0)
+	if (ctr_load(s, argv[optind], &c, &err) < 0)
 		return cli_fail("export", &err);
 	if (out) {
-		fd = output_tmp_create(out, &tmp);
+		fd = fd_tmp_create_beside(AT_FDCWD, out, 0644, &tmp);
 		if (fd < 0)
 			return cli_usage_error("export", "%s: %s", out, strerror(-fd));
 	}

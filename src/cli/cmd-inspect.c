@@ -15,7 +15,7 @@ static json_t *find(struct image_store *s, const char *ref, const char *type,
 	json_t *v;
 
 	if (!type || strcmp(type, "container") == 0) {
-		if (container_load(s, ref, &c, err) == 0)
+		if (ctr_load(s, ref, &c, err) == 0)
 			return engine_inspect_container(c);
 		if (type)
 			return NULL;

@@ -70,7 +70,7 @@ int cmd_logs(int argc, char **argv)
 		return cli_usage_error("logs", "usage: hull logs [-f] [--tail N] [-t] CONTAINER");
 	if (cli_store_open("logs", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_load(s, argv[optind], &c, &err) < 0)
+	if (ctr_load(s, argv[optind], &c, &err) < 0)
 		return cli_fail("logs", &err);
 	path = xasprintf("%s/ctr.log", c->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -88,7 +88,7 @@ int cmd_ps(int argc, char **argv)
 		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
 	if (cli_store_open("ps", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_list(s, &all, &err) < 0)
+	if (ctr_list(s, &all, &err) < 0)
 		return cli_fail("ps", &err);
 	t = table_new(7);
 	if (!quiet)

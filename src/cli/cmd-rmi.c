@@ -35,7 +35,7 @@ int cmd_rmi(int argc, char **argv)
 		/* as docker: an image a container uses is not removed (its last name neither)
 		 * without -f; its layers stay for the container anyway */
 		if (!force && image_lookup(s, argv[i], &info, &err) == 0) {
-			cleanup_free char *user = container_using_image(s, info.config);
+			cleanup_free char *user = ctr_using_image(s, info.config);
 			cleanup_free char *norm = image_ref_normalize(argv[i]);
 			bool by_name = norm && info.name && strcmp(norm, info.name) == 0;
 			size_t names = 0;
@@ -67,7 +67,7 @@ int cmd_rmi(int argc, char **argv)
 		struct image_gc_stats st;
 
 		/* the images of containers keep their layers, as `system prune` does */
-		if (container_image_ids(s, &keep, &lerr) < 0 || image_gc(s, keep, &st, &lerr) < 0)
+		if (ctr_image_ids(s, &keep, &lerr) < 0 || image_gc(s, keep, &st, &lerr) < 0)
 			rc = cli_fail("rmi", &lerr);
 	}
 	return rc;

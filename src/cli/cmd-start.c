@@ -38,7 +38,7 @@ int cmd_start(int argc, char **argv)
 		cleanup_ctr struct ctr *ct = NULL;
 		struct hull_err err = { 0 };
 
-		if (container_load(s, argv[i], &ct, &err) < 0) {
+		if (ctr_load(s, argv[i], &ct, &err) < 0) {
 			rc = cli_fail("start", &err);
 			continue;
 		}

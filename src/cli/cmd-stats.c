@@ -61,7 +61,7 @@ static void take_sample(struct image_store *store, struct ctr *c, struct sample 
 		ticks += p[i].cpu_ticks;
 		rss += p[i].rss_bytes;
 	}
-	procs_free(p, n);
+	ctr_procs_free(p, n);
 	s->pids = n;
 	if (!s->from_cgroup) {
 		s->cpu_ns = ticks * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
@@ -78,14 +78,14 @@ static int load_list(struct image_store *s, int argc, char **argv, struct ctr **
 	if (argc > 0) {
 		list = xcalloc((size_t)argc + 1, sizeof(*list));
 		for (int i = 0; i < argc; i++, n++)
-			if (container_load(s, argv[i], &list[n], &err) < 0) {
+			if (ctr_load(s, argv[i], &list[n], &err) < 0) {
 				ctr_list_free(list);
 				return cli_fail("stats", &err);
 			}
 	} else {
 		struct ctr **all = NULL;
 
-		if (container_list(s, &all, &err) < 0)
+		if (ctr_list(s, &all, &err) < 0)
 			return cli_fail("stats", &err);
 		list = xcalloc(1, sizeof(*list));
 		for (size_t i = 0; all[i]; i++) {
@@ -150,7 +150,7 @@ static struct ctr **round_list(struct image_store *s, int argc, char **argv, siz
 		struct hull_err err;
 
 		/* one removed since the start is dropped from the table, as docker does */
-		if (container_load(s, argv[i], &list[n], &err) == 0)
+		if (ctr_load(s, argv[i], &list[n], &err) == 0)
 			n++;
 	}
 	*ret_n = n;

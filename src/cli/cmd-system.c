@@ -51,8 +51,8 @@ static int prune(struct image_store *s, bool all)
 	/* exclusive first: no container may start using an image between the look-up of
 	 * the containers' images and the sweep */
 	if (image_store_lock(s, true, &err) < 0 ||
-	    container_prune_incomplete(s, &incomplete, &err) < 0 ||
-	    container_image_ids(s, &keep, &err) < 0 ||
+	    ctr_prune_incomplete(s, &incomplete, &err) < 0 ||
+	    ctr_image_ids(s, &keep, &err) < 0 ||
 	    image_prune(s, all, keep, &removed, &err) < 0 || image_gc(s, keep, &st, &err) < 0)
 		return cli_fail("system prune", &err);
 	if (incomplete)
@@ -131,7 +131,7 @@ static int df_containers(struct image_store *s, unsigned *ret_n, unsigned *ret_a
 			 uint64_t *ret_size, uint64_t *ret_reclaim, struct hull_err *err)
 {
 	struct ctr **all = NULL;
-	int r = container_list(s, &all, err);
+	int r = ctr_list(s, &all, err);
 
 	if (r < 0)
 		return r;
@@ -207,7 +207,7 @@ static int df_verbose(struct image_store *s, struct hull_err *err)
 	struct ctr **all = NULL;
 	struct table *t;
 	time_t now = time(NULL);
-	int rc = container_list(s, &all, err);
+	int rc = ctr_list(s, &all, err);
 
 	if (rc < 0)
 		return rc;
@@ -266,7 +266,7 @@ static int cmd_df(int argc, char **argv)
 		return EXIT_ENGINE;
 	if (verbose)
 		return df_verbose(s, &err) < 0 ? cli_fail("system df", &err) : 0;
-	if (image_store_lock(s, false, &err) < 0 || container_image_ids(s, &keep, &err) < 0 ||
+	if (image_store_lock(s, false, &err) < 0 || ctr_image_ids(s, &keep, &err) < 0 ||
 	    image_df(s, keep, &img, &err) < 0 ||
 	    df_containers(s, &cn, &cactive, &csize, &creclaim, &err) < 0)
 		return cli_fail("system df", &err);

@@ -23,12 +23,12 @@ int cmd_top(int argc, char **argv)
 		return cli_usage_error("top", "usage: hull top CONTAINER");
 	if (cli_store_open("top", &s) != 0)
 		return EXIT_ENGINE;
-	if (container_load(s, argv[optind], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
+	if (ctr_load(s, argv[optind], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
 		return cli_fail("top", &err);
 	printf("%-8s %-8s %-8s %s\n", "UID", "PID", "PPID", "CMD");
 	for (size_t i = 0; i < n; i++)
 		printf("%-8u %-8d %-8d %s\n", (unsigned)p[i].uid, (int)p[i].pid, (int)p[i].ppid,
 		       p[i].cmd);
-	procs_free(p, n);
+	ctr_procs_free(p, n);
 	return 0;
 }

@@ -157,7 +157,7 @@ static int cmp_created(const void *a, const void *b)
 	return strcmp(x->created, y->created);
 }
 
-int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *err)
+int ctr_list(struct image_store *s, struct ctr ***ret, struct hull_err *err)
 {
 	cleanup_strv char **ids = NULL;
 	struct ctr **v;
@@ -180,7 +180,7 @@ int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *er
 	return 0;
 }
 
-int container_load(struct image_store *s, const char *ref, struct ctr **ret,
+int ctr_load(struct image_store *s, const char *ref, struct ctr **ret,
 		   struct hull_err *err)
 {
 	struct ctr **all = NULL;
@@ -198,7 +198,7 @@ int container_load(struct image_store *s, const char *ref, struct ctr **ret,
 			return r;
 		hull_err_clear(err);
 	}
-	r = container_list(s, &all, err);
+	r = ctr_list(s, &all, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; all[i] && !found; i++)
@@ -227,13 +227,13 @@ int container_load(struct image_store *s, const char *ref, struct ctr **ret,
 	return 0;
 }
 
-int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err)
+int ctr_image_ids(struct image_store *s, char ***ret, struct hull_err *err)
 {
 	struct ctr **all = NULL;
 	char **ids = NULL;
 	int r;
 
-	r = container_list(s, &all, err);
+	r = ctr_list(s, &all, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; all[i]; i++)
@@ -246,7 +246,7 @@ int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err
 	return 0;
 }
 
-int container_names_lock(struct image_store *s, struct hull_err *err)
+int ctr_names_lock(struct image_store *s, struct hull_err *err)
 {
 	int fd = openat(s->root_fd, "containers/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -262,13 +262,13 @@ int container_names_lock(struct image_store *s, struct hull_err *err)
 	return fd;
 }
 
-char **container_names(struct image_store *s)
+char **ctr_names(struct image_store *s)
 {
 	struct ctr **all = NULL;
 	struct hull_err err;
 	char **names = xcalloc(1, sizeof(*names));
 
-	if (container_list(s, &all, &err) < 0)
+	if (ctr_list(s, &all, &err) < 0)
 		return names;
 	for (size_t i = 0; all[i]; i++)
 		strv_push(&names, all[i]->name);
@@ -302,9 +302,9 @@ int ctr_dir_remove(const char *dir)
 	return r < 0 ? r : rm_tree_at(AT_FDCWD, dir);
 }
 
-int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err)
+int ctr_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err)
 {
-	cleanup_close int lock = container_names_lock(s, err);
+	cleanup_close int lock = ctr_names_lock(s, err);
 	cleanup_strv char **ids = NULL;
 	int r;
 
@@ -335,13 +335,13 @@ int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hu
 	return 0;
 }
 
-char *container_using_image(struct image_store *s, const char *image_id)
+char *ctr_using_image(struct image_store *s, const char *image_id)
 {
 	struct ctr **all = NULL;
 	struct hull_err err;
 	char *name = NULL;
 
-	if (container_list(s, &all, &err) < 0)
+	if (ctr_list(s, &all, &err) < 0)
 		return NULL;
 	for (size_t i = 0; all[i] && !name; i++)
 		if (all[i]->image_id && strcmp(all[i]->image_id, image_id) == 0)

@@ -30,14 +30,14 @@ enum ctr_status ctr_status_live(struct ctr *c);
 
 /* Load one container by exact name, exact id, or unique id prefix. -ENOENT "no such
  * container: REF", -EEXIST when a prefix is ambiguous. */
-int container_load(struct image_store *s, const char *ref, struct ctr **ret,
+int ctr_load(struct image_store *s, const char *ref, struct ctr **ret,
 		   struct hull_err *err);
 /*
  * Every container, oldest first, leftovers of interrupted creations and removals included
  * (status "dead"; one without hull.json has an empty name and is listed only when no
  * creation is running). *ret is a NULL-terminated array; free with ctr_list_free.
  */
-int container_list(struct image_store *s, struct ctr ***ret, struct hull_err *err);
+int ctr_list(struct image_store *s, struct ctr ***ret, struct hull_err *err);
 void ctr_list_free(struct ctr **v);
 
 /* Replace state.json with c->state. */
@@ -58,19 +58,19 @@ int ctr_dir_remove(const char *dir);
 int ctr_state_reload(struct ctr *c, struct hull_err *err);
 
 /* The image ids of all containers (for image_gc). */
-int container_image_ids(struct image_store *s, char ***ret, struct hull_err *err);
+int ctr_image_ids(struct image_store *s, char ***ret, struct hull_err *err);
 
 /*
- * Remove what crashes left (every container container_list shows as "dead"): directories
+ * Remove what crashes left (every container ctr_list shows as "dead"): directories
  * without hull.json (a creation or a removal interrupted) and records whose state.json is
  * gone (a removal interrupted), unmounting their rootfs and deleting their runtime state.
  * Takes the names lock, which creation holds throughout. *ret_n: how many.
  */
-int container_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err);
+int ctr_prune_incomplete(struct image_store *s, unsigned *ret_n, struct hull_err *err);
 /* The name of a container that uses image id, or NULL (a heap string). */
-char *container_using_image(struct image_store *s, const char *image_id);
+char *ctr_using_image(struct image_store *s, const char *image_id);
 
 /* Lock protecting name uniqueness (containers/.lock); returns an fd to close. */
-int container_names_lock(struct image_store *s, struct hull_err *err);
+int ctr_names_lock(struct image_store *s, struct hull_err *err);
 /* The names of all containers (a new NULL-terminated vector; strv_free). */
-char **container_names(struct image_store *s);
+char **ctr_names(struct image_store *s);

@@ -112,7 +112,7 @@ int ctr_procs(struct ctr *c, struct ctr_proc **ret, size_t *ret_n, struct hull_e
 	return 0;
 }
 
-void procs_free(struct ctr_proc *v, size_t n)
+void ctr_procs_free(struct ctr_proc *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i].cmd);

@@ -14,6 +14,6 @@ struct ctr_proc {
 	char *cmd;          /* the command line, spaces between arguments */
 };
 
-/* Processes in the container's pid namespace (its init first). *ret: free with procs_free. */
+/* Processes in the container's pid namespace (its init first). *ret: free with ctr_procs_free. */
 int ctr_procs(struct ctr *c, struct ctr_proc **ret, size_t *ret_n, struct hull_err *err);
-void procs_free(struct ctr_proc *v, size_t n);
+void ctr_procs_free(struct ctr_proc *v, size_t n);

@@ -244,10 +244,10 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	r = image_store_lock(s, false, err);
 	if (r < 0)
 		return r;
-	lock = container_names_lock(s, err);
+	lock = ctr_names_lock(s, err);
 	if (lock < 0)
 		return lock;
-	taken = container_names(s);
+	taken = ctr_names(s);
 	if (o->name && strv_find(taken, o->name) >= 0)
 		return hull_err_setx(err, EEXIST, "the container name \"%s\" is already in use",
 				     o->name);
@@ -264,7 +264,7 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 		(void)ctr_dir_remove(dir);
 		return r;
 	}
-	return container_load(s, id, ret, err);
+	return ctr_load(s, id, ret, err);
 }
 
 static void state_set_running(struct ctr *c, pid_t pid)

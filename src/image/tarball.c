@@ -140,22 +140,6 @@ struct archive_out {
 	bool committed;
 };
 
-int output_tmp_create(const char *path, char **ret_tmp)
-{
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = -1;
-
-	/* O_EXCL | O_NOFOLLOW: never through a symbolic link planted at the name (the
-	 * directory may be writable by others); a stale entry there is removed, once */
-	for (int tries = 0; fd < 0 && tries < 2; tries++) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 && (errno != EEXIST || tries || unlink(tmp) < 0))
-			return -errno;
-	}
-	*ret_tmp = steal_ptr(&tmp);
-	return fd;
-}
-
 int archive_out_open(const char *path, struct archive_out **ret, struct hull_err *err)
 {
 	struct archive_out *o = xcalloc(1, sizeof(*o));
@@ -164,7 +148,7 @@ int archive_out_open(const char *path, struct archive_out **ret, struct hull_err
 	 * rename into) */
 	o->path = xstrdup(strcmp(path, "-") == 0 ? "standard output" : path);
 	o->fd = strcmp(path, "-") == 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
-				       : output_tmp_create(path, &o->tmp);
+				       : fd_tmp_create_beside(AT_FDCWD, path, 0644, &o->tmp);
 	if (strcmp(path, "-") == 0 && o->fd < 0)
 		o->fd = -errno;
 	if (o->fd < 0) {

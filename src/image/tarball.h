@@ -19,13 +19,6 @@
  */
 int archive_extract_plain(const char *path, int dirfd, struct hull_err *err);
 
-/*
- * Create the temporary file PATH.tmp.PID beside path for an output that is renamed into
- * place when complete, never following a symbolic link at that name. Returns the fd
- * (ret_tmp receives the name, to free) or -errno.
- */
-int output_tmp_create(const char *path, char **ret_tmp);
-
 struct archive_out;
 
 /* Start writing a tar file at path (written to a temporary name until archive_out_commit),
