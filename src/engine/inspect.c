@@ -18,30 +18,12 @@ static json_t *strv_json(char *const *v)
 	return a;
 }
 
-/* docker's Config and HostConfig, in the order hull.json always had them */
+/* docker's Config (hull.json's; a leftover has only its empty command) */
 static json_t *config_json(const struct ctr *c)
 {
-	const struct ctr_config *cf = &c->config;
-
 	if (c->leftover)
-		return json_pack("{s:o}", "Cmd", strv_json(cf->cmd));
-	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "Cmd",
-			 strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
-			 cf->working_dir, "Hostname", cf->hostname, "Tty", cf->tty, "OpenStdin",
-			 cf->open_stdin, "Image", cf->image, "User", cf->user, "StopSignal",
-			 cf->stop_signal);
-}
-
-static json_t *host_config_json(const struct ctr_host_config *h)
-{
-	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
-			 "AutoRemove", h->auto_remove, "NetworkMode", h->network_mode, "Memory",
-			 (json_int_t)h->memory, "NanoCpus", (json_int_t)h->nano_cpus, "PidsLimit",
-			 (json_int_t)h->pids_limit, "ReadonlyRootfs", h->readonly_rootfs,
-			 "Privileged", h->privileged, "CapAdd", strv_json(h->cap_add), "CapDrop",
-			 strv_json(h->cap_drop), "Binds", strv_json(h->binds), "MemorySwap",
-			 (json_int_t)h->memory_swap, "CpuShares", (json_int_t)h->cpu_shares,
-			 "CpusetCpus", h->cpuset_cpus);
+		return json_pack("{s:o}", "Cmd", strv_json(c->config.cmd));
+	return ctr_record_config_json(&c->config);
 }
 
 static json_t *state_json(struct ctr *c)
@@ -72,7 +54,7 @@ json_t *engine_inspect_container(struct ctr *c)
 	}
 	(void)json_object_set_new(o, "Config", config_json(c));
 	if (!c->leftover)
-		(void)json_object_set_new(o, "HostConfig", host_config_json(&c->host));
+		(void)json_object_set_new(o, "HostConfig", ctr_record_host_config_json(&c->host));
 	(void)json_object_set_new(o, "State", state_json(c));
 	(void)json_object_set_new(o, "LogPath", json_string(lp));
 	(void)json_object_set_new(o, "GraphDriver",

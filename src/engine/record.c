@@ -363,7 +363,7 @@ static json_t *strv_json(char *const *v)
 	return a;
 }
 
-static json_t *config_json(const struct ctr_config *cf)
+json_t *ctr_record_config_json(const struct ctr_config *cf)
 {
 	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "Cmd",
 			 strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
@@ -372,7 +372,7 @@ static json_t *config_json(const struct ctr_config *cf)
 			 cf->stop_signal);
 }
 
-static json_t *host_config_json(const struct ctr_host_config *h)
+json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 {
 	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
 			 "AutoRemove", h->auto_remove, "NetworkMode", h->network_mode, "Memory",
@@ -412,7 +412,8 @@ int ctr_record_write(const struct ctr *c, struct hull_err *err)
 		c->image, "ImageName", c->image_name, "ImageID", c->image_id ? c->image_id : "",
 		"Path", c->path ? c->path : "", "Args", strv_json(c->args), "RootfsMode",
 		c->rootfs_mode, "Layers", strv_json(c->layers), "Backend", c->backend, "Config",
-		config_json(&c->config), "HostConfig", host_config_json(&c->host));
+		ctr_record_config_json(&c->config), "HostConfig",
+		ctr_record_host_config_json(&c->host));
 
 	return write_json(c->dir, "hull.json", o, err);
 }

@@ -94,6 +94,11 @@ void ctr_record_leftover(struct ctr *c);
 /* Re-read state.json only (same rules as above). */
 int ctr_state_read_at(int dirfd, struct ctr *c, struct hull_err *err);
 
+/* The Config and HostConfig objects as hull.json holds them and `inspect` shows them (new). */
+struct json_t;
+struct json_t *ctr_record_config_json(const struct ctr_config *cf);
+struct json_t *ctr_record_host_config_json(const struct ctr_host_config *h);
+
 /* Write hull.json (creation: once), or state.json (every change), atomically. */
 int ctr_record_write(const struct ctr *c, struct hull_err *err);
 int ctr_state_write(const struct ctr *c, struct hull_err *err);
