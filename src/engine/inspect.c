@@ -8,6 +8,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/network.h"
 
 json_t *engine_inspect_container(struct ctr *c)
 {
@@ -38,6 +39,7 @@ json_t *engine_inspect_container(struct ctr *c)
 									      : "overlay",
 						    "Data", "MergedDir", rp));
 	}
+	(void)json_object_set_new(o, "NetworkSettings", engine_net_settings(c));
 	(void)json_object_del(o, "Layers");
 	(void)json_object_del(o, "ImageName");
 	return o;

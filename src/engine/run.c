@@ -20,6 +20,7 @@
 #include "engine/ctrlog.h"
 #include "common/signame.h"
 #include "engine/human.h"
+#include "engine/network.h"
 #include "engine/rootfs.h"
 #include "container/tty.h"
 #include "image/image.h"
@@ -136,7 +137,7 @@ static json_t *make_record(const struct run_opts *o, const char *id, const char 
 			 json_string_value(json_object_get(oci, "hostname")), "Tty", o->tty,
 			 "OpenStdin", o->interactive, "Image", o->image, "User",
 			 o->user ? o->user : "", "HostConfig", "AutoRemove", o->rm, "NetworkMode",
-			 o->network ? o->network : "none", "Memory", (json_int_t)o->memory,
+			 o->network ? o->network : "bridge", "Memory", (json_int_t)o->memory,
 			 "NanoCpus", (json_int_t)(o->cpus * 1e9), "PidsLimit",
 			 (json_int_t)o->pids_limit, "ReadonlyRootfs", o->read_only, "Privileged",
 			 o->privileged, "CapAdd", strv_json(o->cap_add), "CapDrop",
@@ -193,6 +194,9 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	}
 	if (r == 0)
 		r = ctr_config_build(o, img, rootfs, dir, id, &oci, ret_exit, err);
+	if (r == 0 && (r = engine_net_create(s, o, json_object_get(img, "config"), id, name, dir,
+					     err)) < 0)
+		*ret_exit = 125;
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);
 	if (r == 0) {
@@ -221,6 +225,8 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	cleanup_free char *name = NULL;
 	cleanup_free char *dir = NULL;
 	cleanup_strv char **taken = NULL;
+	cleanup_free char *nsp = NULL;
+	struct run_opts o2 = *o;
 	char id[CTR_ID_LEN + 1];
 	int r;
 
@@ -240,10 +246,14 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 				     o->name);
 	name = o->name ? xstrdup(o->name) : random_name(taken);
 	random_id(id);
+	r = engine_net_ns_path(s, o, id, &nsp, err);
+	if (r < 0)
+		return r;
+	o2.netns_path = nsp;
 	dir = xasprintf("%s/containers/%s", s->root, id);
 	if (mkdir(dir, 0700) < 0)
 		return hull_err_set(err, errno, "%s", dir);
-	r = create_in_dir(s, o, id, name, dir, ret_exit, err);
+	r = create_in_dir(s, &o2, id, name, dir, ret_exit, err);
 	if (r < 0) {
 		struct hull_err e2;
 
@@ -314,6 +324,8 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 			layers = xcalloc(1, sizeof(*layers));
 	}
 	r = ctr_rootfs_ensure(s, c->dir, layers, ctr_str(c, "RootfsMode"), err);
+	if (r == 0 && (r = engine_net_setup(s, c, err)) < 0)
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 	if (r < 0)
 		return r;
 	/* a previous run of this container may have left its runtime state */
@@ -339,6 +351,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	}
 	tty_console_close(&console);
 	if (r < 0) {
+		engine_net_teardown(s, c);
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		return r;
 	}
@@ -346,6 +359,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	if (r < 0) {
 		(void)oci_runtime_delete(&ctx, c->id, true, &e2);
 		(void)oci_runtime_wait(*ret_pid);
+		engine_net_teardown(s, c);
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		if (ret_pidfd && *ret_pidfd >= 0)
 			(void)close(*ret_pidfd);
@@ -366,6 +380,7 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 	struct hull_err e2;
 
 	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	engine_net_teardown(s, c);
 	if (rm) {
 		(void)engine_remove(s, c, true, &e2);
 		return;
@@ -635,6 +650,7 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 		(void)engine_wait_exit(c, 10000);
 	}
 	(void)oci_runtime_delete(&ctx, c->id, true, &e2);
+	engine_net_teardown(s, c);
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;
