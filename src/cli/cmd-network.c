@@ -325,15 +325,35 @@ int cmd_network(int argc, char **argv)
 		{ "prune", net_prune },
 	};
 
+	char *help_argv[3] = { NULL, (char *)"--help", NULL };
+	bool help = false;
+
 	if (cli_getopt(argc, argv, &network_def) != -1)
 		return EXIT_ENGINE;
+	if (optind < argc && strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 == argc) {
+			cli_usage(stdout, &network_def);
+			return 0;
+		}
+		if (optind + 2 != argc)
+			return cli_usage_error("network", "usage: hull network help COMMAND");
+		/* `hull network help ls` is `hull network ls --help` */
+		help_argv[0] = argv[optind + 1];
+		help = true;
+	}
 	if (optind >= argc)
 		return cli_usage_error("network", NETWORK_USAGE);
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	if (help) {
+		argc = 2;
+		argv = help_argv;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-		if (strcmp(argv[optind], subs[i].name) == 0)
-			return subs[i].fn(argc - optind, argv + optind);
-	return cli_usage_error("network", "unknown command '%s'; %s", argv[optind],
-			       NETWORK_USAGE);
+		if (strcmp(argv[0], subs[i].name) == 0)
+			return subs[i].fn(argc, argv);
+	return cli_usage_error("network", "unknown command '%s'; %s", argv[0], NETWORK_USAGE);
 }
 
 int cmd_port(int argc, char **argv)

@@ -532,7 +532,7 @@ static int reply_apply(json_t *v, json_t *reply, struct hull_err *err)
 	if (!ip)
 		return hull_err_setx(err, EIO, "netavark setup: no address in its reply");
 	(void)json_object_set_new(v, "IPAddress", json_string(ip));
-	(void)json_object_set_new(v, "IPPrefixLen", json_integer(atoi(slash + 1)));
+	(void)json_object_set_new(v, "IPPrefixLen", json_integer(strtol(slash + 1, NULL, 10)));
 	(void)json_object_set_new(v, "Gateway", json_string(gw ? gw : ""));
 	(void)json_object_set_new(v, "MacAddress", json_string(mac ? mac : ""));
 	return 0;

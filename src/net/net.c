@@ -169,11 +169,11 @@ int net_port_parse(const char *spec, struct net_port *ret, struct hull_err *err)
 	size_t blen = slash ? (size_t)(slash - spec) : strlen(spec);
 
 	memset(ret, 0, sizeof(*ret));
-	strcpy(ret->proto, "tcp");
+	(void)snprintf(ret->proto, sizeof(ret->proto), "tcp");
 	if (slash) {
 		if (strcmp(slash + 1, "tcp") != 0 && strcmp(slash + 1, "udp") != 0)
 			return hull_err_setx(err, EINVAL, "-p %s: protocol must be tcp or udp", spec);
-		strcpy(ret->proto, slash + 1);
+		(void)snprintf(ret->proto, sizeof(ret->proto), "%s", slash + 1);
 	}
 	return port_fields(spec, spec, blen, ret, err);
 }
@@ -198,8 +198,8 @@ int net_port_from_json(json_t *j, struct net_port *ret, struct hull_err *err)
 	    (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) || cp < 1 || cp > 65535 ||
 	    hp < 0 || n < 1 || cp + n - 1 > 65535 || hp + n - 1 > 65535)
 		return hull_err_setx(err, EINVAL, "network.json: invalid port mapping");
-	strcpy(ret->host_ip, ip);
-	strcpy(ret->proto, proto);
+	(void)snprintf(ret->host_ip, sizeof(ret->host_ip), "%s", ip);
+	(void)snprintf(ret->proto, sizeof(ret->proto), "%s", proto);
 	ret->container_port = (uint16_t)cp;
 	ret->host_port = (uint16_t)hp;
 	ret->range = (uint16_t)n;
