@@ -443,8 +443,17 @@ static json_t *netavark_opts(const char *id, json_t *v, json_t *def, const char 
 	(void)json_array_append_new(aliases, json_string(name ? name : ""));
 	json_array_foreach(json_object_get(v, "Aliases"), i, a)
 		(void)json_array_append(aliases, a);
-	if (ip && *ip)
+	if (ip && *ip) {
+		uint32_t a4;
+		char *v6;
+
 		(void)json_array_append_new(ips, json_string(ip));
+		/* netavark wants one address per subnet */
+		if (net_ip4_parse(ip, &a4) == 0 && (v6 = net_def_ip6_of(def, a4))) {
+			(void)json_array_append_new(ips, json_string(v6));
+			free(v6);
+		}
+	}
 	return json_pack("{s:s, s:s, s:O, s:{s:{s:o, s:o, s:s}}, s:{s:O}}", "container_id", id,
 			 "container_name", name ? name : "", "port_mappings",
 			 json_object_get(v, "Ports"), "networks", netname, "static_ips", ips,

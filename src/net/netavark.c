@@ -134,8 +134,13 @@ static void failure(const char *verb, int status, const char *out, char *errbuf,
 
 	while ((nl = strrchr(errbuf, '\n')) && nl[1] == '\0')
 		*nl = '\0';
-	if ((nl = strrchr(errbuf, '\n')))
+	/* a panic's message is its first line; an error's, the last */
+	if (strstr(errbuf, "panicked at")) {
+		line = strstr(errbuf, "panicked at");
+		line[strcspn(line, "\n")] = '\0';
+	} else if ((nl = strrchr(errbuf, '\n'))) {
 		line = nl + 1;
+	}
 	if (out[0] && hjson_load_buf(out, strlen(out), "netavark", &j, &e2) == 0 &&
 	    json_string_value(json_object_get(j, "error")))
 		line = (char *)json_string_value(json_object_get(j, "error"));

@@ -58,6 +58,25 @@ static void random_hex(char out[65])
 	out[64] = '\0';
 }
 
+char *net_def_ip6_of(json_t *def, uint32_t ip4)
+{
+	uint32_t net, gw;
+	int prefix;
+	size_t i;
+	json_t *sn;
+
+	if (net_def_subnet4(def, &net, &prefix, &gw) < 0)
+		return NULL;
+	json_array_foreach(json_object_get(def, "subnets"), i, sn) {
+		const char *s = json_string_value(json_object_get(sn, "subnet"));
+		const char *end = s ? strstr(s, "::/") : NULL;
+
+		if (end)
+			return xasprintf("%.*s::%x", (int)(end - s), s, ip4 & ~net_prefix_mask(prefix));
+	}
+	return NULL;
+}
+
 int net_def_subnet4(json_t *def, uint32_t *ret_net, int *ret_prefix, uint32_t *ret_gw)
 {
 	size_t i;
@@ -93,13 +112,17 @@ static json_t *def_make(const char *name, const char *iface, const char *subnet,
 	random_hex(id);
 	if (o->ipv6) {
 		/* a ULA /64 derived from the IPv4 subnet: one per network, no second allocator */
-		uint32_t a = 0;
+		uint32_t a = 0, g = 0;
 		int p = 0;
 		char v6[64], gw6[64];
 
+		/* the IPv6 address of a host is the prefix and the host part of its IPv4 one
+		 * (net_ip6_of): the IPv4 allocator serves both */
 		(void)net_cidr4_parse(subnet, &a, &p);
+		(void)net_ip4_parse(gw, &g);
 		(void)snprintf(v6, sizeof(v6), "fd17:%x:%x::/64", a >> 16, a & 0xffff);
-		(void)snprintf(gw6, sizeof(gw6), "fd17:%x:%x::1", a >> 16, a & 0xffff);
+		(void)snprintf(gw6, sizeof(gw6), "fd17:%x:%x::%x", a >> 16, a & 0xffff,
+			       g & ~net_prefix_mask(p));
 		(void)json_array_append_new(subnets, json_pack("{s:s, s:s}", "subnet", v6,
 							       "gateway", gw6));
 	}

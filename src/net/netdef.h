@@ -32,5 +32,7 @@ int net_def_create(const char *root, const char *name, const struct net_def_opts
 int net_def_remove(const char *root, const char *name, struct hull_err *err);
 /* The names of all networks, sorted (NULL-terminated; strv_free). `bridge` always. */
 char **net_def_names(const char *root);
+/* With --ipv6: the IPv6 address that goes with IPv4 address ip4 (a heap string), else NULL. */
+char *net_def_ip6_of(json_t *def, uint32_t ip4);
 /* The first IPv4 subnet of a definition: address, prefix, gateway. */
 int net_def_subnet4(json_t *def, uint32_t *ret_net, int *ret_prefix, uint32_t *ret_gw);

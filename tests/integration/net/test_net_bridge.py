@@ -137,3 +137,19 @@ def test_stopped_container_releases_and_restarts(nh):
     nh.run("start", "s")
     assert wget(nh, "http://127.0.0.1:18200/").stdout == "hello from hull\n"
     nh.run("rm", "-f", "s")
+
+
+def test_ipv6_and_internal_networks(nh):
+    nh.run("network", "create", "--ipv6", "six")
+    nh.run("network", "create", "--internal", "--subnet", "10.77.0.0/24", "--gateway",
+           "10.77.0.254", "inside")
+    out = nh.out("run", "--rm", "--network", "six", "bb", "ip", "-o", "addr", "show", "eth0")
+    assert re.search(r"inet 172\.\d+\.0\.2/16", out) and re.search(r"inet6 fd17:[0-9a-f:]+::2/64",
+                                                                    out), out
+    out = nh.out("run", "--rm", "--network", "inside", "bb", "sh", "-c", "ip route; ip -o addr")
+    assert "default" not in out and "10.77.0.1/24" in out
+    info = json.loads(nh.out("network", "inspect", "inside"))[0]
+    assert info["Internal"] is True
+    assert info["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/24", "Gateway": "10.77.0.254"}]
+    assert nh.out("network", "prune", "-f").split() == ["Deleted", "Networks:", "inside", "six"]
+    assert nh.out("network", "ls", "-q").split() == ["bridge"]
