@@ -37,6 +37,11 @@ _hull_containers()
 	"$@" ps -a 2>/dev/null | awk 'NR > 1 { print $NF; print $1 }'
 }
 
+_hull_networks()
+{
+	"$@" network ls -q 2>/dev/null
+}
+
 _hull_images()
 {
 	"$@" images 2>/dev/null | awk 'NR > 1 && $1 != "<none>" {
@@ -50,7 +55,7 @@ _hull()
 	local -a hull=("${COMP_WORDS[0]}") path=()
 	local i=1 cmd= operands=0 w
 
-	# global options, then the command (and the subcommand of img, vm, system)
+	# global options, then the command (and the subcommand of img, vm, system, network)
 	while ((i < COMP_CWORD)); do
 		w=${COMP_WORDS[i]}
 		case $w in
@@ -78,7 +83,7 @@ _hull()
 		COMPREPLY=($(compgen -W "$(_hull_commands "${hull[@]}")" -- "$cur"))
 		return 0
 		;;
-	img | vm | system)
+	img | vm | system | network)
 		if ((i >= COMP_CWORD)); then
 			COMPREPLY=($(compgen -W "$(_hull_commands "${hull[@]}" "$cmd")" -- "$cur"))
 			return 0
@@ -99,6 +104,10 @@ _hull()
 		fi
 		((i++))
 	done
+	if [[ $prev == --network || $prev == --net ]]; then
+		COMPREPLY=($(compgen -W "$(_hull_networks "${hull[@]}") none host container:" -- "$cur"))
+		return 0
+	fi
 	if [[ $prev == -* && $prev != *=* ]] && _hull_takes_arg "$prev" "${hull[@]}" "${path[@]}"; then
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
@@ -111,6 +120,17 @@ _hull()
 	run | create)
 		if ((operands == 0)); then
 			COMPREPLY=($(compgen -W "$(_hull_images "${hull[@]}")" -- "$cur"))
+		fi
+		;;
+	network)
+		case ${path[1]} in
+		inspect | rm | remove)
+			COMPREPLY=($(compgen -W "$(_hull_networks "${hull[@]}")" -- "$cur")) ;;
+		esac
+		;;
+	port)
+		if ((operands == 0)); then
+			COMPREPLY=($(compgen -W "$(_hull_containers "${hull[@]}")" -- "$cur"))
 		fi
 		;;
 	start | stop | kill | rm | logs | top | stats | export)

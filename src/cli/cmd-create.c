@@ -13,6 +13,7 @@
 #include "common/size.h"
 #include "engine/human.h"
 #include "engine/run.h"
+#include "net/net.h"
 
 enum {
 	OPT_RM = 256,
@@ -30,6 +31,11 @@ enum {
 	OPT_MEMORY_SWAP,
 	OPT_CPU_SHARES,
 	OPT_CPUSET_CPUS,
+	OPT_IP,
+	OPT_DNS,
+	OPT_DNS_SEARCH,
+	OPT_ADD_HOST,
+	OPT_ALIAS,
 };
 
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
@@ -113,6 +119,44 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 	return 0;
 }
 
+/* -p, -P, --ip, --dns, --dns-search, --add-host, --network-alias */
+static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_opts *o)
+{
+	struct hull_err err = { 0 };
+	struct net_port p;
+	uint32_t a;
+
+	switch (opt) {
+	case 'p':
+		if (net_port_parse(arg, &p, &err) < 0)
+			return cli_fail(cmd, &err);
+		strv_push(&o->publish, arg);
+		return 0;
+	case 'P': o->publish_all = cli_opt_on; return 0;
+	case OPT_IP:
+		if (net_ip4_parse(arg, &a) < 0)
+			return cli_usage_error(cmd, "--ip %s: not an IPv4 address", arg);
+		o->ip = arg;
+		return 0;
+	case OPT_DNS:
+		if (net_ip4_parse(arg, &a) < 0 && !strchr(arg, ':'))
+			return cli_usage_error(cmd, "--dns %s: not an IP address", arg);
+		strv_push(&o->dns, arg);
+		return 0;
+	case OPT_DNS_SEARCH: strv_push(&o->dns_search, arg); return 0;
+	case OPT_ADD_HOST:
+		if (!strchr(arg, ':') || arg[0] == ':')
+			return cli_usage_error(cmd, "--add-host %s: use HOST:IP", arg);
+		strv_push(&o->add_host, arg);
+		return 0;
+	default:
+		if (!net_name_is_valid(arg))
+			return cli_usage_error(cmd, "--network-alias %s: not a valid name", arg);
+		strv_push(&o->aliases, arg);
+		return 0;
+	}
+}
+
 static const struct cli_option run_opts[] = {
 	{ "detach", no_argument, NULL, 'd', NULL, "run in the background and print the id" },
 	{ "interactive", no_argument, NULL, 'i', NULL, "keep standard input open" },
@@ -143,8 +187,21 @@ static const struct cli_option run_opts[] = {
 	{ "cap-drop", required_argument, NULL, OPT_CAP_DROP, "CAP", "drop a capability (or ALL)" },
 	{ "privileged", no_argument, NULL, OPT_PRIVILEGED, NULL,
 	  "all capabilities, devices and no seccomp filter" },
-	{ "network", required_argument, NULL, OPT_NETWORK, "MODE", "none or host" },
-	{ "net", required_argument, NULL, OPT_NETWORK, "MODE", "the same as --network" },
+	{ "network", required_argument, NULL, OPT_NETWORK, "NET",
+	  "a network name (default: bridge), none, host or container:ID" },
+	{ "net", required_argument, NULL, OPT_NETWORK, "NET", "the same as --network" },
+	{ "publish", required_argument, NULL, 'p', "[IP:][HPORT:]CPORT[/PROTO]",
+	  "publish a container port (or range) on the host" },
+	{ "publish-all", no_argument, NULL, 'P', NULL,
+	  "publish the image's exposed ports on free host ports" },
+	{ "ip", required_argument, NULL, OPT_IP, "ADDR", "the container's IPv4 address" },
+	{ "dns", required_argument, NULL, OPT_DNS, "ADDR", "a name server for resolv.conf" },
+	{ "dns-search", required_argument, NULL, OPT_DNS_SEARCH, "DOMAIN",
+	  "a search domain for resolv.conf" },
+	{ "add-host", required_argument, NULL, OPT_ADD_HOST, "HOST:IP",
+	  "add a line to /etc/hosts" },
+	{ "network-alias", required_argument, NULL, OPT_ALIAS, "NAME",
+	  "another name of the container on its network" },
 	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
 	  "copy the image instead of mounting an overlay" },
 	{ 0 },
@@ -152,13 +209,13 @@ static const struct cli_option run_opts[] = {
 
 static const struct cli_command run_cmd = {
 	.name = "run", .args = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-	.optstring = "+dite:v:w:u:h:m:c:", .opts = run_opts,
+	.optstring = "+dite:v:w:u:h:m:c:p:P", .opts = run_opts,
 	.summary = "Create and run a new container from an image.",
 };
 
 static const struct cli_command create_cmd = {
 	.name = "create", .args = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-	.optstring = "+dite:v:w:u:h:m:c:", .opts = run_opts,
+	.optstring = "+dite:v:w:u:h:m:c:p:P", .opts = run_opts,
 	.summary = "Create a new container from an image (start it with 'hull start').",
 };
 
@@ -202,6 +259,16 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case OPT_CAP_DROP: strv_push(&o->cap_drop, optarg); break;
 		case OPT_PRIVILEGED: o->privileged = cli_opt_on; break;
 		case OPT_NETWORK: o->network = optarg; break;
+		case 'p':
+		case 'P':
+		case OPT_IP:
+		case OPT_DNS:
+		case OPT_DNS_SEARCH:
+		case OPT_ADD_HOST:
+		case OPT_ALIAS:
+			if (parse_net_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		case OPT_ROOTFS_COPY: o->force_copy = cli_opt_on; break;
 		default:
 			return EXIT_ENGINE;
@@ -210,9 +277,13 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (optind >= argc)
 		return cli_usage_error(cmd, "usage: hull %s [OPTIONS] IMAGE [COMMAND [ARG...]]",
 				       cmd);
-	if (o->network && strcmp(o->network, "none") != 0 && strcmp(o->network, "host") != 0)
-		return cli_usage_error(cmd, "--network %s: only 'none' and 'host' are supported",
-				       o->network);
+	{
+		struct hull_err err = { 0 };
+		enum net_mode m;
+
+		if (net_mode_parse(o->network, &m, &err) < 0)
+			return cli_fail(cmd, &err);
+	}
 	if (o->memory_swap != 0 && o->memory == 0)
 		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
 				       swap_arg);
@@ -232,6 +303,11 @@ void cli_run_opts_free(struct run_opts *o)
 	strv_free(o->cap_add);
 	strv_free(o->cap_drop);
 	strv_free(o->cmd);
+	strv_free(o->publish);
+	strv_free(o->dns);
+	strv_free(o->dns_search);
+	strv_free(o->add_host);
+	strv_free(o->aliases);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "engine/container.h"
 #include "engine/human.h"
+#include "engine/network.h"
 #include "engine/table.h"
 
 static void status_text(struct ctr *c, time_t now, char *buf, size_t len)
@@ -119,8 +120,9 @@ int cmd_ps(int argc, char **argv)
 		{
 			cleanup_free char *cmd = command_text(ct, no_trunc);
 			cleanup_free char *cr = xasprintf("%s ago", created);
+			cleanup_free char *ports = engine_net_ports_text(ct);
 
-			table_add(t, (const char *[]){ id, ct->image, cmd, cr, st, "", ct->name });
+			table_add(t, (const char *[]){ id, ct->image, cmd, cr, st, ports, ct->name });
 		}
 	}
 	ctr_list_free(all);

@@ -14,6 +14,7 @@
 #include "common/strv.h"
 #include "engine/container.h"
 #include "engine/human.h"
+#include "engine/network.h"
 #include "engine/table.h"
 #include "image/image.h"
 
@@ -45,18 +46,21 @@ static int prune(struct image_store *s, bool all)
 	cleanup_strv char **removed = NULL;
 	struct image_gc_stats st;
 	struct hull_err err = { 0 };
-	unsigned incomplete = 0;
+	unsigned incomplete = 0, nets = 0;
 	char size[32];
 
 	/* exclusive first: no container may start using an image between the look-up of
 	 * the containers' images and the sweep */
 	if (image_store_lock(s, true, &err) < 0 ||
+	    engine_net_prune_leftovers(s, &nets, &err) < 0 ||
 	    ctr_prune_incomplete(s, &incomplete, &err) < 0 ||
 	    ctr_image_ids(s, &keep, &err) < 0 ||
 	    image_prune(s, all, keep, &removed, &err) < 0 || image_gc(s, keep, &st, &err) < 0)
 		return cli_fail("system prune", &err);
 	if (incomplete)
 		printf("Removed %u half-created containers\n", incomplete);
+	if (nets)
+		printf("Tore down %u container networks left behind\n", nets);
 	if (removed) {
 		printf("Deleted Images:\n");
 		for (size_t i = 0; removed[i]; i++)

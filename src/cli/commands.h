@@ -39,6 +39,8 @@ int cmd_top(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_port(int argc, char **argv);
+int cmd_network(int argc, char **argv);
 
 /* Shared by the subcommands (hull.c). */
 extern const char *cli_root; /* --root, or NULL */

@@ -30,6 +30,8 @@ static const struct hull_cmd cmds[] = {
 	{ .name = "top", .fn = cmd_top, .help = "list a container's processes" },
 	{ .name = "stats", .fn = cmd_stats, .help = "show containers' resource usage" },
 	{ .name = "exec", .fn = cmd_exec, .help = "run a command in a running container" },
+	{ .name = "port", .fn = cmd_port, .help = "list a container's published ports" },
+	{ .name = "network", .fn = cmd_network, .help = "manage networks" },
 	{ .name = "export", .fn = cmd_export, .help = "write a container's file system as a tar" },
 	{ .name = "images", .fn = cmd_images, .help = "list images" },
 	{ .name = "load", .fn = cmd_load, .help = "load images from a docker- or oci-archive" },

@@ -483,6 +483,12 @@ static void add_etc_files(const char *dir, const char *hostname, enum net_mode n
 	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
 		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind",
 							"/etc/resolv.conf", "rbind,ro"));
+	/* a bridge network's resolv.conf: written by engine/network.c before it starts */
+	if (net == NET_MODE_BRIDGE) {
+		cleanup_free char *rc = xasprintf("%s/resolv.conf", dir);
+
+		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind", rc, "rbind,ro"));
+	}
 }
 
 static json_t *build_mounts(void)
@@ -511,7 +517,10 @@ static json_t *build_linux(const struct run_opts *o, enum net_mode net)
 			       "type", "uts", "type", "mount");
 	json_t *lx;
 
-	if (net_mode_has_netns(net))
+	if (net_mode_has_netns(net) && o->netns_path)
+		(void)json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path",
+							  o->netns_path));
+	else if (net_mode_has_netns(net))
 		(void)json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
 	lx = json_pack("{s:o, s:o}", "namespaces", ns, "resources", build_resources(o));
 	if (!o->privileged) {

@@ -8,6 +8,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/network.h"
 
 static json_t *strv_json(char *const *v)
 {
@@ -61,6 +62,7 @@ json_t *engine_inspect_container(struct ctr *c)
 				  json_pack("{s:s, s:{s:s}}", "Name",
 					    *c->rootfs_mode ? c->rootfs_mode : "overlay", "Data",
 					    "MergedDir", rp));
+	(void)json_object_set_new(o, "NetworkSettings", engine_net_settings(c));
 	return o;
 }
 

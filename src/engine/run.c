@@ -20,6 +20,7 @@
 #include "engine/ctrlog.h"
 #include "common/signame.h"
 #include "engine/human.h"
+#include "engine/network.h"
 #include "engine/rootfs.h"
 #include "container/tty.h"
 #include "image/image.h"
@@ -152,7 +153,7 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	/* the image's STOPSIGNAL, used by `hull stop` */
 	c->config.stop_signal = xstrdup(stop && signal_parse(stop) > 0 ? stop : "SIGTERM");
 	h->auto_remove = o->rm;
-	h->network_mode = xstrdup_or(o->network, "none");
+	h->network_mode = xstrdup_or(o->network, "bridge");
 	h->memory = o->memory;
 	h->nano_cpus = (int64_t)(o->cpus * 1e9);
 	h->pids_limit = o->pids_limit;
@@ -209,6 +210,9 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	}
 	if (r == 0)
 		r = ctr_config_build(o, img, rootfs, dir, id, &oci, ret_exit, err);
+	if (r == 0 && (r = engine_net_create(s, o, json_object_get(img, "config"), id, name, dir,
+					     err)) < 0)
+		*ret_exit = 125;
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);
 	if (r == 0)
@@ -234,6 +238,8 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	cleanup_free char *name = NULL;
 	cleanup_free char *dir = NULL;
 	cleanup_strv char **taken = NULL;
+	cleanup_free char *nsp = NULL;
+	struct run_opts o2 = *o;
 	char id[CTR_ID_LEN + 1];
 	int r;
 
@@ -253,10 +259,14 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 				     o->name);
 	name = o->name ? xstrdup(o->name) : random_name(taken);
 	random_id(id);
+	r = engine_net_ns_path(s, o, id, &nsp, err);
+	if (r < 0)
+		return r;
+	o2.netns_path = nsp;
 	dir = xasprintf("%s/containers/%s", s->root, id);
 	if (mkdir(dir, 0700) < 0)
 		return hull_err_set(err, errno, "%s", dir);
-	r = create_in_dir(s, o, id, name, dir, ret_exit, err);
+	r = create_in_dir(s, &o2, id, name, dir, ret_exit, err);
 	if (r < 0) {
 		struct hull_err e2;
 
@@ -316,6 +326,8 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	r = engine_backend_open(s, c, &b, err);
 	if (r == 0)
 		r = ctr_rootfs_ensure(s, c->dir, c->layers, c->rootfs_mode, err);
+	if (r == 0 && (r = engine_net_setup(s, c, err)) < 0)
+		(void)ctr_rootfs_teardown(c->dir, &e2);
 	if (r < 0)
 		return r;
 	*ret_master = -1;
@@ -338,6 +350,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	}
 	tty_console_close(&console);
 	if (r < 0) {
+		engine_net_teardown(s, c);
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		return r;
 	}
@@ -345,6 +358,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 	if (r < 0) {
 		(void)b.ops->remove(&b, c, true, &e2);
 		(void)b.ops->wait(&b, *ret_pid);
+		engine_net_teardown(s, c);
 		(void)ctr_rootfs_teardown(c->dir, &e2);
 		if (ret_pidfd && *ret_pidfd >= 0)
 			(void)close(*ret_pidfd);
@@ -365,6 +379,7 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 
 	if (engine_backend_open(s, c, &b, &e2) == 0)
 		(void)b.ops->remove(&b, c, true, &e2);
+	engine_net_teardown(s, c);
 	if (rm) {
 		(void)engine_remove(s, c, true, &e2);
 		return;
@@ -656,6 +671,7 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 	/* a record whose backend this hull lacks is still removable: nothing of it runs */
 	if (engine_backend_open(s, c, &b, &e2) == 0)
 		(void)b.ops->remove(&b, c, true, &e2);
+	engine_net_teardown(s, c);
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;

@@ -28,6 +28,11 @@ struct run_opts {
 	int64_t pids_limit;     /* 0: none */
 	bool read_only, privileged, interactive, tty, rm, detach, force_copy;
 	char **cap_add, **cap_drop;
+	/* networks (engine/network.h): -p values, -P, --ip, --dns, --dns-search, --add-host,
+	 * --network-alias; netns_path is the engine's (engine_net_ns_path), for config.json */
+	char **publish, **dns, **dns_search, **add_host, **aliases;
+	bool publish_all;
+	const char *ip, *netns_path;
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */

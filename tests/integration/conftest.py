@@ -4,9 +4,11 @@ The build directory comes from $HULL_BUILD_DIR (scripts/test sets it), else ./bu
 ./build. Tests that need cgroup v2 or a working /dev/kvm are marked `sandbox`: scripts/test
 runs them inside the sandbox VM (tests/sandbox), and on the host they are deselected.
 """
+import ctypes
 import os
 import pathlib
 import shutil
+import subprocess
 
 import pytest
 
@@ -25,9 +27,29 @@ def build_dir() -> pathlib.Path:
     raise RuntimeError("no build directory: run scripts/test or set HULL_BUILD_DIR")
 
 
+def private_netns():
+    """Run the whole session in a network namespace of its own, with loopback up.
+
+    `hull run` puts containers on the `bridge` network by default: netavark then makes a
+    bridge, veths and firewall rules in the namespace hull runs in. Every hull the tests start
+    is a child of this process, so all of that lands in this namespace and vanishes with it;
+    the host's interfaces and firewall are never touched (docs/testing.md "Networks").
+    HULL_TEST_HOST_NETNS=1 keeps the host's namespace (only for debugging)."""
+    if os.environ.get("HULL_TEST_HOST_NETNS") == "1" or os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        raise RuntimeError(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    os.environ["HULL_TEST_PRIVATE_NETNS"] = "1"  # hostcheck.py: net.* is not the host's
+
+
 def pytest_configure(config):
+    private_netns()
     config.addinivalue_line("markers", "sandbox: needs cgroup v2 or a usable /dev/kvm; runs inside tests/sandbox")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "net: bridge networks and published ports, each test in "
+                            "a network namespace of its own (tests/integration/net)")
     config.addinivalue_line("markers", "kvm: needs a working /dev/kvm; on a host without one "
                             "scripts/test runs it inside tests/sandbox")
 

@@ -134,7 +134,7 @@ def test_inspect_container_and_image(bb, running):
     both = json.loads(bb.out("inspect", "loop", "busybox"))
     assert len(both) == 2 and both[1]["RepoTags"] == ["localhost/busybox:latest"]
     assert bb.out("inspect", "-f", "{{.Name}}|{{json .State.Running}}|{{.HostConfig.NetworkMode}}",
-                  "loop") == "/loop|true|none\n"
+                  "loop") == "/loop|true|bridge\n"  # docker's default network (issue 15)
     r = bb.run("inspect", "nothing-here", check=False)
     assert r.returncode == 125 and "no such object: nothing-here" in r.stderr
     r = bb.run("inspect", "-f", "{{.State", "loop", check=False)

@@ -1,0 +1,395 @@
+/*
+ * hull network create|ls|inspect|rm|prune, and hull port: the networks of docs/engine.md
+ * ("Networks"), definitions in <store>/networks (src/net/netdef.h).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/strv.h"
+#include "engine/container.h"
+#include "engine/network.h"
+#include "engine/table.h"
+#include "image/store.h"
+#include "net/ipam.h"
+#include "net/net.h"
+#include "net/netdef.h"
+
+DEFINE_CLEANUP_FUNC(json_t, json_decref)
+#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
+
+static const struct cli_option no_opts[] = { { 0 } };
+
+#define NETWORK_USAGE "usage: hull network create|ls|inspect|rm|prune ..."
+
+static const struct cli_option create_opts[] = {
+	{ "subnet", required_argument, NULL, 's', "CIDR", "the IPv4 subnet (a.b.c.d/N)" },
+	{ "gateway", required_argument, NULL, 'g', "ADDR", "the gateway (default: the first "
+							     "address)" },
+	{ "internal", no_argument, NULL, 'i', NULL, "no route out of the network" },
+	{ "ipv6", no_argument, NULL, '6', NULL, "an IPv6 subnet too (a ULA /64)" },
+	{ "driver", required_argument, NULL, 'd', "DRIVER", "bridge (the only one)" },
+	{ 0 },
+};
+static const struct cli_command create_def = {
+	.name = "network create", .args = "[OPTIONS] NAME", .optstring = "+d:",
+	.opts = create_opts, .summary = "Create a bridge network.",
+};
+
+static int net_create(int argc, char **argv)
+{
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_close int lock = -1;
+	struct net_def_opts o = { 0 };
+	struct hull_err err = { 0 };
+	json_t *def = NULL;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &create_def)) != -1) {
+		switch (c) {
+		case 's': o.subnet = optarg; break;
+		case 'g': o.gateway = optarg; break;
+		case 'i': o.internal = cli_opt_on; break;
+		case '6': o.ipv6 = cli_opt_on; break;
+		case 'd':
+			if (strcmp(optarg, "bridge") != 0)
+				return cli_usage_error("network create", "--driver %s: only bridge "
+						       "is supported", optarg);
+			break;
+		default: return EXIT_ENGINE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("network create", "usage: hull network create [OPTIONS] "
+				       "NAME");
+	if (o.gateway && !o.subnet)
+		return cli_usage_error("network create", "--gateway %s: give --subnet too",
+				       o.gateway);
+	if (cli_store_open("network create", &s) != 0)
+		return EXIT_ENGINE;
+	lock = net_lock(s->root, &err);
+	if (lock < 0 || net_def_create(s->root, argv[optind], &o, &def, &err) < 0)
+		return cli_fail("network create", &err);
+	printf("%s\n", json_string_value(json_object_get(def, "id")));
+	json_decref(def);
+	return 0;
+}
+
+static int net_ls(int argc, char **argv)
+{
+	static const struct cli_option opts[] = {
+		{ "quiet", no_argument, NULL, 'q', NULL, "print names only" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "network ls", .args = "[OPTIONS]", .optstring = "+q", .opts = opts,
+		.summary = "List networks.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_strv char **names = NULL;
+	cleanup_close int lock = -1;
+	struct hull_err err = { 0 };
+	struct table *t;
+	bool quiet = false;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c != 'q')
+			return EXIT_ENGINE;
+		quiet = cli_opt_on;
+	}
+	if (optind < argc)
+		return cli_usage_error("network ls", "unexpected argument '%s'", argv[optind]);
+	if (cli_store_open("network ls", &s) != 0)
+		return EXIT_ENGINE;
+	lock = net_lock(s->root, &err);
+	if (lock < 0)
+		return cli_fail("network ls", &err);
+	names = net_def_names(s->root);
+	t = table_new(4);
+	table_add(t, (const char *[]){ "NETWORK ID", "NAME", "DRIVER", "SCOPE" });
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_json json_t *d = NULL;
+		char id[13];
+
+		if (net_def_load(s->root, names[i], &d, &err) < 0)
+			continue;
+		(void)snprintf(id, sizeof(id), "%s",
+			       json_string_value(json_object_get(d, "id")) ?: "");
+		if (quiet)
+			printf("%s\n", names[i]);
+		else
+			table_add(t, (const char *[]){ id, names[i], "bridge", "local" });
+	}
+	if (!quiet)
+		table_print(t, stdout);
+	table_free(t);
+	return 0;
+}
+
+/* docker's shape: Name, Id, Driver, Internal, EnableIPv6, IPAM.Config, Containers. */
+static json_t *inspect_one(struct image_store *s, json_t *d)
+{
+	const char *name = json_string_value(json_object_get(d, "name"));
+	cleanup_strv char **users = engine_net_users(s, name);
+	json_t *cfg = json_array();
+	json_t *ctrs = json_object();
+	size_t i;
+	json_t *sn;
+
+	json_array_foreach(json_object_get(d, "subnets"), i, sn)
+		(void)json_array_append_new(cfg, json_pack("{s:O, s:O}", "Subnet",
+							   json_object_get(sn, "subnet"), "Gateway",
+							   json_object_get(sn, "gateway")));
+	for (size_t k = 0; users && users[k]; k++) {
+		cleanup_ctr struct ctr *c = NULL;
+		struct hull_err e2;
+
+		if (ctr_load(s, users[k], &c, &e2) == 0) {
+			json_t *ns = engine_net_settings(c);
+
+			(void)json_object_set_new(ctrs, c->id, json_pack("{s:s, s:O, s:O}", "Name",
+				c->name, "IPv4Address", json_object_get(ns, "IPAddress"),
+				"MacAddress", json_object_get(ns, "MacAddress")));
+			json_decref(ns);
+		}
+	}
+	return json_pack("{s:O, s:O, s:s, s:s, s:O, s:O, s:O, s:{s:s, s:o}, s:o, s:o}", "Name",
+			 json_object_get(d, "name"), "Id", json_object_get(d, "id"), "Driver",
+			 "bridge", "Scope", "local", "Internal", json_object_get(d, "internal"),
+			 "EnableIPv6", json_object_get(d, "ipv6_enabled"), "DNSEnabled",
+			 json_object_get(d, "dns_enabled"), "IPAM", "Driver", "default", "Config",
+			 cfg, "Containers", ctrs, "Options",
+			 json_pack("{s:O}", "com.docker.network.bridge.name",
+				   json_object_get(d, "network_interface")));
+}
+
+static int net_inspect(int argc, char **argv)
+{
+	static const struct cli_command def = {
+		.name = "network inspect", .args = "NETWORK...", .optstring = "+",
+		.opts = no_opts,
+		.summary = "Show networks as JSON.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_json json_t *out = json_array();
+	cleanup_close int lock = -1;
+	cleanup_free char *text = NULL;
+	struct hull_err err = { 0 };
+	int rc = 0;
+
+	if (cli_getopt(argc, argv, &def) != -1)
+		return EXIT_ENGINE;
+	if (optind >= argc)
+		return cli_usage_error("network inspect", "usage: hull network inspect NETWORK...");
+	if (cli_store_open("network inspect", &s) != 0)
+		return EXIT_ENGINE;
+	lock = net_lock(s->root, &err);
+	if (lock < 0)
+		return cli_fail("network inspect", &err);
+	for (int i = optind; i < argc; i++) {
+		cleanup_json json_t *d = NULL;
+
+		if (net_def_load(s->root, argv[i], &d, &err) < 0) {
+			rc = cli_fail("network inspect", &err);
+			continue;
+		}
+		(void)json_array_append_new(out, inspect_one(s, d));
+	}
+	text = hjson_dump(out, JSON_INDENT(4));
+	printf("%s\n", text);
+	return rc;
+}
+
+/* Remove one network under the lock: refused while a container uses it. */
+static int remove_one(struct image_store *s, const char *name, struct hull_err *err)
+{
+	cleanup_strv char **users = NULL;
+	cleanup_json json_t *d = NULL;
+	int r;
+
+	if (strcmp(name, NET_DEFAULT) == 0)
+		return hull_err_setx(err, EPERM, "%s is a pre-defined network and cannot be "
+				     "removed", name);
+	r = net_def_load(s->root, name, &d, err);
+	if (r < 0)
+		return r;
+	users = engine_net_users(s, name);
+	if (users)
+		return hull_err_setx(err, EBUSY, "network %s is in use by container %s", name,
+				     users[0]);
+	return net_def_remove(s->root, name, err);
+}
+
+static int net_rm(int argc, char **argv)
+{
+	static const struct cli_command def = {
+		.name = "network rm", .args = "NETWORK...", .optstring = "+",
+		.opts = no_opts,
+		.summary = "Remove networks no container uses.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_close int lock = -1;
+	struct hull_err err = { 0 };
+	int rc = 0;
+
+	if (cli_getopt(argc, argv, &def) != -1)
+		return EXIT_ENGINE;
+	if (optind >= argc)
+		return cli_usage_error("network rm", "usage: hull network rm NETWORK...");
+	if (cli_store_open("network rm", &s) != 0)
+		return EXIT_ENGINE;
+	lock = net_lock(s->root, &err);
+	if (lock < 0)
+		return cli_fail("network rm", &err);
+	for (int i = optind; i < argc; i++) {
+		if (remove_one(s, argv[i], &err) < 0)
+			rc = cli_fail("network rm", &err);
+		else
+			printf("%s\n", argv[i]);
+	}
+	return rc;
+}
+
+static int net_prune(int argc, char **argv)
+{
+	static const struct cli_option opts[] = {
+		{ "force", no_argument, NULL, 'f', NULL, "do not ask (hull never asks here)" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "network prune", .args = "[OPTIONS]", .optstring = "+f", .opts = opts,
+		.summary = "Remove the user networks no container uses.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_strv char **names = NULL;
+	cleanup_close int lock = -1;
+	struct hull_err err = { 0 };
+	bool any = false;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &def)) != -1)
+		if (c != 'f')
+			return EXIT_ENGINE;
+	if (optind < argc)
+		return cli_usage_error("network prune", "unexpected argument '%s'", argv[optind]);
+	if (cli_store_open("network prune", &s) != 0)
+		return EXIT_ENGINE;
+	lock = net_lock(s->root, &err);
+	if (lock < 0)
+		return cli_fail("network prune", &err);
+	names = net_def_names(s->root);
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_strv char **users = NULL;
+
+		if (strcmp(names[i], NET_DEFAULT) == 0)
+			continue;
+		users = engine_net_users(s, names[i]);
+		if (users || net_def_remove(s->root, names[i], &err) < 0)
+			continue;
+		if (!any)
+			printf("Deleted Networks:\n");
+		printf("%s\n", names[i]);
+		any = true;
+	}
+	return 0;
+}
+
+static void network_more(FILE *f)
+{
+	fprintf(f, "\nCommands:\n  create   create a bridge network\n  ls       list networks\n"
+		   "  inspect  show networks as JSON\n  rm       remove networks\n"
+		   "  prune    remove unused networks\n");
+}
+
+static const struct cli_command network_def = {
+	.name = "network", .args = "COMMAND", .optstring = "+",
+	.opts = no_opts, .more = network_more,
+	.summary = "Manage networks.",
+};
+
+int cmd_network(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} subs[] = {
+		{ "create", net_create }, { "ls", net_ls },   { "list", net_ls },
+		{ "inspect", net_inspect }, { "rm", net_rm }, { "remove", net_rm },
+		{ "prune", net_prune },
+	};
+
+	char *help_argv[3] = { NULL, (char *)"--help", NULL };
+	bool help = false;
+
+	if (cli_getopt(argc, argv, &network_def) != -1)
+		return EXIT_ENGINE;
+	if (optind < argc && strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 == argc) {
+			cli_usage(stdout, &network_def);
+			return 0;
+		}
+		if (optind + 2 != argc)
+			return cli_usage_error("network", "usage: hull network help COMMAND");
+		/* `hull network help ls` is `hull network ls --help` */
+		help_argv[0] = argv[optind + 1];
+		help = true;
+	}
+	if (optind >= argc)
+		return cli_usage_error("network", NETWORK_USAGE);
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	if (help) {
+		argc = 2;
+		argv = help_argv;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+		if (strcmp(argv[0], subs[i].name) == 0)
+			return subs[i].fn(argc, argv);
+	return cli_usage_error("network", "unknown command '%s'; %s", argv[0], NETWORK_USAGE);
+}
+
+int cmd_port(int argc, char **argv)
+{
+	static const struct cli_command def = {
+		.name = "port", .args = "CONTAINER [PRIVATE_PORT[/PROTO]]", .optstring = "+",
+		.opts = no_opts,
+		.summary = "List a container's published ports.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_ctr struct ctr *c = NULL;
+	cleanup_strv char **lines = NULL;
+	struct hull_err err = { 0 };
+	cleanup_free char *want = NULL;
+	bool any = false;
+
+	if (cli_getopt(argc, argv, &def) != -1)
+		return EXIT_ENGINE;
+	if (optind >= argc || optind + 2 < argc)
+		return cli_usage_error("port", "usage: hull port CONTAINER [PRIVATE_PORT[/PROTO]]");
+	if (cli_store_open("port", &s) != 0)
+		return EXIT_ENGINE;
+	if (ctr_load(s, argv[optind], &c, &err) < 0)
+		return cli_fail("port", &err);
+	if (optind + 1 < argc)
+		want = xasprintf(strchr(argv[optind + 1], '/') ? "%s -> " : "%s/tcp -> ",
+				 argv[optind + 1]);
+	lines = engine_net_port_lines(c);
+	for (size_t i = 0; lines && lines[i]; i++) {
+		if (want && strncmp(lines[i], want, strlen(want)) != 0)
+			continue;
+		printf("%s\n", want ? lines[i] + strlen(want) : lines[i]);
+		any = true;
+	}
+	if (want && !any)
+		return cli_usage_error("port", "no public port '%s' published for %s",
+				       argv[optind + 1], c->name);
+	return 0;
+}

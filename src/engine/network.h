@@ -1,0 +1,49 @@
+#pragma once
+/*
+ * A container's network on the engine side (docs/engine.md "Networks"): what create records,
+ * what start sets up and every exit path tears down. The state is the container's own file
+ * network.json (not the record, hull.json), replaced atomically:
+ *
+ *   Network, Netns, Aliases, IP (--ip), Ports (netavark's port_mappings, host ports chosen
+ *   at start), Dns, DnsSearch, ExtraHosts  -- the request, written by create
+ *   Active        true from before the first resource is made until the teardown is done
+ *   IPAddress, IPPrefixLen, Gateway, MacAddress  -- what setup gave
+ *
+ * Only containers on a bridge network have it; none, host and container:ID need nothing.
+ */
+#include <jansson.h>
+
+#include "common/error.h"
+#include "engine/container.h"
+#include "engine/run.h"
+#include "image/store.h"
+
+/* The network namespace path for config.json (a new one under <store>/netns for a bridge
+ * network, the other container's for container:ID), or NULL for none (a fresh namespace)
+ * and host. */
+int engine_net_ns_path(struct image_store *s, const struct run_opts *o, const char *id,
+		       char **ret, struct hull_err *err);
+/*
+ * Validate the network options against the store (network exists, --ip fits, host ports
+ * free) and write network.json, hosts and resolv.conf into dir. icfg: the image's config
+ * (ExposedPorts for -P). Errors name the flag.
+ */
+int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *icfg,
+		      const char *id, const char *name, const char *dir, struct hull_err *err);
+/* Before the runtime creates the container: namespace, address, netavark setup. */
+int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err);
+/* Undo engine_net_setup, whatever part of it happened; harmless when nothing did. */
+void engine_net_teardown(struct image_store *s, struct ctr *c);
+/* For inspect: docker's NetworkSettings. */
+json_t *engine_net_settings(struct ctr *c);
+/* For ps and port: "127.0.0.1:8080->80/tcp, ..." (a heap string, "" for none). */
+char *engine_net_ports_text(struct ctr *c);
+/* `hull port`: one "80/tcp -> 127.0.0.1:8080" line per port (a NULL-terminated vector). */
+char **engine_net_port_lines(struct ctr *c);
+/*
+ * For system prune: tear down what killed hulls left (containers not running with an active
+ * network, namespace files of containers that are gone). *ret_n: how many.
+ */
+int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hull_err *err);
+/* The names of the containers whose network.json names network (heap vector). */
+char **engine_net_users(struct image_store *s, const char *network);

@@ -1,0 +1,155 @@
+"""Bridge networks and published ports (issue 15 items 1-3, 7): netavark driven by hull, in
+a network namespace each test makes (conftest.py)."""
+import json
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.net
+
+
+def wget(nh, url, timeout=10):
+    """Fetch url from the namespaced host, retrying while the server starts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        # python's client: busybox-static's wget crashes on this host (static NSS)
+        r = nh.sh(f"python3 -c 'import sys, urllib.request as u; "
+                  f"sys.stdout.write(u.urlopen(\"{url}\", timeout=2).read().decode())'",
+                  check=False)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def test_httpd_published_on_loopback(nh):
+    cid = nh.out("run", "-d", "--name", "web", "-p", "127.0.0.1:18080:80", "bb",
+                 "httpd", "-f", "-p", "80", "-h", "/www").strip()
+    r = wget(nh, "http://127.0.0.1:18080/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from hull\n"
+    ps = nh.out("ps")
+    assert "127.0.0.1:18080->80/tcp" in ps.splitlines()[1]
+    assert nh.out("port", "web") == "80/tcp -> 127.0.0.1:18080\n"
+    assert nh.out("port", "web", "80/tcp") == "127.0.0.1:18080\n"
+    ns = nh.inspect(cid)["NetworkSettings"]
+    assert ns["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}
+    assert ns["Networks"]["bridge"]["IPAddress"] == ns["IPAddress"]
+    assert ns["IPAddress"].startswith("172.17.") and ns["Gateway"] == "172.17.0.1"
+    assert nh.inspect(cid)["HostConfig"]["NetworkMode"] == "bridge"
+    # the container reaches itself through its own address, and has lo
+    out = nh.out("exec", "web", "sh", "-c", "ip -o addr; cat /etc/hosts /etc/resolv.conf")
+    assert " lo " in out and ns["IPAddress"] in out and "nameserver" in out
+    assert f"{ns['IPAddress']}\t{cid[:12]}" in out
+    nh.run("rm", "-f", "web")
+    after = nh.net_state()
+    # netavark's own base chains stay (as with podman); nothing of this container's does
+    assert not [r for r in after["rules"] if "18080" in r or "172.17." in r or cid in r]
+    assert after["netns"] == [] and after["ipam"] == {} and after["mounts"] == []
+    assert after["links"] == ["lo"]
+
+
+def test_publish_all_and_ranges(nh):
+    nh.run("run", "-d", "--name", "p", "-P", "-p", "127.0.0.1:18100-18102:7000-7002",
+           "-p", "127.0.0.1::9000/udp", "bb", "sleep", "60")
+    lines = nh.out("port", "p").splitlines()
+    assert "7000/tcp -> 127.0.0.1:18100" in lines and "7002/tcp -> 127.0.0.1:18102" in lines
+    assert any(re.fullmatch(r"80/tcp -> 0\.0\.0\.0:\d+", ln) for ln in lines)
+    assert any(re.fullmatch(r"9000/udp -> 127\.0\.0\.1:\d+", ln) for ln in lines)
+    assert "127.0.0.1:18100-18102->7000-7002/tcp" in nh.out("ps")
+    nh.run("rm", "-f", "p")
+
+
+# busybox-static wget crashes with -T: `timeout` bounds it instead
+def test_user_network_by_name_and_alias(nh):
+    before = nh.net_state()
+    nh.run("network", "create", "front")
+    nh.run("run", "-d", "--name", "srv", "--network", "front", "--network-alias", "www", "bb",
+           "httpd", "-f", "-p", "80", "-h", "/www")
+    for host in ("srv", "www"):
+        r = nh.run("run", "--rm", "--network", "front", "bb", "sh", "-c",
+                   f"for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O- http://{host}/ "
+                   f"&& exit 0; sleep 0.3; done; exit 1", check=False)
+        assert r.returncode == 0 and r.stdout == "hello from hull\n", r.stderr
+    info = json.loads(nh.out("network", "inspect", "front"))[0]
+    assert info["Name"] == "front" and info["DNSEnabled"] is True
+    assert [c["Name"] for c in info["Containers"].values()] == ["srv"]
+    nh.run("rm", "-f", "srv")
+    nh.run("network", "rm", "front")
+    assert nh.out("network", "ls", "-q").split() == ["bridge"]
+    after = nh.net_state()
+    assert after["netns"] == [] and after["ipam"] == {} and after["links"] == before["links"]
+
+
+def test_networks_isolated(nh):
+    nh.run("network", "create", "n1")
+    nh.run("network", "create", "n2")
+    nh.run("run", "-d", "--name", "a", "--network", "n1", "bb", "httpd", "-f", "-p", "80",
+           "-h", "/www")
+    ip_a = nh.inspect("a")["NetworkSettings"]["IPAddress"]
+    same = nh.run("run", "--rm", "--network", "n1", "bb", "sh", "-c",
+                  f"for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O- http://{ip_a}/ && "
+                  f"exit 0; sleep 0.3; done; exit 1", check=False)
+    assert same.returncode == 0, same.stderr
+    # sh as PID 1: the init of a PID namespace ignores timeout's SIGTERM
+    other = nh.run("run", "--rm", "--network", "n2", "bb", "sh", "-c",
+                   f"timeout 3 wget -q -O- http://{ip_a}/ || exit 1", check=False)
+    assert other.returncode != 0 and "hello" not in other.stdout
+    # and by name: n2 has no record of a
+    byname = nh.run("run", "--rm", "--network", "n2", "bb", "nslookup", "a", check=False)
+    assert ip_a not in byname.stdout
+    nh.run("rm", "-f", "a")
+    nh.run("network", "rm", "n1", "n2")
+
+
+def test_network_container_mode(nh):
+    nh.run("run", "-d", "--name", "web", "bb", "httpd", "-f", "-p", "80", "-h", "/www")
+    r = nh.run("run", "--rm", "--network", "container:web", "bb", "sh", "-c",
+               "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O- http://127.0.0.1/ && "
+               "exit 0; sleep 0.3; done; exit 1", check=False)
+    assert r.returncode == 0 and r.stdout == "hello from hull\n", r.stderr
+    nh.run("rm", "-f", "web")
+
+
+def test_none_has_lo_up_and_host_is_the_namespace(nh):
+    out = nh.out("run", "--rm", "--network", "none", "bb", "ip", "-o", "link")
+    assert out.count("\n") == 1 and "lo" in out and "UP" in out
+    out = nh.out("run", "--rm", "--network", "host", "bb", "ip", "-o", "link")
+    assert nh.sh("ip -o link").stdout.count("\n") == out.count("\n")
+
+
+def test_dns_and_hosts_flags(nh):
+    out = nh.out("run", "--rm", "--hostname", "box", "--dns", "10.9.9.9", "--dns-search",
+                 "example.org", "--add-host", "db:10.1.2.3", "--ip", "172.17.3.4", "bb", "sh",
+                 "-c", "cat /etc/resolv.conf /etc/hosts; hostname; ip -o -4 addr show eth0")
+    assert "nameserver 10.9.9.9" in out and "search example.org" in out
+    assert "10.1.2.3\tdb" in out and "172.17.3.4\tbox" in out and "\nbox\n" in out
+    assert "inet 172.17.3.4/16" in out
+
+
+def test_stopped_container_releases_and_restarts(nh):
+    nh.run("run", "-d", "--name", "s", "-p", "127.0.0.1:18200:80", "bb", "httpd", "-f", "-p",
+           "80", "-h", "/www")
+    nh.run("stop", "-t", "1", "s")
+    st = nh.net_state()
+    assert st["netns"] == [] and st["ipam"] == {}
+    assert not any("18200" in r for r in st["rules"])
+    nh.run("start", "s")
+    assert wget(nh, "http://127.0.0.1:18200/").stdout == "hello from hull\n"
+    nh.run("rm", "-f", "s")
+
+
+def test_ipv6_and_internal_networks(nh):
+    nh.run("network", "create", "--ipv6", "six")
+    nh.run("network", "create", "--internal", "--subnet", "10.77.0.0/24", "--gateway",
+           "10.77.0.254", "inside")
+    out = nh.out("run", "--rm", "--network", "six", "bb", "ip", "-o", "addr", "show", "eth0")
+    assert re.search(r"inet 172\.\d+\.0\.2/16", out) and re.search(r"inet6 fd17:[0-9a-f:]+::2/64",
+                                                                    out), out
+    out = nh.out("run", "--rm", "--network", "inside", "bb", "sh", "-c", "ip route; ip -o addr")
+    assert "default" not in out and "10.77.0.1/24" in out
+    info = json.loads(nh.out("network", "inspect", "inside"))[0]
+    assert info["Internal"] is True
+    assert info["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/24", "Gateway": "10.77.0.254"}]
+    assert nh.out("network", "prune", "-f").split() == ["Deleted", "Networks:", "inside", "six"]
+    assert nh.out("network", "ls", "-q").split() == ["bridge"]
