@@ -249,6 +249,9 @@ int registry_push(struct image_store *s, const char *image, const char *dest,
 		r = reg_session_open(ps.ref.domain, o, &ps.sess, err);
 	if (r == 0)
 		r = push_run(&ps, &info, ret_digest, err);
+	/* one line naming the reference, whatever failed */
+	if (r < 0 && ps.what && err && strncmp(err->msg, ps.what, strlen(ps.what)) != 0)
+		(void)hull_err_prefix(err, "%s", ps.what);
 	reg_session_free(ps.sess);
 	reference_clear(&ps.ref);
 	strv_free(ps.mount_from);

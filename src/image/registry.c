@@ -374,6 +374,8 @@ int registry_pull(struct image_store *s, const char *ref, const struct registry_
 		pl.os = xstrdup("linux"), pl.arch = xstrdup(host_arch());
 	if (r == 0)
 		r = pull_run(&pl, o, p, ret_name, err);
+	if (r < 0 && err && strncmp(err->msg, pl.what, strlen(pl.what)) != 0)
+		(void)hull_err_prefix(err, "%s", pl.what);
 	reg_session_free(pl.sess);
 	reference_clear(&pl.ref);
 	strv_free(pl.docs);

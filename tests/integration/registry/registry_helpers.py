@@ -120,6 +120,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                          f'Bearer realm="{realm}",service="hull-test"{scope}'),
                                         ("Content-Length", "0")])
         fault = px.fault(self.command, self.path)
+        if isinstance(fault, tuple) and fault[0] == "serve":
+            self._body()
+            return self._send(200, [("Content-Type", fault[2]),
+                                    ("Content-Length", str(len(fault[1])))], fault[1])
         if fault == "429":
             self._body()
             return self._send(429, [("Retry-After", "0"), ("Content-Length", "0")])
