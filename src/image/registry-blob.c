@@ -34,7 +34,7 @@ static void blob_reset(struct reg_blob *b)
 	b->ctx = digest_ctx_new();
 	b->got = 0;
 	if (ftruncate(b->fd, 0) < 0)
-		(void)snprintf(b->errbuf, sizeof(b->errbuf), "truncate: %s", strerror(errno));
+		(void)snprintf(b->why, sizeof(b->why), "truncate: %s", strerror(errno));
 }
 
 static size_t on_blob(char *data, size_t sz, size_t n, void *ud)
@@ -54,13 +54,13 @@ static size_t on_blob(char *data, size_t sz, size_t n, void *ud)
 			blob_reset(b);
 	}
 	if (b->got + len > b->size) {
-		(void)snprintf(b->errbuf, sizeof(b->errbuf), "blob %s is longer than the %llu "
+		(void)snprintf(b->why, sizeof(b->why), "blob %s is longer than the %llu "
 			       "bytes its descriptor declares", b->digest,
 			       (unsigned long long)b->size);
 		return 0;
 	}
 	if (store_pwrite_all(b->fd, data, len, (off_t)b->got) < 0) {
-		(void)snprintf(b->errbuf, sizeof(b->errbuf), "blob %s: write: %s", b->digest,
+		(void)snprintf(b->why, sizeof(b->why), "blob %s: write: %s", b->digest,
 			       strerror(errno));
 		return 0;
 	}
@@ -119,8 +119,8 @@ static int blob_finish(struct fetch *f, struct reg_blob *b, CURLcode rc)
 	char got[DIGEST_STR_LEN + 1];
 
 	(void)curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_WRITE_ERROR && b->errbuf[0])
-		return blob_fail(f, EBADMSG, "%s", b->errbuf);
+	if (b->why[0])
+		return blob_fail(f, EBADMSG, "%s", b->why);
 	if (rc == CURLE_OK && status == 401 && b->retries++ < 1) {
 		/* an expired token: authenticate again through a plain request */
 		struct reg_resp resp = { 0 };
@@ -136,6 +136,13 @@ static int blob_finish(struct fetch *f, struct reg_blob *b, CURLcode rc)
 		(void)sleep(reg_backoff(NULL, b->retries));
 		return 1;
 	}
+	/* a resume that brings nothing (416, an empty answer): the blob ends before its size */
+	if (b->got_at_start > 0 && b->got == b->got_at_start && b->got < b->size &&
+	    rc != CURLE_OPERATION_TIMEDOUT &&
+	    (rc != CURLE_OK || status == 416 || status == 200 || status == 206))
+		return blob_fail(f, EBADMSG, "blob %s is truncated: %llu bytes, its descriptor "
+				 "declares %llu", b->digest, (unsigned long long)b->got,
+				 (unsigned long long)b->size);
 	if (rc == CURLE_OK && status != 200 && status != 206) {
 		struct reg_resp resp = { .status = status };
 		cleanup_free char *what = xasprintf("%s: blob %s", f->what, b->digest);

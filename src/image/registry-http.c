@@ -225,6 +225,9 @@ int reg_curl_err(CURLcode rc, const char *errbuf, const char *what, struct hull_
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
 		 rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE)
 		e = EPROTO;
+	if (e == ETIMEDOUT)
+		return hull_err_setx(err, e, "%s: timed out (%s)", what,
+				     errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 	return hull_err_setx(err, e, "%s: %s", what,
 			     errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 }

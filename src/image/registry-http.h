@@ -90,7 +90,8 @@ struct reg_blob {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *url;
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURL_ERROR_SIZE]; /* curl's */
+	char why[256];                /* ours: why the write callback stopped */
 };
 
 /*

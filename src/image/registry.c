@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -157,7 +158,8 @@ static int resolve(struct pull *pl, char **ret_body, size_t *ret_len, char *ret_
 	const char *object = reference_object(&pl->ref);
 	const char *expect = pl->ref.digest;
 	int64_t size = -1;
-	cleanup_strv char **seen = NULL;
+	cleanup_strv char **seen = NULL; /* the indexes on the way */
+	cleanup_strv char **hold = NULL; /* storage of the digests asked for */
 
 	for (int depth = 0;; depth++) {
 		cleanup_free char *body = NULL;
@@ -210,8 +212,8 @@ static int resolve(struct pull *pl, char **ret_body, size_t *ret_len, char *ret_
 					     "%u", pl->what, expect, (long long)size,
 					     REGISTRY_MANIFEST_MAX);
 		/* expect points into doc, freed at the end of this iteration */
-		strv_push(&seen, expect);
-		expect = seen[strv_length(seen) - 1];
+		strv_push(&hold, expect);
+		expect = hold[strv_length(hold) - 1];
 		object = expect;
 	}
 }
@@ -222,6 +224,22 @@ static void blobs_free(struct reg_blob *v, size_t n)
 		if (v[i].fd >= 0)
 			(void)close(v[i].fd);
 	free(v);
+}
+
+/* A blob the store has must still be the size the descriptor declares (as an oci: import). */
+static int check_present(struct pull *pl, const char *digest, int64_t size,
+			 struct hull_err *err)
+{
+	cleanup_free char *rel = store_blob_relpath(digest);
+	struct stat st;
+
+	if (fstatat(pl->s->root_fd, rel, &st, 0) < 0)
+		return hull_err_set(err, errno, "%s: blob %s", pl->what, digest);
+	if ((uint64_t)st.st_size != (uint64_t)size)
+		return hull_err_setx(err, EBADMSG, "%s: blob %s: %llu bytes, but its descriptor "
+				     "declares %lld", pl->what, digest,
+				     (unsigned long long)st.st_size, (long long)size);
+	return 0;
 }
 
 /* The config and layers of the manifest that the store lacks, as staged files. */
@@ -249,8 +267,12 @@ static int plan_blobs(struct pull *pl, json_t *man, int dfd, struct reg_blob **r
 					  (long long)size);
 		for (size_t k = 0; r == 0 && k < n; k++)
 			dup |= strcmp(v[k].digest, dg) == 0;
-		if (r < 0 || dup || store_blob_exists(pl->s, dg))
+		if (r < 0 || dup)
 			continue;
+		if (store_blob_exists(pl->s, dg)) {
+			r = check_present(pl, dg, size, err);
+			continue;
+		}
 		memcpy(v[n].digest, dg, DIGEST_STR_LEN + 1);
 		v[n].size = (uint64_t)size;
 		v[n].fd = openat(dfd, digest_hex(dg), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

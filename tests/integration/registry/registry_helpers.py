@@ -135,7 +135,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(404, [("Content-Length", "0")])
         body = self._body()
         c = http.client.HTTPConnection("127.0.0.1", px.upstream, timeout=30)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization")}
+        # the Host stays ours: the registry builds upload Locations from it
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         c.request(self.command, self.path, body=body or None, headers=hdrs)
         r = c.getresponse()
         data = r.read()
