@@ -232,92 +232,115 @@ int reg_curl_err(CURLcode rc, const char *errbuf, const char *what, struct hull_
 			     errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
+static struct curl_slist *req_headers(struct reg_session *s, const struct reg_req *q)
+{
+	struct curl_slist *h = NULL;
+	char buf[512];
+
+	if (q->accept && snprintf(buf, sizeof(buf), "Accept: %s", q->accept) > 0)
+		h = curl_slist_append(h, buf);
+	if (q->content_type && snprintf(buf, sizeof(buf), "Content-Type: %s",
+					q->content_type) > 0)
+		h = curl_slist_append(h, buf);
+	if (q->content_range && snprintf(buf, sizeof(buf), "Content-Range: %s",
+					 q->content_range) > 0)
+		h = curl_slist_append(h, buf);
+	if (s->authz)
+		h = curl_slist_append(h, s->authz);
+	return curl_slist_append(h, "Expect:");
+}
+
+/* The method and the request body. */
+static void req_method(CURL *c, const struct reg_req *q, struct xfer *x)
+{
+	if (strcmp(q->method, "HEAD") == 0) {
+		(void)curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	if (strcmp(q->method, "GET") == 0) {
+		(void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		return;
+	}
+	(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	if (q->body || q->body_fd >= 0) {
+		(void)curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		(void)curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		(void)curl_easy_setopt(c, CURLOPT_READDATA, x);
+		(void)curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+				       (curl_off_t)(q->body_fd >= 0 ? q->body_fd_len : q->body_len));
+	} else if (strcmp(q->method, "POST") == 0 || strcmp(q->method, "PUT") == 0) {
+		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+}
+
+/* One exchange on c; *url may change to http:// (see below). */
+static CURLcode req_perform(struct reg_session *s, CURL *c, const struct reg_req *q,
+			    struct xfer *x, char **url, char *errbuf)
+{
+	for (;;) {
+		struct curl_slist *h = req_headers(s, q);
+		CURLcode rc;
+
+		reg_resp_clear(x->resp);
+		x->sent = 0;
+		errbuf[0] = '\0';
+		reg_easy_setup(s, c, *url);
+		(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+		(void)curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		(void)curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+		req_method(c, q, x);
+		rc = curl_easy_perform(c);
+		curl_slist_free_all(h);
+		/* --tls-verify=false: a registry that speaks plain HTTP (docker's insecure one) */
+		if (!s->o->tls_verify && strncmp(*url, "https://", 8) == 0 &&
+		    (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR)) {
+			char *u = xasprintf("http://%s", *url + 8);
+
+			if (strncmp(s->base, "https://", 8) == 0) {
+				char *b = xasprintf("http://%s", s->base + 8);
+
+				free(s->base);
+				s->base = b;
+			}
+			free(*url);
+			*url = u;
+			continue;
+		}
+		return rc;
+	}
+}
+
 /* One HTTP exchange, no retries. */
 static int reg_once(struct reg_session *s, const struct reg_req *q, struct reg_resp *resp,
 		    struct hull_err *err)
 {
 	CURL *c = curl_easy_init();
 	cleanup_free char *url = reg_url(s, q->url);
-	cleanup_free char *accept = q->accept ? xasprintf("Accept: %s", q->accept) : NULL;
-	cleanup_free char *ctype = q->content_type ? xasprintf("Content-Type: %s",
-							      q->content_type) : NULL;
-	cleanup_free char *crange = q->content_range ? xasprintf("Content-Range: %s",
-								 q->content_range) : NULL;
-	struct curl_slist *h = NULL;
 	struct xfer x = { .resp = resp, .req = q,
 			  .max = q->max_body ? q->max_body : REG_BODY_DEFAULT_MAX };
-	bool upload = q->body || q->body_fd >= 0;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
+	int r = 0;
 
 	if (!c)
 		return hull_err_setx(err, ENOMEM, "curl_easy_init");
-	reg_reset:
-	reg_resp_clear(resp);
-	reg_easy_setup(s, c, url);
-	if (accept)
-		h = curl_slist_append(h, accept);
-	if (ctype)
-		h = curl_slist_append(h, ctype);
-	if (crange)
-		h = curl_slist_append(h, crange);
-	if (s->authz)
-		h = curl_slist_append(h, s->authz);
-	h = curl_slist_append(h, "Expect:");
-	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	(void)curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	(void)curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	if (strcmp(q->method, "HEAD") == 0) {
-		(void)curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(q->method, "GET") == 0) {
-		(void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	} else if (upload) {
-		(void)curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		(void)curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		(void)curl_easy_setopt(c, CURLOPT_READDATA, &x);
-		(void)curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-				       (curl_off_t)(q->body_fd >= 0 ? q->body_fd_len : q->body_len));
-		(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
-	} else {
-		(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
-		if (strcmp(q->method, "POST") == 0 || strcmp(q->method, "PUT") == 0) {
-			(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-			(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-		}
-	}
-	rc = curl_easy_perform(c);
-	curl_slist_free_all(h);
-	h = NULL;
-	/* --tls-verify=false: a registry that speaks plain HTTP (docker's insecure registry) */
-	if (!s->o->tls_verify && strncmp(url, "https://", 8) == 0 &&
-	    (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR)) {
-		char *b = xasprintf("http://%s", s->base + 8);
-		char *u = xasprintf("http://%s", url + 8);
-
-		free(s->base);
-		s->base = b;
-		free(url);
-		url = u;
-		x.sent = 0;
-		goto reg_reset;
-	}
+	rc = req_perform(s, c, q, &x, &url, errbuf);
 	if (rc == CURLE_WRITE_ERROR && resp->too_long) {
-		curl_easy_cleanup(c);
-		return hull_err_setx(err, EFBIG, "%s %s: answer longer than %zu bytes", q->method,
-				     url, x.max);
-	}
-	if (rc != CURLE_OK) {
+		r = hull_err_setx(err, EFBIG, "%s %s: answer longer than %zu bytes", q->method,
+				  url, x.max);
+	} else if (rc != CURLE_OK) {
 		cleanup_free char *what = xasprintf("%s %s", q->method, url);
 
-		curl_easy_cleanup(c);
-		return reg_curl_err(rc, errbuf, what, err);
+		r = reg_curl_err(rc, errbuf, what, err);
+	} else {
+		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	}
-	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_cleanup(c);
-	return 0;
+	return r;
 }
 
 bool reg_status_retryable(long status)
