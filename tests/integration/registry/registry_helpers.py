@@ -130,9 +130,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault == "500":
             self._body()
             return self._send(500, [("Content-Length", "0")])
-        if fault == "404":
+        if fault in ("401", "403", "404"):
             self._body()
-            return self._send(404, [("Content-Length", "0")])
+            body = json.dumps({"errors": [{"code": "DENIED", "message": f"test says {fault}"}]})
+            return self._send(int(fault), [("Content-Length", str(len(body))),
+                                           ("Content-Type", "application/json")], body.encode())
         body = self._body()
         c = http.client.HTTPConnection("127.0.0.1", px.upstream, timeout=30)
         # the Host stays ours: the registry builds upload Locations from it

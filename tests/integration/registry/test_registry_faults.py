@@ -87,9 +87,29 @@ def test_5xx(h, pushed):
     fail_then_retry(h, px, ref, {("GET", layer): ["500"] * 4}, "(HTTP 500)")
 
 
-def test_404_and_refused(h, pushed):
+def test_401_403_404(h, pushed):
+    px, ref, man, _ = pushed
+    fail_then_retry(h, px, ref, {("GET", "/manifests/"): ["404"]}, "test says 404 (HTTP 404)")
+    fail_then_retry(h, px, ref, {("GET", "/manifests/"): ["403"]}, "test says 403 (HTTP 403)")
+    # a 401 without a challenge: nothing to answer it with
+    layer = man["layers"][0]["digest"]
+    fail_then_retry(h, px, ref, {("GET", layer): ["401", "401"]}, "(HTTP 401)")
+
+
+def test_concurrent_pulls(h, pushed):
+    """Pulls of one image into one store at once: each stages on its own, the store lock
+    orders the commits, and all succeed with one consistent store."""
+    import subprocess
     px, ref, _, _ = pushed
-    fail_then_retry(h, px, ref, {("GET", "/manifests/"): ["404"]}, "(HTTP 404)")
+    procs = [subprocess.Popen([h.binary, "pull", NOTLS, ref], env=h.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert all(o.strip() == ref for o, _ in outs)
+    assert not list((h.root / "tmp").iterdir())
+    idx = json.loads((h.root / "index.json").read_text())
+    assert len(idx["manifests"]) == 1
 
 
 def test_stalled_server_times_out(h, pushed):
