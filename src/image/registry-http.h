@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include <jansson.h>
+
 #include "image/registry.h"
 
 struct reg_session {
@@ -101,3 +103,12 @@ struct reg_blob {
  */
 int reg_fetch_blobs(struct reg_session *s, const char *repo, struct reg_blob *v, size_t n,
 		    const struct registry_progress *p, const char *what, struct hull_err *err);
+
+/*
+ * Unpack the manifest's layers that the store lacks into the staging directory dfd (tmpname
+ * relative to the store root), two at a time, before the store's lock is taken: blobs from
+ * dfd (fetched) or the store. Each must hash to its diff_id. ret_staged receives pairs of
+ * (relative path of the unpacked directory, diff_id) for registry.c to move into layers/.
+ */
+int reg_unpack_layers(struct image_store *s, const char *tmpname, int dfd, json_t *man,
+		      const char *what, char ***ret_staged, struct hull_err *err);

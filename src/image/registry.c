@@ -291,9 +291,25 @@ static int plan_blobs(struct pull *pl, json_t *man, int dfd, struct reg_blob **r
 }
 
 /* Under the store's lock: move the verified blobs in, unpack the layers, record the name. */
+/* Move the layers unpacked in staging (pairs: directory, diff_id) into layers/. */
+static int move_layers(struct pull *pl, char *const *staged, struct hull_err *err)
+{
+	for (size_t i = 0; staged && staged[i]; i += 2) {
+		cleanup_free char *rel = store_layer_relpath(staged[i + 1]);
+
+		if (store_layer_exists(pl->s, staged[i + 1]))
+			continue; /* another pull stored it meanwhile */
+		if (renameat(pl->s->root_fd, staged[i], pl->s->root_fd, rel) < 0)
+			return hull_err_set(err, errno, "%s: storing layer %s", pl->what,
+					    staged[i + 1]);
+		image_store_txn_added(pl->s, rel);
+	}
+	return 0;
+}
+
 static int commit(struct pull *pl, const char *tmpname, const char *mbody, size_t mlen,
 		  const char *mdigest, json_t *man, struct reg_blob *v, size_t n,
-		  const char *name, struct hull_err *err)
+		  char *const *staged, const char *name, struct hull_err *err)
 {
 	cleanup_strv char **diff_ids = NULL;
 	struct image_info info = { 0 };
@@ -325,6 +341,9 @@ static int commit(struct pull *pl, const char *tmpname, const char *mbody, size_
 	if (strv_length(diff_ids) != json_array_size(layers))
 		return hull_err_setx(err, EINVAL, "%s: %zu layers but %zu rootfs.diff_ids",
 				     pl->what, json_array_size(layers), strv_length(diff_ids));
+	r = move_layers(pl, staged, err);
+	if (r < 0)
+		return r;
 	json_array_foreach(layers, i, l) {
 		r = image_layer_ensure(pl->s, pl->what,
 				       json_string_value(json_object_get(l, "digest")),
@@ -342,6 +361,7 @@ static int pull_run(struct pull *pl, const struct registry_opts *o,
 	cleanup_free char *tmpname = NULL;
 	cleanup_free char *name = reference_name(&pl->ref);
 	cleanup_json json_t *man = NULL;
+	cleanup_strv char **staged = NULL;
 	cleanup_close int dfd = -1;
 	struct reg_blob *v = NULL;
 	char mdigest[DIGEST_STR_LEN + 1];
@@ -365,10 +385,12 @@ static int pull_run(struct pull *pl, const struct registry_opts *o,
 	if (r == 0)
 		r = reg_fetch_blobs(pl->sess, pl->ref.path, v, n, p, pl->what, err);
 	if (r == 0)
+		r = reg_unpack_layers(pl->s, tmpname, dfd, man, pl->what, &staged, err);
+	if (r == 0)
 		r = image_store_lock(pl->s, true, err);
 	if (r == 0) {
 		image_store_txn_begin(pl->s);
-		r = commit(pl, tmpname, mbody, mlen, mdigest, man, v, n, name, err);
+		r = commit(pl, tmpname, mbody, mlen, mdigest, man, v, n, staged, name, err);
 		r = image_store_txn_end(pl->s, r, err);
 	}
 	if (v)

@@ -214,7 +214,7 @@ class Proxy:
         self.thread.join(timeout=10)
 
 
-def oci_image(d: pathlib.Path, layers, arch="amd64", extra_index=None):
+def oci_image(d: pathlib.Path, layers, arch="amd64", bad_diff_id=False):
     """An OCI layout at d with one image per arch in layers ({arch: [tar bytes...]}); more
     than one arch makes an index with platforms. Returns d."""
     (d / "blobs/sha256").mkdir(parents=True, exist_ok=True)
@@ -228,6 +228,8 @@ def oci_image(d: pathlib.Path, layers, arch="amd64", extra_index=None):
     mans = []
     for a, tars in layers.items():
         diff = ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars]
+        if bad_diff_id:
+            diff[-1] = "sha256:" + "0" * 64
         cfg = {"architecture": a, "os": "linux", "config": {"Cmd": ["/bin/sh"]},
                "rootfs": {"type": "layers", "diff_ids": diff}}
         c = blob(json.dumps(cfg).encode())

@@ -100,3 +100,18 @@ def test_bad_references_and_hosts(h, registry):
     h.fails("pull", NOTLS, "no-such-host.invalid/x", want="no-such-host.invalid/x:latest")
     h.fails("push", NOTLS, "localhost/none", f"{registry.addr}/x", want="no such image")
     assert not (h.root / "blobs").exists() or not list((h.root / "blobs/sha256").iterdir())
+
+
+def test_layer_that_does_not_match_its_diff_id(h, registry, tmp_path):
+    """Layers are unpacked (two at a time) in staging and checked against the config's
+    diff_ids before anything is stored."""
+    lay = oci_image(tmp_path / "bad", {"amd64": [tar_of({"a": b"1"}), tar_of({"b": b"2"}),
+                                                 tar_of({"c": b"3"})]}, bad_diff_id=True)
+    subprocess.run(["skopeo", "copy", "-q", f"oci:{lay}:latest",
+                    f"docker://{registry.addr}/bad:latest", "--dest-tls-verify=false"],
+                   check=True, capture_output=True)
+    h.run("images")  # the store's skeleton
+    snap = store_listing(h.root)
+    h.fails("pull", NOTLS, f"{registry.addr}/bad:latest", want="differs from diff_id")
+    assert store_listing(h.root) == snap
+    assert not (h.root / "tmp").exists() or not list((h.root / "tmp").iterdir())
