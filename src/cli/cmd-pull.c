@@ -1,41 +1,71 @@
-/* hull pull oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE */
+/* hull pull REF (a registry) | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "cli/registry-cli.h"
+#include "common/alloc.h"
 #include "common/strv.h"
+#include "image/registry.h"
 #include "image/transfer.h"
+
+static bool is_transport(const char *ref)
+{
+	return strncmp(ref, "oci:", 4) == 0 || strncmp(ref, "oci-archive:", 12) == 0 ||
+	       strncmp(ref, "docker-archive:", 15) == 0;
+}
 
 int cmd_pull(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
 		{ "quiet", no_argument, NULL, 'q', NULL, "print nothing" },
+		{ "platform", required_argument, NULL, CLI_REG_PLATFORM, "OS/ARCH[/VARIANT]",
+		  "the platform to pick from an index (default: the host's)" },
+		CLI_REGISTRY_OPTIONS,
 		{ 0 },
 	};
 	static const struct cli_command def = {
 		.name = "pull", .optstring = "+q", .opts = opts,
-		.args = "[OPTIONS] oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE",
-		.summary = "Copy an image into the store.",
+		.args = "[OPTIONS] [REGISTRY/]REPO[:TAG|@DIGEST] | oci:DIR[:TAG] | "
+			"oci-archive:FILE[:TAG] | docker-archive:FILE",
+		.summary = "Copy an image from a registry or an archive into the store.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
+	cleanup_free char *name = NULL;
+	struct cli_registry c;
 	struct hull_err err = { 0 };
 	bool quiet = false;
-	int c;
+	int opt, r = 0;
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1) {
-		if (c == 'q')
+	cli_registry_init(&c);
+	while (r == 0 && (opt = cli_getopt(argc, argv, &def)) != -1) {
+		if (opt == 'q')
 			quiet = cli_opt_on;
-		else
-			return EXIT_ENGINE;
+		else if (opt == CLI_REG_PLATFORM)
+			c.o.platform = optarg;
+		else if (cli_registry_opt(&c, opt, optarg) != 0)
+			r = EXIT_ENGINE;
 	}
-	if (optind + 1 != argc)
-		return cli_usage_error("pull", "usage: hull pull oci:DIR[:TAG] | "
-					       "oci-archive:FILE[:TAG] | docker-archive:FILE");
-	if (cli_store_open("pull", &s) != 0)
-		return EXIT_ENGINE;
-	if (image_pull(s, argv[optind], &names, &err) < 0)
-		return cli_fail("pull", &err);
-	for (size_t i = 0; !quiet && names && names[i]; i++)
+	if (r == 0 && optind + 1 != argc)
+		r = cli_usage_error("pull", "usage: hull pull [OPTIONS] REFERENCE | oci:DIR[:TAG] | "
+					    "oci-archive:FILE[:TAG] | docker-archive:FILE");
+	if (r == 0 && cli_store_open("pull", &s) != 0)
+		r = EXIT_ENGINE;
+	if (r == 0 && is_transport(argv[optind])) {
+		if (image_pull(s, argv[optind], &names, &err) < 0)
+			r = cli_fail("pull", &err);
+	} else if (r == 0) {
+		cli_registry_finish(&c);
+		if (registry_pull(s, argv[optind], &c.o, cli_registry_progress(&c, quiet), &name,
+				  &err) < 0)
+			r = cli_fail("pull", &err);
+		else
+			strv_push(&names, name);
+	}
+	for (size_t i = 0; r == 0 && !quiet && names && names[i]; i++)
 		printf("%s\n", names[i]);
-	return 0;
+	cli_registry_free(&c);
+	return r;
 }

@@ -36,8 +36,10 @@ static const struct hull_cmd cmds[] = {
 	{ .name = "images", .fn = cmd_images, .help = "list images" },
 	{ .name = "load", .fn = cmd_load, .help = "load images from a docker- or oci-archive" },
 	{ .name = "import", .fn = cmd_import, .help = "make an image from a root file system tar" },
-	{ .name = "pull", .fn = cmd_pull, .help = "copy an image from oci:, oci-archive: or "
-						   "docker-archive:" },
+	{ .name = "pull", .fn = cmd_pull, .help = "copy an image from a registry or an archive" },
+	{ .name = "push", .fn = cmd_push, .help = "copy an image to a registry" },
+	{ .name = "login", .fn = cmd_login, .help = "store credentials for a registry" },
+	{ .name = "logout", .fn = cmd_logout, .help = "remove credentials for a registry" },
 	{ .name = "save", .fn = cmd_save, .help = "write images to an archive" },
 	{ .name = "rmi", .fn = cmd_rmi, .help = "remove images" },
 	{ .name = "tag", .fn = cmd_tag, .help = "give an image another name" },

@@ -1,0 +1,42 @@
+#pragma once
+/* What hull pull, push, login and logout share (cmd-login.c). */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image/registry.h"
+
+enum {
+	CLI_REG_TLS_VERIFY = 0x1000,
+	CLI_REG_CERT_DIR,
+	CLI_REG_AUTHFILE,
+	CLI_REG_PLATFORM,
+};
+
+#define CLI_REGISTRY_OPTIONS                                                                 \
+	{ "tls-verify", no_argument, NULL, CLI_REG_TLS_VERIFY, NULL,                          \
+	  "verify the registry's TLS certificate (=false also allows plain HTTP)" },         \
+	{ "cert-dir", required_argument, NULL, CLI_REG_CERT_DIR, "DIR",                      \
+	  "also look for HOST:PORT/*.crt CA certificates in DIR" },                          \
+	{ "authfile", required_argument, NULL, CLI_REG_AUTHFILE, "FILE",                     \
+	  "credentials file (default ${XDG_RUNTIME_DIR}/containers/auth.json)" }
+
+struct cli_registry {
+	struct registry_opts o;
+	char **auth_files, **cert_dirs;
+	char *auth_write;
+	struct registry_progress progress;
+	char **lines; /* digests in the order of their progress lines */
+	size_t nlines;
+	long last_ms;
+};
+
+/* Defaults from the environment ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR, $HOME,
+ * $HULL_REGISTRY_TIMEOUT, $HULL_PUSH_CHUNK_SIZE). */
+void cli_registry_init(struct cli_registry *c);
+/* Handle a shared flag: 0, or 1 when opt is not one. */
+int cli_registry_opt(struct cli_registry *c, int opt, const char *arg);
+/* Point c->o at the lists, after the flags. */
+void cli_registry_finish(struct cli_registry *c);
+void cli_registry_free(struct cli_registry *c);
+/* The progress lines on a terminal; NULL when quiet or piped. */
+const struct registry_progress *cli_registry_progress(struct cli_registry *c, bool quiet);
