@@ -88,7 +88,7 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 			return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
 		return 0;
 	case OPT_CPUSET_CPUS:
-		if (!cgroup_cpu_list_is_valid(arg))
+		if (!oci_cpu_list_is_valid(arg))
 			return cli_usage_error(cmd, "%s %s: invalid CPU list (e.g. 0-3,5)", flag, arg);
 		o->cpuset_cpus = arg;
 		return 0;

@@ -8,7 +8,7 @@
 
 #include "cli/oci-cli.h"
 #include "container/tty.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/signame.h"

@@ -3,7 +3,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* clone flags for the namespaces config.json asks to create (those without a path). */
 int ns_clone_flags(const struct oci_spec *s);

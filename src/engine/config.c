@@ -17,7 +17,7 @@
 #include "engine/cmdpath.h"
 #include "engine/container.h"
 #include "net/net.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -6,7 +6,7 @@
 #include "common/alloc.h"
 #include "common/json.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* The caps a default container keeps: what docker and podman grant by default. */
 static const char *const default_caps[] = {

@@ -49,7 +49,7 @@
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 #include "oci/waiter-fd.h"
 #include "waiter/plan.h"

@@ -20,7 +20,7 @@
 #include "container/cgroup.h"
 #include "oci/hooks.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 
 static int open_rec(const struct oci_runtime_ctx *ctx, const char *id, int *ret_dirfd,
@@ -404,6 +404,7 @@ static int live_cgroup(const struct oci_runtime_ctx *ctx, const char *id, const 
 int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
 		       const char *resources_json, const char *where, struct hull_err *err)
 {
+	struct oci_resources parsed = { 0 };
 	struct cgroup_paths cg;
 	json_t *res = NULL;
 	int r;
@@ -411,7 +412,9 @@ int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
 	if ((r = hjson_load_buf(resources_json, strlen(resources_json), where, &res, err)) < 0)
 		return r;
 	if ((r = live_cgroup(ctx, id, "update", &cg, err)) == 0) {
-		r = cgroup_update(&cg, res, where, err);
+		if ((r = oci_resources_parse(res, where, &parsed, err)) == 0)
+			r = cgroup_update(&cg, &parsed, where, err);
+		oci_resources_clear(&parsed);
 		cgroup_paths_clear(&cg);
 	}
 	json_decref(res);

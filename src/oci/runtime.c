@@ -30,7 +30,7 @@
 #include "container/sync.h"
 #include "oci/hooks.h"
 #include "oci/init.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 
 void oci_create_opts_init(struct oci_create_opts *opts)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -22,7 +22,7 @@
 
 #include "container/mount-internal.h"
 #include "container/rootfs.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #define MAX_CALLS 16
 

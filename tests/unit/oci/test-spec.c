@@ -17,7 +17,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 static const char base_config[] =
 	"{\"ociVersion\":\"1.0.2\","

@@ -1,5 +1,5 @@
 /* config.json: top level, root, process and hooks (runtime-spec config.md). */
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
-#include "container/caps.h"
-#include "oci/spec-internal.h"
+#include "spec/spec-internal.h"
 
 static const char *const hook_names[OCI_HOOK_COUNT] = {
 	[OCI_HOOK_PRESTART] = "prestart",
@@ -215,13 +214,13 @@ static int parse_caps(json_t *proc, const char *pw, struct oci_process *p, struc
 			int c = oci_cap_from_name(names[i]);
 
 			/* As runc 1.1 ("ignoring unknown or unavailable capabilities"): a name
-			 * nobody knows, or a capability the running kernel lacks, is skipped with
-			 * a warning, so that configs written for newer kernels still run.
-			 * Skipping only ever grants less. docs/runtime.md "Capabilities". */
-			if (c < 0 || c > caps_kernel_last()) {
-				log_warn("%s.%s[%zu]: %s capability \"%s\" ignored", cw,
-					 set_names[s], i, c < 0 ? "unknown" : "kernel lacks the",
-					 names[i]);
+			 * nobody knows is skipped with a warning, so that configs written for
+			 * newer kernels still run. Skipping only ever grants less. A known
+			 * capability the running kernel lacks is a host question: container/caps.c
+			 * drops it where the sets are applied. docs/runtime.md "Capabilities". */
+			if (c < 0) {
+				log_warn("%s.%s[%zu]: unknown capability \"%s\" ignored", cw,
+					 set_names[s], i, names[i]);
 				continue;
 			}
 			p->caps[s] |= 1ULL << c;
@@ -631,8 +630,161 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->cgroups_path);
 	json_decref(s->hooks_json);
 	json_decref(s->annotations);
-	json_decref(s->resources);
-	json_decref(s->seccomp);
+	oci_resources_clear(&s->resources);
+	oci_seccomp_free(s->seccomp);
 	json_decref(s->json);
 	free(s);
+}
+
+/* ---- writer ---- */
+
+static const char *name_of(const struct name_val *t, size_t n, uint64_t val)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].val == val)
+			return t[i].name;
+	return NULL;
+}
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *caps_to_json(const struct oci_process *p)
+{
+	static const char *const set_names[OCI_CAP_COUNT] = {
+		[OCI_CAP_BOUNDING] = "bounding",   [OCI_CAP_EFFECTIVE] = "effective",
+		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
+		[OCI_CAP_AMBIENT] = "ambient",
+	};
+	json_t *o = json_object();
+
+	for (int s = 0; s < OCI_CAP_COUNT; s++) {
+		json_t *a = json_array();
+
+		for (int c = 0; c <= oci_cap_last(); c++)
+			if (p->caps[s] & (1ULL << c))
+				json_array_append_new(a, json_string(oci_cap_name(c)));
+		json_object_set_new(o, set_names[s], a);
+	}
+	return o;
+}
+
+static json_t *scheduler_to_json(const struct oci_scheduler *sc)
+{
+	json_t *o = json_object(), *flags = json_array();
+
+	json_object_set_new(o, "policy", json_string(name_of(sched_policies,
+							     ARRAY_SIZE(sched_policies),
+							     sc->policy)));
+	json_object_set_new(o, "nice", json_integer(sc->nice));
+	json_object_set_new(o, "priority", json_integer(sc->priority));
+	for (size_t i = 0; i < ARRAY_SIZE(sched_flags); i++)
+		if (sc->flags & sched_flags[i].val)
+			json_array_append_new(flags, json_string(sched_flags[i].name));
+	json_object_set_new(o, "flags", flags);
+	if (sc->runtime)
+		json_object_set_new(o, "runtime", oci_json_u64(sc->runtime));
+	if (sc->deadline)
+		json_object_set_new(o, "deadline", oci_json_u64(sc->deadline));
+	if (sc->period)
+		json_object_set_new(o, "period", oci_json_u64(sc->period));
+	return o;
+}
+
+static json_t *user_to_json(const struct oci_process *p)
+{
+	json_t *u = json_pack("{s:I,s:I}", "uid", (json_int_t)p->uid, "gid", (json_int_t)p->gid);
+
+	if (p->has_umask)
+		json_object_set_new(u, "umask", json_integer(p->umask));
+	if (p->n_additional_gids) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->n_additional_gids; i++)
+			json_array_append_new(a, json_integer(p->additional_gids[i]));
+		json_object_set_new(u, "additionalGids", a);
+	}
+	return u;
+}
+
+static void process_extras_to_json(const struct oci_process *p, json_t *o)
+{
+	if (p->has_oom_score_adj)
+		json_object_set_new(o, "oomScoreAdj", json_integer(p->oom_score_adj));
+	if (p->has_caps)
+		json_object_set_new(o, "capabilities", caps_to_json(p));
+	if (p->apparmor_profile)
+		json_object_set_new(o, "apparmorProfile", json_string(p->apparmor_profile));
+	if (p->selinux_label)
+		json_object_set_new(o, "selinuxLabel", json_string(p->selinux_label));
+	if (p->has_scheduler)
+		json_object_set_new(o, "scheduler", scheduler_to_json(&p->scheduler));
+	if (p->has_io_priority)
+		json_object_set_new(o, "ioPriority",
+				    json_pack("{s:s,s:i}", "class",
+					      name_of(ioprio_classes, ARRAY_SIZE(ioprio_classes),
+						      (uint64_t)(p->io_priority >> 13)),
+					      "priority", p->io_priority & 0x1fff));
+	if (p->n_rlimits) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->n_rlimits; i++)
+			json_array_append_new(a, json_pack("{s:s,s:o,s:o}", "type",
+							   p->rlimits[i].name, "hard",
+							   oci_json_u64(p->rlimits[i].hard), "soft",
+							   oci_json_u64(p->rlimits[i].soft)));
+		json_object_set_new(o, "rlimits", a);
+	}
+}
+
+json_t *oci_process_to_json(const struct oci_process *p)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "terminal", json_boolean(p->terminal));
+	if (p->console_height || p->console_width)
+		json_object_set_new(o, "consoleSize",
+				    json_pack("{s:i,s:i}", "height", (int)p->console_height,
+					      "width", (int)p->console_width));
+	json_object_set_new(o, "user", user_to_json(p));
+	json_object_set_new(o, "args", strv_to_json(p->args));
+	json_object_set_new(o, "env", strv_to_json(p->env));
+	json_object_set_new(o, "cwd", json_string(p->cwd ? p->cwd : "/"));
+	json_object_set_new(o, "noNewPrivileges", json_boolean(p->no_new_privileges));
+	process_extras_to_json(p, o);
+	return o;
+}
+
+json_t *oci_hooks_to_json(struct oci_hook *const hooks[OCI_HOOK_COUNT],
+			  const size_t n[OCI_HOOK_COUNT])
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
+		json_t *a;
+
+		if (!n[k])
+			continue;
+		a = json_array();
+		for (size_t i = 0; i < n[k]; i++) {
+			const struct oci_hook *h = &hooks[k][i];
+			json_t *x = json_pack("{s:s}", "path", h->path);
+
+			if (h->args)
+				json_object_set_new(x, "args", strv_to_json(h->args));
+			if (h->env)
+				json_object_set_new(x, "env", strv_to_json(h->env));
+			if (h->timeout)
+				json_object_set_new(x, "timeout", json_integer(h->timeout));
+			json_array_append_new(a, x);
+		}
+		json_object_set_new(o, hook_names[k], a);
+	}
+	return o;
 }

@@ -1,7 +1,8 @@
 #pragma once
 /*
- * The OCI runtime-spec config.json as C structs, parsed and validated in one pass
- * (runtime-spec config.md and config-linux.md, version 1.x).
+ * The OCI runtime-spec config.json as C structs (the model: src/spec/, above common only),
+ * parsed and validated in one pass (runtime-spec config.md and config-linux.md, version
+ * 1.x), and written back by one writer (spec-write.c) for everything that makes a config.
  *
  * Every error names the file and the field, e.g.
  *   config.json: linux.namespaces[2].type: unknown namespace type "foo"
@@ -19,6 +20,9 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+
+/* linux.resources and linux.seccomp: typed (spec-resources.h). */
+#include "spec/spec-resources.h"
 
 #define OCI_CONFIG_MAX_SIZE (4U << 20)
 #define OCI_MAX_ARGS 4096
@@ -202,8 +206,9 @@ struct oci_spec {
 	unsigned long rootfs_propagation; /* 0: the default (MS_REC|MS_SLAVE) */
 	char *mount_label;
 	char *cgroups_path;
-	json_t *resources; /* linux.resources, validated later by the cgroup code */
-	json_t *seccomp;   /* linux.seccomp, applied by the seccomp code (later) */
+	bool has_resources;
+	struct oci_resources resources; /* linux.resources, validated */
+	struct oci_seccomp *seccomp;    /* linux.seccomp, validated; NULL when absent */
 	bool has_personality;
 	unsigned long personality; /* PER_LINUX or PER_LINUX32, | the flags */
 	bool has_mempolicy;
@@ -239,6 +244,21 @@ void oci_process_clear(struct oci_process *p);
 DEFINE_CLEANUP_FUNC(struct oci_spec, oci_spec_free)
 #define cleanup_oci_spec __attribute__((cleanup(oci_spec_free_cleanup)))
 
+/* The runtime-spec version hull writes. */
+#define OCI_SPEC_VERSION "1.1.0"
+
+/*
+ * The writer (spec-write.c): s as a config.json document (new reference); oci_spec_dump as
+ * text (heap); oci_spec_write_at writes dirfd/name atomically (temp name, rename). What it
+ * writes parses back into an equal struct. A NULL root_path is written as "rootfs".
+ */
+json_t *oci_spec_to_json(const struct oci_spec *s);
+char *oci_spec_dump(const struct oci_spec *s);
+int oci_spec_write_at(int dirfd, const char *name, const struct oci_spec *s,
+		      struct hull_err *err);
+/* One "process" object (config.json's, or for `exec --process`). */
+json_t *oci_process_to_json(const struct oci_process *p);
+
 /* Names, for messages: "mount", "prestart", ... */
 const char *oci_ns_name(enum oci_ns_kind kind);
 int oci_ns_clone_flag(enum oci_ns_kind kind);
@@ -261,6 +281,13 @@ int oci_cap_from_name(const char *name);
 const char *oci_cap_name(int cap);
 /* The highest capability number this build knows. */
 int oci_cap_last(void);
+
+/*
+ * The kernel's rules for an id mapping list, checked up front so that the error names the
+ * field: at most OCI_MAX_IDMAPS ranges, none empty or past 2^32, and no two overlapping on
+ * either side. where names the list ("config.json: mounts[2].uidMappings").
+ */
+int oci_idmap_check(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err);
 
 /* Mount options (runtime-spec "Mounts", mount(8)) into m; unknown ones go to m->data. */
 int oci_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
