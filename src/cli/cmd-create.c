@@ -9,10 +9,10 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/strv.h"
-#include "container/cgroup.h"
 #include "common/size.h"
 #include "engine/human.h"
 #include "engine/run.h"
+#include "spec/spec.h"
 
 enum {
 	OPT_RM = 256,
@@ -216,7 +216,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (o->memory_swap != 0 && o->memory == 0)
 		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
 				       swap_arg);
-	if (o->memory_swap > 0 && o->memory_swap < o->memory)
+	/* The rule is the model's (spec/spec-resources.c); here it is said with the flag. */
+	if (oci_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
 	o->image = argv[optind];

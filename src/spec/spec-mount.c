@@ -345,8 +345,9 @@ json_t *oci_mount_to_json(const struct oci_mount *m)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "destination", json_string(m->destination));
-	if (m->type)
-		json_object_set_new(o, "type", json_string(m->type));
+	/* A bind mount says "bind" as its type, as runc's and docker's configs do. */
+	if (m->type || m->bind)
+		json_object_set_new(o, "type", json_string(m->type ? m->type : "bind"));
 	if (m->source)
 		json_object_set_new(o, "source", json_string(m->source));
 	json_object_set_new(o, "options", mount_options_to_json(m));

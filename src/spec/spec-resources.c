@@ -595,6 +595,14 @@ static void set_u64(json_t *o, const char *key, bool has, uint64_t v)
 		json_object_set_new(o, key, oci_json_u64(v));
 }
 
+static void set_nonempty(json_t *o, const char *key, json_t *v)
+{
+	if (json_object_size(v))
+		json_object_set_new(o, key, v);
+	else
+		json_decref(v);
+}
+
 static json_t *memory_to_json(const struct oci_resources *r)
 {
 	json_t *m = json_object();
@@ -664,6 +672,10 @@ static json_t *network_to_json(const struct oci_resources *r)
 	json_t *n = json_object(), *a = json_array();
 
 	set_u64(n, "classID", r->has_net_classid, r->net_classid);
+	if (!r->n_net_prio) {
+		json_decref(a);
+		return n;
+	}
 	for (size_t i = 0; i < r->n_net_prio; i++)
 		json_array_append_new(a, json_pack("{s:s,s:I}", "name", r->net_prio[i].key,
 						   "priority",
@@ -729,12 +741,13 @@ json_t *oci_resources_to_json(const struct oci_resources *r)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "memory", memory_to_json(r));
-	json_object_set_new(o, "cpu", cpu_to_json(r));
+	/* Empty objects are left out, as runc's and podman's writers do (omitempty). */
+	set_nonempty(o, "memory", memory_to_json(r));
+	set_nonempty(o, "cpu", cpu_to_json(r));
 	if (r->has_pids)
 		json_object_set_new(o, "pids", json_pack("{s:I}", "limit",
 							 (json_int_t)r->pids_limit));
-	json_object_set_new(o, "blockIO", blkio_to_json(r));
+	set_nonempty(o, "blockIO", blkio_to_json(r));
 	if (r->has_net_classid || r->n_net_prio)
 		json_object_set_new(o, "network", network_to_json(r));
 	resources_lists_to_json(r, o);

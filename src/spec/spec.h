@@ -259,6 +259,29 @@ int oci_spec_write_at(int dirfd, const char *name, const struct oci_spec *s,
 /* One "process" object (config.json's, or for `exec --process`). */
 json_t *oci_process_to_json(const struct oci_process *p);
 
+/*
+ * The defaults (spec-defaults.c): one list for the engine and `hull-oci spec`, docker's where
+ * docker and runc differ (docs/runtime.md "Defaults").
+ */
+#define OCI_DEFAULT_SHM_SIZE (64LL << 20) /* docker's /dev/shm */
+struct oci_defaults {
+	bool net_ns;      /* a new network namespace */
+	bool cgroup_ns;   /* a new cgroup namespace */
+	bool privileged;  /* no maskedPaths, no readonlyPaths */
+};
+extern const char *const oci_default_caps[]; /* NULL-terminated */
+/*
+ * A new config: version, root "rootfs", a process (cwd /, PATH, the default capabilities as
+ * bounding, effective and permitted; no args yet), the default mounts, the pid, ipc, uts and
+ * mount namespaces (network and cgroup as d says), masked and readonly paths.
+ */
+struct oci_spec *oci_spec_new_default(const struct oci_defaults *d);
+/* Append a mount; opts is mount(8)'s comma list ("rbind,ro"); type "bind" for a bind mount. */
+void oci_spec_add_mount(struct oci_spec *s, const char *dst, const char *type, const char *src,
+			const char *opts);
+/* The capability bits of a NULL-terminated list of names (unknown names are skipped). */
+uint64_t oci_caps_from_names(const char *const *names);
+
 /* Names, for messages: "mount", "prestart", ... */
 const char *oci_ns_name(enum oci_ns_kind kind);
 int oci_ns_clone_flag(enum oci_ns_kind kind);
