@@ -30,6 +30,7 @@ enum {
 	OPT_MEMORY_SWAP,
 	OPT_CPU_SHARES,
 	OPT_CPUSET_CPUS,
+	OPT_SHM_SIZE,
 };
 
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
@@ -58,6 +59,7 @@ static const char *resource_flag(int opt)
 	case 'm': return "-m";
 	case 'c': return "--cpu-shares";
 	case OPT_MEMORY_SWAP: return "--memory-swap";
+	case OPT_SHM_SIZE: return "--shm-size";
 	case OPT_CPUS: return "--cpus";
 	case OPT_CPUSET_CPUS: return "--cpuset-cpus";
 	default: return "--pids-limit";
@@ -81,6 +83,12 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 		if (size_parse(arg, SIZE_RUNC, &o->memory_swap) < 0)
 			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
 					       "unit b, k, m or g, or -1 for unlimited)", flag, arg);
+		return 0;
+	case OPT_SHM_SIZE:
+		/* docker's: a size above 0 (0 or no flag: 64m) */
+		if (size_parse(arg, SIZE_DOCKER, &o->shm_size) < 0 || o->shm_size <= 0)
+			return cli_usage_error(cmd, "%s %s: invalid size (a number above 0 with an "
+					       "optional unit b, k, m or g)", flag, arg);
 		return 0;
 	case OPT_CPUS:
 		o->cpus = strtod(arg, &end);
@@ -130,6 +138,8 @@ static const struct cli_option run_opts[] = {
 	{ "hostname", required_argument, NULL, 'h', "NAME", "the container's host name" },
 	{ "memory", required_argument, NULL, 'm', "SIZE", "memory limit (b, k, m, g)" },
 	{ "cpus", required_argument, NULL, OPT_CPUS, "N", "number of CPUs (e.g. 1.5)" },
+	{ "shm-size", required_argument, NULL, OPT_SHM_SIZE, "SIZE",
+	  "size of /dev/shm (default 64m)" },
 	{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP, "SIZE",
 	  "memory plus swap limit, -1 for unlimited swap" },
 	{ "cpu-shares", required_argument, NULL, 'c', "N", "relative CPU weight (0 to 262144)" },
@@ -192,6 +202,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case 'c':
 		case OPT_CPUSET_CPUS:
 		case OPT_PIDS:
+		case OPT_SHM_SIZE:
 			if (parse_resource(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			if (c == OPT_MEMORY_SWAP)

@@ -477,7 +477,8 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 		      const char *hostname, enum net_mode net, struct oci_spec **ret,
 		      struct hull_err *err)
 {
-	struct oci_defaults d = { .net_ns = net_mode_has_netns(net), .privileged = o->privileged };
+	struct oci_defaults d = { .net_ns = net_mode_has_netns(net), .privileged = o->privileged,
+				  .shm_size = o->shm_size };
 	cleanup_oci_spec struct oci_spec *s = oci_spec_new_default(&d);
 	const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
 	cleanup_free char *home = NULL;

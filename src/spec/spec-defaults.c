@@ -74,12 +74,12 @@ uint64_t oci_caps_from_names(const char *const *names)
 	return v;
 }
 
-static void default_mounts(struct oci_spec *s)
+static void default_mounts(struct oci_spec *s, int64_t shm_size)
 {
 	char shm[96];
 
 	(void)snprintf(shm, sizeof(shm), "nosuid,noexec,nodev,mode=1777,size=%lld",
-		       (long long)OCI_DEFAULT_SHM_SIZE);
+		       (long long)(shm_size > 0 ? shm_size : OCI_DEFAULT_SHM_SIZE));
 	oci_spec_add_mount(s, "/proc", "proc", "proc", "nosuid,noexec,nodev");
 	oci_spec_add_mount(s, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
 	oci_spec_add_mount(s, "/dev/pts", "devpts", "devpts",
@@ -106,7 +106,7 @@ struct oci_spec *oci_spec_new_default(const struct oci_defaults *d)
 	s->process.has_caps = true;
 	s->process.caps[OCI_CAP_BOUNDING] = s->process.caps[OCI_CAP_EFFECTIVE] =
 		s->process.caps[OCI_CAP_PERMITTED] = caps;
-	default_mounts(s);
+	default_mounts(s, d->shm_size);
 	s->ns[OCI_NS_PID].present = s->ns[OCI_NS_IPC].present = true;
 	s->ns[OCI_NS_UTS].present = s->ns[OCI_NS_MOUNT].present = true;
 	s->ns[OCI_NS_NET].present = d->net_ns;

@@ -268,6 +268,7 @@ struct oci_defaults {
 	bool net_ns;      /* a new network namespace */
 	bool cgroup_ns;   /* a new cgroup namespace */
 	bool privileged;  /* no maskedPaths, no readonlyPaths */
+	int64_t shm_size; /* bytes of /dev/shm; 0: OCI_DEFAULT_SHM_SIZE */
 };
 extern const char *const oci_default_caps[]; /* NULL-terminated */
 /*
