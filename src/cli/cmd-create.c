@@ -96,7 +96,7 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 			return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
 		return 0;
 	case OPT_CPUSET_CPUS:
-		if (!oci_cpu_list_is_valid(arg))
+		if (!spec_cpu_list_is_valid(arg))
 			return cli_usage_error(cmd, "%s %s: invalid CPU list (e.g. 0-3,5)", flag, arg);
 		o->cpuset_cpus = arg;
 		return 0;
@@ -228,7 +228,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
 				       swap_arg);
 	/* The rule is the model's (spec/spec-resources.c); here it is said with the flag. */
-	if (oci_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
+	if (spec_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
 	o->image = argv[optind];

@@ -125,9 +125,9 @@ int cg_check_cpuset(const char *allowed, const char *field, const char *want,
 {
 	unsigned char have[OCI_CPU_LIST_MAX / 8] = { 0 }, need[OCI_CPU_LIST_MAX / 8] = { 0 };
 
-	if (!oci_cpu_list_parse(want, need, OCI_CPU_LIST_MAX))
+	if (!spec_cpu_list_parse(want, need, OCI_CPU_LIST_MAX))
 		return hull_err_setx(err, EINVAL, "%s: invalid list \"%s\"", field, want);
-	if (!allowed || !oci_cpu_list_parse(allowed, have, OCI_CPU_LIST_MAX))
+	if (!allowed || !spec_cpu_list_parse(allowed, have, OCI_CPU_LIST_MAX))
 		return 0; /* nothing to compare with: the kernel decides */
 	for (unsigned i = 0; i < OCI_CPU_LIST_MAX; i++)
 		if ((need[i / 8] & (1U << (i % 8))) && !(have[i / 8] & (1U << (i % 8))))

@@ -59,7 +59,7 @@ static int plan_memory(const struct cgroup_paths *p, const struct oci_resources 
 			if (limit == 0 && cg_read_u64(p->dirs[CG_UNIFIED], "memory.max", &cur) == 0 &&
 			    cur != UINT64_MAX && cur <= INT64_MAX) {
 				limit = (int64_t)cur;
-				if ((e = oci_memory_swap_check(limit, swap, mw, err)) < 0)
+				if ((e = spec_memory_swap_check(limit, swap, mw, err)) < 0)
 					return e;
 			}
 			if (limit <= 0)

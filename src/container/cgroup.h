@@ -87,7 +87,7 @@ int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, 
 			struct hull_err *err);
 
 /*
- * Change the resources of an existing cgroup. res was parsed by oci_resources_parse (its
+ * Change the resources of an existing cgroup. res was parsed by spec_resources_parse (its
  * devices are not touched); where names it in messages ("r.json: resources"). When a write
  * fails, the values already written are restored and the error names the field.
  */

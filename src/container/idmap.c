@@ -22,7 +22,7 @@ int idmap_check(const struct oci_idmap *m, size_t n, const char *field, struct h
 	char where[96];
 
 	(void)snprintf(where, sizeof(where), "config.json: linux.%s", field);
-	return oci_idmap_check(m, n, where, err);
+	return spec_idmap_check(m, n, where, err);
 }
 
 /* The first "user:start:count" line for user in a subuid/subgid file. */

@@ -60,7 +60,7 @@ static uint32_t action_of(enum oci_seccomp_action a, bool has_ret, uint32_t ret)
 {
 	uint32_t v = scmp_actions[a];
 
-	if (oci_seccomp_action_takes_ret(a))
+	if (spec_seccomp_action_takes_ret(a))
 		v |= has_ret ? ret : EPERM;
 	return v;
 }
@@ -222,7 +222,7 @@ int seccomp_filter_build(const struct oci_seccomp *sec, const char *w,
 static char *cache_key_text(const struct oci_seccomp *sec)
 {
 	const struct scmp_version *v = seccomp_version();
-	json_t *j = oci_seccomp_to_json(sec);
+	json_t *j = spec_seccomp_to_json(sec);
 	char *dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	char *text;
 

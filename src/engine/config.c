@@ -298,7 +298,7 @@ static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull
 					     mode);
 		if (access(v, F_OK) < 0 && mkdir(v, 0755) < 0)
 			return hull_err_set(err, errno, "-v %s: %s", o->volumes[i], v);
-		oci_spec_add_mount(s, ctr, "bind", v,
+		spec_add_mount(s, ctr, "bind", v,
 				   mode && strcmp(mode, "ro") == 0 ? "rbind,ro" : "rbind");
 	}
 	return 0;
@@ -307,7 +307,7 @@ static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull
 /* A capability the runtime can grant: in our own bounding set (root here lacks some). */
 static bool cap_grantable(const char *name)
 {
-	int n = oci_cap_from_name(name);
+	int n = spec_cap_from_name(name);
 
 	return n >= 0 && prctl(PR_CAPBSET_READ, (unsigned long)n, 0, 0, 0) == 1;
 }
@@ -327,15 +327,15 @@ static int build_caps(const struct run_opts *o, uint64_t *ret, struct hull_err *
 	uint64_t caps = 0;
 
 	if (o->privileged) {
-		for (int i = 0; i <= oci_cap_last(); i++)
-			if (cap_grantable(oci_cap_name(i)))
+		for (int i = 0; i <= spec_cap_last(); i++)
+			if (cap_grantable(spec_cap_name(i)))
 				caps |= 1ULL << i;
 	} else {
-		caps = oci_caps_from_names(oci_default_caps);
+		caps = spec_caps_from_names(spec_default_caps);
 	}
 	for (size_t i = 0; o->cap_drop && o->cap_drop[i]; i++) {
 		cleanup_free char *n = cap_canonical_name(o->cap_drop[i]);
-		int c = oci_cap_from_name(n);
+		int c = spec_cap_from_name(n);
 
 		if (strcmp(n, "CAP_ALL") == 0) {
 			caps = 0;
@@ -348,11 +348,11 @@ static int build_caps(const struct run_opts *o, uint64_t *ret, struct hull_err *
 	}
 	for (size_t i = 0; o->cap_add && o->cap_add[i]; i++) {
 		cleanup_free char *n = cap_canonical_name(o->cap_add[i]);
-		int c = oci_cap_from_name(n);
+		int c = spec_cap_from_name(n);
 
 		if (strcmp(n, "CAP_ALL") == 0) {
-			for (int k = 0; k <= oci_cap_last(); k++)
-				if (cap_grantable(oci_cap_name(k)))
+			for (int k = 0; k <= spec_cap_last(); k++)
+				if (cap_grantable(spec_cap_name(k)))
 					caps |= 1ULL << k;
 			continue;
 		}
@@ -421,11 +421,11 @@ static void add_etc_files(const char *dir, const char *hostname, enum net_mode n
 	if (fd >= 0)
 		(void)close(fd);
 	if (ctr_write_file(dir, "hostname", hn_data, strlen(hn_data), 0644, &e2) == 0)
-		oci_spec_add_mount(s, "/etc/hostname", "bind", hn, "rbind,ro");
+		spec_add_mount(s, "/etc/hostname", "bind", hn, "rbind,ro");
 	if (ctr_write_file(dir, "hosts", hosts_data, strlen(hosts_data), 0644, &e2) == 0)
-		oci_spec_add_mount(s, "/etc/hosts", "bind", hosts, "rbind,ro");
+		spec_add_mount(s, "/etc/hosts", "bind", hosts, "rbind,ro");
 	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
-		oci_spec_add_mount(s, "/etc/resolv.conf", "bind", "/etc/resolv.conf", "rbind,ro");
+		spec_add_mount(s, "/etc/resolv.conf", "bind", "/etc/resolv.conf", "rbind,ro");
 }
 
 /* An id the kernel takes: 0 to 4294967294 ((uid_t)-1 means "no change"). */
@@ -461,14 +461,14 @@ static int set_user(struct oci_process *p, const char *spec, json_t *user, struc
 static int spec_finish(const struct oci_spec *s, const char *dir, json_t **ret,
 		       struct hull_err *err)
 {
-	cleanup_free char *text = oci_spec_dump(s);
+	cleanup_free char *text = spec_dump(s);
 	struct oci_spec *check = NULL;
 	int r;
 
-	if ((r = oci_spec_parse(text, strlen(text), "config.json", dir, &check, err)) < 0)
+	if ((r = spec_parse(text, strlen(text), "config.json", dir, &check, err)) < 0)
 		return r;
-	oci_spec_free(check);
-	*ret = oci_spec_to_json(s);
+	spec_free(check);
+	*ret = spec_to_json(s);
 	return 0;
 }
 
@@ -479,7 +479,7 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 {
 	struct oci_defaults d = { .net_ns = net_mode_has_netns(net), .privileged = o->privileged,
 				  .shm_size = o->shm_size };
-	cleanup_oci_spec struct oci_spec *s = oci_spec_new_default(&d);
+	cleanup_oci_spec struct oci_spec *s = spec_new_default(&d);
 	const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
 	cleanup_free char *home = NULL;
 	json_t *juser = NULL;

@@ -19,7 +19,7 @@
 char *oci_default_spec(bool rootless)
 {
 	struct oci_defaults d = { .net_ns = true, .cgroup_ns = true };
-	cleanup_oci_spec struct oci_spec *s = oci_spec_new_default(&d);
+	cleanup_oci_spec struct oci_spec *s = spec_new_default(&d);
 	json_t *doc;
 	char *out;
 
@@ -46,7 +46,7 @@ char *oci_default_spec(bool rootless)
 		s->resources.devices[0] = (struct oci_dev_rule){ false, 'a', -1, -1, "rwm" };
 		s->resources.n_devices = 1;
 	}
-	doc = oci_spec_to_json(s);
+	doc = spec_to_json(s);
 	/* features.md: idmapped mounts (a mount's uidMappings/gidMappings) are supported. */
 	json_object_set_new(json_object_get(doc, "linux"), "mountExtensions",
 			    json_pack("{s:{s:b}}", "idmap", "enabled", 1));
@@ -95,9 +95,9 @@ char *oci_features_json(void)
 	char *out;
 
 	for (int k = 0; k < OCI_NS_COUNT; k++)
-		json_array_append_new(ns, json_string(oci_ns_name((enum oci_ns_kind)k)));
-	for (int c = 0; c <= oci_cap_last(); c++)
-		json_array_append_new(caps, json_string(oci_cap_name(c)));
+		json_array_append_new(ns, json_string(spec_ns_name((enum oci_ns_kind)k)));
+	for (int c = 0; c <= spec_cap_last(); c++)
+		json_array_append_new(caps, json_string(spec_cap_name(c)));
 	doc = json_pack("{s:s,s:s,s:o,s:o,s:{s:o,s:o,s:{s:b,s:b,s:b},s:{s:b,s:o,s:o,s:o},"
 			"s:{s:b},s:{s:b}},s:{}}",
 			"ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0", "hooks",

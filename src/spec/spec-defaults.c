@@ -19,7 +19,7 @@
 #include "common/strv.h"
 #include "spec/spec.h"
 
-const char *const oci_default_caps[] = {
+const char *const spec_default_caps[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
 	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL,
@@ -37,7 +37,7 @@ static const char *const readonly_paths[] = {
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-void oci_spec_add_mount(struct oci_spec *s, const char *dst, const char *type, const char *src,
+void spec_add_mount(struct oci_spec *s, const char *dst, const char *type, const char *src,
 			const char *opts)
 {
 	cleanup_free char *copy = xstrdup(opts ? opts : "");
@@ -58,15 +58,15 @@ void oci_spec_add_mount(struct oci_spec *s, const char *dst, const char *type, c
 	else
 		m->type = xstrdup(type);
 	/* The options are this file's or the engine's own: they always parse. */
-	(void)oci_mount_options_parse(m, options, dst, NULL);
+	(void)spec_mount_options_parse(m, options, dst, NULL);
 }
 
-uint64_t oci_caps_from_names(const char *const *names)
+uint64_t spec_caps_from_names(const char *const *names)
 {
 	uint64_t v = 0;
 
 	for (size_t i = 0; names && names[i]; i++) {
-		int c = oci_cap_from_name(names[i]);
+		int c = spec_cap_from_name(names[i]);
 
 		if (c >= 0)
 			v |= 1ULL << c;
@@ -80,22 +80,22 @@ static void default_mounts(struct oci_spec *s, int64_t shm_size)
 
 	(void)snprintf(shm, sizeof(shm), "nosuid,noexec,nodev,mode=1777,size=%lld",
 		       (long long)(shm_size > 0 ? shm_size : OCI_DEFAULT_SHM_SIZE));
-	oci_spec_add_mount(s, "/proc", "proc", "proc", "nosuid,noexec,nodev");
-	oci_spec_add_mount(s, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
-	oci_spec_add_mount(s, "/dev/pts", "devpts", "devpts",
+	spec_add_mount(s, "/proc", "proc", "proc", "nosuid,noexec,nodev");
+	spec_add_mount(s, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
+	spec_add_mount(s, "/dev/pts", "devpts", "devpts",
 			   "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5");
-	oci_spec_add_mount(s, "/dev/shm", "tmpfs", "shm", shm);
-	oci_spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev");
-	oci_spec_add_mount(s, "/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro");
+	spec_add_mount(s, "/dev/shm", "tmpfs", "shm", shm);
+	spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev");
+	spec_add_mount(s, "/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro");
 	/* the container's own cgroups, read-only, as docker and podman mount them */
-	oci_spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup",
+	spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup",
 			   "nosuid,noexec,nodev,relatime,ro");
 }
 
-struct oci_spec *oci_spec_new_default(const struct oci_defaults *d)
+struct oci_spec *spec_new_default(const struct oci_defaults *d)
 {
 	struct oci_spec *s = xcalloc(1, sizeof(*s));
-	uint64_t caps = oci_caps_from_names(oci_default_caps);
+	uint64_t caps = spec_caps_from_names(spec_default_caps);
 
 	s->oci_version = xstrdup(OCI_SPEC_VERSION);
 	s->root_path = xstrdup("rootfs");

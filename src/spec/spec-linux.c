@@ -30,12 +30,12 @@ static const struct {
 	[OCI_NS_TIME] = { "time", CLONE_NEWTIME },
 };
 
-const char *oci_ns_name(enum oci_ns_kind kind)
+const char *spec_ns_name(enum oci_ns_kind kind)
 {
 	return kind < OCI_NS_COUNT ? ns_names[kind].name : "?";
 }
 
-int oci_ns_clone_flag(enum oci_ns_kind kind)
+int spec_ns_clone_flag(enum oci_ns_kind kind)
 {
 	return kind < OCI_NS_COUNT ? ns_names[kind].clone_flag : 0;
 }
@@ -93,7 +93,7 @@ static bool ranges_overlap(uint32_t a, uint32_t an, uint32_t b, uint32_t bn)
 	return a < b_end && b < a_end;
 }
 
-int oci_idmap_check(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err)
+int spec_idmap_check(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err)
 {
 	/* The second mention of the list, in an overlap, without the file name again. */
 	const char *again = strncmp(where, "config.json: ", 13) == 0 ? where + 13 : where;
@@ -123,7 +123,7 @@ int oci_idmap_check(const struct oci_idmap *m, size_t n, const char *where, stru
 	return 0;
 }
 
-int oci_idmaps_parse(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
+int spec_idmaps_parse(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
 		     size_t *ret_n, struct hull_err *err)
 {
 	json_t *arr = NULL, *item;
@@ -474,7 +474,7 @@ static int parse_mempolicy(json_t *lnx, struct oci_spec *s, struct hull_err *err
 	return 0;
 }
 
-enum oci_ns_kind oci_sysctl_ns(const char *key)
+enum oci_ns_kind spec_sysctl_ns(const char *key)
 {
 	static const char *const ipc[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
 					    "kernel.sem",    "kernel.shmall", "kernel.shmmax",
@@ -510,7 +510,7 @@ static int check_sysctl(const struct oci_spec *s, struct hull_err *err)
 {
 	for (size_t i = 0; i < s->n_sysctl; i++) {
 		const char *key = s->sysctl[i].key;
-		enum oci_ns_kind k = oci_sysctl_ns(key);
+		enum oci_ns_kind k = spec_sysctl_ns(key);
 
 		if (k == OCI_NS_COUNT)
 			return hull_err_setx(err, EPERM,
@@ -521,7 +521,7 @@ static int check_sysctl(const struct oci_spec *s, struct hull_err *err)
 			return hull_err_setx(err, EPERM,
 					     "config.json: linux.sysctl: %s: needs a %s namespace of "
 					     "the container's own (it would change the host's)",
-					     key, oci_ns_name(k));
+					     key, spec_ns_name(k));
 	}
 	return 0;
 }
@@ -553,7 +553,7 @@ static int check_linux(struct oci_spec *s, struct hull_err *err)
 	return 0;
 }
 
-int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
+int spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 {
 	const char *w = "config.json: linux";
 	json_t *lnx = NULL, *res = NULL, *sec = NULL;
@@ -565,9 +565,9 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 		return r;
 	if (lnx) {
 		if ((r = parse_namespaces(lnx, s, err)) < 0 ||
-		    (r = oci_idmaps_parse(lnx, w, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
+		    (r = spec_idmaps_parse(lnx, w, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
 				      err)) < 0 ||
-		    (r = oci_idmaps_parse(lnx, w, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
+		    (r = spec_idmaps_parse(lnx, w, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
 				      err)) < 0 ||
 		    (r = parse_devices(lnx, s, err)) < 0 || (r = parse_sysctl(lnx, s, err)) < 0 ||
 		    (r = parse_paths(lnx, "maskedPaths", &s->masked_paths, err)) < 0 ||
@@ -588,11 +588,11 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 			return r;
 		if (res) {
 			s->has_resources = true;
-			if ((r = oci_resources_parse(res, "config.json: linux.resources",
+			if ((r = spec_resources_parse(res, "config.json: linux.resources",
 						       &s->resources, err)) < 0)
 				return r;
 		}
-		if (sec && (r = oci_seccomp_parse(sec, "config.json: linux.seccomp", &s->seccomp,
+		if (sec && (r = spec_seccomp_parse(sec, "config.json: linux.seccomp", &s->seccomp,
 						  err)) < 0)
 			return r;
 	}
@@ -685,12 +685,12 @@ static void linux_extras_to_json(const struct oci_spec *s, json_t *lnx)
 		json_object_set_new(lnx, "timeOffsets", t);
 	}
 	if (s->has_resources)
-		json_object_set_new(lnx, "resources", oci_resources_to_json(&s->resources));
+		json_object_set_new(lnx, "resources", spec_resources_to_json(&s->resources));
 	if (s->seccomp)
-		json_object_set_new(lnx, "seccomp", oci_seccomp_to_json(s->seccomp));
+		json_object_set_new(lnx, "seccomp", spec_seccomp_to_json(s->seccomp));
 }
 
-json_t *oci_linux_to_json(const struct oci_spec *s)
+json_t *spec_linux_to_json(const struct oci_spec *s)
 {
 	json_t *lnx = json_object(), *ns = json_array();
 
@@ -705,8 +705,8 @@ json_t *oci_linux_to_json(const struct oci_spec *s)
 		json_array_append_new(ns, o);
 	}
 	json_object_set_new(lnx, "namespaces", ns);
-	oci_idmaps_to_json(lnx, "uidMappings", s->uid_mappings, s->n_uid_mappings);
-	oci_idmaps_to_json(lnx, "gidMappings", s->gid_mappings, s->n_gid_mappings);
+	spec_idmaps_to_json(lnx, "uidMappings", s->uid_mappings, s->n_uid_mappings);
+	spec_idmaps_to_json(lnx, "gidMappings", s->gid_mappings, s->n_gid_mappings);
 	if (s->n_devices)
 		json_object_set_new(lnx, "devices", devices_to_json(s));
 	if (s->n_sysctl) {

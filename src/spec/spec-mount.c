@@ -87,7 +87,7 @@ static const struct mount_opt {
 	{ "tmpcopyup", OPT_OTHER, false, 0 },
 };
 
-int oci_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
+int spec_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
 			    struct hull_err *err)
 {
 	cleanup_free char *data = NULL;
@@ -170,9 +170,9 @@ static int parse_mount_idmaps(json_t *item, const char *w, struct oci_mount *m,
 	char where[96];
 	int r;
 
-	if ((r = oci_idmaps_parse(item, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings,
+	if ((r = spec_idmaps_parse(item, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings,
 			      err)) < 0 ||
-	    (r = oci_idmaps_parse(item, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings,
+	    (r = spec_idmaps_parse(item, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings,
 			      err)) < 0)
 		return r;
 	if (!m->n_uid_mappings != !m->n_gid_mappings)
@@ -180,10 +180,10 @@ static int parse_mount_idmaps(json_t *item, const char *w, struct oci_mount *m,
 				     m->n_uid_mappings ? "gidMappings" : "uidMappings",
 				     m->n_uid_mappings ? "uidMappings" : "gidMappings");
 	(void)snprintf(where, sizeof(where), "%s.uidMappings", w);
-	if ((r = oci_idmap_check(m->uid_mappings, m->n_uid_mappings, where, err)) < 0)
+	if ((r = spec_idmap_check(m->uid_mappings, m->n_uid_mappings, where, err)) < 0)
 		return r;
 	(void)snprintf(where, sizeof(where), "%s.gidMappings", w);
-	if ((r = oci_idmap_check(m->gid_mappings, m->n_gid_mappings, where, err)) < 0)
+	if ((r = spec_idmap_check(m->gid_mappings, m->n_gid_mappings, where, err)) < 0)
 		return r;
 	m->idmap |= m->n_uid_mappings > 0;
 	return 0;
@@ -218,7 +218,7 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 	}
 	if (type && *type && strcmp(type, "none") != 0)
 		m->type = xstrdup(type);
-	if ((r = oci_mount_options_parse(m, options, w, err)) < 0 ||
+	if ((r = spec_mount_options_parse(m, options, w, err)) < 0 ||
 	    (r = parse_mount_idmaps(item, w, m, err)) < 0)
 		return r;
 	if (m->type && strcmp(m->type, "bind") == 0) {
@@ -245,7 +245,7 @@ static int parse_one_mount(json_t *item, const char *w, const char *bundle, stru
 	return 0;
 }
 
-int oci_spec_parse_mounts(json_t *doc, struct oci_spec *s, struct hull_err *err)
+int spec_parse_mounts(json_t *doc, struct oci_spec *s, struct hull_err *err)
 {
 	json_t *arr = NULL, *item;
 	size_t i;
@@ -287,7 +287,7 @@ static void idmaps_to_json(json_t *o, const char *key, const struct oci_idmap *m
 	json_object_set_new(o, key, a);
 }
 
-void oci_idmaps_to_json(json_t *o, const char *key, const struct oci_idmap *m, size_t n)
+void spec_idmaps_to_json(json_t *o, const char *key, const struct oci_idmap *m, size_t n)
 {
 	idmaps_to_json(o, key, m, n);
 }
@@ -340,7 +340,7 @@ static json_t *mount_options_to_json(const struct oci_mount *m)
 	return a;
 }
 
-json_t *oci_mount_to_json(const struct oci_mount *m)
+json_t *spec_mount_to_json(const struct oci_mount *m)
 {
 	json_t *o = json_object();
 

@@ -21,7 +21,7 @@ static const char *const throttle_keys[OCI_THR_COUNT] = {
 	[OCI_THR_WRITE_IOPS] = "throttleWriteIOPSDevice",
 };
 
-void oci_resources_clear(struct oci_resources *r)
+void spec_resources_clear(struct oci_resources *r)
 {
 	free(r->cpus);
 	free(r->mems);
@@ -88,7 +88,7 @@ static int get_u64_nz(json_t *o, const char *key, const char *w, bool *has, uint
 	return 0;
 }
 
-int oci_memory_swap_check(int64_t limit, int64_t swap, const char *w, struct hull_err *err)
+int spec_memory_swap_check(int64_t limit, int64_t swap, const char *w, struct hull_err *err)
 {
 	/* swap is memory+swap (runc, v1's memsw): never below the memory limit; -1 for either
 	 * is unlimited and always fits. */
@@ -129,7 +129,7 @@ static int parse_memory(json_t *res, const char *where, struct oci_resources *r,
 			return e;
 		r->has_disable_oom = true;
 	}
-	return oci_memory_swap_check(r->has_mem_limit ? r->mem_limit : 0,
+	return spec_memory_swap_check(r->has_mem_limit ? r->mem_limit : 0,
 				     r->has_mem_swap ? r->mem_swap : 0, w, err);
 }
 
@@ -170,7 +170,7 @@ static int parse_cpu(json_t *res, const char *where, struct oci_resources *r, st
 	}
 	if ((e = hjson_get_str(c, "cpus", w, false, &str, err)) < 0)
 		return e;
-	if (str && *str && !oci_cpu_list_is_valid(str))
+	if (str && *str && !spec_cpu_list_is_valid(str))
 		return hull_err_setx(err, EINVAL, "%s.cpus: invalid list \"%s\" (e.g. 0-3,5)", w,
 				     str);
 	if (str && *str)
@@ -178,7 +178,7 @@ static int parse_cpu(json_t *res, const char *where, struct oci_resources *r, st
 	str = NULL;
 	if ((e = hjson_get_str(c, "mems", w, false, &str, err)) < 0)
 		return e;
-	if (str && *str && !oci_cpu_list_is_valid(str))
+	if (str && *str && !spec_cpu_list_is_valid(str))
 		return hull_err_setx(err, EINVAL, "%s.mems: invalid list \"%s\" (e.g. 0-1)", w,
 				     str);
 	if (str && *str)
@@ -352,7 +352,7 @@ static int parse_devices(json_t *res, const char *where, struct oci_resources *r
 		return hull_err_setx(err, E2BIG, "%s.devices: more than %d rules", where,
 				     OCI_MAX_DEVICE_RULES);
 	r->has_devices = true;
-	return oci_dev_rules_from_json(arr, w, &r->devices, &r->n_devices, err);
+	return spec_dev_rules_from_json(arr, w, &r->devices, &r->n_devices, err);
 }
 
 /* rdma: {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}} (rdma cgroup's rdma.max). */
@@ -433,7 +433,7 @@ static int parse_unified(json_t *res, const char *where, struct oci_resources *r
 	return 0;
 }
 
-int oci_resources_parse(json_t *resources, const char *where, struct oci_resources *ret,
+int spec_resources_parse(json_t *resources, const char *where, struct oci_resources *ret,
 			struct hull_err *err)
 {
 	int e;
@@ -453,7 +453,7 @@ int oci_resources_parse(json_t *resources, const char *where, struct oci_resourc
 	    (e = parse_rdma(resources, where, ret, err)) < 0 ||
 	    (e = parse_unified(resources, where, ret, err)) < 0 ||
 	    (e = parse_devices(resources, where, ret, err)) < 0) {
-		oci_resources_clear(ret);
+		spec_resources_clear(ret);
 		return e;
 	}
 	return 0;
@@ -482,7 +482,7 @@ static bool access_canon(const char *access, char out[4])
 	return true;
 }
 
-int oci_dev_rule_from_json(json_t *item, const char *where, struct oci_dev_rule *ret,
+int spec_dev_rule_from_json(json_t *item, const char *where, struct oci_dev_rule *ret,
 			   struct hull_err *err)
 {
 	struct oci_dev_rule rule = { .type = 'a', .major = -1, .minor = -1 };
@@ -515,7 +515,7 @@ int oci_dev_rule_from_json(json_t *item, const char *where, struct oci_dev_rule 
 	return 0;
 }
 
-int oci_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule **ret_rules,
+int spec_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule **ret_rules,
 			    size_t *ret_n, struct hull_err *err)
 {
 	cleanup_free struct oci_dev_rule *rules = NULL;
@@ -534,7 +534,7 @@ int oci_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule 
 	rules = xcalloc(n ? n : 1, sizeof(*rules));
 	json_array_foreach(arr, i, item) {
 		(void)snprintf(w, sizeof(w), "%s[%zu]", where, i);
-		r = oci_dev_rule_from_json(item, w, &rules[i], err);
+		r = spec_dev_rule_from_json(item, w, &rules[i], err);
 		if (r < 0)
 			return r;
 	}
@@ -543,7 +543,7 @@ int oci_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule 
 	return 0;
 }
 
-bool oci_cpu_list_parse(const char *s, unsigned char *bits, unsigned max)
+bool spec_cpu_list_parse(const char *s, unsigned char *bits, unsigned max)
 {
 	const char *p = s;
 
@@ -574,11 +574,11 @@ bool oci_cpu_list_parse(const char *s, unsigned char *bits, unsigned max)
 	}
 }
 
-bool oci_cpu_list_is_valid(const char *s)
+bool spec_cpu_list_is_valid(const char *s)
 {
 	unsigned char bits[OCI_CPU_LIST_MAX / 8] = { 0 };
 
-	return *s && oci_cpu_list_parse(s, bits, OCI_CPU_LIST_MAX);
+	return *s && spec_cpu_list_parse(s, bits, OCI_CPU_LIST_MAX);
 }
 
 /* ---- writer ---- */
@@ -592,7 +592,7 @@ static void set_i64(json_t *o, const char *key, bool has, int64_t v)
 static void set_u64(json_t *o, const char *key, bool has, uint64_t v)
 {
 	if (has)
-		json_object_set_new(o, key, oci_json_u64(v));
+		json_object_set_new(o, key, spec_json_u64(v));
 }
 
 static void set_nonempty(json_t *o, const char *key, json_t *v)
@@ -711,7 +711,7 @@ static void resources_lists_to_json(const struct oci_resources *r, json_t *o)
 		for (size_t i = 0; i < r->n_hugepages; i++)
 			json_array_append_new(a, json_pack("{s:s,s:o}", "pageSize",
 							   r->hugepages[i].page_size, "limit",
-							   oci_json_u64(r->hugepages[i].limit)));
+							   spec_json_u64(r->hugepages[i].limit)));
 		json_object_set_new(o, "hugepageLimits", a);
 	}
 	if (r->n_rdma) {
@@ -737,7 +737,7 @@ static void resources_lists_to_json(const struct oci_resources *r, json_t *o)
 		json_object_set_new(o, "devices", dev_rules_to_json(r->devices, r->n_devices));
 }
 
-json_t *oci_resources_to_json(const struct oci_resources *r)
+json_t *spec_resources_to_json(const struct oci_resources *r)
 {
 	json_t *o = json_object();
 

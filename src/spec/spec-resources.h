@@ -112,37 +112,37 @@ struct oci_resources {
  * Parse and validate a linux.resources object (NULL: nothing set) into *ret; where names it
  * ("config.json: linux.resources", "r.json: resources"). On error *ret is cleared.
  */
-int oci_resources_parse(json_t *resources, const char *where, struct oci_resources *ret,
+int spec_resources_parse(json_t *resources, const char *where, struct oci_resources *ret,
 			struct hull_err *err);
 /* Free what r holds and zero it. */
-void oci_resources_clear(struct oci_resources *r);
+void spec_resources_clear(struct oci_resources *r);
 
 /*
  * One linux.resources.devices[] item ({"allow", "type", "major", "minor", "access"}); where
  * names the item. Absent type is 'a', absent major/minor -1, absent access "" (matches
  * nothing, as in runc). The access letters are stored in canonical order.
  */
-int oci_dev_rule_from_json(json_t *item, const char *where, struct oci_dev_rule *ret,
+int spec_dev_rule_from_json(json_t *item, const char *where, struct oci_dev_rule *ret,
 			   struct hull_err *err);
 /* A whole devices[] array (NULL: empty) into a new array *ret_rules (free()). */
-int oci_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule **ret_rules,
+int spec_dev_rules_from_json(json_t *arr, const char *where, struct oci_dev_rule **ret_rules,
 			    size_t *ret_n, struct hull_err *err);
 
-/* The most rules oci_dev_rules_from_json takes (the BPF program's own limit). */
+/* The most rules spec_dev_rules_from_json takes (the BPF program's own limit). */
 #define OCI_MAX_DEV_RULES_JSON 4096
 #define OCI_CPU_LIST_MAX 8192
 
 /* Whether s is a non-empty cpu/node list as cpuset.cpus takes it ("0-3,5"; numbers < 8192). */
-bool oci_cpu_list_is_valid(const char *s);
+bool spec_cpu_list_is_valid(const char *s);
 /* Set the bits of the list s in bits (max/8 bytes, zeroed by the caller); false if malformed. */
-bool oci_cpu_list_parse(const char *s, unsigned char *bits, unsigned max);
+bool spec_cpu_list_parse(const char *s, unsigned char *bits, unsigned max);
 
 /*
  * The memory+swap rule (swap >= memory limit unless either is -1 or 0), the one copy: the
  * parser uses it, and cgroup v2's update uses it with the limit in force when the update
  * gives swap alone. w names the memory object ("config.json: linux.resources.memory").
  */
-int oci_memory_swap_check(int64_t limit, int64_t swap, const char *w, struct hull_err *err);
+int spec_memory_swap_check(int64_t limit, int64_t swap, const char *w, struct hull_err *err);
 
 enum oci_seccomp_action {
 	OCI_SCMP_KILL,
@@ -202,15 +202,15 @@ struct oci_seccomp {
 	size_t n_syscalls;
 };
 
-/* Parse and validate a linux.seccomp object; where names it. *ret: oci_seccomp_free. */
-int oci_seccomp_parse(json_t *sec, const char *where, struct oci_seccomp **ret,
+/* Parse and validate a linux.seccomp object; where names it. *ret: spec_seccomp_free. */
+int spec_seccomp_parse(json_t *sec, const char *where, struct oci_seccomp **ret,
 		      struct hull_err *err);
-void oci_seccomp_free(struct oci_seccomp *s);
-const char *oci_seccomp_action_name(enum oci_seccomp_action a);
-const char *oci_seccomp_op_name(enum oci_seccomp_op op);
+void spec_seccomp_free(struct oci_seccomp *s);
+const char *spec_seccomp_action_name(enum oci_seccomp_action a);
+const char *spec_seccomp_op_name(enum oci_seccomp_op op);
 /* Whether the action takes errnoRet (SCMP_ACT_ERRNO, SCMP_ACT_TRACE). */
-bool oci_seccomp_action_takes_ret(enum oci_seccomp_action a);
+bool spec_seccomp_action_takes_ret(enum oci_seccomp_action a);
 
 /* The writer's pieces, also used as a canonical text (the seccomp BPF cache key). */
-json_t *oci_resources_to_json(const struct oci_resources *r);
-json_t *oci_seccomp_to_json(const struct oci_seccomp *s);
+json_t *spec_resources_to_json(const struct oci_resources *r);
+json_t *spec_seccomp_to_json(const struct oci_seccomp *s);

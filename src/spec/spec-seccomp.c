@@ -56,17 +56,17 @@ static const char *const arch_names[] = {
 	"SH",	   "SHEB",
 };
 
-const char *oci_seccomp_action_name(enum oci_seccomp_action a)
+const char *spec_seccomp_action_name(enum oci_seccomp_action a)
 {
 	return a < OCI_SCMP_ACTION_COUNT ? actions[a].name : "?";
 }
 
-bool oci_seccomp_action_takes_ret(enum oci_seccomp_action a)
+bool spec_seccomp_action_takes_ret(enum oci_seccomp_action a)
 {
 	return a < OCI_SCMP_ACTION_COUNT && actions[a].takes_ret;
 }
 
-const char *oci_seccomp_op_name(enum oci_seccomp_op op)
+const char *spec_seccomp_op_name(enum oci_seccomp_op op)
 {
 	return op > 0 && op < OCI_SCMP_CMP_COUNT ? op_names[op] : "?";
 }
@@ -245,21 +245,21 @@ static int parse_seccomp(json_t *sec, const char *w, struct oci_seccomp *s, stru
 	return 0;
 }
 
-int oci_seccomp_parse(json_t *sec, const char *where, struct oci_seccomp **ret,
+int spec_seccomp_parse(json_t *sec, const char *where, struct oci_seccomp **ret,
 		      struct hull_err *err)
 {
 	struct oci_seccomp *s = xcalloc(1, sizeof(*s));
 	int r;
 
 	if ((r = parse_seccomp(sec, where, s, err)) < 0) {
-		oci_seccomp_free(s);
+		spec_seccomp_free(s);
 		return r;
 	}
 	*ret = s;
 	return 0;
 }
 
-void oci_seccomp_free(struct oci_seccomp *s)
+void spec_seccomp_free(struct oci_seccomp *s)
 {
 	if (!s)
 		return;
@@ -278,7 +278,7 @@ void oci_seccomp_free(struct oci_seccomp *s)
 static void action_to_json(json_t *o, const char *key, const char *ret_key,
 			   enum oci_seccomp_action a, bool has_ret, uint32_t ret)
 {
-	json_object_set_new(o, key, json_string(oci_seccomp_action_name(a)));
+	json_object_set_new(o, key, json_string(spec_seccomp_action_name(a)));
 	if (has_ret)
 		json_object_set_new(o, ret_key, json_integer(ret));
 }
@@ -292,7 +292,7 @@ static json_t *strv_json(char *const *v)
 	return a;
 }
 
-json_t *oci_seccomp_to_json(const struct oci_seccomp *s)
+json_t *spec_seccomp_to_json(const struct oci_seccomp *s)
 {
 	json_t *o = json_object(), *calls = json_array();
 
@@ -314,11 +314,11 @@ json_t *oci_seccomp_to_json(const struct oci_seccomp *s)
 		action_to_json(x, "action", "errnoRet", r->action, r->has_errno_ret, r->errno_ret);
 		for (size_t k = 0; k < r->n_args; k++) {
 			json_t *a = json_pack("{s:i,s:o,s:s}", "index", (int)r->args[k].index,
-					      "value", oci_json_u64(r->args[k].value), "op",
-					      oci_seccomp_op_name(r->args[k].op));
+					      "value", spec_json_u64(r->args[k].value), "op",
+					      spec_seccomp_op_name(r->args[k].op));
 
 			if (r->args[k].value_two)
-				json_object_set_new(a, "valueTwo", oci_json_u64(r->args[k].value_two));
+				json_object_set_new(a, "valueTwo", spec_json_u64(r->args[k].value_two));
 			json_array_append_new(args, a);
 		}
 		if (r->n_args)

@@ -19,7 +19,7 @@
 #define U64_MARK_LEN 5
 #define U64_MARK_JSON "\"\\u0000u64:"
 
-json_t *oci_json_u64(uint64_t v)
+json_t *spec_json_u64(uint64_t v)
 {
 	char buf[U64_MARK_LEN + 24];
 	int n;
@@ -32,7 +32,7 @@ json_t *oci_json_u64(uint64_t v)
 	return json_stringn(buf, U64_MARK_LEN + (size_t)n);
 }
 
-json_t *oci_spec_to_json(const struct oci_spec *s)
+json_t *spec_to_json(const struct oci_spec *s)
 {
 	json_t *o = json_object(), *mounts = json_array();
 
@@ -42,28 +42,28 @@ json_t *oci_spec_to_json(const struct oci_spec *s)
 						 s->root_path ? s->root_path : "rootfs",
 						 "readonly", s->root_readonly));
 	if (s->has_process)
-		json_object_set_new(o, "process", oci_process_to_json(&s->process));
+		json_object_set_new(o, "process", spec_process_to_json(&s->process));
 	if (s->hostname)
 		json_object_set_new(o, "hostname", json_string(s->hostname));
 	if (s->domainname)
 		json_object_set_new(o, "domainname", json_string(s->domainname));
 	for (size_t i = 0; i < s->n_mounts; i++)
-		json_array_append_new(mounts, oci_mount_to_json(&s->mounts[i]));
+		json_array_append_new(mounts, spec_mount_to_json(&s->mounts[i]));
 	json_object_set_new(o, "mounts", mounts);
 	for (int k = 0; k < OCI_HOOK_COUNT; k++)
 		if (s->n_hooks[k]) {
-			json_object_set_new(o, "hooks", oci_hooks_to_json(s->hooks, s->n_hooks));
+			json_object_set_new(o, "hooks", spec_hooks_to_json(s->hooks, s->n_hooks));
 			break;
 		}
 	if (s->annotations && json_object_size(s->annotations))
 		json_object_set(o, "annotations", s->annotations);
-	json_object_set_new(o, "linux", oci_linux_to_json(s));
+	json_object_set_new(o, "linux", spec_linux_to_json(s));
 	return o;
 }
 
-char *oci_spec_dump(const struct oci_spec *s)
+char *spec_dump(const struct oci_spec *s)
 {
-	json_t *o = oci_spec_to_json(s);
+	json_t *o = spec_to_json(s);
 	char *text = json_dumps(o, JSON_INDENT(2));
 	char *p;
 
@@ -81,10 +81,10 @@ char *oci_spec_dump(const struct oci_spec *s)
 	return text;
 }
 
-int oci_spec_write_at(int dirfd, const char *name, const struct oci_spec *s,
+int spec_write_at(int dirfd, const char *name, const struct oci_spec *s,
 		      struct hull_err *err)
 {
-	cleanup_free char *text = oci_spec_dump(s);
+	cleanup_free char *text = spec_dump(s);
 	int r;
 
 	if ((r = fd_write_file_atomic_at(dirfd, name, text, strlen(text), 0644)) < 0)

@@ -28,7 +28,7 @@ static const char *const hook_names[OCI_HOOK_COUNT] = {
 	[OCI_HOOK_POSTSTOP] = "poststop",
 };
 
-const char *oci_hook_name(enum oci_hook_kind kind)
+const char *spec_hook_name(enum oci_hook_kind kind)
 {
 	return kind < OCI_HOOK_COUNT ? hook_names[kind] : "?";
 }
@@ -60,7 +60,7 @@ static const char *const cap_names[] = {
 	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 };
 
-int oci_cap_from_name(const char *name)
+int spec_cap_from_name(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
 		if (strcasecmp(name, cap_names[i]) == 0)
@@ -68,17 +68,17 @@ int oci_cap_from_name(const char *name)
 	return -1;
 }
 
-const char *oci_cap_name(int cap)
+const char *spec_cap_name(int cap)
 {
 	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
 }
 
-int oci_cap_last(void)
+int spec_cap_last(void)
 {
 	return (int)ARRAY_SIZE(cap_names) - 1;
 }
 
-int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
+int spec_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
 		    size_t n_out[OCI_HOOK_COUNT], struct hull_err *err)
 {
 	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
@@ -125,7 +125,7 @@ int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_H
 	return 0;
 }
 
-void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT])
+void spec_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT])
 {
 	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
 		for (size_t i = 0; hooks[k] && i < n[k]; i++) {
@@ -211,7 +211,7 @@ static int parse_caps(json_t *proc, const char *pw, struct oci_process *p, struc
 		if (r < 0)
 			return r;
 		for (size_t i = 0; names && names[i]; i++) {
-			int c = oci_cap_from_name(names[i]);
+			int c = spec_cap_from_name(names[i]);
 
 			/* As runc 1.1 ("ignoring unknown or unavailable capabilities"): a name
 			 * nobody knows is skipped with a warning, so that configs written for
@@ -377,7 +377,7 @@ static int parse_io_priority(json_t *proc, const char *pw, struct oci_process *p
 	return 0;
 }
 
-int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
+int spec_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
 {
 	cleanup_free char *csw = xasprintf("%s.consoleSize", w);
 	json_t *cs = NULL;
@@ -449,7 +449,7 @@ static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
 	if (r < 0 || !proc)
 		return r;
 	s->has_process = true;
-	return oci_process_parse(proc, "config.json: process", &s->process, err);
+	return spec_process_parse(proc, "config.json: process", &s->process, err);
 }
 
 static int parse_root(json_t *doc, struct oci_spec *s, struct hull_err *err)
@@ -521,22 +521,22 @@ static int parse_doc(struct oci_spec *s, struct hull_err *err)
 	if ((r = hjson_get_str(doc, "domainname", "config.json", false, &str, err)) < 0)
 		return r;
 	s->domainname = str ? xstrdup(str) : NULL;
-	if ((r = oci_spec_parse_mounts(doc, s, err)) < 0)
+	if ((r = spec_parse_mounts(doc, s, err)) < 0)
 		return r;
 	if ((r = hjson_get_obj(doc, "hooks", "config.json", false, &hooks, err)) < 0)
 		return r;
 	if (hooks) {
 		s->hooks_json = json_incref(hooks);
-		if ((r = oci_hooks_parse(hooks, "config.json: hooks", s->hooks, s->n_hooks, err)) <
+		if ((r = spec_hooks_parse(hooks, "config.json: hooks", s->hooks, s->n_hooks, err)) <
 		    0)
 			return r;
 	}
 	if ((r = parse_annotations(doc, s, err)) < 0)
 		return r;
-	return oci_spec_parse_linux(doc, s, err);
+	return spec_parse_linux(doc, s, err);
 }
 
-int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
+int spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
 		   struct oci_spec **ret, struct hull_err *err)
 {
 	cleanup_oci_spec struct oci_spec *s = xcalloc(1, sizeof(*s));
@@ -551,7 +551,7 @@ int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bu
 	return 0;
 }
 
-int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err)
+int spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err)
 {
 	cleanup_free char *abs = NULL, *buf = NULL, *cfg = NULL;
 	cleanup_oci_spec struct oci_spec *s = NULL;
@@ -569,7 +569,7 @@ int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *er
 				     OCI_CONFIG_MAX_SIZE);
 	if (r < 0)
 		return hull_err_set(err, -r, "config.json: %s", cfg);
-	if ((r = oci_spec_parse(buf, len, "config.json", abs, &s, err)) < 0)
+	if ((r = spec_parse(buf, len, "config.json", abs, &s, err)) < 0)
 		return r;
 	if (stat(s->root_path, &st) < 0)
 		return hull_err_set(err, errno, "config.json: root.path: %s", s->root_path);
@@ -580,7 +580,7 @@ int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *er
 	return 0;
 }
 
-void oci_process_clear(struct oci_process *p)
+void spec_process_clear(struct oci_process *p)
 {
 	strv_free(p->args);
 	strv_free(p->env);
@@ -592,7 +592,7 @@ void oci_process_clear(struct oci_process *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void oci_spec_free(struct oci_spec *s)
+void spec_free(struct oci_spec *s)
 {
 	if (!s)
 		return;
@@ -601,7 +601,7 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);
-	oci_process_clear(&s->process);
+	spec_process_clear(&s->process);
 	for (size_t i = 0; s->mounts && i < s->n_mounts; i++) {
 		free(s->mounts[i].destination);
 		free(s->mounts[i].type);
@@ -611,7 +611,7 @@ void oci_spec_free(struct oci_spec *s)
 		free(s->mounts[i].gid_mappings);
 	}
 	free(s->mounts);
-	oci_hooks_free(s->hooks, s->n_hooks);
+	spec_hooks_free(s->hooks, s->n_hooks);
 	for (int k = 0; k < OCI_NS_COUNT; k++)
 		free(s->ns[k].path);
 	free(s->uid_mappings);
@@ -630,8 +630,8 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->cgroups_path);
 	json_decref(s->hooks_json);
 	json_decref(s->annotations);
-	oci_resources_clear(&s->resources);
-	oci_seccomp_free(s->seccomp);
+	spec_resources_clear(&s->resources);
+	spec_seccomp_free(s->seccomp);
 	json_decref(s->json);
 	free(s);
 }
@@ -667,9 +667,9 @@ static json_t *caps_to_json(const struct oci_process *p)
 	for (int s = 0; s < OCI_CAP_COUNT; s++) {
 		json_t *a = json_array();
 
-		for (int c = 0; c <= oci_cap_last(); c++)
+		for (int c = 0; c <= spec_cap_last(); c++)
 			if (p->caps[s] & (1ULL << c))
-				json_array_append_new(a, json_string(oci_cap_name(c)));
+				json_array_append_new(a, json_string(spec_cap_name(c)));
 		json_object_set_new(o, set_names[s], a);
 	}
 	return o;
@@ -689,11 +689,11 @@ static json_t *scheduler_to_json(const struct oci_scheduler *sc)
 			json_array_append_new(flags, json_string(sched_flags[i].name));
 	json_object_set_new(o, "flags", flags);
 	if (sc->runtime)
-		json_object_set_new(o, "runtime", oci_json_u64(sc->runtime));
+		json_object_set_new(o, "runtime", spec_json_u64(sc->runtime));
 	if (sc->deadline)
-		json_object_set_new(o, "deadline", oci_json_u64(sc->deadline));
+		json_object_set_new(o, "deadline", spec_json_u64(sc->deadline));
 	if (sc->period)
-		json_object_set_new(o, "period", oci_json_u64(sc->period));
+		json_object_set_new(o, "period", spec_json_u64(sc->period));
 	return o;
 }
 
@@ -737,13 +737,13 @@ static void process_extras_to_json(const struct oci_process *p, json_t *o)
 		for (size_t i = 0; i < p->n_rlimits; i++)
 			json_array_append_new(a, json_pack("{s:s,s:o,s:o}", "type",
 							   p->rlimits[i].name, "hard",
-							   oci_json_u64(p->rlimits[i].hard), "soft",
-							   oci_json_u64(p->rlimits[i].soft)));
+							   spec_json_u64(p->rlimits[i].hard), "soft",
+							   spec_json_u64(p->rlimits[i].soft)));
 		json_object_set_new(o, "rlimits", a);
 	}
 }
 
-json_t *oci_process_to_json(const struct oci_process *p)
+json_t *spec_process_to_json(const struct oci_process *p)
 {
 	json_t *o = json_object();
 
@@ -761,7 +761,7 @@ json_t *oci_process_to_json(const struct oci_process *p)
 	return o;
 }
 
-json_t *oci_hooks_to_json(struct oci_hook *const hooks[OCI_HOOK_COUNT],
+json_t *spec_hooks_to_json(struct oci_hook *const hooks[OCI_HOOK_COUNT],
 			  const size_t n[OCI_HOOK_COUNT])
 {
 	json_t *o = json_object();

@@ -440,7 +440,7 @@ static int parse(const char *text, struct oci_dev_rule **rules, size_t *n,
 	int r;
 
 	assert_non_null(v);
-	r = oci_dev_rules_from_json(v, "config.json: linux.resources.devices", rules, n, err);
+	r = spec_dev_rules_from_json(v, "config.json: linux.resources.devices", rules, n, err);
 	json_decref(v);
 	return r;
 }
@@ -473,7 +473,7 @@ static void test_json_ok(void **state)
 	free(rules);
 
 	rules = NULL;
-	assert_int_equal(oci_dev_rules_from_json(NULL, "x", &rules, &n, &err), 0);
+	assert_int_equal(spec_dev_rules_from_json(NULL, "x", &rules, &n, &err), 0);
 	assert_int_equal(n, 0);
 	free(rules);
 }
@@ -524,7 +524,7 @@ static void test_json_too_many(void **state)
 
 	for (int i = 0; i <= CGROUP_DEV_RULES_MAX; i++)
 		json_array_append_new(arr, json_pack("{s:b}", "allow", 1));
-	assert_int_equal(oci_dev_rules_from_json(arr, "config.json: linux.resources.devices",
+	assert_int_equal(spec_dev_rules_from_json(arr, "config.json: linux.resources.devices",
 						    &rules, &n, &err),
 			 -E2BIG);
 	assert_non_null(strstr(err.msg, "devices: 4097 rules, at most 4096"));

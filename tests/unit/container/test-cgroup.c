@@ -33,7 +33,7 @@ static json_t *js(const char *text)
 static int parse(const char *text, struct oci_resources *r, struct hull_err *err)
 {
 	json_t *v = js(text);
-	int rc = oci_resources_parse(v, "config.json: linux.resources", r, err);
+	int rc = spec_resources_parse(v, "config.json: linux.resources", r, err);
 
 	json_decref(v);
 	return rc;
@@ -59,7 +59,7 @@ static void test_parse_valid(void **state)
 	assert_string_equal(r.cpus, "0");
 	assert_true(r.has_pids);
 	assert_int_equal(r.pids_limit, -1); /* 0 means unlimited */
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 }
 
 static void expect_bad(const char *text, const char *field)
@@ -102,7 +102,7 @@ static void test_blkio_device_is_a_host_check(void **state)
 			       "\"minor\":4000,\"rate\":1}]}}", &r, &err), 0);
 	assert_true(cg_check_blkio_devices(&r, "config.json: linux.resources", &err) < 0);
 	assert_non_null(strstr(err.msg, "linux.resources.blockIO.throttleReadBpsDevice[0]"));
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 }
 
 static void test_cpuset_check(void **state)
@@ -192,20 +192,20 @@ static void test_v2_plan_conversions(void **state)
 	assert_string_equal(got, "max");
 	free(got);
 	cg_plan_clear(&plan);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 
 	/* Realtime limits and net_cls have no v2 files: an error naming the field. */
 	assert_int_equal(parse("{\"cpu\":{\"realtimeRuntime\":100}}", &r, &err), 0);
 	assert_true(cgv2_plan(&p, &r, "w", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "cpu.realtimeRuntime"));
 	cg_plan_clear(&plan);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 	/* A unified key without its file. */
 	assert_int_equal(parse("{\"unified\":{\"io.nosuch\":\"1\"}}", &r, &err), 0);
 	assert_true(cgv2_plan(&p, &r, "w", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "unified.io.nosuch"));
 	cg_plan_clear(&plan);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 	rm_rf(tmpl);
 	cgroup_paths_clear(&p);
 }
@@ -220,13 +220,13 @@ static void test_v1_plan_unified_refused(void **state)
 	assert_int_equal(parse("{\"unified\":{\"pids.max\":\"5\"}}", &r, &err), 0);
 	assert_true(cgv1_plan(&p, &r, "config.json: linux.resources", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "linux.resources.unified"));
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 	/* A controller that is not mounted. */
 	assert_int_equal(parse("{\"pids\":{\"limit\":5}}", &r, &err), 0);
 	assert_true(cgv1_plan(&p, &r, "config.json: linux.resources", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "pids"));
 	cg_plan_clear(&plan);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 }
 
 static void test_v1_plan_memory_and_devices(void **state)
@@ -246,7 +246,7 @@ static void test_v1_plan_memory_and_devices(void **state)
 	v = js("{\"memory\":{\"limit\":-1,\"disableOOMKiller\":true},"
 	       "\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
 	       "{\"allow\":true,\"type\":\"b\",\"major\":8,\"access\":\"r\"}]}");
-	assert_int_equal(oci_resources_parse(v, "config.json: linux.resources", &r, &err), 0);
+	assert_int_equal(spec_resources_parse(v, "config.json: linux.resources", &r, &err), 0);
 	json_decref(v);
 	assert_int_equal(cgv1_plan(&p, &r, "w", &plan, &err), 0);
 	/* Unlimited memory means unlimited memory+swap too (runc). */
@@ -266,7 +266,7 @@ static void test_v1_plan_memory_and_devices(void **state)
 		n_allow += strcmp(plan.w[i].file, "devices.allow") == 0;
 	assert_int_equal(n_allow, 0); /* the model holds only the config's rules */
 	cg_plan_clear(&plan);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 	rm_rf(tmpl);
 	cgroup_paths_clear(&p);
 }
@@ -274,11 +274,11 @@ static void test_v1_plan_memory_and_devices(void **state)
 static int update(const struct cgroup_paths *p, json_t *res, struct hull_err *err)
 {
 	struct oci_resources r;
-	int rc = oci_resources_parse(res, "r.json: resources", &r, err);
+	int rc = spec_resources_parse(res, "r.json: resources", &r, err);
 
 	if (rc == 0)
 		rc = cgroup_update(p, &r, "r.json: resources", err);
-	oci_resources_clear(&r);
+	spec_resources_clear(&r);
 	return rc;
 }
 

@@ -30,10 +30,10 @@ static int cached(json_t *j, int dfd, struct seccomp_filter *f, struct hull_err 
 	int r;
 
 	*f = (struct seccomp_filter){ 0 };
-	if ((r = oci_seccomp_parse(j, "config.json: linux.seccomp", &sec, err)) < 0)
+	if ((r = spec_seccomp_parse(j, "config.json: linux.seccomp", &sec, err)) < 0)
 		return r;
 	r = seccomp_filter_build_cached(sec, "config.json: linux.seccomp", dfd, f, err);
-	oci_seccomp_free(sec);
+	spec_seccomp_free(sec);
 	return r;
 }
 

@@ -254,7 +254,7 @@ static struct oci_spec *parse_json(json_t *doc, struct hull_err *err)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 	struct oci_spec *s = NULL;
-	int r = oci_spec_parse(text, strlen(text), "config.json", "/b", &s, err);
+	int r = spec_parse(text, strlen(text), "config.json", "/b", &s, err);
 
 	free(text);
 	return r == 0 ? s : NULL;
@@ -267,12 +267,12 @@ static void check_roundtrip(const char *text, const char *what)
 	struct oci_spec *a = NULL, *b = NULL;
 	char *wa, *wb;
 
-	if (oci_spec_parse(text, strlen(text), "config.json", "/b", &a, &err) < 0)
+	if (spec_parse(text, strlen(text), "config.json", "/b", &a, &err) < 0)
 		fail_msg("%s: %s", what, err.msg);
-	wa = oci_spec_dump(a);
-	if (oci_spec_parse(wa, strlen(wa), "config.json", "/b", &b, &err) < 0)
+	wa = spec_dump(a);
+	if (spec_parse(wa, strlen(wa), "config.json", "/b", &b, &err) < 0)
 		fail_msg("%s: the written config does not parse: %s\n%s", what, err.msg, wa);
-	wb = oci_spec_dump(b);
+	wb = spec_dump(b);
 	if (strcmp(wa, wb) != 0)
 		fail_msg("%s: round trip differs:\n%s\n---\n%s", what, wa, wb);
 	/* A few fields compared in the structs too, not only through the writer. */
@@ -291,8 +291,8 @@ static void check_roundtrip(const char *text, const char *what)
 			 b->seccomp ? b->seccomp->n_syscalls : 0);
 	free(wa);
 	free(wb);
-	oci_spec_free(a);
-	oci_spec_free(b);
+	spec_free(a);
+	spec_free(b);
 }
 
 static void test_roundtrip_random(void **state)
@@ -325,12 +325,12 @@ static void test_roundtrip_big_u64(void **state)
 
 	(void)state;
 	check_roundtrip(doc, "big u64");
-	assert_int_equal(oci_spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err), 0);
-	w = oci_spec_dump(s);
+	assert_int_equal(spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err), 0);
+	w = spec_dump(s);
 	assert_non_null(strstr(w, "18446744073709551615"));
 	assert_null(strstr(w, "u64:"));
 	free(w);
-	oci_spec_free(s);
+	spec_free(s);
 }
 
 /* Each bad value: set at path (a.b.c, objects made on the way) on a valid config. */
@@ -491,12 +491,12 @@ static void test_mutations_never_crash(void **state)
 		}
 		s = parse_json(doc, &err);
 		if (s) {
-			char *w = oci_spec_dump(s);
+			char *w = spec_dump(s);
 
 			accepted++;
 			check_roundtrip(w, "mutated");
 			free(w);
-			oci_spec_free(s);
+			spec_free(s);
 		} else {
 			refused++;
 			assert_non_null(strstr(err.msg, "config.json"));
