@@ -9,11 +9,11 @@
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/strv.h"
-#include "container/cgroup.h"
 #include "common/size.h"
 #include "engine/human.h"
 #include "engine/run.h"
 #include "net/net.h"
+#include "spec/spec.h"
 
 enum {
 	OPT_RM = 256,
@@ -36,6 +36,7 @@ enum {
 	OPT_DNS_SEARCH,
 	OPT_ADD_HOST,
 	OPT_ALIAS,
+	OPT_SHM_SIZE,
 };
 
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
@@ -64,6 +65,7 @@ static const char *resource_flag(int opt)
 	case 'm': return "-m";
 	case 'c': return "--cpu-shares";
 	case OPT_MEMORY_SWAP: return "--memory-swap";
+	case OPT_SHM_SIZE: return "--shm-size";
 	case OPT_CPUS: return "--cpus";
 	case OPT_CPUSET_CPUS: return "--cpuset-cpus";
 	default: return "--pids-limit";
@@ -88,13 +90,19 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 			return cli_usage_error(cmd, "%s %s: invalid size (a number with an optional "
 					       "unit b, k, m or g, or -1 for unlimited)", flag, arg);
 		return 0;
+	case OPT_SHM_SIZE:
+		/* docker's: a size above 0 (0 or no flag: 64m) */
+		if (size_parse(arg, SIZE_DOCKER, &o->shm_size) < 0 || o->shm_size <= 0)
+			return cli_usage_error(cmd, "%s %s: invalid size (a number above 0 with an "
+					       "optional unit b, k, m or g)", flag, arg);
+		return 0;
 	case OPT_CPUS:
 		o->cpus = strtod(arg, &end);
 		if (end == arg || *end || !(o->cpus > 0 && o->cpus <= 4096))
 			return cli_usage_error(cmd, "%s %s: invalid number", flag, arg);
 		return 0;
 	case OPT_CPUSET_CPUS:
-		if (!cgroup_cpu_list_is_valid(arg))
+		if (!spec_cpu_list_is_valid(arg))
 			return cli_usage_error(cmd, "%s %s: invalid CPU list (e.g. 0-3,5)", flag, arg);
 		o->cpuset_cpus = arg;
 		return 0;
@@ -174,6 +182,8 @@ static const struct cli_option run_opts[] = {
 	{ "hostname", required_argument, NULL, 'h', "NAME", "the container's host name" },
 	{ "memory", required_argument, NULL, 'm', "SIZE", "memory limit (b, k, m, g)" },
 	{ "cpus", required_argument, NULL, OPT_CPUS, "N", "number of CPUs (e.g. 1.5)" },
+	{ "shm-size", required_argument, NULL, OPT_SHM_SIZE, "SIZE",
+	  "size of /dev/shm (default 64m)" },
 	{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP, "SIZE",
 	  "memory plus swap limit, -1 for unlimited swap" },
 	{ "cpu-shares", required_argument, NULL, 'c', "N", "relative CPU weight (0 to 262144)" },
@@ -249,6 +259,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case 'c':
 		case OPT_CPUSET_CPUS:
 		case OPT_PIDS:
+		case OPT_SHM_SIZE:
 			if (parse_resource(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			if (c == OPT_MEMORY_SWAP)
@@ -287,7 +298,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (o->memory_swap != 0 && o->memory == 0)
 		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
 				       swap_arg);
-	if (o->memory_swap > 0 && o->memory_swap < o->memory)
+	/* The rule is the model's (spec/spec-resources.c); here it is said with the flag. */
+	if (spec_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
 	o->image = argv[optind];

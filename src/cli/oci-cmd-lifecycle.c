@@ -8,7 +8,7 @@
 
 #include "cli/oci-cli.h"
 #include "container/tty.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/signame.h"
@@ -154,7 +154,7 @@ static bool wants_terminal(const char *bundle)
 {
 	cleanup_oci_spec struct oci_spec *s = NULL;
 	struct hull_err err = { 0 };
-	bool t = oci_spec_load(bundle, &s, &err) >= 0 && s->process.terminal;
+	bool t = spec_load(bundle, &s, &err) >= 0 && s->process.terminal;
 
 	hull_err_clear(&err);
 	return t;

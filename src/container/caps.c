@@ -86,11 +86,27 @@ static int cap_set(uint64_t eff, uint64_t prm, uint64_t inh)
 	return syscall(SYS_capset, &hdr, d) < 0 ? -errno : 0;
 }
 
+static const char *set_name(enum oci_cap_set s)
+{
+	static const char *const names[OCI_CAP_COUNT] = {
+		[OCI_CAP_BOUNDING] = "bounding",       [OCI_CAP_EFFECTIVE] = "effective",
+		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
+		[OCI_CAP_AMBIENT] = "ambient",
+	};
+	return names[s];
+}
+
 int caps_prepare(const struct oci_process *p, uint64_t extra, struct hull_err *err)
 {
 	uint64_t keep = p->caps[OCI_CAP_BOUNDING] & caps_kernel_mask();
 	int last = caps_kernel_last();
 	int r;
+
+	/* The model knows every capability name; this kernel may not (runc 1.1 skips them). */
+	for (int s = 0; s < OCI_CAP_COUNT; s++)
+		if (p->caps[s] & ~caps_kernel_mask())
+			log_debug(CAPS_WHERE ".%s: capabilities above %d: the kernel lacks them, "
+				  "ignored", set_name((enum oci_cap_set)s), last);
 
 	if (extra) {
 		uint64_t eff = 0, prm = 0, inh = 0;
@@ -110,16 +126,6 @@ int caps_prepare(const struct oci_process *p, uint64_t extra, struct hull_err *e
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return hull_err_set(err, errno, "prctl PR_SET_KEEPCAPS");
 	return 0;
-}
-
-static const char *set_name(enum oci_cap_set s)
-{
-	static const char *const names[OCI_CAP_COUNT] = {
-		[OCI_CAP_BOUNDING] = "bounding",       [OCI_CAP_EFFECTIVE] = "effective",
-		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
-		[OCI_CAP_AMBIENT] = "ambient",
-	};
-	return names[s];
 }
 
 int caps_apply(const struct oci_process *p, uint64_t extra, struct hull_err *err)

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* The running kernel's highest capability (/proc/sys/kernel/cap_last_cap), cached; 40 when
  * it cannot be read. */

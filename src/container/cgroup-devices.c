@@ -14,7 +14,6 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
-#include "common/json.h"
 #include "common/log.h"
 
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
@@ -52,7 +51,7 @@ static bool is_devnum_ok(int64_t v)
 	return v == -1 || (v >= 0 && v <= (int64_t)UINT32_MAX);
 }
 
-int cgroup_dev_rule_check(const struct cgroup_dev_rule *rule, struct hull_err *err)
+int cgroup_dev_rule_check(const struct oci_dev_rule *rule, struct hull_err *err)
 {
 	if (rule->type != 'a' && rule->type != 'b' && rule->type != 'c') {
 		unsigned char t = (unsigned char)rule->type;
@@ -132,12 +131,12 @@ static struct bpf_insn fold(uint8_t src, bool first)
 }
 
 /* How a rule's access test looks: none (matches any request), or a mask test. */
-static bool rule_needs_access_test(const struct cgroup_dev_rule *r)
+static bool rule_needs_access_test(const struct oci_dev_rule *r)
 {
 	return access_bits(r->access) != ACC_ALL;
 }
 
-static size_t rule_block_len(const struct cgroup_dev_rule *r)
+static size_t rule_block_len(const struct oci_dev_rule *r)
 {
 	bool type = r->type != 'a', access = rule_needs_access_test(r);
 	bool any = type || access || r->major >= 0 || r->minor >= 0;
@@ -151,7 +150,7 @@ static size_t rule_block_len(const struct cgroup_dev_rule *r)
  * access_type is (BPF_DEVCG_ACC_* << 16) | BPF_DEVCG_DEV_* (struct bpf_cgroup_dev_ctx).
  * 32-bit ALU throughout, so majors and minors above INT32_MAX compare right.
  */
-static void emit_rule(struct prog *p, const struct cgroup_dev_rule *r)
+static void emit_rule(struct prog *p, const struct oci_dev_rule *r)
 {
 	size_t end = p->len + rule_block_len(r);
 	int bits = access_bits(r->access);
@@ -199,7 +198,7 @@ static void emit_rule(struct prog *p, const struct cgroup_dev_rule *r)
 }
 
 /* A rule whose block has no test matches every request: nothing before it can matter. */
-static bool rule_matches_all(const struct cgroup_dev_rule *r)
+static bool rule_matches_all(const struct oci_dev_rule *r)
 {
 	return rule_block_len(r) == 2;
 }
@@ -210,7 +209,7 @@ static int nospace(size_t max_insns, struct hull_err *err)
 			     max_insns);
 }
 
-int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
+int cgroup_devices_bpf_build(const struct oci_dev_rule *rules, size_t n,
 			     struct bpf_insn *insns, size_t max_insns, struct hull_err *err)
 {
 	struct prog p = { .insns = insns, .len = 0, .max = max_insns };
@@ -247,81 +246,7 @@ int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
 	return (int)p.len;
 }
 
-/* ---- JSON --------------------------------------------------------------------------- */
-
-int cgroup_dev_rule_from_json(json_t *item, const char *where, struct cgroup_dev_rule *ret,
-			      struct hull_err *err)
-{
-	struct cgroup_dev_rule rule = { .type = 'a', .major = -1, .minor = -1 };
-	const char *type = NULL, *access = NULL;
-	int bits, r;
-
-	if (!json_is_object(item))
-		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", where,
-				     hjson_type_name(item));
-	r = hjson_get_bool(item, "allow", where, true, &rule.allow, err);
-	if (r >= 0)
-		r = hjson_get_str(item, "type", where, false, &type, err);
-	if (r >= 0)
-		r = hjson_get_int(item, "major", where, false, -1, UINT32_MAX, &rule.major, err);
-	if (r >= 0)
-		r = hjson_get_int(item, "minor", where, false, -1, UINT32_MAX, &rule.minor, err);
-	if (r >= 0)
-		r = hjson_get_str(item, "access", where, false, &access, err);
-	if (r < 0)
-		return r;
-
-	if (type) {
-		if (strcmp(type, "a") != 0 && strcmp(type, "b") != 0 && strcmp(type, "c") != 0)
-			return hull_err_setx(err, EINVAL,
-					     "%s.type: unknown device type \"%s\" (want a, b or c)",
-					     where, type);
-		rule.type = type[0];
-	}
-	if (access) {
-		bits = access_bits(access);
-		if (bits < 0 || strlen(access) > 3)
-			return hull_err_setx(err, EINVAL,
-					     "%s.access: \"%s\" is not a combination of r, w, m",
-					     where, access);
-		(void)snprintf(rule.access, sizeof(rule.access), "%s%s%s",
-			       bits & BPF_DEVCG_ACC_READ ? "r" : "",
-			       bits & BPF_DEVCG_ACC_WRITE ? "w" : "",
-			       bits & BPF_DEVCG_ACC_MKNOD ? "m" : "");
-	}
-	*ret = rule;
-	return 0;
-}
-
-int cgroup_dev_rules_from_json(json_t *arr, const char *where, struct cgroup_dev_rule **ret_rules,
-			       size_t *ret_n, struct hull_err *err)
-{
-	cleanup_free struct cgroup_dev_rule *rules = NULL;
-	char w[256];
-	size_t i, n;
-	json_t *item;
-	int r;
-
-	if (arr && !json_is_array(arr))
-		return hull_err_setx(err, EINVAL, "%s: expected an array, got %s", where,
-				     hjson_type_name(arr));
-	n = arr ? json_array_size(arr) : 0;
-	if (n > CGROUP_DEV_RULES_MAX)
-		return hull_err_setx(err, E2BIG, "%s: %zu rules, at most %d are supported", where,
-				     n, CGROUP_DEV_RULES_MAX);
-	rules = xcalloc(n ? n : 1, sizeof(*rules));
-	json_array_foreach(arr, i, item) {
-		(void)snprintf(w, sizeof(w), "%s[%zu]", where, i);
-		r = cgroup_dev_rule_from_json(item, w, &rules[i], err);
-		if (r < 0)
-			return r;
-	}
-	*ret_rules = steal_ptr(&rules);
-	*ret_n = n;
-	return 0;
-}
-
-const char *cgroup_dev_rule_to_v1(const struct cgroup_dev_rule *rule, char *buf, size_t len)
+const char *cgroup_dev_rule_to_v1(const struct oci_dev_rule *rule, char *buf, size_t len)
 {
 	char maj[16] = "*", min[16] = "*";
 
@@ -541,7 +466,7 @@ static int attach_replacing(int cgroup_dirfd, int prog_fd, struct attached *a,
 	return 0;
 }
 
-int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct cgroup_dev_rule *rules, size_t n,
+int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct oci_dev_rule *rules, size_t n,
 			     struct hull_err *err)
 {
 	cleanup_free struct bpf_insn *insns = NULL;

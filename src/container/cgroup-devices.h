@@ -22,13 +22,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-
-struct cgroup_dev_rule {
-	bool allow;
-	char type;             /* 'a' any, 'b', 'c' */
-	int64_t major, minor;  /* -1 = any, else 0..UINT32_MAX */
-	char access[4];        /* subset of "rwm", NUL-terminated */
-};
+#include "spec/spec.h" /* struct oci_dev_rule, parsed from JSON by the model */
 
 /* Most rules one program takes; the OCI parser refuses longer lists with a clear error. */
 #define CGROUP_DEV_RULES_MAX 4096
@@ -39,7 +33,7 @@ struct cgroup_dev_rule {
 #define CGROUP_DEV_BPF_PROG_NAME "hull_devices"
 
 /* Check one rule: type, access letters, major/minor ranges. 0 or -EINVAL with err set. */
-int cgroup_dev_rule_check(const struct cgroup_dev_rule *rule, struct hull_err *err);
+int cgroup_dev_rule_check(const struct oci_dev_rule *rule, struct hull_err *err);
 
 /*
  * Build the program for rules[0..n) into insns[0..max_insns). Pure: no syscalls, no
@@ -47,7 +41,7 @@ int cgroup_dev_rule_check(const struct cgroup_dev_rule *rule, struct hull_err *e
  * Returns the instruction count, or -EINVAL (a bad rule, named by index), -E2BIG (more than
  * CGROUP_DEV_RULES_MAX rules) or -ENOSPC (max_insns too small) with err set.
  */
-int cgroup_devices_bpf_build(const struct cgroup_dev_rule *rules, size_t n,
+int cgroup_devices_bpf_build(const struct oci_dev_rule *rules, size_t n,
 			     struct bpf_insn *insns, size_t max_insns, struct hull_err *err);
 
 /*
@@ -79,29 +73,11 @@ int cgroup_devices_bpf_load(const struct bpf_insn *insns, size_t n, struct hull_
  * with the cgroup. Returns 0 or -errno with err set (see cgroup_devices_bpf_load for
  * verifier failures). On a failure before the attach, the old program stays in force.
  */
-int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct cgroup_dev_rule *rules, size_t n,
+int cgroup_devices_bpf_apply(int cgroup_dirfd, const struct oci_dev_rule *rules, size_t n,
 			     struct hull_err *err);
-
-/*
- * Parse one OCI linux.resources.devices[] item ({"allow": bool, "type": "a|b|c", "major":
- * int, "minor": int, "access": "rwm"}) into *ret. where names the item, e.g.
- * "config.json: linux.resources.devices[2]"; errors name the field under it. Absent type
- * is 'a', absent major/minor -1 (any), absent access "" (matches nothing, as in runc).
- * The access letters are stored in canonical order ("rwm" subset, no repeats).
- */
-int cgroup_dev_rule_from_json(json_t *item, const char *where, struct cgroup_dev_rule *ret,
-			      struct hull_err *err);
-
-/*
- * Parse a whole devices[] array (where names it, e.g. "config.json: linux.resources.devices")
- * into a new array *ret_rules (free()) of *ret_n rules; NULL arr gives an empty list.
- * More than CGROUP_DEV_RULES_MAX items is an error (-E2BIG).
- */
-int cgroup_dev_rules_from_json(json_t *arr, const char *where, struct cgroup_dev_rule **ret_rules,
-			       size_t *ret_n, struct hull_err *err);
 
 /*
  * Format a rule the way cgroup v1's devices.allow/devices.deny take it: "c 1:3 rwm",
  * "a *:* rwm", "b 8:* r". Returns buf. 32 bytes always suffice.
  */
-const char *cgroup_dev_rule_to_v1(const struct cgroup_dev_rule *rule, char *buf, size_t len);
+const char *cgroup_dev_rule_to_v1(const struct oci_dev_rule *rule, char *buf, size_t len);

@@ -120,58 +120,16 @@ void cg_plan_clear(struct cg_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Parse a cpu/node list ("0-3,5") into a bitmap of max bits; false if malformed. */
-static bool parse_list(const char *s, unsigned char *bits, unsigned max)
-{
-	const char *p = s;
-
-	if (!*p)
-		return true;
-	for (;;) {
-		char *end;
-		unsigned long a, b;
-
-		if (*p < '0' || *p > '9')
-			return false;
-		a = strtoul(p, &end, 10);
-		b = a;
-		if (*end == '-') {
-			p = end + 1;
-			if (*p < '0' || *p > '9')
-				return false;
-			b = strtoul(p, &end, 10);
-		}
-		if (a > b || b >= max)
-			return false;
-		for (unsigned long i = a; i <= b; i++)
-			bits[i / 8] |= (unsigned char)(1U << (i % 8));
-		if (*end == '\0')
-			return true;
-		if (*end != ',')
-			return false;
-		p = end + 1;
-	}
-}
-
-#define CG_LIST_MAX 8192
-
-bool cgroup_cpu_list_is_valid(const char *s)
-{
-	unsigned char bits[CG_LIST_MAX / 8] = { 0 };
-
-	return *s && parse_list(s, bits, CG_LIST_MAX);
-}
-
 int cg_check_cpuset(const char *allowed, const char *field, const char *want,
 		    struct hull_err *err)
 {
-	unsigned char have[CG_LIST_MAX / 8] = { 0 }, need[CG_LIST_MAX / 8] = { 0 };
+	unsigned char have[OCI_CPU_LIST_MAX / 8] = { 0 }, need[OCI_CPU_LIST_MAX / 8] = { 0 };
 
-	if (!parse_list(want, need, CG_LIST_MAX))
+	if (!spec_cpu_list_parse(want, need, OCI_CPU_LIST_MAX))
 		return hull_err_setx(err, EINVAL, "%s: invalid list \"%s\"", field, want);
-	if (!allowed || !parse_list(allowed, have, CG_LIST_MAX))
+	if (!allowed || !spec_cpu_list_parse(allowed, have, OCI_CPU_LIST_MAX))
 		return 0; /* nothing to compare with: the kernel decides */
-	for (unsigned i = 0; i < CG_LIST_MAX; i++)
+	for (unsigned i = 0; i < OCI_CPU_LIST_MAX; i++)
 		if ((need[i / 8] & (1U << (i % 8))) && !(have[i / 8] & (1U << (i % 8))))
 			return hull_err_setx(err, EINVAL, "%s: \"%s\" is not within the host's "
 					     "\"%s\" (%u is not available)", field, want, allowed,
@@ -207,7 +165,7 @@ static int plan_cpuset_one(const char *parent, enum cgroup_ctrl ctrl, const char
 }
 
 int cg_plan_cpuset(const char *dir, enum cgroup_ctrl ctrl, const char *eff_cpus,
-		   const char *eff_mems, const struct cg_res *r, const char *where,
+		   const char *eff_mems, const struct oci_resources *r, const char *where,
 		   struct cg_plan *out, struct hull_err *err)
 {
 	cleanup_free char *parent = xstrdup(dir);
@@ -224,7 +182,7 @@ int cg_plan_cpuset(const char *dir, enum cgroup_ctrl ctrl, const char *eff_cpus,
 	return 0;
 }
 
-void cg_plan_pids(const struct cg_res *r, enum cgroup_ctrl ctrl, struct cg_plan *out)
+void cg_plan_pids(const struct oci_resources *r, enum cgroup_ctrl ctrl, struct cg_plan *out)
 {
 	if (!r->has_pids)
 		return;
@@ -236,7 +194,7 @@ void cg_plan_pids(const struct cg_res *r, enum cgroup_ctrl ctrl, struct cg_plan 
 }
 
 int cg_plan_hugepages(const struct cgroup_paths *p, enum cgroup_ctrl ctrl, const char *suffix,
-		      const struct cg_res *r, const char *where, struct cg_plan *out,
+		      const struct oci_resources *r, const char *where, struct cg_plan *out,
 		      struct hull_err *err)
 {
 	for (size_t i = 0; i < r->n_hugepages; i++) {
@@ -303,4 +261,28 @@ bool cg_block_device_exists(int64_t major, int64_t minor)
 	(void)snprintf(path, sizeof(path), "/sys/dev/block/%lld:%lld", (long long)major,
 		       (long long)minor);
 	return stat(path, &st) == 0;
+}
+
+int cg_check_blkio_devices(const struct oci_resources *r, const char *where,
+			   struct hull_err *err)
+{
+	static const char *const keys[OCI_THR_COUNT] = {
+		[OCI_THR_READ_BPS] = "throttleReadBpsDevice",
+		[OCI_THR_WRITE_BPS] = "throttleWriteBpsDevice",
+		[OCI_THR_READ_IOPS] = "throttleReadIOPSDevice",
+		[OCI_THR_WRITE_IOPS] = "throttleWriteIOPSDevice",
+	};
+
+	for (int t = -1; t < OCI_THR_COUNT; t++) {
+		const struct oci_blkio_dev *d = t < 0 ? r->weight_dev : r->throttle[t];
+		size_t n = t < 0 ? r->n_weight_dev : r->n_throttle[t];
+
+		for (size_t i = 0; i < n; i++)
+			if (!cg_block_device_exists(d[i].major, d[i].minor))
+				return hull_err_setx(err, ENODEV, "%s.blockIO.%s[%zu]: no block "
+						     "device %lld:%lld on this host", where,
+						     t < 0 ? "weightDevice" : keys[t], i,
+						     (long long)d[i].major, (long long)d[i].minor);
+	}
+	return 0;
 }

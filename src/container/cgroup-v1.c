@@ -13,18 +13,18 @@
 #include "common/cleanup.h"
 #include "container/cgroup-internal.h"
 
-static const char *const thr_files[CG_THR_COUNT] = {
-	[CG_THR_READ_BPS] = "blkio.throttle.read_bps_device",
-	[CG_THR_WRITE_BPS] = "blkio.throttle.write_bps_device",
-	[CG_THR_READ_IOPS] = "blkio.throttle.read_iops_device",
-	[CG_THR_WRITE_IOPS] = "blkio.throttle.write_iops_device",
+static const char *const thr_files[OCI_THR_COUNT] = {
+	[OCI_THR_READ_BPS] = "blkio.throttle.read_bps_device",
+	[OCI_THR_WRITE_BPS] = "blkio.throttle.write_bps_device",
+	[OCI_THR_READ_IOPS] = "blkio.throttle.read_iops_device",
+	[OCI_THR_WRITE_IOPS] = "blkio.throttle.write_iops_device",
 };
 
-static const char *const thr_fields[CG_THR_COUNT] = {
-	[CG_THR_READ_BPS] = "blockIO.throttleReadBpsDevice",
-	[CG_THR_WRITE_BPS] = "blockIO.throttleWriteBpsDevice",
-	[CG_THR_READ_IOPS] = "blockIO.throttleReadIOPSDevice",
-	[CG_THR_WRITE_IOPS] = "blockIO.throttleWriteIOPSDevice",
+static const char *const thr_fields[OCI_THR_COUNT] = {
+	[OCI_THR_READ_BPS] = "blockIO.throttleReadBpsDevice",
+	[OCI_THR_WRITE_BPS] = "blockIO.throttleWriteBpsDevice",
+	[OCI_THR_READ_IOPS] = "blockIO.throttleReadIOPSDevice",
+	[OCI_THR_WRITE_IOPS] = "blockIO.throttleWriteIOPSDevice",
 };
 
 static int need(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *where,
@@ -36,7 +36,7 @@ static int need(const struct cgroup_paths *p, enum cgroup_ctrl c, const char *wh
 	return 0;
 }
 
-static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_memory(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		       struct cg_plan *out, struct hull_err *err)
 {
 	int e;
@@ -69,7 +69,7 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 	return 0;
 }
 
-static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_cpu(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		    struct cg_plan *out, struct hull_err *err)
 {
 	int e;
@@ -102,7 +102,7 @@ static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const 
 	return 0;
 }
 
-static int plan_cpuset(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_cpuset(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		       struct cg_plan *out, struct hull_err *err)
 {
 	int e;
@@ -118,14 +118,14 @@ static int plan_cpuset(const struct cgroup_paths *p, const struct cg_res *r, con
 			      "cpuset.effective_mems", r, where, out, err);
 }
 
-static int plan_blkio(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_blkio(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		      struct cg_plan *out, struct hull_err *err)
 {
 	bool any = r->has_blkio_weight || r->n_weight_dev;
 	const char *wfile = "blkio.weight", *wdfile = "blkio.weight_device";
 	int e;
 
-	for (int t = 0; t < CG_THR_COUNT; t++)
+	for (int t = 0; t < OCI_THR_COUNT; t++)
 		any = any || r->n_throttle[t];
 	if (!any)
 		return 0;
@@ -148,7 +148,7 @@ static int plan_blkio(const struct cgroup_paths *p, const struct cg_res *r, cons
 				    "%lld:%lld %llu", (long long)r->weight_dev[i].major,
 				    (long long)r->weight_dev[i].minor,
 				    (unsigned long long)r->weight_dev[i].value);
-	for (int t = 0; t < CG_THR_COUNT; t++)
+	for (int t = 0; t < OCI_THR_COUNT; t++)
 		for (size_t i = 0; i < r->n_throttle[t]; i++)
 			cg_plan_add(out, CG_BLKIO, thr_files[t], thr_fields[t], false,
 				    "%lld:%lld %llu", (long long)r->throttle[t][i].major,
@@ -157,7 +157,7 @@ static int plan_blkio(const struct cgroup_paths *p, const struct cg_res *r, cons
 	return 0;
 }
 
-static int plan_devices(const struct cgroup_paths *p, const struct cg_res *r,
+static int plan_devices(const struct cgroup_paths *p, const struct oci_resources *r,
 			const char *where, struct cg_plan *out, struct hull_err *err)
 {
 	if (!r->has_devices)
@@ -180,7 +180,7 @@ static int plan_devices(const struct cgroup_paths *p, const struct cg_res *r,
 	return 0;
 }
 
-int cgv1_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+int cgv1_plan(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 	      struct cg_plan *out, struct hull_err *err)
 {
 	int e;

@@ -13,11 +13,11 @@
 #include "common/cleanup.h"
 #include "container/cgroup-internal.h"
 
-static const char *const thr_keys[CG_THR_COUNT] = {
-	[CG_THR_READ_BPS] = "rbps",
-	[CG_THR_WRITE_BPS] = "wbps",
-	[CG_THR_READ_IOPS] = "riops",
-	[CG_THR_WRITE_IOPS] = "wiops",
+static const char *const thr_keys[OCI_THR_COUNT] = {
+	[OCI_THR_READ_BPS] = "rbps",
+	[OCI_THR_WRITE_BPS] = "wbps",
+	[OCI_THR_READ_IOPS] = "riops",
+	[OCI_THR_WRITE_IOPS] = "wiops",
 };
 
 /* cpu.shares [2, 262144] to cpu.weight [1, 10000] (runc's ConvertCPUSharesToCgroupV2Value). */
@@ -32,7 +32,7 @@ static uint64_t blkio_to_io_weight(uint64_t w)
 	return 1 + (w - 10) * 9999 / 990;
 }
 
-static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_memory(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		       struct cg_plan *out, struct hull_err *err)
 {
 	int64_t limit = r->has_mem_limit ? r->mem_limit : 0, swap = r->has_mem_swap ? r->mem_swap : 0;
@@ -50,19 +50,21 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 		char buf[32];
 
 		if (swap > 0) {
+			cleanup_free char *mw = xasprintf("%s.memory", where);
 			uint64_t cur = 0;
+			int e;
 
-			/* update --memory-swap alone: the memory limit in force counts. */
+			/* update --memory-swap alone: the memory limit in force counts, checked
+			 * with the model's rule (a limit given with it was checked on parse). */
 			if (limit == 0 && cg_read_u64(p->dirs[CG_UNIFIED], "memory.max", &cur) == 0 &&
-			    cur != UINT64_MAX && cur <= INT64_MAX)
+			    cur != UINT64_MAX && cur <= INT64_MAX) {
 				limit = (int64_t)cur;
+				if ((e = spec_memory_swap_check(limit, swap, mw, err)) < 0)
+					return e;
+			}
 			if (limit <= 0)
 				return hull_err_setx(err, EINVAL, "%s.memory.swap: a swap limit needs "
 						     "a memory limit on cgroup v2", where);
-			if (swap < limit)
-				return hull_err_setx(err, EINVAL, "%s.memory.swap: memory+swap limit "
-						     "%lld is below the memory limit %lld", where,
-						     (long long)swap, (long long)limit);
 			(void)snprintf(buf, sizeof(buf), "%lld", (long long)(swap - limit));
 			val = buf;
 		}
@@ -84,7 +86,7 @@ static int plan_memory(const struct cgroup_paths *p, const struct cg_res *r, con
 	return 0;
 }
 
-static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+static int plan_cpu(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 		    struct cg_plan *out, struct hull_err *err)
 {
 	if (r->has_rt_period || r->has_rt_runtime)
@@ -116,7 +118,7 @@ static int plan_cpu(const struct cgroup_paths *p, const struct cg_res *r, const 
 			      "cpuset.mems.effective", r, where, out, err);
 }
 
-static void plan_io(const struct cgroup_paths *p, const struct cg_res *r, struct cg_plan *out)
+static void plan_io(const struct cgroup_paths *p, const struct oci_resources *r, struct cg_plan *out)
 {
 	bool bfq = cg_has_file(p, CG_UNIFIED, "io.bfq.weight");
 
@@ -130,7 +132,7 @@ static void plan_io(const struct cgroup_paths *p, const struct cg_res *r, struct
 				    (unsigned long long)blkio_to_io_weight(r->blkio_weight));
 	}
 	for (size_t i = 0; i < r->n_weight_dev; i++) {
-		const struct cg_blkio_dev *d = &r->weight_dev[i];
+		const struct oci_blkio_dev *d = &r->weight_dev[i];
 
 		if (!d->has_value)
 			continue;
@@ -139,9 +141,9 @@ static void plan_io(const struct cgroup_paths *p, const struct cg_res *r, struct
 			    (long long)d->minor,
 			    (unsigned long long)(bfq ? d->value : blkio_to_io_weight(d->value)));
 	}
-	for (int t = 0; t < CG_THR_COUNT; t++)
+	for (int t = 0; t < OCI_THR_COUNT; t++)
 		for (size_t i = 0; i < r->n_throttle[t]; i++) {
-			const struct cg_blkio_dev *d = &r->throttle[t][i];
+			const struct oci_blkio_dev *d = &r->throttle[t][i];
 
 			cg_plan_add(out, CG_UNIFIED, "io.max", "blockIO.throttle", false,
 				    "%lld:%lld %s=%llu", (long long)d->major, (long long)d->minor,
@@ -149,7 +151,7 @@ static void plan_io(const struct cgroup_paths *p, const struct cg_res *r, struct
 		}
 }
 
-int cgv2_plan(const struct cgroup_paths *p, const struct cg_res *r, const char *where,
+int cgv2_plan(const struct cgroup_paths *p, const struct oci_resources *r, const char *where,
 	      struct cg_plan *out, struct hull_err *err)
 {
 	int e;

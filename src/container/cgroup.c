@@ -376,7 +376,7 @@ out:
 	return r;
 }
 
-static int apply_devices_v2(const struct cgroup_paths *p, const struct cg_res *res,
+static int apply_devices_v2(const struct cgroup_paths *p, const struct oci_resources *res,
 			    struct hull_err *err)
 {
 	cleanup_close int fd = -1;
@@ -389,21 +389,70 @@ static int apply_devices_v2(const struct cgroup_paths *p, const struct cg_res *r
 	return cgroup_devices_bpf_apply(fd, res->devices, res->n_devices, err);
 }
 
-static int plan_build(const struct cgroup_paths *p, const struct cg_res *res, const char *where,
+static int plan_build(const struct cgroup_paths *p, const struct oci_resources *res, const char *where,
 		      struct cg_plan *plan, struct hull_err *err)
 {
+	int r;
+
+	if ((r = cg_check_blkio_devices(res, where, err)) < 0)
+		return r;
 	return p->v2 ? cgv2_plan(p, res, where, plan, err) : cgv1_plan(p, res, where, plan, err);
+}
+
+/* Devices every container may use, after runc's specconv.AllowedDevices. */
+static const struct oci_dev_rule default_devices[] = {
+	{ true, 'c', -1, -1, "m" },    { true, 'b', -1, -1, "m" },
+	{ true, 'c', 1, 3, "rwm" },    /* /dev/null */
+	{ true, 'c', 1, 8, "rwm" },    /* /dev/random */
+	{ true, 'c', 1, 7, "rwm" },    /* /dev/full */
+	{ true, 'c', 5, 0, "rwm" },    /* /dev/tty */
+	{ true, 'c', 1, 5, "rwm" },    /* /dev/zero */
+	{ true, 'c', 1, 9, "rwm" },    /* /dev/urandom */
+	{ true, 'c', 5, 1, "rwm" },    /* /dev/console */
+	{ true, 'c', 136, -1, "rwm" }, /* /dev/pts/N */
+	{ true, 'c', 5, 2, "rwm" },    /* /dev/ptmx */
+	{ true, 'c', 10, 200, "rwm" }, /* /dev/net/tun */
+};
+
+/*
+ * The device rules of a new container, as runc orders them: linux.resources.devices, then
+ * the default allowed devices, then one "rwm" rule per linux.devices entry; the base state is
+ * deny-all. A heap array (free()).
+ */
+static struct oci_dev_rule *device_rules(const struct oci_spec *s, size_t *ret_n)
+{
+	const struct oci_resources *res = &s->resources;
+	struct oci_dev_rule *v = xcalloc(res->n_devices + ARRAY_SIZE(default_devices) +
+						 s->n_devices + 1,
+					 sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->n_devices; i++)
+		v[n++] = res->devices[i];
+	for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++)
+		v[n++] = default_devices[i];
+	for (size_t i = 0; i < s->n_devices; i++) {
+		if (s->devices[i].type == 'p')
+			continue; /* fifos are not device-controlled */
+		v[n++] = (struct oci_dev_rule){ true, s->devices[i].type, s->devices[i].major,
+						s->devices[i].minor, "rwm" };
+	}
+	*ret_n = n;
+	return v;
 }
 
 int cgroup_create(const struct cgroup_paths *p, const struct oci_spec *s, struct hull_err *err)
 {
 	static const char where[] = "config.json: linux.resources";
-	struct cg_res res = { 0 };
+	/* A shallow copy of the model's resources with the full device rule list: only the
+	 * rules array is ours. */
+	struct oci_resources res = s->resources;
+	cleanup_free struct oci_dev_rule *rules = device_rules(s, &res.n_devices);
 	struct cg_plan plan = { 0 };
 	int r;
 
-	if ((r = cg_res_parse(s->resources, where, s, true, &res, err)) < 0)
-		return r;
+	res.devices = rules;
+	res.has_devices = true;
 	for (int c = 0; c < CG_COUNT; c++) {
 		bool created;
 
@@ -420,12 +469,10 @@ int cgroup_create(const struct cgroup_paths *p, const struct oci_spec *s, struct
 	    (p->v2 && (r = apply_devices_v2(p, &res, err)) < 0))
 		goto err_destroy;
 	cg_plan_clear(&plan);
-	cg_res_clear(&res);
 	return 0;
 
 err_destroy:
 	cg_plan_clear(&plan);
-	cg_res_clear(&res);
 	(void)cgroup_destroy(p, NULL);
 	return r;
 }
@@ -465,20 +512,20 @@ int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, 
 	return r;
 }
 
-int cgroup_update(const struct cgroup_paths *p, json_t *resources, const char *where,
-		  struct hull_err *err)
+int cgroup_update(const struct cgroup_paths *p, const struct oci_resources *resources,
+		  const char *where, struct hull_err *err)
 {
-	struct cg_res res = { 0 };
+	/* The device rules stay as create made them (runc's update leaves them too). */
+	struct oci_resources res = *resources;
 	struct cg_plan plan = { 0 };
 	int r;
 
-	if ((r = cg_res_parse(resources, where, NULL, false, &res, err)) < 0)
-		return r;
+	res.has_devices = false;
+	res.n_devices = 0;
 	r = plan_build(p, &res, where, &plan, err);
 	if (r == 0)
 		r = plan_apply(p, &plan, where, true, err);
 	cg_plan_clear(&plan);
-	cg_res_clear(&res);
 	return r;
 }
 

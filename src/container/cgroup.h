@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 enum cgroup_ctrl {
 	CG_CPU,
@@ -53,9 +53,6 @@ const char *cgroup_ctrl_name(enum cgroup_ctrl c);
 
 /* True if /sys/fs/cgroup is a cgroup2 filesystem (pure v2). */
 bool cgroup_host_is_v2(void);
-
-/* Whether s is a non-empty cpu/node list as cpuset.cpus takes it ("0-3,5"; numbers < 8192). */
-bool cgroup_cpu_list_is_valid(const char *s);
 
 /*
  * Resolve the directories of a container's cgroup (see above). ret is filled in (free with
@@ -90,12 +87,12 @@ int cgroup_create_enter(const struct cgroup_paths *p, const struct oci_spec *s, 
 			struct hull_err *err);
 
 /*
- * Change the resources of an existing cgroup. resources is a linux.resources object; where
- * names it in messages ("r.json", "--memory"). All values are validated first; when a write
+ * Change the resources of an existing cgroup. res was parsed by spec_resources_parse (its
+ * devices are not touched); where names it in messages ("r.json: resources"). When a write
  * fails, the values already written are restored and the error names the field.
  */
-int cgroup_update(const struct cgroup_paths *p, json_t *resources, const char *where,
-		  struct hull_err *err);
+int cgroup_update(const struct cgroup_paths *p, const struct oci_resources *res,
+		  const char *where, struct hull_err *err);
 
 /* Remove the cgroup directories (killing what is left in them). Absent ones are fine. */
 int cgroup_destroy(const struct cgroup_paths *p, struct hull_err *err);

@@ -17,49 +17,12 @@
 #define SUBID_FILE_MAX (1U << 20)
 #define HELPER_ERR_MAX 512
 
-static bool ranges_overlap(uint32_t a, uint32_t an, uint32_t b, uint32_t bn)
-{
-	uint64_t a_end = (uint64_t)a + an, b_end = (uint64_t)b + bn;
-
-	return a < b_end && b < a_end;
-}
-
 int idmap_check(const struct oci_idmap *m, size_t n, const char *field, struct hull_err *err)
 {
 	char where[96];
 
 	(void)snprintf(where, sizeof(where), "config.json: linux.%s", field);
-	return idmap_check_at(m, n, where, err);
-}
-
-int idmap_check_at(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err)
-{
-	/* The second mention of the list, in an overlap, without the file name again. */
-	const char *again = strncmp(where, "config.json: ", 13) == 0 ? where + 13 : where;
-
-	if (n > OCI_MAX_IDMAPS)
-		return hull_err_setx(err, E2BIG, "%s: more than %d ranges", where, OCI_MAX_IDMAPS);
-	for (size_t i = 0; i < n; i++) {
-		if (!m[i].size)
-			return hull_err_setx(err, EINVAL, "%s[%zu].size: must not be 0", where, i);
-		if ((uint64_t)m[i].container_id + m[i].size > (uint64_t)UINT32_MAX + 1 ||
-		    (uint64_t)m[i].host_id + m[i].size > (uint64_t)UINT32_MAX + 1)
-			return hull_err_setx(err, ERANGE, "%s[%zu]: the range overflows 32 bits",
-					     where, i);
-		/* user_namespaces(7): ranges may overlap neither inside nor outside. */
-		for (size_t j = 0; j < i; j++) {
-			bool in = ranges_overlap(m[i].container_id, m[i].size, m[j].container_id,
-						 m[j].size);
-			uint32_t a = in ? m[i].container_id : m[i].host_id;
-
-			if (in || ranges_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
-				return hull_err_setx(err, EINVAL,
-						     "%s[%zu]: %s ids %u-%u overlap %s[%zu]", where,
-						     i, in ? "container" : "host", a,
-						     (unsigned)(a + m[i].size - 1), again, j);
-		}
-	}
-	return 0;
+	return spec_idmap_check(m, n, where, err);
 }
 
 /* The first "user:start:count" line for user in a subuid/subgid file. */

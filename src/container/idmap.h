@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #define IDMAP_NEWUIDMAP "/usr/bin/newuidmap"
 #define IDMAP_NEWGIDMAP "/usr/bin/newgidmap"
@@ -21,8 +21,6 @@
  * ("config.json: linux.uidMappings[2]: overlaps linux.uidMappings[0] ...").
  */
 int idmap_check(const struct oci_idmap *m, size_t n, const char *field, struct hull_err *err);
-/* The same, where names the whole list ("config.json: mounts[2].uidMappings"). */
-int idmap_check_at(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err);
 
 /*
  * The mapping crun (1.8) uses for a user namespace without mappings: the caller's id as

@@ -6,7 +6,7 @@
  * init attaches the detached tree with move_mount(2) (container/mount.c).
  */
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /*
  * Clone and idmap s->mounts[i] into s->mounts[i].src_fd. The user namespace is a helper's,

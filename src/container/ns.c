@@ -36,7 +36,7 @@ int ns_clone_flags(const struct oci_spec *s)
 		 * namespace, once the parent has placed the child in its cgroup, so that the
 		 * namespace is rooted there (ns_cgroup_setup()). */
 		if (s->ns[k].present && !s->ns[k].path && k != OCI_NS_TIME && k != OCI_NS_CGROUP)
-			flags |= oci_ns_clone_flag((enum oci_ns_kind)k);
+			flags |= spec_ns_clone_flag((enum oci_ns_kind)k);
 	return flags;
 }
 
@@ -47,11 +47,11 @@ static int join(const struct oci_spec *s, enum oci_ns_kind k, struct hull_err *e
 	fd = open(s->ns[k].path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s",
-				    oci_ns_name(k), s->ns[k].path);
-	if (setns(fd, oci_ns_clone_flag(k)) < 0)
+				    spec_ns_name(k), s->ns[k].path);
+	if (setns(fd, spec_ns_clone_flag(k)) < 0)
 		return hull_err_set(err, errno,
 				    "config.json: linux.namespaces: join %s namespace %s",
-				    oci_ns_name(k), s->ns[k].path);
+				    spec_ns_name(k), s->ns[k].path);
 	return 0;
 }
 
@@ -213,7 +213,7 @@ static const char *proc_ns_name(enum oci_ns_kind k)
 int ns_sysctl_check(const struct oci_spec *s, struct hull_err *err)
 {
 	for (size_t i = 0; i < s->n_sysctl; i++) {
-		enum oci_ns_kind k = oci_sysctl_ns(s->sysctl[i].key);
+		enum oci_ns_kind k = spec_sysctl_ns(s->sysctl[i].key);
 		const char *name = proc_ns_name(k);
 		char self[64];
 		struct stat a, b;
@@ -224,14 +224,14 @@ int ns_sysctl_check(const struct oci_spec *s, struct hull_err *err)
 		(void)snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
 		if (stat(s->ns[k].path, &a) < 0)
 			return hull_err_set(err, errno, "config.json: linux.namespaces: %s namespace %s",
-					    oci_ns_name(k), s->ns[k].path);
+					    spec_ns_name(k), s->ns[k].path);
 		if (stat(self, &b) < 0)
 			return hull_err_set(err, errno, "stat %s", self);
 		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 			return hull_err_setx(err, EPERM,
 					     "config.json: linux.sysctl: %s: the %s namespace %s is "
 					     "the host's (the runtime's own)",
-					     s->sysctl[i].key, oci_ns_name(k), s->ns[k].path);
+					     s->sysctl[i].key, spec_ns_name(k), s->ns[k].path);
 	}
 	return 0;
 }

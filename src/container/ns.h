@@ -3,7 +3,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* clone flags for the namespaces config.json asks to create (those without a path). */
 int ns_clone_flags(const struct oci_spec *s);
@@ -36,7 +36,7 @@ int ns_net_setup(const struct oci_spec *s, struct hull_err *err);
 /*
  * Parent side, before clone: refuse a linux.sysctl key whose namespace is joined by a path
  * that is the runtime's own namespace (the model has already refused keys of a namespace the
- * container lacks, oci_sysctl_ns()). runc makes the same check for net.*; here for all three.
+ * container lacks, spec_sysctl_ns()). runc makes the same check for net.*; here for all three.
  */
 int ns_sysctl_check(const struct oci_spec *s, struct hull_err *err);
 

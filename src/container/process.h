@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /*
  * Open a pty inside the container (after pivot_root), send its master to the console socket

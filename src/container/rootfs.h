@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /*
  * Make / a slave (or what rootfsPropagation asks for), bind the rootfs onto itself and

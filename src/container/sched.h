@@ -7,7 +7,7 @@
  * Every error names the field.
  */
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* personality(2) from linux.personality, set_mempolicy(2) from linux.memoryPolicy. */
 int sched_apply_linux(const struct oci_spec *s, struct hull_err *err);

@@ -33,82 +33,48 @@ static void ctx_release(scmp_filter_ctx *c)
 }
 #define cleanup_scmp __attribute__((cleanup(ctx_release)))
 
-static const struct {
-	const char *name;
-	uint32_t action; /* the errno/trace data is or'ed in later */
-	bool takes_ret;
-} actions[] = {
-	{ "SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, false },
-	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false },
-	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
-	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, false },
-	{ "SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true },
-	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true },
-	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false },
-	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
-	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false },
+/* The model's actions as libseccomp's (the errno/trace data is or'ed in later). */
+static const uint32_t scmp_actions[OCI_SCMP_ACTION_COUNT] = {
+	[OCI_SCMP_KILL] = SCMP_ACT_KILL_THREAD,
+	[OCI_SCMP_KILL_THREAD] = SCMP_ACT_KILL_THREAD,
+	[OCI_SCMP_KILL_PROCESS] = SCMP_ACT_KILL_PROCESS,
+	[OCI_SCMP_TRAP] = SCMP_ACT_TRAP,
+	[OCI_SCMP_ERRNO] = SCMP_ACT_ERRNO(0),
+	[OCI_SCMP_TRACE] = SCMP_ACT_TRACE(0),
+	[OCI_SCMP_ALLOW] = SCMP_ACT_ALLOW,
+	[OCI_SCMP_LOG] = SCMP_ACT_LOG,
+	[OCI_SCMP_NOTIFY] = SCMP_ACT_NOTIFY,
 };
 
-static const struct {
-	const char *name;
-	unsigned int flag;
-} flag_names[] = {
-	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC },
-	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG },
-	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
-	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV },
-};
+_Static_assert(OCI_SCMP_FLAG_TSYNC == SECCOMP_FILTER_FLAG_TSYNC &&
+		       OCI_SCMP_FLAG_LOG == SECCOMP_FILTER_FLAG_LOG &&
+		       OCI_SCMP_FLAG_SPEC_ALLOW == SECCOMP_FILTER_FLAG_SPEC_ALLOW &&
+		       OCI_SCMP_FLAG_WAIT_KILLABLE_RECV == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+	       "the model's seccomp flags are the kernel's bits");
+_Static_assert((int)OCI_SCMP_CMP_NE == (int)SCMP_CMP_NE &&
+		       (int)OCI_SCMP_CMP_MASKED_EQ == (int)SCMP_CMP_MASKED_EQ,
+	       "the model's operators are libseccomp's numbers");
 
-static const char *const op_names[] = {
-	[SCMP_CMP_NE] = "SCMP_CMP_NE", [SCMP_CMP_LT] = "SCMP_CMP_LT",
-	[SCMP_CMP_LE] = "SCMP_CMP_LE", [SCMP_CMP_EQ] = "SCMP_CMP_EQ",
-	[SCMP_CMP_GE] = "SCMP_CMP_GE", [SCMP_CMP_GT] = "SCMP_CMP_GT",
-	[SCMP_CMP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
-};
-
-/*
- * obj.<key> (an action name) and obj.<ret_key> (errnoRet) into a libseccomp action.
- * SCMP_ACT_ERRNO and SCMP_ACT_TRACE take errnoRet (default EPERM, as runc); the other
- * actions refuse it.
- */
-static int parse_action(json_t *obj, const char *key, const char *ret_key, const char *w,
-			uint32_t *ret, bool *ret_notify, struct hull_err *err)
+/* SCMP_ACT_ERRNO and SCMP_ACT_TRACE take errnoRet (default EPERM, as runc). */
+static uint32_t action_of(enum oci_seccomp_action a, bool has_ret, uint32_t ret)
 {
-	const char *name = NULL;
-	int64_t v = -1;
-	int r;
+	uint32_t v = scmp_actions[a];
 
-	if ((r = hjson_get_str(obj, key, w, true, &name, err)) < 0 ||
-	    (r = hjson_get_int(obj, ret_key, w, false, 0, 0xffff, &v, err)) < 0)
-		return r;
-	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
-		if (strcmp(name, actions[i].name) != 0)
-			continue;
-		if (v >= 0 && !actions[i].takes_ret)
-			return hull_err_setx(err, EINVAL, "%s.%s: %s takes no %s", w, ret_key,
-					     name, ret_key);
-		*ret = actions[i].action;
-		if (actions[i].takes_ret)
-			*ret |= (uint32_t)(v >= 0 ? v : EPERM);
-		if (actions[i].action == SCMP_ACT_NOTIFY)
-			*ret_notify = true;
-		return 0;
-	}
-	return hull_err_setx(err, EINVAL, "%s.%s: unknown action \"%s\"", w, key, name);
+	if (spec_seccomp_action_takes_ret(a))
+		v |= has_ret ? ret : EPERM;
+	return v;
 }
 
-static int parse_arches(scmp_filter_ctx ctx, json_t *sec, const char *w, struct hull_err *err)
+/* Architecture names are the model's; whether libseccomp knows one is asked here. */
+static int add_arches(scmp_filter_ctx ctx, const struct oci_seccomp *sec, const char *w,
+		      struct hull_err *err)
 {
-	cleanup_strv char **arches = NULL;
-	int r;
-
-	if ((r = hjson_get_strv(sec, "architectures", w, false, 64, &arches, err)) < 0)
-		return r;
-	for (size_t i = 0; arches && arches[i]; i++) {
+	for (size_t i = 0; sec->architectures && sec->architectures[i]; i++) {
 		char lower[64];
-		const char *a = arches[i];
+		const char *a = sec->architectures[i];
 		size_t n = 0;
 		uint32_t arch;
+		int r;
 
 		if (strncmp(a, "SCMP_ARCH_", 10) == 0)
 			a += 10;
@@ -117,108 +83,44 @@ static int parse_arches(scmp_filter_ctx ctx, json_t *sec, const char *w, struct 
 		lower[n] = 0;
 		arch = seccomp_arch_resolve_name(lower);
 		if (!arch)
-			return hull_err_setx(err, EINVAL, "%s.architectures[%zu]: unknown "
-					     "architecture \"%s\"", w, i, arches[i]);
+			return hull_err_setx(err, EINVAL, "%s.architectures[%zu]: architecture "
+					     "\"%s\" unknown to this libseccomp", w, i,
+					     sec->architectures[i]);
 		r = ctx ? seccomp_arch_add(ctx, arch) : 0;
 		if (r < 0 && r != -EEXIST)
 			return hull_err_set(err, -r, "%s.architectures[%zu]: add %s", w, i,
-					    arches[i]);
+					    sec->architectures[i]);
 	}
 	return 0;
 }
 
-static int parse_flags(json_t *sec, const char *w, unsigned int *ret, struct hull_err *err)
+/* One syscalls[] entry: each name, with its conditions (runc's rule for repeats). */
+static int add_entry(scmp_filter_ctx ctx, const struct oci_seccomp_rule *rule, const char *w,
+		     uint32_t def_action, struct hull_err *err)
 {
-	cleanup_strv char **flags = NULL;
-	int r;
-
-	if ((r = hjson_get_strv(sec, "flags", w, false, 64, &flags, err)) < 0)
-		return r;
-	for (size_t i = 0; flags && flags[i]; i++) {
-		size_t k;
-
-		for (k = 0; k < ARRAY_SIZE(flag_names); k++)
-			if (strcmp(flags[i], flag_names[k].name) == 0)
-				break;
-		if (k == ARRAY_SIZE(flag_names))
-			return hull_err_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", w,
-					     i, flags[i]);
-		*ret |= flag_names[k].flag;
-	}
-	return 0;
-}
-
-static int parse_args(json_t *sc, const char *w, struct scmp_arg_cmp *cmp, unsigned *ret_n,
-		      bool *ret_split, struct hull_err *err)
-{
-	unsigned count[6] = { 0 };
-	json_t *args = NULL, *a;
-	size_t i;
-	int r;
-
-	*ret_n = 0;
-	*ret_split = false;
-	if ((r = hjson_get_arr(sc, "args", w, false, &args, err)) < 0 || !args)
-		return r;
-	if (json_array_size(args) > 6)
-		return hull_err_setx(err, E2BIG, "%s.args: more than 6 conditions", w);
-	json_array_foreach(args, i, a) {
-		char aw[256];
-		const char *op = NULL;
-		int64_t index = 0;
-		uint64_t value = 0, two = 0;
-		size_t k;
-
-		(void)snprintf(aw, sizeof(aw), "%s.args[%zu]", w, i);
-		if (!json_is_object(a))
-			return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", aw,
-					     hjson_type_name(a));
-		if ((r = hjson_get_int(a, "index", aw, true, 0, 5, &index, err)) < 0 ||
-		    (r = hjson_get_u64(a, "value", aw, true, &value, err)) < 0 ||
-		    (r = hjson_get_u64(a, "valueTwo", aw, false, &two, err)) < 0 ||
-		    (r = hjson_get_str(a, "op", aw, true, &op, err)) < 0)
-			return r;
-		for (k = 1; k < ARRAY_SIZE(op_names); k++)
-			if (strcmp(op, op_names[k]) == 0)
-				break;
-		if (k == ARRAY_SIZE(op_names))
-			return hull_err_setx(err, EINVAL, "%s.op: unknown operator \"%s\"", aw, op);
-		cmp[i] = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = (enum scmp_compare)k,
-						.datum_a = value, .datum_b = two };
-		if (++count[index] > 1)
-			*ret_split = true;
-		*ret_n = (unsigned)i + 1;
-	}
-	return 0;
-}
-
-/* One syscalls[] entry: each name, with its conditions (see parse_args and runc's rule). */
-static int add_entry(scmp_filter_ctx ctx, json_t *sc, const char *w, uint32_t def_action,
-		     bool *notify, struct hull_err *err)
-{
-	cleanup_strv char **names = NULL;
+	uint32_t action = action_of(rule->action, rule->has_errno_ret, rule->errno_ret);
 	struct scmp_arg_cmp cmp[6];
-	uint32_t action = 0;
-	unsigned n_args = 0;
+	unsigned count[6] = { 0 }, n_args = (unsigned)rule->n_args;
 	bool split = false;
 	int r;
 
-	if (!json_is_object(sc))
-		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
-				     hjson_type_name(sc));
-	if ((r = hjson_get_strv(sc, "names", w, true, SECCOMP_MAX_NAMES, &names, err)) < 0 ||
-	    (r = parse_action(sc, "action", "errnoRet", w, &action, notify, err)) < 0 ||
-	    (r = parse_args(sc, w, cmp, &n_args, &split, err)) < 0)
-		return r;
+	for (unsigned k = 0; k < n_args; k++) {
+		const struct oci_seccomp_arg *a = &rule->args[k];
+
+		cmp[k] = (struct scmp_arg_cmp){ .arg = a->index, .op = (enum scmp_compare)a->op,
+						.datum_a = a->value, .datum_b = a->value_two };
+		if (++count[a->index] > 1)
+			split = true;
+	}
 	/* libseccomp refuses a rule whose action is the default one; it changes nothing. */
 	if (action == def_action || !ctx)
 		return 0;
-	for (size_t i = 0; names[i]; i++) {
-		int nr = seccomp_syscall_resolve_name(names[i]);
+	for (size_t i = 0; rule->names[i]; i++) {
+		int nr = seccomp_syscall_resolve_name(rule->names[i]);
 
 		if (nr == __NR_SCMP_ERROR) {
 			log_debug("%s.names[%zu]: syscall \"%s\" unknown to libseccomp: skipped", w,
-				  i, names[i]);
+				  i, rule->names[i]);
 			continue;
 		}
 		/* Several conditions on the same argument cannot be one rule (libseccomp
@@ -228,9 +130,9 @@ static int add_entry(scmp_filter_ctx ctx, json_t *sc, const char *w, uint32_t de
 			for (unsigned k = 0; k < n_args; k++)
 				if ((r = seccomp_rule_add_array(ctx, action, nr, 1, &cmp[k])) < 0)
 					return hull_err_set(err, -r, "%s: add rule for %s (args[%u])",
-							    w, names[i], k);
+							    w, rule->names[i], k);
 		} else if ((r = seccomp_rule_add_array(ctx, action, nr, n_args, cmp)) < 0) {
-			return hull_err_set(err, -r, "%s: add rule for %s", w, names[i]);
+			return hull_err_set(err, -r, "%s: add rule for %s", w, rule->names[i]);
 		}
 	}
 	return 0;
@@ -261,50 +163,32 @@ static int export_bpf(scmp_filter_ctx ctx, const char *w, struct seccomp_filter 
 	return 0;
 }
 
-static int build(json_t *sec, const char *w, bool want_bpf, struct seccomp_filter *f,
-		 struct hull_err *err)
+static int build(const struct oci_seccomp *sec, const char *w, bool want_bpf,
+		 struct seccomp_filter *f, struct hull_err *err)
 {
 	cleanup_scmp scmp_filter_ctx ctx = NULL;
-	const char *str = NULL;
-	uint32_t def = 0;
-	json_t *calls = NULL, *sc;
-	size_t i;
+	uint32_t def = action_of(sec->default_action, sec->has_default_errno_ret,
+				 sec->default_errno_ret);
 	int r;
 
-	if (!json_is_object(sec))
-		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
-				     hjson_type_name(sec));
-	if ((r = parse_action(sec, "defaultAction", "defaultErrnoRet", w, &def, &f->notify,
-			      err)) < 0)
-		return r;
-	/* Without want_bpf (the BPF comes from the cache) the profile is still checked in
-	 * full, but nothing is handed to libseccomp. */
+	f->notify = sec->default_action == OCI_SCMP_NOTIFY;
+	for (size_t i = 0; i < sec->n_syscalls; i++)
+		f->notify |= sec->syscalls[i].action == OCI_SCMP_NOTIFY;
+	/* Without want_bpf (the BPF comes from the cache) nothing is handed to libseccomp. */
 	if (want_bpf && !(ctx = seccomp_init(def)))
 		return hull_err_setx(err, EINVAL, "%s.defaultAction: refused by libseccomp", w);
-	if ((r = parse_arches(ctx, sec, w, err)) < 0 || (r = parse_flags(sec, w, &f->flags, err)) < 0)
+	if ((r = add_arches(ctx, sec, w, err)) < 0)
 		return r;
-	if ((r = hjson_get_str(sec, "listenerPath", w, false, &str, err)) < 0)
-		return r;
-	f->listener_path = str && *str ? xstrdup(str) : NULL;
-	str = NULL;
-	if ((r = hjson_get_str(sec, "listenerMetadata", w, false, &str, err)) < 0)
-		return r;
-	f->listener_metadata = str ? xstrdup(str) : NULL;
-	if ((r = hjson_get_arr(sec, "syscalls", w, false, &calls, err)) < 0)
-		return r;
-	if (calls && json_array_size(calls) > SECCOMP_MAX_SYSCALL_ENTRIES)
-		return hull_err_setx(err, E2BIG, "%s.syscalls: more than %d entries", w,
-				     SECCOMP_MAX_SYSCALL_ENTRIES);
-	json_array_foreach(calls, i, sc) {
+	f->flags = sec->flags;
+	f->listener_path = sec->listener_path ? xstrdup(sec->listener_path) : NULL;
+	f->listener_metadata = sec->listener_metadata ? xstrdup(sec->listener_metadata) : NULL;
+	for (size_t i = 0; i < sec->n_syscalls; i++) {
 		char sw[128];
 
 		(void)snprintf(sw, sizeof(sw), "%s.syscalls[%zu]", w, i);
-		if ((r = add_entry(ctx, sc, sw, def, &f->notify, err)) < 0)
+		if ((r = add_entry(ctx, &sec->syscalls[i], sw, def, err)) < 0)
 			return r;
 	}
-	if (f->notify && !f->listener_path)
-		return hull_err_setx(err, EINVAL, "%s.listenerPath: SCMP_ACT_NOTIFY needs a "
-				     "listener", w);
 	if (f->notify) {
 		/* TSYNC and NEW_LISTENER together need TSYNC_ESRCH; the process that installs
 		 * the filter has one thread, so TSYNC has nothing to do anyway. */
@@ -320,8 +204,8 @@ static int build(json_t *sec, const char *w, bool want_bpf, struct seccomp_filte
 	return ctx ? export_bpf(ctx, w, f, err) : 0;
 }
 
-int seccomp_filter_build(json_t *sec, const char *w, struct seccomp_filter *ret,
-			 struct hull_err *err)
+int seccomp_filter_build(const struct oci_seccomp *sec, const char *w,
+			 struct seccomp_filter *ret, struct hull_err *err)
 {
 	int r;
 
@@ -333,13 +217,16 @@ int seccomp_filter_build(json_t *sec, const char *w, struct seccomp_filter *ret,
 
 #define CACHE_MAGIC "hull-seccomp 1\n"
 
-/* The cache key text: the profile with sorted keys, and what made the BPF from it. */
-static char *cache_key_text(json_t *sec)
+/* The cache key text: the profile as the model writes it (sorted keys), and what made the
+ * BPF from it. */
+static char *cache_key_text(const struct oci_seccomp *sec)
 {
 	const struct scmp_version *v = seccomp_version();
-	char *dump = json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_t *j = spec_seccomp_to_json(sec);
+	char *dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	char *text;
 
+	json_decref(j);
 	if (!dump)
 		return NULL;
 	text = xasprintf("libseccomp %u.%u.%u x86_64 %s", v ? v->major : 0, v ? v->minor : 0,
@@ -393,7 +280,7 @@ static void cache_store(int dirfd, const char *name, const char *key,
 		log_debug("seccomp cache: write %s: %s", name, strerror(-r));
 }
 
-int seccomp_filter_build_cached(json_t *sec, const char *w, int cache_dirfd,
+int seccomp_filter_build_cached(const struct oci_seccomp *sec, const char *w, int cache_dirfd,
 				struct seccomp_filter *ret, struct hull_err *err)
 {
 	cleanup_free char *key = NULL;

@@ -15,10 +15,8 @@
 #include <stddef.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h" /* struct oci_seccomp */
 
-#define SECCOMP_MAX_SYSCALL_ENTRIES 4096 /* linux.seccomp.syscalls[] */
-#define SECCOMP_MAX_NAMES 1024           /* names[] of one entry */
 
 struct seccomp_filter {
 	struct sock_filter *insns; /* heap; NULL when there is no filter */
@@ -30,10 +28,11 @@ struct seccomp_filter {
 };
 
 /*
- * Build the filter from a linux.seccomp object; where names it in messages
+ * Build the filter from linux.seccomp (parsed by the model); where names it in messages
  * ("config.json: linux.seccomp"). On error *ret is cleared.
  */
-int seccomp_filter_build(json_t *seccomp, const char *where, struct seccomp_filter *ret,
+int seccomp_filter_build(const struct oci_seccomp *seccomp, const char *where,
+			 struct seccomp_filter *ret,
 			 struct hull_err *err);
 void seccomp_filter_clear(struct seccomp_filter *f);
 
@@ -45,7 +44,8 @@ void seccomp_filter_clear(struct seccomp_filter *f);
  * profile is still checked in full. The directory must be writable by root only (the state
  * root). Cache errors are never fatal.
  */
-int seccomp_filter_build_cached(json_t *seccomp, const char *where, int cache_dirfd,
+int seccomp_filter_build_cached(const struct oci_seccomp *seccomp, const char *where,
+				int cache_dirfd,
 				struct seccomp_filter *ret, struct hull_err *err);
 
 /*

@@ -17,35 +17,9 @@
 #include "engine/cmdpath.h"
 #include "engine/container.h"
 #include "net/net.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* docker's default capability set */
-static const char *const default_caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-};
-
-static const char *const masked_paths[] = {
-	"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-	"/sys/firmware", "/sys/devices/virtual/powercap",
-};
-
-static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
-
-static json_t *strv_to_json(char *const *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; v && v[i]; i++)
-		(void)json_array_append_new(a, json_string(v[i]));
-	return a;
-}
 
 static char **json_to_strv(json_t *a)
 {
@@ -304,20 +278,7 @@ static int build_env(const struct run_opts *o, json_t *icfg, const char *hostnam
 	return 0;
 }
 
-static json_t *mnt(const char *dst, const char *type, const char *src, const char *opts)
-{
-	json_t *m = json_pack("{s:s, s:s, s:s}", "destination", dst, "type", type, "source", src);
-	cleanup_free char *copy = xstrdup(opts);
-	json_t *o = json_array();
-	char *save = NULL;
-
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		(void)json_array_append_new(o, json_string(t));
-	(void)json_object_set_new(m, "options", o);
-	return m;
-}
-
-static int add_volumes(const struct run_opts *o, json_t *mounts, struct hull_err *err)
+static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull_err *err)
 {
 	for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
 		cleanup_free char *v = xstrdup(o->volumes[i]);
@@ -337,10 +298,8 @@ static int add_volumes(const struct run_opts *o, json_t *mounts, struct hull_err
 					     mode);
 		if (access(v, F_OK) < 0 && mkdir(v, 0755) < 0)
 			return hull_err_set(err, errno, "-v %s: %s", o->volumes[i], v);
-		(void)json_array_append_new(mounts,
-					    mnt(ctr, "bind", v,
-						mode && strcmp(mode, "ro") == 0 ? "rbind,ro"
-										 : "rbind"));
+		spec_add_mount(s, ctr, "bind", v,
+				   mode && strcmp(mode, "ro") == 0 ? "rbind,ro" : "rbind");
 	}
 	return 0;
 }
@@ -348,7 +307,7 @@ static int add_volumes(const struct run_opts *o, json_t *mounts, struct hull_err
 /* A capability the runtime can grant: in our own bounding set (root here lacks some). */
 static bool cap_grantable(const char *name)
 {
-	int n = oci_cap_from_name(name);
+	int n = spec_cap_from_name(name);
 
 	return n >= 0 && prctl(PR_CAPBSET_READ, (unsigned long)n, 0, 0, 0) == 1;
 }
@@ -363,59 +322,46 @@ static char *cap_canonical_name(const char *flag)
 	return n;
 }
 
-static int build_caps(const struct run_opts *o, json_t **ret, struct hull_err *err)
+static int build_caps(const struct run_opts *o, uint64_t *ret, struct hull_err *err)
 {
-	char **caps = NULL;
-	json_t *a;
+	uint64_t caps = 0;
 
 	if (o->privileged) {
-		for (int i = 0; i <= oci_cap_last(); i++)
-			if (cap_grantable(oci_cap_name(i)))
-				strv_push(&caps, oci_cap_name(i));
+		for (int i = 0; i <= spec_cap_last(); i++)
+			if (cap_grantable(spec_cap_name(i)))
+				caps |= 1ULL << i;
 	} else {
-		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
-			strv_push(&caps, default_caps[i]);
+		caps = spec_caps_from_names(spec_default_caps);
 	}
 	for (size_t i = 0; o->cap_drop && o->cap_drop[i]; i++) {
 		cleanup_free char *n = cap_canonical_name(o->cap_drop[i]);
+		int c = spec_cap_from_name(n);
 
 		if (strcmp(n, "CAP_ALL") == 0) {
-			strv_free(caps);
-			caps = NULL;
+			caps = 0;
 			continue;
 		}
-		if (oci_cap_from_name(n) < 0) {
-			strv_free(caps);
+		if (c < 0)
 			return hull_err_setx(err, EINVAL, "--cap-drop %s: unknown capability",
 					     o->cap_drop[i]);
-		}
-		for (int k; (k = strv_find(caps, n)) >= 0;) {
-			free(caps[k]);
-			memmove(caps + k, caps + k + 1, (strv_length(caps) - (size_t)k) * sizeof(*caps));
-		}
+		caps &= ~(1ULL << c);
 	}
 	for (size_t i = 0; o->cap_add && o->cap_add[i]; i++) {
 		cleanup_free char *n = cap_canonical_name(o->cap_add[i]);
+		int c = spec_cap_from_name(n);
 
 		if (strcmp(n, "CAP_ALL") == 0) {
-			for (int k = 0; k <= oci_cap_last(); k++)
-				if (cap_grantable(oci_cap_name(k)) &&
-				    strv_find(caps, oci_cap_name(k)) < 0)
-					strv_push(&caps, oci_cap_name(k));
+			for (int k = 0; k <= spec_cap_last(); k++)
+				if (cap_grantable(spec_cap_name(k)))
+					caps |= 1ULL << k;
 			continue;
 		}
-		if (oci_cap_from_name(n) < 0) {
-			strv_free(caps);
+		if (c < 0)
 			return hull_err_setx(err, EINVAL, "--cap-add %s: unknown capability",
 					     o->cap_add[i]);
-		}
-		if (strv_find(caps, n) < 0)
-			strv_push(&caps, n);
+		caps |= 1ULL << c;
 	}
-	a = strv_to_json(caps);
-	strv_free(caps);
-	*ret = json_pack("{s:O, s:O, s:O}", "bounding", a, "effective", a, "permitted", a);
-	json_decref(a);
+	*ret = caps;
 	return 0;
 }
 
@@ -431,38 +377,36 @@ int64_t run_opts_memory_swap(const struct run_opts *o)
  * limit unless --memory-swap says otherwise, none when it is -1), cpu.quota/period with a
  * 100 ms period, cpu.shares, cpu.cpus, pids.limit.
  */
-static json_t *build_resources(const struct run_opts *o)
+static void build_resources(const struct run_opts *o, struct oci_resources *r)
 {
-	json_t *r = json_object();
-	json_t *cpu = json_object();
-
 	if (o->memory > 0) {
-		json_t *m = json_pack("{s:I}", "limit", (json_int_t)o->memory);
-
-		if (run_opts_memory_swap(o) > 0)
-			(void)json_object_set_new(m, "swap", json_integer(run_opts_memory_swap(o)));
-		(void)json_object_set_new(r, "memory", m);
+		r->has_mem_limit = true;
+		r->mem_limit = o->memory;
+		if (run_opts_memory_swap(o) > 0) {
+			r->has_mem_swap = true;
+			r->mem_swap = run_opts_memory_swap(o);
+		}
 	}
-	if (o->cpu_shares > 0)
-		(void)json_object_set_new(cpu, "shares", json_integer((json_int_t)o->cpu_shares));
+	if (o->cpu_shares > 0) {
+		r->has_cpu_shares = true;
+		r->cpu_shares = o->cpu_shares;
+	}
 	if (o->cpus > 0) {
-		(void)json_object_set_new(cpu, "quota", json_integer((json_int_t)(o->cpus * 100000.0)));
-		(void)json_object_set_new(cpu, "period", json_integer(100000));
+		r->has_cpu_quota = r->has_cpu_period = true;
+		r->cpu_quota = (int64_t)(o->cpus * 100000.0);
+		r->cpu_period = 100000;
 	}
 	if (o->cpuset_cpus)
-		(void)json_object_set_new(cpu, "cpus", json_string(o->cpuset_cpus));
-	if (json_object_size(cpu) > 0)
-		(void)json_object_set(r, "cpu", cpu);
-	json_decref(cpu);
-	if (o->pids_limit > 0)
-		(void)json_object_set_new(r, "pids",
-					  json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));
-	return r;
+		r->cpus = xstrdup(o->cpuset_cpus);
+	if (o->pids_limit > 0) {
+		r->has_pids = true;
+		r->pids_limit = o->pids_limit;
+	}
 }
 
 /* /etc/hostname and /etc/hosts of the container, bind-mounted from its directory. */
 static void add_etc_files(const char *dir, const char *hostname, enum net_mode net,
-			  int rootfs, json_t *mounts)
+			  int rootfs, struct oci_spec *s)
 {
 	cleanup_free char *hn = xasprintf("%s/hostname", dir);
 	cleanup_free char *hosts = xasprintf("%s/hosts", dir);
@@ -477,77 +421,115 @@ static void add_etc_files(const char *dir, const char *hostname, enum net_mode n
 	if (fd >= 0)
 		(void)close(fd);
 	if (ctr_write_file(dir, "hostname", hn_data, strlen(hn_data), 0644, &e2) == 0)
-		(void)json_array_append_new(mounts, mnt("/etc/hostname", "bind", hn, "rbind,ro"));
+		spec_add_mount(s, "/etc/hostname", "bind", hn, "rbind,ro");
 	if (ctr_write_file(dir, "hosts", hosts_data, strlen(hosts_data), 0644, &e2) == 0)
-		(void)json_array_append_new(mounts, mnt("/etc/hosts", "bind", hosts, "rbind,ro"));
+		spec_add_mount(s, "/etc/hosts", "bind", hosts, "rbind,ro");
 	if (net == NET_MODE_HOST && access("/etc/resolv.conf", R_OK) == 0)
-		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind",
-							"/etc/resolv.conf", "rbind,ro"));
+		spec_add_mount(s, "/etc/resolv.conf", "bind", "/etc/resolv.conf", "rbind,ro");
 	/* a bridge network's resolv.conf: written by engine/network.c before it starts */
 	if (net == NET_MODE_BRIDGE) {
 		cleanup_free char *rc = xasprintf("%s/resolv.conf", dir);
 
-		(void)json_array_append_new(mounts, mnt("/etc/resolv.conf", "bind", rc, "rbind,ro"));
+		spec_add_mount(s, "/etc/resolv.conf", "bind", rc, "rbind,ro");
 	}
 }
 
-static json_t *build_mounts(void)
+/* An id the kernel takes: 0 to 4294967294 ((uid_t)-1 means "no change"). */
+static bool id_ok(json_t *v)
 {
-	json_t *m = json_array();
-
-	(void)json_array_append_new(m, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
-	(void)json_array_append_new(m, mnt("/dev", "tmpfs", "tmpfs",
-					   "nosuid,strictatime,mode=755,size=65536k"));
-	(void)json_array_append_new(m, mnt("/dev/pts", "devpts", "devpts",
-					   "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
-	(void)json_array_append_new(m, mnt("/dev/shm", "tmpfs", "shm",
-					   "nosuid,noexec,nodev,mode=1777,size=65536k"));
-	(void)json_array_append_new(m, mnt("/dev/mqueue", "mqueue", "mqueue",
-					   "nosuid,noexec,nodev"));
-	(void)json_array_append_new(m, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
-	/* the container's own cgroups, read-only, as docker and podman mount them */
-	(void)json_array_append_new(m, mnt("/sys/fs/cgroup", "cgroup", "cgroup",
-					   "nosuid,noexec,nodev,relatime,ro"));
-	return m;
+	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	       json_integer_value(v) < (json_int_t)UINT32_MAX;
 }
 
-static json_t *build_linux(const struct run_opts *o, enum net_mode net)
+/* process.user from ctr_user_resolve's object; ids that do not fit are refused, not cut. */
+static int set_user(struct oci_process *p, const char *spec, json_t *user, struct hull_err *err)
 {
-	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
-			       "type", "uts", "type", "mount");
-	json_t *lx;
+	json_t *gids = json_object_get(user, "additionalGids"), *g;
+	size_t i;
 
-	if (net_mode_has_netns(net) && o->netns_path)
-		(void)json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path",
-							  o->netns_path));
-	else if (net_mode_has_netns(net))
-		(void)json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
-	lx = json_pack("{s:o, s:o}", "namespaces", ns, "resources", build_resources(o));
-	if (!o->privileged) {
-		json_t *mp = json_array(), *rp = json_array();
+	if (!id_ok(json_object_get(user, "uid")) || !id_ok(json_object_get(user, "gid")))
+		return hull_err_setx(err, EINVAL, "user %s: uid or gid out of range (0 to "
+				     "4294967294)", spec && *spec ? spec : "0");
+	p->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
+	p->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
+	p->additional_gids = xcalloc(json_array_size(gids) + 1, sizeof(uint32_t));
+	json_array_foreach(gids, i, g)
+		if (id_ok(g))
+			p->additional_gids[p->n_additional_gids++] =
+				(uint32_t)json_integer_value(g);
+	return 0;
+}
 
-		for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++)
-			(void)json_array_append_new(mp, json_string(masked_paths[i]));
-		for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++)
-			(void)json_array_append_new(rp, json_string(readonly_paths[i]));
-		(void)json_object_set_new(lx, "maskedPaths", mp);
-		(void)json_object_set_new(lx, "readonlyPaths", rp);
-	}
-	return lx;
+/*
+ * The config as JSON, checked by the model's parser: what the engine writes is exactly what
+ * hull-oci will accept (every rule is the parser's).
+ */
+static int spec_finish(const struct oci_spec *s, const char *dir, json_t **ret,
+		       struct hull_err *err)
+{
+	cleanup_free char *text = spec_dump(s);
+	struct oci_spec *check = NULL;
+	int r;
+
+	if ((r = spec_parse(text, strlen(text), "config.json", dir, &check, err)) < 0)
+		return r;
+	spec_free(check);
+	*ret = spec_to_json(s);
+	return 0;
+}
+
+/* The process, mounts and namespaces of the container (the model's defaults, then o). */
+static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, const char *dir,
+		      const char *hostname, enum net_mode net, struct oci_spec **ret,
+		      struct hull_err *err)
+{
+	struct oci_defaults d = { .net_ns = net_mode_has_netns(net), .privileged = o->privileged,
+				  .shm_size = o->shm_size };
+	cleanup_oci_spec struct oci_spec *s = spec_new_default(&d);
+	const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
+	cleanup_free char *home = NULL;
+	json_t *juser = NULL;
+	uint64_t caps = 0;
+	int r;
+
+	/* the namespace engine/network.c made and set up (bind-mounted under the store) */
+	if (d.net_ns && o->netns_path)
+		s->ns[OCI_NS_NET].path = xstrdup(o->netns_path);
+	if ((r = build_args(o, icfg, &s->process.args, err)) < 0 ||
+	    (r = ctr_user_resolve(user, rootfs_fd, &juser, &home, err)) < 0)
+		return r;
+	r = set_user(&s->process, user, juser, err);
+	json_decref(juser);
+	if (r < 0)
+		return r;
+	strv_free(s->process.env);
+	s->process.env = NULL;
+	if ((r = build_env(o, icfg, hostname, home, &s->process.env, err)) < 0 ||
+	    (r = build_caps(o, &caps, err)) < 0)
+		return r;
+	s->process.caps[OCI_CAP_BOUNDING] = s->process.caps[OCI_CAP_EFFECTIVE] =
+		s->process.caps[OCI_CAP_PERMITTED] = caps;
+	s->process.terminal = o->tty;
+	s->root_readonly = o->read_only;
+	s->hostname = xstrdup(hostname);
+	s->has_resources = true;
+	build_resources(o, &s->resources);
+	add_etc_files(dir, hostname, net, rootfs_fd, s);
+	if ((r = add_volumes(o, s, err)) < 0)
+		return r;
+	*ret = steal_ptr(&s);
+	return 0;
 }
 
 int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const char *dir,
 		     const char *id, json_t **ret, int *ret_exit, struct hull_err *err)
 {
 	json_t *icfg = json_object_get(img, "config");
-	cleanup_strv char **args = NULL;
-	cleanup_strv char **env = NULL;
-	cleanup_free char *home = NULL;
+	cleanup_oci_spec struct oci_spec *s = NULL;
 	cleanup_free char *hostname = xstrndup(id, 12);
 	const char *cwd = o->workdir ? o->workdir
 				     : json_string_value(json_object_get(icfg, "WorkingDir"));
-	const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
-	json_t *juser = NULL, *caps = NULL, *mounts, *proc;
+	json_t *doc = NULL;
 	enum net_mode net;
 	int r;
 
@@ -561,16 +543,10 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 	if (cwd[0] != '/')
 		return hull_err_setx(err, EINVAL, "working directory '%s' is not absolute", cwd);
 	if ((r = net_mode_parse(o->network, &net, err)) < 0 ||
-	    (r = build_args(o, icfg, &args, err)) < 0 ||
-	    (r = ctr_user_resolve(user, rootfs_fd, &juser, &home, err)) < 0)
+	    (r = build_spec(o, icfg, rootfs_fd, dir, hostname, net, &s, err)) < 0)
 		return r;
-	r = build_env(o, icfg, hostname, home, &env, err);
-	if (r == 0)
-		r = build_caps(o, &caps, err);
-	if (r < 0) {
-		json_decref(juser);
-		return r;
-	}
+	free(s->process.cwd);
+	s->process.cwd = xstrdup(cwd);
 	{
 		/* docker creates a missing working directory */
 		int fd = path_mkdirs_in_root(rootfs_fd, cwd, 0755);
@@ -578,26 +554,16 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 		if (fd >= 0)
 			(void)close(fd);
 	}
-	mounts = build_mounts();
-	add_etc_files(dir, hostname, net, rootfs_fd, mounts);
-	r = add_volumes(o, mounts, err);
+	if ((r = spec_finish(s, dir, &doc, err)) < 0)
+		return r;
 	/* after the mounts: the command may come from a volume */
-	if (r == 0)
-		r = ctr_command_check(rootfs_fd, mounts, cwd, args[0], env_get(env, "PATH"),
-				      ret_exit, err);
+	r = ctr_command_check(rootfs_fd, json_object_get(doc, "mounts"), cwd, s->process.args[0],
+			      env_get(s->process.env, "PATH"), ret_exit, err);
 	if (r < 0) {
-		json_decref(juser);
-		json_decref(caps);
-		json_decref(mounts);
+		json_decref(doc);
 		return r;
 	}
-	proc = json_pack("{s:b, s:o, s:o, s:o, s:s, s:o, s:b}", "terminal", o->tty, "user", juser,
-			 "args", strv_to_json(args), "env", strv_to_json(env), "cwd", cwd,
-			 "capabilities", caps, "noNewPrivileges", false);
-	*ret = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o, s:{}}", "ociVersion", "1.0.2",
-			 "process", proc, "root", "path", "rootfs", "readonly", o->read_only,
-			 "hostname", hostname, "mounts", mounts, "linux", build_linux(o, net),
-			 "annotations");
+	*ret = doc;
 	*ret_exit = 0;
 	return 0;
 }

@@ -26,6 +26,7 @@ struct run_opts {
 	uint64_t cpu_shares;    /* 0: none */
 	const char *cpuset_cpus; /* NULL: none */
 	int64_t pids_limit;     /* 0: none */
+	int64_t shm_size;       /* bytes of /dev/shm; 0: docker's 64m */
 	bool read_only, privileged, interactive, tty, rm, detach, force_copy;
 	char **cap_add, **cap_drop;
 	/* networks (engine/network.h): -p values, -P, --ip, --dns, --dns-search, --add-host,

@@ -1,75 +1,52 @@
 /* `hull-oci spec` and `hull-oci features`: documents generated from this build's tables. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/json.h"
+#include "common/strv.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
-/* The caps a default container keeps: what docker and podman grant by default. */
-static const char *const default_caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-};
-
-static const char default_doc[] =
-	"{\"ociVersion\":\"1.1.0\","
-	"\"process\":{\"terminal\":true,\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"sh\"],"
-	"\"env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\","
-	"\"TERM=xterm\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,"
-	"\"soft\":1024}],\"noNewPrivileges\":true},"
-	"\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"hull\","
-	"\"mounts\":["
-	"{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-	"{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":"
-	"[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
-	"{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":"
-	"[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\",\"gid=5\"]},"
-	"{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":"
-	"[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},"
-	"{\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\",\"options\":"
-	"[\"nosuid\",\"noexec\",\"nodev\"]},"
-	"{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":"
-	"[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},"
-	"{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\",\"options\":"
-	"[\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}],"
-	"\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
-	"\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"ipc\"},"
-	"{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"cgroup\"}],"
-	"\"maskedPaths\":[\"/proc/acpi\",\"/proc/asound\",\"/proc/kcore\",\"/proc/keys\","
-	"\"/proc/latency_stats\",\"/proc/timer_list\",\"/proc/timer_stats\",\"/proc/sched_debug\","
-	"\"/sys/firmware\",\"/proc/scsi\"],"
-	"\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\","
-	"\"/proc/sysrq-trigger\"]}}";
-
+/*
+ * `hull-oci spec`: the model's defaults (spec/spec-defaults.c, shared with `hull run`), plus
+ * what runc's spec adds for a bundle run by hand: a terminal running sh, NOFILE 1024,
+ * noNewPrivileges, a read-only root, hostname "hull", and the deny-all device rule (or, with
+ * --rootless, a user namespace mapping the caller to root and no resources).
+ */
 char *oci_default_spec(bool rootless)
 {
-	json_t *doc = json_loads(default_doc, 0, NULL), *caps = json_array(), *set;
+	struct oci_defaults d = { .net_ns = true, .cgroup_ns = true };
+	cleanup_oci_spec struct oci_spec *s = spec_new_default(&d);
+	json_t *doc;
 	char *out;
 
-	if (!doc)
-		abort();
-	for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
-		json_array_append_new(caps, json_string(default_caps[i]));
-	set = json_pack("{s:O,s:O,s:O}", "bounding", caps, "effective", caps, "permitted", caps);
-	json_object_set_new(json_object_get(doc, "process"), "capabilities", set);
-	json_decref(caps);
+	strv_push(&s->process.args, "sh");
+	strv_push(&s->process.env, "TERM=xterm");
+	s->process.terminal = true;
+	s->process.no_new_privileges = true;
+	s->process.rlimits = xcalloc(2, sizeof(*s->process.rlimits));
+	s->process.rlimits[0] = (struct oci_rlimit){ RLIMIT_NOFILE, "RLIMIT_NOFILE", 1024, 1024 };
+	s->process.n_rlimits = 1;
+	s->root_readonly = true;
+	s->hostname = xstrdup("hull");
 	if (rootless) {
-		json_t *lnx = json_object_get(doc, "linux");
-
-		json_array_append_new(json_object_get(lnx, "namespaces"),
-				      json_pack("{s:s}", "type", "user"));
-		json_object_set_new(lnx, "uidMappings",
-				    json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID",
-					      (int)getuid(), "size", 1));
-		json_object_set_new(lnx, "gidMappings",
-				    json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID",
-					      (int)getgid(), "size", 1));
-		json_object_del(lnx, "resources");
+		s->ns[OCI_NS_USER].present = true;
+		s->uid_mappings = xcalloc(1, sizeof(*s->uid_mappings));
+		s->gid_mappings = xcalloc(1, sizeof(*s->gid_mappings));
+		*s->uid_mappings = (struct oci_idmap){ 0, getuid(), 1 };
+		*s->gid_mappings = (struct oci_idmap){ 0, getgid(), 1 };
+		s->n_uid_mappings = s->n_gid_mappings = 1;
+	} else {
+		s->has_resources = true;
+		s->resources.has_devices = true;
+		s->resources.devices = xcalloc(1, sizeof(*s->resources.devices));
+		s->resources.devices[0] = (struct oci_dev_rule){ false, 'a', -1, -1, "rwm" };
+		s->resources.n_devices = 1;
 	}
+	doc = spec_to_json(s);
 	/* features.md: idmapped mounts (a mount's uidMappings/gidMappings) are supported. */
 	json_object_set_new(json_object_get(doc, "linux"), "mountExtensions",
 			    json_pack("{s:{s:b}}", "idmap", "enabled", 1));
@@ -118,9 +95,9 @@ char *oci_features_json(void)
 	char *out;
 
 	for (int k = 0; k < OCI_NS_COUNT; k++)
-		json_array_append_new(ns, json_string(oci_ns_name((enum oci_ns_kind)k)));
-	for (int c = 0; c <= oci_cap_last(); c++)
-		json_array_append_new(caps, json_string(oci_cap_name(c)));
+		json_array_append_new(ns, json_string(spec_ns_name((enum oci_ns_kind)k)));
+	for (int c = 0; c <= spec_cap_last(); c++)
+		json_array_append_new(caps, json_string(spec_cap_name(c)));
 	doc = json_pack("{s:s,s:s,s:o,s:o,s:{s:o,s:o,s:{s:b,s:b,s:b},s:{s:b,s:o,s:o,s:o},"
 			"s:{s:b},s:{s:b}},s:{}}",
 			"ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0", "hooks",

@@ -50,7 +50,7 @@
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 #include "oci/waiter-fd.h"
 #include "waiter/plan.h"
@@ -351,8 +351,8 @@ static int load_process_file(struct oci_process *p, const struct oci_exec_opts *
 	}
 	if ((r = hjson_load_buf(buf, len, name, &doc, err)) < 0)
 		return r;
-	oci_process_clear(p);
-	r = oci_process_parse(doc, name, p, err);
+	spec_process_clear(p);
+	r = spec_process_parse(doc, name, p, err);
 	json_decref(doc);
 	return r;
 }
@@ -404,7 +404,7 @@ static int override_process(struct oci_process *p, const struct oci_exec_opts *o
 		p->n_additional_gids = o->n_additional_gids;
 	}
 	for (size_t i = 0; o->caps && o->caps[i]; i++) {
-		int c = oci_cap_from_name(o->caps[i]);
+		int c = spec_cap_from_name(o->caps[i]);
 
 		if (c < 0)
 			return hull_err_setx(err, EINVAL, "--cap %s: unknown capability", o->caps[i]);
@@ -844,7 +844,7 @@ int oci_runtime_exec(const struct oci_runtime_ctx *ctx, const char *id,
 		return r;
 	if ((pidfd = open_init(rec, dirfd, err)) < 0)
 		return pidfd;
-	if ((r = oci_spec_load(rec->bundle, &s, err)) < 0 || (r = build_process(s, opts, err)) < 0)
+	if ((r = spec_load(rec->bundle, &s, err)) < 0 || (r = build_process(s, opts, err)) < 0)
 		return r;
 	x.spec = s;
 	x.opts = opts;

@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "container/seccomp.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 
 /*

@@ -90,15 +90,15 @@ int oci_hook_run(const struct oci_hook *h, size_t i, enum oci_hook_kind kind,
 	r = run_one(h, kind != OCI_HOOK_START_CONTAINER, state_json, &status);
 	if (r == -ETIMEDOUT)
 		return hull_err_setx(err, ETIMEDOUT, "%s hook #%zu (%s): timed out after %d s",
-				     oci_hook_name(kind), i, h->path, h->timeout);
+				     spec_hook_name(kind), i, h->path, h->timeout);
 	if (r < 0)
-		return hull_err_set(err, -r, "%s hook #%zu (%s)", oci_hook_name(kind), i, h->path);
+		return hull_err_set(err, -r, "%s hook #%zu (%s)", spec_hook_name(kind), i, h->path);
 	if (WIFSIGNALED(status))
 		return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): killed by signal %d",
-				     oci_hook_name(kind), i, h->path, WTERMSIG(status));
+				     spec_hook_name(kind), i, h->path, WTERMSIG(status));
 	if (WEXITSTATUS(status) != 0)
 		return hull_err_setx(err, ECHILD, "%s hook #%zu (%s): exited with status %d",
-				     oci_hook_name(kind), i, h->path, WEXITSTATUS(status));
+				     spec_hook_name(kind), i, h->path, WEXITSTATUS(status));
 	return 0;
 }
 

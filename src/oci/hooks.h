@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 /* Run one hook (index i of its kind, for the message); as oci_hooks_run(). */
 int oci_hook_run(const struct oci_hook *h, size_t i, enum oci_hook_kind kind,

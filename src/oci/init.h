@@ -3,7 +3,7 @@
 #include <stdbool.h>
 
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 struct init_args {
 	const struct oci_spec *spec;

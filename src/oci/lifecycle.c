@@ -20,7 +20,7 @@
 #include "container/cgroup.h"
 #include "oci/hooks.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 
 static int open_rec(const struct oci_runtime_ctx *ctx, const char *id, int *ret_dirfd,
@@ -55,7 +55,7 @@ static void run_hooks_warn(const struct state_rec *rec, enum oci_hook_kind kind,
 
 	if (!rec->hooks)
 		return;
-	if (oci_hooks_parse(rec->hooks, "state.json: hooks", hooks, n, &err) == 0 && n[kind]) {
+	if (spec_hooks_parse(rec->hooks, "state.json: hooks", hooks, n, &err) == 0 && n[kind]) {
 		cleanup_free char *json = state_json_str(rec, st);
 
 		/* poststart and poststop failures are warnings, and the remaining hooks still
@@ -64,7 +64,7 @@ static void run_hooks_warn(const struct state_rec *rec, enum oci_hook_kind kind,
 			if (oci_hook_run(&hooks[kind][i], i, kind, json, &err) < 0)
 				log_warn("%s", err.msg);
 	}
-	oci_hooks_free(hooks, n);
+	spec_hooks_free(hooks, n);
 }
 
 int oci_runtime_start(const struct oci_runtime_ctx *ctx, const char *id, struct hull_err *err)
@@ -404,6 +404,7 @@ static int live_cgroup(const struct oci_runtime_ctx *ctx, const char *id, const 
 int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
 		       const char *resources_json, const char *where, struct hull_err *err)
 {
+	struct oci_resources parsed = { 0 };
 	struct cgroup_paths cg;
 	json_t *res = NULL;
 	int r;
@@ -411,7 +412,9 @@ int oci_runtime_update(const struct oci_runtime_ctx *ctx, const char *id,
 	if ((r = hjson_load_buf(resources_json, strlen(resources_json), where, &res, err)) < 0)
 		return r;
 	if ((r = live_cgroup(ctx, id, "update", &cg, err)) == 0) {
-		r = cgroup_update(&cg, res, where, err);
+		if ((r = spec_resources_parse(res, where, &parsed, err)) == 0)
+			r = cgroup_update(&cg, &parsed, where, err);
+		spec_resources_clear(&parsed);
 		cgroup_paths_clear(&cg);
 	}
 	json_decref(res);

@@ -30,7 +30,7 @@
 #include "container/sync.h"
 #include "oci/hooks.h"
 #include "oci/init.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 #include "oci/state.h"
 
 void oci_create_opts_init(struct oci_create_opts *opts)
@@ -299,7 +299,7 @@ int oci_runtime_create(const struct oci_runtime_ctx *ctx, const char *id, const 
 	int sv[2], saved_pidns, saved_timens, r;
 	const char *root = state_root(ctx);
 
-	if ((r = oci_id_validate(id, err)) < 0 || (r = oci_spec_load(bundle, &s, err)) < 0 ||
+	if ((r = oci_id_validate(id, err)) < 0 || (r = spec_load(bundle, &s, err)) < 0 ||
 	    (r = check_spec(ctx, s, opts, err)) < 0)
 		return r;
 	if (opts->console_socket && (console = process_console_connect(opts->console_socket, err)) < 0)

@@ -9,9 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,9 +21,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hull_err err = { 0 };
 	struct oci_spec *spec = NULL;
 
-	if (oci_spec_parse((const char *)data, size, "config.json", "/fuzz-bundle", &spec,
-			   &err) == 0)
-		oci_spec_free(spec);
+	if (spec_parse((const char *)data, size, "config.json", "/fuzz-bundle", &spec,
+			   &err) == 0) {
+		/* What parses is written back, and what the writer writes parses again. */
+		char *text = spec_dump(spec);
+		struct oci_spec *again = NULL;
+
+		if (spec_parse(text, strlen(text), "config.json", "/fuzz-bundle", &again, &err) < 0)
+			abort();
+		spec_free(again);
+		free(text);
+		spec_free(spec);
+	}
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 """scripts/lint catches each rule's case in a small tree made in a temp dir, lets a clean file
 pass, honours scripts/lint-allow.txt, and passes on the real tree (no cmocka, no build)."""
+import os
 import pathlib
 import shutil
 import subprocess
@@ -158,3 +159,55 @@ def test_cppcheck_finding(tree):
 def test_tree_passes():
     r = subprocess.run([str(LINT)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout
+
+
+# ---- scripts/check-layers: nm on the built static libraries ----
+
+CHECK_LAYERS = REPO / "scripts" / "check-layers"
+LAYER_LIBS = {"common": "libhull-common.a", "spec": "libhull-spec.a",
+              "container": "libhull-container.a", "oci": "libhull-oci-rt.a",
+              "disk": "libhull-disk.a", "vmm": "libhull-vmm.a", "image": "libhull-image.a",
+              "net": "libhull-net.a", "engine": "libhull-engine.a"}
+
+
+def fake_build(root, extra):
+    """A build dir of tiny archives: lib X defines X_fn; extra[X] is more C for X."""
+    for lib, name in LAYER_LIBS.items():
+        d = root / "src" / lib
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "x.c").write_text(f"int {lib}_fn(void);\nint {lib}_fn(void) {{ return 0; }}\n"
+                               + extra.get(lib, ""))
+        subprocess.run(["cc", "-c", "-o", str(d / "x.o"), str(d / "x.c")], check=True)
+        subprocess.run(["ar", "rcs", str(d / name), str(d / "x.o")], check=True)
+
+
+def check_layers(build):
+    r = subprocess.run([str(CHECK_LAYERS), str(build)], capture_output=True, text=True,
+                       timeout=120)
+    return r.returncode, r.stdout.splitlines()
+
+
+def test_layers_downward_calls_pass(tmp_path):
+    fake_build(tmp_path, {"container": "int spec_fn(void);\nint c2(void) { return spec_fn(); }\n",
+                          "engine": "int oci_fn(void);\nint e2(void) { return oci_fn(); }\n"})
+    rc, out = check_layers(tmp_path)
+    assert rc == 0 and out[-1] == "check-layers: 9 libraries, 0 findings", out
+
+
+def test_layers_upward_call_fails(tmp_path):
+    """The old container <-> oci cycle: container calling a function oci defines."""
+    fake_build(tmp_path, {"container": "int oci_fn(void);\nint c2(void) { return oci_fn(); }\n",
+                          "spec": "int vmm_fn(void);\nint s2(void) { return vmm_fn(); }\n"})
+    rc, out = check_layers(tmp_path)
+    assert rc == 1
+    assert "container: needs oci_fn from oci (not below it)" in out
+    assert "spec: needs vmm_fn from vmm (not below it)" in out
+    assert out[-1] == "check-layers: 9 libraries, 2 findings"
+
+
+def test_layers_of_this_build():
+    build = pathlib.Path(os.environ.get("HULL_BUILD_DIR", REPO / "build"))
+    if not (build / "src" / "spec" / "libhull-spec.a").exists():
+        pytest.skip(f"{build}: not built")
+    rc, out = check_layers(build)
+    assert rc == 0, out

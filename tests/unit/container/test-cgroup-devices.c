@@ -144,7 +144,7 @@ static void assert_all_reachable(int len)
 	}
 }
 
-static int build(const struct cgroup_dev_rule *rules, size_t n)
+static int build(const struct oci_dev_rule *rules, size_t n)
 {
 	struct hull_err err = { 0 };
 	int len = cgroup_devices_bpf_build(rules, n, prog, CGROUP_DEV_BPF_INSNS(n), &err);
@@ -175,9 +175,9 @@ static void test_empty_denies_all(void **state)
 
 static void test_insn_count(void **state)
 {
-	const struct cgroup_dev_rule one[] = { RULE(true, 'c', 1, 3, "rwm") };
-	const struct cgroup_dev_rule full[] = { RULE(false, 'b', 8, 0, "rw") };
-	const struct cgroup_dev_rule wild_major[] = { RULE(true, 'c', -1, 3, "rwm") };
+	const struct oci_dev_rule one[] = { RULE(true, 'c', 1, 3, "rwm") };
+	const struct oci_dev_rule full[] = { RULE(false, 'b', 8, 0, "rw") };
+	const struct oci_dev_rule wild_major[] = { RULE(true, 'c', -1, 3, "rwm") };
 
 	/* load, type (3), major (3), minor (3), jump, verdict (2), default deny (2) */
 	assert_int_equal(build(one, 1), 1 + 3 + 3 + 3 + 1 + 2 + 2);
@@ -188,7 +188,7 @@ static void test_insn_count(void **state)
 
 static void test_allow_one_device(void **state)
 {
-	const struct cgroup_dev_rule rules[] = { RULE(true, 'c', 1, 3, "rw") };
+	const struct oci_dev_rule rules[] = { RULE(true, 'c', 1, 3, "rw") };
 	int len = build(rules, 1);
 
 	assert_int_equal(run(len, DEV_C, ACC_R, 1, 3), 1);
@@ -202,11 +202,11 @@ static void test_allow_one_device(void **state)
 
 static void test_last_rule_wins(void **state)
 {
-	const struct cgroup_dev_rule allow_then_deny[] = {
+	const struct oci_dev_rule allow_then_deny[] = {
 		RULE(true, 'c', 1, -1, "rwm"),
 		RULE(false, 'c', 1, 5, "rwm"),
 	};
-	const struct cgroup_dev_rule deny_then_allow[] = {
+	const struct oci_dev_rule deny_then_allow[] = {
 		RULE(false, 'c', 1, 5, "rwm"),
 		RULE(true, 'c', 1, -1, "rwm"),
 	};
@@ -222,7 +222,7 @@ static void test_last_rule_wins(void **state)
 static void test_deny_partial_access(void **state)
 {
 	/* deny w after allow rwm: any request that includes w is denied */
-	const struct cgroup_dev_rule rules[] = {
+	const struct oci_dev_rule rules[] = {
 		RULE(true, 'c', 1, 3, "rwm"),
 		RULE(false, 'c', 1, 3, "w"),
 	};
@@ -237,7 +237,7 @@ static void test_deny_partial_access(void **state)
 static void test_wildcards(void **state)
 {
 	/* The usual container list: deny all, then allow a few, with "b *:* m" style wildcards. */
-	const struct cgroup_dev_rule rules[] = {
+	const struct oci_dev_rule rules[] = {
 		RULE(false, 'a', -1, -1, "rwm"),
 		RULE(true, 'c', -1, -1, "m"),
 		RULE(true, 'b', -1, -1, "m"),
@@ -262,11 +262,11 @@ static void test_wildcards(void **state)
 
 static void test_match_all_cuts_dead_code(void **state)
 {
-	const struct cgroup_dev_rule rules[] = {
+	const struct oci_dev_rule rules[] = {
 		RULE(false, 'c', 1, 5, "rwm"),
 		RULE(true, 'a', -1, -1, "rwm"),
 	};
-	const struct cgroup_dev_rule deny_last[] = {
+	const struct oci_dev_rule deny_last[] = {
 		RULE(true, 'c', 1, 5, "rwm"),
 		RULE(false, 'a', -1, -1, "rwm"),
 	};
@@ -281,7 +281,7 @@ static void test_match_all_cuts_dead_code(void **state)
 
 static void test_empty_access_matches_nothing(void **state)
 {
-	const struct cgroup_dev_rule rules[] = {
+	const struct oci_dev_rule rules[] = {
 		RULE(true, 'c', 1, 3, "rwm"),
 		RULE(false, 'c', 1, 3, ""),
 	};
@@ -292,7 +292,7 @@ static void test_empty_access_matches_nothing(void **state)
 
 static void test_bad_rules(void **state)
 {
-	struct cgroup_dev_rule bad[] = {
+	struct oci_dev_rule bad[] = {
 		RULE(true, 'c', 1, 3, "rwm"),
 		RULE(true, 'x', 1, 3, "rwm"),
 	};
@@ -302,7 +302,7 @@ static void test_bad_rules(void **state)
 	assert_string_equal(err.msg,
 			    "device rule 1: type: unknown device type 'x' (want a, b or c)");
 
-	bad[1] = (struct cgroup_dev_rule)RULE(true, 'c', 1, 3, "rwx");
+	bad[1] = (struct oci_dev_rule)RULE(true, 'c', 1, 3, "rwx");
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "device rule 1: access: \"rwx\""));
 
@@ -310,15 +310,15 @@ static void test_bad_rules(void **state)
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not NUL-terminated"));
 
-	bad[1] = (struct cgroup_dev_rule)RULE(true, 'c', -2, 3, "r");
+	bad[1] = (struct oci_dev_rule)RULE(true, 'c', -2, 3, "r");
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "major: -2 is out of range"));
 
-	bad[1] = (struct cgroup_dev_rule)RULE(true, 'c', 1, 1LL << 32, "r");
+	bad[1] = (struct oci_dev_rule)RULE(true, 'c', 1, 1LL << 32, "r");
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "minor: 4294967296 is out of range"));
 
-	bad[1] = (struct cgroup_dev_rule)RULE(true, '\x01', 1, 3, "r");
+	bad[1] = (struct oci_dev_rule)RULE(true, '\x01', 1, 3, "r");
 	assert_int_equal(cgroup_devices_bpf_build(bad, 2, prog, ARRAY_SIZE(prog), &err), -EINVAL);
 	assert_string_equal(err.msg,
 			    "device rule 1: type: unknown device type 0x01 (want a, b or c)");
@@ -330,13 +330,13 @@ static void test_bad_rules(void **state)
 
 static void test_rule_limit(void **state)
 {
-	struct cgroup_dev_rule *rules = calloc(CGROUP_DEV_RULES_MAX + 1, sizeof(*rules));
+	struct oci_dev_rule *rules = calloc(CGROUP_DEV_RULES_MAX + 1, sizeof(*rules));
 	struct hull_err err = { 0 };
 	int len;
 
 	assert_non_null(rules);
 	for (size_t i = 0; i <= CGROUP_DEV_RULES_MAX; i++)
-		rules[i] = (struct cgroup_dev_rule)RULE(i % 2, i % 3 ? 'c' : 'b', (int64_t)i, 7,
+		rules[i] = (struct oci_dev_rule)RULE(i % 2, i % 3 ? 'c' : 'b', (int64_t)i, 7,
 							"rw");
 	assert_int_equal(cgroup_devices_bpf_build(rules, CGROUP_DEV_RULES_MAX + 1, prog,
 						  ARRAY_SIZE(prog), &err),
@@ -356,13 +356,13 @@ static void test_rule_limit(void **state)
 /* ---- random rule lists against a reference ------------------------------------------ */
 
 /* The semantics written the plain way: rules in order, the last match wins, deny by default. */
-static int reference(const struct cgroup_dev_rule *rules, size_t n, uint32_t type,
+static int reference(const struct oci_dev_rule *rules, size_t n, uint32_t type,
 		     uint32_t access, uint32_t major, uint32_t minor)
 {
 	int verdict = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct cgroup_dev_rule *r = &rules[i];
+		const struct oci_dev_rule *r = &rules[i];
 		uint32_t bits = 0;
 
 		for (const char *c = r->access; *c; c++)
@@ -393,7 +393,7 @@ static int64_t random_num(unsigned *seed, bool wild)
 	return rand_r(seed) % 3;
 }
 
-static void random_rule(unsigned *seed, struct cgroup_dev_rule *r)
+static void random_rule(unsigned *seed, struct oci_dev_rule *r)
 {
 	static const char *const acc[] = { "", "r", "w", "m", "rw", "rm", "wm", "rwm" };
 
@@ -406,7 +406,7 @@ static void random_rule(unsigned *seed, struct cgroup_dev_rule *r)
 
 static void test_random_against_reference(void **state)
 {
-	struct cgroup_dev_rule rules[12];
+	struct oci_dev_rule rules[12];
 	unsigned seed = 12345;
 
 	for (int round = 0; round < 2000; round++) {
@@ -433,21 +433,21 @@ static void test_random_against_reference(void **state)
 
 /* ---- JSON --------------------------------------------------------------------------- */
 
-static int parse(const char *text, struct cgroup_dev_rule **rules, size_t *n,
+static int parse(const char *text, struct oci_dev_rule **rules, size_t *n,
 		 struct hull_err *err)
 {
 	json_t *v = json_loads(text, 0, NULL);
 	int r;
 
 	assert_non_null(v);
-	r = cgroup_dev_rules_from_json(v, "config.json: linux.resources.devices", rules, n, err);
+	r = spec_dev_rules_from_json(v, "config.json: linux.resources.devices", rules, n, err);
 	json_decref(v);
 	return r;
 }
 
 static void test_json_ok(void **state)
 {
-	struct cgroup_dev_rule *rules = NULL;
+	struct oci_dev_rule *rules = NULL;
 	struct hull_err err = { 0 };
 	char buf[32];
 	size_t n = 0;
@@ -473,14 +473,14 @@ static void test_json_ok(void **state)
 	free(rules);
 
 	rules = NULL;
-	assert_int_equal(cgroup_dev_rules_from_json(NULL, "x", &rules, &n, &err), 0);
+	assert_int_equal(spec_dev_rules_from_json(NULL, "x", &rules, &n, &err), 0);
 	assert_int_equal(n, 0);
 	free(rules);
 }
 
 static void expect_json_error(const char *text, int code, const char *msg)
 {
-	struct cgroup_dev_rule *rules = NULL;
+	struct oci_dev_rule *rules = NULL;
 	struct hull_err err = { 0 };
 	size_t n = 99;
 
@@ -518,13 +518,13 @@ static void test_json_bad(void **state)
 static void test_json_too_many(void **state)
 {
 	json_t *arr = json_array();
-	struct cgroup_dev_rule *rules = NULL;
+	struct oci_dev_rule *rules = NULL;
 	struct hull_err err = { 0 };
 	size_t n = 0;
 
 	for (int i = 0; i <= CGROUP_DEV_RULES_MAX; i++)
 		json_array_append_new(arr, json_pack("{s:b}", "allow", 1));
-	assert_int_equal(cgroup_dev_rules_from_json(arr, "config.json: linux.resources.devices",
+	assert_int_equal(spec_dev_rules_from_json(arr, "config.json: linux.resources.devices",
 						    &rules, &n, &err),
 			 -E2BIG);
 	assert_non_null(strstr(err.msg, "devices: 4097 rules, at most 4096"));
@@ -591,7 +591,7 @@ static int kernel_teardown(void **state)
 }
 
 /* Apply, or skip when bpf(2) is not allowed here; fail on any other error. */
-static void apply_or_skip(struct kfix *fix, const struct cgroup_dev_rule *rules, size_t n)
+static void apply_or_skip(struct kfix *fix, const struct oci_dev_rule *rules, size_t n)
 {
 	struct hull_err err = { 0 };
 	int r = cgroup_devices_bpf_apply(fix->dirfd, rules, n, &err);
@@ -649,12 +649,12 @@ static int attached_count(struct kfix *fix)
 static void test_kernel_enforce_and_replace(void **state)
 {
 	struct kfix *fix = *state;
-	const struct cgroup_dev_rule null_only[] = { RULE(true, 'c', 1, 3, "rw") };
-	const struct cgroup_dev_rule null_zero[] = {
+	const struct oci_dev_rule null_only[] = { RULE(true, 'c', 1, 3, "rw") };
+	const struct oci_dev_rule null_zero[] = {
 		RULE(true, 'c', 1, 3, "rw"),
 		RULE(true, 'c', 1, 5, "r"),
 	};
-	const struct cgroup_dev_rule deny_w[] = {
+	const struct oci_dev_rule deny_w[] = {
 		RULE(true, 'c', 1, -1, "rwm"),
 		RULE(false, 'c', 1, 3, "w"),
 	};
@@ -687,7 +687,7 @@ static void test_kernel_enforce_and_replace(void **state)
 static void test_kernel_max_rules(void **state)
 {
 	struct kfix *fix = *state;
-	struct cgroup_dev_rule *rules;
+	struct oci_dev_rule *rules;
 	struct timespec t0, t1;
 
 	if (!fix)
@@ -695,15 +695,15 @@ static void test_kernel_max_rules(void **state)
 	rules = calloc(CGROUP_DEV_RULES_MAX, sizeof(*rules));
 	assert_non_null(rules);
 	/* Deny all, a long run of rules for other majors, and /dev/null last. */
-	rules[0] = (struct cgroup_dev_rule)RULE(false, 'a', -1, -1, "rwm");
+	rules[0] = (struct oci_dev_rule)RULE(false, 'a', -1, -1, "rwm");
 	for (size_t i = 1; i < CGROUP_DEV_RULES_MAX - 1; i++)
 	{
-		rules[i] = (struct cgroup_dev_rule)RULE(true, i % 2 ? 'c' : 'b',
+		rules[i] = (struct oci_dev_rule)RULE(true, i % 2 ? 'c' : 'b',
 							(int64_t)(i + 1000), (int64_t)i, "rw");
 		if (i % 3 == 0)
 			memcpy(rules[i].access, "m", 2);
 	}
-	rules[CGROUP_DEV_RULES_MAX - 1] = (struct cgroup_dev_rule)RULE(true, 'c', 1, 3, "rw");
+	rules[CGROUP_DEV_RULES_MAX - 1] = (struct oci_dev_rule)RULE(true, 'c', 1, 3, "rw");
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	apply_or_skip(fix, rules, CGROUP_DEV_RULES_MAX);
 	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -751,8 +751,8 @@ static void attach_raw(struct kfix *fix, int prog_fd, uint32_t flags)
 	assert_int_equal(syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)), 0);
 }
 
-static const struct cgroup_dev_rule rules_null[] = { RULE(true, 'c', 1, 3, "rw") };
-static const struct cgroup_dev_rule rules_null_zero[] = {
+static const struct oci_dev_rule rules_null[] = { RULE(true, 'c', 1, 3, "rw") };
+static const struct oci_dev_rule rules_null_zero[] = {
 	RULE(true, 'c', 1, 3, "rw"),
 	RULE(true, 'c', 1, 5, "rw"),
 };
@@ -890,7 +890,7 @@ static void test_kernel_no_gap(void **state)
 /* Every shape of rule the generator makes passes the kernel's verifier. */
 static void test_kernel_verifier_accepts_random(void **state)
 {
-	struct cgroup_dev_rule rules[40];
+	struct oci_dev_rule rules[40];
 	struct hull_err err = { 0 };
 	unsigned seed = 777;
 	int len, fd;
@@ -941,7 +941,7 @@ static void test_kernel_verifier_error(void **state)
 
 static void test_kernel_bad_fd(void **state)
 {
-	const struct cgroup_dev_rule rules[] = { RULE(true, 'c', 1, 3, "rw") };
+	const struct oci_dev_rule rules[] = { RULE(true, 'c', 1, 3, "rw") };
 	struct hull_err err = { 0 };
 	int fd, r;
 

@@ -30,10 +30,10 @@ static json_t *js(const char *text)
 	return v;
 }
 
-static int parse(const char *text, struct cg_res *r, struct hull_err *err)
+static int parse(const char *text, struct oci_resources *r, struct hull_err *err)
 {
 	json_t *v = js(text);
-	int rc = cg_res_parse(v, "config.json: linux.resources", NULL, false, r, err);
+	int rc = spec_resources_parse(v, "config.json: linux.resources", r, err);
 
 	json_decref(v);
 	return rc;
@@ -41,7 +41,7 @@ static int parse(const char *text, struct cg_res *r, struct hull_err *err)
 
 static void test_parse_valid(void **state)
 {
-	struct cg_res r;
+	struct oci_resources r;
 	struct hull_err err = { 0 };
 
 	assert_int_equal(parse("{\"memory\":{\"limit\":1048576,\"swap\":-1,\"swappiness\":5},"
@@ -59,12 +59,12 @@ static void test_parse_valid(void **state)
 	assert_string_equal(r.cpus, "0");
 	assert_true(r.has_pids);
 	assert_int_equal(r.pids_limit, -1); /* 0 means unlimited */
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 }
 
 static void expect_bad(const char *text, const char *field)
 {
-	struct cg_res r;
+	struct oci_resources r;
 	struct hull_err err = { 0 };
 
 	assert_true(parse(text, &r, &err) < 0);
@@ -83,15 +83,26 @@ static void test_parse_invalid(void **state)
 	expect_bad("{\"cpu\":{\"cpus\":7}}", "linux.resources.cpu.cpus");
 	expect_bad("{\"pids\":{\"limit\":-9}}", "linux.resources.pids.limit");
 	expect_bad("{\"blockIO\":{\"weight\":5}}", "linux.resources.blockIO.weight");
-	expect_bad("{\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":4000,\"minor\":4000,"
-		   "\"rate\":1}]}}",
-		   "throttleReadBpsDevice[0]");
 	expect_bad("{\"hugepageLimits\":[{\"pageSize\":\"2M/../x\",\"limit\":1}]}",
 		   "hugepageLimits[0].pageSize");
 	expect_bad("{\"unified\":{\"../x\":\"1\"}}", "linux.resources.unified");
 	expect_bad("{\"unified\":{\"cgroup.procs\":\"1\"}}", "unified.cgroup.procs");
 	expect_bad("{\"unified\":{\"pids.max\":5}}", "unified.pids.max");
 	expect_bad("{\"memory\":[]}", "linux.resources.memory");
+}
+
+/* A block device that is not there is the host's question, asked where the value is
+ * written (cg_check_blkio_devices), not by the model. */
+static void test_blkio_device_is_a_host_check(void **state)
+{
+	struct oci_resources r;
+	struct hull_err err = { 0 };
+
+	assert_int_equal(parse("{\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":4000,"
+			       "\"minor\":4000,\"rate\":1}]}}", &r, &err), 0);
+	assert_true(cg_check_blkio_devices(&r, "config.json: linux.resources", &err) < 0);
+	assert_non_null(strstr(err.msg, "linux.resources.blockIO.throttleReadBpsDevice[0]"));
+	spec_resources_clear(&r);
 }
 
 static void test_cpuset_check(void **state)
@@ -155,7 +166,7 @@ static void test_v2_plan_conversions(void **state)
 	char tmpl[] = "/tmp/hull-cgtest.XXXXXX";
 	struct cgroup_paths p = { .v2 = true };
 	struct hull_err err = { 0 };
-	struct cg_res r;
+	struct oci_resources r;
 	struct cg_plan plan = { 0 };
 	char *got;
 
@@ -181,20 +192,20 @@ static void test_v2_plan_conversions(void **state)
 	assert_string_equal(got, "max");
 	free(got);
 	cg_plan_clear(&plan);
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 
 	/* Realtime limits and net_cls have no v2 files: an error naming the field. */
 	assert_int_equal(parse("{\"cpu\":{\"realtimeRuntime\":100}}", &r, &err), 0);
 	assert_true(cgv2_plan(&p, &r, "w", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "cpu.realtimeRuntime"));
 	cg_plan_clear(&plan);
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 	/* A unified key without its file. */
 	assert_int_equal(parse("{\"unified\":{\"io.nosuch\":\"1\"}}", &r, &err), 0);
 	assert_true(cgv2_plan(&p, &r, "w", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "unified.io.nosuch"));
 	cg_plan_clear(&plan);
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 	rm_rf(tmpl);
 	cgroup_paths_clear(&p);
 }
@@ -203,19 +214,19 @@ static void test_v1_plan_unified_refused(void **state)
 {
 	struct cgroup_paths p = { 0 };
 	struct hull_err err = { 0 };
-	struct cg_res r;
+	struct oci_resources r;
 	struct cg_plan plan = { 0 };
 
 	assert_int_equal(parse("{\"unified\":{\"pids.max\":\"5\"}}", &r, &err), 0);
 	assert_true(cgv1_plan(&p, &r, "config.json: linux.resources", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "linux.resources.unified"));
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 	/* A controller that is not mounted. */
 	assert_int_equal(parse("{\"pids\":{\"limit\":5}}", &r, &err), 0);
 	assert_true(cgv1_plan(&p, &r, "config.json: linux.resources", &plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "pids"));
 	cg_plan_clear(&plan);
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 }
 
 static void test_v1_plan_memory_and_devices(void **state)
@@ -225,7 +236,7 @@ static void test_v1_plan_memory_and_devices(void **state)
 	char tmpl[] = "/tmp/hull-cgtest.XXXXXX";
 	struct cgroup_paths p = { 0 };
 	struct hull_err err = { 0 };
-	struct cg_res r;
+	struct oci_resources r;
 	struct cg_plan plan = { 0 };
 	json_t *v;
 	size_t n_allow = 0;
@@ -235,7 +246,7 @@ static void test_v1_plan_memory_and_devices(void **state)
 	v = js("{\"memory\":{\"limit\":-1,\"disableOOMKiller\":true},"
 	       "\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
 	       "{\"allow\":true,\"type\":\"b\",\"major\":8,\"access\":\"r\"}]}");
-	assert_int_equal(cg_res_parse(v, "config.json: linux.resources", NULL, true, &r, &err), 0);
+	assert_int_equal(spec_resources_parse(v, "config.json: linux.resources", &r, &err), 0);
 	json_decref(v);
 	assert_int_equal(cgv1_plan(&p, &r, "w", &plan, &err), 0);
 	/* Unlimited memory means unlimited memory+swap too (runc). */
@@ -244,7 +255,7 @@ static void test_v1_plan_memory_and_devices(void **state)
 	assert_string_equal(plan.w[1].file, "memory.memsw.limit_in_bytes");
 	assert_string_equal(plan.w[1].value, "-1");
 	assert_string_equal(plan.w[2].file, "memory.oom_control");
-	/* deny-all first, then the config's rules, then the defaults. */
+	/* deny-all first, then the config's rules (cgroup_create appends runc's defaults). */
 	assert_string_equal(plan.w[3].file, "devices.deny");
 	assert_string_equal(plan.w[3].value, "a");
 	assert_string_equal(plan.w[4].file, "devices.deny");
@@ -253,11 +264,22 @@ static void test_v1_plan_memory_and_devices(void **state)
 	assert_string_equal(plan.w[5].value, "b 8:* r");
 	for (size_t i = 6; i < plan.n; i++)
 		n_allow += strcmp(plan.w[i].file, "devices.allow") == 0;
-	assert_int_equal(n_allow, 12); /* runc's default devices */
+	assert_int_equal(n_allow, 0); /* the model holds only the config's rules */
 	cg_plan_clear(&plan);
-	cg_res_clear(&r);
+	spec_resources_clear(&r);
 	rm_rf(tmpl);
 	cgroup_paths_clear(&p);
+}
+
+static int update(const struct cgroup_paths *p, json_t *res, struct hull_err *err)
+{
+	struct oci_resources r;
+	int rc = spec_resources_parse(res, "r.json: resources", &r, err);
+
+	if (rc == 0)
+		rc = cgroup_update(p, &r, "r.json: resources", err);
+	spec_resources_clear(&r);
+	return rc;
 }
 
 static void test_update_restores_on_failure(void **state)
@@ -275,7 +297,7 @@ static void test_update_restores_on_failure(void **state)
 	assert_int_equal(mkdir(path, 0755), 0);
 	free(path);
 	res = js("{\"memory\":{\"limit\":4096},\"cpu\":{\"quota\":20000},\"pids\":{\"limit\":3}}");
-	assert_true(cgroup_update(&p, res, "r.json: resources", &err) < 0);
+	assert_true(update(&p, res, &err) < 0);
 	assert_non_null(strstr(err.msg, "r.json: resources.cpu.quota"));
 	got = slurp(p.dirs[CG_UNIFIED], "memory.max");
 	assert_string_equal(got, "old");
@@ -286,7 +308,7 @@ static void test_update_restores_on_failure(void **state)
 	json_decref(res);
 	/* Without the failing field everything is written. */
 	res = js("{\"memory\":{\"limit\":4096},\"pids\":{\"limit\":3}}");
-	assert_int_equal(cgroup_update(&p, res, "r.json: resources", &err), 0);
+	assert_int_equal(update(&p, res, &err), 0);
 	got = slurp(p.dirs[CG_UNIFIED], "memory.max");
 	assert_string_equal(got, "4096");
 	free(got);
@@ -344,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_blkio_device_is_a_host_check),
 		cmocka_unit_test(test_cpuset_check),
 		cmocka_unit_test(test_v2_plan_conversions),
 		cmocka_unit_test(test_v1_plan_unified_refused),

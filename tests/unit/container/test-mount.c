@@ -22,7 +22,7 @@
 
 #include "container/mount-internal.h"
 #include "container/rootfs.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #define MAX_CALLS 16
 
@@ -117,7 +117,7 @@ static int mount_all(const char *mounts_json)
 	(void)snprintf(doc, sizeof(doc),
 		       "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"%s\"},\"mounts\":%s}", root,
 		       mounts_json);
-	if (oci_spec_parse(doc, strlen(doc), "config.json", "/tmp", &s, &err) < 0)
+	if (spec_parse(doc, strlen(doc), "config.json", "/tmp", &s, &err) < 0)
 		fail_msg("parse: %s", err.msg);
 	n_calls = 0;
 	memset(calls, 0, sizeof(calls));
@@ -127,7 +127,7 @@ static int mount_all(const char *mounts_json)
 	if (r < 0)
 		fail_msg("mount_all: %s", err.msg);
 	close(root_fd);
-	oci_spec_free(s);
+	spec_free(s);
 	return r;
 }
 

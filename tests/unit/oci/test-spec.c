@@ -17,7 +17,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "oci/runtime.h"
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 static const char base_config[] =
 	"{\"ociVersion\":\"1.0.2\","
@@ -55,7 +55,7 @@ static struct oci_spec *parse_ok(const char *doc)
 {
 	struct oci_spec *s = NULL;
 	struct hull_err err = { 0 };
-	int r = oci_spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err);
+	int r = spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err);
 
 	if (r < 0)
 		fail_msg("unexpected error: %s", err.msg);
@@ -296,7 +296,7 @@ static void test_sched_fields(void **state)
 	assert_int_equal(s->mempolicy.max_node, 66);
 	assert_int_equal(s->mempolicy.nodes[0], 0x7UL | (0UL));
 	assert_int_equal(s->mempolicy.nodes[1], 0x2UL);
-	oci_spec_free(s);
+	spec_free(s);
 	free(buf);
 	json_decref(j);
 	free(doc);
@@ -309,7 +309,7 @@ static void test_bad_configs(void **state)
 		char *doc = edit(c->path, c->value);
 		struct oci_spec *s = NULL;
 		struct hull_err err = { 0 };
-		int r = oci_spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err);
+		int r = spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err);
 
 		if (r >= 0)
 			fail_msg("case %zu (%s): accepted", i, c->path);
@@ -334,7 +334,7 @@ static void test_malformed_json(void **state)
 		struct oci_spec *s = NULL;
 		struct hull_err err = { 0 };
 
-		assert_true(oci_spec_parse(docs[i], strlen(docs[i]), "config.json", "/b", &s,
+		assert_true(spec_parse(docs[i], strlen(docs[i]), "config.json", "/b", &s,
 					   &err) < 0);
 		assert_non_null(strstr(err.msg, "config.json"));
 		assert_null(s);
@@ -353,7 +353,7 @@ static void test_bounded_counts(void **state)
 						    "tmpfs"));
 	json_object_set_new(doc, "mounts", ns);
 	buf = json_dumps(doc, 0);
-	assert_true(oci_spec_parse(buf, strlen(buf), "config.json", "/b", &s, &err) < 0);
+	assert_true(spec_parse(buf, strlen(buf), "config.json", "/b", &s, &err) < 0);
 	assert_non_null(strstr(err.msg, "config.json: mounts: more than"));
 	free(buf);
 	json_decref(doc);
@@ -400,13 +400,13 @@ static void test_container_ids(void **state)
 
 static void test_names(void **state)
 {
-	assert_int_equal(oci_cap_from_name("CAP_SYS_ADMIN"), 21);
-	assert_int_equal(oci_cap_from_name("cap_chown"), 0);
-	assert_int_equal(oci_cap_from_name("CAP_NOPE"), -1);
-	assert_string_equal(oci_cap_name(oci_cap_last()), "CAP_CHECKPOINT_RESTORE");
-	assert_string_equal(oci_ns_name(OCI_NS_NET), "network");
-	assert_int_equal(oci_ns_clone_flag(OCI_NS_MOUNT), CLONE_NEWNS);
-	assert_string_equal(oci_hook_name(OCI_HOOK_CREATE_RUNTIME), "createRuntime");
+	assert_int_equal(spec_cap_from_name("CAP_SYS_ADMIN"), 21);
+	assert_int_equal(spec_cap_from_name("cap_chown"), 0);
+	assert_int_equal(spec_cap_from_name("CAP_NOPE"), -1);
+	assert_string_equal(spec_cap_name(spec_cap_last()), "CAP_CHECKPOINT_RESTORE");
+	assert_string_equal(spec_ns_name(OCI_NS_NET), "network");
+	assert_int_equal(spec_ns_clone_flag(OCI_NS_MOUNT), CLONE_NEWNS);
+	assert_string_equal(spec_hook_name(OCI_HOOK_CREATE_RUNTIME), "createRuntime");
 	assert_string_equal(oci_status_name(OCI_STATUS_CREATED), "created");
 }
 
@@ -441,7 +441,7 @@ static void test_sysctl_ns(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(oci_sysctl_ns(cases[i].key), cases[i].ns);
+		assert_int_equal(spec_sysctl_ns(cases[i].key), cases[i].ns);
 	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
 		cleanup_free char *doc = xasprintf(
 			"{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},"
@@ -450,7 +450,7 @@ static void test_sysctl_ns(void **state)
 		struct oci_spec *s = NULL;
 		struct hull_err err = { 0 };
 
-		assert_true(oci_spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err) < 0);
+		assert_true(spec_parse(doc, strlen(doc), "config.json", "/b", &s, &err) < 0);
 		if (!strstr(err.msg, docs[i].msg))
 			fail_msg("case %zu: got \"%s\"", i, err.msg);
 	}
@@ -459,7 +459,7 @@ static void test_sysctl_ns(void **state)
 		const char *doc = "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},"
 				  "\"linux\":{\"namespaces\":[{\"type\":\"ipc\",\"path\":\"/x\"}],"
 				  "\"sysctl\":{\"kernel.msgmax\":\"1\"}}}";
-		oci_spec_free(parse_ok(doc));
+		spec_free(parse_ok(doc));
 	}
 }
 

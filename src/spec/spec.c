@@ -1,5 +1,5 @@
 /* config.json: top level, root, process and hooks (runtime-spec config.md). */
-#include "oci/spec.h"
+#include "spec/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
-#include "container/caps.h"
-#include "oci/spec-internal.h"
+#include "spec/spec-internal.h"
 
 static const char *const hook_names[OCI_HOOK_COUNT] = {
 	[OCI_HOOK_PRESTART] = "prestart",
@@ -29,7 +28,7 @@ static const char *const hook_names[OCI_HOOK_COUNT] = {
 	[OCI_HOOK_POSTSTOP] = "poststop",
 };
 
-const char *oci_hook_name(enum oci_hook_kind kind)
+const char *spec_hook_name(enum oci_hook_kind kind)
 {
 	return kind < OCI_HOOK_COUNT ? hook_names[kind] : "?";
 }
@@ -61,7 +60,7 @@ static const char *const cap_names[] = {
 	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 };
 
-int oci_cap_from_name(const char *name)
+int spec_cap_from_name(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
 		if (strcasecmp(name, cap_names[i]) == 0)
@@ -69,17 +68,17 @@ int oci_cap_from_name(const char *name)
 	return -1;
 }
 
-const char *oci_cap_name(int cap)
+const char *spec_cap_name(int cap)
 {
 	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
 }
 
-int oci_cap_last(void)
+int spec_cap_last(void)
 {
 	return (int)ARRAY_SIZE(cap_names) - 1;
 }
 
-int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
+int spec_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
 		    size_t n_out[OCI_HOOK_COUNT], struct hull_err *err)
 {
 	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
@@ -126,7 +125,7 @@ int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_H
 	return 0;
 }
 
-void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT])
+void spec_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT])
 {
 	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
 		for (size_t i = 0; hooks[k] && i < n[k]; i++) {
@@ -212,16 +211,16 @@ static int parse_caps(json_t *proc, const char *pw, struct oci_process *p, struc
 		if (r < 0)
 			return r;
 		for (size_t i = 0; names && names[i]; i++) {
-			int c = oci_cap_from_name(names[i]);
+			int c = spec_cap_from_name(names[i]);
 
 			/* As runc 1.1 ("ignoring unknown or unavailable capabilities"): a name
-			 * nobody knows, or a capability the running kernel lacks, is skipped with
-			 * a warning, so that configs written for newer kernels still run.
-			 * Skipping only ever grants less. docs/runtime.md "Capabilities". */
-			if (c < 0 || c > caps_kernel_last()) {
-				log_warn("%s.%s[%zu]: %s capability \"%s\" ignored", cw,
-					 set_names[s], i, c < 0 ? "unknown" : "kernel lacks the",
-					 names[i]);
+			 * nobody knows is skipped with a warning, so that configs written for
+			 * newer kernels still run. Skipping only ever grants less. A known
+			 * capability the running kernel lacks is a host question: container/caps.c
+			 * drops it where the sets are applied. docs/runtime.md "Capabilities". */
+			if (c < 0) {
+				log_warn("%s.%s[%zu]: unknown capability \"%s\" ignored", cw,
+					 set_names[s], i, names[i]);
 				continue;
 			}
 			p->caps[s] |= 1ULL << c;
@@ -378,7 +377,7 @@ static int parse_io_priority(json_t *proc, const char *pw, struct oci_process *p
 	return 0;
 }
 
-int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
+int spec_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err)
 {
 	cleanup_free char *csw = xasprintf("%s.consoleSize", w);
 	json_t *cs = NULL;
@@ -450,7 +449,7 @@ static int parse_process(json_t *root, struct oci_spec *s, struct hull_err *err)
 	if (r < 0 || !proc)
 		return r;
 	s->has_process = true;
-	return oci_process_parse(proc, "config.json: process", &s->process, err);
+	return spec_process_parse(proc, "config.json: process", &s->process, err);
 }
 
 static int parse_root(json_t *doc, struct oci_spec *s, struct hull_err *err)
@@ -522,22 +521,22 @@ static int parse_doc(struct oci_spec *s, struct hull_err *err)
 	if ((r = hjson_get_str(doc, "domainname", "config.json", false, &str, err)) < 0)
 		return r;
 	s->domainname = str ? xstrdup(str) : NULL;
-	if ((r = oci_spec_parse_mounts(doc, s, err)) < 0)
+	if ((r = spec_parse_mounts(doc, s, err)) < 0)
 		return r;
 	if ((r = hjson_get_obj(doc, "hooks", "config.json", false, &hooks, err)) < 0)
 		return r;
 	if (hooks) {
 		s->hooks_json = json_incref(hooks);
-		if ((r = oci_hooks_parse(hooks, "config.json: hooks", s->hooks, s->n_hooks, err)) <
+		if ((r = spec_hooks_parse(hooks, "config.json: hooks", s->hooks, s->n_hooks, err)) <
 		    0)
 			return r;
 	}
 	if ((r = parse_annotations(doc, s, err)) < 0)
 		return r;
-	return oci_spec_parse_linux(doc, s, err);
+	return spec_parse_linux(doc, s, err);
 }
 
-int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
+int spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
 		   struct oci_spec **ret, struct hull_err *err)
 {
 	cleanup_oci_spec struct oci_spec *s = xcalloc(1, sizeof(*s));
@@ -552,7 +551,7 @@ int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bu
 	return 0;
 }
 
-int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err)
+int spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err)
 {
 	cleanup_free char *abs = NULL, *buf = NULL, *cfg = NULL;
 	cleanup_oci_spec struct oci_spec *s = NULL;
@@ -570,7 +569,7 @@ int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *er
 				     OCI_CONFIG_MAX_SIZE);
 	if (r < 0)
 		return hull_err_set(err, -r, "config.json: %s", cfg);
-	if ((r = oci_spec_parse(buf, len, "config.json", abs, &s, err)) < 0)
+	if ((r = spec_parse(buf, len, "config.json", abs, &s, err)) < 0)
 		return r;
 	if (stat(s->root_path, &st) < 0)
 		return hull_err_set(err, errno, "config.json: root.path: %s", s->root_path);
@@ -581,7 +580,7 @@ int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *er
 	return 0;
 }
 
-void oci_process_clear(struct oci_process *p)
+void spec_process_clear(struct oci_process *p)
 {
 	strv_free(p->args);
 	strv_free(p->env);
@@ -593,7 +592,7 @@ void oci_process_clear(struct oci_process *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void oci_spec_free(struct oci_spec *s)
+void spec_free(struct oci_spec *s)
 {
 	if (!s)
 		return;
@@ -602,7 +601,7 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);
-	oci_process_clear(&s->process);
+	spec_process_clear(&s->process);
 	for (size_t i = 0; s->mounts && i < s->n_mounts; i++) {
 		free(s->mounts[i].destination);
 		free(s->mounts[i].type);
@@ -612,7 +611,7 @@ void oci_spec_free(struct oci_spec *s)
 		free(s->mounts[i].gid_mappings);
 	}
 	free(s->mounts);
-	oci_hooks_free(s->hooks, s->n_hooks);
+	spec_hooks_free(s->hooks, s->n_hooks);
 	for (int k = 0; k < OCI_NS_COUNT; k++)
 		free(s->ns[k].path);
 	free(s->uid_mappings);
@@ -631,8 +630,161 @@ void oci_spec_free(struct oci_spec *s)
 	free(s->cgroups_path);
 	json_decref(s->hooks_json);
 	json_decref(s->annotations);
-	json_decref(s->resources);
-	json_decref(s->seccomp);
+	spec_resources_clear(&s->resources);
+	spec_seccomp_free(s->seccomp);
 	json_decref(s->json);
 	free(s);
+}
+
+/* ---- writer ---- */
+
+static const char *name_of(const struct name_val *t, size_t n, uint64_t val)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].val == val)
+			return t[i].name;
+	return NULL;
+}
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *caps_to_json(const struct oci_process *p)
+{
+	static const char *const set_names[OCI_CAP_COUNT] = {
+		[OCI_CAP_BOUNDING] = "bounding",   [OCI_CAP_EFFECTIVE] = "effective",
+		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
+		[OCI_CAP_AMBIENT] = "ambient",
+	};
+	json_t *o = json_object();
+
+	for (int s = 0; s < OCI_CAP_COUNT; s++) {
+		json_t *a = json_array();
+
+		for (int c = 0; c <= spec_cap_last(); c++)
+			if (p->caps[s] & (1ULL << c))
+				json_array_append_new(a, json_string(spec_cap_name(c)));
+		json_object_set_new(o, set_names[s], a);
+	}
+	return o;
+}
+
+static json_t *scheduler_to_json(const struct oci_scheduler *sc)
+{
+	json_t *o = json_object(), *flags = json_array();
+
+	json_object_set_new(o, "policy", json_string(name_of(sched_policies,
+							     ARRAY_SIZE(sched_policies),
+							     sc->policy)));
+	json_object_set_new(o, "nice", json_integer(sc->nice));
+	json_object_set_new(o, "priority", json_integer(sc->priority));
+	for (size_t i = 0; i < ARRAY_SIZE(sched_flags); i++)
+		if (sc->flags & sched_flags[i].val)
+			json_array_append_new(flags, json_string(sched_flags[i].name));
+	json_object_set_new(o, "flags", flags);
+	if (sc->runtime)
+		json_object_set_new(o, "runtime", spec_json_u64(sc->runtime));
+	if (sc->deadline)
+		json_object_set_new(o, "deadline", spec_json_u64(sc->deadline));
+	if (sc->period)
+		json_object_set_new(o, "period", spec_json_u64(sc->period));
+	return o;
+}
+
+static json_t *user_to_json(const struct oci_process *p)
+{
+	json_t *u = json_pack("{s:I,s:I}", "uid", (json_int_t)p->uid, "gid", (json_int_t)p->gid);
+
+	if (p->has_umask)
+		json_object_set_new(u, "umask", json_integer(p->umask));
+	if (p->n_additional_gids) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->n_additional_gids; i++)
+			json_array_append_new(a, json_integer(p->additional_gids[i]));
+		json_object_set_new(u, "additionalGids", a);
+	}
+	return u;
+}
+
+static void process_extras_to_json(const struct oci_process *p, json_t *o)
+{
+	if (p->has_oom_score_adj)
+		json_object_set_new(o, "oomScoreAdj", json_integer(p->oom_score_adj));
+	if (p->has_caps)
+		json_object_set_new(o, "capabilities", caps_to_json(p));
+	if (p->apparmor_profile)
+		json_object_set_new(o, "apparmorProfile", json_string(p->apparmor_profile));
+	if (p->selinux_label)
+		json_object_set_new(o, "selinuxLabel", json_string(p->selinux_label));
+	if (p->has_scheduler)
+		json_object_set_new(o, "scheduler", scheduler_to_json(&p->scheduler));
+	if (p->has_io_priority)
+		json_object_set_new(o, "ioPriority",
+				    json_pack("{s:s,s:i}", "class",
+					      name_of(ioprio_classes, ARRAY_SIZE(ioprio_classes),
+						      (uint64_t)(p->io_priority >> 13)),
+					      "priority", p->io_priority & 0x1fff));
+	if (p->n_rlimits) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->n_rlimits; i++)
+			json_array_append_new(a, json_pack("{s:s,s:o,s:o}", "type",
+							   p->rlimits[i].name, "hard",
+							   spec_json_u64(p->rlimits[i].hard), "soft",
+							   spec_json_u64(p->rlimits[i].soft)));
+		json_object_set_new(o, "rlimits", a);
+	}
+}
+
+json_t *spec_process_to_json(const struct oci_process *p)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "terminal", json_boolean(p->terminal));
+	if (p->console_height || p->console_width)
+		json_object_set_new(o, "consoleSize",
+				    json_pack("{s:i,s:i}", "height", (int)p->console_height,
+					      "width", (int)p->console_width));
+	json_object_set_new(o, "user", user_to_json(p));
+	json_object_set_new(o, "args", strv_to_json(p->args));
+	json_object_set_new(o, "env", strv_to_json(p->env));
+	json_object_set_new(o, "cwd", json_string(p->cwd ? p->cwd : "/"));
+	json_object_set_new(o, "noNewPrivileges", json_boolean(p->no_new_privileges));
+	process_extras_to_json(p, o);
+	return o;
+}
+
+json_t *spec_hooks_to_json(struct oci_hook *const hooks[OCI_HOOK_COUNT],
+			  const size_t n[OCI_HOOK_COUNT])
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < OCI_HOOK_COUNT; k++) {
+		json_t *a;
+
+		if (!n[k])
+			continue;
+		a = json_array();
+		for (size_t i = 0; i < n[k]; i++) {
+			const struct oci_hook *h = &hooks[k][i];
+			json_t *x = json_pack("{s:s}", "path", h->path);
+
+			if (h->args)
+				json_object_set_new(x, "args", strv_to_json(h->args));
+			if (h->env)
+				json_object_set_new(x, "env", strv_to_json(h->env));
+			if (h->timeout)
+				json_object_set_new(x, "timeout", json_integer(h->timeout));
+			json_array_append_new(a, x);
+		}
+		json_object_set_new(o, hook_names[k], a);
+	}
+	return o;
 }

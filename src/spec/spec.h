@@ -1,7 +1,8 @@
 #pragma once
 /*
- * The OCI runtime-spec config.json as C structs, parsed and validated in one pass
- * (runtime-spec config.md and config-linux.md, version 1.x).
+ * The OCI runtime-spec config.json as C structs (the model: src/spec/, above common only),
+ * parsed and validated in one pass (runtime-spec config.md and config-linux.md, version
+ * 1.x), and written back by one writer (spec-write.c) for everything that makes a config.
  *
  * Every error names the file and the field, e.g.
  *   config.json: linux.namespaces[2].type: unknown namespace type "foo"
@@ -19,6 +20,9 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+
+/* linux.resources and linux.seccomp: typed (spec-resources.h). */
+#include "spec/spec-resources.h"
 
 #define OCI_CONFIG_MAX_SIZE (4U << 20)
 #define OCI_MAX_ARGS 4096
@@ -202,8 +206,9 @@ struct oci_spec {
 	unsigned long rootfs_propagation; /* 0: the default (MS_REC|MS_SLAVE) */
 	char *mount_label;
 	char *cgroups_path;
-	json_t *resources; /* linux.resources, validated later by the cgroup code */
-	json_t *seccomp;   /* linux.seccomp, applied by the seccomp code (later) */
+	bool has_resources;
+	struct oci_resources resources; /* linux.resources, validated */
+	struct oci_seccomp *seccomp;    /* linux.seccomp, validated; NULL when absent */
 	bool has_personality;
 	unsigned long personality; /* PER_LINUX or PER_LINUX32, | the flags */
 	bool has_mempolicy;
@@ -218,50 +223,96 @@ struct oci_spec {
  * Parse and validate bundle/config.json. bundle may be relative; it is made absolute.
  * The root filesystem must exist and be a directory. *ret is owned by the caller.
  */
-int oci_spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err);
+int spec_load(const char *bundle, struct oci_spec **ret, struct hull_err *err);
 
 /*
  * Parse a config document held in memory. name is used in messages ("config.json"); bundle
  * (absolute) resolves relative paths. The rootfs is not checked for existence.
  */
-int oci_spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
+int spec_parse(const char *buf, size_t len, const char *name, const char *bundle,
 		   struct oci_spec **ret, struct hull_err *err);
 
-void oci_spec_free(struct oci_spec *spec);
+void spec_free(struct oci_spec *spec);
 
 /*
  * Parse one runtime-spec "process" object (config.json's, or `exec --process FILE`); w names
- * it in messages ("config.json: process"). On error p may be half-filled: oci_process_clear.
+ * it in messages ("config.json: process"). On error p may be half-filled: spec_process_clear.
  */
-int oci_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err);
+int spec_process_parse(json_t *proc, const char *w, struct oci_process *p, struct hull_err *err);
 /* Free what p holds and zero it. */
-void oci_process_clear(struct oci_process *p);
-DEFINE_CLEANUP_FUNC(struct oci_spec, oci_spec_free)
-#define cleanup_oci_spec __attribute__((cleanup(oci_spec_free_cleanup)))
+void spec_process_clear(struct oci_process *p);
+DEFINE_CLEANUP_FUNC(struct oci_spec, spec_free)
+#define cleanup_oci_spec __attribute__((cleanup(spec_free_cleanup)))
+
+/* The runtime-spec version hull writes. */
+#define OCI_SPEC_VERSION "1.1.0"
+
+/*
+ * The writer (spec-write.c): s as a config.json document (new reference); spec_dump as
+ * text (heap); spec_write_at writes dirfd/name atomically (temp name, rename). What it
+ * writes parses back into an equal struct. A NULL root_path is written as "rootfs".
+ */
+json_t *spec_to_json(const struct oci_spec *s);
+char *spec_dump(const struct oci_spec *s);
+int spec_write_at(int dirfd, const char *name, const struct oci_spec *s,
+		      struct hull_err *err);
+/* One "process" object (config.json's, or for `exec --process`). */
+json_t *spec_process_to_json(const struct oci_process *p);
+
+/*
+ * The defaults (spec-defaults.c): one list for the engine and `hull-oci spec`, docker's where
+ * docker and runc differ (docs/runtime.md "Defaults").
+ */
+#define OCI_DEFAULT_SHM_SIZE (64LL << 20) /* docker's /dev/shm */
+struct oci_defaults {
+	bool net_ns;      /* a new network namespace */
+	bool cgroup_ns;   /* a new cgroup namespace */
+	bool privileged;  /* no maskedPaths, no readonlyPaths */
+	int64_t shm_size; /* bytes of /dev/shm; 0: OCI_DEFAULT_SHM_SIZE */
+};
+extern const char *const spec_default_caps[]; /* NULL-terminated */
+/*
+ * A new config: version, root "rootfs", a process (cwd /, PATH, the default capabilities as
+ * bounding, effective and permitted; no args yet), the default mounts, the pid, ipc, uts and
+ * mount namespaces (network and cgroup as d says), masked and readonly paths.
+ */
+struct oci_spec *spec_new_default(const struct oci_defaults *d);
+/* Append a mount; opts is mount(8)'s comma list ("rbind,ro"); type "bind" for a bind mount. */
+void spec_add_mount(struct oci_spec *s, const char *dst, const char *type, const char *src,
+			const char *opts);
+/* The capability bits of a NULL-terminated list of names (unknown names are skipped). */
+uint64_t spec_caps_from_names(const char *const *names);
 
 /* Names, for messages: "mount", "prestart", ... */
-const char *oci_ns_name(enum oci_ns_kind kind);
-int oci_ns_clone_flag(enum oci_ns_kind kind);
+const char *spec_ns_name(enum oci_ns_kind kind);
+int spec_ns_clone_flag(enum oci_ns_kind kind);
 /*
  * The namespace a linux.sysctl key ("net.ipv4.ip_forward" or "net/ipv4/ip_forward") lives in:
  * OCI_NS_IPC, OCI_NS_NET or OCI_NS_UTS, the lists runc and crun accept; OCI_NS_COUNT for a
  * key that is not namespaced (writing it changes the host whatever the container).
  */
-enum oci_ns_kind oci_sysctl_ns(const char *key);
-const char *oci_hook_name(enum oci_hook_kind kind);
+enum oci_ns_kind spec_sysctl_ns(const char *key);
+const char *spec_hook_name(enum oci_hook_kind kind);
 
 /* Parse a hooks object (as in config.json) into out; used for poststop at delete time. */
-int oci_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
+int spec_hooks_parse(json_t *hooks, const char *where, struct oci_hook *out[OCI_HOOK_COUNT],
 		    size_t n_out[OCI_HOOK_COUNT], struct hull_err *err);
-void oci_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT]);
+void spec_hooks_free(struct oci_hook *hooks[OCI_HOOK_COUNT], size_t n[OCI_HOOK_COUNT]);
 
 /* Capability name ("CAP_SYS_ADMIN") to number, or -1. */
-int oci_cap_from_name(const char *name);
+int spec_cap_from_name(const char *name);
 /* Capability number to name, or NULL. */
-const char *oci_cap_name(int cap);
+const char *spec_cap_name(int cap);
 /* The highest capability number this build knows. */
-int oci_cap_last(void);
+int spec_cap_last(void);
+
+/*
+ * The kernel's rules for an id mapping list, checked up front so that the error names the
+ * field: at most OCI_MAX_IDMAPS ranges, none empty or past 2^32, and no two overlapping on
+ * either side. where names the list ("config.json: mounts[2].uidMappings").
+ */
+int spec_idmap_check(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err);
 
 /* Mount options (runtime-spec "Mounts", mount(8)) into m; unknown ones go to m->data. */
-int oci_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
+int spec_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
 			    struct hull_err *err);

@@ -12,13 +12,9 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
-#include "container/idmap.h"
-#include "oci/spec-internal.h"
-#include "oci/spec.h"
+#include "spec/spec-internal.h"
+#include "spec/spec.h"
 
-#ifndef MS_NOSYMFOLLOW
-#define MS_NOSYMFOLLOW 256
-#endif
 
 static const struct {
 	const char *name;
@@ -34,267 +30,14 @@ static const struct {
 	[OCI_NS_TIME] = { "time", CLONE_NEWTIME },
 };
 
-const char *oci_ns_name(enum oci_ns_kind kind)
+const char *spec_ns_name(enum oci_ns_kind kind)
 {
 	return kind < OCI_NS_COUNT ? ns_names[kind].name : "?";
 }
 
-int oci_ns_clone_flag(enum oci_ns_kind kind)
+int spec_ns_clone_flag(enum oci_ns_kind kind)
 {
 	return kind < OCI_NS_COUNT ? ns_names[kind].clone_flag : 0;
-}
-
-enum opt_kind { OPT_FLAG, OPT_PROPAGATION, OPT_ATTR, OPT_ATIME, OPT_BIND, OPT_OTHER };
-
-/*
- * mount(8) options: flag options set (clear == false) or clear an MS_* bit; "r"-prefixed
- * ones change mount attributes recursively (mount_setattr(2) with AT_RECURSIVE).
- */
-static const struct mount_opt {
-	const char *name;
-	enum opt_kind kind;
-	bool clear;
-	unsigned long flag; /* MS_* or MOUNT_ATTR_* */
-} mount_opts[] = {
-	{ "defaults", OPT_FLAG, false, 0 },
-	{ "ro", OPT_FLAG, false, MS_RDONLY },
-	{ "rw", OPT_FLAG, true, MS_RDONLY },
-	{ "nosuid", OPT_FLAG, false, MS_NOSUID },
-	{ "suid", OPT_FLAG, true, MS_NOSUID },
-	{ "nodev", OPT_FLAG, false, MS_NODEV },
-	{ "dev", OPT_FLAG, true, MS_NODEV },
-	{ "noexec", OPT_FLAG, false, MS_NOEXEC },
-	{ "exec", OPT_FLAG, true, MS_NOEXEC },
-	{ "sync", OPT_FLAG, false, MS_SYNCHRONOUS },
-	{ "async", OPT_FLAG, true, MS_SYNCHRONOUS },
-	{ "dirsync", OPT_FLAG, false, MS_DIRSYNC },
-	{ "remount", OPT_FLAG, false, MS_REMOUNT },
-	{ "mand", OPT_FLAG, false, MS_MANDLOCK },
-	{ "nomand", OPT_FLAG, true, MS_MANDLOCK },
-	{ "atime", OPT_FLAG, true, MS_NOATIME },
-	{ "noatime", OPT_FLAG, false, MS_NOATIME },
-	{ "diratime", OPT_FLAG, true, MS_NODIRATIME },
-	{ "nodiratime", OPT_FLAG, false, MS_NODIRATIME },
-	{ "relatime", OPT_FLAG, false, MS_RELATIME },
-	{ "norelatime", OPT_FLAG, true, MS_RELATIME },
-	{ "strictatime", OPT_FLAG, false, MS_STRICTATIME },
-	{ "nostrictatime", OPT_FLAG, true, MS_STRICTATIME },
-	{ "lazytime", OPT_FLAG, false, MS_LAZYTIME },
-	{ "nolazytime", OPT_FLAG, true, MS_LAZYTIME },
-	{ "silent", OPT_FLAG, false, MS_SILENT },
-	{ "loud", OPT_FLAG, true, MS_SILENT },
-	{ "nosymfollow", OPT_FLAG, false, MS_NOSYMFOLLOW },
-	{ "symfollow", OPT_FLAG, true, MS_NOSYMFOLLOW },
-	{ "bind", OPT_BIND, false, 0 },
-	{ "rbind", OPT_BIND, false, MS_REC },
-	{ "shared", OPT_PROPAGATION, false, MS_SHARED },
-	{ "rshared", OPT_PROPAGATION, false, MS_SHARED | MS_REC },
-	{ "slave", OPT_PROPAGATION, false, MS_SLAVE },
-	{ "rslave", OPT_PROPAGATION, false, MS_SLAVE | MS_REC },
-	{ "private", OPT_PROPAGATION, false, MS_PRIVATE },
-	{ "rprivate", OPT_PROPAGATION, false, MS_PRIVATE | MS_REC },
-	{ "unbindable", OPT_PROPAGATION, false, MS_UNBINDABLE },
-	{ "runbindable", OPT_PROPAGATION, false, MS_UNBINDABLE | MS_REC },
-	{ "rro", OPT_ATTR, false, MOUNT_ATTR_RDONLY },
-	{ "rrw", OPT_ATTR, true, MOUNT_ATTR_RDONLY },
-	{ "rnosuid", OPT_ATTR, false, MOUNT_ATTR_NOSUID },
-	{ "rsuid", OPT_ATTR, true, MOUNT_ATTR_NOSUID },
-	{ "rnodev", OPT_ATTR, false, MOUNT_ATTR_NODEV },
-	{ "rdev", OPT_ATTR, true, MOUNT_ATTR_NODEV },
-	{ "rnoexec", OPT_ATTR, false, MOUNT_ATTR_NOEXEC },
-	{ "rexec", OPT_ATTR, true, MOUNT_ATTR_NOEXEC },
-	{ "rnodiratime", OPT_ATTR, false, MOUNT_ATTR_NODIRATIME },
-	{ "rdiratime", OPT_ATTR, true, MOUNT_ATTR_NODIRATIME },
-	{ "rnosymfollow", OPT_ATTR, false, MOUNT_ATTR_NOSYMFOLLOW },
-	{ "rsymfollow", OPT_ATTR, true, MOUNT_ATTR_NOSYMFOLLOW },
-	{ "rnoatime", OPT_ATIME, false, MOUNT_ATTR_NOATIME },
-	{ "rrelatime", OPT_ATIME, false, MOUNT_ATTR_RELATIME },
-	{ "rstrictatime", OPT_ATIME, false, MOUNT_ATTR_STRICTATIME },
-	{ "tmpcopyup", OPT_OTHER, false, 0 },
-};
-
-int oci_mount_options_parse(struct oci_mount *m, char *const *options, const char *where,
-			    struct hull_err *err)
-{
-	cleanup_free char *data = NULL;
-
-	for (size_t i = 0; options && options[i]; i++) {
-		const char *o = options[i];
-		const struct mount_opt *mo = NULL;
-
-		for (size_t k = 0; k < ARRAY_SIZE(mount_opts); k++)
-			if (strcmp(o, mount_opts[k].name) == 0)
-				mo = &mount_opts[k];
-		if (!mo) {
-			/* crun's: an idmapped bind (ridmap: every submount too). */
-			if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0) {
-				m->idmap = true;
-				m->idmap_recursive |= o[0] == 'r';
-				continue;
-			}
-			/* Anything else goes to the filesystem as data (mode=755, size=64k). */
-			if (data) {
-				char *n = xasprintf("%s,%s", data, o);
-
-				free(data);
-				data = n;
-			} else {
-				data = xstrdup(o);
-			}
-			continue;
-		}
-		switch (mo->kind) {
-		case OPT_FLAG:
-			if (mo->clear) {
-				m->flags &= ~mo->flag;
-				m->clear_flags |= mo->flag;
-			} else {
-				m->flags |= mo->flag;
-				m->clear_flags &= ~mo->flag;
-			}
-			break;
-		case OPT_PROPAGATION:
-			m->propagation = mo->flag;
-			break;
-		case OPT_ATIME:
-			/* The atime mode is one field: clear it whole, set the one chosen
-			 * (MOUNT_ATTR_RELATIME is 0). */
-			m->attr_clr |= MOUNT_ATTR__ATIME;
-			m->attr_set = (m->attr_set & ~MOUNT_ATTR__ATIME) | mo->flag;
-			break;
-		case OPT_ATTR:
-			if (mo->clear) {
-				m->attr_clr |= mo->flag;
-				m->attr_set &= ~mo->flag;
-			} else {
-				m->attr_set |= mo->flag;
-				m->attr_clr &= ~mo->flag;
-			}
-			break;
-		case OPT_BIND:
-			m->bind = true;
-			/* "rbind" with "bind" stays recursive: flags add up (runc, crun). */
-			m->recursive |= mo->flag != 0;
-			break;
-		case OPT_OTHER:
-			m->tmpcopyup = true;
-			break;
-		}
-	}
-	m->data = steal_ptr(&data);
-	return 0;
-}
-
-static int parse_idmaps(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
-			size_t *ret_n, struct hull_err *err);
-
-/*
- * runtime-spec 1.1 mount uidMappings/gidMappings: the mount is idmapped with a user
- * namespace of exactly these mappings (both lists, or neither: the container's own).
- */
-static int parse_mount_idmaps(json_t *item, const char *w, struct oci_mount *m,
-			      struct hull_err *err)
-{
-	char where[96];
-	int r;
-
-	if ((r = parse_idmaps(item, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings,
-			      err)) < 0 ||
-	    (r = parse_idmaps(item, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings,
-			      err)) < 0)
-		return r;
-	if (!m->n_uid_mappings != !m->n_gid_mappings)
-		return hull_err_setx(err, EINVAL, "%s.%s: needed with %s", w,
-				     m->n_uid_mappings ? "gidMappings" : "uidMappings",
-				     m->n_uid_mappings ? "uidMappings" : "gidMappings");
-	(void)snprintf(where, sizeof(where), "%s.uidMappings", w);
-	if ((r = idmap_check_at(m->uid_mappings, m->n_uid_mappings, where, err)) < 0)
-		return r;
-	(void)snprintf(where, sizeof(where), "%s.gidMappings", w);
-	if ((r = idmap_check_at(m->gid_mappings, m->n_gid_mappings, where, err)) < 0)
-		return r;
-	m->idmap |= m->n_uid_mappings > 0;
-	return 0;
-}
-
-static int parse_one_mount(json_t *item, const char *w, const char *bundle, struct oci_mount *m,
-			   struct hull_err *err)
-{
-	cleanup_strv char **options = NULL;
-	const char *dst = NULL, *type = NULL, *src = NULL;
-	int r;
-
-	if (!json_is_object(item))
-		return hull_err_setx(err, EINVAL, "%s: expected an object, got %s", w,
-				     hjson_type_name(item));
-	if ((r = hjson_get_str(item, "destination", w, true, &dst, err)) < 0 ||
-	    (r = hjson_get_str(item, "type", w, false, &type, err)) < 0 ||
-	    (r = hjson_get_str(item, "source", w, false, &src, err)) < 0 ||
-	    (r = hjson_get_strv(item, "options", w, false, OCI_MAX_MOUNT_OPTIONS, &options,
-				err)) < 0)
-		return r;
-	if (!*dst)
-		return hull_err_setx(err, EINVAL, "%s.destination: must not be empty", w);
-	/* runtime-spec 1.1 (and runc) take a relative destination as relative to the
-	 * container's "/"; it is deprecated, so only say so at debug level. */
-	if (!path_is_absolute(dst))
-		log_debug("%s.destination: \"%s\" is relative: taken from /", w, dst);
-	{
-		cleanup_free char *abs = xasprintf("/%s", dst);
-
-		m->destination = path_normalize(abs);
-	}
-	if (type && *type && strcmp(type, "none") != 0)
-		m->type = xstrdup(type);
-	if ((r = oci_mount_options_parse(m, options, w, err)) < 0 ||
-	    (r = parse_mount_idmaps(item, w, m, err)) < 0)
-		return r;
-	if (m->type && strcmp(m->type, "bind") == 0) {
-		m->bind = true;
-		free(m->type);
-		m->type = NULL;
-	}
-	if (m->bind) {
-		if (!src || !*src)
-			return hull_err_setx(err, EINVAL, "%s.source: required for a bind mount",
-					     w);
-		m->source = path_is_absolute(src) ? xstrdup(src) : path_join(bundle, src);
-	} else if (m->idmap || json_object_get(item, "uidMappings") ||
-		   json_object_get(item, "gidMappings")) {
-		return hull_err_setx(err, EOPNOTSUPP,
-				     "%s: idmapped mounts are supported for bind mounts only", w);
-	} else {
-		if (!m->type)
-			return hull_err_setx(
-				err, EINVAL,
-				"%s.type: required for a mount that is not a bind mount", w);
-		m->source = xstrdup(src && *src ? src : m->type);
-	}
-	return 0;
-}
-
-int oci_spec_parse_mounts(json_t *doc, struct oci_spec *s, struct hull_err *err)
-{
-	json_t *arr = NULL, *item;
-	size_t i;
-	int r;
-
-	r = hjson_get_arr(doc, "mounts", "config.json", false, &arr, err);
-	if (r < 0 || !arr)
-		return r;
-	if (json_array_size(arr) > OCI_MAX_MOUNTS)
-		return hull_err_setx(err, E2BIG, "config.json: mounts: more than %d items",
-				     OCI_MAX_MOUNTS);
-	s->mounts = xcalloc(json_array_size(arr) + 1, sizeof(*s->mounts));
-	json_array_foreach(arr, i, item) {
-		char w[64];
-
-		(void)snprintf(w, sizeof(w), "config.json: mounts[%zu]", i);
-		s->n_mounts = i + 1;
-		if ((r = parse_one_mount(item, w, s->bundle, &s->mounts[i], err)) < 0)
-			return r;
-	}
-	return 0;
 }
 
 static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *err)
@@ -343,8 +86,45 @@ static int parse_namespaces(json_t *lnx, struct oci_spec *s, struct hull_err *er
 	return 0;
 }
 
-static int parse_idmaps(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
-			size_t *ret_n, struct hull_err *err)
+static bool ranges_overlap(uint32_t a, uint32_t an, uint32_t b, uint32_t bn)
+{
+	uint64_t a_end = (uint64_t)a + an, b_end = (uint64_t)b + bn;
+
+	return a < b_end && b < a_end;
+}
+
+int spec_idmap_check(const struct oci_idmap *m, size_t n, const char *where, struct hull_err *err)
+{
+	/* The second mention of the list, in an overlap, without the file name again. */
+	const char *again = strncmp(where, "config.json: ", 13) == 0 ? where + 13 : where;
+
+	if (n > OCI_MAX_IDMAPS)
+		return hull_err_setx(err, E2BIG, "%s: more than %d ranges", where, OCI_MAX_IDMAPS);
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].size)
+			return hull_err_setx(err, EINVAL, "%s[%zu].size: must not be 0", where, i);
+		if ((uint64_t)m[i].container_id + m[i].size > (uint64_t)UINT32_MAX + 1 ||
+		    (uint64_t)m[i].host_id + m[i].size > (uint64_t)UINT32_MAX + 1)
+			return hull_err_setx(err, ERANGE, "%s[%zu]: the range overflows 32 bits",
+					     where, i);
+		/* user_namespaces(7): ranges may overlap neither inside nor outside. */
+		for (size_t j = 0; j < i; j++) {
+			bool in = ranges_overlap(m[i].container_id, m[i].size, m[j].container_id,
+						 m[j].size);
+			uint32_t a = in ? m[i].container_id : m[i].host_id;
+
+			if (in || ranges_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
+				return hull_err_setx(err, EINVAL,
+						     "%s[%zu]: %s ids %u-%u overlap %s[%zu]", where,
+						     i, in ? "container" : "host", a,
+						     (unsigned)(a + m[i].size - 1), again, j);
+		}
+	}
+	return 0;
+}
+
+int spec_idmaps_parse(json_t *lnx, const char *where, const char *key, struct oci_idmap **ret,
+		     size_t *ret_n, struct hull_err *err)
 {
 	json_t *arr = NULL, *item;
 	size_t i;
@@ -497,17 +277,18 @@ static int parse_paths(json_t *lnx, const char *key, char ***ret, struct hull_er
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned long flags;
+} props[] = {
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+};
+
 static int parse_propagation(json_t *lnx, struct oci_spec *s, struct hull_err *err)
 {
-	static const struct {
-		const char *name;
-		unsigned long flags;
-	} props[] = {
-		{ "shared", MS_SHARED },	     { "rshared", MS_SHARED | MS_REC },
-		{ "slave", MS_SLAVE },		     { "rslave", MS_SLAVE | MS_REC },
-		{ "private", MS_PRIVATE },	     { "rprivate", MS_PRIVATE | MS_REC },
-		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
-	};
 	const char *p = NULL;
 	int r;
 
@@ -693,7 +474,7 @@ static int parse_mempolicy(json_t *lnx, struct oci_spec *s, struct hull_err *err
 	return 0;
 }
 
-enum oci_ns_kind oci_sysctl_ns(const char *key)
+enum oci_ns_kind spec_sysctl_ns(const char *key)
 {
 	static const char *const ipc[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
 					    "kernel.sem",    "kernel.shmall", "kernel.shmmax",
@@ -729,7 +510,7 @@ static int check_sysctl(const struct oci_spec *s, struct hull_err *err)
 {
 	for (size_t i = 0; i < s->n_sysctl; i++) {
 		const char *key = s->sysctl[i].key;
-		enum oci_ns_kind k = oci_sysctl_ns(key);
+		enum oci_ns_kind k = spec_sysctl_ns(key);
 
 		if (k == OCI_NS_COUNT)
 			return hull_err_setx(err, EPERM,
@@ -740,7 +521,7 @@ static int check_sysctl(const struct oci_spec *s, struct hull_err *err)
 			return hull_err_setx(err, EPERM,
 					     "config.json: linux.sysctl: %s: needs a %s namespace of "
 					     "the container's own (it would change the host's)",
-					     key, oci_ns_name(k));
+					     key, spec_ns_name(k));
 	}
 	return 0;
 }
@@ -772,7 +553,7 @@ static int check_linux(struct oci_spec *s, struct hull_err *err)
 	return 0;
 }
 
-int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
+int spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 {
 	const char *w = "config.json: linux";
 	json_t *lnx = NULL, *res = NULL, *sec = NULL;
@@ -784,9 +565,9 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 		return r;
 	if (lnx) {
 		if ((r = parse_namespaces(lnx, s, err)) < 0 ||
-		    (r = parse_idmaps(lnx, w, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
+		    (r = spec_idmaps_parse(lnx, w, "uidMappings", &s->uid_mappings, &s->n_uid_mappings,
 				      err)) < 0 ||
-		    (r = parse_idmaps(lnx, w, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
+		    (r = spec_idmaps_parse(lnx, w, "gidMappings", &s->gid_mappings, &s->n_gid_mappings,
 				      err)) < 0 ||
 		    (r = parse_devices(lnx, s, err)) < 0 || (r = parse_sysctl(lnx, s, err)) < 0 ||
 		    (r = parse_paths(lnx, "maskedPaths", &s->masked_paths, err)) < 0 ||
@@ -805,8 +586,148 @@ int oci_spec_parse_linux(json_t *doc, struct oci_spec *s, struct hull_err *err)
 		if ((r = hjson_get_obj(lnx, "resources", w, false, &res, err)) < 0 ||
 		    (r = hjson_get_obj(lnx, "seccomp", w, false, &sec, err)) < 0)
 			return r;
-		s->resources = res ? json_incref(res) : NULL;
-		s->seccomp = sec ? json_incref(sec) : NULL;
+		if (res) {
+			s->has_resources = true;
+			if ((r = spec_resources_parse(res, "config.json: linux.resources",
+						       &s->resources, err)) < 0)
+				return r;
+		}
+		if (sec && (r = spec_seccomp_parse(sec, "config.json: linux.seccomp", &s->seccomp,
+						  err)) < 0)
+			return r;
 	}
 	return check_linux(s, err);
+}
+
+/* ---- writer ---- */
+
+static json_t *devices_to_json(const struct oci_spec *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const struct oci_device *d = &s->devices[i];
+		char type[2] = { d->type, 0 };
+		json_t *o = json_pack("{s:s,s:s}", "path", d->path, "type", type);
+
+		if (d->type != 'p') {
+			json_object_set_new(o, "major", json_integer(d->major));
+			json_object_set_new(o, "minor", json_integer(d->minor));
+		}
+		if (d->has_mode)
+			json_object_set_new(o, "fileMode", json_integer(d->mode));
+		if (d->has_uid)
+			json_object_set_new(o, "uid", json_integer(d->uid));
+		if (d->has_gid)
+			json_object_set_new(o, "gid", json_integer(d->gid));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *personality_to_json(const struct oci_spec *s)
+{
+	json_t *flags = json_array();
+
+	for (size_t k = 0; k < ARRAY_SIZE(personality_flags); k++)
+		if (s->personality & personality_flags[k].flag)
+			json_array_append_new(flags, json_string(personality_flags[k].name));
+	return json_pack("{s:s,s:o}", "domain", (s->personality & 0xff) == 0x0008 ? "LINUX32" :
+			 "LINUX", "flags", flags);
+}
+
+static json_t *mempolicy_to_json(const struct oci_mempolicy *m)
+{
+	json_t *o = json_object(), *flags = json_array();
+	char nodes[8 * OCI_MAX_NUMA_NODES] = "";
+	size_t len = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(mpol_modes); k++)
+		if (mpol_modes[k].val == m->mode)
+			json_object_set_new(o, "mode", json_string(mpol_modes[k].name));
+	for (unsigned n = 0; n < m->max_node; n++)
+		if (m->nodes[n / (8 * sizeof(unsigned long))] &
+		    (1UL << (n % (8 * sizeof(unsigned long)))))
+			len += (size_t)snprintf(nodes + len, sizeof(nodes) - len, "%s%u",
+						len ? "," : "", n);
+	if (len)
+		json_object_set_new(o, "nodes", json_string(nodes));
+	for (size_t k = 0; k < ARRAY_SIZE(mpol_flags); k++)
+		if (m->flags & (unsigned)mpol_flags[k].val)
+			json_array_append_new(flags, json_string(mpol_flags[k].name));
+	json_object_set_new(o, "flags", flags);
+	return o;
+}
+
+static void linux_extras_to_json(const struct oci_spec *s, json_t *lnx)
+{
+	static const char *const clocks[2] = { "monotonic", "boottime" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(props); i++)
+		if (s->rootfs_propagation && props[i].flags == s->rootfs_propagation)
+			json_object_set_new(lnx, "rootfsPropagation", json_string(props[i].name));
+	if (s->mount_label)
+		json_object_set_new(lnx, "mountLabel", json_string(s->mount_label));
+	if (s->cgroups_path)
+		json_object_set_new(lnx, "cgroupsPath", json_string(s->cgroups_path));
+	if (s->has_personality)
+		json_object_set_new(lnx, "personality", personality_to_json(s));
+	if (s->has_mempolicy)
+		json_object_set_new(lnx, "memoryPolicy", mempolicy_to_json(&s->mempolicy));
+	if (s->has_time_offsets) {
+		json_t *t = json_object();
+
+		for (int c = 0; c < 2; c++)
+			json_object_set_new(t, clocks[c],
+					    json_pack("{s:I,s:I}", "secs",
+						      (json_int_t)s->time_offsets[c][0], "nanosecs",
+						      (json_int_t)s->time_offsets[c][1]));
+		json_object_set_new(lnx, "timeOffsets", t);
+	}
+	if (s->has_resources)
+		json_object_set_new(lnx, "resources", spec_resources_to_json(&s->resources));
+	if (s->seccomp)
+		json_object_set_new(lnx, "seccomp", spec_seccomp_to_json(s->seccomp));
+}
+
+json_t *spec_linux_to_json(const struct oci_spec *s)
+{
+	json_t *lnx = json_object(), *ns = json_array();
+
+	for (int k = 0; k < OCI_NS_COUNT; k++) {
+		json_t *o;
+
+		if (!s->ns[k].present)
+			continue;
+		o = json_pack("{s:s}", "type", ns_names[k].name);
+		if (s->ns[k].path)
+			json_object_set_new(o, "path", json_string(s->ns[k].path));
+		json_array_append_new(ns, o);
+	}
+	json_object_set_new(lnx, "namespaces", ns);
+	spec_idmaps_to_json(lnx, "uidMappings", s->uid_mappings, s->n_uid_mappings);
+	spec_idmaps_to_json(lnx, "gidMappings", s->gid_mappings, s->n_gid_mappings);
+	if (s->n_devices)
+		json_object_set_new(lnx, "devices", devices_to_json(s));
+	if (s->n_sysctl) {
+		json_t *o = json_object();
+
+		for (size_t i = 0; i < s->n_sysctl; i++)
+			json_object_set_new(o, s->sysctl[i].key, json_string(s->sysctl[i].value));
+		json_object_set_new(lnx, "sysctl", o);
+	}
+	for (int k = 0; k < 2; k++) {
+		char *const *v = k ? s->readonly_paths : s->masked_paths;
+		json_t *a = json_array();
+
+		if (!v) {
+			json_decref(a);
+			continue;
+		}
+		for (size_t i = 0; v[i]; i++)
+			json_array_append_new(a, json_string(v[i]));
+		json_object_set_new(lnx, k ? "readonlyPaths" : "maskedPaths", a);
+	}
+	linux_extras_to_json(s, lnx);
+	return lnx;
 }
