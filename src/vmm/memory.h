@@ -1,6 +1,7 @@
 #pragma once
 /*
- * Guest physical memory: one anonymous mapping, presented to the guest as RAM below the PCI
+ * Guest physical memory: one shared mapping of a memfd (so that a snapshot can write it out
+ * and a restore map it back), presented to the guest as RAM below the PCI
  * hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
  *
  * Every guest-supplied address goes through gmem_ptr(), which returns NULL unless the whole
@@ -17,9 +18,14 @@ struct guest_mem {
 	uint8_t *host;     /* mapping of size bytes */
 	uint64_t size;     /* RAM bytes in total */
 	uint64_t low_size; /* bytes mapped at [0, low_size) */
+	int fd;            /* the memfd behind host (offset = host offset), -1 when none */
+	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else shmem, THP if allowed) */
 };
 
-/* mmap size bytes of RAM (MAP_NORESERVE); returns 0 or -errno. */
+/*
+ * A memfd of size bytes mapped MAP_SHARED at a 2 MiB-aligned address (hugetlbfs pages when
+ * the host has enough free, else shmem with MADV_HUGEPAGE); returns 0 or -errno.
+ */
 int gmem_init(struct guest_mem *m, uint64_t size);
 void gmem_release(struct guest_mem *m);
 

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "vmm/api.h"
+#include "vmm/devices.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
@@ -32,7 +33,6 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
-#include "vmm/virtio/devices.h"
 #include "vmm/x86/arch.h"
 
 #define VM_MIN_MEM (16ULL << 20)
@@ -387,25 +387,9 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	r = kvm_vm_create(vm, err);
 	if (r < 0)
 		return r;
-	/* With --console virtio the UART still prints (early messages), hvc0 gets the input. */
-	r = serial_create(vm, cfg->console != VM_CONSOLE_NONE ? STDOUT_FILENO : -1, &vm->serial,
-			  err);
+	r = vm_devices_create(vm, err);
 	if (r < 0)
 		return r;
-	r = legacy_devices_create(vm, &vm->rtc, err);
-	if (r < 0)
-		return r;
-	r = i8042_create(vm, &vm->kbd, err);
-	if (r < 0)
-		return r;
-	if (cfg->kernel_kind != VM_KERNEL_RAW) {
-		r = pci_bus_create(vm, &vm->pci, err);
-		if (r < 0)
-			return r;
-		r = virtio_devices_create(vm, err);
-		if (r < 0)
-			return r;
-	}
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
@@ -453,14 +437,10 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 static void vm_free(struct vm *vm)
 {
 	api_server_free(vm->api);
-	virtio_devices_free(vm);
+	vm_devices_free(vm); /* in reverse order of creation */
 	for (size_t i = 0; i < VM_MAX_DISKS; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
-	pci_bus_free(vm->pci);
 	vcpus_free(vm);
-	serial_free(vm->serial);
-	free(vm->rtc);
-	i8042_free(vm->kbd);
 	evloop_free(vm->loop);
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define PORT_DATA 0
@@ -256,4 +257,36 @@ void i8042_free(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+void i8042_save(struct i8042 *k, struct state_writer *w)
+{
+	pthread_mutex_lock(&k->lock);
+	state_put_u8(w, k->ctr);
+	state_put_u8(w, k->pending);
+	state_put_u8(w, k->kbd_cmd);
+	state_put_u8(w, k->outp);
+	state_put_u8(w, (uint8_t)k->q_len);
+	for (unsigned i = 0; i < k->q_len; i++)
+		state_put_u8(w, k->q[(k->q_head + i) % I8042_OUTQ]);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct state_reader *r)
+{
+	uint8_t reg[4], n = 0, q[I8042_OUTQ];
+
+	if (state_get_bytes(r, reg, sizeof(reg)) < 0 || state_get_u8(r, &n) < 0 ||
+	    n > I8042_OUTQ || state_get_bytes(r, q, n) < 0 || state_reader_done(r) < 0)
+		return -EBADMSG;
+	pthread_mutex_lock(&k->lock);
+	k->ctr = reg[0];
+	k->pending = reg[1];
+	k->kbd_cmd = reg[2];
+	k->outp = reg[3];
+	memcpy(k->q, q, n);
+	k->q_head = 0;
+	k->q_len = n;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

@@ -15,6 +15,8 @@
 #include "common/error.h"
 
 struct vm;
+struct state_writer;
+struct state_reader;
 
 #define I8042_OUTQ 16
 #define I8042_IRQ 1
@@ -39,6 +41,10 @@ void i8042_init(struct i8042 *k, struct vm *vm);
 
 /* Press and release Ctrl-Alt-Del (set 1 codes when the CTR asks for translation, else set 2). */
 void i8042_ctrl_alt_del(struct i8042 *k);
+
+/* Guest-visible state to/from the state stream (state.h); load: 0 or -EBADMSG, no change. */
+void i8042_save(struct i8042 *k, struct state_writer *w);
+int i8042_load(struct i8042 *k, struct state_reader *r);
 
 /* Register access (bus.h io_handler_fn), exposed for unit tests. */
 void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 /* Register offsets and bits (the 16550A data sheet; Linux include/uapi/linux/serial_reg.h). */
@@ -250,4 +251,49 @@ void serial_free(struct serial *s)
 		return;
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The UART's registers and the input the guest has not read (the panic watch is host state). */
+void serial_save(struct serial *s, struct state_writer *w)
+{
+	pthread_mutex_lock(&s->lock);
+	state_put_u8(w, s->ier);
+	state_put_u8(w, s->lcr);
+	state_put_u8(w, s->mcr);
+	state_put_u8(w, s->scr);
+	state_put_u8(w, s->fcr);
+	state_put_u8(w, s->dll);
+	state_put_u8(w, s->dlm);
+	state_put_u8(w, s->thri_pending);
+	state_put_u16(w, (uint16_t)s->rx_len);
+	for (size_t i = 0; i < s->rx_len; i++)
+		state_put_u8(w, s->rx[(s->rx_head + i) % SERIAL_RX_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_load(struct serial *s, struct state_reader *r)
+{
+	uint8_t reg[7], rx[SERIAL_RX_SIZE];
+	uint16_t rx_len = 0;
+	bool thri = false;
+
+	if (state_get_bytes(r, reg, sizeof(reg)) < 0 || state_get_bool(r, &thri) < 0 ||
+	    state_get_u16(r, &rx_len) < 0 || rx_len > SERIAL_RX_SIZE ||
+	    state_get_bytes(r, rx, rx_len) < 0 || state_reader_done(r) < 0 || (reg[0] & ~0x0fU))
+		return -EBADMSG; /* IER keeps 4 bits (serial_io) */
+	pthread_mutex_lock(&s->lock);
+	s->ier = reg[0];
+	s->lcr = reg[1];
+	s->mcr = reg[2];
+	s->scr = reg[3];
+	s->fcr = reg[4];
+	s->dll = reg[5];
+	s->dlm = reg[6];
+	s->thri_pending = thri;
+	memcpy(s->rx, rx, rx_len);
+	s->rx_head = 0;
+	s->rx_len = rx_len;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
