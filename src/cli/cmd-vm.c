@@ -82,8 +82,9 @@ static void vm_print_stats(const struct vm_stats *st)
 	for (unsigned k = 0; k < VM_EXIT_KIND_COUNT; k++)
 		fprintf(stderr, " exits.%s=%llu", vm_exit_kind_name((enum vm_exit_kind)k),
 			(unsigned long long)st->exits[k]);
-	fprintf(stderr, " msi_irqfd=%llu msi_ioctl=%llu\n", (unsigned long long)st->msi_irqfd,
-		(unsigned long long)st->msi_ioctl);
+	fprintf(stderr, " msi_irqfd=%llu msi_ioctl=%llu stop_detail=\"%s\"\n",
+		(unsigned long long)st->msi_irqfd, (unsigned long long)st->msi_ioctl,
+		st->stop_detail);
 }
 
 static int vm_run_main(int argc, char **argv)

@@ -432,6 +432,7 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 			st->exits[k] += vm->vcpus[i].exits[k];
 	st->msi_irqfd = atomic_load(&vm->n_msi_irqfd);
 	st->msi_ioctl = atomic_load(&vm->n_msi_ioctl);
+	(void)snprintf(st->stop_detail, sizeof(st->stop_detail), "%s", vm->stop_detail);
 }
 
 static void vm_free(struct vm *vm)

@@ -63,6 +63,7 @@ struct vm_stats {
 	uint64_t exits[VM_EXIT_KIND_COUNT];
 	uint64_t msi_irqfd;       /* interrupts injected with an eventfd write */
 	uint64_t msi_ioctl;       /* interrupts injected with KVM_SIGNAL_MSI */
+	char stop_detail[256];    /* why it stopped: "triple fault: vCPU 3: rip=...", "ACPI reset" */
 };
 
 const char *vm_exit_kind_name(enum vm_exit_kind k);

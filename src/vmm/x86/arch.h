@@ -2,6 +2,7 @@
 /*
  * The x86 hooks the VMM core calls (STYLE.md: arch code behind arch_* hooks, never #ifdef).
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -22,6 +23,13 @@ unsigned arch_irq_default_routes(struct kvm_irq_routing_entry *e, unsigned max,
 
 /* CPUID for vCPU c; registers of the boot vCPU from vm->kernel_entry and friends. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *c, struct hull_err *err);
+
+/*
+ * One line about vCPU c's state for a stop reason (x86: RIP, RSP, CR0/2/3/4, EFER, IDT and
+ * GDT base and limit), so that a triple fault names where the guest was. Never fails: a
+ * register read that fails says so in buf.
+ */
+void arch_vcpu_describe(struct vcpu *c, char *buf, size_t n);
 
 struct vm_config;
 
