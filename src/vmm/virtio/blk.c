@@ -251,7 +251,8 @@ static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
 
 	b->disk = d;
 	b->readonly = ro;
-	memcpy(b->serial, serial, strnlen(serial, BLK_ID_BYTES));
+	if (serial) /* at most 20 bytes (vm_validate); a longer one is cut, never overrun */
+		memcpy(b->serial, serial, strnlen(serial, BLK_ID_BYTES));
 	blk_config(b);
 	return b;
 }
@@ -265,12 +266,10 @@ int virtio_blk_open_disk(const struct vm_disk_config *cfg, struct disk **ret,
 	/*
 	 * The format is the user's (raw by default), never probed: probing a guest-writable raw
 	 * image would let a guest that wrote QCOW2 magic into it pick host files as its backing.
-	 * A QCOW2 image opens its backing chain read-only (src/disk). The file's type and mode
-	 * were checked with the other arguments (vm_validate).
+	 * A QCOW2 image opens its backing chain read-only (src/disk). The format (raw or qcow2,
+	 * never AUTO), the file's type and mode were checked with the other arguments
+	 * (vm_validate).
 	 */
-	if (cfg->format != DISK_FORMAT_RAW && cfg->format != DISK_FORMAT_QCOW2)
-		return hull_err_setx(err, EINVAL, "--disk %s: format must be raw or qcow2",
-				     cfg->path);
 	r = disk_open(cfg->path, cfg->format, cfg->readonly ? DISK_OPEN_RDONLY : 0, &d, err);
 	if (r < 0)
 		return hull_err_prefix(err, "--disk %s", cfg->path);
