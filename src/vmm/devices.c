@@ -44,6 +44,11 @@ static void serial_dev_free(void *dev)
 	serial_free(dev);
 }
 
+static void serial_dev_reset(void *dev)
+{
+	serial_reset(dev);
+}
+
 static void serial_dev_save(void *dev, struct state_writer *w)
 {
 	serial_save(dev, w);
@@ -60,6 +65,11 @@ static int rtc_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_e
 
 	*ret = vm->rtc;
 	return r;
+}
+
+static void rtc_dev_reset(void *dev)
+{
+	rtc_reset(dev);
 }
 
 static void rtc_dev_save(void *dev, struct state_writer *w)
@@ -83,6 +93,11 @@ static int i8042_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull
 static void i8042_dev_free(void *dev)
 {
 	i8042_free(dev);
+}
+
+static void i8042_dev_reset(void *dev)
+{
+	i8042_reset(dev);
 }
 
 static void i8042_dev_save(void *dev, struct state_writer *w)
@@ -179,15 +194,17 @@ static int virtio_dev_load(void *dev, struct state_reader *r)
 
 static const struct vm_device_ops serial_ops = {
 	.name = "serial", .state_id = 1, .count = one, .create = serial_dev_create,
-	.free = serial_dev_free, .save = serial_dev_save, .load = serial_dev_load,
+	.reset = serial_dev_reset, .free = serial_dev_free, .save = serial_dev_save,
+	.load = serial_dev_load,
 };
 static const struct vm_device_ops rtc_ops = {
 	.name = "rtc", .state_id = 2, .count = one, .create = rtc_dev_create,
-	.free = free, .save = rtc_dev_save, .load = rtc_dev_load,
+	.reset = rtc_dev_reset, .free = free, .save = rtc_dev_save, .load = rtc_dev_load,
 };
 static const struct vm_device_ops i8042_ops = {
 	.name = "i8042", .state_id = 3, .count = one, .create = i8042_dev_create,
-	.free = i8042_dev_free, .save = i8042_dev_save, .load = i8042_dev_load,
+	.reset = i8042_dev_reset, .free = i8042_dev_free, .save = i8042_dev_save,
+	.load = i8042_dev_load,
 };
 static const struct vm_device_ops pci_ops = {
 	.name = "pci", .state_id = 4, .count = pci_count, .create = pci_dev_create,

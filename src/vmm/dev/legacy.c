@@ -34,6 +34,14 @@ void rtc_init(struct rtc *r)
 	r->now = time;
 }
 
+void rtc_reset(struct rtc *r)
+{
+	time_t (*now)(time_t *) = r->now;
+
+	rtc_init(r);
+	r->now = now;
+}
+
 static uint8_t rtc_read(struct rtc *r, uint8_t idx)
 {
 	time_t t = r->now(NULL);

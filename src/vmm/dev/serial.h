@@ -27,6 +27,8 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 bool serial_saw_panic(struct serial *s);
 
 /* Guest-visible state to/from the state stream (state.h); load: 0 or -EBADMSG, no change. */
+/* Back to the power-on registers, receive FIFO empty (the guest state only). */
+void serial_reset(struct serial *s);
 void serial_save(struct serial *s, struct state_writer *w);
 int serial_load(struct serial *s, struct state_reader *r);
 
