@@ -41,12 +41,10 @@ int kvm_open(const char *dev_path, bool allow_pvm, struct hull_err *err)
 		const char *name;
 	} need[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 		{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
 	int v;
 
@@ -69,6 +67,9 @@ int kvm_open(const char *dev_path, bool allow_pvm, struct hull_err *err)
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
 		if (ioctl(fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0)
 			return hull_err_setx(err, ENOTSUP, "%s: KVM lacks %s", path, need[i].name);
+	v = arch_kvm_check(fd, path, err); /* x86: the PIT, CPUID */
+	if (v < 0)
+		return v;
 	if (!allow_pvm && kvm_host_lacks_hw_virt(NULL))
 		return hull_err_setx(err, ENOTSUP,
 				     "%s: this host's CPU has no vmx/svm flag, so its KVM is a "

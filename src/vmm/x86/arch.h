@@ -11,6 +11,9 @@ struct vm;
 struct vcpu;
 struct kvm_irq_routing_entry;
 
+/* The platform's KVM capabilities on the opened /dev/kvm (x86: PIT2, EXT_CPUID); -ENOTSUP. */
+int arch_kvm_check(int kvm_fd, const char *path, struct hull_err *err);
+
 /* After KVM_CREATE_VM: the in-kernel platform (x86: TSS and identity-map pages, PIC/IOAPIC, PIT). */
 int arch_vm_init(struct vm *vm, struct hull_err *err);
 /*

@@ -14,6 +14,15 @@
 #define KVM_TSS_ADDR 0xfffbd000UL
 #define KVM_IDENT_MAP_ADDR 0xfffbc000ULL
 
+int arch_kvm_check(int kvm_fd, const char *path, struct hull_err *err)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) <= 0)
+		return hull_err_setx(err, ENOTSUP, "%s: KVM lacks KVM_CAP_PIT2", path);
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXT_CPUID) <= 0)
+		return hull_err_setx(err, ENOTSUP, "%s: KVM lacks KVM_CAP_EXT_CPUID", path);
+	return 0;
+}
+
 int arch_vm_init(struct vm *vm, struct hull_err *err)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
