@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -15,6 +17,44 @@
 #ifndef MFD_HUGE_2MB
 #define MFD_HUGE_2MB (21U << 26) /* <linux/memfd.h>, which clashes with glibc's <sys/mman.h> */
 #endif
+
+/*
+ * An unnamed file of size bytes on a tmpfs instance of its own, mounted with huge=within_size
+ * and never attached anywhere (fsopen/fsmount): the same shmem pages as a memfd, but with
+ * transparent huge pages whatever the host's transparent_hugepage/shmem_enabled says, which
+ * governs only the kernel's internal mount that memfds live on (Debian leaves it at never).
+ * The instance's size limit is the guest's (tmpfs defaults to half the host's RAM). Needs
+ * CAP_SYS_ADMIN: -EPERM and friends otherwise, and the caller takes a memfd.
+ */
+static int gmem_huge_tmpfs(uint64_t size)
+{
+	cleanup_close int fs = -1, mnt = -1;
+	char bytes[32];
+	int fd;
+
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	(void)snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)size);
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "within_size", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "size", bytes, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", "4", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return -errno;
+	fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = -errno;
+
+		(void)close(fd);
+		return e;
+	}
+	return fd; /* keeps the instance alive; it goes with the last reference */
+}
 
 /* A memfd of size bytes: hugetlbfs pages when *huge and the host has them, else shmem. */
 static int gmem_memfd(uint64_t size, bool *huge)
@@ -105,7 +145,10 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 	 * /sys/kernel/mm/transparent_hugepage/shmem_enabled is advise, always or within_size.
 	 */
 	huge = size % GMEM_ALIGN == 0 && free_hugepages_2m() >= size / GMEM_ALIGN;
-	fd = gmem_memfd(size, &huge);
+	fd = huge ? -1 : gmem_huge_tmpfs(size);
+	m->thp_tmpfs = fd >= 0;
+	if (fd < 0)
+		fd = gmem_memfd(size, &huge);
 	if (fd < 0)
 		return fd;
 	p = gmem_map_aligned(fd, size, huge);
@@ -113,7 +156,10 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 		/* the pages went to someone else meanwhile: shmem then */
 		(void)close(fd);
 		huge = false;
-		fd = gmem_memfd(size, &huge);
+		fd = gmem_huge_tmpfs(size);
+		m->thp_tmpfs = fd >= 0;
+		if (fd < 0)
+			fd = gmem_memfd(size, &huge);
 		if (fd < 0)
 			return fd;
 		p = gmem_map_aligned(fd, size, false);
