@@ -74,7 +74,10 @@ static const struct cli_command vm_initramfs_cmd = {
 	.opts = vm_initramfs_opts, .summary = "Build an initramfs for a VM's guest.",
 };
 
-/* --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot. */
+/*
+ * --stats: one "hull-vm-stats: key=value ..." line on stderr, for bench/vm-boot, and one
+ * "hull-vm-stop: DETAIL" (why the VM stopped; for a triple fault, where the vCPU was).
+ */
 static void vm_print_stats(const struct vm_stats *st)
 {
 	fprintf(stderr, "hull-vm-stats: build_ms=%.3f load_ms=%.3f first_output_ms=%.3f run_ms=%.3f",
@@ -84,9 +87,10 @@ static void vm_print_stats(const struct vm_stats *st)
 	for (unsigned k = 0; k < VM_EXIT_KIND_COUNT; k++)
 		fprintf(stderr, " exits.%s=%llu", vm_exit_kind_name((enum vm_exit_kind)k),
 			(unsigned long long)st->exits[k]);
-	fprintf(stderr, " msi_irqfd=%llu msi_ioctl=%llu stop_detail=\"%s\"\n",
-		(unsigned long long)st->msi_irqfd, (unsigned long long)st->msi_ioctl,
-		st->stop_detail);
+	fprintf(stderr, " msi_irqfd=%llu msi_ioctl=%llu\n", (unsigned long long)st->msi_irqfd,
+		(unsigned long long)st->msi_ioctl);
+	/* its own line: the detail has spaces, the line above is key=value words */
+	fprintf(stderr, "hull-vm-stop: %s\n", st->stop_detail);
 }
 
 static int vm_run_main(int argc, char **argv)
