@@ -315,6 +315,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
 				    cfg->mem_size >> 20);
+	vm->disks = xcalloc(cfg->n_disks ? cfg->n_disks : 1, sizeof(*vm->disks));
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		r = virtio_blk_open_disk(&cfg->disks[i], &vm->disks[i], err);
 		if (r < 0)
@@ -404,8 +405,9 @@ static void vm_free(struct vm *vm)
 {
 	api_server_free(vm->api);
 	vm_devices_free(vm); /* in reverse order of creation */
-	for (size_t i = 0; i < VM_MAX_DISKS; i++)
+	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
+	free(vm->disks);
 	vcpus_free(vm);
 	evloop_free(vm->loop);
 	if (vm->stop_efd >= 0)

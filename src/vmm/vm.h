@@ -54,7 +54,7 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *kbd;
 	struct pci_bus *pci;
-	struct disk *disks[VM_MAX_DISKS]; /* opened by vm_prepare, then owned by their devices */
+	struct disk **disks; /* cfg->n_disks: opened by vm_prepare, then owned by their devices */
 	struct vm_device *devs; /* created in the order of the device table (devices.h) */
 	unsigned n_devs;
 	struct virtio_pci_dev *vcon; /* the virtio console (also in devs), or NULL */
