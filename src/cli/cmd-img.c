@@ -57,7 +57,8 @@ enum { OPT_OUTPUT = 256, OPT_SHRINK, OPT_BACKING_CHAIN, OPT_IMAGE_OPTS };
 #define O_FORMAT { "format", required_argument, NULL, 'f', "FMT", "the image's format: raw " \
 							       "or qcow2 (default: probed)" }
 #define O_QUIET { NULL, no_argument, NULL, 'q', NULL, "quiet: print no messages" }
-#define O_SHARE { NULL, no_argument, NULL, 'U', NULL, "force-share (accepted, no effect)" }
+#define O_SHARE { NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process "\
+						   "writes the image" }
 #define O_PROGRESS { NULL, no_argument, NULL, 'p', NULL, "show progress" }
 #define O_OUTPUT { "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" }
 #define O_BACKING(h) { NULL, required_argument, NULL, 'b', "BACKING", h }
@@ -151,7 +152,7 @@ const struct cli_command *img_def(const char *cmd)
 struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
 	const char *backing, *opts, *repair, *output;
-	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress;
+	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress, share;
 	char **pos;
 	int npos;
 };
@@ -190,7 +191,10 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'u': a->unsafe = cli_opt_on; break;
 		case 'd': a->keep = cli_opt_on; break;
 		case 'p': a->progress = cli_opt_on; break;
-		case 'U': break; /* force-share: accepted, no effect */
+		case 'U':
+			a->share = cli_opt_on;
+			img_set_force_share(a->share);
+			break;
 		case OPT_SHRINK: a->shrink = cli_opt_on; break;
 		case OPT_BACKING_CHAIN: a->chain = cli_opt_on; break;
 		case OPT_OUTPUT:
@@ -370,6 +374,8 @@ static int img_check_cmd(int argc, char **argv)
 		return 1;
 	if (a.npos != 1)
 		return usage_err("check", "expected FILE");
+	if (a.share && a.repair)
+		return usage_err("check", "-U (force-share) is for read-only checks: not with -r");
 	if (img_check(a.pos[0], a.fmt, a.repair, &rep, &err) < 0) {
 		fprintf(stderr, "hull img: %s\n", err.msg);
 		return err.code == ENOTSUP ? 63 : 1;

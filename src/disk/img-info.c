@@ -13,6 +13,19 @@
 #include "disk/img.h"
 #include "disk/qcow2.h"
 
+/* one `hull img` command per process: the CLI sets it from -U before running it */
+static bool force_share;
+
+void img_set_force_share(bool on)
+{
+	force_share = on;
+}
+
+unsigned img_ro_flags(void)
+{
+	return DISK_OPEN_RDONLY | (force_share ? DISK_OPEN_FORCE_SHARE : 0);
+}
+
 int img_parse_size(const char *s, uint64_t *ret)
 {
 	int64_t v;
@@ -138,7 +151,7 @@ int img_info(const char *path, enum disk_format fmt, json_t **ret, struct hull_e
 	struct stat st;
 	int r;
 
-	r = disk_open(path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_BACKING | DISK_OPEN_NO_REPAIR,
+	r = disk_open(path, fmt, img_ro_flags() | DISK_OPEN_NO_BACKING | DISK_OPEN_NO_REPAIR,
 		      &d, err);
 	if (r < 0)
 		return r;
@@ -209,7 +222,7 @@ int img_map(const char *path, enum disk_format fmt, json_t **ret, struct hull_er
 	json_t *arr;
 	int r;
 
-	r = disk_open(path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_REPAIR, &d, err);
+	r = disk_open(path, fmt, img_ro_flags() | DISK_OPEN_NO_REPAIR, &d, err);
 	if (r < 0)
 		return r;
 	size = disk_size(d);

@@ -32,7 +32,7 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 	else if (repair)
 		return hull_err_setx(err, EINVAL, "-r: '%s' is not 'leaks' or 'all'", repair);
 	if (!rmask)
-		flags |= DISK_OPEN_RDONLY;
+		flags |= img_ro_flags();
 	else
 		flags |= QCOW2_OPEN_REPAIR;
 	r = disk_open(path, fmt, flags, &d, err);
@@ -102,6 +102,22 @@ static int refuse_loop(const char *path, struct disk *nb, const char *backing,
 					     "loop (it is, or is backed by, %s)",
 					     path, backing, path);
 	return 0;
+}
+
+/*
+ * The new backing file could not be locked: when that is because it is, or is backed by,
+ * the image itself (which we hold open for writing), say it is a loop, not a lock error.
+ * The probe shares everything and reads nothing. Returns -EBUSY (err untouched) otherwise.
+ */
+static int busy_or_loop(const char *path, const char *full, enum disk_format fmt,
+			const char *backing, struct hull_err *err)
+{
+	cleanup_disk struct disk *probe = NULL;
+	struct hull_err ignored = { 0 };
+
+	if (disk_open(full, fmt, DISK_OPEN_RDONLY | DISK_OPEN_FORCE_SHARE, &probe, &ignored) < 0)
+		return -EBUSY;
+	return refuse_loop(path, probe, backing, err) < 0 ? -ELOOP : -EBUSY;
 }
 
 static bool is_zero(const uint8_t *p, size_t n)
@@ -284,7 +300,7 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 	struct disk_create_opts o = *opts;
 	int r;
 
-	r = disk_open(src, src_fmt, DISK_OPEN_RDONLY, &s, err);
+	r = disk_open(src, src_fmt, img_ro_flags(), &s, err);
 	if (r < 0)
 		return r;
 	if (o.format == DISK_FORMAT_AUTO)
@@ -464,6 +480,8 @@ int img_rebase(const char *path, enum disk_format fmt, const char *backing,
 						  : path_join(dirname(copy), backing);
 
 		r = disk_open(full, backing_fmt, DISK_OPEN_RDONLY, &nb, err);
+		if (r == -EBUSY && busy_or_loop(path, full, backing_fmt, backing, err) == -ELOOP)
+			return -ELOOP;
 		if (r < 0)
 			return hull_err_prefix(err, "%s: new backing file", path);
 		fname = disk_format_name(disk_get_format(nb));
