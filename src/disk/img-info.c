@@ -107,16 +107,20 @@ static json_t *qcow2_info(struct qcow2 *q)
 {
 	json_t *spec = json_object(), *data = json_object();
 
+	/* what qemu-img 7.2 shows: version 2 has no lazy refcounts, corrupt bit or extended L2
+	 * entries, so those fields are left out for compat=0.10 */
 	json_object_set_new(data, "compat", json_string(q->version == 2 ? "0.10" : "1.1"));
-	if (q->version >= 3) {
-		json_object_set_new(data, "compression-type",
-				    json_string(q->compression_type ? "zstd" : "zlib"));
+	json_object_set_new(data, "compression-type",
+			    json_string(q->compression_type ? "zstd" : "zlib"));
+	if (q->version >= 3)
 		json_object_set_new(data, "lazy-refcounts",
 				    json_boolean(q->compat & QCOW2_COMPAT_LAZY_REFCOUNTS));
-	}
 	json_object_set_new(data, "refcount-bits", json_integer(q->refcount_bits));
-	json_object_set_new(data, "corrupt", json_boolean(q->incompat & QCOW2_INCOMPAT_CORRUPT));
-	json_object_set_new(data, "extended-l2", json_false());
+	if (q->version >= 3) {
+		json_object_set_new(data, "corrupt",
+				    json_boolean(q->incompat & QCOW2_INCOMPAT_CORRUPT));
+		json_object_set_new(data, "extended-l2", json_false());
+	}
 	json_object_set_new(spec, "type", json_string("qcow2"));
 	json_object_set_new(spec, "data", data);
 	return spec;

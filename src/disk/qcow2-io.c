@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -321,7 +322,8 @@ static int run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint6
 		if (rule == RUN_IN_PLACE &&
 		    (!(e2 & QCOW2_OFLAG_COPIED) || (e2 & QCOW2_L2_RESERVED_MASK)))
 			break;
-		if (rule == RUN_STATUS && k == CK_ZERO && (e2 & QCOW2_L2_OFFSET_MASK) != 0)
+		if (rule == RUN_STATUS && k == CK_ZERO &&
+		    ((e2 | e) & QCOW2_L2_OFFSET_MASK) != 0)
 			break;
 		n += cs < total - n ? cs : total - n;
 	}
@@ -741,12 +743,44 @@ static int qcow2_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsign
 }
 
 /*
- * Holes in the file under allocated clusters read as zeroes: report them like qemu-img map
- * does (data and zero), splitting the extent where the file changes between data and hole.
+ * QEMU 7.2's qcow2_detect_metadata_preallocation: the image counts as preallocated (and
+ * only then does block status look at the file's holes under data clusters) when more
+ * clusters have a refcount than the file has blocks for: max(real * 10 / 9, real + 2).
+ */
+static bool metadata_preallocated(struct qcow2 *q)
+{
+	uint64_t real, threshold, end, count = 0, rc;
+	struct stat st;
+
+	if (q->prealloc_checked)
+		return q->prealloc;
+	q->prealloc_checked = true;
+	if (fstat(q->fd, &st) < 0)
+		return false;
+	real = (uint64_t)st.st_blocks * 512 / q->cluster_size;
+	threshold = real * 10 / 9 > real + 2 ? real * 10 / 9 : real + 2;
+	end = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
+	for (uint64_t i = 0; i < end && count < threshold; i++) {
+		if (qcow2_refcount_get(q, i, &rc) < 0)
+			return false;
+		count += rc != 0;
+	}
+	q->prealloc = count >= threshold;
+	return q->prealloc;
+}
+
+/*
+ * Holes in the file under allocated clusters read as zeroes: on a preallocated image,
+ * report them like qemu-img map does (data and zero), splitting the extent where the file
+ * changes between data and hole. Elsewhere qemu reports data clusters whole, and so do we.
  */
 static void refine_with_holes(struct qcow2 *q, uint64_t host, uint64_t *len, unsigned *flags)
 {
-	off_t data = lseek(q->fd, (off_t)host, SEEK_DATA), hole;
+	off_t data, hole;
+
+	if (!metadata_preallocated(q))
+		return;
+	data = lseek(q->fd, (off_t)host, SEEK_DATA);
 
 	if (data < 0) {
 		if (errno == ENXIO) /* no data from here to the end of the file */
@@ -794,6 +828,12 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 		return 0;
 	case CK_ZERO:
 		*ret_flags = DISK_STATUS_ZERO | DISK_STATUS_ALLOCATED;
+		/* a zero cluster that keeps its host cluster: qemu-img map shows the offset */
+		if ((e & QCOW2_L2_OFFSET_MASK) && check_normal(q, ci, e) == 0) {
+			*ret_flags |= DISK_STATUS_OFFSET_VALID;
+			*ret_host = (e & QCOW2_L2_OFFSET_MASK) + in;
+		}
+		d->detail[0] = 0;
 		return 0;
 	case CK_UNALLOC:
 		break;
@@ -809,10 +849,9 @@ static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64
 		(*ret_depth)++;
 		return 0;
 	}
+	/* no backing file, or past the end of a shorter one: zeroes of this image, as QEMU's
+	 * block status says (qemu-img map: depth 0, not present) */
 	*ret_flags = DISK_STATUS_ZERO;
-	*ret_depth = q->backing ? 1 : 0;
-	if (q->backing)
-		*ret_flags |= DISK_STATUS_BACKING;
 	return 0;
 }
 

@@ -119,6 +119,9 @@ struct qcow2 {
 	uint64_t phys_size;      /* bytes actually in the file (past it: zeroes) */
 	uint64_t free_hint;      /* lowest cluster index that may be free */
 	uint64_t compress_next;  /* byte offset for the next compressed cluster, 0: none */
+	/* block status looks for holes in the file under data clusters only when the image
+	 * looks preallocated (qemu's metadata-preallocation heuristic), decided once */
+	bool prealloc_checked, prealloc;
 	struct qcow2_free *frees;
 	size_t nb_frees, cap_frees;
 	uint64_t resv_start, resv_end; /* clusters being allocated: no refcount block there */
