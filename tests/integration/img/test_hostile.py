@@ -208,7 +208,7 @@ def test_copied_flag_mismatch(img, base):
     # the data cluster's COPIED flag cleared although its refcount is 1
     patch(base, 0x40000, be64(0x50000))
     r = img.img("check", "h.qcow2", check=False)
-    assert r.returncode == 2 and "OFLAG_COPIED" in r.stdout, r.stdout
+    assert r.returncode == 2 and "OFLAG_COPIED" in r.stderr, r.stderr
     assert img.qemu_img("check", "h.qcow2", check=False).returncode == 2
     img.img("check", "-r", "all", "h.qcow2")
     img.qemu_check_clean("h.qcow2")
