@@ -25,7 +25,7 @@ const struct cli_option img_compare_opts[] = {
 	{ NULL, no_argument, NULL, 's', NULL, "strict: sizes and allocation must match too" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet: print nothing, only the exit code" },
 	{ NULL, no_argument, NULL, 'p', NULL, "show progress (accepted, no effect)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process writes the image" },
+	IMG_O_SHARE,
 	{ NULL, required_argument, NULL, 'T', "CACHE", "source cache mode (accepted)" },
 	{ 0 },
 };
@@ -76,7 +76,7 @@ const struct cli_option img_measure_opts[] = {
 	{ NULL, required_argument, NULL, 'o', "OPTIONS", "the output's format options" },
 	{ "size", required_argument, NULL, OPT_SIZE, "SIZE", "measure a new image of SIZE" },
 	{ "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process writes the image" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -172,7 +172,7 @@ int img_measure_cmd(int argc, char **argv)
 const struct cli_option img_dd_opts[] = {
 	{ NULL, required_argument, NULL, 'f', "FMT", "the input's format (default: probed)" },
 	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process writes the image" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -294,7 +294,7 @@ const struct cli_option img_snapshot_opts[] = {
 	{ NULL, required_argument, NULL, 'd', "NAME", "delete a snapshot" },
 	{ NULL, required_argument, NULL, 'f', "FMT", "the image's format (default: probed)" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process writes the image" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -400,7 +400,7 @@ const struct cli_option img_bench_opts[] = {
 	{ NULL, required_argument, NULL, 'i', "AIO", "AIO mode (accepted)" },
 	{ NULL, no_argument, NULL, 'n', NULL, "native AIO (accepted)" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet (accepted: qemu-img prints anyway)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process writes the image" },
+	IMG_O_SHARE,
 	{ "pattern", required_argument, NULL, OPT_PATTERN, "BYTE", "byte written (default 0)" },
 	{ "flush-interval", required_argument, NULL, OPT_FLUSH, "N", "flush every N writes" },
 	{ "no-drain", no_argument, NULL, OPT_NO_DRAIN, NULL, "accepted" },

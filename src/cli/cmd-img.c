@@ -57,8 +57,7 @@ enum { OPT_OUTPUT = 256, OPT_SHRINK, OPT_BACKING_CHAIN, OPT_IMAGE_OPTS };
 #define O_FORMAT { "format", required_argument, NULL, 'f', "FMT", "the image's format: raw " \
 							       "or qcow2 (default: probed)" }
 #define O_QUIET { NULL, no_argument, NULL, 'q', NULL, "quiet: print no messages" }
-#define O_SHARE { NULL, no_argument, NULL, 'U', NULL, "force-share: read even while another process "\
-						   "writes the image" }
+#define O_SHARE IMG_O_SHARE
 #define O_PROGRESS { NULL, no_argument, NULL, 'p', NULL, "show progress" }
 #define O_OUTPUT { "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" }
 #define O_BACKING(h) { NULL, required_argument, NULL, 'b', "BACKING", h }
