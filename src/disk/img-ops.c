@@ -134,20 +134,48 @@ static void report(const struct img_progress *p, uint64_t done, uint64_t size)
 		p->fn(p->opaque, size ? 100.0 * (double)done / (double)size : 100.0);
 }
 
+/*
+ * The extent to copy from off: ranges that read as zeroes, or ranges with data of any layer
+ * of the chain, merged up to COPY_CHUNK (a copy does not care which layer holds the data; a
+ * chain with scattered writes in the top would otherwise be read and written in pieces).
+ */
+static int next_extent(struct disk *s, uint64_t off, uint64_t *ret_n, bool *ret_zero)
+{
+	uint64_t size = disk_size(s), n = 0;
+	uint64_t max = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
+	bool zero = false;
+
+	while (n < max) {
+		uint64_t len, host;
+		unsigned flags, depth;
+		int r = disk_block_status(s, off + n, max - n, &len, &flags, &host, &depth);
+		bool z = !(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO);
+
+		if (r < 0)
+			return r;
+		if (n && z != zero)
+			break;
+		zero = z;
+		n += len;
+	}
+	*ret_n = n;
+	*ret_zero = zero;
+	return 0;
+}
+
 static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
 		      const struct img_progress *progress)
 {
 	uint64_t size = disk_size(s), off = 0;
 
 	while (off < size) {
-		uint64_t n, host;
-		unsigned flags, depth;
-		int r = disk_block_status(s, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
-					  &n, &flags, &host, &depth);
+		uint64_t n;
+		bool zero;
+		int r = next_extent(s, off, &n, &zero);
 
 		if (r < 0)
 			return r;
-		if (!(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO)) {
+		if (zero) {
 			off += n;
 			continue;
 		}

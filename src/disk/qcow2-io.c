@@ -610,6 +610,67 @@ static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t 
 	return 0;
 }
 
+/* An entry whose cluster a whole-cluster write may replace with no copy and nothing to free. */
+static bool is_fresh(const struct qcow2 *q, uint64_t e)
+{
+	enum cluster_kind k = classify(q, e);
+
+	return k == CK_UNALLOC || (k == CK_ZERO && !(e & QCOW2_L2_OFFSET_MASK));
+}
+
+/* Bytes of new clusters written with one call (a run of 64 KiB clusters: 64 of them). */
+#define NEW_RUN_MAX (4u << 20)
+
+/*
+ * Whole fresh clusters in a row from ci (an image being filled: convert, commit, a guest
+ * writing new space): one allocation of contiguous clusters and one write for all of them
+ * instead of a write per cluster (ext4 charges per call: a 64 KiB write cost 3-4 times as
+ * much per byte as a 320 KiB one). Sets *ret_n to the bytes written, 0 when fewer than two
+ * clusters qualify (the caller writes the one cluster its usual way).
+ */
+static int write_new_run(struct qcow2 *q, uint64_t ci, uint64_t left, const struct iovec *iov,
+			 int cnt, uint64_t skip, uint64_t *ret_n)
+{
+	uint64_t cs = q->cluster_size, k = 1, max = (left < NEW_RUN_MAX ? left : NEW_RUN_MAX) / cs;
+	uint64_t nw, e;
+	struct iov_sub s = { 0 };
+	int r;
+
+	*ret_n = 0;
+	/* a new refcount block must find a cluster of its own range outside the run */
+	if (max > q->refblock_entries / 2)
+		max = q->refblock_entries / 2;
+	for (; k < max; k++) {
+		r = l2_entry_for_write(q, ci + k, &e);
+		if (r < 0)
+			return r;
+		if (!is_fresh(q, e))
+			break;
+	}
+	if (k < 2)
+		return 0;
+	r = qcow2_alloc_clusters(q, k, &nw);
+	if (r < 0)
+		return r;
+	iov_slice(iov, cnt, skip, k * cs, &s);
+	r = file_rw(q->fd, nw, &s, true);
+	iov_sub_fini(&s);
+	if (r < 0)
+		return r;
+	if (nw + k * cs > q->phys_size)
+		q->phys_size = nw + k * cs;
+	if (nw + k * cs > q->file_size)
+		q->file_size = nw + k * cs;
+	/* data first, then the entries (flushed in qcow2_meta_flush's order) */
+	for (uint64_t j = 0; j < k; j++) {
+		r = l2_set(q, ci + j, (nw + j * cs) | QCOW2_OFLAG_COPIED);
+		if (r < 0)
+			return r;
+	}
+	*ret_n = k * cs;
+	return 0;
+}
+
 static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, int cnt)
 {
 	struct qcow2 *q = to_qcow2(d);
@@ -642,7 +703,14 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 			iov_slice(iov, cnt, pos, n, &s);
 			r = file_rw(q->fd, (e & QCOW2_L2_OFFSET_MASK) + in, &s, true);
 		} else {
-			r = write_new_cluster(q, ci, e, in, n, iov, cnt, pos);
+			uint64_t done = 0;
+
+			if (in == 0 && n == cs && is_fresh(q, e))
+				r = write_new_run(q, ci, total - pos, iov, cnt, pos, &done);
+			if (r == 0 && done)
+				n = done;
+			else if (r == 0)
+				r = write_new_cluster(q, ci, e, in, n, iov, cnt, pos);
 		}
 		if (r < 0)
 			break;
