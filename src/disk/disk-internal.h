@@ -15,6 +15,9 @@ struct disk_ops {
 	int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, unsigned flags);
 	int (*block_status)(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 			    unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
+	/* Optional: start reading the file ranges behind [off, off+len) into the page cache,
+	 * without waiting (best effort, no error). */
+	void (*prefetch)(struct disk *d, uint64_t off, uint64_t len);
 	/* Frees the back end's state and the struct disk that starts it. */
 	void (*free)(struct disk *d);
 };

@@ -346,6 +346,17 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags
 	return r;
 }
 
+void disk_prefetch(struct disk *d, uint64_t off, uint64_t len)
+{
+	if (!d->ops->prefetch || off >= d->size)
+		return;
+	if (len > d->size - off)
+		len = d->size - off;
+	(void)pthread_mutex_lock(&d->lock);
+	d->ops->prefetch(d, off, len);
+	(void)pthread_mutex_unlock(&d->lock);
+}
+
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth)
 {

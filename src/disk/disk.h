@@ -111,6 +111,14 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
 
+/*
+ * Ask the kernel to start reading what [off, off+len) maps to (in this image's file or down
+ * the backing chain) into the page cache, and return at once: a sequential copy calls it
+ * ahead of its reads, so that a cold chain is read with many requests in flight instead of
+ * one at a time. Best effort: no error, out-of-range parts ignored.
+ */
+void disk_prefetch(struct disk *d, uint64_t off, uint64_t len);
+
 /* Options for disk_create(); zero means the default. */
 struct disk_create_opts {
 	enum disk_format format;         /* RAW or QCOW2 (AUTO means QCOW2) */

@@ -163,16 +163,31 @@ static int next_extent(struct disk *s, uint64_t off, uint64_t *ret_n, bool *ret_
 	return 0;
 }
 
+/* How far ahead of a copy's reads the source is prefetched (disk_prefetch). */
+#define PREFETCH_AHEAD (16u << 20)
+
+/* Keep the prefetched range PREFETCH_AHEAD past off; *done: how far it reaches already. */
+static void prefetch_ahead(struct disk *s, uint64_t off, uint64_t *done)
+{
+	if (*done < off)
+		*done = off;
+	if (*done >= off + PREFETCH_AHEAD / 2)
+		return;
+	disk_prefetch(s, *done, off + PREFETCH_AHEAD - *done);
+	*done = off + PREFETCH_AHEAD;
+}
+
 static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
 		      const struct img_progress *progress)
 {
-	uint64_t size = disk_size(s), off = 0;
+	uint64_t size = disk_size(s), off = 0, fetched = 0;
 
 	while (off < size) {
 		uint64_t n;
 		bool zero;
 		int r = next_extent(s, off, &n, &zero);
 
+		prefetch_ahead(s, off, &fetched);
 		if (r < 0)
 			return r;
 		if (zero) {
@@ -397,13 +412,14 @@ static int resize_disk(struct disk **d, const char *path, enum disk_format fmt, 
 static int commit_copy(struct disk *top, struct disk *base, uint64_t size)
 {
 	cleanup_free uint8_t *buf = xmalloc(COPY_CHUNK);
-	uint64_t off = 0;
+	uint64_t off = 0, fetched = 0;
 	int r = 0;
 
 	while (off < size) {
 		uint64_t n, host;
 		unsigned flags, depth;
 
+		prefetch_ahead(top, off, &fetched);
 		r = disk_block_status(top, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
 				      &n, &flags, &host, &depth);
 		if (r < 0)

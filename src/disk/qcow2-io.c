@@ -5,6 +5,7 @@
  * and block status. Every function returns 0 or -errno and never logs (STYLE.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -983,7 +984,46 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 	return qcow2_process_frees(q);
 }
 
+/* Start reading the host ranges behind a guest range: this file's clusters (contiguous
+ * runs in one call), unallocated runs from the backing chain. */
+static void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len)
+{
+	struct qcow2 *q = to_qcow2(d);
+	uint64_t cs = q->cluster_size, end = off + len, hs = 0, hl = 0, bs = 0, bl = 0, e;
+
+	while (off < end) {
+		uint64_t in = off & (cs - 1), n = cs - in < end - off ? cs - in : end - off;
+		enum cluster_kind k;
+
+		if (qcow2_l2_entry(q, off >> q->cluster_bits, &e) < 0)
+			break;
+		k = classify(q, e);
+		if (k == CK_NORMAL && hl && hs + hl == (e & QCOW2_L2_OFFSET_MASK) + in) {
+			hl += n;
+		} else if (k == CK_NORMAL) {
+			if (hl)
+				(void)posix_fadvise(q->fd, (off_t)hs, (off_t)hl, POSIX_FADV_WILLNEED);
+			hs = (e & QCOW2_L2_OFFSET_MASK) + in;
+			hl = n;
+		} else if (k == CK_UNALLOC && q->backing && bl && bs + bl == off) {
+			bl += n;
+		} else if (k == CK_UNALLOC && q->backing) {
+			if (bl)
+				disk_prefetch(q->backing, bs, bl);
+			bs = off;
+			bl = n;
+		}
+		off += n;
+	}
+	if (hl)
+		(void)posix_fadvise(q->fd, (off_t)hs, (off_t)hl, POSIX_FADV_WILLNEED);
+	if (bl)
+		disk_prefetch(q->backing, bs, bl);
+	d->detail[0] = 0;
+}
+
 const struct disk_ops qcow2_ops = {
+	.prefetch = qcow2_prefetch,
 	.name = "qcow2",
 	.readv = qcow2_readv,
 	.writev = qcow2_writev,
