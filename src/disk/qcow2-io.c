@@ -990,7 +990,9 @@ static void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len)
 {
 	struct qcow2 *q = to_qcow2(d);
 	uint64_t cs = q->cluster_size, end = off + len, hs = 0, hl = 0, bs = 0, bl = 0, e;
+	char detail[sizeof(d->detail)];
 
+	memcpy(detail, d->detail, sizeof(detail)); /* a hint: never the cause of an error */
 	while (off < end) {
 		uint64_t in = off & (cs - 1), n = cs - in < end - off ? cs - in : end - off;
 		enum cluster_kind k;
@@ -1019,7 +1021,7 @@ static void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len)
 		(void)posix_fadvise(q->fd, (off_t)hs, (off_t)hl, POSIX_FADV_WILLNEED);
 	if (bl)
 		disk_prefetch(q->backing, bs, bl);
-	d->detail[0] = 0;
+	memcpy(d->detail, detail, sizeof(detail));
 }
 
 const struct disk_ops qcow2_ops = {
