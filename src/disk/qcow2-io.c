@@ -21,14 +21,7 @@
 
 void qcow2_release(struct disk *d);
 
-enum cluster_kind {
-	CK_UNALLOC,
-	CK_ZERO,
-	CK_NORMAL,
-	CK_COMPRESSED,
-};
-
-static enum cluster_kind classify(const struct qcow2 *q, uint64_t e)
+enum cluster_kind qcow2_classify(const struct qcow2 *q, uint64_t e)
 {
 	if (e & QCOW2_OFLAG_COMPRESSED)
 		return CK_COMPRESSED;
@@ -40,7 +33,7 @@ static enum cluster_kind classify(const struct qcow2 *q, uint64_t e)
 }
 
 /* Check the normal entry e of guest cluster ci; bad metadata is -EIO, and says which entry. */
-static int check_normal(struct qcow2 *q, uint64_t ci, uint64_t e)
+int qcow2_check_normal(struct qcow2 *q, uint64_t ci, uint64_t e)
 {
 	uint64_t off = e & QCOW2_L2_OFFSET_MASK, l1i = ci >> q->l2_bits;
 	uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_L1_OFFSET_MASK : 0;
@@ -84,7 +77,7 @@ static int l2_entry_for_write(struct qcow2 *q, uint64_t ci, uint64_t *ret)
 	if (r < 0)
 		return r;
 	*ret = e;
-	if (classify(q, e) == CK_COMPRESSED)
+	if (qcow2_classify(q, e) == CK_COMPRESSED)
 		return 0;
 	if (e & QCOW2_L2_RESERVED_MASK)
 		return qcow2_bad(q, "L2 table at 0x%" PRIx64 ", entry %" PRIu64
@@ -290,23 +283,17 @@ static int read_unallocated(struct qcow2 *q, uint64_t g, const struct iovec *iov
 	return 0;
 }
 
-/* How a run of clusters may grow: see run_extend(). */
-enum run_rule {
-	RUN_READ,     /* same kind; data clusters contiguous on the host */
-	RUN_IN_PLACE, /* also COPIED: writable where they are */
-	RUN_STATUS,   /* also zero clusters without a preallocated host offset */
-};
-
+/* How a run of clusters may grow: see qcow2_run_extend(). */
 /*
  * The length of the run that starts at guest offset g, whose first cluster (entry e) gives
  * n bytes: it extends over the following clusters of the same kind, up to total bytes.
  * Compressed clusters are never merged.
  */
-static int run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint64_t total,
+int qcow2_run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint64_t total,
 		      enum run_rule rule, uint64_t *ret_n)
 {
 	uint64_t cs = q->cluster_size, ci = g >> q->cluster_bits, e2;
-	enum cluster_kind k = classify(q, e);
+	enum cluster_kind k = qcow2_classify(q, e);
 	int r;
 
 	while (n < total && k != CK_COMPRESSED) {
@@ -315,7 +302,7 @@ static int run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint6
 		r = qcow2_l2_entry(q, nci, &e2);
 		if (r < 0)
 			return r;
-		if (classify(q, e2) != k)
+		if (qcow2_classify(q, e2) != k)
 			break;
 		if (k == CK_NORMAL && (e2 & QCOW2_L2_OFFSET_MASK) !=
 					      (e & QCOW2_L2_OFFSET_MASK) + (nci - ci) * cs)
@@ -349,13 +336,13 @@ static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, in
 		r = qcow2_l2_entry(q, ci, &e);
 		if (r < 0)
 			break;
-		k = classify(q, e);
-		r = run_extend(q, g, e, n, total - pos, RUN_READ, &n);
+		k = qcow2_classify(q, e);
+		r = qcow2_run_extend(q, g, e, n, total - pos, RUN_READ, &n);
 		if (r < 0)
 			break;
 		switch (k) {
 		case CK_NORMAL:
-			r = check_normal(q, ci, e);
+			r = qcow2_check_normal(q, ci, e);
 			if (r < 0)
 				goto out;
 			iov_slice(iov, cnt, pos, n, &s);
@@ -392,9 +379,9 @@ static int read_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint8_t *buf)
 
 	if (len < q->cluster_size)
 		memset(buf + len, 0, (size_t)(q->cluster_size - len));
-	switch (classify(q, e)) {
+	switch (qcow2_classify(q, e)) {
 	case CK_NORMAL:
-		r = check_normal(q, ci, e);
+		r = qcow2_check_normal(q, ci, e);
 		if (r < 0)
 			return r;
 		return qcow2_pread(q, buf, q->cluster_size, e & QCOW2_L2_OFFSET_MASK);
@@ -418,7 +405,7 @@ static int read_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint8_t *buf)
 /* Drop a reference held by an L2 entry being replaced (after the L2 change is durable). */
 static void release_entry(struct qcow2 *q, uint64_t e)
 {
-	switch (classify(q, e)) {
+	switch (qcow2_classify(q, e)) {
 	case CK_NORMAL:
 		qcow2_free_later(q, e & QCOW2_L2_OFFSET_MASK);
 		break;
@@ -566,7 +553,7 @@ static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t 
 			     const struct iovec *iov, int cnt, uint64_t skip)
 {
 	uint64_t nw, cs = q->cluster_size;
-	enum cluster_kind k = classify(q, e);
+	enum cluster_kind k = qcow2_classify(q, e);
 	bool zero_src = k == CK_ZERO || (k == CK_UNALLOC && (!q->backing ||
 							      (ci << q->cluster_bits) >=
 								      disk_size(q->backing)));
@@ -614,7 +601,7 @@ static int write_new_cluster(struct qcow2 *q, uint64_t ci, uint64_t e, uint64_t 
 /* An entry whose cluster a whole-cluster write may replace with no copy and nothing to free. */
 static bool is_fresh(const struct qcow2 *q, uint64_t e)
 {
-	enum cluster_kind k = classify(q, e);
+	enum cluster_kind k = qcow2_classify(q, e);
 
 	return k == CK_UNALLOC || (k == CK_ZERO && !(e & QCOW2_L2_OFFSET_MASK));
 }
@@ -688,11 +675,11 @@ static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, i
 		r = l2_entry_for_write(q, ci, &e);
 		if (r < 0)
 			break;
-		if (classify(q, e) == CK_NORMAL && (e & QCOW2_OFLAG_COPIED)) {
-			r = check_normal(q, ci, e);
+		if (qcow2_classify(q, e) == CK_NORMAL && (e & QCOW2_OFLAG_COPIED)) {
+			r = qcow2_check_normal(q, ci, e);
 			if (r < 0)
 				break;
-			r = run_extend(q, g, e, n, total - pos, RUN_IN_PLACE, &n);
+			r = qcow2_run_extend(q, g, e, n, total - pos, RUN_IN_PLACE, &n);
 			if (r < 0)
 				break;
 			if (qcow2_hits_metadata(q, (e & QCOW2_L2_OFFSET_MASK) + in, n)) {
@@ -762,7 +749,7 @@ static int zero_cluster(struct qcow2 *q, uint64_t ci, bool discard)
 	if (r < 0)
 		return r;
 	if (q->version >= 3)
-		target = (q->backing || classify(q, e) == CK_ZERO) ? QCOW2_OFLAG_ZERO : 0;
+		target = (q->backing || qcow2_classify(q, e) == CK_ZERO) ? QCOW2_OFLAG_ZERO : 0;
 	else if (!q->backing || discard)
 		target = 0;
 	else
@@ -809,119 +796,6 @@ static int qcow2_discard(struct disk *d, uint64_t off, uint64_t len)
 static int qcow2_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags)
 {
 	return zero_range(to_qcow2(d), off, len, false);
-}
-
-/*
- * QEMU 7.2's qcow2_detect_metadata_preallocation: the image counts as preallocated (and
- * only then does block status look at the file's holes under data clusters) when more
- * clusters have a refcount than the file has blocks for: max(real * 10 / 9, real + 2).
- */
-static bool metadata_preallocated(struct qcow2 *q)
-{
-	uint64_t real, threshold, end, count = 0, rc;
-	struct stat st;
-
-	if (q->prealloc_checked)
-		return q->prealloc;
-	q->prealloc_checked = true;
-	if (fstat(q->fd, &st) < 0)
-		return false;
-	real = (uint64_t)st.st_blocks * 512 / q->cluster_size;
-	threshold = real * 10 / 9 > real + 2 ? real * 10 / 9 : real + 2;
-	end = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
-	for (uint64_t i = 0; i < end && count < threshold; i++) {
-		if (qcow2_refcount_get(q, i, &rc) < 0)
-			return false;
-		count += rc != 0;
-	}
-	q->prealloc = count >= threshold;
-	return q->prealloc;
-}
-
-/*
- * Holes in the file under allocated clusters read as zeroes: on a preallocated image,
- * report them like qemu-img map does (data and zero), splitting the extent where the file
- * changes between data and hole. Elsewhere qemu reports data clusters whole, and so do we.
- */
-static void refine_with_holes(struct qcow2 *q, uint64_t host, uint64_t *len, unsigned *flags)
-{
-	off_t data, hole;
-
-	if (!metadata_preallocated(q))
-		return;
-	data = lseek(q->fd, (off_t)host, SEEK_DATA);
-
-	if (data < 0) {
-		if (errno == ENXIO) /* no data from here to the end of the file */
-			*flags |= DISK_STATUS_ZERO;
-		return;
-	}
-	if ((uint64_t)data > host) {
-		*flags |= DISK_STATUS_ZERO;
-		if ((uint64_t)data - host < *len)
-			*len = (uint64_t)data - host;
-		return;
-	}
-	hole = lseek(q->fd, (off_t)host, SEEK_HOLE);
-	if (hole > (off_t)host && (uint64_t)hole - host < *len)
-		*len = (uint64_t)hole - host;
-}
-
-static int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
-			      unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth)
-{
-	struct qcow2 *q = to_qcow2(d);
-	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, in = off & (cs - 1), e;
-	uint64_t n = cs - in < len ? cs - in : len;
-	enum cluster_kind k;
-	int r = qcow2_l2_entry(q, ci, &e);
-
-	if (r < 0)
-		return r;
-	k = classify(q, e);
-	r = run_extend(q, off, e, n, len, RUN_STATUS, &n);
-	if (r < 0)
-		return r;
-	*ret_len = n;
-	switch (k) {
-	case CK_NORMAL:
-		r = check_normal(q, ci, e);
-		if (r < 0)
-			return r;
-		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_ALLOCATED | DISK_STATUS_OFFSET_VALID;
-		*ret_host = (e & QCOW2_L2_OFFSET_MASK) + in;
-		refine_with_holes(q, *ret_host, ret_len, ret_flags);
-		return 0;
-	case CK_COMPRESSED:
-		*ret_flags = DISK_STATUS_DATA | DISK_STATUS_COMPRESSED | DISK_STATUS_ALLOCATED;
-		return 0;
-	case CK_ZERO:
-		*ret_flags = DISK_STATUS_ZERO | DISK_STATUS_ALLOCATED;
-		/* a zero cluster that keeps its host cluster: qemu-img map shows the offset */
-		if ((e & QCOW2_L2_OFFSET_MASK) && check_normal(q, ci, e) == 0) {
-			*ret_flags |= DISK_STATUS_OFFSET_VALID;
-			*ret_host = (e & QCOW2_L2_OFFSET_MASK) + in;
-		}
-		d->detail[0] = 0;
-		return 0;
-	case CK_UNALLOC:
-		break;
-	}
-	if (q->backing && off < disk_size(q->backing)) {
-		uint64_t bn = disk_size(q->backing) - off < n ? disk_size(q->backing) - off : n;
-
-		r = disk_block_status(q->backing, off, bn, ret_len, ret_flags, ret_host,
-				      ret_depth);
-		if (r < 0)
-			return r;
-		*ret_flags |= DISK_STATUS_BACKING;
-		(*ret_depth)++;
-		return 0;
-	}
-	/* no backing file, or past the end of a shorter one: zeroes of this image, as QEMU's
-	 * block status says (qemu-img map: depth 0, not present) */
-	*ret_flags = DISK_STATUS_ZERO;
-	return 0;
 }
 
 int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
@@ -982,46 +856,6 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 		return r;
 	release_entry(q, e);
 	return qcow2_process_frees(q);
-}
-
-/* Start reading the host ranges behind a guest range: this file's clusters (contiguous
- * runs in one call), unallocated runs from the backing chain. */
-static void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len)
-{
-	struct qcow2 *q = to_qcow2(d);
-	uint64_t cs = q->cluster_size, end = off + len, hs = 0, hl = 0, bs = 0, bl = 0, e;
-	char detail[sizeof(d->detail)];
-
-	memcpy(detail, d->detail, sizeof(detail)); /* a hint: never the cause of an error */
-	while (off < end) {
-		uint64_t in = off & (cs - 1), n = cs - in < end - off ? cs - in : end - off;
-		enum cluster_kind k;
-
-		if (qcow2_l2_entry(q, off >> q->cluster_bits, &e) < 0)
-			break;
-		k = classify(q, e);
-		if (k == CK_NORMAL && hl && hs + hl == (e & QCOW2_L2_OFFSET_MASK) + in) {
-			hl += n;
-		} else if (k == CK_NORMAL) {
-			if (hl)
-				(void)posix_fadvise(q->fd, (off_t)hs, (off_t)hl, POSIX_FADV_WILLNEED);
-			hs = (e & QCOW2_L2_OFFSET_MASK) + in;
-			hl = n;
-		} else if (k == CK_UNALLOC && q->backing && bl && bs + bl == off) {
-			bl += n;
-		} else if (k == CK_UNALLOC && q->backing) {
-			if (bl)
-				disk_prefetch(q->backing, bs, bl);
-			bs = off;
-			bl = n;
-		}
-		off += n;
-	}
-	if (hl)
-		(void)posix_fadvise(q->fd, (off_t)hs, (off_t)hl, POSIX_FADV_WILLNEED);
-	if (bl)
-		disk_prefetch(q->backing, bs, bl);
-	memcpy(d->detail, detail, sizeof(detail));
 }
 
 const struct disk_ops qcow2_ops = {
