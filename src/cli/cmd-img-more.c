@@ -25,7 +25,7 @@ const struct cli_option img_compare_opts[] = {
 	{ NULL, no_argument, NULL, 's', NULL, "strict: sizes and allocation must match too" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet: print nothing, only the exit code" },
 	{ NULL, no_argument, NULL, 'p', NULL, "show progress (accepted, no effect)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	IMG_O_SHARE,
 	{ NULL, required_argument, NULL, 'T', "CACHE", "source cache mode (accepted)" },
 	{ 0 },
 };
@@ -46,7 +46,8 @@ int img_compare_cmd(int argc, char **argv)
 		case 'F': if (parse_fmt("compare", optarg, &f2) < 0) return 1; break;
 		case 's': strict = cli_opt_on; break;
 		case 'q': quiet = cli_opt_on; break;
-		case 'p': case 'U': case 'T': break;
+		case 'p': case 'T': break;
+		case 'U': img_set_force_share(cli_opt_on); break;
 		default: return 1;
 		}
 	}
@@ -75,7 +76,7 @@ const struct cli_option img_measure_opts[] = {
 	{ NULL, required_argument, NULL, 'o', "OPTIONS", "the output's format options" },
 	{ "size", required_argument, NULL, OPT_SIZE, "SIZE", "measure a new image of SIZE" },
 	{ "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -129,7 +130,7 @@ int img_measure_cmd(int argc, char **argv)
 		case 'f': if (parse_fmt("measure", optarg, &fmt) < 0) return 1; break;
 		case 'O': if (parse_fmt("measure", optarg, &o.format) < 0) return 1; break;
 		case 'o': optlist = optarg; break;
-		case 'U': break;
+		case 'U': img_set_force_share(cli_opt_on); break;
 		case OPT_SIZE:
 			if (img_parse_size(optarg, &o.size) < 0) {
 				fprintf(stderr, "hull img measure: invalid --size '%s'\n", optarg);
@@ -171,7 +172,7 @@ int img_measure_cmd(int argc, char **argv)
 const struct cli_option img_dd_opts[] = {
 	{ NULL, required_argument, NULL, 'f', "FMT", "the input's format (default: probed)" },
 	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -223,7 +224,7 @@ int img_dd_cmd(int argc, char **argv)
 		switch (c) {
 		case 'f': if (parse_fmt("dd", optarg, &in_fmt) < 0) return 1; break;
 		case 'O': if (parse_fmt("dd", optarg, &out_fmt) < 0) return 1; break;
-		case 'U': break;
+		case 'U': img_set_force_share(cli_opt_on); break;
 		default: return 1;
 		}
 	}
@@ -293,7 +294,7 @@ const struct cli_option img_snapshot_opts[] = {
 	{ NULL, required_argument, NULL, 'd', "NAME", "delete a snapshot" },
 	{ NULL, required_argument, NULL, 'f', "FMT", "the image's format (default: probed)" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	IMG_O_SHARE,
 	{ 0 },
 };
 
@@ -361,7 +362,8 @@ int img_snapshot_cmd(int argc, char **argv)
 			name = c == 'l' ? NULL : optarg;
 			break;
 		case 'f': if (parse_fmt("snapshot", optarg, &fmt) < 0) return 1; break;
-		case 'q': case 'U': break;
+		case 'q': break;
+		case 'U': img_set_force_share(cli_opt_on); break;
 		default: return 1;
 		}
 	}
@@ -398,7 +400,7 @@ const struct cli_option img_bench_opts[] = {
 	{ NULL, required_argument, NULL, 'i', "AIO", "AIO mode (accepted)" },
 	{ NULL, no_argument, NULL, 'n', NULL, "native AIO (accepted)" },
 	{ NULL, no_argument, NULL, 'q', NULL, "quiet (accepted: qemu-img prints anyway)" },
-	{ NULL, no_argument, NULL, 'U', NULL, "force-share (accepted)" },
+	IMG_O_SHARE,
 	{ "pattern", required_argument, NULL, OPT_PATTERN, "BYTE", "byte written (default 0)" },
 	{ "flush-interval", required_argument, NULL, OPT_FLUSH, "N", "flush every N writes" },
 	{ "no-drain", no_argument, NULL, OPT_NO_DRAIN, NULL, "accepted" },
@@ -451,7 +453,8 @@ int img_bench_cmd(int argc, char **argv)
 		case 'f': if (parse_fmt("bench", optarg, &o.fmt) < 0) return 1; break;
 		case 'w': o.write = cli_opt_on; break;
 		case OPT_NO_DRAIN: o.no_drain = cli_opt_on; break;
-		case 't': case 'i': case 'n': case 'q': case 'U': break;
+		case 't': case 'i': case 'n': case 'q': break;
+		case 'U': img_set_force_share(cli_opt_on); break;
 		case 'c': case 'd': case 'o': case 's': case 'S': case OPT_PATTERN: case OPT_FLUSH:
 			if (bench_num(c, optarg, &o) < 0)
 				return 1;

@@ -57,7 +57,7 @@ enum { OPT_OUTPUT = 256, OPT_SHRINK, OPT_BACKING_CHAIN, OPT_IMAGE_OPTS };
 #define O_FORMAT { "format", required_argument, NULL, 'f', "FMT", "the image's format: raw " \
 							       "or qcow2 (default: probed)" }
 #define O_QUIET { NULL, no_argument, NULL, 'q', NULL, "quiet: print no messages" }
-#define O_SHARE { NULL, no_argument, NULL, 'U', NULL, "force-share (accepted, no effect)" }
+#define O_SHARE IMG_O_SHARE
 #define O_PROGRESS { NULL, no_argument, NULL, 'p', NULL, "show progress" }
 #define O_OUTPUT { "output", required_argument, NULL, OPT_OUTPUT, "FMT", "human or json" }
 #define O_BACKING(h) { NULL, required_argument, NULL, 'b', "BACKING", h }
@@ -151,7 +151,7 @@ const struct cli_command *img_def(const char *cmd)
 struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
 	const char *backing, *opts, *repair, *output;
-	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress;
+	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress, share;
 	char **pos;
 	int npos;
 };
@@ -190,7 +190,10 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'u': a->unsafe = cli_opt_on; break;
 		case 'd': a->keep = cli_opt_on; break;
 		case 'p': a->progress = cli_opt_on; break;
-		case 'U': break; /* force-share: accepted, no effect */
+		case 'U':
+			a->share = cli_opt_on;
+			img_set_force_share(a->share);
+			break;
 		case OPT_SHRINK: a->shrink = cli_opt_on; break;
 		case OPT_BACKING_CHAIN: a->chain = cli_opt_on; break;
 		case OPT_OUTPUT:
@@ -359,6 +362,36 @@ static int img_info_cmd(int argc, char **argv)
 	return 0;
 }
 
+static void set_nonzero(json_t *o, const char *key, uint64_t v)
+{
+	if (v) /* qemu-img leaves out the counters that are 0 */
+		json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+/* qemu-img check --output json: its fields, in its order, strings escaped by jansson */
+static void print_check_json(const struct img_check_report *rep, const char *path)
+{
+	json_t *o = json_object();
+	char *s;
+
+	set_nonzero(o, "image-end-offset", rep->image_end_offset);
+	set_nonzero(o, "total-clusters", rep->total_clusters);
+	json_object_set_new(o, "check-errors", json_integer(0));
+	set_nonzero(o, "leaks", rep->leaks);
+	set_nonzero(o, "corruptions", rep->corruptions);
+	set_nonzero(o, "leaks-fixed", rep->leaks_fixed);
+	set_nonzero(o, "corruptions-fixed", rep->corruptions_fixed);
+	set_nonzero(o, "allocated-clusters", rep->allocated_clusters);
+	set_nonzero(o, "fragmented-clusters", rep->fragmented_clusters);
+	set_nonzero(o, "compressed-clusters", rep->compressed_clusters);
+	json_object_set_new(o, "filename", json_string(path));
+	json_object_set_new(o, "format", json_string("qcow2"));
+	s = json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	printf("%s\n", s ? s : "{}");
+	free(s);
+	json_decref(o);
+}
+
 static int img_check_cmd(int argc, char **argv)
 {
 	struct img_check_report rep;
@@ -370,6 +403,8 @@ static int img_check_cmd(int argc, char **argv)
 		return 1;
 	if (a.npos != 1)
 		return usage_err("check", "expected FILE");
+	if (a.share && a.repair)
+		return usage_err("check", "-U (force-share) is for read-only checks: not with -r");
 	if (img_check(a.pos[0], a.fmt, a.repair, &rep, &err) < 0) {
 		fprintf(stderr, "hull img: %s\n", err.msg);
 		return err.code == ENOTSUP ? 63 : 1;
@@ -377,30 +412,15 @@ static int img_check_cmd(int argc, char **argv)
 	total = rep.total_clusters ? rep.total_clusters : 1;
 	alloc = rep.allocated_clusters ? rep.allocated_clusters : 1;
 	if (is_json(&a)) {
-		printf("{\n    \"image-end-offset\": %" PRIu64 ",\n    \"total-clusters\": %" PRIu64
-		       ",\n    \"check-errors\": 0,\n", rep.image_end_offset, rep.total_clusters);
-		if (rep.leaks)
-			printf("    \"leaks\": %" PRIu64 ",\n", rep.leaks);
-		if (rep.corruptions)
-			printf("    \"corruptions\": %" PRIu64 ",\n", rep.corruptions);
-		if (rep.leaks_fixed)
-			printf("    \"leaks-fixed\": %" PRIu64 ",\n", rep.leaks_fixed);
-		if (rep.corruptions_fixed)
-			printf("    \"corruptions-fixed\": %" PRIu64 ",\n", rep.corruptions_fixed);
-		printf("    \"allocated-clusters\": %" PRIu64 ",\n", rep.allocated_clusters);
-		if (rep.fragmented_clusters)
-			printf("    \"fragmented-clusters\": %" PRIu64 ",\n",
-			       rep.fragmented_clusters);
-		if (rep.compressed_clusters)
-			printf("    \"compressed-clusters\": %" PRIu64 ",\n",
-			       rep.compressed_clusters);
-		printf("    \"filename\": \"%s\",\n    \"format\": \"qcow2\"\n}\n", a.pos[0]);
+		print_check_json(&rep, a.pos[0]);
 	} else if (!a.quiet) {
+		/* qemu-img's checker prints its ERROR lines on stderr */
 		if (rep.first_error[0] && rep.corruptions)
-			printf("ERROR %s\n", rep.first_error);
+			fprintf(stderr, "ERROR %s\n", rep.first_error);
 		if (rep.leaks_fixed || rep.corruptions_fixed)
 			printf("The following inconsistencies were found and repaired:\n\n"
-			       "    %" PRIu64 " leaked clusters\n    %" PRIu64 " corruptions\n\n",
+			       "    %" PRIu64 " leaked clusters\n    %" PRIu64 " corruptions\n\n"
+			       "Double checking the fixed image now...\n",
 			       rep.leaks_fixed, rep.corruptions_fixed);
 		if (rep.corruptions)
 			printf("\n%" PRIu64 " errors were found on the image.\nData may be corrupted, "
@@ -410,13 +430,17 @@ static int img_check_cmd(int argc, char **argv)
 			       "waste of disk space, but no harm to data.\n", rep.leaks);
 		if (!rep.corruptions && !rep.leaks)
 			printf("No errors were found on the image.\n");
-		/* like qemu-img: fragmented and compressed are shares of the allocated clusters */
-		printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %.2f%% fragmented, %.2f%% "
-		       "compressed clusters\nImage end offset: %" PRIu64 "\n",
-		       rep.allocated_clusters, rep.total_clusters,
-		       100.0 * (double)rep.allocated_clusters / (double)total,
-		       100.0 * (double)rep.fragmented_clusters / (double)alloc,
-		       100.0 * (double)rep.compressed_clusters / (double)alloc, rep.image_end_offset);
+		/* like qemu-img: fragmented and compressed are shares of the allocated clusters;
+		 * each line only when its figures are not 0 */
+		if (rep.total_clusters && rep.allocated_clusters)
+			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %.2f%% fragmented, "
+			       "%.2f%% compressed clusters\n",
+			       rep.allocated_clusters, rep.total_clusters,
+			       100.0 * (double)rep.allocated_clusters / (double)total,
+			       100.0 * (double)rep.fragmented_clusters / (double)alloc,
+			       100.0 * (double)rep.compressed_clusters / (double)alloc);
+		if (rep.image_end_offset)
+			printf("Image end offset: %" PRIu64 "\n", rep.image_end_offset);
 	}
 	if (rep.corruptions)
 		return 2;

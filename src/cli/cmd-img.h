@@ -3,6 +3,10 @@
 #include "cli/commands.h"
 #include "disk/disk.h"
 
+/* The -U row, shared by every command that opens images read-only (as qemu-img's). */
+#define IMG_O_SHARE { NULL, no_argument, NULL, 'U', NULL, \
+		      "force-share: read even while another process writes the image" }
+
 /* "hull img CMD: msg (see ...)" on stderr; returns 1, qemu-img's usage status. */
 int usage_err(const char *cmd, const char *msg);
 /* A -f/-O/-F value (raw or qcow2) into *ret; prints and returns -1 for another. */

@@ -15,6 +15,9 @@ struct disk_ops {
 	int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, unsigned flags);
 	int (*block_status)(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 			    unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
+	/* Optional: start reading the file ranges behind [off, off+len) into the page cache,
+	 * without waiting (best effort, no error). */
+	void (*prefetch)(struct disk *d, uint64_t off, uint64_t len);
 	/* Frees the back end's state and the struct disk that starts it. */
 	void (*free)(struct disk *d);
 };
@@ -43,6 +46,25 @@ int64_t iov_total(const struct iovec *iov, int iovcnt);
 /* preadv/pwritev the whole vector at off (any count); reads past EOF give zeroes. Returns 0
  * or -errno (-EIO for a write that makes no progress). */
 int disk_fd_rw(int fd, uint64_t off, const struct iovec *iov, int iovcnt, bool write);
+
+/* QEMU 7.2's permission bits (BLK_PERM_*) and its lock byte offsets (file-posix.c). */
+enum {
+	DISK_PERM_CONSISTENT_READ = 1u << 0,
+	DISK_PERM_WRITE = 1u << 1,
+	DISK_PERM_WRITE_UNCHANGED = 1u << 2,
+	DISK_PERM_RESIZE = 1u << 3,
+	DISK_PERM_GRAPH_MOD = 1u << 4,
+	DISK_PERM_ALL = (1u << 5) - 1,
+	DISK_PERM_COUNT = 5,
+	DISK_LOCK_PERM_BASE = 100,
+	DISK_LOCK_SHARED_BASE = 200,
+};
+/* The permissions a read-only or read-write open holds and shares, as QEMU's. */
+void disk_lock_perms(bool write, bool force_share, unsigned *ret_perm, unsigned *ret_shared);
+/* Take QEMU's lock bytes for perm/shared on fd and test them against other users: 0, or
+ * -EBUSY with err naming the file and the permission another process holds or refuses. */
+int disk_lock_fd(int fd, const char *path, unsigned perm, unsigned shared,
+		 struct hull_err *err);
 
 /* Back ends. fd is owned by the callee on success and on failure. */
 int raw_open_fd(const char *path, int fd, bool read_only, struct disk **ret,

@@ -91,6 +91,7 @@ int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
 {
 	cleanup_close int fd = -1;
 	bool ro = flags & DISK_OPEN_RDONLY;
+	unsigned perm, shared;
 	struct stat st;
 	int r;
 
@@ -107,6 +108,10 @@ int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
 		return hull_err_setx(err, EINVAL, "%s: not a regular file or block device", path);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
 		return hull_err_set(err, errno, "%s", path);
+	disk_lock_perms(!ro, flags & DISK_OPEN_FORCE_SHARE, &perm, &shared);
+	r = disk_lock_fd(fd, path, perm, shared, err);
+	if (r < 0)
+		return r;
 	if (fmt == DISK_FORMAT_AUTO) {
 		r = probe_format(path, fd, &fmt, err);
 		if (r < 0)
@@ -339,6 +344,17 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags
 	r = d->ops->write_zeroes(d, off, len, flags);
 	(void)pthread_mutex_unlock(&d->lock);
 	return r;
+}
+
+void disk_prefetch(struct disk *d, uint64_t off, uint64_t len)
+{
+	if (!d->ops->prefetch || off >= d->size)
+		return;
+	if (len > d->size - off)
+		len = d->size - off;
+	(void)pthread_mutex_lock(&d->lock);
+	d->ops->prefetch(d, off, len);
+	(void)pthread_mutex_unlock(&d->lock);
 }
 
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,

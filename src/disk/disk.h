@@ -36,6 +36,10 @@ enum disk_format {
 #define DISK_OPEN_NO_REPAIR (1u << 2)  /* QCOW2: do not repair refcounts of a dirty image
 				        * (for `hull img check`, which reports instead) */
 
+#define DISK_OPEN_FORCE_SHARE (1u << 3) /* with RDONLY: share every permission with other
+					* users (qemu-img -U), so that an image a running VM
+					* writes can still be inspected */
+
 /* disk_write_zeroes() flags */
 #define DISK_ZEROES_MAY_UNMAP (1u << 0) /* the range may be deallocated if it then reads as 0 */
 
@@ -58,6 +62,8 @@ const char *disk_format_name(enum disk_format fmt);
  * chain read-only, with relative backing names resolved against the image's directory.
  * On success *ret owns the disk (free with disk_close). Returns 0 or -errno with err set to
  * one line naming the file and what is wrong with it.
+ * Every file opened (backing files too) takes QEMU's image locks (disk-lock.c): -EBUSY when
+ * another process (hull or QEMU) writes it, or, for a writer, reads it without sharing.
  */
 int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct disk **ret,
 	      struct hull_err *err);
@@ -104,6 +110,14 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, unsigned flags
  */
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth);
+
+/*
+ * Ask the kernel to start reading what [off, off+len) maps to (in this image's file or down
+ * the backing chain) into the page cache, and return at once: a sequential copy calls it
+ * ahead of its reads, so that a cold chain is read with many requests in flight instead of
+ * one at a time. Best effort: no error, out-of-range parts ignored.
+ */
+void disk_prefetch(struct disk *d, uint64_t off, uint64_t len);
 
 /* Options for disk_create(); zero means the default. */
 struct disk_create_opts {

@@ -62,7 +62,7 @@ int img_bench(const struct img_bench_opts *o, void (*started)(const struct img_b
 		return hull_err_setx(err, EINVAL, "Flush interval can't be smaller than depth");
 	if (o->no_drain && !o->flush_interval)
 		return hull_err_setx(err, EINVAL, "--no-drain requires --flush-interval");
-	r = disk_open(o->path, o->fmt, o->write ? 0 : DISK_OPEN_RDONLY, &d, err);
+	r = disk_open(o->path, o->fmt, o->write ? 0 : img_ro_flags(), &d, err);
 	if (r < 0)
 		return r;
 	if (posix_memalign((void **)&buf, 4096, (size_t)o->size))

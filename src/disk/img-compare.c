@@ -188,9 +188,9 @@ int img_compare(const char *path1, enum disk_format fmt1, const char *path2,
 
 	memset(res, 0, sizeof(*res));
 	res->code = 2;
-	r = disk_open(path1, fmt1, DISK_OPEN_RDONLY, &a, err);
+	r = disk_open(path1, fmt1, img_ro_flags(), &a, err);
 	if (r == 0)
-		r = disk_open(path2, fmt2, DISK_OPEN_RDONLY, &b, err);
+		r = disk_open(path2, fmt2, img_ro_flags(), &b, err);
 	if (r < 0)
 		return r;
 	res->code = 0;

@@ -80,7 +80,7 @@ int img_dd(const char *in, enum disk_format in_fmt, const char *out,
 
 	if (o->bs == 0 || o->bs > 0x7fffffff)
 		return hull_err_setx(err, EINVAL, "bs: must be between 1 and 2147483647");
-	r = disk_open(in, in_fmt, DISK_OPEN_RDONLY, &s, err);
+	r = disk_open(in, in_fmt, img_ro_flags(), &s, err);
 	if (r < 0)
 		return r;
 	*ret_skip_warn = img_dd_range(disk_size(s), o, &start, &end) == 1;

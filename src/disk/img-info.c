@@ -13,6 +13,19 @@
 #include "disk/img.h"
 #include "disk/qcow2.h"
 
+/* one `hull img` command per process: the CLI sets it from -U before running it */
+static bool force_share;
+
+void img_set_force_share(bool on)
+{
+	force_share = on;
+}
+
+unsigned img_ro_flags(void)
+{
+	return DISK_OPEN_RDONLY | (force_share ? DISK_OPEN_FORCE_SHARE : 0);
+}
+
 int img_parse_size(const char *s, uint64_t *ret)
 {
 	int64_t v;
@@ -94,16 +107,20 @@ static json_t *qcow2_info(struct qcow2 *q)
 {
 	json_t *spec = json_object(), *data = json_object();
 
+	/* what qemu-img 7.2 shows: version 2 has no lazy refcounts, corrupt bit or extended L2
+	 * entries, so those fields are left out for compat=0.10 */
 	json_object_set_new(data, "compat", json_string(q->version == 2 ? "0.10" : "1.1"));
-	if (q->version >= 3) {
-		json_object_set_new(data, "compression-type",
-				    json_string(q->compression_type ? "zstd" : "zlib"));
+	json_object_set_new(data, "compression-type",
+			    json_string(q->compression_type ? "zstd" : "zlib"));
+	if (q->version >= 3)
 		json_object_set_new(data, "lazy-refcounts",
 				    json_boolean(q->compat & QCOW2_COMPAT_LAZY_REFCOUNTS));
-	}
 	json_object_set_new(data, "refcount-bits", json_integer(q->refcount_bits));
-	json_object_set_new(data, "corrupt", json_boolean(q->incompat & QCOW2_INCOMPAT_CORRUPT));
-	json_object_set_new(data, "extended-l2", json_false());
+	if (q->version >= 3) {
+		json_object_set_new(data, "corrupt",
+				    json_boolean(q->incompat & QCOW2_INCOMPAT_CORRUPT));
+		json_object_set_new(data, "extended-l2", json_false());
+	}
 	json_object_set_new(spec, "type", json_string("qcow2"));
 	json_object_set_new(spec, "data", data);
 	return spec;
@@ -138,7 +155,7 @@ int img_info(const char *path, enum disk_format fmt, json_t **ret, struct hull_e
 	struct stat st;
 	int r;
 
-	r = disk_open(path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_BACKING | DISK_OPEN_NO_REPAIR,
+	r = disk_open(path, fmt, img_ro_flags() | DISK_OPEN_NO_BACKING | DISK_OPEN_NO_REPAIR,
 		      &d, err);
 	if (r < 0)
 		return r;
@@ -209,7 +226,7 @@ int img_map(const char *path, enum disk_format fmt, json_t **ret, struct hull_er
 	json_t *arr;
 	int r;
 
-	r = disk_open(path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_REPAIR, &d, err);
+	r = disk_open(path, fmt, img_ro_flags() | DISK_OPEN_NO_REPAIR, &d, err);
 	if (r < 0)
 		return r;
 	size = disk_size(d);

@@ -114,7 +114,7 @@ int img_measure(const char *path, enum disk_format fmt, const struct disk_create
 
 	memset(m, 0, sizeof(*m));
 	if (path) {
-		r = disk_open(path, fmt, DISK_OPEN_RDONLY, &s, err);
+		r = disk_open(path, fmt, img_ro_flags(), &s, err);
 		if (r < 0)
 			return r;
 	}

@@ -32,7 +32,7 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 	else if (repair)
 		return hull_err_setx(err, EINVAL, "-r: '%s' is not 'leaks' or 'all'", repair);
 	if (!rmask)
-		flags |= DISK_OPEN_RDONLY;
+		flags |= img_ro_flags();
 	else
 		flags |= QCOW2_OPEN_REPAIR;
 	r = disk_open(path, fmt, flags, &d, err);
@@ -104,6 +104,22 @@ static int refuse_loop(const char *path, struct disk *nb, const char *backing,
 	return 0;
 }
 
+/*
+ * The new backing file could not be locked: when that is because it is, or is backed by,
+ * the image itself (which we hold open for writing), say it is a loop, not a lock error.
+ * The probe shares everything and reads nothing. Returns -EBUSY (err untouched) otherwise.
+ */
+static int busy_or_loop(const char *path, const char *full, enum disk_format fmt,
+			const char *backing, struct hull_err *err)
+{
+	cleanup_disk struct disk *probe = NULL;
+	struct hull_err ignored = { 0 };
+
+	if (disk_open(full, fmt, DISK_OPEN_RDONLY | DISK_OPEN_FORCE_SHARE, &probe, &ignored) < 0)
+		return -EBUSY;
+	return refuse_loop(path, probe, backing, err) < 0 ? -ELOOP : -EBUSY;
+}
+
 static bool is_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -118,20 +134,63 @@ static void report(const struct img_progress *p, uint64_t done, uint64_t size)
 		p->fn(p->opaque, size ? 100.0 * (double)done / (double)size : 100.0);
 }
 
-static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
-		      const struct img_progress *progress)
+/*
+ * The extent to copy from off: ranges that read as zeroes, or ranges with data of any layer
+ * of the chain, merged up to COPY_CHUNK (a copy does not care which layer holds the data; a
+ * chain with scattered writes in the top would otherwise be read and written in pieces).
+ */
+static int next_extent(struct disk *s, uint64_t off, uint64_t *ret_n, bool *ret_zero)
 {
-	uint64_t size = disk_size(s), off = 0;
+	uint64_t size = disk_size(s), n = 0;
+	uint64_t max = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
+	bool zero = false;
 
-	while (off < size) {
-		uint64_t n, host;
+	while (n < max) {
+		uint64_t len, host;
 		unsigned flags, depth;
-		int r = disk_block_status(s, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
-					  &n, &flags, &host, &depth);
+		int r = disk_block_status(s, off + n, max - n, &len, &flags, &host, &depth);
+		bool z = !(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO);
 
 		if (r < 0)
 			return r;
-		if (!(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO)) {
+		if (n && z != zero)
+			break;
+		zero = z;
+		n += len;
+	}
+	*ret_n = n;
+	*ret_zero = zero;
+	return 0;
+}
+
+/* How far ahead of a copy's reads the source is prefetched (disk_prefetch). */
+#define PREFETCH_AHEAD (16u << 20)
+
+/* Keep the prefetched range PREFETCH_AHEAD past off; *done: how far it reaches already. */
+static void prefetch_ahead(struct disk *s, uint64_t off, uint64_t *done)
+{
+	if (*done < off)
+		*done = off;
+	if (*done >= off + PREFETCH_AHEAD / 2)
+		return;
+	disk_prefetch(s, *done, off + PREFETCH_AHEAD - *done);
+	*done = off + PREFETCH_AHEAD;
+}
+
+static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
+		      const struct img_progress *progress)
+{
+	uint64_t size = disk_size(s), off = 0, fetched = 0;
+
+	while (off < size) {
+		uint64_t n;
+		bool zero;
+		int r = next_extent(s, off, &n, &zero);
+
+		prefetch_ahead(s, off, &fetched);
+		if (r < 0)
+			return r;
+		if (zero) {
 			off += n;
 			continue;
 		}
@@ -284,7 +343,7 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 	struct disk_create_opts o = *opts;
 	int r;
 
-	r = disk_open(src, src_fmt, DISK_OPEN_RDONLY, &s, err);
+	r = disk_open(src, src_fmt, img_ro_flags(), &s, err);
 	if (r < 0)
 		return r;
 	if (o.format == DISK_FORMAT_AUTO)
@@ -353,13 +412,14 @@ static int resize_disk(struct disk **d, const char *path, enum disk_format fmt, 
 static int commit_copy(struct disk *top, struct disk *base, uint64_t size)
 {
 	cleanup_free uint8_t *buf = xmalloc(COPY_CHUNK);
-	uint64_t off = 0;
+	uint64_t off = 0, fetched = 0;
 	int r = 0;
 
 	while (off < size) {
 		uint64_t n, host;
 		unsigned flags, depth;
 
+		prefetch_ahead(top, off, &fetched);
 		r = disk_block_status(top, off, size - off < COPY_CHUNK ? size - off : COPY_CHUNK,
 				      &n, &flags, &host, &depth);
 		if (r < 0)
@@ -464,6 +524,8 @@ int img_rebase(const char *path, enum disk_format fmt, const char *backing,
 						  : path_join(dirname(copy), backing);
 
 		r = disk_open(full, backing_fmt, DISK_OPEN_RDONLY, &nb, err);
+		if (r == -EBUSY && busy_or_loop(path, full, backing_fmt, backing, err) == -ELOOP)
+			return -ELOOP;
 		if (r < 0)
 			return hull_err_prefix(err, "%s: new backing file", path);
 		fname = disk_format_name(disk_get_format(nb));

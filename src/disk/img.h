@@ -10,6 +10,16 @@
 #include "common/error.h"
 #include "disk/disk.h"
 
+/*
+ * qemu-img -U (force-share): the read-only opens of `hull img` (info, check without -r,
+ * map, compare, convert's and dd's source, measure, snapshot -l, bench without -w) share
+ * every permission, so an image that a running VM writes can be inspected. Set by the CLI
+ * once, before the command runs. img_ro_flags(): DISK_OPEN_RDONLY, plus
+ * DISK_OPEN_FORCE_SHARE when set.
+ */
+void img_set_force_share(bool on);
+unsigned img_ro_flags(void);
+
 /* qemu-img's -o list: cluster_size, compat, refcount_bits, lazy_refcounts,
  * backing_file, backing_fmt. Updates opts; strings point into a copy kept in *ret_buf. */
 int img_parse_create_opts(const char *list, struct disk_create_opts *opts, char **ret_buf,

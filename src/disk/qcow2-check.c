@@ -21,6 +21,8 @@ struct counter {
 	uint32_t *refs;
 	uint64_t n;
 	uint64_t next_contiguous; /* host offset that would continue the last data cluster */
+	uint64_t used_end; /* 1 + the last cluster of the file in use or counted (qemu-img's
+			    * image-end-offset, in clusters) */
 	struct qcow2_check_result *res;
 	bool rebuild; /* the refcount table points at something other than its own blocks */
 };
@@ -269,6 +271,7 @@ static int compare(struct counter *c, unsigned repair)
 	for (uint64_t ri = 0; !c->rebuild && ri < q->reftable_entries; ri++)
 		if (q->reftable[ri] && (ri + 1) * q->refblock_entries > end)
 			end = (ri + 1) * q->refblock_entries;
+	c->used_end = 0;
 	for (uint64_t k = 0; k < end; k++) {
 		uint64_t on, want = k < c->n ? c->refs[k] : 0;
 		bool fix;
@@ -285,6 +288,8 @@ static int compare(struct counter *c, unsigned repair)
 		r = qcow2_refcount_get(q, k, &on);
 		if (r < 0)
 			return r;
+		if (k < c->n && (on || want))
+			c->used_end = k + 1;
 		if (on == want)
 			continue;
 		if (on < want) {
@@ -481,7 +486,9 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 			r = qcow2_sync(q);
 	}
 	res->total_clusters = (q->d.size + q->cluster_size - 1) >> q->cluster_bits;
-	res->image_end_offset = q->file_size;
+	/* qemu-img: the end of the last cluster inside the file that is referenced or has a
+	 * refcount, not the file's size */
+	res->image_end_offset = c.used_end << q->cluster_bits;
 	free(c.refs);
 	return r;
 }

@@ -448,7 +448,7 @@ int img_snapshot_list(const char *path, enum disk_format fmt, json_t **ret,
 {
 	cleanup_disk struct disk *d = NULL;
 	struct qcow2 *q;
-	int r = disk_open(path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_BACKING, &d, err);
+	int r = disk_open(path, fmt, img_ro_flags() | DISK_OPEN_NO_BACKING, &d, err);
 
 	if (r < 0)
 		return r;

@@ -461,8 +461,10 @@ static int open_backing(struct qcow2 *q, const struct disk_chain *chain, struct 
 		if (c->dev == bst.st_dev && c->ino == bst.st_ino)
 			return hull_err_setx(err, ELOOP, "%s: backing file %s loops back into "
 					     "the chain", q->d.path, q->backing_path);
-	r = disk_open_chain(q->backing_path, fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_REPAIR, &self,
-			    &q->backing, err);
+	r = disk_open_chain(q->backing_path, fmt,
+			    DISK_OPEN_RDONLY | DISK_OPEN_NO_REPAIR |
+				    (q->open_flags & DISK_OPEN_FORCE_SHARE),
+			    &self, &q->backing, err);
 	/* only the top of the chain prefixes: deeper errors already name their own file */
 	if (r < 0)
 		return chain ? r : hull_err_prefix(err, "%s: backing file", q->d.path);

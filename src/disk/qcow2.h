@@ -119,6 +119,9 @@ struct qcow2 {
 	uint64_t phys_size;      /* bytes actually in the file (past it: zeroes) */
 	uint64_t free_hint;      /* lowest cluster index that may be free */
 	uint64_t compress_next;  /* byte offset for the next compressed cluster, 0: none */
+	/* block status looks for holes in the file under data clusters only when the image
+	 * looks preallocated (qemu's metadata-preallocation heuristic), decided once */
+	bool prealloc_checked, prealloc;
 	struct qcow2_free *frees;
 	size_t nb_frees, cap_frees;
 	uint64_t resv_start, resv_end; /* clusters being allocated: no refcount block there */
@@ -217,3 +220,27 @@ struct qcow2_check_result {
 #define QCOW2_REPAIR_LEAKS (1u << 0)
 #define QCOW2_REPAIR_ERRORS (1u << 1)
 int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res);
+
+/* qcow2-io.c's view of an L2 entry, shared with qcow2-status.c */
+enum cluster_kind {
+	CK_UNALLOC,
+	CK_ZERO,
+	CK_NORMAL,
+	CK_COMPRESSED,
+};
+enum run_rule {
+	RUN_READ,     /* same kind; data clusters contiguous on the host */
+	RUN_IN_PLACE, /* also COPIED: writable where they are */
+	RUN_STATUS,   /* also zero clusters without a preallocated host offset */
+};
+enum cluster_kind qcow2_classify(const struct qcow2 *q, uint64_t e);
+/* -EIO (with the disk's detail naming the entry) when normal entry e of cluster ci is bad */
+int qcow2_check_normal(struct qcow2 *q, uint64_t ci, uint64_t e);
+/* From guest offset g (entry e, n bytes), extend over following clusters of the same kind
+ * under rule, up to total bytes: *ret_n. */
+int qcow2_run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint64_t total,
+		     enum run_rule rule, uint64_t *ret_n);
+/* qcow2-status.c: the block_status and prefetch ops */
+int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
+		       unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth);
+void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len);

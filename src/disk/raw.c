@@ -34,6 +34,11 @@ static int raw_writev(struct disk *d, uint64_t off, const struct iovec *iov, int
 	return disk_fd_rw(to_raw(d)->fd, off, iov, iovcnt, true);
 }
 
+static void raw_prefetch(struct disk *d, uint64_t off, uint64_t len)
+{
+	(void)posix_fadvise(to_raw(d)->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+}
+
 static int raw_flush(struct disk *d)
 {
 	if (fdatasync(to_raw(d)->fd) < 0)
@@ -146,6 +151,7 @@ static const struct disk_ops raw_ops = {
 	.flush = raw_flush,
 	.discard = raw_discard,
 	.write_zeroes = raw_write_zeroes,
+	.prefetch = raw_prefetch,
 	.block_status = raw_block_status,
 	.free = raw_free,
 };

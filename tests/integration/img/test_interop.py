@@ -203,7 +203,7 @@ def test_check_exit_codes_and_repair(img):
         f.seek(2 * 65536 + (host // 65536) * 2)
         f.write((0).to_bytes(2, "big"))
     r = img.img("check", "l.qcow2", check=False)
-    assert r.returncode == 2 and "ERROR" in r.stdout
+    assert r.returncode == 2 and "ERROR" in r.stderr
     img.img("check", "-r", "all", "l.qcow2")
     img.qemu_check_clean("l.qcow2")
     img.qemu_io("l.qcow2", "read -P 1 0 64k")

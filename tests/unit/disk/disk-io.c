@@ -2,9 +2,11 @@
  * disk-io: a scripted writer over the disk.h interface, for the integration tests (which
  * mirror every step on a raw reference file) and the crash-safety test.
  *
- *   disk-io [-f raw|qcow2] [--crash-after N] IMAGE STEP...
+ *   disk-io [-f raw|qcow2] [--crash-after N] [--ro] [-U] IMAGE STEP...
  *   STEP: write:OFF:LEN:BYTE  read:OFF:LEN:BYTE (verify)  zero:OFF:LEN[:unmap]
  *         discard:OFF:LEN  flush (prints "flushed N" once durable)
+ *         hold (prints "holding", then keeps the image open until stdin ends)
+ *   --ro opens read-only, -U with force-share (the locking tests).
  *
  *   disk-io [--crash-after N] img-commit|img-commit-keep|img-check-all IMAGE
  *   disk-io [--crash-after N] img-resize IMAGE SIZE   (shrinking allowed)
@@ -61,6 +63,15 @@ static int step(struct disk *d, char *s, unsigned *flushes)
 	for (char *save = NULL, *t = strtok_r(s, ":", &save); t && n < 5;
 	     t = strtok_r(NULL, ":", &save))
 		f[n++] = t;
+	if (strcmp(f[0], "hold") == 0) {
+		char line[64];
+
+		printf("holding\n");
+		fflush(stdout);
+		while (fgets(line, sizeof(line), stdin))
+			;
+		return 0;
+	}
 	if (strcmp(f[0], "flush") == 0) {
 		r = disk_flush(d);
 		if (r == 0) {
@@ -106,13 +117,17 @@ int main(int argc, char **argv)
 	enum disk_format fmt = DISK_FORMAT_AUTO;
 	struct hull_err err = { 0 };
 	struct disk *d = NULL;
-	unsigned flushes = 0;
+	unsigned flushes = 0, flags = 0;
 	int i = 1, r;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
 			if (disk_format_parse(argv[++i], &fmt) < 0)
 				return 2;
+		} else if (strcmp(argv[i], "--ro") == 0) {
+			flags |= DISK_OPEN_RDONLY;
+		} else if (strcmp(argv[i], "-U") == 0) {
+			flags |= DISK_OPEN_FORCE_SHARE;
 		} else if (strcmp(argv[i], "--crash-after") == 0 && i + 1 < argc) {
 			qcow2_debug_crash_after(strtol(argv[++i], NULL, 10));
 		} else {
@@ -125,7 +140,7 @@ int main(int argc, char **argv)
 	}
 	if (strncmp(argv[i], "img-", 4) == 0)
 		return img_op(argc - i, argv + i);
-	if (disk_open(argv[i], fmt, 0, &d, &err) < 0) {
+	if (disk_open(argv[i], fmt, flags, &d, &err) < 0) {
 		fprintf(stderr, "disk-io: %s\n", err.msg);
 		return 1;
 	}
