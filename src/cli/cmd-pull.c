@@ -1,4 +1,5 @@
-/* hull pull REF (a registry) | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE */
+/* hull pull [docker://]REF | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE:
+ * one call, the transport found by image/source.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,8 @@
 #include "common/alloc.h"
 #include "common/strv.h"
 #include "image/registry.h"
+#include "image/source.h"
 #include "image/transfer.h"
-
-static bool is_transport(const char *ref)
-{
-	return strncmp(ref, "oci:", 4) == 0 || strncmp(ref, "oci-archive:", 12) == 0 ||
-	       strncmp(ref, "docker-archive:", 15) == 0;
-}
 
 int cmd_pull(int argc, char **argv)
 {
@@ -33,7 +29,7 @@ int cmd_pull(int argc, char **argv)
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
-	cleanup_free char *name = NULL;
+	struct image_source_opts so = { 0 };
 	struct cli_registry c;
 	struct hull_err err = { 0 };
 	bool quiet = false;
@@ -53,16 +49,12 @@ int cmd_pull(int argc, char **argv)
 					    "oci-archive:FILE[:TAG] | docker-archive:FILE");
 	if (r == 0 && cli_store_open("pull", &s) != 0)
 		r = EXIT_ENGINE;
-	if (r == 0 && is_transport(argv[optind])) {
-		if (image_pull(s, argv[optind], &names, &err) < 0)
-			r = cli_fail("pull", &err);
-	} else if (r == 0) {
+	if (r == 0) {
 		cli_registry_finish(&c);
-		if (registry_pull(s, argv[optind], &c.o, cli_registry_progress(&c, quiet), &name,
-				  &err) < 0)
+		so.registry = &c.o;
+		so.progress = cli_registry_progress(&c, quiet);
+		if (image_pull(s, argv[optind], &so, &names, &err) < 0)
 			r = cli_fail("pull", &err);
-		else
-			strv_push(&names, name);
 	}
 	for (size_t i = 0; r == 0 && !quiet && names && names[i]; i++)
 		printf("%s\n", names[i]);

@@ -70,6 +70,16 @@ def test_pull_by_digest(h, bb, registry):
     h.fails("pull", NOTLS, f"{registry.addr}/d/bb@{bad}", want=f"{registry.addr}/d/bb@{bad}")
 
 
+def test_docker_transport_prefix(h, bb, registry):
+    """docker://REF is the registry's transport, as a bare REF is (skopeo's spelling)."""
+    ref = f"{registry.addr}/t/bb:1"
+    h.run("push", NOTLS, bb, ref)
+    h.run("rmi", bb)
+    assert h.run("pull", NOTLS, f"docker://{ref}").stdout.strip() == ref
+    assert h.config_of(ref) is not None
+    h.fails("pull", "docker://Busybox", want="'Busybox': repository name must be lowercase")
+
+
 def test_multi_arch_index_and_platform(h, registry, tmp_path):
     lay = oci_image(tmp_path / "ma", {"amd64": [tar_of({"arch": b"amd64\n"})],
                                       "arm64": [tar_of({"arch": b"arm64\n"})]})
