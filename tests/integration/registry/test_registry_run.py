@@ -1,5 +1,6 @@
 """hull run / create --pull always|missing|never and --platform against a registry on
 127.0.0.1 (docker's semantics: missing, the default, pulls only what the store lacks)."""
+import shutil
 import subprocess
 
 from registry_helpers import oci_image, store_listing, tar_of
@@ -64,4 +65,30 @@ def test_bad_pull_and_platform_values(h, bb):
         h.fails(cmd, "--platform", "linux", bb, want="--platform linux")
         h.fails(cmd, "--platform", "linux/amd64/v1/x", bb, want="--platform linux/amd64/v1/x")
     h.fails("pull", "--platform", "/amd64", bb, want="--platform /amd64")
+    assert h.run("ps", "-aq").stdout.strip() == ""
+
+
+def test_foreign_binary_and_missing_interpreter(h, tmp_path):
+    """An arm64 program (without qemu-user) and a #! naming no interpreter: runc's line
+    with the errno and the path, docker's exit codes 126 and 127."""
+    import struct
+    root = tmp_path / "fr"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin/busybox")
+    (root / "bin/sh").symlink_to("busybox")
+    elf = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HHI", 2, 183, 1) + \
+        bytes(48)  # EM_AARCH64
+    (root / "bin/arm").write_bytes(elf)
+    (root / "bin/script").write_text("#!/nonexistent\necho hi\n")
+    for f in ("arm", "script"):
+        (root / "bin" / f).chmod(0o755)
+    tar = tmp_path / "fr.tar"
+    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(tar), "."],
+                   check=True)
+    h.run("import", tar, "localhost/foreign:1")
+    for cmd, code, line in (("/bin/arm", 126, "exec /bin/arm: exec format error"),
+                            ("/bin/script", 127, "exec /bin/script: no such file or directory")):
+        r = h.run("run", "--rm", "--pull", "never", "localhost/foreign:1", cmd, check=False)
+        assert r.returncode == code, (cmd, r.returncode, r.stderr)
+        assert r.stderr.strip() == line or r.stderr.strip().endswith(": " + line), r.stderr
     assert h.run("ps", "-aq").stdout.strip() == ""
