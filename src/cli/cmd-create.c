@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "common/strv.h"
@@ -214,6 +215,7 @@ static const struct cli_option run_opts[] = {
 	  "another name of the container on its network" },
 	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
 	  "copy the image instead of mounting an overlay" },
+	CLI_PULL_OPTIONS,
 	{ 0 },
 };
 
@@ -229,7 +231,8 @@ static const struct cli_command create_cmd = {
 	.summary = "Create a new container from an image (start it with 'hull start').",
 };
 
-int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o)
+int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o,
+		       struct cli_pull *pull)
 {
 	const struct cli_command *def = strcmp(cmd, "run") == 0 ? &run_cmd : &create_cmd;
 	const char *swap_arg = NULL;
@@ -282,7 +285,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			break;
 		case OPT_ROOTFS_COPY: o->force_copy = cli_opt_on; break;
 		default:
-			return EXIT_ENGINE;
+			if (cli_pull_opt(cmd, pull, c, optarg) != 0)
+				return EXIT_ENGINE;
 		}
 	}
 	if (optind >= argc)
@@ -328,23 +332,27 @@ int cmd_create(int argc, char **argv)
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_ctr struct ctr *c = NULL;
 	struct run_opts o;
+	struct cli_pull pull;
 	struct hull_err err = { 0 };
 	int code = 0;
 
-	if (cli_run_opts_parse("create", argc, argv, &o) != 0) {
+	cli_pull_init(&pull);
+	if (cli_run_opts_parse("create", argc, argv, &o, &pull) != 0 ||
+	    cli_store_open("create", &s) != 0 || cli_pull_image("create", s, &pull, o.image) != 0) {
 		cli_run_opts_free(&o);
+		cli_pull_free(&pull);
 		return EXIT_ENGINE;
 	}
-	if (cli_store_open("create", &s) != 0) {
-		cli_run_opts_free(&o);
-		return EXIT_ENGINE;
-	}
+	if (pull.image)
+		o.image = pull.image;
 	if (engine_create(s, &o, &c, &code, &err) < 0) {
 		cli_run_opts_free(&o);
+		cli_pull_free(&pull);
 		(void)cli_fail("create", &err);
 		return code ? code : EXIT_ENGINE;
 	}
 	cli_run_opts_free(&o);
+	cli_pull_free(&pull);
 	printf("%s\n", c->id);
 	return 0;
 }

@@ -1,4 +1,5 @@
-/* hull images [-q] [--no-trunc]: REPOSITORY TAG IMAGE ID CREATED SIZE */
+/* hull images [-q] [--no-trunc] [--format TMPL]: REPOSITORY TAG IMAGE ID CREATED SIZE */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +7,27 @@
 
 #include "cli/commands.h"
 #include "engine/human.h"
+#include "engine/inspect.h"
 #include "engine/table.h"
 #include "image/image.h"
+
+/* One --format line: the table's columns and the platform, by docker's field names. */
+static int print_row(const char *format, const char *const cols[5],
+		     const struct image_info *im, struct hull_err *err)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", cols[0],
+			      "Tag", cols[1], "ID", cols[2], "CreatedSince", cols[3], "Size",
+			      cols[4], "Os", im->os ? im->os : "", "Architecture",
+			      im->arch ? im->arch : "", "Variant", im->variant ? im->variant : "");
+	char *line = engine_format(format, o, err);
+
+	json_decref(o);
+	if (!line)
+		return -EINVAL;
+	printf("%s\n", line);
+	free(line);
+	return 0;
+}
 
 int cmd_images(int argc, char **argv)
 {
@@ -16,6 +36,9 @@ int cmd_images(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a', NULL, "all images (accepted: there are no "
 							 "intermediate images)" },
 		{ "no-trunc", no_argument, NULL, 'N', NULL, "print full image ids" },
+		{ "format", required_argument, NULL, 'F', "TEMPLATE",
+		  "a Go template per image: {{.Repository}} {{.Tag}} {{.ID}} {{.CreatedSince}} "
+		  "{{.Size}} {{.Os}} {{.Architecture}} {{.Variant}}" },
 		{ 0 },
 	};
 	static const struct cli_command def = {
@@ -27,6 +50,7 @@ int cmd_images(int argc, char **argv)
 	struct table *t = NULL;
 	struct hull_err err = { 0 };
 	bool quiet = false, no_trunc = false;
+	const char *format = NULL;
 	time_t now = time(NULL);
 	int c;
 
@@ -35,6 +59,8 @@ int cmd_images(int argc, char **argv)
 			quiet = cli_opt_on;
 		else if (c == 'N')
 			no_trunc = cli_opt_on;
+		else if (c == 'F')
+			format = optarg;
 		else if (c != 'a')
 			return EXIT_ENGINE;
 	}
@@ -45,7 +71,7 @@ int cmd_images(int argc, char **argv)
 	if (image_list(s, &l, &err) < 0)
 		return cli_fail("images", &err);
 	t = table_new(5);
-	if (!quiet)
+	if (!quiet && !format)
 		table_add(t, (const char *[]){ "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE" });
 	for (size_t i = 0; i < l.n; i++) {
 		const struct image_info *im = &l.v[i];
@@ -71,8 +97,21 @@ int cmd_images(int argc, char **argv)
 		human_duration(now - created, ago, sizeof(ago));
 		(void)snprintf(since, sizeof(since), "%s ago", ago);
 		human_size(im->size, size, sizeof(size));
-		table_add(t, (const char *[]){ repo ? repo : "<none>", tag ? tag : "<none>", id,
-					       created ? since : "N/A", size });
+		if (format) {
+			const char *cols[] = { repo ? repo : "<none>", tag ? tag : "<none>", id,
+					       created ? since : "N/A", size };
+
+			if (print_row(format, cols, im, &err) < 0) {
+				free(repo);
+				free(tag);
+				image_list_free(&l);
+				table_free(t);
+				return cli_fail("images", &err);
+			}
+		} else {
+			table_add(t, (const char *[]){ repo ? repo : "<none>", tag ? tag : "<none>",
+						       id, created ? since : "N/A", size });
+		}
 		free(repo);
 		free(tag);
 	}

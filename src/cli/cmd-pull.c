@@ -1,4 +1,6 @@
-/* hull pull REF (a registry) | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE */
+/* hull pull [docker://]REF | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE:
+ * one call, the transport found by image/source.c */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +9,96 @@
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/strv.h"
+#include "image/image.h"
 #include "image/registry.h"
+#include "image/source.h"
 #include "image/transfer.h"
 
-static bool is_transport(const char *ref)
+/* A bad --platform: one line naming the flag, before anything is done. */
+static int platform_check(const char *cmd, const char *arg)
 {
-	return strncmp(ref, "oci:", 4) == 0 || strncmp(ref, "oci-archive:", 12) == 0 ||
-	       strncmp(ref, "docker-archive:", 15) == 0;
+	char *os = NULL, *arch = NULL, *variant = NULL;
+	int r = registry_platform_parse(arg, &os, &arch, &variant, NULL);
+
+	free(os);
+	free(arch);
+	free(variant);
+	if (r < 0)
+		return cli_usage_error(cmd, "--platform %s: expected os/arch[/variant]", arg);
+	return 0;
+}
+
+void cli_pull_init(struct cli_pull *p)
+{
+	memset(p, 0, sizeof(*p));
+	cli_registry_init(&p->reg);
+}
+
+int cli_pull_opt(const char *cmd, struct cli_pull *p, int opt, const char *arg)
+{
+	static const char *const names[] = { "missing", "always", "never" };
+
+	if (opt == CLI_REG_PLATFORM) {
+		if (platform_check(cmd, arg) != 0)
+			return EXIT_ENGINE;
+		p->reg.o.platform = arg;
+		return 0;
+	}
+	if (opt != CLI_REG_PULL)
+		return cli_registry_opt(&p->reg, opt, arg) == 0 ? 0 : 1;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(arg, names[i]) == 0) {
+			p->policy = (enum cli_pull_policy)i;
+			return 0;
+		}
+	return cli_usage_error(cmd, "--pull %s: expected always, missing or never", arg);
+}
+
+static int pull_one(const char *cmd, struct image_store *s, struct cli_pull *p,
+		    const char *image, bool missing)
+{
+	cleanup_strv char **names = NULL;
+	struct image_source_opts so = { .registry = &p->reg.o };
+	struct hull_err err = { 0 };
+
+	cli_registry_finish(&p->reg);
+	so.progress = cli_registry_progress(&p->reg, false);
+	if (image_pull(s, image, &so, &names, &err) < 0) {
+		/* docker's words, then why the pull failed, on one line */
+		if (missing)
+			(void)hull_err_prefix(&err, "no such image: %s, and pulling it failed",
+					      image);
+		return cli_fail(cmd, &err);
+	}
+	if (names && names[0])
+		p->image = xstrdup(names[0]);
+	return 0;
+}
+
+int cli_pull_image(const char *cmd, struct image_store *s, struct cli_pull *p,
+		   const char *image)
+{
+	struct image_info info = { 0 };
+	struct hull_err err = { 0 };
+	int r;
+
+	if (p->policy == CLI_PULL_NEVER) /* the lookup of the create says "no such image" */
+		return 0;
+	if (p->policy == CLI_PULL_ALWAYS)
+		return pull_one(cmd, s, p, image, false);
+	r = image_lookup(s, image, &info, &err);
+	image_info_clear(&info);
+	if (r != -ENOENT)
+		return 0; /* there, or ambiguous: the create says which */
+	fprintf(stderr, "Unable to find image '%s' locally\n", image);
+	return pull_one(cmd, s, p, image, true);
+}
+
+void cli_pull_free(struct cli_pull *p)
+{
+	cli_registry_free(&p->reg);
+	free(p->image);
+	p->image = NULL;
 }
 
 int cmd_pull(int argc, char **argv)
@@ -33,7 +118,7 @@ int cmd_pull(int argc, char **argv)
 	};
 	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
-	cleanup_free char *name = NULL;
+	struct image_source_opts so = { 0 };
 	struct cli_registry c;
 	struct hull_err err = { 0 };
 	bool quiet = false;
@@ -44,7 +129,7 @@ int cmd_pull(int argc, char **argv)
 		if (opt == 'q')
 			quiet = cli_opt_on;
 		else if (opt == CLI_REG_PLATFORM)
-			c.o.platform = optarg;
+			r = platform_check("pull", optarg) ? EXIT_ENGINE : (c.o.platform = optarg, 0);
 		else if (cli_registry_opt(&c, opt, optarg) != 0)
 			r = EXIT_ENGINE;
 	}
@@ -53,16 +138,12 @@ int cmd_pull(int argc, char **argv)
 					    "oci-archive:FILE[:TAG] | docker-archive:FILE");
 	if (r == 0 && cli_store_open("pull", &s) != 0)
 		r = EXIT_ENGINE;
-	if (r == 0 && is_transport(argv[optind])) {
-		if (image_pull(s, argv[optind], &names, &err) < 0)
-			r = cli_fail("pull", &err);
-	} else if (r == 0) {
+	if (r == 0) {
 		cli_registry_finish(&c);
-		if (registry_pull(s, argv[optind], &c.o, cli_registry_progress(&c, quiet), &name,
-				  &err) < 0)
+		so.registry = &c.o;
+		so.progress = cli_registry_progress(&c, quiet);
+		if (image_pull(s, argv[optind], &so, &names, &err) < 0)
 			r = cli_fail("pull", &err);
-		else
-			strv_push(&names, name);
 	}
 	for (size_t i = 0; r == 0 && !quiet && names && names[i]; i++)
 		printf("%s\n", names[i]);

@@ -66,5 +66,7 @@ int cli_force_targets(const char *cmd, const char *usage_line, int argc, char **
  * Parse `hull create`/`run` flags into o (cmd-create.c); strings point into argv or are
  * owned by o (free with cli_run_opts_free). Returns 0, or EXIT_ENGINE after printing.
  */
-int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o);
+struct cli_pull; /* --pull, --platform and the registry flags (cli/registry-cli.h) */
+int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *o,
+		       struct cli_pull *pull);
 void cli_run_opts_free(struct run_opts *o);

@@ -10,6 +10,7 @@ enum {
 	CLI_REG_CERT_DIR,
 	CLI_REG_AUTHFILE,
 	CLI_REG_PLATFORM,
+	CLI_REG_PULL,
 };
 
 #define CLI_REGISTRY_OPTIONS                                                                 \
@@ -40,3 +41,29 @@ void cli_registry_finish(struct cli_registry *c);
 void cli_registry_free(struct cli_registry *c);
 /* The progress lines on a terminal; NULL when quiet or piped. */
 const struct registry_progress *cli_registry_progress(struct cli_registry *c, bool quiet);
+
+/* hull run / create: when to pull the image (docker's --pull), for which platform. */
+enum cli_pull_policy { CLI_PULL_MISSING, CLI_PULL_ALWAYS, CLI_PULL_NEVER };
+
+#define CLI_PULL_OPTIONS                                                                     \
+	{ "pull", required_argument, NULL, CLI_REG_PULL, "POLICY",                            \
+	  "pull the image: always, missing (when not in the store, the default) or never" },  \
+	{ "platform", required_argument, NULL, CLI_REG_PLATFORM, "OS/ARCH[/VARIANT]",          \
+	  "the platform to pull from an index (default: the host's)" },                      \
+	CLI_REGISTRY_OPTIONS
+
+struct cli_pull {
+	struct cli_registry reg;
+	enum cli_pull_policy policy;
+	char *image; /* the name pulled, to run instead of the one given; or NULL */
+};
+
+void cli_pull_init(struct cli_pull *p);
+/* Handle a --pull/--platform/registry flag: 0; 1 when opt is not one; EXIT_ENGINE after
+ * printing a bad value naming the flag. */
+int cli_pull_opt(const char *cmd, struct cli_pull *p, int opt, const char *arg);
+/* Apply the policy to image before the container is made: 0 (p->image set when pulled),
+ * or EXIT_ENGINE after printing. */
+int cli_pull_image(const char *cmd, struct image_store *s, struct cli_pull *p,
+		   const char *image);
+void cli_pull_free(struct cli_pull *p);

@@ -93,6 +93,9 @@ json_t *engine_inspect_image(struct image_store *s, const struct image_info *img
 		      json_object_get(cfg, "architecture") ? json_object_get(cfg, "architecture")
 							   : json_null(),
 		      "Os", json_object_get(cfg, "os") ? json_object_get(cfg, "os") : json_null());
+	/* as docker: Variant only when the image has one ("v8" of arm64) */
+	if (o && json_is_string(json_object_get(cfg, "variant")))
+		(void)json_object_set(o, "Variant", json_object_get(cfg, "variant"));
 	json_decref(cfg);
 	return o;
 }

@@ -22,6 +22,9 @@ void image_info_clear(struct image_info *info)
 {
 	free(info->name);
 	free(info->created);
+	free(info->os);
+	free(info->arch);
+	free(info->variant);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -166,6 +169,11 @@ int image_blob_json(struct image_store *s, const char *digest, json_t **ret,
 	return hjson_load_buf(buf, len, digest, ret, err);
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
 /* Fill info from an index descriptor; reads the manifest only for foreign entries. */
 static int desc_info(struct image_store *s, json_t *desc, struct image_info *info,
 		     struct hull_err *err)
@@ -184,6 +192,13 @@ static int desc_info(struct image_store *s, json_t *desc, struct image_info *inf
 	info->name = name ? xstrdup(name) : NULL;
 	info->created = created ? xstrdup(created) : NULL;
 	info->size = size ? strtoull(size, NULL, 10) : 0;
+	{
+		json_t *p = json_object_get(desc, "platform");
+
+		info->os = dup_or_null(json_string_value(json_object_get(p, "os")));
+		info->arch = dup_or_null(json_string_value(json_object_get(p, "architecture")));
+		info->variant = dup_or_null(json_string_value(json_object_get(p, "variant")));
+	}
 	if (config && digest_is_valid(config)) {
 		memcpy(info->config, config, sizeof(info->config));
 	} else {
@@ -232,6 +247,9 @@ static void info_copy(struct image_info *dst, const struct image_info *src)
 	*dst = *src;
 	dst->name = src->name ? xstrdup(src->name) : NULL;
 	dst->created = src->created ? xstrdup(src->created) : NULL;
+	dst->os = dup_or_null(src->os);
+	dst->arch = dup_or_null(src->arch);
+	dst->variant = dup_or_null(src->variant);
 }
 
 int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
@@ -299,6 +317,23 @@ static bool index_has_config(json_t *m, const char *config)
 	return false;
 }
 
+/* The config's platform as the descriptor's (an OCI index's "platform"), so that a listing
+ * shows it without reading every config. */
+static void platform_record(json_t *desc, json_t *cfg)
+{
+	const char *os = json_string_value(json_object_get(cfg, "os"));
+	const char *arch = json_string_value(json_object_get(cfg, "architecture"));
+	const char *variant = json_string_value(json_object_get(cfg, "variant"));
+	json_t *p;
+
+	if (!os || !arch)
+		return;
+	p = json_pack("{s:s, s:s}", "os", os, "architecture", arch);
+	if (variant && *variant)
+		(void)json_object_set_new(p, "variant", json_string(variant));
+	(void)json_object_set_new(desc, "platform", p);
+}
+
 int image_record(struct image_store *s, const char *name, const char *manifest_digest,
 		 struct hull_err *err)
 {
@@ -353,6 +388,7 @@ int image_record(struct image_store *s, const char *name, const char *manifest_d
 		if (name)
 			(void)json_object_set_new(a, ANNOT_REF_NAME, json_string(name));
 	}
+	platform_record(desc, cfg);
 	(void)json_array_append_new(m, desc);
 	return index_save(s, idx, err);
 }

@@ -36,6 +36,7 @@ struct image_info {
 	char manifest[DIGEST_STR_LEN + 1];
 	char config[DIGEST_STR_LEN + 1]; /* the image id */
 	char *created;                   /* RFC 3339 from the config, or NULL */
+	char *os, *arch, *variant;       /* the config's platform (index.json's record), or NULL */
 	uint64_t size;                   /* bytes of the layer blobs */
 };
 

@@ -612,11 +612,18 @@ int image_load(struct image_store *s, const char *path, char ***ret_names,
 	return r < 0 ? r : fetch_source(s, src, ret_names, err);
 }
 
-int image_pull(struct image_store *s, const char *ref, char ***ret_names,
-	       struct hull_err *err)
+int image_pull(struct image_store *s, const char *ref, const struct image_source_opts *o,
+	       char ***ret_names, struct hull_err *err)
 {
+	static const struct image_source_opts none = { 0 };
 	struct image_source *src = NULL;
 	int r = image_source_open(s, ref, &src, err);
 
-	return r < 0 ? r : fetch_source(s, src, ret_names, err);
+	if (r < 0)
+		return r;
+	if (!src->ops->pull)
+		return fetch_source(s, src, ret_names, err);
+	r = src->ops->pull(s, src, o ? o : &none, ret_names, err);
+	image_source_close(s, src);
+	return r;
 }

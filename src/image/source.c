@@ -17,6 +17,7 @@ static const struct image_source_ops *const sources[] = {
 	&image_source_oci,
 	&image_source_oci_archive,
 	&image_source_docker_archive,
+	&image_source_docker,
 };
 
 /* "/x/busybox.tar.gz" -> "busybox": the repository for names that are only a tag. */
@@ -122,9 +123,8 @@ int image_source_open(struct image_store *s, const char *ref, struct image_sourc
 		if (strlen(sources[i]->transport) == (size_t)(colon - ref) &&
 		    strncmp(ref, sources[i]->transport, (size_t)(colon - ref)) == 0)
 			return source_start(s, source_new(sources[i]), colon + 1, ret, err);
-	return hull_err_setx(err, EINVAL, "unsupported image reference '%s': hull pulls offline "
-			     "from oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE",
-			     ref);
+	/* as docker and podman: a bare reference ("busybox", "host:5000/x") is a registry's */
+	return source_start(s, source_new(&image_source_docker), ref, ret, err);
 }
 
 int image_source_open_archive(struct image_store *s, const char *path,

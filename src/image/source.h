@@ -6,17 +6,24 @@
  *   oci:DIR[:TAG]            an OCI image layout directory          (image/import.c)
  *   oci-archive:FILE[:TAG]   the same as a tar file                 (image/import.c)
  *   docker-archive:FILE      `docker save` / `podman save` format   (image/import.c)
- *
- * A registry (docker://) is one more table: parse the reference, open a session, and in
- * fetch resolve the tag to a manifest for the host platform and fetch its config and layer
- * blobs into the store, verified, as the others do.
+ *   docker://REF, or REF     a registry; a reference with no known   (image/registry-source.c)
+ *                            transport is one ("busybox", "host:5000/x:1")
  *
  * The caller's order: image_source_open() (parse, then ops->open, before the store lock:
  * an archive is read whole first, see import.c), then the store lock and its transaction,
- * ops->fetch, image_source_close().
+ * ops->fetch, image_source_close(). A transport whose transfer is slow (the network) has
+ * ops->pull instead of ops->fetch: it stages everything first and takes the store lock
+ * itself only for its transaction, so other store users do not wait on the network.
  */
 #include "common/error.h"
+#include "image/registry.h"
 #include "image/store.h"
+
+/* What the caller may tune, for the transports that use it (only the registry's today). */
+struct image_source_opts {
+	const struct registry_opts *registry;     /* TLS, auth files, platform; NULL: defaults */
+	const struct registry_progress *progress; /* per-blob progress; NULL: none */
+};
 
 struct image_source {
 	const struct image_source_ops *ops;
@@ -41,14 +48,19 @@ struct image_source_ops {
 	 */
 	int (*fetch)(struct image_store *s, struct image_source *src, char ***ret_names,
 		     struct hull_err *err);
+	/* Instead of fetch: the whole transfer, which locks the store for its own
+	 * transaction after the slow part. */
+	int (*pull)(struct image_store *s, struct image_source *src,
+		    const struct image_source_opts *o, char ***ret_names, struct hull_err *err);
 };
 
 extern const struct image_source_ops image_source_oci;
 extern const struct image_source_ops image_source_oci_archive;
 extern const struct image_source_ops image_source_docker_archive;
+extern const struct image_source_ops image_source_docker;
 
-/* The source for "TRANSPORT:REST", parsed and opened. -EINVAL naming the transports this
- * hull has when none matches. Free with image_source_close(). */
+/* The source for "TRANSPORT:REST", parsed and opened; a reference whose text before ':'
+ * names no transport is a registry's (docker). Free with image_source_close(). */
 int image_source_open(struct image_store *s, const char *ref, struct image_source **ret,
 		      struct hull_err *err);
 /* An archive file of either kind, told by its content (`hull load`). */

@@ -17,9 +17,11 @@
  */
 int image_load(struct image_store *s, const char *path, char ***ret_names,
 	       struct hull_err *err);
-/* Pull from a transport reference (see above). */
-int image_pull(struct image_store *s, const char *ref, char ***ret_names,
-	       struct hull_err *err);
+/* Pull from a transport reference (see above, and a registry's: image/source.h); o may be
+ * NULL (defaults). */
+struct image_source_opts;
+int image_pull(struct image_store *s, const char *ref, const struct image_source_opts *o,
+	       char ***ret_names, struct hull_err *err);
 
 /*
  * Import a root file system tarball (path, "-" for stdin) as a one-layer image named name

@@ -232,6 +232,8 @@ def oci_image(d: pathlib.Path, layers, arch="amd64", bad_diff_id=False):
             diff[-1] = "sha256:" + "0" * 64
         cfg = {"architecture": a, "os": "linux", "config": {"Cmd": ["/bin/sh"]},
                "rootfs": {"type": "layers", "diff_ids": diff}}
+        if a == "arm64":
+            cfg["variant"] = "v8"  # as real arm64 images say
         c = blob(json.dumps(cfg).encode())
         c["mediaType"] = "application/vnd.oci.image.config.v1+json"
         ls = []

@@ -70,6 +70,16 @@ def test_pull_by_digest(h, bb, registry):
     h.fails("pull", NOTLS, f"{registry.addr}/d/bb@{bad}", want=f"{registry.addr}/d/bb@{bad}")
 
 
+def test_docker_transport_prefix(h, bb, registry):
+    """docker://REF is the registry's transport, as a bare REF is (skopeo's spelling)."""
+    ref = f"{registry.addr}/t/bb:1"
+    h.run("push", NOTLS, bb, ref)
+    h.run("rmi", bb)
+    assert h.run("pull", NOTLS, f"docker://{ref}").stdout.strip() == ref
+    assert h.config_of(ref) is not None
+    h.fails("pull", "docker://Busybox", want="'Busybox': repository name must be lowercase")
+
+
 def test_multi_arch_index_and_platform(h, registry, tmp_path):
     lay = oci_image(tmp_path / "ma", {"amd64": [tar_of({"arch": b"amd64\n"})],
                                       "arm64": [tar_of({"arch": b"arm64\n"})]})
@@ -79,14 +89,26 @@ def test_multi_arch_index_and_platform(h, registry, tmp_path):
     ref = f"{registry.addr}/ma:latest"
     h.run("pull", NOTLS, ref)
     assert h.config_of(ref)["architecture"] == "amd64"
+    ins = json.loads(h.run("inspect", ref).stdout)[0]
+    assert (ins["Os"], ins["Architecture"], "Variant" in ins) == ("linux", "amd64", False)
+    assert h.run("images", "--format", "{{.Architecture}}").stdout == "amd64\n"
     h.run("pull", NOTLS, "--platform", "linux/arm64", ref)
     assert h.config_of(ref)["architecture"] == "arm64"
     h.run("pull", NOTLS, "--platform", "linux/arm64/v8", ref)
     assert h.config_of(ref)["architecture"] == "arm64"
+    # recorded and shown: inspect as docker's, images --format, index.json's platform
+    ins = json.loads(h.run("inspect", ref).stdout)[0]
+    assert (ins["Os"], ins["Architecture"], ins["Variant"]) == ("linux", "arm64", "v8")
+    fmt = "{{.Repository}}:{{.Tag}} {{.Os}}/{{.Architecture}}/{{.Variant}}"
+    assert h.run("images", "--format", fmt).stdout == f"{ref} linux/arm64/v8\n"
+    idx = json.loads((h.root / "index.json").read_text())
+    assert [m["platform"] for m in idx["manifests"]] == \
+        [{"os": "linux", "architecture": "arm64", "variant": "v8"}]
     snap = store_listing(h.root)
     h.fails("pull", NOTLS, "--platform", "linux/s390x", ref, want="no image for platform "
             "linux/s390x")
-    h.fails("pull", NOTLS, "--platform", "linux", ref, want="invalid platform 'linux'")
+    h.fails("pull", NOTLS, "--platform", "linux", ref,
+            want="--platform linux: expected os/arch[/variant]")
     assert store_listing(h.root) == snap
 
 
