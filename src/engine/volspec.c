@@ -186,7 +186,11 @@ static int mount_key(const char *arg, char *k, char *val, struct vol_spec *v, un
 		return bool_value(arg, k, val, &v->ro, err);
 	if (strcmp(k, "consistency") == 0 || strcmp(k, "bind-nonrecursive") == 0)
 		return 0; /* macOS hint; a recursive bind always */
-	if (!val || (!*val && strcmp(k, "volume-nocopy") != 0))
+	if (strcmp(k, "volume-nocopy") == 0) {
+		*what |= 4;
+		return bool_value(arg, k, val, &v->nocopy, err);
+	}
+	if (!val || !*val)
 		return hull_err_setx(err, EINVAL, "--mount %s: %s needs a value", arg, k);
 	if (strcmp(k, "source") == 0 || strcmp(k, "src") == 0) {
 		free(v->src);
@@ -211,9 +215,6 @@ static int mount_key(const char *arg, char *k, char *val, struct vol_spec *v, un
 	} else if (strcmp(k, "tmpfs-mode") == 0) {
 		*what |= 2;
 		return tmpfs_mode("--mount", arg, val, &v->tmpfs_mode, err);
-	} else if (strcmp(k, "volume-nocopy") == 0) {
-		*what |= 4;
-		return bool_value(arg, k, *val ? val : NULL, &v->nocopy, err);
 	} else if (strcmp(k, "volume-label") == 0) {
 		if (!strchr(val, '=') || val[0] == '=')
 			return hull_err_setx(err, EINVAL, "--mount %s: volume-label %s: expected "
