@@ -55,7 +55,7 @@ _hull()
 	local -a hull=("${COMP_WORDS[0]}") path=()
 	local i=1 cmd= operands=0 w
 
-	# global options, then the command (and the subcommand of img, vm, system, network)
+	# global options, then the command (and the subcommand of img, vm, system, network, volume)
 	while ((i < COMP_CWORD)); do
 		w=${COMP_WORDS[i]}
 		case $w in
@@ -83,7 +83,7 @@ _hull()
 		COMPREPLY=($(compgen -W "$(_hull_commands "${hull[@]}")" -- "$cur"))
 		return 0
 		;;
-	img | vm | system | network)
+	img | vm | system | network | volume)
 		if ((i >= COMP_CWORD)); then
 			COMPREPLY=($(compgen -W "$(_hull_commands "${hull[@]}" "$cmd")" -- "$cur"))
 			return 0

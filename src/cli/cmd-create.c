@@ -38,6 +38,9 @@ enum {
 	OPT_ADD_HOST,
 	OPT_ALIAS,
 	OPT_SHM_SIZE,
+	OPT_MOUNT,
+	OPT_TMPFS,
+	OPT_VOLUMES_FROM,
 };
 
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
@@ -175,7 +178,13 @@ static const struct cli_option run_opts[] = {
 	{ "env", required_argument, NULL, 'e', "KEY=VALUE", "set an environment variable" },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE, "FILE",
 	  "read environment variables from FILE, one KEY=VALUE a line" },
-	{ "volume", required_argument, NULL, 'v', "SRC:DST[:ro]", "bind mount a host path" },
+	{ "volume", required_argument, NULL, 'v', "[SRC:]DST[:OPTS]",
+	  "a volume NAME, a host path (/ or . first) or an anonymous volume at DST" },
+	{ "mount", required_argument, NULL, OPT_MOUNT, "type=TYPE,...",
+	  "a bind, volume or tmpfs mount (docker's keys)" },
+	{ "tmpfs", required_argument, NULL, OPT_TMPFS, "DST[:OPTS]", "mount a tmpfs at DST" },
+	{ "volumes-from", required_argument, NULL, OPT_VOLUMES_FROM, "CTR[:ro|rw]",
+	  "the volumes and binds of another container" },
 	{ "workdir", required_argument, NULL, 'w', "DIR", "working directory in the container" },
 	{ "user", required_argument, NULL, 'u', "USER[:GROUP]", "run as this user" },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT, "CMD",
@@ -252,6 +261,9 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 				return EXIT_ENGINE;
 			break;
 		case 'v': strv_push(&o->volumes, optarg); break;
+		case OPT_MOUNT: strv_push(&o->mount_args, optarg); break;
+		case OPT_TMPFS: strv_push(&o->tmpfs, optarg); break;
+		case OPT_VOLUMES_FROM: strv_push(&o->volumes_from, optarg); break;
 		case 'w': o->workdir = optarg; break;
 		case 'u': o->user = optarg; break;
 		case OPT_ENTRYPOINT: o->entrypoint = optarg; break;
@@ -316,6 +328,9 @@ void cli_run_opts_free(struct run_opts *o)
 {
 	strv_free(o->env);
 	strv_free(o->volumes);
+	strv_free(o->mount_args);
+	strv_free(o->tmpfs);
+	strv_free(o->volumes_from);
 	strv_free(o->cap_add);
 	strv_free(o->cap_drop);
 	strv_free(o->cmd);

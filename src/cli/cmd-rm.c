@@ -8,7 +8,7 @@ int cmd_rm(int argc, char **argv)
 {
 	cleanup_image_store struct image_store *s = NULL;
 	bool force;
-	int rc = cli_force_targets("rm", "usage: hull rm [-f] CONTAINER...", argc, argv, &force,
+	int rc = cli_force_targets("rm", "usage: hull rm [-f] [-v] CONTAINER...", argc, argv, &force,
 				   &s);
 
 	if (rc != 0)
@@ -18,7 +18,7 @@ int cmd_rm(int argc, char **argv)
 		struct hull_err err = { 0 };
 
 		if (ctr_load(s, argv[i], &ct, &err) < 0 ||
-		    engine_remove(s, ct, force, &err) < 0) {
+		    engine_remove_v(s, ct, force, cli_rm_volumes, &err) < 0) {
 			rc = cli_fail("rm", &err);
 			continue;
 		}

@@ -44,6 +44,9 @@ int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_port(int argc, char **argv);
 int cmd_network(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
+/* rm -v (set by cli_force_targets) */
+extern bool cli_rm_volumes;
 
 /* Shared by the subcommands (hull.c). */
 extern const char *cli_root; /* --root, or NULL */

@@ -32,6 +32,7 @@ static const struct hull_cmd cmds[] = {
 	{ .name = "exec", .fn = cmd_exec, .help = "run a command in a running container" },
 	{ .name = "port", .fn = cmd_port, .help = "list a container's published ports" },
 	{ .name = "network", .fn = cmd_network, .help = "manage networks" },
+	{ .name = "volume", .fn = cmd_volume, .help = "manage volumes" },
 	{ .name = "export", .fn = cmd_export, .help = "write a container's file system as a tar" },
 	{ .name = "images", .fn = cmd_images, .help = "list images" },
 	{ .name = "load", .fn = cmd_load, .help = "load images from a docker- or oci-archive" },
@@ -97,8 +98,14 @@ static const struct cli_option force_opts[] = {
 	{ "force", no_argument, NULL, 'f', NULL, "remove even what is in use or running" },
 	{ 0 },
 };
+static const struct cli_option rm_opts[] = {
+	{ "force", no_argument, NULL, 'f', NULL, "remove even what is in use or running" },
+	{ "volumes", no_argument, NULL, 'v', NULL, "remove its anonymous volumes too" },
+	{ 0 },
+};
+bool cli_rm_volumes;
 static const struct cli_command rm_cmd = {
-	.name = "rm", .args = "[OPTIONS] CONTAINER...", .optstring = "+f", .opts = force_opts,
+	.name = "rm", .args = "[OPTIONS] CONTAINER...", .optstring = "+fv", .opts = rm_opts,
 	.summary = "Remove containers (running ones only with -f, which kills them first).",
 };
 static const struct cli_command rmi_cmd = {
@@ -114,6 +121,10 @@ int cli_force_targets(const char *cmd, const char *usage_line, int argc, char **
 
 	*ret_force = false;
 	while ((c = cli_getopt(argc, argv, def)) != -1) {
+		if (c == 'v') {
+			cli_rm_volumes = cli_opt_on;
+			continue;
+		}
 		if (c != 'f')
 			return EXIT_ENGINE;
 		*ret_force = cli_opt_on;

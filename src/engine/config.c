@@ -278,29 +278,14 @@ static int build_env(const struct run_opts *o, json_t *icfg, const char *hostnam
 	return 0;
 }
 
+/* -v, --mount, --tmpfs, --volumes-from and the image's volumes, resolved by the engine
+ * (engine_mounts_resolve in volume.c) */
 static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull_err *err)
 {
-	for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
-		cleanup_free char *v = xstrdup(o->volumes[i]);
-		char *ctr = strchr(v, ':'), *mode = NULL;
-
-		if (ctr) {
-			*ctr++ = '\0';
-			mode = strchr(ctr, ':');
-			if (mode)
-				*mode++ = '\0';
-		}
-		if (!ctr || v[0] != '/' || ctr[0] != '/')
-			return hull_err_setx(err, EINVAL, "-v %s: expected /HOST:/CONTAINER[:ro|rw] "
-					     "(named volumes are not supported)", o->volumes[i]);
-		if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
-			return hull_err_setx(err, EINVAL, "-v %s: unknown mode '%s'", o->volumes[i],
-					     mode);
-		if (access(v, F_OK) < 0 && mkdir(v, 0755) < 0)
-			return hull_err_set(err, errno, "-v %s: %s", o->volumes[i], v);
-		spec_add_mount(s, ctr, "bind", v,
-				   mode && strcmp(mode, "ro") == 0 ? "rbind,ro" : "rbind");
-	}
+	(void)err;
+	for (size_t i = 0; i < o->n_mounts; i++)
+		spec_add_mount(s, o->mounts[i].dst, o->mounts[i].type, o->mounts[i].src,
+			       o->mounts[i].opts);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fd.h"
 #include "common/cleanup.h"
 #include "common/rmtree.h"
 #include "common/strv.h"
@@ -106,6 +107,14 @@ static int copy_file(int src, int dst, const char *name, const struct stat *st)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* across file systems (a volume's copy-up from an overlay) on older kernels */
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
+			char buf[65536];
+
+			n = read(in, buf, sizeof(buf));
+			if (n > 0 && fd_write_all(out, buf, (size_t)n) < 0)
+				return -errno;
+		}
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 		left -= n;
@@ -247,7 +256,7 @@ static int push_frame(struct copy_frame **stack, size_t *n, int sd, int dd, cons
  * must neither overflow the stack nor exhaust RLIMIT_NOFILE. Going back up is through "..",
  * checked against the directory we came down from.
  */
-static int copy_tree(int src, int dst, struct hull_err *err)
+int ctr_copy_tree(int src, int dst, struct hull_err *err)
 {
 	struct copy_frame *stack = NULL;
 	size_t n = 0;
@@ -319,7 +328,7 @@ static int copy_layers(struct image_store *s, const char *dir, char *const *diff
 
 		if (src < 0)
 			return hull_err_set(err, errno, "layer %s", diff_ids[i]);
-		r = copy_tree(src, dst, err);
+		r = ctr_copy_tree(src, dst, err);
 		if (r < 0)
 			return hull_err_prefix(err, "copying layer %s", diff_ids[i]);
 	}

@@ -19,3 +19,5 @@ int ctr_rootfs_ensure(struct image_store *s, const char *dir, char *const *diff_
 		      const char *mode, struct hull_err *err);
 /* Unmount <dir>/rootfs if it is a mount point. */
 int ctr_rootfs_teardown(const char *dir, struct hull_err *err);
+/* Copy the tree of directory src into directory dst (volumes' copy-up too). */
+int ctr_copy_tree(int src, int dst, struct hull_err *err);

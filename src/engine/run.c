@@ -25,6 +25,7 @@
 #include "container/tty.h"
 #include "image/image.h"
 #include "engine/backend.h"
+#include "engine/volume.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
@@ -188,6 +189,7 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	cleanup_close int rootfs = -1;
 	cleanup_free char *rootfs_path = xasprintf("%s/rootfs", dir);
 	struct image_info info = { 0 };
+	struct run_opts o2 = *o;
 	const char *mode = NULL;
 	int r;
 
@@ -209,7 +211,10 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 			r = hull_err_set(err, errno, "%s", rootfs_path);
 	}
 	if (r == 0)
-		r = ctr_config_build(o, img, rootfs, dir, id, &oci, ret_exit, err);
+		r = engine_mounts_resolve(s, &o2, json_object_get(img, "config"), rootfs, dir,
+					  err);
+	if (r == 0)
+		r = ctr_config_build(&o2, img, rootfs, dir, id, &oci, ret_exit, err);
 	if (r == 0 && (r = engine_net_create(s, o, json_object_get(img, "config"), id, name, dir,
 					     err)) < 0)
 		*ret_exit = 125;
@@ -227,6 +232,9 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	/* hull.json last: a directory without it is not a container (ctr_list) */
 	if (r == 0)
 		r = ctr_record_write(c, err);
+	if (r < 0)
+		engine_mounts_undo(s, dir);
+	run_mounts_free(&o2);
 	image_info_clear(&info);
 	return r;
 }
@@ -655,7 +663,14 @@ int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_e
 
 int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err)
 {
+	return engine_remove_v(s, c, force, false, err);
+}
+
+int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volumes,
+		    struct hull_err *err)
+{
 	cleanup_backend struct engine_backend b = { 0 };
+	cleanup_strv char **anon = NULL;
 	struct hull_err e2;
 	int r;
 
@@ -675,8 +690,12 @@ int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;
+	/* read before the directory goes: `rm -v` and --rm take the anonymous volumes along */
+	if (volumes || c->host.auto_remove)
+		anon = engine_anon_volumes(c->dir);
 	r = ctr_dir_remove(c->dir);
 	if (r < 0)
 		return hull_err_set(err, -r, "removing %s", c->dir);
+	engine_anon_volumes_remove(s, anon);
 	return 0;
 }

@@ -11,6 +11,11 @@
 #include "engine/container.h"
 #include "image/store.h"
 
+/* One mount of config.json made from -v, --mount, --tmpfs... (engine/volume.h) */
+struct run_mount {
+	char *type, *src, *dst, *opts; /* opts: comma separated */
+};
+
 /* What `hull create`/`run` was asked for. */
 struct run_opts {
 	const char *name;       /* NULL: generated */
@@ -18,7 +23,10 @@ struct run_opts {
 	char **cmd;             /* after IMAGE; NULL: the image's Cmd */
 	const char *entrypoint; /* NULL: the image's; "": none */
 	char **env;             /* -e and --env-file, in order: "K=V" or "K" (from the host) */
-	char **volumes;         /* HOST:CTR[:ro] */
+	char **volumes;         /* -v values */
+	char **mount_args, **tmpfs, **volumes_from; /* --mount, --tmpfs, --volumes-from */
+	struct run_mount *mounts; /* all of them resolved by the engine (volume.h) */
+	size_t n_mounts;
 	const char *workdir, *user, *hostname, *network;
 	int64_t memory;         /* bytes, 0: none */
 	int64_t memory_swap;    /* memory + swap, bytes; 0: twice memory (docker), -1: unlimited */
@@ -72,8 +80,11 @@ int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd);
 int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err);
 /* TERM (or the image's stop signal), then KILL after timeout seconds. */
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err);
-/* Remove a container; a running one only with force (killed first). */
+/* Remove a container; a running one only with force (killed first). Its anonymous volumes
+ * go too with volumes (rm -v) or when it was made with --rm. */
 int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err);
+int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volumes,
+		    struct hull_err *err);
 /* Reap a process handle of c's backend (create's or exec's): its exit code or -errno. */
 int engine_wait_handle(struct image_store *s, struct ctr *c, pid_t pid);
 /* The running container's counters, from its backend (`hull stats`). */

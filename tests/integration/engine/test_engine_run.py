@@ -114,8 +114,9 @@ def test_volumes_and_read_only(bb, tmp_path):
     assert r.returncode != 0 and not (vol / "no").exists()
     r = bb.run("run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /x", check=False)
     assert r.returncode != 0 and "Read-only file system" in r.stderr
-    r = bb.run("run", "--rm", "-v", "relative:/x", "busybox", "true", check=False)
-    assert r.returncode == 125 and "-v relative:/x" in r.stderr
+    # a source without / or . first is a volume's name (docker's); a bad one is refused
+    r = bb.run("run", "--rm", "-v", "bad name:/x", "busybox", "true", check=False)
+    assert r.returncode == 125 and "-v bad name:/x" in r.stderr
 
 
 def cap_eff(bb, *flags):

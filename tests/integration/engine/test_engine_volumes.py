@@ -1,0 +1,152 @@
+"""Volumes and mounts (docs/engine.md, "Volumes"): named and anonymous volumes, -v, --mount,
+--tmpfs, --volumes-from; bad input refused with one line naming the flag, nothing made."""
+import json
+import os
+import random
+import subprocess
+
+import pytest
+
+NET = ("--network", "none")
+
+
+def run(bb, *args, check=True):
+    return bb.run("run", *NET, *args, check=check)
+
+
+def volumes(bb):
+    return sorted(bb.out("volume", "ls", "-q").split())
+
+
+def ctrs(bb):
+    return bb.out("ps", "-a", "-q").split()
+
+
+def test_named_volume_survives_rm_and_is_shared(bb):
+    run(bb, "--name", "a", "-v", "data:/data", "busybox", "sh", "-c", "echo hi > /data/f")
+    assert volumes(bb) == ["data"]
+    bb.run("rm", "-v", "a")
+    assert volumes(bb) == ["data"]          # named volumes stay even with rm -v
+    bb.run("create", "--name", "b", *NET, "-v", "data:/d", "busybox", "sleep", "30")
+    r = run(bb, "--rm", "--mount", "type=volume,src=data,dst=/x", "busybox", "cat", "/x/f")
+    assert r.stdout == "hi\n"
+    r = bb.run("volume", "rm", "data", check=False)
+    assert r.returncode == 125 and "in use by container b" in r.stderr
+    bb.run("rm", "b")
+    bb.run("volume", "rm", "data")
+    assert volumes(bb) == []
+
+
+def test_anonymous_volumes_rm_v_and_image_volume(bb, rootfs_tar):
+    bb.run("import", rootfs_tar, "withvol", "--change", 'VOLUME /vol', "--change",
+           'CMD ["/bin/sh"]')
+    run(bb, "--name", "a", "-v", "/anon", "-v", "keep:/keep", "withvol", "sh", "-c",
+        "touch /anon/x /vol/y /keep/z")
+    vs = volumes(bb)
+    assert len(vs) == 3 and "keep" in vs
+    info = json.loads(bb.out("volume", "inspect", "keep"))[0]
+    assert os.path.exists(os.path.join(info["Mountpoint"], "z"))
+    bb.run("rm", "-v", "a")
+    assert volumes(bb) == ["keep"]
+    run(bb, "--rm", "-v", "/anon", "busybox", "true")
+    assert volumes(bb) == ["keep"]            # --rm takes anonymous volumes along
+    bb.run("volume", "rm", "keep")
+
+
+def test_copy_up_and_rel_bind(bb, tmp_path):
+    r = run(bb, "--rm", "-v", "etcv:/etc", "busybox", "cat", "/etc/passwd")
+    assert "root" in r.stdout
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / "f").write_text("rel\n")
+    r = bb.run("run", *NET, "--rm", "-v", "./h:/m:ro,z", "busybox", "cat", "/m/f",
+               cwd=tmp_path)
+    assert r.stdout == "rel\n"
+    bb.run("volume", "rm", "etcv")
+
+
+def test_tmpfs_and_ro(bb, tmp_path):
+    r = run(bb, "--rm", "--tmpfs", "/t:size=1m,mode=0700", "--mount",
+            "type=tmpfs,target=/u,tmpfs-size=2097152,tmpfs-mode=1770", "busybox", "sh", "-c",
+            "grep -E ' /(t|u) ' /proc/mounts; stat -c %a /t /u")
+    assert "size=1024k" in r.stdout and "size=2048k" in r.stdout
+    assert r.stdout.split()[-2:] == ["700", "1770"]
+    r = run(bb, "--rm", "-v", f"{tmp_path}:/m:ro", "busybox", "touch", "/m/x", check=False)
+    assert r.returncode != 0 and not (tmp_path / "x").exists()
+    r = run(bb, "--rm", "--mount", f"type=bind,source={tmp_path},target=/m,readonly",
+            "busybox", "touch", "/m/x", check=False)
+    assert r.returncode != 0 and not (tmp_path / "x").exists()
+    assert volumes(bb) == []
+
+
+def test_volumes_from(bb, tmp_path):
+    bb.run("create", "--name", "src", *NET, "-v", "shared:/s", "-v", f"{tmp_path}:/b",
+           "busybox", "true")
+    run(bb, "--rm", "--volumes-from", "src", "busybox", "sh", "-c",
+        "echo 1 > /s/f; echo 2 > /b/g")
+    assert (tmp_path / "g").read_text() == "2\n"
+    r = run(bb, "--rm", "--volumes-from", "src:ro", "busybox", "sh", "-c",
+            "cat /s/f; touch /s/no", check=False)
+    assert r.stdout == "1\n" and r.returncode != 0
+    bb.run("rm", "-v", "src")
+    bb.run("volume", "rm", "shared")
+
+
+BAD = ["", ":", "::", "/a:/b:/c:/d", "a:b", "bad name:/x", "/x:/y:bogus", "vol:/",
+       "./h:rel"]
+
+
+def test_bad_input_refused_nothing_made(bb):
+    before = (volumes(bb), ctrs(bb))
+    for v in BAD:
+        r = bb.run("create", *NET, "-v", v, "busybox", check=False)
+        assert r.returncode == 125 and "-v" in r.stderr and "Traceback" not in r.stderr, v
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for t in ["rel", "/t:size=x", "/t:mode=9", "/t:bogus", "/"]:
+        r = bb.run("create", *NET, "--tmpfs", t, "busybox", check=False)
+        assert r.returncode == 125 and "--tmpfs" in r.stderr, t
+    r = bb.run("create", *NET, "-v", "newvol:/x", "--mount", "type=bind,src=/nonexistent-x,"
+               "dst=/y", "busybox", check=False)
+    assert r.returncode == 125 and "--mount" in r.stderr
+    r = bb.run("create", *NET, "--volumes-from", "nosuch", "busybox", check=False)
+    assert r.returncode == 125 and "--volumes-from" in r.stderr
+    assert (volumes(bb), ctrs(bb)) == before
+    assert not os.path.exists(bb.root / "volumes" / "newvol")
+
+
+KEYS = ["type=bind", "type=volume", "type=tmpfs", "type=nope", "source=v1", "src=/tmp",
+        "target=/m", "dst=/n", "destination=rel", "readonly", "ro=false", "ro=maybe",
+        "bind-propagation=rshared", "bind-propagation=x", "tmpfs-size=1m", "tmpfs-size=-1",
+        "tmpfs-mode=755", "tmpfs-mode=99", "volume-nocopy", "volume-label=a=b",
+        "volume-opt=o=x", "volume-driver=local", "consistency=cached", "bogus=1", "=", "",
+        "target=/"]
+
+
+def test_random_mount_strings(bb):
+    rnd = random.Random(1515)
+    for _ in range(60):
+        arg = ",".join(rnd.choice(KEYS) for _ in range(rnd.randint(1, 4)))
+        r = bb.run("create", *NET, "--mount", arg, "busybox", "true", check=False)
+        assert r.returncode in (0, 125), (arg, r.stderr)
+        if r.returncode == 0:
+            bb.run("rm", "-v", r.stdout.strip())
+        else:
+            assert "--mount" in r.stderr and len(r.stderr.strip().splitlines()) == 1, \
+                (arg, r.stderr)
+    assert ctrs(bb) == []
+    for v in volumes(bb):
+        bb.run("volume", "rm", v)
+
+
+def test_concurrent_volume_create(bb):
+    procs = [subprocess.Popen([bb.binary, "volume", "create", "same"], env=bb.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(10)]
+    outs = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    assert all(o == ("same\n", "", 0) for o in outs), outs
+    assert volumes(bb) == ["same"]
+    assert sorted(os.listdir(bb.root / "volumes" / "same")) == ["_data", "meta.json"]
+    bb.run("volume", "rm", "same")
+    r = bb.run("volume", "rm", "same", check=False)
+    assert r.returncode == 125 and "no such volume" in r.stderr
+    bb.run("volume", "rm", "-f", "same")
+    assert volumes(bb) == [] and os.listdir(bb.root / "volumes") == [".lock"]
