@@ -29,13 +29,6 @@
 
 #include "virtio-driver.h"
 
-#define DESC 0x1000
-#define AVAIL 0x2000
-#define USED 0x3000
-#define HDR 0x10000
-#define DATA 0x11000
-#define STATUS 0x12000
-
 /* The stuck disk: the hook blocks until released (or a generous bound, so a bug fails). */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;

@@ -131,7 +131,7 @@ static void dirty(struct fx *f)
 			struct virtio_pci_dev *v = d->dev;
 
 			drv_features(v);
-			drv_queue(v, 0, 8, 1, 0x1000, 0x2000, 0x3000);
+			drv_queue(v, 0, 8, 1, DESC, AVAIL, USED);
 			drv_ok(v);
 			bar_w(v, VIRTIO_BAR_MSIX + 16, 0xfee00000, 4);
 			bar_w(v, VIRTIO_BAR_MSIX + 24, 0x4041, 4);

@@ -22,12 +22,6 @@
 
 #include "virtio-driver.h"
 
-#define DESC 0x1000
-#define AVAIL 0x2000
-#define USED 0x3000
-#define HDR 0x10000
-#define DATA 0x11000
-#define STATUS 0x12000
 #define QSIZE 16
 
 struct fx {

@@ -11,6 +11,14 @@
 
 #include "vmm/virtio/pci.h"
 
+/* Where the tests put queue 0's rings and a block request's three buffers in guest memory. */
+#define DESC 0x1000
+#define AVAIL 0x2000
+#define USED 0x3000
+#define HDR 0x10000
+#define DATA 0x11000
+#define STATUS 0x12000
+
 static inline void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
 {
 	uint8_t b[8];
