@@ -75,6 +75,14 @@ static int oci_remove(const struct engine_backend *b, const struct ctr *c, bool 
 	return r;
 }
 
+static int oci_oom_kills(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,
+			 struct hull_err *err)
+{
+	struct oci_runtime_ctx ctx = CTX(b);
+
+	return oci_runtime_oom_kills(&ctx, c->id, ret, err);
+}
+
 static int oci_pause(const struct engine_backend *b, const struct ctr *c, struct hull_err *err)
 {
 	struct oci_runtime_ctx ctx = CTX(b);
@@ -323,6 +331,7 @@ const struct engine_backend_ops engine_backend_oci = {
 	.exec = oci_exec,
 	.stats = oci_stats,
 	.procs = oci_procs,
+	.oom_kills = oci_oom_kills,
 	.remove = oci_remove,
 	.pause = oci_pause,
 	.resume = oci_resume,

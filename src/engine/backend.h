@@ -88,6 +88,10 @@ struct engine_backend_ops {
 	/* The running container's processes, its init first (ctr_procs_free). */
 	int (*procs)(const struct engine_backend *b, const struct ctr *c, struct ctr_proc **ret,
 		     size_t *ret_n, struct hull_err *err);
+	/* Processes of the container the kernel's OOM killer killed since create, readable
+	 * after its init exited until remove (docker's OOMKilled). */
+	int (*oom_kills)(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,
+			 struct hull_err *err);
 	/* Forget the container's runtime state (force: kill what still runs). Absent is 0. */
 	int (*remove)(const struct engine_backend *b, const struct ctr *c, bool force,
 		      struct hull_err *err);
