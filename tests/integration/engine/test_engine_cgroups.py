@@ -97,7 +97,21 @@ GROW = "x=a; while :; do x=$x$x; done"  # doubles a shell variable until the OOM
 @pytest.mark.parametrize("detached", [False, True])
 def test_oom_killed_is_recorded(bb, detached):
     """OOMKilled (docker's): true when the init was OOM-killed, read from the cgroup's count
-    before the runtime deletes it; false for a normal exit and for a killed child only."""
+    (v1 memory.oom_control here) before the runtime deletes it; false for a normal exit and
+    for a killed child only."""
+    check_oom_killed(bb, detached)
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("detached", [False, True])
+def test_oom_killed_is_recorded_cgroup_v2(bb, detached):
+    """The same from v2's memory.events, in the sandbox VM."""
+    if not (CG / "cgroup.controllers").exists():
+        pytest.skip("needs cgroup v2")
+    check_oom_killed(bb, detached)
+
+
+def check_oom_killed(bb, detached):
     lim = ["-m", "8m", "--memory-swap", "8m"]
     try:
         if detached:
