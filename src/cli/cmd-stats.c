@@ -55,7 +55,7 @@ static void take_sample(struct image_store *store, struct ctr *c, struct sample 
 		s->pids = cg.pids;
 		return;
 	}
-	if (ctr_procs(c, &p, &n, &err) < 0)
+	if (ctr_procs(store, c, &p, &n, &err) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		ticks += p[i].cpu_ticks;

@@ -23,7 +23,7 @@ int cmd_top(int argc, char **argv)
 		return cli_usage_error("top", "usage: hull top CONTAINER");
 	if (cli_store_open("top", &s) != 0)
 		return EXIT_ENGINE;
-	if (ctr_load(s, argv[optind], &c, &err) < 0 || ctr_procs(c, &p, &n, &err) < 0)
+	if (ctr_load(s, argv[optind], &c, &err) < 0 || ctr_procs(s, c, &p, &n, &err) < 0)
 		return cli_fail("top", &err);
 	printf("%-8s %-8s %-8s %s\n", "UID", "PID", "PPID", "CMD");
 	for (size_t i = 0; i < n; i++)

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "engine/procs.h"
 #include "engine/record.h"
 #include "image/store.h"
 
@@ -84,6 +85,13 @@ struct engine_backend_ops {
 		    const struct engine_exec_req *req, pid_t *ret_pid, struct hull_err *err);
 	int (*stats)(const struct engine_backend *b, const struct ctr *c, struct engine_stats *ret,
 		     struct hull_err *err);
+	/* The running container's processes, its init first (ctr_procs_free). */
+	int (*procs)(const struct engine_backend *b, const struct ctr *c, struct ctr_proc **ret,
+		     size_t *ret_n, struct hull_err *err);
+	/* Processes of the container the kernel's OOM killer killed since create, readable
+	 * after its init exited until remove (docker's OOMKilled). */
+	int (*oom_kills)(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,
+			 struct hull_err *err);
 	/* Forget the container's runtime state (force: kill what still runs). Absent is 0. */
 	int (*remove)(const struct engine_backend *b, const struct ctr *c, bool force,
 		      struct hull_err *err);

@@ -31,9 +31,9 @@ static json_t *state_json(struct ctr *c)
 {
 	enum ctr_status st = ctr_status_live(c);
 
-	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:s, s:s}", "Status",
+	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:s, s:s}", "Status",
 			 ctr_status_name(st), "Running", st == CTR_RUNNING, "Paused", false,
-			 "Restarting", false, "Dead", false, "Pid",
+			 "Restarting", false, "OOMKilled", c->state.oom_killed, "Dead", false, "Pid",
 			 (json_int_t)(st == CTR_RUNNING ? c->state.pid : 0), "ExitCode",
 			 (json_int_t)c->state.exit_code, "StartedAt", c->state.started_at,
 			 "FinishedAt", c->state.finished_at);

@@ -384,9 +384,16 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 {
 	cleanup_backend struct engine_backend b = { 0 };
 	struct hull_err e2;
+	uint64_t kills = 0;
+	bool oom = false;
 
-	if (engine_backend_open(s, c, &b, &e2) == 0)
+	if (engine_backend_open(s, c, &b, &e2) == 0) {
+		/* read before remove drops the cgroup; as docker, OOMKilled says the init died
+		 * of it: SIGKILLed with a kill counted in its cgroup */
+		oom = code == 128 + SIGKILL && b.ops->oom_kills(&b, c, &kills, &e2) == 0 &&
+		      kills > 0;
 		(void)b.ops->remove(&b, c, true, &e2);
+	}
 	engine_net_teardown(s, c);
 	if (rm) {
 		(void)engine_remove(s, c, true, &e2);
@@ -394,7 +401,7 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 	}
 	/* a stopped container holds no mount on the host; start mounts it again */
 	(void)ctr_rootfs_teardown(c->dir, &e2);
-	state_set_exited(c, code, false);
+	state_set_exited(c, code, oom);
 	(void)ctr_state_save(c, &e2);
 }
 

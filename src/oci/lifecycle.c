@@ -479,3 +479,21 @@ int oci_runtime_stats(const struct oci_runtime_ctx *ctx, const char *id, char **
 	cgroup_paths_clear(&cg);
 	return r;
 }
+
+int oci_runtime_oom_kills(const struct oci_runtime_ctx *ctx, const char *id, uint64_t *ret,
+			  struct hull_err *err)
+{
+	cleanup_state_rec struct state_rec *rec = NULL;
+	cleanup_close int dirfd = -1;
+	struct cgroup_paths cg;
+	int r;
+
+	*ret = 0;
+	if ((r = open_rec(ctx, id, &dirfd, &rec, err)) < 0 || (r = state_cgroup(rec, &cg, err)) < 0)
+		return r;
+	r = cgroup_oom_kills(&cg, ret);
+	cgroup_paths_clear(&cg);
+	if (r < 0)
+		return hull_err_set(err, -r, "container %s: the memory cgroup's OOM count", id);
+	return 0;
+}

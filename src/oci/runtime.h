@@ -195,6 +195,13 @@ bool oci_runtime_is_paused(const struct oci_runtime_ctx *ctx, const char *id);
  */
 int oci_runtime_stats(const struct oci_runtime_ctx *ctx, const char *id, char **ret_json,
 		      uint64_t *ret_oom_kills, struct hull_err *err);
+/*
+ * The OOM killer's kills in the container's cgroup since create, running or stopped (its
+ * cgroup lasts until delete): v2 memory.events oom_kill, v1 memory.oom_control oom_kill.
+ * -ENOENT when it has no memory cgroup.
+ */
+int oci_runtime_oom_kills(const struct oci_runtime_ctx *ctx, const char *id, uint64_t *ret,
+			  struct hull_err *err);
 
 void oci_state_free(struct oci_state *st);
 DEFINE_CLEANUP_FUNC(struct oci_state, oci_state_free)

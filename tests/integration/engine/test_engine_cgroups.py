@@ -91,6 +91,53 @@ def test_over_the_memory_limit_is_oom_killed(bb):
     assert bb.out("inspect", "-f", "{{.State.ExitCode}}", "oom").strip() == "137"
 
 
+GROW = "x=a; while :; do x=$x$x; done"  # doubles a shell variable until the OOM killer ends it
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_oom_killed_is_recorded(bb, detached):
+    """OOMKilled (docker's): true when the init was OOM-killed, read from the cgroup's count
+    (v1 memory.oom_control here) before the runtime deletes it; false for a normal exit and
+    for a killed child only."""
+    check_oom_killed(bb, detached)
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("detached", [False, True])
+def test_oom_killed_is_recorded_cgroup_v2(bb, detached):
+    """The same from v2's memory.events, in the sandbox VM."""
+    if not (CG / "cgroup.controllers").exists():
+        pytest.skip("needs cgroup v2")
+    check_oom_killed(bb, detached)
+
+
+def check_oom_killed(bb, detached):
+    lim = ["-m", "8m", "--memory-swap", "8m"]
+    try:
+        if detached:
+            bb.run("run", "-d", "--name", "oomk", *lim, "busybox", "sh", "-c", GROW)
+            assert wait_for(lambda: bb.out("inspect", "-f", "{{.State.Status}}",
+                                           "oomk").strip() == "exited", 60)
+        else:
+            r = bb.run("run", "--name", "oomk", *lim, "busybox", "sh", "-c", GROW, check=False)
+            assert r.returncode == 137, (r.returncode, r.stderr)
+        assert bb.out("inspect", "-f", "{{.State.ExitCode}}", "oomk").strip() == "137"
+        assert bb.out("inspect", "-f", "{{.State.OOMKilled}}", "oomk").strip() == "true"
+        # a start that exits normally clears it
+        bb.run("rm", "oomk")
+        bb.run("run", "--name", "oomk", *lim, "busybox", "true")
+        assert bb.out("inspect", "-f", "{{.State.OOMKilled}}", "oomk").strip() == "false"
+        bb.run("rm", "oomk")
+        # a child OOM-killed while the init goes on to exit 0: not the init's death
+        r = bb.run("run", "--name", "oomk", *lim, "busybox", "sh", "-c",
+                   f"sh -c '{GROW}'; exit 0", check=False)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert bb.out("inspect", "-f", "{{.State.OOMKilled}}", "oomk").strip() == "false"
+    finally:
+        bb.run("rm", "-f", "oomk", check=False)
+    assert bb.run("inspect", "oomk", check=False).returncode != 0
+
+
 def test_fork_loop_stops_at_the_pids_limit(bb):
     # An inner shell starts 40 background sleeps under --pids-limit 8 (bounded: never a real
     # fork bomb) and dies at the first fork refused; the init shell then reports and stays.
