@@ -77,7 +77,8 @@ static void blob_start(struct fetch *f, CURLM *m, struct reg_blob *b, struct blo
 	reg_easy_setup(f->s, b->easy, b->url);
 	curl_slist_free_all(b->hdrs);
 	b->hdrs = NULL;
-	if (f->s->authz)
+	/* curl drops it on a redirect to another origin */
+	if (f->s->authz && reg_same_origin(f->s, b->url))
 		b->hdrs = curl_slist_append(b->hdrs, f->s->authz);
 	if (b->got > 0) {
 		char range[64];
@@ -121,6 +122,18 @@ static int blob_finish(struct fetch *f, struct reg_blob *b, CURLcode rc)
 	(void)curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (b->why[0])
 		return blob_fail(f, EBADMSG, "%s", b->why);
+	if (rc == CURLE_OK && status == 401) {
+		char *eff = NULL;
+
+		/* a redirect target that asks for credentials does not get them */
+		(void)curl_easy_getinfo(b->easy, CURLINFO_EFFECTIVE_URL, &eff);
+		if (eff && !reg_same_origin(f->s, eff)) {
+			struct hull_err e = { 0 };
+
+			(void)reg_foreign_401(f->s, eff, &e);
+			return blob_fail(f, EACCES, "blob %s: %s", b->digest, e.msg);
+		}
+	}
 	if (rc == CURLE_OK && status == 401 && b->retries++ < 1) {
 		/* an expired token: authenticate again through a plain request */
 		struct reg_resp resp = { 0 };

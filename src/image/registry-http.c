@@ -117,6 +117,40 @@ char *reg_url(struct reg_session *s, const char *p)
 	return xasprintf("%s%s%s", s->base, p[0] == '/' ? "" : "/", p);
 }
 
+/* Scheme, host and port (the scheme's default when absent) of url. */
+static bool url_origin(const char *url, char **scheme, char **host, char **port)
+{
+	CURLU *u = curl_url();
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+
+	curl_url_cleanup(u);
+	return ok;
+}
+
+bool reg_same_origin(const struct reg_session *s, const char *url)
+{
+	char *v[6] = { 0 };
+	bool same = url_origin(s->base, &v[0], &v[1], &v[2]) &&
+		    url_origin(url, &v[3], &v[4], &v[5]) && strcasecmp(v[0], v[3]) == 0 &&
+		    strcasecmp(v[1], v[4]) == 0 && strcmp(v[2], v[5]) == 0;
+
+	for (size_t i = 0; i < 6; i++)
+		curl_free(v[i]);
+	return same;
+}
+
+int reg_foreign_401(const struct reg_session *s, const char *url, struct hull_err *err)
+{
+	size_t n = strcspn(url, "?");
+
+	return hull_err_setx(err, EACCES, "%.*s asks for authentication, but it is not %s: "
+			     "the registry's credentials are not sent to another origin",
+			     (int)(n > 200 ? 200 : n), url, s->base);
+}
+
 void reg_resp_clear(struct reg_resp *r)
 {
 	free(r->body);
@@ -126,6 +160,7 @@ void reg_resp_clear(struct reg_resp *r)
 	free(r->www_auth);
 	free(r->retry_after);
 	free(r->range);
+	free(r->url);
 	*r = (struct reg_resp){ 0 };
 }
 
@@ -232,7 +267,8 @@ int reg_curl_err(CURLcode rc, const char *errbuf, const char *what, struct hull_
 			     errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
-static struct curl_slist *req_headers(struct reg_session *s, const struct reg_req *q)
+static struct curl_slist *req_headers(struct reg_session *s, const struct reg_req *q,
+				      const char *url)
 {
 	struct curl_slist *h = NULL;
 	char buf[512];
@@ -245,7 +281,10 @@ static struct curl_slist *req_headers(struct reg_session *s, const struct reg_re
 	if (q->content_range && snprintf(buf, sizeof(buf), "Content-Range: %s",
 					 q->content_range) > 0)
 		h = curl_slist_append(h, buf);
-	if (s->authz)
+	/* curl drops custom Authorization headers on a redirect to another origin */
+	if (q->authz)
+		h = curl_slist_append(h, q->authz);
+	else if (s->authz && reg_same_origin(s, url))
 		h = curl_slist_append(h, s->authz);
 	return curl_slist_append(h, "Expect:");
 }
@@ -279,7 +318,7 @@ static CURLcode req_perform(struct reg_session *s, CURL *c, const struct reg_req
 			    struct xfer *x, char **url, char *errbuf)
 {
 	for (;;) {
-		struct curl_slist *h = req_headers(s, q);
+		struct curl_slist *h = req_headers(s, q, *url);
 		CURLcode rc;
 
 		reg_resp_clear(x->resp);
@@ -324,10 +363,17 @@ static int reg_once(struct reg_session *s, const struct reg_req *q, struct reg_r
 			  .max = q->max_body ? q->max_body : REG_BODY_DEFAULT_MAX };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
+	char *eff = NULL;
 	int r = 0;
 
 	if (!c)
 		return hull_err_setx(err, ENOMEM, "curl_easy_init");
+	/* an upload Location or a token realm in clear text would undo the TLS */
+	if (s->o->tls_verify && strncasecmp(url, "http://", 7) == 0) {
+		curl_easy_cleanup(c);
+		return hull_err_setx(err, EPROTO, "%s %.200s: plain http from a registry reached "
+				     "over https (--tls-verify=false allows it)", q->method, url);
+	}
 	rc = req_perform(s, c, q, &x, &url, errbuf);
 	if (rc == CURLE_WRITE_ERROR && resp->too_long) {
 		r = hull_err_setx(err, EFBIG, "%s %s: answer longer than %zu bytes", q->method,
@@ -338,6 +384,8 @@ static int reg_once(struct reg_session *s, const struct reg_req *q, struct reg_r
 		r = reg_curl_err(rc, errbuf, what, err);
 	} else {
 		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		(void)curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+		resp->url = xstrdup(eff ? eff : url);
 	}
 	curl_easy_cleanup(c);
 	return r;
@@ -372,6 +420,12 @@ int reg_request(struct reg_session *s, const struct reg_req *q, struct reg_resp 
 		r = reg_once(s, q, resp, err);
 		if (r < 0)
 			return r;
+		/* a foreign challenge is not answered: its realm could be anyone's */
+		if (resp->status == 401 && !reg_same_origin(s, resp->url)) {
+			r = reg_foreign_401(s, resp->url, err);
+			reg_resp_clear(resp);
+			return r;
+		}
 		if (resp->status == 401 && !authed && resp->www_auth) {
 			cleanup_free char *ch = xstrdup(resp->www_auth);
 
@@ -425,7 +479,7 @@ static int fetch_token(struct reg_session *s, const char *ch, struct hull_err *e
 	cleanup_free char *service = challenge_param(ch, "service");
 	cleanup_free char *scope = challenge_param(ch, "scope");
 	cleanup_free char *url = NULL;
-	cleanup_free char *saved = steal_ptr(&s->authz);
+	cleanup_free char *basic = NULL;
 	cleanup_json json_t *j = NULL;
 	struct reg_resp resp = { 0 };
 	struct reg_req q = { .method = "GET", .body_fd = -1, .max_body = REG_TOKEN_MAX };
@@ -444,12 +498,14 @@ static int fetch_token(struct reg_session *s, const char *ch, struct hull_err *e
 	curl_free(e1);
 	curl_free(e2);
 	curl_easy_cleanup(c);
+	/* the realm the registry's own challenge names gets the credentials (the bearer flow) */
 	if (s->user)
-		s->authz = basic_header(s->user, s->pass);
+		basic = basic_header(s->user, s->pass);
 	q.url = url;
+	q.authz = basic;
 	r = reg_once(s, &q, &resp, err);
-	free(s->authz);
-	s->authz = NULL;
+	if (basic)
+		explicit_bzero(basic, strlen(basic));
 	if (r == 0 && resp.status != 200)
 		r = reg_status_err(&resp, "token server", err);
 	if (r == 0)
@@ -464,6 +520,7 @@ static int fetch_token(struct reg_session *s, const char *ch, struct hull_err *e
 	if (!tok || !*tok || strpbrk(tok, "\r\n"))
 		return hull_err_setx(err, EPROTO, "%s: token server answer without a token",
 				     s->domain);
+	free(s->authz);
 	s->authz = xasprintf("Authorization: Bearer %s", tok);
 	return 0;
 }

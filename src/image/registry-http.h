@@ -36,6 +36,7 @@ struct reg_req {
 	int body_fd;              /* ...or from a file region (-1: none) */
 	uint64_t body_off, body_fd_len;
 	size_t max_body;          /* response bodies above this fail (0: 64 KiB) */
+	const char *authz;        /* the token request's own header (any origin), or NULL */
 };
 
 struct reg_resp {
@@ -44,6 +45,7 @@ struct reg_resp {
 	size_t len;
 	bool too_long;
 	char *content_type, *location, *docker_digest, *www_auth, *retry_after, *range;
+	char *url;                /* the URL that answered (after redirects) */
 };
 
 int reg_session_open(const char *domain, const struct registry_opts *o,
@@ -54,11 +56,21 @@ void reg_session_free(struct reg_session *s);
 void reg_easy_setup(struct reg_session *s, CURL *c, const char *url);
 /* An absolute URL for a path or a registry's Location (relative or absolute). Heap. */
 char *reg_url(struct reg_session *s, const char *path_or_url);
+/*
+ * Is url on the registry's own origin (scheme, host and port of s->base)? Only there do
+ * requests carry s->authz and are 401 challenges answered: an upload Location or a redirect
+ * may name any host, and the credentials must not follow it.
+ */
+bool reg_same_origin(const struct reg_session *s, const char *url);
+/* err for a 401 from url, another origin than the registry's: the credentials stay home. */
+int reg_foreign_401(const struct reg_session *s, const char *url, struct hull_err *err);
 
 /*
  * One request with authentication and retries of 429/5xx (honouring Retry-After, bounded).
  * 0 with resp filled whatever the status (the caller judges it), or -errno with err set
- * when no answer came (connection refused, unknown host, timeout, TLS).
+ * when no answer came (connection refused, unknown host, timeout, TLS), when another origin
+ * than the registry's answered 401 (EACCES), or for a plain http:// URL while TLS is
+ * verified (EPROTO).
  */
 int reg_request(struct reg_session *s, const struct reg_req *req, struct reg_resp *resp,
 		struct hull_err *err);

@@ -11,6 +11,7 @@ import os
 import pathlib
 import socket
 import socketserver
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -109,7 +110,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self.token()
         if px.token is not None and self.path.startswith("/v2/"):
             if self.headers.get("Authorization") != f"Bearer {px.token}":
-                realm = f"http://127.0.0.1:{px.port}/token"
+                realm = px.realm or f"{px.scheme}://127.0.0.1:{px.port}/token"
                 scope = ""
                 parts = self.path.split("/")
                 if len(parts) > 3:
@@ -120,6 +121,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                          f'Bearer realm="{realm}",service="hull-test"{scope}'),
                                         ("Content-Length", "0")])
         fault = px.fault(self.command, self.path)
+        if isinstance(fault, tuple) and fault[0] == "redirect":
+            self._body()
+            return self._send(307, [("Location", fault[1]), ("Content-Length", "0")])
         if isinstance(fault, tuple) and fault[0] == "serve":
             self._body()
             return self._send(200, [("Content-Type", fault[2]),
@@ -139,6 +143,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         c = http.client.HTTPConnection("127.0.0.1", px.upstream, timeout=30)
         # the Host stays ours: the registry builds upload Locations from it
         hdrs = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        hdrs["X-Forwarded-Proto"] = px.scheme
         c.request(self.command, self.path, body=body or None, headers=hdrs)
         r = c.getresponse()
         data = r.read()
@@ -149,6 +154,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             data = bytes([data[0] ^ 1]) + data[1:]
         if fault == "long" and data:
             data = data + b"x" * 100
+        if isinstance(fault, tuple) and fault[0] == "location":
+            # the upload goes on at another origin (fault[1]: "http://127.0.0.1:PORT")
+            headers = [(k, fault[1] + "/" + v.split("/", 3)[3] if k.lower() == "location"
+                        else v) for k, v in headers]
         if fault == "manifest-lie" and data:
             data = data.replace(b'"schemaVersion":2', b'"schemaVersion": 2')
         if fault in ("cut", "slow") and len(data) > 4:
@@ -189,14 +198,21 @@ class Proxy:
     ...]} used once each, in order), and with token=... a bearer-token front and its
     token server (/token, basic auth user/password)."""
 
-    def __init__(self, upstream_port, token=None, user=None, password=None):
+    def __init__(self, upstream_port, token=None, user=None, password=None, realm=None,
+                 tls=None):
         self.upstream = upstream_port
         self.token, self.user, self.password = token, user, password
+        self.realm = realm
+        self.scheme = "https" if tls else "http"
         self.faults = {}
         self.log, self.scopes = [], []
         self.slow_s = 5
         self.srv = _Server(("127.0.0.1", 0), _Handler)
         self.srv.px = self
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.port = self.srv.server_address[1]
         self.addr = f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
@@ -207,6 +223,56 @@ class Proxy:
             if m == method and sub in path and lst:
                 return lst.pop(0)
         return None
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.thread.join(timeout=10)
+
+
+class _RecHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def handle_any(self):
+        rec = self.server.rec
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        rec.log.append((self.command, self.path, dict(self.headers.items()), body))
+        status, headers = rec.answer
+        self.send_response(status)
+        for k, v in headers + [("Content-Length", "0")]:
+            self.send_header(k, v)
+        self.end_headers()
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+
+
+class Recorder:
+    """Another origin on 127.0.0.1: records every request (method, path, headers, body)
+    and answers answer = (status, [headers]) to each, with an empty body."""
+
+    def __init__(self, answer=(401, [])):
+        self.answer = answer
+        self.log = []
+        self.srv = _Server(("127.0.0.1", 0), _RecHandler)
+        self.srv.rec = self
+        self.port = self.srv.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def leaked(self, *secrets):
+        """The requests that carried an Authorization header or one of the secrets."""
+        out = []
+        for m, p, hdrs, body in self.log:
+            text = (p + repr(hdrs)).encode() + body
+            if any(k.lower() == "authorization" for k in hdrs) or \
+                    any(x.encode() in text for x in secrets):
+                out.append((m, p, hdrs))
+        return out
 
     def stop(self):
         self.srv.shutdown()
