@@ -163,6 +163,17 @@ static int port_fields(const char *spec, const char *body, size_t blen, struct n
 	return 0;
 }
 
+int net_port_parse_exposed(const char *key, struct net_port *ret)
+{
+	struct hull_err e = { 0 };
+
+	if (!*key || strchr(key, ':') || net_port_parse(key, ret, &e) < 0)
+		return -EINVAL;
+	ret->host_ip[0] = '\0';
+	ret->host_port = 0;
+	return 0;
+}
+
 int net_port_parse(const char *spec, struct net_port *ret, struct hull_err *err)
 {
 	const char *slash = strchr(spec, '/');

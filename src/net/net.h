@@ -45,6 +45,13 @@ struct net_port {
 
 /* Parse one -p value (IPv4 host addresses only). -EINVAL with err saying what is wrong. */
 int net_port_parse(const char *spec, struct net_port *ret, struct hull_err *err);
+/* An image's ExposedPorts key: PORT[-END][/tcp|udp] only (docker's form): an image never
+ * chooses host addresses or ports. -EINVAL otherwise (err not filled: the caller names the
+ * image). */
+int net_port_parse_exposed(const char *key, struct net_port *ret);
+/* At most this many port mappings per container (-p and -P together): an image exposing
+ * 1-65535 must not make 65,535 host sockets and firewall rules. */
+#define NET_PORTS_MAX 1024
 /* netavark's port_mappings entry, and back. */
 json_t *net_port_to_json(const struct net_port *p);
 int net_port_from_json(json_t *j, struct net_port *ret, struct hull_err *err);

@@ -60,6 +60,25 @@ def test_publish_all_and_ranges(nh):
     nh.run("rm", "-f", "p")
 
 
+@pytest.mark.parametrize("key", ["0.0.0.0:53:53/udp", "127.0.0.1:8053:53", "8053:53",
+                                 "1-65535/tcp", "53/sctp"])
+def test_publish_all_refuses_hostile_exposed_ports(nh, rootfs_tar, key):
+    """-P: an image never chooses host addresses or ports, nor 65,535 mappings (security
+    review item 1): one line naming the image and the key, exit 125, nothing created."""
+    nh.run("import", rootfs_tar, "evil", "--change", f"EXPOSE {key}")
+    before = nh.net_state()
+    r = nh.run("create", "--name", "e", "-P", "evil", "true", check=False)
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evil" in lines[0] and key in lines[0], r.stderr
+    assert nh.out("ps", "-a", "-q") == ""
+    assert nh.net_state() == before
+    # -p takes the same cap: 1024 published ports in all
+    r = nh.run("create", "-p", "127.0.0.1:20000-21024:20000-21024", "bb", "true", check=False)
+    assert r.returncode == 125 and "-p" in r.stderr and "1024" in r.stderr, r.stderr
+    assert nh.out("ps", "-a", "-q") == ""
+
+
 # busybox-static wget crashes with -T: `timeout` bounds it instead
 def test_user_network_by_name_and_alias(nh):
     before = nh.net_state()

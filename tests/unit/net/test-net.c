@@ -75,6 +75,34 @@ static void test_port_generated(void **state)
 	}
 }
 
+/* An image's ExposedPorts key never carries a host address or port (seeded random keys). */
+static void test_port_exposed(void **state)
+{
+	static const char alphabet[] = "0123456789:.-/tcpud";
+	struct net_port p;
+
+	(void)state;
+	assert_int_equal(net_port_parse_exposed("53/udp", &p), 0);
+	assert_int_equal(p.container_port, 53);
+	assert_int_equal(net_port_parse_exposed("0.0.0.0:53:53/udp", &p), -EINVAL);
+	assert_int_equal(net_port_parse_exposed("8080:80", &p), -EINVAL);
+	assert_int_equal(net_port_parse_exposed("", &p), -EINVAL);
+	srand(16);
+	for (int i = 0; i < 20000; i++) {
+		char s[24];
+		size_t len = (size_t)(rand() % 22);
+
+		for (size_t k = 0; k < len; k++)
+			s[k] = alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+		s[len] = '\0';
+		if (net_port_parse_exposed(s, &p) == 0) {
+			assert_null(strchr(s, ':'));
+			assert_int_equal(p.host_port, 0);
+			assert_string_equal(p.host_ip, "");
+		}
+	}
+}
+
 static void test_names_and_cidr(void **state)
 {
 	uint32_t a;
@@ -110,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_port_forms),
 		cmocka_unit_test(test_port_refused),
 		cmocka_unit_test(test_port_generated),
+		cmocka_unit_test(test_port_exposed),
 		cmocka_unit_test(test_names_and_cidr),
 	};
 
