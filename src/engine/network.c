@@ -273,13 +273,11 @@ static int hosts_write(const char *dir, char *const *add, const char *gw, const 
 		const char *sep = strchr(add[i], ':');
 		cleanup_free char *host = xstrndup(add[i], sep ? (size_t)(sep - add[i]) : 0);
 		const char *addr = sep ? sep + 1 : "";
-		struct in6_addr a6;
 		char *n;
 
 		if (strcmp(addr, "host-gateway") == 0 && gw)
 			addr = gw;
-		if (!sep || !*host || (inet_pton(AF_INET, addr, &a6) != 1 &&
-				       inet_pton(AF_INET6, addr, &a6) != 1)) {
+		if (!sep || !net_host_name_is_valid(host, 253) || !net_ip_is_valid(addr)) {
 			free(buf);
 			return hull_err_setx(err, EINVAL, "--add-host %s: use HOST:IP", add[i]);
 		}

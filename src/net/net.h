@@ -33,6 +33,12 @@ const char *net_mode_name(enum net_mode m);
 bool net_mode_has_netns(enum net_mode m);
 /* A valid network name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 characters. */
 bool net_name_is_valid(const char *n);
+/* An RFC 1123 host or domain name of at most max characters: dot-separated labels of 1-63
+ * letters, digits and '-' (not first or last); nothing else (no space, no control
+ * character: the names go into /etc/hosts and resolv.conf lines). */
+bool net_host_name_is_valid(const char *n, size_t max);
+/* An IPv4 or IPv6 address (inet_pton). */
+bool net_ip_is_valid(const char *s);
 
 /* A published port: -p [IP:][HOSTPORT[-END]:]CPORT[-END][/tcp|udp]. */
 struct net_port {
