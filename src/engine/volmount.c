@@ -16,6 +16,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/path.h"
+#include "common/rmtree.h"
 #include "common/strv.h"
 #include "engine/container.h"
 #include "engine/rootfs.h"
@@ -254,13 +255,22 @@ static int make_one(struct image_store *s, struct run_opts *o, const struct req 
 		if (r < 0)
 			return r;
 	} else {
-		r = volume_create(s, v->src, v->labels, &name, &created, err);
+		r = volume_create_unpublished(s, v->src, v->labels, &name, &created, err);
 		/* recorded at once: a failure after it removes what it made */
 		(void)json_array_append_new(rec, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}",
 				"Type", "volume", "Name", name ? name : "", "Destination", v->dst,
 				"RW", !v->ro, "Anonymous", !v->src, "Created", created));
 		if (r == 0 && created && !v->nocopy)
 			r = copy_up(s, rootfs, name, v->dst, err);
+		/* meta.json after the copy: a create killed mid-copy leaves no volume that looks
+		 * complete */
+		if (r == 0 && created)
+			r = volume_publish(s, name, v->labels, !v->src, err);
+		if (r < 0 && created) {
+			cleanup_free char *vd = xasprintf("volumes/%s", name);
+
+			(void)rm_tree_at(s->root_fd, vd);
+		}
 		if (r < 0)
 			return r;
 		src = xasprintf("%s/volumes/%s/_data", s->root, name);

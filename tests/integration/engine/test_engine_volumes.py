@@ -185,3 +185,45 @@ def test_copy_up_leaves_device_nodes_and_volumes_are_nodev(bb, tmp_path):
         if vol:
             bb.run("volume", "rm", "devv")
         assert volumes(bb) == []
+
+
+def test_killed_copy_up_leaves_no_complete_looking_volume(bb, tmp_path):
+    """Security review item 5: meta.json is written after the copy-up. hull create is killed
+    (SIGKILL) at seeded random points while it copies 3,000 files into a new volume: the
+    volume is then either listed with every file, or not listed (and made again whole)."""
+    root = make_rootfs(tmp_path / "bigvol")
+    (root / "vol").mkdir()
+    for i in range(3000):
+        (root / "vol" / f"f{i}").write_text(f"{i}\n")
+    tar = tmp_path / "bigvol.tar"
+    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(tar), "."],
+                   check=True)
+    bb.run("import", tar, "bigvol", "--change", 'CMD ["/bin/sh"]')
+    rnd = random.Random(5)
+    seen_killed = 0
+    for _ in range(6):
+        p = subprocess.Popen([bb.binary, "create", *NET, "-v", "kv:/vol", "bigvol", "true"],
+                             env=bb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            p.wait(timeout=rnd.uniform(0.1, 2.5))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            seen_killed += 1
+        p.stdout.close()
+        p.stderr.close()
+        if "kv" in volumes(bb):
+            data = json.loads(bb.out("volume", "inspect", "kv"))[0]["Mountpoint"]
+            assert len(os.listdir(data)) == 3000
+        ids = bb.out("ps", "-a", "-q").split()
+        if ids:
+            bb.run("rm", "-f", *ids)
+        if "kv" in volumes(bb):
+            bb.run("volume", "rm", "kv")
+    # a later create makes the volume whole again
+    bb.run("create", "--name", "w", *NET, "-v", "kv:/vol", "bigvol", "true")
+    data = json.loads(bb.out("volume", "inspect", "kv"))[0]["Mountpoint"]
+    assert len(os.listdir(data)) == 3000
+    bb.run("rm", "w")
+    bb.run("volume", "rm", "kv")
+    assert volumes(bb) == []
