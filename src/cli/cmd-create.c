@@ -131,10 +131,44 @@ static int parse_resource(const char *cmd, int opt, const char *arg, struct run_
 	return 0;
 }
 
+/* arg as printed in an error: one line whatever it holds */
+static char *printable(const char *arg)
+{
+	char *s = xstrdup(arg);
+
+	for (char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return s;
+}
+
+/* --add-host HOST:IP (docker's; IP may be host-gateway): HOST an RFC 1123 name */
+static bool add_host_is_valid(const char *arg)
+{
+	const char *sep = strchr(arg, ':');
+	cleanup_free char *host = sep ? xstrndup(arg, (size_t)(sep - arg)) : NULL;
+
+	return sep && net_host_name_is_valid(host, 253) &&
+	       (net_ip_is_valid(sep + 1) || strcmp(sep + 1, "host-gateway") == 0);
+}
+
+/* --hostname goes into /etc/hostname and /etc/hosts lines */
+static int parse_hostname(const char *cmd, const char *arg, struct run_opts *o)
+{
+	cleanup_free char *shown = NULL;
+
+	if (!net_host_name_is_valid(arg, 63))
+		return cli_usage_error(cmd, "--hostname %s: not a host name (RFC 1123, at most 63 "
+				       "characters)", shown = printable(arg));
+	o->hostname = arg;
+	return 0;
+}
+
 /* -p, -P, --ip, --dns, --dns-search, --add-host, --network-alias */
 static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_opts *o)
 {
 	struct hull_err err = { 0 };
+	cleanup_free char *shown = NULL;
 	struct net_port p;
 	uint32_t a;
 
@@ -151,19 +185,28 @@ static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_o
 		o->ip = arg;
 		return 0;
 	case OPT_DNS:
-		if (net_ip4_parse(arg, &a) < 0 && !strchr(arg, ':'))
-			return cli_usage_error(cmd, "--dns %s: not an IP address", arg);
+		if (!net_ip_is_valid(arg))
+			return cli_usage_error(cmd, "--dns %s: not an IP address",
+					       shown = printable(arg));
 		strv_push(&o->dns, arg);
 		return 0;
-	case OPT_DNS_SEARCH: strv_push(&o->dns_search, arg); return 0;
+	case OPT_DNS_SEARCH:
+		/* "." is docker's "no search domain" */
+		if (strcmp(arg, ".") != 0 && !net_host_name_is_valid(arg, 253))
+			return cli_usage_error(cmd, "--dns-search %s: not a domain name",
+					       shown = printable(arg));
+		strv_push(&o->dns_search, arg);
+		return 0;
 	case OPT_ADD_HOST:
-		if (!strchr(arg, ':') || arg[0] == ':')
-			return cli_usage_error(cmd, "--add-host %s: use HOST:IP", arg);
+		if (!add_host_is_valid(arg))
+			return cli_usage_error(cmd, "--add-host %s: use HOST:IP (HOST a host name, IP "
+					       "an address or host-gateway)", shown = printable(arg));
 		strv_push(&o->add_host, arg);
 		return 0;
 	default:
 		if (!net_name_is_valid(arg))
-			return cli_usage_error(cmd, "--network-alias %s: not a valid name", arg);
+			return cli_usage_error(cmd, "--network-alias %s: not a valid name",
+					       shown = printable(arg));
 		strv_push(&o->aliases, arg);
 		return 0;
 	}
@@ -267,7 +310,10 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case 'w': o->workdir = optarg; break;
 		case 'u': o->user = optarg; break;
 		case OPT_ENTRYPOINT: o->entrypoint = optarg; break;
-		case 'h': o->hostname = optarg; break;
+		case 'h':
+			if (parse_hostname(cmd, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		case 'm':
 		case OPT_MEMORY_SWAP:
 		case OPT_CPUS:

@@ -187,12 +187,55 @@ static int ports_check(struct image_store *s, const char *self, const struct net
 }
 
 /* -p values and, with -P, the image's ExposedPorts ("80/tcp") on chosen host ports. */
+/* A mapping of a host port range counts as its length: each port is a socket and rules. */
+static int ports_push(json_t *ports, const struct net_port *q, const char *flag,
+		      unsigned *total, struct hull_err *err)
+{
+	*total += q->range;
+	if (*total > NET_PORTS_MAX)
+		return hull_err_setx(err, E2BIG, "%s: more than %d published ports for one "
+				     "container", flag, NET_PORTS_MAX);
+	(void)json_array_append_new(ports, net_port_to_json(q));
+	return 0;
+}
+
+/* -P: each ExposedPorts key of the image, on a free host port of every address. */
+static int ports_exposed(const struct run_opts *o, json_t *icfg, json_t *ports,
+			 unsigned *total, struct hull_err *err)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(json_object_get(icfg, "ExposedPorts"), key, val) {
+		struct net_port p;
+		int r;
+
+		(void)val;
+		if (net_port_parse_exposed(key, &p) < 0)
+			return hull_err_setx(err, EINVAL, "-P: image %s exposes '%s': not "
+					     "PORT[-PORT][/tcp|udp]", o->image, key);
+		for (unsigned k = 0; k < p.range; k++) {
+			struct net_port q = p;
+
+			q.host_ip[0] = '\0';
+			q.host_port = 0;
+			q.container_port = (uint16_t)(p.container_port + k);
+			q.range = 1;
+			r = ports_push(ports, &q, "-P", total, err);
+			if (r < 0)
+				return hull_err_setx(err, E2BIG, "-P: image %s exposes '%s': more than "
+						     "%d published ports for one container",
+						     o->image, key, NET_PORTS_MAX);
+		}
+	}
+	return 0;
+}
+
 static int ports_parse(const struct run_opts *o, json_t *icfg, json_t **ret,
 		       struct hull_err *err)
 {
 	json_t *ports = json_array();
-	const char *key;
-	json_t *val;
+	unsigned total = 0;
 
 	*ret = ports;
 	for (size_t i = 0; o->publish && o->publish[i]; i++) {
@@ -209,28 +252,12 @@ static int ports_parse(const struct run_opts *o, json_t *icfg, json_t **ret,
 				q.container_port = (uint16_t)(p.container_port + k);
 				q.range = 1;
 			}
-			(void)json_array_append_new(ports, net_port_to_json(&q));
+			r = ports_push(ports, &q, "-p", &total, err);
+			if (r < 0)
+				return r;
 		}
 	}
-	if (!o->publish_all)
-		return 0;
-	json_object_foreach(json_object_get(icfg, "ExposedPorts"), key, val) {
-		cleanup_free char *spec = xstrdup(key);
-		struct net_port p;
-
-		(void)val;
-		if (net_port_parse(spec, &p, err) < 0)
-			return hull_err_setx(err, EINVAL, "-P: the image exposes '%s', not a port",
-					     key);
-		for (unsigned k = 0; k < p.range; k++) {
-			struct net_port q = p;
-
-			q.container_port = (uint16_t)(p.container_port + k);
-			q.range = 1;
-			(void)json_array_append_new(ports, net_port_to_json(&q));
-		}
-	}
-	return 0;
+	return o->publish_all ? ports_exposed(o, icfg, ports, &total, err) : 0;
 }
 
 /* docker's /etc/hosts: localhost, the --add-host entries, the container's own address. */
@@ -246,13 +273,11 @@ static int hosts_write(const char *dir, char *const *add, const char *gw, const 
 		const char *sep = strchr(add[i], ':');
 		cleanup_free char *host = xstrndup(add[i], sep ? (size_t)(sep - add[i]) : 0);
 		const char *addr = sep ? sep + 1 : "";
-		struct in6_addr a6;
 		char *n;
 
 		if (strcmp(addr, "host-gateway") == 0 && gw)
 			addr = gw;
-		if (!sep || !*host || (inet_pton(AF_INET, addr, &a6) != 1 &&
-				       inet_pton(AF_INET6, addr, &a6) != 1)) {
+		if (!sep || !net_host_name_is_valid(host, 253) || !net_ip_is_valid(addr)) {
 			free(buf);
 			return hull_err_setx(err, EINVAL, "--add-host %s: use HOST:IP", add[i]);
 		}

@@ -127,8 +127,8 @@ static int copy_file(int src, int dst, const char *name, const struct stat *st)
  * returned in *ret_sd and *ret_dd for the caller to descend into, and its metadata is
  * applied when it is done, since filling it changes its times.
  */
-static int copy_entry(int src, int dst, const char *name, struct stat *st, int *ret_sd,
-		      int *ret_dd, struct hull_err *err)
+static int copy_entry(int src, int dst, const char *name, unsigned flags, struct stat *st,
+		      int *ret_sd, int *ret_dd, struct hull_err *err)
 {
 	struct stat old;
 	bool exists = fstatat(dst, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
@@ -137,6 +137,8 @@ static int copy_entry(int src, int dst, const char *name, struct stat *st, int *
 	*ret_sd = *ret_dd = -1;
 	if (fstatat(src, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return hull_err_set(err, errno, "copying %s", name);
+	if ((flags & CTR_COPY_NO_DEVICES) && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
+		return 0;
 	/* an overlayfs whiteout: the lower layers' entry is deleted */
 	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
 		r = rm_tree_at(dst, name);
@@ -256,7 +258,7 @@ static int push_frame(struct copy_frame **stack, size_t *n, int sd, int dd, cons
  * must neither overflow the stack nor exhaust RLIMIT_NOFILE. Going back up is through "..",
  * checked against the directory we came down from.
  */
-int ctr_copy_tree(int src, int dst, struct hull_err *err)
+int ctr_copy_tree(int src, int dst, unsigned flags, struct hull_err *err)
 {
 	struct copy_frame *stack = NULL;
 	size_t n = 0;
@@ -273,7 +275,7 @@ int ctr_copy_tree(int src, int dst, struct hull_err *err)
 		if (f->names[f->next]) {
 			const char *name = f->names[f->next++];
 
-			r = copy_entry(sd, dd, name, &st, &csd, &cdd, err);
+			r = copy_entry(sd, dd, name, flags, &st, &csd, &cdd, err);
 			if (r < 0 || csd < 0)
 				continue;
 			(void)close(sd);
@@ -328,7 +330,7 @@ static int copy_layers(struct image_store *s, const char *dir, char *const *diff
 
 		if (src < 0)
 			return hull_err_set(err, errno, "layer %s", diff_ids[i]);
-		r = ctr_copy_tree(src, dst, err);
+		r = ctr_copy_tree(src, dst, 0, err);
 		if (r < 0)
 			return hull_err_prefix(err, "copying layer %s", diff_ids[i]);
 	}

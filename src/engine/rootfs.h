@@ -19,5 +19,8 @@ int ctr_rootfs_ensure(struct image_store *s, const char *dir, char *const *diff_
 		      const char *mode, struct hull_err *err);
 /* Unmount <dir>/rootfs if it is a mount point. */
 int ctr_rootfs_teardown(const char *dir, struct hull_err *err);
+/* ctr_copy_tree flags: leave out character and block device nodes (overlay whiteouts
+ * included): a volume's copy-up never brings the image's device nodes to the host. */
+#define CTR_COPY_NO_DEVICES 1u
 /* Copy the tree of directory src into directory dst (volumes' copy-up too). */
-int ctr_copy_tree(int src, int dst, struct hull_err *err);
+int ctr_copy_tree(int src, int dst, unsigned flags, struct hull_err *err);

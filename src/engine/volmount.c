@@ -16,6 +16,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/path.h"
+#include "common/rmtree.h"
 #include "common/strv.h"
 #include "engine/container.h"
 #include "engine/rootfs.h"
@@ -208,12 +209,16 @@ static int copy_up(struct image_store *s, int rootfs, const char *name, const ch
 		if (fchown(dd, st.st_uid, st.st_gid) < 0 || fchmod(dd, st.st_mode & 07777) < 0)
 			return hull_err_set(err, errno, "%s/%s", s->root, data);
 	}
-	return ctr_copy_tree(src, dd, err);
+	return ctr_copy_tree(src, dd, CTR_COPY_NO_DEVICES, err);
 }
 
-static char *mount_opts(bool ro, const char *prop)
+/* A volume (named or anonymous) is nodev: its files come from images and containers, and a
+ * device node written there must not open the host's device. Not nosuid (docker's neither);
+ * binds keep what their source has. */
+static char *mount_opts(bool ro, const char *prop, bool volume)
 {
-	return xasprintf("rbind,%s,%s", ro ? "ro" : "rw", prop ? prop : "rprivate");
+	return xasprintf("rbind,%s,%s%s", ro ? "ro" : "rw", prop ? prop : "rprivate",
+			 volume ? ",nodev" : "");
 }
 
 static char *tmpfs_opts(const struct vol_spec *v, bool docker_tmpfs)
@@ -250,20 +255,29 @@ static int make_one(struct image_store *s, struct run_opts *o, const struct req 
 		if (r < 0)
 			return r;
 	} else {
-		r = volume_create(s, v->src, v->labels, &name, &created, err);
+		r = volume_create_unpublished(s, v->src, v->labels, &name, &created, err);
 		/* recorded at once: a failure after it removes what it made */
 		(void)json_array_append_new(rec, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}",
 				"Type", "volume", "Name", name ? name : "", "Destination", v->dst,
 				"RW", !v->ro, "Anonymous", !v->src, "Created", created));
 		if (r == 0 && created && !v->nocopy)
 			r = copy_up(s, rootfs, name, v->dst, err);
+		/* meta.json after the copy: a create killed mid-copy leaves no volume that looks
+		 * complete */
+		if (r == 0 && created)
+			r = volume_publish(s, name, v->labels, !v->src, err);
+		if (r < 0 && created) {
+			cleanup_free char *vd = xasprintf("volumes/%s", name);
+
+			(void)rm_tree_at(s->root_fd, vd);
+		}
 		if (r < 0)
 			return r;
 		src = xasprintf("%s/volumes/%s/_data", s->root, name);
 		json_object_set_new(json_array_get(rec, json_array_size(rec) - 1), "Source",
 				    json_string(src));
 	}
-	opts = mount_opts(v->ro, v->prop);
+	opts = mount_opts(v->ro, v->prop, v->type != VOL_BIND);
 	push_mount(o, "bind", src, v->dst, opts);
 	if (v->type == VOL_BIND)
 		(void)json_array_append_new(rec, json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type",
@@ -307,7 +321,8 @@ int engine_mounts_resolve(struct image_store *s, struct run_opts *o, json_t *icf
 			continue; /* docker does not share a tmpfs either */
 		}
 		opts = mount_opts(!json_is_true(json_object_get(e, "RW")),
-				  json_string_value(json_object_get(e, "Propagation")));
+				  json_string_value(json_object_get(e, "Propagation")),
+				  strcmp(type, "volume") == 0);
 		push_mount(o, "bind", src, dst, opts);
 		(void)json_array_append(rec, e);
 	}

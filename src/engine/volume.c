@@ -78,19 +78,37 @@ static json_t *labels_json(char *const *labels)
 	return o;
 }
 
-int volume_create(struct image_store *s, const char *name, char *const *labels,
-		  char **ret_name, bool *ret_created, struct hull_err *err)
+int volume_publish(struct image_store *s, const char *name, char *const *labels,
+		   bool anonymous, struct hull_err *err)
 {
-	cleanup_free char *n = name ? xstrdup(name) : random_hex();
-	cleanup_free char *dir = xasprintf("volumes/%s", n);
-	cleanup_free char *data = xasprintf("volumes/%s/_data", n);
-	cleanup_free char *meta = xasprintf("volumes/%s/meta.json", n);
+	cleanup_free char *meta = xasprintf("volumes/%s/meta.json", name);
 	cleanup_free char *buf = NULL;
 	cleanup_free char *created = NULL;
 	struct timespec ts;
 	json_t *m;
 	int r;
 
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	created = human_rfc3339(&ts);
+	m = json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:b}", "Name", name, "CreatedAt", created,
+		      "Driver", "local", "Labels", labels_json(labels), "Scope", "local",
+		      "Options", json_object(), "Anonymous", anonymous);
+	buf = hjson_dump(m, JSON_INDENT(2));
+	json_decref(m);
+	r = fd_write_file_atomic_at(s->root_fd, meta, buf, strlen(buf), 0600);
+	return r < 0 ? hull_err_set(err, -r, "%s/%s", s->root, meta) : 0;
+}
+
+int volume_create_unpublished(struct image_store *s, const char *name, char *const *labels,
+			      char **ret_name, bool *ret_created, struct hull_err *err)
+{
+	cleanup_free char *n = name ? xstrdup(name) : random_hex();
+	cleanup_free char *dir = xasprintf("volumes/%s", n);
+	cleanup_free char *data = xasprintf("volumes/%s/_data", n);
+	cleanup_free char *meta = xasprintf("volumes/%s/meta.json", n);
+	int r;
+
+	(void)labels;
 	*ret_created = false;
 	if (!vol_name_is_valid(n))
 		return hull_err_setx(err, EINVAL, "invalid volume name '%s': use "
@@ -107,22 +125,27 @@ int volume_create(struct image_store *s, const char *name, char *const *labels,
 		(void)rm_tree_at(s->root_fd, dir);
 		return r;
 	}
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	created = human_rfc3339(&ts);
-	m = json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:b}", "Name", n, "CreatedAt", created,
-		      "Driver", "local", "Labels", labels_json(labels), "Scope", "local",
-		      "Options", json_object(), "Anonymous", name == NULL);
-	buf = hjson_dump(m, JSON_INDENT(2));
-	json_decref(m);
-	r = fd_write_file_atomic_at(s->root_fd, meta, buf, strlen(buf), 0600);
-	if (r < 0) {
-		(void)rm_tree_at(s->root_fd, dir);
-		return hull_err_set(err, -r, "%s/%s", s->root, meta);
-	}
 	*ret_created = true;
 	if (ret_name)
 		*ret_name = steal_ptr(&n);
 	return 0;
+}
+
+int volume_create(struct image_store *s, const char *name, char *const *labels,
+		  char **ret_name, bool *ret_created, struct hull_err *err)
+{
+	cleanup_free char *n = NULL;
+	int r = volume_create_unpublished(s, name, labels, &n, ret_created, err);
+
+	if (r == 0 && *ret_created && (r = volume_publish(s, n, labels, !name, err)) < 0) {
+		cleanup_free char *dir = xasprintf("volumes/%s", n);
+
+		(void)rm_tree_at(s->root_fd, dir);
+		*ret_created = false;
+	}
+	if (r == 0 && ret_name)
+		*ret_name = steal_ptr(&n);
+	return r;
 }
 
 int volume_inspect(struct image_store *s, const char *name, json_t **ret, struct hull_err *err)

@@ -21,6 +21,14 @@ int volume_lock(struct image_store *s, struct hull_err *err);
  */
 int volume_create(struct image_store *s, const char *name, char *const *labels,
 		  char **ret_name, bool *ret_created, struct hull_err *err);
+/* volume_create without meta.json when it makes the volume: the caller fills _data (a
+ * container's copy-up) and then calls volume_publish, so that a volume is listed only once
+ * complete; a directory without meta.json is a create that died and is made again. */
+int volume_create_unpublished(struct image_store *s, const char *name, char *const *labels,
+			      char **ret_name, bool *ret_created, struct hull_err *err);
+/* Write meta.json of a volume made by volume_create_unpublished (temp name, then rename). */
+int volume_publish(struct image_store *s, const char *name, char *const *labels,
+		   bool anonymous, struct hull_err *err);
 /* meta.json of name (with Mountpoint), or -ENOENT "no such volume: NAME". */
 int volume_inspect(struct image_store *s, const char *name, json_t **ret, struct hull_err *err);
 /* The names of all volumes, sorted. */

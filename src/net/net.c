@@ -13,6 +13,37 @@ static const char *const names[NET_MODE_COUNT] = {
 	[NET_MODE_CONTAINER] = "container",
 };
 
+bool net_host_name_is_valid(const char *n, size_t max)
+{
+	size_t len = strlen(n), label = 0;
+
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = n[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || n[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (alnum || (c == '-' && label > 0)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool net_ip_is_valid(const char *s)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+}
+
 bool net_name_is_valid(const char *n)
 {
 	size_t len = strlen(n);
@@ -160,6 +191,17 @@ static int port_fields(const char *spec, const char *body, size_t blen, struct n
 		return hull_err_setx(err, EINVAL, "-p %s: the host and container port ranges "
 				     "differ in length", spec);
 	p->range = cn;
+	return 0;
+}
+
+int net_port_parse_exposed(const char *key, struct net_port *ret)
+{
+	struct hull_err e = { 0 };
+
+	if (!*key || strchr(key, ':') || net_port_parse(key, ret, &e) < 0)
+		return -EINVAL;
+	ret->host_ip[0] = '\0';
+	ret->host_port = 0;
 	return 0;
 }
 

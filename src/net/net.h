@@ -33,6 +33,12 @@ const char *net_mode_name(enum net_mode m);
 bool net_mode_has_netns(enum net_mode m);
 /* A valid network name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 characters. */
 bool net_name_is_valid(const char *n);
+/* An RFC 1123 host or domain name of at most max characters: dot-separated labels of 1-63
+ * letters, digits and '-' (not first or last); nothing else (no space, no control
+ * character: the names go into /etc/hosts and resolv.conf lines). */
+bool net_host_name_is_valid(const char *n, size_t max);
+/* An IPv4 or IPv6 address (inet_pton). */
+bool net_ip_is_valid(const char *s);
 
 /* A published port: -p [IP:][HOSTPORT[-END]:]CPORT[-END][/tcp|udp]. */
 struct net_port {
@@ -45,6 +51,13 @@ struct net_port {
 
 /* Parse one -p value (IPv4 host addresses only). -EINVAL with err saying what is wrong. */
 int net_port_parse(const char *spec, struct net_port *ret, struct hull_err *err);
+/* An image's ExposedPorts key: PORT[-END][/tcp|udp] only (docker's form): an image never
+ * chooses host addresses or ports. -EINVAL otherwise (err not filled: the caller names the
+ * image). */
+int net_port_parse_exposed(const char *key, struct net_port *ret);
+/* At most this many port mappings per container (-p and -P together): an image exposing
+ * 1-65535 must not make 65,535 host sockets and firewall rules. */
+#define NET_PORTS_MAX 1024
 /* netavark's port_mappings entry, and back. */
 json_t *net_port_to_json(const struct net_port *p);
 int net_port_from_json(json_t *j, struct net_port *ret, struct hull_err *err);

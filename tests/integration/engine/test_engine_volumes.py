@@ -6,6 +6,7 @@ import random
 import subprocess
 
 import pytest
+from engine_helpers import make_rootfs
 
 NET = ("--network", "none")
 
@@ -150,3 +151,79 @@ def test_concurrent_volume_create(bb):
     assert r.returncode == 125 and "no such volume" in r.stderr
     bb.run("volume", "rm", "-f", "same")
     assert volumes(bb) == [] and os.listdir(bb.root / "volumes") == [".lock"]
+
+
+def test_copy_up_leaves_device_nodes_and_volumes_are_nodev(bb, tmp_path):
+    """Security review item 2: an image's device nodes under a VOLUME path never reach the
+    volume's _data on the host (copy-up skips character and block devices), and volumes,
+    named and anonymous, are mounted nodev (binds keep their source's flags)."""
+    root = make_rootfs(tmp_path / "devimg")
+    (root / "vol").mkdir()
+    (root / "vol" / "keep").write_text("kept\n")
+    os.mknod(root / "vol" / "sda", 0o660 | 0o060000, os.makedev(8, 0))   # block
+    os.mknod(root / "vol" / "mem", 0o660 | 0o020000, os.makedev(1, 1))   # char
+    os.mkfifo(root / "vol" / "fifo")
+    tar = tmp_path / "devimg.tar"
+    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(tar), "."],
+                   check=True)
+    bb.run("import", tar, "devimg", "--change", "VOLUME /vol", "--change", 'CMD ["/bin/sh"]')
+    for vol in (("-v", "devv:/vol"), ()):
+        r = run(bb, "--name", "d", *vol, "devimg", "sh", "-c",
+                "ls /vol; grep ' /vol ' /proc/mounts")
+        names = r.stdout.split("\n")
+        assert "keep" in names and "fifo" in names, r.stdout
+        assert "sda" not in names and "mem" not in names, r.stdout
+        opts = [ln.split()[3].split(",") for ln in r.stdout.splitlines() if " /vol " in ln]
+        assert opts and "nodev" in opts[-1], r.stdout
+        (vname,) = volumes(bb)
+        data = json.loads(bb.out("volume", "inspect", vname))[0]["Mountpoint"]
+        assert sorted(os.listdir(data)) == ["fifo", "keep"]
+        for n in os.listdir(data):
+            m = os.lstat(os.path.join(data, n)).st_mode
+            assert not (m & 0o170000 in (0o060000, 0o020000)), n
+        bb.run("rm", "-v", "d")
+        if vol:
+            bb.run("volume", "rm", "devv")
+        assert volumes(bb) == []
+
+
+def test_killed_copy_up_leaves_no_complete_looking_volume(bb, tmp_path):
+    """Security review item 5: meta.json is written after the copy-up. hull create is killed
+    (SIGKILL) at seeded random points while it copies 3,000 files into a new volume: the
+    volume is then either listed with every file, or not listed (and made again whole)."""
+    root = make_rootfs(tmp_path / "bigvol")
+    (root / "vol").mkdir()
+    for i in range(3000):
+        (root / "vol" / f"f{i}").write_text(f"{i}\n")
+    tar = tmp_path / "bigvol.tar"
+    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(tar), "."],
+                   check=True)
+    bb.run("import", tar, "bigvol", "--change", 'CMD ["/bin/sh"]')
+    rnd = random.Random(5)
+    seen_killed = 0
+    for _ in range(6):
+        p = subprocess.Popen([bb.binary, "create", *NET, "-v", "kv:/vol", "bigvol", "true"],
+                             env=bb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            p.wait(timeout=rnd.uniform(0.1, 2.5))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            seen_killed += 1
+        p.stdout.close()
+        p.stderr.close()
+        if "kv" in volumes(bb):
+            data = json.loads(bb.out("volume", "inspect", "kv"))[0]["Mountpoint"]
+            assert len(os.listdir(data)) == 3000
+        ids = bb.out("ps", "-a", "-q").split()
+        if ids:
+            bb.run("rm", "-f", *ids)
+        if "kv" in volumes(bb):
+            bb.run("volume", "rm", "kv")
+    # a later create makes the volume whole again
+    bb.run("create", "--name", "w", *NET, "-v", "kv:/vol", "bigvol", "true")
+    data = json.loads(bb.out("volume", "inspect", "kv"))[0]["Mountpoint"]
+    assert len(os.listdir(data)) == 3000
+    bb.run("rm", "w")
+    bb.run("volume", "rm", "kv")
+    assert volumes(bb) == []

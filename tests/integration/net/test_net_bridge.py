@@ -1,6 +1,7 @@
 """Bridge networks and published ports (issue 15 items 1-3, 7): netavark driven by hull, in
 a network namespace each test makes (conftest.py)."""
 import json
+import random
 import re
 import time
 
@@ -58,6 +59,64 @@ def test_publish_all_and_ranges(nh):
     assert any(re.fullmatch(r"9000/udp -> 127\.0\.0\.1:\d+", ln) for ln in lines)
     assert "127.0.0.1:18100-18102->7000-7002/tcp" in nh.out("ps")
     nh.run("rm", "-f", "p")
+
+
+@pytest.mark.parametrize("key", ["0.0.0.0:53:53/udp", "127.0.0.1:8053:53", "8053:53",
+                                 "1-65535/tcp", "53/sctp"])
+def test_publish_all_refuses_hostile_exposed_ports(nh, rootfs_tar, key):
+    """-P: an image never chooses host addresses or ports, nor 65,535 mappings (security
+    review item 1): one line naming the image and the key, exit 125, nothing created."""
+    nh.run("import", rootfs_tar, "evil", "--change", f"EXPOSE {key}")
+    before = nh.net_state()
+    r = nh.run("create", "--name", "e", "-P", "evil", "true", check=False)
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evil" in lines[0] and key in lines[0], r.stderr
+    assert nh.out("ps", "-a", "-q") == ""
+    assert nh.net_state() == before
+    # -p takes the same cap: 1024 published ports in all
+    r = nh.run("create", "-p", "127.0.0.1:20000-21024:20000-21024", "bb", "true", check=False)
+    assert r.returncode == 125 and "-p" in r.stderr and "1024" in r.stderr, r.stderr
+    assert nh.out("ps", "-a", "-q") == ""
+
+
+def test_flags_for_hosts_and_resolv_refuse_injection(nh):
+    """--dns, --dns-search, --add-host, --hostname never put a newline (or a space, or a
+    control character) into /etc/hosts or resolv.conf (security review item 3): seeded random
+    values with such a character are refused with one line naming the flag, exit 125, and
+    nothing is made; well-formed ones are taken."""
+    rnd = random.Random(3)
+    bad_chars = "\n\r\t \x01\x7f#"
+
+    def noisy(base):
+        i = rnd.randrange(len(base) + 1)
+        return base[:i] + rnd.choice(bad_chars) + rnd.choice(["", "nameserver 6.6.6.6"]) \
+            + base[i:]
+
+    cases = []
+    for _ in range(12):
+        cases += [("--dns", noisy("10.0.0.53")), ("--dns-search", noisy("corp.example")),
+                  ("--add-host", noisy("db") + ":10.0.0.5"),
+                  ("--add-host", "db:" + noisy("10.0.0.5")),
+                  ("--hostname", noisy("web1"))]
+    cases += [("--dns", "a:b"), ("--dns", "::::"), ("--hostname", "x" * 64),
+              ("--dns-search", ("a" * 63 + ".") * 4 + "a"), ("--add-host", "-db:10.0.0.5")]
+    for flag, value in cases:
+        r = nh.run("create", "--network", "none" if flag == "--hostname" else "bridge",
+                   flag, value, "bb", "true", check=False)
+        assert r.returncode == 125, (flag, value, r.stdout, r.stderr)
+        lines = r.stderr.strip("\n").split("\n")
+        assert len(lines) == 1 and flag in lines[0], (flag, value, r.stderr)
+    assert nh.out("ps", "-a", "-q") == ""
+    cid = nh.out("create", "--hostname", "web1.example", "--dns", "fd00::53",
+                 "--dns-search", "corp.example", "--add-host", "db.corp:10.0.0.5",
+                 "--add-host", "v6:fd00::5", "bb", "true").strip()
+    d = nh.root / "containers" / cid
+    hosts = (d / "hosts").read_text()
+    assert "10.0.0.5\tdb.corp\n" in hosts and "fd00::5\tv6\n" in hosts
+    resolv = (d / "resolv.conf").read_text()
+    assert "nameserver fd00::53\n" in resolv and "search corp.example" in resolv
+    nh.run("rm", cid)
 
 
 # busybox-static wget crashes with -T: `timeout` bounds it instead

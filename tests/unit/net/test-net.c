@@ -75,6 +75,76 @@ static void test_port_generated(void **state)
 	}
 }
 
+/* An image's ExposedPorts key never carries a host address or port (seeded random keys). */
+static void test_port_exposed(void **state)
+{
+	static const char alphabet[] = "0123456789:.-/tcpud";
+	struct net_port p;
+
+	(void)state;
+	assert_int_equal(net_port_parse_exposed("53/udp", &p), 0);
+	assert_int_equal(p.container_port, 53);
+	assert_int_equal(net_port_parse_exposed("0.0.0.0:53:53/udp", &p), -EINVAL);
+	assert_int_equal(net_port_parse_exposed("8080:80", &p), -EINVAL);
+	assert_int_equal(net_port_parse_exposed("", &p), -EINVAL);
+	srand(16);
+	for (int i = 0; i < 20000; i++) {
+		char s[24];
+		size_t len = (size_t)(rand() % 22);
+
+		for (size_t k = 0; k < len; k++)
+			s[k] = alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+		s[len] = '\0';
+		if (net_port_parse_exposed(s, &p) == 0) {
+			assert_null(strchr(s, ':'));
+			assert_int_equal(p.host_port, 0);
+			assert_string_equal(p.host_ip, "");
+		}
+	}
+}
+
+/* Host names for /etc/hosts and resolv.conf: seeded random strings with newlines, spaces and
+ * control characters are never accepted; accepted ones are RFC 1123. */
+static void test_host_names(void **state)
+{
+	static const char alphabet[] = "ab9-. \n\t\r\x01#_:";
+	char long_label[70];
+
+	(void)state;
+	assert_true(net_host_name_is_valid("web-1.example.com", 253));
+	assert_true(net_host_name_is_valid("a", 63));
+	assert_false(net_host_name_is_valid("", 253));
+	assert_false(net_host_name_is_valid("-a", 253));
+	assert_false(net_host_name_is_valid("a-", 253));
+	assert_false(net_host_name_is_valid("a..b", 253));
+	assert_false(net_host_name_is_valid("a.", 253));
+	assert_false(net_host_name_is_valid("a\n1.2.3.4 evil", 253));
+	memset(long_label, 'x', 64);
+	long_label[64] = '\0';
+	assert_false(net_host_name_is_valid(long_label, 253));
+	long_label[63] = '\0';
+	assert_true(net_host_name_is_valid(long_label, 253));
+	assert_false(net_host_name_is_valid(long_label, 62));
+	assert_true(net_ip_is_valid("10.0.0.1") && net_ip_is_valid("fe80::1"));
+	assert_false(net_ip_is_valid("1.2.3.4\nx") || net_ip_is_valid(":") ||
+		     net_ip_is_valid("a:b:c"));
+	srand(17);
+	for (int i = 0; i < 20000; i++) {
+		char s[24];
+		size_t len = (size_t)(rand() % 22);
+
+		for (size_t k = 0; k < len; k++)
+			s[k] = alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+		s[len] = '\0';
+		if (net_host_name_is_valid(s, 253)) {
+			assert_int_equal(strspn(s, "ab9-."), len);
+			assert_true(s[0] != '-' && s[0] != '.' && s[len - 1] != '-' &&
+				    s[len - 1] != '.' && !strstr(s, "..") && !strstr(s, ".-") &&
+				    !strstr(s, "-."));
+		}
+	}
+}
+
 static void test_names_and_cidr(void **state)
 {
 	uint32_t a;
@@ -110,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_port_forms),
 		cmocka_unit_test(test_port_refused),
 		cmocka_unit_test(test_port_generated),
+		cmocka_unit_test(test_port_exposed),
+		cmocka_unit_test(test_host_names),
 		cmocka_unit_test(test_names_and_cidr),
 	};
 
