@@ -29,35 +29,20 @@ static int add_range(struct qcow2 *q, uint64_t off, uint64_t len, int delta)
 	return 0;
 }
 
-/*
- * The walk over an L1 table both users share: from *i on, the next entry that points to an
- * L2 table. 1 with *i and *l2off set, 0 past the end, -EIO for an offset no L2 table can
- * have (unaligned, past the file): the table is hostile or damaged, so stop there.
- */
-static int l1_next(const struct qcow2 *q, const uint64_t *l1, uint32_t n, uint32_t *i,
-		   uint64_t *l2off)
-{
-	for (; *i < n; (*i)++) {
-		*l2off = l1[*i] & QCOW2_L1_OFFSET_MASK;
-		if (!*l2off)
-			continue;
-		if (*l2off % q->cluster_size || *l2off >= q->file_size)
-			return -EIO;
-		return 1;
-	}
-	return 0;
-}
-
 /* Add delta to the refcount of every L2 table and data cluster the L1 table reaches. */
 static int l1_refs(struct qcow2 *q, const uint64_t *l1, uint32_t n, int delta)
 {
 	cleanup_free uint64_t *l2 = xmalloc(q->cluster_size);
-	uint64_t l2off;
-	int r;
 
-	for (uint32_t i = 0; (r = l1_next(q, l1, n, &i, &l2off)) > 0; i++) {
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t l2off = l1[i] & QCOW2_L1_OFFSET_MASK;
 		uint8_t *t;
+		int r;
 
+		if (!l2off)
+			continue;
+		if (l2off % q->cluster_size || l2off >= q->file_size)
+			return -EIO;
 		r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t);
 		if (r < 0)
 			return r;
@@ -85,16 +70,18 @@ static int l1_refs(struct qcow2 *q, const uint64_t *l1, uint32_t n, int delta)
 				qcow2_cache_drop(&q->l2_cache, l2off);
 		}
 	}
-	return r;
+	return 0;
 }
 
 /* COPIED on the active L1 and L2 entries: set exactly when the refcount is one. */
 static int set_copied(struct qcow2 *q)
 {
-	uint64_t l2off, rc, want;
-	int r;
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t l2off = q->l1[i] & QCOW2_L1_OFFSET_MASK, rc, want;
+		int r;
 
-	for (uint32_t i = 0; (r = l1_next(q, q->l1, q->l1_size, &i, &l2off)) > 0; i++) {
+		if (!l2off)
+			continue;
 		r = qcow2_refcount_get(q, l2off >> q->cluster_bits, &rc);
 		if (r < 0)
 			return r;
@@ -128,7 +115,7 @@ static int set_copied(struct qcow2 *q)
 			qcow2_cache_mark_dirty(&q->l2_cache, l2off);
 		}
 	}
-	return r;
+	return 0;
 }
 
 /*

@@ -18,20 +18,6 @@
 #define MFD_HUGE_2MB (21U << 26) /* <linux/memfd.h>, which clashes with glibc's <sys/mman.h> */
 #endif
 
-/* fd (just opened, or -1 with errno set) grown to size bytes; closed, -errno, on failure. */
-static int fd_sized(int fd, uint64_t size)
-{
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		int e = -errno;
-
-		(void)close(fd);
-		return e;
-	}
-	return fd;
-}
-
 /*
  * An unnamed file of size bytes on a tmpfs instance of its own, mounted with huge=within_size
  * and never attached anywhere (fsopen/fsmount): the same shmem pages as a memfd, but with
@@ -44,6 +30,7 @@ static int gmem_huge_tmpfs(uint64_t size)
 {
 	cleanup_close int fs = -1, mnt = -1;
 	char bytes[32];
+	int fd;
 
 	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -57,22 +44,41 @@ static int gmem_huge_tmpfs(uint64_t size)
 	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return -errno;
-	/* the file keeps the instance alive; it goes with the last reference */
-	return fd_sized(openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), size);
+	fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = -errno;
+
+		(void)close(fd);
+		return e;
+	}
+	return fd; /* keeps the instance alive; it goes with the last reference */
 }
 
 /* A memfd of size bytes: hugetlbfs pages when *huge and the host has them, else shmem. */
 static int gmem_memfd(uint64_t size, bool *huge)
 {
-	if (*huge) {
-		int fd = fd_sized(memfd_create("hull-guest-ram",
-					       MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB), size);
+	int fd;
 
-		if (fd >= 0)
+	if (*huge) {
+		fd = memfd_create("hull-guest-ram", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+		if (fd >= 0 && ftruncate(fd, (off_t)size) == 0)
 			return fd;
+		if (fd >= 0)
+			(void)close(fd);
 		*huge = false;
 	}
-	return fd_sized(memfd_create("hull-guest-ram", MFD_CLOEXEC), size);
+	fd = memfd_create("hull-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = -errno;
+
+		(void)close(fd);
+		return e;
+	}
+	return fd;
 }
 
 /*

@@ -1,13 +1,13 @@
 """The tiny real-mode guest: KVM plumbing, exit handling, platform devices and the control
 socket, on this host's KVM (PVM is fine for a few hundred instructions), or in the sandbox's
 nested KVM where the host has none (marked `kvm`: see conftest.py)."""
+import json
 import os
+import socket
 import subprocess
 import time
 
 import pytest
-
-from vmhelpers import api_call
 
 RUN = ["vm", "run", "--raw", "--allow-pvm", "--memory", "2M"]
 pytestmark = pytest.mark.kvm
@@ -67,6 +67,21 @@ def test_pvm_host_refused_without_flag(hull, tiny_guest, tmp_path):
     assert r.stdout == ""
 
 
+def api(path, obj, raw=None):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(raw if raw is not None else (json.dumps(obj) + "\n").encode())
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+
+
 def test_api_socket(hull, tiny_guest, tmp_path):
     sock = str(tmp_path / "api.sock")
     p = subprocess.Popen([hull, *RUN, "--api-sock", sock, "--kernel", tiny_guest["spin"]],
@@ -81,18 +96,18 @@ def test_api_socket(hull, tiny_guest, tmp_path):
                 break
         assert seen[-1] == "spinning\n", seen
         assert os.path.exists(sock)
-        st = api_call(sock, {"op": "status"})
+        st = api(sock, {"op": "status"})
         assert st == {"ok": True, "state": "running", "cpus": 1, "memory": 2 << 20}
-        assert api_call(sock, {"op": "pause"})["state"] == "paused"
-        assert api_call(sock, {"op": "status"})["state"] == "paused"
-        assert api_call(sock, {"op": "resume"})["state"] == "running"
-        bad = api_call(sock, {"op": "explode"})
+        assert api(sock, {"op": "pause"})["state"] == "paused"
+        assert api(sock, {"op": "status"})["state"] == "paused"
+        assert api(sock, {"op": "resume"})["state"] == "running"
+        bad = api(sock, {"op": "explode"})
         assert bad["ok"] is False and "explode" in bad["error"]
-        garbage = api_call(sock, None, raw=b"not json\n")
+        garbage = api(sock, None, raw=b"not json\n")
         assert garbage["ok"] is False and "request" in garbage["error"]
-        missing = api_call(sock, {"nop": 1})
+        missing = api(sock, {"nop": 1})
         assert missing["ok"] is False and "op" in missing["error"]
-        assert api_call(sock, {"op": "power-off"}) == {"ok": True, "state": "power-off"}
+        assert api(sock, {"op": "power-off"}) == {"ok": True, "state": "power-off"}
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
@@ -168,7 +183,7 @@ def test_api_shutdown(hull, tiny_guest, tmp_path):
     p = start_until(hull, ["--api-sock", sock, "--kernel", tiny_guest["kbd"]],
                     "waiting for ctrl-alt-del\n")
     try:
-        assert api_call(sock, {"op": "shutdown"}) == {"ok": True, "state": "shutting-down"}
+        assert api(sock, {"op": "shutdown"}) == {"ok": True, "state": "shutting-down"}
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
@@ -182,8 +197,8 @@ def test_api_shutdown_timeout(hull, tiny_guest, tmp_path):
     p = start_until(hull, ["--api-sock", sock, "--shutdown-timeout", "1", "--kernel",
                            tiny_guest["spin"]], "spinning\n")
     try:
-        assert api_call(sock, {"op": "shutdown"})["state"] == "shutting-down"
-        assert api_call(sock, {"op": "status"})["state"] == "shutting-down"
+        assert api(sock, {"op": "shutdown"})["state"] == "shutting-down"
+        assert api(sock, {"op": "status"})["state"] == "shutting-down"
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:

@@ -1,10 +1,8 @@
 """Helpers shared by the `hull vm` tests (plain functions, no fixtures)."""
 import fcntl
 import glob
-import json
 import os
 import pathlib
-import socket
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 # Runs a command as on a host without /dev/kvm (or, with --not-kvm, with an unusable one).
@@ -55,22 +53,3 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod "$m" || echo "HULL-TEST: insmod $m failed"; done < /etc/hull-modules
 """
-
-
-def api_call(path, obj, raw=None, timeout=10):
-    """One request on a `--api-sock` socket (obj as a JSON line, or raw bytes as they are),
-    its one-line JSON answer parsed; the socket is closed whatever happens."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    try:
-        s.connect(path)
-        s.sendall(raw if raw is not None else (json.dumps(obj) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return json.loads(data)
