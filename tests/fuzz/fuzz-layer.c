@@ -87,24 +87,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long n;
-
-		if (!f || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 ||
-		    fseek(f, 0, SEEK_SET) < 0)
-			return 1;
-		buf = malloc((size_t)n + 1);
-		if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-			return 1;
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-		free(buf);
-	}
-	return 0;
-}
-#endif
+#include "fuzz-replay.h"

@@ -118,31 +118,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long n;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		(void)fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		(void)fseek(f, 0, SEEK_SET);
-		buf = malloc(n > 0 ? (size_t)n : 1);
-		if (!buf || (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)) {
-			fclose(f);
-			free(buf);
-			return 1;
-		}
-		fclose(f);
-		(void)LLVMFuzzerTestOneInput(buf, (size_t)n);
-		free(buf);
-	}
-	return 0;
-}
-#endif
+#include "fuzz-replay.h"
