@@ -7,7 +7,6 @@
  */
 #include "oci/init.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
@@ -36,6 +35,7 @@
 #include "container/seccomp.h"
 #include "container/sync.h"
 #include "oci/hooks.h"
+#include "oci/last-words.h"
 #include "oci/waiter-fd.h"
 #include "waiter/plan.h"
 
@@ -392,19 +392,7 @@ exec_waiter(int waiter, int fifo_fd, int plan_fd, int listener, const char *exec
 	if (listener >= 0)
 		(void)fd_set_cloexec(listener, false);
 	syscall(SYS_execveat, waiter, "", argv, env, AT_EMPTY_PATH);
-	(void)dprintf(STDERR_FILENO, "hull-oci: exec the waiter: %s\n", strerror(errno));
-	_exit(127);
-}
-
-/* As hull-oci-wait's exec_failed (waiter.c): runc's line, docker's exit codes. */
-static void __attribute__((noreturn)) exec_failed(const char *path, int e)
-{
-	char why[128];
-
-	(void)snprintf(why, sizeof(why), "%s", strerror(e));
-	why[0] = (char)tolower((unsigned char)why[0]);
-	(void)dprintf(STDERR_FILENO, "exec %s: %s\n", path, why);
-	_exit(e == ENOENT ? 127 : 126);
+	init_last_words(127, "exec the waiter: %s", strerror(errno));
 }
 
 void oci_init_main(const struct init_args *a)
@@ -431,14 +419,12 @@ void oci_init_main(const struct init_args *a)
 		_exit(1);
 	if (oci_hooks_run(s->hooks[OCI_HOOK_START_CONTAINER], s->n_hooks[OCI_HOOK_START_CONTAINER],
 			  OCI_HOOK_START_CONTAINER, state, &err) < 0) {
-		(void)dprintf(STDERR_FILENO, "hull-oci: %s\n", err.msg);
-		_exit(127);
+		init_last_words(127, "%s", err.msg);
 	}
 	if (sec.f.insns && sec_install_here(&s->process, &sec, &err) < 0) {
-		(void)dprintf(STDERR_FILENO, "hull-oci: %s\n", err.msg);
-		_exit(127);
+		init_last_words(127, "%s", err.msg);
 	}
 	/* fifo_fd is O_CLOEXEC: it closes with the exec, which `start` waits for. */
 	execve(exec_path, s->process.args, env);
-	exec_failed(exec_path, errno);
+	init_exec_failed(exec_path, errno);
 }

@@ -19,11 +19,13 @@ def add_file(t, name, data: bytes, mode):
 @pytest.fixture
 def bad_cmds(hull_store, rootfs_tar, tmp_path):
     """busybox plus /s: a script whose #! interpreter is missing, a busybox whose ELF header
-    says aarch64, a script without the x bit, a directory."""
+    names a machine nothing runs, a script without the x bit, a directory."""
     tar = tmp_path / "bad.tar"
     shutil.copy(rootfs_tar, tar)
     elf = bytearray(open(BUSYBOX, "rb").read())
-    elf[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
+    # e_machine: a machine no kernel runs and no binfmt_misc handler claims (aarch64 would run
+    # under qemu-user-static where it is registered)
+    elf[18:20] = (0xbeef).to_bytes(2, "little")
     with tarfile.open(tar, "a") as t:
         ti = tarfile.TarInfo("./s/dir")
         ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, 0
