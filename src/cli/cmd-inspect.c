@@ -16,7 +16,7 @@ static json_t *find(struct image_store *s, const char *ref, const char *type,
 
 	if (!type || strcmp(type, "container") == 0) {
 		if (ctr_load(s, ref, &c, err) == 0)
-			return engine_inspect_container(c);
+			return engine_inspect_container(c, err);
 		if (type)
 			return NULL;
 	}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -39,8 +40,57 @@ static json_t *state_json(struct ctr *c)
 			 "FinishedAt", c->state.finished_at);
 }
 
-json_t *engine_inspect_container(struct ctr *c)
+/* docker's Mounts, from the container's mounts.json (volumes, binds, --mount/--tmpfs
+ * tmpfs); none when the container has no such file. */
+static int mounts_json(const struct ctr *c, json_t **ret, struct hull_err *err)
 {
+	cleanup_free char *p = xasprintf("%s/mounts.json", c->dir);
+	json_t *m = NULL, *e;
+	size_t i;
+	int r = 0;
+
+	*ret = json_array();
+	if (access(p, F_OK) < 0)
+		return errno == ENOENT ? 0 : hull_err_set(err, errno, "%s", p);
+	if (hjson_load_file(p, 16 << 20, &m, err) < 0)
+		return -EINVAL;
+	json_array_foreach(m, i, e) {
+		const char *type = json_string_value(json_object_get(e, "Type"));
+		const char *src = json_string_value(json_object_get(e, "Source"));
+		const char *dst = json_string_value(json_object_get(e, "Destination"));
+		const char *prop = json_string_value(json_object_get(e, "Propagation"));
+		bool volume = type && strcmp(type, "volume") == 0;
+		json_t *o;
+
+		if (!type || !dst) {
+			r = hull_err_setx(err, EINVAL, "%s: entry %zu: no Type or Destination", p, i);
+			break;
+		}
+		o = json_pack("{s:s, s:s, s:s}", "Type", type, "Source", src ? src : "",
+			      "Destination", dst);
+		if (volume) {
+			(void)json_object_set(o, "Name", json_object_get(e, "Name"));
+			(void)json_object_set_new(o, "Driver", json_string("local"));
+		}
+		(void)json_object_set_new(o, "Mode", json_string(""));
+		(void)json_object_set_new(o, "RW", json_boolean(json_is_true(json_object_get(e, "RW"))));
+		(void)json_object_set_new(o, "Propagation", json_string(
+			strcmp(type, "bind") == 0 ? (prop ? prop : "rprivate") : ""));
+		(void)json_array_append_new(*ret, o);
+	}
+	json_decref(m);
+	return r;
+}
+
+json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
+{
+	json_t *mounts = NULL;
+
+	if (mounts_json(c, &mounts, err) < 0) {
+		json_decref(mounts);
+		return NULL;
+	}
+
 	cleanup_free char *name = xasprintf("/%s", c->name);
 	cleanup_free char *lp = xasprintf("%s/ctr.log", c->dir);
 	cleanup_free char *rp = xasprintf("%s/rootfs", c->dir);
@@ -62,6 +112,7 @@ json_t *engine_inspect_container(struct ctr *c)
 				  json_pack("{s:s, s:{s:s}}", "Name",
 					    *c->rootfs_mode ? c->rootfs_mode : "overlay", "Data",
 					    "MergedDir", rp));
+	(void)json_object_set_new(o, "Mounts", mounts);
 	(void)json_object_set_new(o, "NetworkSettings", engine_net_settings(c));
 	return o;
 }

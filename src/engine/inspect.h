@@ -7,7 +7,8 @@
 #include "image/image.h"
 
 /* A new docker-like object for a container (Id, Name, State, Config, HostConfig, ...). */
-json_t *engine_inspect_container(struct ctr *c);
+/* NULL with err set when the container's mounts.json cannot be read. */
+json_t *engine_inspect_container(struct ctr *c, struct hull_err *err);
 /* A new docker-like object for an image (Id, RepoTags, Created, Size, Config, RootFS). */
 json_t *engine_inspect_image(struct image_store *s, const struct image_info *img,
 			     struct hull_err *err);

@@ -54,6 +54,8 @@ def test_old_store_reads_and_runs(bb, kind):
     # (NetworkMode none, no network.json) has no address
     ns = got.pop("NetworkSettings")
     assert ns.get("IPAddress", "") == "" and not ns.get("Ports")
+    # and Mounts (docker's), empty for an old record without mounts.json
+    assert got.pop("Mounts") == []
     # and State.OOMKilled (docker's, between Restarting and Dead), false for an old record
     assert list(got["State"])[4] == "OOMKilled" and got["State"].pop("OOMKilled") is False
     assert got == exp
