@@ -26,6 +26,7 @@
 #include "image/image.h"
 #include "engine/backend.h"
 #include "engine/volume.h"
+#include "oci/state.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
@@ -288,10 +289,14 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 static void state_set_running(struct ctr *c, pid_t pid)
 {
 	struct ctr_state *st = &c->state;
+	bool zombie;
 
 	st->status = CTR_RUNNING;
 	st->pid = pid;
 	st->monitor_pid = getpid();
+	st->start_ticks = 0;
+	if (proc_stat_read(pid, &st->start_ticks, &zombie) < 0)
+		st->start_ticks = 0;
 	free(st->started_at);
 	st->started_at = now_str();
 	free(st->finished_at);
@@ -307,6 +312,7 @@ static void state_set_exited(struct ctr *c, int code, bool oom_killed)
 	st->status = CTR_EXITED;
 	st->pid = 0;
 	st->monitor_pid = 0;
+	st->start_ticks = 0;
 	free(st->finished_at);
 	st->finished_at = now_str();
 	st->exit_code = code;
