@@ -17,8 +17,6 @@
 #include "common/strv.h"
 #include "net/net.h"
 
-#define DEFS_MAX 64
-
 int net_lock(const char *root, struct hull_err *err)
 {
 	cleanup_free char *dir = xasprintf("%s/networks", root);
@@ -133,29 +131,40 @@ static json_t *def_make(const char *name, const char *iface, const char *subnet,
 			 "ipam_options", "driver", "host-local", "options", "isolate", "true");
 }
 
-/* The definitions other than skip, loaded (for overlap and interface checks). */
-static json_t **defs_load_all(const char *root, const char *skip)
-{
-	cleanup_strv char **names = net_def_names(root);
-	json_t **v = xcalloc(DEFS_MAX + 1, sizeof(*v));
-	size_t n = 0;
-
-	for (size_t i = 0; names[i] && n < DEFS_MAX; i++) {
-		cleanup_free char *path = def_path(root, names[i]);
-		struct hull_err e2;
-
-		if (strcmp(names[i], skip) != 0 &&
-		    hjson_load_file(path, 1 << 20, &v[n], &e2) == 0)
-			n++;
-	}
-	return v;
-}
-
 static void defs_free(json_t **v)
 {
 	for (size_t i = 0; v[i]; i++)
 		json_decref(v[i]);
 	free(v);
+}
+
+/*
+ * The definitions other than skip, loaded (for overlap and interface checks): every one, with
+ * no cap, since a definition left out would escape the checks. One that cannot be read is an
+ * error naming its file rather than a network silently left out.
+ */
+static int defs_load_all(const char *root, const char *skip, json_t ***ret,
+			 struct hull_err *err)
+{
+	cleanup_strv char **names = net_def_names(root);
+	json_t **v = xcalloc(strv_length(names) + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_free char *path = def_path(root, names[i]);
+		int r;
+
+		if (strcmp(names[i], skip) == 0 || (access(path, F_OK) < 0 && errno == ENOENT))
+			continue;
+		r = hjson_load_file(path, 1 << 20, &v[n], err);
+		if (r < 0) {
+			defs_free(v);
+			return r;
+		}
+		n++;
+	}
+	*ret = v;
+	return 0;
 }
 
 static bool overlaps(json_t **defs, uint32_t net, int prefix, const char **ret_name)
@@ -231,7 +240,7 @@ int net_def_create(const char *root, const char *name, const struct net_def_opts
 		   json_t **ret, struct hull_err *err)
 {
 	cleanup_free char *path = def_path(root, name);
-	json_t **defs;
+	json_t **defs = NULL;
 	char sub[40], gw[16], iface[16];
 	json_t *def;
 	int r;
@@ -246,7 +255,9 @@ int net_def_create(const char *root, const char *name, const struct net_def_opts
 	if (r < 0)
 		return r;
 	json_decref(def);
-	defs = defs_load_all(root, name);
+	r = defs_load_all(root, name, &defs, err);
+	if (r < 0)
+		return r;
 	r = pick_subnet(defs, o, sub, gw, err);
 	for (unsigned n = 1; r == 0; n++) {
 		(void)snprintf(iface, sizeof(iface), "hull%u", n);
