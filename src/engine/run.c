@@ -684,6 +684,7 @@ int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volum
 {
 	cleanup_backend struct engine_backend b = { 0 };
 	cleanup_strv char **anon = NULL;
+	cleanup_close int names_lock = -1;
 	struct hull_err e2;
 	int r;
 
@@ -703,9 +704,16 @@ int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volum
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;
-	/* read before the directory goes: `rm -v` and --rm take the anonymous volumes along */
+	/* read before the directory goes: `rm -v` and --rm take the anonymous volumes along,
+	 * under the names lock as `hull volume rm`: a create --volumes-from of this container
+	 * (which holds it throughout) either sees the record and its volumes whole, or neither */
 	if (volumes || c->host.auto_remove)
 		anon = engine_anon_volumes(c->dir);
+	if (anon && anon[0]) {
+		names_lock = ctr_names_lock(s, err);
+		if (names_lock < 0)
+			return names_lock;
+	}
 	r = ctr_dir_remove(c->dir);
 	if (r < 0)
 		return hull_err_set(err, -r, "removing %s", c->dir);

@@ -227,3 +227,68 @@ def test_killed_copy_up_leaves_no_complete_looking_volume(bb, tmp_path):
     bb.run("rm", "w")
     bb.run("volume", "rm", "kv")
     assert volumes(bb) == []
+
+
+def anon_of(bb, name):
+    """The volumes in the store (the tests below make one, name's anonymous one)."""
+    return volumes(bb)
+
+
+def test_rm_v_spares_a_volume_another_container_uses(bb):
+    bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+    vol = anon_of(bb, "a")
+    assert len(vol) == 1 and volumes(bb) == vol
+    bb.run("create", "--name", "b", *NET, "--volumes-from", "a", "busybox", "true")
+    bb.run("rm", "-v", "a")
+    assert volumes(bb) == vol                 # b still uses it
+    bb.run("rm", "-v", "b")
+    assert volumes(bb) == []
+
+
+def lock_waiters(pid):
+    """The blocked lock requests of pid in /proc/locks ("N: -> FLOCK ... WRITE PID ...")."""
+    return [line for line in open("/proc/locks").read().splitlines()
+            if " -> " in line and line.split()[5] == str(pid)]
+
+
+def test_rm_v_takes_the_names_lock(bb):
+    """rm -v removes anonymous volumes under the containers' names lock, as `volume rm`
+    does: a creation (which holds it throughout, reading --volumes-from records) never sees
+    a half-removed container and its volumes."""
+    import fcntl
+    bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+    vol = anon_of(bb, "a")
+    with open(bb.root / "containers" / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        p = subprocess.Popen([bb.binary, "rm", "-v", "a"], env=bb.env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            while p.poll() is None and not lock_waiters(p.pid):
+                pass
+            assert p.poll() is None, "rm -v went on without the names lock"
+            assert volumes(bb) == vol
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and out == "a\n", err
+    assert volumes(bb) == [] and ctrs(bb) == []
+
+
+def test_rm_v_races_volumes_from(bb):
+    """Bounded races of rm -v A and create --volumes-from A: B is either refused (A gone) or
+    made with A's volume still there."""
+    for i in range(8):
+        bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+        vol = anon_of(bb, "a")
+        rm = subprocess.Popen([bb.binary, "rm", "-v", "a"], env=bb.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r = bb.run("create", "--name", "b", *NET, "--volumes-from", "a", "busybox", "true",
+                   check=False)
+        rm.communicate(timeout=60)
+        assert rm.returncode == 0
+        if r.returncode == 0:
+            assert volumes(bb) == vol, i
+            bb.run("rm", "-v", "b")
+        else:
+            assert r.returncode == 125 and "--volumes-from" in r.stderr, r.stderr
+        assert volumes(bb) == [] and ctrs(bb) == [], i
