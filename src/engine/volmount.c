@@ -124,12 +124,39 @@ static int add_from(struct image_store *s, struct reqs *q, const char *arg,
 	return 0;
 }
 
+/*
+ * An image's VOLUME entries are each a volume made, copied up and mounted at create: a real
+ * image has a handful, and one image must not make a create make thousands (docker sets no
+ * cap; podman neither). Each is a path in the container, so at most PATH_MAX - 1 bytes.
+ */
+#define IMAGE_VOLUMES_MAX 128
+
+static int image_volumes_check(const struct run_opts *o, json_t *vols, struct hull_err *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (vols && !json_is_null(vols) && !json_is_object(vols))
+		return hull_err_setx(err, EINVAL, "image %s: config.Volumes is not an object",
+				     o->image);
+	if (json_object_size(vols) > IMAGE_VOLUMES_MAX)
+		return hull_err_setx(err, E2BIG, "image %s: config.Volumes has %zu entries (at "
+				     "most %d)", o->image, json_object_size(vols),
+				     IMAGE_VOLUMES_MAX);
+	json_object_foreach(vols, k, v)
+		if (strlen(k) >= PATH_MAX)
+			return hull_err_setx(err, ENAMETOOLONG, "image %s: config.Volumes: an "
+					     "entry of %zu bytes (at most %d)", o->image,
+					     strlen(k), PATH_MAX - 1);
+	return 0;
+}
+
 static int parse_all(struct image_store *s, const struct run_opts *o, json_t *icfg,
 		     struct reqs *q, struct hull_err *err)
 {
 	const char *k;
 	json_t *v;
-	int r = 0;
+	int r = image_volumes_check(o, json_object_get(icfg, "Volumes"), err);
 
 	q->from = json_array();
 	for (size_t i = 0; r == 0 && o->volumes && o->volumes[i]; i++)

@@ -292,3 +292,51 @@ def test_rm_v_races_volumes_from(bb):
         else:
             assert r.returncode == 125 and "--volumes-from" in r.stderr, r.stderr
         assert volumes(bb) == [] and ctrs(bb) == [], i
+
+
+def image_with_volumes(bb, tmp_path, name, vols):
+    """busybox re-made (docker-archive, loaded) with config.Volumes = vols."""
+    import hashlib
+    import tarfile
+    d = tmp_path / f"img-{name}"
+    d.mkdir()
+    bb.run("save", "--format", "docker-archive", "-o", d / "in.tar", "busybox")
+    with tarfile.open(d / "in.tar") as t:
+        t.extractall(d / "x")
+    x = d / "x"
+    man = json.loads((x / "manifest.json").read_text())
+    cfg = json.loads((x / man[0]["Config"]).read_text())
+    cfg["config"]["Volumes"] = vols
+    data = json.dumps(cfg).encode()
+    (x / man[0]["Config"]).unlink()
+    man[0]["Config"] = hashlib.sha256(data).hexdigest() + ".json"
+    (x / man[0]["Config"]).write_bytes(data)
+    man[0]["RepoTags"] = [f"{name}:latest"]
+    (x / "manifest.json").write_text(json.dumps(man))
+    subprocess.run(["tar", "-C", x, "-cf", d / "out.tar", "."], check=True)
+    bb.run("load", "-i", d / "out.tar")
+    return f"localhost/{name}"
+
+
+def test_image_volumes_capped(bb, tmp_path):
+    """An image's VOLUME entries: at most 128, each shorter than PATH_MAX; more is refused at
+    create with one line naming the image and the field, and nothing is made."""
+    rng = random.Random(4)
+    many = {f"/v{i}-{rng.randrange(10**6)}": {} for i in range(129)}
+    cases = {"many": many, "long": {"/" + "a" * 4096: {}}}
+    for name, vols in cases.items():
+        ref = image_with_volumes(bb, tmp_path, name, vols)
+        before = (volumes(bb), ctrs(bb))
+        r = bb.run("create", *NET, ref, "true", check=False)
+        assert r.returncode == 125, (name, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and ref in lines[0] and "config.Volumes" in lines[0], r.stderr
+        assert (volumes(bb), ctrs(bb)) == before
+    # the cap itself is fine
+    ref = image_with_volumes(bb, tmp_path, "cap", dict(list(many.items())[:128]))
+    cid = bb.out("create", *NET, ref, "true").strip()
+    assert len(volumes(bb)) == 128
+    bb.run("rm", "-v", cid)
+    assert volumes(bb) == [] and ctrs(bb) == []
+    for name in ("many", "long", "cap"):
+        bb.run("rmi", f"localhost/{name}")
