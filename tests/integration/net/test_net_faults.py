@@ -194,3 +194,23 @@ def test_overlap_checks_see_every_network(nh):
     finally:
         nh.run("network", "rm", *names, "x", check=False)
     assert nh.out("network", "ls", "-q").split() == ["bridge"]
+
+
+def test_netavark_gets_a_minimal_environment(nh, tmp_path):
+    """hull's environment does not reach netavark: neither its firewall driver
+    (NETAVARK_FW), its DNS port, its logging, nor the iptables it finds through PATH."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    marker = tmp_path / "ran"
+    for tool in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft"):
+        (fake / tool).write_text(f"#!/bin/sh\necho \"$0\" >> {marker}\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    nh.run("network", "create", "envnet")
+    env = dict(nh.env, NETAVARK_FW="bogus", NETAVARK_DNS_PORT="x", RUST_LOG="trace",
+               RUST_BACKTRACE="full", PATH=f"{fake}:{os.environ['PATH']}")
+    for net in ("bridge", "envnet"):
+        r = subprocess.run([*nh.prefix, nh.binary, "run", "--rm", "--network", net, "bb",
+                            "true"], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stderr == "", (net, r.stderr)
+    assert not marker.exists(), marker.read_text()
+    nh.run("network", "rm", "envnet")
