@@ -45,20 +45,18 @@ static void reqs_clear(struct reqs *q)
 	json_decref(q->from);
 }
 
+/* dst and every destination in q are normalised where they enter (vol_parse_*, add_from,
+ * the image's keys in parse_all): a plain comparison. */
 static bool dst_taken(const struct reqs *q, const char *dst)
 {
-	cleanup_free char *d = path_normalize(dst);
 	size_t i;
 	json_t *e;
 
-	for (i = 0; i < q->n; i++) {
-		cleanup_free char *o = path_normalize(q->r[i].v.dst);
-
-		if (strcmp(o, d) == 0)
+	for (i = 0; i < q->n; i++)
+		if (strcmp(q->r[i].v.dst, dst) == 0)
 			return true;
-	}
 	json_array_foreach(q->from, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "Destination")), d) == 0)
+		if (strcmp(json_string_value(json_object_get(e, "Destination")), dst) == 0)
 			return true;
 	return false;
 }
@@ -110,13 +108,16 @@ static int add_from(struct image_store *s, struct reqs *q, const char *arg,
 	if (access(p, F_OK) == 0 && hjson_load_file(p, 16 << 20, &m, err) < 0)
 		return -EINVAL;
 	json_array_foreach(m, i, e) {
-		const char *dst = json_string_value(json_object_get(e, "Destination"));
+		const char *raw = json_string_value(json_object_get(e, "Destination"));
+		cleanup_free char *dst = raw && raw[0] == '/' ? path_normalize(raw) : NULL;
 		json_t *copy;
 
-		if (!dst || dst_taken(q, dst))
+		/* a record may predate normalised destinations: normalised as it enters */
+		if (!dst || strcmp(dst, "/") == 0 || dst_taken(q, dst))
 			continue;
 		copy = json_deep_copy(e);
 		(void)json_object_del(copy, "Created");
+		(void)json_object_set_new(copy, "Destination", json_string(dst));
 		if (mode)
 			(void)json_object_set_new(copy, "RW", json_boolean(strcmp(mode, "rw") == 0));
 		(void)json_array_append_new(q->from, copy);
@@ -171,9 +172,14 @@ static int parse_all(struct image_store *s, const struct run_opts *o, json_t *ic
 	json_object_foreach(json_object_get(icfg, "Volumes"), k, v) {
 		struct req rq = { .v = { .type = VOL_VOLUME } };
 
-		if (r < 0 || k[0] != '/' || strcmp(k, "/") == 0 || dst_taken(q, k))
+		if (r < 0 || k[0] != '/')
 			continue;
 		rq.v.dst = path_normalize(k);
+		/* "/data" and "/data/" in one image are one volume */
+		if (strcmp(rq.v.dst, "/") == 0 || dst_taken(q, rq.v.dst)) {
+			vol_spec_clear(&rq.v);
+			continue;
+		}
 		q->r = xrealloc(q->r, (q->n + 1) * sizeof(*q->r));
 		q->r[q->n++] = rq;
 	}

@@ -340,3 +340,28 @@ def test_image_volumes_capped(bb, tmp_path):
     assert volumes(bb) == [] and ctrs(bb) == []
     for name in ("many", "long", "cap"):
         bb.run("rmi", f"localhost/{name}")
+
+
+def test_volumes_from_destination_matches_image_volume(bb, rootfs_tar):
+    """An inherited "/data/" is the image's VOLUME /data: one mount, A's volume, and no
+    second (anonymous) volume made for the image's entry; also from a record written before
+    destinations were normalised."""
+    bb.run("import", rootfs_tar, "withdata", "--change", "VOLUME /data", "--change",
+           'CMD ["/bin/sh"]')
+    for legacy in (False, True):
+        bb.run("create", "--name", "a", *NET, "-v", "/data/", "busybox", "true")
+        mounts = bb.root / "containers" / bb.inspect("a")["Id"] / "mounts.json"
+        rec = json.loads(mounts.read_text())
+        assert [m["Destination"] for m in rec] == ["/data"]
+        if legacy:
+            rec[0]["Destination"] = "/data//"
+            mounts.write_text(json.dumps(rec))
+        vol = volumes(bb)
+        run(bb, "--name", "b", "--volumes-from", "a", "withdata", "sh", "-c",
+            "echo shared > /data/f")
+        assert volumes(bb) == vol, legacy            # no volume for the image's /data
+        info = json.loads(bb.out("volume", "inspect", vol[0]))[0]
+        assert open(os.path.join(info["Mountpoint"], "f")).read() == "shared\n"
+        bb.run("rm", "-v", "b", "a")
+        assert volumes(bb) == [] and ctrs(bb) == []
+    bb.run("rmi", "withdata")
