@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/ident.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/config.h"
@@ -47,16 +48,7 @@ static char *now_str(void)
 
 static void random_id(char out[CTR_ID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[CTR_ID_LEN / 2];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		abort();
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[CTR_ID_LEN] = '\0';
+	ident_random_hex(out, CTR_ID_LEN / 2);
 }
 
 /* docker-like generated names: adjective_noun, unique among the containers. */
@@ -87,16 +79,7 @@ static char *random_name(char *const *taken)
 
 static bool valid_name(const char *n)
 {
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
-					(n[0] >= '0' && n[0] <= '9')))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
-		      (n[i] >= '0' && n[i] <= '9') || strchr("_.-", n[i])))
-			return false;
-	return true;
+	return ident_name_is_valid(n, 128);
 }
 
 static char *xstrdup_or(const char *s, const char *dflt)

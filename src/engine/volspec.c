@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/ident.h"
 #include "common/path.h"
 #include "common/size.h"
 #include "common/strv.h"
@@ -126,16 +127,7 @@ int vol_parse_v(const char *arg, struct vol_spec *v, struct hull_err *err)
 
 bool vol_name_is_valid(const char *n)
 {
-	size_t len = strlen(n);
-
-	if (len < 1 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
-				      (n[0] >= '0' && n[0] <= '9')))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
-			    n[i]))
-			return false;
-	return true;
+	return ident_name_is_valid(n, 128);
 }
 
 static int bool_value(const char *arg, const char *k, const char *val, bool *ret,

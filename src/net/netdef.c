@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "common/ident.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "net/net.h"
@@ -40,20 +40,6 @@ int net_lock(const char *root, struct hull_err *err)
 static char *def_path(const char *root, const char *name)
 {
 	return xasprintf("%s/networks/%s.json", root, name);
-}
-
-static void random_hex(char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[32];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		abort();
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 char *net_def_ip6_of(json_t *def, uint32_t ip4)
@@ -107,7 +93,7 @@ static json_t *def_make(const char *name, const char *iface, const char *subnet,
 	char id[65];
 	json_t *subnets = json_pack("[{s:s, s:s}]", "subnet", subnet, "gateway", gw);
 
-	random_hex(id);
+	ident_random_hex(id, 32);
 	if (o->ipv6) {
 		/* a ULA /64 derived from the IPv4 subnet: one per network, no second allocator */
 		uint32_t a = 0, g = 0;
