@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/objcmd.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
@@ -81,6 +82,14 @@ static int net_create(int argc, char **argv)
 	return 0;
 }
 
+/* networks/ is read and written under net_lock */
+static int store_net_lock(struct image_store *s, struct hull_err *err)
+{
+	return net_lock(s->root, err);
+}
+
+static const objcmd_lock_fn net_locks[] = { store_net_lock, NULL };
+
 static int net_ls(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
@@ -91,45 +100,36 @@ static int net_ls(int argc, char **argv)
 		.name = "network ls", .args = "[OPTIONS]", .optstring = "+q", .opts = opts,
 		.summary = "List networks.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
-	cleanup_close int lock = -1;
-	struct hull_err err = { 0 };
+	struct objcmd o;
 	struct table *t;
-	bool quiet = false;
-	int c;
+	int rc = objcmd_begin(&def, NULL, argc, argv, 0, 0, net_locks, &o);
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1) {
-		if (c != 'q')
-			return EXIT_ENGINE;
-		quiet = cli_opt_on;
+	if (rc != 0) {
+		objcmd_end(&o);
+		return rc;
 	}
-	if (optind < argc)
-		return cli_usage_error("network ls", "unexpected argument '%s'", argv[optind]);
-	if (cli_store_open("network ls", &s) != 0)
-		return EXIT_ENGINE;
-	lock = net_lock(s->root, &err);
-	if (lock < 0)
-		return cli_fail("network ls", &err);
-	names = net_def_names(s->root);
+	names = net_def_names(o.s->root);
 	t = table_new(4);
 	table_add(t, (const char *[]){ "NETWORK ID", "NAME", "DRIVER", "SCOPE" });
 	for (size_t i = 0; names[i]; i++) {
 		cleanup_json json_t *d = NULL;
+		struct hull_err err = { 0 };
 		char id[13];
 
-		if (net_def_load(s->root, names[i], &d, &err) < 0)
+		if (net_def_load(o.s->root, names[i], &d, &err) < 0)
 			continue;
 		(void)snprintf(id, sizeof(id), "%s",
 			       json_string_value(json_object_get(d, "id")) ?: "");
-		if (quiet)
+		if (o.flag['q'])
 			printf("%s\n", names[i]);
 		else
 			table_add(t, (const char *[]){ id, names[i], "bridge", "local" });
 	}
-	if (!quiet)
+	if (!o.flag['q'])
 		table_print(t, stdout);
 	table_free(t);
+	objcmd_end(&o);
 	return 0;
 }
 
@@ -170,6 +170,18 @@ static json_t *inspect_one(struct image_store *s, json_t *d)
 				   json_object_get(d, "network_interface")));
 }
 
+static int inspect_name(struct image_store *s, const char *name, json_t **ret,
+			struct hull_err *err)
+{
+	cleanup_json json_t *d = NULL;
+	int r = net_def_load(s->root, name, &d, err);
+
+	if (r < 0)
+		return r;
+	*ret = inspect_one(s, d);
+	return 0;
+}
+
 static int net_inspect(int argc, char **argv)
 {
 	static const struct cli_command def = {
@@ -177,34 +189,9 @@ static int net_inspect(int argc, char **argv)
 		.opts = no_opts,
 		.summary = "Show networks as JSON.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
-	cleanup_json json_t *out = json_array();
-	cleanup_close int lock = -1;
-	cleanup_free char *text = NULL;
-	struct hull_err err = { 0 };
-	int rc = 0;
 
-	if (cli_getopt(argc, argv, &def) != -1)
-		return EXIT_ENGINE;
-	if (optind >= argc)
-		return cli_usage_error("network inspect", "usage: hull network inspect NETWORK...");
-	if (cli_store_open("network inspect", &s) != 0)
-		return EXIT_ENGINE;
-	lock = net_lock(s->root, &err);
-	if (lock < 0)
-		return cli_fail("network inspect", &err);
-	for (int i = optind; i < argc; i++) {
-		cleanup_json json_t *d = NULL;
-
-		if (net_def_load(s->root, argv[i], &d, &err) < 0) {
-			rc = cli_fail("network inspect", &err);
-			continue;
-		}
-		(void)json_array_append_new(out, inspect_one(s, d));
-	}
-	text = hjson_dump(out, JSON_INDENT(4));
-	printf("%s\n", text);
-	return rc;
+	return objcmd_inspect(&def, "usage: hull network inspect NETWORK...", net_locks,
+			      inspect_name, argc, argv);
 }
 
 /* Remove one network under the lock: refused while a container uses it. */
@@ -234,27 +221,9 @@ static int net_rm(int argc, char **argv)
 		.opts = no_opts,
 		.summary = "Remove networks no container uses.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
-	cleanup_close int lock = -1;
-	struct hull_err err = { 0 };
-	int rc = 0;
 
-	if (cli_getopt(argc, argv, &def) != -1)
-		return EXIT_ENGINE;
-	if (optind >= argc)
-		return cli_usage_error("network rm", "usage: hull network rm NETWORK...");
-	if (cli_store_open("network rm", &s) != 0)
-		return EXIT_ENGINE;
-	lock = net_lock(s->root, &err);
-	if (lock < 0)
-		return cli_fail("network rm", &err);
-	for (int i = optind; i < argc; i++) {
-		if (remove_one(s, argv[i], &err) < 0)
-			rc = cli_fail("network rm", &err);
-		else
-			printf("%s\n", argv[i]);
-	}
-	return rc;
+	return objcmd_rm(&def, "usage: hull network rm NETWORK...", net_locks, remove_one, argc,
+			 argv);
 }
 
 static int net_prune(int argc, char **argv)
@@ -267,37 +236,31 @@ static int net_prune(int argc, char **argv)
 		.name = "network prune", .args = "[OPTIONS]", .optstring = "+f", .opts = opts,
 		.summary = "Remove the user networks no container uses.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
-	cleanup_close int lock = -1;
-	struct hull_err err = { 0 };
+	struct objcmd o;
 	bool any = false;
-	int c;
+	int rc = objcmd_begin(&def, NULL, argc, argv, 0, 0, net_locks, &o);
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1)
-		if (c != 'f')
-			return EXIT_ENGINE;
-	if (optind < argc)
-		return cli_usage_error("network prune", "unexpected argument '%s'", argv[optind]);
-	if (cli_store_open("network prune", &s) != 0)
-		return EXIT_ENGINE;
-	lock = net_lock(s->root, &err);
-	if (lock < 0)
-		return cli_fail("network prune", &err);
-	names = net_def_names(s->root);
+	if (rc != 0) {
+		objcmd_end(&o);
+		return rc;
+	}
+	names = net_def_names(o.s->root);
 	for (size_t i = 0; names[i]; i++) {
 		cleanup_strv char **users = NULL;
+		struct hull_err err = { 0 };
 
 		if (strcmp(names[i], NET_DEFAULT) == 0)
 			continue;
-		users = engine_net_users(s, names[i]);
-		if (users || net_def_remove(s->root, names[i], &err) < 0)
+		users = engine_net_users(o.s, names[i]);
+		if (users || net_def_remove(o.s->root, names[i], &err) < 0)
 			continue;
 		if (!any)
 			printf("Deleted Networks:\n");
 		printf("%s\n", names[i]);
 		any = true;
 	}
+	objcmd_end(&o);
 	return 0;
 }
 
@@ -316,44 +279,13 @@ static const struct cli_command network_def = {
 
 int cmd_network(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
+	static const struct objcmd_sub subs[] = {
 		{ "create", net_create }, { "ls", net_ls },   { "list", net_ls },
 		{ "inspect", net_inspect }, { "rm", net_rm }, { "remove", net_rm },
 		{ "prune", net_prune },
 	};
 
-	char *help_argv[3] = { NULL, (char *)"--help", NULL };
-	bool help = false;
-
-	if (cli_getopt(argc, argv, &network_def) != -1)
-		return EXIT_ENGINE;
-	if (optind < argc && strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 == argc) {
-			cli_usage(stdout, &network_def);
-			return 0;
-		}
-		if (optind + 2 != argc)
-			return cli_usage_error("network", "usage: hull network help COMMAND");
-		/* `hull network help ls` is `hull network ls --help` */
-		help_argv[0] = argv[optind + 1];
-		help = true;
-	}
-	if (optind >= argc)
-		return cli_usage_error("network", NETWORK_USAGE);
-	argc -= optind;
-	argv += optind;
-	optind = 0;
-	if (help) {
-		argc = 2;
-		argv = help_argv;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-		if (strcmp(argv[0], subs[i].name) == 0)
-			return subs[i].fn(argc, argv);
-	return cli_usage_error("network", "unknown command '%s'; %s", argv[0], NETWORK_USAGE);
+	return objcmd_dispatch(&network_def, NETWORK_USAGE, subs, ARRAY_SIZE(subs), argc, argv);
 }
 
 int cmd_port(int argc, char **argv)

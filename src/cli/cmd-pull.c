@@ -14,20 +14,6 @@
 #include "image/source.h"
 #include "image/transfer.h"
 
-/* A bad --platform: one line naming the flag, before anything is done. */
-static int platform_check(const char *cmd, const char *arg)
-{
-	char *os = NULL, *arch = NULL, *variant = NULL;
-	int r = registry_platform_parse(arg, &os, &arch, &variant, NULL);
-
-	free(os);
-	free(arch);
-	free(variant);
-	if (r < 0)
-		return cli_usage_error(cmd, "--platform %s: expected os/arch[/variant]", arg);
-	return 0;
-}
-
 void cli_pull_init(struct cli_pull *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -39,7 +25,7 @@ int cli_pull_opt(const char *cmd, struct cli_pull *p, int opt, const char *arg)
 	static const char *const names[] = { "missing", "always", "never" };
 
 	if (opt == CLI_REG_PLATFORM) {
-		if (platform_check(cmd, arg) != 0)
+		if (cli_platform_check(cmd, arg) != 0)
 			return EXIT_ENGINE;
 		p->reg.o.platform = arg;
 		return 0;
@@ -121,18 +107,9 @@ int cmd_pull(int argc, char **argv)
 	struct image_source_opts so = { 0 };
 	struct cli_registry c;
 	struct hull_err err = { 0 };
-	bool quiet = false;
-	int opt, r = 0;
+	bool quiet;
+	int r = cli_registry_parse("pull", &def, argc, argv, &c, &quiet);
 
-	cli_registry_init(&c);
-	while (r == 0 && (opt = cli_getopt(argc, argv, &def)) != -1) {
-		if (opt == 'q')
-			quiet = cli_opt_on;
-		else if (opt == CLI_REG_PLATFORM)
-			r = platform_check("pull", optarg) ? EXIT_ENGINE : (c.o.platform = optarg, 0);
-		else if (cli_registry_opt(&c, opt, optarg) != 0)
-			r = EXIT_ENGINE;
-	}
 	if (r == 0 && optind + 1 != argc)
 		r = cli_usage_error("pull", "usage: hull pull [OPTIONS] REFERENCE | oci:DIR[:TAG] | "
 					    "oci-archive:FILE[:TAG] | docker-archive:FILE");

@@ -22,16 +22,9 @@ int cmd_push(int argc, char **argv)
 	struct cli_registry c;
 	struct hull_err err = { 0 };
 	char digest[DIGEST_STR_LEN + 1];
-	bool quiet = false;
-	int opt, r = 0;
+	bool quiet;
+	int r = cli_registry_parse("push", &def, argc, argv, &c, &quiet);
 
-	cli_registry_init(&c);
-	while (r == 0 && (opt = cli_getopt(argc, argv, &def)) != -1) {
-		if (opt == 'q')
-			quiet = cli_opt_on;
-		else if (cli_registry_opt(&c, opt, optarg) != 0)
-			r = EXIT_ENGINE;
-	}
 	if (r == 0 && (optind + 1 != argc && optind + 2 != argc))
 		r = cli_usage_error("push", "usage: hull push [OPTIONS] IMAGE [REFERENCE]");
 	if (r == 0 && cli_store_open("push", &s) != 0)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/objcmd.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
@@ -75,35 +76,30 @@ static int vol_ls(int argc, char **argv)
 		.name = "volume ls", .args = "[OPTIONS]", .optstring = "+q", .opts = opts,
 		.summary = "List volumes.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
 	struct hull_err err = { 0 };
+	struct objcmd o;
 	struct table *t;
-	bool quiet = false;
-	int c;
+	int rc = objcmd_begin(&def, NULL, argc, argv, 0, 0, NULL, &o);
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1) {
-		if (c != 'q')
-			return EXIT_ENGINE;
-		quiet = cli_opt_on;
+	if (rc == 0 && volume_names(o.s, &names, &err) < 0)
+		rc = cli_fail("volume ls", &err);
+	if (rc != 0) {
+		objcmd_end(&o);
+		return rc;
 	}
-	if (optind < argc)
-		return cli_usage_error("volume ls", "unexpected argument '%s'", argv[optind]);
-	if (cli_store_open("volume ls", &s) != 0)
-		return EXIT_ENGINE;
-	if (volume_names(s, &names, &err) < 0)
-		return cli_fail("volume ls", &err);
 	t = table_new(2);
 	table_add(t, (const char *[]){ "DRIVER", "VOLUME NAME" });
 	for (size_t i = 0; names[i]; i++) {
-		if (quiet)
+		if (o.flag['q'])
 			printf("%s\n", names[i]);
 		else
 			table_add(t, (const char *[]){ "local", names[i] });
 	}
-	if (!quiet)
+	if (!o.flag['q'])
 		table_print(t, stdout);
 	table_free(t);
+	objcmd_end(&o);
 	return 0;
 }
 
@@ -113,33 +109,14 @@ static int vol_inspect(int argc, char **argv)
 		.name = "volume inspect", .args = "VOLUME...", .optstring = "+", .opts = no_opts,
 		.summary = "Show volumes as JSON.",
 	};
-	cleanup_image_store struct image_store *s = NULL;
-	cleanup_json json_t *out = json_array();
-	cleanup_free char *text = NULL;
-	struct hull_err err = { 0 };
-	int rc = 0;
 
-	if (cli_getopt(argc, argv, &def) != -1)
-		return EXIT_ENGINE;
-	if (optind >= argc)
-		return cli_usage_error("volume inspect", "usage: hull volume inspect VOLUME...");
-	if (cli_store_open("volume inspect", &s) != 0)
-		return EXIT_ENGINE;
-	for (int i = optind; i < argc; i++) {
-		json_t *v = NULL;
-
-		if (volume_inspect(s, argv[i], &v, &err) < 0) {
-			rc = cli_fail("volume inspect", &err);
-			continue;
-		}
-		(void)json_array_append_new(out, v);
-	}
-	text = hjson_dump(out, JSON_INDENT(4));
-	printf("%s\n", text);
-	return rc;
+	return objcmd_inspect(&def, "usage: hull volume inspect VOLUME...", NULL, volume_inspect,
+			      argc, argv);
 }
 
 /* rm and prune: under both locks, so that no create takes the volume meanwhile */
+static const objcmd_lock_fn rm_locks[] = { ctr_names_lock, volume_lock, NULL };
+
 static int vol_rm(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
@@ -150,36 +127,9 @@ static int vol_rm(int argc, char **argv)
 		.name = "volume rm", .args = "[OPTIONS] VOLUME...", .optstring = "+f", .opts = opts,
 		.summary = "Remove volumes (not one a container uses).",
 	};
-	cleanup_image_store struct image_store *s = NULL;
-	cleanup_close int names_lock = -1;
-	cleanup_close int lock = -1;
-	struct hull_err err = { 0 };
-	bool force = false;
-	int c, rc = 0;
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1) {
-		if (c != 'f')
-			return EXIT_ENGINE;
-		force = cli_opt_on;
-	}
-	if (optind >= argc)
-		return cli_usage_error("volume rm", "usage: hull volume rm [-f] VOLUME...");
-	if (cli_store_open("volume rm", &s) != 0)
-		return EXIT_ENGINE;
-	names_lock = ctr_names_lock(s, &err);
-	if (names_lock < 0 || (lock = volume_lock(s, &err)) < 0)
-		return cli_fail("volume rm", &err);
-	for (int i = optind; i < argc; i++) {
-		int r = volume_remove(s, argv[i], &err);
-
-		if (r == -ENOENT && force)
-			continue;
-		if (r < 0)
-			rc = cli_fail("volume rm", &err);
-		else
-			printf("%s\n", argv[i]);
-	}
-	return rc;
+	return objcmd_rm(&def, "usage: hull volume rm [-f] VOLUME...", rm_locks, volume_remove,
+			 argc, argv);
 }
 
 static int vol_prune(int argc, char **argv)
@@ -193,41 +143,31 @@ static int vol_prune(int argc, char **argv)
 		.name = "volume prune", .args = "[OPTIONS]", .optstring = "+fa", .opts = opts,
 		.summary = "Remove the anonymous volumes no container uses (-a: all unused).",
 	};
-	cleanup_image_store struct image_store *s = NULL;
 	cleanup_strv char **names = NULL;
-	cleanup_close int names_lock = -1;
-	cleanup_close int lock = -1;
 	struct hull_err err = { 0 };
-	bool all = false;
-	int c;
+	struct objcmd o;
+	int rc = objcmd_begin(&def, NULL, argc, argv, 0, 0, rm_locks, &o);
 
-	while ((c = cli_getopt(argc, argv, &def)) != -1) {
-		if (c == 'a')
-			all = cli_opt_on;
-		else if (c != 'f')
-			return EXIT_ENGINE;
+	if (rc == 0 && volume_names(o.s, &names, &err) < 0)
+		rc = cli_fail("volume prune", &err);
+	if (rc != 0) {
+		objcmd_end(&o);
+		return rc;
 	}
-	if (optind < argc)
-		return cli_usage_error("volume prune", "unexpected argument '%s'", argv[optind]);
-	if (cli_store_open("volume prune", &s) != 0)
-		return EXIT_ENGINE;
-	names_lock = ctr_names_lock(s, &err);
-	if (names_lock < 0 || (lock = volume_lock(s, &err)) < 0 ||
-	    volume_names(s, &names, &err) < 0)
-		return cli_fail("volume prune", &err);
 	printf("Deleted Volumes:\n");
 	for (size_t i = 0; names[i]; i++) {
 		cleanup_json json_t *v = NULL;
 		cleanup_free char *user = NULL;
 
 		/* docker >= 23 prunes anonymous volumes only unless --all */
-		if (volume_inspect(s, names[i], &v, &err) < 0 ||
-		    (!all && !json_is_true(json_object_get(v, "Anonymous"))))
+		if (volume_inspect(o.s, names[i], &v, &err) < 0 ||
+		    (!o.flag['a'] && !json_is_true(json_object_get(v, "Anonymous"))))
 			continue;
-		user = volume_user(s, names[i]);
-		if (!user && volume_remove(s, names[i], &err) == 0)
+		user = volume_user(o.s, names[i]);
+		if (!user && volume_remove(o.s, names[i], &err) == 0)
 			printf("%s\n", names[i]);
 	}
+	objcmd_end(&o);
 	return 0;
 }
 
@@ -245,40 +185,11 @@ static const struct cli_command volume_def = {
 
 int cmd_volume(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
+	static const struct objcmd_sub subs[] = {
 		{ "create", vol_create }, { "ls", vol_ls }, { "list", vol_ls },
 		{ "inspect", vol_inspect }, { "rm", vol_rm }, { "remove", vol_rm },
 		{ "prune", vol_prune },
 	};
-	char *help_argv[3] = { NULL, (char *)"--help", NULL };
-	bool help = false;
 
-	if (cli_getopt(argc, argv, &volume_def) != -1)
-		return EXIT_ENGINE;
-	if (optind < argc && strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 == argc) {
-			cli_usage(stdout, &volume_def);
-			return 0;
-		}
-		if (optind + 2 != argc)
-			return cli_usage_error("volume", "usage: hull volume help COMMAND");
-		help_argv[0] = argv[optind + 1];
-		help = true;
-	}
-	if (optind >= argc)
-		return cli_usage_error("volume", VOLUME_USAGE);
-	argc -= optind;
-	argv += optind;
-	optind = 0;
-	if (help) {
-		argc = 2;
-		argv = help_argv;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-		if (strcmp(argv[0], subs[i].name) == 0)
-			return subs[i].fn(argc, argv);
-	return cli_usage_error("volume", "unknown command '%s'; %s", argv[0], VOLUME_USAGE);
+	return objcmd_dispatch(&volume_def, VOLUME_USAGE, subs, ARRAY_SIZE(subs), argc, argv);
 }

@@ -1,5 +1,5 @@
 #pragma once
-/* What hull pull, push, login and logout share (cmd-login.c). */
+/* What hull pull, push, login and logout share (cmd-login.c, registry-cli.c). */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +36,16 @@ struct cli_registry {
 void cli_registry_init(struct cli_registry *c);
 /* Handle a shared flag: 0, or 1 when opt is not one. */
 int cli_registry_opt(struct cli_registry *c, int opt, const char *arg);
+/*
+ * The flags of hull pull and push: -q (*ret_quiet), --platform (checked) and the registry
+ * ones, as def lists them, into c (initialised here; cli_registry_free it whatever the
+ * result). 0 with optind at the first operand, or EXIT_ENGINE after printing.
+ */
+struct cli_command;
+int cli_registry_parse(const char *cmd, const struct cli_command *def, int argc, char **argv,
+		       struct cli_registry *c, bool *ret_quiet);
+/* A --platform value: 0, or EXIT_ENGINE after printing one line naming the flag. */
+int cli_platform_check(const char *cmd, const char *arg);
 /* Point c->o at the lists, after the flags. */
 void cli_registry_finish(struct cli_registry *c);
 void cli_registry_free(struct cli_registry *c);

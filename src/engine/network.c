@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/netjoin.h"
 #include "net/ipam.h"
 #include "net/net.h"
 #include "net/netavark.h"
@@ -80,7 +81,9 @@ int engine_net_ns_path(struct image_store *s, const struct run_opts *o, const ch
 		if (ctr_status_live(other) != CTR_RUNNING)
 			return hull_err_setx(err, EINVAL, "--network %s: container %s is not running",
 					     o->network, other->name);
-		*ret = xasprintf("/proc/%d/ns/net", (int)other->state.pid);
+		/* a stable path: every start mounts the namespace of X's init of then there
+		 * (engine/netjoin.h) */
+		*ret = engine_netjoin_path(s, id);
 	}
 	return 0;
 }
@@ -518,6 +521,7 @@ void engine_net_teardown(struct image_store *s, struct ctr *c)
 	cleanup_close int lock = -1;
 	struct hull_err e2;
 
+	engine_netjoin_teardown(s, c);
 	if (!json_is_true(json_object_get(v, "Active")))
 		return;
 	lock = net_lock(s->root, &e2);
@@ -627,6 +631,8 @@ int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 	const char *gw;
 	int r;
 
+	if (engine_netjoin_target(c->host.network_mode))
+		return engine_netjoin_setup(s, c, err);
 	if (!v)
 		return 0;
 	lock = net_lock(s->root, err);

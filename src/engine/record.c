@@ -275,7 +275,7 @@ static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
 {
 	static const char where[] = "state.json";
 	const char *status = NULL;
-	int64_t pid = 0, mon = 0, code = 0;
+	int64_t pid = 0, mon = 0, code = 0, ticks = 0;
 	unsigned version;
 	int r = get_version(o, where, &version, err);
 
@@ -288,6 +288,8 @@ static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
 		r = hjson_get_int(o, "MonitorPid", where, false, 0, INT32_MAX, &mon, err);
 	if (r == 0)
 		r = hjson_get_int(o, "ExitCode", where, false, INT32_MIN, INT32_MAX, &code, err);
+	if (r == 0)
+		r = hjson_get_int(o, "StartTicks", where, false, 0, INT64_MAX, &ticks, err);
 	if (r == 0)
 		r = get_bool(o, "OOMKilled", where, &st->oom_killed, err);
 	if (r == 0)
@@ -304,6 +306,7 @@ static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
 	st->pid = (pid_t)pid;
 	st->monitor_pid = (pid_t)mon;
 	st->exit_code = (int)code;
+	st->start_ticks = (unsigned long long)ticks;
 	return 0;
 }
 
@@ -422,9 +425,10 @@ int ctr_state_write(const struct ctr *c, struct hull_err *err)
 {
 	const struct ctr_state *st = &c->state;
 	cleanup_json json_t *o = json_pack(
-		"{s:i, s:s, s:i, s:i, s:i, s:b, s:s, s:s}", "Version", CTR_RECORD_VERSION, "Status",
-		ctr_status_name(st->status), "Pid", (int)st->pid, "MonitorPid",
-		(int)st->monitor_pid, "ExitCode", st->exit_code, "OOMKilled", st->oom_killed,
+		"{s:i, s:s, s:i, s:i, s:I, s:i, s:b, s:s, s:s}", "Version", CTR_RECORD_VERSION,
+		"Status", ctr_status_name(st->status), "Pid", (int)st->pid, "MonitorPid",
+		(int)st->monitor_pid, "StartTicks", (json_int_t)st->start_ticks, "ExitCode",
+		st->exit_code, "OOMKilled", st->oom_killed,
 		"StartedAt", st->started_at ? st->started_at : "", "FinishedAt",
 		st->finished_at ? st->finished_at : "");
 

@@ -52,6 +52,9 @@ struct ctr_state {
 	enum ctr_status status;
 	pid_t pid;         /* the init, in our pid namespace; 0 when not running */
 	pid_t monitor_pid; /* the process that waits for the init and records its exit */
+	/* the init's starttime in /proc/<pid>/stat (proc(5), clock ticks since boot): tells
+	 * the init from a later process that got its recycled pid (--network container:X) */
+	unsigned long long start_ticks;
 	int exit_code;
 	bool oom_killed;   /* the kernel's OOM killer killed a process of it during the last run */
 	char *started_at, *finished_at; /* RFC 3339, "" when never */

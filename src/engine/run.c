@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/ident.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/config.h"
@@ -26,6 +27,7 @@
 #include "image/image.h"
 #include "engine/backend.h"
 #include "engine/volume.h"
+#include "oci/state.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
 #define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
@@ -46,16 +48,7 @@ static char *now_str(void)
 
 static void random_id(char out[CTR_ID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[CTR_ID_LEN / 2];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		abort();
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[CTR_ID_LEN] = '\0';
+	ident_random_hex(out, CTR_ID_LEN / 2);
 }
 
 /* docker-like generated names: adjective_noun, unique among the containers. */
@@ -86,16 +79,7 @@ static char *random_name(char *const *taken)
 
 static bool valid_name(const char *n)
 {
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
-					(n[0] >= '0' && n[0] <= '9')))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
-		      (n[i] >= '0' && n[i] <= '9') || strchr("_.-", n[i])))
-			return false;
-	return true;
+	return ident_name_is_valid(n, 128);
 }
 
 static char *xstrdup_or(const char *s, const char *dflt)
@@ -288,10 +272,14 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 static void state_set_running(struct ctr *c, pid_t pid)
 {
 	struct ctr_state *st = &c->state;
+	bool zombie;
 
 	st->status = CTR_RUNNING;
 	st->pid = pid;
 	st->monitor_pid = getpid();
+	st->start_ticks = 0;
+	if (proc_stat_read(pid, &st->start_ticks, &zombie) < 0)
+		st->start_ticks = 0;
 	free(st->started_at);
 	st->started_at = now_str();
 	free(st->finished_at);
@@ -307,6 +295,7 @@ static void state_set_exited(struct ctr *c, int code, bool oom_killed)
 	st->status = CTR_EXITED;
 	st->pid = 0;
 	st->monitor_pid = 0;
+	st->start_ticks = 0;
 	free(st->finished_at);
 	st->finished_at = now_str();
 	st->exit_code = code;
@@ -678,6 +667,7 @@ int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volum
 {
 	cleanup_backend struct engine_backend b = { 0 };
 	cleanup_strv char **anon = NULL;
+	cleanup_close int names_lock = -1;
 	struct hull_err e2;
 	int r;
 
@@ -697,9 +687,16 @@ int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volum
 	r = ctr_rootfs_teardown(c->dir, err);
 	if (r < 0)
 		return r;
-	/* read before the directory goes: `rm -v` and --rm take the anonymous volumes along */
+	/* read before the directory goes: `rm -v` and --rm take the anonymous volumes along,
+	 * under the names lock as `hull volume rm`: a create --volumes-from of this container
+	 * (which holds it throughout) either sees the record and its volumes whole, or neither */
 	if (volumes || c->host.auto_remove)
 		anon = engine_anon_volumes(c->dir);
+	if (anon && anon[0]) {
+		names_lock = ctr_names_lock(s, err);
+		if (names_lock < 0)
+			return names_lock;
+	}
 	r = ctr_dir_remove(c->dir);
 	if (r < 0)
 		return hull_err_set(err, -r, "removing %s", c->dir);

@@ -81,7 +81,8 @@ int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *
 /* TERM (or the image's stop signal), then KILL after timeout seconds. */
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err);
 /* Remove a container; a running one only with force (killed first). Its anonymous volumes
- * go too with volumes (rm -v) or when it was made with --rm. */
+ * go too with volumes (rm -v) or when it was made with --rm, under ctr_names_lock (so the
+ * caller must not hold it then), and not one another container uses. */
 int engine_remove(struct image_store *s, struct ctr *c, bool force, struct hull_err *err);
 int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volumes,
 		    struct hull_err *err);

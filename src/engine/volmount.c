@@ -45,20 +45,18 @@ static void reqs_clear(struct reqs *q)
 	json_decref(q->from);
 }
 
+/* dst and every destination in q are normalised where they enter (vol_parse_*, add_from,
+ * the image's keys in parse_all): a plain comparison. */
 static bool dst_taken(const struct reqs *q, const char *dst)
 {
-	cleanup_free char *d = path_normalize(dst);
 	size_t i;
 	json_t *e;
 
-	for (i = 0; i < q->n; i++) {
-		cleanup_free char *o = path_normalize(q->r[i].v.dst);
-
-		if (strcmp(o, d) == 0)
+	for (i = 0; i < q->n; i++)
+		if (strcmp(q->r[i].v.dst, dst) == 0)
 			return true;
-	}
 	json_array_foreach(q->from, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "Destination")), d) == 0)
+		if (strcmp(json_string_value(json_object_get(e, "Destination")), dst) == 0)
 			return true;
 	return false;
 }
@@ -110,17 +108,47 @@ static int add_from(struct image_store *s, struct reqs *q, const char *arg,
 	if (access(p, F_OK) == 0 && hjson_load_file(p, 16 << 20, &m, err) < 0)
 		return -EINVAL;
 	json_array_foreach(m, i, e) {
-		const char *dst = json_string_value(json_object_get(e, "Destination"));
+		const char *raw = json_string_value(json_object_get(e, "Destination"));
+		cleanup_free char *dst = raw && raw[0] == '/' ? path_normalize(raw) : NULL;
 		json_t *copy;
 
-		if (!dst || dst_taken(q, dst))
+		/* a record may predate normalised destinations: normalised as it enters */
+		if (!dst || strcmp(dst, "/") == 0 || dst_taken(q, dst))
 			continue;
 		copy = json_deep_copy(e);
 		(void)json_object_del(copy, "Created");
+		(void)json_object_set_new(copy, "Destination", json_string(dst));
 		if (mode)
 			(void)json_object_set_new(copy, "RW", json_boolean(strcmp(mode, "rw") == 0));
 		(void)json_array_append_new(q->from, copy);
 	}
+	return 0;
+}
+
+/*
+ * An image's VOLUME entries are each a volume made, copied up and mounted at create: a real
+ * image has a handful, and one image must not make a create make thousands (docker sets no
+ * cap; podman neither). Each is a path in the container, so at most PATH_MAX - 1 bytes.
+ */
+#define IMAGE_VOLUMES_MAX 128
+
+static int image_volumes_check(const struct run_opts *o, json_t *vols, struct hull_err *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (vols && !json_is_null(vols) && !json_is_object(vols))
+		return hull_err_setx(err, EINVAL, "image %s: config.Volumes is not an object",
+				     o->image);
+	if (json_object_size(vols) > IMAGE_VOLUMES_MAX)
+		return hull_err_setx(err, E2BIG, "image %s: config.Volumes has %zu entries (at "
+				     "most %d)", o->image, json_object_size(vols),
+				     IMAGE_VOLUMES_MAX);
+	json_object_foreach(vols, k, v)
+		if (strlen(k) >= PATH_MAX)
+			return hull_err_setx(err, ENAMETOOLONG, "image %s: config.Volumes: an "
+					     "entry of %zu bytes (at most %d)", o->image,
+					     strlen(k), PATH_MAX - 1);
 	return 0;
 }
 
@@ -129,7 +157,7 @@ static int parse_all(struct image_store *s, const struct run_opts *o, json_t *ic
 {
 	const char *k;
 	json_t *v;
-	int r = 0;
+	int r = image_volumes_check(o, json_object_get(icfg, "Volumes"), err);
 
 	q->from = json_array();
 	for (size_t i = 0; r == 0 && o->volumes && o->volumes[i]; i++)
@@ -144,9 +172,14 @@ static int parse_all(struct image_store *s, const struct run_opts *o, json_t *ic
 	json_object_foreach(json_object_get(icfg, "Volumes"), k, v) {
 		struct req rq = { .v = { .type = VOL_VOLUME } };
 
-		if (r < 0 || k[0] != '/' || strcmp(k, "/") == 0 || dst_taken(q, k))
+		if (r < 0 || k[0] != '/')
 			continue;
 		rq.v.dst = path_normalize(k);
+		/* "/data" and "/data/" in one image are one volume */
+		if (strcmp(rq.v.dst, "/") == 0 || dst_taken(q, rq.v.dst)) {
+			vol_spec_clear(&rq.v);
+			continue;
+		}
 		q->r = xrealloc(q->r, (q->n + 1) * sizeof(*q->r));
 		q->r[q->n++] = rq;
 	}

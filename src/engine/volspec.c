@@ -12,6 +12,8 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/ident.h"
+#include "common/path.h"
 #include "common/size.h"
 #include "common/strv.h"
 
@@ -36,16 +38,23 @@ static bool is_prop(const char *s)
 	return false;
 }
 
-static int check_dst(const char *flag, const char *arg, const char *dst, struct hull_err *err)
+/* Check the container path and put it in its one form (path_normalize: "/data/" and
+ * "/data" are the same mount point), so that every later comparison is a strcmp. */
+static int check_dst(const char *flag, const char *arg, char **dst, struct hull_err *err)
 {
-	if (!dst || dst[0] != '/')
+	char *norm;
+
+	if (!*dst || (*dst)[0] != '/')
 		return hull_err_setx(err, EINVAL, "%s %s: the container path must be absolute",
 				     flag, arg);
-	if (strcmp(dst, "/") == 0)
+	if (strchr(*dst, ','))
+		return hull_err_setx(err, EINVAL, "%s %s: ',' in the container path", flag, arg);
+	norm = path_normalize(*dst);
+	free(*dst);
+	*dst = norm;
+	if (strcmp(*dst, "/") == 0)
 		return hull_err_setx(err, EINVAL, "%s %s: the container path cannot be '/'", flag,
 				     arg);
-	if (strchr(dst, ','))
-		return hull_err_setx(err, EINVAL, "%s %s: ',' in the container path", flag, arg);
 	return 0;
 }
 
@@ -97,7 +106,7 @@ int vol_parse_v(const char *arg, struct vol_spec *v, struct hull_err *err)
 		/* "/path" or "/path:ro": an anonymous volume */
 		v->type = VOL_VOLUME;
 		v->dst = xstrdup(parts[0]);
-		r = check_dst("-v", arg, v->dst, err);
+		r = check_dst("-v", arg, &v->dst, err);
 		if (r == 0 && n == 2)
 			r = v_options(arg, parts[1], v, err);
 		return r;
@@ -110,7 +119,7 @@ int vol_parse_v(const char *arg, struct vol_spec *v, struct hull_err *err)
 		return hull_err_setx(err, EINVAL, "-v %s: '%s' is not a valid volume name "
 				     "([a-zA-Z0-9][a-zA-Z0-9_.-]*; a host path is absolute or "
 				     "starts with '.')", arg, v->src);
-	r = check_dst("-v", arg, v->dst, err);
+	r = check_dst("-v", arg, &v->dst, err);
 	if (r == 0 && n == 3)
 		r = v_options(arg, parts[2], v, err);
 	return r;
@@ -118,16 +127,7 @@ int vol_parse_v(const char *arg, struct vol_spec *v, struct hull_err *err)
 
 bool vol_name_is_valid(const char *n)
 {
-	size_t len = strlen(n);
-
-	if (len < 1 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
-				      (n[0] >= '0' && n[0] <= '9')))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
-			    n[i]))
-			return false;
-	return true;
+	return ident_name_is_valid(n, 128);
 }
 
 static int bool_value(const char *arg, const char *k, const char *val, bool *ret,
@@ -259,7 +259,7 @@ int vol_parse_mount(const char *arg, struct vol_spec *v, struct hull_err *err)
 		return r;
 	if (!v->dst)
 		return hull_err_setx(err, EINVAL, "--mount %s: target is required", arg);
-	r = check_dst("--mount", arg, v->dst, err);
+	r = check_dst("--mount", arg, &v->dst, err);
 	if (r < 0)
 		return r;
 	if (((what & 1) && v->type != VOL_BIND) || ((what & 2) && v->type != VOL_TMPFS) ||
@@ -295,7 +295,7 @@ int vol_parse_tmpfs(const char *arg, struct vol_spec *v, struct hull_err *err)
 	if (opts)
 		*opts++ = '\0';
 	v->dst = xstrdup(s);
-	r = check_dst("--tmpfs", arg, v->dst, err);
+	r = check_dst("--tmpfs", arg, &v->dst, err);
 	for (char *t = opts ? strtok_r(opts, ",", &save) : NULL; r == 0 && t;
 	     t = strtok_r(NULL, ",", &save)) {
 		size_t i = 0;

@@ -10,7 +10,7 @@ enum vol_type { VOL_BIND, VOL_VOLUME, VOL_TMPFS };
 struct vol_spec {
 	enum vol_type type;
 	char *src;         /* bind: the host path as given; volume: its name, NULL anonymous */
-	char *dst;         /* absolute, not "/" */
+	char *dst;         /* absolute, path_normalize()d, not "/" */
 	bool ro, nocopy;
 	char *prop;        /* rshared... or NULL */
 	int64_t tmpfs_size; /* 0: none */

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/ident.h"
 #include "common/json.h"
 #include "common/path.h"
 #include "common/rmtree.h"
@@ -49,17 +49,9 @@ int volume_lock(struct image_store *s, struct hull_err *err)
 
 static char *random_hex(void)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[32];
 	char *out = xmalloc(65);
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		abort();
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[64] = '\0';
+	ident_random_hex(out, 32);
 	return out;
 }
 

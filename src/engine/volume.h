@@ -52,5 +52,6 @@ void run_mounts_free(struct run_opts *o);
 void engine_mounts_undo(struct image_store *s, const char *dir);
 /* The anonymous volumes of the container in dir (from its mounts.json), NULL if none. */
 char **engine_anon_volumes(const char *dir);
-/* Remove those of names that no container uses any more. */
+/* Remove those of names that no container uses any more (volume_remove refuses the others).
+ * Caller holds ctr_names_lock; this takes volume_lock. */
 void engine_anon_volumes_remove(struct image_store *s, char *const *names);

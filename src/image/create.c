@@ -63,6 +63,49 @@ static void env_set(json_t *cfg, const char *kv)
 	(void)json_array_append_new(env, json_string(kv));
 }
 
+/*
+ * VOLUME, docker's two forms: a JSON array of strings (VOLUME ["/a", "/b"]) or paths split
+ * at blanks (VOLUME /a /b). Each path is absolute; they add to the image's Volumes, as
+ * repeated VOLUME instructions do. An argument that starts with '[' is JSON or an error
+ * (not a path "[...").
+ */
+static int volume_change(json_t *cfg, const char *change, const char *arg, struct hull_err *err)
+{
+	cleanup_json json_t *paths = NULL;
+	json_t *vols = json_object_get(cfg, "Volumes");
+	json_error_t jerr;
+	size_t i;
+	json_t *e;
+
+	if (arg[0] == '[') {
+		paths = json_loads(arg, JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_array(paths))
+			return hull_err_setx(err, EINVAL, "--change '%s': VOLUME: not a JSON array "
+					     "of strings (%s)", change,
+					     paths ? "not an array" : jerr.text);
+	} else {
+		cleanup_free char *copy = xstrdup(arg);
+		char *save = NULL;
+
+		paths = json_array();
+		for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+			(void)json_array_append_new(paths, json_string(t));
+	}
+	if (json_array_size(paths) == 0)
+		return hull_err_setx(err, EINVAL, "--change '%s': VOLUME needs a path", change);
+	json_array_foreach(paths, i, e)
+		if (!json_is_string(e) || json_string_value(e)[0] != '/')
+			return hull_err_setx(err, EINVAL, "--change '%s': VOLUME: every path must be "
+					     "an absolute string", change);
+	if (!json_is_object(vols)) {
+		vols = json_object();
+		(void)json_object_set_new(cfg, "Volumes", vols);
+	}
+	json_array_foreach(paths, i, e)
+		(void)json_object_set_new(vols, json_string_value(e), json_object());
+	return 0;
+}
+
 static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 {
 	size_t kl = strcspn(change, " \t");
@@ -116,10 +159,10 @@ static int apply_change(json_t *cfg, const char *change, struct hull_err *err)
 	} else if (strcmp(key, "STOPSIGNAL") == 0 && signal_parse(arg) < 0) {
 		return hull_err_setx(err, EINVAL, "--change '%s': STOPSIGNAL: unknown signal %s",
 				     change, arg);
-	} else if (strcmp(key, "EXPOSE") == 0 || strcmp(key, "VOLUME") == 0 ||
-		   strcmp(key, "STOPSIGNAL") == 0) {
-		(void)json_object_set_new(cfg, key[0] == 'E' ? "ExposedPorts" : key[0] == 'V'
-								      ? "Volumes" : "StopSignal",
+	} else if (strcmp(key, "VOLUME") == 0) {
+		return volume_change(cfg, change, arg, err);
+	} else if (strcmp(key, "EXPOSE") == 0 || strcmp(key, "STOPSIGNAL") == 0) {
+		(void)json_object_set_new(cfg, key[0] == 'E' ? "ExposedPorts" : "StopSignal",
 					  key[0] == 'S' ? json_string(arg)
 							: json_pack("{s:{}}", arg));
 	} else {

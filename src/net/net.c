@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ident.h"
+
 static const char *const names[NET_MODE_COUNT] = {
 	[NET_MODE_NONE] = "none",
 	[NET_MODE_HOST] = "host",
@@ -46,19 +48,7 @@ bool net_ip_is_valid(const char *s)
 
 bool net_name_is_valid(const char *n)
 {
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = n[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || !strchr("_.-", c)))
-			return false;
-	}
-	return true;
+	return ident_name_is_valid(n, 64);
 }
 
 int net_mode_parse(const char *s, enum net_mode *ret, struct hull_err *err)

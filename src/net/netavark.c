@@ -107,6 +107,8 @@ static char *read_pipe(int fd, size_t max)
 static pid_t spawn(const char *cfg_dir, const char *verb, const char *netns, int in, int out,
 		   int errfd)
 {
+	static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	char *const envp[] = { path_env, NULL };
 	pid_t pid = fork();
 
 	if (pid != 0)
@@ -118,8 +120,13 @@ static pid_t spawn(const char *cfg_dir, const char *verb, const char *netns, int
 	(void)dup2(out, 1);
 	(void)dup2(errfd, 2);
 	(void)signal(SIGPIPE, SIG_DFL);
-	(void)execl(NETAVARK_BIN, "netavark", "--config", cfg_dir, "--rootless", "false",
-		    "--aardvark-binary", AARDVARK_BIN, verb, netns, (char *)NULL);
+	/* An environment of its own, not the caller's: netavark (and the aardvark-dns it
+	 * starts) reads NETAVARK_FW (firewall driver), NETAVARK_DNS_PORT, RUST_LOG and finds
+	 * iptables through PATH, so a user's environment would steer the host's firewall
+	 * set-up. Podman passes its own environment; hull runs as root for users who should
+	 * not choose these. */
+	(void)execle(NETAVARK_BIN, "netavark", "--config", cfg_dir, "--rootless", "false",
+		     "--aardvark-binary", AARDVARK_BIN, verb, netns, (char *)NULL, envp);
 	_exit(127);
 }
 

@@ -6,18 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "common/ident.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "net/net.h"
-
-#define DEFS_MAX 64
 
 int net_lock(const char *root, struct hull_err *err)
 {
@@ -42,20 +40,6 @@ int net_lock(const char *root, struct hull_err *err)
 static char *def_path(const char *root, const char *name)
 {
 	return xasprintf("%s/networks/%s.json", root, name);
-}
-
-static void random_hex(char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[32];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		abort();
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 char *net_def_ip6_of(json_t *def, uint32_t ip4)
@@ -109,7 +93,7 @@ static json_t *def_make(const char *name, const char *iface, const char *subnet,
 	char id[65];
 	json_t *subnets = json_pack("[{s:s, s:s}]", "subnet", subnet, "gateway", gw);
 
-	random_hex(id);
+	ident_random_hex(id, 32);
 	if (o->ipv6) {
 		/* a ULA /64 derived from the IPv4 subnet: one per network, no second allocator */
 		uint32_t a = 0, g = 0;
@@ -133,29 +117,40 @@ static json_t *def_make(const char *name, const char *iface, const char *subnet,
 			 "ipam_options", "driver", "host-local", "options", "isolate", "true");
 }
 
-/* The definitions other than skip, loaded (for overlap and interface checks). */
-static json_t **defs_load_all(const char *root, const char *skip)
-{
-	cleanup_strv char **names = net_def_names(root);
-	json_t **v = xcalloc(DEFS_MAX + 1, sizeof(*v));
-	size_t n = 0;
-
-	for (size_t i = 0; names[i] && n < DEFS_MAX; i++) {
-		cleanup_free char *path = def_path(root, names[i]);
-		struct hull_err e2;
-
-		if (strcmp(names[i], skip) != 0 &&
-		    hjson_load_file(path, 1 << 20, &v[n], &e2) == 0)
-			n++;
-	}
-	return v;
-}
-
 static void defs_free(json_t **v)
 {
 	for (size_t i = 0; v[i]; i++)
 		json_decref(v[i]);
 	free(v);
+}
+
+/*
+ * The definitions other than skip, loaded (for overlap and interface checks): every one, with
+ * no cap, since a definition left out would escape the checks. One that cannot be read is an
+ * error naming its file rather than a network silently left out.
+ */
+static int defs_load_all(const char *root, const char *skip, json_t ***ret,
+			 struct hull_err *err)
+{
+	cleanup_strv char **names = net_def_names(root);
+	json_t **v = xcalloc(strv_length(names) + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_free char *path = def_path(root, names[i]);
+		int r;
+
+		if (strcmp(names[i], skip) == 0 || (access(path, F_OK) < 0 && errno == ENOENT))
+			continue;
+		r = hjson_load_file(path, 1 << 20, &v[n], err);
+		if (r < 0) {
+			defs_free(v);
+			return r;
+		}
+		n++;
+	}
+	*ret = v;
+	return 0;
 }
 
 static bool overlaps(json_t **defs, uint32_t net, int prefix, const char **ret_name)
@@ -231,7 +226,7 @@ int net_def_create(const char *root, const char *name, const struct net_def_opts
 		   json_t **ret, struct hull_err *err)
 {
 	cleanup_free char *path = def_path(root, name);
-	json_t **defs;
+	json_t **defs = NULL;
 	char sub[40], gw[16], iface[16];
 	json_t *def;
 	int r;
@@ -246,7 +241,9 @@ int net_def_create(const char *root, const char *name, const struct net_def_opts
 	if (r < 0)
 		return r;
 	json_decref(def);
-	defs = defs_load_all(root, name);
+	r = defs_load_all(root, name, &defs, err);
+	if (r < 0)
+		return r;
 	r = pick_subnet(defs, o, sub, gw, err);
 	for (unsigned n = 1; r == 0; n++) {
 		(void)snprintf(iface, sizeof(iface), "hull%u", n);

@@ -428,3 +428,21 @@ def test_stale_staging_of_dead_writers_is_swept_live_ones_kept(bb, tmp_path):
     assert not stale.exists()
     assert live.exists()
     live.unlink()
+
+
+def test_import_volume_change_forms(hull_store, rootfs_tar):
+    """--change VOLUME in docker's two forms (JSON array, blank-separated paths), adding up
+    over repeated instructions; bad JSON or a relative path: one line naming --change, 125,
+    no image."""
+    hull_store.run("import", rootfs_tar, "vols", "--change", 'VOLUME ["/a", "/b c"]',
+                   "--change", "VOLUME /d  /e", "--change", "VOLUME /f")
+    vols = hull_store.inspect("vols")["Config"]["Volumes"]
+    assert sorted(vols) == ["/a", "/b c", "/d", "/e", "/f"]
+    hull_store.run("rmi", "vols")
+    for bad in ('VOLUME ["/a"', 'VOLUME ["/a", 1]', 'VOLUME {"a": 1}', "VOLUME []",
+                'VOLUME ["rel"]', "VOLUME /ok rel"):
+        r = hull_store.run("import", rootfs_tar, "x", "--change", bad, check=False)
+        assert r.returncode == 125, (bad, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--change" in lines[0] and "VOLUME" in lines[0], r.stderr
+        assert hull_store.out("images", "-q") == ""

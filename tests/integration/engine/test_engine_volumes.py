@@ -227,3 +227,141 @@ def test_killed_copy_up_leaves_no_complete_looking_volume(bb, tmp_path):
     bb.run("rm", "w")
     bb.run("volume", "rm", "kv")
     assert volumes(bb) == []
+
+
+def anon_of(bb, name):
+    """The volumes in the store (the tests below make one, name's anonymous one)."""
+    return volumes(bb)
+
+
+def test_rm_v_spares_a_volume_another_container_uses(bb):
+    bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+    vol = anon_of(bb, "a")
+    assert len(vol) == 1 and volumes(bb) == vol
+    bb.run("create", "--name", "b", *NET, "--volumes-from", "a", "busybox", "true")
+    bb.run("rm", "-v", "a")
+    assert volumes(bb) == vol                 # b still uses it
+    bb.run("rm", "-v", "b")
+    assert volumes(bb) == []
+
+
+def lock_waiters(pid):
+    """The blocked lock requests of pid in /proc/locks ("N: -> FLOCK ... WRITE PID ...")."""
+    return [line for line in open("/proc/locks").read().splitlines()
+            if " -> " in line and line.split()[5] == str(pid)]
+
+
+def test_rm_v_takes_the_names_lock(bb):
+    """rm -v removes anonymous volumes under the containers' names lock, as `volume rm`
+    does: a creation (which holds it throughout, reading --volumes-from records) never sees
+    a half-removed container and its volumes."""
+    import fcntl
+    bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+    vol = anon_of(bb, "a")
+    with open(bb.root / "containers" / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        p = subprocess.Popen([bb.binary, "rm", "-v", "a"], env=bb.env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            while p.poll() is None and not lock_waiters(p.pid):
+                pass
+            assert p.poll() is None, "rm -v went on without the names lock"
+            assert volumes(bb) == vol
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and out == "a\n", err
+    assert volumes(bb) == [] and ctrs(bb) == []
+
+
+def test_rm_v_races_volumes_from(bb):
+    """Bounded races of rm -v A and create --volumes-from A: B is either refused (A gone) or
+    made with A's volume still there."""
+    for i in range(8):
+        bb.run("create", "--name", "a", *NET, "-v", "/anon", "busybox", "true")
+        vol = anon_of(bb, "a")
+        rm = subprocess.Popen([bb.binary, "rm", "-v", "a"], env=bb.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r = bb.run("create", "--name", "b", *NET, "--volumes-from", "a", "busybox", "true",
+                   check=False)
+        rm.communicate(timeout=60)
+        assert rm.returncode == 0
+        if r.returncode == 0:
+            assert volumes(bb) == vol, i
+            bb.run("rm", "-v", "b")
+        else:
+            assert r.returncode == 125 and "--volumes-from" in r.stderr, r.stderr
+        assert volumes(bb) == [] and ctrs(bb) == [], i
+
+
+def image_with_volumes(bb, tmp_path, name, vols):
+    """busybox re-made (docker-archive, loaded) with config.Volumes = vols."""
+    import hashlib
+    import tarfile
+    d = tmp_path / f"img-{name}"
+    d.mkdir()
+    bb.run("save", "--format", "docker-archive", "-o", d / "in.tar", "busybox")
+    with tarfile.open(d / "in.tar") as t:
+        t.extractall(d / "x")
+    x = d / "x"
+    man = json.loads((x / "manifest.json").read_text())
+    cfg = json.loads((x / man[0]["Config"]).read_text())
+    cfg["config"]["Volumes"] = vols
+    data = json.dumps(cfg).encode()
+    (x / man[0]["Config"]).unlink()
+    man[0]["Config"] = hashlib.sha256(data).hexdigest() + ".json"
+    (x / man[0]["Config"]).write_bytes(data)
+    man[0]["RepoTags"] = [f"{name}:latest"]
+    (x / "manifest.json").write_text(json.dumps(man))
+    subprocess.run(["tar", "-C", x, "-cf", d / "out.tar", "."], check=True)
+    bb.run("load", "-i", d / "out.tar")
+    return f"localhost/{name}"
+
+
+def test_image_volumes_capped(bb, tmp_path):
+    """An image's VOLUME entries: at most 128, each shorter than PATH_MAX; more is refused at
+    create with one line naming the image and the field, and nothing is made."""
+    rng = random.Random(4)
+    many = {f"/v{i}-{rng.randrange(10**6)}": {} for i in range(129)}
+    cases = {"many": many, "long": {"/" + "a" * 4096: {}}}
+    for name, vols in cases.items():
+        ref = image_with_volumes(bb, tmp_path, name, vols)
+        before = (volumes(bb), ctrs(bb))
+        r = bb.run("create", *NET, ref, "true", check=False)
+        assert r.returncode == 125, (name, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and ref in lines[0] and "config.Volumes" in lines[0], r.stderr
+        assert (volumes(bb), ctrs(bb)) == before
+    # the cap itself is fine
+    ref = image_with_volumes(bb, tmp_path, "cap", dict(list(many.items())[:128]))
+    cid = bb.out("create", *NET, ref, "true").strip()
+    assert len(volumes(bb)) == 128
+    bb.run("rm", "-v", cid)
+    assert volumes(bb) == [] and ctrs(bb) == []
+    for name in ("many", "long", "cap"):
+        bb.run("rmi", f"localhost/{name}")
+
+
+def test_volumes_from_destination_matches_image_volume(bb, rootfs_tar):
+    """An inherited "/data/" is the image's VOLUME /data: one mount, A's volume, and no
+    second (anonymous) volume made for the image's entry; also from a record written before
+    destinations were normalised."""
+    bb.run("import", rootfs_tar, "withdata", "--change", "VOLUME /data", "--change",
+           'CMD ["/bin/sh"]')
+    for legacy in (False, True):
+        bb.run("create", "--name", "a", *NET, "-v", "/data/", "busybox", "true")
+        mounts = bb.root / "containers" / bb.inspect("a")["Id"] / "mounts.json"
+        rec = json.loads(mounts.read_text())
+        assert [m["Destination"] for m in rec] == ["/data"]
+        if legacy:
+            rec[0]["Destination"] = "/data//"
+            mounts.write_text(json.dumps(rec))
+        vol = volumes(bb)
+        run(bb, "--name", "b", "--volumes-from", "a", "withdata", "sh", "-c",
+            "echo shared > /data/f")
+        assert volumes(bb) == vol, legacy            # no volume for the image's /data
+        info = json.loads(bb.out("volume", "inspect", vol[0]))[0]
+        assert open(os.path.join(info["Mountpoint"], "f")).read() == "shared\n"
+        bb.run("rm", "-v", "b", "a")
+        assert volumes(bb) == [] and ctrs(bb) == []
+    bb.run("rmi", "withdata")

@@ -170,6 +170,32 @@ def test_network_container_mode(nh):
     nh.run("rm", "-f", "web")
 
 
+def test_network_container_mode_resolved_at_each_start(nh):
+    """container:X is X's namespace of the moment: refused while X is stopped (its old pid
+    may belong to anyone by then), X's new namespace once X runs again."""
+    nh.run("run", "-d", "--name", "a", "bb", "sleep", "600")
+    nh.run("create", "--name", "b", "--network", "container:a", "bb", "sleep", "600")
+    old_pid = nh.inspect("a")["State"]["Pid"]
+    nh.run("stop", "-t", "1", "a")
+    r = nh.run("start", "b", check=False)
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot join network of a non running container: a" in lines[0]
+    assert nh.inspect("b")["State"]["Status"] != "running"
+    assert nh.net_state()["mounts"] == []
+    nh.run("start", "a")
+    assert nh.inspect("a")["State"]["Pid"] != old_pid
+    nh.run("start", "b")
+    ns_a = nh.out("exec", "a", "readlink", "/proc/self/ns/net")
+    ns_b = nh.out("exec", "b", "readlink", "/proc/self/ns/net")
+    assert ns_a.startswith("net:[") and ns_a == ns_b
+    addr_a = nh.out("exec", "a", "ip", "-o", "-4", "addr", "show", "eth0")
+    assert addr_a == nh.out("exec", "b", "ip", "-o", "-4", "addr", "show", "eth0")
+    nh.run("rm", "-f", "b", "a")
+    st = nh.net_state()
+    assert st["netns"] == [] and st["mounts"] == []
+
+
 def test_none_has_lo_up_and_host_is_the_namespace(nh):
     out = nh.out("run", "--rm", "--network", "none", "bb", "ip", "-o", "link")
     assert out.count("\n") == 1 and "lo" in out and "UP" in out

@@ -176,3 +176,41 @@ def test_prune_tears_down_what_a_killed_monitor_left(nh):
     st = nh.net_state()
     assert st["netns"] == [] and st["ipam"] == {} and not [r for r in st["rules"] if "18400" in r]
     nh.run("rm", "m")
+
+
+def test_overlap_checks_see_every_network(nh):
+    """70 networks (more than the 64 the checks once loaded): a subnet overlapping the first
+    or the last one is refused, and a new network's bridge is none of theirs."""
+    names = [f"m{i:02d}" for i in range(1, 71)]
+    try:
+        for i, name in enumerate(names, 1):
+            nh.run("network", "create", "--subnet", f"10.100.{i}.0/24", name)
+        refused(nh, ["network", "create", "--subnet", "10.100.1.0/24", "x"], "--subnet")
+        refused(nh, ["network", "create", "--subnet", "10.100.70.128/25", "x"], "--subnet")
+        nh.run("network", "create", "--subnet", "10.101.0.0/24", "x")
+        infos = json.loads(nh.out("network", "inspect", *names, "x"))
+        bridges = [n["Options"]["com.docker.network.bridge.name"] for n in infos]
+        assert len(bridges) == 71 and len(set(bridges)) == 71, bridges
+    finally:
+        nh.run("network", "rm", *names, "x", check=False)
+    assert nh.out("network", "ls", "-q").split() == ["bridge"]
+
+
+def test_netavark_gets_a_minimal_environment(nh, tmp_path):
+    """hull's environment does not reach netavark: neither its firewall driver
+    (NETAVARK_FW), its DNS port, its logging, nor the iptables it finds through PATH."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    marker = tmp_path / "ran"
+    for tool in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft"):
+        (fake / tool).write_text(f"#!/bin/sh\necho \"$0\" >> {marker}\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    nh.run("network", "create", "envnet")
+    env = dict(nh.env, NETAVARK_FW="bogus", NETAVARK_DNS_PORT="x", RUST_LOG="trace",
+               RUST_BACKTRACE="full", PATH=f"{fake}:{os.environ['PATH']}")
+    for net in ("bridge", "envnet"):
+        r = subprocess.run([*nh.prefix, nh.binary, "run", "--rm", "--network", net, "bb",
+                            "true"], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stderr == "", (net, r.stderr)
+    assert not marker.exists(), marker.read_text()
+    nh.run("network", "rm", "envnet")

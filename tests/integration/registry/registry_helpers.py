@@ -328,6 +328,17 @@ def oci_image(d: pathlib.Path, layers, arch="amd64", bad_diff_id=False):
     return d
 
 
+def push_multi_arch(registry, d: pathlib.Path, name="ma") -> str:
+    """A two-platform index (amd64, arm64; /arch says which) pushed with skopeo to
+    registry as NAME:latest; returns the reference."""
+    lay = oci_image(d, {"amd64": [tar_of({"arch": b"amd64\n"})],
+                        "arm64": [tar_of({"arch": b"arm64\n"})]})
+    subprocess.run(["skopeo", "copy", "-q", "--all", f"oci:{lay}:latest",
+                    f"docker://{registry.addr}/{name}:latest", "--dest-tls-verify=false"],
+                   check=True, capture_output=True)
+    return f"{registry.addr}/{name}:latest"
+
+
 def tar_of(files) -> bytes:
     """A layer tar: {name: bytes}."""
     bio = io.BytesIO()

@@ -3,7 +3,7 @@ the other side: round trips, what lands in the store, skipped blobs, bad referen
 import json
 import subprocess
 
-from registry_helpers import Hull, oci_image, store_listing, tar_of
+from registry_helpers import Hull, oci_image, push_multi_arch, store_listing, tar_of
 
 NOTLS = "--tls-verify=false"
 
@@ -81,12 +81,7 @@ def test_docker_transport_prefix(h, bb, registry):
 
 
 def test_multi_arch_index_and_platform(h, registry, tmp_path):
-    lay = oci_image(tmp_path / "ma", {"amd64": [tar_of({"arch": b"amd64\n"})],
-                                      "arm64": [tar_of({"arch": b"arm64\n"})]})
-    subprocess.run(["skopeo", "copy", "-q", "--all", f"oci:{lay}:latest",
-                    f"docker://{registry.addr}/ma:latest", "--dest-tls-verify=false"],
-                   check=True, capture_output=True)
-    ref = f"{registry.addr}/ma:latest"
+    ref = push_multi_arch(registry, tmp_path / "ma")
     h.run("pull", NOTLS, ref)
     assert h.config_of(ref)["architecture"] == "amd64"
     ins = json.loads(h.run("inspect", ref).stdout)[0]

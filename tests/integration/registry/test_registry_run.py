@@ -3,7 +3,7 @@
 import shutil
 import subprocess
 
-from registry_helpers import oci_image, store_listing, tar_of
+from registry_helpers import push_multi_arch, store_listing
 
 NOTLS = "--tls-verify=false"
 
@@ -42,12 +42,7 @@ def test_missing_image_whose_pull_fails(h, registry):
 
 
 def test_create_platform_from_an_index(h, registry, tmp_path):
-    lay = oci_image(tmp_path / "ma", {"amd64": [tar_of({"arch": b"amd64\n"})],
-                                      "arm64": [tar_of({"arch": b"arm64\n"})]})
-    subprocess.run(["skopeo", "copy", "-q", "--all", f"oci:{lay}:latest",
-                    f"docker://{registry.addr}/ma:latest", "--dest-tls-verify=false"],
-                   check=True, capture_output=True)
-    ref = f"{registry.addr}/ma:latest"
+    ref = push_multi_arch(registry, tmp_path / "ma")
     # the image has no command to run: the create fails after the pull, which is kept
     r = h.run("create", NOTLS, "--platform", "linux/arm64", ref, "/x", check=False)
     assert "exec /x" in r.stderr

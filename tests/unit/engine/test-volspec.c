@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/path.h"
 #include "engine/volspec.h"
 
 static void test_v_forms(void **state)
@@ -57,6 +59,36 @@ static void test_mount_keys(void **state)
 	vol_spec_clear(&v);
 }
 
+/* Every destination leaves the parser in path_normalize()'s form: an inherited "/data/" and
+ * an image's "/data" are then one mount point for every comparison. */
+static void test_dst_normalised(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/data/", "/data" }, { "//a/./b//", "/a/b" }, { "/a/b/../c", "/a/c" },
+	};
+	struct vol_spec v;
+	struct hull_err err = { 0 };
+	char arg[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(vol_parse_v(cases[i][0], &v, &err), 0);
+		assert_string_equal(v.dst, cases[i][1]);
+		vol_spec_clear(&v);
+		(void)snprintf(arg, sizeof(arg), "type=volume,dst=%s", cases[i][0]);
+		assert_int_equal(vol_parse_mount(arg, &v, &err), 0);
+		assert_string_equal(v.dst, cases[i][1]);
+		vol_spec_clear(&v);
+		assert_int_equal(vol_parse_tmpfs(cases[i][0], &v, &err), 0);
+		assert_string_equal(v.dst, cases[i][1]);
+		vol_spec_clear(&v);
+	}
+	/* a path that is "/" once normalised is still refused */
+	assert_int_equal(vol_parse_v("v:/x/..", &v, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "cannot be '/'"));
+	vol_spec_clear(&v);
+}
+
 static void test_random_strings(void **state)
 {
 	static const char alphabet[] = "abt=,:/.-01 rsvmZ";
@@ -80,6 +112,12 @@ static void test_random_strings(void **state)
 		vol_spec_clear(&v);
 		r = vol_parse_v(s, &v, &err);
 		assert_true(r == 0 || (r == -EINVAL && strstr(err.msg, "-v")));
+		if (r == 0) {
+			char *norm = path_normalize(v.dst);
+
+			assert_string_equal(v.dst, norm);
+			free(norm);
+		}
 		vol_spec_clear(&v);
 		r = vol_parse_tmpfs(s, &v, &err);
 		assert_true(r == 0 || (r == -EINVAL && strstr(err.msg, "--tmpfs")));
@@ -92,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v_forms),
 		cmocka_unit_test(test_mount_keys),
+		cmocka_unit_test(test_dst_normalised),
 		cmocka_unit_test(test_random_strings),
 	};
 
