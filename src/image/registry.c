@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -49,17 +48,6 @@ int registry_platform_parse(const char *s, char **ret_os, char **ret_arch,
 	*ret_arch = v ? xstrndup(a + 1, (size_t)(v - a - 1)) : xstrdup(a + 1);
 	*ret_variant = v ? xstrdup(v + 1) : NULL;
 	return 0;
-}
-
-static const char *host_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0 || strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	return u.machine;
 }
 
 /* GET a manifest or index by tag or digest; verified against expect and size when given. */
@@ -415,7 +403,7 @@ int registry_pull(struct image_store *s, const char *ref, const struct registry_
 	if (o->platform)
 		r = registry_platform_parse(o->platform, &pl.os, &pl.arch, &pl.variant, err);
 	else
-		pl.os = xstrdup("linux"), pl.arch = xstrdup(host_arch());
+		pl.os = xstrdup("linux"), pl.arch = xstrdup(image_host_arch());
 	if (r == 0)
 		r = pull_run(&pl, o, p, ret_name, err);
 	if (r < 0 && err && strncmp(err->msg, pl.what, strlen(pl.what)) != 0)
