@@ -40,6 +40,10 @@ void cli_registry_init(struct cli_registry *c)
 		c->o.timeout_s = (unsigned)strtoul(t, NULL, 10);
 	if (chunk && *chunk)
 		c->o.chunk_size = strtoull(chunk, NULL, 10);
+	/* containers/image's variable; its drop-ins are FILE.d (docs/registry.md) */
+	c->o.registries_conf = getenv("CONTAINERS_REGISTRIES_CONF");
+	if (!c->o.registries_conf || !*c->o.registries_conf)
+		c->o.registries_conf = "/etc/containers/registries.conf";
 }
 
 void cli_registry_finish(struct cli_registry *c)

@@ -32,7 +32,7 @@ struct cli_registry {
 };
 
 /* Defaults from the environment ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR, $HOME,
- * $HULL_REGISTRY_TIMEOUT, $HULL_PUSH_CHUNK_SIZE). */
+ * $HULL_REGISTRY_TIMEOUT, $HULL_PUSH_CHUNK_SIZE, $CONTAINERS_REGISTRIES_CONF). */
 void cli_registry_init(struct cli_registry *c);
 /* Handle a shared flag: 0, or 1 when opt is not one. */
 int cli_registry_opt(struct cli_registry *c, int opt, const char *arg);

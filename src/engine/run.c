@@ -17,6 +17,7 @@
 #include "common/ident.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/arch.h"
 #include "engine/config.h"
 #include "engine/ctrlog.h"
 #include "common/signame.h"
@@ -183,6 +184,11 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	r = image_lookup(s, o->image, &info, err);
 	if (r == 0)
 		r = image_config(s, &info, &img, &diff_ids, err);
+	if (r == 0)
+		r = engine_arch_check(o->image, json_string_value(json_object_get(img, "os")),
+				      json_string_value(json_object_get(img, "architecture")),
+				      json_string_value(json_object_get(img, "variant")),
+				      o->binfmt_dir, err);
 	for (size_t i = 0; r == 0 && diff_ids[i]; i++)
 		if (!store_layer_exists(s, diff_ids[i]))
 			r = hull_err_setx(err, ENOENT, "image %s: layer %s is not unpacked: load "

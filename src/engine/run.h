@@ -42,6 +42,7 @@ struct run_opts {
 	char **publish, **dns, **dns_search, **add_host, **aliases;
 	bool publish_all;
 	const char *ip, *netns_path;
+	const char *binfmt_dir; /* binfmt_misc's mount (engine/arch.h); NULL: the host's */
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */

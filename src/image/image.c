@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -521,4 +522,15 @@ int image_prune(struct image_store *s, bool all, char *const *keep_ids, char ***
 		image_info_clear(&info);
 	}
 	return index_save(s, idx, err);
+}
+
+const char *image_host_arch(void)
+{
+	static struct utsname u;
+
+	if (uname(&u) < 0 || strcmp(u.machine, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(u.machine, "aarch64") == 0)
+		return "arm64";
+	return u.machine;
 }

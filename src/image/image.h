@@ -56,6 +56,9 @@ char *image_ref_normalize(const char *ref);
 /* Split a normalised name into repository and tag (heap strings). */
 void image_ref_split(const char *name, char **ret_repo, char **ret_tag);
 
+/* The host's architecture as OCI names it (GOARCH: "amd64", "arm64"; else uname's). */
+const char *image_host_arch(void);
+
 /* Every image in the index, in index order. */
 int image_list(struct image_store *s, struct image_list *ret, struct hull_err *err);
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,19 +192,6 @@ static int put_config(struct image_store *s, const struct source *src, const cha
 	return 0;
 }
 
-static const char *host_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0)
-		return "amd64";
-	if (strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	return u.machine;
-}
-
 /* Store the manifest's config and layers from src, unpack the layers, and check them. */
 static int import_manifest(struct image_store *s, const struct source *src, const char *mdigest,
 			   const char *what, struct hull_err *err)
@@ -285,7 +271,7 @@ static bool platform_ok(json_t *desc)
 
 	if (!p)
 		return true;
-	return (!os || strcmp(os, "linux") == 0) && (!arch || strcmp(arch, host_arch()) == 0);
+	return (!os || strcmp(os, "linux") == 0) && (!arch || strcmp(arch, image_host_arch()) == 0);
 }
 
 /* Resolve a descriptor to an image manifest digest, descending into nested indexes. */
@@ -330,7 +316,7 @@ static int pick_manifest(struct image_store *s, const struct source *src, json_t
 		if (platform_ok(e))
 			return pick_manifest(s, src, e, depth + 1, ret, err);
 	return hull_err_setx(err, ENOENT, "%s: index %s: no manifest for linux/%s", src->label, d,
-			     host_arch());
+			     image_host_arch());
 }
 
 static int load_oci_layout(struct image_store *s, const struct source *src, const char *tag,

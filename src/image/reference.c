@@ -212,15 +212,31 @@ void reference_clear(struct image_reference *r)
 	*r = (struct image_reference){ 0 };
 }
 
+/* Does name (n bytes) begin with no domain (docker's splitDockerDomain)? */
+static bool short_name(const char *name, size_t n)
+{
+	const char *slash = memchr(name, '/', n);
+	size_t dlen = slash ? (size_t)(slash - name) : 0;
+
+	return !slash || (!memchr(name, '.', dlen) && !memchr(name, ':', dlen) &&
+			  !(dlen == 9 && strncmp(name, "localhost", 9) == 0) &&
+			  !has_upper(name, dlen));
+}
+
+bool reference_is_short(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return short_name(s, at ? (size_t)(at - s) : strlen(s));
+}
+
 /* Split name into domain and path as docker's splitDockerDomain, then normalise. */
 static void split_domain(const char *name, size_t n, struct image_reference *r)
 {
 	const char *slash = memchr(name, '/', n);
 	size_t dlen = slash ? (size_t)(slash - name) : 0;
 
-	if (!slash || (!memchr(name, '.', dlen) && !memchr(name, ':', dlen) &&
-		       !(dlen == 9 && strncmp(name, "localhost", 9) == 0) &&
-		       !has_upper(name, dlen))) {
+	if (short_name(name, n)) {
 		r->domain = xstrdup(REFERENCE_DOCKER_DOMAIN);
 		r->path = xstrndup(name, n);
 	} else {

@@ -31,6 +31,9 @@ struct image_reference {
  */
 int reference_parse(const char *s, struct image_reference *ret, struct hull_err *err);
 void reference_clear(struct image_reference *r);
+/* Does s name no domain ("busybox", "user/app:1"): docker.io's, or registries.conf's
+ * unqualified-search-registries' (docs/registry.md)? */
+bool reference_is_short(const char *s);
 
 /* "domain/path" (heap). */
 char *reference_repo(const struct image_reference *r);

@@ -72,6 +72,51 @@ static void ca_load(struct reg_session *s)
 	}
 }
 
+static int cert_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && strcmp(d->d_name + n - 5, ".cert") == 0;
+}
+
+/*
+ * certs.d/HOST:PORT/NAME.cert with NAME.key beside it: the client certificate shown to a
+ * registry that asks for one (docker's and podman's rule). The first pair in name order of
+ * the first directory that has one (libcurl takes one); a .cert without its .key is an
+ * error, as docker says.
+ */
+static int client_cert_load(struct reg_session *s, struct hull_err *err)
+{
+	for (size_t i = 0; s->o->cert_dirs && s->o->cert_dirs[i]; i++) {
+		cleanup_free char *dir = xasprintf("%s/%s", s->o->cert_dirs[i], s->domain);
+		cleanup_free char *cert = NULL;
+		cleanup_free char *key = NULL;
+		struct dirent **names = NULL;
+		int n = scandir(dir, &names, cert_name, alphasort), r = 0;
+
+		if (n > 0) {
+			cert = xasprintf("%s/%s", dir, names[0]->d_name);
+			key = xasprintf("%.*s.key", (int)strlen(cert) - 5, cert);
+		}
+		for (int k = 0; k < n; k++)
+			free(names[k]);
+		free(names);
+		if (n <= 0)
+			continue;
+		r = fd_read_file_at(AT_FDCWD, cert, REG_CA_MAX, &s->cert_blob, &s->cert_len);
+		if (r < 0)
+			return hull_err_set(err, -r, "client certificate %s", cert);
+		r = fd_read_file_at(AT_FDCWD, key, REG_CA_MAX, &s->key_blob, &s->key_len);
+		if (r == -ENOENT)
+			return hull_err_setx(err, ENOENT, "client certificate %s: missing key %s",
+					     cert, key);
+		if (r < 0)
+			return hull_err_set(err, -r, "client key %s", key);
+		return 0;
+	}
+	return 0;
+}
+
 void reg_session_free(struct reg_session *s)
 {
 	if (!s)
@@ -84,6 +129,10 @@ void reg_session_free(struct reg_session *s)
 	free(s->pass);
 	free(s->authz);
 	free(s->ca_blob);
+	free(s->cert_blob);
+	if (s->key_blob)
+		explicit_bzero(s->key_blob, s->key_len);
+	free(s->key_blob);
 	free(s);
 }
 
@@ -107,6 +156,18 @@ void reg_easy_setup(struct reg_session *s, CURL *c, const char *url)
 				       .flags = CURL_BLOB_NOCOPY };
 
 		(void)curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+	}
+	/* the registry's own certificate only for the registry (not a token realm elsewhere) */
+	if (s->cert_blob && reg_same_origin(s, url)) {
+		struct curl_blob cb = { .data = s->cert_blob, .len = s->cert_len,
+					.flags = CURL_BLOB_NOCOPY };
+		struct curl_blob kb = { .data = s->key_blob, .len = s->key_len,
+					.flags = CURL_BLOB_NOCOPY };
+
+		(void)curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+		(void)curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		(void)curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
+		(void)curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 }
 
@@ -582,6 +643,8 @@ int reg_session_open(const char *domain, const struct registry_opts *o,
 	}
 	if (r == 0 && o->tls_verify)
 		ca_load(s);
+	if (r == 0)
+		r = client_cert_load(s, err);
 	if (r < 0) {
 		reg_session_free(s);
 		return r;

@@ -22,6 +22,8 @@ struct reg_session {
 	char *authz;    /* "Authorization: ..." header in use, or NULL */
 	char *ca_blob;  /* PEM: the system bundle and certs.d certificates, or NULL */
 	size_t ca_len;
+	char *cert_blob, *key_blob; /* PEM: the client certificate of certs.d, or NULL */
+	size_t cert_len, key_len;
 	unsigned timeout_s;
 };
 

@@ -12,6 +12,7 @@
 #include "common/strv.h"
 #include "image/image.h"
 #include "image/reference.h"
+#include "image/regconf.h"
 #include "image/registry-http.h"
 
 DEFINE_CLEANUP_FUNC(json_t, json_decref)
@@ -221,11 +222,43 @@ static int push_run(struct push *ps, const struct image_info *info, char *ret_di
 	return r;
 }
 
+/* registries.conf's [[registry]] for ps->ref: refused when blocked; moved to its location,
+ * with TLS unverified when insecure (pushes never go to mirrors). */
+static int push_route(struct push *ps, struct registry_opts *o, struct hull_err *err)
+{
+	struct regconf conf = { 0 };
+	const struct regconf_registry *g;
+	cleanup_free char *repo = reference_repo(&ps->ref);
+	cleanup_free char *moved = NULL;
+	cleanup_free char *full = NULL;
+	struct image_reference to = { 0 };
+	int r = regconf_load(o->registries_conf, &conf, err);
+
+	g = r == 0 ? regconf_find(&conf, repo) : NULL;
+	if (g && g->blocked)
+		r = hull_err_setx(err, EACCES, "%s: registry %s is blocked in registries.conf",
+				  ps->what, g->prefix);
+	else if (g && g->location) {
+		moved = regconf_rewrite(g, g->location, repo);
+		full = xasprintf("%s:%s", moved, ps->ref.tag);
+		r = reference_parse(full, &to, err);
+		if (r == 0) {
+			reference_clear(&ps->ref);
+			ps->ref = to;
+		}
+	}
+	if (g && g->insecure)
+		o->tls_verify = false;
+	regconf_free(&conf);
+	return r;
+}
+
 int registry_push(struct image_store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, const struct registry_progress *p,
 		  char *ret_digest, struct hull_err *err)
 {
 	struct push ps = { .s = s, .p = p };
+	struct registry_opts o2 = *o;
 	struct image_info info = { 0 };
 	int r = image_store_lock(s, false, err);
 
@@ -245,8 +278,10 @@ int registry_push(struct image_store *s, const char *image, const char *dest,
 		ps.what = reference_string(&ps.ref);
 	if (r == 0 && ps.ref.digest)
 		r = hull_err_setx(err, EINVAL, "%s: push to a tag, not a digest", ps.what);
+	if (r == 0 && o->registries_conf)
+		r = push_route(&ps, &o2, err);
 	if (r == 0)
-		r = reg_session_open(ps.ref.domain, o, &ps.sess, err);
+		r = reg_session_open(ps.ref.domain, &o2, &ps.sess, err);
 	if (r == 0)
 		r = push_run(&ps, &info, ret_digest, err);
 	/* one line naming the reference, whatever failed */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -14,6 +13,7 @@
 #include "image/digest.h"
 #include "image/image.h"
 #include "image/reference.h"
+#include "image/regconf.h"
 #include "image/registry-http.h"
 #include "image/transfer.h"
 
@@ -29,7 +29,8 @@ DEFINE_CLEANUP_FUNC(struct reg_session, reg_session_free)
 struct pull {
 	struct image_store *s;
 	struct reg_session *sess;
-	struct image_reference ref;
+	struct image_reference ref;           /* where it comes from (a mirror, a location) */
+	const struct image_reference *named; /* what to record it as (NULL: ref) */
 	char *what; /* the reference, for messages */
 	char *os, *arch, *variant;
 	char **docs; /* index documents on the way: digest, body pairs to store */
@@ -49,17 +50,6 @@ int registry_platform_parse(const char *s, char **ret_os, char **ret_arch,
 	*ret_arch = v ? xstrndup(a + 1, (size_t)(v - a - 1)) : xstrdup(a + 1);
 	*ret_variant = v ? xstrdup(v + 1) : NULL;
 	return 0;
-}
-
-static const char *host_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0 || strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	return u.machine;
 }
 
 /* GET a manifest or index by tag or digest; verified against expect and size when given. */
@@ -359,7 +349,7 @@ static int pull_run(struct pull *pl, const struct registry_opts *o,
 {
 	cleanup_free char *mbody = NULL;
 	cleanup_free char *tmpname = NULL;
-	cleanup_free char *name = reference_name(&pl->ref);
+	cleanup_free char *name = reference_name(pl->named ? pl->named : &pl->ref);
 	cleanup_json json_t *man = NULL;
 	cleanup_strv char **staged = NULL;
 	cleanup_close int dfd = -1;
@@ -403,21 +393,28 @@ static int pull_run(struct pull *pl, const struct registry_opts *o,
 	return r;
 }
 
-int registry_pull(struct image_store *s, const char *ref, const struct registry_opts *o,
-		  const struct registry_progress *p, char **ret_name, struct hull_err *err)
+/* Pull named from repo ("domain/path": the registry, its location or a mirror). */
+static int pull_from(struct image_store *s, const struct image_reference *named,
+		     const char *repo, bool insecure, const struct registry_opts *o,
+		     const struct registry_progress *p, char **ret_name, struct hull_err *err)
 {
-	struct pull pl = { .s = s };
+	struct registry_opts o2 = *o;
+	struct pull pl = { .s = s, .named = named };
+	cleanup_free char *ref = xasprintf("%s%s%s%s%s", repo, named->tag ? ":" : "",
+					   named->tag ? named->tag : "", named->digest ? "@" : "",
+					   named->digest ? named->digest : "");
 	int r = reference_parse(ref, &pl.ref, err);
 
 	if (r < 0)
 		return r;
+	o2.tls_verify = o->tls_verify && !insecure;
 	pl.what = reference_string(&pl.ref);
 	if (o->platform)
 		r = registry_platform_parse(o->platform, &pl.os, &pl.arch, &pl.variant, err);
 	else
-		pl.os = xstrdup("linux"), pl.arch = xstrdup(host_arch());
+		pl.os = xstrdup("linux"), pl.arch = xstrdup(image_host_arch());
 	if (r == 0)
-		r = pull_run(&pl, o, p, ret_name, err);
+		r = pull_run(&pl, &o2, p, ret_name, err);
 	if (r < 0 && err && strncmp(err->msg, pl.what, strlen(pl.what)) != 0)
 		(void)hull_err_prefix(err, "%s", pl.what);
 	reg_session_free(pl.sess);
@@ -427,6 +424,70 @@ int registry_pull(struct image_store *s, const char *ref, const struct registry_
 	free(pl.os);
 	free(pl.arch);
 	free(pl.variant);
+	return r;
+}
+
+/* Pull ref through registries.conf's [[registry]] for it: its mirrors in order, then its
+ * location (the registry itself when none); the last failure is the one reported. */
+static int pull_ref(struct image_store *s, const char *ref, const struct regconf *conf,
+		    const struct registry_opts *o, const struct registry_progress *p,
+		    char **ret_name, struct hull_err *err)
+{
+	struct image_reference named = { 0 };
+	cleanup_free char *repo = NULL;
+	cleanup_free char *main_repo = NULL;
+	const struct regconf_registry *g;
+	int r = reference_parse(ref, &named, err);
+
+	if (r < 0)
+		return r;
+	repo = reference_repo(&named);
+	g = regconf_find(conf, repo);
+	if (g && g->blocked) {
+		reference_clear(&named);
+		return hull_err_setx(err, EACCES, "%s: registry %s is blocked in registries.conf",
+				     ref, g->prefix);
+	}
+	r = -ENOENT;
+	for (size_t i = 0; g && r < 0 && i < g->n_mirrors; i++) {
+		cleanup_free char *mrepo = regconf_rewrite(g, g->mirrors[i].location, repo);
+
+		r = pull_from(s, &named, mrepo, g->mirrors[i].insecure, o, p, ret_name, err);
+	}
+	main_repo = g ? regconf_rewrite(g, g->location, repo) : xstrdup(repo);
+	if (r < 0)
+		r = pull_from(s, &named, main_repo, g && g->insecure, o, p, ret_name, err);
+	reference_clear(&named);
+	return r;
+}
+
+int registry_pull(struct image_store *s, const char *ref, const struct registry_opts *o,
+		  const struct registry_progress *p, char **ret_name, struct hull_err *err)
+{
+	struct regconf conf = { 0 };
+	struct image_reference check = { 0 };
+	int r = reference_parse(ref, &check, err);
+
+	reference_clear(&check);
+	if (r == 0 && o->registries_conf)
+		r = regconf_load(o->registries_conf, &conf, err);
+	if (r == 0 && conf.search && reference_is_short(ref)) {
+		/* tried in order, the first that has it wins (podman's short-name-mode
+		 * "disabled"; hull never prompts) */
+		r = conf.search[0] ? 0 : hull_err_setx(err, ENOENT, "%s: a short name, and "
+						       "registries.conf's unqualified-search-"
+						       "registries is empty", ref);
+		for (size_t i = 0; conf.search[i]; i++) {
+			cleanup_free char *full = xasprintf("%s/%s", conf.search[i], ref);
+
+			r = pull_ref(s, full, &conf, o, p, ret_name, err);
+			if (r == 0)
+				break;
+		}
+	} else if (r == 0) {
+		r = pull_ref(s, ref, &conf, o, p, ret_name, err);
+	}
+	regconf_free(&conf);
 	return r;
 }
 

@@ -24,6 +24,7 @@ struct registry_opts {
 	unsigned timeout_s;       /* a transfer without a byte for this long fails (0: 30) */
 	unsigned parallel;        /* concurrent blob transfers (0: 3) */
 	uint64_t chunk_size;      /* push: blobs above this go up in PATCH chunks (0: 32 MiB) */
+	const char *registries_conf; /* registries.conf (and FILE.d/), or NULL: none */
 };
 
 /* Progress of one blob: called with done == total and finished when it is complete. */

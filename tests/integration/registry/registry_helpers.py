@@ -42,7 +42,7 @@ def wait_port(port, proc=None, timeout=20):
 class Registry:
     """docker-registry serve CONFIG, storage in a tmp dir; stop() kills it."""
 
-    def __init__(self, tmp: pathlib.Path, htpasswd=None, tls=None):
+    def __init__(self, tmp: pathlib.Path, htpasswd=None, tls=None, clientca=None):
         self.dir = tmp
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
@@ -51,6 +51,8 @@ class Registry:
                "http:", f"  addr: 127.0.0.1:{self.port}", "  secret: hulltest"]
         if tls:
             cfg += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
+            if clientca:  # client certificates signed by it are required
+                cfg += ["    clientcas:", f"      - {clientca}"]
         if htpasswd:
             cfg += ["auth:", "  htpasswd:", "    realm: hull-test", f"    path: {htpasswd}"]
         (tmp / "config.yml").write_text("\n".join(cfg) + "\n")
@@ -83,6 +85,18 @@ def make_ca(d: pathlib.Path):
     ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext.cnf")
     return d / "ca.crt", d / "srv.crt", d / "srv.key"
+
+
+def make_client_cert(d: pathlib.Path, name="client"):
+    """A client certificate signed by make_ca(d)'s CA: (NAME.cert, NAME.key)."""
+    def ssl(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+        f"{name}.csr", "-subj", f"/CN={name}")
+    (d / "cli.cnf").write_text("extendedKeyUsage=clientAuth\n")
+    ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", f"{name}.cert", "-days", "2", "-extfile", "cli.cnf")
+    return d / f"{name}.cert", d / f"{name}.key"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

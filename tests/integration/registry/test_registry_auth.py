@@ -5,7 +5,7 @@ import base64
 import json
 import shutil
 
-from registry_helpers import Proxy, htpasswd, make_ca, store_listing
+from registry_helpers import Proxy, htpasswd, make_ca, make_client_cert, store_listing
 
 NOTLS = "--tls-verify=false"
 
@@ -62,6 +62,43 @@ def test_tls_with_test_ca(h, bb, make_registry, tmp_path):
     h.run("pull", "--cert-dir", certs, ref)
     h.run("rmi", ref)
     h.run("pull", NOTLS, ref)
+
+
+def test_tls_client_certificate(h, bb, make_registry, tmp_path):
+    """A registry that requires a client certificate signed by the test's CA: certs.d's
+    NAME.cert and NAME.key pair (docker's and podman's), refused without it, a .cert without
+    its .key one line naming both."""
+    d = tmp_path / "pki"
+    d.mkdir()
+    ca, crt, key = make_ca(d)
+    ccert, ckey = make_client_cert(d)
+    reg = make_registry("mtls", tls=(crt, key), clientca=ca)
+    ref = f"{reg.addr}/mtls/bb:1"
+    certs = tmp_path / "certs.d"
+    host = certs / reg.addr
+    host.mkdir(parents=True)
+    shutil.copy(ca, host / "ca.crt")
+    snap = store_listing(h.root)
+    # the CA alone: the server refuses the handshake
+    h.fails("push", "--cert-dir", certs, bb, ref, want=ref)
+    h.fails("pull", "--cert-dir", certs, ref, want=ref)
+    shutil.copy(ccert, host / "client.cert")
+    h.fails("pull", "--cert-dir", certs, ref,
+            want=f"client certificate {host}/client.cert: missing key {host}/client.key")
+    assert store_listing(h.root) == snap
+    shutil.copy(ckey, host / "client.key")
+    h.run("push", "--cert-dir", certs, bb, ref)
+    h.run("rmi", bb)
+    h.run("pull", "--cert-dir", certs, ref)
+    assert h.config_of(ref)
+    # a certificate of another CA is refused by the server
+    other = tmp_path / "other"
+    other.mkdir()
+    make_ca(other)
+    ocert, okey = make_client_cert(other)
+    shutil.copy(ocert, host / "client.cert")
+    shutil.copy(okey, host / "client.key")
+    h.fails("pull", "--cert-dir", certs, ref, want=ref)
 
 
 def test_bearer_token_flow(h, bb, registry):
