@@ -77,24 +77,37 @@ static bool array_has(json_t *a, const char *s)
 	return false;
 }
 
-/* "4.8" against the running kernel's release */
+/* "MAJOR.MINOR" at s: 0, or -EINVAL */
+static int version_parse(const char *s, unsigned long *maj, unsigned long *min, bool whole)
+{
+	char *end = NULL;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	*maj = strtoul(s, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	*min = strtoul(end + 1, &end, 10);
+	return whole && *end ? -EINVAL : 0;
+}
+
+/* "4.8" against the running kernel's release ("6.1.0-18-amd64") */
 static int kernel_at_least(const char *want, const char *w, bool *ret, struct hull_err *err)
 {
 	struct utsname u;
-	unsigned a, b, x = 0, y = 0;
-	char tail;
+	unsigned long a, b, x = 0, y = 0;
 
-	if (sscanf(want, "%u.%u%c", &a, &b, &tail) != 2)
+	if (version_parse(want, &a, &b, true) < 0)
 		return hull_err_setx(err, EINVAL, "%s.minKernel: \"%s\" is not MAJOR.MINOR", w,
 				     want);
-	if (uname(&u) == 0)
-		(void)sscanf(u.release, "%u.%u", &x, &y);
+	if (uname(&u) < 0 || version_parse(u.release, &x, &y, false) < 0)
+		x = y = 0;
 	*ret = x > a || (x == a && y >= b);
 	return 0;
 }
 
 /* Whether the caps of a includes/excludes object are all (all) or any (!all) held. */
-static int caps_match(json_t *caps, uint64_t held, bool all, bool *ret)
+static void caps_match(json_t *caps, uint64_t held, bool all, bool *ret)
 {
 	size_t i;
 	json_t *v;
@@ -109,6 +122,46 @@ static int caps_match(json_t *caps, uint64_t held, bool all, bool *ret)
 		if (!all && has)
 			*ret = true;
 	}
+}
+
+/* docker's includes (caps all held, native arch listed, kernel new enough) */
+static int includes_match(json_t *inc, uint64_t caps, const char *w, bool *ret,
+			  struct hull_err *err)
+{
+	json_t *c = NULL, *a = NULL;
+	const char *mk = NULL;
+	bool m = true;
+	int r;
+
+	*ret = false;
+	if ((r = str_array(inc, "caps", w, &c, err)) < 0 ||
+	    (r = str_array(inc, "arches", w, &a, err)) < 0 ||
+	    (r = hjson_get_str(inc, "minKernel", w, false, &mk, err)) < 0)
+		return r;
+	if (c)
+		caps_match(c, caps, true, &m);
+	if (!m || (a && json_array_size(a) && !array_has(a, NATIVE_ARCH)))
+		return 0;
+	if (mk && (r = kernel_at_least(mk, w, &m, err)) < 0)
+		return r;
+	*ret = m;
+	return 0;
+}
+
+/* docker's excludes (any cap held, native arch listed) */
+static int excludes_match(json_t *exc, uint64_t caps, const char *w, bool *ret,
+			  struct hull_err *err)
+{
+	json_t *c = NULL, *a = NULL;
+	bool m = false;
+	int r;
+
+	if ((r = str_array(exc, "caps", w, &c, err)) < 0 ||
+	    (r = str_array(exc, "arches", w, &a, err)) < 0)
+		return r;
+	if (c)
+		caps_match(c, caps, false, &m);
+	*ret = m || (a && array_has(a, NATIVE_ARCH));
 	return 0;
 }
 
@@ -116,40 +169,20 @@ static int caps_match(json_t *caps, uint64_t held, bool all, bool *ret)
 static int entry_applies(json_t *sc, uint64_t caps, const char *w, bool *ret,
 			 struct hull_err *err)
 {
-	json_t *inc = NULL, *exc = NULL, *c = NULL, *a = NULL;
-	const char *mk = NULL;
+	json_t *inc = NULL, *exc = NULL;
 	char iw[160], ew[160];
-	bool m;
+	bool in = true, ex = false;
 	int r;
 
 	*ret = false;
 	(void)snprintf(iw, sizeof(iw), "%s.includes", w);
 	(void)snprintf(ew, sizeof(ew), "%s.excludes", w);
 	if ((r = hjson_get_obj(sc, "includes", w, false, &inc, err)) < 0 ||
-	    (r = hjson_get_obj(sc, "excludes", w, false, &exc, err)) < 0)
+	    (r = hjson_get_obj(sc, "excludes", w, false, &exc, err)) < 0 ||
+	    (inc && (r = includes_match(inc, caps, iw, &in, err)) < 0) ||
+	    (exc && (r = excludes_match(exc, caps, ew, &ex, err)) < 0))
 		return r;
-	if (inc) {
-		if ((r = str_array(inc, "caps", iw, &c, err)) < 0 ||
-		    (r = str_array(inc, "arches", iw, &a, err)) < 0 ||
-		    (r = hjson_get_str(inc, "minKernel", iw, false, &mk, err)) < 0)
-			return r;
-		if (c && (caps_match(c, caps, true, &m), !m))
-			return 0;
-		if (a && json_array_size(a) && !array_has(a, NATIVE_ARCH))
-			return 0;
-		if (mk && ((r = kernel_at_least(mk, iw, &m, err)) < 0 || !m))
-			return r;
-	}
-	if (exc) {
-		if ((r = str_array(exc, "caps", ew, &c, err)) < 0 ||
-		    (r = str_array(exc, "arches", ew, &a, err)) < 0)
-			return r;
-		if (c && (caps_match(c, caps, false, &m), m))
-			return 0;
-		if (a && array_has(a, NATIVE_ARCH))
-			return 0;
-	}
-	*ret = true;
+	*ret = in && !ex;
 	return 0;
 }
 

@@ -100,30 +100,37 @@ static bool skip_dev_dir(const char *name)
 	return false;
 }
 
-/* --privileged: every device node under the host's dir (depth-limited), as docker does */
-static void host_devices(struct oci_spec *s, const char *dir, int depth)
+/* --privileged: every device node under the host's /dev, as docker does: a walk with a
+ * list of directories still to read (no recursion), at most 64 of them */
+static void host_devices(struct oci_spec *s)
 {
-	DIR *d = depth < 8 ? opendir(dir) : NULL;
-	struct dirent *e;
+	cleanup_strv char **todo = NULL;
+	size_t next = 0;
 
-	if (!d)
-		return;
-	while ((e = readdir(d)) && s->n_devices < OCI_MAX_DEVICES) {
-		cleanup_free char *p = xasprintf("%s/%s", dir, e->d_name);
-		struct stat st;
+	strv_push(&todo, "/dev");
+	while (todo[next] && s->n_devices < OCI_MAX_DEVICES) {
+		const char *dir = todo[next++];
+		DIR *d = opendir(dir);
+		struct dirent *e;
 
-		if (e->d_name[0] == '.' && (!e->d_name[1] || strcmp(e->d_name, "..") == 0))
-			continue;
-		if (lstat(p, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && !skip_dev_dir(e->d_name))
-			host_devices(s, p, depth + 1);
-		/* /dev/console is the runtime's (the container's terminal, or none) */
-		else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
-			 strcmp(p, "/dev/console") != 0)
-			add_device(s, p, &st);
+		while (d && (e = readdir(d)) && s->n_devices < OCI_MAX_DEVICES) {
+			cleanup_free char *p = xasprintf("%s/%s", dir, e->d_name);
+			struct stat st;
+
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			    lstat(p, &st) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode) && !skip_dev_dir(e->d_name) &&
+			    strv_length(todo) < 64)
+				strv_push(&todo, p);
+			/* /dev/console is the runtime's (the container's terminal, or none) */
+			else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+				 strcmp(p, "/dev/console") != 0)
+				add_device(s, p, &st);
+		}
+		if (d)
+			(void)closedir(d);
 	}
-	(void)closedir(d);
 }
 
 static int build_sysctls(const struct run_opts *o, struct oci_spec *s)
@@ -188,7 +195,7 @@ int engine_security_build(const struct run_opts *o, int rootfs_fd, struct oci_sp
 	}
 	if (o->privileged) {
 		/* docker's: the host's devices, and a rule that allows every device */
-		host_devices(s, "/dev", 0);
+		host_devices(s);
 		add_dev_rule(&s->resources, 'a', -1, -1, "rwm");
 	}
 	return 0;
