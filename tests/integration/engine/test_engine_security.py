@@ -150,6 +150,15 @@ def test_config_json_carries_the_resolved_profile(sec):
     assert priv is None and cfg["process"].get("noNewPrivileges") is not True
 
 
+def test_exec_gets_the_filter(sec):
+    cid = sec.out("run", "-d", "--network", "none", "sec", "sleep", "1000").strip()
+    try:
+        r = sec.run("exec", cid, "sysc", NR["add_key"], "0", "0", "0", "0", "0")
+        assert r.stdout.strip() == f"errno {EPERM}", r
+    finally:
+        sec.run("rm", "-f", cid)
+
+
 # --- a profile file ------------------------------------------------------------------
 
 
