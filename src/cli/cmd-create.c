@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/create-security.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/fd.h"
@@ -250,6 +251,7 @@ static const struct cli_option run_opts[] = {
 	{ "cap-drop", required_argument, NULL, OPT_CAP_DROP, "CAP", "drop a capability (or ALL)" },
 	{ "privileged", no_argument, NULL, OPT_PRIVILEGED, NULL,
 	  "all capabilities, devices and no seccomp filter" },
+	CLI_SECURITY_OPTIONS
 	{ "network", required_argument, NULL, OPT_NETWORK, "NET",
 	  "a network name (default: bridge), none, host or container:ID" },
 	{ "net", required_argument, NULL, OPT_NETWORK, "NET", "the same as --network" },
@@ -342,6 +344,14 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 				return EXIT_ENGINE;
 			break;
 		case OPT_ROOTFS_COPY: o->force_copy = cli_opt_on; break;
+		case CLI_SEC_SECURITY_OPT:
+		case CLI_SEC_DEVICE:
+		case CLI_SEC_GROUP_ADD:
+		case CLI_SEC_SYSCTL:
+		case CLI_SEC_ULIMIT:
+			if (cli_security_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		default:
 			if (cli_pull_opt(cmd, pull, c, optarg) != 0)
 				return EXIT_ENGINE;
@@ -357,6 +367,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		if (net_mode_parse(o->network, &m, &err) < 0)
 			return cli_fail(cmd, &err);
 	}
+	if (cli_security_check(cmd, o) != 0)
+		return EXIT_ENGINE;
 	if (o->memory_swap != 0 && o->memory == 0)
 		return cli_usage_error(cmd, "--memory-swap %s: set a memory limit (-m) too",
 				       swap_arg);
@@ -387,6 +399,7 @@ void cli_run_opts_free(struct run_opts *o)
 	strv_free(o->dns_search);
 	strv_free(o->add_host);
 	strv_free(o->aliases);
+	cli_security_free(o);
 	memset(o, 0, sizeof(*o));
 }
 

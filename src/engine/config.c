@@ -16,6 +16,7 @@
 #include "common/strv.h"
 #include "engine/cmdpath.h"
 #include "engine/container.h"
+#include "engine/security.h"
 #include "net/net.h"
 #include "spec/spec.h"
 
@@ -239,6 +240,30 @@ int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret
 	}
 	*ret_user = json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
 			      "additionalGids", extra_gids(groups, name, (unsigned)gid));
+	return 0;
+}
+
+int ctr_group_resolve(int rootfs, const char *group, uint32_t *ret_gid, struct hull_err *err)
+{
+	cleanup_free char *groups = NULL;
+	cleanup_free char *g = NULL;
+	int r;
+
+	if (is_number(group)) {
+		unsigned long v = strtoul(group, NULL, 10);
+
+		if (strlen(group) > 10 || v > 0xfffffffeUL)
+			return hull_err_setx(err, EINVAL, "gid out of range (0 to 4294967294)");
+		*ret_gid = (uint32_t)v;
+		return 0;
+	}
+	if ((r = db_read(rootfs, "/etc/group", &groups, err)) < 0)
+		return r;
+	g = db_lookup(groups, group, false, 2);
+	if (!g || !is_number(g) || strlen(g) > 10 || strtoul(g, NULL, 10) > 0xfffffffeUL)
+		return hull_err_setx(err, ENOENT, "unable to find group %s: no matching entries "
+				     "in group file", group);
+	*ret_gid = (uint32_t)strtoul(g, NULL, 10);
 	return 0;
 }
 
@@ -499,6 +524,9 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 	s->hostname = xstrdup(hostname);
 	s->has_resources = true;
 	build_resources(o, &s->resources);
+	/* after the capabilities: the seccomp profile depends on them */
+	if ((r = engine_security_build(o, rootfs_fd, s, err)) < 0)
+		return r;
 	add_etc_files(dir, hostname, net, rootfs_fd, s);
 	if ((r = add_volumes(o, s, err)) < 0)
 		return r;

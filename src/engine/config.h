@@ -1,6 +1,7 @@
 #pragma once
 /* The OCI config.json of a container, generated from the image config and `hull run` flags. */
 #include <jansson.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "engine/run.h"
@@ -22,3 +23,7 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
  */
 int ctr_user_resolve(const char *spec, int rootfs, json_t **ret_user, char **ret_home,
 		     struct hull_err *err);
+
+/* GROUP (a gid, or a name in rootfs's /etc/group) as a gid: -ENOENT "unable to find group
+ * NAME: ...", -EINVAL out of range. */
+int ctr_group_resolve(int rootfs, const char *group, uint32_t *ret_gid, struct hull_err *err);

@@ -10,10 +10,17 @@
 #include "engine/backend.h"
 #include "engine/container.h"
 #include "image/store.h"
+#include "spec/spec.h"
 
 /* One mount of config.json made from -v, --mount, --tmpfs... (engine/volume.h) */
 struct run_mount {
 	char *type, *src, *dst, *opts; /* opts: comma separated */
+};
+
+/* --device HOST[:CONTAINER][:PERMS], parsed by the CLI (cli/create-security.c) */
+struct run_device {
+	char *host, *path; /* absolute; path: where in the container */
+	char perms[4];     /* a subset of "rwm" in that order */
 };
 
 /* What `hull create`/`run` was asked for. */
@@ -43,6 +50,17 @@ struct run_opts {
 	bool publish_all;
 	const char *ip, *netns_path;
 	const char *binfmt_dir; /* binfmt_misc's mount (engine/arch.h); NULL: the host's */
+	/* security (cli/create-security.c parses, engine/security.c applies): --security-opt
+	 * seccomp= (NULL: the default profile, "unconfined", or a profile file),
+	 * no-new-privileges, systempaths=unconfined; --device, --group-add (names or gids),
+	 * --sysctl ("key=value", keys checked), --ulimit */
+	const char *seccomp;
+	bool no_new_privs, unmask_paths;
+	struct run_device *devices;
+	size_t n_devices;
+	char **group_add, **sysctls;
+	struct oci_rlimit *rlimits;
+	size_t n_rlimits;
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */

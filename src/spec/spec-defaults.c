@@ -7,7 +7,8 @@
  *   - maskedPaths: docker's list, /sys/devices/virtual/powercap included (runc lacks it);
  *   - readonlyPaths: the same in both;
  *   - mounts: docker's, /proc with nosuid,noexec,nodev (runc's has no options), /dev/shm of
- *     64 MiB unless --shm-size says otherwise;
+ *     64 MiB unless --shm-size says otherwise, /sys and /sys/fs/cgroup read-only unless
+ *     privileged;
  *   - devices: runc's AllowedDevices, applied by the cgroup code (container/cgroup.c).
  */
 #include <stdio.h>
@@ -74,9 +75,12 @@ uint64_t spec_caps_from_names(const char *const *names)
 	return v;
 }
 
-static void default_mounts(struct oci_spec *s, int64_t shm_size)
+static void default_mounts(struct oci_spec *s, int64_t shm_size, bool privileged)
 {
 	char shm[96];
+	/* docker's --privileged: /sys and the cgroup tree writable */
+	const char *ro = privileged ? "" : ",ro";
+	char sys[64], cg[64];
 
 	(void)snprintf(shm, sizeof(shm), "nosuid,noexec,nodev,mode=1777,size=%lld",
 		       (long long)(shm_size > 0 ? shm_size : OCI_DEFAULT_SHM_SIZE));
@@ -86,10 +90,11 @@ static void default_mounts(struct oci_spec *s, int64_t shm_size)
 			   "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5");
 	spec_add_mount(s, "/dev/shm", "tmpfs", "shm", shm);
 	spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev");
-	spec_add_mount(s, "/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro");
+	(void)snprintf(sys, sizeof(sys), "nosuid,noexec,nodev%s", ro);
+	(void)snprintf(cg, sizeof(cg), "nosuid,noexec,nodev,relatime%s", ro);
+	spec_add_mount(s, "/sys", "sysfs", "sysfs", sys);
 	/* the container's own cgroups, read-only, as docker and podman mount them */
-	spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup",
-			   "nosuid,noexec,nodev,relatime,ro");
+	spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup", cg);
 }
 
 struct oci_spec *spec_new_default(const struct oci_defaults *d)
@@ -106,7 +111,7 @@ struct oci_spec *spec_new_default(const struct oci_defaults *d)
 	s->process.has_caps = true;
 	s->process.caps[OCI_CAP_BOUNDING] = s->process.caps[OCI_CAP_EFFECTIVE] =
 		s->process.caps[OCI_CAP_PERMITTED] = caps;
-	default_mounts(s, d->shm_size);
+	default_mounts(s, d->shm_size, d->privileged);
 	s->ns[OCI_NS_PID].present = s->ns[OCI_NS_IPC].present = true;
 	s->ns[OCI_NS_UTS].present = s->ns[OCI_NS_MOUNT].present = true;
 	s->ns[OCI_NS_NET].present = d->net_ns;

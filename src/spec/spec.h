@@ -267,7 +267,7 @@ json_t *spec_process_to_json(const struct oci_process *p);
 struct oci_defaults {
 	bool net_ns;      /* a new network namespace */
 	bool cgroup_ns;   /* a new cgroup namespace */
-	bool privileged;  /* no maskedPaths, no readonlyPaths */
+	bool privileged;  /* no maskedPaths, no readonlyPaths; /sys and its cgroups rw */
 	int64_t shm_size; /* bytes of /dev/shm; 0: OCI_DEFAULT_SHM_SIZE */
 };
 extern const char *const spec_default_caps[]; /* NULL-terminated */
