@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/create-lifecycle.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/fd.h"
@@ -267,6 +268,7 @@ static const struct cli_option run_opts[] = {
 	  "another name of the container on its network" },
 	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
 	  "copy the image instead of mounting an overlay" },
+	CLI_LIFECYCLE_OPTIONS,
 	CLI_PULL_OPTIONS,
 	{ 0 },
 };
@@ -342,6 +344,10 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 				return EXIT_ENGINE;
 			break;
 		case OPT_ROOTFS_COPY: o->force_copy = cli_opt_on; break;
+		case CLI_LC_INIT ... CLI_LC_LAST:
+			if (cli_lifecycle_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		default:
 			if (cli_pull_opt(cmd, pull, c, optarg) != 0)
 				return EXIT_ENGINE;
@@ -364,6 +370,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (spec_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
+	if (cli_lifecycle_check(cmd, o) != 0)
+		return EXIT_ENGINE;
 	o->image = argv[optind];
 	if (optind + 1 < argc)
 		o->cmd = strv_dup(argv + optind + 1);
@@ -385,6 +393,7 @@ void cli_run_opts_free(struct run_opts *o)
 	strv_free(o->dns_search);
 	strv_free(o->add_host);
 	strv_free(o->aliases);
+	strv_free(o->labels);
 	memset(o, 0, sizeof(*o));
 }
 
