@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/create-security.h"
+#include "cli/create-lifecycle.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/fd.h"
@@ -269,6 +270,7 @@ static const struct cli_option run_opts[] = {
 	  "another name of the container on its network" },
 	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
 	  "copy the image instead of mounting an overlay" },
+	CLI_LIFECYCLE_OPTIONS,
 	CLI_PULL_OPTIONS,
 	{ 0 },
 };
@@ -352,6 +354,10 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			if (cli_security_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			break;
+		case CLI_LC_INIT ... CLI_LC_LAST:
+			if (cli_lifecycle_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		default:
 			if (cli_pull_opt(cmd, pull, c, optarg) != 0)
 				return EXIT_ENGINE;
@@ -376,6 +382,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (spec_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
+	if (cli_lifecycle_check(cmd, o) != 0)
+		return EXIT_ENGINE;
 	o->image = argv[optind];
 	/* tests point it at a directory of fake handlers (docs/testing.md) */
 	o->binfmt_dir = getenv("HULL_BINFMT_MISC");
@@ -400,6 +408,7 @@ void cli_run_opts_free(struct run_opts *o)
 	strv_free(o->add_host);
 	strv_free(o->aliases);
 	cli_security_free(o);
+	strv_free(o->labels);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -1,5 +1,5 @@
 /*
- * hull network create|ls|inspect|rm|prune, and hull port: the networks of docs/engine.md
+ * hull network create|ls|inspect|rm|prune|connect|disconnect, and hull port: the networks of docs/engine.md
  * ("Networks"), definitions in <store>/networks (src/net/netdef.h).
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/container.h"
+#include "engine/netconnect.h"
 #include "engine/network.h"
 #include "engine/table.h"
 #include "image/store.h"
@@ -27,7 +28,7 @@ DEFINE_CLEANUP_FUNC(json_t, json_decref)
 
 static const struct cli_option no_opts[] = { { 0 } };
 
-#define NETWORK_USAGE "usage: hull network create|ls|inspect|rm|prune ..."
+#define NETWORK_USAGE "usage: hull network create|ls|inspect|rm|prune|connect|disconnect ..."
 
 static const struct cli_option create_opts[] = {
 	{ "subnet", required_argument, NULL, 's', "CIDR", "the IPv4 subnet (a.b.c.d/N)" },
@@ -264,11 +265,92 @@ static int net_prune(int argc, char **argv)
 	return 0;
 }
 
+/* hull network connect [--ip ADDR] [--alias NAME]... NETWORK CONTAINER */
+static int net_connect(int argc, char **argv)
+{
+	static const struct cli_option opts[] = {
+		{ "ip", required_argument, NULL, 'i', "ADDR", "the container's IPv4 address on it" },
+		{ "alias", required_argument, NULL, 'a', "NAME", "another name of the container on "
+								  "it" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "network connect", .args = "[OPTIONS] NETWORK CONTAINER", .optstring = "+",
+		.opts = opts, .summary = "Connect a container to a network.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_ctr struct ctr *ct = NULL;
+	cleanup_strv char **aliases = NULL;
+	struct hull_err err = { 0 };
+	const char *ip = NULL;
+	uint32_t a;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c == 'i' && net_ip4_parse(optarg, &a) == 0)
+			ip = optarg;
+		else if (c == 'i')
+			return cli_usage_error("network connect", "--ip %s: not an IPv4 address",
+					       optarg);
+		else if (c == 'a' && net_name_is_valid(optarg))
+			strv_push(&aliases, optarg);
+		else if (c == 'a')
+			return cli_usage_error("network connect", "--alias %s: not a valid name",
+					       optarg);
+		else
+			return EXIT_ENGINE;
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("network connect", "usage: hull network connect [--ip ADDR] "
+				       "[--alias NAME] NETWORK CONTAINER");
+	if (cli_store_open("network connect", &s) != 0)
+		return EXIT_ENGINE;
+	if (ctr_load(s, argv[optind + 1], &ct, &err) < 0 ||
+	    engine_net_connect(s, ct, argv[optind], ip, aliases, &err) < 0)
+		return cli_fail("network connect", &err);
+	return 0;
+}
+
+/* hull network disconnect [-f] NETWORK CONTAINER */
+static int net_disconnect(int argc, char **argv)
+{
+	static const struct cli_option opts[] = {
+		{ "force", no_argument, NULL, 'f', NULL, "accepted (docker's)" },
+		{ 0 },
+	};
+	static const struct cli_command def = {
+		.name = "network disconnect", .args = "[-f] NETWORK CONTAINER", .optstring = "+f",
+		.opts = opts, .summary = "Disconnect a container from a network.",
+	};
+	cleanup_image_store struct image_store *s = NULL;
+	cleanup_ctr struct ctr *ct = NULL;
+	struct hull_err err = { 0 };
+	bool force = false;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, &def)) != -1) {
+		if (c != 'f')
+			return EXIT_ENGINE;
+		force = cli_opt_on;
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("network disconnect", "usage: hull network disconnect [-f] "
+				       "NETWORK CONTAINER");
+	if (cli_store_open("network disconnect", &s) != 0)
+		return EXIT_ENGINE;
+	if (ctr_load(s, argv[optind + 1], &ct, &err) < 0 ||
+	    engine_net_disconnect(s, ct, argv[optind], force, &err) < 0)
+		return cli_fail("network disconnect", &err);
+	return 0;
+}
+
 static void network_more(FILE *f)
 {
 	fprintf(f, "\nCommands:\n  create   create a bridge network\n  ls       list networks\n"
 		   "  inspect  show networks as JSON\n  rm       remove networks\n"
-		   "  prune    remove unused networks\n");
+		   "  prune    remove unused networks\n"
+		   "  connect  connect a container to a network\n"
+		   "  disconnect  disconnect a container from a network\n");
 }
 
 static const struct cli_command network_def = {
@@ -282,7 +364,8 @@ int cmd_network(int argc, char **argv)
 	static const struct objcmd_sub subs[] = {
 		{ "create", net_create }, { "ls", net_ls },   { "list", net_ls },
 		{ "inspect", net_inspect }, { "rm", net_rm }, { "remove", net_rm },
-		{ "prune", net_prune },
+		{ "prune", net_prune }, { "connect", net_connect },
+		{ "disconnect", net_disconnect },
 	};
 
 	return objcmd_dispatch(&network_def, NETWORK_USAGE, subs, ARRAY_SIZE(subs), argc, argv);

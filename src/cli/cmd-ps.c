@@ -1,4 +1,4 @@
-/* hull ps [-a] [-q] [--no-trunc]:
+/* hull ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]...:
  * CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  PORTS  NAMES */
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +7,8 @@
 #include "cli/commands.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
+#include "engine/lifecycle.h"
 #include "engine/container.h"
 #include "engine/human.h"
 #include "engine/network.h"
@@ -55,19 +57,65 @@ static char *command_text(struct ctr *c, bool no_trunc)
 	return xasprintf("\"%s\"", joined);
 }
 
+/* docker's filters that hull knows: label=KEY[=VALUE], name=SUBSTRING, id=PREFIX,
+ * status=STATUS; a status filter lists stopped containers without -a, as docker */
+static const char *const filter_keys[] = { "label", "name", "id", "status" };
+
+static int filter_check(const char *f)
+{
+	size_t k = strcspn(f, "=");
+
+	for (size_t i = 0; i < ARRAY_SIZE(filter_keys); i++)
+		if (strlen(filter_keys[i]) == k && strncmp(f, filter_keys[i], k) == 0 && f[k] &&
+		    f[k + 1])
+			return 0;
+	return cli_usage_error("ps", "--filter %s: invalid filter (label=KEY[=VALUE], name=, "
+			       "id= or status=)", f);
+}
+
+/* Every filter holds (docker ANDs filters of different keys; so do we, all of them). */
+static bool filters_match(struct ctr *c, char *const *filters)
+{
+	for (size_t i = 0; filters && filters[i]; i++) {
+		const char *f = filters[i], *v = strchr(f, '=') + 1;
+
+		if (strncmp(f, "label=", 6) == 0 && !ctr_labels_match(c->config.labels, v))
+			return false;
+		if (strncmp(f, "name=", 5) == 0 && !strstr(c->name, v))
+			return false;
+		if (strncmp(f, "id=", 3) == 0 && strncmp(c->id, v, strlen(v)) != 0)
+			return false;
+		if (strncmp(f, "status=", 7) == 0 &&
+		    strcmp(ctr_status_name(ctr_status_live(c)), v) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool has_status_filter(char *const *filters)
+{
+	for (size_t i = 0; filters && filters[i]; i++)
+		if (strncmp(filters[i], "status=", 7) == 0)
+			return true;
+	return false;
+}
+
 int cmd_ps(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
 		{ "all", no_argument, NULL, 'a', NULL, "all containers (default: running ones)" },
 		{ "quiet", no_argument, NULL, 'q', NULL, "print container ids only" },
 		{ "no-trunc", no_argument, NULL, 'N', NULL, "do not truncate ids and commands" },
+		{ "filter", required_argument, NULL, 'f', "KEY=VALUE",
+		  "only containers with label=KEY[=VALUE], name=, id= or status= (all must hold)" },
 		{ 0 },
 	};
 	static const struct cli_command def = {
-		.name = "ps", .args = "[OPTIONS]", .optstring = "+aq", .opts = opts,
+		.name = "ps", .args = "[OPTIONS]", .optstring = "+aqf:", .opts = opts,
 		.summary = "List containers.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
+	cleanup_strv char **filters = NULL;
 	struct ctr **all = NULL;
 	struct table *t = NULL;
 	struct hull_err err = { 0 };
@@ -82,6 +130,8 @@ int cmd_ps(int argc, char **argv)
 			quiet = cli_opt_on;
 		else if (c == 'N')
 			no_trunc = cli_opt_on;
+		else if (c == 'f' && filter_check(optarg) == 0)
+			strv_push(&filters, optarg);
 		else
 			return EXIT_ENGINE;
 	}
@@ -89,6 +139,7 @@ int cmd_ps(int argc, char **argv)
 		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
 	if (cli_store_open("ps", &s) != 0)
 		return EXIT_ENGINE;
+	show_all = show_all || has_status_filter(filters);
 	if (ctr_list(s, &all, &err) < 0)
 		return cli_fail("ps", &err);
 	t = table_new(7);
@@ -105,7 +156,7 @@ int cmd_ps(int argc, char **argv)
 			i++;
 		i -= n;
 		ct = all[i];
-		if (!show_all && ctr_status_live(ct) != CTR_RUNNING)
+		if ((!show_all && ctr_status_live(ct) != CTR_RUNNING) || !filters_match(ct, filters))
 			continue;
 		(void)snprintf(id, sizeof(id), "%s", ct->id);
 		if (!no_trunc)

@@ -1,4 +1,5 @@
-/* hull stop [-t N] CONTAINER...: TERM, then KILL after N seconds (default 10). */
+/* hull stop [-t N] CONTAINER...: the stop signal, then KILL after N seconds (default: the
+ * container's --stop-timeout, or 10; -1: wait forever). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,15 +10,15 @@ int cmd_stop(int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
 		{ "time", required_argument, NULL, 't', "SECONDS",
-		  "seconds to wait after TERM before KILL (default 10)" },
+		  "seconds to wait before KILL (default: --stop-timeout, or 10; -1: forever)" },
 		{ 0 },
 	};
 	static const struct cli_command def = {
 		.name = "stop", .args = "[OPTIONS] CONTAINER...", .optstring = "+t:", .opts = opts,
-		.summary = "Stop containers: TERM, then KILL after a timeout.",
+		.summary = "Stop containers: the stop signal, then KILL after a timeout.",
 	};
 	cleanup_image_store struct image_store *s = NULL;
-	long timeout = 10;
+	long timeout = ENGINE_STOP_TIMEOUT_DEFAULT;
 	char *end = NULL;
 	int c, rc = 0;
 
@@ -25,7 +26,7 @@ int cmd_stop(int argc, char **argv)
 		if (c != 't')
 			return EXIT_ENGINE;
 		timeout = strtol(optarg, &end, 10);
-		if (end == optarg || *end || timeout < 0 || timeout > 86400)
+		if (end == optarg || *end || timeout < -1 || timeout > 86400)
 			return cli_usage_error("stop", "-t %s: invalid number of seconds", optarg);
 	}
 	if (optind >= argc)

@@ -17,6 +17,7 @@
 #include "engine/cmdpath.h"
 #include "engine/container.h"
 #include "engine/security.h"
+#include "engine/lifecycle.h"
 #include "net/net.h"
 #include "spec/spec.h"
 
@@ -314,6 +315,30 @@ static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull
 	return 0;
 }
 
+/* --init: the host's catatonit, read-only in the container (podman's /run/podman-init) */
+static int add_init(const struct run_opts *o, struct oci_spec *s, struct hull_err *err)
+{
+	if (!o->init)
+		return 0;
+	if (access(CTR_INIT_HOST_PATH, X_OK) < 0)
+		return hull_err_set(err, errno, "--init: %s (Debian's catatonit)",
+				    CTR_INIT_HOST_PATH);
+	spec_add_mount(s, CTR_INIT_PATH, "bind", CTR_INIT_HOST_PATH, "rbind,ro");
+	return 0;
+}
+
+/* --init: the process runs as "CTR_INIT_PATH -- ARGS..."; after the command check, which
+ * is about the command */
+static void args_add_init(const struct run_opts *o, json_t *doc)
+{
+	json_t *args = json_object_get(json_object_get(doc, "process"), "args");
+
+	if (!o->init || !json_is_array(args))
+		return;
+	(void)json_array_insert_new(args, 0, json_string("--"));
+	(void)json_array_insert_new(args, 0, json_string(CTR_INIT_PATH));
+}
+
 /* A capability the runtime can grant: in our own bounding set (root here lacks some). */
 static bool cap_grantable(const char *name)
 {
@@ -528,7 +553,7 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 	if ((r = engine_security_build(o, rootfs_fd, s, err)) < 0)
 		return r;
 	add_etc_files(dir, hostname, net, rootfs_fd, s);
-	if ((r = add_volumes(o, s, err)) < 0)
+	if ((r = add_volumes(o, s, err)) < 0 || (r = add_init(o, s, err)) < 0)
 		return r;
 	*ret = steal_ptr(&s);
 	return 0;
@@ -576,6 +601,7 @@ int ctr_config_build(const struct run_opts *o, json_t *img, int rootfs_fd, const
 		json_decref(doc);
 		return r;
 	}
+	args_add_init(o, doc);
 	*ret = doc;
 	*ret_exit = 0;
 	return 0;

@@ -32,9 +32,13 @@ static json_t *state_json(struct ctr *c)
 {
 	enum ctr_status st = ctr_status_live(c);
 
+	/* docker's Restarting: exited, its monitor waiting to start it again (--restart) */
+	bool restarting = st == CTR_EXITED && c->state.monitor_pid > 0 &&
+			  kill(c->state.monitor_pid, 0) == 0;
+
 	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:s, s:s}", "Status",
 			 ctr_status_name(st), "Running", st == CTR_RUNNING, "Paused", false,
-			 "Restarting", false, "OOMKilled", c->state.oom_killed, "Dead", false, "Pid",
+			 "Restarting", restarting, "OOMKilled", c->state.oom_killed, "Dead", false, "Pid",
 			 (json_int_t)(st == CTR_RUNNING ? c->state.pid : 0), "ExitCode",
 			 (json_int_t)c->state.exit_code, "StartedAt", c->state.started_at,
 			 "FinishedAt", c->state.finished_at);
@@ -102,6 +106,8 @@ json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
 		(void)json_object_set_new(o, "Path", json_string(c->path ? c->path : ""));
 		(void)json_object_set_new(o, "Args", strv_json(c->args));
 		(void)json_object_set_new(o, "RootfsMode", json_string(c->rootfs_mode));
+		(void)json_object_set_new(o, "RestartCount",
+					  json_integer((json_int_t)c->state.restart_count));
 	}
 	(void)json_object_set_new(o, "Config", config_json(c));
 	if (!c->leftover)

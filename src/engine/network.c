@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/netconnect.h"
 #include "engine/netjoin.h"
 #include "net/ipam.h"
 #include "net/net.h"
@@ -501,6 +502,7 @@ static void teardown_locked(struct image_store *s, const char *id, const char *d
 
 	if (!json_is_true(json_object_get(v, "Active")) || !netname || !nsp)
 		return;
+	engine_net_extras_teardown_locked(s, id, v); /* network connect's, first */
 	if (stat(nsp, &st) == 0 && net_def_load(s->root, netname, &def, &e2) == 0) {
 		cleanup_json json_t *opts = netavark_opts(id, v, def,
 			json_string_value(json_object_get(v, "IPAddress")));
@@ -645,11 +647,15 @@ int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 	/* what a killed hull left of an earlier start */
 	teardown_locked(s, c->id, c->dir, v);
 	r = setup_locked(s, c, v, err);
+	if (r == 0)
+		r = engine_net_extras_setup_locked(s, c->id, c->dir, v, err);
 	gw = json_string_value(json_object_get(v, "Gateway"));
 	if (r == 0) {
 		(void)hjson_get_strv(v, "ExtraHosts", "network.json", false, 256, &extra, err);
 		r = hosts_write(c->dir, extra, gw, json_string_value(json_object_get(v, "IPAddress")),
 				json_string_value(json_object_get(v, "Hostname")), err);
+		if (r == 0)
+			engine_net_extras_hosts(c->dir, v);
 	}
 	if (r < 0) {
 		struct hull_err e2 = *err;
@@ -699,6 +705,7 @@ json_t *engine_net_settings(struct ctr *c)
 						    json_object_get(v, "Aliases"), "IPAddress",
 						    ip ? ip : "", "Gateway", gw ? gw : "",
 						    "IPPrefixLen", plen, "MacAddress", mac ? mac : ""));
+	engine_net_extras_settings(v, nets);
 	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "IPAddress", ip ? ip : "",
 			 "Gateway", gw ? gw : "", "IPPrefixLen", plen, "MacAddress",
 			 mac ? mac : "", "Ports", ports, "Networks", nets, "SandboxKey",
@@ -771,8 +778,9 @@ char **engine_net_users(struct image_store *s, const char *network)
 		if (e->d_name[0] == '.')
 			continue;
 		v = net_file_load(cd);
-		if (json_string_value(json_object_get(v, "Network")) &&
-		    strcmp(json_string_value(json_object_get(v, "Network")), network) == 0)
+		if ((json_string_value(json_object_get(v, "Network")) &&
+		     strcmp(json_string_value(json_object_get(v, "Network")), network) == 0) ||
+		    engine_net_extras_use(v, network))
 			strv_push_owned(&out, xstrndup(e->d_name, 12));
 	}
 	if (d)

@@ -11,6 +11,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/lifecycle.h"
 
 #define RECORD_MAX_SIZE (1u << 20)
 #define RECORD_MAX_ITEMS 65536
@@ -59,6 +60,7 @@ void ctr_free(struct ctr *c)
 	free(c->config.image);
 	free(c->config.user);
 	free(c->config.stop_signal);
+	strv_free(c->config.labels);
 	free(c->host.network_mode);
 	free(c->host.cpuset_cpus);
 	strv_free(c->host.cap_add);
@@ -138,6 +140,40 @@ static int get_version(json_t *o, const char *file, unsigned *ret, struct hull_e
 	return 0;
 }
 
+/* Config.Labels: an object of strings, as "KEY=VALUE" (absent: none) */
+static int get_labels(json_t *o, const char *where, char ***dst, struct hull_err *err)
+{
+	json_t *l = json_object_get(o, "Labels"), *v;
+	const char *k;
+
+	if (!l || json_is_null(l))
+		return 0;
+	if (!json_is_object(l) || json_object_size(l) > RECORD_MAX_ITEMS)
+		return hull_err_setx(err, EINVAL, "%s: Labels: expected an object", where);
+	json_object_foreach(l, k, v) {
+		if (!json_is_string(v))
+			return hull_err_setx(err, EINVAL, "%s: Labels: %s: expected a string", where,
+					     k);
+		strv_push_owned(dst, xasprintf("%s=%s", k, json_string_value(v)));
+	}
+	return 0;
+}
+
+/* Config.StopTimeout: absent when --stop-timeout was not given (docker's) */
+static int get_stop_timeout(json_t *o, const char *where, struct ctr_config *cf,
+			    struct hull_err *err)
+{
+	int64_t t = 0;
+	int r;
+
+	if (!json_object_get(o, "StopTimeout"))
+		return 0;
+	r = hjson_get_int(o, "StopTimeout", where, true, -1, 86400 * 365, &t, err);
+	cf->has_stop_timeout = r == 0;
+	cf->stop_timeout = (int)t;
+	return r;
+}
+
 static int read_config(json_t *rec, struct ctr_config *cf, struct hull_err *err)
 {
 	static const char where[] = "hull.json: Config";
@@ -164,7 +200,34 @@ static int read_config(json_t *rec, struct ctr_config *cf, struct hull_err *err)
 		r = get_str(o, "StopSignal", where, &cf->stop_signal, err);
 	if (r == 0 && !cf->stop_signal)
 		cf->stop_signal = xstrdup("SIGTERM");
+	if (r == 0)
+		r = get_stop_timeout(o, where, cf, err);
+	if (r == 0)
+		r = get_labels(o, where, &cf->labels, err);
 	return r;
+}
+
+/* HostConfig.RestartPolicy {Name, MaximumRetryCount} (absent: "no") */
+static int get_restart(json_t *o, const char *where, struct ctr_restart *ret,
+		       struct hull_err *err)
+{
+	json_t *p = NULL;
+	const char *name = NULL;
+	int64_t n = 0;
+	int r = hjson_get_obj(o, "RestartPolicy", where, false, &p, err);
+
+	if (r < 0 || !p)
+		return r;
+	r = hjson_get_str(p, "Name", where, false, &name, err);
+	if (r == 0)
+		r = hjson_get_int(p, "MaximumRetryCount", where, false, 0, INT32_MAX, &n, err);
+	if (r < 0)
+		return r;
+	if (name && *name && ctr_restart_parse(name, ret) < 0)
+		return hull_err_setx(err, EINVAL, "%s: RestartPolicy: unknown Name \"%s\"", where,
+				     name);
+	ret->max_retries = ret->policy == CTR_RESTART_ON_FAILURE ? (int)n : 0;
+	return 0;
 }
 
 static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_err *err)
@@ -201,6 +264,10 @@ static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_
 	h->cpu_shares = (uint64_t)shares;
 	if (r == 0)
 		r = get_str(o, "CpusetCpus", where, &h->cpuset_cpus, err);
+	if (r == 0)
+		r = get_bool(o, "Init", where, &h->init, err);
+	if (r == 0)
+		r = get_restart(o, where, &h->restart, err);
 	if (r == 0 && !h->network_mode)
 		h->network_mode = xstrdup("none");
 	if (r == 0 && !h->cpuset_cpus)
@@ -257,6 +324,8 @@ static void record_defaults(struct ctr *c)
 		c->config.stop_signal = xstrdup("SIGTERM");
 	if (!c->config.cmd)
 		c->config.cmd = xcalloc(1, sizeof(char *));
+	if (!c->config.labels)
+		c->config.labels = xcalloc(1, sizeof(char *));
 	if (!c->layers)
 		c->layers = xcalloc(1, sizeof(char *));
 	if (!c->args)
@@ -275,7 +344,7 @@ static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
 {
 	static const char where[] = "state.json";
 	const char *status = NULL;
-	int64_t pid = 0, mon = 0, code = 0, ticks = 0;
+	int64_t pid = 0, mon = 0, code = 0, ticks = 0, restarts = 0;
 	unsigned version;
 	int r = get_version(o, where, &version, err);
 
@@ -296,8 +365,11 @@ static int read_state(json_t *o, struct ctr_state *st, struct hull_err *err)
 		r = get_str(o, "StartedAt", where, &st->started_at, err);
 	if (r == 0)
 		r = get_str(o, "FinishedAt", where, &st->finished_at, err);
+	if (r == 0)
+		r = hjson_get_int(o, "RestartCount", where, false, 0, INT32_MAX, &restarts, err);
 	if (r < 0)
 		return r;
+	st->restart_count = (unsigned)restarts;
 	/* an unknown status reads as "created", as it always did */
 	st->status = CTR_CREATED;
 	for (int i = 0; status && i < CTR_STATUS_COUNT; i++)
@@ -366,18 +438,35 @@ static json_t *strv_json(char *const *v)
 	return a;
 }
 
+static json_t *labels_json(char *const *v)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; v && v[i]; i++) {
+		cleanup_free char *k = xstrndup(v[i], strcspn(v[i], "="));
+		const char *eq = strchr(v[i], '=');
+
+		(void)json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
+	}
+	return o;
+}
+
 json_t *ctr_record_config_json(const struct ctr_config *cf)
 {
-	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "Cmd",
-			 strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
-			 cf->working_dir, "Hostname", cf->hostname, "Tty", cf->tty, "OpenStdin",
-			 cf->open_stdin, "Image", cf->image, "User", cf->user, "StopSignal",
-			 cf->stop_signal);
+	json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:o}", "Cmd",
+			      strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir",
+			      cf->working_dir, "Hostname", cf->hostname, "Tty", cf->tty,
+			      "OpenStdin", cf->open_stdin, "Image", cf->image, "User", cf->user,
+			      "StopSignal", cf->stop_signal, "Labels", labels_json(cf->labels));
+
+	if (o && cf->has_stop_timeout)
+		(void)json_object_set_new(o, "StopTimeout", json_integer(cf->stop_timeout));
+	return o;
 }
 
 json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 {
-	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
+	json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
 			 "AutoRemove", h->auto_remove, "NetworkMode", h->network_mode, "Memory",
 			 (json_int_t)h->memory, "NanoCpus", (json_int_t)h->nano_cpus, "PidsLimit",
 			 (json_int_t)h->pids_limit, "ReadonlyRootfs", h->readonly_rootfs,
@@ -385,6 +474,15 @@ json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 			 strv_json(h->cap_drop), "Binds", strv_json(h->binds), "MemorySwap",
 			 (json_int_t)h->memory_swap, "CpuShares", (json_int_t)h->cpu_shares,
 			 "CpusetCpus", h->cpuset_cpus);
+
+	if (o) {
+		(void)json_object_set_new(o, "Init", json_boolean(h->init));
+		(void)json_object_set_new(o, "RestartPolicy",
+					  json_pack("{s:s, s:i}", "Name",
+						    ctr_restart_name(h->restart.policy),
+						    "MaximumRetryCount", h->restart.max_retries));
+	}
+	return o;
 }
 
 static int write_json(const char *dir, const char *name, json_t *o, struct hull_err *err)
@@ -425,12 +523,12 @@ int ctr_state_write(const struct ctr *c, struct hull_err *err)
 {
 	const struct ctr_state *st = &c->state;
 	cleanup_json json_t *o = json_pack(
-		"{s:i, s:s, s:i, s:i, s:I, s:i, s:b, s:s, s:s}", "Version", CTR_RECORD_VERSION,
+		"{s:i, s:s, s:i, s:i, s:I, s:i, s:b, s:s, s:s, s:i}", "Version", CTR_RECORD_VERSION,
 		"Status", ctr_status_name(st->status), "Pid", (int)st->pid, "MonitorPid",
 		(int)st->monitor_pid, "StartTicks", (json_int_t)st->start_ticks, "ExitCode",
 		st->exit_code, "OOMKilled", st->oom_killed,
 		"StartedAt", st->started_at ? st->started_at : "", "FinishedAt",
-		st->finished_at ? st->finished_at : "");
+		st->finished_at ? st->finished_at : "", "RestartCount", (int)st->restart_count);
 
 	return write_json(c->dir, "state.json", o, err);
 }

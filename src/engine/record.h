@@ -28,13 +28,31 @@ enum ctr_status {
 	CTR_STATUS_COUNT,
 };
 
+/* docker's HostConfig.RestartPolicy (engine/lifecycle.h) */
+enum ctr_restart_policy {
+	CTR_RESTART_NO,
+	CTR_RESTART_ON_FAILURE,
+	CTR_RESTART_ALWAYS,
+	CTR_RESTART_UNLESS_STOPPED,
+	CTR_RESTART_COUNT,
+};
+
+struct ctr_restart {
+	enum ctr_restart_policy policy;
+	int max_retries; /* on-failure:N; 0: no limit */
+};
+
 /* docker's Config: the process as it was built at create (inspect shows it). */
 struct ctr_config {
 	char **cmd; /* the whole argv: entrypoint and command */
 	char **env;
 	char *working_dir, *hostname, *image, *user;
-	char *stop_signal; /* the image's STOPSIGNAL (a name signal_parse() knows) or SIGTERM */
+	char *stop_signal; /* --stop-signal, the image's STOPSIGNAL (a name signal_parse() knows)
+			    * or SIGTERM */
 	bool tty, open_stdin;
+	bool has_stop_timeout; /* --stop-timeout given: */
+	int stop_timeout;      /* seconds `hull stop` waits before KILL; -1: forever */
+	char **labels;         /* "KEY=VALUE", the image's merged with --label (lifecycle.h) */
 };
 
 /* docker's HostConfig: the `hull run` flags that are not the process's. */
@@ -45,6 +63,8 @@ struct ctr_host_config {
 	uint64_t cpu_shares;
 	char *cpuset_cpus;
 	char **cap_add, **cap_drop, **binds;
+	bool init;                  /* --init: catatonit is the process's PID 1 */
+	struct ctr_restart restart; /* RestartPolicy, carried out by the monitor */
 };
 
 /* state.json */
@@ -58,6 +78,7 @@ struct ctr_state {
 	int exit_code;
 	bool oom_killed;   /* the kernel's OOM killer killed a process of it during the last run */
 	char *started_at, *finished_at; /* RFC 3339, "" when never */
+	unsigned restart_count; /* restarts by the monitor since the last `hull start` */
 };
 
 struct ctr {

@@ -22,6 +22,7 @@
 #include "engine/ctrlog.h"
 #include "common/signame.h"
 #include "engine/human.h"
+#include "engine/lifecycle.h"
 #include "engine/network.h"
 #include "engine/rootfs.h"
 #include "container/tty.h"
@@ -109,6 +110,14 @@ static int record_process(struct ctr *c, json_t *oci, struct hull_err *err)
 		return r;
 	if (!c->config.env)
 		c->config.env = xcalloc(1, sizeof(char *));
+	/* --init: the process is the init and the command; Config shows the command (docker) */
+	if (c->host.init && strv_length(c->config.cmd) > 2 &&
+	    strcmp(c->config.cmd[0], CTR_INIT_PATH) == 0) {
+		char **cmd = strv_dup(c->config.cmd + 2);
+
+		strv_free(c->config.cmd);
+		c->config.cmd = cmd;
+	}
 	c->config.working_dir = xstrdup_or(cwd, "");
 	c->config.hostname = xstrdup_or(hostname, "");
 	c->path = xstrdup_or(c->config.cmd[0], "");
@@ -136,8 +145,15 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	c->config.open_stdin = o->interactive;
 	c->config.image = xstrdup(o->image);
 	c->config.user = xstrdup_or(o->user, "");
-	/* the image's STOPSIGNAL, used by `hull stop` */
+	/* --stop-signal, else the image's STOPSIGNAL, used by `hull stop` */
+	if (o->stop_signal)
+		stop = o->stop_signal;
 	c->config.stop_signal = xstrdup(stop && signal_parse(stop) > 0 ? stop : "SIGTERM");
+	c->config.has_stop_timeout = o->has_stop_timeout;
+	c->config.stop_timeout = o->stop_timeout;
+	c->config.labels = ctr_labels_merge(json_object_get(icfg, "Labels"), o->labels);
+	h->init = o->init;
+	h->restart = o->restart;
 	h->auto_remove = o->rm;
 	h->network_mode = xstrdup_or(o->network, "bridge");
 	h->memory = o->memory;
@@ -275,6 +291,8 @@ int engine_create(struct image_store *s, const struct run_opts *o, struct ctr **
 	return ctr_load(s, id, ret, err);
 }
 
+static int kill_running(struct image_store *s, struct ctr *c, int sig, struct hull_err *err);
+
 static void state_set_running(struct ctr *c, pid_t pid)
 {
 	struct ctr_state *st = &c->state;
@@ -294,13 +312,14 @@ static void state_set_running(struct ctr *c, pid_t pid)
 	st->oom_killed = false;
 }
 
-static void state_set_exited(struct ctr *c, int code, bool oom_killed)
+/* again: the monitor restarts it (--restart) and stays its monitor meanwhile */
+static void state_set_exited(struct ctr *c, int code, bool oom_killed, bool again)
 {
 	struct ctr_state *st = &c->state;
 
 	st->status = CTR_EXITED;
 	st->pid = 0;
-	st->monitor_pid = 0;
+	st->monitor_pid = again ? getpid() : 0;
 	st->start_ticks = 0;
 	free(st->finished_at);
 	st->finished_at = now_str();
@@ -375,7 +394,7 @@ static int launch(struct image_store *s, struct ctr *c, const int stdio[3], pid_
 }
 
 /* After the init exited: record the status, drop the runtime state, --rm. */
-static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
+static void finish(struct image_store *s, struct ctr *c, int code, bool rm, bool again)
 {
 	cleanup_backend struct engine_backend b = { 0 };
 	struct hull_err e2;
@@ -396,7 +415,7 @@ static void finish(struct image_store *s, struct ctr *c, int code, bool rm)
 	}
 	/* a stopped container holds no mount on the host; start mounts it again */
 	(void)ctr_rootfs_teardown(c->dir, &e2);
-	state_set_exited(c, code, oom);
+	state_set_exited(c, code, oom, again);
 	(void)ctr_state_save(c, &e2);
 }
 
@@ -491,6 +510,8 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 		(void)close(s->lock_fd);
 		s->lock_fd = -1;
 	}
+	(void)ctr_clear_stopped(c->dir);
+	c->state.restart_count = 0;
 	r = fg_pipes(c, stdio, out, errp, &logfd, err);
 	if (r == 0)
 		r = launch(s, c, stdio, &pid, NULL, &master, err);
@@ -521,44 +542,119 @@ int engine_run_foreground(struct image_store *s, struct ctr *c, bool interactive
 	fg_pid = 0;
 	if (code < 0)
 		code = 125;
-	finish(s, c, code, rm);
+	finish(s, c, code, rm, false);
 	return code;
+}
+
+/* The monitor's pipes and one launch; *ret_out and *ret_err are the read ends (or the
+ * terminal's master as the output). */
+static int monitor_launch(struct image_store *s, struct ctr *c, int devnull, int *ret_out,
+			  int *ret_err, pid_t *ret_pid, struct hull_err *err)
+{
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int master = -1, r;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = hull_err_set(err, errno, "%s: monitor set-up", c->id);
+		close_fds((int[]){ out[0], out[1], errp[0], errp[1] }, 4);
+		return r;
+	}
+	r = launch(s, c, (int[]){ devnull, out[1], errp[1] }, ret_pid, NULL, &master, err);
+	close_fds((int[]){ out[1], errp[1] }, 2);
+	if (r < 0) {
+		close_fds((int[]){ out[0], errp[0] }, 2);
+		return r;
+	}
+	if (master >= 0) { /* with a terminal, its output is the log's stdout */
+		(void)close(out[0]);
+		out[0] = master;
+	}
+	*ret_out = out[0];
+	*ret_err = errp[0];
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The backoff before a restart, ended early by a user's stop (the mark). true: go on. */
+static bool restart_pause(struct ctr *c, unsigned ms)
+{
+	for (unsigned waited = 0; waited < ms; waited += 20) {
+		if (ctr_is_stopped(c->dir))
+			return false;
+		(void)usleep(20000);
+	}
+	return !ctr_is_stopped(c->dir);
+}
+
+/*
+ * Between two runs (--restart): wait, then launch again through the start path (rootfs,
+ * network, runtime). A stop marked after the launch stops the new run at once: the mark
+ * and the status are each written before the other is read (engine_stop).
+ */
+static int monitor_restart(struct image_store *s, struct ctr *c, int devnull, unsigned delay,
+			   int *out, int *errp, pid_t *pid)
+{
+	struct hull_err err = { 0 };
+
+	if (!restart_pause(c, delay))
+		return -ECANCELED;
+	c->state.restart_count++;
+	if (monitor_launch(s, c, devnull, out, errp, pid, &err) < 0) {
+		c->state.monitor_pid = 0;
+		(void)ctr_state_save(c, &err);
+		return -ECANCELED;
+	}
+	if (ctr_is_stopped(c->dir))
+		(void)kill_running(s, c, SIGKILL, &err);
+	return 0;
 }
 
 int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd)
 {
 	cleanup_close int logfd = -1;
 	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int out = -1, errp = -1;
 	struct hull_err err = { 0 };
 	bool rm = c->host.auto_remove;
-	int pidfd = -1, code, master = -1;
+	unsigned delay = 0;
 	pid_t pid = 0;
 
 	logfd = ctr_log_open(c->dir);
-	if (logfd < 0)
-		errno = -logfd;
-	if (logfd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		(void)hull_err_set(&err, errno, "%s: monitor set-up", c->id);
+	if (logfd < 0) {
+		(void)hull_err_set(&err, -logfd, "%s: monitor set-up", c->id);
 		goto fail;
 	}
-	if (launch(s, c, (int[]){ devnull, out[1], errp[1] }, &pid, &pidfd, &master, &err) < 0)
+	if (monitor_launch(s, c, devnull, &out, &errp, &pid, &err) < 0)
 		goto fail;
-	(void)close(out[1]);
-	(void)close(errp[1]);
-	if (master >= 0) { /* with a terminal, its output is the log's stdout */
-		(void)close(out[0]);
-		out[0] = master;
-	}
 	notify_parent(notify_fd, "ok\n");
-	/* The pipes close when every process of the container has exited (or closed them);
-	 * the init's exit is collected after. */
-	ctr_log_relay(logfd, out[0], errp[0], false);
-	code = engine_wait_handle(s, c, pid);
-	if (pidfd >= 0)
-		(void)close(pidfd);
-	finish(s, c, code < 0 ? 125 : code, rm);
-	return 0;
+	for (;;) {
+		long long started = now_ms();
+		int code;
+		bool again;
+
+		/* The pipes close when every process of the container has exited (or closed
+		 * them); the init's exit is collected after. */
+		ctr_log_relay(logfd, out, errp, false);
+		code = engine_wait_handle(s, c, pid);
+		if (code < 0)
+			code = 125;
+		again = !rm && ctr_restart_wanted(&c->host.restart, code, c->state.restart_count,
+						  ctr_is_stopped(c->dir));
+		/* with again, still ours between the runs: stop and rm wait for us */
+		finish(s, c, code, rm, again);
+		if (!again)
+			return 0;
+		delay = ctr_restart_delay_ms(delay, now_ms() - started);
+		if (monitor_restart(s, c, devnull, delay, &out, &errp, &pid) < 0)
+			return 0;
+	}
 fail:
 	{
 		cleanup_free char *msg = xasprintf("err %s\n", err.msg);
@@ -579,6 +675,9 @@ int engine_start_detached(struct image_store *s, struct ctr *c, struct hull_err 
 
 	if (ctr_status_live(c) == CTR_RUNNING)
 		return hull_err_setx(err, EBUSY, "container %s is already running", c->name);
+	/* a user's start: the restart policy applies again, counting from 0 */
+	(void)ctr_clear_stopped(c->dir);
+	c->state.restart_count = 0;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return hull_err_set(err, errno, "pipe");
 	(void)fflush(NULL);
@@ -630,7 +729,8 @@ int engine_wait_exit(struct ctr *c, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
-int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err)
+/* Signal the running container without marking it stopped by the user. */
+static int kill_running(struct image_store *s, struct ctr *c, int sig, struct hull_err *err)
 {
 	cleanup_backend struct engine_backend b = { 0 };
 
@@ -641,20 +741,52 @@ int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *
 	return b.ops->kill(&b, c, sig, err);
 }
 
+int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err)
+{
+	/* a user's KILL or stop signal ends the container for its restart policy too
+	 * (docker's HasBeenManuallyStopped); another signal (HUP...) does not */
+	if ((sig == SIGKILL || sig == signal_parse(c->config.stop_signal)) &&
+	    ctr_status_live(c) == CTR_RUNNING)
+		(void)ctr_mark_stopped(c->dir);
+	return kill_running(s, c, sig, err);
+}
+
+/* The monitor of c waiting to restart it (the container not running): until it exits.
+ * It polls the stop mark between restarts. */
+static void wait_monitor(struct ctr *c)
+{
+	struct hull_err e2;
+
+	for (int i = 0; i < 500; i++) {
+		if (ctr_state_reload(c, &e2) < 0 || c->state.status == CTR_RUNNING ||
+		    c->state.monitor_pid <= 0 || kill(c->state.monitor_pid, 0) < 0)
+			return;
+		(void)usleep(20000);
+	}
+}
+
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err)
 {
 	int r, sig;
 
-	if (ctr_status_live(c) != CTR_RUNNING)
-		return 0;
+	/* before the status is read: a monitor restarting it now sees the mark once the new
+	 * run is recorded, or we see that run (lifecycle.h) */
+	(void)ctr_mark_stopped(c->dir);
+	if (timeout == ENGINE_STOP_TIMEOUT_DEFAULT)
+		timeout = c->config.has_stop_timeout ? c->config.stop_timeout : 10;
+	if (ctr_status_live(c) != CTR_RUNNING) {
+		wait_monitor(c);
+		if (ctr_status_live(c) != CTR_RUNNING)
+			return 0;
+	}
 	/* a kill that fails because the container is exiting right now is not an error */
 	sig = signal_parse(c->config.stop_signal);
-	r = engine_kill(s, c, sig > 0 ? sig : SIGTERM, err);
+	r = kill_running(s, c, sig > 0 ? sig : SIGTERM, err);
 	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
-	if (engine_wait_exit(c, timeout * 1000) == 0)
+	if (engine_wait_exit(c, timeout < 0 ? -1 : timeout * 1000) == 0)
 		return 0;
-	r = engine_kill(s, c, SIGKILL, err);
+	r = kill_running(s, c, SIGKILL, err);
 	if (r < 0 && engine_wait_exit(c, 2000) < 0)
 		return r;
 	if (engine_wait_exit(c, 10000) < 0)
@@ -677,13 +809,20 @@ int engine_remove_v(struct image_store *s, struct ctr *c, bool force, bool volum
 	struct hull_err e2;
 	int r;
 
+	/* a monitor between two runs (--restart) restarts nothing once marked */
+	if (c->state.monitor_pid != getpid() && ctr_status_live(c) != CTR_RUNNING &&
+	    c->state.monitor_pid > 0) {
+		(void)ctr_mark_stopped(c->dir);
+		wait_monitor(c);
+	}
 	/* the monitor removing its own container (--rm) is not "running" any more */
 	if (ctr_status_live(c) == CTR_RUNNING &&
 	    c->state.monitor_pid != getpid()) {
 		if (!force)
 			return hull_err_setx(err, EBUSY, "cannot remove running container %s: stop "
 					     "it first or use -f", c->name);
-		(void)engine_kill(s, c, SIGKILL, &e2);
+		(void)ctr_mark_stopped(c->dir);
+		(void)kill_running(s, c, SIGKILL, &e2);
 		(void)engine_wait_exit(c, 10000);
 	}
 	/* a record whose backend this hull lacks is still removable: nothing of it runs */

@@ -61,6 +61,13 @@ struct run_opts {
 	char **group_add, **sysctls;
 	struct oci_rlimit *rlimits;
 	size_t n_rlimits;
+	/* lifecycle (engine/lifecycle.h): --init, --stop-signal, --stop-timeout, --label and
+	 * --label-file ("KEY[=VALUE]", in order), --restart */
+	bool init, has_stop_timeout;
+	const char *stop_signal; /* NULL: the image's STOPSIGNAL */
+	int stop_timeout;        /* seconds, -1: forever */
+	char **labels;
+	struct ctr_restart restart;
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */
@@ -97,7 +104,12 @@ int engine_start_detached(struct image_store *s, struct ctr *c, struct hull_err 
 int engine_monitor(struct image_store *s, struct ctr *c, int notify_fd);
 
 int engine_kill(struct image_store *s, struct ctr *c, int sig, struct hull_err *err);
-/* TERM (or the image's stop signal), then KILL after timeout seconds. */
+/*
+ * The stop signal (--stop-signal, the image's, or TERM), then KILL after timeout seconds
+ * (ENGINE_STOP_TIMEOUT_DEFAULT: the container's --stop-timeout, or 10; < 0: wait forever).
+ * Marks the container stopped by the user first: its restart policy does not restart it.
+ */
+#define ENGINE_STOP_TIMEOUT_DEFAULT (-1000)
 int engine_stop(struct image_store *s, struct ctr *c, int timeout, struct hull_err *err);
 /* Remove a container; a running one only with force (killed first). Its anonymous volumes
  * go too with volumes (rm -v) or when it was made with --rm, under ctr_names_lock (so the

@@ -72,7 +72,7 @@ def test_complete_commands_and_flags(tmp_path):
     env = {"HULL_ROOT": str(tmp_path / "empty")}
     assert complete(["r"], env) == ["rm", "rmi", "run"]
     assert complete(["run", "--rm"], env) == ["--rm"]
-    assert complete(["run", "--r"], env) == ["--read-only", "--rm", "--rootfs-copy"]
+    assert complete(["run", "--r"], env) == ["--read-only", "--restart", "--rm", "--rootfs-copy"]
     assert complete(["img", "c"], env) == ["check", "commit", "compare", "convert", "create"]
     assert "--shrink" in complete(["img", "resize", "--"], env)
     assert complete(["help", "sy"], env) == ["system"]

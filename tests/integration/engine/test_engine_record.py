@@ -58,6 +58,10 @@ def test_old_store_reads_and_runs(bb, kind):
     assert got.pop("Mounts") == []
     # and State.OOMKilled (docker's, between Restarting and Dead), false for an old record
     assert list(got["State"])[4] == "OOMKilled" and got["State"].pop("OOMKilled") is False
+    # and the lifecycle options (docs/engine.md "Lifecycle"), at their defaults
+    assert got.pop("RestartCount") == 0 and got["Config"].pop("Labels") == {}
+    assert got["HostConfig"].pop("Init") is False
+    assert got["HostConfig"].pop("RestartPolicy") == {"Name": "no", "MaximumRetryCount": 0}
     assert got == exp
     assert list(got) == list(exp)  # docker's key order, as before
     ps = bb.out("ps", "-a", "--no-trunc")
@@ -73,6 +77,7 @@ def test_old_store_reads_and_runs(bb, kind):
     assert state["Version"] == 1 and state["Status"] == "exited" and state["ExitCode"] == 0
     assert state["OOMKilled"] is False
     again = json.loads(bb.out("inspect", name))[0]
+    assert again["Config"].pop("Labels") == {}
     assert again["State"]["Status"] == "exited" and again["Config"] == exp["Config"]
     bb.run("rm", name)
     assert not (bb.root / "containers" / cid).exists()
