@@ -23,9 +23,6 @@
 #include "net/net.h"
 #include "net/netdef.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 static const struct cli_option no_opts[] = { { 0 } };
 
 #define NETWORK_USAGE "usage: hull network create|ls|inspect|rm|prune|connect|disconnect ..."

@@ -16,9 +16,6 @@
 #include "engine/volume.h"
 #include "image/store.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 #define VOLUME_USAGE "usage: hull volume create|ls|inspect|rm|prune ..."
 
 static const struct cli_option no_opts[] = { { 0 } };

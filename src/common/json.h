@@ -12,7 +12,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
+
+/* A json_t reference dropped at the end of its scope: cleanup_json json_t *v = NULL; */
+DEFINE_CLEANUP_FUNC(json_t, json_decref)
+#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
 
 /* Load a JSON file of at most max_size bytes; the error names the file, line and column. */
 int hjson_load_file(const char *path, size_t max_size, json_t **ret, struct hull_err *err);

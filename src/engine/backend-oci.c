@@ -20,9 +20,6 @@
 #include "engine/config.h"
 #include "oci/runtime.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 #define CTX(b) { .root = (b)->state_root }
 
 static int oci_create(const struct engine_backend *b, const struct ctr *c,

@@ -23,9 +23,6 @@
 #include "net/netavark.h"
 #include "net/netdef.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 #define NET_FILE "network.json"
 
 static char *ns_dir(struct image_store *s)

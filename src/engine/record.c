@@ -16,9 +16,6 @@
 #define RECORD_MAX_SIZE (1u << 20)
 #define RECORD_MAX_ITEMS 65536
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 static const char *const status_names[CTR_STATUS_COUNT] = {
 	[CTR_CREATED] = "created",
 	[CTR_RUNNING] = "running",

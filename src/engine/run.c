@@ -31,9 +31,6 @@
 #include "engine/volume.h"
 #include "oci/state.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 /* tty_relay's tap: what the container's terminal prints goes to its log as stdout. */
 static void log_tty_chunk(void *opaque, const char *buf, size_t len)
 {

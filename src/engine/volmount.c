@@ -23,9 +23,6 @@
 #include "engine/volspec.h"
 #include "engine/volume.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 struct req {
 	struct vol_spec v;
 	const char *flag, *arg; /* for messages; flag NULL: the image's VOLUME */

@@ -25,9 +25,6 @@
 #include "engine/rootfs.h"
 #include "engine/volspec.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 int volume_lock(struct image_store *s, struct hull_err *err)
 {
 	int fd;

@@ -13,9 +13,6 @@
 #include "common/path.h"
 #include "image/auth.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 /* "https://host:port/v1/" -> "host:port"; docker's hub keys name index.docker.io. */
 static char *key_host(const char *key)
 {

@@ -17,9 +17,6 @@
 #include "image/layer.h"
 #include "image/transfer.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* CMD/ENTRYPOINT: a JSON array of strings, or a shell form run by /bin/sh -c. */

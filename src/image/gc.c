@@ -13,10 +13,8 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "common/json.h"
 #include "image/image.h"
-
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
 
 /* Mark the blobs (hex) and layers (hex) of one image (by manifest, or by config id alone). */
 static void gc_mark(struct image_store *s, const char *manifest, const char *config,

@@ -16,9 +16,6 @@
 #include "common/json.h"
 #include "common/strv.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 void image_info_clear(struct image_info *info)
 {
 	free(info->name);

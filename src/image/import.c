@@ -19,9 +19,6 @@
 #include "image/source.h"
 #include "image/transfer.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 /* Where blobs come from: a directory, possibly a staging directory inside the store. */
 struct source {
 	int dirfd;

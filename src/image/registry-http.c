@@ -22,9 +22,6 @@
 #define REG_TOKEN_MAX (1u << 20)
 #define REG_CA_MAX (8u << 20)
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 /* Append every *.crt of dir (certs.d/HOST:PORT) to the PEM blob. */
 static void ca_add_dir(struct reg_session *s, const char *dir)
 {

@@ -20,9 +20,6 @@
 
 #define UNPACK_THREADS 2
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 struct job {
 	int blob_fd, dir_fd;
 	char *rel;      /* the unpacked directory, relative to the store root */

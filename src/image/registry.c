@@ -17,8 +17,6 @@
 #include "image/registry-http.h"
 #include "image/transfer.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
 DEFINE_CLEANUP_FUNC(struct reg_session, reg_session_free)
 #define cleanup_session __attribute__((cleanup(reg_session_free_cleanup)))
 

@@ -16,8 +16,6 @@
 #include "image/image.h"
 #include "image/transfer.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
 DEFINE_CLEANUP_FUNC(struct archive_out, archive_out_free)
 #define cleanup_archive_out __attribute__((cleanup(archive_out_free_cleanup)))
 

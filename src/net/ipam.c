@@ -13,9 +13,6 @@
 #include "net/net.h"
 #include "net/netdef.h"
 
-DEFINE_CLEANUP_FUNC(json_t, json_decref)
-#define cleanup_json __attribute__((cleanup(json_decref_cleanup)))
-
 static char *ipam_path(const char *root, const char *name)
 {
 	return xasprintf("%s/networks/%s.ipam", root, name);
