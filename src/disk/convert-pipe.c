@@ -24,12 +24,14 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "disk/img-internal.h"
+#include "disk/qcow2.h"
 
 #define PIPE_CHUNK (2u << 20)      /* the longest extent: one worker's buffer */
 #define PIPE_PREFETCH (16u << 20)  /* how far the plan prefetches ahead of itself */
 #define PIPE_WRITEBACK (32u << 20) /* bytes written between two disk_start_writeback */
 #define PIPE_STACK (1u << 20)      /* the workers' stacks: reads need little */
 #define PIPE_DEFAULT 8             /* qemu-img convert's default -m */
+#define PIPE_HANDLES (192u << 20)  /* what the readers' handles on the chain may take */
 
 struct pipe {
 	pthread_mutex_t mu;
@@ -267,19 +269,50 @@ static uint8_t *buf_alloc(void)
 	return b;
 }
 
-/* Open every worker's handle on the source before any thread starts (errors name it). */
+/*
+ * How many readers the handles' memory allows: each handle on the chain costs what s's
+ * layers cost (a QCOW2 layer's caches and buffers are a few clusters each: 40 MiB with
+ * 2 MiB clusters), and -m 16 on a deep chain of big clusters must not take gigabytes.
+ */
+static unsigned readers_for_memory(struct disk *s, unsigned n)
+{
+	uint64_t per = PIPE_CHUNK;
+
+	for (struct disk *d = s; d;
+	     d = disk_get_format(d) == DISK_FORMAT_QCOW2 ? to_qcow2(d)->backing : NULL) {
+		struct qcow2 *q;
+
+		if (disk_get_format(d) != DISK_FORMAT_QCOW2)
+			continue;
+		q = to_qcow2(d);
+		per += ((uint64_t)q->l2_cache.n + q->rb_cache.n + 4) * q->cluster_size;
+	}
+	if ((uint64_t)n * per <= PIPE_HANDLES)
+		return n;
+	return PIPE_HANDLES / per > 0 ? (unsigned)(PIPE_HANDLES / per) : 1;
+}
+
+/*
+ * Open the workers' handles on the source before any thread starts (errors name the file).
+ * When the process runs out of file descriptors (a deep chain times 16 readers), the copy
+ * goes on with the readers it has. Returns how many, or -errno.
+ */
 static int workers_open(struct worker *w, unsigned n, struct pipe *p, struct hull_err *err)
 {
 	for (unsigned i = 0; i < n; i++) {
 		int r = disk_open(disk_path(p->s), disk_get_format(p->s), img_ro_flags(),
 				  &w[i].src, err);
 
+		if (r < 0 && i > 0 && (r == -EMFILE || r == -ENFILE)) {
+			hull_err_clear(err);
+			return (int)i;
+		}
 		if (r < 0)
 			return r;
 		w[i].p = p;
 		w[i].buf = buf_alloc();
 	}
-	return 0;
+	return (int)n;
 }
 
 /* Start n workers and wait for them all; a thread that cannot start fails the copy. */
@@ -316,13 +349,15 @@ int img_convert_copy(struct disk *s, struct disk *d, const struct img_convert_op
 	if (n > IMG_CONVERT_MAX_PARALLEL)
 		return hull_err_setx(err, EINVAL, "-m %u: between 1 and %d", n,
 				     IMG_CONVERT_MAX_PARALLEL);
-	p.prefetch = (uint64_t)n * PIPE_CHUNK < PIPE_PREFETCH;
+	n = readers_for_memory(s, n);
 	w = xcalloc(n, sizeof(*w));
 	r = workers_open(w, n, &p, err);
 	if (r < 0) {
 		workers_free(w, n);
 		return r;
 	}
+	n = (unsigned)r;
+	p.prefetch = (uint64_t)n * PIPE_CHUNK < PIPE_PREFETCH;
 	(void)pthread_mutex_init(&p.mu, NULL);
 	(void)pthread_cond_init(&p.turn, NULL);
 	workers_run(w, n, &p);

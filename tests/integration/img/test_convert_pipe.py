@@ -18,7 +18,9 @@ import filecmp
 import json
 import os
 import random
+import resource
 import struct
+import subprocess
 
 import pytest
 
@@ -209,3 +211,44 @@ def test_failing_read_mid_copy(img, corrupt):
                     assert no_temporaries(img.tmp), os.listdir(img.tmp)
     os.unlink(img.p("keep.img"))
     assert sorted(os.listdir(img.tmp)) == ["b.qcow2", "t.qcow2"]
+
+
+def test_many_readers_on_big_clusters_stay_in_memory(img):
+    """Each reader opens the whole chain, and a QCOW2 handle with 2 MiB clusters keeps
+    ~40 MiB of caches: -m 16 on three such layers is capped to what 192 MiB allows instead
+    of aborting out of memory (the tests run hull with 1 GiB of address space)."""
+    prev = None
+    for i in range(3):
+        args = ["create", "-q", "-f", "qcow2", "-o", "cluster_size=2M"]
+        if prev:
+            args += ["-b", prev, "-F", "qcow2"]
+        img.qemu_img(*args, f"l{i}.qcow2", "64M")
+        img.qemu_io(f"l{i}.qcow2", f"write -P {i + 1} {i * 3}M 40M")
+        prev = f"l{i}.qcow2"
+    for m in (8, 16):
+        r = img.img("convert", "-m", str(m), "-O", "raw", prev, "o.raw", check=False)
+        assert r.returncode == 0, (m, r.stderr)
+        img.qemu_compare(img.p(prev), img.p("o.raw"), fmt_a="qcow2")
+        os.unlink(img.p("o.raw"))
+    assert no_temporaries(img.tmp)
+
+
+def test_out_of_file_descriptors_uses_fewer_readers(img):
+    """A 40-deep chain with 200 file descriptors: 16 readers do not fit, the ones that do
+    copy it."""
+    img.qemu_img("create", "-q", "-f", "qcow2", "l0.qcow2", "8M")
+    img.qemu_io("l0.qcow2", "write -P 3 0 8M")
+    for i in range(1, 40):
+        img.qemu_img("create", "-q", "-f", "qcow2", "-b", f"l{i - 1}.qcow2", "-F", "qcow2",
+                     f"l{i}.qcow2")
+    img.qemu_io("l39.qcow2", "write -P 4 1M 64k")
+
+    def few_fds():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    r = subprocess.run([str(img.hull), "img", "convert", "-m", "16", "-O", "raw", "l39.qcow2",
+                        "o.raw"], cwd=img.tmp, capture_output=True, text=True,
+                       preexec_fn=few_fds, timeout=300)
+    assert r.returncode == 0, r.stderr
+    img.qemu_compare(img.p("l39.qcow2"), img.p("o.raw"), fmt_a="qcow2")
+    assert no_temporaries(img.tmp)
