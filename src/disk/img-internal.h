@@ -21,7 +21,8 @@ bool img_is_zero(const uint8_t *p, size_t n);
 /*
  * convert-pipe.c: copy src's content (every layer merged) into the fresh image d, skipping
  * what reads as zeroes so that d stays sparse, with co->parallel extents read at once (each
- * reader has its own handle on src's chain, opened here by path as s was) and written in
+ * reader has its own handle on src's chain, opened here by path as s was; fewer readers
+ * when their handles' memory or the process's file descriptors run short) and written in
  * order unless co->out_of_order. what names the copy in error messages ("convert A to B").
  * Returns 0 or -errno with err set to one line.
  */
