@@ -86,7 +86,9 @@ static const struct cli_option convert_opts[] = {
 	O_FORMAT,
 	{ NULL, required_argument, NULL, 'O', "FMT", "the output's format (default raw)" },
 	{ NULL, required_argument, NULL, 'o', "OPTIONS", "the output's format options" },
-	{ NULL, no_argument, NULL, 'c', NULL, "compress (accepted, written uncompressed)" },
+	{ NULL, no_argument, NULL, 'c', NULL, "compress (qcow2 output)" },
+	{ NULL, required_argument, NULL, 'm', "N", "read N extents at once, 1..16 (default 8)" },
+	{ NULL, no_argument, NULL, 'W', NULL, "write extents as they are read, out of order" },
 	O_PROGRESS, O_QUIET, O_SHARE, { 0 },
 };
 static const struct cli_option commit_opts[] = {
@@ -112,7 +114,7 @@ static const struct cli_command img_defs[] = {
 	  .summary = "Show an image's format, sizes and backing file." },
 	{ .name = "img check", .args = "[OPTIONS] FILE", .optstring = "+f:r:qU",
 	  .opts = check_opts, .summary = "Check a qcow2 image's metadata for errors and leaks." },
-	{ .name = "img convert", .args = "[OPTIONS] SOURCE TARGET", .optstring = "+f:O:o:cpqU",
+	{ .name = "img convert", .args = "[OPTIONS] SOURCE TARGET", .optstring = "+f:O:o:cpqUm:W",
 	  .opts = convert_opts, .summary = "Copy an image, in another format or flattened." },
 	{ .name = "img commit", .args = "[OPTIONS] FILE", .optstring = "+f:dqp",
 	  .opts = commit_opts, .summary = "Write an overlay's data into its backing file." },
@@ -152,9 +154,28 @@ struct img_args {
 	enum disk_format fmt, out_fmt, backing_fmt;
 	const char *backing, *opts, *repair, *output;
 	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress, share;
+	bool out_of_order; /* convert -W */
+	unsigned parallel; /* convert -m */
 	char **pos;
 	int npos;
 };
+
+/* convert -m: 1..16 in decimal, as qemu-img takes it */
+static int parse_parallel(const char *cmd, const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > IMG_CONVERT_MAX_PARALLEL) {
+		fprintf(stderr, "hull img %s: -m '%s': invalid number of coroutines (allowed: "
+			"1 to %d)\n", cmd, s, IMG_CONVERT_MAX_PARALLEL);
+		return -1;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
 
 /* optstr: the command's short options, as in img_defs (kept for reading the call sites) */
 static int parse_args(const char *cmd, int argc, char **argv, const char *optstr,
@@ -190,6 +211,11 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'u': a->unsafe = cli_opt_on; break;
 		case 'd': a->keep = cli_opt_on; break;
 		case 'p': a->progress = cli_opt_on; break;
+		case 'W': a->out_of_order = cli_opt_on; break;
+		case 'm':
+			if (parse_parallel(cmd, optarg, &a->parallel) < 0)
+				return -1;
+			break;
 		case 'U':
 			a->share = cli_opt_on;
 			img_set_force_share(a->share);
@@ -470,9 +496,10 @@ static int img_convert_cmd(int argc, char **argv)
 
 	double last = -1;
 	struct img_progress progress = { .fn = print_progress, .opaque = &last };
+	struct img_convert_opts co = { 0 };
 	int r;
 
-	if (parse_args("convert", argc, argv, "+f:O:o:cpqU", &a) < 0)
+	if (parse_args("convert", argc, argv, "+f:O:o:cpqUm:W", &a) < 0)
 		return 1;
 	if (a.npos != 2)
 		return usage_err("convert", "expected SOURCE TARGET");
@@ -481,8 +508,11 @@ static int img_convert_cmd(int argc, char **argv)
 	o.format = a.out_fmt ? a.out_fmt : DISK_FORMAT_RAW;
 	if (a.progress && !a.quiet)
 		print_progress(&last, 0.0);
-	r = img_convert(a.pos[0], a.fmt, a.pos[1], &o, a.compress,
-			a.progress && !a.quiet ? &progress : NULL, &err);
+	co.compress = a.compress;
+	co.parallel = a.parallel;
+	co.out_of_order = a.out_of_order;
+	co.progress = a.progress && !a.quiet ? &progress : NULL;
+	r = img_convert(a.pos[0], a.fmt, a.pos[1], &o, &co, &err);
 	if (a.progress && !a.quiet)
 		printf("\n");
 	return r < 0 ? fail(&err) : 0;

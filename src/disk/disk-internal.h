@@ -18,6 +18,8 @@ struct disk_ops {
 	/* Optional: start reading the file ranges behind [off, off+len) into the page cache,
 	 * without waiting (best effort, no error). */
 	void (*prefetch)(struct disk *d, uint64_t off, uint64_t len);
+	/* Optional: start writing the file's dirty pages (disk_start_writeback), no lock. */
+	void (*start_writeback)(struct disk *d);
 	/* Frees the back end's state and the struct disk that starts it. */
 	void (*free)(struct disk *d);
 };

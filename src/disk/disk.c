@@ -357,6 +357,12 @@ void disk_prefetch(struct disk *d, uint64_t off, uint64_t len)
 	(void)pthread_mutex_unlock(&d->lock);
 }
 
+void disk_start_writeback(struct disk *d)
+{
+	if (d->ops->start_writeback && !d->read_only)
+		d->ops->start_writeback(d);
+}
+
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 		      unsigned *ret_flags, uint64_t *ret_host_offset, unsigned *ret_depth)
 {

@@ -119,6 +119,15 @@ int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_
  */
 void disk_prefetch(struct disk *d, uint64_t off, uint64_t len);
 
+/*
+ * Ask the kernel to start writing the image file's dirty pages to the device, and return
+ * without waiting for them (sync_file_range's SYNC_FILE_RANGE_WRITE): a long copy calls it
+ * as it goes, so that its final disk_flush has little left to wait for and the device
+ * writes while the copy reads. Best effort: no error, nothing made durable. Takes no lock
+ * (it changes nothing the disk holds), so a copy's other threads keep writing meanwhile.
+ */
+void disk_start_writeback(struct disk *d);
+
 /* Options for disk_create(); zero means the default. */
 struct disk_create_opts {
 	enum disk_format format;         /* RAW or QCOW2 (AUTO means QCOW2) */

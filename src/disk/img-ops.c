@@ -11,7 +11,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/path.h"
-#include "disk/img.h"
+#include "disk/img-internal.h"
 #include "disk/qcow2.h"
 
 #define COPY_CHUNK (2u << 20)
@@ -71,13 +71,17 @@ int img_check(const char *path, enum disk_format fmt, const char *repair,
 }
 
 
-/*
- * A failed request: when the image's metadata was the cause, say which table and entry (from
- * disk_error_detail of a, else b) rather than a bare strerror.
- */
-static int io_err(struct hull_err *err, int r, struct disk *a, struct disk *b, const char *what)
+struct disk *img_detail_disk(struct disk *d)
 {
-	struct disk *d = disk_error_detail(a) ? a : disk_error_detail(b) ? b : NULL;
+	for (; d; d = disk_get_format(d) == DISK_FORMAT_QCOW2 ? to_qcow2(d)->backing : NULL)
+		if (disk_error_detail(d))
+			return d;
+	return NULL;
+}
+
+int img_io_err(struct hull_err *err, int r, struct disk *a, struct disk *b, const char *what)
+{
+	struct disk *d = img_detail_disk(a) ? img_detail_disk(a) : img_detail_disk(b);
 
 	if (d)
 		return hull_err_set(err, -r, "%s: %s: %s", what, disk_path(d),
@@ -120,47 +124,16 @@ static int busy_or_loop(const char *path, const char *full, enum disk_format fmt
 	return refuse_loop(path, probe, backing, err) < 0 ? -ELOOP : -EBUSY;
 }
 
-static bool is_zero(const uint8_t *p, size_t n)
+bool img_is_zero(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
+	/* every byte equals the one before it, and the first is 0: memcmp is vectorised */
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
 static void report(const struct img_progress *p, uint64_t done, uint64_t size)
 {
 	if (p)
 		p->fn(p->opaque, size ? 100.0 * (double)done / (double)size : 100.0);
-}
-
-/*
- * The extent to copy from off: ranges that read as zeroes, or ranges with data of any layer
- * of the chain, merged up to COPY_CHUNK (a copy does not care which layer holds the data; a
- * chain with scattered writes in the top would otherwise be read and written in pieces).
- */
-static int next_extent(struct disk *s, uint64_t off, uint64_t *ret_n, bool *ret_zero)
-{
-	uint64_t size = disk_size(s), n = 0;
-	uint64_t max = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
-	bool zero = false;
-
-	while (n < max) {
-		uint64_t len, host;
-		unsigned flags, depth;
-		int r = disk_block_status(s, off + n, max - n, &len, &flags, &host, &depth);
-		bool z = !(flags & DISK_STATUS_DATA) && (flags & DISK_STATUS_ZERO);
-
-		if (r < 0)
-			return r;
-		if (n && z != zero)
-			break;
-		zero = z;
-		n += len;
-	}
-	*ret_n = n;
-	*ret_zero = zero;
-	return 0;
 }
 
 /* How far ahead of a copy's reads the source is prefetched (disk_prefetch). */
@@ -177,51 +150,12 @@ static void prefetch_ahead(struct disk *s, uint64_t off, uint64_t *done)
 	*done = off + PREFETCH_AHEAD;
 }
 
-static int copy_plain(struct disk *s, struct disk *d, uint8_t *buf,
-		      const struct img_progress *progress)
-{
-	uint64_t size = disk_size(s), off = 0, fetched = 0;
-
-	while (off < size) {
-		uint64_t n;
-		bool zero;
-		int r = next_extent(s, off, &n, &zero);
-
-		prefetch_ahead(s, off, &fetched);
-		if (r < 0)
-			return r;
-		if (zero) {
-			off += n;
-			continue;
-		}
-		r = disk_read(s, off, buf, (size_t)n);
-		if (r < 0)
-			return r;
-		/* skip zero runs in 4 KiB steps to keep the target sparse */
-		for (uint64_t p = 0; p < n;) {
-			uint64_t l = n - p < 4096 ? n - p : 4096, q = p;
-
-			if (is_zero(buf + p, (size_t)l)) {
-				p += l;
-				continue;
-			}
-			while (q < n && !is_zero(buf + q, (size_t)(n - q < 4096 ? n - q : 4096)))
-				q += n - q < 4096 ? n - q : 4096;
-			r = disk_write(d, off + p, buf + p, (size_t)(q - p));
-			if (r < 0)
-				return r;
-			p = q;
-		}
-		off += n;
-		report(progress, off, size);
-	}
-	return 0;
-}
-
-static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf,
-			   const struct img_progress *progress)
+/* convert -c: cluster by cluster, one at a time. */
+static int copy_compressed(struct disk *s, struct qcow2 *q, const struct img_progress *progress,
+			   const char *what, struct hull_err *err)
 {
 	uint64_t size = disk_size(s), cs = q->cluster_size;
+	cleanup_free uint8_t *buf = xmalloc(cs);
 
 	for (uint64_t off = 0; off < size; off += cs) {
 		uint64_t n = size - off < cs ? size - off : cs;
@@ -230,12 +164,12 @@ static int copy_compressed(struct disk *s, struct qcow2 *q, uint8_t *buf,
 		memset(buf, 0, cs);
 		r = disk_read(s, off, buf, (size_t)n);
 		if (r < 0)
-			return r;
-		if (is_zero(buf, cs))
+			return img_io_err(err, r, s, &q->d, what);
+		if (img_is_zero(buf, cs))
 			continue;
 		r = qcow2_write_compressed(q, off >> q->cluster_bits, buf);
 		if (r < 0)
-			return r;
+			return img_io_err(err, r, s, &q->d, what);
 		report(progress, off + n, size);
 	}
 	return 0;
@@ -333,14 +267,14 @@ int img_create(const char *path, const struct disk_create_opts *opts, struct hul
 }
 
 int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
-		const struct disk_create_opts *opts, bool compress,
-		const struct img_progress *progress, struct hull_err *err)
+		const struct disk_create_opts *opts, const struct img_convert_opts *co,
+		struct hull_err *err)
 {
 	__attribute__((cleanup(out_tmp_cleanup))) struct out_tmp t = { 0 };
 	cleanup_disk struct disk *s = NULL;
 	cleanup_disk struct disk *d = NULL;
-	cleanup_free uint8_t *buf = NULL;
 	struct disk_create_opts o = *opts;
+	char what[512];
 	int r;
 
 	r = disk_open(src, src_fmt, img_ro_flags(), &s, err);
@@ -348,7 +282,7 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		return r;
 	if (o.format == DISK_FORMAT_AUTO)
 		o.format = DISK_FORMAT_RAW; /* qemu-img convert's default output */
-	if (compress && o.format != DISK_FORMAT_QCOW2)
+	if (co->compress && o.format != DISK_FORMAT_QCOW2)
 		return hull_err_setx(err, ENOTSUP, "%s: compression needs -O qcow2", dst);
 	o.size = disk_size(s);
 	o.backing_file = NULL;
@@ -361,24 +295,19 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		r = disk_open(t.path, o.format, DISK_OPEN_NO_BACKING, &d, err);
 	if (r < 0)
 		return out_err(err, &t, dst);
-	buf = xmalloc(COPY_CHUNK);
-	if (compress)
-		r = copy_compressed(s, to_qcow2(d), buf, progress);
+	snprintf(what, sizeof(what), "convert %s to %s", src, dst);
+	if (co->compress)
+		r = copy_compressed(s, to_qcow2(d), co->progress, what, err);
 	else
-		r = copy_plain(s, d, buf, progress);
-	if (r == 0)
-		r = disk_flush(d);
-	if (r < 0) {
-		char what[512];
-
-		snprintf(what, sizeof(what), "convert %s to %s", src, dst);
-		(void)io_err(err, r, s, d, what);
+		r = img_convert_copy(s, d, co, what, err);
+	if (r == 0 && (r = disk_flush(d)) < 0)
+		(void)img_io_err(err, r, s, d, what);
+	if (r < 0)
 		return out_err(err, &t, dst);
-	}
 	disk_close(steal_ptr(&d));
 	r = out_commit(&t, dst, false, err);
-	if (r == 0 && progress)
-		progress->fn(progress->opaque, 100.0);
+	if (r == 0 && co->progress)
+		co->progress->fn(co->progress->opaque, 100.0);
 	return r;
 }
 
@@ -487,7 +416,7 @@ int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_er
 		char what[512];
 
 		snprintf(what, sizeof(what), "commit %s into %s", path, base_path);
-		return io_err(err, r, base, top, what);
+		return img_io_err(err, r, base, top, what);
 	}
 	if (!keep) {
 		r = qcow2_make_empty(q);
@@ -561,7 +490,7 @@ int img_rebase(const char *path, enum disk_format fmt, const char *backing,
 				char what[512];
 
 				snprintf(what, sizeof(what), "%s: rebase", path);
-				return io_err(err, r, top, nb, what);
+				return img_io_err(err, r, top, nb, what);
 			}
 		}
 	}

@@ -54,14 +54,22 @@ struct img_progress {
 	void *opaque;
 };
 
+/* How convert copies (qemu-img convert's -c, -m, -W, -p). */
+#define IMG_CONVERT_MAX_PARALLEL 16 /* qemu-img's MAX_COROUTINES */
+struct img_convert_opts {
+	bool compress;        /* -c: qcow2 output only */
+	unsigned parallel;    /* -m: extents read at once, 1..16; 0: 8 (qemu-img's default) */
+	bool out_of_order;    /* -W: write extents as their reads complete, not in order */
+	const struct img_progress *progress; /* may be NULL */
+};
+
 /*
- * Copy src into a new image dst (opts->format, size taken from src); compress: qcow2 only.
+ * Copy src into a new image dst (opts->format, size taken from src).
  * Built under a temporary name and renamed over dst at the end (see img_create).
- * progress may be NULL.
  */
 int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
-		const struct disk_create_opts *opts, bool compress,
-		const struct img_progress *progress, struct hull_err *err);
+		const struct disk_create_opts *opts, const struct img_convert_opts *co,
+		struct hull_err *err);
 
 /* Write the image's own clusters into its backing file; then empty it unless keep. */
 int img_commit(const char *path, enum disk_format fmt, bool keep, struct hull_err *err);

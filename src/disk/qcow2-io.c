@@ -860,6 +860,7 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 
 const struct disk_ops qcow2_ops = {
 	.prefetch = qcow2_prefetch,
+	.start_writeback = qcow2_start_writeback,
 	.name = "qcow2",
 	.readv = qcow2_readv,
 	.writev = qcow2_writev,

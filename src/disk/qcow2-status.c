@@ -1,6 +1,7 @@
 /*
  * QCOW2 block status (what `qemu-img map` shows, with QEMU's preallocation heuristic) and
- * prefetch: the read-only walks over the cluster map that the copy commands use.
+ * prefetch: the read-only walks over the cluster map that the copy commands use (and
+ * start_writeback, their other help on the way out).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,4 +162,10 @@ void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len)
 	if (bl)
 		disk_prefetch(q->backing, bs, bl);
 	memcpy(d->detail, detail, sizeof(detail));
+}
+
+/* The image file's dirty pages (data and metadata alike) start on their way to the device. */
+void qcow2_start_writeback(struct disk *d)
+{
+	(void)sync_file_range(to_qcow2(d)->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }

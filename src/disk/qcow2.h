@@ -240,7 +240,8 @@ int qcow2_check_normal(struct qcow2 *q, uint64_t ci, uint64_t e);
  * under rule, up to total bytes: *ret_n. */
 int qcow2_run_extend(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t n, uint64_t total,
 		     enum run_rule rule, uint64_t *ret_n);
-/* qcow2-status.c: the block_status and prefetch ops */
+/* qcow2-status.c: the block_status, prefetch and start_writeback ops */
 int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,
 		       unsigned *ret_flags, uint64_t *ret_host, unsigned *ret_depth);
 void qcow2_prefetch(struct disk *d, uint64_t off, uint64_t len);
+void qcow2_start_writeback(struct disk *d);

@@ -39,6 +39,11 @@ static void raw_prefetch(struct disk *d, uint64_t off, uint64_t len)
 	(void)posix_fadvise(to_raw(d)->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
 }
 
+static void raw_start_writeback(struct disk *d)
+{
+	(void)sync_file_range(to_raw(d)->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 static int raw_flush(struct disk *d)
 {
 	if (fdatasync(to_raw(d)->fd) < 0)
@@ -152,6 +157,7 @@ static const struct disk_ops raw_ops = {
 	.discard = raw_discard,
 	.write_zeroes = raw_write_zeroes,
 	.prefetch = raw_prefetch,
+	.start_writeback = raw_start_writeback,
 	.block_status = raw_block_status,
 	.free = raw_free,
 };
