@@ -1,7 +1,8 @@
 #pragma once
 /*
- * Guest physical memory: one anonymous mapping, presented to the guest as RAM below the PCI
- * hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
+ * Guest physical memory: one shared mapping of a shmem file, a memfd or an unnamed tmpfs file
+ * (so that a snapshot can write it out and a restore map it back), presented to the guest as
+ * RAM below the PCI hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
  *
  * Every guest-supplied address goes through gmem_ptr(), which returns NULL unless the whole
  * range lies inside one RAM region: device code never reads or writes host memory outside
@@ -17,9 +18,17 @@ struct guest_mem {
 	uint8_t *host;     /* mapping of size bytes */
 	uint64_t size;     /* RAM bytes in total */
 	uint64_t low_size; /* bytes mapped at [0, low_size) */
+	int fd;            /* the memfd behind host (offset = host offset), -1 when none */
+	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else shmem, THP if allowed) */
+	bool thp_tmpfs;    /* shmem on a private huge=within_size tmpfs (else a memfd) */
 };
 
-/* mmap size bytes of RAM (MAP_NORESERVE); returns 0 or -errno. */
+/*
+ * A shmem file of size bytes mapped MAP_SHARED at a 2 MiB-aligned address: a hugetlbfs memfd
+ * when the host has enough free 2 MiB pages; else, when hull may mount, an unnamed file on a
+ * private tmpfs mounted with huge=within_size (transparent huge pages); else a plain memfd
+ * with MADV_HUGEPAGE (huge pages only if the host's shmem_enabled allows). 0 or -errno.
+ */
 int gmem_init(struct guest_mem *m, uint64_t size);
 void gmem_release(struct guest_mem *m);
 
