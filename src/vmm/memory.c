@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -19,57 +18,33 @@
 #endif
 
 /*
- * An unnamed file of size bytes on a tmpfs instance of its own, mounted with huge=within_size
- * and never attached anywhere (fsopen/fsmount): the same shmem pages as a memfd, but with
- * transparent huge pages whatever the host's transparent_hugepage/shmem_enabled says, which
- * governs only the kernel's internal mount that memfds live on (Debian leaves it at never).
- * The instance's size limit is the guest's (tmpfs defaults to half the host's RAM). Needs
- * CAP_SYS_ADMIN: -EPERM and friends otherwise, and the caller takes a memfd.
+ * Whether the host gives shmem (a memfd) transparent huge pages in an MADV_HUGEPAGE mapping:
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled is always, within_size, advise or force
+ * (the bracketed one). Debian leaves it at never, and a memfd there runs the guest on 4 KiB
+ * pages: a nested page fault per 4 KiB, an 8-vCPU boot half again as long in the sandbox.
  */
-static int gmem_huge_tmpfs(uint64_t size)
+static bool shmem_thp_allowed(void)
 {
-	cleanup_close int fs = -1, mnt = -1;
-	char bytes[32];
-	int fd;
+	cleanup_close int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+				    O_RDONLY | O_CLOEXEC);
+	char buf[128] = { 0 };
+	const char *sel;
 
-	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return -errno;
-	(void)snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)size);
-	if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "within_size", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_STRING, "size", bytes, 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", "4", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return -errno;
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	if (mnt < 0)
-		return -errno;
-	fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		int e = -errno;
-
-		(void)close(fd);
-		return e;
-	}
-	return fd; /* keeps the instance alive; it goes with the last reference */
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return false;
+	sel = strchr(buf, '[');
+	if (!sel)
+		return false;
+	return strncmp(sel, "[always]", 8) == 0 || strncmp(sel, "[within_size]", 13) == 0 ||
+	       strncmp(sel, "[advise]", 8) == 0 || strncmp(sel, "[force]", 7) == 0;
 }
 
-/* A memfd of size bytes: hugetlbfs pages when *huge and the host has them, else shmem. */
-static int gmem_memfd(uint64_t size, bool *huge)
+/* A memfd of size bytes, of hugetlbfs 2 MiB pages when hugetlb, else of shmem; or -errno. */
+static int gmem_memfd(uint64_t size, bool hugetlb)
 {
-	int fd;
+	unsigned flags = MFD_CLOEXEC | (hugetlb ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
+	int fd = memfd_create("hull-guest-ram", flags);
 
-	if (*huge) {
-		fd = memfd_create("hull-guest-ram", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
-		if (fd >= 0 && ftruncate(fd, (off_t)size) == 0)
-			return fd;
-		if (fd >= 0)
-			(void)close(fd);
-		*huge = false;
-	}
-	fd = memfd_create("hull-guest-ram", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0) {
@@ -82,9 +57,10 @@ static int gmem_memfd(uint64_t size, bool *huge)
 }
 
 /*
- * Map fd at a 2 MiB-aligned address: reserve size + 2 MiB of address space, map the file
- * over its aligned part, give back the rest. Hugetlbfs mappings are not MAP_NORESERVE: the
- * pages are reserved now, so a host short of them fails here and not with a SIGBUS later.
+ * Map fd (or, when fd is -1, anonymous private memory) at a 2 MiB-aligned address: reserve
+ * size + 2 MiB of address space, map over its aligned part, give back the rest. Hugetlbfs
+ * mappings are not MAP_NORESERVE: the pages are reserved now, so a host short of them fails
+ * here and not with a SIGBUS later.
  */
 static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
 {
@@ -97,7 +73,9 @@ static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
 		return MAP_FAILED;
 	head = (GMEM_ALIGN - ((uintptr_t)res & (GMEM_ALIGN - 1))) & (GMEM_ALIGN - 1);
 	p = mmap(res + head, size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED | (huge ? 0 : MAP_NORESERVE), fd, 0);
+		 (fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED |
+			 (huge ? 0 : MAP_NORESERVE),
+		 fd, 0);
 	if (p == MAP_FAILED) {
 		int e = errno;
 
@@ -124,9 +102,36 @@ static uint64_t free_hugepages_2m(void)
 	return strtoull(buf, NULL, 10);
 }
 
+/*
+ * The backing, in order: a hugetlbfs memfd when the host has enough free 2 MiB pages; a
+ * shmem memfd when the host gives shmem transparent huge pages; else anonymous memory, whose
+ * transparent huge pages MADV_HUGEPAGE asks for under Debian's default (enabled=madvise).
+ * A memfd lets a snapshot write guest RAM out and a restore map it back (MAP_SHARED: the file
+ * is the memory); anonymous RAM is written out and read back through the mapping instead.
+ * No private huge=within_size tmpfs any more (the previous version): with it the clean-clone
+ * CI's sandbox boot test hung in a soft lockup of the sandbox kernel, and as root only.
+ * Returns the fd, or -1 with *ret_anon, or -errno; clears *huge unless it is hugetlbfs.
+ */
+static int gmem_backing(uint64_t size, bool *huge, bool *ret_anon)
+{
+	int fd;
+
+	*ret_anon = false;
+	if (*huge) {
+		fd = gmem_memfd(size, true);
+		if (fd >= 0)
+			return fd;
+		*huge = false;
+	}
+	if (shmem_thp_allowed())
+		return gmem_memfd(size, false);
+	*ret_anon = true;
+	return -1;
+}
+
 int gmem_init(struct guest_mem *m, uint64_t size)
 {
-	bool huge;
+	bool huge, anon;
 	void *p;
 	int fd;
 
@@ -135,39 +140,30 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 	if (size == 0 || size > (1ULL << 46))
 		return -EINVAL;
 	/*
-	 * A memfd, so that a snapshot can write guest RAM out and a restore map it back
-	 * (MAP_SHARED: the file is the memory). 2 MiB-aligned: a huge page can only back an
-	 * aligned 2 MiB of the mapping, and KVM maps a guest 2 MiB page with one EPT/NPT entry
-	 * only when the guest and host addresses agree modulo 2 MiB; Linux 6.1 aligns mappings
-	 * to 4 KiB only, so reserve 2 MiB more and trim (QEMU aligns its RAM the same way).
-	 * Huge pages: hugetlbfs when the host has enough free 2 MiB pages, else shmem with
-	 * MADV_HUGEPAGE, which gives transparent huge pages when the host's
-	 * /sys/kernel/mm/transparent_hugepage/shmem_enabled is advise, always or within_size.
+	 * 2 MiB-aligned: a huge page can only back an aligned 2 MiB of the mapping, and KVM maps
+	 * a guest 2 MiB page with one EPT/NPT entry only when the guest and host addresses agree
+	 * modulo 2 MiB; Linux 6.1 aligns mappings to 4 KiB only, so reserve 2 MiB more and trim
+	 * (QEMU aligns its RAM the same way).
 	 */
 	huge = size % GMEM_ALIGN == 0 && free_hugepages_2m() >= size / GMEM_ALIGN;
-	fd = huge ? -1 : gmem_huge_tmpfs(size);
-	m->thp_tmpfs = fd >= 0;
-	if (fd < 0)
-		fd = gmem_memfd(size, &huge);
-	if (fd < 0)
+	fd = gmem_backing(size, &huge, &anon);
+	if (fd < 0 && !anon)
 		return fd;
 	p = gmem_map_aligned(fd, size, huge);
 	if (p == MAP_FAILED && huge) {
-		/* the pages went to someone else meanwhile: shmem then */
+		/* the pages went to someone else meanwhile: the next backing then */
 		(void)close(fd);
 		huge = false;
-		fd = gmem_huge_tmpfs(size);
-		m->thp_tmpfs = fd >= 0;
-		if (fd < 0)
-			fd = gmem_memfd(size, &huge);
-		if (fd < 0)
+		fd = gmem_backing(size, &huge, &anon);
+		if (fd < 0 && !anon)
 			return fd;
 		p = gmem_map_aligned(fd, size, false);
 	}
 	if (p == MAP_FAILED) {
 		int e = -errno;
 
-		(void)close(fd);
+		if (fd >= 0)
+			(void)close(fd);
 		return e;
 	}
 	if (!huge)
@@ -184,7 +180,8 @@ void gmem_release(struct guest_mem *m)
 {
 	if (m->host) {
 		(void)munmap(m->host, m->size);
-		(void)close(m->fd);
+		if (m->fd >= 0)
+			(void)close(m->fd);
 	}
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;

@@ -1,8 +1,9 @@
 #pragma once
 /*
- * Guest physical memory: one shared mapping of a shmem file, a memfd or an unnamed tmpfs file
- * (so that a snapshot can write it out and a restore map it back), presented to the guest as
- * RAM below the PCI hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
+ * Guest physical memory: one 2 MiB-aligned mapping, of a memfd where that gets huge pages
+ * (a snapshot can write the file out, a restore map it back), else of anonymous memory,
+ * presented to the guest as RAM below the PCI hole ([0, 3 GiB)) and, for larger guests, the
+ * rest from 4 GiB up.
  *
  * Every guest-supplied address goes through gmem_ptr(), which returns NULL unless the whole
  * range lies inside one RAM region: device code never reads or writes host memory outside
@@ -18,16 +19,15 @@ struct guest_mem {
 	uint8_t *host;     /* mapping of size bytes */
 	uint64_t size;     /* RAM bytes in total */
 	uint64_t low_size; /* bytes mapped at [0, low_size) */
-	int fd;            /* the memfd behind host (offset = host offset), -1 when none */
-	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else shmem, THP if allowed) */
-	bool thp_tmpfs;    /* shmem on a private huge=within_size tmpfs (else a memfd) */
+	int fd;            /* the memfd behind host (offset = host offset), -1: anonymous */
+	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else THP if the host allows) */
 };
 
 /*
- * A shmem file of size bytes mapped MAP_SHARED at a 2 MiB-aligned address: a hugetlbfs memfd
- * when the host has enough free 2 MiB pages; else, when hull may mount, an unnamed file on a
- * private tmpfs mounted with huge=within_size (transparent huge pages); else a plain memfd
- * with MADV_HUGEPAGE (huge pages only if the host's shmem_enabled allows). 0 or -errno.
+ * size bytes of guest RAM at a 2 MiB-aligned address: a hugetlbfs memfd (MAP_SHARED) when the
+ * host has enough free 2 MiB pages; else a shmem memfd with MADV_HUGEPAGE when the host's
+ * transparent_hugepage/shmem_enabled gives shmem huge pages; else anonymous private memory
+ * with MADV_HUGEPAGE (m->fd = -1; what Debian's defaults give huge pages). 0 or -errno.
  */
 int gmem_init(struct guest_mem *m, uint64_t size);
 void gmem_release(struct guest_mem *m);
