@@ -9,27 +9,12 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "vmm/x86/arch.h"
 
 void irq_routing_defaults(struct irq_routing *r)
 {
-	r->n = 0;
-	for (uint32_t gsi = 0; gsi < IRQ_ISA_PINS; gsi++) {
-		/* GSI 0-7 on the master PIC, 8-15 on the slave (KVM_IRQCHIP_PIC_*). */
-		if (gsi < 16)
-			r->e[r->n++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi,
-				.type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-								    KVM_IRQCHIP_PIC_SLAVE,
-					       .pin = gsi % 8 },
-			};
-		r->e[r->n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi,
-			.type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
-		};
-	}
-	r->next_gsi = IRQ_ISA_PINS;
+	/* The platform's interrupt controllers (x86: PIC and IOAPIC routes of GSI 0-23). */
+	r->n = arch_irq_default_routes(r->e, IRQ_MAX_ROUTES, &r->next_gsi);
 }
 
 int irq_routing_add_msi(struct irq_routing *r, uint32_t *ret_gsi)

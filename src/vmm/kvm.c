@@ -10,10 +10,7 @@
 
 #include "common/cleanup.h"
 #include "vmm/vm.h"
-
-/* Addresses below 4 GiB the VMX TSS and identity page need (3 pages), below the BIOS area. */
-#define KVM_TSS_ADDR 0xfffbd000UL
-#define KVM_IDENT_MAP_ADDR 0xfffbc000ULL
+#include "vmm/x86/arch.h"
 
 bool kvm_host_lacks_hw_virt(const char *cpuinfo_path)
 {
@@ -44,12 +41,10 @@ int kvm_open(const char *dev_path, bool allow_pvm, struct hull_err *err)
 		const char *name;
 	} need[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 		{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
 	int v;
 
@@ -72,6 +67,9 @@ int kvm_open(const char *dev_path, bool allow_pvm, struct hull_err *err)
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
 		if (ioctl(fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0)
 			return hull_err_setx(err, ENOTSUP, "%s: KVM lacks %s", path, need[i].name);
+	v = arch_kvm_check(fd, path, err); /* x86: the PIT, CPUID */
+	if (v < 0)
+		return v;
 	if (!allow_pvm && kvm_host_lacks_hw_virt(NULL))
 		return hull_err_setx(err, ENOTSUP,
 				     "%s: this host's CPU has no vmx/svm flag, so its KVM is a "
@@ -100,8 +98,6 @@ static int kvm_add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t siz
 
 int kvm_vm_create(struct vm *vm, struct hull_err *err)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t ident = KVM_IDENT_MAP_ADDR;
 	int r;
 
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -110,14 +106,9 @@ int kvm_vm_create(struct vm *vm, struct hull_err *err)
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0)
 		return hull_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE");
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
-		return hull_err_set(err, errno, "KVM_SET_TSS_ADDR");
-	/* Only VMX uses it; SVM and PVM may refuse, which is harmless. */
-	(void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return hull_err_set(err, errno, "KVM_CREATE_IRQCHIP");
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return hull_err_set(err, errno, "KVM_CREATE_PIT2");
+	r = arch_vm_init(vm, err); /* x86: TSS, identity map, PIC/IOAPIC, PIT */
+	if (r < 0)
+		return r;
 	r = irq_routing_init(&vm->irq, vm->kvm_fd, vm->vm_fd, vm->cfg->no_irqfd, err);
 	if (r < 0)
 		return r;

@@ -3,37 +3,174 @@
 #include <errno.h>
 #include <string.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
 
 #define GMEM_ALIGN (2ULL << 20)
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26) /* <linux/memfd.h>, which clashes with glibc's <sys/mman.h> */
+#endif
+
+/*
+ * Whether the host gives shmem (a memfd) transparent huge pages in an MADV_HUGEPAGE mapping:
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled is always, within_size, advise or force
+ * (the bracketed one). Debian leaves it at never, and a memfd there runs the guest on 4 KiB
+ * pages: a nested page fault per 4 KiB, an 8-vCPU boot half again as long in the sandbox.
+ */
+static bool shmem_thp_allowed(void)
+{
+	cleanup_close int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+				    O_RDONLY | O_CLOEXEC);
+	char buf[128] = { 0 };
+	const char *sel;
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return false;
+	sel = strchr(buf, '[');
+	if (!sel)
+		return false;
+	return strncmp(sel, "[always]", 8) == 0 || strncmp(sel, "[within_size]", 13) == 0 ||
+	       strncmp(sel, "[advise]", 8) == 0 || strncmp(sel, "[force]", 7) == 0;
+}
+
+/* A memfd of size bytes, of hugetlbfs 2 MiB pages when hugetlb, else of shmem; or -errno. */
+static int gmem_memfd(uint64_t size, bool hugetlb)
+{
+	unsigned flags = MFD_CLOEXEC | (hugetlb ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
+	int fd = memfd_create("hull-guest-ram", flags);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = -errno;
+
+		(void)close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/*
+ * Map fd (or, when fd is -1, anonymous private memory) at a 2 MiB-aligned address: reserve
+ * size + 2 MiB of address space, map over its aligned part, give back the rest. Hugetlbfs
+ * mappings are not MAP_NORESERVE: the pages are reserved now, so a host short of them fails
+ * here and not with a SIGBUS later.
+ */
+static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
+{
+	uint8_t *res, *p;
+	size_t head;
+
+	res = mmap(NULL, size + GMEM_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	head = (GMEM_ALIGN - ((uintptr_t)res & (GMEM_ALIGN - 1))) & (GMEM_ALIGN - 1);
+	p = mmap(res + head, size, PROT_READ | PROT_WRITE,
+		 (fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED |
+			 (huge ? 0 : MAP_NORESERVE),
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		(void)munmap(res, size + GMEM_ALIGN);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (head)
+		(void)munmap(res, head);
+	if (GMEM_ALIGN - head)
+		(void)munmap(p + size, GMEM_ALIGN - head);
+	return p;
+}
+
+/* Free 2 MiB hugetlbfs pages on the host (0 when none are configured). */
+static uint64_t free_hugepages_2m(void)
+{
+	cleanup_close int fd = open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+				    O_RDONLY | O_CLOEXEC);
+	char buf[32] = { 0 };
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * The backing, in order: a hugetlbfs memfd when the host has enough free 2 MiB pages; a
+ * shmem memfd when the host gives shmem transparent huge pages; else anonymous memory, whose
+ * transparent huge pages MADV_HUGEPAGE asks for under Debian's default (enabled=madvise).
+ * A memfd lets a snapshot write guest RAM out and a restore map it back (MAP_SHARED: the file
+ * is the memory); anonymous RAM is written out and read back through the mapping instead.
+ * No private huge=within_size tmpfs any more (the previous version): with it the clean-clone
+ * CI's sandbox boot test hung in a soft lockup of the sandbox kernel, and as root only.
+ * Returns the fd, or -1 with *ret_anon, or -errno; clears *huge unless it is hugetlbfs.
+ */
+static int gmem_backing(uint64_t size, bool *huge, bool *ret_anon)
+{
+	int fd;
+
+	*ret_anon = false;
+	if (*huge) {
+		fd = gmem_memfd(size, true);
+		if (fd >= 0)
+			return fd;
+		*huge = false;
+	}
+	if (shmem_thp_allowed())
+		return gmem_memfd(size, false);
+	*ret_anon = true;
+	return -1;
+}
 
 int gmem_init(struct guest_mem *m, uint64_t size)
 {
+	bool huge, anon;
 	void *p;
-	size_t head;
+	int fd;
 
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	if (size == 0 || size > (1ULL << 46))
 		return -EINVAL;
 	/*
-	 * 2 MiB-aligned: a transparent huge page can only back an aligned 2 MiB of the mapping,
-	 * and KVM maps a guest 2 MiB page with one EPT/NPT entry only when the guest and host
-	 * addresses agree modulo 2 MiB. Linux 6.1 aligns anonymous mappings to 4 KiB only, so
-	 * map 2 MiB more and trim (QEMU aligns its RAM the same way).
+	 * 2 MiB-aligned: a huge page can only back an aligned 2 MiB of the mapping, and KVM maps
+	 * a guest 2 MiB page with one EPT/NPT entry only when the guest and host addresses agree
+	 * modulo 2 MiB; Linux 6.1 aligns mappings to 4 KiB only, so reserve 2 MiB more and trim
+	 * (QEMU aligns its RAM the same way).
 	 */
-	p = mmap(NULL, size + GMEM_ALIGN, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	head = (GMEM_ALIGN - ((uintptr_t)p & (GMEM_ALIGN - 1))) & (GMEM_ALIGN - 1);
-	if (head)
-		(void)munmap(p, head);
-	if (GMEM_ALIGN - head)
-		(void)munmap((uint8_t *)p + head + size, GMEM_ALIGN - head);
-	p = (uint8_t *)p + head;
-	/* Transparent huge pages cut EPT/NPT misses; advisory only. */
-	(void)madvise(p, size, MADV_HUGEPAGE);
+	huge = size % GMEM_ALIGN == 0 && free_hugepages_2m() >= size / GMEM_ALIGN;
+	fd = gmem_backing(size, &huge, &anon);
+	if (fd < 0 && !anon)
+		return fd;
+	p = gmem_map_aligned(fd, size, huge);
+	if (p == MAP_FAILED && huge) {
+		/* the pages went to someone else meanwhile: the next backing then */
+		(void)close(fd);
+		huge = false;
+		fd = gmem_backing(size, &huge, &anon);
+		if (fd < 0 && !anon)
+			return fd;
+		p = gmem_map_aligned(fd, size, false);
+	}
+	if (p == MAP_FAILED) {
+		int e = -errno;
+
+		if (fd >= 0)
+			(void)close(fd);
+		return e;
+	}
+	if (!huge)
+		(void)madvise(p, size, MADV_HUGEPAGE); /* advisory only */
 	m->host = p;
+	m->fd = fd;
+	m->hugetlb = huge;
 	m->size = size;
 	m->low_size = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
 	return 0;
@@ -41,9 +178,13 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 
 void gmem_release(struct guest_mem *m)
 {
-	if (m->host)
+	if (m->host) {
 		(void)munmap(m->host, m->size);
+		if (m->fd >= 0)
+			(void)close(m->fd);
+	}
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 }
 
 void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)

@@ -1,7 +1,9 @@
 #pragma once
 /*
- * Guest physical memory: one anonymous mapping, presented to the guest as RAM below the PCI
- * hole ([0, 3 GiB)) and, for larger guests, the rest from 4 GiB up.
+ * Guest physical memory: one 2 MiB-aligned mapping, of a memfd where that gets huge pages
+ * (a snapshot can write the file out, a restore map it back), else of anonymous memory,
+ * presented to the guest as RAM below the PCI hole ([0, 3 GiB)) and, for larger guests, the
+ * rest from 4 GiB up.
  *
  * Every guest-supplied address goes through gmem_ptr(), which returns NULL unless the whole
  * range lies inside one RAM region: device code never reads or writes host memory outside
@@ -17,9 +19,16 @@ struct guest_mem {
 	uint8_t *host;     /* mapping of size bytes */
 	uint64_t size;     /* RAM bytes in total */
 	uint64_t low_size; /* bytes mapped at [0, low_size) */
+	int fd;            /* the memfd behind host (offset = host offset), -1: anonymous */
+	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else THP if the host allows) */
 };
 
-/* mmap size bytes of RAM (MAP_NORESERVE); returns 0 or -errno. */
+/*
+ * size bytes of guest RAM at a 2 MiB-aligned address: a hugetlbfs memfd (MAP_SHARED) when the
+ * host has enough free 2 MiB pages; else a shmem memfd with MADV_HUGEPAGE when the host's
+ * transparent_hugepage/shmem_enabled gives shmem huge pages; else anonymous private memory
+ * with MADV_HUGEPAGE (m->fd = -1; what Debian's defaults give huge pages). 0 or -errno.
+ */
 int gmem_init(struct guest_mem *m, uint64_t size);
 void gmem_release(struct guest_mem *m);
 

@@ -97,7 +97,8 @@ static void vcpu_park(struct vcpu *c)
 static bool vcpu_handle_exit(struct vcpu *c)
 {
 	struct kvm_run *run = c->run;
-	char detail[128];
+	char detail[256];
+	size_t l;
 
 	if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO)
 		c->exits[VM_EXIT_OTHER]++;
@@ -116,8 +117,13 @@ static bool vcpu_handle_exit(struct vcpu *c)
 		vcpu_mmio(c);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: what a PC does on reset, and how Linux's last-resort reboot ends. */
-		vm_request_stop(c->vm, VM_STOP_REBOOT, "triple fault");
+		/*
+		 * A triple fault: what a PC does on reset, and how Linux's last-resort reboot
+		 * ends. Where the vCPU was tells an intended reset from a crash in early boot.
+		 */
+		l = (size_t)snprintf(detail, sizeof(detail), "triple fault: ");
+		arch_vcpu_describe(c, detail + l, sizeof(detail) - l);
+		vm_request_stop(c->vm, VM_STOP_REBOOT, detail);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)

@@ -21,8 +21,8 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "common/size.h"
 #include "vmm/api.h"
+#include "vmm/devices.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
@@ -32,7 +32,6 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
-#include "vmm/virtio/devices.h"
 #include "vmm/x86/arch.h"
 
 #define VM_MIN_MEM (16ULL << 20)
@@ -44,51 +43,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->cpus = 1;
 	cfg->mem_size = 512ULL << 20;
 	cfg->console = VM_CONSOLE_SERIAL;
-}
-
-int vm_parse_size(const char *s, uint64_t *ret)
-{
-	int64_t v;
-
-	/* docker's grammar (512M, 2GiB, 1.5g, 4096): the one hull's other --memory flags take */
-	if (size_parse(s, SIZE_DOCKER, &v) < 0)
-		return -EINVAL;
-	*ret = (uint64_t)v;
-	return 0;
-}
-
-int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
-{
-	char *save = NULL, *opt;
-
-	memset(d, 0, sizeof(*d));
-	d->format = DISK_FORMAT_RAW;
-	d->path = strtok_r(s, ",", &save);
-	if (!d->path || !*d->path)
-		return hull_err_setx(err, EINVAL, "--disk: empty path");
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		if (strcmp(opt, "ro") == 0)
-			d->readonly = true;
-		else if (strcmp(opt, "rw") == 0)
-			d->readonly = false;
-		else if (strncmp(opt, "format=", 7) == 0) {
-			if (disk_format_parse(opt + 7, &d->format) < 0 ||
-			    d->format == DISK_FORMAT_AUTO)
-				return hull_err_setx(err, EINVAL,
-						     "--disk %s: format=%s: expected raw or qcow2",
-						     d->path, opt + 7);
-		} else if (strncmp(opt, "serial=", 7) == 0) {
-			if (strlen(opt + 7) > 20)
-				return hull_err_setx(err, EINVAL,
-						     "--disk %s: serial=%s: at most 20 bytes", d->path,
-						     opt + 7);
-			(void)snprintf(d->serial, sizeof(d->serial), "%s", opt + 7);
-		} else
-			return hull_err_setx(err, EINVAL,
-					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID)",
-					     d->path, opt);
-	}
-	return 0;
+	cfg->shutdown_timeout_s = VM_SHUTDOWN_TIMEOUT_S;
 }
 
 const char *vmm_stop_name(enum vm_stop stop)
@@ -207,6 +162,11 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
 		return hull_err_setx(err, EINVAL, "--cpus %u: must be 1 to %u", cfg->cpus,
 				     VM_MAX_CPUS);
+	if (cfg->shutdown_timeout_s < 1 || cfg->shutdown_timeout_s > VM_SHUTDOWN_TIMEOUT_MAX_S)
+		return hull_err_setx(err, EINVAL, "--shutdown-timeout %u: must be 1 to %u seconds",
+				     cfg->shutdown_timeout_s, VM_SHUTDOWN_TIMEOUT_MAX_S);
+	if (cfg->n_disks > VM_MAX_DISKS)
+		return hull_err_setx(err, EINVAL, "at most %d --disk", VM_MAX_DISKS);
 	if (cfg->mem_size < min)
 		return hull_err_setx(err, EINVAL, "--memory %" PRIu64 " MiB: at least %" PRIu64
 				     " MiB needed", cfg->mem_size >> 20, min >> 20);
@@ -229,6 +189,14 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct vm_disk_config *d = &cfg->disks[i];
 
+		if (!d->path || !*d->path)
+			return hull_err_setx(err, EINVAL, "--disk: empty path");
+		if (d->format != DISK_FORMAT_RAW && d->format != DISK_FORMAT_QCOW2)
+			return hull_err_setx(err, EINVAL, "--disk %s: format: expected raw or qcow2",
+					     d->path);
+		if (d->serial && strlen(d->serial) > VM_DISK_SERIAL_MAX)
+			return hull_err_setx(err, EINVAL, "--disk %s: serial=%s: at most %u bytes",
+					     d->path, d->serial, VM_DISK_SERIAL_MAX);
 		if (stat(d->path, &st) < 0)
 			return hull_err_set(err, errno, "--disk %s", d->path);
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
@@ -252,17 +220,15 @@ static void vm_on_stop_efd(void *opaque, int fd, uint32_t events)
 
 int vm_request_shutdown(struct vm *vm)
 {
-	unsigned ms = vm->cfg->shutdown_timeout_ms ? vm->cfg->shutdown_timeout_ms
-						   : VM_SHUTDOWN_TIMEOUT_MS;
-	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
-						.tv_nsec = (long)(ms % 1000) * 1000000L } };
+	unsigned secs = vm->cfg->shutdown_timeout_s;
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)secs } };
 
 	vm_resume(vm); /* a paused guest could not act on it */
 	i8042_ctrl_alt_del(vm->kbd);
 	if (vm->shutdown_requested)
 		return 0;
 	vm->shutdown_requested = true;
-	log_debug("shutdown requested: Ctrl-Alt-Del pressed, %u ms to power off", ms);
+	log_debug("shutdown requested: Ctrl-Alt-Del pressed, %u s to power off", secs);
 	if (timerfd_settime(vm->shutdown_tfd, 0, &its, NULL) < 0)
 		return -errno;
 	return 0;
@@ -271,14 +237,13 @@ int vm_request_shutdown(struct vm *vm)
 static void vm_on_shutdown_timer(void *opaque, int fd, uint32_t events)
 {
 	struct vm *vm = opaque;
-	unsigned ms = vm->cfg->shutdown_timeout_ms ? vm->cfg->shutdown_timeout_ms
-						   : VM_SHUTDOWN_TIMEOUT_MS;
 	char detail[96];
 	uint64_t n;
 
 	(void)!read(fd, &n, sizeof(n));
 	(void)snprintf(detail, sizeof(detail),
-		       "the guest did not power off within %u ms of the shutdown request", ms);
+		       "the guest did not power off within %u s of the shutdown request",
+		       vm->cfg->shutdown_timeout_s);
 	vm_request_stop(vm, VM_STOP_KILLED, detail);
 }
 
@@ -350,6 +315,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
 				    cfg->mem_size >> 20);
+	vm->disks = xcalloc(cfg->n_disks ? cfg->n_disks : 1, sizeof(*vm->disks));
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		r = virtio_blk_open_disk(&cfg->disks[i], &vm->disks[i], err);
 		if (r < 0)
@@ -387,25 +353,9 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	r = kvm_vm_create(vm, err);
 	if (r < 0)
 		return r;
-	/* With --console virtio the UART still prints (early messages), hvc0 gets the input. */
-	r = serial_create(vm, cfg->console != VM_CONSOLE_NONE ? STDOUT_FILENO : -1, &vm->serial,
-			  err);
+	r = vm_devices_create(vm, err);
 	if (r < 0)
 		return r;
-	r = legacy_devices_create(vm, &vm->rtc, err);
-	if (r < 0)
-		return r;
-	r = i8042_create(vm, &vm->kbd, err);
-	if (r < 0)
-		return r;
-	if (cfg->kernel_kind != VM_KERNEL_RAW) {
-		r = pci_bus_create(vm, &vm->pci, err);
-		if (r < 0)
-			return r;
-		r = virtio_devices_create(vm, err);
-		if (r < 0)
-			return r;
-	}
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
@@ -448,19 +398,17 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 			st->exits[k] += vm->vcpus[i].exits[k];
 	st->msi_irqfd = atomic_load(&vm->n_msi_irqfd);
 	st->msi_ioctl = atomic_load(&vm->n_msi_ioctl);
+	(void)snprintf(st->stop_detail, sizeof(st->stop_detail), "%s", vm->stop_detail);
 }
 
 static void vm_free(struct vm *vm)
 {
 	api_server_free(vm->api);
-	virtio_devices_free(vm);
-	for (size_t i = 0; i < VM_MAX_DISKS; i++)
+	vm_devices_free(vm); /* in reverse order of creation */
+	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
-	pci_bus_free(vm->pci);
+	free(vm->disks);
 	vcpus_free(vm);
-	serial_free(vm->serial);
-	free(vm->rtc);
-	i8042_free(vm->kbd);
 	evloop_free(vm->loop);
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);

@@ -22,6 +22,7 @@ struct evloop;
 struct api_server;
 struct virtio_pci_dev;
 struct disk;
+struct vm_device;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -53,10 +54,10 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *kbd;
 	struct pci_bus *pci;
-	struct disk *disks[VM_MAX_DISKS]; /* opened by vm_prepare, then owned by their devices */
-	struct virtio_pci_dev *vdevs[VM_MAX_DISKS + 3]; /* disks, rng, console */
-	struct virtio_pci_dev *vcon; /* the virtio console (also in vdevs), or NULL */
-	unsigned n_vdevs;
+	struct disk **disks; /* cfg->n_disks: opened by vm_prepare, then owned by their devices */
+	struct vm_device *devs; /* created in the order of the device table (devices.h) */
+	unsigned n_devs;
+	struct virtio_pci_dev *vcon; /* the virtio console (also in devs), or NULL */
 	struct api_server *api;
 
 	/* Counters for vm_config.stats (relaxed atomics: several threads add to them). */

@@ -11,7 +11,9 @@
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
-#define VM_SHUTDOWN_TIMEOUT_MS 30000U
+#define VM_DISK_SERIAL_MAX 20U /* virtio-blk's id is 20 bytes */
+#define VM_SHUTDOWN_TIMEOUT_S 30U
+#define VM_SHUTDOWN_TIMEOUT_MAX_S 3600U
 
 /* How the guest stopped; the CLI maps it to the exit status (vmm_stop_exit_code). */
 enum vm_stop {
@@ -40,8 +42,8 @@ enum vm_kernel_kind {
 struct vm_disk_config {
 	const char *path;
 	bool readonly;
-	enum disk_format format; /* RAW (the default) or QCOW2; never AUTO: see vm_parse_disk */
-	char serial[21]; /* virtio-blk serial id: at most 20 bytes */
+	enum disk_format format; /* RAW or QCOW2; AUTO is refused: a guest could choose it */
+	const char *serial; /* virtio-blk serial id, at most 20 bytes; NULL: none */
 };
 
 /* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
@@ -63,6 +65,7 @@ struct vm_stats {
 	uint64_t exits[VM_EXIT_KIND_COUNT];
 	uint64_t msi_irqfd;       /* interrupts injected with an eventfd write */
 	uint64_t msi_ioctl;       /* interrupts injected with KVM_SIGNAL_MSI */
+	char stop_detail[256];    /* why it stopped: "triple fault: vCPU 3: rip=...", "ACPI reset" */
 };
 
 const char *vm_exit_kind_name(enum vm_exit_kind k);
@@ -74,7 +77,7 @@ struct vm_config {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t mem_size;
-	struct vm_disk_config disks[VM_MAX_DISKS];
+	const struct vm_disk_config *disks; /* n_disks of them (at most VM_MAX_DISKS) */
 	size_t n_disks;
 	enum vm_console console;
 	bool rng;
@@ -82,23 +85,18 @@ struct vm_config {
 	bool no_irqfd;	/* interrupts by KVM_SIGNAL_MSI even when KVM has irqfd (tests the fallback) */
 	const char *api_sock;
 	/*
-	 * How long a guest asked to shut down (SIGTERM, the API's "shutdown") has to power off
-	 * before hull stops it (VM_STOP_KILLED). 0: the default, VM_SHUTDOWN_TIMEOUT_MS.
+	 * Seconds a guest asked to shut down (SIGTERM, the API's "shutdown") has to power off
+	 * before hull stops it (VM_STOP_KILLED): 1 to VM_SHUTDOWN_TIMEOUT_MAX_S.
 	 */
-	unsigned shutdown_timeout_ms;
+	unsigned shutdown_timeout_s;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
 };
 
-void vm_config_init(struct vm_config *cfg);
-
-/* Parse "512M", "2G", "1048576" (bytes) into *ret; -EINVAL on garbage or overflow. */
-int vm_parse_size(const char *s, uint64_t *ret);
 /*
- * Parse a --disk value "PATH[,ro|rw][,format=raw|qcow2][,serial=ID]" into d (which points
- * into s). The format is raw unless given: a guest-writable raw disk is never probed, since a
- * guest that wrote QCOW2 magic into it would then choose the host files behind it.
+ * The defaults: 1 vCPU, 512 MiB, serial console, VM_SHUTDOWN_TIMEOUT_S. The CLI fills in the
+ * flags' values (src/cli/vm-opts.c parses them) and vmm_run checks every value, once.
  */
-int vm_parse_disk(char *s, struct vm_disk_config *d, struct hull_err *err);
+void vm_config_init(struct vm_config *cfg);
 
 /*
  * Validate cfg, build the VM, run it until the guest stops. Returns 0 with *ret_stop set

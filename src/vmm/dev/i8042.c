@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define PORT_DATA 0
@@ -51,20 +52,33 @@
 #define KBD_SETREP 0xf3
 #define KBD_RESET 0xff
 
+/* The power-on state, as firmware leaves it: keyboard interrupt on, translation on, mouse port off. */
+static void i8042_state_init(struct i8042_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->ctr = CTR_KBDINT | CTR_SYSFLAG | CTR_AUXDIS | CTR_XLATE;
+	st->outp = 0x01; /* reset line inactive */
+}
+
 void i8042_init(struct i8042 *k, struct vm *vm)
 {
 	memset(k, 0, sizeof(*k));
 	pthread_mutex_init(&k->lock, NULL);
 	k->vm = vm;
-	/* As firmware leaves it: keyboard interrupt on, translation on, mouse port off. */
-	k->ctr = CTR_KBDINT | CTR_SYSFLAG | CTR_AUXDIS | CTR_XLATE;
-	k->outp = 0x01; /* reset line inactive */
+	i8042_state_init(&k->st);
+}
+
+void i8042_reset(struct i8042 *k)
+{
+	pthread_mutex_lock(&k->lock);
+	i8042_state_init(&k->st);
+	pthread_mutex_unlock(&k->lock);
 }
 
 /* Called with k->lock held. An edge on IRQ 1: the ISA line is edge-triggered. */
 static void i8042_pulse(struct i8042 *k)
 {
-	if (!(k->ctr & CTR_KBDINT))
+	if (!(k->st.ctr & CTR_KBDINT))
 		return;
 	k->irqs++;
 	if (!k->vm)
@@ -76,10 +90,10 @@ static void i8042_pulse(struct i8042 *k)
 /* Called with k->lock held: queue one byte for the data port; drops it when full. */
 static void i8042_push(struct i8042 *k, uint8_t v)
 {
-	if (k->q_len == I8042_OUTQ)
+	if (k->st.q_len == I8042_OUTQ)
 		return;
-	k->q[(k->q_head + k->q_len++) % I8042_OUTQ] = v;
-	if (k->q_len == 1)
+	k->st.q[(k->st.q_head + k->st.q_len++) % I8042_OUTQ] = v;
+	if (k->st.q_len == 1)
 		i8042_pulse(k);
 }
 
@@ -92,22 +106,22 @@ static void i8042_reset_line(struct i8042 *k)
 
 static void i8042_command(struct i8042 *k, uint8_t cmd)
 {
-	k->pending = 0;
+	k->st.pending = 0;
 	switch (cmd) {
-	case CMD_RCTR: i8042_push(k, k->ctr); break;
+	case CMD_RCTR: i8042_push(k, k->st.ctr); break;
 	case CMD_WCTR:
 	case CMD_WRITE_OUTP:
 	case CMD_KBD_LOOP:
 	case CMD_AUX_LOOP:
-	case CMD_AUX_SEND: k->pending = cmd; break;
-	case CMD_AUX_DISABLE: k->ctr |= CTR_AUXDIS; break;
-	case CMD_AUX_ENABLE: k->ctr &= (uint8_t)~CTR_AUXDIS; break;
+	case CMD_AUX_SEND: k->st.pending = cmd; break;
+	case CMD_AUX_DISABLE: k->st.ctr |= CTR_AUXDIS; break;
+	case CMD_AUX_ENABLE: k->st.ctr &= (uint8_t)~CTR_AUXDIS; break;
 	case CMD_AUX_TEST: i8042_push(k, 0x00); break;
 	case CMD_CTL_TEST: i8042_push(k, 0x55); break;
 	case CMD_KBD_TEST: i8042_push(k, 0x00); break;
-	case CMD_KBD_DISABLE: k->ctr |= CTR_KBDDIS; break;
-	case CMD_KBD_ENABLE: k->ctr &= (uint8_t)~CTR_KBDDIS; break;
-	case CMD_READ_OUTP: i8042_push(k, k->outp); break;
+	case CMD_KBD_DISABLE: k->st.ctr |= CTR_KBDDIS; break;
+	case CMD_KBD_ENABLE: k->st.ctr &= (uint8_t)~CTR_KBDDIS; break;
+	case CMD_READ_OUTP: i8042_push(k, k->st.outp); break;
 	default:
 		/* 0xf0-0xff pulse output port lines for a moment; bit 0 low is the reset line. */
 		if (cmd >= 0xf0 && !(cmd & 1))
@@ -119,21 +133,21 @@ static void i8042_command(struct i8042 *k, uint8_t cmd)
 /* A byte the guest sends to the keyboard (through the data port with no command pending). */
 static void i8042_kbd_write(struct i8042 *k, uint8_t v)
 {
-	bool xlate = k->ctr & CTR_XLATE;
+	bool xlate = k->st.ctr & CTR_XLATE;
 
-	if (k->kbd_cmd) {
+	if (k->st.kbd_cmd) {
 		/* The parameter of SETLEDS, SETREP or SCANSET; SCANSET 0 asks for the set. */
 		i8042_push(k, KBD_ACK);
-		if (k->kbd_cmd == KBD_SCANSET && v == 0)
+		if (k->st.kbd_cmd == KBD_SCANSET && v == 0)
 			i8042_push(k, xlate ? 0x41 : 0x02); /* set 2 (translated: 0x41) */
-		k->kbd_cmd = 0;
+		k->st.kbd_cmd = 0;
 		return;
 	}
 	switch (v) {
 	case KBD_SETLEDS:
 	case KBD_SETREP:
 	case KBD_SCANSET:
-		k->kbd_cmd = v;
+		k->st.kbd_cmd = v;
 		i8042_push(k, KBD_ACK);
 		break;
 	case KBD_GETID:
@@ -143,7 +157,7 @@ static void i8042_kbd_write(struct i8042 *k, uint8_t v)
 		i8042_push(k, xlate ? 0x41 : 0x83);
 		break;
 	case KBD_RESET:
-		k->q_len = 0;
+		k->st.q_len = 0;
 		i8042_push(k, KBD_ACK);
 		i8042_push(k, KBD_BAT_OK);
 		break;
@@ -159,13 +173,13 @@ static void i8042_kbd_write(struct i8042 *k, uint8_t v)
 
 static void i8042_data_write(struct i8042 *k, uint8_t v)
 {
-	uint8_t cmd = k->pending;
+	uint8_t cmd = k->st.pending;
 
-	k->pending = 0;
+	k->st.pending = 0;
 	switch (cmd) {
-	case CMD_WCTR: k->ctr = v; break;
+	case CMD_WCTR: k->st.ctr = v; break;
 	case CMD_WRITE_OUTP:
-		k->outp = v;
+		k->st.outp = v;
 		if (!(v & 1))
 			i8042_reset_line(k);
 		break;
@@ -180,13 +194,13 @@ static uint8_t i8042_data_read(struct i8042 *k)
 {
 	uint8_t v;
 
-	if (!k->q_len)
+	if (!k->st.q_len)
 		return 0;
-	v = k->q[k->q_head];
-	k->q_head = (k->q_head + 1) % I8042_OUTQ;
-	k->q_len--;
+	v = k->st.q[k->st.q_head];
+	k->st.q_head = (k->st.q_head + 1) % I8042_OUTQ;
+	k->st.q_len--;
 	/* The next byte is in the output buffer at once: a new edge for it. */
-	if (k->q_len)
+	if (k->st.q_len)
 		i8042_pulse(k);
 	return v;
 }
@@ -206,7 +220,7 @@ void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_w
 			i8042_command(k, data[0]);
 		else
 			data[0] = (uint8_t)(STR_KEYLOCK | STR_SYSFLAG |
-					    (k->pending ? STR_CMDDAT : 0) | (k->q_len ? STR_OBF : 0));
+					    (k->st.pending ? STR_CMDDAT : 0) | (k->st.q_len ? STR_OBF : 0));
 	} else if (!is_write) {
 		memset(data, 0xff, len); /* 0x61-0x63 are not the controller's */
 	}
@@ -223,7 +237,7 @@ void i8042_ctrl_alt_del(struct i8042 *k)
 	size_t n;
 
 	pthread_mutex_lock(&k->lock);
-	if (k->ctr & CTR_XLATE) {
+	if (k->st.ctr & CTR_XLATE) {
 		seq = set1;
 		n = sizeof(set1);
 	} else {
@@ -256,4 +270,36 @@ void i8042_free(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+void i8042_save(struct i8042 *k, struct state_writer *w)
+{
+	pthread_mutex_lock(&k->lock);
+	state_put_u8(w, k->st.ctr);
+	state_put_u8(w, k->st.pending);
+	state_put_u8(w, k->st.kbd_cmd);
+	state_put_u8(w, k->st.outp);
+	state_put_u8(w, (uint8_t)k->st.q_len);
+	for (unsigned i = 0; i < k->st.q_len; i++)
+		state_put_u8(w, k->st.q[(k->st.q_head + i) % I8042_OUTQ]);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct state_reader *r)
+{
+	uint8_t reg[4], n = 0, q[I8042_OUTQ];
+
+	if (state_get_bytes(r, reg, sizeof(reg)) < 0 || state_get_u8(r, &n) < 0 ||
+	    n > I8042_OUTQ || state_get_bytes(r, q, n) < 0 || state_reader_done(r) < 0)
+		return -EBADMSG;
+	pthread_mutex_lock(&k->lock);
+	k->st.ctr = reg[0];
+	k->st.pending = reg[1];
+	k->st.kbd_cmd = reg[2];
+	k->st.outp = reg[3];
+	memcpy(k->st.q, q, n);
+	k->st.q_head = 0;
+	k->st.q_len = n;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

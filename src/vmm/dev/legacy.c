@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
@@ -31,6 +32,14 @@ void rtc_init(struct rtc *r)
 	r->cmos[RTC_REG_B] = RTC_B_24H;
 	r->cmos[RTC_REG_D] = RTC_D_VRT;
 	r->now = time;
+}
+
+void rtc_reset(struct rtc *r)
+{
+	time_t (*now)(time_t *) = r->now;
+
+	rtc_init(r);
+	r->now = now;
 }
 
 static uint8_t rtc_read(struct rtc *r, uint8_t idx)
@@ -114,5 +123,24 @@ int legacy_devices_create(struct vm *vm, struct rtc **ret_rtc, struct hull_err *
 		return hull_err_set(err, -e, "registering platform devices");
 	}
 	*ret_rtc = r;
+	return 0;
+}
+
+void rtc_save(struct rtc *r, struct state_writer *w)
+{
+	state_put_u8(w, r->index);
+	state_put_bytes(w, r->cmos, sizeof(r->cmos));
+}
+
+int rtc_load(struct rtc *r, struct state_reader *rd)
+{
+	uint8_t index = 0, cmos[sizeof(r->cmos)];
+
+	/* The index is 7 bits (bit 7 of the port write is the NMI mask). */
+	if (state_get_u8(rd, &index) < 0 || index > 0x7f ||
+	    state_get_bytes(rd, cmos, sizeof(cmos)) < 0 || state_reader_done(rd) < 0)
+		return -EBADMSG;
+	r->index = index;
+	memcpy(r->cmos, cmos, sizeof(cmos));
 	return 0;
 }

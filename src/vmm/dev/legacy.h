@@ -10,6 +10,8 @@
 #include "common/error.h"
 
 struct vm;
+struct state_writer;
+struct state_reader;
 
 struct rtc {
 	uint8_t index;
@@ -18,6 +20,12 @@ struct rtc {
 };
 
 int legacy_devices_create(struct vm *vm, struct rtc **ret_rtc, struct hull_err *err);
+
+/* The RTC's index and CMOS bytes to/from the state stream; load: 0 or -EBADMSG, no change. */
+void rtc_save(struct rtc *r, struct state_writer *w);
+/* Back to the power-on index and CMOS bytes (the clock is the host's and keeps going). */
+void rtc_reset(struct rtc *r);
+int rtc_load(struct rtc *r, struct state_reader *rd);
 
 /* Register access, exposed for unit tests. */
 void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 /* Register offsets and bits (the 16550A data sheet; Linux include/uapi/linux/serial_reg.h). */
@@ -40,15 +41,21 @@
 #define SERIAL_RX_SIZE 1024
 #define PANIC_MARK "Kernel panic - not syncing"
 
+/* What the guest can see: the registers and the receive FIFO (saved by serial_save). */
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	bool thri_pending; /* THR-empty interrupt armed, cleared by an IIR read */
+	uint8_t rx[SERIAL_RX_SIZE];
+	size_t rx_head, rx_len;
+};
+
+/* The host's side: the VM to interrupt, the lock, where output goes, the panic watch. */
 struct serial {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	int out_fd;
-	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
-	bool thri_pending; /* THR-empty interrupt armed, cleared by an IIR read */
-	bool irq_level;
-	uint8_t rx[SERIAL_RX_SIZE];
-	size_t rx_head, rx_len;
+	bool irq_level; /* the level last driven on IRQ 4: follows from st */
+	struct serial_state st;
 	char line[160]; /* the current output line, to spot a kernel panic */
 	size_t line_len;
 	bool panic;
@@ -56,11 +63,11 @@ struct serial {
 
 static uint8_t serial_iir(const struct serial *s)
 {
-	uint8_t fifo = (s->fcr & FCR_FIFO_ENABLE) ? IIR_FIFO : 0;
+	uint8_t fifo = (s->st.fcr & FCR_FIFO_ENABLE) ? IIR_FIFO : 0;
 
-	if ((s->ier & IER_RDI) && s->rx_len)
+	if ((s->st.ier & IER_RDI) && s->st.rx_len)
 		return fifo | IIR_RDI;
-	if ((s->ier & IER_THRI) && s->thri_pending)
+	if ((s->st.ier & IER_THRI) && s->st.thri_pending)
 		return fifo | IIR_THRI;
 	return fifo | IIR_NO_INT;
 }
@@ -78,9 +85,9 @@ static void serial_update_irq(struct serial *s)
 
 static void serial_out(struct serial *s, uint8_t c)
 {
-	if (s->mcr & MCR_LOOP) {
-		if (s->rx_len < SERIAL_RX_SIZE)
-			s->rx[(s->rx_head + s->rx_len++) % SERIAL_RX_SIZE] = c;
+	if (s->st.mcr & MCR_LOOP) {
+		if (s->st.rx_len < SERIAL_RX_SIZE)
+			s->st.rx[(s->st.rx_head + s->st.rx_len++) % SERIAL_RX_SIZE] = c;
 		return;
 	}
 	if (s->vm && !atomic_load_explicit(&s->vm->first_output_ns, memory_order_relaxed))
@@ -104,37 +111,37 @@ static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
 {
 	switch (off) {
 	case UART_RX:
-		if (s->lcr & LCR_DLAB) {
-			s->dll = v;
+		if (s->st.lcr & LCR_DLAB) {
+			s->st.dll = v;
 			break;
 		}
 		serial_out(s, v);
 		/* The byte left at once: THR is empty again. */
-		s->thri_pending = true;
+		s->st.thri_pending = true;
 		break;
 	case UART_IER:
-		if (s->lcr & LCR_DLAB) {
-			s->dlm = v;
+		if (s->st.lcr & LCR_DLAB) {
+			s->st.dlm = v;
 			break;
 		}
 		/* Enabling THRI with an empty THR raises the interrupt (what Linux waits for). */
-		if (!(s->ier & IER_THRI) && (v & IER_THRI))
-			s->thri_pending = true;
-		s->ier = v & 0x0f;
+		if (!(s->st.ier & IER_THRI) && (v & IER_THRI))
+			s->st.thri_pending = true;
+		s->st.ier = v & 0x0f;
 		break;
 	case UART_IIR: /* FCR */
-		s->fcr = v & (FCR_FIFO_ENABLE | 0xc0);
+		s->st.fcr = v & (FCR_FIFO_ENABLE | 0xc0);
 		if (v & FCR_CLEAR_RCVR)
-			s->rx_len = 0;
+			s->st.rx_len = 0;
 		break;
 	case UART_LCR:
-		s->lcr = v;
+		s->st.lcr = v;
 		break;
 	case UART_MCR:
-		s->mcr = v & 0x1f;
+		s->st.mcr = v & 0x1f;
 		break;
 	case UART_SCR:
-		s->scr = v;
+		s->st.scr = v;
 		break;
 	default:
 		break; /* LSR, MSR: read-only */
@@ -147,34 +154,34 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t off)
 
 	switch (off) {
 	case UART_RX:
-		if (s->lcr & LCR_DLAB)
-			return s->dll;
-		if (s->rx_len) {
-			v = s->rx[s->rx_head];
-			s->rx_head = (s->rx_head + 1) % SERIAL_RX_SIZE;
-			s->rx_len--;
+		if (s->st.lcr & LCR_DLAB)
+			return s->st.dll;
+		if (s->st.rx_len) {
+			v = s->st.rx[s->st.rx_head];
+			s->st.rx_head = (s->st.rx_head + 1) % SERIAL_RX_SIZE;
+			s->st.rx_len--;
 		}
 		return v;
 	case UART_IER:
-		return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+		return (s->st.lcr & LCR_DLAB) ? s->st.dlm : s->st.ier;
 	case UART_IIR:
 		v = serial_iir(s);
 		if ((v & 0x0f) == IIR_THRI)
-			s->thri_pending = false; /* reading IIR acknowledges THRI */
+			s->st.thri_pending = false; /* reading IIR acknowledges THRI */
 		return v;
 	case UART_LCR:
-		return s->lcr;
+		return s->st.lcr;
 	case UART_MCR:
-		return s->mcr;
+		return s->st.mcr;
 	case UART_LSR:
-		return (uint8_t)(LSR_THRE | LSR_TEMT | (s->rx_len ? LSR_DR : 0));
+		return (uint8_t)(LSR_THRE | LSR_TEMT | (s->st.rx_len ? LSR_DR : 0));
 	case UART_MSR:
-		if (s->mcr & MCR_LOOP) /* loopback: outputs appear on the inputs */
-			return (uint8_t)(((s->mcr & 0x02) << 3) | ((s->mcr & 0x01) << 5) |
-					 ((s->mcr & 0x08) << 4) | ((s->mcr & 0x04) << 4));
+		if (s->st.mcr & MCR_LOOP) /* loopback: outputs appear on the inputs */
+			return (uint8_t)(((s->st.mcr & 0x02) << 3) | ((s->st.mcr & 0x01) << 5) |
+					 ((s->st.mcr & 0x08) << 4) | ((s->st.mcr & 0x04) << 4));
 		return MSR_CTS | MSR_DSR | MSR_DCD;
 	case UART_SCR:
-		return s->scr;
+		return s->st.scr;
 	default:
 		return 0xff;
 	}
@@ -203,9 +210,9 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while (n < len && s->rx_len < SERIAL_RX_SIZE) {
-		s->rx[(s->rx_head + s->rx_len) % SERIAL_RX_SIZE] = buf[n++];
-		s->rx_len++;
+	while (n < len && s->st.rx_len < SERIAL_RX_SIZE) {
+		s->st.rx[(s->st.rx_head + s->st.rx_len) % SERIAL_RX_SIZE] = buf[n++];
+		s->st.rx_len++;
 	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
@@ -231,7 +238,7 @@ int serial_create(struct vm *vm, int out_fd, struct serial **ret, struct hull_er
 
 	s->vm = vm;
 	s->out_fd = out_fd;
-	s->mcr = MCR_OUT2;
+	s->st.mcr = MCR_OUT2;
 	pthread_mutex_init(&s->lock, NULL);
 	if (vm) {
 		r = io_bus_add(&vm->pio, SERIAL_PORT, 8, serial_io, s);
@@ -244,10 +251,64 @@ int serial_create(struct vm *vm, int out_fd, struct serial **ret, struct hull_er
 	return 0;
 }
 
+void serial_reset(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	memset(&s->st, 0, sizeof(s->st));
+	s->st.mcr = MCR_OUT2; /* as serial_create leaves it */
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void serial_free(struct serial *s)
 {
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The UART's registers and the input the guest has not read (the panic watch is host state). */
+void serial_save(struct serial *s, struct state_writer *w)
+{
+	pthread_mutex_lock(&s->lock);
+	state_put_u8(w, s->st.ier);
+	state_put_u8(w, s->st.lcr);
+	state_put_u8(w, s->st.mcr);
+	state_put_u8(w, s->st.scr);
+	state_put_u8(w, s->st.fcr);
+	state_put_u8(w, s->st.dll);
+	state_put_u8(w, s->st.dlm);
+	state_put_u8(w, s->st.thri_pending);
+	state_put_u16(w, (uint16_t)s->st.rx_len);
+	for (size_t i = 0; i < s->st.rx_len; i++)
+		state_put_u8(w, s->st.rx[(s->st.rx_head + i) % SERIAL_RX_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_load(struct serial *s, struct state_reader *r)
+{
+	uint8_t reg[7], rx[SERIAL_RX_SIZE];
+	uint16_t rx_len = 0;
+	bool thri = false;
+
+	if (state_get_bytes(r, reg, sizeof(reg)) < 0 || state_get_bool(r, &thri) < 0 ||
+	    state_get_u16(r, &rx_len) < 0 || rx_len > SERIAL_RX_SIZE ||
+	    state_get_bytes(r, rx, rx_len) < 0 || state_reader_done(r) < 0 || (reg[0] & ~0x0fU))
+		return -EBADMSG; /* IER keeps 4 bits (serial_io) */
+	pthread_mutex_lock(&s->lock);
+	s->st.ier = reg[0];
+	s->st.lcr = reg[1];
+	s->st.mcr = reg[2];
+	s->st.scr = reg[3];
+	s->st.fcr = reg[4];
+	s->st.dll = reg[5];
+	s->st.dlm = reg[6];
+	s->st.thri_pending = thri;
+	memcpy(s->st.rx, rx, rx_len);
+	s->st.rx_head = 0;
+	s->st.rx_len = rx_len;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -11,6 +11,8 @@
 
 struct vm;
 struct serial;
+struct state_writer;
+struct state_reader;
 
 #define SERIAL_PORT 0x3f8
 #define SERIAL_IRQ 4
@@ -23,6 +25,12 @@ void serial_free(struct serial *s);
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 /* True once the guest printed "Kernel panic - not syncing". */
 bool serial_saw_panic(struct serial *s);
+
+/* Guest-visible state to/from the state stream (state.h); load: 0 or -EBADMSG, no change. */
+/* Back to the power-on registers, receive FIFO empty (the guest state only). */
+void serial_reset(struct serial *s);
+void serial_save(struct serial *s, struct state_writer *w);
+int serial_load(struct serial *s, struct state_reader *r);
 
 /* Register access, exposed for unit tests. */
 void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -50,6 +50,8 @@ struct blk {
 	struct disk *disk;
 	bool readonly;
 	char serial[BLK_ID_BYTES + 1];
+	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
+	void *test_opaque;
 };
 
 /* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
@@ -171,7 +173,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	struct blk *b = (struct blk *)v;
-	struct virtq *vq = &v->vq[q];
+	struct virtq *vq = &v->st.vq[q];
 	struct virtq_elem e;
 	bool done = false;
 	int r;
@@ -185,6 +187,8 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 			status = BLK_S_IOERR;
 			written = 0;
 		} else {
+			if (b->test_delay)
+				b->test_delay(b->test_opaque);
 			status = blk_request(b, &e, &written);
 		}
 		if (e.out_len >= 1)
@@ -205,6 +209,7 @@ static const struct virtio_dev_ops blk_ops_rw = {
 	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_DISCARD,
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
+	.io_thread = true, /* a slow disk must not hold up the console and the API */
 	.queue_notify = blk_queue_notify,
 };
 
@@ -215,13 +220,14 @@ static const struct virtio_dev_ops blk_ops_ro = {
 	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_RO,
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
+	.io_thread = true, /* a slow disk must not hold up the console and the API */
 	.queue_notify = blk_queue_notify,
 };
 
 /* struct virtio_blk_config (5.2.4), the fields hull offers. */
 static void blk_config(struct blk *b)
 {
-	uint8_t *c = b->v.config;
+	uint8_t *c = b->v.st.config;
 	uint64_t cap = htole64(disk_size(b->disk) >> 9);
 	uint32_t v32;
 
@@ -236,7 +242,7 @@ static void blk_config(struct blk *b)
 	memcpy(c + 40, &v32, 4); /* max_discard_seg */
 	v32 = htole32(1);
 	memcpy(c + 44, &v32, 4); /* discard_sector_alignment */
-	b->v.config_len = 60;
+	b->v.st.config_len = 60;
 }
 
 static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
@@ -245,7 +251,8 @@ static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
 
 	b->disk = d;
 	b->readonly = ro;
-	memcpy(b->serial, serial, strnlen(serial, BLK_ID_BYTES));
+	if (serial) /* at most 20 bytes (vm_validate); a longer one is cut, never overrun */
+		memcpy(b->serial, serial, strnlen(serial, BLK_ID_BYTES));
 	blk_config(b);
 	return b;
 }
@@ -259,12 +266,10 @@ int virtio_blk_open_disk(const struct vm_disk_config *cfg, struct disk **ret,
 	/*
 	 * The format is the user's (raw by default), never probed: probing a guest-writable raw
 	 * image would let a guest that wrote QCOW2 magic into it pick host files as its backing.
-	 * A QCOW2 image opens its backing chain read-only (src/disk). The file's type and mode
-	 * were checked with the other arguments (vm_validate).
+	 * A QCOW2 image opens its backing chain read-only (src/disk). The format (raw or qcow2,
+	 * never AUTO), the file's type and mode were checked with the other arguments
+	 * (vm_validate).
 	 */
-	if (cfg->format != DISK_FORMAT_RAW && cfg->format != DISK_FORMAT_QCOW2)
-		return hull_err_setx(err, EINVAL, "--disk %s: format must be raw or qcow2",
-				     cfg->path);
 	r = disk_open(cfg->path, cfg->format, cfg->readonly ? DISK_OPEN_RDONLY : 0, &d, err);
 	if (r < 0)
 		return hull_err_prefix(err, "--disk %s", cfg->path);
@@ -310,4 +315,14 @@ void virtio_blk_free(struct virtio_pci_dev *v)
 	virtio_pci_release(v);
 	disk_close(b->disk);
 	free(b);
+}
+
+void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)
+{
+	struct blk *b = (struct blk *)v;
+
+	pthread_mutex_lock(&v->lock);
+	b->test_delay = fn;
+	b->test_opaque = opaque;
+	pthread_mutex_unlock(&v->lock);
 }

@@ -23,12 +23,12 @@ struct con {
 static void con_rx_fill(struct virtio_pci_dev *v)
 {
 	struct con *c = v->priv;
-	struct virtq *vq = &v->vq[CON_RXQ];
+	struct virtq *vq = &v->st.vq[CON_RXQ];
 	struct virtq_elem e;
 	bool done = false;
 	int r = 0;
 
-	if (!(v->status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
+	if (!(v->st.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
 		return;
 	while (c->len && (r = virtq_pop(vq, &e)) > 0) {
 		uint32_t written = 0;
@@ -65,7 +65,7 @@ static void con_rx_fill(struct virtio_pci_dev *v)
 static void con_tx(struct virtio_pci_dev *v)
 {
 	struct con *c = v->priv;
-	struct virtq *vq = &v->vq[CON_TXQ];
+	struct virtq *vq = &v->st.vq[CON_TXQ];
 	struct virtq_elem e;
 	bool done = false;
 	int r;

@@ -41,7 +41,7 @@ static void stn(uint8_t *p, uint32_t len, uint64_t v)
 
 static uint16_t msix_ctrl(const struct virtio_pci_dev *v)
 {
-	return v->msix_ctrl;
+	return v->st.msix_ctrl;
 }
 
 static unsigned msix_count(const struct virtio_pci_dev *v)
@@ -58,12 +58,12 @@ static void msix_fire(struct virtio_pci_dev *v, uint16_t vec)
 
 	if (vec >= msix_count(v) || !(ctrl & MSIX_CTRL_ENABLE))
 		return;
-	e = &v->msix[vec];
+	e = &v->st.msix[vec];
 	if ((ctrl & MSIX_CTRL_MASKALL) || (e->ctrl & 1)) {
-		v->msix_pending |= 1U << vec;
+		v->st.msix_pending |= 1U << vec;
 		return;
 	}
-	v->msix_pending &= ~(1U << vec);
+	v->st.msix_pending &= ~(1U << vec);
 	if (!v->vm)
 		return;
 	addr = ((uint64_t)e->addr_hi << 32) | e->addr_lo;
@@ -87,37 +87,44 @@ static void msix_fire(struct virtio_pci_dev *v, uint16_t vec)
 static void msix_flush_pending(struct virtio_pci_dev *v)
 {
 	for (uint16_t i = 0; i < msix_count(v); i++)
-		if (v->msix_pending & (1U << i))
+		if (v->st.msix_pending & (1U << i))
 			msix_fire(v, i);
 }
 
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q)
 {
-	v->isr |= 1;
-	msix_fire(v, v->vq[q].msix_vector);
+	v->st.isr |= 1;
+	msix_fire(v, v->st.vq[q].msix_vector);
 }
 
 void virtio_pci_device_error(struct virtio_pci_dev *v)
 {
-	if (v->status & VIRTIO_STATUS_NEEDS_RESET)
+	if (v->st.status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	v->status |= VIRTIO_STATUS_NEEDS_RESET;
-	v->isr |= 2;
-	msix_fire(v, v->msix_config);
+	v->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+	v->st.isr |= 2;
+	msix_fire(v, v->st.msix_config);
 }
 
 static void virtio_reset(struct virtio_pci_dev *v)
 {
 	for (unsigned i = 0; i < v->ops->num_queues; i++)
-		virtq_reset(&v->vq[i], v->mem, v->ops->queue_max);
-	v->status = 0;
-	v->driver_features = 0;
-	v->dev_feature_sel = v->drv_feature_sel = 0;
-	v->isr = 0;
-	v->msix_config = MSIX_NO_VECTOR;
-	v->queue_sel = 0;
+		virtq_reset(&v->st.vq[i], v->mem, v->ops->queue_max);
+	v->st.status = 0;
+	v->st.driver_features = 0;
+	v->st.dev_feature_sel = v->st.drv_feature_sel = 0;
+	v->st.isr = 0;
+	v->st.msix_config = MSIX_NO_VECTOR;
+	v->st.queue_sel = 0;
 	if (v->ops->reset)
 		v->ops->reset(v);
+}
+
+void virtio_pci_reset(struct virtio_pci_dev *v)
+{
+	pthread_mutex_lock(&v->lock);
+	virtio_reset(v);
+	pthread_mutex_unlock(&v->lock);
 }
 
 static uint64_t dev_features(const struct virtio_pci_dev *v)
@@ -132,34 +139,34 @@ static void status_write(struct virtio_pci_dev *v, uint8_t s)
 		return;
 	}
 	/* 3.1.1: FEATURES_OK sticks only if the device accepts the driver's subset. */
-	if ((s & VIRTIO_STATUS_FEATURES_OK) && !(v->status & VIRTIO_STATUS_FEATURES_OK) &&
-	    ((v->driver_features & ~dev_features(v)) || !(v->driver_features & VIRTIO_F_VERSION_1)))
+	if ((s & VIRTIO_STATUS_FEATURES_OK) && !(v->st.status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((v->st.driver_features & ~dev_features(v)) || !(v->st.driver_features & VIRTIO_F_VERSION_1)))
 		s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
-	v->status = (uint8_t)(s | (v->status & VIRTIO_STATUS_NEEDS_RESET));
+	v->st.status = (uint8_t)(s | (v->st.status & VIRTIO_STATUS_NEEDS_RESET));
 }
 
 /* struct virtio_pci_common_cfg (4.1.4.3) */
 static uint64_t common_read(struct virtio_pci_dev *v, uint64_t off, uint32_t len)
 {
-	struct virtq *q = v->queue_sel < v->ops->num_queues ? &v->vq[v->queue_sel] : NULL;
+	struct virtq *q = v->st.queue_sel < v->ops->num_queues ? &v->st.vq[v->st.queue_sel] : NULL;
 	uint64_t f = dev_features(v);
 
 	switch (off) {
-	case 0x00: return v->dev_feature_sel;
-	case 0x04: return v->dev_feature_sel < 2 ? (uint32_t)(f >> (32 * v->dev_feature_sel)) : 0;
-	case 0x08: return v->drv_feature_sel;
+	case 0x00: return v->st.dev_feature_sel;
+	case 0x04: return v->st.dev_feature_sel < 2 ? (uint32_t)(f >> (32 * v->st.dev_feature_sel)) : 0;
+	case 0x08: return v->st.drv_feature_sel;
 	case 0x0c:
-		return v->drv_feature_sel < 2 ?
-			       (uint32_t)(v->driver_features >> (32 * v->drv_feature_sel)) : 0;
-	case 0x10: return v->msix_config;
+		return v->st.drv_feature_sel < 2 ?
+			       (uint32_t)(v->st.driver_features >> (32 * v->st.drv_feature_sel)) : 0;
+	case 0x10: return v->st.msix_config;
 	case 0x12: return v->ops->num_queues;
-	case 0x14: return v->status;
-	case 0x15: return v->config_gen;
-	case 0x16: return v->queue_sel;
+	case 0x14: return v->st.status;
+	case 0x15: return v->st.config_gen;
+	case 0x16: return v->st.queue_sel;
 	case 0x18: return q ? q->size : 0;
 	case 0x1a: return q ? q->msix_vector : MSIX_NO_VECTOR;
 	case 0x1c: return q ? q->ready : 0;
-	case 0x1e: return v->queue_sel; /* queue_notify_off: one slot per queue */
+	case 0x1e: return v->st.queue_sel; /* queue_notify_off: one slot per queue */
 	case 0x20: return q ? (len == 8 ? q->desc_gpa : (uint32_t)q->desc_gpa) : 0;
 	case 0x24: return q ? q->desc_gpa >> 32 : 0;
 	case 0x28: return q ? (len == 8 ? q->avail_gpa : (uint32_t)q->avail_gpa) : 0;
@@ -182,20 +189,20 @@ static void set_half(uint64_t *dst, uint64_t off_in_field, uint32_t len, uint64_
 
 static void common_write(struct virtio_pci_dev *v, uint64_t off, uint32_t len, uint64_t val)
 {
-	struct virtq *q = v->queue_sel < v->ops->num_queues ? &v->vq[v->queue_sel] : NULL;
+	struct virtq *q = v->st.queue_sel < v->ops->num_queues ? &v->st.vq[v->st.queue_sel] : NULL;
 	/* Ring addresses and size may change only while the queue is disabled (4.1.4.3.2). */
 	struct virtq *qw = q && !q->ready ? q : NULL;
 
 	switch (off) {
-	case 0x00: v->dev_feature_sel = (uint32_t)val; break;
-	case 0x08: v->drv_feature_sel = (uint32_t)val; break;
+	case 0x00: v->st.dev_feature_sel = (uint32_t)val; break;
+	case 0x08: v->st.drv_feature_sel = (uint32_t)val; break;
 	case 0x0c:
-		if (v->drv_feature_sel < 2 && !(v->status & VIRTIO_STATUS_FEATURES_OK))
-			set_half(&v->driver_features, v->drv_feature_sel * 4, 4, val);
+		if (v->st.drv_feature_sel < 2 && !(v->st.status & VIRTIO_STATUS_FEATURES_OK))
+			set_half(&v->st.driver_features, v->st.drv_feature_sel * 4, 4, val);
 		break;
-	case 0x10: v->msix_config = (uint16_t)val; break;
+	case 0x10: v->st.msix_config = (uint16_t)val; break;
 	case 0x14: status_write(v, (uint8_t)val); break;
-	case 0x16: v->queue_sel = (uint16_t)val; break;
+	case 0x16: v->st.queue_sel = (uint16_t)val; break;
 	case 0x18:
 		if (qw)
 			qw->size = (uint16_t)val; /* checked when enabled */
@@ -227,8 +234,8 @@ static void common_write(struct virtio_pci_dev *v, uint64_t off, uint32_t len, u
 
 static void queue_kick(struct virtio_pci_dev *v, unsigned q)
 {
-	if (q >= v->ops->num_queues || !v->vq[q].ready || v->vq[q].broken ||
-	    !(v->status & VIRTIO_STATUS_DRIVER_OK))
+	if (q >= v->ops->num_queues || !v->st.vq[q].ready || v->st.vq[q].broken ||
+	    !(v->st.status & VIRTIO_STATUS_DRIVER_OK))
 		return;
 	v->ops->queue_notify(v, q);
 }
@@ -244,7 +251,7 @@ static void msix_table_io(struct virtio_pci_dev *v, uint64_t off, uint8_t *data,
 			memset(data, 0, len);
 		return;
 	}
-	f = &v->msix[idx].addr_lo + field;
+	f = &v->st.msix[idx].addr_lo + field;
 	if (!is_write) {
 		stn(data, 4, *f);
 		return;
@@ -270,15 +277,15 @@ void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t 
 			val = common_read(v, off, len);
 	} else if (off < VIRTIO_BAR_DEVICE) {
 		if (!is_write && off == VIRTIO_BAR_ISR) {
-			val = v->isr; /* reading ISR clears it (4.1.4.5) */
-			v->isr = 0;
+			val = v->st.isr; /* reading ISR clears it (4.1.4.5) */
+			v->st.isr = 0;
 		}
 	} else if (off < VIRTIO_BAR_NOTIFY) {
 		uint64_t o = off - VIRTIO_BAR_DEVICE;
 
 		/* Device configuration: read-only here (blk's writeback toggle is not offered). */
-		if (!is_write && o < v->config_len && len <= v->config_len - o)
-			val = ldn(v->config + o, len);
+		if (!is_write && o < v->st.config_len && len <= v->st.config_len - o)
+			val = ldn(v->st.config + o, len);
 	} else if (off < VIRTIO_BAR_MSIX) {
 		if (is_write)
 			queue_kick(v, (unsigned)((off - VIRTIO_BAR_NOTIFY) / VIRTIO_NOTIFY_MULT));
@@ -287,7 +294,7 @@ void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t 
 		pthread_mutex_unlock(&v->lock);
 		return;
 	} else if (off == VIRTIO_BAR_PBA && !is_write) {
-		val = v->msix_pending;
+		val = v->st.msix_pending;
 	}
 	if (!is_write)
 		stn(data, len, val);
@@ -316,17 +323,17 @@ static uint8_t vcap(uint8_t *c, uint8_t next, uint8_t type, uint32_t off, uint32
 static void virtio_pci_caps(struct virtio_pci_dev *v)
 {
 	uint8_t *c = v->pci.cfg;
-	uint16_t ctrl = (uint16_t)((v->msix_ctrl & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL)) |
+	uint16_t ctrl = (uint16_t)((v->st.msix_ctrl & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL)) |
 				   (msix_count(v) - 1));
 
 	vcap(c + 0x40, 0x50, VIRTIO_PCI_CAP_COMMON, VIRTIO_BAR_COMMON, 0x38);
 	vcap(c + 0x50, 0x64, VIRTIO_PCI_CAP_NOTIFY, VIRTIO_BAR_NOTIFY,
 	     VIRTIO_NOTIFY_MULT * v->ops->num_queues);
 	/* A device without configuration (rng) has no device capability: Linux rejects len 0. */
-	vcap(c + 0x64, v->config_len ? 0x74 : MSIX_CAP_OFF, VIRTIO_PCI_CAP_ISR, VIRTIO_BAR_ISR, 4);
-	if (v->config_len)
+	vcap(c + 0x64, v->st.config_len ? 0x74 : MSIX_CAP_OFF, VIRTIO_PCI_CAP_ISR, VIRTIO_BAR_ISR, 4);
+	if (v->st.config_len)
 		vcap(c + 0x74, MSIX_CAP_OFF, VIRTIO_PCI_CAP_DEVICE, VIRTIO_BAR_DEVICE,
-		     v->config_len);
+		     v->st.config_len);
 	c[MSIX_CAP_OFF] = 0x11;
 	c[MSIX_CAP_OFF + 1] = 0;
 	stn(c + MSIX_CAP_OFF + 2, 2, ctrl);
@@ -342,7 +349,7 @@ static void virtio_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 
 	pthread_mutex_lock(&v->lock);
 	/* Only MSI-X enable and function mask are writable: rebuild the rest. */
-	v->msix_ctrl = ctrl & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	v->st.msix_ctrl = ctrl & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
 	memset(d->cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
 	virtio_pci_caps(v);
 	msix_flush_pending(v);
@@ -389,6 +396,52 @@ static void virtio_on_kick(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&k->v->lock);
 }
 
+static void *virtio_io_thread(void *opaque)
+{
+	struct virtio_pci_dev *v = opaque;
+
+	if (evloop_run(v->io_loop, &v->io_stop) < 0)
+		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: epoll failed");
+	return NULL;
+}
+
+static void virtio_on_io_wake(void *opaque, int fd, uint32_t events)
+{
+	uint64_t n;
+
+	(void)!read(fd, &n, sizeof(n));
+}
+
+/* The device's own loop and its wake-up eventfd; the thread starts once the kicks are on it. */
+static int virtio_io_loop_new(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	int r;
+
+	v->io_loop = evloop_new();
+	v->io_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!v->io_loop || v->io_wake_fd < 0)
+		return hull_err_set(err, errno, "%s: I/O thread loop", v->ops->name);
+	r = evloop_add(v->io_loop, v->io_wake_fd, EPOLLIN, virtio_on_io_wake, v);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s: I/O thread loop", v->ops->name);
+	return 0;
+}
+
+static int virtio_io_thread_start(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	int r = pthread_create(&v->io_tid, NULL, virtio_io_thread, v);
+
+	if (r)
+		return hull_err_set(err, r, "%s: starting its I/O thread", v->ops->name);
+	v->io_started = true;
+	return 0;
+}
+
+static struct evloop *kick_loop(const struct virtio_pci_dev *v)
+{
+	return v->io_loop ? v->io_loop : (v->vm ? v->vm->loop : NULL);
+}
+
 int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_mem *mem,
 		    const struct virtio_dev_ops *ops, struct hull_err *err)
 {
@@ -398,11 +451,18 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	v->vm = vm;
 	v->mem = mem;
 	v->ops = ops;
-	pthread_mutex_init(&v->lock, NULL);
+	v->io_wake_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		v->kick_fd[q] = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES + 1; i++)
 		v->msix_fd[i] = -1;
+	pthread_mutex_init(&v->lock, NULL);
+	/* The device's own table sizes: within the transport's arrays and the ring limits. */
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES || ops->queue_max == 0 ||
+	    ops->queue_max > VIRTQ_MAX_SIZE || (ops->queue_max & (ops->queue_max - 1)))
+		return hull_err_setx(err, EINVAL, "%s: %u queues of %u: at most %u queues of %u",
+				     ops->name, ops->num_queues, ops->queue_max, VIRTIO_MAX_QUEUES,
+				     VIRTQ_MAX_SIZE);
 	v->msix_stale = ~0U;
 	virtio_reset(v);
 	stn(c + 0x00, 2, PCI_VENDOR_VIRTIO);
@@ -431,6 +491,11 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 		}
 		v->msix_fd[i] = r;
 	}
+	if (ops->io_thread) {
+		r = virtio_io_loop_new(v, err);
+		if (r < 0)
+			return r;
+	}
 	for (unsigned q = 0; q < ops->num_queues; q++) {
 		struct virtio_kick *k = &v->kick[q];
 
@@ -441,9 +506,14 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 			return hull_err_set(err, errno, "%s: eventfd", ops->name);
 		k->v = v;
 		k->q = q;
-		r = evloop_add(vm->loop, v->kick_fd[q], EPOLLIN, virtio_on_kick, k);
+		r = evloop_add(kick_loop(v), v->kick_fd[q], EPOLLIN, virtio_on_kick, k);
 		if (r < 0)
 			return hull_err_set(err, -r, "%s: event loop", ops->name);
+	}
+	if (v->io_loop) {
+		r = virtio_io_thread_start(v, err);
+		if (r < 0)
+			return r;
 	}
 	r = pci_bus_add(vm->pci, &v->pci);
 	if (r < 0)
@@ -453,10 +523,19 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 
 void virtio_pci_release(struct virtio_pci_dev *v)
 {
+	uint64_t one = 1;
+
+	/* The I/O thread first: it may be serving a queue (it finishes that request). */
+	if (v->io_started) {
+		atomic_store(&v->io_stop, 1);
+		(void)!write(v->io_wake_fd, &one, sizeof(one));
+		(void)pthread_join(v->io_tid, NULL);
+		v->io_started = false;
+	}
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (v->kick_fd[q] >= 0) {
-			if (v->vm && v->vm->loop)
-				(void)evloop_del(v->vm->loop, v->kick_fd[q]);
+			if (kick_loop(v))
+				(void)evloop_del(kick_loop(v), v->kick_fd[q]);
 			(void)close(v->kick_fd[q]);
 			v->kick_fd[q] = -1;
 		}
@@ -466,5 +545,142 @@ void virtio_pci_release(struct virtio_pci_dev *v)
 			(void)close(v->msix_fd[i]);
 			v->msix_fd[i] = -1;
 		}
+	evloop_free(v->io_loop);
+	v->io_loop = NULL;
+	if (v->io_wake_fd >= 0)
+		(void)close(v->io_wake_fd);
+	v->io_wake_fd = -1;
 	pthread_mutex_destroy(&v->lock);
+}
+
+void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w)
+{
+	const struct virtio_pci_state *s = &v->st;
+
+	pthread_mutex_lock(&v->lock);
+	state_put_u32(w, s->config_len);
+	state_put_bytes(w, s->config, s->config_len);
+	state_put_u32(w, s->dev_feature_sel);
+	state_put_u32(w, s->drv_feature_sel);
+	state_put_u64(w, s->driver_features);
+	state_put_u8(w, s->status);
+	state_put_u8(w, s->config_gen);
+	state_put_u8(w, s->isr);
+	state_put_u16(w, s->msix_config);
+	state_put_u16(w, s->queue_sel);
+	state_put_u16(w, v->ops->num_queues);
+	for (unsigned i = 0; i < v->ops->num_queues; i++) {
+		const struct virtq *q = &s->vq[i];
+
+		state_put_u16(w, q->size);
+		state_put_u8(w, q->ready);
+		state_put_u8(w, q->broken);
+		state_put_u16(w, q->msix_vector);
+		state_put_u64(w, q->desc_gpa);
+		state_put_u64(w, q->avail_gpa);
+		state_put_u64(w, q->used_gpa);
+		state_put_u16(w, q->last_avail);
+		state_put_u16(w, q->used_idx);
+	}
+	state_put_u16(w, (uint16_t)msix_count(v));
+	for (unsigned i = 0; i < msix_count(v); i++) {
+		state_put_u32(w, s->msix[i].addr_lo);
+		state_put_u32(w, s->msix[i].addr_hi);
+		state_put_u32(w, s->msix[i].data);
+		state_put_u32(w, s->msix[i].ctrl);
+	}
+	state_put_u32(w, s->msix_pending);
+	state_put_u16(w, s->msix_ctrl);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* One queue's state, checked as the driver's writes would have been. */
+static int virtq_load(struct virtq *q, struct state_reader *r)
+{
+	int e = 0;
+
+	e |= state_get_u16(r, &q->size);
+	e |= state_get_bool(r, &q->ready);
+	e |= state_get_bool(r, &q->broken);
+	e |= state_get_u16(r, &q->msix_vector);
+	e |= state_get_u64(r, &q->desc_gpa);
+	e |= state_get_u64(r, &q->avail_gpa);
+	e |= state_get_u64(r, &q->used_gpa);
+	e |= state_get_u16(r, &q->last_avail);
+	e |= state_get_u16(r, &q->used_idx);
+	if (e)
+		return -EBADMSG;
+	/* A queue the driver enabled passed virtq_enable: one that would not is refused. */
+	if (q->ready && !q->broken) {
+		uint16_t last_avail = q->last_avail, used_idx = q->used_idx;
+
+		if (virtq_enable(q) < 0)
+			return -EBADMSG;
+		q->last_avail = last_avail; /* virtq_enable starts them at 0 */
+		q->used_idx = used_idx;
+	}
+	return 0;
+}
+
+static int virtio_pci_state_load(const struct virtio_pci_dev *v, struct virtio_pci_state *s,
+				 struct state_reader *r)
+{
+	uint32_t config_len = 0;
+	uint16_t nq = 0, nv = 0;
+	int e = 0;
+
+	/* The device declares its config size, queues and vectors: the stream must agree. */
+	if (state_get_u32(r, &config_len) < 0 || config_len != v->st.config_len)
+		return -EBADMSG;
+	e |= state_get_bytes(r, s->config, config_len);
+	e |= state_get_u32(r, &s->dev_feature_sel);
+	e |= state_get_u32(r, &s->drv_feature_sel);
+	e |= state_get_u64(r, &s->driver_features);
+	e |= state_get_u8(r, &s->status);
+	e |= state_get_u8(r, &s->config_gen);
+	e |= state_get_u8(r, &s->isr);
+	e |= state_get_u16(r, &s->msix_config);
+	e |= state_get_u16(r, &s->queue_sel);
+	e |= state_get_u16(r, &nq);
+	if (e || nq != v->ops->num_queues || s->isr > 3)
+		return -EBADMSG;
+	if ((s->status & VIRTIO_STATUS_FEATURES_OK) && (s->driver_features & ~dev_features(v)))
+		return -EBADMSG;
+	for (unsigned i = 0; i < nq; i++) {
+		virtq_reset(&s->vq[i], v->mem, v->ops->queue_max);
+		if (virtq_load(&s->vq[i], r) < 0)
+			return -EBADMSG;
+	}
+	if (state_get_u16(r, &nv) < 0 || nv != msix_count(v))
+		return -EBADMSG;
+	for (unsigned i = 0; i < nv; i++) {
+		e |= state_get_u32(r, &s->msix[i].addr_lo);
+		e |= state_get_u32(r, &s->msix[i].addr_hi);
+		e |= state_get_u32(r, &s->msix[i].data);
+		e |= state_get_u32(r, &s->msix[i].ctrl);
+	}
+	e |= state_get_u32(r, &s->msix_pending);
+	e |= state_get_u16(r, &s->msix_ctrl);
+	if (e || (s->msix_pending >> nv) || (s->msix_ctrl & ~(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL)))
+		return -EBADMSG;
+	return state_reader_done(r);
+}
+
+int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
+{
+	struct virtio_pci_state s;
+	int e;
+
+	memset(&s, 0, sizeof(s));
+	s.config_len = v->st.config_len;
+	e = virtio_pci_state_load(v, &s, r);
+	if (e < 0)
+		return e; /* nothing changed */
+	pthread_mutex_lock(&v->lock);
+	v->st = s;
+	v->msix_stale = ~0U; /* every vector's route is set again on its next interrupt */
+	memset(v->pci.cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
+	virtio_pci_caps(v);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
 }

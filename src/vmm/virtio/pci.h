@@ -6,17 +6,27 @@
  * vCPU (falls back to the MMIO exit when the write is not a plain notify).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "common/error.h"
 #include "vmm/pci.h"
+#include "vmm/state.h"
 #include "vmm/virtio/queue.h"
 
 struct vm;
 struct virtio_pci_dev;
+struct evloop;
 
-#define VIRTIO_MAX_QUEUES 4
+/*
+ * Queues per device: the transport's arrays are this large; each device declares how many it
+ * uses (num_queues, checked at init) and every guest-supplied queue index is checked against
+ * that. 16 leaves room for a multiqueue virtio-net (8 rx/tx pairs). MSI-X: one vector per
+ * queue plus the config vector; msix_pending and msix_stale are 32-bit masks.
+ */
+#define VIRTIO_MAX_QUEUES 16
+_Static_assert(VIRTIO_MAX_QUEUES + 1 <= 32, "MSI-X vector masks are 32 bits");
 #define VIRTIO_CONFIG_MAX 64
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
@@ -41,6 +51,11 @@ struct virtio_dev_ops {
 	 * a wake-up of the event loop thread only adds latency.
 	 */
 	uint32_t sync_kick_queues;
+	/*
+	 * Serve this device's kicks on its own I/O thread (its own epoll loop) instead of the
+	 * VM's event loop, so that slow I/O (a disk) never delays the console or the API.
+	 */
+	bool io_thread;
 	/* A queue was kicked: process it. Called with v->lock held. */
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);
@@ -51,14 +66,13 @@ struct msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
-struct virtio_pci_dev {
-	struct pci_dev pci; /* first: pci callbacks cast back */
-	struct vm *vm;
-	const struct guest_mem *mem;
-	const struct virtio_dev_ops *ops;
-	void *priv;
-	pthread_mutex_t lock;
-
+/*
+ * Everything the guest can see of a virtio-pci device: the common configuration, the
+ * queues' addresses, sizes and indices, the feature bits, the device configuration space and
+ * the MSI-X table. Saved and loaded as a whole (virtio_pci_save/load); the host resources
+ * (lock, eventfds, irqfds) stay in struct virtio_pci_dev.
+ */
+struct virtio_pci_state {
 	uint8_t config[VIRTIO_CONFIG_MAX]; /* device-specific configuration, little-endian */
 	uint32_t config_len;
 
@@ -69,14 +83,32 @@ struct virtio_pci_dev {
 	uint8_t isr;
 	uint16_t msix_config;
 	uint16_t queue_sel;
-	struct virtq vq[VIRTIO_MAX_QUEUES];
+	struct virtq vq[VIRTIO_MAX_QUEUES]; /* all guest state but vq.mem, a host pointer */
 	struct msix_entry msix[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_pending;
 	uint16_t msix_ctrl; /* MSI-X message control: enable and function-mask bits */
+};
+
+struct virtio_pci_dev {
+	struct pci_dev pci; /* first: pci callbacks cast back */
+	struct vm *vm;
+	const struct guest_mem *mem;
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	pthread_mutex_t lock;
+
+	struct virtio_pci_state st;
 	/* Per vector: an irqfd and its GSI (irq.h), or -1 to use KVM_SIGNAL_MSI. */
 	int msix_fd[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_stale; /* vectors whose message changed since their route was set */
+
+	/* The I/O thread (ops->io_thread, with a VM): its loop, stop flag and wake-up eventfd. */
+	struct evloop *io_loop;
+	pthread_t io_tid;
+	bool io_started;
+	atomic_int io_stop;
+	int io_wake_fd;
 
 	int kick_fd[VIRTIO_MAX_QUEUES];
 	struct virtio_kick {
@@ -95,10 +127,21 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 		    const struct virtio_dev_ops *ops, struct hull_err *err);
 void virtio_pci_release(struct virtio_pci_dev *v);
 
+/* Device reset, as when the driver writes status 0 (takes v->lock). */
+void virtio_pci_reset(struct virtio_pci_dev *v);
+
 /* Used-buffer notification for queue q (MSI-X). Called with v->lock held. */
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
 /* The guest broke the rules on a queue: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_pci_device_error(struct virtio_pci_dev *v);
+
+/*
+ * Save the guest-visible state (struct virtio_pci_state) to w, or load it from r: the load
+ * checks every value (the device's config size, queue and vector counts must match; enabled
+ * queues must pass virtq_enable) and changes nothing unless all of it is valid (-EBADMSG).
+ */
+void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w);
+int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r);
 
 /* BAR0 access, exposed for unit tests. */
 void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t len,

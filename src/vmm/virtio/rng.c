@@ -13,7 +13,7 @@
 
 static void rng_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
-	struct virtq *vq = &v->vq[q];
+	struct virtq *vq = &v->st.vq[q];
 	struct virtq_elem e;
 	bool done = false;
 	int r;

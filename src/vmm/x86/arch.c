@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <stdlib.h>
@@ -231,4 +232,23 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *c, struct hull_err *err)
 	if (c->id == 0)
 		return arch_bsp_regs(vm, c, err);
 	return 0;
+}
+
+void arch_vcpu_describe(struct vcpu *c, char *buf, size_t n)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sr;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0 || ioctl(c->fd, KVM_GET_SREGS, &sr) < 0) {
+		(void)snprintf(buf, n, "vCPU %u: registers unreadable (errno %d)", c->id, errno);
+		return;
+	}
+	(void)snprintf(buf, n,
+		       "vCPU %u: rip=%#llx rsp=%#llx cr0=%#llx cr2=%#llx cr3=%#llx cr4=%#llx "
+		       "efer=%#llx idt=%#llx/%#x gdt=%#llx/%#x cs=%#x",
+		       c->id, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		       (unsigned long long)sr.cr0, (unsigned long long)sr.cr2,
+		       (unsigned long long)sr.cr3, (unsigned long long)sr.cr4,
+		       (unsigned long long)sr.efer, (unsigned long long)sr.idt.base, sr.idt.limit,
+		       (unsigned long long)sr.gdt.base, sr.gdt.limit, sr.cs.selector);
 }

@@ -2,13 +2,37 @@
 /*
  * The x86 hooks the VMM core calls (STYLE.md: arch code behind arch_* hooks, never #ifdef).
  */
+#include <stddef.h>
+#include <stdint.h>
+
 #include "common/error.h"
 
 struct vm;
 struct vcpu;
+struct kvm_irq_routing_entry;
+
+/* The platform's KVM capabilities on the opened /dev/kvm (x86: PIT2, EXT_CPUID); -ENOTSUP. */
+int arch_kvm_check(int kvm_fd, const char *path, struct hull_err *err);
+
+/* After KVM_CREATE_VM: the in-kernel platform (x86: TSS and identity-map pages, PIC/IOAPIC, PIT). */
+int arch_vm_init(struct vm *vm, struct hull_err *err);
+/*
+ * The platform's default GSI routes (x86: GSI 0-15 on the PICs and 0-23 on the IOAPIC, what
+ * KVM_CREATE_IRQCHIP installs), at most max entries into e; *next_gsi is the first GSI free
+ * for MSI routes. Returns the number of entries.
+ */
+unsigned arch_irq_default_routes(struct kvm_irq_routing_entry *e, unsigned max,
+				 uint32_t *next_gsi);
 
 /* CPUID for vCPU c; registers of the boot vCPU from vm->kernel_entry and friends. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *c, struct hull_err *err);
+
+/*
+ * One line about vCPU c's state for a stop reason (x86: RIP, RSP, CR0/2/3/4, EFER, IDT and
+ * GDT base and limit), so that a triple fault names where the guest was. Never fails: a
+ * register read that fails says so in buf.
+ */
+void arch_vcpu_describe(struct vcpu *c, char *buf, size_t n);
 
 struct vm_config;
 

@@ -205,34 +205,8 @@ static void test_pvm_detection(void **state)
 	unlink(path);
 }
 
-static void test_parse(void **state)
+static void test_stop_exit_codes(void **state)
 {
-	uint64_t v = 0;
-	struct vm_disk_config d;
-	struct hull_err err = { 0 };
-	char s1[] = "/a.img,ro,serial=abc";
-	char s2[] = "/a.img,bogus";
-	char s3[] = "/a.img,serial=0123456789012345678901";
-
-	assert_int_equal(vm_parse_size("512M", &v), 0);
-	assert_int_equal(v, 512ULL << 20);
-	assert_int_equal(vm_parse_size("2GiB", &v), 0);
-	assert_int_equal(v, 2ULL << 30);
-	assert_int_equal(vm_parse_size("4096", &v), 0);
-	assert_int_equal(v, 4096);
-	assert_int_equal(vm_parse_size("1.5g", &v), 0); /* common/size.c: docker's grammar */
-	assert_int_equal(v, 3ULL << 29);
-	assert_int_equal(vm_parse_size("-1G", &v), -EINVAL);
-	assert_int_equal(vm_parse_size("12X", &v), -EINVAL);
-	assert_int_equal(vm_parse_size("99999999999T", &v), -EINVAL);
-	assert_int_equal(vm_parse_size("", &v), -EINVAL);
-	assert_int_equal(vm_parse_disk(s1, &d, &err), 0);
-	assert_string_equal(d.path, "/a.img");
-	assert_true(d.readonly);
-	assert_string_equal(d.serial, "abc");
-	assert_int_equal(vm_parse_disk(s2, &d, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "bogus"));
-	assert_int_equal(vm_parse_disk(s3, &d, &err), -EINVAL);
 	assert_int_equal(vmm_stop_exit_code(VM_STOP_POWEROFF), 0);
 	assert_int_equal(vmm_stop_exit_code(VM_STOP_REBOOT), 3);
 	assert_int_equal(vmm_stop_exit_code(VM_STOP_PANIC), 4);
@@ -265,7 +239,7 @@ int main(void)
 		cmocka_unit_test(test_pci_conf),
 		cmocka_unit_test(test_cpuid_patch),
 		cmocka_unit_test(test_pvm_detection),
-		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_stop_exit_codes),
 		cmocka_unit_test(test_io_bus),
 	};
 

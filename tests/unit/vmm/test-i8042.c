@@ -138,11 +138,11 @@ static void test_garbage(void **state)
 				uint8_t b = (uint8_t)v;
 
 				i8042_io(&k, port, &b, 1, (v + port + round) & 1);
-				assert_true(k.q_len <= I8042_OUTQ);
+				assert_true(k.st.q_len <= I8042_OUTQ);
 			}
 	for (int i = 0; i < 100; i++)
 		wr(&k, 0, 0xf2); /* the keyboard talks, nobody reads: the queue stays bounded */
-	assert_int_equal(k.q_len, I8042_OUTQ);
+	assert_int_equal(k.st.q_len, I8042_OUTQ);
 	pthread_mutex_destroy(&k.lock);
 }
 

@@ -79,37 +79,11 @@ static void test_msi_routes(void **state)
 	assert_int_equal(rt.n, IRQ_MAX_ROUTES);
 }
 
-static void test_disk_format_option(void **state)
-{
-	struct hull_err err = { 0 };
-	struct vm_disk_config d;
-	char s1[] = "/a.img";
-	char s2[] = "/b.qcow2,format=qcow2,ro";
-	char s3[] = "/c.img,format=raw";
-	char s4[] = "/d.img,format=auto";
-	char s5[] = "/e.img,format=vmdk";
-
-	assert_int_equal(vm_parse_disk(s1, &d, &err), 0);
-	assert_int_equal(d.format, DISK_FORMAT_RAW); /* the default: never probed */
-	assert_int_equal(vm_parse_disk(s2, &d, &err), 0);
-	assert_int_equal(d.format, DISK_FORMAT_QCOW2);
-	assert_true(d.readonly);
-	assert_string_equal(d.path, "/b.qcow2");
-	assert_int_equal(vm_parse_disk(s3, &d, &err), 0);
-	assert_int_equal(d.format, DISK_FORMAT_RAW);
-	assert_int_equal(vm_parse_disk(s4, &d, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "format=auto"));
-	assert_int_equal(vm_parse_disk(s5, &d, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "/e.img"));
-	assert_non_null(strstr(err.msg, "raw or qcow2"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_msi_routes),
-		cmocka_unit_test(test_disk_format_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

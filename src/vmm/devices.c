@@ -1,0 +1,340 @@
+/* The device table (devices.h): creation, reverse teardown, reset, save and load. */
+#include "vmm/devices.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "vmm/dev/i8042.h"
+#include "vmm/dev/legacy.h"
+#include "vmm/dev/serial.h"
+#include "vmm/pci.h"
+#include "vmm/state.h"
+#include "vmm/virtio/blk.h"
+#include "vmm/virtio/console.h"
+#include "vmm/virtio/pci.h"
+#include "vmm/virtio/rng.h"
+#include "vmm/vm.h"
+
+static unsigned one(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return 1;
+}
+
+static bool has_pci(const struct vm_config *cfg)
+{
+	return cfg->kernel_kind != VM_KERNEL_RAW;
+}
+
+static int serial_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	/* With --console virtio the UART still prints (early messages), hvc0 gets the input. */
+	int r = serial_create(vm, vm->cfg->console != VM_CONSOLE_NONE ? STDOUT_FILENO : -1,
+			      &vm->serial, err);
+
+	*ret = vm->serial;
+	return r;
+}
+
+static void serial_dev_free(void *dev)
+{
+	serial_free(dev);
+}
+
+static void serial_dev_reset(void *dev)
+{
+	serial_reset(dev);
+}
+
+static void serial_dev_save(void *dev, struct state_writer *w)
+{
+	serial_save(dev, w);
+}
+
+static int serial_dev_load(void *dev, struct state_reader *r)
+{
+	return serial_load(dev, r);
+}
+
+static int rtc_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = legacy_devices_create(vm, &vm->rtc, err);
+
+	*ret = vm->rtc;
+	return r;
+}
+
+static void rtc_dev_reset(void *dev)
+{
+	rtc_reset(dev);
+}
+
+static void rtc_dev_save(void *dev, struct state_writer *w)
+{
+	rtc_save(dev, w);
+}
+
+static int rtc_dev_load(void *dev, struct state_reader *r)
+{
+	return rtc_load(dev, r);
+}
+
+static int i8042_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = i8042_create(vm, &vm->kbd, err);
+
+	*ret = vm->kbd;
+	return r;
+}
+
+static void i8042_dev_free(void *dev)
+{
+	i8042_free(dev);
+}
+
+static void i8042_dev_reset(void *dev)
+{
+	i8042_reset(dev);
+}
+
+static void i8042_dev_save(void *dev, struct state_writer *w)
+{
+	i8042_save(dev, w);
+}
+
+static int i8042_dev_load(void *dev, struct state_reader *r)
+{
+	return i8042_load(dev, r);
+}
+
+static unsigned pci_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg);
+}
+
+static int pci_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = pci_bus_create(vm, &vm->pci, err);
+
+	*ret = vm->pci;
+	return r;
+}
+
+static void pci_dev_free(void *dev)
+{
+	pci_bus_free(dev);
+}
+
+static unsigned blk_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) ? (unsigned)cfg->n_disks : 0;
+}
+
+static int blk_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return virtio_blk_create(vm, &vm->cfg->disks[idx], &vm->disks[idx],
+				 (struct virtio_pci_dev **)ret, err);
+}
+
+static void blk_dev_free(void *dev)
+{
+	virtio_blk_free(dev);
+}
+
+static unsigned rng_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->rng;
+}
+
+static int rng_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return virtio_rng_create(vm, (struct virtio_pci_dev **)ret, err);
+}
+
+static void rng_dev_free(void *dev)
+{
+	virtio_rng_free(dev);
+}
+
+static unsigned console_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->console == VM_CONSOLE_VIRTIO;
+}
+
+static int console_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = virtio_console_create(vm, STDOUT_FILENO, &vm->vcon, err);
+
+	*ret = vm->vcon;
+	return r;
+}
+
+static void console_dev_free(void *dev)
+{
+	virtio_console_free(dev);
+}
+
+static void virtio_dev_reset(void *dev)
+{
+	virtio_pci_reset(dev);
+}
+
+static void virtio_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_pci_save(dev, w);
+}
+
+static int virtio_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_pci_load(dev, r);
+}
+
+static const struct vm_device_ops serial_ops = {
+	.name = "serial", .state_id = 1, .count = one, .create = serial_dev_create,
+	.reset = serial_dev_reset, .free = serial_dev_free, .save = serial_dev_save,
+	.load = serial_dev_load,
+};
+static const struct vm_device_ops rtc_ops = {
+	.name = "rtc", .state_id = 2, .count = one, .create = rtc_dev_create,
+	.reset = rtc_dev_reset, .free = free, .save = rtc_dev_save, .load = rtc_dev_load,
+};
+static const struct vm_device_ops i8042_ops = {
+	.name = "i8042", .state_id = 3, .count = one, .create = i8042_dev_create,
+	.reset = i8042_dev_reset, .free = i8042_dev_free, .save = i8042_dev_save,
+	.load = i8042_dev_load,
+};
+static const struct vm_device_ops pci_ops = {
+	.name = "pci", .state_id = 4, .count = pci_count, .create = pci_dev_create,
+	.free = pci_dev_free,
+};
+static const struct vm_device_ops blk_ops = {
+	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
+	.reset = virtio_dev_reset, .free = blk_dev_free, .save = virtio_dev_save,
+	.load = virtio_dev_load,
+};
+static const struct vm_device_ops rng_ops = {
+	.name = "virtio-rng", .state_id = 0x11, .count = rng_count, .create = rng_dev_create,
+	.reset = virtio_dev_reset, .free = rng_dev_free, .save = virtio_dev_save,
+	.load = virtio_dev_load,
+};
+static const struct vm_device_ops console_ops = {
+	.name = "virtio-console", .state_id = 0x12, .count = console_count,
+	.create = console_dev_create, .reset = virtio_dev_reset, .free = console_dev_free,
+	.save = virtio_dev_save, .load = virtio_dev_load,
+};
+
+/* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
+static const struct vm_device_ops *const device_table[] = {
+	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
+};
+#define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
+
+const struct vm_device_ops *const *vm_device_table(unsigned *n)
+{
+	*n = N_KINDS;
+	return device_table;
+}
+
+int vm_devices_create(struct vm *vm, struct hull_err *err)
+{
+	unsigned total = 0;
+
+	for (size_t k = 0; k < N_KINDS; k++)
+		total += device_table[k]->count(vm->cfg);
+	vm->devs = xcalloc(total ? total : 1, sizeof(*vm->devs));
+	for (size_t k = 0; k < N_KINDS; k++) {
+		const struct vm_device_ops *ops = device_table[k];
+		unsigned n = ops->count(vm->cfg);
+
+		for (unsigned i = 0; i < n; i++) {
+			void *dev = NULL;
+			int r = ops->create(vm, i, &dev, err);
+
+			if (r < 0)
+				return r;
+			vm->devs[vm->n_devs++] = (struct vm_device){ .ops = ops, .idx = i, .dev = dev };
+		}
+	}
+	return 0;
+}
+
+void vm_devices_free(struct vm *vm)
+{
+	while (vm->n_devs) {
+		struct vm_device *d = &vm->devs[--vm->n_devs];
+
+		d->ops->free(d->dev);
+	}
+	free(vm->devs);
+	vm->devs = NULL;
+	vm->serial = NULL;
+	vm->rtc = NULL;
+	vm->kbd = NULL;
+	vm->pci = NULL;
+	vm->vcon = NULL;
+}
+
+void vm_devices_reset(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (vm->devs[i].ops->reset)
+			vm->devs[i].ops->reset(vm->devs[i].dev);
+}
+
+int vm_devices_save(struct vm *vm, struct state_writer *w)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++) {
+		const struct vm_device *d = &vm->devs[i];
+
+		if (!d->ops->save)
+			continue;
+		state_begin(w, d->ops->state_id, d->idx);
+		d->ops->save(d->dev, w);
+		state_end(w);
+	}
+	return w->err;
+}
+
+static struct vm_device *device_find(struct vm *vm, uint32_t id, uint32_t idx)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (vm->devs[i].ops->state_id == id && vm->devs[i].idx == idx &&
+		    vm->devs[i].ops->load)
+			return &vm->devs[i];
+	return NULL;
+}
+
+int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err)
+{
+	struct state_reader r, sec;
+	uint32_t id = 0, idx = 0;
+	uint64_t seen = 0; /* devs[] indices loaded: at most once each (n_devs < 64) */
+	unsigned n = 0;
+	int ret;
+
+	ret = state_reader_init(&r, buf, len);
+	if (ret < 0)
+		return hull_err_setx(err, -ret, "device state: %s",
+				     ret == -EPROTONOSUPPORT ? "unknown format version"
+							     : "not a hull device-state stream");
+	while ((ret = state_next_section(&r, &id, &idx, &sec)) > 0) {
+		struct vm_device *d = device_find(vm, id, idx);
+
+		if (!d || (seen & (1ULL << (d - vm->devs))))
+			return hull_err_setx(err, EBADMSG,
+					     "device state: section %u: %s device 0x%x/%u in this VM",
+					     n, d ? "a second section for" : "no", id, idx);
+		seen |= 1ULL << (d - vm->devs);
+		ret = d->ops->load(d->dev, &sec);
+		if (ret < 0)
+			return hull_err_setx(err, -ret, "device state: %s %u: invalid state",
+					     d->ops->name, idx);
+		n++;
+	}
+	if (ret < 0)
+		return hull_err_setx(err, -ret, "device state: section %u: truncated or corrupt", n);
+	return 0;
+}

@@ -1,0 +1,55 @@
+#pragma once
+/*
+ * A VM's devices, as one table of kinds (devices.c, in creation order: serial, RTC and ACPI
+ * ports, i8042, PCI bus, virtio-blk per --disk, virtio-rng, virtio-console), each with its
+ * ops: how many instances a VM has, create, reset, free, and save/load of the guest-visible
+ * state to the state stream (state.h). A new device is one entry in the table (the approach
+ * of kvmtool's init lists and Firecracker's device manager). Freeing walks the created
+ * devices in reverse.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct vm;
+struct vm_config;
+struct state_writer;
+struct state_reader;
+
+struct vm_device_ops {
+	const char *name;
+	uint32_t state_id; /* section id in the state stream; unique in the table */
+	/* Instances for this configuration (0: the device is absent). */
+	unsigned (*count)(const struct vm_config *cfg);
+	/* Create instance idx (KVM VM and event loop exist); 0 or -errno with err set. */
+	int (*create)(struct vm *vm, unsigned idx, void **ret, struct hull_err *err);
+	void (*reset)(void *dev);  /* NULL: nothing to reset */
+	void (*free)(void *dev);
+	void (*save)(void *dev, struct state_writer *w);     /* NULL: no guest state */
+	int (*load)(void *dev, struct state_reader *r);      /* 0 or -EBADMSG, no change */
+};
+
+struct vm_device {
+	const struct vm_device_ops *ops;
+	unsigned idx; /* instance number within its kind */
+	void *dev;
+};
+
+/* Create every device the configuration asks for, in table order. */
+int vm_devices_create(struct vm *vm, struct hull_err *err);
+/* Free them in reverse order of creation. */
+void vm_devices_free(struct vm *vm);
+/* Reset every device that has a reset (in creation order). */
+void vm_devices_reset(struct vm *vm);
+/* Append a section per device with state. 0 or the writer's error. */
+int vm_devices_save(struct vm *vm, struct state_writer *w);
+/*
+ * Load a stream written by vm_devices_save for the same configuration: every section must
+ * name a device this VM has (kind and instance), each at most once. 0, or -errno with err
+ * naming the device or the stream's defect. Devices loaded before a bad section keep the
+ * loaded state: the VM is not started after a failed load.
+ */
+int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err);
+/* The device table, for tests. */
+const struct vm_device_ops *const *vm_device_table(unsigned *n);

@@ -1,0 +1,111 @@
+/*
+ * `hull vm run` flag values to struct vm_config (src/cli/vm-opts.c): syntax only; the VMM
+ * checks the values (tests/unit/vmm/test-config.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli/vm-opts.h"
+
+static void test_size(void **state)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(vm_opt_size("512M", &v), 0);
+	assert_int_equal(v, 512ULL << 20);
+	assert_int_equal(vm_opt_size("2GiB", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(vm_opt_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(vm_opt_size("1.5g", &v), 0); /* common/size.c: docker's grammar */
+	assert_int_equal(v, 3ULL << 29);
+	assert_int_equal(vm_opt_size("-1G", &v), -EINVAL);
+	assert_int_equal(vm_opt_size("12X", &v), -EINVAL);
+	assert_int_equal(vm_opt_size("99999999999T", &v), -EINVAL);
+	assert_int_equal(vm_opt_size("", &v), -EINVAL);
+}
+
+static void test_uint(void **state)
+{
+	unsigned v = 7;
+
+	assert_int_equal(vm_opt_uint("8", &v), 0);
+	assert_int_equal(v, 8);
+	assert_int_equal(vm_opt_uint("0", &v), 0); /* a number; its range is the VMM's */
+	assert_int_equal(v, 0);
+	assert_int_equal(vm_opt_uint("4294967295", &v), 0);
+	assert_int_equal(v, 4294967295U);
+	assert_int_equal(vm_opt_uint("4294967296", &v), -EINVAL);
+	assert_int_equal(vm_opt_uint("-1", &v), -EINVAL);
+	assert_int_equal(vm_opt_uint(" 8", &v), -EINVAL);
+	assert_int_equal(vm_opt_uint("8s", &v), -EINVAL);
+	assert_int_equal(vm_opt_uint("two", &v), -EINVAL);
+	assert_int_equal(vm_opt_uint("", &v), -EINVAL);
+}
+
+static void test_console(void **state)
+{
+	enum vm_console c = VM_CONSOLE_COUNT;
+
+	assert_int_equal(vm_opt_console("none", &c), 0);
+	assert_int_equal(c, VM_CONSOLE_NONE);
+	assert_int_equal(vm_opt_console("virtio", &c), 0);
+	assert_int_equal(c, VM_CONSOLE_VIRTIO);
+	assert_int_equal(vm_opt_console("serial", &c), 0);
+	assert_int_equal(c, VM_CONSOLE_SERIAL);
+	assert_int_equal(vm_opt_console("Serial", &c), -EINVAL);
+}
+
+static void test_disk(void **state)
+{
+	struct hull_err err = { 0 };
+	struct vm_disk_config d;
+	char s1[] = "/a.img,ro,serial=abc";
+	char s2[] = "/a.img,bogus";
+	char s3[] = "/b.qcow2,format=qcow2,ro";
+	char s4[] = "/c.img,format=raw,ro,rw";
+	char s5[] = "/d.img,format=auto";
+	char s6[] = "/e.img,format=vmdk";
+	char s7[] = ",ro";
+	char s8[] = "/f.img,serial=0123456789012345678901"; /* too long: the VMM refuses it */
+
+	assert_int_equal(vm_opt_disk(s1, &d, &err), 0);
+	assert_string_equal(d.path, "/a.img");
+	assert_true(d.readonly);
+	assert_string_equal(d.serial, "abc");
+	assert_int_equal(d.format, DISK_FORMAT_RAW); /* the default: never probed */
+	assert_int_equal(vm_opt_disk(s2, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "bogus"));
+	assert_int_equal(vm_opt_disk(s3, &d, &err), 0);
+	assert_int_equal(d.format, DISK_FORMAT_QCOW2);
+	assert_true(d.readonly);
+	assert_null(d.serial);
+	assert_string_equal(d.path, "/b.qcow2");
+	assert_int_equal(vm_opt_disk(s4, &d, &err), 0);
+	assert_false(d.readonly);
+	assert_int_equal(vm_opt_disk(s5, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "format=auto"));
+	assert_int_equal(vm_opt_disk(s6, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "/e.img"));
+	assert_non_null(strstr(err.msg, "raw or qcow2"));
+	assert_int_equal(vm_opt_disk(s7, &d, &err), -EINVAL);
+	assert_int_equal(vm_opt_disk(s8, &d, &err), 0);
+	assert_int_equal(strlen(d.serial), 22);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_console),
+		cmocka_unit_test(test_disk),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
