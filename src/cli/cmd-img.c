@@ -89,6 +89,10 @@ static const struct cli_option convert_opts[] = {
 	{ NULL, no_argument, NULL, 'c', NULL, "compress (qcow2 output)" },
 	{ NULL, required_argument, NULL, 'm', "N", "read N extents at once, 1..16 (default 8)" },
 	{ NULL, no_argument, NULL, 'W', NULL, "write extents as they are read, out of order" },
+	{ NULL, required_argument, NULL, 't', "CACHE",
+	  "the target's cache mode: unsafe syncs nothing; writeback (default), none, "
+	  "writethrough, directsync sync it before it gets its name" },
+	{ NULL, required_argument, NULL, 'T', "CACHE", "the source's cache mode (accepted)" },
 	O_PROGRESS, O_QUIET, O_SHARE, { 0 },
 };
 static const struct cli_option commit_opts[] = {
@@ -114,7 +118,7 @@ static const struct cli_command img_defs[] = {
 	  .summary = "Show an image's format, sizes and backing file." },
 	{ .name = "img check", .args = "[OPTIONS] FILE", .optstring = "+f:r:qU",
 	  .opts = check_opts, .summary = "Check a qcow2 image's metadata for errors and leaks." },
-	{ .name = "img convert", .args = "[OPTIONS] SOURCE TARGET", .optstring = "+f:O:o:cpqUm:W",
+	{ .name = "img convert", .args = "[OPTIONS] SOURCE TARGET", .optstring = "+f:O:o:cpqUm:Wt:T:",
 	  .opts = convert_opts, .summary = "Copy an image, in another format or flattened." },
 	{ .name = "img commit", .args = "[OPTIONS] FILE", .optstring = "+f:dqp",
 	  .opts = commit_opts, .summary = "Write an overlay's data into its backing file." },
@@ -155,6 +159,7 @@ struct img_args {
 	const char *backing, *opts, *repair, *output;
 	bool quiet, compress, unsafe, shrink, keep, backing_set, chain, progress, share;
 	bool out_of_order; /* convert -W */
+	bool no_sync;      /* convert -t unsafe */
 	unsigned parallel; /* convert -m */
 	char **pos;
 	int npos;
@@ -175,6 +180,24 @@ static int parse_parallel(const char *cmd, const char *s, unsigned *ret)
 	}
 	*ret = (unsigned)v;
 	return 0;
+}
+
+/* convert -t/-T: qemu's cache modes; only unsafe changes what hull does (see img.h) */
+static int parse_cache(const char *cmd, int opt, const char *s, bool *ret_no_sync)
+{
+	static const char *const modes[] = { "none", "writeback", "writethrough", "directsync",
+					     "unsafe" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		if (strcmp(s, modes[i]) == 0) {
+			if (opt == 't')
+				*ret_no_sync = strcmp(s, "unsafe") == 0;
+			return 0;
+		}
+	}
+	fprintf(stderr, "hull img %s: -%c '%s': invalid cache option (none, writeback, "
+		"writethrough, directsync or unsafe)\n", cmd, opt, s);
+	return -1;
 }
 
 /* optstr: the command's short options, as in img_defs (kept for reading the call sites) */
@@ -212,6 +235,11 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *optstr
 		case 'd': a->keep = cli_opt_on; break;
 		case 'p': a->progress = cli_opt_on; break;
 		case 'W': a->out_of_order = cli_opt_on; break;
+		case 't':
+		case 'T':
+			if (parse_cache(cmd, c, optarg, &a->no_sync) < 0)
+				return -1;
+			break;
 		case 'm':
 			if (parse_parallel(cmd, optarg, &a->parallel) < 0)
 				return -1;
@@ -499,7 +527,7 @@ static int img_convert_cmd(int argc, char **argv)
 	struct img_convert_opts co = { 0 };
 	int r;
 
-	if (parse_args("convert", argc, argv, "+f:O:o:cpqUm:W", &a) < 0)
+	if (parse_args("convert", argc, argv, "+f:O:o:cpqUm:Wt:T:", &a) < 0)
 		return 1;
 	if (a.npos != 2)
 		return usage_err("convert", "expected SOURCE TARGET");
@@ -511,6 +539,7 @@ static int img_convert_cmd(int argc, char **argv)
 	co.compress = a.compress;
 	co.parallel = a.parallel;
 	co.out_of_order = a.out_of_order;
+	co.no_sync = a.no_sync;
 	co.progress = a.progress && !a.quiet ? &progress : NULL;
 	r = img_convert(a.pos[0], a.fmt, a.pos[1], &o, &co, &err);
 	if (a.progress && !a.quiet)

@@ -30,6 +30,7 @@ struct disk {
 	enum disk_format format;
 	uint64_t size;
 	bool read_only;
+	bool no_sync; /* qemu's cache=unsafe: a flush writes caches out but never syncs */
 	char *path;
 	pthread_mutex_t lock;
 	/* why the last request failed when bad metadata was the cause ("L2 table at 0x..,

@@ -359,8 +359,13 @@ void disk_prefetch(struct disk *d, uint64_t off, uint64_t len)
 
 void disk_start_writeback(struct disk *d)
 {
-	if (d->ops->start_writeback && !d->read_only)
+	if (d->ops->start_writeback && !d->read_only && !d->no_sync)
 		d->ops->start_writeback(d);
+}
+
+void disk_set_no_sync(struct disk *d)
+{
+	d->no_sync = true;
 }
 
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *ret_len,

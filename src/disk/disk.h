@@ -127,6 +127,12 @@ void disk_prefetch(struct disk *d, uint64_t off, uint64_t len);
  * (it changes nothing the disk holds), so a copy's other threads keep writing meanwhile.
  */
 void disk_start_writeback(struct disk *d);
+/*
+ * qemu's cache=unsafe (`hull img convert -t unsafe`): from now on disk_flush writes the
+ * back end's caches to the file but never waits for the device (no fdatasync), and
+ * disk_start_writeback does nothing. For a scratch copy a crash may leave incomplete.
+ */
+void disk_set_no_sync(struct disk *d);
 
 /* Options for disk_create(); zero means the default. */
 struct disk_create_opts {

@@ -232,19 +232,23 @@ static int out_err(struct hull_err *err, const struct out_tmp *t, const char *ds
 	return -err->code;
 }
 
-/* fsync the temporary file, rename it to dst (over it unless noreplace), fsync the dir. */
-static int out_commit(struct out_tmp *t, const char *dst, bool noreplace, struct hull_err *err)
+/* fsync the temporary file, rename it to dst (over it unless noreplace), fsync the dir; with
+ * no_sync (-t unsafe) only the rename. */
+static int out_commit(struct out_tmp *t, const char *dst, bool noreplace, bool no_sync,
+		      struct hull_err *err)
 {
-	cleanup_close int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = no_sync ? -1 : open(t->path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *copy = xstrdup(dst);
 	cleanup_close int dfd = -1;
 
-	if (fd < 0 || fsync(fd) < 0)
+	if (!no_sync && (fd < 0 || fsync(fd) < 0))
 		return hull_err_set(err, errno, "%s: sync", dst);
 	if (renameat2(AT_FDCWD, t->path, AT_FDCWD, dst, noreplace ? RENAME_NOREPLACE : 0) < 0)
 		return hull_err_set(err, errno, "create %s", dst);
 	free(t->path);
 	t->path = NULL;
+	if (no_sync)
+		return 0;
 	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		return hull_err_set(err, errno, "%s: sync the directory", dst);
@@ -262,7 +266,7 @@ int img_create(const char *path, const struct disk_create_opts *opts, struct hul
 	out_tmp_init(&t, path);
 	r = disk_create(t.path, opts, err);
 	if (r == 0)
-		r = out_commit(&t, path, true, err);
+		r = out_commit(&t, path, true, false, err);
 	return r < 0 ? out_err(err, &t, path) : 0;
 }
 
@@ -295,6 +299,8 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 		r = disk_open(t.path, o.format, DISK_OPEN_NO_BACKING, &d, err);
 	if (r < 0)
 		return out_err(err, &t, dst);
+	if (co->no_sync)
+		disk_set_no_sync(d);
 	snprintf(what, sizeof(what), "convert %s to %s", src, dst);
 	if (co->compress)
 		r = copy_compressed(s, to_qcow2(d), co->progress, what, err);
@@ -305,7 +311,7 @@ int img_convert(const char *src, enum disk_format src_fmt, const char *dst,
 	if (r < 0)
 		return out_err(err, &t, dst);
 	disk_close(steal_ptr(&d));
-	r = out_commit(&t, dst, false, err);
+	r = out_commit(&t, dst, false, co->no_sync, err);
 	if (r == 0 && co->progress)
 		co->progress->fn(co->progress->opaque, 100.0);
 	return r;

@@ -60,6 +60,7 @@ struct img_convert_opts {
 	bool compress;        /* -c: qcow2 output only */
 	unsigned parallel;    /* -m: extents read at once, 1..16; 0: 8 (qemu-img's default) */
 	bool out_of_order;    /* -W: write extents as their reads complete, not in order */
+	bool no_sync;         /* -t unsafe: nothing synced (the target is renamed unsynced) */
 	const struct img_progress *progress; /* may be NULL */
 };
 
