@@ -1,6 +1,5 @@
 /* hull create [flags] IMAGE [CMD...] (the flags of `hull run`) */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,6 @@
 #include "cli/create-lifecycle.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
-#include "common/fd.h"
 #include "common/strv.h"
 #include "common/size.h"
 #include "engine/human.h"
@@ -45,24 +43,15 @@ enum {
 	OPT_VOLUMES_FROM,
 };
 
+static int env_line(const char *line, void *opaque)
+{
+	cli_env_push(&((struct run_opts *)opaque)->env, line);
+	return 0;
+}
+
 static int env_file(const char *cmd, const char *path, struct run_opts *o)
 {
-	cleanup_free char *buf = NULL;
-	char *save = NULL;
-	size_t len = 0;
-	int r = fd_read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
-
-	if (r < 0)
-		return cli_usage_error(cmd, "--env-file %s: %s", path, strerror(-r));
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		line[strcspn(line, "\r")] = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line || *line == '#')
-			continue;
-		cli_env_push(&o->env, line);
-	}
-	return 0;
+	return cli_read_lines(cmd, "--env-file", path, env_line, o);
 }
 
 static const char *resource_flag(int opt)

@@ -59,6 +59,14 @@ int cli_store_open(const char *cmd, struct image_store **ret);
  * dropped when we have none (library code never reads the environment). */
 void cli_env_push(char ***env, const char *kv);
 /*
+ * docker's --env-file/--label-file: fn(line, opaque) for each line of path (at most 1 MiB of
+ * text), leading blanks, blank lines and # comments skipped, CR/LF ends. A file that cannot
+ * be read or holds a NUL byte is one line naming flag and path: EXIT_ENGINE, as is a
+ * non-zero return of fn (which printed its own line).
+ */
+int cli_read_lines(const char *cmd, const char *flag, const char *path,
+		   int (*fn)(const char *line, void *opaque), void *opaque);
+/*
  * "[-f|--force] TARGET...", the arguments of rm and rmi: sets *ret_force and opens the store.
  * Returns 0 with optind at the first target, or EXIT_ENGINE after printing.
  */

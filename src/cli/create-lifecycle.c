@@ -2,18 +2,15 @@
 #include "cli/create-lifecycle.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "common/alloc.h"
-#include "common/fd.h"
 #include "common/signame.h"
 #include "common/strv.h"
 #include "engine/lifecycle.h"
 
-#define LABEL_FILE_MAX (1 << 20)
 #define LABELS_MAX 4096
 
 static int add_label(const char *cmd, const char *flag, const char *kv, struct run_opts *o)
@@ -27,29 +24,25 @@ static int add_label(const char *cmd, const char *flag, const char *kv, struct r
 	return 0;
 }
 
+struct label_ctx {
+	const char *cmd, *flag;
+	struct run_opts *o;
+};
+
+static int label_line(const char *line, void *opaque)
+{
+	const struct label_ctx *x = opaque;
+
+	return add_label(x->cmd, x->flag, line, x->o);
+}
+
 /* docker's label file: KEY[=VALUE] a line, blank lines and # comments skipped */
 static int label_file(const char *cmd, const char *path, struct run_opts *o)
 {
-	cleanup_free char *buf = NULL;
 	cleanup_free char *flag = xasprintf("--label-file %s", path);
-	char *save = NULL;
-	size_t len = 0;
-	int r = fd_read_file_at(AT_FDCWD, path, LABEL_FILE_MAX, &buf, &len);
+	struct label_ctx x = { cmd, flag, o };
 
-	if (r < 0)
-		return cli_usage_error(cmd, "--label-file %s: %s", path, strerror(-r));
-	if (memchr(buf, '\0', len))
-		return cli_usage_error(cmd, "--label-file %s: not a text file", path);
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		line[strcspn(line, "\r")] = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line || *line == '#')
-			continue;
-		if (add_label(cmd, flag, line, o) != 0)
-			return EXIT_ENGINE;
-	}
-	return 0;
+	return cli_read_lines(cmd, "--label-file", path, label_line, &x);
 }
 
 /* docker's --stop-timeout: an integer, -1 waits forever */

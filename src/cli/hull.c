@@ -1,4 +1,5 @@
 /* hull: the daemonless docker/podman-style front door. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "cli/opt.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/fd.h"
 #include "common/strv.h"
 #include "image/store.h"
 
@@ -77,6 +79,30 @@ int cli_store_open(const char *cmd, struct image_store **ret)
 
 	if (image_store_open(root, ret, &err) < 0)
 		return cli_fail(cmd, &err);
+	return 0;
+}
+
+int cli_read_lines(const char *cmd, const char *flag, const char *path,
+		   int (*fn)(const char *line, void *opaque), void *opaque)
+{
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+	size_t len = 0;
+	int r = fd_read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
+
+	if (r < 0)
+		return cli_usage_error(cmd, "%s %s: %s", flag, path, strerror(-r));
+	if (memchr(buf, '\0', len))
+		return cli_usage_error(cmd, "%s %s: not a text file", flag, path);
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, "\r")] = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (fn(line, opaque) != 0)
+			return EXIT_ENGINE;
+	}
 	return 0;
 }
 

@@ -24,31 +24,13 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/strv.h"
+#include "engine/network.h"
 #include "net/ipam.h"
 #include "net/net.h"
 #include "net/netavark.h"
 #include "net/netdef.h"
 
-#define NET_FILE "network.json"
 #define EXTRA_MAX 16
-
-static json_t *file_load(const char *dir)
-{
-	cleanup_free char *path = xasprintf("%s/%s", dir, NET_FILE);
-	json_t *v = NULL;
-	struct hull_err e2;
-
-	if (access(path, F_OK) < 0 || hjson_load_file(path, 1 << 20, &v, &e2) < 0)
-		return NULL;
-	return v;
-}
-
-static int file_save(const char *dir, json_t *v, struct hull_err *err)
-{
-	cleanup_free char *buf = hjson_dump(v, JSON_COMPACT);
-
-	return ctr_write_file(dir, NET_FILE, buf, strlen(buf), 0600, err);
-}
 
 static const char *str(json_t *o, const char *key)
 {
@@ -183,7 +165,7 @@ static int extra_setup(struct image_store *s, const char *id, const char *name, 
 		return r;
 	/* Active before the address exists: a teardown after a kill releases it */
 	(void)json_object_set_new(e, "Active", json_true());
-	r = file_save(dir, v, err);
+	r = engine_net_file_save(dir, v, err);
 	if (r == 0 && str(e, "IP") && *str(e, "IP"))
 		(void)net_ip4_parse(str(e, "IP"), &want);
 	if (r == 0)
@@ -197,7 +179,7 @@ static int extra_setup(struct image_store *s, const char *id, const char *name, 
 	if (r == 0)
 		r = reply_apply(e, reply, err);
 	if (r == 0)
-		r = file_save(dir, v, err);
+		r = engine_net_file_save(dir, v, err);
 	return r;
 }
 
@@ -245,7 +227,7 @@ static int load_for_change(struct image_store *s, struct ctr *c, int *ret_lock, 
 	*ret_lock = net_lock(s->root, err);
 	if (*ret_lock < 0)
 		return *ret_lock;
-	*ret = file_load(c->dir);
+	*ret = engine_net_file_load(c->dir);
 	if (!*ret) {
 		const char *m = c->host.network_mode;
 
@@ -313,7 +295,7 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 		(void)json_array_append_new(json_object_get(e, "Aliases"), json_string(aliases[i]));
 	(void)json_array_append_new(extra, e);
 	if (!is_running(c, v))
-		return file_save(c->dir, v, err); /* set up at the next start */
+		return engine_net_file_save(c->dir, v, err); /* set up at the next start */
 	r = extra_setup(s, c->id, c->name, c->dir, str(v, "Netns"), v, e, err);
 	if (r == 0)
 		r = hosts_edit(c->dir, NULL, str(e, "IPAddress"), str(v, "Hostname"), err);
@@ -322,7 +304,7 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 
 		extra_teardown(s, c->id, c->name, str(v, "Netns"), e);
 		(void)json_array_remove(extra, json_array_size(extra) - 1);
-		(void)file_save(c->dir, v, err);
+		(void)engine_net_file_save(c->dir, v, err);
 		*err = e2;
 	}
 	return r;
@@ -355,7 +337,7 @@ int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *netw
 		extra_teardown(s, c->id, c->name, str(v, "Netns"), e);
 	}
 	(void)json_array_remove(json_object_get(v, "Extra"), (size_t)i);
-	return file_save(c->dir, v, err);
+	return engine_net_file_save(c->dir, v, err);
 }
 
 void engine_net_extras_settings(json_t *v, json_t *nets)

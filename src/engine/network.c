@@ -41,7 +41,7 @@ static char *cfg_dir(struct image_store *s)
 	return xasprintf("%s/networks/netavark", s->root);
 }
 
-static json_t *net_file_load(const char *dir)
+json_t *engine_net_file_load(const char *dir)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, NET_FILE);
 	json_t *v = NULL;
@@ -52,7 +52,7 @@ static json_t *net_file_load(const char *dir)
 	return v;
 }
 
-static int net_file_save(const char *dir, json_t *v, struct hull_err *err)
+int engine_net_file_save(const char *dir, json_t *v, struct hull_err *err)
 {
 	cleanup_free char *buf = hjson_dump(v, JSON_COMPACT);
 
@@ -148,7 +148,7 @@ static char *port_claimed(struct image_store *s, const char *self, const struct 
 
 		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
 			continue;
-		v = net_file_load(cd);
+		v = engine_net_file_load(cd);
 		if (!json_is_true(json_object_get(v, "Active")))
 			continue;
 		json_array_foreach(json_object_get(v, "Ports"), i, pj) {
@@ -451,7 +451,7 @@ int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *i
 	if (r == 0)
 		r = resolv_write(dir, o, def, gw, err);
 	if (r == 0)
-		r = net_file_save(dir, v, err);
+		r = engine_net_file_save(dir, v, err);
 	json_decref(v);
 	return r;
 }
@@ -511,12 +511,12 @@ static void teardown_locked(struct image_store *s, const char *id, const char *d
 	(void)json_object_set_new(v, "Active", json_false());
 	(void)json_object_del(v, "IPAddress");
 	(void)json_object_del(v, "MacAddress");
-	(void)net_file_save(dir, v, &e2);
+	(void)engine_net_file_save(dir, v, &e2);
 }
 
 void engine_net_teardown(struct image_store *s, struct ctr *c)
 {
-	cleanup_json json_t *v = net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(c->dir);
 	cleanup_close int lock = -1;
 	struct hull_err e2;
 
@@ -526,7 +526,7 @@ void engine_net_teardown(struct image_store *s, struct ctr *c)
 	lock = net_lock(s->root, &e2);
 	json_decref(v);
 	/* again under the lock: another hull may have torn it down meanwhile */
-	v = net_file_load(c->dir);
+	v = engine_net_file_load(c->dir);
 	if (v)
 		teardown_locked(s, c->id, c->dir, v);
 }
@@ -598,7 +598,7 @@ static int setup_locked(struct image_store *s, struct ctr *c, json_t *v, struct 
 	/* Active before the first resource exists: whatever kills us from here on, the
 	 * next teardown knows there is something to undo */
 	(void)json_object_set_new(v, "Active", json_true());
-	r = net_file_save(c->dir, v, err);
+	r = engine_net_file_save(c->dir, v, err);
 	if (r == 0 && want && *want)
 		(void)net_ip4_parse(want, &wanted);
 	if (r == 0)
@@ -618,13 +618,13 @@ static int setup_locked(struct image_store *s, struct ctr *c, json_t *v, struct 
 	if (r == 0)
 		r = reply_apply(v, reply, err);
 	if (r == 0)
-		r = net_file_save(c->dir, v, err);
+		r = engine_net_file_save(c->dir, v, err);
 	return r;
 }
 
 int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 {
-	cleanup_json json_t *v = net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(c->dir);
 	cleanup_close int lock = -1;
 	cleanup_strv char **extra = NULL;
 	const char *gw;
@@ -638,7 +638,7 @@ int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 	if (lock < 0)
 		return lock;
 	json_decref(v);
-	v = net_file_load(c->dir);
+	v = engine_net_file_load(c->dir);
 	if (!v)
 		return 0;
 	/* what a killed hull left of an earlier start */
@@ -665,7 +665,7 @@ int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 
 json_t *engine_net_settings(struct ctr *c)
 {
-	cleanup_json json_t *v = net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(c->dir);
 	bool on = json_is_true(json_object_get(v, "Active"));
 	json_t *ports = json_object();
 	json_t *nets = json_object();
@@ -711,7 +711,7 @@ json_t *engine_net_settings(struct ctr *c)
 
 static char **port_strings(struct ctr *c, bool port_cmd)
 {
-	cleanup_json json_t *v = net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(c->dir);
 	char **out = NULL;
 	size_t i;
 	json_t *pj;
@@ -774,7 +774,7 @@ char **engine_net_users(struct image_store *s, const char *network)
 
 		if (e->d_name[0] == '.')
 			continue;
-		v = net_file_load(cd);
+		v = engine_net_file_load(cd);
 		if ((json_string_value(json_object_get(v, "Network")) &&
 		     strcmp(json_string_value(json_object_get(v, "Network")), network) == 0) ||
 		    engine_net_extras_use(v, network))
@@ -818,7 +818,7 @@ int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hu
 	if (r < 0)
 		return r;
 	for (size_t i = 0; all[i]; i++) {
-		cleanup_json json_t *v = net_file_load(all[i]->dir);
+		cleanup_json json_t *v = engine_net_file_load(all[i]->dir);
 
 		if (json_is_true(json_object_get(v, "Active")) &&
 		    ctr_status_live(all[i]) != CTR_RUNNING) {

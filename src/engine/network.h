@@ -47,3 +47,8 @@ char **engine_net_port_lines(struct ctr *c);
 int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hull_err *err);
 /* The names of the containers whose network.json names network (heap vector). */
 char **engine_net_users(struct image_store *s, const char *network);
+
+/* For engine/netconnect.c: the container's network.json in dir (NULL when it has none or it
+ * cannot be read), and its atomic rewrite. */
+json_t *engine_net_file_load(const char *dir);
+int engine_net_file_save(const char *dir, json_t *v, struct hull_err *err);
