@@ -8,11 +8,9 @@ hull is stuck in the disk (state D). Then, while the read hangs, the API must an
 line typed on the console must come back from the guest's shell. After `resume` the read
 completes. With the disk on the event loop (before the I/O thread), the stuck thread was
 the event loop itself: the API did not answer and the console went silent until resume."""
-import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -20,7 +18,7 @@ import uuid
 
 import pytest
 
-from vmhelpers import INIT_PROLOGUE
+from vmhelpers import INIT_PROLOGUE, vm_api
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -76,20 +74,7 @@ def slow_disk(tmp_path):
 
 
 def api(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(WAIT)
-    try:
-        s.connect(path)
-        s.sendall(b'{"op": "status"}\n')
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return json.loads(data)
+    return vm_api(path, timeout=WAIT)
 
 
 class Lines:

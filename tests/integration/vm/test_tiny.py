@@ -1,13 +1,13 @@
 """The tiny real-mode guest: KVM plumbing, exit handling, platform devices and the control
 socket, on this host's KVM (PVM is fine for a few hundred instructions), or in the sandbox's
 nested KVM where the host has none (marked `kvm`: see conftest.py)."""
-import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
+
+from vmhelpers import vm_api
 
 RUN = ["vm", "run", "--raw", "--allow-pvm", "--memory", "2M"]
 pytestmark = pytest.mark.kvm
@@ -68,18 +68,7 @@ def test_pvm_host_refused_without_flag(hull, tiny_guest, tmp_path):
 
 
 def api(path, obj, raw=None):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
-    s.sendall(raw if raw is not None else (json.dumps(obj) + "\n").encode())
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)
+    return vm_api(path, obj, raw)
 
 
 def test_api_socket(hull, tiny_guest, tmp_path):

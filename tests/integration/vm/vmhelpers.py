@@ -1,8 +1,10 @@
 """Helpers shared by the `hull vm` tests (plain functions, no fixtures)."""
 import fcntl
 import glob
+import json
 import os
 import pathlib
+import socket
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 # Runs a command as on a host without /dev/kvm (or, with --not-kvm, with an unusable one).
@@ -53,3 +55,23 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod "$m" || echo "HULL-TEST: insmod $m failed"; done < /etc/hull-modules
 """
+
+
+def vm_api(path, obj=None, raw=None, timeout=10):
+    """One request on a VM's API socket (JSON lines): obj as JSON (default: status), or raw
+    bytes as they are; the answer's JSON."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(raw if raw is not None else
+                  (json.dumps(obj if obj is not None else {"op": "status"}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return json.loads(data)
