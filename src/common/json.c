@@ -302,11 +302,44 @@ int hjson_get_strv(json_t *obj, const char *key, const char *where, bool require
 	return 0;
 }
 
+json_t *hjson_u64(uint64_t v)
+{
+	char buf[U64_MARK_LEN + 24];
+	int n;
+
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	memcpy(buf, U64_MARK, U64_MARK_LEN);
+	n = snprintf(buf + U64_MARK_LEN, sizeof(buf) - U64_MARK_LEN, "%llu",
+		     (unsigned long long)v);
+	return json_stringn(buf, U64_MARK_LEN + (size_t)n);
+}
+
+void hjson_unmark_u64(char *text)
+{
+	const size_t mark = strlen(U64_MARK_JSON);
+	char *p = text;
+
+	while ((p = strstr(p, U64_MARK_JSON))) {
+		char *end = strchr(p + mark, '"');
+		size_t digits;
+
+		if (!end)
+			return;
+		digits = (size_t)(end - p) - mark;
+		memmove(p, p + mark, digits);
+		memmove(p + digits, end + 1, strlen(end + 1) + 1);
+		p += digits;
+	}
+}
+
+/* Big uint64 values (hjson_u64, or read by the loader) are written as plain numbers. */
 char *hjson_dump(const json_t *v, size_t flags)
 {
 	char *s = json_dumps(v, flags | JSON_COMPACT);
 
 	if (!s)
 		abort();
+	hjson_unmark_u64(s);
 	return s;
 }

@@ -46,3 +46,9 @@ int hjson_get_strv(json_t *obj, const char *key, const char *where, bool require
 
 /* Serialize compactly to a heap string (aborts on OOM). */
 char *hjson_dump(const json_t *v, size_t flags);
+/* A uint64 value: an integer up to INT64_MAX, else the marked string the loader makes of a
+ * bigger one (see json.c); hjson_dump writes both as plain numbers. */
+json_t *hjson_u64(uint64_t v);
+/* Marked big integers in JSON text (json_dumps of a value holding hjson_u64 marks) back into
+ * plain numbers, in place. */
+void hjson_unmark_u64(char *text);

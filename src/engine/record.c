@@ -63,6 +63,11 @@ void ctr_free(struct ctr *c)
 	strv_free(c->host.cap_add);
 	strv_free(c->host.cap_drop);
 	strv_free(c->host.binds);
+	strv_free(c->host.security_opt);
+	strv_free(c->host.group_add);
+	strv_free(c->host.sysctls);
+	strv_free(c->host.ulimits);
+	strv_free(c->host.devices);
 	state_clear(&c->state);
 	free(c);
 }
@@ -137,21 +142,56 @@ static int get_version(json_t *o, const char *file, unsigned *ret, struct hull_e
 	return 0;
 }
 
-/* Config.Labels: an object of strings, as "KEY=VALUE" (absent: none) */
-static int get_labels(json_t *o, const char *where, char ***dst, struct hull_err *err)
+/* Config.Labels, HostConfig.Sysctls: an object of strings, as "KEY=VALUE" (absent: none) */
+static int get_kv(json_t *o, const char *key, const char *where, char ***dst,
+		  struct hull_err *err)
 {
-	json_t *l = json_object_get(o, "Labels"), *v;
+	json_t *l = json_object_get(o, key), *v;
 	const char *k;
 
 	if (!l || json_is_null(l))
 		return 0;
 	if (!json_is_object(l) || json_object_size(l) > RECORD_MAX_ITEMS)
-		return hull_err_setx(err, EINVAL, "%s: Labels: expected an object", where);
+		return hull_err_setx(err, EINVAL, "%s: %s: expected an object", where, key);
 	json_object_foreach(l, k, v) {
 		if (!json_is_string(v))
-			return hull_err_setx(err, EINVAL, "%s: Labels: %s: expected a string", where,
-					     k);
+			return hull_err_setx(err, EINVAL, "%s: %s: %s: expected a string", where,
+					     key, k);
 		strv_push_owned(dst, xasprintf("%s=%s", k, json_string_value(v)));
+	}
+	return 0;
+}
+
+/* HostConfig.Ulimits [{Name, Soft, Hard}] as "NAME=SOFT:HARD" and HostConfig.Devices
+ * [{PathOnHost, PathInContainer, CgroupPermissions}] as "HOST:CONTAINER:PERMS" */
+static int get_ulimits_devices(json_t *o, const char *where, struct ctr_host_config *h,
+			       struct hull_err *err)
+{
+	json_t *u = json_object_get(o, "Ulimits"), *d = json_object_get(o, "Devices"), *e;
+	size_t i;
+
+	if ((u && !json_is_null(u) && (!json_is_array(u) || json_array_size(u) > RECORD_MAX_ITEMS)) ||
+	    (d && !json_is_null(d) && (!json_is_array(d) || json_array_size(d) > RECORD_MAX_ITEMS)))
+		return hull_err_setx(err, EINVAL, "%s: Ulimits, Devices: expected arrays", where);
+	json_array_foreach(u, i, e) {
+		const char *n = json_string_value(json_object_get(e, "Name"));
+		json_t *s = json_object_get(e, "Soft"), *hd = json_object_get(e, "Hard");
+
+		if (!n || !json_is_integer(s) || !json_is_integer(hd))
+			return hull_err_setx(err, EINVAL, "%s: Ulimits[%zu]: expected Name, Soft "
+					     "and Hard", where, i);
+		strv_push_owned(&h->ulimits, xasprintf("%s=%lld:%lld", n,
+				(long long)json_integer_value(s), (long long)json_integer_value(hd)));
+	}
+	json_array_foreach(d, i, e) {
+		const char *a = json_string_value(json_object_get(e, "PathOnHost"));
+		const char *b = json_string_value(json_object_get(e, "PathInContainer"));
+		const char *p = json_string_value(json_object_get(e, "CgroupPermissions"));
+
+		if (!a || !b || !p)
+			return hull_err_setx(err, EINVAL, "%s: Devices[%zu]: expected PathOnHost, "
+					     "PathInContainer and CgroupPermissions", where, i);
+		strv_push_owned(&h->devices, xasprintf("%s:%s:%s", a, b, p));
 	}
 	return 0;
 }
@@ -200,7 +240,7 @@ static int read_config(json_t *rec, struct ctr_config *cf, struct hull_err *err)
 	if (r == 0)
 		r = get_stop_timeout(o, where, cf, err);
 	if (r == 0)
-		r = get_labels(o, where, &cf->labels, err);
+		r = get_kv(o, "Labels", where, &cf->labels, err);
 	return r;
 }
 
@@ -265,6 +305,16 @@ static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_
 		r = get_bool(o, "Init", where, &h->init, err);
 	if (r == 0)
 		r = get_restart(o, where, &h->restart, err);
+	if (r == 0)
+		r = hjson_get_strv(o, "SecurityOpt", where, false, RECORD_MAX_ITEMS,
+				   &h->security_opt, err);
+	if (r == 0)
+		r = hjson_get_strv(o, "GroupAdd", where, false, RECORD_MAX_ITEMS, &h->group_add,
+				   err);
+	if (r == 0)
+		r = get_kv(o, "Sysctls", where, &h->sysctls, err);
+	if (r == 0)
+		r = get_ulimits_devices(o, where, h, err);
 	if (r == 0 && !h->network_mode)
 		h->network_mode = xstrdup("none");
 	if (r == 0 && !h->cpuset_cpus)
@@ -461,6 +511,43 @@ json_t *ctr_record_config_json(const struct ctr_config *cf)
 	return o;
 }
 
+/* SecurityOpt, GroupAdd, Sysctls, Ulimits and Devices in docker's shapes (null: none) */
+static void security_json(const struct ctr_host_config *h, json_t *o)
+{
+	json_t *u = json_array(), *d = json_array();
+
+	(void)json_object_set_new(o, "SecurityOpt", h->security_opt ? strv_json(h->security_opt)
+								    : json_null());
+	(void)json_object_set_new(o, "GroupAdd", h->group_add ? strv_json(h->group_add)
+							      : json_null());
+	(void)json_object_set_new(o, "Sysctls", h->sysctls ? labels_json(h->sysctls)
+							   : json_null());
+	for (size_t i = 0; h->ulimits && h->ulimits[i]; i++) {
+		cleanup_free char *n = xstrndup(h->ulimits[i], strcspn(h->ulimits[i], "="));
+		long long s = 0, hd = 0;
+
+		if (sscanf(h->ulimits[i] + strlen(n), "=%lld:%lld", &s, &hd) == 2)
+			(void)json_array_append_new(u, json_pack("{s:s, s:I, s:I}", "Name", n,
+								 "Hard", (json_int_t)hd, "Soft",
+								 (json_int_t)s));
+	}
+	for (size_t i = 0; h->devices && h->devices[i]; i++) {
+		const char *a = h->devices[i], *b = strchr(a, ':'), *p = b ? strrchr(b + 1, ':') : NULL;
+
+		if (b && p)
+			(void)json_array_append_new(d, json_pack("{s:s%, s:s%, s:s}", "PathOnHost",
+								 a, (size_t)(b - a), "PathInContainer",
+								 b + 1, (size_t)(p - b - 1),
+								 "CgroupPermissions", p + 1));
+	}
+	if (json_array_size(u) == 0) {
+		json_decref(u);
+		u = json_null();
+	}
+	(void)json_object_set_new(o, "Ulimits", u);
+	(void)json_object_set_new(o, "Devices", d);
+}
+
 json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 {
 	json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:b, s:o, s:o, s:o, s:I, s:I, s:s}",
@@ -478,6 +565,7 @@ json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 					  json_pack("{s:s, s:i}", "Name",
 						    ctr_restart_name(h->restart.policy),
 						    "MaximumRetryCount", h->restart.max_retries));
+		security_json(h, o);
 	}
 	return o;
 }

@@ -65,6 +65,11 @@ struct ctr_host_config {
 	char **cap_add, **cap_drop, **binds;
 	bool init;                  /* --init: catatonit is the process's PID 1 */
 	struct ctr_restart restart; /* RestartPolicy, carried out by the monitor */
+	/* what the security flags asked for, shown by inspect (config.json holds the effect):
+	 * SecurityOpt ("seccomp=FILE|unconfined", "no-new-privileges",
+	 * "systempaths=unconfined"), GroupAdd as given, Sysctls "KEY=VALUE", Ulimits
+	 * "NAME=SOFT:HARD" (-1: unlimited), Devices "HOST:CONTAINER:PERMS" */
+	char **security_opt, **group_add, **sysctls, **ulimits, **devices;
 };
 
 /* state.json */

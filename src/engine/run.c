@@ -1,5 +1,6 @@
 #include "engine/run.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -122,6 +124,32 @@ static int record_process(struct ctr *c, json_t *oci, struct hull_err *err)
 	return 0;
 }
 
+/* What the security flags asked for, as inspect shows it (record.h). */
+static void record_security(const struct run_opts *o, struct ctr_host_config *h)
+{
+	if (o->seccomp)
+		strv_push_owned(&h->security_opt, xasprintf("seccomp=%s", o->seccomp));
+	if (o->no_new_privs)
+		strv_push(&h->security_opt, "no-new-privileges");
+	if (o->unmask_paths)
+		strv_push(&h->security_opt, "systempaths=unconfined");
+	h->group_add = o->group_add ? strv_dup(o->group_add) : NULL;
+	h->sysctls = o->sysctls ? strv_dup(o->sysctls) : NULL;
+	for (size_t i = 0; i < o->n_rlimits; i++) {
+		const struct oci_rlimit *l = &o->rlimits[i];
+		cleanup_free char *n = xstrdup(l->name + strlen("RLIMIT_"));
+
+		for (char *p = n; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		strv_push_owned(&h->ulimits, xasprintf("%s=%lld:%lld", n,
+				l->soft == RLIM_INFINITY ? -1LL : (long long)l->soft,
+				l->hard == RLIM_INFINITY ? -1LL : (long long)l->hard));
+	}
+	for (size_t i = 0; i < o->n_devices; i++)
+		strv_push_owned(&h->devices, xasprintf("%s:%s:%s", o->devices[i].host,
+						       o->devices[i].path, o->devices[i].perms));
+}
+
 /* hull.json's content: what create was asked for, and what it made of it. */
 static int record_fill(struct ctr *c, const struct run_opts *o, const char *name,
 		       const struct image_info *img, const char *rootfs_mode, char *const *diff_ids,
@@ -158,6 +186,7 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	h->pids_limit = o->pids_limit;
 	h->readonly_rootfs = o->read_only;
 	h->privileged = o->privileged;
+	record_security(o, h);
 	h->cap_add = strv_dup(o->cap_add);
 	h->cap_drop = strv_dup(o->cap_drop);
 	h->binds = strv_dup(o->volumes);

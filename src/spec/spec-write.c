@@ -11,25 +11,13 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "common/json.h"
 #include "spec/spec-internal.h"
 #include "spec/spec.h"
 
-/* common/json.c's mark for a uint64 above INT64_MAX (a string no JSON text holds as is). */
-#define U64_MARK "\0u64:"
-#define U64_MARK_LEN 5
-#define U64_MARK_JSON "\"\\u0000u64:"
-
 json_t *spec_json_u64(uint64_t v)
 {
-	char buf[U64_MARK_LEN + 24];
-	int n;
-
-	if (v <= INT64_MAX)
-		return json_integer((json_int_t)v);
-	memcpy(buf, U64_MARK, U64_MARK_LEN);
-	n = snprintf(buf + U64_MARK_LEN, sizeof(buf) - U64_MARK_LEN, "%llu",
-		     (unsigned long long)v);
-	return json_stringn(buf, U64_MARK_LEN + (size_t)n);
+	return hjson_u64(v);
 }
 
 json_t *spec_to_json(const struct oci_spec *s)
@@ -65,19 +53,12 @@ char *spec_dump(const struct oci_spec *s)
 {
 	json_t *o = spec_to_json(s);
 	char *text = json_dumps(o, JSON_INDENT(2));
-	char *p;
 
 	json_decref(o);
 	if (!text)
 		abort(); /* jansson fails only on allocation: OOM aborts, as xmalloc */
 	/* Marked uint64 strings back into plain numbers: "\u0000u64:N" -> N. */
-	while ((p = strstr(text, U64_MARK_JSON))) {
-		char *end = strchr(p + strlen(U64_MARK_JSON), '"');
-		size_t digits = (size_t)(end - p) - strlen(U64_MARK_JSON);
-
-		memmove(p, p + strlen(U64_MARK_JSON), digits);
-		memmove(p + digits, end + 1, strlen(end + 1) + 1);
-	}
+	hjson_unmark_u64(text);
 	return text;
 }
 

@@ -62,6 +62,9 @@ def test_old_store_reads_and_runs(bb, kind):
     assert got.pop("RestartCount") == 0 and got["Config"].pop("Labels") == {}
     assert got["HostConfig"].pop("Init") is False
     assert got["HostConfig"].pop("RestartPolicy") == {"Name": "no", "MaximumRetryCount": 0}
+    # and the security flags' keys, none for an old record
+    assert [got["HostConfig"].pop(k) for k in ("SecurityOpt", "GroupAdd", "Sysctls", "Ulimits",
+                                               "Devices")] == [None, None, None, None, []]
     assert got == exp
     assert list(got) == list(exp)  # docker's key order, as before
     ps = bb.out("ps", "-a", "--no-trunc")

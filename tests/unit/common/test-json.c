@@ -121,6 +121,41 @@ static void test_u64_full_range(void **state)
 	}
 }
 
+/* What is loaded or made with hjson_u64 is dumped as plain numbers and loads back the same
+ * (a big one came out as a "\u0000u64:" string in config.json: `--ulimit core=-1`). */
+static void test_u64_dump_round_trip(void **state)
+{
+	struct hull_err err = { 0 };
+	uint64_t seed = 0x2545f4914f6cdd1dULL;
+
+	for (int n = 0; n < 2000; n++) {
+		uint64_t want, got = 0, again = 0;
+		json_t *o = json_object(), *back = NULL;
+		char *text;
+
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		want = n == 0 ? UINT64_MAX : n == 1 ? (uint64_t)INT64_MAX + 1 : seed >> (seed % 64);
+		(void)json_object_set_new(o, "v", hjson_u64(want));
+		(void)json_object_set_new(o, "s", json_string("\"u64:1\""));
+		text = hjson_dump(o, 0);
+		assert_null(strstr(text, "\\u0000"));
+		assert_int_equal(hjson_load_buf(text, strlen(text), "d.json", &back, &err), 0);
+		assert_int_equal(hjson_get_u64(back, "v", "d.json", true, &got, &err), 0);
+		assert_true(got == want);
+		free(text);
+		/* and a loaded document dumps the same numbers again */
+		text = hjson_dump(back, 0);
+		json_decref(back);
+		assert_int_equal(hjson_load_buf(text, strlen(text), "d.json", &back, &err), 0);
+		assert_int_equal(hjson_get_u64(back, "v", "d.json", true, &again, &err), 0);
+		assert_true(again == want);
+		assert_string_equal(json_string_value(json_object_get(back, "s")), "\"u64:1\"");
+		free(text);
+		json_decref(back);
+		json_decref(o);
+	}
+}
+
 static void test_u64_too_big_named(void **state)
 {
 	struct hull_err err = { 0 };
@@ -145,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_error_names_file),
 		cmocka_unit_test(test_typed_getters),
+		cmocka_unit_test(test_u64_dump_round_trip),
 		cmocka_unit_test(test_errors_name_the_field),
 		cmocka_unit_test(test_u64_full_range),
 		cmocka_unit_test(test_u64_too_big_named),
