@@ -159,3 +159,28 @@ def test_force_share_is_read_only(img):
     image = make(img, "a.qcow2", data=False)
     r = img.img("check", "-U", "-r", "all", image, check=False)
     assert r.returncode == 1 and "-U" in r.stderr, r.stderr
+
+
+def test_vm_disk_is_locked_like_an_image(img):
+    """`hull vm run --disk` opens its disks through the same disk_open: a qemu-io writer, or a
+    qemu-io reader that does not share write, makes it refuse the disk (one line naming the
+    flag and the lock, exit 125) before the VM is built, with or without /dev/kvm (run here as
+    on a host without it, so that every machine gives the same result)."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    kernels = sorted(f for f in os.listdir("/boot") if f.startswith("vmlinuz-"))
+    if not kernels:
+        pytest.skip("no /boot/vmlinuz-* (Debian's linux-image package)")
+    image = make(img, "vm.qcow2")
+    vm = [os.path.join(repo, "tests/sandbox/without-kvm"), str(img.hull), "vm", "run",
+          "--kernel", os.path.join("/boot", kernels[-1]), "--disk", image]
+    for read_only in (False, True):
+        with qemu_io_holder(image, read_only=read_only):
+            r = img.run(*vm, check=False, limit=False)
+            assert r.returncode == 125, r.stderr
+            assert r.stderr.count("\n") == 1 and "--disk" in r.stderr, r.stderr
+            refused(r, WRITE_LOCK, image)
+    # with the holder gone, the disk is taken (and the run fails later, for want of KVM)
+    r = img.run(*vm, check=False, limit=False)
+    assert WRITE_LOCK not in r.stderr and "/dev/kvm" in r.stderr, r.stderr
+    img.qemu_check_clean(image)
