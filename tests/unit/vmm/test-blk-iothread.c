@@ -27,12 +27,7 @@
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
 
-#define DESC 0x1000
-#define AVAIL 0x2000
-#define USED 0x3000
-#define HDR 0x10000
-#define DATA 0x11000
-#define STATUS 0x12000
+#include "virtio-driver.h"
 
 /* The stuck disk: the hook blocks until released (or a generous bound, so a bug fails). */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -66,14 +61,6 @@ static void on_api(void *opaque, int fd, uint32_t events)
 	api_saw_disk_busy = in_disk;
 	pthread_mutex_unlock(&mu);
 	atomic_store(&loop_stop, 1);
-}
-
-static void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
-{
-	uint8_t b[8];
-
-	memcpy(b, &val, sizeof(b));
-	virtio_pci_bar_io(&v->pci, off, b, len, true);
 }
 
 static void set_desc(struct guest_mem *m, uint16_t i, uint64_t addr, uint32_t len,
@@ -115,17 +102,9 @@ static void test_slow_disk_does_not_block_the_loop(void **state)
 	virtio_blk_set_test_delay(v, stuck_disk, NULL);
 
 	/* The driver: features, one queue of 16, DRIVER_OK; then a read request. */
-	bar_w(v, 0x14, 1 | 2, 1);
-	bar_w(v, 0x08, 1, 4);
-	bar_w(v, 0x0c, 1, 4);
-	bar_w(v, 0x14, 1 | 2 | 8, 1);
-	bar_w(v, 0x16, 0, 2);
-	bar_w(v, 0x18, 16, 2);
-	bar_w(v, 0x20, DESC, 8);
-	bar_w(v, 0x28, AVAIL, 8);
-	bar_w(v, 0x30, USED, 8);
-	bar_w(v, 0x1c, 1, 2);
-	bar_w(v, 0x14, 1 | 2 | 8 | 4, 1);
+	drv_features(v);
+	drv_queue(v, 0, 16, -1, DESC, AVAIL, USED);
+	drv_ok(v);
 	memset(gmem_ptr(&vm->mem, HDR, 16), 0, 16); /* VIRTIO_BLK_T_IN, sector 0 */
 	status = gmem_ptr(&vm->mem, STATUS, 1);
 	*status = 0xee;

@@ -31,19 +31,13 @@
 #include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
 
+#include "virtio-driver.h"
+
 struct fx {
 	char path[64];
 	struct guest_mem mem;
 	struct vm vm;
 };
-
-static void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
-{
-	uint8_t b[8];
-
-	memcpy(b, &val, sizeof(b));
-	virtio_pci_bar_io(&v->pci, off, b, len, true);
-}
 
 static const struct vm_device_ops *kind(const char *name)
 {
@@ -136,18 +130,9 @@ static void dirty(struct fx *f)
 		} else if (strcmp(d->ops->name, "pci") != 0) {
 			struct virtio_pci_dev *v = d->dev;
 
-			bar_w(v, 0x14, 1 | 2, 1);
-			bar_w(v, 0x08, 1, 4);
-			bar_w(v, 0x0c, 1, 4);
-			bar_w(v, 0x14, 1 | 2 | 8, 1);
-			bar_w(v, 0x16, 0, 2);
-			bar_w(v, 0x18, 8, 2);
-			bar_w(v, 0x1a, 1, 2);
-			bar_w(v, 0x20, 0x1000, 8);
-			bar_w(v, 0x28, 0x2000, 8);
-			bar_w(v, 0x30, 0x3000, 8);
-			bar_w(v, 0x1c, 1, 2);
-			bar_w(v, 0x14, 1 | 2 | 8 | 4, 1);
+			drv_features(v);
+			drv_queue(v, 0, 8, 1, DESC, AVAIL, USED);
+			drv_ok(v);
 			bar_w(v, VIRTIO_BAR_MSIX + 16, 0xfee00000, 4);
 			bar_w(v, VIRTIO_BAR_MSIX + 24, 0x4041, 4);
 			v->st.vq[0].last_avail = 3; /* as after serving requests */

@@ -20,12 +20,8 @@
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 
-#define DESC 0x1000
-#define AVAIL 0x2000
-#define USED 0x3000
-#define HDR 0x10000
-#define DATA 0x11000
-#define STATUS 0x12000
+#include "virtio-driver.h"
+
 #define QSIZE 16
 
 struct fx {
@@ -35,33 +31,11 @@ struct fx {
 	uint16_t avail_idx;
 };
 
-static void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
-{
-	uint8_t b[8];
-
-	memcpy(b, &val, 8);
-	virtio_pci_bar_io(&v->pci, off, b, len, true);
-}
-
-static uint64_t bar_r(struct virtio_pci_dev *v, uint64_t off, uint32_t len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t val = 0;
-
-	virtio_pci_bar_io(&v->pci, off, b, len, false);
-	memcpy(&val, b, len);
-	return val;
-}
-
 /* What Linux's virtio_pci_modern does, in order (virtio 1.2, 3.1.1). */
 static void driver_init(struct virtio_pci_dev *v, uint16_t qsize)
 {
 	bar_w(v, 0x14, 0, 1);         /* reset */
-	bar_w(v, 0x14, 1 | 2, 1);     /* ACKNOWLEDGE | DRIVER */
-	bar_w(v, 0x08, 1, 4);         /* driver_feature_select = 1 */
-	bar_w(v, 0x0c, 1, 4);         /* VIRTIO_F_VERSION_1 */
-	bar_w(v, 0x14, 1 | 2 | 8, 1); /* FEATURES_OK */
-	assert_true(bar_r(v, 0x14, 1) & 8);
+	drv_features(v);
 	bar_w(v, 0x16, 0, 2); /* queue_select 0 */
 	bar_w(v, 0x18, qsize, 2);
 	bar_w(v, 0x20, DESC, 4);
@@ -70,7 +44,7 @@ static void driver_init(struct virtio_pci_dev *v, uint16_t qsize)
 	bar_w(v, 0x2c, 0, 4);
 	bar_w(v, 0x30, USED, 8);
 	bar_w(v, 0x1c, 1, 2); /* enable */
-	bar_w(v, 0x14, 1 | 2 | 8 | 4, 1); /* DRIVER_OK */
+	drv_ok(v);
 }
 
 static int setup(void **state)

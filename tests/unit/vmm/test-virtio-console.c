@@ -18,6 +18,8 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/pci.h"
 
+#include "virtio-driver.h"
+
 #define QSIZE 8
 /* receiveq rings, transmitq rings, buffers */
 #define RX_DESC 0x1000
@@ -34,24 +36,6 @@ struct fx {
 	struct virtio_pci_dev *v;
 	int pipe[2];
 };
-
-static void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
-{
-	uint8_t b[8];
-
-	memcpy(b, &val, 8);
-	virtio_pci_bar_io(&v->pci, off, b, len, true);
-}
-
-static uint64_t bar_r(struct virtio_pci_dev *v, uint64_t off, uint32_t len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t val = 0;
-
-	virtio_pci_bar_io(&v->pci, off, b, len, false);
-	memcpy(&val, b, len);
-	return val;
-}
 
 static void queue_setup(struct virtio_pci_dev *v, uint16_t q, uint64_t desc, uint64_t avail,
 			uint64_t used)

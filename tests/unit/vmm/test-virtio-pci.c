@@ -16,6 +16,8 @@
 #include "vmm/memory.h"
 #include "vmm/virtio/pci.h"
 
+#include "virtio-driver.h"
+
 #define NQ 16 /* what the issue asks for; VIRTIO_MAX_QUEUES must allow it */
 
 static unsigned kicked[NQ + 8];
@@ -29,24 +31,6 @@ static const struct virtio_dev_ops many_ops = {
 	.name = "test-many", .device_id = 1, .class_code = 0x020000,
 	.num_queues = NQ, .queue_max = 16, .queue_notify = on_notify,
 };
-
-static void bar_w(struct virtio_pci_dev *v, uint64_t off, uint64_t val, uint32_t len)
-{
-	uint8_t b[8];
-
-	memcpy(b, &val, sizeof(b));
-	virtio_pci_bar_io(&v->pci, off, b, len, true);
-}
-
-static uint64_t bar_r(struct virtio_pci_dev *v, uint64_t off, uint32_t len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t val;
-
-	virtio_pci_bar_io(&v->pci, off, b, len, false);
-	memcpy(&val, b, sizeof(val));
-	return val;
-}
 
 static void test_sixteen_queues(void **state)
 {
