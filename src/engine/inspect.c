@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/network.h"
+#include "engine/volume.h"
 
 static json_t *strv_json(char *const *v)
 {
@@ -48,16 +48,13 @@ static json_t *state_json(struct ctr *c)
  * tmpfs); none when the container has no such file. */
 static int mounts_json(const struct ctr *c, json_t **ret, struct hull_err *err)
 {
-	cleanup_free char *p = xasprintf("%s/mounts.json", c->dir);
 	json_t *m = NULL, *e;
 	size_t i;
-	int r = 0;
+	int r;
 
 	*ret = json_array();
-	if (access(p, F_OK) < 0)
-		return errno == ENOENT ? 0 : hull_err_set(err, errno, "%s", p);
-	if (hjson_load_file(p, 16 << 20, &m, err) < 0)
-		return -EINVAL;
+	if ((r = engine_mounts_read(c->dir, &m, err)) < 0)
+		return r;
 	json_array_foreach(m, i, e) {
 		const char *type = json_string_value(json_object_get(e, "Type"));
 		const char *src = json_string_value(json_object_get(e, "Source"));
@@ -67,7 +64,8 @@ static int mounts_json(const struct ctr *c, json_t **ret, struct hull_err *err)
 		json_t *o;
 
 		if (!type || !dst) {
-			r = hull_err_setx(err, EINVAL, "%s: entry %zu: no Type or Destination", p, i);
+			r = hull_err_setx(err, EINVAL, "%s/mounts.json: entry %zu: no Type or "
+					  "Destination", c->dir, i);
 			break;
 		}
 		o = json_pack("{s:s, s:s, s:s}", "Type", type, "Source", src ? src : "",

@@ -88,7 +88,6 @@ static int add_from(struct image_store *s, struct reqs *q, const char *arg,
 	cleanup_free char *ref = xstrdup(arg);
 	cleanup_ctr struct ctr *c = NULL;
 	cleanup_json json_t *m = NULL;
-	cleanup_free char *p = NULL;
 	char *mode = strchr(ref, ':');
 	struct hull_err e2;
 	size_t i;
@@ -101,8 +100,7 @@ static int add_from(struct image_store *s, struct reqs *q, const char *arg,
 				     arg, mode);
 	if (!*ref || ctr_load(s, ref, &c, &e2) < 0)
 		return hull_err_setx(err, ENOENT, "--volumes-from %s: no such container", arg);
-	p = xasprintf("%s/mounts.json", c->dir);
-	if (access(p, F_OK) == 0 && hjson_load_file(p, 16 << 20, &m, err) < 0)
+	if (engine_mounts_read(c->dir, &m, err) < 0)
 		return -EINVAL;
 	json_array_foreach(m, i, e) {
 		const char *raw = json_string_value(json_object_get(e, "Destination"));

@@ -179,13 +179,23 @@ int volume_names(struct image_store *s, char ***ret, struct hull_err *err)
 	return 0;
 }
 
-static json_t *mounts_load(const char *dir)
+int engine_mounts_read(const char *dir, json_t **ret, struct hull_err *err)
 {
 	cleanup_free char *p = xasprintf("%s/mounts.json", dir);
+
+	*ret = NULL;
+	if (access(p, F_OK) < 0)
+		return errno == ENOENT ? 0 : hull_err_set(err, errno, "%s", p);
+	return hjson_load_file(p, 16 << 20, ret, err) < 0 ? -EINVAL : 0;
+}
+
+/* the same, leniently: NULL for none, unreadable or not a list (removal goes on) */
+static json_t *mounts_load(const char *dir)
+{
 	struct hull_err e;
 	json_t *m = NULL;
 
-	if (hjson_load_file(p, 16 << 20, &m, &e) < 0 || !json_is_array(m)) {
+	if (engine_mounts_read(dir, &m, &e) < 0 || !json_is_array(m)) {
 		json_decref(m);
 		return NULL;
 	}

@@ -50,6 +50,9 @@ int engine_mounts_resolve(struct image_store *s, struct run_opts *o, json_t *icf
 void run_mounts_free(struct run_opts *o);
 /* Remove the volumes that create made for dir (after a later failure of create). */
 void engine_mounts_undo(struct image_store *s, const char *dir);
+/* The container's mounts.json in dir: 0 with *ret NULL when it has none, -EINVAL with err
+ * naming the file when it cannot be read. */
+int engine_mounts_read(const char *dir, json_t **ret, struct hull_err *err);
 /* The anonymous volumes of the container in dir (from its mounts.json), NULL if none. */
 char **engine_anon_volumes(const char *dir);
 /* Remove those of names that no container uses any more (volume_remove refuses the others).
