@@ -47,7 +47,10 @@ enum cli_spec_kind { CLI_SPEC_NUM, CLI_SPEC_SIZE, CLI_SPEC_BOOL, CLI_SPEC_CPUS }
 	  "CFS quota in microseconds per period (at least 1000, -1: none; not with --cpus)")  \
 	X(CPUSET_MEMS, "cpuset-mems", "CpusetMems", "LIST", CLI_SPEC_CPUS, 0, 0,             \
 	  CLI_SPEC_NO_UNSET, STR, resources.mems, resources.mems,                            \
-	  "memory nodes the container may use (e.g. 0-1)")
+	  "memory nodes the container may use (e.g. 0-1)")                                  \
+	X(BLKIO_WEIGHT, "blkio-weight", "BlkioWeight", "N", CLI_SPEC_NUM, 10, 1000, 0, U64,  \
+	  resources.blkio_weight, resources.has_blkio_weight,                                \
+	  "relative block I/O weight (10 to 1000, 0: none)")
 
 enum {
 	CLI_SPEC_FIRST = 0x1200, /* after create-security.h's values */

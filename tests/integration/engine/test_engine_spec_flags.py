@@ -1,6 +1,6 @@
 """The run/create flags that set one config.json field each (src/cli/create-spec.h's table):
 --oom-score-adj, --memory-reservation, --memory-swappiness, --oom-kill-disable, --cpu-period,
---cpu-quota, --cpuset-mems. Seeded random combinations land in the fields the table names;
+--cpu-quota, --cpuset-mems, --blkio-weight. Seeded random combinations land in the fields the table names;
 bad values and the cross-flag rules are one line naming the flag, exit 125, nothing created;
 the values reach the kernel (cgroup v1 files on this host, oom_score_adj)."""
 import json
@@ -50,6 +50,10 @@ def draw(rng):
         q = rng.choice([-1, rng.randint(1000, 4000000)])
         flags += ["--cpu-quota", str(q)]
         want[("linux", "resources", "cpu", "quota")] = q
+    if rng.random() < 0.5:
+        w = rng.randint(10, 1000)
+        flags += ["--blkio-weight", str(w)]
+        want[("linux", "resources", "blockIO", "weight")] = w
     if rng.random() < 0.3:
         flags += ["--cpuset-mems", "0"]
         want[("linux", "resources", "cpu", "mems")] = "0"
@@ -95,6 +99,7 @@ def test_the_last_of_a_repeated_flag_wins_and_unset_values_set_nothing(bb):
     (["--memory-reservation", "lots"], "--memory-reservation lots: invalid size"),
     (["--cpuset-mems", "0-"], "--cpuset-mems 0-: invalid list"),
     (["--oom-kill-disable=maybe"], "--oom-kill-disable"),
+    (["--blkio-weight", "9"], "--blkio-weight 9: must be a number from 10 to 1000"),
 ])
 def test_bad_values_name_the_flag_and_create_nothing(bb, flags, msg):
     before = sorted(p.name for p in (bb.root / "containers").iterdir())
