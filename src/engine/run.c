@@ -153,19 +153,25 @@ static void record_security(const struct run_opts *o, struct ctr_host_config *h)
 		strv_push(&h->security_opt, "systempaths=unconfined");
 	h->group_add = o->group_add ? strv_dup(o->group_add) : NULL;
 	h->sysctls = o->sysctls ? strv_dup(o->sysctls) : NULL;
+	h->ulimits = xcalloc(o->n_rlimits + 1, sizeof(*h->ulimits));
 	for (size_t i = 0; i < o->n_rlimits; i++) {
 		const struct oci_rlimit *l = &o->rlimits[i];
-		cleanup_free char *n = xstrdup(l->name + strlen("RLIMIT_"));
+		struct ctr_ulimit *u = &h->ulimits[h->n_ulimits++];
 
-		for (char *p = n; *p; p++)
+		u->name = xstrdup(l->name + strlen("RLIMIT_"));
+		for (char *p = u->name; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		strv_push_owned(&h->ulimits, xasprintf("%s=%lld:%lld", n,
-				l->soft == RLIM_INFINITY ? -1LL : (long long)l->soft,
-				l->hard == RLIM_INFINITY ? -1LL : (long long)l->hard));
+		u->soft = l->soft == RLIM_INFINITY ? -1 : (int64_t)l->soft;
+		u->hard = l->hard == RLIM_INFINITY ? -1 : (int64_t)l->hard;
 	}
-	for (size_t i = 0; i < o->n_devices; i++)
-		strv_push_owned(&h->devices, xasprintf("%s:%s:%s", o->devices[i].host,
-						       o->devices[i].path, o->devices[i].perms));
+	h->devices = xcalloc(o->n_devices + 1, sizeof(*h->devices));
+	for (size_t i = 0; i < o->n_devices; i++) {
+		struct ctr_device *d = &h->devices[h->n_devices++];
+
+		d->host = xstrdup(o->devices[i].host);
+		d->path = xstrdup(o->devices[i].path);
+		memcpy(d->perms, o->devices[i].perms, sizeof(d->perms));
+	}
 }
 
 /* hull.json's content: what create was asked for, and what it made of it. */
