@@ -22,10 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void route(const struct http_request *req)
 {
 	static struct vm vm;
+	static struct vm_config cfg;
 	static int init;
 	struct api_reply rep;
 
 	if (!init) {
+		vm_config_init(&cfg);
+		cfg.kernel = "vmlinuz";
+		vm.cfg = &cfg;
 		pthread_mutex_init(&vm.lock, NULL);
 		pthread_cond_init(&vm.cond, NULL);
 		vm.stop_efd = -1;

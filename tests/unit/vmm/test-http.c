@@ -303,10 +303,18 @@ static void test_mutated_requests(void **state)
 
 /* The router on a VM that was never started (no vCPUs): what it answers, not what it does. */
 static struct vm test_vm;
+static struct vm_config test_cfg;
 
 static int setup_vm(void **state)
 {
+	static const struct vm_disk_config disk = { .path = "/tmp/d.raw", .readonly = true };
+
+	vm_config_init(&test_cfg);
+	test_cfg.kernel = "/boot/vmlinuz";
+	test_cfg.disks = &disk;
+	test_cfg.n_disks = 1;
 	memset(&test_vm, 0, sizeof(test_vm));
+	test_vm.cfg = &test_cfg;
 	pthread_mutex_init(&test_vm.lock, NULL);
 	pthread_cond_init(&test_vm.cond, NULL);
 	test_vm.ncpus = 0;
@@ -400,6 +408,10 @@ static void test_router(void **state)
 	free(out);
 	assert_int_equal(route("GET", "/", NULL, &out, NULL), 200);
 	assert_non_null(strstr(out, "\"state\":\"Running\""));
+	free(out);
+	assert_int_equal(route("GET", "/vm/config", NULL, &out, NULL), 200);
+	assert_non_null(strstr(out, "\"path_on_host\":\"/tmp/d.raw\""));
+	assert_non_null(strstr(out, "\"kernel_image_path\":\"/boot/vmlinuz\""));
 	free(out);
 	/* every route's path starts with '/', and a method appears once per path */
 	for (size_t i = 0; i < n; i++) {
