@@ -53,7 +53,8 @@ struct api_client {
 	char *out; /* the reply being sent, or NULL */
 	size_t out_len, out_off;
 	struct http_parser hp;
-	uint64_t started_ns; /* the first byte of the request being read (in_len > 0) */
+	bool served;  /* answered a request: when idle, it may be closed to make room */
+	uint64_t started_ns; /* when the request being read began (its first byte; accept) */
 	uint64_t active_ns;  /* the last byte read or written */
 	struct api_client *next_dead;
 };
@@ -204,6 +205,7 @@ static bool client_serve_http(struct api_client *c)
 	free(rep.body);
 	client_consume(c, (size_t)r);
 	http_parser_reset(&c->hp);
+	c->served = true;
 	return true;
 }
 
@@ -230,6 +232,7 @@ static bool client_serve_line(struct api_client *c)
 	}
 	client_reply(c, reply, strlen(reply));
 	client_consume(c, (size_t)(nl - c->in) + 1);
+	c->served = true;
 	return true;
 }
 
@@ -308,7 +311,8 @@ static struct api_client *idle_victim(struct api_server *s)
 	for (size_t i = 0; i < API_MAX_CLIENTS; i++) {
 		struct api_client *c = s->clients[i];
 
-		if (c && !c->in_len && !c->out && (!v || c->active_ns < v->active_ns))
+		if (c && c->served && !c->in_len && !c->out &&
+		    (!v || c->active_ns < v->active_ns))
 			v = c;
 	}
 	return v;
@@ -338,6 +342,7 @@ static void server_add_client(struct api_server *s, int fd)
 	c = xcalloc(1, sizeof(*c));
 	*c = (struct api_client){ .srv = s, .fd = fd, .events = EPOLLIN,
 				  .active_ns = vm_now_ns() };
+	c->started_ns = c->active_ns; /* a client that connects and says nothing times out */
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd,
 		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = c }) < 0) {
 		(void)close(fd);
@@ -364,8 +369,9 @@ static void server_accept(struct api_server *s)
 
 /*
  * Once a second: a request that takes longer than the request timeout to arrive (a client
- * that sends half a request and stops), or a reply not taken as long, ends its connection; an
- * idle keep-alive connection ends after the idle timeout.
+ * that sends half a request and stops: 408; one that connects and sends nothing: closed), or
+ * a reply not taken as long, ends its connection; an idle keep-alive connection ends after the
+ * idle timeout.
  */
 static void server_on_timer(struct api_server *s)
 {
@@ -380,9 +386,10 @@ static void server_on_timer(struct api_server *s)
 		if (c->out && now - c->active_ns > s->request_timeout_ns) {
 			s->n_timeouts++;
 			client_close(c);
-		} else if (!c->out && c->in_len && now - c->started_ns > s->request_timeout_ns) {
+		} else if (!c->out && (c->in_len || !c->served) &&
+			   now - c->started_ns > s->request_timeout_ns) {
 			s->n_timeouts++;
-			if (c->proto == API_PROTO_LINES) {
+			if (c->proto == API_PROTO_LINES || !c->in_len) {
 				client_close(c);
 				continue;
 			}
@@ -391,7 +398,8 @@ static void server_on_timer(struct api_server *s)
 			c->closing = true;
 			client_reply_http(c, 408, body, NULL);
 			client_run(c);
-		} else if (!c->out && !c->in_len && now - c->active_ns > s->idle_timeout_ns) {
+		} else if (!c->out && !c->in_len && c->served &&
+			   now - c->active_ns > s->idle_timeout_ns) {
 			client_close(c);
 		}
 	}

@@ -408,3 +408,36 @@ def test_real_vm_api(hull, kernel, make_initramfs, tmp_path):
     lines.t.join(timeout=WAIT)
     assert p.returncode == 3, lines.text() + err
     assert not os.path.exists(sock)
+
+
+@pytestmark_kvm
+def test_cli_verbs(hull, tiny_guest, tmp_path):
+    sock = str(tmp_path / "api.sock")
+
+    def verb(*args):
+        return subprocess.run([hull, "vm", *args, "--api-sock", sock], capture_output=True,
+                              text=True, timeout=WAIT)
+
+    p, _ = start(hull, tiny_guest["spin"], sock, "spinning")
+    try:
+        r = verb("status")
+        assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Running", r.stderr
+        assert verb("pause").returncode == 0
+        assert json.loads(verb("status").stdout)["state"] == "Paused"
+        assert verb("resume").returncode == 0
+        assert json.loads(verb("status").stdout)["state"] == "Running"
+        m = json.loads(verb("metrics").stdout)
+        assert m["vcpu"]["exits_total"] > 0
+        r = verb("power-off")
+        assert r.returncode == 0 and r.stdout == "", r.stderr
+        assert p.wait(timeout=WAIT) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # the VM is gone: one line naming the socket, exit 125
+    r = verb("status")
+    assert r.returncode == 125 and r.stdout == ""
+    assert r.stderr.startswith("hull vm status: --api-sock ") and len(r.stderr.splitlines()) == 1
+    r = subprocess.run([hull, "vm", "pause"], capture_output=True, text=True, timeout=WAIT)
+    assert r.returncode == 125 and "--api-sock PATH is required" in r.stderr
