@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cmd-vm-api.h"
 #include "cli/commands.h"
 #include "cli/vm-opts.h"
 #include "common/alloc.h"
@@ -32,7 +33,7 @@ static void vm_run_more(FILE *f)
 		"(ip tuntap add dev IFNAME mode tap); the MAC is random unless given.\n"
 		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
 		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
-		"SIGTERM (or {\"op\":\"shutdown\"} on --api-sock) asks the guest to shut down: hull\n"
+		"SIGTERM (or `hull vm shutdown --api-sock PATH`) asks the guest to shut down: hull\n"
 		"presses Ctrl-Alt-Del on its i8042 and stops it after --shutdown-timeout (30 s).\n");
 }
 
@@ -278,9 +279,10 @@ static void vm_exec_lean(char **argv)
 
 static void vm_commands(FILE *f)
 {
-	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n\nRun '%s %sCOMMAND --help' for a command's "
-		   "options.\n", "run", vm_run_cmd.summary, "initramfs", vm_initramfs_cmd.summary,
-		cli_prog, VM_CMD(""));
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n", "run", vm_run_cmd.summary, "initramfs",
+		vm_initramfs_cmd.summary);
+	vm_api_commands(f);
+	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
 
 int cmd_vm(int argc, char **argv)
@@ -321,6 +323,8 @@ int cmd_vm(int argc, char **argv)
 			return vm_run_main(2, args);
 		if (strcmp(argv[2], "initramfs") == 0)
 			return vm_initramfs_main(2, args);
+		if (vm_api_is_verb(argv[2]))
+			return vm_api_main(2, args);
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
@@ -343,6 +347,8 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
+	if (vm_api_is_verb(argv[1]))
+		return vm_api_main(argc - 1, argv + 1);
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

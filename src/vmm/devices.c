@@ -145,6 +145,12 @@ static void blk_dev_free(void *dev)
 	virtio_blk_free(dev);
 }
 
+static void blk_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			    void *ctx)
+{
+	virtio_blk_metrics(dev, put, ctx);
+}
+
 static unsigned rng_count(const struct vm_config *cfg)
 {
 	return has_pci(cfg) && cfg->rng;
@@ -234,7 +240,7 @@ static const struct vm_device_ops pci_ops = {
 static const struct vm_device_ops blk_ops = {
 	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
 	.reset = virtio_dev_reset, .free = blk_dev_free, .save = virtio_dev_save,
-	.load = virtio_dev_load,
+	.load = virtio_dev_load, .metrics = blk_dev_metrics,
 };
 static const struct vm_device_ops rng_ops = {
 	.name = "virtio-rng", .state_id = 0x11, .count = rng_count, .create = rng_dev_create,

@@ -28,6 +28,13 @@ struct vm_device_ops {
 	void (*free)(void *dev);
 	void (*save)(void *dev, struct state_writer *w);     /* NULL: no guest state */
 	int (*load)(void *dev, struct state_reader *r);      /* 0 or -EBADMSG, no change */
+	/*
+	 * Counters for the API's GET /metrics: put(ctx, name, value) once per counter (names
+	 * in snake_case, e.g. "read_bytes"). Called on the event loop thread while the device
+	 * runs: read the counters with relaxed atomics. NULL: the device has none.
+	 */
+	void (*metrics)(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			void *ctx);
 };
 
 struct vm_device {

@@ -93,6 +93,13 @@ static void vcpu_park(struct vcpu *c)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* One writer (this thread); GET /metrics reads while it runs: relaxed atomics, no lock. */
+static void count_exit(struct vcpu *c, enum vm_exit_kind k)
+{
+	__atomic_store_n(&c->exits[k], __atomic_load_n(&c->exits[k], __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
 /* Returns false when the thread must stop. */
 static bool vcpu_handle_exit(struct vcpu *c)
 {
@@ -101,19 +108,19 @@ static bool vcpu_handle_exit(struct vcpu *c)
 	size_t l;
 
 	if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO)
-		c->exits[VM_EXIT_OTHER]++;
+		count_exit(c, VM_EXIT_OTHER);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		if (run->io.port >= 0x3f8 && run->io.port < 0x400)
-			c->exits[VM_EXIT_IO_SERIAL]++;
+			count_exit(c, VM_EXIT_IO_SERIAL);
 		else if (run->io.port >= 0xcf8 && run->io.port < 0xd00)
-			c->exits[VM_EXIT_IO_PCI]++;
+			count_exit(c, VM_EXIT_IO_PCI);
 		else
-			c->exits[VM_EXIT_IO_OTHER]++;
+			count_exit(c, VM_EXIT_IO_OTHER);
 		vcpu_pio(c);
 		return true;
 	case KVM_EXIT_MMIO:
-		c->exits[VM_EXIT_MMIO]++;
+		count_exit(c, VM_EXIT_MMIO);
 		vcpu_mmio(c);
 		return true;
 	case KVM_EXIT_SHUTDOWN:

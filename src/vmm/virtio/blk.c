@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -52,6 +53,8 @@ struct blk {
 	char serial[BLK_ID_BYTES + 1];
 	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
 	void *test_opaque;
+	/* GET /metrics: added by the serving thread, read by the API's (relaxed). */
+	atomic_uint_fast64_t n_requests, n_errors, n_read_bytes, n_write_bytes;
 };
 
 /* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
@@ -141,6 +144,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 		if (n < 0 || (len & 511) || disk_readv(b->disk, off, iov, n) < 0)
 			return BLK_S_IOERR;
 		*ret_written = (uint32_t)len;
+		atomic_fetch_add_explicit(&b->n_read_bytes, len, memory_order_relaxed);
 		return BLK_S_OK;
 	case BLK_T_OUT:
 		if (b->readonly)
@@ -149,6 +153,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 		n = elem_slice(e, 0, e->n_in, sizeof(h), len, iov);
 		if (n < 0 || (len & 511) || disk_writev(b->disk, off, iov, n) < 0)
 			return BLK_S_IOERR;
+		atomic_fetch_add_explicit(&b->n_write_bytes, len, memory_order_relaxed);
 		return BLK_S_OK;
 	case BLK_T_FLUSH:
 		return disk_flush(b->disk) < 0 ? BLK_S_IOERR : BLK_S_OK;
@@ -191,6 +196,9 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 				b->test_delay(b->test_opaque);
 			status = blk_request(b, &e, &written);
 		}
+		atomic_fetch_add_explicit(&b->n_requests, 1, memory_order_relaxed);
+		if (status != BLK_S_OK)
+			atomic_fetch_add_explicit(&b->n_errors, 1, memory_order_relaxed);
 		if (e.out_len >= 1)
 			elem_write(&e, e.out_len - 1, &status, 1);
 		(void)virtq_push(vq, e.head, written + (e.out_len >= 1 ? 1 : 0));
@@ -315,6 +323,17 @@ void virtio_blk_free(struct virtio_pci_dev *v)
 	virtio_pci_release(v);
 	disk_close(b->disk);
 	free(b);
+}
+
+void virtio_blk_metrics(struct virtio_pci_dev *v,
+			void (*put)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	struct blk *b = (struct blk *)v;
+
+	put(ctx, "requests", atomic_load_explicit(&b->n_requests, memory_order_relaxed));
+	put(ctx, "errors", atomic_load_explicit(&b->n_errors, memory_order_relaxed));
+	put(ctx, "read_bytes", atomic_load_explicit(&b->n_read_bytes, memory_order_relaxed));
+	put(ctx, "write_bytes", atomic_load_explicit(&b->n_write_bytes, memory_order_relaxed));
 }
 
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)

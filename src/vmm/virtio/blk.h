@@ -3,6 +3,7 @@
  * virtio-blk (virtio 1.2, 5.2) on src/disk: read, write, flush, discard, get-id, read-only.
  */
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -28,5 +29,11 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct di
 struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
 					   const char *serial);
 void virtio_blk_free(struct virtio_pci_dev *v);
+/*
+ * The counters for GET /metrics (any thread): requests served, those that failed (status
+ * not OK), bytes read and written by the guest.
+ */
+void virtio_blk_metrics(struct virtio_pci_dev *v,
+			void (*put)(void *ctx, const char *name, uint64_t value), void *ctx);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);
