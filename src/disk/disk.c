@@ -178,6 +178,21 @@ uint64_t disk_size(const struct disk *d)
 	return d->size;
 }
 
+int disk_refresh_size(struct disk *d)
+{
+	uint64_t size;
+	int r;
+
+	if (!d->ops->refresh_size)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	r = d->ops->refresh_size(d, &size);
+	if (r == 0)
+		d->size = size;
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
 enum disk_format disk_get_format(const struct disk *d)
 {
 	return d->format;

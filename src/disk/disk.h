@@ -72,6 +72,12 @@ int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct dis
 void disk_close(struct disk *d);
 
 uint64_t disk_size(const struct disk *d);
+/*
+ * Re-read the size from the file (a raw file grown or shrunk on the host: fstat, or the block
+ * device's size) and make it disk_size(). A QCOW2 image's size is its header's, which nobody
+ * changes while it is open (the image locks keep `hull img resize` out): unchanged. 0 or -errno.
+ */
+int disk_refresh_size(struct disk *d);
 enum disk_format disk_get_format(const struct disk *d);
 bool disk_is_read_only(const struct disk *d);
 /* The path it was opened with (owned by the disk). */

@@ -151,6 +151,19 @@ static void raw_free(struct disk *d)
 	free(rd);
 }
 
+static int raw_refresh_size(struct disk *d, uint64_t *ret_size)
+{
+	struct raw_disk *rd = to_raw(d);
+	struct stat st;
+
+	if (rd->is_blockdev)
+		return ioctl(rd->fd, BLKGETSIZE64, ret_size) < 0 ? -errno : 0;
+	if (fstat(rd->fd, &st) < 0)
+		return -errno;
+	*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
 static const struct disk_ops raw_ops = {
 	.name = "raw",
 	.readv = raw_readv,
@@ -161,6 +174,7 @@ static const struct disk_ops raw_ops = {
 	.prefetch = raw_prefetch,
 	.start_writeback = raw_start_writeback,
 	.block_status = raw_block_status,
+	.refresh_size = raw_refresh_size,
 	.free = raw_free,
 };
 

@@ -317,6 +317,27 @@ void virtio_blk_free(struct virtio_pci_dev *v)
 	free(b);
 }
 
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap, old;
+	int r = disk_refresh_size(b->disk);
+
+	if (r < 0)
+		return r;
+	*ret_size = disk_size(b->disk);
+	cap = htole64(*ret_size >> 9);
+	pthread_mutex_lock(&v->lock);
+	memcpy(&old, v->st.config, 8);
+	/* capacity (5.2.4); the driver re-reads it on the config interrupt (virtblk_config_changed) */
+	if (old != cap) {
+		memcpy(v->st.config, &cap, 8);
+		virtio_pci_config_changed(v);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)
 {
 	struct blk *b = (struct blk *)v;

@@ -3,6 +3,7 @@
  * virtio-blk (virtio 1.2, 5.2) on src/disk: read, write, flush, discard, get-id, read-only.
  */
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -28,5 +29,11 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct di
 struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
 					   const char *serial);
 void virtio_blk_free(struct virtio_pci_dev *v);
+/*
+ * Re-read the disk's size (disk_refresh_size: a raw file grown with truncate) and, when the
+ * capacity changed, announce it with a configuration-change interrupt, so that the guest sees
+ * the new size without a reboot. 0 with *ret_size in bytes, or -errno (nothing changed).
+ */
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);

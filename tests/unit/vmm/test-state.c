@@ -27,6 +27,7 @@
 #include "vmm/state.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
@@ -59,7 +60,8 @@ static void fx_build(struct fx *f)
 	struct i8042 *k = xmalloc(sizeof(*k));
 	struct serial *s = NULL;
 	struct disk *d = NULL;
-	struct vm_device *devs = xcalloc(6, sizeof(*devs));
+	struct vm_device *devs = xcalloc(7, sizeof(*devs));
+	const struct vm_balloon_config bcfg = { .enabled = true, .amount_mib = 0, .stats_s = 1 };
 	unsigned n = 0;
 
 	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
@@ -74,6 +76,8 @@ static void fx_build(struct fx *f)
 	devs[n++] = (struct vm_device){ kind("virtio-rng"), 0, virtio_rng_new_test(&f->mem) };
 	devs[n++] = (struct vm_device){ kind("virtio-console"), 0,
 					virtio_console_new_test(&f->mem, -1) };
+	devs[n++] = (struct vm_device){ kind("virtio-balloon"), 0,
+					virtio_balloon_new_test(&f->mem, &bcfg) };
 	memset(&f->vm, 0, sizeof(f->vm));
 	f->vm.devs = devs;
 	f->vm.n_devs = n;

@@ -272,6 +272,38 @@ static void test_rng(void **state)
 	virtio_rng_free(r);
 }
 
+/*
+ * A raw file grown on the host (truncate -s): a rescan announces the new capacity with a bumped
+ * config_generation and the config-change ISR bit, and the new sectors can be read; shrunk
+ * again, the capacity follows; an unchanged size sends nothing.
+ */
+static void test_rescan_grown_file(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size = 0;
+	uint8_t gen;
+
+	driver_init(f->v, QSIZE);
+	gen = (uint8_t)bar_r(f->v, 0x15, 1);
+	assert_int_equal(request(f, 0, 3000, 512, true), 1); /* past the 1 MiB end */
+	(void)bar_r(f->v, VIRTIO_BAR_ISR, 1);
+	assert_int_equal(truncate(f->path, 2U << 20), 0);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0);
+	assert_int_equal(size, 2U << 20);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 4096);
+	assert_int_equal((uint8_t)bar_r(f->v, 0x15, 1), (uint8_t)(gen + 1));
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_ISR, 1), 2);
+	assert_int_equal(request(f, 0, 3000, 512, true), 0);
+	(void)bar_r(f->v, VIRTIO_BAR_ISR, 1);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0); /* unchanged: no interrupt */
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_ISR, 1), 0);
+	assert_int_equal((uint8_t)bar_r(f->v, 0x15, 1), (uint8_t)(gen + 1));
+	assert_int_equal(truncate(f->path, 1U << 20), 0);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 2048);
+	assert_int_equal(request(f, 0, 3000, 512, true), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rng, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rescan_grown_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
