@@ -44,6 +44,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
+	{ "balloon", required_argument, NULL, 'B', "OPTS",
+	  "add a virtio-balloon: on, or amount_mib=N,deflate_on_oom=on,stats=SECONDS,free_page_reporting=on" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
@@ -149,6 +151,12 @@ static int vm_run_main(int argc, char **argv)
 			}
 			cfg.disks = disks;
 			cfg.n_disks++;
+			break;
+		case 'B':
+			if (vm_opt_balloon(optarg, &cfg.balloon, &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
 			break;
 		case 'C':
 			if (vm_opt_console(optarg, &cfg.console) < 0) {
@@ -264,8 +272,9 @@ static void vm_exec_lean(char **argv)
 
 static void vm_commands(FILE *f)
 {
-	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n\nRun '%s %sCOMMAND --help' for a command's "
-		   "options.\n", "run", vm_run_cmd.summary, "initramfs", vm_initramfs_cmd.summary,
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n  %-10s %s\n\nRun '%s %sCOMMAND --help' for a "
+		   "command's options.\n", "run", vm_run_cmd.summary, "initramfs",
+		vm_initramfs_cmd.summary, "update", "Resize a running VM (balloon, disk size).",
 		cli_prog, VM_CMD(""));
 }
 
@@ -329,6 +338,8 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "update") == 0)
+		return vm_update_main(argc - 1, argv + 1);
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

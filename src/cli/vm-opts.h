@@ -20,3 +20,11 @@ int vm_opt_uint(const char *s, unsigned *ret);
 int vm_opt_size(const char *s, uint64_t *ret);
 /* --console: serial, virtio or none; 0 or -EINVAL. */
 int vm_opt_console(const char *s, enum vm_console *ret);
+/*
+ * --balloon "on" or "[amount_mib=N][,deflate_on_oom=on][,stats=SECONDS][,free_page_reporting=on]"
+ * into b, enabled. Syntax only; the VMM checks
+ * the amount against --memory. 0, or -EINVAL with err naming the bad option.
+ */
+int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
+/* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
+int vm_update_main(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/json.h"
+#include "vmm/api-resize.h"
 #include "vmm/loop.h"
 #include "vmm/vm.h"
 
@@ -91,11 +92,13 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 					  "cannot arm the shutdown timer");
 		else
 			reply = json_pack("{s:b, s:s}", "ok", 1, "state", "shutting-down");
+	} else if ((reply = api_resize_handle(vm, op, req))) {
+		/* balloon, balloon-stats, disk-rescan (api-resize.h) */
 	} else {
-		char msg[128];
+		char msg[160];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan)",
 			       op);
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

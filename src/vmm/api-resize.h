@@ -1,0 +1,14 @@
+#pragma once
+/*
+ * The control API's resize operations (JSON lines, api.h), each one call into resize.h:
+ *   {"op":"balloon","amount_mib":N}   -> {"ok":true,"target_mib":..,"actual_mib":..,...}
+ *   {"op":"balloon-stats"}            -> the same with the guest's last statistics
+ *   {"op":"disk-rescan","drive":IDX}  -> {"ok":true,"drive":IDX,"size":BYTES}
+ * (PATCH /balloon, GET /balloon/statistics and PATCH /drives/ID in the HTTP shape.)
+ */
+#include <jansson.h>
+
+struct vm;
+
+/* The reply to op (owned by the caller), or NULL when op is not one of these. */
+json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req);
