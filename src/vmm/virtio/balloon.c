@@ -262,15 +262,25 @@ static void balloon_reset(struct virtio_pci_dev *v)
 void virtio_balloon_stats_request(struct virtio_pci_dev *v)
 {
 	struct balloon *b = (struct balloon *)v;
+	unsigned q = 2; /* statsq is the first after deflateq when negotiated */
+	struct virtq *vq = &v->st.vq[q];
 
 	pthread_mutex_lock(&v->lock);
-	if (b->stats_held && (v->st.status & VIRTIO_STATUS_DRIVER_OK)) {
-		unsigned q = 2; /* statsq is the first after deflateq when negotiated */
-
+	if (!(v->st.status & VIRTIO_STATUS_DRIVER_OK) || balloon_queue_role(v, q) != BQ_STATS ||
+	    !vq->ready || vq->broken) {
+		pthread_mutex_unlock(&v->lock);
+		return;
+	}
+	if (b->stats_held) {
 		b->stats_held = false;
-		if (balloon_queue_role(v, q) == BQ_STATS && v->st.vq[q].ready &&
-		    virtq_push(&v->st.vq[q], b->stats_head, 0) == 0)
+		if (virtq_push(vq, b->stats_head, 0) == 0)
 			virtio_pci_notify(v, q);
+	} else {
+		/*
+		 * Linux posts its first statistics buffer and kicks before DRIVER_OK (init_vqs in
+		 * virtio_balloon.c), a kick the transport drops: take that buffer now.
+		 */
+		balloon_queue_notify(v, q);
 	}
 	pthread_mutex_unlock(&v->lock);
 }

@@ -306,6 +306,16 @@ static void test_stats(void **state)
 	};
 
 	driver_init(f, F_STATS, 3);
+	/* Linux's first buffer comes with a kick before DRIVER_OK: the next tick takes it */
+	set_desc(f, 2, 3, BUF, 10, 0, 0);
+	memcpy(buf, &in[0].tag, 2);
+	memcpy(buf + 2, &in[0].val, 8);
+	post(f, 2, 3);
+	virtio_balloon_stats_request(f->v);
+	virtio_balloon_info(f->v, &info);
+	assert_int_equal(info.set, 1U << 4);
+	virtio_balloon_stats_request(f->v); /* and gives it back at the next */
+	assert_int_equal(used_idx(f, 2), 1);
 	for (unsigned i = 0; i < 5; i++) {
 		memcpy(buf + 10 * i, &in[i].tag, 2);
 		memcpy(buf + 10 * i + 2, &in[i].val, 8);
@@ -314,22 +324,22 @@ static void test_stats(void **state)
 	set_desc(f, 2, 0, BUF, 45, 0, 0);
 	post(f, 2, 0);
 	kick(f, 2);
-	assert_int_equal(used_idx(f, 2), 0); /* held */
+	assert_int_equal(used_idx(f, 2), 1); /* held */
 	virtio_balloon_info(f->v, &info);
 	assert_int_equal(info.set, (1U << 4) | (1U << 5));
 	assert_int_equal(info.stat[BALLOON_S_MEMFREE], 123456);
 	assert_int_equal(info.stat[BALLOON_S_MEMTOT], 999);
 	virtio_balloon_stats_request(f->v);
-	assert_int_equal(used_idx(f, 2), 1); /* given back for fresh numbers */
+	assert_int_equal(used_idx(f, 2), 2); /* given back for fresh numbers */
 	virtio_balloon_stats_request(f->v);
-	assert_int_equal(used_idx(f, 2), 1); /* nothing held: nothing to give */
+	assert_int_equal(used_idx(f, 2), 2); /* nothing held nor posted: nothing to give */
 	/* a statistics buffer of 0 bytes, then one of 64 KiB: both held, bounded parsing */
 	set_desc(f, 2, 1, BUF, 0, 0, 0);
 	post(f, 2, 1);
 	set_desc(f, 2, 2, 0x400000, 0x10000, 0, 0);
 	post(f, 2, 2);
 	kick(f, 2);
-	assert_int_equal(used_idx(f, 2), 2); /* the first went back when the second came */
+	assert_int_equal(used_idx(f, 2), 3); /* the first went back when the second came */
 	assert_false(bar_r(f->v, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
 	fx_free(f);
 }
