@@ -17,6 +17,11 @@
 #include "common/fd.h"
 
 #define VM_UPDATE_REPLY_MAX 4096
+#ifdef HULL_VMM_MAIN
+#define VM_UPDATE_NAME "update" /* hull-vmm update */
+#else
+#define VM_UPDATE_NAME "vm update"
+#endif
 
 static const struct cli_option vm_update_opts[] = {
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "the VM's control socket" },
@@ -30,7 +35,7 @@ static const struct cli_option vm_update_opts[] = {
 };
 
 static const struct cli_command vm_update_cmd = {
-	.name = "vm update", .args = "--api-sock PATH [OPTIONS]", .optstring = "",
+	.name = VM_UPDATE_NAME, .args = "--api-sock PATH [OPTIONS]", .optstring = "",
 	.opts = vm_update_opts,
 	.summary = "Resize a running VM: balloon target, a disk grown on the host.",
 };

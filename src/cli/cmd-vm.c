@@ -316,6 +316,8 @@ int cmd_vm(int argc, char **argv)
 			return vm_run_main(2, args);
 		if (strcmp(argv[2], "initramfs") == 0)
 			return vm_initramfs_main(2, args);
+		if (strcmp(argv[2], "update") == 0)
+			return vm_update_main(2, args);
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
