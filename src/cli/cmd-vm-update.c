@@ -31,6 +31,8 @@ static const struct cli_option vm_update_opts[] = {
 	  "print the balloon's target, actual size and the guest's statistics" },
 	{ "disk-rescan", required_argument, NULL, 'd', "IDX",
 	  "re-read the size of --disk number IDX (from 0) and tell the guest" },
+	{ "disk-resize", required_argument, NULL, 'g', "IDX:SIZE",
+	  "grow --disk number IDX (raw or qcow2) to SIZE (e.g. 24M, 2G) and tell the guest" },
 	{ 0 },
 };
 
@@ -83,7 +85,9 @@ static int vm_update_call(const char *sock, const char *req)
 int vm_update_main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	char reqs[3][96];
+	char reqs[4][96];
+	uint64_t size;
+	char *colon;
 	unsigned n_reqs = 0, v;
 	int c;
 
@@ -98,13 +102,28 @@ int vm_update_main(int argc, char **argv)
 					c == 'b' ? "balloon" : "disk-rescan", optarg);
 				return 125;
 			}
-			if (n_reqs < 3)
+			if (n_reqs < 4)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       c == 'b' ? "{\"op\":\"balloon\",\"amount_mib\":%u}\n"
 							: "{\"op\":\"disk-rescan\",\"drive\":%u}\n", v);
 			break;
+		case 'g':
+			colon = strchr(optarg, ':');
+			if (!colon || (*colon = '\0', vm_opt_uint(optarg, &v) < 0) ||
+			    vm_opt_size(colon + 1, &size) < 0) {
+				if (colon)
+					*colon = ':';
+				fprintf(stderr, "hull vm update: --disk-resize %s: expected IDX:SIZE "
+					"(e.g. 0:24M)\n", optarg);
+				return 125;
+			}
+			if (n_reqs < 4)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       "{\"op\":\"disk-resize\",\"drive\":%u,\"size\":%llu}\n",
+					       v, (unsigned long long)size);
+			break;
 		case 's':
-			if (cli_opt_on && n_reqs < 3)
+			if (cli_opt_on && n_reqs < 4)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       "{\"op\":\"balloon-stats\"}\n");
 			break;
@@ -116,7 +135,8 @@ int vm_update_main(int argc, char **argv)
 		fprintf(stderr, "hull vm update: %s\n",
 			optind < argc ? "unexpected argument" :
 			!sock ? "--api-sock PATH is required" :
-				"nothing to change: --balloon, --balloon-stats or --disk-rescan");
+				"nothing to change: --balloon, --balloon-stats, --disk-rescan or "
+				"--disk-resize");
 		return 125;
 	}
 	for (unsigned i = 0; i < n_reqs; i++)

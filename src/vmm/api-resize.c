@@ -50,10 +50,14 @@ json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req)
 			return api_error(&err);
 		return balloon_json(&info, true);
 	}
-	if (strcmp(op, "disk-rescan") == 0) {
+	if (strcmp(op, "disk-rescan") == 0 || strcmp(op, "disk-resize") == 0) {
 		uint64_t size = 0;
 
 		if (hjson_get_int(req, "drive", "request", true, 0, VM_MAX_DISKS - 1, &n, &err) < 0)
+			return api_error(&err);
+		if (strcmp(op, "disk-resize") == 0 &&
+		    (hjson_get_u64(req, "size", "request", true, &size, &err) < 0 ||
+		     vm_disk_grow(vm, (unsigned)n, size, &err) < 0))
 			return api_error(&err);
 		if (vm_disk_rescan(vm, (unsigned)n, &size, &err) < 0)
 			return api_error(&err);

@@ -4,6 +4,7 @@
  *   {"op":"balloon","amount_mib":N}   -> {"ok":true,"target_mib":..,"actual_mib":..,...}
  *   {"op":"balloon-stats"}            -> the same with the guest's last statistics
  *   {"op":"disk-rescan","drive":IDX}  -> {"ok":true,"drive":IDX,"size":BYTES}
+ *   {"op":"disk-resize","drive":IDX,"size":BYTES} -> the same, after growing the image
  * (PATCH /balloon, GET /balloon/statistics and PATCH /drives/ID in the HTTP shape.)
  */
 #include <jansson.h>

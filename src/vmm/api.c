@@ -93,12 +93,12 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 		else
 			reply = json_pack("{s:b, s:s}", "ok", 1, "state", "shutting-down");
 	} else if ((reply = api_resize_handle(vm, op, req))) {
-		/* balloon, balloon-stats, disk-rescan (api-resize.h) */
+		/* balloon, balloon-stats, disk-rescan, disk-resize (api-resize.h) */
 	} else {
 		char msg[160];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize)",
 			       op);
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

@@ -48,14 +48,36 @@ int vm_balloon_get(struct vm *vm, struct balloon_info *ret, struct hull_err *err
 	return 0;
 }
 
-int vm_disk_rescan(struct vm *vm, unsigned idx, uint64_t *ret_size, struct hull_err *err)
+static struct virtio_pci_dev *vm_disk(struct vm *vm, unsigned idx, struct hull_err *err)
 {
 	struct virtio_pci_dev *v = vm_device_find(vm, "virtio-blk", idx);
+
+	if (!v)
+		(void)hull_err_setx(err, ENODEV, "drive %u: no such disk (this VM has %zu)", idx,
+				    vm->cfg->n_disks);
+	return v;
+}
+
+int vm_disk_grow(struct vm *vm, unsigned idx, uint64_t size, struct hull_err *err)
+{
+	struct virtio_pci_dev *v = vm_disk(vm, idx, err);
 	int r;
 
 	if (!v)
-		return hull_err_setx(err, ENODEV, "drive %u: no such disk (this VM has %zu)", idx,
-				     vm->cfg->n_disks);
+		return -ENODEV;
+	r = virtio_blk_grow(v, size, err);
+	if (r < 0)
+		return hull_err_prefix(err, "drive %u", idx);
+	return 0;
+}
+
+int vm_disk_rescan(struct vm *vm, unsigned idx, uint64_t *ret_size, struct hull_err *err)
+{
+	struct virtio_pci_dev *v = vm_disk(vm, idx, err);
+	int r;
+
+	if (!v)
+		return -ENODEV;
 	r = virtio_blk_rescan(v, ret_size);
 	if (r < 0)
 		return hull_err_set(err, -r, "drive %u (%s): reading its size",

@@ -25,3 +25,8 @@ int vm_balloon_get(struct vm *vm, struct balloon_info *ret, struct hull_err *err
  * when it changed: -ENODEV for no such disk; *ret_size is the size in bytes.
  */
 int vm_disk_rescan(struct vm *vm, unsigned idx, uint64_t *ret_size, struct hull_err *err);
+/*
+ * Grow --disk number idx to size bytes (raw or QCOW2: the VM holds the image's write lock, so
+ * it grows the image itself, as QEMU's block_resize) and tell the guest. Never shrinks.
+ */
+int vm_disk_grow(struct vm *vm, unsigned idx, uint64_t size, struct hull_err *err);

@@ -338,6 +338,29 @@ int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
 	return 0;
 }
 
+int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap;
+	int r;
+
+	if (b->readonly)
+		return hull_err_setx(err, EROFS, "%s: the guest's disk is read-only",
+				     disk_path(b->disk));
+	/* v->lock: the I/O thread serves requests under it, so none runs while the disk grows */
+	pthread_mutex_lock(&v->lock);
+	r = disk_grow(b->disk, new_size, err);
+	if (r == 0) {
+		cap = htole64(disk_size(b->disk) >> 9);
+		if (memcmp(v->st.config, &cap, 8) != 0) {
+			memcpy(v->st.config, &cap, 8);
+			virtio_pci_config_changed(v);
+		}
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)
 {
 	struct blk *b = (struct blk *)v;

@@ -2,6 +2,7 @@
 balloon-stats operations, `hull vm update`) and a raw disk grown on the host announced with a
 config interrupt (disk-rescan). The guest tests run in the sandbox (nested KVM); the flag and
 API errors on the host."""
+import json
 import os
 import queue
 import subprocess
@@ -14,12 +15,12 @@ from vmhelpers import INIT_PROLOGUE, vm_api
 
 WAIT = 600  # seconds a guest may take (TCG sandbox, nested KVM): a bound, not a measurement
 
-# The guest prints its memory and its disk's size every second, with the disk held open.
+# The guest prints its memory and its disks' sizes every second, with the disks held open.
 RESIZE_INIT = INIT_PROLOGUE + r"""
-exec 4</dev/vda
+exec 4</dev/vda 5</dev/vdb
 echo "HULL-TEST: ready"
 while true; do
-  echo "HULL-MEM: $(awk '/^MemTotal:/ {t=$2} /^MemFree:/ {f=$2} END {print t, f}' /proc/meminfo) DISK: $(cat /sys/block/vda/size)"
+  echo "HULL-MEM: $(awk '/^MemTotal:/ {t=$2} /^MemFree:/ {f=$2} END {print t, f}' /proc/meminfo) DISK: $(cat /sys/block/vda/size) $(cat /sys/block/vdb/size)"
   sleep 1
 done
 """
@@ -76,11 +77,11 @@ class Guest:
 
 
 def mem_line(line):
-    """(MemTotal kB, MemFree kB, vda sectors) from a HULL-MEM line, else None."""
+    """(MemTotal kB, MemFree kB, vda sectors, vdb sectors) from a HULL-MEM line, else None."""
     if not line.startswith("HULL-MEM: "):
         return None
     w = line.split()
-    return int(w[1]), int(w[2]), int(w[4])
+    return int(w[1]), int(w[2]), int(w[4]), int(w[5])
 
 
 @pytest.mark.sandbox
@@ -89,27 +90,36 @@ def test_balloon_and_disk_grow(hull, kernel, vmlinux, make_initramfs, tmp_path):
     disk = tmp_path / "grow.raw"
     with open(disk, "wb") as f:
         f.truncate(8 << 20)
+    qcow = tmp_path / "grow.qcow2"
+    subprocess.run([hull, "img", "create", "-f", "qcow2", str(qcow), "4M"], check=True,
+                   capture_output=True)
     sock = str(tmp_path / "api.sock")
     initrd = make_initramfs(RESIZE_INIT,
                             modules=("virtio_pci", "virtio_blk", "virtio_balloon"))
     g = Guest([hull, "vm", "run", "--kernel", vmlinux, "--initrd", initrd, "--memory", "256M",
-               "--disk", str(disk), "--balloon", "amount_mib=0,stats=1", "--api-sock", sock,
+               "--disk", str(disk), "--disk", f"{qcow},format=qcow2", "--balloon", "amount_mib=0,stats=1", "--api-sock", sock,
                "--cmdline", "console=ttyS0 quiet"], tmp_path / "hull.err")
     try:
-        resize_steps(hull, g, sock, disk)
+        resize_steps(hull, g, sock, disk, qcow)
     except (OSError, ValueError) as e:  # the API socket: say what the VM said
         time.sleep(2)
         pytest.fail(f"{e!r}\n{g.report()}")
     finally:
         g.stop()
     assert not os.path.exists(sock)
+    # the image the VM grew is consistent, with its new size in its header
+    r = subprocess.run([hull, "img", "check", str(qcow)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([hull, "img", "info", "--output", "json", str(qcow)],
+                       capture_output=True, text=True, check=True)
+    assert json.loads(r.stdout)["virtual-size"] == 32 << 20
 
 
-def resize_steps(hull, g, sock, disk):
+def resize_steps(hull, g, sock, disk, qcow):
     """Inflate, deflate, bad requests, a disk grown while open; then power off."""
     g.wait_for(lambda l: l == "HULL-TEST: ready")
-    total0, free0, sectors0 = mem_line(g.wait_for(mem_line))
-    assert sectors0 == (8 << 20) // 512
+    total0, free0, sectors0, qsectors0 = mem_line(g.wait_for(mem_line))
+    assert sectors0 == (8 << 20) // 512 and qsectors0 == (4 << 20) // 512
 
     # Inflate by 96 MiB: MemTotal drops (no deflate_on_oom: the pages leave the guest).
     r = hull_vm_update(hull, "--api-sock", sock, "--balloon", "96")
@@ -146,6 +156,18 @@ def resize_steps(hull, g, sock, disk):
     assert r.returncode == 0, r.stderr
     assert f'"size":{24 << 20}' in r.stdout
     g.wait_for(lambda l: mem_line(l) and mem_line(l)[2] == (24 << 20) // 512)
+
+    # QCOW2: `hull img resize` is refused (the VM holds the image's write lock); the VM grows
+    # it itself.
+    r = subprocess.run([hull, "img", "resize", "-f", "qcow2", str(qcow), "32M"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "lock" in r.stderr, r.stderr
+    r = hull_vm_update(hull, "--api-sock", sock, "--disk-resize", "1:32M")
+    assert r.returncode == 0, r.stderr
+    assert f'"size":{32 << 20}' in r.stdout
+    g.wait_for(lambda l: mem_line(l) and mem_line(l)[3] == (32 << 20) // 512)
+    shrink = vm_api(sock, {"op": "disk-resize", "drive": 1, "size": 1 << 20})
+    assert not shrink["ok"] and "only grows" in shrink["error"], shrink
     assert vm_api(sock)["state"] == "running"
     assert vm_api(sock, {"op": "power-off"})["ok"]
     g.p.wait(timeout=WAIT)
