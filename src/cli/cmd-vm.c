@@ -48,6 +48,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
+	{ "balloon", required_argument, NULL, 'B', "OPTS",
+	  "add a virtio-balloon: on, or amount_mib=N,deflate_on_oom=on,stats=SECONDS,free_page_reporting=on" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
@@ -165,6 +167,12 @@ static int vm_run_main(int argc, char **argv)
 			cfg.nets = nets;
 			cfg.n_nets++;
 			break;
+		case 'B':
+			if (vm_opt_balloon(optarg, &cfg.balloon, &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
+			break;
 		case 'C':
 			if (vm_opt_console(optarg, &cfg.console) < 0) {
 				fprintf(stderr,
@@ -279,8 +287,9 @@ static void vm_exec_lean(char **argv)
 
 static void vm_commands(FILE *f)
 {
-	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n", "run", vm_run_cmd.summary, "initramfs",
-		vm_initramfs_cmd.summary);
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n  %-10s %s\n", "run", vm_run_cmd.summary,
+		"initramfs", vm_initramfs_cmd.summary, "update",
+		"Resize a running VM (balloon, disk size).");
 	vm_api_commands(f);
 	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
@@ -325,6 +334,8 @@ int cmd_vm(int argc, char **argv)
 			return vm_initramfs_main(2, args);
 		if (vm_api_is_verb(argv[2]))
 			return vm_api_main(2, args);
+		if (strcmp(argv[2], "update") == 0)
+			return vm_update_main(2, args);
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
@@ -349,6 +360,8 @@ int cmd_vm(int argc, char **argv)
 		return vm_initramfs_main(argc - 1, argv + 1);
 	if (vm_api_is_verb(argv[1]))
 		return vm_api_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "update") == 0)
+		return vm_update_main(argc - 1, argv + 1);
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

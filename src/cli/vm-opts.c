@@ -128,3 +128,56 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 		return hull_err_setx(err, EINVAL, "--net: tap=IFNAME is required");
 	return 0;
 }
+
+/* on or off (a balloon's switches); 0 or -EINVAL */
+static int vm_opt_onoff(const char *s, bool *ret)
+{
+	if (strcmp(s, "on") == 0 || strcmp(s, "true") == 0)
+		*ret = true;
+	else if (strcmp(s, "off") == 0 || strcmp(s, "false") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(b, 0, sizeof(*b));
+	b->enabled = true;
+	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(opt, '=');
+		unsigned n = 0;
+		int r;
+
+		if (val)
+			*val++ = '\0';
+		if (!val && strcmp(opt, "on") == 0)
+			continue; /* --balloon on: the defaults */
+		if (!val)
+			return hull_err_setx(err, EINVAL, "--balloon: '%s': expected NAME=VALUE or on",
+					     opt);
+		if (strcmp(opt, "amount_mib") == 0) {
+			r = vm_opt_uint(val, &n);
+			b->amount_mib = n;
+		} else if (strcmp(opt, "stats") == 0) {
+			r = vm_opt_uint(val, &n);
+			b->stats_s = n;
+		} else if (strcmp(opt, "deflate_on_oom") == 0)
+			r = vm_opt_onoff(val, &b->deflate_on_oom);
+		else if (strcmp(opt, "free_page_reporting") == 0)
+			r = vm_opt_onoff(val, &b->free_page_reporting);
+		else
+			return hull_err_setx(err, EINVAL,
+					     "--balloon: unknown option '%s' (amount_mib=N, deflate_on_oom=on, stats=SECONDS, free_page_reporting=on)",
+					     opt);
+		if (r < 0)
+			return hull_err_setx(err, EINVAL, "--balloon: %s=%s: %s", opt, val,
+					     strcmp(opt, "amount_mib") == 0 ? "expected a number of MiB" :
+					     strcmp(opt, "stats") == 0 ? "expected a number of seconds" :
+					     "expected on or off");
+	}
+	return 0;
+}

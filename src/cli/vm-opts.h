@@ -25,3 +25,11 @@ int vm_opt_console(const char *s, enum vm_console *ret);
  * which is modified). 0, or -EINVAL with err naming --net and the bad option.
  */
 int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);
+/*
+ * --balloon "on" or "[amount_mib=N][,deflate_on_oom=on][,stats=SECONDS][,free_page_reporting=on]"
+ * into b, enabled. Syntax only; the VMM checks
+ * the amount against --memory. 0, or -EINVAL with err naming the bad option.
+ */
+int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
+/* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
+int vm_update_main(int argc, char **argv);

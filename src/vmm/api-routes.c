@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "vmm/api-resize.h"
 #include "vmm/api.h"
 #include "vmm/devices.h"
 #include "vmm/vcpu.h"
@@ -226,11 +227,11 @@ static const struct api_route routes[] = {
 	{ HTTP_GET, "/machine-config", false, false, api_get_machine_config },
 	{ HTTP_PATCH, "/machine-config", false, true, NULL },
 	{ HTTP_GET, "/metrics", false, false, api_get_metrics },
-	{ HTTP_GET, "/balloon", false, false, NULL },
-	{ HTTP_PATCH, "/balloon", false, true, NULL },
-	{ HTTP_GET, "/balloon/statistics", false, false, NULL },
+	{ HTTP_GET, "/balloon", false, false, api_balloon_get },
+	{ HTTP_PATCH, "/balloon", false, true, api_balloon_patch },
+	{ HTTP_GET, "/balloon/statistics", false, false, api_balloon_stats },
 	{ HTTP_PATCH, "/balloon/statistics", false, true, NULL },
-	{ HTTP_PATCH, "/drives/", true, true, NULL },
+	{ HTTP_PATCH, "/drives/", true, true, api_drive_patch },
 	{ HTTP_PUT, "/network-interfaces/", true, true, NULL },
 	{ HTTP_PATCH, "/network-interfaces/", true, true, NULL },
 };
@@ -407,12 +408,19 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 	if (strcmp(op, "status") == 0)
 		return lines_status(vm);
+	{
+		/* balloon, balloon-stats, disk-rescan, disk-resize (api-resize.h) */
+		json_t *reply = api_resize_handle(vm, op, req);
+
+		if (reply)
+			return reply;
+	}
 	if (strcmp(op, "pause") != 0 && strcmp(op, "resume") != 0 &&
 	    strcmp(op, "power-off") != 0 && strcmp(op, "shutdown") != 0) {
-		char msg[128];
+		char msg[192];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

@@ -12,6 +12,7 @@
 #include "vmm/dev/serial.h"
 #include "vmm/pci.h"
 #include "vmm/state.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/net.h"
@@ -204,6 +205,31 @@ static void net_dev_free(void *dev)
 	virtio_net_free(dev);
 }
 
+static unsigned balloon_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->balloon.enabled;
+}
+
+static int balloon_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return virtio_balloon_create(vm, &vm->cfg->balloon, (struct virtio_pci_dev **)ret, err);
+}
+
+static void balloon_dev_free(void *dev)
+{
+	virtio_balloon_free(dev);
+}
+
+static void balloon_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_balloon_save(dev, w);
+}
+
+static int balloon_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_balloon_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -258,12 +284,27 @@ static const struct vm_device_ops net_ops = {
 	.load = virtio_dev_load,
 };
 
+static const struct vm_device_ops balloon_ops = {
+	.name = "virtio-balloon", .state_id = 0x14, .count = balloon_count,
+	.create = balloon_dev_create, .reset = virtio_dev_reset, .free = balloon_dev_free,
+	.save = balloon_dev_save, .load = balloon_dev_load,
+};
+
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
 	&net_ops,
+	&balloon_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
+
+void *vm_device_find(struct vm *vm, const char *name, unsigned idx)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (strcmp(vm->devs[i].ops->name, name) == 0 && vm->devs[i].idx == idx)
+			return vm->devs[i].dev;
+	return NULL;
+}
 
 const struct vm_device_ops *const *vm_device_table(unsigned *n)
 {

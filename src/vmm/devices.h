@@ -58,5 +58,7 @@ int vm_devices_save(struct vm *vm, struct state_writer *w);
  * loaded state: the VM is not started after a failed load.
  */
 int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err);
+/* Instance idx of the device kind called name ("virtio-blk"), or NULL when the VM has none. */
+void *vm_device_find(struct vm *vm, const char *name, unsigned idx);
 /* The device table, for tests. */
 const struct vm_device_ops *const *vm_device_table(unsigned *n);

@@ -151,6 +151,24 @@ static uint64_t host_mem_total(void)
 	return 0;
 }
 
+static int vm_validate_balloon(const struct vm_config *cfg, struct hull_err *err)
+{
+	const struct vm_balloon_config *b = &cfg->balloon;
+
+	if (!b->enabled)
+		return 0;
+	if (cfg->kernel_kind == VM_KERNEL_RAW)
+		return hull_err_setx(err, EINVAL, "--balloon needs a Linux kernel, not a raw guest");
+	if (b->amount_mib > cfg->mem_size >> 20)
+		return hull_err_setx(err, EINVAL,
+				     "--balloon amount_mib=%" PRIu32 ": more than --memory (%" PRIu64
+				     " MiB)", b->amount_mib, cfg->mem_size >> 20);
+	if (b->stats_s > VM_BALLOON_STATS_MAX_S)
+		return hull_err_setx(err, EINVAL, "--balloon stats=%u: at most %u seconds",
+				     b->stats_s, VM_BALLOON_STATS_MAX_S);
+	return 0;
+}
+
 static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 {
 	uint64_t host = host_mem_total();
@@ -185,6 +203,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->console == VM_CONSOLE_VIRTIO)
 		return hull_err_setx(err, EINVAL,
 				     "--console virtio needs a Linux kernel, not a raw guest");
+	r = vm_validate_balloon(cfg, err);
+	if (r < 0)
+		return r;
 	r = arch_kernel_check(cfg, err);
 	if (r < 0)
 		return r;

@@ -56,6 +56,16 @@ struct vm_net_config {
 	unsigned queues; /* rx/tx queue pairs; 0: one per vCPU, at most VM_NET_MAX_QUEUE_PAIRS */
 };
 
+/* --balloon: a virtio-balloon device (Firecracker's knobs). */
+#define VM_BALLOON_STATS_MAX_S 3600U
+struct vm_balloon_config {
+	bool enabled;
+	uint32_t amount_mib;  /* the target at boot: MiB the guest is asked to give back */
+	bool deflate_on_oom;  /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM: the guest may take pages back */
+	unsigned stats_s;     /* statistics every stats_s seconds (0: no statistics queue) */
+	bool free_page_reporting; /* VIRTIO_BALLOON_F_REPORTING: free pages are released */
+};
+
 /* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
 enum vm_exit_kind {
 	VM_EXIT_IO_SERIAL,  /* port I/O on COM1 */
@@ -102,6 +112,7 @@ struct vm_config {
 	 */
 	unsigned shutdown_timeout_s;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
+	struct vm_balloon_config balloon;
 };
 
 /*

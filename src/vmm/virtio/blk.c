@@ -336,6 +336,50 @@ void virtio_blk_metrics(struct virtio_pci_dev *v,
 	put(ctx, "write_bytes", atomic_load_explicit(&b->n_write_bytes, memory_order_relaxed));
 }
 
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap, old;
+	int r = disk_refresh_size(b->disk);
+
+	if (r < 0)
+		return r;
+	*ret_size = disk_size(b->disk);
+	cap = htole64(*ret_size >> 9);
+	pthread_mutex_lock(&v->lock);
+	memcpy(&old, v->st.config, 8);
+	/* capacity (5.2.4); the driver re-reads it on the config interrupt (virtblk_config_changed) */
+	if (old != cap) {
+		memcpy(v->st.config, &cap, 8);
+		virtio_pci_config_changed(v);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap;
+	int r;
+
+	if (b->readonly)
+		return hull_err_setx(err, EROFS, "%s: the guest's disk is read-only",
+				     disk_path(b->disk));
+	/* v->lock: the I/O thread serves requests under it, so none runs while the disk grows */
+	pthread_mutex_lock(&v->lock);
+	r = disk_grow(b->disk, new_size, err);
+	if (r == 0) {
+		cap = htole64(disk_size(b->disk) >> 9);
+		if (memcmp(v->st.config, &cap, 8) != 0) {
+			memcpy(v->st.config, &cap, 8);
+			virtio_pci_config_changed(v);
+		}
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)
 {
 	struct blk *b = (struct blk *)v;

@@ -35,5 +35,17 @@ void virtio_blk_free(struct virtio_pci_dev *v);
  */
 void virtio_blk_metrics(struct virtio_pci_dev *v,
 			void (*put)(void *ctx, const char *name, uint64_t value), void *ctx);
+/*
+ * Re-read the disk's size (disk_refresh_size: a raw file grown with truncate) and, when the
+ * capacity changed, announce it with a configuration-change interrupt, so that the guest sees
+ * the new size without a reboot. 0 with *ret_size in bytes, or -errno (nothing changed).
+ */
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size);
+/*
+ * Grow the disk to new_size bytes (disk_grow: raw or QCOW2, the VM holding the image's write
+ * lock) with the device's requests held back, then announce it as virtio_blk_rescan does.
+ * 0 or -errno with err naming the file (read-only, smaller than now, not a multiple of 512).
+ */
+int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);

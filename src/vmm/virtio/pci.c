@@ -97,6 +97,16 @@ void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q)
 	msix_fire(v, v->st.vq[q].msix_vector);
 }
 
+void virtio_pci_config_changed(struct virtio_pci_dev *v)
+{
+	v->st.config_gen++;
+	/* Before DRIVER_OK the driver reads the configuration anyway: no interrupt then. */
+	if (!(v->st.status & VIRTIO_STATUS_DRIVER_OK))
+		return;
+	v->st.isr |= 2;
+	msix_fire(v, v->st.msix_config);
+}
+
 void virtio_pci_device_error(struct virtio_pci_dev *v)
 {
 	if (v->st.status & VIRTIO_STATUS_NEEDS_RESET)
@@ -283,9 +293,13 @@ void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t 
 	} else if (off < VIRTIO_BAR_NOTIFY) {
 		uint64_t o = off - VIRTIO_BAR_DEVICE;
 
-		/* Device configuration: read-only here (blk's writeback toggle is not offered). */
-		if (!is_write && o < v->st.config_len && len <= v->st.config_len - o)
-			val = ldn(v->st.config + o, len);
+		/* Read-only unless the device takes writes (blk's writeback toggle is not offered). */
+		if (o < v->st.config_len && len <= v->st.config_len - o) {
+			if (!is_write)
+				val = ldn(v->st.config + o, len);
+			else if (v->ops->config_write)
+				v->ops->config_write(v, (uint32_t)o, val, len);
+		}
 	} else if (off < VIRTIO_BAR_MSIX) {
 		if (is_write)
 			queue_kick(v, (unsigned)((off - VIRTIO_BAR_NOTIFY) / VIRTIO_NOTIFY_MULT));

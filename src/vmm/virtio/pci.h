@@ -60,6 +60,12 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);
 	void (*free)(struct virtio_pci_dev *v);
+	/*
+	 * Optional: the driver wrote len bytes (val, host order) at off in the device
+	 * configuration (off + len <= config_len, checked). Called with v->lock held. Without it
+	 * the configuration is read-only.
+	 */
+	void (*config_write)(struct virtio_pci_dev *v, uint32_t off, uint64_t val, uint32_t len);
 };
 
 struct msix_entry {
@@ -132,6 +138,12 @@ void virtio_pci_reset(struct virtio_pci_dev *v);
 
 /* Used-buffer notification for queue q (MSI-X). Called with v->lock held. */
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
+/*
+ * The device changed its configuration (a disk's capacity, a balloon's target): bump
+ * config_generation and send the configuration-change interrupt (4.1.4.3, 4.1.5.3). Called
+ * with v->lock held.
+ */
+void virtio_pci_config_changed(struct virtio_pci_dev *v);
 /* The guest broke the rules on a queue: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_pci_device_error(struct virtio_pci_dev *v);
 

@@ -98,6 +98,30 @@ static void test_disk(void **state)
 	assert_int_equal(strlen(d.serial), 22);
 }
 
+static void test_balloon(void **state)
+{
+	struct vm_balloon_config b;
+	struct hull_err err = { 0 };
+	char all[] = "amount_mib=64,deflate_on_oom=on,stats=5,free_page_reporting=true";
+	char on[] = "on";
+	char *bad[] = { (char[]){ "bogus" }, (char[]){ "amount_mib=" }, (char[]){ "amount_mib=-1" },
+			(char[]){ "stats=1s" }, (char[]){ "deflate_on_oom=yes" },
+			(char[]){ "size=3" }, (char[]){ "amount_mib=99999999999" } };
+
+	assert_int_equal(vm_opt_balloon(all, &b, &err), 0);
+	assert_true(b.enabled && b.deflate_on_oom && b.free_page_reporting);
+	assert_int_equal(b.amount_mib, 64);
+	assert_int_equal(b.stats_s, 5);
+	assert_int_equal(vm_opt_balloon(on, &b, &err), 0);
+	assert_true(b.enabled && !b.deflate_on_oom && !b.free_page_reporting);
+	assert_int_equal(b.amount_mib, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(vm_opt_balloon(bad[i], &b, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "--balloon"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_disk),
+		cmocka_unit_test(test_balloon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

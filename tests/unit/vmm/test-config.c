@@ -97,12 +97,29 @@ static void test_disks(void **state)
 	expect(&cfg, "--disk: empty path", NULL);
 }
 
+static void test_balloon(void **state)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.balloon.enabled = true;
+	cfg.balloon.amount_mib = 65;
+	expect(&cfg, "--balloon amount_mib=65", "more than --memory (64 MiB)");
+	cfg.balloon.amount_mib = 64;
+	cfg.balloon.stats_s = VM_BALLOON_STATS_MAX_S + 1;
+	expect(&cfg, "--balloon stats=3601", "at most 3600");
+	cfg.balloon.stats_s = 1;
+	cfg.kernel_kind = VM_KERNEL_RAW;
+	expect(&cfg, "--balloon needs a Linux kernel", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_balloon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -384,8 +384,11 @@ static void test_router(void **state)
 	assert_string_equal(allow, "GET, PATCH");
 	free(out);
 	/* routes not implemented yet: 501 whatever the body */
-	expect_fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 501, "not implemented");
-	expect_fault("PATCH", "/drives/drive0", "garbage", 501, NULL);
+	expect_fault("PATCH", "/machine-config", "{\"vcpu_count\": 2}", 501, "not implemented");
+	/* the resize routes (api-resize.c) on a VM without a balloon or that disk */
+	expect_fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "no balloon");
+	expect_fault("PATCH", "/drives/drive0", "{}", 404, "not a --disk number");
+	expect_fault("PATCH", "/drives/0", "garbage", 400, NULL);
 	expect_fault("PUT", "/network-interfaces/eth0", NULL, 501, NULL);
 	/* bad bodies */
 	expect_fault("PUT", "/actions", NULL, 400, "body is required");
