@@ -198,6 +198,16 @@ static void net_dev_free(void *dev)
 	virtio_net_free(dev);
 }
 
+static void net_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_net_save(dev, w);
+}
+
+static int net_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_net_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -248,8 +258,8 @@ static const struct vm_device_ops console_ops = {
 };
 static const struct vm_device_ops net_ops = {
 	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
-	.reset = virtio_dev_reset, .free = net_dev_free, .save = virtio_dev_save,
-	.load = virtio_dev_load,
+	.reset = virtio_dev_reset, .free = net_dev_free, .save = net_dev_save,
+	.load = net_dev_load,
 };
 
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */

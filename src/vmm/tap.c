@@ -66,3 +66,12 @@ int tap_set_offload(int fd, unsigned tun_flags)
 {
 	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)tun_flags) < 0 ? -errno : 0;
 }
+
+int tap_set_queue(int fd, bool attached)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attached ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}

@@ -21,3 +21,10 @@ int tap_open(const char *name, bool multi_queue, int *ret_fd, struct hull_err *e
 
 /* TUNSETOFFLOAD: what the tap may hand us (TUN_F_* bits). 0 or -errno. */
 int tap_set_offload(int fd, unsigned tun_flags);
+
+/*
+ * A multi-queue tap's queue fd in use or not (TUNSETQUEUE): the tap spreads its frames over
+ * the attached queues only, so the queues of pairs the guest does not use are detached.
+ * 0 or -errno.
+ */
+int tap_set_queue(int fd, bool attached);
