@@ -16,11 +16,11 @@ static int tap_attach_err(const char *name, bool multi_queue, int e, struct hull
 {
 	switch (e) {
 	case EINVAL:
-		return hull_err_setx(err, e,
-				     "--net tap=%s: not a tap interface, or one created %s "
-				     "multi_queue (ip tuntap add dev %s mode tap%s)",
-				     name, multi_queue ? "without" : "with", name,
-				     multi_queue ? " multi_queue" : "");
+		if (multi_queue)
+			return hull_err_setx(err, e,
+					     "--net tap=%s: not a multi_queue tap interface (ip tuntap "
+					     "add dev %s mode tap multi_queue)", name, name);
+		return hull_err_setx(err, e, "--net tap=%s: not a tap interface", name);
 	case EBUSY:
 		return hull_err_setx(err, e, "--net tap=%s: in use by another process", name);
 	default:

@@ -144,6 +144,14 @@ static uint64_t net_acked(const struct virtio_net *n)
 	return (n->v.st.status & VIRTIO_STATUS_FEATURES_OK) ? n->v.st.driver_features : 0;
 }
 
+/*
+ * The events a pair's fd is watched for: input, or nothing for now. "Nothing" is EPOLLET:
+ * epoll reports EPOLLERR whatever the interest, and a detached tap queue polls as EPOLLERR
+ * for as long as it stays detached, which level-triggered would report in a loop.
+ */
+#define NET_RX_ON EPOLLIN
+#define NET_RX_OFF EPOLLET
+
 /* Watch pair p's fd for input or not; without a loop (unit tests) only the flag moves. */
 static void net_rx_arm(struct net_pair *p, bool on)
 {
@@ -153,7 +161,7 @@ static void net_rx_arm(struct net_pair *p, bool on)
 		return;
 	p->rx_armed = on;
 	if (p->watched && n->v.io_loop)
-		(void)evloop_mod(n->v.io_loop, p->fd, on ? EPOLLIN : 0);
+		(void)evloop_mod(n->v.io_loop, p->fd, on ? NET_RX_ON : NET_RX_OFF);
 }
 
 /*
@@ -659,7 +667,8 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 		b->fd[i] = -1;
 	r = virtio_pci_init(&n->v, vm, &vm->mem, &n->ops, err);
 	for (unsigned i = 0; r == 0 && i < n->n_pairs; i++) {
-		r = evloop_add(n->v.io_loop, n->pair[i].fd, n->pair[i].rx_armed ? EPOLLIN : 0,
+		r = evloop_add(n->v.io_loop, n->pair[i].fd,
+			       n->pair[i].rx_armed ? NET_RX_ON : NET_RX_OFF,
 			       net_on_backend, &n->pair[i]);
 		if (r < 0)
 			(void)hull_err_set(err, -r, "virtio-net: event loop");
@@ -820,14 +829,14 @@ int virtio_net_backend_open(const struct vm_net_config *c, unsigned n_pairs,
 {
 	memset(b, 0, sizeof(*b));
 	for (unsigned i = 0; i < n_pairs && i < VM_NET_MAX_QUEUE_PAIRS; i++) {
-		int r = tap_open(c->tap, n_pairs > 1, &b->fd[i], err);
+		/* multi_queue first: such a tap serves one pair as well as a plain tap does */
+		int r = tap_open(c->tap, true, &b->fd[i], err);
 
 		/*
 		 * One pair per vCPU is a default, not a demand: a tap made without multi_queue
-		 * (ip tuntap's default) gets one pair. queues=N asks for N and gets them or an
-		 * error.
+		 * (ip tuntap's default) gets one pair. queues=N asks for N: N or an error.
 		 */
-		if (r == -EINVAL && i == 0 && n_pairs > 1 && !c->queues) {
+		if (r == -EINVAL && i == 0 && (n_pairs == 1 || !c->queues)) {
 			n_pairs = 1;
 			r = tap_open(c->tap, false, &b->fd[i], err);
 		}
