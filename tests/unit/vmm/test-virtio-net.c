@@ -813,7 +813,8 @@ static int mq_ctrl(struct mq *m, unsigned q, uint8_t cls, uint8_t cmd, const voi
 
 	buf[0] = cls;
 	buf[1] = cmd;
-	memcpy(buf + 2, data, len);
+	if (len)
+		memcpy(buf + 2, data, len);
 	buf[0x1000] = 0xee;
 	mq_desc(m, q, 0, CTRLBUF, 2 + len, 1, 1);
 	mq_desc(m, q, 1, CTRLBUF + 0x1000, 1, 2, 0);
