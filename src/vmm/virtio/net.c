@@ -146,8 +146,8 @@ static uint64_t net_acked(const struct virtio_net *n)
 
 /*
  * The events a pair's fd is watched for: input, or nothing for now. "Nothing" is EPOLLET:
- * epoll reports EPOLLERR whatever the interest, and a detached tap queue polls as EPOLLERR
- * for as long as it stays detached, which level-triggered would report in a loop.
+ * epoll reports EPOLLERR whatever the interest, and the fd of a tap deleted under the VM
+ * polls as EPOLLERR from then on, which level-triggered epoll would report in a loop.
  */
 #define NET_RX_ON EPOLLIN
 #define NET_RX_OFF EPOLLET
@@ -704,6 +704,11 @@ bool virtio_net_test_rx_armed(struct virtio_pci_dev *v, unsigned pair)
 	on = net_of(v)->pair[pair].rx_armed;
 	pthread_mutex_unlock(&v->lock);
 	return on;
+}
+
+uint32_t virtio_net_test_rx_events(struct virtio_pci_dev *v, unsigned pair)
+{
+	return virtio_net_test_rx_armed(v, pair) ? NET_RX_ON : NET_RX_OFF;
 }
 
 void virtio_net_free(struct virtio_pci_dev *v)

@@ -78,3 +78,5 @@ struct virtio_pci_dev *virtio_net_new_test(const struct guest_mem *mem, const ui
 					   const int *fds, unsigned n_pairs);
 void virtio_net_test_rx(struct virtio_pci_dev *v, unsigned pair);
 bool virtio_net_test_rx_armed(struct virtio_pci_dev *v, unsigned pair);
+/* The epoll events the I/O thread's loop watches pair's fd for now. */
+uint32_t virtio_net_test_rx_events(struct virtio_pci_dev *v, unsigned pair);

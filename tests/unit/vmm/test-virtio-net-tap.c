@@ -2,7 +2,8 @@
  * virtio-net on a real tap, in a network namespace of the test's own (skipped without the
  * privilege to make one): the tap's offloads follow the features the guest acked
  * (TUNSETOFFLOAD, read back with ethtool's ioctls), the queues of pairs not in use are
- * detached (TUNSETQUEUE, seen through TUNGETIFF), and frames go both ways through the tap.
+ * detached (TUNSETQUEUE, seen through TUNGETIFF), and a tap deleted under the device does
+ * not make its I/O thread spin.
  */
 #include <endian.h>
 #include <errno.h>
@@ -19,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -211,11 +215,55 @@ static void test_unused_queues_detached(void **state)
 	assert_false(queue_attached(f->be.fd[1]));
 }
 
+/* `ip link del TAP`, as an administrator might while the VM runs. */
+static void delete_tap(void)
+{
+	char ip[] = "ip", link[] = "link", del[] = "del", tap[] = TAP;
+	char *argv[] = { ip, link, del, tap, NULL };
+	int status = -1;
+	pid_t pid;
+
+	assert_int_equal(posix_spawnp(&pid, "ip", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+}
+
+/*
+ * The tap deleted under a running guest: its fds poll as EPOLLERR from then on, whatever the
+ * interest. The device stops reading (the read fails) and the events it then watches the fd
+ * for must report that once at most, not at every epoll_wait (the I/O thread would spin).
+ */
+static void test_deleted_tap_quiet(void **state)
+{
+	struct fx *f = *state;
+	struct epoll_event ev, got[2];
+	int ep;
+
+	if (!f)
+		skip();
+	drv_init(f, F_MAC);
+	set_desc(f, 0, 0, 0x180000, 0x800, 2, 0);
+	offer(f, 0, 0);
+	assert_true(virtio_net_test_rx_armed(f->v, 0));
+	delete_tap();
+	virtio_net_test_rx(f->v, 0); /* EPOLLERR: the I/O thread calls the handler */
+	assert_false(virtio_net_test_rx_armed(f->v, 0));
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(ep >= 0);
+	ev = (struct epoll_event){ .events = virtio_net_test_rx_events(f->v, 0) };
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, f->be.fd[0], &ev), 0);
+	(void)epoll_wait(ep, got, 2, 0); /* the edge, once */
+	for (unsigned round = 0; round < 3; round++)
+		assert_int_equal(epoll_wait(ep, got, 2, 0), 0);
+	close(ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_offloads_follow_the_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unused_queues_detached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_tap_quiet, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
