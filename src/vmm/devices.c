@@ -230,6 +230,32 @@ static int balloon_dev_load(void *dev, struct state_reader *r)
 	return virtio_balloon_load(dev, r);
 }
 
+static void net_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			    void *ctx)
+{
+	struct virtio_net_counters c;
+
+	virtio_net_get_counters(dev, &c);
+	put(ctx, "rx_packets", c.rx_packets);
+	put(ctx, "rx_bytes", c.rx_bytes);
+	put(ctx, "tx_packets", c.tx_packets);
+	put(ctx, "tx_bytes", c.tx_bytes);
+	put(ctx, "rx_dropped", c.rx_dropped);
+	put(ctx, "tx_dropped", c.tx_dropped);
+	put(ctx, "tx_bad_hdr", c.tx_bad_hdr);
+	put(ctx, "rx_stalls", c.rx_stalls);
+}
+
+static void net_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_net_save(dev, w);
+}
+
+static int net_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_net_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -280,8 +306,8 @@ static const struct vm_device_ops console_ops = {
 };
 static const struct vm_device_ops net_ops = {
 	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
-	.reset = virtio_dev_reset, .free = net_dev_free, .save = virtio_dev_save,
-	.load = virtio_dev_load,
+	.reset = virtio_dev_reset, .free = net_dev_free, .save = net_dev_save,
+	.load = net_dev_load, .metrics = net_dev_metrics,
 };
 
 static const struct vm_device_ops balloon_ops = {

@@ -16,11 +16,11 @@ static int tap_attach_err(const char *name, bool multi_queue, int e, struct hull
 {
 	switch (e) {
 	case EINVAL:
-		return hull_err_setx(err, e,
-				     "--net tap=%s: not a tap interface, or one created %s "
-				     "multi_queue (ip tuntap add dev %s mode tap%s)",
-				     name, multi_queue ? "without" : "with", name,
-				     multi_queue ? " multi_queue" : "");
+		if (multi_queue)
+			return hull_err_setx(err, e,
+					     "--net tap=%s: not a multi_queue tap interface (ip tuntap "
+					     "add dev %s mode tap multi_queue)", name, name);
+		return hull_err_setx(err, e, "--net tap=%s: not a tap interface", name);
 	case EBUSY:
 		return hull_err_setx(err, e, "--net tap=%s: in use by another process", name);
 	default:
@@ -65,4 +65,13 @@ int tap_open(const char *name, bool multi_queue, int *ret_fd, struct hull_err *e
 int tap_set_offload(int fd, unsigned tun_flags)
 {
 	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)tun_flags) < 0 ? -errno : 0;
+}
+
+int tap_set_queue(int fd, bool attached)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attached ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }

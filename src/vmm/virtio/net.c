@@ -40,10 +40,32 @@
 #define NET_F_HOST_UFO (1ULL << 14)
 #define NET_F_MRG_RXBUF (1ULL << 15)
 #define NET_F_STATUS (1ULL << 16)
+#define NET_F_CTRL_VQ (1ULL << 17)
+#define NET_F_CTRL_RX (1ULL << 18)
+#define NET_F_MQ (1ULL << 22)
 
-#define NET_FEATURES (NET_F_MAC | NET_F_STATUS)
+/*
+ * What the device offers. Checksum and TSO both ways: the tap finishes what the guest left
+ * (csum, segmentation) and hands it GSO frames when it accepts them (net_sync_offloads). UFO
+ * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO.
+ */
+#define NET_FEATURES                                                                       \
+	(NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | \
+	 NET_F_GUEST_ECN | NET_F_HOST_TSO4 | NET_F_HOST_TSO6 | NET_F_HOST_ECN |            \
+	 NET_F_MRG_RXBUF | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_CTRL_RX)
 
 #define NET_S_LINK_UP 1
+
+/* The control queue (5.1.6.5): classes, commands, acks. */
+#define NET_CTRL_RX 0
+#define NET_CTRL_RX_PROMISC 0
+#define NET_CTRL_RX_ALLMULTI 1
+#define NET_CTRL_MAC 1
+#define NET_CTRL_MAC_TABLE_SET 0
+#define NET_CTRL_MQ 4
+#define NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define NET_OK 0
+#define NET_ERR 1
 #define NET_CONFIG_LEN 10 /* mac, status, max_virtqueue_pairs */
 
 /* struct virtio_net_hdr_v1 (5.1.6) */
@@ -88,10 +110,25 @@ struct net_pair {
 	size_t pkt_len; /* 0: none */
 };
 
+/*
+ * How frames move between a pair's queues and its backend fd. The user-space datapath
+ * (net_rx, net_tx on the device's I/O thread) is the only one now; a vhost-net one replaces
+ * it per device: it hands each pair's fd to the kernel (VHOST_NET_SET_BACKEND) with the
+ * pair's rings, kick eventfds and irqfds, and then these hooks are not called for the pairs
+ * (the kicks go to the kernel). The control queue, the config space, the pairs in use and
+ * save/load stay here whatever the datapath.
+ */
+struct net_datapath {
+	void (*rx)(struct virtio_net *n, struct net_pair *p); /* fd readable, or rx buffers posted */
+	void (*tx)(struct virtio_net *n, struct net_pair *p); /* the guest kicked the tx queue */
+};
+
 struct virtio_net {
 	struct virtio_pci_dev v; /* first */
+	const struct net_datapath *dp;
 	struct virtio_dev_ops ops; /* per device: the queue count follows the pair count */
-	unsigned n_pairs;
+	unsigned n_pairs;       /* pairs the device has (max_virtqueue_pairs) */
+	unsigned pairs_in_use;  /* pairs the driver uses: 1 until VQ_PAIRS_SET (5.1.6.5.5) */
 	uint64_t offloads_for; /* driver features the tap's offloads were set for */
 	struct net_pair pair[VM_NET_MAX_QUEUE_PAIRS];
 	struct virtio_net_counters ctr;
@@ -107,6 +144,14 @@ static uint64_t net_acked(const struct virtio_net *n)
 	return (n->v.st.status & VIRTIO_STATUS_FEATURES_OK) ? n->v.st.driver_features : 0;
 }
 
+/*
+ * The events a pair's fd is watched for: input, or nothing for now. "Nothing" is EPOLLET:
+ * epoll reports EPOLLERR whatever the interest, and the fd of a tap deleted under the VM
+ * polls as EPOLLERR from then on, which level-triggered epoll would report in a loop.
+ */
+#define NET_RX_ON EPOLLIN
+#define NET_RX_OFF EPOLLET
+
 /* Watch pair p's fd for input or not; without a loop (unit tests) only the flag moves. */
 static void net_rx_arm(struct net_pair *p, bool on)
 {
@@ -115,10 +160,8 @@ static void net_rx_arm(struct net_pair *p, bool on)
 	if (p->rx_armed == on)
 		return;
 	p->rx_armed = on;
-	if (!on)
-		n->ctr.rx_stalls++;
 	if (p->watched && n->v.io_loop)
-		(void)evloop_mod(n->v.io_loop, p->fd, on ? EPOLLIN : 0);
+		(void)evloop_mod(n->v.io_loop, p->fd, on ? NET_RX_ON : NET_RX_OFF);
 }
 
 /*
@@ -137,7 +180,8 @@ static void net_sync_offloads(struct virtio_net *n)
 		tun |= TUN_F_CSUM;
 		tun |= (f & NET_F_GUEST_TSO4) ? TUN_F_TSO4 : 0;
 		tun |= (f & NET_F_GUEST_TSO6) ? TUN_F_TSO6 : 0;
-		tun |= (f & NET_F_GUEST_ECN) ? TUN_F_TSO_ECN : 0;
+		/* ECN only with TSO: the tap refuses TUN_F_TSO_ECN alone (and so would the rest) */
+		tun |= (f & NET_F_GUEST_ECN) && (tun & (TUN_F_TSO4 | TUN_F_TSO6)) ? TUN_F_TSO_ECN : 0;
 		tun |= (f & NET_F_GUEST_UFO) ? TUN_F_UFO : 0;
 	}
 	for (unsigned i = 0; i < n->n_pairs; i++)
@@ -282,8 +326,9 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 	bool delivered = false, stop = false;
 	int r = 0;
 
-	if (!(n->v.st.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken) {
-		net_rx_arm(p, false); /* a kick after DRIVER_OK brings it back */
+	if (!(n->v.st.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken ||
+	    p->idx >= n->pairs_in_use) {
+		net_rx_arm(p, false); /* a kick after DRIVER_OK (or VQ_PAIRS_SET) brings it back */
 		return;
 	}
 	net_sync_offloads(n);
@@ -298,6 +343,7 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 		r = net_rx_deliver(n, vq, p);
 		if (r <= 0) {
 			stop = true; /* no room (the frame waits) or a broken ring */
+			n->ctr.rx_stalls += r == 0;
 			break;
 		}
 		delivered |= r == 1;
@@ -405,17 +451,130 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	}
 }
 
+/*
+ * Use the first want pairs (v->lock held): the others' tap queues are detached, so that the
+ * tap steers every flow to a queue the guest reads, and a frame held for them is dropped.
+ */
+static void net_set_pairs(struct virtio_net *n, unsigned want)
+{
+	for (unsigned i = 0; i < n->n_pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+		bool on = i < want;
+
+		if (i > 0 && n->n_pairs > 1)
+			(void)tap_set_queue(p->fd, on); /* not a tap in unit tests */
+		if (!on)
+			p->pkt_len = 0;
+		net_rx_arm(p, on);
+	}
+	n->pairs_in_use = want;
+}
+
+/* The control queue's index: after the pairs when MQ is on, else 2 (5.1.2). */
+static unsigned net_ctrl_queue(const struct virtio_net *n)
+{
+	return (net_acked(n) & NET_F_MQ) ? 2 * n->n_pairs : 2;
+}
+
+/* VIRTIO_NET_CTRL_MAC_TABLE_SET's data: two tables (le32 entries, entries MACs) exactly. */
+static bool net_mac_tables_ok(const struct virtq_elem *e, uint64_t len)
+{
+	uint64_t off = 2;
+
+	for (unsigned t = 0; t < 2; t++) {
+		uint32_t entries;
+
+		if (len - off < 4 || virtq_elem_read(e, off, &entries, 4) != 4)
+			return false;
+		entries = le32toh(entries);
+		off += 4;
+		if (entries > (len - off) / 6)
+			return false;
+		off += 6ULL * entries;
+	}
+	return off == len;
+}
+
+/*
+ * One control command (5.1.6.5): the ack. RX mode and MAC filters are accepted and not
+ * applied (the tap hands over every frame; the guest's stack filters); the number of queue
+ * pairs is applied; anything else, or a command the guest did not negotiate, is an error.
+ */
+static uint8_t net_ctrl_cmd(struct virtio_net *n, const struct virtq_elem *e)
+{
+	uint64_t f = net_acked(n), len = e->in_len;
+	uint8_t hdr[2], on;
+	uint16_t pairs;
+
+	if (len < 2 || virtq_elem_read(e, 0, hdr, 2) != 2)
+		return NET_ERR;
+	switch (hdr[0]) {
+	case NET_CTRL_RX:
+		if (!(f & NET_F_CTRL_RX) || len != 3 ||
+		    (hdr[1] != NET_CTRL_RX_PROMISC && hdr[1] != NET_CTRL_RX_ALLMULTI))
+			return NET_ERR;
+		(void)virtq_elem_read(e, 2, &on, 1);
+		return on <= 1 ? NET_OK : NET_ERR;
+	case NET_CTRL_MAC:
+		if (!(f & NET_F_CTRL_RX) || hdr[1] != NET_CTRL_MAC_TABLE_SET)
+			return NET_ERR;
+		return net_mac_tables_ok(e, len) ? NET_OK : NET_ERR;
+	case NET_CTRL_MQ:
+		if (!(f & NET_F_MQ) || hdr[1] != NET_CTRL_MQ_VQ_PAIRS_SET || len != 4)
+			return NET_ERR;
+		(void)virtq_elem_read(e, 2, &pairs, 2);
+		pairs = le16toh(pairs);
+		if (pairs < 1 || pairs > n->n_pairs)
+			return NET_ERR;
+		net_set_pairs(n, pairs);
+		return NET_OK;
+	default:
+		return NET_ERR;
+	}
+}
+
+/* The control queue's commands, each acked in its first writable byte (v->lock held). */
+static void net_ctrl(struct virtio_net *n, unsigned q)
+{
+	struct virtq *vq = &n->v.st.vq[q];
+	struct virtq_elem e;
+	unsigned done = 0;
+	int r = 0;
+
+	while (done < NET_BUDGET && (r = virtq_pop(vq, &e)) > 0) {
+		uint8_t ack = net_ctrl_cmd(n, &e);
+		uint32_t w = 0;
+
+		if (e.n_out && e.iov[e.n_in].iov_len) {
+			*(uint8_t *)e.iov[e.n_in].iov_base = ack;
+			w = 1;
+		}
+		(void)virtq_push(vq, e.head, w);
+		done++;
+	}
+	if (done)
+		virtio_pci_notify(&n->v, q);
+	if (r < 0)
+		virtio_pci_device_error(&n->v);
+}
+
+static const struct net_datapath net_user_datapath = { .rx = net_rx, .tx = net_tx };
+
 static void net_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	struct virtio_net *n = net_of(v);
 	struct net_pair *p = &n->pair[q / 2];
 
-	if (q / 2 >= n->n_pairs)
+	if (q == net_ctrl_queue(n)) {
+		net_ctrl(n, q);
+		return;
+	}
+	if (q / 2 >= n->pairs_in_use) /* a pair not in use (or the idle control slot) */
 		return;
 	if (q % 2)
-		net_tx(n, p);
+		n->dp->tx(n, p);
 	else
-		net_rx(n, p); /* new buffers: deliver what waits, watch the tap again */
+		n->dp->rx(n, p); /* new buffers: deliver what waits, watch the tap again */
 }
 
 /* The backend has input for pair p (the I/O thread's loop). */
@@ -424,7 +583,7 @@ static void net_on_backend(void *opaque, int fd, uint32_t events)
 	struct net_pair *p = opaque;
 
 	pthread_mutex_lock(&p->n->v.lock);
-	net_rx(p->n, p);
+	p->n->dp->rx(p->n, p);
 	pthread_mutex_unlock(&p->n->v.lock);
 }
 
@@ -435,6 +594,7 @@ static void net_reset(struct virtio_pci_dev *v)
 
 	for (unsigned i = 0; i < n->n_pairs; i++)
 		n->pair[i].pkt_len = 0;
+	net_set_pairs(n, 1);
 }
 
 /* struct virtio_net_config (5.1.4): mac, status, max_virtqueue_pairs. */
@@ -455,14 +615,16 @@ static struct virtio_net *net_alloc(const uint8_t mac[6], const int *fds, unsign
 {
 	struct virtio_net *n = xcalloc(1, sizeof(*n));
 
+	n->dp = &net_user_datapath;
 	n->n_pairs = n_pairs;
+	n->pairs_in_use = n_pairs; /* net_reset (by virtio_pci_init) makes it 1 */
 	n->offloads_for = ~0ULL; /* set at the first use */
 	n->ops = (struct virtio_dev_ops){
 		.name = "virtio-net",
 		.device_id = VIRTIO_ID_NET,
 		.class_code = 0x020000, /* network controller, Ethernet */
-		.features = NET_FEATURES,
-		.num_queues = (uint16_t)(2 * n_pairs),
+		.features = NET_FEATURES | (n_pairs > 1 ? NET_F_MQ : 0),
+		.num_queues = (uint16_t)(2 * n_pairs + 1), /* and the control queue */
 		.queue_max = NET_QUEUE_SIZE,
 		.io_thread = true, /* a flooded tap must not hold up the console or the API */
 		.queue_notify = net_queue_notify,
@@ -505,7 +667,9 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 		b->fd[i] = -1;
 	r = virtio_pci_init(&n->v, vm, &vm->mem, &n->ops, err);
 	for (unsigned i = 0; r == 0 && i < n->n_pairs; i++) {
-		r = evloop_add(n->v.io_loop, n->pair[i].fd, EPOLLIN, net_on_backend, &n->pair[i]);
+		r = evloop_add(n->v.io_loop, n->pair[i].fd,
+			       n->pair[i].rx_armed ? NET_RX_ON : NET_RX_OFF,
+			       net_on_backend, &n->pair[i]);
 		if (r < 0)
 			(void)hull_err_set(err, -r, "virtio-net: event loop");
 		n->pair[i].watched = r == 0;
@@ -542,6 +706,11 @@ bool virtio_net_test_rx_armed(struct virtio_pci_dev *v, unsigned pair)
 	return on;
 }
 
+uint32_t virtio_net_test_rx_events(struct virtio_pci_dev *v, unsigned pair)
+{
+	return virtio_net_test_rx_armed(v, pair) ? NET_RX_ON : NET_RX_OFF;
+}
+
 void virtio_net_free(struct virtio_pci_dev *v)
 {
 	struct virtio_net *n = net_of(v);
@@ -555,6 +724,54 @@ void virtio_net_free(struct virtio_pci_dev *v)
 		free(n->pair[i].pkt);
 	}
 	free(n);
+}
+
+void virtio_net_save(struct virtio_pci_dev *v, struct state_writer *w)
+{
+	pthread_mutex_lock(&v->lock);
+	state_put_u16(w, (uint16_t)net_of(v)->pairs_in_use);
+	pthread_mutex_unlock(&v->lock);
+	virtio_pci_save(v, w);
+}
+
+/*
+ * The transport's part of a stream, looked at before it is loaded: its config space must
+ * announce this device's pairs, and more than one pair in use needs MQ negotiated.
+ */
+static bool net_state_agrees(const struct virtio_net *n, struct state_reader r, uint16_t pairs)
+{
+	uint8_t config[VIRTIO_CONFIG_MAX];
+	uint32_t len = 0, sel;
+	uint64_t features = 0;
+	uint16_t max;
+
+	if (state_get_u32(&r, &len) < 0 || len != NET_CONFIG_LEN ||
+	    state_get_bytes(&r, config, len) < 0 || state_get_u32(&r, &sel) < 0 ||
+	    state_get_u32(&r, &sel) < 0 || state_get_u64(&r, &features) < 0)
+		return false;
+	memcpy(&max, config + 8, 2);
+	return le16toh(max) == n->n_pairs && (pairs == 1 || (features & NET_F_MQ));
+}
+
+int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r)
+{
+	struct virtio_net *n = net_of(v);
+	uint16_t pairs = 0;
+	int e;
+
+	if (state_get_u16(r, &pairs) < 0 || pairs < 1 || pairs > n->n_pairs ||
+	    !net_state_agrees(n, *r, pairs))
+		return -EBADMSG;
+	e = virtio_pci_load(v, r);
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&v->lock);
+	for (unsigned i = 0; i < n->n_pairs; i++)
+		n->pair[i].pkt_len = 0;
+	n->offloads_for = ~0ULL; /* the tap's offloads follow the loaded features */
+	net_set_pairs(n, pairs);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
 }
 
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret)
@@ -574,9 +791,11 @@ int virtio_net_counters(struct vm *vm, unsigned nic, struct virtio_net_counters 
 
 unsigned virtio_net_pairs(const struct vm_config *cfg, size_t i)
 {
-	(void)cfg;
-	(void)i;
-	return 1;
+	unsigned q = cfg->nets[i].queues;
+
+	if (!q)
+		q = cfg->cpus < VM_NET_MAX_QUEUE_PAIRS ? cfg->cpus : VM_NET_MAX_QUEUE_PAIRS;
+	return q ? q : 1;
 }
 
 int virtio_net_config_check(const struct vm_config *cfg, struct hull_err *err)
@@ -599,9 +818,9 @@ int virtio_net_config_check(const struct vm_config *cfg, struct hull_err *err)
 					     "--net tap=%s: mac=%02x:%02x:%02x:%02x:%02x:%02x: "
 					     "not a unicast address", c->tap, c->mac[0], c->mac[1],
 					     c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
-		if (c->queues > 1)
-			return hull_err_setx(err, EINVAL, "--net tap=%s: queues=%u: must be 1",
-					     c->tap, c->queues);
+		if (c->queues > VM_NET_MAX_QUEUE_PAIRS)
+			return hull_err_setx(err, EINVAL, "--net tap=%s: queues=%u: at most %u",
+					     c->tap, c->queues, VM_NET_MAX_QUEUE_PAIRS);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->nets[j].tap, c->tap) == 0)
 				return hull_err_setx(err, EINVAL, "--net tap=%s: given twice",
@@ -615,8 +834,17 @@ int virtio_net_backend_open(const struct vm_net_config *c, unsigned n_pairs,
 {
 	memset(b, 0, sizeof(*b));
 	for (unsigned i = 0; i < n_pairs && i < VM_NET_MAX_QUEUE_PAIRS; i++) {
-		int r = tap_open(c->tap, n_pairs > 1, &b->fd[i], err);
+		/* multi_queue first: such a tap serves one pair as well as a plain tap does */
+		int r = tap_open(c->tap, true, &b->fd[i], err);
 
+		/*
+		 * One pair per vCPU is a default, not a demand: a tap made without multi_queue
+		 * (ip tuntap's default) gets one pair. queues=N asks for N: N or an error.
+		 */
+		if (r == -EINVAL && i == 0 && (n_pairs == 1 || !c->queues)) {
+			n_pairs = 1;
+			r = tap_open(c->tap, false, &b->fd[i], err);
+		}
 		if (r < 0) {
 			virtio_net_backend_close(b);
 			return r;

@@ -15,6 +15,8 @@
 struct vm;
 struct virtio_pci_dev;
 struct guest_mem;
+struct state_writer;
+struct state_reader;
 
 /* A NIC's backend: a tap queue fd per rx/tx queue pair, opened before KVM (vm_prepare). */
 struct virtio_net_backend {
@@ -32,7 +34,7 @@ struct virtio_net_counters {
 	uint64_t rx_dropped;  /* from the tap, not delivered: no buffer large enough, bad header */
 	uint64_t tx_dropped;  /* from the guest, not sent: bad header or length, tap write failed */
 	uint64_t tx_bad_hdr;  /* of tx_dropped: a header with features the guest did not negotiate */
-	uint64_t rx_stalls;   /* times reading the tap stopped for want of guest buffers */
+	uint64_t rx_stalls;   /* times a frame had to wait for guest buffers (the tap unread) */
 };
 
 /* Check the --net values of cfg (count, names, MACs, queues): 0 or -EINVAL naming --net. */
@@ -54,6 +56,14 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 		      struct virtio_pci_dev **ret, struct hull_err *err);
 void virtio_net_free(struct virtio_pci_dev *v);
 
+/*
+ * The guest state: the queue pairs in use, then the transport's (virtio_pci_save: the config
+ * space with the MAC and link status, features, queues). The load checks the pairs against
+ * the device and changes nothing when any of it is invalid (-EBADMSG).
+ */
+void virtio_net_save(struct virtio_pci_dev *v, struct state_writer *w);
+int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r);
+
 /* A snapshot of v's counters (takes v's lock). */
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret);
 /* NIC nic of vm (--net order): 0 with *ret filled, -ENOENT when the VM has no such NIC. */
@@ -68,3 +78,5 @@ struct virtio_pci_dev *virtio_net_new_test(const struct guest_mem *mem, const ui
 					   const int *fds, unsigned n_pairs);
 void virtio_net_test_rx(struct virtio_pci_dev *v, unsigned pair);
 bool virtio_net_test_rx_armed(struct virtio_pci_dev *v, unsigned pair);
+/* The epoll events the I/O thread's loop watches pair's fd for now. */
+uint32_t virtio_net_test_rx_events(struct virtio_pci_dev *v, unsigned pair);

@@ -22,10 +22,11 @@ struct evloop;
 /*
  * Queues per device: the transport's arrays are this large; each device declares how many it
  * uses (num_queues, checked at init) and every guest-supplied queue index is checked against
- * that. 16 leaves room for a multiqueue virtio-net (8 rx/tx pairs). MSI-X: one vector per
- * queue plus the config vector; msix_pending and msix_stale are 32-bit masks.
+ * that. 17 leaves room for a multiqueue virtio-net (8 rx/tx pairs and its control queue).
+ * MSI-X: one vector per queue plus the config vector; msix_pending and msix_stale are 32-bit
+ * masks.
  */
-#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_MAX_QUEUES 17
 _Static_assert(VIRTIO_MAX_QUEUES + 1 <= 32, "MSI-X vector masks are 32 bits");
 #define VIRTIO_CONFIG_MAX 64
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
