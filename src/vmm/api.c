@@ -15,6 +15,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "vmm/loop.h"
+#include "vmm/ratelimit.h"
 #include "vmm/vm.h"
 
 #define API_MAX_CLIENTS 8
@@ -60,6 +61,23 @@ static json_t *api_status(struct vm *vm)
 			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size);
 }
 
+/*
+ * {"op":"rate-limit","drive":N,"rate_limiter":{"bandwidth":{...},"ops":{...}}}: the body of
+ * Firecracker's PATCH /drives/ID with the drive's index (sec16; docs/vmm.md "Rate limits").
+ */
+static json_t *api_rate_limit(struct vm *vm, json_t *req)
+{
+	struct hull_err err = { 0 };
+	struct ratelimit_config c;
+	int64_t drive = 0;
+
+	if (hjson_get_int(req, "drive", "request", true, 0, VM_MAX_DISKS - 1, &drive, &err) < 0 ||
+	    ratelimit_config_from_json(req, "rate_limiter", "request", &c, &err) < 0 ||
+	    vm_disk_rate_limit(vm, (unsigned)drive, &c, &err) < 0)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	return json_pack("{s:b}", "ok", 1);
+}
+
 /* Handle one request line; returns the reply (owned by the caller). */
 static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 {
@@ -91,11 +109,13 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 					  "cannot arm the shutdown timer");
 		else
 			reply = json_pack("{s:b, s:s}", "ok", 1, "state", "shutting-down");
+	} else if (strcmp(op, "rate-limit") == 0) {
+		reply = api_rate_limit(vm, req);
 	} else {
 		char msg[128];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, rate-limit)",
 			       op);
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}
@@ -204,7 +224,9 @@ void api_server_free(struct api_server *s)
 		}
 	if (s->fd >= 0) {
 		(void)close(s->fd);
-		(void)unlink(s->path);
+		/* in a --chroot jail the path would name a file inside the jail: left to the caller */
+		if (!s->vm->cfg->chroot)
+			(void)unlink(s->path);
 	}
 	free(s->path);
 	free(s);

@@ -28,5 +28,12 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct di
 struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
 					   const char *serial);
 void virtio_blk_free(struct virtio_pci_dev *v);
+struct ratelimit_config;
+/*
+ * Replace the disk's rate limits (the API, at run time), with full buckets; requests that
+ * waited for the old limits are looked at again at once. c was checked
+ * (ratelimit_config_check).
+ */
+void virtio_blk_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *c);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);

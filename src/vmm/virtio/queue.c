@@ -124,6 +124,11 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	return 1;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	uint8_t *used = gmem_ptr(q->mem, q->used_gpa, 6 + 8ULL * q->size);

@@ -46,6 +46,11 @@ int virtq_enable(struct virtq *q);
 
 /* 1 with *e filled, 0 when the ring is empty, -errno when the guest broke the rules. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
+/*
+ * Give back the element the last virtq_pop returned (nothing popped since): the device cannot
+ * serve it yet (a rate limiter) and pops it again later. Nothing in guest memory changes.
+ */
+void virtq_unpop(struct virtq *q);
 /* Put head on the used ring with len bytes written. 0 or -errno. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
