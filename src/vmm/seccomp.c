@@ -110,13 +110,14 @@ static const struct seccomp_rule io_rules[] = {
 /*
  * The main thread: the API socket (accept, receive, send, peer credentials), signals and
  * timers, and the teardown: joining threads, closing disks, removing the API socket, stdio
- * (glibc checks whether stdout is a terminal: TCGETS) and exit.
+ * (glibc checks whether stdout is a terminal: TCGETS) and exit. FIONREAD, FIONBIO: what an
+ * HTTP server (api16) may ask of its sockets.
  */
 static const struct seccomp_rule main_rules[] = {
 	ANY(accept4), ANY(accept), ANY(recvfrom), ANY(sendto), ANY(recvmsg), ANY(sendmsg),
 	ANY(shutdown), ANY(getsockopt), ANY(fcntl),
 	ANY(unlink), ANY(unlinkat),
-	IOCTL(TCGETS),
+	IOCTL(TCGETS), IOCTL(FIONREAD), IOCTL(FIONBIO),
 	END,
 };
 
