@@ -25,6 +25,17 @@ int vm_opt_uint(const char *s, unsigned *ret)
 	return 0;
 }
 
+int vm_opt_id(const char *s, int64_t *ret)
+{
+	unsigned v;
+
+	/* (uid_t)-1 means "unchanged" to setuid: never an id */
+	if (vm_opt_uint(s, &v) < 0 || v == UINT_MAX)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int vm_opt_size(const char *s, uint64_t *ret)
 {
 	int64_t v;
@@ -48,6 +59,43 @@ int vm_opt_console(const char *s, enum vm_console *ret)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+/*
+ * bps=SIZE, iops=N and their one-time bursts (bps_burst=SIZE, iops_burst=N): Firecracker's
+ * buckets with a refill time of one second. 0, -EINVAL for a bad value, -ENOENT for another
+ * key.
+ */
+static int disk_rate_opt(const char *opt, struct ratelimit_config *rate)
+{
+	static const struct {
+		const char *key;
+		bool bytes, burst;
+	} keys[] = {
+		{ "bps=", true, false }, { "bps_burst=", true, true },
+		{ "iops=", false, false }, { "iops_burst=", false, true },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct token_bucket_config *b = keys[i].bytes ? &rate->bytes : &rate->ops;
+		size_t n = strlen(keys[i].key);
+		uint64_t v;
+		unsigned u;
+
+		if (strncmp(opt, keys[i].key, n) != 0)
+			continue;
+		if (keys[i].bytes ? vm_opt_size(opt + n, &v) < 0 : vm_opt_uint(opt + n, &u) < 0)
+			return -EINVAL;
+		if (!keys[i].bytes)
+			v = u;
+		if (keys[i].burst)
+			b->one_time_burst = v;
+		else
+			b->size = v;
+		b->refill_ms = 1000;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
@@ -74,9 +122,15 @@ int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 						     d->path, opt + 7);
 		} else if (strncmp(opt, "serial=", 7) == 0)
 			d->serial = opt + 7; /* its length is the VMM's to check */
+		else if (disk_rate_opt(opt, &d->rate) == 0)
+			continue;
+		else if (strchr(opt, '=') && disk_rate_opt(opt, &d->rate) == -EINVAL)
+			return hull_err_setx(err, EINVAL,
+					     "--disk %s: %s: expected a number (bps and its burst take sizes: 10M)",
+					     d->path, opt);
 		else
 			return hull_err_setx(err, EINVAL,
-					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID)",
+					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID, bps=, iops=, bps_burst=, iops_burst=)",
 					     d->path, opt);
 	}
 	return 0;

@@ -16,6 +16,8 @@
 int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err);
 /* A decimal count ("8", no sign, no suffix) that fits an unsigned: 0 or -EINVAL. */
 int vm_opt_uint(const char *s, unsigned *ret);
+/* --uid, --gid: a decimal id below 2^32 - 1; 0 or -EINVAL. */
+int vm_opt_id(const char *s, int64_t *ret);
 /* --memory: docker's size grammar (512M, 2GiB, 1.5g, 4096 bytes), as hull's other flags. */
 int vm_opt_size(const char *s, uint64_t *ret);
 /* --console: serial, virtio or none; 0 or -EINVAL. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "vmm/ratelimit.h"
 #include "vmm/resize.h"
 #include "vmm/vm.h"
 
@@ -39,8 +40,18 @@ json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req)
 {
 	struct hull_err err = { 0 };
 	struct balloon_info info;
+	struct ratelimit_config rl;
 	int64_t n = 0;
 
+	/* {"op":"rate-limit","drive":N,"rate_limiter":{"bandwidth":{...},"ops":{...}}}: the
+	 * body of Firecracker's PATCH /drives/ID (docs/vmm.md "Rate limits") */
+	if (strcmp(op, "rate-limit") == 0) {
+		if (hjson_get_int(req, "drive", "request", true, 0, VM_MAX_DISKS - 1, &n, &err) < 0 ||
+		    ratelimit_config_from_json(req, "rate_limiter", "request", &rl, &err) < 0 ||
+		    vm_disk_rate_limit(vm, (unsigned)n, &rl, &err) < 0)
+			return api_error(&err);
+		return json_pack("{s:b}", "ok", 1);
+	}
 	if (strcmp(op, "balloon") == 0) {
 		if (hjson_get_int(req, "amount_mib", "request", true, 0, INT64_MAX, &n, &err) < 0 ||
 		    vm_balloon_set(vm, (uint64_t)n, &info, &err) < 0)
@@ -120,8 +131,9 @@ int api_balloon_stats(const struct api_call *call, json_t **ret, struct hull_err
 
 /*
  * PATCH /drives/IDX {"size": BYTES} grows --disk number IDX (0-based) to BYTES; without
- * "size", the size is re-read from the file (grown on the host with truncate). The reply
- * gives the size the guest now sees.
+ * "size", the size is re-read from the file (grown on the host with truncate);
+ * {"rate_limiter": {...}} (Firecracker's) replaces its rate limits. The reply gives the size
+ * the guest now sees.
  */
 int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *err)
 {
@@ -133,6 +145,14 @@ int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *
 	if (*end || call->id[0] < '0' || call->id[0] > '9' || idx >= VM_MAX_DISKS)
 		return hull_err_setx(err, ENOENT, "drive %s: not a --disk number (0, 1, ...)",
 				     call->id);
+	if (json_object_get(call->body, "rate_limiter")) {
+		struct ratelimit_config rl;
+
+		if ((r = ratelimit_config_from_json(call->body, "rate_limiter", "body", &rl,
+						    err)) < 0 ||
+		    (r = vm_disk_rate_limit(call->vm, (unsigned)idx, &rl, err)) < 0)
+			return r;
+	}
 	if (json_object_get(call->body, "size") &&
 	    ((r = hjson_get_u64(call->body, "size", "body", true, &size, err)) < 0 ||
 	     (r = vm_disk_grow(call->vm, (unsigned)idx, size, err)) < 0))

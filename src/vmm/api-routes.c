@@ -420,7 +420,7 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		char msg[192];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

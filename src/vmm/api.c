@@ -511,7 +511,9 @@ void api_server_free(struct api_server *s)
 		(void)close(s->tfd);
 	if (s->fd >= 0) {
 		(void)close(s->fd);
-		(void)unlink(s->path);
+		/* in a --chroot jail the path would name a file inside the jail: left to the caller */
+		if (!s->vm || !s->vm->cfg || !s->vm->cfg->chroot)
+			(void)unlink(s->path);
 	}
 	free(s->path);
 	free(s);

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "vmm/vm.h"
+#include "vmm/seccomp.h"
 #include "vmm/x86/arch.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN; its handler does nothing. */
@@ -168,6 +169,16 @@ static void *vcpu_thread(void *arg)
 	char detail[128];
 	sigset_t set;
 
+	int r;
+
+	/* Before the first KVM_RUN: nothing the guest does runs unfiltered (seccomp.c). */
+	r = vmm_seccomp_install(vm->cfg, VMM_THREAD_VCPU);
+	if (r < 0) {
+		(void)snprintf(detail, sizeof(detail), "vCPU %u: seccomp filter: %s", c->id,
+			       strerror(-r));
+		vm_request_stop(vm, VM_STOP_ERROR, detail);
+		return NULL;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	(void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);

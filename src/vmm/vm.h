@@ -86,6 +86,15 @@ int vm_request_shutdown(struct vm *vm);
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
+struct ratelimit_config;
+/*
+ * Change the rate limits of disk number drive (0 for the first --disk) at run time (the API:
+ * {"op":"rate-limit"}, PATCH /drives/ID). 0, or -errno with err set: no such disk, a value out
+ * of range. Any thread.
+ */
+int vm_disk_rate_limit(struct vm *vm, unsigned drive, const struct ratelimit_config *c,
+		       struct hull_err *err);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vm_now_ns(void);
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "disk/disk.h"
+#include "vmm/ratelimit.h"
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
@@ -46,6 +47,7 @@ struct vm_disk_config {
 	bool readonly;
 	enum disk_format format; /* RAW or QCOW2; AUTO is refused: a guest could choose it */
 	const char *serial; /* virtio-blk serial id, at most 20 bytes; NULL: none */
+	struct ratelimit_config rate; /* bps=, iops=: zero sizes do not limit */
 };
 
 /* A virtio-net NIC on a host tap interface (--net tap=IFNAME[,mac=MAC][,queues=N]). */
@@ -113,6 +115,11 @@ struct vm_config {
 	unsigned shutdown_timeout_s;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
 	struct vm_balloon_config balloon;
+	/* Confinement (seccomp.h, jail.h; docs/vmm.md "Confinement"). */
+	unsigned seccomp_level;  /* 0 off, 1 syscall numbers, 2 (default) also their arguments */
+	bool test_seccomp_probe; /* tests: make a forbidden syscall once the filters are in */
+	const char *chroot;      /* NULL, or the jail's root directory */
+	int64_t uid, gid;        /* -1, or the ids the VMM switches to before the vCPUs run */
 };
 
 /*

@@ -47,5 +47,12 @@ int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size);
  * 0 or -errno with err naming the file (read-only, smaller than now, not a multiple of 512).
  */
 int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err);
+struct ratelimit_config;
+/*
+ * Replace the disk's rate limits (the API, at run time), with full buckets; requests that
+ * waited for the old limits are looked at again at once. c was checked
+ * (ratelimit_config_check).
+ */
+void virtio_blk_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *c);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);

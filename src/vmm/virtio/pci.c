@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "vmm/irq.h"
 #include "vmm/loop.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define PCI_VENDOR_VIRTIO 0x1af4
@@ -414,6 +415,11 @@ static void *virtio_io_thread(void *opaque)
 {
 	struct virtio_pci_dev *v = opaque;
 
+	/* before serving the guest: the I/O thread's own filter (seccomp.c) */
+	if (vmm_seccomp_install(v->vm->cfg, VMM_THREAD_IO) < 0) {
+		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: seccomp filter failed");
+		return NULL;
+	}
 	if (evloop_run(v->io_loop, &v->io_stop) < 0)
 		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: epoll failed");
 	return NULL;

@@ -55,7 +55,11 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
  * 0 or -errno (nothing published).
  */
 int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *lens, unsigned n);
-/* Give back the last n chains popped and not pushed: the next pops return them again. */
+/*
+ * Give back the last n chains popped and not pushed: the next pops return them again (a
+ * device that cannot serve them yet: a rate limiter, no rx buffer). Nothing in guest memory
+ * changes.
+ */
 void virtq_unpop(struct virtq *q, unsigned n);
 
 /* Copy up to len bytes from the readable part of e, starting at off; returns bytes copied. */
