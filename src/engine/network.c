@@ -642,7 +642,13 @@ static int setup_locked(struct image_store *s, const char *id, const char *dir, 
 		r = netns_create(nsp, err);
 	net_ip4_format(ip, ips);
 	if (r == 0) {
+		/* recorded before netavark runs: killed during its setup, the teardown must
+		 * give netavark the address (its teardown panics on no static_ips and leaves
+		 * the network's firewall chains) */
 		(void)json_object_set_new(v, "IPAddress", json_string(ips));
+		r = engine_net_file_save(dir, v, err);
+	}
+	if (r == 0) {
 		opts = netavark_opts(id, v, def, ips);
 		r = netavark_run(cfg, "setup", nsp, opts, &reply, err);
 	}
