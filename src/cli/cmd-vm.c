@@ -29,6 +29,8 @@ static void vm_run_more(FILE *f)
 {
 	fprintf(f,
 		"DISK is PATH[,ro][,format=raw|qcow2][,serial=ID].\n"
+		"NET is tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]: an existing tap interface\n"
+		"(ip tuntap add dev IFNAME mode tap); the MAC is random unless given.\n"
 		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
 		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
 		"SIGTERM (or {\"op\":\"shutdown\"} on --api-sock) asks the guest to shut down: hull\n"
@@ -44,6 +46,7 @@ static const struct cli_option vm_run_opts[] = {
 	{ "cpus", required_argument, NULL, 'u', "N", "number of vCPUs" },
 	{ "memory", required_argument, NULL, 'm', "SIZE", "guest memory (e.g. 512M, 2G)" },
 	{ "disk", required_argument, NULL, 'd', "DISK", "a virtio-blk disk (repeatable)" },
+	{ "net", required_argument, NULL, 'n', "NET", "a virtio-net NIC on a tap (repeatable)" },
 	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
@@ -108,6 +111,7 @@ static int vm_run_main(int argc, char **argv)
 	struct hull_err err = { 0 };
 	enum vm_stop stop = VM_STOP_NONE;
 	cleanup_free struct vm_disk_config *disks = NULL;
+	cleanup_free struct vm_net_config *nets = NULL;
 	int c, r;
 
 	vm_config_init(&cfg);
@@ -157,6 +161,16 @@ static int vm_run_main(int argc, char **argv)
 			}
 			cfg.disks = disks;
 			cfg.n_disks++;
+			break;
+		case 'n':
+			/* how many NICs a VM may have is the VMM's to check */
+			nets = xreallocarray(nets, cfg.n_nets + 1, sizeof(*nets));
+			if (vm_opt_net(optarg, &nets[cfg.n_nets], &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
+			cfg.nets = nets;
+			cfg.n_nets++;
 			break;
 		case 'p':
 		case 'N':

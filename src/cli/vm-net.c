@@ -2,9 +2,9 @@
  * `hull vm run` on a hull network (cli/vm-net.h): the flags the engine takes (--net
  * network=, -p, --name) are taken out of argv, the engine sets the network up
  * (engine/vmnet.h), and a child enters the VM's namespace and runs `hull vm run` with the
- * rest of argv plus `--net tap=tap0,mac=MAC` and the guest's address on the kernel command
- * line. This process stays as the record's owner: it passes SIGTERM/SIGINT on, waits, tears
- * down and exits with the child's status.
+ * rest of argv plus `--net tap=tap0,mac=MAC,queues=1` and the guest's address on the kernel
+ * command line. This process stays as the record's owner: it passes SIGTERM/SIGINT on,
+ * waits, tears down and exits with the child's status.
  */
 #include "cli/vm-net.h"
 
@@ -207,7 +207,9 @@ static char **child_argv(struct vm_net_args *a, const struct vmnet *vm)
 	strv_push(&out, "vm");
 	strv_push(&out, "run");
 	strv_push(&out, "--net");
-	strv_push_owned(&out, xasprintf("tap=" ENGINE_VMNET_TAP ",mac=%s", vm->mac));
+	/* queues=1: the engine's tap is single-queue (a multi-queue VMM would otherwise attach
+	 * with IFF_MULTI_QUEUE and be refused) */
+	strv_push_owned(&out, xasprintf("tap=" ENGINE_VMNET_TAP ",mac=%s,queues=1", vm->mac));
 	for (size_t i = 0; a->rest && a->rest[i]; i++) {
 		if ((int)i == a->cmdline_at)
 			strv_push_owned(&out, xasprintf("%s %s", a->rest[i], vm->cmdline));

@@ -1,6 +1,7 @@
 /* `hull vm run` flag values to struct vm_config (vm-opts.h). */
 #include "cli/vm-opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,5 +79,52 @@ int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID)",
 					     d->path, opt);
 	}
+	return 0;
+}
+
+/* XX:XX:XX:XX:XX:XX, hex digits, two per byte. */
+static int vm_opt_mac(const char *s, uint8_t mac[6])
+{
+	for (unsigned i = 0; i < 6; i++) {
+		char hex[3] = { s[0], s[0] ? s[1] : 0, 0 };
+		char *end;
+
+		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul(hex, &end, 16);
+		s += 2;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -EINVAL;
+		s += i < 5;
+	}
+	return 0;
+}
+
+int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(n, 0, sizeof(*n));
+	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "tap=", 4) == 0)
+			n->tap = opt + 4; /* its length is the VMM's to check */
+		else if (strncmp(opt, "mac=", 4) == 0) {
+			if (vm_opt_mac(opt + 4, n->mac) < 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: mac=%s: expected XX:XX:XX:XX:XX:XX",
+						     opt + 4);
+			n->mac_set = true;
+		} else if (strncmp(opt, "queues=", 7) == 0) {
+			if (vm_opt_uint(opt + 7, &n->queues) < 0 || n->queues == 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: queues=%s: expected a number of queue pairs",
+						     opt + 7);
+		} else
+			return hull_err_setx(err, EINVAL,
+					     "--net: unknown option '%s' (tap=IFNAME, mac=MAC, queues=N)",
+					     opt);
+	}
+	if (!n->tap || !*n->tap)
+		return hull_err_setx(err, EINVAL, "--net: tap=IFNAME is required");
 	return 0;
 }

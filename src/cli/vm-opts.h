@@ -20,3 +20,8 @@ int vm_opt_uint(const char *s, unsigned *ret);
 int vm_opt_size(const char *s, uint64_t *ret);
 /* --console: serial, virtio or none; 0 or -EINVAL. */
 int vm_opt_console(const char *s, enum vm_console *ret);
+/*
+ * --net "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]" into n (its strings point into s,
+ * which is modified). 0, or -EINVAL with err naming --net and the bad option.
+ */
+int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);

@@ -549,6 +549,8 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 	s->hostname = xstrdup(hostname);
 	s->has_resources = true;
 	build_resources(o, &s->resources);
+	for (size_t i = 0; i < o->n_spec_sets; i++)
+		spec_field_apply(s, &o->spec_sets[i]);
 	/* after the capabilities: the seccomp profile depends on them */
 	if ((r = engine_security_build(o, rootfs_fd, s, err)) < 0)
 		return r;

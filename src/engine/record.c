@@ -68,6 +68,11 @@ void ctr_free(struct ctr *c)
 	strv_free(c->host.sysctls);
 	strv_free(c->host.ulimits);
 	strv_free(c->host.devices);
+	for (size_t i = 0; i < c->host.n_fields; i++) {
+		free(c->host.fields[i].key);
+		free(c->host.fields[i].str);
+	}
+	free(c->host.fields);
 	state_clear(&c->state);
 	free(c);
 }
@@ -322,6 +327,38 @@ static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_
 	return r;
 }
 
+/* The one-field flags: FieldKeys names the HostConfig keys that hold them. */
+static int read_fields(json_t *rec, struct ctr_host_config *h, struct hull_err *err)
+{
+	static const char where[] = "hull.json: HostConfig";
+	cleanup_strv char **keys = NULL;
+	json_t *hc = json_object_get(rec, "HostConfig");
+	int r = hjson_get_strv(rec, "FieldKeys", "hull.json", false, RECORD_MAX_ITEMS, &keys,
+			       err);
+
+	if (r < 0 || !keys)
+		return r;
+	h->fields = xcalloc(strv_length(keys), sizeof(*h->fields));
+	for (size_t i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(hc, keys[i]);
+		struct ctr_field *f = &h->fields[h->n_fields];
+
+		if (json_is_boolean(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_BOOL, .num = json_is_true(v) };
+		else if (json_is_integer(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_NUM, .num = json_integer_value(v) };
+		else if (json_is_string(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_STR,
+						 .str = xstrdup(json_string_value(v)) };
+		else
+			return hull_err_setx(err, EBADMSG, "%s.%s: missing or not a number, "
+					     "boolean or string", where, keys[i]);
+		f->key = xstrdup(keys[i]);
+		h->n_fields++;
+	}
+	return 0;
+}
+
 static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
 {
 	static const char where[] = "hull.json";
@@ -352,6 +389,8 @@ static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
 		r = read_config(o, &c->config, err);
 	if (r == 0)
 		r = read_host_config(o, &c->host, err);
+	if (r == 0)
+		r = read_fields(o, &c->host, err);
 	return r;
 }
 
@@ -566,6 +605,15 @@ json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 						    ctr_restart_name(h->restart.policy),
 						    "MaximumRetryCount", h->restart.max_retries));
 		security_json(h, o);
+		for (size_t i = 0; i < h->n_fields; i++) {
+			const struct ctr_field *f = &h->fields[i];
+
+			(void)json_object_set_new(
+				o, f->key,
+				f->type == CTR_FIELD_STR    ? json_string(f->str)
+				: f->type == CTR_FIELD_BOOL ? json_boolean(f->num)
+							    : json_integer((json_int_t)f->num));
+		}
 	}
 	return o;
 }
@@ -601,6 +649,13 @@ int ctr_record_write(const struct ctr *c, struct hull_err *err)
 		ctr_record_config_json(&c->config), "HostConfig",
 		ctr_record_host_config_json(&c->host));
 
+	if (o && c->host.n_fields) {
+		json_t *keys = json_array();
+
+		for (size_t i = 0; i < c->host.n_fields; i++)
+			(void)json_array_append_new(keys, json_string(c->host.fields[i].key));
+		(void)json_object_set_new(o, "FieldKeys", keys);
+	}
 	return write_json(c->dir, "hull.json", o, err);
 }
 

@@ -56,6 +56,14 @@ struct ctr_config {
 };
 
 /* docker's HostConfig: the `hull run` flags that are not the process's. */
+/* A one-field flag's value as inspect shows it (cli/create-spec.h: "OomScoreAdj", 500) */
+struct ctr_field {
+	char *key;
+	enum { CTR_FIELD_NUM, CTR_FIELD_BOOL, CTR_FIELD_STR } type;
+	int64_t num;
+	char *str;
+};
+
 struct ctr_host_config {
 	bool auto_remove, readonly_rootfs, privileged;
 	char *network_mode;
@@ -70,6 +78,9 @@ struct ctr_host_config {
 	 * "systempaths=unconfined"), GroupAdd as given, Sysctls "KEY=VALUE", Ulimits
 	 * "NAME=SOFT:HARD" (-1: unlimited), Devices "HOST:CONTAINER:PERMS" */
 	char **security_opt, **group_add, **sysctls, **ulimits, **devices;
+	/* the one-field flags given (HostConfig keys; hull.json lists their keys in FieldKeys) */
+	struct ctr_field *fields;
+	size_t n_fields;
 };
 
 /* state.json */

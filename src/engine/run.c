@@ -33,6 +33,24 @@
 #include "engine/volume.h"
 #include "oci/state.h"
 
+/* The one-field flags (cli/create-spec.h) as inspect shows them. */
+static void record_fields(const struct run_opts *o, struct ctr_host_config *h)
+{
+	h->fields = xcalloc(o->n_spec_sets + 1, sizeof(*h->fields));
+	for (size_t i = 0; i < o->n_spec_sets; i++) {
+		const struct spec_field_set *s = &o->spec_sets[i];
+		struct ctr_field *f = &h->fields[h->n_fields++];
+
+		f->key = xstrdup(s->name);
+		f->num = s->num;
+		f->type = s->type == SPEC_FIELD_STR    ? CTR_FIELD_STR
+			  : s->type == SPEC_FIELD_BOOL ? CTR_FIELD_BOOL
+						       : CTR_FIELD_NUM;
+		if (s->type == SPEC_FIELD_STR)
+			f->str = xstrdup(s->str);
+	}
+}
+
 /* tty_relay's tap: what the container's terminal prints goes to its log as stdout. */
 static void log_tty_chunk(void *opaque, const char *buf, size_t len)
 {
@@ -187,6 +205,7 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	h->readonly_rootfs = o->read_only;
 	h->privileged = o->privileged;
 	record_security(o, h);
+	record_fields(o, h);
 	h->cap_add = strv_dup(o->cap_add);
 	h->cap_drop = strv_dup(o->cap_drop);
 	h->binds = strv_dup(o->volumes);

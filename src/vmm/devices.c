@@ -14,6 +14,7 @@
 #include "vmm/state.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
@@ -177,6 +178,26 @@ static void console_dev_free(void *dev)
 	virtio_console_free(dev);
 }
 
+static unsigned net_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) ? (unsigned)cfg->n_nets : 0;
+}
+
+static int net_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = virtio_net_create(vm, &vm->cfg->nets[idx], &vm->net_be[idx],
+				  (struct virtio_pci_dev **)ret, err);
+
+	if (r == 0)
+		vm->nics[idx] = *ret;
+	return r;
+}
+
+static void net_dev_free(void *dev)
+{
+	virtio_net_free(dev);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -225,10 +246,16 @@ static const struct vm_device_ops console_ops = {
 	.create = console_dev_create, .reset = virtio_dev_reset, .free = console_dev_free,
 	.save = virtio_dev_save, .load = virtio_dev_load,
 };
+static const struct vm_device_ops net_ops = {
+	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
+	.reset = virtio_dev_reset, .free = net_dev_free, .save = virtio_dev_save,
+	.load = virtio_dev_load,
+};
 
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
+	&net_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 
@@ -275,6 +302,7 @@ void vm_devices_free(struct vm *vm)
 	vm->kbd = NULL;
 	vm->pci = NULL;
 	vm->vcon = NULL;
+	memset(vm->nics, 0, sizeof(vm->nics));
 }
 
 void vm_devices_reset(struct vm *vm)

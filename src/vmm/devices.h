@@ -1,9 +1,9 @@
 #pragma once
 /*
  * A VM's devices, as one table of kinds (devices.c, in creation order: serial, RTC and ACPI
- * ports, i8042, PCI bus, virtio-blk per --disk, virtio-rng, virtio-console), each with its
- * ops: how many instances a VM has, create, reset, free, and save/load of the guest-visible
- * state to the state stream (state.h). A new device is one entry in the table (the approach
+ * ports, i8042, PCI bus, virtio-blk per --disk, virtio-rng, virtio-console, virtio-net per
+ * --net), each with its ops: how many instances a VM has, create, reset, free, and save/load
+ * of the guest-visible state to the state stream (state.h). A new device is one entry in the table (the approach
  * of kvmtool's init lists and Firecracker's device manager). Freeing walks the created
  * devices in reverse.
  */

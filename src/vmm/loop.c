@@ -77,6 +77,17 @@ int evloop_del(struct evloop *l, int fd)
 	return -ENOENT;
 }
 
+int evloop_mod(struct evloop *l, int fd, uint32_t events)
+{
+	for (size_t i = 0; i < EVLOOP_MAX_WATCH; i++)
+		if (l->w[i] && l->w[i]->fd == fd && l->w[i]->fn) {
+			struct epoll_event ev = { .events = events, .data.ptr = l->w[i] };
+
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	return -ENOENT;
+}
+
 int evloop_run(struct evloop *l, atomic_int *stop)
 {
 	struct epoll_event evs[16];

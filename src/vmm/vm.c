@@ -32,6 +32,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
 #include "vmm/x86/arch.h"
 
 #define VM_MIN_MEM (16ULL << 20)
@@ -178,6 +179,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     " MiB)", cfg->mem_size >> 20, host >> 20);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
 		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	r = virtio_net_config_check(cfg, err);
+	if (r < 0)
+		return r;
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->console == VM_CONSOLE_VIRTIO)
 		return hull_err_setx(err, EINVAL,
 				     "--console virtio needs a Linux kernel, not a raw guest");
@@ -321,6 +325,14 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
+	/* The taps too, before KVM: a wrong --net is one line on every host. */
+	vm->net_be = xcalloc(cfg->n_nets ? cfg->n_nets : 1, sizeof(*vm->net_be));
+	for (size_t i = 0; i < cfg->n_nets; i++) {
+		r = virtio_net_backend_open(&cfg->nets[i], virtio_net_pairs(cfg, i),
+					    &vm->net_be[i], err);
+		if (r < 0)
+			return r;
+	}
 	vm->load_ns = vm_now_ns();
 	r = arch_load(vm, err);
 	vm->load_ns = vm_now_ns() - vm->load_ns;
@@ -408,6 +420,9 @@ static void vm_free(struct vm *vm)
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
 	free(vm->disks);
+	for (size_t i = 0; vm->net_be && i < vm->cfg->n_nets; i++)
+		virtio_net_backend_close(&vm->net_be[i]); /* those no device took over */
+	free(vm->net_be);
 	vcpus_free(vm);
 	evloop_free(vm->loop);
 	if (vm->stop_efd >= 0)

@@ -23,6 +23,7 @@ struct api_server;
 struct virtio_pci_dev;
 struct disk;
 struct vm_device;
+struct virtio_net_backend;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -58,6 +59,9 @@ struct vm {
 	struct vm_device *devs; /* created in the order of the device table (devices.h) */
 	unsigned n_devs;
 	struct virtio_pci_dev *vcon; /* the virtio console (also in devs), or NULL */
+	/* cfg->n_nets tap backends: opened by vm_prepare, then owned by their devices */
+	struct virtio_net_backend *net_be;
+	struct virtio_pci_dev *nics[VM_MAX_NICS]; /* the virtio-net devices (also in devs) */
 	struct api_server *api;
 
 	/* Counters for vm_config.stats (relaxed atomics: several threads add to them). */

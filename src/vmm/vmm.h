@@ -14,6 +14,8 @@
 #define VM_DISK_SERIAL_MAX 20U /* virtio-blk's id is 20 bytes */
 #define VM_SHUTDOWN_TIMEOUT_S 30U
 #define VM_SHUTDOWN_TIMEOUT_MAX_S 3600U
+#define VM_MAX_NICS 4
+#define VM_NET_MAX_QUEUE_PAIRS 8
 
 /* How the guest stopped; the CLI maps it to the exit status (vmm_stop_exit_code). */
 enum vm_stop {
@@ -44,6 +46,14 @@ struct vm_disk_config {
 	bool readonly;
 	enum disk_format format; /* RAW or QCOW2; AUTO is refused: a guest could choose it */
 	const char *serial; /* virtio-blk serial id, at most 20 bytes; NULL: none */
+};
+
+/* A virtio-net NIC on a host tap interface (--net tap=IFNAME[,mac=MAC][,queues=N]). */
+struct vm_net_config {
+	const char *tap; /* an existing tap interface in the VMM's network namespace */
+	uint8_t mac[6];
+	bool mac_set;    /* false: a random locally administered unicast address */
+	unsigned queues; /* rx/tx queue pairs; 0: one per vCPU, at most VM_NET_MAX_QUEUE_PAIRS */
 };
 
 /* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
@@ -79,6 +89,8 @@ struct vm_config {
 	uint64_t mem_size;
 	const struct vm_disk_config *disks; /* n_disks of them (at most VM_MAX_DISKS) */
 	size_t n_disks;
+	const struct vm_net_config *nets; /* n_nets of them (at most VM_MAX_NICS) */
+	size_t n_nets;
 	enum vm_console console;
 	bool rng;
 	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */

@@ -86,7 +86,7 @@ def in_ns(netns, cmd):
 def guest_args(argv):
     """The stand-in's argv: {"tap": ..., "mac": ..., "cmdline": {...}}."""
     net = argv[argv.index("--net") + 1]
-    m = re.fullmatch(r"tap=(\w+),mac=([0-9a-f:]{17})", net)
+    m = re.fullmatch(r"tap=(\w+),mac=([0-9a-f:]{17}),queues=1", net)
     assert m, net
     cmdline = argv[argv.index("--cmdline") + 1:]
     kv = dict(w.split("=", 1) for w in cmdline if "=" in w and w.startswith("hull."))

@@ -27,6 +27,7 @@
 #include "vmm/state.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/vm.h"
@@ -59,7 +60,9 @@ static void fx_build(struct fx *f)
 	struct i8042 *k = xmalloc(sizeof(*k));
 	struct serial *s = NULL;
 	struct disk *d = NULL;
-	struct vm_device *devs = xcalloc(6, sizeof(*devs));
+	struct vm_device *devs = xcalloc(7, sizeof(*devs));
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+	static const int no_fd = -1; /* no backend: the state is all guest-visible */
 	unsigned n = 0;
 
 	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
@@ -74,6 +77,8 @@ static void fx_build(struct fx *f)
 	devs[n++] = (struct vm_device){ kind("virtio-rng"), 0, virtio_rng_new_test(&f->mem) };
 	devs[n++] = (struct vm_device){ kind("virtio-console"), 0,
 					virtio_console_new_test(&f->mem, -1) };
+	devs[n++] = (struct vm_device){ kind("virtio-net"), 0,
+					virtio_net_new_test(&f->mem, mac, &no_fd, 1) };
 	memset(&f->vm, 0, sizeof(f->vm));
 	f->vm.devs = devs;
 	f->vm.n_devs = n;
