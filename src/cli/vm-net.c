@@ -122,6 +122,32 @@ static int take(int argc, char **argv, int *i, struct vm_net_args *a)
 	return 0;
 }
 
+/* Whether argv[i], an option of cmd that is not ours, takes the next element as its value. */
+static bool takes_next(const struct cli_command *cmd, const char *s)
+{
+	const char *o;
+
+	if (strncmp(s, "--", 2) == 0)
+		return !strchr(s, '=') && long_takes_value(cmd, s + 2, strlen(s + 2));
+	if (s[0] != '-' || !s[1] || s[2])
+		return false;
+	o = strchr(cmd->optstring, s[1]);
+	return o && o[1] == ':';
+}
+
+/* Keep argv[from..i] for the VMM; note where --cmdline's value is. */
+static void keep(char **argv, int from, int i, struct vm_net_args *a)
+{
+	const char *s = argv[from];
+
+	if (strncmp(s, "--cmdline", 9) == 0 && (s[9] == '\0' || s[9] == '=')) {
+		a->cmdline_joined = s[9] == '=';
+		a->cmdline_at = (int)strv_length(a->rest) + (a->cmdline_joined ? 0 : 1);
+	}
+	for (int k = from; k <= i; k++)
+		strv_push(&a->rest, argv[k]);
+}
+
 /* Split argv (after "run") into ours and the rest; 0, 1 for --help, or -1 after printing. */
 static int args_split(const struct cli_command *cmd, int argc, char **argv,
 		      struct vm_net_args *a)
@@ -134,8 +160,7 @@ static int args_split(const struct cli_command *cmd, int argc, char **argv,
 		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
 			return 1; /* the usage, from the plain parser */
 		if (strcmp(s, "--") == 0) {
-			for (; i < argc; i++)
-				strv_push(&a->rest, argv[i]);
+			keep(argv, i, argc - 1, a);
 			break;
 		}
 		r = take(argc, argv, &i, a);
@@ -143,24 +168,10 @@ static int args_split(const struct cli_command *cmd, int argc, char **argv,
 			return -1;
 		if (r == 1)
 			continue;
-		if (r == 2) { /* a --net tap= value: the VMM's */
-			for (int k = from; k <= i; k++)
-				strv_push(&a->rest, argv[k]);
-			continue;
-		}
-		if (strncmp(s, "--", 2) == 0 && !strchr(s, '=') &&
-		    long_takes_value(cmd, s + 2, strlen(s + 2)) && i + 1 < argc)
+		/* r == 2: a --net tap= value, the VMM's; else another option of the VMM's */
+		if (r == 0 && takes_next(cmd, s) && i + 1 < argc)
 			i++;
-		else if (s[0] == '-' && s[1] != '-' && s[1] && s[2] == '\0' &&
-			 strchr(cmd->optstring, s[1]) && strchr(cmd->optstring, s[1])[1] == ':' &&
-			 i + 1 < argc)
-			i++;
-		if (strncmp(s, "--cmdline", 9) == 0 && (s[9] == '\0' || s[9] == '=')) {
-			a->cmdline_joined = s[9] == '=';
-			a->cmdline_at = (int)strv_length(a->rest) + (a->cmdline_joined ? 0 : 1);
-		}
-		for (int k = from; k <= i; k++)
-			strv_push(&a->rest, argv[k]);
+		keep(argv, from, i, a);
 	}
 	return 0;
 }
@@ -259,8 +270,8 @@ static int run_child(struct image_store *s, struct vm_net_args *a, struct vmnet 
 	(void)sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
-	fflush(stdout);
-	fflush(stderr);
+	(void)fflush(stdout);
+	(void)fflush(stderr);
 	pid = fork();
 	if (pid == 0)
 		child_exec(vm, argv, parent);

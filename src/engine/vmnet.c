@@ -1,7 +1,6 @@
 /* A VM on a hull network: its record, set-up and teardown (engine/vmnet.h). */
 #include "engine/vmnet.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,19 +55,28 @@ static bool owner_alive(json_t *vm)
 	       start == (unsigned long long)want;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* "aa:bb:cc:dd:ee:ff", unicast, not zero: normalised to lower case in out. */
 static bool mac_parse(const char *s, char out[18])
 {
-	unsigned b[6];
-	char end;
+	unsigned b[6], any = 0;
 
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &end) != 6)
+	if (strlen(s) != 17)
 		return false;
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+	for (size_t i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return false;
-	if ((b[0] & 1) || !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
+		b[i] = (unsigned)(hi << 4 | lo);
+		any |= b[i];
+	}
+	if ((b[0] & 1) || !any)
 		return false;
 	(void)snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
 		       b[5]);
