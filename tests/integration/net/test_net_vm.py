@@ -123,6 +123,18 @@ def test_plumbing_while_running_and_after_exit(vmh):
         assert ip in json.dumps(json.loads((vmh.root / "networks/vnet.ipam").read_text()))
         rules = "\n".join(vmh.net_state()["rules"])
         assert "18081" in rules and ip in rules
+        # system prune and network inspect leave a live VM alone (its namespace file is no
+        # orphan, its owner lives)
+        running = vmh.net_state()
+        vmh.run("system", "prune", "-f")
+        vmh.run("network", "inspect", "vnet")
+        assert records(vmh) == [vid] and vmh.net_state() == running
+        assert "tap0:" in in_ns(netns, "ip -o link")
+        # a container's allocation keeps the VM's address (its record is no dead container)
+        out = vmh.out("run", "--rm", "--network", "vnet", "bb", "ip", "-o", "-4", "addr",
+                      "show", "eth0")
+        assert f" {ip}/" not in out and "inet 172.18." in out, out
+        assert vid in (vmh.root / "networks/vnet.ipam").read_text()
         # the network is in use while the VM runs
         r = vmh.run("network", "rm", "vnet", check=False)
         assert r.returncode == 125 and "in use by VM guest1" in r.stderr, r.stderr
