@@ -22,6 +22,7 @@ pytestmark = pytest.mark.net
 STUB = """#!/bin/sh
 # a stand-in for the VMM: what it was given, then exit or wait for SIGTERM
 trap 'echo TERM >> "$STUB_OUT.term"; exit 0' TERM
+trap 'echo INT >> "$STUB_OUT.term"; exit 9' INT
 { echo "$@" | tr ' ' '\\n'; readlink /proc/self/ns/net; } > "$STUB_OUT.tmp"
 mv "$STUB_OUT.tmp" "$STUB_OUT"
 if [ -n "$STUB_WAIT" ]; then while :; do sleep 0.05; done; fi
@@ -158,6 +159,18 @@ def test_exit_status_and_defaults(vmh):
     assert g["words"][0] == "console=ttyS0"
     assert g["cmdline"]["hull.net"].startswith("eth0,172.18.9.9/16,")
     assert re.fullmatch(r"[0-9a-f]{12}", g["cmdline"]["hull.hostname"])
+    assert records(vmh) == [] and vmh.net_state() == before
+
+
+def test_sigint_passed_on(vmh):
+    """SIGINT sent with kill() reaches the VMM once; its status is hull's; nothing left."""
+    before = vmh.net_state()
+    p = popen(vmh, vm_argv("--net", "network=vnet"), STUB_WAIT="1")
+    wait_file(vmh.stub_out, p)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    assert p.returncode == 9
+    assert (vmh.stub_out.parent / "stub.out.term").read_text() == "INT\n"
     assert records(vmh) == [] and vmh.net_state() == before
 
 
