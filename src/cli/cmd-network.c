@@ -206,9 +206,10 @@ static int remove_one(struct image_store *s, const char *name, struct hull_err *
 	if (r < 0)
 		return r;
 	users = engine_net_users(s, name);
+	/* a VM's entry is "VM NAME" (engine/vmnet.h) */
 	if (users)
-		return hull_err_setx(err, EBUSY, "network %s is in use by container %s", name,
-				     users[0]);
+		return hull_err_setx(err, EBUSY, "network %s is in use by %s%s", name,
+				     strncmp(users[0], "VM ", 3) == 0 ? "" : "container ", users[0]);
 	return net_def_remove(s->root, name, err);
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/cmd-vm-api.h"
 #include "cli/commands.h"
+#include "cli/vm-net.h"
 #include "cli/vm-opts.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -34,14 +35,16 @@ static void vm_run_more(FILE *f)
 		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
 		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
 		"SIGTERM (or `hull vm shutdown --api-sock PATH`) asks the guest to shut down: hull\n"
-		"presses Ctrl-Alt-Del on its i8042 and stops it after --shutdown-timeout (30 s).\n");
+		"presses Ctrl-Alt-Del on its i8042 and stops it after --shutdown-timeout (30 s).\n"
+		"--net network=NAME[,mac=MAC][,ip=ADDR] puts the VM on a hull network (with -p and\n"
+		"--name; `hull vm run` only, not hull-vmm): docs/vmm.md \"Networking\".\n");
 }
 
 static const struct cli_option vm_run_opts[] = {
 	{ "kernel", required_argument, NULL, 'k', "FILE", "the kernel: a bzImage or an ELF vmlinux" },
 	{ "initrd", required_argument, NULL, 'i', "FILE", "the initial ram disk" },
 	{ "cmdline", required_argument, NULL, 'c', "STRING", "the kernel command line" },
-	{ "cpus", required_argument, NULL, 'p', "N", "number of vCPUs" },
+	{ "cpus", required_argument, NULL, 'u', "N", "number of vCPUs" },
 	{ "memory", required_argument, NULL, 'm', "SIZE", "guest memory (e.g. 512M, 2G)" },
 	{ "disk", required_argument, NULL, 'd', "DISK", "a virtio-blk disk (repeatable)" },
 	{ "net", required_argument, NULL, 'n', "NET", "a virtio-net NIC on a tap (repeatable)" },
@@ -62,14 +65,19 @@ static const struct cli_option vm_run_opts[] = {
 	{ "no-seccomp", no_argument, NULL, 'N', NULL, "no seccomp filters (--seccomp-level 0)" },
 	{ "chroot", required_argument, NULL, 'j', "DIR",
 	  "jail: chroot here once every file is open, before the vCPUs run" },
-	{ "uid", required_argument, NULL, 'u', "N", "jail: switch to this user id" },
+	{ "uid", required_argument, NULL, 'U', "N", "jail: switch to this user id" },
 	{ "gid", required_argument, NULL, 'g', "N", "jail: switch to this group id" },
 	{ "test-seccomp-probe", no_argument, NULL, 'Z', NULL,
 	  "tests: make a forbidden syscall once confined (the VMM dies of SIGSYS)" },
+	/* hull's networks (src/cli/vm-net.c): the hull binary takes them out of argv */
+	{ "publish", required_argument, NULL, 'p', "[IP:]HOSTPORT:GUESTPORT[/PROTO]",
+	  "publish a guest port (with --net network=)" },
+	{ "name", required_argument, NULL, 'E', "NAME",
+	  "the VM's DNS name and hostname on its network (with --net network=)" },
 	{ 0 },
 };
 static const struct cli_command vm_run_cmd = {
-	.name = VM_CMD("run"), .args = "--kernel FILE [OPTIONS]", .optstring = "m:",
+	.name = VM_CMD("run"), .args = "--kernel FILE [OPTIONS]", .optstring = "m:p:",
 	.opts = vm_run_opts, .more = vm_run_more,
 	.summary = "Boot a kernel in a KVM virtual machine on hull's own VMM.",
 };
@@ -150,7 +158,7 @@ static int vm_run_main(int argc, char **argv)
 		case 'P': cfg.allow_pvm = cli_opt_on; break;
 		case 'I': cfg.no_irqfd = cli_opt_on; break;
 		case 'S': cfg.stats = cli_opt_on ? &stats : NULL; break;
-		case 'p':
+		case 'u':
 			if (vm_opt_uint(optarg, &cfg.cpus) < 0) {
 				fprintf(stderr, "hull vm run: --cpus %s: not a number of vCPUs\n",
 					optarg);
@@ -170,11 +178,11 @@ static int vm_run_main(int argc, char **argv)
 				return 125;
 			}
 			break;
-		case 'u':
+		case 'U':
 		case 'g':
-			if (vm_opt_id(optarg, c == 'u' ? &cfg.uid : &cfg.gid) < 0) {
+			if (vm_opt_id(optarg, c == 'U' ? &cfg.uid : &cfg.gid) < 0) {
 				fprintf(stderr, "hull vm run: --%s %s: not a numeric id\n",
-					c == 'u' ? "uid" : "gid", optarg);
+					c == 'U' ? "uid" : "gid", optarg);
 				return 125;
 			}
 			break;
@@ -219,6 +227,12 @@ static int vm_run_main(int argc, char **argv)
 				return 125;
 			}
 			break;
+		case 'p':
+		case 'E':
+			/* the hull binary took them out (vm-net.c) when --net network= was there */
+			fprintf(stderr, "hull vm run: %s needs --net network=NAME (and the hull binary, "
+				"not hull-vmm)\n", c == 'p' ? "-p" : "--name");
+			return 125;
 		case 'C':
 			if (vm_opt_console(optarg, &cfg.console) < 0) {
 				fprintf(stderr,
@@ -398,6 +412,10 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0) {
 #ifndef HULL_VMM_MAIN
+		int rc = vm_net_run(&vm_run_cmd, argc - 1, argv + 1);
+
+		if (rc >= 0)
+			return rc;
 		vm_exec_lean(argv);
 #endif
 		return vm_run_main(argc - 1, argv + 1);

@@ -18,6 +18,7 @@
 #include "common/strv.h"
 #include "engine/netconnect.h"
 #include "engine/netjoin.h"
+#include "engine/vmnet.h"
 #include "net/ipam.h"
 #include "net/net.h"
 #include "net/netavark.h"
@@ -33,6 +34,13 @@ static char *ns_dir(struct image_store *s)
 static char *ctrs_dir(struct image_store *s)
 {
 	return xasprintf("%s/containers", s->root);
+}
+
+/* The directories whose entries may own a network.json: containers, and the VMs of
+ * `hull vm run --net network=` (engine/vmnet.h). */
+static char *owner_dir(struct image_store *s, int k)
+{
+	return k == 0 ? ctrs_dir(s) : xasprintf("%s/" ENGINE_VMNET_DIR, s->root);
 }
 
 /* netavark's --config: its aardvark-dns configuration and lock live there */
@@ -132,37 +140,41 @@ static bool ports_overlap(const struct net_port *a, const struct net_port *b)
 	       (!a->host_ip[0] || !b->host_ip[0] || strcmp(a->host_ip, b->host_ip) == 0);
 }
 
-/* The name of another container with an active network that publishes a port of p. */
+/* The name of another container (or VM) with an active network that publishes a port of p. */
 static char *port_claimed(struct image_store *s, const char *self, const struct net_port *p)
 {
-	cleanup_free char *dir = ctrs_dir(s);
-	DIR *d = opendir(dir);
-	struct dirent *e;
 	char *owner = NULL;
 
-	while (d && !owner && (e = readdir(d))) {
-		cleanup_free char *cd = xasprintf("%s/%s", dir, e->d_name);
-		cleanup_json json_t *v = NULL;
-		size_t i;
-		json_t *pj;
+	for (int k = 0; k < 2 && !owner; k++) {
+		cleanup_free char *dir = owner_dir(s, k);
+		DIR *d = opendir(dir);
+		struct dirent *e;
 
-		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
-			continue;
-		v = engine_net_file_load(cd);
-		if (!json_is_true(json_object_get(v, "Active")))
-			continue;
-		json_array_foreach(json_object_get(v, "Ports"), i, pj) {
-			struct net_port q;
-			struct hull_err e2;
+		while (d && !owner && (e = readdir(d))) {
+			cleanup_free char *cd = xasprintf("%s/%s", dir, e->d_name);
+			cleanup_json json_t *v = NULL;
+			size_t i;
+			json_t *pj;
 
-			if (net_port_from_json(pj, &q, &e2) == 0 && ports_overlap(p, &q)) {
-				owner = xstrndup(e->d_name, 12);
-				break;
+			if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
+				continue;
+			v = engine_net_file_load(cd);
+			if (!json_is_true(json_object_get(v, "Active")))
+				continue;
+			json_array_foreach(json_object_get(v, "Ports"), i, pj) {
+				struct net_port q;
+				struct hull_err e2;
+
+				if (net_port_from_json(pj, &q, &e2) == 0 && ports_overlap(p, &q)) {
+					owner = xasprintf("%s %.12s", k ? "VM" : "container",
+							  e->d_name);
+					break;
+				}
 			}
 		}
+		if (d)
+			(void)closedir(d);
 	}
-	if (d)
-		(void)closedir(d);
 	return owner;
 }
 
@@ -182,7 +194,7 @@ static int ports_check(struct image_store *s, const char *self, const struct net
 	owner = port_claimed(s, self, p);
 	if (owner)
 		return hull_err_setx(err, EADDRINUSE, "-p: host port %s%s%u/%s is already "
-				     "published by container %s", p->host_ip,
+				     "published by %s", p->host_ip,
 				     p->host_ip[0] ? ":" : "", p->host_port, p->proto, owner);
 	return 0;
 }
@@ -463,6 +475,8 @@ static json_t *netavark_opts(const char *id, json_t *v, json_t *def, const char 
 	const char *name = json_string_value(json_object_get(v, "Name"));
 	json_t *aliases = json_array();
 	json_t *ips = json_array();
+	const char *mac;
+	json_t *opts;
 	size_t i;
 	json_t *a;
 
@@ -480,11 +494,17 @@ static json_t *netavark_opts(const char *id, json_t *v, json_t *def, const char 
 			free(v6);
 		}
 	}
-	return json_pack("{s:s, s:s, s:O, s:{s:{s:o, s:o, s:s}}, s:{s:O}}", "container_id", id,
+	opts = json_pack("{s:s, s:s, s:O, s:{s:{s:o, s:o, s:s}}, s:{s:O}}", "container_id", id,
 			 "container_name", name ? name : "", "port_mappings",
 			 json_object_get(v, "Ports"), "networks", netname, "static_ips", ips,
 			 "aliases", aliases, "interface_name", "eth0", "network_info", netname,
 			 def);
+	/* a VM's mac= (engine/vmnet.h): eth0 gets the guest's address */
+	mac = json_string_value(json_object_get(v, "Mac"));
+	if (mac && *mac)
+		(void)json_object_set_new(json_object_get(json_object_get(opts, "networks"),
+							  netname), "static_mac", json_string(mac));
+	return opts;
 }
 
 /* Caller holds the lock. */
@@ -514,21 +534,31 @@ static void teardown_locked(struct image_store *s, const char *id, const char *d
 	(void)engine_net_file_save(dir, v, &e2);
 }
 
-void engine_net_teardown(struct image_store *s, struct ctr *c)
+void engine_net_teardown_dir_locked(struct image_store *s, const char *id, const char *dir)
 {
-	cleanup_json json_t *v = engine_net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(dir);
+
+	if (v)
+		teardown_locked(s, id, dir, v);
+}
+
+void engine_net_teardown_dir(struct image_store *s, const char *id, const char *dir)
+{
+	cleanup_json json_t *v = engine_net_file_load(dir);
 	cleanup_close int lock = -1;
 	struct hull_err e2;
 
-	engine_netjoin_teardown(s, c);
 	if (!json_is_true(json_object_get(v, "Active")))
 		return;
 	lock = net_lock(s->root, &e2);
-	json_decref(v);
 	/* again under the lock: another hull may have torn it down meanwhile */
-	v = engine_net_file_load(c->dir);
-	if (v)
-		teardown_locked(s, c->id, c->dir, v);
+	engine_net_teardown_dir_locked(s, id, dir);
+}
+
+void engine_net_teardown(struct image_store *s, struct ctr *c)
+{
+	engine_netjoin_teardown(s, c);
+	engine_net_teardown_dir(s, c->id, c->dir);
 }
 
 /* Host ports chosen now for mappings without one; all checked free. */
@@ -575,7 +605,8 @@ static int reply_apply(json_t *v, json_t *reply, struct hull_err *err)
 	return 0;
 }
 
-static int setup_locked(struct image_store *s, struct ctr *c, json_t *v, struct hull_err *err)
+static int setup_locked(struct image_store *s, const char *id, const char *dir, json_t *v,
+			struct hull_err *err)
 {
 	const char *netname = json_string_value(json_object_get(v, "Network"));
 	const char *nsp = json_string_value(json_object_get(v, "Netns"));
@@ -592,17 +623,17 @@ static int setup_locked(struct image_store *s, struct ctr *c, json_t *v, struct 
 
 	r = net_def_load(s->root, netname, &def, err);
 	if (r == 0)
-		r = ports_resolve(s, c->id, json_object_get(v, "Ports"), err);
+		r = ports_resolve(s, id, json_object_get(v, "Ports"), err);
 	if (r < 0)
 		return r;
 	/* Active before the first resource exists: whatever kills us from here on, the
 	 * next teardown knows there is something to undo */
 	(void)json_object_set_new(v, "Active", json_true());
-	r = engine_net_file_save(c->dir, v, err);
+	r = engine_net_file_save(dir, v, err);
 	if (r == 0 && want && *want)
 		(void)net_ip4_parse(want, &wanted);
 	if (r == 0)
-		r = ipam_alloc(s->root, def, cd, c->id, wanted, &ip, err);
+		r = ipam_alloc(s->root, def, cd, id, wanted, &ip, err);
 	if (r == 0 && mkdir(nsd, 0700) < 0 && errno != EEXIST)
 		r = hull_err_set(err, errno, "%s", nsd);
 	if (r == 0 && mkdir(cfg, 0700) < 0 && errno != EEXIST)
@@ -611,56 +642,68 @@ static int setup_locked(struct image_store *s, struct ctr *c, json_t *v, struct 
 		r = netns_create(nsp, err);
 	net_ip4_format(ip, ips);
 	if (r == 0) {
+		/* recorded before netavark runs: killed during its setup, the teardown must
+		 * give netavark the address (its teardown panics on no static_ips and leaves
+		 * the network's firewall chains) */
 		(void)json_object_set_new(v, "IPAddress", json_string(ips));
-		opts = netavark_opts(c->id, v, def, ips);
+		r = engine_net_file_save(dir, v, err);
+	}
+	if (r == 0) {
+		opts = netavark_opts(id, v, def, ips);
 		r = netavark_run(cfg, "setup", nsp, opts, &reply, err);
 	}
 	if (r == 0)
 		r = reply_apply(v, reply, err);
 	if (r == 0)
-		r = engine_net_file_save(c->dir, v, err);
+		r = engine_net_file_save(dir, v, err);
 	return r;
 }
 
-int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
+int engine_net_setup_dir(struct image_store *s, const char *id, const char *dir,
+			 struct hull_err *err)
 {
-	cleanup_json json_t *v = engine_net_file_load(c->dir);
+	cleanup_json json_t *v = engine_net_file_load(dir);
 	cleanup_close int lock = -1;
 	cleanup_strv char **extra = NULL;
 	const char *gw;
 	int r;
 
-	if (engine_netjoin_target(c->host.network_mode))
-		return engine_netjoin_setup(s, c, err);
 	if (!v)
 		return 0;
 	lock = net_lock(s->root, err);
 	if (lock < 0)
 		return lock;
 	json_decref(v);
-	v = engine_net_file_load(c->dir);
+	v = engine_net_file_load(dir);
 	if (!v)
 		return 0;
 	/* what a killed hull left of an earlier start */
-	teardown_locked(s, c->id, c->dir, v);
-	r = setup_locked(s, c, v, err);
+	teardown_locked(s, id, dir, v);
+	r = setup_locked(s, id, dir, v, err);
 	if (r == 0)
-		r = engine_net_extras_setup_locked(s, c->id, c->dir, v, err);
+		r = engine_net_extras_setup_locked(s, id, dir, v, err);
 	gw = json_string_value(json_object_get(v, "Gateway"));
 	if (r == 0) {
 		(void)hjson_get_strv(v, "ExtraHosts", "network.json", false, 256, &extra, err);
-		r = hosts_write(c->dir, extra, gw, json_string_value(json_object_get(v, "IPAddress")),
+		r = hosts_write(dir, extra, gw, json_string_value(json_object_get(v, "IPAddress")),
 				json_string_value(json_object_get(v, "Hostname")), err);
 		if (r == 0)
-			engine_net_extras_hosts(c->dir, v);
+			engine_net_extras_hosts(dir, v);
 	}
 	if (r < 0) {
 		struct hull_err e2 = *err;
 
-		teardown_locked(s, c->id, c->dir, v);
+		teardown_locked(s, id, dir, v);
 		*err = e2;
 	}
 	return r;
+}
+
+int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
+{
+	if (engine_netjoin_target(c->host.network_mode))
+		return engine_netjoin_setup(s, c, err);
+	return engine_net_setup_dir(s, c->id, c->dir, err);
 }
 
 json_t *engine_net_settings(struct ctr *c)
@@ -782,6 +825,7 @@ char **engine_net_users(struct image_store *s, const char *network)
 	}
 	if (d)
 		(void)closedir(d);
+	engine_vmnet_users(s, network, &out);
 	return out;
 }
 
@@ -797,9 +841,10 @@ static unsigned prune_orphan_netns(struct image_store *s)
 
 	while (d && (e = readdir(d))) {
 		cleanup_free char *dir = xasprintf("%s/%s", cd, e->d_name);
+		cleanup_free char *vm = xasprintf("%s/" ENGINE_VMNET_DIR "/%s", s->root, e->d_name);
 		cleanup_free char *p = xasprintf("%s/%s", nsd, e->d_name);
 
-		if (e->d_name[0] == '.' || access(dir, F_OK) == 0)
+		if (e->d_name[0] == '.' || access(dir, F_OK) == 0 || access(vm, F_OK) == 0)
 			continue;
 		if (netns_remove(p) == 0)
 			n++;
@@ -827,6 +872,8 @@ int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hu
 		}
 	}
 	ctr_list_free(all);
+	/* the VMs' first: their namespace files are orphans once their records are gone */
+	*ret_n += engine_vmnet_prune(s);
 	*ret_n += prune_orphan_netns(s);
 	return 0;
 }

@@ -34,6 +34,12 @@ int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *i
 int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err);
 /* Undo engine_net_setup, whatever part of it happened; harmless when nothing did. */
 void engine_net_teardown(struct image_store *s, struct ctr *c);
+/* The same for the owner of network.json in dir (a container's or a VM's, engine/vmnet.h),
+ * id its allocations' owner; _locked: the caller holds net_lock. */
+int engine_net_setup_dir(struct image_store *s, const char *id, const char *dir,
+			 struct hull_err *err);
+void engine_net_teardown_dir(struct image_store *s, const char *id, const char *dir);
+void engine_net_teardown_dir_locked(struct image_store *s, const char *id, const char *dir);
 /* For inspect: docker's NetworkSettings. */
 json_t *engine_net_settings(struct ctr *c);
 /* For ps and port: "127.0.0.1:8080->80/tcp, ..." (a heap string, "" for none). */
@@ -45,7 +51,8 @@ char **engine_net_port_lines(struct ctr *c);
  * network, namespace files of containers that are gone). *ret_n: how many.
  */
 int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hull_err *err);
-/* The names of the containers whose network.json names network (heap vector). */
+/* The names of the containers (and of the live VMs, engine/vmnet.h) whose network.json names
+ * network (heap vector). Caller holds net_lock. */
 char **engine_net_users(struct image_store *s, const char *network);
 
 /* For engine/netconnect.c: the container's network.json in dir (NULL when it has none or it

@@ -1,6 +1,7 @@
 #include "net/ipam.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,8 +40,19 @@ static int ipam_write(const char *path, json_t *v, struct hull_err *err)
 	return r < 0 ? hull_err_set(err, -r, "%s", path) : 0;
 }
 
-/* Drop the entries of containers that no longer exist, and those of drop_id. */
-static void reclaim(json_t *v, const char *ctr_dir, const char *drop_id)
+/* Whether the owner of an entry still exists: a container directory in ctr_dir, or a VM
+ * record of the engine's (root/IPAM_VMS_DIR/ID). */
+static bool owner_exists(const char *root, const char *ctr_dir, const char *id)
+{
+	cleanup_free char *d = xasprintf("%s/%s", ctr_dir, id);
+	cleanup_free char *vm = xasprintf("%s/" IPAM_VMS_DIR "/%s", root, id);
+
+	return !(access(d, F_OK) < 0 && errno == ENOENT) ||
+	       !(access(vm, F_OK) < 0 && errno == ENOENT);
+}
+
+/* Drop the entries of containers (and VMs) that no longer exist, and those of drop_id. */
+static void reclaim(json_t *v, const char *root, const char *ctr_dir, const char *drop_id)
 {
 	const char *ip;
 	json_t *id;
@@ -48,10 +60,9 @@ static void reclaim(json_t *v, const char *ctr_dir, const char *drop_id)
 
 	json_object_foreach_safe(v, tmp, ip, id) {
 		const char *s = json_string_value(id);
-		cleanup_free char *d = s ? xasprintf("%s/%s", ctr_dir, s) : NULL;
 
 		if (!s || (drop_id && strcmp(s, drop_id) == 0) ||
-		    (ctr_dir && access(d, F_OK) < 0 && errno == ENOENT))
+		    (ctr_dir && !owner_exists(root, ctr_dir, s)))
 			(void)json_object_del(v, ip);
 	}
 }
@@ -69,7 +80,7 @@ int ipam_alloc(const char *root, json_t *def, const char *ctr_dir, const char *c
 	if (net_def_subnet4(def, &net, &prefix, &gw) < 0)
 		return hull_err_setx(err, EINVAL, "network %s has no IPv4 subnet", name);
 	mask = net_prefix_mask(prefix);
-	reclaim(v, ctr_dir, ctr_id);
+	reclaim(v, root, ctr_dir, ctr_id);
 	if (want) {
 		net_ip4_format(want, s);
 		if ((want & mask) != net || want == net || want == (net | ~mask) || want == gw)
@@ -103,7 +114,7 @@ int ipam_release(const char *root, const char *name, const char *ctr_id, struct 
 		return 0;
 	v = ipam_read(path);
 	before = json_object_size(v);
-	reclaim(v, NULL, ctr_id);
+	reclaim(v, root, NULL, ctr_id);
 	return json_object_size(v) == before ? 0 : ipam_write(path, v, err);
 }
 
@@ -112,6 +123,6 @@ int ipam_count(const char *root, const char *name, const char *ctr_dir)
 	cleanup_free char *path = ipam_path(root, name);
 	cleanup_json json_t *v = ipam_read(path);
 
-	reclaim(v, ctr_dir, NULL);
+	reclaim(v, root, ctr_dir, NULL);
 	return (int)json_object_size(v);
 }

@@ -11,6 +11,10 @@
 
 #include "common/error.h"
 
+/* Where the engine keeps the records of VMs on a network (engine/vmnet.h): an entry whose
+ * owner has a directory there is not reclaimed either. */
+#define IPAM_VMS_DIR "vms"
+
 /*
  * Allocate an address of def's first IPv4 subnet to ctr_id (want: that address, 0: the lowest
  * free one after the gateway). ctr_dir is the directory that holds the containers
