@@ -66,27 +66,6 @@ struct blk {
 	int rl_tfd;     /* timerfd on the I/O thread's loop: resumes the queue */
 };
 
-/* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
-static void elem_write(const struct virtq_elem *e, uint64_t off, const void *src, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = e->n_in; i < e->n_in + e->n_out && done < len; i++) {
-		size_t l = e->iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, l);
-		done += l;
-		off = 0;
-	}
-}
-
 /*
  * Slice [off, off + len) of buffers [first, first + n) of e into iov; returns the count or
  * -EINVAL when the range does not fit.
@@ -171,7 +150,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 
 		memcpy(id, b->serial, strnlen(b->serial, BLK_ID_BYTES));
 		len = e->out_len - 1 < BLK_ID_BYTES ? e->out_len - 1 : BLK_ID_BYTES;
-		elem_write(e, 0, id, (size_t)len);
+		virtq_elem_write(e, 0, id, (size_t)len);
 		*ret_written = (uint32_t)len;
 		return BLK_S_OK;
 	}
@@ -249,7 +228,7 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 		if (status != BLK_S_OK)
 			atomic_fetch_add_explicit(&b->n_errors, 1, memory_order_relaxed);
 		if (e.out_len >= 1)
-			elem_write(&e, e.out_len - 1, &status, 1);
+			virtq_elem_write(&e, e.out_len - 1, &status, 1);
 		(void)virtq_push(vq, e.head, written + (e.out_len >= 1 ? 1 : 0));
 		done = true;
 	}

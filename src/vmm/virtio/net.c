@@ -213,28 +213,6 @@ static bool net_rx_hdr_ok(uint64_t f, struct net_hdr *h, size_t frame_len)
 	}
 }
 
-/* Write len bytes of src into the writable buffers of e from offset off; returns bytes. */
-static size_t elem_write(const struct virtq_elem *e, size_t off, const void *src, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = e->n_in; i < e->n_in + e->n_out && done < len; i++) {
-		size_t l = e->iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
-
 /*
  * Deliver p's pending frame on rx queue vq: 1 delivered, 0 no room yet (the frame stays),
  * 2 dropped (counted), -errno when the guest broke the ring. Without MRG_RXBUF the frame
@@ -265,7 +243,7 @@ static int net_rx_deliver(struct virtio_net *n, struct virtq *vq, struct net_pai
 			virtq_unpop(vq, k);
 			return r;
 		}
-		w = elem_write(&e, 0, p->pkt + off, p->pkt_len - off);
+		w = virtq_elem_write(&e, 0, p->pkt + off, p->pkt_len - off);
 		heads[k] = e.head;
 		lens[k] = (uint32_t)w;
 		if (k++ == 0)
@@ -279,7 +257,7 @@ static int net_rx_deliver(struct virtio_net *n, struct virtq *vq, struct net_pai
 	}
 	if (k > 1) {
 		nb = htole16((uint16_t)k);
-		(void)elem_write(&first, offsetof(struct net_hdr, num_buffers), &nb, sizeof(nb));
+		(void)virtq_elem_write(&first, offsetof(struct net_hdr, num_buffers), &nb, sizeof(nb));
 	}
 	r = virtq_push_n(vq, heads, lens, k);
 	if (r < 0)

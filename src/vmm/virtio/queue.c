@@ -176,6 +176,27 @@ void virtq_unpop(struct virtq *q, unsigned n)
 	q->last_avail = (uint16_t)(q->last_avail - n);
 }
 
+size_t virtq_elem_write(const struct virtq_elem *e, uint64_t off, const void *src, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = e->n_in; i < e->n_in + e->n_out && done < len; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= (size_t)off;
+		if (l > len - done)
+			l = len - done;
+		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, l);
+		done += l;
+		off = 0;
+	}
+	return done;
+}
+
 size_t virtq_elem_read(const struct virtq_elem *e, uint64_t off, void *dst, size_t len)
 {
 	size_t done = 0;

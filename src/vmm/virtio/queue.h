@@ -62,5 +62,8 @@ int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *lens, u
  */
 void virtq_unpop(struct virtq *q, unsigned n);
 
+/* Copy up to len bytes of src into the writable part of e, starting at off; returns bytes
+ * copied (fewer when the buffers end first). */
+size_t virtq_elem_write(const struct virtq_elem *e, uint64_t off, const void *src, size_t len);
 /* Copy up to len bytes from the readable part of e, starting at off; returns bytes copied. */
 size_t virtq_elem_read(const struct virtq_elem *e, uint64_t off, void *dst, size_t len);

@@ -9,16 +9,14 @@ line typed on the console must come back from the guest's shell. After `resume` 
 completes. With the disk on the event loop (before the I/O thread), the stuck thread was
 the event loop itself: the API did not answer and the console went silent until resume."""
 import os
-import queue
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 
-from vmhelpers import INIT_PROLOGUE, vm_api
+from vmhelpers import INIT_PROLOGUE, Lines, vm_api
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -77,38 +75,6 @@ def api(path):
     return vm_api(path, timeout=WAIT)
 
 
-class Lines:
-    """hull's stdout, read by a thread, so that a silent console fails the test (after WAIT
-    seconds) instead of blocking it while the disk is still suspended."""
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        self.out = []
-        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self.t.start()
-
-    def _pump(self, stream):
-        for line in iter(stream.readline, ""):
-            self.q.put(line)
-        self.q.put(None)
-
-    def until(self, marker, bound=WAIT):
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            try:
-                line = self.q.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                return False
-            self.out.append(line)
-            if marker in line:
-                return True
-        return False
-
-    def text(self):
-        return "".join(self.out)[-3000:]
-
-
 def stuck_threads(pid):
     """Thread ids of pid in uninterruptible sleep (D): waiting on the suspended disk."""
     tids = []
@@ -141,7 +107,7 @@ def test_stuck_disk_does_not_stop_console_or_api(hull, kernel, make_initramfs, s
         suspended = True
         p.stdin.write("go\n")
         p.stdin.flush()
-        assert lines.until("HULL-TEST: reading"), lines.text()
+        assert lines.until("HULL-TEST: reading", WAIT), lines.text()
         deadline = time.monotonic() + WAIT
         while not stuck_threads(p.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -152,11 +118,11 @@ def test_stuck_disk_does_not_stop_console_or_api(hull, kernel, make_initramfs, s
         assert api(sock)["state"] == "running"
         p.stdin.write("ping\n")
         p.stdin.flush()
-        assert lines.until("HULL-TEST: echo=ping"), lines.text()
+        assert lines.until("HULL-TEST: echo=ping", WAIT), lines.text()
         assert "read-done" not in lines.text()  # still stuck: the disk, not the guest
         sh("dmsetup", "resume", name, env=env)
         suspended = False
-        assert lines.until("HULL-TEST: read-done"), lines.text()
+        assert lines.until("HULL-TEST: read-done", WAIT), lines.text()
         p.stdin.write("quit\n")
         p.stdin.flush()
         p.wait(timeout=BOOT_TIMEOUT)
