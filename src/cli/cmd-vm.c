@@ -28,6 +28,7 @@ static void vm_run_more(FILE *f)
 {
 	fprintf(f,
 		"DISK is PATH[,ro][,format=raw|qcow2][,serial=ID].\n"
+		"--vsock CID: 3 to 4294967294; the API's status shows it as vsock_cid.\n"
 		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
 		"5 stopped by hull (a shutdown request timed out, or a second SIGTERM), 125 error.\n"
 		"SIGTERM (or {\"op\":\"shutdown\"} on --api-sock) asks the guest to shut down: hull\n"
@@ -44,6 +45,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
+	{ "vsock", required_argument, NULL, 'V', "CID|auto",
+	  "a virtio-vsock device on /dev/vhost-vsock with this guest CID (auto: a free one)" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
@@ -149,6 +152,13 @@ static int vm_run_main(int argc, char **argv)
 			}
 			cfg.disks = disks;
 			cfg.n_disks++;
+			break;
+		case 'V':
+			if (vm_opt_vsock(optarg, &cfg) < 0) {
+				fprintf(stderr, "hull vm run: --vsock %s: expected a CID or auto\n",
+					optarg);
+				return 125;
+			}
 			break;
 		case 'C':
 			if (vm_opt_console(optarg, &cfg.console) < 0) {

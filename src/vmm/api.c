@@ -53,11 +53,12 @@ static json_t *api_status(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	paused = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
-	return json_pack("{s:b, s:s, s:i, s:I}", "ok", 1,
+	return json_pack("{s:b, s:s, s:i, s:I, s:o?}", "ok", 1,
 			 "state", atomic_load(&vm->stop) ? vmm_stop_name((enum vm_stop)atomic_load(&vm->stop))
 							 : paused ? "paused"
 							 : vm->shutdown_requested ? "shutting-down" : "running",
-			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size);
+			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size,
+			 "vsock_cid", vm->vsock_cid ? json_integer(vm->vsock_cid) : NULL);
 }
 
 /* Handle one request line; returns the reply (owned by the caller). */

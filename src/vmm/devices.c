@@ -16,6 +16,7 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 static unsigned one(const struct vm_config *cfg)
@@ -177,6 +178,29 @@ static void console_dev_free(void *dev)
 	virtio_console_free(dev);
 }
 
+static unsigned vsock_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->vsock;
+}
+
+static int vsock_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int fd = vm->vsock_fd;
+
+	vm->vsock_fd = -1; /* the device owns it now, on failure too */
+	return virtio_vsock_create(vm, fd, vm->vsock_cid, (struct virtio_pci_dev **)ret, err);
+}
+
+static void vsock_dev_free(void *dev)
+{
+	virtio_vsock_free(dev);
+}
+
+static int vsock_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_vsock_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -225,10 +249,16 @@ static const struct vm_device_ops console_ops = {
 	.create = console_dev_create, .reset = virtio_dev_reset, .free = console_dev_free,
 	.save = virtio_dev_save, .load = virtio_dev_load,
 };
+static const struct vm_device_ops vsock_ops = {
+	.name = "virtio-vsock", .state_id = 0x13, .count = vsock_count,
+	.create = vsock_dev_create, .reset = virtio_dev_reset, .free = vsock_dev_free,
+	.save = virtio_dev_save, .load = vsock_dev_load,
+};
 
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
+	&vsock_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/x86/arch.h"
 
 #define VM_MIN_MEM (16ULL << 20)
@@ -178,6 +180,12 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     " MiB)", cfg->mem_size >> 20, host >> 20);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
 		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	if (cfg->vsock && !cfg->vsock_auto &&
+	    (cfg->vsock_cid < VSOCK_CID_MIN || cfg->vsock_cid > VSOCK_CID_MAX))
+		return hull_err_setx(err, EINVAL, "--vsock %" PRIu64 ": a guest CID is %u to %u, or auto",
+				     cfg->vsock_cid, VSOCK_CID_MIN, VSOCK_CID_MAX);
+	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->vsock)
+		return hull_err_setx(err, EINVAL, "--vsock needs a Linux kernel, not a raw guest");
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->console == VM_CONSOLE_VIRTIO)
 		return hull_err_setx(err, EINVAL,
 				     "--console virtio needs a Linux kernel, not a raw guest");
@@ -300,6 +308,21 @@ static int vm_signals_watch(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+/* --vsock: the device and the guest's CID before KVM, so a CID in use fails on every host. */
+static int vm_vsock_open(struct vm *vm, struct hull_err *err)
+{
+	uint64_t seed = 0;
+
+	if (!vm->cfg->vsock)
+		return 0;
+	/* auto: a random start, so that VMs starting together rarely try the same CIDs */
+	if (vm->cfg->vsock_auto && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = vm_now_ns() ^ (uint64_t)getpid();
+	vm->vsock_fd = vsock_open(VSOCK_DEV_PATH, (uint32_t)vm->cfg->vsock_cid, vm->cfg->vsock_auto,
+				  seed, &vm->vsock_cid, err);
+	return vm->vsock_fd < 0 ? vm->vsock_fd : 0;
+}
+
 /*
  * Everything that needs no KVM, done before /dev/kvm is opened: the user hears about a typo
  * in --disk, a truncated kernel or a taken --api-sock on every host, including one without
@@ -321,6 +344,9 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
+	r = vm_vsock_open(vm, err);
+	if (r < 0)
+		return r;
 	vm->load_ns = vm_now_ns();
 	r = arch_load(vm, err);
 	vm->load_ns = vm_now_ns() - vm->load_ns;
@@ -410,6 +436,8 @@ static void vm_free(struct vm *vm)
 	free(vm->disks);
 	vcpus_free(vm);
 	evloop_free(vm->loop);
+	if (vm->vsock_fd >= 0)
+		(void)close(vm->vsock_fd);
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);
 	if (vm->sig_fd >= 0)
@@ -429,6 +457,7 @@ static void vm_free(struct vm *vm)
 int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err)
 {
 	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1, .sig_fd = -1,
+			 .vsock_fd = -1,
 			 .shutdown_tfd = -1, .ncpus = cfg->cpus };
 	sigset_t term, old;
 	int r;

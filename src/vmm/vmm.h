@@ -90,6 +90,10 @@ struct vm_config {
 	 */
 	unsigned shutdown_timeout_s;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
+	/* --vsock CID|auto: a virtio-vsock device on /dev/vhost-vsock (vsock_cid unless auto) */
+	bool vsock;
+	bool vsock_auto;
+	uint64_t vsock_cid; /* 3 to 0xfffffffe, checked in vmm_run */
 };
 
 /*
