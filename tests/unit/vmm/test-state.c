@@ -29,6 +29,7 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 #include "virtio-driver.h"
@@ -59,7 +60,7 @@ static void fx_build(struct fx *f)
 	struct i8042 *k = xmalloc(sizeof(*k));
 	struct serial *s = NULL;
 	struct disk *d = NULL;
-	struct vm_device *devs = xcalloc(6, sizeof(*devs));
+	struct vm_device *devs = xcalloc(7, sizeof(*devs));
 	unsigned n = 0;
 
 	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
@@ -74,6 +75,8 @@ static void fx_build(struct fx *f)
 	devs[n++] = (struct vm_device){ kind("virtio-rng"), 0, virtio_rng_new_test(&f->mem) };
 	devs[n++] = (struct vm_device){ kind("virtio-console"), 0,
 					virtio_console_new_test(&f->mem, -1) };
+	devs[n++] = (struct vm_device){ kind("virtio-vsock"), 0,
+					virtio_vsock_new_test(&f->mem, 42) };
 	memset(&f->vm, 0, sizeof(f->vm));
 	f->vm.devs = devs;
 	f->vm.n_devs = n;
@@ -132,6 +135,8 @@ static void dirty(struct fx *f)
 
 			drv_features(v);
 			drv_queue(v, 0, 8, 1, DESC, AVAIL, USED);
+			if (strcmp(d->ops->name, "virtio-vsock") == 0) /* vhost needs rx and tx */
+				drv_queue(v, 1, 8, 1, DESC + 0x1000, AVAIL + 0x1000, USED + 0x1000);
 			drv_ok(v);
 			bar_w(v, VIRTIO_BAR_MSIX + 16, 0xfee00000, 4);
 			bar_w(v, VIRTIO_BAR_MSIX + 24, 0x4041, 4);
