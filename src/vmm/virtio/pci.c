@@ -142,7 +142,8 @@ static void virtio_activate(struct virtio_pci_dev *v)
 {
 	if (v->active || !v->ops->activate)
 		return;
-	if (v->ops->activate(v) < 0)
+	/* 3.1.1: no backend runs on features the driver never settled (FEATURES_OK). */
+	if (!(v->st.status & VIRTIO_STATUS_FEATURES_OK) || v->ops->activate(v) < 0)
 		virtio_pci_device_error(v);
 	else
 		v->active = true;

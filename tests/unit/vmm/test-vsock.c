@@ -134,6 +134,13 @@ static void test_hooks(void **state)
 	assert_true(v->active);
 	assert_int_equal(v->st.vq[1].msix_vector, 3);
 
+	/* DRIVER_OK without FEATURES_OK: no backend on unsettled features. */
+	bar_w(v, 0x14, 0, 1);
+	bar_w(v, 0x14, 1 | 2 | 4, 1);
+	assert_false(v->active);
+	assert_int_equal(calls.activate, 3);
+	assert_true(bar_r(v, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+
 	/* A backend that cannot start: DEVICE_NEEDS_RESET, never active. */
 	bar_w(v, 0x14, 0, 1);
 	calls.activate_ret = -EINVAL;
