@@ -6,7 +6,9 @@ different CIDs (the API's status shows each); each runs a static echo server on 
 1 MiB of seeded random bytes to each and reads them back, checksummed (the second VM runs
 with --no-irqfd: the worker's interrupts take the fallback eventfd through hull's event loop
 instead of the vector's irqfd); an explicit CID that a
-running guest holds is refused with one line naming --vsock, and that VM does not start.
+running guest holds is refused with one line naming --vsock, and that VM does not start. A
+guest that unloads and reloads its driver between two sessions (a device reset: the vhost
+worker stopped and started again on new rings) still exchanges the 1 MiB.
 
 On any host: a CID out of range or not a number, and no /dev/vhost-vsock (a tmpfs over /dev
 in a private mount namespace), are one line naming --vsock, exit 125, before KVM is needed."""
@@ -30,6 +32,15 @@ PORT = 5201
 PAYLOAD = 1 << 20
 
 INIT = INIT_PROLOGUE + r"""
+/vsock-echo 5201 1
+poweroff -f
+"""
+# Two sessions, with the driver unloaded and loaded again between them: the device is reset
+# (the vhost worker stopped, its indices taken back) and started again from ring index 0.
+INIT_RELOAD = INIT_PROLOGUE + r"""
+/vsock-echo 5201 1
+ko=$(grep vmw_vsock_virtio_transport.ko /etc/hull-modules)
+rmmod vmw_vsock_virtio_transport && insmod "$ko" && echo "HULL-VSOCK: reloaded"
 /vsock-echo 5201 1
 poweroff -f
 """
@@ -67,19 +78,23 @@ class Lines:
 
 
 @pytest.fixture
-def vsock_initrd(hull, kernel, tmp_path):
+def make_vsock_initrd(hull, kernel, tmp_path):
+    """An initramfs whose /init is the given script, with the echo server and the driver."""
     if not shutil.which("gcc"):
         pytest.skip("gcc not installed")
     echo = tmp_path / "vsock-echo"
     subprocess.run(["gcc", "-static", "-O2", "-o", str(echo),
                     str(REPO / "tests/integration/vm/vsock_echo.c")], check=True, timeout=120)
-    init = tmp_path / "init"
-    init.write_text(INIT)
-    out = tmp_path / "initrd.cpio"
-    subprocess.run([hull, "vm", "initramfs", "--output", str(out), "--init", str(init),
-                    "--module-dir", kernel[1], "--module", "vmw_vsock_virtio_transport",
-                    "--file", f"{echo}:/vsock-echo"], check=True, timeout=120)
-    return str(out)
+
+    def make(script):
+        init = tmp_path / "init"
+        init.write_text(script)
+        out = tmp_path / "initrd.cpio"
+        subprocess.run([hull, "vm", "initramfs", "--output", str(out), "--init", str(init),
+                        "--module-dir", kernel[1], "--module", "vmw_vsock_virtio_transport",
+                        "--file", f"{echo}:/vsock-echo"], check=True, timeout=120)
+        return str(out)
+    return make
 
 
 def start_vm(hull, kernel, initrd, sock, vsock, *extra):
@@ -91,8 +106,17 @@ def start_vm(hull, kernel, initrd, sock, vsock, *extra):
     return p, Lines(p.stdout)
 
 
-def exchange(cid, seed):
-    """Send PAYLOAD seeded bytes to the guest's echo server, read them back: their sha256s."""
+def exchange(cid, seed, lines):
+    """Send PAYLOAD seeded bytes to the guest's echo server, read them back: their sha256s
+    and the count; an error names the guest's console."""
+    try:
+        return exchange_bytes(cid, seed)
+    except OSError as e:
+        lines.until("\0", 5)  # what the guest printed meanwhile
+        raise AssertionError(f"vsock {cid}:{PORT}: {e!r}\n{lines.text()}") from e
+
+
+def exchange_bytes(cid, seed):
     data = random.Random(seed).randbytes(PAYLOAD)
     s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
     s.settimeout(WAIT)
@@ -120,7 +144,8 @@ def exchange(cid, seed):
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-def test_vsock_two_guests_auto_cids_echo(hull, kernel, vsock_initrd, tmp_path):
+def test_vsock_two_guests_auto_cids_echo(hull, kernel, make_vsock_initrd, tmp_path):
+    vsock_initrd = make_vsock_initrd(INIT)
     vms = []
     try:
         for i in range(2):
@@ -148,7 +173,7 @@ def test_vsock_two_guests_auto_cids_echo(hull, kernel, vsock_initrd, tmp_path):
         assert f"--vsock {cids[0]}" in r.stderr and "in use" in r.stderr, r.stderr
 
         for i, (p, lines, _) in enumerate(vms):
-            want, got, n = exchange(cids[i], seed=1000 + i)
+            want, got, n = exchange(cids[i], 1000 + i, lines)
             assert n == PAYLOAD and got == want, (n, lines.text())
             assert lines.until(f"HULL-VSOCK: echoed {PAYLOAD} bytes"), lines.text()
         for p, lines, _ in vms:
@@ -162,6 +187,33 @@ def test_vsock_two_guests_auto_cids_echo(hull, kernel, vsock_initrd, tmp_path):
     for _, lines, sock in vms:
         lines.t.join(timeout=WAIT)
         assert not os.path.exists(sock)
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_vsock_driver_reload(hull, kernel, make_vsock_initrd, tmp_path):
+    """The guest unloads and reloads its driver between two sessions: hull stops the vhost
+    worker on the reset and starts it again on the new rings."""
+    sock = str(tmp_path / "api.sock")
+    p, lines = start_vm(hull, kernel, make_vsock_initrd(INIT_RELOAD), sock, "auto")
+    try:
+        assert lines.until("HULL-VSOCK: listening", BOOT_TIMEOUT), lines.text()
+        cid = vm_api(sock, timeout=WAIT)["vsock_cid"]
+        for session in range(2):
+            if session:
+                assert lines.until("HULL-VSOCK: reloaded"), lines.text()
+                assert lines.until("HULL-VSOCK: listening"), lines.text()
+            want, got, n = exchange(cid, 3000 + session, lines)
+            assert n == PAYLOAD and got == want, (n, lines.text())
+            assert lines.until(f"HULL-VSOCK: echoed {PAYLOAD} bytes"), lines.text()
+        p.wait(timeout=BOOT_TIMEOUT)
+        assert p.returncode == 0, lines.text() + p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    lines.t.join(timeout=WAIT)
+    assert not os.path.exists(sock)
 
 
 def run_bad(hull, kernel, *args):
