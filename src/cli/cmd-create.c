@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/create-security.h"
 #include "cli/create-lifecycle.h"
+#include "cli/create-spec.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/strv.h"
@@ -235,6 +236,7 @@ static const struct cli_option run_opts[] = {
 	  "CPUs the container may use (e.g. 0-3,5)" },
 	{ "pids-limit", required_argument, NULL, OPT_PIDS, "N",
 	  "maximum number of processes (-1 or 0: unlimited)" },
+	CLI_SPEC_OPTIONS
 	{ "read-only", no_argument, NULL, OPT_READ_ONLY, NULL, "mount the root file system "
 								"read-only" },
 	{ "cap-add", required_argument, NULL, OPT_CAP_ADD, "CAP", "add a capability (or ALL)" },
@@ -343,6 +345,10 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			if (cli_security_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			break;
+		case CLI_SPEC_FIRST + 1 ... CLI_SPEC_END - 1:
+			if (cli_spec_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		case CLI_LC_INIT ... CLI_LC_LAST:
 			if (cli_lifecycle_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
@@ -371,7 +377,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (spec_memory_swap_check(o->memory, o->memory_swap, "", NULL) < 0)
 		return cli_usage_error(cmd, "--memory-swap %s: must not be below the memory limit "
 				       "(-m), it is memory plus swap", swap_arg);
-	if (cli_lifecycle_check(cmd, o) != 0)
+	if (cli_lifecycle_check(cmd, o) != 0 || cli_spec_check(cmd, o) != 0)
 		return EXIT_ENGINE;
 	o->image = argv[optind];
 	/* tests point it at a directory of fake handlers (docs/testing.md) */
@@ -398,6 +404,7 @@ void cli_run_opts_free(struct run_opts *o)
 	strv_free(o->aliases);
 	cli_security_free(o);
 	strv_free(o->labels);
+	cli_spec_free(o);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -13,7 +13,7 @@
 
 #include "cli/opt.h"
 
-#define CLI_OPT_MAX 64
+#define CLI_OPT_MAX 128
 #define CLI_OPT_HELP 0x7fff0001
 
 const char *cli_prog = "hull";

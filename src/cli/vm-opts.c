@@ -1,6 +1,7 @@
 /* `hull vm run` flag values to struct vm_config (vm-opts.h). */
 #include "cli/vm-opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -21,6 +22,17 @@ int vm_opt_uint(const char *s, unsigned *ret)
 	if (errno || *end || v > UINT_MAX)
 		return -EINVAL;
 	*ret = (unsigned)v;
+	return 0;
+}
+
+int vm_opt_id(const char *s, int64_t *ret)
+{
+	unsigned v;
+
+	/* (uid_t)-1 means "unchanged" to setuid: never an id */
+	if (vm_opt_uint(s, &v) < 0 || v == UINT_MAX)
+		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 
@@ -70,6 +82,43 @@ int vm_opt_console(const char *s, enum vm_console *ret)
 	return -EINVAL;
 }
 
+/*
+ * bps=SIZE, iops=N and their one-time bursts (bps_burst=SIZE, iops_burst=N): Firecracker's
+ * buckets with a refill time of one second. 0, -EINVAL for a bad value, -ENOENT for another
+ * key.
+ */
+static int disk_rate_opt(const char *opt, struct ratelimit_config *rate)
+{
+	static const struct {
+		const char *key;
+		bool bytes, burst;
+	} keys[] = {
+		{ "bps=", true, false }, { "bps_burst=", true, true },
+		{ "iops=", false, false }, { "iops_burst=", false, true },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct token_bucket_config *b = keys[i].bytes ? &rate->bytes : &rate->ops;
+		size_t n = strlen(keys[i].key);
+		uint64_t v;
+		unsigned u;
+
+		if (strncmp(opt, keys[i].key, n) != 0)
+			continue;
+		if (keys[i].bytes ? vm_opt_size(opt + n, &v) < 0 : vm_opt_uint(opt + n, &u) < 0)
+			return -EINVAL;
+		if (!keys[i].bytes)
+			v = u;
+		if (keys[i].burst)
+			b->one_time_burst = v;
+		else
+			b->size = v;
+		b->refill_ms = 1000;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 {
 	char *save = NULL, *opt;
@@ -94,10 +143,116 @@ int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 						     d->path, opt + 7);
 		} else if (strncmp(opt, "serial=", 7) == 0)
 			d->serial = opt + 7; /* its length is the VMM's to check */
+		else if (disk_rate_opt(opt, &d->rate) == 0)
+			continue;
+		else if (strchr(opt, '=') && disk_rate_opt(opt, &d->rate) == -EINVAL)
+			return hull_err_setx(err, EINVAL,
+					     "--disk %s: %s: expected a number (bps and its burst take sizes: 10M)",
+					     d->path, opt);
 		else
 			return hull_err_setx(err, EINVAL,
-					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID)",
+					     "--disk %s: unknown option '%s' (ro, rw, format=raw|qcow2, serial=ID, bps=, iops=, bps_burst=, iops_burst=)",
 					     d->path, opt);
+	}
+	return 0;
+}
+
+/* XX:XX:XX:XX:XX:XX, hex digits, two per byte. */
+static int vm_opt_mac(const char *s, uint8_t mac[6])
+{
+	for (unsigned i = 0; i < 6; i++) {
+		char hex[3] = { s[0], s[0] ? s[1] : 0, 0 };
+		char *end;
+
+		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul(hex, &end, 16);
+		s += 2;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -EINVAL;
+		s += i < 5;
+	}
+	return 0;
+}
+
+int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(n, 0, sizeof(*n));
+	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "tap=", 4) == 0)
+			n->tap = opt + 4; /* its length is the VMM's to check */
+		else if (strncmp(opt, "mac=", 4) == 0) {
+			if (vm_opt_mac(opt + 4, n->mac) < 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: mac=%s: expected XX:XX:XX:XX:XX:XX",
+						     opt + 4);
+			n->mac_set = true;
+		} else if (strncmp(opt, "queues=", 7) == 0) {
+			if (vm_opt_uint(opt + 7, &n->queues) < 0 || n->queues == 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: queues=%s: expected a number of queue pairs",
+						     opt + 7);
+		} else
+			return hull_err_setx(err, EINVAL,
+					     "--net: unknown option '%s' (tap=IFNAME, mac=MAC, queues=N)",
+					     opt);
+	}
+	if (!n->tap || !*n->tap)
+		return hull_err_setx(err, EINVAL, "--net: tap=IFNAME is required");
+	return 0;
+}
+
+/* on or off (a balloon's switches); 0 or -EINVAL */
+static int vm_opt_onoff(const char *s, bool *ret)
+{
+	if (strcmp(s, "on") == 0 || strcmp(s, "true") == 0)
+		*ret = true;
+	else if (strcmp(s, "off") == 0 || strcmp(s, "false") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(b, 0, sizeof(*b));
+	b->enabled = true;
+	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(opt, '=');
+		unsigned n = 0;
+		int r;
+
+		if (val)
+			*val++ = '\0';
+		if (!val && strcmp(opt, "on") == 0)
+			continue; /* --balloon on: the defaults */
+		if (!val)
+			return hull_err_setx(err, EINVAL, "--balloon: '%s': expected NAME=VALUE or on",
+					     opt);
+		if (strcmp(opt, "amount_mib") == 0) {
+			r = vm_opt_uint(val, &n);
+			b->amount_mib = n;
+		} else if (strcmp(opt, "stats") == 0) {
+			r = vm_opt_uint(val, &n);
+			b->stats_s = n;
+		} else if (strcmp(opt, "deflate_on_oom") == 0)
+			r = vm_opt_onoff(val, &b->deflate_on_oom);
+		else if (strcmp(opt, "free_page_reporting") == 0)
+			r = vm_opt_onoff(val, &b->free_page_reporting);
+		else
+			return hull_err_setx(err, EINVAL,
+					     "--balloon: unknown option '%s' (amount_mib=N, deflate_on_oom=on, stats=SECONDS, free_page_reporting=on)",
+					     opt);
+		if (r < 0)
+			return hull_err_setx(err, EINVAL, "--balloon: %s=%s: %s", opt, val,
+					     strcmp(opt, "amount_mib") == 0 ? "expected a number of MiB" :
+					     strcmp(opt, "stats") == 0 ? "expected a number of seconds" :
+					     "expected on or off");
 	}
 	return 0;
 }

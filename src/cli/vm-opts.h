@@ -16,9 +16,24 @@
 int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err);
 /* A decimal count ("8", no sign, no suffix) that fits an unsigned: 0 or -EINVAL. */
 int vm_opt_uint(const char *s, unsigned *ret);
+/* --uid, --gid: a decimal id below 2^32 - 1; 0 or -EINVAL. */
+int vm_opt_id(const char *s, int64_t *ret);
 /* --memory: docker's size grammar (512M, 2GiB, 1.5g, 4096 bytes), as hull's other flags. */
 int vm_opt_size(const char *s, uint64_t *ret);
 /* --vsock: "auto" or a decimal CID (its range is the VMM's to check); 0 or -EINVAL. */
 int vm_opt_vsock(const char *s, struct vm_config *cfg);
 /* --console: serial, virtio or none; 0 or -EINVAL. */
 int vm_opt_console(const char *s, enum vm_console *ret);
+/*
+ * --net "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]" into n (its strings point into s,
+ * which is modified). 0, or -EINVAL with err naming --net and the bad option.
+ */
+int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);
+/*
+ * --balloon "on" or "[amount_mib=N][,deflate_on_oom=on][,stats=SECONDS][,free_page_reporting=on]"
+ * into b, enabled. Syntax only; the VMM checks
+ * the amount against --memory. 0, or -EINVAL with err naming the bad option.
+ */
+int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
+/* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
+int vm_update_main(int argc, char **argv);

@@ -399,44 +399,56 @@ static int plan_build(const struct cgroup_paths *p, const struct oci_resources *
 	return p->v2 ? cgv2_plan(p, res, where, plan, err) : cgv1_plan(p, res, where, plan, err);
 }
 
-/* Devices every container may use, after runc's specconv.AllowedDevices. */
-static const struct oci_dev_rule default_devices[] = {
-	{ true, 'c', -1, -1, "m" },    { true, 'b', -1, -1, "m" },
-	{ true, 'c', 1, 3, "rwm" },    /* /dev/null */
-	{ true, 'c', 1, 8, "rwm" },    /* /dev/random */
-	{ true, 'c', 1, 7, "rwm" },    /* /dev/full */
-	{ true, 'c', 5, 0, "rwm" },    /* /dev/tty */
-	{ true, 'c', 1, 5, "rwm" },    /* /dev/zero */
-	{ true, 'c', 1, 9, "rwm" },    /* /dev/urandom */
-	{ true, 'c', 5, 1, "rwm" },    /* /dev/console */
-	{ true, 'c', 136, -1, "rwm" }, /* /dev/pts/N */
-	{ true, 'c', 5, 2, "rwm" },    /* /dev/ptmx */
-	{ true, 'c', 10, 200, "rwm" }, /* /dev/net/tun */
+/*
+ * Devices every container may use, after runc's devices.AllowedDevices; path: the node the
+ * default is for ("" for rules without one), dropped when linux.devices has a node there
+ * (the spec's device takes priority, as in runc's specconv).
+ */
+static const struct {
+	const char *path;
+	struct oci_dev_rule rule;
+} default_devices[] = {
+	{ "", { true, 'c', -1, -1, "m" } },
+	{ "", { true, 'b', -1, -1, "m" } },
+	{ "/dev/null", { true, 'c', 1, 3, "rwm" } },
+	{ "/dev/random", { true, 'c', 1, 8, "rwm" } },
+	{ "/dev/full", { true, 'c', 1, 7, "rwm" } },
+	{ "/dev/tty", { true, 'c', 5, 0, "rwm" } },
+	{ "/dev/zero", { true, 'c', 1, 5, "rwm" } },
+	{ "/dev/urandom", { true, 'c', 1, 9, "rwm" } },
+	{ "/dev/console", { true, 'c', 5, 1, "rwm" } },
+	{ "", { true, 'c', 136, -1, "rwm" } }, /* /dev/pts/N */
+	{ "", { true, 'c', 5, 2, "rwm" } },    /* /dev/ptmx */
+	{ "/dev/net/tun", { true, 'c', 10, 200, "rwm" } },
 };
+
+static bool spec_has_device_at(const struct oci_spec *s, const char *path)
+{
+	for (size_t i = 0; *path && i < s->n_devices; i++)
+		if (strcmp(s->devices[i].path, path) == 0)
+			return true;
+	return false;
+}
 
 /*
  * The device rules of a new container, as runc orders them: linux.resources.devices, then
- * the default allowed devices, then one "rwm" rule per linux.devices entry; the base state is
- * deny-all. A heap array (free()).
+ * the default allowed devices (less those a linux.devices node replaces); the base state is
+ * deny-all. A linux.devices node gets no rule of its own: its access is what
+ * linux.resources.devices allows (runc's; docker's `--device /dev/x:/dev/x:r` writes an "r"
+ * rule, and the node stays unwritable). A heap array (free()).
  */
 static struct oci_dev_rule *device_rules(const struct oci_spec *s, size_t *ret_n)
 {
 	const struct oci_resources *res = &s->resources;
-	struct oci_dev_rule *v = xcalloc(res->n_devices + ARRAY_SIZE(default_devices) +
-						 s->n_devices + 1,
+	struct oci_dev_rule *v = xcalloc(res->n_devices + ARRAY_SIZE(default_devices) + 1,
 					 sizeof(*v));
 	size_t n = 0;
 
 	for (size_t i = 0; i < res->n_devices; i++)
 		v[n++] = res->devices[i];
 	for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++)
-		v[n++] = default_devices[i];
-	for (size_t i = 0; i < s->n_devices; i++) {
-		if (s->devices[i].type == 'p')
-			continue; /* fifos are not device-controlled */
-		v[n++] = (struct oci_dev_rule){ true, s->devices[i].type, s->devices[i].major,
-						s->devices[i].minor, "rwm" };
-	}
+		if (!spec_has_device_at(s, default_devices[i].path))
+			v[n++] = default_devices[i].rule;
 	*ret_n = n;
 	return v;
 }

@@ -38,9 +38,15 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 	 * rootfsPropagation shared/slave/private applies to / here and again after pivot. */
 	if (s->rootfs_propagation & (MS_PRIVATE | MS_SLAVE))
 		prop = s->rootfs_propagation | MS_REC;
+	/* shared as given (runc's prepareRoot): the mounts copied from the host keep their peer
+	 * groups, so a bind of a shared host mount made shared again propagates both ways
+	 * (docker's -v SRC:DST:rshared) */
+	if (s->rootfs_propagation & MS_SHARED)
+		prop = s->rootfs_propagation;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return hull_err_set(err, errno, "make / %s",
-				    prop & MS_PRIVATE ? "rprivate" : "rslave");
+				    prop & MS_PRIVATE ? "rprivate"
+				    : prop & MS_SHARED ? "shared" : "rslave");
 	/* pivot_root(2) needs the new root to be a mount point. */
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);

@@ -20,6 +20,10 @@ struct disk_ops {
 	void (*prefetch)(struct disk *d, uint64_t off, uint64_t len);
 	/* Optional: start writing the file's dirty pages (disk_start_writeback), no lock. */
 	void (*start_writeback)(struct disk *d);
+	/* Optional: make the disk new_size bytes (larger; checked), without the disk's lock. */
+	int (*grow)(struct disk *d, uint64_t new_size, struct hull_err *err);
+	/* Optional: the size as the file says now (raw: grown or shrunk on the host), or -errno. */
+	int (*refresh_size)(struct disk *d, uint64_t *ret_size);
 	/* Frees the back end's state and the struct disk that starts it. */
 	void (*free)(struct disk *d);
 };

@@ -178,6 +178,41 @@ uint64_t disk_size(const struct disk *d)
 	return d->size;
 }
 
+int disk_refresh_size(struct disk *d)
+{
+	uint64_t size;
+	int r;
+
+	if (!d->ops->refresh_size)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	r = d->ops->refresh_size(d, &size);
+	if (r == 0)
+		d->size = size;
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int disk_grow(struct disk *d, uint64_t new_size, struct hull_err *err)
+{
+	if (d->read_only)
+		return hull_err_setx(err, EROFS, "%s: opened read-only", d->path);
+	if (new_size % 512)
+		return hull_err_setx(err, EINVAL, "%s: %llu bytes is not a multiple of 512", d->path,
+				     (unsigned long long)new_size);
+	if (new_size < d->size)
+		return hull_err_setx(err, EINVAL,
+				     "%s: %llu bytes is less than its size (%llu): it only grows",
+				     d->path, (unsigned long long)new_size,
+				     (unsigned long long)d->size);
+	if (new_size == d->size)
+		return 0;
+	if (!d->ops->grow)
+		return hull_err_setx(err, ENOTSUP, "%s: cannot grow a %s disk", d->path,
+				     d->ops->name);
+	return d->ops->grow(d, new_size, err);
+}
+
 enum disk_format disk_get_format(const struct disk *d)
 {
 	return d->format;

@@ -72,6 +72,19 @@ int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct dis
 void disk_close(struct disk *d);
 
 uint64_t disk_size(const struct disk *d);
+/*
+ * Re-read the size from the file (a raw file grown or shrunk on the host: fstat, or the block
+ * device's size) and make it disk_size(). A QCOW2 image's size is its header's, which nobody
+ * changes while it is open (the image locks keep `hull img resize` out): unchanged. 0 or -errno.
+ */
+int disk_refresh_size(struct disk *d);
+/*
+ * Grow the disk to new_size bytes (a multiple of 512): a raw file is extended, a QCOW2 image's
+ * header gets the new virtual size (what `hull img resize` does, here on a disk already open,
+ * so that the process holding the image's write lock can grow it). Never shrinks. The caller
+ * keeps other requests on d out while it runs. 0 or -errno with err naming the file.
+ */
+int disk_grow(struct disk *d, uint64_t new_size, struct hull_err *err);
 enum disk_format disk_get_format(const struct disk *d);
 bool disk_is_read_only(const struct disk *d);
 /* The path it was opened with (owned by the disk). */

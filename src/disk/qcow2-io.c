@@ -858,6 +858,12 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t ci, const uint8_t *data)
 	return qcow2_process_frees(q);
 }
 
+/* The virtual size in the header, grown by the image's one writer (disk_grow). */
+static int qcow2_grow(struct disk *d, uint64_t new_size, struct hull_err *err)
+{
+	return qcow2_resize(to_qcow2(d), new_size, err);
+}
+
 const struct disk_ops qcow2_ops = {
 	.prefetch = qcow2_prefetch,
 	.start_writeback = qcow2_start_writeback,
@@ -868,5 +874,6 @@ const struct disk_ops qcow2_ops = {
 	.discard = qcow2_discard,
 	.write_zeroes = qcow2_write_zeroes,
 	.block_status = qcow2_block_status,
+	.grow = qcow2_grow,
 	.free = qcow2_release,
 };

@@ -1,6 +1,7 @@
 /* The raw back end: the file (or block device) is the disk, byte for byte. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdlib.h>
@@ -151,6 +152,39 @@ static void raw_free(struct disk *d)
 	free(rd);
 }
 
+static int raw_refresh_size(struct disk *d, uint64_t *ret_size)
+{
+	struct raw_disk *rd = to_raw(d);
+	struct stat st;
+
+	if (rd->is_blockdev)
+		return ioctl(rd->fd, BLKGETSIZE64, ret_size) < 0 ? -errno : 0;
+	if (fstat(rd->fd, &st) < 0)
+		return -errno;
+	*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int raw_grow(struct disk *d, uint64_t new_size, struct hull_err *err)
+{
+	struct raw_disk *rd = to_raw(d);
+	int r = 0;
+
+	if (rd->is_blockdev)
+		return hull_err_setx(err, ENOTSUP, "%s: a block device's size is not hull's to change",
+				     d->path);
+	if (new_size > INT64_MAX)
+		return hull_err_setx(err, EFBIG, "%s: size %" PRIu64 " is too large", d->path,
+				     new_size);
+	pthread_mutex_lock(&d->lock);
+	if (ftruncate(rd->fd, (off_t)new_size) < 0)
+		r = hull_err_set(err, errno, "%s: grow to %" PRIu64 " bytes", d->path, new_size);
+	else
+		d->size = new_size;
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
 static const struct disk_ops raw_ops = {
 	.name = "raw",
 	.readv = raw_readv,
@@ -161,6 +195,8 @@ static const struct disk_ops raw_ops = {
 	.prefetch = raw_prefetch,
 	.start_writeback = raw_start_writeback,
 	.block_status = raw_block_status,
+	.refresh_size = raw_refresh_size,
+	.grow = raw_grow,
 	.free = raw_free,
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "common/mountinfo.h"
 #include "common/path.h"
 #include "common/strv.h"
 #include "engine/cmdpath.h"
@@ -306,12 +308,64 @@ static int build_env(const struct run_opts *o, json_t *icfg, const char *hostnam
 
 /* -v, --mount, --tmpfs, --volumes-from and the image's volumes, resolved by the engine
  * (engine_mounts_resolve in volume.c) */
+/* opts (comma separated) has a or b */
+static bool has_opt(const char *opts, const char *a, const char *b)
+{
+	for (const char *o = opts; o && *o;) {
+		size_t n = strcspn(o, ",");
+
+		if ((strlen(a) == n && strncmp(o, a, n) == 0) ||
+		    (strlen(b) == n && strncmp(o, b, n) == 0))
+			return true;
+		o += n + (o[n] == ',');
+	}
+	return false;
+}
+
+/*
+ * docker's rule for a bind with shared or slave propagation: its source must sit on a shared
+ * mount (shared) or a shared or slave one (slave), else nothing would propagate; a shared
+ * bind makes the container's root shared too, so that mounts made under it in the container
+ * reach the host (with CAP_SYS_ADMIN in the container).
+ */
+static int bind_propagation(const struct run_mount *m, struct oci_spec *s, struct hull_err *err)
+{
+	bool shared = has_opt(m->opts, "rshared", "shared");
+	bool slave = has_opt(m->opts, "rslave", "slave");
+	cleanup_free char *real = NULL;
+	struct mount_prop mp;
+	int r;
+
+	if (strcmp(m->type, "bind") != 0 || (!shared && !slave))
+		return 0;
+	real = realpath(m->src, NULL);
+	if (!real)
+		return hull_err_set(err, errno, "bind mount %s", m->src);
+	if ((r = mountinfo_find_self(real, &mp)) < 0)
+		return hull_err_set(err, -r, "bind mount %s: /proc/self/mountinfo", m->src);
+	if (shared && !mp.shared)
+		return hull_err_setx(err, EINVAL, "bind mount %s (%s): path %s is mounted on %s "
+				     "but it is not a shared mount", m->src, "rshared", real,
+				     mp.mount_point);
+	if (slave && !mp.shared && !mp.slave)
+		return hull_err_setx(err, EINVAL, "bind mount %s (%s): path %s is mounted on %s "
+				     "but it is not a shared or slave mount", m->src, "rslave", real,
+				     mp.mount_point);
+	if (shared)
+		s->rootfs_propagation = MS_SHARED;
+	return 0;
+}
+
 static int add_volumes(const struct run_opts *o, struct oci_spec *s, struct hull_err *err)
 {
-	(void)err;
-	for (size_t i = 0; i < o->n_mounts; i++)
+	int r;
+
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		if ((r = bind_propagation(&o->mounts[i], s, err)) < 0)
+			return r;
 		spec_add_mount(s, o->mounts[i].dst, o->mounts[i].type, o->mounts[i].src,
 			       o->mounts[i].opts);
+	}
 	return 0;
 }
 
@@ -549,6 +603,8 @@ static int build_spec(const struct run_opts *o, json_t *icfg, int rootfs_fd, con
 	s->hostname = xstrdup(hostname);
 	s->has_resources = true;
 	build_resources(o, &s->resources);
+	for (size_t i = 0; i < o->n_spec_sets; i++)
+		spec_field_apply(s, &o->spec_sets[i]);
 	/* after the capabilities: the seccomp profile depends on them */
 	if ((r = engine_security_build(o, rootfs_fd, s, err)) < 0)
 		return r;

@@ -66,8 +66,19 @@ void ctr_free(struct ctr *c)
 	strv_free(c->host.security_opt);
 	strv_free(c->host.group_add);
 	strv_free(c->host.sysctls);
-	strv_free(c->host.ulimits);
-	strv_free(c->host.devices);
+	for (size_t i = 0; i < c->host.n_ulimits; i++)
+		free(c->host.ulimits[i].name);
+	free(c->host.ulimits);
+	for (size_t i = 0; i < c->host.n_devices; i++) {
+		free(c->host.devices[i].host);
+		free(c->host.devices[i].path);
+	}
+	free(c->host.devices);
+	for (size_t i = 0; i < c->host.n_fields; i++) {
+		free(c->host.fields[i].key);
+		free(c->host.fields[i].str);
+	}
+	free(c->host.fields);
 	state_clear(&c->state);
 	free(c);
 }
@@ -162,8 +173,8 @@ static int get_kv(json_t *o, const char *key, const char *where, char ***dst,
 	return 0;
 }
 
-/* HostConfig.Ulimits [{Name, Soft, Hard}] as "NAME=SOFT:HARD" and HostConfig.Devices
- * [{PathOnHost, PathInContainer, CgroupPermissions}] as "HOST:CONTAINER:PERMS" */
+/* HostConfig.Ulimits [{Name, Soft, Hard}] and HostConfig.Devices [{PathOnHost,
+ * PathInContainer, CgroupPermissions}] (null: none) */
 static int get_ulimits_devices(json_t *o, const char *where, struct ctr_host_config *h,
 			       struct hull_err *err)
 {
@@ -173,6 +184,7 @@ static int get_ulimits_devices(json_t *o, const char *where, struct ctr_host_con
 	if ((u && !json_is_null(u) && (!json_is_array(u) || json_array_size(u) > RECORD_MAX_ITEMS)) ||
 	    (d && !json_is_null(d) && (!json_is_array(d) || json_array_size(d) > RECORD_MAX_ITEMS)))
 		return hull_err_setx(err, EINVAL, "%s: Ulimits, Devices: expected arrays", where);
+	h->ulimits = xcalloc(json_array_size(u) + 1, sizeof(*h->ulimits));
 	json_array_foreach(u, i, e) {
 		const char *n = json_string_value(json_object_get(e, "Name"));
 		json_t *s = json_object_get(e, "Soft"), *hd = json_object_get(e, "Hard");
@@ -180,18 +192,23 @@ static int get_ulimits_devices(json_t *o, const char *where, struct ctr_host_con
 		if (!n || !json_is_integer(s) || !json_is_integer(hd))
 			return hull_err_setx(err, EINVAL, "%s: Ulimits[%zu]: expected Name, Soft "
 					     "and Hard", where, i);
-		strv_push_owned(&h->ulimits, xasprintf("%s=%lld:%lld", n,
-				(long long)json_integer_value(s), (long long)json_integer_value(hd)));
+		h->ulimits[h->n_ulimits++] = (struct ctr_ulimit){
+			.name = xstrdup(n), .soft = json_integer_value(s),
+			.hard = json_integer_value(hd) };
 	}
+	h->devices = xcalloc(json_array_size(d) + 1, sizeof(*h->devices));
 	json_array_foreach(d, i, e) {
 		const char *a = json_string_value(json_object_get(e, "PathOnHost"));
 		const char *b = json_string_value(json_object_get(e, "PathInContainer"));
 		const char *p = json_string_value(json_object_get(e, "CgroupPermissions"));
+		struct ctr_device *dev;
 
-		if (!a || !b || !p)
+		if (!a || !b || !p || strlen(p) >= sizeof(dev->perms))
 			return hull_err_setx(err, EINVAL, "%s: Devices[%zu]: expected PathOnHost, "
 					     "PathInContainer and CgroupPermissions", where, i);
-		strv_push_owned(&h->devices, xasprintf("%s:%s:%s", a, b, p));
+		dev = &h->devices[h->n_devices++];
+		*dev = (struct ctr_device){ .host = xstrdup(a), .path = xstrdup(b) };
+		memcpy(dev->perms, p, strlen(p) + 1);
 	}
 	return 0;
 }
@@ -322,6 +339,38 @@ static int read_host_config(json_t *rec, struct ctr_host_config *h, struct hull_
 	return r;
 }
 
+/* The one-field flags: FieldKeys names the HostConfig keys that hold them. */
+static int read_fields(json_t *rec, struct ctr_host_config *h, struct hull_err *err)
+{
+	static const char where[] = "hull.json: HostConfig";
+	cleanup_strv char **keys = NULL;
+	json_t *hc = json_object_get(rec, "HostConfig");
+	int r = hjson_get_strv(rec, "FieldKeys", "hull.json", false, RECORD_MAX_ITEMS, &keys,
+			       err);
+
+	if (r < 0 || !keys)
+		return r;
+	h->fields = xcalloc(strv_length(keys), sizeof(*h->fields));
+	for (size_t i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(hc, keys[i]);
+		struct ctr_field *f = &h->fields[h->n_fields];
+
+		if (json_is_boolean(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_BOOL, .num = json_is_true(v) };
+		else if (json_is_integer(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_NUM, .num = json_integer_value(v) };
+		else if (json_is_string(v))
+			*f = (struct ctr_field){ .type = CTR_FIELD_STR,
+						 .str = xstrdup(json_string_value(v)) };
+		else
+			return hull_err_setx(err, EBADMSG, "%s.%s: missing or not a number, "
+					     "boolean or string", where, keys[i]);
+		f->key = xstrdup(keys[i]);
+		h->n_fields++;
+	}
+	return 0;
+}
+
 static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
 {
 	static const char where[] = "hull.json";
@@ -352,6 +401,8 @@ static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
 		r = read_config(o, &c->config, err);
 	if (r == 0)
 		r = read_host_config(o, &c->host, err);
+	if (r == 0)
+		r = read_fields(o, &c->host, err);
 	return r;
 }
 
@@ -522,24 +573,16 @@ static void security_json(const struct ctr_host_config *h, json_t *o)
 							      : json_null());
 	(void)json_object_set_new(o, "Sysctls", h->sysctls ? labels_json(h->sysctls)
 							   : json_null());
-	for (size_t i = 0; h->ulimits && h->ulimits[i]; i++) {
-		cleanup_free char *n = xstrndup(h->ulimits[i], strcspn(h->ulimits[i], "="));
-		long long s = 0, hd = 0;
-
-		if (sscanf(h->ulimits[i] + strlen(n), "=%lld:%lld", &s, &hd) == 2)
-			(void)json_array_append_new(u, json_pack("{s:s, s:I, s:I}", "Name", n,
-								 "Hard", (json_int_t)hd, "Soft",
-								 (json_int_t)s));
-	}
-	for (size_t i = 0; h->devices && h->devices[i]; i++) {
-		const char *a = h->devices[i], *b = strchr(a, ':'), *p = b ? strrchr(b + 1, ':') : NULL;
-
-		if (b && p)
-			(void)json_array_append_new(d, json_pack("{s:s%, s:s%, s:s}", "PathOnHost",
-								 a, (size_t)(b - a), "PathInContainer",
-								 b + 1, (size_t)(p - b - 1),
-								 "CgroupPermissions", p + 1));
-	}
+	for (size_t i = 0; i < h->n_ulimits; i++)
+		(void)json_array_append_new(u, json_pack("{s:s, s:I, s:I}", "Name",
+							 h->ulimits[i].name, "Hard",
+							 (json_int_t)h->ulimits[i].hard, "Soft",
+							 (json_int_t)h->ulimits[i].soft));
+	for (size_t i = 0; i < h->n_devices; i++)
+		(void)json_array_append_new(d, json_pack("{s:s, s:s, s:s}", "PathOnHost",
+							 h->devices[i].host, "PathInContainer",
+							 h->devices[i].path, "CgroupPermissions",
+							 h->devices[i].perms));
 	if (json_array_size(u) == 0) {
 		json_decref(u);
 		u = json_null();
@@ -566,6 +609,15 @@ json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 						    ctr_restart_name(h->restart.policy),
 						    "MaximumRetryCount", h->restart.max_retries));
 		security_json(h, o);
+		for (size_t i = 0; i < h->n_fields; i++) {
+			const struct ctr_field *f = &h->fields[i];
+
+			(void)json_object_set_new(
+				o, f->key,
+				f->type == CTR_FIELD_STR    ? json_string(f->str)
+				: f->type == CTR_FIELD_BOOL ? json_boolean(f->num)
+							    : json_integer((json_int_t)f->num));
+		}
 	}
 	return o;
 }
@@ -601,6 +653,13 @@ int ctr_record_write(const struct ctr *c, struct hull_err *err)
 		ctr_record_config_json(&c->config), "HostConfig",
 		ctr_record_host_config_json(&c->host));
 
+	if (o && c->host.n_fields) {
+		json_t *keys = json_array();
+
+		for (size_t i = 0; i < c->host.n_fields; i++)
+			(void)json_array_append_new(keys, json_string(c->host.fields[i].key));
+		(void)json_object_set_new(o, "FieldKeys", keys);
+	}
 	return write_json(c->dir, "hull.json", o, err);
 }
 

@@ -56,6 +56,26 @@ struct ctr_config {
 };
 
 /* docker's HostConfig: the `hull run` flags that are not the process's. */
+/* A one-field flag's value as inspect shows it (cli/create-spec.h: "OomScoreAdj", 500) */
+struct ctr_field {
+	char *key;
+	enum { CTR_FIELD_NUM, CTR_FIELD_BOOL, CTR_FIELD_STR } type;
+	int64_t num;
+	char *str;
+};
+
+/* --ulimit as inspect shows it: NAME (nofile...), SOFT, HARD (-1: unlimited) */
+struct ctr_ulimit {
+	char *name;
+	int64_t soft, hard;
+};
+
+/* --device as inspect shows it: PathOnHost, PathInContainer, CgroupPermissions */
+struct ctr_device {
+	char *host, *path;
+	char perms[4];
+};
+
 struct ctr_host_config {
 	bool auto_remove, readonly_rootfs, privileged;
 	char *network_mode;
@@ -67,9 +87,15 @@ struct ctr_host_config {
 	struct ctr_restart restart; /* RestartPolicy, carried out by the monitor */
 	/* what the security flags asked for, shown by inspect (config.json holds the effect):
 	 * SecurityOpt ("seccomp=FILE|unconfined", "no-new-privileges",
-	 * "systempaths=unconfined"), GroupAdd as given, Sysctls "KEY=VALUE", Ulimits
-	 * "NAME=SOFT:HARD" (-1: unlimited), Devices "HOST:CONTAINER:PERMS" */
-	char **security_opt, **group_add, **sysctls, **ulimits, **devices;
+	 * "systempaths=unconfined"), GroupAdd as given, Sysctls "KEY=VALUE" */
+	char **security_opt, **group_add, **sysctls;
+	struct ctr_ulimit *ulimits;
+	size_t n_ulimits;
+	struct ctr_device *devices;
+	size_t n_devices;
+	/* the one-field flags given (HostConfig keys; hull.json lists their keys in FieldKeys) */
+	struct ctr_field *fields;
+	size_t n_fields;
 };
 
 /* state.json */

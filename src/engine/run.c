@@ -33,6 +33,24 @@
 #include "engine/volume.h"
 #include "oci/state.h"
 
+/* The one-field flags (cli/create-spec.h) as inspect shows them. */
+static void record_fields(const struct run_opts *o, struct ctr_host_config *h)
+{
+	h->fields = xcalloc(o->n_spec_sets + 1, sizeof(*h->fields));
+	for (size_t i = 0; i < o->n_spec_sets; i++) {
+		const struct spec_field_set *s = &o->spec_sets[i];
+		struct ctr_field *f = &h->fields[h->n_fields++];
+
+		f->key = xstrdup(s->name);
+		f->num = s->num;
+		f->type = s->type == SPEC_FIELD_STR    ? CTR_FIELD_STR
+			  : s->type == SPEC_FIELD_BOOL ? CTR_FIELD_BOOL
+						       : CTR_FIELD_NUM;
+		if (s->type == SPEC_FIELD_STR)
+			f->str = xstrdup(s->str);
+	}
+}
+
 /* tty_relay's tap: what the container's terminal prints goes to its log as stdout. */
 static void log_tty_chunk(void *opaque, const char *buf, size_t len)
 {
@@ -135,19 +153,25 @@ static void record_security(const struct run_opts *o, struct ctr_host_config *h)
 		strv_push(&h->security_opt, "systempaths=unconfined");
 	h->group_add = o->group_add ? strv_dup(o->group_add) : NULL;
 	h->sysctls = o->sysctls ? strv_dup(o->sysctls) : NULL;
+	h->ulimits = xcalloc(o->n_rlimits + 1, sizeof(*h->ulimits));
 	for (size_t i = 0; i < o->n_rlimits; i++) {
 		const struct oci_rlimit *l = &o->rlimits[i];
-		cleanup_free char *n = xstrdup(l->name + strlen("RLIMIT_"));
+		struct ctr_ulimit *u = &h->ulimits[h->n_ulimits++];
 
-		for (char *p = n; *p; p++)
+		u->name = xstrdup(l->name + strlen("RLIMIT_"));
+		for (char *p = u->name; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		strv_push_owned(&h->ulimits, xasprintf("%s=%lld:%lld", n,
-				l->soft == RLIM_INFINITY ? -1LL : (long long)l->soft,
-				l->hard == RLIM_INFINITY ? -1LL : (long long)l->hard));
+		u->soft = l->soft == RLIM_INFINITY ? -1 : (int64_t)l->soft;
+		u->hard = l->hard == RLIM_INFINITY ? -1 : (int64_t)l->hard;
 	}
-	for (size_t i = 0; i < o->n_devices; i++)
-		strv_push_owned(&h->devices, xasprintf("%s:%s:%s", o->devices[i].host,
-						       o->devices[i].path, o->devices[i].perms));
+	h->devices = xcalloc(o->n_devices + 1, sizeof(*h->devices));
+	for (size_t i = 0; i < o->n_devices; i++) {
+		struct ctr_device *d = &h->devices[h->n_devices++];
+
+		d->host = xstrdup(o->devices[i].host);
+		d->path = xstrdup(o->devices[i].path);
+		memcpy(d->perms, o->devices[i].perms, sizeof(d->perms));
+	}
 }
 
 /* hull.json's content: what create was asked for, and what it made of it. */
@@ -187,6 +211,7 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	h->readonly_rootfs = o->read_only;
 	h->privileged = o->privileged;
 	record_security(o, h);
+	record_fields(o, h);
 	h->cap_add = strv_dup(o->cap_add);
 	h->cap_drop = strv_dup(o->cap_drop);
 	h->binds = strv_dup(o->volumes);

@@ -11,6 +11,7 @@
 #include "engine/container.h"
 #include "image/store.h"
 #include "spec/spec.h"
+#include "spec/spec-field.h"
 
 /* One mount of config.json made from -v, --mount, --tmpfs... (engine/volume.h) */
 struct run_mount {
@@ -68,6 +69,10 @@ struct run_opts {
 	int stop_timeout;        /* seconds, -1: forever */
 	char **labels;
 	struct ctr_restart restart;
+	/* flags that set one config.json field each (cli/create-spec.h), applied in order
+	 * after everything above */
+	struct spec_field_set *spec_sets;
+	size_t n_spec_sets;
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */

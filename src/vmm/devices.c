@@ -12,8 +12,10 @@
 #include "vmm/dev/serial.h"
 #include "vmm/pci.h"
 #include "vmm/state.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/virtio/vsock.h"
@@ -145,6 +147,12 @@ static void blk_dev_free(void *dev)
 	virtio_blk_free(dev);
 }
 
+static void blk_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			    void *ctx)
+{
+	virtio_blk_metrics(dev, put, ctx);
+}
+
 static unsigned rng_count(const struct vm_config *cfg)
 {
 	return has_pci(cfg) && cfg->rng;
@@ -201,6 +209,77 @@ static int vsock_dev_load(void *dev, struct state_reader *r)
 	return virtio_vsock_load(dev, r);
 }
 
+static unsigned net_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) ? (unsigned)cfg->n_nets : 0;
+}
+
+static int net_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = virtio_net_create(vm, &vm->cfg->nets[idx], &vm->net_be[idx],
+				  (struct virtio_pci_dev **)ret, err);
+
+	if (r == 0)
+		vm->nics[idx] = *ret;
+	return r;
+}
+
+static void net_dev_free(void *dev)
+{
+	virtio_net_free(dev);
+}
+
+static unsigned balloon_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->balloon.enabled;
+}
+
+static int balloon_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return virtio_balloon_create(vm, &vm->cfg->balloon, (struct virtio_pci_dev **)ret, err);
+}
+
+static void balloon_dev_free(void *dev)
+{
+	virtio_balloon_free(dev);
+}
+
+static void balloon_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_balloon_save(dev, w);
+}
+
+static int balloon_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_balloon_load(dev, r);
+}
+
+static void net_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			    void *ctx)
+{
+	struct virtio_net_counters c;
+
+	virtio_net_get_counters(dev, &c);
+	put(ctx, "rx_packets", c.rx_packets);
+	put(ctx, "rx_bytes", c.rx_bytes);
+	put(ctx, "tx_packets", c.tx_packets);
+	put(ctx, "tx_bytes", c.tx_bytes);
+	put(ctx, "rx_dropped", c.rx_dropped);
+	put(ctx, "tx_dropped", c.tx_dropped);
+	put(ctx, "tx_bad_hdr", c.tx_bad_hdr);
+	put(ctx, "rx_stalls", c.rx_stalls);
+}
+
+static void net_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_net_save(dev, w);
+}
+
+static int net_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_net_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -237,7 +316,7 @@ static const struct vm_device_ops pci_ops = {
 static const struct vm_device_ops blk_ops = {
 	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
 	.reset = virtio_dev_reset, .free = blk_dev_free, .save = virtio_dev_save,
-	.load = virtio_dev_load,
+	.load = virtio_dev_load, .metrics = blk_dev_metrics,
 };
 static const struct vm_device_ops rng_ops = {
 	.name = "virtio-rng", .state_id = 0x11, .count = rng_count, .create = rng_dev_create,
@@ -250,17 +329,38 @@ static const struct vm_device_ops console_ops = {
 	.save = virtio_dev_save, .load = virtio_dev_load,
 };
 static const struct vm_device_ops vsock_ops = {
-	.name = "virtio-vsock", .state_id = 0x13, .count = vsock_count,
+	.name = "virtio-vsock", .state_id = 0x15, .count = vsock_count,
 	.create = vsock_dev_create, .reset = virtio_dev_reset, .free = vsock_dev_free,
 	.save = virtio_dev_save, .load = vsock_dev_load,
+};
+static const struct vm_device_ops net_ops = {
+	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
+	.reset = virtio_dev_reset, .free = net_dev_free, .save = net_dev_save,
+	.load = net_dev_load, .metrics = net_dev_metrics,
+};
+
+static const struct vm_device_ops balloon_ops = {
+	.name = "virtio-balloon", .state_id = 0x14, .count = balloon_count,
+	.create = balloon_dev_create, .reset = virtio_dev_reset, .free = balloon_dev_free,
+	.save = balloon_dev_save, .load = balloon_dev_load,
 };
 
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
+	&net_ops,
+	&balloon_ops,
 	&vsock_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
+
+void *vm_device_find(struct vm *vm, const char *name, unsigned idx)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (strcmp(vm->devs[i].ops->name, name) == 0 && vm->devs[i].idx == idx)
+			return vm->devs[i].dev;
+	return NULL;
+}
 
 const struct vm_device_ops *const *vm_device_table(unsigned *n)
 {
@@ -305,6 +405,7 @@ void vm_devices_free(struct vm *vm)
 	vm->kbd = NULL;
 	vm->pci = NULL;
 	vm->vcon = NULL;
+	memset(vm->nics, 0, sizeof(vm->nics));
 }
 
 void vm_devices_reset(struct vm *vm)

@@ -1,9 +1,9 @@
 #pragma once
 /*
  * A VM's devices, as one table of kinds (devices.c, in creation order: serial, RTC and ACPI
- * ports, i8042, PCI bus, virtio-blk per --disk, virtio-rng, virtio-console), each with its
- * ops: how many instances a VM has, create, reset, free, and save/load of the guest-visible
- * state to the state stream (state.h). A new device is one entry in the table (the approach
+ * ports, i8042, PCI bus, virtio-blk per --disk, virtio-rng, virtio-console, virtio-net per
+ * --net), each with its ops: how many instances a VM has, create, reset, free, and save/load
+ * of the guest-visible state to the state stream (state.h). A new device is one entry in the table (the approach
  * of kvmtool's init lists and Firecracker's device manager). Freeing walks the created
  * devices in reverse.
  */
@@ -28,6 +28,13 @@ struct vm_device_ops {
 	void (*free)(void *dev);
 	void (*save)(void *dev, struct state_writer *w);     /* NULL: no guest state */
 	int (*load)(void *dev, struct state_reader *r);      /* 0 or -EBADMSG, no change */
+	/*
+	 * Counters for the API's GET /metrics: put(ctx, name, value) once per counter (names
+	 * in snake_case, e.g. "read_bytes"). Called on the event loop thread while the device
+	 * runs: read the counters with relaxed atomics. NULL: the device has none.
+	 */
+	void (*metrics)(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			void *ctx);
 };
 
 struct vm_device {
@@ -51,5 +58,7 @@ int vm_devices_save(struct vm *vm, struct state_writer *w);
  * loaded state: the VM is not started after a failed load.
  */
 int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err);
+/* Instance idx of the device kind called name ("virtio-blk"), or NULL when the VM has none. */
+void *vm_device_find(struct vm *vm, const char *name, unsigned idx);
 /* The device table, for tests. */
 const struct vm_device_ops *const *vm_device_table(unsigned *n);

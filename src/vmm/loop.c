@@ -77,12 +77,34 @@ int evloop_del(struct evloop *l, int fd)
 	return -ENOENT;
 }
 
+int evloop_mod(struct evloop *l, int fd, uint32_t events)
+{
+	for (size_t i = 0; i < EVLOOP_MAX_WATCH; i++)
+		if (l->w[i] && l->w[i]->fd == fd && l->w[i]->fn) {
+			struct epoll_event ev = { .events = events, .data.ptr = l->w[i] };
+
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	return -ENOENT;
+}
+
 int evloop_run(struct evloop *l, atomic_int *stop)
 {
 	struct epoll_event evs[16];
 
 	while (!atomic_load(stop)) {
-		int n = epoll_wait(l->epfd, evs, 16, -1);
+		int n;
+
+		/*
+		 * Between batches no event can name a deleted watch: free them here, or every API
+		 * connection would keep its slot and the 57th would be refused.
+		 */
+		for (size_t i = 0; i < EVLOOP_MAX_WATCH; i++)
+			if (l->w[i] && !l->w[i]->fn) {
+				free(l->w[i]);
+				l->w[i] = NULL;
+			}
+		n = epoll_wait(l->epfd, evs, 16, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "vmm/vm.h"
+#include "vmm/seccomp.h"
 #include "vmm/x86/arch.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN; its handler does nothing. */
@@ -93,6 +94,13 @@ static void vcpu_park(struct vcpu *c)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* One writer (this thread); GET /metrics reads while it runs: relaxed atomics, no lock. */
+static void count_exit(struct vcpu *c, enum vm_exit_kind k)
+{
+	__atomic_store_n(&c->exits[k], __atomic_load_n(&c->exits[k], __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
 /* Returns false when the thread must stop. */
 static bool vcpu_handle_exit(struct vcpu *c)
 {
@@ -101,19 +109,19 @@ static bool vcpu_handle_exit(struct vcpu *c)
 	size_t l;
 
 	if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO)
-		c->exits[VM_EXIT_OTHER]++;
+		count_exit(c, VM_EXIT_OTHER);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		if (run->io.port >= 0x3f8 && run->io.port < 0x400)
-			c->exits[VM_EXIT_IO_SERIAL]++;
+			count_exit(c, VM_EXIT_IO_SERIAL);
 		else if (run->io.port >= 0xcf8 && run->io.port < 0xd00)
-			c->exits[VM_EXIT_IO_PCI]++;
+			count_exit(c, VM_EXIT_IO_PCI);
 		else
-			c->exits[VM_EXIT_IO_OTHER]++;
+			count_exit(c, VM_EXIT_IO_OTHER);
 		vcpu_pio(c);
 		return true;
 	case KVM_EXIT_MMIO:
-		c->exits[VM_EXIT_MMIO]++;
+		count_exit(c, VM_EXIT_MMIO);
 		vcpu_mmio(c);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
@@ -161,6 +169,16 @@ static void *vcpu_thread(void *arg)
 	char detail[128];
 	sigset_t set;
 
+	int r;
+
+	/* Before the first KVM_RUN: nothing the guest does runs unfiltered (seccomp.c). */
+	r = vmm_seccomp_install(vm->cfg, VMM_THREAD_VCPU);
+	if (r < 0) {
+		(void)snprintf(detail, sizeof(detail), "vCPU %u: seccomp filter: %s", c->id,
+			       strerror(-r));
+		vm_request_stop(vm, VM_STOP_ERROR, detail);
+		return NULL;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	(void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);

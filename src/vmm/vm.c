@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -27,13 +29,16 @@
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
+#include "vmm/jail.h"
 #include "vmm/kvm.h"
 #include "vmm/loop.h"
 #include "vmm/pci.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/vsock.h"
+#include "vmm/virtio/net.h"
 #include "vmm/x86/arch.h"
 
 #define VM_MIN_MEM (16ULL << 20)
@@ -46,6 +51,9 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->mem_size = 512ULL << 20;
 	cfg->console = VM_CONSOLE_SERIAL;
 	cfg->shutdown_timeout_s = VM_SHUTDOWN_TIMEOUT_S;
+	cfg->seccomp_level = 2;
+	cfg->uid = -1;
+	cfg->gid = -1;
 }
 
 const char *vmm_stop_name(enum vm_stop stop)
@@ -137,6 +145,20 @@ int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
+int vm_disk_rate_limit(struct vm *vm, unsigned drive, const struct ratelimit_config *c,
+		       struct hull_err *err)
+{
+	if (ratelimit_config_check(c) < 0)
+		return hull_err_setx(err, EINVAL, "drive %u: rate limit out of range", drive);
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (strcmp(vm->devs[i].ops->name, "virtio-blk") == 0 && vm->devs[i].idx == drive) {
+			virtio_blk_set_rate_limit(vm->devs[i].dev, c);
+			return 0;
+		}
+	return hull_err_setx(err, ENOENT, "drive %u: no such disk (the VM has %zu)", drive,
+			     vm->cfg->n_disks);
+}
+
 /* MemTotal of the host in bytes, 0 when unknown. */
 static uint64_t host_mem_total(void)
 {
@@ -149,6 +171,24 @@ static uint64_t host_mem_total(void)
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
 			return (uint64_t)kb << 10;
+	return 0;
+}
+
+static int vm_validate_balloon(const struct vm_config *cfg, struct hull_err *err)
+{
+	const struct vm_balloon_config *b = &cfg->balloon;
+
+	if (!b->enabled)
+		return 0;
+	if (cfg->kernel_kind == VM_KERNEL_RAW)
+		return hull_err_setx(err, EINVAL, "--balloon needs a Linux kernel, not a raw guest");
+	if (b->amount_mib > cfg->mem_size >> 20)
+		return hull_err_setx(err, EINVAL,
+				     "--balloon amount_mib=%" PRIu32 ": more than --memory (%" PRIu64
+				     " MiB)", b->amount_mib, cfg->mem_size >> 20);
+	if (b->stats_s > VM_BALLOON_STATS_MAX_S)
+		return hull_err_setx(err, EINVAL, "--balloon stats=%u: at most %u seconds",
+				     b->stats_s, VM_BALLOON_STATS_MAX_S);
 	return 0;
 }
 
@@ -186,9 +226,21 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     cfg->vsock_cid, VSOCK_CID_MIN, VSOCK_CID_MAX);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->vsock)
 		return hull_err_setx(err, EINVAL, "--vsock needs a Linux kernel, not a raw guest");
+	r = virtio_net_config_check(cfg, err);
+	if (r < 0)
+		return r;
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->console == VM_CONSOLE_VIRTIO)
 		return hull_err_setx(err, EINVAL,
 				     "--console virtio needs a Linux kernel, not a raw guest");
+	r = vm_validate_balloon(cfg, err);
+	if (r < 0)
+		return r;
+	if (cfg->seccomp_level > 2)
+		return hull_err_setx(err, EINVAL, "--seccomp-level %u: expected 0, 1 or 2",
+				     cfg->seccomp_level);
+	r = vmm_jail_check(cfg, err);
+	if (r < 0)
+		return r;
 	r = arch_kernel_check(cfg, err);
 	if (r < 0)
 		return r;
@@ -347,6 +399,14 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	r = vm_vsock_open(vm, err);
 	if (r < 0)
 		return r;
+	/* The taps too, before KVM: a wrong --net is one line on every host. */
+	vm->net_be = xcalloc(cfg->n_nets ? cfg->n_nets : 1, sizeof(*vm->net_be));
+	for (size_t i = 0; i < cfg->n_nets; i++) {
+		r = virtio_net_backend_open(&cfg->nets[i], virtio_net_pairs(cfg, i),
+					    &vm->net_be[i], err);
+		if (r < 0)
+			return r;
+	}
 	vm->load_ns = vm_now_ns();
 	r = arch_load(vm, err);
 	vm->load_ns = vm_now_ns() - vm->load_ns;
@@ -434,6 +494,9 @@ static void vm_free(struct vm *vm)
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
 	free(vm->disks);
+	for (size_t i = 0; vm->net_be && i < vm->cfg->n_nets; i++)
+		virtio_net_backend_close(&vm->net_be[i]); /* those no device took over */
+	free(vm->net_be);
 	vcpus_free(vm);
 	evloop_free(vm->loop);
 	if (vm->vsock_fd >= 0)
@@ -454,6 +517,21 @@ static void vm_free(struct vm *vm)
 	pthread_cond_destroy(&vm->cond);
 }
 
+/*
+ * The main thread's seccomp filter, last: every thread exists (the vCPUs and the devices' I/O
+ * threads have filtered themselves), so none inherits this one.
+ */
+static int vm_confine_main(struct vm *vm, struct hull_err *err)
+{
+	int r = vmm_seccomp_install(vm->cfg, VMM_THREAD_MAIN);
+
+	if (r < 0)
+		return hull_err_set(err, -r, "seccomp filter of the main thread");
+	if (vm->cfg->test_seccomp_probe)
+		vmm_seccomp_probe();
+	return 0;
+}
+
 int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err)
 {
 	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1, .sig_fd = -1,
@@ -470,15 +548,32 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 	(void)pthread_sigmask(SIG_BLOCK, &term, &old);
 	pthread_mutex_init(&vm.lock, NULL);
 	pthread_cond_init(&vm.cond, NULL);
-	r = vm_validate(cfg, err);
+	/*
+	 * Nothing the VMM runs may gain privileges (it execs nothing): set before any thread
+	 * exists, so that every thread inherits it, filtered or not.
+	 */
+	/*
+	 * glibc reads /etc/localtime on the first time conversion, even gmtime_r's (the RTC's):
+	 * here, before the filters forbid opening files and the jail hides it.
+	 */
+	tzset();
+	/* jansson seeds its hash tables from /dev/urandom on the first object: the API's */
+	json_object_seed(0);
+	r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? hull_err_set(err, errno, "no_new_privs") : 0;
+	if (r == 0)
+		r = vm_validate(cfg, err);
 	if (r == 0)
 		r = vm_prepare(&vm, err);
 	if (r == 0)
 		r = vm_build(&vm, err);
+	if (r == 0)
+		r = vmm_jail_enter(cfg, err);
 	if (r == 0) {
 		t_start = vm_now_ns();
 		r = vcpus_start(&vm, err);
 	}
+	if (r == 0)
+		r = vm_confine_main(&vm, err);
 	if (r == 0) {
 		r = evloop_run(vm.loop, &vm.stop);
 		if (r < 0)

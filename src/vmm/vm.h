@@ -23,6 +23,7 @@ struct api_server;
 struct virtio_pci_dev;
 struct disk;
 struct vm_device;
+struct virtio_net_backend;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -58,6 +59,9 @@ struct vm {
 	struct vm_device *devs; /* created in the order of the device table (devices.h) */
 	unsigned n_devs;
 	struct virtio_pci_dev *vcon; /* the virtio console (also in devs), or NULL */
+	/* cfg->n_nets tap backends: opened by vm_prepare, then owned by their devices */
+	struct virtio_net_backend *net_be;
+	struct virtio_pci_dev *nics[VM_MAX_NICS]; /* the virtio-net devices (also in devs) */
 	struct api_server *api;
 	int vsock_fd;       /* /dev/vhost-vsock with the CID set (vm_prepare), until the device */
 	uint32_t vsock_cid; /* the guest's CID (0: no vsock) */
@@ -83,6 +87,15 @@ int vm_request_shutdown(struct vm *vm);
 /* Pause or resume every vCPU; returns once all are parked (pause) or released. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+struct ratelimit_config;
+/*
+ * Change the rate limits of disk number drive (0 for the first --disk) at run time (the API:
+ * {"op":"rate-limit"}, PATCH /drives/ID). 0, or -errno with err set: no such disk, a value out
+ * of range. Any thread.
+ */
+int vm_disk_rate_limit(struct vm *vm, unsigned drive, const struct ratelimit_config *c,
+		       struct hull_err *err);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vm_now_ns(void);

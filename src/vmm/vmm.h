@@ -8,12 +8,15 @@
 
 #include "common/error.h"
 #include "disk/disk.h"
+#include "vmm/ratelimit.h"
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
 #define VM_DISK_SERIAL_MAX 20U /* virtio-blk's id is 20 bytes */
 #define VM_SHUTDOWN_TIMEOUT_S 30U
 #define VM_SHUTDOWN_TIMEOUT_MAX_S 3600U
+#define VM_MAX_NICS 4
+#define VM_NET_MAX_QUEUE_PAIRS 8
 
 /* How the guest stopped; the CLI maps it to the exit status (vmm_stop_exit_code). */
 enum vm_stop {
@@ -44,6 +47,25 @@ struct vm_disk_config {
 	bool readonly;
 	enum disk_format format; /* RAW or QCOW2; AUTO is refused: a guest could choose it */
 	const char *serial; /* virtio-blk serial id, at most 20 bytes; NULL: none */
+	struct ratelimit_config rate; /* bps=, iops=: zero sizes do not limit */
+};
+
+/* A virtio-net NIC on a host tap interface (--net tap=IFNAME[,mac=MAC][,queues=N]). */
+struct vm_net_config {
+	const char *tap; /* an existing tap interface in the VMM's network namespace */
+	uint8_t mac[6];
+	bool mac_set;    /* false: a random locally administered unicast address */
+	unsigned queues; /* rx/tx queue pairs; 0: one per vCPU, at most VM_NET_MAX_QUEUE_PAIRS */
+};
+
+/* --balloon: a virtio-balloon device (Firecracker's knobs). */
+#define VM_BALLOON_STATS_MAX_S 3600U
+struct vm_balloon_config {
+	bool enabled;
+	uint32_t amount_mib;  /* the target at boot: MiB the guest is asked to give back */
+	bool deflate_on_oom;  /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM: the guest may take pages back */
+	unsigned stats_s;     /* statistics every stats_s seconds (0: no statistics queue) */
+	bool free_page_reporting; /* VIRTIO_BALLOON_F_REPORTING: free pages are released */
 };
 
 /* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
@@ -79,6 +101,8 @@ struct vm_config {
 	uint64_t mem_size;
 	const struct vm_disk_config *disks; /* n_disks of them (at most VM_MAX_DISKS) */
 	size_t n_disks;
+	const struct vm_net_config *nets; /* n_nets of them (at most VM_MAX_NICS) */
+	size_t n_nets;
 	enum vm_console console;
 	bool rng;
 	bool allow_pvm; /* run even when /dev/kvm has no hardware virtualisation under it */
@@ -94,6 +118,12 @@ struct vm_config {
 	bool vsock;
 	bool vsock_auto;
 	uint64_t vsock_cid; /* 3 to 0xfffffffe, checked in vmm_run */
+	struct vm_balloon_config balloon;
+	/* Confinement (seccomp.h, jail.h; docs/vmm.md "Confinement"). */
+	unsigned seccomp_level;  /* 0 off, 1 syscall numbers, 2 (default) also their arguments */
+	bool test_seccomp_probe; /* tests: make a forbidden syscall once the filters are in */
+	const char *chroot;      /* NULL, or the jail's root directory */
+	int64_t uid, gid;        /* -1, or the ids the VMM switches to before the vCPUs run */
 };
 
 /*

@@ -2,13 +2,19 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "disk/disk.h"
+#include "vmm/loop.h"
+#include "vmm/ratelimit.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
 
@@ -52,6 +58,12 @@ struct blk {
 	char serial[BLK_ID_BYTES + 1];
 	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
 	void *test_opaque;
+	/* GET /metrics: added by the serving thread, read by the API's (relaxed). */
+	atomic_uint_fast64_t n_requests, n_errors, n_read_bytes, n_write_bytes;
+	/* --disk bps=, iops= (docs/vmm.md "Rate limits"); under v.lock */
+	struct ratelimit rl;
+	bool throttled; /* the limiter said wait: kicks wait for rl_tfd */
+	int rl_tfd;     /* timerfd on the I/O thread's loop: resumes the queue */
 };
 
 /* Write len bytes into the writable buffers of e, starting at off (skipping the status). */
@@ -141,6 +153,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 		if (n < 0 || (len & 511) || disk_readv(b->disk, off, iov, n) < 0)
 			return BLK_S_IOERR;
 		*ret_written = (uint32_t)len;
+		atomic_fetch_add_explicit(&b->n_read_bytes, len, memory_order_relaxed);
 		return BLK_S_OK;
 	case BLK_T_OUT:
 		if (b->readonly)
@@ -149,6 +162,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 		n = elem_slice(e, 0, e->n_in, sizeof(h), len, iov);
 		if (n < 0 || (len & 511) || disk_writev(b->disk, off, iov, n) < 0)
 			return BLK_S_IOERR;
+		atomic_fetch_add_explicit(&b->n_write_bytes, len, memory_order_relaxed);
 		return BLK_S_OK;
 	case BLK_T_FLUSH:
 		return disk_flush(b->disk) < 0 ? BLK_S_IOERR : BLK_S_OK;
@@ -170,6 +184,41 @@ static uint8_t blk_request(struct blk *b, const struct virtq_elem *e, uint32_t *
 	}
 }
 
+/*
+ * The rate limiter's say on a popped request: true to serve it now. When the buckets are
+ * short, the request goes back on the ring (virtq_unpop: nothing is dropped), the queue stops
+ * taking requests and the timer wakes it when the tokens are there (no polling). The cost is
+ * the data bytes and one operation; a malformed request costs one operation.
+ */
+static bool blk_admit(struct blk *b, struct virtq *vq, const struct virtq_elem *e)
+{
+	uint64_t bytes = 0, now, wait;
+	struct blk_req_hdr h;
+	struct itimerspec its = { 0 };
+
+	if (!ratelimit_active(&b->rl))
+		return true;
+	if (e->out_len >= 1 && e->in_len >= sizeof(h) &&
+	    virtq_elem_read(e, 0, &h, sizeof(h)) == sizeof(h)) {
+		if (le32toh(h.type) == BLK_T_IN)
+			bytes = e->out_len - 1;
+		else if (le32toh(h.type) == BLK_T_OUT)
+			bytes = e->in_len - sizeof(h);
+	}
+	now = vm_now_ns();
+	if (ratelimit_consume(&b->rl, bytes, 1, now))
+		return true;
+	virtq_unpop(vq, 1);
+	wait = ratelimit_wait_ns(&b->rl, bytes, 1, now);
+	its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	/* no timer (a unit test without a VM): the next kick retries */
+	b->throttled = b->rl_tfd >= 0 && timerfd_settime(b->rl_tfd, 0, &its, NULL) == 0;
+	return false;
+}
+
 static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	struct blk *b = (struct blk *)v;
@@ -178,9 +227,14 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 	bool done = false;
 	int r;
 
+	if (b->throttled)
+		return; /* rl_tfd resumes the queue */
 	while ((r = virtq_pop(vq, &e)) > 0) {
 		uint32_t written;
 		uint8_t status;
+
+		if (!blk_admit(b, vq, &e))
+			break;
 
 		/* Every request ends with a writable status byte (5.2.6). */
 		if (e.out_len < 1 || e.in_len < sizeof(struct blk_req_hdr)) {
@@ -191,6 +245,9 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 				b->test_delay(b->test_opaque);
 			status = blk_request(b, &e, &written);
 		}
+		atomic_fetch_add_explicit(&b->n_requests, 1, memory_order_relaxed);
+		if (status != BLK_S_OK)
+			atomic_fetch_add_explicit(&b->n_errors, 1, memory_order_relaxed);
 		if (e.out_len >= 1)
 			elem_write(&e, e.out_len - 1, &status, 1);
 		(void)virtq_push(vq, e.head, written + (e.out_len >= 1 ? 1 : 0));
@@ -245,9 +302,39 @@ static void blk_config(struct blk *b)
 	b->v.st.config_len = 60;
 }
 
+/* rl_tfd fired (I/O thread): serve what waited, if the queue is still there to serve. */
+static void blk_on_rate_timer(void *opaque, int fd, uint32_t events)
+{
+	struct blk *b = opaque;
+	struct virtq *vq = &b->v.st.vq[0];
+	uint64_t n;
+
+	(void)!read(fd, &n, sizeof(n));
+	pthread_mutex_lock(&b->v.lock);
+	b->throttled = false;
+	if (vq->ready && !vq->broken && (b->v.st.status & VIRTIO_STATUS_DRIVER_OK))
+		blk_queue_notify(&b->v, 0);
+	pthread_mutex_unlock(&b->v.lock);
+}
+
+void virtio_blk_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *c)
+{
+	struct blk *b = (struct blk *)v;
+	struct itimerspec now = { .it_value = { .tv_nsec = 1 } };
+
+	pthread_mutex_lock(&v->lock);
+	ratelimit_init(&b->rl, c, vm_now_ns());
+	/* what waited goes through the new limits at once */
+	if (b->throttled && timerfd_settime(b->rl_tfd, 0, &now, NULL) < 0)
+		b->throttled = false;
+	pthread_mutex_unlock(&v->lock);
+}
+
 static struct blk *blk_alloc(struct disk *d, bool ro, const char *serial)
 {
 	struct blk *b = xcalloc(1, sizeof(*b));
+
+	b->rl_tfd = -1;
 
 	b->disk = d;
 	b->readonly = ro;
@@ -281,6 +368,26 @@ int virtio_blk_open_disk(const struct vm_disk_config *cfg, struct disk **ret,
 	return 0;
 }
 
+/* The limiter and its timer, on the I/O thread's loop (always: the API may set limits later). */
+static int blk_rate_limit_setup(struct blk *b, const struct vm_disk_config *cfg,
+				struct hull_err *err)
+{
+	int r;
+
+	if (ratelimit_config_check(&cfg->rate) < 0)
+		return hull_err_setx(err, EINVAL, "--disk %s: rate limit out of range", cfg->path);
+	ratelimit_init(&b->rl, &cfg->rate, vm_now_ns());
+	if (!b->v.io_loop)
+		return 0;
+	b->rl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (b->rl_tfd < 0)
+		return hull_err_set(err, errno, "--disk %s: rate limiter timer", cfg->path);
+	r = evloop_add(b->v.io_loop, b->rl_tfd, EPOLLIN, blk_on_rate_timer, b);
+	if (r < 0)
+		return hull_err_set(err, -r, "--disk %s: rate limiter timer", cfg->path);
+	return 0;
+}
+
 int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct disk **disk,
 		      struct virtio_pci_dev **ret, struct hull_err *err)
 {
@@ -288,6 +395,8 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct di
 	int r;
 
 	r = virtio_pci_init(&b->v, vm, &vm->mem, cfg->readonly ? &blk_ops_ro : &blk_ops_rw, err);
+	if (r == 0)
+		r = blk_rate_limit_setup(b, cfg, err);
 	if (r < 0) {
 		virtio_blk_free(&b->v);
 		return r;
@@ -312,9 +421,66 @@ void virtio_blk_free(struct virtio_pci_dev *v)
 
 	if (!v)
 		return;
-	virtio_pci_release(v);
+	virtio_pci_release(v); /* joins the I/O thread, frees its loop */
+	if (b->rl_tfd >= 0)
+		(void)close(b->rl_tfd);
 	disk_close(b->disk);
 	free(b);
+}
+
+void virtio_blk_metrics(struct virtio_pci_dev *v,
+			void (*put)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	struct blk *b = (struct blk *)v;
+
+	put(ctx, "requests", atomic_load_explicit(&b->n_requests, memory_order_relaxed));
+	put(ctx, "errors", atomic_load_explicit(&b->n_errors, memory_order_relaxed));
+	put(ctx, "read_bytes", atomic_load_explicit(&b->n_read_bytes, memory_order_relaxed));
+	put(ctx, "write_bytes", atomic_load_explicit(&b->n_write_bytes, memory_order_relaxed));
+}
+
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap, old;
+	int r = disk_refresh_size(b->disk);
+
+	if (r < 0)
+		return r;
+	*ret_size = disk_size(b->disk);
+	cap = htole64(*ret_size >> 9);
+	pthread_mutex_lock(&v->lock);
+	memcpy(&old, v->st.config, 8);
+	/* capacity (5.2.4); the driver re-reads it on the config interrupt (virtblk_config_changed) */
+	if (old != cap) {
+		memcpy(v->st.config, &cap, 8);
+		virtio_pci_config_changed(v);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	uint64_t cap;
+	int r;
+
+	if (b->readonly)
+		return hull_err_setx(err, EROFS, "%s: the guest's disk is read-only",
+				     disk_path(b->disk));
+	/* v->lock: the I/O thread serves requests under it, so none runs while the disk grows */
+	pthread_mutex_lock(&v->lock);
+	r = disk_grow(b->disk, new_size, err);
+	if (r == 0) {
+		cap = htole64(disk_size(b->disk) >> 9);
+		if (memcmp(v->st.config, &cap, 8) != 0) {
+			memcpy(v->st.config, &cap, 8);
+			virtio_pci_config_changed(v);
+		}
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }
 
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque)

@@ -3,6 +3,7 @@
  * virtio-blk (virtio 1.2, 5.2) on src/disk: read, write, flush, discard, get-id, read-only.
  */
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -28,5 +29,30 @@ int virtio_blk_create(struct vm *vm, const struct vm_disk_config *cfg, struct di
 struct virtio_pci_dev *virtio_blk_new_test(const struct guest_mem *mem, struct disk *d,
 					   const char *serial);
 void virtio_blk_free(struct virtio_pci_dev *v);
+/*
+ * The counters for GET /metrics (any thread): requests served, those that failed (status
+ * not OK), bytes read and written by the guest.
+ */
+void virtio_blk_metrics(struct virtio_pci_dev *v,
+			void (*put)(void *ctx, const char *name, uint64_t value), void *ctx);
+/*
+ * Re-read the disk's size (disk_refresh_size: a raw file grown with truncate) and, when the
+ * capacity changed, announce it with a configuration-change interrupt, so that the guest sees
+ * the new size without a reboot. 0 with *ret_size in bytes, or -errno (nothing changed).
+ */
+int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size);
+/*
+ * Grow the disk to new_size bytes (disk_grow: raw or QCOW2, the VM holding the image's write
+ * lock) with the device's requests held back, then announce it as virtio_blk_rescan does.
+ * 0 or -errno with err naming the file (read-only, smaller than now, not a multiple of 512).
+ */
+int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err *err);
+struct ratelimit_config;
+/*
+ * Replace the disk's rate limits (the API, at run time), with full buckets; requests that
+ * waited for the old limits are looked at again at once. c was checked
+ * (ratelimit_config_check).
+ */
+void virtio_blk_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *c);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "vmm/irq.h"
 #include "vmm/loop.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define PCI_VENDOR_VIRTIO 0x1af4
@@ -120,6 +121,16 @@ void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	v->st.isr |= 1;
 	msix_fire(v, v->st.vq[q].msix_vector);
+}
+
+void virtio_pci_config_changed(struct virtio_pci_dev *v)
+{
+	v->st.config_gen++;
+	/* Before DRIVER_OK the driver reads the configuration anyway: no interrupt then. */
+	if (!(v->st.status & VIRTIO_STATUS_DRIVER_OK))
+		return;
+	v->st.isr |= 2;
+	msix_fire(v, v->st.msix_config);
 }
 
 void virtio_pci_device_error(struct virtio_pci_dev *v)
@@ -340,9 +351,13 @@ void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t 
 	} else if (off < VIRTIO_BAR_NOTIFY) {
 		uint64_t o = off - VIRTIO_BAR_DEVICE;
 
-		/* Device configuration: read-only here (blk's writeback toggle is not offered). */
-		if (!is_write && o < v->st.config_len && len <= v->st.config_len - o)
-			val = ldn(v->st.config + o, len);
+		/* Read-only unless the device takes writes (blk's writeback toggle is not offered). */
+		if (o < v->st.config_len && len <= v->st.config_len - o) {
+			if (!is_write)
+				val = ldn(v->st.config + o, len);
+			else if (v->ops->config_write)
+				v->ops->config_write(v, (uint32_t)o, val, len);
+		}
 	} else if (off < VIRTIO_BAR_MSIX) {
 		if (is_write)
 			queue_kick(v, (unsigned)((off - VIRTIO_BAR_NOTIFY) / VIRTIO_NOTIFY_MULT));
@@ -458,6 +473,11 @@ static void *virtio_io_thread(void *opaque)
 {
 	struct virtio_pci_dev *v = opaque;
 
+	/* before serving the guest: the I/O thread's own filter (seccomp.c) */
+	if (vmm_seccomp_install(v->vm->cfg, VMM_THREAD_IO) < 0) {
+		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: seccomp filter failed");
+		return NULL;
+	}
 	if (evloop_run(v->io_loop, &v->io_stop) < 0)
 		vm_request_stop(v->vm, VM_STOP_ERROR, "virtio I/O thread: epoll failed");
 	return NULL;

@@ -22,10 +22,11 @@ struct evloop;
 /*
  * Queues per device: the transport's arrays are this large; each device declares how many it
  * uses (num_queues, checked at init) and every guest-supplied queue index is checked against
- * that. 16 leaves room for a multiqueue virtio-net (8 rx/tx pairs). MSI-X: one vector per
- * queue plus the config vector; msix_pending and msix_stale are 32-bit masks.
+ * that. 17 leaves room for a multiqueue virtio-net (8 rx/tx pairs and its control queue).
+ * MSI-X: one vector per queue plus the config vector; msix_pending and msix_stale are 32-bit
+ * masks.
  */
-#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_MAX_QUEUES 17
 _Static_assert(VIRTIO_MAX_QUEUES + 1 <= 32, "MSI-X vector masks are 32 bits");
 #define VIRTIO_CONFIG_MAX 64
 /*
@@ -78,6 +79,12 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);
 	void (*free)(struct virtio_pci_dev *v);
+	/*
+	 * Optional: the driver wrote len bytes (val, host order) at off in the device
+	 * configuration (off + len <= config_len, checked). Called with v->lock held. Without it
+	 * the configuration is read-only.
+	 */
+	void (*config_write)(struct virtio_pci_dev *v, uint32_t off, uint64_t val, uint32_t len);
 };
 
 struct msix_entry {
@@ -159,6 +166,12 @@ void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
  * caller then goes through virtio_pci_notify, which holds a masked vector pending. Lock held.
  */
 int virtio_pci_vector_irqfd(struct virtio_pci_dev *v, uint16_t vec);
+/*
+ * The device changed its configuration (a disk's capacity, a balloon's target): bump
+ * config_generation and send the configuration-change interrupt (4.1.4.3, 4.1.5.3). Called
+ * with v->lock held.
+ */
+void virtio_pci_config_changed(struct virtio_pci_dev *v);
 /* The guest broke the rules on a queue: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_pci_device_error(struct virtio_pci_dev *v);
 

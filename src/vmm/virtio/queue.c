@@ -147,6 +147,35 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 	return 0;
 }
 
+int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *lens, unsigned n)
+{
+	uint8_t *used = gmem_ptr(q->mem, q->used_gpa, 6 + 8ULL * q->size);
+	uint16_t idx;
+
+	if (!q->ready || !used || n > q->size)
+		return -EIO;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *slot = used + 4 + 8 * ((uint16_t)(q->used_idx + i) & (q->size - 1));
+		uint32_t v = htole32(heads[i]);
+
+		memcpy(slot, &v, 4);
+		v = htole32(lens[i]);
+		memcpy(slot + 4, &v, 4);
+	}
+	/* The entries must be visible before the index that publishes them. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	idx = htole16(q->used_idx);
+	memcpy(used + 2, &idx, 2);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+void virtq_unpop(struct virtq *q, unsigned n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
 size_t virtq_elem_read(const struct virtq_elem *e, uint64_t off, void *dst, size_t len)
 {
 	size_t done = 0;

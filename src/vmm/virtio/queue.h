@@ -49,5 +49,18 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e);
 /* Put head on the used ring with len bytes written. 0 or -errno. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
+/*
+ * Put n chains on the used ring and publish them with one index update, so that a driver
+ * never sees part of a packet spread over several chains (virtio-net's num_buffers).
+ * 0 or -errno (nothing published).
+ */
+int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *lens, unsigned n);
+/*
+ * Give back the last n chains popped and not pushed: the next pops return them again (a
+ * device that cannot serve them yet: a rate limiter, no rx buffer). Nothing in guest memory
+ * changes.
+ */
+void virtq_unpop(struct virtq *q, unsigned n);
+
 /* Copy up to len bytes from the readable part of e, starting at off; returns bytes copied. */
 size_t virtq_elem_read(const struct virtq_elem *e, uint64_t off, void *dst, size_t len);

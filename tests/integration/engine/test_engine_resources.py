@@ -1,5 +1,6 @@
 """Resource flags of hull run/create (-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus,
---pids-limit): parsed as docker parses them and written into linux.resources as podman
+--pids-limit, --memory-reservation, --memory-swappiness, --oom-kill-disable, --cpu-period,
+--cpu-quota, --cpuset-mems): parsed as docker parses them and written into linux.resources as podman
 writes them (compared with the config.json podman generates on this host)."""
 import json
 import pathlib
@@ -15,6 +16,12 @@ FLAG_SETS = [
     ["--cpus", "1.5", "--cpu-shares", "512", "--cpuset-cpus", "0"],
     ["-m", "64m", "--cpus", "0.5", "--pids-limit", "10"],
     ["--pids-limit", "100"],
+    # the one-field flags of cli/create-spec.h
+    ["--memory-reservation", "32m"],
+    ["-m", "64m", "--memory-reservation", "32m", "--memory-swappiness", "10"],
+    ["--oom-kill-disable"],
+    ["--cpu-period", "50000", "--cpu-quota", "25000"],
+    ["--cpuset-mems", "0", "--cpuset-cpus", "0"],
 ]
 
 

@@ -265,6 +265,20 @@ def test_device(sec):
     assert r.stdout.strip() == "1:5", r
 
 
+@pytest.mark.parametrize("perms,read,write", [
+    ("r", True, False), ("w", False, True), ("rw", True, True), ("rwm", True, True),
+    ("m", False, False),
+])
+def test_device_permissions_are_enforced(sec, perms, read, write):
+    # /dev/kmsg (1:11) is not among the devices every container may use, so only the
+    # rule --device writes (docker's: "c 1:11 PERMS") opens it (reading it also needs
+    # CAP_SYSLOG, which docker's default set lacks)
+    r = run(sec, "sh", "-c", "(exec 3</dev/k) 2>/dev/null && echo can-read; "
+            "(exec 3>/dev/k) 2>/dev/null && echo can-write; true",
+            flags=("--cap-add", "SYSLOG", "--device", f"/dev/kmsg:/dev/k:{perms}"))
+    assert ("can-read" in r.stdout, "can-write" in r.stdout) == (read, write), r
+
+
 def test_group_add(sec):
     r = run(sec, "id", "-G", flags=("--group-add", "wheel", "--group-add", "4242",
                                     "--group-add", "users", "--group-add", "10"))

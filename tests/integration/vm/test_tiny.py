@@ -92,7 +92,8 @@ def test_api_socket(hull, tiny_guest, tmp_path):
         assert api(sock, {"op": "resume"})["state"] == "running"
         bad = api(sock, {"op": "explode"})
         assert bad["ok"] is False and "explode" in bad["error"]
-        garbage = api(sock, None, raw=b"not json\n")
+        # '{' makes a connection JSON lines (anything else is HTTP: api.h)
+        garbage = api(sock, None, raw=b"{not json\n")
         assert garbage["ok"] is False and "request" in garbage["error"]
         missing = api(sock, {"nop": 1})
         assert missing["ok"] is False and "op" in missing["error"]

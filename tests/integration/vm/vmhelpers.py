@@ -1,10 +1,14 @@
 """Helpers shared by the `hull vm` tests (plain functions, no fixtures)."""
 import fcntl
 import glob
+import http.client
 import json
 import os
 import pathlib
+import queue
 import socket
+import threading
+import time
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 # Runs a command as on a host without /dev/kvm (or, with --not-kvm, with an unusable one).
@@ -75,3 +79,96 @@ def vm_api(path, obj=None, raw=None, timeout=10):
     finally:
         s.close()
     return json.loads(data)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a VM's API socket (keep-alive: several requests on one connection)."""
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def vm_http(path, method="GET", url="/", body=None, timeout=10, conn=None):
+    """One HTTP request on a VM's API socket: body a dict (sent as JSON), str/bytes (as they
+    are) or None. Returns (status, the reply's JSON or None, headers). On conn (a
+    UnixHTTPConnection) when given, else on a new connection closed afterwards."""
+    c = conn or UnixHTTPConnection(path, timeout)
+    try:
+        data = json.dumps(body) if isinstance(body, (dict, list)) else body
+        c.request(method, url, body=data)
+        r = c.getresponse()
+        raw = r.read()
+        return r.status, (json.loads(raw) if raw else None), dict(r.getheaders())
+    finally:
+        if conn is None:
+            c.close()
+
+
+def http_raw(path, data, timeout=10):
+    """Send raw bytes on a new connection, half-close it, read until the server closes it."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking it all: read its answer
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def http_status(reply: bytes) -> int:
+    """The status code of the first response in reply (0: none)."""
+    if not reply.startswith(b"HTTP/1.1 "):
+        return 0
+    return int(reply[9:12])
+
+
+class Lines:
+    """A process's output, read by a thread: until() waits for a marker with a bound, so that
+    a silent console fails the test instead of blocking it."""
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        self.out = []
+        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.t.start()
+
+    def _pump(self, stream):
+        for line in iter(stream.readline, ""):
+            self.q.put(line)
+        self.q.put(None)
+
+    def until(self, marker, bound=120):
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline:
+            try:
+                line = self.q.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                return False
+            self.out.append(line)
+            if marker in line:
+                return True
+        return False
+
+    def text(self):
+        return "".join(self.out)[-3000:]

@@ -120,6 +120,68 @@ static void test_disk(void **state)
 	assert_int_equal(strlen(d.serial), 22);
 }
 
+static void test_balloon(void **state)
+{
+	struct vm_balloon_config b;
+	struct hull_err err = { 0 };
+	char all[] = "amount_mib=64,deflate_on_oom=on,stats=5,free_page_reporting=true";
+	char on[] = "on";
+	char *bad[] = { (char[]){ "bogus" }, (char[]){ "amount_mib=" }, (char[]){ "amount_mib=-1" },
+			(char[]){ "stats=1s" }, (char[]){ "deflate_on_oom=yes" },
+			(char[]){ "size=3" }, (char[]){ "amount_mib=99999999999" } };
+
+	assert_int_equal(vm_opt_balloon(all, &b, &err), 0);
+	assert_true(b.enabled && b.deflate_on_oom && b.free_page_reporting);
+	assert_int_equal(b.amount_mib, 64);
+	assert_int_equal(b.stats_s, 5);
+	assert_int_equal(vm_opt_balloon(on, &b, &err), 0);
+	assert_true(b.enabled && !b.deflate_on_oom && !b.free_page_reporting);
+	assert_int_equal(b.amount_mib, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(vm_opt_balloon(bad[i], &b, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "--balloon"));
+	}
+}
+
+static void test_disk_rate(void **state)
+{
+	struct hull_err err = { 0 };
+	struct vm_disk_config d;
+	char s1[] = "a.img,bps=10M,iops=200,bps_burst=1M,iops_burst=5,ro";
+	char s2[] = "a.img,bps=fast";
+	char s3[] = "a.img,iops=-1";
+	char s4[] = "a.img,iops=1.5";
+	char s5[] = "a.img,bpsx=1";
+	char s6[] = "a.img";
+	int64_t id = 0;
+
+	(void)state;
+	assert_int_equal(vm_opt_disk(s1, &d, &err), 0);
+	assert_int_equal(d.rate.bytes.size, 10 << 20);
+	assert_int_equal(d.rate.bytes.one_time_burst, 1 << 20);
+	assert_int_equal(d.rate.bytes.refill_ms, 1000);
+	assert_int_equal(d.rate.ops.size, 200);
+	assert_int_equal(d.rate.ops.one_time_burst, 5);
+	assert_int_equal(d.rate.ops.refill_ms, 1000);
+	assert_true(d.readonly);
+	assert_int_equal(vm_opt_disk(s2, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "bps=fast"));
+	assert_int_equal(vm_opt_disk(s3, &d, &err), -EINVAL);
+	assert_int_equal(vm_opt_disk(s4, &d, &err), -EINVAL);
+	assert_int_equal(vm_opt_disk(s5, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unknown option 'bpsx=1'"));
+	assert_int_equal(vm_opt_disk(s6, &d, &err), 0);
+	assert_int_equal(d.rate.bytes.size, 0); /* no limit unless asked */
+	assert_int_equal(d.rate.ops.size, 0);
+	/* --uid, --gid: numbers below 2^32 - 1 ((uid_t)-1 means "unchanged" to setuid) */
+	assert_int_equal(vm_opt_id("65534", &id), 0);
+	assert_int_equal(id, 65534);
+	assert_int_equal(vm_opt_id("4294967295", &id), -EINVAL);
+	assert_int_equal(vm_opt_id("nobody", &id), -EINVAL);
+	assert_int_equal(vm_opt_id("-1", &id), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +190,8 @@ int main(void)
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_disk),
 		cmocka_unit_test(test_vsock),
+		cmocka_unit_test(test_balloon),
+		cmocka_unit_test(test_disk_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,12 +97,68 @@ static void test_disks(void **state)
 	expect(&cfg, "--disk: empty path", NULL);
 }
 
+static void test_balloon(void **state)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.balloon.enabled = true;
+	cfg.balloon.amount_mib = 65;
+	expect(&cfg, "--balloon amount_mib=65", "more than --memory (64 MiB)");
+	cfg.balloon.amount_mib = 64;
+	cfg.balloon.stats_s = VM_BALLOON_STATS_MAX_S + 1;
+	expect(&cfg, "--balloon stats=3601", "at most 3600");
+	cfg.balloon.stats_s = 1;
+	cfg.kernel_kind = VM_KERNEL_RAW;
+	expect(&cfg, "--balloon needs a Linux kernel", NULL);
+}
+
+static void test_nets(void **state)
+{
+	struct vm_net_config n[VM_MAX_NICS + 1];
+	struct vm_config cfg;
+
+	memset(n, 0, sizeof(n));
+	for (unsigned i = 0; i <= VM_MAX_NICS; i++)
+		n[i].tap = i % 2 ? "hullnotap16b" : "hullnotap16a";
+	base(&cfg);
+	cfg.nets = n;
+	cfg.n_nets = VM_MAX_NICS + 1;
+	expect(&cfg, "at most 4 --net", NULL);
+	cfg.n_nets = 2;
+	n[1].tap = "hullnotap16a";
+	expect(&cfg, "--net tap=hullnotap16a: given twice", NULL);
+	cfg.n_nets = 1;
+	n[0].tap = NULL;
+	expect(&cfg, "--net: tap=IFNAME is required", NULL);
+	n[0].tap = "";
+	expect(&cfg, "--net: tap=IFNAME is required", NULL);
+	n[0].tap = "0123456789abcdef"; /* 16 bytes: IFNAMSIZ with its NUL is 16 */
+	expect(&cfg, "--net tap=0123456789abcdef", "longer than 15 bytes");
+	n[0].tap = "hullnotap16a";
+	n[0].mac_set = true;
+	memcpy(n[0].mac, (uint8_t[6]){ 0x33, 0x33, 0, 0, 0, 1 }, 6); /* multicast */
+	expect(&cfg, "mac=33:33:00:00:00:01", "not a unicast address");
+	memset(n[0].mac, 0, 6);
+	expect(&cfg, "mac=00:00:00:00:00:00", "not a unicast address");
+	n[0].mac[0] = 2;
+	n[0].queues = VM_NET_MAX_QUEUE_PAIRS + 1;
+	expect(&cfg, "--net tap=hullnotap16a: queues=9", "at most 8");
+	n[0].queues = 0;
+	cfg.kernel_kind = VM_KERNEL_RAW;
+	expect(&cfg, "--net needs a Linux kernel", NULL);
+	cfg.kernel_kind = VM_KERNEL_AUTO;
+	expect(&cfg, "--net tap=hullnotap16a: no such interface", NULL); /* before KVM */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_balloon),
+		cmocka_unit_test(test_nets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@
 #include "vmm/state.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/virtio/vsock.h"
@@ -60,7 +62,10 @@ static void fx_build(struct fx *f)
 	struct i8042 *k = xmalloc(sizeof(*k));
 	struct serial *s = NULL;
 	struct disk *d = NULL;
-	struct vm_device *devs = xcalloc(7, sizeof(*devs));
+	struct vm_device *devs = xcalloc(16, sizeof(*devs));
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+	static const int no_fd = -1; /* no backend: the state is all guest-visible */
+	const struct vm_balloon_config bcfg = { .enabled = true, .amount_mib = 0, .stats_s = 1 };
 	unsigned n = 0;
 
 	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
@@ -75,6 +80,10 @@ static void fx_build(struct fx *f)
 	devs[n++] = (struct vm_device){ kind("virtio-rng"), 0, virtio_rng_new_test(&f->mem) };
 	devs[n++] = (struct vm_device){ kind("virtio-console"), 0,
 					virtio_console_new_test(&f->mem, -1) };
+	devs[n++] = (struct vm_device){ kind("virtio-net"), 0,
+					virtio_net_new_test(&f->mem, mac, &no_fd, 1) };
+	devs[n++] = (struct vm_device){ kind("virtio-balloon"), 0,
+					virtio_balloon_new_test(&f->mem, &bcfg) };
 	devs[n++] = (struct vm_device){ kind("virtio-vsock"), 0,
 					virtio_vsock_new_test(&f->mem, 42) };
 	memset(&f->vm, 0, sizeof(f->vm));

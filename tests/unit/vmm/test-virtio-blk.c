@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "disk/disk.h"
+#include "disk/img.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/pci.h"
@@ -272,6 +274,99 @@ static void test_rng(void **state)
 	virtio_rng_free(r);
 }
 
+/*
+ * A raw file grown on the host (truncate -s): a rescan announces the new capacity with a bumped
+ * config_generation and the config-change ISR bit, and the new sectors can be read; shrunk
+ * again, the capacity follows; an unchanged size sends nothing.
+ */
+static void test_rescan_grown_file(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size = 0;
+	uint8_t gen;
+
+	driver_init(f->v, QSIZE);
+	gen = (uint8_t)bar_r(f->v, 0x15, 1);
+	assert_int_equal(request(f, 0, 3000, 512, true), 1); /* past the 1 MiB end */
+	(void)bar_r(f->v, VIRTIO_BAR_ISR, 1);
+	assert_int_equal(truncate(f->path, 2U << 20), 0);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0);
+	assert_int_equal(size, 2U << 20);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 4096);
+	assert_int_equal((uint8_t)bar_r(f->v, 0x15, 1), (uint8_t)(gen + 1));
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_ISR, 1), 2);
+	assert_int_equal(request(f, 0, 3000, 512, true), 0);
+	(void)bar_r(f->v, VIRTIO_BAR_ISR, 1);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0); /* unchanged: no interrupt */
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_ISR, 1), 0);
+	assert_int_equal((uint8_t)bar_r(f->v, 0x15, 1), (uint8_t)(gen + 1));
+	assert_int_equal(truncate(f->path, 1U << 20), 0);
+	assert_int_equal(virtio_blk_rescan(f->v, &size), 0);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 2048);
+	assert_int_equal(request(f, 0, 3000, 512, true), 1);
+}
+
+/* Growing through the device: the raw file grows, the guest is told; never shrinks. */
+static void test_grow_raw(void **state)
+{
+	struct fx *f = *state;
+	struct hull_err err = { 0 };
+	struct stat st;
+
+	driver_init(f->v, QSIZE);
+	(void)bar_r(f->v, VIRTIO_BAR_ISR, 1);
+	assert_int_equal(virtio_blk_grow(f->v, 3U << 20, &err), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, 3U << 20);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 6144);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_ISR, 1), 2);
+	assert_int_equal(request(f, 0, 6143, 512, true), 0);
+	assert_int_equal(virtio_blk_grow(f->v, 1U << 20, &err), -EINVAL); /* no shrinking */
+	assert_non_null(strstr(err.msg, "only grows"));
+	assert_int_equal(virtio_blk_grow(f->v, (4U << 20) + 100, &err), -EINVAL);
+	assert_int_equal(bar_r(f->v, VIRTIO_BAR_DEVICE, 8), 6144);
+}
+
+/* A QCOW2 image the device holds open grows (its header), stays consistent, keeps data. */
+static void test_grow_qcow2(void **state)
+{
+	char path[] = "/tmp/hull-test-vblk-qcow2-XXXXXX";
+	struct disk_create_opts o = { .format = DISK_FORMAT_QCOW2, .size = 1U << 20 };
+	struct hull_err err = { 0 };
+	struct img_check_report rep;
+	struct guest_mem mem;
+	struct disk *d = NULL;
+	struct virtio_pci_dev *v;
+	char buf[512] = "before the resize";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(disk_create(path, &o, &err), 0);
+	assert_int_equal(disk_open(path, DISK_FORMAT_QCOW2, 0, &d, &err), 0);
+	assert_int_equal(disk_write(d, 512, buf, sizeof(buf)), 0);
+	assert_int_equal(gmem_init(&mem, 1U << 20), 0);
+	v = virtio_blk_new_test(&mem, d, NULL);
+	assert_int_equal(virtio_blk_grow(v, 64U << 20, &err), 0);
+	assert_int_equal(bar_r(v, VIRTIO_BAR_DEVICE, 8), (64U << 20) / 512);
+	assert_int_equal(disk_write(d, (64U << 20) - 512, buf, sizeof(buf)), 0);
+	virtio_blk_free(v);
+	gmem_release(&mem);
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(img_check(path, DISK_FORMAT_QCOW2, NULL, &rep, &err), 0);
+	assert_int_equal(rep.corruptions + rep.leaks, 0);
+	assert_int_equal(disk_open(path, DISK_FORMAT_QCOW2, DISK_OPEN_RDONLY, &d, &err), 0);
+	assert_int_equal(disk_size(d), 64U << 20);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(disk_read(d, (64U << 20) - 512, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "before the resize");
+	assert_int_equal(disk_read(d, 512, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "before the resize");
+	disk_close(d);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +379,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rng, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rescan_grown_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grow_raw, setup, teardown),
+		cmocka_unit_test(test_grow_qcow2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,146 @@
+/*
+ * `hull vm update`: resize a running VM through its --api-sock (the API's balloon,
+ * balloon-stats and disk-rescan operations). Sends one JSON line per change, prints each
+ * answer on stdout; an answer with an error is one line on stderr and exit status 125.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/opt.h"
+#include "cli/vm-opts.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+
+#define VM_UPDATE_REPLY_MAX 4096
+#ifdef HULL_VMM_MAIN
+#define VM_UPDATE_NAME "update" /* hull-vmm update */
+#else
+#define VM_UPDATE_NAME "vm update"
+#endif
+
+static const struct cli_option vm_update_opts[] = {
+	{ "api-sock", required_argument, NULL, 'a', "PATH", "the VM's control socket" },
+	{ "balloon", required_argument, NULL, 'b', "MIB",
+	  "set the balloon's target: MiB the guest gives back (0: all returned)" },
+	{ "balloon-stats", no_argument, NULL, 's', NULL,
+	  "print the balloon's target, actual size and the guest's statistics" },
+	{ "disk-rescan", required_argument, NULL, 'd', "IDX",
+	  "re-read the size of --disk number IDX (from 0) and tell the guest" },
+	{ "disk-resize", required_argument, NULL, 'g', "IDX:SIZE",
+	  "grow --disk number IDX (raw or qcow2) to SIZE (e.g. 24M, 2G) and tell the guest" },
+	{ 0 },
+};
+
+static const struct cli_command vm_update_cmd = {
+	.name = VM_UPDATE_NAME, .args = "--api-sock PATH [OPTIONS]", .optstring = "",
+	.opts = vm_update_opts,
+	.summary = "Resize a running VM: balloon target, a disk grown on the host.",
+};
+
+/* One request line, one answer line: 0 when it says ok, else -1 with the message printed. */
+static int vm_update_call(const char *sock, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char reply[VM_UPDATE_REPLY_MAX + 1];
+	cleanup_close int fd = -1;
+	json_t *j, *ok, *msg;
+	size_t len = 0;
+	ssize_t n;
+	int r = -1;
+
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "hull vm update: --api-sock %s: path too long\n", sock);
+		return -1;
+	}
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fd_write_all(fd, req, strlen(req)) < 0) {
+		fprintf(stderr, "hull vm update: --api-sock %s: %s\n", sock, strerror(errno));
+		return -1;
+	}
+	while (len < VM_UPDATE_REPLY_MAX && !memchr(reply, '\n', len) &&
+	       (n = read(fd, reply + len, VM_UPDATE_REPLY_MAX - len)) > 0)
+		len += (size_t)n;
+	reply[len] = '\0';
+	j = json_loads(reply, JSON_DISABLE_EOF_CHECK, NULL);
+	ok = j ? json_object_get(j, "ok") : NULL;
+	msg = j ? json_object_get(j, "error") : NULL;
+	if (json_is_true(ok)) {
+		fputs(reply, stdout);
+		r = 0;
+	} else {
+		fprintf(stderr, "hull vm update: %s\n",
+			json_is_string(msg) ? json_string_value(msg) : "no valid answer from the VM");
+	}
+	json_decref(j);
+	return r;
+}
+
+int vm_update_main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	char reqs[4][96];
+	uint64_t size;
+	char *colon;
+	unsigned n_reqs = 0, v;
+	int c;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, &vm_update_cmd)) != -1) {
+		switch (c) {
+		case 'a': sock = optarg; break;
+		case 'b':
+		case 'd':
+			if (vm_opt_uint(optarg, &v) < 0) {
+				fprintf(stderr, "hull vm update: --%s %s: not a number\n",
+					c == 'b' ? "balloon" : "disk-rescan", optarg);
+				return 125;
+			}
+			if (n_reqs < 4)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       c == 'b' ? "{\"op\":\"balloon\",\"amount_mib\":%u}\n"
+							: "{\"op\":\"disk-rescan\",\"drive\":%u}\n", v);
+			break;
+		case 'g':
+			colon = strchr(optarg, ':');
+			if (!colon || (*colon = '\0', vm_opt_uint(optarg, &v) < 0) ||
+			    vm_opt_size(colon + 1, &size) < 0) {
+				if (colon)
+					*colon = ':';
+				fprintf(stderr, "hull vm update: --disk-resize %s: expected IDX:SIZE "
+					"(e.g. 0:24M)\n", optarg);
+				return 125;
+			}
+			if (n_reqs < 4)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       "{\"op\":\"disk-resize\",\"drive\":%u,\"size\":%llu}\n",
+					       v, (unsigned long long)size);
+			break;
+		case 's':
+			if (cli_opt_on && n_reqs < 4)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       "{\"op\":\"balloon-stats\"}\n");
+			break;
+		default:
+			return 125;
+		}
+	}
+	if (optind < argc || !sock || !n_reqs) {
+		fprintf(stderr, "hull vm update: %s\n",
+			optind < argc ? "unexpected argument" :
+			!sock ? "--api-sock PATH is required" :
+				"nothing to change: --balloon, --balloon-stats, --disk-rescan or "
+				"--disk-resize");
+		return 125;
+	}
+	for (unsigned i = 0; i < n_reqs; i++)
+		if (vm_update_call(sock, reqs[i]) < 0)
+			return 125;
+	return 0;
+}

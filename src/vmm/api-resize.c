@@ -1,0 +1,164 @@
+/* The control API's resize operations (api-resize.h). */
+#include "vmm/api-resize.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "vmm/ratelimit.h"
+#include "vmm/resize.h"
+#include "vmm/vm.h"
+
+static json_t *api_error(const struct hull_err *err)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", err->msg);
+}
+
+/* Firecracker's balloon statistics object: sizes in pages and MiB, the guest's counters. */
+static json_t *balloon_json(const struct balloon_info *b, bool with_stats)
+{
+	json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", 1,
+			      "target_pages", (json_int_t)b->target_pages,
+			      "actual_pages", (json_int_t)b->actual_pages,
+			      "target_mib", (json_int_t)(b->target_pages >> (20 - BALLOON_PAGE_SHIFT)),
+			      "actual_mib", (json_int_t)(b->actual_pages >> (20 - BALLOON_PAGE_SHIFT)));
+
+	if (!with_stats)
+		return o;
+	for (unsigned i = 0; i < BALLOON_S_COUNT; i++)
+		if (b->set & (1U << i))
+			(void)json_object_set_new(o, balloon_stat_name((enum balloon_stat)i),
+						  json_integer((json_int_t)(b->stat[i] > INT64_MAX
+									    ? INT64_MAX : b->stat[i])));
+	(void)json_object_set_new(o, "bad_pfns", json_integer((json_int_t)b->bad_pfns));
+	(void)json_object_set_new(o, "reported_bytes", json_integer((json_int_t)b->reported));
+	return o;
+}
+
+json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req)
+{
+	struct hull_err err = { 0 };
+	struct balloon_info info;
+	struct ratelimit_config rl;
+	int64_t n = 0;
+
+	/* {"op":"rate-limit","drive":N,"rate_limiter":{"bandwidth":{...},"ops":{...}}}: the
+	 * body of Firecracker's PATCH /drives/ID (docs/vmm.md "Rate limits") */
+	if (strcmp(op, "rate-limit") == 0) {
+		if (hjson_get_int(req, "drive", "request", true, 0, VM_MAX_DISKS - 1, &n, &err) < 0 ||
+		    ratelimit_config_from_json(req, "rate_limiter", "request", &rl, &err) < 0 ||
+		    vm_disk_rate_limit(vm, (unsigned)n, &rl, &err) < 0)
+			return api_error(&err);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (strcmp(op, "balloon") == 0) {
+		if (hjson_get_int(req, "amount_mib", "request", true, 0, INT64_MAX, &n, &err) < 0 ||
+		    vm_balloon_set(vm, (uint64_t)n, &info, &err) < 0)
+			return api_error(&err);
+		return balloon_json(&info, false);
+	}
+	if (strcmp(op, "balloon-stats") == 0) {
+		if (vm_balloon_get(vm, &info, &err) < 0)
+			return api_error(&err);
+		return balloon_json(&info, true);
+	}
+	if (strcmp(op, "disk-rescan") == 0 || strcmp(op, "disk-resize") == 0) {
+		uint64_t size = 0;
+
+		if (hjson_get_int(req, "drive", "request", true, 0, VM_MAX_DISKS - 1, &n, &err) < 0)
+			return api_error(&err);
+		if (strcmp(op, "disk-resize") == 0 &&
+		    (hjson_get_u64(req, "size", "request", true, &size, &err) < 0 ||
+		     vm_disk_grow(vm, (unsigned)n, size, &err) < 0))
+			return api_error(&err);
+		if (vm_disk_rescan(vm, (unsigned)n, &size, &err) < 0)
+			return api_error(&err);
+		return json_pack("{s:b, s:I, s:I}", "ok", 1, "drive", (json_int_t)n, "size",
+				 (json_int_t)size);
+	}
+	return NULL;
+}
+
+/* ---- the same in the HTTP shape (api-routes.c's table) ---------------------------------- */
+
+static int strip_ok(json_t *o, json_t **ret, struct hull_err *err)
+{
+	if (!json_is_true(json_object_get(o, "ok"))) {
+		int r = hull_err_setx(err, EINVAL, "%s",
+				      json_string_value(json_object_get(o, "error")) ?: "failed");
+
+		json_decref(o);
+		return r;
+	}
+	(void)json_object_del(o, "ok");
+	*ret = o;
+	return 0;
+}
+
+/* PATCH /balloon {"amount_mib": N}: the new target; the reply says target and actual. */
+int api_balloon_patch(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct balloon_info info;
+	int64_t n = 0;
+	int r;
+
+	if ((r = hjson_get_int(call->body, "amount_mib", "body", true, 0, INT64_MAX, &n, err)) < 0 ||
+	    (r = vm_balloon_set(call->vm, (uint64_t)n, &info, err)) < 0)
+		return r;
+	return strip_ok(balloon_json(&info, false), ret, err);
+}
+
+/* GET /balloon: target and actual; GET /balloon/statistics: with the guest's counters. */
+static int balloon_get(const struct api_call *call, bool stats, json_t **ret,
+		       struct hull_err *err)
+{
+	struct balloon_info info;
+	int r = vm_balloon_get(call->vm, &info, err);
+
+	return r < 0 ? r : strip_ok(balloon_json(&info, stats), ret, err);
+}
+
+int api_balloon_get(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	return balloon_get(call, false, ret, err);
+}
+
+int api_balloon_stats(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	return balloon_get(call, true, ret, err);
+}
+
+/*
+ * PATCH /drives/IDX {"size": BYTES} grows --disk number IDX (0-based) to BYTES; without
+ * "size", the size is re-read from the file (grown on the host with truncate);
+ * {"rate_limiter": {...}} (Firecracker's) replaces its rate limits. The reply gives the size
+ * the guest now sees.
+ */
+int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	uint64_t size = 0;
+	char *end;
+	unsigned long idx = strtoul(call->id, &end, 10);
+	int r;
+
+	if (*end || call->id[0] < '0' || call->id[0] > '9' || idx >= VM_MAX_DISKS)
+		return hull_err_setx(err, ENOENT, "drive %s: not a --disk number (0, 1, ...)",
+				     call->id);
+	if (json_object_get(call->body, "rate_limiter")) {
+		struct ratelimit_config rl;
+
+		if ((r = ratelimit_config_from_json(call->body, "rate_limiter", "body", &rl,
+						    err)) < 0 ||
+		    (r = vm_disk_rate_limit(call->vm, (unsigned)idx, &rl, err)) < 0)
+			return r;
+	}
+	if (json_object_get(call->body, "size") &&
+	    ((r = hjson_get_u64(call->body, "size", "body", true, &size, err)) < 0 ||
+	     (r = vm_disk_grow(call->vm, (unsigned)idx, size, err)) < 0))
+		return r;
+	if ((r = vm_disk_rescan(call->vm, (unsigned)idx, &size, err)) < 0)
+		return r;
+	*ret = json_pack("{s:I, s:I}", "drive", (json_int_t)idx, "size", (json_int_t)size);
+	return 0;
+}

@@ -1,0 +1,24 @@
+#pragma once
+/*
+ * The control API's resize operations (JSON lines, api.h), each one call into resize.h:
+ *   {"op":"balloon","amount_mib":N}   -> {"ok":true,"target_mib":..,"actual_mib":..,...}
+ *   {"op":"balloon-stats"}            -> the same with the guest's last statistics
+ *   {"op":"disk-rescan","drive":IDX}  -> {"ok":true,"drive":IDX,"size":BYTES}
+ *   {"op":"disk-resize","drive":IDX,"size":BYTES} -> the same, after growing the image
+ * (PATCH /balloon, GET /balloon/statistics and PATCH /drives/ID in the HTTP shape.)
+ */
+#include <jansson.h>
+
+#include "vmm/api-routes.h"
+
+struct vm;
+
+/* The reply to op (owned by the caller), or NULL when op is not one of these. */
+json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req);
+
+/* The HTTP endpoints (api-routes.h handlers): PATCH /balloon {"amount_mib": N},
+ * GET /balloon, GET /balloon/statistics, PATCH /drives/IDX [{"size": BYTES}]. */
+int api_balloon_patch(const struct api_call *call, json_t **ret, struct hull_err *err);
+int api_balloon_get(const struct api_call *call, json_t **ret, struct hull_err *err);
+int api_balloon_stats(const struct api_call *call, json_t **ret, struct hull_err *err);
+int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *err);
