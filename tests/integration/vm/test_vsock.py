@@ -40,7 +40,12 @@ poweroff -f
 INIT_RELOAD = INIT_PROLOGUE + r"""
 /vsock-echo 5201 1
 ko=$(grep vmw_vsock_virtio_transport.ko /etc/hull-modules)
-rmmod vmw_vsock_virtio_transport && insmod "$ko" && echo "HULL-VSOCK: reloaded"
+# the closed session's socket holds the module until the host's reset arrives (EAGAIN)
+i=0
+until rmmod vmw_vsock_virtio_transport; do
+  i=$((i + 1)); [ $i -lt 60 ] || break; sleep 1
+done
+insmod "$ko" && echo "HULL-VSOCK: reloaded"
 /vsock-echo 5201 1
 poweroff -f
 """
