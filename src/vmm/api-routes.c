@@ -63,7 +63,7 @@ static int api_get_status(const struct api_call *call, json_t **ret, struct hull
 	for (unsigned i = 0; i < vm->n_devs; i++)
 		json_array_append_new(devs, json_pack("{s:s, s:I}", "type", vm->devs[i].ops->name,
 						      "index", (json_int_t)vm->devs[i].idx));
-	*ret = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o?}", "app_name", "hull",
+	*ret = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o*}", "app_name", "hull",
 			 "id", "anonymous-instance", "state", api_state(vm),
 			 "vmm_version", HULL_VERSION, "pid", (json_int_t)getpid(),
 			 "vcpu_count", (json_int_t)vm->ncpus,
@@ -391,7 +391,7 @@ static json_t *lines_status(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	paused = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
-	return json_pack("{s:b, s:s, s:i, s:I, s:o?}", "ok", 1,
+	return json_pack("{s:b, s:s, s:i, s:I, s:o*}", "ok", 1,
 			 "state", atomic_load(&vm->stop) ? vmm_stop_name((enum vm_stop)atomic_load(&vm->stop))
 							 : paused ? "paused"
 							 : vm->shutdown_requested ? "shutting-down" : "running",
