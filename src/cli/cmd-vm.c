@@ -30,6 +30,7 @@ static void vm_run_more(FILE *f)
 {
 	fprintf(f,
 		"DISK is PATH[,ro][,format=raw|qcow2][,serial=ID].\n"
+		"--vsock CID: 3 to 4294967294; the API's status shows it as vsock_cid.\n"
 		"NET is tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]: an existing tap interface\n"
 		"(ip tuntap add dev IFNAME mode tap); the MAC is random unless given.\n"
 		"Exit status: 0 guest powered off, 3 guest rebooted, 4 guest panicked,\n"
@@ -51,6 +52,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "console", required_argument, NULL, 'C', "KIND", "serial (default), virtio or none" },
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "rng", no_argument, NULL, 'r', NULL, "add a virtio-rng device" },
+	{ "vsock", required_argument, NULL, 'V', "CID|auto",
+	  "a virtio-vsock device on /dev/vhost-vsock with this guest CID (auto: a free one)" },
 	{ "balloon", required_argument, NULL, 'B', "OPTS",
 	  "add a virtio-balloon: on, or amount_mib=N,deflate_on_oom=on,stats=SECONDS,free_page_reporting=on" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
@@ -210,6 +213,13 @@ static int vm_run_main(int argc, char **argv)
 			}
 			cfg.disks = disks;
 			cfg.n_disks++;
+			break;
+		case 'V':
+			if (vm_opt_vsock(optarg, &cfg) < 0) {
+				fprintf(stderr, "hull vm run: --vsock %s: expected a CID or auto\n",
+					optarg);
+				return 125;
+			}
 			break;
 		case 'n':
 			/* how many NICs a VM may have is the VMM's to check */

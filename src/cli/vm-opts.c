@@ -46,6 +46,27 @@ int vm_opt_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+int vm_opt_vsock(const char *s, struct vm_config *cfg)
+{
+	unsigned long long v;
+	char *end;
+
+	if (strcmp(s, "auto") == 0) {
+		cfg->vsock = cfg->vsock_auto = true;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	cfg->vsock = true;
+	cfg->vsock_auto = false;
+	cfg->vsock_cid = v;
+	return 0;
+}
+
 int vm_opt_console(const char *s, enum vm_console *ret)
 {
 	static const char *const names[VM_CONSOLE_COUNT] = {

@@ -20,6 +20,8 @@ int vm_opt_uint(const char *s, unsigned *ret);
 int vm_opt_id(const char *s, int64_t *ret);
 /* --memory: docker's size grammar (512M, 2GiB, 1.5g, 4096 bytes), as hull's other flags. */
 int vm_opt_size(const char *s, uint64_t *ret);
+/* --vsock: "auto" or a decimal CID (its range is the VMM's to check); 0 or -EINVAL. */
+int vm_opt_vsock(const char *s, struct vm_config *cfg);
 /* --console: serial, virtio or none; 0 or -EINVAL. */
 int vm_opt_console(const char *s, enum vm_console *ret);
 /*

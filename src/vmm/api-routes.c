@@ -63,11 +63,12 @@ static int api_get_status(const struct api_call *call, json_t **ret, struct hull
 	for (unsigned i = 0; i < vm->n_devs; i++)
 		json_array_append_new(devs, json_pack("{s:s, s:I}", "type", vm->devs[i].ops->name,
 						      "index", (json_int_t)vm->devs[i].idx));
-	*ret = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "app_name", "hull",
+	*ret = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o*}", "app_name", "hull",
 			 "id", "anonymous-instance", "state", api_state(vm),
 			 "vmm_version", HULL_VERSION, "pid", (json_int_t)getpid(),
 			 "vcpu_count", (json_int_t)vm->ncpus,
-			 "mem_size_mib", (json_int_t)(vm->mem.size >> 20), "devices", devs);
+			 "mem_size_mib", (json_int_t)(vm->mem.size >> 20), "devices", devs,
+			 "vsock_cid", vm->vsock_cid ? json_integer(vm->vsock_cid) : NULL);
 	return 0;
 }
 
@@ -390,11 +391,12 @@ static json_t *lines_status(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	paused = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
-	return json_pack("{s:b, s:s, s:i, s:I}", "ok", 1,
+	return json_pack("{s:b, s:s, s:i, s:I, s:o*}", "ok", 1,
 			 "state", atomic_load(&vm->stop) ? vmm_stop_name((enum vm_stop)atomic_load(&vm->stop))
 							 : paused ? "paused"
 							 : vm->shutdown_requested ? "shutting-down" : "running",
-			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size);
+			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size,
+			 "vsock_cid", vm->vsock_cid ? json_integer(vm->vsock_cid) : NULL);
 }
 
 static json_t *lines_handle(struct vm *vm, const char *line, size_t len)

@@ -18,6 +18,7 @@
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 static unsigned one(const struct vm_config *cfg)
@@ -185,6 +186,29 @@ static void console_dev_free(void *dev)
 	virtio_console_free(dev);
 }
 
+static unsigned vsock_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->vsock;
+}
+
+static int vsock_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int fd = vm->vsock_fd;
+
+	vm->vsock_fd = -1; /* the device owns it now, on failure too */
+	return virtio_vsock_create(vm, fd, vm->vsock_cid, (struct virtio_pci_dev **)ret, err);
+}
+
+static void vsock_dev_free(void *dev)
+{
+	virtio_vsock_free(dev);
+}
+
+static int vsock_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_vsock_load(dev, r);
+}
+
 static unsigned net_count(const struct vm_config *cfg)
 {
 	return has_pci(cfg) ? (unsigned)cfg->n_nets : 0;
@@ -304,6 +328,11 @@ static const struct vm_device_ops console_ops = {
 	.create = console_dev_create, .reset = virtio_dev_reset, .free = console_dev_free,
 	.save = virtio_dev_save, .load = virtio_dev_load,
 };
+static const struct vm_device_ops vsock_ops = {
+	.name = "virtio-vsock", .state_id = 0x15, .count = vsock_count,
+	.create = vsock_dev_create, .reset = virtio_dev_reset, .free = vsock_dev_free,
+	.save = virtio_dev_save, .load = vsock_dev_load,
+};
 static const struct vm_device_ops net_ops = {
 	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
 	.reset = virtio_dev_reset, .free = net_dev_free, .save = net_dev_save,
@@ -321,6 +350,7 @@ static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
 	&net_ops,
 	&balloon_ops,
+	&vsock_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -36,6 +37,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/virtio/net.h"
 #include "vmm/x86/arch.h"
 
@@ -218,6 +220,12 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 				     " MiB)", cfg->mem_size >> 20, host >> 20);
 	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->n_disks)
 		return hull_err_setx(err, EINVAL, "--disk needs a Linux kernel, not a raw guest");
+	if (cfg->vsock && !cfg->vsock_auto &&
+	    (cfg->vsock_cid < VSOCK_CID_MIN || cfg->vsock_cid > VSOCK_CID_MAX))
+		return hull_err_setx(err, EINVAL, "--vsock %" PRIu64 ": a guest CID is %u to %u, or auto",
+				     cfg->vsock_cid, VSOCK_CID_MIN, VSOCK_CID_MAX);
+	if (cfg->kernel_kind == VM_KERNEL_RAW && cfg->vsock)
+		return hull_err_setx(err, EINVAL, "--vsock needs a Linux kernel, not a raw guest");
 	r = virtio_net_config_check(cfg, err);
 	if (r < 0)
 		return r;
@@ -352,6 +360,21 @@ static int vm_signals_watch(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+/* --vsock: the device and the guest's CID before KVM, so a CID in use fails on every host. */
+static int vm_vsock_open(struct vm *vm, struct hull_err *err)
+{
+	uint64_t seed = 0;
+
+	if (!vm->cfg->vsock)
+		return 0;
+	/* auto: a random start, so that VMs starting together rarely try the same CIDs */
+	if (vm->cfg->vsock_auto && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = vm_now_ns() ^ (uint64_t)getpid();
+	vm->vsock_fd = vsock_open(VSOCK_DEV_PATH, (uint32_t)vm->cfg->vsock_cid, vm->cfg->vsock_auto,
+				  seed, &vm->vsock_cid, err);
+	return vm->vsock_fd < 0 ? vm->vsock_fd : 0;
+}
+
 /*
  * Everything that needs no KVM, done before /dev/kvm is opened: the user hears about a typo
  * in --disk, a truncated kernel or a taken --api-sock on every host, including one without
@@ -373,6 +396,9 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
+	r = vm_vsock_open(vm, err);
+	if (r < 0)
+		return r;
 	/* The taps too, before KVM: a wrong --net is one line on every host. */
 	vm->net_be = xcalloc(cfg->n_nets ? cfg->n_nets : 1, sizeof(*vm->net_be));
 	for (size_t i = 0; i < cfg->n_nets; i++) {
@@ -473,6 +499,8 @@ static void vm_free(struct vm *vm)
 	free(vm->net_be);
 	vcpus_free(vm);
 	evloop_free(vm->loop);
+	if (vm->vsock_fd >= 0)
+		(void)close(vm->vsock_fd);
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);
 	if (vm->sig_fd >= 0)
@@ -507,6 +535,7 @@ static int vm_confine_main(struct vm *vm, struct hull_err *err)
 int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err *err)
 {
 	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1, .sig_fd = -1,
+			 .vsock_fd = -1,
 			 .shutdown_tfd = -1, .ncpus = cfg->cpus };
 	sigset_t term, old;
 	int r;

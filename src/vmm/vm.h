@@ -63,6 +63,8 @@ struct vm {
 	struct virtio_net_backend *net_be;
 	struct virtio_pci_dev *nics[VM_MAX_NICS]; /* the virtio-net devices (also in devs) */
 	struct api_server *api;
+	int vsock_fd;       /* /dev/vhost-vsock with the CID set (vm_prepare), until the device */
+	uint32_t vsock_cid; /* the guest's CID (0: no vsock) */
 
 	/* Counters for vm_config.stats (relaxed atomics: several threads add to them). */
 	atomic_uint_fast64_t n_msi_irqfd, n_msi_ioctl;

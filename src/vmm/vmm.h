@@ -114,6 +114,10 @@ struct vm_config {
 	 */
 	unsigned shutdown_timeout_s;
 	struct vm_stats *stats; /* NULL, or filled when the VM stops */
+	/* --vsock CID|auto: a virtio-vsock device on /dev/vhost-vsock (vsock_cid unless auto) */
+	bool vsock;
+	bool vsock_auto;
+	uint64_t vsock_cid; /* 3 to 0xfffffffe, checked in vmm_run */
 	struct vm_balloon_config balloon;
 	/* Confinement (seccomp.h, jail.h; docs/vmm.md "Confinement"). */
 	unsigned seccomp_level;  /* 0 off, 1 syscall numbers, 2 (default) also their arguments */

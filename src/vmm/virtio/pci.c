@@ -85,6 +85,31 @@ static void msix_fire(struct virtio_pci_dev *v, uint16_t vec)
 	(void)vm_signal_msi(v->vm, addr, e->data);
 }
 
+int virtio_pci_vector_irqfd(struct virtio_pci_dev *v, uint16_t vec)
+{
+	uint16_t ctrl = msix_ctrl(v);
+	const struct msix_entry *e;
+
+	if (vec >= msix_count(v) || !v->vm || v->msix_fd[vec] < 0 || !(ctrl & MSIX_CTRL_ENABLE) ||
+	    (ctrl & MSIX_CTRL_MASKALL) || (v->st.msix[vec].ctrl & 1))
+		return -1;
+	e = &v->st.msix[vec];
+	if (v->msix_stale & (1U << vec)) {
+		if (irq_msi_vector_route(&v->vm->irq, v->vm->vm_fd, v->msix_gsi[vec],
+					 ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data) < 0)
+			return -1;
+		v->msix_stale &= ~(1U << vec);
+	}
+	return v->msix_fd[vec];
+}
+
+/* A vhost backend's call fds follow the vectors (lock held). */
+static void msix_changed(struct virtio_pci_dev *v)
+{
+	if (v->active && v->ops->msix_changed)
+		v->ops->msix_changed(v);
+}
+
 static void msix_flush_pending(struct virtio_pci_dev *v)
 {
 	for (uint16_t i = 0; i < msix_count(v); i++)
@@ -117,8 +142,27 @@ void virtio_pci_device_error(struct virtio_pci_dev *v)
 	msix_fire(v, v->st.msix_config);
 }
 
+static void virtio_deactivate(struct virtio_pci_dev *v)
+{
+	if (v->active && v->ops->deactivate)
+		v->ops->deactivate(v);
+	v->active = false;
+}
+
+static void virtio_activate(struct virtio_pci_dev *v)
+{
+	if (v->active || !v->ops->activate)
+		return;
+	/* 3.1.1: no backend runs on features the driver never settled (FEATURES_OK). */
+	if (!(v->st.status & VIRTIO_STATUS_FEATURES_OK) || v->ops->activate(v) < 0)
+		virtio_pci_device_error(v);
+	else
+		v->active = true;
+}
+
 static void virtio_reset(struct virtio_pci_dev *v)
 {
+	virtio_deactivate(v); /* the backend gives the rings back before they are forgotten */
 	for (unsigned i = 0; i < v->ops->num_queues; i++)
 		virtq_reset(&v->st.vq[i], v->mem, v->ops->queue_max);
 	v->st.status = 0;
@@ -140,7 +184,7 @@ void virtio_pci_reset(struct virtio_pci_dev *v)
 
 static uint64_t dev_features(const struct virtio_pci_dev *v)
 {
-	return v->ops->features | VIRTIO_F_VERSION_1;
+	return v->features | VIRTIO_F_VERSION_1;
 }
 
 static void status_write(struct virtio_pci_dev *v, uint8_t s)
@@ -154,6 +198,8 @@ static void status_write(struct virtio_pci_dev *v, uint8_t s)
 	    ((v->st.driver_features & ~dev_features(v)) || !(v->st.driver_features & VIRTIO_F_VERSION_1)))
 		s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 	v->st.status = (uint8_t)(s | (v->st.status & VIRTIO_STATUS_NEEDS_RESET));
+	if ((s & VIRTIO_STATUS_DRIVER_OK) && !(v->st.status & VIRTIO_STATUS_NEEDS_RESET))
+		virtio_activate(v);
 }
 
 /* struct virtio_pci_common_cfg (4.1.4.3) */
@@ -219,8 +265,10 @@ static void common_write(struct virtio_pci_dev *v, uint64_t off, uint32_t len, u
 			qw->size = (uint16_t)val; /* checked when enabled */
 		break;
 	case 0x1a:
-		if (q)
+		if (q) {
 			q->msix_vector = (uint16_t)val;
+			msix_changed(v);
+		}
 		break;
 	case 0x1c:
 		if (qw && val == 1 && virtq_enable(qw) < 0)
@@ -245,9 +293,17 @@ static void common_write(struct virtio_pci_dev *v, uint64_t off, uint32_t len, u
 
 static void queue_kick(struct virtio_pci_dev *v, unsigned q)
 {
+	uint64_t one = 1;
+
 	if (q >= v->ops->num_queues || !v->st.vq[q].ready || v->st.vq[q].broken ||
 	    !(v->st.status & VIRTIO_STATUS_DRIVER_OK))
 		return;
+	if (v->ops->vhost_queues & (1U << q)) {
+		/* The worker's ring: a kick that came as an MMIO exit goes to its eventfd. */
+		if (v->active && v->kick_fd[q] >= 0)
+			(void)!write(v->kick_fd[q], &one, sizeof(one));
+		return;
+	}
 	v->ops->queue_notify(v, q);
 }
 
@@ -272,6 +328,7 @@ static void msix_table_io(struct virtio_pci_dev *v, uint64_t off, uint8_t *data,
 		v->msix_stale |= 1U << idx;
 	if (field == 3)
 		msix_flush_pending(v); /* an unmask delivers what was held back */
+	msix_changed(v);
 }
 
 void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t len,
@@ -368,6 +425,7 @@ static void virtio_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 	memset(d->cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
 	virtio_pci_caps(v);
 	msix_flush_pending(v);
+	msix_changed(v);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -471,6 +529,7 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 	v->vm = vm;
 	v->mem = mem;
 	v->ops = ops;
+	v->features = ops->features;
 	v->io_wake_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		v->kick_fd[q] = -1;
@@ -526,6 +585,8 @@ int virtio_pci_init(struct virtio_pci_dev *v, struct vm *vm, const struct guest_
 			return hull_err_set(err, errno, "%s: eventfd", ops->name);
 		k->v = v;
 		k->q = q;
+		if (ops->vhost_queues & (1U << q))
+			continue; /* the vhost worker reads it */
 		r = evloop_add(kick_loop(v), v->kick_fd[q], EPOLLIN, virtio_on_kick, k);
 		if (r < 0)
 			return hull_err_set(err, -r, "%s: event loop", ops->name);
@@ -578,6 +639,8 @@ void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w)
 	const struct virtio_pci_state *s = &v->st;
 
 	pthread_mutex_lock(&v->lock);
+	/* A vhost backend holds the rings' indices: stop it to read them, then start it again. */
+	virtio_deactivate(v);
 	state_put_u32(w, s->config_len);
 	state_put_bytes(w, s->config, s->config_len);
 	state_put_u32(w, s->dev_feature_sel);
@@ -611,6 +674,8 @@ void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w)
 	}
 	state_put_u32(w, s->msix_pending);
 	state_put_u16(w, s->msix_ctrl);
+	if ((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & VIRTIO_STATUS_NEEDS_RESET))
+		virtio_activate(v);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -697,10 +762,14 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 	if (e < 0)
 		return e; /* nothing changed */
 	pthread_mutex_lock(&v->lock);
+	virtio_deactivate(v);
 	v->st = s;
 	v->msix_stale = ~0U; /* every vector's route is set again on its next interrupt */
 	memset(v->pci.cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
 	virtio_pci_caps(v);
+	/* A driver that was running gets its backend back (vhost: at the loaded indices). */
+	if ((s.status & VIRTIO_STATUS_DRIVER_OK) && !(s.status & VIRTIO_STATUS_NEEDS_RESET))
+		virtio_activate(v);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }

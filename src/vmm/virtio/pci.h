@@ -29,6 +29,12 @@ struct evloop;
 #define VIRTIO_MAX_QUEUES 17
 _Static_assert(VIRTIO_MAX_QUEUES + 1 <= 32, "MSI-X vector masks are 32 bits");
 #define VIRTIO_CONFIG_MAX 64
+/*
+ * Here the feature's mask; linux/virtio_config.h (which linux/vhost.h pulls in) names the bit
+ * number. Its include guard, taken first, keeps it from redefining the mask later.
+ */
+#include <linux/virtio_config.h>
+#undef VIRTIO_F_VERSION_1
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
 /* Device status bits (2.1) */
@@ -57,6 +63,18 @@ struct virtio_dev_ops {
 	 * VM's event loop, so that slow I/O (a disk) never delays the console or the API.
 	 */
 	bool io_thread;
+	/*
+	 * Queues (bit q) whose rings an in-kernel vhost worker serves (vhost.h): their kick
+	 * eventfds (the ioeventfds) are the worker's and no loop watches them; a kick that
+	 * arrives as an MMIO exit is written to the fd; queue_notify never sees them.
+	 */
+	uint32_t vhost_queues;
+	/* DRIVER_OK was set: start the backend. Lock held. 0, or -errno: DEVICE_NEEDS_RESET. */
+	int (*activate)(struct virtio_pci_dev *v);
+	/* Stop it, each queue's indices back in v->st.vq (reset, save). Lock held. */
+	void (*deactivate)(struct virtio_pci_dev *v);
+	/* While active: the MSI-X table, its enable/mask bits or a queue's vector changed. */
+	void (*msix_changed)(struct virtio_pci_dev *v);
 	/* A queue was kicked: process it. Called with v->lock held. */
 	void (*queue_notify)(struct virtio_pci_dev *v, unsigned q);
 	void (*reset)(struct virtio_pci_dev *v);
@@ -105,6 +123,8 @@ struct virtio_pci_dev {
 	pthread_mutex_t lock;
 
 	struct virtio_pci_state st;
+	uint64_t features; /* offered: ops->features, narrowed by the device (vhost) after init */
+	bool active;       /* ops->activate succeeded and no deactivate since */
 	/* Per vector: an irqfd and its GSI (irq.h), or -1 to use KVM_SIGNAL_MSI. */
 	int msix_fd[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
@@ -139,6 +159,13 @@ void virtio_pci_reset(struct virtio_pci_dev *v);
 
 /* Used-buffer notification for queue q (MSI-X). Called with v->lock held. */
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q);
+/*
+ * The irqfd of MSI-X vector vec when an interrupt on it may be injected by a bare eventfd
+ * write from outside hull (a vhost worker): MSI-X enabled, neither the function nor the
+ * vector masked, and its route up to date (set now if its message changed). Else -1: the
+ * caller then goes through virtio_pci_notify, which holds a masked vector pending. Lock held.
+ */
+int virtio_pci_vector_irqfd(struct virtio_pci_dev *v, uint16_t vec);
 /*
  * The device changed its configuration (a disk's capacity, a balloon's target): bump
  * config_generation and send the configuration-change interrupt (4.1.4.3, 4.1.5.3). Called

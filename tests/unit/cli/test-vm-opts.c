@@ -61,6 +61,28 @@ static void test_console(void **state)
 	assert_int_equal(vm_opt_console("Serial", &c), -EINVAL);
 }
 
+/* --vsock: auto or digits; the range (3 to 0xfffffffe) is the VMM's (vm_validate). */
+static void test_vsock(void **state)
+{
+	static const char *const bad[] = { "", "-1", "+3", " 3", "3x", "0x10", "Auto",
+					   "99999999999999999999" };
+	struct vm_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(vm_opt_vsock("auto", &cfg), 0);
+	assert_true(cfg.vsock && cfg.vsock_auto);
+	assert_int_equal(vm_opt_vsock("3", &cfg), 0);
+	assert_true(cfg.vsock && !cfg.vsock_auto);
+	assert_int_equal(cfg.vsock_cid, 3);
+	assert_int_equal(vm_opt_vsock("4294967295", &cfg), 0); /* parsed; refused by the VMM */
+	assert_int_equal(cfg.vsock_cid, 4294967295ULL);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		assert_int_equal(vm_opt_vsock(bad[i], &cfg), -EINVAL);
+		assert_false(cfg.vsock);
+	}
+}
+
 static void test_disk(void **state)
 {
 	struct hull_err err = { 0 };
@@ -167,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_disk),
+		cmocka_unit_test(test_vsock),
 		cmocka_unit_test(test_balloon),
 		cmocka_unit_test(test_disk_rate),
 	};

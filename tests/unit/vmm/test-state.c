@@ -31,6 +31,7 @@
 #include "vmm/virtio/balloon.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 #include "virtio-driver.h"
@@ -83,6 +84,8 @@ static void fx_build(struct fx *f)
 					virtio_net_new_test(&f->mem, mac, &no_fd, 1) };
 	devs[n++] = (struct vm_device){ kind("virtio-balloon"), 0,
 					virtio_balloon_new_test(&f->mem, &bcfg) };
+	devs[n++] = (struct vm_device){ kind("virtio-vsock"), 0,
+					virtio_vsock_new_test(&f->mem, 42) };
 	memset(&f->vm, 0, sizeof(f->vm));
 	f->vm.devs = devs;
 	f->vm.n_devs = n;
@@ -141,6 +144,8 @@ static void dirty(struct fx *f)
 
 			drv_features(v);
 			drv_queue(v, 0, 8, 1, DESC, AVAIL, USED);
+			if (strcmp(d->ops->name, "virtio-vsock") == 0) /* vhost needs rx and tx */
+				drv_queue(v, 1, 8, 1, DESC + 0x1000, AVAIL + 0x1000, USED + 0x1000);
 			drv_ok(v);
 			bar_w(v, VIRTIO_BAR_MSIX + 16, 0xfee00000, 4);
 			bar_w(v, VIRTIO_BAR_MSIX + 24, 0x4041, 4);
