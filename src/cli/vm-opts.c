@@ -83,33 +83,36 @@ int vm_opt_console(const char *s, enum vm_console *ret)
 }
 
 /*
- * bps=SIZE, iops=N and their one-time bursts (bps_burst=SIZE, iops_burst=N): Firecracker's
- * buckets with a refill time of one second. 0, -EINVAL for a bad value, -ENOENT for another
- * key.
+ * BYTES=SIZE, OPS=N and their one-time bursts (BYTES_burst=SIZE, OPS_burst=N): Firecracker's
+ * buckets with a refill time of one second; a disk's names are bps and iops, a NIC's (after
+ * rx_ or tx_) bps and pps. 0, -EINVAL for a bad value, -ENOENT for another key.
  */
-static int disk_rate_opt(const char *opt, struct ratelimit_config *rate)
+static int rate_opt(const char *opt, const char *bytes_key, const char *ops_key,
+		    struct ratelimit_config *rate)
 {
-	static const struct {
-		const char *key;
-		bool bytes, burst;
-	} keys[] = {
-		{ "bps=", true, false }, { "bps_burst=", true, true },
-		{ "iops=", false, false }, { "iops_burst=", false, true },
-	};
+	const char *keys[2] = { bytes_key, ops_key };
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		struct token_bucket_config *b = keys[i].bytes ? &rate->bytes : &rate->ops;
-		size_t n = strlen(keys[i].key);
+	for (unsigned k = 0; k < 4; k++) {
+		bool bytes = k < 2, burst = k % 2;
+		struct token_bucket_config *b = bytes ? &rate->bytes : &rate->ops;
+		size_t n = strlen(keys[!bytes]);
+		const char *v_s = opt + n;
 		uint64_t v;
 		unsigned u;
 
-		if (strncmp(opt, keys[i].key, n) != 0)
+		if (strncmp(opt, keys[!bytes], n) != 0)
 			continue;
-		if (keys[i].bytes ? vm_opt_size(opt + n, &v) < 0 : vm_opt_uint(opt + n, &u) < 0)
+		if (burst && strncmp(v_s, "_burst=", 7) == 0)
+			v_s += 7;
+		else if (!burst && *v_s == '=')
+			v_s++;
+		else
+			continue;
+		if (bytes ? vm_opt_size(v_s, &v) < 0 : vm_opt_uint(v_s, &u) < 0)
 			return -EINVAL;
-		if (!keys[i].bytes)
+		if (!bytes)
 			v = u;
-		if (keys[i].burst)
+		if (burst)
 			b->one_time_burst = v;
 		else
 			b->size = v;
@@ -117,6 +120,11 @@ static int disk_rate_opt(const char *opt, struct ratelimit_config *rate)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static int disk_rate_opt(const char *opt, struct ratelimit_config *rate)
+{
+	return rate_opt(opt, "bps", "iops", rate);
 }
 
 int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
@@ -178,6 +186,7 @@ static int vm_opt_mac(const char *s, uint8_t mac[6])
 int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 {
 	char *save = NULL, *opt;
+	int r;
 
 	memset(n, 0, sizeof(*n));
 	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -194,9 +203,17 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 				return hull_err_setx(err, EINVAL,
 						     "--net: queues=%s: expected a number of queue pairs",
 						     opt + 7);
+		} else if ((strncmp(opt, "rx_", 3) == 0 || strncmp(opt, "tx_", 3) == 0) &&
+			   (r = rate_opt(opt + 3, "bps", "pps",
+					 opt[0] == 'r' ? &n->rx_rate : &n->tx_rate)) != -ENOENT) {
+			if (r < 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: %s: expected a number (bps and its burst take sizes: 10M)",
+						     opt);
 		} else
 			return hull_err_setx(err, EINVAL,
-					     "--net: unknown option '%s' (tap=IFNAME, mac=MAC, queues=N)",
+					     "--net: unknown option '%s' (tap=IFNAME, mac=MAC, queues=N, "
+					     "rx_bps=, rx_pps=, tx_bps=, tx_pps= and their _burst)",
 					     opt);
 	}
 	if (!n->tap || !*n->tap)

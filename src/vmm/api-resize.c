@@ -162,3 +162,33 @@ int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *
 	*ret = json_pack("{s:I, s:I}", "drive", (json_int_t)idx, "size", (json_int_t)size);
 	return 0;
 }
+
+/*
+ * PATCH /network-interfaces/IDX {"rx_rate_limiter": {...}, "tx_rate_limiter": {...}}
+ * (Firecracker's body, IDX the --net number): replaces the given directions' limits.
+ */
+int api_net_patch(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct ratelimit_config rx, tx;
+	bool has_rx = json_object_get(call->body, "rx_rate_limiter") != NULL;
+	bool has_tx = json_object_get(call->body, "tx_rate_limiter") != NULL;
+	char *end;
+	unsigned long idx = strtoul(call->id, &end, 10);
+	int r;
+
+	if (*end || call->id[0] < '0' || call->id[0] > '9' || idx >= VM_MAX_NICS)
+		return hull_err_setx(err, ENOENT, "network interface %s: not a --net number (0, "
+				     "1, ...)", call->id);
+	if (!has_rx && !has_tx)
+		return hull_err_setx(err, EINVAL, "body: rx_rate_limiter or tx_rate_limiter "
+				     "expected");
+	if ((has_rx && (r = ratelimit_config_from_json(call->body, "rx_rate_limiter", "body", &rx,
+							err)) < 0) ||
+	    (has_tx && (r = ratelimit_config_from_json(call->body, "tx_rate_limiter", "body", &tx,
+							err)) < 0) ||
+	    (r = vm_net_rate_limit(call->vm, (unsigned)idx, has_rx ? &rx : NULL,
+				   has_tx ? &tx : NULL, err)) < 0)
+		return r;
+	*ret = NULL;
+	return 0;
+}

@@ -22,3 +22,5 @@ int api_balloon_patch(const struct api_call *call, json_t **ret, struct hull_err
 int api_balloon_get(const struct api_call *call, json_t **ret, struct hull_err *err);
 int api_balloon_stats(const struct api_call *call, json_t **ret, struct hull_err *err);
 int api_drive_patch(const struct api_call *call, json_t **ret, struct hull_err *err);
+/* PATCH /network-interfaces/IDX {"rx_rate_limiter", "tx_rate_limiter"}: 204 */
+int api_net_patch(const struct api_call *call, json_t **ret, struct hull_err *err);

@@ -234,7 +234,7 @@ static const struct api_route routes[] = {
 	{ HTTP_PATCH, "/balloon/statistics", false, true, NULL },
 	{ HTTP_PATCH, "/drives/", true, true, api_drive_patch },
 	{ HTTP_PUT, "/network-interfaces/", true, true, NULL },
-	{ HTTP_PATCH, "/network-interfaces/", true, true, NULL },
+	{ HTTP_PATCH, "/network-interfaces/", true, true, api_net_patch },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -159,6 +159,19 @@ int vm_disk_rate_limit(struct vm *vm, unsigned drive, const struct ratelimit_con
 			     vm->cfg->n_disks);
 }
 
+int vm_net_rate_limit(struct vm *vm, unsigned nic, const struct ratelimit_config *rx,
+		      const struct ratelimit_config *tx, struct hull_err *err)
+{
+	if ((rx && ratelimit_config_check(rx) < 0) || (tx && ratelimit_config_check(tx) < 0))
+		return hull_err_setx(err, EINVAL, "network interface %u: rate limit out of range",
+				     nic);
+	if (nic >= vm->cfg->n_nets || !vm->nics[nic])
+		return hull_err_setx(err, ENOENT, "network interface %u: no such NIC (the VM has "
+				     "%zu)", nic, vm->cfg->n_nets);
+	virtio_net_set_rate_limit(vm->nics[nic], rx, tx);
+	return 0;
+}
+
 /* MemTotal of the host in bytes, 0 when unknown. */
 static uint64_t host_mem_total(void)
 {

@@ -94,6 +94,10 @@ struct ratelimit_config;
  * {"op":"rate-limit"}, PATCH /drives/ID). 0, or -errno with err set: no such disk, a value out
  * of range. Any thread.
  */
+/* Replace NIC nic's rate limits (--net order; NULL: that direction unchanged): 0, or -errno
+ * with err (no such NIC, a value out of range). */
+int vm_net_rate_limit(struct vm *vm, unsigned nic, const struct ratelimit_config *rx,
+		      const struct ratelimit_config *tx, struct hull_err *err);
 int vm_disk_rate_limit(struct vm *vm, unsigned drive, const struct ratelimit_config *c,
 		       struct hull_err *err);
 

@@ -56,6 +56,9 @@ struct vm_net_config {
 	uint8_t mac[6];
 	bool mac_set;    /* false: a random locally administered unicast address */
 	unsigned queues; /* rx/tx queue pairs; 0: one per vCPU, at most VM_NET_MAX_QUEUE_PAIRS */
+	/* rx_bps=, rx_pps=, tx_bps=, tx_pps= (docs/vmm.md "Rate limits"): frames to the guest
+	 * (rx) and from it (tx), all queue pairs together */
+	struct ratelimit_config rx_rate, tx_rate;
 };
 
 /* --balloon: a virtio-balloon device (Firecracker's knobs). */

@@ -14,11 +14,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "vmm/loop.h"
+#include "vmm/ratelimit.h"
 #include "vmm/tap.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
@@ -108,6 +110,7 @@ struct net_pair {
 	bool rx_armed;  /* ...and watched for input (off while the guest has no buffers) */
 	uint8_t *pkt;   /* a frame read from fd and not delivered yet */
 	size_t pkt_len; /* 0: none */
+	bool pkt_paid;  /* the rx limiter's tokens for it are taken */
 };
 
 /*
@@ -132,7 +135,18 @@ struct virtio_net {
 	uint64_t offloads_for; /* driver features the tap's offloads were set for */
 	struct net_pair pair[VM_NET_MAX_QUEUE_PAIRS];
 	struct virtio_net_counters ctr;
+	/*
+	 * rx_bps=, tx_bps=... (docs/vmm.md "Rate limits"), one limiter per direction for all
+	 * pairs, as Firecracker's per interface. A direction out of tokens stops (rx: the frame
+	 * in hand waits and the tap is not read; tx: the chain goes back on the ring) until
+	 * rl_tfd, on the I/O thread's loop, fires.
+	 */
+	struct ratelimit rl[2];
+	bool throttled[2];
+	int rl_tfd;
 };
+
+enum { NET_RX, NET_TX };
 
 static struct virtio_net *net_of(struct virtio_pci_dev *v)
 {
@@ -289,8 +303,42 @@ static int net_rx_read(struct virtio_net *n, struct net_pair *p)
 			continue;
 		}
 		p->pkt_len = (size_t)got;
+		p->pkt_paid = false;
 		return 1;
 	}
+}
+
+/*
+ * Take direction dir's tokens for a frame of len bytes (v->lock held): true when it may go
+ * now; else the direction is throttled and rl_tfd armed for when it may.
+ */
+static bool net_rl_take(struct virtio_net *n, int dir, uint64_t len)
+{
+	uint64_t now, wait;
+	struct itimerspec its = { 0 };
+
+	if (!ratelimit_active(&n->rl[dir]))
+		return true;
+	now = vm_now_ns();
+	if (ratelimit_consume(&n->rl[dir], len, 1, now))
+		return true;
+	wait = ratelimit_wait_ns(&n->rl[dir], len, 1, now);
+	n->throttled[dir] = true;
+	if (n->rl_tfd < 0)
+		return false; /* unit tests: virtio_net_test_rate_timer resumes */
+	(void)timerfd_gettime(n->rl_tfd, &its);
+	/* the earlier of the two directions' times wins: the other looks again then */
+	if (its.it_value.tv_sec || its.it_value.tv_nsec) {
+		uint64_t left = (uint64_t)its.it_value.tv_sec * 1000000000ULL +
+				(uint64_t)its.it_value.tv_nsec;
+
+		if (left <= wait)
+			return false;
+	}
+	its = (struct itimerspec){ .it_value = { .tv_sec = (time_t)(wait / 1000000000ULL),
+						 .tv_nsec = (long)(wait % 1000000000ULL) } };
+	(void)timerfd_settime(n->rl_tfd, 0, &its, NULL);
+	return false;
 }
 
 /*
@@ -305,8 +353,9 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 	int r = 0;
 
 	if (!(n->v.st.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken ||
-	    p->idx >= n->pairs_in_use) {
-		net_rx_arm(p, false); /* a kick after DRIVER_OK (or VQ_PAIRS_SET) brings it back */
+	    p->idx >= n->pairs_in_use || n->throttled[NET_RX]) {
+		/* a kick after DRIVER_OK (or VQ_PAIRS_SET), or rl_tfd, brings it back */
+		net_rx_arm(p, false);
 		return;
 	}
 	net_sync_offloads(n);
@@ -317,6 +366,13 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			stop = r < 0;
 			if (r <= 0)
 				break;
+		}
+		if (!p->pkt_paid) {
+			if (!net_rl_take(n, NET_RX, p->pkt_len - TAP_VNET_HDR_LEN)) {
+				stop = true; /* the frame waits for rl_tfd */
+				break;
+			}
+			p->pkt_paid = true;
 		}
 		r = net_rx_deliver(n, vq, p);
 		if (r <= 0) {
@@ -411,8 +467,15 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	struct virtq_elem e;
 	int r = 0;
 
+	if (n->throttled[NET_TX])
+		return; /* rl_tfd comes back */
 	net_sync_offloads(n);
 	while (done < NET_BUDGET && (r = virtq_pop(vq, &e)) > 0) {
+		if (!net_rl_take(n, NET_TX, e.in_len > sizeof(struct net_hdr)
+						    ? e.in_len - sizeof(struct net_hdr) : 0)) {
+			virtq_unpop(vq, 1); /* sent when rl_tfd fires */
+			break;
+		}
 		net_tx_one(n, p, &e);
 		(void)virtq_push(vq, e.head, 0);
 		done++;
@@ -421,7 +484,7 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 		virtio_pci_notify(&n->v, q);
 	if (r < 0)
 		virtio_pci_device_error(&n->v);
-	else if (done == NET_BUDGET && n->v.kick_fd[q] >= 0) {
+	else if (done == NET_BUDGET && !n->throttled[NET_TX] && n->v.kick_fd[q] >= 0) {
 		uint64_t one = 1;
 
 		/* More may wait: come back after the loop's other work (the kick's eventfd). */
@@ -565,6 +628,56 @@ static void net_on_backend(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&p->n->v.lock);
 }
 
+/* Both directions look again at their limiters (v->lock held). */
+static void net_rate_resume(struct virtio_net *n)
+{
+	n->throttled[NET_RX] = n->throttled[NET_TX] = false;
+	for (unsigned i = 0; i < n->pairs_in_use; i++) {
+		n->dp->tx(n, &n->pair[i]);
+		n->dp->rx(n, &n->pair[i]);
+	}
+}
+
+/* rl_tfd fired (the I/O thread's loop): what waited for tokens goes on. */
+static void net_on_rate_timer(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t ticks;
+
+	(void)!read(fd, &ticks, sizeof(ticks));
+	pthread_mutex_lock(&n->v.lock);
+	if (n->v.st.status & VIRTIO_STATUS_DRIVER_OK)
+		net_rate_resume(n);
+	pthread_mutex_unlock(&n->v.lock);
+}
+
+void virtio_net_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *rx,
+			       const struct ratelimit_config *tx)
+{
+	struct virtio_net *n = net_of(v);
+	uint64_t now = vm_now_ns();
+
+	pthread_mutex_lock(&v->lock);
+	if (rx)
+		ratelimit_init(&n->rl[NET_RX], rx, now);
+	if (tx)
+		ratelimit_init(&n->rl[NET_TX], tx, now);
+	/* what waited for the old limits is looked at again at once */
+	if ((n->throttled[NET_RX] || n->throttled[NET_TX]) &&
+	    (v->st.status & VIRTIO_STATUS_DRIVER_OK))
+		net_rate_resume(n);
+	pthread_mutex_unlock(&v->lock);
+}
+
+void virtio_net_test_rate_timer(struct virtio_pci_dev *v)
+{
+	struct virtio_net *n = net_of(v);
+
+	pthread_mutex_lock(&v->lock);
+	net_rate_resume(n);
+	pthread_mutex_unlock(&v->lock);
+}
+
 /* Device reset (v->lock held): a frame in hand was read for the old driver; watch again. */
 static void net_reset(struct virtio_pci_dev *v)
 {
@@ -572,6 +685,7 @@ static void net_reset(struct virtio_pci_dev *v)
 
 	for (unsigned i = 0; i < n->n_pairs; i++)
 		n->pair[i].pkt_len = 0;
+	n->throttled[NET_RX] = n->throttled[NET_TX] = false;
 	net_set_pairs(n, 1);
 }
 
@@ -594,6 +708,7 @@ static struct virtio_net *net_alloc(const uint8_t mac[6], const int *fds, unsign
 	struct virtio_net *n = xcalloc(1, sizeof(*n));
 
 	n->dp = &net_user_datapath;
+	n->rl_tfd = -1;
 	n->n_pairs = n_pairs;
 	n->pairs_in_use = n_pairs; /* net_reset (by virtio_pci_init) makes it 1 */
 	n->offloads_for = ~0ULL; /* set at the first use */
@@ -643,7 +758,16 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 	n = net_alloc(mac, b->fd, b->n_pairs);
 	for (unsigned i = 0; i < b->n_pairs; i++)
 		b->fd[i] = -1;
+	ratelimit_init(&n->rl[NET_RX], &c->rx_rate, vm_now_ns());
+	ratelimit_init(&n->rl[NET_TX], &c->tx_rate, vm_now_ns());
 	r = virtio_pci_init(&n->v, vm, &vm->mem, &n->ops, err);
+	if (r == 0) {
+		n->rl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		r = n->rl_tfd < 0 ? -errno
+				  : evloop_add(n->v.io_loop, n->rl_tfd, EPOLLIN, net_on_rate_timer, n);
+		if (r < 0)
+			(void)hull_err_set(err, -r, "virtio-net: rate limiter timer");
+	}
 	for (unsigned i = 0; r == 0 && i < n->n_pairs; i++) {
 		r = evloop_add(n->v.io_loop, n->pair[i].fd,
 			       n->pair[i].rx_armed ? NET_RX_ON : NET_RX_OFF,
@@ -701,6 +825,8 @@ void virtio_net_free(struct virtio_pci_dev *v)
 			(void)close(n->pair[i].fd);
 		free(n->pair[i].pkt);
 	}
+	if (n->rl_tfd >= 0)
+		(void)close(n->rl_tfd);
 	free(n);
 }
 
@@ -796,6 +922,10 @@ int virtio_net_config_check(const struct vm_config *cfg, struct hull_err *err)
 					     "--net tap=%s: mac=%02x:%02x:%02x:%02x:%02x:%02x: "
 					     "not a unicast address", c->tap, c->mac[0], c->mac[1],
 					     c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+		if (ratelimit_config_check(&c->rx_rate) < 0 ||
+		    ratelimit_config_check(&c->tx_rate) < 0)
+			return hull_err_setx(err, EINVAL, "--net tap=%s: a rate limit out of range",
+					     c->tap);
 		if (c->queues > VM_NET_MAX_QUEUE_PAIRS)
 			return hull_err_setx(err, EINVAL, "--net tap=%s: queues=%u: at most %u",
 					     c->tap, c->queues, VM_NET_MAX_QUEUE_PAIRS);

@@ -66,6 +66,16 @@ int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r);
 
 /* A snapshot of v's counters (takes v's lock). */
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret);
+/*
+ * Replace the NIC's rate limits (NULL: that direction unchanged), with full buckets; what
+ * waited for the old limits is looked at again at once. The limits were checked
+ * (ratelimit_config_check).
+ */
+struct ratelimit_config;
+void virtio_net_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *rx,
+			       const struct ratelimit_config *tx);
+/* For unit tests (no I/O loop): what the rate limiter's timer does when it fires. */
+void virtio_net_test_rate_timer(struct virtio_pci_dev *v);
 /* NIC nic of vm (--net order): 0 with *ret filled, -ENOENT when the VM has no such NIC. */
 int virtio_net_counters(struct vm *vm, unsigned nic, struct virtio_net_counters *ret);
 

@@ -144,6 +144,36 @@ static void test_balloon(void **state)
 	}
 }
 
+/* --net's rate keys: rx_/tx_ then bps (a size), pps (a count) and their _burst */
+static void test_net_rate(void **state)
+{
+	struct hull_err err = { 0 };
+	struct vm_net_config n;
+	char s1[] = "tap=t0,rx_bps=10M,rx_pps=1000,tx_bps=1M,tx_bps_burst=64K,tx_pps_burst=5";
+	char s2[] = "tap=t0,rx_bps=fast";
+	char s3[] = "tap=t0,rx_iops=1";
+	char s4[] = "tap=t0,tx_pps=-1";
+	char s5[] = "tap=t0";
+
+	(void)state;
+	assert_int_equal(vm_opt_net(s1, &n, &err), 0);
+	assert_int_equal(n.rx_rate.bytes.size, 10 << 20);
+	assert_int_equal(n.rx_rate.ops.size, 1000);
+	assert_int_equal(n.tx_rate.bytes.size, 1 << 20);
+	assert_int_equal(n.tx_rate.bytes.one_time_burst, 64 << 10);
+	assert_int_equal(n.tx_rate.ops.one_time_burst, 5);
+	assert_int_equal(n.tx_rate.ops.size, 0);
+	assert_int_equal(n.rx_rate.bytes.refill_ms, 1000);
+	assert_int_equal(vm_opt_net(s2, &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "rx_bps=fast"));
+	assert_int_equal(vm_opt_net(s3, &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unknown option 'rx_iops=1'"));
+	assert_int_equal(vm_opt_net(s4, &n, &err), -EINVAL);
+	assert_int_equal(vm_opt_net(s5, &n, &err), 0);
+	assert_int_equal(n.rx_rate.bytes.size, 0);
+	assert_int_equal(n.tx_rate.ops.size, 0);
+}
+
 static void test_disk_rate(void **state)
 {
 	struct hull_err err = { 0 };
@@ -192,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_vsock),
 		cmocka_unit_test(test_balloon),
 		cmocka_unit_test(test_disk_rate),
+		cmocka_unit_test(test_net_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,12 +12,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "vmm/memory.h"
 #include "vmm/state.h"
+#include "vmm/ratelimit.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 
@@ -429,6 +431,63 @@ static void test_rx_budget(void **state)
 	virtio_net_test_rx(f->v, 0);
 	assert_int_equal(used_idx(f, RX_USED), 100);
 	assert_true(virtio_net_test_rx_armed(f->v, 0));
+}
+
+/*
+ * tx_pps/rx_pps and tx_bps (the rate limiter): a direction out of tokens stops, nothing is
+ * dropped (tx chains stay on the ring, the rx frame waits with the tap unread), the refill
+ * (the timer's work) lets the next ones go, and lifting the limit lets all go at once.
+ */
+static void test_rate_limits(void **state)
+{
+	struct fx *f = *state;
+	const struct ratelimit_config three = { .ops = { .size = 3, .refill_ms = 200 } };
+	const struct ratelimit_config two = { .ops = { .size = 2, .refill_ms = 200 } };
+	const struct ratelimit_config bytes = { .bytes = { .size = 1000, .refill_ms = 200 } };
+	const struct ratelimit_config none = { 0 };
+	const struct timespec wait = { 0, 250 * 1000 * 1000 }; /* more than a refill */
+	uint8_t got[256];
+	unsigned n = 0;
+
+	virtio_net_set_rate_limit(f->v, &two, &three);
+	memset(gmem_ptr(&f->mem, TXBUF, 256), 0, 256);
+	for (uint16_t i = 0; i < 10; i++) {
+		set_desc(f, TX_DESC, i, TXBUF, HLEN + 60, 0, 0);
+		offer(f, TXQ, i, false);
+	}
+	bar_w(f->v, VIRTIO_BAR_NOTIFY + TXQ * VIRTIO_NOTIFY_MULT, TXQ, 2);
+	assert_int_equal(used_idx(f, TX_USED), 3);
+	bar_w(f->v, VIRTIO_BAR_NOTIFY + TXQ * VIRTIO_NOTIFY_MULT, TXQ, 2);
+	assert_int_equal(used_idx(f, TX_USED), 3); /* a kick does not bypass the limiter */
+	nanosleep(&wait, NULL);
+	virtio_net_test_rate_timer(f->v);
+	assert_int_equal(used_idx(f, TX_USED), 6);
+	for (uint16_t i = 0; i < 5; i++)
+		post_rx(f, i, 0x800, false);
+	for (unsigned i = 0; i < 5; i++)
+		tap_send(f, 60, i);
+	virtio_net_test_rx(f->v, 0);
+	assert_int_equal(used_idx(f, RX_USED), 2);
+	assert_false(virtio_net_test_rx_armed(f->v, 0)); /* the tap is not read meanwhile */
+	nanosleep(&wait, NULL);
+	virtio_net_test_rate_timer(f->v);
+	assert_int_equal(used_idx(f, RX_USED), 4);
+	/* no limits: everything that waited goes at once */
+	virtio_net_set_rate_limit(f->v, &none, &none);
+	assert_int_equal(used_idx(f, TX_USED), 10);
+	assert_int_equal(used_idx(f, RX_USED), 5);
+	while (recv(f->sp[1], got, sizeof(got), MSG_DONTWAIT) == HLEN + 60)
+		n++;
+	assert_int_equal(n, 10);
+	/* bytes: 1000 a refill, 60-byte frames: 16 go, the 17th waits */
+	virtio_net_set_rate_limit(f->v, NULL, &bytes);
+	for (uint16_t i = 0; i < 20; i++) {
+		set_desc(f, TX_DESC, (uint16_t)(10 + i), TXBUF, HLEN + 60, 0, 0);
+		offer(f, TXQ, (uint16_t)(10 + i), false);
+	}
+	bar_w(f->v, VIRTIO_BAR_NOTIFY + TXQ * VIRTIO_NOTIFY_MULT, TXQ, 2);
+	assert_int_equal(used_idx(f, TX_USED), 10 + 16);
+	assert_int_equal(counters(f).tx_dropped, 0);
 }
 
 /* Broken rings (a loop, memory outside RAM, a garbage index): DEVICE_NEEDS_RESET, no crash. */
@@ -982,6 +1041,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_random_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
