@@ -278,9 +278,11 @@ static void vm_exec_lean(char **argv)
 
 static void vm_commands(FILE *f)
 {
-	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n\nRun '%s %sCOMMAND --help' for a command's "
-		   "options.\n", "run", vm_run_cmd.summary, "initramfs", vm_initramfs_cmd.summary,
-		cli_prog, VM_CMD(""));
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n\nRun '%s "
+		   "%sCOMMAND --help' for a command's options.\n", "run", vm_run_cmd.summary,
+		"initramfs", vm_initramfs_cmd.summary, "snapshot",
+		"Snapshot a running VM into a directory.", "restore",
+		"Run a VM from a snapshot directory.", cli_prog, VM_CMD(""));
 }
 
 int cmd_vm(int argc, char **argv)
@@ -343,6 +345,14 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "snapshot") == 0)
+		return vm_snapshot_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0) {
+#ifndef HULL_VMM_MAIN
+		vm_exec_lean(argv);
+#endif
+		return vm_restore_main(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

@@ -25,3 +25,7 @@ int vm_opt_console(const char *s, enum vm_console *ret);
  * which is modified). 0, or -EINVAL with err naming --net and the bad option.
  */
 int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);
+
+/* `hull vm snapshot` and `hull vm restore` (cmd-vm-snap.c): the exit status. */
+int vm_snapshot_main(int argc, char **argv);
+int vm_restore_main(int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "vmm/loop.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define API_MAX_CLIENTS 8
@@ -60,6 +61,20 @@ static json_t *api_status(struct vm *vm)
 			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->mem.size);
 }
 
+/* {"op":"snapshot","dir":PATH,"resume":true|false} (snapshot.h); resume defaults to true. */
+static json_t *api_snapshot(struct vm *vm, json_t *req)
+{
+	struct hull_err err = { 0 };
+	const char *dir = NULL;
+	bool resume = true;
+
+	if (hjson_get_str(req, "dir", "request", true, &dir, &err) < 0 ||
+	    hjson_get_bool(req, "resume", "request", false, &resume, &err) < 0 ||
+	    vm_snapshot(vm, dir, resume, &err) < 0)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	return api_status(vm);
+}
+
 /* Handle one request line; returns the reply (owned by the caller). */
 static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 {
@@ -80,6 +95,8 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 	} else if (strcmp(op, "resume") == 0) {
 		vm_resume(vm);
 		reply = api_status(vm);
+	} else if (strcmp(op, "snapshot") == 0) {
+		reply = api_snapshot(vm, req);
 	} else if (strcmp(op, "power-off") == 0) {
 		vm_resume(vm);
 		vm_request_stop(vm, VM_STOP_POWEROFF, "power-off through the API");
@@ -95,7 +112,7 @@ static json_t *api_handle(struct vm *vm, const char *line, size_t len)
 		char msg[128];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off)",
 			       op);
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}
