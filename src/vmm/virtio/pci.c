@@ -681,6 +681,13 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 	v->msix_stale = ~0U; /* every vector's route is set again on its next interrupt */
 	memset(v->pci.cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
 	virtio_pci_caps(v);
+	/*
+	 * A kick the source had not served yet is lost with its eventfd: notify every ready
+	 * queue once (a spurious notification is harmless: the device reads avail->idx).
+	 */
+	for (unsigned q = 0; q < v->ops->num_queues; q++)
+		if (s.vq[q].ready && v->kick_fd[q] >= 0)
+			(void)eventfd_write(v->kick_fd[q], 1);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }
