@@ -197,3 +197,67 @@ def test_bad_snapshots_refused(hull, tiny_guest, tmp_path):
     (snap / "config.json").write_text(conf.replace('"version":1', '"version":9'))
     check(_restore_err(hull, snap), "config.json", "newer hull")
     shutil.rmtree(snap)
+
+
+COUNT_INIT = r"""
+echo "HULL-TEST: counting"
+i=0
+while true; do
+  i=$((i + 1))
+  echo "HULL-COUNT $i"
+  echo "step $i" | dd of=/dev/vda bs=512 count=1 conv=sync,notrunc,fsync 2>/dev/null
+  usleep 100000
+done
+"""
+
+
+def _wait_for(path, needle, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        data = path.read_bytes().replace(b"\r", b"")  # the guest's tty writes \r\n
+        if needle in data:
+            return data
+        time.sleep(0.5)
+    raise AssertionError(f"no {needle!r} in {path}: {path.read_bytes()[-3000:]!r}")
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_linux_guest_counts_across_restore(hull, kernel, vmlinux, make_initramfs, tmp_path):
+    """A Linux guest (Debian's kernel, in the sandbox's KVM) counting on the serial console
+    and writing each step to its disk: snapshot paused, SIGKILL, restore; the count goes on
+    from the step it was at, and the disk takes the steps after the restore."""
+    from vmhelpers import INIT_PROLOGUE
+    initrd = make_initramfs(INIT_PROLOGUE + COUNT_INIT, modules=())
+    vda = tmp_path / "vda.raw"
+    vda.write_bytes(b"\0" * (1 << 20))
+    sock, out1, snap = str(tmp_path / "a.sock"), tmp_path / "out1", tmp_path / "snap"
+    with open(out1, "wb") as f:
+        p = subprocess.Popen([hull, "vm", "run", "--kernel", vmlinux, "--initrd", initrd,
+                              "--memory", "256M", "--disk", str(vda), "--api-sock", sock,
+                              "--cmdline", "console=ttyS0 quiet"],
+                             stdout=f, stderr=subprocess.PIPE)
+    try:
+        _wait_for(out1, b"HULL-COUNT 5\n", 600)
+        r = subprocess.run([hull, "vm", "snapshot", "--api-sock", sock, "--out", str(snap),
+                            "--paused"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        before = out1.read_bytes().replace(b"\r", b"")
+    finally:
+        _kill(p)
+    complete = before[:before.rfind(b"\n") + 1]  # the last line may be cut short
+    last = int(complete.rsplit(b"HULL-COUNT ", 1)[1].split(b"\n")[0])
+    mem = os.stat(snap / "memory")
+    assert mem.st_size == 256 << 20 and mem.st_blocks * 512 < 200 << 20  # holes
+    out2 = tmp_path / "out2"
+    p = _restore(hull, snap, out2)
+    try:
+        after = _wait_for(out2, b"HULL-COUNT %d\n" % (last + 5), 600)
+    finally:
+        _kill(p)
+    text = (before + after).decode(errors="replace")
+    counts = [int(ln.split()[1]) for ln in text.splitlines() if ln.startswith("HULL-COUNT ")]
+    assert counts == list(range(1, len(counts) + 1)), text[-2000:]
+    assert b"Linux version" not in after  # no boot: the guest went on
+    step = int(vda.read_bytes()[:40].split(b"\n")[0].split()[1])
+    assert step > last, (step, last)
