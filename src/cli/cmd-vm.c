@@ -358,9 +358,11 @@ static void vm_exec_lean(char **argv)
 
 static void vm_commands(FILE *f)
 {
-	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n  %-10s %s\n", "run", vm_run_cmd.summary,
-		"initramfs", vm_initramfs_cmd.summary, "update",
-		"Resize a running VM (balloon, disk size).");
+	fprintf(f, "Commands:\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n",
+		"run", vm_run_cmd.summary, "initramfs", vm_initramfs_cmd.summary, "update",
+		"Resize a running VM (balloon, disk size).", "snapshot",
+		"Snapshot a running VM into a directory.", "restore",
+		"Run a VM from a snapshot directory.");
 	vm_api_commands(f);
 	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
@@ -437,6 +439,14 @@ int cmd_vm(int argc, char **argv)
 		return vm_api_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "update") == 0)
 		return vm_update_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "snapshot") == 0)
+		return vm_snapshot_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0) {
+#ifndef HULL_VMM_MAIN
+		vm_exec_lean(argv);
+#endif
+		return vm_restore_main(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "hull vm: unknown command '%s' (see 'hull vm --help')\n", argv[1]);
 	return 125;
 }

@@ -37,3 +37,7 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);
 int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
 /* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
 int vm_update_main(int argc, char **argv);
+
+/* `hull vm snapshot` and `hull vm restore` (cmd-vm-snap.c): the exit status. */
+int vm_snapshot_main(int argc, char **argv);
+int vm_restore_main(int argc, char **argv);

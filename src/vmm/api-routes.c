@@ -19,6 +19,7 @@
 #include "vmm/api-resize.h"
 #include "vmm/api.h"
 #include "vmm/devices.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -220,6 +221,33 @@ static int api_get_metrics(const struct api_call *call, json_t **ret, struct hul
  * The routes. Endpoints other parts of hull fill in (balloon, drives, network interfaces,
  * machine-config resize) are here with no handler yet: 501 until then.
  */
+/*
+ * PUT /snapshot/create {"snapshot_path": DIR, "resume": bool} (Firecracker's path; hull writes
+ * one directory, docs/vmm.md "Snapshots", so snapshot_path names it and mem_file_path, if
+ * given, must be DIR/memory); 204.
+ */
+static int api_put_snapshot(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	static const char *const known[] = { "snapshot_path", "mem_file_path", "snapshot_type",
+					     "resume", NULL };
+	const char *dir = NULL, *type = NULL;
+	bool resume = true;
+	int r;
+
+	if ((r = check_keys(call->body, "body", known, err)) < 0 ||
+	    (r = hjson_get_str(call->body, "snapshot_path", "body", true, &dir, err)) < 0 ||
+	    (r = hjson_get_str(call->body, "snapshot_type", "body", false, &type, err)) < 0 ||
+	    (r = hjson_get_bool(call->body, "resume", "body", false, &resume, err)) < 0)
+		return r;
+	if (type && strcmp(type, "Full") != 0)
+		return hull_err_setx(err, EOPNOTSUPP, "body.snapshot_type: %.20s: only Full "
+				     "snapshots (Diff is not done yet)", type);
+	if ((r = vm_snapshot(call->vm, dir, resume, err)) < 0)
+		return r;
+	*ret = NULL;
+	return 0;
+}
+
 static const struct api_route routes[] = {
 	{ HTTP_GET, "/", false, false, api_get_status },
 	{ HTTP_PUT, "/actions", false, true, api_put_actions },
@@ -228,6 +256,7 @@ static const struct api_route routes[] = {
 	{ HTTP_GET, "/machine-config", false, false, api_get_machine_config },
 	{ HTTP_PATCH, "/machine-config", false, true, NULL },
 	{ HTTP_GET, "/metrics", false, false, api_get_metrics },
+	{ HTTP_PUT, "/snapshot/create", false, true, api_put_snapshot },
 	{ HTTP_GET, "/balloon", false, false, api_balloon_get },
 	{ HTTP_PATCH, "/balloon", false, true, api_balloon_patch },
 	{ HTTP_GET, "/balloon/statistics", false, false, api_balloon_stats },
@@ -410,6 +439,17 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 	if (strcmp(op, "status") == 0)
 		return lines_status(vm);
+	if (strcmp(op, "snapshot") == 0) {
+		/* {"op":"snapshot","dir":PATH,"resume":true|false} (snapshot.h); resume: true */
+		const char *dir = NULL;
+		bool resume = true;
+
+		if (hjson_get_str(req, "dir", "request", true, &dir, &err) < 0 ||
+		    hjson_get_bool(req, "resume", "request", false, &resume, &err) < 0 ||
+		    vm_snapshot(vm, dir, resume, &err) < 0)
+			return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+		return lines_status(vm);
+	}
 	{
 		/* balloon, balloon-stats, disk-rescan, disk-resize (api-resize.h) */
 		json_t *reply = api_resize_handle(vm, op, req);
@@ -422,7 +462,7 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		char msg[192];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

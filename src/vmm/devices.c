@@ -438,6 +438,32 @@ static struct vm_device *device_find(struct vm *vm, uint32_t id, uint32_t idx)
 	return NULL;
 }
 
+int vm_devices_load_section(struct vm *vm, uint32_t id, uint32_t idx, struct state_reader *sec,
+			    uint64_t *seen, struct hull_err *err)
+{
+	struct vm_device *d = device_find(vm, id, idx);
+	int ret;
+
+	if (!d || (*seen & (1ULL << (d - vm->devs))))
+		return hull_err_setx(err, EBADMSG, "device state: %s device 0x%x/%u in this VM",
+				     d ? "a second section for" : "no", id, idx);
+	*seen |= 1ULL << (d - vm->devs);
+	ret = d->ops->load(d->dev, sec);
+	if (ret < 0)
+		return hull_err_setx(err, -ret, "device state: %s %u: invalid state",
+				     d->ops->name, idx);
+	return 0;
+}
+
+unsigned vm_devices_saved_count(const struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		n += vm->devs[i].ops->save && vm->devs[i].ops->load;
+	return n;
+}
+
 int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err)
 {
 	struct state_reader r, sec;
@@ -452,17 +478,9 @@ int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_e
 				     ret == -EPROTONOSUPPORT ? "unknown format version"
 							     : "not a hull device-state stream");
 	while ((ret = state_next_section(&r, &id, &idx, &sec)) > 0) {
-		struct vm_device *d = device_find(vm, id, idx);
-
-		if (!d || (seen & (1ULL << (d - vm->devs))))
-			return hull_err_setx(err, EBADMSG,
-					     "device state: section %u: %s device 0x%x/%u in this VM",
-					     n, d ? "a second section for" : "no", id, idx);
-		seen |= 1ULL << (d - vm->devs);
-		ret = d->ops->load(d->dev, &sec);
+		ret = vm_devices_load_section(vm, id, idx, &sec, &seen, err);
 		if (ret < 0)
-			return hull_err_setx(err, -ret, "device state: %s %u: invalid state",
-					     d->ops->name, idx);
+			return hull_err_prefix(err, "section %u", n);
 		n++;
 	}
 	if (ret < 0)

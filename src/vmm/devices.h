@@ -60,5 +60,13 @@ int vm_devices_save(struct vm *vm, struct state_writer *w);
 int vm_devices_load(struct vm *vm, const uint8_t *buf, size_t len, struct hull_err *err);
 /* Instance idx of the device kind called name ("virtio-blk"), or NULL when the VM has none. */
 void *vm_device_find(struct vm *vm, const char *name, unsigned idx);
+/*
+ * One section of such a stream (the snapshot reader interleaves them with the arch's):
+ * *seen marks the devices loaded so far. 0, or -errno with err naming the device.
+ */
+int vm_devices_load_section(struct vm *vm, uint32_t id, uint32_t idx, struct state_reader *sec,
+			    uint64_t *seen, struct hull_err *err);
+/* The number of devices with saved state: the sections a complete stream has for them. */
+unsigned vm_devices_saved_count(const struct vm *vm);
 /* The device table, for tests. */
 const struct vm_device_ops *const *vm_device_table(unsigned *n);

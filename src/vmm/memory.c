@@ -62,7 +62,7 @@ static int gmem_memfd(uint64_t size, bool hugetlb)
  * mappings are not MAP_NORESERVE: the pages are reserved now, so a host short of them fails
  * here and not with a SIGBUS later.
  */
-static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
+static void *gmem_map_aligned_flags(int fd, uint64_t size, bool huge, int share)
 {
 	uint8_t *res, *p;
 	size_t head;
@@ -73,7 +73,7 @@ static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
 		return MAP_FAILED;
 	head = (GMEM_ALIGN - ((uintptr_t)res & (GMEM_ALIGN - 1))) & (GMEM_ALIGN - 1);
 	p = mmap(res + head, size, PROT_READ | PROT_WRITE,
-		 (fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED |
+		 (fd >= 0 ? share : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED |
 			 (huge ? 0 : MAP_NORESERVE),
 		 fd, 0);
 	if (p == MAP_FAILED) {
@@ -88,6 +88,11 @@ static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
 	if (GMEM_ALIGN - head)
 		(void)munmap(p + size, GMEM_ALIGN - head);
 	return p;
+}
+
+static void *gmem_map_aligned(int fd, uint64_t size, bool huge)
+{
+	return gmem_map_aligned_flags(fd, size, huge, MAP_SHARED);
 }
 
 /* Free 2 MiB hugetlbfs pages on the host (0 when none are configured). */
@@ -171,6 +176,24 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 	m->host = p;
 	m->fd = fd;
 	m->hugetlb = huge;
+	m->size = size;
+	m->low_size = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
+	return 0;
+}
+
+int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
+{
+	void *p;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || size > (1ULL << 46))
+		return -EINVAL;
+	/* MAP_PRIVATE: pages come from the file's page cache and are copied on first write */
+	p = gmem_map_aligned_flags(fd, size, false, MAP_PRIVATE);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->host = p;
 	m->size = size;
 	m->low_size = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
 	return 0;

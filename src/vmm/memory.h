@@ -30,6 +30,12 @@ struct guest_mem {
  * with MADV_HUGEPAGE (m->fd = -1; what Debian's defaults give huge pages). 0 or -errno.
  */
 int gmem_init(struct guest_mem *m, uint64_t size);
+/*
+ * size bytes of guest RAM mapped copy-on-write (MAP_PRIVATE) from fd, a snapshot's memory
+ * file of exactly that size (the caller checks): a restore reads only the pages the guest
+ * touches, and never writes the file. m->fd stays -1 (fd is the caller's). 0 or -errno.
+ */
+int gmem_init_file(struct guest_mem *m, uint64_t size, int fd);
 void gmem_release(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa + len) or NULL when any byte is outside guest RAM. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -40,6 +41,8 @@ struct seccomp_rule {
 #define IOCTL(req) { SCMP_SYS(ioctl), 1, 0xffffffffULL, (uint32_t)(req) }
 /* mappings and protections without PROT_EXEC: no new code after the build */
 #define NOEXEC(name) { SCMP_SYS(name), 2, PROT_EXEC, 0 }
+/* opens that create a new file (O_CREAT|O_EXCL: a snapshot's), never of an existing one */
+#define CREATE_ONLY(name) { SCMP_SYS(name), 2, O_CREAT | O_EXCL, O_CREAT | O_EXCL }
 #define END { -1, 0, 0, 0 }
 
 /* Every thread: memory, locks, signals, time, eventfd reads and writes, exiting. */
@@ -126,10 +129,29 @@ static const struct seccomp_rule main_rules[] = {
 	END,
 };
 
-static const struct seccomp_rule *const kind_tables[VMM_THREAD_KIND_COUNT][5] = {
-	[VMM_THREAD_MAIN] = { common_rules, device_rules, disk_rules, loop_rules, main_rules },
-	[VMM_THREAD_VCPU] = { common_rules, device_rules, vcpu_rules, NULL, NULL },
-	[VMM_THREAD_IO] = { common_rules, device_rules, disk_rules, loop_rules, io_rules },
+/*
+ * A snapshot (the API's, on the main thread: snapshot.c): the directory and its files made
+ * under temporary names then renamed (the only paths the VMM opens once confined: with
+ * --chroot they are inside the jail), the disks' absolute paths (realpath), and every vCPU's
+ * and the platform's state read from KVM (x86/cpu-state.c).
+ */
+static const struct seccomp_rule snapshot_rules[] = {
+	ANY(mkdir), ANY(mkdirat), CREATE_ONLY(openat), ANY(rename), ANY(renameat), ANY(renameat2),
+	ANY(readlink), ANY(readlinkat), ANY(getcwd),
+	IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_GET_MSR_INDEX_LIST), IOCTL(KVM_GET_MSRS),
+	IOCTL(KVM_GET_MP_STATE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS),
+	IOCTL(KVM_GET_SREGS2), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_XSAVE2), IOCTL(KVM_GET_FPU),
+	IOCTL(KVM_GET_XCRS), IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_LAPIC),
+	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_GET_PIT2),
+	IOCTL(KVM_GET_IRQCHIP),
+	END,
+};
+
+static const struct seccomp_rule *const kind_tables[VMM_THREAD_KIND_COUNT][6] = {
+	[VMM_THREAD_MAIN] = { common_rules, device_rules, disk_rules, loop_rules, main_rules,
+			      snapshot_rules },
+	[VMM_THREAD_VCPU] = { common_rules, device_rules, vcpu_rules, NULL, NULL, NULL },
+	[VMM_THREAD_IO] = { common_rules, device_rules, disk_rules, loop_rules, io_rules, NULL },
 };
 
 const char *vmm_thread_kind_name(enum vmm_thread_kind kind)
@@ -190,7 +212,7 @@ int vmm_seccomp_install(const struct vm_config *cfg, enum vmm_thread_kind kind)
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
-	for (size_t t = 0; r == 0 && t < 5 && kind_tables[kind][t]; t++)
+	for (size_t t = 0; r == 0 && t < 6 && kind_tables[kind][t]; t++)
 		for (const struct seccomp_rule *rule = kind_tables[kind][t]; r == 0 && rule->nr != -1;
 		     rule++)
 			r = rule_add(ctx, rule, cfg->seccomp_level);
@@ -208,7 +230,8 @@ int vmm_seccomp_install(const struct vm_config *cfg, enum vmm_thread_kind kind)
 
 void vmm_seccomp_probe(void)
 {
-	long fd = syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+	/* a new socket: no thread kind may make one at any level (the API's is made before) */
+	long fd = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd >= 0)
 		(void)close((int)fd);

@@ -82,7 +82,21 @@ static void vcpu_mmio(struct vcpu *c)
 static void vcpu_park(struct vcpu *c)
 {
 	struct vm *vm = c->vm;
+	bool paused;
 
+	pthread_mutex_lock(&vm->lock);
+	paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	if (paused) {
+		/*
+		 * KVM finishes a port or MMIO exit only on the next KVM_RUN; with immediate_exit
+		 * set, that KVM_RUN completes it and returns EINTR before entering the guest
+		 * (KVM's api.rst), so a paused vCPU's state is whole for a snapshot.
+		 */
+		c->run->immediate_exit = 1;
+		(void)ioctl(c->fd, KVM_RUN, 0);
+		c->run->immediate_exit = 0;
+	}
 	pthread_mutex_lock(&vm->lock);
 	if (vm->paused && !atomic_load(&vm->stop)) {
 		vm->n_parked++;

@@ -34,6 +34,7 @@
 #include "vmm/loop.h"
 #include "vmm/pci.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
@@ -212,7 +213,7 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	struct stat st;
 	int r;
 
-	if (!cfg->kernel)
+	if (!cfg->kernel && !cfg->restore_dir)
 		return hull_err_setx(err, EINVAL, "--kernel is required");
 	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
 		return hull_err_setx(err, EINVAL, "--cpus %u: must be 1 to %u", cfg->cpus,
@@ -254,7 +255,7 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	r = vmm_jail_check(cfg, err);
 	if (r < 0)
 		return r;
-	r = arch_kernel_check(cfg, err);
+	r = cfg->restore_dir ? 0 : arch_kernel_check(cfg, err); /* a restore loads none */
 	if (r < 0)
 		return r;
 	if (cfg->initrd && stat(cfg->initrd, &st) < 0)
@@ -399,7 +400,13 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	const struct vm_config *cfg = vm->cfg;
 	int r;
 
-	r = gmem_init(&vm->mem, cfg->mem_size);
+	if (cfg->restore_dir) {
+		r = snapshot_memory_map(vm, err); /* the snapshot's RAM, copy-on-write */
+		if (r < 0)
+			return r;
+	} else {
+		r = gmem_init(&vm->mem, cfg->mem_size);
+	}
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
 				    cfg->mem_size >> 20);
@@ -421,7 +428,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 			return r;
 	}
 	vm->load_ns = vm_now_ns();
-	r = arch_load(vm, err);
+	r = cfg->restore_dir ? 0 : arch_load(vm, err);
 	vm->load_ns = vm_now_ns() - vm->load_ns;
 	if (r < 0)
 		return r;
@@ -458,7 +465,10 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	/* After the devices: input goes to the virtio console when there is one. */
 	if (cfg->console != VM_CONSOLE_NONE)
 		(void)evloop_add(vm->loop, STDIN_FILENO, EPOLLIN, vm_on_stdin, vm);
-	return vcpus_create(vm, err);
+	r = vcpus_create(vm, err);
+	if (r == 0 && cfg->restore_dir)
+		r = snapshot_state_load(vm, err); /* over the fresh vCPUs and devices */
+	return r;
 }
 
 uint64_t vm_now_ns(void)
@@ -583,6 +593,7 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 		r = vmm_jail_enter(cfg, err);
 	if (r == 0) {
 		t_start = vm_now_ns();
+		vm.paused = cfg->start_paused; /* the vCPUs park at once, until "resume" */
 		r = vcpus_start(&vm, err);
 	}
 	if (r == 0)

@@ -127,6 +127,9 @@ struct vm_config {
 	bool test_seccomp_probe; /* tests: make a forbidden syscall once the filters are in */
 	const char *chroot;      /* NULL, or the jail's root directory */
 	int64_t uid, gid;        /* -1, or the ids the VMM switches to before the vCPUs run */
+	/* A snapshot directory (vmm_restore sets it): no kernel; RAM and state from there. */
+	const char *restore_dir;
+	bool start_paused; /* the vCPUs wait for the API's "resume" (restore --paused) */
 };
 
 /*
@@ -145,3 +148,12 @@ int vmm_run(const struct vm_config *cfg, enum vm_stop *ret_stop, struct hull_err
 /* The `hull vm run` exit status for a stop reason: power-off 0, reboot 3, panic 4, error 125. */
 int vmm_stop_exit_code(enum vm_stop stop);
 const char *vmm_stop_name(enum vm_stop stop);
+
+/*
+ * Restore the VM snapshotted in dir (snapshot.c: DIR/config.json, DIR/state, DIR/memory) in
+ * this process and run it as vmm_run does. opts gives what is the new process's, not the
+ * snapshot's: api_sock, allow_pvm, start_paused, stats. Every file is checked before the
+ * vCPUs start; a bad one is an error naming it (-errno with err set), nothing started.
+ */
+int vmm_restore(const char *dir, const struct vm_config *opts, enum vm_stop *ret_stop,
+		struct hull_err *err);

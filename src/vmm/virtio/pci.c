@@ -770,6 +770,13 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 	/* A driver that was running gets its backend back (vhost: at the loaded indices). */
 	if ((s.status & VIRTIO_STATUS_DRIVER_OK) && !(s.status & VIRTIO_STATUS_NEEDS_RESET))
 		virtio_activate(v);
+	/*
+	 * A kick the source had not served yet is lost with its eventfd: notify every ready
+	 * queue once (a spurious notification is harmless: the device reads avail->idx).
+	 */
+	for (unsigned q = 0; q < v->ops->num_queues; q++)
+		if (s.vq[q].ready && v->kick_fd[q] >= 0)
+			(void)eventfd_write(v->kick_fd[q], 1);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }

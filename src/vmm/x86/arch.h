@@ -44,3 +44,21 @@ int arch_kernel_check(const struct vm_config *cfg, struct hull_err *err);
  * initrd into guest memory; write the command line, e820 map, page tables and ACPI tables.
  */
 int arch_load(struct vm *vm, struct hull_err *err);
+
+struct state_writer;
+struct state_reader;
+
+/*
+ * Snapshots (x86/cpu-state.c): the in-kernel platform's state and every vCPU's as sections of
+ * w; the vCPUs must be paused. 0 or -errno with err naming the ioctl.
+ */
+int arch_state_save(struct vm *vm, struct state_writer *w, struct hull_err *err);
+/*
+ * Load one section when it is the arch's (the platform, or a vCPU of this VM): 1 loaded,
+ * 0 not an arch section, -errno with err (-EBADMSG: corrupt; -EPROTONOSUPPORT: a newer
+ * format).
+ */
+int arch_state_load(struct vm *vm, uint32_t id, uint32_t instance, struct state_reader *sec,
+		    struct hull_err *err);
+/* The number of arch sections a complete stream holds for vm (platform + one per vCPU). */
+unsigned arch_state_sections(const struct vm *vm);

@@ -3,7 +3,8 @@
  * CS=DS=0x1000, IP=0. It exercises port I/O exits (polled UART output, a `rep outsb`
  * string), the CMOS RTC, CPUID's KVM leaves and guest RAM, then stops through the ACPI sleep
  * control port (S5) or, when built with --defsym REBOOT=1, through the i8042 reset line.
- * --defsym SPIN=1 spins forever; --defsym KBD=1 waits for Ctrl-Alt-Del on the i8042 first.
+ * --defsym SPIN=1 spins forever; --defsym COUNT=1 counts forever, a line per step (snapshot
+ * tests); --defsym KBD=1 waits for Ctrl-Alt-Del on the i8042 first.
  * Assemble: as --32 -o tiny.o tiny.S && ld -m elf_i386 -Ttext=0 --oformat binary -o tiny.bin tiny.o
  */
 	.code16
@@ -76,6 +77,20 @@ _start:
 5:	pause
 	jmp	5b
 .endif
+.ifdef COUNT
+	/* for the snapshot tests: count in RAM forever, one line per step ("0001".."ffff") */
+	mov	$str_count, %si
+	call	puts
+7:	incw	counter
+	mov	counter, %ax
+	call	puthex4
+	mov	$nl, %si
+	call	puts
+	mov	$0x2000, %cx
+8:	pause
+	loop	8b
+	jmp	7b
+.endif
 .ifdef KBD
 	/* for the graceful-stop tests: poll the i8042 until hull presses Ctrl-Alt-Del (set 1,
 	 * translated: ... E0 53 is Delete), then power off */
@@ -129,6 +144,25 @@ puts:
 	jmp	puts
 3:	ret
 
+/* print AX as 4 hex digits */
+puthex4:
+	mov	$4, %cx
+9:	rol	$4, %ax
+	push	%ax
+	push	%cx
+	and	$0xf, %al
+	add	$'0', %al
+	cmp	$'9', %al
+	jbe	10f
+	add	$7, %al
+10:	mov	%al, hexbuf
+	mov	$hexbuf, %si
+	call	puts
+	pop	%cx
+	pop	%ax
+	loop	9b
+	ret
+
 hello:		.asciz "hull tiny guest: hello\n"
 str_rep:	.ascii "rep outsb ok\n"
 str_rep_end:
@@ -140,6 +174,9 @@ str_reboot:	.asciz "rebooting\n"
 str_spin:	.asciz "spinning\n"
 str_kbd:	.asciz "waiting for ctrl-alt-del\n"
 str_cad:	.asciz "ctrl-alt-del\n"
+str_count:	.asciz "counting\n"
 str_fail:	.asciz "tiny guest: FAILED\n"
 nl:		.asciz "\n"
 sig:		.fill 13, 1, 0
+hexbuf:		.byte 0, 0
+counter:	.word 0

@@ -22,13 +22,14 @@ TINY_SRC = REPO / "tests/data/vm/tiny.S"
 
 @pytest.fixture(scope="session")
 def tiny_guest(tmp_path_factory):
-    """Build the tiny guest variants: {'poweroff', 'reboot', 'spin', 'kbd': path}."""
+    """Build the tiny guest variants: {'poweroff', 'reboot', 'spin', 'kbd', 'count': path}."""
     if not shutil.which("as") or not shutil.which("ld"):
         pytest.skip("binutils (as, ld) not installed")
     out = tmp_path_factory.mktemp("tiny")
     built = {}
     for name, defs in (("poweroff", []), ("reboot", ["--defsym", "REBOOT=1"]),
-                       ("spin", ["--defsym", "SPIN=1"]), ("kbd", ["--defsym", "KBD=1"])):
+                       ("spin", ["--defsym", "SPIN=1"]), ("kbd", ["--defsym", "KBD=1"]),
+                       ("count", ["--defsym", "COUNT=1"])):
         obj, binary = out / f"{name}.o", out / f"{name}.bin"
         subprocess.run(["as", "--32", *defs, "-o", str(obj), str(TINY_SRC)], check=True)
         subprocess.run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary", "-o",

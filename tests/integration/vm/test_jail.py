@@ -101,7 +101,7 @@ def test_no_seccomp_leaves_threads_unfiltered(hull, tiny_guest, tmp_path):
 @pytest.mark.kvm
 @pytest.mark.parametrize("level", ["2", "1"])
 def test_forbidden_syscall_kills_the_vmm(hull, tiny_guest, level):
-    # the probe opens "/" from the main thread once the filters are in: SIGSYS, nothing else
+    # the probe makes a socket from the main thread once the filters are in: SIGSYS, nothing else
     r = subprocess.run([hull, *RUN, "--seccomp-level", level, "--test-seccomp-probe",
                         "--kernel", tiny_guest["poweroff"]],
                        capture_output=True, text=True, timeout=WAIT)
@@ -110,7 +110,7 @@ def test_forbidden_syscall_kills_the_vmm(hull, tiny_guest, level):
 
 @pytest.mark.kvm
 def test_probe_runs_without_filter(hull, tiny_guest):
-    # the same probe without the filter: the open succeeds and the guest powers off
+    # the same probe without the filter: the socket is made and the guest powers off
     r = subprocess.run([hull, *RUN, "--seccomp-level", "0", "--test-seccomp-probe",
                         "--kernel", tiny_guest["poweroff"]],
                        capture_output=True, text=True, timeout=WAIT)
