@@ -409,6 +409,10 @@ int cmd_vm(int argc, char **argv)
 			return vm_api_main(2, args);
 		if (strcmp(argv[2], "update") == 0)
 			return vm_update_main(2, args);
+		if (strcmp(argv[2], "snapshot") == 0)
+			return vm_snapshot_main(2, args);
+		if (strcmp(argv[2], "restore") == 0)
+			return vm_restore_main(2, args);
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
