@@ -14,17 +14,15 @@ On any host: a CID out of range or not a number, and no /dev/vhost-vsock (a tmpf
 in a private mount namespace), are one line naming --vsock, exit 125, before KVM is needed."""
 import hashlib
 import os
-import queue
 import random
 import shutil
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
-from vmhelpers import INIT_PROLOGUE, REPO, vm_api
+from vmhelpers import INIT_PROLOGUE, REPO, Lines, vm_api
 
 BOOT_TIMEOUT = 600
 WAIT = 120  # bound on waits for what must happen; a hang fails the test instead of blocking
@@ -49,37 +47,6 @@ insmod "$ko" && echo "HULL-VSOCK: reloaded"
 /vsock-echo 5201 1
 poweroff -f
 """
-
-
-class Lines:
-    """A VM's stdout, read by a thread, so that a silent guest fails the test after a bound."""
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        self.out = []
-        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self.t.start()
-
-    def _pump(self, stream):
-        for line in iter(stream.readline, ""):
-            self.q.put(line)
-        self.q.put(None)
-
-    def until(self, marker, bound=WAIT):
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            try:
-                line = self.q.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                return False
-            self.out.append(line)
-            if marker in line:
-                return True
-        return False
-
-    def text(self):
-        return "".join(self.out)[-3000:]
 
 
 @pytest.fixture
