@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "common/path.h"
 #include "container/mount-internal.h"
 
@@ -47,6 +48,17 @@ int rootfs_prepare(const struct oci_spec *s, struct hull_err *err)
 		return hull_err_set(err, errno, "make / %s",
 				    prop & MS_PRIVATE ? "rprivate"
 				    : prop & MS_SHARED ? "shared" : "rslave");
+	/* With / shared, the mount that holds the rootfs may be too: pivot_root(2) refuses a
+	 * shared parent, and the rootfs's bind would propagate to its peers. Make that one
+	 * mount private, as runc's rootfsParentMountPrivate does. */
+	if (prop & MS_SHARED) {
+		struct mount_prop mp;
+
+		if (mountinfo_find_self(s->root_path, &mp) == 0 && mp.shared &&
+		    mount(NULL, mp.mount_point, NULL, MS_PRIVATE, NULL) < 0)
+			return hull_err_set(err, errno, "make %s (the rootfs's mount) private",
+					    mp.mount_point);
+	}
 	/* pivot_root(2) needs the new root to be a mount point. */
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return hull_err_set(err, errno, "bind mount the rootfs %s", s->root_path);

@@ -2,6 +2,7 @@
 its propagation and a read-only flag, a --mount tmpfs; none for a container without mounts;
 a damaged mounts.json fails inspect with one line naming the file."""
 import json
+import subprocess
 
 NET = ("--network", "none")
 
@@ -13,8 +14,16 @@ def mounts(bb, name):
 def test_inspect_mounts_shapes(bb, tmp_path):
     host = tmp_path / "h"
     host.mkdir()
-    bb.run("create", *NET, "--name", "m", "-v", "named:/data", "-v", "/anon",
-           "-v", f"{host}:/h:ro,rslave", "--mount", "type=tmpfs,dst=/t", "busybox", "true")
+    # rslave needs a source on a shared (or slave) mount, as docker says: make it one
+    subprocess.run(["mount", "--bind", str(host), str(host)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(host)], check=True)
+        bb.run("create", *NET, "--name", "m", "-v", "named:/data", "-v", "/anon",
+               "-v", f"{host}:/h:ro,rslave", "--mount", "type=tmpfs,dst=/t", "busybox",
+               "true")
+    finally:
+        subprocess.run(["umount", str(host)], check=True)
+    assert f"{host} " not in open("/proc/self/mountinfo").read()
     got = {m["Destination"]: m for m in mounts(bb, "m")}
     assert set(got) == {"/data", "/anon", "/h", "/t"}
     named = got["/data"]
