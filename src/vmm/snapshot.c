@@ -234,7 +234,7 @@ int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
 	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_STATE);
 	cleanup_free char *buf = NULL;
 	struct state_reader rd, sec;
-	uint32_t id, idx;
+	uint32_t id, idx, crc = 0;
 	size_t len = 0;
 	unsigned n = 0;
 	int r;
@@ -242,9 +242,10 @@ int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
 	r = fd_read_file_at(AT_FDCWD, path, VM_STATE_MAX + 4, &buf, &len);
 	if (r < 0)
 		return hull_err_set(err, -r, "%s", path);
+	if (len >= VM_STATE_HDR_SIZE + 4)
+		memcpy(&crc, buf + len - 4, 4); /* the file's end: any alignment */
 	if (len < VM_STATE_HDR_SIZE + 4 ||
-	    le32toh(*(uint32_t *)(void *)(buf + len - 4)) !=
-		    (uint32_t)crc32(0L, (const uint8_t *)buf, (uInt)(len - 4)))
+	    le32toh(crc) != (uint32_t)crc32(0L, (const uint8_t *)buf, (uInt)(len - 4)))
 		return hull_err_setx(err, EBADMSG, "%s: checksum mismatch (truncated or corrupt)",
 				     path);
 	len -= 4;
