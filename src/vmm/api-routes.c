@@ -275,8 +275,16 @@ const struct api_route *api_route_table(size_t *n)
 
 char *api_fault_body(const char *msg)
 {
-	cleanup_json json_t *o = json_pack("{s:s}", "fault_message", msg);
+	/* A message may quote what the client sent (a field's name): anything but printable
+	 * ASCII becomes '?', since jansson refuses a string that is not UTF-8 (a request with
+	 * such a key made json_pack fail and the dump abort: found by fuzz-http). */
+	cleanup_free char *clean = xstrdup(msg);
+	cleanup_json json_t *o = NULL;
 
+	for (char *c = clean; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
+	o = json_pack("{s:s}", "fault_message", clean);
 	return hjson_dump(o, JSON_COMPACT);
 }
 

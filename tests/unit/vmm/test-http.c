@@ -383,6 +383,10 @@ static void test_router(void **state)
 	assert_int_equal(route("HEAD", "/machine-config", NULL, &out, &allow), 405);
 	assert_string_equal(allow, "GET, PATCH");
 	free(out);
+	/* a field name that is not UTF-8, quoted in the fault: '?' for it, no abort (fuzz-http) */
+	expect_fault("PUT", "/actions", "{\"a\\u00e9\xed\x8b\x9f\": 1}", 400, NULL);
+	expect_fault("PUT", "/actions", "{\"a\\\xed\x8b\x9f_typea\\\"\\u15u\xf9\xaf\xaa", 400, NULL);
+	expect_fault("PUT", "/actions", "{\"\x01\x7f\": 1}", 400, NULL);
 	/* routes not implemented yet: 501 whatever the body */
 	expect_fault("PATCH", "/machine-config", "{\"vcpu_count\": 2}", 501, "not implemented");
 	/* the resize routes (api-resize.c) on a VM without a balloon or that disk */
