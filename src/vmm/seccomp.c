@@ -87,7 +87,7 @@ static const struct seccomp_rule device_rules[] = {
  */
 static const struct seccomp_rule vcpu_rules[] = {
 	IOCTL(KVM_RUN), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS),
-	ANY(epoll_ctl), ANY(timerfd_settime),
+	ANY(epoll_ctl), ANY(timerfd_settime), ANY(timerfd_gettime),
 	END,
 };
 
