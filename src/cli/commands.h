@@ -39,6 +39,7 @@ int cmd_kill(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);

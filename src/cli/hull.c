@@ -49,6 +49,8 @@ static const struct hull_cmd cmds[] = {
 	{ .name = "system", .fn = cmd_system, .help = "system prune: remove unused data" },
 	{ .name = "img", .fn = cmd_img, .help = "create, inspect, check and convert disk images" },
 	{ .name = "vm", .fn = cmd_vm, .help = "run a virtual machine on hull's own VMM" },
+	{ .name = "bench", .fn = cmd_bench,
+	  .help = "compare an image run as a container and as a microVM" },
 };
 
 const char *cli_root;
