@@ -16,6 +16,7 @@
 #include "cli/bench-measure.h"
 #include "cli/bench-report.h"
 #include "cli/commands.h"
+#include "cli/vm-opts.h"
 #include "common/alloc.h"
 #include "common/size.h"
 #include "common/strv.h"
@@ -275,15 +276,9 @@ enum { OPT_RUNS = 0x2000, OPT_SVG, OPT_KERNEL, OPT_BUDGET, OPT_CPU, OPT_IO };
 
 static int parse_uint(const char *flag, const char *s, unsigned lo, unsigned hi, unsigned *ret)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+	if (vm_opt_uint(s, ret) < 0 || *ret < lo || *ret > hi)
 		return cli_usage_error("bench compare", "%s: %s: not a number from %u to %u",
 				       flag, s, lo, hi);
-	*ret = (unsigned)v;
 	return 0;
 }
 
