@@ -255,8 +255,8 @@ def hotplug_steps(hull, g, sock):
     # Plug 256M: the guest plugs the blocks, onlines them (memhp_default_state) and uses them.
     code, body, _ = vm_http(sock, "PATCH", "/hotplug/memory", {"requested_size_mib": 256})
     assert code == 200 and body["requested_size_mib"] == 256, (code, body)
-    g.wait_for(lambda l: memtotal(l) is not None and memtotal(l) >= total0 + 250 * 1024)
-    g.wait_for(lambda l: l == "HULL-FILLED")
+    g.wait_for(lambda l: l == "HULL-FILLED")  # printed once MemTotal grew by 250 MiB
+    assert memtotal(g.wait_for(memtotal)) >= total0 + 250 * 1024
     wait_until("256 MiB plugged", lambda: hotplug_status(sock)["plugged_size_mib"] == 256, g)
     rss_used = vmm_rss_kib(g.p.pid)
 
