@@ -1,6 +1,6 @@
 /*
  * `hull vm update`: resize a running VM through its --api-sock (the API's balloon,
- * balloon-stats and disk-rescan operations). Sends one JSON line per change, prints each
+ * balloon-stats, disk-rescan, disk-resize and memory-hotplug operations). Sends one JSON line per change, prints each
  * answer on stdout; an answer with an error is one line on stderr and exit status 125.
  */
 #include <errno.h>
@@ -17,6 +17,9 @@
 #include "common/fd.h"
 
 #define VM_UPDATE_REPLY_MAX 4096
+#define VM_UPDATE_MAX_REQS 8
+#define VM_UPDATE_MEM_HOTPLUG 0x1b01 /* long-only options (vmem16's id block) */
+#define VM_UPDATE_MEM_STATUS 0x1b02
 #ifdef HULL_VMM_MAIN
 #define VM_UPDATE_NAME "update" /* hull-vmm update */
 #else
@@ -33,13 +36,18 @@ static const struct cli_option vm_update_opts[] = {
 	  "re-read the size of --disk number IDX (from 0) and tell the guest" },
 	{ "disk-resize", required_argument, NULL, 'g', "IDX:SIZE",
 	  "grow --disk number IDX (raw or qcow2) to SIZE (e.g. 24M, 2G) and tell the guest" },
+	{ "memory-hotplug", required_argument, NULL, VM_UPDATE_MEM_HOTPLUG, "SIZE",
+	  "ask the guest to have SIZE of its --memory-hotplug region plugged (0: none)" },
+	{ "memory-hotplug-status", no_argument, NULL, VM_UPDATE_MEM_STATUS, NULL,
+	  "print the virtio-mem region's total, block, plugged and requested sizes" },
 	{ 0 },
 };
 
 static const struct cli_command vm_update_cmd = {
 	.name = VM_UPDATE_NAME, .args = "--api-sock PATH [OPTIONS]", .optstring = "",
 	.opts = vm_update_opts,
-	.summary = "Resize a running VM: balloon target, a disk grown on the host.",
+	.summary = "Resize a running VM: balloon target, hotplugged memory, a disk grown on the "
+		   "host.",
 };
 
 /* One request line, one answer line: 0 when it says ok, else -1 with the message printed. */
@@ -85,7 +93,7 @@ static int vm_update_call(const char *sock, const char *req)
 int vm_update_main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	char reqs[4][96];
+	char reqs[VM_UPDATE_MAX_REQS][96];
 	uint64_t size;
 	char *colon;
 	unsigned n_reqs = 0, v;
@@ -102,7 +110,7 @@ int vm_update_main(int argc, char **argv)
 					c == 'b' ? "balloon" : "disk-rescan", optarg);
 				return 125;
 			}
-			if (n_reqs < 4)
+			if (n_reqs < VM_UPDATE_MAX_REQS)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       c == 'b' ? "{\"op\":\"balloon\",\"amount_mib\":%u}\n"
 							: "{\"op\":\"disk-rescan\",\"drive\":%u}\n", v);
@@ -117,13 +125,29 @@ int vm_update_main(int argc, char **argv)
 					"(e.g. 0:24M)\n", optarg);
 				return 125;
 			}
-			if (n_reqs < 4)
+			if (n_reqs < VM_UPDATE_MAX_REQS)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       "{\"op\":\"disk-resize\",\"drive\":%u,\"size\":%llu}\n",
 					       v, (unsigned long long)size);
 			break;
+		case VM_UPDATE_MEM_HOTPLUG:
+			if (vm_opt_size(optarg, &size) < 0 || size % (1ULL << 20)) {
+				fprintf(stderr, "hull vm update: --memory-hotplug %s: not a size in "
+					"whole MiB (e.g. 256M, 1G, 0)\n", optarg);
+				return 125;
+			}
+			if (n_reqs < VM_UPDATE_MAX_REQS)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       "{\"op\":\"memory-hotplug\",\"requested_size_mib\":"
+					       "%llu}\n", (unsigned long long)(size >> 20));
+			break;
+		case VM_UPDATE_MEM_STATUS:
+			if (cli_opt_on && n_reqs < VM_UPDATE_MAX_REQS)
+				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
+					       "{\"op\":\"memory-hotplug\"}\n");
+			break;
 		case 's':
-			if (cli_opt_on && n_reqs < 4)
+			if (cli_opt_on && n_reqs < VM_UPDATE_MAX_REQS)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       "{\"op\":\"balloon-stats\"}\n");
 			break;
@@ -135,8 +159,8 @@ int vm_update_main(int argc, char **argv)
 		fprintf(stderr, "hull vm update: %s\n",
 			optind < argc ? "unexpected argument" :
 			!sock ? "--api-sock PATH is required" :
-				"nothing to change: --balloon, --balloon-stats, --disk-rescan or "
-				"--disk-resize");
+				"nothing to change: --balloon, --balloon-stats, --disk-rescan, "
+				"--disk-resize, --memory-hotplug or --memory-hotplug-status");
 		return 125;
 	}
 	for (unsigned i = 0; i < n_reqs; i++)

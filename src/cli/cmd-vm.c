@@ -57,6 +57,8 @@ static const struct cli_option vm_run_opts[] = {
 	  "a virtio-vsock device on /dev/vhost-vsock with this guest CID (auto: a free one)" },
 	{ "balloon", required_argument, NULL, 'B', "OPTS",
 	  "add a virtio-balloon: on, or amount_mib=N,deflate_on_oom=on,stats=SECONDS,free_page_reporting=on" },
+	{ "memory-hotplug", required_argument, NULL, VM_OPT_MEM_HOTPLUG, "SIZE[,block=SIZE]",
+	  "a virtio-mem region of SIZE above RAM, plugged with `hull vm update --memory-hotplug`" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
@@ -234,6 +236,12 @@ static int vm_run_main(int argc, char **argv)
 			break;
 		case 'B':
 			if (vm_opt_balloon(optarg, &cfg.balloon, &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
+			break;
+		case VM_OPT_MEM_HOTPLUG:
+			if (vm_opt_mem_hotplug(optarg, &cfg.mem_hotplug, &err) < 0) {
 				fprintf(stderr, "hull vm run: %s\n", err.msg);
 				return 125;
 			}

@@ -273,3 +273,22 @@ int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err)
 	}
 	return 0;
 }
+
+int vm_opt_mem_hotplug(char *s, struct vm_mem_hotplug_config *h, struct hull_err *err)
+{
+	char *save = NULL, *opt = strtok_r(s, ",", &save);
+
+	memset(h, 0, sizeof(*h));
+	if (!opt || vm_opt_size(opt, &h->size) < 0 || h->size == 0)
+		return hull_err_setx(err, EINVAL, "--memory-hotplug: '%s': expected SIZE[,block=SIZE] "
+				     "(e.g. 1G,block=2M)", opt ? opt : "");
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (strncmp(opt, "block=", 6) != 0)
+			return hull_err_setx(err, EINVAL, "--memory-hotplug: unknown option '%s' "
+					     "(block=SIZE)", opt);
+		if (vm_opt_size(opt + 6, &h->block_size) < 0 || h->block_size == 0)
+			return hull_err_setx(err, EINVAL, "--memory-hotplug: %s: not a size (e.g. "
+					     "2M)", opt);
+	}
+	return 0;
+}

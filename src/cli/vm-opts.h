@@ -35,6 +35,12 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err);
  * the amount against --memory. 0, or -EINVAL with err naming the bad option.
  */
 int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
+/*
+ * --memory-hotplug "SIZE[,block=SIZE]" into h (a virtio-mem device; docs/vmm.md "virtio-mem").
+ * Syntax only; the VMM checks sizes and alignment. 0, or -EINVAL with err naming the option.
+ */
+#define VM_OPT_MEM_HOTPLUG 0x1b00 /* the long-only option's id (cmd-vm.c) */
+int vm_opt_mem_hotplug(char *s, struct vm_mem_hotplug_config *h, struct hull_err *err);
 /* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
 int vm_update_main(int argc, char **argv);
 

@@ -36,6 +36,17 @@ static json_t *balloon_json(const struct balloon_info *b, bool with_stats)
 	return o;
 }
 
+/* Firecracker's GET /hotplug/memory object, in MiB (the block size at least 2 MiB). */
+static json_t *vmem_json(const struct vmem_info *i)
+{
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
+			 "total_size_mib", (json_int_t)(i->region_size >> 20),
+			 "block_size_mib", (json_int_t)(i->block_size >> 20),
+			 "plugged_size_mib", (json_int_t)(i->plugged_size >> 20),
+			 "requested_size_mib", (json_int_t)(i->requested_size >> 20),
+			 "address", (json_int_t)i->addr);
+}
+
 json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req)
 {
 	struct hull_err err = { 0 };
@@ -57,6 +68,20 @@ json_t *api_resize_handle(struct vm *vm, const char *op, json_t *req)
 		    vm_balloon_set(vm, (uint64_t)n, &info, &err) < 0)
 			return api_error(&err);
 		return balloon_json(&info, false);
+	}
+	/* {"op":"memory-hotplug"[,"requested_size_mib":N]}: set (when given), then the status */
+	if (strcmp(op, "memory-hotplug") == 0) {
+		struct vmem_info mi;
+
+		if (json_object_get(req, "requested_size_mib")) {
+			if (hjson_get_int(req, "requested_size_mib", "request", true, 0, INT64_MAX, &n,
+					  &err) < 0 ||
+			    vm_mem_hotplug_set(vm, (uint64_t)n, &mi, &err) < 0)
+				return api_error(&err);
+		} else if (vm_mem_hotplug_get(vm, &mi, &err) < 0) {
+			return api_error(&err);
+		}
+		return vmem_json(&mi);
 	}
 	if (strcmp(op, "balloon-stats") == 0) {
 		if (vm_balloon_get(vm, &info, &err) < 0)
@@ -127,6 +152,29 @@ int api_balloon_get(const struct api_call *call, json_t **ret, struct hull_err *
 int api_balloon_stats(const struct api_call *call, json_t **ret, struct hull_err *err)
 {
 	return balloon_get(call, true, ret, err);
+}
+
+/* PATCH /hotplug/memory {"requested_size_mib": N}: the new request; the reply: the status. */
+int api_hotplug_memory_patch(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct vmem_info i;
+	int64_t n = 0;
+	int r;
+
+	if ((r = hjson_get_int(call->body, "requested_size_mib", "body", true, 0, INT64_MAX, &n,
+			       err)) < 0 ||
+	    (r = vm_mem_hotplug_set(call->vm, (uint64_t)n, &i, err)) < 0)
+		return r;
+	return strip_ok(vmem_json(&i), ret, err);
+}
+
+/* GET /hotplug/memory: total, block, plugged and requested sizes in MiB. */
+int api_hotplug_memory_get(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct vmem_info i;
+	int r = vm_mem_hotplug_get(call->vm, &i, err);
+
+	return r < 0 ? r : strip_ok(vmem_json(&i), ret, err);
 }
 
 /*

@@ -262,6 +262,8 @@ static const struct api_route routes[] = {
 	{ HTTP_GET, "/balloon/statistics", false, false, api_balloon_stats },
 	{ HTTP_PATCH, "/balloon/statistics", false, true, NULL },
 	{ HTTP_PATCH, "/drives/", true, true, api_drive_patch },
+	{ HTTP_GET, "/hotplug/memory", false, false, api_hotplug_memory_get },
+	{ HTTP_PATCH, "/hotplug/memory", false, true, api_hotplug_memory_patch },
 	{ HTTP_PUT, "/network-interfaces/", true, true, NULL },
 	{ HTTP_PATCH, "/network-interfaces/", true, true, api_net_patch },
 };
@@ -467,10 +469,10 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 	}
 	if (strcmp(op, "pause") != 0 && strcmp(op, "resume") != 0 &&
 	    strcmp(op, "power-off") != 0 && strcmp(op, "shutdown") != 0) {
-		char msg[192];
+		char msg[256];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit, memory-hotplug)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

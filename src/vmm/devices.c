@@ -15,6 +15,7 @@
 #include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/mem.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
@@ -254,6 +255,44 @@ static int balloon_dev_load(void *dev, struct state_reader *r)
 	return virtio_balloon_load(dev, r);
 }
 
+static unsigned mem_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) && cfg->mem_hotplug.size;
+}
+
+static int mem_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return virtio_mem_create(vm, &vm->cfg->mem_hotplug, (struct virtio_pci_dev **)ret, err);
+}
+
+static void mem_dev_free(void *dev)
+{
+	virtio_mem_free(dev);
+}
+
+static void mem_dev_save(void *dev, struct state_writer *w)
+{
+	virtio_mem_save(dev, w);
+}
+
+static int mem_dev_load(void *dev, struct state_reader *r)
+{
+	return virtio_mem_load(dev, r);
+}
+
+static void mem_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
+			    void *ctx)
+{
+	struct vmem_info i;
+
+	virtio_mem_info(dev, &i);
+	put(ctx, "plugged_bytes", i.plugged_size);
+	put(ctx, "requested_bytes", i.requested_size);
+	put(ctx, "acks", i.acks);
+	put(ctx, "nacks", i.nacks);
+	put(ctx, "errors", i.errors);
+}
+
 static void net_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, uint64_t value),
 			    void *ctx)
 {
@@ -345,12 +384,19 @@ static const struct vm_device_ops balloon_ops = {
 	.save = balloon_dev_save, .load = balloon_dev_load,
 };
 
+static const struct vm_device_ops mem_ops = {
+	.name = "virtio-mem", .state_id = 0x16, .count = mem_count,
+	.create = mem_dev_create, .reset = virtio_dev_reset, .free = mem_dev_free,
+	.save = mem_dev_save, .load = mem_dev_load, .metrics = mem_dev_metrics,
+};
+
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
 	&net_ops,
 	&balloon_ops,
 	&vsock_ops,
+	&mem_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 

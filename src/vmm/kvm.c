@@ -121,5 +121,10 @@ int kvm_vm_create(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	}
+	if (vm->mem.hp_size) { /* the virtio-mem region: one slot, all of it (virtio/mem.h) */
+		r = kvm_add_slot(vm, 2, vm->mem.hp_gpa, vm->mem.hp_size, vm->mem.hp_host, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }

@@ -199,8 +199,54 @@ int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
 	return 0;
 }
 
+uint64_t gmem_hotplug_gpa(const struct guest_mem *m)
+{
+	uint64_t end = GMEM_HIGH_START + gmem_high_size(m), gib = 1ULL << 30;
+
+	return (end + gib - 1) & ~(gib - 1);
+}
+
+int gmem_hotplug_init(struct guest_mem *m, uint64_t size)
+{
+	void *p;
+
+	if (size == 0 || size % GMEM_ALIGN || size > (1ULL << 40) || m->hp_host)
+		return -EINVAL;
+	p = gmem_map_aligned(-1, size, false);
+	if (p == MAP_FAILED)
+		return -errno;
+	(void)madvise(p, size, MADV_HUGEPAGE); /* advisory only */
+	m->hp_host = p;
+	m->hp_gpa = gmem_hotplug_gpa(m);
+	m->hp_size = size;
+	return 0;
+}
+
+void gmem_discard(const struct guest_mem *m, void *p, uint64_t len)
+{
+	uint8_t *b = p;
+
+	/*
+	 * A memfd's pages are its page cache: only a punched hole frees them (MADV_DONTNEED
+	 * would drop the mapping and keep the page). Hugetlbfs rounds the hole inward to whole
+	 * 2 MiB pages. The virtio-mem region is always anonymous.
+	 */
+	if (m->host && b >= m->host && len <= m->size && (uint64_t)(b - m->host) <= m->size - len) {
+		if (m->fd >= 0)
+			(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)(b - m->host), (off_t)len);
+		else
+			(void)madvise(b, len, MADV_DONTNEED);
+	} else if (m->hp_host && b >= m->hp_host && len <= m->hp_size &&
+		   (uint64_t)(b - m->hp_host) <= m->hp_size - len) {
+		(void)madvise(b, len, MADV_DONTNEED);
+	}
+}
+
 void gmem_release(struct guest_mem *m)
 {
+	if (m->hp_host)
+		(void)munmap(m->hp_host, m->hp_size);
 	if (m->host) {
 		(void)munmap(m->host, m->size);
 		if (m->fd >= 0)
@@ -228,6 +274,13 @@ void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 		if (len > high - off)
 			return NULL;
 		return m->host + m->low_size + off;
+	}
+	if (m->hp_size && gpa >= m->hp_gpa && gpa - m->hp_gpa < m->hp_size) {
+		uint64_t off = gpa - m->hp_gpa;
+
+		if (len > m->hp_size - off)
+			return NULL;
+		return m->hp_host + off;
 	}
 	return NULL;
 }

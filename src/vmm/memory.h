@@ -21,6 +21,13 @@ struct guest_mem {
 	uint64_t low_size; /* bytes mapped at [0, low_size) */
 	int fd;            /* the memfd behind host (offset = host offset), -1: anonymous */
 	bool hugetlb;      /* backed by hugetlbfs 2 MiB pages (else THP if the host allows) */
+	/*
+	 * The virtio-mem region (gmem_hotplug_init): hp_size bytes at guest address hp_gpa,
+	 * anonymous MAP_NORESERVE memory at hp_host; hp_size 0: none. Devices may reach all of
+	 * it (a plugged block holds ordinary guest pages, virtqueue buffers included).
+	 */
+	uint8_t *hp_host;
+	uint64_t hp_gpa, hp_size;
 };
 
 /*
@@ -37,6 +44,21 @@ int gmem_init(struct guest_mem *m, uint64_t size);
  */
 int gmem_init_file(struct guest_mem *m, uint64_t size, int fd);
 void gmem_release(struct guest_mem *m);
+/*
+ * The virtio-mem region of m (after gmem_init): size bytes (a multiple of 2 MiB) of anonymous
+ * memory, MAP_NORESERVE so that only what the guest touches costs the host, at the first
+ * 1 GiB boundary above RAM and above 4 GiB (Linux adds hotplugged memory in memory blocks of
+ * 128 MiB or more: an aligned start wastes none). Not in the e820 map. 0 or -errno.
+ */
+int gmem_hotplug_init(struct guest_mem *m, uint64_t size);
+/* Where gmem_hotplug_init puts a region for guest RAM m. */
+uint64_t gmem_hotplug_gpa(const struct guest_mem *m);
+/*
+ * Give the host pages behind [p, p + len) (inside guest RAM or the virtio-mem region) back
+ * to the host: a punched hole in a memfd, MADV_DONTNEED on anonymous memory. The guest reads
+ * zeros there afterwards.
+ */
+void gmem_discard(const struct guest_mem *m, void *p, uint64_t len);
 
 /* Host pointer for [gpa, gpa + len) or NULL when any byte is outside guest RAM. */
 void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);

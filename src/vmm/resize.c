@@ -48,6 +48,51 @@ int vm_balloon_get(struct vm *vm, struct balloon_info *ret, struct hull_err *err
 	return 0;
 }
 
+static struct virtio_pci_dev *vm_vmem(struct vm *vm, struct hull_err *err)
+{
+	struct virtio_pci_dev *v = vm_device_find(vm, "virtio-mem", 0);
+
+	if (!v)
+		(void)hull_err_setx(err, ENODEV, "this VM has no virtio-mem device (start it with "
+				    "--memory-hotplug SIZE)");
+	return v;
+}
+
+int vm_mem_hotplug_set(struct vm *vm, uint64_t requested_mib, struct vmem_info *ret,
+		       struct hull_err *err)
+{
+	struct virtio_pci_dev *v = vm_vmem(vm, err);
+	struct vmem_info i;
+	int r;
+
+	if (!v)
+		return -ENODEV;
+	virtio_mem_info(v, &i);
+	r = requested_mib > (UINT64_MAX >> 20) ? -ERANGE
+					       : virtio_mem_set_requested(v, requested_mib << 20);
+	if (r == -ERANGE)
+		return hull_err_setx(err, ERANGE, "requested_size_mib %" PRIu64 ": more than the "
+				     "hotplug region (%" PRIu64 " MiB)", requested_mib,
+				     i.region_size >> 20);
+	if (r < 0)
+		return hull_err_setx(err, EINVAL, "requested_size_mib %" PRIu64 ": not a multiple "
+				     "of the block size (%" PRIu64 " MiB)", requested_mib,
+				     i.block_size >> 20);
+	if (ret)
+		virtio_mem_info(v, ret);
+	return 0;
+}
+
+int vm_mem_hotplug_get(struct vm *vm, struct vmem_info *ret, struct hull_err *err)
+{
+	struct virtio_pci_dev *v = vm_vmem(vm, err);
+
+	if (!v)
+		return -ENODEV;
+	virtio_mem_info(v, ret);
+	return 0;
+}
+
 static struct virtio_pci_dev *vm_disk(struct vm *vm, unsigned idx, struct hull_err *err)
 {
 	struct virtio_pci_dev *v = vm_device_find(vm, "virtio-blk", idx);

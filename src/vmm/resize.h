@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "vmm/virtio/balloon.h"
+#include "vmm/virtio/mem.h"
 
 struct vm;
 
@@ -30,3 +31,13 @@ int vm_disk_rescan(struct vm *vm, unsigned idx, uint64_t *ret_size, struct hull_
  * it grows the image itself, as QEMU's block_resize) and tell the guest. Never shrinks.
  */
 int vm_disk_grow(struct vm *vm, unsigned idx, uint64_t size, struct hull_err *err);
+/*
+ * Ask the guest to have requested_mib MiB of the virtio-mem region plugged (0: unplug it
+ * all): -ENODEV without --memory-hotplug, -ERANGE above the region, -EINVAL not a multiple of
+ * its block size. The guest plugs or unplugs in the background; *ret (may be NULL) says where
+ * it is now.
+ */
+int vm_mem_hotplug_set(struct vm *vm, uint64_t requested_mib, struct vmem_info *ret,
+		       struct hull_err *err);
+/* The virtio-mem region, block size, plugged and requested sizes; -ENODEV without one. */
+int vm_mem_hotplug_get(struct vm *vm, struct vmem_info *ret, struct hull_err *err);

@@ -195,6 +195,10 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 {
 	int r;
 
+	/* the memory file holds RAM only: hotplugged memory would be lost (docs/vmm.md) */
+	if (vm->mem.hp_size)
+		return hull_err_setx(err, EOPNOTSUPP, "snapshot: a VM with --memory-hotplug "
+				     "cannot be snapshotted (its virtio-mem region is not saved)");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return hull_err_set(err, errno, "snapshot directory %s", dir);
 	vm_pause(vm);

@@ -124,6 +124,12 @@ unsigned vhost_mem_regions(const struct guest_mem *m, struct vhost_memory_region
 			.memory_size = gmem_high_size(m),
 			.userspace_addr = (uint64_t)(uintptr_t)(m->host + m->low_size),
 		};
+	if (m->hp_size && n < max) /* the virtio-mem region */
+		r[n++] = (struct vhost_memory_region){
+			.guest_phys_addr = m->hp_gpa,
+			.memory_size = m->hp_size,
+			.userspace_addr = (uint64_t)(uintptr_t)m->hp_host,
+		};
 	return n;
 }
 

@@ -25,7 +25,7 @@
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/queue.h"
 
-#define VHOST_MAX_REGIONS 2 /* guest RAM: below the PCI hole and from 4 GiB */
+#define VHOST_MAX_REGIONS 3 /* guest RAM below the PCI hole, from 4 GiB; virtio-mem */
 
 struct vhost_dev;
 

@@ -206,6 +206,30 @@ static int vm_validate_balloon(const struct vm_config *cfg, struct hull_err *err
 	return 0;
 }
 
+static int vm_validate_hotplug(const struct vm_config *cfg, uint64_t host,
+			       struct hull_err *err)
+{
+	const struct vm_mem_hotplug_config *h = &cfg->mem_hotplug;
+	uint64_t bs = h->block_size ? h->block_size : VM_MEM_HOTPLUG_BLOCK_DEFAULT;
+
+	if (!h->size)
+		return 0;
+	if (cfg->kernel_kind == VM_KERNEL_RAW || cfg->restore_dir)
+		return hull_err_setx(err, EINVAL, "--memory-hotplug needs a Linux kernel booted "
+				     "by this VM (not a raw guest, not a restore)");
+	if (bs < (2ULL << 20) || bs > (1ULL << 30) || (bs & (bs - 1)))
+		return hull_err_setx(err, EINVAL, "--memory-hotplug block=%" PRIu64 " KiB: a power "
+				     "of two from 2M to 1G", bs >> 10);
+	if (h->size % bs || h->size > VM_MEM_HOTPLUG_MAX)
+		return hull_err_setx(err, EINVAL, "--memory-hotplug %" PRIu64 " MiB: a multiple of "
+				     "the block size (%" PRIu64 " MiB), at most %llu GiB",
+				     h->size >> 20, bs >> 20, VM_MEM_HOTPLUG_MAX >> 30);
+	if (host && h->size > host)
+		return hull_err_setx(err, ENOMEM, "--memory-hotplug %" PRIu64 " MiB: larger than "
+				     "the host's memory (%" PRIu64 " MiB)", h->size >> 20, host >> 20);
+	return 0;
+}
+
 static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 {
 	uint64_t host = host_mem_total();
@@ -247,6 +271,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 		return hull_err_setx(err, EINVAL,
 				     "--console virtio needs a Linux kernel, not a raw guest");
 	r = vm_validate_balloon(cfg, err);
+	if (r < 0)
+		return r;
+	r = vm_validate_hotplug(cfg, host, err);
 	if (r < 0)
 		return r;
 	if (cfg->seccomp_level > 2)
@@ -410,6 +437,9 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
 				    cfg->mem_size >> 20);
+	if (cfg->mem_hotplug.size && (r = gmem_hotplug_init(&vm->mem, cfg->mem_hotplug.size)) < 0)
+		return hull_err_set(err, -r, "--memory-hotplug: reserving %" PRIu64 " MiB",
+				    cfg->mem_hotplug.size >> 20);
 	vm->disks = xcalloc(cfg->n_disks ? cfg->n_disks : 1, sizeof(*vm->disks));
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		r = virtio_blk_open_disk(&cfg->disks[i], &vm->disks[i], err);

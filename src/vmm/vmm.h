@@ -71,6 +71,18 @@ struct vm_balloon_config {
 	bool free_page_reporting; /* VIRTIO_BALLOON_F_REPORTING: free pages are released */
 };
 
+/*
+ * --memory-hotplug SIZE[,block=SIZE]: a virtio-mem device (docs/vmm.md "virtio-mem") whose
+ * region of SIZE bytes of guest-physical address space sits above RAM; nothing of it is
+ * plugged at boot.
+ */
+#define VM_MEM_HOTPLUG_BLOCK_DEFAULT (2ULL << 20)
+#define VM_MEM_HOTPLUG_MAX (1ULL << 40)
+struct vm_mem_hotplug_config {
+	uint64_t size;       /* region bytes; 0: no virtio-mem device */
+	uint64_t block_size; /* a power of two, 2 MiB to 1 GiB (0: the default) */
+};
+
 /* Where vCPUs left KVM_RUN (exit counters for `hull vm run --stats`). */
 enum vm_exit_kind {
 	VM_EXIT_IO_SERIAL,  /* port I/O on COM1 */
@@ -130,6 +142,7 @@ struct vm_config {
 	/* A snapshot directory (vmm_restore sets it): no kernel; RAM and state from there. */
 	const char *restore_dir;
 	bool start_paused; /* the vCPUs wait for the API's "resume" (restore --paused) */
+	struct vm_mem_hotplug_config mem_hotplug;
 };
 
 /*

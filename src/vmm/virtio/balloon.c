@@ -88,19 +88,13 @@ static enum balloon_queue balloon_queue_role(const struct virtio_pci_dev *v, uns
 	return BQ_NONE;
 }
 
-/* Give [off, off + len) of the RAM mapping back to the host. */
+/*
+ * Give [off, off + len) of the host mapping of guest RAM back to the host (off: from m->host),
+ * or [p, p + len) of the virtio-mem region (gmem_discard tells them apart).
+ */
 static void balloon_release(const struct guest_mem *m, uint64_t off, uint64_t len)
 {
-	/*
-	 * A memfd's pages are its page cache: only a punched hole frees them (MADV_DONTNEED
-	 * would drop the mapping and keep the page). Hugetlbfs rounds the hole inward to whole
-	 * 2 MiB pages, so 4 KiB pages of a hugetlbfs guest are not released.
-	 */
-	if (m->fd >= 0)
-		(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-				(off_t)len);
-	else
-		(void)madvise(m->host + off, len, MADV_DONTNEED);
+	gmem_discard(m, m->host + off, len);
 }
 
 /* One inflate or deflate request: an array of le32 PFNs. */
@@ -130,6 +124,10 @@ static void balloon_pfns(struct balloon *b, const struct virtq_elem *e, bool inf
 				continue;
 			}
 			b->info.inflated++;
+			if (p < m->host || p >= m->host + m->size) {
+				gmem_discard(m, p, BALLOON_PAGE_SIZE); /* hotplugged memory */
+				continue;
+			}
 			off = (uint64_t)(p - m->host);
 			if (run_len && off == run_off + run_len) {
 				run_len += BALLOON_PAGE_SIZE;
@@ -151,13 +149,15 @@ static void balloon_report(struct balloon *b, const struct virtq_elem *e)
 	const struct guest_mem *m = b->v.mem;
 
 	for (unsigned i = 0; i < e->n_in + e->n_out; i++) {
-		uint64_t off = (uint64_t)((uint8_t *)e->iov[i].iov_base - m->host);
-		uint64_t start = (off + BALLOON_PAGE_SIZE - 1) & ~(BALLOON_PAGE_SIZE - 1);
-		uint64_t end = (off + e->iov[i].iov_len) & ~(BALLOON_PAGE_SIZE - 1);
+		/* page-aligned part of the buffer, in host addresses (RAM and the virtio-mem
+		 * region are both mapped 2 MiB-aligned, so host and guest alignment agree) */
+		uintptr_t a = (uintptr_t)e->iov[i].iov_base;
+		uintptr_t start = (a + BALLOON_PAGE_SIZE - 1) & ~(uintptr_t)(BALLOON_PAGE_SIZE - 1);
+		uintptr_t end = (a + e->iov[i].iov_len) & ~(uintptr_t)(BALLOON_PAGE_SIZE - 1);
 
-		/* iov is inside guest RAM (virtq_pop checked it with gmem_ptr) */
+		/* iov is inside guest RAM or the virtio-mem region (virtq_pop checked it) */
 		if (end > start) {
-			balloon_release(m, start, end - start);
+			gmem_discard(m, (void *)start, end - start);
 			b->info.reported += end - start;
 		}
 	}

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from vmhelpers import INIT_PROLOGUE, vm_api
+from vmhelpers import INIT_PROLOGUE, vm_api, vm_http
 
 WAIT = 600  # seconds a guest may take (TCG sandbox, nested KVM): a bound, not a measurement
 
@@ -173,6 +173,123 @@ def resize_steps(hull, g, sock, disk, qcow):
     g.p.wait(timeout=WAIT)
 
 
+# virtio-mem: the guest prints MemTotal every second; once 250 MiB more are there it fills and
+# empties a tmpfs (the pages land in the hotplugged ZONE_MOVABLE blocks, which the host then
+# backs) and says so.
+HOTPLUG_INIT = INIT_PROLOGUE + r"""
+mount -t tmpfs -o size=400M tmpfs /mnt
+base=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+filled=0
+echo "HULL-TEST: ready"
+while true; do
+  t=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+  if [ $filled = 0 ] && [ $t -ge $((base + 250 * 1024)) ]; then
+    dd if=/dev/zero of=/mnt/fill bs=1M count=200 2>/dev/null
+    rm /mnt/fill
+    filled=1
+    echo "HULL-FILLED"
+  fi
+  echo "HULL-MEMTOTAL: $t"
+  sleep 1
+done
+"""
+
+
+def memtotal(line):
+    return int(line.split()[1]) if line.startswith("HULL-MEMTOTAL: ") else None
+
+
+def vmm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def hotplug_status(sock):
+    st, body, _ = vm_http(sock, "GET", "/hotplug/memory")
+    assert st == 200, (st, body)
+    return body
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_memory_hotplug(hull, kernel, vmlinux, make_initramfs, tmp_path):
+    """256M of RAM and a 512M virtio-mem region: plug 256M (MemTotal grows), unplug it all
+    (MemTotal shrinks back, the VMM's RSS falls), bad requests refused with the VM running."""
+    sock = str(tmp_path / "api.sock")
+    initrd = make_initramfs(HOTPLUG_INIT, modules=("virtio_pci", "virtio_mem"))
+    g = Guest([hull, "vm", "run", "--kernel", vmlinux, "--initrd", initrd, "--memory", "256M",
+               "--memory-hotplug", "512M", "--api-sock", sock,
+               "--cmdline", "console=ttyS0 quiet memhp_default_state=online_movable"],
+              tmp_path / "hull.err")
+    try:
+        hotplug_steps(hull, g, sock)
+    except (OSError, ValueError) as e:  # the API socket: say what the VM said
+        time.sleep(2)
+        pytest.fail(f"{e!r}\n{g.report()}")
+    finally:
+        g.stop()
+    assert not os.path.exists(sock)
+
+
+def wait_until(what, pred, g):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(1)
+    pytest.fail(f"{what}: not reached\n{g.report()}")
+
+
+def hotplug_steps(hull, g, sock):
+    g.wait_for(lambda l: l == "HULL-TEST: ready")
+    total0 = memtotal(g.wait_for(memtotal))
+    st = hotplug_status(sock)
+    assert st["total_size_mib"] == 512 and st["block_size_mib"] == 2, st
+    assert st["plugged_size_mib"] == 0 and st["requested_size_mib"] == 0, st
+    assert st["address"] >= 1 << 32 and st["address"] % (1 << 30) == 0, st
+
+    # Plug 256M: the guest plugs the blocks, onlines them (memhp_default_state) and uses them.
+    code, body, _ = vm_http(sock, "PATCH", "/hotplug/memory", {"requested_size_mib": 256})
+    assert code == 200 and body["requested_size_mib"] == 256, (code, body)
+    g.wait_for(lambda l: l == "HULL-FILLED")  # printed once MemTotal grew by 250 MiB
+    assert memtotal(g.wait_for(memtotal)) >= total0 + 250 * 1024
+    wait_until("256 MiB plugged", lambda: hotplug_status(sock)["plugged_size_mib"] == 256, g)
+    rss_used = vmm_rss_kib(g.p.pid)
+
+    # Bad requests: one clear error each, nothing changes, the VM keeps running.
+    code, body, _ = vm_http(sock, "PATCH", "/hotplug/memory", {"requested_size_mib": 1024})
+    assert code == 400 and body["fault_message"] == \
+        "requested_size_mib 1024: more than the hotplug region (512 MiB)", (code, body)
+    code, body, _ = vm_http(sock, "PATCH", "/hotplug/memory", {"requested_size_mib": 3})
+    assert code == 400 and body["fault_message"] == \
+        "requested_size_mib 3: not a multiple of the block size (2 MiB)", (code, body)
+    r = hull_vm_update(hull, "--api-sock", sock, "--memory-hotplug", "513M")
+    assert r.returncode == 125 and r.stderr == ("hull vm update: requested_size_mib 513: more "
+                                                "than the hotplug region (512 MiB)\n"), r.stderr
+    r = vm_api(sock, {"op": "memory-hotplug", "requested_size_mib": -1})
+    assert not r["ok"] and "requested_size_mib" in r["error"], r
+    assert hotplug_status(sock)["requested_size_mib"] == 256
+    assert vm_api(sock)["state"] == "running"
+
+    # Unplug it all with `hull vm update`: MemTotal back, the host gets the memory back.
+    r = hull_vm_update(hull, "--api-sock", sock, "--memory-hotplug", "0")
+    assert r.returncode == 0 and '"requested_size_mib":0' in r.stdout, r.stderr
+    g.wait_for(lambda l: memtotal(l) is not None and memtotal(l) <= total0 + 1024)
+    wait_until("all unplugged", lambda: hotplug_status(sock)["plugged_size_mib"] == 0, g)
+    rss_after = vmm_rss_kib(g.p.pid)
+    assert rss_after <= rss_used - 128 * 1024, (rss_used, rss_after)
+    r = hull_vm_update(hull, "--api-sock", sock, "--memory-hotplug-status")
+    assert r.returncode == 0 and '"plugged_size_mib":0' in r.stdout, r.stderr
+    st = vm_api(sock, {"op": "memory-hotplug"})
+    assert st["ok"] and st["plugged_size_mib"] == 0 and st["requested_size_mib"] == 0, st
+    assert vm_api(sock, {"op": "power-off"})["ok"]
+    g.p.wait(timeout=WAIT)
+
+
 def test_balloon_flag_errors(hull, tmp_path):
     """Bad --balloon values: one line naming the flag, exit 125, before KVM is needed."""
     kernel = tmp_path / "k"
@@ -190,6 +307,28 @@ def test_balloon_flag_errors(hull, tmp_path):
         assert msg in r.stderr and len(r.stderr.splitlines()) == 1, (value, r.stderr)
 
 
+def test_memory_hotplug_flag_errors(hull, tmp_path):
+    """Bad --memory-hotplug values: one line naming the flag, exit 125, before KVM is needed."""
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"\0" * 4096)
+    for value, extra, msg in (
+            ("bogus", (), "--memory-hotplug: 'bogus': expected SIZE[,block=SIZE]"),
+            ("0", (), "--memory-hotplug: '0': expected SIZE[,block=SIZE]"),
+            ("1G,blk=2M", (), "--memory-hotplug: unknown option 'blk=2M' (block=SIZE)"),
+            ("1G,block=x", (), "--memory-hotplug: block=x: not a size"),
+            ("1G,block=3M", (), "--memory-hotplug block=3072 KiB: a power of two from 2M to 1G"),
+            ("1G,block=1M", (), "--memory-hotplug block=1024 KiB: a power of two from 2M to 1G"),
+            ("1G,block=2G", (), "a power of two from 2M to 1G"),
+            ("101M", (), "--memory-hotplug 101 MiB: a multiple of the block size (2 MiB)"),
+            ("2T", (), "--memory-hotplug 2097152 MiB: a multiple of the block size (2 MiB), at most 1024 GiB"),
+            ("128M", ("--raw",), "--memory-hotplug needs a Linux kernel")):
+        r = subprocess.run([hull, "vm", "run", "--kernel", str(kernel), "--memory", "128M",
+                            *extra, "--memory-hotplug", value], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 125, (value, r.stderr)
+        assert msg in r.stderr and len(r.stderr.splitlines()) == 1, (value, r.stderr)
+
+
 def test_update_errors(hull, tmp_path):
     r = hull_vm_update(hull, "--balloon", "3")
     assert r.returncode == 125 and "--api-sock PATH is required" in r.stderr
@@ -199,6 +338,12 @@ def test_update_errors(hull, tmp_path):
     assert r.returncode == 125 and "none.sock" in r.stderr
     r = hull_vm_update(hull, "--api-sock", str(tmp_path / "none.sock"), "--disk-rescan", "-1")
     assert r.returncode == 125 and "--disk-rescan -1: not a number" in r.stderr
+    for bad in ("lots", "1.5M", "-1", "4097K"):
+        r = hull_vm_update(hull, "--api-sock", str(tmp_path / "none.sock"), "--memory-hotplug",
+                           bad)
+        assert r.returncode == 125, (bad, r.stderr)
+        assert (f"--memory-hotplug {bad}: not a size in whole MiB" in r.stderr
+                and len(r.stderr.splitlines()) == 1), (bad, r.stderr)
 
 
 @pytest.mark.kvm
@@ -224,6 +369,16 @@ def test_resize_ops_on_a_vm_without_balloon_or_disk(hull, tiny_guest, tmp_path):
         assert not r["ok"] and "amount_mib" in r["error"], r
         u = hull_vm_update(hull, "--api-sock", sock, "--balloon", "1")
         assert u.returncode == 125 and "no balloon" in u.stderr, u.stderr
+        no_vmem = "this VM has no virtio-mem device (start it with --memory-hotplug SIZE)"
+        assert vm_api(sock, {"op": "memory-hotplug"}) == {"ok": False, "error": no_vmem}
+        r = vm_api(sock, {"op": "memory-hotplug", "requested_size_mib": 128})
+        assert r == {"ok": False, "error": no_vmem}, r
+        for what in ("--memory-hotplug", "128M"), ("--memory-hotplug-status",):
+            u = hull_vm_update(hull, "--api-sock", sock, *what)
+            assert u.returncode == 125 and u.stderr == f"hull vm update: {no_vmem}\n", u.stderr
+        for method, body in ("GET", None), ("PATCH", {"requested_size_mib": 128}):
+            code, reply, _ = vm_http(sock, method, "/hotplug/memory", body)
+            assert (code, reply) == (400, {"fault_message": no_vmem}), (method, code, reply)
         # A tool polling the balloon: many connections, one after the other, all served
         # (the event loop once kept a slot per closed connection and refused the 57th).
         for i in range(200):

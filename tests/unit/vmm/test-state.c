@@ -29,6 +29,7 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/balloon.h"
+#include "vmm/virtio/mem.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/virtio/rng.h"
 #include "vmm/virtio/vsock.h"
@@ -66,6 +67,7 @@ static void fx_build(struct fx *f)
 	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
 	static const int no_fd = -1; /* no backend: the state is all guest-visible */
 	const struct vm_balloon_config bcfg = { .enabled = true, .amount_mib = 0, .stats_s = 1 };
+	const struct vm_mem_hotplug_config mcfg = { .size = 64ULL << 20 };
 	unsigned n = 0;
 
 	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
@@ -86,6 +88,7 @@ static void fx_build(struct fx *f)
 					virtio_balloon_new_test(&f->mem, &bcfg) };
 	devs[n++] = (struct vm_device){ kind("virtio-vsock"), 0,
 					virtio_vsock_new_test(&f->mem, 42) };
+	devs[n++] = (struct vm_device){ kind("virtio-mem"), 0, virtio_mem_new_test(&f->mem, &mcfg) };
 	memset(&f->vm, 0, sizeof(f->vm));
 	f->vm.devs = devs;
 	f->vm.n_devs = n;
@@ -103,6 +106,7 @@ static int setup(void **state)
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
 	assert_int_equal(gmem_init(&f.mem, 1U << 20), 0);
+	assert_int_equal(gmem_hotplug_init(&f.mem, 64ULL << 20), 0); /* virtio-mem's region */
 	fx_build(&f);
 	*state = &f;
 	return 0;
