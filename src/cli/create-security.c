@@ -318,9 +318,16 @@ static int ulimit_opt(const char *cmd, const char *arg, struct run_opts *o)
 int cli_security_opt(const char *cmd, int opt, const char *arg, struct run_opts *o)
 {
 	cleanup_free char *s = NULL;
+	int r;
 
 	switch (opt) {
-	case CLI_SEC_SECURITY_OPT: return security_opt(cmd, arg, o);
+	case CLI_SEC_SECURITY_OPT:
+		if (strv_length(o->security_opt_given) >= MAX_GROUP_ADD)
+			return cli_usage_error(cmd, "--security-opt: more than %d", MAX_GROUP_ADD);
+		if ((r = security_opt(cmd, arg, o)) != 0)
+			return r;
+		strv_push(&o->security_opt_given, arg); /* inspect shows it as typed (docker) */
+		return 0;
 	case CLI_SEC_DEVICE: return device_opt(cmd, arg, o);
 	case CLI_SEC_SYSCTL: return sysctl_opt(cmd, arg, o);
 	case CLI_SEC_ULIMIT: return ulimit_opt(cmd, arg, o);
@@ -362,6 +369,8 @@ void cli_security_free(struct run_opts *o)
 	free(o->rlimits);
 	strv_free(o->group_add);
 	strv_free(o->sysctls);
+	strv_free(o->security_opt_given);
+	o->security_opt_given = NULL;
 	o->devices = NULL;
 	o->rlimits = NULL;
 	o->group_add = o->sysctls = NULL;

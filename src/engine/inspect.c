@@ -109,7 +109,7 @@ json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
 	}
 	(void)json_object_set_new(o, "Config", config_json(c));
 	if (!c->leftover)
-		(void)json_object_set_new(o, "HostConfig", ctr_record_host_config_json(&c->host));
+		(void)json_object_set_new(o, "HostConfig", ctr_record_host_config_shown(&c->host));
 	(void)json_object_set_new(o, "State", state_json(c));
 	(void)json_object_set_new(o, "LogPath", json_string(lp));
 	(void)json_object_set_new(o, "GraphDriver",

@@ -263,6 +263,50 @@ static char *next_ifname(json_t *v)
 	}
 }
 
+/* The first network's keys (engine/network.h) of v. */
+static const char *const primary_keys[] = { "Network", "Aliases", "IP", "IPAddress",
+					    "IPPrefixLen", "Gateway", "MacAddress" };
+
+static void primary_clear(json_t *v)
+{
+	for (size_t i = 0; i < sizeof(primary_keys) / sizeof(*primary_keys); i++)
+		(void)json_object_del(v, primary_keys[i]);
+}
+
+/*
+ * The container's first network is empty (`network disconnect` took it): network becomes it
+ * again, eth0 with the container's published ports, as docker publishes them on the
+ * endpoint that gives the default route.
+ */
+static int primary_connect(struct image_store *s, struct ctr *c, json_t *v, const char *network,
+			   const char *ip, char *const *aliases, struct hull_err *err)
+{
+	json_t *al = json_array();
+	int r;
+
+	for (size_t i = 0; aliases && aliases[i]; i++)
+		(void)json_array_append_new(al, json_string(aliases[i]));
+	(void)json_object_set_new(v, "Network", json_string(network));
+	(void)json_object_set_new(v, "Aliases", al);
+	(void)json_object_set_new(v, "IP", json_string(ip ? ip : ""));
+	if (!is_running(c, v))
+		return engine_net_file_save(c->dir, v, err); /* set up at the next start */
+	r = engine_net_primary_setup_locked(s, c->id, c->dir, v, err);
+	if (r == 0)
+		r = hosts_edit(c->dir, NULL, str(v, "IPAddress"), str(v, "Hostname"), err);
+	if (r < 0) {
+		struct hull_err e2 = *err;
+
+		engine_net_primary_teardown_locked(s, c->id, v);
+		primary_clear(v);
+		(void)engine_net_file_save(c->dir, v, err);
+		*err = e2;
+		return r;
+	}
+	engine_net_resolv_refresh(s, c->dir, v);
+	return 0;
+}
+
 int engine_net_connect(struct image_store *s, struct ctr *c, const char *network,
 		       const char *ip, char *const *aliases, struct hull_err *err)
 {
@@ -279,9 +323,12 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 		r = load_for_change(s, c, &lock, &v, err);
 	if (r < 0)
 		return r;
-	if (strcmp(str(v, "Network"), network) == 0 || extra_find(v, network) >= 0)
+	if ((engine_net_primary(v) && strcmp(engine_net_primary(v), network) == 0) ||
+	    extra_find(v, network) >= 0)
 		return hull_err_setx(err, EEXIST, "endpoint with name %s already exists in network "
 				     "%s", c->name, network);
+	if (!engine_net_primary(v))
+		return primary_connect(s, c, v, network, ip, aliases, err);
 	extra = json_object_get(v, "Extra");
 	if (!extra)
 		(void)json_object_set_new(v, "Extra", extra = json_array());
@@ -306,37 +353,50 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 		(void)json_array_remove(extra, json_array_size(extra) - 1);
 		(void)engine_net_file_save(c->dir, v, err);
 		*err = e2;
+		return r;
 	}
-	return r;
+	engine_net_resolv_refresh(s, c->dir, v);
+	return 0;
 }
 
+/*
+ * Any network may go, the first included (docker's rule): the namespace is the container's
+ * and outlives its networks; with none left it has loopback only. The first network's
+ * published ports go with it and come back with the next network connected.
+ */
 int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *network,
 			  bool force, struct hull_err *err)
 {
 	cleanup_close int lock = -1;
 	cleanup_json json_t *v = NULL;
 	int r = load_for_change(s, c, &lock, &v, err), i;
+	bool running;
+	struct hull_err e2;
 
 	(void)force; /* docker's -f forces an endpoint the daemon lost track of: none here */
 	if (r < 0)
 		return r;
+	running = is_running(c, v);
 	i = extra_find(v, network);
-	if (i < 0 && strcmp(str(v, "Network"), network) == 0)
-		return hull_err_setx(err, ENOTSUP, "container %s: its first network %s cannot be "
-				     "disconnected (hull disconnects networks given to "
-				     "`network connect` only)", c->name, network);
-	if (i < 0)
+	if (i < 0 && engine_net_primary(v) && strcmp(engine_net_primary(v), network) == 0) {
+		if (running && str(v, "IPAddress"))
+			(void)hosts_edit(c->dir, str(v, "IPAddress"), NULL, NULL, &e2);
+		if (json_is_true(json_object_get(v, "Active")))
+			engine_net_primary_teardown_locked(s, c->id, v);
+		primary_clear(v);
+	} else if (i < 0) {
 		return hull_err_setx(err, ENOENT, "container %s is not connected to network %s",
 				     c->name, network);
-	{
+	} else {
 		json_t *e = json_array_get(json_object_get(v, "Extra"), (size_t)i);
-		struct hull_err e2;
 
-		if (json_is_true(json_object_get(e, "Active")) && str(e, "IPAddress"))
+		if (running && json_is_true(json_object_get(e, "Active")) && str(e, "IPAddress"))
 			(void)hosts_edit(c->dir, str(e, "IPAddress"), NULL, NULL, &e2);
 		extra_teardown(s, c->id, c->name, str(v, "Netns"), e);
+		(void)json_array_remove(json_object_get(v, "Extra"), (size_t)i);
 	}
-	(void)json_array_remove(json_object_get(v, "Extra"), (size_t)i);
+	if (running)
+		engine_net_resolv_refresh(s, c->dir, v);
 	return engine_net_file_save(c->dir, v, err);
 }
 

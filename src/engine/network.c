@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/fd.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/netconnect.h"
@@ -159,7 +160,7 @@ static char *port_claimed(struct image_store *s, const char *self, const struct 
 			if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
 				continue;
 			v = engine_net_file_load(cd);
-			if (!json_is_true(json_object_get(v, "Active")))
+			if (!engine_net_ports_on(v))
 				continue;
 			json_array_foreach(json_object_get(v, "Ports"), i, pj) {
 				struct net_port q;
@@ -288,6 +289,8 @@ static int hosts_write(const char *dir, char *const *add, const char *gw, const 
 		const char *addr = sep ? sep + 1 : "";
 		char *n;
 
+		if (strcmp(addr, "host-gateway") == 0 && gw && !*gw)
+			continue; /* a start with no network left: no host address to give */
 		if (strcmp(addr, "host-gateway") == 0 && gw)
 			addr = gw;
 		if (!sep || !net_host_name_is_valid(host, 253) || !net_ip_is_valid(addr)) {
@@ -328,21 +331,22 @@ static void host_resolv(char ***ns, char ***search)
 		(void)fclose(f);
 }
 
-/* docker's resolv.conf: --dns or the network's DNS (aardvark on the gateway) or the host's. */
-static int resolv_write(const char *dir, const struct run_opts *o, json_t *def,
-			const char *gw, struct hull_err *err)
+/*
+ * docker's resolv.conf: dns (--dns), or the networks' DNS (aardvark on their gateways, gws),
+ * or the host's; dns_search (--dns-search) or the host's search.
+ */
+static char *resolv_text(char *const *dns, char *const *dns_search, char *const *gws)
 {
 	cleanup_strv char **ns = NULL;
 	cleanup_strv char **search = NULL;
 	cleanup_strv char **hns = NULL;
 	char *buf = xstrdup("");
-	int r;
 
-	if (o->dns)
-		ns = strv_dup(o->dns);
-	else if (json_is_true(json_object_get(def, "dns_enabled")))
-		strv_push(&ns, gw);
-	if (!o->dns)
+	if (dns && *dns)
+		ns = strv_dup(dns);
+	else if (gws && *gws)
+		ns = strv_dup(gws);
+	if (!dns || !*dns)
 		host_resolv(&hns, &search);
 	if (!ns) {
 		ns = hns;
@@ -352,9 +356,9 @@ static int resolv_write(const char *dir, const struct run_opts *o, json_t *def,
 		strv_push(&ns, "8.8.8.8");
 		strv_push(&ns, "8.8.4.4");
 	}
-	if (o->dns_search) {
+	if (dns_search && *dns_search) {
 		strv_free(search);
-		search = strv_dup(o->dns_search);
+		search = strv_dup(dns_search);
 	}
 	for (size_t i = 0; i < 2; i++) {
 		char **v = i ? ns : search;
@@ -367,9 +371,63 @@ static int resolv_write(const char *dir, const struct run_opts *o, json_t *def,
 			buf = n;
 		}
 	}
-	r = ctr_write_file(dir, "resolv.conf", buf, strlen(buf), 0644, err);
-	free(buf);
-	return r;
+	return buf;
+}
+
+static int resolv_write(const char *dir, const struct run_opts *o, json_t *def,
+			const char *gw, struct hull_err *err)
+{
+	cleanup_strv char **gws = NULL;
+	cleanup_free char *buf = NULL;
+
+	if (json_is_true(json_object_get(def, "dns_enabled")))
+		strv_push(&gws, gw);
+	buf = resolv_text(o->dns, o->dns_search, gws);
+	return ctr_write_file(dir, "resolv.conf", buf, strlen(buf), 0644, err);
+}
+
+/* gw of network name when its DNS is on, pushed to gws. */
+static void dns_gw_push(struct image_store *s, const char *name, const char *gw, char ***gws)
+{
+	cleanup_json json_t *def = NULL;
+	struct hull_err e2;
+
+	if (name && gw && *gw && net_def_load(s->root, name, &def, &e2) == 0 &&
+	    json_is_true(json_object_get(def, "dns_enabled")))
+		strv_push(gws, gw);
+}
+
+void engine_net_resolv_refresh(struct image_store *s, const char *dir, json_t *v)
+{
+	cleanup_strv char **dns = NULL;
+	cleanup_strv char **search = NULL;
+	cleanup_strv char **gws = NULL;
+	cleanup_free char *path = xasprintf("%s/resolv.conf", dir);
+	cleanup_free char *want = NULL;
+	cleanup_free char *cur = NULL;
+	cleanup_close int fd = -1;
+	struct hull_err e2;
+	size_t len = 0, i;
+	json_t *e;
+
+	(void)hjson_get_strv(v, "Dns", "network.json", false, 256, &dns, &e2);
+	(void)hjson_get_strv(v, "DnsSearch", "network.json", false, 256, &search, &e2);
+	if (engine_net_ports_on(v))
+		dns_gw_push(s, engine_net_primary(v), json_string_value(json_object_get(v,
+											"Gateway")),
+			    &gws);
+	json_array_foreach(json_object_get(v, "Extra"), i, e)
+		if (json_is_true(json_object_get(e, "Active")))
+			dns_gw_push(s, json_string_value(json_object_get(e, "Network")),
+				    json_string_value(json_object_get(e, "Gateway")), &gws);
+	want = resolv_text(dns, search, gws);
+	if (fd_read_file_at(AT_FDCWD, path, 1 << 20, &cur, &len) == 0 && len == strlen(want) &&
+	    memcmp(cur, want, len) == 0)
+		return;
+	/* in place: the running container has this inode bind-mounted */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		(void)fd_write_all(fd, want, strlen(want));
 }
 
 static json_t *strv_json(char *const *v)
@@ -507,30 +565,70 @@ static json_t *netavark_opts(const char *id, json_t *v, json_t *def, const char 
 	return opts;
 }
 
-/* Caller holds the lock. */
-static void teardown_locked(struct image_store *s, const char *id, const char *dir, json_t *v)
+bool engine_net_ports_on(json_t *v)
 {
-	const char *netname = json_string_value(json_object_get(v, "Network"));
+	return json_is_true(json_object_get(v, "Active")) && engine_net_primary(v);
+}
+
+const char *engine_net_host_gateway(json_t *v)
+{
+	size_t i;
+	json_t *e;
+
+	if (engine_net_ports_on(v))
+		return json_string_value(json_object_get(v, "Gateway"));
+	json_array_foreach(json_object_get(v, "Extra"), i, e)
+		if (json_is_true(json_object_get(e, "Active")) &&
+		    json_string_value(json_object_get(e, "Gateway")))
+			return json_string_value(json_object_get(e, "Gateway"));
+	return "";
+}
+
+const char *engine_net_primary(json_t *v)
+{
+	const char *n = json_string_value(json_object_get(v, "Network"));
+
+	return n && *n ? n : NULL;
+}
+
+void engine_net_primary_teardown_locked(struct image_store *s, const char *id, json_t *v)
+{
+	const char *netname = engine_net_primary(v);
 	const char *nsp = json_string_value(json_object_get(v, "Netns"));
 	cleanup_free char *cfg = cfg_dir(s);
 	cleanup_json json_t *def = NULL;
 	struct hull_err e2;
 	struct stat st;
 
-	if (!json_is_true(json_object_get(v, "Active")) || !netname || !nsp)
+	if (!netname)
 		return;
-	engine_net_extras_teardown_locked(s, id, v); /* network connect's, first */
-	if (stat(nsp, &st) == 0 && net_def_load(s->root, netname, &def, &e2) == 0) {
+	if (nsp && stat(nsp, &st) == 0 && net_def_load(s->root, netname, &def, &e2) == 0) {
 		cleanup_json json_t *opts = netavark_opts(id, v, def,
 			json_string_value(json_object_get(v, "IPAddress")));
 
 		(void)netavark_run(cfg, "teardown", nsp, opts, NULL, &e2);
 	}
-	(void)netns_remove(nsp);
 	(void)ipam_release(s->root, netname, id, &e2);
-	(void)json_object_set_new(v, "Active", json_false());
 	(void)json_object_del(v, "IPAddress");
 	(void)json_object_del(v, "MacAddress");
+}
+
+/*
+ * Caller holds the lock. The namespace lives from setup to here, whatever networks the
+ * container has then: `network disconnect` may have left it none (loopback only), or only
+ * networks `connect` gave it.
+ */
+static void teardown_locked(struct image_store *s, const char *id, const char *dir, json_t *v)
+{
+	const char *nsp = json_string_value(json_object_get(v, "Netns"));
+	struct hull_err e2;
+
+	if (!json_is_true(json_object_get(v, "Active")) || !nsp)
+		return;
+	engine_net_extras_teardown_locked(s, id, v); /* network connect's, first */
+	engine_net_primary_teardown_locked(s, id, v);
+	(void)netns_remove(nsp);
+	(void)json_object_set_new(v, "Active", json_false());
 	(void)engine_net_file_save(dir, v, &e2);
 }
 
@@ -605,13 +703,12 @@ static int reply_apply(json_t *v, json_t *reply, struct hull_err *err)
 	return 0;
 }
 
-static int setup_locked(struct image_store *s, const char *id, const char *dir, json_t *v,
-			struct hull_err *err)
+int engine_net_primary_setup_locked(struct image_store *s, const char *id, const char *dir,
+				    json_t *v, struct hull_err *err)
 {
-	const char *netname = json_string_value(json_object_get(v, "Network"));
+	const char *netname = engine_net_primary(v);
 	const char *nsp = json_string_value(json_object_get(v, "Netns"));
 	const char *want = json_string_value(json_object_get(v, "IP"));
-	cleanup_free char *nsd = ns_dir(s);
 	cleanup_free char *cfg = cfg_dir(s);
 	cleanup_free char *cd = ctrs_dir(s);
 	cleanup_json json_t *def = NULL;
@@ -621,25 +718,17 @@ static int setup_locked(struct image_store *s, const char *id, const char *dir, 
 	char ips[16];
 	int r;
 
+	if (!netname)
+		return 0;
 	r = net_def_load(s->root, netname, &def, err);
 	if (r == 0)
 		r = ports_resolve(s, id, json_object_get(v, "Ports"), err);
-	if (r < 0)
-		return r;
-	/* Active before the first resource exists: whatever kills us from here on, the
-	 * next teardown knows there is something to undo */
-	(void)json_object_set_new(v, "Active", json_true());
-	r = engine_net_file_save(dir, v, err);
+	if (r == 0)
+		r = engine_net_file_save(dir, v, err); /* the host ports chosen */
 	if (r == 0 && want && *want)
 		(void)net_ip4_parse(want, &wanted);
 	if (r == 0)
 		r = ipam_alloc(s->root, def, cd, id, wanted, &ip, err);
-	if (r == 0 && mkdir(nsd, 0700) < 0 && errno != EEXIST)
-		r = hull_err_set(err, errno, "%s", nsd);
-	if (r == 0 && mkdir(cfg, 0700) < 0 && errno != EEXIST)
-		r = hull_err_set(err, errno, "%s", cfg);
-	if (r == 0)
-		r = netns_create(nsp, err);
 	net_ip4_format(ip, ips);
 	if (r == 0) {
 		/* recorded before netavark runs: killed during its setup, the teardown must
@@ -656,6 +745,30 @@ static int setup_locked(struct image_store *s, const char *id, const char *dir, 
 		r = reply_apply(v, reply, err);
 	if (r == 0)
 		r = engine_net_file_save(dir, v, err);
+	return r;
+}
+
+/* The namespace (loopback up), then the first network when the container still has it. */
+static int setup_locked(struct image_store *s, const char *id, const char *dir, json_t *v,
+			struct hull_err *err)
+{
+	const char *nsp = json_string_value(json_object_get(v, "Netns"));
+	cleanup_free char *nsd = ns_dir(s);
+	cleanup_free char *cfg = cfg_dir(s);
+	int r;
+
+	/* Active before the first resource exists: whatever kills us from here on, the
+	 * next teardown knows there is something to undo */
+	(void)json_object_set_new(v, "Active", json_true());
+	r = engine_net_file_save(dir, v, err);
+	if (r == 0 && mkdir(nsd, 0700) < 0 && errno != EEXIST)
+		r = hull_err_set(err, errno, "%s", nsd);
+	if (r == 0 && mkdir(cfg, 0700) < 0 && errno != EEXIST)
+		r = hull_err_set(err, errno, "%s", cfg);
+	if (r == 0)
+		r = netns_create(nsp, err);
+	if (r == 0)
+		r = engine_net_primary_setup_locked(s, id, dir, v, err);
 	return r;
 }
 
@@ -682,13 +795,15 @@ int engine_net_setup_dir(struct image_store *s, const char *id, const char *dir,
 	r = setup_locked(s, id, dir, v, err);
 	if (r == 0)
 		r = engine_net_extras_setup_locked(s, id, dir, v, err);
-	gw = json_string_value(json_object_get(v, "Gateway"));
+	gw = engine_net_host_gateway(v);
 	if (r == 0) {
 		(void)hjson_get_strv(v, "ExtraHosts", "network.json", false, 256, &extra, err);
 		r = hosts_write(dir, extra, gw, json_string_value(json_object_get(v, "IPAddress")),
 				json_string_value(json_object_get(v, "Hostname")), err);
 		if (r == 0)
 			engine_net_extras_hosts(dir, v);
+		if (r == 0)
+			engine_net_resolv_refresh(s, dir, v);
 	}
 	if (r < 0) {
 		struct hull_err e2 = *err;
@@ -709,7 +824,7 @@ int engine_net_setup(struct image_store *s, struct ctr *c, struct hull_err *err)
 json_t *engine_net_settings(struct ctr *c)
 {
 	cleanup_json json_t *v = engine_net_file_load(c->dir);
-	bool on = json_is_true(json_object_get(v, "Active"));
+	bool on = engine_net_ports_on(v); /* the first network's, and its ports */
 	json_t *ports = json_object();
 	json_t *nets = json_object();
 	const char *ip = on ? json_string_value(json_object_get(v, "IPAddress")) : NULL;
@@ -739,8 +854,8 @@ json_t *engine_net_settings(struct ctr *c)
 									 "HostPort", hp));
 		}
 	}
-	if (v)
-		(void)json_object_set_new(nets, json_string_value(json_object_get(v, "Network")),
+	if (engine_net_primary(v))
+		(void)json_object_set_new(nets, engine_net_primary(v),
 					  json_pack("{s:O, s:s, s:s, s:I, s:s}", "Aliases",
 						    json_object_get(v, "Aliases"), "IPAddress",
 						    ip ? ip : "", "Gateway", gw ? gw : "",
@@ -749,7 +864,8 @@ json_t *engine_net_settings(struct ctr *c)
 	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "IPAddress", ip ? ip : "",
 			 "Gateway", gw ? gw : "", "IPPrefixLen", plen, "MacAddress",
 			 mac ? mac : "", "Ports", ports, "Networks", nets, "SandboxKey",
-			 on ? json_string_value(json_object_get(v, "Netns")) : "");
+			 json_is_true(json_object_get(v, "Active"))
+			 ? json_string_value(json_object_get(v, "Netns")) : "");
 }
 
 static char **port_strings(struct ctr *c, bool port_cmd)
@@ -767,7 +883,7 @@ static char **port_strings(struct ctr *c, bool port_cmd)
 		if (net_port_from_json(pj, &p, &e2) < 0)
 			continue;
 		hip = p.host_ip[0] ? p.host_ip : "0.0.0.0";
-		if (!json_is_true(json_object_get(v, "Active")) || !p.host_port) {
+		if (!engine_net_ports_on(v) || !p.host_port) {
 			if (!port_cmd)
 				strv_push_owned(&out, xasprintf("%u/%s", p.container_port, p.proto));
 		} else if (port_cmd)
@@ -818,8 +934,7 @@ char **engine_net_users(struct image_store *s, const char *network)
 		if (e->d_name[0] == '.')
 			continue;
 		v = engine_net_file_load(cd);
-		if ((json_string_value(json_object_get(v, "Network")) &&
-		     strcmp(json_string_value(json_object_get(v, "Network")), network) == 0) ||
+		if ((engine_net_primary(v) && strcmp(engine_net_primary(v), network) == 0) ||
 		    engine_net_extras_use(v, network))
 			strv_push_owned(&out, xstrndup(e->d_name, 12));
 	}

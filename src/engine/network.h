@@ -6,11 +6,18 @@
  *
  *   Network, Netns, Aliases, IP (--ip), Ports (netavark's port_mappings, host ports chosen
  *   at start), Dns, DnsSearch, ExtraHosts  -- the request, written by create
- *   Active        true from before the first resource is made until the teardown is done
+ *   Active        true from before the first resource is made until the teardown is done:
+ *                 the namespace's lifetime, whatever networks it holds
  *   IPAddress, IPPrefixLen, Gateway, MacAddress  -- what setup gave
+ *
+ * Network, Aliases, IP and what setup gave are the container's first network (eth0, with the
+ * published ports): `network disconnect` removes them and `network connect` fills them again
+ * when they are empty, so the namespace may hold it, only connect's "Extra" networks
+ * (engine/netconnect.h), or only loopback.
  *
  * Only containers on a bridge network have it; none, host and container:ID need nothing.
  */
+#include <stdbool.h>
 #include <jansson.h>
 
 #include "common/error.h"
@@ -54,6 +61,20 @@ int engine_net_prune_leftovers(struct image_store *s, unsigned *ret_n, struct hu
 /* The names of the containers (and of the live VMs, engine/vmnet.h) whose network.json names
  * network (heap vector). Caller holds net_lock. */
 char **engine_net_users(struct image_store *s, const char *network);
+
+/* The first network's name in v, or NULL once `network disconnect` removed it. */
+const char *engine_net_primary(json_t *v);
+/* Whether v's first network is set up (its ports published). */
+bool engine_net_ports_on(json_t *v);
+/* What --add-host NAME:host-gateway gives: the first set-up network's gateway ("": none). */
+const char *engine_net_host_gateway(json_t *v);
+/* For engine/netconnect.c, under net_lock, with the namespace set up: the first network in
+ * it (ports, address, netavark), and its teardown (the namespace stays). */
+int engine_net_primary_setup_locked(struct image_store *s, const char *id, const char *dir,
+				    json_t *v, struct hull_err *err);
+void engine_net_primary_teardown_locked(struct image_store *s, const char *id, json_t *v);
+/* resolv.conf in dir again for the networks set up now (unless --dns), rewritten in place. */
+void engine_net_resolv_refresh(struct image_store *s, const char *dir, json_t *v);
 
 /* For engine/netconnect.c: the container's network.json in dir (NULL when it has none or it
  * cannot be read), and its atomic rewrite. */

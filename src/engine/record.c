@@ -64,6 +64,7 @@ void ctr_free(struct ctr *c)
 	strv_free(c->host.cap_drop);
 	strv_free(c->host.binds);
 	strv_free(c->host.security_opt);
+	strv_free(c->host.security_opt_given);
 	strv_free(c->host.group_add);
 	strv_free(c->host.sysctls);
 	for (size_t i = 0; i < c->host.n_ulimits; i++)
@@ -403,6 +404,11 @@ static int read_record(json_t *o, struct ctr *c, struct hull_err *err)
 		r = read_host_config(o, &c->host, err);
 	if (r == 0)
 		r = read_fields(o, &c->host, err);
+	/* added after version 1 without a bump: optional, and an older hull ignores it */
+	c->host.has_security_opt_given = json_is_array(json_object_get(o, "SecurityOptGiven"));
+	if (r == 0)
+		r = hjson_get_strv(o, "SecurityOptGiven", where, false, RECORD_MAX_ITEMS,
+				   &c->host.security_opt_given, err);
 	return r;
 }
 
@@ -622,6 +628,16 @@ json_t *ctr_record_host_config_json(const struct ctr_host_config *h)
 	return o;
 }
 
+json_t *ctr_record_host_config_shown(const struct ctr_host_config *h)
+{
+	json_t *o = ctr_record_host_config_json(h);
+	char **v = h->security_opt_given;
+
+	if (o && h->has_security_opt_given)
+		(void)json_object_set_new(o, "SecurityOpt", v && *v ? strv_json(v) : json_null());
+	return o;
+}
+
 static int write_json(const char *dir, const char *name, json_t *o, struct hull_err *err)
 {
 	cleanup_free char *buf = NULL;
@@ -660,6 +676,9 @@ int ctr_record_write(const struct ctr *c, struct hull_err *err)
 			(void)json_array_append_new(keys, json_string(c->host.fields[i].key));
 		(void)json_object_set_new(o, "FieldKeys", keys);
 	}
+	if (o && c->host.has_security_opt_given)
+		(void)json_object_set_new(o, "SecurityOptGiven",
+					  strv_json(c->host.security_opt_given));
 	return write_json(c->dir, "hull.json", o, err);
 }
 

@@ -89,6 +89,12 @@ struct ctr_host_config {
 	 * SecurityOpt ("seccomp=FILE|unconfined", "no-new-privileges",
 	 * "systempaths=unconfined"), GroupAdd as given, Sysctls "KEY=VALUE" */
 	char **security_opt, **group_add, **sysctls;
+	/* SecurityOpt as typed (the --security-opt values in order, duplicates kept), what
+	 * inspect shows, as docker does; hull.json's "SecurityOptGiven" beside HostConfig, whose
+	 * SecurityOpt keeps the list above. A record from before it has none (has_...: false):
+	 * inspect shows the list above. */
+	char **security_opt_given;
+	bool has_security_opt_given;
 	struct ctr_ulimit *ulimits;
 	size_t n_ulimits;
 	struct ctr_device *devices;
@@ -153,6 +159,8 @@ int ctr_state_read_at(int dirfd, struct ctr *c, struct hull_err *err);
 struct json_t;
 struct json_t *ctr_record_config_json(const struct ctr_config *cf);
 struct json_t *ctr_record_host_config_json(const struct ctr_host_config *h);
+/* The same as inspect shows it: SecurityOpt as typed (security_opt_given) when recorded. */
+struct json_t *ctr_record_host_config_shown(const struct ctr_host_config *h);
 
 /* Write hull.json (creation: once), or state.json (every change), atomically. */
 int ctr_record_write(const struct ctr *c, struct hull_err *err);

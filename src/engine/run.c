@@ -151,6 +151,8 @@ static void record_security(const struct run_opts *o, struct ctr_host_config *h)
 		strv_push(&h->security_opt, "no-new-privileges");
 	if (o->unmask_paths)
 		strv_push(&h->security_opt, "systempaths=unconfined");
+	h->security_opt_given = o->security_opt_given ? strv_dup(o->security_opt_given) : NULL;
+	h->has_security_opt_given = true;
 	h->group_add = o->group_add ? strv_dup(o->group_add) : NULL;
 	h->sysctls = o->sysctls ? strv_dup(o->sysctls) : NULL;
 	h->ulimits = xcalloc(o->n_rlimits + 1, sizeof(*h->ulimits));

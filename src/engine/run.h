@@ -57,6 +57,7 @@ struct run_opts {
 	 * --sysctl ("key=value", keys checked), --ulimit */
 	const char *seccomp;
 	bool no_new_privs, unmask_paths;
+	char **security_opt_given; /* the --security-opt values as typed, in order (inspect) */
 	struct run_device *devices;
 	size_t n_devices;
 	char **group_add, **sysctls;

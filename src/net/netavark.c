@@ -157,6 +157,32 @@ static void failure(const char *verb, int status, const char *out, char *errbuf,
 	json_decref(j);
 }
 
+/*
+ * A Linux bridge takes the lowest MAC of its ports until one is set on it: when the container
+ * whose veth gave it leaves (rm, stop, network disconnect), the gateway's MAC changes under
+ * the others, whose ARP entries then point nowhere for half a minute (no DNS, no outside).
+ * netavark 1.4 sets none; setting the one the bridge has now keeps it (NET_ADDR_SET).
+ */
+static void bridges_mac_pin(json_t *opts)
+{
+	const char *name;
+	json_t *def;
+
+	json_object_foreach(json_object_get(opts, "network_info"), name, def) {
+		const char *ifname = json_string_value(json_object_get(def, "network_interface"));
+		const char *drv = json_string_value(json_object_get(def, "driver"));
+		struct ifreq ifr = { 0 };
+		cleanup_close int fd = -1;
+
+		if (!ifname || !drv || strcmp(drv, "bridge") != 0 || strlen(ifname) >= IFNAMSIZ)
+			continue;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		(void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+			(void)ioctl(fd, SIOCSIFHWADDR, &ifr);
+	}
+}
+
 int netavark_run(const char *cfg_dir, const char *verb, const char *netns, json_t *opts,
 		 json_t **ret, struct hull_err *err)
 {
@@ -195,6 +221,8 @@ int netavark_run(const char *cfg_dir, const char *verb, const char *netns, json_
 		failure(verb, status, out, errbuf, err);
 		return -EIO;
 	}
+	if (strcmp(verb, "setup") == 0)
+		bridges_mac_pin(opts);
 	if (ret)
 		return hjson_load_buf(out, strlen(out), "netavark's reply", ret, err);
 	return 0;

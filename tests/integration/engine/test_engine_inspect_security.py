@@ -17,7 +17,7 @@ def test_inspect_shows_security_flags(bb):
            "root", "--sysctl", "kernel.msgmax=1000", "--ulimit", "nofile=1000:2000",
            "--ulimit", "core=-1", "--device", "/dev/null:/dev/mynull:r", "busybox", "true")
     h = host_config(bb, "sec")
-    assert h["SecurityOpt"] == ["seccomp=unconfined", "no-new-privileges"]
+    assert h["SecurityOpt"] == ["seccomp=unconfined", "no-new-privileges:true"]  # as typed
     assert h["GroupAdd"] == ["123", "root"]
     assert h["Sysctls"] == {"kernel.msgmax": "1000"}
     assert h["Ulimits"] == [{"Name": "nofile", "Hard": 2000, "Soft": 1000},
