@@ -199,7 +199,7 @@ def make_root(tmp_path):
     (root / "etc/image-file").write_text("from the image\n")
     os.chmod(root / "tmp", 0o1777)
     img = tmp_path / "root.erofs"
-    subprocess.run(["mkfs.erofs", "-q", str(img), str(root)], check=True, timeout=120)
+    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", str(img), str(root)], check=True, timeout=120)
     return img
 
 
@@ -213,7 +213,10 @@ def test_agent_guest(hull, build, kernel, tmp_path):
     initrd = tmp_path / "initrd.cpio"
     subprocess.run([hull, "vm", "initramfs", "--output", str(initrd), "--init",
                     agent_bin(build), "--module-dir", kernel[1], "--module",
-                    "vmw_vsock_virtio_transport", "--module", "erofs", "--module", "overlay"],
+                    "vmw_vsock_virtio_transport",
+                    # libcrc32c (erofs's dependency) fails to load without a crc32c: a
+                    # softdep, which modules.dep does not list
+                    "--module", "crc32c_generic", "--module", "erofs", "--module", "overlay"],
                    check=True, timeout=120)
     sock = str(tmp_path / "api.sock")
     p = subprocess.Popen([hull, "vm", "run", "--kernel", kernel[0], "--initrd", str(initrd),
