@@ -204,7 +204,7 @@ static size_t put_frame(uint8_t *out, uint16_t type, uint16_t flags, uint32_t le
 static void test_agent_rx(void **state)
 {
 	static struct agent_rx rx;
-	static uint8_t stream[1 << 20];
+	static uint8_t stream[40 * (2 * 8 + 4 + HULL_AGENT_MAX_PAYLOAD)];
 	uint32_t s = SEED;
 	size_t n = 0;
 	int frames = 0;
