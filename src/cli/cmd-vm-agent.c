@@ -40,7 +40,7 @@ static const struct cli_option agent_opts[] = {
 	{ "tty", no_argument, NULL, 't', NULL, "a pty in the guest; our terminal in raw mode" },
 	{ "env", required_argument, NULL, 'e', "K=V", "an environment variable (K alone: ours)" },
 	{ "workdir", required_argument, NULL, 'w', "DIR", "the working directory (absolute)" },
-	{ "user", required_argument, NULL, 'u', "UID[:GID]", "numeric user and group (default 0:0)" },
+	{ "user", required_argument, NULL, 'u', "UID[:GID]", "numeric user and group (default 0:0; GID 0 with UID alone)" },
 	{ "group-add", required_argument, NULL, OPT_GROUP_ADD, "GID",
 	  "a supplementary group, numeric (repeatable)" },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME, "NAME", "the guest's hostname (RUN)" },
@@ -116,7 +116,7 @@ static int parse_user(struct agent_args *a, const char *s)
 	if (parse_u32(u, &a->p.uid) < 0 || (colon && parse_u32(colon, &a->p.gid) < 0))
 		return -EINVAL;
 	if (!colon)
-		a->p.gid = a->p.uid;
+		a->p.gid = 0; /* docker's, for a user without a passwd entry */
 	return 0;
 }
 

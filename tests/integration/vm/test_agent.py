@@ -164,6 +164,64 @@ def test_agent_host_hostile_frames(hull, host_agent):
     assert (r.returncode, r.stdout) == (0, b"still\n"), r
 
 
+def proc_payload(args, tty=False, rows=0, cols=0, env=()):
+    """A RUN/EXEC payload (proto.h), as vm_agent_proc_encode writes it."""
+    body = struct.pack("<IIIHHHHHH", 0, 0, 1 if tty else 0, rows, cols, len(args), len(env),
+                       0, 0)
+    for s in (*args, *env, "", "", "", ""):
+        body += s.encode() + b"\0"
+    return body
+
+
+def test_agent_host_pty_winsize(host_agent):
+    """EXEC with a tty: the first window size from the payload, a WINSIZE later; the output
+    comes back as STDOUT only."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(host_agent[1])
+    try:
+        assert read_frame(s)[0] == 1
+        s.sendall(frame(3, proc_payload(["sh", "-c", "stty size; read x; stty size"],
+                                        tty=True, rows=30, cols=100)))
+        out = b""
+        while b"30 100" not in out:
+            f = read_frame(s)
+            assert f and f[0] == 8, (f, out)
+            out += f[1]
+        s.sendall(frame(6, struct.pack("<HH", 40, 120)))
+        s.sendall(frame(4, b"go\n"))
+        code = None
+        while code is None:
+            f = read_frame(s)
+            assert f, out
+            if f[0] == 10:
+                code = struct.unpack("<i", f[1])[0]
+            else:
+                assert f[0] == 8, f
+                out += f[1]
+        assert code == 0 and b"40 120" in out, (code, out)
+    finally:
+        s.close()
+
+
+def test_agent_host_signal_forwarded(hull, host_agent):
+    """SIGTERM to `hull vm agent` reaches the process as SIGNAL (docker's sig-proxy)."""
+    p = subprocess.Popen([hull, "vm", "agent", "--socket", host_agent[1], "--exec", "--",
+                          "sh", "-c", 'trap "echo got TERM; exit 9" TERM; echo ready; '
+                          "while :; do sleep 0.1; done"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=WAIT)
+        assert (p.returncode, out) == (9, b"got TERM\n"), (p.returncode, out, err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=WAIT)
+
+
 def test_agent_cli_errors(hull, tmp_path):
     for args, word in ((["--", "true"], "--cid"), (["--cid", "2", "--", "true"], "--cid 2"),
                        (["--cid", "3", "-u", "bob", "--", "true"], "--user bob"),
