@@ -31,16 +31,18 @@ enum {
 };
 
 static const struct cli_option agent_opts[] = {
-	{ "cid", required_argument, NULL, OPT_CID, "CID", "the guest's vsock CID (hull vm run --vsock)" },
+	{ "cid", required_argument, NULL, OPT_CID, "CID",
+	  "the guest's vsock CID (hull vm run --vsock)" },
 	{ "socket", required_argument, NULL, OPT_SOCKET, "PATH",
 	  "tests: an agent on a unix socket (hull-agent --unix PATH), no VM" },
 	{ "exec", no_argument, NULL, OPT_EXEC, NULL,
-	  "EXEC: one more process beside the container's (default RUN: the container's, its end powers the guest off)" },
+	  "one more process (EXEC); default RUN: the container's, its end powers the guest off" },
 	{ "interactive", no_argument, NULL, 'i', NULL, "pass stdin to the process" },
 	{ "tty", no_argument, NULL, 't', NULL, "a pty in the guest; our terminal in raw mode" },
 	{ "env", required_argument, NULL, 'e', "K=V", "an environment variable (K alone: ours)" },
 	{ "workdir", required_argument, NULL, 'w', "DIR", "the working directory (absolute)" },
-	{ "user", required_argument, NULL, 'u', "UID[:GID]", "numeric user and group (default 0:0; GID 0 with UID alone)" },
+	{ "user", required_argument, NULL, 'u', "UID[:GID]",
+	  "numeric user and group (default 0:0; GID 0 with UID alone)" },
 	{ "group-add", required_argument, NULL, OPT_GROUP_ADD, "GID",
 	  "a supplementary group, numeric (repeatable)" },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME, "NAME", "the guest's hostname (RUN)" },

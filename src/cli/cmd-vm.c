@@ -417,6 +417,10 @@ int cmd_vm(int argc, char **argv)
 			return vm_snapshot_main(2, args);
 		if (strcmp(argv[2], "restore") == 0)
 			return vm_restore_main(2, args);
+#ifndef HULL_VMM_MAIN
+		if (strcmp(argv[2], "agent") == 0)
+			return vm_agent_main(2, args);
+#endif
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
