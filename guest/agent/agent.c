@@ -170,10 +170,12 @@ static void start_proc(struct session *s, uint16_t type, const uint8_t *pl, uint
 	if (why)
 		return session_error(s, why);
 	p = calloc(1, sizeof(*p));
+	if (!p)
+		(void)snprintf(msg, sizeof(msg), "out of memory");
 	if (!p || agent_spawn(r, run, &p->c, msg, sizeof(msg)) < 0) {
 		agent_req_free(r);
 		free(p);
-		return session_error(s, p ? msg : "out of memory");
+		return session_error(s, msg);
 	}
 	p->tty = r->flags & HULL_AGENT_PROC_TTY;
 	agent_req_free(r);

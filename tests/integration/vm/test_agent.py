@@ -222,6 +222,21 @@ def test_agent_host_signal_forwarded(hull, host_agent):
             p.wait(timeout=WAIT)
 
 
+def test_initramfs_agent(hull, build, tmp_path):
+    """`hull vm initramfs --agent` packs the hull-agent beside hull as /init."""
+    out = tmp_path / "initrd.cpio"
+    r = subprocess.run([hull, "vm", "initramfs", "--output", str(out), "--agent"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    x = tmp_path / "x"
+    x.mkdir()
+    subprocess.run(["cpio", "-id", "--quiet"], cwd=x, stdin=open(out, "rb"), check=True,
+                   timeout=60)
+    with open(agent_bin(build), "rb") as f:
+        assert (x / "init").read_bytes() == f.read()
+    assert os.access(x / "init", os.X_OK)
+
+
 def test_agent_cli_errors(hull, tmp_path):
     for args, word in ((["--", "true"], "--cid"), (["--cid", "2", "--", "true"], "--cid 2"),
                        (["--cid", "3", "-u", "bob", "--", "true"], "--user bob"),
@@ -269,8 +284,8 @@ def test_agent_guest(hull, build, kernel, tmp_path):
     img = make_root(tmp_path)
     img_sum = hashlib.md5(img.read_bytes()).hexdigest()
     initrd = tmp_path / "initrd.cpio"
-    subprocess.run([hull, "vm", "initramfs", "--output", str(initrd), "--init",
-                    agent_bin(build), "--module-dir", kernel[1], "--module",
+    subprocess.run([hull, "vm", "initramfs", "--output", str(initrd), "--agent",
+                    "--module-dir", kernel[1], "--module",
                     "vmw_vsock_virtio_transport",
                     # libcrc32c (erofs's dependency) fails to load without a crc32c: a
                     # softdep, which modules.dep does not list
