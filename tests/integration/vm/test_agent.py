@@ -58,7 +58,8 @@ def check_processes(hull, where, exec_flag):
     assert r.returncode == 0, r.stderr
     assert hashlib.md5(r.stdout).hexdigest() == hashlib.md5(data).hexdigest(), len(r.stdout)
     r = run_agent(hull, where, *e, "-e", "FOO=bar baz", "-w", "/tmp/agent-wd/sub", "-u",
-                  "1000:1001", "--group-add", "20", "--group-add", "30", "--", "sh", "-c", 'echo "$FOO"; pwd; id -u; id -g; id -G')
+                  "1000:1001", "--group-add", "20", "--group-add", "30", "--", "sh", "-c",
+                  'echo "$FOO"; pwd; id -u; id -g; id -G')
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().split("\n")[:5] == ["bar baz", "/tmp/agent-wd/sub", "1000",
                                                   "1001", "1001 20 30"], r.stdout
@@ -272,8 +273,31 @@ def make_root(tmp_path):
     (root / "etc/image-file").write_text("from the image\n")
     os.chmod(root / "tmp", 0o1777)
     img = tmp_path / "root.erofs"
-    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", str(img), str(root)], check=True, timeout=120)
+    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", str(img), str(root)], check=True,
+                   timeout=120)
     return img
+
+
+def boot_guest(hull, kernel, tmp_path, img, upper=None):
+    """`hull vm run` of the agent's initramfs on img (and an ext4 upper layer): the process,
+    its console's Lines, the API socket."""
+    initrd = tmp_path / "initrd.cpio"
+    subprocess.run([hull, "vm", "initramfs", "--output", str(initrd), "--agent",
+                    "--module-dir", kernel[1], "--module", "vmw_vsock_virtio_transport",
+                    # libcrc32c (erofs's dependency) fails to load without a crc32c: a
+                    # softdep, which modules.dep does not list
+                    "--module", "crc32c_generic", "--module", "erofs", "--module", "overlay",
+                    *(["--module", "ext4"] if upper else [])],
+                   check=True, timeout=120)
+    sock = str(tmp_path / "api.sock")
+    cmdline = "console=ttyS0 quiet hull.root=/dev/vda" + (" hull.upper=/dev/vdb" if upper else "")
+    p = subprocess.Popen([hull, "vm", "run", "--kernel", kernel[0], "--initrd", str(initrd),
+                          "--memory", "256M", "--vsock", "auto", "--api-sock", sock,
+                          "--disk", f"{img},ro", *(["--disk", str(upper)] if upper else []),
+                          "--cmdline", cmdline],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    return p, Lines(p.stdout), sock
 
 
 @pytest.mark.sandbox
@@ -283,22 +307,7 @@ def test_agent_guest(hull, build, kernel, tmp_path):
         pytest.fail("mkfs.erofs missing (erofs-utils, scripts/debian-packages.txt)")
     img = make_root(tmp_path)
     img_sum = hashlib.md5(img.read_bytes()).hexdigest()
-    initrd = tmp_path / "initrd.cpio"
-    subprocess.run([hull, "vm", "initramfs", "--output", str(initrd), "--agent",
-                    "--module-dir", kernel[1], "--module",
-                    "vmw_vsock_virtio_transport",
-                    # libcrc32c (erofs's dependency) fails to load without a crc32c: a
-                    # softdep, which modules.dep does not list
-                    "--module", "crc32c_generic", "--module", "erofs", "--module", "overlay"],
-                   check=True, timeout=120)
-    sock = str(tmp_path / "api.sock")
-    p = subprocess.Popen([hull, "vm", "run", "--kernel", kernel[0], "--initrd", str(initrd),
-                          "--memory", "256M", "--vsock", "auto", "--api-sock", sock,
-                          "--disk", f"{img},ro",
-                          "--cmdline", "console=ttyS0 quiet hull.root=/dev/vda"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    lines = Lines(p.stdout)
+    p, lines, sock = boot_guest(hull, kernel, tmp_path, img)
     run = None
     try:
         assert lines.until("hull-agent: ready", BOOT_TIMEOUT), lines.text()
@@ -342,3 +351,28 @@ def test_agent_guest(hull, build, kernel, tmp_path):
                 proc.wait(timeout=60)
     assert not os.path.exists(sock) or p.returncode is not None
     assert hashlib.md5(img.read_bytes()).hexdigest() == img_sum  # ro: the image untouched
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_agent_guest_ext4_upper(hull, kernel, tmp_path):
+    """hull.upper= an ext4 disk: what the RUN process writes is on that disk after the
+    power-off (the agent syncs first), in the overlay's upper/ directory."""
+    img = make_root(tmp_path)
+    upper = tmp_path / "upper.ext4"
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", str(upper), "32M"], check=True, timeout=120)
+    p, lines, sock = boot_guest(hull, kernel, tmp_path, img, upper)
+    try:
+        assert lines.until("hull-agent: ready", BOOT_TIMEOUT), lines.text()
+        cid = str(vm_api(sock, timeout=WAIT)["vsock_cid"])
+        r = run_agent(hull, ["--cid", cid, "--timeout", str(WAIT)], "--", "sh", "-c",
+                      "echo kept > /root/written && cat /etc/image-file")
+        assert (r.returncode, r.stdout) == (0, b"from the image\n"), r
+        assert p.wait(timeout=WAIT) == 0, lines.text()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=60)
+    r = subprocess.run(["debugfs", "-R", "cat /upper/root/written", str(upper)],
+                       capture_output=True, timeout=60)
+    assert r.stdout == b"kept\n", r
