@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cmd-vm-agent.h"
 #include "cli/cmd-vm-api.h"
 #include "cli/commands.h"
 #include "cli/vm-net.h"
@@ -15,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/strv.h"
+#include "engine/vm-agent.h"
 #include "vmm/initramfs.h"
 #include "vmm/vmm.h"
 
@@ -96,6 +98,10 @@ static const struct cli_option vm_initramfs_opts[] = {
 	  "where the kernel modules are (/lib/modules/VERSION)" },
 	{ "module", required_argument, NULL, 'm', "NAME", "include this module (repeatable)" },
 	{ "file", required_argument, NULL, 'f', "HOST:GUEST", "include a file (repeatable)" },
+#ifndef HULL_VMM_MAIN
+	{ "agent", no_argument, NULL, 0x1800, NULL,
+	  "the /init is hull's guest agent (hull-agent, found beside hull)" },
+#endif
 	{ 0 },
 };
 static const struct cli_command vm_initramfs_cmd = {
@@ -292,6 +298,9 @@ static int vm_initramfs_main(int argc, char **argv)
 	struct cpio_buf b = { 0 };
 	struct hull_err err = { 0 };
 	const char *output = NULL;
+#ifndef HULL_VMM_MAIN
+	char agent[PATH_MAX];
+#endif
 	int c, r;
 
 	optind = 0;
@@ -303,6 +312,16 @@ static int vm_initramfs_main(int argc, char **argv)
 		case 'd': spec.module_dir = optarg; break;
 		case 'm': strv_push(&modules, optarg); break;
 		case 'f': strv_push(&files, optarg); break;
+#ifndef HULL_VMM_MAIN
+		case 0x1800:
+			if (vm_agent_binary(agent, sizeof(agent)) < 0) {
+				fprintf(stderr, "hull vm initramfs: --agent: no hull-agent beside "
+						"hull (guest/agent/ in the build, libexec/hull/ installed)\n");
+				return 125;
+			}
+			spec.init = agent;
+			break;
+#endif
 		default:
 			return 125;
 		}
@@ -372,6 +391,9 @@ static void vm_commands(FILE *f)
 		"Snapshot a running VM into a directory.", "restore",
 		"Run a VM from a snapshot directory.");
 	vm_api_commands(f);
+#ifndef HULL_VMM_MAIN
+	fprintf(f, "  %-10s %s\n", "agent", "Run a process in a guest through hull's guest agent.");
+#endif
 	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
 
@@ -421,6 +443,10 @@ int cmd_vm(int argc, char **argv)
 			return vm_snapshot_main(2, args);
 		if (strcmp(argv[2], "restore") == 0)
 			return vm_restore_main(2, args);
+#ifndef HULL_VMM_MAIN
+		if (strcmp(argv[2], "agent") == 0)
+			return vm_agent_main(2, args);
+#endif
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
@@ -447,6 +473,10 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
+#ifndef HULL_VMM_MAIN
+	if (strcmp(argv[1], "agent") == 0) /* the guest agent's client: the engine's, not hull-vmm's */
+		return vm_agent_main(argc - 1, argv + 1);
+#endif
 	if (vm_api_is_verb(argv[1]))
 		return vm_api_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "update") == 0)

@@ -1,0 +1,189 @@
+#pragma once
+/*
+ * The wire protocol between hull (src/engine/vm-agent.c) and its guest agent (guest/agent/,
+ * PID 1 in a `hull run --vm` guest). A pure header: the static agent and the host share it.
+ * docs/vm-agent.md describes the sessions; this file is the byte layout.
+ *
+ * Transport: AF_VSOCK stream, the agent listens on port HULL_AGENT_PORT; each host connection
+ * is one session.
+ *
+ * Frame: struct hull_agent_hdr (8 bytes, little-endian) + len bytes of payload.
+ *   len   <= HULL_AGENT_MAX_PAYLOAD: both sides drop the connection on a larger one, an
+ *            unknown type, nonzero flags, or a payload whose shape does not match its type.
+ *   type  enum hull_agent_type
+ *   flags 0 (reserved; a receiver refuses other values so they can mean something later)
+ *
+ * A session:
+ *   agent -> HELLO {u32 version, u32 state}          first frame, always
+ *   host  -> RUN or EXEC {struct hull_agent_proc_wire + gids + strings}
+ *            or SIGNAL {u32 sig} alone: signal the RUN process; the agent answers ACK and
+ *            closes (vm_agent_signal)
+ *   host  -> STDIN data (empty frames are ignored), STDIN_EOF, WINSIZE, SIGNAL, any order
+ *   agent -> STDOUT / STDERR data (with a tty, all output is STDOUT), STDIN_ACK {u32 n}
+ *            as the process takes its stdin (the host keeps HULL_AGENT_STDIN_WINDOW bytes
+ *            at most unacknowledged)
+ *   agent -> EXIT {i32 code}: last frame; code is the exit status, or 128+signal (docker).
+ *            The agent answers a RUN or EXEC it cannot start (bad payload, a RUN while one
+ *            lives, setuid failing) with ERROR {message, no NUL} and closes. A command that
+ *            does not exist is not an ERROR: the process's stderr says "exec X: no such file
+ *            or directory" and EXIT is 127 (126: found but not executable), as docker.
+ *
+ * RUN powers the guest off when its process ends (after EXIT was sent, or dropped when the
+ * host went away: the process keeps running without a host, its output is discarded).
+ * One RUN per boot; EXEC runs more processes next to it (docker exec), before or after RUN.
+ *
+ * RUN/EXEC payload, all integers little-endian:
+ *   struct hull_agent_proc_wire
+ *   n_gids x u32                  supplementary groups (setgroups)
+ *   n_args NUL-terminated strings argv (n_args >= 1; argv[0] is looked up in the guest's PATH)
+ *   n_env  NUL-terminated strings environment, "K=V"
+ *   4 NUL-terminated strings      cwd ("" means "/"), hostname, /etc/hosts, /etc/resolv.conf
+ *                                 (the last three applied only with their HULL_AGENT_PROC_ bit)
+ *   and nothing after the last string.
+ */
+#include <stdint.h>
+
+#define HULL_AGENT_PORT 1024u
+#define HULL_AGENT_VERSION 1u
+#define HULL_AGENT_MAX_PAYLOAD 65536u
+#define HULL_AGENT_MAX_ARGS 1024u
+#define HULL_AGENT_MAX_ENV 1024u
+#define HULL_AGENT_MAX_GIDS 256u
+#define HULL_AGENT_HOSTNAME_MAX 64u /* HOST_NAME_MAX */
+/*
+ * STDIN flow control: the host keeps at most this many STDIN bytes unacknowledged (sent, no
+ * STDIN_ACK yet). The agent can then always read the session, so a SIGNAL or WINSIZE behind
+ * stdin data reaches a process that does not read its stdin.
+ */
+#define HULL_AGENT_STDIN_WINDOW (1u << 20)
+
+enum hull_agent_type {
+	HULL_AGENT_HELLO = 1,     /* agent: u32 version, u32 state (enum hull_agent_state) */
+	HULL_AGENT_RUN = 2,       /* host: the container's process */
+	HULL_AGENT_EXEC = 3,      /* host: one more process */
+	HULL_AGENT_STDIN = 4,     /* host: data for the process's stdin */
+	HULL_AGENT_STDIN_EOF = 5, /* host: empty; closes the process's stdin */
+	HULL_AGENT_WINSIZE = 6,   /* host: u16 rows, u16 cols (tty only; ignored otherwise) */
+	HULL_AGENT_SIGNAL = 7,    /* host: u32 signal number, 1..64 */
+	HULL_AGENT_STDOUT = 8,    /* agent: data */
+	HULL_AGENT_STDERR = 9,    /* agent: data */
+	HULL_AGENT_EXIT = 10,     /* agent: i32 exit code, last frame */
+	HULL_AGENT_ERROR = 11,    /* agent: a message (not NUL-terminated); the agent closes */
+	HULL_AGENT_ACK = 12,      /* agent: i32 0 or -errno, the answer to a lone SIGNAL */
+	HULL_AGENT_STDIN_ACK = 13, /* agent: u32 STDIN bytes the process took (or were dropped) */
+	HULL_AGENT_TYPE_COUNT
+};
+
+enum hull_agent_state {
+	HULL_AGENT_STATE_IDLE = 0,    /* no RUN yet: RUN accepted */
+	HULL_AGENT_STATE_RUNNING = 1, /* the RUN process lives: EXEC or SIGNAL only */
+	HULL_AGENT_STATE_EXITED = 2,  /* the RUN process ended, the guest is powering off */
+};
+
+/* flags of struct hull_agent_proc_wire */
+#define HULL_AGENT_PROC_TTY 0x1u      /* a pty: stdin/stdout/stderr on it, WINSIZE applies */
+#define HULL_AGENT_PROC_HOSTNAME 0x2u /* sethostname(hostname) (RUN only) */
+#define HULL_AGENT_PROC_HOSTS 0x4u    /* write /etc/hosts (RUN only) */
+#define HULL_AGENT_PROC_RESOLV 0x8u   /* write /etc/resolv.conf (RUN only) */
+#define HULL_AGENT_PROC_ALL 0xfu
+
+struct hull_agent_hdr {
+	uint32_t len;
+	uint16_t type;
+	uint16_t flags;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hull_agent_hdr) == 8, "agent frame header");
+
+struct hull_agent_proc_wire {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t flags; /* HULL_AGENT_PROC_* */
+	uint16_t rows;  /* initial window size with a tty; 0: leave the default */
+	uint16_t cols;
+	uint16_t n_args;
+	uint16_t n_env;
+	uint16_t n_gids;
+	uint16_t reserved; /* 0 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hull_agent_proc_wire) == 24, "agent proc header");
+
+/* Byte-wise little-endian access: payloads come unaligned out of a receive buffer. */
+static inline uint16_t hull_agent_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t hull_agent_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static inline void hull_agent_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void hull_agent_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void hull_agent_hdr_put(uint8_t out[8], uint16_t type, uint32_t len)
+{
+	hull_agent_put32(out, len);
+	hull_agent_put16(out + 4, type);
+	hull_agent_put16(out + 6, 0);
+}
+
+/*
+ * Check a received header (8 raw bytes): 0 and the payload length in *ret_len / type in
+ * *ret_type when the frame may follow, -1 when the connection must be dropped (a length over
+ * the limit, an unknown type, reserved flags). Shape checks per type come after the payload.
+ */
+static inline int hull_agent_hdr_get(const uint8_t in[8], uint16_t *ret_type, uint32_t *ret_len)
+{
+	uint32_t len = hull_agent_get32(in);
+	uint16_t type = hull_agent_get16(in + 4);
+
+	if (len > HULL_AGENT_MAX_PAYLOAD || type == 0 || type >= HULL_AGENT_TYPE_COUNT ||
+	    hull_agent_get16(in + 6) != 0)
+		return -1;
+	*ret_type = type;
+	*ret_len = len;
+	return 0;
+}
+
+/* Which side may send a type: 1 the host, 0 the agent. */
+static inline int hull_agent_from_host(uint16_t type)
+{
+	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
+	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
+	       type == HULL_AGENT_SIGNAL;
+}
+
+/* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
+static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
+{
+	switch (type) {
+	case HULL_AGENT_HELLO:
+		return len == 8;
+	case HULL_AGENT_STDIN_EOF:
+		return len == 0;
+	case HULL_AGENT_WINSIZE:
+	case HULL_AGENT_SIGNAL:
+	case HULL_AGENT_EXIT:
+	case HULL_AGENT_ACK:
+	case HULL_AGENT_STDIN_ACK:
+		return len == 4;
+	case HULL_AGENT_RUN:
+	case HULL_AGENT_EXEC:
+		return len >= sizeof(struct hull_agent_proc_wire);
+	default:
+		return 1;
+	}
+}
