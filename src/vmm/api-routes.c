@@ -19,6 +19,7 @@
 #include "vmm/api-resize.h"
 #include "vmm/api.h"
 #include "vmm/devices.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -436,6 +437,38 @@ static json_t *lines_status(struct vm *vm)
 			 "vsock_cid", vm->vsock_cid ? json_integer(vm->vsock_cid) : NULL);
 }
 
+/*
+ * {"op":"migrate","max_bandwidth_mib":N,"downtime_ms":N,"timeout_s":N} with the connected
+ * socket to the destination sent along (SCM_RIGHTS: `hull vm migrate`); migrate.h.
+ */
+static json_t *lines_migrate(struct vm *vm, json_t *req)
+{
+	struct migrate_params p = { 0 };
+	struct hull_err err = { 0 };
+	int64_t bw = 0, down = MIGRATE_DOWNTIME_MS_DEFAULT, timeout = MIGRATE_TIMEOUT_S_DEFAULT;
+	bool fake = false;
+	int fd = api_take_fd(vm->api);
+
+	if (hjson_get_int(req, "max_bandwidth_mib", "request", false, 0, 1 << 20, &bw, &err) < 0 ||
+	    hjson_get_int(req, "downtime_ms", "request", false, 1, 3600000, &down, &err) < 0 ||
+	    hjson_get_int(req, "timeout_s", "request", false, 1, MIGRATE_TIMEOUT_S_MAX, &timeout,
+			  &err) < 0 ||
+	    hjson_get_bool(req, "test_fake_cpuid", "request", false, &fake, &err) < 0 ||
+	    (fd < 0 && hull_err_setx(&err, EBADF, "migrate: no connection to the destination "
+				     "came with the request (hull vm migrate sends one)") < 0)) {
+		if (fd >= 0)
+			(void)close(fd);
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	}
+	p.max_bw = (uint64_t)bw << 20;
+	p.downtime_ns = (uint64_t)down * 1000000ULL;
+	p.timeout_ns = (uint64_t)timeout * 1000000000ULL;
+	p.test_fake_cpuid = fake;
+	if (vm_migrate(vm, fd, &p, &err) < 0)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	return json_pack("{s:b, s:s}", "ok", 1, "state", "migrated");
+}
+
 static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 {
 	struct hull_err err = { 0 };
@@ -447,6 +480,8 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 	if (strcmp(op, "status") == 0)
 		return lines_status(vm);
+	if (strcmp(op, "migrate") == 0)
+		return lines_migrate(vm, req);
 	if (strcmp(op, "snapshot") == 0) {
 		/* {"op":"snapshot","dir":PATH,"resume":true|false} (snapshot.h); resume: true */
 		const char *dir = NULL;
@@ -467,10 +502,10 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 	}
 	if (strcmp(op, "pause") != 0 && strcmp(op, "resume") != 0 &&
 	    strcmp(op, "power-off") != 0 && strcmp(op, "shutdown") != 0) {
-		char msg[192];
+		char msg[256];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, migrate, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

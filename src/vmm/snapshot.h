@@ -17,6 +17,7 @@
 #include "common/error.h"
 
 struct vm;
+struct state_writer;
 
 #define SNAPSHOT_CONFIG "config.json"
 #define SNAPSHOT_STATE "state"
@@ -41,3 +42,17 @@ int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
 			 struct hull_err *err);
 /* Restore (vm.c), after the devices and vCPUs exist: load DIR/state into them. */
 int snapshot_state_load(struct vm *vm, struct hull_err *err);
+
+/*
+ * The pieces the snapshot's files and a live migration's stream (migrate.c) share:
+ * build: the state file's bytes (arch and device sections, then the CRC32 of all that) into
+ *   a fresh writer w (to release), the vCPUs paused; 0 or -errno with err.
+ * verify: check such bytes (CRC, header, section framing): 0 with *ret_len the stream's
+ *   length without its CRC, or -errno with err naming where.
+ * load_buf: load a verified stream into the VM's vCPUs, platform and devices.
+ */
+int snapshot_state_build(struct vm *vm, struct state_writer *w, struct hull_err *err);
+int snapshot_state_verify(const uint8_t *buf, size_t len, const char *where, size_t *ret_len,
+			  struct hull_err *err);
+int snapshot_state_load_buf(struct vm *vm, const uint8_t *buf, size_t len, const char *where,
+			    struct hull_err *err);
