@@ -176,7 +176,13 @@ int vm_migrate_main(int argc, char **argv)
 		json_decref(rep);
 		return 125;
 	}
+	printf("migrated to %s: %" JSON_INTEGER_FORMAT " rounds, %" JSON_INTEGER_FORMAT
+	       " pages (%" JSON_INTEGER_FORMAT " while paused), downtime %.1f ms, total %.1f ms\n", to,
+	       json_integer_value(json_object_get(rep, "rounds")),
+	       json_integer_value(json_object_get(rep, "pages")),
+	       json_integer_value(json_object_get(rep, "last_pages")),
+	       json_number_value(json_object_get(rep, "downtime_ms")),
+	       json_number_value(json_object_get(rep, "total_ms")));
 	json_decref(rep);
-	printf("migrated to %s\n", to);
 	return 0;
 }

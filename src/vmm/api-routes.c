@@ -444,6 +444,7 @@ static json_t *lines_status(struct vm *vm)
 static json_t *lines_migrate(struct vm *vm, json_t *req)
 {
 	struct migrate_params p = { 0 };
+	struct migrate_stats st;
 	struct hull_err err = { 0 };
 	int64_t bw = 0, down = MIGRATE_DOWNTIME_MS_DEFAULT, timeout = MIGRATE_TIMEOUT_S_DEFAULT;
 	bool fake = false;
@@ -464,9 +465,12 @@ static json_t *lines_migrate(struct vm *vm, json_t *req)
 	p.downtime_ns = (uint64_t)down * 1000000ULL;
 	p.timeout_ns = (uint64_t)timeout * 1000000000ULL;
 	p.test_fake_cpuid = fake;
-	if (vm_migrate(vm, fd, &p, &err) < 0)
+	if (vm_migrate(vm, fd, &p, &st, &err) < 0)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
-	return json_pack("{s:b, s:s}", "ok", 1, "state", "migrated");
+	return json_pack("{s:b, s:s, s:i, s:I, s:I, s:f, s:f}", "ok", 1, "state", "migrated",
+			 "rounds", (int)st.rounds, "pages", (json_int_t)st.pages, "last_pages",
+			 (json_int_t)st.last_pages, "downtime_ms", (double)st.downtime_ns / 1e6,
+			 "total_ms", (double)st.total_ns / 1e6);
 }
 
 static json_t *lines_handle(struct vm *vm, const char *line, size_t len)

@@ -294,7 +294,7 @@ static int fail_io(struct mig_out *o, const char *what, struct hull_err *err)
  * last round, or MIGRATE_MAX_ROUNDS. Leaves the set still to send in set.
  */
 static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct dirty_bitmap *set,
-		   const struct migrate_params *p, struct hull_err *err)
+		   const struct migrate_params *p, struct migrate_stats *st, struct hull_err *err)
 {
 	for (unsigned round = 1;; round++) {
 		uint64_t t = vm_now_ns(), s0 = o->sent + o->len, pages, left, bw, dt;
@@ -302,6 +302,8 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 
 		if (send_pages(vm, o, set, round > 1, &pages) < 0 || out_flush(o) < 0)
 			return fail_io(o, round == 1 ? "sending RAM" : "sending dirty pages", err);
+		st->rounds = round;
+		st->pages += pages;
 		dt = vm_now_ns() - t;
 		bw = (uint64_t)((double)(o->sent - s0) * 1e9 / (double)(dt ? dt : 1));
 		if (bw == 0)
@@ -324,7 +326,7 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 
 /* Paused: the last dirty pages, the state, the end marker; then the destination's ack. */
 static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
-			 struct dirty_bitmap *set, struct hull_err *err)
+			 struct dirty_bitmap *set, struct migrate_stats *st, struct hull_err *err)
 {
 	struct state_writer w;
 	uint64_t pages;
@@ -337,6 +339,8 @@ static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
 		return r;
 	if (send_pages(vm, o, set, true, &pages) < 0)
 		return fail_io(o, "sending the last dirty pages", err);
+	st->last_pages = pages;
+	st->pages += pages;
 	r = snapshot_state_build(vm, &w, err);
 	if (r < 0)
 		return r;
@@ -352,7 +356,8 @@ static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
 	return read_reply(o->fd, "state", err);
 }
 
-int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct hull_err *err)
+int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct migrate_stats *st,
+	       struct hull_err *err)
 {
 	cleanup_close int sock = fd;
 	struct mig_out o = { .fd = fd, .max_bw = p->max_bw };
@@ -366,6 +371,7 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct hul
 				     "(vhost writes guest memory past the dirty log)");
 	if (atomic_load(&vm->stop))
 		return hull_err_setx(err, ESRCH, "the VM is stopping");
+	memset(st, 0, sizeof(*st));
 	o.buf = xmalloc(OUT_BUF);
 	o.t0 = vm_now_ns();
 	o.deadline = o.t0 + p->timeout_ns;
@@ -376,14 +382,18 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct hul
 		r = hull_err_setx(err, EINVAL, "guest RAM of %" PRIu64 " bytes", vm->mem.size);
 	if (r == 0) {
 		dirty_bitmap_set_range(&set, 0, set.npages); /* round 1: every page */
-		r = precopy(vm, &o, &d, &set, p, err);
+		r = precopy(vm, &o, &d, &set, p, st, err);
 	}
 	if (r == 0) {
+		uint64_t t = vm_now_ns();
+
 		vm_pause(vm);
 		paused = true;
 		r = atomic_load(&vm->stop) ? hull_err_setx(err, ESRCH, "the VM is stopping")
-					   : stop_and_copy(vm, &o, &d, &set, err);
+					   : stop_and_copy(vm, &o, &d, &set, st, err);
+		st->downtime_ns = vm_now_ns() - t;
 	}
+	st->total_ns = vm_now_ns() - o.t0;
 	dirty_log_stop(vm, &d);
 	dirty_bitmap_free(&set);
 	free(o.buf);

@@ -24,13 +24,23 @@ struct migrate_params {
 	bool test_fake_cpuid; /* tests: offer a CPU feature the destination cannot have */
 };
 
+/* What a migration did (filled as it goes: also on failure). */
+struct migrate_stats {
+	unsigned rounds;       /* pre-copy rounds */
+	uint64_t pages;        /* pages sent in all, the stop-and-copy's included */
+	uint64_t last_pages;   /* pages sent while paused */
+	uint64_t downtime_ns;  /* paused: from the pause to the destination's ack */
+	uint64_t total_ns;
+};
+
 /*
  * Migrate the running VM over fd (a connected stream socket; closed here). On success the VM
  * stops with VM_STOP_MIGRATED and 0 is returned; on any failure (the connection dropped, the
  * destination refused, the timeout) the guest goes on running here and -errno is returned
  * with err saying why. Event loop thread; it blocks that thread for the migration's time.
  */
-int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct hull_err *err);
+int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct migrate_stats *st,
+	       struct hull_err *err);
 
 /*
  * The destination (vm_build, after the vCPUs and devices exist, before they run): listen on
