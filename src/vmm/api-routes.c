@@ -240,10 +240,14 @@ static int api_put_snapshot(const struct api_call *call, json_t **ret, struct hu
 	    (r = hjson_get_str(call->body, "snapshot_type", "body", false, &type, err)) < 0 ||
 	    (r = hjson_get_bool(call->body, "resume", "body", false, &resume, err)) < 0)
 		return r;
-	if (type && strcmp(type, "Full") != 0)
-		return hull_err_setx(err, EOPNOTSUPP, "body.snapshot_type: %.20s: only Full "
-				     "snapshots (Diff is not done yet)", type);
-	if ((r = vm_snapshot(call->vm, dir, resume, err)) < 0)
+	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0)
+		return hull_err_setx(err, EINVAL, "body.snapshot_type: %.20s: expected Full or Diff",
+				     type);
+	if (type && strcmp(type, "Diff") == 0)
+		r = vm_snapshot_diff(call->vm, dir, resume, err);
+	else
+		r = vm_snapshot(call->vm, dir, resume, err);
+	if (r < 0)
 		return r;
 	*ret = NULL;
 	return 0;
@@ -487,13 +491,15 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 	if (strcmp(op, "migrate") == 0)
 		return lines_migrate(vm, req);
 	if (strcmp(op, "snapshot") == 0) {
-		/* {"op":"snapshot","dir":PATH,"resume":true|false} (snapshot.h); resume: true */
+		/* {"op":"snapshot","dir":PATH,"resume":true|false,"diff":false} (snapshot.h) */
 		const char *dir = NULL;
-		bool resume = true;
+		bool resume = true, diff = false;
 
 		if (hjson_get_str(req, "dir", "request", true, &dir, &err) < 0 ||
 		    hjson_get_bool(req, "resume", "request", false, &resume, &err) < 0 ||
-		    vm_snapshot(vm, dir, resume, &err) < 0)
+		    hjson_get_bool(req, "diff", "request", false, &diff, &err) < 0 ||
+		    (diff ? vm_snapshot_diff(vm, dir, resume, &err)
+			  : vm_snapshot(vm, dir, resume, &err)) < 0)
 			return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 		return lines_status(vm);
 	}

@@ -133,7 +133,7 @@ static json_t *config_disk_json(const struct vm_disk_config *d)
 			 "format", disk_format_name(d->format), "serial", d->serial);
 }
 
-static char *config_dump(const struct vm_config *cfg)
+static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident)
 {
 	cleanup_json json_t *root = NULL;
 	json_t *disks = json_array(), *nets = json_array();
@@ -156,6 +156,12 @@ static char *config_dump(const struct vm_config *cfg)
 			 "cmdline", cfg->cmdline, "console", console_names[cfg->console], "rng",
 			 cfg->rng, "shutdown_timeout", (int)cfg->shutdown_timeout_s, "disks", disks,
 			 "nets", nets);
+	if (ident && ident->id[0])
+		json_object_set_new(root, "id", json_string(ident->id));
+	if (ident && ident->parent) {
+		json_object_set_new(root, "parent", json_string(ident->parent));
+		json_object_set_new(root, "parent_id", json_string(ident->parent_id));
+	}
 	return hjson_dump(root, JSON_INDENT(2));
 }
 
@@ -179,7 +185,9 @@ int snapshot_state_build(struct vm *vm, struct state_writer *w, struct hull_err 
 	return r;
 }
 
-static int snapshot_write(struct vm *vm, const char *dir, struct hull_err *err)
+int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_ident *ident,
+			 int (*fill_mem)(int fd, const void *arg), const void *mem_arg,
+			 struct hull_err *err)
 {
 	struct state_writer w;
 	cleanup_free char *conf = NULL;
@@ -190,9 +198,10 @@ static int snapshot_write(struct vm *vm, const char *dir, struct hull_err *err)
 	if (r < 0)
 		return r;
 	/* memory first, state last: a state file never stands beside older memory */
-	r = write_file(dir, SNAPSHOT_MEMORY, fill_memory, &vm->mem, err);
+	r = write_file(dir, SNAPSHOT_MEMORY, fill_mem ? fill_mem : fill_memory,
+		       fill_mem ? mem_arg : &vm->mem, err);
 	if (r == 0) {
-		conf = config_dump(vm->cfg);
+		conf = config_dump(vm->cfg, ident);
 		b = (struct blob){ conf, strlen(conf) };
 		r = write_file(dir, SNAPSHOT_CONFIG, fill_blob, &b, err);
 	}
@@ -204,8 +213,17 @@ static int snapshot_write(struct vm *vm, const char *dir, struct hull_err *err)
 	return r;
 }
 
+int snapshot_write_file(const char *dir, const char *name, const void *p, size_t len,
+			struct hull_err *err)
+{
+	struct blob b = { p, len };
+
+	return write_file(dir, name, fill_blob, &b, err);
+}
+
 int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *err)
 {
+	struct snapshot_ident ident = { 0 };
 	int r;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -213,7 +231,10 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 	vm_pause(vm);
 	if (atomic_load(&vm->stop))
 		return hull_err_setx(err, ESRCH, "the VM is stopping");
-	r = snapshot_write(vm, dir, err);
+	snapshot_ident_new(&ident);
+	r = snapshot_write_files(vm, dir, &ident, NULL, NULL, err);
+	if (r == 0)
+		snapshot_chain_started(vm, dir, &ident); /* paused still: diffs count from here */
 	if (resume)
 		vm_resume(vm);
 	return r;
@@ -221,7 +242,21 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 
 int snapshot_memory_map(struct vm *vm, struct hull_err *err)
 {
-	cleanup_free char *path = xasprintf("%s/%s", vm->cfg->restore_dir, SNAPSHOT_MEMORY);
+	cleanup_free char *base = NULL;
+	struct snapshot_chain_dirs chain = { 0 };
+	int r = snapshot_chain_read(vm->cfg->restore_dir, &chain, err);
+
+	if (r == 0)
+		r = snapshot_memory_map_dir(vm, chain.dirs[0], err);
+	for (unsigned i = 1; r == 0 && i < chain.n; i++)
+		r = snapshot_diff_apply(vm, chain.dirs[i], err); /* oldest first */
+	snapshot_chain_dirs_free(&chain);
+	return r;
+}
+
+int snapshot_memory_map_dir(struct vm *vm, const char *dir, struct hull_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_MEMORY);
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	int r;

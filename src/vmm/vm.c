@@ -518,6 +518,7 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 
 static void vm_free(struct vm *vm)
 {
+	snapshot_chain_free(vm);
 	api_server_free(vm->api);
 	vm_devices_free(vm); /* in reverse order of creation */
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
