@@ -372,6 +372,11 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	if (atomic_load(&vm->stop))
 		return hull_err_setx(err, ESRCH, "the VM is stopping");
 	memset(st, 0, sizeof(*st));
+	/*
+	 * One user of KVM's dirty log at a time: each sync clears it. A diff after this would
+	 * miss what the migration's rounds took, so the snapshot chain ends here.
+	 */
+	snapshot_chain_free(vm);
 	o.buf = xmalloc(OUT_BUF);
 	o.t0 = vm_now_ns();
 	o.deadline = o.t0 + p->timeout_ns;

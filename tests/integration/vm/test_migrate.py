@@ -451,6 +451,17 @@ def test_diff_snapshots_restore(hull, guests, procs, tmp_path):
     _wait_steps(out1, n + 2)
     r = _snap(hull, sock, s2, "--diff", "--paused")
     assert r.returncode == 0, r.stderr
+    # a migration attempt (refused here: no destination speaks) ends the chain
+    with socket.socket(socket.AF_UNIX) as lst:
+        lst.bind(str(tmp_path / "x.sock"))
+        lst.listen(1)
+        th = threading.Thread(target=lambda: lst.accept()[0].close(), daemon=True)
+        th.start()
+        r = _migrate(hull, sock, f"unix:{tmp_path}/x.sock", "--timeout", "5")
+        th.join(timeout=30)
+    assert r.returncode == 125, r.stderr
+    r = _snap(hull, sock, tmp_path / "s3", "--diff", "--paused")
+    assert r.returncode == 125 and "no full snapshot" in r.stderr, r.stderr
     before = out1.read_bytes()
     src.kill()
     src.wait(timeout=30)
