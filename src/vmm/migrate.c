@@ -72,6 +72,14 @@ static int addr_parse(const char *spec, struct sockaddr_storage *sa, socklen_t *
 	return hull_err_setx(err, EINVAL, "%s: expected tcp:HOST:PORT or unix:PATH", spec);
 }
 
+int migrate_addr_check(const char *spec, struct hull_err *err)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = 0;
+
+	return addr_parse(spec, &sa, &len, err);
+}
+
 static void set_timeouts(int fd, unsigned secs)
 {
 	struct timeval tv = { .tv_sec = secs };

@@ -49,3 +49,6 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
  * saying what was refused or went wrong (also sent to the source when it is still there).
  */
 int migrate_incoming(struct vm *vm, struct hull_err *err);
+
+/* --incoming's or --to's form (tcp:HOST:PORT, unix:PATH): 0 or -EINVAL with err. */
+int migrate_addr_check(const char *spec, struct hull_err *err);

@@ -252,6 +252,8 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	r = vm_validate_balloon(cfg, err);
 	if (r < 0)
 		return r;
+	if (cfg->incoming && migrate_addr_check(cfg->incoming, err) < 0)
+		return hull_err_prefix(err, "--incoming");
 	if (cfg->seccomp_level > 2)
 		return hull_err_setx(err, EINVAL, "--seccomp-level %u: expected 0, 1 or 2",
 				     cfg->seccomp_level);

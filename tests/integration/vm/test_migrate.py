@@ -484,3 +484,16 @@ def test_diff_snapshots_restore(hull, guests, procs, tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 125 and "not the snapshot it was taken after" in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("spec", ["bogus", "tcp:127.0.0.1", "tcp::80", "unix:", "udp:1.2.3.4:5"])
+def test_bad_addresses(hull, spec):
+    """A malformed --incoming is one line before /dev/kvm is opened; so is a malformed --to."""
+    r = subprocess.run([hull, *VM, "--incoming", spec], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert "--incoming" in r.stderr and spec in r.stderr, r.stderr
+    r = subprocess.run([hull, "vm", "migrate", "--api-sock", "/nonexistent.sock", "--to", spec],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert "--to" in r.stderr, r.stderr
