@@ -30,10 +30,12 @@ static const struct cli_option vm_snapshot_opts[] = {
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "the VM's control socket" },
 	{ "out", required_argument, NULL, 'o', "DIR", "write the snapshot into this directory" },
 	{ "paused", no_argument, NULL, 'p', NULL, "leave the VM paused after the snapshot" },
+	{ "diff", no_argument, NULL, 0x1c20, NULL,
+	  "only the pages written since the last snapshot (which DIR then names)" },
 	{ 0 },
 };
 const struct cli_command vm_snapshot_cmd = {
-	.name = VM_CMD("snapshot"), .args = "--api-sock PATH --out DIR [--paused]",
+	.name = VM_CMD("snapshot"), .args = "--api-sock PATH --out DIR [--paused] [--diff]",
 	.optstring = "", .opts = vm_snapshot_opts,
 	.summary = "Snapshot a running VM (vCPUs, devices, memory) into a directory.",
 };
@@ -92,7 +94,7 @@ int vm_snapshot_main(int argc, char **argv)
 	const char *sock = NULL, *out = NULL;
 	cleanup_free char *dir = NULL, *req = NULL, *fail = NULL;
 	char cwd[PATH_MAX];
-	bool paused = false;
+	bool paused = false, diff = false;
 	json_t *j;
 	int c, r;
 
@@ -102,6 +104,7 @@ int vm_snapshot_main(int argc, char **argv)
 		case 'a': sock = optarg; break;
 		case 'o': out = optarg; break;
 		case 'p': paused = cli_opt_on; break;
+		case 0x1c20: diff = cli_opt_on; break;
 		default: return 125;
 		}
 	}
@@ -114,7 +117,8 @@ int vm_snapshot_main(int argc, char **argv)
 		dir = xasprintf("%s/%s", cwd, out);
 	else
 		dir = xstrdup(out);
-	j = json_pack("{s:s, s:s, s:b}", "op", "snapshot", "dir", dir, "resume", !paused);
+	j = json_pack("{s:s, s:s, s:b, s:b}", "op", "snapshot", "dir", dir, "resume", !paused,
+		      "diff", diff);
 	req = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	r = api_request(sock, req, &fail);

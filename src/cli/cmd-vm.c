@@ -75,6 +75,8 @@ static const struct cli_option vm_run_opts[] = {
 	  "jail: chroot here once every file is open, before the vCPUs run" },
 	{ "uid", required_argument, NULL, 'U', "N", "jail: switch to this user id" },
 	{ "gid", required_argument, NULL, 'g', "N", "jail: switch to this group id" },
+	{ "incoming", required_argument, NULL, 0x1c10, "tcp:ADDR:PORT|unix:PATH",
+	  "no kernel: wait there for a live migration (hull vm migrate), then run" },
 	{ "test-seccomp-probe", no_argument, NULL, 'Z', NULL,
 	  "tests: make a forbidden syscall once confined (the VMM dies of SIGSYS)" },
 	/* hull's networks (src/cli/vm-net.c): the hull binary takes them out of argv */
@@ -162,6 +164,7 @@ static int vm_run_main(int argc, char **argv)
 		case 'i': cfg.initrd = optarg; break;
 		case 'c': cfg.cmdline = optarg; break;
 		case 'a': cfg.api_sock = optarg; break;
+		case 0x1c10: cfg.incoming = optarg; break;
 		case 'r': cfg.rng = cli_opt_on; break;
 		case 'R':
 			if (cli_opt_on)
@@ -286,6 +289,8 @@ static int vm_run_main(int argc, char **argv)
 	if (stop == VM_STOP_KILLED)
 		fprintf(stderr, "hull vm run: stopped the VM: the guest did not shut down in time "
 			"(or a second SIGTERM)\n");
+	if (stop == VM_STOP_MIGRATED)
+		fprintf(stderr, "hull vm run: migrated: the VM runs at its destination now\n");
 	return vmm_stop_exit_code(stop);
 }
 
@@ -390,6 +395,7 @@ static void vm_commands(FILE *f)
 		"Resize a running VM (balloon, disk size).", "snapshot",
 		"Snapshot a running VM into a directory.", "restore",
 		"Run a VM from a snapshot directory.");
+	fprintf(f, "  %-10s %s\n", "migrate", "Live-migrate a running VM to another hull.");
 	vm_api_commands(f);
 #ifndef HULL_VMM_MAIN
 	fprintf(f, "  %-10s %s\n", "agent", "Run a process in a guest through hull's guest agent.");
@@ -447,6 +453,8 @@ int cmd_vm(int argc, char **argv)
 		if (strcmp(argv[2], "agent") == 0)
 			return vm_agent_main(2, args);
 #endif
+		if (strcmp(argv[2], "migrate") == 0)
+			return vm_migrate_main(2, args);
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);
@@ -483,6 +491,8 @@ int cmd_vm(int argc, char **argv)
 		return vm_update_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "snapshot") == 0)
 		return vm_snapshot_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return vm_migrate_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0) {
 #ifndef HULL_VMM_MAIN
 		vm_exec_lean(argv);

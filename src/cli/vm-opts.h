@@ -47,3 +47,5 @@ int vm_update_main(int argc, char **argv);
 /* `hull vm snapshot` and `hull vm restore` (cmd-vm-snap.c): the exit status. */
 int vm_snapshot_main(int argc, char **argv);
 int vm_restore_main(int argc, char **argv);
+/* `hull vm migrate` (cmd-vm-migrate.c): the exit status. */
+int vm_migrate_main(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include "vmm/api-resize.h"
 #include "vmm/api.h"
 #include "vmm/devices.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -239,10 +240,14 @@ static int api_put_snapshot(const struct api_call *call, json_t **ret, struct hu
 	    (r = hjson_get_str(call->body, "snapshot_type", "body", false, &type, err)) < 0 ||
 	    (r = hjson_get_bool(call->body, "resume", "body", false, &resume, err)) < 0)
 		return r;
-	if (type && strcmp(type, "Full") != 0)
-		return hull_err_setx(err, EOPNOTSUPP, "body.snapshot_type: %.20s: only Full "
-				     "snapshots (Diff is not done yet)", type);
-	if ((r = vm_snapshot(call->vm, dir, resume, err)) < 0)
+	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0)
+		return hull_err_setx(err, EINVAL, "body.snapshot_type: %.20s: expected Full or Diff",
+				     type);
+	if (type && strcmp(type, "Diff") == 0)
+		r = vm_snapshot_diff(call->vm, dir, resume, err);
+	else
+		r = vm_snapshot(call->vm, dir, resume, err);
+	if (r < 0)
 		return r;
 	*ret = NULL;
 	return 0;
@@ -438,6 +443,42 @@ static json_t *lines_status(struct vm *vm)
 			 "vsock_cid", vm->vsock_cid ? json_integer(vm->vsock_cid) : NULL);
 }
 
+/*
+ * {"op":"migrate","max_bandwidth_mib":N,"downtime_ms":N,"timeout_s":N} with the connected
+ * socket to the destination sent along (SCM_RIGHTS: `hull vm migrate`); migrate.h.
+ */
+static json_t *lines_migrate(struct vm *vm, json_t *req)
+{
+	struct migrate_params p = { 0 };
+	struct migrate_stats st;
+	struct hull_err err = { 0 };
+	int64_t bw = 0, down = MIGRATE_DOWNTIME_MS_DEFAULT, timeout = MIGRATE_TIMEOUT_S_DEFAULT;
+	bool fake = false;
+	int fd = api_take_fd(vm->api);
+
+	if (hjson_get_int(req, "max_bandwidth_mib", "request", false, 0, 1 << 20, &bw, &err) < 0 ||
+	    hjson_get_int(req, "downtime_ms", "request", false, 1, 3600000, &down, &err) < 0 ||
+	    hjson_get_int(req, "timeout_s", "request", false, 1, MIGRATE_TIMEOUT_S_MAX, &timeout,
+			  &err) < 0 ||
+	    hjson_get_bool(req, "test_fake_cpuid", "request", false, &fake, &err) < 0 ||
+	    (fd < 0 && hull_err_setx(&err, EBADF, "migrate: no connection to the destination "
+				     "came with the request (hull vm migrate sends one)") < 0)) {
+		if (fd >= 0)
+			(void)close(fd);
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	}
+	p.max_bw = (uint64_t)bw << 20;
+	p.downtime_ns = (uint64_t)down * 1000000ULL;
+	p.timeout_ns = (uint64_t)timeout * 1000000000ULL;
+	p.test_fake_cpuid = fake;
+	if (vm_migrate(vm, fd, &p, &st, &err) < 0)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	return json_pack("{s:b, s:s, s:i, s:I, s:I, s:f, s:f}", "ok", 1, "state", "migrated",
+			 "rounds", (int)st.rounds, "pages", (json_int_t)st.pages, "last_pages",
+			 (json_int_t)st.last_pages, "downtime_ms", (double)st.downtime_ns / 1e6,
+			 "total_ms", (double)st.total_ns / 1e6);
+}
+
 static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 {
 	struct hull_err err = { 0 };
@@ -449,14 +490,18 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 	if (strcmp(op, "status") == 0)
 		return lines_status(vm);
+	if (strcmp(op, "migrate") == 0)
+		return lines_migrate(vm, req);
 	if (strcmp(op, "snapshot") == 0) {
-		/* {"op":"snapshot","dir":PATH,"resume":true|false} (snapshot.h); resume: true */
+		/* {"op":"snapshot","dir":PATH,"resume":true|false,"diff":false} (snapshot.h) */
 		const char *dir = NULL;
-		bool resume = true;
+		bool resume = true, diff = false;
 
 		if (hjson_get_str(req, "dir", "request", true, &dir, &err) < 0 ||
 		    hjson_get_bool(req, "resume", "request", false, &resume, &err) < 0 ||
-		    vm_snapshot(vm, dir, resume, &err) < 0)
+		    hjson_get_bool(req, "diff", "request", false, &diff, &err) < 0 ||
+		    (diff ? vm_snapshot_diff(vm, dir, resume, &err)
+			  : vm_snapshot(vm, dir, resume, &err)) < 0)
 			return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 		return lines_status(vm);
 	}
@@ -472,7 +517,7 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		char msg[256];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit, memory-hotplug)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, migrate, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit, memory-hotplug)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

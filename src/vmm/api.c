@@ -69,6 +69,7 @@ struct api_server {
 	unsigned n_clients;
 	struct api_client *dead;
 	uint64_t request_timeout_ns, idle_timeout_ns;
+	int passed_fd; /* a descriptor a client sent (SCM_RIGHTS) for its next line: -1 none */
 	/* For GET /metrics (event loop thread only). */
 	uint64_t n_accepted, n_rejected, n_evicted, n_timeouts, n_requests, n_lines, n_errors;
 };
@@ -227,7 +228,10 @@ static bool client_serve_line(struct api_client *c)
 	c->srv->n_lines++;
 	{
 		cleanup_free char *json = api_lines_request(c->srv->vm, c->in, (size_t)(nl - c->in));
+		int fd = api_take_fd(c->srv); /* one its request did not take */
 
+		if (fd >= 0)
+			(void)close(fd);
 		reply = xasprintf("%s\n", json);
 	}
 	client_reply(c, reply, strlen(reply));
@@ -264,6 +268,50 @@ static void client_run(struct api_client *c)
 	client_watch(c, EPOLLIN);
 }
 
+/*
+ * recv, and a descriptor sent along with a JSON line (`hull vm migrate` hands over its
+ * connection to the destination so: the VMM never makes a socket) kept for the next request
+ * in passed_fd; an earlier one never taken is closed.
+ */
+static ssize_t client_recv(struct api_client *c)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { c->in + c->in_len, c->in_cap - c->in_len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (c->proto == API_PROTO_HTTP)
+		return recv(c->fd, iov.iov_base, iov.iov_len, MSG_DONTWAIT);
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		int fd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		if (c->srv->passed_fd >= 0)
+			(void)close(c->srv->passed_fd);
+		c->srv->passed_fd = fd;
+	}
+	return n;
+}
+
+int api_take_fd(struct api_server *s)
+{
+	int fd = s ? s->passed_fd : -1;
+
+	if (s)
+		s->passed_fd = -1;
+	return fd;
+}
+
 /* Read what arrived; false when the connection closed (EOF or an error). */
 static bool client_read(struct api_client *c)
 {
@@ -278,7 +326,7 @@ static bool client_read(struct api_client *c)
 			c->in_cap = max;
 		c->in = xrealloc(c->in, c->in_cap);
 	}
-	n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+	n = client_recv(c);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0)
@@ -457,6 +505,7 @@ int api_server_create(struct vm *vm, const char *path, struct api_server **ret,
 	if (r < 0)
 		return r;
 	s = xcalloc(1, sizeof(*s));
+	s->passed_fd = -1;
 	s->vm = vm;
 	s->path = xstrdup(path);
 	s->fd = fd;
@@ -505,6 +554,8 @@ void api_server_free(struct api_server *s)
 		if (s->clients[i])
 			client_close(s->clients[i]);
 	reap_dead(s);
+	if (s->passed_fd >= 0)
+		(void)close(s->passed_fd);
 	if (s->epfd >= 0)
 		(void)close(s->epfd);
 	if (s->tfd >= 0)

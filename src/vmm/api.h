@@ -29,3 +29,9 @@ void api_server_free(struct api_server *a);
 /* The server's counters for GET /metrics: put(ctx, name, value) each. Event loop thread. */
 void api_server_metrics(struct api_server *s, void (*put)(void *ctx, const char *name,
 							   uint64_t value), void *ctx);
+
+/*
+ * The descriptor the client of the JSON line being served sent with it (SCM_RIGHTS), now
+ * the caller's; -1 when none. Event loop thread.
+ */
+int api_take_fd(struct api_server *s);

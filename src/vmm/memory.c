@@ -173,6 +173,9 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 	}
 	if (!huge)
 		(void)madvise(p, size, MADV_HUGEPAGE); /* advisory only */
+	m->dev_dirty = calloc((size / 4096 + 63) / 64 + 1, sizeof(uint64_t));
+	if (!m->dev_dirty)
+		abort(); /* OOM aborts (STYLE.md) */
 	m->host = p;
 	m->fd = fd;
 	m->hugetlb = huge;
@@ -193,6 +196,9 @@ int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
 	p = gmem_map_aligned_flags(fd, size, false, MAP_PRIVATE);
 	if (p == MAP_FAILED)
 		return -errno;
+	m->dev_dirty = calloc((size / 4096 + 63) / 64 + 1, sizeof(uint64_t));
+	if (!m->dev_dirty)
+		abort();
 	m->host = p;
 	m->size = size;
 	m->low_size = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
@@ -252,6 +258,7 @@ void gmem_release(struct guest_mem *m)
 		if (m->fd >= 0)
 			(void)close(m->fd);
 	}
+	free(m->dev_dirty);
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 }
@@ -303,4 +310,17 @@ int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
 		return -EFAULT;
 	memcpy(dst, p, len);
 	return 0;
+}
+
+void gmem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const uint8_t *p = len ? gmem_ptr(m, gpa, len) : NULL;
+	uint64_t first, last;
+
+	if (!p || !m->dev_dirty)
+		return;
+	first = (uint64_t)(p - m->host) / 4096;
+	last = ((uint64_t)(p - m->host) + len - 1) / 4096;
+	for (uint64_t pg = first; pg <= last; pg++)
+		__atomic_fetch_or(&m->dev_dirty[pg / 64], 1ULL << (pg % 64), __ATOMIC_RELAXED);
 }

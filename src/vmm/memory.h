@@ -28,6 +28,12 @@ struct guest_mem {
 	 */
 	uint8_t *hp_host;
 	uint64_t hp_gpa, hp_size;
+	/*
+	 * A bit per 4 KiB page (host offset order) the VMM itself wrote for the guest (virtqueue
+	 * buffers and used rings: gmem_mark_dirty): KVM's dirty log sees only the vCPUs' writes.
+	 * Set atomically by any thread, taken by dirty.c; NULL in a hand-built guest_mem.
+	 */
+	uint64_t *dev_dirty;
 };
 
 /*
@@ -66,6 +72,9 @@ void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Copy into / out of guest memory; -EFAULT when the range is not RAM. */
 int gmem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
+
+/* Mark [gpa, gpa + len) as written by the VMM (dev_dirty); a range outside RAM is ignored. */
+void gmem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* End of RAM below the hole, and the size of RAM above 4 GiB. */
 static inline uint64_t gmem_high_size(const struct guest_mem *m)

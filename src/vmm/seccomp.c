@@ -144,6 +144,8 @@ static const struct seccomp_rule snapshot_rules[] = {
 	IOCTL(KVM_GET_XCRS), IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_LAPIC),
 	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_GET_PIT2),
 	IOCTL(KVM_GET_IRQCHIP),
+	/* a live migration's and a diff snapshot's dirty log (dirty.c), the CPUID it offers */
+	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_GET_SUPPORTED_CPUID),
 	END,
 };
 

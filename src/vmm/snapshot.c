@@ -133,7 +133,7 @@ static json_t *config_disk_json(const struct vm_disk_config *d)
 			 "format", disk_format_name(d->format), "serial", d->serial);
 }
 
-static char *config_dump(const struct vm_config *cfg)
+static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident)
 {
 	cleanup_json json_t *root = NULL;
 	json_t *disks = json_array(), *nets = json_array();
@@ -156,43 +156,74 @@ static char *config_dump(const struct vm_config *cfg)
 			 "cmdline", cfg->cmdline, "console", console_names[cfg->console], "rng",
 			 cfg->rng, "shutdown_timeout", (int)cfg->shutdown_timeout_s, "disks", disks,
 			 "nets", nets);
+	if (ident && ident->id[0])
+		json_object_set_new(root, "id", json_string(ident->id));
+	if (ident && ident->parent) {
+		json_object_set_new(root, "parent", json_string(ident->parent));
+		json_object_set_new(root, "parent_id", json_string(ident->parent_id));
+	}
 	return hjson_dump(root, JSON_INDENT(2));
 }
 
-static int snapshot_write(struct vm *vm, const char *dir, struct hull_err *err)
+int snapshot_state_build(struct vm *vm, struct state_writer *w, struct hull_err *err)
+{
+	int r;
+
+	state_writer_init(w);
+	r = arch_state_save(vm, w, err);
+	if (r == 0 && vm_devices_save(vm, w) < 0)
+		r = hull_err_set(err, -w->err, "device state");
+	if (r == 0 && state_writer_finish(w) < 0)
+		r = hull_err_set(err, -w->err, "state stream");
+	/* the file's own CRC after the stream: sections' ids are outside theirs */
+	if (r == 0)
+		state_put_u32(w, (uint32_t)crc32(0L, w->buf, (uInt)w->len));
+	if (r == 0 && w->err)
+		r = hull_err_set(err, -w->err, "state stream");
+	if (r < 0)
+		state_writer_release(w);
+	return r;
+}
+
+int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_ident *ident,
+			 int (*fill_mem)(int fd, const void *arg), const void *mem_arg,
+			 struct hull_err *err)
 {
 	struct state_writer w;
 	cleanup_free char *conf = NULL;
 	struct blob b;
 	int r;
 
-	state_writer_init(&w);
-	r = arch_state_save(vm, &w, err);
-	if (r == 0 && vm_devices_save(vm, &w) < 0)
-		r = hull_err_set(err, -w.err, "device state");
-	if (r == 0 && state_writer_finish(&w) < 0)
-		r = hull_err_set(err, -w.err, "state stream");
+	r = snapshot_state_build(vm, &w, err);
+	if (r < 0)
+		return r;
 	/* memory first, state last: a state file never stands beside older memory */
-	if (r == 0)
-		r = write_file(dir, SNAPSHOT_MEMORY, fill_memory, &vm->mem, err);
+	r = write_file(dir, SNAPSHOT_MEMORY, fill_mem ? fill_mem : fill_memory,
+		       fill_mem ? mem_arg : &vm->mem, err);
 	if (r == 0) {
-		conf = config_dump(vm->cfg);
+		conf = config_dump(vm->cfg, ident);
 		b = (struct blob){ conf, strlen(conf) };
 		r = write_file(dir, SNAPSHOT_CONFIG, fill_blob, &b, err);
 	}
 	if (r == 0) {
-		/* the file's own CRC after the stream: sections' ids are outside theirs */
-		state_put_u32(&w, (uint32_t)crc32(0L, w.buf, (uInt)w.len));
 		b = (struct blob){ w.buf, w.len };
-		r = w.err ? hull_err_set(err, -w.err, "state stream")
-			  : write_file(dir, SNAPSHOT_STATE, fill_blob, &b, err);
+		r = write_file(dir, SNAPSHOT_STATE, fill_blob, &b, err);
 	}
 	state_writer_release(&w);
 	return r;
 }
 
+int snapshot_write_file(const char *dir, const char *name, const void *p, size_t len,
+			struct hull_err *err)
+{
+	struct blob b = { p, len };
+
+	return write_file(dir, name, fill_blob, &b, err);
+}
+
 int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *err)
 {
+	struct snapshot_ident ident = { 0 };
 	int r;
 
 	/* the memory file holds RAM only: hotplugged memory would be lost (docs/vmm.md) */
@@ -204,7 +235,10 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 	vm_pause(vm);
 	if (atomic_load(&vm->stop))
 		return hull_err_setx(err, ESRCH, "the VM is stopping");
-	r = snapshot_write(vm, dir, err);
+	snapshot_ident_new(&ident);
+	r = snapshot_write_files(vm, dir, &ident, NULL, NULL, err);
+	if (r == 0)
+		snapshot_chain_started(vm, dir, &ident); /* paused still: diffs count from here */
 	if (resume)
 		vm_resume(vm);
 	return r;
@@ -212,7 +246,21 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 
 int snapshot_memory_map(struct vm *vm, struct hull_err *err)
 {
-	cleanup_free char *path = xasprintf("%s/%s", vm->cfg->restore_dir, SNAPSHOT_MEMORY);
+	cleanup_free char *base = NULL;
+	struct snapshot_chain_dirs chain = { 0 };
+	int r = snapshot_chain_read(vm->cfg->restore_dir, &chain, err);
+
+	if (r == 0)
+		r = snapshot_memory_map_dir(vm, chain.dirs[0], err);
+	for (unsigned i = 1; r == 0 && i < chain.n; i++)
+		r = snapshot_diff_apply(vm, chain.dirs[i], err); /* oldest first */
+	snapshot_chain_dirs_free(&chain);
+	return r;
+}
+
+int snapshot_memory_map_dir(struct vm *vm, const char *dir, struct hull_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_MEMORY);
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	int r;
@@ -232,30 +280,24 @@ int snapshot_memory_map(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
-int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
-			 struct hull_err *err)
+int snapshot_state_verify(const uint8_t *buf, size_t len, const char *where, size_t *ret_len,
+			  struct hull_err *err)
 {
-	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_STATE);
-	cleanup_free char *buf = NULL;
 	struct state_reader rd, sec;
 	uint32_t id, idx, crc = 0;
-	size_t len = 0;
 	unsigned n = 0;
 	int r;
 
-	r = fd_read_file_at(AT_FDCWD, path, VM_STATE_MAX + 4, &buf, &len);
-	if (r < 0)
-		return hull_err_set(err, -r, "%s", path);
 	if (len >= VM_STATE_HDR_SIZE + 4)
 		memcpy(&crc, buf + len - 4, 4); /* the file's end: any alignment */
-	if (len < VM_STATE_HDR_SIZE + 4 ||
-	    le32toh(crc) != (uint32_t)crc32(0L, (const uint8_t *)buf, (uInt)(len - 4)))
+	if (len < VM_STATE_HDR_SIZE + 4 || len > VM_STATE_MAX + 4 ||
+	    le32toh(crc) != (uint32_t)crc32(0L, buf, (uInt)(len - 4)))
 		return hull_err_setx(err, EBADMSG, "%s: checksum mismatch (truncated or corrupt)",
-				     path);
+				     where);
 	len -= 4;
-	r = state_reader_init(&rd, (uint8_t *)buf, len);
+	r = state_reader_init(&rd, buf, len);
 	if (r < 0)
-		return hull_err_setx(err, -r, "%s: %s", path,
+		return hull_err_setx(err, -r, "%s: %s", where,
 				     r == -EPROTONOSUPPORT
 					     ? "state format version from a newer hull"
 					     : "not a hull state file (bad magic or too short)");
@@ -263,54 +305,94 @@ int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
 		n++;
 	if (r < 0)
 		return hull_err_setx(err, EBADMSG, "%s: section %u: truncated or CRC mismatch",
-				     path, n);
+				     where, n);
+	*ret_len = len;
+	return 0;
+}
+
+int snapshot_state_check(const char *dir, uint8_t **ret_buf, size_t *ret_len,
+			 struct hull_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_STATE);
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = fd_read_file_at(AT_FDCWD, path, VM_STATE_MAX + 4, &buf, &len);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", path);
+	r = snapshot_state_verify((const uint8_t *)buf, len, path, &len, err);
+	if (r < 0)
+		return r;
 	*ret_buf = (uint8_t *)steal_ptr(&buf);
 	*ret_len = len;
+	return 0;
+}
+
+/* One section: the platform's or a vCPU's (each at most once), else a device's. */
+static int state_load_section(struct vm *vm, uint32_t id, uint32_t idx, struct state_reader *sec,
+			      uint32_t *arch_seen, unsigned *n_arch, unsigned *n_dev,
+			      uint64_t *seen, struct hull_err *err)
+{
+	int r = arch_state_load(vm, id, idx, sec, err);
+
+	if (r == 0) {
+		r = vm_devices_load_section(vm, id, idx, sec, seen, err);
+		*n_dev += r == 0;
+		return r;
+	}
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < *n_arch; i++)
+		if (arch_seen[2 * i] == id && arch_seen[2 * i + 1] == idx)
+			return hull_err_setx(err, EBADMSG, "a second section 0x%x/%u", id, idx);
+	if (*n_arch == VM_MAX_CPUS + 1)
+		return hull_err_setx(err, EBADMSG, "too many vCPU sections");
+	arch_seen[2 * *n_arch] = id;
+	arch_seen[2 * *n_arch + 1] = idx;
+	(*n_arch)++;
+	return 0;
+}
+
+int snapshot_state_load_buf(struct vm *vm, const uint8_t *buf, size_t len, const char *where,
+			    struct hull_err *err)
+{
+	struct state_reader rd, sec;
+	uint32_t id = 0, idx = 0;
+	unsigned n_arch = 0, n_dev = 0;
+	uint64_t seen = 0;
+	uint32_t arch_seen[2 * (VM_MAX_CPUS + 1)]; /* (id, instance) pairs: each at most once */
+	int r;
+
+	r = state_reader_init(&rd, buf, len);
+	if (r < 0)
+		return hull_err_setx(err, EBADMSG, "%s: not a hull state stream", where);
+	while ((r = state_next_section(&rd, &id, &idx, &sec)) > 0) {
+		r = state_load_section(vm, id, idx, &sec, arch_seen, &n_arch, &n_dev, &seen, err);
+		if (r < 0)
+			return hull_err_prefix(err, "%s", where);
+	}
+	if (r < 0)
+		return hull_err_setx(err, EBADMSG, "%s: truncated or CRC mismatch", where);
+	if (n_arch != arch_state_sections(vm) || n_dev != vm_devices_saved_count(vm))
+		return hull_err_setx(err, EBADMSG,
+				     "%s: %u vCPU/platform and %u device sections, this VM has "
+				     "%u and %u (config.json and state do not match)",
+				     where, n_arch, n_dev, arch_state_sections(vm),
+				     vm_devices_saved_count(vm));
 	return 0;
 }
 
 int snapshot_state_load(struct vm *vm, struct hull_err *err)
 {
 	const char *dir = vm->cfg->restore_dir;
+	cleanup_free char *where = xasprintf("%s/%s", dir, SNAPSHOT_STATE);
 	cleanup_free uint8_t *buf = NULL;
-	struct state_reader rd, sec;
-	uint32_t id = 0, idx = 0;
-	unsigned n_arch = 0, n_dev = 0;
-	uint64_t seen = 0;
-	uint32_t arch_seen[2 * (VM_MAX_CPUS + 1)]; /* (id, instance) pairs: each at most once */
 	size_t len = 0;
 	int r;
 
 	r = snapshot_state_check(dir, &buf, &len, err);
 	if (r < 0)
 		return r;
-	(void)state_reader_init(&rd, buf, len);
-	while ((r = state_next_section(&rd, &id, &idx, &sec)) > 0) {
-		r = arch_state_load(vm, id, idx, &sec, err);
-		if (r == 0) {
-			r = vm_devices_load_section(vm, id, idx, &sec, &seen, err);
-			n_dev += r == 0;
-		} else if (r > 0) {
-			for (unsigned i = 0; i < n_arch; i++)
-				if (arch_seen[2 * i] == id && arch_seen[2 * i + 1] == idx)
-					r = hull_err_setx(err, EBADMSG, "a second section 0x%x/%u",
-							  id, idx);
-			if (r > 0 && n_arch == VM_MAX_CPUS + 1)
-				r = hull_err_setx(err, EBADMSG, "too many vCPU sections");
-			if (r > 0) {
-				arch_seen[2 * n_arch] = id;
-				arch_seen[2 * n_arch + 1] = idx;
-				n_arch++;
-			}
-		}
-		if (r < 0)
-			return hull_err_prefix(err, "%s/%s", dir, SNAPSHOT_STATE);
-	}
-	if (n_arch != arch_state_sections(vm) || n_dev != vm_devices_saved_count(vm))
-		return hull_err_setx(err, EBADMSG,
-				     "%s/%s: %u vCPU/platform and %u device sections, this VM has "
-				     "%u and %u (config.json and state do not match)",
-				     dir, SNAPSHOT_STATE, n_arch, n_dev, arch_state_sections(vm),
-				     vm_devices_saved_count(vm));
-	return 0;
+	return snapshot_state_load_buf(vm, buf, len, where, err);
 }

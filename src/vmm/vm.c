@@ -32,6 +32,7 @@
 #include "vmm/jail.h"
 #include "vmm/kvm.h"
 #include "vmm/loop.h"
+#include "vmm/migrate.h"
 #include "vmm/pci.h"
 #include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
@@ -65,6 +66,7 @@ const char *vmm_stop_name(enum vm_stop stop)
 	case VM_STOP_PANIC: return "panic";
 	case VM_STOP_KILLED: return "killed";
 	case VM_STOP_ERROR: return "error";
+	case VM_STOP_MIGRATED: return "migrated";
 	case VM_STOP_NONE:
 	case VM_STOP_COUNT:
 	default: return "running";
@@ -75,6 +77,7 @@ int vmm_stop_exit_code(enum vm_stop stop)
 {
 	switch (stop) {
 	case VM_STOP_POWEROFF: return 0;
+	case VM_STOP_MIGRATED: return 0;
 	case VM_STOP_REBOOT: return 3;
 	case VM_STOP_PANIC: return 4;
 	case VM_STOP_KILLED: return 5;
@@ -237,7 +240,7 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	struct stat st;
 	int r;
 
-	if (!cfg->kernel && !cfg->restore_dir)
+	if (!cfg->kernel && !cfg->restore_dir && !cfg->incoming)
 		return hull_err_setx(err, EINVAL, "--kernel is required");
 	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
 		return hull_err_setx(err, EINVAL, "--cpus %u: must be 1 to %u", cfg->cpus,
@@ -276,13 +279,16 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	r = vm_validate_hotplug(cfg, host, err);
 	if (r < 0)
 		return r;
+	if (cfg->incoming && migrate_addr_check(cfg->incoming, err) < 0)
+		return hull_err_prefix(err, "--incoming");
 	if (cfg->seccomp_level > 2)
 		return hull_err_setx(err, EINVAL, "--seccomp-level %u: expected 0, 1 or 2",
 				     cfg->seccomp_level);
 	r = vmm_jail_check(cfg, err);
 	if (r < 0)
 		return r;
-	r = cfg->restore_dir ? 0 : arch_kernel_check(cfg, err); /* a restore loads none */
+	/* a restore loads none, nor does a migration's destination */
+	r = cfg->restore_dir || cfg->incoming ? 0 : arch_kernel_check(cfg, err);
 	if (r < 0)
 		return r;
 	if (cfg->initrd && stat(cfg->initrd, &st) < 0)
@@ -458,7 +464,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 			return r;
 	}
 	vm->load_ns = vm_now_ns();
-	r = cfg->restore_dir ? 0 : arch_load(vm, err);
+	r = cfg->restore_dir || cfg->incoming ? 0 : arch_load(vm, err);
 	vm->load_ns = vm_now_ns() - vm->load_ns;
 	if (r < 0)
 		return r;
@@ -498,6 +504,8 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	r = vcpus_create(vm, err);
 	if (r == 0 && cfg->restore_dir)
 		r = snapshot_state_load(vm, err); /* over the fresh vCPUs and devices */
+	if (r == 0 && cfg->incoming)
+		r = migrate_incoming(vm, err); /* RAM and state from the source (migrate.h) */
 	return r;
 }
 
@@ -542,6 +550,7 @@ static void vm_stats_collect(struct vm *vm, struct vm_stats *st, uint64_t t0, ui
 
 static void vm_free(struct vm *vm)
 {
+	snapshot_chain_free(vm);
 	api_server_free(vm->api);
 	vm_devices_free(vm); /* in reverse order of creation */
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)

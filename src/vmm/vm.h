@@ -63,6 +63,7 @@ struct vm {
 	struct virtio_net_backend *net_be;
 	struct virtio_pci_dev *nics[VM_MAX_NICS]; /* the virtio-net devices (also in devs) */
 	struct api_server *api;
+	struct snapshot_chain *snap_chain; /* after a full snapshot: its dirty log (snapshot.h) */
 	int vsock_fd;       /* /dev/vhost-vsock with the CID set (vm_prepare), until the device */
 	uint32_t vsock_cid; /* the guest's CID (0: no vsock) */
 

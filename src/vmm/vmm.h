@@ -26,6 +26,7 @@ enum vm_stop {
 	VM_STOP_PANIC,    /* reset or halt right after "Kernel panic" on the console */
 	VM_STOP_KILLED,   /* a shutdown request timed out (or a second SIGTERM): hull stopped it */
 	VM_STOP_ERROR,    /* hull failed or the guest wedged a vCPU */
+	VM_STOP_MIGRATED, /* a live migration handed the VM to its destination (exit 0) */
 	VM_STOP_COUNT,
 };
 
@@ -143,6 +144,11 @@ struct vm_config {
 	const char *restore_dir;
 	bool start_paused; /* the vCPUs wait for the API's "resume" (restore --paused) */
 	struct vm_mem_hotplug_config mem_hotplug;
+	/*
+	 * --incoming tcp:ADDR:PORT|unix:PATH: no kernel; wait for one live migration stream
+	 * there (migrate.h), load it, then run the VM.
+	 */
+	const char *incoming;
 };
 
 /*
@@ -170,3 +176,10 @@ const char *vmm_stop_name(enum vm_stop stop);
  */
 int vmm_restore(const char *dir, const struct vm_config *opts, enum vm_stop *ret_stop,
 		struct hull_err *err);
+
+/*
+ * Connect to a migration destination, "tcp:HOST:PORT" or "unix:PATH" (`hull vm migrate
+ * --to`): the connected socket with send and receive timeouts of timeout_s, or -errno with
+ * err naming spec (a bad form, a refused connection).
+ */
+int vmm_migrate_connect(const char *spec, unsigned timeout_s, struct hull_err *err);

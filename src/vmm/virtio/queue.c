@@ -104,6 +104,8 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 		if (!p)
 			return virtq_fail(q, -EFAULT);
 		if (flags & VRING_DESC_F_WRITE) {
+			/* the device writes here: dirty for a migration (dirty.h), marked now */
+			gmem_mark_dirty(q->mem, addr, len);
 			seen_write = true;
 			e->iov[e->n_in + e->n_out++] = (struct iovec){ p, len };
 			e->out_len += len;
@@ -133,6 +135,7 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 
 	if (!q->ready || !used)
 		return -EIO;
+	gmem_mark_dirty(q->mem, q->used_gpa, 6 + 8ULL * q->size);
 	slot = used + 4 + 8 * (q->used_idx & (q->size - 1));
 	v = htole32(head);
 	memcpy(slot, &v, 4);
@@ -154,6 +157,7 @@ int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *lens, u
 
 	if (!q->ready || !used || n > q->size)
 		return -EIO;
+	gmem_mark_dirty(q->mem, q->used_gpa, 6 + 8ULL * q->size);
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *slot = used + 4 + 8 * ((uint16_t)(q->used_idx + i) & (q->size - 1));
 		uint32_t v = htole32(heads[i]);

@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "vmm/migrate-stream.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "vmm/x86/acpi.h"
@@ -251,4 +252,23 @@ void arch_vcpu_describe(struct vcpu *c, char *buf, size_t n)
 		       (unsigned long long)sr.cr3, (unsigned long long)sr.cr4,
 		       (unsigned long long)sr.efer, (unsigned long long)sr.idt.base, sr.idt.limit,
 		       (unsigned long long)sr.gdt.base, sr.gdt.limit, sr.cs.selector);
+}
+
+int arch_cpuid_entries(struct vm *vm, struct mig_cpuid *out, unsigned max, unsigned *ret_n,
+		       struct hull_err *err)
+{
+	cleanup_free struct kvm_cpuid2 *c = NULL;
+	unsigned n = 0;
+	int r = cpuid_guest(vm->kvm_fd, vm->ncpus, &c, err);
+
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < c->nent && n < max; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		out[n++] = (struct mig_cpuid){ e->function, e->index, e->eax, e->ebx, e->ecx,
+					       e->edx };
+	}
+	*ret_n = n;
+	return 0;
 }

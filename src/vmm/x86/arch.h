@@ -62,3 +62,11 @@ int arch_state_load(struct vm *vm, uint32_t id, uint32_t instance, struct state_
 		    struct hull_err *err);
 /* The number of arch sections a complete stream holds for vm (platform + one per vCPU). */
 unsigned arch_state_sections(const struct vm *vm);
+
+struct mig_cpuid;
+/*
+ * Live migration (migrate.c): the CPUID leaves the guest is offered, up to max of them, for
+ * the destination to compare with its own. 0 with *ret_n set, or -errno with err.
+ */
+int arch_cpuid_entries(struct vm *vm, struct mig_cpuid *out, unsigned max, unsigned *ret_n,
+		       struct hull_err *err);

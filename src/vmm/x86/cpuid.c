@@ -83,3 +83,19 @@ int cpuid_setup(int kvm_fd, int vcpu_fd, unsigned id, unsigned ncpus, struct hul
 		return hull_err_set(err, errno, "KVM_SET_CPUID2 on vCPU %u", id);
 	return 0;
 }
+
+int cpuid_guest(int kvm_fd, unsigned ncpus, struct kvm_cpuid2 **ret, struct hull_err *err)
+{
+	struct kvm_cpuid2 *c = xcalloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
+
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int e = errno;
+
+		free(c);
+		return hull_err_set(err, e, "KVM_GET_SUPPORTED_CPUID");
+	}
+	cpuid_patch(c, 0, ncpus, ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	*ret = c;
+	return 0;
+}

@@ -14,3 +14,6 @@ void cpuid_patch(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, bool tsc_dea
 
 /* Read supported CPUID, patch it, KVM_SET_CPUID2 on vcpu_fd. */
 int cpuid_setup(int kvm_fd, int vcpu_fd, unsigned id, unsigned ncpus, struct hull_err *err);
+
+/* What vCPU 0 is given (cpuid_setup's table, not set on any vCPU): *ret to free; 0 or -errno. */
+int cpuid_guest(int kvm_fd, unsigned ncpus, struct kvm_cpuid2 **ret, struct hull_err *err);

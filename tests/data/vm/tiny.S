@@ -4,7 +4,9 @@
  * string), the CMOS RTC, CPUID's KVM leaves and guest RAM, then stops through the ACPI sleep
  * control port (S5) or, when built with --defsym REBOOT=1, through the i8042 reset line.
  * --defsym SPIN=1 spins forever; --defsym COUNT=1 counts forever, a line per step (snapshot
- * tests); --defsym KBD=1 waits for Ctrl-Alt-Del on the i8042 first.
+ * tests); with --defsym DIRTY=1 too, each step also writes its number into each of the 128 pages
+ * at [0x20000, 0xa0000) (live migration's dirtying loop); --defsym KBD=1 waits for
+ * Ctrl-Alt-Del on the i8042 first.
  * Assemble: as --32 -o tiny.o tiny.S && ld -m elf_i386 -Ttext=0 --oformat binary -o tiny.bin tiny.o
  */
 	.code16
@@ -86,6 +88,17 @@ _start:
 	call	puthex4
 	mov	$nl, %si
 	call	puts
+.ifdef DIRTY
+	push	%es
+	mov	counter, %ax
+	mov	$0x2000, %bx
+9:	mov	%bx, %es
+	mov	%ax, %es:0	/* the step's number in each page */
+	add	$0x100, %bx	/* the next 4 KiB page */
+	cmp	$0xa000, %bx
+	jb	9b
+	pop	%es
+.endif
 	mov	$0x2000, %cx
 8:	pause
 	loop	8b

@@ -1,0 +1,54 @@
+#pragma once
+/*
+ * Live migration (docs/vmm.md "Live migration"): the source's pre-copy rounds and
+ * stop-and-copy over a connected socket (the API's "migrate" op: `hull vm migrate` connects
+ * and hands the socket over), and the destination's side (`hull vm run --incoming`). The
+ * stream is migrate-stream.h's.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct vm;
+
+#define MIGRATE_DOWNTIME_MS_DEFAULT 300U
+#define MIGRATE_TIMEOUT_S_DEFAULT 600U
+#define MIGRATE_MAX_ROUNDS 30U
+#define MIGRATE_TIMEOUT_S_MAX 86400U
+
+struct migrate_params {
+	uint64_t max_bw;      /* bytes per second of the pre-copy rounds, 0: unlimited */
+	uint64_t downtime_ns; /* the stop-and-copy starts when the dirty set fits this */
+	uint64_t timeout_ns;  /* the whole migration, from the first byte to the ack */
+	bool test_fake_cpuid; /* tests: offer a CPU feature the destination cannot have */
+};
+
+/* What a migration did (filled as it goes: also on failure). */
+struct migrate_stats {
+	unsigned rounds;       /* pre-copy rounds */
+	uint64_t pages;        /* pages sent in all, the stop-and-copy's included */
+	uint64_t last_pages;   /* pages sent while paused */
+	uint64_t downtime_ns;  /* paused: from the pause to the destination's ack */
+	uint64_t total_ns;
+};
+
+/*
+ * Migrate the running VM over fd (a connected stream socket; closed here). On success the VM
+ * stops with VM_STOP_MIGRATED and 0 is returned; on any failure (the connection dropped, the
+ * destination refused, the timeout) the guest goes on running here and -errno is returned
+ * with err saying why. Event loop thread; it blocks that thread for the migration's time.
+ */
+int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct migrate_stats *st,
+	       struct hull_err *err);
+
+/*
+ * The destination (vm_build, after the vCPUs and devices exist, before they run): listen on
+ * vm->cfg->incoming, take one connection, check the header (RAM size, vCPUs, CPU features)
+ * and answer it, receive RAM and state, load the state, acknowledge. 0, or -errno with err
+ * saying what was refused or went wrong (also sent to the source when it is still there).
+ */
+int migrate_incoming(struct vm *vm, struct hull_err *err);
+
+/* --incoming's or --to's form (tcp:HOST:PORT, unix:PATH): 0 or -EINVAL with err. */
+int migrate_addr_check(const char *spec, struct hull_err *err);
