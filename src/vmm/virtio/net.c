@@ -50,12 +50,13 @@
 /*
  * What the device offers. Checksum and TSO both ways: the tap finishes what the guest left
  * (csum, segmentation) and hands it GSO frames when it accepts them (net_sync_offloads). UFO
- * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO.
+ * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO. EVENT_IDX:
+ * the rings' notifications follow used_event/avail_event (queue.h; vhost-net's too).
  */
 #define NET_FEATURES                                                                       \
 	(NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | \
 	 NET_F_GUEST_ECN | NET_F_HOST_TSO4 | NET_F_HOST_TSO6 | NET_F_HOST_ECN |            \
-	 NET_F_MRG_RXBUF | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_CTRL_RX)
+	 NET_F_MRG_RXBUF | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_CTRL_RX | VIRTQ_F_EVENT_IDX)
 
 #define NET_S_LINK_UP 1
 
