@@ -2,8 +2,8 @@
  * `hull vm run` on a hull network (cli/vm-net.h): the flags the engine takes (--net
  * network=, -p, --name) are taken out of argv, the engine sets the network up
  * (engine/vmnet.h), and a child enters the VM's namespace and runs `hull vm run` with the
- * rest of argv plus `--net tap=tap0,mac=MAC,queues=1` and the guest's address on the kernel
- * command line. This process stays as the record's owner: it passes SIGTERM/SIGINT on,
+ * rest of argv plus `--net tap=tap0,mac=MAC,queues=N` (with the NIC's other keys: vhost=,
+ * rx_bps=...) and the guest's address on the kernel command line. This process stays as the record's owner: it passes SIGTERM/SIGINT on,
  * waits, tears down and exits with the child's status.
  */
 #include "cli/vm-net.h"
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/vm-opts.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
@@ -30,6 +31,8 @@
 
 struct vm_net_args {
 	char *value;        /* the --net network=... value, copied */
+	char *nic;          /* its other keys for the VMM's NIC (",vhost=on,rx_bps=1M"), or "" */
+	unsigned queues;    /* queues=N: tap queues and queue pairs (0: one) */
 	char **publish;     /* -p values */
 	const char *name;   /* --name */
 	bool has_tap;       /* a --net tap= was given too */
@@ -41,6 +44,7 @@ struct vm_net_args {
 static void args_free(struct vm_net_args *a)
 {
 	free(a->value);
+	free(a->nic);
 	strv_free(a->publish);
 	strv_free(a->rest);
 }
@@ -176,11 +180,43 @@ static int args_split(const struct cli_command *cmd, int argc, char **argv,
 	return 0;
 }
 
-/* "key=value" of a --net network= value, into rq (its strings point into v). */
-static int request_parse(char *v, struct vmnet_request *rq)
+/* A key of --net tap= that a NIC on a network takes as well (the VMM's parser checks it). */
+static bool nic_key(const char *kv)
+{
+	static const char *const keys[] = { "vhost=", "rx_", "tx_" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strncmp(kv, keys[i], strlen(keys[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The NIC's keys, checked now by the VMM's own parser (vm_opt_net) so that a typo costs no
+ * network setup: 0 with a->queues set, or -1 after printing.
+ */
+static int nic_check(struct vm_net_args *a, const char *queues)
+{
+	cleanup_free char *s = xasprintf("tap=" ENGINE_VMNET_TAP "%s%s%s", queues ? "," : "",
+					 queues ? queues : "", a->nic);
+	struct vm_net_config c;
+	struct hull_err err = { 0 };
+
+	if (vm_opt_net(s, &c, &err) < 0) {
+		fprintf(stderr, "hull vm run: %s\n", err.msg);
+		return -1;
+	}
+	a->queues = c.queues;
+	return 0;
+}
+
+/* "key=value" of a --net network= value, into rq (its strings point into v) and a->nic. */
+static int request_parse(char *v, struct vmnet_request *rq, struct vm_net_args *a)
 {
 	char *save = NULL;
+	const char *queues = NULL;
 
+	a->nic = xstrdup("");
 	for (char *kv = strtok_r(v, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		if (strncmp(kv, "network=", 8) == 0)
 			rq->network = kv + 8;
@@ -188,12 +224,23 @@ static int request_parse(char *v, struct vmnet_request *rq)
 			rq->mac = kv + 4;
 		else if (strncmp(kv, "ip=", 3) == 0)
 			rq->ip = kv + 3;
-		else {
+		else if (strncmp(kv, "queues=", 7) == 0)
+			queues = kv;
+		else if (nic_key(kv)) {
+			char *more = xasprintf("%s,%s", a->nic, kv);
+
+			free(a->nic);
+			a->nic = more;
+		} else {
 			fprintf(stderr, "hull vm run: --net network=: unknown option '%s' "
-				"(network=NAME[,mac=MAC][,ip=ADDR])\n", kv);
+				"(network=NAME[,mac=MAC][,ip=ADDR][,queues=N][,vhost=on|off|auto]"
+				"[,rx_bps=...])\n", kv);
 			return -1;
 		}
 	}
+	if (nic_check(a, queues) < 0)
+		return -1;
+	rq->queues = a->queues;
 	return 0;
 }
 
@@ -218,9 +265,12 @@ static char **child_argv(struct vm_net_args *a, const struct vmnet *vm)
 	strv_push(&out, "vm");
 	strv_push(&out, "run");
 	strv_push(&out, "--net");
-	/* queues=1: the engine's tap is single-queue (a multi-queue VMM would otherwise attach
-	 * with IFF_MULTI_QUEUE and be refused) */
-	strv_push_owned(&out, xasprintf("tap=" ENGINE_VMNET_TAP ",mac=%s,queues=1", vm->mac));
+	/*
+	 * queues=: as many as the tap has (the engine made it multi_queue for more than one);
+	 * without it 1, not the VMM's one per vCPU, for the single-queue tap
+	 */
+	strv_push_owned(&out, xasprintf("tap=" ENGINE_VMNET_TAP ",mac=%s,queues=%u%s", vm->mac,
+					a->queues ? a->queues : 1, a->nic));
 	for (size_t i = 0; a->rest && a->rest[i]; i++) {
 		if ((int)i == a->cmdline_at)
 			strv_push_owned(&out, xasprintf("%s %s", a->rest[i], vm->cmdline));
@@ -318,7 +368,7 @@ int vm_net_run(const struct cli_command *cmd, int argc, char **argv)
 			"the network's namespace, where the host's taps are not)\n");
 		goto out;
 	}
-	if (request_parse(a.value, &rq) < 0)
+	if (request_parse(a.value, &rq, &a) < 0)
 		goto out;
 	rq.publish = a.publish;
 	rq.name = a.name;

@@ -183,6 +183,20 @@ static int vm_opt_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* vhost=on|off|auto (--net); 0 or -EINVAL */
+static int vm_opt_vhost(const char *s, enum vm_net_vhost *ret)
+{
+	if (strcmp(s, "on") == 0)
+		*ret = VM_NET_VHOST_ON;
+	else if (strcmp(s, "off") == 0)
+		*ret = VM_NET_VHOST_OFF;
+	else if (strcmp(s, "auto") == 0)
+		*ret = VM_NET_VHOST_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 {
 	char *save = NULL, *opt;
@@ -203,6 +217,10 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 				return hull_err_setx(err, EINVAL,
 						     "--net: queues=%s: expected a number of queue pairs",
 						     opt + 7);
+		} else if (strncmp(opt, "vhost=", 6) == 0) {
+			if (vm_opt_vhost(opt + 6, &n->vhost) < 0)
+				return hull_err_setx(err, EINVAL,
+						     "--net: vhost=%s: expected on, off or auto", opt + 6);
 		} else if ((strncmp(opt, "rx_", 3) == 0 || strncmp(opt, "tx_", 3) == 0) &&
 			   (r = rate_opt(opt + 3, "bps", "pps",
 					 opt[0] == 'r' ? &n->rx_rate : &n->tx_rate)) != -ENOENT) {
@@ -213,7 +231,7 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 		} else
 			return hull_err_setx(err, EINVAL,
 					     "--net: unknown option '%s' (tap=IFNAME, mac=MAC, queues=N, "
-					     "rx_bps=, rx_pps=, tx_bps=, tx_pps= and their _burst)",
+					     "vhost=on|off|auto, rx_bps=, rx_pps=, tx_bps=, tx_pps= and their _burst)",
 					     opt);
 	}
 	if (!n->tap || !*n->tap)

@@ -79,9 +79,10 @@ static int run_tool(const char *const *argv, struct hull_err *err)
 }
 
 /* The tap: persistent, so that it outlives this process until the VMM attaches to it. */
-static int tap_create(const char *tap, struct hull_err *err)
+static int tap_create(const char *tap, bool multi_queue, struct hull_err *err)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+					  (multi_queue ? IFF_MULTI_QUEUE : 0) };
 	cleanup_close int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
@@ -133,10 +134,10 @@ static int redirect(const char *from, const char *to, struct hull_err *err)
 }
 
 /* In the namespace: everything above, in order. */
-static int wire(const char *tap, struct hull_err *err)
+static int wire_tap(const char *tap, bool multi_queue, struct hull_err *err)
 {
 	const char *const flush[] = { IP_BIN, "addr", "flush", "dev", "eth0", NULL };
-	int r = tap_create(tap, err);
+	int r = tap_create(tap, multi_queue, err);
 
 	if (r == 0)
 		r = tap_up(tap, err);
@@ -149,11 +150,22 @@ static int wire(const char *tap, struct hull_err *err)
 	return r;
 }
 
+static int wire(const char *tap, struct hull_err *err)
+{
+	return wire_tap(tap, false, err);
+}
+
+static int wire_mq(const char *tap, struct hull_err *err)
+{
+	return wire_tap(tap, true, err);
+}
+
 /* Drop persistence: the tap goes with its last user (the VMM's queue, if one is left). */
 static int tap_delete(const char *tap, struct hull_err *err)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	cleanup_close int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	int r;
 
 	if (fd < 0)
 		return hull_err_set(err, errno, "/dev/net/tun");
@@ -161,7 +173,13 @@ static int tap_delete(const char *tap, struct hull_err *err)
 	/* TUNSETIFF on a name that does not exist would make the device: check first */
 	if (if_nametoindex(tap) == 0)
 		return 0;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+	r = ioctl(fd, TUNSETIFF, &ifr);
+	if (r < 0 && errno == EINVAL) {
+		/* a multi_queue tap (queues=N) is attached to as one */
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+		r = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (r < 0)
 		return hull_err_set(err, errno, "%s: TUNSETIFF", tap);
 	if (ioctl(fd, TUNSETPERSIST, 0) < 0)
 		return hull_err_set(err, errno, "%s: TUNSETPERSIST", tap);
@@ -214,9 +232,9 @@ static int in_netns(const char *netns, const char *tap,
 	return 0;
 }
 
-int vmnet_tap_setup(const char *netns, const char *tap, struct hull_err *err)
+int vmnet_tap_setup(const char *netns, const char *tap, bool multi_queue, struct hull_err *err)
 {
-	return in_netns(netns, tap, wire, err);
+	return in_netns(netns, tap, multi_queue ? wire_mq : wire, err);
 }
 
 void vmnet_tap_remove(const char *netns, const char *tap)

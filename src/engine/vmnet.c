@@ -340,7 +340,7 @@ int engine_vmnet_up(struct image_store *s, const struct vmnet_request *rq, struc
 	if (r == 0)
 		r = engine_net_setup_dir(s, vm->id, vm->dir, err);
 	if (r == 0)
-		r = vmnet_tap_setup(vm->netns, ENGINE_VMNET_TAP, err);
+		r = vmnet_tap_setup(vm->netns, ENGINE_VMNET_TAP, rq->queues > 1, err);
 	if (r == 0)
 		r = guest_config(vm, hostname, err);
 	if (r < 0) {

@@ -31,6 +31,7 @@ struct vmnet_request {
 	const char *ip;       /* ip=ADDR or NULL: the allocator's */
 	char *const *publish; /* -p values (NULL-terminated) or NULL */
 	const char *name;     /* --name: the DNS name and hostname; NULL: the id's first 12 */
+	unsigned queues;      /* queues=N: the tap's queues (more than 1: multi_queue) */
 };
 
 /* A VM's network, up. */

@@ -307,6 +307,8 @@ static void net_dev_metrics(void *dev, void (*put)(void *ctx, const char *name, 
 	put(ctx, "tx_dropped", c.tx_dropped);
 	put(ctx, "tx_bad_hdr", c.tx_bad_hdr);
 	put(ctx, "rx_stalls", c.rx_stalls);
+	/* 1: the kernel moves the frames (vhost-net), which the counters above do not see */
+	put(ctx, "vhost", virtio_net_is_vhost(dev));
 }
 
 static void net_dev_save(void *dev, struct state_writer *w)

@@ -22,6 +22,7 @@
 #include "vmm/migrate-stream.h"
 #include "vmm/snapshot.h"
 #include "vmm/state.h"
+#include "vmm/virtio/net.h"
 #include "vmm/vm.h"
 #include "vmm/x86/arch.h"
 
@@ -377,6 +378,11 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	if (vm->vsock_cid)
 		return hull_err_setx(err, EOPNOTSUPP, "a VM with --vsock cannot migrate yet "
 				     "(vhost writes guest memory past the dirty log)");
+	for (unsigned i = 0; i < VM_MAX_NICS; i++)
+		if (vm->nics[i] && virtio_net_is_vhost(vm->nics[i]))
+			return hull_err_setx(err, EOPNOTSUPP, "a VM with a vhost-net NIC cannot "
+					     "migrate yet (vhost writes guest memory past the dirty "
+					     "log): --net ...,vhost=off");
 	/* the stream carries RAM only, as the snapshot's memory file (snapshot.c) */
 	if (vm->mem.hp_size)
 		return hull_err_setx(err, EOPNOTSUPP, "a VM with --memory-hotplug cannot migrate "

@@ -61,16 +61,23 @@ static void vhost_on_err(void *opaque, int fd, uint32_t events)
 int vhost_attach(struct vhost_dev *d, struct virtio_pci_dev *v, unsigned nvqs,
 		 struct hull_err *err)
 {
+	return vhost_attach_at(d, v, 0, nvqs, err);
+}
+
+int vhost_attach_at(struct vhost_dev *d, struct virtio_pci_dev *v, unsigned first,
+		    unsigned nvqs, struct hull_err *err)
+{
 	struct evloop *loop = v->vm ? v->vm->loop : NULL;
 	int r;
 
-	if (nvqs > v->ops->num_queues)
-		return hull_err_setx(err, EINVAL, "%s: %u vhost queues of %u", v->ops->name, nvqs,
-				     v->ops->num_queues);
+	if (first > v->ops->num_queues || nvqs > v->ops->num_queues - first)
+		return hull_err_setx(err, EINVAL, "%s: vhost queues %u to %u of %u", v->ops->name,
+				     first, first + nvqs, v->ops->num_queues);
 	d->v = v;
+	d->first = first;
 	d->nvqs = nvqs;
 	for (unsigned q = 0; q < nvqs; q++) {
-		d->cb[q] = (struct vhost_cb){ .d = d, .q = q };
+		d->cb[q] = (struct vhost_cb){ .d = d, .q = first + q };
 		d->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		d->err_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (d->call_fd[q] < 0 || d->err_fd[q] < 0)
@@ -173,13 +180,13 @@ static int vhost_file(int fd, unsigned long req, unsigned q, int file)
 /* One ready queue: size, where the worker starts, the rings, kick, error and call fds. */
 static int vhost_start_queue(struct vhost_dev *d, unsigned q)
 {
-	const struct virtq *vq = &d->v->st.vq[q];
+	const struct virtq *vq = &d->v->st.vq[d->first + q];
 	struct vhost_vring_state num = { .index = q, .num = vq->size };
 	struct vhost_vring_state base = { .index = q, .num = vq->last_avail };
 	struct vhost_vring_addr addr;
 	int r;
 
-	if (d->v->kick_fd[q] < 0)
+	if (d->v->kick_fd[d->first + q] < 0)
 		return -ENOTSUP;
 	r = vhost_vring_addr(vq, q, &addr);
 	if (r < 0)
@@ -188,7 +195,7 @@ static int vhost_start_queue(struct vhost_dev *d, unsigned q)
 	    ioctl(d->fd, VHOST_SET_VRING_BASE, &base) < 0 ||
 	    ioctl(d->fd, VHOST_SET_VRING_ADDR, &addr) < 0)
 		return -errno;
-	r = vhost_file(d->fd, VHOST_SET_VRING_KICK, q, d->v->kick_fd[q]);
+	r = vhost_file(d->fd, VHOST_SET_VRING_KICK, q, d->v->kick_fd[d->first + q]);
 	if (r == 0)
 		r = vhost_file(d->fd, VHOST_SET_VRING_ERR, q, d->err_fd[q]);
 	return r;
@@ -206,7 +213,7 @@ int vhost_start(struct vhost_dev *d)
 	r = vhost_set_mem(d);
 	for (unsigned q = 0; r == 0 && q < d->nvqs; q++) {
 		d->cur_call[q] = -1;
-		if (d->v->st.vq[q].ready)
+		if (d->v->st.vq[d->first + q].ready)
 			r = vhost_start_queue(d, q);
 	}
 	if (r < 0) {
@@ -225,11 +232,12 @@ void vhost_update_calls(struct vhost_dev *d)
 	if (!d->started)
 		return;
 	for (unsigned q = 0; q < d->nvqs; q++) {
+		const struct virtq *vq = &v->st.vq[d->first + q];
 		int fd;
 
-		if (!v->st.vq[q].ready)
+		if (!vq->ready)
 			continue;
-		fd = virtio_pci_vector_irqfd(v, v->st.vq[q].msix_vector);
+		fd = virtio_pci_vector_irqfd(v, vq->msix_vector);
 		if (fd < 0)
 			fd = d->call_fd[q];
 		if (fd == d->cur_call[q])
@@ -250,7 +258,7 @@ void vhost_stop(struct vhost_dev *d)
 	if (!d->started)
 		return;
 	for (unsigned q = 0; q < d->nvqs; q++) {
-		struct virtq *vq = &v->st.vq[q];
+		struct virtq *vq = &v->st.vq[d->first + q];
 		struct vhost_vring_state base = { .index = q };
 		const uint16_t *used_idx;
 

@@ -37,7 +37,8 @@ struct vhost_cb {
 struct vhost_dev {
 	int fd; /* /dev/vhost-*, -1: none (unit tests) */
 	struct virtio_pci_dev *v;
-	unsigned nvqs;     /* the device's queues [0, nvqs) are the worker's */
+	unsigned first;    /* the device's queues [first, first + nvqs) are the worker's, */
+	unsigned nvqs;     /* its vrings 0 to nvqs - 1 (vhost-net: one fd per queue pair) */
 	uint64_t features; /* what the kernel offers (VHOST_GET_FEATURES) */
 	bool started;
 	int call_fd[VIRTIO_MAX_QUEUES]; /* fallback call eventfds, on the VM's loop */
@@ -59,6 +60,9 @@ int vhost_setup(struct vhost_dev *d, int fd, struct hull_err *err);
  */
 int vhost_attach(struct vhost_dev *d, struct virtio_pci_dev *v, unsigned nvqs,
 		 struct hull_err *err);
+/* The same for the device's queues [first, first + nvqs), the worker's vrings [0, nvqs). */
+int vhost_attach_at(struct vhost_dev *d, struct virtio_pci_dev *v, unsigned first,
+		    unsigned nvqs, struct hull_err *err);
 void vhost_release(struct vhost_dev *d);
 
 /*

@@ -172,6 +172,9 @@ int vm_net_rate_limit(struct vm *vm, unsigned nic, const struct ratelimit_config
 	if (nic >= vm->cfg->n_nets || !vm->nics[nic])
 		return hull_err_setx(err, ENOENT, "network interface %u: no such NIC (the VM has "
 				     "%zu)", nic, vm->cfg->n_nets);
+	if (virtio_net_is_vhost(vm->nics[nic]))
+		return hull_err_setx(err, EINVAL, "network interface %u: on vhost-net (the kernel "
+				     "moves its frames): rate limits need --net ...,vhost=off", nic);
 	virtio_net_set_rate_limit(vm->nics[nic], rx, tx);
 	return 0;
 }

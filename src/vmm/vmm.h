@@ -60,6 +60,8 @@ struct vm_net_config {
 	/* rx_bps=, rx_pps=, tx_bps=, tx_pps= (docs/vmm.md "Rate limits"): frames to the guest
 	 * (rx) and from it (tx), all queue pairs together */
 	struct ratelimit_config rx_rate, tx_rate;
+	/* vhost=: the queue pairs' rings on /dev/vhost-net (docs/vmm.md "vhost-net") */
+	enum vm_net_vhost { VM_NET_VHOST_AUTO, VM_NET_VHOST_ON, VM_NET_VHOST_OFF } vhost;
 };
 
 /* --balloon: a virtio-balloon device (Firecracker's knobs). */

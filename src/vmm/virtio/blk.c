@@ -242,7 +242,8 @@ static const struct virtio_dev_ops blk_ops_rw = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.class_code = 0x018000,
-	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_DISCARD,
+	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_DISCARD |
+		    VIRTQ_F_EVENT_IDX, /* the notifications follow the rings' events (queue.h) */
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
 	.io_thread = true, /* a slow disk must not hold up the console and the API */
@@ -253,7 +254,8 @@ static const struct virtio_dev_ops blk_ops_ro = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.class_code = 0x018000,
-	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_RO,
+	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | BLK_F_RO |
+		    VIRTQ_F_EVENT_IDX, /* the notifications follow the rings' events (queue.h) */
 	.num_queues = 1,
 	.queue_max = BLK_QUEUE_SIZE,
 	.io_thread = true, /* a slow disk must not hold up the console and the API */

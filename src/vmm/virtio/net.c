@@ -22,6 +22,7 @@
 #include "vmm/loop.h"
 #include "vmm/ratelimit.h"
 #include "vmm/tap.h"
+#include "vmm/virtio/net-backend.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
 
@@ -49,12 +50,13 @@
 /*
  * What the device offers. Checksum and TSO both ways: the tap finishes what the guest left
  * (csum, segmentation) and hands it GSO frames when it accepts them (net_sync_offloads). UFO
- * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO.
+ * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO. EVENT_IDX:
+ * the rings' notifications follow used_event/avail_event (queue.h; vhost-net's too).
  */
 #define NET_FEATURES                                                                       \
 	(NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | \
 	 NET_F_GUEST_ECN | NET_F_HOST_TSO4 | NET_F_HOST_TSO6 | NET_F_HOST_ECN |            \
-	 NET_F_MRG_RXBUF | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_CTRL_RX)
+	 NET_F_MRG_RXBUF | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_CTRL_RX | VIRTQ_F_EVENT_IDX)
 
 #define NET_S_LINK_UP 1
 
@@ -114,12 +116,12 @@ struct net_pair {
 };
 
 /*
- * How frames move between a pair's queues and its backend fd. The user-space datapath
- * (net_rx, net_tx on the device's I/O thread) is the only one now; a vhost-net one replaces
- * it per device: it hands each pair's fd to the kernel (VHOST_NET_SET_BACKEND) with the
- * pair's rings, kick eventfds and irqfds, and then these hooks are not called for the pairs
- * (the kicks go to the kernel). The control queue, the config space, the pairs in use and
- * save/load stay here whatever the datapath.
+ * How frames move between a pair's queues and its backend fd: the user-space datapath
+ * (net_rx, net_tx on the device's I/O thread), or vhost-net (net-backend.h), which hands each
+ * pair's fd to the kernel (VHOST_NET_SET_BACKEND) with the pair's rings, kick eventfds and
+ * irqfds; then these hooks do nothing (the kicks go to the kernel, the taps are not watched).
+ * The control queue, the config space, the pairs in use and save/load stay here whatever
+ * the datapath.
  */
 struct net_datapath {
 	void (*rx)(struct virtio_net *n, struct net_pair *p); /* fd readable, or rx buffers posted */
@@ -135,6 +137,8 @@ struct virtio_net {
 	uint64_t offloads_for; /* driver features the tap's offloads were set for */
 	struct net_pair pair[VM_NET_MAX_QUEUE_PAIRS];
 	struct virtio_net_counters ctr;
+	bool vhost;          /* the datapath is vhost-net's */
+	struct net_vhost nv; /* ...its workers, one per pair */
 	/*
 	 * rx_bps=, tx_bps=... (docs/vmm.md "Rate limits"), one limiter per direction for all
 	 * pairs, as Firecracker's per interface. A direction out of tokens stops (rx: the frame
@@ -601,6 +605,69 @@ static void net_ctrl(struct virtio_net *n, unsigned q)
 
 static const struct net_datapath net_user_datapath = { .rx = net_rx, .tx = net_tx };
 
+static void net_vhost_nothing(struct virtio_net *n, struct net_pair *p)
+{
+}
+
+static const struct net_datapath net_vhost_datapath = {
+	.rx = net_vhost_nothing, /* the kernel reads the tap when the guest has buffers */
+	.tx = net_vhost_nothing,
+};
+
+/* Watch queue 2's kick fd for a control queue there (net_on_queue2_kick) or not. */
+static void net_queue2_watch(struct virtio_net *n, bool on)
+{
+	if (n->n_pairs > 1 && n->v.io_loop && n->v.kick_fd[2] >= 0)
+		(void)evloop_mod(n->v.io_loop, n->v.kick_fd[2], on ? EPOLLIN : 0);
+}
+
+/* DRIVER_OK with vhost-net (v->lock held): the tap's offloads, then the workers. */
+static int net_activate(struct virtio_pci_dev *v)
+{
+	struct virtio_net *n = net_of(v);
+	bool mq = net_acked(n) & NET_F_MQ;
+	int taps[VM_NET_MAX_QUEUE_PAIRS];
+	int r;
+
+	for (unsigned i = 0; i < n->n_pairs; i++)
+		taps[i] = n->pair[i].fd;
+	net_sync_offloads(n);
+	r = net_vhost_start(&n->nv, taps, mq);
+	if (r == 0)
+		net_queue2_watch(n, !mq && (net_acked(n) & NET_F_CTRL_VQ));
+	return r;
+}
+
+static void net_deactivate(struct virtio_pci_dev *v)
+{
+	net_queue2_watch(net_of(v), false);
+	net_vhost_stop(&net_of(v)->nv);
+}
+
+static void net_msix_changed(struct virtio_pci_dev *v)
+{
+	net_vhost_update_calls(&net_of(v)->nv);
+}
+
+/*
+ * Queue 2's kick fd with vhost-net on more than one pair: pair 1's rx ring for a driver
+ * with MQ, which the worker reads; the control queue for one without (5.1.2), which this
+ * device serves then (net_activate watches it, a reset stops watching it).
+ */
+static void net_on_queue2_kick(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t k;
+
+	if (read(fd, &k, sizeof(k)) != sizeof(k))
+		return;
+	pthread_mutex_lock(&n->v.lock);
+	if (!(net_acked(n) & NET_F_MQ) && (n->v.st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	    n->v.st.vq[2].ready && !n->v.st.vq[2].broken)
+		net_ctrl(n, 2);
+	pthread_mutex_unlock(&n->v.lock);
+}
+
 static void net_queue_notify(struct virtio_pci_dev *v, unsigned q)
 {
 	struct virtio_net *n = net_of(v);
@@ -708,6 +775,7 @@ static struct virtio_net *net_alloc(const uint8_t mac[6], const int *fds, unsign
 	struct virtio_net *n = xcalloc(1, sizeof(*n));
 
 	n->dp = &net_user_datapath;
+	net_vhost_init(&n->nv);
 	n->rl_tfd = -1;
 	n->n_pairs = n_pairs;
 	n->pairs_in_use = n_pairs; /* net_reset (by virtio_pci_init) makes it 1 */
@@ -745,6 +813,33 @@ static void net_random_mac(uint8_t mac[6])
 	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
 }
 
+/* Before virtio_pci_init: the pairs' kicks go to the kernel's workers. */
+static void net_use_vhost(struct virtio_net *n)
+{
+	n->vhost = true;
+	n->dp = &net_vhost_datapath;
+	n->ops.vhost_queues = (1U << (2 * n->n_pairs)) - 1;
+	n->ops.activate = net_activate;
+	n->ops.deactivate = net_deactivate;
+	n->ops.msix_changed = net_msix_changed;
+}
+
+/* After it: the workers, and queue 2's kick fd watched for a control queue there. */
+static int net_vhost_create(struct virtio_net *n, const char *tap, int *fds,
+			    struct hull_err *err)
+{
+	int r = net_vhost_attach(&n->nv, &n->v, fds, n->n_pairs, err);
+
+	if (r < 0)
+		return hull_err_prefix(err, "--net tap=%s,vhost", tap);
+	if (n->n_pairs > 1 && n->v.io_loop && n->v.kick_fd[2] >= 0) {
+		r = evloop_add(n->v.io_loop, n->v.kick_fd[2], 0, net_on_queue2_kick, n);
+		if (r < 0)
+			return hull_err_set(err, -r, "virtio-net: event loop");
+	}
+	return 0;
+}
+
 int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virtio_net_backend *b,
 		      struct virtio_pci_dev **ret, struct hull_err *err)
 {
@@ -758,9 +853,13 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 	n = net_alloc(mac, b->fd, b->n_pairs);
 	for (unsigned i = 0; i < b->n_pairs; i++)
 		b->fd[i] = -1;
+	if (b->vhost)
+		net_use_vhost(n);
 	ratelimit_init(&n->rl[NET_RX], &c->rx_rate, vm_now_ns());
 	ratelimit_init(&n->rl[NET_TX], &c->tx_rate, vm_now_ns());
 	r = virtio_pci_init(&n->v, vm, &vm->mem, &n->ops, err);
+	if (r == 0 && n->vhost)
+		r = net_vhost_create(n, c->tap, b->vhost_fd, err);
 	if (r == 0) {
 		n->rl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		r = n->rl_tfd < 0 ? -errno
@@ -768,7 +867,7 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 		if (r < 0)
 			(void)hull_err_set(err, -r, "virtio-net: rate limiter timer");
 	}
-	for (unsigned i = 0; r == 0 && i < n->n_pairs; i++) {
+	for (unsigned i = 0; r == 0 && !n->vhost && i < n->n_pairs; i++) {
 		r = evloop_add(n->v.io_loop, n->pair[i].fd,
 			       n->pair[i].rx_armed ? NET_RX_ON : NET_RX_OFF,
 			       net_on_backend, &n->pair[i]);
@@ -819,6 +918,7 @@ void virtio_net_free(struct virtio_pci_dev *v)
 
 	if (!v)
 		return;
+	net_vhost_release(&n->nv); /* the workers first: they use the kick fds and the taps */
 	virtio_pci_release(v); /* the I/O thread stops first: it may be using the fds */
 	for (unsigned i = 0; i < VM_NET_MAX_QUEUE_PAIRS; i++) {
 		if (n->pair[i].fd >= 0)
@@ -878,6 +978,11 @@ int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r)
 	return 0;
 }
 
+bool virtio_net_is_vhost(struct virtio_pci_dev *v)
+{
+	return net_of(v)->vhost;
+}
+
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret)
 {
 	pthread_mutex_lock(&v->lock);
@@ -891,84 +996,4 @@ int virtio_net_counters(struct vm *vm, unsigned nic, struct virtio_net_counters 
 		return -ENOENT;
 	virtio_net_get_counters(vm->nics[nic], ret);
 	return 0;
-}
-
-unsigned virtio_net_pairs(const struct vm_config *cfg, size_t i)
-{
-	unsigned q = cfg->nets[i].queues;
-
-	if (!q)
-		q = cfg->cpus < VM_NET_MAX_QUEUE_PAIRS ? cfg->cpus : VM_NET_MAX_QUEUE_PAIRS;
-	return q ? q : 1;
-}
-
-int virtio_net_config_check(const struct vm_config *cfg, struct hull_err *err)
-{
-	if (cfg->n_nets > VM_MAX_NICS)
-		return hull_err_setx(err, EINVAL, "at most %d --net", VM_MAX_NICS);
-	if (cfg->n_nets && cfg->kernel_kind == VM_KERNEL_RAW)
-		return hull_err_setx(err, EINVAL, "--net needs a Linux kernel, not a raw guest");
-	for (size_t i = 0; i < cfg->n_nets; i++) {
-		const struct vm_net_config *c = &cfg->nets[i];
-		static const uint8_t zero[6];
-
-		if (!c->tap || !*c->tap)
-			return hull_err_setx(err, EINVAL, "--net: tap=IFNAME is required");
-		if (strlen(c->tap) >= IFNAMSIZ)
-			return hull_err_setx(err, EINVAL, "--net tap=%s: longer than %d bytes",
-					     c->tap, IFNAMSIZ - 1);
-		if (c->mac_set && ((c->mac[0] & 1) || memcmp(c->mac, zero, 6) == 0))
-			return hull_err_setx(err, EINVAL,
-					     "--net tap=%s: mac=%02x:%02x:%02x:%02x:%02x:%02x: "
-					     "not a unicast address", c->tap, c->mac[0], c->mac[1],
-					     c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
-		if (ratelimit_config_check(&c->rx_rate) < 0 ||
-		    ratelimit_config_check(&c->tx_rate) < 0)
-			return hull_err_setx(err, EINVAL, "--net tap=%s: a rate limit out of range",
-					     c->tap);
-		if (c->queues > VM_NET_MAX_QUEUE_PAIRS)
-			return hull_err_setx(err, EINVAL, "--net tap=%s: queues=%u: at most %u",
-					     c->tap, c->queues, VM_NET_MAX_QUEUE_PAIRS);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(cfg->nets[j].tap, c->tap) == 0)
-				return hull_err_setx(err, EINVAL, "--net tap=%s: given twice",
-						     c->tap);
-	}
-	return 0;
-}
-
-int virtio_net_backend_open(const struct vm_net_config *c, unsigned n_pairs,
-			    struct virtio_net_backend *b, struct hull_err *err)
-{
-	memset(b, 0, sizeof(*b));
-	for (unsigned i = 0; i < n_pairs && i < VM_NET_MAX_QUEUE_PAIRS; i++) {
-		/* multi_queue first: such a tap serves one pair as well as a plain tap does */
-		int r = tap_open(c->tap, true, &b->fd[i], err);
-
-		/*
-		 * One pair per vCPU is a default, not a demand: a tap made without multi_queue
-		 * (ip tuntap's default) gets one pair. queues=N asks for N: N or an error.
-		 */
-		if (r == -EINVAL && i == 0 && (n_pairs == 1 || !c->queues)) {
-			n_pairs = 1;
-			r = tap_open(c->tap, false, &b->fd[i], err);
-		}
-		if (r < 0) {
-			virtio_net_backend_close(b);
-			return r;
-		}
-		b->n_pairs = i + 1;
-	}
-	return 0;
-}
-
-void virtio_net_backend_close(struct virtio_net_backend *b)
-{
-	/* fd[0, n_pairs) were opened: a zeroed backend has none (its zeros are not fds). */
-	for (unsigned i = 0; i < b->n_pairs && i < VM_NET_MAX_QUEUE_PAIRS; i++)
-		if (b->fd[i] >= 0) {
-			(void)close(b->fd[i]);
-			b->fd[i] = -1;
-		}
-	b->n_pairs = 0;
 }

@@ -22,6 +22,8 @@ struct state_reader;
 struct virtio_net_backend {
 	unsigned n_pairs;
 	int fd[VM_NET_MAX_QUEUE_PAIRS]; /* -1 once a device took it */
+	bool vhost;                     /* a /dev/vhost-net fd per pair (vhost=on, or auto) */
+	int vhost_fd[VM_NET_MAX_QUEUE_PAIRS];
 };
 
 /*
@@ -64,6 +66,8 @@ void virtio_net_free(struct virtio_pci_dev *v);
 void virtio_net_save(struct virtio_pci_dev *v, struct state_writer *w);
 int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r);
 
+/* Are v's queue pairs served by vhost-net (the kernel) rather than by hull's I/O thread? */
+bool virtio_net_is_vhost(struct virtio_pci_dev *v);
 /* A snapshot of v's counters (takes v's lock). */
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret);
 /*

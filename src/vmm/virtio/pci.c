@@ -119,6 +119,8 @@ static void msix_flush_pending(struct virtio_pci_dev *v)
 
 void virtio_pci_notify(struct virtio_pci_dev *v, unsigned q)
 {
+	if (!virtq_need_notify(&v->st.vq[q]))
+		return; /* the driver's used_event asks for no interrupt yet (EVENT_IDX) */
 	v->st.isr |= 1;
 	msix_fire(v, v->st.vq[q].msix_vector);
 }
@@ -147,6 +149,18 @@ static void virtio_deactivate(struct virtio_pci_dev *v)
 	if (v->active && v->ops->deactivate)
 		v->ops->deactivate(v);
 	v->active = false;
+}
+
+/* Each queue follows the driver's EVENT_IDX, but a vhost worker's: the kernel does that. */
+static void virtio_sync_event_idx(struct virtio_pci_dev *v)
+{
+	bool on = (v->st.status & VIRTIO_STATUS_FEATURES_OK) &&
+		  (v->st.driver_features & VIRTQ_F_EVENT_IDX);
+
+	for (unsigned q = 0; q < v->ops->num_queues; q++) {
+		v->st.vq[q].event_idx = on && !(v->ops->vhost_queues & (1U << q));
+		v->st.vq[q].signalled_valid = false;
+	}
 }
 
 static void virtio_activate(struct virtio_pci_dev *v)
@@ -189,6 +203,9 @@ static uint64_t dev_features(const struct virtio_pci_dev *v)
 
 static void status_write(struct virtio_pci_dev *v, uint8_t s)
 {
+	bool to_driver_ok = (s & VIRTIO_STATUS_DRIVER_OK) &&
+			    !(v->st.status & VIRTIO_STATUS_DRIVER_OK);
+
 	if (s == 0) {
 		virtio_reset(v);
 		return;
@@ -198,6 +215,8 @@ static void status_write(struct virtio_pci_dev *v, uint8_t s)
 	    ((v->st.driver_features & ~dev_features(v)) || !(v->st.driver_features & VIRTIO_F_VERSION_1)))
 		s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 	v->st.status = (uint8_t)(s | (v->st.status & VIRTIO_STATUS_NEEDS_RESET));
+	if (to_driver_ok)
+		virtio_sync_event_idx(v);
 	if ((s & VIRTIO_STATUS_DRIVER_OK) && !(v->st.status & VIRTIO_STATUS_NEEDS_RESET))
 		virtio_activate(v);
 }
@@ -764,6 +783,7 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 	pthread_mutex_lock(&v->lock);
 	virtio_deactivate(v);
 	v->st = s;
+	virtio_sync_event_idx(v);
 	v->msix_stale = ~0U; /* every vector's route is set again on its next interrupt */
 	memset(v->pci.cfg + 0x40, 0, PCI_CFG_SIZE - 0x40);
 	virtio_pci_caps(v);

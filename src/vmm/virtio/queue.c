@@ -42,6 +42,7 @@ int virtq_enable(struct virtq *q)
 	q->broken = false;
 	q->last_avail = 0;
 	q->used_idx = 0;
+	q->signalled_valid = false;
 	return 0;
 }
 
@@ -59,6 +60,36 @@ static int virtq_fail(struct virtq *q, int err)
 	return err;
 }
 
+/* The used ring's avail_event, after its ring (checked by virtq_enable): last_avail. */
+static void virtq_set_avail_event(struct virtq *q)
+{
+	uint8_t *used = gmem_ptr(q->mem, q->used_gpa, 6 + 8ULL * q->size);
+	uint16_t v = htole16(q->last_avail);
+
+	if (!used)
+		return;
+	memcpy(used + 4 + 8ULL * q->size, &v, 2);
+	/* the write before the re-read of avail->idx: pairs with the driver's full barrier */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool virtq_need_notify(struct virtq *q)
+{
+	const uint8_t *avail = gmem_ptr(q->mem, q->avail_gpa, 6 + 2ULL * q->size);
+	uint16_t old = q->signalled_used, now = q->used_idx, event;
+	bool valid = q->signalled_valid;
+
+	if (!q->event_idx || !avail)
+		return true;
+	/* the used index (written by the push) before used_event is read */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	event = ld16(avail + 4 + 2ULL * q->size);
+	q->signalled_used = now;
+	q->signalled_valid = true;
+	/* 2.7.10: vring_need_event(used_event, new, old), modulo 2^16 */
+	return !valid || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
+}
+
 int virtq_pop(struct virtq *q, struct virtq_elem *e)
 {
 	/* The ring pointers were checked by virtq_enable; the guest cannot move them after. */
@@ -71,8 +102,19 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	if (!q->ready || q->broken || !avail || !desc)
 		return -EIO;
 	avail_idx = le16toh(__atomic_load_n((const uint16_t *)(const void *)(avail + 2), __ATOMIC_ACQUIRE));
-	if (avail_idx == q->last_avail)
-		return 0;
+	if (avail_idx == q->last_avail) {
+		if (!q->event_idx)
+			return 0;
+		/*
+		 * Empty: ask for a kick at the next entry (avail_event), then look again, so that
+		 * an entry the driver added before it could see avail_event is not left waiting.
+		 */
+		virtq_set_avail_event(q);
+		avail_idx = le16toh(__atomic_load_n((const uint16_t *)(const void *)(avail + 2),
+						    __ATOMIC_ACQUIRE));
+		if (avail_idx == q->last_avail)
+			return 0;
+	}
 	/* More entries than the ring holds: the index is garbage. */
 	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
 		return virtq_fail(q, -EINVAL);

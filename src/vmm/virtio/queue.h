@@ -14,6 +14,13 @@
 
 #define VIRTQ_MAX_SIZE 256
 #define VIRTQ_MAX_CHAIN 64 /* descriptors per request; longer chains are an error */
+/*
+ * VIRTIO_F_EVENT_IDX (2.7.7, 2.7.10): the driver says with used_event after which used
+ * entry it wants an interrupt, the device with avail_event after which available entry it
+ * wants a kick. A device that offers it needs nothing else: virtq_pop publishes avail_event,
+ * virtio_pci_notify asks virtq_need_notify.
+ */
+#define VIRTQ_F_EVENT_IDX (1ULL << 29)
 
 struct virtq {
 	const struct guest_mem *mem;
@@ -25,6 +32,10 @@ struct virtq {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint16_t last_avail;
 	uint16_t used_idx;
+	/* host side, not saved: set from the driver's features at DRIVER_OK and at a load */
+	bool event_idx;       /* VIRTQ_F_EVENT_IDX negotiated (and the ring is not a vhost one) */
+	bool signalled_valid; /* signalled_used is the used index at the last interrupt */
+	uint16_t signalled_used;
 };
 
 struct virtq_elem {
@@ -46,6 +57,12 @@ int virtq_enable(struct virtq *q);
 
 /* 1 with *e filled, 0 when the ring is empty, -errno when the guest broke the rules. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
+/*
+ * Does the driver want an interrupt for what was pushed since the last one it got? Always
+ * without event_idx; with it, when the used index crossed the driver's used_event (2.7.10),
+ * whatever used_event holds. Marks the used index as signalled when it says yes.
+ */
+bool virtq_need_notify(struct virtq *q);
 /* Put head on the used ring with len bytes written. 0 or -errno. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 

@@ -85,13 +85,15 @@ def in_ns(netns, cmd):
 
 
 def guest_args(argv):
-    """The stand-in's argv: {"tap": ..., "mac": ..., "cmdline": {...}}."""
+    """The stand-in's argv: {"tap": ..., "mac": ..., "queues": N, "nic": "the NIC's other
+    keys", "cmdline": {...}}."""
     net = argv[argv.index("--net") + 1]
-    m = re.fullmatch(r"tap=(\w+),mac=([0-9a-f:]{17}),queues=1", net)
+    m = re.fullmatch(r"tap=(\w+),mac=([0-9a-f:]{17}),queues=(\d+)((?:,[a-z_]+=[^,]+)*)", net)
     assert m, net
     cmdline = argv[argv.index("--cmdline") + 1:]
     kv = dict(w.split("=", 1) for w in cmdline if "=" in w and w.startswith("hull."))
-    return {"tap": m.group(1), "mac": m.group(2), "cmdline": kv, "words": cmdline}
+    return {"tap": m.group(1), "mac": m.group(2), "queues": int(m.group(3)),
+            "nic": m.group(4), "cmdline": kv, "words": cmdline}
 
 
 def test_plumbing_while_running_and_after_exit(vmh):
@@ -180,6 +182,41 @@ def test_mac_given(vmh):
     assert guest_args(vmh.stub_out.read_text().splitlines()[:-1])["mac"] == "02:aa:bb:00:00:01"
 
 
+def test_nic_keys_reach_the_vmm(vmh):
+    """queues=, vhost= and the rate limits of --net tap= are taken with network= too and
+    reach the VMM's --net as given; queues=N>1 makes the namespace's tap multi_queue (one
+    queue per pair for the VMM to attach), the default stays 1 queue on a plain tap."""
+    before = vmh.net_state()
+    keys = "rx_bps=10M,rx_bps_burst=1M,tx_pps=5000,vhost=off"
+    p = popen(vmh, vm_argv("--net", f"network=vnet,queues=4,{keys}"), STUB_WAIT="1")
+    lines = wait_file(vmh.stub_out, p)
+    try:
+        g = guest_args(lines[:-1])
+        assert g["queues"] == 4 and g["nic"] == "," + keys, g
+        [vid] = records(vmh)
+        tun = in_ns(vmh.root / "netns" / vid, "ip -d link show tap0")
+        assert " multi_queue " in tun and "vnet_hdr on" in tun, tun
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+    assert p.returncode == 0
+    assert records(vmh) == [] and vmh.net_state() == before
+    # the default: one pair on a single-queue tap, nothing else added
+    vmh.stub_out.unlink()
+    p = popen(vmh, vm_argv("--net", "network=vnet"), STUB_WAIT="1")
+    lines = wait_file(vmh.stub_out, p)
+    try:
+        g = guest_args(lines[:-1])
+        assert g["queues"] == 1 and g["nic"] == "", g
+        [vid] = records(vmh)
+        tun = in_ns(vmh.root / "netns" / vid, "ip -d link show tap0")
+        assert "tun type tap" in tun and " multi_queue " not in tun, tun
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+    assert records(vmh) == [] and vmh.net_state() == before
+
+
 def refused(h, args, flag):
     before = h.net_state()
     recs = records(h)
@@ -200,6 +237,10 @@ def refused(h, args, flag):
     (["--net", "network=vnet,mac=00:00:00:00:00:00"], "--net mac="),
     (["--net", "network=vnet,mac=02:00:00:00:00:0g"], "--net mac="),
     (["--net", "network=vnet,mtu=9000"], "--net network="),
+    (["--net", "network=vnet,rx_bps=fast"], "--net: rx_bps=fast: expected a number"),
+    (["--net", "network=vnet,queues=0"], "--net: queues=0: expected a number of queue pairs"),
+    (["--net", "network=vnet,vhost=maybe"], "--net: vhost=maybe: expected on, off or auto"),
+    (["--net", "network=vnet,tx_iops=1"], "--net: unknown option 'tx_iops=1'"),
     (["--net", "network=vnet,tap=tap9"], "--net"),
     (["--net", "tap=tap9", "--net", "network=vnet"], "--net tap="),
     (["--net", "network=vnet", "--net", "network=vnet"], "--net"),

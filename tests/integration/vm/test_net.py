@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from vmhelpers import INIT_PROLOGUE
+from vmhelpers import INIT_PROLOGUE, vm_http
 
 BOOT_TIMEOUT = 600
 HOST_IP, GUEST_IP = "10.77.16.1", "10.77.16.2"
@@ -32,6 +32,19 @@ echo "HULL-TEST: bigsum=$(md5sum < /www/big | cut -d' ' -f1)"
 httpd -p 80 -h /www
 if ping -c 2 -W 10 HOST_IP >/dev/null; then echo "HULL-TEST: ping=ok"; fi
 echo "HULL-TEST: fetched=$(get host.txt | tail -n 1)"
+# A driver reload: the device is reset (a vhost-net worker gives its rings back) and set up
+# again; the transfers below run on the new rings.
+m=$(grep '/virtio_net\.ko' /etc/hull-modules)
+if rmmod virtio_net && insmod "$m"; then
+	i=0
+	while [ $i -lt 30 ] && [ ! -e /sys/class/net/eth0 ]; do sleep 1; i=$((i + 1)); done
+	ip link set eth0 up
+	ip addr add GUEST_IP/24 dev eth0
+	if ping -c 2 -W 10 HOST_IP >/dev/null; then echo "HULL-TEST: reload-ping=ok"; fi
+	echo "HULL-TEST: refetched=$(get host.txt | tail -n 1)"
+else
+	echo "HULL-TEST: reload failed"
+fi
 echo "HULL-TEST: features=$(cat /sys/class/net/eth0/device/features)"
 echo "HULL-TEST: queues=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')"
 nc -l -p 9000 > /tmp/up &
@@ -112,25 +125,42 @@ def in_ns(ns, *args, **kw):
                           capture_output=True, timeout=BOOT_TIMEOUT, **kw)
 
 
+@pytest.fixture
+def vhost_net():
+    """/dev/vhost-net, from the vhost_net module (the sandbox's kernel has it as a module)."""
+    if not os.path.exists("/dev/vhost-net"):
+        subprocess.run(["modprobe", "vhost_net"], check=False, capture_output=True)
+    if not os.path.exists("/dev/vhost-net"):
+        pytest.fail("no /dev/vhost-net after modprobe vhost_net")
+
+
 @pytest.mark.sandbox
 @pytest.mark.slow
-def test_guest_on_a_tap(hull, vmlinux, make_initramfs, netns_tap, tmp_path):
+@pytest.mark.parametrize("vhost", ["off", "on"])
+def test_guest_on_a_tap(hull, vmlinux, make_initramfs, netns_tap, tmp_path, request, vhost):
     """Small files and 4 MiB both ways: the large transfers go through the offloads the guest
-    negotiates (TSO from the guest, GSO frames over mergeable buffers to it)."""
+    negotiates (TSO from the guest, GSO frames over mergeable buffers to it). The same on
+    the user-space datapath (vhost=off) and on vhost-net (vhost=on), each across a driver
+    reload (rmmod/insmod virtio_net: a device reset, the rings set up again)."""
     ns, www = netns_tap
+    if vhost == "on":
+        request.getfixturevalue("vhost_net")
     big = os.urandom(4 << 20)
     (tmp_path / "up").write_bytes(big)
+    sock = str(tmp_path / "api.sock")
     initrd = make_initramfs(NET_INIT, modules=("virtio_pci", "virtio_net"))
     p = subprocess.Popen(["ip", "netns", "exec", ns, hull, "vm", "run", "--kernel", vmlinux,
                           "--initrd", initrd, "--memory", "256M", "--cpus", "2",
-                          "--net", f"tap=htap16,mac={GUEST_MAC}",
-                          "--cmdline", "console=ttyS0 quiet"],
+                          "--net", f"tap=htap16,mac={GUEST_MAC},vhost={vhost}",
+                          "--api-sock", sock, "--cmdline", "console=ttyS0 quiet"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     out = []
     try:
         deadline = time.time() + BOOT_TIMEOUT
         read_until(p, out, "HULL-TEST: ready", deadline)
+        nic = vm_http(sock, url="/metrics")[1]["devices"]["virtio-net0"]
+        assert nic["vhost"] == (vhost == "on"), nic
         # The host side fetches files from the guest's httpd, and sends it one with nc.
         small = in_ns(ns, "get", f"http://{GUEST_IP}/guest.txt")
         fetched = in_ns(ns, "get", f"http://{GUEST_IP}/big")
@@ -149,6 +179,8 @@ def test_guest_on_a_tap(hull, vmlinux, make_initramfs, netns_tap, tmp_path):
     assert f"HULL-TEST: mac={GUEST_MAC}" in text
     assert "HULL-TEST: ping=ok" in text, text[-3000:]
     assert "HULL-TEST: fetched=served-by-the-host" in text, text[-3000:]
+    assert "HULL-TEST: reload-ping=ok" in text, text[-3000:]
+    assert "HULL-TEST: refetched=served-by-the-host" in text, text[-3000:]
     assert small.returncode == 0 and small.stdout == b"served-by-the-guest\n", small
     bigsum = [x for x in text.splitlines() if x.startswith("HULL-TEST: bigsum=")][0]
     assert fetched.returncode == 0 and len(fetched.stdout) == 4 << 20, fetched.stderr
@@ -184,6 +216,13 @@ def run_vm(hull, kernel, *args, ns=None):
     ("tap=htap16,queues=0", "--net: queues=0: expected a number of queue pairs"),
     ("tap=stap16,queues=2", "--net tap=stap16: not a multi_queue tap interface (ip tuntap add "
      "dev stap16 mode tap multi_queue)"),
+    ("tap=htap16,vhost=maybe", "--net: vhost=maybe: expected on, off or auto"),
+    ("tap=htap16,vhost=on,rx_bps=1M", "--net tap=htap16: vhost=on: rate limits need the "
+     "user-space datapath (vhost=off or auto)"),
+    pytest.param("tap=htap16,vhost=on", "--net tap=htap16,vhost=on: /dev/vhost-net (the "
+                 "vhost_net module): No such file or directory",
+                 marks=pytest.mark.skipif(os.path.exists("/dev/vhost-net"),
+                                          reason="this host has /dev/vhost-net")),
 ])
 def test_net_errors(hull, kernel, netns_tap, net, msg):
     """One line naming --net, exit 125, before the VM is built (so on any host)."""

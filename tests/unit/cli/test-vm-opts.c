@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -172,6 +173,39 @@ static void test_net_rate(void **state)
 	assert_int_equal(vm_opt_net(s5, &n, &err), 0);
 	assert_int_equal(n.rx_rate.bytes.size, 0);
 	assert_int_equal(n.tx_rate.ops.size, 0);
+	assert_int_equal(n.vhost, VM_NET_VHOST_AUTO);
+}
+
+static void test_net_vhost(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		enum vm_net_vhost v;
+	} cases[] = {
+		{ "tap=t0,vhost=on", 0, VM_NET_VHOST_ON },
+		{ "vhost=off,tap=t0", 0, VM_NET_VHOST_OFF },
+		{ "tap=t0,vhost=auto,queues=2", 0, VM_NET_VHOST_AUTO },
+		{ "tap=t0,vhost=", -EINVAL, 0 },
+		{ "tap=t0,vhost=yes", -EINVAL, 0 },
+		{ "tap=t0,vhost", -EINVAL, 0 },
+	};
+	struct hull_err err = { 0 };
+	struct vm_net_config n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char s[64];
+
+		snprintf(s, sizeof(s), "%s", cases[i].s);
+		assert_int_equal(vm_opt_net(s, &n, &err), cases[i].r);
+		if (cases[i].r == 0)
+			assert_int_equal(n.vhost, cases[i].v);
+	}
+	assert_non_null(strstr(err.msg, "unknown option 'vhost'"));
+	char s[] = "tap=t0,vhost=yes";
+	assert_int_equal(vm_opt_net(s, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "--net: vhost=yes: expected on, off or auto");
 }
 
 static void test_disk_rate(void **state)
@@ -223,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_balloon),
 		cmocka_unit_test(test_disk_rate),
 		cmocka_unit_test(test_net_rate),
+		cmocka_unit_test(test_net_vhost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
