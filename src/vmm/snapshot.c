@@ -156,6 +156,7 @@ static char *config_dump(const struct vm_config *cfg)
 			 "cmdline", cfg->cmdline, "console", console_names[cfg->console], "rng",
 			 cfg->rng, "shutdown_timeout", (int)cfg->shutdown_timeout_s, "disks", disks,
 			 "nets", nets);
+	snapshot_config_devices(cfg, root);
 	return hjson_dump(root, JSON_INDENT(2));
 }
 

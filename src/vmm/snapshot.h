@@ -17,6 +17,7 @@
 #include "common/error.h"
 
 struct vm;
+struct vm_config;
 
 #define SNAPSHOT_CONFIG "config.json"
 #define SNAPSHOT_STATE "state"
@@ -30,6 +31,13 @@ struct vm;
  * Event loop thread. 0 or -errno with err naming the file.
  */
 int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *err);
+
+/*
+ * config.json's "vsock" and "balloon" (snapshot-restore.c reads them back): set on root, a
+ * jansson object.
+ */
+struct json_t;
+void snapshot_config_devices(const struct vm_config *cfg, struct json_t *root);
 
 /* Restore (vm.c): map DIR/memory copy-on-write as guest RAM, after checking its size. */
 int snapshot_memory_map(struct vm *vm, struct hull_err *err);
