@@ -132,6 +132,21 @@ static void pci_dev_free(void *dev)
 	pci_bus_free(dev);
 }
 
+static void pci_dev_reset(void *dev)
+{
+	pci_bus_reset(dev);
+}
+
+static void pci_dev_save(void *dev, struct state_writer *w)
+{
+	pci_bus_save(dev, w);
+}
+
+static int pci_dev_load(void *dev, struct state_reader *r)
+{
+	return pci_bus_load(dev, r);
+}
+
 static unsigned blk_count(const struct vm_config *cfg)
 {
 	return has_pci(cfg) ? (unsigned)cfg->n_disks : 0;
@@ -344,7 +359,7 @@ static const struct vm_device_ops i8042_ops = {
 };
 static const struct vm_device_ops pci_ops = {
 	.name = "pci", .state_id = 4, .count = pci_count, .create = pci_dev_create,
-	.free = pci_dev_free,
+	.free = pci_dev_free, .reset = pci_dev_reset, .save = pci_dev_save, .load = pci_dev_load,
 };
 static const struct vm_device_ops blk_ops = {
 	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
