@@ -389,8 +389,8 @@ def clone_netns(tmp_path):
 
 
 def _ping(ns):
-    return subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "2", "-W", "10",
-                           "10.77.17.2"], capture_output=True, text=True, timeout=120)
+    return subprocess.run(["ip", "netns", "exec", ns, "busybox", "ping", "-c", "2", "-W",
+                           "10", "10.77.17.2"], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.sandbox
