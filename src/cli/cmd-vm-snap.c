@@ -40,11 +40,19 @@ const struct cli_command vm_snapshot_cmd = {
 	.summary = "Snapshot a running VM (vCPUs, devices, memory) into a directory.",
 };
 
+/* long-only option ids, in clone17's block (0x1d00) */
+#define OPT_RESTORE_NET 0x1d00
+#define OPT_RESTORE_VSOCK 0x1d01
+
 static const struct cli_option vm_restore_opts[] = {
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "paused", no_argument, NULL, 'p', NULL, "keep the vCPUs paused until the API's resume" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print the restore's setup time to stderr" },
+	{ "net", required_argument, NULL, OPT_RESTORE_NET, "NET",
+	  "this clone's tap (tap=IF[,mac=MAC][,rx_bps=...]): one per snapshot NIC, in order" },
+	{ "vsock", required_argument, NULL, OPT_RESTORE_VSOCK, "CID|auto",
+	  "this clone's vsock CID (default: the snapshot's)" },
 	{ 0 },
 };
 const struct cli_command vm_restore_cmd = {
@@ -137,6 +145,7 @@ int vm_restore_main(int argc, char **argv)
 {
 	struct vm_config opts;
 	struct vm_stats stats;
+	cleanup_free struct vm_net_config *nets = NULL;
 	struct hull_err err = { 0 };
 	enum vm_stop stop = VM_STOP_NONE;
 	int c, r;
@@ -149,6 +158,22 @@ int vm_restore_main(int argc, char **argv)
 		case 'p': opts.start_paused = cli_opt_on; break;
 		case 'P': opts.allow_pvm = cli_opt_on; break;
 		case 'S': opts.stats = cli_opt_on ? &stats : NULL; break;
+		case OPT_RESTORE_NET:
+			nets = xreallocarray(nets, opts.n_nets + 1, sizeof(*nets));
+			if (vm_opt_net(optarg, &nets[opts.n_nets], &err) < 0) {
+				cli_opt_error(&vm_restore_cmd, "%s", err.msg);
+				return 125;
+			}
+			opts.nets = nets;
+			opts.n_nets++;
+			break;
+		case OPT_RESTORE_VSOCK:
+			if (vm_opt_vsock(optarg, &opts) < 0) {
+				cli_opt_error(&vm_restore_cmd, "--vsock %s: expected a CID or auto",
+					      optarg);
+				return 125;
+			}
+			break;
 		default: return 125;
 		}
 	}

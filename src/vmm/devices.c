@@ -10,6 +10,7 @@
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
+#include "vmm/dev/vmgenid.h"
 #include "vmm/pci.h"
 #include "vmm/state.h"
 #include "vmm/virtio/balloon.h"
@@ -130,6 +131,21 @@ static int pci_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_e
 static void pci_dev_free(void *dev)
 {
 	pci_bus_free(dev);
+}
+
+static void pci_dev_reset(void *dev)
+{
+	pci_bus_reset(dev);
+}
+
+static void pci_dev_save(void *dev, struct state_writer *w)
+{
+	pci_bus_save(dev, w);
+}
+
+static int pci_dev_load(void *dev, struct state_reader *r)
+{
+	return pci_bus_load(dev, r);
 }
 
 static unsigned blk_count(const struct vm_config *cfg)
@@ -321,6 +337,38 @@ static int net_dev_load(void *dev, struct state_reader *r)
 	return virtio_net_load(dev, r);
 }
 
+/* ACPI platforms only (the DSDT names it): every VM with a Linux kernel. */
+static unsigned vmgenid_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg);
+}
+
+static int vmgenid_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	return vmgenid_create(vm, (struct vmgenid **)ret, err);
+}
+
+/* A reboot is the same VM: it keeps its generation ID (Hyper-V's too). */
+static void vmgenid_dev_reset(void *dev)
+{
+	(void)dev;
+}
+
+static void vmgenid_dev_free(void *dev)
+{
+	vmgenid_free(dev);
+}
+
+static void vmgenid_dev_save(void *dev, struct state_writer *w)
+{
+	vmgenid_save(dev, w);
+}
+
+static int vmgenid_dev_load(void *dev, struct state_reader *r)
+{
+	return vmgenid_load(dev, r);
+}
+
 static void virtio_dev_reset(void *dev)
 {
 	virtio_pci_reset(dev);
@@ -352,7 +400,7 @@ static const struct vm_device_ops i8042_ops = {
 };
 static const struct vm_device_ops pci_ops = {
 	.name = "pci", .state_id = 4, .count = pci_count, .create = pci_dev_create,
-	.free = pci_dev_free,
+	.free = pci_dev_free, .reset = pci_dev_reset, .save = pci_dev_save, .load = pci_dev_load,
 };
 static const struct vm_device_ops blk_ops = {
 	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
@@ -392,6 +440,12 @@ static const struct vm_device_ops mem_ops = {
 	.save = mem_dev_save, .load = mem_dev_load, .metrics = mem_dev_metrics,
 };
 
+static const struct vm_device_ops vmgenid_ops = {
+	.name = "vmgenid", .state_id = 0x17, .count = vmgenid_count,
+	.create = vmgenid_dev_create, .reset = vmgenid_dev_reset, .free = vmgenid_dev_free,
+	.save = vmgenid_dev_save, .load = vmgenid_dev_load,
+};
+
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
@@ -399,6 +453,7 @@ static const struct vm_device_ops *const device_table[] = {
 	&balloon_ops,
 	&vsock_ops,
 	&mem_ops,
+	&vmgenid_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 /* Type 0 header offsets (PCI Local Bus 3.0, 6.1). */
@@ -182,22 +183,109 @@ void pci_bus_free(struct pci_bus *b)
 	free(b);
 }
 
-int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
+/* Firmware's job: give the device in slot a BAR, 64 KiB apart, and enable decoding. */
+static void pci_firmware_assign(struct pci_dev *d, unsigned slot)
 {
-	/* Firmware's job: give each device a BAR, 64 KiB apart, and enable decoding. */
-	uint64_t addr = PCI_MMIO_BASE + (uint64_t)b->n * 0x10000;
+	uint64_t addr = PCI_MMIO_BASE + (uint64_t)slot * 0x10000;
 
-	if (b->n >= PCI_MAX_DEVICES || d->bar_size > 0x10000 ||
-	    (d->bar_size & (d->bar_size - 1)))
-		return -ENOSPC;
 	if (d->bar_size) {
 		wr32(d->cfg + PCI_BAR0, (uint32_t)addr | 0x4);
 		wr32(d->cfg + PCI_BAR1, 0);
 		d->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
 	}
+}
+
+int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
+{
+	if (b->n >= PCI_MAX_DEVICES || d->bar_size > 0x10000 ||
+	    (d->bar_size & (d->bar_size - 1)))
+		return -ENOSPC;
+	pci_firmware_assign(d, b->n);
 	pthread_mutex_lock(&b->lock);
 	b->dev[b->n] = d;
 	pci_bar_update(d);
 	pthread_mutex_unlock(&b->lock);
 	return (int)b->n++;
+}
+
+/*
+ * The header bytes a guest can write, per function: command (2 bytes), BAR0 and BAR1 as
+ * programmed, the interrupt line. Capabilities above 0x40 are the device's to save (virtio
+ * rebuilds them from its MSI-X state); everything else in the header is read-only.
+ */
+struct pci_hdr_state {
+	uint8_t cmd, cmd_hi, int_line;
+	uint32_t bar0, bar1;
+};
+
+void pci_bus_reset(struct pci_bus *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->addr = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pci_dev *d = b->dev[i];
+
+		d->cfg[PCI_COMMAND] = d->cfg[PCI_COMMAND + 1] = d->cfg[PCI_INTERRUPT_LINE] = 0;
+		pci_firmware_assign(d, i);
+		pci_bar_update(d);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+void pci_bus_save(struct pci_bus *b, struct state_writer *w)
+{
+	pthread_mutex_lock(&b->lock);
+	state_put_u32(w, b->addr);
+	state_put_u32(w, b->n);
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct pci_dev *d = b->dev[i];
+
+		state_put_u8(w, d->cfg[PCI_COMMAND]);
+		state_put_u8(w, d->cfg[PCI_COMMAND + 1]);
+		state_put_u32(w, rd32(d->cfg + PCI_BAR0));
+		state_put_u32(w, rd32(d->cfg + PCI_BAR1));
+		state_put_u8(w, d->cfg[PCI_INTERRUPT_LINE]);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* A function's saved header as pci_cfg_write could have left it on this device. */
+static bool pci_hdr_valid(const struct pci_dev *d, const struct pci_hdr_state *h)
+{
+	if ((h->cmd & ~0x07) || (h->cmd_hi & ~0x04))
+		return false;
+	if (!d->bar_size)
+		return h->bar0 == rd32(d->cfg + PCI_BAR0) && h->bar1 == rd32(d->cfg + PCI_BAR1);
+	return (h->bar0 & 0xf) == 0x4 && (h->bar0 & (d->bar_size - 1) & ~0xfU) == 0;
+}
+
+int pci_bus_load(struct pci_bus *b, struct state_reader *r)
+{
+	struct pci_hdr_state h[PCI_MAX_DEVICES];
+	uint32_t addr = 0, n = 0;
+
+	if (state_get_u32(r, &addr) < 0 || (addr & ~0x80fffffcU) || state_get_u32(r, &n) < 0 ||
+	    n != b->n)
+		return -EBADMSG;
+	for (unsigned i = 0; i < n; i++)
+		if (state_get_u8(r, &h[i].cmd) < 0 || state_get_u8(r, &h[i].cmd_hi) < 0 ||
+		    state_get_u32(r, &h[i].bar0) < 0 || state_get_u32(r, &h[i].bar1) < 0 ||
+		    state_get_u8(r, &h[i].int_line) < 0 || !pci_hdr_valid(b->dev[i], &h[i]))
+			return -EBADMSG;
+	if (state_reader_done(r) < 0)
+		return -EBADMSG;
+	pthread_mutex_lock(&b->lock);
+	b->addr = addr;
+	for (unsigned i = 0; i < n; i++) {
+		struct pci_dev *d = b->dev[i];
+
+		d->cfg[PCI_COMMAND] = h[i].cmd;
+		d->cfg[PCI_COMMAND + 1] = h[i].cmd_hi;
+		wr32(d->cfg + PCI_BAR0, h[i].bar0);
+		wr32(d->cfg + PCI_BAR1, h[i].bar1);
+		d->cfg[PCI_INTERRUPT_LINE] = h[i].int_line;
+		pci_bar_update(d); /* the device moves its BAR (and ioeventfds) to where it was */
+	}
+	pthread_mutex_unlock(&b->lock);
+	return 0;
 }

@@ -10,6 +10,8 @@
 
 struct vm;
 struct pci_bus;
+struct state_writer;
+struct state_reader;
 
 #define PCI_MMIO_BASE 0xC0000000ULL
 #define PCI_MMIO_END 0xFEC00000ULL
@@ -33,6 +35,16 @@ int pci_bus_create(struct vm *vm, struct pci_bus **ret, struct hull_err *err);
 void pci_bus_free(struct pci_bus *b);
 /* Add d at the next slot with BAR0 placed in the MMIO window; returns the slot or -errno. */
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d);
+
+/*
+ * Guest state: the conf1 address register and each function's writable header (command,
+ * BAR0/BAR1 as programmed, interrupt line). Load: 0, or -EBADMSG (another device count, a
+ * value the guest could not have written) with nothing changed; moved BARs are announced
+ * through bar_moved. Reset: the firmware's assignment again (pci_bus_add's).
+ */
+void pci_bus_save(struct pci_bus *b, struct state_writer *w);
+int pci_bus_load(struct pci_bus *b, struct state_reader *r);
+void pci_bus_reset(struct pci_bus *b);
 
 /* Config-space and MMIO entry points, exposed for unit tests. */
 void pci_conf_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,57 @@ static int config_nets(json_t *arr, const char *where, struct snap_config *sc,
 	return 0;
 }
 
+void snapshot_config_devices(const struct vm_config *cfg, json_t *root)
+{
+	const struct vm_balloon_config *b = &cfg->balloon;
+
+	json_object_set_new(root, "vsock",
+			    cfg->vsock ? json_pack("{s:I, s:b}", "cid", (json_int_t)cfg->vsock_cid,
+						   "auto", cfg->vsock_auto)
+				       : json_null());
+	json_object_set_new(root, "balloon",
+			    b->enabled ? json_pack("{s:I, s:b, s:i, s:b}", "amount_mib",
+						   (json_int_t)b->amount_mib, "deflate_on_oom",
+						   b->deflate_on_oom, "stats", (int)b->stats_s,
+						   "free_page_reporting", b->free_page_reporting)
+				   : json_null());
+}
+
+/* "vsock" and "balloon": null or absent (a snapshot from before they were saved) for none. */
+static int config_devices(const char *path, struct snap_config *sc, struct hull_err *err)
+{
+	json_t *v = json_object_get(sc->root, "vsock"), *b = json_object_get(sc->root, "balloon");
+	struct vm_balloon_config *bc = &sc->cfg.balloon;
+	int64_t cid = 0, amount = 0, stats = 0;
+	char w[300];
+
+	if (v && !json_is_null(v)) {
+		(void)snprintf(w, sizeof(w), "%s: vsock", path);
+		if (!json_is_object(v) ||
+		    hjson_get_int(v, "cid", w, true, 0, UINT32_MAX, &cid, err) < 0 ||
+		    hjson_get_bool(v, "auto", w, true, &sc->cfg.vsock_auto, err) < 0)
+			return hull_err_setx(err, EINVAL, "%s: expected {\"cid\": N, \"auto\": B}",
+					     w);
+		sc->cfg.vsock = true;
+		sc->cfg.vsock_cid = (uint64_t)cid;
+	}
+	if (b && !json_is_null(b)) {
+		(void)snprintf(w, sizeof(w), "%s: balloon", path);
+		if (!json_is_object(b) ||
+		    hjson_get_int(b, "amount_mib", w, true, 0, UINT32_MAX, &amount, err) < 0 ||
+		    hjson_get_bool(b, "deflate_on_oom", w, true, &bc->deflate_on_oom, err) < 0 ||
+		    hjson_get_int(b, "stats", w, true, 0, VM_BALLOON_STATS_MAX_S, &stats, err) < 0 ||
+		    hjson_get_bool(b, "free_page_reporting", w, true, &bc->free_page_reporting,
+				   err) < 0)
+			return hull_err_setx(err, EINVAL, "%s: expected amount_mib, deflate_on_oom, "
+					     "stats and free_page_reporting", w);
+		bc->enabled = true;
+		bc->amount_mib = (uint32_t)amount;
+		bc->stats_s = (unsigned)stats;
+	}
+	return 0;
+}
+
 static int config_read(const char *dir, struct snap_config *sc, struct hull_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, SNAPSHOT_CONFIG);
@@ -138,7 +190,47 @@ static int config_read(const char *dir, struct snap_config *sc, struct hull_err 
 	r = config_disks(disks, path, sc, err);
 	if (r == 0)
 		r = config_nets(nets, path, sc, err);
+	if (r == 0)
+		r = config_devices(path, sc, err);
 	return r;
+}
+
+/*
+ * The clone's own identity from opts: a tap (and MAC, rate limits) per NIC, in the snapshot's
+ * order, and a vsock CID. The device set must be the snapshot's: the guest has those devices.
+ */
+static int config_identity(struct snap_config *sc, const struct vm_config *opts,
+			   struct hull_err *err)
+{
+	if (opts->n_nets && opts->n_nets != sc->cfg.n_nets)
+		return hull_err_setx(err, EINVAL,
+				     "--net: the snapshot has %zu NIC%s, %zu given (one --net per "
+				     "NIC, in the snapshot's order)",
+				     sc->cfg.n_nets, sc->cfg.n_nets == 1 ? "" : "s", opts->n_nets);
+	for (size_t i = 0; i < opts->n_nets; i++) {
+		const struct vm_net_config *o = &opts->nets[i];
+		struct vm_net_config *n = &sc->nets[i];
+
+		if (o->queues && o->queues != n->queues)
+			return hull_err_setx(err, EINVAL,
+					     "--net %s: queues=%u, but the snapshot's NIC %zu has %u "
+					     "(the guest's driver uses them)",
+					     o->tap, o->queues, i, n->queues);
+		n->tap = o->tap;
+		n->rx_rate = o->rx_rate;
+		n->tx_rate = o->tx_rate;
+		if (o->mac_set) {
+			memcpy(n->mac, o->mac, 6);
+			n->mac_set = true;
+		}
+	}
+	if (opts->vsock && !sc->cfg.vsock)
+		return hull_err_setx(err, EINVAL, "--vsock: the snapshot has no vsock device");
+	if (opts->vsock) {
+		sc->cfg.vsock_auto = opts->vsock_auto;
+		sc->cfg.vsock_cid = opts->vsock_cid;
+	}
+	return 0;
 }
 
 int vmm_restore(const char *dir, const struct vm_config *opts, enum vm_stop *ret_stop,
@@ -152,6 +244,8 @@ int vmm_restore(const char *dir, const struct vm_config *opts, enum vm_stop *ret
 	*ret_stop = VM_STOP_NONE;
 	r = config_read(dir, &sc, err);
 	/* the state file's framing and CRCs before anything else: no KVM needed for those */
+	if (r == 0)
+		r = config_identity(&sc, opts, err);
 	if (r == 0)
 		r = snapshot_state_check(dir, &state, &len, err);
 	if (r == 0) {

@@ -162,6 +162,7 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 		json_object_set_new(root, "parent", json_string(ident->parent));
 		json_object_set_new(root, "parent_id", json_string(ident->parent_id));
 	}
+	snapshot_config_devices(cfg, root);
 	return hjson_dump(root, JSON_INDENT(2));
 }
 

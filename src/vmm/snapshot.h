@@ -18,6 +18,7 @@
 
 struct vm;
 struct state_writer;
+struct vm_config;
 
 #define SNAPSHOT_CONFIG "config.json"
 #define SNAPSHOT_STATE "state"
@@ -31,6 +32,13 @@ struct state_writer;
  * Event loop thread. 0 or -errno with err naming the file.
  */
 int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *err);
+
+/*
+ * config.json's "vsock" and "balloon" (snapshot-restore.c reads them back): set on root, a
+ * jansson object.
+ */
+struct json_t;
+void snapshot_config_devices(const struct vm_config *cfg, struct json_t *root);
 
 /*
  * Restore (vm.c): map the chain's base DIR/memory copy-on-write as guest RAM (after checking

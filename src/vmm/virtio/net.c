@@ -135,6 +135,9 @@ struct virtio_net {
 	unsigned n_pairs;       /* pairs the device has (max_virtqueue_pairs) */
 	unsigned pairs_in_use;  /* pairs the driver uses: 1 until VQ_PAIRS_SET (5.1.6.5.5) */
 	uint64_t offloads_for; /* driver features the tap's offloads were set for */
+	/* --net mac= given: a load keeps it over the saved config's (a restored clone's MAC) */
+	bool mac_fixed;
+	uint8_t mac[6];
 	struct net_pair pair[VM_NET_MAX_QUEUE_PAIRS];
 	struct virtio_net_counters ctr;
 	bool vhost;          /* the datapath is vhost-net's */
@@ -851,6 +854,8 @@ int virtio_net_create(struct vm *vm, const struct vm_net_config *c, struct virti
 	if (!c->mac_set)
 		net_random_mac(mac);
 	n = net_alloc(mac, b->fd, b->n_pairs);
+	n->mac_fixed = c->mac_set;
+	memcpy(n->mac, mac, 6);
 	for (unsigned i = 0; i < b->n_pairs; i++)
 		b->fd[i] = -1;
 	if (b->vhost)
@@ -973,6 +978,8 @@ int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r)
 	for (unsigned i = 0; i < n->n_pairs; i++)
 		n->pair[i].pkt_len = 0;
 	n->offloads_for = ~0ULL; /* the tap's offloads follow the loaded features */
+	if (n->mac_fixed) /* the guest reads it when its driver probes again (docs/vmm.md) */
+		memcpy(n->v.st.config, n->mac, 6);
 	net_set_pairs(n, pairs);
 	pthread_mutex_unlock(&v->lock);
 	return 0;

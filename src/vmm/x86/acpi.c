@@ -239,7 +239,71 @@ static size_t isa_device(uint8_t *out, const char *name, const uint8_t *hid, con
 	return aml_wrap(out, dev_op, 2, body, n);
 }
 
-/* DSDT body: \_S5 and \_SB.PCI0, \_SB.COM1, \_SB.RTC, \_SB.PS2K. Returns its length. */
+/* Name(name, "str"): a string object. Returns its length. */
+static size_t aml_name_str(uint8_t *out, const char *name, const char *str)
+{
+	size_t len = strlen(str) + 1;
+
+	out[0] = 0x08; /* NameOp */
+	memcpy(out + 1, name, 4);
+	out[5] = 0x0d; /* StringPrefix */
+	memcpy(out + 6, str, len);
+	return 6 + len;
+}
+
+/*
+ * The VM generation ID (dev/vmgenid.c, Linux's drivers/virt/vmgenid.c binds on the _CID,
+ * which ACPICA upper-cases):
+ *   Device(VGEN) { _HID "HULLVGID", _CID and _DDN "VM_Gen_Counter", _STA 0x0F,
+ *                  Name(ADDR, Package() { low 32 bits, high 32 bits of the GUID's address }) }
+ * and the generic event device that delivers its notify on a hardware-reduced platform:
+ *   Device(GED0) { _HID "ACPI0013", _UID 0,
+ *                  _CRS Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { GSI },
+ *                  Method(_EVT, 1) { If (Arg0 == GSI) { Notify(\_SB.VGEN, 0x80) } } }
+ */
+static size_t vmgenid_devices(uint8_t *out)
+{
+	static const uint8_t dev_op[] = { 0x5b, 0x82 };
+	const uint32_t lo = (uint32_t)LAYOUT_VMGENID, hi = (uint32_t)(LAYOUT_VMGENID >> 32);
+	const uint8_t addr[] = { 0x02, 0x0c, (uint8_t)lo, (uint8_t)(lo >> 8), (uint8_t)(lo >> 16),
+				 (uint8_t)(lo >> 24), 0x0c, (uint8_t)hi, (uint8_t)(hi >> 8),
+				 (uint8_t)(hi >> 16), (uint8_t)(hi >> 24) };
+	const uint8_t crs[] = { 0x0a, 11, 0x89, 0x06, 0x00, 0x03, 0x01, VMGENID_GED_GSI, 0, 0, 0,
+				0x79, 0x00 };
+	const uint8_t evt_if[] = { 0x93, 0x68, 0x0a, VMGENID_GED_GSI, /* LEqual(Arg0, GSI) */
+				   0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N',
+				   0x0a, 0x80 }; /* Notify(\_SB.VGEN, 0x80) */
+	uint8_t body[160], evt[64];
+	size_t n, e, len;
+
+	memcpy(body, "VGEN", 4);
+	n = 4 + aml_name_str(body + 4, "_HID", "HULLVGID");
+	n += aml_name_str(body + n, "_CID", "VM_Gen_Counter");
+	n += aml_name_str(body + n, "_DDN", "VM_Gen_Counter");
+	memcpy(body + n, (const uint8_t[]){ 0x08, '_', 'S', 'T', 'A', 0x0a, 0x0f }, 7);
+	n += 7;
+	memcpy(body + n, (const uint8_t[]){ 0x08, 'A', 'D', 'D', 'R' }, 5);
+	n += 5;
+	n += aml_wrap(body + n, (const uint8_t[]){ 0x12 }, 1, addr, sizeof(addr));
+	len = aml_wrap(out, dev_op, 2, body, n);
+
+	memcpy(body, "GED0", 4);
+	n = 4 + aml_name_str(body + 4, "_HID", "ACPI0013");
+	memcpy(body + n, (const uint8_t[]){ 0x08, '_', 'U', 'I', 'D', 0x00 }, 6);
+	n += 6;
+	memcpy(body + n, (const uint8_t[]){ 0x08, '_', 'C', 'R', 'S' }, 5);
+	n += 5;
+	n += aml_wrap(body + n, (const uint8_t[]){ 0x11 }, 1, crs, sizeof(crs));
+	memcpy(evt, "_EVT\x01", 5); /* one argument, not serialized */
+	e = 5 + aml_wrap(evt + 5, (const uint8_t[]){ 0xa0 }, 1, evt_if, sizeof(evt_if));
+	n += aml_wrap(body + n, (const uint8_t[]){ 0x14 }, 1, evt, e);
+	return len + aml_wrap(out + len, dev_op, 2, body, n);
+}
+
+/*
+ * DSDT body: \_S5 and \_SB.PCI0, \_SB.COM1, \_SB.RTC, \_SB.PS2K, \_SB.VGEN, \_SB.GED0.
+ * Returns its length.
+ */
 static size_t dsdt_body(uint8_t *out)
 {
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
@@ -250,7 +314,7 @@ static size_t dsdt_body(uint8_t *out)
 	static const uint8_t buffer_op[] = { 0x11 };
 	static const uint8_t dev_op[] = { 0x5b, 0x82 };
 	static const uint8_t scope_op[] = { 0x10 };
-	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[512];
+	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[1024];
 	size_t n = 0, d = 0, s = 0;
 
 	memcpy(out, s5, sizeof(s5));
@@ -274,6 +338,7 @@ static size_t dsdt_body(uint8_t *out)
 	s += isa_device(scope_body + s, "COM1", com1_hid, com1_crs, sizeof(com1_crs));
 	s += isa_device(scope_body + s, "RTC_", rtc_hid, rtc_crs, sizeof(rtc_crs));
 	s += isa_device(scope_body + s, "PS2K", kbd_hid, kbd_crs, sizeof(kbd_crs));
+	s += vmgenid_devices(scope_body + s);
 	n += aml_wrap(out + n, scope_op, 1, scope_body, s);
 	return n;
 }

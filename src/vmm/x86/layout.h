@@ -27,3 +27,11 @@
 #define PM_SLP_EN 0x20
 #define PM_SLP_TYP_SHIFT 2
 #define PM_S5_TYP 5
+
+/*
+ * The VM generation ID (dev/vmgenid.c): its 16-byte GUID in the e820-reserved ACPI range,
+ * after the tables (acpi.c declares the address), and the GSI of the ACPI GED that tells the
+ * guest it changed (Notify 0x80 to the VGEN device).
+ */
+#define LAYOUT_VMGENID 0xFE000ULL
+#define VMGENID_GED_GSI 5

@@ -267,3 +267,214 @@ def test_linux_guest_counts_across_restore(hull, kernel, vmlinux, make_initramfs
         assert b"Linux version" not in after  # no boot: the guest went on
     step = int(vda.read_bytes()[:40].split(b"\n")[0].split()[1])
     assert step > last, (step, last)
+
+
+# The guest tells what its vmgenid driver (drivers/virt/vmgenid.c) did: bound to hull's VGEN
+# device at boot, and, once the CRNG is ready (a read of /dev/random waits for it), whether
+# the kernel logged the reseed that the generation ID's ACPI notify causes.
+VMGENID_INIT = r"""
+ls /sys/bus/acpi/drivers/vmgenid/ | grep -q HULLVGID && echo "HULL-TEST: vmgenid bound"
+dd if=/dev/random of=/dev/null bs=1 count=1 2>/dev/null
+echo "HULL-TEST: crng ready"
+i=0
+while true; do
+  i=$((i + 1))
+  if dmesg | grep -q "crng reseeded due to virtual machine fork"; then
+    echo "HULL-FORKED $i"
+  else
+    echo "HULL-SAME $i"
+  fi
+  usleep 200000
+done
+"""
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_linux_guest_reseeds_on_restore(hull, kernel, vmlinux, make_initramfs, tmp_path):
+    """The VM generation ID: Linux's vmgenid driver binds to hull's device at boot; a guest
+    snapshotted and killed never saw a VM fork; each of two clones restored from it (one
+    after the other) gets a new generation ID and its ACPI notify: the guest's kernel logs
+    that it reseeded its CRNG."""
+    from vmhelpers import INIT_PROLOGUE
+    initrd = make_initramfs(INIT_PROLOGUE + VMGENID_INIT, modules=())
+    sock, out1, snap = str(tmp_path / "a.sock"), tmp_path / "out1", tmp_path / "snap"
+    with open(out1, "wb") as f:
+        p = subprocess.Popen([hull, "vm", "run", "--kernel", vmlinux, "--initrd", initrd,
+                              "--memory", "256M", "--api-sock", sock,
+                              "--cmdline", "console=ttyS0 quiet"],
+                             stdout=f, stderr=subprocess.PIPE)
+    try:
+        before = _wait_for(out1, b"HULL-SAME 3\n", 600)
+        r = subprocess.run([hull, "vm", "snapshot", "--api-sock", sock, "--out", str(snap),
+                            "--paused"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    finally:
+        _kill(p)
+    assert b"HULL-TEST: vmgenid bound" in before, before[-3000:]
+    assert b"HULL-FORKED" not in out1.read_bytes()
+    for i in range(2):
+        out = tmp_path / f"restore{i}"
+        p = _restore(hull, snap, out)
+        try:
+            after = _wait_for(out, b"HULL-FORKED", 600)
+        finally:
+            _kill(p)
+        assert b"Linux version" not in after  # a restore, not a boot
+    shutil.rmtree(snap)
+
+
+# A guest with a NIC, vsock and a balloon: its address set, an echo server on vsock port
+# 5201 that serves one connection after another, then a tick per second on the console.
+CLONE_INIT = r"""
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.77.17.2/24 dev eth0
+echo "HULL-TEST: mac=$(cat /sys/class/net/eth0/address)"
+(while true; do /vsock-echo 5201 1 >/dev/null; done) &
+echo "HULL-TEST: ready"
+i=0
+while true; do
+  i=$((i + 1))
+  echo "HULL-TICK $i"
+  sleep 1
+done
+"""
+CLONE_MODULES = ("virtio_pci", "virtio_net", "vmw_vsock_virtio_transport", "virtio_balloon")
+
+
+def _sh(*cmd):
+    return subprocess.run(list(cmd), check=True, capture_output=True, text=True)
+
+
+def _vsock_echo(cid, seed, size=64 << 10):
+    """size seeded bytes to the guest's echo server and back: True when they came back."""
+    import socket
+    data = random.Random(seed).randbytes(size)
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    s.settimeout(120)
+    try:
+        s.connect((cid, 5201))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    return got == data
+
+
+@pytest.fixture
+def clone_netns(tmp_path):
+    """Two network namespaces, each with a tap `ctap17` at 10.77.17.1/24 (up): the parent
+    and each clone on their own, the guest's address the same in all. Removed afterwards."""
+    names = [f"hull-clone17-{os.getpid()}-{i}" for i in range(2)]
+    try:
+        for ns in names:
+            _sh("ip", "netns", "add", ns)
+            _sh("ip", "-n", ns, "link", "set", "lo", "up")
+            _sh("ip", "-n", ns, "tuntap", "add", "dev", "ctap17", "mode", "tap")
+            _sh("ip", "-n", ns, "addr", "add", "10.77.17.1/24", "dev", "ctap17")
+            _sh("ip", "-n", ns, "link", "set", "ctap17", "up")
+        yield names
+    finally:
+        for ns in names:
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+    left = _sh("ip", "netns", "list").stdout
+    assert not any(ns in left for ns in names)
+
+
+def _ping(ns):
+    return subprocess.run(["ip", "netns", "exec", ns, "busybox", "ping", "-c", "2", "-W",
+                           "10", "10.77.17.2"], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_linux_clones_own_net_and_vsock(hull, kernel, vmlinux, clone_netns, tmp_path):
+    """Snapshot of a guest with virtio-net, vsock and balloon: the parent killed, two clones
+    restored from it at once, each on a tap in its own namespace and with its own vsock CID
+    (the second also a new MAC): both keep running, answer ping on their tap and echo over
+    vsock at their new CID (the guest learnt it from the transport reset event)."""
+    from vmhelpers import INIT_PROLOGUE, REPO, vm_api
+    if not shutil.which("gcc"):
+        pytest.skip("gcc not installed")
+    echo = tmp_path / "vsock-echo"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(echo),
+                    str(REPO / "tests/integration/vm/vsock_echo.c")], check=True, timeout=120)
+    init = tmp_path / "init"
+    init.write_text(INIT_PROLOGUE + CLONE_INIT)
+    initrd = tmp_path / "initrd.cpio"
+    cmd = [hull, "vm", "initramfs", "--output", str(initrd), "--init", str(init),
+           "--module-dir", kernel[1], "--file", f"{echo}:/vsock-echo"]
+    for m in CLONE_MODULES:
+        cmd += ["--module", m]
+    subprocess.run(cmd, check=True, timeout=120)
+    ns = clone_netns
+    sock, out0, snap = str(tmp_path / "a.sock"), tmp_path / "parent", tmp_path / "snap"
+    with open(out0, "wb") as f:
+        p = subprocess.Popen(["ip", "netns", "exec", ns[0], hull, "vm", "run", "--kernel",
+                              vmlinux, "--initrd", str(initrd), "--memory", "256M",
+                              "--net", "tap=ctap17,mac=02:17:00:00:00:01", "--vsock", "auto",
+                              "--balloon", "on", "--api-sock", sock,
+                              "--cmdline", "console=ttyS0 quiet"],
+                             stdout=f, stderr=subprocess.PIPE)
+    try:
+        _wait_for(out0, b"HULL-TICK 2\n", 600)
+        cid0 = vm_api(sock, timeout=60)["vsock_cid"]
+        assert _vsock_echo(cid0, 1)
+        assert _ping(ns[0]).returncode == 0
+        r = subprocess.run([hull, "vm", "snapshot", "--api-sock", sock, "--out", str(snap),
+                            "--paused"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    finally:
+        _kill(p)
+    text = out0.read_bytes().decode(errors="replace")
+    assert "insmod" not in text and "HULL-TEST: mac=02:17:00:00:00:01" in text, text[-3000:]
+    clones = []
+    try:
+        for i, extra in enumerate((["--net", "tap=ctap17"],
+                                   ["--net", "tap=ctap17,mac=02:17:00:00:00:02"])):
+            csock, out = str(tmp_path / f"c{i}.sock"), tmp_path / f"clone{i}"
+            with open(out, "wb") as f:
+                clones.append((subprocess.Popen(
+                    ["ip", "netns", "exec", ns[i], hull, "vm", "restore", str(snap),
+                     "--api-sock", csock, "--vsock", "auto", *extra],
+                    stdout=f, stderr=subprocess.PIPE), csock, out))
+        cids = []
+        for c, csock, out in clones:
+            after = _wait_for(out, b"HULL-TICK", 600)
+            assert b"Linux version" not in after
+            cids.append(vm_api(csock, timeout=60)["vsock_cid"])
+        assert len(set(cids)) == 2, cids
+        for i, (c, csock, out) in enumerate(clones):
+            assert c.poll() is None, c.stderr.read()
+            assert _ping(ns[i]).returncode == 0, (i, out.read_bytes()[-2000:])
+            assert _vsock_echo(cids[i], 10 + i), (i, cids, out.read_bytes()[-2000:])
+        for c, _, _ in clones:
+            assert c.poll() is None  # both still run
+    finally:
+        for c, _, _ in clones:
+            _kill(c)
+    shutil.rmtree(snap)
+
+
+def test_restore_identity_must_match_snapshot(hull, tiny_guest, tmp_path):
+    """A clone's --net and --vsock replace the snapshot's devices' host side: a set that does
+    not match the snapshot's devices is one line naming the flag, exit 125, nothing run."""
+    snap, _ = _snapshot_paused(hull, tiny_guest, tmp_path)
+    for extra, words in ((["--net", "tap=nosuch17"], ["--net", "0 NICs, 1 given"]),
+                         (["--vsock", "7"], ["--vsock", "no vsock device"]),
+                         (["--vsock", "auto"], ["--vsock", "no vsock device"]),
+                         (["--vsock", "x"], ["--vsock x", "CID or auto"]),
+                         (["--net", "mac=02:00:00:00:00:01"], ["--net", "tap=IFNAME"])):
+        r = subprocess.run([hull, "vm", "restore", str(snap), "--allow-pvm", *extra],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 125, (extra, r.returncode, r.stderr)
+        assert r.stdout == "" and r.stderr.count("\n") == 1, (extra, r.stderr)
+        assert all(w in r.stderr for w in words), (extra, r.stderr)
+    shutil.rmtree(snap)

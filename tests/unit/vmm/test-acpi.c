@@ -55,6 +55,14 @@ static void check(unsigned ncpus)
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "PS2K", 4));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x41\xd0\x03\x03", 4));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x22\x02\x00", 3));
+	/* the generation ID: _CID VM_Gen_Counter, ADDR = Package { LAYOUT_VMGENID, 0 }, GED */
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "VGEN", 4));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x0dVM_Gen_Counter", 16));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4),
+			       "ADDR\x12\x0c\x02\x0c\x00\xe0\x0f\x00\x0c\x00\x00\x00\x00", 17));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x0d" "ACPI0013", 9));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x89\x06\x00\x03\x01\x05", 6));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x86\x5c\x2e_SB_VGEN\x0a\x80", 13));
 	for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {
 		assert_true(madt[off + 1] >= 2);
 		if (madt[off] == 0) {
