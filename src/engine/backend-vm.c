@@ -1,0 +1,866 @@
+/*
+ * The microVM backend (`hull run --vm`, docs/engine.md "hull run --vm"). The handle the
+ * engine waits for is a shim, a child of the caller that
+ *
+ *   1. starts hull-vmm (the kernel, the initramfs whose /init is the guest agent, the image's
+ *      root.erofs as a read-only disk, a vsock device, the control API on <state>/api.sock,
+ *      the serial console into <state>/console.log),
+ *   2. reads the guest's CID from the API and connects to the agent (vm-agent.h), then
+ *      tells create "ok" (or why not: nothing is left then),
+ *   3. on start, sends RUN (config.json's process, the hostname, /etc/hosts and resolv.conf
+ *      the engine wrote) and relays the container's stdio until EXIT,
+ *   4. waits for the VM to power off (the agent does when its process ends) and exits with
+ *      the process's code (137 when the VMM was killed).
+ *
+ * State, under <store>/vm/run/ID/: vmm.pid, cid, api.sock, console.log. kill sends a
+ * signal through the agent (SIGKILL: kills the VMM), exec is a child running an EXEC session.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/rmtree.h"
+#include "common/strv.h"
+#include "container/process.h"
+#include "engine/backend.h"
+#include "engine/config.h"
+#include "engine/vm-agent.h"
+#include "vmm/api-client.h"
+
+#define VM_CMDLINE "console=ttyS0 quiet panic=-1 hull.root=/dev/vda"
+#define VM_API_WAIT_MS 20000   /* the VMM's API socket answering */
+#define VM_AGENT_WAIT_MS 90000 /* the guest booted to a listening agent */
+#define VM_POWEROFF_WAIT_MS 10000
+#define VM_EXEC_CONNECT_MS 5000
+#define VM_FILE_MAX (1U << 20)
+
+static char *state_dir(const struct engine_backend *b, const struct ctr *c)
+{
+	return xasprintf("%s/%s", b->state_root, c->id);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The VMM of the state dir when it still runs: its pid file, checked against its command
+ * line (which names our API socket), so that a pid reused since is never signalled. */
+static pid_t vmm_pid(const char *dir)
+{
+	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
+	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *buf = NULL;
+	cleanup_free char *cmdline = NULL;
+	char path[64];
+	size_t len = 0;
+	long pid;
+
+	if (fd_read_file_at(AT_FDCWD, pf, 64, &buf, NULL) < 0)
+		return 0;
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 0)
+		return 0;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (fd_read_file_at(AT_FDCWD, path, 1 << 16, &cmdline, &len) < 0)
+		return 0;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	return strstr(cmdline, sock) ? (pid_t)pid : 0;
+}
+
+static int read_cid(const char *dir, uint32_t *ret, struct hull_err *err)
+{
+	cleanup_free char *p = xasprintf("%s/cid", dir);
+	cleanup_free char *buf = NULL;
+	int r = fd_read_file_at(AT_FDCWD, p, 64, &buf, NULL);
+	unsigned long v;
+
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", p);
+	v = strtoul(buf, NULL, 10);
+	if (v < 3 || v > UINT32_MAX - 1)
+		return hull_err_setx(err, EINVAL, "%s: bad CID", p);
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* What vm.json (engine/vmroot.h) says the VM is. */
+struct vm_spec {
+	const char *kernel, *initrd, *root;
+	int64_t mib, cpus;
+	json_t *json;
+};
+
+static int vm_spec_load(const struct ctr *c, struct vm_spec *v, struct hull_err *err)
+{
+	cleanup_free char *p = xasprintf("%s/vm.json", c->dir);
+	int r = hjson_load_file(p, VM_FILE_MAX, &v->json, err);
+
+	if (r == 0)
+		r = hjson_get_str(v->json, "Kernel", p, true, &v->kernel, err);
+	if (r == 0)
+		r = hjson_get_str(v->json, "Initrd", p, true, &v->initrd, err);
+	if (r == 0)
+		r = hjson_get_str(v->json, "Root", p, true, &v->root, err);
+	if (r == 0)
+		r = hjson_get_int(v->json, "MemoryMiB", p, true, 64, 1 << 20, &v->mib, err);
+	if (r == 0)
+		r = hjson_get_int(v->json, "CPUs", p, true, 1, 64, &v->cpus, err);
+	return r;
+}
+
+/* hull-vmm beside this hull (src/cli/hull-vmm.c), else this hull's `vm run`. */
+static void vmm_exec(const struct vm_spec *v, const char *dir)
+{
+	char self[PATH_MAX];
+	cleanup_free char *mem = xasprintf("%" PRId64 "M", v->mib);
+	cleanup_free char *cpus = xasprintf("%" PRId64, v->cpus);
+	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
+	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *vmm = NULL;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *argv[] = { "hull-vmm", "run", "--kernel", v->kernel, "--initrd", v->initrd,
+			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
+			       "--disk", disk, "--vsock", "auto", "--api-sock", sock, NULL };
+
+	if (n <= 0)
+		_exit(127);
+	self[n] = '\0';
+	vmm = xasprintf("%.*s/hull-vmm", (int)(strrchr(self, '/') - self), self);
+	(void)execv(vmm, (char **)argv);
+	/* hull vm run ...: the same options */
+	{
+		const char *argv2[ARRAY_SIZE(argv) + 1] = { "hull", "vm" };
+
+		memcpy(argv2 + 2, argv + 1, sizeof(argv) - sizeof(argv[0]));
+		(void)execv(self, (char **)argv2);
+	}
+	_exit(127);
+}
+
+/* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. */
+static int vmm_spawn(const struct vm_spec *v, const char *dir, pid_t *ret, struct hull_err *err)
+{
+	cleanup_free char *log = xasprintf("%s/console.log", dir);
+	cleanup_close int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cleanup_close int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sigset_t none;
+	pid_t pid;
+
+	if (logfd < 0 || null < 0)
+		return hull_err_set(err, errno, "%s", log);
+	pid = fork();
+	if (pid < 0)
+		return hull_err_set(err, errno, "fork");
+	if (pid == 0) {
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		(void)fd_close_from_except(3, NULL, 0);
+		vmm_exec(v, dir);
+	}
+	*ret = pid;
+	return 0;
+}
+
+/* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
+static int vmm_cid(const char *dir, pid_t vmm, uint32_t *ret, struct hull_err *err)
+{
+	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	long long end = now_ms() + VM_API_WAIT_MS;
+	int status;
+
+	while (now_ms() < end) {
+		cleanup_free char *body = NULL;
+		cleanup_json json_t *st = NULL;
+		struct hull_err e2;
+		int code = 0;
+
+		if (waitpid(vmm, &status, WNOHANG) == vmm)
+			return hull_err_setx(err, EIO, "the VMM exited (%d) before it was ready: "
+					     "see %s/console.log", WIFEXITED(status) ?
+					     WEXITSTATUS(status) : 128 + WTERMSIG(status), dir);
+		if (access(sock, F_OK) == 0 &&
+		    api_client_request(sock, "GET", "/", NULL, &code, &body, &e2) == 0 &&
+		    code == 200 && hjson_load_buf(body, strlen(body), "status", &st, &e2) == 0 &&
+		    json_integer_value(json_object_get(st, "vsock_cid")) > 2) {
+			*ret = (uint32_t)json_integer_value(json_object_get(st, "vsock_cid"));
+			return 0;
+		}
+		(void)usleep(20000);
+	}
+	return hull_err_setx(err, ETIMEDOUT, "the VMM's API %s did not answer", sock);
+}
+
+/* Connect to the agent, a second at a time, while the VMM lives. */
+static int agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd,
+		      struct hull_err *err)
+{
+	long long end = now_ms() + VM_AGENT_WAIT_MS;
+	int status;
+
+	for (;;) {
+		int r = vm_agent_connect(cid, 1000, ret_fd, NULL, err);
+
+		if (r == 0)
+			return 0;
+		if (waitpid(vmm, &status, WNOHANG) == vmm)
+			return hull_err_setx(err, EIO, "the VM stopped before its agent was ready: "
+					     "see %s/console.log", dir);
+		if (now_ms() >= end)
+			return hull_err_prefix(err, "the guest agent never became ready (see "
+					       "%s/console.log)", dir);
+	}
+}
+
+/* The VMM gone: reaped after the guest powered off, or killed after the grace time. */
+static int vmm_reap(pid_t vmm, int grace_ms)
+{
+	long long end = now_ms() + grace_ms;
+	int status = 0;
+
+	for (;;) {
+		pid_t r = waitpid(vmm, &status, WNOHANG);
+
+		if (r == vmm || (r < 0 && errno != EINTR))
+			return status;
+		if (now_ms() >= end) {
+			(void)kill(vmm, SIGKILL);
+			while (waitpid(vmm, &status, 0) < 0 && errno == EINTR)
+				;
+			return status;
+		}
+		(void)usleep(20000);
+	}
+}
+
+/* The process of config.json, and the files the engine wrote beside it. */
+struct vm_proc {
+	char **args, **env;
+	const char *cwd, *hostname;
+	char *hosts, *resolv;
+	uint32_t uid, gid;
+	uint32_t *gids;
+	size_t n_gids;
+	bool tty;
+	json_t *json;
+};
+
+static void vm_proc_free(struct vm_proc *p)
+{
+	strv_free(p->args);
+	strv_free(p->env);
+	free(p->hosts);
+	free(p->resolv);
+	free(p->gids);
+	json_decref(p->json);
+	memset(p, 0, sizeof(*p));
+}
+
+static int vm_proc_load(const struct ctr *c, struct vm_proc *p, struct hull_err *err)
+{
+	cleanup_free char *cfg = xasprintf("%s/config.json", c->dir);
+	cleanup_free char *hosts = xasprintf("%s/hosts", c->dir);
+	cleanup_free char *resolv = xasprintf("%s/resolv.conf", c->dir);
+	json_t *proc = NULL, *user, *g;
+	size_t i;
+	int r = hjson_load_file(cfg, 4 * VM_FILE_MAX, &p->json, err);
+
+	if (r == 0)
+		r = hjson_get_obj(p->json, "process", cfg, true, &proc, err);
+	if (r == 0)
+		r = hjson_get_strv(proc, "args", cfg, true, 65536, &p->args, err);
+	if (r == 0)
+		r = hjson_get_strv(proc, "env", cfg, false, 65536, &p->env, err);
+	if (r == 0)
+		r = hjson_get_str(proc, "cwd", cfg, false, &p->cwd, err);
+	if (r == 0)
+		r = hjson_get_str(p->json, "hostname", cfg, false, &p->hostname, err);
+	if (r < 0)
+		return r;
+	if (!p->env)
+		p->env = xcalloc(1, sizeof(char *));
+	p->tty = json_is_true(json_object_get(proc, "terminal"));
+	user = json_object_get(proc, "user");
+	p->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
+	p->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
+	p->gids = xcalloc(json_array_size(json_object_get(user, "additionalGids")) + 1,
+			  sizeof(*p->gids));
+	json_array_foreach(json_object_get(user, "additionalGids"), i, g)
+		p->gids[p->n_gids++] = (uint32_t)json_integer_value(g);
+	/* absent with --network none on an old record: the guest keeps the image's */
+	(void)fd_read_file_at(AT_FDCWD, hosts, VM_FILE_MAX, &p->hosts, NULL);
+	(void)fd_read_file_at(AT_FDCWD, resolv, VM_FILE_MAX, &p->resolv, NULL);
+	return 0;
+}
+
+static void agent_proc_of(const struct vm_proc *p, struct vm_agent_proc *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->args = p->args;
+	a->env = p->env;
+	a->cwd = p->cwd && *p->cwd ? p->cwd : "/";
+	a->uid = p->uid;
+	a->gid = p->gid;
+	a->gids = p->gids;
+	a->n_gids = p->n_gids;
+	a->hostname = p->hostname && *p->hostname ? p->hostname : NULL;
+	a->etc_hosts = p->hosts;
+	a->resolv = p->resolv;
+	a->tty = p->tty;
+}
+
+/*
+ * A terminal for the process: the engine gets the master over console_socket (as from the
+ * OCI runtime), the session relays the slave, raw: the guest's own pty does the line
+ * discipline. rows and cols: the size the master has now (0: unknown).
+ */
+static int host_pty(const char *console_socket, int *ret_slave, uint16_t *rows, uint16_t *cols,
+		    struct hull_err *err)
+{
+	cleanup_close int sock = -1;
+	cleanup_close int master = -1;
+	cleanup_close int slave = -1;
+	struct termios t;
+	struct winsize ws = { 0 };
+	int r;
+
+	if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
+		return hull_err_set(err, errno, "openpty");
+	if (tcgetattr(slave, &t) == 0) {
+		cfmakeraw(&t);
+		(void)tcsetattr(slave, TCSANOW, &t);
+	}
+	sock = process_console_connect(console_socket, err);
+	if (sock < 0)
+		return sock;
+	r = (int)fd_send_with_fd(sock, master, "/dev/ptmx", strlen("/dev/ptmx"));
+	if (r < 0)
+		return hull_err_set(err, -r, "send the pty master to the console socket");
+	if (ioctl(slave, TIOCGWINSZ, &ws) == 0) {
+		*rows = ws.ws_row;
+		*cols = ws.ws_col;
+	}
+	*ret_slave = steal_fd(&slave);
+	return 0;
+}
+
+/*
+ * The shim's signals (the engine forwards SIGINT, SIGTERM... to the handle) go to the
+ * process through the session's control pipe, and so does a new window size: with -t the
+ * host pty is the shim's controlling terminal, whose SIGWINCH follows the engine's resize.
+ */
+static const int shim_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static int shim_ctl = -1, shim_tty = -1;
+
+static void shim_on_signal(int sig)
+{
+	int e = errno;
+	struct winsize ws;
+
+	if (sig != SIGWINCH)
+		(void)vm_agent_ctl_signal(shim_ctl, sig);
+	else if (shim_tty >= 0 && ioctl(shim_tty, TIOCGWINSZ, &ws) == 0)
+		(void)vm_agent_ctl_winsize(shim_ctl, ws.ws_row, ws.ws_col);
+	errno = e;
+}
+
+static int shim_signals(int ctl[2], struct hull_err *err)
+{
+	struct sigaction sa = { .sa_handler = shim_on_signal, .sa_flags = SA_RESTART };
+	sigset_t set;
+
+	if (pipe2(ctl, O_CLOEXEC | O_NONBLOCK) < 0)
+		return hull_err_set(err, errno, "pipe");
+	shim_ctl = ctl[1];
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(shim_sigs); i++) {
+		(void)sigaction(shim_sigs[i], &sa, NULL);
+		(void)sigaddset(&set, shim_sigs[i]);
+	}
+	(void)sigaction(SIGWINCH, &sa, NULL);
+	(void)sigaddset(&set, SIGWINCH);
+	/* blocked since the fork: what came meanwhile is delivered now */
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return 0;
+}
+
+/* Step 3 and 4: the process, then the VM's end; the shim's exit code. */
+static int shim_run(const struct ctr *c, const char *dir, int agent, const char *console,
+		    pid_t vmm)
+{
+	struct vm_proc p = { 0 };
+	struct vm_agent_proc a;
+	struct hull_err err = { 0 };
+	int stdio[3] = { 0, 1, 2 }, ctl[2] = { -1, -1 };
+	int slave = -1, code, status;
+
+	code = vm_proc_load(c, &p, &err);
+	if (code == 0) {
+		agent_proc_of(&p, &a);
+		if (console && host_pty(console, &slave, &a.rows, &a.cols, &err) == 0) {
+			stdio[0] = stdio[1] = stdio[2] = slave;
+			shim_tty = slave;
+			(void)ioctl(slave, TIOCSCTTY, 0);
+		} else if (console) {
+			code = -1;
+		}
+	}
+	if (code == 0)
+		code = shim_signals(ctl, &err);
+	if (code == 0)
+		code = vm_agent_session(agent, false, &a, stdio, ctl[0], &err);
+	if (code < 0)
+		dprintf(2, "hull: %s: %s\n", c->name, err.msg);
+	if (slave >= 0)
+		(void)close(slave);
+	(void)close(agent);
+	vm_proc_free(&p);
+	status = vmm_reap(vmm, code >= 0 ? VM_POWEROFF_WAIT_MS : 0);
+	{
+		cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
+
+		(void)unlink(pf);
+	}
+	/* the session broke because the VM was killed (hull kill: SIGKILL to the VMM) */
+	if (code < 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		return 128 + SIGKILL;
+	return code < 0 ? 125 : code;
+}
+
+/* Steps 1 and 2; writes "ok\n" or "err MSG\n" to rep. Returns the agent connection. */
+static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
+{
+	struct vm_spec v = { 0 };
+	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
+	cleanup_free char *cf = xasprintf("%s/cid", dir);
+	char buf[32];
+	uint32_t cid = 0;
+	int r, fd = -1;
+
+	*ret_vmm = -1;
+	r = vm_spec_load(c, &v, err);
+	if (r == 0)
+		r = vmm_spawn(&v, dir, ret_vmm, err);
+	json_decref(v.json);
+	if (r < 0)
+		return r;
+	(void)snprintf(buf, sizeof(buf), "%d\n", (int)*ret_vmm);
+	r = fd_write_file_atomic_at(AT_FDCWD, pf, buf, strlen(buf), 0600);
+	if (r < 0)
+		r = hull_err_set(err, -r, "%s", pf);
+	if (r == 0)
+		r = vmm_cid(dir, *ret_vmm, &cid, err);
+	if (r == 0) {
+		(void)snprintf(buf, sizeof(buf), "%u\n", cid);
+		r = fd_write_file_atomic_at(AT_FDCWD, cf, buf, strlen(buf), 0600);
+		if (r < 0)
+			r = hull_err_set(err, -r, "%s", cf);
+	}
+	if (r == 0)
+		r = agent_wait(dir, *ret_vmm, cid, &fd, err);
+	return r < 0 ? r : fd;
+}
+
+/* The shim (the handle create returns): never returns. */
+static void __attribute__((noreturn))
+shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int rep, int ctl)
+{
+	struct hull_err err = { 0 };
+	sigset_t set;
+	pid_t vmm = -1;
+	char go = 0;
+	int agent, keep[2] = { rep, ctl };
+
+	/* the container's stdio as ours; nothing else of the caller's (a pipe it waits on) */
+	for (int i = 0; i < 3; i++)
+		if (io->stdio[i] >= 0 && io->stdio[i] != i && dup2(io->stdio[i], i) < 0)
+			_exit(125);
+	(void)fd_close_from_except(3, keep, 2);
+	/* a session of its own: a terminal's ^C reaches the engine, which forwards it */
+	(void)setsid();
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(shim_sigs); i++)
+		(void)sigaddset(&set, shim_sigs[i]);
+	(void)sigaddset(&set, SIGWINCH);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+	agent = shim_boot(c, dir, &vmm, &err);
+	if (agent < 0) {
+		cleanup_free char *msg = xasprintf("err %s\n", err.msg);
+
+		(void)fd_write_all(rep, msg, strlen(msg));
+		if (vmm > 0)
+			(void)vmm_reap(vmm, 0);
+		_exit(125);
+	}
+	(void)fd_write_all(rep, "ok\n", 3);
+	(void)close(rep);
+	/* start, or the caller gone (EOF): then the VM goes too */
+	if (fd_read_all(ctl, &go, 1) != 1 || go != 'g') {
+		(void)vmm_reap(vmm, 0);
+		_exit(125);
+	}
+	(void)close(ctl);
+	_exit(shim_run(c, dir, agent, io->console_socket, vmm));
+}
+
+/* create -> start in one process (the engine's launch): the shim waiting for its "go". */
+static struct {
+	char id[CTR_ID_LEN + 1];
+	int ctl;
+} pending = { .ctl = -1 };
+
+static int vm_create(const struct engine_backend *b, const struct ctr *c,
+		     const struct engine_io *io, pid_t *ret_pid, int *ret_pidfd,
+		     struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	char buf[HULL_ERR_MSG_MAX + 8];
+	int rep[2] = { -1, -1 }, ctl[2] = { -1, -1 }, status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)rm_tree_at(AT_FDCWD, dir);
+	if ((mkdir(b->state_root, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0)
+		return hull_err_set(err, errno, "%s", dir);
+	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0) {
+		(void)hull_err_set(err, errno, "pipe");
+		goto fail;
+	}
+	(void)fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		(void)hull_err_set(err, errno, "fork");
+		goto fail;
+	}
+	if (pid == 0) {
+		(void)close(rep[0]);
+		(void)close(ctl[1]);
+		shim_main(c, dir, io, rep[1], ctl[0]);
+	}
+	(void)close(rep[1]);
+	(void)close(ctl[0]);
+	rep[1] = ctl[0] = -1;
+	n = fd_read_all(rep[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (strncmp(buf, "ok\n", 3) != 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		(void)hull_err_setx(err, EIO, "container %s: %s", c->name,
+				    n > 4 ? buf + 4 : "the VM shim failed");
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		goto fail;
+	}
+	(void)close(rep[0]);
+	if (pending.ctl >= 0)
+		(void)close(pending.ctl);
+	(void)snprintf(pending.id, sizeof(pending.id), "%s", c->id);
+	pending.ctl = ctl[1];
+	*ret_pid = pid;
+	if (ret_pidfd)
+		*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (rep[i] >= 0)
+			(void)close(rep[i]);
+		if (ctl[i] >= 0)
+			(void)close(ctl[i]);
+	}
+	(void)rm_tree_at(AT_FDCWD, dir);
+	return -err->code;
+}
+
+static int vm_start(const struct engine_backend *b, const struct ctr *c, struct hull_err *err)
+{
+	int r;
+
+	(void)b;
+	if (pending.ctl < 0 || strcmp(pending.id, c->id) != 0)
+		return hull_err_setx(err, ESRCH, "container %s: no VM was created by this process",
+				     c->name);
+	r = fd_write_all(pending.ctl, "g", 1);
+	(void)close(pending.ctl);
+	pending.ctl = -1;
+	return r < 0 ? hull_err_set(err, -r, "container %s: starting its process", c->name) : 0;
+}
+
+static int vm_kill(const struct engine_backend *b, const struct ctr *c, int sig,
+		   struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	pid_t vmm = vmm_pid(dir);
+	uint32_t cid;
+	int r;
+
+	if (vmm <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	/* KILL: the VM goes, whatever its guest does (docker's 137) */
+	if (sig == SIGKILL)
+		return kill(vmm, SIGKILL) < 0 ? hull_err_set(err, errno, "kill %d", (int)vmm) : 0;
+	r = read_cid(dir, &cid, err);
+	if (r == 0)
+		r = vm_agent_signal(cid, sig, VM_EXEC_CONNECT_MS, err);
+	return r < 0 ? hull_err_prefix(err, "container %s", c->name) : 0;
+}
+
+static int vm_wait(const struct engine_backend *b, pid_t pid)
+{
+	int status;
+
+	(void)b;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* -u for exec: looked up in the image's files, the container's root (mounted on the host
+ * while it runs, engine/rootfs.h): the guest's root is made of the same layers. */
+static int vm_user(const struct engine_backend *b, const struct ctr *c, const char *spec,
+		   struct engine_user *ret, struct hull_err *err)
+{
+	cleanup_json json_t *user = NULL;
+	cleanup_free char *home = NULL;
+	cleanup_free char *path = xasprintf("%s/rootfs", c->dir);
+	cleanup_close int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	json_t *gids, *g;
+	size_t i;
+	int r;
+
+	(void)b;
+	if (root < 0)
+		return hull_err_set(err, errno, "%s", path);
+	r = ctr_user_resolve(spec, root, &user, &home, err);
+	if (r < 0)
+		return r;
+	ret->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
+	ret->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
+	gids = json_object_get(user, "additionalGids");
+	ret->gids = xcalloc(json_array_size(gids) + 1, sizeof(*ret->gids));
+	json_array_foreach(gids, i, g)
+		ret->gids[i] = (uint32_t)json_integer_value(g);
+	ret->n_gids = json_array_size(gids);
+	if (ret->n_gids == 0)
+		ret->gids[ret->n_gids++] = ret->gid;
+	return 0;
+}
+
+/* The exec child: an EXEC session on a new connection; its exit code. */
+static int exec_child(const struct ctr *c, uint32_t cid, const struct engine_exec_req *req)
+{
+	struct vm_proc p = { 0 };
+	struct vm_agent_proc a;
+	struct hull_err err = { 0 };
+	cleanup_strv char **env = NULL;
+	int stdio[3] = { 0, 1, 2 };
+	int fd = -1, slave = -1, code;
+
+	code = vm_proc_load(c, &p, &err);
+	if (code == 0) {
+		agent_proc_of(&p, &a);
+		env = strv_dup(p.env);
+		for (size_t i = 0; req->env && req->env[i]; i++)
+			strv_push(&env, req->env[i]);
+		a.args = req->args;
+		a.env = env;
+		a.hostname = NULL;
+		a.etc_hosts = a.resolv = NULL;
+		if (req->cwd)
+			a.cwd = req->cwd;
+		if (req->user) {
+			a.uid = req->user->uid;
+			a.gid = req->user->gid;
+			a.gids = req->user->gids;
+			a.n_gids = req->user->n_gids;
+		}
+		a.tty = req->io.console_socket != NULL;
+		if (a.tty)
+			code = host_pty(req->io.console_socket, &slave, &a.rows, &a.cols, &err);
+		if (slave >= 0)
+			stdio[0] = stdio[1] = stdio[2] = slave;
+	}
+	if (code == 0)
+		code = vm_agent_connect(cid, VM_EXEC_CONNECT_MS, &fd, NULL, &err);
+	if (code == 0)
+		code = vm_agent_session(fd, true, &a, stdio, -1, &err);
+	if (code < 0)
+		dprintf(2, "hull exec: %s: %s\n", c->name, err.msg);
+	vm_proc_free(&p);
+	return code < 0 ? 125 : code;
+}
+
+static int vm_exec(const struct engine_backend *b, const struct ctr *c,
+		   const struct engine_exec_req *req, pid_t *ret_pid, struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	uint32_t cid;
+	pid_t pid;
+	int r;
+
+	if (vmm_pid(dir) <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	r = read_cid(dir, &cid, err);
+	if (r < 0)
+		return r;
+	(void)fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return hull_err_set(err, errno, "fork");
+	if (pid == 0) {
+		for (int i = 0; i < 3; i++)
+			if (req->io.stdio[i] >= 0 && req->io.stdio[i] != i &&
+			    dup2(req->io.stdio[i], i) < 0)
+				_exit(125);
+		(void)fd_close_from_except(3, NULL, 0);
+		(void)signal(SIGPIPE, SIG_IGN);
+		_exit(exec_child(c, cid, req));
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+/* The VMM's counters: its resident memory (guest RAM it touched, and its own) against the
+ * VM's size, and its CPU time (vCPUs included). */
+static int vm_stats(const struct engine_backend *b, const struct ctr *c,
+		    struct engine_stats *ret, struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	cleanup_free char *stat = NULL;
+	struct vm_spec v = { 0 };
+	pid_t vmm = vmm_pid(dir);
+	unsigned long long ut = 0, st = 0;
+	long rss = 0;
+	char path[64], *cp;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (vmm <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)vmm);
+	r = fd_read_file_at(AT_FDCWD, path, 4096, &stat, NULL);
+	if (r < 0)
+		return hull_err_set(err, -r, "%s", path);
+	cp = strrchr(stat, ')');
+	if (!cp || sscanf(cp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+			  "%*d %*d %*d %*d %*d %*d %*u %*u %ld", &ut, &st, &rss) != 3)
+		return hull_err_setx(err, EINVAL, "%s: unexpected format", path);
+	ret->has_mem = true;
+	ret->mem_usage = (uint64_t)(rss > 0 ? rss : 0) * (uint64_t)sysconf(_SC_PAGESIZE);
+	ret->mem_limit = UINT64_MAX;
+	if (vm_spec_load(c, &v, err) == 0)
+		ret->mem_limit = (uint64_t)v.mib << 20;
+	json_decref(v.json);
+	hull_err_clear(err);
+	ret->has_cpu = true;
+	ret->cpu_ns = (ut + st) * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+	return 0;
+}
+
+static int vm_procs(const struct engine_backend *b, const struct ctr *c, struct ctr_proc **ret,
+		    size_t *ret_n, struct hull_err *err)
+{
+	(void)b;
+	(void)ret;
+	(void)ret_n;
+	return hull_err_setx(err, EOPNOTSUPP, "container %s runs in a VM: listing its processes "
+			     "is not supported yet", c->name);
+}
+
+static int vm_oom_kills(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,
+			struct hull_err *err)
+{
+	(void)b;
+	(void)c;
+	(void)err;
+	*ret = 0; /* the guest's OOM killer is the guest's business */
+	return 0;
+}
+
+static int vm_remove(const struct engine_backend *b, const struct ctr *c, bool force,
+		     struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	pid_t vmm = vmm_pid(dir);
+	int r;
+
+	(void)force;
+	if (vmm > 0)
+		(void)kill(vmm, SIGKILL);
+	r = rm_tree_at(AT_FDCWD, dir);
+	return r < 0 ? hull_err_set(err, -r, "removing %s", dir) : 0;
+}
+
+static int vm_api_state(const struct engine_backend *b, const struct ctr *c, const char *state,
+			struct hull_err *err)
+{
+	cleanup_free char *dir = state_dir(b, c);
+	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *body = xasprintf("{\"state\":\"%s\"}", state);
+	cleanup_free char *reply = NULL;
+	int code = 0, r;
+
+	if (vmm_pid(dir) <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	r = api_client_request(sock, "PATCH", "/vm", body, &code, &reply, err);
+	if (r == 0 && code / 100 != 2)
+		r = hull_err_setx(err, EIO, "container %s: the VMM answered %d: %s", c->name, code,
+				  reply);
+	return r;
+}
+
+static int vm_pause(const struct engine_backend *b, const struct ctr *c, struct hull_err *err)
+{
+	return vm_api_state(b, c, "Paused", err);
+}
+
+static int vm_resume(const struct engine_backend *b, const struct ctr *c, struct hull_err *err)
+{
+	return vm_api_state(b, c, "Resumed", err);
+}
+
+const struct engine_backend_ops engine_backend_vm = {
+	.name = "vm",
+	.state_dir = "vm/run",
+	.create = vm_create,
+	.start = vm_start,
+	.kill = vm_kill,
+	.wait = vm_wait,
+	.user = vm_user,
+	.exec = vm_exec,
+	.stats = vm_stats,
+	.procs = vm_procs,
+	.oom_kills = vm_oom_kills,
+	.remove = vm_remove,
+	.pause = vm_pause,
+	.resume = vm_resume,
+};
