@@ -148,3 +148,32 @@ static inline int hull_agent_hdr_get(const uint8_t in[8], uint16_t *ret_type, ui
 	*ret_len = len;
 	return 0;
 }
+
+/* Which side may send a type: 1 the host, 0 the agent. */
+static inline int hull_agent_from_host(uint16_t type)
+{
+	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
+	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
+	       type == HULL_AGENT_SIGNAL;
+}
+
+/* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
+static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
+{
+	switch (type) {
+	case HULL_AGENT_HELLO:
+		return len == 8;
+	case HULL_AGENT_STDIN_EOF:
+		return len == 0;
+	case HULL_AGENT_WINSIZE:
+	case HULL_AGENT_SIGNAL:
+	case HULL_AGENT_EXIT:
+	case HULL_AGENT_ACK:
+		return len == 4;
+	case HULL_AGENT_RUN:
+	case HULL_AGENT_EXEC:
+		return len >= sizeof(struct hull_agent_proc_wire);
+	default:
+		return 1;
+	}
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cmd-vm-agent.h"
 #include "cli/cmd-vm-api.h"
 #include "cli/commands.h"
 #include "cli/vm-net.h"
@@ -364,6 +365,9 @@ static void vm_commands(FILE *f)
 		"Snapshot a running VM into a directory.", "restore",
 		"Run a VM from a snapshot directory.");
 	vm_api_commands(f);
+#ifndef HULL_VMM_MAIN
+	fprintf(f, "  %-10s %s\n", "agent", "Run a process in a guest through hull's guest agent.");
+#endif
 	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
 
@@ -439,6 +443,10 @@ int cmd_vm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "initramfs") == 0)
 		return vm_initramfs_main(argc - 1, argv + 1);
+#ifndef HULL_VMM_MAIN
+	if (strcmp(argv[1], "agent") == 0) /* the guest agent's client: the engine's, not hull-vmm's */
+		return vm_agent_main(argc - 1, argv + 1);
+#endif
 	if (vm_api_is_verb(argv[1]))
 		return vm_api_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "update") == 0)

@@ -41,6 +41,10 @@ struct vm_agent_hello {
 int vm_agent_connect(uint32_t cid, int timeout_ms, int *ret_fd, struct vm_agent_hello *ret_hello,
 		     struct hull_err *err);
 
+/* The same on a unix stream socket (an agent started with --unix PATH: tests, no VM). */
+int vm_agent_connect_unix(const char *path, int timeout_ms, int *ret_fd,
+			  struct vm_agent_hello *ret_hello, struct hull_err *err);
+
 /* Read the HELLO on an already connected stream fd (what vm_agent_connect does last). */
 int vm_agent_hello(int fd, int timeout_ms, struct vm_agent_hello *ret_hello, struct hull_err *err);
 
@@ -51,6 +55,7 @@ int vm_agent_hello(int fd, int timeout_ms, struct vm_agent_hello *ret_hello, str
  * ctl_fd (-1: none) is a pipe's read end the caller feeds with vm_agent_ctl_winsize() and
  * vm_agent_ctl_signal() (from a signal handler too: one write(2) each) to forward a window
  * size or a signal. The fds may be blocking or not; fd is left as it was found.
+ * The caller ignores SIGPIPE (a closed stdout makes the output a sink, not a death).
  * Returns the exit code (>= 0: the status, or 128+signal), or -errno with err set: -EPROTO
  * for a broken or refused session (the agent's ERROR text in err), -ECONNRESET when the
  * connection ended before EXIT (the guest died), -EINVAL for a p the protocol cannot carry.

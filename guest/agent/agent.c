@@ -1,0 +1,617 @@
+/*
+ * hull's guest agent, PID 1 (agent.h, docs/vm-agent.md): after agent_boot, one poll loop
+ * serves the vsock sessions (proto.h), relays the processes' stdio with back-pressure both
+ * ways (a slow host never blocks PID 1, a process that does not read its stdin stops the
+ * host's session from being read), reaps every zombie, and powers off when RUN's process ended.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "agent.h"
+
+#define MAX_SESSIONS 16
+#define OUT_HIGH (2 * HULL_AGENT_MAX_PAYLOAD) /* stop reading a process's output above this */
+#define POWEROFF_FLUSH_MS 5000                /* how long EXIT may take to reach the host */
+
+struct proc;
+
+struct session {
+	int fd;
+	struct agent_rx rx;
+	uint8_t *out;  /* frames queued for the host */
+	size_t out_len, out_off;
+	struct proc *proc;
+	bool closing;  /* close once out is written */
+};
+
+struct proc {
+	struct agent_child c;
+	struct session *s; /* NULL: the host went away, output is dropped */
+	bool run, tty, exited;
+	int code;
+	uint8_t *in;       /* STDIN bytes the process has not read yet */
+	size_t in_len, in_off;
+	bool in_eof;       /* close stdin once in is written */
+};
+
+static struct session *sessions[MAX_SESSIONS];
+static struct proc *procs[MAX_SESSIONS];
+static enum hull_agent_state run_state = HULL_AGENT_STATE_IDLE;
+static struct proc *run_proc;
+static long long poweroff_at; /* monotonic ms; 0: not powering off */
+static bool pid1;             /* false: a test agent on a unix socket (--unix), not init */
+
+void agent_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	dprintf(2, "hull-agent: %s\n", buf);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (!q) {
+		agent_log("out of memory");
+		abort();
+	}
+	return q;
+}
+
+/* Queue one frame for the host (dropped when the session is closing or gone). */
+static void send_frame(struct session *s, uint16_t type, const void *data, uint32_t len)
+{
+	if (!s || s->closing)
+		return;
+	if (s->out_off && s->out_off == s->out_len)
+		s->out_len = s->out_off = 0;
+	s->out = xrealloc(s->out, s->out_len + 8 + len);
+	hull_agent_hdr_put(s->out + s->out_len, type, len);
+	if (len)
+		memcpy(s->out + s->out_len + 8, data, len);
+	s->out_len += 8 + len;
+}
+
+static void send_u32(struct session *s, uint16_t type, uint32_t v)
+{
+	uint8_t b[4];
+
+	hull_agent_put32(b, v);
+	send_frame(s, type, b, 4);
+}
+
+static void closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void proc_stdin_close(struct proc *p)
+{
+	closefd(&p->c.in_fd);
+	free(p->in);
+	p->in = NULL;
+	p->in_len = p->in_off = 0;
+}
+
+static void session_free(struct session *s)
+{
+	for (size_t i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i] == s)
+			sessions[i] = NULL;
+	if (s->proc) {
+		/* the process lives on without a host: no more stdin, its output dropped */
+		s->proc->s = NULL;
+		if (!s->proc->tty)
+			proc_stdin_close(s->proc);
+	}
+	close(s->fd);
+	free(s->out);
+	free(s);
+}
+
+static void session_error(struct session *s, const char *msg)
+{
+	agent_log("session: %s", msg);
+	send_frame(s, HULL_AGENT_ERROR, msg, (uint32_t)strlen(msg));
+	s->closing = true;
+}
+
+static void start_proc(struct session *s, uint16_t type, const uint8_t *pl, uint32_t len)
+{
+	bool run = type == HULL_AGENT_RUN;
+	struct agent_req *r;
+	struct proc *p;
+	char msg[512];
+	const char *why;
+	size_t slot;
+
+	if (s->proc)
+		return session_error(s, "a second RUN/EXEC in one session");
+	if (run && run_state != HULL_AGENT_STATE_IDLE)
+		return session_error(s, "RUN: the container's process was already started");
+	if (!run && run_state == HULL_AGENT_STATE_EXITED)
+		return session_error(s, "EXEC: the container's process ended");
+	for (slot = 0; slot < MAX_SESSIONS && procs[slot]; slot++)
+		;
+	if (slot == MAX_SESSIONS)
+		return session_error(s, "too many processes");
+	why = agent_req_decode(pl, len, &r);
+	if (why)
+		return session_error(s, why);
+	p = calloc(1, sizeof(*p));
+	if (!p || agent_spawn(r, run, &p->c, msg, sizeof(msg)) < 0) {
+		agent_req_free(r);
+		free(p);
+		return session_error(s, p ? msg : "out of memory");
+	}
+	p->tty = r->flags & HULL_AGENT_PROC_TTY;
+	agent_req_free(r);
+	p->run = run;
+	p->s = s;
+	s->proc = p;
+	procs[slot] = p;
+	if (run) {
+		run_state = HULL_AGENT_STATE_RUNNING;
+		run_proc = p;
+	}
+}
+
+/* SIGNAL as a session's first frame: for the RUN process, answered by ACK. */
+static void lone_signal(struct session *s, int sig)
+{
+	int r = 0;
+
+	if (!run_proc || run_proc->exited)
+		r = -ESRCH;
+	else if (kill(run_proc->c.pid, sig) < 0)
+		r = -errno;
+	send_u32(s, HULL_AGENT_ACK, (uint32_t)r);
+	s->closing = true;
+}
+
+static void stdin_data(struct proc *p, const uint8_t *data, uint32_t len)
+{
+	if (p->c.in_fd < 0 || p->in_eof || !len)
+		return;
+	p->in = xrealloc(p->in, len);
+	memcpy(p->in, data, len);
+	p->in_len = len;
+	p->in_off = 0;
+}
+
+static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, uint32_t len)
+{
+	struct proc *p = s->proc;
+	uint32_t sig;
+
+	switch ((enum hull_agent_type)type) {
+	case HULL_AGENT_RUN:
+	case HULL_AGENT_EXEC:
+		return start_proc(s, type, pl, len);
+	case HULL_AGENT_SIGNAL:
+		sig = hull_agent_get32(pl);
+		if (sig < 1 || sig > 64)
+			return session_error(s, "SIGNAL: not a signal number");
+		if (!p)
+			return lone_signal(s, (int)sig);
+		if (!p->exited)
+			(void)kill(p->c.pid, (int)sig);
+		return;
+	case HULL_AGENT_STDIN:
+	case HULL_AGENT_STDIN_EOF:
+	case HULL_AGENT_WINSIZE:
+		if (!p)
+			return session_error(s, "stdin or window size before RUN/EXEC");
+		if (type == HULL_AGENT_STDIN)
+			stdin_data(p, pl, len);
+		else if (type == HULL_AGENT_WINSIZE && p->tty)
+			agent_winsize(p->c.out_fd, hull_agent_get16(pl), hull_agent_get16(pl + 2));
+		else if (type == HULL_AGENT_STDIN_EOF && !p->tty)
+			p->in_eof = true;
+		return;
+	case HULL_AGENT_HELLO:
+	case HULL_AGENT_STDOUT:
+	case HULL_AGENT_STDERR:
+	case HULL_AGENT_EXIT:
+	case HULL_AGENT_ERROR:
+	case HULL_AGENT_ACK:
+	case HULL_AGENT_TYPE_COUNT:
+		break;
+	}
+	session_error(s, "a frame the host may not send");
+}
+
+static void session_read(struct session *s)
+{
+	uint8_t *at;
+	size_t want = agent_rx_want(&s->rx, &at);
+	ssize_t n = read(s->fd, at, want);
+	const uint8_t *pl;
+	uint16_t type;
+	uint32_t len;
+	int r;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		return session_free(s);
+	r = agent_rx_got(&s->rx, (size_t)n, &type, &pl, &len);
+	if (r < 0) {
+		agent_log("session: not a frame a host may send, closing");
+		return session_free(s);
+	}
+	if (r == 1) {
+		handle_frame(s, type, pl, len);
+		agent_rx_next(&s->rx);
+	}
+}
+
+static void session_write(struct session *s)
+{
+	ssize_t n = write(s->fd, s->out + s->out_off, s->out_len - s->out_off);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0)
+		return session_free(s);
+	s->out_off += (size_t)n;
+	if (s->out_off == s->out_len) {
+		s->out_off = s->out_len = 0;
+		if (s->closing)
+			session_free(s);
+	}
+}
+
+static void session_accept(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct session *s;
+	uint8_t hello[8];
+	size_t i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < MAX_SESSIONS && sessions[i]; i++)
+		;
+	s = i < MAX_SESSIONS ? calloc(1, sizeof(*s)) : NULL;
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->fd = fd;
+	sessions[i] = s;
+	hull_agent_put32(hello, HULL_AGENT_VERSION);
+	hull_agent_put32(hello + 4, (uint32_t)run_state);
+	send_frame(s, HULL_AGENT_HELLO, hello, sizeof(hello));
+}
+
+/*
+ * Move what the process wrote to its session (or nowhere). Returns true once the fd is done:
+ * EOF, EIO (a pty whose slave closed), or, after the process exited, nothing more to read.
+ */
+static bool proc_read(struct proc *p, int *fd, uint16_t type)
+{
+	static uint8_t buf[HULL_AGENT_MAX_PAYLOAD];
+
+	while (*fd >= 0 && (!p->s || p->s->out_len < OUT_HIGH)) {
+		ssize_t n = read(*fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return p->exited;
+		if (n <= 0) {
+			closefd(fd);
+			break;
+		}
+		send_frame(p->s, type, buf, (uint32_t)n);
+		if (!p->exited)
+			return false; /* one frame per turn: stdin and other sessions get theirs */
+	}
+	return *fd < 0;
+}
+
+static void proc_write_stdin(struct proc *p)
+{
+	while (p->in_off < p->in_len) {
+		ssize_t n = write(p->c.in_fd, p->in + p->in_off, p->in_len - p->in_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) { /* EPIPE: it closed its stdin; the rest is dropped as docker does */
+			proc_stdin_close(p);
+			return;
+		}
+		p->in_off += (size_t)n;
+	}
+	p->in_len = p->in_off = 0;
+	if (p->in_eof && !p->tty)
+		proc_stdin_close(p);
+}
+
+static void proc_finish(struct proc *p)
+{
+	for (size_t i = 0; i < MAX_SESSIONS; i++)
+		if (procs[i] == p)
+			procs[i] = NULL;
+	if (p->s) {
+		send_u32(p->s, HULL_AGENT_EXIT, (uint32_t)p->code);
+		p->s->closing = true;
+		p->s->proc = NULL;
+	}
+	if (p->run) {
+		run_state = HULL_AGENT_STATE_EXITED;
+		run_proc = NULL;
+		poweroff_at = now_ms() + POWEROFF_FLUSH_MS;
+	}
+	if (p->c.in_fd == p->c.out_fd)
+		p->c.in_fd = -1;
+	closefd(&p->c.in_fd);
+	closefd(&p->c.out_fd);
+	closefd(&p->c.err_fd);
+	free(p->in);
+	free(p);
+}
+
+/* An exited process: its output read to the end, then EXIT. */
+static void proc_drain(struct proc *p)
+{
+	bool out = proc_read(p, &p->c.out_fd, HULL_AGENT_STDOUT);
+	bool err = proc_read(p, &p->c.err_fd, HULL_AGENT_STDERR);
+
+	if (out && err)
+		proc_finish(p);
+}
+
+static void reap(int sfd)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < MAX_SESSIONS; i++) {
+			struct proc *p = procs[i];
+
+			if (!p || p->c.pid != pid)
+				continue;
+			p->exited = true;
+			p->code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+		}
+	}
+}
+
+static void power_off(void)
+{
+	if (!pid1) /* a test agent on the host: never kill(-1) or reboot there */
+		exit(0);
+	agent_log("the container's process ended: powering off");
+	(void)kill(-1, SIGKILL);
+	sync();
+	(void)reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+enum { SLOT_LISTEN, SLOT_SIGNAL, SLOT_FIXED };
+#define NFDS (SLOT_FIXED + MAX_SESSIONS + 3 * MAX_SESSIONS)
+
+/* Each session's and process's fd into pfd with what it waits for; owners[] says whose. */
+static nfds_t poll_build(struct pollfd *pfd, void **owners, int *kinds)
+{
+	nfds_t n = SLOT_FIXED;
+
+	for (size_t i = 0; i < MAX_SESSIONS; i++) {
+		struct session *s = sessions[i];
+		struct proc *p = procs[i];
+
+		if (s) {
+			short ev = s->out_len > s->out_off ? POLLOUT : 0;
+
+			/* back-pressure: no new STDIN before the process took the last */
+			if (!s->closing && (!s->proc || !s->proc->in_len))
+				ev |= POLLIN;
+			owners[n] = s, kinds[n] = 0;
+			pfd[n++] = (struct pollfd){ .fd = s->fd, .events = ev };
+		}
+		if (!p)
+			continue;
+		if (!p->s || p->s->out_len < OUT_HIGH) {
+			owners[n] = p, kinds[n] = 1;
+			pfd[n++] = (struct pollfd){ .fd = p->c.out_fd, .events = POLLIN };
+			owners[n] = p, kinds[n] = 2;
+			pfd[n++] = (struct pollfd){ .fd = p->c.err_fd, .events = POLLIN };
+		}
+		if (p->in_len || (p->in_eof && !p->tty)) {
+			owners[n] = p, kinds[n] = 3;
+			pfd[n++] = (struct pollfd){ .fd = p->c.in_fd, .events = POLLOUT };
+		}
+	}
+	return n;
+}
+
+/* Is owner still alive (an earlier event of this turn may have freed it)? */
+static bool alive(const void *owner, int kind)
+{
+	for (size_t i = 0; i < MAX_SESSIONS; i++)
+		if (kind == 0 ? sessions[i] == owner : procs[i] == owner)
+			return true;
+	return false;
+}
+
+static void poll_dispatch(struct pollfd *pfd, nfds_t n, void **owners, int *kinds)
+{
+	for (nfds_t i = SLOT_FIXED; i < n; i++) {
+		short re = pfd[i].revents;
+
+		if (!re || pfd[i].fd < 0 || !alive(owners[i], kinds[i]))
+			continue;
+		if (kinds[i] == 0) {
+			struct session *s = owners[i];
+
+			if (re & POLLOUT)
+				session_write(s);
+			if (alive(s, 0) && (re & (POLLIN | POLLHUP | POLLERR)) &&
+			    (pfd[i].events & POLLIN))
+				session_read(s);
+			else if (alive(s, 0) && (re & (POLLHUP | POLLERR)))
+				session_free(s);
+		} else if (kinds[i] == 3) {
+			proc_write_stdin(owners[i]);
+		} else {
+			struct proc *p = owners[i];
+
+			(void)proc_read(p, kinds[i] == 1 ? &p->c.out_fd : &p->c.err_fd,
+					kinds[i] == 1 ? HULL_AGENT_STDOUT : HULL_AGENT_STDERR);
+		}
+	}
+}
+
+/* The listening socket: vsock port HULL_AGENT_PORT, or a unix socket for the tests. */
+static int listen_on(const char *unix_path)
+{
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				    .svm_port = HULL_AGENT_PORT };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int lfd = socket(unix_path ? AF_UNIX : AF_VSOCK,
+			 SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (lfd < 0)
+		return -1;
+	if (unix_path) {
+		(void)snprintf(un.sun_path, sizeof(un.sun_path), "%s", unix_path);
+		if (bind(lfd, (struct sockaddr *)&un, sizeof(un)) < 0)
+			goto fail;
+	} else if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		goto fail;
+	}
+	if (listen(lfd, MAX_SESSIONS) == 0)
+		return lfd;
+fail:
+	close(lfd);
+	return -1;
+}
+
+static int serve_init(const char *unix_path, int *ret_sfd)
+{
+	sigset_t set;
+	int lfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	*ret_sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	lfd = *ret_sfd < 0 ? -1 : listen_on(unix_path);
+	if (lfd < 0)
+		agent_log("listen on %s: %s", unix_path ? unix_path : "vsock", strerror(errno));
+	return lfd;
+}
+
+static void serve(int lfd, int sfd)
+{
+	static struct pollfd pfd[NFDS];
+	static void *owners[NFDS];
+	static int kinds[NFDS];
+
+	agent_log("ready");
+	for (;;) {
+		nfds_t n;
+		int timeout = -1;
+		bool pending = false;
+
+		for (size_t i = 0; i < MAX_SESSIONS; i++) {
+			if (procs[i] && procs[i]->exited)
+				proc_drain(procs[i]);
+			if (sessions[i] && sessions[i]->out_len > sessions[i]->out_off)
+				pending = true;
+		}
+		if (poweroff_at && (!pending || now_ms() >= poweroff_at))
+			power_off();
+		if (poweroff_at)
+			timeout = (int)(poweroff_at - now_ms()) + 1;
+		pfd[SLOT_LISTEN] = (struct pollfd){ .fd = poweroff_at ? -1 : lfd, .events = POLLIN };
+		pfd[SLOT_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		n = poll_build(pfd, owners, kinds);
+		if (poll(pfd, n, timeout) < 0)
+			continue;
+		if (pfd[SLOT_SIGNAL].revents)
+			reap(sfd);
+		if (pfd[SLOT_LISTEN].revents)
+			session_accept(lfd);
+		poll_dispatch(pfd, n, owners, kinds);
+	}
+}
+
+/*
+ * As PID 1: boot, then serve vsock. Otherwise only `hull-agent --unix PATH` (tests: the
+ * protocol and the process handling without a VM; RUN's hostname and files are not applied
+ * and its end exits the agent instead of powering off).
+ */
+int main(int argc, char **argv)
+{
+	const char *unix_path = NULL;
+	int lfd, sfd;
+
+	pid1 = getpid() == 1;
+	if (!pid1) {
+		if (argc != 3 || strcmp(argv[1], "--unix")) {
+			dprintf(2, "usage: hull-agent --unix PATH (as PID 1: no arguments)\n");
+			return 2;
+		}
+		unix_path = argv[2];
+		agent_spawn_test_mode();
+	}
+	if (pid1) {
+		int c = open("/dev/console", O_RDWR | O_NOCTTY);
+
+		if (c >= 0 && c != 2)
+			(void)dup2(c, 2);
+		if (agent_boot() < 0) {
+			agent_log("the guest cannot be set up: powering off");
+			sync();
+			(void)reboot(RB_POWER_OFF);
+			return 1;
+		}
+	}
+	lfd = serve_init(unix_path, &sfd);
+	if (lfd < 0) {
+		if (pid1)
+			(void)reboot(RB_POWER_OFF);
+		return 1;
+	}
+	serve(lfd, sfd);
+}
