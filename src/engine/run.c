@@ -277,9 +277,9 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 					     err)) < 0)
 		*ret_exit = 125;
 	/* --vm: the kernel, initramfs and root image (built once per image) and the VM's size */
-	if (r == 0 && o->vm)
-		r = vmroot_record(s, dir, info.config, diff_ids, o->kernel, o->memory, o->cpus,
-				  err);
+	if (r == 0 && o->vm && (r = vmroot_record(s, dir, info.config, diff_ids, o->kernel,
+						  o->memory, o->cpus, err)) < 0)
+		*ret_exit = 125;
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);
 	if (r == 0)
