@@ -188,6 +188,32 @@ static int vmm_spawn(const struct vm_spec *v, const char *dir, pid_t *ret, struc
 	return 0;
 }
 
+/* The console's last line (the state goes with a failed create: the error carries it). */
+static char *console_tail(const char *dir)
+{
+	cleanup_free char *p = xasprintf("%s/console.log", dir);
+	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
+	char buf[512], *end, *start;
+	off_t size;
+	ssize_t n;
+
+	if (fd < 0 || (size = lseek(fd, 0, SEEK_END)) < 0)
+		return xstrdup("no console output");
+	n = pread(fd, buf, sizeof(buf) - 1, size > (off_t)sizeof(buf) - 1 ?
+		  size - (off_t)sizeof(buf) + 1 : 0);
+	buf[n > 0 ? n : 0] = '\0';
+	end = buf + strlen(buf);
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	start = strrchr(buf, '\n');
+	start = start ? start + 1 : buf;
+	for (char *c = start; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return *start ? xasprintf("the console's last line: %s", start)
+		      : xstrdup("no console output");
+}
+
 /* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
 static int vmm_cid(const char *dir, pid_t vmm, uint32_t *ret, struct hull_err *err)
 {
@@ -201,10 +227,13 @@ static int vmm_cid(const char *dir, pid_t vmm, uint32_t *ret, struct hull_err *e
 		struct hull_err e2;
 		int code = 0;
 
-		if (waitpid(vmm, &status, WNOHANG) == vmm)
-			return hull_err_setx(err, EIO, "the VMM exited (%d) before it was ready: "
-					     "see %s/console.log", WIFEXITED(status) ?
-					     WEXITSTATUS(status) : 128 + WTERMSIG(status), dir);
+		if (waitpid(vmm, &status, WNOHANG) == vmm) {
+			cleanup_free char *tail = console_tail(dir);
+
+			return hull_err_setx(err, EIO, "the VMM exited (%d) before it was ready: %s",
+					     WIFEXITED(status) ? WEXITSTATUS(status)
+							       : 128 + WTERMSIG(status), tail);
+		}
 		if (access(sock, F_OK) == 0 &&
 		    api_client_request(sock, "GET", "/", NULL, &code, &body, &e2) == 0 &&
 		    code == 200 && hjson_load_buf(body, strlen(body), "status", &st, &e2) == 0 &&
@@ -229,12 +258,19 @@ static int agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd,
 
 		if (r == 0)
 			return 0;
-		if (waitpid(vmm, &status, WNOHANG) == vmm)
-			return hull_err_setx(err, EIO, "the VM stopped before its agent was ready: "
-					     "see %s/console.log", dir);
-		if (now_ms() >= end)
-			return hull_err_prefix(err, "the guest agent never became ready (see "
-					       "%s/console.log)", dir);
+		if (waitpid(vmm, &status, WNOHANG) == vmm) {
+			cleanup_free char *tail = console_tail(dir);
+
+			return hull_err_setx(err, EIO, "the VM stopped (%d) before its agent was "
+					     "ready: %s", WIFEXITED(status) ? WEXITSTATUS(status)
+					     : 128 + WTERMSIG(status), tail);
+		}
+		if (now_ms() >= end) {
+			cleanup_free char *tail = console_tail(dir);
+
+			return hull_err_setx(err, ETIMEDOUT, "the guest agent never became ready "
+					     "(%d s): %s", VM_AGENT_WAIT_MS / 1000, tail);
+		}
 	}
 }
 

@@ -288,17 +288,24 @@ char *vmroot_agent_path(void)
 	return NULL;
 }
 
-/* The first 12 hex digits of the agent's sha256: a new agent makes a new initramfs. */
+/* The first 12 hex digits of the sha256 of the agent and the module list: a new agent or
+ * list makes a new initramfs. */
 static int agent_hash(const char *agent, char out[13], struct hull_err *err)
 {
+	static const char *const mods[] = VMROOT_MODULES;
 	cleanup_free char *data = NULL;
+	struct digest_ctx *ctx;
 	char d[DIGEST_STR_LEN + 1];
 	size_t len = 0;
 	int r = fd_read_file_at(AT_FDCWD, agent, AGENT_MAX, &data, &len);
 
 	if (r < 0)
 		return hull_err_set(err, -r, "--vm: the guest agent %s", agent);
-	digest_buf(data, len, d);
+	ctx = digest_ctx_new();
+	digest_ctx_update(ctx, data, len);
+	for (size_t i = 0; mods[i]; i++)
+		digest_ctx_update(ctx, mods[i], strlen(mods[i]) + 1);
+	digest_ctx_finish(ctx, d);
 	(void)snprintf(out, 13, "%s", digest_hex(d));
 	return 0;
 }

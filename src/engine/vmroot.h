@@ -5,7 +5,7 @@
  *
  *   vm/<image id hex>/root.erofs          the image's layers merged (whiteouts applied), as a
  *                                         read-only erofs the guest mounts as its lower layer
- *   vm/initrd-<release>-<agent>.img       the guest agent as /init, busybox, and the modules
+ *   vm/initrd-<release>-<hash>.img         the guest agent as /init, busybox, and the modules
  *                                         the guest needs from /lib/modules/<release>
  *
  * Each is built under a flock, at a temporary name renamed into place, so that concurrent
@@ -19,9 +19,10 @@
 #include "image/store.h"
 
 /* The modules the agent needs, beside INITRAMFS_DEFAULT_MODULES (virtio_pci, virtio_blk):
- * the root's file system, the overlay over it, and the vsock transport it listens on. */
+ * the root's file system (erofs needs libcrc32c, whose init needs a crc32c: the generic one),
+ * the overlay over it, and the vsock transport it listens on. */
 #define VMROOT_MODULES                                                                      \
-	{ "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport_common",                  \
+	{ "crc32c_generic", "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport_common",                  \
 	  "vmw_vsock_virtio_transport", NULL }
 
 struct vmroot {
