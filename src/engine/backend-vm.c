@@ -3,7 +3,8 @@
  * engine waits for is a shim, a child of the caller that
  *
  *   1. starts hull-vmm (the kernel, the initramfs whose /init is the guest agent, the image's
- *      root.erofs as a read-only disk, a vsock device, the control API on <state>/api.sock,
+ *      root.erofs as a read-only disk, a vsock device, the control API on a socket in a
+ *      private /tmp/hull-vm-XXXXXX (sun_path has 108 bytes: the state dir is too deep),
  *      the serial console into <state>/console.log),
  *   2. reads the guest's CID from the API and connects to the agent (vm-agent.h), then
  *      tells create "ok" (or why not: nothing is left then),
@@ -12,7 +13,7 @@
  *   4. waits for the VM to power off (the agent does when its process ends) and exits with
  *      the process's code (137 when the VMM was killed).
  *
- * State, under <store>/vm/run/ID/: vmm.pid, cid, api.sock, console.log. kill sends a
+ * State, under <store>/vm/run/ID/: vmm.pid, cid, api (the socket's path), console.log. kill sends a
  * signal through the agent (SIGKILL: kills the VMM), exec is a child running an EXEC session.
  */
 #include <errno.h>
@@ -57,6 +58,54 @@ static char *state_dir(const struct engine_backend *b, const struct ctr *c)
 	return xasprintf("%s/%s", b->state_root, c->id);
 }
 
+/* The API socket's path (<state>/api), or NULL before the VMM was started. */
+static char *api_sock(const char *dir)
+{
+	cleanup_free char *p = xasprintf("%s/api", dir);
+	char *buf = NULL;
+
+	if (fd_read_file_at(AT_FDCWD, p, PATH_MAX, &buf, NULL) < 0)
+		return NULL;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strncmp(buf, "/tmp/hull-vm-", 13) != 0 || strstr(buf, "..")) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A new private directory for the socket, its path recorded in <state>/api. */
+static int api_sock_make(const char *dir, char **ret, struct hull_err *err)
+{
+	char tmpl[] = "/tmp/hull-vm-XXXXXX";
+	cleanup_free char *p = xasprintf("%s/api", dir);
+	cleanup_free char *sock = NULL;
+	int r;
+
+	if (!mkdtemp(tmpl))
+		return hull_err_set(err, errno, "mkdtemp %s", tmpl);
+	sock = xasprintf("%s/api.sock", tmpl);
+	r = fd_write_file_atomic_at(AT_FDCWD, p, sock, strlen(sock), 0600);
+	if (r < 0) {
+		(void)rmdir(tmpl);
+		return hull_err_set(err, -r, "%s", p);
+	}
+	*ret = steal_ptr(&sock);
+	return 0;
+}
+
+/* The socket's directory gone (the VMM removes the socket when it exits, not when killed). */
+static void api_sock_remove(const char *dir)
+{
+	cleanup_free char *sock = api_sock(dir);
+
+	if (!sock)
+		return;
+	(void)unlink(sock);
+	*strrchr(sock, '/') = '\0';
+	(void)rmdir(sock);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -70,14 +119,14 @@ static long long now_ms(void)
 static pid_t vmm_pid(const char *dir)
 {
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
-	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *sock = api_sock(dir);
 	cleanup_free char *buf = NULL;
 	cleanup_free char *cmdline = NULL;
 	char path[64];
 	size_t len = 0;
 	long pid;
 
-	if (fd_read_file_at(AT_FDCWD, pf, 64, &buf, NULL) < 0)
+	if (!sock || fd_read_file_at(AT_FDCWD, pf, 64, &buf, NULL) < 0)
 		return 0;
 	pid = strtol(buf, NULL, 10);
 	if (pid <= 0)
@@ -133,13 +182,12 @@ static int vm_spec_load(const struct ctr *c, struct vm_spec *v, struct hull_err 
 }
 
 /* hull-vmm beside this hull (src/cli/hull-vmm.c), else this hull's `vm run`. */
-static void vmm_exec(const struct vm_spec *v, const char *dir)
+static void vmm_exec(const struct vm_spec *v, const char *sock)
 {
 	char self[PATH_MAX];
 	cleanup_free char *mem = xasprintf("%" PRId64 "M", v->mib);
 	cleanup_free char *cpus = xasprintf("%" PRId64, v->cpus);
 	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
-	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
 	cleanup_free char *vmm = NULL;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[] = { "hull-vmm", "run", "--kernel", v->kernel, "--initrd", v->initrd,
@@ -162,7 +210,8 @@ static void vmm_exec(const struct vm_spec *v, const char *dir)
 }
 
 /* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. */
-static int vmm_spawn(const struct vm_spec *v, const char *dir, pid_t *ret, struct hull_err *err)
+static int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t *ret,
+		     struct hull_err *err)
 {
 	cleanup_free char *log = xasprintf("%s/console.log", dir);
 	cleanup_close int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -182,7 +231,7 @@ static int vmm_spawn(const struct vm_spec *v, const char *dir, pid_t *ret, struc
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		(void)fd_close_from_except(3, NULL, 0);
-		vmm_exec(v, dir);
+		vmm_exec(v, sock);
 	}
 	*ret = pid;
 	return 0;
@@ -215,10 +264,9 @@ static char *console_tail(const char *dir)
 }
 
 /* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
-static int vmm_cid(const char *dir, pid_t vmm, uint32_t *ret, struct hull_err *err)
-{
-	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
-	long long end = now_ms() + VM_API_WAIT_MS;
+static int vmm_cid(const char *dir, const char *sock, pid_t vmm, uint32_t *ret,
+		   struct hull_err *err)
+{	long long end = now_ms() + VM_API_WAIT_MS;
 	int status;
 
 	while (now_ms() < end) {
@@ -374,16 +422,15 @@ static void agent_proc_of(const struct vm_proc *p, struct vm_agent_proc *a)
 /*
  * A terminal for the process: the engine gets the master over console_socket (as from the
  * OCI runtime), the session relays the slave, raw: the guest's own pty does the line
- * discipline. rows and cols: the size the master has now (0: unknown).
+ * discipline. The slave becomes our controlling terminal (we lead a session of our own), so
+ * that the engine's resizes of the master reach us as SIGWINCH.
  */
-static int host_pty(const char *console_socket, int *ret_slave, uint16_t *rows, uint16_t *cols,
-		    struct hull_err *err)
+static int host_pty(const char *console_socket, int *ret_slave, struct hull_err *err)
 {
 	cleanup_close int sock = -1;
 	cleanup_close int master = -1;
 	cleanup_close int slave = -1;
 	struct termios t;
-	struct winsize ws = { 0 };
 	int r;
 
 	if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
@@ -398,10 +445,7 @@ static int host_pty(const char *console_socket, int *ret_slave, uint16_t *rows, 
 	r = (int)fd_send_with_fd(sock, master, "/dev/ptmx", strlen("/dev/ptmx"));
 	if (r < 0)
 		return hull_err_set(err, -r, "send the pty master to the console socket");
-	if (ioctl(slave, TIOCGWINSZ, &ws) == 0) {
-		*rows = ws.ws_row;
-		*cols = ws.ws_col;
-	}
+	(void)ioctl(slave, TIOCSCTTY, 0);
 	*ret_slave = steal_fd(&slave);
 	return 0;
 }
@@ -426,9 +470,12 @@ static void shim_on_signal(int sig)
 	errno = e;
 }
 
-static int shim_signals(int ctl[2], struct hull_err *err)
+/* Forward our signals (and SIGWINCH's sizes of tty, -1: none) into the ctl pipe; then the
+ * size tty has now into a (after the handler: a resize is either seen here or signalled). */
+static int shim_signals(int ctl[2], int tty, struct vm_agent_proc *a, struct hull_err *err)
 {
 	struct sigaction sa = { .sa_handler = shim_on_signal, .sa_flags = SA_RESTART };
+	struct winsize ws;
 	sigset_t set;
 
 	if (pipe2(ctl, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -442,34 +489,32 @@ static int shim_signals(int ctl[2], struct hull_err *err)
 	}
 	(void)sigaction(SIGWINCH, &sa, NULL);
 	(void)sigaddset(&set, SIGWINCH);
+	shim_tty = tty;
 	/* blocked since the fork: what came meanwhile is delivered now */
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (tty >= 0 && ioctl(tty, TIOCGWINSZ, &ws) == 0) {
+		a->rows = ws.ws_row;
+		a->cols = ws.ws_col;
+	}
 	return 0;
 }
 
 /* Step 3 and 4: the process, then the VM's end; the shim's exit code. */
-static int shim_run(const struct ctr *c, const char *dir, int agent, const char *console,
-		    pid_t vmm)
+static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, pid_t vmm)
 {
 	struct vm_proc p = { 0 };
 	struct vm_agent_proc a;
 	struct hull_err err = { 0 };
 	int stdio[3] = { 0, 1, 2 }, ctl[2] = { -1, -1 };
-	int slave = -1, code, status;
+	int code, status;
 
+	if (slave >= 0)
+		stdio[0] = stdio[1] = stdio[2] = slave;
 	code = vm_proc_load(c, &p, &err);
 	if (code == 0) {
 		agent_proc_of(&p, &a);
-		if (console && host_pty(console, &slave, &a.rows, &a.cols, &err) == 0) {
-			stdio[0] = stdio[1] = stdio[2] = slave;
-			shim_tty = slave;
-			(void)ioctl(slave, TIOCSCTTY, 0);
-		} else if (console) {
-			code = -1;
-		}
+		code = shim_signals(ctl, slave, &a, &err);
 	}
-	if (code == 0)
-		code = shim_signals(ctl, &err);
 	if (code == 0)
 		code = vm_agent_session(agent, false, &a, stdio, ctl[0], &err);
 	if (code < 0)
@@ -483,6 +528,7 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, const char 
 		cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 
 		(void)unlink(pf);
+		api_sock_remove(dir);
 	}
 	/* the session broke because the VM was killed (hull kill: SIGKILL to the VMM) */
 	if (code < 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
@@ -496,6 +542,7 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	struct vm_spec v = { 0 };
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 	cleanup_free char *cf = xasprintf("%s/cid", dir);
+	cleanup_free char *sock = NULL;
 	char buf[32];
 	uint32_t cid = 0;
 	int r, fd = -1;
@@ -503,7 +550,9 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	*ret_vmm = -1;
 	r = vm_spec_load(c, &v, err);
 	if (r == 0)
-		r = vmm_spawn(&v, dir, ret_vmm, err);
+		r = api_sock_make(dir, &sock, err);
+	if (r == 0)
+		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
 	json_decref(v.json);
 	if (r < 0)
 		return r;
@@ -512,7 +561,7 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	if (r < 0)
 		r = hull_err_set(err, -r, "%s", pf);
 	if (r == 0)
-		r = vmm_cid(dir, *ret_vmm, &cid, err);
+		r = vmm_cid(dir, sock, *ret_vmm, &cid, err);
 	if (r == 0) {
 		(void)snprintf(buf, sizeof(buf), "%u\n", cid);
 		r = fd_write_file_atomic_at(AT_FDCWD, cf, buf, strlen(buf), 0600);
@@ -532,7 +581,7 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 	sigset_t set;
 	pid_t vmm = -1;
 	char go = 0;
-	int agent, keep[2] = { rep, ctl };
+	int agent, slave = -1, keep[2] = { rep, ctl };
 
 	/* the container's stdio as ours; nothing else of the caller's (a pipe it waits on) */
 	for (int i = 0; i < 3; i++)
@@ -548,12 +597,18 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 	(void)sigaddset(&set, SIGWINCH);
 	(void)sigprocmask(SIG_BLOCK, &set, NULL);
 	agent = shim_boot(c, dir, &vmm, &err);
+	/* the engine waits for the master before it starts the process (launch in run.c) */
+	if (agent >= 0 && io->console_socket && host_pty(io->console_socket, &slave, &err) < 0) {
+		(void)close(agent);
+		agent = -1;
+	}
 	if (agent < 0) {
 		cleanup_free char *msg = xasprintf("err %s\n", err.msg);
 
 		(void)fd_write_all(rep, msg, strlen(msg));
 		if (vmm > 0)
 			(void)vmm_reap(vmm, 0);
+		api_sock_remove(dir);
 		_exit(125);
 	}
 	(void)fd_write_all(rep, "ok\n", 3);
@@ -561,11 +616,15 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 	/* start, or the caller gone (EOF): then the VM goes too */
 	if (fd_read_all(ctl, &go, 1) != 1 || go != 'g') {
 		(void)vmm_reap(vmm, 0);
+		api_sock_remove(dir);
 		_exit(125);
 	}
 	(void)close(ctl);
-	_exit(shim_run(c, dir, agent, io->console_socket, vmm));
+	_exit(shim_run(c, dir, agent, slave, vmm));
 }
+
+static int vm_remove(const struct engine_backend *b, const struct ctr *c, bool force,
+		     struct hull_err *err);
 
 /* create -> start in one process (the engine's launch): the shim waiting for its "go". */
 static struct {
@@ -578,12 +637,17 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 		     struct hull_err *err)
 {
 	cleanup_free char *dir = state_dir(b, c);
+	cleanup_free char *parent = xstrndup(b->state_root, (size_t)(strrchr(b->state_root, '/') -
+								       b->state_root));
 	char buf[HULL_ERR_MSG_MAX + 8];
 	int rep[2] = { -1, -1 }, ctl[2] = { -1, -1 }, status;
 	ssize_t n;
 	pid_t pid;
 
-	(void)rm_tree_at(AT_FDCWD, dir);
+	/* what a previous run of this container left */
+	(void)vm_remove(b, c, true, err);
+	hull_err_clear(err);
+	(void)mkdir(parent, 0700);
 	if ((mkdir(b->state_root, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0)
 		return hull_err_set(err, errno, "%s", dir);
 	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0) {
@@ -630,6 +694,7 @@ fail:
 		if (ctl[i] >= 0)
 			(void)close(ctl[i]);
 	}
+	api_sock_remove(dir);
 	(void)rm_tree_at(AT_FDCWD, dir);
 	return -err->code;
 }
@@ -718,7 +783,7 @@ static int exec_child(const struct ctr *c, uint32_t cid, const struct engine_exe
 	struct vm_agent_proc a;
 	struct hull_err err = { 0 };
 	cleanup_strv char **env = NULL;
-	int stdio[3] = { 0, 1, 2 };
+	int stdio[3] = { 0, 1, 2 }, ctl[2] = { -1, -1 };
 	int fd = -1, slave = -1, code;
 
 	code = vm_proc_load(c, &p, &err);
@@ -741,14 +806,16 @@ static int exec_child(const struct ctr *c, uint32_t cid, const struct engine_exe
 		}
 		a.tty = req->io.console_socket != NULL;
 		if (a.tty)
-			code = host_pty(req->io.console_socket, &slave, &a.rows, &a.cols, &err);
+			code = host_pty(req->io.console_socket, &slave, &err);
 		if (slave >= 0)
 			stdio[0] = stdio[1] = stdio[2] = slave;
 	}
 	if (code == 0)
+		code = shim_signals(ctl, slave, &a, &err);
+	if (code == 0)
 		code = vm_agent_connect(cid, VM_EXEC_CONNECT_MS, &fd, NULL, &err);
 	if (code == 0)
-		code = vm_agent_session(fd, true, &a, stdio, -1, &err);
+		code = vm_agent_session(fd, true, &a, stdio, ctl[0], &err);
 	if (code < 0)
 		dprintf(2, "hull exec: %s: %s\n", c->name, err.msg);
 	vm_proc_free(&p);
@@ -778,6 +845,7 @@ static int vm_exec(const struct engine_backend *b, const struct ctr *c,
 			    dup2(req->io.stdio[i], i) < 0)
 				_exit(125);
 		(void)fd_close_from_except(3, NULL, 0);
+		(void)setsid();
 		(void)signal(SIGPIPE, SIG_IGN);
 		_exit(exec_child(c, cid, req));
 	}
@@ -852,6 +920,7 @@ static int vm_remove(const struct engine_backend *b, const struct ctr *c, bool f
 	(void)force;
 	if (vmm > 0)
 		(void)kill(vmm, SIGKILL);
+	api_sock_remove(dir);
 	r = rm_tree_at(AT_FDCWD, dir);
 	return r < 0 ? hull_err_set(err, -r, "removing %s", dir) : 0;
 }
@@ -860,12 +929,12 @@ static int vm_api_state(const struct engine_backend *b, const struct ctr *c, con
 			struct hull_err *err)
 {
 	cleanup_free char *dir = state_dir(b, c);
-	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *sock = api_sock(dir);
 	cleanup_free char *body = xasprintf("{\"state\":\"%s\"}", state);
 	cleanup_free char *reply = NULL;
 	int code = 0, r;
 
-	if (vmm_pid(dir) <= 0)
+	if (!sock || vmm_pid(dir) <= 0)
 		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
 	r = api_client_request(sock, "PATCH", "/vm", body, &code, &reply, err);
 	if (r == 0 && code / 100 != 2)
