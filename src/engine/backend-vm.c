@@ -499,6 +499,18 @@ static int shim_signals(int ctl[2], int tty, struct vm_agent_proc *a, struct hul
 	return 0;
 }
 
+/*
+ * Why the process could not run or its session broke, on the container's own stderr (what
+ * the user reads on the terminal or in `hull logs`), as the OCI runtime's init writes its last
+ * words (src/oci/last-words.c): this runs in the shim or the exec child, never in hull.
+ */
+static void shim_last_words(const char *name, const struct hull_err *err)
+{
+	cleanup_free char *msg = xasprintf("hull: %s: %s\n", name, err->msg);
+
+	(void)fd_write_all(STDERR_FILENO, msg, strlen(msg));
+}
+
 /* Step 3 and 4: the process, then the VM's end; the shim's exit code. */
 static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, pid_t vmm)
 {
@@ -518,7 +530,7 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 	if (code == 0)
 		code = vm_agent_session(agent, false, &a, stdio, ctl[0], &err);
 	if (code < 0)
-		dprintf(2, "hull: %s: %s\n", c->name, err.msg);
+		shim_last_words(c->name, &err);
 	if (slave >= 0)
 		(void)close(slave);
 	(void)close(agent);
@@ -817,7 +829,7 @@ static int exec_child(const struct ctr *c, uint32_t cid, const struct engine_exe
 	if (code == 0)
 		code = vm_agent_session(fd, true, &a, stdio, ctl[0], &err);
 	if (code < 0)
-		dprintf(2, "hull exec: %s: %s\n", c->name, err.msg);
+		shim_last_words(c->name, &err);
 	vm_proc_free(&p);
 	return code < 0 ? 125 : code;
 }

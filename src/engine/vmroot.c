@@ -145,26 +145,27 @@ static int lock_file(const char *dir, const char *name, struct hull_err *err)
 
 /*
  * The child: the layers merged at build/rootfs in a mount namespace of its own, then
- * mkfs.erofs over them into out (its messages on fd 2, a pipe to the parent).
+ * mkfs.erofs over them into out (its messages, and ours on msg, in a pipe to the parent).
  */
 static void __attribute__((noreturn))
-build_child(struct image_store *s, const char *build, char *const *diff_ids, const char *out)
+build_child(struct image_store *s, const char *build, char *const *diff_ids, const char *out,
+	    int msg)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", build);
 	const char *mode = NULL;
 	struct hull_err err = { 0 };
 
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		dprintf(2, "mount namespace: %s\n", strerror(errno));
+		dprintf(msg, "mount namespace: %s\n", strerror(errno));
 		_exit(125);
 	}
 	if (ctr_rootfs_setup(s, build, diff_ids, false, &mode, &err) < 0) {
-		dprintf(2, "%s\n", err.msg);
+		dprintf(msg, "%s\n", err.msg);
 		_exit(125);
 	}
 	/* -x-1 would drop xattrs: keep them (file capabilities); --quiet: errors only */
 	execlp("mkfs.erofs", "mkfs.erofs", "--quiet", out, src, (char *)NULL);
-	dprintf(2, "mkfs.erofs: %s (install erofs-utils)\n", strerror(errno));
+	dprintf(msg, "mkfs.erofs: %s (install erofs-utils)\n", strerror(errno));
 	_exit(127);
 }
 
@@ -188,7 +189,7 @@ static int build_erofs(struct image_store *s, const char *build, char *const *di
 	if (pid == 0) {
 		(void)dup2(p[1], 2);
 		(void)dup2(p[1], 1);
-		build_child(s, build, diff_ids, out);
+		build_child(s, build, diff_ids, out, p[1]);
 	}
 	(void)close(p[1]);
 	n = fd_read_all(p[0], msg, sizeof(msg) - 1);
