@@ -26,6 +26,7 @@
 #define MAX_SESSIONS 16
 #define OUT_HIGH (2 * HULL_AGENT_MAX_PAYLOAD) /* stop reading a process's output above this */
 #define POWEROFF_FLUSH_MS 5000                /* how long EXIT may take to reach the host */
+#define DRAIN_MAX (4u << 20)                  /* output read after an exit, at most */
 
 struct proc;
 
@@ -46,6 +47,7 @@ struct proc {
 	uint8_t *in;       /* STDIN bytes the process has not read yet */
 	size_t in_len, in_off;
 	bool in_eof;       /* close stdin once in is written */
+	size_t drained;    /* output bytes read after the exit */
 };
 
 static struct session *sessions[MAX_SESSIONS];
@@ -168,10 +170,12 @@ static void start_proc(struct session *s, uint16_t type, const uint8_t *pl, uint
 	if (why)
 		return session_error(s, why);
 	p = calloc(1, sizeof(*p));
+	if (!p)
+		(void)snprintf(msg, sizeof(msg), "out of memory");
 	if (!p || agent_spawn(r, run, &p->c, msg, sizeof(msg)) < 0) {
 		agent_req_free(r);
 		free(p);
-		return session_error(s, p ? msg : "out of memory");
+		return session_error(s, msg);
 	}
 	p->tty = r->flags & HULL_AGENT_PROC_TTY;
 	agent_req_free(r);
@@ -323,7 +327,15 @@ static bool proc_read(struct proc *p, int *fd, uint16_t type)
 	static uint8_t buf[HULL_AGENT_MAX_PAYLOAD];
 
 	while (*fd >= 0 && (!p->s || p->s->out_len < OUT_HIGH)) {
-		ssize_t n = read(*fd, buf, sizeof(buf));
+		ssize_t n;
+
+		/*
+		 * After the exit, what was written before it is in the pipe; a background child
+		 * that keeps writing must not hold EXIT back forever (nor PID 1 in this loop).
+		 */
+		if (p->exited && p->drained >= DRAIN_MAX)
+			return true;
+		n = read(*fd, buf, sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -336,6 +348,7 @@ static bool proc_read(struct proc *p, int *fd, uint16_t type)
 		send_frame(p->s, type, buf, (uint32_t)n);
 		if (!p->exited)
 			return false; /* one frame per turn: stdin and other sessions get theirs */
+		p->drained += (size_t)n;
 	}
 	return *fd < 0;
 }
@@ -375,8 +388,6 @@ static void proc_finish(struct proc *p)
 		run_proc = NULL;
 		poweroff_at = now_ms() + POWEROFF_FLUSH_MS;
 	}
-	if (p->c.in_fd == p->c.out_fd)
-		p->c.in_fd = -1;
 	closefd(&p->c.in_fd);
 	closefd(&p->c.out_fd);
 	closefd(&p->c.err_fd);
@@ -598,8 +609,10 @@ int main(int argc, char **argv)
 	if (pid1) {
 		int c = open("/dev/console", O_RDWR | O_NOCTTY);
 
-		if (c >= 0 && c != 2)
+		if (c > 2) {
 			(void)dup2(c, 2);
+			close(c); /* not into the processes */
+		}
 		if (agent_boot() < 0) {
 			agent_log("the guest cannot be set up: powering off");
 			sync();

@@ -27,19 +27,24 @@ enum {
 	OPT_HOSTNAME,
 	OPT_TIMEOUT,
 	OPT_SIGNAL,
+	OPT_GROUP_ADD,
 };
 
 static const struct cli_option agent_opts[] = {
-	{ "cid", required_argument, NULL, OPT_CID, "CID", "the guest's vsock CID (hull vm run --vsock)" },
+	{ "cid", required_argument, NULL, OPT_CID, "CID",
+	  "the guest's vsock CID (hull vm run --vsock)" },
 	{ "socket", required_argument, NULL, OPT_SOCKET, "PATH",
 	  "tests: an agent on a unix socket (hull-agent --unix PATH), no VM" },
 	{ "exec", no_argument, NULL, OPT_EXEC, NULL,
-	  "EXEC: one more process beside the container's (default RUN: the container's, its end powers the guest off)" },
+	  "one more process (EXEC); default RUN: the container's, its end powers the guest off" },
 	{ "interactive", no_argument, NULL, 'i', NULL, "pass stdin to the process" },
 	{ "tty", no_argument, NULL, 't', NULL, "a pty in the guest; our terminal in raw mode" },
 	{ "env", required_argument, NULL, 'e', "K=V", "an environment variable (K alone: ours)" },
 	{ "workdir", required_argument, NULL, 'w', "DIR", "the working directory (absolute)" },
-	{ "user", required_argument, NULL, 'u', "UID[:GID]", "numeric user and group (default 0:0)" },
+	{ "user", required_argument, NULL, 'u', "UID[:GID]",
+	  "numeric user and group (default 0:0; GID 0 with UID alone)" },
+	{ "group-add", required_argument, NULL, OPT_GROUP_ADD, "GID",
+	  "a supplementary group, numeric (repeatable)" },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME, "NAME", "the guest's hostname (RUN)" },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT, "SECONDS",
 	  "how long to wait for the agent to answer (default 60)" },
@@ -60,16 +65,18 @@ static const struct cli_command agent_cmd = {
 	.summary = "Run a process in a guest through hull's guest agent (vsock).",
 };
 
+#define HULL_AGENT_CLI_GIDS 64
+
 struct agent_args {
 	bool have_cid, exec, interactive;
 	uint32_t cid;
 	const char *socket, *hostname;
 	int timeout_ms, sig;
 	struct vm_agent_proc p;
-	uint32_t ids[2];
+	uint32_t gids[HULL_AGENT_CLI_GIDS];
 };
 
-static int ctl_wfd = -1;
+static int ctl_wfd = -1; /* the session's control pipe, for the signal handler */
 
 static void on_signal(int sig)
 {
@@ -111,7 +118,7 @@ static int parse_user(struct agent_args *a, const char *s)
 	if (parse_u32(u, &a->p.uid) < 0 || (colon && parse_u32(colon, &a->p.gid) < 0))
 		return -EINVAL;
 	if (!colon)
-		a->p.gid = a->p.uid;
+		a->p.gid = 0; /* docker's, for a user without a passwd entry */
 	return 0;
 }
 
@@ -164,6 +171,15 @@ static int agent_opt(struct agent_args *a, int c, char ***env)
 			cli_opt_error(&agent_cmd, "--user %s: expected UID[:GID], numbers", optarg);
 			return 125;
 		}
+		return 0;
+	case OPT_GROUP_ADD:
+		if (a->p.n_gids == HULL_AGENT_CLI_GIDS || parse_u32(optarg, &v) < 0) {
+			cli_opt_error(&agent_cmd, "--group-add %s: expected a numeric group id "
+				      "(at most %d of them)", optarg, HULL_AGENT_CLI_GIDS);
+			return 125;
+		}
+		a->gids[a->p.n_gids++] = v;
+		a->p.gids = a->gids;
 		return 0;
 	case OPT_HOSTNAME: a->p.hostname = optarg; return 0;
 	case OPT_TIMEOUT:

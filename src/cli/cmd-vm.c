@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/strv.h"
+#include "engine/vm-agent.h"
 #include "vmm/initramfs.h"
 #include "vmm/vmm.h"
 
@@ -95,6 +96,10 @@ static const struct cli_option vm_initramfs_opts[] = {
 	  "where the kernel modules are (/lib/modules/VERSION)" },
 	{ "module", required_argument, NULL, 'm', "NAME", "include this module (repeatable)" },
 	{ "file", required_argument, NULL, 'f', "HOST:GUEST", "include a file (repeatable)" },
+#ifndef HULL_VMM_MAIN
+	{ "agent", no_argument, NULL, 0x1800, NULL,
+	  "the /init is hull's guest agent (hull-agent, found beside hull)" },
+#endif
 	{ 0 },
 };
 static const struct cli_command vm_initramfs_cmd = {
@@ -285,6 +290,9 @@ static int vm_initramfs_main(int argc, char **argv)
 	struct cpio_buf b = { 0 };
 	struct hull_err err = { 0 };
 	const char *output = NULL;
+#ifndef HULL_VMM_MAIN
+	char agent[PATH_MAX];
+#endif
 	int c, r;
 
 	optind = 0;
@@ -296,6 +304,16 @@ static int vm_initramfs_main(int argc, char **argv)
 		case 'd': spec.module_dir = optarg; break;
 		case 'm': strv_push(&modules, optarg); break;
 		case 'f': strv_push(&files, optarg); break;
+#ifndef HULL_VMM_MAIN
+		case 0x1800:
+			if (vm_agent_binary(agent, sizeof(agent)) < 0) {
+				fprintf(stderr, "hull vm initramfs: --agent: no hull-agent beside "
+						"hull (guest/agent/ in the build, libexec/hull/ installed)\n");
+				return 125;
+			}
+			spec.init = agent;
+			break;
+#endif
 		default:
 			return 125;
 		}
@@ -417,6 +435,10 @@ int cmd_vm(int argc, char **argv)
 			return vm_snapshot_main(2, args);
 		if (strcmp(argv[2], "restore") == 0)
 			return vm_restore_main(2, args);
+#ifndef HULL_VMM_MAIN
+		if (strcmp(argv[2], "agent") == 0)
+			return vm_agent_main(2, args);
+#endif
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 2) {
 		cli_usage(stdout, &def);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -552,4 +553,28 @@ int vm_agent_session(int fd, bool exec, const struct vm_agent_proc *p, const int
 	(void)fcntl(fd, F_SETFL, flags);
 	free(s->q);
 	return r;
+}
+
+int vm_agent_binary(char *buf, size_t size)
+{
+	static const char *const rel[] = { "../../guest/agent/hull-agent",
+					   "../libexec/hull/hull-agent" };
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		int len = snprintf(buf, size, "%s/%s", self, rel[i]);
+
+		if (len > 0 && (size_t)len < size && access(buf, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
 }
