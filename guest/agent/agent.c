@@ -27,6 +27,8 @@
 #define OUT_HIGH (2 * HULL_AGENT_MAX_PAYLOAD) /* stop reading a process's output above this */
 #define POWEROFF_FLUSH_MS 5000                /* how long EXIT may take to reach the host */
 #define DRAIN_MAX (4u << 20)                  /* output read after an exit, at most */
+#define STDIN_MAX (HULL_AGENT_STDIN_WINDOW + HULL_AGENT_MAX_PAYLOAD) /* a host's slack */
+#define ACK_EVERY HULL_AGENT_MAX_PAYLOAD /* STDIN_ACK once this much was taken */
 
 struct proc;
 
@@ -44,8 +46,9 @@ struct proc {
 	struct session *s; /* NULL: the host went away, output is dropped */
 	bool run, tty, exited;
 	int code;
-	uint8_t *in;       /* STDIN bytes the process has not read yet */
+	uint8_t *in;       /* STDIN bytes the process has not read yet (in_off..in_len) */
 	size_t in_len, in_off;
+	size_t unacked;    /* stdin taken (or dropped) since the last STDIN_ACK */
 	bool in_eof;       /* close stdin once in is written */
 	size_t drained;    /* output bytes read after the exit */
 };
@@ -202,14 +205,29 @@ static void lone_signal(struct session *s, int sig)
 	s->closing = true;
 }
 
-static void stdin_data(struct proc *p, const uint8_t *data, uint32_t len)
+static void stdin_ack(struct proc *p, size_t n, bool now)
+{
+	p->unacked += n;
+	if (p->unacked && (now || p->unacked >= ACK_EVERY)) {
+		send_u32(p->s, HULL_AGENT_STDIN_ACK, (uint32_t)p->unacked);
+		p->unacked = 0;
+	}
+}
+
+static void stdin_data(struct session *s, struct proc *p, const uint8_t *data, uint32_t len)
 {
 	if (p->c.in_fd < 0 || p->in_eof || !len)
-		return;
-	p->in = xrealloc(p->in, len);
-	memcpy(p->in, data, len);
-	p->in_len = len;
-	p->in_off = 0;
+		return stdin_ack(p, len, true); /* dropped: the host's window moves on */
+	if (p->in_len - p->in_off + len > STDIN_MAX)
+		return session_error(s, "STDIN past the window (HULL_AGENT_STDIN_WINDOW)");
+	if (p->in_off) { /* keep the unwritten bytes at the front */
+		memmove(p->in, p->in + p->in_off, p->in_len - p->in_off);
+		p->in_len -= p->in_off;
+		p->in_off = 0;
+	}
+	p->in = xrealloc(p->in, p->in_len + len);
+	memcpy(p->in + p->in_len, data, len);
+	p->in_len += len;
 }
 
 static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, uint32_t len)
@@ -236,7 +254,7 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		if (!p)
 			return session_error(s, "stdin or window size before RUN/EXEC");
 		if (type == HULL_AGENT_STDIN)
-			stdin_data(p, pl, len);
+			stdin_data(s, p, pl, len);
 		else if (type == HULL_AGENT_WINSIZE && p->tty)
 			agent_winsize(p->c.out_fd, hull_agent_get16(pl), hull_agent_get16(pl + 2));
 		else if (type == HULL_AGENT_STDIN_EOF && !p->tty)
@@ -248,6 +266,7 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 	case HULL_AGENT_EXIT:
 	case HULL_AGENT_ERROR:
 	case HULL_AGENT_ACK:
+	case HULL_AGENT_STDIN_ACK:
 	case HULL_AGENT_TYPE_COUNT:
 		break;
 	}
@@ -363,11 +382,14 @@ static void proc_write_stdin(struct proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n < 0) { /* EPIPE: it closed its stdin; the rest is dropped as docker does */
+			stdin_ack(p, p->in_len - p->in_off, true);
 			proc_stdin_close(p);
 			return;
 		}
 		p->in_off += (size_t)n;
+		stdin_ack(p, (size_t)n, false);
 	}
+	stdin_ack(p, 0, true);
 	p->in_len = p->in_off = 0;
 	if (p->in_eof && !p->tty)
 		proc_stdin_close(p);
@@ -452,8 +474,8 @@ static nfds_t poll_build(struct pollfd *pfd, void **owners, int *kinds)
 		if (s) {
 			short ev = s->out_len > s->out_off ? POLLOUT : 0;
 
-			/* back-pressure: no new STDIN before the process took the last */
-			if (!s->closing && (!s->proc || !s->proc->in_len))
+			/* always read: the host's STDIN window bounds what piles up (proto.h) */
+			if (!s->closing)
 				ev |= POLLIN;
 			owners[n] = s, kinds[n] = 0;
 			pfd[n++] = (struct pollfd){ .fd = s->fd, .events = ev };

@@ -19,7 +19,9 @@
  *            or SIGNAL {u32 sig} alone: signal the RUN process; the agent answers ACK and
  *            closes (vm_agent_signal)
  *   host  -> STDIN data (empty frames are ignored), STDIN_EOF, WINSIZE, SIGNAL, any order
- *   agent -> STDOUT / STDERR data (with a tty, all output is STDOUT)
+ *   agent -> STDOUT / STDERR data (with a tty, all output is STDOUT), STDIN_ACK {u32 n}
+ *            as the process takes its stdin (the host keeps HULL_AGENT_STDIN_WINDOW bytes
+ *            at most unacknowledged)
  *   agent -> EXIT {i32 code}: last frame; code is the exit status, or 128+signal (docker).
  *            The agent answers a RUN or EXEC it cannot start (bad payload, a RUN while one
  *            lives, setuid failing) with ERROR {message, no NUL} and closes. A command that
@@ -48,6 +50,12 @@
 #define HULL_AGENT_MAX_ENV 1024u
 #define HULL_AGENT_MAX_GIDS 256u
 #define HULL_AGENT_HOSTNAME_MAX 64u /* HOST_NAME_MAX */
+/*
+ * STDIN flow control: the host keeps at most this many STDIN bytes unacknowledged (sent, no
+ * STDIN_ACK yet). The agent can then always read the session, so a SIGNAL or WINSIZE behind
+ * stdin data reaches a process that does not read its stdin.
+ */
+#define HULL_AGENT_STDIN_WINDOW (1u << 20)
 
 enum hull_agent_type {
 	HULL_AGENT_HELLO = 1,     /* agent: u32 version, u32 state (enum hull_agent_state) */
@@ -62,6 +70,7 @@ enum hull_agent_type {
 	HULL_AGENT_EXIT = 10,     /* agent: i32 exit code, last frame */
 	HULL_AGENT_ERROR = 11,    /* agent: a message (not NUL-terminated); the agent closes */
 	HULL_AGENT_ACK = 12,      /* agent: i32 0 or -errno, the answer to a lone SIGNAL */
+	HULL_AGENT_STDIN_ACK = 13, /* agent: u32 STDIN bytes the process took (or were dropped) */
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -169,6 +178,7 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 	case HULL_AGENT_SIGNAL:
 	case HULL_AGENT_EXIT:
 	case HULL_AGENT_ACK:
+	case HULL_AGENT_STDIN_ACK:
 		return len == 4;
 	case HULL_AGENT_RUN:
 	case HULL_AGENT_EXEC:

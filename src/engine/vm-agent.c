@@ -317,27 +317,45 @@ int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err)
 	return 0;
 }
 
+/* Frames for the agent, written in order. */
+struct txq {
+	uint8_t *buf;
+	size_t len, off;
+};
+
 /* A session in progress (vm_agent_session). */
 struct sess {
 	int fd, in, out, errout, ctl;
-	uint8_t *q; /* frames for the agent */
-	size_t q_len, q_off;
+	/*
+	 * Two queues: a WINSIZE or SIGNAL goes ahead of stdin data, at the next frame boundary,
+	 * so that a signal reaches a process that does not read its stdin. cur is the queue
+	 * whose frame is half written (NULL at a boundary), cur_end where that frame ends.
+	 */
+	struct txq data, ctlq;
+	struct txq *cur;
+	size_t cur_end;
 	uint8_t rx[HDR + HULL_AGENT_MAX_PAYLOAD];
 	size_t rx_have;
+	size_t unacked; /* STDIN bytes sent without a STDIN_ACK yet: <= HULL_AGENT_STDIN_WINDOW */
 	bool in_done;
 	int code; /* -1 until EXIT */
 	struct hull_err *err;
 };
 
-static void queue_frame(struct sess *s, uint16_t type, const void *data, uint32_t len)
+static void queue_frame(struct txq *q, uint16_t type, const void *data, uint32_t len)
 {
-	if (s->q_off && s->q_off == s->q_len)
-		s->q_len = s->q_off = 0;
-	s->q = xrealloc(s->q, s->q_len + HDR + len);
-	hull_agent_hdr_put(s->q + s->q_len, type, len);
+	if (q->off && q->off == q->len)
+		q->len = q->off = 0;
+	q->buf = xrealloc(q->buf, q->len + HDR + len);
+	hull_agent_hdr_put(q->buf + q->len, type, len);
 	if (len)
-		memcpy(s->q + s->q_len + HDR, data, len);
-	s->q_len += HDR + len;
+		memcpy(q->buf + q->len + HDR, data, len);
+	q->len += HDR + len;
+}
+
+static bool txq_pending(const struct txq *q)
+{
+	return q->len > q->off;
 }
 
 /* All of data to a caller's fd, waiting out EAGAIN; a closed reader makes it a sink (-1). */
@@ -389,6 +407,12 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 		return 0;
 	case HULL_AGENT_ERROR:
 		return agent_error(s, pl, len);
+	case HULL_AGENT_STDIN_ACK:
+		if (hull_agent_get32(pl) > s->unacked)
+			return hull_err_setx(s->err, EPROTO, "the guest agent acknowledged %u stdin "
+					     "bytes of %zu sent", hull_agent_get32(pl), s->unacked);
+		s->unacked -= hull_agent_get32(pl);
+		return 0;
 	case HULL_AGENT_HELLO:
 	case HULL_AGENT_ACK:
 	case HULL_AGENT_RUN:
@@ -436,31 +460,42 @@ static int sess_read(struct sess *s)
 
 static int sess_write(struct sess *s)
 {
-	ssize_t n = send(s->fd, s->q + s->q_off, s->q_len - s->q_off, MSG_NOSIGNAL);
+	struct txq *q;
+	ssize_t n;
 
+	if (!s->cur) { /* at a frame boundary: control first */
+		s->cur = txq_pending(&s->ctlq) ? &s->ctlq : &s->data;
+		s->cur_end = s->cur->off + HDR + hull_agent_get32(s->cur->buf + s->cur->off);
+	}
+	q = s->cur;
+	n = send(s->fd, q->buf + q->off, s->cur_end - q->off, MSG_NOSIGNAL);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n < 0 && errno == EPIPE)
 		return 0; /* the agent closed: its last frames (EXIT, ERROR) are still to read */
 	if (n < 0)
 		return hull_err_set(s->err, errno, "the guest agent");
-	s->q_off += (size_t)n;
+	q->off += (size_t)n;
+	if (q->off == s->cur_end)
+		s->cur = NULL;
 	return 0;
 }
 
 static void sess_stdin(struct sess *s)
 {
 	static uint8_t buf[HULL_AGENT_MAX_PAYLOAD];
-	ssize_t n = read(s->in, buf, sizeof(buf));
+	size_t room = HULL_AGENT_STDIN_WINDOW - s->unacked;
+	ssize_t n = read(s->in, buf, room < sizeof(buf) ? room : sizeof(buf));
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
-		queue_frame(s, HULL_AGENT_STDIN, buf, (uint32_t)n);
+		queue_frame(&s->data, HULL_AGENT_STDIN, buf, (uint32_t)n);
+		s->unacked += (size_t)n;
 		return;
 	}
 	/* EOF, or an error (a hung-up terminal: EIO) that ends stdin all the same */
-	queue_frame(s, HULL_AGENT_STDIN_EOF, NULL, 0);
+	queue_frame(&s->data, HULL_AGENT_STDIN_EOF, NULL, 0);
 	s->in_done = true;
 }
 
@@ -484,17 +519,19 @@ static void sess_ctl(struct sess *s)
 	} else {
 		return;
 	}
-	queue_frame(s, rec.type, pl, 4);
+	queue_frame(&s->ctlq, rec.type, pl, 4);
 }
 
 static int sess_loop(struct sess *s)
 {
 	while (s->code < 0) {
-		bool room = s->q_len - s->q_off < OUT_HIGH;
+		bool room = s->data.len - s->data.off < OUT_HIGH;
+		bool out = txq_pending(&s->data) || txq_pending(&s->ctlq);
 		struct pollfd pfd[3] = {
-			{ .fd = s->fd, .events = POLLIN | (s->q_len > s->q_off ? POLLOUT : 0) },
-			{ .fd = !s->in_done && room ? s->in : -1, .events = POLLIN },
-			{ .fd = room ? s->ctl : -1, .events = POLLIN },
+			{ .fd = s->fd, .events = POLLIN | (out ? POLLOUT : 0) },
+			{ .fd = !s->in_done && room && s->unacked < HULL_AGENT_STDIN_WINDOW ? s->in : -1,
+			  .events = POLLIN },
+			{ .fd = s->ctlq.len - s->ctlq.off < OUT_HIGH ? s->ctl : -1, .events = POLLIN },
 		};
 		int r;
 
@@ -539,19 +576,21 @@ int vm_agent_session(int fd, bool exec, const struct vm_agent_proc *p, const int
 	*s = (struct sess){ .fd = fd, .in = stdio[0], .out = stdio[1],
 			    .errout = p->tty ? stdio[1] : stdio[2], .ctl = ctl_fd, .code = -1,
 			    .err = err };
-	queue_frame(s, exec ? HULL_AGENT_EXEC : HULL_AGENT_RUN, pl, (uint32_t)len);
+	/* on the control queue: RUN/EXEC is first, before any WINSIZE or SIGNAL behind it */
+	queue_frame(&s->ctlq, exec ? HULL_AGENT_EXEC : HULL_AGENT_RUN, pl, (uint32_t)len);
 	if (s->in < 0) {
-		queue_frame(s, HULL_AGENT_STDIN_EOF, NULL, 0);
+		queue_frame(&s->data, HULL_AGENT_STDIN_EOF, NULL, 0);
 		s->in_done = true;
 	}
 	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		free(s->q);
-		return hull_err_set(err, errno, "the guest agent's socket");
-	}
-	r = sess_loop(s);
-	(void)fcntl(fd, F_SETFL, flags);
-	free(s->q);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		r = hull_err_set(err, errno, "the guest agent's socket");
+	else
+		r = sess_loop(s);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags);
+	free(s->data.buf);
+	free(s->ctlq.buf);
 	return r;
 }
 

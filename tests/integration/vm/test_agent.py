@@ -155,7 +155,7 @@ def test_agent_host_hostile_frames(hull, host_agent):
                 f = read_frame(s)
                 if f is None:
                     break
-                assert f[0] in (10, 11, 12, 8, 9), f  # EXIT, ERROR, ACK, or a process's output
+                assert f[0] in (8, 9, 10, 11, 12, 13), f  # output, EXIT, ERROR, ACKs
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
@@ -197,6 +197,8 @@ def test_agent_host_pty_winsize(host_agent):
             assert f, out
             if f[0] == 10:
                 code = struct.unpack("<i", f[1])[0]
+            elif f[0] == 13:  # STDIN_ACK: the "go" was taken
+                assert struct.unpack("<I", f[1])[0] == 3, f
             else:
                 assert f[0] == 8, f
                 out += f[1]
@@ -216,6 +218,29 @@ def test_agent_host_signal_forwarded(hull, host_agent):
         assert p.stdout.readline() == b"ready\n"
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=WAIT)
+        assert (p.returncode, out) == (9, b"got TERM\n"), (p.returncode, out, err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=WAIT)
+
+
+def test_agent_host_signal_past_unread_stdin(hull, host_agent, tmp_path):
+    """A process that never reads its stdin, with 8 MiB of it waiting: a SIGTERM to
+    `hull vm agent` still reaches it (the client sends SIGNAL ahead of stdin data, and the
+    agent keeps reading frames past what the process has not taken)."""
+    data = tmp_path / "stdin"
+    data.write_bytes(random.Random(7).randbytes(8 * MIB))
+    with open(data, "rb") as f:
+        p = subprocess.Popen([hull, "vm", "agent", "--socket", host_agent[1], "--exec", "-i",
+                              "--", "sh", "-c", 'trap "echo got TERM; exit 9" TERM; '
+                              "echo ready; while :; do sleep 0.1; done"],
+                             stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        time.sleep(0.5)  # not an assertion on time: lets the stdin pile up first
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
         assert (p.returncode, out) == (9, b"got TERM\n"), (p.returncode, out, err)
     finally:
         if p.poll() is None:

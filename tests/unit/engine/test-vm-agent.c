@@ -230,6 +230,7 @@ static void test_agent_rx(void **state)
 		{ HULL_AGENT_STDOUT, 0, 1 }, { HULL_AGENT_EXIT, 0, 4 }, { HULL_AGENT_HELLO, 0, 8 },
 		{ HULL_AGENT_STDIN, 1, 0 }, { HULL_AGENT_WINSIZE, 0, 3 },
 		{ HULL_AGENT_STDIN_EOF, 0, 1 }, { HULL_AGENT_SIGNAL, 0, 8 }, { HULL_AGENT_RUN, 0, 23 },
+		{ HULL_AGENT_STDIN_ACK, 0, 4 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&rx, 0, sizeof(rx));
@@ -317,8 +318,11 @@ static void __attribute__((noreturn)) fake_agent(int fd, enum script sc, uint32_
 	if (sc == ECHO) { /* stdin back as stdout, a word on stderr, EXIT 3 after STDIN_EOF */
 		send_frame(fd, HULL_AGENT_STDERR, "err", 3);
 		while (fake_read(fd, &rx, &type, &pl, &len) == 1 && type != HULL_AGENT_STDIN_EOF) {
-			if (type == HULL_AGENT_STDIN)
+			if (type == HULL_AGENT_STDIN) {
 				send_frame(fd, HULL_AGENT_STDOUT, pl, len);
+				hull_agent_put32(b, len); /* taken: the host's window moves */
+				send_frame(fd, HULL_AGENT_STDIN_ACK, b, 4);
+			}
 			agent_rx_next(&rx);
 		}
 		hull_agent_put32(b, 3);
@@ -331,7 +335,7 @@ static void __attribute__((noreturn)) fake_agent(int fd, enum script sc, uint32_
 		for (size_t k = 0; k < n; k++)
 			junk[k] = (uint8_t)rnd(&s);
 		if (seed % 2)
-			hull_agent_hdr_put(junk, (uint16_t)(rnd(&s) % 14), rnd(&s) % 32);
+			hull_agent_hdr_put(junk, (uint16_t)(rnd(&s) % 15), rnd(&s) % 32);
 		write_all(fd, junk, n);
 	} else if (sc == ERROR_FRAME) {
 		send_frame(fd, HULL_AGENT_ERROR, "no\nway\x01", 7);
