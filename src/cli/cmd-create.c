@@ -8,6 +8,7 @@
 #include "cli/create-security.h"
 #include "cli/create-lifecycle.h"
 #include "cli/create-spec.h"
+#include "cli/create-vm.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
 #include "common/strv.h"
@@ -263,6 +264,7 @@ static const struct cli_option run_opts[] = {
 	  "copy the image instead of mounting an overlay" },
 	CLI_LIFECYCLE_OPTIONS,
 	CLI_PULL_OPTIONS,
+	CLI_VM_OPTIONS,
 	{ 0 },
 };
 
@@ -349,6 +351,11 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 			if (cli_spec_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			break;
+		case CLI_VM_OPT:
+		case CLI_VM_KERNEL:
+			if (cli_vm_opt(cmd, c, optarg, o) != 0)
+				return EXIT_ENGINE;
+			break;
 		case CLI_LC_INIT ... CLI_LC_LAST:
 			if (cli_lifecycle_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
@@ -361,6 +368,8 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 	if (optind >= argc)
 		return cli_usage_error(cmd, "usage: hull %s [OPTIONS] IMAGE [COMMAND [ARG...]]",
 				       cmd);
+	if (cli_vm_check(cmd, o) != 0)
+		return EXIT_ENGINE;
 	{
 		struct hull_err err = { 0 };
 		enum net_mode m;

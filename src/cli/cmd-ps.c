@@ -166,6 +166,9 @@ int cmd_ps(int argc, char **argv)
 			continue;
 		}
 		status_text(ct, now, st, sizeof(st));
+		/* the kind, where docker has none: a microVM's STATUS ends in "(vm)" */
+		if (ct->backend && strcmp(ct->backend, "vm") == 0)
+			(void)strncat(st, " (vm)", sizeof(st) - strlen(st) - 1);
 		human_duration(now - human_parse_time(ct->created), created,
 			       sizeof(created));
 		{

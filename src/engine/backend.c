@@ -9,6 +9,7 @@
 /* Every backend this hull has; a container's record names one. */
 static const struct engine_backend_ops *const backends[] = {
 	&engine_backend_oci,
+	&engine_backend_vm,
 };
 
 int engine_backend_open(struct image_store *s, const struct ctr *c, struct engine_backend *ret,
@@ -19,7 +20,8 @@ int engine_backend_open(struct image_store *s, const struct ctr *c, struct engin
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (strcmp(backends[i]->name, name) == 0) {
 			ret->ops = backends[i];
-			ret->state_root = xasprintf("%s/runtime", s->root);
+			ret->state_root = xasprintf("%s/%s", s->root, backends[i]->state_dir
+							       ? backends[i]->state_dir : "runtime");
 			return 0;
 		}
 	return hull_err_setx(err, EPROTONOSUPPORT, "container %s: backend \"%s\" is not built "

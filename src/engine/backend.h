@@ -5,8 +5,10 @@
  * looks the ops up with engine_backend_open() and never branches on the kind.
  *
  *   oci   the OCI runtime library in process (engine/backend-oci.c, src/oci/runtime.h)
+ *   vm    a microVM on hull's VMM with the guest agent as its init (engine/backend-vm.c,
+ *         `hull run --vm`)
  *
- * A microVM backend (`hull run --vm`) is one more ops table here. Nothing in the interface
+ * The microVM backend is one more ops table here. Nothing in the interface
  * is a namespace: a container is reached by its record, and the one process the engine sees
  * is the handle create and exec return, a child of the caller that ops->wait reaps (the
  * container's init for oci, the VMM for a VM); stdio and the terminal are fds and an
@@ -61,6 +63,7 @@ struct engine_backend;
 /* Every op returns 0 or -errno with err set naming the container, unless said otherwise. */
 struct engine_backend_ops {
 	const char *name;
+	const char *state_dir; /* its state below the store; NULL: "runtime" */
 	/*
 	 * Make the container from its bundle (c->dir) with its process not yet running;
 	 * *ret_pid is the handle to wait for (a child of the caller), *ret_pidfd a pidfd for
@@ -101,10 +104,12 @@ struct engine_backend_ops {
 
 struct engine_backend {
 	const struct engine_backend_ops *ops;
-	char *state_root; /* the backend's own state: <store>/runtime for oci */
+	char *state_root; /* the backend's own state: <store>/runtime for oci, <store>/vm/run
+			   * for vm */
 };
 
 extern const struct engine_backend_ops engine_backend_oci;
+extern const struct engine_backend_ops engine_backend_vm;
 
 /* The backend that runs c (c->backend). -EPROTONOSUPPORT naming it when this hull has none
  * of that name. Release with engine_backend_close(). */

@@ -104,6 +104,9 @@ json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
 		(void)json_object_set_new(o, "Path", json_string(c->path ? c->path : ""));
 		(void)json_object_set_new(o, "Args", strv_json(c->args));
 		(void)json_object_set_new(o, "RootfsMode", json_string(c->rootfs_mode));
+		/* the kind, only for a microVM (hull run --vm): a container's inspect stays docker's */
+		if (c->backend && strcmp(c->backend, "oci") != 0)
+			(void)json_object_set_new(o, "Backend", json_string(c->backend));
 		(void)json_object_set_new(o, "RestartCount",
 					  json_integer((json_int_t)c->state.restart_count));
 	}

@@ -31,6 +31,7 @@
 #include "image/image.h"
 #include "engine/backend.h"
 #include "engine/volume.h"
+#include "engine/vmroot.h"
 #include "oci/state.h"
 
 /* The one-field flags (cli/create-spec.h) as inspect shows them. */
@@ -191,7 +192,7 @@ static int record_fill(struct ctr *c, const struct run_opts *o, const char *name
 	c->image_id = xstrdup(img->config);
 	c->rootfs_mode = xstrdup(rootfs_mode);
 	c->layers = strv_dup(diff_ids);
-	c->backend = xstrdup("oci");
+	c->backend = xstrdup(o->vm ? "vm" : "oci");
 	c->config.tty = o->tty;
 	c->config.open_stdin = o->interactive;
 	c->config.image = xstrdup(o->image);
@@ -276,6 +277,10 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 		r = ctr_config_build(&o2, img, rootfs, dir, id, &oci, ret_exit, err);
 	if (r == 0 && (r = engine_net_create(s, o, json_object_get(img, "config"), id, name, dir,
 					     err)) < 0)
+		*ret_exit = 125;
+	/* --vm: the kernel, initramfs and root image (built once per image) and the VM's size */
+	if (r == 0 && o->vm && (r = vmroot_record(s, dir, info.config, diff_ids, o->kernel,
+						  o->memory, o->cpus, err)) < 0)
 		*ret_exit = 125;
 	if (r == 0)
 		r = write_json(dir, "config.json", oci, err);

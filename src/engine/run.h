@@ -74,6 +74,10 @@ struct run_opts {
 	 * after everything above */
 	struct spec_field_set *spec_sets;
 	size_t n_spec_sets;
+	/* --vm: the container runs in a microVM (engine/backend-vm.c) booting kernel (NULL:
+	 * the newest /boot/vmlinuz-*-amd64) */
+	bool vm;
+	const char *kernel;
 };
 
 /* linux.resources.memory.swap for o (docker's and podman's rule), or 0 for none. */

@@ -120,6 +120,27 @@ static int walk_dir(int root_fd, const char *dir, char **keep, bool sweep, unsig
 	return 0;
 }
 
+/* `hull run --vm`'s root images, vm/<image id hex>/ (engine/vmroot.h): those of images
+ * gone go with them. The rest of vm/ (initramfs images, the VMs' state) is not the store's. */
+static void vm_roots_sweep(int root_fd, char **keep, uint64_t *ret_bytes)
+{
+	cleanup_close int fd = openat(root_fd, "vm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d)
+		return;
+	fd = -1;
+	while ((de = readdir(d)))
+		if (strlen(de->d_name) == DIGEST_HEX_LEN && digest_is_hex_prefix(de->d_name) &&
+		    strv_find(keep, de->d_name) < 0)
+			(void)rm_rf_at_freed(dirfd(d), de->d_name, ret_bytes);
+	(void)closedir(d);
+}
+
 int image_gc(struct image_store *s, char *const *keep_ids, struct image_gc_stats *ret,
 	     struct hull_err *err)
 {
@@ -140,6 +161,7 @@ int image_gc(struct image_store *s, char *const *keep_ids, struct image_gc_stats
 		r = walk_dir(s->root_fd, "layers", layers, true, &ret->layers, &ret->bytes, NULL);
 	if (r < 0)
 		return hull_err_set(err, -r, "garbage collection in %s", s->root);
+	vm_roots_sweep(s->root_fd, blobs, &ret->bytes);
 	return 0;
 }
 

@@ -1,0 +1,48 @@
+#pragma once
+/*
+ * The VMM of a `hull run --vm` container (engine/backend-vm.c): how the shim starts it and
+ * waits for its agent, how any hull finds it again in the state directory ID of the
+ * backend's root (vmm.pid, cid, api: the API socket's path, console.log).
+ */
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "engine/record.h"
+
+#define VM_FILE_MAX (1U << 20)
+
+/* What vm.json (engine/vmroot.h) says the VM is. */
+struct vm_spec {
+	const char *kernel, *initrd, *root;
+	int64_t mib, cpus;
+	json_t *json;
+};
+
+/* vm.json's values into v (v->json holds them: json_decref it). */
+int vm_spec_load(const struct ctr *c, struct vm_spec *v, struct hull_err *err);
+
+/* The API socket's path (<dir>/api; heap), or NULL before the VMM was started. */
+char *vm_api_sock(const char *dir);
+/* A private /tmp/hull-vm-XXXXXX for the socket (sun_path has 108 bytes: a store path is too
+ * deep), its path recorded in <dir>/api; *ret the socket's path. */
+int vm_api_sock_make(const char *dir, char **ret, struct hull_err *err);
+/* The socket and its directory gone (the VMM removes the socket when it exits, not killed). */
+void vm_api_sock_remove(const char *dir);
+
+/* The VMM of dir when it still runs (its pid file checked against its command line, which
+ * names our socket: a reused pid is never signalled), else 0. */
+pid_t vmm_pid(const char *dir);
+/* The guest's CID recorded in <dir>/cid. */
+int vm_read_cid(const char *dir, uint32_t *ret, struct hull_err *err);
+/* Fork hull-vmm for v: stdin /dev/null, stdout and stderr <dir>/console.log, no other fd. */
+int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t *ret,
+	      struct hull_err *err);
+/* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
+int vmm_cid(const char *dir, const char *sock, pid_t vmm, uint32_t *ret, struct hull_err *err);
+/* Connect to the agent a second at a time while the VMM lives (VM_AGENT_WAIT_MS at most);
+ * errors quote the console's last line. */
+int vm_agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd, struct hull_err *err);
+/* Reap the VMM, waiting grace_ms for the guest's power-off before SIGKILL; its wait status. */
+int vmm_reap(pid_t vmm, int grace_ms);

@@ -1,0 +1,334 @@
+"""`hull run --vm`: the same busybox image as a container and as a microVM (docs/engine.md
+"hull run --vm").
+
+The tests marked `sandbox` boot VMs (Debian's kernel, hull's initramfs with the guest agent as
+/init, the image's root.erofs) and run inside tests/sandbox on a host without a usable KVM.
+The others need no KVM: the refused flags, a missing kernel, the root image's cache."""
+import fcntl
+import glob
+import os
+import pathlib
+import pty
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import tarfile
+import termios
+import threading
+import time
+
+import pytest
+
+from vmhelpers import find_kernel
+
+BUSYBOX = "/bin/busybox"
+APPLETS = ("sh", "echo", "env", "id", "pwd", "cat", "true", "sleep", "md5sum", "kill", "head",
+           "sort", "wc", "ls")
+RUN_TIMEOUT = 600  # a VM's boot in the sandbox (nested KVM under TCG) is slow
+
+
+class Store:
+    """A private store with the busybox image "bb" (a user app:1000, a group app)."""
+
+    def __init__(self, hull, tmp_path):
+        self.hull = hull
+        self.root = tmp_path / "store"
+        self.env = dict(os.environ, HULL_ROOT=str(self.root))
+        # the VMs' API sockets live in private /tmp/hull-vm-XXXXXX directories
+        self.api_dirs = set(glob.glob("/tmp/hull-vm-*"))
+        rootfs = tmp_path / "rootfs"
+        for d in ("bin", "etc", "tmp", "home/app"):
+            (rootfs / d).mkdir(parents=True)
+        shutil.copy(BUSYBOX, rootfs / "bin/busybox")
+        for a in APPLETS:
+            (rootfs / "bin" / a).symlink_to("busybox")
+        (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                           "app:x:1000:1000::/home/app:/bin/sh\n")
+        (rootfs / "etc/group").write_text("root:x:0:\napp:x:1000:\nextra:x:2000:app\n")
+        with tarfile.open(tmp_path / "rootfs.tar", "w") as t:
+            t.add(rootfs, arcname=".")
+        self.run("import", str(tmp_path / "rootfs.tar"), "bb")
+
+    def run(self, *args, check=True, input=None, timeout=RUN_TIMEOUT):
+        r = subprocess.run([self.hull, *args], capture_output=True, text=True, env=self.env,
+                           input=input, timeout=timeout,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"hull {' '.join(args)}: {r.returncode}\n{r.stderr}")
+        return r
+
+    def vm_dir(self):
+        return self.root / "vm"
+
+    def cleanup(self):
+        ids = self.run("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()
+        if ids:
+            self.run("rm", "-f", *ids, check=False)
+        subprocess.run(["sh", "-c", f"grep -o ' {self.root}/[^ ]*' /proc/mounts | "
+                        "xargs -r -n1 umount -l"], capture_output=True)
+
+
+@pytest.fixture
+def store(hull, tmp_path):
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("busybox-static not installed")
+    if not find_kernel():
+        pytest.skip("no /boot/vmlinuz-* with modules (apt-get install linux-image-amd64)")
+    s = Store(hull, tmp_path)
+    yield s
+    s.cleanup()
+    assert s.run("ps", "-a", "-q").stdout == ""
+
+
+def vmm_procs(store):
+    """hull-vmm processes of this store (their command line names its state dir)."""
+    found = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            cmd = pathlib.Path(d, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(store.root) in cmd and "--api-sock" in cmd:
+            found.append(cmd)
+    return found
+
+
+def container_dirs(store):
+    return [p for p in (store.root / "containers").iterdir() if not p.name.startswith(".")]
+
+
+def leftovers(store):
+    """What a finished VM must not leave: state dirs, build or temporary files."""
+    vm = store.vm_dir()
+    left = [str(p) for p in vm.glob("run/*")]
+    left += [str(p) for p in vm.rglob("*") if ".tmp." in p.name or p.name.startswith("build.")]
+    return left + sorted(set(glob.glob("/tmp/hull-vm-*")) - store.api_dirs)
+
+
+# ---- host side: no KVM needed -------------------------------------------------------------
+
+@pytest.mark.parametrize("flags,named", [
+    (["-v", "/tmp:/x"], "-v"),
+    (["-p", "8080:80"], "-p"),
+    (["--network", "bridge"], "--network bridge"),
+    (["--device", "/dev/null"], "--device"),
+    (["--privileged"], "--privileged"),
+    (["--cap-add", "NET_ADMIN"], "--cap-add"),
+    (["--read-only"], "--read-only"),
+    (["--pids-limit", "10"], "--pids-limit"),
+])
+@pytest.mark.parametrize("cmd", ["run", "create"])
+def test_vm_refuses_flags(store, flags, named, cmd):
+    r = store.run(cmd, "--vm", *flags, "bb", "true", check=False)
+    assert r.returncode == 125, r
+    assert r.stderr.count("\n") == 1 and named in r.stderr and "--vm" in r.stderr, r.stderr
+    assert r.stdout == ""
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert container_dirs(store) == []
+
+
+def test_vm_kernel_errors(store, tmp_path):
+    notbz = tmp_path / "vmlinuz-junk"
+    notbz.write_bytes(os.urandom(8192))
+    for kernel, want in ((tmp_path / "missing", "No such file"), (notbz, "not a bzImage")):
+        r = store.run("run", "--rm", "--vm", "--kernel", str(kernel), "bb", "true",
+                      check=False)
+        assert r.returncode == 125, r
+        assert r.stderr.count("\n") == 1 and str(kernel) in r.stderr and want in r.stderr, \
+            r.stderr
+        assert store.run("ps", "-a", "-q").stdout == ""
+        assert container_dirs(store) == []
+    r = store.run("create", "--kernel", str(notbz), "bb", "true", check=False)
+    assert r.returncode == 125 and "only with --vm" in r.stderr, r
+    assert leftovers(store) == []
+
+
+def test_vm_root_built_once(store):
+    """One root.erofs per image, built by the first create; later ones use it as it is;
+    concurrent creates build it once under the lock; rmi takes it along."""
+    c1 = store.run("create", "--vm", "bb", "true").stdout.strip()
+    roots = list(store.vm_dir().glob("*/root.erofs"))
+    assert len(roots) == 1, roots
+    st = roots[0].stat()
+    initrds = list(store.vm_dir().glob("initrd-*.img"))
+    assert len(initrds) == 1, initrds
+    ist = initrds[0].stat()
+    store.run("create", "--vm", "bb", "echo", "again")
+    again = roots[0].stat()
+    assert (again.st_ino, again.st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+    assert initrds[0].stat().st_ino == ist.st_ino
+    inspect = store.run("inspect", "--format", "{{.Backend}}", c1).stdout.strip()
+    assert inspect == "vm"
+
+    # concurrent builders: the cache emptied first
+    shutil.rmtree(roots[0].parent)
+    results = [None] * 4
+
+    def create(i):
+        results[i] = store.run("create", "--vm", "bb", "true", check=False)
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(len(results))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    roots = list(store.vm_dir().glob("*/root.erofs"))
+    assert len(roots) == 1, roots
+    built = roots[0].stat()
+    store.run("create", "--vm", "bb", "true")
+    assert roots[0].stat().st_ino == built.st_ino
+    assert leftovers(store) == []
+
+    # the layers merged: what the image holds, readable by fsck.erofs
+    if shutil.which("fsck.erofs"):
+        out = store.root.parent / "extract"
+        subprocess.run(["fsck.erofs", f"--extract={out}", str(roots[0])], check=True,
+                       capture_output=True)
+        assert (out / "etc/passwd").read_text().startswith("root:x:0:0")
+        assert os.readlink(out / "bin/sh") == "busybox"
+
+    store.cleanup()
+    store.run("rmi", "bb")
+    assert list(store.vm_dir().glob("*/root.erofs")) == []
+
+
+# ---- in the sandbox: VMs ------------------------------------------------------------------
+
+CASES = [
+    # (run options, command, stdin): each boots a VM (about a minute in the sandbox)
+    (["-e", "FOO=bar baz", "-h", "same"], ["sh", "-c", "echo hello; echo \"$FOO|$PATH|$HOME\"; env | sort"],
+     None),
+    (["-w", "/etc", "-h", "guest1"], ["sh", "-c", "pwd; hostname"], None),
+    (["-u", "app"], ["sh", "-c", "id; echo $HOME; id -u"], None),
+    ([], ["sh", "-c", "echo out; echo err >&2; exit 3"], None),
+    # a process killed by a signal: 128+N (the command itself is not PID 1 here: a
+    # container's PID 1 survives its own SIGKILL, the guest's agent is PID 1 in a VM)
+    ([], ["sh", "-c", "sh -c 'kill -9 $$'; echo $?"], None),
+    ([], ["no-such-command"], None),
+    (["-i"], ["sh", "-c", "md5sum; exit 7"], "x" * 300000),
+]
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_vm_same_as_container(store):
+    for opts, cmd, stdin in CASES:
+        ctr = store.run("run", "--rm", *opts, "bb", *cmd, check=False, input=stdin)
+        vm = store.run("run", "--rm", "--vm", *opts, "bb", *cmd, check=False, input=stdin)
+        assert (vm.returncode, vm.stdout) == (ctr.returncode, ctr.stdout), \
+            (opts, cmd, ctr, vm)
+        if cmd == ["no-such-command"]:
+            assert vm.returncode == 127 and vm.stderr == ctr.stderr, vm
+        if "err" in " ".join(cmd):
+            assert "err" in vm.stderr, vm
+    # in a VM the command is not PID 1: its own SIGKILL kills it, 137 as docker says
+    vm = store.run("run", "--rm", "--vm", "bb", "sh", "-c", "kill -9 $$", check=False)
+    assert (vm.returncode, vm.stdout, vm.stderr) == (137, "", ""), vm
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert vmm_procs(store) == []
+    assert leftovers(store) == []
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_vm_detached_lifecycle(store):
+    cid = store.run("run", "-d", "--vm", "--name", "v1", "-m", "200m", "--cpus", "1.5", "bb",
+                    "sh", "-c", "echo started; trap 'echo got-term; exit 9' TERM; "
+                    "while :; do sleep 1; done").stdout.strip()
+    ps = store.run("ps").stdout
+    assert "v1" in ps and "(vm)" in ps, ps
+    assert len(vmm_procs(store)) == 1
+    cmd = vmm_procs(store)[0]
+    assert "--memory 200M" in cmd and "--cpus 2" in cmd, cmd
+    # the agent relays the output into the log: poll it (bounded) until it is there
+    for _ in range(600):
+        if "started" in store.run("logs", "v1").stdout:
+            break
+        subprocess.run(["sleep", "0.1"])
+    assert "started" in store.run("logs", "v1").stdout
+    ex = store.run("exec", "v1", "sh", "-c", "echo in-exec; id -u; exit 4", check=False)
+    assert (ex.returncode, ex.stdout) == (4, "in-exec\n0\n"), ex
+    ex = store.run("exec", "-u", "app", "v1", "id", "-u")
+    assert ex.stdout == "1000\n"
+    store.run("stop", "-t", "60", "v1")
+    st = store.run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "v1")
+    assert st.stdout.split() == ["exited", "9"], st.stdout
+    assert "got-term" in store.run("logs", "v1").stdout
+    assert vmm_procs(store) == []
+    store.run("rm", "v1")
+
+    store.run("run", "-d", "--vm", "--name", "v2", "bb", "sleep", "1000")
+    store.run("kill", "v2")
+    for _ in range(600):
+        st = store.run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "v2")
+        if st.stdout.split()[0] == "exited":
+            break
+        subprocess.run(["sleep", "0.1"])
+    assert st.stdout.split() == ["exited", "137"], st.stdout
+    store.run("run", "-d", "--vm", "--name", "v3", "bb", "sleep", "1000")
+    store.run("rm", "-f", "v2", "v3")
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert vmm_procs(store) == []
+    assert leftovers(store) == []
+
+
+def set_size(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_vm_tty(store):
+    """-it: a pty in the guest whose size follows the user's terminal."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        set_size(0, 30, 100)
+        os.execve(store.hull, [store.hull, "run", "--rm", "-it", "--vm", "bb", "sh"], store.env)
+    buf = b""
+
+    def expect(pattern, timeout):
+        nonlocal buf
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern.encode())
+        while not rx.search(buf):
+            left = end - time.monotonic()
+            assert left > 0, f"no {pattern!r} in {buf!r}"
+            if select.select([fd], [], [], left)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                assert chunk, f"hull run ended; no {pattern!r} in {buf!r}"
+                buf += chunk
+        m = rx.search(buf)
+        buf = buf[m.end():]
+    try:
+        os.write(fd, b"echo READY; tty; stty size\n")
+        expect(r"READY\r?\n/dev/pts/\d+\r?\n30 100", RUN_TIMEOUT)
+        set_size(fd, 40, 120)
+        os.write(fd, b"stty size\n")
+        expect(r"40 120", 60)
+        os.write(fd, b"exit 5\n")
+        end = time.monotonic() + 120
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                break
+            assert time.monotonic() < end, buf
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    buf += os.read(fd, 4096)
+                except OSError:
+                    pass
+        assert os.waitstatus_to_exitcode(status) == 5, buf
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert vmm_procs(store) == []
