@@ -596,8 +596,8 @@ int vm_agent_session(int fd, bool exec, const struct vm_agent_proc *p, const int
 
 int vm_agent_binary(char *buf, size_t size)
 {
-	static const char *const rel[] = { "../../guest/agent/hull-agent",
-					   "../libexec/hull/hull-agent" };
+	static const char *const rel[] = { "hull-agent", "../../guest/agent/hull-agent",
+					   "../libexec/hull/hull-agent", "../lib/hull/hull-agent" };
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;

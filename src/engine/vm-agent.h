@@ -80,8 +80,8 @@ int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err)
 int vm_agent_proc_encode(const struct vm_agent_proc *p, uint8_t *buf, size_t cap);
 
 /*
- * The agent binary to pack as the guest's /init, found beside the running hull: the build
- * tree's guest/agent/hull-agent (hull in src/cli/) or the installed libexec/hull/hull-agent
- * (hull in bin/). Returns 0 with the path in buf, or -ENOENT.
+ * The agent binary to pack as the guest's /init, found from the running hull: beside it, the
+ * build tree's guest/agent/hull-agent (hull in src/cli/), or the installed libexec/hull/ or
+ * lib/hull/hull-agent (hull in bin/). Returns 0 with the path in buf, or -ENOENT.
  */
 int vm_agent_binary(char *buf, size_t size);

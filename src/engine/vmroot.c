@@ -29,6 +29,7 @@
 #include "common/strv.h"
 #include "engine/container.h"
 #include "engine/rootfs.h"
+#include "engine/vm-agent.h"
 #include "image/digest.h"
 #include "vmm/initramfs.h"
 
@@ -264,29 +265,9 @@ int vmroot_image(struct image_store *s, const char *image_id, char *const *diff_
 
 char *vmroot_agent_path(void)
 {
-	static const char *const rel[] = { "hull-agent", "../../guest/agent/hull-agent",
-					   "../libexec/hull/hull-agent", "../lib/hull/hull-agent" };
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
+	char buf[PATH_MAX];
 
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-		char *p = xasprintf("%s/%s", self, rel[i]);
-		char *real = realpath(p, NULL);
-
-		free(p);
-		if (real && access(real, X_OK) == 0)
-			return real;
-		free(real);
-	}
-	return NULL;
+	return vm_agent_binary(buf, sizeof(buf)) == 0 ? realpath(buf, NULL) : NULL;
 }
 
 /* The first 12 hex digits of the sha256 of the agent and the module list: a new agent or
