@@ -332,3 +332,30 @@ def test_run_vm_tty(store):
         os.close(fd)
     assert store.run("ps", "-a", "-q").stdout == ""
     assert vmm_procs(store) == []
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_bench_compare_both_kinds(store, tmp_path):
+    """`hull bench compare` with a booting microVM: every row has both numbers, the chart is
+    written, and neither kind leaves anything behind (docs/engine.md "hull bench compare")."""
+    svg = tmp_path / "compare.svg"
+    r = store.run("bench", "compare", "--runs", "1", "--cpu-loops", "20000", "--io-mib", "4",
+                  "--budget", "2g", "--svg", str(svg), "bb", "echo", "ready",
+                  timeout=4 * RUN_TIMEOUT)
+    rows = {}
+    for line in r.stdout.splitlines():
+        cells = line[36:].split()
+        if len(cells) >= 2 and re.fullmatch(r"\d+(\.\d)?", cells[0]):
+            rows[line[:36].strip()] = cells
+    assert len(rows) == 7, r.stdout
+    for name, cells in rows.items():
+        assert re.fullmatch(r"\d+(\.\d)?", cells[1]), (name, r.stdout)
+    mem = next(c for n, c in rows.items() if n.startswith("memory per instance"))
+    # a VM carries its own kernel: more memory per instance than a container, by far
+    assert float(mem[1]) > float(mem[0]) > 0, r.stdout
+    disk = next(c for n, c in rows.items() if n.startswith("disk needed"))
+    assert float(disk[1]) > float(disk[0]) > 0, r.stdout  # + kernel, initramfs, root image
+    assert svg.read_text().startswith("<svg")
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert vmm_procs(store) == [] and leftovers(store) == []
