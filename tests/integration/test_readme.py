@@ -71,3 +71,6 @@ def test_readme_examples_run(workdir, build):
                                f"{r.stderr[-3000:]}\nstdout:\n{r.stdout[-2000:]}")
     assert "hello\n" in r.stdout and "hi from hull-oci" in r.stdout
     assert "hello from a hull VM, kernel" in r.stdout
+    # `hull run --vm` printed the guest's kernel: the newest /boot/vmlinuz-*-amd64's release
+    kernels = sorted(pathlib.Path("/boot").glob("vmlinuz-*-amd64"))
+    assert kernels and kernels[-1].name[len("vmlinuz-"):] + "\n" in r.stdout, r.stdout[-2000:]
