@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -18,6 +19,7 @@
 #include "vmm/tap.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
+#include "vmm/vm.h"
 
 /* Does c limit anything (rx_bps=...)? The kernel's datapath could not keep it. */
 static bool net_limited(const struct vm_net_config *c)
@@ -251,4 +253,15 @@ void net_vhost_release(struct net_vhost *nv)
 	for (unsigned i = 0; i < VM_NET_MAX_QUEUE_PAIRS; i++)
 		vhost_release(&nv->vh[i]);
 	nv->n_pairs = 0;
+}
+
+/* A locally administered unicast address (IEEE 802: bit 1 set, bit 0 clear), at random. */
+void net_random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6) {
+		uint64_t t = vm_now_ns();
+
+		memcpy(mac, &t, 6);
+	}
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
 }

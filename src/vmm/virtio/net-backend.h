@@ -41,3 +41,6 @@ int net_vhost_start(struct net_vhost *nv, const int *taps, bool mq);
 void net_vhost_stop(struct net_vhost *nv);
 void net_vhost_update_calls(struct net_vhost *nv);
 void net_vhost_release(struct net_vhost *nv);
+
+/* A locally administered unicast MAC address (IEEE 802: bit 1 set, bit 0 clear), at random. */
+void net_random_mac(uint8_t mac[6]);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -803,17 +802,6 @@ static struct virtio_net *net_alloc(const uint8_t mac[6], const int *fds, unsign
 	}
 	net_config(n, mac);
 	return n;
-}
-
-/* A locally administered unicast address (IEEE 802: bit 1 set, bit 0 clear), at random. */
-static void net_random_mac(uint8_t mac[6])
-{
-	if (getrandom(mac, 6, 0) != 6) {
-		uint64_t t = vm_now_ns();
-
-		memcpy(mac, &t, 6);
-	}
-	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
 }
 
 /* Before virtio_pci_init: the pairs' kicks go to the kernel's workers. */
