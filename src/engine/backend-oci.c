@@ -102,31 +102,14 @@ static int oci_resume(const struct engine_backend *b, const struct ctr *c, struc
 static int oci_user(const struct engine_backend *b, const struct ctr *c, const char *spec,
 		    struct engine_user *ret, struct hull_err *err)
 {
-	cleanup_json json_t *user = NULL;
-	cleanup_free char *home = NULL;
 	cleanup_close int root = -1;
 	char path[64];
-	json_t *gids, *g;
-	size_t i;
-	int r;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)c->state.pid);
 	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return hull_err_set(err, errno, "%s", path);
-	r = ctr_user_resolve(spec, root, &user, &home, err);
-	if (r < 0)
-		return r;
-	ret->uid = (uint32_t)json_integer_value(json_object_get(user, "uid"));
-	ret->gid = (uint32_t)json_integer_value(json_object_get(user, "gid"));
-	gids = json_object_get(user, "additionalGids");
-	ret->gids = xcalloc(json_array_size(gids) + 1, sizeof(*ret->gids));
-	json_array_foreach(gids, i, g)
-		ret->gids[i] = (uint32_t)json_integer_value(g);
-	ret->n_gids = json_array_size(gids);
-	if (ret->n_gids == 0)
-		ret->gids[ret->n_gids++] = ret->gid;
-	return 0;
+	return engine_user_at(root, spec, ret, err);
 }
 
 static int oci_exec(const struct engine_backend *b, const struct ctr *c,

@@ -109,6 +109,10 @@ struct engine_backend {
 };
 
 extern const struct engine_backend_ops engine_backend_oci;
+
+/* USER[:GROUP] looked up in the files of the root file system open at root (ops->user of
+ * every backend: the running container's root, or the VM's image root on the host). */
+int engine_user_at(int root, const char *spec, struct engine_user *ret, struct hull_err *err);
 extern const struct engine_backend_ops engine_backend_vm;
 
 /* The backend that runs c (c->backend). -EPROTONOSUPPORT naming it when this hull has none
