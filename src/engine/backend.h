@@ -1,7 +1,7 @@
 #pragma once
 /*
  * What runs a container: the engine's only way to the container's processes. The record
- * names its backend (struct ctr's backend, "oci" for every container so far); the engine
+ * names its backend (struct ctr's backend: "oci", or "vm" with `--vm`); the engine
  * looks the ops up with engine_backend_open() and never branches on the kind.
  *
  *   oci   the OCI runtime library in process (engine/backend-oci.c, src/oci/runtime.h)
@@ -11,7 +11,7 @@
  * The microVM backend is one more ops table here. Nothing in the interface
  * is a namespace: a container is reached by its record, and the one process the engine sees
  * is the handle create and exec return, a child of the caller that ops->wait reaps (the
- * container's init for oci, the VMM for a VM); stdio and the terminal are fds and an
+ * container's init for oci, the VM's shim, which runs the VMM, for vm); stdio and the terminal are fds and an
  * AF_UNIX console socket whatever carries them.
  */
 #include <stdbool.h>
