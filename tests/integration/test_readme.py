@@ -39,7 +39,10 @@ def workdir(tmp_path, build):
     d = tmp_path / "repo"
     d.mkdir()
     (d / "build").symlink_to(build)
-    (d / "scripts").symlink_to(REPO / "scripts")
+    # a copy, not a link: the sandbox VM shares the cwd (and the build dir) when they sit under
+    # its fresh /tmp, but not a checkout a link there points to (the README runs scripts/demo
+    # inside it)
+    shutil.copytree(REPO / "scripts", d / "scripts", symlinks=True)
     (d / "tests").symlink_to(REPO / "tests")
     env = dict(os.environ, HULL_ROOT=str(tmp_path / "store"))
     yield d, env
