@@ -293,6 +293,32 @@ void spec_idmaps_to_json(json_t *o, const char *key, const struct oci_idmap *m, 
 }
 
 /* The options that give back m's flags: one name per bit set or cleared (the table above). */
+/*
+ * May data (unknown options joined with ',') be written back as one item per option? Only
+ * when every piece is a non-empty name the parser would again send to the filesystem and
+ * they fit in room items: else it is written as the one item it came from ("a,,atime" given
+ * as one item means data "a,,atime", not the atime flag), and parses back the same.
+ */
+static bool data_splits(const char *data, size_t room)
+{
+	size_t count = 0;
+
+	for (const char *p = data;; p++) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || ++count > room)
+			return false;
+		for (size_t k = 0; k < ARRAY_SIZE(mount_opts); k++)
+			if (strlen(mount_opts[k].name) == n && strncmp(p, mount_opts[k].name, n) == 0)
+				return false;
+		if ((n == 5 && strncmp(p, "idmap", 5) == 0) || (n == 6 && strncmp(p, "ridmap", 6) == 0))
+			return false;
+		p += n;
+		if (!*p)
+			return true;
+	}
+}
+
 static json_t *mount_options_to_json(const struct oci_mount *m)
 {
 	json_t *a = json_array();
@@ -331,11 +357,16 @@ static json_t *mount_options_to_json(const struct oci_mount *m)
 		json_array_append_new(a, json_string(m->idmap_recursive ? "ridmap" : "idmap"));
 	else if (m->idmap_recursive)
 		json_array_append_new(a, json_string("ridmap"));
-	for (const char *p = m->data; p && *p;) {
-		size_t n = strcspn(p, ",");
+	if (m->data && *m->data) {
+		if (data_splits(m->data, OCI_MAX_MOUNT_OPTIONS - json_array_size(a)))
+			for (const char *p = m->data; *p;) {
+				size_t n = strcspn(p, ",");
 
-		json_array_append_new(a, json_stringn(p, n));
-		p += n + (p[n] == ',');
+				json_array_append_new(a, json_stringn(p, n));
+				p += n + (p[n] == ',');
+			}
+		else
+			json_array_append_new(a, json_string(m->data));
 	}
 	return a;
 }
