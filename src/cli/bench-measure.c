@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/childwait.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "image/store.h"
@@ -95,7 +96,7 @@ static void drain(int out, int err, double t0, struct bench_run *r)
 int bench_run_hull(const char *self, char *const *args, struct bench_run *r)
 {
 	cleanup_close int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
-	int po[2], pe[2], st;
+	int po[2], pe[2];
 	pid_t pid;
 	double t0;
 
@@ -115,12 +116,9 @@ int bench_run_hull(const char *self, char *const *args, struct bench_run *r)
 	(void)close(steal_fd(&out_w));
 	(void)close(steal_fd(&err_w));
 	drain(out_r, err_r, t0, r);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+	r->code = child_wait(pid);
 	r->total_s = now_s() - t0;
-	r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return 0;
+	return r->code < 0 ? r->code : 0;
 }
 
 /* The parent of pid from /proc/PID/stat (after the command's closing parenthesis). */

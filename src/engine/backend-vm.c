@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/childwait.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/json.h"
@@ -458,15 +459,8 @@ static int vm_kill(const struct engine_backend *b, const struct ctr *c, int sig,
 
 static int vm_wait(const struct engine_backend *b, pid_t pid)
 {
-	int status;
-
 	(void)b;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return child_wait(pid);
 }
 
 /* -u for exec: looked up in the image's files, the container's root (mounted on the host

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/childwait.h"
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -400,12 +401,5 @@ err_rmdir:
 
 int oci_runtime_wait(pid_t pid)
 {
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return child_wait(pid);
 }
