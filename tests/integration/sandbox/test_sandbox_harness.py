@@ -190,3 +190,74 @@ def test_run_pytest_markers_from_environment(sandbox_available, tmp_path):
     assert suite.get("tests") == "1", r.stdout
     assert suite.get("failures") == "0" and suite.get("errors") == "0", r.stdout
     assert suite.get("skipped") == "0", r.stdout
+
+
+RESUME_TESTS = r'''
+import os
+import pathlib
+import time
+
+import pytest
+
+pytestmark = pytest.mark.sandbox
+MARK = pathlib.Path(__file__).with_name("stopped-once")
+
+
+def stop_the_vm():
+    # An immediate reset, as a guest reset of the TCG VM (QEMU -no-reboot exits 0).
+    with open("/proc/sysrq-trigger", "w") as f:
+        f.write("b")
+    time.sleep(120)
+
+
+def test_a():
+    pass
+
+
+def test_b_stops_the_vm_once():
+    if not MARK.exists():
+        MARK.write_text("x")
+        os.sync()
+        stop_the_vm()
+
+
+def test_c():
+    pass
+
+
+def test_d_always_stops_the_vm():
+    stop_the_vm()
+
+
+def test_e_fails():
+    assert 1 == 2, "e failed"
+'''
+
+
+def test_run_pytest_resumes_after_the_vm_stops_in_a_test(sandbox_available, tmp_path):
+    """A VM that stops in a test (a reset) does not lose the session: the tests that had not
+    ended run in a new VM; one the VM stops in twice is a failure and the rest still run; the
+    junit file counts every test once."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "test_resume_fake.py").write_text(RESUME_TESTS)
+    xml = out / "sandbox.xml"
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml), str(out / "test_resume_fake.py")],
+                       capture_output=True, text=True, timeout=900, cwd=str(REPO))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.count("running the tests that had not ended in a new VM") == 3, r.stderr
+    assert "4 VMs ran the suite; 2 failed in all" in r.stderr, r.stderr
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"),
+            suite.get("skipped")) == ("5", "2", "0", "0"), ET.tostring(suite)
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert sorted(cases) == ["test_a", "test_b_stops_the_vm_once", "test_c",
+                             "test_d_always_stops_the_vm", "test_e_fails"]
+    for name in ("test_a", "test_b_stops_the_vm_once", "test_c"):
+        assert cases[name].find("failure") is None, name
+    assert "stopped once while" in cases["test_b_stops_the_vm_once"].find("system-out").text
+    assert "stopped 2 times" in cases["test_d_always_stops_the_vm"].find("failure").get("message")
+    assert "e failed" in cases["test_e_fails"].find("failure").text
+    assert not (out / ".sandbox-progress.jsonl").exists()
+    assert subprocess.run(["pgrep", "-f", f"path={out},mount_tag=results"],
+                          capture_output=True).returncode != 0
