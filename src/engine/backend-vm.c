@@ -47,6 +47,7 @@
 #include "engine/vm-agent.h"
 #include "engine/vm-proc.h"
 #include "vmm/api-client.h"
+#include "vmm/kvm.h"
 
 #define VM_POWEROFF_WAIT_MS 10000
 #define VM_EXEC_CONNECT_MS 5000
@@ -369,6 +370,14 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 	ssize_t n;
 	pid_t pid;
 
+	/* Before anything is built or started: on a host whose KVM is a software one (PVM, no
+	 * vmx/svm) the guest would boot ~1000x slower and the VMM refuses it anyway, after other
+	 * checks that would name a lesser cause first (e.g. a missing /dev/vhost-vsock). */
+	if (kvm_host_lacks_hw_virt(NULL))
+		return hull_err_setx(err, ENOTSUP, "container %s: --vm: this host's CPU has no vmx/svm "
+				     "flag, so its KVM (if any) is a software one (PVM) and a guest "
+				     "would boot about 1000x slower: run it inside the sandbox VM "
+				     "(tests/sandbox/run -- hull run --vm ..., docs/sandbox.md)", c->name);
 	/* what a previous run of this container left */
 	(void)vm_remove(b, c, true, err);
 	hull_err_clear(err);

@@ -146,6 +146,26 @@ def test_vm_kernel_errors(store, tmp_path):
     assert leftovers(store) == []
 
 
+def test_vm_on_a_host_without_hw_virt(store):
+    """A host whose CPU has no vmx/svm (PVM) gets one line naming the cause and the sandbox
+    before anything starts, not the VMM's first complaint (e.g. /dev/vhost-vsock); a host
+    with them goes past that check."""
+    flags = re.findall(r"^flags\s*:(.*)$", pathlib.Path("/proc/cpuinfo").read_text(), re.M)
+    lacks = bool(flags) and not re.search(r"\b(vmx|svm)\b", flags[0])
+    r = store.run("run", "--rm", "--vm", "bb", "true", check=False)
+    if lacks:
+        assert r.returncode == 125, r
+        assert r.stderr.count("\n") == 1 and "no vmx/svm" in r.stderr and \
+            "tests/sandbox/run" in r.stderr, r.stderr
+    else:
+        assert "no vmx/svm" not in r.stderr, r.stderr
+    assert store.run("ps", "-a", "-q").stdout == ""
+    assert container_dirs(store) == []
+    assert leftovers(store) == []
+    assert subprocess.run(["pgrep", "-f", f"hull-vmm.*{store.root}"],
+                          capture_output=True).returncode != 0
+
+
 def test_vm_root_built_once(store):
     """One root.erofs per image, built by the first create; later ones use it as it is;
     concurrent creates build it once under the lock; rmi takes it along."""
