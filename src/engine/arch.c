@@ -92,3 +92,17 @@ int engine_arch_check(const char *image, const char *os, const char *arch, const
 			     "(%s)", image, arch, variant ? "/" : "", variant ? variant : "",
 			     host, why);
 }
+
+int engine_vm_arch_check(const char *image, const char *arch, const char *variant,
+			 struct hull_err *err)
+{
+	const char *host = image_host_arch();
+
+	if (!arch || strcmp(arch, host) == 0 ||
+	    (strcmp(arch, "386") == 0 && strcmp(host, "amd64") == 0))
+		return 0;
+	return hull_err_setx(err, ENOEXEC, "image %s is linux/%s%s%s and --vm boots this host's "
+			     "linux/%s kernel, which cannot run it (qemu-user-static serves "
+			     "containers only): run it without --vm", image, arch,
+			     variant ? "/" : "", variant ? variant : "", host);
+}

@@ -17,3 +17,11 @@
  */
 int engine_arch_check(const char *image, const char *os, const char *arch, const char *variant,
 		      const char *binfmt_dir, struct hull_err *err);
+
+/*
+ * The same for an image run with --vm: the guest boots this host's kernel and has no
+ * binfmt_misc handler, so only the host's architecture (or i386 on amd64) runs. Otherwise
+ * -ENOEXEC with one line naming the platforms.
+ */
+int engine_vm_arch_check(const char *image, const char *arch, const char *variant,
+			 struct hull_err *err);

@@ -254,6 +254,10 @@ static int create_in_dir(struct image_store *s, const struct run_opts *o, const 
 	r = image_lookup(s, o->image, &info, err);
 	if (r == 0)
 		r = image_config(s, &info, &img, &diff_ids, err);
+	if (r == 0 && o->vm) /* before the container check, whose remedy does not apply */
+		r = engine_vm_arch_check(o->image,
+					 json_string_value(json_object_get(img, "architecture")),
+					 json_string_value(json_object_get(img, "variant")), err);
 	if (r == 0)
 		r = engine_arch_check(o->image, json_string_value(json_object_get(img, "os")),
 				      json_string_value(json_object_get(img, "architecture")),

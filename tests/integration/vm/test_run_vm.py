@@ -6,6 +6,8 @@ The tests marked `sandbox` boot VMs (Debian's kernel, hull's initramfs with the 
 The others need no KVM: the refused flags, a missing kernel, the root image's cache."""
 import fcntl
 import glob
+import hashlib
+import json
 import os
 import pathlib
 import pty
@@ -164,6 +166,54 @@ def test_vm_on_a_host_without_hw_virt(store):
     assert leftovers(store) == []
     assert subprocess.run(["pgrep", "-f", f"hull-vmm.*{store.root}"],
                           capture_output=True).returncode != 0
+
+
+def foreign_copy(store, tmp_path, arch, name):
+    """The image bb, with its config saying another architecture, loaded as name."""
+    out = tmp_path / "bb.tar"
+    store.run("save", "--format", "oci-archive", "-o", str(out), "bb")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    subprocess.run(["tar", "-C", layout, "-xf", out], check=True)
+    blobs = layout / "blobs/sha256"
+
+    def put(obj):
+        data = json.dumps(obj).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": "sha256:" + digest, "size": len(data)}
+    top = json.loads((layout / "index.json").read_text())
+    mdesc = top["manifests"][0]
+    manifest = json.loads((blobs / mdesc["digest"].split(":")[1]).read_text())
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_text())
+    config["architecture"] = arch
+    manifest["config"].update(put(config))
+    mdesc.update(put(manifest))
+    mdesc["annotations"] = {"org.opencontainers.image.ref.name": f"localhost/{name}:latest"}
+    (layout / "index.json").write_text(json.dumps(top))
+    tar = tmp_path / f"{name}.tar"
+    subprocess.run(["tar", "-C", layout, "-cf", tar, "."], check=True)
+    r = store.run("load", "-i", str(tar))
+    assert r.stdout.strip() == f"Loaded image: localhost/{name}:latest", r.stdout
+    assert store.run("inspect", "--format", "{{.Architecture}}", name).stdout.strip() == arch
+    return name
+
+
+def test_vm_foreign_architecture_refused(store, tmp_path):
+    """An arm64 image with --vm: one line naming its platform and the host's (the guest boots
+    the host's kernel; qemu-user's remedy for containers does not apply), exit 125, nothing
+    created."""
+    ref = foreign_copy(store, tmp_path, "arm64", "bbarm")
+    for cmd in ("run", "create"):
+        r = store.run(cmd, "--rm", "--vm", ref, "true", check=False) if cmd == "run" else \
+            store.run(cmd, "--vm", ref, "true", check=False)
+        assert r.returncode == 125, r
+        assert r.stderr.count("\n") == 1 and "is linux/arm64 and --vm boots" in r.stderr and \
+            "linux/amd64" in r.stderr and "qemu-user-static serves containers only" in \
+            r.stderr, r.stderr
+        assert store.run("ps", "-a", "-q").stdout == ""
+        assert container_dirs(store) == []
+    assert not store.vm_dir().exists() or not list(store.vm_dir().glob("*/root.erofs"))
 
 
 def test_vm_root_built_once(store):
