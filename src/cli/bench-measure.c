@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <glob.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "common/childwait.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#include "engine/vmroot.h"
 #include "image/store.h"
 
 /* Bounds: a process tree larger than this is not an instance hull made. */
@@ -230,7 +230,9 @@ int bench_vm_boot_files(struct image_store *s, const char *kernel, uint64_t *ret
 	struct stat st;
 	struct dirent *e;
 	uint64_t sum = 0;
-	glob_t g = { 0 };
+	cleanup_free char *path = NULL;
+	cleanup_free char *release = NULL;
+	struct hull_err err = { 0 };
 	DIR *d;
 
 	if (vm < 0)
@@ -244,11 +246,9 @@ int bench_vm_boot_files(struct image_store *s, const char *kernel, uint64_t *ret
 		    S_ISREG(st.st_mode))
 			sum += (uint64_t)st.st_blocks * 512;
 	closedir(d);
-	if (!kernel && glob("/boot/vmlinuz-*-amd64", 0, NULL, &g) == 0 && g.gl_pathc > 0)
-		kernel = g.gl_pathv[g.gl_pathc - 1];
-	if (kernel && stat(kernel, &st) == 0)
+	/* the kernel the VM runs use: the engine's own choice */
+	if (vmroot_kernel(kernel, &path, &release, &err) == 0 && stat(path, &st) == 0)
 		sum += (uint64_t)st.st_size;
-	globfree(&g);
 	*ret = sum;
 	return 0;
 }

@@ -67,10 +67,23 @@ static int kernel_release(const char *path, char **ret, struct hull_err *err)
 	return 0;
 }
 
+const char *vmroot_kernel_pick(char *const *paths, size_t n)
+{
+	const char *best = NULL;
+
+	/* the newest of Debian's generic flavour (linux-image-amd64), the default the issue and
+	 * the docs name; the cloud flavour only when it is the only one (or named by --kernel) */
+	for (int cloud = 0; cloud < 2 && !best; cloud++)
+		for (size_t i = 0; i < n; i++)
+			if ((strstr(paths[i], "-cloud-") != NULL) == cloud &&
+			    (!best || strverscmp(paths[i], best) > 0))
+				best = paths[i];
+	return best;
+}
+
 static int newest_kernel(char **ret, struct hull_err *err)
 {
 	glob_t g = { 0 };
-	const char *best = NULL;
 
 	if (glob("/boot/vmlinuz-*-amd64", 0, NULL, &g) != 0 || g.gl_pathc == 0) {
 		globfree(&g);
@@ -78,10 +91,7 @@ static int newest_kernel(char **ret, struct hull_err *err)
 				     "linux-image-amd64 (or linux-image-cloud-amd64), or give "
 				     "--kernel FILE");
 	}
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		if (!best || strverscmp(g.gl_pathv[i], best) > 0)
-			best = g.gl_pathv[i];
-	*ret = xstrdup(best);
+	*ret = xstrdup(vmroot_kernel_pick(g.gl_pathv, g.gl_pathc));
 	globfree(&g);
 	return 0;
 }

@@ -13,6 +13,7 @@
  * of an image that is gone (image/gc.c).
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -31,6 +32,10 @@ struct vmroot {
 	char *initrd;  /* the cached initramfs */
 	char *root;    /* the cached root image */
 };
+
+/* Of the kernel paths given (/boot/vmlinuz-*-amd64), the newest generic one (strverscmp),
+ * else the newest -cloud- one; NULL when n is 0. */
+const char *vmroot_kernel_pick(char *const *paths, size_t n);
 
 /*
  * The kernel to boot: kernel (--kernel FILE) or the newest /boot/vmlinuz-*-amd64, with its
