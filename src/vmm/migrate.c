@@ -372,7 +372,8 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	struct mig_out o = { .fd = fd, .max_bw = p->max_bw };
 	struct dirty_log d = { 0 };
 	struct dirty_bitmap set = { 0 };
-	bool paused = false;
+	struct hull_err e2 = { 0 };
+	bool paused = false, released = false;
 	int r;
 
 	if (vm->vsock_cid)
@@ -413,7 +414,10 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		vm_pause(vm);
 		paused = true;
 		r = atomic_load(&vm->stop) ? hull_err_setx(err, ESRCH, "the VM is stopping")
-					   : stop_and_copy(vm, &o, &d, &set, st, err);
+					   : migrate_disks_release(vm, err);
+		released = r == 0;
+		if (r == 0)
+			r = stop_and_copy(vm, &o, &d, &set, st, err);
 		st->downtime_ns = vm_now_ns() - t;
 	}
 	st->total_ns = vm_now_ns() - o.t0;
@@ -424,6 +428,11 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		/* the destination runs the guest now: never again here */
 		vm_request_stop(vm, VM_STOP_MIGRATED, "migrated");
 		return 0;
+	}
+	if (released && migrate_disks_open(vm, &e2) < 0) {
+		/* the guest cannot go on without its disks (the destination took them?) */
+		log_error("migration failed and the disks cannot be opened again: %s", e2.msg);
+		vm_request_stop(vm, VM_STOP_ERROR, "the disks could not be opened again");
 	}
 	if (paused)
 		vm_resume(vm);
@@ -527,6 +536,8 @@ static int incoming_stream(struct vm *vm, int fd, struct hull_err *err)
 		r = snapshot_state_verify(state, len, "the state record", &slen, err);
 	if (r == 0)
 		r = snapshot_state_load_buf(vm, state, slen, "the state record", err);
+	if (r == 0)
+		r = migrate_disks_open(vm, err); /* after the source's last write (migrate-disks.c) */
 	reply(fd, r == 0, err->msg);
 	return r;
 }

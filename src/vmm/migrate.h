@@ -52,3 +52,13 @@ int migrate_incoming(struct vm *vm, struct hull_err *err);
 
 /* --incoming's or --to's form (tcp:HOST:PORT, unix:PATH): 0 or -EINVAL with err. */
 int migrate_addr_check(const char *spec, struct hull_err *err);
+
+/*
+ * The disks at the stop-and-copy (migrate-disks.c). release (the source, paused): each
+ * virtio-blk device's disk flushed and closed, its lock released; on failure the ones
+ * released are opened again. open (the destination, once the stream is in; the source, after
+ * a failure): every detached disk opened from its --disk and checked against the size the
+ * guest saw. 0 or -errno with err naming the disk.
+ */
+int migrate_disks_release(struct vm *vm, struct hull_err *err);
+int migrate_disks_open(struct vm *vm, struct hull_err *err);

@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +207,8 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 	bool done = false;
 	int r;
 
-	if (b->throttled)
-		return; /* rl_tfd resumes the queue */
+	if (b->throttled || !b->disk)
+		return; /* rl_tfd resumes the queue; a migration's detach: virtio_blk_attach */
 	while ((r = virtq_pop(vq, &e)) > 0) {
 		uint32_t written;
 		uint8_t status;
@@ -266,7 +267,8 @@ static const struct virtio_dev_ops blk_ops_ro = {
 static void blk_config(struct blk *b)
 {
 	uint8_t *c = b->v.st.config;
-	uint64_t cap = htole64(disk_size(b->disk) >> 9);
+	/* no disk yet (a migration's destination): the loaded state brings the capacity */
+	uint64_t cap = htole64(b->disk ? disk_size(b->disk) >> 9 : 0);
 	uint32_t v32;
 
 	memcpy(c + 0, &cap, 8);
@@ -424,7 +426,7 @@ int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
 {
 	struct blk *b = (struct blk *)v;
 	uint64_t cap, old;
-	int r = disk_refresh_size(b->disk);
+	int r = b->disk ? disk_refresh_size(b->disk) : -ENODEV;
 
 	if (r < 0)
 		return r;
@@ -447,6 +449,8 @@ int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err
 	uint64_t cap;
 	int r;
 
+	if (!b->disk)
+		return hull_err_setx(err, ENODEV, "the disk is detached (a migration)");
 	if (b->readonly)
 		return hull_err_setx(err, EROFS, "%s: the guest's disk is read-only",
 				     disk_path(b->disk));
@@ -472,4 +476,53 @@ void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), voi
 	b->test_delay = fn;
 	b->test_opaque = opaque;
 	pthread_mutex_unlock(&v->lock);
+}
+
+int virtio_blk_detach(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	int r = 0;
+
+	/* v->lock: a request in service on the I/O thread ends before it is taken */
+	pthread_mutex_lock(&v->lock);
+	if (b->disk && !b->readonly)
+		r = disk_flush(b->disk);
+	if (r < 0) {
+		hull_err_set(err, -r, "%s: flushing the disk", disk_path(b->disk));
+	} else {
+		disk_close(b->disk); /* the image's lock goes with it */
+		b->disk = NULL;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+bool virtio_blk_attached(const struct virtio_pci_dev *v)
+{
+	return ((const struct blk *)v)->disk != NULL;
+}
+
+int virtio_blk_attach(struct virtio_pci_dev *v, struct disk **disk, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	struct virtq *vq = &v->st.vq[0];
+	uint64_t cap, want;
+	int r = 0;
+
+	pthread_mutex_lock(&v->lock);
+	cap = htole64(disk_size(*disk) >> 9);
+	memcpy(&want, v->st.config, 8);
+	/* the guest's driver knows the capacity it had: a disk of another size is not it */
+	if (want && want != cap) {
+		r = hull_err_setx(err, EINVAL, "%s: %" PRIu64 " sectors, the guest's disk had %"
+				  PRIu64, disk_path(*disk), le64toh(cap), le64toh(want));
+	} else {
+		b->disk = steal_ptr(disk);
+		memcpy(v->st.config, &cap, 8);
+		/* what the guest queued while no disk was there */
+		if (vq->ready && !vq->broken && (v->st.status & VIRTIO_STATUS_DRIVER_OK))
+			blk_queue_notify(v, 0);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }

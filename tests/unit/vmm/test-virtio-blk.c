@@ -367,6 +367,56 @@ static void test_grow_qcow2(void **state)
 	unlink(path);
 }
 
+/*
+ * A migration's stop-and-copy (migrate-disks.c): detached, the disk is flushed and closed,
+ * its lock gone (another open for writing succeeds), and a request the guest queues waits in
+ * the ring; a disk of another size is refused; the file opened again is taken and the request
+ * that waited is served from it, with what was written meanwhile (nothing cached from before).
+ */
+static void test_detach_attach(void **state)
+{
+	struct fx *f = *state;
+	struct hull_err err = { 0 };
+	char *data = gmem_ptr(&f->mem, DATA, 4096);
+	uint8_t *status = gmem_ptr(&f->mem, STATUS, 1);
+	uint16_t *used = gmem_ptr(&f->mem, USED, 4);
+	char other[] = "/tmp/hull-test-vblk-other-XXXXXX";
+	struct disk *d = NULL;
+	int fd;
+
+	driver_init(f->v, QSIZE);
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), -EBUSY);
+	assert_int_equal(virtio_blk_detach(f->v, &err), 0);
+	assert_false(virtio_blk_attached(f->v));
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
+	memset(data, 0, 512);
+	assert_int_equal(request(f, 0, 9, 512, true), 0xee); /* waits: no disk */
+	assert_int_equal(used[1], 0);
+	strcpy(data + 1024, "written while detached");
+	assert_int_equal(disk_write(d, 9 * 512, data + 1024, 512), 0);
+	disk_close(d);
+
+	fd = mkstemp(other);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2U << 20), 0);
+	close(fd);
+	assert_int_equal(disk_open(other, DISK_FORMAT_RAW, 0, &d, &err), 0);
+	assert_int_equal(virtio_blk_attach(f->v, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "4096 sectors, the guest's disk had 2048"));
+	assert_non_null(d); /* still the caller's */
+	disk_close(d);
+	unlink(other);
+	assert_int_equal(*status, 0xee);
+
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
+	assert_int_equal(virtio_blk_attach(f->v, &d, &err), 0);
+	assert_null(d);
+	assert_true(virtio_blk_attached(f->v));
+	assert_int_equal(*status, 0);
+	assert_int_equal(used[1], 1);
+	assert_string_equal(data, "written while detached");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescan_grown_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow_raw, setup, teardown),
 		cmocka_unit_test(test_grow_qcow2),
+		cmocka_unit_test_setup_teardown(test_detach_attach, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
