@@ -1,10 +1,11 @@
 /*
  * Live migration's disks (docs/vmm.md "Live migration", disks): they stay on storage both
  * sides see and change hands at the stop-and-copy. The source, paused, lets each virtio-blk
- * device finish the request it serves, flushes and closes its disk (the image's lock goes);
- * the destination opens them only once the whole stream has come, after the source's last
+ * device finish the request it serves, flushes its disk and gives up the image's lock; the
+ * destination opens them only once the whole stream has come, after the source's last
  * write: a QCOW2 image's header, tables and refcounts are read then, never cached from
- * before. A failed migration opens them again on the source before its vCPUs go on.
+ * before. The source keeps its files open (its seccomp filter forbids opening one): a failed
+ * migration takes their locks back before its vCPUs go on.
  */
 #include "vmm/migrate.h"
 
@@ -40,6 +41,24 @@ int migrate_disks_open(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+int migrate_disks_take_back(struct vm *vm, struct hull_err *err)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->n_devs; i++) {
+		const struct vm_device *d = &vm->devs[i];
+		struct hull_err e2 = { 0 };
+		int r;
+
+		if (!is_blk(d) || virtio_blk_attached(d->dev))
+			continue;
+		r = virtio_blk_attach(d->dev, NULL, &e2); /* its own file, still open: relocked */
+		if (r < 0 && ret == 0)
+			ret = hull_err_setx(err, -r, "%s", e2.msg);
+	}
+	return ret;
+}
+
 int migrate_disks_release(struct vm *vm, struct hull_err *err)
 {
 	for (unsigned i = 0; i < vm->n_devs; i++) {
@@ -53,7 +72,7 @@ int migrate_disks_release(struct vm *vm, struct hull_err *err)
 			struct hull_err e2 = { 0 };
 
 			/* those released before it: the guest goes on with them */
-			if (migrate_disks_open(vm, &e2) < 0)
+			if (migrate_disks_take_back(vm, &e2) < 0)
 				log_error("%s", e2.msg);
 			return r;
 		}

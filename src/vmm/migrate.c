@@ -429,10 +429,10 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		vm_request_stop(vm, VM_STOP_MIGRATED, "migrated");
 		return 0;
 	}
-	if (released && migrate_disks_open(vm, &e2) < 0) {
-		/* the guest cannot go on without its disks (the destination took them?) */
-		log_error("migration failed and the disks cannot be opened again: %s", e2.msg);
-		vm_request_stop(vm, VM_STOP_ERROR, "the disks could not be opened again");
+	if (released && migrate_disks_take_back(vm, &e2) < 0) {
+		/* another process holds a disk now: the guest must not write it under them */
+		log_error("migration failed and the disks cannot be taken back: %s", e2.msg);
+		vm_request_stop(vm, VM_STOP_ERROR, "the disks could not be taken back");
 	}
 	if (paused)
 		vm_resume(vm);
@@ -552,5 +552,6 @@ int migrate_incoming(struct vm *vm, struct hull_err *err)
 	r = incoming_stream(vm, fd, err);
 	if (r < 0)
 		return hull_err_prefix(err, "incoming migration on %s", vm->cfg->incoming);
+	migrate_net_announce(vm);
 	return 0;
 }

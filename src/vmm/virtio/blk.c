@@ -54,7 +54,8 @@ _Static_assert(sizeof(struct blk_discard) == 16, "virtio_blk_discard_write_zeroe
 
 struct blk {
 	struct virtio_pci_dev v; /* first */
-	struct disk *disk;
+	struct disk *disk; /* NULL on a migration's destination until the stop-and-copy */
+	bool detached;     /* a migration's stop-and-copy: flushed, unlocked, requests wait */
 	bool readonly;
 	char serial[BLK_ID_BYTES + 1];
 	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
@@ -207,7 +208,7 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 	bool done = false;
 	int r;
 
-	if (b->throttled || !b->disk)
+	if (b->throttled || !b->disk || b->detached)
 		return; /* rl_tfd resumes the queue; a migration's detach: virtio_blk_attach */
 	while ((r = virtq_pop(vq, &e)) > 0) {
 		uint32_t written;
@@ -487,38 +488,49 @@ int virtio_blk_detach(struct virtio_pci_dev *v, struct hull_err *err)
 	pthread_mutex_lock(&v->lock);
 	if (b->disk && !b->readonly)
 		r = disk_flush(b->disk);
-	if (r < 0) {
+	if (r < 0)
 		hull_err_set(err, -r, "%s: flushing the disk", disk_path(b->disk));
-	} else {
-		disk_close(b->disk); /* the image's lock goes with it */
-		b->disk = NULL;
-	}
+	else if (b->disk)
+		(void)disk_unlock(b->disk); /* the file stays open: a failure takes it back */
+	b->detached = r == 0;
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }
 
 bool virtio_blk_attached(const struct virtio_pci_dev *v)
 {
-	return ((const struct blk *)v)->disk != NULL;
+	const struct blk *b = (const struct blk *)v;
+
+	return b->disk && !b->detached;
+}
+
+/* The destination's disk, opened from its --disk: the size the guest's driver saw. */
+static int blk_take(struct blk *b, struct disk **disk, struct hull_err *err)
+{
+	uint64_t cap = htole64(disk_size(*disk) >> 9), want;
+
+	memcpy(&want, b->v.st.config, 8);
+	if (want && want != cap)
+		return hull_err_setx(err, EINVAL, "%s: %" PRIu64 " sectors, the guest's disk had %"
+				     PRIu64, disk_path(*disk), le64toh(cap), le64toh(want));
+	b->disk = steal_ptr(disk);
+	memcpy(b->v.st.config, &cap, 8);
+	return 0;
 }
 
 int virtio_blk_attach(struct virtio_pci_dev *v, struct disk **disk, struct hull_err *err)
 {
 	struct blk *b = (struct blk *)v;
 	struct virtq *vq = &v->st.vq[0];
-	uint64_t cap, want;
-	int r = 0;
+	int r;
 
 	pthread_mutex_lock(&v->lock);
-	cap = htole64(disk_size(*disk) >> 9);
-	memcpy(&want, v->st.config, 8);
-	/* the guest's driver knows the capacity it had: a disk of another size is not it */
-	if (want && want != cap) {
-		r = hull_err_setx(err, EINVAL, "%s: %" PRIu64 " sectors, the guest's disk had %"
-				  PRIu64, disk_path(*disk), le64toh(cap), le64toh(want));
-	} else {
-		b->disk = steal_ptr(disk);
-		memcpy(v->st.config, &cap, 8);
+	if (b->disk) /* the source's own, after a failed migration: its lock again */
+		r = disk_relock(b->disk, err);
+	else
+		r = disk ? blk_take(b, disk, err) : hull_err_setx(err, ENODEV, "no disk to attach");
+	if (r == 0) {
+		b->detached = false;
 		/* what the guest queued while no disk was there */
 		if (vq->ready && !vq->broken && (v->st.status & VIRTIO_STATUS_DRIVER_OK))
 			blk_queue_notify(v, 0);
