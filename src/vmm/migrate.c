@@ -160,11 +160,15 @@ static int out_flush(struct mig_out *o)
 
 static void out_put(struct mig_out *o, const void *p, size_t len)
 {
-	o->crc = (uint32_t)crc32(o->crc, p, (uInt)len);
 	while (len && !o->err) {
 		size_t n = len < OUT_BUF - o->len ? len : OUT_BUF - o->len;
 
 		memcpy(o->buf + o->len, p, n);
+		/*
+		 * The CRC of the copy, not of p: a page of a running guest changes under us, and
+		 * a CRC taken before the copy would not be that of the bytes sent.
+		 */
+		o->crc = (uint32_t)crc32(o->crc, o->buf + o->len, (uInt)n);
 		o->len += n;
 		p = (const uint8_t *)p + n;
 		len -= n;
