@@ -37,6 +37,9 @@ struct disk {
 	bool no_sync; /* qemu's cache=unsafe: a flush writes caches out but never syncs */
 	char *path;
 	pthread_mutex_t lock;
+	/* the image file's fd and the lock bytes held on it (disk_unlock, disk_relock) */
+	int lock_fd;
+	unsigned lock_perm, lock_shared;
 	/* why the last request failed when bad metadata was the cause ("L2 table at 0x..,
 	 * entry N: ..."), else empty: the data path cannot fill a struct hull_err */
 	char detail[160];

@@ -120,14 +120,22 @@ int disk_open_chain(const char *path, enum disk_format fmt, unsigned flags,
 	}
 	switch (fmt) {
 	case DISK_FORMAT_RAW:
-		return raw_open_fd(path, steal_fd(&fd), ro, ret, err);
+		r = raw_open_fd(path, fd, ro, ret, err);
+		break;
 	case DISK_FORMAT_QCOW2:
-		return qcow2_open_fd(path, steal_fd(&fd), flags, chain, ret, err);
+		r = qcow2_open_fd(path, fd, flags, chain, ret, err);
+		break;
 	case DISK_FORMAT_AUTO:
 	case DISK_FORMAT_COUNT:
-		break;
+		return hull_err_setx(err, EINVAL, "%s: unknown disk format", path);
 	}
-	return hull_err_setx(err, EINVAL, "%s: unknown disk format", path);
+	if (r == 0) { /* the back end owns fd now, and keeps it as long as the disk */
+		(*ret)->lock_fd = fd;
+		(*ret)->lock_perm = perm;
+		(*ret)->lock_shared = shared;
+	}
+	fd = -1; /* the back end's on success and on failure */
+	return r;
 }
 
 int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct disk **ret,
@@ -171,6 +179,20 @@ void disk_close(struct disk *d)
 	if (!d->read_only)
 		(void)d->ops->flush(d);
 	d->ops->free(d);
+}
+
+int disk_unlock(struct disk *d)
+{
+	return disk_lock_fd(d->lock_fd, d->path, 0, DISK_PERM_ALL, NULL);
+}
+
+int disk_relock(struct disk *d, struct hull_err *err)
+{
+	int r = disk_lock_fd(d->lock_fd, d->path, d->lock_perm, d->lock_shared, err);
+
+	if (r < 0) /* not half-taken: another process holds it */
+		(void)disk_unlock(d);
+	return r;
 }
 
 uint64_t disk_size(const struct disk *d)

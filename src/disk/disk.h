@@ -71,6 +71,14 @@ int disk_open(const char *path, enum disk_format fmt, unsigned flags, struct dis
 /* Flushes (errors ignored: call disk_flush first to see them) and frees. Accepts NULL. */
 void disk_close(struct disk *d);
 
+/*
+ * A live migration's hand-over (src/vmm/migrate-disks.c): unlock gives up the image's lock
+ * bytes while the file stays open (flush first), so that another process may open it for
+ * writing; relock takes them again, or fails with -EBUSY and err when another process holds
+ * the image now (then nothing is held). 0 or -errno; no file is opened (the VMM is confined).
+ */
+int disk_unlock(struct disk *d);
+int disk_relock(struct disk *d, struct hull_err *err);
 uint64_t disk_size(const struct disk *d);
 /*
  * Re-read the size from the file (a raw file grown or shrunk on the host: fstat, or the block

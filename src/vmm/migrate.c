@@ -160,11 +160,15 @@ static int out_flush(struct mig_out *o)
 
 static void out_put(struct mig_out *o, const void *p, size_t len)
 {
-	o->crc = (uint32_t)crc32(o->crc, p, (uInt)len);
 	while (len && !o->err) {
 		size_t n = len < OUT_BUF - o->len ? len : OUT_BUF - o->len;
 
 		memcpy(o->buf + o->len, p, n);
+		/*
+		 * The CRC of the copy, not of p: a page of a running guest changes under us, and
+		 * a CRC taken before the copy would not be that of the bytes sent.
+		 */
+		o->crc = (uint32_t)crc32(o->crc, o->buf + o->len, (uInt)n);
 		o->len += n;
 		p = (const uint8_t *)p + n;
 		len -= n;
@@ -372,7 +376,8 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	struct mig_out o = { .fd = fd, .max_bw = p->max_bw };
 	struct dirty_log d = { 0 };
 	struct dirty_bitmap set = { 0 };
-	bool paused = false;
+	struct hull_err e2 = { 0 };
+	bool paused = false, released = false;
 	int r;
 
 	if (vm->vsock_cid)
@@ -413,7 +418,10 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		vm_pause(vm);
 		paused = true;
 		r = atomic_load(&vm->stop) ? hull_err_setx(err, ESRCH, "the VM is stopping")
-					   : stop_and_copy(vm, &o, &d, &set, st, err);
+					   : migrate_disks_release(vm, err);
+		released = r == 0;
+		if (r == 0)
+			r = stop_and_copy(vm, &o, &d, &set, st, err);
 		st->downtime_ns = vm_now_ns() - t;
 	}
 	st->total_ns = vm_now_ns() - o.t0;
@@ -424,6 +432,11 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		/* the destination runs the guest now: never again here */
 		vm_request_stop(vm, VM_STOP_MIGRATED, "migrated");
 		return 0;
+	}
+	if (released && migrate_disks_take_back(vm, &e2) < 0) {
+		/* another process holds a disk now: the guest must not write it under them */
+		log_error("migration failed and the disks cannot be taken back: %s", e2.msg);
+		vm_request_stop(vm, VM_STOP_ERROR, "the disks could not be taken back");
 	}
 	if (paused)
 		vm_resume(vm);
@@ -527,6 +540,8 @@ static int incoming_stream(struct vm *vm, int fd, struct hull_err *err)
 		r = snapshot_state_verify(state, len, "the state record", &slen, err);
 	if (r == 0)
 		r = snapshot_state_load_buf(vm, state, slen, "the state record", err);
+	if (r == 0)
+		r = migrate_disks_open(vm, err); /* after the source's last write (migrate-disks.c) */
 	reply(fd, r == 0, err->msg);
 	return r;
 }
@@ -541,5 +556,6 @@ int migrate_incoming(struct vm *vm, struct hull_err *err)
 	r = incoming_stream(vm, fd, err);
 	if (r < 0)
 		return hull_err_prefix(err, "incoming migration on %s", vm->cfg->incoming);
+	migrate_net_announce(vm);
 	return 0;
 }

@@ -52,3 +52,25 @@ int migrate_incoming(struct vm *vm, struct hull_err *err);
 
 /* --incoming's or --to's form (tcp:HOST:PORT, unix:PATH): 0 or -EINVAL with err. */
 int migrate_addr_check(const char *spec, struct hull_err *err);
+
+/*
+ * The disks at the stop-and-copy (migrate-disks.c). release (the source, paused): each
+ * virtio-blk device's disk flushed and its image lock given up, the file left open; on
+ * failure the ones released are taken back. take_back (the source, after a failed
+ * migration): their locks again, -EBUSY when another process holds one now. open (the
+ * destination, once the stream is in, before its seccomp filter): each disk opened from its
+ * --disk and checked against the size the guest saw. 0 or -errno with err naming the disk.
+ */
+int migrate_disks_release(struct vm *vm, struct hull_err *err);
+int migrate_disks_take_back(struct vm *vm, struct hull_err *err);
+int migrate_disks_open(struct vm *vm, struct hull_err *err);
+
+/*
+ * The destination, once the state is loaded (migrate-net.c): a broadcast RARP from each
+ * NIC's MAC on its tap, so that the bridge or switch sends the guest's frames here now.
+ * Best effort (a failed write is logged). migrate_rarp_frame builds it: the 12-byte vnet
+ * header and a 60-byte Ethernet frame.
+ */
+#define MIGRATE_RARP_LEN (12 + 60)
+void migrate_net_announce(struct vm *vm);
+void migrate_rarp_frame(uint8_t frame[MIGRATE_RARP_LEN], const uint8_t mac[6]);

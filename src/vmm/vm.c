@@ -450,7 +450,8 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		return hull_err_set(err, -r, "--memory-hotplug: reserving %" PRIu64 " MiB",
 				    cfg->mem_hotplug.size >> 20);
 	vm->disks = xcalloc(cfg->n_disks ? cfg->n_disks : 1, sizeof(*vm->disks));
-	for (size_t i = 0; i < cfg->n_disks; i++) {
+	/* a migration's destination opens them at the stop-and-copy (migrate-disks.c) */
+	for (size_t i = 0; !cfg->incoming && i < cfg->n_disks; i++) {
 		r = virtio_blk_open_disk(&cfg->disks[i], &vm->disks[i], err);
 		if (r < 0)
 			return r;

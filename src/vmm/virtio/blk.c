@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ _Static_assert(sizeof(struct blk_discard) == 16, "virtio_blk_discard_write_zeroe
 
 struct blk {
 	struct virtio_pci_dev v; /* first */
-	struct disk *disk;
+	struct disk *disk; /* NULL on a migration's destination until the stop-and-copy */
+	bool detached;     /* a migration's stop-and-copy: flushed, unlocked, requests wait */
 	bool readonly;
 	char serial[BLK_ID_BYTES + 1];
 	void (*test_delay)(void *opaque); /* unit tests: called before each request is served */
@@ -206,8 +208,8 @@ static void blk_queue_notify(struct virtio_pci_dev *v, unsigned q)
 	bool done = false;
 	int r;
 
-	if (b->throttled)
-		return; /* rl_tfd resumes the queue */
+	if (b->throttled || !b->disk || b->detached)
+		return; /* rl_tfd resumes the queue; a migration's detach: virtio_blk_attach */
 	while ((r = virtq_pop(vq, &e)) > 0) {
 		uint32_t written;
 		uint8_t status;
@@ -266,7 +268,8 @@ static const struct virtio_dev_ops blk_ops_ro = {
 static void blk_config(struct blk *b)
 {
 	uint8_t *c = b->v.st.config;
-	uint64_t cap = htole64(disk_size(b->disk) >> 9);
+	/* no disk yet (a migration's destination): the loaded state brings the capacity */
+	uint64_t cap = htole64(b->disk ? disk_size(b->disk) >> 9 : 0);
 	uint32_t v32;
 
 	memcpy(c + 0, &cap, 8);
@@ -424,7 +427,7 @@ int virtio_blk_rescan(struct virtio_pci_dev *v, uint64_t *ret_size)
 {
 	struct blk *b = (struct blk *)v;
 	uint64_t cap, old;
-	int r = disk_refresh_size(b->disk);
+	int r = b->disk ? disk_refresh_size(b->disk) : -ENODEV;
 
 	if (r < 0)
 		return r;
@@ -447,6 +450,8 @@ int virtio_blk_grow(struct virtio_pci_dev *v, uint64_t new_size, struct hull_err
 	uint64_t cap;
 	int r;
 
+	if (!b->disk)
+		return hull_err_setx(err, ENODEV, "the disk is detached (a migration)");
 	if (b->readonly)
 		return hull_err_setx(err, EROFS, "%s: the guest's disk is read-only",
 				     disk_path(b->disk));
@@ -472,4 +477,64 @@ void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), voi
 	b->test_delay = fn;
 	b->test_opaque = opaque;
 	pthread_mutex_unlock(&v->lock);
+}
+
+int virtio_blk_detach(struct virtio_pci_dev *v, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	int r = 0;
+
+	/* v->lock: a request in service on the I/O thread ends before it is taken */
+	pthread_mutex_lock(&v->lock);
+	if (b->disk && !b->readonly)
+		r = disk_flush(b->disk);
+	if (r < 0)
+		hull_err_set(err, -r, "%s: flushing the disk", disk_path(b->disk));
+	else if (b->disk)
+		(void)disk_unlock(b->disk); /* the file stays open: a failure takes it back */
+	b->detached = r == 0;
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+bool virtio_blk_attached(const struct virtio_pci_dev *v)
+{
+	const struct blk *b = (const struct blk *)v;
+
+	return b->disk && !b->detached;
+}
+
+/* The destination's disk, opened from its --disk: the size the guest's driver saw. */
+static int blk_take(struct blk *b, struct disk **disk, struct hull_err *err)
+{
+	uint64_t cap = htole64(disk_size(*disk) >> 9), want;
+
+	memcpy(&want, b->v.st.config, 8);
+	if (want && want != cap)
+		return hull_err_setx(err, EINVAL, "%s: %" PRIu64 " sectors, the guest's disk had %"
+				     PRIu64, disk_path(*disk), le64toh(cap), le64toh(want));
+	b->disk = steal_ptr(disk);
+	memcpy(b->v.st.config, &cap, 8);
+	return 0;
+}
+
+int virtio_blk_attach(struct virtio_pci_dev *v, struct disk **disk, struct hull_err *err)
+{
+	struct blk *b = (struct blk *)v;
+	struct virtq *vq = &v->st.vq[0];
+	int r;
+
+	pthread_mutex_lock(&v->lock);
+	if (b->disk) /* the source's own, after a failed migration: its lock again */
+		r = disk_relock(b->disk, err);
+	else
+		r = disk ? blk_take(b, disk, err) : hull_err_setx(err, ENODEV, "no disk to attach");
+	if (r == 0) {
+		b->detached = false;
+		/* what the guest queued while no disk was there */
+		if (vq->ready && !vq->broken && (v->st.status & VIRTIO_STATUS_DRIVER_OK))
+			blk_queue_notify(v, 0);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }

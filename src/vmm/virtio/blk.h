@@ -56,3 +56,14 @@ struct ratelimit_config;
 void virtio_blk_set_rate_limit(struct virtio_pci_dev *v, const struct ratelimit_config *c);
 /* For unit tests: fn(opaque) runs before each request is served, on the serving thread. */
 void virtio_blk_set_test_delay(struct virtio_pci_dev *v, void (*fn)(void *), void *opaque);
+/*
+ * Live migration (docs/vmm.md "Live migration", disks). detach (the source, paused) lets the
+ * request in service end, flushes the disk and gives up its image lock, the file left open;
+ * until attach, the queue's requests wait in the ring. attach serves what waited once the
+ * device has its disk again: the source's own, locked again (-EBUSY with err when another
+ * process holds it now), or, on a destination created without one, *disk taken over when
+ * its size is the one the guest saw (-EINVAL, *disk left to the caller, otherwise).
+ */
+int virtio_blk_detach(struct virtio_pci_dev *v, struct hull_err *err);
+int virtio_blk_attach(struct virtio_pci_dev *v, struct disk **disk, struct hull_err *err);
+bool virtio_blk_attached(const struct virtio_pci_dev *v);

@@ -978,6 +978,11 @@ bool virtio_net_is_vhost(struct virtio_pci_dev *v)
 	return net_of(v)->vhost;
 }
 
+int virtio_net_tap_fd(struct virtio_pci_dev *v)
+{
+	return net_of(v)->pair[0].fd;
+}
+
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret)
 {
 	pthread_mutex_lock(&v->lock);

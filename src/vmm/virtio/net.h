@@ -68,6 +68,8 @@ int virtio_net_load(struct virtio_pci_dev *v, struct state_reader *r);
 
 /* Are v's queue pairs served by vhost-net (the kernel) rather than by hull's I/O thread? */
 bool virtio_net_is_vhost(struct virtio_pci_dev *v);
+/* The first queue pair's tap fd (frames behind a virtio_net_hdr_v1): a migration's announce. */
+int virtio_net_tap_fd(struct virtio_pci_dev *v);
 /* A snapshot of v's counters (takes v's lock). */
 void virtio_net_get_counters(struct virtio_pci_dev *v, struct virtio_net_counters *ret);
 /*

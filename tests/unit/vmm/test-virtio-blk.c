@@ -367,6 +367,46 @@ static void test_grow_qcow2(void **state)
 	unlink(path);
 }
 
+/*
+ * A migration's stop-and-copy (migrate-disks.c): detached, the disk is flushed and its image
+ * lock given up (another open for writing succeeds), and a request the guest queues waits in
+ * the ring; attach fails while another process holds the image, and once it is free again
+ * takes the lock back and serves the request that waited (what was written meanwhile read).
+ */
+static void test_detach_attach(void **state)
+{
+	struct fx *f = *state;
+	struct hull_err err = { 0 };
+	char *data = gmem_ptr(&f->mem, DATA, 4096);
+	uint8_t *status = gmem_ptr(&f->mem, STATUS, 1);
+	uint16_t *used = gmem_ptr(&f->mem, USED, 4);
+	struct disk *d = NULL;
+
+	driver_init(f->v, QSIZE);
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), -EBUSY);
+	assert_int_equal(virtio_blk_detach(f->v, &err), 0);
+	assert_false(virtio_blk_attached(f->v));
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), 0);
+	memset(data, 0, 512);
+	assert_int_equal(request(f, 0, 9, 512, true), 0xee); /* waits: detached */
+	assert_int_equal(used[1], 0);
+	strcpy(data + 1024, "written while detached");
+	assert_int_equal(disk_write(d, 9 * 512, data + 1024, 512), 0);
+
+	assert_int_equal(virtio_blk_attach(f->v, NULL, &err), -EBUSY); /* d holds it */
+	assert_non_null(strstr(err.msg, "another process"));
+	assert_false(virtio_blk_attached(f->v));
+	assert_int_equal(*status, 0xee);
+	disk_close(d);
+
+	assert_int_equal(virtio_blk_attach(f->v, NULL, &err), 0);
+	assert_true(virtio_blk_attached(f->v));
+	assert_int_equal(*status, 0);
+	assert_int_equal(used[1], 1);
+	assert_string_equal(data, "written while detached");
+	assert_int_equal(disk_open(f->path, DISK_FORMAT_RAW, 0, &d, &err), -EBUSY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescan_grown_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow_raw, setup, teardown),
 		cmocka_unit_test(test_grow_qcow2),
+		cmocka_unit_test_setup_teardown(test_detach_attach, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
