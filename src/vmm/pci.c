@@ -24,8 +24,9 @@ struct pci_bus {
 	struct pci_dev host; /* 00:00.0 */
 	pthread_mutex_t lock;
 	uint32_t addr; /* conf1 address register */
-	struct pci_dev *dev[PCI_MAX_DEVICES];
-	unsigned n;
+	struct pci_dev *dev[PCI_MAX_SLOTS]; /* NULL: an empty slot */
+	unsigned n;     /* cold-plugged slots: 0..n-1 */
+	int next_slot;  /* >= 0: where the next pci_bus_add goes (a hot-plug slot) */
 };
 
 static uint32_t rd32(const uint8_t *p)
@@ -110,7 +111,7 @@ void pci_conf_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 	slot = (b->addr >> 11) & 0x1f;
 	/* Enabled, bus 0, function 0, a present slot. */
 	if ((b->addr & 0x80000000U) && ((b->addr >> 16) & 0xff) == 0 &&
-	    ((b->addr >> 8) & 7) == 0 && slot < b->n)
+	    ((b->addr >> 8) & 7) == 0)
 		d = b->dev[slot];
 	if (!d) {
 		if (!is_write)
@@ -133,10 +134,10 @@ void pci_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 	uint64_t doff = 0;
 
 	pthread_mutex_lock(&b->lock);
-	for (unsigned i = 0; i < b->n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *c = b->dev[i];
 
-		if (c->bar_enabled && addr >= c->bar_addr && addr - c->bar_addr < c->bar_size) {
+		if (c && c->bar_enabled && addr >= c->bar_addr && addr - c->bar_addr < c->bar_size) {
 			d = c;
 			doff = addr - c->bar_addr;
 			break;
@@ -155,6 +156,7 @@ int pci_bus_create(struct vm *vm, struct pci_bus **ret, struct hull_err *err)
 	int r;
 
 	b->vm = vm;
+	b->next_slot = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	/*
 	 * A host bridge at 00:00.0: without DMI, Linux trusts conf1 only after finding a device
@@ -197,15 +199,46 @@ static void pci_firmware_assign(struct pci_dev *d, unsigned slot)
 
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
 {
-	if (b->n >= PCI_MAX_DEVICES || d->bar_size > 0x10000 ||
-	    (d->bar_size & (d->bar_size - 1)))
+	int slot = b->next_slot;
+
+	b->next_slot = -1;
+	if (d->bar_size > 0x10000 || (d->bar_size & (d->bar_size - 1)))
 		return -ENOSPC;
-	pci_firmware_assign(d, b->n);
+	if (slot < 0 && b->n >= PCI_MAX_DEVICES)
+		return -ENOSPC;
+	if (slot >= 0 && (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS || b->dev[slot]))
+		return -EBUSY;
+	if (slot < 0)
+		slot = (int)b->n++;
+	pci_firmware_assign(d, (unsigned)slot);
 	pthread_mutex_lock(&b->lock);
-	b->dev[b->n] = d;
+	b->dev[slot] = d;
 	pci_bar_update(d);
 	pthread_mutex_unlock(&b->lock);
-	return (int)b->n++;
+	return slot;
+}
+
+void pci_bus_set_next_slot(struct pci_bus *b, int slot)
+{
+	b->next_slot = slot;
+}
+
+int pci_bus_remove(struct pci_bus *b, unsigned slot)
+{
+	struct pci_dev *d;
+
+	if (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	d = b->dev[slot];
+	if (d) {
+		/* decoding off first: the device drops what KVM routes to its BAR (ioeventfds) */
+		d->cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MEMORY;
+		pci_bar_update(d);
+		b->dev[slot] = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return d ? 0 : -ENOENT;
 }
 
 /*
@@ -222,9 +255,11 @@ void pci_bus_reset(struct pci_bus *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->addr = 0;
-	for (unsigned i = 0; i < b->n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *d = b->dev[i];
 
+		if (!d)
+			continue;
 		d->cfg[PCI_COMMAND] = d->cfg[PCI_COMMAND + 1] = d->cfg[PCI_INTERRUPT_LINE] = 0;
 		pci_firmware_assign(d, i);
 		pci_bar_update(d);
