@@ -533,6 +533,27 @@ int vm_devices_create(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+void vm_devices_attach(struct vm *vm, const char *kind, unsigned idx, void *dev)
+{
+	for (size_t k = 0; k < N_KINDS; k++)
+		if (strcmp(device_table[k]->name, kind) == 0) {
+			vm->devs[vm->n_devs++] = (struct vm_device){ device_table[k], idx, dev };
+			return;
+		}
+	abort(); /* a kind of this table: a bug otherwise */
+}
+
+void vm_devices_detach(struct vm *vm, void *dev)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (vm->devs[i].dev == dev) {
+			memmove(&vm->devs[i], &vm->devs[i + 1],
+				(vm->n_devs - i - 1) * sizeof(vm->devs[0]));
+			vm->n_devs--;
+			return;
+		}
+}
+
 void vm_devices_free(struct vm *vm)
 {
 	while (vm->n_devs) {

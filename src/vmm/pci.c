@@ -218,6 +218,16 @@ int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
 	return slot;
 }
 
+int pci_bus_forget(struct pci_bus *b, unsigned slot)
+{
+	if (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	b->dev[slot] = NULL;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
 void pci_bus_set_next_slot(struct pci_bus *b, int slot)
 {
 	b->next_slot = slot;

@@ -44,6 +44,8 @@ void pci_bus_set_next_slot(struct pci_bus *b, int slot);
  * frees it. 0, -EINVAL (not a hot-plug slot), -ENOENT (empty).
  */
 int pci_bus_remove(struct pci_bus *b, unsigned slot);
+/* Empty a hot-plug slot whose device is already freed (its creation failed); vCPUs paused. */
+int pci_bus_forget(struct pci_bus *b, unsigned slot);
 
 /*
  * Guest state: the conf1 address register and each function's writable header (command,

@@ -19,6 +19,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "vmm/devices.h"
+#include "vmm/hotplug-net.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
 #include "vmm/x86/arch.h"
@@ -168,7 +169,14 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 
 int snapshot_state_build(struct vm *vm, struct state_writer *w, struct hull_err *err)
 {
+	unsigned hot = vm_net_hotplug_count(vm);
 	int r;
+
+	/* a restore builds its devices from config.json, which has no hot-plugged NIC yet */
+	if (hot)
+		return hull_err_setx(err, EBUSY, "the VM has %u hot-plugged NIC%s: not in "
+				     "snapshots or migrations yet (DELETE them first)", hot,
+				     hot == 1 ? "" : "s");
 
 	state_writer_init(w);
 	r = arch_state_save(vm, w, err);

@@ -34,6 +34,7 @@
 #include "vmm/loop.h"
 #include "vmm/migrate.h"
 #include "vmm/pci.h"
+#include "vmm/hotplug-net.h"
 #include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
@@ -556,6 +557,7 @@ static void vm_free(struct vm *vm)
 	snapshot_chain_free(vm);
 	api_server_free(vm->api);
 	vm_devices_free(vm); /* in reverse order of creation */
+	vm_net_hotplug_free(vm);
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
 	free(vm->disks);
