@@ -87,6 +87,13 @@ static int hp_ready(struct vm *vm, struct hull_err *err)
 
 	if (!vm->pcihp || !vm->pci)
 		return hull_err_setx(err, EOPNOTSUPP, "this VM has no PCI bus to hot-plug into");
+	/*
+	 * A new NIC opens its tap, makes eventfds and an I/O thread: syscalls the confined main
+	 * thread's filter kills the VMM for (seccomp.c). Refused until it has a hot-plug set.
+	 */
+	if (vm->cfg->seccomp_level)
+		return hull_err_setx(err, EOPNOTSUPP, "hot-plug needs a VMM without the seccomp "
+				     "filters for now (hull vm run --seccomp-level 0)");
 	if (!vm->hotplug)
 		vm->hotplug = xcalloc(1, sizeof(*vm->hotplug));
 	if (vm->hotplug->watching || !vm->loop)
