@@ -239,6 +239,9 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 	if (vm->mem.hp_size)
 		return hull_err_setx(err, EOPNOTSUPP, "snapshot: a VM with --memory-hotplug "
 				     "cannot be snapshotted (its virtio-mem region is not saved)");
+	if (vm_net_hotplug_count(vm))
+		return hull_err_setx(err, EBUSY, "snapshot: the VM has a hot-plugged NIC, not in "
+				     "snapshots yet (DELETE it first)");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return hull_err_set(err, errno, "snapshot directory %s", dir);
 	vm_pause(vm);
