@@ -12,6 +12,7 @@
 #include "vmm/hotplug.h"
 #include "vmm/loop.h"
 #include "vmm/pci.h"
+#include "vmm/virtio/net-backend.h"
 #include "vmm/virtio/net.h"
 #include "vmm/vm.h"
 
@@ -19,6 +20,7 @@ struct hp_nic {
 	bool used;
 	char id[VM_HOTPLUG_ID_MAX + 1];
 	char *tap;
+	uint8_t mac[6]; /* always set: a snapshot's restore gives the guest the same */
 	struct virtio_pci_dev *dev;
 };
 
@@ -87,13 +89,6 @@ static int hp_ready(struct vm *vm, struct hull_err *err)
 
 	if (!vm->pcihp || !vm->pci)
 		return hull_err_setx(err, EOPNOTSUPP, "this VM has no PCI bus to hot-plug into");
-	/*
-	 * A new NIC opens its tap, makes eventfds and an I/O thread: syscalls the confined main
-	 * thread's filter kills the VMM for (seccomp.c). Refused until it has a hot-plug set.
-	 */
-	if (vm->cfg->seccomp_level)
-		return hull_err_setx(err, EOPNOTSUPP, "hot-plug needs a VMM without the seccomp "
-				     "filters for now (hull vm run --seccomp-level 0)");
 	if (!vm->hotplug)
 		vm->hotplug = xcalloc(1, sizeof(*vm->hotplug));
 	if (vm->hotplug->watching || !vm->loop)
@@ -137,11 +132,23 @@ static int hp_nic_build(struct vm *vm, unsigned slot, const struct vm_net_config
 	return r;
 }
 
-int vm_net_hotplug_add(struct vm *vm, const char *id, const struct vm_net_config *c,
+static void hp_nic_record(struct vm *vm, unsigned slot, const char *id,
+			  const struct vm_net_config *c, struct virtio_pci_dev *dev)
+{
+	struct hp_nic *n = &vm->hotplug->nic[slot - PCIHP_FIRST_SLOT];
+
+	n->used = true;
+	(void)snprintf(n->id, sizeof(n->id), "%s", id);
+	n->tap = xstrdup(c->tap);
+	memcpy(n->mac, c->mac, 6);
+	n->dev = dev;
+}
+
+int vm_net_hotplug_add(struct vm *vm, const char *id, const struct vm_net_config *in,
 		       struct hull_err *err)
 {
 	struct virtio_pci_dev *dev = NULL;
-	struct hp_nic *n;
+	struct vm_net_config nc = *in, *c = &nc;
 	int r, slot;
 
 	if (strlen(id) > VM_HOTPLUG_ID_MAX)
@@ -149,8 +156,18 @@ int vm_net_hotplug_add(struct vm *vm, const char *id, const struct vm_net_config
 				     VM_HOTPLUG_ID_MAX);
 	if ((r = hp_ready(vm, err)) < 0)
 		return r;
+	/*
+	 * A new NIC opens its tap, makes eventfds and an I/O thread: syscalls the confined main
+	 * thread's filter kills the VMM for (seccomp.c) unless --hotplug added them.
+	 */
+	if (vm->cfg->seccomp_level && !vm->cfg->hotplug)
+		return hull_err_setx(err, EOPNOTSUPP, "hot-plug needs a VMM started with --hotplug "
+				     "(its seccomp filter allows what a new NIC needs)");
 	if (hp_find(vm, id) || is_cold_id(vm, id))
 		return hull_err_setx(err, EEXIST, "network interface %s: already exists", id);
+	if (!c->mac_set)
+		net_random_mac(c->mac);
+	c->mac_set = true;
 	slot = pcihp_slot_reserve(vm->pcihp);
 	if (slot < 0)
 		return hull_err_setx(err, ENOSPC, "network interface %s: all %d hot-plug slots "
@@ -160,11 +177,7 @@ int vm_net_hotplug_add(struct vm *vm, const char *id, const struct vm_net_config
 		pcihp_slot_release(vm->pcihp, (unsigned)slot);
 		return hull_err_prefix(err, "network interface %s", id);
 	}
-	n = &vm->hotplug->nic[slot - PCIHP_FIRST_SLOT];
-	n->used = true;
-	(void)snprintf(n->id, sizeof(n->id), "%s", id);
-	n->tap = xstrdup(c->tap);
-	n->dev = dev;
+	hp_nic_record(vm, (unsigned)slot, id, c, dev);
 	(void)pcihp_plug(vm->pcihp, (unsigned)slot); /* reserved above: cannot fail */
 	return 0;
 }
@@ -183,6 +196,52 @@ int vm_net_hotplug_del(struct vm *vm, const char *id, struct hull_err *err)
 		return hull_err_setx(err, EALREADY, "network interface %s: its removal is pending "
 				     "(the guest has not ejected it yet)", id);
 	return r < 0 ? hull_err_setx(err, -r, "network interface %s", id) : 0;
+}
+
+int vm_net_hotplug_restore(struct vm *vm, struct hull_err *err)
+{
+	int r;
+
+	for (size_t i = 0; i < vm->cfg->n_hotplug_nets; i++) {
+		const struct vm_hotplug_net *h = &vm->cfg->hotplug_nets[i];
+		struct virtio_pci_dev *dev = NULL;
+
+		if ((r = hp_ready(vm, err)) < 0)
+			return r;
+		if (pcihp_slot_reserve_at(vm->pcihp, h->slot) < 0 || hp_find(vm, h->id))
+			return hull_err_setx(err, EINVAL, "hot-plugged NIC %s: slot %u or its id "
+					     "twice", h->id, h->slot);
+		r = hp_nic_build(vm, h->slot, &h->net, &dev, err);
+		if (r < 0) {
+			pcihp_slot_release(vm->pcihp, h->slot);
+			return hull_err_prefix(err, "hot-plugged NIC %s", h->id);
+		}
+		hp_nic_record(vm, h->slot, h->id, &h->net, dev);
+		(void)pcihp_plug_quiet(vm->pcihp, h->slot);
+	}
+	return 0;
+}
+
+json_t *vm_net_hotplug_json(struct vm *vm)
+{
+	json_t *a;
+
+	if (!vm_net_hotplug_count(vm))
+		return NULL;
+	a = json_array();
+	for (unsigned i = 0; i < PCIHP_NUM_SLOTS; i++) {
+		const struct hp_nic *n = &vm->hotplug->nic[i];
+		char mac[18];
+
+		if (!n->used)
+			continue;
+		(void)snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
+			       n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "id", n->id, "tap",
+						   n->tap, "mac", mac, "slot",
+						   (int)(i + PCIHP_FIRST_SLOT)));
+	}
+	return a;
 }
 
 unsigned vm_net_hotplug_count(struct vm *vm)

@@ -4,6 +4,8 @@
  * /network-interfaces/ID. Each is a virtio-net device in a hot-plug slot (hotplug.h), in the
  * device table as "virtio-net" instance SLOT (metrics: virtio-net16...). Event loop thread.
  */
+#include <jansson.h>
+
 #include "common/error.h"
 
 struct vm;
@@ -23,6 +25,13 @@ int vm_net_hotplug_add(struct vm *vm, const char *id, const struct vm_net_config
  * hot-plugged NIC id), -EALREADY (its removal is pending).
  */
 int vm_net_hotplug_del(struct vm *vm, const char *id, struct hull_err *err);
+/*
+ * A restore: cfg->hotplug_nets built again in their slots, present without an event (the
+ * state stream has the controller's). After the devices, before the state. 0 or -errno.
+ */
+int vm_net_hotplug_restore(struct vm *vm, struct hull_err *err);
+/* config.json's "hotplug_nets": [{"id", "tap", "mac", "slot"}], or NULL when there are none. */
+json_t *vm_net_hotplug_json(struct vm *vm);
 /* Hot-plugged NICs the VM holds now (ejected ones are gone). */
 unsigned vm_net_hotplug_count(struct vm *vm);
 /* The id of the NIC in slot, or NULL. */

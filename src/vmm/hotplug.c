@@ -88,6 +88,43 @@ void pcihp_reset(struct pcihp *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
+static uint32_t slot_bit(unsigned slot)
+{
+	return slot < 32 ? (1U << slot) & PCIHP_SLOT_MASK : 0;
+}
+
+int pcihp_slot_reserve_at(struct pcihp *h, unsigned slot)
+{
+	uint32_t bit = slot_bit(slot);
+	int r = 0;
+
+	if (!bit)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	if ((h->reserved | h->present | h->ejected) & bit)
+		r = -EBUSY;
+	else
+		h->reserved |= bit;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+int pcihp_plug_quiet(struct pcihp *h, unsigned slot)
+{
+	uint32_t bit = slot_bit(slot);
+	int r = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (!bit || !(h->reserved & bit)) {
+		r = -EINVAL;
+	} else {
+		h->reserved &= ~bit;
+		h->present |= bit;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
 int pcihp_slot_reserve(struct pcihp *h)
 {
 	int slot = -ENOSPC;
@@ -103,10 +140,6 @@ int pcihp_slot_reserve(struct pcihp *h)
 	return slot;
 }
 
-static uint32_t slot_bit(unsigned slot)
-{
-	return slot < 32 ? (1U << slot) & PCIHP_SLOT_MASK : 0;
-}
 
 void pcihp_slot_release(struct pcihp *h, unsigned slot)
 {

@@ -52,6 +52,10 @@ void pcihp_reset(struct pcihp *h);
 
 /* A free slot for a new device, now reserved: the slot, or -ENOSPC. */
 int pcihp_slot_reserve(struct pcihp *h);
+/* Reserve this slot (a restore's NIC goes where it was): 0, or -EBUSY / -EINVAL. */
+int pcihp_slot_reserve_at(struct pcihp *h, unsigned slot);
+/* The reserved slot holds a restored device: present, no event (the state section has them). */
+int pcihp_plug_quiet(struct pcihp *h, unsigned slot);
 /* Give a reserved slot back (its device could not be built). */
 void pcihp_slot_release(struct pcihp *h, unsigned slot);
 /* The reserved slot now holds a device: tell the guest. 0 or -EINVAL (not reserved). */

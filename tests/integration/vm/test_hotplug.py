@@ -4,7 +4,8 @@ tap in a network namespace the test makes; the guest's acpiphp sees the slot's N
 appears, takes an address and pings the host side. DELETE asks for the eject: the guest's
 interface goes, and hull frees the device once the guest's _EJ0 says so. The freed slot takes
 a second NIC on the same tap (the first closed it; the guest sees the NIC again), a snapshot is refused while it is there, and the
-namespace and its taps are gone afterwards."""
+namespace and its taps are gone afterwards. The VMM runs with its seccomp filters (level 2)
+and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown."""
 import os
 import subprocess
 import time
@@ -87,7 +88,7 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_pat
     sock = str(tmp_path / "api.sock")
     initrd = make_initramfs(HOTPLUG_INIT, modules=("virtio_pci", "virtio_net"))
     p = subprocess.Popen(["ip", "netns", "exec", ns, hull, "vm", "run", "--kernel", kernel[0],
-                          "--initrd", initrd, "--memory", "256M", "--no-seccomp",
+                          "--initrd", initrd, "--memory", "256M", "--hotplug",
                           "--api-sock", sock, "--cmdline", "console=ttyS0 quiet"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
