@@ -277,6 +277,35 @@ void pci_bus_reset(struct pci_bus *b)
 	pthread_mutex_unlock(&b->lock);
 }
 
+static void pci_hdr_put(struct state_writer *w, const struct pci_dev *d)
+{
+	state_put_u8(w, d->cfg[PCI_COMMAND]);
+	state_put_u8(w, d->cfg[PCI_COMMAND + 1]);
+	state_put_u32(w, rd32(d->cfg + PCI_BAR0));
+	state_put_u32(w, rd32(d->cfg + PCI_BAR1));
+	state_put_u8(w, d->cfg[PCI_INTERRUPT_LINE]);
+}
+
+/*
+ * Hot-plugged functions (hotplug.h) after the cold ones, only when there are some (a stream
+ * without them reads as before): their count, then slot and header each.
+ */
+static void pci_bus_save_hot(struct pci_bus *b, struct state_writer *w)
+{
+	uint32_t n = 0;
+
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		n += b->dev[s] != NULL;
+	if (!n)
+		return;
+	state_put_u32(w, n);
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		if (b->dev[s]) {
+			state_put_u32(w, s);
+			pci_hdr_put(w, b->dev[s]);
+		}
+}
+
 void pci_bus_save(struct pci_bus *b, struct state_writer *w)
 {
 	pthread_mutex_lock(&b->lock);
@@ -291,6 +320,7 @@ void pci_bus_save(struct pci_bus *b, struct state_writer *w)
 		state_put_u32(w, rd32(d->cfg + PCI_BAR1));
 		state_put_u8(w, d->cfg[PCI_INTERRUPT_LINE]);
 	}
+	pci_bus_save_hot(b, w);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -304,9 +334,35 @@ static bool pci_hdr_valid(const struct pci_dev *d, const struct pci_hdr_state *h
 	return (h->bar0 & 0xf) == 0x4 && (h->bar0 & (d->bar_size - 1) & ~0xfU) == 0;
 }
 
+/* The hot-plugged functions' part: every occupied hot slot of this bus exactly once. */
+static int pci_bus_load_hot(struct pci_bus *b, struct state_reader *r,
+			    struct pci_hdr_state *h, bool *slots)
+{
+	uint32_t n = 0, have = 0, slot = 0;
+
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		have += b->dev[s] != NULL;
+	if (!have)
+		return 0;
+	if (state_get_u32(r, &n) < 0 || n != have)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < n; i++) {
+		if (state_get_u32(r, &slot) < 0 || slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS ||
+		    !b->dev[slot] || slots[slot])
+			return -EBADMSG;
+		slots[slot] = true;
+		if (state_get_u8(r, &h[slot].cmd) < 0 || state_get_u8(r, &h[slot].cmd_hi) < 0 ||
+		    state_get_u32(r, &h[slot].bar0) < 0 || state_get_u32(r, &h[slot].bar1) < 0 ||
+		    state_get_u8(r, &h[slot].int_line) < 0 || !pci_hdr_valid(b->dev[slot], &h[slot]))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int pci_bus_load(struct pci_bus *b, struct state_reader *r)
 {
-	struct pci_hdr_state h[PCI_MAX_DEVICES];
+	struct pci_hdr_state h[PCI_MAX_SLOTS];
+	bool slots[PCI_MAX_SLOTS] = { false };
 	uint32_t addr = 0, n = 0;
 
 	if (state_get_u32(r, &addr) < 0 || (addr & ~0x80fffffcU) || state_get_u32(r, &n) < 0 ||
@@ -317,13 +373,15 @@ int pci_bus_load(struct pci_bus *b, struct state_reader *r)
 		    state_get_u32(r, &h[i].bar0) < 0 || state_get_u32(r, &h[i].bar1) < 0 ||
 		    state_get_u8(r, &h[i].int_line) < 0 || !pci_hdr_valid(b->dev[i], &h[i]))
 			return -EBADMSG;
-	if (state_reader_done(r) < 0)
+	if (pci_bus_load_hot(b, r, h, slots) < 0 || state_reader_done(r) < 0)
 		return -EBADMSG;
 	pthread_mutex_lock(&b->lock);
 	b->addr = addr;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *d = b->dev[i];
 
+		if (i >= n && !slots[i])
+			continue;
 		d->cfg[PCI_COMMAND] = h[i].cmd;
 		d->cfg[PCI_COMMAND + 1] = h[i].cmd_hi;
 		wr32(d->cfg + PCI_BAR0, h[i].bar0);

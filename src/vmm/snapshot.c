@@ -134,7 +134,8 @@ static json_t *config_disk_json(const struct vm_disk_config *d)
 			 "format", disk_format_name(d->format), "serial", d->serial);
 }
 
-static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident)
+static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident,
+			 json_t *hot)
 {
 	cleanup_json json_t *root = NULL;
 	json_t *disks = json_array(), *nets = json_array();
@@ -164,19 +165,14 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 		json_object_set_new(root, "parent_id", json_string(ident->parent_id));
 	}
 	snapshot_config_devices(cfg, root);
+	if (hot) /* hot-plugged NICs (hotplug-net.h): a restore builds them in their slots */
+		json_object_set_new(root, "hotplug_nets", hot);
 	return hjson_dump(root, JSON_INDENT(2));
 }
 
 int snapshot_state_build(struct vm *vm, struct state_writer *w, struct hull_err *err)
 {
-	unsigned hot = vm_net_hotplug_count(vm);
 	int r;
-
-	/* a restore builds its devices from config.json, which has no hot-plugged NIC yet */
-	if (hot)
-		return hull_err_setx(err, EBUSY, "the VM has %u hot-plugged NIC%s: not in "
-				     "snapshots or migrations yet (DELETE them first)", hot,
-				     hot == 1 ? "" : "s");
 
 	state_writer_init(w);
 	r = arch_state_save(vm, w, err);
@@ -210,7 +206,7 @@ int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_i
 	r = write_file(dir, SNAPSHOT_MEMORY, fill_mem ? fill_mem : fill_memory,
 		       fill_mem ? mem_arg : &vm->mem, err);
 	if (r == 0) {
-		conf = config_dump(vm->cfg, ident);
+		conf = config_dump(vm->cfg, ident, vm_net_hotplug_json(vm));
 		b = (struct blob){ conf, strlen(conf) };
 		r = write_file(dir, SNAPSHOT_CONFIG, fill_blob, &b, err);
 	}
@@ -239,9 +235,6 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 	if (vm->mem.hp_size)
 		return hull_err_setx(err, EOPNOTSUPP, "snapshot: a VM with --memory-hotplug "
 				     "cannot be snapshotted (its virtio-mem region is not saved)");
-	if (vm_net_hotplug_count(vm))
-		return hull_err_setx(err, EBUSY, "snapshot: the VM has a hot-plugged NIC, not in "
-				     "snapshots yet (DELETE it first)");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return hull_err_set(err, errno, "snapshot directory %s", dir);
 	vm_pause(vm);

@@ -500,6 +500,8 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return r;
 	r = vm_devices_create(vm, err);
+	if (r == 0 && cfg->n_hotplug_nets)
+		r = vm_net_hotplug_restore(vm, err); /* a restore's, in their slots (before state) */
 	if (r < 0)
 		return r;
 	/* After the devices: input goes to the virtio console when there is one. */

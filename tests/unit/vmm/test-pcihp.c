@@ -244,12 +244,70 @@ static void test_bus_slots(void **state)
 	pci_bus_free(b);
 }
 
+static int bus_load(struct pci_bus *b, const struct state_writer *w)
+{
+	struct state_reader r, sec;
+	uint32_t id, idx;
+
+	assert_int_equal(state_reader_init(&r, w->buf, w->len), 0);
+	assert_int_equal(state_next_section(&r, &id, &idx, &sec), 1);
+	return pci_bus_load(b, &sec);
+}
+
+static void bus_save(struct pci_bus *b, struct state_writer *w)
+{
+	state_writer_init(w);
+	state_begin(w, 4, 0);
+	pci_bus_save(b, w);
+	state_end(w);
+	assert_int_equal(state_writer_finish(w), 0);
+}
+
+/* A hot-plugged function's header is in the bus's section, and only loads where one is. */
+static void test_bus_state_with_a_hot_slot(void **state)
+{
+	struct pci_bus *b = NULL, *c = NULL, *e = NULL;
+	struct hull_err err = { 0 };
+	struct pci_dev d = { .bar_size = 0x4000 }, d2 = { .bar_size = 0x4000 };
+	struct state_writer w, cold;
+	uint32_t bar = htole32(0xc0f00004U), addr;
+
+	(void)state;
+	assert_int_equal(pci_bus_create(NULL, &b, &err), 0);
+	assert_int_equal(pci_bus_create(NULL, &c, &err), 0);
+	assert_int_equal(pci_bus_create(NULL, &e, &err), 0);
+	bus_save(e, &cold); /* no hot slot: the format of before */
+	pci_bus_set_next_slot(b, 17);
+	assert_int_equal(pci_bus_add(b, &d), 17);
+	/* the guest moves the BAR */
+	addr = htole32(0x80000000U | (17 << 11) | 0x10);
+	pci_conf_io(b, 0, (uint8_t *)&addr, 4, true);
+	pci_conf_io(b, 4, (uint8_t *)&bar, 4, true);
+	assert_int_equal(d.bar_addr, 0xc0f00000U);
+	bus_save(b, &w);
+	assert_true(w.len > cold.len);
+	/* a bus without that slot's device refuses it; one with it takes the BAR back */
+	assert_int_equal(bus_load(c, &w), -EBADMSG);
+	pci_bus_set_next_slot(c, 17);
+	assert_int_equal(pci_bus_add(c, &d2), 17);
+	assert_int_equal(bus_load(c, &cold), -EBADMSG); /* its hot slot not in the stream */
+	assert_int_equal(bus_load(c, &w), 0);
+	assert_int_equal(d2.bar_addr, 0xc0f00000U);
+	assert_int_equal(bus_load(e, &cold), 0);
+	state_writer_release(&w);
+	state_writer_release(&cold);
+	pci_bus_free(b);
+	pci_bus_free(c);
+	pci_bus_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_bus_slots),
+		cmocka_unit_test(test_bus_state_with_a_hot_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
