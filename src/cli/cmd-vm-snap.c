@@ -48,6 +48,8 @@ static const struct cli_option vm_restore_opts[] = {
 	{ "api-sock", required_argument, NULL, 'a', "PATH", "serve the control API on this socket" },
 	{ "paused", no_argument, NULL, 'p', NULL, "keep the vCPUs paused until the API's resume" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
+	{ "hotplug", no_argument, NULL, 0x2400, NULL,
+	  "let NICs be hot-plugged through the API (a wider seccomp filter on the main thread)" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print the restore's setup time to stderr" },
 	{ "net", required_argument, NULL, OPT_RESTORE_NET, "NET",
 	  "this clone's tap (tap=IF[,mac=MAC][,rx_bps=...]): one per snapshot NIC, in order" },
@@ -157,6 +159,7 @@ int vm_restore_main(int argc, char **argv)
 		case 'a': opts.api_sock = optarg; break;
 		case 'p': opts.start_paused = cli_opt_on; break;
 		case 'P': opts.allow_pvm = cli_opt_on; break;
+		case 0x2400: opts.hotplug = cli_opt_on; break; /* hotplug16's id block */
 		case 'S': opts.stats = cli_opt_on ? &stats : NULL; break;
 		case OPT_RESTORE_NET:
 			nets = xreallocarray(nets, opts.n_nets + 1, sizeof(*nets));

@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,6 +22,8 @@
 #define VM_UPDATE_MAX_REQS 8
 #define VM_UPDATE_MEM_HOTPLUG 0x1b01 /* long-only options (vmem16's id block) */
 #define VM_UPDATE_MEM_STATUS 0x1b02
+#define VM_UPDATE_ADD_NET 0x2400 /* hotplug16's id block */
+#define VM_UPDATE_DEL_NET 0x2401
 #ifdef HULL_VMM_MAIN
 #define VM_UPDATE_NAME "update" /* hull-vmm update */
 #else
@@ -40,6 +44,10 @@ static const struct cli_option vm_update_opts[] = {
 	  "ask the guest to have SIZE of its --memory-hotplug region plugged (0: none)" },
 	{ "memory-hotplug-status", no_argument, NULL, VM_UPDATE_MEM_STATUS, NULL,
 	  "print the virtio-mem region's total, block, plugged and requested sizes" },
+	{ "add-net", required_argument, NULL, VM_UPDATE_ADD_NET, "tap=IF[,mac=MAC][,id=ID]",
+	  "hot-plug a virtio-net NIC on tap IF (its id: ID, else IF)" },
+	{ "del-net", required_argument, NULL, VM_UPDATE_DEL_NET, "ID",
+	  "ask the guest to eject the hot-plugged NIC ID" },
 	{ 0 },
 };
 
@@ -90,10 +98,57 @@ static int vm_update_call(const char *sock, const char *req)
 	return r;
 }
 
+/*
+ * --add-net tap=IF[,mac=MAC][,id=ID] or --del-net ID as a request line in out (256 bytes):
+ * 0, or -1 with the message printed. The VMM checks the values; this only splits them.
+ */
+static int vm_update_net_req(bool add, const char *arg, char *out)
+{
+	char buf[256], *save = NULL, *tok;
+	const char *id = NULL, *tap = NULL, *mac = NULL;
+	json_t *j;
+	char *line;
+
+	if (!add) {
+		id = arg;
+	} else {
+		(void)snprintf(buf, sizeof(buf), "%s", arg);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (strncmp(tok, "tap=", 4) == 0)
+				tap = tok + 4;
+			else if (strncmp(tok, "mac=", 4) == 0)
+				mac = tok + 4;
+			else if (strncmp(tok, "id=", 3) == 0)
+				id = tok + 3;
+			else
+				break;
+		}
+		if (tok || !tap || !*tap || strlen(arg) >= sizeof(buf)) {
+			fprintf(stderr, "hull vm update: --add-net %s: expected tap=IF[,mac=MAC]"
+				"[,id=ID]\n", arg);
+			return -1;
+		}
+		id = id ? id : tap;
+	}
+	j = json_pack("{s:s, s:s, s:s*, s:s*}", "op", add ? "net-add" : "net-del", "id", id,
+		      "tap", tap, "mac", mac);
+	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!line || strlen(line) + 2 > 256) {
+		fprintf(stderr, "hull vm update: --%s %s: too long\n", add ? "add-net" : "del-net",
+			arg);
+		free(line);
+		return -1;
+	}
+	(void)snprintf(out, 256, "%s\n", line);
+	free(line);
+	return 0;
+}
+
 int vm_update_main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	char reqs[VM_UPDATE_MAX_REQS][96];
+	char reqs[VM_UPDATE_MAX_REQS][256];
 	uint64_t size;
 	char *colon;
 	unsigned n_reqs = 0, v;
@@ -146,6 +201,12 @@ int vm_update_main(int argc, char **argv)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
 					       "{\"op\":\"memory-hotplug\"}\n");
 			break;
+		case VM_UPDATE_ADD_NET:
+		case VM_UPDATE_DEL_NET:
+			if (n_reqs < VM_UPDATE_MAX_REQS &&
+			    vm_update_net_req(c == VM_UPDATE_ADD_NET, optarg, reqs[n_reqs++]) < 0)
+				return 125;
+			break;
 		case 's':
 			if (cli_opt_on && n_reqs < VM_UPDATE_MAX_REQS)
 				(void)snprintf(reqs[n_reqs++], sizeof(reqs[0]),
@@ -160,7 +221,8 @@ int vm_update_main(int argc, char **argv)
 			optind < argc ? "unexpected argument" :
 			!sock ? "--api-sock PATH is required" :
 				"nothing to change: --balloon, --balloon-stats, --disk-rescan, "
-				"--disk-resize, --memory-hotplug or --memory-hotplug-status");
+				"--disk-resize, --memory-hotplug, --memory-hotplug-status, --add-net "
+				"or --del-net");
 		return 125;
 	}
 	for (unsigned i = 0; i < n_reqs; i++)

@@ -73,6 +73,8 @@ static const struct cli_option vm_run_opts[] = {
 	{ "seccomp-level", required_argument, NULL, 'L', "N",
 	  "seccomp filters per thread: 2 (default) with arguments, 1 syscalls only, 0 none" },
 	{ "no-seccomp", no_argument, NULL, 'N', NULL, "no seccomp filters (--seccomp-level 0)" },
+	{ "hotplug", no_argument, NULL, 0x2400, NULL,
+	  "let NICs be hot-plugged through the API (a wider seccomp filter on the main thread)" },
 	{ "chroot", required_argument, NULL, 'j', "DIR",
 	  "jail: chroot here once every file is open, before the vCPUs run" },
 	{ "uid", required_argument, NULL, 'U', "N", "jail: switch to this user id" },
@@ -187,6 +189,7 @@ static int vm_run_main(int argc, char **argv)
 				cfg.seccomp_level = 0;
 			break;
 		case 'Z': cfg.test_seccomp_probe = cli_opt_on; break;
+		case 0x2400: cfg.hotplug = cli_opt_on; break; /* hotplug16's id block */
 		case 'j': cfg.chroot = optarg; break;
 		case 'L':
 			if (vm_opt_uint(optarg, &cfg.seccomp_level) < 0) {

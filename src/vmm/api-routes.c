@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "vmm/api-hotplug.h"
 #include "vmm/api-resize.h"
 #include "vmm/api.h"
 #include "vmm/devices.h"
@@ -269,7 +270,8 @@ static const struct api_route routes[] = {
 	{ HTTP_PATCH, "/drives/", true, true, api_drive_patch },
 	{ HTTP_GET, "/hotplug/memory", false, false, api_hotplug_memory_get },
 	{ HTTP_PATCH, "/hotplug/memory", false, true, api_hotplug_memory_patch },
-	{ HTTP_PUT, "/network-interfaces/", true, true, NULL },
+	{ HTTP_PUT, "/network-interfaces/", true, true, api_net_put },
+	{ HTTP_DELETE, "/network-interfaces/", true, false, api_net_delete },
 	{ HTTP_PATCH, "/network-interfaces/", true, true, api_net_patch },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -339,6 +341,8 @@ static int status_of_errno(int e)
 {
 	switch (e) {
 	case ENOENT: return 404;
+	case EEXIST:
+	case EALREADY: return 409; /* PUT of an id in use, DELETE of one being removed */
 	case ENOSYS:
 	case EOPNOTSUPP: return 501;
 	case EIO: return 500;
@@ -509,7 +513,7 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		/* balloon, balloon-stats, disk-rescan, disk-resize (api-resize.h) */
 		json_t *reply = api_resize_handle(vm, op, req);
 
-		if (reply)
+		if (reply || (reply = api_hotplug_handle(vm, op, req)))
 			return reply;
 	}
 	if (strcmp(op, "pause") != 0 && strcmp(op, "resume") != 0 &&
@@ -517,7 +521,7 @@ static json_t *lines_handle(struct vm *vm, const char *line, size_t len)
 		char msg[256];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, migrate, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit, memory-hotplug)",
+			       "request.op: unknown operation '%.40s' (status, pause, resume, snapshot, migrate, shutdown, power-off, balloon, balloon-stats, disk-rescan, disk-resize, rate-limit, memory-hotplug, net-add, net-del)",
 			       op);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	}

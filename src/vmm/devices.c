@@ -11,6 +11,7 @@
 #include "vmm/dev/legacy.h"
 #include "vmm/dev/serial.h"
 #include "vmm/dev/vmgenid.h"
+#include "vmm/hotplug.h"
 #include "vmm/pci.h"
 #include "vmm/state.h"
 #include "vmm/virtio/balloon.h"
@@ -440,6 +441,42 @@ static const struct vm_device_ops mem_ops = {
 	.save = mem_dev_save, .load = mem_dev_load, .metrics = mem_dev_metrics,
 };
 
+/* The PCI hot-plug controller (hotplug.h): every VM with a PCI bus. */
+static int pcihp_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int r = pcihp_create(vm, (struct pcihp **)ret, err);
+
+	vm->pcihp = *ret;
+	(void)idx;
+	return r;
+}
+
+static void pcihp_dev_free(void *dev)
+{
+	pcihp_free(dev);
+}
+
+static void pcihp_dev_reset(void *dev)
+{
+	pcihp_reset(dev);
+}
+
+static void pcihp_dev_save(void *dev, struct state_writer *w)
+{
+	pcihp_save(dev, w);
+}
+
+static int pcihp_dev_load(void *dev, struct state_reader *r)
+{
+	return pcihp_load(dev, r);
+}
+
+static const struct vm_device_ops pcihp_ops = {
+	.name = "pci-hotplug", .state_id = 0x19, .count = vmgenid_count,
+	.create = pcihp_dev_create, .reset = pcihp_dev_reset, .free = pcihp_dev_free,
+	.save = pcihp_dev_save, .load = pcihp_dev_load,
+};
+
 static const struct vm_device_ops vmgenid_ops = {
 	.name = "vmgenid", .state_id = 0x17, .count = vmgenid_count,
 	.create = vmgenid_dev_create, .reset = vmgenid_dev_reset, .free = vmgenid_dev_free,
@@ -454,6 +491,7 @@ static const struct vm_device_ops *const device_table[] = {
 	&vsock_ops,
 	&mem_ops,
 	&vmgenid_ops,
+	&pcihp_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))
 
@@ -477,7 +515,8 @@ int vm_devices_create(struct vm *vm, struct hull_err *err)
 
 	for (size_t k = 0; k < N_KINDS; k++)
 		total += device_table[k]->count(vm->cfg);
-	vm->devs = xcalloc(total ? total : 1, sizeof(*vm->devs));
+	/* room for the NICs hot-plugged later (hotplug-net.c appends them) */
+	vm->devs = xcalloc(total + PCIHP_NUM_SLOTS, sizeof(*vm->devs));
 	for (size_t k = 0; k < N_KINDS; k++) {
 		const struct vm_device_ops *ops = device_table[k];
 		unsigned n = ops->count(vm->cfg);
@@ -494,6 +533,27 @@ int vm_devices_create(struct vm *vm, struct hull_err *err)
 	return 0;
 }
 
+void vm_devices_attach(struct vm *vm, const char *kind, unsigned idx, void *dev)
+{
+	for (size_t k = 0; k < N_KINDS; k++)
+		if (strcmp(device_table[k]->name, kind) == 0) {
+			vm->devs[vm->n_devs++] = (struct vm_device){ device_table[k], idx, dev };
+			return;
+		}
+	abort(); /* a kind of this table: a bug otherwise */
+}
+
+void vm_devices_detach(struct vm *vm, void *dev)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (vm->devs[i].dev == dev) {
+			memmove(&vm->devs[i], &vm->devs[i + 1],
+				(vm->n_devs - i - 1) * sizeof(vm->devs[0]));
+			vm->n_devs--;
+			return;
+		}
+}
+
 void vm_devices_free(struct vm *vm)
 {
 	while (vm->n_devs) {
@@ -507,6 +567,7 @@ void vm_devices_free(struct vm *vm)
 	vm->rtc = NULL;
 	vm->kbd = NULL;
 	vm->pci = NULL;
+	vm->pcihp = NULL;
 	vm->vcon = NULL;
 	memset(vm->nics, 0, sizeof(vm->nics));
 }

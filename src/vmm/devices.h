@@ -45,6 +45,12 @@ struct vm_device {
 
 /* Create every device the configuration asks for, in table order. */
 int vm_devices_create(struct vm *vm, struct hull_err *err);
+/*
+ * A hot-plugged device of kind (its table name) joins the table as instance idx, or leaves it
+ * (not freed: the caller frees it). Room for PCIHP_NUM_SLOTS of them was made at creation.
+ */
+void vm_devices_attach(struct vm *vm, const char *kind, unsigned idx, void *dev);
+void vm_devices_detach(struct vm *vm, void *dev);
 /* Free them in reverse order of creation. */
 void vm_devices_free(struct vm *vm);
 /* Reset every device that has a reset (in creation order). */

@@ -1,5 +1,6 @@
 /* Live migration, both sides (migrate.h; the stream: migrate-stream.h). */
 #include "vmm/migrate.h"
+#include "vmm/hotplug-net.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -380,6 +381,10 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	bool paused = false, released = false;
 	int r;
 
+	/* the destination builds its devices from the command line: no hot-plugged NIC there */
+	if (vm_net_hotplug_count(vm))
+		return hull_err_setx(err, EOPNOTSUPP, "a VM with a hot-plugged NIC cannot migrate "
+				     "yet (DELETE it first)");
 	if (vm->vsock_cid)
 		return hull_err_setx(err, EOPNOTSUPP, "a VM with --vsock cannot migrate yet "
 				     "(vhost writes guest memory past the dirty log)");

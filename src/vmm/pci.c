@@ -24,8 +24,9 @@ struct pci_bus {
 	struct pci_dev host; /* 00:00.0 */
 	pthread_mutex_t lock;
 	uint32_t addr; /* conf1 address register */
-	struct pci_dev *dev[PCI_MAX_DEVICES];
-	unsigned n;
+	struct pci_dev *dev[PCI_MAX_SLOTS]; /* NULL: an empty slot */
+	unsigned n;     /* cold-plugged slots: 0..n-1 */
+	int next_slot;  /* >= 0: where the next pci_bus_add goes (a hot-plug slot) */
 };
 
 static uint32_t rd32(const uint8_t *p)
@@ -110,7 +111,7 @@ void pci_conf_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 	slot = (b->addr >> 11) & 0x1f;
 	/* Enabled, bus 0, function 0, a present slot. */
 	if ((b->addr & 0x80000000U) && ((b->addr >> 16) & 0xff) == 0 &&
-	    ((b->addr >> 8) & 7) == 0 && slot < b->n)
+	    ((b->addr >> 8) & 7) == 0)
 		d = b->dev[slot];
 	if (!d) {
 		if (!is_write)
@@ -133,10 +134,10 @@ void pci_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 	uint64_t doff = 0;
 
 	pthread_mutex_lock(&b->lock);
-	for (unsigned i = 0; i < b->n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *c = b->dev[i];
 
-		if (c->bar_enabled && addr >= c->bar_addr && addr - c->bar_addr < c->bar_size) {
+		if (c && c->bar_enabled && addr >= c->bar_addr && addr - c->bar_addr < c->bar_size) {
 			d = c;
 			doff = addr - c->bar_addr;
 			break;
@@ -155,6 +156,7 @@ int pci_bus_create(struct vm *vm, struct pci_bus **ret, struct hull_err *err)
 	int r;
 
 	b->vm = vm;
+	b->next_slot = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	/*
 	 * A host bridge at 00:00.0: without DMI, Linux trusts conf1 only after finding a device
@@ -197,15 +199,56 @@ static void pci_firmware_assign(struct pci_dev *d, unsigned slot)
 
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
 {
-	if (b->n >= PCI_MAX_DEVICES || d->bar_size > 0x10000 ||
-	    (d->bar_size & (d->bar_size - 1)))
+	int slot = b->next_slot;
+
+	b->next_slot = -1;
+	if (d->bar_size > 0x10000 || (d->bar_size & (d->bar_size - 1)))
 		return -ENOSPC;
-	pci_firmware_assign(d, b->n);
+	if (slot < 0 && b->n >= PCI_MAX_DEVICES)
+		return -ENOSPC;
+	if (slot >= 0 && (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS || b->dev[slot]))
+		return -EBUSY;
+	if (slot < 0)
+		slot = (int)b->n++;
+	pci_firmware_assign(d, (unsigned)slot);
 	pthread_mutex_lock(&b->lock);
-	b->dev[b->n] = d;
+	b->dev[slot] = d;
 	pci_bar_update(d);
 	pthread_mutex_unlock(&b->lock);
-	return (int)b->n++;
+	return slot;
+}
+
+int pci_bus_forget(struct pci_bus *b, unsigned slot)
+{
+	if (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	b->dev[slot] = NULL;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+void pci_bus_set_next_slot(struct pci_bus *b, int slot)
+{
+	b->next_slot = slot;
+}
+
+int pci_bus_remove(struct pci_bus *b, unsigned slot)
+{
+	struct pci_dev *d;
+
+	if (slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	d = b->dev[slot];
+	if (d) {
+		/* decoding off first: the device drops what KVM routes to its BAR (ioeventfds) */
+		d->cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MEMORY;
+		pci_bar_update(d);
+		b->dev[slot] = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return d ? 0 : -ENOENT;
 }
 
 /*
@@ -222,14 +265,45 @@ void pci_bus_reset(struct pci_bus *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->addr = 0;
-	for (unsigned i = 0; i < b->n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *d = b->dev[i];
 
+		if (!d)
+			continue;
 		d->cfg[PCI_COMMAND] = d->cfg[PCI_COMMAND + 1] = d->cfg[PCI_INTERRUPT_LINE] = 0;
 		pci_firmware_assign(d, i);
 		pci_bar_update(d);
 	}
 	pthread_mutex_unlock(&b->lock);
+}
+
+static void pci_hdr_put(struct state_writer *w, const struct pci_dev *d)
+{
+	state_put_u8(w, d->cfg[PCI_COMMAND]);
+	state_put_u8(w, d->cfg[PCI_COMMAND + 1]);
+	state_put_u32(w, rd32(d->cfg + PCI_BAR0));
+	state_put_u32(w, rd32(d->cfg + PCI_BAR1));
+	state_put_u8(w, d->cfg[PCI_INTERRUPT_LINE]);
+}
+
+/*
+ * Hot-plugged functions (hotplug.h) after the cold ones, only when there are some (a stream
+ * without them reads as before): their count, then slot and header each.
+ */
+static void pci_bus_save_hot(struct pci_bus *b, struct state_writer *w)
+{
+	uint32_t n = 0;
+
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		n += b->dev[s] != NULL;
+	if (!n)
+		return;
+	state_put_u32(w, n);
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		if (b->dev[s]) {
+			state_put_u32(w, s);
+			pci_hdr_put(w, b->dev[s]);
+		}
 }
 
 void pci_bus_save(struct pci_bus *b, struct state_writer *w)
@@ -246,6 +320,7 @@ void pci_bus_save(struct pci_bus *b, struct state_writer *w)
 		state_put_u32(w, rd32(d->cfg + PCI_BAR1));
 		state_put_u8(w, d->cfg[PCI_INTERRUPT_LINE]);
 	}
+	pci_bus_save_hot(b, w);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -259,9 +334,35 @@ static bool pci_hdr_valid(const struct pci_dev *d, const struct pci_hdr_state *h
 	return (h->bar0 & 0xf) == 0x4 && (h->bar0 & (d->bar_size - 1) & ~0xfU) == 0;
 }
 
+/* The hot-plugged functions' part: every occupied hot slot of this bus exactly once. */
+static int pci_bus_load_hot(struct pci_bus *b, struct state_reader *r,
+			    struct pci_hdr_state *h, bool *slots)
+{
+	uint32_t n = 0, have = 0, slot = 0;
+
+	for (unsigned s = PCI_MAX_DEVICES; s < PCI_MAX_SLOTS; s++)
+		have += b->dev[s] != NULL;
+	if (!have)
+		return 0;
+	if (state_get_u32(r, &n) < 0 || n != have)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < n; i++) {
+		if (state_get_u32(r, &slot) < 0 || slot < PCI_MAX_DEVICES || slot >= PCI_MAX_SLOTS ||
+		    !b->dev[slot] || slots[slot])
+			return -EBADMSG;
+		slots[slot] = true;
+		if (state_get_u8(r, &h[slot].cmd) < 0 || state_get_u8(r, &h[slot].cmd_hi) < 0 ||
+		    state_get_u32(r, &h[slot].bar0) < 0 || state_get_u32(r, &h[slot].bar1) < 0 ||
+		    state_get_u8(r, &h[slot].int_line) < 0 || !pci_hdr_valid(b->dev[slot], &h[slot]))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int pci_bus_load(struct pci_bus *b, struct state_reader *r)
 {
-	struct pci_hdr_state h[PCI_MAX_DEVICES];
+	struct pci_hdr_state h[PCI_MAX_SLOTS];
+	bool slots[PCI_MAX_SLOTS] = { false };
 	uint32_t addr = 0, n = 0;
 
 	if (state_get_u32(r, &addr) < 0 || (addr & ~0x80fffffcU) || state_get_u32(r, &n) < 0 ||
@@ -272,13 +373,15 @@ int pci_bus_load(struct pci_bus *b, struct state_reader *r)
 		    state_get_u32(r, &h[i].bar0) < 0 || state_get_u32(r, &h[i].bar1) < 0 ||
 		    state_get_u8(r, &h[i].int_line) < 0 || !pci_hdr_valid(b->dev[i], &h[i]))
 			return -EBADMSG;
-	if (state_reader_done(r) < 0)
+	if (pci_bus_load_hot(b, r, h, slots) < 0 || state_reader_done(r) < 0)
 		return -EBADMSG;
 	pthread_mutex_lock(&b->lock);
 	b->addr = addr;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
 		struct pci_dev *d = b->dev[i];
 
+		if (i >= n && !slots[i])
+			continue;
 		d->cfg[PCI_COMMAND] = h[i].cmd;
 		d->cfg[PCI_COMMAND + 1] = h[i].cmd_hi;
 		wr32(d->cfg + PCI_BAR0, h[i].bar0);

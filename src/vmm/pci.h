@@ -15,7 +15,8 @@ struct state_reader;
 
 #define PCI_MMIO_BASE 0xC0000000ULL
 #define PCI_MMIO_END 0xFEC00000ULL
-#define PCI_MAX_DEVICES 16
+#define PCI_MAX_DEVICES 16 /* cold-plugged slots 0..15 */
+#define PCI_MAX_SLOTS 32   /* bus 0; slots 16.. are for hot-plug (hotplug.h) */
 #define PCI_CFG_SIZE 256
 
 struct pci_dev {
@@ -33,8 +34,18 @@ struct pci_dev {
 
 int pci_bus_create(struct vm *vm, struct pci_bus **ret, struct hull_err *err);
 void pci_bus_free(struct pci_bus *b);
-/* Add d at the next slot with BAR0 placed in the MMIO window; returns the slot or -errno. */
+/* Add d at the next cold slot with BAR0 placed in the MMIO window; returns the slot or -errno. */
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d);
+/* The next pci_bus_add puts its device in slot (a hot-plug slot, >= PCI_MAX_DEVICES). */
+void pci_bus_set_next_slot(struct pci_bus *b, int slot);
+/*
+ * Take the device out of a hot-plug slot: its BAR stops decoding (bar_moved) and config
+ * cycles read all ones. The caller keeps vCPUs out of its bar_io (the VM paused) until it
+ * frees it. 0, -EINVAL (not a hot-plug slot), -ENOENT (empty).
+ */
+int pci_bus_remove(struct pci_bus *b, unsigned slot);
+/* Empty a hot-plug slot whose device is already freed (its creation failed); vCPUs paused. */
+int pci_bus_forget(struct pci_bus *b, unsigned slot);
 
 /*
  * Guest state: the conf1 address register and each function's writable header (command,

@@ -149,6 +149,19 @@ static const struct seccomp_rule snapshot_rules[] = {
 	END,
 };
 
+/*
+ * --hotplug (hotplug-net.c, on the main thread): a NIC's tap (opened with exactly the flags
+ * of tap.c: at level 2 no other open of an existing file), its eventfds, epoll set, timer,
+ * and I/O thread, which filters itself (no_new_privs, seccomp) before it serves anything.
+ */
+static const struct seccomp_rule hotplug_rules[] = {
+	{ SCMP_SYS(openat), 2, 0xffffffffULL, O_RDWR | O_NONBLOCK | O_CLOEXEC },
+	IOCTL(TUNSETIFF), IOCTL(SIOCGIFINDEX),
+	ANY(eventfd2), ANY(epoll_create1), ANY(timerfd_create),
+	ANY(clone3), ANY(clone), ANY(set_robust_list), ANY(rseq), ANY(prctl), ANY(seccomp),
+	END,
+};
+
 static const struct seccomp_rule *const kind_tables[VMM_THREAD_KIND_COUNT][6] = {
 	[VMM_THREAD_MAIN] = { common_rules, device_rules, disk_rules, loop_rules, main_rules,
 			      snapshot_rules },
@@ -201,6 +214,25 @@ static int jail_rules_add(scmp_filter_ctx ctx, const struct vm_config *cfg)
 	return r;
 }
 
+/*
+ * The tap's name is looked up first (tap.c: if_nametoindex, whose ioctl needs a socket:
+ * glibc makes an AF_UNIX datagram one). At level 2 only that socket; it connects nowhere.
+ */
+static int hotplug_rules_add(scmp_filter_ctx ctx, unsigned level)
+{
+	int r = 0;
+
+	for (const struct seccomp_rule *rule = hotplug_rules; r == 0 && rule->nr != -1; rule++)
+		r = rule_add(ctx, rule, level);
+	if (r == 0 && level < 2)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0);
+	else if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+				     SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+				     SCMP_A1(SCMP_CMP_EQ, SOCK_DGRAM | SOCK_CLOEXEC));
+	return r == -EEXIST ? 0 : r;
+}
+
 int vmm_seccomp_install(const struct vm_config *cfg, enum vmm_thread_kind kind)
 {
 	scmp_filter_ctx ctx;
@@ -220,6 +252,8 @@ int vmm_seccomp_install(const struct vm_config *cfg, enum vmm_thread_kind kind)
 			r = rule_add(ctx, rule, cfg->seccomp_level);
 	if (r == 0 && kind == VMM_THREAD_IO)
 		r = jail_rules_add(ctx, cfg);
+	if (r == 0 && kind == VMM_THREAD_MAIN && cfg->hotplug)
+		r = hotplug_rules_add(ctx, cfg->seccomp_level);
 	/* seccomp_load sets no_new_privs first (SCMP_FLTATR_CTL_NNP is on by default) */
 	if (r == 0)
 		r = seccomp_load(ctx);

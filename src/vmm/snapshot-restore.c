@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "vmm/hotplug.h"
 #include "vmm/snapshot.h"
 #include "vmm/vmm.h"
 
@@ -21,6 +22,7 @@ struct snap_config {
 	struct vm_config cfg;
 	struct vm_disk_config disks[VM_MAX_DISKS];
 	struct vm_net_config nets[VM_MAX_NICS];
+	struct vm_hotplug_net hot[PCIHP_NUM_SLOTS];
 };
 
 static int mac_parse(const char *s, uint8_t mac[6])
@@ -110,6 +112,43 @@ void snapshot_config_devices(const struct vm_config *cfg, json_t *root)
 				   : json_null());
 }
 
+/* "hotplug_nets": absent for none, else [{"id", "tap", "mac", "slot"}] (hotplug-net.h). */
+static int config_hotplug_nets(const char *path, struct snap_config *sc, struct hull_err *err)
+{
+	json_t *arr = json_object_get(sc->root, "hotplug_nets"), *n;
+	size_t i;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > PCIHP_NUM_SLOTS)
+		return hull_err_setx(err, EINVAL, "%s: hotplug_nets: an array of at most %d", path,
+				     PCIHP_NUM_SLOTS);
+	json_array_foreach(arr, i, n) {
+		struct vm_hotplug_net *h = &sc->hot[i];
+		const char *mac = NULL;
+		int64_t slot = 0;
+		char w[300];
+
+		(void)snprintf(w, sizeof(w), "%s: hotplug_nets[%zu]", path, i);
+		if (hjson_get_str(n, "id", w, true, &h->id, err) < 0 ||
+		    hjson_get_str(n, "tap", w, true, &h->net.tap, err) < 0 ||
+		    hjson_get_str(n, "mac", w, true, &mac, err) < 0 ||
+		    hjson_get_int(n, "slot", w, true, PCIHP_FIRST_SLOT,
+				  PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS - 1, &slot, err) < 0)
+			return -EINVAL;
+		if (mac_parse(mac, h->net.mac) < 0)
+			return hull_err_setx(err, EINVAL, "%s.mac: %s: expected XX:XX:XX:XX:XX:XX", w,
+					     mac);
+		h->net.mac_set = true;
+		h->net.queues = 1;
+		h->net.vhost = VM_NET_VHOST_OFF;
+		h->slot = (unsigned)slot;
+	}
+	sc->cfg.hotplug_nets = sc->hot;
+	sc->cfg.n_hotplug_nets = json_array_size(arr);
+	return 0;
+}
+
 /* "vsock" and "balloon": null or absent (a snapshot from before they were saved) for none. */
 static int config_devices(const char *path, struct snap_config *sc, struct hull_err *err)
 {
@@ -192,6 +231,8 @@ static int config_read(const char *dir, struct snap_config *sc, struct hull_err 
 		r = config_nets(nets, path, sc, err);
 	if (r == 0)
 		r = config_devices(path, sc, err);
+	if (r == 0)
+		r = config_hotplug_nets(path, sc, err);
 	return r;
 }
 
@@ -254,6 +295,7 @@ int vmm_restore(const char *dir, const struct vm_config *opts, enum vm_stop *ret
 		sc.cfg.no_irqfd = opts->no_irqfd;
 		sc.cfg.stats = opts->stats;
 		sc.cfg.start_paused = opts->start_paused;
+		sc.cfg.hotplug = opts->hotplug;
 		sc.cfg.restore_dir = dir;
 		r = vmm_run(&sc.cfg, ret_stop, err);
 	}

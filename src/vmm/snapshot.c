@@ -19,6 +19,7 @@
 #include "common/fd.h"
 #include "common/json.h"
 #include "vmm/devices.h"
+#include "vmm/hotplug-net.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
 #include "vmm/x86/arch.h"
@@ -133,7 +134,8 @@ static json_t *config_disk_json(const struct vm_disk_config *d)
 			 "format", disk_format_name(d->format), "serial", d->serial);
 }
 
-static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident)
+static char *config_dump(const struct vm_config *cfg, const struct snapshot_ident *ident,
+			 json_t *hot)
 {
 	cleanup_json json_t *root = NULL;
 	json_t *disks = json_array(), *nets = json_array();
@@ -163,6 +165,8 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 		json_object_set_new(root, "parent_id", json_string(ident->parent_id));
 	}
 	snapshot_config_devices(cfg, root);
+	if (hot) /* hot-plugged NICs (hotplug-net.h): a restore builds them in their slots */
+		json_object_set_new(root, "hotplug_nets", hot);
 	return hjson_dump(root, JSON_INDENT(2));
 }
 
@@ -202,7 +206,7 @@ int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_i
 	r = write_file(dir, SNAPSHOT_MEMORY, fill_mem ? fill_mem : fill_memory,
 		       fill_mem ? mem_arg : &vm->mem, err);
 	if (r == 0) {
-		conf = config_dump(vm->cfg, ident);
+		conf = config_dump(vm->cfg, ident, vm_net_hotplug_json(vm));
 		b = (struct blob){ conf, strlen(conf) };
 		r = write_file(dir, SNAPSHOT_CONFIG, fill_blob, &b, err);
 	}

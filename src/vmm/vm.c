@@ -34,6 +34,7 @@
 #include "vmm/loop.h"
 #include "vmm/migrate.h"
 #include "vmm/pci.h"
+#include "vmm/hotplug-net.h"
 #include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
@@ -500,6 +501,8 @@ static int vm_build(struct vm *vm, struct hull_err *err)
 	if (r < 0)
 		return r;
 	r = vm_devices_create(vm, err);
+	if (r == 0 && cfg->n_hotplug_nets)
+		r = vm_net_hotplug_restore(vm, err); /* a restore's, in their slots (before state) */
 	if (r < 0)
 		return r;
 	/* After the devices: input goes to the virtio console when there is one. */
@@ -557,6 +560,7 @@ static void vm_free(struct vm *vm)
 	snapshot_chain_free(vm);
 	api_server_free(vm->api);
 	vm_devices_free(vm); /* in reverse order of creation */
+	vm_net_hotplug_free(vm);
 	for (size_t i = 0; vm->disks && i < vm->cfg->n_disks; i++)
 		disk_close(vm->disks[i]); /* those no device took over */
 	free(vm->disks);

@@ -18,6 +18,8 @@ struct serial;
 struct rtc;
 struct i8042;
 struct pci_bus;
+struct pcihp;
+struct vm_hotplug;
 struct evloop;
 struct api_server;
 struct virtio_pci_dev;
@@ -55,6 +57,8 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *kbd;
 	struct pci_bus *pci;
+	struct pcihp *pcihp;     /* the PCI hot-plug controller (hotplug.h), or NULL */
+	struct vm_hotplug *hotplug; /* hot-plugged NICs (hotplug-net.c), or NULL */
 	struct disk **disks; /* cfg->n_disks: opened by vm_prepare, then owned by their devices */
 	struct vm_device *devs; /* created in the order of the device table (devices.h) */
 	unsigned n_devs;

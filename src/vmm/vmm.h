@@ -64,6 +64,13 @@ struct vm_net_config {
 	enum vm_net_vhost { VM_NET_VHOST_AUTO, VM_NET_VHOST_ON, VM_NET_VHOST_OFF } vhost;
 };
 
+/* A NIC hot-plugged before a snapshot: a restore builds it again in its slot (hotplug-net.h). */
+struct vm_hotplug_net {
+	const char *id;
+	unsigned slot;
+	struct vm_net_config net;
+};
+
 /* --balloon: a virtio-balloon device (Firecracker's knobs). */
 #define VM_BALLOON_STATS_MAX_S 3600U
 struct vm_balloon_config {
@@ -139,6 +146,11 @@ struct vm_config {
 	struct vm_balloon_config balloon;
 	/* Confinement (seccomp.h, jail.h; docs/vmm.md "Confinement"). */
 	unsigned seccomp_level;  /* 0 off, 1 syscall numbers, 2 (default) also their arguments */
+	/* --hotplug: the main thread's filter lets NICs be hot-plugged (docs/vmm.md) */
+	bool hotplug;
+	/* a restore's hot-plugged NICs (its config.json's "hotplug_nets") */
+	const struct vm_hotplug_net *hotplug_nets;
+	size_t n_hotplug_nets;
 	bool test_seccomp_probe; /* tests: make a forbidden syscall once the filters are in */
 	const char *chroot;      /* NULL, or the jail's root directory */
 	int64_t uid, gid;        /* -1, or the ids the VMM switches to before the vCPUs run */

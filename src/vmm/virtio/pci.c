@@ -632,6 +632,9 @@ void virtio_pci_release(struct virtio_pci_dev *v)
 		(void)pthread_join(v->io_tid, NULL);
 		v->io_started = false;
 	}
+	/* KVM keeps an ioeventfd past its fd's close: a hot-unplugged device's BAR must not */
+	if (v->kick_registered)
+		virtio_bar_moved(&v->pci, v->kick_addr, false);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (v->kick_fd[q] >= 0) {
 			if (kick_loop(v))

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/hotplug.h"
 #include "vmm/x86/layout.h"
 
 struct acpi_header {
@@ -104,7 +105,7 @@ _Static_assert(sizeof(struct madt_ioapic) == 12, "MADT IOAPIC");
 #define ACPI_XSDT_OFF 0x40
 #define ACPI_FADT_OFF 0x100
 #define ACPI_DSDT_OFF 0x300
-#define ACPI_MADT_OFF 0x800
+#define ACPI_MADT_OFF 0x1000 /* after a DSDT with the hot-plug slots (~2 KiB) */
 
 uint8_t acpi_checksum(const void *p, size_t len)
 {
@@ -260,6 +261,8 @@ static size_t aml_name_str(uint8_t *out, const char *name, const char *str)
  *   Device(GED0) { _HID "ACPI0013", _UID 0,
  *                  _CRS Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { GSI },
  *                  Method(_EVT, 1) { If (Arg0 == GSI) { Notify(\_SB.VGEN, 0x80) } } }
+ * The GED's second interrupt is the PCI hot-plug controller's (hotplug.h): its _EVT also has
+ *                  If (Arg0 == PCIHP_GSI) { \_SB.PCI0.PCNT() }
  */
 static size_t vmgenid_devices(uint8_t *out)
 {
@@ -268,12 +271,16 @@ static size_t vmgenid_devices(uint8_t *out)
 	const uint8_t addr[] = { 0x02, 0x0c, (uint8_t)lo, (uint8_t)(lo >> 8), (uint8_t)(lo >> 16),
 				 (uint8_t)(lo >> 24), 0x0c, (uint8_t)hi, (uint8_t)(hi >> 8),
 				 (uint8_t)(hi >> 16), (uint8_t)(hi >> 24) };
-	const uint8_t crs[] = { 0x0a, 11, 0x89, 0x06, 0x00, 0x03, 0x01, VMGENID_GED_GSI, 0, 0, 0,
+	const uint8_t crs[] = { 0x0a, 20, 0x89, 0x06, 0x00, 0x03, 0x01, VMGENID_GED_GSI, 0, 0, 0,
+				0x89, 0x06, 0x00, 0x03, 0x01, PCIHP_GSI, 0, 0, 0, /* hotplug.h */
 				0x79, 0x00 };
 	const uint8_t evt_if[] = { 0x93, 0x68, 0x0a, VMGENID_GED_GSI, /* LEqual(Arg0, GSI) */
 				   0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N',
 				   0x0a, 0x80 }; /* Notify(\_SB.VGEN, 0x80) */
-	uint8_t body[160], evt[64];
+	const uint8_t hp_if[] = { 0x93, 0x68, 0x0a, PCIHP_GSI, /* LEqual(Arg0, PCIHP_GSI) */
+				  0x5c, 0x2f, 0x03, '_', 'S', 'B', '_', 'P', 'C', 'I', '0',
+				  'P', 'C', 'N', 'T' }; /* \_SB.PCI0.PCNT() */
+	uint8_t body[192], evt[96];
 	size_t n, e, len;
 
 	memcpy(body, "VGEN", 4);
@@ -296,8 +303,90 @@ static size_t vmgenid_devices(uint8_t *out)
 	n += aml_wrap(body + n, (const uint8_t[]){ 0x11 }, 1, crs, sizeof(crs));
 	memcpy(evt, "_EVT\x01", 5); /* one argument, not serialized */
 	e = 5 + aml_wrap(evt + 5, (const uint8_t[]){ 0xa0 }, 1, evt_if, sizeof(evt_if));
+	e += aml_wrap(evt + e, (const uint8_t[]){ 0xa0 }, 1, hp_if, sizeof(hp_if));
 	n += aml_wrap(body + n, (const uint8_t[]){ 0x14 }, 1, evt, e);
 	return len + aml_wrap(out + len, dev_op, 2, body, n);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+/*
+ * A hot-plug slot (hotplug.h) under PCI0: Linux's acpiphp makes a slot of every child with
+ * _ADR and _EJ0 and, on a Notify, scans it (1: device check) or ejects it (3: eject request).
+ *   Device (SLxx) { Name (_ADR, slot << 16) Name (_SUN, slot)
+ *                   Method (_EJ0, 1) { Store (1 << slot, PCEJ) } }
+ */
+static size_t pcihp_slot(uint8_t *out, unsigned slot)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint8_t body[64], m[32];
+	size_t n = 0, k = 0;
+
+	body[n++] = 'S';
+	body[n++] = 'L';
+	body[n++] = (uint8_t)hex[slot >> 4];
+	body[n++] = (uint8_t)hex[slot & 15];
+	memcpy(body + n, "\x08_ADR\x0c", 6);
+	put_le32(body + n + 6, slot << 16);
+	n += 10;
+	memcpy(body + n, "\x08_SUN\x0a", 6);
+	body[n + 6] = (uint8_t)slot;
+	n += 7;
+	memcpy(m, "_EJ0\x01\x70\x0c", 7); /* one argument; Store (DWordConst, */
+	put_le32(m + 7, 1U << slot);
+	memcpy(m + 11, "PCEJ", 4); /* PCEJ) */
+	k = 15;
+	n += aml_wrap(body + n, (const uint8_t[]){ 0x14 }, 1, m, k);
+	return aml_wrap(out, (const uint8_t[]){ 0x5b, 0x82 }, 2, body, n);
+}
+
+/*
+ * The controller's registers and the method the GED calls:
+ *   OperationRegion (PCHP, SystemIO, PCIHP_PORT, 16)
+ *   Field (PCHP, DWordAcc, NoLock, Preserve) { PCIU, 32, PCID, 32, PCEJ, 32 }
+ *   Method (PCNT, 0, Serialized) { Local0 = PCIU  Local1 = PCID
+ *     If (Local0 & (1 << s)) { Notify (SLxx, 1) }  If (Local1 & (1 << s)) { Notify (SLxx, 3) }
+ *     ... for every slot }
+ * Reading PCIU clears it: an insertion is announced once.
+ */
+static size_t pcihp_aml(uint8_t *out)
+{
+	static const uint8_t region[] = { 0x5b, 0x80, 'P', 'C', 'H', 'P', 0x01, 0x0b,
+					  PCIHP_PORT & 0xff, PCIHP_PORT >> 8, 0x0a, PCIHP_PORT_LEN };
+	static const uint8_t fields[] = { 'P', 'C', 'H', 'P', 0x03, 'P', 'C', 'I', 'U', 0x20,
+					  'P', 'C', 'I', 'D', 0x20, 'P', 'C', 'E', 'J', 0x20 };
+	uint8_t m[PCIHP_NUM_SLOTS * 40 + 32];
+	size_t n = 0, k = 0;
+
+	memcpy(out, region, sizeof(region));
+	n = sizeof(region);
+	n += aml_wrap(out + n, (const uint8_t[]){ 0x5b, 0x81 }, 2, fields, sizeof(fields));
+	for (unsigned s = PCIHP_FIRST_SLOT; s < PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS; s++)
+		n += pcihp_slot(out + n, s);
+	memcpy(m, "PCNT\x08\x70PCIU\x60\x70PCID\x61", 17);
+	k = 17;
+	for (unsigned s = PCIHP_FIRST_SLOT; s < PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS; s++)
+		for (unsigned local = 0; local < 2; local++) {
+			uint8_t c[16];
+
+			c[0] = 0x7b; /* And (LocalN, DWordConst, no target) */
+			c[1] = (uint8_t)(0x60 + local);
+			c[2] = 0x0c;
+			put_le32(c + 3, 1U << s);
+			c[7] = 0x00;
+			c[8] = 0x86; /* Notify (SLxx, 1 or 3) */
+			memcpy(c + 9, "SL", 2);
+			c[11] = (uint8_t)"0123456789ABCDEF"[s >> 4];
+			c[12] = (uint8_t)"0123456789ABCDEF"[s & 15];
+			c[13] = 0x0a;
+			c[14] = local ? 3 : 1;
+			k += aml_wrap(m + k, (const uint8_t[]){ 0xa0 }, 1, c, 15);
+		}
+	return n + aml_wrap(out + n, (const uint8_t[]){ 0x14 }, 1, m, k);
 }
 
 /*
@@ -314,7 +403,7 @@ static size_t dsdt_body(uint8_t *out)
 	static const uint8_t buffer_op[] = { 0x11 };
 	static const uint8_t dev_op[] = { 0x5b, 0x82 };
 	static const uint8_t scope_op[] = { 0x10 };
-	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[256], scope_body[1024];
+	uint8_t crs_body[sizeof(pci0_crs) + 2], dev_body[2048], scope_body[3072];
 	size_t n = 0, d = 0, s = 0;
 
 	memcpy(out, s5, sizeof(s5));
@@ -332,6 +421,7 @@ static size_t dsdt_body(uint8_t *out)
 	memcpy(dev_body + d, crs_name, sizeof(crs_name));
 	d += sizeof(crs_name);
 	d += aml_wrap(dev_body + d, buffer_op, 1, crs_body, sizeof(crs_body));
+	d += pcihp_aml(dev_body + d);
 	memcpy(scope_body, "_SB_", 4);
 	s = 4;
 	s += aml_wrap(scope_body + s, dev_op, 2, dev_body, d);
@@ -367,6 +457,8 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *ret_rsdp)
 	/* DSDT */
 	dsdt = (struct acpi_header *)(base + ACPI_DSDT_OFF);
 	dlen = dsdt_body((uint8_t *)(dsdt + 1));
+	if (ACPI_DSDT_OFF + sizeof(*dsdt) + dlen > ACPI_MADT_OFF)
+		return -ENOSPC;
 	acpi_header_init(dsdt, "DSDT", (uint32_t)(sizeof(*dsdt) + dlen), 2);
 	acpi_header_sum(dsdt);
 

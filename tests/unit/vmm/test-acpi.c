@@ -63,6 +63,13 @@ static void check(unsigned ncpus)
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x0d" "ACPI0013", 9));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x89\x06\x00\x03\x01\x05", 6));
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x86\x5c\x2e_SB_VGEN\x0a\x80", 13));
+	/* PCI hot-plug: the GED's second line, its call of PCNT, the slots, the registers */
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x89\x06\x00\x03\x01\x06", 6));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x5c\x2f\x03_SB_PCI0PCNT", 15));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "SL10\x08_ADR\x0c\x00\x00\x10\x00", 14));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "SL17\x08_ADR\x0c\x00\x00\x17\x00", 14));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "PCHP\x01\x0b\x00\xae\x0a\x10", 10));
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "\x86SL17\x0a\x03", 7));
 	for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {
 		assert_true(madt[off + 1] >= 2);
 		if (madt[off] == 0) {

@@ -393,7 +393,7 @@ static void test_router(void **state)
 	expect_fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "no balloon");
 	expect_fault("PATCH", "/drives/drive0", "{}", 404, "not a --disk number");
 	expect_fault("PATCH", "/drives/0", "garbage", 400, NULL);
-	expect_fault("PUT", "/network-interfaces/eth0", NULL, 501, NULL);
+	expect_fault("PUT", "/network-interfaces/eth0", NULL, 400, "JSON body is required");
 	/* bad bodies */
 	expect_fault("PUT", "/actions", NULL, 400, "body is required");
 	expect_fault("PUT", "/actions", "{", 400, "body");

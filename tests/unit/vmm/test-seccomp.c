@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +31,11 @@ enum probe {
 	PROBE_EXEC_MAP,   /* mmap with PROT_EXEC: no new code (level 2) */
 	PROBE_BAD_IOCTL,  /* an ioctl request outside the tables (level 2) */
 	PROBE_SOCKET,     /* socket: none after the build */
+	PROBE_TAP_OPEN,   /* openat with the tap's flags (--hotplug's main thread) */
+	PROBE_DGRAM_UNIX, /* if_nametoindex's socket (--hotplug's main thread) */
 };
+
+static bool with_hotplug; /* the children's vm_config.hotplug */
 
 /* The child's status after it installs kind's filter at level and runs probe. */
 static int run_child(enum vmm_thread_kind kind, unsigned level, enum probe probe)
@@ -41,6 +46,7 @@ static int run_child(enum vmm_thread_kind kind, unsigned level, enum probe probe
 
 	vm_config_init(&cfg);
 	cfg.seccomp_level = level;
+	cfg.hotplug = with_hotplug;
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -69,6 +75,13 @@ static int run_child(enum vmm_thread_kind kind, unsigned level, enum probe probe
 			break;
 		case PROBE_SOCKET:
 			(void)syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+			break;
+		case PROBE_TAP_OPEN:
+			(void)syscall(SYS_openat, AT_FDCWD, "/dev/null",
+				      O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			break;
+		case PROBE_DGRAM_UNIX:
+			(void)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 			break;
 		}
 		_exit(0);
@@ -133,6 +146,24 @@ static void test_arguments_checked_at_level_2(void **state)
 	}
 }
 
+/* --hotplug: the main thread's additions (hotplug_rules), and nothing more or elsewhere */
+static void test_hotplug_additions(void **state)
+{
+	(void)state;
+	assert_killed(run_child(VMM_THREAD_MAIN, 2, PROBE_TAP_OPEN));
+	assert_killed(run_child(VMM_THREAD_MAIN, 2, PROBE_DGRAM_UNIX));
+	with_hotplug = true;
+	assert_exit0(run_child(VMM_THREAD_MAIN, 2, PROBE_ALLOWED));
+	assert_exit0(run_child(VMM_THREAD_MAIN, 2, PROBE_TAP_OPEN));
+	assert_exit0(run_child(VMM_THREAD_MAIN, 2, PROBE_DGRAM_UNIX));
+	assert_killed(run_child(VMM_THREAD_MAIN, 2, PROBE_SOCKET));
+	assert_killed(run_child(VMM_THREAD_MAIN, 2, PROBE_OPEN));
+	assert_killed(run_child(VMM_THREAD_VCPU, 2, PROBE_DGRAM_UNIX));
+	assert_killed(run_child(VMM_THREAD_IO, 2, PROBE_TAP_OPEN));
+	assert_killed(run_child(VMM_THREAD_VCPU, 1, PROBE_DGRAM_UNIX));
+	with_hotplug = false;
+}
+
 static void test_level_0_filters_nothing(void **state)
 {
 	(void)state;
@@ -146,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_every_kind_every_level),
 		cmocka_unit_test(test_arguments_checked_at_level_2),
 		cmocka_unit_test(test_level_0_filters_nothing),
+		cmocka_unit_test(test_hotplug_additions),
 	};
 
 	/* seccomp without CAP_SYS_ADMIN needs it; the VMM sets it in vmm_run */

@@ -1,0 +1,117 @@
+/* PUT and DELETE /network-interfaces/ID (api-hotplug.h). */
+#include "vmm/api-hotplug.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "vmm/api-routes.h"
+#include "vmm/hotplug-net.h"
+#include "vmm/vmm.h"
+
+/* "02:00:00:00:00:01": six hex pairs; a unicast address (a NIC cannot own a group one). */
+static int mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	int end = 0;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 || end != 17)
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++) {
+		if (s[i * 3] == '+' || s[i * 3] == '-' || s[i * 3] == ' ' ||
+		    s[i * 3 + 1] == ' ')
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+static const char *const put_keys[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
+
+/*
+ * PUT /network-interfaces/ID {"iface_id": ID, "host_dev_name": TAP[, "guest_mac": MAC]}
+ * (Firecracker's body) on a running VM: a virtio-net NIC on the tap, hot-plugged.
+ */
+int api_net_put(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct vm_net_config c = { .vhost = VM_NET_VHOST_OFF, .queues = 1 };
+	const char *key, *iface = NULL, *tap = NULL, *mac = NULL;
+	json_t *v;
+	int r;
+
+	json_object_foreach(call->body, key, v) {
+		size_t i;
+
+		for (i = 0; put_keys[i] && strcmp(put_keys[i], key) != 0; i++)
+			;
+		if (!put_keys[i])
+			return hull_err_setx(err, EINVAL, "body: unknown field '%.64s'", key);
+	}
+	if ((r = hjson_get_str(call->body, "iface_id", "body", true, &iface, err)) < 0 ||
+	    (r = hjson_get_str(call->body, "host_dev_name", "body", true, &tap, err)) < 0 ||
+	    (r = hjson_get_str(call->body, "guest_mac", "body", false, &mac, err)) < 0)
+		return r;
+	if (strcmp(iface, call->id) != 0)
+		return hull_err_setx(err, EINVAL, "body: iface_id '%.64s' is not the path's '%s'",
+				     iface, call->id);
+	if (!*tap || strlen(tap) >= IFNAMSIZ || strchr(tap, '/'))
+		return hull_err_setx(err, EINVAL, "body: host_dev_name '%.64s': not an interface "
+				     "name (1-%d characters)", tap, IFNAMSIZ - 1);
+	if (mac && mac_parse(mac, c.mac) < 0)
+		return hull_err_setx(err, EINVAL, "body: guest_mac '%.64s': expected a unicast "
+				     "MAC address like 02:00:00:00:00:01", mac);
+	c.mac_set = mac != NULL;
+	c.tap = tap;
+	r = vm_net_hotplug_add(call->vm, call->id, &c, err);
+	*ret = NULL;
+	return r;
+}
+
+/*
+ * The JSON-lines form (`hull vm update --add-net/--del-net`): {"op":"net-add","id":ID,
+ * "tap":TAP[,"mac":MAC]} and {"op":"net-del","id":ID}, through the same checks as PUT/DELETE.
+ * NULL for another op.
+ */
+json_t *api_hotplug_handle(struct vm *vm, const char *op, json_t *req)
+{
+	struct hull_err err = { 0 };
+	const char *id = NULL, *tap = NULL, *mac = NULL;
+	json_t *body, *reply = NULL;
+	struct api_call call = { .vm = vm };
+	int r;
+
+	if (strcmp(op, "net-add") != 0 && strcmp(op, "net-del") != 0)
+		return NULL;
+	r = hjson_get_str(req, "id", "request", true, &id, &err);
+	if (r == 0 && (!*id || strlen(id) > VM_HOTPLUG_ID_MAX || strspn(id,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(id)))
+		r = hull_err_setx(&err, EINVAL, "request.id: 1-%d of [A-Za-z0-9_.-]",
+				  VM_HOTPLUG_ID_MAX);
+	call.id = id;
+	if (r == 0 && strcmp(op, "net-del") == 0) {
+		r = api_net_delete(&call, &reply, &err);
+	} else if (r == 0 && (r = hjson_get_str(req, "tap", "request", true, &tap, &err)) == 0 &&
+		   (r = hjson_get_str(req, "mac", "request", false, &mac, &err)) == 0) {
+		body = json_pack("{s:s, s:s, s:s*}", "iface_id", id, "host_dev_name", tap,
+				 "guest_mac", mac);
+		call.body = body;
+		r = api_net_put(&call, &reply, &err);
+		json_decref(body);
+	}
+	json_decref(reply);
+	if (r < 0)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+	return json_pack("{s:b, s:s, s:i}", "ok", 1, "id", id, "hotplugged_nics",
+			 (int)vm_net_hotplug_count(vm));
+}
+
+/* DELETE /network-interfaces/ID (hull's extension): the guest is asked to eject the NIC. */
+int api_net_delete(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	*ret = NULL;
+	return vm_net_hotplug_del(call->vm, call->id, err);
+}

@@ -1,0 +1,160 @@
+"""PCI hot-plug of a virtio-net NIC into a running Linux guest (docs/vmm.md "PCI hot-plug"),
+in the sandbox: Debian's kernel boots with no NIC; PUT /network-interfaces/n1 puts one on a
+tap in a network namespace the test makes; the guest's acpiphp sees the slot's Notify, eth0
+appears, takes an address and pings the host side. DELETE asks for the eject: the guest's
+interface goes, and hull frees the device once the guest's _EJ0 says so. The freed slot takes
+a second NIC on the same tap (the first closed it; the guest sees the NIC again). A snapshot
+taken with the NIC restores with it: the clone's guest still pings through it. The
+namespace and its taps are gone afterwards. The VMM runs with its seccomp filters (level 2)
+and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from vmhelpers import INIT_PROLOGUE, vm_http
+
+BOOT_TIMEOUT = 600
+HOST_IP, GUEST_IP = "10.77.19.1", "10.77.19.2"
+MAC1, MAC2 = "02:19:00:00:00:01", "02:19:00:00:00:02"
+
+# The guest waits for a NIC to appear, uses it, reports when it is gone; twice.
+HOTPLUG_INIT = INIT_PROLOGUE + r"""
+waitfor() { i=0; while [ $i -lt 600 ] && ! eval "$1"; do sleep 1; i=$((i + 1)); done; }
+ip link set lo up
+echo "HULL-TEST: no-nic=$(ls /sys/class/net | tr '\n' ' ')"
+for round in 1 2; do
+	echo "HULL-TEST: waiting-$round"
+	waitfor '[ -e /sys/class/net/eth0 ]'
+	echo "HULL-TEST: eth0-$round mac=$(cat /sys/class/net/eth0/address) slot=$(basename "$(readlink -f /sys/class/net/eth0/device/..)")"
+	ip link set eth0 up
+	ip addr add GUEST_IP/24 dev eth0
+	if ping -c 2 -W 10 HOST_IP >/dev/null; then echo "HULL-TEST: ping-$round=ok"; fi
+	# until the NIC goes: a ping every few seconds (the restored clone's NIC answers too)
+	while [ -e /sys/class/net/eth0 ]; do
+		if ping -c 1 -W 2 HOST_IP >/dev/null 2>&1; then echo "HULL-TEST: pong-$round"; fi
+		sleep 2
+	done
+	echo "HULL-TEST: gone-$round"
+done
+poweroff -f
+""".replace("GUEST_IP", GUEST_IP).replace("HOST_IP", HOST_IP)
+
+
+def sh(*cmd):
+    return subprocess.run(list(cmd), check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def netns_taps():
+    """A namespace with tap hp19a (10.77.19.1/24, up); removed afterwards, and checked to be
+    gone."""
+    ns = f"hull-hp16-{os.getpid()}"
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "tuntap", "add", "dev", "hp19a", "mode", "tap")
+        sh("ip", "-n", ns, "addr", "add", f"{HOST_IP}/24", "dev", "hp19a")
+        sh("ip", "-n", ns, "link", "set", "hp19a", "up")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    assert ns not in sh("ip", "netns", "list").stdout
+
+
+def read_until(p, out, marker, deadline):
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if marker in line:
+            return line
+    raise AssertionError(f"no {marker!r} from the guest:\n" + "".join(out)[-3000:])
+
+
+def nic_devices(sock):
+    return sorted(k for k in vm_http(sock, url="/metrics")[1]["devices"] if "net" in k)
+
+
+def wait_devices(sock, want, deadline):
+    while time.time() < deadline:
+        if nic_devices(sock) == want:
+            return
+        time.sleep(0.5)
+    assert nic_devices(sock) == want
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_path):
+    ns = netns_taps
+    sock = str(tmp_path / "api.sock")
+    initrd = make_initramfs(HOTPLUG_INIT, modules=("virtio_pci", "virtio_net"))
+    p = subprocess.Popen(["ip", "netns", "exec", ns, hull, "vm", "run", "--kernel", kernel[0],
+                          "--initrd", initrd, "--memory", "256M", "--hotplug",
+                          "--api-sock", sock, "--cmdline", "console=ttyS0 quiet"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out = []
+    try:
+        deadline = time.time() + BOOT_TIMEOUT
+        read_until(p, out, "HULL-TEST: waiting-1", deadline)
+        assert nic_devices(sock) == []
+        body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1}
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        assert st == 204, rep
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        assert st == 409 and "already exists" in rep["fault_message"], rep
+        assert nic_devices(sock) == ["virtio-net16"]
+        line = read_until(p, out, "HULL-TEST: eth0-1", deadline)
+        assert f"mac={MAC1}" in line and "slot=0000:00:10.0" in line, line
+        read_until(p, out, "HULL-TEST: ping-1=ok", deadline)
+        # a snapshot with the NIC: the clone is built with it in its slot, its tap reopened
+        snap = tmp_path / "snap"
+        st, rep, _ = vm_http(sock, "PUT", "/snapshot/create",
+                             {"snapshot_path": str(snap), "resume": False})
+        assert st == 204, rep
+        st, rep, _ = vm_http(sock, "PUT", "/actions", {"action_type": "power-off"})
+        assert st == 204, rep
+        p.communicate(timeout=BOOT_TIMEOUT)
+        assert p.returncode == 0
+        hot = json.loads((snap / "config.json").read_text())["hotplug_nets"]
+        assert hot == [{"id": "n1", "tap": "hp19a", "mac": MAC1, "slot": 16}], hot
+        first, out = "".join(out), []  # the original VM's output; the clone's from here
+        assert "HULL-TEST: no-nic=lo " in first, first[-3000:]
+        sock = str(tmp_path / "api2.sock")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, hull, "vm", "restore", str(snap),
+                              "--api-sock", sock, "--hotplug"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        read_until(p, out, "HULL-TEST: pong-1", deadline)
+        assert nic_devices(sock) == ["virtio-net16"]
+        st, rep, _ = vm_http(sock, "DELETE", "/network-interfaces/n1")
+        assert st == 204, rep
+        read_until(p, out, "HULL-TEST: gone-1", deadline)
+        wait_devices(sock, [], deadline)  # the guest's _EJ0 freed it
+        st, rep, _ = vm_http(sock, "DELETE", "/network-interfaces/n1")
+        assert st == 404, rep
+        # the freed slot and the closed tap again, through the CLI this time
+        read_until(p, out, "HULL-TEST: waiting-2", deadline)
+        r = subprocess.run([hull, "vm", "update", "--api-sock", sock, "--add-net",
+                            f"tap=hp19a,mac={MAC2},id=n2"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        line = read_until(p, out, "HULL-TEST: eth0-2", deadline)
+        assert f"mac={MAC2}" in line and "slot=0000:00:10.0" in line, line
+        read_until(p, out, "HULL-TEST: ping-2=ok", deadline)
+        r = subprocess.run([hull, "vm", "update", "--api-sock", sock, "--del-net", "n2"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rest, err = p.communicate(timeout=BOOT_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = "".join(out) + rest
+    assert p.returncode == 0, text[-3000:] + err
+    assert "insmod" not in text, text[-3000:]
+    assert "HULL-TEST: gone-2" in text, text[-3000:]
