@@ -38,6 +38,7 @@
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/fs.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/vsock.h"
 #include "vmm/virtio/net.h"
@@ -282,6 +283,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	r = vm_validate_hotplug(cfg, host, err);
 	if (r < 0)
 		return r;
+	r = virtio_fs_config_check(cfg, err);
+	if (r < 0)
+		return r;
 	if (cfg->incoming && migrate_addr_check(cfg->incoming, err) < 0)
 		return hull_err_prefix(err, "--incoming");
 	if (cfg->seccomp_level > 2)
@@ -441,7 +445,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	} else {
-		r = gmem_init(&vm->mem, cfg->mem_size);
+		r = gmem_init_shared(&vm->mem, cfg->mem_size, cfg->n_fs > 0); /* vhost-user maps it */
 	}
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
