@@ -345,7 +345,10 @@ static unsigned fs_count(const struct vm_config *cfg)
 
 static int fs_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
 {
-	return virtio_fs_create(vm, &vm->cfg->fs[idx], (struct virtio_pci_dev **)ret, err);
+	int sock = vm->fs_sock[idx];
+
+	vm->fs_sock[idx] = -1; /* the device owns it now, on failure too */
+	return virtio_fs_create(vm, &vm->cfg->fs[idx], sock, (struct virtio_pci_dev **)ret, err);
 }
 
 static void fs_dev_free(void *dev)

@@ -235,15 +235,11 @@ static int fs_init(struct fs_dev *d, struct vm *vm, const struct guest_mem *mem,
 	return vhost_attach(&d->vh, &d->v, d->ops.num_queues, err);
 }
 
-int virtio_fs_create(struct vm *vm, const struct vm_fs_config *cfg, struct virtio_pci_dev **ret,
-		     struct hull_err *err)
+int virtio_fs_create(struct vm *vm, const struct vm_fs_config *cfg, int sock,
+		     struct virtio_pci_dev **ret, struct hull_err *err)
 {
-	int sock = vhost_user_connect(cfg->socket);
-	struct fs_dev *d;
+	struct fs_dev *d = fs_alloc(cfg);
 
-	if (sock < 0)
-		return hull_err_set(err, -sock, "--fs tag=%s: socket %s", cfg->tag, cfg->socket);
-	d = fs_alloc(cfg);
 	if (fs_init(d, vm, &vm->mem, sock, cfg, err) < 0) {
 		virtio_fs_free(&d->v);
 		return hull_err_prefix(err, "--fs tag=%s", cfg->tag);

@@ -26,9 +26,12 @@ struct vm_config;
  */
 int virtio_fs_config_check(const struct vm_config *cfg, struct hull_err *err);
 
-/* The device for cfg, connected to its backend's socket. 0 or -errno with err naming --fs. */
-int virtio_fs_create(struct vm *vm, const struct vm_fs_config *cfg, struct virtio_pci_dev **ret,
-		     struct hull_err *err);
+/*
+ * The device for cfg on sock (connected to the backend: vhost_user_connect; taken over, closed
+ * on failure too). 0 or -errno with err naming --fs.
+ */
+int virtio_fs_create(struct vm *vm, const struct vm_fs_config *cfg, int sock,
+		     struct virtio_pci_dev **ret, struct hull_err *err);
 /* For unit tests: a device on sock (a socketpair end, taken over) without a VM. */
 int virtio_fs_new_test(const struct guest_mem *mem, const struct vm_fs_config *cfg, int sock,
 		       struct virtio_pci_dev **ret, struct hull_err *err);
