@@ -9,6 +9,8 @@
 
 #include "wire.h"
 
+/* MOUNT (mounts.c): a virtio-fs tag on a target inside the root; 0 or -errno. */
+int agent_mount(const uint8_t *pl, uint32_t len);
 /* One line on the console (the agent's stderr): "hull-agent: ...". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
