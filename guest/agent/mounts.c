@@ -26,11 +26,7 @@ static int open_in_root(int root, const char *path)
 	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
 }
 
-/*
- * The directory target (absolute, no ".." component) inside root, made when missing, as an
- * O_PATH fd; or -errno.
- */
-static int target_open(int root, const char *target)
+int agent_mount_target(int root, const char *target)
 {
 	char prefix[HULL_AGENT_MOUNT_PATH_MAX + 1];
 	size_t len = strlen(target);
@@ -69,13 +65,11 @@ static int target_open(int root, const char *target)
 	return fd >= 0 ? fd : open_in_root(root, "/");
 }
 
-/* Parse the payload (shape checked by hull_agent_shape_ok), mount, answer: 0 or -errno. */
-int agent_mount(const uint8_t *pl, uint32_t len)
+int agent_mount_parse(const uint8_t *pl, uint32_t len, uint32_t *ret_flags,
+		      const char **ret_tag, const char **ret_target)
 {
-	uint32_t flags;
 	const char *tag, *target, *end = (const char *)pl + len;
-	char fdpath[64];
-	int root, fd, r = 0;
+	uint32_t flags;
 
 	if (len < 4)
 		return -EINVAL;
@@ -88,10 +82,25 @@ int agent_mount(const uint8_t *pl, uint32_t len)
 	target++;
 	if (target >= end || memchr(target, '\0', (size_t)(end - target)) != end - 1)
 		return -EINVAL; /* not one NUL-terminated string ending the payload */
+	*ret_flags = flags;
+	*ret_tag = tag;
+	*ret_target = target;
+	return 0;
+}
+
+int agent_mount(const uint8_t *pl, uint32_t len)
+{
+	const char *tag, *target;
+	char fdpath[64];
+	uint32_t flags;
+	int root, fd, r = agent_mount_parse(pl, len, &flags, &tag, &target);
+
+	if (r < 0)
+		return r;
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
-	fd = target_open(root, target);
+	fd = agent_mount_target(root, target);
 	close(root);
 	if (fd < 0) {
 		agent_log("mount %s on %s: %s", tag, target, strerror(-fd));
