@@ -111,8 +111,13 @@ static void __attribute__((noreturn)) daemon_exec(const struct vm_fs_mount *m, p
 			strerror(errno));
 		_exit(127);
 	}
+	/*
+	 * sandbox=chroot: the daemon is this process, no pid namespace with a child of its own
+	 * behind it, so that the shim's SIGKILL and waitpid end it for certain (the default
+	 * sandbox forks an init of a new pid namespace that outlives its parent for a while)
+	 */
 	execl(VM_FS_DAEMON, "virtiofsd", sock, "-o", src, "-o", "cache=auto", "-o",
-	      "log_level=err", (char *)NULL);
+	      "sandbox=chroot", "-o", "log_level=err", (char *)NULL);
 	dprintf(STDERR_FILENO, "hull: %s: %s (install qemu-system-common)\n", VM_FS_DAEMON,
 		strerror(errno));
 	_exit(127);

@@ -12,6 +12,7 @@ again through the new rings. Nothing is left: hull's API socket is gone, virtiof
 On any host: a missing socket, a bad --fs value and --fs with --memory-hotplug are one line
 naming --fs, exit 125."""
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -103,9 +104,9 @@ def test_fs_share_read_write_ro_reset(hull, kernel, fs_initrd, tmp_path):
         assert (rw / "out").read_text() == "written by the guest\n"
         assert not (ro / "nope").exists()
         # a snapshot would lose virtiofsd's state: refused, the VM runs on
-        code, body = vm_http(api, "PUT", "/snapshot/create",
-                             {"snapshot_path": str(tmp_path / "snap")}, timeout=WAIT)
-        assert code >= 400 and "--fs" in body, (code, body)
+        code, body, _ = vm_http(api, "PUT", "/snapshot/create",
+                                {"snapshot_path": str(tmp_path / "snap")}, timeout=WAIT)
+        assert code >= 400 and "--fs" in json.dumps(body), (code, body)
         assert not (tmp_path / "snap" / "state").exists()
         (rw / "go").write_text("")
         assert lines.until("HULL-FS: reloaded", WAIT), lines.text()
