@@ -268,12 +268,14 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 }
 
 /* -v and --mount: a virtiofsd per share, its socket beside the API socket (vm-fs.h). */
-static int shim_fs_start(const struct ctr *c, const char *sock, struct hull_err *err)
+static int shim_fs_start(const struct ctr *c, const char *dir, const char *sock,
+			 struct hull_err *err)
 {
 	cleanup_free char *rundir = xstrndup(sock, (size_t)(strrchr(sock, '/') - sock));
+	cleanup_free char *log = xasprintf("%s/console.log", dir);
 	int r = vm_fs_load(c->dir, &shim_fs, err);
 
-	return r < 0 ? r : vm_fs_start(&shim_fs, rundir, err);
+	return r < 0 ? r : vm_fs_start(&shim_fs, rundir, log, err);
 }
 
 /* Steps 1 and 2; writes "ok\n" or "err MSG\n" to rep. Returns the agent connection. */
@@ -292,7 +294,7 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	if (r == 0)
 		r = vm_api_sock_make(dir, &sock, err);
 	if (r == 0)
-		r = shim_fs_start(c, sock, err);
+		r = shim_fs_start(c, dir, sock, err);
 	v.fs = &shim_fs;
 	if (r == 0)
 		r = vmm_spawn(&v, dir, sock, ret_vmm, err);

@@ -95,13 +95,20 @@ int vm_fs_load(const char *ctr_dir, struct vm_fs *fs, struct hull_err *err)
 }
 
 /* The child: its own mount namespace with a read-only source when asked; then the daemon. */
-static void __attribute__((noreturn)) daemon_exec(const struct vm_fs_mount *m, pid_t parent)
+static void __attribute__((noreturn)) daemon_exec(const struct vm_fs_mount *m, pid_t parent,
+						   const char *log)
 {
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
 	cleanup_free char *sock = xasprintf("--socket-path=%s", m->socket);
 	cleanup_free char *src = xasprintf("source=%s", m->source);
 
 	/* the shim's death (SIGKILL included) takes the daemon along */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	/* its messages in the VM's console log, never on the container's stdio (the shim's) */
+	if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(127);
 	if (m->ro && (unshare(CLONE_NEWNS) < 0 ||
 		      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -176,7 +183,7 @@ static int daemon_wait(struct vm_fs_mount *m, struct hull_err *err)
 	return 0;
 }
 
-int vm_fs_start(struct vm_fs *fs, const char *rundir, struct hull_err *err)
+int vm_fs_start(struct vm_fs *fs, const char *rundir, const char *log, struct hull_err *err)
 {
 	pid_t self = getpid();
 	int r = 0;
@@ -193,7 +200,7 @@ int vm_fs_start(struct vm_fs *fs, const char *rundir, struct hull_err *err)
 			break;
 		}
 		if (m->pid == 0)
-			daemon_exec(m, self);
+			daemon_exec(m, self, log);
 		r = daemon_wait(m, err);
 	}
 	if (r < 0)

@@ -38,11 +38,11 @@ struct vm_fs {
  */
 int vm_fs_load(const char *ctr_dir, struct vm_fs *fs, struct hull_err *err);
 /*
- * Start a daemon per mount, its socket rundir/fsN.sock, and wait until each listens (or
- * died: an error quoting nothing more than its exit). 0 or -errno; on failure the ones
- * started are stopped.
+ * Start a daemon per mount, its socket rundir/fsN.sock, its output appended to log (the VM's
+ * console log), and wait until each listens (or died: an error quoting nothing more than its
+ * exit). 0 or -errno; on failure the ones started are stopped.
  */
-int vm_fs_start(struct vm_fs *fs, const char *rundir, struct hull_err *err);
+int vm_fs_start(struct vm_fs *fs, const char *rundir, const char *log, struct hull_err *err);
 /* hull-vmm's arguments: "--fs", "tag=...,socket=..." per mount, appended to argv at *n. */
 void vm_fs_args(const struct vm_fs *fs, const char **argv, size_t *n);
 /* Kill and reap the daemons, remove their sockets, free fs. Idempotent. */
