@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -26,43 +27,99 @@ static int open_in_root(int root, const char *path)
 	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
 }
 
-int agent_mount_target(int root, const char *target)
+#define LINKS_MAX 40 /* symlinks followed while making a target, as the kernel's limit */
+
+static bool has_dotdot(const char *p)
+{
+	for (const char *c = p; (c = strstr(c, "..")); c += 2)
+		if ((c == p || c[-1] == '/') && (c[2] == '/' || !c[2]))
+			return true;
+	return false;
+}
+
+/*
+ * comp (the last component of prefix, in the directory parent) is a symlink whose target is
+ * missing: path becomes the link's target spliced in its place, rest after it. 0, or -errno.
+ */
+static int splice_link(int parent, const char *prefix, const char *comp, const char *rest,
+		       char *path)
+{
+	char link[HULL_AGENT_MOUNT_PATH_MAX + 1], out[2 * HULL_AGENT_MOUNT_PATH_MAX + 4];
+	ssize_t n = readlinkat(parent, comp, link, sizeof(link) - 1);
+	int k;
+
+	if (n < 0)
+		return -ENOENT; /* not a link: the component itself went away */
+	link[n] = '\0';
+	if (link[0] == '/')
+		k = snprintf(out, sizeof(out), "%s%s", link, rest);
+	else
+		k = snprintf(out, sizeof(out), "%.*s/%s%s", (int)(comp - prefix - 1), prefix,
+			     link, rest);
+	if (k < 0 || (size_t)k > HULL_AGENT_MOUNT_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(path, out, (size_t)k + 1);
+	return 0;
+}
+
+/*
+ * One pass over path: each component made (mkdirat in the directory resolved so far) and the
+ * prefix resolved in root. The fd of the whole path; or -EAGAIN with path rewritten when a
+ * symlink on the way points at something missing; or -errno.
+ */
+static int target_walk(int root, char *path)
 {
 	char prefix[HULL_AGENT_MOUNT_PATH_MAX + 1];
-	size_t len = strlen(target);
-	int fd = -1;
+	size_t len = strlen(path);
+	int fd = open_in_root(root, "/");
 
-	if (target[0] != '/' || len > HULL_AGENT_MOUNT_PATH_MAX)
-		return -EINVAL;
+	if (fd < 0)
+		return -errno;
 	for (size_t i = 1; i <= len; i++) {
 		const char *comp;
-		int parent;
+		int next, r;
 
-		if (i < len && target[i] != '/')
+		if (i < len && path[i] != '/')
 			continue;
-		memcpy(prefix, target, i);
+		memcpy(prefix, path, i);
 		prefix[i] = '\0';
 		comp = strrchr(prefix, '/') + 1;
 		if (!*comp || !strcmp(comp, "."))
 			continue;
-		if (!strcmp(comp, ".."))
-			return fd >= 0 ? (close(fd), -EINVAL) : -EINVAL;
-		parent = fd >= 0 ? fd : root;
-		/* made inside the directory resolved so far: never through a symlink */
-		if (mkdirat(parent, comp, 0755) < 0 && errno != EEXIST) {
-			int e = -errno;
-
-			if (fd >= 0)
-				close(fd);
-			return e;
-		}
-		if (fd >= 0)
+		/* ".." (from a link's target) is resolved by openat2: it stops at the root */
+		if (strcmp(comp, "..") && mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
 			close(fd);
-		fd = open_in_root(root, prefix);
-		if (fd < 0)
-			return -errno;
+			return r;
+		}
+		next = open_in_root(root, prefix);
+		if (next < 0) {
+			r = errno == ENOENT ? splice_link(fd, prefix, comp, path + i, path) : -errno;
+			close(fd);
+			return r == 0 ? -EAGAIN : r;
+		}
+		close(fd);
+		fd = next;
 	}
-	return fd >= 0 ? fd : open_in_root(root, "/");
+	return fd;
+}
+
+int agent_mount_target(int root, const char *target)
+{
+	char path[HULL_AGENT_MOUNT_PATH_MAX + 1];
+	size_t len = strlen(target);
+
+	/* the host's target is absolute and normalised; links in the image may say ".." */
+	if (target[0] != '/' || len > HULL_AGENT_MOUNT_PATH_MAX || has_dotdot(target))
+		return -EINVAL;
+	memcpy(path, target, len + 1);
+	for (unsigned hops = 0; hops <= LINKS_MAX; hops++) {
+		int r = target_walk(root, path);
+
+		if (r != -EAGAIN)
+			return r;
+	}
+	return -ELOOP;
 }
 
 int agent_mount_parse(const uint8_t *pl, uint32_t len, uint32_t *ret_flags,
