@@ -205,6 +205,17 @@ static void lone_signal(struct session *s, int sig)
 	s->closing = true;
 }
 
+/* MOUNT as a session's only frame, before RUN: answered by ACK. */
+static void lone_mount(struct session *s, const uint8_t *pl, uint32_t len)
+{
+	int r = -EBUSY; /* the process runs already: it would not see a consistent root */
+
+	if (!s->proc && run_state == HULL_AGENT_STATE_IDLE)
+		r = agent_mount(pl, len);
+	send_u32(s, HULL_AGENT_ACK, (uint32_t)r);
+	s->closing = true;
+}
+
 static void stdin_ack(struct proc *p, size_t n, bool now)
 {
 	p->unacked += n;
@@ -260,6 +271,8 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		else if (type == HULL_AGENT_STDIN_EOF && !p->tty)
 			p->in_eof = true;
 		return;
+	case HULL_AGENT_MOUNT:
+		return lone_mount(s, pl, len);
 	case HULL_AGENT_HELLO:
 	case HULL_AGENT_STDOUT:
 	case HULL_AGENT_STDERR:

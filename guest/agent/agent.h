@@ -9,6 +9,16 @@
 
 #include "wire.h"
 
+/* MOUNT (mounts.c): a virtio-fs tag on a target inside the root; 0 or -errno. */
+int agent_mount(const uint8_t *pl, uint32_t len);
+/* Its payload's flags, tag and target (pointers into pl): 0 or -EINVAL. */
+int agent_mount_parse(const uint8_t *pl, uint32_t len, uint32_t *ret_flags,
+		      const char **ret_tag, const char **ret_target);
+/*
+ * The directory target (absolute, no ".." component) inside root (a directory fd), each
+ * missing component made on the way, resolved with RESOLVE_IN_ROOT: an O_PATH fd or -errno.
+ */
+int agent_mount_target(int root, const char *target);
 /* One line on the console (the agent's stderr): "hull-agent: ...". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -71,6 +71,12 @@ enum hull_agent_type {
 	HULL_AGENT_ERROR = 11,    /* agent: a message (not NUL-terminated); the agent closes */
 	HULL_AGENT_ACK = 12,      /* agent: i32 0 or -errno, the answer to a lone SIGNAL */
 	HULL_AGENT_STDIN_ACK = 13, /* agent: u32 STDIN bytes the process took (or were dropped) */
+	/*
+	 * host: a session's only frame, before RUN: mount virtio-fs tag TAG on TARGET in the
+	 * container's root. u32 flags (HULL_AGENT_MOUNT_RO), then TAG and TARGET, each
+	 * NUL-terminated, nothing after. Answered by ACK {i32 0 or -errno}; the agent closes.
+	 */
+	HULL_AGENT_MOUNT = 15,
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -86,6 +92,11 @@ enum hull_agent_state {
 #define HULL_AGENT_PROC_HOSTS 0x4u    /* write /etc/hosts (RUN only) */
 #define HULL_AGENT_PROC_RESOLV 0x8u   /* write /etc/resolv.conf (RUN only) */
 #define HULL_AGENT_PROC_ALL 0xfu
+
+/* MOUNT: flags, and the bounds of its strings (virtio-fs tags are 36 bytes at most) */
+#define HULL_AGENT_MOUNT_RO 0x1u
+#define HULL_AGENT_MOUNT_TAG_MAX 36u
+#define HULL_AGENT_MOUNT_PATH_MAX 4096u
 
 struct hull_agent_hdr {
 	uint32_t len;
@@ -163,7 +174,7 @@ static inline int hull_agent_from_host(uint16_t type)
 {
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
-	       type == HULL_AGENT_SIGNAL;
+	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_MOUNT;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -183,6 +194,9 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 	case HULL_AGENT_RUN:
 	case HULL_AGENT_EXEC:
 		return len >= sizeof(struct hull_agent_proc_wire);
+	case HULL_AGENT_MOUNT:
+		return len >= 4 + 2 + 2 && len <= 4 + HULL_AGENT_MOUNT_TAG_MAX + 1 +
+						      HULL_AGENT_MOUNT_PATH_MAX;
 	default:
 		return 1;
 	}

@@ -63,6 +63,8 @@ static const struct cli_option vm_run_opts[] = {
 	  "add a virtio-balloon: on, or amount_mib=N,deflate_on_oom=on,stats=SECONDS,free_page_reporting=on" },
 	{ "memory-hotplug", required_argument, NULL, VM_OPT_MEM_HOTPLUG, "SIZE[,block=SIZE]",
 	  "a virtio-mem region of SIZE above RAM, plugged with `hull vm update --memory-hotplug`" },
+	{ "fs", required_argument, NULL, VM_OPT_FS, "tag=TAG,socket=PATH[,queues=N][,queue-size=N]",
+	  "a virtio-fs device served by the vhost-user backend (virtiofsd) on PATH (repeatable)" },
 	{ "raw", no_argument, NULL, 'R', NULL, "the kernel is a raw binary loaded at 1 MiB" },
 	{ "allow-pvm", no_argument, NULL, 'P', NULL, "use the PVM hypervisor when there is no VMX/SVM" },
 	{ "stats", no_argument, NULL, 'S', NULL, "print timings and VM exit counts to stderr" },
@@ -157,6 +159,7 @@ static int vm_run_main(int argc, char **argv)
 	enum vm_stop stop = VM_STOP_NONE;
 	cleanup_free struct vm_disk_config *disks = NULL;
 	cleanup_free struct vm_net_config *nets = NULL;
+	cleanup_free struct vm_fs_config *fs = NULL;
 	int c, r;
 
 	vm_fds_close_inherited();
@@ -259,6 +262,16 @@ static int vm_run_main(int argc, char **argv)
 				fprintf(stderr, "hull vm run: %s\n", err.msg);
 				return 125;
 			}
+			break;
+		case VM_OPT_FS:
+			/* how many a VM may have is the VMM's to check */
+			fs = xreallocarray(fs, cfg.n_fs + 1, sizeof(*fs));
+			if (vm_opt_fs(optarg, &fs[cfg.n_fs], &err) < 0) {
+				fprintf(stderr, "hull vm run: %s\n", err.msg);
+				return 125;
+			}
+			cfg.fs = fs;
+			cfg.n_fs++;
 			break;
 		case 'p':
 		case 'E':

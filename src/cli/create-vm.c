@@ -23,8 +23,7 @@ static const char *vm_refused(const struct run_opts *o)
 		bool set;
 		const char *flag;
 	} v[] = {
-		{ o->volumes != NULL, "-v" },
-		{ o->mount_args != NULL, "--mount" },
+		/* -v and --mount: binds and volumes become virtio-fs shares (engine/vm-fs.h) */
 		{ o->tmpfs != NULL, "--tmpfs" },
 		{ o->volumes_from != NULL, "--volumes-from" },
 		{ o->publish != NULL, "-p" },

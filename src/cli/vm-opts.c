@@ -310,3 +310,31 @@ int vm_opt_mem_hotplug(char *s, struct vm_mem_hotplug_config *h, struct hull_err
 	}
 	return 0;
 }
+
+int vm_opt_fs(char *s, struct vm_fs_config *f, struct hull_err *err)
+{
+	char *save = NULL, *opt;
+
+	memset(f, 0, sizeof(*f));
+	for (opt = strtok_r(s, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "tag=", 4) == 0)
+			f->tag = opt + 4; /* its length is the VMM's to check */
+		else if (strncmp(opt, "socket=", 7) == 0)
+			f->socket = opt + 7;
+		else if (strncmp(opt, "queues=", 7) == 0) {
+			if (vm_opt_uint(opt + 7, &f->queues) < 0 || f->queues == 0)
+				return hull_err_setx(err, EINVAL,
+						     "--fs: queues=%s: expected a number of request queues",
+						     opt + 7);
+		} else if (strncmp(opt, "queue-size=", 11) == 0) {
+			if (vm_opt_uint(opt + 11, &f->queue_size) < 0 || f->queue_size == 0)
+				return hull_err_setx(err, EINVAL,
+						     "--fs: queue-size=%s: expected a ring size", opt + 11);
+		} else
+			return hull_err_setx(err, EINVAL, "--fs: unknown option '%s' (tag=TAG, "
+					     "socket=PATH, queues=N, queue-size=N)", opt);
+	}
+	if (!f->tag || !*f->tag || !f->socket || !*f->socket)
+		return hull_err_setx(err, EINVAL, "--fs: tag=TAG and socket=PATH are required");
+	return 0;
+}

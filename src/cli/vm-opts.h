@@ -41,6 +41,12 @@ int vm_opt_balloon(char *s, struct vm_balloon_config *b, struct hull_err *err);
  */
 #define VM_OPT_MEM_HOTPLUG 0x1b00 /* the long-only option's id (cmd-vm.c) */
 int vm_opt_mem_hotplug(char *s, struct vm_mem_hotplug_config *h, struct hull_err *err);
+/*
+ * --fs "tag=TAG,socket=PATH[,queues=N][,queue-size=N]" into f (a virtio-fs device on a
+ * vhost-user backend; its strings point into s, which is modified). 0, or -EINVAL.
+ */
+#define VM_OPT_FS 0x2200 /* the long-only option's id (cmd-vm.c) */
+int vm_opt_fs(char *s, struct vm_fs_config *f, struct hull_err *err);
 /* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
 int vm_update_main(int argc, char **argv);
 

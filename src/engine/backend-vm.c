@@ -45,11 +45,13 @@
 #include "engine/backend.h"
 #include "engine/config.h"
 #include "engine/vm-agent.h"
+#include "engine/vm-fs.h"
 #include "engine/vm-proc.h"
 #include "vmm/api-client.h"
 #include "vmm/kvm.h"
 
 #define VM_POWEROFF_WAIT_MS 10000
+#define VM_MOUNT_WAIT_MS 30000 /* the agent mounting a share (bounds a wedged guest) */
 #define VM_EXEC_CONNECT_MS 5000
 
 static char *state_dir(const struct engine_backend *b, const struct ctr *c)
@@ -169,6 +171,9 @@ static int host_pty(const char *console_socket, int *ret_slave, struct hull_err 
  * process through the session's control pipe, and so does a new window size: with -t the
  * host pty is the shim's controlling terminal, whose SIGWINCH follows the engine's resize.
  */
+/* The shares' virtiofsd daemons (vm-fs.h): the shim's, stopped once the VMM is gone. */
+static struct vm_fs shim_fs;
+
 static const int shim_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 static int shim_ctl = -1, shim_tty = -1;
 
@@ -250,6 +255,7 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 	(void)close(agent);
 	vm_proc_free(&p);
 	status = vmm_reap(vmm, code >= 0 ? VM_POWEROFF_WAIT_MS : 0);
+	vm_fs_stop(&shim_fs);
 	{
 		cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 
@@ -260,6 +266,17 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 	if (code < 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		return 128 + SIGKILL;
 	return code < 0 ? 125 : code;
+}
+
+/* -v and --mount: a virtiofsd per share, its socket beside the API socket (vm-fs.h). */
+static int shim_fs_start(const struct ctr *c, const char *dir, const char *sock,
+			 struct hull_err *err)
+{
+	cleanup_free char *rundir = xstrndup(sock, (size_t)(strrchr(sock, '/') - sock));
+	cleanup_free char *log = xasprintf("%s/console.log", dir);
+	int r = vm_fs_load(c->dir, &shim_fs, err);
+
+	return r < 0 ? r : vm_fs_start(&shim_fs, rundir, log, err);
 }
 
 /* Steps 1 and 2; writes "ok\n" or "err MSG\n" to rep. Returns the agent connection. */
@@ -277,6 +294,9 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	r = vm_spec_load(c, &v, err);
 	if (r == 0)
 		r = vm_api_sock_make(dir, &sock, err);
+	if (r == 0)
+		r = shim_fs_start(c, dir, sock, err);
+	v.fs = &shim_fs;
 	if (r == 0)
 		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
 	json_decref(v.json);
@@ -296,6 +316,14 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	}
 	if (r == 0)
 		r = vm_agent_wait(dir, *ret_vmm, cid, &fd, err);
+	/* the shares mounted before the process starts (a MOUNT session each) */
+	for (unsigned i = 0; r == 0 && i < shim_fs.n; i++)
+		r = vm_agent_mount(cid, shim_fs.m[i].tag, shim_fs.m[i].target, shim_fs.m[i].ro,
+				   VM_MOUNT_WAIT_MS, err);
+	if (r < 0 && fd >= 0) {
+		(void)close(fd);
+		fd = -1;
+	}
 	return r < 0 ? r : fd;
 }
 
@@ -334,6 +362,7 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 		(void)fd_write_all(rep, msg, strlen(msg));
 		if (vmm > 0)
 			(void)vmm_reap(vmm, 0);
+		vm_fs_stop(&shim_fs);
 		vm_api_sock_remove(dir);
 		_exit(125);
 	}
@@ -342,6 +371,7 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 	/* start, or the caller gone (EOF): then the VM goes too */
 	if (fd_read_all(ctl, &go, 1) != 1 || go != 'g') {
 		(void)vmm_reap(vmm, 0);
+		vm_fs_stop(&shim_fs);
 		vm_api_sock_remove(dir);
 		_exit(125);
 	}

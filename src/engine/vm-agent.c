@@ -317,6 +317,40 @@ int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err)
 	return 0;
 }
 
+int vm_agent_mount(uint32_t cid, const char *tag, const char *target, bool ro, int timeout_ms,
+		   struct hull_err *err)
+{
+	size_t tl = strlen(tag), pl = strlen(target);
+	uint32_t len = (uint32_t)(4 + tl + 1 + pl + 1);
+	cleanup_free uint8_t *frame = NULL;
+	cleanup_close int fd = -1;
+	uint8_t ack[4];
+	int32_t res;
+	int r;
+
+	if (!tl || tl > HULL_AGENT_MOUNT_TAG_MAX || pl > HULL_AGENT_MOUNT_PATH_MAX)
+		return hull_err_setx(err, EINVAL, "mount %s on %s: too long", tag, target);
+	frame = xcalloc(1, HDR + len);
+	hull_agent_hdr_put(frame, HULL_AGENT_MOUNT, len);
+	hull_agent_put32(frame + HDR, ro ? HULL_AGENT_MOUNT_RO : 0);
+	memcpy(frame + HDR + 4, tag, tl + 1);
+	memcpy(frame + HDR + 4 + tl + 1, target, pl + 1);
+	r = vm_agent_connect(cid, timeout_ms, &fd, NULL, err);
+	if (r < 0)
+		return r;
+	r = fd_write_all(fd, frame, HDR + len);
+	if (r < 0)
+		return hull_err_set(err, -r, "the guest agent: MOUNT");
+	r = read_fixed_frame(fd, HULL_AGENT_ACK, ack, sizeof(ack), now_ms() + timeout_ms, err);
+	if (r < 0)
+		return hull_err_prefix(err, "MOUNT %s", target);
+	res = (int32_t)hull_agent_get32(ack);
+	if (res < 0)
+		return hull_err_set(err, res < -4095 ? EPROTO : -res, "mounting the share on %s in "
+				    "the guest", target);
+	return 0;
+}
+
 /* Frames for the agent, written in order. */
 struct txq {
 	uint8_t *buf;
@@ -421,6 +455,7 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 	case HULL_AGENT_STDIN_EOF:
 	case HULL_AGENT_WINSIZE:
 	case HULL_AGENT_SIGNAL:
+	case HULL_AGENT_MOUNT:
 	case HULL_AGENT_TYPE_COUNT:
 		break;
 	}

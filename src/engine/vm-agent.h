@@ -72,6 +72,13 @@ int vm_agent_ctl_signal(int ctl_wfd, int sig);
  * Returns 0, or -ESRCH when no RUN process lives, or another -errno; err set on failure.
  */
 int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err);
+/*
+ * MOUNT in a session of its own, before RUN: the guest mounts virtio-fs tag on target
+ * (inside the container's root, made when missing; read-only with ro). 0, or -errno with err
+ * naming the target and the guest's errno.
+ */
+int vm_agent_mount(uint32_t cid, const char *tag, const char *target, bool ro, int timeout_ms,
+		   struct hull_err *err);
 
 /*
  * Encode p as a RUN/EXEC payload into buf (cap bytes); returns the length or -EINVAL (too

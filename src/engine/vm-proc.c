@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "engine/vm-agent.h"
+#include "engine/vm-fs.h"
 #include "vmm/api-client.h"
 
 #define VM_CMDLINE "console=ttyS0 quiet panic=-1 hull.root=/dev/vda"
@@ -71,6 +72,7 @@ void vm_api_sock_remove(const char *dir)
 		return;
 	(void)unlink(sock);
 	*strrchr(sock, '/') = '\0';
+	vm_fs_sockets_remove(sock); /* what a killed shim's shares left */
 	(void)rmdir(sock);
 }
 
@@ -152,10 +154,15 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
 	cleanup_free char *vmm = NULL;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *argv[] = { "hull-vmm", "run", "--kernel", v->kernel, "--initrd", v->initrd,
+	const char *argv[20 + 2 * VM_FS_MAX] = { "hull-vmm", "run", "--kernel", v->kernel,
+			       "--initrd", v->initrd,
 			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
 			       "--disk", disk, "--vsock", "auto", "--api-sock", sock, NULL };
+	size_t argc = 18;
 
+	if (v->fs) /* -v: a virtio-fs device per share (vm-fs.h) */
+		vm_fs_args(v->fs, argv, &argc);
+	argv[argc] = NULL;
 	if (n <= 0)
 		_exit(127);
 	self[n] = '\0';

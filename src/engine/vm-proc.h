@@ -14,10 +14,13 @@
 #define VM_FILE_MAX (1U << 20)
 
 /* What vm.json (engine/vmroot.h) says the VM is. */
+struct vm_fs;
+
 struct vm_spec {
 	const char *kernel, *initrd, *root;
 	int64_t mib, cpus;
 	json_t *json;
+	const struct vm_fs *fs; /* the shares' daemons (vm-fs.h), NULL: none */
 };
 
 /* vm.json's values into v (v->json holds them: json_decref it). */

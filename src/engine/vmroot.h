@@ -24,7 +24,9 @@
  * the overlay over it, and the vsock transport it listens on. */
 #define VMROOT_MODULES                                                                      \
 	{ "crc32c_generic", "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport_common",                  \
-	  "vmw_vsock_virtio_transport", NULL }
+	  "vmw_vsock_virtio_transport",                                                \
+	  "fuse", "virtiofs", /* -v: virtio-fs shares (vm-fs.h) */                                \
+	  NULL }
 
 struct vmroot {
 	char *kernel;  /* absolute path of the bzImage */

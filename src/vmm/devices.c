@@ -17,6 +17,7 @@
 #include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
+#include "vmm/virtio/fs.h"
 #include "vmm/virtio/mem.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/pci.h"
@@ -338,6 +339,24 @@ static int net_dev_load(void *dev, struct state_reader *r)
 	return virtio_net_load(dev, r);
 }
 
+static unsigned fs_count(const struct vm_config *cfg)
+{
+	return has_pci(cfg) ? (unsigned)cfg->n_fs : 0;
+}
+
+static int fs_dev_create(struct vm *vm, unsigned idx, void **ret, struct hull_err *err)
+{
+	int sock = vm->fs_sock[idx];
+
+	vm->fs_sock[idx] = -1; /* the device owns it now, on failure too */
+	return virtio_fs_create(vm, &vm->cfg->fs[idx], sock, (struct virtio_pci_dev **)ret, err);
+}
+
+static void fs_dev_free(void *dev)
+{
+	virtio_fs_free(dev);
+}
+
 /* ACPI platforms only (the DSDT names it): every VM with a Linux kernel. */
 static unsigned vmgenid_count(const struct vm_config *cfg)
 {
@@ -483,6 +502,15 @@ static const struct vm_device_ops vmgenid_ops = {
 	.save = vmgenid_dev_save, .load = vmgenid_dev_load,
 };
 
+/*
+ * No save/load: the filesystem's state (open files, FUSE inodes) lives in virtiofsd, so a
+ * snapshot or a migration of a VM with --fs is refused (vm_snapshot, vm_migrate).
+ */
+static const struct vm_device_ops fs_ops = {
+	.name = "virtio-fs", .state_id = 0x18, .count = fs_count, .create = fs_dev_create,
+	.reset = virtio_dev_reset, .free = fs_dev_free,
+};
+
 /* Creation order: the PCI bus before the devices on it; virtio devices in slot order. */
 static const struct vm_device_ops *const device_table[] = {
 	&serial_ops, &rtc_ops, &i8042_ops, &pci_ops, &blk_ops, &rng_ops, &console_ops,
@@ -491,6 +519,7 @@ static const struct vm_device_ops *const device_table[] = {
 	&vsock_ops,
 	&mem_ops,
 	&vmgenid_ops,
+	&fs_ops,
 	&pcihp_ops,
 };
 #define N_KINDS (sizeof(device_table) / sizeof(device_table[0]))

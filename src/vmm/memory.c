@@ -117,7 +117,7 @@ static uint64_t free_hugepages_2m(void)
  * CI's sandbox boot test hung in a soft lockup of the sandbox kernel, and as root only.
  * Returns the fd, or -1 with *ret_anon, or -errno; clears *huge unless it is hugetlbfs.
  */
-static int gmem_backing(uint64_t size, bool *huge, bool *ret_anon)
+static int gmem_backing(uint64_t size, bool *huge, bool *ret_anon, bool need_fd)
 {
 	int fd;
 
@@ -128,13 +128,18 @@ static int gmem_backing(uint64_t size, bool *huge, bool *ret_anon)
 			return fd;
 		*huge = false;
 	}
-	if (shmem_thp_allowed())
+	if (need_fd || shmem_thp_allowed())
 		return gmem_memfd(size, false);
 	*ret_anon = true;
 	return -1;
 }
 
 int gmem_init(struct guest_mem *m, uint64_t size)
+{
+	return gmem_init_shared(m, size, false);
+}
+
+int gmem_init_shared(struct guest_mem *m, uint64_t size, bool need_fd)
 {
 	bool huge, anon;
 	void *p;
@@ -151,7 +156,7 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 	 * (QEMU aligns its RAM the same way).
 	 */
 	huge = size % GMEM_ALIGN == 0 && free_hugepages_2m() >= size / GMEM_ALIGN;
-	fd = gmem_backing(size, &huge, &anon);
+	fd = gmem_backing(size, &huge, &anon, need_fd);
 	if (fd < 0 && !anon)
 		return fd;
 	p = gmem_map_aligned(fd, size, huge);
@@ -159,7 +164,7 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 		/* the pages went to someone else meanwhile: the next backing then */
 		(void)close(fd);
 		huge = false;
-		fd = gmem_backing(size, &huge, &anon);
+		fd = gmem_backing(size, &huge, &anon, need_fd);
 		if (fd < 0 && !anon)
 			return fd;
 		p = gmem_map_aligned(fd, size, false);

@@ -44,6 +44,11 @@ struct guest_mem {
  */
 int gmem_init(struct guest_mem *m, uint64_t size);
 /*
+ * The same, with need_fd always a memfd mapped MAP_SHARED (hugetlbfs, else shmem even without
+ * shmem huge pages): what a vhost-user backend (virtiofsd) needs to map guest RAM itself.
+ */
+int gmem_init_shared(struct guest_mem *m, uint64_t size, bool need_fd);
+/*
  * size bytes of guest RAM mapped copy-on-write (MAP_PRIVATE) from fd, a snapshot's memory
  * file of exactly that size (the caller checks): a restore reads only the pages the guest
  * touches, and never writes the file. m->fd stays -1 (fd is the caller's). 0 or -errno.

@@ -397,6 +397,9 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 	if (vm->mem.hp_size)
 		return hull_err_setx(err, EOPNOTSUPP, "a VM with --memory-hotplug cannot migrate "
 				     "yet (the stream carries RAM only)");
+	if (vm->cfg->n_fs)
+		return hull_err_setx(err, EOPNOTSUPP, "a VM with --fs cannot migrate (its "
+				     "filesystem state lives in virtiofsd)");
 	if (atomic_load(&vm->stop))
 		return hull_err_setx(err, ESRCH, "the VM is stopping");
 	memset(st, 0, sizeof(*st));

@@ -77,6 +77,8 @@ static const struct seccomp_rule device_rules[] = {
 	IOCTL(VHOST_SET_VRING_KICK), IOCTL(VHOST_SET_VRING_CALL), IOCTL(VHOST_SET_VRING_ERR),
 	IOCTL(VHOST_NET_SET_BACKEND), IOCTL(VHOST_VSOCK_SET_GUEST_CID),
 	IOCTL(VHOST_VSOCK_SET_RUNNING),
+	/* vhost-user backends (vmfs18: vhost-user.c): requests and replies on their socket */
+	ANY(sendmsg), ANY(recvfrom),
 	END,
 };
 

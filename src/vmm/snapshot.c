@@ -235,6 +235,10 @@ int vm_snapshot(struct vm *vm, const char *dir, bool resume, struct hull_err *er
 	if (vm->mem.hp_size)
 		return hull_err_setx(err, EOPNOTSUPP, "snapshot: a VM with --memory-hotplug "
 				     "cannot be snapshotted (its virtio-mem region is not saved)");
+	/* virtio-fs: open files and FUSE inodes live in virtiofsd, not in the state stream */
+	if (vm->cfg->n_fs)
+		return hull_err_setx(err, EOPNOTSUPP, "snapshot: a VM with --fs cannot be "
+				     "snapshotted (its filesystem state lives in virtiofsd)");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return hull_err_set(err, errno, "snapshot directory %s", dir);
 	vm_pause(vm);

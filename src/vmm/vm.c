@@ -39,6 +39,8 @@
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/fs.h"
+#include "vmm/vhost-user.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/vsock.h"
 #include "vmm/virtio/net.h"
@@ -283,6 +285,9 @@ static int vm_validate(const struct vm_config *cfg, struct hull_err *err)
 	r = vm_validate_hotplug(cfg, host, err);
 	if (r < 0)
 		return r;
+	r = virtio_fs_config_check(cfg, err);
+	if (r < 0)
+		return r;
 	if (cfg->incoming && migrate_addr_check(cfg->incoming, err) < 0)
 		return hull_err_prefix(err, "--incoming");
 	if (cfg->seccomp_level > 2)
@@ -442,7 +447,7 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 		if (r < 0)
 			return r;
 	} else {
-		r = gmem_init(&vm->mem, cfg->mem_size);
+		r = gmem_init_shared(&vm->mem, cfg->mem_size, cfg->n_fs > 0); /* vhost-user maps it */
 	}
 	if (r < 0)
 		return hull_err_set(err, -r, "allocating %" PRIu64 " MiB of guest memory",
@@ -460,6 +465,13 @@ static int vm_prepare(struct vm *vm, struct hull_err *err)
 	r = vm_vsock_open(vm, err);
 	if (r < 0)
 		return r;
+	/* --fs: before KVM too, so that a missing backend is one line on every host */
+	for (size_t i = 0; i < cfg->n_fs; i++, vm->fs_open++) {
+		vm->fs_sock[i] = vhost_user_connect(cfg->fs[i].socket);
+		if (vm->fs_sock[i] < 0)
+			return hull_err_set(err, -vm->fs_sock[i], "--fs tag=%s: socket %s",
+					    cfg->fs[i].tag, cfg->fs[i].socket);
+	}
 	/* The taps too, before KVM: a wrong --net is one line on every host. */
 	vm->net_be = xcalloc(cfg->n_nets ? cfg->n_nets : 1, sizeof(*vm->net_be));
 	for (size_t i = 0; i < cfg->n_nets; i++) {
@@ -571,6 +583,9 @@ static void vm_free(struct vm *vm)
 	evloop_free(vm->loop);
 	if (vm->vsock_fd >= 0)
 		(void)close(vm->vsock_fd);
+	for (unsigned i = 0; i < vm->fs_open; i++)
+		if (vm->fs_sock[i] >= 0)
+			(void)close(vm->fs_sock[i]); /* those no device took over */
 	if (vm->stop_efd >= 0)
 		(void)close(vm->stop_efd);
 	if (vm->sig_fd >= 0)

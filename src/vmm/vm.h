@@ -70,6 +70,10 @@ struct vm {
 	struct snapshot_chain *snap_chain; /* after a full snapshot: its dirty log (snapshot.h) */
 	int vsock_fd;       /* /dev/vhost-vsock with the CID set (vm_prepare), until the device */
 	uint32_t vsock_cid; /* the guest's CID (0: no vsock) */
+	/* --fs: each backend's socket, connected by vm_prepare (the first fs_open), until the
+	 * device takes it (-1 then) */
+	int fs_sock[VM_MAX_FS];
+	unsigned fs_open;
 
 	/* Counters for vm_config.stats (relaxed atomics: several threads add to them). */
 	atomic_uint_fast64_t n_msi_irqfd, n_msi_ioctl;

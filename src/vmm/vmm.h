@@ -71,6 +71,20 @@ struct vm_hotplug_net {
 	struct vm_net_config net;
 };
 
+/*
+ * --fs tag=TAG,socket=PATH[,queues=N][,queue-size=N]: a virtio-fs device whose requests a
+ * vhost-user backend (virtiofsd) listening on PATH serves (docs/vmm.md "virtio-fs").
+ */
+#define VM_MAX_FS 8
+#define VM_FS_TAG_MAX 36U /* struct virtio_fs_config's tag, not NUL-terminated when full */
+#define VM_FS_MAX_QUEUES 16U
+struct vm_fs_config {
+	const char *tag;
+	const char *socket;
+	unsigned queues;     /* request queues, 1 to VM_FS_MAX_QUEUES (0: 1) */
+	unsigned queue_size; /* a power of two up to 256 (0: 256) */
+};
+
 /* --balloon: a virtio-balloon device (Firecracker's knobs). */
 #define VM_BALLOON_STATS_MAX_S 3600U
 struct vm_balloon_config {
@@ -163,6 +177,8 @@ struct vm_config {
 	 * there (migrate.h), load it, then run the VM.
 	 */
 	const char *incoming;
+	const struct vm_fs_config *fs; /* n_fs of them (at most VM_MAX_FS) */
+	size_t n_fs;
 };
 
 /*

@@ -113,7 +113,7 @@ def leftovers(store):
 # ---- host side: no KVM needed -------------------------------------------------------------
 
 @pytest.mark.parametrize("flags,named", [
-    (["-v", "/tmp:/x"], "-v"),
+    (["--tmpfs", "/x"], "--tmpfs"),
     (["-p", "8080:80"], "-p"),
     (["--network", "bridge"], "--network bridge"),
     (["--device", "/dev/null"], "--device"),

@@ -231,6 +231,8 @@ static void test_agent_rx(void **state)
 		{ HULL_AGENT_STDIN, 1, 0 }, { HULL_AGENT_WINSIZE, 0, 3 },
 		{ HULL_AGENT_STDIN_EOF, 0, 1 }, { HULL_AGENT_SIGNAL, 0, 8 }, { HULL_AGENT_RUN, 0, 23 },
 		{ HULL_AGENT_STDIN_ACK, 0, 4 },
+		/* MOUNT: flags and two strings at least; a tag and a path within their bounds */
+		{ HULL_AGENT_MOUNT, 0, 7 }, { HULL_AGENT_MOUNT, 0, 4 + 36 + 1 + 4096 + 2 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&rx, 0, sizeof(rx));
