@@ -45,11 +45,13 @@
 #include "engine/backend.h"
 #include "engine/config.h"
 #include "engine/vm-agent.h"
+#include "engine/vm-net.h"
 #include "engine/vm-proc.h"
 #include "vmm/api-client.h"
 
 #define VM_POWEROFF_WAIT_MS 10000
 #define VM_EXEC_CONNECT_MS 5000
+#define VM_NETCONF_MS 30000 /* the agent loads nothing more: finding the NIC, rtnetlink */
 
 static char *state_dir(const struct engine_backend *b, const struct ctr *c)
 {
@@ -265,6 +267,7 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
 {
 	struct vm_spec v = { 0 };
+	struct vm_nic nic = { 0 };
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 	cleanup_free char *cf = xasprintf("%s/cid", dir);
 	cleanup_free char *sock = NULL;
@@ -274,13 +277,20 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 
 	*ret_vmm = -1;
 	r = vm_spec_load(c, &v, err);
+	/* the NIC on the container's network (engine/vm-net.h): none with --network none */
+	if (r == 0)
+		r = vm_net_up(c, &nic, err);
+	v.netns = nic.netns;
+	v.net = nic.net;
 	if (r == 0)
 		r = vm_api_sock_make(dir, &sock, err);
 	if (r == 0)
 		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
 	json_decref(v.json);
-	if (r < 0)
+	if (r < 0) {
+		vm_nic_free(&nic);
 		return r;
+	}
 	(void)snprintf(buf, sizeof(buf), "%d\n", (int)*ret_vmm);
 	r = fd_write_file_atomic_at(AT_FDCWD, pf, buf, strlen(buf), 0600);
 	if (r < 0)
@@ -295,6 +305,11 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	}
 	if (r == 0)
 		r = vm_agent_wait(dir, *ret_vmm, cid, &fd, err);
+	/* the guest's address before create says ok: a NIC the guest cannot set up fails it */
+	if (r == 0 && nic.netns &&
+	    (r = vm_agent_netconf(fd, nic.netconf, nic.netconf_len, VM_NETCONF_MS, err)) < 0)
+		(void)close(fd);
+	vm_nic_free(&nic);
 	return r < 0 ? r : fd;
 }
 
@@ -333,6 +348,7 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 		(void)fd_write_all(rep, msg, strlen(msg));
 		if (vmm > 0)
 			(void)vmm_reap(vmm, 0);
+		vm_net_down(c);
 		vm_api_sock_remove(dir);
 		_exit(125);
 	}
@@ -621,6 +637,7 @@ static int vm_remove(const struct engine_backend *b, const struct ctr *c, bool f
 	(void)force;
 	if (vmm > 0)
 		(void)kill(vmm, SIGKILL);
+	vm_net_down(c); /* the tap, before the engine's network teardown takes the namespace */
 	vm_api_sock_remove(dir);
 	r = rm_tree_at(AT_FDCWD, dir);
 	return r < 0 ? hull_err_set(err, -r, "removing %s", dir) : 0;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,8 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[] = { "hull-vmm", "run", "--kernel", v->kernel, "--initrd", v->initrd,
 			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
-			       "--disk", disk, "--vsock", "auto", "--api-sock", sock, NULL };
+			       "--disk", disk, "--vsock", "auto", "--api-sock", sock,
+			       v->net ? "--net" : NULL, v->net, NULL };
 
 	if (n <= 0)
 		_exit(127);
@@ -169,6 +171,20 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 		(void)execv(self, (char **)argv2);
 	}
 	_exit(127);
+}
+
+/* The VM container's network namespace (its tap is there); says why on the console log. */
+static int vmm_enter_netns(const char *netns)
+{
+	int fd = open(netns, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "hull: %s: cannot enter the VM's network namespace: %s\n", netns,
+			strerror(errno));
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
 }
 
 /* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. */
@@ -193,6 +209,8 @@ int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t 
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		(void)fd_close_from_except(3, NULL, 0);
+		if (v->netns && vmm_enter_netns(v->netns) < 0)
+			_exit(127);
 		vmm_exec(v, sock);
 	}
 	*ret = pid;

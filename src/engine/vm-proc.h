@@ -18,6 +18,8 @@ struct vm_spec {
 	const char *kernel, *initrd, *root;
 	int64_t mib, cpus;
 	json_t *json;
+	/* a NIC (engine/vm-net.h; not in vm.json): the VMM runs in netns with --net net */
+	const char *netns, *net;
 };
 
 /* vm.json's values into v (v->json holds them: json_decref it). */
