@@ -7,7 +7,8 @@ Everything runs inside a network namespace the test makes (hull entered with nse
 tests/integration/net/ do), and the end state is compared: links, iptables rules, namespace
 files, IPAM allocations, hull-vmm processes.
 
-Host side, no KVM: --network host / container: refused with one line and nothing left; a taken
+Host side, no KVM: --network host / container: refused with one line and nothing left;
+--mac-address (a container's, and the refusals for both kinds); a taken
 host port refused before any VM boots (at create, and at start); the agent's NETCONF over its
 test socket (hull-agent --unix decodes and acknowledges, applies nothing).
 
@@ -150,6 +151,27 @@ def test_vm_network_refused(nh, mode, cmd):
     assert f"--network {mode}: not with --vm" in r.stderr, r.stderr
     assert r.stdout == ""
     assert nh.state() == before
+
+
+def test_mac_address(nh):
+    """--mac-address, a container's as a VM's (netavark's static_mac): the interface has it,
+    inspect shows it; a bad one or one without a bridge network is one line, nothing made."""
+    nh.run("network", "create", "vnet")
+    mac = "02:00:5e:12:34:56"
+    r = nh.run("run", "--rm", "--network", "vnet", "--mac-address", mac.upper(), "bb", "cat",
+               "/sys/class/net/eth0/address")
+    assert r.stdout == mac + "\n", r
+    before = nh.state()
+    for args, msg in ((["--mac-address", "01:00:5e:00:00:01"], "not a unicast MAC address"),
+                      (["--mac-address", "02:00:5e:12:34"], "not a unicast MAC address"),
+                      (["--mac-address", "00:00:00:00:00:00"], "not a unicast MAC address"),
+                      (["--mac-address", "02:00:5e:12:34:5g"], "not a unicast MAC address"),
+                      (["--network", "none", "--mac-address", mac], "needs a bridge network")):
+        for vm in ([], ["--vm"]):
+            r = nh.run("create", *vm, *args, "bb", "true", check=False)
+            assert r.returncode == 125 and r.stderr.count("\n") == 1, r
+            assert "--mac-address" in r.stderr and msg in r.stderr, r.stderr
+            assert nh.state() == before
 
 
 def listener(nh, port):
@@ -347,14 +369,14 @@ def test_run_vm_on_user_network(nh):
            "-h", "/www")
     before = nh.state()
     nh.run("run", "-d", "--vm", "--name", "vm1", "--network", "vnet", "--network-alias",
-           "vmalias", "--hostname", "vmhost", "--add-host", "extra.test:10.1.2.3", "-p",
+           "vmalias", "--mac-address", "02:42:ac:1f:00:99", "--hostname", "vmhost", "--add-host", "extra.test:10.1.2.3", "-p",
            f"127.0.0.1:{PORT}:80", "bb", "sh", "-c", VM_CMD)
     logs_until(nh, "vm1", "ready")
     # the namespace's host side reaches the guest's httpd through -p
     assert fetch_from_ns(nh, PORT) == "from-the-vm\n"
     ns = nh.inspect("vm1")["NetworkSettings"]
     ip, mac = ns["IPAddress"], ns["MacAddress"]
-    assert ip.count(".") == 3 and ns["Gateway"] and mac, ns
+    assert ip.count(".") == 3 and ns["Gateway"] and mac == "02:42:ac:1f:00:99", ns
     assert ns["Networks"]["vnet"]["IPAddress"] == ip, ns
     assert ns["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]}, ns
     assert f"127.0.0.1:{PORT}->80/tcp" in nh.run("ps").stdout
@@ -396,4 +418,14 @@ def test_run_vm_default_network_and_none(nh):
     assert after["netns"] == [] and after["ipam"] == {} and after["containers"] == []
     r = nh.run("run", "--rm", "--vm", "--network", "none", "bb", "sh", "-c", show).stdout
     assert r.split("\n")[0] == "lo" and "eth0" not in r and "scope global" not in r, r
+    assert nh.state() == after
+    # a killed hull: the monitor and the shim SIGKILLed, the VMM left running in the
+    # namespace; `rm -f` takes the VMM, its tap, the namespace, the address and rules
+    cid = nh.run("run", "-d", "--vm", "bb", "sleep", "1000").stdout.strip()
+    st = json.loads((nh.root / "containers" / cid / "state.json").read_text())
+    assert st["MonitorPid"] > 1 and st["Pid"] > 1, st
+    for pid in (st["MonitorPid"], st["Pid"]):
+        os.kill(pid, signal.SIGKILL)
+    assert vmm_procs(nh.root) != []
+    nh.run("rm", "-f", cid)
     assert nh.state() == after
