@@ -22,6 +22,7 @@
 #include <linux/vm_sockets.h>
 
 #include "agent.h"
+#include "netconf.h"
 
 #define MAX_SESSIONS 16
 #define OUT_HIGH (2 * HULL_AGENT_MAX_PAYLOAD) /* stop reading a process's output above this */
@@ -216,6 +217,25 @@ static void lone_mount(struct session *s, const uint8_t *pl, uint32_t len)
 	s->closing = true;
 }
 
+/* NETCONF (netconf.h): before RUN, on a session that runs nothing; ACK 0 or ERROR. A test
+ * agent (--unix) decodes it and applies nothing. */
+static void netconf(struct session *s, const uint8_t *pl, uint32_t len)
+{
+	struct agent_nic nics[HULL_AGENT_MAX_NICS];
+	char msg[256];
+	const char *why;
+	size_t n;
+
+	if (s->proc || run_state != HULL_AGENT_STATE_IDLE)
+		return session_error(s, "NETCONF: only before RUN");
+	why = agent_netconf_decode(pl, len, nics, &n);
+	if (why)
+		return session_error(s, why);
+	if (pid1 && agent_netconf_apply(nics, n, msg, sizeof(msg)) < 0)
+		return session_error(s, msg);
+	send_u32(s, HULL_AGENT_ACK, 0);
+}
+
 static void stdin_ack(struct proc *p, size_t n, bool now)
 {
 	p->unacked += n;
@@ -259,6 +279,8 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		if (!p->exited)
 			(void)kill(p->c.pid, (int)sig);
 		return;
+	case HULL_AGENT_NETCONF:
+		return netconf(s, pl, len);
 	case HULL_AGENT_STDIN:
 	case HULL_AGENT_STDIN_EOF:
 	case HULL_AGENT_WINSIZE:

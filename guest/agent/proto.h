@@ -71,6 +71,7 @@ enum hull_agent_type {
 	HULL_AGENT_ERROR = 11,    /* agent: a message (not NUL-terminated); the agent closes */
 	HULL_AGENT_ACK = 12,      /* agent: i32 0 or -errno, the answer to a lone SIGNAL */
 	HULL_AGENT_STDIN_ACK = 13, /* agent: u32 STDIN bytes the process took (or were dropped) */
+	HULL_AGENT_NETCONF = 14,  /* host: the guest's NICs (below), before RUN; ACK or ERROR */
 	/*
 	 * host: a session's only frame, before RUN: mount virtio-fs tag TAG on TARGET in the
 	 * container's root. u32 flags (HULL_AGENT_MOUNT_RO), then TAG and TARGET, each
@@ -117,6 +118,27 @@ struct hull_agent_proc_wire {
 	uint16_t reserved; /* 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct hull_agent_proc_wire) == 24, "agent proc header");
+
+/*
+ * NETCONF payload (docs/vm-agent.md "Network"): u16 n_nics (1..HULL_AGENT_MAX_NICS), u16 0,
+ * then n_nics x struct hull_agent_nic_wire. The agent finds each interface by its MAC, sets
+ * the MTU and the addresses, brings it (and lo) up and adds the default routes. Addresses are
+ * in network byte order; a prefix of 0 means no address of that family. It answers ACK {i32 0}
+ * (the session stays open for RUN) or ERROR and closes. Only in the idle state (before RUN).
+ */
+#define HULL_AGENT_MAX_NICS 8u
+
+struct hull_agent_nic_wire {
+	uint8_t mac[6];
+	uint8_t prefix4;  /* 0..32; 0: no IPv4 address */
+	uint8_t prefix6;  /* 0..128; 0: no IPv6 address */
+	uint32_t mtu;     /* little-endian; 0: the driver's, else 68..65535 */
+	uint8_t addr4[4];
+	uint8_t gw4[4];   /* 0.0.0.0: no default route */
+	uint8_t addr6[16];
+	uint8_t gw6[16];  /* ::: no default route */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hull_agent_nic_wire) == 52, "agent NIC entry");
 
 /* Byte-wise little-endian access: payloads come unaligned out of a receive buffer. */
 static inline uint16_t hull_agent_get16(const uint8_t *p)
@@ -174,7 +196,8 @@ static inline int hull_agent_from_host(uint16_t type)
 {
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
-	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_MOUNT;
+	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_NETCONF ||
+	       type == HULL_AGENT_MOUNT;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -194,6 +217,10 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 	case HULL_AGENT_RUN:
 	case HULL_AGENT_EXEC:
 		return len >= sizeof(struct hull_agent_proc_wire);
+	case HULL_AGENT_NETCONF:
+		return len >= 4 && (len - 4) % sizeof(struct hull_agent_nic_wire) == 0 &&
+		       (len - 4) / sizeof(struct hull_agent_nic_wire) >= 1 &&
+		       (len - 4) / sizeof(struct hull_agent_nic_wire) <= HULL_AGENT_MAX_NICS;
 	case HULL_AGENT_MOUNT:
 		return len >= 4 + 2 + 2 && len <= 4 + HULL_AGENT_MOUNT_TAG_MAX + 1 +
 						      HULL_AGENT_MOUNT_PATH_MAX;

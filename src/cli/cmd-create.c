@@ -1,4 +1,5 @@
 /* hull create [flags] IMAGE [CMD...] (the flags of `hull run`) */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ enum {
 	OPT_TMPFS,
 	OPT_VOLUMES_FROM,
 };
+#define OPT_MAC_ADDRESS 0x2100 /* vmnet18's block of long-only ids */
 
 static int env_line(const char *line, void *opaque)
 {
@@ -157,7 +159,24 @@ static int parse_hostname(const char *cmd, const char *arg, struct run_opts *o)
 	return 0;
 }
 
-/* -p, -P, --ip, --dns, --dns-search, --add-host, --network-alias */
+/* "aa:bb:cc:dd:ee:ff": six hex pairs, unicast, not all zero. */
+static bool mac_is_valid(const char *s)
+{
+	unsigned b[6], any = 0;
+	int end = 0;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &end) != 6 || end != 17)
+		return false;
+	for (size_t i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
+			return false;
+		any |= b[i];
+	}
+	return !(b[0] & 1) && any;
+}
+
+/* -p, -P, --ip, --dns, --dns-search, --add-host, --network-alias, --mac-address */
 static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_opts *o)
 {
 	struct hull_err err = { 0 };
@@ -195,6 +214,12 @@ static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_o
 			return cli_usage_error(cmd, "--add-host %s: use HOST:IP (HOST a host name, IP "
 					       "an address or host-gateway)", shown = printable(arg));
 		strv_push(&o->add_host, arg);
+		return 0;
+	case OPT_MAC_ADDRESS:
+		if (!mac_is_valid(arg))
+			return cli_usage_error(cmd, "--mac-address %s: not a unicast MAC address "
+					       "(aa:bb:cc:dd:ee:ff)", shown = printable(arg));
+		o->mac_address = arg;
 		return 0;
 	default:
 		if (!net_name_is_valid(arg))
@@ -260,6 +285,8 @@ static const struct cli_option run_opts[] = {
 	  "add a line to /etc/hosts" },
 	{ "network-alias", required_argument, NULL, OPT_ALIAS, "NAME",
 	  "another name of the container on its network" },
+	{ "mac-address", required_argument, NULL, OPT_MAC_ADDRESS, "MAC",
+	  "the container's MAC address on its network (a VM's NIC too)" },
 	{ "rootfs-copy", no_argument, NULL, OPT_ROOTFS_COPY, NULL,
 	  "copy the image instead of mounting an overlay" },
 	CLI_LIFECYCLE_OPTIONS,
@@ -335,6 +362,7 @@ int cli_run_opts_parse(const char *cmd, int argc, char **argv, struct run_opts *
 		case OPT_DNS_SEARCH:
 		case OPT_ADD_HOST:
 		case OPT_ALIAS:
+		case OPT_MAC_ADDRESS:
 			if (parse_net_opt(cmd, c, optarg, o) != 0)
 				return EXIT_ENGINE;
 			break;

@@ -26,10 +26,6 @@ static const char *vm_refused(const struct run_opts *o)
 		/* -v and --mount: binds and volumes become virtio-fs shares (engine/vm-fs.h) */
 		{ o->tmpfs != NULL, "--tmpfs" },
 		{ o->volumes_from != NULL, "--volumes-from" },
-		{ o->publish != NULL, "-p" },
-		{ o->publish_all, "-P" },
-		{ o->ip != NULL, "--ip" },
-		{ o->aliases != NULL, "--network-alias" },
 		{ o->n_devices > 0, "--device" },
 		{ o->privileged, "--privileged" },
 		{ o->cap_add != NULL, "--cap-add" },
@@ -62,12 +58,12 @@ int cli_vm_check(const char *cmd, struct run_opts *o)
 			return cli_usage_error(cmd, "--kernel %s: only with --vm", o->kernel);
 		return 0;
 	}
-	/* the guest has no network device yet: its own loopback only */
-	if (!o->network)
-		o->network = "none";
-	if (strcmp(o->network, "none") != 0)
-		return cli_usage_error(cmd, "--network %s: not supported with --vm yet (only none)",
-				       o->network);
+	/* a NIC on a bridge network (engine/vm-net.h), or none; a VM has a kernel and a
+	 * network stack of its own: it cannot share another's */
+	if (o->network && (strcmp(o->network, "host") == 0 ||
+			   strncmp(o->network, "container:", 10) == 0))
+		return cli_usage_error(cmd, "--network %s: not with --vm (a VM has its own network "
+				       "stack: use a bridge network or none)", o->network);
 	flag = vm_refused(o);
 	if (!flag && o->n_spec_sets > 0)
 		flag = o->spec_sets[0].name;

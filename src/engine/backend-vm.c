@@ -46,6 +46,7 @@
 #include "engine/config.h"
 #include "engine/vm-agent.h"
 #include "engine/vm-fs.h"
+#include "engine/vm-net.h"
 #include "engine/vm-proc.h"
 #include "vmm/api-client.h"
 #include "vmm/kvm.h"
@@ -53,6 +54,7 @@
 #define VM_POWEROFF_WAIT_MS 10000
 #define VM_MOUNT_WAIT_MS 30000 /* the agent mounting a share (bounds a wedged guest) */
 #define VM_EXEC_CONNECT_MS 5000
+#define VM_NETCONF_MS 30000 /* the agent loads nothing more: finding the NIC, rtnetlink */
 
 static char *state_dir(const struct engine_backend *b, const struct ctr *c)
 {
@@ -283,6 +285,7 @@ static int shim_fs_start(const struct ctr *c, const char *dir, const char *sock,
 static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
 {
 	struct vm_spec v = { 0 };
+	struct vm_nic nic = { 0 };
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 	cleanup_free char *cf = xasprintf("%s/cid", dir);
 	cleanup_free char *sock = NULL;
@@ -292,6 +295,11 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 
 	*ret_vmm = -1;
 	r = vm_spec_load(c, &v, err);
+	/* the NIC on the container's network (engine/vm-net.h): none with --network none */
+	if (r == 0)
+		r = vm_net_up(c, &nic, err);
+	v.netns = nic.netns;
+	v.net = nic.net;
 	if (r == 0)
 		r = vm_api_sock_make(dir, &sock, err);
 	if (r == 0)
@@ -300,8 +308,10 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	if (r == 0)
 		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
 	json_decref(v.json);
-	if (r < 0)
+	if (r < 0) {
+		vm_nic_free(&nic);
 		return r;
+	}
 	(void)snprintf(buf, sizeof(buf), "%d\n", (int)*ret_vmm);
 	r = fd_write_file_atomic_at(AT_FDCWD, pf, buf, strlen(buf), 0600);
 	if (r < 0)
@@ -316,6 +326,10 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	}
 	if (r == 0)
 		r = vm_agent_wait(dir, *ret_vmm, cid, &fd, err);
+	/* the guest's address before create says ok: a NIC the guest cannot set up fails it */
+	if (r == 0 && nic.netns)
+		r = vm_agent_netconf(fd, nic.netconf, nic.netconf_len, VM_NETCONF_MS, err);
+	vm_nic_free(&nic);
 	/* the shares mounted before the process starts (a MOUNT session each) */
 	for (unsigned i = 0; r == 0 && i < shim_fs.n; i++)
 		r = vm_agent_mount(cid, shim_fs.m[i].tag, shim_fs.m[i].target, shim_fs.m[i].ro,
@@ -363,6 +377,7 @@ shim_main(const struct ctr *c, const char *dir, const struct engine_io *io, int 
 		if (vmm > 0)
 			(void)vmm_reap(vmm, 0);
 		vm_fs_stop(&shim_fs);
+		vm_net_down(c);
 		vm_api_sock_remove(dir);
 		_exit(125);
 	}
@@ -660,6 +675,7 @@ static int vm_remove(const struct engine_backend *b, const struct ctr *c, bool f
 	(void)force;
 	if (vmm > 0)
 		(void)kill(vmm, SIGKILL);
+	vm_net_down(c); /* the tap, before the engine's network teardown takes the namespace */
 	vm_api_sock_remove(dir);
 	r = rm_tree_at(AT_FDCWD, dir);
 	return r < 0 ? hull_err_set(err, -r, "removing %s", dir) : 0;

@@ -1,6 +1,7 @@
 #include "engine/network.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -494,10 +495,11 @@ int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *i
 	if (r < 0)
 		return r;
 	if (m != NET_MODE_BRIDGE) {
-		if (o->publish || o->publish_all || o->ip || o->aliases)
+		if (o->publish || o->publish_all || o->ip || o->aliases || o->mac_address)
 			return hull_err_setx(err, EINVAL, "--network %s: %s needs a bridge network",
 					     net_mode_name(m), o->ip ? "--ip" : o->aliases
-					     ? "--network-alias" : "-p/-P");
+					     ? "--network-alias" : o->mac_address ? "--mac-address"
+					     : "-p/-P");
 		/* config.c's /etc/hosts stands unless there are --add-host entries */
 		return m == NET_MODE_HOST || !o->add_host
 			       ? 0 : hosts_write(dir, o->add_host, NULL, "127.0.1.1", hostname, err);
@@ -517,6 +519,14 @@ int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *i
 		      strv_json(o->aliases), "IP", o->ip ? o->ip : "", "Ports", json_incref(ports),
 		      "Dns", strv_json(o->dns), "DnsSearch", strv_json(o->dns_search),
 		      "ExtraHosts", strv_json(o->add_host), "Active", false);
+	/* --mac-address: netavark's static_mac (netavark_opts), lower case as the kernel shows */
+	if (o->mac_address) {
+		cleanup_free char *mac = xstrdup(o->mac_address);
+
+		for (char *c = mac; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		(void)json_object_set_new(v, "Mac", json_string(mac));
+	}
 	r = hosts_write(dir, o->add_host, gw, NULL, NULL, err);
 	if (r == 0)
 		r = resolv_write(dir, o, def, gw, err);

@@ -50,6 +50,7 @@ struct run_opts {
 	char **publish, **dns, **dns_search, **add_host, **aliases;
 	bool publish_all;
 	const char *ip, *netns_path;
+	const char *mac_address; /* --mac-address (checked: aa:bb:cc:dd:ee:ff); NULL: netavark's */
 	const char *binfmt_dir; /* binfmt_misc's mount (engine/arch.h); NULL: the host's */
 	/* security (cli/create-security.c parses, engine/security.c applies): --security-opt
 	 * seccomp= (NULL: the default profile, "unconfined", or a profile file),

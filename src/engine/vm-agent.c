@@ -423,6 +423,44 @@ static int agent_error(struct sess *s, const uint8_t *pl, uint32_t len)
 	return hull_err_setx(s->err, EPROTO, "the guest agent refused: %s", msg);
 }
 
+int vm_agent_netconf(int fd, const uint8_t *payload, uint32_t len, int timeout_ms,
+		     struct hull_err *err)
+{
+	long long deadline = now_ms() + timeout_ms;
+	uint8_t hdr[HDR], pl[512];
+	uint16_t type = 0;
+	uint32_t n = 0;
+	int r;
+
+	if (len > HULL_AGENT_MAX_PAYLOAD)
+		return hull_err_setx(err, EINVAL, "NETCONF: %u bytes: too long", len);
+	hull_agent_hdr_put(hdr, HULL_AGENT_NETCONF, len);
+	r = fd_write_all(fd, hdr, sizeof(hdr));
+	if (r == 0)
+		r = fd_write_all(fd, payload, len);
+	if (r == 0)
+		r = read_exact(fd, hdr, HDR, deadline);
+	if (r < 0)
+		return hull_err_set(err, -r, "the guest agent: NETCONF");
+	if (hull_agent_hdr_get(hdr, &type, &n) < 0 ||
+	    (type != HULL_AGENT_ACK && type != HULL_AGENT_ERROR) ||
+	    (type == HULL_AGENT_ACK && n != 4) || n > sizeof(pl))
+		return hull_err_setx(err, EPROTO, "NETCONF: the guest agent answered a frame of "
+				     "type %u and %u bytes", type, n);
+	r = read_exact(fd, pl, n, deadline);
+	if (r < 0)
+		return hull_err_set(err, -r, "the guest agent: NETCONF");
+	if (type == HULL_AGENT_ERROR) {
+		struct sess s = { .err = err };
+
+		return agent_error(&s, pl, n);
+	}
+	if (hull_agent_get32(pl) != 0)
+		return hull_err_setx(err, EPROTO, "NETCONF: the guest agent answered %d",
+				     (int)hull_agent_get32(pl));
+	return 0;
+}
+
 /* A whole frame from the agent: 0 to go on, or -errno to end the session. */
 static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32_t len)
 {
@@ -456,6 +494,7 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 	case HULL_AGENT_WINSIZE:
 	case HULL_AGENT_SIGNAL:
 	case HULL_AGENT_MOUNT:
+	case HULL_AGENT_NETCONF:
 	case HULL_AGENT_TYPE_COUNT:
 		break;
 	}

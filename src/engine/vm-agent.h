@@ -81,6 +81,14 @@ int vm_agent_mount(uint32_t cid, const char *tag, const char *target, bool ro, i
 		   struct hull_err *err);
 
 /*
+ * Send NETCONF (payload as proto.h lays it out, engine/vm-net.h encodes it) on fd after
+ * HELLO and before RUN, and read the agent's answer: 0 on ACK, -EPROTO with the agent's ERROR
+ * text in err, or another -errno.
+ */
+int vm_agent_netconf(int fd, const uint8_t *payload, uint32_t len, int timeout_ms,
+		     struct hull_err *err);
+
+/*
  * Encode p as a RUN/EXEC payload into buf (cap bytes); returns the length or -EINVAL (too
  * many args/env/gids, too long, a hostname over 64 bytes). Exposed for the unit tests.
  */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,12 +155,16 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
 	cleanup_free char *vmm = NULL;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *argv[20 + 2 * VM_FS_MAX] = { "hull-vmm", "run", "--kernel", v->kernel,
+	const char *argv[22 + 2 * VM_FS_MAX] = { "hull-vmm", "run", "--kernel", v->kernel,
 			       "--initrd", v->initrd,
 			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
 			       "--disk", disk, "--vsock", "auto", "--api-sock", sock, NULL };
 	size_t argc = 18;
 
+	if (v->net) { /* a NIC on the container's network (vm-net.h) */
+		argv[argc++] = "--net";
+		argv[argc++] = v->net;
+	}
 	if (v->fs) /* -v: a virtio-fs device per share (vm-fs.h) */
 		vm_fs_args(v->fs, argv, &argc);
 	argv[argc] = NULL;
@@ -176,6 +181,20 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 		(void)execv(self, (char **)argv2);
 	}
 	_exit(127);
+}
+
+/* The VM container's network namespace (its tap is there); says why on the console log. */
+static int vmm_enter_netns(const char *netns)
+{
+	int fd = open(netns, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "hull: %s: cannot enter the VM's network namespace: %s\n", netns,
+			strerror(errno));
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
 }
 
 /* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. */
@@ -200,6 +219,8 @@ int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t 
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		(void)fd_close_from_except(3, NULL, 0);
+		if (v->netns && vmm_enter_netns(v->netns) < 0)
+			_exit(127);
 		vmm_exec(v, sock);
 	}
 	*ret = pid;

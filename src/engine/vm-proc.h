@@ -21,6 +21,8 @@ struct vm_spec {
 	int64_t mib, cpus;
 	json_t *json;
 	const struct vm_fs *fs; /* the shares' daemons (vm-fs.h), NULL: none */
+	/* a NIC (engine/vm-net.h; not in vm.json): the VMM runs in netns with --net net */
+	const char *netns, *net;
 };
 
 /* vm.json's values into v (v->json holds them: json_decref it). */

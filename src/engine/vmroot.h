@@ -21,10 +21,10 @@
 
 /* The modules the agent needs, beside INITRAMFS_DEFAULT_MODULES (virtio_pci, virtio_blk):
  * the root's file system (erofs needs libcrc32c, whose init needs a crc32c: the generic one),
- * the overlay over it, and the vsock transport it listens on. */
+ * the overlay over it, the vsock transport it listens on, and a NIC's driver (NETCONF). */
 #define VMROOT_MODULES                                                                      \
 	{ "crc32c_generic", "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport_common",                  \
-	  "vmw_vsock_virtio_transport",                                                \
+	  "vmw_vsock_virtio_transport", "virtio_net",                                          \
 	  "fuse", "virtiofs", /* -v: virtio-fs shares (vm-fs.h) */                                \
 	  NULL }
 

@@ -114,8 +114,8 @@ def leftovers(store):
 
 @pytest.mark.parametrize("flags,named", [
     (["--tmpfs", "/x"], "--tmpfs"),
-    (["-p", "8080:80"], "-p"),
-    (["--network", "bridge"], "--network bridge"),
+    (["--network", "host"], "--network host"),
+    (["--network", "container:other"], "--network container:other"),
     (["--device", "/dev/null"], "--device"),
     (["--privileged"], "--privileged"),
     (["--cap-add", "NET_ADMIN"], "--cap-add"),
