@@ -71,6 +71,9 @@ enum hull_agent_type {
 	HULL_AGENT_ERROR = 11,    /* agent: a message (not NUL-terminated); the agent closes */
 	HULL_AGENT_ACK = 12,      /* agent: i32 0 or -errno, the answer to a lone SIGNAL */
 	HULL_AGENT_STDIN_ACK = 13, /* agent: u32 STDIN bytes the process took (or were dropped) */
+	/* host: u64 seconds, u32 nanoseconds: the host's CLOCK_REALTIME, which the agent sets
+	 * (fast18: a guest restored from a warm snapshot wakes with the snapshot's time) */
+	HULL_AGENT_CLOCK = 16,
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -163,7 +166,7 @@ static inline int hull_agent_from_host(uint16_t type)
 {
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
-	       type == HULL_AGENT_SIGNAL;
+	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_CLOCK;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -183,6 +186,8 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 	case HULL_AGENT_RUN:
 	case HULL_AGENT_EXEC:
 		return len >= sizeof(struct hull_agent_proc_wire);
+	case HULL_AGENT_CLOCK:
+		return len == 12;
 	default:
 		return 1;
 	}

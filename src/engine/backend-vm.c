@@ -46,6 +46,7 @@
 #include "engine/config.h"
 #include "engine/vm-agent.h"
 #include "engine/vm-proc.h"
+#include "engine/vm-warm.h"
 #include "vmm/api-client.h"
 
 #define VM_POWEROFF_WAIT_MS 10000
@@ -170,6 +171,7 @@ static int host_pty(const char *console_socket, int *ret_slave, struct hull_err 
  */
 static const int shim_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 static int shim_ctl = -1, shim_tty = -1;
+static bool shim_restored; /* the VM came from the warm snapshot: its clock is the snapshot's */
 
 static void shim_on_signal(int sig)
 {
@@ -240,6 +242,8 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 		agent_proc_of(&p, &a);
 		code = shim_signals(ctl, slave, &a, &err);
 	}
+	if (code == 0 && shim_restored)
+		code = vm_agent_clock(agent, &err);
 	if (code == 0)
 		code = vm_agent_session(agent, false, &a, stdio, ctl[0], &err);
 	if (code < 0)
@@ -261,24 +265,22 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 	return code < 0 ? 125 : code;
 }
 
-/* Steps 1 and 2; writes "ok\n" or "err MSG\n" to rep. Returns the agent connection. */
-static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
+/* The VMM started (booting v, or restoring snap), its pid and CID recorded, the agent's
+ * connection (after its HELLO) in *ret_fd. */
+static int shim_vmm(const struct vm_spec *v, const char *snap, const char *dir, pid_t *ret_vmm,
+		    char **ret_sock, int *ret_fd, struct hull_err *err)
 {
-	struct vm_spec v = { 0 };
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 	cleanup_free char *cf = xasprintf("%s/cid", dir);
-	cleanup_free char *sock = NULL;
 	char buf[32];
 	uint32_t cid = 0;
-	int r, fd = -1;
+	int r;
 
 	*ret_vmm = -1;
-	r = vm_spec_load(c, &v, err);
+	r = vm_api_sock_make(dir, ret_sock, err);
 	if (r == 0)
-		r = vm_api_sock_make(dir, &sock, err);
-	if (r == 0)
-		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
-	json_decref(v.json);
+		r = snap ? vmm_spawn_restore(snap, dir, *ret_sock, ret_vmm, err)
+			 : vmm_spawn(v, dir, *ret_sock, ret_vmm, err);
 	if (r < 0)
 		return r;
 	(void)snprintf(buf, sizeof(buf), "%d\n", (int)*ret_vmm);
@@ -286,7 +288,7 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	if (r < 0)
 		r = hull_err_set(err, -r, "%s", pf);
 	if (r == 0)
-		r = vmm_cid(dir, sock, *ret_vmm, &cid, err);
+		r = vmm_cid(dir, *ret_sock, *ret_vmm, &cid, err);
 	if (r == 0) {
 		(void)snprintf(buf, sizeof(buf), "%u\n", cid);
 		r = fd_write_file_atomic_at(AT_FDCWD, cf, buf, strlen(buf), 0600);
@@ -294,7 +296,88 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 			r = hull_err_set(err, -r, "%s", cf);
 	}
 	if (r == 0)
-		r = vm_agent_wait(dir, *ret_vmm, cid, &fd, err);
+		r = vm_agent_wait(dir, *ret_vmm, cid, ret_fd, err);
+	return r;
+}
+
+/* How this VM started, in <state>/start (docs/engine.md "Fast start"): restored, cold, or
+ * cold+snapshot (this boot built the warm snapshot). */
+static void shim_record_start(const char *dir, const char *how)
+{
+	cleanup_free char *p = xasprintf("%s/start", dir);
+	cleanup_free char *line = xasprintf("%s\n", how);
+
+	(void)fd_write_file_atomic_at(AT_FDCWD, p, line, strlen(line), 0600);
+}
+
+/* A warning of the shim's on the container's stderr (a fallback to a cold boot). */
+static void shim_warn(const char *msg)
+{
+	cleanup_free char *line = xasprintf("hull: warning: %s\n", msg);
+
+	(void)fd_write_all(STDERR_FILENO, line, strlen(line));
+}
+
+/* The restore failed: the VMM and its socket gone; the snapshot too (the next run rebuilds it). */
+static void shim_restore_failed(struct vm_warm *w, const char *dir, pid_t *vmm, char **sock,
+				const struct hull_err *e)
+{
+	cleanup_free char *msg = xasprintf("--vm: the warm snapshot %s did not restore (%s): "
+					   "booting cold", w->dir, e->msg);
+
+	if (*vmm > 0)
+		(void)vmm_reap(*vmm, 0);
+	*vmm = -1;
+	vm_api_sock_remove(dir);
+	free(*sock);
+	*sock = NULL;
+	vm_warm_discard(w);
+	shim_warn(msg);
+}
+
+/* Steps 1 and 2: restore the warm snapshot, else boot (and build the snapshot when this run
+ * holds its lock). Returns the agent connection. */
+static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
+{
+	struct vm_spec v = { 0 };
+	struct vm_warm w = { .lock = -1 };
+	cleanup_free char *vmm = vmm_binary();
+	cleanup_free char *sock = NULL;
+	int r, fd = -1;
+
+	*ret_vmm = -1;
+	r = vm_spec_load(c, &v, err);
+	if (r < 0)
+		return r;
+	vm_warm_plan(&v, vmm, VM_CMDLINE, &w);
+	if (w.mode == VM_WARM_RESTORE) {
+		struct hull_err e2 = { 0 };
+
+		if (shim_vmm(&v, w.dir, dir, ret_vmm, &sock, &fd, &e2) == 0) {
+			shim_record_start(dir, "restored");
+			shim_restored = true;
+			goto out;
+		}
+		shim_restore_failed(&w, dir, ret_vmm, &sock, &e2);
+	}
+	r = shim_vmm(&v, NULL, dir, ret_vmm, &sock, &fd, err);
+	if (r == 0 && w.mode == VM_WARM_BUILD) {
+		struct hull_err e2 = { 0 };
+
+		/* the agent said HELLO (idle): the guest as every run needs it, before RUN */
+		if (vmm_snapshot(sock, w.tmp, &e2) == 0 && vm_warm_publish(&w, &e2) == 0) {
+			shim_record_start(dir, "cold+snapshot");
+		} else {
+			cleanup_free char *why = xasprintf("cold (no warm snapshot: %s)", e2.msg);
+
+			shim_record_start(dir, why);
+		}
+	} else if (r == 0) {
+		shim_record_start(dir, "cold");
+	}
+out:
+	vm_warm_done(&w);
+	json_decref(v.json);
 	return r < 0 ? r : fd;
 }
 
