@@ -300,11 +300,11 @@ static int shim_vmm(const struct vm_spec *v, const char *snap, const char *dir, 
 	return r;
 }
 
-/* How this VM started, in <state>/start (docs/engine.md "Fast start"): restored, cold, or
- * cold+snapshot (this boot built the warm snapshot). */
+/* How this VM started, in the record's vm-start (inspect's "Start", docs/engine.md "Fast
+ * start"): restored, cold, or cold+snapshot (this boot built the warm snapshot). */
 static void shim_record_start(const char *dir, const char *how)
 {
-	cleanup_free char *p = xasprintf("%s/start", dir);
+	cleanup_free char *p = xasprintf("%s/vm-start", dir);
 	cleanup_free char *line = xasprintf("%s\n", how);
 
 	(void)fd_write_file_atomic_at(AT_FDCWD, p, line, strlen(line), 0600);
@@ -354,7 +354,7 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 		struct hull_err e2 = { 0 };
 
 		if (shim_vmm(&v, w.dir, dir, ret_vmm, &sock, &fd, &e2) == 0) {
-			shim_record_start(dir, "restored");
+			shim_record_start(c->dir, "restored");
 			shim_restored = true;
 			goto out;
 		}
@@ -366,14 +366,14 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 
 		/* the agent said HELLO (idle): the guest as every run needs it, before RUN */
 		if (vmm_snapshot(sock, w.tmp, &e2) == 0 && vm_warm_publish(&w, &e2) == 0) {
-			shim_record_start(dir, "cold+snapshot");
+			shim_record_start(c->dir, "cold+snapshot");
 		} else {
 			cleanup_free char *why = xasprintf("cold (no warm snapshot: %s)", e2.msg);
 
-			shim_record_start(dir, why);
+			shim_record_start(c->dir, why);
 		}
 	} else if (r == 0) {
-		shim_record_start(dir, "cold");
+		shim_record_start(c->dir, "cold");
 	}
 out:
 	vm_warm_done(&w);
