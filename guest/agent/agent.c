@@ -261,6 +261,20 @@ static void stdin_data(struct session *s, struct proc *p, const uint8_t *data, u
 	p->in_len += len;
 }
 
+/* The host's wall clock (a guest restored from a snapshot keeps the snapshot's time). */
+static void set_clock(struct session *s, const uint8_t *pl)
+{
+	uint64_t sec = (uint64_t)hull_agent_get32(pl) | (uint64_t)hull_agent_get32(pl + 4) << 32;
+	uint32_t nsec = hull_agent_get32(pl + 8);
+	struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
+
+	if (nsec >= 1000000000u || sec > (uint64_t)INT64_MAX / 2)
+		return session_error(s, "CLOCK: not a time");
+	/* a test agent on the host never sets the host's clock */
+	if (pid1 && clock_settime(CLOCK_REALTIME, &ts) < 0)
+		agent_log("clock_settime: %s", strerror(errno));
+}
+
 static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, uint32_t len)
 {
 	struct proc *p = s->proc;
@@ -295,6 +309,8 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		return;
 	case HULL_AGENT_MOUNT:
 		return lone_mount(s, pl, len);
+	case HULL_AGENT_CLOCK:
+		return set_clock(s, pl);
 	case HULL_AGENT_HELLO:
 	case HULL_AGENT_STDOUT:
 	case HULL_AGENT_STDERR:

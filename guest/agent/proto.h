@@ -78,6 +78,9 @@ enum hull_agent_type {
 	 * NUL-terminated, nothing after. Answered by ACK {i32 0 or -errno}; the agent closes.
 	 */
 	HULL_AGENT_MOUNT = 15,
+	/* host: u64 seconds, u32 nanoseconds: the host's CLOCK_REALTIME, which the agent sets
+	 * (fast18: a guest restored from a warm snapshot wakes with the snapshot's time) */
+	HULL_AGENT_CLOCK = 16,
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -197,7 +200,7 @@ static inline int hull_agent_from_host(uint16_t type)
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
 	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_NETCONF ||
-	       type == HULL_AGENT_MOUNT;
+	       type == HULL_AGENT_MOUNT || type == HULL_AGENT_CLOCK;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -224,6 +227,8 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 	case HULL_AGENT_MOUNT:
 		return len >= 4 + 2 + 2 && len <= 4 + HULL_AGENT_MOUNT_TAG_MAX + 1 +
 						      HULL_AGENT_MOUNT_PATH_MAX;
+	case HULL_AGENT_CLOCK:
+		return len == 12;
 	default:
 		return 1;
 	}

@@ -252,3 +252,20 @@ int bench_vm_boot_files(struct image_store *s, const char *kernel, uint64_t *ret
 	*ret = sum;
 	return 0;
 }
+
+void bench_vm_warm_du(struct image_store *s, const char *rel, uint64_t *ret)
+{
+	cleanup_close int fd = openat(s->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	uint64_t n;
+	DIR *d;
+
+	*ret = 0;
+	if (fd < 0 || !(d = fdopendir(steal_fd(&fd))))
+		return;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "warm-", 5) == 0 && !strstr(e->d_name, ".tmp.") &&
+		    store_du_at(dirfd(d), e->d_name, &n) == 0)
+			*ret += n;
+	closedir(d);
+}

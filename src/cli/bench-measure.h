@@ -34,3 +34,7 @@ double bench_median(double *v, size_t n);
  * built (<store>/vm/initrd-*) and the kernel (kernel, or the newest
  * /boot/vmlinuz-*-amd64 as `hull run --vm` picks it). Returns 0 or -errno. */
 int bench_vm_boot_files(struct image_store *s, const char *kernel, uint64_t *ret);
+
+/* Bytes of the warm snapshots (warm-*) under the store-relative image directory rel
+ * (<store>/vm/<image hex>, engine/vm-warm.h); 0 when there is none. */
+void bench_vm_warm_du(struct image_store *s, const char *rel, uint64_t *ret);

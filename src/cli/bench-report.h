@@ -6,7 +6,8 @@
 
 #include "common/error.h"
 
-enum bench_kind { BENCH_CTR, BENCH_VM, BENCH_KINDS };
+/* BENCH_VM boots cold (HULL_VM_COLD=1), BENCH_VM_WARM restores the warm snapshot */
+enum bench_kind { BENCH_CTR, BENCH_VM, BENCH_VM_WARM, BENCH_KINDS };
 
 enum bench_metric {
 	BENCH_FIRST, /* seconds from `hull run` to the process's first output */

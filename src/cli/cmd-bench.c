@@ -54,7 +54,7 @@ static char **kind_argv(const struct bench_cfg *cfg, enum bench_kind k, const ch
 		strv_push(&v, cli_root);
 	}
 	strv_push(&v, "run");
-	if (k == BENCH_VM) {
+	if (k != BENCH_CTR) {
 		strv_push(&v, "--vm");
 		if (cfg->kernel) {
 			strv_push(&v, "--kernel");
@@ -76,6 +76,22 @@ static char **kind_argv(const struct bench_cfg *cfg, enum bench_kind k, const ch
 	return v;
 }
 
+/* hull with argv as kind k runs it: the cold microVM with HULL_VM_COLD=1 (docs/engine.md
+ * "Fast start"), the restored one without. */
+static int bench_run_kind(const struct bench_cfg *cfg, enum bench_kind k, char *const *argv,
+			  struct bench_run *r)
+{
+	int rc;
+
+	if (k == BENCH_VM)
+		(void)setenv("HULL_VM_COLD", "1", 1);
+	else
+		(void)unsetenv("HULL_VM_COLD");
+	rc = bench_run_hull(cfg->self, argv, r);
+	(void)unsetenv("HULL_VM_COLD");
+	return rc;
+}
+
 /* One `run --rm` of kind k; a failure (exit 125-127, or non-zero where want_zero) marks the
  * kind failed with what hull said. Returns the run's total seconds, or -1. */
 static double timed(const struct bench_cfg *cfg, enum bench_kind k, char *const *cmd,
@@ -83,7 +99,7 @@ static double timed(const struct bench_cfg *cfg, enum bench_kind k, char *const 
 {
 	cleanup_strv char **argv = kind_argv(cfg, k, NULL, cmd);
 	struct bench_run r;
-	int rc = bench_run_hull(cfg->self, argv, &r);
+	int rc = bench_run_kind(cfg, k, argv, &r);
 
 	if (rc < 0 || (r.code >= 125 && r.code <= 127) || (want_zero && r.code != 0)) {
 		res->failed[k] = true;
@@ -184,9 +200,9 @@ static void memory_of(const struct bench_cfg *cfg, struct image_store *st, enum 
 	if (res->failed[k])
 		return;
 	(void)snprintf(name, sizeof(name), "hull-bench-%d-%s", (int)getpid(),
-		       k == BENCH_VM ? "vm" : "ctr");
+		       k == BENCH_VM ? "vm" : k == BENCH_VM_WARM ? "vmw" : "ctr");
 	argv = kind_argv(cfg, k, name, sleep_cmd);
-	if (bench_run_hull(cfg->self, argv, &r) < 0 || r.code != 0) {
+	if (bench_run_kind(cfg, k, argv, &r) < 0 || r.code != 0) {
 		res->failed[k] = true;
 		(void)snprintf(res->why[k], sizeof(res->why[k]), "run -d: %s (exit %d)",
 			       r.err_line, r.code);
@@ -214,7 +230,7 @@ static void disk_of(const struct bench_cfg *cfg, struct image_store *st, struct 
 	struct hull_err err = { 0 };
 	cleanup_strv char **diff_ids = NULL;
 	json_t *config = NULL;
-	uint64_t layers = 0, extra = 0, n;
+	uint64_t layers = 0, extra = 0, warm = 0, n;
 	char rel[96];
 
 	if (image_lookup(st, cfg->image, &info, &err) < 0 ||
@@ -231,12 +247,19 @@ static void disk_of(const struct bench_cfg *cfg, struct image_store *st, struct 
 	res->v[BENCH_CTR][BENCH_DISK] = (double)layers;
 	res->have[BENCH_CTR][BENCH_DISK] = true;
 	(void)snprintf(rel, sizeof(rel), "vm/%s", info.config + strlen("sha256:"));
-	if (!res->failed[BENCH_VM] && store_du_at(st->root_fd, rel, &n) == 0) {
-		extra += n;
+	if (store_du_at(st->root_fd, rel, &n) == 0) {
+		/* the image's directory holds the warm snapshot too: the restored kind's alone */
+		bench_vm_warm_du(st, rel, &warm);
+		extra += n - (warm < n ? warm : n);
 		if (bench_vm_boot_files(st, cfg->kernel, &n) == 0)
 			extra += n;
-		res->v[BENCH_VM][BENCH_DISK] = (double)(layers + extra);
-		res->have[BENCH_VM][BENCH_DISK] = true;
+		for (int k = BENCH_VM; k < BENCH_KINDS; k++) {
+			if (res->failed[k] || (k == BENCH_VM_WARM && !warm))
+				continue;
+			res->v[k][BENCH_DISK] = (double)(layers + extra +
+							 (k == BENCH_VM_WARM ? warm : 0));
+			res->have[k][BENCH_DISK] = true;
+		}
 	}
 	image_info_clear(&info);
 }
@@ -250,8 +273,10 @@ static int compare(const struct bench_cfg *cfg)
 
 	if (cli_store_open("bench", &st) != 0)
 		return EXIT_ENGINE;
+	/* the warm snapshot built (or found) before the rounds: the restored runs time restores */
+	(void)timed(cfg, BENCH_VM_WARM, NULL, false, &res, NULL);
 	for (size_t i = 0; i < cfg->runs; i++)
-		for (int k = 0; k < BENCH_KINDS; k++) /* alternated: container, VM, container... */
+		for (int k = 0; k < BENCH_KINDS; k++) /* alternated: container, cold, restored... */
 			one_round(cfg, (enum bench_kind)k, &s[k], i, &res);
 	for (int k = 0; k < BENCH_KINDS; k++) {
 		times_from(cfg, &s[k], (enum bench_kind)k, &res);

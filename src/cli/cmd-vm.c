@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cmd-vm-agent.h"
+#include "cli/cmd-vm-warm.h"
 #include "cli/cmd-vm-api.h"
 #include "cli/commands.h"
 #include "cli/vm-net.h"
@@ -417,6 +418,7 @@ static void vm_commands(FILE *f)
 	vm_api_commands(f);
 #ifndef HULL_VMM_MAIN
 	fprintf(f, "  %-10s %s\n", "agent", "Run a process in a guest through hull's guest agent.");
+	fprintf(f, "  %-10s %s\n", "warm", "Build the warm snapshot `hull run --vm` restores.");
 #endif
 	fprintf(f, "\nRun '%s %sCOMMAND --help' for a command's options.\n", cli_prog, VM_CMD(""));
 }
@@ -470,6 +472,8 @@ int cmd_vm(int argc, char **argv)
 #ifndef HULL_VMM_MAIN
 		if (strcmp(argv[2], "agent") == 0)
 			return vm_agent_main(2, args);
+		if (strcmp(argv[2], "warm") == 0)
+			return vm_warm_main(2, args);
 #endif
 		if (strcmp(argv[2], "migrate") == 0)
 			return vm_migrate_main(2, args);
@@ -502,6 +506,8 @@ int cmd_vm(int argc, char **argv)
 #ifndef HULL_VMM_MAIN
 	if (strcmp(argv[1], "agent") == 0) /* the guest agent's client: the engine's, not hull-vmm's */
 		return vm_agent_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "warm") == 0)
+		return vm_warm_main(argc - 1, argv + 1);
 #endif
 	if (vm_api_is_verb(argv[1]))
 		return vm_api_main(argc - 1, argv + 1);

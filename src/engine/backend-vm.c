@@ -48,6 +48,7 @@
 #include "engine/vm-fs.h"
 #include "engine/vm-net.h"
 #include "engine/vm-proc.h"
+#include "engine/vm-warm.h"
 #include "vmm/api-client.h"
 #include "vmm/kvm.h"
 
@@ -178,6 +179,7 @@ static struct vm_fs shim_fs;
 
 static const int shim_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 static int shim_ctl = -1, shim_tty = -1;
+static bool shim_restored; /* the VM came from the warm snapshot: its clock is the snapshot's */
 
 static void shim_on_signal(int sig)
 {
@@ -248,6 +250,8 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 		agent_proc_of(&p, &a);
 		code = shim_signals(ctl, slave, &a, &err);
 	}
+	if (code == 0 && shim_restored)
+		code = vm_agent_clock(agent, &err);
 	if (code == 0)
 		code = vm_agent_session(agent, false, &a, stdio, ctl[0], &err);
 	if (code < 0)
@@ -270,54 +274,58 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 	return code < 0 ? 125 : code;
 }
 
-/* -v and --mount: a virtiofsd per share, its socket beside the API socket (vm-fs.h). */
-static int shim_fs_start(const struct ctr *c, const char *dir, const char *sock,
-			 struct hull_err *err)
+/* -v and --mount: a virtiofsd per share (loaded into shim_fs), its socket beside the API
+ * socket (vm-fs.h). */
+static int shim_fs_start(const char *dir, const char *sock, struct hull_err *err)
 {
 	cleanup_free char *rundir = xstrndup(sock, (size_t)(strrchr(sock, '/') - sock));
 	cleanup_free char *log = xasprintf("%s/console.log", dir);
-	int r = vm_fs_load(c->dir, &shim_fs, err);
 
-	return r < 0 ? r : vm_fs_start(&shim_fs, rundir, log, err);
+	return shim_fs.n ? vm_fs_start(&shim_fs, rundir, log, err) : 0;
 }
 
-/* Steps 1 and 2; writes "ok\n" or "err MSG\n" to rep. Returns the agent connection. */
-static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
+/* After the agent's HELLO, before RUN: the guest's NIC (NETCONF on the session) and the
+ * shares (a MOUNT session each). */
+static int shim_guest_setup(const struct vm_nic *nic, int fd, uint32_t cid,
+			    struct hull_err *err)
 {
-	struct vm_spec v = { 0 };
-	struct vm_nic nic = { 0 };
+	int r = 0;
+
+	/* the guest's address before create says ok: a NIC the guest cannot set up fails it */
+	if (nic->netns)
+		r = vm_agent_netconf(fd, nic->netconf, nic->netconf_len, VM_NETCONF_MS, err);
+	for (unsigned i = 0; r == 0 && i < shim_fs.n; i++)
+		r = vm_agent_mount(cid, shim_fs.m[i].tag, shim_fs.m[i].target, shim_fs.m[i].ro,
+				   VM_MOUNT_WAIT_MS, err);
+	return r;
+}
+
+/* The VMM started (booting v, or restoring snap), its pid and CID recorded, the agent's
+ * connection (after its HELLO) in *ret_fd. */
+static int shim_vmm(const struct vm_spec *v, const char *snap, const char *dir, pid_t *ret_vmm,
+		    char **ret_sock, int *ret_fd, uint32_t *ret_cid, struct hull_err *err)
+{
 	cleanup_free char *pf = xasprintf("%s/vmm.pid", dir);
 	cleanup_free char *cf = xasprintf("%s/cid", dir);
-	cleanup_free char *sock = NULL;
 	char buf[32];
 	uint32_t cid = 0;
-	int r, fd = -1;
+	int r;
 
 	*ret_vmm = -1;
-	r = vm_spec_load(c, &v, err);
-	/* the NIC on the container's network (engine/vm-net.h): none with --network none */
+	r = vm_api_sock_make(dir, ret_sock, err);
+	if (r == 0 && !snap)
+		r = shim_fs_start(dir, *ret_sock, err);
 	if (r == 0)
-		r = vm_net_up(c, &nic, err);
-	v.netns = nic.netns;
-	v.net = nic.net;
-	if (r == 0)
-		r = vm_api_sock_make(dir, &sock, err);
-	if (r == 0)
-		r = shim_fs_start(c, dir, sock, err);
-	v.fs = &shim_fs;
-	if (r == 0)
-		r = vmm_spawn(&v, dir, sock, ret_vmm, err);
-	json_decref(v.json);
-	if (r < 0) {
-		vm_nic_free(&nic);
+		r = snap ? vmm_spawn_restore(snap, dir, *ret_sock, ret_vmm, err)
+			 : vmm_spawn(v, dir, *ret_sock, ret_vmm, err);
+	if (r < 0)
 		return r;
-	}
 	(void)snprintf(buf, sizeof(buf), "%d\n", (int)*ret_vmm);
 	r = fd_write_file_atomic_at(AT_FDCWD, pf, buf, strlen(buf), 0600);
 	if (r < 0)
 		r = hull_err_set(err, -r, "%s", pf);
 	if (r == 0)
-		r = vmm_cid(dir, sock, *ret_vmm, &cid, err);
+		r = vmm_cid(dir, *ret_sock, *ret_vmm, &cid, err);
 	if (r == 0) {
 		(void)snprintf(buf, sizeof(buf), "%u\n", cid);
 		r = fd_write_file_atomic_at(AT_FDCWD, cf, buf, strlen(buf), 0600);
@@ -325,19 +333,110 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 			r = hull_err_set(err, -r, "%s", cf);
 	}
 	if (r == 0)
-		r = vm_agent_wait(dir, *ret_vmm, cid, &fd, err);
-	/* the guest's address before create says ok: a NIC the guest cannot set up fails it */
-	if (r == 0 && nic.netns)
-		r = vm_agent_netconf(fd, nic.netconf, nic.netconf_len, VM_NETCONF_MS, err);
-	vm_nic_free(&nic);
-	/* the shares mounted before the process starts (a MOUNT session each) */
-	for (unsigned i = 0; r == 0 && i < shim_fs.n; i++)
-		r = vm_agent_mount(cid, shim_fs.m[i].tag, shim_fs.m[i].target, shim_fs.m[i].ro,
-				   VM_MOUNT_WAIT_MS, err);
+		r = vm_agent_wait(dir, *ret_vmm, cid, ret_fd, err);
+	*ret_cid = cid;
+	return r;
+}
+
+/* How this VM started, in the record's vm-start (inspect's "Start", docs/engine.md "Fast
+ * start"): restored, cold, or cold+snapshot (this boot built the warm snapshot). */
+static void shim_record_start(const char *dir, const char *how)
+{
+	cleanup_free char *p = xasprintf("%s/vm-start", dir);
+	cleanup_free char *line = xasprintf("%s\n", how);
+
+	(void)fd_write_file_atomic_at(AT_FDCWD, p, line, strlen(line), 0600);
+}
+
+/* A warning of the shim's on the container's stderr (a fallback to a cold boot). */
+static void shim_warn(const char *msg)
+{
+	cleanup_free char *line = xasprintf("hull: warning: %s\n", msg);
+
+	(void)fd_write_all(STDERR_FILENO, line, strlen(line));
+}
+
+/* The restore failed: the VMM and its socket gone; the snapshot too (the next run rebuilds it). */
+static void shim_restore_failed(struct vm_warm *w, const char *dir, pid_t *vmm, char **sock,
+				const struct hull_err *e)
+{
+	cleanup_free char *msg = xasprintf("--vm: the warm snapshot %s did not restore (%s): "
+					   "booting cold", w->dir, e->msg);
+
+	if (*vmm > 0)
+		(void)vmm_reap(*vmm, 0);
+	*vmm = -1;
+	vm_api_sock_remove(dir);
+	free(*sock);
+	*sock = NULL;
+	vm_warm_discard(w);
+	shim_warn(msg);
+}
+
+/* Steps 1 and 2: restore the warm snapshot, else boot (and build the snapshot when this run
+ * holds its lock). Returns the agent connection. */
+static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struct hull_err *err)
+{
+	struct vm_spec v = { 0 };
+	struct vm_nic nic = { 0 };
+	struct vm_warm w = { .lock = -1, .mode = VM_WARM_COLD };
+	cleanup_free char *vmm = vmm_binary();
+	cleanup_free char *sock = NULL;
+	uint32_t cid = 0;
+	int r, fd = -1;
+
+	*ret_vmm = -1;
+	r = vm_spec_load(c, &v, err);
+	if (r < 0)
+		return r;
+	/* the NIC on the container's network (engine/vm-net.h): none with --network none; the
+	 * shares of -v and --mount (engine/vm-fs.h) */
+	r = vm_net_up(c, &nic, err);
+	if (r == 0)
+		r = vm_fs_load(c->dir, &shim_fs, err);
+	if (r < 0)
+		goto out;
+	v.netns = nic.netns;
+	v.net = nic.net;
+	v.fs = &shim_fs;
+	/* the warm snapshot has no NIC and no share: a VM with either boots cold */
+	if (!nic.netns && shim_fs.n == 0)
+		vm_warm_plan(&v, vmm, VM_CMDLINE, &w);
+	if (w.mode == VM_WARM_RESTORE) {
+		struct hull_err e2 = { 0 };
+
+		if (shim_vmm(&v, w.dir, dir, ret_vmm, &sock, &fd, &cid, &e2) == 0) {
+			shim_record_start(c->dir, "restored");
+			shim_restored = true;
+			goto out;
+		}
+		shim_restore_failed(&w, dir, ret_vmm, &sock, &e2);
+	}
+	r = shim_vmm(&v, NULL, dir, ret_vmm, &sock, &fd, &cid, err);
+	if (r == 0 && w.mode == VM_WARM_BUILD) {
+		struct hull_err e2 = { 0 };
+
+		/* the agent said HELLO (idle): the guest as every run needs it, before RUN */
+		if (vmm_snapshot(sock, w.tmp, &e2) == 0 && vm_warm_publish(&w, &e2) == 0) {
+			shim_record_start(c->dir, "cold+snapshot");
+		} else {
+			cleanup_free char *why = xasprintf("cold (no warm snapshot: %s)", e2.msg);
+
+			shim_record_start(c->dir, why);
+		}
+	} else if (r == 0) {
+		shim_record_start(c->dir, "cold");
+	}
+	if (r == 0)
+		r = shim_guest_setup(&nic, fd, cid, err);
 	if (r < 0 && fd >= 0) {
 		(void)close(fd);
 		fd = -1;
 	}
+out:
+	vm_nic_free(&nic);
+	vm_warm_done(&w);
+	json_decref(v.json);
 	return r < 0 ? r : fd;
 }
 

@@ -1,11 +1,13 @@
 #include "engine/inspect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
+#include "common/fd.h"
 #include "common/json.h"
 #include "common/strv.h"
 #include "engine/network.h"
@@ -84,6 +86,19 @@ static int mounts_json(const struct ctr *c, json_t **ret, struct hull_err *err)
 	return r;
 }
 
+/* A microVM's start (docs/engine.md "Fast start"): "restored", "cold" or "cold+snapshot",
+ * as its shim recorded it in vm-start. */
+static void vm_start_json(const struct ctr *c, json_t *o)
+{
+	cleanup_free char *p = xasprintf("%s/vm-start", c->dir);
+	cleanup_free char *buf = NULL;
+
+	if (fd_read_file_at(AT_FDCWD, p, 1024, &buf, NULL) < 0)
+		return;
+	buf[strcspn(buf, "\n")] = '\0';
+	(void)json_object_set_new(o, "Start", json_string(buf));
+}
+
 json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
 {
 	json_t *mounts = NULL;
@@ -107,6 +122,7 @@ json_t *engine_inspect_container(struct ctr *c, struct hull_err *err)
 		/* the kind, only for a microVM (hull run --vm): a container's inspect stays docker's */
 		if (c->backend && strcmp(c->backend, "oci") != 0)
 			(void)json_object_set_new(o, "Backend", json_string(c->backend));
+		vm_start_json(c, o);
 		(void)json_object_set_new(o, "RestartCount",
 					  json_integer((json_int_t)c->state.restart_count));
 	}

@@ -289,6 +289,21 @@ int vm_agent_ctl_signal(int ctl_wfd, int sig)
 	return write(ctl_wfd, &rec, sizeof(rec)) == sizeof(rec) ? 0 : -EIO;
 }
 
+int vm_agent_clock(int fd, struct hull_err *err)
+{
+	uint8_t frame[HDR + 12];
+	struct timespec ts;
+	int r;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	hull_agent_hdr_put(frame, HULL_AGENT_CLOCK, 12);
+	hull_agent_put32(frame + HDR, (uint32_t)(uint64_t)ts.tv_sec);
+	hull_agent_put32(frame + HDR + 4, (uint32_t)((uint64_t)ts.tv_sec >> 32));
+	hull_agent_put32(frame + HDR + 8, (uint32_t)ts.tv_nsec);
+	r = fd_write_all(fd, frame, sizeof(frame));
+	return r < 0 ? hull_err_set(err, -r, "the guest agent: CLOCK") : 0;
+}
+
 int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err)
 {
 	cleanup_close int fd = -1;
@@ -495,6 +510,7 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 	case HULL_AGENT_SIGNAL:
 	case HULL_AGENT_MOUNT:
 	case HULL_AGENT_NETCONF:
+	case HULL_AGENT_CLOCK:
 	case HULL_AGENT_TYPE_COUNT:
 		break;
 	}

@@ -67,6 +67,10 @@ int vm_agent_session(int fd, bool exec, const struct vm_agent_proc *p, const int
 int vm_agent_ctl_winsize(int ctl_wfd, uint16_t rows, uint16_t cols);
 int vm_agent_ctl_signal(int ctl_wfd, int sig);
 
+/* CLOCK: the host's wall clock to the agent, which sets it (before RUN, on a connection
+ * after HELLO; a guest restored from a snapshot has the snapshot's time). */
+int vm_agent_clock(int fd, struct hull_err *err);
+
 /*
  * Signal the RUN process of guest cid through a connection of its own (docker kill/stop).
  * Returns 0, or -ESRCH when no RUN process lives, or another -errno; err set on failure.

@@ -24,7 +24,6 @@
 #include "engine/vm-fs.h"
 #include "vmm/api-client.h"
 
-#define VM_CMDLINE "console=ttyS0 quiet panic=-1 hull.root=/dev/vda"
 #define VM_API_WAIT_MS 20000   /* the VMM's API socket answering */
 #define VM_AGENT_WAIT_MS 90000 /* the guest booted to a listening agent */
 
@@ -146,15 +145,49 @@ int vm_spec_load(const struct ctr *c, struct vm_spec *v, struct hull_err *err)
 	return r;
 }
 
-/* hull-vmm beside this hull (src/cli/hull-vmm.c), else this hull's `vm run`. */
-static void vmm_exec(const struct vm_spec *v, const char *sock)
+/* hull-vmm beside this hull (src/cli/hull-vmm.c), else this hull (its `vm` verbs): what
+ * vmm_exec runs, NULL when /proc/self/exe cannot be read. */
+char *vmm_binary(void)
 {
 	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *vmm;
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	vmm = xasprintf("%.*s/hull-vmm", (int)(strrchr(self, '/') - self), self);
+	if (access(vmm, X_OK) == 0)
+		return vmm;
+	free(vmm);
+	return xstrdup(self);
+}
+
+/* argv (argv[0] "hull-vmm", then a verb) through vmm_binary; `hull vm VERB` when that is
+ * hull itself. */
+static void vmm_exec(const char *const *argv, size_t argc)
+{
+	cleanup_free char *bin = vmm_binary();
+	const char **argv2 = xcalloc(argc + 2, sizeof(*argv2));
+	const char *base;
+
+	if (!bin)
+		_exit(127);
+	base = strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin;
+	if (strcmp(base, "hull-vmm") == 0)
+		(void)execv(bin, (char **)argv);
+	argv2[0] = "hull";
+	argv2[1] = "vm";
+	memcpy(argv2 + 2, argv + 1, argc * sizeof(argv[0]));
+	(void)execv(bin, (char **)argv2);
+	_exit(127);
+}
+
+static void vmm_exec_boot(const struct vm_spec *v, const char *sock)
+{
 	cleanup_free char *mem = xasprintf("%" PRId64 "M", v->mib);
 	cleanup_free char *cpus = xasprintf("%" PRId64, v->cpus);
 	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
-	cleanup_free char *vmm = NULL;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[22 + 2 * VM_FS_MAX] = { "hull-vmm", "run", "--kernel", v->kernel,
 			       "--initrd", v->initrd,
 			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
@@ -168,19 +201,7 @@ static void vmm_exec(const struct vm_spec *v, const char *sock)
 	if (v->fs) /* -v: a virtio-fs device per share (vm-fs.h) */
 		vm_fs_args(v->fs, argv, &argc);
 	argv[argc] = NULL;
-	if (n <= 0)
-		_exit(127);
-	self[n] = '\0';
-	vmm = xasprintf("%.*s/hull-vmm", (int)(strrchr(self, '/') - self), self);
-	(void)execv(vmm, (char **)argv);
-	/* hull vm run ...: the same options */
-	{
-		const char *argv2[ARRAY_SIZE(argv) + 1] = { "hull", "vm" };
-
-		memcpy(argv2 + 2, argv + 1, sizeof(argv) - sizeof(argv[0]));
-		(void)execv(self, (char **)argv2);
-	}
-	_exit(127);
+	vmm_exec(argv, argc);
 }
 
 /* The VM container's network namespace (its tap is there); says why on the console log. */
@@ -197,9 +218,10 @@ static int vmm_enter_netns(const char *netns)
 	return 0;
 }
 
-/* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. */
-int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t *ret,
-		     struct hull_err *err)
+/* Fork the VMM: stdin /dev/null, stdout and stderr the console log, no other fd. It boots
+ * v, or with restore set restores that snapshot directory (its own CID and socket). */
+static int vmm_fork(const struct vm_spec *v, const char *restore, const char *dir,
+		    const char *sock, pid_t *ret, struct hull_err *err)
 {
 	cleanup_free char *log = xasprintf("%s/console.log", dir);
 	cleanup_close int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -213,18 +235,50 @@ int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t 
 	if (pid < 0)
 		return hull_err_set(err, errno, "fork");
 	if (pid == 0) {
+		const char *argv[] = { "hull-vmm", "restore", restore, "--vsock", "auto",
+				       "--api-sock", sock, NULL };
+
 		(void)sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		(void)fd_close_from_except(3, NULL, 0);
+		if (restore)
+			vmm_exec(argv, ARRAY_SIZE(argv) - 1);
 		if (v->netns && vmm_enter_netns(v->netns) < 0)
 			_exit(127);
-		vmm_exec(v, sock);
+		vmm_exec_boot(v, sock);
 	}
 	*ret = pid;
 	return 0;
+}
+
+int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t *ret,
+	      struct hull_err *err)
+{
+	return vmm_fork(v, NULL, dir, sock, ret, err);
+}
+
+int vmm_spawn_restore(const char *snap, const char *dir, const char *sock, pid_t *ret,
+		      struct hull_err *err)
+{
+	return vmm_fork(NULL, snap, dir, sock, ret, err);
+}
+
+/* A full snapshot of the running VM into out (PUT /snapshot/create), which it resumes. */
+int vmm_snapshot(const char *sock, const char *out, struct hull_err *err)
+{
+	cleanup_json json_t *o = json_pack("{s:s, s:s, s:b}", "snapshot_path", out,
+					   "snapshot_type", "Full", "resume", 1);
+	cleanup_free char *body = hjson_dump(o, JSON_COMPACT);
+	cleanup_free char *reply = NULL;
+	int code = 0;
+	int r = api_client_request(sock, "PUT", "/snapshot/create", body, &code, &reply, err);
+
+	if (r == 0 && code / 100 != 2)
+		r = hull_err_setx(err, EIO, "snapshot: the VMM answered %d: %s", code, reply);
+	return r;
 }
 
 /* The console's last line (the state goes with a failed create: the error carries it). */

@@ -12,6 +12,7 @@
 #include "engine/record.h"
 
 #define VM_FILE_MAX (1U << 20)
+#define VM_CMDLINE "console=ttyS0 quiet panic=-1 hull.root=/dev/vda"
 
 /* What vm.json (engine/vmroot.h) says the VM is. */
 struct vm_fs;
@@ -44,6 +45,13 @@ int vm_read_cid(const char *dir, uint32_t *ret, struct hull_err *err);
 /* Fork hull-vmm for v: stdin /dev/null, stdout and stderr <dir>/console.log, no other fd. */
 int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t *ret,
 	      struct hull_err *err);
+/* The same VMM restoring the snapshot directory snap (--vsock auto, its own socket). */
+int vmm_spawn_restore(const char *snap, const char *dir, const char *sock, pid_t *ret,
+		      struct hull_err *err);
+/* What vmm_spawn runs: hull-vmm beside this hull, else this hull (heap; NULL: unknown). */
+char *vmm_binary(void);
+/* A full snapshot of the VM behind sock into the directory out; the VM resumes. */
+int vmm_snapshot(const char *sock, const char *out, struct hull_err *err);
 /* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
 int vmm_cid(const char *dir, const char *sock, pid_t vmm, uint32_t *ret, struct hull_err *err);
 /* Connect to the agent a second at a time while the VMM lives (VM_AGENT_WAIT_MS at most);

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -233,6 +234,8 @@ static void test_agent_rx(void **state)
 		{ HULL_AGENT_STDIN_ACK, 0, 4 },
 		/* MOUNT: flags and two strings at least; a tag and a path within their bounds */
 		{ HULL_AGENT_MOUNT, 0, 7 }, { HULL_AGENT_MOUNT, 0, 4 + 36 + 1 + 4096 + 2 },
+		{ HULL_AGENT_STDIN_ACK, 0, 4 }, { HULL_AGENT_CLOCK, 0, 11 },
+		{ HULL_AGENT_CLOCK, 0, 13 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&rx, 0, sizeof(rx));
@@ -424,6 +427,33 @@ static void test_session_hostile(void **state)
 	close(out);
 }
 
+/* CLOCK (a restored guest's wall clock): the client's frame, read by the agent's reader. */
+static void test_clock_frame(void **state)
+{
+	static struct agent_rx rx;
+	struct hull_err err = { 0 };
+	struct timespec ts;
+	const uint8_t *pl;
+	uint16_t type;
+	uint32_t len;
+	uint64_t sec;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vm_agent_clock(sv[0], &err), 0);
+	memset(&rx, 0, sizeof(rx));
+	assert_int_equal(fake_read(sv[1], &rx, &type, &pl, &len), 1);
+	assert_int_equal(type, HULL_AGENT_CLOCK);
+	assert_int_equal(len, 12);
+	sec = (uint64_t)hull_agent_get32(pl) | (uint64_t)hull_agent_get32(pl + 4) << 32;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	assert_true(sec <= (uint64_t)ts.tv_sec && sec + 60 >= (uint64_t)ts.tv_sec);
+	assert_true(hull_agent_get32(pl + 8) < 1000000000u);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_hello(void **state)
 {
 	struct vm_agent_hello h;
@@ -459,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_session_echo),
 		cmocka_unit_test(test_session_hostile),
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_clock_frame),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
