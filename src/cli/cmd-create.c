@@ -219,7 +219,11 @@ static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_o
 		if (!mac_is_valid(arg))
 			return cli_usage_error(cmd, "--mac-address %s: not a unicast MAC address "
 					       "(aa:bb:cc:dd:ee:ff)", shown = printable(arg));
-		o->mac_address = arg;
+		/* lower case, as the kernel and inspect show it (netavark's static_mac); kept
+		 * for the process's life, as argv */
+		o->mac_address = xstrdup(arg);
+		for (char *c = (char *)o->mac_address; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
 		return 0;
 	default:
 		if (!net_name_is_valid(arg))

@@ -1,7 +1,6 @@
 #include "engine/network.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -519,14 +518,8 @@ int engine_net_create(struct image_store *s, const struct run_opts *o, json_t *i
 		      strv_json(o->aliases), "IP", o->ip ? o->ip : "", "Ports", json_incref(ports),
 		      "Dns", strv_json(o->dns), "DnsSearch", strv_json(o->dns_search),
 		      "ExtraHosts", strv_json(o->add_host), "Active", false);
-	/* --mac-address: netavark's static_mac (netavark_opts), lower case as the kernel shows */
-	if (o->mac_address) {
-		cleanup_free char *mac = xstrdup(o->mac_address);
-
-		for (char *c = mac; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		(void)json_object_set_new(v, "Mac", json_string(mac));
-	}
+	if (o->mac_address) /* netavark's static_mac (netavark_opts); lower case from the CLI */
+		(void)json_object_set_new(v, "Mac", json_string(o->mac_address));
 	r = hosts_write(dir, o->add_host, gw, NULL, NULL, err);
 	if (r == 0)
 		r = resolv_write(dir, o, def, gw, err);

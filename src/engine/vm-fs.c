@@ -114,8 +114,8 @@ static void __attribute__((noreturn)) daemon_exec(const struct vm_fs_mount *m, p
 		      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		      mount(m->source, m->source, NULL, MS_BIND | MS_REC, NULL) < 0 ||
 		      mount(NULL, m->source, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)) {
-		dprintf(STDERR_FILENO, "hull: virtiofsd for %s: read-only bind: %s\n", m->source,
-			strerror(errno));
+		dprintf(out, "hull: virtiofsd for %s: read-only bind: %s\n", m->source,
+			strerror(errno)); /* out: the console log, as fd 2 now */
 		_exit(127);
 	}
 	/*
@@ -125,8 +125,8 @@ static void __attribute__((noreturn)) daemon_exec(const struct vm_fs_mount *m, p
 	 */
 	execl(VM_FS_DAEMON, "virtiofsd", sock, "-o", src, "-o", "cache=auto", "-o",
 	      "sandbox=chroot", "-o", "log_level=err", (char *)NULL);
-	dprintf(STDERR_FILENO, "hull: %s: %s (install qemu-system-common)\n", VM_FS_DAEMON,
-		strerror(errno));
+	dprintf(out, "hull: %s: %s (install qemu-system-common)\n", VM_FS_DAEMON,
+		strerror(errno)); /* out: the console log, as fd 2 now */
 	_exit(127);
 }
 

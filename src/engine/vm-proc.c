@@ -210,8 +210,11 @@ static int vmm_enter_netns(const char *netns)
 	int fd = open(netns, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "hull: %s: cannot enter the VM's network namespace: %s\n", netns,
-			strerror(errno));
+		/* fd 2 is the console log here (vmm_fork), which create's error quotes */
+		cleanup_free char *msg = xasprintf("hull: %s: cannot enter the VM's network "
+						   "namespace: %s\n", netns, strerror(errno));
+
+		(void)fd_write_all(STDERR_FILENO, msg, strlen(msg));
 		return -1;
 	}
 	(void)close(fd);
