@@ -124,9 +124,10 @@ static char *image_dir(const struct vm_spec *v)
 	return slash ? xstrndup(v->root, (size_t)(slash - v->root)) : NULL;
 }
 
-/* Holding the lock: what earlier builds left (temporary directories, other keys' snapshots:
- * a changed kernel or VMM makes them stale for good). */
-static void remove_leftovers(const char *idir, const char *keep)
+/* Holding the lock: what earlier builds left (temporary directories of builders that died)
+ * and the damaged snapshot of this key. Other keys' snapshots stay (another -m or --cpus of
+ * the same image may be in use); they go with the image. */
+static void remove_leftovers(const char *idir, const char *dir)
 {
 	DIR *d = opendir(idir);
 	struct dirent *e;
@@ -136,12 +137,13 @@ static void remove_leftovers(const char *idir, const char *keep)
 	while ((e = readdir(d))) {
 		cleanup_free char *p = NULL;
 
-		if (strncmp(e->d_name, "warm-", 5) != 0 || (keep && strcmp(e->d_name, keep) == 0))
+		if (strncmp(e->d_name, "warm-", 5) != 0 || !strstr(e->d_name, ".tmp."))
 			continue;
 		p = xasprintf("%s/%s", idir, e->d_name);
 		(void)rm_tree_at(AT_FDCWD, p);
 	}
 	(void)closedir(d);
+	(void)rm_tree_at(AT_FDCWD, dir);
 }
 
 static int lock_try(const char *idir)
@@ -176,7 +178,7 @@ static void plan_build(struct vm_warm *w, const struct vm_spec *v, const char *i
 		w->mode = VM_WARM_RESTORE;
 		return;
 	}
-	remove_leftovers(idir, NULL);
+	remove_leftovers(idir, w->dir);
 	w->tmp = xasprintf("%s.tmp.%d", w->dir, (int)getpid());
 	if (mkdir(w->tmp, 0700) < 0) {
 		free(w->tmp);

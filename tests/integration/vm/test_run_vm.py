@@ -413,6 +413,7 @@ def test_bench_compare_both_kinds(store, tmp_path):
     r = store.run("bench", "compare", "--runs", "1", "--cpu-loops", "20000", "--io-mib", "4",
                   "--budget", "2g", "--svg", str(svg), "bb", "echo", "ready",
                   timeout=4 * RUN_TIMEOUT)
+    print(r.stdout)  # the table, for docs/performance.md (with -s)
     rows = {}
     for line in r.stdout.splitlines():
         cells = line[36:].split()
