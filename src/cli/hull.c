@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "engine/vm-warm.h"
 #include "cli/opt.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -222,6 +223,13 @@ int main(int argc, char **argv)
 	int c, i;
 
 	cli_prog = "hull";
+	/* HULL_VM_COLD=1: run --vm boots cold, no warm snapshot used or built (docs/engine.md
+	 * "Fast start"; bench compare's cold column) */
+	{
+		const char *cold = getenv("HULL_VM_COLD");
+
+		vm_warm_set_cold(cold && *cold && strcmp(cold, "0") != 0);
+	}
 	while ((c = cli_getopt(argc, argv, &hull_cmd)) != -1) {
 		switch (c) {
 		case 'r':

@@ -188,18 +188,24 @@ static void plan_build(struct vm_warm *w, const struct vm_spec *v, const char *i
 	w->mode = VM_WARM_BUILD;
 }
 
+static bool force_cold;
+
+void vm_warm_set_cold(bool on)
+{
+	force_cold = on;
+}
+
 void vm_warm_plan(const struct vm_spec *v, const char *vmm, const char *cmdline,
 		  struct vm_warm *w)
 {
 	cleanup_free char *idir = image_dir(v);
 	struct hull_err err = { 0 };
-	const char *cold = getenv("HULL_VM_COLD");
 	char hash[17];
 
 	memset(w, 0, sizeof(*w));
 	w->lock = -1;
 	w->mode = VM_WARM_COLD;
-	if ((cold && *cold && strcmp(cold, "0") != 0) || !idir ||
+	if (force_cold || !idir ||
 	    vm_warm_key_text(v, vmm, cmdline, &w->key_text, &err) < 0)
 		return;
 	vm_warm_key_hash(w->key_text, hash);

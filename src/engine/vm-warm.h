@@ -41,7 +41,7 @@ int vm_warm_check(const char *dir, const char *key_text, int64_t mib, int64_t cp
 		  struct hull_err *err);
 
 enum vm_warm_mode {
-	VM_WARM_COLD,    /* boot, no snapshot (HULL_VM_COLD=1, or another run builds it) */
+	VM_WARM_COLD,    /* boot, no snapshot (vm_warm_set_cold, or another run builds it) */
 	VM_WARM_RESTORE, /* restore w->dir */
 	VM_WARM_BUILD,   /* boot, snapshot into w->tmp, then vm_warm_publish */
 };
@@ -54,6 +54,10 @@ struct vm_warm {
 	int lock;       /* warm.lock, held while building */
 	char why[256];  /* a snapshot found unusable and removed: why (for a log line) */
 };
+
+/* Every later vm_warm_plan of this process says VM_WARM_COLD (hull's HULL_VM_COLD=1: the CLI
+ * reads the environment, the library takes the knob). */
+void vm_warm_set_cold(bool on);
 
 /* What this run does (the state under the image's directory, the root's). Never fails: any
  * trouble is VM_WARM_COLD with why set. */
