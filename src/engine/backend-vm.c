@@ -511,12 +511,18 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 								       b->state_root));
 	char buf[HULL_ERR_MSG_MAX + 8];
 	int rep[2] = { -1, -1 }, ctl[2] = { -1, -1 }, status;
+	struct vm_fs shares = { 0 };
 	ssize_t n;
 	pid_t pid;
 
-	/* Before anything is built or started: on a host whose KVM is a software one (PVM, no
-	 * vmx/svm) the guest would boot ~1000x slower and the VMM refuses it anyway, after other
-	 * checks that would name a lesser cause first (e.g. a missing /dev/vhost-vsock). */
+	/* Bad input first (a -v of a file: the shares as the shim will load them), then, before
+	 * anything is built or started: on a host whose KVM is a software one (PVM, no vmx/svm)
+	 * the guest would boot ~1000x slower and the VMM refuses it anyway, after other checks
+	 * that would name a lesser cause first (e.g. a missing /dev/vhost-vsock). */
+	status = vm_fs_load(c->dir, &shares, err);
+	vm_fs_stop(&shares);
+	if (status < 0)
+		return hull_err_prefix(err, "container %s", c->name);
 	if (kvm_host_lacks_hw_virt(NULL))
 		return hull_err_setx(err, ENOTSUP, "container %s: --vm: this host's CPU has no vmx/svm "
 				     "flag, so its KVM (if any) is a software one (PVM) and a guest "
