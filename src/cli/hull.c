@@ -1,4 +1,5 @@
 /* hull: the daemonless docker/podman-style front door. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,12 +7,13 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "engine/vm-warm.h"
 #include "cli/opt.h"
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/strv.h"
+#include "engine/vm-proc.h"
+#include "engine/vm-warm.h"
 #include "image/store.h"
 
 struct hull_cmd {
@@ -217,19 +219,34 @@ static int help_cmd(int argc, char **argv)
 	return cmd->fn(n, args);
 }
 
+/* The environment's knobs for the engine's VM backend (docs/engine.md "`hull run --vm`"):
+ * HULL_VM_COLD=1 boots cold, no warm snapshot used or built ("Fast start"; bench compare's
+ * cold column); HULL_VM_AGENT_TIMEOUT=SECONDS waits that long for the guest's agent (90 s). */
+static int env_knobs(void)
+{
+	const char *cold = getenv("HULL_VM_COLD");
+	const char *t = getenv("HULL_VM_AGENT_TIMEOUT");
+	char *end = NULL;
+	long v = t ? strtol(t, &end, 10) : 0;
+
+	vm_warm_set_cold(cold && *cold && strcmp(cold, "0") != 0);
+	if (t && (end == t || *end || v < 1 || v > 86400)) {
+		fprintf(stderr, "hull: HULL_VM_AGENT_TIMEOUT=%s: not a number of seconds (1 to "
+			"86400)\n", t);
+		return -EINVAL;
+	}
+	vm_agent_wait_set((int)v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct hull_cmd *cmd;
 	int c, i;
 
 	cli_prog = "hull";
-	/* HULL_VM_COLD=1: run --vm boots cold, no warm snapshot used or built (docs/engine.md
-	 * "Fast start"; bench compare's cold column) */
-	{
-		const char *cold = getenv("HULL_VM_COLD");
-
-		vm_warm_set_cold(cold && *cold && strcmp(cold, "0") != 0);
-	}
+	if (env_knobs() < 0)
+		return EXIT_ENGINE;
 	while ((c = cli_getopt(argc, argv, &hull_cmd)) != -1) {
 		switch (c) {
 		case 'r':

@@ -341,11 +341,18 @@ int vmm_cid(const char *dir, const char *sock, pid_t vmm, uint32_t *ret,
 	return hull_err_setx(err, ETIMEDOUT, "the VMM's API %s did not answer", sock);
 }
 
+static int agent_wait_ms = VM_AGENT_WAIT_MS;
+
+void vm_agent_wait_set(int seconds)
+{
+	agent_wait_ms = seconds > 0 ? seconds * 1000 : VM_AGENT_WAIT_MS;
+}
+
 /* Connect to the agent, a second at a time, while the VMM lives. */
 int vm_agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd,
 		      struct hull_err *err)
 {
-	long long end = vm_now_ms() + VM_AGENT_WAIT_MS;
+	long long end = vm_now_ms() + agent_wait_ms;
 	int status;
 
 	for (;;) {
@@ -364,7 +371,7 @@ int vm_agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd,
 			cleanup_free char *tail = vm_console_tail(dir);
 
 			return hull_err_setx(err, ETIMEDOUT, "the guest agent never became ready "
-					     "(%d s): %s", VM_AGENT_WAIT_MS / 1000, tail);
+					     "(%d s): %s", agent_wait_ms / 1000, tail);
 		}
 	}
 }

@@ -54,8 +54,11 @@ char *vmm_binary(void);
 int vmm_snapshot(const char *sock, const char *out, struct hull_err *err);
 /* The CID the VMM picked (--vsock auto), from its API; fails when it exits meanwhile. */
 int vmm_cid(const char *dir, const char *sock, pid_t vmm, uint32_t *ret, struct hull_err *err);
-/* Connect to the agent a second at a time while the VMM lives (VM_AGENT_WAIT_MS at most);
- * errors quote the console's last line. */
+/* Connect to the agent a second at a time while the VMM lives (90 s at most, or what
+ * vm_agent_wait_set gave); errors quote the console's last line. */
 int vm_agent_wait(const char *dir, pid_t vmm, uint32_t cid, int *ret_fd, struct hull_err *err);
+/* Every later vm_agent_wait of this process waits this long (seconds; 0: the default): hull's
+ * HULL_VM_AGENT_TIMEOUT, for slow hosts such as the sandbox's nested KVM under TCG. */
+void vm_agent_wait_set(int seconds);
 /* Reap the VMM, waiting grace_ms for the guest's power-off before SIGKILL; its wait status. */
 int vmm_reap(pid_t vmm, int grace_ms);

@@ -199,6 +199,19 @@ def foreign_copy(store, tmp_path, arch, name):
     return name
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "12x", "", "86401"])
+def test_vm_agent_timeout_knob_checked(store, value):
+    """HULL_VM_AGENT_TIMEOUT (the wait for the guest's agent) is checked where it enters: a
+    bad value is one line naming it, exit 125, for any command."""
+    env = dict(store.env, HULL_VM_AGENT_TIMEOUT=value)
+    r = subprocess.run([store.hull, "ps"], capture_output=True, text=True, env=env)
+    assert r.returncode == 125, r
+    assert r.stderr == f"hull: HULL_VM_AGENT_TIMEOUT={value}: not a number of seconds " \
+        "(1 to 86400)\n", r.stderr
+    env["HULL_VM_AGENT_TIMEOUT"] = "30"
+    assert subprocess.run([store.hull, "ps"], capture_output=True, env=env).returncode == 0
+
+
 def test_vm_foreign_architecture_refused(store, tmp_path):
     """An arm64 image with --vm: one line naming its platform and the host's (the guest boots
     the host's kernel; qemu-user's remedy for containers does not apply), exit 125, nothing
