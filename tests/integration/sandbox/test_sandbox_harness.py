@@ -263,3 +263,55 @@ def test_run_pytest_resumes_after_the_vm_stops_in_a_test(sandbox_available, tmp_
     assert not (out / ".sandbox-progress.jsonl").exists()
     assert subprocess.run(["pgrep", "-f", f"path={out},mount_tag=results"],
                           capture_output=True).returncode != 0
+
+
+HANG_TESTS = r'''
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.sandbox
+MARK = pathlib.Path(__file__).with_name("hung-once")
+
+
+def test_a():
+    pass
+
+
+def test_b_hangs_the_vm_once():
+    if not MARK.exists():
+        MARK.write_text("x")
+        os.sync()
+        # the guest init's heartbeat stopped: the host sees a guest that stopped responding
+        subprocess.run(["sh", "-c", 'for p in $(pgrep -x -f "/bin/busybox sh /init"); do '
+                        '[ "$p" = 1 ] || kill -STOP "$p"; done'], check=True)
+        time.sleep(600)
+
+
+def test_c_cpus():
+    pathlib.Path(__file__).with_name("cpus").write_text(str(os.cpu_count()))
+'''
+
+
+def test_run_pytest_resumes_after_a_hung_vm(sandbox_available, tmp_path):
+    """A VM that stops responding in a test: the tests that had not ended (that one included)
+    run in a new VM with -smp 1, not the whole suite again; all pass."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "test_hang_fake.py").write_text(HANG_TESTS)
+    xml = out / "sandbox.xml"
+    env = dict(os.environ, HULL_SANDBOX_HANG_TIMEOUT="20")
+    r = subprocess.run([str(SANDBOX_RUN_PYTEST), str(xml), str(out / "test_hang_fake.py")],
+                       capture_output=True, text=True, timeout=900, cwd=str(REPO), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "the guest stopped responding" in r.stderr, r.stderr
+    assert r.stderr.count("running the tests that had not ended in a new VM") == 1, r.stderr
+    assert "2 VMs ran the suite; 0 failed in all" in r.stderr, r.stderr
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "0", "0")
+    assert (out / "cpus").read_text() == "1"  # the resumed VM had one CPU
+    # the resumed VM did not run test_a again: it ran b and c, with a deselected
+    assert "2 passed, 1 deselected" in r.stdout, r.stdout
