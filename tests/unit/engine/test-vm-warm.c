@@ -76,7 +76,7 @@ static void test_key_follows_inputs(void **state)
 		struct vm_spec w = spec();
 
 		if (i < 4)
-			put(files[i], "changed", 7 + (size_t)i); /* a new inode, another size */
+			put(files[i], "changed...", 7 + (size_t)i); /* a new inode, another size */
 		if (i == 4)
 			w.mib = 128;
 		if (i == 5)
