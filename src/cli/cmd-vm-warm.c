@@ -88,6 +88,9 @@ int vm_warm_main(int argc, char **argv)
 	strv_push(&av, "run");
 	strv_push(&av, "--rm");
 	strv_push(&av, "--vm");
+	/* the warm snapshot serves runs without a NIC (docs/engine.md "Fast start") */
+	strv_push(&av, "--network");
+	strv_push(&av, "none");
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, &vm_warm_cmd)) != -1) {
 		switch (c) {

@@ -34,7 +34,9 @@ def warm_dirs(store):
 def named_run(store, name, *cmd, env=None):
     """A VM run kept until rm: how it started (inspect's Start) and its result."""
     t = time.monotonic()
-    r = subprocess.run([store.hull, "run", "--vm", "--name", name, "bb", *cmd],
+    # --network none: the warm snapshot serves runs without a NIC (docs/engine.md "Fast start")
+    r = subprocess.run([store.hull, "run", "--vm", "--network", "none", "--name", name, "bb",
+                        *cmd],
                        capture_output=True, text=True, env=env or store.env,
                        stdin=subprocess.DEVNULL, timeout=trv.RUN_TIMEOUT)
     start = store.run("inspect", "--format", "{{.Start}}", name).stdout.strip()
@@ -64,14 +66,16 @@ def test_run_vm_warm(store):
     # restored as a container: env, cwd, -u, exit 3, signal death, stdin, -t
     for opts, cmd, stdin in WARM_CASES:
         ctr = store.run("run", "--rm", *opts, "bb", *cmd, check=False, input=stdin)
-        vm = store.run("run", "--rm", "--vm", *opts, "bb", *cmd, check=False, input=stdin)
+        vm = store.run("run", "--rm", "--vm", "--network", "none", *opts, "bb", *cmd,
+                       check=False, input=stdin)
         assert (vm.returncode, vm.stdout) == (ctr.returncode, ctr.stdout), \
             (opts, cmd, ctr, vm)
         assert "warning" not in vm.stderr, vm
-    vm = store.run("run", "--rm", "--vm", "bb", "sh", "-c", "kill -9 $$", check=False)
+    vm = store.run("run", "--rm", "--vm", "--network", "none", "bb", "sh", "-c", "kill -9 $$",
+                   check=False)
     assert (vm.returncode, vm.stdout, vm.stderr) == (137, "", ""), vm
     # the guest's wall clock is the host's, not the snapshot's
-    vm = store.run("run", "--rm", "--vm", "bb", "busybox", "date", "+%s")
+    vm = store.run("run", "--rm", "--vm", "--network", "none", "bb", "busybox", "date", "+%s")
     host = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout)
     assert abs(int(vm.stdout) - host) < 120, (vm.stdout, host)
     assert trv.vmm_procs(store) == []
@@ -94,7 +98,8 @@ def test_run_vm_warm(store):
     results = [None, None]
 
     def run(i):
-        results[i] = store.run("run", "--rm", "--vm", "bb", "echo", f"c{i}", check=False)
+        results[i] = store.run("run", "--rm", "--vm", "--network", "none", "bb", "echo",
+                               f"c{i}", check=False)
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
