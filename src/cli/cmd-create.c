@@ -12,6 +12,7 @@
 #include "cli/create-vm.h"
 #include "cli/registry-cli.h"
 #include "common/alloc.h"
+#include "common/mac.h"
 #include "common/strv.h"
 #include "common/size.h"
 #include "engine/human.h"
@@ -159,23 +160,6 @@ static int parse_hostname(const char *cmd, const char *arg, struct run_opts *o)
 	return 0;
 }
 
-/* "aa:bb:cc:dd:ee:ff": six hex pairs, unicast, not all zero. */
-static bool mac_is_valid(const char *s)
-{
-	unsigned b[6], any = 0;
-	int end = 0;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &end) != 6 || end != 17)
-		return false;
-	for (size_t i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
-			return false;
-		any |= b[i];
-	}
-	return !(b[0] & 1) && any;
-}
-
 /* -p, -P, --ip, --dns, --dns-search, --add-host, --network-alias, --mac-address */
 static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_opts *o)
 {
@@ -183,6 +167,7 @@ static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_o
 	cleanup_free char *shown = NULL;
 	struct net_port p;
 	uint32_t a;
+	uint8_t mac[6];
 
 	switch (opt) {
 	case 'p':
@@ -216,14 +201,13 @@ static int parse_net_opt(const char *cmd, int opt, const char *arg, struct run_o
 		strv_push(&o->add_host, arg);
 		return 0;
 	case OPT_MAC_ADDRESS:
-		if (!mac_is_valid(arg))
+		if (mac_parse(arg, mac) < 0)
 			return cli_usage_error(cmd, "--mac-address %s: not a unicast MAC address "
 					       "(aa:bb:cc:dd:ee:ff)", shown = printable(arg));
 		/* lower case, as the kernel and inspect show it (netavark's static_mac); kept
 		 * for the process's life, as argv */
-		o->mac_address = xstrdup(arg);
-		for (char *c = (char *)o->mac_address; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
+		o->mac_address = xmalloc(MAC_STR_LEN);
+		mac_format(mac, (char *)o->mac_address);
 		return 0;
 	default:
 		if (!net_name_is_valid(arg))

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mac.h"
 #include "common/size.h"
 
 int vm_opt_uint(const char *s, unsigned *ret)
@@ -165,24 +166,6 @@ int vm_opt_disk(char *s, struct vm_disk_config *d, struct hull_err *err)
 	return 0;
 }
 
-/* XX:XX:XX:XX:XX:XX, hex digits, two per byte. */
-static int vm_opt_mac(const char *s, uint8_t mac[6])
-{
-	for (unsigned i = 0; i < 6; i++) {
-		char hex[3] = { s[0], s[0] ? s[1] : 0, 0 };
-		char *end;
-
-		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]))
-			return -EINVAL;
-		mac[i] = (uint8_t)strtoul(hex, &end, 16);
-		s += 2;
-		if (*s != (i < 5 ? ':' : '\0'))
-			return -EINVAL;
-		s += i < 5;
-	}
-	return 0;
-}
-
 /* vhost=on|off|auto (--net); 0 or -EINVAL */
 static int vm_opt_vhost(const char *s, enum vm_net_vhost *ret)
 {
@@ -207,9 +190,10 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 		if (strncmp(opt, "tap=", 4) == 0)
 			n->tap = opt + 4; /* its length is the VMM's to check */
 		else if (strncmp(opt, "mac=", 4) == 0) {
-			if (vm_opt_mac(opt + 4, n->mac) < 0)
+			if (mac_parse(opt + 4, n->mac) < 0)
 				return hull_err_setx(err, EINVAL,
-						     "--net: mac=%s: expected XX:XX:XX:XX:XX:XX",
+						     "--net: mac=%s: not a unicast MAC address "
+						     "(XX:XX:XX:XX:XX:XX)",
 						     opt + 4);
 			n->mac_set = true;
 		} else if (strncmp(opt, "queues=", 7) == 0) {

@@ -9,34 +9,11 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/mac.h"
 #include "engine/network.h"
 #include "engine/vmnet-tap.h"
 #include "engine/vmnet.h"
 #include "net/net.h"
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* "aa:bb:cc:dd:ee:ff", unicast and not zero, into out. */
-static int mac_bytes(const char *s, uint8_t out[6])
-{
-	unsigned any = 0;
-
-	if (!s || strlen(s) != 17)
-		return -EINVAL;
-	for (size_t i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-		any |= out[i];
-	}
-	return (out[0] & 1) || !any ? -EINVAL : 0;
-}
 
 static void be32_put(uint8_t *p, uint32_t v)
 {
@@ -58,7 +35,7 @@ int vm_netconf_encode(const char *ip, int prefix, const char *gw, const char *ma
 		return -EINVAL;
 	memset(out, 0, len);
 	hull_agent_put16(out, 1);
-	if (mac_bytes(mac, e) < 0)
+	if (mac_parse(mac, e) < 0)
 		return -EINVAL;
 	e[6] = (uint8_t)prefix;
 	hull_agent_put32(e + 8, mtu);

@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/ident.h"
 #include "common/json.h"
+#include "common/mac.h"
 #include "common/rmtree.h"
 #include "common/strv.h"
 #include "engine/container.h"
@@ -53,34 +54,6 @@ static bool owner_alive(json_t *vm)
 	return pid > 0 && pid <= 0x7fffffff && want > 0 &&
 	       proc_stat_read((pid_t)pid, &start, &zombie) == 0 && !zombie &&
 	       start == (unsigned long long)want;
-}
-
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* "aa:bb:cc:dd:ee:ff", unicast, not zero: normalised to lower case in out. */
-static bool mac_parse(const char *s, char out[18])
-{
-	unsigned b[6], any = 0;
-
-	if (strlen(s) != 17)
-		return false;
-	for (size_t i = 0; i < 6; i++) {
-		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return false;
-		b[i] = (unsigned)(hi << 4 | lo);
-		any |= b[i];
-	}
-	if ((b[0] & 1) || !any)
-		return false;
-	(void)snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-		       b[5]);
-	return true;
 }
 
 static bool entry_has_mac(json_t *x, const char *network, const char *mac)
@@ -159,6 +132,18 @@ static bool name_used(struct image_store *s, const char *name)
 	return used;
 }
 
+/* a MAC in lower case in out ("" for a string that is not one) */
+static bool mac_normal(const char *s, char out[MAC_STR_LEN])
+{
+	uint8_t b[6];
+
+	out[0] = '\0';
+	if (mac_parse(s, b) < 0)
+		return false;
+	mac_format(b, out);
+	return true;
+}
+
 /* Syntax of the request: one line naming the flag for each mistake. */
 static int request_check(const struct vmnet_request *rq, char mac[18], struct hull_err *err)
 {
@@ -166,7 +151,7 @@ static int request_check(const struct vmnet_request *rq, char mac[18], struct hu
 	if (!rq->network || !net_name_is_valid(rq->network))
 		return hull_err_setx(err, EINVAL, "--net network=%s: not a network name",
 				     rq->network ? rq->network : "");
-	if (rq->mac && !mac_parse(rq->mac, mac))
+	if (rq->mac && !mac_normal(rq->mac, mac))
 		return hull_err_setx(err, EINVAL, "--net mac=%s: not a unicast MAC address "
 				     "(aa:bb:cc:dd:ee:ff)", rq->mac);
 	if (rq->name && !net_host_name_is_valid(rq->name, 63))
@@ -267,7 +252,7 @@ static int guest_config(struct vmnet *vm, const char *hostname, struct hull_err 
 	const char *mac = json_string_value(json_object_get(v, "MacAddress"));
 	json_int_t plen = json_integer_value(json_object_get(v, "IPPrefixLen"));
 
-	if (!ip || !net_ip_is_valid(ip) || !mac || !mac_parse(mac, vm->mac))
+	if (!ip || !net_ip_is_valid(ip) || !mac || !mac_normal(mac, vm->mac))
 		return hull_err_setx(err, EIO, "%s/network.json: no address or MAC after the "
 				     "set-up", vm->dir);
 	vm->cmdline = xasprintf("hull.net=eth0,%s/%d,%s%s%s hull.hostname=%s", ip, (int)plen,

@@ -7,28 +7,10 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/mac.h"
 #include "vmm/api-routes.h"
 #include "vmm/hotplug-net.h"
 #include "vmm/vmm.h"
-
-/* "02:00:00:00:00:01": six hex pairs; a unicast address (a NIC cannot own a group one). */
-static int mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	int end = 0;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &end) != 6 || end != 17)
-		return -EINVAL;
-	for (unsigned i = 0; i < 6; i++) {
-		if (s[i * 3] == '+' || s[i * 3] == '-' || s[i * 3] == ' ' ||
-		    s[i * 3 + 1] == ' ')
-			return -EINVAL;
-		mac[i] = (uint8_t)v[i];
-	}
-	return (mac[0] & 1) ? -EINVAL : 0;
-}
 
 static const char *const put_keys[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
 

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include "common/alloc.h"
+#include "common/mac.h"
 #include "vmm/devices.h"
 #include "vmm/hotplug.h"
 #include "vmm/loop.h"
@@ -231,12 +232,11 @@ json_t *vm_net_hotplug_json(struct vm *vm)
 	a = json_array();
 	for (unsigned i = 0; i < PCIHP_NUM_SLOTS; i++) {
 		const struct hp_nic *n = &vm->hotplug->nic[i];
-		char mac[18];
+		char mac[MAC_STR_LEN];
 
 		if (!n->used)
 			continue;
-		(void)snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
-			       n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+		mac_format(n->mac, mac);
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "id", n->id, "tap",
 						   n->tap, "mac", mac, "slot",
 						   (int)(i + PCIHP_FIRST_SLOT)));

@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/mac.h"
 #include "vmm/hotplug.h"
 #include "vmm/snapshot.h"
 #include "vmm/vmm.h"
@@ -24,19 +25,6 @@ struct snap_config {
 	struct vm_net_config nets[VM_MAX_NICS];
 	struct vm_hotplug_net hot[PCIHP_NUM_SLOTS];
 };
-
-static int mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	char end;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &end) != 6)
-		return -EINVAL;
-	for (unsigned i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
 
 static int config_disks(json_t *arr, const char *where, struct snap_config *sc,
 			struct hull_err *err)

@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/json.h"
+#include "common/mac.h"
 #include "vmm/devices.h"
 #include "vmm/hotplug-net.h"
 #include "vmm/state.h"
@@ -144,10 +145,9 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 		json_array_append_new(disks, config_disk_json(&cfg->disks[i]));
 	for (size_t i = 0; i < cfg->n_nets; i++) {
 		const struct vm_net_config *n = &cfg->nets[i];
-		char mac[18];
+		char mac[MAC_STR_LEN];
 
-		(void)snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
-			       n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+		mac_format(n->mac, mac);
 		json_array_append_new(nets, json_pack("{s:s, s:s?, s:i}", "tap", n->tap, "mac",
 						      n->mac_set ? mac : NULL, "queues",
 						      (int)n->queues));
