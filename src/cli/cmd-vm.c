@@ -152,6 +152,141 @@ static void vm_fds_close_inherited(void)
 		(void)close((int)fd);
 }
 
+/* One option of `vm run` into cfg (the arrays grow in *disks, *nets, *fs): 0, or 125 after
+ * one line on stderr. */
+static int vm_run_opt(int c, struct vm_config *cfg, struct vm_stats *stats,
+		      struct vm_disk_config **disks, struct vm_net_config **nets,
+		      struct vm_fs_config **fs)
+{
+	struct hull_err err = { 0 };
+
+	switch (c) {
+	case 'k': cfg->kernel = optarg; break;
+	case 'i': cfg->initrd = optarg; break;
+	case 'c': cfg->cmdline = optarg; break;
+	case 'a': cfg->api_sock = optarg; break;
+	case 0x1c10: cfg->incoming = optarg; break;
+	case 'r': cfg->rng = cli_opt_on; break;
+	case 'R':
+		if (cli_opt_on)
+			cfg->kernel_kind = VM_KERNEL_RAW;
+		break;
+	case 'P': cfg->allow_pvm = cli_opt_on; break;
+	case 'I': cfg->no_irqfd = cli_opt_on; break;
+	case 'S': cfg->stats = cli_opt_on ? stats : NULL; break;
+	case 'u':
+		if (vm_opt_uint(optarg, &cfg->cpus) < 0) {
+			fprintf(stderr, "hull vm run: --cpus %s: not a number of vCPUs\n",
+				optarg);
+			return 125;
+		}
+		break;
+	case 'N':
+		if (cli_opt_on)
+			cfg->seccomp_level = 0;
+		break;
+	case 'Z': cfg->test_seccomp_probe = cli_opt_on; break;
+	case 0x2400: cfg->hotplug = cli_opt_on; break; /* hotplug16's id block */
+	case 'j': cfg->chroot = optarg; break;
+	case 'L':
+		if (vm_opt_uint(optarg, &cfg->seccomp_level) < 0) {
+			fprintf(stderr, "hull vm run: --seccomp-level %s: expected 0, 1 or 2\n",
+				optarg);
+			return 125;
+		}
+		break;
+	case 'U':
+	case 'g':
+		if (vm_opt_id(optarg, c == 'U' ? &cfg->uid : &cfg->gid) < 0) {
+			fprintf(stderr, "hull vm run: --%s %s: not a numeric id\n",
+				c == 'U' ? "uid" : "gid", optarg);
+			return 125;
+		}
+		break;
+	case 'T':
+		if (vm_opt_uint(optarg, &cfg->shutdown_timeout_s) < 0) {
+			fprintf(stderr,
+				"hull vm run: --shutdown-timeout %s: not a number of seconds\n",
+				optarg);
+			return 125;
+		}
+		break;
+	case 'm':
+		if (vm_opt_size(optarg, &cfg->mem_size) < 0) {
+			fprintf(stderr, "hull vm run: --memory %s: not a size (e.g. 512M, 2G)\n",
+				optarg);
+			return 125;
+		}
+		break;
+	case 'd':
+		/* how many disks a VM may have is the VMM's to check */
+		*disks = xreallocarray(*disks, cfg->n_disks + 1, sizeof(**disks));
+		if (vm_opt_disk(optarg, &(*disks)[cfg->n_disks], &err) < 0) {
+			fprintf(stderr, "hull vm run: %s\n", err.msg);
+			return 125;
+		}
+		cfg->disks = *disks;
+		cfg->n_disks++;
+		break;
+	case 'V':
+		if (vm_opt_vsock(optarg, cfg) < 0) {
+			fprintf(stderr, "hull vm run: --vsock %s: expected a CID or auto\n",
+				optarg);
+			return 125;
+		}
+		break;
+	case 'n':
+		/* how many NICs a VM may have is the VMM's to check */
+		*nets = xreallocarray(*nets, cfg->n_nets + 1, sizeof(**nets));
+		if (vm_opt_net(optarg, &(*nets)[cfg->n_nets], &err) < 0) {
+			fprintf(stderr, "hull vm run: %s\n", err.msg);
+			return 125;
+		}
+		cfg->nets = *nets;
+		cfg->n_nets++;
+		break;
+	case 'B':
+		if (vm_opt_balloon(optarg, &cfg->balloon, &err) < 0) {
+			fprintf(stderr, "hull vm run: %s\n", err.msg);
+			return 125;
+		}
+		break;
+	case VM_OPT_MEM_HOTPLUG:
+		if (vm_opt_mem_hotplug(optarg, &cfg->mem_hotplug, &err) < 0) {
+			fprintf(stderr, "hull vm run: %s\n", err.msg);
+			return 125;
+		}
+		break;
+	case VM_OPT_FS:
+		/* how many a VM may have is the VMM's to check */
+		*fs = xreallocarray(*fs, cfg->n_fs + 1, sizeof(**fs));
+		if (vm_opt_fs(optarg, &(*fs)[cfg->n_fs], &err) < 0) {
+			fprintf(stderr, "hull vm run: %s\n", err.msg);
+			return 125;
+		}
+		cfg->fs = *fs;
+		cfg->n_fs++;
+		break;
+	case 'p':
+	case 'E':
+		/* the hull binary took them out (vm-net.c) when --net network= was there */
+		fprintf(stderr, "hull vm run: %s needs --net network=NAME (and the hull binary, "
+			"not hull-vmm)\n", c == 'p' ? "-p" : "--name");
+		return 125;
+	case 'C':
+		if (vm_opt_console(optarg, &cfg->console) < 0) {
+			fprintf(stderr,
+				"hull vm run: --console %s: expected serial, virtio or none\n",
+				optarg);
+			return 125;
+		}
+		break;
+	default:
+		return 125;
+	}
+	return 0;
+}
+
 static int vm_run_main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -167,130 +302,8 @@ static int vm_run_main(int argc, char **argv)
 	vm_config_init(&cfg);
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, &vm_run_cmd)) != -1) {
-		switch (c) {
-		case 'k': cfg.kernel = optarg; break;
-		case 'i': cfg.initrd = optarg; break;
-		case 'c': cfg.cmdline = optarg; break;
-		case 'a': cfg.api_sock = optarg; break;
-		case 0x1c10: cfg.incoming = optarg; break;
-		case 'r': cfg.rng = cli_opt_on; break;
-		case 'R':
-			if (cli_opt_on)
-				cfg.kernel_kind = VM_KERNEL_RAW;
-			break;
-		case 'P': cfg.allow_pvm = cli_opt_on; break;
-		case 'I': cfg.no_irqfd = cli_opt_on; break;
-		case 'S': cfg.stats = cli_opt_on ? &stats : NULL; break;
-		case 'u':
-			if (vm_opt_uint(optarg, &cfg.cpus) < 0) {
-				fprintf(stderr, "hull vm run: --cpus %s: not a number of vCPUs\n",
-					optarg);
-				return 125;
-			}
-			break;
-		case 'N':
-			if (cli_opt_on)
-				cfg.seccomp_level = 0;
-			break;
-		case 'Z': cfg.test_seccomp_probe = cli_opt_on; break;
-		case 0x2400: cfg.hotplug = cli_opt_on; break; /* hotplug16's id block */
-		case 'j': cfg.chroot = optarg; break;
-		case 'L':
-			if (vm_opt_uint(optarg, &cfg.seccomp_level) < 0) {
-				fprintf(stderr, "hull vm run: --seccomp-level %s: expected 0, 1 or 2\n",
-					optarg);
-				return 125;
-			}
-			break;
-		case 'U':
-		case 'g':
-			if (vm_opt_id(optarg, c == 'U' ? &cfg.uid : &cfg.gid) < 0) {
-				fprintf(stderr, "hull vm run: --%s %s: not a numeric id\n",
-					c == 'U' ? "uid" : "gid", optarg);
-				return 125;
-			}
-			break;
-		case 'T':
-			if (vm_opt_uint(optarg, &cfg.shutdown_timeout_s) < 0) {
-				fprintf(stderr,
-					"hull vm run: --shutdown-timeout %s: not a number of seconds\n",
-					optarg);
-				return 125;
-			}
-			break;
-		case 'm':
-			if (vm_opt_size(optarg, &cfg.mem_size) < 0) {
-				fprintf(stderr, "hull vm run: --memory %s: not a size (e.g. 512M, 2G)\n",
-					optarg);
-				return 125;
-			}
-			break;
-		case 'd':
-			/* how many disks a VM may have is the VMM's to check */
-			disks = xreallocarray(disks, cfg.n_disks + 1, sizeof(*disks));
-			if (vm_opt_disk(optarg, &disks[cfg.n_disks], &err) < 0) {
-				fprintf(stderr, "hull vm run: %s\n", err.msg);
-				return 125;
-			}
-			cfg.disks = disks;
-			cfg.n_disks++;
-			break;
-		case 'V':
-			if (vm_opt_vsock(optarg, &cfg) < 0) {
-				fprintf(stderr, "hull vm run: --vsock %s: expected a CID or auto\n",
-					optarg);
-				return 125;
-			}
-			break;
-		case 'n':
-			/* how many NICs a VM may have is the VMM's to check */
-			nets = xreallocarray(nets, cfg.n_nets + 1, sizeof(*nets));
-			if (vm_opt_net(optarg, &nets[cfg.n_nets], &err) < 0) {
-				fprintf(stderr, "hull vm run: %s\n", err.msg);
-				return 125;
-			}
-			cfg.nets = nets;
-			cfg.n_nets++;
-			break;
-		case 'B':
-			if (vm_opt_balloon(optarg, &cfg.balloon, &err) < 0) {
-				fprintf(stderr, "hull vm run: %s\n", err.msg);
-				return 125;
-			}
-			break;
-		case VM_OPT_MEM_HOTPLUG:
-			if (vm_opt_mem_hotplug(optarg, &cfg.mem_hotplug, &err) < 0) {
-				fprintf(stderr, "hull vm run: %s\n", err.msg);
-				return 125;
-			}
-			break;
-		case VM_OPT_FS:
-			/* how many a VM may have is the VMM's to check */
-			fs = xreallocarray(fs, cfg.n_fs + 1, sizeof(*fs));
-			if (vm_opt_fs(optarg, &fs[cfg.n_fs], &err) < 0) {
-				fprintf(stderr, "hull vm run: %s\n", err.msg);
-				return 125;
-			}
-			cfg.fs = fs;
-			cfg.n_fs++;
-			break;
-		case 'p':
-		case 'E':
-			/* the hull binary took them out (vm-net.c) when --net network= was there */
-			fprintf(stderr, "hull vm run: %s needs --net network=NAME (and the hull binary, "
-				"not hull-vmm)\n", c == 'p' ? "-p" : "--name");
-			return 125;
-		case 'C':
-			if (vm_opt_console(optarg, &cfg.console) < 0) {
-				fprintf(stderr,
-					"hull vm run: --console %s: expected serial, virtio or none\n",
-					optarg);
-				return 125;
-			}
-			break;
-		default:
-			return 125;
-		}
+		if ((r = vm_run_opt(c, &cfg, &stats, &disks, &nets, &fs)) != 0)
+			return r;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "hull vm run: unexpected argument '%s'\n", argv[optind]);
