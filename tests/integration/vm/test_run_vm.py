@@ -17,14 +17,13 @@ import shutil
 import signal
 import struct
 import subprocess
-import tarfile
 import termios
 import threading
 import time
 
 import pytest
 
-from vmhelpers import find_kernel
+from vmhelpers import BusyboxStore, find_kernel
 
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "echo", "env", "id", "pwd", "cat", "true", "sleep", "md5sum", "kill", "head",
@@ -32,45 +31,15 @@ APPLETS = ("sh", "echo", "env", "id", "pwd", "cat", "true", "sleep", "md5sum", "
 RUN_TIMEOUT = 600  # a VM's boot in the sandbox (nested KVM under TCG) is slow
 
 
-class Store:
+class Store(BusyboxStore):
     """A private store with the busybox image "bb" (a user app:1000, a group app)."""
 
     def __init__(self, hull, tmp_path):
-        self.hull = hull
-        self.root = tmp_path / "store"
-        self.env = dict(os.environ, HULL_ROOT=str(self.root))
-        # the VMs' API sockets live in private /tmp/hull-vm-XXXXXX directories
-        self.api_dirs = set(glob.glob("/tmp/hull-vm-*"))
-        rootfs = tmp_path / "rootfs"
-        for d in ("bin", "etc", "tmp", "home/app"):
-            (rootfs / d).mkdir(parents=True)
-        shutil.copy(BUSYBOX, rootfs / "bin/busybox")
-        for a in APPLETS:
-            (rootfs / "bin" / a).symlink_to("busybox")
-        (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
-                                           "app:x:1000:1000::/home/app:/bin/sh\n")
-        (rootfs / "etc/group").write_text("root:x:0:\napp:x:1000:\nextra:x:2000:app\n")
-        with tarfile.open(tmp_path / "rootfs.tar", "w") as t:
-            t.add(rootfs, arcname=".")
-        self.run("import", str(tmp_path / "rootfs.tar"), "bb")
-
-    def run(self, *args, check=True, input=None, timeout=RUN_TIMEOUT):
-        r = subprocess.run([self.hull, *args], capture_output=True, text=True, env=self.env,
-                           input=input, timeout=timeout,
-                           stdin=None if input is not None else subprocess.DEVNULL)
-        if check and r.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {r.returncode}\n{r.stderr}")
-        return r
-
-    def vm_dir(self):
-        return self.root / "vm"
-
-    def cleanup(self):
-        ids = self.run("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()
-        if ids:
-            self.run("rm", "-f", *ids, check=False)
-        subprocess.run(["sh", "-c", f"grep -o ' {self.root}/[^ ]*' /proc/mounts | "
-                        "xargs -r -n1 umount -l"], capture_output=True)
+        super().__init__(hull, tmp_path, APPLETS, dirs=("bin", "etc", "tmp", "home/app"),
+                         passwd="root:x:0:0:root:/root:/bin/sh\n"
+                                "app:x:1000:1000::/home/app:/bin/sh\n",
+                         group="root:x:0:\napp:x:1000:\nextra:x:2000:app\n",
+                         timeout=RUN_TIMEOUT, busybox=BUSYBOX)
 
 
 @pytest.fixture

@@ -22,11 +22,10 @@ import random
 import shutil
 import signal
 import subprocess
-import tarfile
 
 import pytest
 
-from vmhelpers import find_kernel
+from vmhelpers import BusyboxStore, find_kernel
 
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "echo", "cat", "md5sum", "cut", "mount", "sleep", "ls", "test", "true")
@@ -34,40 +33,15 @@ RUN_TIMEOUT = 600
 WAIT = 120
 
 
-class Store:
+class Store(BusyboxStore):
     """A private store with a busybox image "bb" whose /escape links out of the root."""
 
     def __init__(self, hull, tmp_path):
-        self.hull = hull
-        self.root = tmp_path / "store"
-        self.env = dict(os.environ, HULL_ROOT=str(self.root))
-        self.api_dirs = set(glob.glob("/tmp/hull-vm-*"))
-        rootfs = tmp_path / "rootfs"
-        for d in ("bin", "etc", "tmp"):
-            (rootfs / d).mkdir(parents=True)
-        shutil.copy(BUSYBOX, rootfs / "bin/busybox")
-        for a in APPLETS:
-            (rootfs / "bin" / a).symlink_to("busybox")
-        (rootfs / "escape").symlink_to("../../../../tmp/hull-fs-escape")
-        (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-        (rootfs / "etc/group").write_text("root:x:0:\n")
-        with tarfile.open(tmp_path / "rootfs.tar", "w") as t:
-            t.add(rootfs, arcname=".")
-        self.run("import", str(tmp_path / "rootfs.tar"), "bb")
+        def escape(rootfs):
+            (rootfs / "escape").symlink_to("../../../../tmp/hull-fs-escape")
 
-    def run(self, *args, check=True, timeout=RUN_TIMEOUT):
-        r = subprocess.run([self.hull, *args], capture_output=True, text=True, env=self.env,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and r.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {r.returncode}\n{r.stderr}")
-        return r
-
-    def cleanup(self):
-        ids = self.run("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()
-        if ids:
-            self.run("rm", "-f", *ids, check=False)
-        subprocess.run(["sh", "-c", f"grep -o ' {self.root}/[^ ]*' /proc/mounts | "
-                        "xargs -r -n1 umount -l"], capture_output=True)
+        super().__init__(hull, tmp_path, APPLETS, extra=escape, timeout=RUN_TIMEOUT,
+                         busybox=BUSYBOX)
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import json
 import os
 import pathlib
 import queue
+import shutil
+import subprocess
+import tarfile
 import socket
 import threading
 import time
@@ -172,3 +175,50 @@ class Lines:
 
     def text(self):
         return "".join(self.out)[-3000:]
+
+
+class BusyboxStore:
+    """A private hull store (HULL_ROOT under tmp_path) with a busybox image "bb": the given
+    applets, /etc/passwd and /etc/group lines, and what `extra(rootfs)` adds. For the
+    `run --vm` tests; `cleanup()` removes its containers and mounts."""
+
+    def __init__(self, hull, tmp_path, applets, passwd="root:x:0:0:root:/root:/bin/sh\n",
+                 group="root:x:0:\n", dirs=("bin", "etc", "tmp"), extra=None,
+                 timeout=600, busybox="/bin/busybox"):
+        self.hull = hull
+        self.timeout = timeout
+        self.root = tmp_path / "store"
+        self.env = dict(os.environ, HULL_ROOT=str(self.root))
+        # the VMs' API sockets live in private /tmp/hull-vm-XXXXXX directories
+        self.api_dirs = set(glob.glob("/tmp/hull-vm-*"))
+        rootfs = tmp_path / "rootfs"
+        for d in dirs:
+            (rootfs / d).mkdir(parents=True)
+        shutil.copy(busybox, rootfs / "bin/busybox")
+        for a in applets:
+            (rootfs / "bin" / a).symlink_to("busybox")
+        (rootfs / "etc/passwd").write_text(passwd)
+        (rootfs / "etc/group").write_text(group)
+        if extra:
+            extra(rootfs)
+        with tarfile.open(tmp_path / "rootfs.tar", "w") as t:
+            t.add(rootfs, arcname=".")
+        self.run("import", str(tmp_path / "rootfs.tar"), "bb")
+
+    def run(self, *args, check=True, input=None, timeout=None):
+        r = subprocess.run([self.hull, *args], capture_output=True, text=True, env=self.env,
+                           input=input, timeout=timeout or self.timeout,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"hull {' '.join(args)}: {r.returncode}\n{r.stderr}")
+        return r
+
+    def vm_dir(self):
+        return self.root / "vm"
+
+    def cleanup(self):
+        ids = self.run("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()
+        if ids:
+            self.run("rm", "-f", *ids, check=False)
+        subprocess.run(["sh", "-c", f"grep -o ' {self.root}/[^ ]*' /proc/mounts | "
+                        "xargs -r -n1 umount -l"], capture_output=True)
