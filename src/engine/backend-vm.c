@@ -390,10 +390,8 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	if (r < 0)
 		return r;
 	/* the NIC on the container's network (engine/vm-net.h): none with --network none; the
-	 * shares of -v and --mount (engine/vm-fs.h) */
+	 * shares of -v and --mount (engine/vm-fs.h) are in shim_fs, loaded by vm_create */
 	r = vm_net_up(c, &nic, err);
-	if (r == 0)
-		r = vm_fs_load(c->dir, &shim_fs, err);
 	if (r < 0)
 		goto out;
 	v.netns = nic.netns;
@@ -511,29 +509,34 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 								       b->state_root));
 	char buf[HULL_ERR_MSG_MAX + 8];
 	int rep[2] = { -1, -1 }, ctl[2] = { -1, -1 }, status;
-	struct vm_fs shares = { 0 };
 	ssize_t n;
 	pid_t pid;
 
-	/* Bad input first (a -v of a file: the shares as the shim will load them), then, before
-	 * anything is built or started: on a host whose KVM is a software one (PVM, no vmx/svm)
-	 * the guest would boot ~1000x slower and the VMM refuses it anyway, after other checks
-	 * that would name a lesser cause first (e.g. a missing /dev/vhost-vsock). */
-	status = vm_fs_load(c->dir, &shares, err);
-	vm_fs_stop(&shares);
+	/* Bad input first (a -v of a file: the shares, loaded once into shim_fs for the forked
+	 * shim), then, before anything is built or started: on a host whose KVM is a software
+	 * one (PVM, no vmx/svm) the guest would boot ~1000x slower and the VMM refuses it
+	 * anyway, after other checks that would name a lesser cause first (e.g. a missing
+	 * /dev/vhost-vsock). */
+	vm_fs_stop(&shim_fs);
+	status = vm_fs_load(c->dir, &shim_fs, err);
 	if (status < 0)
 		return hull_err_prefix(err, "container %s", c->name);
-	if (kvm_host_lacks_hw_virt(NULL))
+	if (kvm_host_lacks_hw_virt(NULL)) {
+		vm_fs_stop(&shim_fs);
 		return hull_err_setx(err, ENOTSUP, "container %s: --vm: this host's CPU has no vmx/svm "
 				     "flag, so its KVM (if any) is a software one (PVM) and a guest "
 				     "would boot about 1000x slower: run it inside the sandbox VM "
 				     "(tests/sandbox/run -- hull run --vm ..., docs/sandbox.md)", c->name);
+	}
 	/* what a previous run of this container left */
 	(void)vm_remove(b, c, true, err);
 	hull_err_clear(err);
 	(void)mkdir(parent, 0700);
-	if ((mkdir(b->state_root, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0)
-		return hull_err_set(err, errno, "%s", dir);
+	if ((mkdir(b->state_root, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0) {
+		(void)hull_err_set(err, errno, "%s", dir);
+		vm_fs_stop(&shim_fs);
+		return -err->code;
+	}
 	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0) {
 		(void)hull_err_set(err, errno, "pipe");
 		goto fail;
@@ -549,6 +552,7 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 		(void)close(ctl[1]);
 		shim_main(c, dir, io, rep[1], ctl[0]);
 	}
+	vm_fs_stop(&shim_fs); /* the shim's now */
 	(void)close(rep[1]);
 	(void)close(ctl[0]);
 	rep[1] = ctl[0] = -1;
@@ -572,6 +576,7 @@ static int vm_create(const struct engine_backend *b, const struct ctr *c,
 		*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	return 0;
 fail:
+	vm_fs_stop(&shim_fs);
 	for (int i = 0; i < 2; i++) {
 		if (rep[i] >= 0)
 			(void)close(rep[i]);
