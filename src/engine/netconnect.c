@@ -173,7 +173,12 @@ static int extra_setup(struct image_store *s, const char *id, const char *name, 
 	if (r < 0)
 		return r;
 	net_ip4_format(ip, ips);
+	/* recorded before netavark runs, as the first network's: killed during its setup, the
+	 * teardown must give netavark the address (its teardown panics without static_ips) */
 	(void)json_object_set_new(e, "IPAddress", json_string(ips));
+	r = engine_net_file_save(dir, v, err);
+	if (r < 0)
+		return r;
 	opts = extra_opts(id, name, e, def, ips);
 	r = netavark_run(cfg, "setup", nsp, opts, &reply, err);
 	if (r == 0)
@@ -220,6 +225,63 @@ static int extra_find(json_t *v, const char *network)
 	return -1;
 }
 
+/* The first network's keys (engine/network.h) of v. */
+static const char *const primary_keys[] = { "Network", "Aliases", "IP", "IPAddress",
+					    "IPPrefixLen", "Gateway", "MacAddress", "Pending" };
+
+static void primary_clear(json_t *v)
+{
+	for (size_t i = 0; i < sizeof(primary_keys) / sizeof(*primary_keys); i++)
+		(void)json_object_del(v, primary_keys[i]);
+}
+
+static bool is_pending(json_t *o)
+{
+	return json_is_true(json_object_get(o, "Pending"));
+}
+
+/*
+ * "Pending": true marks an endpoint (the first network's keys of v, or an Extra object) that
+ * a connect or disconnect of a running container is changing: saved before the first
+ * resource is made or undone, dropped once the change is whole. A hull killed in between
+ * leaves it, and the next command under the lock (connect, disconnect, start) finishes the
+ * change towards "not connected": a killed connect never reported success, a killed
+ * disconnect had begun to undo. Without it a half-made endpoint (an address, no veth) would
+ * stay in inspect and refuse the next connect as "already exists".
+ */
+void engine_net_pending_repair_locked(struct image_store *s, const char *id, const char *dir,
+				      json_t *v)
+{
+	json_t *extra = json_object_get(v, "Extra");
+	const char *name = str(v, "Name") ? str(v, "Name") : "";
+	bool active = json_is_true(json_object_get(v, "Active")), changed = false;
+	struct hull_err e2;
+
+	for (size_t i = json_array_size(extra); i-- > 0;) {
+		json_t *e = json_array_get(extra, i);
+
+		if (!is_pending(e))
+			continue;
+		if (active && json_is_true(json_object_get(e, "Active")) && str(e, "IPAddress"))
+			(void)hosts_edit(dir, str(e, "IPAddress"), NULL, NULL, &e2);
+		extra_teardown(s, id, name, str(v, "Netns"), e);
+		(void)json_array_remove(extra, i);
+		changed = true;
+	}
+	if (is_pending(v)) {
+		if (active && str(v, "IPAddress"))
+			(void)hosts_edit(dir, str(v, "IPAddress"), NULL, NULL, &e2);
+		engine_net_primary_teardown_locked(s, id, v);
+		primary_clear(v);
+		changed = true;
+	}
+	if (!changed)
+		return;
+	if (active)
+		engine_net_resolv_refresh(s, dir, v);
+	(void)engine_net_file_save(dir, v, &e2);
+}
+
 /* The container's network.json, under the lock, or docker's refusal for none/host/container. */
 static int load_for_change(struct image_store *s, struct ctr *c, int *ret_lock, json_t **ret,
 			   struct hull_err *err)
@@ -239,6 +301,7 @@ static int load_for_change(struct image_store *s, struct ctr *c, int *ret_lock, 
 				     "namespace with another container or host cannot be "
 				     "connected to any other network (--network %s)", c->name, m);
 	}
+	engine_net_pending_repair_locked(s, c->id, c->dir, *ret);
 	return 0;
 }
 
@@ -263,16 +326,6 @@ static char *next_ifname(json_t *v)
 	}
 }
 
-/* The first network's keys (engine/network.h) of v. */
-static const char *const primary_keys[] = { "Network", "Aliases", "IP", "IPAddress",
-					    "IPPrefixLen", "Gateway", "MacAddress" };
-
-static void primary_clear(json_t *v)
-{
-	for (size_t i = 0; i < sizeof(primary_keys) / sizeof(*primary_keys); i++)
-		(void)json_object_del(v, primary_keys[i]);
-}
-
 /*
  * The container's first network is empty (`network disconnect` took it): network becomes it
  * again, eth0 with the container's published ports, as docker publishes them on the
@@ -291,9 +344,14 @@ static int primary_connect(struct image_store *s, struct ctr *c, json_t *v, cons
 	(void)json_object_set_new(v, "IP", json_string(ip ? ip : ""));
 	if (!is_running(c, v))
 		return engine_net_file_save(c->dir, v, err); /* set up at the next start */
+	(void)json_object_set_new(v, "Pending", json_true()); /* saved by the setup, first */
 	r = engine_net_primary_setup_locked(s, c->id, c->dir, v, err);
 	if (r == 0)
 		r = hosts_edit(c->dir, NULL, str(v, "IPAddress"), str(v, "Hostname"), err);
+	if (r == 0) {
+		(void)json_object_del(v, "Pending");
+		r = engine_net_file_save(c->dir, v, err);
+	}
 	if (r < 0) {
 		struct hull_err e2 = *err;
 
@@ -343,9 +401,14 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 	(void)json_array_append_new(extra, e);
 	if (!is_running(c, v))
 		return engine_net_file_save(c->dir, v, err); /* set up at the next start */
+	(void)json_object_set_new(e, "Pending", json_true()); /* saved by the setup, first */
 	r = extra_setup(s, c->id, c->name, c->dir, str(v, "Netns"), v, e, err);
 	if (r == 0)
 		r = hosts_edit(c->dir, NULL, str(e, "IPAddress"), str(v, "Hostname"), err);
+	if (r == 0) {
+		(void)json_object_del(e, "Pending");
+		r = engine_net_file_save(c->dir, v, err);
+	}
 	if (r < 0) {
 		struct hull_err e2 = *err;
 
@@ -379,6 +442,9 @@ int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *netw
 	running = is_running(c, v);
 	i = extra_find(v, network);
 	if (i < 0 && engine_net_primary(v) && strcmp(engine_net_primary(v), network) == 0) {
+		(void)json_object_set_new(v, "Pending", json_true()); /* see pending_repair */
+		if (running && (r = engine_net_file_save(c->dir, v, err)) < 0)
+			return r;
 		if (running && str(v, "IPAddress"))
 			(void)hosts_edit(c->dir, str(v, "IPAddress"), NULL, NULL, &e2);
 		if (json_is_true(json_object_get(v, "Active")))
@@ -390,6 +456,9 @@ int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *netw
 	} else {
 		json_t *e = json_array_get(json_object_get(v, "Extra"), (size_t)i);
 
+		(void)json_object_set_new(e, "Pending", json_true()); /* see pending_repair */
+		if (running && (r = engine_net_file_save(c->dir, v, err)) < 0)
+			return r;
 		if (running && json_is_true(json_object_get(e, "Active")) && str(e, "IPAddress"))
 			(void)hosts_edit(c->dir, str(e, "IPAddress"), NULL, NULL, &e2);
 		extra_teardown(s, c->id, c->name, str(v, "Netns"), e);

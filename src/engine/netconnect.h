@@ -26,6 +26,9 @@ int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *netw
 int engine_net_extras_setup_locked(struct image_store *s, const char *id, const char *dir,
 				   json_t *v, struct hull_err *err);
 void engine_net_extras_teardown_locked(struct image_store *s, const char *id, json_t *v);
+/* Finish what a killed connect or disconnect left half-done ("Pending", netconnect.c). */
+void engine_net_pending_repair_locked(struct image_store *s, const char *id, const char *dir,
+				      json_t *v);
 /* Add the extra networks' addresses to dir/hosts (after network.c wrote it at start). */
 void engine_net_extras_hosts(const char *dir, json_t *v);
 /* inspect's NetworkSettings.Networks entries of the extra networks, added to nets */

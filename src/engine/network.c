@@ -793,8 +793,9 @@ int engine_net_setup_dir(struct image_store *s, const char *id, const char *dir,
 	v = engine_net_file_load(dir);
 	if (!v)
 		return 0;
-	/* what a killed hull left of an earlier start */
+	/* what a killed hull left of an earlier start, or of a connect or disconnect */
 	teardown_locked(s, id, dir, v);
+	engine_net_pending_repair_locked(s, id, dir, v);
 	r = setup_locked(s, id, dir, v, err);
 	if (r == 0)
 		r = engine_net_extras_setup_locked(s, id, dir, v, err);
