@@ -37,6 +37,7 @@ def check_guest(nh, name, out):
     """The guest's view of its NIC: what inspect says, nothing of the snapshot's."""
     ns = nh.inspect(name)["NetworkSettings"]
     ip, mac, gw = ns["IPAddress"], ns["MacAddress"], ns["Gateway"]
+    assert ip and mac and gw, ns
     assert out.split("\n")[0] == mac, out
     assert f"inet {ip}/" in out and f"default via {gw} dev eth0" in out, out
     assert WARM_MAC not in out, out
@@ -58,11 +59,13 @@ def detached(nh, name, *args):
 def test_run_vm_warm_on_networks(nh):
     nh.run("network", "create", "vnet")
     # the first run boots and builds the snapshot with the placeholder NIC: a cold run's view
-    nh.run("run", "--vm", "--name", "c0", "--network", "vnet", "bb", "sh", "-c", SHOW)
+    # (running: inspect's network settings go when the container stops)
+    nh.run("run", "-d", "--vm", "--name", "c0", "--network", "vnet", "bb", "sh", "-c",
+           trn.VM_CMD)
+    trn.logs_until(nh, "c0", "ready")
     assert start(nh, "c0") == "cold+snapshot"
-    cold = nh.run("logs", "c0").stdout
-    check_guest(nh, "c0", cold)
-    nh.run("rm", "c0")
+    check_guest(nh, "c0", nh.run("exec", "c0", "sh", "-c", SHOW).stdout)
+    nh.run("rm", "-f", "c0")
     keys = warm_keys(nh)
     assert len(keys) == 1 and f"nic tap=tap0,mac={WARM_MAC},queues=1\n" in keys[0], keys
     before = nh.state()
@@ -86,10 +89,11 @@ def test_run_vm_warm_on_networks(nh):
     nh.run("rm", "-f", "v1", "v2")
     assert nh.state() == before
     # the default network: restored from the same snapshot (the NIC does not depend on it)
-    nh.run("run", "--vm", "--name", "d0", "bb", "sh", "-c", SHOW)
+    nh.run("run", "-d", "--vm", "--name", "d0", "bb", "sh", "-c", trn.VM_CMD)
+    trn.logs_until(nh, "d0", "ready")
     assert start(nh, "d0") == "restored"
-    check_guest(nh, "d0", nh.run("logs", "d0").stdout)
-    nh.run("rm", "d0")
+    check_guest(nh, "d0", nh.run("exec", "d0", "sh", "-c", SHOW).stdout)
+    nh.run("rm", "-f", "d0")
     assert warm_keys(nh) == keys
     after = nh.state()
     # a killed hull: the monitor and the shim SIGKILLed, the restored VMM left running in the
