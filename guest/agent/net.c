@@ -71,28 +71,49 @@ static int nl_talk(int fd, struct nl_req *r)
 	}
 }
 
-/* The index of the interface with MAC mac, waiting a little for the driver; 0: none. */
-static unsigned find_by_mac(int ioc, const uint8_t mac[6])
+/* The index of the interface with MAC mac, else of the one with the warm snapshot's
+ * (*warm set: its MAC is to be set), waiting a little for the driver; 0: none. One scan looks
+ * for both: a restored guest must not wait for a MAC it cannot have. */
+static unsigned find_by_mac(int ioc, const uint8_t mac[6], int *warm)
 {
+	static const uint8_t wmac[6] = HULL_AGENT_WARM_MAC;
+
 	for (int t = 0; t < FIND_TRIES; t++) {
 		struct if_nameindex *all = if_nameindex();
-		unsigned idx = 0;
+		unsigned idx = 0, widx = 0;
 
 		for (struct if_nameindex *i = all; i && i->if_index && !idx; i++) {
 			struct ifreq ifr = { 0 };
 
 			(void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
-			if (ioctl(ioc, SIOCGIFHWADDR, &ifr) == 0 &&
-			    memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) == 0)
+			if (ioctl(ioc, SIOCGIFHWADDR, &ifr) != 0)
+				continue;
+			if (memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) == 0)
 				idx = i->if_index;
+			else if (!widx && memcmp(ifr.ifr_hwaddr.sa_data, wmac, 6) == 0)
+				widx = i->if_index;
 		}
 		if (all)
 			if_freenameindex(all);
-		if (idx)
-			return idx;
+		*warm = !idx && widx;
+		if (idx || widx)
+			return idx ? idx : widx;
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
 	}
 	return 0;
+}
+
+/* The link's MAC (before it is up: its IPv6 link-local address follows the new one). */
+static int link_mac(int fd, unsigned idx, const uint8_t mac[6])
+{
+	struct nl_req r = { 0 };
+
+	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(r.u.ifi));
+	r.h.nlmsg_type = RTM_NEWLINK;
+	r.u.ifi.ifi_family = AF_UNSPEC;
+	r.u.ifi.ifi_index = (int)idx;
+	nl_attr(&r, IFLA_ADDRESS, mac, 6);
+	return nl_talk(fd, &r);
 }
 
 static int link_up(int fd, unsigned idx, uint32_t mtu)
@@ -163,7 +184,8 @@ static int nonzero(const uint8_t *p, size_t n)
 static int nic_apply(int fd, int ioc, const struct agent_nic *c, char *msg, size_t size)
 {
 	const uint8_t *m = c->mac;
-	unsigned idx = find_by_mac(ioc, m);
+	int warm = 0;
+	unsigned idx = find_by_mac(ioc, m, &warm);
 	const char *step = NULL;
 	int e = 0;
 
@@ -173,7 +195,9 @@ static int nic_apply(int fd, int ioc, const struct agent_nic *c, char *msg, size
 			       m[0], m[1], m[2], m[3], m[4], m[5]);
 		return -1;
 	}
-	if ((e = link_up(fd, idx, c->mtu)) < 0)
+	if (warm && (e = link_mac(fd, idx, m)) < 0)
+		step = "MAC address";
+	else if ((e = link_up(fd, idx, c->mtu)) < 0)
 		step = "link up";
 	else if (c->prefix4 && (e = addr_add(fd, idx, AF_INET, c->addr4, c->prefix4)) < 0)
 		step = "IPv4 address";

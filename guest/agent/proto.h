@@ -131,6 +131,14 @@ _Static_assert(sizeof(struct hull_agent_proc_wire) == 24, "agent proc header");
  */
 #define HULL_AGENT_MAX_NICS 8u
 
+/*
+ * warmnet18: the MAC of the NIC a warm snapshot is taken with (docs/engine.md "Fast start").
+ * A NETCONF entry whose MAC no interface has goes to the interface with this one, whose MAC
+ * the agent first sets to the entry's (a restored clone's driver keeps the snapshot's).
+ */
+#define HULL_AGENT_WARM_MAC { 0x02, 0x68, 0x75, 0x6c, 0x6c, 0x77 }
+#define HULL_AGENT_WARM_MAC_STR "02:68:75:6c:6c:77"
+
 struct hull_agent_nic_wire {
 	uint8_t mac[6];
 	uint8_t prefix4;  /* 0..32; 0: no IPv4 address */

@@ -316,7 +316,7 @@ static int shim_vmm(const struct vm_spec *v, const char *snap, const char *dir, 
 	if (r == 0 && !snap)
 		r = shim_fs_start(dir, *ret_sock, err);
 	if (r == 0)
-		r = snap ? vmm_spawn_restore(snap, dir, *ret_sock, ret_vmm, err)
+		r = snap ? vmm_spawn_restore_nic(v, snap, dir, *ret_sock, ret_vmm, err)
 			 : vmm_spawn(v, dir, *ret_sock, ret_vmm, err);
 	if (r < 0)
 		return r;
@@ -397,19 +397,30 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 	v.netns = nic.netns;
 	v.net = nic.net;
 	v.fs = &shim_fs;
-	/* the warm snapshot has no NIC and no share: a VM with either boots cold */
-	if (!nic.netns && shim_fs.n == 0)
+	/* a warm snapshot has no share: a VM with one boots cold (docs/engine.md "Fast start");
+	 * one with a NIC has its own, taken with VM_WARM_NIC (vm-warm.h) */
+	if (shim_fs.n == 0)
 		vm_warm_plan(&v, vmm, VM_CMDLINE, &w);
 	if (w.mode == VM_WARM_RESTORE) {
 		struct hull_err e2 = { 0 };
 
-		if (shim_vmm(&v, w.dir, dir, ret_vmm, &sock, &fd, &cid, &e2) == 0) {
+		r = shim_vmm(&v, w.dir, dir, ret_vmm, &sock, &fd, &cid, &e2);
+		/* a restored guest that cannot take its NIC boots cold too */
+		if (r == 0)
+			r = shim_guest_setup(&nic, fd, cid, &e2);
+		if (r == 0) {
 			shim_record_start(c->dir, "restored");
 			shim_restored = true;
 			goto out;
 		}
+		if (fd >= 0)
+			(void)close(fd);
+		fd = -1;
 		shim_restore_failed(&w, dir, ret_vmm, &sock, &e2);
 	}
+	/* the snapshot's NIC: the fixed MAC, which NETCONF replaces with the container's */
+	if (w.mode == VM_WARM_BUILD && nic.netns)
+		v.net = VM_WARM_NIC;
 	r = shim_vmm(&v, NULL, dir, ret_vmm, &sock, &fd, &cid, err);
 	if (r == 0 && w.mode == VM_WARM_BUILD) {
 		struct hull_err e2 = { 0 };

@@ -239,7 +239,8 @@ static int vmm_fork(const struct vm_spec *v, const char *restore, const char *di
 		return hull_err_set(err, errno, "fork");
 	if (pid == 0) {
 		const char *argv[] = { "hull-vmm", "restore", restore, "--vsock", "auto",
-				       "--api-sock", sock, NULL };
+				       "--api-sock", sock, NULL, NULL, NULL };
+		size_t argc = 7;
 
 		(void)sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -247,10 +248,14 @@ static int vmm_fork(const struct vm_spec *v, const char *restore, const char *di
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		(void)fd_close_from_except(3, NULL, 0);
-		if (restore)
-			vmm_exec(argv, ARRAY_SIZE(argv) - 1);
-		if (v->netns && vmm_enter_netns(v->netns) < 0)
+		if (v && v->netns && vmm_enter_netns(v->netns) < 0)
 			_exit(127);
+		if (restore && v && v->netns) { /* the warm snapshot's NIC on our tap (vm-warm.h) */
+			argv[argc++] = "--net";
+			argv[argc++] = v->net;
+		}
+		if (restore)
+			vmm_exec(argv, argc);
 		vmm_exec_boot(v, sock);
 	}
 	*ret = pid;
@@ -267,6 +272,12 @@ int vmm_spawn_restore(const char *snap, const char *dir, const char *sock, pid_t
 		      struct hull_err *err)
 {
 	return vmm_fork(NULL, snap, dir, sock, ret, err);
+}
+
+int vmm_spawn_restore_nic(const struct vm_spec *v, const char *snap, const char *dir,
+			  const char *sock, pid_t *ret, struct hull_err *err)
+{
+	return vmm_fork(v, snap, dir, sock, ret, err);
 }
 
 /* A full snapshot of the running VM into out (PUT /snapshot/create), which it resumes. */

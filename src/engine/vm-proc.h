@@ -48,6 +48,10 @@ int vmm_spawn(const struct vm_spec *v, const char *dir, const char *sock, pid_t 
 /* The same VMM restoring the snapshot directory snap (--vsock auto, its own socket). */
 int vmm_spawn_restore(const char *snap, const char *dir, const char *sock, pid_t *ret,
 		      struct hull_err *err);
+/* The same with v's NIC (warmnet18): in v->netns, with restore --net v->net (the snapshot's NIC
+ * given this container's tap and MAC); v->netns NULL: as vmm_spawn_restore. */
+int vmm_spawn_restore_nic(const struct vm_spec *v, const char *snap, const char *dir,
+			  const char *sock, pid_t *ret, struct hull_err *err);
 /* What vmm_spawn runs: hull-vmm beside this hull, else this hull (heap; NULL: unknown). */
 char *vmm_binary(void);
 /* A full snapshot of the VM behind sock into the directory out; the VM resumes. */

@@ -54,8 +54,8 @@ int vm_warm_key_text(const struct vm_spec *v, const char *vmm, const char *cmdli
 		r = key_file_line("vmm", vmm, &text, err);
 	if (r < 0)
 		return r;
-	t = xasprintf("%smemory %" PRId64 "\ncpus %" PRId64 "\ncmdline %s\n", text, v->mib,
-		      v->cpus, cmdline);
+	t = xasprintf("%smemory %" PRId64 "\ncpus %" PRId64 "\ncmdline %s\n%s", text, v->mib,
+		      v->cpus, cmdline, v->netns ? "nic " VM_WARM_NIC "\n" : "");
 	if (strlen(t) >= VM_WARM_KEY_MAX) {
 		free(t);
 		return hull_err_setx(err, ENAMETOOLONG, "the warm snapshot's key is too long");

@@ -17,13 +17,24 @@
 
 #include "common/error.h"
 #include "engine/vm-proc.h"
+#include "engine/vmnet.h"
+#include "../../guest/agent/proto.h"
 
 #define VM_WARM_KEY_MAX 4096
 
 /*
+ * The NIC a warm snapshot for runs on a network is taken with (warmnet18): the container's
+ * tap, single-queue, with a fixed MAC (HULL_AGENT_WARM_MAC) that each run's NETCONF replaces
+ * in the guest. A restore gives the VMM the container's tap and MAC (restore --net).
+ */
+#define VM_WARM_NIC "tap=" ENGINE_VMNET_TAP ",mac=" HULL_AGENT_WARM_MAC_STR ",queues=1"
+
+/*
  * The key text of a VM: each input file's path and identity (dev, ino, size, mtime in ns) for
  * the kernel, the initramfs (its name carries the agent's and the module list's hash), the
- * root image and the VMM binary, then memory, vCPUs and the kernel command line. Returns 0,
+ * root image and the VMM binary, then memory, vCPUs and the kernel command line, and for a VM
+ * with a NIC (v->netns set) the snapshot's NIC (VM_WARM_NIC): a guest with a NIC is another
+ * guest (virtio_net probed, its queues, the PCI slot). Returns 0,
  * or -errno with err naming the file that cannot be stat'ed.
  */
 int vm_warm_key_text(const struct vm_spec *v, const char *vmm, const char *cmdline,

@@ -72,7 +72,7 @@ static void test_key_follows_inputs(void **state)
 	free(k1);
 	vm_warm_key_hash(k0, h0);
 	assert_int_equal(strlen(h0), 16);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		struct vm_spec w = spec();
 
 		if (i < 4)
@@ -81,6 +81,8 @@ static void test_key_follows_inputs(void **state)
 			w.mib = 128;
 		if (i == 5)
 			w.cpus = 2;
+		if (i == 7) /* a NIC: the snapshot's (warmnet18) */
+			w.netns = "/run/netns/x";
 		assert_int_equal(vm_warm_key_text(&w, files[3], i == 6 ? "quiet" : "console=ttyS0",
 						  &k1, &err), 0);
 		vm_warm_key_hash(k1, h1);
@@ -95,6 +97,44 @@ static void test_key_follows_inputs(void **state)
 	v.kernel = "/nonexistent/vmlinuz";
 	assert_int_equal(vm_warm_key_text(&v, files[3], "x", &k0, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "/nonexistent/vmlinuz"));
+}
+
+/* Seeded random VMs (NIC or not, its namespace and tap, memory, vCPUs): the key text is
+ * equal exactly when what the guest gets is, so the namespace and tap of a run (each
+ * container's own) never split the snapshot, and a NIC always does. */
+static void test_key_nic_random(void **state)
+{
+	unsigned seed = 1803;
+	char *keys[64];
+	int nic[64];
+	int64_t mib[64], cpus[64];
+	struct hull_err err = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		struct vm_spec v = spec();
+		char ns[32], net[64];
+
+		nic[i] = rand_r(&seed) & 1;
+		mib[i] = 64 << (rand_r(&seed) % 2);
+		cpus[i] = 1 + rand_r(&seed) % 2;
+		(void)snprintf(ns, sizeof(ns), "/run/netns/n%d", rand_r(&seed));
+		(void)snprintf(net, sizeof(net), "tap=tap0,mac=02:00:00:00:00:%02x,queues=1",
+			       rand_r(&seed) % 256);
+		v.mib = mib[i];
+		v.cpus = cpus[i];
+		v.netns = nic[i] ? ns : NULL;
+		v.net = nic[i] ? net : NULL;
+		assert_int_equal(vm_warm_key_text(&v, files[3], "console=ttyS0", &keys[i], &err), 0);
+		assert_int_equal(strstr(keys[i], "\nnic " VM_WARM_NIC "\n") != NULL, nic[i]);
+		assert_null(strstr(keys[i], ns));
+	}
+	for (int i = 0; i < 64; i++)
+		for (int j = 0; j < 64; j++)
+			assert_int_equal(strcmp(keys[i], keys[j]) == 0,
+					 nic[i] == nic[j] && mib[i] == mib[j] && cpus[i] == cpus[j]);
+	for (int i = 0; i < 64; i++)
+		free(keys[i]);
 }
 
 /* A snapshot directory: key, config.json, memory of the VM's size, a checksummed state. */
@@ -201,6 +241,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_follows_inputs),
+		cmocka_unit_test(test_key_nic_random),
 		cmocka_unit_test(test_check_refuses_damage),
 	};
 
