@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <linux/sock_diag.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -242,6 +243,28 @@ static int send_pages(struct vm *vm, struct mig_out *o, const struct dirty_bitma
 	return o->err;
 }
 
+/*
+ * Wait (polling, the guest running) until the kernel holds none of our bytes: the socket's
+ * send queue (TCP: unsent and unacknowledged; unix: not yet read by the destination) empty,
+ * or the deadline. A round's rate then is the rate the destination takes the bytes at, not
+ * the rate the kernel buffers them at, and the stop-and-copy's bytes do not queue behind
+ * megabytes of the last round while the guest is paused.
+ */
+static void out_drain(struct mig_out *o)
+{
+	static const struct timespec tick = { .tv_nsec = 1000000 };
+
+	while (!o->err && vm_now_ns() < o->deadline) {
+		uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+		socklen_t len = sizeof(mi);
+
+		if (getsockopt(o->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+		    (mi[SK_MEMINFO_WMEM_ALLOC] == 0 && mi[SK_MEMINFO_WMEM_QUEUED] == 0))
+			return;
+		(void)nanosleep(&tick, NULL);
+	}
+}
+
 /* iov (n entries, consumed) in full, its bytes into the CRC first: 0 or the sticky -errno. */
 static int out_sendv(struct mig_out *o, struct iovec *iov, int n)
 {
@@ -403,6 +426,7 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 
 		if (send_pages(vm, o, set, round > 1, &pages) < 0 || out_flush(o) < 0)
 			return fail_io(o, round == 1 ? "sending RAM" : "sending dirty pages", err);
+		out_drain(o);
 		st->rounds = round;
 		st->pages += pages;
 		dt = vm_now_ns() - t;
