@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-#include <linux/sock_diag.h>
 
 #include "common/alloc.h"
 #include "common/cleanup.h"
@@ -243,28 +242,6 @@ static int send_pages(struct vm *vm, struct mig_out *o, const struct dirty_bitma
 	return o->err;
 }
 
-/*
- * Wait (polling, the guest running) until the kernel holds none of our bytes: the socket's
- * send queue (TCP: unsent and unacknowledged; unix: not yet read by the destination) empty,
- * or the deadline. A round's rate then is the rate the destination takes the bytes at, not
- * the rate the kernel buffers them at, and the stop-and-copy's bytes do not queue behind
- * megabytes of the last round while the guest is paused.
- */
-static void out_drain(struct mig_out *o)
-{
-	static const struct timespec tick = { .tv_nsec = 1000000 };
-
-	while (!o->err && vm_now_ns() < o->deadline) {
-		uint32_t mi[SK_MEMINFO_VARS] = { 0 };
-		socklen_t len = sizeof(mi);
-
-		if (getsockopt(o->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
-		    (mi[SK_MEMINFO_WMEM_ALLOC] == 0 && mi[SK_MEMINFO_WMEM_QUEUED] == 0))
-			return;
-		(void)nanosleep(&tick, NULL);
-	}
-}
-
 /* iov (n entries, consumed) in full, its bytes into the CRC first: 0 or the sticky -errno. */
 static int out_sendv(struct mig_out *o, struct iovec *iov, int n)
 {
@@ -424,9 +401,20 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 		double est;
 		int r;
 
-		if (send_pages(vm, o, set, round > 1, &pages) < 0 || out_flush(o) < 0)
+		if (send_pages(vm, o, set, round > 1, &pages) < 0)
 			return fail_io(o, round == 1 ? "sending RAM" : "sending dirty pages", err);
-		out_drain(o);
+		/*
+		 * The round's end, answered once the destination has read it: the rate is then
+		 * the rate the destination takes the bytes at, not the rate the kernel buffers
+		 * them at, and the stop-and-copy's bytes do not queue behind megabytes of this
+		 * round in the two sockets' buffers while the guest is paused.
+		 */
+		out_u32(o, MIG_REC_SYNC);
+		if (out_flush(o) < 0)
+			return fail_io(o, "sending the end of a round", err);
+		r = read_reply(o->fd, "end of a round", err);
+		if (r < 0)
+			return r;
 		st->rounds = round;
 		st->pages += pages;
 		dt = vm_now_ns() - t;
@@ -625,6 +613,14 @@ static void reply(int fd, bool ok, const char *why)
 	(void)send(fd, line, n, MSG_NOSIGNAL);
 }
 
+/* A round's end (MIG_REC_SYNC): its pages are in RAM, say so. */
+static int fd_sync(void *ctx)
+{
+	int fd = *(int *)ctx;
+
+	return send(fd, "OK\n", 3, MSG_NOSIGNAL) == 3 ? 0 : (errno ? -errno : -EPIPE);
+}
+
 /* Listen on the --incoming address and take one connection; the listener is gone after. */
 static int incoming_accept(const char *spec, struct hull_err *err)
 {
@@ -675,7 +671,7 @@ static int incoming_check(struct vm *vm, const struct mig_header *h, struct hull
 
 static int incoming_stream(struct vm *vm, int fd, struct hull_err *err)
 {
-	struct mig_in in = { .read = fd_read_exact, .ctx = &fd };
+	struct mig_in in = { .read = fd_read_exact, .sync = fd_sync, .ctx = &fd };
 	cleanup_free struct mig_header *h = xcalloc(1, sizeof(*h));
 	cleanup_free uint8_t *state = NULL;
 	size_t len = 0, slen = 0;
