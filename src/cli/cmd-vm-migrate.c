@@ -142,6 +142,26 @@ static int migrate_parse(int argc, char **argv, const char **sock, const char **
 	return 0;
 }
 
+/*
+ * The downtime's steps (docs/vmm.md "Live migration", downtime), and the downtime as QEMU
+ * counts it: from the pause to the last byte handed to the kernel.
+ */
+static void print_downtime_steps(json_t *rep)
+{
+	static const char *const steps[] = { "pause", "disks", "sync", "pages", "state", "send",
+					     "ack" };
+	json_t *o = json_object_get(rep, "steps_ms");
+
+	if (!json_is_object(o))
+		return;
+	printf("downtime steps (ms):");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		printf(" %s %.1f", steps[i], json_number_value(json_object_get(o, steps[i])));
+	printf("; to the last byte sent %.1f ms, estimated %.1f ms\n",
+	       json_number_value(json_object_get(rep, "sent_ms")),
+	       json_number_value(json_object_get(rep, "estimate_ms")));
+}
+
 int vm_migrate_main(int argc, char **argv)
 {
 	const char *sock = NULL, *to = NULL;
@@ -183,6 +203,7 @@ int vm_migrate_main(int argc, char **argv)
 	       json_integer_value(json_object_get(rep, "last_pages")),
 	       json_number_value(json_object_get(rep, "downtime_ms")),
 	       json_number_value(json_object_get(rep, "total_ms")));
+	print_downtime_steps(rep);
 	json_decref(rep);
 	return 0;
 }

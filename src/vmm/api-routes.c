@@ -451,6 +451,16 @@ static json_t *lines_status(struct vm *vm)
  * {"op":"migrate","max_bandwidth_mib":N,"downtime_ms":N,"timeout_s":N} with the connected
  * socket to the destination sent along (SCM_RIGHTS: `hull vm migrate`); migrate.h.
  */
+/* The downtime's steps (migrate.h), in their order, in ms. */
+static json_t *migrate_steps_json(const struct migrate_stats *st)
+{
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "pause",
+			 (double)st->pause_ns / 1e6, "disks", (double)st->disks_ns / 1e6, "sync",
+			 (double)st->sync_ns / 1e6, "pages", (double)st->pages_ns / 1e6, "state",
+			 (double)st->state_ns / 1e6, "send", (double)st->flush_ns / 1e6, "ack",
+			 (double)st->ack_ns / 1e6);
+}
+
 static json_t *lines_migrate(struct vm *vm, json_t *req)
 {
 	struct migrate_params p = { 0 };
@@ -477,10 +487,12 @@ static json_t *lines_migrate(struct vm *vm, json_t *req)
 	p.test_fake_cpuid = fake;
 	if (vm_migrate(vm, fd, &p, &st, &err) < 0)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
-	return json_pack("{s:b, s:s, s:i, s:I, s:I, s:f, s:f}", "ok", 1, "state", "migrated",
-			 "rounds", (int)st.rounds, "pages", (json_int_t)st.pages, "last_pages",
-			 (json_int_t)st.last_pages, "downtime_ms", (double)st.downtime_ns / 1e6,
-			 "total_ms", (double)st.total_ns / 1e6);
+	return json_pack("{s:b, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:o}", "ok", 1, "state",
+			 "migrated", "rounds", (int)st.rounds, "pages", (json_int_t)st.pages,
+			 "last_pages", (json_int_t)st.last_pages, "downtime_ms",
+			 (double)st.downtime_ns / 1e6, "total_ms", (double)st.total_ns / 1e6,
+			 "sent_ms", (double)st.sent_ns / 1e6, "estimate_ms",
+			 (double)st.estimate_ns / 1e6, "steps_ms", migrate_steps_json(&st));
 }
 
 static json_t *lines_handle(struct vm *vm, const char *line, size_t len)

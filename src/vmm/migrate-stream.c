@@ -239,6 +239,10 @@ int mig_recv_body(struct mig_in *in, uint8_t *ram, uint64_t ram_size, uint8_t **
 			r = recv_pages(in, ram, ram_size / MIG_PAGE, type == MIG_REC_ZERO, err);
 		} else if (type == MIG_REC_STATE) {
 			r = recv_state(in, &state, &len, err);
+		} else if (type == MIG_REC_SYNC) {
+			r = in->sync ? in->sync(in->ctx) : 0;
+			if (r < 0)
+				r = hull_err_set(err, -r, "answering a round's end");
 		} else if (type == MIG_REC_END) {
 			crc = in->crc;
 			if ((r = in_read(in, &sum, 4)) < 0) {

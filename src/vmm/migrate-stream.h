@@ -13,6 +13,8 @@
  *            MIG_REC_STATE  u32 length (at most VM_STATE_MAX + 4), the snapshot state file's
  *                           bytes (state stream and its CRC: snapshot.h); once, last
  *            MIG_REC_END    u32 CRC32 of every byte before this field, from the magic on
+ *            MIG_REC_SYNC   nothing: the end of a pre-copy round; the destination answers
+ *                           "OK\n" once it has read it (every byte before it is in RAM)
  *            -> the destination answers "OK\n" once the state is loaded, or "ERR <why>\n"
  * Page numbers are RAM offsets in host mapping order (dirty.h) divided by 4096.
  */
@@ -35,6 +37,7 @@ enum mig_rec {
 	MIG_REC_ZERO = 2,
 	MIG_REC_STATE = 3,
 	MIG_REC_END = 4,
+	MIG_REC_SYNC = 5,
 };
 
 struct mig_cpuid {
@@ -53,6 +56,8 @@ struct mig_header {
 struct mig_in {
 	int (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
+	/* a SYNC record read: answer it (NULL: nothing to answer, as in the fuzz target) */
+	int (*sync)(void *ctx);
 	uint32_t crc;   /* of every byte read so far */
 	uint64_t bytes; /* read so far */
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +121,7 @@ struct mig_out {
 	uint64_t max_bw;     /* 0: no limit (the stop-and-copy) */
 	uint64_t deadline;   /* CLOCK_MONOTONIC ns */
 	int err;             /* sticky -errno */
+	uint64_t rtt;        /* the header's answer: a round trip and the destination's check */
 };
 
 static void out_put(struct mig_out *o, const void *p, size_t len);
@@ -240,6 +242,85 @@ static int send_pages(struct vm *vm, struct mig_out *o, const struct dirty_bitma
 	return o->err;
 }
 
+/* iov (n entries, consumed) in full, its bytes into the CRC first: 0 or the sticky -errno. */
+static int out_sendv(struct mig_out *o, struct iovec *iov, int n)
+{
+	for (int i = 0; i < n; i++) {
+		o->crc = (uint32_t)crc32(o->crc, iov[i].iov_base, (uInt)iov[i].iov_len);
+		o->sent += iov[i].iov_len;
+	}
+	while (!o->err && n > 0) {
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t k = sendmsg(o->fd, &m, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			o->err = k < 0 ? (errno == EAGAIN ? -ETIMEDOUT : -errno) : -EPIPE;
+			break;
+		}
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return o->err;
+}
+
+/*
+ * The stop-and-copy's pages, as send_pages's records, but sent from guest RAM itself: the
+ * vCPUs are parked and the devices run on this (blocked) thread, so nothing changes the
+ * pages under us and the copy into the buffer (and its second pass over each page) is not
+ * needed. One sendmsg per PAGES record; ZERO records go through the buffer, flushed first.
+ */
+static int send_pages_paused(struct vm *vm, struct mig_out *o, const struct dirty_bitmap *set,
+			     uint64_t *ret_pages)
+{
+	uint64_t pg = 0, zbuf[MIG_ZERO_MAX], pn[MIG_PAGES_MAX];
+	struct iovec iov[1 + 2 * MIG_PAGES_MAX];
+	uint32_t hdr[2];
+	unsigned nz = 0, np = 0;
+
+	*ret_pages = 0;
+	for (;;) {
+		bool more = dirty_bitmap_next(set, &pg);
+		uint8_t *page = more ? vm->mem.host + pg * MIG_PAGE : NULL;
+
+		if (more && page_is_zero(page)) {
+			zbuf[nz++] = htole64(pg);
+		} else if (more) {
+			pn[np] = htole64(pg);
+			iov[1 + 2 * np] = (struct iovec){ .iov_base = &pn[np], .iov_len = 8 };
+			iov[2 + 2 * np] = (struct iovec){ .iov_base = page, .iov_len = MIG_PAGE };
+			np++;
+		}
+		if (nz == MIG_ZERO_MAX || (!more && nz)) {
+			out_u32(o, MIG_REC_ZERO);
+			out_u32(o, nz);
+			out_put(o, zbuf, nz * 8U);
+			nz = 0;
+		}
+		if (np == MIG_PAGES_MAX || (!more && np)) {
+			hdr[0] = htole32(MIG_REC_PAGES);
+			hdr[1] = htole32(np);
+			iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = 8 };
+			if (out_flush(o) == 0)
+				(void)out_sendv(o, iov, 1 + 2 * (int)np);
+			*ret_pages += np;
+			np = 0;
+		}
+		if (!more || o->err)
+			break;
+		pg++;
+	}
+	return o->err;
+}
+
 /* One reply line from the destination: 0 (OK) or -errno with err. */
 static int read_reply(int fd, const char *when, struct hull_err *err)
 {
@@ -292,7 +373,10 @@ static int send_header(struct vm *vm, struct mig_out *o, const struct migrate_pa
 	}
 	if (out_flush(o) < 0)
 		return hull_err_set(err, -o->err, "sending the header");
-	return read_reply(o->fd, "header", err);
+	o->rtt = vm_now_ns();
+	r = read_reply(o->fd, "header", err);
+	o->rtt = vm_now_ns() - o->rtt;
+	return r;
 }
 
 static int fail_io(struct mig_out *o, const char *what, struct hull_err *err)
@@ -304,18 +388,33 @@ static int fail_io(struct mig_out *o, const char *what, struct hull_err *err)
 
 /*
  * Pre-copy: round 1 sends every non-zero page, each later round the pages dirtied during
- * the one before, until the dirty set fits the downtime at the bandwidth measured in the
- * last round, or MIGRATE_MAX_ROUNDS. Leaves the set still to send in set.
+ * the one before, until the stop-and-copy's estimate fits the downtime, or
+ * MIGRATE_MAX_ROUNDS. The estimate is what the paused steps will cost: the dirty set at
+ * the bandwidth measured in the last round, plus the last sync (as long as this round's)
+ * and a round trip for the ack (the header's). Leaves the set still to send in set.
  */
 static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct dirty_bitmap *set,
 		   const struct migrate_params *p, struct migrate_stats *st, struct hull_err *err)
 {
 	for (unsigned round = 1;; round++) {
-		uint64_t t = vm_now_ns(), s0 = o->sent + o->len, pages, left, bw, dt;
+		uint64_t t = vm_now_ns(), s0 = o->sent + o->len, pages, left, bw, dt, ts;
+		double est;
 		int r;
 
-		if (send_pages(vm, o, set, round > 1, &pages) < 0 || out_flush(o) < 0)
+		if (send_pages(vm, o, set, round > 1, &pages) < 0)
 			return fail_io(o, round == 1 ? "sending RAM" : "sending dirty pages", err);
+		/*
+		 * The round's end, answered once the destination has read it: the rate is then
+		 * the rate the destination takes the bytes at, not the rate the kernel buffers
+		 * them at, and the stop-and-copy's bytes do not queue behind megabytes of this
+		 * round in the two sockets' buffers while the guest is paused.
+		 */
+		out_u32(o, MIG_REC_SYNC);
+		if (out_flush(o) < 0)
+			return fail_io(o, "sending the end of a round", err);
+		r = read_reply(o->fd, "end of a round", err);
+		if (r < 0)
+			return r;
 		st->rounds = round;
 		st->pages += pages;
 		dt = vm_now_ns() - t;
@@ -323,14 +422,18 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 		if (bw == 0)
 			bw = 1;
 		dirty_bitmap_clear(set);
+		ts = vm_now_ns();
 		r = dirty_log_sync(vm, d, set, false, err);
 		if (r < 0)
 			return r;
+		ts = vm_now_ns() - ts;
 		left = dirty_bitmap_count(set) * MIG_PAGE;
+		est = (double)left * 1e9 / (double)bw + (double)ts + (double)o->rtt;
+		st->estimate_ns = (uint64_t)est;
 		log_debug("migration round %u: %" PRIu64 " pages, %" PRIu64 " B/s, %" PRIu64
-			  " bytes dirty", round, pages, bw, left);
-		if ((double)left * 1e9 / (double)bw <= (double)p->downtime_ns ||
-		    round >= MIGRATE_MAX_ROUNDS)
+			  " bytes dirty, sync %.1f ms, downtime estimate %.1f ms", round, pages, bw,
+			  left, (double)ts / 1e6, est / 1e6);
+		if (est <= (double)p->downtime_ns || round >= MIGRATE_MAX_ROUNDS)
 			return 0;
 		if (vm_now_ns() > o->deadline)
 			return hull_err_setx(err, ETIMEDOUT, "timed out: the guest dirties its memory "
@@ -338,21 +441,36 @@ static int precopy(struct vm *vm, struct mig_out *o, struct dirty_log *d, struct
 	}
 }
 
-/* Paused: the last dirty pages, the state, the end marker; then the destination's ack. */
+/* ns since *t, and *t now */
+static uint64_t lap(uint64_t *t)
+{
+	uint64_t now = vm_now_ns(), d = now - *t;
+
+	*t = now;
+	return d;
+}
+
+/*
+ * Paused (since t0): the last dirty pages, the state, the end marker; then the destination's
+ * ack. Each step's time into st.
+ */
 static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
-			 struct dirty_bitmap *set, struct migrate_stats *st, struct hull_err *err)
+			 struct dirty_bitmap *set, uint64_t t0, struct migrate_stats *st,
+			 struct hull_err *err)
 {
 	struct state_writer w;
-	uint64_t pages;
+	uint64_t pages, t = vm_now_ns();
 	uint32_t crc;
 	int r;
 
 	o->max_bw = 0; /* the downtime: as fast as the link goes */
 	r = dirty_log_sync(vm, d, set, true, err);
+	st->sync_ns = lap(&t);
 	if (r < 0)
 		return r;
-	if (send_pages(vm, o, set, true, &pages) < 0)
+	if (send_pages_paused(vm, o, set, &pages) < 0)
 		return fail_io(o, "sending the last dirty pages", err);
+	st->pages_ns = lap(&t);
 	st->last_pages = pages;
 	st->pages += pages;
 	r = snapshot_state_build(vm, &w, err);
@@ -365,9 +483,14 @@ static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
 	out_u32(o, MIG_REC_END);
 	crc = htole32(o->crc);
 	out_put(o, &crc, 4);
+	st->state_ns = lap(&t);
 	if (out_flush(o) < 0)
 		return fail_io(o, "sending the state", err);
-	return read_reply(o->fd, "state", err);
+	st->flush_ns = lap(&t);
+	st->sent_ns = t - t0;
+	r = read_reply(o->fd, "state", err);
+	st->ack_ns = lap(&t);
+	return r;
 }
 
 int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct migrate_stats *st,
@@ -421,16 +544,25 @@ int vm_migrate(struct vm *vm, int fd, const struct migrate_params *p, struct mig
 		r = precopy(vm, &o, &d, &set, p, st, err);
 	}
 	if (r == 0) {
-		uint64_t t = vm_now_ns();
+		uint64_t t0 = vm_now_ns(), t = t0;
 
 		vm_pause(vm);
 		paused = true;
+		st->pause_ns = lap(&t);
 		r = atomic_load(&vm->stop) ? hull_err_setx(err, ESRCH, "the VM is stopping")
 					   : migrate_disks_release(vm, err);
 		released = r == 0;
+		st->disks_ns = lap(&t);
 		if (r == 0)
-			r = stop_and_copy(vm, &o, &d, &set, st, err);
-		st->downtime_ns = vm_now_ns() - t;
+			r = stop_and_copy(vm, &o, &d, &set, t0, st, err);
+		st->downtime_ns = vm_now_ns() - t0;
+		log_debug("migration downtime %.1f ms: pause %.1f, disks %.1f, sync %.1f, "
+			  "%" PRIu64 " pages %.1f, state %.1f, send %.1f, ack %.1f; sent after %.1f, "
+			  "estimated %.1f", (double)st->downtime_ns / 1e6, (double)st->pause_ns / 1e6,
+			  (double)st->disks_ns / 1e6, (double)st->sync_ns / 1e6, st->last_pages,
+			  (double)st->pages_ns / 1e6, (double)st->state_ns / 1e6,
+			  (double)st->flush_ns / 1e6, (double)st->ack_ns / 1e6,
+			  (double)st->sent_ns / 1e6, (double)st->estimate_ns / 1e6);
 	}
 	st->total_ns = vm_now_ns() - o.t0;
 	dirty_log_stop(vm, &d);
@@ -479,6 +611,14 @@ static void reply(int fd, bool ok, const char *why)
 	size_t n = mig_reply_format(line, ok, why);
 
 	(void)send(fd, line, n, MSG_NOSIGNAL);
+}
+
+/* A round's end (MIG_REC_SYNC): its pages are in RAM, say so. */
+static int fd_sync(void *ctx)
+{
+	int fd = *(int *)ctx;
+
+	return send(fd, "OK\n", 3, MSG_NOSIGNAL) == 3 ? 0 : (errno ? -errno : -EPIPE);
 }
 
 /* Listen on the --incoming address and take one connection; the listener is gone after. */
@@ -531,10 +671,11 @@ static int incoming_check(struct vm *vm, const struct mig_header *h, struct hull
 
 static int incoming_stream(struct vm *vm, int fd, struct hull_err *err)
 {
-	struct mig_in in = { .read = fd_read_exact, .ctx = &fd };
+	struct mig_in in = { .read = fd_read_exact, .sync = fd_sync, .ctx = &fd };
 	cleanup_free struct mig_header *h = xcalloc(1, sizeof(*h));
 	cleanup_free uint8_t *state = NULL;
 	size_t len = 0, slen = 0;
+	uint64_t t, t_load;
 	int r;
 
 	r = mig_recv_header(&in, h, err);
@@ -544,13 +685,18 @@ static int incoming_stream(struct vm *vm, int fd, struct hull_err *err)
 	if (r < 0)
 		return r;
 	r = mig_recv_body(&in, vm->mem.host, vm->mem.size, &state, &len, err);
+	t = vm_now_ns();
 	if (r == 0)
 		r = snapshot_state_verify(state, len, "the state record", &slen, err);
 	if (r == 0)
 		r = snapshot_state_load_buf(vm, state, slen, "the state record", err);
+	t_load = vm_now_ns();
 	if (r == 0)
 		r = migrate_disks_open(vm, err); /* after the source's last write (migrate-disks.c) */
 	reply(fd, r == 0, err->msg);
+	/* the source's "ack" step, less the round trip and the stream's tail still in flight */
+	log_debug("incoming migration: state loaded in %.1f ms, disks opened in %.1f ms",
+		  (double)(t_load - t) / 1e6, (double)(vm_now_ns() - t_load) / 1e6);
 	return r;
 }
 

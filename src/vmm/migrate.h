@@ -31,6 +31,17 @@ struct migrate_stats {
 	uint64_t last_pages;   /* pages sent while paused */
 	uint64_t downtime_ns;  /* paused: from the pause to the destination's ack */
 	uint64_t total_ns;
+	/*
+	 * The downtime's steps, in order (docs/vmm.md "Live migration", downtime): stopping the
+	 * vCPUs, the disks' flush and unlock, the last dirty-log sync, the last pages, building
+	 * the state, sending what is buffered, the destination's ack (it reads what the socket
+	 * still holds, loads the state, opens the disks). sent_ns is from the pause to the last
+	 * byte handed to the kernel: what QEMU reports as its downtime (its clock stops when
+	 * its last write returns, before the destination has read or loaded anything).
+	 */
+	uint64_t pause_ns, disks_ns, sync_ns, pages_ns, state_ns, flush_ns, ack_ns;
+	uint64_t sent_ns;
+	uint64_t estimate_ns;  /* the last round's estimate of the downtime */
 };
 
 /*

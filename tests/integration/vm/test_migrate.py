@@ -8,6 +8,7 @@ is fine for the tiny guest), else the sandbox's (conftest.py)."""
 import json
 import os
 import random
+import re
 import socket
 import struct
 import subprocess
@@ -152,6 +153,23 @@ def _dest_spec(kind, tmp_path):
     return f"unix:{tmp_path}/dst.sock" if kind == "unix" else f"tcp:127.0.0.1:{_free_port()}"
 
 
+def _check_downtime_steps(out):
+    """The summary's second line: the downtime's steps tile it, in order, from the pause to
+    the ack (each lap starts where the one before ended, so these are identities, not
+    timings): the steps up to "send" make "to the last byte sent" (QEMU's measure), and
+    with "ack" the downtime, each figure rounded to 0.1 ms."""
+    down = float(re.search(r"downtime ([\d.]+) ms, total", out)[1])
+    m = re.search(r"^downtime steps \(ms\): pause ([\d.]+) disks ([\d.]+) sync ([\d.]+) "
+                  r"pages ([\d.]+) state ([\d.]+) send ([\d.]+) ack ([\d.]+); to the last "
+                  r"byte sent ([\d.]+) ms, estimated ([\d.]+) ms$", out, re.M)
+    assert m, out
+    steps = [float(x) for x in m.groups()[:7]]
+    sent = float(m[8])
+    assert abs(sum(steps[:6]) - sent) <= 0.35, out
+    assert sent + steps[6] - 0.2 <= down, out
+    assert sent <= down + 0.1, out
+
+
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
 def test_counter_goes_on_at_the_destination(hull, guests, procs, tmp_path, kind):
     src, out1, sock = procs.source(guests["count"])
@@ -162,6 +180,7 @@ def test_counter_goes_on_at_the_destination(hull, guests, procs, tmp_path, kind)
     r = _migrate(hull, sock, to)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"migrated to {to}: "), r.stdout
+    _check_downtime_steps(r.stdout)
     assert src.wait(timeout=60) == 0  # the source stops once the destination has it
     assert "migrated" in src.stderr.read().decode()
     before = out1.read_bytes()

@@ -141,6 +141,84 @@ static void test_good_stream(void **state)
 	free(b.p);
 }
 
+static int syncs;
+
+static int count_sync(void *ctx)
+{
+	(void)ctx;
+	syncs++;
+	return syncs > 3 ? -EPIPE : 0; /* the 4th: the source has gone */
+}
+
+/*
+ * SYNC records (a pre-copy round's end): each one answered through the callback, in the
+ * stream's order, and none after the state; a failed answer ends the stream. n_sync SYNCs
+ * after the header, then a page, then the state (and one more SYNC when after_state).
+ */
+static int parse_syncs(unsigned n_sync, bool after_state)
+{
+	struct buf b = { 0 };
+	uint8_t page[MIG_PAGE], st[VM_STATE_HDR_SIZE + 4], *state = NULL;
+	uint8_t *ram = calloc(PAGES, MIG_PAGE);
+	struct mig_in in = { .read = rd, .sync = count_sync, .ctx = &b };
+	struct mig_header *h = calloc(1, sizeof(*h));
+	struct hull_err err = { 0 };
+	size_t len = 0;
+	uint32_t crc;
+	int r;
+
+	put(&b, MIG_MAGIC, 8);
+	u32(&b, MIG_VERSION);
+	u64(&b, PAGES * MIG_PAGE);
+	u32(&b, 1);
+	u32(&b, 0);
+	for (unsigned i = 0; i < n_sync; i++)
+		u32(&b, MIG_REC_SYNC);
+	u32(&b, MIG_REC_PAGES);
+	u32(&b, 1);
+	u64(&b, 5);
+	memset(page, 0x5a, sizeof(page));
+	put(&b, page, sizeof(page));
+	memcpy(st, VM_STATE_MAGIC, 8);
+	crc = htole32(1);
+	memcpy(st + 8, &crc, 4);
+	crc = htole32((uint32_t)crc32(0, st, VM_STATE_HDR_SIZE));
+	memcpy(st + VM_STATE_HDR_SIZE, &crc, 4);
+	u32(&b, MIG_REC_STATE);
+	u32(&b, sizeof(st));
+	put(&b, st, sizeof(st));
+	if (after_state)
+		u32(&b, MIG_REC_SYNC);
+	u32(&b, MIG_REC_END);
+	u32(&b, (uint32_t)crc32(0, b.p, (uInt)b.len));
+	syncs = 0;
+	r = mig_recv_header(&in, h, &err);
+	if (r == 0)
+		r = mig_recv_body(&in, ram, PAGES * MIG_PAGE, &state, &len, &err);
+	if (r == 0)
+		assert_int_equal(ram[5 * MIG_PAGE + 17], 0x5a);
+	else
+		assert_true(err.msg[0] != '\0');
+	free(state);
+	free(ram);
+	free(h);
+	free(b.p);
+	return r;
+}
+
+static void test_sync_records(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_syncs(3, false), 0);
+	assert_int_equal(syncs, 3);
+	assert_int_equal(parse_syncs(0, false), 0);
+	assert_int_equal(syncs, 0);
+	assert_int_equal(parse_syncs(1, true), -EBADMSG); /* none after the state */
+	assert_int_equal(syncs, 1);
+	assert_int_equal(parse_syncs(5, false), -EPIPE); /* the 4th answer failed */
+	assert_int_equal(syncs, 4);
+}
+
 static void test_refusals(void **state)
 {
 	struct buf b;
@@ -268,6 +346,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_stream),
+		cmocka_unit_test(test_sync_records),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_absurd_counts),
 		cmocka_unit_test(test_cpuid_check),
