@@ -52,9 +52,9 @@
  * is not offered: Linux guests no longer send it and the tap ignores TUN_F_UFO. EVENT_IDX:
  * the rings' notifications follow used_event/avail_event (queue.h; vhost-net's too).
  * INDIRECT_DESC (as QEMU's virtio-net-pci): a TSO frame of up to 19 buffers takes one ring
- * entry instead of 19, so a guest's tx ring holds ~256 frames, not ~13: without it Linux
- * stops its tx queue after a dozen frames and waits for a tx interrupt (the guest->host gap
- * against QEMU on vhost-net, docs/performance.md).
+ * entry instead of one per buffer, so a guest's tx ring holds 256 frames, not ~50 (13 at
+ * worst): without it Linux stops its tx queue early and waits for a tx interrupt (the
+ * guest->host gap against QEMU on vhost-net, docs/performance.md).
  */
 #define NET_FEATURES                                                                       \
 	(NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | \
