@@ -17,6 +17,9 @@ import pytest
 from vmhelpers import INIT_PROLOGUE, vm_http
 
 BOOT_TIMEOUT = 600
+# A PUT pauses the vCPUs and builds the device (nested KVM under TCG on a loaded host: the
+# 10 s default was seen to run out); a bound on a hang, not a timing assertion.
+API_TIMEOUT = 120
 HOST_IP, GUEST_IP = "10.77.19.1", "10.77.19.2"
 MAC1, MAC2 = "02:19:00:00:00:01", "02:19:00:00:00:02"
 
@@ -112,9 +115,9 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, vhost_n
         read_until(p, out, "HULL-TEST: waiting-1", deadline)
         assert nic_devices(sock) == []
         body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1}
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 204, rep
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 409 and "already exists" in rep["fault_message"], rep
         assert nic_devices(sock) == ["virtio-net16"]
         # no "vhost": auto, as a --net NIC: vhost-net (it opens), so that the snapshot below
@@ -231,11 +234,11 @@ def test_nic_hotplug_vhost(hull, kernel, make_initramfs, netns_taps, vhost_net, 
         assert before["/dev/vhost-net"] == 0 and before["/dev/net/tun"] == 0, before
         body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1,
                 "vhost": "maybe"}
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 400 and "vhost 'maybe'" in rep["fault_message"], rep
         assert fd_kinds(pid) == before
         body["vhost"] = "on"
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 204, rep
         plugged = fd_kinds(pid)
         assert plugged["/dev/vhost-net"] == 1 and plugged["/dev/net/tun"] == 1, plugged
