@@ -6,7 +6,10 @@ interface goes, and hull frees the device once the guest's _EJ0 says so. The fre
 a second NIC on the same tap (the first closed it; the guest sees the NIC again). A snapshot
 taken with the NIC restores with it: the clone's guest still pings through it. The
 namespace and its taps are gone afterwards. The VMM runs with its seccomp filters (level 2)
-and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown."""
+and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown. The
+NIC takes vhost-net (vhost_net loaded: "vhost" absent is auto), so the snapshot and the
+clone carry a vhost-net NIC with traffic; test_nic_hotplug_vhost checks "vhost": "on" and
+"off" and that an eject leaves the VMM's fds as they were before the plug."""
 import json
 import os
 import subprocess
