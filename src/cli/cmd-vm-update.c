@@ -44,8 +44,9 @@ static const struct cli_option vm_update_opts[] = {
 	  "ask the guest to have SIZE of its --memory-hotplug region plugged (0: none)" },
 	{ "memory-hotplug-status", no_argument, NULL, VM_UPDATE_MEM_STATUS, NULL,
 	  "print the virtio-mem region's total, block, plugged and requested sizes" },
-	{ "add-net", required_argument, NULL, VM_UPDATE_ADD_NET, "tap=IF[,mac=MAC][,id=ID]",
-	  "hot-plug a virtio-net NIC on tap IF (its id: ID, else IF)" },
+	{ "add-net", required_argument, NULL, VM_UPDATE_ADD_NET,
+	  "tap=IF[,mac=MAC][,id=ID][,vhost=on|off|auto]",
+	  "hot-plug a virtio-net NIC on tap IF (its id: ID, else IF; vhost= as --net's)" },
 	{ "del-net", required_argument, NULL, VM_UPDATE_DEL_NET, "ID",
 	  "ask the guest to eject the hot-plugged NIC ID" },
 	{ 0 },
@@ -99,13 +100,13 @@ static int vm_update_call(const char *sock, const char *req)
 }
 
 /*
- * --add-net tap=IF[,mac=MAC][,id=ID] or --del-net ID as a request line in out (256 bytes):
+ * --add-net tap=IF[,mac=MAC][,id=ID][,vhost=V] or --del-net ID as a request line in out (256 bytes):
  * 0, or -1 with the message printed. The VMM checks the values; this only splits them.
  */
 static int vm_update_net_req(bool add, const char *arg, char *out)
 {
 	char buf[256], *save = NULL, *tok;
-	const char *id = NULL, *tap = NULL, *mac = NULL;
+	const char *id = NULL, *tap = NULL, *mac = NULL, *vhost = NULL;
 	json_t *j;
 	char *line;
 
@@ -120,18 +121,20 @@ static int vm_update_net_req(bool add, const char *arg, char *out)
 				mac = tok + 4;
 			else if (strncmp(tok, "id=", 3) == 0)
 				id = tok + 3;
+			else if (strncmp(tok, "vhost=", 6) == 0)
+				vhost = tok + 6;
 			else
 				break;
 		}
 		if (tok || !tap || !*tap || strlen(arg) >= sizeof(buf)) {
 			fprintf(stderr, "hull vm update: --add-net %s: expected tap=IF[,mac=MAC]"
-				"[,id=ID]\n", arg);
+				"[,id=ID][,vhost=on|off|auto]\n", arg);
 			return -1;
 		}
 		id = id ? id : tap;
 	}
-	j = json_pack("{s:s, s:s, s:s*, s:s*}", "op", add ? "net-add" : "net-del", "id", id,
-		      "tap", tap, "mac", mac);
+	j = json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "op", add ? "net-add" : "net-del", "id",
+		      id, "tap", tap, "mac", mac, "vhost", vhost);
 	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!line || strlen(line) + 2 > 256) {

@@ -12,20 +12,34 @@
 #include "vmm/hotplug-net.h"
 #include "vmm/vmm.h"
 
-static const char *const put_keys[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
+static const char *const put_keys[] = { "iface_id", "host_dev_name", "guest_mac", "vhost",
+					NULL };
 
-/*
- * PUT /network-interfaces/ID {"iface_id": ID, "host_dev_name": TAP[, "guest_mac": MAC]}
- * (Firecracker's body) on a running VM: a virtio-net NIC on the tap, hot-plugged.
- */
-int api_net_put(const struct api_call *call, json_t **ret, struct hull_err *err)
+/* hull's "vhost": "on", "off" or "auto" (absent: auto, as --net's vhost=). */
+static int vhost_parse(const char *s, enum vm_net_vhost *ret)
 {
-	struct vm_net_config c = { .vhost = VM_NET_VHOST_OFF, .queues = 1 };
-	const char *key, *iface = NULL, *tap = NULL, *mac = NULL;
+	if (strcmp(s, "on") == 0)
+		*ret = VM_NET_VHOST_ON;
+	else if (strcmp(s, "off") == 0)
+		*ret = VM_NET_VHOST_OFF;
+	else if (strcmp(s, "auto") == 0)
+		*ret = VM_NET_VHOST_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int api_net_put_parse(json_t *body, const char *id, struct vm_net_config *c,
+		      struct hull_err *err)
+{
+	const char *key, *iface = NULL, *tap = NULL, *mac = NULL, *vhost = NULL;
 	json_t *v;
 	int r;
 
-	json_object_foreach(call->body, key, v) {
+	*c = (struct vm_net_config){ .vhost = VM_NET_VHOST_AUTO, .queues = 1 };
+	if (!json_is_object(body))
+		return hull_err_setx(err, EINVAL, "body: expected a JSON object");
+	json_object_foreach(body, key, v) {
 		size_t i;
 
 		for (i = 0; put_keys[i] && strcmp(put_keys[i], key) != 0; i++)
@@ -33,35 +47,52 @@ int api_net_put(const struct api_call *call, json_t **ret, struct hull_err *err)
 		if (!put_keys[i])
 			return hull_err_setx(err, EINVAL, "body: unknown field '%.64s'", key);
 	}
-	if ((r = hjson_get_str(call->body, "iface_id", "body", true, &iface, err)) < 0 ||
-	    (r = hjson_get_str(call->body, "host_dev_name", "body", true, &tap, err)) < 0 ||
-	    (r = hjson_get_str(call->body, "guest_mac", "body", false, &mac, err)) < 0)
+	if ((r = hjson_get_str(body, "iface_id", "body", true, &iface, err)) < 0 ||
+	    (r = hjson_get_str(body, "host_dev_name", "body", true, &tap, err)) < 0 ||
+	    (r = hjson_get_str(body, "guest_mac", "body", false, &mac, err)) < 0 ||
+	    (r = hjson_get_str(body, "vhost", "body", false, &vhost, err)) < 0)
 		return r;
-	if (strcmp(iface, call->id) != 0)
+	if (strcmp(iface, id) != 0)
 		return hull_err_setx(err, EINVAL, "body: iface_id '%.64s' is not the path's '%s'",
-				     iface, call->id);
+				     iface, id);
 	if (!*tap || strlen(tap) >= IFNAMSIZ || strchr(tap, '/'))
 		return hull_err_setx(err, EINVAL, "body: host_dev_name '%.64s': not an interface "
 				     "name (1-%d characters)", tap, IFNAMSIZ - 1);
-	if (mac && mac_parse(mac, c.mac) < 0)
+	if (mac && mac_parse(mac, c->mac) < 0)
 		return hull_err_setx(err, EINVAL, "body: guest_mac '%.64s': expected a unicast "
 				     "MAC address like 02:00:00:00:00:01", mac);
-	c.mac_set = mac != NULL;
-	c.tap = tap;
-	r = vm_net_hotplug_add(call->vm, call->id, &c, err);
+	if (vhost && vhost_parse(vhost, &c->vhost) < 0)
+		return hull_err_setx(err, EINVAL, "body: vhost '%.64s': expected on, off or auto",
+				     vhost);
+	c->mac_set = mac != NULL;
+	c->tap = tap;
+	return 0;
+}
+
+/*
+ * PUT /network-interfaces/ID {"iface_id": ID, "host_dev_name": TAP[, "guest_mac": MAC]
+ * [, "vhost": "on|off|auto"]} (Firecracker's body; vhost is hull's) on a running VM: a
+ * virtio-net NIC on the tap, hot-plugged, on vhost-net as a --net NIC would be.
+ */
+int api_net_put(const struct api_call *call, json_t **ret, struct hull_err *err)
+{
+	struct vm_net_config c;
+	int r;
+
 	*ret = NULL;
-	return r;
+	r = api_net_put_parse(call->body, call->id, &c, err);
+	return r < 0 ? r : vm_net_hotplug_add(call->vm, call->id, &c, err);
 }
 
 /*
  * The JSON-lines form (`hull vm update --add-net/--del-net`): {"op":"net-add","id":ID,
- * "tap":TAP[,"mac":MAC]} and {"op":"net-del","id":ID}, through the same checks as PUT/DELETE.
+ * "tap":TAP[,"mac":MAC][,"vhost":V]} and {"op":"net-del","id":ID}, through the same checks as PUT/DELETE.
  * NULL for another op.
  */
 json_t *api_hotplug_handle(struct vm *vm, const char *op, json_t *req)
 {
 	struct hull_err err = { 0 };
-	const char *id = NULL, *tap = NULL, *mac = NULL;
+	const char *id = NULL, *tap = NULL, *mac = NULL, *vhost = NULL;
 	json_t *body, *reply = NULL;
 	struct api_call call = { .vm = vm };
 	int r;
@@ -77,9 +108,10 @@ json_t *api_hotplug_handle(struct vm *vm, const char *op, json_t *req)
 	if (r == 0 && strcmp(op, "net-del") == 0) {
 		r = api_net_delete(&call, &reply, &err);
 	} else if (r == 0 && (r = hjson_get_str(req, "tap", "request", true, &tap, &err)) == 0 &&
-		   (r = hjson_get_str(req, "mac", "request", false, &mac, &err)) == 0) {
-		body = json_pack("{s:s, s:s, s:s*}", "iface_id", id, "host_dev_name", tap,
-				 "guest_mac", mac);
+		   (r = hjson_get_str(req, "mac", "request", false, &mac, &err)) == 0 &&
+		   (r = hjson_get_str(req, "vhost", "request", false, &vhost, &err)) == 0) {
+		body = json_pack("{s:s, s:s, s:s*, s:s*}", "iface_id", id, "host_dev_name", tap,
+				 "guest_mac", mac, "vhost", vhost);
 		call.body = body;
 		r = api_net_put(&call, &reply, &err);
 		json_decref(body);

@@ -22,6 +22,7 @@ struct hp_nic {
 	char id[VM_HOTPLUG_ID_MAX + 1];
 	char *tap;
 	uint8_t mac[6]; /* always set: a snapshot's restore gives the guest the same */
+	enum vm_net_vhost vhost; /* as asked (PUT's "vhost"): a restore asks the same */
 	struct virtio_pci_dev *dev;
 };
 
@@ -142,6 +143,7 @@ static void hp_nic_record(struct vm *vm, unsigned slot, const char *id,
 	(void)snprintf(n->id, sizeof(n->id), "%s", id);
 	n->tap = xstrdup(c->tap);
 	memcpy(n->mac, c->mac, 6);
+	n->vhost = c->vhost;
 	n->dev = dev;
 }
 
@@ -237,11 +239,17 @@ json_t *vm_net_hotplug_json(struct vm *vm)
 		if (!n->used)
 			continue;
 		mac_format(n->mac, mac);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "id", n->id, "tap",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", n->id, "tap",
 						   n->tap, "mac", mac, "slot",
-						   (int)(i + PCIHP_FIRST_SLOT)));
+						   (int)(i + PCIHP_FIRST_SLOT), "vhost",
+						   vm_net_vhost_name(n->vhost)));
 	}
 	return a;
+}
+
+const char *vm_net_vhost_name(enum vm_net_vhost v)
+{
+	return v == VM_NET_VHOST_ON ? "on" : v == VM_NET_VHOST_OFF ? "off" : "auto";
 }
 
 unsigned vm_net_hotplug_count(struct vm *vm)

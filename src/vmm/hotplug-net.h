@@ -7,9 +7,9 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "vmm/vmm.h"
 
 struct vm;
-struct vm_net_config;
 
 #define VM_HOTPLUG_ID_MAX 64
 
@@ -30,8 +30,13 @@ int vm_net_hotplug_del(struct vm *vm, const char *id, struct hull_err *err);
  * state stream has the controller's). After the devices, before the state. 0 or -errno.
  */
 int vm_net_hotplug_restore(struct vm *vm, struct hull_err *err);
-/* config.json's "hotplug_nets": [{"id", "tap", "mac", "slot"}], or NULL when there are none. */
+/*
+ * config.json's "hotplug_nets": [{"id", "tap", "mac", "slot", "vhost"}], or NULL when there
+ * are none.
+ */
 json_t *vm_net_hotplug_json(struct vm *vm);
+/* "on", "off" or "auto" */
+const char *vm_net_vhost_name(enum vm_net_vhost v);
 /* Hot-plugged NICs the VM holds now (ejected ones are gone). */
 unsigned vm_net_hotplug_count(struct vm *vm);
 /* The id of the NIC in slot, or NULL. */

@@ -100,7 +100,10 @@ void snapshot_config_devices(const struct vm_config *cfg, json_t *root)
 				   : json_null());
 }
 
-/* "hotplug_nets": absent for none, else [{"id", "tap", "mac", "slot"}] (hotplug-net.h). */
+/*
+ * "hotplug_nets": absent for none, else [{"id", "tap", "mac", "slot"[, "vhost"]}]
+ * (hotplug-net.h); no "vhost" (a snapshot from before it was saved): off, as they ran.
+ */
 static int config_hotplug_nets(const char *path, struct snap_config *sc, struct hull_err *err)
 {
 	json_t *arr = json_object_get(sc->root, "hotplug_nets"), *n;
@@ -113,7 +116,7 @@ static int config_hotplug_nets(const char *path, struct snap_config *sc, struct 
 				     PCIHP_NUM_SLOTS);
 	json_array_foreach(arr, i, n) {
 		struct vm_hotplug_net *h = &sc->hot[i];
-		const char *mac = NULL;
+		const char *mac = NULL, *vhost = NULL;
 		int64_t slot = 0;
 		char w[300];
 
@@ -122,7 +125,8 @@ static int config_hotplug_nets(const char *path, struct snap_config *sc, struct 
 		    hjson_get_str(n, "tap", w, true, &h->net.tap, err) < 0 ||
 		    hjson_get_str(n, "mac", w, true, &mac, err) < 0 ||
 		    hjson_get_int(n, "slot", w, true, PCIHP_FIRST_SLOT,
-				  PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS - 1, &slot, err) < 0)
+				  PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS - 1, &slot, err) < 0 ||
+		    hjson_get_str(n, "vhost", w, false, &vhost, err) < 0)
 			return -EINVAL;
 		if (mac_parse(mac, h->net.mac) < 0)
 			return hull_err_setx(err, EINVAL, "%s.mac: %s: expected XX:XX:XX:XX:XX:XX", w,
@@ -130,6 +134,13 @@ static int config_hotplug_nets(const char *path, struct snap_config *sc, struct 
 		h->net.mac_set = true;
 		h->net.queues = 1;
 		h->net.vhost = VM_NET_VHOST_OFF;
+		if (vhost && strcmp(vhost, "on") == 0)
+			h->net.vhost = VM_NET_VHOST_ON;
+		else if (vhost && strcmp(vhost, "auto") == 0)
+			h->net.vhost = VM_NET_VHOST_AUTO;
+		else if (vhost && strcmp(vhost, "off") != 0)
+			return hull_err_setx(err, EINVAL, "%s.vhost: %s: expected on, off or auto",
+					     w, vhost);
 		h->slot = (unsigned)slot;
 	}
 	sc->cfg.hotplug_nets = sc->hot;

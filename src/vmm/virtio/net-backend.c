@@ -141,7 +141,12 @@ int net_vhost_open(const char *path, const struct vm_net_config *c, unsigned n_p
 	if (c->vhost == VM_NET_VHOST_OFF || (c->vhost == VM_NET_VHOST_AUTO && limited))
 		return 0;
 	for (unsigned i = 0; i < n_pairs; i++) {
-		fds[i] = open(path, O_RDWR | O_CLOEXEC);
+		/*
+		 * O_NONBLOCK (vhost-net's ioctls ignore it): the flags of a tap's open, the only
+		 * open of an existing file that --hotplug's seccomp widening allows (seccomp.c), so
+		 * that a hot-plugged NIC takes vhost-net under the filter with nothing more allowed.
+		 */
+		fds[i] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (fds[i] >= 0)
 			continue;
 		e = errno;

@@ -160,6 +160,9 @@ static void virtio_sync_event_idx(struct virtio_pci_dev *v)
 	for (unsigned q = 0; q < v->ops->num_queues; q++) {
 		v->st.vq[q].event_idx = on && !(v->ops->vhost_queues & (1U << q));
 		v->st.vq[q].signalled_valid = false;
+		/* indirect tables: followed by virtq_pop once accepted (queue.h) */
+		v->st.vq[q].indirect = (v->st.status & VIRTIO_STATUS_FEATURES_OK) &&
+				       (v->st.driver_features & VIRTQ_F_INDIRECT_DESC);
 	}
 }
 

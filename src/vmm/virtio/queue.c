@@ -90,14 +90,84 @@ bool virtq_need_notify(struct virtq *q)
 	return !valid || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
+/* One descriptor's buffer into e, readable ones before writable ones (2.7.4.2). */
+static int virtq_take(const struct virtq *q, struct virtq_elem *e, uint64_t addr, uint32_t len,
+		      bool write)
+{
+	void *p = gmem_ptr(q->mem, addr, len);
+
+	if (!p)
+		return -EFAULT;
+	if (e->n_in + e->n_out >= VIRTQ_MAX_CHAIN)
+		return -ELOOP;
+	if (write) {
+		/* the device writes here: dirty for a migration (dirty.h), marked now */
+		gmem_mark_dirty(q->mem, addr, len);
+		e->iov[e->n_in + e->n_out++] = (struct iovec){ p, len };
+		e->out_len += len;
+	} else {
+		if (e->n_out)
+			return -EINVAL;
+		e->iov[e->n_in++] = (struct iovec){ p, len };
+		e->in_len += len;
+	}
+	return 0;
+}
+
+/*
+ * The chain from idx in the n-entry table desc (the ring's, or an indirect one: top false).
+ * An indirect descriptor (2.7.5.3, only with VIRTQ_F_INDIRECT_DESC negotiated) ends its
+ * chain in the ring's table (no NEXT), its table a whole number of descriptors
+ * inside guest RAM, at most VIRTQ_MAX_CHAIN of them, and holds no indirect one itself. The
+ * chain visits at most n descriptors (no loop) and VIRTQ_MAX_CHAIN buffers in all.
+ */
+static int virtq_walk(const struct virtq *q, struct virtq_elem *e,
+		      const struct vring_desc_le *desc, unsigned n, uint16_t idx, bool top)
+{
+	unsigned count = 0;
+	int r;
+
+	for (;;) {
+		struct vring_desc_le d;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+
+		if (++count > n || count > VIRTQ_MAX_CHAIN)
+			return -ELOOP;
+		memcpy(&d, (const void *)&desc[idx], sizeof(d));
+		addr = le64toh(d.addr);
+		len = le32toh(d.len);
+		flags = le16toh(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			const struct vring_desc_le *t;
+
+			if (!top || !q->indirect || (flags & VRING_DESC_F_NEXT) ||
+			    !len || (len & 15) || len / 16 > VIRTQ_MAX_CHAIN)
+				return -EINVAL;
+			t = gmem_ptr(q->mem, addr, len);
+			if (!t || (addr & 15))
+				return -EFAULT;
+			return virtq_walk(q, e, t, len / 16, 0, false);
+		}
+		r = virtq_take(q, e, addr, len, flags & VRING_DESC_F_WRITE);
+		if (r < 0)
+			return r;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		idx = le16toh(d.next);
+		if (idx >= n)
+			return -EINVAL;
+	}
+}
+
 int virtq_pop(struct virtq *q, struct virtq_elem *e)
 {
 	/* The ring pointers were checked by virtq_enable; the guest cannot move them after. */
 	const uint8_t *avail = gmem_ptr(q->mem, q->avail_gpa, 6 + 2ULL * q->size);
 	const struct vring_desc_le *desc = gmem_ptr(q->mem, q->desc_gpa, 16ULL * q->size);
-	uint16_t avail_idx, idx;
-	unsigned count = 0;
-	bool seen_write = false;
+	uint16_t avail_idx;
+	int r;
 
 	if (!q->ready || q->broken || !avail || !desc)
 		return -EIO;
@@ -125,45 +195,9 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 		return virtq_fail(q, -EINVAL);
 	e->n_in = e->n_out = 0;
 	e->in_len = e->out_len = 0;
-	idx = e->head;
-	for (;;) {
-		struct vring_desc_le d;
-		uint64_t addr;
-		uint32_t len;
-		uint16_t flags;
-		void *p;
-
-		/* A chain can't be longer than the table (no loop) nor than our limit. */
-		if (++count > q->size || count > VIRTQ_MAX_CHAIN)
-			return virtq_fail(q, -ELOOP);
-		memcpy(&d, (const void *)&desc[idx], sizeof(d));
-		addr = le64toh(d.addr);
-		len = le32toh(d.len);
-		flags = le16toh(d.flags);
-		if (flags & VRING_DESC_F_INDIRECT) /* not offered */
-			return virtq_fail(q, -EINVAL);
-		p = gmem_ptr(q->mem, addr, len);
-		if (!p)
-			return virtq_fail(q, -EFAULT);
-		if (flags & VRING_DESC_F_WRITE) {
-			/* the device writes here: dirty for a migration (dirty.h), marked now */
-			gmem_mark_dirty(q->mem, addr, len);
-			seen_write = true;
-			e->iov[e->n_in + e->n_out++] = (struct iovec){ p, len };
-			e->out_len += len;
-		} else {
-			/* 2.7.4.2: readable descriptors come before writable ones. */
-			if (seen_write)
-				return virtq_fail(q, -EINVAL);
-			e->iov[e->n_in++] = (struct iovec){ p, len };
-			e->in_len += len;
-		}
-		if (!(flags & VRING_DESC_F_NEXT))
-			break;
-		idx = le16toh(d.next);
-		if (idx >= q->size)
-			return virtq_fail(q, -EINVAL);
-	}
+	r = virtq_walk(q, e, desc, q->size, e->head, true);
+	if (r < 0)
+		return virtq_fail(q, r);
 	q->last_avail++;
 	return 1;
 }

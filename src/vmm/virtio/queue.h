@@ -21,6 +21,12 @@
  * virtio_pci_notify asks virtq_need_notify.
  */
 #define VIRTQ_F_EVENT_IDX (1ULL << 29)
+/*
+ * VIRTIO_F_INDIRECT_DESC (2.7.5.3): a ring descriptor may point at a table of descriptors,
+ * so that a request of many buffers takes one ring entry (a guest's TSO frame: up to 19).
+ * virtq_pop follows it when the device offered it and the driver accepted it.
+ */
+#define VIRTQ_F_INDIRECT_DESC (1ULL << 28)
 
 struct virtq {
 	const struct guest_mem *mem;
@@ -34,6 +40,7 @@ struct virtq {
 	uint16_t used_idx;
 	/* host side, not saved: set from the driver's features at DRIVER_OK and at a load */
 	bool event_idx;       /* VIRTQ_F_EVENT_IDX negotiated (and the ring is not a vhost one) */
+	bool indirect;        /* VIRTQ_F_INDIRECT_DESC negotiated */
 	bool signalled_valid; /* signalled_used is the used index at the last interrupt */
 	uint16_t signalled_used;
 };

