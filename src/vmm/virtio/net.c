@@ -22,29 +22,12 @@
 #include "vmm/ratelimit.h"
 #include "vmm/tap.h"
 #include "vmm/virtio/net-backend.h"
+#include "vmm/virtio/net-hdr.h"
 #include "vmm/virtio/pci.h"
 #include "vmm/vm.h"
 
 #define VIRTIO_ID_NET 1
 #define NET_QUEUE_SIZE 256
-
-/* Feature bits (5.1.3) */
-#define NET_F_CSUM (1ULL << 0)
-#define NET_F_GUEST_CSUM (1ULL << 1)
-#define NET_F_MAC (1ULL << 5)
-#define NET_F_GUEST_TSO4 (1ULL << 7)
-#define NET_F_GUEST_TSO6 (1ULL << 8)
-#define NET_F_GUEST_ECN (1ULL << 9)
-#define NET_F_GUEST_UFO (1ULL << 10)
-#define NET_F_HOST_TSO4 (1ULL << 11)
-#define NET_F_HOST_TSO6 (1ULL << 12)
-#define NET_F_HOST_ECN (1ULL << 13)
-#define NET_F_HOST_UFO (1ULL << 14)
-#define NET_F_MRG_RXBUF (1ULL << 15)
-#define NET_F_STATUS (1ULL << 16)
-#define NET_F_CTRL_VQ (1ULL << 17)
-#define NET_F_CTRL_RX (1ULL << 18)
-#define NET_F_MQ (1ULL << 22)
 
 /*
  * What the device offers. Checksum and TSO both ways: the tap finishes what the guest left
@@ -75,26 +58,6 @@
 #define NET_OK 0
 #define NET_ERR 1
 #define NET_CONFIG_LEN 10 /* mac, status, max_virtqueue_pairs */
-
-/* struct virtio_net_hdr_v1 (5.1.6) */
-struct net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
-_Static_assert(sizeof(struct net_hdr) == TAP_VNET_HDR_LEN, "virtio_net_hdr_v1");
-
-#define NET_HDR_F_NEEDS_CSUM 1
-#define NET_HDR_F_DATA_VALID 2
-#define NET_HDR_GSO_NONE 0
-#define NET_HDR_GSO_TCPV4 1
-#define NET_HDR_GSO_UDP 3
-#define NET_HDR_GSO_TCPV6 4
-#define NET_HDR_GSO_ECN 0x80
 
 #define NET_ETH_HLEN 14
 /* The largest frame either side may hand over: a 64 KiB GSO packet behind its headers. */
@@ -214,30 +177,6 @@ static void net_sync_offloads(struct virtio_net *n)
 	n->offloads_for = f;
 }
 
-/* Is a header from the backend one this guest may receive? DATA_VALID is cleared if not. */
-static bool net_rx_hdr_ok(uint64_t f, struct net_hdr *h, size_t frame_len)
-{
-	uint8_t gso = h->gso_type & (uint8_t)~NET_HDR_GSO_ECN;
-
-	if (!(f & NET_F_GUEST_CSUM))
-		h->flags &= (uint8_t)~NET_HDR_F_DATA_VALID;
-	if (h->flags & ~(NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID))
-		return false;
-	if ((h->flags & NET_HDR_F_NEEDS_CSUM) &&
-	    (!(f & NET_F_GUEST_CSUM) ||
-	     (size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 > frame_len))
-		return false;
-	if ((h->gso_type & NET_HDR_GSO_ECN) && !(f & NET_F_GUEST_ECN))
-		return false;
-	switch (gso) {
-	case NET_HDR_GSO_NONE: return !(h->gso_type & NET_HDR_GSO_ECN);
-	case NET_HDR_GSO_TCPV4: return f & NET_F_GUEST_TSO4;
-	case NET_HDR_GSO_TCPV6: return f & NET_F_GUEST_TSO6;
-	case NET_HDR_GSO_UDP: return f & NET_F_GUEST_UFO;
-	default: return false;
-	}
-}
-
 /*
  * Deliver p's pending frame on rx queue vq: 1 delivered, 0 no room yet (the frame stays),
  * 2 dropped (counted), -errno when the guest broke the ring. Without MRG_RXBUF the frame
@@ -257,7 +196,7 @@ static int net_rx_deliver(struct virtio_net *n, struct virtq *vq, struct net_pai
 	uint16_t nb;
 	int r;
 
-	if (!net_rx_hdr_ok(net_acked(n), h, p->pkt_len - TAP_VNET_HDR_LEN))
+	if (!net_hdr_rx_ok(net_acked(n), h, p->pkt_len - TAP_VNET_HDR_LEN))
 		goto drop;
 	h->num_buffers = htole16(1);
 	while (off < p->pkt_len) {
@@ -400,30 +339,6 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 	net_rx_arm(p, !stop);
 }
 
-/* Is a header from the guest one it negotiated, with offsets inside the frame? */
-static bool net_tx_hdr_ok(uint64_t f, const struct net_hdr *h, size_t frame_len)
-{
-	uint8_t gso = h->gso_type & (uint8_t)~NET_HDR_GSO_ECN;
-	bool csum = h->flags & NET_HDR_F_NEEDS_CSUM;
-
-	if (h->flags & ~NET_HDR_F_NEEDS_CSUM)
-		return false;
-	if (csum && (!(f & NET_F_CSUM) ||
-		     (size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 > frame_len))
-		return false;
-	if ((h->gso_type & NET_HDR_GSO_ECN) && !(f & NET_F_HOST_ECN))
-		return false;
-	switch (gso) {
-	case NET_HDR_GSO_NONE: return !(h->gso_type & NET_HDR_GSO_ECN);
-	case NET_HDR_GSO_TCPV4: if (!(f & NET_F_HOST_TSO4)) return false; break;
-	case NET_HDR_GSO_TCPV6: if (!(f & NET_F_HOST_TSO6)) return false; break;
-	case NET_HDR_GSO_UDP: if (!(f & NET_F_HOST_UFO)) return false; break;
-	default: return false;
-	}
-	/* A GSO frame: its checksum is the tap's to finish, its sizes must make sense. */
-	return csum && h->gso_size && le16toh(h->hdr_len) <= frame_len;
-}
-
 /*
  * One frame from the guest to the backend: the header is copied first and checked, and that
  * copy (not the guest's memory, which it may change meanwhile) is what the tap reads.
@@ -442,7 +357,7 @@ static void net_tx_one(struct virtio_net *n, struct net_pair *p, const struct vi
 	}
 	frame = (size_t)e->in_len - sizeof(h);
 	(void)virtq_elem_read(e, 0, &h, sizeof(h));
-	if (!net_tx_hdr_ok(net_acked(n), &h, frame)) {
+	if (!net_hdr_tx_ok(net_acked(n), &h, frame)) {
 		n->ctr.tx_dropped++;
 		n->ctr.tx_bad_hdr++;
 		return;
