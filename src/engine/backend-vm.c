@@ -48,6 +48,7 @@
 #include "engine/vm-fs.h"
 #include "engine/vm-net.h"
 #include "engine/vm-proc.h"
+#include "engine/vm-top.h"
 #include "engine/vm-warm.h"
 #include "vmm/api-client.h"
 #include "vmm/kvm.h"
@@ -753,11 +754,16 @@ static int vm_stats(const struct engine_backend *b, const struct ctr *c,
 static int vm_procs(const struct engine_backend *b, const struct ctr *c, struct ctr_proc **ret,
 		    size_t *ret_n, struct hull_err *err)
 {
-	(void)b;
-	(void)ret;
-	(void)ret_n;
-	return hull_err_setx(err, EOPNOTSUPP, "container %s runs in a VM: listing its processes "
-			     "is not supported yet", c->name);
+	cleanup_free char *dir = state_dir(b, c);
+	uint32_t cid;
+	int r;
+
+	if (vmm_pid(dir) <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	r = vm_read_cid(dir, &cid, err);
+	if (r == 0) /* the guest's processes, from its agent (engine/vm-top.h) */
+		r = vm_agent_top(cid, VM_EXEC_CONNECT_MS, ret, ret_n, err);
+	return r < 0 ? hull_err_prefix(err, "container %s", c->name) : 0;
 }
 
 static int vm_oom_kills(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,
