@@ -41,3 +41,11 @@ void vm_nic_free(struct vm_nic *nic);
  */
 int vm_netconf_encode(const char *ip, int prefix, const char *gw, const char *mac,
 		      uint32_t mtu, uint8_t *out, size_t cap);
+
+/*
+ * IPv6 for NIC idx of a NETCONF payload of len bytes (vm_netconf_encode's): address ip6,
+ * prefix 1..128, gateway gw6 ("" or NULL: no route). 0, or -EINVAL for a value the wire
+ * cannot carry (guest18: --ipv6 networks).
+ */
+int vm_netconf_encode6(const char *ip6, int prefix, const char *gw6, uint8_t *out,
+		       uint32_t len, size_t idx);
