@@ -399,6 +399,8 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 		goto out;
 	v.netns = nic.netns;
 	v.net = nic.net;
+	v.net_extra = nic.net_extra;
+	v.n_net_extra = nic.n_extra;
 	v.fs = &shim_fs;
 	/* the warm snapshot has no NIC and no share: a VM with either boots cold */
 	if (!nic.netns && shim_fs.n == 0)

@@ -127,6 +127,52 @@ static int vm_net_ipv6(const struct ctr *c, const char *netname, const char *ip4
 	return 0;
 }
 
+/*
+ * The container's other networks (network.json's "Extra", set up by engine/netconnect.c on
+ * eth1...): per active one, a tap "tapN" in the namespace wired to its interface, one more
+ * NETCONF entry (its address, no default route: eth0 has the container's) and --net value.
+ */
+static int vm_net_extras(const struct ctr *c, json_t *v, const char *nsp, struct vm_nic *nic,
+			 struct hull_err *err)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(v, "Extra"), i, e) {
+		const char *ip = json_string_value(json_object_get(e, "IPAddress"));
+		const char *mac = json_string_value(json_object_get(e, "MacAddress"));
+		const char *dev = json_string_value(json_object_get(e, "Interface"));
+		const char *net = json_string_value(json_object_get(e, "Network"));
+		json_int_t plen = json_integer_value(json_object_get(e, "IPPrefixLen"));
+		size_t k = nic->n_extra + 1;
+		uint8_t one[VM_NETCONF_MAX];
+		cleanup_free char *tap = xasprintf("tap%zu", k);
+		int r;
+
+		if (!json_is_true(json_object_get(e, "Active")) || !ip || !*ip || !dev || !net)
+			continue;
+		if (k > VM_NET_EXTRA_MAX)
+			return hull_err_setx(err, E2BIG, "container %s: a VM has %u NICs at most",
+					     c->name, HULL_AGENT_MAX_NICS);
+		if (vm_netconf_encode(ip, (int)plen, NULL, mac, 0, one, sizeof(one)) < 0)
+			return hull_err_setx(err, EINVAL, "%s/network.json: network %s: address "
+					     "%s/%d, MAC %s: not a NIC the guest can be given",
+					     c->dir, net, ip, (int)plen, mac ? mac : "");
+		memcpy(nic->netconf + nic->netconf_len, one + 4, sizeof(struct hull_agent_nic_wire));
+		nic->netconf_len += sizeof(struct hull_agent_nic_wire);
+		hull_agent_put16(nic->netconf, (uint16_t)(k + 1));
+		r = vm_net_ipv6(c, net, ip, nic, k, err);
+		if (r == 0) { /* no IPv6 default route either */
+			memset(nic->netconf + 4 + k * sizeof(struct hull_agent_nic_wire) + 36, 0, 16);
+			r = vmnet_tap_setup_dev(nsp, tap, dev, false, err);
+		}
+		if (r < 0)
+			return hull_err_prefix(err, "container %s: the VM's NIC on %s", c->name, net);
+		nic->net_extra[nic->n_extra++] = xasprintf("tap=%s,mac=%s,queues=1", tap, mac);
+	}
+	return 0;
+}
+
 int vm_net_up(const struct ctr *c, struct vm_nic *nic, struct hull_err *err)
 {
 	cleanup_json json_t *v = engine_net_file_load(c->dir);
@@ -156,7 +202,7 @@ int vm_net_up(const struct ctr *c, struct vm_nic *nic, struct hull_err *err)
 	nic->netns = xstrdup(nsp);
 	/* queues=1: the tap is single-queue (the VMM's default is one pair per vCPU) */
 	nic->net = xasprintf("tap=" ENGINE_VMNET_TAP ",mac=%s,queues=1", mac);
-	return 0;
+	return vm_net_extras(c, v, nsp, nic, err);
 }
 
 void vm_net_down(const struct ctr *c)
@@ -164,13 +210,21 @@ void vm_net_down(const struct ctr *c)
 	cleanup_json json_t *v = engine_net_file_load(c->dir);
 	const char *nsp = json_string_value(json_object_get(v, "Netns"));
 
-	if (nsp && json_is_true(json_object_get(v, "Active")))
+	if (nsp && json_is_true(json_object_get(v, "Active"))) {
 		vmnet_tap_remove(nsp, ENGINE_VMNET_TAP);
+		for (size_t k = 1; k <= VM_NET_EXTRA_MAX; k++) { /* vm_net_extras's */
+			cleanup_free char *tap = xasprintf("tap%zu", k);
+
+			vmnet_tap_remove(nsp, tap);
+		}
+	}
 }
 
 void vm_nic_free(struct vm_nic *nic)
 {
 	free(nic->netns);
 	free(nic->net);
+	for (size_t k = 0; k < nic->n_extra; k++)
+		free(nic->net_extra[k]);
 	memset(nic, 0, sizeof(*nic));
 }

@@ -16,6 +16,8 @@
 #include "../../guest/agent/proto.h"
 
 #define VM_NETCONF_MAX (4 + HULL_AGENT_MAX_NICS * sizeof(struct hull_agent_nic_wire))
+/* NICs beyond eth0 (`network connect` before start: eth1...), tap1... wired to them */
+#define VM_NET_EXTRA_MAX (HULL_AGENT_MAX_NICS - 1)
 
 /* A VM container's NIC, up. */
 struct vm_nic {
@@ -23,6 +25,9 @@ struct vm_nic {
 	char *net;    /* the VMM's --net value */
 	uint8_t netconf[VM_NETCONF_MAX]; /* NETCONF's payload */
 	uint32_t netconf_len;
+	/* the VMM's --net values of the container's other networks (guest18), in NETCONF order */
+	char *net_extra[VM_NET_EXTRA_MAX];
+	size_t n_extra;
 };
 
 /*
