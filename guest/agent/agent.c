@@ -275,6 +275,15 @@ static void set_clock(struct session *s, const uint8_t *pl)
 		agent_log("clock_settime: %s", strerror(errno));
 }
 
+/* TOP as a session's only frame: TOP_REPLY, then close. */
+static void lone_top(struct session *s)
+{
+	static uint8_t pl[HULL_AGENT_MAX_PAYLOAD];
+
+	send_frame(s, HULL_AGENT_TOP_REPLY, pl, (uint32_t)agent_top(pl, sizeof(pl)));
+	s->closing = true;
+}
+
 static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, uint32_t len)
 {
 	struct proc *p = s->proc;
@@ -311,6 +320,9 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		return lone_mount(s, pl, len);
 	case HULL_AGENT_CLOCK:
 		return set_clock(s, pl);
+	case HULL_AGENT_TOP:
+		return lone_top(s);
+	case HULL_AGENT_TOP_REPLY:
 	case HULL_AGENT_HELLO:
 	case HULL_AGENT_STDOUT:
 	case HULL_AGENT_STDERR:

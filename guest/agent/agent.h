@@ -46,3 +46,6 @@ void agent_spawn_test_mode(void);
 
 /* With a tty: the window size (ioctl on the master). */
 void agent_winsize(int master, unsigned rows, unsigned cols);
+
+/* TOP (top.c): the TOP_REPLY payload for the agent's descendants into out; its length. */
+size_t agent_top(uint8_t *out, size_t size);

@@ -81,6 +81,10 @@ enum hull_agent_type {
 	/* host: u64 seconds, u32 nanoseconds: the host's CLOCK_REALTIME, which the agent sets
 	 * (fast18: a guest restored from a warm snapshot wakes with the snapshot's time) */
 	HULL_AGENT_CLOCK = 16,
+	/* host: empty, a session's only frame: the guest's processes (guest18, `hull top`) */
+	HULL_AGENT_TOP = 17,
+	/* agent: the answer to TOP (below); the agent closes after it */
+	HULL_AGENT_TOP_REPLY = 18,
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -151,6 +155,27 @@ struct hull_agent_nic_wire {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hull_agent_nic_wire) == 52, "agent NIC entry");
 
+/*
+ * TOP_REPLY payload (`hull top` on a VM container): u32 n (<= HULL_AGENT_TOP_MAX), u32 flags
+ * (HULL_AGENT_TOP_TRUNCATED: more processes than fit), then n entries, each a struct
+ * hull_agent_top_wire followed by cmd_len bytes of command line (arguments separated by
+ * spaces, no NUL, cmd_len <= HULL_AGENT_TOP_CMD_MAX), nothing after the last. The agent lists
+ * the processes that descend from it (PID 1: the container's processes, not the kernel's
+ * threads nor itself), read from the guest's /proc. The host trusts none of it
+ * (src/engine/vm-top.c checks every count and length against the payload).
+ */
+#define HULL_AGENT_TOP_MAX 1024u
+#define HULL_AGENT_TOP_CMD_MAX 512u
+#define HULL_AGENT_TOP_TRUNCATED 0x1u
+
+struct hull_agent_top_wire {
+	uint32_t pid, ppid, uid; /* little-endian, as all integers */
+	uint32_t cmd_len;
+	uint64_t cpu_ms;         /* utime + stime */
+	uint64_t rss_bytes;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hull_agent_top_wire) == 32, "agent TOP entry");
+
 /* Byte-wise little-endian access: payloads come unaligned out of a receive buffer. */
 static inline uint16_t hull_agent_get16(const uint8_t *p)
 {
@@ -161,6 +186,11 @@ static inline uint32_t hull_agent_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
 	       ((uint32_t)p[3] << 24);
+}
+
+static inline uint64_t hull_agent_get64(const uint8_t *p)
+{
+	return (uint64_t)hull_agent_get32(p) | (uint64_t)hull_agent_get32(p + 4) << 32;
 }
 
 static inline void hull_agent_put16(uint8_t *p, uint16_t v)
@@ -175,6 +205,12 @@ static inline void hull_agent_put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void hull_agent_put64(uint8_t *p, uint64_t v)
+{
+	hull_agent_put32(p, (uint32_t)v);
+	hull_agent_put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static inline void hull_agent_hdr_put(uint8_t out[8], uint16_t type, uint32_t len)
@@ -208,7 +244,7 @@ static inline int hull_agent_from_host(uint16_t type)
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
 	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_NETCONF ||
-	       type == HULL_AGENT_MOUNT || type == HULL_AGENT_CLOCK;
+	       type == HULL_AGENT_MOUNT || type == HULL_AGENT_CLOCK || type == HULL_AGENT_TOP;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -237,6 +273,10 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 						      HULL_AGENT_MOUNT_PATH_MAX;
 	case HULL_AGENT_CLOCK:
 		return len == 12;
+	case HULL_AGENT_TOP:
+		return len == 0;
+	case HULL_AGENT_TOP_REPLY:
+		return len >= 8;
 	default:
 		return 1;
 	}

@@ -48,6 +48,7 @@
 #include "engine/vm-fs.h"
 #include "engine/vm-net.h"
 #include "engine/vm-proc.h"
+#include "engine/vm-top.h"
 #include "engine/vm-warm.h"
 #include "vmm/api-client.h"
 #include "vmm/kvm.h"
@@ -396,10 +397,13 @@ static int shim_boot(const struct ctr *c, const char *dir, pid_t *ret_vmm, struc
 		goto out;
 	v.netns = nic.netns;
 	v.net = nic.net;
+	v.net_extra = nic.net_extra;
+	v.n_net_extra = nic.n_extra;
 	v.fs = &shim_fs;
-	/* a warm snapshot has no share: a VM with one boots cold (docs/engine.md "Fast start");
-	 * one with a NIC has its own, taken with VM_WARM_NIC (vm-warm.h) */
-	if (shim_fs.n == 0)
+	/* a warm snapshot has no share and at most one NIC: a VM with a share or a second
+	 * network boots cold (docs/engine.md "Fast start"); one with a NIC has its own
+	 * snapshot, taken with VM_WARM_NIC (vm-warm.h) */
+	if (shim_fs.n == 0 && nic.n_extra == 0)
 		vm_warm_plan(&v, vmm, VM_CMDLINE, &w);
 	if (w.mode == VM_WARM_RESTORE) {
 		struct hull_err e2 = { 0 };
@@ -769,11 +773,16 @@ static int vm_stats(const struct engine_backend *b, const struct ctr *c,
 static int vm_procs(const struct engine_backend *b, const struct ctr *c, struct ctr_proc **ret,
 		    size_t *ret_n, struct hull_err *err)
 {
-	(void)b;
-	(void)ret;
-	(void)ret_n;
-	return hull_err_setx(err, EOPNOTSUPP, "container %s runs in a VM: listing its processes "
-			     "is not supported yet", c->name);
+	cleanup_free char *dir = state_dir(b, c);
+	uint32_t cid;
+	int r;
+
+	if (vmm_pid(dir) <= 0)
+		return hull_err_setx(err, ESRCH, "container %s is not running", c->name);
+	r = vm_read_cid(dir, &cid, err);
+	if (r == 0) /* the guest's processes, from its agent (engine/vm-top.h) */
+		r = vm_agent_top(cid, VM_EXEC_CONNECT_MS, ret, ret_n, err);
+	return r < 0 ? hull_err_prefix(err, "container %s", c->name) : 0;
 }
 
 static int vm_oom_kills(const struct engine_backend *b, const struct ctr *c, uint64_t *ret,

@@ -310,6 +310,16 @@ static bool is_running(struct ctr *c, json_t *v)
 	return ctr_status_live(c) == CTR_RUNNING && json_is_true(json_object_get(v, "Active"));
 }
 
+/* guest18: a running VM's NICs are fixed at its boot (no hot-plug through the engine yet) */
+static int vm_running_refused(struct ctr *c, json_t *v, const char *verb, struct hull_err *err)
+{
+	if (!is_running(c, v) || !c->backend || strcmp(c->backend, "vm") != 0)
+		return 0;
+	return hull_err_setx(err, EOPNOTSUPP, "container %s runs in a VM: network %s while it "
+			     "runs is not supported (stop it first; its networks are set at start)",
+			     c->name, verb);
+}
+
 /* The next free interface name: eth1, eth2... */
 static char *next_ifname(json_t *v)
 {
@@ -379,6 +389,8 @@ int engine_net_connect(struct image_store *s, struct ctr *c, const char *network
 		return hull_err_setx(err, ENOENT, "network %s not found", network);
 	if (r == 0)
 		r = load_for_change(s, c, &lock, &v, err);
+	if (r == 0)
+		r = vm_running_refused(c, v, "connect", err);
 	if (r < 0)
 		return r;
 	if ((engine_net_primary(v) && strcmp(engine_net_primary(v), network) == 0) ||
@@ -437,6 +449,8 @@ int engine_net_disconnect(struct image_store *s, struct ctr *c, const char *netw
 	struct hull_err e2;
 
 	(void)force; /* docker's -f forces an endpoint the daemon lost track of: none here */
+	if (r == 0)
+		r = vm_running_refused(c, v, "disconnect", err);
 	if (r < 0)
 		return r;
 	running = is_running(c, v);

@@ -174,6 +174,23 @@ static int read_fixed_frame(int fd, uint16_t want, void *payload, uint32_t want_
 	return 0;
 }
 
+int vm_agent_read_frame(int fd, int timeout_ms, uint16_t *ret_type, uint8_t *payload,
+			uint32_t *ret_len, struct hull_err *err)
+{
+	long long deadline = now_ms() + timeout_ms;
+	uint8_t hdr[HDR];
+	int r;
+
+	r = read_exact(fd, hdr, HDR, deadline);
+	if (r < 0)
+		return hull_err_set(err, -r, "the guest agent");
+	if (hull_agent_hdr_get(hdr, ret_type, ret_len) < 0 || hull_agent_from_host(*ret_type) ||
+	    !hull_agent_shape_ok(*ret_type, *ret_len))
+		return hull_err_setx(err, EPROTO, "the guest agent sent a malformed frame");
+	r = read_exact(fd, payload, *ret_len, deadline);
+	return r < 0 ? hull_err_set(err, -r, "the guest agent") : 0;
+}
+
 int vm_agent_hello(int fd, int timeout_ms, struct vm_agent_hello *ret_hello, struct hull_err *err)
 {
 	struct vm_agent_hello h;
@@ -511,6 +528,8 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 	case HULL_AGENT_MOUNT:
 	case HULL_AGENT_NETCONF:
 	case HULL_AGENT_CLOCK:
+	case HULL_AGENT_TOP:
+	case HULL_AGENT_TOP_REPLY:
 	case HULL_AGENT_TYPE_COUNT:
 		break;
 	}

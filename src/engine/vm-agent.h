@@ -45,6 +45,13 @@ int vm_agent_connect(uint32_t cid, int timeout_ms, int *ret_fd, struct vm_agent_
 int vm_agent_connect_unix(const char *path, int timeout_ms, int *ret_fd,
 			  struct vm_agent_hello *ret_hello, struct hull_err *err);
 
+/*
+ * One whole frame from the agent (payload: room for HULL_AGENT_MAX_PAYLOAD): its type and
+ * length after the header's checks (proto.h), or -EPROTO / -errno / -ETIMEDOUT.
+ */
+int vm_agent_read_frame(int fd, int timeout_ms, uint16_t *ret_type, uint8_t *payload,
+			uint32_t *ret_len, struct hull_err *err);
+
 /* Read the HELLO on an already connected stream fd (what vm_agent_connect does last). */
 int vm_agent_hello(int fd, int timeout_ms, struct vm_agent_hello *ret_hello, struct hull_err *err);
 

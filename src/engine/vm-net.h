@@ -16,6 +16,8 @@
 #include "../../guest/agent/proto.h"
 
 #define VM_NETCONF_MAX (4 + HULL_AGENT_MAX_NICS * sizeof(struct hull_agent_nic_wire))
+/* NICs beyond eth0 (`network connect` before start: eth1...), tap1... wired to them */
+#define VM_NET_EXTRA_MAX (HULL_AGENT_MAX_NICS - 1)
 
 /* A VM container's NIC, up. */
 struct vm_nic {
@@ -23,6 +25,9 @@ struct vm_nic {
 	char *net;    /* the VMM's --net value */
 	uint8_t netconf[VM_NETCONF_MAX]; /* NETCONF's payload */
 	uint32_t netconf_len;
+	/* the VMM's --net values of the container's other networks (guest18), in NETCONF order */
+	char *net_extra[VM_NET_EXTRA_MAX];
+	size_t n_extra;
 };
 
 /*
@@ -41,3 +46,11 @@ void vm_nic_free(struct vm_nic *nic);
  */
 int vm_netconf_encode(const char *ip, int prefix, const char *gw, const char *mac,
 		      uint32_t mtu, uint8_t *out, size_t cap);
+
+/*
+ * IPv6 for NIC idx of a NETCONF payload of len bytes (vm_netconf_encode's): address ip6,
+ * prefix 1..128, gateway gw6 ("" or NULL: no route). 0, or -EINVAL for a value the wire
+ * cannot carry (guest18: --ipv6 networks).
+ */
+int vm_netconf_encode6(const char *ip6, int prefix, const char *gw6, uint8_t *out,
+		       uint32_t len, size_t idx);

@@ -188,7 +188,7 @@ static void vmm_exec_boot(const struct vm_spec *v, const char *sock)
 	cleanup_free char *mem = xasprintf("%" PRId64 "M", v->mib);
 	cleanup_free char *cpus = xasprintf("%" PRId64, v->cpus);
 	cleanup_free char *disk = xasprintf("%s,ro,format=raw", v->root);
-	const char *argv[22 + 2 * VM_FS_MAX] = { "hull-vmm", "run", "--kernel", v->kernel,
+	const char *argv[22 + 2 * VM_FS_MAX + 2 * 8] = { "hull-vmm", "run", "--kernel", v->kernel,
 			       "--initrd", v->initrd,
 			       "--cmdline", VM_CMDLINE, "--memory", mem, "--cpus", cpus,
 			       "--disk", disk, "--vsock", "auto", "--api-sock", sock, NULL };
@@ -197,6 +197,10 @@ static void vmm_exec_boot(const struct vm_spec *v, const char *sock)
 	if (v->net) { /* a NIC on the container's network (vm-net.h) */
 		argv[argc++] = "--net";
 		argv[argc++] = v->net;
+		for (size_t k = 0; k < v->n_net_extra && k < 8; k++) {
+			argv[argc++] = "--net";
+			argv[argc++] = v->net_extra[k];
+		}
 	}
 	if (v->fs) /* -v: a virtio-fs device per share (vm-fs.h) */
 		vm_fs_args(v->fs, argv, &argc);

@@ -24,6 +24,9 @@ struct vm_spec {
 	const struct vm_fs *fs; /* the shares' daemons (vm-fs.h), NULL: none */
 	/* a NIC (engine/vm-net.h; not in vm.json): the VMM runs in netns with --net net */
 	const char *netns, *net;
+	/* more NICs in the same namespace (guest18: the container's other networks) */
+	char *const *net_extra;
+	size_t n_net_extra;
 };
 
 /* vm.json's values into v (v->json holds them: json_decref it). */

@@ -95,17 +95,24 @@ static int tap_create(const char *tap, bool multi_queue, struct hull_err *err)
 	return 0;
 }
 
+/*
+ * The interface the tap is wired to: eth0, or another network's (vmnet_tap_setup_dev, a VM
+ * container's second network). in_netns's child is a fork: it sees the value set before.
+ */
+static const char *wire_dev = "eth0";
+
 /* The tap up, with eth0's MTU (a larger guest frame would be dropped on the bridge). */
 static int tap_up(const char *tap, struct hull_err *err)
 {
-	struct ifreq ifr = { .ifr_name = "eth0" };
+	struct ifreq ifr = { 0 };
 	cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int mtu;
 
+	(void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", wire_dev);
 	if (fd < 0)
 		return hull_err_set(err, errno, "socket");
 	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
-		return hull_err_set(err, errno, "eth0: SIOCGIFMTU");
+		return hull_err_set(err, errno, "%s: SIOCGIFMTU", wire_dev);
 	mtu = ifr.ifr_mtu;
 	memset(&ifr, 0, sizeof(ifr));
 	(void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
@@ -136,15 +143,15 @@ static int redirect(const char *from, const char *to, struct hull_err *err)
 /* In the namespace: everything above, in order. */
 static int wire_tap(const char *tap, bool multi_queue, struct hull_err *err)
 {
-	const char *const flush[] = { IP_BIN, "addr", "flush", "dev", "eth0", NULL };
+	const char *const flush[] = { IP_BIN, "addr", "flush", "dev", wire_dev, NULL };
 	int r = tap_create(tap, multi_queue, err);
 
 	if (r == 0)
 		r = tap_up(tap, err);
 	if (r == 0)
-		r = redirect("eth0", tap, err);
+		r = redirect(wire_dev, tap, err);
 	if (r == 0)
-		r = redirect(tap, "eth0", err);
+		r = redirect(tap, wire_dev, err);
 	if (r == 0)
 		r = run_tool(flush, err);
 	return r;
@@ -235,6 +242,17 @@ static int in_netns(const char *netns, const char *tap,
 int vmnet_tap_setup(const char *netns, const char *tap, bool multi_queue, struct hull_err *err)
 {
 	return in_netns(netns, tap, multi_queue ? wire_mq : wire, err);
+}
+
+int vmnet_tap_setup_dev(const char *netns, const char *tap, const char *dev, bool multi_queue,
+			struct hull_err *err)
+{
+	int r;
+
+	wire_dev = dev;
+	r = vmnet_tap_setup(netns, tap, multi_queue, err);
+	wire_dev = "eth0";
+	return r;
 }
 
 void vmnet_tap_remove(const char *netns, const char *tap)

@@ -96,6 +96,27 @@ static int newest_kernel(char **ret, struct hull_err *err)
 	return 0;
 }
 
+/*
+ * A kernel unpacked with `dpkg -x PKG DIR` (guest18: Debian's cloud flavour measured without
+ * installing it into /boot) has its modules at DIR/lib/modules/<release>, beside DIR/boot/:
+ * used when /lib/modules/<release> is not there. The last one vmroot_kernel found, for
+ * initrd_build of the same release (one process prepares one VM).
+ */
+static char *unpacked_moddir;
+
+static char *module_dir(const char *kernel, const char *release)
+{
+	cleanup_free char *sys = xasprintf("/lib/modules/%s", release);
+	cleanup_free char *dir = kernel ? xstrdup(kernel) : NULL;
+	char *slash;
+
+	if (access(sys, R_OK) == 0 || !dir)
+		return steal_ptr(&sys);
+	for (int k = 0; k < 2 && (slash = strrchr(dir, '/')); k++)
+		*slash = '\0';
+	return xasprintf("%s/lib/modules/%s", dir, release);
+}
+
 int vmroot_kernel(const char *kernel, char **ret_path, char **ret_release,
 		  struct hull_err *err)
 {
@@ -114,7 +135,9 @@ int vmroot_kernel(const char *kernel, char **ret_path, char **ret_release,
 	r = kernel_release(path, &release, err);
 	if (r < 0)
 		return r;
-	dep = xasprintf("/lib/modules/%s/modules.dep", release);
+	free(unpacked_moddir);
+	unpacked_moddir = module_dir(path, release);
+	dep = xasprintf("%s/modules.dep", unpacked_moddir);
 	if (access(dep, R_OK) < 0)
 		return hull_err_set(err, errno, "--vm: kernel %s: its modules %s", path, dep);
 	*ret_path = steal_ptr(&path);
@@ -306,13 +329,15 @@ static int initrd_build(const char *agent, const char *release, const char *path
 			struct hull_err *err)
 {
 	static const char *const mods[] = VMROOT_MODULES;
-	cleanup_free char *module_dir = xasprintf("/lib/modules/%s", release);
-	struct initramfs_spec spec = { .init = agent, .module_dir = module_dir,
+	cleanup_free char *moddir = module_dir(NULL, release);
+	struct initramfs_spec spec = { .init = agent, .module_dir = moddir,
 				       .modules = (char **)mods };
 	struct initramfs_info info;
 	struct cpio_buf b = { 0 };
 	int r;
 
+	if (access(moddir, R_OK) < 0 && unpacked_moddir && strstr(unpacked_moddir, release))
+		spec.module_dir = unpacked_moddir;
 	r = initramfs_build(&spec, &b, &info, err);
 	if (r == 0 && info.warning[0])
 		r = hull_err_setx(err, ENOENT, "--vm: %s", info.warning);

@@ -18,6 +18,7 @@ the busybox httpd in the VM from the namespace's host side, inspect/ps/port show
 address and ports, /etc/hosts carries --add-host and the hostname; the default network gives
 eth0 an address and a default route, --network none leaves only lo."""
 import glob
+import ipaddress
 import json
 import os
 import pathlib
@@ -429,3 +430,93 @@ def test_run_vm_default_network_and_none(nh):
     assert vmm_procs(nh.root) != []
     nh.run("rm", "-f", cid)
     assert nh.state() == after
+
+
+# in a guest or a container: this interface's global IPv6 address (bounded wait for DAD)
+ADDR6 = r"""
+for i in $(seq 1 60); do
+	a=$(ip -o -6 addr show dev eth0 scope global | sed -n 's/.* inet6 \([0-9a-f:]*\)\/.*/\1/p')
+	[ -n "$a" ] && { echo "$a"; exit 0; }
+	sleep 1
+done
+"""
+# TCP over IPv6 to $1 port 80 (busybox nc: its static wget crashes), bounded retries
+GET6 = r"""
+for i in $(seq 1 60); do
+	r=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 "$1" 80 2>/dev/null)
+	case "$r" in "HTTP/1."*" 200 "*) echo "$r" | tail -1; exit 0 ;; esac
+	sleep 1
+done
+echo NOTHING
+"""
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_vm_on_ipv6_network(nh):
+    """guest18: a VM container on an --ipv6 network has its IPv6 address and default route
+    (NETCONF); ping6 and TCP over IPv6 both ways between it and a container."""
+    nh.run("network", "create", "--ipv6", "v6net")
+    nh.run("run", "-d", "--name", "web6", "--network", "v6net", "bb", "httpd", "-f", "-p",
+           "80", "-h", "/www")
+    before = nh.state()
+    nh.run("run", "-d", "--vm", "--name", "vm6", "--network", "v6net", "bb", "sh", "-c",
+           VM_CMD)
+    logs_until(nh, "vm6", "ready")
+    sub6 = [c for c in json.loads(nh.run("network", "inspect", "v6net").stdout)[0]["IPAM"]
+            ["Config"] if ":" in c["Subnet"]]
+    assert len(sub6) == 1, sub6
+    vm6 = nh.run("exec", "vm6", "sh", "-c", ADDR6).stdout.strip()
+    web6 = nh.run("exec", "web6", "sh", "-c", ADDR6).stdout.strip()
+    net6 = ipaddress.ip_network(sub6[0]["Subnet"])
+    assert ipaddress.ip_address(vm6) in net6 and ipaddress.ip_address(web6) in net6, \
+        (vm6, web6, net6)
+    assert vm6 != web6
+    g = nh.run("exec", "vm6", "sh", "-c", "ip -o -6 addr show dev eth0; ip -6 route").stdout
+    assert f"inet6 {vm6}/{net6.prefixlen}" in g, g
+    assert re.search(r"default via [0-9a-f:]+ dev eth0", g), g
+    r = nh.run("exec", "vm6", "ping6", "-c", "3", "-W", "10", web6, check=False)
+    assert r.returncode == 0 and " 0% packet loss" in r.stdout, r
+    assert nh.run("exec", "vm6", "sh", "-c", GET6, "sh", web6).stdout == \
+        "hello from the container\n"
+    assert nh.run("exec", "web6", "sh", "-c", GET6, "sh", vm6).stdout == "from-the-vm\n"
+    nh.run("rm", "-f", "vm6")
+    assert nh.state() == before
+    nh.run("rm", "-f", "web6")
+    nh.run("network", "rm", "v6net")
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_vm_on_two_networks(nh):
+    """guest18: a VM container given a second network (`network connect` before start, as a
+    container takes one) has eth0 and eth1 with their addresses, and reaches a container on
+    each network by name; `network connect` while the VM runs is refused with one line."""
+    nh.run("network", "create", "na")
+    nh.run("network", "create", "nb")
+    nh.run("run", "-d", "--name", "wa", "--network", "na", "bb", "httpd", "-f", "-p", "80",
+           "-h", "/www")
+    nh.run("run", "-d", "--name", "wb", "--network", "nb", "bb", "httpd", "-f", "-p", "80",
+           "-h", "/www")
+    before = nh.state()
+    nh.run("create", "--vm", "--name", "vm2", "--network", "na", "bb", "sh", "-c", VM_CMD)
+    nh.run("network", "connect", "nb", "vm2")
+    nh.run("start", "vm2")
+    logs_until(nh, "vm2", "ready")
+    nets = nh.inspect("vm2")["NetworkSettings"]["Networks"]
+    assert set(nets) == {"na", "nb"}, nets
+    g = nh.run("exec", "vm2", "sh", "-c", "ls /sys/class/net; ip -o -4 addr show").stdout
+    assert g.split("\n")[:3] == ["eth0", "eth1", "lo"], g
+    for n in ("na", "nb"):
+        assert f"inet {nets[n]['IPAddress']}/" in g, (n, g)
+    for name in ("wa", "wb"):
+        ip = nh.inspect(name)["NetworkSettings"]["IPAddress"]
+        r = nh.run("exec", "vm2", "sh", "-c", FETCH, "sh", name).stdout
+        assert r == f"{ip} hello from the container\n", (name, r)
+    r = nh.run("network", "connect", "bridge", "vm2", check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r
+    assert "runs in a VM" in r.stderr, r
+    nh.run("rm", "-f", "vm2")
+    assert nh.state() == before
+    nh.run("rm", "-f", "wa", "wb")
+    nh.run("network", "rm", "na", "nb")

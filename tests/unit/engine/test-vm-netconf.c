@@ -4,8 +4,10 @@
  * decoder against seeded random and mutated payloads (every accepted one within the bounds
  * the applier relies on), and the host's request against a fake agent's answers.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -240,6 +242,60 @@ static void test_rx_netconf(void **state)
 	}
 }
 
+/* IPv6 (guest18, --ipv6 networks): seeded random addresses, prefixes and gateways through the
+ * encoder and the agent's decoder; what the wire cannot carry is refused. */
+static void test_ipv6_roundtrip(void **state)
+{
+	uint8_t buf[VM_NETCONF_MAX];
+	struct agent_nic nics[HULL_AGENT_MAX_NICS];
+	uint32_t s = SEED + 6;
+	size_t n = 0;
+
+	(void)state;
+	for (int round = 0; round < 500; round++) {
+		uint8_t a[16], g[16];
+		char as[64], gs[64];
+		int prefix = 1 + (int)(rnd(&s) % 128);
+		bool route = rnd(&s) & 1;
+		int len = vm_netconf_encode("10.1.2.3", 24, "10.1.2.1", "02:00:00:00:00:09", 0, buf,
+					    sizeof(buf));
+
+		assert_int_equal(len, 56);
+		for (int k = 0; k < 16; k++) {
+			a[k] = (uint8_t)rnd(&s);
+			g[k] = (uint8_t)rnd(&s);
+		}
+		a[0] = 0xfd;
+		assert_non_null(inet_ntop(AF_INET6, a, as, sizeof(as)));
+		assert_non_null(inet_ntop(AF_INET6, g, gs, sizeof(gs)));
+		assert_int_equal(vm_netconf_encode6(as, prefix, route ? gs : "", buf, (uint32_t)len,
+						    0), 0);
+		assert_null(agent_netconf_decode(buf, (uint32_t)len, nics, &n));
+		assert_int_equal(n, 1);
+		assert_int_equal(nics[0].prefix6, prefix);
+		assert_memory_equal(nics[0].addr6, a, 16);
+		if (route)
+			assert_memory_equal(nics[0].gw6, g, 16);
+		else
+			assert_memory_equal(nics[0].gw6, (uint8_t[16]){ 0 }, 16);
+		assert_int_equal(nics[0].prefix4, 24); /* IPv4 untouched */
+		/* refused: a prefix out of range, no address, ::, a NIC past the payload */
+		assert_int_equal(vm_netconf_encode6(as, 0, gs, buf, (uint32_t)len, 0), -EINVAL);
+		assert_int_equal(vm_netconf_encode6(as, 129 + (int)(rnd(&s) % 1000), gs, buf,
+						    (uint32_t)len, 0), -EINVAL);
+		assert_int_equal(vm_netconf_encode6(NULL, prefix, gs, buf, (uint32_t)len, 0),
+				 -EINVAL);
+		assert_int_equal(vm_netconf_encode6("::", prefix, gs, buf, (uint32_t)len, 0),
+				 -EINVAL);
+		assert_int_equal(vm_netconf_encode6("10.0.0.1", prefix, gs, buf, (uint32_t)len, 0),
+				 -EINVAL);
+		assert_int_equal(vm_netconf_encode6(as, prefix, "gw", buf, (uint32_t)len, 0),
+				 -EINVAL);
+		assert_int_equal(vm_netconf_encode6(as, prefix, gs, buf, (uint32_t)len,
+						    1 + rnd(&s) % 8), -EINVAL);
+	}
+}
+
 /* The host's request against answers queued on a socketpair beforehand. */
 static int ask(const void *answer, size_t n, struct hull_err *err)
 {
@@ -299,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_rx_netconf),
 		cmocka_unit_test(test_host_request),
+		cmocka_unit_test(test_ipv6_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
