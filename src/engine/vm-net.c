@@ -90,11 +90,16 @@ static int vm_net_ipv6(const struct ctr *c, const char *netname, const char *ip4
 	json_array_foreach(json_object_get(def, "subnets"), i, sn) {
 		const char *sub = json_string_value(json_object_get(sn, "subnet"));
 		const char *gw = json_string_value(json_object_get(sn, "gateway"));
-		const char *pl = sub ? strstr(sub, "::/") : NULL;
+		const char *pl = sub && strchr(sub, ':') ? strrchr(sub, '/') : NULL;
+		char *end = NULL;
+		long prefix;
 
 		if (!pl)
-			continue;
-		if (vm_netconf_encode6(ip6, atoi(pl + 3), gw, nic->netconf, nic->netconf_len,
+			continue; /* the IPv4 subnet */
+		errno = 0;
+		prefix = strtol(pl + 1, &end, 10);
+		if (errno || end == pl + 1 || *end || prefix < 1 || prefix > 128 ||
+		    vm_netconf_encode6(ip6, (int)prefix, gw, nic->netconf, nic->netconf_len,
 				       idx) < 0)
 			return hull_err_setx(err, EINVAL, "network %s: IPv6 address %s in %s, "
 					     "gateway %s: not one the guest can be given", netname,
