@@ -246,7 +246,7 @@ def test_nic_hotplug_vhost(hull, kernel, make_initramfs, netns_taps, vhost_net, 
         assert st == 204, rep
         plugged = fd_kinds(pid)
         assert plugged["/dev/vhost-net"] == 1 and plugged["/dev/net/tun"] == 1, plugged
-        assert vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"] == 0
+        assert vm_http(sock, url="/metrics")[1]["devices"]["virtio-net16"]["vhost"] == 1
         read_until(p, out, "HULL-TEST: eth0-1", deadline)
         read_until(p, out, "HULL-TEST: ping-1=ok", deadline)
         st, rep, _ = vm_http(sock, "DELETE", "/network-interfaces/n1")
