@@ -27,6 +27,7 @@ import time
 import pytest
 
 from vmhelpers import Lines, vm_api
+from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 BOOT_TIMEOUT = 600
 WAIT = 300  # bound on waits for what must happen (nested KVM under TCG is slow)
@@ -84,27 +85,6 @@ def host_agent(build, tmp_path):
     p.wait(timeout=WAIT)
     p.stderr.close()
     shutil.rmtree("/tmp/agent-wd", ignore_errors=True)
-
-
-def frame(t, payload=b"", flags=0, length=None):
-    return struct.pack("<IHH", len(payload) if length is None else length, t, flags) + payload
-
-
-def read_frame(s):
-    hdr = b""
-    while len(hdr) < 8:
-        chunk = s.recv(8 - len(hdr))
-        if not chunk:
-            return None
-        hdr += chunk
-    n, t, _ = struct.unpack("<IHH", hdr)
-    body = b""
-    while len(body) < n:
-        chunk = s.recv(n - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return t, body
 
 
 def test_agent_host_exec_processes(hull, host_agent):

@@ -35,6 +35,7 @@ import time
 import pytest
 
 from vmhelpers import find_kernel
+from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
 from engine_helpers import Hull, cleanup_store, make_rootfs  # noqa: E402
@@ -220,27 +221,6 @@ def test_vm_taken_port_refused_before_boot(nh):
 
 def agent_bin(build):
     return str(build / "guest/agent/hull-agent")
-
-
-def frame(t, payload=b"", length=None):
-    return struct.pack("<IHH", len(payload) if length is None else length, t, 0) + payload
-
-
-def read_frame(s):
-    buf = b""
-    while len(buf) < 8:
-        c = s.recv(8 - len(buf))
-        if not c:
-            return None
-        buf += c
-    n, t, _ = struct.unpack("<IHH", buf)
-    body = b""
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c:
-            return None
-        body += c
-    return t, body
 
 
 def nic(mac=b"\x02\0\0\0\0\x01", p4=24, mtu=0, a4=b"\x0a\0\0\x02", g4=b"\x0a\0\0\x01",

@@ -18,33 +18,13 @@ import time
 import pytest
 
 from vmhelpers import find_kernel
+from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
 from engine_helpers import Hull, cleanup_store, make_rootfs  # noqa: E402
 
 WAIT = 600  # a boot in the sandbox (nested KVM under TCG) is slow
 TOP, TOP_REPLY, EXEC, SIGNAL, EXIT = 17, 18, 3, 7, 10
-
-
-def frame(t, payload=b""):
-    return struct.pack("<IHH", len(payload), t, 0) + payload
-
-
-def read_frame(s):
-    buf = b""
-    while len(buf) < 8:
-        c = s.recv(8 - len(buf))
-        if not c:
-            return None
-        buf += c
-    n, t, _ = struct.unpack("<IHH", buf)
-    body = b""
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c:
-            return None
-        body += c
-    return t, body
 
 
 def session(path):

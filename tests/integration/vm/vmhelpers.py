@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tarfile
 import socket
+import struct
 import threading
 import time
 
@@ -222,3 +223,27 @@ class BusyboxStore:
             self.run("rm", "-f", *ids, check=False)
         subprocess.run(["sh", "-c", f"grep -o ' {self.root}/[^ ]*' /proc/mounts | "
                         "xargs -r -n1 umount -l"], capture_output=True)
+
+
+def agent_frame(t, payload=b"", flags=0, length=None):
+    """A guest agent frame (docs/vm-agent.md): u32 length, u16 type, u16 flags, payload;
+    length= lies about the payload's length."""
+    return struct.pack("<IHH", len(payload) if length is None else length, t, flags) + payload
+
+
+def agent_read_frame(s):
+    """(type, payload) of the next frame on socket s, or None at its end."""
+    hdr = b""
+    while len(hdr) < 8:
+        chunk = s.recv(8 - len(hdr))
+        if not chunk:
+            return None
+        hdr += chunk
+    n, t, _ = struct.unpack("<IHH", hdr)
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return t, body
