@@ -256,7 +256,8 @@ static int vmm_fork(const struct vm_spec *v, const char *restore, const char *di
 			_exit(127);
 		if (restore && v && v->netns) { /* the warm snapshot's NIC on our tap (vm-warm.h) */
 			argv[argc++] = "--net";
-			argv[argc++] = v->net;
+			/* in user space as it was built (VM_WARM_NIC); a forked child, freed at exec */
+			argv[argc++] = xasprintf("%s,vhost=off", v->net);
 		}
 		if (restore)
 			vmm_exec(argv, argc);
