@@ -67,7 +67,7 @@ def test_run_vm_warm_on_networks(nh):
     check_guest(nh, "c0", nh.run("exec", "c0", "sh", "-c", SHOW).stdout)
     nh.run("rm", "-f", "c0")
     keys = warm_keys(nh)
-    assert len(keys) == 1 and f"nic tap=tap0,mac={WARM_MAC},queues=1\n" in keys[0], keys
+    assert len(keys) == 1 and f"nic tap=tap0,mac={WARM_MAC},queues=1,vhost=off\n" in keys[0], keys
     before = nh.state()
     # two restored runs at once on one network (one with -p): distinct MACs and addresses,
     # each reaches the other by name, -p reaches the guest's httpd
