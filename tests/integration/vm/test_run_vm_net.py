@@ -34,7 +34,7 @@ import time
 
 import pytest
 
-from vmhelpers import find_kernel
+from vmhelpers import find_kernel, vmm_procs
 from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
@@ -84,20 +84,6 @@ class NsHull(Hull):
                 "containers": sorted(p.name for p in ctrs.iterdir()
                                      if not p.name.startswith(".")) if ctrs.exists() else [],
                 "vm-run": sorted(p.name for p in (self.root / "vm/run").glob("*"))}
-
-
-def vmm_procs(root):
-    """hull-vmm processes of this store's VMs (their API socket is in the state dir's api)."""
-    out = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            cmd = open(f"{d}/cmdline", "rb").read().split(b"\0")
-            env = open(f"{d}/environ", "rb").read()
-        except OSError:
-            continue
-        if cmd and cmd[0].endswith(b"hull-vmm") and f"HULL_ROOT={root}".encode() in env:
-            out.append(int(d.rsplit("/", 1)[1]))
-    return out
 
 
 def ns_pids(ns):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from vmhelpers import find_kernel
+from vmhelpers import find_kernel, vmm_procs
 from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
@@ -103,19 +103,6 @@ def test_top_refuses_ps_options(hull, tmp_path):
 
 
 # ---- in the sandbox: a VM ------------------------------------------------------------------
-
-def vmm_procs(root):
-    out = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            cmd = open(f"{d}/cmdline", "rb").read().split(b"\0")
-            env = open(f"{d}/environ", "rb").read()
-        except OSError:
-            continue
-        if cmd and cmd[0].endswith(b"hull-vmm") and f"HULL_ROOT={root}".encode() in env:
-            out.append(int(d.rsplit("/", 1)[1]))
-    return out
-
 
 @pytest.mark.sandbox
 @pytest.mark.slow

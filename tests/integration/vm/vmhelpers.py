@@ -247,3 +247,17 @@ def agent_read_frame(s):
             return None
         body += chunk
     return t, body
+
+
+def vmm_procs(root):
+    """hull-vmm processes of this store's VMs (HULL_ROOT=root in their environment)."""
+    out = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            cmd = open(f"{d}/cmdline", "rb").read().split(b"\0")
+            env = open(f"{d}/environ", "rb").read()
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"hull-vmm") and f"HULL_ROOT={root}".encode() in env:
+            out.append(int(d.rsplit("/", 1)[1]))
+    return out
