@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from vmhelpers import Lines, vm_api
+from vmhelpers import Lines, agent_proc_payload, vm_api
 from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
 
 BOOT_TIMEOUT = 600
@@ -145,15 +145,6 @@ def test_agent_host_hostile_frames(hull, host_agent):
     assert (r.returncode, r.stdout) == (0, b"still\n"), r
 
 
-def proc_payload(args, tty=False, rows=0, cols=0, env=()):
-    """A RUN/EXEC payload (proto.h), as vm_agent_proc_encode writes it."""
-    body = struct.pack("<IIIHHHHHH", 0, 0, 1 if tty else 0, rows, cols, len(args), len(env),
-                       0, 0)
-    for s in (*args, *env, "", "", "", ""):
-        body += s.encode() + b"\0"
-    return body
-
-
 def test_agent_host_pty_winsize(host_agent):
     """EXEC with a tty: the first window size from the payload, a WINSIZE later; the output
     comes back as STDOUT only."""
@@ -162,7 +153,7 @@ def test_agent_host_pty_winsize(host_agent):
     s.connect(host_agent[1])
     try:
         assert read_frame(s)[0] == 1
-        s.sendall(frame(3, proc_payload(["sh", "-c", "stty size; read x; stty size"],
+        s.sendall(frame(3, agent_proc_payload(["sh", "-c", "stty size; read x; stty size"],
                                         tty=True, rows=30, cols=100)))
         out = b""
         while b"30 100" not in out:

@@ -36,6 +36,7 @@ import pytest
 
 from vmhelpers import find_kernel, vmm_procs
 from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
+from vmhelpers import agent_proc_payload, agent_session
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
 from engine_helpers import Hull, cleanup_store, make_rootfs  # noqa: E402
@@ -218,20 +219,6 @@ def netconf(*nics, count=None):
     return struct.pack("<HH", len(nics) if count is None else count, 0) + b"".join(nics)
 
 
-def exec_payload(args):
-    body = struct.pack("<IIIHHHHHH", 0, 0, 0, 0, 0, len(args), 0, 0, 0)
-    return body + b"".join(a.encode() + b"\0" for a in args) + b"\0" * 4
-
-
-def session(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(60)
-    s.connect(path)
-    hello = read_frame(s)
-    assert hello and hello[0] == 1, hello
-    return s
-
-
 def test_agent_netconf_frame(build, tmp_path):
     """NETCONF on the agent's test socket: ACK and the session goes on to an EXEC; a bad one
     is an ERROR naming NETCONF and the connection closes; seeded random ones never kill the
@@ -244,10 +231,10 @@ def test_agent_netconf_frame(build, tmp_path):
             if os.path.exists(path):
                 break
             time.sleep(0.01)
-        s = session(path)
+        s = agent_session(path)
         s.sendall(frame(14, netconf(nic(), nic(mac=b"\x02\0\0\0\0\x02", mtu=1400))))
         assert read_frame(s) == (12, b"\0\0\0\0")
-        s.sendall(frame(3, exec_payload(["echo", "after"])))
+        s.sendall(frame(3, agent_proc_payload(["echo", "after"])))
         got = []
         while (f := read_frame(s)) is not None:
             got.append(f)
@@ -258,7 +245,7 @@ def test_agent_netconf_frame(build, tmp_path):
         bad = [netconf(nic(mac=b"\x01\0\0\0\0\x01")), netconf(nic(p4=33)),
                netconf(nic(), count=2), netconf(nic(), nic()), netconf(nic(mtu=20))]
         for b in bad:
-            s = session(path)
+            s = agent_session(path)
             s.sendall(frame(14, b))
             f = read_frame(s)
             assert f and f[0] == 11 and f[1].startswith(b"NETCONF: "), f
@@ -266,7 +253,7 @@ def test_agent_netconf_frame(build, tmp_path):
             s.close()
         rng = random.Random(1818)
         for i in range(200):
-            s = session(path)
+            s = agent_session(path)
             n = rng.randrange(0, 10)
             body = bytearray(netconf(*[nic(mac=bytes([2, 0, 0, 0, 0, k])) for k in range(n)]))
             for _ in range(rng.randrange(0, 4)):

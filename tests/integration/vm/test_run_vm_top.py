@@ -9,7 +9,6 @@ import glob
 import os
 import pathlib
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 
 from vmhelpers import find_kernel, vmm_procs
 from vmhelpers import agent_frame as frame, agent_read_frame as read_frame
+from vmhelpers import agent_proc_payload, agent_session
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
 from engine_helpers import Hull, cleanup_store, make_rootfs  # noqa: E402
@@ -27,23 +27,9 @@ WAIT = 600  # a boot in the sandbox (nested KVM under TCG) is slow
 TOP, TOP_REPLY, EXEC, SIGNAL, EXIT = 17, 18, 3, 7, 10
 
 
-def session(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(60)
-    s.connect(path)
-    hello = read_frame(s)
-    assert hello and hello[0] == 1, hello
-    return s
-
-
-def exec_payload(args):
-    body = struct.pack("<IIIHHHHHH", 0, 0, 0, 0, 0, len(args), 0, 0, 0)
-    return body + b"".join(a.encode() + b"\0" for a in args) + b"\0" * 4
-
-
 def top(path):
     """The agent's TOP_REPLY, decoded: [(pid, ppid, uid, cmd)], then the session closes."""
-    s = session(path)
+    s = agent_session(path)
     s.sendall(frame(TOP))
     t, body = read_frame(s)
     assert t == TOP_REPLY, (t, body)
@@ -73,8 +59,8 @@ def test_agent_top_frame(build, tmp_path):
                 break
             time.sleep(0.01)
         assert top(path) == []
-        ex = session(path)
-        ex.sendall(frame(EXEC, exec_payload(["sleep", "1000"])))
+        ex = agent_session(path)
+        ex.sendall(frame(EXEC, agent_proc_payload(["sleep", "1000"])))
         for _ in range(500):  # until the exec happened (the child's cmdline changed)
             procs = top(path)
             if any(c == "sleep 1000" for _p, _pp, _u, c in procs):

@@ -249,6 +249,25 @@ def agent_read_frame(s):
     return t, body
 
 
+
+def agent_proc_payload(args, tty=False, rows=0, cols=0, env=()):
+    """A RUN/EXEC payload (proto.h), as vm_agent_proc_encode writes it."""
+    body = struct.pack("<IIIHHHHHH", 0, 0, 1 if tty else 0, rows, cols, len(args), len(env),
+                       0, 0)
+    for a in (*args, *env, "", "", "", ""):
+        body += a.encode() + b"\0"
+    return body
+
+
+def agent_session(path):
+    """A connection to the agent's test socket at path, past its HELLO."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(path)
+    hello = agent_read_frame(s)
+    assert hello and hello[0] == 1, hello
+    return s
+
 def vmm_procs(root):
     """hull-vmm processes of this store's VMs (HULL_ROOT=root in their environment)."""
     out = []
