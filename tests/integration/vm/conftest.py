@@ -5,7 +5,6 @@ Tests that need a working /dev/kvm are marked `kvm`. scripts/test runs them on t
 its /dev/kvm works and inside the sandbox VM (nested KVM) when it does not, so the counts are
 the same on every machine. Where they land without a working KVM anyway, they fail inside the
 sandbox (it must provide one) and are skipped, with the reason, in a hand-run on the host."""
-import glob
 import lzma
 import os
 import pathlib

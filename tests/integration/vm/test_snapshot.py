@@ -6,7 +6,6 @@ this host's KVM (PVM is fine for the tiny guest), else the sandbox's (conftest.p
 import os
 import random
 import shutil
-import signal
 import subprocess
 import time
 
