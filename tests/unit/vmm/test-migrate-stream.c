@@ -60,12 +60,27 @@ static int rd(void *ctx, void *out, size_t n)
 	return 0;
 }
 
+/* A STATE record holding a state stream of no section (version 1, its header's CRC). */
+static void state_record(struct buf *b)
+{
+	uint8_t st[VM_STATE_HDR_SIZE + 4];
+	uint32_t crc;
+
+	memcpy(st, VM_STATE_MAGIC, 8);
+	crc = htole32(1);
+	memcpy(st + 8, &crc, 4);
+	crc = htole32((uint32_t)crc32(0, st, VM_STATE_HDR_SIZE));
+	memcpy(st + VM_STATE_HDR_SIZE, &crc, 4);
+	u32(b, MIG_REC_STATE);
+	u32(b, sizeof(st));
+	put(b, st, sizeof(st));
+}
+
 /* A header, pages 0 and 15 (filled with 0xa0 + page), a ZERO of page 3, a state, the end. */
 static struct buf stream(uint32_t version, uint64_t bad_page)
 {
 	struct buf b = { 0 };
-	uint8_t page[MIG_PAGE], st[VM_STATE_HDR_SIZE + 4];
-	uint32_t crc;
+	uint8_t page[MIG_PAGE];
 
 	put(&b, MIG_MAGIC, 8);
 	u32(&b, version);
@@ -85,14 +100,7 @@ static struct buf stream(uint32_t version, uint64_t bad_page)
 	u32(&b, MIG_REC_ZERO);
 	u32(&b, 1);
 	u64(&b, 3);
-	memcpy(st, VM_STATE_MAGIC, 8);
-	crc = htole32(1);
-	memcpy(st + 8, &crc, 4);
-	crc = htole32((uint32_t)crc32(0, st, VM_STATE_HDR_SIZE));
-	memcpy(st + VM_STATE_HDR_SIZE, &crc, 4);
-	u32(&b, MIG_REC_STATE);
-	u32(&b, sizeof(st));
-	put(&b, st, sizeof(st));
+	state_record(&b);
 	u32(&b, MIG_REC_END);
 	u32(&b, (uint32_t)crc32(0, b.p, (uInt)b.len));
 	return b;
@@ -158,13 +166,12 @@ static int count_sync(void *ctx)
 static int parse_syncs(unsigned n_sync, bool after_state)
 {
 	struct buf b = { 0 };
-	uint8_t page[MIG_PAGE], st[VM_STATE_HDR_SIZE + 4], *state = NULL;
+	uint8_t page[MIG_PAGE], *state = NULL;
 	uint8_t *ram = calloc(PAGES, MIG_PAGE);
 	struct mig_in in = { .read = rd, .sync = count_sync, .ctx = &b };
 	struct mig_header *h = calloc(1, sizeof(*h));
 	struct hull_err err = { 0 };
 	size_t len = 0;
-	uint32_t crc;
 	int r;
 
 	put(&b, MIG_MAGIC, 8);
@@ -179,14 +186,7 @@ static int parse_syncs(unsigned n_sync, bool after_state)
 	u64(&b, 5);
 	memset(page, 0x5a, sizeof(page));
 	put(&b, page, sizeof(page));
-	memcpy(st, VM_STATE_MAGIC, 8);
-	crc = htole32(1);
-	memcpy(st + 8, &crc, 4);
-	crc = htole32((uint32_t)crc32(0, st, VM_STATE_HDR_SIZE));
-	memcpy(st + VM_STATE_HDR_SIZE, &crc, 4);
-	u32(&b, MIG_REC_STATE);
-	u32(&b, sizeof(st));
-	put(&b, st, sizeof(st));
+	state_record(&b);
 	if (after_state)
 		u32(&b, MIG_REC_SYNC);
 	u32(&b, MIG_REC_END);
