@@ -133,7 +133,12 @@ static int vm_update_net_req(bool add, const char *arg, char *out)
 		}
 		if (tok || !tap || !*tap || strlen(arg) >= sizeof(buf)) {
 			fprintf(stderr, "hull vm update: --add-net %s: expected tap=IF[,mac=MAC]"
-				"[,id=ID][,vhost=on|off|auto]\n", arg);
+				"[,id=ID][,vhost=on|off|auto]%s\n", arg,
+#ifdef HULL_VMM_MAIN
+				"");
+#else
+				" or network=NAME[,id=ID][,mac=MAC][,ip=ADDR]");
+#endif
 			return -1;
 		}
 		id = id ? id : tap;

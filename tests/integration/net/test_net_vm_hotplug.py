@@ -180,7 +180,7 @@ def test_refused_plug_leaves_nothing(hot, tmp_path):
 
 BAD = [
     ("network=", "network=: no network name"),
-    ("id=x", "network=: no network name"),
+    ("id=x", "expected tap=IF[,mac=MAC][,id=ID][,vhost=on|off|auto] or network=NAME"),
     ("network=vnet,colour=red", "unknown key 'colour=red'"),
     ("network=vnet,id=a/b", "id=a/b: expected 1-64"),
     ("network=vnet,id=" + "x" * 65, "expected 1-64"),
