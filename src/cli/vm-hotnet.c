@@ -247,10 +247,12 @@ int vm_hotnet_del(const char *sock, const char *id, const char *line)
 		free(out);
 	}
 	json_decref(rep);
-	if (!ok)
-		return EXIT_ENGINE;
-	/* the guest ejects in its own time: the tap, no longer persistent, goes when the VMM
-	 * closes it; the address, veth and rules go now */
+	/*
+	 * The VMM answered: the NIC is leaving (ok), already leaving from an earlier --del-net,
+	 * or gone (the guest ejected it on its own): its attachment goes in each case. The
+	 * guest ejects in its own time: the tap, no longer persistent, goes when the VMM frees
+	 * the NIC; the address, veth and rules go now.
+	 */
 	{
 		/* quiet: a tap= NIC has no record, and needs no store (the sandbox's default
 		 * root is read-only) */
@@ -258,9 +260,9 @@ int vm_hotnet_del(const char *sock, const char *id, const char *line)
 		const char *root = cli_root ? cli_root : secure_getenv("HULL_ROOT");
 
 		if (image_store_open(root, &s, &e2) < 0)
-			return 0;
+			return ok ? 0 : EXIT_ENGINE;
 	}
 	(void)engine_vmnet_hot_del(s, vmm, id);
 	image_store_free(s);
-	return 0;
+	return ok ? 0 : EXIT_ENGINE;
 }

@@ -318,6 +318,13 @@ void vmnet_link_remove(const char *netns, const char *dev)
 		(void)in_netns(netns, dev, link_delete, &e2);
 }
 
+int vmnet_tap_drop(const char *netns, const char *tap)
+{
+	struct hull_err e2;
+
+	return access(netns, F_OK) == 0 ? in_netns(netns, tap, tap_delete, &e2) : 0;
+}
+
 void vmnet_tap_remove(const char *netns, const char *tap)
 {
 	struct hull_err e2;

@@ -12,6 +12,9 @@ int vmnet_tap_setup(const char *netns, const char *tap, bool multi_queue, struct
 /* The same wired to interface dev instead of eth0 (a VM container's second network: eth1). */
 int vmnet_tap_setup_dev(const char *netns, const char *tap, const char *dev, bool multi_queue,
 			struct hull_err *err);
+/* The same, saying why not: 0 (gone, or goes with its last user), -EBUSY (a process holds
+ * it: the VMM), or another -errno. */
+int vmnet_tap_drop(const char *netns, const char *tap);
 /* Delete the tap (harmless when it or the namespace file is gone). */
 void vmnet_tap_remove(const char *netns, const char *tap);
 /*

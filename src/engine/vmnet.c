@@ -26,6 +26,8 @@
 #include "oci/state.h"
 
 #define VM_FILE "vm.json"
+/* how long --del-net waits for the guest's eject before it leaves the tap to the VMM's end */
+#define HOT_EJECT_WAIT_MS 60000
 
 static char *vms_dir(struct image_store *s)
 {
@@ -293,6 +295,25 @@ static bool ns_is(const char *path, json_int_t dev, json_int_t ino)
 	       (json_int_t)st.st_ino == ino;
 }
 
+/* The store's namespace file that is (dev, ino) (a `vm run --net network=` VM's), or NULL. */
+static char *store_ns_find(struct image_store *s, json_int_t dev, json_int_t ino)
+{
+	cleanup_free char *nsd = xasprintf("%s/netns", s->root);
+	DIR *d = opendir(nsd);
+	struct dirent *e;
+	char *path = NULL;
+
+	while (d && !path && (e = readdir(d))) {
+		cleanup_free char *f = xasprintf("%s/%s", nsd, e->d_name);
+
+		if (e->d_name[0] != '.' && ns_is(f, dev, ino))
+			path = steal_ptr(&f);
+	}
+	if (d)
+		(void)closedir(d);
+	return path;
+}
+
 /*
  * A hot-plugged NIC's end in the VMM's namespace: its tap and veth peer. The namespace is the
  * live VMM's; once the VMM is gone, ours when it was ours (a VMM run without --net network=
@@ -312,20 +333,8 @@ static void vmnet_hot_unwire(struct image_store *s, json_t *vm, bool alive)
 		path = xasprintf("/proc/%d/ns/net", (int)pid);
 	else if (ns_is("/proc/self/ns/net", dev, ino))
 		path = xstrdup("/proc/self/ns/net");
-	for (int k = 0; !path && k < 1; k++) {
-		cleanup_free char *nsd = xasprintf("%s/netns", s->root);
-		DIR *d = opendir(nsd);
-		struct dirent *e;
-
-		while (d && !path && (e = readdir(d))) {
-			cleanup_free char *f = xasprintf("%s/%s", nsd, e->d_name);
-
-			if (e->d_name[0] != '.' && ns_is(f, dev, ino))
-				path = steal_ptr(&f);
-		}
-		if (d)
-			(void)closedir(d);
-	}
+	else
+		path = store_ns_find(s, dev, ino);
 	if (!path)
 		return;
 	if (tap)
@@ -449,12 +458,16 @@ static void user_one(struct image_store *s, const char *id, const char *dir, jso
 	struct users_ctx *u = opaque;
 	const char *net = json_string_value(json_object_get(vm, "Network"));
 	const char *name = json_string_value(json_object_get(vm, "Name"));
+	const char *iface = json_string_value(json_object_get(vm, "Iface"));
 
 	if (!owner_alive(vm)) {
 		record_down(s, id, dir, true);
 		return;
 	}
-	if (net && strcmp(net, u->network) == 0)
+	if (net && strcmp(net, u->network) == 0 && iface)
+		strv_push_owned(u->out, xasprintf("VM NIC %s (VMM pid %d)", iface,
+						  (int)json_integer_value(json_object_get(vm, "Pid"))));
+	else if (net && strcmp(net, u->network) == 0)
 		strv_push_owned(u->out, xasprintf("VM %s", name && *name ? name : id));
 }
 
@@ -612,6 +625,35 @@ void engine_vmnet_hot_down(struct image_store *s, struct vmnet_hot *h)
 	engine_vmnet_hot_free(h);
 }
 
+/*
+ * After the VMM's net-del: the tap can lose its persistence only once the VMM let go of it
+ * (a tap holds one user: TUNSETIFF says EBUSY before), which is when the guest ejected the
+ * NIC; wait for that (bounded), then tear everything down. A guest that has not ejected by
+ * then: the address, namespace, rules and veth go now, the record stays for the tap, and is
+ * torn down with it once the VMM ends (as any record whose owner is gone).
+ */
+static void hot_del_record(struct image_store *s, const char *id, const char *dir, json_t *vm)
+{
+	const char *tap = json_string_value(json_object_get(vm, "Tap"));
+	const char *veth = json_string_value(json_object_get(vm, "Veth"));
+	cleanup_free char *vmmns = xasprintf("/proc/%d/ns/net",
+					     (int)json_integer_value(json_object_get(vm, "Pid")));
+	int r = -EBUSY;
+
+	for (unsigned i = 0; tap && r == -EBUSY && i < HOT_EJECT_WAIT_MS / 100; i++) {
+		r = vmnet_tap_drop(vmmns, tap);
+		if (r == -EBUSY)
+			(void)usleep(100 * 1000);
+	}
+	if (r != -EBUSY) {
+		record_down(s, id, dir, false);
+		return;
+	}
+	if (veth)
+		vmnet_link_remove(vmmns, veth);
+	engine_net_teardown_dir(s, id, dir);
+}
+
 struct hot_find {
 	pid_t vmm;
 	const char *iface;
@@ -626,7 +668,7 @@ static void hot_del_one(struct image_store *s, const char *id, const char *dir, 
 
 	if (iface && strcmp(iface, f->iface) == 0 &&
 	    json_integer_value(json_object_get(vm, "Pid")) == f->vmm && owner_alive(vm)) {
-		record_down(s, id, dir, false);
+		hot_del_record(s, id, dir, vm);
 		f->found = true;
 	}
 }

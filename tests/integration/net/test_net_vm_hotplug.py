@@ -49,6 +49,8 @@ while True:
         f.write(json.dumps(dict(req, tap_seen=seen)) + "\n")
     if mode == "refuse" and req["op"] == "net-add":
         rep = {"ok": False, "error": f"net-add {req['id']}: NIC id already exists"}
+    elif req["op"] == "net-del" and req["id"].startswith("gone"):  # the guest ejected it
+        rep = {"ok": False, "error": f"no hot-plugged NIC {req['id']}"}
     else:
         n += {"net-add": 1, "net-del": -1}.get(req["op"], 0)
         rep = {"ok": True, "id": req.get("id"), "hotplugged_nics": n}
@@ -151,10 +153,23 @@ def test_add_then_del(hot, stub):
     assert records(hot) == [rid] and hot.net_state() == running
     # the network is in use by it
     r = hot.run("network", "rm", "vnet", check=False)
-    assert r.returncode == 125 and "in use" in r.stderr, r.stderr
+    assert r.returncode == 125 and f"in use by VM NIC n1 (VMM pid {stub.p.pid})" in r.stderr, \
+        r.stderr
     r = update(hot, stub, "--del-net", "n1")
     assert r.returncode == 0, r.stderr
     assert stub.requests()[-1] == {"op": "net-del", "id": "n1", "tap_seen": False}
+    assert records(hot) == [] and hot.net_state() == before
+
+
+def test_del_of_a_nic_already_gone(hot, stub):
+    """A --del-net the VMM answers with an error (the guest ejected the NIC on its own):
+    the error is hull's, and the attachment goes all the same."""
+    before = hot.net_state()
+    r = update(hot, stub, "--add-net", "network=vnet,id=gone1")
+    assert r.returncode == 0, r.stderr
+    assert len(records(hot)) == 1
+    r = update(hot, stub, "--del-net", "gone1")
+    assert r.returncode == 125 and r.stderr == "hull vm update: no hot-plugged NIC gone1\n"
     assert records(hot) == [] and hot.net_state() == before
 
 
