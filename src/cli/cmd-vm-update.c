@@ -17,6 +17,9 @@
 #include "cli/vm-opts.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
+#ifndef HULL_VMM_MAIN
+#include "cli/vm-hotnet.h"
+#endif
 
 #define VM_UPDATE_REPLY_MAX 4096
 #define VM_UPDATE_MAX_REQS 8
@@ -45,10 +48,12 @@ static const struct cli_option vm_update_opts[] = {
 	{ "memory-hotplug-status", no_argument, NULL, VM_UPDATE_MEM_STATUS, NULL,
 	  "print the virtio-mem region's total, block, plugged and requested sizes" },
 	{ "add-net", required_argument, NULL, VM_UPDATE_ADD_NET,
-	  "tap=IF[,mac=MAC][,id=ID][,vhost=on|off|auto]",
-	  "hot-plug a virtio-net NIC on tap IF (its id: ID, else IF; vhost= as --net's)" },
+	  "tap=IF[,mac=MAC][,id=ID][,vhost=on|off|auto] | network=NAME[,id=ID][,mac=MAC][,ip=ADDR]",
+	  "hot-plug a virtio-net NIC on tap IF (its id: ID, else IF; vhost= as --net's), or on "
+	  "hull network NAME (hull only; id: ID, else NAME; prints the guest's address)" },
 	{ "del-net", required_argument, NULL, VM_UPDATE_DEL_NET, "ID",
-	  "ask the guest to eject the hot-plugged NIC ID" },
+	  "ask the guest to eject the hot-plugged NIC ID (a network= NIC's attachment is torn "
+	  "down)" },
 	{ 0 },
 };
 
@@ -128,7 +133,12 @@ static int vm_update_net_req(bool add, const char *arg, char *out)
 		}
 		if (tok || !tap || !*tap || strlen(arg) >= sizeof(buf)) {
 			fprintf(stderr, "hull vm update: --add-net %s: expected tap=IF[,mac=MAC]"
-				"[,id=ID][,vhost=on|off|auto]\n", arg);
+				"[,id=ID][,vhost=on|off|auto]%s\n", arg,
+#ifdef HULL_VMM_MAIN
+				"");
+#else
+				" or network=NAME[,id=ID][,mac=MAC][,ip=ADDR]");
+#endif
 			return -1;
 		}
 		id = id ? id : tap;
@@ -152,6 +162,10 @@ int vm_update_main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	char reqs[VM_UPDATE_MAX_REQS][256];
+#ifndef HULL_VMM_MAIN
+	/* --add-net network= (its value) and --del-net (its id), done by vm-hotnet.c */
+	const char *hot_add[VM_UPDATE_MAX_REQS] = { 0 }, *hot_del[VM_UPDATE_MAX_REQS] = { 0 };
+#endif
 	uint64_t size;
 	char *colon;
 	unsigned n_reqs = 0, v;
@@ -206,8 +220,23 @@ int vm_update_main(int argc, char **argv)
 			break;
 		case VM_UPDATE_ADD_NET:
 		case VM_UPDATE_DEL_NET:
-			if (n_reqs < VM_UPDATE_MAX_REQS &&
-			    vm_update_net_req(c == VM_UPDATE_ADD_NET, optarg, reqs[n_reqs++]) < 0)
+			if (n_reqs >= VM_UPDATE_MAX_REQS)
+				break;
+#ifndef HULL_VMM_MAIN
+			if (c == VM_UPDATE_ADD_NET && vm_hotnet_is(optarg)) {
+				hot_add[n_reqs++] = optarg;
+				break;
+			}
+			if (c == VM_UPDATE_DEL_NET)
+				hot_del[n_reqs] = optarg;
+#else
+			if (c == VM_UPDATE_ADD_NET && strstr(optarg, "network=")) {
+				fprintf(stderr, "hull-vmm update: --add-net %s: network= needs the "
+					"engine: use hull vm update\n", optarg);
+				return 125;
+			}
+#endif
+			if (vm_update_net_req(c == VM_UPDATE_ADD_NET, optarg, reqs[n_reqs++]) < 0)
 				return 125;
 			break;
 		case 's':
@@ -228,8 +257,20 @@ int vm_update_main(int argc, char **argv)
 				"or --del-net");
 		return 125;
 	}
-	for (unsigned i = 0; i < n_reqs; i++)
+	for (unsigned i = 0; i < n_reqs; i++) {
+		int rc = 0;
+
+#ifndef HULL_VMM_MAIN
+		if (hot_add[i])
+			rc = vm_hotnet_add(sock, hot_add[i]);
+		else if (hot_del[i])
+			rc = vm_hotnet_del(sock, hot_del[i], reqs[i]);
+		else
+#endif
 		if (vm_update_call(sock, reqs[i]) < 0)
-			return 125;
+			rc = 125;
+		if (rc)
+			return rc;
+	}
 	return 0;
 }

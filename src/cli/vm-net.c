@@ -335,6 +335,9 @@ static int run_child(struct image_store *s, struct vm_net_args *a, struct vmnet 
 		;
 	child_pid = 0;
 	engine_vmnet_down(s, vm);
+	/* NICs hot-plugged on hull networks into this VM (`vm update --add-net network=`) are
+	 * records owned by its VMM, now gone: torn down with any other orphan */
+	(void)engine_vmnet_prune(s);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_ENGINE;

@@ -144,10 +144,13 @@ static int redirect(const char *from, const char *to, struct hull_err *err)
 static int wire_tap(const char *tap, bool multi_queue, struct hull_err *err)
 {
 	const char *const flush[] = { IP_BIN, "addr", "flush", "dev", wire_dev, NULL };
+	const char *const up[] = { IP_BIN, "link", "set", "dev", wire_dev, "up", NULL };
 	int r = tap_create(tap, multi_queue, err);
 
 	if (r == 0)
 		r = tap_up(tap, err);
+	if (r == 0) /* eth0 is up already; a hot-plugged NIC's veth end is not */
+		r = run_tool(up, err);
 	if (r == 0)
 		r = redirect(wire_dev, tap, err);
 	if (r == 0)
@@ -253,6 +256,73 @@ int vmnet_tap_setup_dev(const char *netns, const char *tap, const char *dev, boo
 	r = vmnet_tap_setup(netns, tap, multi_queue, err);
 	wire_dev = "eth0";
 	return r;
+}
+
+/* vmnet_veth_setup's other end and the namespace it goes to (the child is a fork) */
+static const char *veth_peer;
+static char veth_peer_ns[16];
+
+/* In the attachment's namespace: the veth pair (its peer moved to the VMM's), wired to
+ * eth0 both ways with eth0's MTU on both ends; eth0's addresses removed. */
+static int wire_veth(const char *veth, struct hull_err *err)
+{
+	const char *const flush[] = { IP_BIN, "addr", "flush", "dev", "eth0", NULL };
+	const char *const up[] = { IP_BIN, "link", "set", "dev", veth, "up", NULL };
+	struct ifreq ifr = { .ifr_name = "eth0" };
+	cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char mtu[16];
+	int r;
+
+	if (fd < 0 || ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		return hull_err_set(err, errno, "eth0: SIOCGIFMTU");
+	(void)snprintf(mtu, sizeof(mtu), "%d", ifr.ifr_mtu);
+	{
+		const char *const add[] = { IP_BIN, "link", "add", veth, "mtu", mtu, "type", "veth",
+					    "peer", "name", veth_peer, "mtu", mtu, "netns",
+					    veth_peer_ns, NULL };
+
+		r = run_tool(add, err);
+	}
+	if (r == 0)
+		r = run_tool(up, err);
+	if (r == 0)
+		r = redirect("eth0", veth, err);
+	if (r == 0)
+		r = redirect(veth, "eth0", err);
+	if (r == 0)
+		r = run_tool(flush, err);
+	return r;
+}
+
+int vmnet_veth_setup(const char *netns, const char *veth, const char *peer, pid_t peer_pid,
+		     struct hull_err *err)
+{
+	veth_peer = peer;
+	(void)snprintf(veth_peer_ns, sizeof(veth_peer_ns), "%d", (int)peer_pid);
+	return in_netns(netns, veth, wire_veth, err);
+}
+
+/* Delete link dev if it is there. */
+static int link_delete(const char *dev, struct hull_err *err)
+{
+	const char *const del[] = { IP_BIN, "link", "del", "dev", dev, NULL };
+
+	return if_nametoindex(dev) == 0 ? 0 : run_tool(del, err);
+}
+
+void vmnet_link_remove(const char *netns, const char *dev)
+{
+	struct hull_err e2;
+
+	if (access(netns, F_OK) == 0)
+		(void)in_netns(netns, dev, link_delete, &e2);
+}
+
+int vmnet_tap_drop(const char *netns, const char *tap)
+{
+	struct hull_err e2;
+
+	return access(netns, F_OK) == 0 ? in_netns(netns, tap, tap_delete, &e2) : 0;
 }
 
 void vmnet_tap_remove(const char *netns, const char *tap)

@@ -26,6 +26,8 @@
 #include "oci/state.h"
 
 #define VM_FILE "vm.json"
+/* how long --del-net waits for the guest's eject before it leaves the tap to the VMM's end */
+#define HOT_EJECT_WAIT_MS 60000
 
 static char *vms_dir(struct image_store *s)
 {
@@ -145,20 +147,28 @@ static bool mac_normal(const char *s, char out[MAC_STR_LEN])
 }
 
 /* Syntax of the request: one line naming the flag for each mistake. */
-static int request_check(const struct vmnet_request *rq, char mac[18], struct hull_err *err)
+static int request_check(const struct vmnet_request *rq, const char *flag, char mac[18],
+			 struct hull_err *err)
 {
 	mac[0] = '\0';
 	if (!rq->network || !net_name_is_valid(rq->network))
-		return hull_err_setx(err, EINVAL, "--net network=%s: not a network name",
+		return hull_err_setx(err, EINVAL, "%s network=%s: not a network name", flag,
 				     rq->network ? rq->network : "");
 	if (rq->mac && !mac_normal(rq->mac, mac))
-		return hull_err_setx(err, EINVAL, "--net mac=%s: not a unicast MAC address "
-				     "(aa:bb:cc:dd:ee:ff)", rq->mac);
+		return hull_err_setx(err, EINVAL, "%s mac=%s: not a unicast MAC address "
+				     "(aa:bb:cc:dd:ee:ff)", flag, rq->mac);
 	if (rq->name && !net_host_name_is_valid(rq->name, 63))
 		return hull_err_setx(err, EINVAL, "--name %s: not a host name (letters, digits and "
 				     "'-', at most 63)", rq->name);
 	return 0;
 }
+
+/* The record's owner and, for a hot-plugged NIC, what vm.json says of it. */
+struct record_owner {
+	pid_t pid;       /* the owner: `hull vm run` (this process) or the VMM */
+	const char *flag; /* "--net" or "--add-net" */
+	json_t *extra;   /* fields added to vm.json (borrowed), or NULL */
+};
 
 /*
  * Under the networks lock: the network exists, the name and MAC are free, and the record
@@ -166,7 +176,8 @@ static int request_check(const struct vmnet_request *rq, char mac[18], struct hu
  * its owner).
  */
 static int record_create(struct image_store *s, const struct vmnet_request *rq,
-			 const char *mac, const char *id, const char *dir, struct hull_err *err)
+			 const char *mac, const char *id, const char *dir,
+			 const struct record_owner *ow, struct hull_err *err)
 {
 	cleanup_free char *vd = vms_dir(s);
 	cleanup_free char *user = NULL;
@@ -182,22 +193,25 @@ static int record_create(struct image_store *s, const struct vmnet_request *rq,
 		return lock;
 	r = net_def_load(s->root, rq->network, &def, err);
 	if (r < 0)
-		return hull_err_prefix(err, "--net network=%s", rq->network);
+		return hull_err_prefix(err, "%s network=%s", ow->flag, rq->network);
 	if (rq->name && name_used(s, rq->name))
 		return hull_err_setx(err, EEXIST, "--name %s: the name is already in use",
 				     rq->name);
 	if (*mac && (user = mac_user(s, rq->network, mac)))
-		return hull_err_setx(err, EADDRINUSE, "--net mac=%s: already in use on network %s "
-				     "by %s", mac, rq->network, user);
-	if (proc_stat_read(getpid(), &start, &zombie) < 0)
-		return hull_err_setx(err, EIO, "/proc/self/stat: cannot read our starttime");
+		return hull_err_setx(err, EADDRINUSE, "%s mac=%s: already in use on network %s "
+				     "by %s", ow->flag, mac, rq->network, user);
+	if (proc_stat_read(ow->pid, &start, &zombie) < 0 || zombie)
+		return hull_err_setx(err, ESRCH, "/proc/%d/stat: cannot read the owner's starttime",
+				     (int)ow->pid);
 	if (mkdir(vd, 0700) < 0 && errno != EEXIST)
 		return hull_err_set(err, errno, "%s", vd);
 	if (mkdir(dir, 0700) < 0)
 		return hull_err_set(err, errno, "%s", dir);
 	vm = json_pack("{s:s, s:s, s:s, s:I, s:I}", "Id", id, "Name",
-		       rq->name ? rq->name : "", "Network", rq->network, "Pid", (json_int_t)getpid(),
+		       rq->name ? rq->name : "", "Network", rq->network, "Pid", (json_int_t)ow->pid,
 		       "StartTicks", (json_int_t)start);
+	if (ow->extra)
+		(void)json_object_update(vm, ow->extra);
 	buf = hjson_dump(vm, JSON_COMPACT);
 	r = ctr_write_file(dir, VM_FILE, buf, strlen(buf), 0600, err);
 	if (r < 0)
@@ -205,18 +219,19 @@ static int record_create(struct image_store *s, const struct vmnet_request *rq,
 	return r;
 }
 
-/* "--ip A: ..." and "--network N: ..." as `hull vm run` spells those flags. */
-static void flag_rename(struct hull_err *err)
+/* "--ip A: ..." and "--network N: ..." as `hull vm run` (flag "--net") or `hull vm update`
+ * ("--add-net") spells those flags. */
+static void flag_rename(struct hull_err *err, const char *flag)
 {
 	static const char *const from[] = { "--ip ", "--network " };
-	static const char *const to[] = { "--net ip=", "--net network=" };
+	static const char *const to[] = { "ip=", "network=" };
 
 	for (size_t i = 0; i < 2; i++)
 		if (strncmp(err->msg, from[i], strlen(from[i])) == 0) {
 			char tail[HULL_ERR_MSG_MAX];
 
 			(void)snprintf(tail, sizeof(tail), "%s", err->msg + strlen(from[i]));
-			(void)snprintf(err->msg, sizeof(err->msg), "%s%s", to[i], tail);
+			(void)snprintf(err->msg, sizeof(err->msg), "%s %s%s", flag, to[i], tail);
 		}
 }
 
@@ -271,12 +286,72 @@ static void vmnet_free(struct vmnet *vm)
 	free(vm);
 }
 
+/* Whether the namespace file path is the network namespace (dev, ino). */
+static bool ns_is(const char *path, json_int_t dev, json_int_t ino)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (json_int_t)st.st_dev == dev &&
+	       (json_int_t)st.st_ino == ino;
+}
+
+/* The store's namespace file that is (dev, ino) (a `vm run --net network=` VM's), or NULL. */
+static char *store_ns_find(struct image_store *s, json_int_t dev, json_int_t ino)
+{
+	cleanup_free char *nsd = xasprintf("%s/netns", s->root);
+	DIR *d = opendir(nsd);
+	struct dirent *e;
+	char *path = NULL;
+
+	while (d && !path && (e = readdir(d))) {
+		cleanup_free char *f = xasprintf("%s/%s", nsd, e->d_name);
+
+		if (e->d_name[0] != '.' && ns_is(f, dev, ino))
+			path = steal_ptr(&f);
+	}
+	if (d)
+		(void)closedir(d);
+	return path;
+}
+
+/*
+ * A hot-plugged NIC's end in the VMM's namespace: its tap and veth peer. The namespace is the
+ * live VMM's; once the VMM is gone, ours when it was ours (a VMM run without --net network=
+ * from this namespace), or one of the store's namespace files (a VM run with --net
+ * network=); otherwise it went with its last process, and they with it.
+ */
+static void vmnet_hot_unwire(struct image_store *s, json_t *vm, bool alive)
+{
+	const char *tap = json_string_value(json_object_get(vm, "Tap"));
+	const char *veth = json_string_value(json_object_get(vm, "Veth"));
+	json_int_t pid = json_integer_value(json_object_get(vm, "Pid"));
+	json_int_t dev = json_integer_value(json_object_get(vm, "NetnsDev"));
+	json_int_t ino = json_integer_value(json_object_get(vm, "NetnsIno"));
+	cleanup_free char *path = NULL;
+
+	if (alive)
+		path = xasprintf("/proc/%d/ns/net", (int)pid);
+	else if (ns_is("/proc/self/ns/net", dev, ino))
+		path = xstrdup("/proc/self/ns/net");
+	else
+		path = store_ns_find(s, dev, ino);
+	if (!path)
+		return;
+	if (tap)
+		vmnet_tap_remove(path, tap);
+	if (veth)
+		vmnet_link_remove(path, veth);
+}
+
 /* Tear down the record in dir (its tap, then what engine/network.c made) and remove it. */
 static void record_down(struct image_store *s, const char *id, const char *dir, bool locked)
 {
 	cleanup_json json_t *v = engine_net_file_load(dir);
+	cleanup_json json_t *vm = vm_file_load(dir);
 	const char *nsp = json_string_value(json_object_get(v, "Netns"));
 
+	if (json_string_value(json_object_get(vm, "Tap")))
+		vmnet_hot_unwire(s, vm, owner_alive(vm));
 	if (nsp)
 		vmnet_tap_remove(nsp, ENGINE_VMNET_TAP);
 	if (locked)
@@ -296,7 +371,7 @@ int engine_vmnet_up(struct image_store *s, const struct vmnet_request *rq, struc
 	int r;
 
 	*ret = NULL;
-	r = request_check(rq, mac, err);
+	r = request_check(rq, "--net", mac, err);
 	if (r < 0) {
 		vmnet_free(vm);
 		return r;
@@ -305,7 +380,8 @@ int engine_vmnet_up(struct image_store *s, const struct vmnet_request *rq, struc
 	vm->dir = xasprintf("%s/" ENGINE_VMNET_DIR "/%s", s->root, vm->id);
 	vm->netns = xasprintf("%s/netns/%s", s->root, vm->id);
 	hostname = rq->name ? xstrdup(rq->name) : xstrndup(vm->id, 12);
-	r = record_create(s, rq, mac, vm->id, vm->dir, err);
+	r = record_create(s, rq, mac, vm->id, vm->dir,
+			  &(struct record_owner){ .pid = getpid(), .flag = "--net" }, err);
 	if (r < 0) {
 		vmnet_free(vm);
 		return r;
@@ -331,7 +407,7 @@ int engine_vmnet_up(struct image_store *s, const struct vmnet_request *rq, struc
 	if (r < 0) {
 		struct hull_err e2 = *err;
 
-		flag_rename(&e2);
+		flag_rename(&e2, "--net");
 		engine_vmnet_down(s, vm);
 		*err = e2;
 		return r;
@@ -382,12 +458,16 @@ static void user_one(struct image_store *s, const char *id, const char *dir, jso
 	struct users_ctx *u = opaque;
 	const char *net = json_string_value(json_object_get(vm, "Network"));
 	const char *name = json_string_value(json_object_get(vm, "Name"));
+	const char *iface = json_string_value(json_object_get(vm, "Iface"));
 
 	if (!owner_alive(vm)) {
 		record_down(s, id, dir, true);
 		return;
 	}
-	if (net && strcmp(net, u->network) == 0)
+	if (net && strcmp(net, u->network) == 0 && iface)
+		strv_push_owned(u->out, xasprintf("VM NIC %s (VMM pid %d)", iface,
+						  (int)json_integer_value(json_object_get(vm, "Pid"))));
+	else if (net && strcmp(net, u->network) == 0)
 		strv_push_owned(u->out, xasprintf("VM %s", name && *name ? name : id));
 }
 
@@ -427,4 +507,176 @@ unsigned engine_vmnet_prune(struct image_store *s)
 
 	records_each(s, prune_one, &n);
 	return n;
+}
+
+/* The VMM's end of a hot-plugged NIC: names from the record's id, and vm.json's fields. */
+static json_t *hot_extra(const char *id, const struct vmnet_hot_request *rq, char tap[16],
+			 char veth[16], struct hull_err *err)
+{
+	cleanup_free char *nsp = xasprintf("/proc/%d/ns/net", (int)rq->vmm);
+	struct stat st;
+
+	if (stat(nsp, &st) < 0) {
+		(void)hull_err_set(err, errno, "%s", nsp);
+		return NULL;
+	}
+	(void)snprintf(tap, 16, "hht%.12s", id);
+	(void)snprintf(veth, 16, "hhv%.12s", id);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I}", "Iface", rq->iface, "Tap", tap, "Veth",
+			 veth, "NetnsDev", (json_int_t)st.st_dev, "NetnsIno",
+			 (json_int_t)st.st_ino);
+}
+
+/* The guest's address, gateway and MAC from network.json after the set-up. */
+static int hot_address(struct vmnet_hot *h, const char *dir, struct hull_err *err)
+{
+	cleanup_json json_t *v = engine_net_file_load(dir);
+	const char *ip = json_string_value(json_object_get(v, "IPAddress"));
+	const char *gw = json_string_value(json_object_get(v, "Gateway"));
+	const char *mac = json_string_value(json_object_get(v, "MacAddress"));
+	json_int_t plen = json_integer_value(json_object_get(v, "IPPrefixLen"));
+
+	if (!ip || !net_ip_is_valid(ip) || !mac || !mac_normal(mac, h->mac))
+		return hull_err_setx(err, EIO, "%s/network.json: no address or MAC after the "
+				     "set-up", dir);
+	h->addr = xasprintf("%s/%d", ip, (int)plen);
+	h->gateway = xstrdup(gw && net_ip_is_valid(gw) ? gw : "");
+	return 0;
+}
+
+void engine_vmnet_hot_free(struct vmnet_hot *h)
+{
+	if (!h)
+		return;
+	free(h->dir);
+	free(h->addr);
+	free(h->gateway);
+	free(h);
+}
+
+int engine_vmnet_hot_up(struct image_store *s, const struct vmnet_hot_request *rq,
+			struct vmnet_hot **ret, struct hull_err *err)
+{
+	struct vmnet_request base = { .network = rq->network, .mac = rq->mac, .ip = rq->ip };
+	struct vmnet_hot *h = xcalloc(1, sizeof(*h));
+	cleanup_free char *netns = NULL;
+	cleanup_free char *vmmns = xasprintf("/proc/%d/ns/net", (int)rq->vmm);
+	cleanup_free char *host = NULL;
+	cleanup_json json_t *extra = NULL;
+	struct run_opts o = { 0 };
+	char mac[18], veth[16];
+	int r;
+
+	*ret = NULL;
+	r = request_check(&base, "--add-net", mac, err);
+	ident_random_hex(h->id, 32);
+	if (r == 0 && !(extra = hot_extra(h->id, rq, h->tap, veth, err)))
+		r = -err->code;
+	if (r < 0) {
+		engine_vmnet_hot_free(h);
+		return r;
+	}
+	h->dir = xasprintf("%s/" ENGINE_VMNET_DIR "/%s", s->root, h->id);
+	netns = xasprintf("%s/netns/%s", s->root, h->id);
+	r = record_create(s, &base, mac, h->id, h->dir,
+			  &(struct record_owner){ .pid = rq->vmm, .flag = "--add-net",
+						  .extra = extra }, err);
+	if (r < 0) {
+		engine_vmnet_hot_free(h);
+		return r;
+	}
+	o.network = rq->network;
+	o.ip = rq->ip;
+	host = xstrndup(h->id, 12);
+	o.hostname = host;
+	o.image = "";
+	r = engine_net_create(s, &o, NULL, h->id, host, h->dir, err);
+	if (r == 0 && *mac) {
+		cleanup_json json_t *v = engine_net_file_load(h->dir);
+
+		(void)json_object_set_new(v, "Mac", json_string(mac));
+		r = engine_net_file_save(h->dir, v, err);
+	}
+	if (r == 0)
+		r = engine_net_setup_dir(s, h->id, h->dir, err);
+	if (r == 0)
+		r = vmnet_veth_setup(netns, "hhn0", veth, rq->vmm, err);
+	if (r == 0)
+		r = vmnet_tap_setup_dev(vmmns, h->tap, veth, false, err);
+	if (r == 0)
+		r = hot_address(h, h->dir, err);
+	if (r < 0) {
+		struct hull_err e2 = *err;
+
+		flag_rename(&e2, "--add-net");
+		engine_vmnet_hot_down(s, h);
+		*err = e2;
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+void engine_vmnet_hot_down(struct image_store *s, struct vmnet_hot *h)
+{
+	if (!h)
+		return;
+	record_down(s, h->id, h->dir, false);
+	engine_vmnet_hot_free(h);
+}
+
+/*
+ * After the VMM's net-del: the tap can lose its persistence only once the VMM let go of it
+ * (a tap holds one user: TUNSETIFF says EBUSY before), which is when the guest ejected the
+ * NIC; wait for that (bounded), then tear everything down. A guest that has not ejected by
+ * then: the address, namespace, rules and veth go now, the record stays for the tap, and is
+ * torn down with it once the VMM ends (as any record whose owner is gone).
+ */
+static void hot_del_record(struct image_store *s, const char *id, const char *dir, json_t *vm)
+{
+	const char *tap = json_string_value(json_object_get(vm, "Tap"));
+	const char *veth = json_string_value(json_object_get(vm, "Veth"));
+	cleanup_free char *vmmns = xasprintf("/proc/%d/ns/net",
+					     (int)json_integer_value(json_object_get(vm, "Pid")));
+	int r = -EBUSY;
+
+	for (unsigned i = 0; tap && r == -EBUSY && i < HOT_EJECT_WAIT_MS / 100; i++) {
+		r = vmnet_tap_drop(vmmns, tap);
+		if (r == -EBUSY)
+			(void)usleep(100 * 1000);
+	}
+	if (r != -EBUSY) {
+		record_down(s, id, dir, false);
+		return;
+	}
+	if (veth)
+		vmnet_link_remove(vmmns, veth);
+	engine_net_teardown_dir(s, id, dir);
+}
+
+struct hot_find {
+	pid_t vmm;
+	const char *iface;
+	bool found;
+};
+
+static void hot_del_one(struct image_store *s, const char *id, const char *dir, json_t *vm,
+			void *opaque)
+{
+	struct hot_find *f = opaque;
+	const char *iface = json_string_value(json_object_get(vm, "Iface"));
+
+	if (iface && strcmp(iface, f->iface) == 0 &&
+	    json_integer_value(json_object_get(vm, "Pid")) == f->vmm && owner_alive(vm)) {
+		hot_del_record(s, id, dir, vm);
+		f->found = true;
+	}
+}
+
+bool engine_vmnet_hot_del(struct image_store *s, pid_t vmm, const char *iface)
+{
+	struct hot_find f = { vmm, iface, false };
+
+	records_each(s, hot_del_one, &f);
+	return f.found;
 }

@@ -16,6 +16,7 @@
  * (engine_vmnet_users).
  */
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "image/store.h"
@@ -61,3 +62,46 @@ void engine_vmnet_down(struct image_store *s, struct vmnet *vm);
 void engine_vmnet_users(struct image_store *s, const char *network, char ***out);
 /* For system prune: tear down and remove the records whose owner is gone; how many. */
 unsigned engine_vmnet_prune(struct image_store *s);
+
+/*
+ * A NIC hot-plugged on a hull network (`hull vm update --add-net network=NAME`, docs/vmm.md
+ * "NIC hot-plug"). The VMM is already running, in whatever namespace it was started in, and
+ * its PUT /network-interfaces takes a tap there; so the engine makes the attachment's own
+ * namespace as for `hull vm run --net network=` (address from the network's allocator,
+ * netavark with the name for aardvark-dns) and joins it to the VMM's namespace: a veth pair
+ * (hhn0 in the attachment's, hhv<id> in the VMM's, each wired by tc mirred: hhn0 to eth0,
+ * hhv<id> to the tap hht<id>). The record is <store>/vms/<id>/ as for `vm run`, with the VMM
+ * (its pid and starttime) as its owner and Iface, Tap, Veth and the VMM's namespace (NetnsDev,
+ * NetnsIno) in vm.json: a --del-net tears it down; once the VMM is gone, whatever tears down
+ * a `vm run` record whose owner is gone does (engine_vmnet_prune, engine_vmnet_users, and
+ * `hull vm run --net network=` when its VMM ends).
+ */
+struct vmnet_hot_request {
+	const char *network; /* network=NAME */
+	const char *mac;     /* mac=MAC or NULL: eth0's */
+	const char *ip;      /* ip=ADDR or NULL: the allocator's */
+	const char *iface;   /* the NIC's id in the VMM */
+	pid_t vmm;           /* the VMM (the peer of its API socket) */
+};
+
+struct vmnet_hot {
+	char id[65];
+	char *dir;       /* the record */
+	char tap[16];    /* in the VMM's namespace: the PUT's host_dev_name */
+	char mac[18];    /* the guest's MAC */
+	char *addr;      /* "ADDR/PREFIX" for the guest */
+	char *gateway;   /* or "" */
+};
+
+/*
+ * Check rq (errors name `--add-net` and the field), record it with the VMM as owner and make
+ * the attachment up to the tap. On failure nothing is left. *ret: engine_vmnet_hot_down
+ * (tear down: the VMM refused the plug) or engine_vmnet_hot_free (keep: plugged).
+ */
+int engine_vmnet_hot_up(struct image_store *s, const struct vmnet_hot_request *rq,
+			struct vmnet_hot **ret, struct hull_err *err);
+void engine_vmnet_hot_down(struct image_store *s, struct vmnet_hot *h);
+void engine_vmnet_hot_free(struct vmnet_hot *h);
+/* Tear down the attachment of live VMM vmm's NIC iface; false when it has none (a tap=
+ * NIC). */
+bool engine_vmnet_hot_del(struct image_store *s, pid_t vmm, const char *iface);
