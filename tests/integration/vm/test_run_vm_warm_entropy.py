@@ -9,7 +9,7 @@ The cloud kernel is the one `bench/vm-kernels fetch` unpacks under /var/cache (o
 $HULL_TEST_CLOUD_KERNEL): without it only the stock kernel's case runs."""
 import glob
 import os
-import subprocess
+import time
 
 import pytest
 
@@ -44,21 +44,27 @@ def store(hull, tmp_path):
 
 
 def probe(store, kernel, name):
-    """One named run: how it started, (urandom hex, boot_id), and its console log."""
-    r = subprocess.run([store.hull, "run", "--vm", "--network", "none", "--kernel", kernel,
-                        "--name", name, "bb", "sh", "-c", PROBE],
-                       capture_output=True, text=True, env=store.env,
-                       stdin=subprocess.DEVNULL, timeout=trv.RUN_TIMEOUT)
-    assert (r.returncode, r.stderr) == (0, ""), r
-    start = store.run("inspect", "--format", "{{.Start}}", name).stdout.strip()
-    cid = store.run("inspect", "--format", "{{.Id}}", name).stdout.strip()
-    logs = glob.glob(str(store.vm_dir() / "run" / f"{cid}*" / "console.log"))
-    assert len(logs) == 1, (cid, logs)
-    with open(logs[0], errors="replace") as f:
-        console = f.read()
-    store.run("rm", name)
-    rnd, boot_id = r.stdout.split()
-    assert len(rnd) == 32 and len(boot_id) == 36, r.stdout
+    """One detached run, read while its VM lives (the console log goes with the VM): how it
+    started, (urandom hex, boot_id), and its console log."""
+    store.run("run", "-d", "--vm", "--network", "none", "--kernel", kernel, "--name", name,
+              "bb", "sh", "-c", PROBE + "; sleep 120")
+    try:
+        start = store.run("inspect", "--format", "{{.Start}}", name).stdout.strip()
+        cid = store.run("inspect", "--format", "{{.Id}}", name).stdout.strip()
+        out = ""
+        for _ in range(120):  # bounded: 60 s
+            out = store.run("logs", name).stdout
+            if len(out.split()) == 2:
+                break
+            time.sleep(0.5)
+        logs = glob.glob(str(store.vm_dir() / "run" / f"{cid}*" / "console.log"))
+        assert len(logs) == 1, (cid, logs)
+        with open(logs[0], errors="replace") as f:
+            console = f.read()
+    finally:
+        store.run("rm", "-f", name)
+    rnd, boot_id = out.split()
+    assert len(rnd) == 32 and len(boot_id) == 36, out
     return start, (rnd, boot_id), console
 
 
