@@ -275,6 +275,23 @@ static void set_clock(struct session *s, const uint8_t *pl)
 		agent_log("clock_settime: %s", strerror(errno));
 }
 
+/* The host's random bytes into a restored clone's kernel (entropy.c), before RUN. */
+static void set_entropy(struct session *s, const uint8_t *pl, uint32_t len)
+{
+	char msg[128];
+	int r;
+
+	if (!pid1) /* a test agent on the host never feeds the host's pool */
+		return;
+	r = agent_entropy(pl, len);
+	if (r < 0) {
+		(void)snprintf(msg, sizeof(msg), "ENTROPY: the guest's random generator: %s",
+			       strerror(-r));
+		return session_error(s, msg);
+	}
+	agent_log("reseeded the random generator with %u bytes from the host", len);
+}
+
 /* TOP as a session's only frame: TOP_REPLY, then close. */
 static void lone_top(struct session *s)
 {
@@ -322,6 +339,8 @@ static void handle_frame(struct session *s, uint16_t type, const uint8_t *pl, ui
 		return set_clock(s, pl);
 	case HULL_AGENT_TOP:
 		return lone_top(s);
+	case HULL_AGENT_ENTROPY:
+		return set_entropy(s, pl, len);
 	case HULL_AGENT_TOP_REPLY:
 	case HULL_AGENT_HELLO:
 	case HULL_AGENT_STDOUT:

@@ -19,6 +19,13 @@ int agent_mount_parse(const uint8_t *pl, uint32_t len, uint32_t *ret_flags,
  * missing component made on the way, resolved with RESOLVE_IN_ROOT: an O_PATH fd or -errno.
  */
 int agent_mount_target(int root, const char *target);
+/*
+ * ENTROPY (entropy.c): the struct rand_pool_info for RNDADDENTROPY built from a payload of
+ * len bytes in out (cap bytes): its size, or 0 when len is out of bounds or out too small.
+ */
+size_t agent_entropy_pool(const uint8_t *pl, uint32_t len, void *out, size_t cap);
+/* The payload credited to the kernel's pool and its CRNG reseeded: 0 or -errno. */
+int agent_entropy(const uint8_t *pl, uint32_t len);
 /* One line on the console (the agent's stderr): "hull-agent: ...". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -85,6 +85,14 @@ enum hull_agent_type {
 	HULL_AGENT_TOP = 17,
 	/* agent: the answer to TOP (below); the agent closes after it */
 	HULL_AGENT_TOP_REPLY = 18,
+	/*
+	 * host: HULL_AGENT_ENTROPY_MIN..MAX random bytes (the host's getrandom), before RUN to a
+	 * guest restored from the warm snapshot (cloud18): the agent adds them to the kernel's
+	 * pool (RNDADDENTROPY, credited) and reseeds its CRNG (RNDRESEEDCRNG), so clones of one
+	 * snapshot part random state before the process runs, with or without VMGENID. No
+	 * answer; a guest that cannot take them gets ERROR and the session closes.
+	 */
+	HULL_AGENT_ENTROPY = 19,
 	HULL_AGENT_TYPE_COUNT
 };
 
@@ -100,6 +108,11 @@ enum hull_agent_state {
 #define HULL_AGENT_PROC_HOSTS 0x4u    /* write /etc/hosts (RUN only) */
 #define HULL_AGENT_PROC_RESOLV 0x8u   /* write /etc/resolv.conf (RUN only) */
 #define HULL_AGENT_PROC_ALL 0xfu
+
+/* ENTROPY: the payload's bounds, and what the engine sends (a ChaCha20 key's worth, twice) */
+#define HULL_AGENT_ENTROPY_MIN 16u
+#define HULL_AGENT_ENTROPY_MAX 256u
+#define HULL_AGENT_ENTROPY_SEND 64u
 
 /* MOUNT: flags, and the bounds of its strings (virtio-fs tags are 36 bytes at most) */
 #define HULL_AGENT_MOUNT_RO 0x1u
@@ -244,7 +257,8 @@ static inline int hull_agent_from_host(uint16_t type)
 	return type == HULL_AGENT_RUN || type == HULL_AGENT_EXEC || type == HULL_AGENT_STDIN ||
 	       type == HULL_AGENT_STDIN_EOF || type == HULL_AGENT_WINSIZE ||
 	       type == HULL_AGENT_SIGNAL || type == HULL_AGENT_NETCONF ||
-	       type == HULL_AGENT_MOUNT || type == HULL_AGENT_CLOCK || type == HULL_AGENT_TOP;
+	       type == HULL_AGENT_MOUNT || type == HULL_AGENT_CLOCK || type == HULL_AGENT_TOP ||
+	       type == HULL_AGENT_ENTROPY;
 }
 
 /* Does a payload of len bytes fit type's shape (fixed sizes; RUN/EXEC at least a header)? */
@@ -275,6 +289,8 @@ static inline int hull_agent_shape_ok(uint16_t type, uint32_t len)
 		return len == 12;
 	case HULL_AGENT_TOP:
 		return len == 0;
+	case HULL_AGENT_ENTROPY:
+		return len >= HULL_AGENT_ENTROPY_MIN && len <= HULL_AGENT_ENTROPY_MAX;
 	case HULL_AGENT_TOP_REPLY:
 		return len >= 8;
 	default:

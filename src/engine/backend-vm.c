@@ -180,7 +180,8 @@ static struct vm_fs shim_fs;
 
 static const int shim_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 static int shim_ctl = -1, shim_tty = -1;
-static bool shim_restored; /* the VM came from the warm snapshot: its clock is the snapshot's */
+static bool shim_restored; /* the VM came from the warm snapshot: its clock and random state
+			    * are the snapshot's */
 
 static void shim_on_signal(int sig)
 {
@@ -251,6 +252,10 @@ static int shim_run(const struct ctr *c, const char *dir, int agent, int slave, 
 		agent_proc_of(&p, &a);
 		code = shim_signals(ctl, slave, &a, &err);
 	}
+	/* a clone of the warm snapshot: fresh random state (with or without VMGENID) and the
+	 * host's time, before its process runs */
+	if (code == 0 && shim_restored)
+		code = vm_agent_entropy(agent, &err);
 	if (code == 0 && shim_restored)
 		code = vm_agent_clock(agent, &err);
 	if (code == 0)

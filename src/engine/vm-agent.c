@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -321,6 +322,31 @@ int vm_agent_clock(int fd, struct hull_err *err)
 	return r < 0 ? hull_err_set(err, -r, "the guest agent: CLOCK") : 0;
 }
 
+int vm_agent_entropy_encode(const uint8_t *rnd, size_t n, uint8_t *out, size_t cap)
+{
+	if (n < HULL_AGENT_ENTROPY_MIN || n > HULL_AGENT_ENTROPY_MAX || cap < HDR + n)
+		return -EINVAL;
+	hull_agent_hdr_put(out, HULL_AGENT_ENTROPY, (uint32_t)n);
+	memcpy(out + HDR, rnd, n);
+	return (int)(HDR + n);
+}
+
+int vm_agent_entropy(int fd, struct hull_err *err)
+{
+	uint8_t rnd[HULL_AGENT_ENTROPY_SEND], frame[HDR + HULL_AGENT_ENTROPY_SEND];
+	ssize_t n = getrandom(rnd, sizeof(rnd), 0);
+	int r;
+
+	if (n != (ssize_t)sizeof(rnd))
+		return hull_err_set(err, n < 0 ? errno : EIO, "getrandom");
+	r = vm_agent_entropy_encode(rnd, sizeof(rnd), frame, sizeof(frame));
+	if (r > 0)
+		r = fd_write_all(fd, frame, (size_t)r);
+	explicit_bzero(rnd, sizeof(rnd));
+	explicit_bzero(frame, sizeof(frame));
+	return r < 0 ? hull_err_set(err, -r, "the guest agent: ENTROPY") : 0;
+}
+
 int vm_agent_signal(uint32_t cid, int sig, int timeout_ms, struct hull_err *err)
 {
 	cleanup_close int fd = -1;
@@ -528,6 +554,7 @@ static int handle_frame(struct sess *s, uint16_t type, const uint8_t *pl, uint32
 	case HULL_AGENT_MOUNT:
 	case HULL_AGENT_NETCONF:
 	case HULL_AGENT_CLOCK:
+	case HULL_AGENT_ENTROPY:
 	case HULL_AGENT_TOP:
 	case HULL_AGENT_TOP_REPLY:
 	case HULL_AGENT_TYPE_COUNT:

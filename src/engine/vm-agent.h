@@ -79,6 +79,16 @@ int vm_agent_ctl_signal(int ctl_wfd, int sig);
 int vm_agent_clock(int fd, struct hull_err *err);
 
 /*
+ * ENTROPY (cloud18): HULL_AGENT_ENTROPY_SEND bytes of the host's getrandom to the agent, which
+ * credits them to the guest kernel's pool and reseeds its CRNG (before RUN, on a connection
+ * after HELLO): clones of one warm snapshot part random state with or without VMGENID.
+ */
+int vm_agent_entropy(int fd, struct hull_err *err);
+/* Its frame for the n bytes rnd in out (cap bytes): the frame's length, or -EINVAL when n is
+ * out of the protocol's bounds or out too small. */
+int vm_agent_entropy_encode(const uint8_t *rnd, size_t n, uint8_t *out, size_t cap);
+
+/*
  * Signal the RUN process of guest cid through a connection of its own (docker kill/stop).
  * Returns 0, or -ESRCH when no RUN process lives, or another -errno; err set on failure.
  */

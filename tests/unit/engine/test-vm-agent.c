@@ -236,6 +236,9 @@ static void test_agent_rx(void **state)
 		{ HULL_AGENT_MOUNT, 0, 7 }, { HULL_AGENT_MOUNT, 0, 4 + 36 + 1 + 4096 + 2 },
 		{ HULL_AGENT_STDIN_ACK, 0, 4 }, { HULL_AGENT_CLOCK, 0, 11 },
 		{ HULL_AGENT_CLOCK, 0, 13 },
+		/* ENTROPY: 16 to 256 bytes (cloud18) */
+		{ HULL_AGENT_ENTROPY, 0, 0 }, { HULL_AGENT_ENTROPY, 0, HULL_AGENT_ENTROPY_MIN - 1 },
+		{ HULL_AGENT_ENTROPY, 0, HULL_AGENT_ENTROPY_MAX + 1 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&rx, 0, sizeof(rx));
