@@ -202,6 +202,7 @@ int vm_opt_net(char *s, struct vm_net_config *n, struct hull_err *err)
 						     "--net: queues=%s: expected a number of queue pairs",
 						     opt + 7);
 		} else if (strncmp(opt, "vhost=", 6) == 0) {
+			n->vhost_set = true;
 			if (vm_opt_vhost(opt + 6, &n->vhost) < 0)
 				return hull_err_setx(err, EINVAL,
 						     "--net: vhost=%s: expected on, off or auto", opt + 6);

@@ -399,6 +399,11 @@ static void virtio_dev_save(void *dev, struct state_writer *w)
 	virtio_pci_save(dev, w);
 }
 
+static void virtio_dev_thaw(void *dev)
+{
+	virtio_pci_thaw(dev);
+}
+
 static int virtio_dev_load(void *dev, struct state_reader *r)
 {
 	return virtio_pci_load(dev, r);
@@ -426,38 +431,45 @@ static const struct vm_device_ops blk_ops = {
 	.name = "virtio-blk", .state_id = 0x10, .count = blk_count, .create = blk_dev_create,
 	.reset = virtio_dev_reset, .free = blk_dev_free, .save = virtio_dev_save,
 	.load = virtio_dev_load, .metrics = blk_dev_metrics,
+	.thaw = virtio_dev_thaw,
 };
 static const struct vm_device_ops rng_ops = {
 	.name = "virtio-rng", .state_id = 0x11, .count = rng_count, .create = rng_dev_create,
 	.reset = virtio_dev_reset, .free = rng_dev_free, .save = virtio_dev_save,
 	.load = virtio_dev_load,
+	.thaw = virtio_dev_thaw,
 };
 static const struct vm_device_ops console_ops = {
 	.name = "virtio-console", .state_id = 0x12, .count = console_count,
 	.create = console_dev_create, .reset = virtio_dev_reset, .free = console_dev_free,
 	.save = virtio_dev_save, .load = virtio_dev_load,
+	.thaw = virtio_dev_thaw,
 };
 static const struct vm_device_ops vsock_ops = {
 	.name = "virtio-vsock", .state_id = 0x15, .count = vsock_count,
 	.create = vsock_dev_create, .reset = virtio_dev_reset, .free = vsock_dev_free,
 	.save = virtio_dev_save, .load = vsock_dev_load,
+	.thaw = virtio_dev_thaw,
 };
 static const struct vm_device_ops net_ops = {
 	.name = "virtio-net", .state_id = 0x13, .count = net_count, .create = net_dev_create,
 	.reset = virtio_dev_reset, .free = net_dev_free, .save = net_dev_save,
 	.load = net_dev_load, .metrics = net_dev_metrics,
+	.thaw = virtio_dev_thaw,
 };
 
 static const struct vm_device_ops balloon_ops = {
 	.name = "virtio-balloon", .state_id = 0x14, .count = balloon_count,
 	.create = balloon_dev_create, .reset = virtio_dev_reset, .free = balloon_dev_free,
 	.save = balloon_dev_save, .load = balloon_dev_load,
+	.thaw = virtio_dev_thaw,
 };
 
 static const struct vm_device_ops mem_ops = {
 	.name = "virtio-mem", .state_id = 0x16, .count = mem_count,
 	.create = mem_dev_create, .reset = virtio_dev_reset, .free = mem_dev_free,
 	.save = mem_dev_save, .load = mem_dev_load, .metrics = mem_dev_metrics,
+	.thaw = virtio_dev_thaw,
 };
 
 /* The PCI hot-plug controller (hotplug.h): every VM with a PCI bus. */
@@ -606,6 +618,13 @@ void vm_devices_reset(struct vm *vm)
 	for (unsigned i = 0; i < vm->n_devs; i++)
 		if (vm->devs[i].ops->reset)
 			vm->devs[i].ops->reset(vm->devs[i].dev);
+}
+
+void vm_devices_thaw(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->n_devs; i++)
+		if (vm->devs[i].ops->thaw)
+			vm->devs[i].ops->thaw(vm->devs[i].dev);
 }
 
 int vm_devices_save(struct vm *vm, struct state_writer *w)

@@ -28,6 +28,8 @@ struct vm_device_ops {
 	void (*free)(void *dev);
 	void (*save)(void *dev, struct state_writer *w);     /* NULL: no guest state */
 	int (*load)(void *dev, struct state_reader *r);      /* 0 or -EBADMSG, no change */
+	/* After a save and the memory that goes with it: run again (virtio_pci_thaw). NULL: */
+	void (*thaw)(void *dev);                             /* the save did not stop it */
 	/*
 	 * Counters for the API's GET /metrics: put(ctx, name, value) once per counter (names
 	 * in snake_case, e.g. "read_bytes"). Called on the event loop thread while the device
@@ -57,6 +59,8 @@ void vm_devices_free(struct vm *vm);
 void vm_devices_reset(struct vm *vm);
 /* Append a section per device with state. 0 or the writer's error. */
 int vm_devices_save(struct vm *vm, struct state_writer *w);
+/* Each saved device runs again (ops->thaw): once guest RAM was written or sent after the save. */
+void vm_devices_thaw(struct vm *vm);
 /*
  * Load a stream written by vm_devices_save for the same configuration: every section must
  * name a device this VM has (kind and instance), each at most once. 0, or -errno with err

@@ -20,6 +20,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "vmm/devices.h"
 #include "vmm/dirty.h"
 #include "vmm/migrate-stream.h"
 #include "vmm/snapshot.h"
@@ -474,6 +475,7 @@ static int stop_and_copy(struct vm *vm, struct mig_out *o, struct dirty_log *d,
 	st->last_pages = pages;
 	st->pages += pages;
 	r = snapshot_state_build(vm, &w, err);
+	vm_devices_thaw(vm); /* the pages went before the state (virtio_pci_thaw) */
 	if (r < 0)
 		return r;
 	out_u32(o, MIG_REC_STATE);

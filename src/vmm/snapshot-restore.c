@@ -54,6 +54,37 @@ static int config_disks(json_t *arr, const char *where, struct snap_config *sc,
 	return 0;
 }
 
+/*
+ * One NIC's object, for "nets" and "hotplug_nets" alike: "tap", "mac" (required when
+ * mac_required), "vhost" ("on", "off" or "auto"; absent: dflt, what older snapshots' NICs ran
+ * with). The rest of nc is the caller's.
+ */
+static int config_net(json_t *n, const char *w, bool mac_required, enum vm_net_vhost dflt,
+		      struct vm_net_config *nc, struct hull_err *err)
+{
+	const char *mac = NULL, *vhost = NULL;
+
+	if (hjson_get_str(n, "tap", w, true, &nc->tap, err) < 0 ||
+	    hjson_get_str(n, "mac", w, mac_required, &mac, err) < 0 ||
+	    hjson_get_str(n, "vhost", w, false, &vhost, err) < 0)
+		return -EINVAL;
+	if (mac && mac_parse(mac, nc->mac) < 0)
+		return hull_err_setx(err, EINVAL, "%s.mac: %s: expected XX:XX:XX:XX:XX:XX", w, mac);
+	nc->mac_set = mac != NULL;
+	nc->vhost = dflt;
+	if (vhost && strcmp(vhost, "on") == 0)
+		nc->vhost = VM_NET_VHOST_ON;
+	else if (vhost && strcmp(vhost, "auto") == 0)
+		nc->vhost = VM_NET_VHOST_AUTO;
+	else if (vhost && strcmp(vhost, "off") == 0)
+		nc->vhost = VM_NET_VHOST_OFF;
+	else if (vhost)
+		return hull_err_setx(err, EINVAL, "%s.vhost: %s: expected on, off or auto", w,
+				     vhost);
+	return 0;
+}
+
+/* "nets": [{"tap", "mac"?, "queues", "vhost"?}]; no "vhost" (older snapshots): auto. */
 static int config_nets(json_t *arr, const char *where, struct snap_config *sc,
 		       struct hull_err *err)
 {
@@ -64,19 +95,13 @@ static int config_nets(json_t *arr, const char *where, struct snap_config *sc,
 		return hull_err_setx(err, EINVAL, "%s: nets: at most %d", where, VM_MAX_NICS);
 	json_array_foreach(arr, i, n) {
 		struct vm_net_config *nc = &sc->nets[i];
-		const char *mac = NULL;
 		int64_t queues = 0;
 		char w[300];
 
 		(void)snprintf(w, sizeof(w), "%s: nets[%zu]", where, i);
-		if (hjson_get_str(n, "tap", w, true, &nc->tap, err) < 0 ||
-		    hjson_get_str(n, "mac", w, false, &mac, err) < 0 ||
+		if (config_net(n, w, false, VM_NET_VHOST_AUTO, nc, err) < 0 ||
 		    hjson_get_int(n, "queues", w, true, 0, VM_NET_MAX_QUEUE_PAIRS, &queues, err) < 0)
 			return -EINVAL;
-		if (mac && mac_parse(mac, nc->mac) < 0)
-			return hull_err_setx(err, EINVAL, "%s.mac: %s: expected XX:XX:XX:XX:XX:XX", w,
-					     mac);
-		nc->mac_set = mac != NULL;
 		nc->queues = (unsigned)queues;
 	}
 	sc->cfg.nets = sc->nets;
@@ -116,31 +141,16 @@ static int config_hotplug_nets(const char *path, struct snap_config *sc, struct 
 				     PCIHP_NUM_SLOTS);
 	json_array_foreach(arr, i, n) {
 		struct vm_hotplug_net *h = &sc->hot[i];
-		const char *mac = NULL, *vhost = NULL;
 		int64_t slot = 0;
 		char w[300];
 
 		(void)snprintf(w, sizeof(w), "%s: hotplug_nets[%zu]", path, i);
 		if (hjson_get_str(n, "id", w, true, &h->id, err) < 0 ||
-		    hjson_get_str(n, "tap", w, true, &h->net.tap, err) < 0 ||
-		    hjson_get_str(n, "mac", w, true, &mac, err) < 0 ||
+		    config_net(n, w, true, VM_NET_VHOST_OFF, &h->net, err) < 0 ||
 		    hjson_get_int(n, "slot", w, true, PCIHP_FIRST_SLOT,
-				  PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS - 1, &slot, err) < 0 ||
-		    hjson_get_str(n, "vhost", w, false, &vhost, err) < 0)
+				  PCIHP_FIRST_SLOT + PCIHP_NUM_SLOTS - 1, &slot, err) < 0)
 			return -EINVAL;
-		if (mac_parse(mac, h->net.mac) < 0)
-			return hull_err_setx(err, EINVAL, "%s.mac: %s: expected XX:XX:XX:XX:XX:XX", w,
-					     mac);
-		h->net.mac_set = true;
 		h->net.queues = 1;
-		h->net.vhost = VM_NET_VHOST_OFF;
-		if (vhost && strcmp(vhost, "on") == 0)
-			h->net.vhost = VM_NET_VHOST_ON;
-		else if (vhost && strcmp(vhost, "auto") == 0)
-			h->net.vhost = VM_NET_VHOST_AUTO;
-		else if (vhost && strcmp(vhost, "off") != 0)
-			return hull_err_setx(err, EINVAL, "%s.vhost: %s: expected on, off or auto",
-					     w, vhost);
 		h->slot = (unsigned)slot;
 	}
 	sc->cfg.hotplug_nets = sc->hot;
@@ -259,6 +269,8 @@ static int config_identity(struct snap_config *sc, const struct vm_config *opts,
 		n->tap = o->tap;
 		n->rx_rate = o->rx_rate;
 		n->tx_rate = o->tx_rate;
+		if (o->vhost_set) /* the datapath is the host side's too; else the snapshot's */
+			n->vhost = o->vhost;
 		if (o->mac_set) {
 			memcpy(n->mac, o->mac, 6);
 			n->mac_set = true;

@@ -148,9 +148,10 @@ static char *config_dump(const struct vm_config *cfg, const struct snapshot_iden
 		char mac[MAC_STR_LEN];
 
 		mac_format(n->mac, mac);
-		json_array_append_new(nets, json_pack("{s:s, s:s?, s:i}", "tap", n->tap, "mac",
+		json_array_append_new(nets, json_pack("{s:s, s:s?, s:i, s:s}", "tap", n->tap, "mac",
 						      n->mac_set ? mac : NULL, "queues",
-						      (int)n->queues));
+						      (int)n->queues, "vhost",
+						      vm_net_vhost_name(n->vhost)));
 	}
 	root = json_pack("{s:i, s:i, s:I, s:b, s:s?, s:s, s:b, s:i, s:o, s:o}", "version",
 			 SNAPSHOT_CONFIG_VERSION, "cpus", (int)cfg->cpus, "memory",
@@ -200,8 +201,10 @@ int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_i
 	int r;
 
 	r = snapshot_state_build(vm, &w, err);
-	if (r < 0)
+	if (r < 0) {
+		vm_devices_thaw(vm);
 		return r;
+	}
 	/* memory first, state last: a state file never stands beside older memory */
 	r = write_file(dir, SNAPSHOT_MEMORY, fill_mem ? fill_mem : fill_memory,
 		       fill_mem ? mem_arg : &vm->mem, err);
@@ -214,6 +217,8 @@ int snapshot_write_files(struct vm *vm, const char *dir, const struct snapshot_i
 		b = (struct blob){ w.buf, w.len };
 		r = write_file(dir, SNAPSHOT_STATE, fill_blob, &b, err);
 	}
+	/* the devices stood still from their save to here: memory and state agree */
+	vm_devices_thaw(vm);
 	state_writer_release(&w);
 	return r;
 }

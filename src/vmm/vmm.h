@@ -62,6 +62,7 @@ struct vm_net_config {
 	struct ratelimit_config rx_rate, tx_rate;
 	/* vhost=: the queue pairs' rings on /dev/vhost-net (docs/vmm.md "vhost-net") */
 	enum vm_net_vhost { VM_NET_VHOST_AUTO, VM_NET_VHOST_ON, VM_NET_VHOST_OFF } vhost;
+	bool vhost_set; /* vhost= given: a restore's --net replaces the snapshot's choice */
 };
 
 /* A NIC hot-plugged before a snapshot: a restore builds it again in its slot (hotplug-net.h). */

@@ -303,8 +303,8 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 	int r = 0;
 
 	if (!(n->v.st.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken ||
-	    p->idx >= n->pairs_in_use || n->throttled[NET_RX]) {
-		/* a kick after DRIVER_OK (or VQ_PAIRS_SET), or rl_tfd, brings it back */
+	    p->idx >= n->pairs_in_use || n->throttled[NET_RX] || n->v.frozen) {
+		/* a kick after DRIVER_OK (or VQ_PAIRS_SET, a thaw), or rl_tfd, brings it back */
 		net_rx_arm(p, false);
 		return;
 	}
@@ -393,8 +393,8 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	struct virtq_elem e;
 	int r = 0;
 
-	if (n->throttled[NET_TX])
-		return; /* rl_tfd comes back */
+	if (n->throttled[NET_TX] || n->v.frozen)
+		return; /* rl_tfd comes back; a thaw kicks the queue */
 	net_sync_offloads(n);
 	while (done < NET_BUDGET && (r = virtq_pop(vq, &e)) > 0) {
 		if (!net_rl_take(n, NET_TX, e.in_len > sizeof(struct net_hdr)

@@ -318,8 +318,8 @@ static void queue_kick(struct virtio_pci_dev *v, unsigned q)
 	uint64_t one = 1;
 
 	if (q >= v->ops->num_queues || !v->st.vq[q].ready || v->st.vq[q].broken ||
-	    !(v->st.status & VIRTIO_STATUS_DRIVER_OK))
-		return;
+	    !(v->st.status & VIRTIO_STATUS_DRIVER_OK) || v->frozen)
+		return; /* frozen: virtio_pci_thaw kicks every ready queue */
 	if (v->ops->vhost_queues & (1U << q)) {
 		/* The worker's ring: a kick that came as an MMIO exit goes to its eventfd. */
 		if (v->active && v->kick_fd[q] >= 0)
@@ -664,8 +664,17 @@ void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w)
 	const struct virtio_pci_state *s = &v->st;
 
 	pthread_mutex_lock(&v->lock);
-	/* A vhost backend holds the rings' indices: stop it to read them, then start it again. */
+	/*
+	 * A vhost backend holds the rings' indices: stop it to read them. It stays stopped, and
+	 * the queues unserved, until virtio_pci_thaw: the snapshot's memory is written after the
+	 * state, and a worker started again at once moved frames into guest RAM meanwhile (rx
+	 * from the tap, tx the guest had posted), so that the memory file held used entries
+	 * and a used index past the saved last_avail: the clone's worker, started at the saved
+	 * index, used those buffers a second time and the guest's ring broke (its NIC stopped:
+	 * the hot-plug and warm-snapshot tests waited without end).
+	 */
 	virtio_deactivate(v);
+	v->frozen = true;
 	state_put_u32(w, s->config_len);
 	state_put_bytes(w, s->config, s->config_len);
 	state_put_u32(w, s->dev_feature_sel);
@@ -699,8 +708,27 @@ void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w)
 	}
 	state_put_u32(w, s->msix_pending);
 	state_put_u16(w, s->msix_ctrl);
-	if ((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & VIRTIO_STATUS_NEEDS_RESET))
-		virtio_activate(v);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* A ready queue's kick fd, written: the queue is looked at once (lock held). */
+static void virtio_kick_ready(struct virtio_pci_dev *v)
+{
+	for (unsigned q = 0; q < v->ops->num_queues; q++)
+		if (v->st.vq[q].ready && v->kick_fd[q] >= 0)
+			(void)eventfd_write(v->kick_fd[q], 1);
+}
+
+void virtio_pci_thaw(struct virtio_pci_dev *v)
+{
+	pthread_mutex_lock(&v->lock);
+	if (v->frozen) {
+		v->frozen = false;
+		if ((v->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+		    !(v->st.status & VIRTIO_STATUS_NEEDS_RESET))
+			virtio_activate(v);
+		virtio_kick_ready(v); /* what waited while frozen (a spurious kick is harmless) */
+	}
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -788,6 +816,7 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 		return e; /* nothing changed */
 	pthread_mutex_lock(&v->lock);
 	virtio_deactivate(v);
+	v->frozen = false;
 	v->st = s;
 	virtio_sync_event_idx(v);
 	v->msix_stale = ~0U; /* every vector's route is set again on its next interrupt */
@@ -800,9 +829,7 @@ int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r)
 	 * A kick the source had not served yet is lost with its eventfd: notify every ready
 	 * queue once (a spurious notification is harmless: the device reads avail->idx).
 	 */
-	for (unsigned q = 0; q < v->ops->num_queues; q++)
-		if (s.vq[q].ready && v->kick_fd[q] >= 0)
-			(void)eventfd_write(v->kick_fd[q], 1);
+	virtio_kick_ready(v);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }

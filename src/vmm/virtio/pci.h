@@ -125,6 +125,11 @@ struct virtio_pci_dev {
 	struct virtio_pci_state st;
 	uint64_t features; /* offered: ops->features, narrowed by the device (vhost) after init */
 	bool active;       /* ops->activate succeeded and no deactivate since */
+	/*
+	 * Saved and not thawed yet (virtio_pci_thaw): the backend stays stopped and kicks wait,
+	 * so that guest RAM does not move while the snapshot's memory is written after the state.
+	 */
+	bool frozen;
 	/* Per vector: an irqfd and its GSI (irq.h), or -1 to use KVM_SIGNAL_MSI. */
 	int msix_fd[VIRTIO_MAX_QUEUES + 1];
 	uint32_t msix_gsi[VIRTIO_MAX_QUEUES + 1];
@@ -182,6 +187,13 @@ void virtio_pci_device_error(struct virtio_pci_dev *v);
  */
 void virtio_pci_save(struct virtio_pci_dev *v, struct state_writer *w);
 int virtio_pci_load(struct virtio_pci_dev *v, struct state_reader *r);
+/*
+ * The save leaves the device frozen: its backend stopped (a vhost worker's indices are the
+ * saved ones) and its queues not served, so that nothing writes guest RAM until the caller
+ * has written the memory that goes with the state. Thaw restarts the backend and serves every
+ * ready queue once (a kick that came meanwhile). No-op on a device that is not frozen.
+ */
+void virtio_pci_thaw(struct virtio_pci_dev *v);
 
 /* BAR0 access, exposed for unit tests. */
 void virtio_pci_bar_io(struct pci_dev *d, uint64_t off, uint8_t *data, uint32_t len,

@@ -109,15 +109,27 @@ static void test_hooks(void **state)
 	assert_int_equal(virtio_pci_vector_irqfd(v, 1), -1);
 	assert_int_equal(virtio_pci_vector_irqfd(v, 0xffff), -1);
 
-	/* Save stops the backend (its indices) and starts it again. */
+	/*
+	 * Save stops the backend (its indices) and leaves the device frozen: no backend, no
+	 * queue served, until the thaw (the snapshot's memory is written in between).
+	 */
 	state_writer_init(&w);
 	state_begin(&w, 0x13, 0);
 	virtio_pci_save(v, &w);
 	state_end(&w);
 	assert_int_equal(state_writer_finish(&w), 0);
 	assert_int_equal(calls.deactivate, 1);
+	assert_int_equal(calls.activate, 1);
+	assert_false(v->active);
+	bar_w(v, VIRTIO_BAR_NOTIFY + 2 * VIRTIO_NOTIFY_MULT, 2, 2);
+	assert_int_equal(calls.notify[2], 1); /* not served while frozen */
+	virtio_pci_thaw(v);
 	assert_int_equal(calls.activate, 2);
 	assert_true(v->active);
+	virtio_pci_thaw(v); /* not frozen: nothing */
+	assert_int_equal(calls.activate, 2);
+	bar_w(v, VIRTIO_BAR_NOTIFY + 2 * VIRTIO_NOTIFY_MULT, 2, 2);
+	assert_int_equal(calls.notify[2], 2);
 
 	/* Reset: stopped, and no hook while inactive. */
 	bar_w(v, 0x14, 0, 1);
