@@ -65,15 +65,12 @@ static const struct cli_command vm_update_cmd = {
 };
 
 /* One request line, one answer line: 0 when it says ok, else -1 with the message printed. */
-static int vm_update_call(const char *sock, const char *req)
+int vm_update_connect(const char *sock, pid_t *ret_pid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char reply[VM_UPDATE_REPLY_MAX + 1];
-	cleanup_close int fd = -1;
-	json_t *j, *ok, *msg;
-	size_t len = 0;
-	ssize_t n;
-	int r = -1;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd;
 
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "hull vm update: --api-sock %s: path too long\n", sock);
@@ -82,7 +79,31 @@ static int vm_update_call(const char *sock, const char *req)
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fd_write_all(fd, req, strlen(req)) < 0) {
+	    (ret_pid && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+			 cred.pid <= 0))) {
+		fprintf(stderr, "hull vm update: --api-sock %s: %s\n", sock, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	if (ret_pid)
+		*ret_pid = cred.pid;
+	return fd;
+}
+
+static int vm_update_call(const char *sock, const char *req)
+{
+	char reply[VM_UPDATE_REPLY_MAX + 1];
+	cleanup_close int fd = -1;
+	json_t *j, *ok, *msg;
+	size_t len = 0;
+	ssize_t n;
+	int r = -1;
+
+	fd = vm_update_connect(sock, NULL);
+	if (fd < 0)
+		return -1;
+	if (fd_write_all(fd, req, strlen(req)) < 0) {
 		fprintf(stderr, "hull vm update: --api-sock %s: %s\n", sock, strerror(errno));
 		return -1;
 	}

@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/vm-opts.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "engine/vmnet.h"
@@ -85,31 +84,6 @@ static int args_parse(const char *arg, struct hotnet_args *a)
 	return 0;
 }
 
-/* A connection to sock and its peer's pid; -1 after printing. */
-static int sock_connect(const char *sock, pid_t *ret_pid)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	int fd;
-
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "hull vm update: --api-sock %s: path too long\n", sock);
-		return -1;
-	}
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
-		fprintf(stderr, "hull vm update: --api-sock %s: %s\n", sock, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
-		return -1;
-	}
-	*ret_pid = cred.pid;
-	return fd;
-}
-
 /*
  * One request line to sock, whose peer must be pid (0: any; *ret_pid set), one answer:
  * the answer (ok or not), or NULL after printing.
@@ -123,7 +97,7 @@ static json_t *call(const char *sock, const char *line, pid_t *pid)
 	ssize_t n;
 	json_t *j;
 
-	fd = sock_connect(sock, &peer);
+	fd = vm_update_connect(sock, &peer);
 	if (fd < 0)
 		return NULL;
 	if (*pid && peer != *pid) {
@@ -192,7 +166,7 @@ int vm_hotnet_add(const char *sock, const char *arg)
 	rc = args_parse(arg, &a);
 	if (rc)
 		return rc;
-	probe = sock_connect(sock, &vmm);
+	probe = vm_update_connect(sock, &vmm);
 	if (probe < 0)
 		return EXIT_ENGINE;
 	(void)close(steal_fd(&probe)); /* the set-up may outlast the API's first-byte timeout */

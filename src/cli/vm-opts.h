@@ -4,6 +4,8 @@
  * vmm.h). Syntax only: ranges, files and cross-flag rules are the VMM's to check, once, in
  * vmm_run, so that a value is judged in one place whatever built the configuration.
  */
+#include <sys/types.h>
+
 #include "common/error.h"
 #include "vmm/vmm.h"
 
@@ -49,6 +51,8 @@ int vm_opt_mem_hotplug(char *s, struct vm_mem_hotplug_config *h, struct hull_err
 int vm_opt_fs(char *s, struct vm_fs_config *f, struct hull_err *err);
 /* `hull vm update` (cmd-vm-update.c): argv[0] is "update". Returns the exit status. */
 int vm_update_main(int argc, char **argv);
+/* A connection to the VMM's --api-sock and, if ret_pid, its peer's pid; -1 after one line. */
+int vm_update_connect(const char *sock, pid_t *ret_pid);
 
 /* `hull vm snapshot` and `hull vm restore` (cmd-vm-snap.c): the exit status. */
 int vm_snapshot_main(int argc, char **argv);
